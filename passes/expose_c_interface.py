@@ -1,0 +1,28 @@
+"""wafer-expose-c-interface: give public functions a C-callable wrapper."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch_mlir import ir
+
+from .pass_base import WaferPass
+
+
+@dataclass(frozen=True)
+class ExposeCInterface(WaferPass):
+    """Mark every public `func.func` with `llvm.emit_c_interface`.
+
+    The LLVM lowering then emits `_mlir_ciface_<name>`, which takes memref
+    descriptors by pointer: the calling convention the JIT runtime uses.
+    """
+
+    name = "wafer-expose-c-interface"
+    summary = "Mark public functions llvm.emit_c_interface for the JIT runtime"
+
+    def apply(self, module: ir.Operation) -> None:
+        for op in module.regions[0].blocks[0].operations:
+            if op.operation.name != "func.func" or "sym_visibility" in op.attributes:
+                continue
+            if op.regions[0].blocks:  # a definition, not a declaration
+                op.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()

@@ -1,0 +1,124 @@
+"""The base class of every Wafer pass and pipeline, and how options are parsed.
+
+A pass is a frozen dataclass: its fields are its options, with types and
+defaults, written `{key=value other-key=1,2}` in a pipeline (field `tile_sizes`
+is option `tile-sizes`). `apply` does the work on a `builtin.module` and raises
+`PassFailure` at the op it could not handle; `run` turns that into an MLIR
+diagnostic at the op's location plus a pass failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import traceback
+import typing
+from typing import ClassVar
+
+from torch_mlir import ir
+
+
+class PassFailure(Exception):
+    """Raised inside `apply` to fail the pass with an error at `location`."""
+
+    def __init__(self, location: ir.Location, message: str):
+        super().__init__(message)
+        self.location = location
+        self.message = message
+
+
+class OptionError(ValueError):
+    """A pass option that does not exist or does not parse."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Configurable:
+    """A named thing with typed options: a pass, or a named pipeline."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+
+    @classmethod
+    def from_options(cls, options: dict[str, str]) -> WaferPass:
+        fields = {f.name.replace("_", "-"): f for f in dataclasses.fields(cls)}
+        hints = typing.get_type_hints(cls)
+        values = {}
+        for key, text in options.items():
+            if key not in fields:
+                known = ", ".join(sorted(fields)) or "none"
+                raise OptionError(f"pass '{cls.name}' has no option '{key}' (options: {known})")
+            field = fields[key]
+            values[field.name] = _parse_value(hints[field.name], text, f"{cls.name}{{{key}}}")
+        return cls(**values)
+
+    @classmethod
+    def option_help(cls) -> list[str]:
+        hints = typing.get_type_hints(cls)
+        return [
+            f"{f.name.replace('_', '-')}: {_type_name(hints[f.name])} = {_format_value(f.default)}"
+            for f in dataclasses.fields(cls)
+        ]
+
+    def option_string(self) -> str:
+        """The `{...}` suffix that rebuilds this pass instance in a pipeline."""
+        parts = [
+            f"{f.name.replace('_', '-')}={_format_value(getattr(self, f.name))}"
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != f.default
+        ]
+        return "{" + " ".join(parts) + "}" if parts else ""
+
+
+@dataclasses.dataclass(frozen=True)
+class WaferPass(Configurable):
+    """A pass over a `builtin.module`, written in Python."""
+
+    def apply(self, module: ir.Operation) -> None:
+        raise NotImplementedError
+
+    def run(self, op: ir.Operation, pass_) -> None:
+        """Entry point for `PassManager.add(callable)`.
+
+        Any failure becomes an error diagnostic plus a pass failure, so a bug
+        in a pass never escapes as a Python traceback through the bindings.
+        """
+        with op.context, op.location:
+            try:
+                self.apply(op)
+            except PassFailure as failure:
+                failure.location.emit_error(failure.message)
+                pass_.signal_pass_failure()
+            except Exception as err:  # a bug in the pass: report it, don't crash
+                detail = traceback.format_exc() if os.environ.get("WAFER_DEBUG") else repr(err)
+                op.location.emit_error(f"internal error in pass '{self.name}': {detail}")
+                pass_.signal_pass_failure()
+
+
+def _parse_value(hint, text: str, where: str):
+    try:
+        if hint is bool:
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ValueError
+            return text.lower() in ("true", "1")
+        if hint in (int, float, str):
+            return hint(text)
+        if typing.get_origin(hint) is tuple:
+            (element, _) = typing.get_args(hint)
+            return tuple(element(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise OptionError(f"option {where}: cannot read '{text}' as {_type_name(hint)}") from None
+    raise TypeError(f"unsupported option type {hint}")
+
+
+def _type_name(hint) -> str:
+    if typing.get_origin(hint) is tuple:
+        return f"list of {typing.get_args(hint)[0].__name__}"
+    return hint.__name__
+
+
+def _format_value(value) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)

@@ -1,0 +1,31 @@
+"""The one table of Wafer passes, read by `wafer-opt`, the pipelines and tests.
+
+Entries are loaded on first use, so importing the registry imports no pass.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .pass_base import WaferPass
+
+_PASSES: dict[str, str] = {
+    "wafer-verify-cpu-support": "verify_cpu_support:VerifyCpuSupport",
+    "wafer-fold-transpose": "fold_transpose:FoldTranspose",
+    "wafer-fuse": "fuse:Fuse",
+    "wafer-expose-c-interface": "expose_c_interface:ExposeCInterface",
+}
+
+
+def pass_names() -> list[str]:
+    return sorted(_PASSES)
+
+
+def is_wafer_pass(name: str) -> bool:
+    return name in _PASSES
+
+
+def get_pass(name: str) -> type[WaferPass]:
+    module_name, class_name = _PASSES[name].split(":")
+    module = importlib.import_module(f"{__package__}.{module_name}")
+    return getattr(module, class_name)

@@ -1,0 +1,60 @@
+"""Build a transform-dialect script from Python and apply it to a payload.
+
+Wafer's passes decide *what* to do (which ops, which tile sizes) and tag the
+payload ops with attributes; the upstream transform interpreter does the
+tiling, fusion and vectorization itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from torch_mlir import ir
+from torch_mlir.dialects import transform
+from torch_mlir.dialects.transform import interpreter, structured
+
+TAG = "wafer.tag"
+
+
+def tag(op: ir.Operation, value: str) -> None:
+    """Mark a payload op so the script can find it with `match_tagged`."""
+    op.attributes[TAG] = ir.StringAttr.get(value)
+
+
+def match_tagged(target: ir.Value, value: str) -> ir.Value:
+    return structured.MatchOp(
+        transform.AnyOpType.get(), target, op_attrs=ir.DictAttr.get({TAG: ir.StringAttr.get(value)})
+    ).result
+
+
+@contextlib.contextmanager
+def transform_script(payload: ir.Operation):
+    """Yield the script's root handle; on exit, apply the script to `payload`.
+
+    Tags are removed afterwards so they never leak into the output IR.
+    """
+    script = ir.Module.create()
+    script.operation.attributes["transform.with_named_sequence"] = ir.UnitAttr.get()
+    with ir.InsertionPoint(script.body):
+        sequence = transform.NamedSequenceOp(
+            "__transform_main",
+            [transform.AnyOpType.get()],
+            [],
+            arg_attrs=[{"transform.readonly": ir.UnitAttr.get()}],
+        )
+    with ir.InsertionPoint(sequence.body):
+        yield sequence.bodyTarget
+        transform.YieldOp()
+    try:
+        interpreter.apply_named_sequence(payload, sequence, script)
+    finally:
+        remove_tags(payload)
+
+
+def remove_tags(payload: ir.Operation) -> None:
+    def strip(op: ir.Operation) -> ir.WalkResult:
+        if TAG in op.attributes:
+            del op.attributes[TAG]
+        return ir.WalkResult.ADVANCE
+
+    payload.walk(strip)

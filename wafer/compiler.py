@@ -1,0 +1,126 @@
+"""`compile_mlir`: run a named pipeline stage by stage and build an executable."""
+
+from __future__ import annotations
+
+import collections
+import time
+from dataclasses import dataclass, field
+
+from torch_mlir import ir
+
+from .context import make_context
+from .cpu_runtime import CpuExecutable, public_signatures
+from .diagnostics import WaferError, collect_diagnostics, error_from_mlir, to_diagnostic
+from .pass_pipeline import build_pass_manager
+from .pipelines.cpu import CpuPipeline
+
+TARGETS = ("cpu",)
+
+
+@dataclass
+class StageReport:
+    """What one pipeline stage did, in op counts."""
+
+    name: str
+    seconds: float
+    ops_before: collections.Counter
+    ops_after: collections.Counter
+
+    def summary(self) -> str:
+        def count(ops, *names):
+            """Ops named exactly `names`, or in a dialect when a name ends in '.'."""
+            return sum(n for op, n in ops.items() if op in names or op.startswith(tuple(
+                name for name in names if name.endswith(".")
+            )))
+
+        linalg_before, linalg_after = count(self.ops_before, "linalg."), count(self.ops_after, "linalg.")
+        parts = [f"{sum(self.ops_before.values())} -> {sum(self.ops_after.values())} ops"]
+        if linalg_before != linalg_after:
+            parts.append(f"linalg ops {linalg_before} -> {linalg_after}")
+        for label, names in (
+            ("forall loops", ("scf.forall",)),
+            ("vector ops", ("vector.",)),
+            ("allocs", ("memref.alloc",)),
+            ("deallocs", ("memref.dealloc",)),
+        ):
+            before, after = count(self.ops_before, *names), count(self.ops_after, *names)
+            if before != after:
+                parts.append(f"{label} {before} -> {after}")
+        return ", ".join(parts)
+
+
+@dataclass
+class CompileReport:
+    stages: list[StageReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def table(self) -> str:
+        lines = [f"{'stage':10} {'ms':>8}  what it did"]
+        lines += [f"{s.name:10} {s.seconds * 1e3:8.1f}  {s.summary()}" for s in self.stages]
+        return "\n".join(lines)
+
+
+def count_ops(module: ir.Module) -> collections.Counter:
+    counts = collections.Counter()
+
+    def visit(op: ir.Operation) -> ir.WalkResult:
+        counts[op.name] += 1
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(visit)
+    return counts
+
+
+def parse_module(text: str, ctx: ir.Context) -> ir.Module:
+    try:
+        return ir.Module.parse(text, ctx)
+    except ir.MLIRError as err:
+        raise error_from_mlir(err, "cannot parse module") from None
+
+
+def run_stages(module: ir.Module, stages: list[tuple[str, str]]) -> CompileReport:
+    """Run each stage's pipeline over `module`, counting ops around each."""
+    report = CompileReport()
+    ctx = module.context
+    with collect_diagnostics(ctx) as diagnostics:
+        for name, text in stages:
+            before, start = count_ops(module), time.perf_counter()
+            try:
+                build_pass_manager(f"builtin.module({text})", ctx).run(module.operation)
+            except ir.MLIRError as err:
+                found = [to_diagnostic(d) for d in err.error_diagnostics] or diagnostics
+                errors = [str(d) for d in found if d.severity == "error"] or [str(d) for d in found]
+                raise WaferError("\n".join(errors) or f"error: stage '{name}' failed") from None
+            report.stages.append(StageReport(name, time.perf_counter() - start, before, count_ops(module)))
+    report.seconds = sum(s.seconds for s in report.stages)
+    return report
+
+
+def compile_mlir(module_or_text, target: str = "cpu", **options) -> CpuExecutable:
+    """Compile a linalg-on-tensors module (text or `ir.Module`) for `target`.
+
+    `options` are the target pipeline's options, e.g. `tile_sizes=(8, 64)`.
+    An `ir.Module` is copied (with its locations) into a fresh Wafer context,
+    so the caller's IR is left as it was.
+    """
+    if isinstance(module_or_text, ir.Module):
+        text = module_or_text.operation.get_asm(enable_debug_info=True)
+    else:
+        text = str(module_or_text)
+    return compile_module(parse_module(text, make_context()), target, **options)
+
+
+def compile_module(module: ir.Module, target: str = "cpu", **options) -> CpuExecutable:
+    """Compile a module that lives in a Wafer context; it is lowered in place."""
+    if target not in TARGETS:
+        raise WaferError(f"error: unknown target '{target}' (known: {', '.join(TARGETS)})")
+    start = time.perf_counter()
+    signatures = public_signatures(module)
+    report = run_stages(module, CpuPipeline(**options).stages())
+    jit_start = time.perf_counter()
+    executable = CpuExecutable(module, signatures)
+    ops = count_ops(module)
+    report.stages.append(StageReport("jit", time.perf_counter() - jit_start, ops, ops))
+    report.seconds = time.perf_counter() - start
+    executable.compile_report = report
+    return executable

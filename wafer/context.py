@@ -1,0 +1,24 @@
+"""The one way Wafer makes an MLIR context."""
+
+from __future__ import annotations
+
+from torch_mlir import ir, passmanager
+from torch_mlir.dialects import torch as torch_dialect
+
+
+def make_context() -> ir.Context:
+    """A context that parses everything torch-mlir's fx importer can emit.
+
+    Python passes and verifiers run as callbacks, which need multithreading off.
+    The tm_tensor dialect has no Python registration hook: it is loaded as a
+    dependency of a torch-mlir pass, run once on an empty module.
+    """
+    ctx = ir.Context()
+    ctx.enable_multithreading(False)
+    torch_dialect.register_dialect(ctx)
+    with ctx, ir.Location.unknown():
+        empty = ir.Module.create()
+        passmanager.PassManager.parse("builtin.module(func.func(convert-torch-to-tmtensor))").run(
+            empty.operation
+        )
+    return ctx

@@ -1,0 +1,182 @@
+"""Call JIT-compiled functions with numpy arrays.
+
+Functions are lowered with `llvm.emit_c_interface`: each memref crosses the
+boundary as a pointer to a descriptor (allocated, aligned, offset, sizes,
+strides). Results are allocated by the compiled code with `malloc`; the
+ownership-based deallocation pipeline guarantees each returned buffer is
+owned by the caller, so it is copied into numpy and freed here.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+
+import numpy as np
+from torch_mlir import ir
+from torch_mlir.execution_engine import ExecutionEngine
+
+from .diagnostics import WaferError
+
+_LIBC = ctypes.CDLL(None)
+_LIBC.free.argtypes = [ctypes.c_void_p]
+
+_DTYPES = {
+    "f16": np.float16, "f32": np.float32, "f64": np.float64, "i1": np.bool_,
+    "i8": np.int8, "i16": np.int16, "i32": np.int32, "i64": np.int64,
+    "ui8": np.uint8, "ui16": np.uint16, "ui32": np.uint32, "ui64": np.uint64,
+}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A function argument or result: its shape (None = dynamic) and dtype."""
+
+    shape: tuple[int | None, ...]
+    dtype: np.dtype
+
+    @staticmethod
+    def from_type(type_: ir.Type, where: str) -> TensorSpec:
+        if not isinstance(type_, ir.RankedTensorType):
+            raise WaferError(f"error: {where} has type {type_}; only ranked tensors are supported")
+        shaped = type_
+        element = str(shaped.element_type)
+        if element not in _DTYPES:
+            raise WaferError(f"error: {where} has element type {element}, which has no numpy dtype")
+        dynamic = ir.ShapedType.get_dynamic_size()
+        shape = tuple(None if d == dynamic else d for d in shaped.shape)
+        return TensorSpec(shape, np.dtype(_DTYPES[element]))
+
+    def __str__(self) -> str:
+        dims = "x".join("?" if d is None else str(d) for d in self.shape)
+        return f"{dims}x{self.dtype}" if dims else str(self.dtype)
+
+
+@dataclass(frozen=True)
+class Signature:
+    name: str
+    args: tuple[TensorSpec, ...]
+    results: tuple[TensorSpec, ...]
+
+
+def public_signatures(module: ir.Module) -> dict[str, Signature]:
+    """Signatures of the public functions of a linalg-on-tensors module."""
+    signatures = {}
+    for op in module.body.operations:
+        if op.operation.name != "func.func" or "sym_visibility" in op.attributes:
+            continue
+        name = ir.StringAttr(op.attributes["sym_name"]).value
+        function_type = ir.FunctionType(ir.TypeAttr(op.attributes["function_type"]).value)
+        args = tuple(
+            TensorSpec.from_type(t, f"argument {i} of @{name}") for i, t in enumerate(function_type.inputs)
+        )
+        results = tuple(
+            TensorSpec.from_type(t, f"result {i} of @{name}") for i, t in enumerate(function_type.results)
+        )
+        signatures[name] = Signature(name, args, results)
+    return signatures
+
+
+def _descriptor_type(rank: int, dtype: np.dtype) -> type[ctypes.Structure]:
+    element = np.ctypeslib.as_ctypes_type(np.uint8 if dtype == np.bool_ else dtype)
+    fields = [("allocated", ctypes.c_void_p), ("aligned", ctypes.POINTER(element)), ("offset", ctypes.c_longlong)]
+    if rank:
+        fields += [("shape", ctypes.c_longlong * rank), ("strides", ctypes.c_longlong * rank)]
+    return type(f"MemRef{rank}D", (ctypes.Structure,), {"_fields_": fields})
+
+
+def _to_descriptor(array: np.ndarray) -> ctypes.Structure:
+    descriptor = _descriptor_type(array.ndim, array.dtype)()
+    descriptor.allocated = array.ctypes.data
+    descriptor.aligned = ctypes.cast(array.ctypes.data, descriptor._fields_[1][1])
+    descriptor.offset = 0
+    if array.ndim:
+        descriptor.shape[:] = array.shape
+        descriptor.strides[:] = [s // array.itemsize for s in array.strides]
+    return descriptor
+
+
+def _take_result(descriptor: ctypes.Structure, spec: TensorSpec) -> np.ndarray:
+    """Copy a returned buffer into numpy, then free it."""
+    shape = tuple(descriptor.shape) if spec.shape else ()
+    strides = tuple(descriptor.strides) if spec.shape else ()
+    count = int(np.prod(shape)) if shape else 1
+    address = ctypes.cast(descriptor.aligned, ctypes.c_void_p).value or 0
+    if count and address:
+        itemsize = spec.dtype.itemsize
+        base = address + descriptor.offset * itemsize
+        extent = 1 + sum((d - 1) * s for d, s in zip(shape, strides) if d)
+        raw = (ctypes.c_uint8 * (extent * itemsize)).from_address(base)
+        view = np.lib.stride_tricks.as_strided(
+            np.frombuffer(raw, dtype=spec.dtype),
+            shape=shape,
+            strides=tuple(s * itemsize for s in strides),
+        )
+        result = np.array(view, copy=True)
+    else:
+        result = np.zeros(shape, dtype=spec.dtype)
+    if descriptor.allocated:
+        _LIBC.free(descriptor.allocated)
+    return result
+
+
+class CpuExecutable:
+    """A JIT-compiled module; `exe.fn(*arrays)` or `exe.invoke("fn", *arrays)`."""
+
+    def __init__(self, llvm_module: ir.Module, signatures: dict[str, Signature], opt_level: int = 3):
+        self._signatures = signatures
+        self._engine = ExecutionEngine(llvm_module, opt_level=opt_level)
+
+    @property
+    def functions(self) -> list[str]:
+        return list(self._signatures)
+
+    def invoke(self, name: str, *args):
+        signature = self._signatures.get(name)
+        if signature is None:
+            raise WaferError(f"error: no public function @{name} (have: {', '.join(self._signatures)})")
+        arrays = self._check_args(signature, args)
+        descriptors = [_to_descriptor(a) for a in arrays]
+        result_types = [_descriptor_type(len(r.shape), r.dtype) for r in signature.results]
+        call_args = [ctypes.pointer(ctypes.pointer(d)) for d in descriptors]
+        if len(result_types) == 1:
+            results = result_types[0]()
+            self._engine.invoke(name, ctypes.pointer(ctypes.pointer(results)), *call_args)
+            return _take_result(results, signature.results[0])
+        if not result_types:
+            self._engine.invoke(name, *call_args)
+            return None
+        packed_type = type("Results", (ctypes.Structure,), {
+            "_fields_": [(f"r{i}", t) for i, t in enumerate(result_types)]
+        })
+        packed = packed_type()
+        self._engine.invoke(name, ctypes.pointer(ctypes.pointer(packed)), *call_args)
+        return tuple(_take_result(getattr(packed, f"r{i}"), spec) for i, spec in enumerate(signature.results))
+
+    def __getattr__(self, name: str):
+        if name.startswith("_") or name not in self._signatures:
+            raise AttributeError(name)
+        return lambda *args: self.invoke(name, *args)
+
+    @staticmethod
+    def _check_args(signature: Signature, args) -> list[np.ndarray]:
+        if len(args) != len(signature.args):
+            raise WaferError(
+                f"error: @{signature.name} takes {len(signature.args)} arguments, got {len(args)}"
+            )
+        arrays = []
+        for i, (arg, spec) in enumerate(zip(args, signature.args)):
+            array = np.asarray(arg)
+            same_width = array.dtype.kind in "iu" and spec.dtype.kind in "iu" and array.dtype.itemsize == spec.dtype.itemsize
+            if array.dtype != spec.dtype and not same_width:
+                raise WaferError(
+                    f"error: argument {i} of @{signature.name} must be {spec}, got dtype {array.dtype}"
+                )
+            fits = array.ndim == len(spec.shape) and all(
+                want is None or want == got for want, got in zip(spec.shape, array.shape)
+            )
+            if not fits:
+                shape = "x".join(map(str, array.shape)) or "scalar"
+                raise WaferError(f"error: argument {i} of @{signature.name} must be {spec}, got shape {shape}")
+            arrays.append(np.require(array, requirements="C").view(spec.dtype))
+        return arrays

@@ -1,0 +1,106 @@
+"""The PyTorch front end: `wafer.compile(model, example_inputs)`.
+
+This is the only module that imports torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import numpy as np
+import torch
+from torch_mlir import fx
+from torch_mlir.extras.fx_importer import FxImporter
+
+from .compiler import compile_module
+from .context import make_context
+from .diagnostics import WaferError
+
+
+def import_model(model: torch.nn.Module, example_inputs: tuple, func_name: str = "forward"):
+    """torch.export the model and lower it to linalg-on-tensors in a Wafer context."""
+    try:
+        with torch.no_grad(), _mha_fast_path_disabled():
+            return fx.export_and_import(
+                model,
+                *example_inputs,
+                output_type=fx.OutputType.LINALG_ON_TENSORS,
+                func_name=func_name,
+                fx_importer=FxImporter(context=make_context()),
+            )
+    except Exception as err:  # torch.export and torch-mlir raise many kinds
+        raise WaferError(_explain_import_error(err)) from None
+
+
+@contextlib.contextmanager
+def _mha_fast_path_disabled():
+    """nn.TransformerEncoderLayer's eval fast path calls one fused op that
+    has no linalg lowering; the slow path decomposes into matmuls and softmax."""
+    previous = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(previous)
+
+
+def _explain_import_error(err: Exception) -> str:
+    """Keep the lines that name the failing op and where it is in the model."""
+    text = str(err)
+    errors = [line.strip() for line in text.splitlines() if re.search(r"\berror:", line)]
+    if errors:
+        ops = sorted(set(re.findall(r"'(torch\.[\w.]+)'", text)))
+        header = f"error: the model uses {', '.join(ops)}, which Wafer cannot lower" if ops else None
+        return "\n".join(([header] if header else []) + errors)
+    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    return f"error: cannot import the model: {type(err).__name__}: {first}"
+
+
+class CompiledModel:
+    """A compiled `nn.Module`: call it with torch tensors or numpy arrays."""
+
+    def __init__(self, executable, output_structure, output_dtypes: list[torch.dtype]):
+        self.executable = executable
+        self._structure = output_structure
+        self._dtypes = output_dtypes
+
+    @property
+    def compile_report(self):
+        return self.executable.compile_report
+
+    def __call__(self, *inputs):
+        as_torch = any(isinstance(x, torch.Tensor) for x in inputs)
+        arrays = [x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x) for x in inputs]
+        results = self.executable.invoke("forward", *arrays)
+        results = list(results) if isinstance(results, tuple) else [results]
+        if as_torch:
+            results = [torch.from_numpy(r).to(dtype) for r, dtype in zip(results, self._dtypes)]
+        else:
+            results = [r.astype(_numpy_dtype(dtype), copy=False) for r, dtype in zip(results, self._dtypes)]
+        if self._structure is None:
+            return results[0]
+        return self._structure(results)
+
+
+def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
+    return torch.empty((), dtype=dtype).numpy().dtype
+
+
+def compile(model: torch.nn.Module, example_inputs, target: str = "cpu", **options) -> CompiledModel:
+    """Compile `model` for `target`, specialized to the example inputs' shapes.
+
+    `options` go to the target pipeline (e.g. `tile_sizes=(8, 64)`).
+    """
+    example_inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
+    with torch.no_grad(), _mha_fast_path_disabled():
+        reference = model(*example_inputs)
+    if isinstance(reference, torch.Tensor):
+        structure, outputs = None, [reference]
+    elif isinstance(reference, (tuple, list)) and all(isinstance(r, torch.Tensor) for r in reference):
+        structure, outputs = type(reference), list(reference)
+    else:
+        raise WaferError(f"error: the model returns {type(reference).__name__}; Wafer supports tensors and tuples of tensors")
+    module = import_model(model, example_inputs)
+    executable = compile_module(module, target, **options)
+    return CompiledModel(executable, structure, [o.dtype for o in outputs])

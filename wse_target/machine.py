@@ -1,0 +1,182 @@
+"""Machine descriptions of wafer-scale engines, with the public source of every figure.
+
+A `Machine` is a frozen record of one part: the usable PE grid, each PE's SRAM and
+FMA rates, and the fabric's link and hop costs. `WSE2` and `WSE3` carry published
+figures; `SMALL` is an 8x8 WSE-2 for tests. Make a variant with
+`dataclasses.replace(WSE2, width=..., clock_hz=...)`.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
+from typing import Literal
+
+Dtype = Literal["fp16", "fp32"]
+
+# Bytes of one element of each dtype: bf16 and cb16 run on the same 16-bit datapath.
+DTYPE_BYTES: Mapping[str, int] = MappingProxyType({"fp16": 2, "fp32": 4})
+
+_SDK = "Cerebras SDK docs"
+_SDK_APPENDIX = (
+    f"{_SDK}, CSL Language Appendix 'SIMD Mode' (sdk.cerebras.net/csl/language/appendix)"
+)
+_SDK_CONCEPTS = f"{_SDK}, 'A Conceptual View' (sdk.cerebras.net/computing-with-cerebras)"
+_LIE_2022 = "S. Lie, 'Cerebras Architecture Deep Dive', Hot Chips 34 (2022)"
+_LUCZYNSKI_2024 = "P. Luczynski et al., 'Near-Optimal Wafer-Scale Reduce', HPDC 2024 (arXiv:2404.15888)"
+
+_WSE2_SOURCES: Mapping[str, str] = MappingProxyType(
+    {
+        "width": f"{_SDK}: a CS-2 program is compiled with --fabric-dims=757,996 "
+        "--fabric-offsets=4,1; the memcpy host-I/O halo takes 7 columns and 2 rows, "
+        "leaving 750x994 PEs",
+        "height": "see width",
+        "sram_bytes": f"{_SDK_APPENDIX}: 'The 48 KB of memory in a PE'",
+        "sram_banks": f"{_SDK_APPENDIX}: '8 banks of 6 KB each'",
+        "bank_bytes": f"{_SDK_APPENDIX}: '8 banks of 6 KB each'",
+        "sram_reads_per_cycle": f"{_SDK_APPENDIX}; {_LIE_2022}",
+        "sram_writes_per_cycle": f"{_SDK_APPENDIX}; {_LIE_2022}",
+        "sram_port_bytes": f"{_LIE_2022}: two 64-bit reads and one 64-bit write per "
+        "cycle. DISAGREES with the SDK appendix ('two 32-bit reads and one 32-bit "
+        "write'); 64 bits is the width that feeds the SDK's own SIMD-4 @fmach",
+        "fp32_fmas_per_cycle": f"{_SDK_APPENDIX}: @fmacs (fp32 FMAC) is absent from the "
+        "SIMD-width table, so it retires one element per cycle",
+        "fp16_fmas_per_cycle": f"{_SDK_APPENDIX}: @fmach SIMD width 4 on WSE-2; "
+        f"{_LIE_2022}: '4 x FP16 FMAC', 64-bit datapath",
+        "wavelet_bytes": f"{_SDK_CONCEPTS}: '32-bit messages, called wavelets'",
+        "link_wavelets_per_cycle": f"{_SDK_CONCEPTS}: wavelets 'can be sent to or "
+        "received by neighboring PEs in a single clock cycle'; all colors share one "
+        "physical channel",
+        "hop_cycles": f"{_SDK_CONCEPTS} (one cycle to a neighbour); {_LUCZYNSKI_2024} "
+        "model distance as one cycle per hop",
+        "ramp_latency_cycles": f"the T_R term of {_LUCZYNSKI_2024} (router-to-core "
+        "latency paid by every dependent step); its value is not public: 2 is an "
+        "assumption",
+        "fabric_recv_cycles_per_wavelet": f"{_SDK_CONCEPTS}: one wavelet per cycle; "
+        "landing it in SRAM is a DSD move on the same core datapath as the FMAs",
+        "colors": f"{_SDK}: routable color IDs 0-23",
+        "reserved_colors": f"{_SDK}, memcpy framework: colors kept for host I/O",
+        "clock_hz": "850 MHz is the project's conservative default; "
+        f"{_LIE_2022} states 1.1 GHz; WSE-2 aggregates (20 PB/s SRAM, 220 Pb/s "
+        "fabric over 850,000 cores, AnandTech 2021-04-20) imply about 1 GHz",
+        "vector_startup_cycles": f"no published per-instruction cost; we charge the "
+        f"6-stage core pipeline fill ({_LIE_2022}) to every vector (DSD) instruction",
+    }
+)
+
+_WSE3_SOURCES: Mapping[str, str] = MappingProxyType(
+    {
+        **_WSE2_SOURCES,
+        "width": f"{_SDK}: a CS-3 program is compiled with --arch=wse3 "
+        "--fabric-dims=762,1172 --fabric-offsets=4,1; less the memcpy halo (7 columns, "
+        "2 rows) that leaves 755x1170 PEs",
+        "fp32_fmas_per_cycle": f"{_SDK_APPENDIX}: @fmacs is absent from the WSE-3 "
+        "SIMD-width table too",
+        "fp16_fmas_per_cycle": f"{_SDK_APPENDIX}: @fmach SIMD width 8 on WSE-3; The Next "
+        "Platform 2024-03-14: 'eight-wide FP16 SIMD math unit'",
+        "clock_hz": "not disclosed by Cerebras (The Next Platform 2024-03-14); we keep "
+        "WSE-2's 850 MHz; 21 PB/s SRAM over 900,000 cores implies about 1 GHz",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Machine:
+    """One wafer-scale engine: the usable PE grid and the costs the simulator charges.
+
+    The grid is `width` columns by `height` rows of PEs, usable by a program (host-I/O
+    halo excluded). `sources` names, per field, where its value comes from.
+    """
+
+    name: str
+    width: int
+    height: int
+    sram_bytes: int = 48 * 1024
+    sram_banks: int = 8
+    bank_bytes: int = 6 * 1024
+    sram_reads_per_cycle: int = 2
+    sram_writes_per_cycle: int = 1
+    sram_port_bytes: int = 8
+    fp32_fmas_per_cycle: int = 1
+    fp16_fmas_per_cycle: int = 4
+    wavelet_bytes: int = 4
+    link_wavelets_per_cycle: int = 1
+    hop_cycles: int = 1
+    ramp_latency_cycles: int = 2
+    fabric_recv_cycles_per_wavelet: float = 1.0
+    colors: int = 24
+    reserved_colors: int = 3
+    clock_hz: float = 850e6
+    vector_startup_cycles: int = 6
+    sources: Mapping[str, str] = field(default=_WSE2_SOURCES, compare=False)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("name", "sources"):
+                continue
+            minimum = 0 if f.name in _MAY_BE_ZERO else 1
+            if f.type is int and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"Machine {self.name!r}: {f.name} must be an int, got {value!r}")
+            if not value >= minimum:
+                raise ValueError(f"Machine {self.name!r}: {f.name} must be >= {minimum}, got {value!r}")
+        if self.sram_banks * self.bank_bytes != self.sram_bytes:
+            raise ValueError(
+                f"Machine {self.name!r}: {self.sram_banks} banks x {self.bank_bytes} B "
+                f"!= sram_bytes {self.sram_bytes}"
+            )
+        if self.reserved_colors >= self.colors:
+            raise ValueError(
+                f"Machine {self.name!r}: reserved_colors ({self.reserved_colors}) leaves "
+                f"no usable color out of {self.colors}"
+            )
+        unknown = set(self.sources) - {f.name for f in fields(self)}
+        if unknown:
+            raise ValueError(f"Machine {self.name!r}: sources for unknown fields {sorted(unknown)}")
+        object.__setattr__(self, "sources", MappingProxyType(dict(self.sources)))
+
+    @property
+    def num_pes(self) -> int:
+        return self.width * self.height
+
+    @property
+    def usable_colors(self) -> int:
+        """Colors (virtual channels) left for the program after host I/O."""
+        return self.colors - self.reserved_colors
+
+    def fmas_per_cycle(self, dtype: Dtype) -> int:
+        """FMAs one PE retires per cycle at full SIMD width."""
+        if dtype == "fp16":
+            return self.fp16_fmas_per_cycle
+        if dtype == "fp32":
+            return self.fp32_fmas_per_cycle
+        raise ValueError(f"unsupported dtype {dtype!r}; expected one of {sorted(DTYPE_BYTES)}")
+
+    def peak_flops_per_cycle(self, dtype: Dtype) -> int:
+        """Whole-grid peak: 2 FLOPs per FMA on every PE."""
+        return 2 * self.fmas_per_cycle(dtype) * self.num_pes
+
+    def peak_flops_per_second(self, dtype: Dtype) -> float:
+        return self.peak_flops_per_cycle(dtype) * self.clock_hz
+
+
+_MAY_BE_ZERO = frozenset(
+    {"hop_cycles", "ramp_latency_cycles", "fabric_recv_cycles_per_wavelet", "reserved_colors", "vector_startup_cycles"}
+)
+
+WSE2 = Machine(name="wse2", width=750, height=994)
+WSE3 = replace(
+    WSE2, name="wse3", width=755, height=1170, fp16_fmas_per_cycle=8, sources=_WSE3_SOURCES
+)
+SMALL = replace(WSE2, name="small", width=8, height=8)
+
+PRESETS: Mapping[str, Machine] = MappingProxyType({m.name: m for m in (WSE2, WSE3, SMALL)})
+
+
+def get_machine(machine: str | Machine) -> Machine:
+    """Return the preset named `machine` ("wse2", "wse3", "small"), or `machine` itself."""
+    if isinstance(machine, Machine):
+        return machine
+    try:
+        return PRESETS[machine.lower()]
+    except KeyError:
+        raise ValueError(f"unknown machine {machine!r}; presets are {sorted(PRESETS)}") from None
