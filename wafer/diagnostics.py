@@ -13,9 +13,6 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
-_FILE_LOC = re.compile(r'^"(?P<file>[^"]*)":(?P<line>\d+):(?P<col>\d+)')
-
-
 class WaferError(Exception):
     """A user-facing compilation or execution error; `str()` is the message."""
 
@@ -45,14 +42,18 @@ _SEVERITIES = {
 
 
 def format_location(loc: ir.Location) -> str:
-    """Render the innermost file:line:col of a location, or '' if it has none.
+    """Render a location as file:line:col, or '' if it has none.
 
-    Fused and call-site locations (the fx importer produces both) are searched
-    for their first file location, which points into the user's model.
+    The fx importer gives each op a call-site location: the innermost frames
+    are PyTorch's own code, so the first frame outside site-packages (the
+    user's model) is preferred.
     """
-    text = str(loc)
-    match = re.search(r'"([^"]*)":(\d+):(\d+)', text)
-    return f"{match.group(1)}:{match.group(2)}:{match.group(3)}" if match else ""
+    frames = re.findall(r'"([^"]*)":(\d+):(\d+)', str(loc))
+    if not frames:
+        return ""
+    user = [f for f in frames if "site-packages" not in f[0]]
+    file, line, col = (user or frames)[0]
+    return f"{file}:{line}:{col}"
 
 
 def to_diagnostic(d) -> Diagnostic:

@@ -7,30 +7,35 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
+import warnings
 
 import numpy as np
 import torch
 from torch_mlir import fx
 from torch_mlir.extras.fx_importer import FxImporter
 
-from .compiler import compile_module
+from .compiler import StageReport, compile_module
 from .context import make_context
-from .diagnostics import WaferError
+from .diagnostics import Diagnostic, WaferError, collect_diagnostics
 
 
 def import_model(model: torch.nn.Module, example_inputs: tuple, func_name: str = "forward"):
     """torch.export the model and lower it to linalg-on-tensors in a Wafer context."""
-    try:
-        with torch.no_grad(), _mha_fast_path_disabled():
-            return fx.export_and_import(
-                model,
-                *example_inputs,
-                output_type=fx.OutputType.LINALG_ON_TENSORS,
-                func_name=func_name,
-                fx_importer=FxImporter(context=make_context()),
-            )
-    except Exception as err:  # torch.export and torch-mlir raise many kinds
-        raise WaferError(_explain_import_error(err)) from None
+    ctx = make_context()
+    with collect_diagnostics(ctx) as diagnostics:
+        try:
+            with torch.no_grad(), _mha_fast_path_disabled(), warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # torch.export's own deprecations
+                return fx.export_and_import(
+                    model,
+                    *example_inputs,
+                    output_type=fx.OutputType.LINALG_ON_TENSORS,
+                    func_name=func_name,
+                    fx_importer=FxImporter(context=ctx),
+                )
+        except Exception as err:  # torch.export and torch-mlir raise many kinds
+            raise WaferError(_explain_import_error(err, diagnostics)) from None
 
 
 @contextlib.contextmanager
@@ -45,16 +50,23 @@ def _mha_fast_path_disabled():
         torch.backends.mha.set_fastpath_enabled(previous)
 
 
-def _explain_import_error(err: Exception) -> str:
-    """Keep the lines that name the failing op and where it is in the model."""
-    text = str(err)
-    errors = [line.strip() for line in text.splitlines() if re.search(r"\berror:", line)]
-    if errors:
-        ops = sorted(set(re.findall(r"'(torch\.[\w.]+)'", text)))
-        header = f"error: the model uses {', '.join(ops)}, which Wafer cannot lower" if ops else None
-        return "\n".join(([header] if header else []) + errors)
-    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
-    return f"error: cannot import the model: {type(err).__name__}: {first}"
+def _explain_import_error(err: Exception, diagnostics: list[Diagnostic]) -> str:
+    """Name the op that failed and where it is in the model, from the diagnostics."""
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if not errors:
+        lines = str(err).strip().splitlines() or [""]
+        return f"error: cannot import the model: {type(err).__name__}: {lines[0]}"
+    text = "\n".join(d.message for d in errors)
+    ops = sorted(set(re.findall(r'name = "(torch\.[\w.]+)"', text)))
+    ops += sorted(set(re.findall(r"'(torch\.aten\.[\w.]+)'", text)) - set(ops))
+    header = [f"error: the model uses {', '.join(ops)}, which Wafer cannot lower"] if ops else []
+    return "\n".join(header + [str(_first_line(d)) for d in errors])
+
+
+def _first_line(d: Diagnostic) -> Diagnostic:
+    """Keep a diagnostic's first line: the rest is an IR dump of the op."""
+    message = d.message.split(": %", 1)[0].splitlines()[0]
+    return Diagnostic(d.severity, d.location, message)
 
 
 class CompiledModel:
@@ -101,6 +113,12 @@ def compile(model: torch.nn.Module, example_inputs, target: str = "cpu", **optio
         structure, outputs = type(reference), list(reference)
     else:
         raise WaferError(f"error: the model returns {type(reference).__name__}; Wafer supports tensors and tuples of tensors")
+    start = time.perf_counter()
     module = import_model(model, example_inputs)
+    import_seconds = time.perf_counter() - start
     executable = compile_module(module, target, **options)
+    report = executable.compile_report
+    ops = report.stages[0].ops_before
+    report.stages.insert(0, StageReport("import", import_seconds, ops, ops))
+    report.seconds += import_seconds
     return CompiledModel(executable, structure, [o.dtype for o in outputs])

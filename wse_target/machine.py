@@ -13,7 +13,7 @@ from typing import Literal
 
 Dtype = Literal["fp16", "fp32"]
 
-# Bytes of one element of each dtype: bf16 and cb16 run on the same 16-bit datapath.
+# Bytes of one element; bf16 and cb16 would run on the fp16 datapath at the fp16 rate.
 DTYPE_BYTES: Mapping[str, int] = MappingProxyType({"fp16": 2, "fp32": 4})
 
 _SDK = "Cerebras SDK docs"
@@ -22,7 +22,9 @@ _SDK_APPENDIX = (
 )
 _SDK_CONCEPTS = f"{_SDK}, 'A Conceptual View' (sdk.cerebras.net/computing-with-cerebras)"
 _LIE_2022 = "S. Lie, 'Cerebras Architecture Deep Dive', Hot Chips 34 (2022)"
-_LUCZYNSKI_2024 = "P. Luczynski et al., 'Near-Optimal Wafer-Scale Reduce', HPDC 2024 (arXiv:2404.15888)"
+_LUCZYNSKI_2024 = (
+    "P. Luczynski et al., 'Near-Optimal Wafer-Scale Reduce', HPDC 2024 (arXiv:2404.15888)"
+)
 
 _WSE2_SOURCES: Mapping[str, str] = MappingProxyType(
     {
@@ -56,8 +58,8 @@ _WSE2_SOURCES: Mapping[str, str] = MappingProxyType(
         "colors": f"{_SDK}: routable color IDs 0-23",
         "reserved_colors": f"{_SDK}, memcpy framework: colors kept for host I/O",
         "clock_hz": "850 MHz is the project's conservative default; "
-        f"{_LIE_2022} states 1.1 GHz; WSE-2 aggregates (20 PB/s SRAM, 220 Pb/s "
-        "fabric over 850,000 cores, AnandTech 2021-04-20) imply about 1 GHz",
+        f"{_LIE_2022} states 1.1 GHz; the advertised 20 PB/s SRAM bandwidth over "
+        "850,000 cores (AnandTech 2021-04-20) at 24 B/cycle per PE implies about 1 GHz",
         "vector_startup_cycles": f"no published per-instruction cost; we charge the "
         f"6-stage core pipeline fill ({_LIE_2022}) to every vector (DSD) instruction",
     }
@@ -78,13 +80,32 @@ _WSE3_SOURCES: Mapping[str, str] = MappingProxyType(
     }
 )
 
+# Costs that a what-if machine may set to zero; every other number must be positive.
+_MAY_BE_ZERO = frozenset(
+    {
+        "hop_cycles",
+        "ramp_latency_cycles",
+        "fabric_recv_cycles_per_wavelet",
+        "reserved_colors",
+        "vector_startup_cycles",
+    }
+)
+
 
 @dataclass(frozen=True)
 class Machine:
     """One wafer-scale engine: the usable PE grid and the costs the simulator charges.
 
     The grid is `width` columns by `height` rows of PEs, usable by a program (host-I/O
-    halo excluded). `sources` names, per field, where its value comes from.
+    halo excluded). `sources` names, per field, where its value comes from. The less
+    obvious fields:
+
+    - sram_port_bytes: width of each of the per-cycle SRAM reads and writes.
+    - ramp_latency_cycles: router <-> core latency, paid twice by every dependent step
+      of a reduction (a wavelet goes up to the core, is added, and comes back down).
+    - fabric_recv_cycles_per_wavelet: core datapath cycles spent landing one received
+      wavelet; this is how receiving from the fabric competes with compute.
+    - vector_startup_cycles: issue overhead of each vector (DSD) instruction.
     """
 
     name: str
@@ -107,18 +128,22 @@ class Machine:
     reserved_colors: int = 3
     clock_hz: float = 850e6
     vector_startup_cycles: int = 6
-    sources: Mapping[str, str] = field(default=_WSE2_SOURCES, compare=False)
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
             if f.name in ("name", "sources"):
                 continue
+            value = getattr(self, f.name)
             minimum = 0 if f.name in _MAY_BE_ZERO else 1
             if f.type is int and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ValueError(f"Machine {self.name!r}: {f.name} must be an int, got {value!r}")
+                raise ValueError(
+                    f"Machine {self.name!r}: {f.name} must be an int, got {value!r}"
+                )
             if not value >= minimum:
-                raise ValueError(f"Machine {self.name!r}: {f.name} must be >= {minimum}, got {value!r}")
+                raise ValueError(
+                    f"Machine {self.name!r}: {f.name} must be >= {minimum}, got {value!r}"
+                )
         if self.sram_banks * self.bank_bytes != self.sram_bytes:
             raise ValueError(
                 f"Machine {self.name!r}: {self.sram_banks} banks x {self.bank_bytes} B "
@@ -131,7 +156,9 @@ class Machine:
             )
         unknown = set(self.sources) - {f.name for f in fields(self)}
         if unknown:
-            raise ValueError(f"Machine {self.name!r}: sources for unknown fields {sorted(unknown)}")
+            raise ValueError(
+                f"Machine {self.name!r}: sources name unknown fields {sorted(unknown)}"
+            )
         object.__setattr__(self, "sources", MappingProxyType(dict(self.sources)))
 
     @property
@@ -159,11 +186,7 @@ class Machine:
         return self.peak_flops_per_cycle(dtype) * self.clock_hz
 
 
-_MAY_BE_ZERO = frozenset(
-    {"hop_cycles", "ramp_latency_cycles", "fabric_recv_cycles_per_wavelet", "reserved_colors", "vector_startup_cycles"}
-)
-
-WSE2 = Machine(name="wse2", width=750, height=994)
+WSE2 = Machine(name="wse2", width=750, height=994, sources=_WSE2_SOURCES)
 WSE3 = replace(
     WSE2, name="wse3", width=755, height=1170, fp16_fmas_per_cycle=8, sources=_WSE3_SOURCES
 )

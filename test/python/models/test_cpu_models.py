@@ -1,0 +1,59 @@
+"""The bundled models, compiled for the CPU, against PyTorch at batch 1 and 3."""
+
+import pytest
+import torch
+
+import wafer
+from wafer.examples.models import EXAMPLES
+
+
+def max_relative_error(got: torch.Tensor, expected: torch.Tensor) -> float:
+    return ((got - expected).abs().max() / expected.abs().max()).item()
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("name", ["mlp", "lenet", "resnet-block", "transformer"])
+def test_model_matches_pytorch(name, batch):
+    model, inputs = EXAMPLES[name].build(batch)
+    compiled = wafer.compile(model, inputs, target="cpu")
+    with torch.no_grad():
+        expected = model(*inputs)
+    got = compiled(*inputs)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    assert max_relative_error(got, expected) <= 1e-4
+
+
+def test_numpy_in_numpy_out():
+    model, (x,) = EXAMPLES["mlp"].build(2)
+    compiled = wafer.compile(model, (x,))
+    got = compiled(x.numpy())
+    assert type(got).__name__ == "ndarray" and got.dtype.name == "float32"
+    with torch.no_grad():
+        assert max_relative_error(torch.from_numpy(got), model(x)) <= 1e-4
+
+
+class TwoHeads(torch.nn.Module):
+    def forward(self, x):
+        return x.sum(dim=1), (x * 2).to(torch.int64)
+
+
+def test_tuple_outputs_and_dtypes():
+    x = torch.arange(12, dtype=torch.float32).reshape(3, 4)
+    compiled = wafer.compile(TwoHeads(), (x,))
+    total, doubled = compiled(x)
+    assert isinstance(compiled(x), tuple)
+    torch.testing.assert_close(total, x.sum(dim=1))
+    assert doubled.dtype == torch.int64 and torch.equal(doubled, (x * 2).to(torch.int64))
+
+
+class UsesEigh(torch.nn.Module):
+    def forward(self, x):
+        return torch.linalg.eigvalsh(x)
+
+
+def test_unsupported_model_fails_at_compile_time_with_op_name():
+    with pytest.raises(wafer.WaferError) as info:
+        wafer.compile(UsesEigh(), (torch.randn(4, 4),))
+    message = str(info.value)
+    assert message.startswith("error: the model uses torch.aten._linalg_eigh")
+    assert "Traceback" not in message

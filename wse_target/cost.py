@@ -1,0 +1,229 @@
+"""Cycle-approximate costs of compute and communication on a wafer, over whole grids.
+
+Every function works on numpy arrays shaped like the PE grid (or broadcastable to
+it): the cost of an operation on 745,500 PEs is a handful of array expressions,
+never a Python object per PE. Coordinates are (x, y) = (column, row); row 0 is the
+north edge, so "south" is increasing y.
+"""
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from wafer.wse_target.machine import DTYPE_BYTES, Dtype, Machine
+
+# A rectangle of PEs: (x, y, width, height).
+Rect = tuple[int, int, int, int]
+
+
+def compute_cycles(
+    machine: Machine,
+    flops: ArrayLike,
+    vector_length: ArrayLike,
+    dtype: Dtype,
+    *,
+    simd_narrowing: ArrayLike = 1.0,
+    recv_wavelets: ArrayLike = 0.0,
+) -> np.ndarray:
+    """Cycles each PE needs for `flops` FLOPs of FMA work, issued as vector instructions.
+
+    All arguments broadcast, so each may be a scalar or an (H, W) array. The kernel
+    is modelled as an AXPY stream (`acc[i] += x[i] * s`, the inner step of a matmul
+    on a PE): FMAs = flops / 2, issued in instructions of `vector_length` elements.
+
+    Modelled, in cycles:
+    - issue: ceil(FMAs / vector_length) x `vector_startup_cycles`, so short vectors
+      run far below peak;
+    - datapath: FMAs / (SIMD rate x `simd_narrowing`). `simd_narrowing` in (0, 1] is
+      the fraction of the SIMD width that survives bank conflicts (the SDK appendix:
+      strides with stride % 8 in {1, 7} run SIMD-2, stride % 8 == 0 runs SIMD-1);
+    - SRAM ports, a lower bound on the datapath term: each FMA reads two operands
+      (accumulator and vector element; the scalar sits in a register) and writes one,
+      through `sram_reads_per_cycle` reads and `sram_writes_per_cycle` writes of
+      `sram_port_bytes` each. With the presets' 64-bit ports this never binds at full
+      SIMD width; with the SDK's 32-bit reading it halves the fp16 rate;
+    - fabric receive: `recv_wavelets` x `fabric_recv_cycles_per_wavelet`, serialized
+      with the FMAs because landing a wavelet uses the same core datapath.
+
+    Left out: overlap of the receive with FMAs on other microthreads, pipeline
+    latency between dependent instructions, task switching and control code,
+    non-FMA ops (their own SIMD widths), and the exact bank of each operand.
+    """
+    fmas = np.asarray(flops, dtype=np.float64) / 2
+    vector_length = np.asarray(vector_length, dtype=np.float64)
+    narrowing = np.asarray(simd_narrowing, dtype=np.float64)
+    if np.any(fmas < 0):
+        raise ValueError("flops must be >= 0")
+    if np.any(vector_length < 1):
+        raise ValueError("vector_length must be >= 1")
+    if np.any((narrowing <= 0) | (narrowing > 1)):
+        raise ValueError("simd_narrowing must be in (0, 1]")
+    element_bytes = DTYPE_BYTES[dtype]
+    issue = np.ceil(fmas / vector_length) * machine.vector_startup_cycles
+    datapath = fmas / (machine.fmas_per_cycle(dtype) * narrowing)
+    port = machine.sram_port_bytes
+    reads = 2 * element_bytes * fmas / (machine.sram_reads_per_cycle * port)
+    writes = element_bytes * fmas / (machine.sram_writes_per_cycle * port)
+    receive = machine.fabric_recv_cycles_per_wavelet * np.asarray(recv_wavelets, np.float64)
+    return issue + np.maximum(datapath, np.maximum(reads, writes)) + receive
+
+
+class LinkLoads:
+    """Wavelets carried by every link of the grid during one communication phase.
+
+    `east`, `west`, `north` and `south` hold the wavelets each PE's router sends to
+    that neighbour; `ramp_in` and `ramp_out` the wavelets between each router and its
+    own core. Flows are added in bulk over rectangles and all run concurrently; routing
+    is dimension-ordered (X, then Y) and pipelined (wormhole), so a flow costs its hop
+    distance plus its length, and flows sharing a link serialize.
+    """
+
+    def __init__(self, machine: Machine) -> None:
+        self.machine = machine
+        shape = (machine.height, machine.width)
+        self.east, self.west, self.north, self.south = (np.zeros(shape) for _ in range(4))
+        self.ramp_in, self.ramp_out = np.zeros(shape), np.zeros(shape)
+        self.max_hops = 0
+        self.max_depth = 0
+
+    def add_row_multicast(
+        self, y0: int, y1: int, x_root: int, x0: int, x1: int, wavelets: float
+    ) -> None:
+        """In each row y0 <= y < y1, the PE at x_root broadcasts to columns [x0, x1)."""
+        self._check_span(y0, y1, self.machine.height, "rows")
+        self._multicast(self.east, self.west, self.ramp_in, self.ramp_out,
+                        slice(y0, y1), x_root, x0, x1, wavelets, self.machine.width)
+
+    def add_col_multicast(
+        self, x0: int, x1: int, y_root: int, y0: int, y1: int, wavelets: float
+    ) -> None:
+        """In each column x0 <= x < x1, the PE at y_root broadcasts to rows [y0, y1)."""
+        self._check_span(x0, x1, self.machine.width, "columns")
+        self._multicast(self.south.T, self.north.T, self.ramp_in.T, self.ramp_out.T,
+                        slice(x0, x1), y_root, y0, y1, wavelets, self.machine.height)
+
+    def add_row_reduce(
+        self, y0: int, y1: int, x_root: int, x0: int, x1: int, wavelets: float
+    ) -> None:
+        """In each row y0 <= y < y1, columns [x0, x1) sum a vector into x_root.
+
+        A chain reduce: each PE adds its vector to the stream passing through and
+        forwards it toward the root, so every link carries `wavelets` once and every
+        hop is a dependent step through a core (Luczynski et al. 2024, "Chain").
+        """
+        self._check_span(y0, y1, self.machine.height, "rows")
+        self._reduce(self.east, self.west, self.ramp_in, self.ramp_out,
+                     slice(y0, y1), x_root, x0, x1, wavelets, self.machine.width)
+
+    def add_col_reduce(
+        self, x0: int, x1: int, y_root: int, y0: int, y1: int, wavelets: float
+    ) -> None:
+        """In each column x0 <= x < x1, rows [y0, y1) chain-reduce a vector into y_root."""
+        self._check_span(x0, x1, self.machine.width, "columns")
+        self._reduce(self.south.T, self.north.T, self.ramp_in.T, self.ramp_out.T,
+                     slice(x0, x1), y_root, y0, y1, wavelets, self.machine.height)
+
+    def add_shift(
+        self, rect: Rect, dx: int, dy: int, wavelets: float, *, wrap: bool = False
+    ) -> None:
+        """Every PE of `rect` sends `wavelets` to the PE (dx, dy) away (halo, Cannon).
+
+        With `wrap`, destinations wrap around inside `rect` (a cyclic shift); the mesh
+        has no wrap-around links, so wrapping flows cross the rectangle the long way.
+        """
+        x, y, w, h = rect
+        self._check_span(x, x + w, self.machine.width, "columns")
+        self._check_span(y, y + h, self.machine.height, "rows")
+        if not wrap:
+            self._shift(rect, dx, dy, wavelets)
+            return
+        for px, pw, sx in _cyclic_pieces(x, w, dx):
+            for py, ph, sy in _cyclic_pieces(y, h, dy):
+                self._shift((px, py, pw, ph), sx, sy, wavelets)
+
+    def total(self) -> np.ndarray:
+        """(H, W) wavelets each router sends over its four links."""
+        return self.east + self.west + self.north + self.south
+
+    def phase_cycles(self) -> float:
+        """Cycles for all added flows to complete, running concurrently.
+
+        The model of Luczynski et al. 2024: max(ramp contention, link serialization +
+        distance) + depth x (2 x ramp latency + 1), where link serialization is the
+        busiest link's load over the link rate, distance the longest flow's hops, and
+        depth the longest chain of dependent core steps (reductions only).
+        """
+        m = self.machine
+        links = max(a.max() for a in (self.east, self.west, self.north, self.south))
+        ramps = max(self.ramp_in.max(), self.ramp_out.max())
+        wire = links / m.link_wavelets_per_cycle + self.max_hops * m.hop_cycles
+        steps = self.max_depth * (2 * m.ramp_latency_cycles + 1)
+        return float(max(ramps / m.link_wavelets_per_cycle, wire) + steps)
+
+    def _multicast(self, fwd, back, ramp_in, ramp_out, lines, root, lo, hi, n, size) -> None:
+        self._check_span(lo, hi, size, "destinations")
+        self._check_span(root, root + 1, size, "root")
+        fwd[lines, root : hi - 1] += n
+        back[lines, lo + 1 : root + 1] += n
+        ramp_out[lines, root] += n
+        ramp_in[lines, lo:hi] += n
+        if lo <= root < hi:
+            ramp_in[lines, root] -= n
+        self.max_hops = max(self.max_hops, hi - 1 - root, root - lo)
+
+    def _reduce(self, fwd, back, ramp_in, ramp_out, lines, root, lo, hi, n, size) -> None:
+        self._check_span(lo, hi, size, "contributors")
+        if not lo <= root < hi:
+            raise ValueError(f"reduce root {root} is outside its contributors [{lo}, {hi})")
+        fwd[lines, lo:root] += n
+        back[lines, root + 1 : hi] += n
+        ramp_out[lines, lo:hi] += n
+        ramp_out[lines, root] -= n
+        ramp_in[lines, lo + 1 : root + 1] += n
+        ramp_in[lines, root : hi - 1] += n
+        hops = max(hi - 1 - root, root - lo)
+        self.max_hops = max(self.max_hops, hops)
+        self.max_depth = max(self.max_depth, hops)
+
+    def _shift(self, rect: Rect, dx: int, dy: int, n: float) -> None:
+        x, y, w, h = rect
+        if w == 0 or h == 0 or dx == dy == 0:
+            return
+        self._check_span(x + dx, x + dx + w, self.machine.width, "shifted columns")
+        self._check_span(y + dy, y + dy + h, self.machine.height, "shifted rows")
+        if dx:  # X leg, along the source rows.
+            links = self.east if dx > 0 else self.west
+            links[y : y + h, :] += n * _crossings(self.machine.width, x, w, dx)
+        if dy:  # Y leg, along the destination columns.
+            links = self.south if dy > 0 else self.north
+            crossings = _crossings(self.machine.height, y, h, dy)
+            links[:, x + dx : x + dx + w] += n * crossings[:, None]
+        self.ramp_out[y : y + h, x : x + w] += n
+        self.ramp_in[y + dy : y + dy + h, x + dx : x + dx + w] += n
+        self.max_hops = max(self.max_hops, abs(dx) + abs(dy))
+
+    @staticmethod
+    def _check_span(lo: int, hi: int, size: int, what: str) -> None:
+        if not 0 <= lo < hi <= size:
+            raise ValueError(f"{what} [{lo}, {hi}) is empty or outside the grid's [0, {size})")
+
+
+def _crossings(size: int, start: int, count: int, d: int) -> np.ndarray:
+    """Flows leaving each position when sources [start, start + count) each move d steps.
+
+    The link out of position c (toward +d) carries the sources s with s <= c < s + d
+    for d > 0, and s + d < c <= s for d < 0: a prefix-sum window count.
+    """
+    sources = np.zeros(size)
+    sources[start : start + count] = 1
+    prefix = np.concatenate(([0.0], np.cumsum(sources)))
+    c = np.arange(size)
+    lo, hi = (c - d + 1, c + 1) if d > 0 else (c, c - d)
+    return prefix[np.clip(hi, 0, size)] - prefix[np.clip(lo, 0, size)]
+
+
+def _cyclic_pieces(start: int, size: int, d: int) -> list[tuple[int, int, int]]:
+    """(first, count, shift) pieces of a cyclic shift by d within [start, start + size)."""
+    d = int(np.sign(d)) * (abs(d) % size)
+    if d >= 0:
+        return [(start, size - d, d), (start + size - d, d, d - size)]
+    return [(start - d, size + d, d), (start, -d, d + size)]
