@@ -14,7 +14,7 @@ SUPPORTED_DIALECTS = frozenset(
     {
         "builtin", "func", "arith", "math", "linalg", "tensor", "tm_tensor",
         "ml_program", "scf", "affine", "bufferization", "memref", "cf", "complex",
-        "vector", "index",
+        "vector", "index", "ub",
     }
 )
 

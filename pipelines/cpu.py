@@ -20,7 +20,7 @@ class CpuPipeline(Configurable):
     summary = "linalg-on-tensors -> fused, tiled, bufferized loops -> LLVM dialect"
 
     tile_sizes: tuple[int, ...] = (8, 64)
-    vectorize: bool = False
+    vectorize: bool = True
 
     def stages(self) -> list[tuple[str, str]]:
         """(stage name, pipeline text) in order; `wafer run` reports each stage."""
@@ -46,13 +46,14 @@ class CpuPipeline(Configurable):
             (
                 "lower",
                 "func.func(tm-tensor-to-loops,refback-munge-memref-copy,convert-linalg-to-loops,"
+                "convert-vector-to-scf{full-unroll},"
                 "lower-affine),convert-scf-to-cf,"
                 "func.func(refback-expand-ops-for-llvm,arith-expand,convert-math-to-llvm),"
                 "convert-math-to-libm,expand-strided-metadata,finalize-memref-to-llvm,lower-affine,"
                 "convert-bufferization-to-memref,finalize-memref-to-llvm,"
                 "func.func(convert-arith-to-llvm),convert-vector-to-llvm,"
                 "wafer-expose-c-interface,convert-func-to-llvm,convert-cf-to-llvm,"
-                "convert-complex-to-llvm,reconcile-unrealized-casts",
+                "convert-complex-to-llvm,convert-ub-to-llvm,reconcile-unrealized-casts",
             ),
         ]
 

@@ -1,0 +1,117 @@
+"""wafer-vectorize: register-tile contractions and turn tiles into vector FMAs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch_mlir import ir
+from torch_mlir.dialects import transform
+from torch_mlir.dialects.transform import structured, vector
+
+from .pass_base import WaferPass
+from .transform_script import match_tagged, tag, transform_script
+
+_CONTRACTIONS = ("linalg.matmul", "linalg.batch_matmul")
+_ELEMENTWISE = ("linalg.generic", "linalg.fill")
+
+
+def _static_elements(value: ir.Value) -> int | None:
+    shaped = ir.ShapedType(value.type)
+    if not shaped.has_static_shape:
+        return None
+    count = 1
+    for dim in shaped.shape:
+        count *= dim
+    return count
+
+
+def _in_tile_loop(op: ir.OpView) -> bool:
+    parent = op.operation.parent
+    return parent is not None and parent.name in ("scf.forall", "scf.for")
+
+
+def _largest_divisor(extent: int, limit: int) -> int:
+    return next(size for size in range(min(extent, limit), 0, -1) if extent % size == 0)
+
+
+def register_block(op: ir.OpView, register_tile: tuple[int, ...]) -> list[int] | None:
+    """Tile sizes over the contraction's loops that divide its static M and N.
+
+    Exact division keeps every tile static, so vectorization needs no masks
+    and no scalar remainder loop. None when M or N is dynamic.
+    """
+    shaped = ir.ShapedType(op.results[0].type)
+    if not shaped.has_static_shape:
+        return None
+    m, n = shaped.shape[-2:]
+    m_tile, n_tile, k_tile = register_tile
+    batch = [1] if op.name == "linalg.batch_matmul" else []
+    return batch + [_largest_divisor(m, m_tile), _largest_divisor(n, n_tile), k_tile]
+
+
+def is_vectorizable_tile(op: ir.OpView, max_elements: int) -> bool:
+    """A fused tile small and static enough to become a handful of vector ops."""
+    if op.name not in _ELEMENTWISE or len(op.results) != 1 or not _in_tile_loop(op):
+        return False
+    if op.name == "linalg.generic" and any("reduction" in str(a) for a in op.attributes["iterator_types"]):
+        return False
+    count = _static_elements(op.results[0])
+    return count is not None and count <= max_elements
+
+
+@dataclass(frozen=True)
+class Vectorize(WaferPass):
+    """Vectorize matmuls and the fused elementwise tiles around them.
+
+    Each static matmul/batch_matmul is tiled to a register block (M x N x 1
+    per step of the K loop, shrunk to divide M and N exactly so every tile is
+    static; dynamic shapes stay scalar loops); the contraction is lowered to outer products (broadcast A,
+    FMA into N-wide rows of C) and C stays in registers across the K loop
+    once redundant transfers are hoisted. Static elementwise tiles inside
+    fused loops are vectorized whole. Convolutions stay scalar loops.
+
+    Options:
+      register-tile: largest M,N,K of the matmul register block; the default
+        4,32,1 holds a 4x32 f32 accumulator in eight 512-bit registers.
+      max-tile-elements: largest elementwise tile vectorized whole.
+    """
+
+    name = "wafer-vectorize"
+    summary = "Register-tile matmuls and vectorize them and fused elementwise tiles to vector FMAs"
+
+    register_tile: tuple[int, ...] = (4, 32, 1)
+    max_tile_elements: int = 4096
+
+    def apply(self, module: ir.Operation) -> None:
+        contractions, tiles = [], []
+
+        def collect(op: ir.Operation) -> ir.WalkResult:
+            view = op.opview
+            if op.name in _CONTRACTIONS and register_block(view, self.register_tile):
+                contractions.append(view)
+            elif is_vectorizable_tile(view, self.max_tile_elements):
+                tiles.append(view)
+            return ir.WalkResult.ADVANCE
+
+        module.walk(collect)
+        if not contractions and not tiles:
+            return
+        with transform_script(module) as root:
+            for i, op in enumerate(contractions):
+                tag(op.operation, f"contract{i}")
+                sizes = register_block(op, self.register_tile)
+                tiled = structured.TileUsingForOp(match_tagged(root, f"contract{i}"), sizes=sizes)
+                structured.VectorizeOp(tiled.tiled_linalg_op)
+            for i, op in enumerate(tiles):
+                tag(op.operation, f"tile{i}")
+                structured.VectorizeOp(match_tagged(root, f"tile{i}"))
+            funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
+            lowering = transform.ApplyPatternsOp(funcs)
+            with ir.InsertionPoint(lowering.patterns):
+                vector.ApplyLowerContractionPatternsOp(
+                    lowering_strategy=vector.VectorContractLowering.OuterProduct
+                )
+                vector.ApplyTransferPermutationPatternsOp()
+                vector.ApplyLowerOuterProductPatternsOp()
+                transform.ApplyCanonicalizationPatternsOp()
+            structured.HoistRedundantVectorTransfersOp(transform.AnyOpType.get(), funcs)
