@@ -159,7 +159,13 @@ class LinkLoads:
         steps = self.max_depth * (2 * m.ramp_latency_cycles + 1)
         return float(max(ramps / m.link_wavelets_per_cycle, wire) + steps)
 
-    def _multicast(self, fwd, back, ramp_in, ramp_out, lines, root, lo, hi, n, size) -> None:
+    # The line helpers work on (line, position) arrays: rows as they are, columns through
+    # the transposed views, which write through to the grid arrays.
+
+    def _multicast(
+        self, fwd: np.ndarray, back: np.ndarray, ramp_in: np.ndarray, ramp_out: np.ndarray,
+        lines: slice, root: int, lo: int, hi: int, n: float, size: int,
+    ) -> None:
         self._check_span(lo, hi, size, "destinations")
         self._check_span(root, root + 1, size, "root")
         fwd[lines, root : hi - 1] += n
@@ -170,7 +176,10 @@ class LinkLoads:
             ramp_in[lines, root] -= n
         self.max_hops = max(self.max_hops, hi - 1 - root, root - lo)
 
-    def _reduce(self, fwd, back, ramp_in, ramp_out, lines, root, lo, hi, n, size) -> None:
+    def _reduce(
+        self, fwd: np.ndarray, back: np.ndarray, ramp_in: np.ndarray, ramp_out: np.ndarray,
+        lines: slice, root: int, lo: int, hi: int, n: float, size: int,
+    ) -> None:
         self._check_span(lo, hi, size, "contributors")
         if not lo <= root < hi:
             raise ValueError(f"reduce root {root} is outside its contributors [{lo}, {hi})")

@@ -1,0 +1,47 @@
+// RUN: wafer-opt %s -p 'wafer-fuse,wafer-vectorize,canonicalize,cse' | filecheck %s
+// RUN: wafer-opt %s -p 'wafer-fuse,wafer-vectorize{register-tile=2,16,1},canonicalize,cse' | filecheck %s --check-prefix=SMALL
+
+// The fused matmul + bias + relu tile: the matmul becomes a register-blocked
+// K loop over 4x32 vector updates, the bias + relu one 8x64 vector op.
+// CHECK-LABEL: func.func @linear_relu
+// CHECK: scf.forall
+// CHECK: vector.transfer_write %{{.*}} : vector<8x64xf32>
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c4
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c32
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c784 step %c1
+// CHECK: vector.transfer_read {{.*}} : tensor<4x32xf32>, vector<4x32xf32>
+// CHECK: arith.addf %{{.*}}, %{{.*}} : vector<4x32xf32>
+// CHECK: arith.maximumf %{{.*}}, %{{.*}} : vector<8x64xf32>
+// CHECK-NOT: linalg.
+// SMALL-LABEL: func.func @linear_relu
+// SMALL: arith.addf %{{.*}}, %{{.*}} : vector<2x16xf32>
+func.func @linear_relu(%a: tensor<16x784xf32>, %w: tensor<784x512xf32>, %b: tensor<512xf32>) -> tensor<16x512xf32> {
+  %cst = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<16x512xf32>
+  %f = linalg.fill ins(%cst : f32) outs(%e : tensor<16x512xf32>) -> tensor<16x512xf32>
+  %m = linalg.matmul ins(%a, %w : tensor<16x784xf32>, tensor<784x512xf32>) outs(%f : tensor<16x512xf32>) -> tensor<16x512xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%m, %b : tensor<16x512xf32>, tensor<512xf32>) outs(%e : tensor<16x512xf32>) {
+  ^bb0(%in: f32, %bias: f32, %out: f32):
+    %s = arith.addf %in, %bias : f32
+    %y = arith.maximumf %s, %cst : f32
+    linalg.yield %y : f32
+  } -> tensor<16x512xf32>
+  return %r : tensor<16x512xf32>
+}
+
+// M = 3 and N = 10 do not divide the register tile: the block shrinks to 3x10,
+// so every vector stays static.
+// CHECK-LABEL: func.func @odd_sizes
+// CHECK: vector<3x10xf32>
+func.func @odd_sizes(%a: tensor<3x7xf32>, %w: tensor<7x10xf32>, %c: tensor<3x10xf32>) -> tensor<3x10xf32> {
+  %r = linalg.matmul ins(%a, %w : tensor<3x7xf32>, tensor<7x10xf32>) outs(%c : tensor<3x10xf32>) -> tensor<3x10xf32>
+  return %r : tensor<3x10xf32>
+}
+
+// Dynamic shapes stay scalar: the matmul is left as it is.
+// CHECK-LABEL: func.func @dynamic
+// CHECK: linalg.matmul
+func.func @dynamic(%a: tensor<?x7xf32>, %w: tensor<7x10xf32>, %c: tensor<?x10xf32>) -> tensor<?x10xf32> {
+  %r = linalg.matmul ins(%a, %w : tensor<?x7xf32>, tensor<7x10xf32>) outs(%c : tensor<?x10xf32>) -> tensor<?x10xf32>
+  return %r : tensor<?x10xf32>
+}

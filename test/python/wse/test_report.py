@@ -1,0 +1,92 @@
+"""The report: derived totals, the text table, the heatmap PNG and the Perfetto trace."""
+
+import json
+
+import numpy as np
+import pytest
+
+from wafer.wse_target.machine import SMALL, WSE2
+from wafer.wse_target.report import OpRow, Report, _block_max
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def small_report() -> Report:
+    ops = [
+        OpRow("matmul", "matmul", (0, 0, 8, 4), 600, 300, 100, 256_000, 0),
+        OpRow("relu", "elementwise", (0, 4, 8, 4), 250, 0, 0, 0, 1000),
+    ]
+    busy = np.zeros((8, 8))
+    busy[:4], busy[4:] = 900, 250
+    sram = np.full((8, 8), 1024)
+    sram[2, 3] = 12_288
+    return Report(SMALL, ops, busy, sram, np.arange(64.0).reshape(8, 8))
+
+
+def test_totals():
+    report = small_report()
+    assert report.cycles == 1250  # relu ends last, at 1000 + 250
+    assert report.seconds == 1250 / 850e6
+    assert report.flops == 256_000
+    assert report.flops_per_second == 256_000 / (1250 / 850e6)
+    # Peak on 64 PEs at SIMD-4 fp16 is 512 FLOPs a cycle: 640,000 over 1250 cycles.
+    assert report.peak_fraction == 0.4
+    assert report.sram_high_water_max == 12_288
+
+
+def test_table():
+    table = small_report().table()
+    assert "small: 8x8 PEs at 0.85 GHz" in table
+    assert "cycles      1,250 (1.47 us)" in table
+    assert "40.0% of fp16 peak" in table
+    assert "12,288 of 49,152 B per PE at high water (25.0%)" in table
+    matmul = next(line for line in table.splitlines() if line.startswith("matmul"))
+    assert matmul.split()[-6:] == ["600", "60.0%", "300", "30.0%", "100", "10.0%"]
+
+
+def test_arrays_must_match_the_grid():
+    with pytest.raises(ValueError, match=r"link_load has shape \(4, 4\), expected"):
+        Report(SMALL, [], np.zeros((8, 8)), np.zeros((8, 8)), np.zeros((4, 4)))
+
+
+def test_heatmap_is_a_png(tmp_path):
+    from matplotlib.image import imread
+
+    path = tmp_path / "heat.png"
+    small_report().save_heatmap(path)
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    height, width, channels = imread(path).shape
+    assert width > height > 0 and channels == 4
+
+
+def test_full_wafer_heatmap(tmp_path):
+    grid = (WSE2.height, WSE2.width)
+    op = OpRow("gemm", "matmul", (0, 0, WSE2.width, WSE2.height), 10, 5, 0, 1e9, 0)
+    busy = np.random.default_rng(0).uniform(0, 15, grid)
+    report = Report(WSE2, [op], busy, np.zeros(grid), np.ones(grid))
+    report.save_heatmap(tmp_path / "wafer.png")
+    assert (tmp_path / "wafer.png").read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_block_max_keeps_hot_spots():
+    grid = np.zeros((5, 2500))
+    grid[4, 2499] = 7.0
+    small = _block_max(grid, 1000)  # blocks of 3x3, edge-padded
+    assert small.shape == (2, 834)
+    assert small[1, 833] == 7.0 and small.sum() == 7.0
+
+
+def test_trace(tmp_path):
+    path = tmp_path / "trace.json"
+    small_report().save_trace(path)
+    events = json.loads(path.read_text())["traceEvents"]
+    slices = [e for e in events if e["ph"] == "X"]
+    # matmul: op + idle + comm + compute; relu: op + compute (empty phases are skipped).
+    assert [e["name"] for e in slices] == ["matmul", "idle", "comm", "compute", "relu", "compute"]
+    us = 1e6 / 850e6
+    comm = slices[2]
+    assert (comm["tid"], comm["ts"], comm["dur"]) == (0, 100 * us, 300 * us)
+    relu = slices[4]
+    assert (relu["tid"], relu["ts"], relu["dur"]) == (1, 1000 * us, 250 * us)
+    names = [e["args"]["name"] for e in events if e["name"] == "thread_name"]
+    assert names == ["matmul (0, 0, 8, 4)", "relu (0, 4, 8, 4)"]
