@@ -139,10 +139,12 @@ class Fuse(WaferPass):
                 self._tile_and_fuse(root_handle, f"fuse{i}", group)
 
     def _tile_and_fuse(self, root_handle: ir.Value, name: str, group: FusionGroup) -> None:
+        sizes = loop_tile_sizes(group.root, self.tile_sizes)
+        if not any(sizes):  # nothing to tile: a full reduction to a scalar has no parallel loop
+            return
         tag(group.root.operation, f"{name}.root")
         for j, producer in enumerate(group.producers):
             tag(producer.operation, f"{name}.p{j}")
-        sizes = loop_tile_sizes(group.root, self.tile_sizes)
         tiled = structured.TileUsingForallOp(match_tagged(root_handle, f"{name}.root"), tile_sizes=sizes)
         loop = tiled.forall_op
         for j in range(len(group.producers)):

@@ -78,7 +78,7 @@ def public_signatures(module: ir.Module) -> dict[str, Signature]:
 
 
 def _descriptor_type(rank: int, dtype: np.dtype) -> type[ctypes.Structure]:
-    element = np.ctypeslib.as_ctypes_type(np.uint8 if dtype == np.bool_ else dtype)
+    element = np.ctypeslib.as_ctypes_type({"?": np.uint8, "e": np.uint16}.get(dtype.char, dtype))
     fields = [("allocated", ctypes.c_void_p), ("aligned", ctypes.POINTER(element)), ("offset", ctypes.c_longlong)]
     if rank:
         fields += [("shape", ctypes.c_longlong * rank), ("strides", ctypes.c_longlong * rank)]

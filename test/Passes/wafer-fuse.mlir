@@ -1,0 +1,174 @@
+// RUN: wafer-opt %s -p 'wafer-fuse,func.func(canonicalize,cse)' | filecheck %s
+// RUN: wafer-opt %s -p 'wafer-fuse{tile-sizes=4,32},func.func(canonicalize,cse)' | filecheck %s --check-prefix=TILE
+// RUN: not wafer-opt %s -p 'wafer-fuse{tile-sizes=a}' 2>&1 | filecheck %s --check-prefix=ERR
+// RUN: not wafer-opt %s -p 'wafer-fuse{tile-size=4}' 2>&1 | filecheck %s --check-prefix=NOOPT
+
+// A bad option value is a driver error: one line, no traceback, exit 1.
+// ERR-NOT: Traceback
+// ERR: error: option wafer-fuse{tile-sizes}: cannot read 'a' as list of int
+// ERR-NOT: {{.}}
+// NOOPT-NOT: Traceback
+// NOOPT: error: pass 'wafer-fuse' has no option 'tile-size' (options: tile-sizes)
+// NOOPT-NOT: Traceback
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#bias = affine_map<(d0, d1) -> (d1)>
+#chan = affine_map<(n, c, h, w) -> (c)>
+#id4 = affine_map<(n, c, h, w) -> (n, c, h, w)>
+
+// The fill, the matmul and the bias + relu consumer all move into one loop
+// nest over 8x64 output tiles; nothing of the three is left outside it.
+// CHECK-LABEL: func.func @matmul_bias_relu
+// CHECK-SAME: (%[[A:.*]]: tensor<16x32xf32>, %[[B:.*]]: tensor<32x128xf32>, %[[BIAS:.*]]: tensor<128xf32>)
+// CHECK-NOT: linalg.
+// CHECK: %[[EMPTY:.*]] = tensor.empty() : tensor<16x128xf32>
+// CHECK-NOT: linalg.
+// CHECK: %[[LOOP:.*]] = scf.forall (%{{.*}}, %{{.*}}) in (2, 2) shared_outs(%[[OUT:.*]] = %[[EMPTY]]) -> (tensor<16x128xf32>)
+// CHECK: %[[ATILE:.*]] = tensor.extract_slice %[[A]][%{{.*}}, 0] [8, 32] [1, 1]
+// CHECK: %[[BTILE:.*]] = tensor.extract_slice %[[B]][0, %{{.*}}] [32, 64] [1, 1]
+// CHECK: %[[FILL:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<8x64xf32>) -> tensor<8x64xf32>
+// CHECK: %[[MM:.*]] = linalg.matmul ins(%[[ATILE]], %[[BTILE]] : tensor<8x32xf32>, tensor<32x64xf32>) outs(%[[FILL]] : tensor<8x64xf32>) -> tensor<8x64xf32>
+// CHECK: %[[BIASTILE:.*]] = tensor.extract_slice %[[BIAS]][%{{.*}}] [64] [1]
+// CHECK: %[[RELU:.*]] = linalg.generic {{.*}} ins(%[[MM]], %[[BIASTILE]] : tensor<8x64xf32>, tensor<64xf32>)
+// CHECK: arith.addf
+// CHECK-NEXT: arith.maximumf
+// CHECK: scf.forall.in_parallel
+// CHECK-NEXT: tensor.parallel_insert_slice %[[RELU]] into %[[OUT]]
+// CHECK-NOT: linalg.
+// CHECK: return %[[LOOP]] : tensor<16x128xf32>
+
+// TILE-LABEL: func.func @matmul_bias_relu
+// TILE: scf.forall (%{{.*}}, %{{.*}}) in (4, 4) shared_outs
+// TILE: tensor.extract_slice %{{.*}}[%{{.*}}, 0] [4, 32] [1, 1] : tensor<16x32xf32> to tensor<4x32xf32>
+// TILE: linalg.fill {{.*}} -> tensor<4x32xf32>
+// TILE: linalg.matmul {{.*}} outs(%{{.*}} : tensor<4x32xf32>)
+// TILE: linalg.generic
+// TILE: tensor.parallel_insert_slice %{{.*}} [4, 32] [1, 1] : tensor<4x32xf32> into tensor<16x128xf32>
+func.func @matmul_bias_relu(%a: tensor<16x32xf32>, %b: tensor<32x128xf32>, %bias: tensor<128xf32>) -> tensor<16x128xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<16x128xf32>
+  %fill = linalg.fill ins(%zero : f32) outs(%e : tensor<16x128xf32>) -> tensor<16x128xf32>
+  %mm = linalg.matmul ins(%a, %b : tensor<16x32xf32>, tensor<32x128xf32>) outs(%fill : tensor<16x128xf32>) -> tensor<16x128xf32>
+  %e2 = tensor.empty() : tensor<16x128xf32>
+  %r = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%mm, %bias : tensor<16x128xf32>, tensor<128xf32>) outs(%e2 : tensor<16x128xf32>) {
+  ^bb0(%x: f32, %y: f32, %o: f32):
+    %s = arith.addf %x, %y : f32
+    %m = arith.maximumf %s, %zero : f32
+    linalg.yield %m : f32
+  } -> tensor<16x128xf32>
+  return %r : tensor<16x128xf32>
+}
+
+// A conv whose init is the bias broadcast over the output: the broadcast, the
+// conv and the relu fuse. Output tile 8x8 (H, W) per channel: 8 iterations.
+// CHECK-LABEL: func.func @conv_bias_relu
+// CHECK-SAME: (%[[X:.*]]: tensor<1x3x10x10xf32>, %[[W:.*]]: tensor<8x3x3x3xf32>, %[[BIAS:.*]]: tensor<8xf32>)
+// CHECK-NOT: linalg.
+// CHECK: %[[LOOP:.*]] = scf.forall (%[[C:.*]]) in (8) shared_outs(%[[OUT:.*]] = %{{.*}}) -> (tensor<1x8x8x8xf32>)
+// CHECK-DAG: %[[WTILE:.*]] = tensor.extract_slice %[[W]][%[[C]], 0, 0, 0] [1, 3, 3, 3] [1, 1, 1, 1]
+// CHECK-DAG: %[[BTILE:.*]] = tensor.extract_slice %[[BIAS]][%[[C]]] [1] [1]
+// CHECK: %[[INIT:.*]] = linalg.generic {{.*}} ins(%[[BTILE]] : tensor<1xf32>) outs(%{{.*}} : tensor<1x1x8x8xf32>)
+// CHECK: %[[CONV:.*]] = linalg.conv_2d_nchw_fchw {{.*}} ins(%[[X]], %[[WTILE]] : tensor<1x3x10x10xf32>, tensor<1x3x3x3xf32>) outs(%[[INIT]] : tensor<1x1x8x8xf32>)
+// CHECK: %[[RELU:.*]] = linalg.generic {{.*}} ins(%[[CONV]] : tensor<1x1x8x8xf32>)
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: arith.maximumf
+// CHECK: scf.forall.in_parallel
+// CHECK-NEXT: tensor.parallel_insert_slice %[[RELU]] into %[[OUT]][0, %[[C]], 0, 0] [1, 1, 8, 8] [1, 1, 1, 1]
+// CHECK-NOT: linalg.
+// CHECK: return %[[LOOP]]
+
+// With tile-sizes=4,32 the H dim is tiled by 4 (the W extent 8 < 32 is kept
+// whole), so the input tile shrinks to 4 + 2 rows of halo.
+// TILE-LABEL: func.func @conv_bias_relu
+// TILE: scf.forall (%{{.*}}, %{{.*}}) in (8, 2) shared_outs
+// TILE: tensor.extract_slice %{{.*}}[0, 0, %{{.*}}, 0] [1, 3, 6, 10] [1, 1, 1, 1] : tensor<1x3x10x10xf32> to tensor<1x3x6x10xf32>
+// TILE: linalg.conv_2d_nchw_fchw {{.*}} outs(%{{.*}} : tensor<1x1x4x8xf32>)
+func.func @conv_bias_relu(%x: tensor<1x3x10x10xf32>, %w: tensor<8x3x3x3xf32>, %bias: tensor<8xf32>) -> tensor<1x8x8x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x8x8x8xf32>
+  %init = linalg.generic {indexing_maps = [#chan, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%bias : tensor<8xf32>) outs(%e : tensor<1x8x8x8xf32>) {
+  ^bb0(%b: f32, %o: f32):
+    linalg.yield %b : f32
+  } -> tensor<1x8x8x8xf32>
+  %conv = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
+      ins(%x, %w : tensor<1x3x10x10xf32>, tensor<8x3x3x3xf32>) outs(%init : tensor<1x8x8x8xf32>) -> tensor<1x8x8x8xf32>
+  %e2 = tensor.empty() : tensor<1x8x8x8xf32>
+  %relu = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%conv : tensor<1x8x8x8xf32>) outs(%e2 : tensor<1x8x8x8xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %m = arith.maximumf %v, %zero : f32
+    linalg.yield %m : f32
+  } -> tensor<1x8x8x8xf32>
+  return %relu : tensor<1x8x8x8xf32>
+}
+
+// The matmul's result is also returned, so the relu is not its sole user and
+// stays outside; the fill still fuses into the matmul's loop.
+// CHECK-LABEL: func.func @matmul_two_users
+// CHECK-NOT: linalg.
+// CHECK: %[[LOOP:.*]] = scf.forall
+// CHECK: linalg.fill
+// CHECK: linalg.matmul
+// CHECK-NOT: linalg.generic
+// CHECK: scf.forall.in_parallel
+// CHECK: %[[RELU:.*]] = linalg.generic {{.*}} ins(%[[LOOP]] : tensor<16x128xf32>)
+// CHECK: return %[[LOOP]], %[[RELU]]
+func.func @matmul_two_users(%a: tensor<16x32xf32>, %b: tensor<32x128xf32>) -> (tensor<16x128xf32>, tensor<16x128xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<16x128xf32>
+  %fill = linalg.fill ins(%zero : f32) outs(%e : tensor<16x128xf32>) -> tensor<16x128xf32>
+  %mm = linalg.matmul ins(%a, %b : tensor<16x32xf32>, tensor<32x128xf32>) outs(%fill : tensor<16x128xf32>) -> tensor<16x128xf32>
+  %e2 = tensor.empty() : tensor<16x128xf32>
+  %r = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%mm : tensor<16x128xf32>) outs(%e2 : tensor<16x128xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %m = arith.maximumf %x, %zero : f32
+    linalg.yield %m : f32
+  } -> tensor<16x128xf32>
+  return %mm, %r : tensor<16x128xf32>, tensor<16x128xf32>
+}
+
+// A dynamic row count: the loop bound is computed from the dim, tiles clamp.
+// CHECK-LABEL: func.func @dynamic_rows
+// CHECK-SAME: (%[[A:.*]]: tensor<?x32xf32>, %{{.*}}: tensor<32x128xf32>, %[[INIT:.*]]: tensor<?x128xf32>)
+// CHECK: %[[DIM:.*]] = tensor.dim %[[A]]
+// CHECK: %[[ROWS:.*]] = affine.apply #{{.*}}()[%[[DIM]]]
+// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (%[[ROWS]], 2) shared_outs(%{{.*}} = %[[INIT]]) -> (tensor<?x128xf32>)
+// CHECK: affine.min
+// CHECK: linalg.matmul {{.*}} -> tensor<?x64xf32>
+func.func @dynamic_rows(%a: tensor<?x32xf32>, %b: tensor<32x128xf32>, %init: tensor<?x128xf32>) -> tensor<?x128xf32> {
+  %mm = linalg.matmul ins(%a, %b : tensor<?x32xf32>, tensor<32x128xf32>) outs(%init : tensor<?x128xf32>) -> tensor<?x128xf32>
+  return %mm : tensor<?x128xf32>
+}
+
+// A sum of everything to a scalar has no parallel loop to tile: left as is.
+// CHECK-LABEL: func.func @full_reduction
+// CHECK-NOT: scf.forall
+// CHECK: linalg.fill
+// CHECK: linalg.generic {{.*}} iterator_types = ["reduction", "reduction"]
+func.func @full_reduction(%a: tensor<3x5xf32>) -> tensor<f32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<f32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<f32>) -> tensor<f32>
+  %r = linalg.generic {indexing_maps = [#id, affine_map<(d0, d1) -> ()>], iterator_types = ["reduction", "reduction"]}
+      ins(%a : tensor<3x5xf32>) outs(%init : tensor<f32>) {
+  ^bb0(%x: f32, %acc: f32):
+    %s = arith.addf %x, %acc : f32
+    linalg.yield %s : f32
+  } -> tensor<f32>
+  return %r : tensor<f32>
+}
+
+// No contraction, no anchor: the pass leaves the function alone.
+// CHECK-LABEL: func.func @no_anchor
+// CHECK-SAME: (%[[A:.*]]: tensor<4x8xf32>, %[[B:.*]]: tensor<4x8xf32>)
+// CHECK-NOT: scf.forall
+// CHECK: %[[SUM:.*]] = linalg.add ins(%[[A]], %[[B]] : tensor<4x8xf32>, tensor<4x8xf32>) outs(%{{.*}} : tensor<4x8xf32>)
+// CHECK-NEXT: return %[[SUM]]
+func.func @no_anchor(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %e = tensor.empty() : tensor<4x8xf32>
+  %r = linalg.add ins(%a, %b : tensor<4x8xf32>, tensor<4x8xf32>) outs(%e : tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}

@@ -1,0 +1,68 @@
+// RUN: wafer-opt %s --pipeline cpu | filecheck %s
+// RUN: wafer-opt %s --pipeline cpu | filecheck %s --check-prefix=LOWERED
+// RUN: wafer-opt %s --pipeline cpu --mlir-print-ir-after-all 2>&1 >/dev/null | filecheck %s --check-prefix=DEFAULT
+// RUN: wafer-opt %s --pipeline 'cpu{tile-sizes=4,4}' --mlir-print-ir-after-all 2>&1 >/dev/null | filecheck %s --check-prefix=TILE
+// RUN: wafer-opt %s --pipeline 'cpu{tile-sizes=4,4}' | filecheck %s
+// RUN: wafer-opt %s --pipeline 'cpu{vectorize=false}' | filecheck %s --check-prefix=SCALAR
+
+// The whole module ends in the LLVM dialect: each public function gets a
+// C-interface wrapper the JIT calls, and nothing of the tensor world is left.
+// CHECK-DAG: llvm.func @malloc(i64) -> !llvm.ptr
+// CHECK-DAG: llvm.func @free(!llvm.ptr)
+// CHECK: llvm.func @matmul_bias_relu(%{{.*}}: !llvm.ptr,
+// CHECK: llvm.func @_mlir_ciface_matmul_bias_relu(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr) attributes {llvm.emit_c_interface}
+// CHECK: llvm.call @matmul_bias_relu(
+// The first product of @two_matmuls is an intermediate buffer: allocated and
+// freed inside the function (buffer deallocation is part of the pipeline).
+// CHECK: llvm.func @two_matmuls(
+// CHECK: %[[TMP:.*]] = llvm.call @malloc
+// CHECK: llvm.call @free(%[[TMP]])
+// CHECK: llvm.func @_mlir_ciface_two_matmuls(
+
+// LOWERED-NOT: linalg.
+// LOWERED-NOT: tensor.
+// LOWERED-NOT: scf.
+// LOWERED-NOT: memref.
+// LOWERED-NOT: vector.
+// LOWERED-NOT: func.func
+// LOWERED-NOT: unrealized_conversion_cast
+
+// DEFAULT: IR Dump After wafer-fuse
+// DEFAULT: scf.forall (%{{.*}}, %{{.*}}) in (2, 2)
+// DEFAULT: IR Dump After
+
+// TILE: IR Dump After wafer-fuse
+// TILE: scf.forall (%{{.*}}, %{{.*}}) in (4, 32)
+// TILE: linalg.matmul {{.*}} -> tensor<4x4xf32>
+// TILE: IR Dump After
+
+// Without vectorize the tiles stay scalar loops: no vector types anywhere.
+// SCALAR-LABEL: llvm.func @matmul_bias_relu
+// SCALAR-NOT: vector<
+// SCALAR: llvm.func @_mlir_ciface_matmul_bias_relu
+func.func @matmul_bias_relu(%a: tensor<16x32xf32>, %b: tensor<32x128xf32>, %bias: tensor<128xf32>) -> tensor<16x128xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<16x128xf32>
+  %fill = linalg.fill ins(%zero : f32) outs(%e : tensor<16x128xf32>) -> tensor<16x128xf32>
+  %mm = linalg.matmul ins(%a, %b : tensor<16x32xf32>, tensor<32x128xf32>) outs(%fill : tensor<16x128xf32>) -> tensor<16x128xf32>
+  %e2 = tensor.empty() : tensor<16x128xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      ins(%mm, %bias : tensor<16x128xf32>, tensor<128xf32>) outs(%e2 : tensor<16x128xf32>) {
+  ^bb0(%x: f32, %y: f32, %o: f32):
+    %s = arith.addf %x, %y : f32
+    %m = arith.maximumf %s, %zero : f32
+    linalg.yield %m : f32
+  } -> tensor<16x128xf32>
+  return %r : tensor<16x128xf32>
+}
+
+func.func @two_matmuls(%a: tensor<16x32xf32>, %b: tensor<32x128xf32>, %c: tensor<128x8xf32>) -> tensor<16x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<16x128xf32>
+  %fill = linalg.fill ins(%zero : f32) outs(%e : tensor<16x128xf32>) -> tensor<16x128xf32>
+  %ab = linalg.matmul ins(%a, %b : tensor<16x32xf32>, tensor<32x128xf32>) outs(%fill : tensor<16x128xf32>) -> tensor<16x128xf32>
+  %e2 = tensor.empty() : tensor<16x8xf32>
+  %fill2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<16x8xf32>) -> tensor<16x8xf32>
+  %abc = linalg.matmul ins(%ab, %c : tensor<16x128xf32>, tensor<128x8xf32>) outs(%fill2 : tensor<16x8xf32>) -> tensor<16x8xf32>
+  return %abc : tensor<16x8xf32>
+}
