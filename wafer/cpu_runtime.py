@@ -10,6 +10,7 @@ owned by the caller, so it is copied into numpy and freed here.
 from __future__ import annotations
 
 import ctypes
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +78,7 @@ def public_signatures(module: ir.Module) -> dict[str, Signature]:
     return signatures
 
 
+@functools.lru_cache(maxsize=None)  # one class per (rank, dtype): ctypes caches pointer types forever
 def _descriptor_type(rank: int, dtype: np.dtype) -> type[ctypes.Structure]:
     element = np.ctypeslib.as_ctypes_type({"?": np.uint8, "e": np.uint16}.get(dtype.char, dtype))
     fields = [("allocated", ctypes.c_void_p), ("aligned", ctypes.POINTER(element)), ("offset", ctypes.c_longlong)]

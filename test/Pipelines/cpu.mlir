@@ -1,8 +1,13 @@
-// RUN: wafer-opt %s --pipeline cpu | filecheck %s
-// RUN: wafer-opt %s --pipeline cpu | filecheck %s --check-prefix=LOWERED
-// RUN: wafer-opt %s --pipeline cpu --mlir-print-ir-after-all 2>&1 >/dev/null | filecheck %s --check-prefix=DEFAULT
-// RUN: wafer-opt %s --pipeline 'cpu{tile-sizes=4,4}' --mlir-print-ir-after-all 2>&1 >/dev/null | filecheck %s --check-prefix=TILE
-// RUN: wafer-opt %s --pipeline 'cpu{tile-sizes=4,4}' | filecheck %s
+// One compile per option set; stdout (the LLVM dialect module) and stderr
+// (the IR dumps after each pass) are checked separately.
+// RUN: wafer-opt %s --pipeline cpu --mlir-print-ir-after-all -o %t 2> %t.dumps
+// RUN: filecheck %s --input-file %t
+// RUN: filecheck %s --input-file %t --check-prefix=LOWERED
+// RUN: filecheck %s --input-file %t.dumps --check-prefix=DEFAULT
+// RUN: wafer-opt %s --pipeline 'cpu{tile-sizes=4,4}' --mlir-print-ir-after-all -o %t.tile 2> %t.tile.dumps
+// RUN: filecheck %s --input-file %t.tile
+// RUN: filecheck %s --input-file %t.tile --check-prefix=LOWERED
+// RUN: filecheck %s --input-file %t.tile.dumps --check-prefix=TILE
 // RUN: wafer-opt %s --pipeline 'cpu{vectorize=false}' | filecheck %s --check-prefix=SCALAR
 
 // The whole module ends in the LLVM dialect: each public function gets a
