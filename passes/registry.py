@@ -15,6 +15,10 @@ _PASSES: dict[str, str] = {
     "wafer-fuse": "fuse:Fuse",
     "wafer-vectorize": "vectorize:Vectorize",
     "wafer-expose-c-interface": "expose_c_interface:ExposeCInterface",
+    "wse-partition": "wse_partition:WsePartition",
+    "wse-place": "wse_place:WsePlace",
+    "wse-distribute": "wse_distribute:WseDistribute",
+    "wse-route": "wse_route:WseRoute",
 }
 
 

@@ -8,6 +8,7 @@ from ..passes.pass_base import Configurable
 
 _PIPELINES: dict[str, str] = {
     "cpu": "cpu:CpuPipeline",
+    "wse": "wse:WsePipeline",
 }
 
 

@@ -13,8 +13,9 @@ from .cpu_runtime import CpuExecutable, public_signatures
 from .diagnostics import WaferError, collect_diagnostics, error_from_mlir, to_diagnostic
 from .pass_pipeline import build_pass_manager
 from .pipelines.cpu import CpuPipeline
+from .pipelines.wse import WsePipeline
 
-TARGETS = ("cpu",)
+TARGETS = ("cpu", "wse")
 
 
 @dataclass
@@ -110,10 +111,12 @@ def compile_mlir(module_or_text, target: str = "cpu", **options) -> CpuExecutabl
     return compile_module(parse_module(text, make_context()), target, **options)
 
 
-def compile_module(module: ir.Module, target: str = "cpu", **options) -> CpuExecutable:
+def compile_module(module: ir.Module, target: str = "cpu", **options):
     """Compile a module that lives in a Wafer context; it is lowered in place."""
     if target not in TARGETS:
         raise WaferError(f"error: unknown target '{target}' (known: {', '.join(TARGETS)})")
+    if target == "wse":
+        return _compile_wse(module, **options)
     start = time.perf_counter()
     signatures = public_signatures(module)
     report = run_stages(module, CpuPipeline(**options).stages())
@@ -121,6 +124,36 @@ def compile_module(module: ir.Module, target: str = "cpu", **options) -> CpuExec
     executable = CpuExecutable(module, signatures)
     ops = count_ops(module)
     report.stages.append(StageReport("jit", time.perf_counter() - jit_start, ops, ops))
+    report.seconds = time.perf_counter() - start
+    executable.compile_report = report
+    return executable
+
+
+def _compile_wse(module: ir.Module, machine="small", mode: str = "pipelined", region=None):
+    """Lower to a placed `wse` program for `machine` (a preset name or a `Machine`),
+    optionally restricted to a `region=(width, height)` of its fabric."""
+    import dataclasses
+
+    from .dialects.wse import MACHINE_ATTR, FabricInfo
+    from .wse_target.executable import WseExecutable
+    from .wse_target.machine import get_machine
+
+    start = time.perf_counter()
+    try:
+        target_machine = get_machine(machine)
+    except ValueError as err:
+        raise WaferError(f"error: {err}") from None
+    if region is not None:
+        width, height = region
+        if not (0 < width <= target_machine.width and 0 < height <= target_machine.height):
+            raise WaferError(f"error: region {width}x{height} does not fit the "
+                             f"{target_machine.width}x{target_machine.height} fabric of '{target_machine.name}'")
+        target_machine = dataclasses.replace(target_machine, width=width, height=height)
+    signatures = public_signatures(module)
+    with module.context:
+        module.operation.attributes[MACHINE_ATTR] = FabricInfo.of(target_machine).to_attr()
+    report = run_stages(module, WsePipeline(target_machine.name, mode).stages())
+    executable = WseExecutable(module, signatures, target_machine)
     report.seconds = time.perf_counter() - start
     executable.compile_report = report
     return executable

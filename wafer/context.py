@@ -5,11 +5,14 @@ from __future__ import annotations
 from torch_mlir import ir, passmanager
 from torch_mlir.dialects import torch as torch_dialect
 
+from .dialects.wse import load_wse
+
 
 def make_context() -> ir.Context:
     """A context that parses everything torch-mlir's fx importer can emit.
 
     Python passes and verifiers run as callbacks, which need multithreading off.
+    The `wse` dialect is registered from its IRDL definition.
     The tm_tensor dialect has no Python registration hook: it is loaded as a
     dependency of a torch-mlir pass, run once on an empty module.
     """
@@ -21,4 +24,5 @@ def make_context() -> ir.Context:
         passmanager.PassManager.parse("builtin.module(func.func(convert-torch-to-tmtensor))").run(
             empty.operation
         )
+    load_wse(ctx)
     return ctx

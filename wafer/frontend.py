@@ -81,6 +81,15 @@ class CompiledModel:
     def compile_report(self):
         return self.executable.compile_report
 
+    @property
+    def report(self):
+        """The WSE target's report of the last call (None before the first)."""
+        return self.executable.report
+
+    def estimate(self):
+        """The WSE target's timing report, without running the model."""
+        return self.executable.estimate()
+
     def __call__(self, *inputs):
         as_torch = any(isinstance(x, torch.Tensor) for x in inputs)
         arrays = [x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x) for x in inputs]

@@ -190,7 +190,7 @@ WSE2 = Machine(name="wse2", width=750, height=994, sources=_WSE2_SOURCES)
 WSE3 = replace(
     WSE2, name="wse3", width=755, height=1170, fp16_fmas_per_cycle=8, sources=_WSE3_SOURCES
 )
-SMALL = replace(WSE2, name="small", width=8, height=8)
+SMALL = replace(WSE2, name="small", width=32, height=32)
 
 PRESETS: Mapping[str, Machine] = MappingProxyType({m.name: m for m in (WSE2, WSE3, SMALL)})
 

@@ -208,7 +208,7 @@ def test_unsupported_signature(signature, detail):
 def test_unknown_target():
     with pytest.raises(wafer.WaferError) as info:
         wafer.compile_mlir("func.func @f() {\n  return\n}\n", target="tpu")
-    assert str(info.value) == "error: unknown target 'tpu' (known: cpu)"
+    assert str(info.value) == "error: unknown target 'tpu' (known: cpu, wse)"
 
 
 @pytest.mark.xfail(

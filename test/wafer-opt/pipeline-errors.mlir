@@ -32,7 +32,7 @@
 // UNCLOSED-NEXT: {{^}}                               ^{{$}}
 // UNCLOSED-NOT: Traceback
 
-// PIPELINE: error: unknown pipeline 'no-such-pipeline' (known: cpu)
+// PIPELINE: error: unknown pipeline 'no-such-pipeline' (known: cpu, wse)
 // PIPELINE-NOT: Traceback
 
 // TWO: wafer-opt: error: argument --pass-pipeline: not allowed with argument -p

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from wafer.wse_target.cost import LinkLoads, compute_cycles
-from wafer.wse_target.machine import SMALL, WSE2
+from wafer.wse_target.machine import SMALL as PRESET_SMALL, WSE2
+
+SMALL = dataclasses.replace(PRESET_SMALL, width=8, height=8)  # the 8x8 fabric these figures assume
+
+
 
 # A 4x8 @ 8x16 matmul on one PE: 2*M*N*K = 1024 FLOPs = 512 FMAs, issued as
 # M*K = 64 AXPYs of length N = 8, each paying WSE-2's 6-cycle vector start-up.

@@ -33,7 +33,7 @@ def test_peak():
     # 750 * 994 PEs * 4 FMAs * 2 FLOPs = 5,964,000 FLOPs per cycle.
     assert WSE2.peak_flops_per_cycle("fp16") == 5_964_000
     assert WSE2.peak_flops_per_second("fp16") == 5_964_000 * 850e6
-    assert SMALL.peak_flops_per_cycle("fp32") == 64 * 2
+    assert SMALL.peak_flops_per_cycle("fp32") == 32 * 32 * 2
 
 
 def test_get_machine():

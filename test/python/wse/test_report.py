@@ -1,12 +1,16 @@
 """The report: derived totals, the text table, the heatmap PNG and the Perfetto trace."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
-from wafer.wse_target.machine import SMALL, WSE2
+from wafer.wse_target.machine import SMALL as PRESET_SMALL, WSE2
 from wafer.wse_target.report import OpRow, Report, _block_max
+
+SMALL = dataclasses.replace(PRESET_SMALL, width=8, height=8)  # the 8x8 fabric these figures assume
+
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -1,0 +1,218 @@
+"""The `wse` dialect: IRDL text checked in beside this file, plus Python verifiers.
+
+IRDL says which operands, attributes and regions each op has. What it cannot
+say is checked here, at the op's location, whenever the IR is parsed or
+verified: a region's rectangle lies inside the fabric and does not overlap a
+region live at the same time, every color is within the machine's budget,
+the buffers of a region fit in one PE's SRAM, and every multicast or reduce
+root lies inside its region.
+
+The machine is read from the `wse.machine` attribute of the enclosing module:
+    module attributes {wse.machine = {name = "small", width = 32 : i64,
+        height = 32 : i64, colors = 21 : i64, sram_bytes = 49152 : i64}}
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch_mlir import ir
+from torch_mlir.dialects import irdl
+
+MACHINE_ATTR = "wse.machine"
+IRDL_PATH = Path(__file__).with_name("wse.irdl.mlir")
+COMM_OPS = ("wse.scatter", "wse.gather", "wse.multicast", "wse.shift", "wse.reduce")
+UNROUTED = -1  # the color of a transfer before wse-route
+
+
+@dataclass(frozen=True)
+class FabricInfo:
+    """What the verifiers need to know about the machine, read from the IR."""
+
+    name: str
+    width: int
+    height: int
+    colors: int
+    sram_bytes: int
+
+    @staticmethod
+    def of(machine) -> FabricInfo:
+        """The verifiers' view of a `wafer.wse_target.machine.Machine`."""
+        return FabricInfo(machine.name, machine.width, machine.height,
+                          machine.usable_colors, machine.sram_bytes)
+
+    def to_attr(self) -> ir.Attribute:
+        i64 = ir.IntegerType.get_signless(64)
+        return ir.DictAttr.get({
+            "name": ir.StringAttr.get(self.name),
+            **{key: ir.IntegerAttr.get(i64, getattr(self, key))
+               for key in ("width", "height", "colors", "sram_bytes")},
+        })
+
+    @staticmethod
+    def from_attr(attr: ir.Attribute) -> FabricInfo:
+        values = ir.DictAttr(attr)
+        return FabricInfo(
+            ir.StringAttr(values["name"]).value,
+            *(ir.IntegerAttr(values[key]).value for key in ("width", "height", "colors", "sram_bytes")),
+        )
+
+
+def fabric_of(op: ir.Operation) -> FabricInfo | None:
+    """The machine of the nearest enclosing op that carries `wse.machine`."""
+    current = op.parent
+    while current is not None:
+        if MACHINE_ATTR in current.attributes:
+            return FabricInfo.from_attr(current.attributes[MACHINE_ATTR])
+        current = current.parent
+    return None
+
+
+def int_attr(op: ir.Operation, name: str) -> int:
+    return ir.IntegerAttr(op.attributes[name]).value
+
+
+def str_attr(op: ir.Operation, name: str) -> str:
+    return ir.StringAttr(op.attributes[name]).value
+
+
+def rect_of(region: ir.Operation) -> tuple[int, int, int, int]:
+    return tuple(int_attr(region, key) for key in ("x", "y", "width", "height"))
+
+
+def enclosing_region(op: ir.Operation) -> ir.Operation | None:
+    current = op.parent
+    while current is not None and current.name != "wse.region":
+        current = current.parent
+    return current
+
+
+def buffer_bytes(type_: ir.Type) -> int:
+    shaped = ir.MemRefType(type_)
+    return math.prod(shaped.shape) * max(1, shaped.element_type.width // 8)
+
+
+def _error(op: ir.Operation, message: str) -> bool:
+    op.location.emit_error(message)
+    return False
+
+
+def _fabric_or_error(op: ir.Operation) -> FabricInfo | None:
+    fabric = fabric_of(op)
+    if fabric is None:
+        _error(op, f"'{op.name}' needs an enclosing module with a '{MACHINE_ATTR}' attribute")
+    return fabric
+
+
+class RegionVerifier(ir.DynamicOpTrait):
+    """A placed rectangle lies inside the fabric, overlaps no region live in the
+    same slot, and its buffers fit in one PE's SRAM."""
+
+    @staticmethod
+    def verify_invariants(op) -> bool:
+        op = op.operation
+        fabric = _fabric_or_error(op)
+        if fabric is None:
+            return False
+        x, y, width, height = rect_of(op)
+        name = str_attr(op, "sym_name")
+        if width < 1 or height < 1:
+            return _error(op, f"region '{name}' has an empty rectangle {width}x{height}")
+        if x < 0 or y < 0 or x + width > fabric.width or y + height > fabric.height:
+            return _error(
+                op,
+                f"region '{name}' at ({x}, {y}) of {width}x{height} PEs lies outside the "
+                f"{fabric.width}x{fabric.height} fabric of '{fabric.name}'",
+            )
+        if int_attr(op, "slot") >= 0:
+            for other in _siblings(op):
+                if _overlaps(op, other):
+                    return _error(
+                        op,
+                        f"region '{name}' {(x, y, width, height)} overlaps region "
+                        f"'{str_attr(other, 'sym_name')}' {rect_of(other)}, which is live "
+                        f"in the same slot {int_attr(op, 'slot')}",
+                    )
+        return _check_sram(op, fabric)
+
+
+def _siblings(region: ir.Operation):
+    """Regions earlier in the same block: an overlap is reported at the later one."""
+    for other in region.block.operations:
+        other = other.operation
+        if other == region:
+            return
+        if other.name == "wse.region":
+            yield other
+
+
+def _overlaps(a: ir.Operation, b: ir.Operation) -> bool:
+    if int_attr(a, "slot") != int_attr(b, "slot"):
+        return False
+    ax, ay, aw, ah = rect_of(a)
+    bx, by, bw, bh = rect_of(b)
+    return ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
+
+
+def _check_sram(region: ir.Operation, fabric: FabricInfo) -> bool:
+    """Error at the buffer that pushes the region past one PE's SRAM."""
+    used = 0
+    for op in region.regions[0].blocks[0].operations:
+        op = op.operation
+        if op.name != "wse.buffer":
+            continue
+        size = buffer_bytes(op.results[0].type)
+        used += size
+        if used > fabric.sram_bytes:
+            return _error(
+                op,
+                f"buffer '{str_attr(op, 'name')}' ({size} B) takes region "
+                f"'{str_attr(region, 'sym_name')}' to {used} B per PE, over the "
+                f"{fabric.sram_bytes} B of SRAM on a PE of '{fabric.name}' by {used - fabric.sram_bytes} B",
+            )
+    return True
+
+
+class TransferVerifier(ir.DynamicOpTrait):
+    """A transfer's color is within budget and its root lies inside its region."""
+
+    @staticmethod
+    def verify_invariants(op) -> bool:
+        op = op.operation
+        fabric = _fabric_or_error(op)
+        if fabric is None:
+            return False
+        color = int_attr(op, "color")
+        if color != UNROUTED and not 0 <= color < fabric.colors:
+            return _error(
+                op, f"color {color} is beyond the {fabric.colors} routable colors of '{fabric.name}'"
+            )
+        if "axis" not in op.attributes:
+            return True
+        axis = str_attr(op, "axis")
+        if axis not in ("row", "col"):
+            return _error(op, f"axis must be \"row\" or \"col\", got \"{axis}\"")
+        region = enclosing_region(op)
+        if region is None:
+            return _error(op, f"'{op.name}' must be inside a wse.region")
+        extent = int_attr(region, "width" if axis == "row" else "height")
+        root = int_attr(op, "root")
+        if not 0 <= root < extent:
+            return _error(op, f"root {root} is outside the {extent} PEs along a {axis} of the region")
+        return True
+
+
+def load_wse(ctx: ir.Context) -> None:
+    """Register the dialect and its verifiers on `ctx`; safe to call twice."""
+    if ctx.is_dialect_loaded("wse"):
+        return
+    with ctx, ir.Location.unknown():
+        irdl.load_dialects(ir.Module.parse(IRDL_PATH.read_text()))
+        ir.IsTerminatorTrait.attach("wse.yield")
+        for name in ("wse.compute", "wse.steps"):
+            ir.NoTerminatorTrait.attach(name)
+        ir.DynamicOpTrait.attach("wse.region", RegionVerifier)
+        for name in COMM_OPS:
+            ir.DynamicOpTrait.attach(name, TransferVerifier)

@@ -1,0 +1,273 @@
+"""wse-distribute: expand each placed wse.region into per-PE buffers, transfers and compute."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from torch_mlir import ir
+
+from ..dialects.wse import UNROUTED, int_attr, str_attr
+from ..wse_target.distribution import (
+    Layout, as_contraction, block_panel, combiner, indexing_maps, iterator_types,
+    layout_for, loop_ranges, map_dims,
+)
+from .pass_base import PassFailure, WaferPass
+from .wse_partition import SUMMA, is_init
+
+_I64 = lambda: ir.IntegerType.get_signless(64)  # noqa: E731
+_IDENTITY = {"add": 0.0, "mul": 1.0, "max": -math.inf, "min": math.inf, "and": True, "or": False}
+
+
+def _int(value: int) -> ir.Attribute:
+    return ir.IntegerAttr.get(_I64(), value)
+
+
+def _fill_value(init: ir.Operation):
+    """The constant a 0-input generic fills with, or None if it computes something."""
+    block = init.regions[0].blocks[0]
+    value = block.operations[len(block.operations) - 1].operands[0]
+    owner = value.owner
+    if not isinstance(owner, ir.OpView) or owner.name != "arith.constant":
+        return None
+    attr = owner.attributes["value"]
+    if isinstance(attr, ir.FloatAttr):
+        return ir.FloatAttr(attr).value
+    if isinstance(attr, ir.IntegerAttr):
+        return ir.IntegerAttr(attr).value
+    return None
+
+
+class RegionBuilder:
+    """Emits one region's buffers, transfers and compute, op by op."""
+
+    def __init__(self, region: ir.Operation):
+        self.region = region
+        self.height, self.width = int_attr(region, "height"), int_attr(region, "width")
+        self.body = region.regions[0].blocks[0]
+        self.terminator = self.body.operations[len(self.body.operations) - 1]
+        self.region_ip = ir.InsertionPoint(self.terminator)  # buffers go here
+        self.ip = self.region_ip  # transfers and compute go here
+        self.ops = [op.operation for op in self.body.operations][:-1]
+        self.buffers: dict = {}  # tensor value -> (buffer, layout)
+        self.count = 0
+
+    # --- buffers and data movement ---
+
+    def buffer(self, shape: list[int], element: ir.Type, name: str) -> ir.Value:
+        self.count += 1
+        with self.region_ip:
+            return ir.Operation.create(
+                "wse.buffer", results=[ir.MemRefType.get(shape, element)],
+                attributes={"name": ir.StringAttr.get(f"{name}{self.count}")},
+            ).results[0]
+
+    def place(self, value: ir.Value, layout: Layout, name: str) -> ir.Value:
+        """A buffer holding `value` in `layout`: computed here, or scattered in."""
+        known = self.buffers.get(value)
+        if known is not None:
+            if known[1] != layout:
+                raise PassFailure(self.region.location, f"region '{str_attr(self.region, 'sym_name')}' "
+                                  "reads one value in two layouts; wse-distribute cannot relayout inside a region")
+            return known[0]
+        tensor = ir.RankedTensorType(value.type)
+        buffer = self.buffer(layout.local_shape(list(tensor.shape), self.height, self.width),
+                             tensor.element_type, name)
+        self.fill_or_scatter(value, buffer, layout)
+        return buffer
+
+    def fill_or_scatter(self, value: ir.Value, buffer: ir.Value, layout: Layout) -> None:
+        owner = value.owner
+        if isinstance(owner, ir.OpView) and is_init(owner.operation):
+            self.compute(owner.operation, [], [buffer])
+            return
+        with self.ip:
+            scatter = ir.Operation.create("wse.scatter", operands=[value, buffer],
+                                          attributes={"color": _int(UNROUTED)})
+            layout.set_on(scatter)
+
+    def transfer(self, name: str, operands: list[ir.Value], **attributes) -> None:
+        attrs = {"color": _int(UNROUTED)}
+        for key, value in attributes.items():
+            attrs[key] = ir.StringAttr.get(value) if isinstance(value, str) else _int(value)
+        with self.ip:
+            ir.Operation.create(name, operands=operands, attributes=attrs)
+
+    def compute(self, op: ir.Operation, inputs: list[ir.Value], outputs: list[ir.Value]) -> None:
+        """Clone linalg.generic `op` onto buffers, inside a wse.compute."""
+        with self.ip:
+            compute = ir.Operation.create("wse.compute", regions=1)
+        block = compute.regions[0].blocks.append()
+        with ir.InsertionPoint(block):
+            clone = op.clone()
+            generic = ir.Operation.create(
+                "linalg.generic", operands=inputs + outputs,
+                attributes={
+                    "indexing_maps": op.attributes["indexing_maps"],
+                    "iterator_types": op.attributes["iterator_types"],
+                    "operandSegmentSizes": ir.DenseI32ArrayAttr.get([len(inputs), len(outputs)]),
+                },
+                regions=1,
+            )
+            clone.regions[0].blocks[0].append_to(generic.regions[0])
+            clone.erase()
+
+    # --- strategies ---
+
+    def summa(self, op: ir.Operation) -> None:
+        """Step the contraction's k loop across the fabric, SUMMA style.
+
+        Role-a inputs are split by m over rows and dealt by k in panels over
+        the columns; role-b inputs by k over rows and n over columns. In step
+        s, the owner of panel s multicasts it along its row (a) or column (b)
+        and every PE accumulates its output block.
+        """
+        contraction = as_contraction(op)
+        maps = indexing_maps(op)
+        extent_k = loop_ranges(op)[contraction.k]
+        panel = block_panel(extent_k, max(self.height, self.width), 0)
+        steps = math.ceil(extent_k / panel)
+        out = self.output(op, layout_for(maps[-1], contraction.m, contraction.n))
+        full, panels = [], []
+        operands = list(op.operands)[:-1]
+        for value, affine_map, role in zip(operands, maps, contraction.roles):
+            dims = map_dims(affine_map)
+            if not role:
+                full.append(self.place(value, layout_for(affine_map, contraction.m, contraction.n), "in"))
+                panels.append(None)
+                continue
+            k_dim = dims.index(contraction.k)
+            other = contraction.m if role == "a" else contraction.n
+            other_dim = dims.index(other) if other is not None and other in dims else -1
+            layout = (Layout(other_dim, k_dim, 0, panel) if role == "a"
+                      else Layout(k_dim, other_dim, panel, 0))
+            buffer = self.place(value, layout, role)
+            shape = ir.MemRefType(buffer.type)
+            panel_shape = list(shape.shape)
+            panel_shape[k_dim] = panel
+            full.append(buffer)
+            panels.append((self.buffer(panel_shape, shape.element_type, f"{role}panel"), role, k_dim))
+        with self.ip:
+            loop = ir.Operation.create("wse.steps", attributes={"count": _int(steps)}, regions=1)
+        step_block = loop.regions[0].blocks.append(ir.IndexType.get())
+        self.ip = ir.InsertionPoint(step_block)
+        inputs = []
+        for buffer, entry in zip(full, panels):
+            if entry is None:
+                inputs.append(buffer)
+                continue
+            panel_buffer, role, k_dim = entry
+            self.transfer("wse.multicast", [buffer, panel_buffer, step_block.arguments[0]],
+                          axis="row" if role == "a" else "col", root=0, panel_dim=k_dim, panel=panel)
+            inputs.append(panel_buffer)
+        self.compute(op, inputs, [out])
+        self.ip = self.region_ip
+        self.buffers[op.results[0]] = (out, layout_for(maps[-1], contraction.m, contraction.n))
+
+    def local(self, op: ir.Operation, row_loop: int | None, col_loop: int | None) -> None:
+        """Run `op` on every PE's tiles; a reduction along `col_loop` crosses the
+        fabric: partial results are chain-reduced into column 0 and multicast back."""
+        maps = indexing_maps(op)
+        operands = list(op.operands)
+        inputs = [self.place(v, layout_for(m, row_loop, col_loop), "in")
+                  for v, m in zip(operands[:-1], maps[:-1])]
+        out_layout = layout_for(maps[-1], row_loop, col_loop)
+        out = self.output(op, out_layout)
+        self.compute(op, inputs, [out])
+        reduced_across = (col_loop is not None and self.width > 1
+                          and iterator_types(op)[col_loop] == "reduction")
+        if reduced_across:
+            kind = combiner(op)
+            init = operands[-1].owner
+            identity = _IDENTITY.get(kind)
+            if kind is None or not isinstance(init, ir.OpView) or _fill_value(init.operation) != identity:
+                raise PassFailure(op.location, "wse-distribute can split a reduction across PEs only when "
+                                  "its init is the identity of an add/mul/max/min/and/or combiner")
+            shape = ir.MemRefType(out.type)
+            partial = self.buffer(list(shape.shape), shape.element_type, "sum")
+            self.transfer("wse.reduce", [out, partial], axis="row", root=0, kind=kind)
+            self.transfer("wse.multicast", [partial, out], axis="row", root=0, panel_dim=0, panel=0)
+        self.buffers[op.results[0]] = (out, out_layout)
+
+    def output(self, op: ir.Operation, layout: Layout) -> ir.Value:
+        """A fresh buffer for op's result, holding its init when the body reads it."""
+        init = op.operands[len(op.operands) - 1]
+        tensor = ir.RankedTensorType(init.type)
+        buffer = self.buffer(layout.local_shape(list(tensor.shape), self.height, self.width),
+                             tensor.element_type, "out")
+        block = op.regions[0].blocks[0]
+        if any(True for _ in block.arguments[len(block.arguments) - 1].uses):
+            self.fill_or_scatter(init, buffer, layout)
+        return buffer
+
+    def finish(self) -> None:
+        """Gather the yielded value out of the fabric and drop the tensor ops."""
+        result = self.terminator.operands[0]
+        buffer, layout = self.buffers[result]
+        with self.ip:
+            gather = ir.Operation.create("wse.gather", operands=[buffer], results=[result.type],
+                                         attributes={"color": _int(UNROUTED)})
+            layout.set_on(gather)
+        self.terminator.operands[0] = gather.results[0]
+        for op in reversed(self.ops):
+            op.erase()
+
+
+def row_and_col_loops(op: ir.Operation) -> tuple[int | None, int]:
+    """Columns take the innermost loop; rows the largest other parallel loop."""
+    kinds, ranges = iterator_types(op), loop_ranges(op)
+    col = len(kinds) - 1
+    parallel = [d for d, kind in enumerate(kinds) if kind == "parallel" and d != col]
+    return max(parallel, key=lambda d: ranges[d], default=None), col
+
+
+def distribute(region: ir.Operation) -> None:
+    builder = RegionBuilder(region)
+    members = [op for op in builder.ops if op.name == "linalg.generic" and not is_init(op)]
+    anchor = members[0]
+    if str_attr(region, "kind") == SUMMA:
+        builder.summa(anchor)
+        contraction = as_contraction(anchor)
+        out_dims = map_dims(indexing_maps(anchor)[-1])
+        row_tensor_dim = out_dims.index(contraction.m) if contraction.m in out_dims else None
+        col_tensor_dim = out_dims.index(contraction.n) if contraction.n in out_dims else None
+        for op in members[1:]:
+            dims = map_dims(indexing_maps(op)[-1])
+            builder.local(op, None if row_tensor_dim is None else dims[row_tensor_dim],
+                          None if col_tensor_dim is None else dims[col_tensor_dim])
+    else:
+        row_loop, col_loop = row_and_col_loops(anchor)
+        for op in members:
+            builder.local(op, row_loop, col_loop)
+    builder.finish()
+
+
+@dataclass(frozen=True)
+class WseDistribute(WaferPass):
+    """Turn each placed region's tensor ops into what every PE holds and does.
+
+    Each tensor a region reads becomes a `wse.buffer` of one PE's share,
+    filled in place (inits) or brought in by `wse.scatter`; a contraction
+    becomes a `wse.steps` loop of panel multicasts and local `wse.compute`;
+    reductions split across columns become `wse.reduce` plus a multicast
+    back; the result leaves by `wse.gather`. Transfers are left unrouted
+    (color -1) for wse-route.
+    """
+
+    name = "wse-distribute"
+    summary = "Expand placed wse.regions into per-PE buffers, transfers and compute"
+
+    def apply(self, module: ir.Operation) -> None:
+        regions = []
+
+        def collect(op: ir.Operation) -> ir.WalkResult:
+            if op.name == "wse.region":
+                regions.append(op)
+            return ir.WalkResult.ADVANCE
+
+        module.walk(collect)
+        for region in regions:
+            if int_attr(region, "slot") < 0:
+                raise PassFailure(region.location, f"region '{str_attr(region, 'sym_name')}' is not "
+                                  "placed: run wse-place first")
+            distribute(region)

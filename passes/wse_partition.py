@@ -1,0 +1,185 @@
+"""wse-partition: group the linalg ops of a model into regions that each run on one rectangle of PEs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch_mlir import ir
+
+from ..dialects.wse import MACHINE_ATTR, FabricInfo
+from ..wse_target.distribution import as_contraction, is_projected, iterator_types, loop_ranges
+from ..wse_target.machine import get_machine
+from .pass_base import PassFailure, WaferPass
+
+SUMMA, ROWWISE = "summa", "rowwise"
+_NAMED_COMPUTE = ("linalg.matmul", "linalg.batch_matmul", "linalg.conv", "linalg.pooling",
+                  "linalg.depthwise", "linalg.mmt4d", "linalg.contract")
+
+
+def is_init(op: ir.Operation) -> bool:
+    """A generic that reads nothing: a fill, the init of a reduction or contraction."""
+    return op.name == "linalg.generic" and len(op.operands) == 1
+
+
+def is_relayout(op: ir.Operation) -> bool:
+    """A generic that only moves data (transpose, broadcast, copy): done in flight."""
+    if op.name != "linalg.generic" or len(op.operands) < 2:
+        return False
+    block = op.regions[0].blocks[0]
+    terminator = block.operations[len(block.operations) - 1]
+    return len(block.operations) == 1 and terminator.operands[0] in list(block.arguments)
+
+
+def is_elementwise(op: ir.Operation) -> bool:
+    return op.name == "linalg.generic" and all(k == "parallel" for k in iterator_types(op))
+
+
+def _users(op: ir.Operation) -> list[ir.Operation]:
+    return [use.owner.operation for result in op.results for use in result.uses]
+
+
+@dataclass
+class Group:
+    kind: str
+    ops: list[ir.Operation]
+
+    def contains(self, op: ir.Operation) -> bool:
+        return any(op == member for member in self.ops)
+
+
+def find_groups(block: ir.Block) -> list[Group]:
+    """Contractions with their elementwise consumers, and runs of elementwise
+    ops and reductions over one iteration space (softmax, layernorm)."""
+    groups: list[Group] = []
+    grouped: list[ir.Operation] = []
+    for op in block.operations:
+        op = op.operation
+        if op.name.startswith(_NAMED_COMPUTE):
+            raise PassFailure(op.location, f"'{op.name}' must be generalized before wse-partition "
+                              "(run func.func(linalg-generalize-named-ops) first, as the wse pipeline does)")
+        if op.name != "linalg.generic" or any(op == g for g in grouped):
+            continue
+        if is_init(op) or is_relayout(op):
+            continue
+        if not is_projected(op):
+            raise PassFailure(op.location, "the wse target cannot partition this op yet: its indexing "
+                              "maps are not projected permutations (a convolution or pooling window)")
+        if as_contraction(op) is not None:
+            group = Group(SUMMA, [op])
+            _grow_epilogue(group)
+        else:
+            group = Group(ROWWISE, [op])
+            _grow_rowwise(group, op, grouped)
+        _cut_at_escapes(group)
+        grouped += group.ops
+        groups.append(group)
+    return groups
+
+
+def _grow_epilogue(group: Group) -> None:
+    """Add sole-user elementwise consumers that keep the contraction's output shape."""
+    result_type = group.ops[0].results[0].type
+    while True:
+        users = _users(group.ops[-1])
+        if len(users) != 1 or not is_elementwise(users[0]) or is_relayout(users[0]):
+            return
+        user = users[0]
+        if user.results[0].type != result_type:
+            return
+        group.ops.append(user)
+
+
+def _grow_rowwise(group: Group, first: ir.Operation, grouped: list[ir.Operation]) -> None:
+    """Add the following ungrouped ops over the same loop ranges that read a group value."""
+    ranges = loop_ranges(first)
+    for op in _following(first):
+        if any(op == g for g in grouped) or op.name != "linalg.generic" or is_init(op) or is_relayout(op) or not is_projected(op):
+            continue
+        if as_contraction(op) is not None or loop_ranges(op) != ranges:
+            continue
+        if any(isinstance(v.owner, ir.OpView) and group.contains(v.owner.operation) for v in op.operands):
+            group.ops.append(op)
+
+
+def _following(op: ir.Operation):
+    found = False
+    for other in op.block.operations:
+        other = other.operation
+        if found:
+            yield other
+        found = found or other == op
+
+
+def _cut_at_escapes(group: Group) -> None:
+    """Only the last op's result may leave a region: end the group at the first
+    member whose result is used outside it."""
+    for i, op in enumerate(group.ops[:-1]):
+        members = group.ops
+        if any(not any(user == m for m in members) for user in _users(op)):
+            del group.ops[i + 1:]
+            return
+
+
+def outline(group: Group, name: str) -> None:
+    """Move the group's ops into a wse.region that yields the last op's result."""
+    last = group.ops[-1]
+    i64 = ir.IntegerType.get_signless(64)
+    with ir.InsertionPoint(last), last.location:
+        region = ir.Operation.create(
+            "wse.region",
+            results=[last.results[0].type],
+            attributes={
+                "sym_name": ir.StringAttr.get(name),
+                "kind": ir.StringAttr.get(group.kind),
+                **{key: ir.IntegerAttr.get(i64, value) for key, value in
+                   (("x", 0), ("y", 0), ("width", 1), ("height", 1), ("slot", -1))},
+            },
+            regions=1,
+        )
+    result = last.results[0]
+    uses = [(use.owner, use.operand_number) for use in result.uses]
+    body = region.regions[0].blocks.append()
+    with ir.InsertionPoint(body):
+        for op in group.ops:
+            op.detach_from_parent()
+            body.append(op)
+        ir.Operation.create("wse.yield", operands=[result])
+    for owner, index in uses:
+        owner.operands[index] = region.results[0]
+
+
+@dataclass(frozen=True)
+class WsePartition(WaferPass):
+    """Group each model's linalg ops into `wse.region`s, one per rectangle of PEs.
+
+    A contraction (matmul, batch matmul, linear, attention's products) and
+    its elementwise consumers (bias, activation, residual) form a "summa"
+    region: the product is stepped across the fabric, the consumers run on
+    its output tiles where they lie. A run of elementwise ops and reductions
+    over one iteration space (softmax, layernorm) forms a "rowwise" region,
+    whose reductions cross the fabric. Pure data movement (transposes, broadcasts, reshapes) stays between
+    regions and is carried by the streams that feed the next region.
+    Regions are left unplaced (slot -1) for wse-place.
+
+    Options:
+      machine: the preset to target (wse2, wse3, small), recorded on the
+        module as `wse.machine` unless the module already names one.
+    """
+
+    name = "wse-partition"
+    summary = "Group linalg ops into wse.regions (summa contractions, rowwise reductions)"
+
+    machine: str = "small"
+
+    def apply(self, module: ir.Operation) -> None:
+        if MACHINE_ATTR not in module.attributes:
+            try:
+                machine = get_machine(self.machine)
+            except ValueError as err:
+                raise PassFailure(module.location, str(err)) from None
+            module.attributes[MACHINE_ATTR] = FabricInfo.of(machine).to_attr()
+        for func in module.regions[0].blocks[0].operations:
+            if func.operation.name != "func.func" or not func.regions[0].blocks:
+                continue
+            for i, group in enumerate(find_groups(func.regions[0].blocks[0])):
+                outline(group, f"{group.kind}{i}")

@@ -1,0 +1,131 @@
+"""wse-place: give every wse.region a rectangle of PEs and a time slot."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from torch_mlir import ir
+
+from ..dialects.wse import fabric_of, str_attr
+from ..wse_target.distribution import as_contraction, loop_ranges
+from .pass_base import PassFailure, WaferPass
+from .wse_distribute import row_and_col_loops
+from .wse_partition import SUMMA, is_init
+
+MODES = ("pipelined", "whole-wafer")
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What a region asks of the fabric: its work and the most PEs it can use."""
+
+    flops: float
+    max_rows: int
+    max_cols: int
+    divides: bool  # rows and columns must divide the split extents exactly
+
+    def shape(self, rows: int, cols: int) -> tuple[int, int]:
+        """The rectangle used out of `rows` x `cols` available."""
+        if self.divides:
+            return _largest_divisor(self.max_rows, rows), _largest_divisor(self.max_cols, cols)
+        return min(rows, self.max_rows), min(cols, self.max_cols)
+
+
+def _largest_divisor(extent: int, limit: int) -> int:
+    return next(d for d in range(min(extent, limit), 0, -1) if extent % d == 0)
+
+
+def demand(region: ir.Operation) -> Demand:
+    members = [op.operation for op in region.regions[0].blocks[0].operations
+               if op.operation.name == "linalg.generic" and not is_init(op.operation)]
+    flops = sum(2.0 * math.prod(loop_ranges(op)) for op in members)
+    anchor = members[0]
+    ranges = loop_ranges(anchor)
+    if str_attr(region, "kind") == SUMMA:
+        # Every row helps even past m: the stepped operands' k dim is split over the rows.
+        contraction = as_contraction(anchor)
+        rows = max(ranges[contraction.k], ranges[contraction.m] if contraction.m is not None else 1)
+        cols = ranges[contraction.n] if contraction.n is not None else 1
+        return Demand(flops, rows, cols, divides=False)
+    row, col = row_and_col_loops(anchor)
+    return Demand(flops, ranges[row] if row is not None else 1, ranges[col], divides=True)
+
+
+def _set_rect(region: ir.Operation, x: int, y: int, width: int, height: int, slot: int) -> None:
+    i64 = ir.IntegerType.get_signless(64)
+    for key, value in (("x", x), ("y", y), ("width", width), ("height", height), ("slot", slot)):
+        region.attributes[key] = ir.IntegerAttr.get(i64, value)
+
+
+@dataclass(frozen=True)
+class WsePlace(WaferPass):
+    """Size and place each region's rectangle, in one of two modes.
+
+    pipelined: every region is live at once (slot 0), each in its own strip
+      of columns as tall as it can use; strips are as wide as the region's
+      share of the model's FLOPs, so the pipeline's stages balance, and
+      activations stream from strip to strip.
+    whole-wafer: one region at a time (slot = its position), each on as
+      much of the whole fabric as it can use.
+    A model with more regions than the fabric has columns does not fit
+    pipelined; the error says by how much.
+
+    Options:
+      mode: pipelined or whole-wafer.
+    """
+
+    name = "wse-place"
+    summary = "Place wse.regions on the fabric: layer-pipelined strips or whole-wafer slots"
+
+    mode: str = "pipelined"
+
+    def apply(self, module: ir.Operation) -> None:
+        if self.mode not in MODES:
+            raise PassFailure(module.location, f"unknown mode '{self.mode}' (modes: {', '.join(MODES)})")
+        regions = []
+
+        def collect(op: ir.Operation) -> ir.WalkResult:
+            if op.name == "wse.region":
+                regions.append(op)
+            return ir.WalkResult.ADVANCE
+
+        module.walk(collect)
+        if not regions:
+            return
+        fabric = fabric_of(regions[0])
+        demands = [demand(region) for region in regions]
+        if self.mode == "whole-wafer":
+            for slot, (region, need) in enumerate(zip(regions, demands)):
+                rows, cols = need.shape(fabric.height, fabric.width)
+                _set_rect(region, 0, 0, cols, rows, slot)
+            return
+        if len(regions) > fabric.width:
+            raise PassFailure(
+                regions[fabric.width].location,
+                f"{len(regions)} regions do not fit side by side in the {fabric.width} columns of "
+                f"'{fabric.name}' ({len(regions) - fabric.width} too many): use mode=whole-wafer",
+            )
+        x = 0
+        for region, need, cols in zip(regions, demands, _balanced_widths(demands, fabric.width)):
+            rows, used = need.shape(fabric.height, cols)
+            _set_rect(region, x, 0, used, rows, 0)
+            x += cols
+
+
+def _balanced_widths(demands: list[Demand], width: int) -> list[int]:
+    """Columns per region, proportional to its FLOPs, at least 1."""
+    weights = [d.flops for d in demands]
+    total = sum(weights) or 1.0
+    widths = [max(1, min(d.max_cols, int(width * w / total))) for d, w in zip(demands, weights)]
+    while sum(widths) > width:  # the floor of 1 column overshot: take from the widest
+        widths[widths.index(max(widths))] -= 1
+    spare = width - sum(widths)
+    while spare > 0:  # hand out what is left to the stage that needs it most
+        grow = [i for i, d in enumerate(demands) if widths[i] < d.max_cols]
+        if not grow:
+            break
+        i = max(grow, key=lambda i: weights[i] / widths[i])
+        widths[i] += 1
+        spare -= 1
+    return widths

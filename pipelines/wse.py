@@ -1,0 +1,41 @@
+"""The `wse` pipeline: linalg-on-tensors to a placed, routed `wse` program."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..passes.pass_base import Configurable
+
+
+@dataclass(frozen=True)
+class WsePipeline(Configurable):
+    """Normalize, partition into regions, place, distribute over PEs, route.
+
+    Options:
+      machine: the preset (wse2, wse3, small) unless the module names one.
+      mode: pipelined (every layer on its own rectangle at once) or
+        whole-wafer (one layer at a time on the whole fabric).
+    """
+
+    name = "wse"
+    summary = "linalg-on-tensors -> wse regions placed, distributed over PEs and routed"
+
+    machine: str = "small"
+    mode: str = "pipelined"
+
+    def stages(self) -> list[tuple[str, str]]:
+        """(stage name, pipeline text) in order; `wafer run` reports each stage."""
+        return [
+            (
+                "simplify",
+                "func.func(canonicalize,cse,linalg-generalize-named-ops,linalg-fold-unit-extent-dims,"
+                "canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,cse)",
+            ),
+            ("partition", f"wse-partition{{machine={self.machine}}}"),
+            ("place", f"wse-place{{mode={self.mode}}}"),
+            ("distribute", "wse-distribute"),
+            ("route", "wse-route"),
+        ]
+
+    def pipeline(self) -> str:
+        return "builtin.module(" + ",".join(text for _, text in self.stages()) + ")"

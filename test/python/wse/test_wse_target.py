@@ -1,0 +1,94 @@
+"""The WSE target end to end: numerics against PyTorch, the report, and its errors."""
+
+import numpy as np
+import pytest
+import torch
+
+import wafer
+from wafer.examples.models import EXAMPLES
+from wafer.wse_target.distribution import Layout
+from wafer.wse_target.machine import SMALL
+from wafer.wse_target.simulator import gather, scatter
+
+GEMM = """
+func.func @gemm(%a: tensor<{m}x{k}xf32>, %b: tensor<{k}x{n}xf32>) -> tensor<{m}x{n}xf32> {{
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<{m}x{n}xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  %c = linalg.matmul ins(%a, %b : tensor<{m}x{k}xf32>, tensor<{k}x{n}xf32>)
+                     outs(%init : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  return %c : tensor<{m}x{n}xf32>
+}}
+"""
+
+
+@pytest.mark.parametrize("layout", [Layout(0, 1), Layout(1, 0, 3, 0), Layout(-1, 1, 0, 2), Layout(0, -1)])
+def test_scatter_then_gather_is_the_identity(layout):
+    tensor = np.arange(7 * 10, dtype=np.float32).reshape(7, 10)
+    grid = scatter(tensor, layout, 3, 4)
+    assert grid.shape[:2] == (3, 4)
+    np.testing.assert_array_equal(gather(grid, layout, [7, 10]), tensor)
+
+
+def test_block_cyclic_scatter_deals_panels_in_turn():
+    tensor = np.arange(12, dtype=np.float32)[None, :]
+    grid = scatter(tensor, Layout(-1, 1, 0, 2), 1, 3)
+    # Panels of 2: PE 0 gets panels 0 and 3, PE 1 panels 1 and 4, PE 2 panels 2 and 5.
+    np.testing.assert_array_equal(grid[0, 0, 0], [0, 1, 6, 7])
+    np.testing.assert_array_equal(grid[0, 2, 0], [4, 5, 10, 11])
+
+
+@pytest.mark.parametrize("m,k,n,region", [(8, 16, 12, None), (5, 33, 7, (3, 2)), (1, 40, 9, (4, 4))])
+def test_gemm_matches_numpy(m, k, n, region):
+    exe = wafer.compile_mlir(GEMM.format(m=m, k=k, n=n), target="wse", region=region)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
+    np.testing.assert_allclose(exe.gemm(a, b), a @ b, rtol=1e-5, atol=1e-5)
+    assert exe.report.cycles > 0 and exe.report.flops >= 2 * m * n * k
+
+
+@pytest.mark.parametrize("mode", ["pipelined", "whole-wafer"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_mlp_matches_pytorch(batch, mode):
+    model, inputs = EXAMPLES["mlp"].build(batch)
+    compiled = wafer.compile(model, inputs, target="wse", mode=mode)
+    got = compiled(*inputs)
+    with torch.no_grad():
+        expected = model(*inputs)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    assert (got - expected).abs().max().item() <= 1e-4 * expected.abs().max().item()
+    report = compiled.report
+    assert report.cycles == compiled.estimate().cycles
+    assert (report.pipeline_throughput is not None) == (mode == "pipelined")
+    assert 0 < report.sram_high_water_max <= SMALL.sram_bytes
+
+
+def test_pipelined_regions_do_not_overlap_and_whole_wafer_reuses_the_fabric():
+    model, inputs = EXAMPLES["mlp"].build(1)
+    pipelined = wafer.compile(model, inputs, target="wse", mode="pipelined").estimate()
+    rects = [op.region for op in pipelined.ops]
+    for i, (x, _, w, _) in enumerate(rects):
+        for x2, _, w2, _ in rects[i + 1:]:
+            assert x + w <= x2 or x2 + w2 <= x
+    whole = wafer.compile(model, inputs, target="wse", mode="whole-wafer").estimate()
+    assert all(op.region[:2] == (0, 0) for op in whole.ops)
+    assert [op.start_cycle for op in whole.ops] == sorted(op.start_cycle for op in whole.ops)
+
+
+def test_full_wse2_gemm_estimate_completes():
+    exe = wafer.compile_mlir(GEMM.format(m=2048, k=2048, n=2048), target="wse", machine="wse2")
+    report = exe.estimate("gemm")
+    assert report.cycles > 0
+    assert 0 < report.peak_fraction <= 1
+
+
+def test_unknown_machine_and_oversized_region_are_clear_errors():
+    with pytest.raises(wafer.WaferError, match="unknown machine 'wse9'"):
+        wafer.compile_mlir(GEMM.format(m=2, k=2, n=2), target="wse", machine="wse9")
+    with pytest.raises(wafer.WaferError, match="region 40x2 does not fit the 32x32 fabric"):
+        wafer.compile_mlir(GEMM.format(m=2, k=2, n=2), target="wse", region=(40, 2))
+
+
+def test_a_layer_too_large_for_sram_names_the_buffer_and_the_excess():
+    with pytest.raises(wafer.WaferError, match=r"over the 49152 B of SRAM on a PE of 'small' by \d+ B"):
+        wafer.compile_mlir(GEMM.format(m=64, k=4096, n=4096), target="wse", region=(2, 2))

@@ -1,0 +1,185 @@
+"""How tensors are spread over a rectangle of PEs, and how ops are classified for it.
+
+A `Layout` splits at most one tensor dim over the PE rows and one over the PE
+columns, in blocks or in cyclic panels, padding with zeros to whole blocks.
+The dialect's verifiers, the wse passes and the simulator all read this one
+definition.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from torch_mlir import ir
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Tensor dim `row_dim` over the PE rows, `col_dim` over the columns (-1: whole).
+
+    A panel of 0 splits the dim in contiguous blocks; a panel p > 0 deals
+    panels of p elements to the PEs in turn (block-cyclic).
+    """
+
+    row_dim: int = -1
+    col_dim: int = -1
+    row_panel: int = 0
+    col_panel: int = 0
+
+    ATTRS = ("row_dim", "col_dim", "row_panel", "col_panel")
+
+    @staticmethod
+    def of(op: ir.Operation) -> Layout:
+        return Layout(*(ir.IntegerAttr(op.attributes[name]).value for name in Layout.ATTRS))
+
+    def set_on(self, op: ir.Operation) -> None:
+        i64 = ir.IntegerType.get_signless(64)
+        for name in self.ATTRS:
+            op.attributes[name] = ir.IntegerAttr.get(i64, getattr(self, name))
+
+    def splits(self, height: int, width: int) -> list[tuple[int, int, int]]:
+        """(tensor dim, PEs it is split over, panel) for each split dim."""
+        return [(dim, parts, panel) for dim, parts, panel in
+                ((self.row_dim, height, self.row_panel), (self.col_dim, width, self.col_panel))
+                if dim >= 0]
+
+    def local_shape(self, shape: list[int], height: int, width: int) -> list[int]:
+        local = list(shape)
+        for dim, parts, panel in self.splits(height, width):
+            local[dim] = local_extent(shape[dim], parts, panel)
+        return local
+
+
+def block_panel(extent: int, parts: int, panel: int) -> int:
+    """The panel a split really uses: a block split is one panel per PE."""
+    return panel or math.ceil(extent / parts)
+
+
+def local_extent(extent: int, parts: int, panel: int) -> int:
+    """Elements of a dim of `extent` each of `parts` PEs holds, padding included."""
+    panel = block_panel(extent, parts, panel)
+    return math.ceil(math.ceil(extent / panel) / parts) * panel
+
+
+def iterator_types(op: ir.Operation) -> list[str]:
+    return [str(attr).split("<")[-1].rstrip(">") for attr in op.attributes["iterator_types"]]
+
+
+def indexing_maps(op: ir.Operation) -> list[ir.AffineMap]:
+    return [ir.AffineMapAttr(attr).value for attr in op.attributes["indexing_maps"]]
+
+
+def map_dims(affine_map: ir.AffineMap) -> list[int | None]:
+    """Per result of a projected-permutation map, the loop dim it reads (None: a constant)."""
+    dims = []
+    for expr in affine_map.results:
+        expr = expr.maybe_downcast()
+        if isinstance(expr, ir.AffineDimExpr):
+            dims.append(expr.position)
+        elif isinstance(expr, ir.AffineConstantExpr):
+            dims.append(None)
+        else:
+            raise ValueError(f"indexing map {affine_map} is not a projected permutation")
+    return dims
+
+
+def is_projected(op: ir.Operation) -> bool:
+    try:
+        for affine_map in indexing_maps(op):
+            map_dims(affine_map)
+    except ValueError:
+        return False
+    return True
+
+
+def loop_ranges(op: ir.Operation) -> list[int]:
+    """The static extent of every loop of a linalg.generic, from its operands' shapes."""
+    ranges: list[int | None] = [None] * len(iterator_types(op))
+    for value, affine_map in zip(op.operands, indexing_maps(op)):
+        for extent, dim in zip(ir.ShapedType(value.type).shape, map_dims(affine_map)):
+            if dim is not None:
+                ranges[dim] = extent
+    return ranges
+
+
+def layout_for(affine_map: ir.AffineMap, row_loop: int | None, col_loop: int | None) -> Layout:
+    """The layout of an operand read through `affine_map` when loop `row_loop`
+    is split over the PE rows and `col_loop` over the columns."""
+    dims = map_dims(affine_map)
+    return Layout(
+        dims.index(row_loop) if row_loop is not None and row_loop in dims else -1,
+        dims.index(col_loop) if col_loop is not None and col_loop in dims else -1,
+    )
+
+
+@dataclass(frozen=True)
+class Contraction:
+    """A generic that accumulates over loop `k`: out += f(inputs).
+
+    Inputs that read `k` are stepped across the fabric: role "a" inputs are
+    split by loop `m` over the PE rows and dealt along the columns by `k`;
+    role "b" inputs by `k` over the rows and loop `n` over the columns.
+    Inputs that do not read `k` have role "" and are laid out like the output.
+    """
+
+    m: int | None
+    n: int | None
+    k: int
+    roles: tuple[str, ...]
+
+
+def as_contraction(op: ir.Operation) -> Contraction | None:
+    """Recognize a matmul-like linalg.generic (matmul, batch matmul, linear)."""
+    if op.name != "linalg.generic" or len(op.results) != 1 or not is_projected(op):
+        return None
+    kinds = iterator_types(op)
+    reductions = [d for d, kind in enumerate(kinds) if kind == "reduction"]
+    if not reductions or combiner(op) != "add":
+        return None
+    ranges = loop_ranges(op)
+    k = max(reductions, key=lambda d: ranges[d])
+    maps = indexing_maps(op)
+    dims = [set(d for d in map_dims(m) if d is not None) for m in maps]
+    inputs, out = dims[:-1], dims[-1]
+    stepped = [i for i, d in enumerate(inputs) if k in d]
+    if len(stepped) < 2:
+        return None
+    a = inputs[stepped[0]]
+    b = inputs[max(stepped[1:], key=lambda i: math.prod(ranges[d] for d in inputs[i]))]
+    by_size = lambda d: -ranges[d]  # noqa: E731
+    m = next((d for d in sorted(a - b, key=by_size) if d in out), None)
+    n = next((d for d in sorted(b - a, key=by_size) if d in out), None)
+    roles = []
+    for d in inputs:
+        if k not in d:
+            roles.append("")
+        elif n is not None and n in d:
+            if m is not None and m in d:
+                return None
+            roles.append("b")
+        else:
+            roles.append("a")
+    return Contraction(m, n, k, tuple(roles))
+
+
+COMBINERS = {
+    "arith.addf": "add", "arith.addi": "add", "arith.mulf": "mul", "arith.muli": "mul",
+    "arith.maximumf": "max", "arith.maxnumf": "max", "arith.maxsi": "max", "arith.maxui": "max",
+    "arith.minimumf": "min", "arith.minnumf": "min", "arith.minsi": "min", "arith.minui": "min",
+    "arith.andi": "and", "arith.ori": "or",
+}
+
+
+def combiner(op: ir.Operation) -> str | None:
+    """How a reduction folds into its output: the body yields kind(out, x),
+    where x does not read out. None when it is not of that form."""
+    block = op.regions[0].blocks[0]
+    out = block.arguments[len(block.arguments) - 1]
+    terminator = block.operations[len(block.operations) - 1]
+    combined = terminator.operands[0].owner
+    if not isinstance(combined, ir.OpView) or combined.name not in COMBINERS:
+        return None
+    if out not in list(combined.operands) or sum(1 for _ in out.uses) != 1:
+        return None
+    return COMBINERS[combined.name]

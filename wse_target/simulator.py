@@ -1,0 +1,310 @@
+"""Run a `wse` program: real numbers on whole-grid numpy arrays, and cycles from the cost model.
+
+Numerics: a region's per-PE buffer of shape S is one array of shape (H, W, *S);
+transfers are array moves (a multicast is a broadcast along an axis, a reduce a
+reduction along it) and `wse.compute` bodies go through the interpreter with the
+grid as two batch dims. Ops between regions (reshapes, transposes) run on
+whole tensors: they are the data movement of the streams that feed regions.
+
+Timing needs no data: each region's phases are costed from the IR alone with
+`cost.compute_cycles` and `cost.LinkLoads`, in order (no overlap of transfers
+with compute inside a region). Layer-pipelined programs (all regions in slot 0)
+overlap their regions across inferences; weights are loaded once before.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from torch_mlir import ir
+
+from ..dialects.wse import int_attr, rect_of, str_attr
+from .cost import LinkLoads, compute_cycles
+from .distribution import Layout, block_panel, iterator_types, loop_ranges
+from .interpreter import evaluate
+from .machine import Machine
+from .report import OpRow, Report
+
+_REDUCE = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum,
+           "and": np.logical_and, "or": np.logical_or}
+
+
+# --- layouts on grid arrays ---
+
+def _split_index(extent: int, parts: int, panel: int, local: int) -> np.ndarray:
+    """(parts, local) global indices of each PE's elements (past `extent`: padding)."""
+    panel = block_panel(extent, parts, panel)
+    pe, element = np.arange(parts)[:, None], np.arange(local)[None, :]
+    return ((element // panel) * parts + pe) * panel + element % panel
+
+
+def scatter(tensor: np.ndarray, layout: Layout, height: int, width: int) -> np.ndarray:
+    """The (height, width, *local) grid array of `tensor` in `layout`, zero padded."""
+    local = layout.local_shape(list(tensor.shape), height, width)
+    grid = tensor[None, None]
+    for axis, (dim, parts, panel) in enumerate(layout.splits(height, width)):
+        grid_axis = 0 if dim == layout.row_dim else 1
+        index = _split_index(tensor.shape[dim], parts, panel, local[dim])
+        pad = [(0, 0)] * grid.ndim
+        pad[2 + dim] = (0, int(index.max()) + 1 - tensor.shape[dim])
+        padded = np.pad(grid, pad)
+        taken = np.take(padded, index, axis=2 + dim)  # the grid axis lands at 2 + dim
+        taken = np.squeeze(taken, axis=grid_axis)
+        grid = np.moveaxis(taken, 1 + dim, grid_axis)
+    return np.broadcast_to(grid, (height, width, *local)).copy()
+
+
+def gather(grid: np.ndarray, layout: Layout, shape: list[int]) -> np.ndarray:
+    """The tensor of `shape` that `grid` holds in `layout` (padding dropped)."""
+    height, width = grid.shape[:2]
+    local = list(grid.shape[2:])
+    tensor = grid
+    for dim, parts, panel in reversed(layout.splits(height, width)):
+        grid_axis = 0 if dim == layout.row_dim else 1
+        index = _split_index(shape[dim], parts, panel, local[dim])
+        moved = np.moveaxis(tensor, grid_axis, 1 + dim)
+        merged_shape = list(moved.shape)
+        merged_shape[1 + dim: 3 + dim] = [int(index.max()) + 1]
+        merged = np.zeros(merged_shape, dtype=grid.dtype)
+        merged[(slice(None),) * (1 + dim) + (index,)] = moved
+        tensor = np.expand_dims(np.take(merged, np.arange(shape[dim]), axis=1 + dim), grid_axis)
+    return tensor[0, 0]
+
+
+# --- numerics ---
+
+class Executor:
+    """Evaluates one function of a `wse` program on numpy arrays."""
+
+    def __init__(self, func: ir.Operation):
+        self.func = func
+        self.values: dict = {}
+
+    def run(self, args: list[np.ndarray]) -> list[np.ndarray]:
+        block = self.func.regions[0].blocks[0]
+        self.values.update(zip(block.arguments, args))
+        for op in block.operations:
+            op = op.operation
+            if op.name == "func.return":
+                return [self.values[v] for v in op.operands]
+            if op.name == "wse.region":
+                self.values[op.results[0]] = self.region(op)
+            else:
+                self.values.update(zip(op.results, evaluate(op, [self.values[v] for v in op.operands])))
+        raise ValueError("function has no return")
+
+    def region(self, region: ir.Operation) -> np.ndarray:
+        _, _, width, height = rect_of(region)
+        return self._block(region.regions[0].blocks[0], {}, height, width, None)
+
+    def _block(self, block: ir.Block, grids: dict, height: int, width: int, step: int | None):
+        for op in block.operations:
+            op = op.operation
+            name = op.name
+            if name == "wse.buffer":
+                shape = ir.MemRefType(op.results[0].type)
+                dtype = evaluate_dtype(shape.element_type)
+                grids[op.results[0]] = np.zeros((height, width, *shape.shape), dtype=dtype)
+            elif name == "wse.scatter":
+                tensor = self.values[op.operands[0]]
+                grids[op.operands[1]][...] = scatter(np.asarray(tensor), Layout.of(op), height, width)
+            elif name == "wse.gather":
+                shape = list(ir.RankedTensorType(op.results[0].type).shape)
+                self.values[op.results[0]] = gather(grids[op.operands[0]], Layout.of(op), shape)
+            elif name == "wse.yield":
+                return self.values[op.operands[0]]
+            elif name == "wse.steps":
+                body = op.regions[0].blocks[0]
+                for k in range(int_attr(op, "count")):
+                    self._block(body, grids, height, width, k)
+            elif name == "wse.compute":
+                for inner in op.regions[0].blocks[0].operations:
+                    inner = inner.operation
+                    outs = list(inner.operands)[-1:]
+                    updated = evaluate(inner, [grids[v] for v in inner.operands], grid_dims=2)
+                    for value, array in zip(outs, updated):
+                        grids[value][...] = array
+            elif name == "wse.multicast":
+                multicast(op, grids, step)
+            elif name == "wse.reduce":
+                source, dest = grids[op.operands[0]], grids[op.operands[1]]
+                axis, root = (1 if str_attr(op, "axis") == "row" else 0), int_attr(op, "root")
+                combined = _REDUCE[str_attr(op, "kind")].reduce(source, axis=axis)
+                index = (slice(None), root) if axis == 1 else (root,)
+                dest[index] = combined
+            elif name == "wse.shift":
+                shift(op, grids)
+            else:
+                raise ValueError(f"the simulator cannot run '{name}'")
+        return None
+
+
+def evaluate_dtype(element: ir.Type) -> np.dtype:
+    return {"f32": np.float32, "f64": np.float64, "f16": np.float16, "i1": np.bool_,
+            "i8": np.int8, "i16": np.int16, "i32": np.int32, "i64": np.int64}[str(element)]
+
+
+def multicast(op: ir.Operation, grids: dict, step: int | None) -> None:
+    source, dest = grids[op.operands[0]], grids[op.operands[1]]
+    row = str_attr(op, "axis") == "row"
+    line = source.shape[1] if row else source.shape[0]
+    root, data = int_attr(op, "root"), source
+    if len(op.operands) == 3:  # the owner of panel `step` of a block-cyclic layout sends it
+        root = step % line
+        panel, dim = int_attr(op, "panel"), int_attr(op, "panel_dim")
+        offset = (step // line) * panel
+        data = np.take(source, np.arange(offset, offset + panel), axis=2 + dim)
+    dest[...] = data[:, root:root + 1] if row else data[root:root + 1]
+
+
+def shift(op: ir.Operation, grids: dict) -> None:
+    source, dest = grids[op.operands[0]], grids[op.operands[1]]
+    dx, dy, wrap = int_attr(op, "dx"), int_attr(op, "dy"), int_attr(op, "wrap")
+    if wrap:
+        dest[...] = np.roll(source, (dy, dx), axis=(0, 1))
+        return
+    height, width = source.shape[:2]
+    ys, xs = slice(max(dy, 0), height + min(dy, 0)), slice(max(dx, 0), width + min(dx, 0))
+    yd, xd = slice(max(-dy, 0), height + min(-dy, 0)), slice(max(-dx, 0), width + min(-dx, 0))
+    dest[ys, xs] = source[yd, xd]
+
+
+def execute(module: ir.Module, name: str, args: list[np.ndarray]) -> list[np.ndarray]:
+    for op in module.body.operations:
+        if op.operation.name == "func.func" and str_attr(op.operation, "sym_name") == name:
+            return Executor(op.operation).run(args)
+    raise ValueError(f"no function @{name}")
+
+
+# --- timing ---
+
+def _elements(type_: ir.Type) -> int:
+    return math.prod(ir.ShapedType(type_).shape)
+
+
+def _wavelets(type_: ir.Type, machine: Machine) -> float:
+    shaped = ir.ShapedType(type_)
+    return _elements(type_) * max(1, shaped.element_type.width // 8) / machine.wavelet_bytes
+
+
+def _is_preloaded(value: ir.Value) -> bool:
+    owner = value.owner
+    return isinstance(owner, ir.OpView) and owner.name == "arith.constant"
+
+
+class RegionCost:
+    """Cycles of one region's phases, and what it leaves on the grid arrays."""
+
+    def __init__(self, region: ir.Operation, machine: Machine, links: np.ndarray, busy: np.ndarray):
+        self.region, self.machine = region, machine
+        self.x, self.y, self.width, self.height = rect_of(region)
+        self.links, self.busy = links, busy
+        self.compute = self.comm = self.preload = self.flops = 0.0
+        self.sram = 0
+
+    def walk(self, block: ir.Block, repeat: int = 1) -> None:
+        for op in block.operations:
+            op = op.operation
+            name = op.name
+            if name == "wse.buffer":
+                shaped = ir.MemRefType(op.results[0].type)
+                self.sram += _elements(shaped) * max(1, shaped.element_type.width // 8)
+            elif name in ("wse.scatter", "wse.gather"):
+                self.stream(op)
+            elif name == "wse.steps":
+                self.walk(op.regions[0].blocks[0], repeat * int_attr(op, "count"))
+            elif name == "wse.compute":
+                for inner in op.regions[0].blocks[0].operations:
+                    self.local_compute(inner.operation, repeat)
+            elif name in ("wse.multicast", "wse.reduce", "wse.shift"):
+                self.fabric(op, repeat)
+
+    def stream(self, op: ir.Operation) -> None:
+        """In or out over the region's rows: one link per row, plus the distance."""
+        buffer = op.operands[1] if op.name == "wse.scatter" else op.operands[0]
+        per_pe = _wavelets(buffer.type, self.machine)
+        per_row = per_pe * self.width
+        cycles = per_row / self.machine.link_wavelets_per_cycle + (self.x + self.width) * self.machine.hop_cycles
+        self.links[self.y:self.y + self.height, 0:self.x + self.width] += per_row
+        if op.name == "wse.scatter" and _is_preloaded(op.operands[0]):
+            self.preload += cycles
+        else:
+            self.comm += cycles
+
+    def fabric(self, op: ir.Operation, repeat: int) -> None:
+        loads = LinkLoads(self.machine)
+        data = op.operands[1] if op.name == "wse.multicast" else op.operands[0]
+        wavelets = _wavelets(data.type, self.machine)
+        x0, x1, y0, y1 = self.x, self.x + self.width, self.y, self.y + self.height
+        if op.name == "wse.shift":
+            loads.add_shift((self.x, self.y, self.width, self.height), int_attr(op, "dx"),
+                            int_attr(op, "dy"), wavelets, wrap=bool(int_attr(op, "wrap")))
+        else:
+            row = str_attr(op, "axis") == "row"
+            root = int_attr(op, "root")
+            if op.name == "wse.multicast":
+                if row and self.width > 1:
+                    loads.add_row_multicast(y0, y1, x0 + root, x0, x1, wavelets)
+                elif not row and self.height > 1:
+                    loads.add_col_multicast(x0, x1, y0 + root, y0, y1, wavelets)
+            elif row and self.width > 1:
+                loads.add_row_reduce(y0, y1, x0 + root, x0, x1, wavelets)
+            elif not row and self.height > 1:
+                loads.add_col_reduce(x0, x1, y0 + root, y0, y1, wavelets)
+        self.comm += repeat * loads.phase_cycles()
+        self.links += repeat * loads.total()
+
+    def local_compute(self, op: ir.Operation, repeat: int) -> None:
+        """FLOPs of one PE's linalg op: its arithmetic ops times its iterations."""
+        ranges = loop_ranges(op) if op.name == "linalg.generic" else [1]
+        iterations = math.prod(ranges)
+        body = op.regions[0].blocks[0]
+        arithmetic = sum(1 for inner in body.operations
+                         if inner.operation.name.split(".")[0] in ("arith", "math")
+                         and inner.operation.name != "arith.constant")
+        flops = max(arithmetic, 1) * iterations
+        vector = ranges[-1] if ranges and iterator_types(op) else 1
+        dtype = "fp16" if "f16" in str(ir.ShapedType(op.operands[-1].type).element_type) else "fp32"
+        cycles = repeat * float(compute_cycles(self.machine, flops, max(vector, 1), dtype))
+        self.compute += cycles
+        self.flops += repeat * flops * self.width * self.height
+        self.busy[self.y:self.y + self.height, self.x:self.x + self.width] += cycles
+
+
+def estimate(module: ir.Module, machine: Machine, name: str = "forward") -> Report:
+    """The timing report of function `name`, from the IR alone (no input data)."""
+    shape = (machine.height, machine.width)
+    links, busy, sram = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    costs = []
+    for op in module.body.operations:
+        if op.operation.name != "func.func" or str_attr(op.operation, "sym_name") != name:
+            continue
+
+        def visit(inner: ir.Operation) -> ir.WalkResult:
+            if inner.name == "wse.region":
+                cost = RegionCost(inner, machine, links, busy)
+                cost.walk(inner.regions[0].blocks[0])
+                costs.append(cost)
+                return ir.WalkResult.SKIP
+            return ir.WalkResult.ADVANCE
+
+        op.operation.walk(visit, ir.WalkOrder.PRE_ORDER)
+    pipelined = len(costs) > 1 and all(int_attr(c.region, "slot") == 0 for c in costs)
+    rows, start = [], 0.0
+    for cost in costs:
+        x, y, w, h = cost.x, cost.y, cost.width, cost.height
+        region_sram = sram[y:y + h, x:x + w]
+        if pipelined:
+            region_sram += cost.sram
+        else:
+            np.maximum(region_sram, cost.sram, out=region_sram)
+        comm = cost.comm + (0.0 if pipelined else cost.preload)
+        rows.append(OpRow(str_attr(cost.region, "sym_name"), str_attr(cost.region, "kind"),
+                          (x, y, w, h), cost.compute, comm, 0.0, cost.flops, start))
+        start += cost.compute + comm
+    throughput = None
+    if pipelined:
+        stage = max(row.cycles for row in rows)
+        throughput = machine.clock_hz / stage if stage else None
+    return Report(machine, rows, busy, sram, links, dtype="fp32", pipeline_throughput=throughput)
