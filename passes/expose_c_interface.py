@@ -9,6 +9,23 @@ from torch_mlir import ir
 from .pass_base import WaferPass
 
 
+def public_functions(module: ir.Operation) -> list[ir.OpView]:
+    """The `func.func` definitions in `module` that code outside it can call.
+
+    A symbol is public unless its `sym_visibility` is "private" or "nested":
+    `func.func public @f` spells the default out. The JIT runtime lists exactly
+    these functions, so what it can invoke is what this pass exposes.
+    """
+    functions = []
+    for op in module.regions[0].blocks[0].operations:
+        if op.operation.name != "func.func" or not op.regions[0].blocks:
+            continue  # not a function, or a declaration: no body to call
+        if "sym_visibility" in op.attributes and ir.StringAttr(op.attributes["sym_visibility"]).value != "public":
+            continue
+        functions.append(op)
+    return functions
+
+
 @dataclass(frozen=True)
 class ExposeCInterface(WaferPass):
     """Mark every public `func.func` with `llvm.emit_c_interface`.
@@ -21,8 +38,5 @@ class ExposeCInterface(WaferPass):
     summary = "Mark public functions llvm.emit_c_interface for the JIT runtime"
 
     def apply(self, module: ir.Operation) -> None:
-        for op in module.regions[0].blocks[0].operations:
-            if op.operation.name != "func.func" or "sym_visibility" in op.attributes:
-                continue
-            if op.regions[0].blocks:  # a definition, not a declaration
-                op.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
+        for op in public_functions(module):
+            op.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()

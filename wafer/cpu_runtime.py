@@ -18,6 +18,7 @@ from torch_mlir import ir
 from torch_mlir.execution_engine import ExecutionEngine
 
 from .diagnostics import WaferError
+from .passes.expose_c_interface import public_functions
 
 _LIBC = ctypes.CDLL(None)
 _LIBC.free.argtypes = [ctypes.c_void_p]
@@ -63,9 +64,7 @@ class Signature:
 def public_signatures(module: ir.Module) -> dict[str, Signature]:
     """Signatures of the public functions of a linalg-on-tensors module."""
     signatures = {}
-    for op in module.body.operations:
-        if op.operation.name != "func.func" or "sym_visibility" in op.attributes:
-            continue
+    for op in public_functions(module.operation):
         name = ir.StringAttr(op.attributes["sym_name"]).value
         function_type = ir.FunctionType(ir.TypeAttr(op.attributes["function_type"]).value)
         args = tuple(

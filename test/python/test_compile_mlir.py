@@ -632,12 +632,6 @@ def test_text_with_a_leading_module_op():
     np.testing.assert_array_equal(exe.add_one(np.zeros(5, np.int32)), np.ones(5, np.int32))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=wafer.WaferError,
-    reason="`func.func public @f` carries sym_visibility = \"public\"; wafer-expose-c-interface "
-    "and cpu_runtime.public_signatures both skip any function that has the attribute at all",
-)
 def test_explicitly_public_function():
     exe = wafer.compile_mlir(ADD_ONE_MLIR.replace("func.func @add_one", "func.func public @add_one"))
     np.testing.assert_array_equal(exe.invoke("add_one", np.zeros(5, np.int32)), np.ones(5, np.int32))
