@@ -86,6 +86,13 @@ def _descriptor_type(rank: int, dtype: np.dtype) -> type[ctypes.Structure]:
     return type(f"MemRef{rank}D", (ctypes.Structure,), {"_fields_": fields})
 
 
+@functools.lru_cache(maxsize=None)  # one class per result list, for the same reason
+def _results_type(descriptors: tuple[type[ctypes.Structure], ...]) -> type[ctypes.Structure]:
+    """The struct a function with several results fills in: one descriptor each."""
+    fields = [(f"r{i}", t) for i, t in enumerate(descriptors)]
+    return type("Results", (ctypes.Structure,), {"_fields_": fields})
+
+
 def _to_descriptor(array: np.ndarray) -> ctypes.Structure:
     descriptor = _descriptor_type(array.ndim, array.dtype)()
     descriptor.allocated = array.ctypes.data
@@ -147,10 +154,7 @@ class CpuExecutable:
         if not result_types:
             self._engine.invoke(name, *call_args)
             return None
-        packed_type = type("Results", (ctypes.Structure,), {
-            "_fields_": [(f"r{i}", t) for i, t in enumerate(result_types)]
-        })
-        packed = packed_type()
+        packed = _results_type(tuple(result_types))()
         self._engine.invoke(name, ctypes.pointer(ctypes.pointer(packed)), *call_args)
         return tuple(_take_result(getattr(packed, f"r{i}"), spec) for i, spec in enumerate(signature.results))
 
