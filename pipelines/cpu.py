@@ -17,6 +17,7 @@ class CpuPipeline(Configurable):
     """
 
     name = "cpu"
+    kind = "pipeline"
     summary = "linalg-on-tensors -> fused, tiled, bufferized loops -> LLVM dialect"
 
     tile_sizes: tuple[int, ...] = (8, 64)

@@ -12,6 +12,7 @@ from .context import make_context
 from .cpu_runtime import CpuExecutable, public_signatures
 from .diagnostics import WaferError, collect_diagnostics, error_from_mlir, to_diagnostic
 from .pass_pipeline import build_pass_manager
+from .passes.pass_base import OptionError
 from .pipelines.cpu import CpuPipeline
 
 TARGETS = ("cpu",)
@@ -114,9 +115,13 @@ def compile_module(module: ir.Module, target: str = "cpu", **options) -> CpuExec
     """Compile a module that lives in a Wafer context; it is lowered in place."""
     if target not in TARGETS:
         raise WaferError(f"error: unknown target '{target}' (known: {', '.join(TARGETS)})")
+    try:
+        pipeline = CpuPipeline.from_keywords(**options)
+    except OptionError as err:
+        raise WaferError(f"error: {err}") from None
     start = time.perf_counter()
     signatures = public_signatures(module)
-    report = run_stages(module, CpuPipeline(**options).stages())
+    report = run_stages(module, pipeline.stages())
     jit_start = time.perf_counter()
     executable = CpuExecutable(module, signatures)
     ops = count_ops(module)

@@ -211,15 +211,30 @@ def test_unknown_target():
     assert str(info.value) == "error: unknown target 'tpu' (known: cpu)"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="compile_module passes **options straight to CpuPipeline(...): a misspelt option "
-    "is a TypeError from the dataclass constructor, not a WaferError",
-)
 def test_unknown_pipeline_option():
-    with pytest.raises(wafer.WaferError, match="tile_size"):
+    with pytest.raises(wafer.WaferError) as info:
         wafer.compile_mlir("func.func @f() {\n  return\n}\n", tile_size=(4, 4))
+    assert str(info.value) == "error: pipeline 'cpu' has no option 'tile_size' (options: tile_sizes, vectorize)"
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"tile_sizes": 8}, "error: option cpu{tile_sizes}: 8 is not a list of int"),
+        ({"tile_sizes": (4, "x")}, "error: option cpu{tile_sizes}: (4, 'x') is not a list of int"),
+        ({"vectorize": 1}, "error: option cpu{vectorize}: 1 is not a bool"),
+    ],
+)
+def test_badly_typed_pipeline_option(options, message):
+    with pytest.raises(wafer.WaferError) as info:
+        wafer.compile_mlir("func.func @f() {\n  return\n}\n", **options)
+    assert str(info.value) == message
+
+
+def test_pipeline_option_given_as_a_list():
+    exe = wafer.compile_mlir(MODULE, tile_sizes=[4, 4], vectorize=False)
+    a, s = np.arange(12, dtype=np.float32).reshape(3, 4), np.arange(4, dtype=np.float32)
+    np.testing.assert_array_equal(exe.scale_rows(a, s), a * s)
 
 
 # ---------------------------------------------------------------------------
