@@ -6,24 +6,8 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
+from ..symbols import public_functions
 from .pass_base import WaferPass
-
-
-def public_functions(module: ir.Operation) -> list[ir.OpView]:
-    """The `func.func` definitions in `module` that code outside it can call.
-
-    A symbol is public unless its `sym_visibility` is "private" or "nested":
-    `func.func public @f` spells the default out. The JIT runtime lists exactly
-    these functions, so what it can invoke is what this pass exposes.
-    """
-    functions = []
-    for op in module.regions[0].blocks[0].operations:
-        if op.operation.name != "func.func" or not op.regions[0].blocks:
-            continue  # not a function, or a declaration: no body to call
-        if "sym_visibility" in op.attributes and ir.StringAttr(op.attributes["sym_visibility"]).value != "public":
-            continue
-        functions.append(op)
-    return functions
 
 
 @dataclass(frozen=True)
