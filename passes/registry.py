@@ -11,6 +11,7 @@ from .pass_base import WaferPass
 
 _PASSES: dict[str, str] = {
     "wafer-verify-cpu-support": "verify_cpu_support:VerifyCpuSupport",
+    "wafer-fold-const-globals": "fold_const_globals:FoldConstGlobals",
     "wafer-fold-transpose": "fold_transpose:FoldTranspose",
     "wafer-fuse": "fuse:Fuse",
     "wafer-vectorize": "vectorize:Vectorize",

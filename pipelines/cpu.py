@@ -30,7 +30,7 @@ class CpuPipeline(Configurable):
             ("verify", "wafer-verify-cpu-support"),
             (
                 "simplify",
-                "func.func(canonicalize,cse),wafer-fold-transpose,"
+                "wafer-fold-const-globals,symbol-dce,func.func(canonicalize,cse),wafer-fold-transpose,"
                 "func.func(linalg-fuse-elementwise-ops,canonicalize,cse)",
             ),
             ("fuse", f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)"),

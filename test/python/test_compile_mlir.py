@@ -589,12 +589,6 @@ def test_ml_program_mutable_global_keeps_state_between_calls():
     assert got == list(np.cumsum(steps))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=wafer.WaferError,
-    reason="ml_program.global_load_const is not bufferized: one-shot-bufferize reports "
-    "'op was not bufferized' and refback-mlprogram-bufferize handles only global_load/store",
-)
 def test_ml_program_global_load_const():
     exe = wafer.compile_mlir(CONST_GLOBAL_MLIR)
     a = np.random.default_rng(19).standard_normal(4).astype(np.float32)
