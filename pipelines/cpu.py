@@ -24,7 +24,13 @@ class CpuPipeline(Configurable):
     vectorize: bool = True
 
     def stages(self) -> list[tuple[str, str]]:
-        """(stage name, pipeline text) in order; `wafer run` reports each stage."""
+        """(stage name, pipeline text) in order; `wafer run` reports each stage.
+
+        tm_tensor ops have no One-Shot model: one-shot-bufferize leaves them
+        (`allow-unknown-ops`) and tm-tensor-bufferize then gives them fresh
+        buffers. The other order fails: One-Shot Analysis rejects the
+        `to_tensor` ops (without `restrict`) that tm-tensor-bufferize leaves.
+        """
         tile = ",".join(str(size) for size in self.tile_sizes)
         return [
             ("verify", "wafer-verify-cpu-support"),
@@ -37,11 +43,11 @@ class CpuPipeline(Configurable):
             *([("vectorize", "wafer-vectorize,func.func(canonicalize,cse)")] if self.vectorize else []),
             (
                 "bufferize",
-                "func.func(refback-generalize-tensor-pad,refback-generalize-tensor-concat,"
-                "tm-tensor-bufferize),"
-                "one-shot-bufferize{bufferize-function-boundaries "
-                "function-boundary-type-conversion=identity-layout-map},"
-                "refback-mlprogram-bufferize,func.func(canonicalize),"
+                "func.func(refback-generalize-tensor-pad,refback-generalize-tensor-concat),"
+                "one-shot-bufferize{allow-unknown-ops bufferize-function-boundaries "
+                "function-boundary-type-conversion=identity-layout-map "
+                "unknown-type-conversion=identity-layout-map},"
+                "func.func(tm-tensor-bufferize),refback-mlprogram-bufferize,func.func(canonicalize),"
                 "scf-forall-to-for,buffer-deallocation-pipeline",
             ),
             (
