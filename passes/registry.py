@@ -16,6 +16,7 @@ _PASSES: dict[str, str] = {
     "wafer-fuse": "fuse:Fuse",
     "wafer-vectorize": "vectorize:Vectorize",
     "wafer-expose-c-interface": "expose_c_interface:ExposeCInterface",
+    "wafer-lower-assert": "lower_assert:LowerAssert",
 }
 
 

@@ -18,10 +18,13 @@ from torch_mlir import ir
 from torch_mlir.execution_engine import ExecutionEngine
 
 from .diagnostics import WaferError
-from .symbols import public_functions
+from .symbols import ASSERT_FAILED, ASSERT_PENDING, public_functions
 
 _LIBC = ctypes.CDLL(None)
 _LIBC.free.argtypes = [ctypes.c_void_p]
+
+_ASSERT_FAILED_HOOK = ctypes.CFUNCTYPE(None, ctypes.c_char_p)
+_ASSERT_PENDING_HOOK = ctypes.CFUNCTYPE(ctypes.c_bool)
 
 _DTYPES = {
     "f16": np.float16, "f32": np.float32, "f64": np.float64, "i1": np.bool_,
@@ -134,6 +137,16 @@ class CpuExecutable:
     def __init__(self, llvm_module: ir.Module, signatures: dict[str, Signature], opt_level: int = 3):
         self._signatures = signatures
         self._engine = ExecutionEngine(llvm_module, opt_level=opt_level)
+        # What wafer-lower-assert calls: a failed cf.assert records its message and
+        # returns early, instead of abort() killing the interpreter.
+        self._failed_asserts: list[str] = []
+        failed = self._failed_asserts
+        self._hooks = (  # the engine keeps raw pointers: the callbacks must live as long
+            _ASSERT_FAILED_HOOK(lambda message: failed.append(message.decode(errors="replace"))),
+            _ASSERT_PENDING_HOOK(lambda: bool(failed)),
+        )
+        for symbol, hook in zip((ASSERT_FAILED, ASSERT_PENDING), self._hooks):
+            self._engine.register_runtime(symbol, hook)
 
     @property
     def functions(self) -> list[str]:
@@ -149,14 +162,21 @@ class CpuExecutable:
         call_args = [ctypes.pointer(ctypes.pointer(d)) for d in descriptors]
         if len(result_types) == 1:
             results = result_types[0]()
-            self._engine.invoke(name, ctypes.pointer(ctypes.pointer(results)), *call_args)
+            self._call(name, ctypes.pointer(ctypes.pointer(results)), *call_args)
             return _take_result(results, signature.results[0])
         if not result_types:
-            self._engine.invoke(name, *call_args)
+            self._call(name, *call_args)
             return None
         packed = _results_type(tuple(result_types))()
-        self._engine.invoke(name, ctypes.pointer(ctypes.pointer(packed)), *call_args)
+        self._call(name, ctypes.pointer(ctypes.pointer(packed)), *call_args)
         return tuple(_take_result(getattr(packed, f"r{i}"), spec) for i, spec in enumerate(signature.results))
+
+    def _call(self, name: str, *pointers) -> None:
+        """Run @name; a failed cf.assert raises, before its poison results are read."""
+        self._failed_asserts.clear()
+        self._engine.invoke(name, *pointers)
+        if self._failed_asserts:
+            raise WaferError(f"{self._failed_asserts[0]} (a runtime check in @{name})")
 
     def __getattr__(self, name: str):
         if name.startswith("_") or name not in self._signatures:

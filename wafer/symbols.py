@@ -1,8 +1,13 @@
-"""Which functions a module exposes: shared by wafer-expose-c-interface and the JIT runtime."""
+"""The symbols compiled code and the JIT runtime share: which functions a
+module exposes (wafer-expose-c-interface) and which the runtime provides
+(wafer-lower-assert)."""
 
 from __future__ import annotations
 
 from torch_mlir import ir
+
+ASSERT_FAILED = "wafer_assert_failed"  # void (const char *message): record a failed cf.assert
+ASSERT_PENDING = "wafer_assert_pending"  # bool (void): has one failed in this call?
 
 
 def public_functions(module: ir.Operation) -> list[ir.OpView]:
