@@ -96,6 +96,8 @@ def _exit_block(function: ir.Operation) -> ir.Block:
 
 def _split_after(op: ir.Operation) -> ir.Block:
     """Move the ops after `op` into a new block right after op's block."""
+    if op.parent.name != "func.func":
+        raise PassFailure(op.location, f"{op.name} inside '{op.parent.name}' cannot return early: lower it to cf first")
     rest = op.block.create_after()
     following = list(op.block.operations)
     for later in following[[o.operation for o in following].index(op) + 1 :]:
@@ -104,8 +106,7 @@ def _split_after(op: ir.Operation) -> ir.Block:
 
 
 def _lower_assert(op: ir.Operation, exit_block: ir.Block, body: ir.Block, symbol: str) -> None:
-    if op.parent.name != "func.func":
-        raise PassFailure(op.location, f"cf.assert inside '{op.parent.name}' cannot return early: lower it to cf first")
+    rest = _split_after(op)
     text = str(Diagnostic("error", format_location(op.location), ir.StringAttr(op.attributes["msg"]).value))
     message = text.encode() + b"\0"
     text_type = llvm.ArrayType.get(ir.IntegerType.get_signless(8), len(message))
@@ -114,7 +115,6 @@ def _lower_assert(op: ir.Operation, exit_block: ir.Block, body: ir.Block, symbol
             text_type, symbol, ir.Attribute.parse("#llvm.linkage<internal>"),
             constant=True, value=ir.StringAttr.get(message),
         )
-    rest = _split_after(op)
     report = rest.create_before()
     with ir.InsertionPoint(op.block), op.location:
         cf.CondBranchOp(op.operands[0], [], [], rest, report)

@@ -75,3 +75,18 @@ func.func @nested(%c: i1) {
   }
   return
 }
+
+// -----
+
+// Likewise a call to a function that can fail, from inside a region.
+func.func private @fails(%c: i1) {
+  cf.assert %c, "fails"
+  return
+}
+func.func @nested_call(%c: i1) {
+  scf.if %c {
+    // expected-error@+1 {{func.call inside 'scf.if' cannot return early: lower it to cf first}}
+    func.call @fails(%c) : (i1) -> ()
+  }
+  return
+}
