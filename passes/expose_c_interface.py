@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
+from ..symbols import public_functions
 from .pass_base import WaferPass
 
 
@@ -21,8 +22,5 @@ class ExposeCInterface(WaferPass):
     summary = "Mark public functions llvm.emit_c_interface for the JIT runtime"
 
     def apply(self, module: ir.Operation) -> None:
-        for op in module.regions[0].blocks[0].operations:
-            if op.operation.name != "func.func" or "sym_visibility" in op.attributes:
-                continue
-            if op.regions[0].blocks:  # a definition, not a declaration
-                op.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
+        for op in public_functions(module):
+            op.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()

@@ -37,19 +37,35 @@ class Configurable:
 
     name: ClassVar[str]
     summary: ClassVar[str]
+    kind: ClassVar[str] = "pass"  # how errors name it
 
     @classmethod
-    def from_options(cls, options: dict[str, str]) -> WaferPass:
+    def from_options(cls, options: dict[str, str]) -> Configurable:
+        """An instance from pipeline text options: `{"tile-sizes": "4,32"}`."""
         fields = {f.name.replace("_", "-"): f for f in dataclasses.fields(cls)}
         hints = typing.get_type_hints(cls)
         values = {}
         for key, text in options.items():
-            if key not in fields:
-                known = ", ".join(sorted(fields)) or "none"
-                raise OptionError(f"pass '{cls.name}' has no option '{key}' (options: {known})")
-            field = fields[key]
+            field = cls._field(fields, key)
             values[field.name] = _parse_value(hints[field.name], text, f"{cls.name}{{{key}}}")
         return cls(**values)
+
+    @classmethod
+    def from_keywords(cls, **values) -> Configurable:
+        """An instance from Python keywords (`tile_sizes=(4, 32)`), checked like text options."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        hints = typing.get_type_hints(cls)
+        return cls(**{
+            key: _keyword_value(hints[cls._field(fields, key).name], value, f"{cls.name}{{{key}}}")
+            for key, value in values.items()
+        })
+
+    @classmethod
+    def _field(cls, fields: dict[str, dataclasses.Field], key: str) -> dataclasses.Field:
+        if key not in fields:
+            known = ", ".join(sorted(fields)) or "none"
+            raise OptionError(f"{cls.kind} '{cls.name}' has no option '{key}' (options: {known})")
+        return fields[key]
 
     @classmethod
     def option_help(cls) -> list[str]:
@@ -108,6 +124,22 @@ def _parse_value(hint, text: str, where: str):
     except ValueError:
         raise OptionError(f"option {where}: cannot read '{text}' as {_type_name(hint)}") from None
     raise TypeError(f"unsupported option type {hint}")
+
+
+def _keyword_value(hint, value, where: str):
+    """`value` as the option's type (a list becomes a tuple), or OptionError."""
+    if typing.get_origin(hint) is tuple:
+        (element, _) = typing.get_args(hint)
+        if isinstance(value, (tuple, list)) and all(_is_instance(v, element) for v in value):
+            return tuple(value)
+    elif _is_instance(value, hint):
+        return value
+    raise OptionError(f"option {where}: {value!r} is not a {_type_name(hint)}")
+
+
+def _is_instance(value, hint) -> bool:
+    """isinstance, except that a bool (an int subclass) is no int option."""
+    return isinstance(value, hint) and (hint is bool or not isinstance(value, bool))
 
 
 def _type_name(hint) -> str:

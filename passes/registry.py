@@ -11,10 +11,12 @@ from .pass_base import WaferPass
 
 _PASSES: dict[str, str] = {
     "wafer-verify-cpu-support": "verify_cpu_support:VerifyCpuSupport",
+    "wafer-fold-const-globals": "fold_const_globals:FoldConstGlobals",
     "wafer-fold-transpose": "fold_transpose:FoldTranspose",
     "wafer-fuse": "fuse:Fuse",
     "wafer-vectorize": "vectorize:Vectorize",
     "wafer-expose-c-interface": "expose_c_interface:ExposeCInterface",
+    "wafer-lower-assert": "lower_assert:LowerAssert",
     "wse-partition": "wse_partition:WsePartition",
     "wse-place": "wse_place:WsePlace",
     "wse-distribute": "wse_distribute:WseDistribute",

@@ -12,6 +12,7 @@ from .context import make_context
 from .cpu_runtime import CpuExecutable, public_signatures
 from .diagnostics import WaferError, collect_diagnostics, error_from_mlir, to_diagnostic
 from .pass_pipeline import build_pass_manager
+from .passes.pass_base import OptionError
 from .pipelines.cpu import CpuPipeline
 from .pipelines.wse import WsePipeline
 
@@ -117,9 +118,13 @@ def compile_module(module: ir.Module, target: str = "cpu", **options):
         raise WaferError(f"error: unknown target '{target}' (known: {', '.join(TARGETS)})")
     if target == "wse":
         return _compile_wse(module, **options)
+    try:
+        pipeline = CpuPipeline.from_keywords(**options)
+    except OptionError as err:
+        raise WaferError(f"error: {err}") from None
     start = time.perf_counter()
     signatures = public_signatures(module)
-    report = run_stages(module, CpuPipeline(**options).stages())
+    report = run_stages(module, pipeline.stages())
     jit_start = time.perf_counter()
     executable = CpuExecutable(module, signatures)
     ops = count_ops(module)
@@ -129,9 +134,10 @@ def compile_module(module: ir.Module, target: str = "cpu", **options):
     return executable
 
 
-def _compile_wse(module: ir.Module, machine="small", mode: str = "pipelined", region=None):
+def _compile_wse(module: ir.Module, machine="small", region=None, **options):
     """Lower to a placed `wse` program for `machine` (a preset name or a `Machine`),
-    optionally restricted to a `region=(width, height)` of its fabric."""
+    optionally restricted to a `region=(width, height)` of its fabric; `options`
+    are the wse pipeline's (mode)."""
     import dataclasses
 
     from .dialects.wse import MACHINE_ATTR, FabricInfo
@@ -149,10 +155,14 @@ def _compile_wse(module: ir.Module, machine="small", mode: str = "pipelined", re
             raise WaferError(f"error: region {width}x{height} does not fit the "
                              f"{target_machine.width}x{target_machine.height} fabric of '{target_machine.name}'")
         target_machine = dataclasses.replace(target_machine, width=width, height=height)
+    try:
+        pipeline = WsePipeline.from_keywords(machine=target_machine.name, **options)
+    except OptionError as err:
+        raise WaferError(f"error: {err}") from None
     signatures = public_signatures(module)
     with module.context:
         module.operation.attributes[MACHINE_ATTR] = FabricInfo.of(target_machine).to_attr()
-    report = run_stages(module, WsePipeline(target_machine.name, mode).stages())
+    report = run_stages(module, pipeline.stages())
     executable = WseExecutable(module, signatures, target_machine)
     report.seconds = time.perf_counter() - start
     executable.compile_report = report

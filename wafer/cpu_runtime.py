@@ -18,9 +18,13 @@ from torch_mlir import ir
 from torch_mlir.execution_engine import ExecutionEngine
 
 from .diagnostics import WaferError
+from .symbols import ASSERT_FAILED, ASSERT_PENDING, public_functions
 
 _LIBC = ctypes.CDLL(None)
 _LIBC.free.argtypes = [ctypes.c_void_p]
+
+_ASSERT_FAILED_HOOK = ctypes.CFUNCTYPE(None, ctypes.c_char_p)
+_ASSERT_PENDING_HOOK = ctypes.CFUNCTYPE(ctypes.c_bool)
 
 _DTYPES = {
     "f16": np.float16, "f32": np.float32, "f64": np.float64, "i1": np.bool_,
@@ -63,9 +67,7 @@ class Signature:
 def public_signatures(module: ir.Module) -> dict[str, Signature]:
     """Signatures of the public functions of a linalg-on-tensors module."""
     signatures = {}
-    for op in module.body.operations:
-        if op.operation.name != "func.func" or "sym_visibility" in op.attributes:
-            continue
+    for op in public_functions(module.operation):
         name = ir.StringAttr(op.attributes["sym_name"]).value
         function_type = ir.FunctionType(ir.TypeAttr(op.attributes["function_type"]).value)
         args = tuple(
@@ -85,6 +87,13 @@ def _descriptor_type(rank: int, dtype: np.dtype) -> type[ctypes.Structure]:
     if rank:
         fields += [("shape", ctypes.c_longlong * rank), ("strides", ctypes.c_longlong * rank)]
     return type(f"MemRef{rank}D", (ctypes.Structure,), {"_fields_": fields})
+
+
+@functools.lru_cache(maxsize=None)  # one class per result list, for the same reason
+def _results_type(descriptors: tuple[type[ctypes.Structure], ...]) -> type[ctypes.Structure]:
+    """The struct a function with several results fills in: one descriptor each."""
+    fields = [(f"r{i}", t) for i, t in enumerate(descriptors)]
+    return type("Results", (ctypes.Structure,), {"_fields_": fields})
 
 
 def _to_descriptor(array: np.ndarray) -> ctypes.Structure:
@@ -128,6 +137,16 @@ class CpuExecutable:
     def __init__(self, llvm_module: ir.Module, signatures: dict[str, Signature], opt_level: int = 3):
         self._signatures = signatures
         self._engine = ExecutionEngine(llvm_module, opt_level=opt_level)
+        # What wafer-lower-assert calls: a failed cf.assert records its message and
+        # returns early, instead of abort() killing the interpreter.
+        self._failed_asserts: list[str] = []
+        failed = self._failed_asserts
+        self._hooks = (  # the engine keeps raw pointers: the callbacks must live as long
+            _ASSERT_FAILED_HOOK(lambda message: failed.append(message.decode(errors="replace"))),
+            _ASSERT_PENDING_HOOK(lambda: bool(failed)),
+        )
+        for symbol, hook in zip((ASSERT_FAILED, ASSERT_PENDING), self._hooks):
+            self._engine.register_runtime(symbol, hook)
 
     @property
     def functions(self) -> list[str]:
@@ -143,17 +162,21 @@ class CpuExecutable:
         call_args = [ctypes.pointer(ctypes.pointer(d)) for d in descriptors]
         if len(result_types) == 1:
             results = result_types[0]()
-            self._engine.invoke(name, ctypes.pointer(ctypes.pointer(results)), *call_args)
+            self._call(name, ctypes.pointer(ctypes.pointer(results)), *call_args)
             return _take_result(results, signature.results[0])
         if not result_types:
-            self._engine.invoke(name, *call_args)
+            self._call(name, *call_args)
             return None
-        packed_type = type("Results", (ctypes.Structure,), {
-            "_fields_": [(f"r{i}", t) for i, t in enumerate(result_types)]
-        })
-        packed = packed_type()
-        self._engine.invoke(name, ctypes.pointer(ctypes.pointer(packed)), *call_args)
+        packed = _results_type(tuple(result_types))()
+        self._call(name, ctypes.pointer(ctypes.pointer(packed)), *call_args)
         return tuple(_take_result(getattr(packed, f"r{i}"), spec) for i, spec in enumerate(signature.results))
+
+    def _call(self, name: str, *pointers) -> None:
+        """Run @name; a failed cf.assert raises, before its poison results are read."""
+        self._failed_asserts.clear()
+        self._engine.invoke(name, *pointers)
+        if self._failed_asserts:
+            raise WaferError(f"{self._failed_asserts[0]} (a runtime check in @{name})")
 
     def __getattr__(self, name: str):
         if name.startswith("_") or name not in self._signatures:

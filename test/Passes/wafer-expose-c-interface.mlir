@@ -8,6 +8,14 @@ func.func @public_def(%a: i32) -> i32 {
   return %a : i32
 }
 
+// `public` spelt out is the default visibility, not a reason to skip.
+// CHECK-LABEL: func.func public @explicit_public
+// CHECK-SAME: attributes {llvm.emit_c_interface}
+// LLVM-DAG: llvm.func @_mlir_ciface_explicit_public(
+func.func public @explicit_public(%a: i32) -> i32 {
+  return %a : i32
+}
+
 // A function the JIT never calls from outside keeps its plain signature.
 // CHECK-LABEL: func.func private @private_def
 // CHECK-SAME: -> i32 {{{$}}

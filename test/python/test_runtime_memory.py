@@ -125,21 +125,7 @@ def test_resident_memory_does_not_grow(exe, inputs, case):
     assert grown < BOUND_BYTES, f"resident memory grew by {grown / 2**20:.1f} MB over {CALLS} calls"
 
 
-MULTIPLE_RESULTS_LEAK = pytest.mark.xfail(
-    strict=True,
-    reason="cpu_runtime.invoke builds a new ctypes Structure class ('Results') on every call "
-    "with several results; ctypes.pointer() caches POINTER(cls) forever, so each call leaks "
-    "the class (~6 KB)",
-)
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(CASES[name], id=name, marks=[MULTIPLE_RESULTS_LEAK] if name == "two-results" else [])
-        for name in CASES
-    ],
-)
+@pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
 def test_no_python_objects_accumulate(exe, inputs, case):
     for _ in range(WARMUP):
         case(exe, inputs)

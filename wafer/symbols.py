@@ -1,0 +1,27 @@
+"""The symbols compiled code and the JIT runtime share: which functions a
+module exposes (wafer-expose-c-interface) and which the runtime provides
+(wafer-lower-assert)."""
+
+from __future__ import annotations
+
+from torch_mlir import ir
+
+ASSERT_FAILED = "wafer_assert_failed"  # void (const char *message): record a failed cf.assert
+ASSERT_PENDING = "wafer_assert_pending"  # bool (void): has one failed in this call?
+
+
+def public_functions(module: ir.Operation) -> list[ir.OpView]:
+    """The `func.func` definitions in `module` that code outside it can call.
+
+    A symbol is public unless its `sym_visibility` is "private" or "nested":
+    `func.func public @f` spells the default out. The runtime lists exactly
+    the functions the pass gives a C interface, because both ask here.
+    """
+    functions = []
+    for op in module.regions[0].blocks[0].operations:
+        if op.operation.name != "func.func" or not op.regions[0].blocks:
+            continue  # not a function, or a declaration: no body to call
+        if "sym_visibility" in op.attributes and ir.StringAttr(op.attributes["sym_visibility"]).value != "public":
+            continue
+        functions.append(op)
+    return functions
