@@ -23,19 +23,37 @@ def _int(value: int) -> ir.Attribute:
     return ir.IntegerAttr.get(_I64(), value)
 
 
-def _fill_value(init: ir.Operation):
-    """The constant a 0-input generic fills with, or None if it computes something."""
-    block = init.regions[0].blocks[0]
-    value = block.operations[len(block.operations) - 1].operands[0]
-    owner = value.owner
-    if not isinstance(owner, ir.OpView) or owner.name != "arith.constant":
-        return None
-    attr = owner.attributes["value"]
+def _scalar(attr: ir.Attribute):
+    if isinstance(attr, ir.BoolAttr):
+        return ir.BoolAttr(attr).value
     if isinstance(attr, ir.FloatAttr):
         return ir.FloatAttr(attr).value
     if isinstance(attr, ir.IntegerAttr):
-        return ir.IntegerAttr(attr).value
+        value = ir.IntegerAttr(attr).value
+        return bool(value) if ir.IntegerType(attr.type).width == 1 else value
     return None
+
+
+def fill_value(value: ir.Value):
+    """The one value every element of `value` holds, when it is a fill or a
+    splat constant, or a reshape of one; None otherwise."""
+    owner = value.owner
+    if not isinstance(owner, ir.OpView):
+        return None
+    if owner.name in ("tensor.expand_shape", "tensor.collapse_shape", "tensor.cast"):
+        return fill_value(owner.operands[0])
+    if owner.name == "arith.constant":
+        attr = owner.attributes["value"]
+        if isinstance(attr, ir.DenseElementsAttr) and attr.is_splat:
+            return _scalar(attr.get_splat_value())
+        return None
+    if not is_init(owner.operation):
+        return None
+    block = owner.regions[0].blocks[0]
+    yielded = block.operations[len(block.operations) - 1].operands[0].owner
+    if not isinstance(yielded, ir.OpView) or yielded.name != "arith.constant":
+        return None
+    return _scalar(yielded.attributes["value"])
 
 
 class RegionBuilder:
@@ -178,9 +196,7 @@ class RegionBuilder:
                           and iterator_types(op)[col_loop] == "reduction")
         if reduced_across:
             kind = combiner(op)
-            init = operands[-1].owner
-            identity = _IDENTITY.get(kind)
-            if kind is None or not isinstance(init, ir.OpView) or _fill_value(init.operation) != identity:
+            if kind is None or fill_value(operands[-1]) != _IDENTITY[kind]:
                 raise PassFailure(op.location, "wse-distribute can split a reduction across PEs only when "
                                   "its init is the identity of an add/mul/max/min/and/or combiner")
             shape = ir.MemRefType(out.type)

@@ -24,6 +24,12 @@ class Demand:
     max_rows: int
     max_cols: int
     divides: bool  # rows and columns must divide the split extents exactly
+    bytes: int  # every tensor the region reads or writes, once
+
+    def min_cols(self, rows: int, sram_bytes: int) -> int:
+        """Columns needed for the region's tensors to fit, split evenly, in
+        80% of the SRAM (the rest for panels and replicated operands)."""
+        return math.ceil(self.bytes / (min(rows, self.max_rows) * 0.8 * sram_bytes))
 
     def shape(self, rows: int, cols: int) -> tuple[int, int]:
         """The rectangle used out of `rows` x `cols` available."""
@@ -36,10 +42,20 @@ def _largest_divisor(extent: int, limit: int) -> int:
     return next(d for d in range(min(extent, limit), 0, -1) if extent % d == 0)
 
 
+def _tensor_bytes(values) -> int:
+    unique = []
+    for value in values:
+        if isinstance(value.type, ir.RankedTensorType) and not any(value == u for u in unique):
+            unique.append(value)
+    return sum(math.prod(ir.RankedTensorType(v.type).shape)
+               * max(1, ir.RankedTensorType(v.type).element_type.width // 8) for v in unique)
+
+
 def demand(region: ir.Operation) -> Demand:
     members = [op.operation for op in region.regions[0].blocks[0].operations
                if op.operation.name == "linalg.generic" and not is_init(op.operation)]
     flops = sum(2.0 * math.prod(loop_ranges(op)) for op in members)
+    size = _tensor_bytes([v for op in members for v in list(op.operands) + list(op.results)])
     anchor = members[0]
     ranges = loop_ranges(anchor)
     if str_attr(region, "kind") == SUMMA:
@@ -47,9 +63,9 @@ def demand(region: ir.Operation) -> Demand:
         contraction = as_contraction(anchor)
         rows = max(ranges[contraction.k], ranges[contraction.m] if contraction.m is not None else 1)
         cols = ranges[contraction.n] if contraction.n is not None else 1
-        return Demand(flops, rows, cols, divides=False)
+        return Demand(flops, rows, cols, divides=False, bytes=size)
     row, col = row_and_col_loops(anchor)
-    return Demand(flops, ranges[row] if row is not None else 1, ranges[col], divides=True)
+    return Demand(flops, ranges[row] if row is not None else 1, ranges[col], divides=True, bytes=size)
 
 
 def _set_rect(region: ir.Operation, x: int, y: int, width: int, height: int, slot: int) -> None:
@@ -106,20 +122,30 @@ class WsePlace(WaferPass):
                 f"{len(regions)} regions do not fit side by side in the {fabric.width} columns of "
                 f"'{fabric.name}' ({len(regions) - fabric.width} too many): use mode=whole-wafer",
             )
+        least = [d.min_cols(fabric.height, fabric.sram_bytes) for d in demands]
+        if sum(least) > fabric.width:
+            raise PassFailure(
+                module.location,
+                f"the {len(regions)} regions need at least {sum(least)} columns of {fabric.height} PEs "
+                f"to hold their tensors side by side; '{fabric.name}' has {fabric.width} "
+                f"({sum(least) - fabric.width} short): use mode=whole-wafer or a larger machine",
+            )
         x = 0
-        for region, need, cols in zip(regions, demands, _balanced_widths(demands, fabric.width)):
+        for region, need, cols in zip(regions, demands, _balanced_widths(demands, least, fabric.width)):
             rows, used = need.shape(fabric.height, cols)
             _set_rect(region, x, 0, used, rows, 0)
             x += cols
 
 
-def _balanced_widths(demands: list[Demand], width: int) -> list[int]:
-    """Columns per region, proportional to its FLOPs, at least 1."""
+def _balanced_widths(demands: list[Demand], least: list[int], width: int) -> list[int]:
+    """Columns per region, proportional to its FLOPs, never below what its tensors need."""
     weights = [d.flops for d in demands]
     total = sum(weights) or 1.0
-    widths = [max(1, min(d.max_cols, int(width * w / total))) for d, w in zip(demands, weights)]
-    while sum(widths) > width:  # the floor of 1 column overshot: take from the widest
-        widths[widths.index(max(widths))] -= 1
+    widths = [max(low, min(d.max_cols, int(width * w / total)))
+              for d, w, low in zip(demands, weights, least)]
+    while sum(widths) > width:  # the floors overshot: take from the widest that can spare one
+        spare = [i for i in range(len(widths)) if widths[i] > least[i]]
+        widths[max(spare, key=lambda i: widths[i])] -= 1
     spare = width - sum(widths)
     while spare > 0:  # hand out what is left to the stage that needs it most
         grow = [i for i, d in enumerate(demands) if widths[i] < d.max_cols]

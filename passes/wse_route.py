@@ -18,17 +18,49 @@ def _boxes_overlap(a, b) -> bool:
     return ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
 
 
-def stream_box(op: ir.Operation) -> tuple[int, int, int, int]:
-    """The PEs a stream crosses: from the wafer's west edge, or from the
-    producing region, to the region it feeds (routes run X first)."""
+def stream_sources(value: ir.Value) -> tuple[list[tuple[int, int, int, int]], bool]:
+    """The rectangles of the regions a tensor comes from, seen through the
+    data movement between regions, and whether it also comes in at the edge
+    (a function argument). Constants come from neither: they are preloaded."""
+    rects, edge, pending, seen = [], False, [value], []
+    while pending:
+        value = pending.pop()
+        if any(value == v for v in seen):
+            continue
+        seen.append(value)
+        owner = value.owner
+        if not isinstance(owner, ir.OpView):
+            edge = True  # a block argument: the function's input
+        elif owner.name == "wse.region":
+            rects.append(rect_of(owner.operation))
+        elif owner.name != "arith.constant":
+            pending += list(owner.operands)
+    return rects, edge
+
+
+def _union(rects: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    left, top = min(r[0] for r in rects), min(r[1] for r in rects)
+    right, bottom = max(r[0] + r[2] for r in rects), max(r[1] + r[3] for r in rects)
+    return left, top, right - left, bottom - top
+
+
+def stream_box(op: ir.Operation) -> tuple[int, int, int, int] | None:
+    """The PEs a stream crosses (routes run X first), or None for a weight
+    load, which runs region by region before the model does. A scatter comes
+    from the regions its tensor was computed on and from the west edge if it
+    reads an input; a gather goes to the west edge when its result leaves the
+    program, else stays in its region (the consumer's scatter carries it on)."""
     region = enclosing_region(op)
     x, y, w, h = rect_of(region)
-    source = op.operands[0].owner if op.name == "wse.scatter" else None
-    if isinstance(source, ir.OpView) and source.name == "wse.region":
-        sx, sy, sw, sh = rect_of(source.operation)
-        left, top = min(x, sx), min(y, sy)
-        return left, top, max(x + w, sx + sw) - left, max(y + h, sy + sh) - top
-    return 0, y, x + w, h
+    if op.name == "wse.gather":
+        leaves = any(use.owner.name == "func.return" for use in region.results[0].uses)
+        return (0, y, x + w, h) if leaves else (x, y, w, h)
+    rects, edge = stream_sources(op.operands[0])
+    if not rects and not edge:
+        return None
+    if edge:
+        rects.append((0, y, 1, h))
+    return _union(rects + [(x, y, w, h)])
 
 
 @dataclass(frozen=True)
@@ -36,11 +68,12 @@ class WseRoute(WaferPass):
     """Assign colors: distinct within a region, shared between regions.
 
     Transfers inside a region (multicasts, reductions, shifts) stay inside
-    its rectangle, so regions reuse the same low colors. Streams in and out
-    (scatter, gather) cross other regions: two streams get different colors
-    when they are live in the same slot and their routes' bounding boxes
-    meet. Colors are given greedily; needing more than the machine has is an
-    error at the transfer that ran out.
+    its rectangle, so regions reuse the same low colors. Weight loads run
+    one region at a time before the model does, so they share one color.
+    Other streams in and out (scatter, gather) cross other regions: two get
+    different colors when they are live in the same slot and their routes'
+    bounding boxes meet. Colors are given greedily; needing more than the
+    machine has is an error at the transfer that ran out.
     """
 
     name = "wse-route"
@@ -75,11 +108,14 @@ class WseRoute(WaferPass):
             local_colors = max(local_colors, len(local))
             streams += [(op, int_attr(region, "slot"), stream_box(op)) for op in transfers
                         if op.name in _STREAMS]
-        assigned = []
+        load_color, assigned = local_colors, []
         for op, slot, box in streams:
+            if box is None:
+                self._color(op, load_color, budget)
+                continue
             taken = {color for color, other_slot, other_box in assigned
                      if other_slot == slot and _boxes_overlap(box, other_box)}
-            color = next(c for c in range(local_colors, local_colors + len(assigned) + 1) if c not in taken)
+            color = next(c for c in range(load_color + 1, load_color + len(assigned) + 2) if c not in taken)
             self._color(op, color, budget)
             assigned.append((color, slot, box))
 

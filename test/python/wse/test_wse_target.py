@@ -48,9 +48,9 @@ def test_gemm_matches_numpy(m, k, n, region):
 
 
 @pytest.mark.parametrize("mode", ["pipelined", "whole-wafer"])
-@pytest.mark.parametrize("batch", [1, 3])
-def test_mlp_matches_pytorch(batch, mode):
-    model, inputs = EXAMPLES["mlp"].build(batch)
+@pytest.mark.parametrize("name,batch", [("mlp", 1), ("mlp", 3), ("transformer", 1), ("transformer", 2)])
+def test_model_matches_pytorch(name, batch, mode):
+    model, inputs = EXAMPLES[name].build(batch)
     compiled = wafer.compile(model, inputs, target="wse", mode=mode)
     got = compiled(*inputs)
     with torch.no_grad():
