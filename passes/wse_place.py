@@ -111,6 +111,15 @@ class WsePlace(WaferPass):
             return
         fabric = fabric_of(regions[0])
         demands = [demand(region) for region in regions]
+        least = [d.min_cols(fabric.height, fabric.sram_bytes) for d in demands]
+        for region, need, cols in zip(regions, demands, least):
+            if cols > fabric.width:
+                raise PassFailure(
+                    region.location,
+                    f"region '{str_attr(region, 'sym_name')}' does not fit: its {need.bytes:,} B of "
+                    f"tensors need at least {cols} columns of {fabric.height} PEs, '{fabric.name}' "
+                    f"has {fabric.width} ({cols - fabric.width} short)",
+                )
         if self.mode == "whole-wafer":
             for slot, (region, need) in enumerate(zip(regions, demands)):
                 rows, cols = need.shape(fabric.height, fabric.width)
@@ -122,10 +131,9 @@ class WsePlace(WaferPass):
                 f"{len(regions)} regions do not fit side by side in the {fabric.width} columns of "
                 f"'{fabric.name}' ({len(regions) - fabric.width} too many): use mode=whole-wafer",
             )
-        least = [d.min_cols(fabric.height, fabric.sram_bytes) for d in demands]
         if sum(least) > fabric.width:
             raise PassFailure(
-                module.location,
+                regions[0].location,
                 f"the {len(regions)} regions need at least {sum(least)} columns of {fabric.height} PEs "
                 f"to hold their tensors side by side; '{fabric.name}' has {fabric.width} "
                 f"({sum(least) - fabric.width} short): use mode=whole-wafer or a larger machine",

@@ -89,6 +89,16 @@ def test_unknown_machine_and_oversized_region_are_clear_errors():
         wafer.compile_mlir(GEMM.format(m=2, k=2, n=2), target="wse", region=(40, 2))
 
 
-def test_a_layer_too_large_for_sram_names_the_buffer_and_the_excess():
-    with pytest.raises(wafer.WaferError, match=r"over the 49152 B of SRAM on a PE of 'small' by \d+ B"):
-        wafer.compile_mlir(GEMM.format(m=64, k=4096, n=4096), target="wse", region=(2, 2))
+@pytest.mark.parametrize("mode", ["pipelined", "whole-wafer"])
+def test_a_layer_too_large_for_sram_says_by_how_much(mode):
+    with pytest.raises(wafer.WaferError, match=r"region 'summa0' does not fit: its 70,254,592 B of tensors "
+                       r"need at least 894 columns of 2 PEs, 'small' has 2 \(892 short\)"):
+        wafer.compile_mlir(GEMM.format(m=64, k=4096, n=4096), target="wse", region=(2, 2), mode=mode)
+
+
+def test_a_model_too_large_to_pipeline_says_by_how_much():
+    model, inputs = EXAMPLES["mlp"].build(1)
+    with pytest.raises(wafer.WaferError, match=r"the 3 regions need at least 4 columns of 32 PEs to hold their "
+                       r"tensors side by side; 'small' has 3 \(1 short\): use mode=whole-wafer"):
+        wafer.compile(model, inputs, target="wse", region=(3, 32))
+    assert wafer.compile(model, inputs, target="wse", region=(3, 32), mode="whole-wafer").estimate().cycles > 0
