@@ -9,10 +9,11 @@
 irdl.dialect @wse {
   // A rectangle of PEs and what runs there. `slot` orders regions in time:
   // regions in one slot are live together (layer-pipelined mode puts all in
-  // slot 0), and -1 means not placed yet. The body ends in wse.yield.
+  // slot 0), and -1 means not placed yet. `flops` is the model's work done
+  // here (padding excluded). The body ends in wse.yield.
   //   %y = "wse.region"() ({ ... "wse.yield"(%t) : (tensor<4x8xf32>) -> () })
   //        {sym_name = "fc1", kind = "matmul", x = 0 : i64, y = 0 : i64,
-  //         width = 4 : i64, height = 2 : i64, slot = 0 : i64} : () -> tensor<4x8xf32>
+  //         width = 4 : i64, height = 2 : i64, slot = 0 : i64, flops = 512 : i64} : () -> tensor<4x8xf32>
   irdl.operation @region {
     %tensor = irdl.base "!builtin.tensor"
     %sym_name = irdl.base "#builtin.string"
@@ -22,7 +23,8 @@ irdl.dialect @wse {
     %width = irdl.base "#builtin.integer"
     %height = irdl.base "#builtin.integer"
     %slot = irdl.base "#builtin.integer"
-    irdl.attributes {"sym_name" = %sym_name, "kind" = %kind, "x" = %x, "y" = %y, "width" = %width, "height" = %height, "slot" = %slot}
+    %flops = irdl.base "#builtin.integer"
+    irdl.attributes {"sym_name" = %sym_name, "kind" = %kind, "x" = %x, "y" = %y, "width" = %width, "height" = %height, "slot" = %slot, "flops" = %flops}
     %body = irdl.region
     irdl.regions(body: %body)
     irdl.results(result: %tensor)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from torch_mlir import ir
+from torch_mlir.dialects import tensor
 
 from ..dialects.wse import MACHINE_ATTR, FabricInfo
-from ..wse_target.distribution import as_contraction, is_projected, iterator_types, loop_ranges
+from ..wse_target.distribution import as_contraction, is_projected, iterator_types, loop_ranges, op_flops
 from ..wse_target.machine import get_machine
 from .pass_base import PassFailure, WaferPass
 
@@ -28,6 +29,27 @@ def is_relayout(op: ir.Operation) -> bool:
     block = op.regions[0].blocks[0]
     terminator = block.operations[len(block.operations) - 1]
     return len(block.operations) == 1 and terminator.operands[0] in list(block.arguments)
+
+
+def is_check(op: ir.Operation) -> bool:
+    """A generic without results: it only runs checks (batchnorm's cf.assert), at host level."""
+    return op.name == "linalg.generic" and not op.results
+
+
+def detach_checks(block: ir.Block) -> None:
+    """Let checks read a tensor.empty instead of an input they read only for its
+    shape (batchnorm's asserts iterate over the conv output), so that they do not
+    hold a value that a region would otherwise keep inside."""
+    checks = [op.operation for op in block.operations if is_check(op.operation)]
+    for op in checks:
+        arguments = op.regions[0].blocks[0].arguments
+        for i, value in enumerate(op.operands):
+            producer = value.owner
+            unread = not any(True for _ in arguments[i].uses)
+            if unread and not (isinstance(producer, ir.OpView) and producer.name == "tensor.empty"):
+                shaped = ir.RankedTensorType(value.type)
+                with ir.InsertionPoint(op), op.location:
+                    op.operands[i] = tensor.EmptyOp(shaped.shape, shaped.element_type).result
 
 
 def is_elementwise(op: ir.Operation) -> bool:
@@ -59,11 +81,12 @@ def find_groups(block: ir.Block) -> list[Group]:
                               "(run func.func(linalg-generalize-named-ops) first, as the wse pipeline does)")
         if op.name != "linalg.generic" or any(op == g for g in grouped):
             continue
-        if is_init(op) or is_relayout(op):
+        if is_init(op) or is_relayout(op) or is_check(op):
             continue
         if not is_projected(op):
-            raise PassFailure(op.location, "the wse target cannot partition this op yet: its indexing "
-                              "maps are not projected permutations (a convolution or pooling window)")
+            raise PassFailure(op.location, "the wse target cannot partition this op: its indexing maps "
+                              "are not projected permutations (unfold convolution and pooling windows "
+                              "with wse-unfold-windows first, as the wse pipeline does)")
         if as_contraction(op) is not None:
             group = Group(SUMMA, [op])
             _grow_epilogue(group)
@@ -93,7 +116,8 @@ def _grow_rowwise(group: Group, first: ir.Operation, grouped: list[ir.Operation]
     """Add the following ungrouped ops over the same loop ranges that read a group value."""
     ranges = loop_ranges(first)
     for op in _following(first):
-        if any(op == g for g in grouped) or op.name != "linalg.generic" or is_init(op) or is_relayout(op) or not is_projected(op):
+        if (any(op == g for g in grouped) or op.name != "linalg.generic" or is_init(op) or is_relayout(op)
+                or is_check(op) or not is_projected(op)):
             continue
         if as_contraction(op) is not None or loop_ranges(op) != ranges:
             continue
@@ -132,7 +156,8 @@ def outline(group: Group, name: str) -> None:
                 "sym_name": ir.StringAttr.get(name),
                 "kind": ir.StringAttr.get(group.kind),
                 **{key: ir.IntegerAttr.get(i64, value) for key, value in
-                   (("x", 0), ("y", 0), ("width", 1), ("height", 1), ("slot", -1))},
+                   (("x", 0), ("y", 0), ("width", 1), ("height", 1), ("slot", -1),
+                    ("flops", sum(op_flops(op) for op in group.ops)))},
             },
             regions=1,
         )
@@ -181,5 +206,6 @@ class WsePartition(WaferPass):
         for func in module.regions[0].blocks[0].operations:
             if func.operation.name != "func.func" or not func.regions[0].blocks:
                 continue
+            detach_checks(func.regions[0].blocks[0])
             for i, group in enumerate(find_groups(func.regions[0].blocks[0])):
                 outline(group, f"{group.kind}{i}")

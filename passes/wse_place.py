@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
-from ..dialects.wse import fabric_of, str_attr
+from ..dialects.wse import fabric_of, int_attr, str_attr
 from ..wse_target.distribution import as_contraction, loop_ranges
 from .pass_base import PassFailure, WaferPass
 from .wse_distribute import row_and_col_loops
@@ -54,7 +54,7 @@ def _tensor_bytes(values) -> int:
 def demand(region: ir.Operation) -> Demand:
     members = [op.operation for op in region.regions[0].blocks[0].operations
                if op.operation.name == "linalg.generic" and not is_init(op.operation)]
-    flops = sum(2.0 * math.prod(loop_ranges(op)) for op in members)
+    flops = float(int_attr(region, "flops"))
     size = _tensor_bytes([v for op in members for v in list(op.operands) + list(op.results)])
     anchor = members[0]
     ranges = loop_ranges(anchor)

@@ -183,3 +183,30 @@ def combiner(op: ir.Operation) -> str | None:
     if out not in list(combined.operands) or sum(1 for _ in out.uses) != 1:
         return None
     return COMBINERS[combined.name]
+
+
+_FLOATING_POINT = ("arith.addf", "arith.subf", "arith.mulf", "arith.divf", "arith.remf", "arith.negf",
+                   "arith.maximumf", "arith.minimumf", "arith.maxnumf", "arith.minnumf")
+
+
+@dataclass(frozen=True)
+class BodyCost:
+    """Per iteration of a linalg op: its FLOPs, and the datapath slots it takes
+    (every arith/math op but constants, a multiply feeding an add fused into one FMA)."""
+
+    flops: int
+    slots: int
+
+
+def body_cost(op: ir.Operation) -> BodyCost:
+    ops = [inner.operation for inner in op.regions[0].blocks[0].operations]
+    arithmetic = [o for o in ops if o.name.split(".")[0] in ("arith", "math") and o.name != "arith.constant"]
+    flops = sum(1 for o in arithmetic if o.name in _FLOATING_POINT or o.name.startswith("math."))
+    fused = sum(1 for o in arithmetic if o.name == "arith.addf" and any(
+        isinstance(v.owner, ir.OpView) and v.owner.name == "arith.mulf" for v in o.operands))
+    return BodyCost(flops, max(len(arithmetic) - fused, 1))
+
+
+def op_flops(op: ir.Operation) -> int:
+    """FLOPs of a linalg.generic over its whole iteration space."""
+    return body_cost(op).flops * math.prod(loop_ranges(op))

@@ -8,7 +8,8 @@ whole tensors: they are the data movement of the streams that feed regions.
 
 Timing needs no data: each region's phases are costed from the IR alone with
 `cost.compute_cycles` and `cost.LinkLoads`, in order (no overlap of transfers
-with compute inside a region). Layer-pipelined programs (all regions in slot 0)
+with compute inside a region). FLOPs are the model's (the region's `flops`),
+not the padded work the PEs execute, so % of peak counts useful work only. Layer-pipelined programs (all regions in slot 0)
 overlap their regions across inferences; weights are loaded once before.
 """
 
@@ -21,7 +22,7 @@ from torch_mlir import ir
 
 from ..dialects.wse import int_attr, rect_of, str_attr
 from .cost import LinkLoads, compute_cycles
-from .distribution import Layout, block_panel, iterator_types, loop_ranges
+from .distribution import Layout, block_panel, body_cost, loop_ranges
 from .interpreter import evaluate
 from .machine import Machine
 from .report import OpRow, Report
@@ -200,7 +201,8 @@ class RegionCost:
         self.region, self.machine = region, machine
         self.x, self.y, self.width, self.height = rect_of(region)
         self.links, self.busy = links, busy
-        self.compute = self.comm = self.preload = self.flops = 0.0
+        self.compute = self.comm = self.preload = 0.0
+        self.flops = float(int_attr(region, "flops"))  # the model's, without padding
         self.sram = 0
 
     def walk(self, block: ir.Block, repeat: int = 1) -> None:
@@ -256,19 +258,14 @@ class RegionCost:
         self.links += repeat * loads.total()
 
     def local_compute(self, op: ir.Operation, repeat: int) -> None:
-        """FLOPs of one PE's linalg op: its arithmetic ops times its iterations."""
-        ranges = loop_ranges(op) if op.name == "linalg.generic" else [1]
-        iterations = math.prod(ranges)
-        body = op.regions[0].blocks[0]
-        arithmetic = sum(1 for inner in body.operations
-                         if inner.operation.name.split(".")[0] in ("arith", "math")
-                         and inner.operation.name != "arith.constant")
-        flops = max(arithmetic, 1) * iterations
-        vector = ranges[-1] if ranges and iterator_types(op) else 1
+        """Cycles of one PE's linalg op: one datapath slot per arith/math op (an
+        FMA for a multiply-add) per iteration, issued along the innermost loop."""
+        ranges = loop_ranges(op)
+        slots = body_cost(op).slots * math.prod(ranges)
         dtype = "fp16" if "f16" in str(ir.ShapedType(op.operands[-1].type).element_type) else "fp32"
-        cycles = repeat * float(compute_cycles(self.machine, flops, max(vector, 1), dtype))
+        # compute_cycles counts FMAs as flops / 2: one slot is one FMA-equivalent.
+        cycles = repeat * float(compute_cycles(self.machine, 2 * slots, max(ranges[-1], 1), dtype))
         self.compute += cycles
-        self.flops += repeat * flops * self.width * self.height
         self.busy[self.y:self.y + self.height, self.x:self.x + self.width] += cycles
 
 

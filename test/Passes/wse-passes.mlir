@@ -17,8 +17,9 @@
 // PARTITION: "wse.yield"
 // PARTITION: kind = "summa", slot = -1 : i64, sym_name = "summa0"
 
+// 2*16*64*24 for the product, 2*16*24 for bias and relu.
 // PLACE-LABEL: func.func @linear
-// PLACE: {height = 32 : i64, kind = "summa", slot = 0 : i64, sym_name = "summa0", width = 24 : i64, x = 0 : i64, y = 0 : i64}
+// PLACE: {flops = 49920 : i64, height = 32 : i64, kind = "summa", slot = 0 : i64, sym_name = "summa0", width = 24 : i64, x = 0 : i64, y = 0 : i64}
 
 // DISTRIBUTE-LABEL: func.func @linear
 // DISTRIBUTE: "wse.scatter"(%{{.*}}) {col_dim = 1 : i64, col_panel = 2 : i64, color = -1 : i64, row_dim = 0 : i64, row_panel = 0 : i64} : (tensor<16x64xf32>, memref<1x4xf32>)

@@ -6,7 +6,7 @@ func.func @outside(%t: tensor<4xf32>) -> tensor<4xf32> {
   // expected-error@+1 {{region 'r' at (6, 0) of 4x2 PEs lies outside the 8x8 fabric of 'small'}}
   %r = "wse.region"() ({
     "wse.yield"(%t) : (tensor<4xf32>) -> ()
-  }) {sym_name = "r", kind = "rowwise", x = 6 : i64, y = 0 : i64, width = 4 : i64, height = 2 : i64, slot = 0 : i64} : () -> tensor<4xf32>
+  }) {sym_name = "r", kind = "rowwise", x = 6 : i64, y = 0 : i64, width = 4 : i64, height = 2 : i64, slot = 0 : i64, flops = 0 : i64} : () -> tensor<4xf32>
   return %r : tensor<4xf32>
 }
 }
@@ -17,11 +17,11 @@ module attributes {wse.machine = {name = "small", width = 8 : i64, height = 8 : 
 func.func @overlap(%t: tensor<4xf32>) -> tensor<4xf32> {
   %a = "wse.region"() ({
     "wse.yield"(%t) : (tensor<4xf32>) -> ()
-  }) {sym_name = "a", kind = "rowwise", x = 0 : i64, y = 0 : i64, width = 4 : i64, height = 4 : i64, slot = 0 : i64} : () -> tensor<4xf32>
+  }) {sym_name = "a", kind = "rowwise", x = 0 : i64, y = 0 : i64, width = 4 : i64, height = 4 : i64, slot = 0 : i64, flops = 0 : i64} : () -> tensor<4xf32>
   // expected-error@+1 {{region 'b' (2, 2, 4, 4) overlaps region 'a' (0, 0, 4, 4), which is live in the same slot 0}}
   %b = "wse.region"() ({
     "wse.yield"(%a) : (tensor<4xf32>) -> ()
-  }) {sym_name = "b", kind = "rowwise", x = 2 : i64, y = 2 : i64, width = 4 : i64, height = 4 : i64, slot = 0 : i64} : () -> tensor<4xf32>
+  }) {sym_name = "b", kind = "rowwise", x = 2 : i64, y = 2 : i64, width = 4 : i64, height = 4 : i64, slot = 0 : i64, flops = 0 : i64} : () -> tensor<4xf32>
   return %b : tensor<4xf32>
 }
 }
@@ -35,7 +35,7 @@ func.func @color(%t: tensor<4xf32>) -> tensor<4xf32> {
     // expected-error@+1 {{color 21 is beyond the 21 routable colors of 'small'}}
     "wse.scatter"(%t, %a) {row_dim = -1 : i64, col_dim = -1 : i64, row_panel = 0 : i64, col_panel = 0 : i64, color = 21 : i64} : (tensor<4xf32>, memref<4xf32>) -> ()
     "wse.yield"(%t) : (tensor<4xf32>) -> ()
-  }) {sym_name = "r", kind = "rowwise", x = 0 : i64, y = 0 : i64, width = 2 : i64, height = 2 : i64, slot = 0 : i64} : () -> tensor<4xf32>
+  }) {sym_name = "r", kind = "rowwise", x = 0 : i64, y = 0 : i64, width = 2 : i64, height = 2 : i64, slot = 0 : i64, flops = 0 : i64} : () -> tensor<4xf32>
   return %r : tensor<4xf32>
 }
 }
@@ -50,7 +50,7 @@ func.func @sram(%t: tensor<4xf32>) -> tensor<4xf32> {
     // expected-error@+1 {{buffer 'c' (4 B) takes region 'r' to 1028 B per PE, over the 1024 B of SRAM on a PE of 'small' by 4 B}}
     %c = "wse.buffer"() {name = "c"} : () -> memref<1xf32>
     "wse.yield"(%t) : (tensor<4xf32>) -> ()
-  }) {sym_name = "r", kind = "rowwise", x = 0 : i64, y = 0 : i64, width = 2 : i64, height = 2 : i64, slot = 0 : i64} : () -> tensor<4xf32>
+  }) {sym_name = "r", kind = "rowwise", x = 0 : i64, y = 0 : i64, width = 2 : i64, height = 2 : i64, slot = 0 : i64, flops = 0 : i64} : () -> tensor<4xf32>
   return %r : tensor<4xf32>
 }
 }
@@ -64,7 +64,7 @@ func.func @root(%t: tensor<4xf32>) -> tensor<4xf32> {
     // expected-error@+1 {{root 2 is outside the 2 PEs along a col of the region}}
     "wse.multicast"(%a, %a) {axis = "col", root = 2 : i64, panel_dim = 0 : i64, panel = 0 : i64, color = 0 : i64} : (memref<4xf32>, memref<4xf32>) -> ()
     "wse.yield"(%t) : (tensor<4xf32>) -> ()
-  }) {sym_name = "r", kind = "rowwise", x = 0 : i64, y = 0 : i64, width = 3 : i64, height = 2 : i64, slot = 0 : i64} : () -> tensor<4xf32>
+  }) {sym_name = "r", kind = "rowwise", x = 0 : i64, y = 0 : i64, width = 3 : i64, height = 2 : i64, slot = 0 : i64, flops = 0 : i64} : () -> tensor<4xf32>
   return %r : tensor<4xf32>
 }
 }
@@ -75,6 +75,6 @@ func.func @no_machine(%t: tensor<4xf32>) -> tensor<4xf32> {
   // expected-error@+1 {{'wse.region' needs an enclosing module with a 'wse.machine' attribute}}
   %r = "wse.region"() ({
     "wse.yield"(%t) : (tensor<4xf32>) -> ()
-  }) {sym_name = "r", kind = "rowwise", x = 0 : i64, y = 0 : i64, width = 1 : i64, height = 1 : i64, slot = 0 : i64} : () -> tensor<4xf32>
+  }) {sym_name = "r", kind = "rowwise", x = 0 : i64, y = 0 : i64, width = 1 : i64, height = 1 : i64, slot = 0 : i64, flops = 0 : i64} : () -> tensor<4xf32>
   return %r : tensor<4xf32>
 }

@@ -33,8 +33,8 @@ func.func @all_ops(%x: tensor<8x32xf32>) -> tensor<8x32xf32> {
     %t = "wse.gather"(%a) {row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64, col_panel = 0 : i64, color = 1 : i64} : (memref<4x8xf32>) -> tensor<8x32xf32>
     // CHECK-NEXT: "wse.yield"(%[[T]])
     "wse.yield"(%t) : (tensor<8x32xf32>) -> ()
-  // CHECK: {height = 2 : i64, kind = "summa", slot = 0 : i64, sym_name = "fc", width = 4 : i64, x = 0 : i64, y = 0 : i64}
-  }) {sym_name = "fc", kind = "summa", x = 0 : i64, y = 0 : i64, width = 4 : i64, height = 2 : i64, slot = 0 : i64} : () -> tensor<8x32xf32>
+  // CHECK: {flops = 0 : i64, height = 2 : i64, kind = "summa", slot = 0 : i64, sym_name = "fc", width = 4 : i64, x = 0 : i64, y = 0 : i64}
+  }) {sym_name = "fc", kind = "summa", x = 0 : i64, y = 0 : i64, width = 4 : i64, height = 2 : i64, slot = 0 : i64, flops = 0 : i64} : () -> tensor<8x32xf32>
   return %y : tensor<8x32xf32>
 }
 }
