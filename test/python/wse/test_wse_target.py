@@ -102,3 +102,18 @@ def test_a_model_too_large_to_pipeline_says_by_how_much():
                        r"tensors side by side; 'small' has 3 \(1 short\): use mode=whole-wafer"):
         wafer.compile(model, inputs, target="wse", region=(3, 32))
     assert wafer.compile(model, inputs, target="wse", region=(3, 32), mode="whole-wafer").estimate().cycles > 0
+
+
+def test_matmul_on_one_pe_costs_what_the_cost_model_says():
+    from wafer.wse_target.cost import compute_cycles
+
+    m, k, n = 4, 16, 8
+    report = wafer.compile_mlir(GEMM.format(m=m, k=k, n=n), target="wse", region=(1, 1)).estimate("gemm")
+    (row,) = report.ops
+    assert row.region == (0, 0, 1, 1)
+    # The zero fill stores m*n elements in rows of n; then one step of the
+    # whole k, every multiply-add one FMA, issued along k.
+    fill = compute_cycles(SMALL, 2 * m * n, n, "fp32")
+    product = compute_cycles(SMALL, 2 * m * n * k, k, "fp32")
+    assert row.compute_cycles == pytest.approx(float(fill + product))
+    assert report.flops == 2 * m * n * k
