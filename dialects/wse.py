@@ -20,6 +20,7 @@ from pathlib import Path
 
 from torch_mlir import ir
 from torch_mlir.dialects import irdl
+from torch_mlir.dialects._ods_common import _cext
 
 MACHINE_ATTR = "wse.machine"
 IRDL_PATH = Path(__file__).with_name("wse.irdl.mlir")
@@ -82,6 +83,20 @@ def rect_of(region: ir.Operation) -> tuple[int, int, int, int]:
     return tuple(int_attr(region, key) for key in ("x", "y", "width", "height"))
 
 
+def regions_of(op: ir.Operation) -> list[ir.Operation]:
+    """Every wse.region under `op`, in program order."""
+    regions = []
+
+    def collect(inner: ir.Operation) -> ir.WalkResult:
+        if inner.name == "wse.region":
+            regions.append(inner)
+            return ir.WalkResult.SKIP
+        return ir.WalkResult.ADVANCE
+
+    op.walk(collect, ir.WalkOrder.PRE_ORDER)
+    return regions
+
+
 def enclosing_region(op: ir.Operation) -> ir.Operation | None:
     current = op.parent
     while current is not None and current.name != "wse.region":
@@ -99,6 +114,22 @@ def _error(op: ir.Operation, message: str) -> bool:
     return False
 
 
+@_cext.register_dialect
+class _WseDialect(ir.Dialect):
+    """Registered so the bindings stop looking for a Python module for `wse`
+    ops every time one is wrapped (a failed import, each time)."""
+
+    DIALECT_NAMESPACE = "wse"
+
+
+def _lacks(op: ir.Operation, names: tuple[str, ...]) -> bool:
+    """Report a missing attribute here: the verifiers can run before IRDL's own check."""
+    missing = [name for name in names if name not in op.attributes]
+    if missing:
+        _error(op, f"'{op.name}' op attribute \"{missing[0]}\" is expected but not provided")
+    return bool(missing)
+
+
 def _fabric_or_error(op: ir.Operation) -> FabricInfo | None:
     fabric = fabric_of(op)
     if fabric is None:
@@ -113,6 +144,8 @@ class RegionVerifier(ir.DynamicOpTrait):
     @staticmethod
     def verify_invariants(op) -> bool:
         op = op.operation
+        if _lacks(op, ("sym_name", "x", "y", "width", "height", "slot")):
+            return False
         fabric = _fabric_or_error(op)
         if fabric is None:
             return False
@@ -181,6 +214,8 @@ class TransferVerifier(ir.DynamicOpTrait):
     @staticmethod
     def verify_invariants(op) -> bool:
         op = op.operation
+        if _lacks(op, ("color", "root") if "axis" in op.attributes else ("color",)):
+            return False
         fabric = _fabric_or_error(op)
         if fabric is None:
             return False

@@ -17,6 +17,7 @@ _PASSES: dict[str, str] = {
     "wafer-vectorize": "vectorize:Vectorize",
     "wafer-expose-c-interface": "expose_c_interface:ExposeCInterface",
     "wafer-lower-assert": "lower_assert:LowerAssert",
+    "wse-unfold-windows": "wse_unfold_windows:WseUnfoldWindows",
     "wse-partition": "wse_partition:WsePartition",
     "wse-place": "wse_place:WsePlace",
     "wse-distribute": "wse_distribute:WseDistribute",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
-from ..dialects.wse import UNROUTED, int_attr, str_attr
+from ..dialects.wse import UNROUTED, int_attr, regions_of, str_attr
 from ..wse_target.distribution import (
     Layout, as_contraction, block_panel, combiner, indexing_maps, iterator_types,
     layout_for, loop_ranges, map_dims,
@@ -230,11 +230,22 @@ class RegionBuilder:
 
 
 def row_and_col_loops(op: ir.Operation) -> tuple[int | None, int]:
-    """Columns take the innermost loop; rows the largest other parallel loop."""
+    """Columns take the innermost loop; rows the largest other parallel loop.
+
+    Except when the innermost loop is a reduction no longer than the second
+    largest parallel loop (a pooling window's kw): split over columns it would
+    use no more PEs than that parallel loop, and cost a reduce and a multicast
+    per row. Then rows and columns take the two largest parallel loops and
+    each PE reduces its windows whole. Softmax and layernorm rows, longer than
+    any other parallel loop, still split across the columns.
+    """
     kinds, ranges = iterator_types(op), loop_ranges(op)
     col = len(kinds) - 1
-    parallel = [d for d, kind in enumerate(kinds) if kind == "parallel" and d != col]
-    return max(parallel, key=lambda d: ranges[d], default=None), col
+    parallel = sorted((d for d, kind in enumerate(kinds) if kind == "parallel"), key=lambda d: -ranges[d])
+    if kinds[col] == "reduction" and len(parallel) > 1 and ranges[parallel[1]] >= ranges[col]:
+        return parallel[0], parallel[1]
+    rows = [d for d in parallel if d != col]
+    return (rows[0] if rows else None), col
 
 
 def distribute(region: ir.Operation) -> None:
@@ -274,14 +285,7 @@ class WseDistribute(WaferPass):
     summary = "Expand placed wse.regions into per-PE buffers, transfers and compute"
 
     def apply(self, module: ir.Operation) -> None:
-        regions = []
-
-        def collect(op: ir.Operation) -> ir.WalkResult:
-            if op.name == "wse.region":
-                regions.append(op)
-            return ir.WalkResult.ADVANCE
-
-        module.walk(collect)
+        regions = regions_of(module)
         for region in regions:
             if int_attr(region, "slot") < 0:
                 raise PassFailure(region.location, f"region '{str_attr(region, 'sym_name')}' is not "

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
-from ..dialects.wse import fabric_of, int_attr, str_attr
+from ..dialects.wse import fabric_of, int_attr, regions_of, str_attr
 from ..wse_target.distribution import as_contraction, loop_ranges
 from .pass_base import PassFailure, WaferPass
 from .wse_distribute import row_and_col_loops
@@ -99,14 +99,7 @@ class WsePlace(WaferPass):
     def apply(self, module: ir.Operation) -> None:
         if self.mode not in MODES:
             raise PassFailure(module.location, f"unknown mode '{self.mode}' (modes: {', '.join(MODES)})")
-        regions = []
-
-        def collect(op: ir.Operation) -> ir.WalkResult:
-            if op.name == "wse.region":
-                regions.append(op)
-            return ir.WalkResult.ADVANCE
-
-        module.walk(collect)
+        regions = regions_of(module)
         if not regions:
             return
         fabric = fabric_of(regions[0])

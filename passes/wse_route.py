@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
-from ..dialects.wse import COMM_OPS, enclosing_region, fabric_of, int_attr, rect_of
+from ..dialects.wse import COMM_OPS, enclosing_region, fabric_of, int_attr, rect_of, regions_of
 from .pass_base import PassFailure, WaferPass
 
 _STREAMS = ("wse.scatter", "wse.gather")
@@ -80,14 +80,7 @@ class WseRoute(WaferPass):
     summary = "Assign routing colors to every wse transfer within the color budget"
 
     def apply(self, module: ir.Operation) -> None:
-        regions = []
-
-        def collect(op: ir.Operation) -> ir.WalkResult:
-            if op.name == "wse.region":
-                regions.append(op)
-            return ir.WalkResult.ADVANCE
-
-        module.walk(collect)
+        regions = regions_of(module)
         if not regions:
             return
         budget = fabric_of(regions[0]).colors

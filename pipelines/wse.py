@@ -29,9 +29,10 @@ class WsePipeline(Configurable):
             (
                 "simplify",
                 "func.func(canonicalize,cse,linalg-generalize-named-ops,linalg-fold-unit-extent-dims,"
-                "canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,cse)",
+                "canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,cse),wse-unfold-windows",
             ),
-            ("partition", f"wse-partition{{machine={self.machine}}}"),
+            # Fills and empties the regions took their own copies of are dead after.
+            ("partition", f"wse-partition{{machine={self.machine}}},func.func(canonicalize,cse)"),
             ("place", f"wse-place{{mode={self.mode}}}"),
             ("distribute", "wse-distribute"),
             ("route", "wse-route"),

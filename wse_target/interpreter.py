@@ -12,7 +12,9 @@ Structured ops run over their whole iteration space at once: each operand is
 broadcast to the loop nest through its indexing map, the body runs once on those
 arrays, and reductions are recognized by their combiner and done by the matching
 numpy reduction. Contractions (matmul, conv, generic sums of products) go to
-`np.matmul`, with convolution windows taken by `sliding_window_view`. Anything
+`np.matmul`, with convolution windows taken by `sliding_window_view`. A generic
+that only moves data through affine index expressions (an im2col or pooling
+window gather) is one fancy index by index arrays over its loops. Anything
 else is an `InterpreterError` at the op's location, never a guess.
 """
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -375,19 +377,26 @@ def _run_block(
 Map = tuple[int | None, ...]
 
 
+def _affine_maps(op: ir.Operation) -> list[ir.AffineMap]:
+    return [ir.AffineMapAttr(attr).value for attr in ir.ArrayAttr(op.attributes["indexing_maps"])]
+
+
+def _is_projected(affine_map: ir.AffineMap) -> bool:
+    return all(isinstance(expr, ir.AffineDimExpr) or (isinstance(expr, ir.AffineConstantExpr) and expr.value == 0)
+               for expr in affine_map.results)
+
+
+def _map_results(affine_map: ir.AffineMap) -> Map:
+    return tuple(expr.position if isinstance(expr, ir.AffineDimExpr) else None for expr in affine_map.results)
+
+
 def _maps(op: ir.Operation) -> list[Map]:
     """The op's indexing maps, which must be projected permutations (constant-0 results allowed)."""
     maps = []
-    for attr in ir.ArrayAttr(op.attributes["indexing_maps"]):
-        results = []
-        for expr in ir.AffineMapAttr(attr).value.results:
-            if isinstance(expr, ir.AffineDimExpr):
-                results.append(expr.position)
-            elif isinstance(expr, ir.AffineConstantExpr) and expr.value == 0:
-                results.append(None)
-            else:
-                raise _fail(op, f"indexing map {attr} is not a projected permutation")
-        maps.append(tuple(results))
+    for affine_map in _affine_maps(op):
+        if not _is_projected(affine_map):
+            raise _fail(op, f"indexing map {affine_map} is not a projected permutation")
+        maps.append(_map_results(affine_map))
     return maps
 
 
@@ -519,6 +528,9 @@ def _structured_parts(op: ir.Operation, operands: list[np.ndarray]):
 
 def _eval_generic(op, operands, g, lookup) -> list[np.ndarray]:
     """linalg.generic: the body once over the whole space; reductions by their combiner."""
+    moved = _moved_input(op)
+    if moved is not None and not all(_is_projected(m) for m in _affine_maps(op)):
+        return _eval_gather(op, operands, g, moved)
     maps = _maps(op)
     iterators = list(ir.ArrayAttr(op.attributes["iterator_types"]))
     reductions = [d for d, kind in enumerate(iterators) if "reduction" in str(kind)]
@@ -558,6 +570,57 @@ def _eval_generic(op, operands, g, lookup) -> list[np.ndarray]:
         space.leave(value if r.partner is not None else r.ufunc(init, value), m, shape, dtype)
         for r, value, init, m, shape, dtype in zip(outputs, reduced, entered, out_maps, shapes, dtypes)
     ]
+
+
+def _moved_input(op: ir.Operation) -> int | None:
+    """The input a one-output generic's body yields unchanged (it only moves data), if any."""
+    body = list(op.regions[0].blocks[0].operations)
+    if len(body) != 1 or len(body[0].operands) != 1:
+        return None
+    value = body[0].operands[0]
+    if not isinstance(value.owner, ir.Block) or value.arg_number >= len(op.operands) - len(_inits(op)):
+        return None
+    return value.arg_number
+
+
+# The binary affine expressions, as numpy ufuncs on index arrays (mod and floordiv round down).
+_AFFINE_OPS = {
+    ir.AffineAddExpr: np.add, ir.AffineMulExpr: np.multiply, ir.AffineModExpr: np.mod,
+    ir.AffineFloorDivExpr: np.floor_divide, ir.AffineCeilDivExpr: lambda a, b: -np.floor_divide(-a, b),
+}
+
+
+def _index_array(op: ir.Operation, expr: ir.AffineExpr, space: _Space) -> np.ndarray:
+    """An affine expression of the loop indices, as an int array over the loops (size 1
+    on loops it does not read): d1 * 2 + d4 becomes arange(OH)[:, None] * 2 + arange(KH)."""
+    n_loops = len(space.ranges)
+    if isinstance(expr, ir.AffineDimExpr):
+        shape = [1] * n_loops
+        shape[expr.position] = space.ranges[expr.position]
+        return np.arange(space.ranges[expr.position], dtype=np.int64).reshape(shape)
+    if isinstance(expr, ir.AffineConstantExpr):
+        return np.full((1,) * n_loops, expr.value, dtype=np.int64)
+    if type(expr) in _AFFINE_OPS:
+        lhs, rhs = (_index_array(op, side, space) for side in (expr.lhs, expr.rhs))
+        return _AFFINE_OPS[type(expr)](lhs, rhs)
+    raise _fail(op, f"affine expression {expr} is not supported")
+
+
+def _eval_gather(op, operands, g, moved: int) -> list[np.ndarray]:
+    """A generic that only moves input `moved` through affine expressions (an im2col or
+    pooling window gather): one fancy index of the input by an index array per input dim,
+    each built over the loops by broadcasting, so no Python loop over windows."""
+    _, _, (shape,), (dtype,) = _structured_parts(op, operands)
+    affine_maps = _affine_maps(op)
+    if not _is_projected(affine_maps[-1]):
+        raise _fail(op, f"output indexing map {affine_maps[-1]} is not a projected permutation")
+    projected = [i for i, m in enumerate(affine_maps) if _is_projected(m)]
+    space = _Space.of(op, [operands[i] for i in projected], [_map_results(affine_maps[i]) for i in projected], g, ())
+    space = replace(space, grid=_grid(operands, g))
+    # The op's verifier has checked that every index lies inside the input.
+    index = tuple(_index_array(op, expr, space) for expr in affine_maps[moved].results)
+    value = operands[moved][(slice(None),) * g + index]
+    return [space.leave(value, _map_results(affine_maps[-1]), shape, dtype)]
 
 
 @dataclass

@@ -85,6 +85,16 @@ class Report:
         return self.flops / peak if peak else 0.0
 
     @property
+    def pes_in_use(self) -> int:
+        """PEs inside at least one op's region: the grid a program occupies, counted once
+        when whole-wafer slots reuse it (the simulator's work scales with this)."""
+        used = np.zeros((self.machine.height, self.machine.width), dtype=bool)
+        for op in self.ops:
+            x, y, w, h = op.region
+            used[y:y + h, x:x + w] = True
+        return int(used.sum())
+
+    @property
     def sram_high_water_max(self) -> int:
         return int(np.max(self.sram_high_water))
 

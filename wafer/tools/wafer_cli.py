@@ -2,6 +2,7 @@
 
     wafer run lenet               # compile for the CPU, check against PyTorch, time it
     wafer run mlp --batch 8
+    wafer run mlp --target wse --machine wse2 --heatmap heat.png --trace trace.json
     wafer run my_model.py         # a file defining make_model() and example_inputs()
     wafer list                    # the bundled examples
 """
@@ -13,6 +14,17 @@ import importlib.util
 import statistics
 import sys
 import time
+from pathlib import Path
+
+from ..diagnostics import WaferError
+from ..passes.wse_place import MODES
+from ..wse_target.machine import PRESETS
+
+# The options that only one target reads; giving one to the other target is an error.
+TARGET_OPTIONS = {
+    "cpu": ("repeat", "tile_sizes"),
+    "wse": ("machine", "mode", "heatmap", "trace"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,22 +32,56 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="compile a model, check it against PyTorch and time it")
     run.add_argument("model", help="a bundled example name (see `wafer list`) or a .py file")
-    run.add_argument("--target", default="cpu", help="compilation target (default: cpu)")
-    run.add_argument("--batch", type=int, default=1, help="batch size of the bundled examples")
-    run.add_argument("--repeat", type=int, default=20, help="timed calls (median is reported)")
-    run.add_argument("--tile-sizes", help="override the cache tile, e.g. 8,64")
+    run.add_argument("--target", default="cpu", choices=TARGET_OPTIONS, help="compilation target (default: cpu)")
+    run.add_argument("--batch", type=_positive_int, default=1, help="batch size of the bundled examples")
+    cpu = run.add_argument_group("cpu target")
+    cpu.add_argument("--repeat", type=_positive_int, help="timed calls, the median is reported (default: 20)")
+    cpu.add_argument("--tile-sizes", type=_tile_sizes, help="override the cache tile, e.g. 8,64")
+    wse = run.add_argument_group("wse target (simulated)")
+    wse.add_argument("--machine", choices=sorted(PRESETS), help="machine preset (default: small)")
+    wse.add_argument("--mode", choices=MODES, help="placement (default: pipelined)")
+    wse.add_argument("--heatmap", metavar="PNG", help="write PE utilization and link load as a PNG")
+    wse.add_argument("--trace", metavar="JSON", help="write a Chrome/Perfetto trace of the ops")
     commands.add_parser("list", help="list the bundled examples")
     args = parser.parse_args(argv)
-
-    from ..diagnostics import WaferError
 
     try:
         if args.command == "list":
             return _list()
-        return _run(args)
+        _check_options(args)
+        return _run_wse(args) if args.target == "wse" else _run(args)
     except WaferError as err:
         print(str(err), file=sys.stderr)
         return 1
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _tile_sizes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(_positive_int(s) for s in text.split(","))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, e.g. 8,64; got '{text}'") from None
+
+
+def _check_options(args) -> None:
+    """Reject, before any work, options the target ignores and outputs that cannot be written."""
+    for target, names in TARGET_OPTIONS.items():
+        for name in names:
+            if target != args.target and getattr(args, name) is not None:
+                flag = "--" + name.replace("_", "-")
+                raise WaferError(f"error: {flag} applies to --target {target}, not {args.target}")
+    for flag, path in (("--heatmap", args.heatmap), ("--trace", args.trace)):
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            raise WaferError(f"error: cannot write {flag} '{path}': no such directory '{Path(path).parent}'")
 
 
 def _list() -> int:
@@ -47,7 +93,6 @@ def _list() -> int:
 
 
 def _load(args):
-    from ..diagnostics import WaferError
     from ..examples.models import EXAMPLES
 
     if args.model in EXAMPLES:
@@ -86,10 +131,9 @@ def _run(args) -> int:
     import wafer
 
     model, inputs = _load(args)
-    options = {}
-    if args.tile_sizes:
-        options["tile_sizes"] = tuple(int(s) for s in args.tile_sizes.split(","))
-    print(f"model: {args.model}  inputs: {', '.join(str(tuple(x.shape)) for x in inputs)}  target: {args.target}")
+    repeat = args.repeat or 20
+    options = {"tile_sizes": args.tile_sizes} if args.tile_sizes else {}
+    print(f"model: {args.model}  inputs: {_shapes(inputs)}  target: {args.target}")
 
     start = time.perf_counter()
     compiled = wafer.compile(model, inputs, target=args.target, **options)
@@ -97,23 +141,65 @@ def _run(args) -> int:
     print(f"\ncompile: {compile_seconds:.2f} s (import + pipeline + JIT); pipeline stages:")
     print(compiled.compile_report.table())
 
+    ok = _check_numerics(model, inputs, compiled(*inputs))
+    with torch.no_grad():
+        wafer_latency = _median_seconds(lambda: compiled(*inputs), repeat)
+        eager_latency = _median_seconds(lambda: model(*inputs), repeat)
+    print(
+        f"latency (median of {repeat}): wafer {wafer_latency * 1e3:.3f} ms, "
+        f"torch eager {eager_latency * 1e3:.3f} ms  (wafer/eager = {wafer_latency / eager_latency:.2f}x)"
+    )
+    return 0 if ok else 1
+
+
+def _run_wse(args) -> int:
+    """Compile for the simulated wafer, check one run's numbers, print and save its cost."""
+    import wafer
+
+    model, inputs = _load(args)
+    machine, mode = args.machine or "small", args.mode or "pipelined"
+    print(f"model: {args.model}  inputs: {_shapes(inputs)}  target: wse ({machine}, {mode})")
+
+    start = time.perf_counter()
+    compiled = wafer.compile(model, inputs, target="wse", machine=machine, mode=mode)
+    compile_seconds = time.perf_counter() - start
+    print(f"\ncompile: {compile_seconds:.2f} s (import + pipeline); pipeline stages:")
+    print(compiled.compile_report.table())
+
+    start = time.perf_counter()
+    got = compiled(*inputs)
+    simulate_seconds = time.perf_counter() - start
+    ok = _check_numerics(model, inputs, got)
+    report = compiled.report
+    print(f"simulated latency {report.seconds * 1e6:,.2f} us per inference "
+          f"(simulator wall time {simulate_seconds:.2f} s)\n")
+    print(report.table())
+    for path, save in ((args.heatmap, report.save_heatmap), (args.trace, report.save_trace)):
+        if path is not None:
+            try:
+                save(path)
+            except OSError as err:
+                raise WaferError(f"error: cannot write '{path}': {err.strerror}") from None
+            print(f"wrote {path}")
+    return 0 if ok else 1
+
+
+def _shapes(inputs) -> str:
+    return ", ".join(str(tuple(x.shape)) for x in inputs)
+
+
+def _check_numerics(model, inputs, got) -> bool:
+    """Print the largest difference from PyTorch on the same inputs; True if within 1e-4 relative."""
+    import torch
+
     with torch.no_grad():
         expected = model(*inputs)
-    got = compiled(*inputs)
     pairs = list(zip(got, expected)) if isinstance(expected, (tuple, list)) else [(got, expected)]
     error = max((g - e).abs().max().item() for g, e in pairs)
     scale = max(e.abs().max().item() for _, e in pairs)
     ok = error <= 1e-4 * max(scale, 1e-30)
     print(f"\nmax |wafer - torch| = {error:.3g}  (max |torch| = {scale:.3g}): {'OK' if ok else 'MISMATCH'}")
-
-    with torch.no_grad():
-        wafer_latency = _median_seconds(lambda: compiled(*inputs), args.repeat)
-        eager_latency = _median_seconds(lambda: model(*inputs), args.repeat)
-    print(
-        f"latency (median of {args.repeat}): wafer {wafer_latency * 1e3:.3f} ms, "
-        f"torch eager {eager_latency * 1e3:.3f} ms  (wafer/eager = {wafer_latency / eager_latency:.2f}x)"
-    )
-    return 0 if ok else 1
+    return ok
 
 
 if __name__ == "__main__":

@@ -123,6 +123,16 @@ func.func @conv_strided_dilated(%x: tensor<2x3x9x9xf32>, %w: tensor<4x3x3x3xf32>
        ins(%x, %w : tensor<2x3x9x9xf32>, tensor<4x3x3x3xf32>) outs(%y : tensor<2x4x4x3xf32>) -> tensor<2x4x4x3xf32>
   return %0 : tensor<2x4x4x3xf32>
 }
+func.func @window_gather(%x: tensor<3x9x8xf32>, %e: tensor<3x4x5x2xf32>) -> tensor<3x4x5x2xf32> {
+  %0 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1 * 2 + d3, d2 + 2)>,
+                                        affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>],
+                       iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+       ins(%x : tensor<3x9x8xf32>) outs(%e : tensor<3x4x5x2xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  } -> tensor<3x4x5x2xf32>
+  return %0 : tensor<3x4x5x2xf32>
+}
 """
 
 
@@ -159,7 +169,7 @@ def assert_grid_matches_points(op: ir.Operation, operands: list[np.ndarray]) -> 
 
 
 @pytest.mark.parametrize("name", [
-    "matmul", "matmul_transposed_b", "elementwise_broadcast", "reduction", "conv_strided_dilated",
+    "matmul", "matmul_transposed_b", "elementwise_broadcast", "reduction", "conv_strided_dilated", "window_gather",
 ])
 def test_grid_dims_match_one_point_at_a_time(grid_module, name):
     op = [op for op in ops_of(grid_module, name) if op.name != "arith.constant"][0]
@@ -216,6 +226,15 @@ def test_ops_on_memrefs_update_their_outs():
     a, b = rng.standard_normal((4, 8)).astype(np.float32), rng.standard_normal((8, 5)).astype(np.float32)
     (c,) = run_function(func_named(module, "buffers"), [a, b, np.zeros((4, 5), np.float32)])
     np.testing.assert_allclose(c, 1 + a @ b, rtol=1e-5)
+
+
+def test_window_gather_reads_through_affine_expressions(grid_module):
+    """out[c, oh, ow, k] = x[c, 2 oh + k, ow + 2], checked element by element."""
+    x = np.random.default_rng(0).standard_normal((3, 9, 8)).astype(np.float32)
+    (got,) = run_function(func_named(grid_module, "window_gather"), [x, np.zeros((3, 4, 5, 2), np.float32)])
+    assert got.shape == (3, 4, 5, 2)
+    for c, oh, ow, k in np.ndindex(got.shape):
+        assert got[c, oh, ow, k] == x[c, 2 * oh + k, ow + 2]
 
 
 UNSUPPORTED = """

@@ -38,6 +38,15 @@ def test_totals():
     assert report.sram_high_water_max == 12_288
 
 
+def test_pes_in_use_counts_each_pe_once():
+    assert small_report().pes_in_use == 64  # two disjoint 8x4 halves
+    ops = [OpRow("a", "summa", (0, 0, 4, 4), 1, 0, 0, 0, 0),
+           OpRow("b", "summa", (2, 2, 4, 4), 1, 0, 0, 0, 1)]  # overlap 2x2
+    grid = np.zeros((8, 8))
+    assert Report(SMALL, ops, grid, grid, grid).pes_in_use == 16 + 16 - 4
+    assert Report(SMALL, [], grid, grid, grid).pes_in_use == 0
+
+
 def test_table():
     table = small_report().table()
     assert "small: 8x8 PEs at 0.85 GHz" in table

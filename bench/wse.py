@@ -1,0 +1,151 @@
+"""WSE benchmark: simulated GEMM rates, example-model pipelines, and the simulator's own speed.
+
+    python bench/wse.py [--sizes 8192,16384,32768,65536] [--regions full,750x750]
+                        [--models mlp,lenet] [--machines small,wse2] [--batch 1]
+
+Everything is timing only: `estimate()` costs the compiled program from its IR,
+with no input data, so full-wafer GEMMs take well under a second each. A case
+that does not compile (SRAM, placement, an op the target cannot partition yet)
+shows the first line of its error in the table instead of numbers.
+
+The GEMM table's rate and % of peak count the useful 2*n^3 FLOPs, computed
+here rather than read from the report, so padding never inflates them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+
+import wafer
+from wafer.examples.models import EXAMPLES
+
+GEMM = """
+func.func @gemm(%a: tensor<{n}x{n}xf32>, %b: tensor<{n}x{n}xf32>) -> tensor<{n}x{n}xf32> {{
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<{n}x{n}xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<{n}x{n}xf32>) -> tensor<{n}x{n}xf32>
+  %c = linalg.matmul ins(%a, %b : tensor<{n}x{n}xf32>, tensor<{n}x{n}xf32>)
+                     outs(%init : tensor<{n}x{n}xf32>) -> tensor<{n}x{n}xf32>
+  return %c : tensor<{n}x{n}xf32>
+}}
+"""
+
+
+@dataclass
+class SimulatorRun:
+    """One `estimate()`: what it simulated and how long the simulator took."""
+
+    workload: str
+    fabric: str
+    report: object
+    wall_seconds: float
+
+    @property
+    def pe_cycles_per_second(self) -> float:
+        return self.report.pes_in_use * self.report.cycles / self.wall_seconds
+
+
+def first_error_line(err: wafer.WaferError) -> str:
+    """The first line of a diagnostic, from 'error:' on (the location is long)."""
+    line = str(err).splitlines()[0]
+    return line[line.find("error:"):] if "error:" in line else line
+
+
+def timed_estimate(exe, name: str) -> tuple[object, float]:
+    start = time.perf_counter()
+    report = exe.estimate(name)
+    return report, time.perf_counter() - start
+
+
+def parse_region(text: str) -> tuple[int, int] | None:
+    if text == "full":
+        return None
+    width, height = (int(v) for v in text.split("x"))
+    return width, height
+
+
+def gemm_table(sizes: list[int], regions: list[str], runs: list[SimulatorRun]) -> None:
+    print("(a) fp32 GEMM n x n x n on wse2 (rate and % of peak count the useful 2n^3 FLOPs)")
+    header = (f"{'n':>6} {'fabric':>9} {'compile s':>9} {'cycles':>13} {'ms':>9} "
+              f"{'TFLOP/s':>8} {'% peak':>7} {'SRAM/PE':>8} {'compute %':>9}")
+    print(header)
+    print("-" * len(header))
+    for region_text in regions:
+        region = parse_region(region_text)
+        for n in sizes:
+            start = time.perf_counter()
+            try:
+                exe = wafer.compile_mlir(GEMM.format(n=n), target="wse", machine="wse2", region=region)
+            except wafer.WaferError as err:
+                print(f"{n:>6} {region_text:>9} {time.perf_counter() - start:9.2f}  {first_error_line(err)}")
+                continue
+            compile_seconds = time.perf_counter() - start
+            report, wall = timed_estimate(exe, "gemm")
+            m = report.machine
+            runs.append(SimulatorRun(f"gemm {n}", f"{m.width}x{m.height}", report, wall))
+            useful = 2.0 * n ** 3
+            compute = sum(op.compute_cycles for op in report.ops)
+            comm = sum(op.comm_cycles for op in report.ops)
+            print(f"{n:>6} {region_text:>9} {compile_seconds:9.2f} {report.cycles:13,.0f} "
+                  f"{report.seconds * 1e3:9.2f} {useful / report.seconds / 1e12:8.1f} "
+                  f"{useful / (report.seconds * m.peak_flops_per_second('fp32')):7.1%} "
+                  f"{report.sram_high_water_max:8,} "
+                  f"{compute / (compute + comm):9.0%}", flush=True)
+
+
+def model_table(models: list[str], machines: list[str], batch: int, runs: list[SimulatorRun]) -> None:
+    print(f"\n(b) example models, layer-pipelined, batch {batch} (% of fp32 peak at the pipelined rate)")
+    header = (f"{'model':14} {'machine':8} {'compile s':>9} {'regions':>7} {'latency us':>11} "
+              f"{'inferences/s':>13} {'% peak':>7} {'slowest stage':>14}")
+    print(header)
+    print("-" * len(header))
+    for machine in machines:
+        for name in models:
+            model, inputs = EXAMPLES[name].build(batch)
+            start = time.perf_counter()
+            try:
+                compiled = wafer.compile(model, inputs, target="wse", machine=machine, mode="pipelined")
+            except wafer.WaferError as err:
+                print(f"{name:14} {machine:8} {time.perf_counter() - start:9.2f}  {first_error_line(err)}")
+                continue
+            compile_seconds = time.perf_counter() - start
+            report, wall = timed_estimate(compiled.executable, "forward")
+            runs.append(SimulatorRun(name, machine, report, wall))
+            slowest = max(report.ops, key=lambda op: op.cycles)
+            # One region gives no pipeline: its rate is one inference per latency.
+            throughput = report.pipeline_throughput or 1.0 / report.seconds
+            peak = report.flops * throughput / report.machine.peak_flops_per_second("fp32")
+            print(f"{name:14} {machine:8} {compile_seconds:9.2f} {len(report.ops):>7} "
+                  f"{report.seconds * 1e6:11.1f} {throughput:13,.0f} {peak * 100:7.2g} {slowest.name:>14}", flush=True)
+
+
+def simulator_table(runs: list[SimulatorRun]) -> None:
+    print("\n(c) the simulator's own speed: estimate() wall time, PE-cycles simulated per second")
+    header = f"{'workload':14} {'fabric':>9} {'PEs in use':>10} {'cycles':>13} {'wall s':>7} {'PE-cycles/s':>11}"
+    print(header)
+    print("-" * len(header))
+    for run in runs:
+        print(f"{run.workload:14} {run.fabric:>9} {run.report.pes_in_use:>10,} {run.report.cycles:13,.0f} "
+              f"{run.wall_seconds:7.3f} {run.pe_cycles_per_second:11.2e}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="8192,16384,32768,65536")
+    parser.add_argument("--regions", default="full,750x750", help="'full' or WIDTHxHEIGHT of wse2")
+    parser.add_argument("--models", default=",".join(EXAMPLES))
+    parser.add_argument("--machines", default="small,wse2")
+    parser.add_argument("--batch", type=int, default=1)
+    args = parser.parse_args()
+    runs: list[SimulatorRun] = []
+    start = time.perf_counter()
+    gemm_table([int(n) for n in args.sizes.split(",")], args.regions.split(","), runs)
+    model_table(args.models.split(","), args.machines.split(","), args.batch, runs)
+    simulator_table(runs)
+    print(f"\nbenchmark wall time: {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

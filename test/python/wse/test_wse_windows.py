@@ -1,0 +1,76 @@
+"""Convolution and pooling on the WSE target: LeNet and a ResNet block against PyTorch."""
+
+import functools
+
+import pytest
+import torch
+from torch_mlir import ir
+
+import wafer
+from wafer.examples.models import EXAMPLES
+from wafer.wse_target.machine import SMALL
+
+MODES = ("pipelined", "whole-wafer")
+# At batch 2 the ResNet block's im2col patches (9x its activations, for each of its
+# two convs) need more SRAM than 'small' has when both convs are resident at once.
+TOO_BIG = {("resnet-block", 2, "pipelined")}
+FITS = [(name, batch, mode) for name in ("lenet", "resnet-block") for batch in (1, 2) for mode in MODES
+        if (name, batch, mode) not in TOO_BIG]
+
+
+@functools.cache
+def compiled(name: str, batch: int, mode: str):
+    """(model, inputs, compiled model, its output on inputs), built once per case."""
+    model, inputs = EXAMPLES[name].build(batch)
+    program = wafer.compile(model, inputs, target="wse", mode=mode)
+    return model, inputs, program, program(*inputs)
+
+
+def ops_in(op: ir.Operation) -> list[ir.Operation]:
+    found = []
+
+    def collect(inner: ir.Operation) -> ir.WalkResult:
+        found.append(inner)
+        return ir.WalkResult.ADVANCE
+
+    op.walk(collect)
+    return found
+
+
+def regions(program, kind: str) -> list[ir.Operation]:
+    return [op for op in ops_in(program.executable.module.operation)
+            if op.name == "wse.region" and ir.StringAttr(op.attributes["kind"]).value == kind]
+
+
+@pytest.mark.parametrize("name, batch, mode", FITS)
+def test_cnn_matches_pytorch(name, batch, mode):
+    model, inputs, program, got = compiled(name, batch, mode)
+    with torch.no_grad():
+        expected = model(*inputs)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    assert (got - expected).abs().max().item() <= 1e-4 * expected.abs().max().item()
+    # Every conv is an implicit GEMM and every linear a GEMM: one SUMMA region each.
+    products = sum(isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)) for m in model.modules())
+    assert len(regions(program, "summa")) == products
+    report = program.report
+    assert report.cycles > 0 and 0 < report.sram_high_water_max <= SMALL.sram_bytes
+
+
+def test_pooling_reduces_its_windows_on_each_pe():
+    """A 2x2 window is too short to split over columns: the pooling regions spread
+    over output rows and columns, and no reduction crosses the fabric."""
+    _, _, program, _ = compiled("lenet", 1, "whole-wafer")
+    pools = regions(program, "rowwise")  # LeNet's only row-wise regions are its two max pools
+    assert len(pools) == 2
+    for region in pools:
+        assert ir.IntegerAttr(region.attributes["width"]).value > 2
+        names = [op.name for op in ops_in(region)]
+        assert "wse.reduce" not in names and "linalg.generic" in names
+
+
+@pytest.mark.parametrize("name, batch, mode", sorted(TOO_BIG))
+def test_a_cnn_too_big_to_pipeline_says_so(name, batch, mode):
+    model, inputs = EXAMPLES[name].build(batch)
+    with pytest.raises(wafer.WaferError, match=r"need at least \d+ columns of 32 PEs to hold their tensors "
+                                               r"side by side; 'small' has 32 \(\d+ short\): use mode=whole-wafer"):
+        wafer.compile(model, inputs, target="wse", mode=mode)
