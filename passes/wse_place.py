@@ -79,9 +79,10 @@ class WsePlace(WaferPass):
     """Size and place each region's rectangle, in one of two modes.
 
     pipelined: every region is live at once (slot 0), each in its own strip
-      of columns as tall as it can use; strips are as wide as the region's
-      share of the model's FLOPs, so the pipeline's stages balance, and
-      activations stream from strip to strip.
+      of columns as tall as it can use; each strip starts as wide as its
+      tensors need and spare columns go, one by one, to the slowest stage
+      (FLOPs per PE used), so the pipeline's stages balance; activations
+      stream from strip to strip.
     whole-wafer: one region at a time (slot = its position), each on as
       much of the whole fabric as it can use.
     A model with more regions than the fabric has columns does not fit
@@ -132,27 +133,26 @@ class WsePlace(WaferPass):
                 f"({sum(least) - fabric.width} short): use mode=whole-wafer or a larger machine",
             )
         x = 0
-        for region, need, cols in zip(regions, demands, _balanced_widths(demands, least, fabric.width)):
+        for region, need, cols in zip(regions, demands, _balanced_widths(demands, least, fabric.width, fabric.height)):
             rows, used = need.shape(fabric.height, cols)
             _set_rect(region, x, 0, used, rows, 0)
             x += cols
 
 
-def _balanced_widths(demands: list[Demand], least: list[int], width: int) -> list[int]:
-    """Columns per region, proportional to its FLOPs, never below what its tensors need."""
-    weights = [d.flops for d in demands]
-    total = sum(weights) or 1.0
-    widths = [max(low, min(d.max_cols, int(width * w / total)))
-              for d, w, low in zip(demands, weights, least)]
-    while sum(widths) > width:  # the floors overshot: take from the widest that can spare one
-        spare = [i for i in range(len(widths)) if widths[i] > least[i]]
-        widths[max(spare, key=lambda i: widths[i])] -= 1
-    spare = width - sum(widths)
-    while spare > 0:  # hand out what is left to the stage that needs it most
-        grow = [i for i, d in enumerate(demands) if widths[i] < d.max_cols]
-        if not grow:
+def _balanced_widths(demands: list[Demand], least: list[int], width: int, height: int) -> list[int]:
+    """Columns per region: each starts at what its tensors need, then every
+    spare column goes to the slowest stage that can still use one. A stage's
+    time is taken as its FLOPs over the PEs it uses, so a region that cannot
+    use more rows or columns stops drawing columns."""
+    widths = list(least)
+
+    def stage_time(i: int) -> float:
+        rows, cols = demands[i].shape(height, widths[i])
+        return demands[i].flops / (rows * cols)
+
+    for _ in range(width - sum(widths)):
+        growable = [i for i, d in enumerate(demands) if widths[i] < d.max_cols]
+        if not growable:
             break
-        i = max(grow, key=lambda i: weights[i] / widths[i])
-        widths[i] += 1
-        spare -= 1
+        widths[max(growable, key=stage_time)] += 1
     return widths

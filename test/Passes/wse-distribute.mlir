@@ -1,0 +1,16 @@
+// wse-distribute expands a placed summa region into buffers, steps and transfers.
+// RUN: wafer-opt %S/Inputs/wse-linear.mlir -p 'func.func(linalg-generalize-named-ops),wse-partition,wse-place,wse-distribute' | filecheck %s --check-prefix=DISTRIBUTE
+// RUN: not wafer-opt %S/Inputs/wse-linear.mlir -p 'func.func(linalg-generalize-named-ops),wse-partition,wse-distribute' 2>&1 | filecheck %s --check-prefix=UNPLACED
+
+// DISTRIBUTE-LABEL: func.func @linear
+// DISTRIBUTE: "wse.scatter"(%{{.*}}) {col_dim = 1 : i64, col_panel = 2 : i64, color = -1 : i64, row_dim = 0 : i64, row_panel = 0 : i64} : (tensor<16x64xf32>, memref<1x4xf32>)
+// DISTRIBUTE: "wse.steps"() ({
+// DISTRIBUTE: "wse.multicast"({{.*}}) {axis = "row", color = -1 : i64, panel = 2 : i64, panel_dim = 1 : i64, root = 0 : i64}
+// DISTRIBUTE: "wse.multicast"({{.*}}) {axis = "col", color = -1 : i64, panel = 2 : i64, panel_dim = 0 : i64, root = 0 : i64}
+// DISTRIBUTE: "wse.compute"() ({
+// DISTRIBUTE: }) {count = 32 : i64}
+// DISTRIBUTE: "wse.compute"() ({
+// DISTRIBUTE: arith.maximumf
+// DISTRIBUTE: "wse.gather"
+
+// UNPLACED: error: region 'summa0' is not placed: run wse-place first

@@ -1,0 +1,9 @@
+// wse-place sizes and positions regions; bad modes and misfits are errors.
+// RUN: wafer-opt %S/Inputs/wse-linear.mlir -p 'func.func(linalg-generalize-named-ops),wse-partition,wse-place{mode=whole-wafer}' | filecheck %s --check-prefix=PLACE
+// RUN: not wafer-opt %S/Inputs/wse-linear.mlir -p 'func.func(linalg-generalize-named-ops),wse-partition,wse-place{mode=sideways}' 2>&1 | filecheck %s --check-prefix=BAD-MODE
+
+// 2*16*64*24 for the product, 2*16*24 for bias and relu.
+// PLACE-LABEL: func.func @linear
+// PLACE: {flops = 49920 : i64, height = 32 : i64, kind = "summa", slot = 0 : i64, sym_name = "summa0", width = 24 : i64, x = 0 : i64, y = 0 : i64}
+
+// BAD-MODE: error: unknown mode 'sideways' (modes: pipelined, whole-wafer)

@@ -1,0 +1,21 @@
+// wse-route colors transfers: regions reuse low colors, streams get their own.
+// RUN: wafer-opt %S/Inputs/wse-linear.mlir --pipeline 'wse{mode=pipelined}' | filecheck %s --check-prefix=ROUTE
+
+// ROUTE-LABEL: func.func @linear
+// ROUTE: "wse.multicast"({{.*}}) {axis = "row", color = 0 : i64
+// ROUTE: "wse.multicast"({{.*}}) {axis = "col", color = 1 : i64
+// ROUTE: "wse.gather"({{.*}}) {col_dim = 1 : i64, col_panel = 0 : i64, color = {{[2-9]}} : i64
+
+// A machine with two colors cannot carry a summa step's two multicasts and its streams.
+// RUN: not wafer-opt %s --pipeline wse 2>&1 | filecheck %s --check-prefix=BUDGET
+// BUDGET: error: routing needs more than the 2 colors the machine has
+
+module attributes {wse.machine = {name = "tiny", width = 4 : i64, height = 4 : i64, colors = 2 : i64, sram_bytes = 49152 : i64}} {
+  func.func @matmul(%a: tensor<8x8xf32>, %b: tensor<8x8xf32>) -> tensor<8x8xf32> {
+    %zero = arith.constant 0.0 : f32
+    %empty = tensor.empty() : tensor<8x8xf32>
+    %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<8x8xf32>) -> tensor<8x8xf32>
+    %c = linalg.matmul ins(%a, %b : tensor<8x8xf32>, tensor<8x8xf32>) outs(%init : tensor<8x8xf32>) -> tensor<8x8xf32>
+    return %c : tensor<8x8xf32>
+  }
+}
