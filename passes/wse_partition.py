@@ -136,12 +136,14 @@ def _following(op: ir.Operation):
 
 def _cut_at_escapes(group: Group) -> None:
     """Only the last op's result may leave a region: end the group at the first
-    member whose result is used outside it."""
-    for i, op in enumerate(group.ops[:-1]):
-        members = group.ops
-        if any(not any(user == m for m in members) for user in _users(op)):
-            del group.ops[i + 1:]
+    member whose result is used outside it, until none is (a cut can turn the
+    users of an earlier member into outsiders)."""
+    while True:
+        escaping = next((i for i, op in enumerate(group.ops[:-1])
+                         if any(not group.contains(user) for user in _users(op))), None)
+        if escaping is None:
             return
+        del group.ops[escaping + 1:]
 
 
 def outline(group: Group, name: str) -> None:

@@ -76,12 +76,22 @@ class Report:
         return sum(op.flops for op in self.ops)
 
     @property
+    def period_cycles(self) -> float:
+        """Cycles between inferences in steady state: a pipeline starts one per
+        stage time; anything else runs them back to back."""
+        if self.pipeline_throughput:
+            return self.machine.clock_hz / self.pipeline_throughput
+        return self.cycles
+
+    @property
     def flops_per_second(self) -> float:
-        return self.flops / self.seconds if self.seconds else 0.0
+        """Achieved in steady state: one inference's FLOPs per period."""
+        period = self.period_cycles / self.machine.clock_hz
+        return self.flops / period if period else 0.0
 
     @property
     def peak_fraction(self) -> float:
-        peak = self.cycles * self.machine.peak_flops_per_cycle(self.dtype)
+        peak = self.period_cycles * self.machine.peak_flops_per_cycle(self.dtype)
         return self.flops / peak if peak else 0.0
 
     @property

@@ -8,7 +8,9 @@ whole tensors: they are the data movement of the streams that feed regions.
 
 Timing needs no data: each region's phases are costed from the IR alone with
 `cost.compute_cycles` and `cost.LinkLoads`, in order (no overlap of transfers
-with compute inside a region). FLOPs are the model's (the region's `flops`),
+with compute inside a region). A layer-pipelined program advances in lock step:
+every stage takes as long as the slowest, and the rest of it is idle.
+FLOPs are the model's (the region's `flops`),
 not the padded work the PEs execute, so % of peak counts useful work only. Layer-pipelined programs (all regions in slot 0)
 overlap their regions across inferences; weights are loaded once before.
 """
@@ -288,6 +290,9 @@ def estimate(module: ir.Module, machine: Machine, name: str = "forward") -> Repo
 
         op.operation.walk(visit, ir.WalkOrder.PRE_ORDER)
     pipelined = len(costs) > 1 and all(int_attr(c.region, "slot") == 0 for c in costs)
+    # A pipeline advances in lock step: every stage takes as long as the slowest,
+    # and waits (idle) for the rest of it. Weights were loaded before it started.
+    stage = max((c.compute + c.comm for c in costs), default=0.0) if pipelined else 0.0
     rows, start = [], 0.0
     for cost in costs:
         x, y, w, h = cost.x, cost.y, cost.width, cost.height
@@ -297,11 +302,9 @@ def estimate(module: ir.Module, machine: Machine, name: str = "forward") -> Repo
         else:
             np.maximum(region_sram, cost.sram, out=region_sram)
         comm = cost.comm + (0.0 if pipelined else cost.preload)
+        idle = stage - cost.compute - comm if pipelined else 0.0
         rows.append(OpRow(str_attr(cost.region, "sym_name"), str_attr(cost.region, "kind"),
-                          (x, y, w, h), cost.compute, comm, 0.0, cost.flops, start))
-        start += cost.compute + comm
-    throughput = None
-    if pipelined:
-        stage = max(row.cycles for row in rows)
-        throughput = machine.clock_hz / stage if stage else None
+                          (x, y, w, h), cost.compute, comm, idle, cost.flops, start))
+        start += cost.compute + comm + idle
+    throughput = machine.clock_hz / stage if stage else None
     return Report(machine, rows, busy, sram, links, dtype="fp32", pipeline_throughput=throughput)

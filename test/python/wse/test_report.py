@@ -103,3 +103,16 @@ def test_trace(tmp_path):
     assert (relu["tid"], relu["ts"], relu["dur"]) == (1, 1000 * us, 250 * us)
     names = [e["args"]["name"] for e in events if e["name"] == "thread_name"]
     assert names == ["matmul (0, 0, 8, 4)", "relu (0, 4, 8, 4)"]
+
+
+def test_a_pipeline_is_measured_in_steady_state():
+    ops = [OpRow("a", "summa", (0, 0, 4, 8), 60.0, 40.0, 0.0, 1000.0, 0.0),
+           OpRow("b", "summa", (4, 0, 4, 8), 30.0, 20.0, 50.0, 1000.0, 100.0)]
+    grid = np.zeros((8, 8))
+    stage = 100.0  # the slowest stage, in cycles
+    report = Report(SMALL, ops, grid, grid, grid, dtype="fp32",
+                    pipeline_throughput=SMALL.clock_hz / stage)
+    assert report.cycles == 200.0  # the first inference's latency
+    assert report.period_cycles == stage
+    assert report.flops_per_second == pytest.approx(2000.0 / (stage / SMALL.clock_hz))
+    assert report.peak_fraction == pytest.approx(2000.0 / (stage * SMALL.peak_flops_per_cycle("fp32")))
