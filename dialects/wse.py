@@ -104,6 +104,51 @@ def enclosing_region(op: ir.Operation) -> ir.Operation | None:
     return current
 
 
+def stream_sources(value: ir.Value) -> tuple[list[tuple[int, int, int, int]], bool]:
+    """The rectangles of the regions a tensor comes from, seen through the
+    data movement between regions, and whether it also comes in at the edge
+    (a function argument). Constants come from neither: they are preloaded."""
+    rects, edge, pending, seen = [], False, [value], []
+    while pending:
+        value = pending.pop()
+        if any(value == v for v in seen):
+            continue
+        seen.append(value)
+        owner = value.owner
+        if not isinstance(owner, ir.OpView):
+            edge = True  # a block argument: the function's input
+        elif owner.name == "wse.region":
+            rects.append(rect_of(owner.operation))
+        elif owner.name != "arith.constant":
+            pending += list(owner.operands)
+    return rects, edge
+
+
+def _union(rects: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    left, top = min(r[0] for r in rects), min(r[1] for r in rects)
+    right, bottom = max(r[0] + r[2] for r in rects), max(r[1] + r[3] for r in rects)
+    return left, top, right - left, bottom - top
+
+
+def stream_box(op: ir.Operation) -> tuple[int, int, int, int] | None:
+    """The PEs a stream crosses (routes run X first), or None for a weight
+    load, which runs region by region before the model does. A scatter comes
+    from the regions its tensor was computed on and from the west edge if it
+    reads an input; a gather goes to the west edge when its result leaves the
+    program, else stays in its region (the consumer's scatter carries it on)."""
+    region = enclosing_region(op)
+    x, y, w, h = rect_of(region)
+    if op.name == "wse.gather":
+        leaves = any(use.owner.name == "func.return" for use in region.results[0].uses)
+        return (0, y, x + w, h) if leaves else (x, y, w, h)
+    rects, edge = stream_sources(op.operands[0])
+    if not rects and not edge:
+        return None
+    if edge:
+        rects.append((0, y, 1, h))
+    return _union(rects + [(x, y, w, h)])
+
+
 def buffer_bytes(type_: ir.Type) -> int:
     shaped = ir.MemRefType(type_)
     return math.prod(shaped.shape) * max(1, shaped.element_type.width // 8)

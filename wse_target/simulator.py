@@ -22,7 +22,7 @@ import math
 import numpy as np
 from torch_mlir import ir
 
-from ..dialects.wse import int_attr, rect_of, str_attr
+from ..dialects.wse import int_attr, rect_of, str_attr, stream_box
 from .cost import LinkLoads, compute_cycles
 from .distribution import Layout, block_panel, body_cost, loop_ranges
 from .interpreter import evaluate
@@ -191,11 +191,6 @@ def _wavelets(type_: ir.Type, machine: Machine) -> float:
     return _elements(type_) * max(1, shaped.element_type.width // 8) / machine.wavelet_bytes
 
 
-def _is_preloaded(value: ir.Value) -> bool:
-    owner = value.owner
-    return isinstance(owner, ir.OpView) and owner.name == "arith.constant"
-
-
 class RegionCost:
     """Cycles of one region's phases, and what it leaves on the grid arrays."""
 
@@ -225,13 +220,24 @@ class RegionCost:
                 self.fabric(op, repeat)
 
     def stream(self, op: ir.Operation) -> None:
-        """In or out over the region's rows: one link per row, plus the distance."""
+        """A stream enters (or leaves) the region through its rows, one link each,
+        across the PEs between it and where the data comes from (or goes to).
+        A weight load streams in from the west edge before the model runs; a
+        gather whose result stays on the wafer costs nothing here: the
+        consumer's scatter carries it."""
+        box = stream_box(op)
+        if box is None:
+            box, preload = (0, self.y, self.x + self.width, self.height), True
+        elif op.name == "wse.gather" and box == (self.x, self.y, self.width, self.height):
+            return
+        else:
+            preload = False
         buffer = op.operands[1] if op.name == "wse.scatter" else op.operands[0]
-        per_pe = _wavelets(buffer.type, self.machine)
-        per_row = per_pe * self.width
-        cycles = per_row / self.machine.link_wavelets_per_cycle + (self.x + self.width) * self.machine.hop_cycles
-        self.links[self.y:self.y + self.height, 0:self.x + self.width] += per_row
-        if op.name == "wse.scatter" and _is_preloaded(op.operands[0]):
+        per_row = _wavelets(buffer.type, self.machine) * self.width
+        x, _, width, _ = box
+        cycles = per_row / self.machine.link_wavelets_per_cycle + width * self.machine.hop_cycles
+        self.links[self.y:self.y + self.height, x:x + width] += per_row
+        if preload:
             self.preload += cycles
         else:
             self.comm += cycles
