@@ -15,12 +15,12 @@ The machine is read from the `wse.machine` attribute of the enclosing module:
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from torch_mlir import ir
 from torch_mlir.dialects import irdl
-from torch_mlir.dialects._ods_common import _cext
 
 MACHINE_ATTR = "wse.machine"
 IRDL_PATH = Path(__file__).with_name("wse.irdl.mlir")
@@ -159,12 +159,11 @@ def _error(op: ir.Operation, message: str) -> bool:
     return False
 
 
-@_cext.register_dialect
-class _WseDialect(ir.Dialect):
-    """Registered so the bindings stop looking for a Python module for `wse`
-    ops every time one is wrapped (a failed import, each time)."""
-
-    DIALECT_NAMESPACE = "wse"
+# The bindings try to import `torch_mlir.dialects.<namespace>` whenever they wrap
+# an op of a dialect they have no Python module for, and remember only imports
+# that succeed: on a full wafer the simulator spent most of its time in failed
+# imports. This module is the `wse` dialect's Python module, so say so.
+sys.modules.setdefault("torch_mlir.dialects.wse", sys.modules[__name__])
 
 
 def _lacks(op: ir.Operation, names: tuple[str, ...]) -> bool:

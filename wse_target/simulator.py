@@ -152,13 +152,13 @@ def multicast(op: ir.Operation, grids: dict, step: int | None) -> None:
     source, dest = grids[op.operands[0]], grids[op.operands[1]]
     row = str_attr(op, "axis") == "row"
     line = source.shape[1] if row else source.shape[0]
-    root, data = int_attr(op, "root"), source
+    root = int_attr(op, "root") if len(op.operands) == 2 else step % line
+    data = source[:, root:root + 1] if row else source[root:root + 1]  # the senders' buffers
     if len(op.operands) == 3:  # the owner of panel `step` of a block-cyclic layout sends it
-        root = step % line
         panel, dim = int_attr(op, "panel"), int_attr(op, "panel_dim")
         offset = (step // line) * panel
-        data = np.take(source, np.arange(offset, offset + panel), axis=2 + dim)
-    dest[...] = data[:, root:root + 1] if row else data[root:root + 1]
+        data = data[(slice(None),) * (2 + dim) + (slice(offset, offset + panel),)]
+    dest[...] = data
 
 
 def shift(op: ir.Operation, grids: dict) -> None:
