@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 
 from ..dialects.wse import fabric_of, int_attr, regions_of, str_attr
-from ..wse_target.distribution import as_contraction, loop_ranges
+from ..wse_target.distribution import as_contraction, iterator_types, loop_ranges
 from .pass_base import PassFailure, WaferPass
 from .wse_distribute import row_and_col_loops
 from .wse_partition import SUMMA, is_init
@@ -18,28 +18,74 @@ MODES = ("pipelined", "whole-wafer")
 
 @dataclass(frozen=True)
 class Demand:
-    """What a region asks of the fabric: its work and the most PEs it can use."""
+    """What a region asks of the fabric: its work, the most PEs it can use,
+    and a rough model of its time on a rectangle, to choose one by.
+
+    The model is deliberately coarse (the simulator has the real one): FMAs
+    at one per PE per cycle, and for a summa region one row and one column
+    multicast per step, each costing its wavelets plus its length in hops.
+    """
 
     flops: float
     max_rows: int
     max_cols: int
     divides: bool  # rows and columns must divide the split extents exactly
     bytes: int  # every tensor the region reads or writes, once
+    streamed: int = 0  # bytes that stream in every inference (all but preloaded weights)
+    mnk: tuple[int, int, int] | None = None  # a summa region's extents
+    reduces_across: bool = False  # a rowwise region reduces along its columns
+
+    def fits(self, rows: int, cols: int, sram_bytes: int) -> bool:
+        """The region's buffers fit one PE's SRAM: for a summa region its
+        padded blocks and panels, for any region its other tensors split
+        evenly, with 10% to spare for what this does not see."""
+        if self.mnk is None:
+            return self.bytes <= rows * cols * 0.8 * sram_bytes
+        m, n, k = self.mnk
+        batch = max(self.flops / (2.0 * m * n * k), 1.0)
+        panel = math.ceil(k / max(rows, cols))
+        panels = math.ceil(k / panel)
+        m_block, n_block = math.ceil(m / rows), math.ceil(n / cols)
+        a = m_block * math.ceil(panels / cols) * panel + m_block * panel
+        b = math.ceil(panels / rows) * panel * n_block + panel * n_block
+        blocks = 4 * batch * (a + b + m_block * n_block)
+        rest = max(self.bytes - 4 * batch * (m * k + k * n + m * n), 0) / (rows * cols)
+        return blocks + rest <= 0.9 * sram_bytes
 
     def min_cols(self, rows: int, sram_bytes: int) -> int:
-        """Columns needed for the region's tensors to fit, split evenly, in
-        80% of the SRAM (the rest for panels and replicated operands)."""
         return math.ceil(self.bytes / (min(rows, self.max_rows) * 0.8 * sram_bytes))
 
-    def shape(self, rows: int, cols: int) -> tuple[int, int]:
-        """The rectangle used out of `rows` x `cols` available."""
-        if self.divides:
-            return _largest_divisor(self.max_rows, rows), _largest_divisor(self.max_cols, cols)
-        return min(rows, self.max_rows), min(cols, self.max_cols)
+    def cycles(self, rows: int, cols: int) -> float:
+        stream = self.streamed / 4 / rows + cols  # in through every row, one wavelet a cycle
+        if self.mnk is None:
+            return stream + self.flops / (rows * cols) + (cols if self.reduces_across else 0)
+        m, n, k = self.mnk
+        batch = max(self.flops / (2.0 * m * n * k), 1.0)
+        panel = math.ceil(k / max(rows, cols))
+        steps = math.ceil(k / panel)
+        row_cast = batch * math.ceil(m / rows) * panel + cols
+        col_cast = batch * math.ceil(n / cols) * panel + rows
+        compute = batch * math.ceil(m / rows) * math.ceil(n / cols) * panel
+        return stream + steps * (max(row_cast, col_cast) + compute)
+
+    def shape(self, rows: int, cols: int, sram_bytes: int) -> tuple[int, int]:
+        """The fastest rectangle within `rows` x `cols` that holds the region
+        (the fewest PEs among equals); the whole of it if none does."""
+        candidates = [(r, c) for r in _sizes(min(rows, self.max_rows), self.max_rows, self.divides)
+                      for c in _sizes(min(cols, self.max_cols), self.max_cols, self.divides)
+                      if self.fits(r, c, sram_bytes)]
+        if not candidates:
+            return _sizes(min(rows, self.max_rows), self.max_rows, self.divides)[-1], \
+                _sizes(min(cols, self.max_cols), self.max_cols, self.divides)[-1]
+        return min(candidates, key=lambda rc: (self.cycles(*rc), rc[0] * rc[1]))
 
 
-def _largest_divisor(extent: int, limit: int) -> int:
-    return next(d for d in range(min(extent, limit), 0, -1) if extent % d == 0)
+def _sizes(limit: int, extent: int, divides: bool) -> list[int]:
+    """Candidate extents up to `limit`, ascending: divisors of `extent` when the
+    split must be exact, else powers of two and the limit itself."""
+    if divides:
+        return [d for d in range(1, limit + 1) if extent % d == 0]
+    return sorted({1 << i for i in range(limit.bit_length()) if 1 << i <= limit} | {limit})
 
 
 def _tensor_bytes(values) -> int:
@@ -51,21 +97,31 @@ def _tensor_bytes(values) -> int:
                * max(1, ir.RankedTensorType(v.type).element_type.width // 8) for v in unique)
 
 
-def demand(region: ir.Operation) -> Demand:
+def _is_weight(value: ir.Value) -> bool:
+    return isinstance(value.owner, ir.OpView) and value.owner.name == "arith.constant"
+
+
+def demand(region: ir.Operation, preloaded: bool) -> Demand:
+    """`preloaded`: weights are loaded once, before the model runs (pipelined)."""
     members = [op.operation for op in region.regions[0].blocks[0].operations
                if op.operation.name == "linalg.generic" and not is_init(op.operation)]
     flops = float(int_attr(region, "flops"))
-    size = _tensor_bytes([v for op in members for v in list(op.operands) + list(op.results)])
+    values = [v for op in members for v in list(op.operands) + list(op.results)]
+    size = _tensor_bytes(values)
+    streamed = _tensor_bytes([v for v in values if not (preloaded and _is_weight(v))])
     anchor = members[0]
     ranges = loop_ranges(anchor)
     if str_attr(region, "kind") == SUMMA:
         # Every row helps even past m: the stepped operands' k dim is split over the rows.
-        contraction = as_contraction(anchor)
-        rows = max(ranges[contraction.k], ranges[contraction.m] if contraction.m is not None else 1)
-        cols = ranges[contraction.n] if contraction.n is not None else 1
-        return Demand(flops, rows, cols, divides=False, bytes=size)
+        c = as_contraction(anchor)
+        m = ranges[c.m] if c.m is not None else 1
+        n = ranges[c.n] if c.n is not None else 1
+        k = ranges[c.k]
+        return Demand(flops, max(k, m), n, divides=False, bytes=size, streamed=streamed, mnk=(m, n, k))
     row, col = row_and_col_loops(anchor)
-    return Demand(flops, ranges[row] if row is not None else 1, ranges[col], divides=True, bytes=size)
+    return Demand(flops, ranges[row] if row is not None else 1, ranges[col], divides=True, bytes=size,
+                  streamed=streamed, reduces_across=any(iterator_types(op)[col] == "reduction" for op in members
+                                     if len(iterator_types(op)) == len(ranges)))
 
 
 def _set_rect(region: ir.Operation, x: int, y: int, width: int, height: int, slot: int) -> None:
@@ -104,7 +160,7 @@ class WsePlace(WaferPass):
         if not regions:
             return
         fabric = fabric_of(regions[0])
-        demands = [demand(region) for region in regions]
+        demands = [demand(region, preloaded=self.mode == "pipelined") for region in regions]
         least = [d.min_cols(fabric.height, fabric.sram_bytes) for d in demands]
         for region, need, cols in zip(regions, demands, least):
             if cols > fabric.width:
@@ -116,7 +172,7 @@ class WsePlace(WaferPass):
                 )
         if self.mode == "whole-wafer":
             for slot, (region, need) in enumerate(zip(regions, demands)):
-                rows, cols = need.shape(fabric.height, fabric.width)
+                rows, cols = need.shape(fabric.height, fabric.width, fabric.sram_bytes)
                 _set_rect(region, 0, 0, cols, rows, slot)
             return
         if len(regions) > fabric.width:
@@ -133,26 +189,23 @@ class WsePlace(WaferPass):
                 f"({sum(least) - fabric.width} short): use mode=whole-wafer or a larger machine",
             )
         x = 0
-        for region, need, cols in zip(regions, demands, _balanced_widths(demands, least, fabric.width, fabric.height)):
-            rows, used = need.shape(fabric.height, cols)
+        for region, need, cols in zip(regions, demands, _balanced_widths(demands, least, fabric)):
+            rows, used = need.shape(fabric.height, cols, fabric.sram_bytes)
             _set_rect(region, x, 0, used, rows, 0)
             x += cols
 
 
-def _balanced_widths(demands: list[Demand], least: list[int], width: int, height: int) -> list[int]:
+def _balanced_widths(demands: list[Demand], least: list[int], fabric) -> list[int]:
     """Columns per region: each starts at what its tensors need, then every
-    spare column goes to the slowest stage that can still use one. A stage's
-    time is taken as its FLOPs over the PEs it uses, so a region that cannot
-    use more rows or columns stops drawing columns."""
+    spare column goes to the slowest stage, while another column makes it faster."""
     widths = list(least)
 
-    def stage_time(i: int) -> float:
-        rows, cols = demands[i].shape(height, widths[i])
-        return demands[i].flops / (rows * cols)
+    def stage_cycles(i: int, cols: int) -> float:
+        return demands[i].cycles(*demands[i].shape(fabric.height, cols, fabric.sram_bytes))
 
-    for _ in range(width - sum(widths)):
-        growable = [i for i, d in enumerate(demands) if widths[i] < d.max_cols]
-        if not growable:
+    for _ in range(fabric.width - sum(widths)):
+        slowest = max(range(len(widths)), key=lambda i: stage_cycles(i, widths[i]))
+        if stage_cycles(slowest, widths[slowest] + 1) >= stage_cycles(slowest, widths[slowest]):
             break
-        widths[max(growable, key=stage_time)] += 1
+        widths[slowest] += 1
     return widths

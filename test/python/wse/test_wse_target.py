@@ -5,21 +5,11 @@ import pytest
 import torch
 
 import wafer
-from wafer.examples.models import EXAMPLES
+from wafer.examples.models import EXAMPLES, matmul_mlir
 from wafer.wse_target.distribution import Layout
 from wafer.wse_target.machine import SMALL
 from wafer.wse_target.simulator import gather, scatter
 
-GEMM = """
-func.func @gemm(%a: tensor<{m}x{k}xf32>, %b: tensor<{k}x{n}xf32>) -> tensor<{m}x{n}xf32> {{
-  %zero = arith.constant 0.0 : f32
-  %empty = tensor.empty() : tensor<{m}x{n}xf32>
-  %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
-  %c = linalg.matmul ins(%a, %b : tensor<{m}x{k}xf32>, tensor<{k}x{n}xf32>)
-                     outs(%init : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
-  return %c : tensor<{m}x{n}xf32>
-}}
-"""
 
 
 @pytest.mark.parametrize("layout", [Layout(0, 1), Layout(1, 0, 3, 0), Layout(-1, 1, 0, 2), Layout(0, -1)])
@@ -40,7 +30,7 @@ def test_block_cyclic_scatter_deals_panels_in_turn():
 
 @pytest.mark.parametrize("m,k,n,region", [(8, 16, 12, None), (5, 33, 7, (3, 2)), (1, 40, 9, (4, 4))])
 def test_gemm_matches_numpy(m, k, n, region):
-    exe = wafer.compile_mlir(GEMM.format(m=m, k=k, n=n), target="wse", region=region)
+    exe = wafer.compile_mlir(matmul_mlir(m, k, n), target="wse", region=region)
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
     np.testing.assert_allclose(exe.gemm(a, b), a @ b, rtol=1e-5, atol=1e-5)
@@ -76,7 +66,7 @@ def test_pipelined_regions_do_not_overlap_and_whole_wafer_reuses_the_fabric():
 
 
 def test_full_wse2_gemm_estimate_completes():
-    exe = wafer.compile_mlir(GEMM.format(m=2048, k=2048, n=2048), target="wse", machine="wse2")
+    exe = wafer.compile_mlir(matmul_mlir(2048, 2048, 2048), target="wse", machine="wse2")
     report = exe.estimate("gemm")
     assert report.cycles > 0
     assert 0 < report.peak_fraction <= 1
@@ -84,16 +74,16 @@ def test_full_wse2_gemm_estimate_completes():
 
 def test_unknown_machine_and_oversized_region_are_clear_errors():
     with pytest.raises(wafer.WaferError, match="unknown machine 'wse9'"):
-        wafer.compile_mlir(GEMM.format(m=2, k=2, n=2), target="wse", machine="wse9")
+        wafer.compile_mlir(matmul_mlir(2, 2, 2), target="wse", machine="wse9")
     with pytest.raises(wafer.WaferError, match="region 40x2 does not fit the 32x32 fabric"):
-        wafer.compile_mlir(GEMM.format(m=2, k=2, n=2), target="wse", region=(40, 2))
+        wafer.compile_mlir(matmul_mlir(2, 2, 2), target="wse", region=(40, 2))
 
 
 @pytest.mark.parametrize("mode", ["pipelined", "whole-wafer"])
 def test_a_layer_too_large_for_sram_says_by_how_much(mode):
     with pytest.raises(wafer.WaferError, match=r"region 'summa0' does not fit: its 70,254,592 B of tensors "
                        r"need at least 894 columns of 2 PEs, 'small' has 2 \(892 short\)"):
-        wafer.compile_mlir(GEMM.format(m=64, k=4096, n=4096), target="wse", region=(2, 2), mode=mode)
+        wafer.compile_mlir(matmul_mlir(64, 4096, 4096), target="wse", region=(2, 2), mode=mode)
 
 
 def test_a_model_too_large_to_pipeline_says_by_how_much():
@@ -108,7 +98,7 @@ def test_matmul_on_one_pe_costs_what_the_cost_model_says():
     from wafer.wse_target.cost import compute_cycles
 
     m, k, n = 4, 16, 8
-    report = wafer.compile_mlir(GEMM.format(m=m, k=k, n=n), target="wse", region=(1, 1)).estimate("gemm")
+    report = wafer.compile_mlir(matmul_mlir(m, k, n), target="wse", region=(1, 1)).estimate("gemm")
     (row,) = report.ops
     assert row.region == (0, 0, 1, 1)
     # The zero fill stores m*n elements in rows of n; then one step of the
@@ -117,3 +107,14 @@ def test_matmul_on_one_pe_costs_what_the_cost_model_says():
     product = compute_cycles(SMALL, 2 * m * n * k, k, "fp32")
     assert row.compute_cycles == pytest.approx(float(fill + product))
     assert report.flops == 2 * m * n * k
+
+
+@pytest.mark.parametrize("name", ["mlp", "transformer"])
+def test_a_bigger_wafer_is_never_slower_whole_wafer(name):
+    """wse-place picks each layer's rectangle by its time, not its size: on WSE-2
+    it could still choose what it chose on the small fabric."""
+    model, inputs = EXAMPLES[name].build(1)
+    small = wafer.compile(model, inputs, target="wse", machine="small", mode="whole-wafer").estimate()
+    wse2 = wafer.compile(model, inputs, target="wse", machine="wse2", mode="whole-wafer").estimate()
+    assert wse2.cycles <= small.cycles
+    assert any(op.region[2] * op.region[3] < 750 * 994 for op in wse2.ops)
