@@ -31,6 +31,27 @@ def is_relayout(op: ir.Operation) -> bool:
     return len(block.operations) == 1 and terminator.operands[0] in list(block.arguments)
 
 
+# What may run between regions, on whole tensors, as the data movement of the
+# streams that feed regions: everything else must be inside a region.
+_BETWEEN_REGIONS = frozenset({
+    "arith.constant", "func.return", "wse.region", "cf.assert",
+    "tensor.empty", "tensor.expand_shape", "tensor.collapse_shape", "tensor.extract_slice",
+    "tensor.insert_slice", "tensor.pad", "tensor.concat", "tensor.cast",
+})
+
+
+def check_between_regions(block: ir.Block) -> None:
+    """Fail at the first op left between regions that the wse target cannot run
+    there (a tm_tensor scan, say): at compile time, not when the model is called."""
+    for op in block.operations:
+        op = op.operation
+        if op.name in _BETWEEN_REGIONS:
+            continue
+        if op.name == "linalg.generic" and (is_init(op) or is_relayout(op) or is_check(op)):
+            continue
+        raise PassFailure(op.location, f"'{op.name}' is not supported by the wse target")
+
+
 def is_check(op: ir.Operation) -> bool:
     """A generic without results: it only runs checks (batchnorm's cf.assert), at host level."""
     return op.name == "linalg.generic" and not op.results
@@ -211,3 +232,4 @@ class WsePartition(WaferPass):
             detach_checks(func.regions[0].blocks[0])
             for i, group in enumerate(find_groups(func.regions[0].blocks[0])):
                 outline(group, f"{group.kind}{i}")
+            check_between_regions(func.regions[0].blocks[0])

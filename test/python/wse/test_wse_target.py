@@ -118,3 +118,15 @@ def test_a_bigger_wafer_is_never_slower_whole_wafer(name):
     wse2 = wafer.compile(model, inputs, target="wse", machine="wse2", mode="whole-wafer").estimate()
     assert wse2.cycles <= small.cycles
     assert any(op.region[2] * op.region[3] < 750 * 994 for op in wse2.ops)
+
+
+def test_an_op_the_wse_target_cannot_run_fails_at_compile_time_at_the_model_line():
+    class CumulativeSum(torch.nn.Module):
+        def forward(self, x):
+            return torch.cumsum(x, 1)
+
+    with pytest.raises(wafer.WaferError) as info:
+        wafer.compile(CumulativeSum(), (torch.randn(2, 8),), target="wse")
+    message = str(info.value)
+    assert "error: 'tm_tensor.scan' is not supported by the wse target" in message
+    assert message.startswith(f"{__file__}:")
