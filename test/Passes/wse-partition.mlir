@@ -60,13 +60,3 @@ func.func @escape(%x: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<8x4xf32>) {
   } -> tensor<4x8xf32>
   return %d, %t : tensor<4x8xf32>, tensor<8x4xf32>
 }
-
-// What a region cannot hold and the streams between regions cannot carry is
-// an error at compile time, at the op.
-// RUN: not wafer-opt %s -p wse-partition 2>&1 | filecheck %s --check-prefix=REJECT
-// REJECT: wse-partition.mlir:{{[0-9]+}}:8: error: 'tensor.from_elements' is not supported by the wse target
-
-func.func @unsupported(%x: f32) -> tensor<2xf32> {
-  %t = tensor.from_elements %x, %x : tensor<2xf32>
-  return %t : tensor<2xf32>
-}
