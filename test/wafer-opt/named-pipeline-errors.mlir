@@ -1,8 +1,4 @@
-// Bad options to a named pipeline must be one-line errors like bad pass
-// options. Expected to fail for now: wafer_opt._pipeline_text lets
-// OptionError (and the ValueError of `(item,) = parse_pipeline(...)`) escape
-// as a traceback. Remove the marker below once that is fixed.
-// XFAIL: *
+// Bad options to a named pipeline are one-line errors like bad pass options.
 // RUN: not wafer-opt %s --pipeline 'cpu{no-such-option=1}' 2>&1 | filecheck %s --check-prefix=OPTION
 // RUN: not wafer-opt %s --pipeline 'cpu{vectorize=maybe}' 2>&1 | filecheck %s --check-prefix=VALUE
 // RUN: not wafer-opt %s --pipeline 'cpu,cse' 2>&1 | filecheck %s --check-prefix=TWO
@@ -16,7 +12,7 @@
 // VALUE-NOT: Traceback
 
 // TWO-NOT: Traceback
-// TWO: error: {{.*}}cpu,cse
+// TWO: error: --pipeline takes one named pipeline with options, got 'cpu,cse'
 // TWO-NOT: Traceback
 
 func.func @f() {

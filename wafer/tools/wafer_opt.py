@@ -16,6 +16,7 @@ from ..context import make_context
 from ..diagnostics import Diagnostic, WaferError, collect_diagnostics, to_diagnostic
 from ..pass_pipeline import build_pass_manager, parse_options, parse_pipeline
 from ..passes import registry
+from ..passes.pass_base import OptionError
 from ..pipelines import get_pipeline, pipeline_names
 
 _SPLIT_MARKER = re.compile(r"^// -----", re.MULTILINE)
@@ -72,13 +73,19 @@ def _pipeline_text(args) -> str:
     if args.passes is not None:
         return f"builtin.module({args.passes})"
     if args.pipeline is not None:
-        (item,) = parse_pipeline(args.pipeline)
+        items = parse_pipeline(args.pipeline)
+        if len(items) != 1 or items[0].nested is not None:
+            raise WaferError(f"error: --pipeline takes one named pipeline with options, got '{args.pipeline}'")
+        (item,) = items
         try:
             pipeline_class = get_pipeline(item.name)
         except KeyError:
             names = ", ".join(pipeline_names())
             raise WaferError(f"error: unknown pipeline '{item.name}' (known: {names})") from None
-        return pipeline_class.from_options(parse_options(item.options)).pipeline()
+        try:
+            return pipeline_class.from_options(parse_options(item.options)).pipeline()
+        except OptionError as err:
+            raise WaferError(f"error: {err}") from None
     return ""
 
 
