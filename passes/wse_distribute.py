@@ -15,12 +15,11 @@ from ..wse_target.distribution import (
 from .pass_base import PassFailure, WaferPass
 from .wse_partition import SUMMA, is_init
 
-_I64 = lambda: ir.IntegerType.get_signless(64)  # noqa: E731
 _IDENTITY = {"add": 0.0, "mul": 1.0, "max": -math.inf, "min": math.inf, "and": True, "or": False}
 
 
 def _int(value: int) -> ir.Attribute:
-    return ir.IntegerAttr.get(_I64(), value)
+    return ir.IntegerAttr.get(ir.IntegerType.get_signless(64), value)
 
 
 def _scalar(attr: ir.Attribute):

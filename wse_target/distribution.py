@@ -147,9 +147,8 @@ def as_contraction(op: ir.Operation) -> Contraction | None:
         return None
     a = inputs[stepped[0]]
     b = inputs[max(stepped[1:], key=lambda i: math.prod(ranges[d] for d in inputs[i]))]
-    by_size = lambda d: -ranges[d]  # noqa: E731
-    m = next((d for d in sorted(a - b, key=by_size) if d in out), None)
-    n = next((d for d in sorted(b - a, key=by_size) if d in out), None)
+    m = next((d for d in sorted(a - b, key=lambda d: -ranges[d]) if d in out), None)
+    n = next((d for d in sorted(b - a, key=lambda d: -ranges[d]) if d in out), None)
     roles = []
     for d in inputs:
         if k not in d:
