@@ -18,6 +18,18 @@ def _boxes_overlap(a, b) -> bool:
     return ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
 
 
+def _transfers(region: ir.Operation) -> list[ir.Operation]:
+    found = []
+
+    def collect(op: ir.Operation) -> ir.WalkResult:
+        if op.name in COMM_OPS:
+            found.append(op)
+        return ir.WalkResult.ADVANCE
+
+    region.walk(collect)
+    return found
+
+
 @dataclass(frozen=True)
 class WseRoute(WaferPass):
     """Assign colors: distinct within a region, shared between regions.
@@ -42,14 +54,7 @@ class WseRoute(WaferPass):
         local_colors = 0
         streams = []
         for region in regions:
-            transfers = []
-
-            def gather(op: ir.Operation) -> ir.WalkResult:
-                if op.name in COMM_OPS:
-                    transfers.append(op)
-                return ir.WalkResult.ADVANCE
-
-            region.walk(gather)
+            transfers = _transfers(region)
             local = [op for op in transfers if op.name not in _STREAMS]
             for color, op in enumerate(local):
                 self._color(op, color, budget)

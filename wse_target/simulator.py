@@ -46,7 +46,7 @@ def scatter(tensor: np.ndarray, layout: Layout, height: int, width: int) -> np.n
     """The (height, width, *local) grid array of `tensor` in `layout`, zero padded."""
     local = layout.local_shape(list(tensor.shape), height, width)
     grid = tensor[None, None]
-    for axis, (dim, parts, panel) in enumerate(layout.splits(height, width)):
+    for dim, parts, panel in layout.splits(height, width):
         grid_axis = 0 if dim == layout.row_dim else 1
         index = _split_index(tensor.shape[dim], parts, panel, local[dim])
         pad = [(0, 0)] * grid.ndim
