@@ -14,6 +14,10 @@ class CpuPipeline(Configurable):
     Options:
       tile-sizes: cache tile of the innermost output dims (see wafer-fuse).
       vectorize: lower tiles to `vector` ops (AVX-512 FMAs) where it pays.
+      pack: data-tile static f32 matmuls into the packed FMA kernel
+        (wafer-pack-matmul) instead of tiling them in place.
+      register-tile, cache-tile, k-unroll: the packed kernel's tile sizes
+        (see wafer-pack-matmul).
     """
 
     name = "cpu"
@@ -21,10 +25,14 @@ class CpuPipeline(Configurable):
 
     tile_sizes: tuple[int, ...] = (8, 64)
     vectorize: bool = True
+    pack: bool = True
+    register_tile: tuple[int, ...] = (8, 32)
+    cache_tile: tuple[int, ...] = (64, 256)
+    k_unroll: int = 8
 
     def stages(self) -> list[tuple[str, str]]:
         """(stage name, pipeline text) in order; `wafer run` reports each stage."""
-        tile = ",".join(str(size) for size in self.tile_sizes)
+        tile = _ints(self.tile_sizes)
         return [
             ("verify", "wafer-verify-cpu-support"),
             (
@@ -32,6 +40,7 @@ class CpuPipeline(Configurable):
                 "func.func(canonicalize,cse),wafer-fold-transpose,"
                 "func.func(linalg-fuse-elementwise-ops,canonicalize,cse)",
             ),
+            *([("pack", self._pack_matmul())] if self.pack else []),
             ("fuse", f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)"),
             *([("vectorize", "wafer-vectorize,func.func(canonicalize,cse)")] if self.vectorize else []),
             (
@@ -57,5 +66,14 @@ class CpuPipeline(Configurable):
             ),
         ]
 
+    def _pack_matmul(self) -> str:
+        options = (f"register-tile={_ints(self.register_tile)} cache-tile={_ints(self.cache_tile)} "
+                   f"k-unroll={self.k_unroll}")
+        return f"wafer-pack-matmul{{{options}}},func.func(canonicalize,cse)"
+
     def pipeline(self) -> str:
         return "builtin.module(" + ",".join(text for _, text in self.stages()) + ")"
+
+
+def _ints(values: tuple[int, ...]) -> str:
+    return ",".join(str(v) for v in values)

@@ -21,6 +21,12 @@ from .diagnostics import WaferError
 
 _LIBC = ctypes.CDLL(None)
 _LIBC.free.argtypes = [ctypes.c_void_p]
+# glibc hands freed blocks above 128 KB straight back to the OS, so every call
+# page-faults its packed operands and results in again (a quarter of a 1024^3
+# matmul's time). Keep them in the heap for the next call instead.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_LIBC.mallopt(_M_MMAP_THRESHOLD, 1 << 30)
+_LIBC.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
 
 _DTYPES = {
     "f16": np.float16, "f32": np.float32, "f64": np.float64, "i1": np.bool_,

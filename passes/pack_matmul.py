@@ -1,0 +1,290 @@
+"""wafer-pack-matmul: data-tile matmuls (the mmt4d layout) and lower them to an AVX-512 micro-kernel."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from torch_mlir import ir
+from torch_mlir.dialects import transform
+from torch_mlir.dialects.transform import loop, structured, vector
+
+from .pass_base import WaferPass
+from .transform_script import match_tagged, tag, transform_script
+
+STRATEGY = "wafer.strategy"
+_CONTRACTIONS = ("linalg.matmul", "linalg.batch_matmul", "linalg.generic")
+_MATMUL_BODY = ["arith.mulf", "arith.addf", "linalg.yield"]
+# Maps of named ops that print none, in loop order.
+_NAMED_MAPS = {
+    "linalg.matmul": ("(m, n, k)", [["m", "k"], ["k", "n"], ["m", "n"]]),
+    "linalg.batch_matmul": ("(b, m, n, k)", [["b", "m", "k"], ["b", "k", "n"], ["b", "m", "n"]]),
+}
+
+
+@dataclass(frozen=True)
+class Contraction:
+    """A static f32 matmul-like op: which loop is m, n, k (and batch), and their extents.
+
+    `operand_dims` names the loops that index each of A, B and C, in order.
+    """
+
+    op: ir.OpView
+    loops: list[str]
+    extents: dict[str, int]
+    operand_dims: list[list[str]]
+
+    @property
+    def mnk(self) -> tuple[int, int, int]:
+        return self.extents["m"], self.extents["n"], self.extents["k"]
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """Tile sizes of one contraction: mr x nr register block (the packed
+    inner tiles), kc k steps unrolled per loop iteration, and a cache tile
+    of tm x tn register blocks that is one `scf.forall` iteration."""
+
+    mr: int
+    nr: int
+    kc: int
+    tm: int
+    tn: int
+
+    def describe(self, contraction: Contraction) -> str:
+        m, n, k = contraction.mnk
+        batch = f"{contraction.extents['b']}x" if "b" in contraction.extents else ""
+        return (f"packed matmul {batch}{m}x{n}x{k}: register block {self.mr}x{self.nr}, "
+                f"k unroll {self.kc}, cache tile {self.tm * self.mr}x{self.tn * self.nr}")
+
+
+def _affine_dims(map_attr: ir.Attribute) -> list[int] | None:
+    """Loop positions of a projected-permutation map, or None."""
+    dims = []
+    for expr in ir.AffineMapAttr(map_attr).value.results:
+        text = str(expr)
+        if not text.startswith("d") or not text[1:].isdigit():
+            return None
+        dims.append(int(text[1:]))
+    return dims
+
+
+def _role(in_a: bool, in_b: bool, in_c: bool) -> str | None:
+    return {(1, 1, 1): "b", (1, 0, 1): "m", (0, 1, 1): "n", (1, 1, 0): "k"}.get((in_a, in_b, in_c))
+
+
+def match_contraction(op: ir.OpView) -> Contraction | None:
+    """Recognize C[b, m, n] += A[b, m, k] * B[b, k, n] up to operand layout."""
+    if op.name not in _CONTRACTIONS or len(op.operands) != 3 or len(op.results) != 1:
+        return None
+    types = [ir.RankedTensorType(v.type) if isinstance(v.type, ir.RankedTensorType) else None
+             for v in op.operands]
+    if any(t is None or not t.has_static_shape or str(t.element_type) != "f32" for t in types):
+        return None
+    if "indexing_maps" not in op.attributes:
+        if op.name not in _NAMED_MAPS:
+            return None
+        loops_text, operand_dims = _NAMED_MAPS[op.name]
+        loops = loops_text.strip("()").split(", ")
+    else:
+        if op.name == "linalg.generic" and [o.name for o in op.regions[0].blocks[0].operations] != _MATMUL_BODY:
+            return None
+        maps = [_affine_dims(m) for m in op.attributes["indexing_maps"]]
+        if any(m is None for m in maps):
+            return None
+        a, b, c = (set(m) for m in maps)
+        roles = {d: _role(d in a, d in b, d in c) for d in a | b | c}
+        names = sorted(roles.values(), key=str)
+        if len(roles) != len(names) or names.count("b") > 1 or [r for r in names if r != "b"] != ["k", "m", "n"]:
+            return None
+        loops = [roles[d] for d in range(len(roles))]
+        operand_dims = [[roles[d] for d in m] for m in maps]
+    extents = {}
+    for dims, t in zip(operand_dims, types):
+        for dim, size in zip(dims, t.shape):
+            extents[dim] = size
+    return Contraction(op, loops, extents, operand_dims)
+
+
+def record_strategy(op: ir.OpView, text: str) -> None:
+    """Append `text` to the `wafer.strategy` list of the function holding `op`.
+
+    The function outlives every loop the strategy makes, so the choice stays
+    visible in each later IR dump and in the compile report.
+    """
+    func = op.operation.parent
+    while func.name != "func.func":
+        func = func.parent
+    known = list(func.attributes[STRATEGY]) if STRATEGY in func.attributes else []
+    func.attributes[STRATEGY] = ir.ArrayAttr.get(known + [ir.StringAttr.get(text)])
+
+
+def _largest_divisor(extent: int, limit: int) -> int:
+    return next(size for size in range(min(extent, limit), 0, -1) if extent % size == 0)
+
+
+def _k_step(k: int, limit: int) -> int:
+    """The largest divisor of k up to `limit`, but never 1 when k > 1.
+
+    A step of 1 would fold the K dim away with the unit dims and leave a
+    multiply and an add instead of a contraction (no FMA); a prime K is
+    unrolled whole instead.
+    """
+    step = _largest_divisor(k, limit)
+    return step if step > 1 or k == 1 else next(d for d in range(2, k + 1) if k % d == 0)
+
+
+def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], k_unroll: int,
+                  cache_tile: tuple[int, int]) -> Kernel:
+    """Keep about mr*nr/16 = 16 zmm accumulators busy whatever M is.
+
+    A short M (batch 1: a matrix-vector product) gets a wide N block instead
+    of rows of zero padding; nr stays a multiple of 16 lanes and no wider
+    than N rounded up to 16. kc divides K so every tile is static.
+    """
+    m, n, k = contraction.mnk
+    mr_max, nr_default = register_tile
+    mr = min(mr_max, m)
+    accumulators = mr_max * nr_default
+    nr = max(16, min(accumulators // mr // 16 * 16, math.ceil(n / 16) * 16))
+    kc = _k_step(k, k_unroll)
+    tm = max(1, min(cache_tile[0] // mr, math.ceil(m / mr)))
+    tn = max(1, min(cache_tile[1] // nr, math.ceil(n / nr)))
+    return Kernel(mr, nr, kc, tm, tn)
+
+
+@dataclass(frozen=True)
+class PackMatmul(WaferPass):
+    """Pack matmul operands into register-block panels and emit an FMA micro-kernel.
+
+    Each static f32 matmul, batch matmul or matmul-like generic (any operand
+    layout, e.g. the transposed weights of wafer-fold-transpose) is data-tiled
+    with `linalg.pack`: A into [M/mr][K][mr] panels, B into [N/nr][K][nr],
+    C into [M/mr][N/nr][mr][nr], so the inner loop streams both operands
+    contiguously. The packed op is tiled with `scf.forall` over cache tiles
+    (one per thread), then over register blocks, then over K in steps of
+    `kc`; each step becomes kc broadcast-FMA outer products on an mr x nr
+    accumulator that stays in registers across the K loop. The choice is
+    recorded in the function's `wafer.strategy` attribute.
+
+    Options:
+      register-tile: mr,nr for M >= mr; 8,32 keeps sixteen 512-bit
+        accumulators. Shorter M gets a proportionally wider nr.
+      k-unroll: largest number of k steps per loop iteration (a divisor of
+        K; a prime K is unrolled whole).
+      cache-tile: rows,cols of C per forall iteration; 64,256 keeps the A
+        and B panels of a tile in L2.
+    """
+
+    name = "wafer-pack-matmul"
+    summary = "Data-tile matmuls with linalg.pack and lower them to a register-blocked FMA kernel"
+
+    register_tile: tuple[int, ...] = (8, 32)
+    k_unroll: int = 8
+    cache_tile: tuple[int, ...] = (64, 256)
+
+    def apply(self, module: ir.Operation) -> None:
+        found = []
+
+        def collect(op: ir.Operation) -> ir.WalkResult:
+            contraction = match_contraction(op.opview)
+            if contraction is not None:
+                found.append(contraction)
+            return ir.WalkResult.ADVANCE
+
+        module.walk(collect)
+        if not found:
+            return
+        with transform_script(module) as root:
+            k_loops = []
+            for i, contraction in enumerate(found):
+                kernel = choose_kernel(contraction, tuple(self.register_tile), self.k_unroll,
+                                       tuple(self.cache_tile))
+                record_strategy(contraction.op, kernel.describe(contraction))
+                tag(contraction.op.operation, f"mm{i}")
+                k_loops.append(self._emit(root, f"mm{i}", contraction, kernel))
+            funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
+            _lower_to_fma(funcs)
+            for k_loop in k_loops:  # the accumulator stays in registers across the K loop
+                loop.HoistLoopInvariantSubsetsOp(k_loop)
+            _lower_packs(structured.MatchOp(transform.OperationType.get("linalg.pack"), root,
+                                            ops=["linalg.pack"]).result)
+            _lower_unpacks(structured.MatchOp(transform.OperationType.get("linalg.unpack"), root,
+                                              ops=["linalg.unpack"]).result)
+
+    @staticmethod
+    def _emit(root: ir.Value, name: str, contraction: Contraction, kernel: Kernel) -> ir.Value:
+        """Pack, tile and vectorize one contraction; returns the handle of its K loop."""
+        loops = contraction.loops
+        any_op = transform.AnyOpType.get()
+        sizes = {"m": kernel.mr, "n": kernel.nr}
+        packed = structured.PackOp(any_op, match_tagged(root, name), [],
+                                   static_packed_sizes=[sizes.get(d, 0) for d in loops]).packed_op
+        # Outer dims of the A and B panels in (batch, m|n, k) order: contiguous K per panel.
+        for operand, major in ((0, "m"), (1, "n")):
+            dims = contraction.operand_dims[operand]
+            want = [d for d in ("b", major, "k") if d in dims]
+            perm = [dims.index(d) for d in want]
+            if perm != sorted(perm):
+                pack = transform.GetProducerOfOperand(any_op, packed, operand).result
+                packed = structured.PackTransposeOp(any_op, any_op, any_op, pack, packed,
+                                                    outer_perm=perm).packed_op
+        cache = {"b": 1, "m": kernel.tm, "n": kernel.tn}
+        forall = structured.TileUsingForallOp(any_op, any_op, packed,
+                                              tile_sizes=[cache.get(d, 0) for d in loops])
+        # One register block per step of the inner loops; a loop of one trip is not made at all,
+        # so the pattern rewrites below never fold away a loop whose handle is still live.
+        whole = {"m": kernel.tm, "n": kernel.tn, "k": contraction.extents["k"] // kernel.kc}
+        step = {"b": 1, "m": 1, "n": 1, "k": kernel.kc}
+        sizes = [0 if whole.get(d) == 1 else step[d] for d in loops]
+        order = sorted(range(len(loops)), key=lambda i: "bnmk".index(loops[i]))
+        tiled = structured.TileUsingForOp(forall.tiled_op, sizes=sizes, interchange=order)
+        k_loop = tiled.loops[-1] if tiled.loops else forall.forall_op
+        fold = transform.ApplyPatternsOp(k_loop)
+        with ir.InsertionPoint(fold.patterns):
+            structured.ApplyFoldUnitExtentDimsViaSlicesPatternsOp()
+        # The folded block keeps (k, mi, ni) minus unit dims; put k last for the outer-product lowering.
+        kept = [d for d, size in (("k", kernel.kc), ("m", kernel.mr), ("n", kernel.nr)) if size > 1]
+        block = structured.MatchOp.match_op_names(k_loop, ["linalg.generic"]).result
+        if kept and kept[0] == "k" and len(kept) > 1:
+            block = structured.InterchangeOp(block, iterator_interchange=list(range(1, len(kept))) + [0]).result
+        structured.VectorizeOp(block)
+        return k_loop
+
+
+def _lower_to_fma(funcs: ir.Value) -> None:
+    """vector.contract -> broadcast-FMA outer products, in the order the patterns need."""
+    for populate in (
+        [vector.ApplyTransferPermutationPatternsOp],
+        [vector.ApplyVectorReductionToContractPatternsOp],
+        [lambda: vector.ApplyLowerContractionPatternsOp(
+            lowering_strategy=vector.VectorContractLowering.OuterProduct),
+         vector.ApplyTransferPermutationPatternsOp, vector.ApplyLowerOuterProductPatternsOp,
+         transform.ApplyCanonicalizationPatternsOp],
+    ):
+        patterns = transform.ApplyPatternsOp(funcs)
+        with ir.InsertionPoint(patterns.patterns):
+            for make in populate:
+                make()
+
+
+def _op_types(*names: str) -> list[ir.Type]:
+    return [transform.OperationType.get(name) for name in names]
+
+
+def _lower_packs(packs: ir.Value) -> None:
+    """pack -> pad + expand_shape + transpose: plain linalg the rest of the pipeline lowers."""
+    each = transform.ForeachOp([], [packs])
+    with ir.InsertionPoint(each.body):
+        structured.LowerPackOp(*_op_types("tensor.pad", "tensor.expand_shape", "linalg.transpose"),
+                               each.bodyTargets[0])
+        transform.YieldOp()
+
+
+def _lower_unpacks(unpacks: ir.Value) -> None:
+    each = transform.ForeachOp([], [unpacks])
+    with ir.InsertionPoint(each.body):
+        structured.LowerUnPackOp(*_op_types("tensor.empty", "linalg.transpose", "tensor.collapse_shape",
+                                            "tensor.extract_slice", "linalg.copy"),
+                                 each.bodyTargets[0])
+        transform.YieldOp()

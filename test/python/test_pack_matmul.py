@@ -1,0 +1,102 @@
+"""The packed matmul kernel (wafer-pack-matmul) against numpy.
+
+Sizes are chosen to leave remainders everywhere: M, N and K that the
+register block, the cache tile and the K unroll do not divide, a single row
+(the wide-N matrix-vector kernel), weights read transposed, and batches.
+"""
+
+import numpy as np
+import pytest
+
+import wafer
+
+MATMUL = """
+func.func @forward(%a: tensor<{m}x{k}xf32>, %b: tensor<{k}x{n}xf32>) -> tensor<{m}x{n}xf32> {{
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<{m}x{n}xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  %r = linalg.matmul ins(%a, %b : tensor<{m}x{k}xf32>, tensor<{k}x{n}xf32>) outs(%f : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  return %r : tensor<{m}x{n}xf32>
+}}
+"""
+
+# C = A W^T + bias, relu: the weights [N, K] as wafer-fold-transpose leaves them.
+LINEAR = """
+func.func @forward(%a: tensor<{m}x{k}xf32>, %w: tensor<{n}x{k}xf32>, %bias: tensor<{n}xf32>) -> tensor<{m}x{n}xf32> {{
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<{m}x{n}xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  %mm = linalg.generic {{indexing_maps = [affine_map<(i, j, k) -> (i, k)>, affine_map<(i, j, k) -> (j, k)>, affine_map<(i, j, k) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}}
+      ins(%a, %w : tensor<{m}x{k}xf32>, tensor<{n}x{k}xf32>) outs(%f : tensor<{m}x{n}xf32>) {{
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }} -> tensor<{m}x{n}xf32>
+  %r = linalg.generic {{indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}}
+      ins(%mm, %bias : tensor<{m}x{n}xf32>, tensor<{n}xf32>) outs(%e : tensor<{m}x{n}xf32>) {{
+  ^bb0(%x: f32, %b: f32, %o: f32):
+    %s = arith.addf %x, %b : f32
+    %y = arith.maximumf %s, %zero : f32
+    linalg.yield %y : f32
+  }} -> tensor<{m}x{n}xf32>
+  return %r : tensor<{m}x{n}xf32>
+}}
+"""
+
+BATCH_MATMUL = """
+func.func @forward(%a: tensor<{b}x{m}x{k}xf32>, %w: tensor<{b}x{k}x{n}xf32>) -> tensor<{b}x{m}x{n}xf32> {{
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<{b}x{m}x{n}xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<{b}x{m}x{n}xf32>) -> tensor<{b}x{m}x{n}xf32>
+  %r = linalg.batch_matmul ins(%a, %w : tensor<{b}x{m}x{k}xf32>, tensor<{b}x{k}x{n}xf32>) outs(%f : tensor<{b}x{m}x{n}xf32>) -> tensor<{b}x{m}x{n}xf32>
+  return %r : tensor<{b}x{m}x{n}xf32>
+}}
+"""
+
+rng = np.random.default_rng(0)
+
+
+def random(*shape):
+    return rng.standard_normal(shape, dtype=np.float32)
+
+
+def assert_strategy(exe, expected: str):
+    assert any(expected in line for line in exe.compile_report.strategies), exe.compile_report.strategies
+
+
+@pytest.mark.parametrize("m,n,k", [(1, 1000, 64), (17, 33, 65), (64, 96, 128), (9, 16, 7), (3, 10, 1)])
+def test_matmul_remainders(m, n, k):
+    exe = wafer.compile_mlir(MATMUL.format(m=m, n=n, k=k))
+    a, b = random(m, k), random(k, n)
+    np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
+    assert_strategy(exe, f"packed matmul {m}x{n}x{k}")
+
+
+def test_single_row_gets_a_wide_block():
+    exe = wafer.compile_mlir(MATMUL.format(m=1, n=1000, k=64))
+    assert_strategy(exe, "register block 1x256")
+
+
+@pytest.mark.parametrize("m,n,k", [(1, 512, 784), (32, 10, 84), (13, 130, 100)])
+def test_linear_with_transposed_weights(m, n, k):
+    exe = wafer.compile_mlir(LINEAR.format(m=m, n=n, k=k))
+    a, w, bias = random(m, k), random(n, k), random(n)
+    np.testing.assert_allclose(exe.forward(a, w, bias), np.maximum(a @ w.T + bias, 0), rtol=1e-4, atol=1e-4)
+
+
+def test_batch_matmul():
+    exe = wafer.compile_mlir(BATCH_MATMUL.format(b=3, m=20, n=40, k=24))
+    a, w = random(3, 20, 24), random(3, 24, 40)
+    np.testing.assert_allclose(exe.forward(a, w), a @ w, rtol=1e-4, atol=1e-4)
+    assert_strategy(exe, "packed matmul 3x20x40x24")
+
+
+@pytest.mark.parametrize("options", [dict(register_tile=(4, 16), cache_tile=(8, 32), k_unroll=2),
+                                     dict(register_tile=(16, 16), cache_tile=(16, 16), k_unroll=16),
+                                     dict(pack=False)])
+def test_kernel_options(options):
+    exe = wafer.compile_mlir(MATMUL.format(m=17, n=33, k=65), **options)
+    a, b = random(17, 65), random(65, 33)
+    np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
+    assert bool(exe.compile_report.strategies) == options.get("pack", True)
