@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from ..passes.pass_base import Configurable
@@ -18,6 +19,9 @@ class CpuPipeline(Configurable):
         (wafer-pack-matmul) instead of tiling them in place.
       register-tile, cache-tile, k-unroll: the packed kernel's tile sizes
         (see wafer-pack-matmul).
+      threads: worker threads for the `scf.forall` loops, run as OpenMP
+        parallel loops (the intel-openmp runtime); 1 keeps them serial, 0
+        means one per core.
     """
 
     name = "cpu"
@@ -29,10 +33,16 @@ class CpuPipeline(Configurable):
     register_tile: tuple[int, ...] = (8, 32)
     cache_tile: tuple[int, ...] = (64, 256)
     k_unroll: int = 8
+    threads: int = 0
 
     def stages(self) -> list[tuple[str, str]]:
         """(stage name, pipeline text) in order; `wafer run` reports each stage."""
         tile = _ints(self.tile_sizes)
+        threads = self.thread_count()
+        forall = "scf-forall-to-for" if threads == 1 else "scf-forall-to-parallel"
+        # canonicalize inlines the memref.alloca_scope each parallel body gets,
+        # which scf-to-cf would otherwise split into blocks it may not have.
+        openmp = "" if threads == 1 else f"convert-scf-to-openmp{{num-threads={threads}}},canonicalize,"
         return [
             ("verify", "wafer-verify-cpu-support"),
             (
@@ -50,11 +60,11 @@ class CpuPipeline(Configurable):
                 "one-shot-bufferize{bufferize-function-boundaries "
                 "function-boundary-type-conversion=identity-layout-map},"
                 "refback-mlprogram-bufferize,func.func(canonicalize),"
-                "scf-forall-to-for,buffer-deallocation-pipeline",
+                f"{forall},buffer-deallocation-pipeline",
             ),
             (
                 "lower",
-                "func.func(tm-tensor-to-loops,refback-munge-memref-copy,convert-linalg-to-loops,"
+                f"{openmp}func.func(tm-tensor-to-loops,refback-munge-memref-copy,convert-linalg-to-loops,"
                 "convert-vector-to-scf{full-unroll},"
                 "lower-affine),convert-scf-to-cf,"
                 "func.func(refback-expand-ops-for-llvm,arith-expand,convert-math-to-llvm),"
@@ -62,9 +72,13 @@ class CpuPipeline(Configurable):
                 "convert-bufferization-to-memref,finalize-memref-to-llvm,"
                 "func.func(convert-arith-to-llvm),convert-vector-to-llvm,"
                 "wafer-expose-c-interface,convert-func-to-llvm,convert-cf-to-llvm,"
-                "convert-complex-to-llvm,convert-ub-to-llvm,reconcile-unrealized-casts",
+                "convert-complex-to-llvm,convert-ub-to-llvm,convert-openmp-to-llvm,"
+                "reconcile-unrealized-casts",
             ),
         ]
+
+    def thread_count(self) -> int:
+        return self.threads if self.threads > 0 else os.cpu_count() or 1
 
     def _pack_matmul(self) -> str:
         options = (f"register-tile={_ints(self.register_tile)} cache-tile={_ints(self.cache_tile)} "

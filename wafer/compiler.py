@@ -131,8 +131,8 @@ def compile_module(module: ir.Module, target: str = "cpu", **options) -> CpuExec
     signatures = public_signatures(module)
     report = run_stages(module, CpuPipeline(**options).stages())
     jit_start = time.perf_counter()
-    executable = CpuExecutable(module, signatures)
     ops = count_ops(module)
+    executable = CpuExecutable(module, signatures, openmp=ops["omp.parallel"] > 0)
     report.stages.append(StageReport("jit", time.perf_counter() - jit_start, ops, ops))
     report.seconds = time.perf_counter() - start
     executable.compile_report = report

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
+import site
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,12 +131,31 @@ def _take_result(descriptor: ctypes.Structure, spec: TensorSpec) -> np.ndarray:
     return result
 
 
+def openmp_runtime() -> str:
+    """The OpenMP runtime that parallel loops call (`__kmpc_fork_call`).
+
+    The intel-openmp wheel puts libiomp5.so in the environment's lib folder.
+    Idle workers sleep at once rather than spin for 200 ms after each
+    parallel loop, so they do not steal the cores from whatever runs between
+    two calls (the caller's own framework, another backend being timed).
+    """
+    for prefix in dict.fromkeys((sys.prefix, sys.base_prefix, site.getuserbase())):
+        path = os.path.join(prefix, "lib", "libiomp5.so")
+        if os.path.exists(path):
+            os.environ.setdefault("KMP_BLOCKTIME", "0")
+            return path
+    raise WaferError("error: threads > 1 needs the OpenMP runtime libiomp5.so from the intel-openmp "
+                     "package (pip install intel-openmp), or compile with threads=1")
+
+
 class CpuExecutable:
     """A JIT-compiled module; `exe.fn(*arrays)` or `exe.invoke("fn", *arrays)`."""
 
-    def __init__(self, llvm_module: ir.Module, signatures: dict[str, Signature], opt_level: int = 3):
+    def __init__(self, llvm_module: ir.Module, signatures: dict[str, Signature], opt_level: int = 3,
+                 openmp: bool = False):
         self._signatures = signatures
-        self._engine = ExecutionEngine(llvm_module, opt_level=opt_level)
+        shared_libs = [openmp_runtime()] if openmp else []
+        self._engine = ExecutionEngine(llvm_module, opt_level=opt_level, shared_libs=shared_libs)
 
     @property
     def functions(self) -> list[str]:

@@ -9,6 +9,8 @@
 // RUN: filecheck %s --input-file %t.tile --check-prefix=LOWERED
 // RUN: filecheck %s --input-file %t.tile.dumps --check-prefix=TILE
 // RUN: wafer-opt %s --pipeline 'cpu{pack=false vectorize=false}' | filecheck %s --check-prefix=SCALAR
+// RUN: wafer-opt %s --pipeline 'cpu{threads=2}' | filecheck %s --check-prefix=THREADS
+// RUN: wafer-opt %s --pipeline 'cpu{threads=1}' | filecheck %s --check-prefix=SERIAL
 // RUN: wafer-opt %s --pipeline 'cpu{register-tile=4,16 cache-tile=8,32}' --mlir-print-ir-after-all -o /dev/null 2>&1 | filecheck %s --check-prefix=KERNEL
 
 // The whole module ends in the LLVM dialect: each public function gets a
@@ -51,6 +53,13 @@
 // TILE: linalg.matmul {{.*}} -> tensor<4x4xf32>
 // TILE: IR Dump After
 
+// threads=2: the forall loops become OpenMP parallel loops on two threads
+// (lowered by the JIT's OpenMP translation to __kmpc calls); threads=1 has none.
+// THREADS-LABEL: llvm.func @tiled_matmul
+// THREADS: omp.parallel num_threads(%{{.*}} : i32)
+// THREADS: omp.wsloop
+// SERIAL-NOT: omp.
+
 // Without vectorize the tiles stay scalar loops: no vector types anywhere.
 // SCALAR-LABEL: llvm.func @matmul_bias_relu
 // SCALAR-NOT: vector<
@@ -80,4 +89,13 @@ func.func @two_matmuls(%a: tensor<16x32xf32>, %b: tensor<32x128xf32>, %c: tensor
   %fill2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<16x8xf32>) -> tensor<16x8xf32>
   %abc = linalg.matmul ins(%ab, %c : tensor<16x128xf32>, tensor<128x8xf32>) outs(%fill2 : tensor<16x8xf32>) -> tensor<16x8xf32>
   return %abc : tensor<16x8xf32>
+}
+
+// Large enough for 2x2 cache tiles, so the packed kernel keeps its forall.
+func.func @tiled_matmul(%a: tensor<128x16xf32>, %b: tensor<16x512xf32>) -> tensor<128x512xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<128x512xf32>
+  %fill = linalg.fill ins(%zero : f32) outs(%e : tensor<128x512xf32>) -> tensor<128x512xf32>
+  %r = linalg.matmul ins(%a, %b : tensor<128x16xf32>, tensor<16x512xf32>) outs(%fill : tensor<128x512xf32>) -> tensor<128x512xf32>
+  return %r : tensor<128x512xf32>
 }

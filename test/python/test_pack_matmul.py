@@ -100,3 +100,12 @@ def test_kernel_options(options):
     a, b = random(17, 65), random(65, 33)
     np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
     assert bool(exe.compile_report.strategies) == options.get("pack", True)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_threads(threads):
+    """threads=2 runs the cache tiles as an OpenMP parallel loop; same numbers."""
+    exe = wafer.compile_mlir(MATMUL.format(m=100, n=300, k=50), threads=threads)
+    a, b = random(100, 50), random(50, 300)
+    np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
+    assert (exe.compile_report.stages[-1].ops_after["omp.parallel"] > 0) == (threads > 1)
