@@ -9,6 +9,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import loop, structured, vector
 
+from .constant_pack import fold_constant_packs
 from .pass_base import WaferPass
 from .transform_script import match_tagged, tag, transform_script
 
@@ -164,7 +165,8 @@ class PackMatmul(WaferPass):
     contiguously. The packed op is tiled with `scf.forall` over cache tiles
     (one per thread), then over register blocks, then over K in steps of
     `kc`; each step becomes kc broadcast-FMA outer products on an mr x nr
-    accumulator that stays in registers across the K loop. The choice is
+    accumulator that stays in registers across the K loop. Packs of
+    constants (weights) are folded at compile time. The choice is
     recorded in the function's `wafer.strategy` attribute.
 
     Options:
@@ -207,6 +209,8 @@ class PackMatmul(WaferPass):
             _lower_to_fma(funcs)
             for k_loop in k_loops:  # the accumulator stays in registers across the K loop
                 loop.HoistLoopInvariantSubsetsOp(k_loop)
+        fold_constant_packs(module)  # weights are packed once, here, not on every call
+        with transform_script(module) as root:
             _lower_packs(structured.MatchOp(transform.OperationType.get("linalg.pack"), root,
                                             ops=["linalg.pack"]).result)
             _lower_unpacks(structured.MatchOp(transform.OperationType.get("linalg.unpack"), root,

@@ -83,3 +83,18 @@ func.func @left_alone(%a: tensor<?x8xf32>, %b: tensor<8x8xf32>, %c: tensor<?x8xf
   } -> tensor<8x8xf32>
   return %r, %ri, %rx : tensor<?x8xf32>, tensor<8x8xi32>, tensor<8x8xf32>
 }
+
+// A constant weight is packed at compile time: the packed layout is a new
+// constant, and no transpose of the weight is left to run on every call.
+// Here W^T = [[1, 2], [3, 4], [5, 6]] (K=3, N=2) becomes one 3x16 panel,
+// columns padded with zeros.
+// CHECK-LABEL: func.func @constant_weight
+// CHECK: arith.constant dense<{{\[\[\[}}1.000000e+00, 2.000000e+00, 0.000000e+00
+// CHECK-SAME: : tensor<1x3x16xf32>
+// CHECK-NOT: linalg.transpose ins(%{{.*}} : tensor<3x1x16xf32>)
+// CHECK: vector.fma
+func.func @constant_weight(%a: tensor<4x3xf32>, %c: tensor<4x2xf32>) -> tensor<4x2xf32> {
+  %w = arith.constant dense<[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]> : tensor<3x2xf32>
+  %r = linalg.matmul ins(%a, %w : tensor<4x3xf32>, tensor<3x2xf32>) outs(%c : tensor<4x2xf32>) -> tensor<4x2xf32>
+  return %r : tensor<4x2xf32>
+}
