@@ -16,28 +16,36 @@ from .transform_script import match_tagged, tag, transform_script
 STRATEGY = "wafer.strategy"
 _CONTRACTIONS = ("linalg.matmul", "linalg.batch_matmul", "linalg.generic")
 _MATMUL_BODY = ["arith.mulf", "arith.addf", "linalg.yield"]
-# Maps of named ops that print none, in loop order.
-_NAMED_MAPS = {
-    "linalg.matmul": ("(m, n, k)", [["m", "k"], ["k", "n"], ["m", "n"]]),
-    "linalg.batch_matmul": ("(b, m, n, k)", [["b", "m", "k"], ["b", "k", "n"], ["b", "m", "n"]]),
+# Loops of A, B and C for named ops that print no maps: (m, n, k) and (b, m, n, k).
+_NAMED_LOOPS = {
+    "linalg.matmul": [[0, 2], [2, 1], [0, 1]],
+    "linalg.batch_matmul": [[0, 1, 3], [0, 3, 2], [0, 1, 2]],
 }
 
 
 @dataclass(frozen=True)
 class Contraction:
-    """A static f32 matmul-like op: which loop is m, n, k (and batch), and their extents.
+    """A static f32 op C[b.., m.., n..] += A[b.., m.., k..] * B[b.., k.., n..].
 
-    `operand_dims` names the loops that index each of A, B and C, in order.
+    Each loop has a role: batch (in A, B and C), m (A and C), n (B and C) or
+    k (A and B). Several loops may share a role (torch-mlir leaves unit dims
+    and split heads around); the longest loop of each of m, n and k is the
+    `primary` one that the kernel packs and vectorizes, the others are
+    stepped one at a time. `operand_loops` lists the loops indexing A, B, C.
     """
 
     op: ir.OpView
-    loops: list[str]
-    extents: dict[str, int]
-    operand_dims: list[list[str]]
+    roles: list[str]
+    extents: list[int]
+    operand_loops: list[list[int]]
+    primary: dict[str, int]
+
+    def extent(self, role: str) -> int:
+        return math.prod(e for r, e in zip(self.roles, self.extents) if r == role)
 
     @property
     def mnk(self) -> tuple[int, int, int]:
-        return self.extents["m"], self.extents["n"], self.extents["k"]
+        return tuple(self.extents[self.primary[r]] for r in "mnk")
 
 
 @dataclass(frozen=True)
@@ -53,8 +61,8 @@ class Kernel:
     tn: int
 
     def describe(self, contraction: Contraction) -> str:
-        m, n, k = contraction.mnk
-        batch = f"{contraction.extents['b']}x" if "b" in contraction.extents else ""
+        batch = f"{contraction.extent('b')}x" if "b" in contraction.roles else ""
+        m, n, k = (contraction.extent(r) for r in "mnk")
         return (f"packed matmul {batch}{m}x{n}x{k}: register block {self.mr}x{self.nr}, "
                 f"k unroll {self.kc}, cache tile {self.tm * self.mr}x{self.tn * self.nr}")
 
@@ -75,36 +83,33 @@ def _role(in_a: bool, in_b: bool, in_c: bool) -> str | None:
 
 
 def match_contraction(op: ir.OpView) -> Contraction | None:
-    """Recognize C[b, m, n] += A[b, m, k] * B[b, k, n] up to operand layout."""
+    """Recognize a multiply-accumulate over f32 tensors with static shapes."""
     if op.name not in _CONTRACTIONS or len(op.operands) != 3 or len(op.results) != 1:
         return None
-    types = [ir.RankedTensorType(v.type) if isinstance(v.type, ir.RankedTensorType) else None
-             for v in op.operands]
+    types = [v.type if isinstance(v.type, ir.RankedTensorType) else None for v in op.operands]
     if any(t is None or not t.has_static_shape or str(t.element_type) != "f32" for t in types):
         return None
-    if "indexing_maps" not in op.attributes:
-        if op.name not in _NAMED_MAPS:
-            return None
-        loops_text, operand_dims = _NAMED_MAPS[op.name]
-        loops = loops_text.strip("()").split(", ")
-    else:
+    if "indexing_maps" in op.attributes:
         if op.name == "linalg.generic" and [o.name for o in op.regions[0].blocks[0].operations] != _MATMUL_BODY:
             return None
-        maps = [_affine_dims(m) for m in op.attributes["indexing_maps"]]
-        if any(m is None for m in maps):
+        operand_loops = [_affine_dims(m) for m in op.attributes["indexing_maps"]]
+        if any(loops is None for loops in operand_loops):
             return None
-        a, b, c = (set(m) for m in maps)
-        roles = {d: _role(d in a, d in b, d in c) for d in a | b | c}
-        names = sorted(roles.values(), key=str)
-        if len(roles) != len(names) or names.count("b") > 1 or [r for r in names if r != "b"] != ["k", "m", "n"]:
-            return None
-        loops = [roles[d] for d in range(len(roles))]
-        operand_dims = [[roles[d] for d in m] for m in maps]
-    extents = {}
-    for dims, t in zip(operand_dims, types):
-        for dim, size in zip(dims, t.shape):
-            extents[dim] = size
-    return Contraction(op, loops, extents, operand_dims)
+    elif op.name in _NAMED_LOOPS:
+        operand_loops = _NAMED_LOOPS[op.name]
+    else:
+        return None
+    a, b, c = (set(loops) for loops in operand_loops)
+    count = len(a | b | c)
+    roles = [_role(d in a, d in b, d in c) for d in range(count)]
+    if None in roles or not {"m", "n", "k"} <= set(roles):
+        return None
+    extents = [0] * count
+    for loops, t in zip(operand_loops, types):
+        for loop, size in zip(loops, t.shape):
+            extents[loop] = size
+    primary = {r: max((d for d in range(count) if roles[d] == r), key=lambda d: (extents[d], d)) for r in "mnk"}
+    return Contraction(op, roles, extents, operand_loops, primary)
 
 
 def record_strategy(op: ir.OpView, text: str) -> None:
@@ -219,29 +224,34 @@ class PackMatmul(WaferPass):
     @staticmethod
     def _emit(root: ir.Value, name: str, contraction: Contraction, kernel: Kernel) -> ir.Value:
         """Pack, tile and vectorize one contraction; returns the handle of its K loop."""
-        loops = contraction.loops
         any_op = transform.AnyOpType.get()
-        sizes = {"m": kernel.mr, "n": kernel.nr}
+        pm, pn, pk = (contraction.primary[r] for r in "mnk")
+        loops = range(len(contraction.roles))
+        inner = {pm: kernel.mr, pn: kernel.nr}
         packed = structured.PackOp(any_op, match_tagged(root, name), [],
-                                   static_packed_sizes=[sizes.get(d, 0) for d in loops]).packed_op
-        # Outer dims of the A and B panels in (batch, m|n, k) order: contiguous K per panel.
-        for operand, major in ((0, "m"), (1, "n")):
-            dims = contraction.operand_dims[operand]
-            want = [d for d in ("b", major, "k") if d in dims]
+                                   static_packed_sizes=[inner.get(d, 0) for d in loops]).packed_op
+        # Outer dims of the A and B panels end in (m|n, k): each panel's K is contiguous.
+        for operand, major in ((0, pm), (1, pn)):
+            dims = contraction.operand_loops[operand]
+            want = [d for d in dims if d not in (major, pk)] + [major, pk]
             perm = [dims.index(d) for d in want]
             if perm != sorted(perm):
                 pack = transform.GetProducerOfOperand(any_op, packed, operand).result
                 packed = structured.PackTransposeOp(any_op, any_op, any_op, pack, packed,
                                                     outer_perm=perm).packed_op
-        cache = {"b": 1, "m": kernel.tm, "n": kernel.tn}
-        forall = structured.TileUsingForallOp(any_op, any_op, packed,
-                                              tile_sizes=[cache.get(d, 0) for d in loops])
-        # One register block per step of the inner loops; a loop of one trip is not made at all,
-        # so the pattern rewrites below never fold away a loop whose handle is still live.
-        whole = {"m": kernel.tm, "n": kernel.tn, "k": contraction.extents["k"] // kernel.kc}
-        step = {"b": 1, "m": 1, "n": 1, "k": kernel.kc}
-        sizes = [0 if whole.get(d) == 1 else step[d] for d in loops]
-        order = sorted(range(len(loops)), key=lambda i: "bnmk".index(loops[i]))
+        # One cache tile per forall iteration; every other m, n or batch loop steps by one.
+        cache = {pm: kernel.tm, pn: kernel.tn}
+        forall = structured.TileUsingForallOp(
+            any_op, any_op, packed,
+            tile_sizes=[cache.get(d, 0 if contraction.roles[d] == "k" else 1) for d in loops])
+        # Then one register block per step, K innermost. A loop of one trip is not made at
+        # all, so the pattern rewrites below never fold away a loop whose handle is live.
+        trips = {pm: kernel.tm, pn: kernel.tn, pk: contraction.extents[pk] // kernel.kc}
+        step = {pm: 1, pn: 1, pk: kernel.kc}
+        sizes = [0 if trips.get(d, contraction.extents[d] if contraction.roles[d] == "k" else 1) == 1
+                 else step.get(d, 1) for d in loops]
+        rank = {pn: 1, pm: 2, pk: 4}
+        order = sorted(loops, key=lambda d: rank.get(d, 3 if contraction.roles[d] == "k" else 0))
         tiled = structured.TileUsingForOp(forall.tiled_op, sizes=sizes, interchange=order)
         k_loop = tiled.loops[-1] if tiled.loops else forall.forall_op
         fold = transform.ApplyPatternsOp(k_loop)

@@ -45,13 +45,15 @@ class CpuPipeline(Configurable):
         openmp = "" if threads == 1 else f"convert-scf-to-openmp{{num-threads={threads}}},canonicalize,"
         return [
             ("verify", "wafer-verify-cpu-support"),
-            (
-                "simplify",
-                "func.func(canonicalize,cse),wafer-fold-transpose,"
-                "func.func(linalg-fuse-elementwise-ops,canonicalize,cse)",
-            ),
+            ("simplify", "func.func(canonicalize,cse),wafer-fold-transpose"),
+            # Packing comes before elementwise fusion, which would otherwise fuse
+            # producers (softmax, say) into a matmul and hide the contraction.
             *([("pack", self._pack_matmul())] if self.pack else []),
-            ("fuse", f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)"),
+            (
+                "fuse",
+                "func.func(linalg-fuse-elementwise-ops,canonicalize,cse),"
+                f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)",
+            ),
             *([("vectorize", "wafer-vectorize,func.func(canonicalize,cse)")] if self.vectorize else []),
             (
                 "bufferize",

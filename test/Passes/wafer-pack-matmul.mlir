@@ -98,3 +98,23 @@ func.func @constant_weight(%a: tensor<4x3xf32>, %c: tensor<4x2xf32>) -> tensor<4
   %r = linalg.matmul ins(%a, %w : tensor<4x3xf32>, tensor<3x2xf32>) outs(%c : tensor<4x2xf32>) -> tensor<4x2xf32>
   return %r : tensor<4x2xf32>
 }
+
+// torch-mlir leaves unit dims and split heads in attention projections: here
+// two m loops (16 and a unit one) and two k loops (4 heads of 8). The longest
+// of each role is packed and vectorized; the other k loop steps around the
+// K loop, so the accumulator is still read once per head, not once per k.
+// CHECK-LABEL: func.func @split_dims
+// CHECK-SAME: packed matmul 16x32x32: register block 8x32, k unroll 8
+// CHECK: scf.for %{{.*}} = %c0 to %c4 step %c1
+// CHECK: vector.transfer_read {{.*}} : tensor<8x32xf32>, vector<8x32xf32>
+// CHECK: vector.fma
+func.func @split_dims(%a: tensor<16x1x4x8xf32>, %b: tensor<32x4x8xf32>, %c: tensor<16x1x32xf32>) -> tensor<16x1x32xf32> {
+  %r = linalg.generic {indexing_maps = [affine_map<(m, u, n, h, k) -> (m, u, h, k)>, affine_map<(m, u, n, h, k) -> (n, h, k)>, affine_map<(m, u, n, h, k) -> (m, u, n)>], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]}
+      ins(%a, %b : tensor<16x1x4x8xf32>, tensor<32x4x8xf32>) outs(%c : tensor<16x1x32xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<16x1x32xf32>
+  return %r : tensor<16x1x32xf32>
+}

@@ -109,3 +109,28 @@ def test_threads(threads):
     a, b = random(100, 50), random(50, 300)
     np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
     assert (exe.compile_report.stages[-1].ops_after["omp.parallel"] > 0) == (threads > 1)
+
+
+SPLIT_DIMS = """
+func.func @forward(%a: tensor<19x1x3x10xf32>, %b: tensor<40x3x10xf32>) -> tensor<19x1x40xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<19x1x40xf32>
+  %c = linalg.fill ins(%zero : f32) outs(%e : tensor<19x1x40xf32>) -> tensor<19x1x40xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(m, u, n, h, k) -> (m, u, h, k)>, affine_map<(m, u, n, h, k) -> (n, h, k)>, affine_map<(m, u, n, h, k) -> (m, u, n)>], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]}
+      ins(%a, %b : tensor<19x1x3x10xf32>, tensor<40x3x10xf32>) outs(%c : tensor<19x1x40xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<19x1x40xf32>
+  return %r : tensor<19x1x40xf32>
+}
+"""
+
+
+def test_unit_and_split_dims():
+    """Attention-style operands: a unit m dim and K split into heads."""
+    exe = wafer.compile_mlir(SPLIT_DIMS)
+    a, b = random(19, 1, 3, 10), random(40, 3, 10)
+    np.testing.assert_allclose(exe.forward(a, b), np.einsum("muhk,nhk->mun", a, b), rtol=1e-4, atol=1e-4)
+    assert_strategy(exe, "packed matmul 19x40x30")
