@@ -27,12 +27,16 @@ class ConstantReader:
         self._blobs: dict[str, bytes] | None = None
 
     def array(self, value: ir.Value) -> np.ndarray | None:
+        """The value of a constant, looking through reshapes (im2col collapses filters)."""
         owner = value.owner
-        if not isinstance(owner, ir.OpView) or owner.name != "arith.constant":
-            return None
-        if not isinstance(value.type, ir.RankedTensorType):
+        if not isinstance(owner, ir.OpView) or not isinstance(value.type, ir.RankedTensorType):
             return None
         shaped = value.type
+        if owner.name in ("tensor.collapse_shape", "tensor.expand_shape"):
+            source = self.array(owner.operands[0])
+            return None if source is None else source.reshape(shaped.shape)
+        if owner.name != "arith.constant":
+            return None
         dtype = _NUMPY.get(str(shaped.element_type))
         if dtype is None:
             return None

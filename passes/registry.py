@@ -13,6 +13,7 @@ _PASSES: dict[str, str] = {
     "wafer-verify-cpu-support": "verify_cpu_support:VerifyCpuSupport",
     "wafer-fold-transpose": "fold_transpose:FoldTranspose",
     "wafer-fuse": "fuse:Fuse",
+    "wafer-im2col": "im2col:Im2col",
     "wafer-pack-matmul": "pack_matmul:PackMatmul",
     "wafer-vectorize": "vectorize:Vectorize",
     "wafer-expose-c-interface": "expose_c_interface:ExposeCInterface",

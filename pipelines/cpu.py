@@ -15,7 +15,8 @@ class CpuPipeline(Configurable):
     Options:
       tile-sizes: cache tile of the innermost output dims (see wafer-fuse).
       vectorize: lower tiles to `vector` ops (AVX-512 FMAs) where it pays.
-      pack: data-tile static f32 matmuls into the packed FMA kernel
+      pack: turn convolutions into im2col matmuls (wafer-im2col) and
+        data-tile static f32 matmuls into the packed FMA kernel
         (wafer-pack-matmul) instead of tiling them in place.
       register-tile, cache-tile, k-unroll: the packed kernel's tile sizes
         (see wafer-pack-matmul).
@@ -85,7 +86,7 @@ class CpuPipeline(Configurable):
     def _pack_matmul(self) -> str:
         options = (f"register-tile={_ints(self.register_tile)} cache-tile={_ints(self.cache_tile)} "
                    f"k-unroll={self.k_unroll}")
-        return f"wafer-pack-matmul{{{options}}},func.func(canonicalize,cse)"
+        return f"wafer-im2col,wafer-pack-matmul{{{options}}},func.func(canonicalize,cse)"
 
     def pipeline(self) -> str:
         return "builtin.module(" + ",".join(text for _, text in self.stages()) + ")"
