@@ -52,19 +52,22 @@ class Contraction:
 class Kernel:
     """Tile sizes of one contraction: mr x nr register block (the packed
     inner tiles), kc k steps unrolled per loop iteration, and a cache tile
-    of tm x tn register blocks that is one `scf.forall` iteration."""
+    of tm x tn register blocks that is one `scf.forall` iteration, or one
+    iteration of a serial loop when the matmul is too small for threads."""
 
     mr: int
     nr: int
     kc: int
     tm: int
     tn: int
+    parallel: bool  # cache tiles as an scf.forall (threads), or a serial loop
 
     def describe(self, contraction: Contraction) -> str:
         batch = f"{contraction.extent('b')}x" if "b" in contraction.roles else ""
         m, n, k = (contraction.extent(r) for r in "mnk")
         return (f"packed matmul {batch}{m}x{n}x{k}: register block {self.mr}x{self.nr}, "
-                f"k unroll {self.kc}, cache tile {self.tm * self.mr}x{self.tn * self.nr}")
+                f"k unroll {self.kc}, cache tile {self.tm * self.mr}x{self.tn * self.nr}"
+                + ("" if self.parallel else ", serial"))
 
 
 def _affine_dims(map_attr: ir.Attribute) -> list[int] | None:
@@ -141,7 +144,7 @@ def _k_step(k: int, limit: int) -> int:
 
 
 def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], k_unroll: int,
-                  cache_tile: tuple[int, int]) -> Kernel:
+                  cache_tile: tuple[int, int], parallel_flops: int) -> Kernel:
     """Keep about mr*nr/16 = 16 zmm accumulators busy whatever M is.
 
     A short M (batch 1: a matrix-vector product) gets a wide N block instead
@@ -156,7 +159,13 @@ def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], k_un
     kc = _k_step(k, k_unroll)
     tm = max(1, min(cache_tile[0] // mr, math.ceil(m / mr)))
     tn = max(1, min(cache_tile[1] // nr, math.ceil(n / nr)))
-    return Kernel(mr, nr, kc, tm, tn)
+    return Kernel(mr, nr, kc, tm, tn, 2 * math.prod(contraction.extents) >= parallel_flops)
+
+
+def packed_extents(contraction: Contraction, kernel: Kernel) -> list[int]:
+    """Loop extents of the packed op's outer loops (m and n counted in register blocks)."""
+    blocks = {contraction.primary["m"]: kernel.mr, contraction.primary["n"]: kernel.nr}
+    return [math.ceil(e / blocks.get(d, 1)) for d, e in enumerate(contraction.extents)]
 
 
 @dataclass(frozen=True)
@@ -181,6 +190,9 @@ class PackMatmul(WaferPass):
         K; a prime K is unrolled whole).
       cache-tile: rows,cols of C per forall iteration; 64,256 keeps the A
         and B panels of a tile in L2.
+      parallel-flops: smaller matmuls loop over their cache tiles serially:
+        4 MFLOP is ~50 us on one core, where waking a second thread (tens
+        of microseconds when idle) stops paying.
     """
 
     name = "wafer-pack-matmul"
@@ -189,6 +201,7 @@ class PackMatmul(WaferPass):
     register_tile: tuple[int, ...] = (8, 32)
     k_unroll: int = 8
     cache_tile: tuple[int, ...] = (64, 256)
+    parallel_flops: int = 4_000_000
 
     def apply(self, module: ir.Operation) -> None:
         found = []
@@ -206,13 +219,13 @@ class PackMatmul(WaferPass):
             k_loops = []
             for i, contraction in enumerate(found):
                 kernel = choose_kernel(contraction, tuple(self.register_tile), self.k_unroll,
-                                       tuple(self.cache_tile))
+                                       tuple(self.cache_tile), self.parallel_flops)
                 record_strategy(contraction.op, kernel.describe(contraction))
                 tag(contraction.op.operation, f"mm{i}")
                 k_loops.append(self._emit(root, f"mm{i}", contraction, kernel))
             funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
             _lower_to_fma(funcs)
-            for k_loop in k_loops:  # the accumulator stays in registers across the K loop
+            for k_loop in filter(None, k_loops):  # the accumulator stays in registers across K
                 loop.HoistLoopInvariantSubsetsOp(k_loop)
         fold_constant_packs(module)  # weights are packed once, here, not on every call
         with transform_script(module) as root:
@@ -222,8 +235,8 @@ class PackMatmul(WaferPass):
                                               ops=["linalg.unpack"]).result)
 
     @staticmethod
-    def _emit(root: ir.Value, name: str, contraction: Contraction, kernel: Kernel) -> ir.Value:
-        """Pack, tile and vectorize one contraction; returns the handle of its K loop."""
+    def _emit(root: ir.Value, name: str, contraction: Contraction, kernel: Kernel) -> ir.Value | None:
+        """Pack, tile and vectorize one contraction; returns the handle of its K loop, if any."""
         any_op = transform.AnyOpType.get()
         pm, pn, pk = (contraction.primary[r] for r in "mnk")
         loops = range(len(contraction.roles))
@@ -239,11 +252,18 @@ class PackMatmul(WaferPass):
                 pack = transform.GetProducerOfOperand(any_op, packed, operand).result
                 packed = structured.PackTransposeOp(any_op, any_op, any_op, pack, packed,
                                                     outer_perm=perm).packed_op
-        # One cache tile per forall iteration; every other m, n or batch loop steps by one.
+        # One cache tile per forall iteration (a serial loop when the matmul is too small
+        # to pay for waking a thread); every other m, n or batch loop steps by one.
         cache = {pm: kernel.tm, pn: kernel.tn}
-        forall = structured.TileUsingForallOp(
-            any_op, any_op, packed,
-            tile_sizes=[cache.get(d, 0 if contraction.roles[d] == "k" else 1) for d in loops])
+        cache_sizes = [cache.get(d, 0 if contraction.roles[d] == "k" else 1) for d in loops]
+        if kernel.parallel:
+            cache_tiles = structured.TileUsingForallOp(any_op, any_op, packed, tile_sizes=cache_sizes)
+            cache_loop, tile = cache_tiles.forall_op, cache_tiles.tiled_op
+        else:  # loops of one trip are not made (see below)
+            trips = [math.ceil(e / t) if t else 1 for e, t in zip(packed_extents(contraction, kernel), cache_sizes)]
+            cache_tiles = structured.TileUsingForOp(
+                packed, sizes=[t if n > 1 else 0 for t, n in zip(cache_sizes, trips)])
+            cache_loop, tile = (cache_tiles.loops[-1] if cache_tiles.loops else None), cache_tiles.tiled_linalg_op
         # Then one register block per step, K innermost. A loop of one trip is not made at
         # all, so the pattern rewrites below never fold away a loop whose handle is live.
         trips = {pm: kernel.tm, pn: kernel.tn, pk: contraction.extents[pk] // kernel.kc}
@@ -252,8 +272,10 @@ class PackMatmul(WaferPass):
                  else step.get(d, 1) for d in loops]
         rank = {pn: 1, pm: 2, pk: 4}
         order = sorted(loops, key=lambda d: rank.get(d, 3 if contraction.roles[d] == "k" else 0))
-        tiled = structured.TileUsingForOp(forall.tiled_op, sizes=sizes, interchange=order)
-        k_loop = tiled.loops[-1] if tiled.loops else forall.forall_op
+        tiled = structured.TileUsingForOp(tile, sizes=sizes, interchange=order)
+        k_loop = tiled.loops[-1] if tiled.loops else cache_loop
+        if k_loop is None:  # a single register block and K step: tiny, left to scalar loops
+            return None
         fold = transform.ApplyPatternsOp(k_loop)
         with ir.InsertionPoint(fold.patterns):
             structured.ApplyFoldUnitExtentDimsViaSlicesPatternsOp()

@@ -18,7 +18,7 @@
 // The contraction then gets the packed kernel: output channels are m, and
 // images x pixels n (the pixels, 64, are the packed n loop).
 // PACKED-LABEL: func.func @conv
-// PACKED-SAME: "packed matmul 16x128x72: register block 8x32, k unroll 8, cache tile 16x64"
+// PACKED-SAME: "packed matmul 16x128x72: register block 8x32, k unroll 8, cache tile 16x64, serial"
 // PACKED: vector.fma
 func.func @conv(%x: tensor<2x8x10x10xf32>, %w: tensor<16x8x3x3xf32>, %c: tensor<2x16x8x8xf32>) -> tensor<2x16x8x8xf32> {
   %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%x, %w : tensor<2x8x10x10xf32>, tensor<16x8x3x3xf32>) outs(%c : tensor<2x16x8x8xf32>) -> tensor<2x16x8x8xf32>

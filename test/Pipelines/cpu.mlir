@@ -39,14 +39,14 @@
 // names its strategy on the function; wafer-fuse then fuses the rest.
 // DEFAULT: IR Dump After wafer-pack-matmul
 // DEFAULT: func.func @matmul_bias_relu
-// DEFAULT-SAME: wafer.strategy = ["packed matmul 16x128x32: register block 8x32, k unroll 8, cache tile 16x128"]
+// DEFAULT-SAME: wafer.strategy = ["packed matmul 16x128x32: register block 8x32, k unroll 8, cache tile 16x128, serial"]
 // DEFAULT: IR Dump After wafer-fuse
 
 // The pipeline's kernel options reach the pass: 4x16 blocks, 8x32 cache tiles.
 // KERNEL: IR Dump After wafer-pack-matmul
 // KERNEL: func.func @matmul_bias_relu
-// KERNEL-SAME: wafer.strategy = ["packed matmul 16x128x32: register block 4x16, k unroll 8, cache tile 8x32"]
-// KERNEL: scf.forall (%{{.*}}, %{{.*}}) in (2, 4)
+// KERNEL-SAME: wafer.strategy = ["packed matmul 16x128x32: register block 4x16, k unroll 8, cache tile 8x32, serial"]
+// KERNEL: scf.for %{{.*}} = %c0 to %c4 step %c1
 
 // TILE: IR Dump After wafer-fuse
 // TILE: scf.forall (%{{.*}}, %{{.*}}) in (4, 32)
@@ -91,11 +91,11 @@ func.func @two_matmuls(%a: tensor<16x32xf32>, %b: tensor<32x128xf32>, %c: tensor
   return %abc : tensor<16x8xf32>
 }
 
-// Large enough for 2x2 cache tiles, so the packed kernel keeps its forall.
-func.func @tiled_matmul(%a: tensor<128x16xf32>, %b: tensor<16x512xf32>) -> tensor<128x512xf32> {
+// Large enough (8 MFLOP, 2x2 cache tiles) for the packed kernel to keep its forall.
+func.func @tiled_matmul(%a: tensor<128x64xf32>, %b: tensor<64x512xf32>) -> tensor<128x512xf32> {
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<128x512xf32>
   %fill = linalg.fill ins(%zero : f32) outs(%e : tensor<128x512xf32>) -> tensor<128x512xf32>
-  %r = linalg.matmul ins(%a, %b : tensor<128x16xf32>, tensor<16x512xf32>) outs(%fill : tensor<128x512xf32>) -> tensor<128x512xf32>
+  %r = linalg.matmul ins(%a, %b : tensor<128x64xf32>, tensor<64x512xf32>) outs(%fill : tensor<128x512xf32>) -> tensor<128x512xf32>
   return %r : tensor<128x512xf32>
 }

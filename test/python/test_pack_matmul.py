@@ -105,8 +105,8 @@ def test_kernel_options(options):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_threads(threads):
     """threads=2 runs the cache tiles as an OpenMP parallel loop; same numbers."""
-    exe = wafer.compile_mlir(MATMUL.format(m=100, n=300, k=50), threads=threads)
-    a, b = random(100, 50), random(50, 300)
+    exe = wafer.compile_mlir(MATMUL.format(m=130, n=520, k=70), threads=threads)
+    a, b = random(130, 70), random(70, 520)
     np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
     assert (exe.compile_report.stages[-1].ops_after["omp.parallel"] > 0) == (threads > 1)
 
@@ -148,3 +148,10 @@ def test_im2col_convolution_matches_pytorch(stride, padding, shape):
     assert any(s.startswith("im2col") for s in compiled.compile_report.strategies)
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
+
+
+def test_small_matmul_stays_serial():
+    """Below parallel-flops the cache tiles are a serial loop even with threads."""
+    exe = wafer.compile_mlir(MATMUL.format(m=100, n=300, k=50), threads=2)
+    assert exe.compile_report.stages[-1].ops_after["omp.parallel"] == 0
+    assert_strategy(exe, "cache tile 64x256, serial")
