@@ -10,6 +10,10 @@ them alike; the table reports medians, GFLOP/s (FLOPs counted by torch's
 FlopCounterMode), Wafer's ratio to eager and to the best other backend, and
 Wafer's compile time. The 1024^3 matmul takes both operands as inputs, so no
 backend can fold a packed weight at compile time.
+
+Every thread pool waits passively (OMP_WAIT_POLICY=PASSIVE for torch's and
+Wafer's OpenMP, no ORT spinning): with calls interleaved on two cores, one
+backend's spinning workers would otherwise steal the cores from the next.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its OpenMP runtime
 import statistics
 import time
 import warnings
@@ -52,6 +58,7 @@ def onnx_session(model, inputs, threads: int):
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(program.model_proto.SerializeToString(), options,
                                            providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
@@ -60,9 +67,15 @@ def onnx_session(model, inputs, threads: int):
 
 
 def count_flops(model, inputs) -> int:
+    """FLOPs of the decomposed model (the fused MHA fast path has no FLOP formula)."""
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(*inputs)
+    previous = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with torch.no_grad(), counter:
+            model(*inputs)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(previous)
     return counter.get_total_flops()
 
 
@@ -85,8 +98,10 @@ def bench_row(name: str, batch: int, threads: int, budget: float) -> dict:
     }
     times = {key: [] for key in backends}
     with torch.no_grad():
-        first = sum(timed(fn) for fn in backends.values())  # warm-up, and the cost of one round
-        for _ in range(max(3, min(200, int(budget / first)))):
+        for fn in backends.values():
+            fn()  # warm-up
+        one_round = sum(timed(fn) for fn in backends.values())
+        for _ in range(max(5, min(300, int(budget / one_round)))):
             for key, fn in backends.items():
                 times[key].append(timed(fn))
         error = (compiled(*inputs) - model(*inputs)).abs().max().item()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import math
 import os
 import site
 import sys
@@ -96,6 +97,9 @@ def _descriptor_type(rank: int, dtype: np.dtype) -> type[ctypes.Structure]:
     return type(f"MemRef{rank}D", (ctypes.Structure,), {"_fields_": fields})
 
 
+_PACKED_ENTRY = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
 def _to_descriptor(array: np.ndarray) -> ctypes.Structure:
     descriptor = _descriptor_type(array.ndim, array.dtype)()
     descriptor.allocated = array.ctypes.data
@@ -111,24 +115,31 @@ def _take_result(descriptor: ctypes.Structure, spec: TensorSpec) -> np.ndarray:
     """Copy a returned buffer into numpy, then free it."""
     shape = tuple(descriptor.shape) if spec.shape else ()
     strides = tuple(descriptor.strides) if spec.shape else ()
-    count = int(np.prod(shape)) if shape else 1
+    count = math.prod(shape)
     address = ctypes.cast(descriptor.aligned, ctypes.c_void_p).value or 0
     if count and address:
         itemsize = spec.dtype.itemsize
         base = address + descriptor.offset * itemsize
         extent = 1 + sum((d - 1) * s for d, s in zip(shape, strides) if d)
-        raw = (ctypes.c_uint8 * (extent * itemsize)).from_address(base)
-        view = np.lib.stride_tricks.as_strided(
-            np.frombuffer(raw, dtype=spec.dtype),
-            shape=shape,
-            strides=tuple(s * itemsize for s in strides),
-        )
-        result = np.array(view, copy=True)
+        flat = np.frombuffer((ctypes.c_uint8 * (extent * itemsize)).from_address(base), dtype=spec.dtype)
+        if strides == _row_major(shape):
+            result = flat.reshape(shape).copy()
+        else:
+            result = np.array(np.lib.stride_tricks.as_strided(
+                flat, shape=shape, strides=tuple(s * itemsize for s in strides)), copy=True)
     else:
         result = np.zeros(shape, dtype=spec.dtype)
     if descriptor.allocated:
         _LIBC.free(descriptor.allocated)
     return result
+
+
+def _row_major(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides, step = [], 1
+    for dim in reversed(shape):
+        strides.append(step)
+        step *= dim
+    return tuple(reversed(strides))
 
 
 def openmp_runtime() -> str:
@@ -156,6 +167,7 @@ class CpuExecutable:
         self._signatures = signatures
         shared_libs = [openmp_runtime()] if openmp else []
         self._engine = ExecutionEngine(llvm_module, opt_level=opt_level, shared_libs=shared_libs)
+        self._entries: dict[str, ctypes._CFuncPtr] = {}
 
     @property
     def functions(self) -> list[str]:
@@ -168,20 +180,31 @@ class CpuExecutable:
         arrays = self._check_args(signature, args)
         descriptors = [_to_descriptor(a) for a in arrays]
         result_types = [_descriptor_type(len(r.shape), r.dtype) for r in signature.results]
-        call_args = [ctypes.pointer(ctypes.pointer(d)) for d in descriptors]
         if len(result_types) == 1:
             results = result_types[0]()
-            self._engine.invoke(name, ctypes.pointer(ctypes.pointer(results)), *call_args)
+            self._call(name, [results, *descriptors])
             return _take_result(results, signature.results[0])
         if not result_types:
-            self._engine.invoke(name, *call_args)
+            self._call(name, descriptors)
             return None
         packed_type = type("Results", (ctypes.Structure,), {
             "_fields_": [(f"r{i}", t) for i, t in enumerate(result_types)]
         })
         packed = packed_type()
-        self._engine.invoke(name, ctypes.pointer(ctypes.pointer(packed)), *call_args)
+        self._call(name, [packed, *descriptors])
         return tuple(_take_result(getattr(packed, f"r{i}"), spec) for i, spec in enumerate(signature.results))
+
+    def _call(self, name: str, descriptors: list[ctypes.Structure]) -> None:
+        """Call the packed C interface: an array of pointers to pointers to descriptors.
+
+        The entry point is looked up once per function: the engine's own
+        `invoke` builds a new ctypes prototype on every call (~40 us).
+        """
+        entry = self._entries.get(name)
+        if entry is None:
+            entry = self._entries[name] = _PACKED_ENTRY(self._engine.raw_lookup("_mlir_ciface_" + name))
+        pointers = [ctypes.pointer(d) for d in descriptors]
+        entry((ctypes.c_void_p * len(pointers))(*[ctypes.addressof(p) for p in pointers]))
 
     def __getattr__(self, name: str):
         if name.startswith("_") or name not in self._signatures:
