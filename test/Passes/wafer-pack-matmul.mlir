@@ -8,13 +8,16 @@
 // 17x33x65 leaves a remainder everywhere: A and C are padded to 24 rows, B
 // and C to 64 columns, the K loop steps by 5 (the largest divisor of 65 up
 // to 8), and the accumulator block is read once before the K loop and
-// written once after it; inside it, only broadcast FMAs.
+// written once after it; inside it, only broadcast FMAs. Packing A
+// transposes 8x5 blocks with one shuffle each; packing B copies rows of 16.
 // CHECK-LABEL: func.func @odd_sizes
 // CHECK-SAME: wafer.strategy = ["packed matmul 17x33x65: register block 8x32, k unroll 5, cache tile 24x64, serial"]
 // CHECK: tensor.pad %{{.*}} low[0, 0] high[7, 0]
-// CHECK: linalg.transpose ins(%{{.*}} : tensor<3x8x65xf32>) outs(%{{.*}} : tensor<3x65x8xf32>) permutation = [0, 2, 1]
+// CHECK: scf.for %{{.*}} = %c0 to %c65 step %c5 iter_args(%{{.*}}) -> (tensor<3x65x8xf32>)
+// CHECK: vector.transfer_read {{.*}} : tensor<1x8x5xf32>, vector<8x5xf32>
+// CHECK: vector.shuffle {{.*}} : vector<40xf32>, vector<40xf32>
 // CHECK: tensor.pad %{{.*}} low[0, 0] high[0, 31]
-// CHECK: linalg.transpose ins(%{{.*}} : tensor<65x2x32xf32>) outs(%{{.*}} : tensor<2x65x32xf32>) permutation = [1, 0, 2]
+// CHECK: vector.transfer_read {{.*}} : tensor<5x1x16xf32>, vector<5x1x16xf32>
 // CHECK: %[[ACC:.*]] = vector.transfer_read {{.*}} : tensor<8x32xf32>, vector<8x32xf32>
 // CHECK: scf.for %{{.*}} = %{{.*}} to %c65 step %c5 iter_args(%{{.*}} = %[[ACC]]) -> (vector<8x32xf32>)
 // CHECK-NOT: vector.transfer_write
@@ -38,7 +41,8 @@ func.func @odd_sizes(%a: tensor<17x65xf32>, %b: tensor<65x33xf32>, %c: tensor<17
 // CHECK-LABEL: func.func @linear_one_row
 // CHECK-SAME: register block 1x256
 // CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1], [2]] output_shape [2, 256, 784] : tensor<512x784xf32> into tensor<2x256x784xf32>
-// CHECK: linalg.transpose ins(%{{.*}} : tensor<2x256x784xf32>) outs(%{{.*}} : tensor<2x784x256xf32>) permutation = [0, 2, 1]
+// CHECK: scf.for %{{.*}} iter_args(%{{.*}}) -> (tensor<2x784x256xf32>)
+// CHECK-NOT: linalg.transpose
 // CHECK: vector.fma %{{.*}} : vector<256xf32>
 func.func @linear_one_row(%a: tensor<1x784xf32>, %w: tensor<512x784xf32>, %c: tensor<1x512xf32>) -> tensor<1x512xf32> {
   %r = linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>, affine_map<(i, j, k) -> (j, k)>, affine_map<(i, j, k) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}
@@ -91,7 +95,7 @@ func.func @left_alone(%a: tensor<?x8xf32>, %b: tensor<8x8xf32>, %c: tensor<?x8xf
 // CHECK-LABEL: func.func @constant_weight
 // CHECK: arith.constant dense<{{\[\[\[}}1.000000e+00, 2.000000e+00, 0.000000e+00
 // CHECK-SAME: : tensor<1x3x16xf32>
-// CHECK-NOT: linalg.transpose ins(%{{.*}} : tensor<3x1x16xf32>)
+// CHECK-NOT: tensor<3x1x16xf32>
 // CHECK: vector.fma
 func.func @constant_weight(%a: tensor<16x3xf32>, %c: tensor<16x2xf32>) -> tensor<16x2xf32> {
   %w = arith.constant dense<[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]> : tensor<3x2xf32>
