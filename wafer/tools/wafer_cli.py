@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--batch", type=int, default=1, help="batch size of the bundled examples")
     run.add_argument("--repeat", type=int, default=20, help="timed calls (median is reported)")
     run.add_argument("--tile-sizes", help="override the cache tile, e.g. 8,64")
+    run.add_argument("--threads", type=int, help="worker threads (default: one per core)")
+    run.add_argument("--options", default="",
+                     help="more cpu pipeline options, e.g. 'register-tile=4,16 cache-tile=32,128 pack=false'")
     commands.add_parser("list", help="list the bundled examples")
     args = parser.parse_args(argv)
 
@@ -80,15 +83,34 @@ def _median_seconds(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
+def _pipeline_options(args) -> dict:
+    """The cpu pipeline's options from --options, --tile-sizes and --threads, checked."""
+    import dataclasses
+
+    from ..diagnostics import WaferError
+    from ..pass_pipeline import parse_options
+    from ..passes.pass_base import OptionError
+    from ..pipelines.cpu import CpuPipeline
+
+    text = args.options
+    if args.tile_sizes:
+        text += f" tile-sizes={args.tile_sizes}"
+    if args.threads is not None:
+        text += f" threads={args.threads}"
+    try:
+        pipeline = CpuPipeline.from_options(parse_options(text))
+    except OptionError as err:
+        raise WaferError(f"error: {err}") from None
+    return {f.name: getattr(pipeline, f.name) for f in dataclasses.fields(pipeline)}
+
+
 def _run(args) -> int:
     import torch
 
     import wafer
 
     model, inputs = _load(args)
-    options = {}
-    if args.tile_sizes:
-        options["tile_sizes"] = tuple(int(s) for s in args.tile_sizes.split(","))
+    options = _pipeline_options(args)
     print(f"model: {args.model}  inputs: {', '.join(str(tuple(x.shape)) for x in inputs)}  target: {args.target}")
 
     start = time.perf_counter()
