@@ -304,12 +304,16 @@ def _op_types(*names: str) -> list[ir.Type]:
     return [transform.OperationType.get(name) for name in names]
 
 
+# Packs and unpacks of at least this many elements (1 MB) run as parallel loops.
+_PARALLEL_RELAYOUT = 1 << 18
+
+
 def lower_relayouts(module: ir.Operation) -> None:
     """Lower each pack and unpack left to a transpose, copied in vector tiles.
 
     A transpose lowered to scalar loops costs as much as a third of a
     64x3136x576 matmul; tiles of up to 8x16 move as vector loads, one
-    shuffle and stores instead.
+    shuffle and stores instead, and big ones are split over the threads.
     """
     relayouts = []
 
@@ -336,9 +340,13 @@ def lower_relayouts(module: ir.Operation) -> None:
                                "tensor.extract_slice", "linalg.copy"),
                     match_tagged(root, f"relayout{i}")).transpose_op
             *outer, rows, cols = _transpose_shape(op, packed_type)
-            tile = structured.TileUsingForOp(
-                transpose, sizes=[1] * len(outer) + [_largest_divisor(rows, 8), _largest_divisor(cols, 16)])
-            structured.VectorizeOp(tile.tiled_linalg_op)
+            sizes = [1] * len(outer) + [_largest_divisor(rows, 8), _largest_divisor(cols, 16)]
+            if math.prod(packed_type.shape) >= _PARALLEL_RELAYOUT:  # spread big copies over the threads
+                tiled = structured.TileUsingForallOp(transform.AnyOpType.get(), transform.AnyOpType.get(),
+                                                     transpose, tile_sizes=sizes).tiled_op
+            else:
+                tiled = structured.TileUsingForOp(transpose, sizes=sizes).tiled_linalg_op
+            structured.VectorizeOp(tiled)
         funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
         # Transposes that only move unit dims become shape casts first; the real
         # ones (A's 8x8 blocks) become one flat shuffle each.
