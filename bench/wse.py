@@ -19,18 +19,7 @@ import time
 from dataclasses import dataclass
 
 import wafer
-from wafer.examples.models import EXAMPLES
-
-GEMM = """
-func.func @gemm(%a: tensor<{n}x{n}xf32>, %b: tensor<{n}x{n}xf32>) -> tensor<{n}x{n}xf32> {{
-  %zero = arith.constant 0.0 : f32
-  %empty = tensor.empty() : tensor<{n}x{n}xf32>
-  %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<{n}x{n}xf32>) -> tensor<{n}x{n}xf32>
-  %c = linalg.matmul ins(%a, %b : tensor<{n}x{n}xf32>, tensor<{n}x{n}xf32>)
-                     outs(%init : tensor<{n}x{n}xf32>) -> tensor<{n}x{n}xf32>
-  return %c : tensor<{n}x{n}xf32>
-}}
-"""
+from wafer.examples.models import EXAMPLES, matmul_mlir
 
 
 @dataclass
@@ -77,7 +66,7 @@ def gemm_table(sizes: list[int], regions: list[str], runs: list[SimulatorRun]) -
         for n in sizes:
             start = time.perf_counter()
             try:
-                exe = wafer.compile_mlir(GEMM.format(n=n), target="wse", machine="wse2", region=region)
+                exe = wafer.compile_mlir(matmul_mlir(n, n, n), target="wse", machine="wse2", region=region)
             except wafer.WaferError as err:
                 print(f"{n:>6} {region_text:>9} {time.perf_counter() - start:9.2f}  {first_error_line(err)}")
                 continue

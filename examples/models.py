@@ -90,3 +90,18 @@ EXAMPLES = {
         ),
     )
 }
+
+
+def matmul_mlir(m: int, k: int, n: int) -> str:
+    """A linalg-on-tensors `@gemm` of an m x k by a k x n f32 matrix: the
+    workload of the GEMM benchmarks and tests, as `compile_mlir` takes it."""
+    a, b, c = f"tensor<{m}x{k}xf32>", f"tensor<{k}x{n}xf32>", f"tensor<{m}x{n}xf32>"
+    return f"""
+func.func @gemm(%a: {a}, %b: {b}) -> {c} {{
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : {c}
+  %init = linalg.fill ins(%zero : f32) outs(%empty : {c}) -> {c}
+  %c = linalg.matmul ins(%a, %b : {a}, {b}) outs(%init : {c}) -> {c}
+  return %c : {c}
+}}
+"""

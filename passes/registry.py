@@ -14,6 +14,8 @@ _PASSES: dict[str, str] = {
     "wafer-fold-const-globals": "fold_const_globals:FoldConstGlobals",
     "wafer-fold-transpose": "fold_transpose:FoldTranspose",
     "wafer-fuse": "fuse:Fuse",
+    "wafer-im2col": "im2col:Im2col",
+    "wafer-pack-matmul": "pack_matmul:PackMatmul",
     "wafer-vectorize": "vectorize:Vectorize",
     "wafer-expose-c-interface": "expose_c_interface:ExposeCInterface",
     "wafer-lower-assert": "lower_assert:LowerAssert",

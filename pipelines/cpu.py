@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from ..passes.pass_base import Configurable
@@ -14,6 +15,14 @@ class CpuPipeline(Configurable):
     Options:
       tile-sizes: cache tile of the innermost output dims (see wafer-fuse).
       vectorize: lower tiles to `vector` ops (AVX-512 FMAs) where it pays.
+      pack: turn convolutions into im2col matmuls (wafer-im2col) and
+        data-tile static f32 matmuls into the packed FMA kernel
+        (wafer-pack-matmul) instead of tiling them in place.
+      register-tile, cache-tile, k-unroll: the packed kernel's tile sizes
+        (see wafer-pack-matmul).
+      threads: worker threads for the `scf.forall` loops, run as OpenMP
+        parallel loops (the intel-openmp runtime); 1 keeps them serial, 0
+        means one per core.
     """
 
     name = "cpu"
@@ -22,6 +31,11 @@ class CpuPipeline(Configurable):
 
     tile_sizes: tuple[int, ...] = (8, 64)
     vectorize: bool = True
+    pack: bool = True
+    register_tile: tuple[int, ...] = (8, 32)
+    cache_tile: tuple[int, ...] = (64, 256)
+    k_unroll: int = 8
+    threads: int = 0
 
     def stages(self) -> list[tuple[str, str]]:
         """(stage name, pipeline text) in order; `wafer run` reports each stage.
@@ -31,15 +45,26 @@ class CpuPipeline(Configurable):
         buffers. The other order fails: One-Shot Analysis rejects the
         `to_tensor` ops (without `restrict`) that tm-tensor-bufferize leaves.
         """
-        tile = ",".join(str(size) for size in self.tile_sizes)
+        tile = _ints(self.tile_sizes)
+        threads = self.thread_count()
+        forall = "scf-forall-to-for" if threads == 1 else "scf-forall-to-parallel"
+        # canonicalize inlines the memref.alloca_scope each parallel body gets,
+        # which scf-to-cf would otherwise split into blocks it may not have.
+        openmp = "" if threads == 1 else f"convert-scf-to-openmp{{num-threads={threads}}},canonicalize,"
         return [
             ("verify", "wafer-verify-cpu-support"),
             (
                 "simplify",
-                "wafer-fold-const-globals,symbol-dce,func.func(canonicalize,cse),wafer-fold-transpose,"
-                "func.func(linalg-fuse-elementwise-ops,canonicalize,cse)",
+                "wafer-fold-const-globals,symbol-dce,func.func(canonicalize,cse),wafer-fold-transpose",
             ),
-            ("fuse", f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)"),
+            # Packing comes before elementwise fusion, which would otherwise fuse
+            # producers (softmax, say) into a matmul and hide the contraction.
+            *([("pack", self._pack_matmul())] if self.pack else []),
+            (
+                "fuse",
+                "func.func(linalg-fuse-elementwise-ops,canonicalize,cse),"
+                f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)",
+            ),
             *([("vectorize", "wafer-vectorize,func.func(canonicalize,cse)")] if self.vectorize else []),
             (
                 "bufferize",
@@ -48,11 +73,11 @@ class CpuPipeline(Configurable):
                 "function-boundary-type-conversion=identity-layout-map "
                 "unknown-type-conversion=identity-layout-map},"
                 "func.func(tm-tensor-bufferize),refback-mlprogram-bufferize,func.func(canonicalize),"
-                "scf-forall-to-for,buffer-deallocation-pipeline",
+                f"{forall},buffer-deallocation-pipeline",
             ),
             (
                 "lower",
-                "func.func(tm-tensor-to-loops,refback-munge-memref-copy,convert-linalg-to-loops,"
+                f"{openmp}func.func(tm-tensor-to-loops,refback-munge-memref-copy,convert-linalg-to-loops,"
                 "convert-vector-to-scf{full-unroll},"
                 "lower-affine),convert-scf-to-cf,wafer-lower-assert,"
                 "func.func(refback-expand-ops-for-llvm,arith-expand,convert-math-to-llvm),"
@@ -60,9 +85,22 @@ class CpuPipeline(Configurable):
                 "convert-bufferization-to-memref,finalize-memref-to-llvm,"
                 "func.func(convert-arith-to-llvm),convert-vector-to-llvm,"
                 "wafer-expose-c-interface,convert-func-to-llvm,convert-cf-to-llvm,"
-                "convert-complex-to-llvm,convert-ub-to-llvm,reconcile-unrealized-casts",
+                "convert-complex-to-llvm,convert-ub-to-llvm,convert-openmp-to-llvm,"
+                "reconcile-unrealized-casts",
             ),
         ]
 
+    def thread_count(self) -> int:
+        return self.threads if self.threads > 0 else os.cpu_count() or 1
+
+    def _pack_matmul(self) -> str:
+        options = (f"register-tile={_ints(self.register_tile)} cache-tile={_ints(self.cache_tile)} "
+                   f"k-unroll={self.k_unroll}")
+        return f"wafer-im2col,wafer-pack-matmul{{{options}}},func.func(canonicalize,cse)"
+
     def pipeline(self) -> str:
         return "builtin.module(" + ",".join(text for _, text in self.stages()) + ")"
+
+
+def _ints(values: tuple[int, ...]) -> str:
+    return ",".join(str(v) for v in values)

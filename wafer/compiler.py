@@ -55,11 +55,23 @@ class StageReport:
 class CompileReport:
     stages: list[StageReport] = field(default_factory=list)
     seconds: float = 0.0
+    strategies: list[str] = field(default_factory=list)  # each `wafer.strategy` the passes chose
 
     def table(self) -> str:
         lines = [f"{'stage':10} {'ms':>8}  what it did"]
         lines += [f"{s.name:10} {s.seconds * 1e3:8.1f}  {s.summary()}" for s in self.stages]
+        lines += [f"strategy: {text}" for text in self.strategies]
         return "\n".join(lines)
+
+
+def strategies(module: ir.Module) -> list[str]:
+    """The `wafer.strategy` notes that passes leave on functions, in order."""
+    return [
+        ir.StringAttr(text).value
+        for op in module.body.operations
+        if "wafer.strategy" in op.attributes
+        for text in op.attributes["wafer.strategy"]
+    ]
 
 
 def count_ops(module: ir.Module) -> collections.Counter:
@@ -94,6 +106,7 @@ def run_stages(module: ir.Module, stages: list[tuple[str, str]]) -> CompileRepor
                 errors = [str(d) for d in found if d.severity == "error"] or [str(d) for d in found]
                 raise WaferError("\n".join(errors) or f"error: stage '{name}' failed") from None
             report.stages.append(StageReport(name, time.perf_counter() - start, before, count_ops(module)))
+            report.strategies = report.strategies or strategies(module)
     report.seconds = sum(s.seconds for s in report.stages)
     return report
 
@@ -126,8 +139,8 @@ def compile_module(module: ir.Module, target: str = "cpu", **options):
     signatures = public_signatures(module)
     report = run_stages(module, pipeline.stages())
     jit_start = time.perf_counter()
-    executable = CpuExecutable(module, signatures)
     ops = count_ops(module)
+    executable = CpuExecutable(module, signatures, openmp=ops["omp.parallel"] > 0)
     report.stages.append(StageReport("jit", time.perf_counter() - jit_start, ops, ops))
     report.seconds = time.perf_counter() - start
     executable.compile_report = report

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import math
+import os
+import site
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +26,12 @@ from .symbols import ASSERT_FAILED, ASSERT_PENDING, public_functions
 
 _LIBC = ctypes.CDLL(None)
 _LIBC.free.argtypes = [ctypes.c_void_p]
+# glibc hands freed blocks above 128 KB straight back to the OS, so every call
+# page-faults its packed operands and results in again (a quarter of a 1024^3
+# matmul's time). Keep them in the heap for the next call instead.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_LIBC.mallopt(_M_MMAP_THRESHOLD, 1 << 30)
+_LIBC.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
 
 _ASSERT_FAILED_HOOK = ctypes.CFUNCTYPE(None, ctypes.c_char_p)
 _ASSERT_PENDING_HOOK = ctypes.CFUNCTYPE(ctypes.c_bool)
@@ -96,6 +106,9 @@ def _results_type(descriptors: tuple[type[ctypes.Structure], ...]) -> type[ctype
     return type("Results", (ctypes.Structure,), {"_fields_": fields})
 
 
+_PACKED_ENTRY = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
 def _to_descriptor(array: np.ndarray) -> ctypes.Structure:
     descriptor = _descriptor_type(array.ndim, array.dtype)()
     descriptor.allocated = array.ctypes.data
@@ -111,19 +124,18 @@ def _take_result(descriptor: ctypes.Structure, spec: TensorSpec) -> np.ndarray:
     """Copy a returned buffer into numpy, then free it."""
     shape = tuple(descriptor.shape) if spec.shape else ()
     strides = tuple(descriptor.strides) if spec.shape else ()
-    count = int(np.prod(shape)) if shape else 1
+    count = math.prod(shape)
     address = ctypes.cast(descriptor.aligned, ctypes.c_void_p).value or 0
     if count and address:
         itemsize = spec.dtype.itemsize
         base = address + descriptor.offset * itemsize
         extent = 1 + sum((d - 1) * s for d, s in zip(shape, strides) if d)
-        raw = (ctypes.c_uint8 * (extent * itemsize)).from_address(base)
-        view = np.lib.stride_tricks.as_strided(
-            np.frombuffer(raw, dtype=spec.dtype),
-            shape=shape,
-            strides=tuple(s * itemsize for s in strides),
-        )
-        result = np.array(view, copy=True)
+        flat = np.frombuffer((ctypes.c_uint8 * (extent * itemsize)).from_address(base), dtype=spec.dtype)
+        if strides == _row_major(shape):
+            result = flat.reshape(shape).copy()
+        else:
+            result = np.array(np.lib.stride_tricks.as_strided(
+                flat, shape=shape, strides=tuple(s * itemsize for s in strides)), copy=True)
     else:
         result = np.zeros(shape, dtype=spec.dtype)
     if descriptor.allocated:
@@ -131,12 +143,40 @@ def _take_result(descriptor: ctypes.Structure, spec: TensorSpec) -> np.ndarray:
     return result
 
 
+def _row_major(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides, step = [], 1
+    for dim in reversed(shape):
+        strides.append(step)
+        step *= dim
+    return tuple(reversed(strides))
+
+
+def openmp_runtime() -> str:
+    """The OpenMP runtime that parallel loops call (`__kmpc_fork_call`).
+
+    The intel-openmp wheel puts libiomp5.so in the environment's lib folder.
+    Idle workers sleep at once rather than spin for 200 ms after each
+    parallel loop, so they do not steal the cores from whatever runs between
+    two calls (the caller's own framework, another backend being timed).
+    """
+    for prefix in dict.fromkeys((sys.prefix, sys.base_prefix, site.getuserbase())):
+        path = os.path.join(prefix, "lib", "libiomp5.so")
+        if os.path.exists(path):
+            os.environ.setdefault("KMP_BLOCKTIME", "0")
+            return path
+    raise WaferError("error: threads > 1 needs the OpenMP runtime libiomp5.so from the intel-openmp "
+                     "package (pip install intel-openmp), or compile with threads=1")
+
+
 class CpuExecutable:
     """A JIT-compiled module; `exe.fn(*arrays)` or `exe.invoke("fn", *arrays)`."""
 
-    def __init__(self, llvm_module: ir.Module, signatures: dict[str, Signature], opt_level: int = 3):
+    def __init__(self, llvm_module: ir.Module, signatures: dict[str, Signature], opt_level: int = 3,
+                 openmp: bool = False):
         self._signatures = signatures
-        self._engine = ExecutionEngine(llvm_module, opt_level=opt_level)
+        shared_libs = [openmp_runtime()] if openmp else []
+        self._engine = ExecutionEngine(llvm_module, opt_level=opt_level, shared_libs=shared_libs)
+        self._entries: dict[str, ctypes._CFuncPtr] = {}
         # What wafer-lower-assert calls: a failed cf.assert records its message and
         # returns early, instead of abort() killing the interpreter.
         self._failed_asserts: list[str] = []
@@ -159,22 +199,30 @@ class CpuExecutable:
         arrays = self._check_args(signature, args)
         descriptors = [_to_descriptor(a) for a in arrays]
         result_types = [_descriptor_type(len(r.shape), r.dtype) for r in signature.results]
-        call_args = [ctypes.pointer(ctypes.pointer(d)) for d in descriptors]
         if len(result_types) == 1:
             results = result_types[0]()
-            self._call(name, ctypes.pointer(ctypes.pointer(results)), *call_args)
+            self._call(name, [results, *descriptors])
             return _take_result(results, signature.results[0])
         if not result_types:
-            self._call(name, *call_args)
+            self._call(name, descriptors)
             return None
         packed = _results_type(tuple(result_types))()
-        self._call(name, ctypes.pointer(ctypes.pointer(packed)), *call_args)
+        self._call(name, [packed, *descriptors])
         return tuple(_take_result(getattr(packed, f"r{i}"), spec) for i, spec in enumerate(signature.results))
 
-    def _call(self, name: str, *pointers) -> None:
-        """Run @name; a failed cf.assert raises, before its poison results are read."""
+    def _call(self, name: str, descriptors: list[ctypes.Structure]) -> None:
+        """Call the packed C interface: an array of pointers to pointers to descriptors.
+
+        The entry point is looked up once per function: the engine's own
+        `invoke` builds a new ctypes prototype on every call (~40 us). A failed
+        cf.assert raises here, before its poison results are read.
+        """
+        entry = self._entries.get(name)
+        if entry is None:
+            entry = self._entries[name] = _PACKED_ENTRY(self._engine.raw_lookup("_mlir_ciface_" + name))
+        pointers = [ctypes.pointer(d) for d in descriptors]
         self._failed_asserts.clear()
-        self._engine.invoke(name, *pointers)
+        entry((ctypes.c_void_p * len(pointers))(*[ctypes.addressof(p) for p in pointers]))
         if self._failed_asserts:
             raise WaferError(f"{self._failed_asserts[0]} (a runtime check in @{name})")
 

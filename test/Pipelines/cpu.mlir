@@ -4,18 +4,21 @@
 // RUN: filecheck %s --input-file %t
 // RUN: filecheck %s --input-file %t --check-prefix=LOWERED
 // RUN: filecheck %s --input-file %t.dumps --check-prefix=DEFAULT
-// RUN: wafer-opt %s --pipeline 'cpu{tile-sizes=4,4}' --mlir-print-ir-after-all -o %t.tile 2> %t.tile.dumps
+// RUN: wafer-opt %s --pipeline 'cpu{pack=false tile-sizes=4,4}' --mlir-print-ir-after-all -o %t.tile 2> %t.tile.dumps
 // RUN: filecheck %s --input-file %t.tile
 // RUN: filecheck %s --input-file %t.tile --check-prefix=LOWERED
 // RUN: filecheck %s --input-file %t.tile.dumps --check-prefix=TILE
-// RUN: wafer-opt %s --pipeline 'cpu{vectorize=false}' | filecheck %s --check-prefix=SCALAR
+// RUN: wafer-opt %s --pipeline 'cpu{pack=false vectorize=false}' | filecheck %s --check-prefix=SCALAR
+// RUN: wafer-opt %s --pipeline 'cpu{threads=2}' | filecheck %s --check-prefix=THREADS
+// RUN: wafer-opt %s --pipeline 'cpu{threads=1}' | filecheck %s --check-prefix=SERIAL
+// RUN: wafer-opt %s --pipeline 'cpu{register-tile=4,16 cache-tile=8,32}' --mlir-print-ir-after-all -o /dev/null 2>&1 | filecheck %s --check-prefix=KERNEL
 
 // The whole module ends in the LLVM dialect: each public function gets a
 // C-interface wrapper the JIT calls, and nothing of the tensor world is left.
 // CHECK-DAG: llvm.func @malloc(i64) -> !llvm.ptr
 // CHECK-DAG: llvm.func @free(!llvm.ptr)
 // CHECK: llvm.func @matmul_bias_relu(%{{.*}}: !llvm.ptr,
-// CHECK: llvm.func @_mlir_ciface_matmul_bias_relu(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr) attributes {llvm.emit_c_interface}
+// CHECK: llvm.func @_mlir_ciface_matmul_bias_relu(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr) attributes {{{.*}}llvm.emit_c_interface
 // CHECK: llvm.call @matmul_bias_relu(
 // The first product of @two_matmuls is an intermediate buffer: allocated and
 // freed inside the function (buffer deallocation is part of the pipeline).
@@ -32,14 +35,30 @@
 // LOWERED-NOT: func.func
 // LOWERED-NOT: unrealized_conversion_cast
 
+// By default the matmuls are packed and tiled by wafer-pack-matmul, which
+// names its strategy on the function; wafer-fuse then fuses the rest.
+// DEFAULT: IR Dump After wafer-pack-matmul
+// DEFAULT: func.func @matmul_bias_relu
+// DEFAULT-SAME: wafer.strategy = ["packed matmul 16x128x32: register block 8x32, k unroll 8, cache tile 16x128, serial"]
 // DEFAULT: IR Dump After wafer-fuse
-// DEFAULT: scf.forall (%{{.*}}, %{{.*}}) in (2, 2)
-// DEFAULT: IR Dump After
+
+// The pipeline's kernel options reach the pass: 4x16 blocks, 8x32 cache tiles.
+// KERNEL: IR Dump After wafer-pack-matmul
+// KERNEL: func.func @matmul_bias_relu
+// KERNEL-SAME: wafer.strategy = ["packed matmul 16x128x32: register block 4x16, k unroll 8, cache tile 8x32, serial"]
+// KERNEL: scf.for %{{.*}} = %c0 to %c4 step %c1
 
 // TILE: IR Dump After wafer-fuse
 // TILE: scf.forall (%{{.*}}, %{{.*}}) in (4, 32)
 // TILE: linalg.matmul {{.*}} -> tensor<4x4xf32>
 // TILE: IR Dump After
+
+// threads=2: the forall loops become OpenMP parallel loops on two threads
+// (lowered by the JIT's OpenMP translation to __kmpc calls); threads=1 has none.
+// THREADS-LABEL: llvm.func @tiled_matmul
+// THREADS: omp.parallel num_threads(%{{.*}} : i32)
+// THREADS: omp.wsloop
+// SERIAL-NOT: omp.
 
 // Without vectorize the tiles stay scalar loops: no vector types anywhere.
 // SCALAR-LABEL: llvm.func @matmul_bias_relu
@@ -70,4 +89,13 @@ func.func @two_matmuls(%a: tensor<16x32xf32>, %b: tensor<32x128xf32>, %c: tensor
   %fill2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<16x8xf32>) -> tensor<16x8xf32>
   %abc = linalg.matmul ins(%ab, %c : tensor<16x128xf32>, tensor<128x8xf32>) outs(%fill2 : tensor<16x8xf32>) -> tensor<16x8xf32>
   return %abc : tensor<16x8xf32>
+}
+
+// Large enough (8 MFLOP, 2x2 cache tiles) for the packed kernel to keep its forall.
+func.func @tiled_matmul(%a: tensor<128x64xf32>, %b: tensor<64x512xf32>) -> tensor<128x512xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<128x512xf32>
+  %fill = linalg.fill ins(%zero : f32) outs(%e : tensor<128x512xf32>) -> tensor<128x512xf32>
+  %r = linalg.matmul ins(%a, %b : tensor<128x64xf32>, tensor<64x512xf32>) outs(%fill : tensor<128x512xf32>) -> tensor<128x512xf32>
+  return %r : tensor<128x512xf32>
 }

@@ -22,7 +22,7 @@ from ..wse_target.machine import PRESETS
 
 # The options that only one target reads; giving one to the other target is an error.
 TARGET_OPTIONS = {
-    "cpu": ("repeat", "tile_sizes"),
+    "cpu": ("repeat", "tile_sizes", "threads", "options"),
     "wse": ("machine", "mode", "heatmap", "trace"),
 }
 
@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     cpu = run.add_argument_group("cpu target")
     cpu.add_argument("--repeat", type=_positive_int, help="timed calls, the median is reported (default: 20)")
     cpu.add_argument("--tile-sizes", type=_tile_sizes, help="override the cache tile, e.g. 8,64")
+    cpu.add_argument("--threads", type=_positive_int, help="worker threads (default: one per core)")
+    cpu.add_argument("--options", help="more cpu pipeline options, e.g. "
+                     "'register-tile=4,16 cache-tile=32,128 pack=false'")
     wse = run.add_argument_group("wse target (simulated)")
     wse.add_argument("--machine", choices=sorted(PRESETS), help="machine preset (default: small)")
     wse.add_argument("--mode", choices=MODES, help="placement (default: pipelined)")
@@ -125,6 +128,26 @@ def _median_seconds(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
+def _pipeline_options(args) -> dict:
+    """The cpu pipeline's options from --options, --tile-sizes and --threads, checked."""
+    import dataclasses
+
+    from ..pass_pipeline import parse_options
+    from ..passes.pass_base import OptionError
+    from ..pipelines.cpu import CpuPipeline
+
+    text = args.options or ""
+    if args.tile_sizes:
+        text += " tile-sizes=" + ",".join(map(str, args.tile_sizes))
+    if args.threads is not None:
+        text += f" threads={args.threads}"
+    try:
+        pipeline = CpuPipeline.from_options(parse_options(text))
+    except OptionError as err:
+        raise WaferError(f"error: {err}") from None
+    return {f.name: getattr(pipeline, f.name) for f in dataclasses.fields(pipeline)}
+
+
 def _run(args) -> int:
     import torch
 
@@ -132,7 +155,7 @@ def _run(args) -> int:
 
     model, inputs = _load(args)
     repeat = args.repeat or 20
-    options = {"tile_sizes": args.tile_sizes} if args.tile_sizes else {}
+    options = _pipeline_options(args)
     print(f"model: {args.model}  inputs: {_shapes(inputs)}  target: {args.target}")
 
     start = time.perf_counter()

@@ -1,0 +1,128 @@
+"""Fold `linalg.pack` of a constant (a weight) into a packed constant, with numpy.
+
+Not a pass: wafer-pack-matmul calls it between packing and lowering the
+packs, so packed weights cost nothing at run time.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from torch_mlir import ir
+from torch_mlir.dialects import arith
+
+_NUMPY = {"f32": np.float32, "f64": np.float64, "f16": np.float16}
+
+
+class ConstantReader:
+    """Reads the values of `arith.constant` ops, dense or `dense_resource`.
+
+    The bindings cannot read a resource blob, so blobs are taken from the
+    module's printed resource section, once, when the first one is needed.
+    """
+
+    def __init__(self, module: ir.Operation):
+        self._module = module
+        self._blobs: dict[str, bytes] | None = None
+
+    def array(self, value: ir.Value) -> np.ndarray | None:
+        """The value of a constant, looking through reshapes (im2col collapses filters)."""
+        owner = value.owner
+        if not isinstance(owner, ir.OpView) or not isinstance(value.type, ir.RankedTensorType):
+            return None
+        shaped = value.type
+        if owner.name in ("tensor.collapse_shape", "tensor.expand_shape"):
+            source = self.array(owner.operands[0])
+            return None if source is None else source.reshape(shaped.shape)
+        if owner.name != "arith.constant":
+            return None
+        dtype = _NUMPY.get(str(shaped.element_type))
+        if dtype is None:
+            return None
+        attr = owner.attributes["value"]
+        dense, resource = _cast(ir.DenseElementsAttr, attr), _cast(ir.DenseResourceElementsAttr, attr)
+        if dense is not None and not dense.is_splat:  # the canonicalizer folds packs of splats
+            return np.array(dense, copy=True).reshape(shaped.shape)
+        if resource is not None:
+            blob = self._blob(resource)
+            return None if blob is None else np.frombuffer(blob, dtype=dtype).reshape(shaped.shape)
+        return None
+
+    def _blob(self, attr: ir.DenseResourceElementsAttr) -> bytes | None:
+        if self._blobs is None:
+            text = self._module.get_asm(large_elements_limit=None)
+            # `name: "0x<4-byte alignment><data>"`, little-endian, in the resource section.
+            self._blobs = {name: bytes.fromhex(data[8:])
+                           for name, data in re.findall(r'^\s*([\w.\-]+): "0x([0-9A-Fa-f]+)"', text, re.M)}
+        name = str(attr).split("<", 1)[1].split(">", 1)[0]
+        return self._blobs.get(name)
+
+
+def pack_array(source: np.ndarray, inner_dims_pos: list[int], inner_tiles: list[int],
+               outer_dims_perm: list[int], padding: float) -> np.ndarray:
+    """numpy `linalg.pack`: pad, split each tiled dim, move the tiles innermost."""
+    pads = [(0, 0)] * source.ndim
+    for dim, tile in zip(inner_dims_pos, inner_tiles):
+        pads[dim] = (0, -source.shape[dim] % tile)
+    padded = np.pad(source, pads, constant_values=padding)
+    split_shape, outer_axes, inner_axes = [], [], {}
+    for dim, size in enumerate(padded.shape):
+        if dim in inner_dims_pos:
+            tile = inner_tiles[inner_dims_pos.index(dim)]
+            outer_axes.append(len(split_shape))
+            inner_axes[dim] = len(split_shape) + 1
+            split_shape += [size // tile, tile]
+        else:
+            outer_axes.append(len(split_shape))
+            split_shape.append(size)
+    order = [outer_axes[d] for d in (outer_dims_perm or range(source.ndim))]
+    order += [inner_axes[d] for d in inner_dims_pos]
+    return np.ascontiguousarray(padded.reshape(split_shape).transpose(order))
+
+
+def fold_constant_packs(module: ir.Operation) -> int:
+    """Replace each pack of a constant with the packed constant; returns how many."""
+    reader, packs = ConstantReader(module), []
+
+    def collect(op: ir.Operation) -> ir.WalkResult:
+        if op.name == "linalg.pack":
+            packs.append(op.opview)
+        return ir.WalkResult.ADVANCE
+
+    module.walk(collect)
+    folded = 0
+    for pack in packs:
+        source = reader.array(pack.source)
+        if source is None or any(t == ir.ShapedType.get_dynamic_size() for t in pack.static_inner_tiles):
+            continue
+        padding = 0.0 if pack.padding_value is None else _scalar(pack.padding_value)
+        if padding is None:
+            continue
+        packed = pack_array(source, list(pack.inner_dims_pos), list(pack.static_inner_tiles),
+                            list(pack.outer_dims_perm) if pack.outer_dims_perm else [], padding)
+        result_type = pack.result.type
+        with ir.InsertionPoint(pack), pack.location:
+            attr = ir.DenseElementsAttr.get(packed, type=ir.RankedTensorType(result_type).element_type)
+            constant = arith.ConstantOp(result_type, attr)
+        pack.result.replace_all_uses_with(constant.result)
+        pack.operation.erase()
+        folded += 1
+    return folded
+
+
+def _scalar(value: ir.Value) -> float | None:
+    owner = value.owner
+    if isinstance(owner, ir.OpView) and owner.name == "arith.constant":
+        attr = owner.attributes["value"]
+        if isinstance(attr, ir.FloatAttr):
+            return attr.value
+    return None
+
+
+def _cast(kind, attr: ir.Attribute):
+    """`attr` as a `kind`, or None: not every attribute kind downcasts by itself."""
+    try:
+        return kind(attr)
+    except ValueError:
+        return None

@@ -1,0 +1,403 @@
+"""wafer-pack-matmul: data-tile matmuls (the mmt4d layout) and lower them to an AVX-512 micro-kernel."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from torch_mlir import ir
+from torch_mlir.dialects import transform
+from torch_mlir.dialects.transform import loop, structured, vector
+
+from .constant_pack import fold_constant_packs
+from .pass_base import WaferPass
+from .transform_script import match_tagged, tag, transform_script
+
+STRATEGY = "wafer.strategy"
+_CONTRACTIONS = ("linalg.matmul", "linalg.batch_matmul", "linalg.generic")
+_MATMUL_BODY = ["arith.mulf", "arith.addf", "linalg.yield"]
+# Loops of A, B and C for named ops that print no maps: (m, n, k) and (b, m, n, k).
+_NAMED_LOOPS = {
+    "linalg.matmul": [[0, 2], [2, 1], [0, 1]],
+    "linalg.batch_matmul": [[0, 1, 3], [0, 3, 2], [0, 1, 2]],
+}
+
+
+@dataclass(frozen=True)
+class Contraction:
+    """A static f32 op C[b.., m.., n..] += A[b.., m.., k..] * B[b.., k.., n..].
+
+    Each loop has a role: batch (in A, B and C), m (A and C), n (B and C) or
+    k (A and B). Several loops may share a role (torch-mlir leaves unit dims
+    and split heads around); the longest loop of each of m, n and k is the
+    `primary` one that the kernel packs and vectorizes, the others are
+    stepped one at a time. `operand_loops` lists the loops indexing A, B, C.
+    """
+
+    op: ir.OpView
+    roles: list[str]
+    extents: list[int]
+    operand_loops: list[list[int]]
+    primary: dict[str, int]
+
+    def extent(self, role: str) -> int:
+        return math.prod(e for r, e in zip(self.roles, self.extents) if r == role)
+
+    @property
+    def mnk(self) -> tuple[int, int, int]:
+        return tuple(self.extents[self.primary[r]] for r in "mnk")
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """Tile sizes of one contraction: mr x nr register block (the packed
+    inner tiles), kc k steps unrolled per loop iteration, and a cache tile
+    of tm x tn register blocks that is one `scf.forall` iteration, or one
+    iteration of a serial loop when the matmul is too small for threads."""
+
+    mr: int
+    nr: int
+    kc: int
+    tm: int
+    tn: int
+    parallel: bool  # cache tiles as an scf.forall (threads), or a serial loop
+
+    def describe(self, contraction: Contraction) -> str:
+        batch = f"{contraction.extent('b')}x" if "b" in contraction.roles else ""
+        m, n, k = (contraction.extent(r) for r in "mnk")
+        return (f"packed matmul {batch}{m}x{n}x{k}: register block {self.mr}x{self.nr}, "
+                f"k unroll {self.kc}, cache tile {self.tm * self.mr}x{self.tn * self.nr}"
+                + ("" if self.parallel else ", serial"))
+
+
+def _affine_dims(map_attr: ir.Attribute) -> list[int] | None:
+    """Loop positions of a projected-permutation map, or None."""
+    dims = []
+    for expr in ir.AffineMapAttr(map_attr).value.results:
+        text = str(expr)
+        if not text.startswith("d") or not text[1:].isdigit():
+            return None
+        dims.append(int(text[1:]))
+    return dims
+
+
+def _role(in_a: bool, in_b: bool, in_c: bool) -> str | None:
+    return {(1, 1, 1): "b", (1, 0, 1): "m", (0, 1, 1): "n", (1, 1, 0): "k"}.get((in_a, in_b, in_c))
+
+
+def match_contraction(op: ir.OpView) -> Contraction | None:
+    """Recognize a multiply-accumulate over f32 tensors with static shapes."""
+    if op.name not in _CONTRACTIONS or len(op.operands) != 3 or len(op.results) != 1:
+        return None
+    types = [v.type if isinstance(v.type, ir.RankedTensorType) else None for v in op.operands]
+    if any(t is None or not t.has_static_shape or str(t.element_type) != "f32" for t in types):
+        return None
+    if "indexing_maps" in op.attributes:
+        if op.name == "linalg.generic" and [o.name for o in op.regions[0].blocks[0].operations] != _MATMUL_BODY:
+            return None
+        operand_loops = [_affine_dims(m) for m in op.attributes["indexing_maps"]]
+        if any(loops is None for loops in operand_loops):
+            return None
+    elif op.name in _NAMED_LOOPS:
+        operand_loops = _NAMED_LOOPS[op.name]
+    else:
+        return None
+    a, b, c = (set(loops) for loops in operand_loops)
+    count = len(a | b | c)
+    roles = [_role(d in a, d in b, d in c) for d in range(count)]
+    if None in roles or not {"m", "n", "k"} <= set(roles):
+        return None
+    extents = [0] * count
+    for loops, t in zip(operand_loops, types):
+        for loop, size in zip(loops, t.shape):
+            extents[loop] = size
+    primary = {r: max((d for d in range(count) if roles[d] == r), key=lambda d: (extents[d], d)) for r in "mnk"}
+    return Contraction(op, roles, extents, operand_loops, primary)
+
+
+def record_strategy(op: ir.OpView, text: str) -> None:
+    """Append `text` to the `wafer.strategy` list of the function holding `op`.
+
+    The function outlives every loop the strategy makes, so the choice stays
+    visible in each later IR dump and in the compile report.
+    """
+    func = op.operation.parent
+    while func.name != "func.func":
+        func = func.parent
+    known = list(func.attributes[STRATEGY]) if STRATEGY in func.attributes else []
+    func.attributes[STRATEGY] = ir.ArrayAttr.get(known + [ir.StringAttr.get(text)])
+
+
+def _largest_divisor(extent: int, limit: int) -> int:
+    return next(size for size in range(min(extent, limit), 0, -1) if extent % size == 0)
+
+
+def _k_step(k: int, limit: int) -> int:
+    """The largest divisor of k up to `limit`, but never 1 when k > 1.
+
+    A step of 1 would fold the K dim away with the unit dims and leave a
+    multiply and an add instead of a contraction (no FMA); a prime K is
+    unrolled whole instead.
+    """
+    step = _largest_divisor(k, limit)
+    return step if step > 1 or k == 1 else next(d for d in range(2, k + 1) if k % d == 0)
+
+
+def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], k_unroll: int,
+                  cache_tile: tuple[int, int], parallel_flops: int) -> Kernel:
+    """Keep about mr*nr/16 = 16 zmm accumulators busy whatever M is.
+
+    A short M (batch 1: a matrix-vector product) gets a wide N block instead
+    of rows of zero padding; nr stays a multiple of 16 lanes and no wider
+    than N rounded up to 16. kc divides K so every tile is static.
+    """
+    m, n, k = contraction.mnk
+    mr_max, nr_default = register_tile
+    mr = min(mr_max, m)
+    accumulators = mr_max * nr_default
+    nr = max(16, min(accumulators // mr // 16 * 16, math.ceil(n / 16) * 16))
+    kc = _k_step(k, k_unroll)
+    tm = max(1, min(cache_tile[0] // mr, math.ceil(m / mr)))
+    tn = max(1, min(cache_tile[1] // nr, math.ceil(n / nr)))
+    return Kernel(mr, nr, kc, tm, tn, 2 * math.prod(contraction.extents) >= parallel_flops)
+
+
+def packed_extents(contraction: Contraction, kernel: Kernel) -> list[int]:
+    """Loop extents of the packed op's outer loops (m and n counted in register blocks)."""
+    blocks = {contraction.primary["m"]: kernel.mr, contraction.primary["n"]: kernel.nr}
+    return [math.ceil(e / blocks.get(d, 1)) for d, e in enumerate(contraction.extents)]
+
+
+@dataclass(frozen=True)
+class PackMatmul(WaferPass):
+    """Pack matmul operands into register-block panels and emit an FMA micro-kernel.
+
+    Each static f32 matmul, batch matmul or matmul-like generic (any operand
+    layout, e.g. the transposed weights of wafer-fold-transpose) is data-tiled
+    with `linalg.pack`: A into [M/mr][K][mr] panels, B into [N/nr][K][nr],
+    C into [M/mr][N/nr][mr][nr], so the inner loop streams both operands
+    contiguously. The packed op is tiled with `scf.forall` over cache tiles
+    (one per thread), then over register blocks, then over K in steps of
+    `kc`; each step becomes kc broadcast-FMA outer products on an mr x nr
+    accumulator that stays in registers across the K loop. Packs of
+    constants (weights) are folded at compile time. The choice is
+    recorded in the function's `wafer.strategy` attribute.
+
+    Options:
+      register-tile: mr,nr for M >= mr; 8,32 keeps sixteen 512-bit
+        accumulators. Shorter M gets a proportionally wider nr.
+      k-unroll: largest number of k steps per loop iteration (a divisor of
+        K; a prime K is unrolled whole).
+      cache-tile: rows,cols of C per forall iteration; 64,256 keeps the A
+        and B panels of a tile in L2.
+      parallel-flops: smaller matmuls loop over their cache tiles serially:
+        4 MFLOP is ~50 us on one core, where waking a second thread (tens
+        of microseconds when idle) stops paying.
+    """
+
+    name = "wafer-pack-matmul"
+    summary = "Data-tile matmuls with linalg.pack and lower them to a register-blocked FMA kernel"
+
+    register_tile: tuple[int, ...] = (8, 32)
+    k_unroll: int = 8
+    cache_tile: tuple[int, ...] = (64, 256)
+    parallel_flops: int = 4_000_000
+
+    def apply(self, module: ir.Operation) -> None:
+        found = []
+
+        def collect(op: ir.Operation) -> ir.WalkResult:
+            contraction = match_contraction(op.opview)
+            if contraction is not None:
+                found.append(contraction)
+            return ir.WalkResult.ADVANCE
+
+        module.walk(collect)
+        if not found:
+            return
+        with transform_script(module) as root:
+            k_loops = []
+            for i, contraction in enumerate(found):
+                kernel = choose_kernel(contraction, tuple(self.register_tile), self.k_unroll,
+                                       tuple(self.cache_tile), self.parallel_flops)
+                record_strategy(contraction.op, kernel.describe(contraction))
+                tag(contraction.op.operation, f"mm{i}")
+                k_loops.append(self._emit(root, f"mm{i}", contraction, kernel))
+            funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
+            _lower_to_fma(funcs)
+            for k_loop in filter(None, k_loops):  # the accumulator stays in registers across K
+                loop.HoistLoopInvariantSubsetsOp(k_loop)
+        fold_constant_packs(module)  # weights are packed once, here, not on every call
+        lower_relayouts(module)
+
+    @staticmethod
+    def _emit(root: ir.Value, name: str, contraction: Contraction, kernel: Kernel) -> ir.Value | None:
+        """Pack, tile and vectorize one contraction; returns the handle of its K loop, if any."""
+        any_op = transform.AnyOpType.get()
+        pm, pn, pk = (contraction.primary[r] for r in "mnk")
+        loops = range(len(contraction.roles))
+        inner = {pm: kernel.mr, pn: kernel.nr}
+        packed = structured.PackOp(any_op, match_tagged(root, name), [],
+                                   static_packed_sizes=[inner.get(d, 0) for d in loops]).packed_op
+        # Outer dims of the A and B panels end in (m|n, k): each panel's K is contiguous.
+        for operand, major in ((0, pm), (1, pn)):
+            dims = contraction.operand_loops[operand]
+            want = [d for d in dims if d not in (major, pk)] + [major, pk]
+            perm = [dims.index(d) for d in want]
+            if perm != sorted(perm):
+                pack = transform.GetProducerOfOperand(any_op, packed, operand).result
+                packed = structured.PackTransposeOp(any_op, any_op, any_op, pack, packed,
+                                                    outer_perm=perm).packed_op
+        # One cache tile per forall iteration (a serial loop when the matmul is too small
+        # to pay for waking a thread); every other m, n or batch loop steps by one.
+        cache = {pm: kernel.tm, pn: kernel.tn}
+        cache_sizes = [cache.get(d, 0 if contraction.roles[d] == "k" else 1) for d in loops]
+        if kernel.parallel:
+            cache_tiles = structured.TileUsingForallOp(any_op, any_op, packed, tile_sizes=cache_sizes)
+            cache_loop, tile = cache_tiles.forall_op, cache_tiles.tiled_op
+        else:  # loops of one trip are not made (see below)
+            trips = [math.ceil(e / t) if t else 1 for e, t in zip(packed_extents(contraction, kernel), cache_sizes)]
+            cache_tiles = structured.TileUsingForOp(
+                packed, sizes=[t if n > 1 else 0 for t, n in zip(cache_sizes, trips)])
+            cache_loop, tile = (cache_tiles.loops[-1] if cache_tiles.loops else None), cache_tiles.tiled_linalg_op
+        # Then one register block per step, K innermost. A loop of one trip is not made at
+        # all, so the pattern rewrites below never fold away a loop whose handle is live.
+        trips = {pm: kernel.tm, pn: kernel.tn, pk: contraction.extents[pk] // kernel.kc}
+        step = {pm: 1, pn: 1, pk: kernel.kc}
+        sizes = [0 if trips.get(d, contraction.extents[d] if contraction.roles[d] == "k" else 1) == 1
+                 else step.get(d, 1) for d in loops]
+        rank = {pn: 1, pm: 2, pk: 4}
+        order = sorted(loops, key=lambda d: rank.get(d, 3 if contraction.roles[d] == "k" else 0))
+        tiled = structured.TileUsingForOp(tile, sizes=sizes, interchange=order)
+        k_loop = tiled.loops[-1] if tiled.loops else cache_loop
+        if k_loop is None:  # a single register block and K step: tiny, left to scalar loops
+            return None
+        fold = transform.ApplyPatternsOp(k_loop)
+        with ir.InsertionPoint(fold.patterns):
+            structured.ApplyFoldUnitExtentDimsViaSlicesPatternsOp()
+        # The folded block keeps (k, mi, ni) minus unit dims; put k last for the outer-product lowering.
+        kept = [d for d, size in (("k", kernel.kc), ("m", kernel.mr), ("n", kernel.nr)) if size > 1]
+        block = structured.MatchOp.match_op_names(k_loop, ["linalg.generic"]).result
+        if kept and kept[0] == "k" and len(kept) > 1:
+            block = structured.InterchangeOp(block, iterator_interchange=list(range(1, len(kept))) + [0]).result
+        structured.VectorizeOp(block)
+        return k_loop
+
+
+def _lower_to_fma(funcs: ir.Value) -> None:
+    """vector.contract -> broadcast-FMA outer products, in the order the patterns need."""
+    for populate in (
+        [vector.ApplyTransferPermutationPatternsOp],
+        [vector.ApplyVectorReductionToContractPatternsOp],
+        [lambda: vector.ApplyLowerContractionPatternsOp(
+            lowering_strategy=vector.VectorContractLowering.OuterProduct),
+         vector.ApplyTransferPermutationPatternsOp, vector.ApplyLowerOuterProductPatternsOp,
+         transform.ApplyCanonicalizationPatternsOp],
+    ):
+        patterns = transform.ApplyPatternsOp(funcs)
+        with ir.InsertionPoint(patterns.patterns):
+            for make in populate:
+                make()
+
+
+def _op_types(*names: str) -> list[ir.Type]:
+    return [transform.OperationType.get(name) for name in names]
+
+
+# Packs and unpacks of at least this many elements (1 MB) run as parallel loops.
+_PARALLEL_RELAYOUT = 1 << 18
+
+
+def lower_relayouts(module: ir.Operation) -> None:
+    """Lower each pack and unpack left to a transpose, copied in vector tiles.
+
+    A transpose lowered to scalar loops costs as much as a third of a
+    64x3136x576 matmul; tiles of up to 8x16 move as vector loads, one
+    shuffle and stores instead, and big ones are split over the threads.
+    """
+    relayouts = []
+
+    def collect(op: ir.Operation) -> ir.WalkResult:
+        if op.name in ("linalg.pack", "linalg.unpack"):
+            relayouts.append(op.opview)
+        return ir.WalkResult.ADVANCE
+
+    module.walk(collect)
+    if not relayouts:
+        return
+    with transform_script(module) as root:
+        for i, op in enumerate(relayouts):
+            tag(op.operation, f"relayout{i}")
+            if op.name == "linalg.pack":
+                packed_type = op.results[0].type
+                transpose = structured.LowerPackOp(
+                    *_op_types("tensor.pad", "tensor.expand_shape", "linalg.transpose"),
+                    match_tagged(root, f"relayout{i}")).transpose_op
+            else:
+                packed_type = op.operands[0].type
+                transpose = structured.LowerUnPackOp(
+                    *_op_types("tensor.empty", "linalg.transpose", "tensor.collapse_shape",
+                               "tensor.extract_slice", "linalg.copy"),
+                    match_tagged(root, f"relayout{i}")).transpose_op
+            *outer, rows, cols = _transpose_shape(op, packed_type)
+            sizes = [1] * len(outer) + [_largest_divisor(rows, 8), _largest_divisor(cols, 16)]
+            if math.prod(packed_type.shape) >= _PARALLEL_RELAYOUT:  # spread big copies over the threads
+                tiled = structured.TileUsingForallOp(transform.AnyOpType.get(), transform.AnyOpType.get(),
+                                                     transpose, tile_sizes=sizes).tiled_op
+            else:
+                tiled = structured.TileUsingForOp(transpose, sizes=sizes).tiled_linalg_op
+            structured.VectorizeOp(tiled)
+        funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
+        # Transposes that only move unit dims become shape casts first; the real
+        # ones (A's 8x8 blocks) become one flat shuffle each.
+        for populate in (
+            [vector.ApplyTransferPermutationPatternsOp, vector.ApplyCastAwayVectorLeadingOneDimPatternsOp,
+             vector.ApplyDropUnitDimWithShapeCastPatternsOp, transform.ApplyCanonicalizationPatternsOp],
+            [lambda: vector.ApplyLowerTransposePatternsOp(lowering_strategy=vector.VectorTransposeLowering.Shuffle1D)],
+        ):
+            patterns = transform.ApplyPatternsOp(funcs)
+            with ir.InsertionPoint(patterns.patterns):
+                for make in populate:
+                    make()
+    _forward_copies_into_empty(module)
+
+
+def _forward_copies_into_empty(module: ir.Operation) -> None:
+    """An unpack ends by copying into its destination; into a `tensor.empty`
+    that copy is the identity on values, so its source is used instead and
+    bufferization makes no extra pass over the result."""
+    copies = []
+
+    def collect(op: ir.Operation) -> ir.WalkResult:
+        if (op.name == "linalg.copy" and len(op.operands) == 2 and isinstance(op.operands[1].owner, ir.OpView)
+                and op.operands[1].owner.name == "tensor.empty" and op.operands[0].type == op.results[0].type):
+            copies.append(op)
+        return ir.WalkResult.ADVANCE
+
+    module.walk(collect)
+    for copy in copies:
+        copy.results[0].replace_all_uses_with(copy.operands[0])
+        copy.erase()
+
+
+def _transpose_shape(op: ir.OpView, packed_type: ir.Type) -> list[int]:
+    """The output shape of the transpose a pack or unpack lowers to.
+
+    A pack writes the packed tensor; an unpack's transpose writes it with
+    each inner tile moved next to its outer dim.
+    """
+    shape = list(packed_type.shape)
+    if op.name == "linalg.pack":
+        return shape
+    rank = len(shape) - len(op.inner_dims_pos)
+    outer, inner = shape[:rank], shape[rank:]
+    perm = list(op.outer_dims_perm) if op.outer_dims_perm else list(range(rank))
+    source_outer = [0] * rank
+    for position, dim in enumerate(perm):
+        source_outer[dim] = outer[position]
+    result = []
+    for dim in range(rank):
+        result.append(source_outer[dim])
+        if dim in op.inner_dims_pos:
+            result.append(inner[list(op.inner_dims_pos).index(dim)])
+    return result

@@ -1,0 +1,125 @@
+// RUN: wafer-opt %s -p 'wafer-pack-matmul,canonicalize,cse' | filecheck %s
+// RUN: wafer-opt %s -p 'wafer-pack-matmul{register-tile=4,16 k-unroll=2},canonicalize,cse' | filecheck %s --check-prefix=SMALL
+// RUN: not wafer-opt %s -p 'wafer-pack-matmul{register-tile=x}' 2>&1 | filecheck %s --check-prefix=ERR
+
+// ERR-NOT: Traceback
+// ERR: error: option wafer-pack-matmul{register-tile}: cannot read 'x' as list of int
+
+// 17x33x65 leaves a remainder everywhere: A and C are padded to 24 rows, B
+// and C to 64 columns, the K loop steps by 5 (the largest divisor of 65 up
+// to 8), and the accumulator block is read once before the K loop and
+// written once after it; inside it, only broadcast FMAs. Packing A
+// transposes 8x5 blocks with one shuffle each; packing B copies rows of 16.
+// CHECK-LABEL: func.func @odd_sizes
+// CHECK-SAME: wafer.strategy = ["packed matmul 17x33x65: register block 8x32, k unroll 5, cache tile 24x64, serial"]
+// CHECK: tensor.pad %{{.*}} low[0, 0] high[7, 0]
+// CHECK: scf.for %{{.*}} = %c0 to %c65 step %c5 iter_args(%{{.*}}) -> (tensor<3x65x8xf32>)
+// CHECK: vector.transfer_read {{.*}} : tensor<1x8x5xf32>, vector<8x5xf32>
+// CHECK: vector.shuffle {{.*}} : vector<40xf32>, vector<40xf32>
+// CHECK: tensor.pad %{{.*}} low[0, 0] high[0, 31]
+// CHECK: vector.transfer_read {{.*}} : tensor<5x1x16xf32>, vector<5x1x16xf32>
+// CHECK: %[[ACC:.*]] = vector.transfer_read {{.*}} : tensor<8x32xf32>, vector<8x32xf32>
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c65 step %c5 iter_args(%{{.*}} = %[[ACC]]) -> (vector<8x32xf32>)
+// CHECK-NOT: vector.transfer_write
+// CHECK: vector.fma %{{.*}} : vector<32xf32>
+// CHECK: scf.yield %{{.*}} : vector<8x32xf32>
+// CHECK: vector.transfer_write %{{.*}} : vector<8x32xf32>, tensor<8x32xf32>
+// CHECK: tensor.extract_slice %{{.*}}[0, 0] [17, 33] [1, 1] : tensor<24x64xf32> to tensor<17x33xf32>
+// With k-unroll=2 no divisor of 65 fits, so the step is its smallest
+// divisor, 5, never 1 (which would lose the FMA contraction).
+// SMALL-LABEL: func.func @odd_sizes
+// SMALL-SAME: register block 4x16, k unroll 5
+// SMALL: vector.fma %{{.*}} : vector<16xf32>
+func.func @odd_sizes(%a: tensor<17x65xf32>, %b: tensor<65x33xf32>, %c: tensor<17x33xf32>) -> tensor<17x33xf32> {
+  %r = linalg.matmul ins(%a, %b : tensor<17x65xf32>, tensor<65x33xf32>) outs(%c : tensor<17x33xf32>) -> tensor<17x33xf32>
+  return %r : tensor<17x33xf32>
+}
+
+// Weights read transposed (W[n, k], as wafer-fold-transpose leaves them) are
+// already panel-major: packing needs no outer transpose. One row gets a
+// 1x256 block rather than 8 rows of padding.
+// CHECK-LABEL: func.func @linear_one_row
+// CHECK-SAME: register block 1x256
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1], [2]] output_shape [2, 256, 784] : tensor<512x784xf32> into tensor<2x256x784xf32>
+// Packing this 1.6 MB weight at run time is big enough to share over threads.
+// CHECK: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (2, 98, 16) shared_outs(%{{.*}}) -> (tensor<2x784x256xf32>)
+// CHECK-NOT: linalg.transpose
+// CHECK: vector.fma %{{.*}} : vector<256xf32>
+func.func @linear_one_row(%a: tensor<1x784xf32>, %w: tensor<512x784xf32>, %c: tensor<1x512xf32>) -> tensor<1x512xf32> {
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>, affine_map<(i, j, k) -> (j, k)>, affine_map<(i, j, k) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %w : tensor<1x784xf32>, tensor<512x784xf32>) outs(%c : tensor<1x512xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<1x512xf32>
+  return %r : tensor<1x512xf32>
+}
+
+// A batch matmul keeps its batch dim outermost in every packed operand.
+// CHECK-LABEL: func.func @batched
+// CHECK-SAME: packed matmul 4x16x64x32
+// CHECK: scf.for %{{.*}} = %c0 to %c4 step %c1
+// CHECK: vector.fma
+func.func @batched(%a: tensor<4x16x32xf32>, %b: tensor<4x32x64xf32>, %c: tensor<4x16x64xf32>) -> tensor<4x16x64xf32> {
+  %r = linalg.batch_matmul ins(%a, %b : tensor<4x16x32xf32>, tensor<4x32x64xf32>) outs(%c : tensor<4x16x64xf32>) -> tensor<4x16x64xf32>
+  return %r : tensor<4x16x64xf32>
+}
+
+// Not packed: dynamic shapes, integer matmuls, and generics that are not a
+// multiply-accumulate keep their op and get no strategy.
+// CHECK-LABEL: func.func @left_alone
+// CHECK-NOT: wafer.strategy
+// CHECK: linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<?x8xf32>, tensor<8x8xf32>)
+// CHECK: linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<8x8xi32>, tensor<8x8xi32>)
+// CHECK: linalg.generic
+// CHECK: arith.maximumf
+func.func @left_alone(%a: tensor<?x8xf32>, %b: tensor<8x8xf32>, %c: tensor<?x8xf32>,
+                      %i: tensor<8x8xi32>, %ci: tensor<8x8xi32>, %x: tensor<8x8xf32>, %cx: tensor<8x8xf32>)
+    -> (tensor<?x8xf32>, tensor<8x8xi32>, tensor<8x8xf32>) {
+  %r = linalg.matmul ins(%a, %b : tensor<?x8xf32>, tensor<8x8xf32>) outs(%c : tensor<?x8xf32>) -> tensor<?x8xf32>
+  %ri = linalg.matmul ins(%i, %i : tensor<8x8xi32>, tensor<8x8xi32>) outs(%ci : tensor<8x8xi32>) -> tensor<8x8xi32>
+  %rx = linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>, affine_map<(i, j, k) -> (k, j)>, affine_map<(i, j, k) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %x : tensor<8x8xf32>, tensor<8x8xf32>) outs(%cx : tensor<8x8xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.maximumf %p, %q : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<8x8xf32>
+  return %r, %ri, %rx : tensor<?x8xf32>, tensor<8x8xi32>, tensor<8x8xf32>
+}
+
+// A constant weight is packed at compile time: the packed layout is a new
+// constant, and no transpose of the weight is left to run on every call.
+// Here W^T = [[1, 2], [3, 4], [5, 6]] (K=3, N=2) becomes one 3x16 panel,
+// columns padded with zeros.
+// CHECK-LABEL: func.func @constant_weight
+// CHECK: arith.constant dense<{{\[\[\[}}1.000000e+00, 2.000000e+00, 0.000000e+00
+// CHECK-SAME: : tensor<1x3x16xf32>
+// CHECK-NOT: tensor<3x1x16xf32>
+// CHECK: vector.fma
+func.func @constant_weight(%a: tensor<16x3xf32>, %c: tensor<16x2xf32>) -> tensor<16x2xf32> {
+  %w = arith.constant dense<[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]> : tensor<3x2xf32>
+  %r = linalg.matmul ins(%a, %w : tensor<16x3xf32>, tensor<3x2xf32>) outs(%c : tensor<16x2xf32>) -> tensor<16x2xf32>
+  return %r : tensor<16x2xf32>
+}
+
+// torch-mlir leaves unit dims and split heads in attention projections: here
+// two m loops (16 and a unit one) and two k loops (4 heads of 8). The longest
+// of each role is packed and vectorized; the other k loop steps around the
+// K loop, so the accumulator is still read once per head, not once per k.
+// CHECK-LABEL: func.func @split_dims
+// CHECK-SAME: packed matmul 16x32x32: register block 8x32, k unroll 8
+// CHECK: scf.for %{{.*}} = %c0 to %c4 step %c1
+// CHECK: vector.transfer_read {{.*}} : tensor<8x32xf32>, vector<8x32xf32>
+// CHECK: vector.fma
+func.func @split_dims(%a: tensor<16x1x4x8xf32>, %b: tensor<32x4x8xf32>, %c: tensor<16x1x32xf32>) -> tensor<16x1x32xf32> {
+  %r = linalg.generic {indexing_maps = [affine_map<(m, u, n, h, k) -> (m, u, h, k)>, affine_map<(m, u, n, h, k) -> (n, h, k)>, affine_map<(m, u, n, h, k) -> (m, u, n)>], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]}
+      ins(%a, %b : tensor<16x1x4x8xf32>, tensor<32x4x8xf32>) outs(%c : tensor<16x1x32xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<16x1x32xf32>
+  return %r : tensor<16x1x32xf32>
+}

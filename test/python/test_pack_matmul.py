@@ -1,0 +1,157 @@
+"""The packed matmul kernel (wafer-pack-matmul) against numpy.
+
+Sizes are chosen to leave remainders everywhere: M, N and K that the
+register block, the cache tile and the K unroll do not divide, a single row
+(the wide-N matrix-vector kernel), weights read transposed, and batches.
+"""
+
+import numpy as np
+import pytest
+
+import wafer
+
+MATMUL = """
+func.func @forward(%a: tensor<{m}x{k}xf32>, %b: tensor<{k}x{n}xf32>) -> tensor<{m}x{n}xf32> {{
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<{m}x{n}xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  %r = linalg.matmul ins(%a, %b : tensor<{m}x{k}xf32>, tensor<{k}x{n}xf32>) outs(%f : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  return %r : tensor<{m}x{n}xf32>
+}}
+"""
+
+# C = A W^T + bias, relu: the weights [N, K] as wafer-fold-transpose leaves them.
+LINEAR = """
+func.func @forward(%a: tensor<{m}x{k}xf32>, %w: tensor<{n}x{k}xf32>, %bias: tensor<{n}xf32>) -> tensor<{m}x{n}xf32> {{
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<{m}x{n}xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  %mm = linalg.generic {{indexing_maps = [affine_map<(i, j, k) -> (i, k)>, affine_map<(i, j, k) -> (j, k)>, affine_map<(i, j, k) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}}
+      ins(%a, %w : tensor<{m}x{k}xf32>, tensor<{n}x{k}xf32>) outs(%f : tensor<{m}x{n}xf32>) {{
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }} -> tensor<{m}x{n}xf32>
+  %r = linalg.generic {{indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}}
+      ins(%mm, %bias : tensor<{m}x{n}xf32>, tensor<{n}xf32>) outs(%e : tensor<{m}x{n}xf32>) {{
+  ^bb0(%x: f32, %b: f32, %o: f32):
+    %s = arith.addf %x, %b : f32
+    %y = arith.maximumf %s, %zero : f32
+    linalg.yield %y : f32
+  }} -> tensor<{m}x{n}xf32>
+  return %r : tensor<{m}x{n}xf32>
+}}
+"""
+
+BATCH_MATMUL = """
+func.func @forward(%a: tensor<{b}x{m}x{k}xf32>, %w: tensor<{b}x{k}x{n}xf32>) -> tensor<{b}x{m}x{n}xf32> {{
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<{b}x{m}x{n}xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<{b}x{m}x{n}xf32>) -> tensor<{b}x{m}x{n}xf32>
+  %r = linalg.batch_matmul ins(%a, %w : tensor<{b}x{m}x{k}xf32>, tensor<{b}x{k}x{n}xf32>) outs(%f : tensor<{b}x{m}x{n}xf32>) -> tensor<{b}x{m}x{n}xf32>
+  return %r : tensor<{b}x{m}x{n}xf32>
+}}
+"""
+
+rng = np.random.default_rng(0)
+
+
+def random(*shape):
+    return rng.standard_normal(shape, dtype=np.float32)
+
+
+def assert_strategy(exe, expected: str):
+    assert any(expected in line for line in exe.compile_report.strategies), exe.compile_report.strategies
+
+
+@pytest.mark.parametrize("m,n,k", [(1, 1000, 64), (17, 33, 65), (64, 96, 128), (9, 16, 7), (3, 10, 1)])
+def test_matmul_remainders(m, n, k):
+    exe = wafer.compile_mlir(MATMUL.format(m=m, n=n, k=k))
+    a, b = random(m, k), random(k, n)
+    np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
+    assert_strategy(exe, f"packed matmul {m}x{n}x{k}")
+
+
+def test_single_row_gets_a_wide_block():
+    exe = wafer.compile_mlir(MATMUL.format(m=1, n=1000, k=64))
+    assert_strategy(exe, "register block 1x256")
+
+
+@pytest.mark.parametrize("m,n,k", [(1, 512, 784), (32, 10, 84), (13, 130, 100)])
+def test_linear_with_transposed_weights(m, n, k):
+    exe = wafer.compile_mlir(LINEAR.format(m=m, n=n, k=k))
+    a, w, bias = random(m, k), random(n, k), random(n)
+    np.testing.assert_allclose(exe.forward(a, w, bias), np.maximum(a @ w.T + bias, 0), rtol=1e-4, atol=1e-4)
+
+
+def test_batch_matmul():
+    exe = wafer.compile_mlir(BATCH_MATMUL.format(b=3, m=20, n=40, k=24))
+    a, w = random(3, 20, 24), random(3, 24, 40)
+    np.testing.assert_allclose(exe.forward(a, w), a @ w, rtol=1e-4, atol=1e-4)
+    assert_strategy(exe, "packed matmul 3x20x40x24")
+
+
+@pytest.mark.parametrize("options", [dict(register_tile=(4, 16), cache_tile=(8, 32), k_unroll=2),
+                                     dict(register_tile=(16, 16), cache_tile=(16, 16), k_unroll=16),
+                                     dict(pack=False)])
+def test_kernel_options(options):
+    exe = wafer.compile_mlir(MATMUL.format(m=17, n=33, k=65), **options)
+    a, b = random(17, 65), random(65, 33)
+    np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
+    assert bool(exe.compile_report.strategies) == options.get("pack", True)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_threads(threads):
+    """threads=2 runs the cache tiles as an OpenMP parallel loop; same numbers."""
+    exe = wafer.compile_mlir(MATMUL.format(m=130, n=520, k=70), threads=threads)
+    a, b = random(130, 70), random(70, 520)
+    np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
+    assert (exe.compile_report.stages[-1].ops_after["omp.parallel"] > 0) == (threads > 1)
+
+
+SPLIT_DIMS = """
+func.func @forward(%a: tensor<19x1x3x10xf32>, %b: tensor<40x3x10xf32>) -> tensor<19x1x40xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<19x1x40xf32>
+  %c = linalg.fill ins(%zero : f32) outs(%e : tensor<19x1x40xf32>) -> tensor<19x1x40xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(m, u, n, h, k) -> (m, u, h, k)>, affine_map<(m, u, n, h, k) -> (n, h, k)>, affine_map<(m, u, n, h, k) -> (m, u, n)>], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]}
+      ins(%a, %b : tensor<19x1x3x10xf32>, tensor<40x3x10xf32>) outs(%c : tensor<19x1x40xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<19x1x40xf32>
+  return %r : tensor<19x1x40xf32>
+}
+"""
+
+
+def test_unit_and_split_dims():
+    """Attention-style operands: a unit m dim and K split into heads."""
+    exe = wafer.compile_mlir(SPLIT_DIMS)
+    a, b = random(19, 1, 3, 10), random(40, 3, 10)
+    np.testing.assert_allclose(exe.forward(a, b), np.einsum("muhk,nhk->mun", a, b), rtol=1e-4, atol=1e-4)
+    assert_strategy(exe, "packed matmul 19x40x30")
+
+
+@pytest.mark.parametrize("stride,padding,shape", [(1, 1, (2, 5, 9, 11)), (2, 0, (1, 3, 13, 8)), (1, 2, (3, 1, 7, 7))])
+def test_im2col_convolution_matches_pytorch(stride, padding, shape):
+    """Convolutions through im2col + the packed kernel, odd sizes and strides."""
+    import torch
+
+    torch.manual_seed(0)
+    conv = torch.nn.Sequential(torch.nn.Conv2d(shape[1], 7, 3, stride=stride, padding=padding), torch.nn.ReLU())
+    x = torch.randn(*shape)
+    compiled = wafer.compile(conv, (x,))
+    assert any(s.startswith("im2col") for s in compiled.compile_report.strategies)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
+
+
+def test_small_matmul_stays_serial():
+    """Below parallel-flops the cache tiles are a serial loop even with threads."""
+    exe = wafer.compile_mlir(MATMUL.format(m=100, n=300, k=50), threads=2)
+    assert exe.compile_report.stages[-1].ops_after["omp.parallel"] == 0
+    assert_strategy(exe, "cache tile 64x256, serial")
