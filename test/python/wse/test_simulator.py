@@ -1,0 +1,110 @@
+"""The simulator runs hand-written `wse` programs: each transfer's semantics on a 2x3 grid."""
+
+import numpy as np
+import pytest
+from torch_mlir import ir
+
+from wafer.context import make_context
+from wafer.wse_target.machine import SMALL
+from wafer.wse_target.simulator import estimate, execute
+
+# x (4x6) in 2x2 blocks over a 2x3 region: PE (row i, column j) holds x[2i:2i+2, 2j:2j+2].
+PROGRAM = """
+module attributes {{wse.machine = {{name = "small", width = 32 : i64, height = 32 : i64,
+                                   colors = 21 : i64, sram_bytes = 49152 : i64}}}} {{
+func.func @f(%x: tensor<4x6xf32>) -> tensor<4x6xf32> {{
+  %y = "wse.region"() ({{
+    %a = "wse.buffer"() {{name = "a"}} : () -> memref<2x2xf32>
+    %b = "wse.buffer"() {{name = "b"}} : () -> memref<2x2xf32>
+    "wse.scatter"(%x, %a) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64,
+        col_panel = 0 : i64, color = 0 : i64}} : (tensor<4x6xf32>, memref<2x2xf32>) -> ()
+    {transfer}
+    %t = "wse.gather"(%b) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64,
+        col_panel = 0 : i64, color = 0 : i64}} : (memref<2x2xf32>) -> tensor<4x6xf32>
+    "wse.yield"(%t) : (tensor<4x6xf32>) -> ()
+  }}) {{sym_name = "r", kind = "rowwise", x = 0 : i64, y = 0 : i64, width = 3 : i64, height = 2 : i64,
+       slot = 0 : i64, flops = 0 : i64}} : () -> tensor<4x6xf32>
+  return %y : tensor<4x6xf32>
+}}
+}}
+"""
+
+
+def run(transfer: str) -> tuple[np.ndarray, np.ndarray]:
+    ctx = make_context()
+    module = ir.Module.parse(PROGRAM.format(transfer=transfer), ctx)
+    x = np.arange(24, dtype=np.float32).reshape(4, 6)
+    with ctx:
+        (y,) = execute(module, "f", [x])
+    return x, y
+
+
+def blocks(x: np.ndarray) -> np.ndarray:
+    """x as (row of PEs, column of PEs, 2, 2)."""
+    return x.reshape(2, 2, 3, 2).transpose(0, 2, 1, 3)
+
+
+def unblocks(grid: np.ndarray) -> np.ndarray:
+    return grid.transpose(0, 2, 1, 3).reshape(4, 6)
+
+
+def test_cyclic_shift_east_rotates_the_blocks_of_each_row():
+    x, y = run('"wse.shift"(%a, %b) {dx = 1 : i64, dy = 0 : i64, wrap = 1 : i64, color = 1 : i64}'
+               " : (memref<2x2xf32>, memref<2x2xf32>) -> ()")
+    np.testing.assert_array_equal(y, np.roll(x, 2, axis=1))
+
+
+def test_shift_south_without_wrap_leaves_the_first_row_as_it_was():
+    x, y = run('"wse.shift"(%a, %b) {dx = 0 : i64, dy = 1 : i64, wrap = 0 : i64, color = 1 : i64}'
+               " : (memref<2x2xf32>, memref<2x2xf32>) -> ()")
+    np.testing.assert_array_equal(y[2:], x[:2])
+    np.testing.assert_array_equal(y[:2], 0)  # %b was never written there
+
+
+@pytest.mark.parametrize("kind,combine", [("add", np.sum), ("max", np.max), ("min", np.min)])
+def test_row_reduce_lands_on_the_root_only(kind, combine):
+    x, y = run(f'"wse.reduce"(%a, %b) {{axis = "row", root = 1 : i64, kind = "{kind}", color = 1 : i64}}'
+               " : (memref<2x2xf32>, memref<2x2xf32>) -> ()")
+    expected = np.zeros((2, 3, 2, 2), np.float32)
+    expected[:, 1] = combine(blocks(x), axis=1)
+    np.testing.assert_array_equal(y, unblocks(expected))
+
+
+def test_column_multicast_copies_the_root_row_down_each_column():
+    x, y = run('"wse.multicast"(%a, %b) {axis = "col", root = 1 : i64, panel_dim = 0 : i64, panel = 0 : i64,'
+               " color = 1 : i64} : (memref<2x2xf32>, memref<2x2xf32>) -> ()")
+    grid = blocks(x)
+    np.testing.assert_array_equal(y, unblocks(np.broadcast_to(grid[1:2], grid.shape)))
+
+
+def test_stepped_multicast_sends_the_owner_of_each_panel():
+    # Panels of 1 along each PE's second column dealt over 3 PEs: step 4 is
+    # owned by column 4 mod 3 = 1, at local offset (4 div 3) * 1 = 1.
+    transfer = ('%p = "wse.buffer"() {name = "p"} : () -> memref<2x1xf32>\n'
+                '    "wse.steps"() ({\n    ^bb0(%k: index):\n'
+                '      "wse.multicast"(%a, %p, %k) {axis = "row", root = 0 : i64, panel_dim = 1 : i64,'
+                ' panel = 1 : i64, color = 1 : i64} : (memref<2x2xf32>, memref<2x1xf32>, index) -> ()\n'
+                '    }) {count = 5 : i64} : () -> ()\n'
+                '    "wse.compute"() ({\n'
+                '      linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, 0)>, affine_map<(d0, d1) -> (d0, d1)>],'
+                ' iterator_types = ["parallel", "parallel"]} ins(%p : memref<2x1xf32>) outs(%b : memref<2x2xf32>) {\n'
+                '      ^bb0(%in: f32, %out: f32):\n        linalg.yield %in : f32\n      }\n'
+                '    }) : () -> ()')
+    x, y = run(transfer)
+    # The last step (4) left column 1's second local column (x[:, 3]) on every PE, both columns.
+    np.testing.assert_array_equal(y, np.repeat(x[:, 3:4], 6, axis=1))
+
+
+def test_a_wider_multicast_costs_more_and_loads_the_links_it_crosses():
+    def report(width: int):
+        text = PROGRAM.format(transfer='"wse.multicast"(%a, %b) {axis = "row", root = 0 : i64, panel_dim = 0 : i64,'
+                              ' panel = 0 : i64, color = 1 : i64} : (memref<2x2xf32>, memref<2x2xf32>) -> ()')
+        text = text.replace("width = 3 : i64, height = 2", f"width = {width} : i64, height = 2")
+        ctx = make_context()
+        module = ir.Module.parse(text.replace("tensor<4x6xf32>", f"tensor<4x{2 * width}xf32>"), ctx)
+        with ctx:
+            return estimate(module, SMALL, "f")
+
+    narrow, wide = report(3), report(6)
+    assert wide.ops[0].comm_cycles > narrow.ops[0].comm_cycles
+    assert wide.link_load[0, :5].min() > 0 and narrow.link_load[0, 3:6].max() == 0
