@@ -9,8 +9,8 @@ from torch_mlir import ir
 
 from ..dialects.wse import UNROUTED, int_attr, regions_of, str_attr
 from ..wse_target.distribution import (
-    Layout, as_contraction, block_panel, combiner, indexing_maps, iterator_types,
-    layout_for, loop_ranges, map_dims,
+    Layout, as_contraction, combiner, indexing_maps, iterator_types, layout_for, loop_ranges,
+    map_dims, summa_plan,
 )
 from .pass_base import PassFailure, WaferPass
 from .wse_partition import SUMMA, is_init
@@ -139,33 +139,21 @@ class RegionBuilder:
         s, the owner of panel s multicasts it along its row (a) or column (b)
         and every PE accumulates its output block.
         """
-        contraction = as_contraction(op)
-        maps = indexing_maps(op)
-        extent_k = loop_ranges(op)[contraction.k]
-        panel = block_panel(extent_k, max(self.height, self.width), 0)
-        steps = math.ceil(extent_k / panel)
-        out = self.output(op, layout_for(maps[-1], contraction.m, contraction.n))
+        plan = summa_plan(op, self.height, self.width)
+        out = self.output(op, plan.out)
         full, panels = [], []
-        operands = list(op.operands)[:-1]
-        for value, affine_map, role in zip(operands, maps, contraction.roles):
-            dims = map_dims(affine_map)
+        for value, (layout, role, k_dim) in zip(list(op.operands)[:-1], plan.inputs):
+            buffer = self.place(value, layout, role or "in")
+            full.append(buffer)
             if not role:
-                full.append(self.place(value, layout_for(affine_map, contraction.m, contraction.n), "in"))
                 panels.append(None)
                 continue
-            k_dim = dims.index(contraction.k)
-            other = contraction.m if role == "a" else contraction.n
-            other_dim = dims.index(other) if other is not None and other in dims else -1
-            layout = (Layout(other_dim, k_dim, 0, panel) if role == "a"
-                      else Layout(k_dim, other_dim, panel, 0))
-            buffer = self.place(value, layout, role)
             shape = ir.MemRefType(buffer.type)
             panel_shape = list(shape.shape)
-            panel_shape[k_dim] = panel
-            full.append(buffer)
+            panel_shape[k_dim] = plan.panel
             panels.append((self.buffer(panel_shape, shape.element_type, f"{role}panel"), role, k_dim))
         with self.ip:
-            loop = ir.Operation.create("wse.steps", attributes={"count": _int(steps)}, regions=1)
+            loop = ir.Operation.create("wse.steps", attributes={"count": _int(plan.steps)}, regions=1)
         step_block = loop.regions[0].blocks.append(ir.IndexType.get())
         self.ip = ir.InsertionPoint(step_block)
         inputs = []
@@ -175,11 +163,11 @@ class RegionBuilder:
                 continue
             panel_buffer, role, k_dim = entry
             self.transfer("wse.multicast", [buffer, panel_buffer, step_block.arguments[0]],
-                          axis="row" if role == "a" else "col", root=0, panel_dim=k_dim, panel=panel)
+                          axis="row" if role == "a" else "col", root=0, panel_dim=k_dim, panel=plan.panel)
             inputs.append(panel_buffer)
         self.compute(op, inputs, [out])
         self.ip = self.region_ip
-        self.buffers[op.results[0]] = (out, layout_for(maps[-1], contraction.m, contraction.n))
+        self.buffers[op.results[0]] = (out, plan.out)
 
     def local(self, op: ir.Operation, row_loop: int | None, col_loop: int | None) -> None:
         """Run `op` on every PE's tiles; a reduction along `col_loop` crosses the

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch_mlir import ir
 
 from ..dialects.wse import fabric_of, int_attr, regions_of, str_attr
-from ..wse_target.distribution import as_contraction, iterator_types, loop_ranges
+from ..wse_target.distribution import as_contraction, iterator_types, loop_ranges, summa_plan
 from .pass_base import PassFailure, WaferPass
 from .wse_distribute import row_and_col_loops
 from .wse_partition import SUMMA, is_init
@@ -33,24 +33,22 @@ class Demand:
     bytes: int  # every tensor the region reads or writes, once
     streamed: int = 0  # bytes that stream in every inference (all but preloaded weights)
     mnk: tuple[int, int, int] | None = None  # a summa region's extents
+    anchor: ir.Operation | None = None  # a summa region's contraction
+    anchor_bytes: int = 0  # the bytes of the contraction's operands and result
+    _fits: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> bool
     reduces_across: bool = False  # a rowwise region reduces along its columns
 
     def fits(self, rows: int, cols: int, sram_bytes: int) -> bool:
-        """The region's buffers fit one PE's SRAM: for a summa region its
-        padded blocks and panels, for any region its other tensors split
-        evenly, with 10% to spare for what this does not see."""
-        if self.mnk is None:
+        """The region's buffers fit one PE's SRAM: a summa region's product
+        exactly as wse-distribute lays it out (padded blocks, panels), the
+        other tensors split evenly; 10% to spare for what this does not see."""
+        if self.anchor is None:
             return self.bytes <= rows * cols * 0.8 * sram_bytes
-        m, n, k = self.mnk
-        batch = max(self.flops / (2.0 * m * n * k), 1.0)
-        panel = math.ceil(k / max(rows, cols))
-        panels = math.ceil(k / panel)
-        m_block, n_block = math.ceil(m / rows), math.ceil(n / cols)
-        a = m_block * math.ceil(panels / cols) * panel + m_block * panel
-        b = math.ceil(panels / rows) * panel * n_block + panel * n_block
-        blocks = 4 * batch * (a + b + m_block * n_block)
-        rest = max(self.bytes - 4 * batch * (m * k + k * n + m * n), 0) / (rows * cols)
-        return blocks + rest <= 0.9 * sram_bytes
+        if (rows, cols) not in self._fits:
+            anchor = summa_plan(self.anchor, rows, cols).bytes_per_pe(self.anchor, rows, cols)
+            rest = (self.bytes - self.anchor_bytes) / (rows * cols)
+            self._fits[rows, cols] = anchor + rest <= 0.9 * sram_bytes
+        return self._fits[rows, cols]
 
     def min_cols(self, rows: int, sram_bytes: int) -> int:
         return math.ceil(self.bytes / (min(rows, self.max_rows) * 0.8 * sram_bytes))
@@ -68,16 +66,13 @@ class Demand:
         compute = batch * math.ceil(m / rows) * math.ceil(n / cols) * panel
         return stream + steps * (max(row_cast, col_cast) + compute)
 
-    def shape(self, rows: int, cols: int, sram_bytes: int) -> tuple[int, int]:
+    def shape(self, rows: int, cols: int, sram_bytes: int) -> tuple[int, int] | None:
         """The fastest rectangle within `rows` x `cols` that holds the region
-        (the fewest PEs among equals); the whole of it if none does."""
+        (the fewest PEs among equals); None if none does."""
         candidates = [(r, c) for r in _sizes(min(rows, self.max_rows), self.max_rows, self.divides)
                       for c in _sizes(min(cols, self.max_cols), self.max_cols, self.divides)
                       if self.fits(r, c, sram_bytes)]
-        if not candidates:
-            return _sizes(min(rows, self.max_rows), self.max_rows, self.divides)[-1], \
-                _sizes(min(cols, self.max_cols), self.max_cols, self.divides)[-1]
-        return min(candidates, key=lambda rc: (self.cycles(*rc), rc[0] * rc[1]))
+        return min(candidates, key=lambda rc: (self.cycles(*rc), rc[0] * rc[1]), default=None)
 
 
 def _sizes(limit: int, extent: int, divides: bool) -> list[int]:
@@ -117,7 +112,8 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
         m = ranges[c.m] if c.m is not None else 1
         n = ranges[c.n] if c.n is not None else 1
         k = ranges[c.k]
-        return Demand(flops, max(k, m), n, divides=False, bytes=size, streamed=streamed, mnk=(m, n, k))
+        return Demand(flops, max(k, m), n, divides=False, bytes=size, streamed=streamed, mnk=(m, n, k),
+                      anchor=anchor, anchor_bytes=_tensor_bytes(list(anchor.operands) + list(anchor.results)))
     row, col = row_and_col_loops(anchor)
     return Demand(flops, ranges[row] if row is not None else 1, ranges[col], divides=True, bytes=size,
                   streamed=streamed, reduces_across=any(iterator_types(op)[col] == "reduction" for op in members
@@ -135,12 +131,13 @@ class WsePlace(WaferPass):
     """Size and place each region's rectangle, in one of two modes.
 
     pipelined: every region is live at once (slot 0), each in its own strip
-      of columns as tall as it can use; each strip starts as wide as its
-      tensors need and spare columns go, one by one, to the slowest stage
-      (FLOPs per PE used), so the pipeline's stages balance; activations
-      stream from strip to strip.
-    whole-wafer: one region at a time (slot = its position), each on as
-      much of the whole fabric as it can use.
+      of columns; each strip starts as wide as its tensors need and spare
+      columns go to the slowest stage while they make it faster, so the
+      pipeline's stages balance; activations stream from strip to strip.
+    whole-wafer: one region at a time (slot = its position), each on the
+      rectangle of the fabric its time model likes best.
+    Within its strip or the fabric, a region takes the rectangle the coarse
+    model of `Demand.cycles` finds fastest among those that hold it.
     A model with more regions than the fabric has columns does not fit
     pipelined; the error says by how much.
 
@@ -172,7 +169,12 @@ class WsePlace(WaferPass):
                 )
         if self.mode == "whole-wafer":
             for slot, (region, need) in enumerate(zip(regions, demands)):
-                rows, cols = need.shape(fabric.height, fabric.width, fabric.sram_bytes)
+                shape = need.shape(fabric.height, fabric.width, fabric.sram_bytes)
+                if shape is None:
+                    raise PassFailure(region.location, f"region '{str_attr(region, 'sym_name')}' does not "
+                                      f"fit: its blocks and panels overflow the SRAM of every rectangle "
+                                      f"of '{fabric.name}'")
+                rows, cols = shape
                 _set_rect(region, 0, 0, cols, rows, slot)
             return
         if len(regions) > fabric.width:
@@ -188,24 +190,50 @@ class WsePlace(WaferPass):
                 f"to hold their tensors side by side; '{fabric.name}' has {fabric.width} "
                 f"({sum(least) - fabric.width} short): use mode=whole-wafer or a larger machine",
             )
+        widths = _balanced_widths(demands, least, fabric)
+        if widths is None:
+            raise PassFailure(
+                regions[0].location,
+                f"the {len(regions)} regions' blocks and panels do not fit side by side in the "
+                f"{fabric.width} columns of '{fabric.name}': use mode=whole-wafer or a larger machine",
+            )
         x = 0
-        for region, need, cols in zip(regions, demands, _balanced_widths(demands, least, fabric)):
+        for region, need, cols in zip(regions, demands, widths):
             rows, used = need.shape(fabric.height, cols, fabric.sram_bytes)
             _set_rect(region, x, 0, used, rows, 0)
             x += cols
 
 
-def _balanced_widths(demands: list[Demand], least: list[int], fabric) -> list[int]:
-    """Columns per region: each starts at what its tensors need, then every
-    spare column goes to the slowest stage, while another column makes it faster."""
+def _balanced_widths(demands: list[Demand], least: list[int], fabric) -> list[int] | None:
+    """Columns per region: each starts as the narrowest strip in which some
+    rectangle holds its blocks and panels; then spare columns go to the
+    slowest stage, in the smallest step that makes it faster, until none
+    does. None when the regions do not fit side by side."""
     widths = list(least)
 
     def stage_cycles(i: int, cols: int) -> float:
-        return demands[i].cycles(*demands[i].shape(fabric.height, cols, fabric.sram_bytes))
+        shape = demands[i].shape(fabric.height, cols, fabric.sram_bytes)
+        return math.inf if shape is None else demands[i].cycles(*shape)
 
-    for _ in range(fabric.width - sum(widths)):
+    def wider(i: int, spare: int) -> list[int]:
+        limit = widths[i] + spare
+        return [c for c in _sizes(limit, demands[i].max_cols, False) if c > widths[i]] + [limit]
+
+    for i in range(len(widths)):  # the narrowest strip that holds each region: a binary search
+        low, high = widths[i], fabric.width
+        if stage_cycles(i, high) == math.inf:
+            return None
+        while low < high:
+            middle = (low + high) // 2
+            low, high = (low, middle) if stage_cycles(i, middle) < math.inf else (middle + 1, high)
+        widths[i] = low
+    if sum(widths) > fabric.width:
+        return None
+    while (spare := fabric.width - sum(widths)) > 0:
         slowest = max(range(len(widths)), key=lambda i: stage_cycles(i, widths[i]))
-        if stage_cycles(slowest, widths[slowest] + 1) >= stage_cycles(slowest, widths[slowest]):
+        now = stage_cycles(slowest, widths[slowest])
+        faster = next((c for c in wider(slowest, spare) if stage_cycles(slowest, c) < now), None)
+        if faster is None:
             break
-        widths[slowest] += 1
+        widths[slowest] = faster
     return widths

@@ -162,6 +162,53 @@ def as_contraction(op: ir.Operation) -> Contraction | None:
     return Contraction(m, n, k, tuple(roles))
 
 
+@dataclass(frozen=True)
+class SummaPlan:
+    """A contraction stepped over a height x width rectangle: `steps` panels of
+    `panel` along k; per input, its layout, role and tensor dim of k (-1 if
+    none); and the output's layout."""
+
+    panel: int
+    steps: int
+    inputs: tuple[tuple[Layout, str, int], ...]
+    out: Layout
+
+    def bytes_per_pe(self, op: ir.Operation, height: int, width: int) -> int:
+        """One PE's share of every operand, plus a panel buffer per stepped input."""
+        total = 0
+        for value, (layout, role, k_dim) in zip(list(op.operands), self.inputs + ((self.out, "", -1),)):
+            shaped = ir.ShapedType(value.type)
+            local = layout.local_shape(list(shaped.shape), height, width)
+            element = max(1, shaped.element_type.width // 8)
+            total += math.prod(local) * element
+            if role:
+                total += math.prod(local) // local[k_dim] * self.panel * element
+        return total
+
+
+def summa_plan(op: ir.Operation, height: int, width: int) -> SummaPlan:
+    """Role-a inputs: m over the rows, k dealt in panels over the columns;
+    role-b inputs: k in panels over the rows, n over the columns; the rest
+    and the output: m over the rows, n over the columns."""
+    contraction = as_contraction(op)
+    maps = indexing_maps(op)
+    extent_k = loop_ranges(op)[contraction.k]
+    panel = block_panel(extent_k, max(height, width), 0)
+    inputs = []
+    for affine_map, role in zip(maps[:-1], contraction.roles):
+        if not role:
+            inputs.append((layout_for(affine_map, contraction.m, contraction.n), "", -1))
+            continue
+        dims = map_dims(affine_map)
+        k_dim = dims.index(contraction.k)
+        other = contraction.m if role == "a" else contraction.n
+        other_dim = dims.index(other) if other is not None and other in dims else -1
+        layout = Layout(other_dim, k_dim, 0, panel) if role == "a" else Layout(k_dim, other_dim, panel, 0)
+        inputs.append((layout, role, k_dim))
+    out = layout_for(maps[-1], contraction.m, contraction.n)
+    return SummaPlan(panel, math.ceil(extent_k / panel), tuple(inputs), out)
+
+
 COMBINERS = {
     "arith.addf": "add", "arith.addi": "add", "arith.mulf": "mul", "arith.muli": "mul",
     "arith.maximumf": "max", "arith.maxnumf": "max", "arith.maxsi": "max", "arith.maxui": "max",
