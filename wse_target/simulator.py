@@ -7,12 +7,22 @@ grid as two batch dims. Ops between regions (reshapes, transposes) run on
 whole tensors: they are the data movement of the streams that feed regions.
 
 Timing needs no data: each region's phases are costed from the IR alone with
-`cost.compute_cycles` and `cost.LinkLoads`, in order (no overlap of transfers
-with compute inside a region). A layer-pipelined program advances in lock step:
-every stage takes as long as the slowest, and the rest of it is idle.
-FLOPs are the model's (the region's `flops`),
-not the padded work the PEs execute, so % of peak counts useful work only. Layer-pipelined programs (all regions in slot 0)
-overlap their regions across inferences; weights are loaded once before.
+`cost.compute_cycles` and `cost.LinkLoads`, one after another. FLOPs are the
+model's (the region's `flops`), not the padded work the PEs execute, so % of
+peak counts useful work only. A layer-pipelined program (all regions in slot
+0) advances in lock step: every stage takes as long as the slowest and idles
+for the rest; weights are loaded once, before it starts, and that load is not
+counted. In whole-wafer mode every layer loads its weights each inference.
+
+What the timing leaves out (besides what `cost.compute_cycles` lists):
+- overlap of a step's multicasts with its compute (no double buffering);
+- where a step's multicast starts: each is costed from the end of its line,
+  the longest way, an upper bound;
+- contention between transfers of different regions, and between a region's
+  streams: each stream is one wavelet per row per cycle plus its distance;
+- the data movement between regions (transposes, reshapes, im2col and window
+  gathers) beyond the volume the next region's scatter brings in;
+- host I/O bandwidth: the west edge is one link per row, like the fabric.
 """
 
 from __future__ import annotations
