@@ -34,7 +34,8 @@ class WsePipeline(Configurable):
             # Fills and empties the regions took their own copies of are dead after.
             ("partition", f"wse-partition{{machine={self.machine}}},func.func(canonicalize,cse)"),
             ("place", f"wse-place{{mode={self.mode}}}"),
-            ("distribute", "wse-distribute"),
+            # The fills and empties of inits the regions now compute in place are dead.
+            ("distribute", "wse-distribute,func.func(canonicalize)"),
             ("route", "wse-route"),
         ]
 
