@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from torch_mlir import ir
-from torch_mlir.dialects import arith, linalg, tensor
+from torch_mlir.dialects import arith, linalg, tensor, transform
+from torch_mlir.dialects.transform import structured
 
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass
+from .transform_script import match_tagged, tag, transform_script
 
 _CONV = "linalg.conv_2d_nchw_fchw"  # the layout torch-mlir emits
 
@@ -37,7 +40,7 @@ def _iterators(*kinds: str) -> ir.ArrayAttr:
     return ir.ArrayAttr.get([ir.Attribute.parse(f"#linalg.iterator_type<{k}>") for k in kinds])
 
 
-def rewrite_conv(conv: ir.OpView) -> None:
+def rewrite_conv(conv: ir.OpView) -> ir.OpView:
     """conv(x, w) -> collapse(w)[F, C*KH*KW] x columns[N, C*KH*KW, OH*OW].
 
     The gather runs over (n, c, kh, kw, oh, ow) and reads x[n, c, oh*sh +
@@ -80,6 +83,39 @@ def rewrite_conv(conv: ir.OpView) -> None:
                                       static_output_shape=[n, f, oh, ow])
     conv.results[0].replace_all_uses_with(result.result)
     conv.operation.erase()
+    return gather
+
+
+# Gathers of at least this many elements (1 MB) spread their windows over the threads.
+_PARALLEL_GATHER = 1 << 18
+
+
+def tile_gathers(module: ir.Operation, gathers: list[tuple[ir.OpView, bool]]) -> None:
+    """Copy each gather one (n, c, kh, kw) window at a time, one row per vector copy.
+
+    With (n, c, kh, kw) fixed, a gather reads the strided OH x OW window
+    x[n, c, kh*dh + oh*sh, kw*dw + ow*sw]: at unit strides a plain 2-D slice,
+    so once the unit dims fold away each row is one vector load and store.
+    The windows are the iterations of an `scf.forall` (threads) for big
+    gathers; a strided window stays a scalar copy.
+    """
+    with transform_script(module) as root:
+        for i, (gather, unit_stride) in enumerate(gathers):
+            tag(gather.operation, f"gather{i}")
+            handle = match_tagged(root, f"gather{i}")
+            windows = [1, 1, 1, 1, 0, 0]
+            if math.prod(gather.results[0].type.shape) >= _PARALLEL_GATHER:
+                any_op = transform.AnyOpType.get()
+                window = structured.TileUsingForallOp(any_op, any_op, handle, tile_sizes=windows).tiled_op
+            else:
+                window = structured.TileUsingForOp(handle, sizes=windows).tiled_linalg_op
+            rows = structured.TileUsingForOp(window, sizes=[0, 0, 0, 0, 1, 0])
+            if not unit_stride:
+                continue
+            fold = transform.ApplyPatternsOp(rows.loops[0])
+            with ir.InsertionPoint(fold.patterns):
+                structured.ApplyFoldUnitExtentDimsViaSlicesPatternsOp()
+            structured.VectorizeOp(structured.MatchOp.match_op_names(rows.loops[0], ["linalg.generic"]).result)
 
 
 @dataclass(frozen=True)
@@ -111,9 +147,13 @@ class Im2col(WaferPass):
             return ir.WalkResult.ADVANCE
 
         module.walk(collect)
+        gathers = []
         for conv in convs:
             record_strategy(conv, f"im2col {conv.name.removeprefix('linalg.')} K={self._reduction_size(conv)}")
-            rewrite_conv(conv)
+            unit_stride = _ints(conv.attributes["strides"]) == [1, 1]
+            gathers.append((rewrite_conv(conv), unit_stride))
+        if gathers:
+            tile_gathers(module, gathers)
 
     @staticmethod
     def _reduction_size(conv: ir.OpView) -> int:

@@ -1,15 +1,21 @@
-// RUN: wafer-opt %s -p 'wafer-im2col' | filecheck %s
+// RUN: wafer-opt %s -p 'wafer-im2col,canonicalize,cse' | filecheck %s
 // RUN: wafer-opt %s -p 'wafer-im2col{min-k=100}' | filecheck %s --check-prefix=MINK
 // RUN: wafer-opt %s -p 'wafer-im2col,wafer-pack-matmul,canonicalize,cse' | filecheck %s --check-prefix=PACKED
 
 // The convolution becomes a gather of 8x3x3 = 72-value columns and a
 // contraction of the [16, 72] filter with the [2, 72, 64] columns. The gather
-// runs over (n, c, kh, kw, oh, ow), reading x[n, c, oh + kh, ow + kw]: no
-// divisions, and its result collapses to the columns for free.
-// CHECK: #[[GATHER:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2 + d4, d3 + d5)>
+// copies one (n, c, kh, kw) window x[n, c, kh:kh+8, kw:kw+8] at a time, a row
+// per step: no divisions, and its result collapses to the columns for free.
 // CHECK-LABEL: func.func @conv
 // CHECK-SAME: wafer.strategy = ["im2col conv_2d_nchw_fchw K=72"]
-// CHECK: linalg.generic {indexing_maps = [#[[GATHER]], {{.*}}]{{.*}} ins(%{{.*}} : tensor<2x8x10x10xf32>) outs(%{{.*}} : tensor<2x8x3x3x8x8xf32>)
+// CHECK: %[[COLS:.*]] = tensor.empty() : tensor<2x8x3x3x8x8xf32>
+// CHECK: scf.for %[[N:[a-z0-9_]+]] = {{.*}} iter_args(%{{.*}} = %[[COLS]])
+// CHECK: scf.for %[[C:[a-z0-9_]+]] =
+// CHECK: scf.for %[[KH:[a-z0-9_]+]] =
+// CHECK: scf.for %[[KW:[a-z0-9_]+]] =
+// CHECK: tensor.extract_slice %arg0[%[[N]], %[[C]], %[[KH]], %[[KW]]] [1, 1, 8, 8] [1, 1, 1, 1] : tensor<2x8x10x10xf32> to tensor<1x1x8x8xf32>
+// CHECK: scf.for
+// CHECK: tensor.extract_slice %{{.*}} [1, 1, 1, 8] [1, 1, 1, 1] : tensor<1x1x8x8xf32> to tensor<1x1x1x8xf32>
 // CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0], [1, 2, 3], [4, 5]] : tensor<2x8x3x3x8x8xf32> into tensor<2x72x64xf32>
 // CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0], [1, 2, 3]] : tensor<16x8x3x3xf32> into tensor<16x72xf32>
 // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]
