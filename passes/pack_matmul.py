@@ -248,6 +248,12 @@ class PackMatmul(WaferPass):
                 pack = transform.GetProducerOfOperand(any_op, packed, operand).result
                 packed = structured.PackTransposeOp(any_op, any_op, any_op, pack, packed,
                                                     outer_perm=perm).packed_op
+        # A B computed per call (im2col columns) is packed inside each parallel cache tile,
+        # by that tile's thread and while its panel is in cache, when one column of tiles
+        # covers M (else each M tile would pack it again). A constant B (weights) is
+        # folded below instead; a serial kernel's B keeps its own parallel pack loop.
+        pack_b = (transform.GetProducerOfOperand(any_op, packed, 1).result
+                  if kernel.parallel and _packs_b_per_tile(contraction, kernel) else None)
         # One cache tile per forall iteration (a serial loop when the matmul is too small
         # to pay for waking a thread); every other m, n or batch loop steps by one.
         cache = {pm: kernel.tm, pn: kernel.tn}
@@ -260,6 +266,8 @@ class PackMatmul(WaferPass):
             cache_tiles = structured.TileUsingForOp(
                 packed, sizes=[t if n > 1 else 0 for t, n in zip(cache_sizes, trips)])
             cache_loop, tile = (cache_tiles.loops[-1] if cache_tiles.loops else None), cache_tiles.tiled_linalg_op
+        if pack_b is not None and cache_loop is not None:
+            structured.FuseIntoContainingOp(pack_b, cache_loop)
         # Then one register block per step, K innermost. A loop of one trip is not made at
         # all, so the pattern rewrites below never fold away a loop whose handle is live.
         trips = {pm: kernel.tm, pn: kernel.tn, pk: contraction.extents[pk] // kernel.kc}
@@ -282,6 +290,24 @@ class PackMatmul(WaferPass):
             block = structured.InterchangeOp(block, iterator_interchange=list(range(1, len(kept))) + [0]).result
         structured.VectorizeOp(block)
         return k_loop
+
+
+def _is_constant(value: ir.Value) -> bool:
+    """A constant, looking through reshapes (im2col collapses filters)."""
+    owner = value.owner
+    while isinstance(owner, ir.OpView) and owner.name in ("tensor.collapse_shape", "tensor.expand_shape"):
+        owner = owner.operands[0].owner
+    return isinstance(owner, ir.OpView) and owner.name == "arith.constant"
+
+
+def _packs_b_per_tile(contraction: Contraction, kernel: Kernel) -> bool:
+    """Whether B's pack moves into the cache-tile loop: B is no constant and one
+    tile spans all of M, so every part of B is packed exactly once."""
+    m_loops = [d for d, role in enumerate(contraction.roles) if role == "m"]
+    single_m_tile = all(
+        math.ceil(contraction.extents[d] / kernel.mr) <= kernel.tm if d == contraction.primary["m"]
+        else contraction.extents[d] == 1 for d in m_loops)
+    return single_m_tile and not _is_constant(contraction.op.operands[1])
 
 
 def _lower_to_fma(funcs: ir.Value) -> None:

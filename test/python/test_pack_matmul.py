@@ -155,3 +155,22 @@ def test_small_matmul_stays_serial():
     exe = wafer.compile_mlir(MATMUL.format(m=100, n=300, k=50), threads=2)
     assert exe.compile_report.stages[-1].ops_after["omp.parallel"] == 0
     assert_strategy(exe, "cache tile 64x256, serial")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_big_convolution_parallel_gather_and_tile_packed_columns(threads, stride):
+    """A gather over 2^18 values spread over the threads, and the columns packed
+    inside each parallel cache tile (one tile of 24 rows covers M; 1665 pixels
+    leave a partial 32-wide panel); strided windows stay scalar copies."""
+    import torch
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(20, 24, 3, stride=stride, padding=1)
+    x = torch.randn(1, 20, 45 * stride, 37 * stride)
+    compiled = wafer.compile(conv, (x,), threads=threads)
+    report = compiled.compile_report
+    assert any(s.startswith("packed matmul 24x1665x180") and "serial" not in s for s in report.strategies)
+    assert (report.stages[-1].ops_after["omp.parallel"] > 0) == (threads > 1)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
