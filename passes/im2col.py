@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from torch_mlir import ir
-from torch_mlir.dialects import arith, linalg, tensor, transform
-from torch_mlir.dialects.transform import structured
+from torch_mlir.dialects import arith, linalg, tensor
 
-from .pack_matmul import record_strategy
+from .pack_matmul import IM2COL_ROW, record_strategy
 from .pass_base import WaferPass
-from .transform_script import match_tagged, tag, transform_script
 
 _CONV = "linalg.conv_2d_nchw_fchw"  # the layout torch-mlir emits
 
@@ -40,13 +37,15 @@ def _iterators(*kinds: str) -> ir.ArrayAttr:
     return ir.ArrayAttr.get([ir.Attribute.parse(f"#linalg.iterator_type<{k}>") for k in kinds])
 
 
-def rewrite_conv(conv: ir.OpView) -> ir.OpView:
+def rewrite_conv(conv: ir.OpView) -> None:
     """conv(x, w) -> collapse(w)[F, C*KH*KW] x columns[N, C*KH*KW, OH*OW].
 
     The gather runs over (n, c, kh, kw, oh, ow) and reads x[n, c, oh*sh +
     kh*dh, ow*sw + kw*dw]: the innermost index moves by the stride, so the
     copy vectorizes (no divisions, unlike a gather over the collapsed dims),
-    and its result collapses to the column matrix for free.
+    and its result collapses to the column matrix for free. The gather
+    carries its row length OW as `wafer.im2col_row`: wafer-pack-matmul
+    copies it in row-aligned pieces inside the matmul's cache tiles.
     """
     x, w, init = conv.operands
     n, c, _, _ = x.type.shape
@@ -65,6 +64,7 @@ def rewrite_conv(conv: ir.OpView) -> ir.OpView:
         block = gather.regions[0].blocks.append(f32, f32)
         with ir.InsertionPoint(block):
             linalg.YieldOp([block.arguments[0]])
+        gather.attributes[IM2COL_ROW] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), ow)
         k = c * kh * kw
         columns = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, k, oh * ow], f32), gather.results[0],
                                          _groups([0], [1, 2, 3], [4, 5]))
@@ -83,39 +83,6 @@ def rewrite_conv(conv: ir.OpView) -> ir.OpView:
                                       static_output_shape=[n, f, oh, ow])
     conv.results[0].replace_all_uses_with(result.result)
     conv.operation.erase()
-    return gather
-
-
-# Gathers of at least this many elements (1 MB) spread their windows over the threads.
-_PARALLEL_GATHER = 1 << 18
-
-
-def tile_gathers(module: ir.Operation, gathers: list[tuple[ir.OpView, bool]]) -> None:
-    """Copy each gather one (n, c, kh, kw) window at a time, one row per vector copy.
-
-    With (n, c, kh, kw) fixed, a gather reads the strided OH x OW window
-    x[n, c, kh*dh + oh*sh, kw*dw + ow*sw]: at unit strides a plain 2-D slice,
-    so once the unit dims fold away each row is one vector load and store.
-    The windows are the iterations of an `scf.forall` (threads) for big
-    gathers; a strided window stays a scalar copy.
-    """
-    with transform_script(module) as root:
-        for i, (gather, unit_stride) in enumerate(gathers):
-            tag(gather.operation, f"gather{i}")
-            handle = match_tagged(root, f"gather{i}")
-            windows = [1, 1, 1, 1, 0, 0]
-            if math.prod(gather.results[0].type.shape) >= _PARALLEL_GATHER:
-                any_op = transform.AnyOpType.get()
-                window = structured.TileUsingForallOp(any_op, any_op, handle, tile_sizes=windows).tiled_op
-            else:
-                window = structured.TileUsingForOp(handle, sizes=windows).tiled_linalg_op
-            rows = structured.TileUsingForOp(window, sizes=[0, 0, 0, 0, 1, 0])
-            if not unit_stride:
-                continue
-            fold = transform.ApplyPatternsOp(rows.loops[0])
-            with ir.InsertionPoint(fold.patterns):
-                structured.ApplyFoldUnitExtentDimsViaSlicesPatternsOp()
-            structured.VectorizeOp(structured.MatchOp.match_op_names(rows.loops[0], ["linalg.generic"]).result)
 
 
 @dataclass(frozen=True)
@@ -147,13 +114,9 @@ class Im2col(WaferPass):
             return ir.WalkResult.ADVANCE
 
         module.walk(collect)
-        gathers = []
         for conv in convs:
             record_strategy(conv, f"im2col {conv.name.removeprefix('linalg.')} K={self._reduction_size(conv)}")
-            unit_stride = _ints(conv.attributes["strides"]) == [1, 1]
-            gathers.append((rewrite_conv(conv), unit_stride))
-        if gathers:
-            tile_gathers(module, gathers)
+            rewrite_conv(conv)
 
     @staticmethod
     def _reduction_size(conv: ir.OpView) -> int:

@@ -174,3 +174,19 @@ def test_big_convolution_parallel_gather_and_tile_packed_columns(threads, stride
     assert (report.stages[-1].ops_after["omp.parallel"] > 0) == (threads > 1)
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("stride,batch", [(1, 2), (2, 1)])
+def test_convolution_gathered_inside_row_aligned_tiles(threads, stride, batch):
+    """56-pixel rows: cache tiles of 4 rows gather and pack their own columns
+    (unit stride: vector rows; stride 2: scalar rows), batch 2 one image per tile."""
+    import torch
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(8, 16, 3, stride=stride, padding=1)
+    x = torch.randn(batch, 8, 56 * stride, 56 * stride)
+    compiled = wafer.compile(conv, (x,), threads=threads)
+    assert_strategy(compiled, "cache tile 16x224")
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
