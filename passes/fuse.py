@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from torch_mlir import ir
+from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import structured
 
 from .pass_base import WaferPass
+from .serial_foralls import SERIAL
 from .transform_script import match_tagged, tag, transform_script
 
 # Named ops whose loops are the output dims in order, then the reduction dims.
@@ -80,6 +83,19 @@ def find_fusion_groups(block: ir.Block) -> list[FusionGroup]:
     return groups
 
 
+def group_elements(group: FusionGroup) -> int:
+    """Elements of the largest static operand of a group's ops: a proxy for its work."""
+    largest = 0
+    for op in [group.root, *group.producers]:
+        for value in [*op.operands, *op.results]:
+            shaped = value.type
+            if isinstance(shaped, ir.RankedTensorType) and shaped.has_static_shape:
+                largest = max(largest, math.prod(shaped.shape))
+            elif isinstance(shaped, ir.RankedTensorType):
+                return 1 << 62  # dynamic: assume it is big
+    return largest
+
+
 def output_tile_sizes(shape: list[int], inner: tuple[int, ...]) -> list[int]:
     """Tile the innermost output dims by `inner` (aligned right), the rest by 1."""
     sizes = [1] * len(shape)
@@ -120,12 +136,17 @@ class Fuse(WaferPass):
       tile-sizes: tile of the innermost output dims, aligned right (outer dims
         get 1). The default 8,64 keeps a tile's output (2 KB) and its row of
         inputs in L1/L2 while leaving 64 contiguous lanes to vectorize.
+      parallel-elements: groups whose largest operand is smaller (512 KB)
+        loop over their tiles serially: waking an idle thread costs 50-100 us,
+        more than such a group's whole work (LeNet's pools, a batch-1
+        softmax), so an `scf.forall` there only slows the call down.
     """
 
     name = "wafer-fuse"
     summary = "Tile contraction + elementwise groups with scf.forall and fuse them into one loop nest"
 
     tile_sizes: tuple[int, ...] = (8, 64)
+    parallel_elements: int = 1 << 17
 
     def apply(self, module: ir.Operation) -> None:
         groups = []
@@ -151,3 +172,5 @@ class Fuse(WaferPass):
             loop = structured.FuseIntoContainingOp(
                 match_tagged(root_handle, f"{name}.p{j}"), loop
             ).new_containing_op
+        if group_elements(group) < self.parallel_elements:  # too little work to wake a thread
+            transform.AnnotateOp(loop, SERIAL)

@@ -190,3 +190,18 @@ def test_convolution_gathered_inside_row_aligned_tiles(threads, stride, batch):
     assert_strategy(compiled, "cache tile 16x224")
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("batch", [1, 32])
+def test_small_fused_groups_stay_serial_at_two_threads(batch):
+    """LeNet at threads=2: a batch of one has no group worth a thread (no OpenMP
+    region at all); a batch of 32 has; the numbers match PyTorch either way."""
+    import torch
+
+    from wafer.examples.models import EXAMPLES
+
+    model, inputs = EXAMPLES["lenet"].build(batch)
+    compiled = wafer.compile(model, inputs, threads=2)
+    assert (compiled.compile_report.stages[-1].ops_after["omp.parallel"] > 0) == (batch > 1)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(*inputs), model(*inputs), rtol=1e-4, atol=1e-4)
