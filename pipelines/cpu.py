@@ -63,7 +63,7 @@ class CpuPipeline(Configurable):
             *([("pack", self._pack_matmul())] if self.pack else []),
             (
                 "fuse",
-                "func.func(linalg-fuse-elementwise-ops,canonicalize,cse),"
+                "func.func(linalg-fuse-elementwise-ops),wafer-split-asserts,func.func(canonicalize,cse),"
                 f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)",
             ),
             *([("vectorize", "wafer-vectorize,func.func(canonicalize,cse)")] if self.vectorize else []),

@@ -8,7 +8,7 @@
 // ERR: error: option wafer-fuse{tile-sizes}: cannot read 'a' as list of int
 // ERR-NOT: {{.}}
 // NOOPT-NOT: Traceback
-// NOOPT: error: pass 'wafer-fuse' has no option 'tile-size' (options: parallel-elements, tile-sizes)
+// NOOPT: error: pass 'wafer-fuse' has no option 'tile-size' (options: loose-elements, parallel-elements, tile-sizes)
 // NOOPT-NOT: Traceback
 
 #id = affine_map<(d0, d1) -> (d0, d1)>

@@ -205,3 +205,26 @@ def test_small_fused_groups_stay_serial_at_two_threads(batch):
     assert (compiled.compile_report.stages[-1].ops_after["omp.parallel"] > 0) == (batch > 1)
     with torch.no_grad():
         torch.testing.assert_close(compiled(*inputs), model(*inputs), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_big_batch_norm_relu_add_tiled_alone(threads):
+    """Batch norm + ReLU and a residual add of 2^20+ elements outside any group:
+    split from their variance checks, tiled with scf.forall and vectorized
+    (odd 37x29 planes leave partial tiles)."""
+    import torch
+
+    torch.manual_seed(0)
+    bn = torch.nn.BatchNorm2d(20).eval()
+    bn.running_mean.uniform_(-0.5, 0.5)
+    bn.running_var.uniform_(0.5, 1.5)
+
+    class Block(torch.nn.Module):
+        def forward(self, x):
+            return torch.relu(bn(x)) + x
+
+    model, x = Block(), torch.randn(50, 20, 37, 29)
+    compiled = wafer.compile(model, (x,), threads=threads)
+    assert (compiled.compile_report.stages[-1].ops_after["omp.parallel"] > 0) == (threads > 1)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-4)
