@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from torch_mlir import ir
+from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import structured
 
 from .pass_base import WaferPass
+from .serial_foralls import SERIAL
 from .transform_script import match_tagged, tag, transform_script
 
 # Named ops whose loops are the output dims in order, then the reduction dims.
@@ -80,6 +83,38 @@ def find_fusion_groups(block: ir.Block) -> list[FusionGroup]:
     return groups
 
 
+def group_elements(group: FusionGroup) -> int:
+    """Elements of the largest static operand of a group's ops: a proxy for its work."""
+    largest = 0
+    for op in [group.root, *group.producers]:
+        for value in [*op.operands, *op.results]:
+            shaped = value.type
+            if isinstance(shaped, ir.RankedTensorType) and shaped.has_static_shape:
+                largest = max(largest, math.prod(shaped.shape))
+            elif isinstance(shaped, ir.RankedTensorType):
+                return 1 << 62  # dynamic: assume it is big
+    return largest
+
+
+def find_loose_elementwise(block: ir.Block, groups: list[FusionGroup], min_elements: int) -> list[ir.OpView]:
+    """Static elementwise ops of at least `min_elements` in `block` that belong to no group.
+
+    Ops still holding a `cf.assert` (see wafer-split-asserts) stay whole: a
+    check has no vector form, and a failed one must not return from a thread.
+    """
+    grouped = [g.root.operation for g in groups] + [p.operation for g in groups for p in g.producers]
+    found = []
+    for op in block.operations:
+        if not is_elementwise(op) or any(op.operation == g for g in grouped):
+            continue
+        shaped = ir.RankedTensorType(op.results[0].type)
+        if not shaped.has_static_shape or math.prod(shaped.shape) < min_elements:
+            continue
+        if not any(inner.name == "cf.assert" for inner in op.regions[0].blocks[0].operations):
+            found.append(op)
+    return found
+
+
 def output_tile_sizes(shape: list[int], inner: tuple[int, ...]) -> list[int]:
     """Tile the innermost output dims by `inner` (aligned right), the rest by 1."""
     sizes = [1] * len(shape)
@@ -116,27 +151,49 @@ class Fuse(WaferPass):
     nest, so conv + bias + activation become one loop nest whose output tile
     stays in cache. Tiles are chosen over the output dims.
 
+    Elementwise ops outside every group with at least `loose-elements`
+    elements (batch norm after a packed conv at batch 32, a residual add)
+    are tiled alone the same way, so their tiles spread over the threads and
+    become vector code; smaller ones stay whole loops, which LLVM vectorizes
+    as well and which take less time than waking a thread.
+
     Options:
       tile-sizes: tile of the innermost output dims, aligned right (outer dims
         get 1). The default 8,64 keeps a tile's output (2 KB) and its row of
         inputs in L1/L2 while leaving 64 contiguous lanes to vectorize.
+      parallel-elements: groups whose largest operand is smaller (512 KB)
+        loop over their tiles serially: waking an idle thread costs 50-100 us,
+        more than such a group's whole work (LeNet's pools, a batch-1
+        softmax), so an `scf.forall` there only slows the call down.
+      loose-elements: elementwise ops outside groups are tiled from this
+        many elements (4 MB) on.
     """
 
     name = "wafer-fuse"
     summary = "Tile contraction + elementwise groups with scf.forall and fuse them into one loop nest"
 
     tile_sizes: tuple[int, ...] = (8, 64)
+    parallel_elements: int = 1 << 17
+    loose_elements: int = 1 << 20
 
     def apply(self, module: ir.Operation) -> None:
-        groups = []
+        groups, loose = [], []
         for func in module.regions[0].blocks[0].operations:
             if func.operation.name == "func.func" and func.regions[0].blocks:
-                groups += find_fusion_groups(func.regions[0].blocks[0])
-        if not groups:
+                block = func.regions[0].blocks[0]
+                found = find_fusion_groups(block)
+                groups += found
+                loose += find_loose_elementwise(block, found, self.loose_elements)
+        if not groups and not loose:
             return
         with transform_script(module) as root_handle:
             for i, group in enumerate(groups):
                 self._tile_and_fuse(root_handle, f"fuse{i}", group)
+            for i, op in enumerate(loose):
+                tag(op.operation, f"loose{i}")
+                any_op = transform.AnyOpType.get()
+                structured.TileUsingForallOp(any_op, any_op, match_tagged(root_handle, f"loose{i}"),
+                                             tile_sizes=loop_tile_sizes(op, self.tile_sizes))
 
     def _tile_and_fuse(self, root_handle: ir.Value, name: str, group: FusionGroup) -> None:
         sizes = loop_tile_sizes(group.root, self.tile_sizes)
@@ -151,3 +208,5 @@ class Fuse(WaferPass):
             loop = structured.FuseIntoContainingOp(
                 match_tagged(root_handle, f"{name}.p{j}"), loop
             ).new_containing_op
+        if group_elements(group) < self.parallel_elements:  # too little work to wake a thread
+            transform.AnnotateOp(loop, SERIAL)

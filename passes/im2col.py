@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor
 
-from .pack_matmul import record_strategy
+from .pack_matmul import IM2COL_ROW, record_strategy
 from .pass_base import WaferPass
 
 _CONV = "linalg.conv_2d_nchw_fchw"  # the layout torch-mlir emits
@@ -43,7 +43,9 @@ def rewrite_conv(conv: ir.OpView) -> None:
     The gather runs over (n, c, kh, kw, oh, ow) and reads x[n, c, oh*sh +
     kh*dh, ow*sw + kw*dw]: the innermost index moves by the stride, so the
     copy vectorizes (no divisions, unlike a gather over the collapsed dims),
-    and its result collapses to the column matrix for free.
+    and its result collapses to the column matrix for free. The gather
+    carries its row length OW as `wafer.im2col_row`: wafer-pack-matmul
+    copies it in row-aligned pieces inside the matmul's cache tiles.
     """
     x, w, init = conv.operands
     n, c, _, _ = x.type.shape
@@ -62,6 +64,7 @@ def rewrite_conv(conv: ir.OpView) -> None:
         block = gather.regions[0].blocks.append(f32, f32)
         with ir.InsertionPoint(block):
             linalg.YieldOp([block.arguments[0]])
+        gather.attributes[IM2COL_ROW] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), ow)
         k = c * kh * kw
         columns = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, k, oh * ow], f32), gather.results[0],
                                          _groups([0], [1, 2, 3], [4, 5]))

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import loop, structured, vector
+from torch_mlir.dialects.transform import tensor as tensor_transform
 
 from .constant_pack import fold_constant_packs
 from .pass_base import WaferPass
 from .transform_script import match_tagged, tag, transform_script
 
 STRATEGY = "wafer.strategy"
+IM2COL_ROW = "wafer.im2col_row"  # on an im2col gather (wafer-im2col): its output row length OW
 _CONTRACTIONS = ("linalg.matmul", "linalg.batch_matmul", "linalg.generic")
 _MATMUL_BODY = ["arith.mulf", "arith.addf", "linalg.yield"]
 # Loops of A, B and C for named ops that print no maps: (m, n, k) and (b, m, n, k).
@@ -144,7 +146,7 @@ def _k_step(k: int, limit: int) -> int:
 
 
 def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], k_unroll: int,
-                  cache_tile: tuple[int, int], parallel_flops: int) -> Kernel:
+                  cache_tile: tuple[int, int], parallel_flops: int, row: int = 0) -> Kernel:
     """Keep about mr*nr/16 = 16 zmm accumulators busy whatever M is.
 
     A short M (batch 1: a matrix-vector product) gets a wide N block instead
@@ -159,7 +161,29 @@ def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], k_un
     kc = _k_step(k, k_unroll)
     tm = max(1, min(cache_tile[0] // mr, math.ceil(m / mr)))
     tn = max(1, min(cache_tile[1] // nr, math.ceil(n / nr)))
+    if row:
+        tn = _row_aligned(tn, nr, n, row)
     return Kernel(mr, nr, kc, tm, tn, 2 * math.prod(contraction.extents) >= parallel_flops)
+
+
+def _row_aligned(tn: int, nr: int, n: int, row: int) -> int:
+    """The number of nr-blocks per cache tile nearest `tn` (up to twice it) that
+    makes each tile whole rows of an image (n = image rows x row) and divides n
+    into whole tiles, so a tile's im2col columns are one rectangular window of
+    rows; `tn` itself when there is none."""
+    step = row // math.gcd(row, nr)
+    fits = [t for t in range(step, 2 * tn + 1, step) if n % (t * nr) == 0]
+    return min(fits, key=lambda t: (abs(t - tn), t)) if fits else tn
+
+
+def im2col_gather(contraction: Contraction) -> ir.OpView | None:
+    """The wafer-im2col gather whose columns are B, if any."""
+    source = contraction.op.operands[1].owner
+    if isinstance(source, ir.OpView) and source.name == "tensor.collapse_shape":
+        gather = source.operands[0].owner
+        if isinstance(gather, ir.OpView) and IM2COL_ROW in gather.attributes:
+            return gather
+    return None
 
 
 def packed_extents(contraction: Contraction, kernel: Kernel) -> list[int]:
@@ -180,8 +204,13 @@ class PackMatmul(WaferPass):
     (one per thread), then over register blocks, then over K in steps of
     `kc`; each step becomes kc broadcast-FMA outer products on an mr x nr
     accumulator that stays in registers across the K loop. Packs of
-    constants (weights) are folded at compile time. The choice is
-    recorded in the function's `wafer.strategy` attribute.
+    constants (weights) are folded at compile time; a B computed per call is
+    packed inside each parallel cache tile when one tile spans M. When B is
+    a wafer-im2col gather, cache tiles are whole rows of the image where
+    that fits, and each tile gathers its own columns too, so the column
+    matrix never goes to memory; other gathers are copied window by window,
+    a vector row at a time. The choice is recorded in the function's
+    `wafer.strategy` attribute.
 
     Options:
       register-tile: mr,nr for M >= mr; 8,32 keeps sixteen 512-bit
@@ -218,20 +247,25 @@ class PackMatmul(WaferPass):
         with transform_script(module) as root:
             k_loops = []
             for i, contraction in enumerate(found):
+                gather = im2col_gather(contraction)
+                row = ir.IntegerAttr(gather.attributes[IM2COL_ROW]).value if gather is not None else 0
                 kernel = choose_kernel(contraction, tuple(self.register_tile), self.k_unroll,
-                                       tuple(self.cache_tile), self.parallel_flops)
+                                       tuple(self.cache_tile), self.parallel_flops, row)
                 record_strategy(contraction.op, kernel.describe(contraction))
                 tag(contraction.op.operation, f"mm{i}")
-                k_loops.append(self._emit(root, f"mm{i}", contraction, kernel))
+                if gather is not None:
+                    tag(gather.operation, f"mm{i}.gather")
+                k_loops.append(self._emit(root, f"mm{i}", contraction, kernel, row))
             funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
             _lower_to_fma(funcs)
             for k_loop in filter(None, k_loops):  # the accumulator stays in registers across K
                 loop.HoistLoopInvariantSubsetsOp(k_loop)
         fold_constant_packs(module)  # weights are packed once, here, not on every call
         lower_relayouts(module)
+        lower_gathers(module)
 
     @staticmethod
-    def _emit(root: ir.Value, name: str, contraction: Contraction, kernel: Kernel) -> ir.Value | None:
+    def _emit(root: ir.Value, name: str, contraction: Contraction, kernel: Kernel, row: int) -> ir.Value | None:
         """Pack, tile and vectorize one contraction; returns the handle of its K loop, if any."""
         any_op = transform.AnyOpType.get()
         pm, pn, pk = (contraction.primary[r] for r in "mnk")
@@ -248,6 +282,12 @@ class PackMatmul(WaferPass):
                 pack = transform.GetProducerOfOperand(any_op, packed, operand).result
                 packed = structured.PackTransposeOp(any_op, any_op, any_op, pack, packed,
                                                     outer_perm=perm).packed_op
+        # A B computed per call (im2col columns) is packed inside each parallel cache tile,
+        # by that tile's thread and while its panel is in cache, when one column of tiles
+        # covers M (else each M tile would pack it again). A constant B (weights) is
+        # folded below instead; a serial kernel's B keeps its own parallel pack loop.
+        pack_b = (transform.GetProducerOfOperand(any_op, packed, 1).result
+                  if kernel.parallel and _packs_b_per_tile(contraction, kernel) else None)
         # One cache tile per forall iteration (a serial loop when the matmul is too small
         # to pay for waking a thread); every other m, n or batch loop steps by one.
         cache = {pm: kernel.tm, pn: kernel.tn}
@@ -260,6 +300,18 @@ class PackMatmul(WaferPass):
             cache_tiles = structured.TileUsingForOp(
                 packed, sizes=[t if n > 1 else 0 for t, n in zip(cache_sizes, trips)])
             cache_loop, tile = (cache_tiles.loops[-1] if cache_tiles.loops else None), cache_tiles.tiled_linalg_op
+        if pack_b is not None and cache_loop is not None:
+            cache_loop = structured.FuseIntoContainingOp(pack_b, cache_loop).new_containing_op
+            if row and contraction.extents[pn] % (kernel.tn * kernel.nr) == 0:
+                # Each tile's columns are whole image rows: the slice of the collapsed
+                # columns becomes a slice of the gather, copied right there.
+                bubble = transform.ApplyPatternsOp(cache_loop)
+                with ir.InsertionPoint(bubble.patterns):
+                    tensor_transform.ApplyBubbleUpExtractSlicePatternsOp()
+                fused = structured.FuseIntoContainingOp(match_tagged(root, f"{name}.gather"), cache_loop)
+                cache_loop = fused.new_containing_op
+                window = structured.TileUsingForOp(fused.fused_op, sizes=[1, 1, 1, 1, 0, 0]).tiled_linalg_op
+                copy_windows(window, unit_stride(im2col_gather(contraction)))
         # Then one register block per step, K innermost. A loop of one trip is not made at
         # all, so the pattern rewrites below never fold away a loop whose handle is live.
         trips = {pm: kernel.tm, pn: kernel.tn, pk: contraction.extents[pk] // kernel.kc}
@@ -282,6 +334,24 @@ class PackMatmul(WaferPass):
             block = structured.InterchangeOp(block, iterator_interchange=list(range(1, len(kept))) + [0]).result
         structured.VectorizeOp(block)
         return k_loop
+
+
+def _is_constant(value: ir.Value) -> bool:
+    """A constant, looking through reshapes (im2col collapses filters)."""
+    owner = value.owner
+    while isinstance(owner, ir.OpView) and owner.name in ("tensor.collapse_shape", "tensor.expand_shape"):
+        owner = owner.operands[0].owner
+    return isinstance(owner, ir.OpView) and owner.name == "arith.constant"
+
+
+def _packs_b_per_tile(contraction: Contraction, kernel: Kernel) -> bool:
+    """Whether B's pack moves into the cache-tile loop: B is no constant and one
+    tile spans all of M, so every part of B is packed exactly once."""
+    m_loops = [d for d, role in enumerate(contraction.roles) if role == "m"]
+    single_m_tile = all(
+        math.ceil(contraction.extents[d] / kernel.mr) <= kernel.tm if d == contraction.primary["m"]
+        else contraction.extents[d] == 1 for d in m_loops)
+    return single_m_tile and not _is_constant(contraction.op.operands[1])
 
 
 def _lower_to_fma(funcs: ir.Value) -> None:
@@ -360,6 +430,72 @@ def lower_relayouts(module: ir.Operation) -> None:
                 for make in populate:
                     make()
     _forward_copies_into_empty(module)
+
+
+# Gathers of at least this many elements (1 MB) spread their windows over the threads.
+_PARALLEL_GATHER = 1 << 18
+
+
+def lower_gathers(module: ir.Operation) -> None:
+    """Copy each im2col gather left whole one (n, c, kh, kw) window at a time.
+
+    The windows are the iterations of an `scf.forall` (threads) for big
+    gathers, else of serial loops; see `copy_windows` for each window.
+    """
+    gathers = []
+
+    def collect(op: ir.Operation) -> ir.WalkResult:
+        if IM2COL_ROW in op.attributes and op.parent.name == "func.func" and _used(op):
+            gathers.append(op.opview)
+        return ir.WalkResult.ADVANCE
+
+    module.walk(collect)
+    if not gathers:
+        return
+    with transform_script(module) as root:
+        for i, gather in enumerate(gathers):
+            tag(gather.operation, f"gather{i}")
+            handle, windows = match_tagged(root, f"gather{i}"), [1, 1, 1, 1, 0, 0]
+            if math.prod(gather.results[0].type.shape) >= _PARALLEL_GATHER:
+                any_op = transform.AnyOpType.get()
+                window = structured.TileUsingForallOp(any_op, any_op, handle, tile_sizes=windows).tiled_op
+            else:
+                window = structured.TileUsingForOp(handle, sizes=windows).tiled_linalg_op
+            copy_windows(window, unit_stride(gather))
+
+    def unmark(op: ir.Operation) -> ir.WalkResult:
+        if IM2COL_ROW in op.attributes:
+            del op.attributes[IM2COL_ROW]
+        return ir.WalkResult.ADVANCE
+
+    module.walk(unmark)
+
+
+def _used(op: ir.Operation) -> bool:
+    """Whether any result reaches a use other than dead reshapes (a gather fused into its tiles)."""
+    return any(not use.owner.name.startswith("tensor.") or _used(use.owner) for r in op.results for use in r.uses)
+
+
+def unit_stride(gather: ir.OpView) -> bool:
+    """Whether a gather reads its windows at unit strides (no `*` in its input map)."""
+    return "*" not in str(gather.attributes["indexing_maps"][0])
+
+
+def copy_windows(window: ir.Value, vectorize: bool) -> None:
+    """Copy a gather tile of one (n, c, kh, kw) window a row at a time.
+
+    With (n, c, kh, kw) fixed a gather reads the window x[n, c, kh*dh +
+    oh*sh, kw*dw + ow*sw]; at unit strides, once the unit dims fold away,
+    each row is one vector load and store. Strided rows stay scalar copies.
+    """
+    rows = structured.TileUsingForOp(window, sizes=[0, 0, 0, 0, 1, 0]).loops[0]
+    if not vectorize:
+        return
+    fold = transform.ApplyPatternsOp(rows)
+    with ir.InsertionPoint(fold.patterns):
+        structured.ApplyFoldUnitExtentDimsViaSlicesPatternsOp()
+    copy = structured.MatchOp.match_op_names(rows, ["linalg.generic"]).result
+    structured.VectorizeOp(copy)
 
 
 def _forward_copies_into_empty(module: ir.Operation) -> None:

@@ -16,6 +16,8 @@ _PASSES: dict[str, str] = {
     "wafer-fuse": "fuse:Fuse",
     "wafer-im2col": "im2col:Im2col",
     "wafer-pack-matmul": "pack_matmul:PackMatmul",
+    "wafer-serial-foralls": "serial_foralls:SerialForalls",
+    "wafer-split-asserts": "split_asserts:SplitAsserts",
     "wafer-vectorize": "vectorize:Vectorize",
     "wafer-expose-c-interface": "expose_c_interface:ExposeCInterface",
     "wafer-lower-assert": "lower_assert:LowerAssert",

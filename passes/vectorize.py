@@ -55,6 +55,11 @@ def is_vectorizable_tile(op: ir.OpView, max_elements: int) -> bool:
         return False
     if op.name == "linalg.generic" and any("reduction" in str(a) for a in op.attributes["iterator_types"]):
         return False
+    if op.name == "linalg.generic" and not all(
+            ir.AffineMapAttr(m).value.is_projected_permutation for m in op.attributes["indexing_maps"]):
+        return False  # a strided read (an im2col window at stride 2) has no plain vector load
+    if any(inner.name == "cf.assert" for inner in op.regions[0].blocks[0].operations):
+        return False  # a runtime check has no vector form
     count = _static_elements(op.results[0])
     return count is not None and count <= max_elements
 

@@ -47,7 +47,8 @@ class CpuPipeline(Configurable):
         """
         tile = _ints(self.tile_sizes)
         threads = self.thread_count()
-        forall = "scf-forall-to-for" if threads == 1 else "scf-forall-to-parallel"
+        # At threads > 1 the loops wafer-fuse marked too small for threads stay serial.
+        forall = "scf-forall-to-for" if threads == 1 else "wafer-serial-foralls,scf-forall-to-parallel"
         # canonicalize inlines the memref.alloca_scope each parallel body gets,
         # which scf-to-cf would otherwise split into blocks it may not have.
         openmp = "" if threads == 1 else f"convert-scf-to-openmp{{num-threads={threads}}},canonicalize,"
@@ -62,7 +63,7 @@ class CpuPipeline(Configurable):
             *([("pack", self._pack_matmul())] if self.pack else []),
             (
                 "fuse",
-                "func.func(linalg-fuse-elementwise-ops,canonicalize,cse),"
+                "func.func(linalg-fuse-elementwise-ops),wafer-split-asserts,func.func(canonicalize,cse),"
                 f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)",
             ),
             *([("vectorize", "wafer-vectorize,func.func(canonicalize,cse)")] if self.vectorize else []),

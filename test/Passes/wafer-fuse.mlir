@@ -8,7 +8,7 @@
 // ERR: error: option wafer-fuse{tile-sizes}: cannot read 'a' as list of int
 // ERR-NOT: {{.}}
 // NOOPT-NOT: Traceback
-// NOOPT: error: pass 'wafer-fuse' has no option 'tile-size' (options: tile-sizes)
+// NOOPT: error: pass 'wafer-fuse' has no option 'tile-size' (options: loose-elements, parallel-elements, tile-sizes)
 // NOOPT-NOT: Traceback
 
 #id = affine_map<(d0, d1) -> (d0, d1)>
@@ -34,6 +34,8 @@
 // CHECK-NEXT: arith.maximumf
 // CHECK: scf.forall.in_parallel
 // CHECK-NEXT: tensor.parallel_insert_slice %[[RELU]] into %[[OUT]]
+// Its 4096-element operands are too little work to wake a thread for.
+// CHECK: } {wafer.serial}
 // CHECK-NOT: linalg.
 // CHECK: return %[[LOOP]] : tensor<16x128xf32>
 

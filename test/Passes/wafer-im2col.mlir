@@ -10,6 +10,7 @@
 // CHECK-LABEL: func.func @conv
 // CHECK-SAME: wafer.strategy = ["im2col conv_2d_nchw_fchw K=72"]
 // CHECK: linalg.generic {indexing_maps = [#[[GATHER]], {{.*}}]{{.*}} ins(%{{.*}} : tensor<2x8x10x10xf32>) outs(%{{.*}} : tensor<2x8x3x3x8x8xf32>)
+// CHECK-SAME: wafer.im2col_row = 8 : i64
 // CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0], [1, 2, 3], [4, 5]] : tensor<2x8x3x3x8x8xf32> into tensor<2x72x64xf32>
 // CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0], [1, 2, 3]] : tensor<16x8x3x3xf32> into tensor<16x72xf32>
 // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]
@@ -23,6 +24,11 @@
 // images x pixels n (the pixels, 64, are the packed n loop).
 // PACKED-LABEL: func.func @conv
 // PACKED-SAME: "packed matmul 16x128x72: register block 8x32, k unroll 8, cache tile 16x64, serial"
+// The packed kernel copies the gather one (n, c, kh, kw) window at a time, a
+// row per step, and drops the row mark.
+// PACKED-NOT: wafer.im2col_row
+// PACKED: tensor.extract_slice %arg0[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] [1, 1, 8, 8] [1, 1, 1, 1] : tensor<2x8x10x10xf32> to tensor<1x1x8x8xf32>
+// PACKED: tensor.extract_slice %{{.*}} [1, 1, 1, 8] [1, 1, 1, 1] : tensor<1x1x8x8xf32> to tensor<1x1x1x8xf32>
 // PACKED: vector.fma
 func.func @conv(%x: tensor<2x8x10x10xf32>, %w: tensor<16x8x3x3xf32>, %c: tensor<2x16x8x8xf32>) -> tensor<2x16x8x8xf32> {
   %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%x, %w : tensor<2x8x10x10xf32>, tensor<16x8x3x3xf32>) outs(%c : tensor<2x16x8x8xf32>) -> tensor<2x16x8x8xf32>
@@ -43,4 +49,20 @@ func.func @left_alone(%x: tensor<?x8x10x10xf32>, %w: tensor<16x8x3x3xf32>, %c: t
   %d = linalg.depthwise_conv_2d_nhwc_hwc {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%dx, %dw : tensor<1x10x10x8xf32>, tensor<3x3x8xf32>) outs(%dc : tensor<1x8x8x8xf32>) -> tensor<1x8x8x8xf32>
   %h = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%dx, %hw : tensor<1x10x10x8xf32>, tensor<3x3x8x4xf32>) outs(%hc : tensor<1x8x8x4xf32>) -> tensor<1x8x8x4xf32>
   return %r, %d, %h : tensor<?x16x8x8xf32>, tensor<1x8x8x8xf32>, tensor<1x8x8x4xf32>
+}
+
+// A parallel kernel over 56-pixel rows takes cache tiles of 224 pixels (4 rows,
+// 7 panels of 32), so each tile's columns are one window of input rows: the
+// gather and the pack of those columns run inside the tile, in cache.
+// PACKED-LABEL: func.func @conv_rows
+// PACKED-SAME: "packed matmul 16x3136x72: register block 8x32, k unroll 8, cache tile 16x224"
+// PACKED: scf.forall (%{{.*}}) in (14)
+// PACKED: tensor.extract_slice %arg0[0, 0, %{{.*}}, %{{.*}}] [1, 8, 6, 58] [1, 1, 1, 1] : tensor<1x8x58x58xf32> to tensor<1x8x6x58xf32>
+// PACKED: scf.for
+// PACKED-SAME: -> (tensor<1x8x3x3x4x56xf32>)
+// PACKED: vector.fma
+// PACKED: scf.forall.in_parallel
+func.func @conv_rows(%x: tensor<1x8x58x58xf32>, %w: tensor<16x8x3x3xf32>, %c: tensor<1x16x56x56xf32>) -> tensor<1x16x56x56xf32> {
+  %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%x, %w : tensor<1x8x58x58xf32>, tensor<16x8x3x3xf32>) outs(%c : tensor<1x16x56x56xf32>) -> tensor<1x16x56x56xf32>
+  return %r : tensor<1x16x56x56xf32>
 }

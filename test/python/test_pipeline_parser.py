@@ -144,7 +144,7 @@ def test_bool_options(text, value):
     [
         ({"tile-sizes": "a"}, "option wafer-fuse{tile-sizes}: cannot read 'a' as list of int"),
         ({"tile-sizes": "4,x"}, "option wafer-fuse{tile-sizes}: cannot read '4,x' as list of int"),
-        ({"tile_sizes": "4"}, "pass 'wafer-fuse' has no option 'tile_sizes' (options: tile-sizes)"),
+        ({"tile_sizes": "4"}, "pass 'wafer-fuse' has no option 'tile_sizes' (options: loose-elements, parallel-elements, tile-sizes)"),
     ],
 )
 def test_bad_pass_options(options, message):
@@ -211,7 +211,7 @@ def test_mixed_pipeline_runs_wafer_and_upstream_passes(ctx):
         ("builtin.module(func.func(no-such-pass))", "error: in pass pipeline at 'func.func(no-such-pass)': "),
         ("builtin.module(canonicalize{bogus=1})", "error: in pass pipeline at 'canonicalize{bogus=1}': "),
         ("builtin.module(a b)", "error: in pass pipeline at 'a b': "),
-        ("builtin.module(wafer-fuse{bogus=1})", "error: pass 'wafer-fuse' has no option 'bogus' (options: tile-sizes)"),
+        ("builtin.module(wafer-fuse{bogus=1})", "error: pass 'wafer-fuse' has no option 'bogus' (options: loose-elements, parallel-elements, tile-sizes)"),
         ("builtin.module(wafer-fuse{tile-sizes=a})", "error: option wafer-fuse{tile-sizes}: cannot read 'a' as list of int"),
         ("builtin.module(wafer-fuse(cse))", "error: Wafer pass 'wafer-fuse' takes no nested pipeline"),
         (

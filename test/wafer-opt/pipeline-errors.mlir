@@ -17,7 +17,7 @@
 // UPSTREAM-OPTION: error: in pass pipeline at 'canonicalize{no-such-option=1}': {{.*}}no such option no-such-option
 // UPSTREAM-OPTION-NOT: Traceback
 
-// WAFER-OPTION: error: pass 'wafer-fuse' has no option 'no-such-option' (options: tile-sizes)
+// WAFER-OPTION: error: pass 'wafer-fuse' has no option 'no-such-option' (options: loose-elements, parallel-elements, tile-sizes)
 // WAFER-OPTION-NOT: Traceback
 
 // NESTED: error: Wafer pass 'wafer-fuse' runs on builtin.module; move it out of 'func.func(...)' to the top level of the pipeline

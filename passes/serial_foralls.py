@@ -1,0 +1,45 @@
+"""wafer-serial-foralls: turn the `scf.forall` loops marked `wafer.serial` into serial loops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch_mlir import ir
+from torch_mlir.dialects import transform
+from torch_mlir.dialects.transform import loop
+
+from .pass_base import WaferPass
+from .transform_script import match_tagged, tag, transform_script
+
+SERIAL = "wafer.serial"
+
+
+@dataclass(frozen=True)
+class SerialForalls(WaferPass):
+    """Lower each bufferized `scf.forall` marked `wafer.serial` to an `scf.for` nest.
+
+    wafer-fuse marks the tile loops of groups too small to pay for waking
+    a thread (tens of microseconds): at threads > 1 they would otherwise
+    become OpenMP parallel regions like every other `scf.forall`. Runs after
+    bufferization: a forall with tensor `shared_outs` has no serial form.
+    """
+
+    name = "wafer-serial-foralls"
+    summary = "Lower scf.forall loops marked wafer.serial to scf.for nests"
+
+    def apply(self, module: ir.Operation) -> None:
+        marked = []
+
+        def collect(op: ir.Operation) -> ir.WalkResult:
+            if op.name == "scf.forall" and SERIAL in op.attributes and not op.results:
+                marked.append(op)
+            return ir.WalkResult.ADVANCE
+
+        module.walk(collect)
+        if not marked:
+            return
+        with transform_script(module) as root:
+            for i, op in enumerate(marked):
+                tag(op, f"serial{i}")
+                rank = len(op.regions[0].blocks[0].arguments)
+                loop.ForallToForOp([transform.AnyOpType.get()] * rank, match_tagged(root, f"serial{i}"))
