@@ -111,8 +111,8 @@ def match_contraction(op: ir.OpView) -> Contraction | None:
         return None
     extents = [0] * count
     for loops, t in zip(operand_loops, types):
-        for loop, size in zip(loops, t.shape):
-            extents[loop] = size
+        for position, size in zip(loops, t.shape):
+            extents[position] = size
     primary = {r: max((d for d in range(count) if roles[d] == r), key=lambda d: (extents[d], d)) for r in "mnk"}
     return Contraction(op, roles, extents, operand_loops, primary)
 
