@@ -12,6 +12,8 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import arith
 
+from .pass_base import find_ops
+
 _NUMPY = {"f32": np.float32, "f64": np.float64, "f16": np.float16}
 
 
@@ -83,14 +85,8 @@ def pack_array(source: np.ndarray, inner_dims_pos: list[int], inner_tiles: list[
 
 def fold_constant_packs(module: ir.Operation) -> int:
     """Replace each pack of a constant with the packed constant; returns how many."""
-    reader, packs = ConstantReader(module), []
-
-    def collect(op: ir.Operation) -> ir.WalkResult:
-        if op.name == "linalg.pack":
-            packs.append(op.opview)
-        return ir.WalkResult.ADVANCE
-
-    module.walk(collect)
+    reader = ConstantReader(module)
+    packs = [op.opview for op in find_ops(module, lambda op: op.name == "linalg.pack")]
     folded = 0
     for pack in packs:
         source = reader.array(pack.source)

@@ -8,7 +8,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor
 
 from .pack_matmul import IM2COL_ROW, record_strategy
-from .pass_base import WaferPass
+from .pass_base import WaferPass, find_ops
 
 _CONV = "linalg.conv_2d_nchw_fchw"  # the layout torch-mlir emits
 
@@ -106,14 +106,8 @@ class Im2col(WaferPass):
     min_k: int = 8
 
     def apply(self, module: ir.Operation) -> None:
-        convs = []
-
-        def collect(op: ir.Operation) -> ir.WalkResult:
-            if op.name == _CONV and _is_static_f32(op.opview) and self._reduction_size(op.opview) >= self.min_k:
-                convs.append(op.opview)
-            return ir.WalkResult.ADVANCE
-
-        module.walk(collect)
+        convs = [op.opview for op in find_ops(module, lambda op: op.name == _CONV and _is_static_f32(op.opview)
+                                              and self._reduction_size(op.opview) >= self.min_k)]
         for conv in convs:
             record_strategy(conv, f"im2col {conv.name.removeprefix('linalg.')} K={self._reduction_size(conv)}")
             rewrite_conv(conv)

@@ -11,7 +11,7 @@ from torch_mlir.dialects.transform import loop, structured, vector
 from torch_mlir.dialects.transform import tensor as tensor_transform
 
 from .constant_pack import fold_constant_packs
-from .pass_base import WaferPass
+from .pass_base import WaferPass, find_ops
 from .transform_script import match_tagged, tag, transform_script
 
 STRATEGY = "wafer.strategy"
@@ -233,15 +233,8 @@ class PackMatmul(WaferPass):
     parallel_flops: int = 4_000_000
 
     def apply(self, module: ir.Operation) -> None:
-        found = []
-
-        def collect(op: ir.Operation) -> ir.WalkResult:
-            contraction = match_contraction(op.opview)
-            if contraction is not None:
-                found.append(contraction)
-            return ir.WalkResult.ADVANCE
-
-        module.walk(collect)
+        found = [c for c in (match_contraction(op.opview) for op in find_ops(module, lambda op: True))
+                 if c is not None]
         if not found:
             return
         with transform_script(module) as root:
@@ -385,14 +378,7 @@ def lower_relayouts(module: ir.Operation) -> None:
     64x3136x576 matmul; tiles of up to 8x16 move as vector loads, one
     shuffle and stores instead, and big ones are split over the threads.
     """
-    relayouts = []
-
-    def collect(op: ir.Operation) -> ir.WalkResult:
-        if op.name in ("linalg.pack", "linalg.unpack"):
-            relayouts.append(op.opview)
-        return ir.WalkResult.ADVANCE
-
-    module.walk(collect)
+    relayouts = [op.opview for op in find_ops(module, lambda op: op.name in ("linalg.pack", "linalg.unpack"))]
     if not relayouts:
         return
     with transform_script(module) as root:
@@ -442,14 +428,8 @@ def lower_gathers(module: ir.Operation) -> None:
     The windows are the iterations of an `scf.forall` (threads) for big
     gathers, else of serial loops; see `copy_windows` for each window.
     """
-    gathers = []
-
-    def collect(op: ir.Operation) -> ir.WalkResult:
-        if IM2COL_ROW in op.attributes and op.parent.name == "func.func" and _used(op):
-            gathers.append(op.opview)
-        return ir.WalkResult.ADVANCE
-
-    module.walk(collect)
+    gathers = [op.opview for op in find_ops(
+        module, lambda op: IM2COL_ROW in op.attributes and op.parent.name == "func.func" and _used(op))]
     if not gathers:
         return
     with transform_script(module) as root:
@@ -502,15 +482,9 @@ def _forward_copies_into_empty(module: ir.Operation) -> None:
     """An unpack ends by copying into its destination; into a `tensor.empty`
     that copy is the identity on values, so its source is used instead and
     bufferization makes no extra pass over the result."""
-    copies = []
-
-    def collect(op: ir.Operation) -> ir.WalkResult:
-        if (op.name == "linalg.copy" and len(op.operands) == 2 and isinstance(op.operands[1].owner, ir.OpView)
-                and op.operands[1].owner.name == "tensor.empty" and op.operands[0].type == op.results[0].type):
-            copies.append(op)
-        return ir.WalkResult.ADVANCE
-
-    module.walk(collect)
+    copies = find_ops(module, lambda op: (
+        op.name == "linalg.copy" and len(op.operands) == 2 and isinstance(op.operands[1].owner, ir.OpView)
+        and op.operands[1].owner.name == "tensor.empty" and op.operands[0].type == op.results[0].type))
     for copy in copies:
         copy.results[0].replace_all_uses_with(copy.operands[0])
         copy.erase()

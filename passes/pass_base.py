@@ -18,6 +18,22 @@ from typing import ClassVar
 from torch_mlir import ir
 
 
+def find_ops(root: ir.Operation, predicate) -> list[ir.Operation]:
+    """Every op under `root` (itself included) for which `predicate(op)` holds, in walk order.
+
+    Collected first, so that a pass can then rewrite them without walking IR it changes.
+    """
+    found = []
+
+    def visit(op: ir.Operation) -> ir.WalkResult:
+        if predicate(op):
+            found.append(op)
+        return ir.WalkResult.ADVANCE
+
+    root.walk(visit)
+    return found
+
+
 class PassFailure(Exception):
     """Raised inside `apply` to fail the pass with an error at `location`."""
 

@@ -8,7 +8,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import loop
 
-from .pass_base import WaferPass
+from .pass_base import WaferPass, find_ops
 from .transform_script import match_tagged, tag, transform_script
 
 SERIAL = "wafer.serial"
@@ -28,14 +28,7 @@ class SerialForalls(WaferPass):
     summary = "Lower scf.forall loops marked wafer.serial to scf.for nests"
 
     def apply(self, module: ir.Operation) -> None:
-        marked = []
-
-        def collect(op: ir.Operation) -> ir.WalkResult:
-            if op.name == "scf.forall" and SERIAL in op.attributes and not op.results:
-                marked.append(op)
-            return ir.WalkResult.ADVANCE
-
-        module.walk(collect)
+        marked = find_ops(module, lambda op: op.name == "scf.forall" and SERIAL in op.attributes and not op.results)
         if not marked:
             return
         with transform_script(module) as root:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import linalg
 
-from .pass_base import WaferPass
+from .pass_base import WaferPass, find_ops
 
 
 def _condition_slice(body: ir.Block, check: ir.Operation) -> tuple[list[ir.Operation], set[int]] | None:
@@ -113,13 +113,7 @@ class SplitAsserts(WaferPass):
     summary = "Move cf.assert out of linalg.generic bodies into checks over the broadcast inputs they read"
 
     def apply(self, module: ir.Operation) -> None:
-        found = []
-
-        def collect(op: ir.Operation) -> ir.WalkResult:
-            if op.name == "cf.assert" and op.parent is not None and op.parent.name == "linalg.generic":
-                found.append((op.parent.opview, op))
-            return ir.WalkResult.ADVANCE
-
-        module.walk(collect)
-        for generic, check in found:
-            split_assert(generic, check)
+        checks = find_ops(module, lambda op: op.name == "cf.assert" and op.parent is not None
+                          and op.parent.name == "linalg.generic")
+        for check in checks:
+            split_assert(check.parent.opview, check)

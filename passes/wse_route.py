@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 
 from ..dialects.wse import COMM_OPS, fabric_of, int_attr, regions_of, stream_box
-from .pass_base import PassFailure, WaferPass
+from .pass_base import PassFailure, WaferPass, find_ops
 
 _STREAMS = ("wse.scatter", "wse.gather")
 
@@ -16,18 +16,6 @@ def _boxes_overlap(a, b) -> bool:
     ax, ay, aw, ah = a
     bx, by, bw, bh = b
     return ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
-
-
-def _transfers(region: ir.Operation) -> list[ir.Operation]:
-    found = []
-
-    def collect(op: ir.Operation) -> ir.WalkResult:
-        if op.name in COMM_OPS:
-            found.append(op)
-        return ir.WalkResult.ADVANCE
-
-    region.walk(collect)
-    return found
 
 
 @dataclass(frozen=True)
@@ -54,7 +42,7 @@ class WseRoute(WaferPass):
         local_colors = 0
         streams = []
         for region in regions:
-            transfers = _transfers(region)
+            transfers = find_ops(region, lambda op: op.name in COMM_OPS)
             local = [op for op in transfers if op.name not in _STREAMS]
             for color, op in enumerate(local):
                 self._color(op, color, budget)

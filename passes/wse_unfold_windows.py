@@ -8,7 +8,7 @@ from torch_mlir import ir, rewrite
 from torch_mlir.dialects import linalg, tensor
 
 from ..wse_target.distribution import indexing_maps
-from .pass_base import PassFailure, WaferPass
+from .pass_base import PassFailure, WaferPass, find_ops
 from .wse_partition import is_relayout
 
 
@@ -115,14 +115,7 @@ def populate_wse_unfold_windows_patterns(patterns: rewrite.RewritePatternSet) ->
 
 def _check_static(module: ir.Operation) -> None:
     """A window is unfolded at its compile-time size: every loop it reads needs a static extent."""
-    windowed = []
-
-    def collect(op: ir.Operation) -> ir.WalkResult:
-        if _has_windows(op):
-            windowed.append(op)
-        return ir.WalkResult.ADVANCE
-
-    module.walk(collect)
+    windowed = find_ops(module, _has_windows)
     for op in windowed:
         ranges = _static_ranges(op)
         for affine_map in indexing_maps(op):
