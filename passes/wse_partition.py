@@ -31,6 +31,11 @@ def is_relayout(op: ir.Operation) -> bool:
     return len(block.operations) == 1 and terminator.operands[0] in list(block.arguments)
 
 
+def is_check(op: ir.Operation) -> bool:
+    """A generic without results: it only runs checks (batchnorm's cf.assert), at host level."""
+    return op.name == "linalg.generic" and not op.results
+
+
 # What may run between regions, on whole tensors, as the data movement of the
 # streams that feed regions: everything else must be inside a region.
 _BETWEEN_REGIONS = frozenset({
@@ -50,11 +55,6 @@ def check_between_regions(block: ir.Block) -> None:
         if op.name == "linalg.generic" and (is_init(op) or is_relayout(op) or is_check(op)):
             continue
         raise PassFailure(op.location, f"'{op.name}' is not supported by the wse target")
-
-
-def is_check(op: ir.Operation) -> bool:
-    """A generic without results: it only runs checks (batchnorm's cf.assert), at host level."""
-    return op.name == "linalg.generic" and not op.results
 
 
 def detach_checks(block: ir.Block) -> None:
