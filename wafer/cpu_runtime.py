@@ -168,7 +168,62 @@ def openmp_runtime() -> str:
                      "package (pip install intel-openmp), or compile with threads=1")
 
 
-class CpuExecutable:
+class Executable:
+    """What every target's executable shares: its public functions, called as
+    `exe.fn(*arrays)` or `exe.invoke("fn", *arrays)`, with arguments checked
+    against the signature before anything runs."""
+
+    def __init__(self, signatures: dict[str, Signature]):
+        self._signatures = signatures
+
+    @property
+    def functions(self) -> list[str]:
+        return list(self._signatures)
+
+    def invoke(self, name: str, *args):
+        raise NotImplementedError
+
+    def signature(self, name: str) -> Signature:
+        signature = self._signatures.get(name)
+        if signature is None:
+            raise WaferError(f"error: no public function @{name} (have: {', '.join(self._signatures)})")
+        return signature
+
+    def checked_call(self, name: str, args) -> tuple[Signature, list[np.ndarray]]:
+        """The signature of @name and `args` as C-contiguous arrays of its dtypes."""
+        signature = self.signature(name)
+        return signature, self._check_args(signature, args)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_") or name not in self._signatures:
+            raise AttributeError(name)
+        return lambda *args: self.invoke(name, *args)
+
+    @staticmethod
+    def _check_args(signature: Signature, args) -> list[np.ndarray]:
+        if len(args) != len(signature.args):
+            raise WaferError(
+                f"error: @{signature.name} takes {len(signature.args)} arguments, got {len(args)}"
+            )
+        arrays = []
+        for i, (arg, spec) in enumerate(zip(args, signature.args)):
+            array = np.asarray(arg)
+            same_width = array.dtype.kind in "iu" and spec.dtype.kind in "iu" and array.dtype.itemsize == spec.dtype.itemsize
+            if array.dtype != spec.dtype and not same_width:
+                raise WaferError(
+                    f"error: argument {i} of @{signature.name} must be {spec}, got dtype {array.dtype}"
+                )
+            fits = array.ndim == len(spec.shape) and all(
+                want is None or want == got for want, got in zip(spec.shape, array.shape)
+            )
+            if not fits:
+                shape = "x".join(map(str, array.shape)) or "scalar"
+                raise WaferError(f"error: argument {i} of @{signature.name} must be {spec}, got shape {shape}")
+            arrays.append(np.require(array, requirements="C").view(spec.dtype))
+        return arrays
+
+
+class CpuExecutable(Executable):
     """A JIT-compiled module; `exe.fn(*arrays)` or `exe.invoke("fn", *arrays)`.
 
     LLVM runs at -O2: the kernels arrive as explicit vector code, and side by
@@ -179,7 +234,7 @@ class CpuExecutable:
 
     def __init__(self, llvm_module: ir.Module, signatures: dict[str, Signature], opt_level: int = 2,
                  openmp: bool = False):
-        self._signatures = signatures
+        super().__init__(signatures)
         shared_libs = [openmp_runtime()] if openmp else []
         self._engine = ExecutionEngine(llvm_module, opt_level=opt_level, shared_libs=shared_libs)
         self._entries: dict[str, ctypes._CFuncPtr] = {}
@@ -194,15 +249,8 @@ class CpuExecutable:
         for symbol, hook in zip((ASSERT_FAILED, ASSERT_PENDING), self._hooks):
             self._engine.register_runtime(symbol, hook)
 
-    @property
-    def functions(self) -> list[str]:
-        return list(self._signatures)
-
     def invoke(self, name: str, *args):
-        signature = self._signatures.get(name)
-        if signature is None:
-            raise WaferError(f"error: no public function @{name} (have: {', '.join(self._signatures)})")
-        arrays = self._check_args(signature, args)
+        signature, arrays = self.checked_call(name, args)
         descriptors = [_to_descriptor(a) for a in arrays]
         result_types = [_descriptor_type(len(r.shape), r.dtype) for r in signature.results]
         if len(result_types) == 1:
@@ -232,30 +280,3 @@ class CpuExecutable:
         if self._failed_asserts:
             raise WaferError(f"{self._failed_asserts[0]} (a runtime check in @{name})")
 
-    def __getattr__(self, name: str):
-        if name.startswith("_") or name not in self._signatures:
-            raise AttributeError(name)
-        return lambda *args: self.invoke(name, *args)
-
-    @staticmethod
-    def _check_args(signature: Signature, args) -> list[np.ndarray]:
-        if len(args) != len(signature.args):
-            raise WaferError(
-                f"error: @{signature.name} takes {len(signature.args)} arguments, got {len(args)}"
-            )
-        arrays = []
-        for i, (arg, spec) in enumerate(zip(args, signature.args)):
-            array = np.asarray(arg)
-            same_width = array.dtype.kind in "iu" and spec.dtype.kind in "iu" and array.dtype.itemsize == spec.dtype.itemsize
-            if array.dtype != spec.dtype and not same_width:
-                raise WaferError(
-                    f"error: argument {i} of @{signature.name} must be {spec}, got dtype {array.dtype}"
-                )
-            fits = array.ndim == len(spec.shape) and all(
-                want is None or want == got for want, got in zip(spec.shape, array.shape)
-            )
-            if not fits:
-                shape = "x".join(map(str, array.shape)) or "scalar"
-                raise WaferError(f"error: argument {i} of @{signature.name} must be {spec}, got shape {shape}")
-            arrays.append(np.require(array, requirements="C").view(spec.dtype))
-        return arrays

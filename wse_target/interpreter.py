@@ -69,7 +69,7 @@ def run_function(func_op: ir.Operation, args: list[np.ndarray]) -> list[np.ndarr
     """Interpret a single-block func.func on `args` (no grid dims); its return values."""
     func_op = func_op.operation
     params = list(func_op.regions[0].blocks[0].arguments)
-    arrays = [np.asarray(array, dtype=_dtype(func_op, param.type)) for param, array in zip(params, args)]
+    arrays = [np.asarray(array, dtype=numpy_dtype(func_op, param.type)) for param, array in zip(params, args)]
     _check_operands(func_op, arrays, params, 0)
     values = dict(zip(params, arrays))
     lookup = _lookup_above(func_op, values)
@@ -115,7 +115,7 @@ def _check_operands(op: ir.Operation, arrays: list[np.ndarray], expected: list[i
         raise _fail(op, f"takes {len(expected)} operands, got {len(arrays)} arrays")
     for i, (value, array) in enumerate(zip(expected, arrays)):
         shape = _shape(value.type)
-        if not isinstance(array, np.ndarray) or array.ndim != g + len(shape) or array.dtype != _dtype(op, value.type):
+        if not isinstance(array, np.ndarray) or array.ndim != g + len(shape) or array.dtype != numpy_dtype(op, value.type):
             raise _fail(op, f"operand #{i} is {_describe(array)}, expected {g} grid dims + {value.type}")
         if any(want >= 0 and have != want for want, have in zip(shape, array.shape[g:])):
             raise _fail(op, f"operand #{i} has shape {array.shape}, expected {g} grid dims + {value.type}")
@@ -136,7 +136,7 @@ _UNSIGNED = {np.dtype(np.int8): np.uint8, np.dtype(np.int16): np.uint16,
              np.dtype(np.int32): np.uint32, np.dtype(np.int64): np.uint64}
 
 
-def _dtype(op: ir.Operation, type_: ir.Type) -> np.dtype:
+def numpy_dtype(op: ir.Operation, type_: ir.Type) -> np.dtype:
     """The numpy dtype of a scalar, tensor or memref type's elements."""
     element = ir.ShapedType(type_).element_type if isinstance(type_, ir.ShapedType) else type_
     if str(element) not in _DTYPES:
@@ -160,7 +160,7 @@ def _static_shape(op: ir.Operation, type_: ir.Type) -> tuple[int, ...]:
 
 
 def _result_dtype(op: ir.Operation) -> np.dtype:
-    return _dtype(op, op.results[0].type)
+    return numpy_dtype(op, op.results[0].type)
 
 
 def _grid(arrays: list[np.ndarray], g: int) -> tuple[int, ...]:
@@ -523,7 +523,7 @@ def _structured_parts(op: ir.Operation, operands: list[np.ndarray]):
     inits = _inits(op)
     n_in = len(operands) - len(inits)
     shapes = [_static_shape(op, v.type) for v in inits]
-    return operands[:n_in], operands[n_in:], shapes, [_dtype(op, v.type) for v in inits]
+    return operands[:n_in], operands[n_in:], shapes, [numpy_dtype(op, v.type) for v in inits]
 
 
 def _eval_generic(op, operands, g, lookup) -> list[np.ndarray]:

@@ -32,10 +32,10 @@ import math
 import numpy as np
 from torch_mlir import ir
 
-from ..dialects.wse import int_attr, rect_of, str_attr, stream_box
+from ..dialects.wse import buffer_bytes, int_attr, rect_of, regions_of, str_attr, stream_box
 from .cost import LinkLoads, compute_cycles
 from .distribution import Layout, block_panel, body_cost, loop_ranges
-from .interpreter import evaluate
+from .interpreter import evaluate, numpy_dtype
 from .machine import Machine
 from .report import OpRow, Report
 
@@ -117,8 +117,7 @@ class Executor:
             name = op.name
             if name == "wse.buffer":
                 shape = ir.MemRefType(op.results[0].type)
-                dtype = evaluate_dtype(shape.element_type)
-                grids[op.results[0]] = np.zeros((height, width, *shape.shape), dtype=dtype)
+                grids[op.results[0]] = np.zeros((height, width, *shape.shape), dtype=numpy_dtype(op, shape))
             elif name == "wse.scatter":
                 tensor = self.values[op.operands[0]]
                 grids[op.operands[1]][...] = scatter(np.asarray(tensor), Layout.of(op), height, width)
@@ -153,11 +152,6 @@ class Executor:
         return None
 
 
-def evaluate_dtype(element: ir.Type) -> np.dtype:
-    return {"f32": np.float32, "f64": np.float64, "f16": np.float16, "i1": np.bool_,
-            "i8": np.int8, "i16": np.int16, "i32": np.int32, "i64": np.int64}[str(element)]
-
-
 def multicast(op: ir.Operation, grids: dict, step: int | None) -> None:
     source, dest = grids[op.operands[0]], grids[op.operands[1]]
     row = str_attr(op, "axis") == "row"
@@ -183,22 +177,21 @@ def shift(op: ir.Operation, grids: dict) -> None:
     dest[ys, xs] = source[yd, xd]
 
 
-def execute(module: ir.Module, name: str, args: list[np.ndarray]) -> list[np.ndarray]:
+def _function(module: ir.Module, name: str) -> ir.Operation:
     for op in module.body.operations:
         if op.operation.name == "func.func" and str_attr(op.operation, "sym_name") == name:
-            return Executor(op.operation).run(args)
+            return op.operation
     raise ValueError(f"no function @{name}")
+
+
+def execute(module: ir.Module, name: str, args: list[np.ndarray]) -> list[np.ndarray]:
+    return Executor(_function(module, name)).run(args)
 
 
 # --- timing ---
 
-def _elements(type_: ir.Type) -> int:
-    return math.prod(ir.ShapedType(type_).shape)
-
-
-def _wavelets(type_: ir.Type, machine: Machine) -> float:
-    shaped = ir.ShapedType(type_)
-    return _elements(type_) * max(1, shaped.element_type.width // 8) / machine.wavelet_bytes
+def _wavelets(buffer: ir.Type, machine: Machine) -> float:
+    return buffer_bytes(buffer) / machine.wavelet_bytes
 
 
 class RegionCost:
@@ -217,8 +210,7 @@ class RegionCost:
             op = op.operation
             name = op.name
             if name == "wse.buffer":
-                shaped = ir.MemRefType(op.results[0].type)
-                self.sram += _elements(shaped) * max(1, shaped.element_type.width // 8)
+                self.sram += buffer_bytes(op.results[0].type)
             elif name in ("wse.scatter", "wse.gather"):
                 self.stream(op)
             elif name == "wse.steps":
@@ -292,19 +284,10 @@ def estimate(module: ir.Module, machine: Machine, name: str = "forward") -> Repo
     shape = (machine.height, machine.width)
     links, busy, sram = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     costs = []
-    for op in module.body.operations:
-        if op.operation.name != "func.func" or str_attr(op.operation, "sym_name") != name:
-            continue
-
-        def visit(inner: ir.Operation) -> ir.WalkResult:
-            if inner.name == "wse.region":
-                cost = RegionCost(inner, machine, links, busy)
-                cost.walk(inner.regions[0].blocks[0])
-                costs.append(cost)
-                return ir.WalkResult.SKIP
-            return ir.WalkResult.ADVANCE
-
-        op.operation.walk(visit, ir.WalkOrder.PRE_ORDER)
+    for region in regions_of(_function(module, name)):
+        cost = RegionCost(region, machine, links, busy)
+        cost.walk(region.regions[0].blocks[0])
+        costs.append(cost)
     pipelined = len(costs) > 1 and all(int_attr(c.region, "slot") == 0 for c in costs)
     # A pipeline advances in lock step: every stage takes as long as the slowest,
     # and waits (idle) for the rest of it. Weights were loaded before it started.

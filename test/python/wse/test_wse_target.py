@@ -130,3 +130,11 @@ def test_an_op_the_wse_target_cannot_run_fails_at_compile_time_at_the_model_line
     message = str(info.value)
     assert "error: 'tm_tensor.scan' is not supported by the wse target" in message
     assert message.startswith(f"{__file__}:")
+
+
+def test_calls_are_checked_like_the_cpu_target():
+    exe = wafer.compile_mlir(matmul_mlir(2, 3, 4), target="wse")
+    with pytest.raises(wafer.WaferError, match="argument 1 of @gemm must be 3x4xfloat32, got shape 4x3"):
+        exe.gemm(np.zeros((2, 3), np.float32), np.zeros((4, 3), np.float32))
+    with pytest.raises(wafer.WaferError, match=r"no public function @forward \(have: gemm\)"):
+        exe.estimate()
