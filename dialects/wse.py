@@ -225,12 +225,15 @@ def _siblings(region: ir.Operation):
             yield other
 
 
-def _overlaps(a: ir.Operation, b: ir.Operation) -> bool:
-    if int_attr(a, "slot") != int_attr(b, "slot"):
-        return False
-    ax, ay, aw, ah = rect_of(a)
-    bx, by, bw, bh = rect_of(b)
+def rects_overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Two (x, y, width, height) rectangles share a PE."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
     return ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
+
+
+def _overlaps(a: ir.Operation, b: ir.Operation) -> bool:
+    return int_attr(a, "slot") == int_attr(b, "slot") and rects_overlap(rect_of(a), rect_of(b))
 
 
 def _check_sram(region: ir.Operation, fabric: FabricInfo) -> bool:

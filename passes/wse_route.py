@@ -6,16 +6,10 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
-from ..dialects.wse import COMM_OPS, fabric_of, int_attr, regions_of, stream_box
+from ..dialects.wse import COMM_OPS, fabric_of, int_attr, rects_overlap, regions_of, stream_box
 from .pass_base import PassFailure, WaferPass, find_ops
 
 _STREAMS = ("wse.scatter", "wse.gather")
-
-
-def _boxes_overlap(a, b) -> bool:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    return ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
 
 
 @dataclass(frozen=True)
@@ -55,7 +49,7 @@ class WseRoute(WaferPass):
                 self._color(op, load_color, budget)
                 continue
             taken = {color for color, other_slot, other_box in assigned
-                     if other_slot == slot and _boxes_overlap(box, other_box)}
+                     if other_slot == slot and rects_overlap(box, other_box)}
             color = next(c for c in range(load_color + 1, load_color + len(assigned) + 2) if c not in taken)
             self._color(op, color, budget)
             assigned.append((color, slot, box))
