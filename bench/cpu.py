@@ -8,7 +8,9 @@ For each thread count every backend gets the same number of threads
 Backends are timed interleaved, call by call, so machine noise hits all of
 them alike; the table reports medians, GFLOP/s (FLOPs counted by torch's
 FlopCounterMode), Wafer's ratio to eager and to the best other backend, and
-Wafer's compile time. The 1024^3 matmul takes both operands as inputs, so no
+Wafer's compile time, and the peak heap memory of a Wafer call (temporaries
+and results, counted by its allocator) against the largest set of the model's
+tensors alive at once (`x live`; the target is at most 1.2). The 1024^3 matmul takes both operands as inputs, so no
 backend can fold a packed weight at compile time.
 
 Every thread pool waits passively (OMP_WAIT_POLICY=PASSIVE for torch's and
@@ -107,7 +109,8 @@ def bench_row(name: str, batch: int, threads: int, budget: float) -> dict:
         error = (compiled(*inputs) - model(*inputs)).abs().max().item()
     medians = {key: statistics.median(values) for key, values in times.items()}
     return dict(name=name, batch=batch, times=medians, flops=count_flops(model, inputs),
-                compile=wafer_compile, error=error, rounds=len(times["wafer"]))
+                compile=wafer_compile, error=error, rounds=len(times["wafer"]),
+                peak=compiled.last_peak_bytes, live=compiled.compile_report.live_set_bytes["forward"])
 
 
 def timed(fn) -> float:
@@ -140,7 +143,7 @@ def print_header(threads: int) -> None:
     print(f"\nthreads={threads}: median ms of interleaved calls; GFLOP/s of Wafer and of the best other backend")
     header = (f"{'workload':13} {'batch':>5} {'GFLOP':>7} " + " ".join(f"{c[:13]:>13}" for c in COLUMNS)
               + f" {'wafer/eager':>11} {'wafer/best':>10} {'wafer GF/s':>10} {'best GF/s':>9}"
-              f" {'compile s':>9} {'max err':>8} {'calls':>5}")
+              f" {'compile s':>9} {'max err':>8} {'calls':>5} {'peak MB':>8} {'x live':>6}")
     print(header)
     print("-" * len(header))
 
@@ -152,7 +155,8 @@ def print_row(r: dict) -> None:
     batch = "-" if r["name"] == "matmul" else str(r["batch"])
     print(f"{r['name']:13} {batch:>5} {gflop:7.3f} " + " ".join(f"{t[c] * 1e3:13.3f}" for c in COLUMNS)
           + f" {t['wafer'] / t['eager']:11.2f} {t['wafer'] / best:10.2f} {gflop / t['wafer']:10.1f}"
-          f" {gflop / best:9.1f} {r['compile']:9.2f} {r['error']:8.1g} {r['rounds']:5}", flush=True)
+          f" {gflop / best:9.1f} {r['compile']:9.2f} {r['error']:8.1g} {r['rounds']:5}"
+          f" {r['peak'] / 2**20:8.2f} {r['peak'] / r['live']:6.2f}", flush=True)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ..passes.pass_base import Configurable
 
@@ -28,6 +29,9 @@ class CpuPipeline(Configurable):
     name = "cpu"
     kind = "pipeline"
     summary = "linalg-on-tensors -> fused, tiled, bufferized loops -> LLVM dialect"
+    # The stage after which the IR is the model's own dataflow, before Wafer picks
+    # layouts: the reference a call's peak memory is measured against.
+    model_stage: ClassVar[str] = "simplify"
 
     tile_sizes: tuple[int, ...] = (8, 64)
     vectorize: bool = True
@@ -51,6 +55,8 @@ class CpuPipeline(Configurable):
         forall = "scf-forall-to-for" if threads == 1 else "wafer-serial-foralls,scf-forall-to-parallel"
         # canonicalize inlines the memref.alloca_scope each parallel body gets,
         # which scf-to-cf would otherwise split into blocks it may not have.
+        # Allocations call functions wafer-count-heap defines, so each call reports its peak memory.
+        memref_to_llvm = "finalize-memref-to-llvm{use-generic-functions=true}"
         openmp = "" if threads == 1 else f"convert-scf-to-openmp{{num-threads={threads}}},canonicalize,"
         return [
             ("verify", "wafer-verify-cpu-support"),
@@ -69,12 +75,12 @@ class CpuPipeline(Configurable):
             *([("vectorize", "wafer-vectorize,func.func(canonicalize,cse)")] if self.vectorize else []),
             (
                 "bufferize",
-                "func.func(refback-generalize-tensor-pad,refback-generalize-tensor-concat),"
+                "func.func(refback-generalize-tensor-pad,refback-generalize-tensor-concat),wafer-unshare-inits,"
                 "one-shot-bufferize{allow-unknown-ops bufferize-function-boundaries "
                 "function-boundary-type-conversion=identity-layout-map "
                 "unknown-type-conversion=identity-layout-map},"
                 "func.func(tm-tensor-bufferize),refback-mlprogram-bufferize,func.func(canonicalize),"
-                f"{forall},buffer-deallocation-pipeline",
+                f"{forall},buffer-deallocation-pipeline,wafer-tighten-lifetimes",
             ),
             (
                 "lower",
@@ -82,12 +88,12 @@ class CpuPipeline(Configurable):
                 "convert-vector-to-scf{full-unroll},"
                 "lower-affine),convert-scf-to-cf,wafer-lower-assert,"
                 "func.func(refback-expand-ops-for-llvm,arith-expand,convert-math-to-llvm),"
-                "convert-math-to-libm,expand-strided-metadata,finalize-memref-to-llvm,lower-affine,"
-                "convert-bufferization-to-memref,finalize-memref-to-llvm,"
+                f"convert-math-to-libm,expand-strided-metadata,{memref_to_llvm},lower-affine,"
+                f"convert-bufferization-to-memref,{memref_to_llvm},"
                 "func.func(convert-arith-to-llvm),convert-vector-to-llvm,"
                 "wafer-expose-c-interface,convert-func-to-llvm,convert-cf-to-llvm,"
                 "convert-complex-to-llvm,convert-ub-to-llvm,convert-openmp-to-llvm,"
-                "reconcile-unrealized-casts",
+                "reconcile-unrealized-casts,wafer-count-heap",
             ),
         ]
 

@@ -11,6 +11,7 @@ from torch_mlir import ir
 from .context import make_context
 from .cpu_runtime import CpuExecutable, public_signatures
 from .diagnostics import WaferError, collect_diagnostics, error_from_mlir, to_diagnostic
+from .live_buffers import largest_live_sets
 from .pass_pipeline import build_pass_manager
 from .passes.pass_base import OptionError
 from .pipelines.cpu import CpuPipeline
@@ -56,12 +57,19 @@ class CompileReport:
     stages: list[StageReport] = field(default_factory=list)
     seconds: float = 0.0
     strategies: list[str] = field(default_factory=list)  # each `wafer.strategy` the passes chose
+    # Per public function: the largest set of the model's tensors alive at once (live_buffers).
+    live_set_bytes: dict[str, int] = field(default_factory=dict)
 
     def table(self) -> str:
         lines = [f"{'stage':10} {'ms':>8}  what it did"]
         lines += [f"{s.name:10} {s.seconds * 1e3:8.1f}  {s.summary()}" for s in self.stages]
         lines += [f"strategy: {text}" for text in self.strategies]
+        lines += [f"largest live buffer set of @{name}: {megabytes(size)}" for name, size in self.live_set_bytes.items()]
         return "\n".join(lines)
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 2**20:.3f} MB"
 
 
 def strategies(module: ir.Module) -> list[str]:
@@ -92,8 +100,9 @@ def parse_module(text: str, ctx: ir.Context) -> ir.Module:
         raise error_from_mlir(err, "cannot parse module") from None
 
 
-def run_stages(module: ir.Module, stages: list[tuple[str, str]]) -> CompileReport:
-    """Run each stage's pipeline over `module`, counting ops around each."""
+def run_stages(module: ir.Module, stages: list[tuple[str, str]], after_stage=None) -> CompileReport:
+    """Run each stage's pipeline over `module`, counting ops around each;
+    `after_stage(name, module, report)`, if given, looks at the IR each stage left."""
     report = CompileReport()
     ctx = module.context
     with collect_diagnostics(ctx) as diagnostics:
@@ -107,6 +116,8 @@ def run_stages(module: ir.Module, stages: list[tuple[str, str]]) -> CompileRepor
                 raise WaferError("\n".join(errors) or f"error: stage '{name}' failed") from None
             report.stages.append(StageReport(name, time.perf_counter() - start, before, count_ops(module)))
             report.strategies = report.strategies or strategies(module)
+            if after_stage is not None:
+                after_stage(name, module, report)
     report.seconds = sum(s.seconds for s in report.stages)
     return report
 
@@ -137,7 +148,7 @@ def compile_module(module: ir.Module, target: str = "cpu", **options):
         raise WaferError(f"error: {err}") from None
     start = time.perf_counter()
     signatures = public_signatures(module)
-    report = run_stages(module, pipeline.stages())
+    report = run_stages(module, pipeline.stages(), after_stage=_record_live_sets)
     jit_start = time.perf_counter()
     ops = count_ops(module)
     executable = CpuExecutable(module, signatures, openmp=ops["omp.parallel"] > 0)
@@ -145,6 +156,11 @@ def compile_module(module: ir.Module, target: str = "cpu", **options):
     report.seconds = time.perf_counter() - start
     executable.compile_report = report
     return executable
+
+
+def _record_live_sets(stage: str, module: ir.Module, report: CompileReport) -> None:
+    if stage == CpuPipeline.model_stage:
+        report.live_set_bytes = largest_live_sets(module)
 
 
 def _compile_wse(module: ir.Module, machine="small", region=None, **options):

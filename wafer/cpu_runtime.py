@@ -2,9 +2,11 @@
 
 Functions are lowered with `llvm.emit_c_interface`: each memref crosses the
 boundary as a pointer to a descriptor (allocated, aligned, offset, sizes,
-strides). Results are allocated by the compiled code with `malloc`; the
-ownership-based deallocation pipeline guarantees each returned buffer is
-owned by the caller, so it is copied into numpy and freed here.
+strides). Results are allocated by the compiled code through the counting
+allocator of wafer-count-heap; the ownership-based deallocation pipeline
+guarantees each returned buffer is owned by the caller, so it is copied into
+numpy and freed here through the same allocator, which then holds what it
+held before the call.
 """
 
 from __future__ import annotations
@@ -22,10 +24,9 @@ from torch_mlir import ir
 from torch_mlir.execution_engine import ExecutionEngine
 
 from .diagnostics import WaferError
-from .symbols import ASSERT_FAILED, ASSERT_PENDING, public_functions
+from .symbols import ASSERT_FAILED, ASSERT_PENDING, HEAP_COUNTERS, public_functions
 
 _LIBC = ctypes.CDLL(None)
-_LIBC.free.argtypes = [ctypes.c_void_p]
 # glibc hands freed blocks above 128 KB straight back to the OS, so every call
 # page-faults its packed operands and results in again (a quarter of a 1024^3
 # matmul's time). Keep them in the heap for the next call instead.
@@ -107,6 +108,7 @@ def _results_type(descriptors: tuple[type[ctypes.Structure], ...]) -> type[ctype
 
 
 _PACKED_ENTRY = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_FREE = "_mlir_memref_to_llvm_free"
 
 
 def _to_descriptor(array: np.ndarray) -> ctypes.Structure:
@@ -120,8 +122,8 @@ def _to_descriptor(array: np.ndarray) -> ctypes.Structure:
     return descriptor
 
 
-def _take_result(descriptor: ctypes.Structure, spec: TensorSpec) -> np.ndarray:
-    """Copy a returned buffer into numpy, then free it."""
+def _take_result(descriptor: ctypes.Structure, spec: TensorSpec, free) -> np.ndarray:
+    """Copy a returned buffer into numpy, then `free` it."""
     shape = tuple(descriptor.shape) if spec.shape else ()
     strides = tuple(descriptor.strides) if spec.shape else ()
     count = math.prod(shape)
@@ -139,7 +141,7 @@ def _take_result(descriptor: ctypes.Structure, spec: TensorSpec) -> np.ndarray:
     else:
         result = np.zeros(shape, dtype=spec.dtype)
     if descriptor.allocated:
-        _LIBC.free(descriptor.allocated)
+        free(descriptor.allocated)
     return result
 
 
@@ -226,6 +228,10 @@ class Executable:
 class CpuExecutable(Executable):
     """A JIT-compiled module; `exe.fn(*arrays)` or `exe.invoke("fn", *arrays)`.
 
+    After each call `last_peak_bytes` holds the most heap memory the call
+    held at once: its temporaries and its results, as malloc sized them;
+    `held_bytes` is what compiled code still holds (0 unless it leaks).
+
     LLVM runs at -O2: the kernels arrive as explicit vector code, and side by
     side -O3 ran no faster (LeNet, MLP, the ResNet block and the transformer
     were equal or slower) while its JIT took up to twice as long (LeNet 0.6 s
@@ -248,21 +254,41 @@ class CpuExecutable(Executable):
         )
         for symbol, hook in zip((ASSERT_FAILED, ASSERT_PENDING), self._hooks):
             self._engine.register_runtime(symbol, hook)
+        self._heap = (ctypes.c_int64 * 2).from_address(self._packed_call(HEAP_COUNTERS, ctypes.c_void_p).value)
+        free = _PACKED_ENTRY(self._engine.raw_lookup(_FREE))
+        self._free = lambda address: free(ctypes.byref(ctypes.pointer(ctypes.c_void_p(address))))
+        self.last_peak_bytes = 0
+
+    @property
+    def held_bytes(self) -> int:
+        return self._heap[0]
+
+    def _packed_call(self, name: str, result_type):
+        """Call a function without arguments through its packed wrapper and return its result."""
+        result = result_type()
+        _PACKED_ENTRY(self._engine.raw_lookup(name))(ctypes.byref(ctypes.pointer(result)))
+        return result
 
     def invoke(self, name: str, *args):
         signature, arrays = self.checked_call(name, args)
         descriptors = [_to_descriptor(a) for a in arrays]
         result_types = [_descriptor_type(len(r.shape), r.dtype) for r in signature.results]
+        live, peak = 0, 1
+        held = self._heap[peak] = self._heap[live]
         if len(result_types) == 1:
             results = result_types[0]()
             self._call(name, [results, *descriptors])
-            return _take_result(results, signature.results[0])
-        if not result_types:
+            outputs = _take_result(results, signature.results[0], self._free)
+        elif not result_types:
             self._call(name, descriptors)
-            return None
-        packed = _results_type(tuple(result_types))()
-        self._call(name, [packed, *descriptors])
-        return tuple(_take_result(getattr(packed, f"r{i}"), spec) for i, spec in enumerate(signature.results))
+            outputs = None
+        else:
+            packed = _results_type(tuple(result_types))()
+            self._call(name, [packed, *descriptors])
+            outputs = tuple(_take_result(getattr(packed, f"r{i}"), spec, self._free)
+                            for i, spec in enumerate(signature.results))
+        self.last_peak_bytes = self._heap[peak] - held
+        return outputs
 
     def _call(self, name: str, descriptors: list[ctypes.Structure]) -> None:
         """Call the packed C interface: an array of pointers to pointers to descriptors.

@@ -86,6 +86,11 @@ class CompiledModel:
         """The WSE target's report of the last call (None before the first)."""
         return self.executable.report
 
+    @property
+    def last_peak_bytes(self) -> int:
+        """The CPU target's peak heap memory during the last call."""
+        return self.executable.last_peak_bytes
+
     def estimate(self):
         """The WSE target's timing report, without running the model."""
         return self.executable.estimate()

@@ -1,6 +1,6 @@
 """The symbols compiled code and the JIT runtime share: which functions a
-module exposes (wafer-expose-c-interface) and which the runtime provides
-(wafer-lower-assert)."""
+module exposes (wafer-expose-c-interface), which the runtime provides
+(wafer-lower-assert) and which it reads (wafer-count-heap)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from torch_mlir import ir
 
 ASSERT_FAILED = "wafer_assert_failed"  # void (const char *message): record a failed cf.assert
 ASSERT_PENDING = "wafer_assert_pending"  # bool (void): has one failed in this call?
+HEAP_COUNTERS = "wafer_heap_counters"  # i64 *(void): {heap bytes held now, the most held since reset}
 
 
 def public_functions(module: ir.Operation) -> list[ir.OpView]:

@@ -15,17 +15,20 @@
 
 // The whole module ends in the LLVM dialect: each public function gets a
 // C-interface wrapper the JIT calls, and nothing of the tensor world is left.
-// CHECK-DAG: llvm.func @malloc(i64) -> !llvm.ptr
-// CHECK-DAG: llvm.func @free(!llvm.ptr)
 // CHECK: llvm.func @matmul_bias_relu(%{{.*}}: !llvm.ptr,
 // CHECK: llvm.func @_mlir_ciface_matmul_bias_relu(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr) attributes {{{.*}}llvm.emit_c_interface
 // CHECK: llvm.call @matmul_bias_relu(
 // The first product of @two_matmuls is an intermediate buffer: allocated and
 // freed inside the function (buffer deallocation is part of the pipeline).
 // CHECK: llvm.func @two_matmuls(
-// CHECK: %[[TMP:.*]] = llvm.call @malloc
-// CHECK: llvm.call @free(%[[TMP]])
+// CHECK: %[[TMP:.*]] = llvm.call @_mlir_memref_to_llvm_alloc
+// CHECK: llvm.call @_mlir_memref_to_llvm_free(%[[TMP]])
 // CHECK: llvm.func @_mlir_ciface_two_matmuls(
+// Allocations go through malloc and free, counted (wafer-count-heap).
+// CHECK: llvm.func @_mlir_memref_to_llvm_alloc(%{{.*}}: i64) -> !llvm.ptr {
+// CHECK: llvm.call @malloc(
+// CHECK: llvm.func @_mlir_memref_to_llvm_free(%{{.*}}: !llvm.ptr) {
+// CHECK: llvm.call @free(
 
 // LOWERED-NOT: linalg.
 // LOWERED-NOT: tensor.

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..compiler import megabytes
 from ..diagnostics import WaferError
 from ..passes.wse_place import MODES
 from ..wse_target.machine import PRESETS
@@ -172,6 +173,9 @@ def _run(args) -> int:
         f"latency (median of {repeat}): wafer {wafer_latency * 1e3:.3f} ms, "
         f"torch eager {eager_latency * 1e3:.3f} ms  (wafer/eager = {wafer_latency / eager_latency:.2f}x)"
     )
+    live_set = compiled.compile_report.live_set_bytes["forward"]
+    print(f"memory per call: peak {megabytes(compiled.last_peak_bytes)} of temporaries and results "
+          f"({compiled.last_peak_bytes / max(live_set, 1):.2f}x the largest live buffer set, {megabytes(live_set)})")
     return 0 if ok else 1
 
 

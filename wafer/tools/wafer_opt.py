@@ -21,7 +21,7 @@ from ..pipelines import get_pipeline, pipeline_names
 
 _SPLIT_MARKER = re.compile(r"^// -----", re.MULTILINE)
 _EXPECTED = re.compile(
-    r"expected-(error|warning|note|remark)(?:@([+-]\d+|above|below))?\s*\{\{(.*?)\}\}"
+    r"expected-(error|warning|note|remark)\s*(?:@([+-]\d+|above|below))?\s*\{\{(.*?)\}\}"
 )
 
 
