@@ -19,6 +19,8 @@ _PASSES: dict[str, str] = {
     "wafer-serial-foralls": "serial_foralls:SerialForalls",
     "wafer-split-asserts": "split_asserts:SplitAsserts",
     "wafer-vectorize": "vectorize:Vectorize",
+    "wafer-vectorize-copies": "vectorize_copies:VectorizeCopies",
+    "wafer-vectorize-pooling": "vectorize_pooling:VectorizePooling",
     "wafer-expose-c-interface": "expose_c_interface:ExposeCInterface",
     "wafer-lower-assert": "lower_assert:LowerAssert",
     "wse-unfold-windows": "wse_unfold_windows:WseUnfoldWindows",
