@@ -238,7 +238,6 @@ class PackMatmul(WaferPass):
         if not found:
             return
         with transform_script(module) as root:
-            k_loops = []
             for i, contraction in enumerate(found):
                 gather = im2col_gather(contraction)
                 row = ir.IntegerAttr(gather.attributes[IM2COL_ROW]).value if gather is not None else 0
@@ -248,18 +247,22 @@ class PackMatmul(WaferPass):
                 tag(contraction.op.operation, f"mm{i}")
                 if gather is not None:
                     tag(gather.operation, f"mm{i}.gather")
-                k_loops.append(self._emit(root, f"mm{i}", contraction, kernel, row))
+                self._emit(root, f"mm{i}", contraction, kernel, row)
             funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
             _lower_to_fma(funcs)
-            for k_loop in filter(None, k_loops):  # the accumulator stays in registers across K
-                loop.HoistLoopInvariantSubsetsOp(k_loop)
+            # The accumulator stays in registers across K. The patterns above replace
+            # the K loops (their handles go stale), so every loop is matched afresh.
+            hoist = transform.ForeachOp([], [structured.MatchOp.match_op_names(root, ["scf.for"]).result])
+            with ir.InsertionPoint(hoist.body):
+                loop.HoistLoopInvariantSubsetsOp(hoist.body.arguments[0])
+                transform.YieldOp([])
         fold_constant_packs(module)  # weights are packed once, here, not on every call
         lower_relayouts(module)
         lower_gathers(module)
 
     @staticmethod
-    def _emit(root: ir.Value, name: str, contraction: Contraction, kernel: Kernel, row: int) -> ir.Value | None:
-        """Pack, tile and vectorize one contraction; returns the handle of its K loop, if any."""
+    def _emit(root: ir.Value, name: str, contraction: Contraction, kernel: Kernel, row: int) -> None:
+        """Pack, tile and vectorize one contraction."""
         any_op = transform.AnyOpType.get()
         pm, pn, pk = (contraction.primary[r] for r in "mnk")
         loops = range(len(contraction.roles))
@@ -316,7 +319,7 @@ class PackMatmul(WaferPass):
         tiled = structured.TileUsingForOp(tile, sizes=sizes, interchange=order)
         k_loop = tiled.loops[-1] if tiled.loops else cache_loop
         if k_loop is None:  # a single register block and K step: tiny, left to scalar loops
-            return None
+            return
         fold = transform.ApplyPatternsOp(k_loop)
         with ir.InsertionPoint(fold.patterns):
             structured.ApplyFoldUnitExtentDimsViaSlicesPatternsOp()
@@ -326,7 +329,6 @@ class PackMatmul(WaferPass):
         if kept and kept[0] == "k" and len(kept) > 1:
             block = structured.InterchangeOp(block, iterator_interchange=list(range(1, len(kept))) + [0]).result
         structured.VectorizeOp(block)
-        return k_loop
 
 
 def _is_constant(value: ir.Value) -> bool:

@@ -21,6 +21,8 @@ _PASSES: dict[str, str] = {
     "wafer-tighten-lifetimes": "tighten_lifetimes:TightenLifetimes",
     "wafer-unshare-inits": "unshare_inits:UnshareInits",
     "wafer-vectorize": "vectorize:Vectorize",
+    "wafer-vectorize-copies": "vectorize_copies:VectorizeCopies",
+    "wafer-vectorize-pooling": "vectorize_pooling:VectorizePooling",
     "wafer-expose-c-interface": "expose_c_interface:ExposeCInterface",
     "wafer-lower-assert": "lower_assert:LowerAssert",
     "wafer-count-heap": "count_heap:CountHeap",

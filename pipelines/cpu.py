@@ -15,7 +15,9 @@ class CpuPipeline(Configurable):
 
     Options:
       tile-sizes: cache tile of the innermost output dims (see wafer-fuse).
-      vectorize: lower tiles to `vector` ops (AVX-512 FMAs) where it pays.
+      vectorize: lower tiles to `vector` ops (AVX-512 FMAs) where it pays,
+        max pooling over disjoint windows to vector row maxima, and copies
+        between static buffers to vector rows.
       pack: turn convolutions into im2col matmuls (wafer-im2col) and
         data-tile static f32 matmuls into the packed FMA kernel
         (wafer-pack-matmul) instead of tiling them in place.
@@ -70,7 +72,8 @@ class CpuPipeline(Configurable):
             (
                 "fuse",
                 "func.func(linalg-fuse-elementwise-ops),wafer-split-asserts,func.func(canonicalize,cse),"
-                f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)",
+                + ("wafer-vectorize-pooling," if self.vectorize else "")
+                + f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)",
             ),
             *([("vectorize", "wafer-vectorize,func.func(canonicalize,cse)")] if self.vectorize else []),
             (
@@ -80,7 +83,8 @@ class CpuPipeline(Configurable):
                 "function-boundary-type-conversion=identity-layout-map "
                 "unknown-type-conversion=identity-layout-map},"
                 "func.func(tm-tensor-bufferize),refback-mlprogram-bufferize,func.func(canonicalize),"
-                f"{forall},buffer-deallocation-pipeline,wafer-tighten-lifetimes",
+                f"{forall},buffer-deallocation-pipeline,wafer-tighten-lifetimes"
+                + (",wafer-vectorize-copies,func.func(canonicalize)" if self.vectorize else ""),
             ),
             (
                 "lower",

@@ -77,7 +77,7 @@ def strategies(module: ir.Module) -> list[str]:
     return [
         ir.StringAttr(text).value
         for op in module.body.operations
-        if "wafer.strategy" in op.attributes
+        if op.operation.name == "func.func" and "wafer.strategy" in op.attributes
         for text in op.attributes["wafer.strategy"]
     ]
 
@@ -115,7 +115,8 @@ def run_stages(module: ir.Module, stages: list[tuple[str, str]], after_stage=Non
                 errors = [str(d) for d in found if d.severity == "error"] or [str(d) for d in found]
                 raise WaferError("\n".join(errors) or f"error: stage '{name}' failed") from None
             report.stages.append(StageReport(name, time.perf_counter() - start, before, count_ops(module)))
-            report.strategies = report.strategies or strategies(module)
+            # The longest list: later stages add notes, and lowering leaves no func.func.
+            report.strategies = max(report.strategies, strategies(module), key=len)
             if after_stage is not None:
                 after_stage(name, module, report)
     report.seconds = sum(s.seconds for s in report.stages)

@@ -123,3 +123,17 @@ func.func @split_dims(%a: tensor<16x1x4x8xf32>, %b: tensor<32x4x8xf32>, %c: tens
   } -> tensor<16x1x32xf32>
   return %r : tensor<16x1x32xf32>
 }
+
+// In parallel cache tiles too, the accumulator is read before the K loop,
+// carried through it in registers and written once after it.
+// CHECK-LABEL: func.func @parallel_tiles
+// CHECK: scf.forall
+// CHECK: %[[ACC:.*]] = vector.transfer_read {{.*}} : tensor<8x32xf32>, vector<8x32xf32>
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c128 step %c8 iter_args(%{{.*}} = %[[ACC]]) -> (vector<8x32xf32>)
+// CHECK-NOT: vector.transfer_write
+// CHECK: scf.yield %{{.*}} : vector<8x32xf32>
+// CHECK: vector.transfer_write %{{.*}} : vector<8x32xf32>, tensor<8x32xf32>
+func.func @parallel_tiles(%a: tensor<64x128xf32>, %b: tensor<128x512xf32>, %c: tensor<64x512xf32>) -> tensor<64x512xf32> {
+  %r = linalg.matmul ins(%a, %b : tensor<64x128xf32>, tensor<128x512xf32>) outs(%c : tensor<64x512xf32>) -> tensor<64x512xf32>
+  return %r : tensor<64x512xf32>
+}

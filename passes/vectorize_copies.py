@@ -1,0 +1,89 @@
+"""wafer-vectorize-copies: copy static buffers a vector row at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch_mlir import ir
+from torch_mlir.dialects import linalg
+from torch_mlir.dialects.transform import structured
+
+from .pass_base import WaferPass, find_ops
+from .transform_script import match_tagged, tag, transform_script
+
+
+def _largest_divisor(extent: int, limit: int) -> int:
+    return next(size for size in range(min(extent, limit), 0, -1) if extent % size == 0)
+
+
+def _unit_inner_stride(type_: ir.MemRefType) -> bool:
+    strides, _ = type_.get_strides_and_offset()
+    return strides[-1] == 1
+
+
+def row_length(op: ir.Operation, max_row: int) -> int | None:
+    """The vector length for a copy between static buffers, or None to leave it alone.
+
+    Both sides must be contiguous along the innermost dim; rows longer than
+    `max_row` are split evenly (a row that splits into less than a vector
+    register of 16 lanes stays a scalar loop).
+    """
+    types = [v.type for v in op.operands]
+    if len(types) != 2 or not all(isinstance(t, ir.MemRefType) and t.has_static_shape and t.rank for t in types):
+        return None
+    if not all(_unit_inner_stride(t) for t in types):
+        return None
+    inner = types[0].shape[-1]
+    length = _largest_divisor(inner, max_row)
+    return length if length == inner or length >= 16 else None
+
+
+@dataclass(frozen=True)
+class VectorizeCopies(WaferPass):
+    """Rewrite each copy between static buffers as vector loads and stores of its rows.
+
+    Bufferization leaves copies of im2col windows, of padded inputs and of
+    unpacked results as `memref.copy` (and unpacks as `linalg.copy`), which
+    lower to scalar loops. LLVM fully unrolls short rows (LeNet's 28 and 10
+    pixels) into one scalar load and store per element and guards longer
+    ones with a runtime alias check. Each copy is tiled to one row per loop
+    iteration and each row becomes one vector transfer, a few AVX-512 moves.
+
+    Options:
+      max-row: longest row copied as one vector (longer rows are split).
+    """
+
+    name = "wafer-vectorize-copies"
+    summary = "Copy static memrefs a vector row at a time"
+
+    max_row: int = 1024
+
+    def apply(self, module: ir.Operation) -> None:
+        copies = []
+        for op in find_ops(module, lambda op: op.name in ("memref.copy", "linalg.copy")):
+            length = row_length(op, self.max_row)
+            if length:
+                copies.append((_as_linalg_copy(op), length))
+        if not copies:
+            return
+        with transform_script(module) as root:
+            for i, (copy, length) in enumerate(copies):
+                tag(copy, f"copy{i}")
+                rank = ir.MemRefType(copy.operands[0].type).rank
+                rows = structured.TileUsingForOp(match_tagged(root, f"copy{i}"), sizes=[1] * (rank - 1) + [length])
+                structured.VectorizeOp(rows.tiled_linalg_op)
+
+
+def _as_linalg_copy(op: ir.Operation) -> ir.Operation:
+    """`op` itself if it is a linalg.copy, else an equal linalg.copy in its place
+    (the transform dialect tiles linalg ops, not memref.copy)."""
+    if op.name == "linalg.copy":
+        return op
+    source, target = op.operands
+    with ir.InsertionPoint(op), op.location:
+        copy = linalg.CopyOp([], [source], [target])
+        block = copy.regions[0].blocks.append(source.type.element_type, target.type.element_type)
+        with ir.InsertionPoint(block):
+            linalg.YieldOp([block.arguments[0]])
+    op.erase()
+    return copy.operation

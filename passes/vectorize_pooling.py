@@ -1,0 +1,114 @@
+"""wafer-vectorize-pooling: max pooling over disjoint windows as vector row maxima."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from torch_mlir import ir
+from torch_mlir.dialects import arith, linalg, tensor, transform
+from torch_mlir.dialects.transform import structured, vector
+
+from .im2col import _groups, _ints, _iterators, _maps, _is_static_f32
+from .pack_matmul import record_strategy
+from .pass_base import WaferPass, find_ops
+from .serial_foralls import SERIAL
+from .transform_script import match_tagged, tag, transform_script
+
+_POOL = "linalg.pooling_nchw_max"
+
+
+def disjoint_windows(pool: ir.OpView) -> bool:
+    """Whether each input element is in exactly one window: stride = window,
+    no dilation, and the windows tile the input exactly."""
+    if pool.name != _POOL or not _is_static_f32(pool):
+        return False
+    kh, kw = pool.operands[1].type.shape
+    _, _, h, w = pool.operands[0].type.shape
+    _, _, oh, ow = pool.operands[2].type.shape
+    return (_ints(pool.attributes["strides"]) == [kh, kw] and _ints(pool.attributes["dilations"]) == [1, 1]
+            and (h, w) == (oh * kh, ow * kw))
+
+
+def rewrite_pool(pool: ir.OpView) -> ir.OpView:
+    """pool(x) -> max over (kh, kw) of expand(x)[n, c, oh, kh, ow, kw].
+
+    The expanded input reads each window row as a slice of one contiguous
+    input row, so a tile of one output row loads KH whole input rows.
+    """
+    x, _, init = pool.operands
+    n, c, h, w = x.type.shape
+    kh, kw = pool.operands[1].type.shape
+    f32 = x.type.element_type
+    with ir.InsertionPoint(pool), pool.location:
+        windows = tensor.ExpandShapeOp(ir.RankedTensorType.get([n, c, h // kh, kh, w // kw, kw], f32), x,
+                                       _groups([0], [1], [2, 3], [4, 5]), [],
+                                       static_output_shape=[n, c, h // kh, kh, w // kw, kw])
+        d = [ir.AffineDimExpr.get(i) for i in range(6)]  # n, c, oh, ow, kh, kw
+        reduce = linalg.GenericOp([init.type], [windows.result], [init],
+                                  _maps(6, [d[0], d[1], d[2], d[4], d[3], d[5]], d[:4]),
+                                  _iterators(*["parallel"] * 4, "reduction", "reduction"))
+        block = reduce.regions[0].blocks.append(f32, f32)
+        with ir.InsertionPoint(block):
+            linalg.YieldOp([arith.MaximumFOp(block.arguments[0], block.arguments[1]).result])
+    pool.results[0].replace_all_uses_with(reduce.results[0])
+    pool.operation.erase()
+    return reduce
+
+
+@dataclass(frozen=True)
+class VectorizePooling(WaferPass):
+    """Rewrite NCHW max pooling over disjoint windows to vector code, one output row per step.
+
+    Each row of output is the maximum of KH input rows read as vectors, with
+    each row's KW neighbours split apart by one shuffle (a deinterleave for
+    2x2 windows): a handful of vector ops per row instead of a scalar loop
+    per element. The rows are the iterations of an `scf.forall` (threads),
+    marked `wafer.serial` when too small to wake a thread (see wafer-fuse).
+    Overlapping, strided or dilated windows are left to wafer-fuse.
+
+    Options:
+      parallel-elements: pools with a smaller input run their rows serially.
+    """
+
+    name = "wafer-vectorize-pooling"
+    summary = "Vectorize max pooling over disjoint windows, one output row per step"
+
+    parallel_elements: int = 1 << 17
+
+    def apply(self, module: ir.Operation) -> None:
+        pools = [op.opview for op in find_ops(module, lambda op: disjoint_windows(op.opview))]
+        if not pools:
+            return
+        reductions = []
+        for pool in pools:
+            record_strategy(pool, "vectorized max pool {}x{}".format(*pool.operands[1].type.shape))
+            serial = math.prod(pool.operands[0].type.shape) < self.parallel_elements
+            reductions.append((rewrite_pool(pool), serial))
+        with transform_script(module) as root:
+            any_op = transform.AnyOpType.get()
+            for i, (reduce, serial) in enumerate(reductions):
+                tag(reduce.operation, f"pool{i}")
+                rows = structured.TileUsingForallOp(any_op, any_op, match_tagged(root, f"pool{i}"),
+                                                    tile_sizes=[1, 1, 1, 0, 0, 0])
+                if serial:
+                    transform.AnnotateOp(rows.forall_op, SERIAL)
+                # One window row per step: KW-wide neighbours split by one 2-D shuffle.
+                structured.VectorizeOp(structured.TileUsingForOp(rows.tiled_op, sizes=[0, 0, 0, 0, 1, 0]).tiled_linalg_op)
+            funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
+            for populate in (
+                [lambda: vector.ApplyReorderMultiReductionPatternsOp(
+                    lowering_strategy=vector.VectorMultiReductionLowering.InnerParallel),
+                 lambda: vector.ApplyMultiReductionFlatteningPatternsOp(
+                     lowering_strategy=vector.VectorMultiReductionLowering.InnerParallel),
+                 lambda: vector.ApplyMultiReductionUnrollingPatternsOp(
+                     lowering_strategy=vector.VectorMultiReductionLowering.InnerParallel),
+                 vector.ApplyTransferPermutationPatternsOp, vector.ApplyCastAwayVectorLeadingOneDimPatternsOp,
+                 transform.ApplyCanonicalizationPatternsOp],
+                [lambda: vector.ApplyLowerTransposePatternsOp(
+                    lowering_strategy=vector.VectorTransposeLowering.Shuffle1D)],
+            ):
+                patterns = transform.ApplyPatternsOp(funcs)
+                with ir.InsertionPoint(patterns.patterns):
+                    for make in populate:
+                        make()
