@@ -13,6 +13,7 @@ _PASSES: dict[str, str] = {
     "wafer-verify-cpu-support": "verify_cpu_support:VerifyCpuSupport",
     "wafer-fold-const-globals": "fold_const_globals:FoldConstGlobals",
     "wafer-fold-transpose": "fold_transpose:FoldTranspose",
+    "wafer-fold-broadcast": "fold_broadcast:FoldBroadcast",
     "wafer-fuse": "fuse:Fuse",
     "wafer-im2col": "im2col:Im2col",
     "wafer-pack-matmul": "pack_matmul:PackMatmul",

@@ -56,7 +56,7 @@ class CpuPipeline(Configurable):
             ("verify", "wafer-verify-cpu-support"),
             (
                 "simplify",
-                "wafer-fold-const-globals,symbol-dce,func.func(canonicalize,cse),wafer-fold-transpose",
+                "wafer-fold-const-globals,symbol-dce,func.func(canonicalize,cse),wafer-fold-transpose,wafer-fold-broadcast",
             ),
             # Packing comes before elementwise fusion, which would otherwise fuse
             # producers (softmax, say) into a matmul and hide the contraction.
