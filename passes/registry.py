@@ -17,6 +17,7 @@ _PASSES: dict[str, str] = {
     "wafer-fuse": "fuse:Fuse",
     "wafer-im2col": "im2col:Im2col",
     "wafer-pack-matmul": "pack_matmul:PackMatmul",
+    "wafer-polynomial-exp": "polynomial_exp:PolynomialExp",
     "wafer-serial-foralls": "serial_foralls:SerialForalls",
     "wafer-split-asserts": "split_asserts:SplitAsserts",
     "wafer-vectorize": "vectorize:Vectorize",

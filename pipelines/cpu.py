@@ -80,7 +80,7 @@ class CpuPipeline(Configurable):
                 "lower",
                 f"{openmp}func.func(tm-tensor-to-loops,refback-munge-memref-copy,convert-linalg-to-loops,"
                 "convert-vector-to-scf{full-unroll},"
-                "lower-affine),convert-scf-to-cf,wafer-lower-assert,"
+                "lower-affine),convert-scf-to-cf,wafer-lower-assert,wafer-polynomial-exp,"
                 "func.func(refback-expand-ops-for-llvm,arith-expand,convert-math-to-llvm),"
                 "convert-math-to-libm,expand-strided-metadata,finalize-memref-to-llvm,lower-affine,"
                 "convert-bufferization-to-memref,finalize-memref-to-llvm,"

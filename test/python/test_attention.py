@@ -52,3 +52,40 @@ def test_multihead_attention(batch, threads):
             return self.mha(x, x, x, need_weights=False)[0]
 
     compiled(SelfAttention(), (torch.randn(batch, 19, 24),), threads=threads)
+
+
+class Softmax(torch.nn.Module):
+    def forward(self, x):
+        return torch.softmax(x, -1)
+
+
+@pytest.mark.parametrize("shape", [(1, 1000), (17, 33, 65), (2, 3, 130, 128)])
+def test_softmax_rows(shape):
+    """Row max and sum as vector reductions, exp as a polynomial; the last
+    shape is big enough for wafer-fuse to tile the elementwise ops too."""
+    torch.manual_seed(0)
+    compiled(Softmax(), (torch.randn(*shape) * 10,))
+
+
+@pytest.mark.parametrize("shape", [(1, 1000), (17, 33, 65)])
+def test_layer_norm_rows(shape):
+    torch.manual_seed(0)
+    norm = torch.nn.LayerNorm(shape[-1])
+    torch.nn.init.normal_(norm.weight)
+    torch.nn.init.normal_(norm.bias)
+    compiled(norm, (torch.randn(*shape) * 3 + 1,))
+
+
+class Exp(torch.nn.Module):
+    def forward(self, x):
+        return torch.exp(x)
+
+
+def test_exp_polynomial_within_two_ulp():
+    normal = torch.cat([torch.linspace(-87.3, 88.7, 4099), torch.tensor([0.0, -1e-8, 1e-8])])
+    edges = torch.tensor([-float("inf"), float("inf"), float("nan"), -100.0, 89.0])
+    x = torch.cat([normal, edges])
+    got = wafer.compile(Exp(), (x,), target="cpu")(x)
+    want = torch.exp(x.double())
+    assert ((got[:len(normal)].double() - want[:len(normal)]).abs() / want[:len(normal)]).max() < 2 * 2.0**-23
+    torch.testing.assert_close(got[len(normal):], torch.exp(edges), equal_nan=True)
