@@ -62,6 +62,12 @@ def is_vectorizable_tile(op: ir.OpView, max_elements: int) -> bool:
     return None not in counts and max(counts) <= max_elements
 
 
+def _iterator_kinds(op: ir.OpView) -> list[str]:
+    if op.name != "linalg.generic":
+        return []
+    return [str(a).split("<")[-1].rstrip(">") for a in op.attributes["iterator_types"]]
+
+
 def _plain_read(map_attr: ir.Attribute) -> bool:
     """Each index a loop (a projected permutation) or 0, the unit dim a reduction keeps."""
     return all(str(expr) == "0" or str(expr).startswith("d") and str(expr)[1:].isdigit()
@@ -77,8 +83,8 @@ class Vectorize(WaferPass):
     static; dynamic shapes stay scalar loops); the contraction is lowered to outer products (broadcast A,
     FMA into N-wide rows of C) and C stays in registers across the K loop
     once redundant transfers are hoisted. Static elementwise tiles inside
-    fused loops are vectorized whole, and so are row reductions (softmax,
-    layer norm): one `vector.reduction` per row, marked reassociable so
+    fused loops are vectorized whole, and row reductions (softmax, layer
+    norm) a row at a time: one `vector.reduction` per row, reassociable so
     that LLVM sums a row as a tree of vector adds instead of one element
     after another (the order torch's own kernels sum in is no stricter).
     Convolutions stay scalar loops.
@@ -118,7 +124,13 @@ class Vectorize(WaferPass):
                 structured.VectorizeOp(tiled.tiled_linalg_op)
             for i, op in enumerate(tiles):
                 tag(op.operation, f"tile{i}")
-                structured.VectorizeOp(match_tagged(root, f"tile{i}"))
+                tile = match_tagged(root, f"tile{i}")
+                kinds = _iterator_kinds(op)
+                if "reduction" in kinds and sum(k == "parallel" for k in kinds) > 0:
+                    # One row at a time: a row's vector stays in registers.
+                    rows = [1 if k == "parallel" else 0 for k in kinds]
+                    tile = structured.TileUsingForOp(tile, sizes=rows).tiled_linalg_op
+                structured.VectorizeOp(tile)
             funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
             lowering = transform.ApplyPatternsOp(funcs)
             with ir.InsertionPoint(lowering.patterns):

@@ -46,12 +46,13 @@ func.func @dynamic(%a: tensor<?x7xf32>, %w: tensor<7x10xf32>, %c: tensor<?x10xf3
   return %r : tensor<?x10xf32>
 }
 
-// A row reduction tile (softmax's row sum) becomes one vector.reduction per
-// row, reassociated so that LLVM sums a row as a tree of vector adds.
+// A row reduction tile (softmax's row sum) is vectorized a row at a time: one
+// vector.reduction, reassociated so that LLVM sums a row as a tree of vector adds.
 // CHECK-LABEL: func.func @row_sum
 // CHECK: scf.forall
-// CHECK: vector.transfer_read {{.*}} : tensor<8x100xf32>, vector<8x100xf32>
-// CHECK-COUNT-8: vector.reduction <add>, %{{.*}}, %{{.*}} fastmath<reassoc> : vector<100xf32> into f32
+// CHECK: scf.for %{{.*}} = %c0 to %c8 step %c1
+// CHECK: vector.transfer_read {{.*}} : tensor<1x100xf32>, vector<1x100xf32>
+// CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} fastmath<reassoc> : vector<100xf32> into f32
 // CHECK-NOT: linalg.generic
 func.func @row_sum(%x: tensor<16x100xf32>) -> tensor<16x1xf32> {
   %cst = arith.constant 0.0 : f32
