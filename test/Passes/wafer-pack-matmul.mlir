@@ -123,3 +123,18 @@ func.func @split_dims(%a: tensor<16x1x4x8xf32>, %b: tensor<32x4x8xf32>, %c: tens
   } -> tensor<16x1x32xf32>
   return %r : tensor<16x1x32xf32>
 }
+
+// The zero fill of a parallel kernel's accumulator moves into each cache
+// tile, where it writes what the tile's K loop reads next.
+// CHECK-LABEL: func.func @zero_init
+// CHECK-NOT: linalg.fill
+// CHECK: scf.forall (%{{.*}}) in (2) shared_outs(%{{.*}}) -> (tensor<8x16x8x32xf32>)
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<8x8x8x32xf32>) -> tensor<8x8x8x32xf32>
+// CHECK: vector.fma
+func.func @zero_init(%a: tensor<64x128xf32>, %b: tensor<128x512xf32>) -> tensor<64x512xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<64x512xf32>
+  %c = linalg.fill ins(%zero : f32) outs(%e : tensor<64x512xf32>) -> tensor<64x512xf32>
+  %r = linalg.matmul ins(%a, %b : tensor<64x128xf32>, tensor<128x512xf32>) outs(%c : tensor<64x512xf32>) -> tensor<64x512xf32>
+  return %r : tensor<64x512xf32>
+}
