@@ -396,6 +396,9 @@ def lower_relayouts(module: ir.Operation) -> None:
     A transpose lowered to scalar loops costs as much as a third of a
     64x3136x576 matmul; tiles of up to 8x16 move as vector loads, one
     shuffle and stores instead, and big ones are split over the threads.
+    An unpack (with no padding) read by an elementwise op is left as a
+    copying generic instead: elementwise fusion merges it into that op
+    (a bias add), which then reads the packed C directly.
     """
     relayouts = [op.opview for op in find_ops(module, lambda op: op.name in ("linalg.pack", "linalg.unpack"))]
     if not relayouts:
@@ -414,6 +417,11 @@ def lower_relayouts(module: ir.Operation) -> None:
                     *_op_types("tensor.empty", "linalg.transpose", "tensor.collapse_shape",
                                "tensor.extract_slice", "linalg.copy"),
                     match_tagged(root, f"relayout{i}")).transpose_op
+                if _unpadded(op) and _feeds_elementwise(op.results[0]):
+                    # Left as a generic that elementwise fusion merges with its consumers
+                    # (bias, activation): C is read once, not copied and read again.
+                    structured.GeneralizeOp(transpose)
+                    continue
             *outer, rows, cols = _transpose_shape(op, packed_type)
             sizes = [1] * len(outer) + [_largest_divisor(rows, 8), _largest_divisor(cols, 16)]
             if math.prod(packed_type.shape) >= _PARALLEL_RELAYOUT:  # spread big copies over the threads
@@ -495,6 +503,21 @@ def copy_windows(window: ir.Value, vectorize: bool) -> None:
         structured.ApplyFoldUnitExtentDimsViaSlicesPatternsOp()
     copy = structured.MatchOp.match_op_names(rows, ["linalg.generic"]).result
     structured.VectorizeOp(copy)
+
+
+def _unpadded(unpack: ir.OpView) -> bool:
+    return math.prod(unpack.operands[0].type.shape) == math.prod(unpack.results[0].type.shape)
+
+
+def _feeds_elementwise(value: ir.Value) -> bool:
+    """Whether an elementwise generic reads `value`, directly or through reshapes."""
+    for use in value.uses:
+        user = use.owner
+        if user.name in ("tensor.collapse_shape", "tensor.expand_shape") and _feeds_elementwise(user.results[0]):
+            return True
+        if user.name == "linalg.generic" and all("parallel" in str(a) for a in user.attributes["iterator_types"]):
+            return True
+    return False
 
 
 def _forward_copies_into_empty(module: ir.Operation) -> None:
