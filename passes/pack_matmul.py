@@ -257,6 +257,7 @@ class PackMatmul(WaferPass):
                 loop.HoistLoopInvariantSubsetsOp(hoist.body.arguments[0])
                 transform.YieldOp([])
         fold_constant_packs(module)  # weights are packed once, here, not on every call
+        fuse_accumulator_fills(module)
         lower_relayouts(module)
         lower_gathers(module)
 
@@ -365,6 +366,24 @@ def _lower_to_fma(funcs: ir.Value) -> None:
                 make()
 
 
+def fuse_accumulator_fills(module: ir.Operation) -> None:
+    """Zero each parallel cache tile's accumulator inside the tile.
+
+    A fill of the whole packed C before the kernel is one more pass over
+    memory (1 MB for a 128x2048 result); inside the tile it writes what
+    the kernel reads next, in cache.
+    """
+    fills = find_ops(module, lambda op: op.name == "linalg.fill" and len(list(op.results[0].uses)) == 1
+                     and next(iter(op.results[0].uses)).owner.name == "scf.forall")
+    if not fills:
+        return
+    with transform_script(module) as root:
+        for i, fill in enumerate(fills):
+            tag(fill, f"fill{i}")
+            tag(next(iter(fill.results[0].uses)).owner, f"fill{i}.tiles")
+            structured.FuseIntoContainingOp(match_tagged(root, f"fill{i}"), match_tagged(root, f"fill{i}.tiles"))
+
+
 def _op_types(*names: str) -> list[ir.Type]:
     return [transform.OperationType.get(name) for name in names]
 
@@ -379,6 +398,9 @@ def lower_relayouts(module: ir.Operation) -> None:
     A transpose lowered to scalar loops costs as much as a third of a
     64x3136x576 matmul; tiles of up to 8x16 move as vector loads, one
     shuffle and stores instead, and big ones are split over the threads.
+    An unpack (with no padding) read by an elementwise op is left as a
+    copying generic instead: elementwise fusion merges it into that op
+    (a bias add), which then reads the packed C directly.
     """
     relayouts = [op.opview for op in find_ops(module, lambda op: op.name in ("linalg.pack", "linalg.unpack"))]
     if not relayouts:
@@ -397,6 +419,11 @@ def lower_relayouts(module: ir.Operation) -> None:
                     *_op_types("tensor.empty", "linalg.transpose", "tensor.collapse_shape",
                                "tensor.extract_slice", "linalg.copy"),
                     match_tagged(root, f"relayout{i}")).transpose_op
+                if _unpadded(op) and _feeds_elementwise(op.results[0]):
+                    # Left as a generic that elementwise fusion merges with its consumers
+                    # (bias, activation): C is read once, not copied and read again.
+                    structured.GeneralizeOp(transpose)
+                    continue
             *outer, rows, cols = _transpose_shape(op, packed_type)
             sizes = [1] * len(outer) + [_largest_divisor(rows, 8), _largest_divisor(cols, 16)]
             if math.prod(packed_type.shape) >= _PARALLEL_RELAYOUT:  # spread big copies over the threads
@@ -478,6 +505,21 @@ def copy_windows(window: ir.Value, vectorize: bool) -> None:
         structured.ApplyFoldUnitExtentDimsViaSlicesPatternsOp()
     copy = structured.MatchOp.match_op_names(rows, ["linalg.generic"]).result
     structured.VectorizeOp(copy)
+
+
+def _unpadded(unpack: ir.OpView) -> bool:
+    return math.prod(unpack.operands[0].type.shape) == math.prod(unpack.results[0].type.shape)
+
+
+def _feeds_elementwise(value: ir.Value) -> bool:
+    """Whether an elementwise generic reads `value`, directly or through reshapes."""
+    for use in value.uses:
+        user = use.owner
+        if user.name in ("tensor.collapse_shape", "tensor.expand_shape") and _feeds_elementwise(user.results[0]):
+            return True
+        if user.name == "linalg.generic" and all("parallel" in str(a) for a in user.attributes["iterator_types"]):
+            return True
+    return False
 
 
 def _forward_copies_into_empty(module: ir.Operation) -> None:

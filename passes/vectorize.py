@@ -8,7 +8,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import structured, vector
 
-from .pass_base import WaferPass
+from .pass_base import WaferPass, find_ops
 from .transform_script import match_tagged, tag, transform_script
 
 _CONTRACTIONS = ("linalg.matmul", "linalg.batch_matmul")
@@ -53,15 +53,25 @@ def is_vectorizable_tile(op: ir.OpView, max_elements: int) -> bool:
     """A fused tile small and static enough to become a handful of vector ops."""
     if op.name not in _ELEMENTWISE or len(op.results) != 1 or not _in_tile_loop(op):
         return False
-    if op.name == "linalg.generic" and any("reduction" in str(a) for a in op.attributes["iterator_types"]):
-        return False
-    if op.name == "linalg.generic" and not all(
-            ir.AffineMapAttr(m).value.is_projected_permutation for m in op.attributes["indexing_maps"]):
+    if op.name == "linalg.generic" and not all(_plain_read(m) for m in op.attributes["indexing_maps"]):
         return False  # a strided read (an im2col window at stride 2) has no plain vector load
     if any(inner.name == "cf.assert" for inner in op.regions[0].blocks[0].operations):
         return False  # a runtime check has no vector form
-    count = _static_elements(op.results[0])
-    return count is not None and count <= max_elements
+    # A row reduction's work is its input tile; an elementwise tile's, its result.
+    counts = [_static_elements(v) for v in [*op.operands, *op.results] if isinstance(v.type, ir.ShapedType)]
+    return None not in counts and max(counts) <= max_elements
+
+
+def _iterator_kinds(op: ir.OpView) -> list[str]:
+    if op.name != "linalg.generic":
+        return []
+    return [str(a).split("<")[-1].rstrip(">") for a in op.attributes["iterator_types"]]
+
+
+def _plain_read(map_attr: ir.Attribute) -> bool:
+    """Each index a loop (a projected permutation) or 0, the unit dim a reduction keeps."""
+    return all(str(expr) == "0" or str(expr).startswith("d") and str(expr)[1:].isdigit()
+               for expr in ir.AffineMapAttr(map_attr).value.results)
 
 
 @dataclass(frozen=True)
@@ -73,12 +83,17 @@ class Vectorize(WaferPass):
     static; dynamic shapes stay scalar loops); the contraction is lowered to outer products (broadcast A,
     FMA into N-wide rows of C) and C stays in registers across the K loop
     once redundant transfers are hoisted. Static elementwise tiles inside
-    fused loops are vectorized whole. Convolutions stay scalar loops.
+    fused loops are vectorized whole, and row reductions (softmax, layer
+    norm) a row at a time: one `vector.reduction` per row, reassociable so
+    that LLVM sums a row as a tree of vector adds instead of one element
+    after another (the order torch's own kernels sum in is no stricter).
+    Convolutions stay scalar loops.
 
     Options:
       register-tile: largest M,N,K of the matmul register block; the default
         4,32,1 holds a 4x32 f32 accumulator in eight 512-bit registers.
-      max-tile-elements: largest elementwise tile vectorized whole.
+      max-tile-elements: largest tile (elementwise result or reduction
+        input) vectorized whole.
     """
 
     name = "wafer-vectorize"
@@ -109,7 +124,13 @@ class Vectorize(WaferPass):
                 structured.VectorizeOp(tiled.tiled_linalg_op)
             for i, op in enumerate(tiles):
                 tag(op.operation, f"tile{i}")
-                structured.VectorizeOp(match_tagged(root, f"tile{i}"))
+                tile = match_tagged(root, f"tile{i}")
+                kinds = _iterator_kinds(op)
+                if "reduction" in kinds and sum(k == "parallel" for k in kinds) > 0:
+                    # One row at a time: a row's vector stays in registers.
+                    rows = [1 if k == "parallel" else 0 for k in kinds]
+                    tile = structured.TileUsingForOp(tile, sizes=rows).tiled_linalg_op
+                structured.VectorizeOp(tile)
             funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
             lowering = transform.ApplyPatternsOp(funcs)
             with ir.InsertionPoint(lowering.patterns):
@@ -119,4 +140,13 @@ class Vectorize(WaferPass):
                 vector.ApplyTransferPermutationPatternsOp()
                 vector.ApplyLowerOuterProductPatternsOp()
                 transform.ApplyCanonicalizationPatternsOp()
+            # Then row reductions: one vector.reduction per row, over the contiguous inner dim.
+            rows = transform.ApplyPatternsOp(funcs)
+            with ir.InsertionPoint(rows.patterns):
+                for reduction in (vector.ApplyReorderMultiReductionPatternsOp,
+                                  vector.ApplyMultiReductionFlatteningPatternsOp,
+                                  vector.ApplyMultiReductionUnrollingPatternsOp):
+                    reduction(lowering_strategy=vector.VectorMultiReductionLowering.InnerReduction)
             structured.HoistRedundantVectorTransfersOp(transform.AnyOpType.get(), funcs)
+        for reduction in find_ops(module, lambda op: op.name == "vector.reduction"):
+            reduction.attributes["fastmath"] = ir.Attribute.parse("#arith.fastmath<reassoc>")

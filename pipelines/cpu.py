@@ -64,7 +64,7 @@ class CpuPipeline(Configurable):
             ("verify", "wafer-verify-cpu-support"),
             (
                 "simplify",
-                "wafer-fold-const-globals,symbol-dce,func.func(canonicalize,cse),wafer-fold-transpose",
+                "wafer-fold-const-globals,symbol-dce,func.func(canonicalize,cse),wafer-fold-transpose,wafer-fold-broadcast",
             ),
             # Packing comes before elementwise fusion, which would otherwise fuse
             # producers (softmax, say) into a matmul and hide the contraction.
@@ -90,7 +90,7 @@ class CpuPipeline(Configurable):
                 "lower",
                 f"{openmp}func.func(tm-tensor-to-loops,refback-munge-memref-copy,convert-linalg-to-loops,"
                 "convert-vector-to-scf{full-unroll},"
-                "lower-affine),convert-scf-to-cf,wafer-lower-assert,"
+                "lower-affine),convert-scf-to-cf,wafer-lower-assert,wafer-polynomial-exp,"
                 "func.func(refback-expand-ops-for-llvm,arith-expand,convert-math-to-llvm),"
                 f"convert-math-to-libm,expand-strided-metadata,{memref_to_llvm},lower-affine,"
                 f"convert-bufferization-to-memref,{memref_to_llvm},"

@@ -91,10 +91,11 @@ def public_signatures(module: ir.Module) -> dict[str, Signature]:
     return signatures
 
 
-@functools.lru_cache(maxsize=None)  # one class per (rank, dtype): ctypes caches pointer types forever
-def _descriptor_type(rank: int, dtype: np.dtype) -> type[ctypes.Structure]:
-    element = np.ctypeslib.as_ctypes_type({"?": np.uint8, "e": np.uint16}.get(dtype.char, dtype))
-    fields = [("allocated", ctypes.c_void_p), ("aligned", ctypes.POINTER(element)), ("offset", ctypes.c_longlong)]
+@functools.lru_cache(maxsize=None)  # one class per rank: ctypes caches pointer types forever
+def _descriptor_type(rank: int) -> type[ctypes.Structure]:
+    """A memref descriptor; the element type only matters to the compiled code,
+    so both pointers are plain addresses (cheaper to set than typed pointers)."""
+    fields = [("allocated", ctypes.c_void_p), ("aligned", ctypes.c_void_p), ("offset", ctypes.c_longlong)]
     if rank:
         fields += [("shape", ctypes.c_longlong * rank), ("strides", ctypes.c_longlong * rank)]
     return type(f"MemRef{rank}D", (ctypes.Structure,), {"_fields_": fields})
@@ -112,10 +113,8 @@ _FREE = "_mlir_memref_to_llvm_free"
 
 
 def _to_descriptor(array: np.ndarray) -> ctypes.Structure:
-    descriptor = _descriptor_type(array.ndim, array.dtype)()
-    descriptor.allocated = array.ctypes.data
-    descriptor.aligned = ctypes.cast(array.ctypes.data, descriptor._fields_[1][1])
-    descriptor.offset = 0
+    address = array.__array_interface__["data"][0]
+    descriptor = _descriptor_type(array.ndim)(address, address, 0)
     if array.ndim:
         descriptor.shape[:] = array.shape
         descriptor.strides[:] = [s // array.itemsize for s in array.strides]
@@ -123,21 +122,27 @@ def _to_descriptor(array: np.ndarray) -> ctypes.Structure:
 
 
 def _take_result(descriptor: ctypes.Structure, spec: TensorSpec, free) -> np.ndarray:
-    """Copy a returned buffer into numpy, then `free` it."""
-    shape = tuple(descriptor.shape) if spec.shape else ()
-    strides = tuple(descriptor.strides) if spec.shape else ()
+    """Copy a returned buffer into numpy, then `free` it.
+
+    Results are row-major (identity layouts at the function boundary), so a
+    static shape is read from the signature, not from the descriptor.
+    """
+    static = None not in spec.shape
+    shape = spec.shape if static else tuple(descriptor.shape)
     count = math.prod(shape)
-    address = ctypes.cast(descriptor.aligned, ctypes.c_void_p).value or 0
-    if count and address:
-        itemsize = spec.dtype.itemsize
+    address = descriptor.aligned or 0
+    itemsize = spec.dtype.itemsize
+    strides = _row_major(shape) if static or not shape else tuple(descriptor.strides)
+    if count and address and strides == _row_major(shape):
+        result = np.empty(shape, dtype=spec.dtype)
+        ctypes.memmove(result.__array_interface__["data"][0], address + descriptor.offset * itemsize,
+                       count * itemsize)
+    elif count and address:
         base = address + descriptor.offset * itemsize
         extent = 1 + sum((d - 1) * s for d, s in zip(shape, strides) if d)
         flat = np.frombuffer((ctypes.c_uint8 * (extent * itemsize)).from_address(base), dtype=spec.dtype)
-        if strides == _row_major(shape):
-            result = flat.reshape(shape).copy()
-        else:
-            result = np.array(np.lib.stride_tricks.as_strided(
-                flat, shape=shape, strides=tuple(s * itemsize for s in strides)), copy=True)
+        result = np.array(np.lib.stride_tricks.as_strided(
+            flat, shape=shape, strides=tuple(s * itemsize for s in strides)), copy=True)
     else:
         result = np.zeros(shape, dtype=spec.dtype)
     if descriptor.allocated:
@@ -272,7 +277,7 @@ class CpuExecutable(Executable):
     def invoke(self, name: str, *args):
         signature, arrays = self.checked_call(name, args)
         descriptors = [_to_descriptor(a) for a in arrays]
-        result_types = [_descriptor_type(len(r.shape), r.dtype) for r in signature.results]
+        result_types = [_descriptor_type(len(r.shape)) for r in signature.results]
         live, peak = 0, 1
         held = self._heap[peak] = self._heap[live]
         if len(result_types) == 1:

@@ -45,3 +45,23 @@ func.func @dynamic(%a: tensor<?x7xf32>, %w: tensor<7x10xf32>, %c: tensor<?x10xf3
   %r = linalg.matmul ins(%a, %w : tensor<?x7xf32>, tensor<7x10xf32>) outs(%c : tensor<?x10xf32>) -> tensor<?x10xf32>
   return %r : tensor<?x10xf32>
 }
+
+// A row reduction tile (softmax's row sum) is vectorized a row at a time: one
+// vector.reduction, reassociated so that LLVM sums a row as a tree of vector adds.
+// CHECK-LABEL: func.func @row_sum
+// CHECK: scf.forall
+// CHECK: scf.for %{{.*}} = %c0 to %c8 step %c1
+// CHECK: vector.transfer_read {{.*}} : tensor<1x100xf32>, vector<1x100xf32>
+// CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} fastmath<reassoc> : vector<100xf32> into f32
+// CHECK-NOT: linalg.generic
+func.func @row_sum(%x: tensor<16x100xf32>) -> tensor<16x1xf32> {
+  %cst = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<16x1xf32>
+  %f = linalg.fill ins(%cst : f32) outs(%e : tensor<16x1xf32>) -> tensor<16x1xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, 0)>], iterator_types = ["parallel", "reduction"]} ins(%x : tensor<16x100xf32>) outs(%f : tensor<16x1xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %s = arith.addf %in, %out : f32
+    linalg.yield %s : f32
+  } -> tensor<16x1xf32>
+  return %r : tensor<16x1xf32>
+}

@@ -1,0 +1,81 @@
+"""wafer-polynomial-exp: f32 `math.exp` as a polynomial in plain arithmetic, so it vectorizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch_mlir import ir, rewrite
+from torch_mlir.dialects import arith, math
+
+from .pass_base import WaferPass
+
+# Cephes expf: exp(x) = 2^n * exp(r), x = n ln2 + r, |r| <= ln2/2, with ln2 split in
+# two (Cody-Waite) so r stays exact, and exp(r) = 1 + r + r^2 P(r). Relative error ~1 ulp.
+_LN2_HI, _LN2_LO = 0.693359375, -2.12194440e-4
+_LOG2E = 1.44269504088896341
+_P = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1)
+# Below the log of the smallest normal float the result is flushed to 0; at the top
+# 2^n exp(r) reaches +inf where exp overflows.
+_LOW, _HIGH = -87.33654475, 88.72283905
+
+
+def _splat(value: float | int, type_: ir.Type) -> ir.Value:
+    element = ir.ShapedType(type_).element_type if isinstance(type_, ir.ShapedType) else type_
+    attr = ir.FloatAttr.get(element, value) if isinstance(element, ir.F32Type) else ir.IntegerAttr.get(element, value)
+    if isinstance(type_, ir.VectorType):
+        attr = ir.DenseElementsAttr.get_splat(type_, attr)
+    return arith.ConstantOp(type_, attr).result
+
+
+def _like(type_: ir.Type, element: ir.Type) -> ir.Type:
+    return ir.VectorType.get(type_.shape, element) if isinstance(type_, ir.VectorType) else element
+
+
+def expand_exp(op, rewriter):
+    """exp(x) -> 2^n exp(r) with n = round(x log2 e), r = x - n ln2, exp(r) a polynomial."""
+    x = op.operands[0]
+    type_ = x.type
+    element = ir.VectorType(type_).element_type if isinstance(type_, ir.VectorType) else type_
+    if not isinstance(element, ir.F32Type):
+        return True
+    i32 = _like(type_, ir.IntegerType.get_signless(32))
+    with rewriter.ip, op.location:
+        clamped = arith.minimumf(arith.maximumf(x, _splat(_LOW, type_)), _splat(_HIGH, type_))
+        n = math.floor(math.fma(clamped, _splat(_LOG2E, type_), _splat(0.5, type_)))
+        r = math.fma(n, _splat(-_LN2_HI, type_), clamped)
+        r = math.fma(n, _splat(-_LN2_LO, type_), r)
+        poly = _splat(_P[0], type_)
+        for coefficient in _P[1:]:
+            poly = math.fma(poly, r, _splat(coefficient, type_))
+        exp_r = math.fma(poly, arith.mulf(r, r), arith.addf(r, _splat(1.0, type_)))
+        # 2^n as 2^h * 2^(n-h), h = n/2: each factor a normal float for every n in [-126, 128].
+        n_int = arith.fptosi(i32, n)
+        half = arith.shrsi(n_int, _splat(1, i32))
+        result = exp_r
+        for power in (half, arith.subi(n_int, half)):
+            bits = arith.shli(arith.addi(power, _splat(127, i32)), _splat(23, i32))
+            result = arith.mulf(result, arith.bitcast(type_, bits))
+        underflow = arith.cmpf(arith.CmpFPredicate.OLT, x, _splat(_LOW, type_))
+        result = arith.select(underflow, _splat(0.0, type_), result)
+    rewriter.replace_op(op, [result])
+    return False
+
+
+@dataclass(frozen=True)
+class PolynomialExp(WaferPass):
+    """Rewrite each f32 `math.exp`, scalar or vector, as a degree-6 polynomial.
+
+    LLVM has no vector exp: a `math.exp` on a vector (softmax after
+    wafer-vectorize) becomes one libm `expf` call per lane, and a scalar
+    loop holding a call does not vectorize. The polynomial is FMAs, a
+    floor and integer ops on the exponent bits, all of which vectorize.
+    Results within ~1 ulp; results below the smallest normal float are 0.
+    """
+
+    name = "wafer-polynomial-exp"
+    summary = "Rewrite f32 math.exp as a vectorizable polynomial (Cephes expf)"
+
+    def apply(self, module: ir.Operation) -> None:
+        patterns = rewrite.RewritePatternSet()
+        patterns.add("math.exp", expand_exp)
+        rewrite.apply_patterns_and_fold_greedily(module, patterns.freeze())

@@ -1,0 +1,91 @@
+"""The transformer's own kernels against PyTorch: a broadcast projection
+(wafer-fold-broadcast) and the attention around its batched matmuls.
+
+Sizes leave remainders for every tile (odd batches, rows and columns).
+"""
+
+import pytest
+import torch
+
+import wafer
+
+
+def compiled(model, inputs, **options):
+    model.eval()
+    exe = wafer.compile(model, inputs, target="cpu", **options)
+    with torch.no_grad():
+        torch.testing.assert_close(exe(*inputs), model(*inputs), rtol=1e-4, atol=1e-4)
+    return exe
+
+
+class Projection(torch.nn.Module):
+    """x @ W for a 3-D x: torch-mlir broadcasts W to a batch_matmul."""
+
+    def __init__(self, k: int, n: int):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.randn(k, n))
+
+    def forward(self, x):
+        return x.transpose(0, 1) @ self.w
+
+
+@pytest.mark.parametrize("shape,n", [((3, 17, 65), 33), ((1, 5, 8), 1000)])
+def test_broadcast_projection_reads_the_weight_once(shape, n):
+    torch.manual_seed(0)
+    b, m, k = shape
+    exe = compiled(Projection(k, n), (torch.randn(b, m, k),))
+    assert any(f"packed matmul {m * b}x{n}x{k}" in s for s in exe.compile_report.strategies), \
+        exe.compile_report.strategies
+
+
+@pytest.mark.parametrize("batch,threads", [(3, 1), (3, 2)])
+def test_multihead_attention(batch, threads):
+    torch.manual_seed(0)
+    mha = torch.nn.MultiheadAttention(24, 3, batch_first=True)
+
+    class SelfAttention(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = mha
+
+        def forward(self, x):
+            return self.mha(x, x, x, need_weights=False)[0]
+
+    compiled(SelfAttention(), (torch.randn(batch, 19, 24),), threads=threads)
+
+
+class Softmax(torch.nn.Module):
+    def forward(self, x):
+        return torch.softmax(x, -1)
+
+
+@pytest.mark.parametrize("shape", [(1, 1000), (17, 33, 65), (2, 3, 130, 128)])
+def test_softmax_rows(shape):
+    """Row max and sum as vector reductions, exp as a polynomial; the last
+    shape is big enough for wafer-fuse to tile the elementwise ops too."""
+    torch.manual_seed(0)
+    compiled(Softmax(), (torch.randn(*shape) * 10,))
+
+
+@pytest.mark.parametrize("shape", [(1, 1000), (17, 33, 65)])
+def test_layer_norm_rows(shape):
+    torch.manual_seed(0)
+    norm = torch.nn.LayerNorm(shape[-1])
+    torch.nn.init.normal_(norm.weight)
+    torch.nn.init.normal_(norm.bias)
+    compiled(norm, (torch.randn(*shape) * 3 + 1,))
+
+
+class Exp(torch.nn.Module):
+    def forward(self, x):
+        return torch.exp(x)
+
+
+def test_exp_polynomial_within_two_ulp():
+    normal = torch.cat([torch.linspace(-87.3, 88.7, 4099), torch.tensor([0.0, -1e-8, 1e-8])])
+    edges = torch.tensor([-float("inf"), float("inf"), float("nan"), -100.0, 89.0])
+    x = torch.cat([normal, edges])
+    got = wafer.compile(Exp(), (x,), target="cpu")(x)
+    want = torch.exp(x.double())
+    assert ((got[:len(normal)].double() - want[:len(normal)]).abs() / want[:len(normal)]).max() < 2 * 2.0**-23
+    torch.testing.assert_close(got[len(normal):], torch.exp(edges), equal_nan=True)
