@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from torch_mlir import ir, rewrite
-from torch_mlir.dialects import arith, linalg
-
 from .fold_transpose import transposed_operand_map
+from .linalg_builders import multiply_accumulate
 from .pass_base import WaferPass
 
 _CONTRACTIONS = ("linalg.matmul", "linalg.batch_matmul")
@@ -57,17 +56,9 @@ def fold_broadcast_into_contraction(op, rewriter):
     reads = [read_in_place(v, m) for v, m in zip(op.operands[:2], maps[:2])]
     inputs = [value for value, _, _ in reads]
     init = op.operands[2]
-    element = init.type.element_type
     iterators = ["parallel"] * (maps[2].n_dims - 1) + ["reduction"]
     with rewriter.ip, op.location:
-        generic = linalg.GenericOp(
-            [init.type], inputs, [init],
-            ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in [r[1] for r in reads] + [maps[2]]]),
-            ir.ArrayAttr.get([ir.Attribute.parse(f"#linalg.iterator_type<{kind}>") for kind in iterators]))
-        block = generic.regions[0].blocks.append(element, element, element)
-        with ir.InsertionPoint(block):
-            product = arith.MulFOp(block.arguments[0], block.arguments[1])
-            linalg.YieldOp([arith.AddFOp(block.arguments[2], product.result).result])
+        generic = multiply_accumulate(inputs, init, [r[1] for r in reads] + [maps[2]], iterators)
     rewriter.replace_op(op, generic)
     return False
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from torch_mlir import ir
-from torch_mlir.dialects import arith, linalg, tensor
+from torch_mlir.dialects import linalg, tensor
 
+from .linalg_builders import iterator_types, multiply_accumulate
 from .pack_matmul import IM2COL_ROW, record_strategy
 from .pass_base import WaferPass, find_ops
 
@@ -33,10 +34,6 @@ def _groups(*groups: list[int]) -> ir.ArrayAttr:
     return ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, d) for d in g]) for g in groups])
 
 
-def _iterators(*kinds: str) -> ir.ArrayAttr:
-    return ir.ArrayAttr.get([ir.Attribute.parse(f"#linalg.iterator_type<{k}>") for k in kinds])
-
-
 def rewrite_conv(conv: ir.OpView) -> None:
     """conv(x, w) -> collapse(w)[F, C*KH*KW] x columns[N, C*KH*KW, OH*OW].
 
@@ -60,7 +57,7 @@ def rewrite_conv(conv: ir.OpView) -> None:
         gather = linalg.GenericOp(
             [empty.result.type], [x], [empty.result],
             _maps(6, [d[0], d[1], d[4] * sh + d[2] * dh, d[5] * sw + d[3] * dw], d),
-            _iterators(*["parallel"] * 6))
+            iterator_types(*["parallel"] * 6))
         block = gather.regions[0].blocks.append(f32, f32)
         with ir.InsertionPoint(block):
             linalg.YieldOp([block.arguments[0]])
@@ -71,14 +68,10 @@ def rewrite_conv(conv: ir.OpView) -> None:
         filters = tensor.CollapseShapeOp(ir.RankedTensorType.get([f, k], f32), w, _groups([0], [1, 2, 3]))
         out = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, f, oh * ow], f32), init, _groups([0], [1], [2, 3]))
         e = [ir.AffineDimExpr.get(i) for i in range(4)]  # n, f, pixel, k
-        product = linalg.GenericOp(
-            [out.result.type], [filters.result, columns.result], [out.result],
-            _maps(4, [e[1], e[3]], [e[0], e[3], e[2]], [e[0], e[1], e[2]]),
-            _iterators("parallel", "parallel", "parallel", "reduction"))
-        block = product.regions[0].blocks.append(f32, f32, f32)
-        with ir.InsertionPoint(block):
-            term = arith.MulFOp(block.arguments[0], block.arguments[1])
-            linalg.YieldOp([arith.AddFOp(block.arguments[2], term.result).result])
+        product = multiply_accumulate(
+            [filters.result, columns.result], out.result,
+            [ir.AffineMap.get(4, 0, r) for r in ([e[1], e[3]], [e[0], e[3], e[2]], [e[0], e[1], e[2]])],
+            ["parallel", "parallel", "parallel", "reduction"])
         result = tensor.ExpandShapeOp(init.type, product.results[0], _groups([0], [1], [2, 3]), [],
                                       static_output_shape=[n, f, oh, ow])
     conv.results[0].replace_all_uses_with(result.result)

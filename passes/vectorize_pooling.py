@@ -9,7 +9,8 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor, transform
 from torch_mlir.dialects.transform import structured, vector
 
-from .im2col import _groups, _ints, _iterators, _maps, _is_static_f32
+from .im2col import _groups, _ints, _maps, _is_static_f32
+from .linalg_builders import iterator_types
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 from .serial_foralls import SERIAL
@@ -47,7 +48,7 @@ def rewrite_pool(pool: ir.OpView) -> ir.OpView:
         d = [ir.AffineDimExpr.get(i) for i in range(6)]  # n, c, oh, ow, kh, kw
         reduce = linalg.GenericOp([init.type], [windows.result], [init],
                                   _maps(6, [d[0], d[1], d[2], d[4], d[3], d[5]], d[:4]),
-                                  _iterators(*["parallel"] * 4, "reduction", "reduction"))
+                                  iterator_types(*["parallel"] * 4, "reduction", "reduction"))
         block = reduce.regions[0].blocks.append(f32, f32)
         with ir.InsertionPoint(block):
             linalg.YieldOp([arith.MaximumFOp(block.arguments[0], block.arguments[1]).result])

@@ -1,0 +1,25 @@
+"""Small builders for the linalg ops Wafer's passes create."""
+
+from __future__ import annotations
+
+from torch_mlir import ir
+from torch_mlir.dialects import arith, linalg
+
+
+def iterator_types(*kinds: str) -> ir.ArrayAttr:
+    return ir.ArrayAttr.get([ir.Attribute.parse(f"#linalg.iterator_type<{kind}>") for kind in kinds])
+
+
+def multiply_accumulate(inputs: list[ir.Value], init: ir.Value, maps: list[ir.AffineMap],
+                        iterators: list[str]) -> linalg.GenericOp:
+    """A generic computing init += inputs[0] * inputs[1] over `maps`: a matmul-like
+    contraction that wafer-pack-matmul recognizes. Built at the current insertion point."""
+    element = init.type.element_type
+    generic = linalg.GenericOp([init.type], inputs, [init],
+                               ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in maps]),
+                               iterator_types(*iterators))
+    block = generic.regions[0].blocks.append(element, element, element)
+    with ir.InsertionPoint(block):
+        product = arith.MulFOp(block.arguments[0], block.arguments[1])
+        linalg.YieldOp([arith.AddFOp(block.arguments[2], product.result).result])
+    return generic
