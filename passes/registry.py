@@ -28,6 +28,7 @@ _PASSES: dict[str, str] = {
     "wafer-expose-c-interface": "expose_c_interface:ExposeCInterface",
     "wafer-lower-assert": "lower_assert:LowerAssert",
     "wafer-count-heap": "count_heap:CountHeap",
+    "wafer-annotate-loops": "annotate_loops:AnnotateLoops",
     "wse-unfold-windows": "wse_unfold_windows:WseUnfoldWindows",
     "wse-partition": "wse_partition:WsePartition",
     "wse-place": "wse_place:WsePlace",

@@ -97,7 +97,7 @@ class CpuPipeline(Configurable):
                 "func.func(convert-arith-to-llvm),convert-vector-to-llvm,"
                 "wafer-expose-c-interface,convert-func-to-llvm,convert-cf-to-llvm,"
                 "convert-complex-to-llvm,convert-ub-to-llvm,convert-openmp-to-llvm,"
-                "reconcile-unrealized-casts,wafer-count-heap",
+                "reconcile-unrealized-casts,wafer-count-heap,wafer-annotate-loops",
             ),
         ]
 

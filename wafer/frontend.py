@@ -21,21 +21,46 @@ from .diagnostics import Diagnostic, WaferError, collect_diagnostics
 
 
 def import_model(model: torch.nn.Module, example_inputs: tuple, func_name: str = "forward"):
-    """torch.export the model and lower it to linalg-on-tensors in a Wafer context."""
+    """torch.export the model and lower it to linalg-on-tensors in a Wafer context.
+
+    A functional program goes straight to torch-mlir, whose own decompositions
+    cover the common ops: torch's `run_decompositions` re-traces the whole program
+    (0.3-0.6 s of a LeNet or transformer compile) and lowers attention through
+    more buffers. A program that mutates tensors, or that uses an op only torch's
+    decompositions reach, is decomposed (and functionalized) first.
+    """
     ctx = make_context()
     with collect_diagnostics(ctx) as diagnostics:
         try:
             with torch.no_grad(), _mha_fast_path_disabled(), warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)  # torch.export's own deprecations
-                return fx.export_and_import(
-                    model,
-                    *example_inputs,
-                    output_type=fx.OutputType.LINALG_ON_TENSORS,
-                    func_name=func_name,
-                    fx_importer=FxImporter(context=ctx),
-                )
+                program = torch.export.export(model, example_inputs)
+                if not _mutates(program):
+                    try:
+                        return _import_program(program, func_name, ctx, decomposition_table={})
+                    except Exception:  # retried below, with torch's decompositions
+                        diagnostics.clear()
+                return _import_program(program, func_name, ctx, decomposition_table=None)
         except Exception as err:  # torch.export and torch-mlir raise many kinds
             raise WaferError(_explain_import_error(err, diagnostics)) from None
+
+
+def _import_program(program, func_name: str, ctx, decomposition_table):
+    return fx.export_and_import(
+        program,
+        output_type=fx.OutputType.LINALG_ON_TENSORS,
+        func_name=func_name,
+        fx_importer=FxImporter(context=ctx),
+        decomposition_table=decomposition_table,
+    )
+
+
+def _mutates(program) -> bool:
+    """Does the exported graph hold an in-place op (e.g. `y[:, 2:4] = x`'s copy_)?"""
+    return any(
+        node.op == "call_function" and getattr(getattr(node.target, "_schema", None), "is_mutable", False)
+        for node in program.graph.nodes
+    )
 
 
 @contextlib.contextmanager

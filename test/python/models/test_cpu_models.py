@@ -46,6 +46,31 @@ def test_tuple_outputs_and_dtypes():
     assert doubled.dtype == torch.int64 and torch.equal(doubled, (x * 2).to(torch.int64))
 
 
+class WritesInPlace(torch.nn.Module):
+    """Slice assignment: the exported graph mutates, so torch decomposes and functionalizes it."""
+
+    def forward(self, x, y):
+        z = x * 2
+        z[:, 1:3] = y
+        return z.relu()
+
+
+class NeedsTorchDecompositions(torch.nn.Module):
+    """aten.diff and aten.xlogy have no torch-mlir lowering; torch's decompositions reach them."""
+
+    def forward(self, x):
+        return torch.diff(x, dim=-1) + torch.xlogy(x.abs(), x.abs())[:, 1:]
+
+
+@pytest.mark.parametrize("model, inputs", [
+    (WritesInPlace(), (torch.randn(3, 5), torch.randn(3, 2))),
+    (NeedsTorchDecompositions(), (torch.randn(4, 9),)),
+], ids=["mutation", "torch-decompositions"])
+def test_programs_the_direct_import_cannot_take_still_compile(model, inputs):
+    compiled = wafer.compile(model, inputs, target="cpu")
+    torch.testing.assert_close(compiled(*inputs), model(*inputs))
+
+
 class UsesEigh(torch.nn.Module):
     def forward(self, x):
         return torch.linalg.eigvalsh(x)
