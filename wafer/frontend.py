@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import torch
 from torch_mlir import fx
+from torch_mlir.compiler_utils import TorchMlirCompilerError
 from torch_mlir.extras.fx_importer import FxImporter
 
 from .compiler import StageReport, compile_module
@@ -25,8 +26,9 @@ def import_model(model: torch.nn.Module, example_inputs: tuple, func_name: str =
 
     A functional program goes straight to torch-mlir, whose own decompositions
     cover the common ops: torch's `run_decompositions` re-traces the whole program
-    (0.3-0.6 s of a LeNet or transformer compile) and lowers attention through
-    more buffers. A program that mutates tensors, or that uses an op only torch's
+    (0.3-0.6 s of a LeNet or transformer compile), and its layer norm computes in
+    f64 (the transformer layer at batch 32 ran in 174 ms with it, 136 without).
+    A program that mutates tensors, or that uses an op only torch's
     decompositions reach, is decomposed (and functionalized) first.
     """
     ctx = make_context()
@@ -38,7 +40,7 @@ def import_model(model: torch.nn.Module, example_inputs: tuple, func_name: str =
                 if not _mutates(program):
                     try:
                         return _import_program(program, func_name, ctx, decomposition_table={})
-                    except Exception:  # retried below, with torch's decompositions
+                    except TorchMlirCompilerError:  # an op only torch's decompositions lower
                         diagnostics.clear()
                 return _import_program(program, func_name, ctx, decomposition_table=None)
         except Exception as err:  # torch.export and torch-mlir raise many kinds
