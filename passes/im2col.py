@@ -7,31 +7,18 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import linalg, tensor
 
-from .linalg_builders import iterator_types, multiply_accumulate
+from .linalg_builders import (
+    affine_maps,
+    int_list,
+    is_static_f32,
+    iterator_types,
+    multiply_accumulate,
+    reassociation,
+)
 from .pack_matmul import IM2COL_ROW, record_strategy
 from .pass_base import WaferPass, find_ops
 
 _CONV = "linalg.conv_2d_nchw_fchw"  # the layout torch-mlir emits
-
-
-def _is_static_f32(op: ir.OpView) -> bool:
-    return all(
-        isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape and str(v.type.element_type) == "f32"
-        for v in op.operands
-    )
-
-
-def _ints(attr: ir.Attribute) -> list[int]:
-    return [int(v) for v in ir.DenseIntElementsAttr(attr)]
-
-
-def _maps(rank: int, *results: list) -> ir.ArrayAttr:
-    return ir.ArrayAttr.get([ir.AffineMapAttr.get(ir.AffineMap.get(rank, 0, r)) for r in results])
-
-
-def _groups(*groups: list[int]) -> ir.ArrayAttr:
-    i64 = ir.IntegerType.get_signless(64)
-    return ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, d) for d in g]) for g in groups])
 
 
 def rewrite_conv(conv: ir.OpView) -> None:
@@ -48,15 +35,15 @@ def rewrite_conv(conv: ir.OpView) -> None:
     n, c, _, _ = x.type.shape
     f, _, kh, kw = w.type.shape
     _, _, oh, ow = init.type.shape
-    sh, sw = _ints(conv.attributes["strides"])
-    dh, dw = _ints(conv.attributes["dilations"])
+    sh, sw = int_list(conv.attributes["strides"])
+    dh, dw = int_list(conv.attributes["dilations"])
     f32 = x.type.element_type
     with ir.InsertionPoint(conv), conv.location:
         d = [ir.AffineDimExpr.get(i) for i in range(6)]  # n, c, kh, kw, oh, ow
         empty = tensor.EmptyOp([n, c, kh, kw, oh, ow], f32)
         gather = linalg.GenericOp(
             [empty.result.type], [x], [empty.result],
-            _maps(6, [d[0], d[1], d[4] * sh + d[2] * dh, d[5] * sw + d[3] * dw], d),
+            affine_maps(6, [d[0], d[1], d[4] * sh + d[2] * dh, d[5] * sw + d[3] * dw], d),
             iterator_types(*["parallel"] * 6))
         block = gather.regions[0].blocks.append(f32, f32)
         with ir.InsertionPoint(block):
@@ -64,15 +51,15 @@ def rewrite_conv(conv: ir.OpView) -> None:
         gather.attributes[IM2COL_ROW] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), ow)
         k = c * kh * kw
         columns = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, k, oh * ow], f32), gather.results[0],
-                                         _groups([0], [1, 2, 3], [4, 5]))
-        filters = tensor.CollapseShapeOp(ir.RankedTensorType.get([f, k], f32), w, _groups([0], [1, 2, 3]))
-        out = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, f, oh * ow], f32), init, _groups([0], [1], [2, 3]))
+                                         reassociation([0], [1, 2, 3], [4, 5]))
+        filters = tensor.CollapseShapeOp(ir.RankedTensorType.get([f, k], f32), w, reassociation([0], [1, 2, 3]))
+        out = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, f, oh * ow], f32), init, reassociation([0], [1], [2, 3]))
         e = [ir.AffineDimExpr.get(i) for i in range(4)]  # n, f, pixel, k
         product = multiply_accumulate(
             [filters.result, columns.result], out.result,
             [ir.AffineMap.get(4, 0, r) for r in ([e[1], e[3]], [e[0], e[3], e[2]], [e[0], e[1], e[2]])],
             ["parallel", "parallel", "parallel", "reduction"])
-        result = tensor.ExpandShapeOp(init.type, product.results[0], _groups([0], [1], [2, 3]), [],
+        result = tensor.ExpandShapeOp(init.type, product.results[0], reassociation([0], [1], [2, 3]), [],
                                       static_output_shape=[n, f, oh, ow])
     conv.results[0].replace_all_uses_with(result.result)
     conv.operation.erase()
@@ -99,7 +86,7 @@ class Im2col(WaferPass):
     min_k: int = 8
 
     def apply(self, module: ir.Operation) -> None:
-        convs = [op.opview for op in find_ops(module, lambda op: op.name == _CONV and _is_static_f32(op.opview)
+        convs = [op.opview for op in find_ops(module, lambda op: op.name == _CONV and is_static_f32(op.opview)
                                               and self._reduction_size(op.opview) >= self.min_k)]
         for conv in convs:
             record_strategy(conv, f"im2col {conv.name.removeprefix('linalg.')} K={self._reduction_size(conv)}")

@@ -1,4 +1,4 @@
-"""Small builders for the linalg ops Wafer's passes create."""
+"""Small builders and queries for the linalg ops Wafer's passes create and match."""
 
 from __future__ import annotations
 
@@ -23,3 +23,27 @@ def multiply_accumulate(inputs: list[ir.Value], init: ir.Value, maps: list[ir.Af
         product = arith.MulFOp(block.arguments[0], block.arguments[1])
         linalg.YieldOp([arith.AddFOp(block.arguments[2], product.result).result])
     return generic
+
+
+def is_static_f32(op: ir.OpView) -> bool:
+    """Are all of `op`'s operands f32 tensors of static shape?"""
+    return all(
+        isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape and str(v.type.element_type) == "f32"
+        for v in op.operands
+    )
+
+
+def int_list(attr: ir.Attribute) -> list[int]:
+    """The values of a dense integer attribute (strides, dilations)."""
+    return [int(v) for v in ir.DenseIntElementsAttr(attr)]
+
+
+def affine_maps(rank: int, *results: list) -> ir.ArrayAttr:
+    """`indexing_maps` of `rank` dims, one map per list of result expressions."""
+    return ir.ArrayAttr.get([ir.AffineMapAttr.get(ir.AffineMap.get(rank, 0, r)) for r in results])
+
+
+def reassociation(*groups: list[int]) -> ir.ArrayAttr:
+    """The reassociation of a tensor.expand_shape or collapse_shape."""
+    i64 = ir.IntegerType.get_signless(64)
+    return ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, d) for d in g]) for g in groups])

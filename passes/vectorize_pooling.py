@@ -9,8 +9,13 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor, transform
 from torch_mlir.dialects.transform import structured, vector
 
-from .im2col import _groups, _ints, _maps, _is_static_f32
-from .linalg_builders import iterator_types
+from .linalg_builders import (
+    affine_maps,
+    int_list,
+    is_static_f32,
+    iterator_types,
+    reassociation,
+)
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 from .serial_foralls import SERIAL
@@ -22,12 +27,12 @@ _POOL = "linalg.pooling_nchw_max"
 def disjoint_windows(pool: ir.OpView) -> bool:
     """Whether each input element is in exactly one window: stride = window,
     no dilation, and the windows tile the input exactly."""
-    if pool.name != _POOL or not _is_static_f32(pool):
+    if pool.name != _POOL or not is_static_f32(pool):
         return False
     kh, kw = pool.operands[1].type.shape
     _, _, h, w = pool.operands[0].type.shape
     _, _, oh, ow = pool.operands[2].type.shape
-    return (_ints(pool.attributes["strides"]) == [kh, kw] and _ints(pool.attributes["dilations"]) == [1, 1]
+    return (int_list(pool.attributes["strides"]) == [kh, kw] and int_list(pool.attributes["dilations"]) == [1, 1]
             and (h, w) == (oh * kh, ow * kw))
 
 
@@ -43,11 +48,11 @@ def rewrite_pool(pool: ir.OpView) -> ir.OpView:
     f32 = x.type.element_type
     with ir.InsertionPoint(pool), pool.location:
         windows = tensor.ExpandShapeOp(ir.RankedTensorType.get([n, c, h // kh, kh, w // kw, kw], f32), x,
-                                       _groups([0], [1], [2, 3], [4, 5]), [],
+                                       reassociation([0], [1], [2, 3], [4, 5]), [],
                                        static_output_shape=[n, c, h // kh, kh, w // kw, kw])
         d = [ir.AffineDimExpr.get(i) for i in range(6)]  # n, c, oh, ow, kh, kw
         reduce = linalg.GenericOp([init.type], [windows.result], [init],
-                                  _maps(6, [d[0], d[1], d[2], d[4], d[3], d[5]], d[:4]),
+                                  affine_maps(6, [d[0], d[1], d[2], d[4], d[3], d[5]], d[:4]),
                                   iterator_types(*["parallel"] * 4, "reduction", "reduction"))
         block = reduce.regions[0].blocks.append(f32, f32)
         with ir.InsertionPoint(block):
