@@ -65,3 +65,43 @@ func.func @row_sum(%x: tensor<16x100xf32>) -> tensor<16x1xf32> {
   } -> tensor<16x1xf32>
   return %r : tensor<16x1xf32>
 }
+
+// A fused elementwise tile that reads a kept unit dim back (x - a per-row value)
+// is vectorized when its rows are whole 16-lane vectors...
+// CHECK-LABEL: func.func @matmul_minus_row_32
+// CHECK: scf.forall
+// CHECK: vector.transfer_read {{.*}} : tensor<8x1xf32>, vector<8x32xf32>
+// CHECK: arith.subf {{.*}} : vector<8x32xf32>
+// CHECK-NOT: linalg.generic
+func.func @matmul_minus_row_32(%a: tensor<16x8xf32>, %w: tensor<8x32xf32>, %m: tensor<16x1xf32>) -> tensor<16x32xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<16x32xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<16x32xf32>) -> tensor<16x32xf32>
+  %p = linalg.matmul ins(%a, %w : tensor<16x8xf32>, tensor<8x32xf32>) outs(%f : tensor<16x32xf32>) -> tensor<16x32xf32>
+  %d = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, 0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%p, %m : tensor<16x32xf32>, tensor<16x1xf32>) outs(%e : tensor<16x32xf32>) {
+  ^bb0(%in: f32, %row: f32, %out: f32):
+    %r = arith.subf %in, %row : f32
+    linalg.yield %r : f32
+  } -> tensor<16x32xf32>
+  return %d : tensor<16x32xf32>
+}
+
+// ...and left to the scalar loop when they are ragged (56 = 3.5 vectors, like
+// batch norm's per-channel scale over a 56-pixel row), where its vector form was slower.
+// CHECK-LABEL: func.func @matmul_minus_row_56
+// CHECK: scf.forall
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: arith.subf {{.*}} : f32
+func.func @matmul_minus_row_56(%a: tensor<16x8xf32>, %w: tensor<8x56xf32>, %m: tensor<16x1xf32>) -> tensor<16x56xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<16x56xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<16x56xf32>) -> tensor<16x56xf32>
+  %p = linalg.matmul ins(%a, %w : tensor<16x8xf32>, tensor<8x56xf32>) outs(%f : tensor<16x56xf32>) -> tensor<16x56xf32>
+  %d = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, 0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%p, %m : tensor<16x56xf32>, tensor<16x1xf32>) outs(%e : tensor<16x56xf32>) {
+  ^bb0(%in: f32, %row: f32, %out: f32):
+    %r = arith.subf %in, %row : f32
+    linalg.yield %r : f32
+  } -> tensor<16x56xf32>
+  return %d : tensor<16x56xf32>
+}
