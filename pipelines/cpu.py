@@ -18,7 +18,9 @@ class CpuPipeline(Configurable):
       vectorize: lower tiles to `vector` ops (AVX-512 FMAs) where it pays,
         max pooling over disjoint windows to vector row maxima, and copies
         between static buffers to vector rows.
-      pack: turn convolutions into im2col matmuls (wafer-im2col) and
+      direct-conv: in the pack stage, compute the convolutions whose output
+        row blocks fit the vector registers directly (wafer-direct-conv).
+      pack: turn the other convolutions into im2col matmuls (wafer-im2col) and
         data-tile static f32 matmuls into the packed FMA kernel
         (wafer-pack-matmul) instead of tiling them in place.
       register-tile, cache-tile, k-unroll: the packed kernel's tile sizes
@@ -38,6 +40,7 @@ class CpuPipeline(Configurable):
     tile_sizes: tuple[int, ...] = (8, 64)
     vectorize: bool = True
     pack: bool = True
+    direct_conv: bool = True
     register_tile: tuple[int, ...] = (8, 32)
     cache_tile: tuple[int, ...] = (64, 256)
     k_unroll: int = 8
@@ -107,7 +110,8 @@ class CpuPipeline(Configurable):
     def _pack_matmul(self) -> str:
         options = (f"register-tile={_ints(self.register_tile)} cache-tile={_ints(self.cache_tile)} "
                    f"k-unroll={self.k_unroll}")
-        return f"wafer-im2col,wafer-pack-matmul{{{options}}},func.func(canonicalize,cse)"
+        direct = "wafer-direct-conv," if self.direct_conv else ""
+        return f"{direct}wafer-im2col,wafer-pack-matmul{{{options}}},func.func(canonicalize,cse)"
 
     def pipeline(self) -> str:
         return "builtin.module(" + ",".join(text for _, text in self.stages()) + ")"

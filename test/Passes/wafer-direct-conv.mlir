@@ -1,0 +1,59 @@
+// RUN: wafer-opt %s --split-input-file -p 'wafer-direct-conv,canonicalize,cse' | filecheck %s
+
+// LeNet's conv1 at batch 32: one scf.forall over (image, output row); a row of
+// 28 is a piece of 16 and a peeled piece of 12, each a 6 x width accumulator
+// that stays in registers (a loop-carried vector) across the filter taps, each
+// tap one outer product of the tap's 6 weights and an input row read in place.
+// CHECK-LABEL: func.func @lenet_conv1
+// CHECK-SAME: wafer.strategy = ["direct conv: 6x16 output row blocks in registers"]
+// CHECK: scf.forall (%[[N:.*]], %[[OH:.*]]) in (32, 28)
+// CHECK: scf.for {{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (vector<6x16xf32>)
+// CHECK: scf.for {{.*}} -> (vector<6x16xf32>)
+// CHECK: %[[W:.*]] = vector.transfer_read {{.*}} : tensor<6xf32>, vector<6xf32>
+// CHECK: %[[ROW:.*]] = vector.transfer_read {{.*}} : tensor<16xf32>, vector<16xf32>
+// CHECK: vector.outerproduct %[[W]], %[[ROW]], %{{.*}} {kind = #vector.kind<add>} : vector<6xf32>, vector<16xf32>
+// CHECK: scf.for {{.*}} -> (vector<6x12xf32>)
+// CHECK: vector.outerproduct {{.*}} : vector<6xf32>, vector<12xf32>
+// CHECK: scf.forall.in_parallel
+// CHECK-NOT: linalg.conv_2d_nchw_fchw
+func.func @lenet_conv1(%x: tensor<32x1x32x32xf32>, %w: tensor<6x1x5x5xf32>, %init: tensor<32x6x28x28xf32>) -> tensor<32x6x28x28xf32> {
+  %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%x, %w : tensor<32x1x32x32xf32>, tensor<6x1x5x5xf32>) outs(%init : tensor<32x6x28x28xf32>) -> tensor<32x6x28x28xf32>
+  return %r : tensor<32x6x28x28xf32>
+}
+
+// -----
+
+// One image of LeNet's conv2 (0.5 MFLOP) is too little to wake a thread for:
+// its rows are a serial loop nest. Channels, filter rows and filter columns
+// are the three tap loops around the 16 x 10 accumulator (the loop over one
+// image folds away).
+// CHECK-LABEL: func.func @lenet_conv2
+// CHECK-SAME: "direct conv: 16x10 output row blocks in registers, serial"
+// CHECK-NOT: scf.forall
+// CHECK: scf.for {{.*}} -> (tensor<1x16x10x10xf32>)
+// CHECK: scf.for {{.*}} -> (vector<16x10xf32>)
+// CHECK: scf.for {{.*}} -> (vector<16x10xf32>)
+// CHECK: scf.for {{.*}} -> (vector<16x10xf32>)
+// CHECK: vector.outerproduct {{.*}} : vector<16xf32>, vector<10xf32>
+func.func @lenet_conv2(%x: tensor<1x6x14x14xf32>, %w: tensor<16x6x5x5xf32>, %init: tensor<1x16x10x10xf32>) -> tensor<1x16x10x10xf32> {
+  %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%x, %w : tensor<1x6x14x14xf32>, tensor<16x6x5x5xf32>) outs(%init : tensor<1x16x10x10xf32>) -> tensor<1x16x10x10xf32>
+  return %r : tensor<1x16x10x10xf32>
+}
+
+// -----
+
+// 64 channels x rows of 56 (ResNet) need 192 accumulator registers, and a
+// column stride has no unit-stride input row: both stay for wafer-im2col.
+// CHECK-LABEL: func.func @too_wide
+// CHECK: linalg.conv_2d_nchw_fchw
+// CHECK-LABEL: func.func @column_stride
+// CHECK: linalg.conv_2d_nchw_fchw
+// CHECK-NOT: vector.outerproduct
+func.func @too_wide(%x: tensor<1x64x58x58xf32>, %w: tensor<64x64x3x3xf32>, %init: tensor<1x64x56x56xf32>) -> tensor<1x64x56x56xf32> {
+  %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%x, %w : tensor<1x64x58x58xf32>, tensor<64x64x3x3xf32>) outs(%init : tensor<1x64x56x56xf32>) -> tensor<1x64x56x56xf32>
+  return %r : tensor<1x64x56x56xf32>
+}
+func.func @column_stride(%x: tensor<1x3x15x15xf32>, %w: tensor<4x3x3x3xf32>, %init: tensor<1x4x7x7xf32>) -> tensor<1x4x7x7xf32> {
+  %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>} ins(%x, %w : tensor<1x3x15x15xf32>, tensor<4x3x3x3xf32>) outs(%init : tensor<1x4x7x7xf32>) -> tensor<1x4x7x7xf32>
+  return %r : tensor<1x4x7x7xf32>
+}

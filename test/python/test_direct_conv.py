@@ -1,0 +1,58 @@
+"""wafer-direct-conv against PyTorch: row pieces of whole vectors and their
+remainders, padding, dilation, row strides, bias, serial and parallel rows."""
+
+import pytest
+import torch
+
+import wafer
+
+
+def strategies(compiled) -> list[str]:
+    return compiled.compile_report.strategies
+
+
+@pytest.mark.parametrize("batch,channels,size,filters,kernel,options", [
+    (2, 1, 28, 6, 5, {"padding": 2}),                 # LeNet conv1: rows of 28 = 16 + a peeled 12
+    (3, 6, 14, 16, 5, {}),                            # LeNet conv2: rows of 10, one vector each
+    (1, 3, 18, 8, 3, {}),                             # rows of exactly 16
+    (2, 4, 42, 5, 3, {}),                             # rows of 40 = 32 + a peeled 8
+    (1, 2, 13, 7, 3, {"dilation": 2, "bias": False}),
+    (2, 3, 17, 4, 3, {"stride": (2, 1), "padding": 1}),  # a row stride: rows stay unit-stride
+])
+def test_direct_convolution_matches_pytorch(batch, channels, size, filters, kernel, options):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(channels, filters, kernel, **options)
+    x = torch.randn(batch, channels, size, size)
+    compiled = wafer.compile(conv, (x,), threads=1)
+    assert any(s.startswith(f"direct conv: {filters}x") for s in strategies(compiled))
+    assert not any(s.startswith("im2col") for s in strategies(compiled))
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("batch,serial", [(1, True), (32, False)])
+def test_direct_convolution_rows_go_parallel_when_they_pay(batch, serial):
+    """LeNet's conv2 at 2 threads: 0.5 MFLOP per image stays one serial loop, 32 images
+    are an OpenMP loop over (image, output row)."""
+    torch.manual_seed(0)
+    conv = torch.nn.Sequential(torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU())
+    x = torch.randn(batch, 6, 14, 14)
+    compiled = wafer.compile(conv, (x,), threads=2)
+    assert ("direct conv: 16x10 output row blocks in registers, serial" in strategies(compiled)) == serial
+    assert (compiled.compile_report.stages[-1].ops_after["omp.parallel"] > 0) == (not serial)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("filters,size,stride", [(64, 56, 1), (8, 20, 2)])
+def test_wide_or_column_strided_convolutions_stay_with_im2col(filters, size, stride):
+    """64 channels x rows of 56 need 64 x 3 vector registers; a column stride has no
+    unit-stride input row to read."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(4, filters, 3, stride=stride, padding=1)
+    x = torch.randn(1, 4, size, size)
+    compiled = wafer.compile(conv, (x,), threads=1)
+    assert not any(s.startswith("direct conv") for s in strategies(compiled))
+    assert any(s.startswith("im2col") for s in strategies(compiled))
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
