@@ -17,6 +17,7 @@ import math
 import os
 import site
 import sys
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,13 +113,43 @@ _PACKED_ENTRY = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 _FREE = "_mlir_memref_to_llvm_free"
 
 
-def _to_descriptor(array: np.ndarray) -> ctypes.Structure:
-    address = array.__array_interface__["data"][0]
-    descriptor = _descriptor_type(array.ndim)(address, address, 0)
-    if array.ndim:
-        descriptor.shape[:] = array.shape
-        descriptor.strides[:] = [s // array.itemsize for s in array.strides]
-    return descriptor
+class _CallFrame:
+    """The ctypes structures one call of a function passes, built once per function
+    (and thread) and reused: a descriptor per argument, the result descriptors
+    (one struct of them for several results), and the C interface's array of
+    pointers to pointers to them. A call writes only the argument addresses, and
+    the shapes of dynamic arguments; building them anew took ~5 us a call.
+    """
+
+    def __init__(self, entry, signature: Signature):
+        self.entry = entry
+        self.signature = signature
+        self.args = [_descriptor_type(len(spec.shape))() for spec in signature.args]
+        for descriptor, spec in zip(self.args, signature.args):
+            if spec.shape and None not in spec.shape:  # row-major: _check_args made it contiguous
+                descriptor.shape[:] = spec.shape
+                descriptor.strides[:] = _row_major(spec.shape)
+        self.dynamic = [i for i, spec in enumerate(signature.args) if None in spec.shape]
+        types = tuple(_descriptor_type(len(spec.shape)) for spec in signature.results)
+        self.results = types[0]() if len(types) == 1 else _results_type(types)() if types else None
+        structs = ([self.results] if self.results is not None else []) + self.args
+        self._pointers = [ctypes.pointer(struct) for struct in structs]  # kept alive with the array
+        self.packed = (ctypes.c_void_p * len(structs))(*[ctypes.addressof(p) for p in self._pointers])
+
+    def set_arguments(self, arrays: list[np.ndarray]) -> None:
+        for descriptor, array in zip(self.args, arrays):
+            descriptor.allocated = descriptor.aligned = array.__array_interface__["data"][0]
+        for i in self.dynamic:
+            array = arrays[i]
+            self.args[i].shape[:] = array.shape
+            self.args[i].strides[:] = [s // array.itemsize for s in array.strides]
+
+    def result_descriptors(self) -> list[ctypes.Structure]:
+        if self.results is None:
+            return []
+        if len(self.signature.results) == 1:
+            return [self.results]
+        return [getattr(self.results, f"r{i}") for i in range(len(self.signature.results))]
 
 
 def _take_result(descriptor: ctypes.Structure, spec: TensorSpec, free) -> np.ndarray:
@@ -132,14 +163,14 @@ def _take_result(descriptor: ctypes.Structure, spec: TensorSpec, free) -> np.nda
     count = math.prod(shape)
     address = descriptor.aligned or 0
     itemsize = spec.dtype.itemsize
-    strides = _row_major(shape) if static or not shape else tuple(descriptor.strides)
-    if count and address and strides == _row_major(shape):
+    strides = None if static or not shape else tuple(descriptor.strides)
+    if count and address and (strides is None or strides == _row_major(shape)):
         result = np.empty(shape, dtype=spec.dtype)
         ctypes.memmove(result.__array_interface__["data"][0], address + descriptor.offset * itemsize,
                        count * itemsize)
     elif count and address:
         base = address + descriptor.offset * itemsize
-        extent = 1 + sum((d - 1) * s for d, s in zip(shape, strides) if d)
+        extent = 1 + sum((d - 1) * s for d, s in zip(shape, strides) if d)  # a dynamic, strided result
         flat = np.frombuffer((ctypes.c_uint8 * (extent * itemsize)).from_address(base), dtype=spec.dtype)
         result = np.array(np.lib.stride_tricks.as_strided(
             flat, shape=shape, strides=tuple(s * itemsize for s in strides)), copy=True)
@@ -226,7 +257,9 @@ class Executable:
             if not fits:
                 shape = "x".join(map(str, array.shape)) or "scalar"
                 raise WaferError(f"error: argument {i} of @{signature.name} must be {spec}, got shape {shape}")
-            arrays.append(np.require(array, requirements="C").view(spec.dtype))
+            if array.dtype != spec.dtype or not array.flags.c_contiguous:
+                array = np.require(array, requirements="C").view(spec.dtype)
+            arrays.append(array)
         return arrays
 
 
@@ -248,7 +281,7 @@ class CpuExecutable(Executable):
         super().__init__(signatures)
         shared_libs = [openmp_runtime()] if openmp else []
         self._engine = ExecutionEngine(llvm_module, opt_level=opt_level, shared_libs=shared_libs)
-        self._entries: dict[str, ctypes._CFuncPtr] = {}
+        self._frames = threading.local()
         # What wafer-lower-assert calls: a failed cf.assert records its message and
         # returns early, instead of abort() killing the interpreter.
         self._failed_asserts: list[str] = []
@@ -276,38 +309,26 @@ class CpuExecutable(Executable):
 
     def invoke(self, name: str, *args):
         signature, arrays = self.checked_call(name, args)
-        descriptors = [_to_descriptor(a) for a in arrays]
-        result_types = [_descriptor_type(len(r.shape)) for r in signature.results]
+        frame = self._frame(name, signature)
+        frame.set_arguments(arrays)
         live, peak = 0, 1
         held = self._heap[peak] = self._heap[live]
-        if len(result_types) == 1:
-            results = result_types[0]()
-            self._call(name, [results, *descriptors])
-            outputs = _take_result(results, signature.results[0], self._free)
-        elif not result_types:
-            self._call(name, descriptors)
-            outputs = None
-        else:
-            packed = _results_type(tuple(result_types))()
-            self._call(name, [packed, *descriptors])
-            outputs = tuple(_take_result(getattr(packed, f"r{i}"), spec, self._free)
-                            for i, spec in enumerate(signature.results))
-        self.last_peak_bytes = self._heap[peak] - held
-        return outputs
-
-    def _call(self, name: str, descriptors: list[ctypes.Structure]) -> None:
-        """Call the packed C interface: an array of pointers to pointers to descriptors.
-
-        The entry point is looked up once per function: the engine's own
-        `invoke` builds a new ctypes prototype on every call (~40 us). A failed
-        cf.assert raises here, before its poison results are read.
-        """
-        entry = self._entries.get(name)
-        if entry is None:
-            entry = self._entries[name] = _PACKED_ENTRY(self._engine.raw_lookup("_mlir_ciface_" + name))
-        pointers = [ctypes.pointer(d) for d in descriptors]
         self._failed_asserts.clear()
-        entry((ctypes.c_void_p * len(pointers))(*[ctypes.addressof(p) for p in pointers]))
-        if self._failed_asserts:
+        frame.entry(frame.packed)
+        if self._failed_asserts:  # raised before the poison results are read
             raise WaferError(f"{self._failed_asserts[0]} (a runtime check in @{name})")
+        outputs = [_take_result(d, spec, self._free) for d, spec in zip(frame.result_descriptors(), signature.results)]
+        self.last_peak_bytes = self._heap[peak] - held
+        return outputs[0] if len(outputs) == 1 else tuple(outputs) if outputs else None
+
+    def _frame(self, name: str, signature: Signature) -> _CallFrame:
+        """This thread's call frame of @name: the entry point is looked up once (the
+        engine's own `invoke` builds a new ctypes prototype on every call, ~40 us),
+        and threads calling at once each write their own descriptors."""
+        frames = self._frames.__dict__
+        frame = frames.get(name)
+        if frame is None:
+            entry = _PACKED_ENTRY(self._engine.raw_lookup("_mlir_ciface_" + name))
+            frame = frames[name] = _CallFrame(entry, signature)
+        return frame
 

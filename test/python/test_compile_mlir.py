@@ -261,6 +261,19 @@ def test_invoke_and_attribute_call_agree(shapes_exe):
     np.testing.assert_allclose(shapes_exe.scale_rows(a, s), a * s, rtol=1e-6)
 
 
+def test_threads_calling_at_once_each_get_their_own_results(shapes_exe):
+    """ctypes lets go of the GIL during a call: each thread passes its own descriptors."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def calls(rows: int) -> bool:
+        rng = np.random.default_rng(rows)
+        a, s = rng.standard_normal((rows, 4)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+        return all(np.array_equal(shapes_exe.scale_rows(a, s), a * s) for _ in range(300))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(calls, [1000, 2000, 3000, 4000]))
+
+
 @pytest.mark.parametrize("rows", [1, 3, 17, 0])
 def test_dynamic_dim_takes_any_size(shapes_exe, rows):
     rng = np.random.default_rng(rows)
