@@ -43,26 +43,29 @@ class WarmThreads(WaferPass):
     The runtime runs with a block time of 0 (see `openmp_runtime`), so an
     idle worker never steals a core from whatever runs between two calls;
     but then each parallel loop wakes a sleeping worker, 40-60 us on this
-    2-core VM, and a call with five loops (LeNet at batch 32) pays it five
-    times. A function that runs two or more parallel loops (or one in a
-    loop) now sets a long block time on entry, so the worker spins from one
-    parallel loop to the next, and before it returns sets it back to 0 and
-    runs an empty parallel loop, after which the worker sleeps at once
-    (2-4 us while it is still spinning). Runs on the OpenMP dialect,
+    2-core VM, and a call with several loops (LeNet, the transformer) pays
+    it each time. A function that runs two or more parallel loops (or one
+    in a loop) now sets a short block time on entry, so the worker spins
+    from one parallel loop to the next, and before it returns sets it back
+    to 0 and runs an empty parallel loop, after which the worker sleeps at
+    once (2-4 us while it is still spinning). Runs on the OpenMP dialect,
     before its lowering to LLVM.
 
     Options:
       threads: the team size of the parallel loops (convert-scf-to-openmp's
         num-threads): the empty loop must reach the same worker.
-      block-ms: how long a worker spins for the next loop (ms); longer
-        serial stretches within a call pay a wake-up, which is then small.
+      block-ms: how long a worker spins for the next loop (ms). 1 ms covers
+        the gaps between LeNet's or the transformer's loops; after a longer
+        serial stretch (the ResNet block's batch norm) the worker sleeps, as
+        a spinning worker loses its share of a core that other processes
+        want (200 ms ran the ResNet block 10% slower on a loaded machine).
     """
 
     name = "wafer-warm-threads"
     summary = "Keep OpenMP workers spinning within a call and put them to sleep before it returns"
 
     threads: int = 2
-    block_ms: int = 200
+    block_ms: int = 1
 
     def apply(self, module: ir.Operation) -> None:
         body = module.regions[0].blocks[0]

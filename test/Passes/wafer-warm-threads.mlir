@@ -1,7 +1,7 @@
 // RUN: wafer-opt %s --split-input-file -p 'wafer-warm-threads{threads=2}' | filecheck %s
 
 // Two parallel loops in one call: the worker spins between them (block time
-// 200 ms from entry) and sleeps after the empty loop before each return.
+// 1 ms from entry) and sleeps after the empty loop before each return.
 // CHECK-LABEL: func.func @two_loops
 // CHECK-NEXT: call @wafer_warm_threads()
 // CHECK: omp.parallel
@@ -10,7 +10,7 @@
 // CHECK-NEXT: return
 // CHECK: func.func private @kmp_set_blocktime(i32)
 // CHECK-LABEL: func.func private @wafer_warm_threads()
-// CHECK-NEXT: %[[MS:.*]] = arith.constant 200 : i32
+// CHECK-NEXT: %[[MS:.*]] = arith.constant 1 : i32
 // CHECK-NEXT: call @kmp_set_blocktime(%[[MS]])
 // CHECK-LABEL: func.func private @wafer_rest_threads()
 // CHECK-NEXT: %[[ZERO:.*]] = arith.constant 0 : i32
