@@ -26,6 +26,7 @@ _PASSES: dict[str, str] = {
     "wafer-vectorize": "vectorize:Vectorize",
     "wafer-vectorize-copies": "vectorize_copies:VectorizeCopies",
     "wafer-vectorize-pooling": "vectorize_pooling:VectorizePooling",
+    "wafer-warm-threads": "warm_threads:WarmThreads",
     "wafer-expose-c-interface": "expose_c_interface:ExposeCInterface",
     "wafer-lower-assert": "lower_assert:LowerAssert",
     "wafer-count-heap": "count_heap:CountHeap",

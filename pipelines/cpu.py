@@ -62,7 +62,8 @@ class CpuPipeline(Configurable):
         # which scf-to-cf would otherwise split into blocks it may not have.
         # Allocations call functions wafer-count-heap defines, so each call reports its peak memory.
         memref_to_llvm = "finalize-memref-to-llvm{use-generic-functions=true}"
-        openmp = "" if threads == 1 else f"convert-scf-to-openmp{{num-threads={threads}}},canonicalize,"
+        openmp = "" if threads == 1 else (f"convert-scf-to-openmp{{num-threads={threads}}},canonicalize,"
+                                          f"wafer-warm-threads{{threads={threads}}},")
         return [
             ("verify", "wafer-verify-cpu-support"),
             (

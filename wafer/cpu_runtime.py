@@ -195,7 +195,8 @@ def openmp_runtime() -> str:
     The intel-openmp wheel puts libiomp5.so in the environment's lib folder.
     Idle workers sleep at once rather than spin for 200 ms after each
     parallel loop, so they do not steal the cores from whatever runs between
-    two calls (the caller's own framework, another backend being timed).
+    two calls (the caller's own framework, another backend being timed);
+    within a call, wafer-warm-threads keeps them spinning between loops.
     """
     for prefix in dict.fromkeys((sys.prefix, sys.base_prefix, site.getuserbase())):
         path = os.path.join(prefix, "lib", "libiomp5.so")
