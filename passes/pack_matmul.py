@@ -6,15 +6,16 @@ import math
 from dataclasses import dataclass
 
 from torch_mlir import ir
-from torch_mlir.dialects import transform
+from torch_mlir.dialects import linalg, tensor, transform
 from torch_mlir.dialects.transform import loop, structured, vector
 from torch_mlir.dialects.transform import tensor as tensor_transform
 
 from .constant_pack import fold_constant_packs
 from .pass_base import WaferPass, find_ops
-from .transform_script import match_tagged, tag, transform_script
+from .transform_script import match_tagged, remove_tags, tag, transform_script
 
 STRATEGY = "wafer.strategy"
+PACKED = "wafer.packed"  # a packed contraction's name, from packing to tiling
 IM2COL_ROW = "wafer.im2col_row"  # on an im2col gather (wafer-im2col): its output row length OW
 _CONTRACTIONS = ("linalg.matmul", "linalg.batch_matmul", "linalg.generic")
 _MATMUL_BODY = ["arith.mulf", "arith.addf", "linalg.yield"]
@@ -199,7 +200,8 @@ class PackMatmul(WaferPass):
     Each static f32 matmul, batch matmul or matmul-like generic (any operand
     layout, e.g. the transposed weights of wafer-fold-transpose) is data-tiled
     with `linalg.pack`: A into [M/mr][K][mr] panels, B into [N/nr][K][nr],
-    C into [M/mr][N/nr][mr][nr], so the inner loop streams both operands
+    C into [M/mr][N/nr][mr][nr] (when M or N needs padding; else the kernel
+    accumulates into C in place), so the inner loop streams both operands
     contiguously. The packed op is tiled with `scf.forall` over cache tiles
     (one per thread), then over register blocks, then over K in steps of
     `kc`; each step becomes kc broadcast-FMA outer products on an mr x nr
@@ -237,6 +239,7 @@ class PackMatmul(WaferPass):
                  if c is not None]
         if not found:
             return
+        plans = []
         with transform_script(module) as root:
             for i, contraction in enumerate(found):
                 gather = im2col_gather(contraction)
@@ -245,9 +248,15 @@ class PackMatmul(WaferPass):
                                        tuple(self.cache_tile), self.parallel_flops, row)
                 record_strategy(contraction.op, kernel.describe(contraction))
                 tag(contraction.op.operation, f"mm{i}")
+                per_tile = kernel.parallel and _packs_b_per_tile(contraction, kernel)
+                self._pack(root, f"mm{i}", contraction, kernel)
+                plans.append((contraction, kernel, per_tile, gather, row))
+        unpack_accumulators(module)
+        with transform_script(module) as root:
+            for i, (contraction, kernel, per_tile, gather, row) in enumerate(plans):
                 if gather is not None:
                     tag(gather.operation, f"mm{i}.gather")
-                self._emit(root, f"mm{i}", contraction, kernel, row)
+                self._emit(root, f"mm{i}", contraction, kernel, per_tile, gather, row)
             funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
             _lower_to_fma(funcs)
             # The accumulator stays in registers across K. The patterns above replace
@@ -256,14 +265,15 @@ class PackMatmul(WaferPass):
             with ir.InsertionPoint(hoist.body):
                 loop.HoistLoopInvariantSubsetsOp(hoist.body.arguments[0])
                 transform.YieldOp([])
+        remove_tags(module, PACKED)
         fold_constant_packs(module)  # weights are packed once, here, not on every call
         fuse_accumulator_fills(module)
         lower_relayouts(module)
         lower_gathers(module)
 
     @staticmethod
-    def _emit(root: ir.Value, name: str, contraction: Contraction, kernel: Kernel, row: int) -> None:
-        """Pack, tile and vectorize one contraction."""
+    def _pack(root: ir.Value, name: str, contraction: Contraction, kernel: Kernel) -> None:
+        """Pack one contraction into register-block panels and mark the packed op `PACKED` = name."""
         any_op = transform.AnyOpType.get()
         pm, pn, pk = (contraction.primary[r] for r in "mnk")
         loops = range(len(contraction.roles))
@@ -279,12 +289,23 @@ class PackMatmul(WaferPass):
                 pack = transform.GetProducerOfOperand(any_op, packed, operand).result
                 packed = structured.PackTransposeOp(any_op, any_op, any_op, pack, packed,
                                                     outer_perm=perm).packed_op
+        transform.AnnotateOp(packed, PACKED,
+                             param=transform.ParamConstantOp(transform.AnyParamType.get(),
+                                                             ir.StringAttr.get(name)).param)
+
+    @staticmethod
+    def _emit(root: ir.Value, name: str, contraction: Contraction, kernel: Kernel, per_tile: bool,
+              gather: ir.OpView | None, row: int) -> None:
+        """Tile and vectorize one packed contraction; B is packed `per_tile` (see `_packs_b_per_tile`)."""
+        any_op = transform.AnyOpType.get()
+        pm, pn, pk = (contraction.primary[r] for r in "mnk")
+        loops = range(len(contraction.roles))
+        packed = match_tagged(root, name, PACKED)
         # A B computed per call (im2col columns) is packed inside each parallel cache tile,
         # by that tile's thread and while its panel is in cache, when one column of tiles
         # covers M (else each M tile would pack it again). A constant B (weights) is
         # folded below instead; a serial kernel's B keeps its own parallel pack loop.
-        pack_b = (transform.GetProducerOfOperand(any_op, packed, 1).result
-                  if kernel.parallel and _packs_b_per_tile(contraction, kernel) else None)
+        pack_b = transform.GetProducerOfOperand(any_op, packed, 1).result if per_tile else None
         # One cache tile per forall iteration (a serial loop when the matmul is too small
         # to pay for waking a thread); every other m, n or batch loop steps by one.
         cache = {pm: kernel.tm, pn: kernel.tn}
@@ -308,7 +329,7 @@ class PackMatmul(WaferPass):
                 fused = structured.FuseIntoContainingOp(match_tagged(root, f"{name}.gather"), cache_loop)
                 cache_loop = fused.new_containing_op
                 window = structured.TileUsingForOp(fused.fused_op, sizes=[1, 1, 1, 1, 0, 0]).tiled_linalg_op
-                copy_windows(window, unit_stride(im2col_gather(contraction)))
+                copy_windows(window, unit_stride(gather))
         # Then one register block per step, K innermost. A loop of one trip is not made at
         # all, so the pattern rewrites below never fold away a loop whose handle is live.
         trips = {pm: kernel.tm, pn: kernel.tn, pk: contraction.extents[pk] // kernel.kc}
@@ -366,6 +387,58 @@ def _lower_to_fma(funcs: ir.Value) -> None:
                 make()
 
 
+def unpack_accumulators(module: ir.Operation) -> None:
+    """Let each packed contraction accumulate into C's own layout, reshaped.
+
+    Register blocks tile C exactly when no padding is needed: C[.., M, N]
+    expanded to [.., M/mr, mr, N/nr, nr] (a reshape, no copy) holds the same
+    blocks as the packed [.., M/mr, N/nr, mr, nr], and the kernel loads and
+    stores each block once per K loop, so its rows of nr lanes may as well be
+    strided. That leaves no unpack: a transpose plus a copy of all of C
+    (a third of the non-kernel time of a ResNet block).
+    """
+    for op in find_ops(module, lambda op: PACKED in op.attributes):
+        pack, result = op.operands[2].owner, op.results[0]
+        users = [use.owner for use in result.uses]
+        if (not isinstance(pack, ir.OpView) or pack.name != "linalg.pack" or len(pack.operands) != 2
+                or pack.outer_dims_perm or len(users) != 1 or users[0].name != "linalg.unpack"):
+            continue  # padded (a ragged M or N): the packed C stays
+        positions, tiles = list(pack.inner_dims_pos), list(pack.static_inner_tiles)
+        source = pack.operands[0]
+        shape, groups = [], []
+        for dim, size in enumerate(source.type.shape):
+            split = [size // tiles[positions.index(dim)], tiles[positions.index(dim)]] if dim in positions else [size]
+            groups.append(list(range(len(shape), len(shape) + len(split))))
+            shape += split
+        maps = list(op.attributes["indexing_maps"])
+        packed_map = ir.AffineMapAttr(maps[2]).value
+        outer, inner = list(packed_map.results)[:len(groups)], list(packed_map.results)[len(groups):]
+        exprs = [e for dim, o in enumerate(outer) for e in ([o, inner[positions.index(dim)]] if dim in positions else [o])]
+        maps[2] = ir.AffineMapAttr.get(ir.AffineMap.get(packed_map.n_dims, 0, exprs))
+        expanded_type = ir.RankedTensorType.get(shape, source.type.element_type)
+        with ir.InsertionPoint(op), op.location:
+            fill = source.owner
+            if isinstance(fill, ir.OpView) and fill.name == "linalg.fill":  # a fresh zero C, in the new shape
+                init = linalg.fill(fill.operands[0], outs=[tensor.EmptyOp(shape, expanded_type.element_type).result])
+            else:
+                init = tensor.ExpandShapeOp(expanded_type, source, _reassociation(groups), [],
+                                            static_output_shape=shape).result
+        op.operation.operands[2] = init
+        op.attributes["indexing_maps"] = ir.ArrayAttr.get(maps)
+        result.set_type(expanded_type)
+        unpack = users[0]
+        with ir.InsertionPoint(unpack), unpack.location:
+            collapsed = tensor.CollapseShapeOp(unpack.results[0].type, result, _reassociation(groups)).result
+        unpack.results[0].replace_all_uses_with(collapsed)
+        unpack.erase()
+        pack.operation.erase()
+
+
+def _reassociation(groups: list[list[int]]) -> ir.ArrayAttr:
+    i64 = ir.IntegerType.get_signless(64)
+    return ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, d) for d in g]) for g in groups])
+
+
 def fuse_accumulator_fills(module: ir.Operation) -> None:
     """Zero each parallel cache tile's accumulator inside the tile.
 
@@ -398,9 +471,7 @@ def lower_relayouts(module: ir.Operation) -> None:
     A transpose lowered to scalar loops costs as much as a third of a
     64x3136x576 matmul; tiles of up to 8x16 move as vector loads, one
     shuffle and stores instead, and big ones are split over the threads.
-    An unpack (with no padding) read by an elementwise op is left as a
-    copying generic instead: elementwise fusion merges it into that op
-    (a bias add), which then reads the packed C directly.
+    Only a padded C is left to unpack (see `unpack_accumulators`).
     """
     relayouts = [op.opview for op in find_ops(module, lambda op: op.name in ("linalg.pack", "linalg.unpack"))]
     if not relayouts:
@@ -419,11 +490,6 @@ def lower_relayouts(module: ir.Operation) -> None:
                     *_op_types("tensor.empty", "linalg.transpose", "tensor.collapse_shape",
                                "tensor.extract_slice", "linalg.copy"),
                     match_tagged(root, f"relayout{i}")).transpose_op
-                if _unpadded(op) and _feeds_elementwise(op.results[0]):
-                    # Left as a generic that elementwise fusion merges with its consumers
-                    # (bias, activation): C is read once, not copied and read again.
-                    structured.GeneralizeOp(transpose)
-                    continue
             *outer, rows, cols = _transpose_shape(op, packed_type)
             sizes = [1] * len(outer) + [_largest_divisor(rows, 8), _largest_divisor(cols, 16)]
             if math.prod(packed_type.shape) >= _PARALLEL_RELAYOUT:  # spread big copies over the threads
@@ -505,21 +571,6 @@ def copy_windows(window: ir.Value, vectorize: bool) -> None:
         structured.ApplyFoldUnitExtentDimsViaSlicesPatternsOp()
     copy = structured.MatchOp.match_op_names(rows, ["linalg.generic"]).result
     structured.VectorizeOp(copy)
-
-
-def _unpadded(unpack: ir.OpView) -> bool:
-    return math.prod(unpack.operands[0].type.shape) == math.prod(unpack.results[0].type.shape)
-
-
-def _feeds_elementwise(value: ir.Value) -> bool:
-    """Whether an elementwise generic reads `value`, directly or through reshapes."""
-    for use in value.uses:
-        user = use.owner
-        if user.name in ("tensor.collapse_shape", "tensor.expand_shape") and _feeds_elementwise(user.results[0]):
-            return True
-        if user.name == "linalg.generic" and all("parallel" in str(a) for a in user.attributes["iterator_types"]):
-            return True
-    return False
 
 
 def _forward_copies_into_empty(module: ir.Operation) -> None:

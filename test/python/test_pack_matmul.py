@@ -85,6 +85,21 @@ def test_linear_with_transposed_weights(m, n, k):
     np.testing.assert_allclose(exe.forward(a, w, bias), np.maximum(a @ w.T + bias, 0), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("m,n,k,threads", [(24, 96, 37, 1), (72, 160, 300, 2)])
+def test_accumulator_in_place(m, n, k, threads):
+    """M and N that whole register blocks tile (no packed C), but not whole cache
+    tiles (72 rows are a 64-row tile and a ragged one); K odd; a bias epilogue."""
+    exe = wafer.compile_mlir(LINEAR.format(m=m, n=n, k=k), threads=threads)
+    a, w, bias = random(m, k), random(n, k), random(n)
+    np.testing.assert_allclose(exe.forward(a, w, bias), np.maximum(a @ w.T + bias, 0), rtol=1e-4, atol=1e-4)
+
+
+def test_batch_matmul_in_place():
+    exe = wafer.compile_mlir(BATCH_MATMUL.format(b=3, m=16, n=64, k=24))
+    a, w = random(3, 16, 24), random(3, 24, 64)
+    np.testing.assert_allclose(exe.forward(a, w), a @ w, rtol=1e-4, atol=1e-4)
+
+
 def test_batch_matmul():
     exe = wafer.compile_mlir(BATCH_MATMUL.format(b=3, m=20, n=40, k=24))
     a, w = random(3, 20, 24), random(3, 24, 40)
