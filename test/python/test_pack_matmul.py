@@ -243,3 +243,19 @@ def test_big_batch_norm_relu_add_tiled_alone(threads):
     assert (compiled.compile_report.stages[-1].ops_after["omp.parallel"] > 0) == (threads > 1)
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape", [(3, 5, 13, 11), (1, 8, 56, 56)])
+def test_relu_written_into_the_next_convolutions_padding(threads, shape):
+    """conv-relu-conv with padding: the relu writes the interior of the second
+    conv's zero-padded input in place; odd planes and 56-pixel row tiles."""
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(shape[1], 7, 3, padding=1), torch.nn.ReLU(),
+                                torch.nn.Conv2d(7, 6, 3, padding=1))
+    x = torch.randn(*shape)
+    compiled = wafer.compile(model, (x,), threads=threads)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-4)
