@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass
 
 from torch_mlir import ir
-from torch_mlir.dialects import linalg, tensor, transform
+from torch_mlir.dialects import affine, arith, linalg, scf, tensor, transform
+from torch_mlir.dialects import vector as vector_ops
 from torch_mlir.dialects.transform import loop, structured, vector
 from torch_mlir.dialects.transform import tensor as tensor_transform
 
@@ -210,8 +211,9 @@ class PackMatmul(WaferPass):
     packed inside each parallel cache tile when one tile spans M. When B is
     a wafer-im2col gather, cache tiles are whole rows of the image where
     that fits, and each tile gathers its own columns too, so the column
-    matrix never goes to memory; other gathers are copied window by window,
-    a vector row at a time. The choice is recorded in the function's
+    matrix never goes to memory (in vector runs straight into the packed
+    panels where they fit, see `gather_into_panels`); other gathers are
+    copied window by window, a vector row at a time. The choice is recorded in the function's
     `wafer.strategy` attribute.
 
     Options:
@@ -266,6 +268,7 @@ class PackMatmul(WaferPass):
                 loop.HoistLoopInvariantSubsetsOp(hoist.body.arguments[0])
                 transform.YieldOp([])
         remove_tags(module, PACKED)
+        gather_into_panels(module)
         fold_constant_packs(module)  # weights are packed once, here, not on every call
         fuse_accumulator_fills(module)
         lower_relayouts(module)
@@ -328,8 +331,9 @@ class PackMatmul(WaferPass):
                     tensor_transform.ApplyBubbleUpExtractSlicePatternsOp()
                 fused = structured.FuseIntoContainingOp(match_tagged(root, f"{name}.gather"), cache_loop)
                 cache_loop = fused.new_containing_op
-                window = structured.TileUsingForOp(fused.fused_op, sizes=[1, 1, 1, 1, 0, 0]).tiled_linalg_op
-                copy_windows(window, unit_stride(gather))
+                if _panel_chunk(gather, kernel.nr) is None:  # else gather_into_panels copies it
+                    window = structured.TileUsingForOp(fused.fused_op, sizes=[1, 1, 1, 1, 0, 0]).tiled_linalg_op
+                    copy_windows(window, unit_stride(gather))
         # Then one register block per step, K innermost. A loop of one trip is not made at
         # all, so the pattern rewrites below never fold away a loop whose handle is live.
         trips = {pm: kernel.tm, pn: kernel.tn, pk: contraction.extents[pk] // kernel.kc}
@@ -544,6 +548,84 @@ def lower_gathers(module: ir.Operation) -> None:
         return ir.WalkResult.ADVANCE
 
     module.walk(unmark)
+
+
+def _panel_chunk(gather: ir.OpView, nr: int) -> int | None:
+    """The run of pixels (a divisor of both the row and the panel width, at
+    least 8 lanes) that `gather_into_panels` copies as one vector, if any."""
+    chunk = math.gcd(ir.IntegerAttr(gather.attributes[IM2COL_ROW]).value, nr)
+    return chunk if unit_stride(gather) and chunk % 8 == 0 else None
+
+
+def gather_into_panels(module: ir.Operation) -> None:
+    """Copy each cache tile's im2col columns straight into its packed B panels.
+
+    A tile's gather wrote [K][pixels] (half a megabyte for 224 pixels of a
+    K=576 conv) and the pack then read it all back to write [panels][K][nr].
+    For a fixed window (c, kh, kw) a run of `chunk` pixels is contiguous both
+    in the input row and in a panel row, so each run is one vector copy from
+    the input to the panel, unrolled over the tile's pixels in a K loop.
+    """
+    for pack in find_ops(module, lambda op: op.name == "linalg.pack" and _gathered_columns(op.opview) is not None):
+        pack = pack.opview
+        gather = _gathered_columns(pack)
+        _, channels, kh, kw, rows, row = gather.results[0].type.shape
+        nr = list(pack.static_inner_tiles)[0]
+        chunk = _panel_chunk(gather, nr)
+        window = gather.operands[0]
+        read = ir.AffineMapAttr(gather.attributes["indexing_maps"][0]).value
+        f32 = window.type.element_type
+        index = ir.IndexType.get()
+        with ir.InsertionPoint(pack), pack.location:
+            def const(value: int) -> ir.Value:
+                return arith.ConstantOp(index, value).result
+
+            zero, one, pad = const(0), const(1), arith.ConstantOp(f32, 0.0).result
+            over_c = scf.ForOp(zero, const(channels), one, [pack.operands[1]])
+            with ir.InsertionPoint(over_c.body):
+                over_h = scf.ForOp(zero, const(kh), one, over_c.inner_iter_args)
+                with ir.InsertionPoint(over_h.body):
+                    over_w = scf.ForOp(zero, const(kw), one, over_h.inner_iter_args)
+                    with ir.InsertionPoint(over_w.body):
+                        c, h, w = (loop.induction_variable for loop in (over_c, over_h, over_w))
+                        k = arith.addi(arith.muli(arith.addi(arith.muli(c, const(kh)), h), const(kw)), w)
+                        panels = over_w.inner_iter_args[0]
+                        for start in range(0, rows * row, chunk):
+                            at = [zero, c, h, w, const(start // row), const(start % row)]
+                            source = [affine.AffineApplyOp(ir.AffineMap.get(6, 0, [e]), at).result
+                                      for e in read.results]
+                            run = vector_ops.TransferReadOp(ir.VectorType.get([chunk], f32), window, source,
+                                                            ir.AffineMap.get_minor_identity(4, 1), pad, [True])
+                            panels = vector_ops.TransferWriteOp(
+                                panels.type, run.result, panels, [zero, const(start // nr), k, const(start % nr)],
+                                ir.AffineMap.get_minor_identity(4, 1), [True]).result
+                        scf.YieldOp([panels])
+                    scf.YieldOp(over_w.results)
+                scf.YieldOp(over_h.results)
+            result = over_c.results[0]
+        collapse = pack.operands[0].owner
+        pack.results[0].replace_all_uses_with(result)
+        pack.erase()
+        collapse.erase()
+        gather.erase()
+
+
+def _gathered_columns(pack: ir.OpView) -> ir.OpView | None:
+    """The im2col gather whose collapsed columns `pack` packs into [1][panels][K][nr]
+    panels inside a cache tile, when its windows are copied by `gather_into_panels`."""
+    collapse = pack.operands[0].owner
+    if len(pack.operands) != 2 or list(pack.outer_dims_perm or []) != [0, 2, 1]:
+        return None
+    if not isinstance(collapse, ir.OpView) or collapse.name != "tensor.collapse_shape":
+        return None
+    gather = collapse.operands[0].owner
+    if not isinstance(gather, ir.OpView) or IM2COL_ROW not in gather.attributes:
+        return None
+    shape = gather.results[0].type.shape
+    tile_ok = shape[0] == 1 and list(pack.inner_dims_pos) == [2]
+    if not tile_ok or _panel_chunk(gather, list(pack.static_inner_tiles)[0]) is None:
+        return None
+    return gather
 
 
 def _used(op: ir.Operation) -> bool:

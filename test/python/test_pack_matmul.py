@@ -207,6 +207,21 @@ def test_convolution_gathered_inside_row_aligned_tiles(threads, stride, batch):
         torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_columns_copied_straight_into_panels(threads):
+    """24-pixel rows: runs of 8 pixels fill the packed panels directly from the
+    input (13 channels, K=117 odd; tiles of 4 rows = 3 panels; batch 2)."""
+    import torch
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(13, 32, 3, padding=1)
+    x = torch.randn(2, 13, 28, 24)
+    compiled = wafer.compile(conv, (x,), threads=threads)
+    assert_strategy(compiled, "packed matmul 32x1344x117: register block 8x32, k unroll 3, cache tile 32x96")
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("batch", [1, 32])
 def test_small_fused_groups_stay_serial_at_two_threads(batch):
     """LeNet at threads=2: a batch of one has no group worth a thread (no OpenMP
