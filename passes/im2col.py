@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import linalg, tensor
 
-from .linalg_builders import iterator_types, multiply_accumulate
+from .linalg_builders import iterator_types, multiply_accumulate, reassociation
 from .pack_matmul import IM2COL_ROW, record_strategy
 from .pass_base import WaferPass, find_ops
 
@@ -27,11 +27,6 @@ def _ints(attr: ir.Attribute) -> list[int]:
 
 def _maps(rank: int, *results: list) -> ir.ArrayAttr:
     return ir.ArrayAttr.get([ir.AffineMapAttr.get(ir.AffineMap.get(rank, 0, r)) for r in results])
-
-
-def _groups(*groups: list[int]) -> ir.ArrayAttr:
-    i64 = ir.IntegerType.get_signless(64)
-    return ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, d) for d in g]) for g in groups])
 
 
 def rewrite_conv(conv: ir.OpView) -> None:
@@ -64,15 +59,15 @@ def rewrite_conv(conv: ir.OpView) -> None:
         gather.attributes[IM2COL_ROW] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), ow)
         k = c * kh * kw
         columns = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, k, oh * ow], f32), gather.results[0],
-                                         _groups([0], [1, 2, 3], [4, 5]))
-        filters = tensor.CollapseShapeOp(ir.RankedTensorType.get([f, k], f32), w, _groups([0], [1, 2, 3]))
-        out = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, f, oh * ow], f32), init, _groups([0], [1], [2, 3]))
+                                         reassociation([0], [1, 2, 3], [4, 5]))
+        filters = tensor.CollapseShapeOp(ir.RankedTensorType.get([f, k], f32), w, reassociation([0], [1, 2, 3]))
+        out = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, f, oh * ow], f32), init, reassociation([0], [1], [2, 3]))
         e = [ir.AffineDimExpr.get(i) for i in range(4)]  # n, f, pixel, k
         product = multiply_accumulate(
             [filters.result, columns.result], out.result,
             [ir.AffineMap.get(4, 0, r) for r in ([e[1], e[3]], [e[0], e[3], e[2]], [e[0], e[1], e[2]])],
             ["parallel", "parallel", "parallel", "reduction"])
-        result = tensor.ExpandShapeOp(init.type, product.results[0], _groups([0], [1], [2, 3]), [],
+        result = tensor.ExpandShapeOp(init.type, product.results[0], reassociation([0], [1], [2, 3]), [],
                                       static_output_shape=[n, f, oh, ow])
     conv.results[0].replace_all_uses_with(result.result)
     conv.operation.erase()

@@ -12,6 +12,7 @@ from torch_mlir.dialects.transform import loop, structured, vector
 from torch_mlir.dialects.transform import tensor as tensor_transform
 
 from .constant_pack import fold_constant_packs
+from .linalg_builders import reassociation
 from .pass_base import WaferPass, find_ops
 from .transform_script import match_tagged, remove_tags, tag, transform_script
 
@@ -425,22 +426,17 @@ def unpack_accumulators(module: ir.Operation) -> None:
             if isinstance(fill, ir.OpView) and fill.name == "linalg.fill":  # a fresh zero C, in the new shape
                 init = linalg.fill(fill.operands[0], outs=[tensor.EmptyOp(shape, expanded_type.element_type).result])
             else:
-                init = tensor.ExpandShapeOp(expanded_type, source, _reassociation(groups), [],
+                init = tensor.ExpandShapeOp(expanded_type, source, reassociation(*groups), [],
                                             static_output_shape=shape).result
         op.operation.operands[2] = init
         op.attributes["indexing_maps"] = ir.ArrayAttr.get(maps)
         result.set_type(expanded_type)
         unpack = users[0]
         with ir.InsertionPoint(unpack), unpack.location:
-            collapsed = tensor.CollapseShapeOp(unpack.results[0].type, result, _reassociation(groups)).result
+            collapsed = tensor.CollapseShapeOp(unpack.results[0].type, result, reassociation(*groups)).result
         unpack.results[0].replace_all_uses_with(collapsed)
         unpack.erase()
         pack.operation.erase()
-
-
-def _reassociation(groups: list[list[int]]) -> ir.ArrayAttr:
-    i64 = ir.IntegerType.get_signless(64)
-    return ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, d) for d in g]) for g in groups])
 
 
 def fuse_accumulator_fills(module: ir.Operation) -> None:

@@ -9,8 +9,8 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor, transform
 from torch_mlir.dialects.transform import structured, vector
 
-from .im2col import _groups, _ints, _maps, _is_static_f32
-from .linalg_builders import iterator_types
+from .im2col import _ints, _maps, _is_static_f32
+from .linalg_builders import iterator_types, reassociation
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 from .serial_foralls import SERIAL
@@ -43,7 +43,7 @@ def rewrite_pool(pool: ir.OpView) -> ir.OpView:
     f32 = x.type.element_type
     with ir.InsertionPoint(pool), pool.location:
         windows = tensor.ExpandShapeOp(ir.RankedTensorType.get([n, c, h // kh, kh, w // kw, kw], f32), x,
-                                       _groups([0], [1], [2, 3], [4, 5]), [],
+                                       reassociation([0], [1], [2, 3], [4, 5]), [],
                                        static_output_shape=[n, c, h // kh, kh, w // kw, kw])
         d = [ir.AffineDimExpr.get(i) for i in range(6)]  # n, c, oh, ow, kh, kw
         reduce = linalg.GenericOp([init.type], [windows.result], [init],
