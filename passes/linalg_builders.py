@@ -6,6 +6,12 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg
 
 
+def reassociation(*groups: list[int]) -> ir.ArrayAttr:
+    """The dim groups of a tensor.expand_shape or collapse_shape."""
+    i64 = ir.IntegerType.get_signless(64)
+    return ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, d) for d in g]) for g in groups])
+
+
 def iterator_types(*kinds: str) -> ir.ArrayAttr:
     return ir.ArrayAttr.get([ir.Attribute.parse(f"#linalg.iterator_type<{kind}>") for kind in kinds])
 
@@ -41,9 +47,3 @@ def int_list(attr: ir.Attribute) -> list[int]:
 def affine_maps(rank: int, *results: list) -> ir.ArrayAttr:
     """`indexing_maps` of `rank` dims, one map per list of result expressions."""
     return ir.ArrayAttr.get([ir.AffineMapAttr.get(ir.AffineMap.get(rank, 0, r)) for r in results])
-
-
-def reassociation(*groups: list[int]) -> ir.ArrayAttr:
-    """The reassociation of a tensor.expand_shape or collapse_shape."""
-    i64 = ir.IntegerType.get_signless(64)
-    return ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, d) for d in g]) for g in groups])

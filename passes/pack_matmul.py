@@ -6,15 +6,18 @@ import math
 from dataclasses import dataclass
 
 from torch_mlir import ir
-from torch_mlir.dialects import transform
+from torch_mlir.dialects import affine, arith, linalg, scf, tensor, transform
+from torch_mlir.dialects import vector as vector_ops
 from torch_mlir.dialects.transform import loop, structured, vector
 from torch_mlir.dialects.transform import tensor as tensor_transform
 
 from .constant_pack import fold_constant_packs
+from .linalg_builders import reassociation
 from .pass_base import WaferPass, find_ops
-from .transform_script import match_tagged, tag, transform_script
+from .transform_script import match_tagged, remove_tags, tag, transform_script
 
 STRATEGY = "wafer.strategy"
+PACKED = "wafer.packed"  # a packed contraction's name, from packing to tiling
 IM2COL_ROW = "wafer.im2col_row"  # on an im2col gather (wafer-im2col): its output row length OW
 _CONTRACTIONS = ("linalg.matmul", "linalg.batch_matmul", "linalg.generic")
 _MATMUL_BODY = ["arith.mulf", "arith.addf", "linalg.yield"]
@@ -199,7 +202,8 @@ class PackMatmul(WaferPass):
     Each static f32 matmul, batch matmul or matmul-like generic (any operand
     layout, e.g. the transposed weights of wafer-fold-transpose) is data-tiled
     with `linalg.pack`: A into [M/mr][K][mr] panels, B into [N/nr][K][nr],
-    C into [M/mr][N/nr][mr][nr], so the inner loop streams both operands
+    C into [M/mr][N/nr][mr][nr] (when M or N needs padding; else the kernel
+    accumulates into C in place), so the inner loop streams both operands
     contiguously. The packed op is tiled with `scf.forall` over cache tiles
     (one per thread), then over register blocks, then over K in steps of
     `kc`; each step becomes kc broadcast-FMA outer products on an mr x nr
@@ -208,8 +212,9 @@ class PackMatmul(WaferPass):
     packed inside each parallel cache tile when one tile spans M. When B is
     a wafer-im2col gather, cache tiles are whole rows of the image where
     that fits, and each tile gathers its own columns too, so the column
-    matrix never goes to memory; other gathers are copied window by window,
-    a vector row at a time. The choice is recorded in the function's
+    matrix never goes to memory (in vector runs straight into the packed
+    panels where they fit, see `gather_into_panels`); other gathers are
+    copied window by window, a vector row at a time. The choice is recorded in the function's
     `wafer.strategy` attribute.
 
     Options:
@@ -237,6 +242,7 @@ class PackMatmul(WaferPass):
                  if c is not None]
         if not found:
             return
+        plans = []
         with transform_script(module) as root:
             for i, contraction in enumerate(found):
                 gather = im2col_gather(contraction)
@@ -245,9 +251,15 @@ class PackMatmul(WaferPass):
                                        tuple(self.cache_tile), self.parallel_flops, row)
                 record_strategy(contraction.op, kernel.describe(contraction))
                 tag(contraction.op.operation, f"mm{i}")
+                per_tile = kernel.parallel and _packs_b_per_tile(contraction, kernel)
+                self._pack(root, f"mm{i}", contraction, kernel)
+                plans.append((contraction, kernel, per_tile, gather, row))
+        unpack_accumulators(module)
+        with transform_script(module) as root:
+            for i, (contraction, kernel, per_tile, gather, row) in enumerate(plans):
                 if gather is not None:
                     tag(gather.operation, f"mm{i}.gather")
-                self._emit(root, f"mm{i}", contraction, kernel, row)
+                self._emit(root, f"mm{i}", contraction, kernel, per_tile, gather, row)
             funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
             _lower_to_fma(funcs)
             # The accumulator stays in registers across K. The patterns above replace
@@ -256,14 +268,16 @@ class PackMatmul(WaferPass):
             with ir.InsertionPoint(hoist.body):
                 loop.HoistLoopInvariantSubsetsOp(hoist.body.arguments[0])
                 transform.YieldOp([])
+        remove_tags(module, PACKED)
+        gather_into_panels(module)
         fold_constant_packs(module)  # weights are packed once, here, not on every call
         fuse_accumulator_fills(module)
         lower_relayouts(module)
         lower_gathers(module)
 
     @staticmethod
-    def _emit(root: ir.Value, name: str, contraction: Contraction, kernel: Kernel, row: int) -> None:
-        """Pack, tile and vectorize one contraction."""
+    def _pack(root: ir.Value, name: str, contraction: Contraction, kernel: Kernel) -> None:
+        """Pack one contraction into register-block panels and mark the packed op `PACKED` = name."""
         any_op = transform.AnyOpType.get()
         pm, pn, pk = (contraction.primary[r] for r in "mnk")
         loops = range(len(contraction.roles))
@@ -279,12 +293,23 @@ class PackMatmul(WaferPass):
                 pack = transform.GetProducerOfOperand(any_op, packed, operand).result
                 packed = structured.PackTransposeOp(any_op, any_op, any_op, pack, packed,
                                                     outer_perm=perm).packed_op
+        transform.AnnotateOp(packed, PACKED,
+                             param=transform.ParamConstantOp(transform.AnyParamType.get(),
+                                                             ir.StringAttr.get(name)).param)
+
+    @staticmethod
+    def _emit(root: ir.Value, name: str, contraction: Contraction, kernel: Kernel, per_tile: bool,
+              gather: ir.OpView | None, row: int) -> None:
+        """Tile and vectorize one packed contraction; B is packed `per_tile` (see `_packs_b_per_tile`)."""
+        any_op = transform.AnyOpType.get()
+        pm, pn, pk = (contraction.primary[r] for r in "mnk")
+        loops = range(len(contraction.roles))
+        packed = match_tagged(root, name, PACKED)
         # A B computed per call (im2col columns) is packed inside each parallel cache tile,
         # by that tile's thread and while its panel is in cache, when one column of tiles
         # covers M (else each M tile would pack it again). A constant B (weights) is
         # folded below instead; a serial kernel's B keeps its own parallel pack loop.
-        pack_b = (transform.GetProducerOfOperand(any_op, packed, 1).result
-                  if kernel.parallel and _packs_b_per_tile(contraction, kernel) else None)
+        pack_b = transform.GetProducerOfOperand(any_op, packed, 1).result if per_tile else None
         # One cache tile per forall iteration (a serial loop when the matmul is too small
         # to pay for waking a thread); every other m, n or batch loop steps by one.
         cache = {pm: kernel.tm, pn: kernel.tn}
@@ -307,8 +332,9 @@ class PackMatmul(WaferPass):
                     tensor_transform.ApplyBubbleUpExtractSlicePatternsOp()
                 fused = structured.FuseIntoContainingOp(match_tagged(root, f"{name}.gather"), cache_loop)
                 cache_loop = fused.new_containing_op
-                window = structured.TileUsingForOp(fused.fused_op, sizes=[1, 1, 1, 1, 0, 0]).tiled_linalg_op
-                copy_windows(window, unit_stride(im2col_gather(contraction)))
+                if _panel_chunk(gather, kernel.nr) is None:  # else gather_into_panels copies it
+                    window = structured.TileUsingForOp(fused.fused_op, sizes=[1, 1, 1, 1, 0, 0]).tiled_linalg_op
+                    copy_windows(window, unit_stride(gather))
         # Then one register block per step, K innermost. A loop of one trip is not made at
         # all, so the pattern rewrites below never fold away a loop whose handle is live.
         trips = {pm: kernel.tm, pn: kernel.tn, pk: contraction.extents[pk] // kernel.kc}
@@ -366,6 +392,53 @@ def _lower_to_fma(funcs: ir.Value) -> None:
                 make()
 
 
+def unpack_accumulators(module: ir.Operation) -> None:
+    """Let each packed contraction accumulate into C's own layout, reshaped.
+
+    Register blocks tile C exactly when no padding is needed: C[.., M, N]
+    expanded to [.., M/mr, mr, N/nr, nr] (a reshape, no copy) holds the same
+    blocks as the packed [.., M/mr, N/nr, mr, nr], and the kernel loads and
+    stores each block once per K loop, so its rows of nr lanes may as well be
+    strided. That leaves no unpack: a transpose plus a copy of all of C
+    (a third of the non-kernel time of a ResNet block).
+    """
+    for op in find_ops(module, lambda op: PACKED in op.attributes):
+        pack, result = op.operands[2].owner, op.results[0]
+        users = [use.owner for use in result.uses]
+        if (not isinstance(pack, ir.OpView) or pack.name != "linalg.pack" or len(pack.operands) != 2
+                or pack.outer_dims_perm or len(users) != 1 or users[0].name != "linalg.unpack"):
+            continue  # padded (a ragged M or N): the packed C stays
+        positions, tiles = list(pack.inner_dims_pos), list(pack.static_inner_tiles)
+        source = pack.operands[0]
+        shape, groups = [], []
+        for dim, size in enumerate(source.type.shape):
+            split = [size // tiles[positions.index(dim)], tiles[positions.index(dim)]] if dim in positions else [size]
+            groups.append(list(range(len(shape), len(shape) + len(split))))
+            shape += split
+        maps = list(op.attributes["indexing_maps"])
+        packed_map = ir.AffineMapAttr(maps[2]).value
+        outer, inner = list(packed_map.results)[:len(groups)], list(packed_map.results)[len(groups):]
+        exprs = [e for dim, o in enumerate(outer) for e in ([o, inner[positions.index(dim)]] if dim in positions else [o])]
+        maps[2] = ir.AffineMapAttr.get(ir.AffineMap.get(packed_map.n_dims, 0, exprs))
+        expanded_type = ir.RankedTensorType.get(shape, source.type.element_type)
+        with ir.InsertionPoint(op), op.location:
+            fill = source.owner
+            if isinstance(fill, ir.OpView) and fill.name == "linalg.fill":  # a fresh zero C, in the new shape
+                init = linalg.fill(fill.operands[0], outs=[tensor.EmptyOp(shape, expanded_type.element_type).result])
+            else:
+                init = tensor.ExpandShapeOp(expanded_type, source, reassociation(*groups), [],
+                                            static_output_shape=shape).result
+        op.operation.operands[2] = init
+        op.attributes["indexing_maps"] = ir.ArrayAttr.get(maps)
+        result.set_type(expanded_type)
+        unpack = users[0]
+        with ir.InsertionPoint(unpack), unpack.location:
+            collapsed = tensor.CollapseShapeOp(unpack.results[0].type, result, reassociation(*groups)).result
+        unpack.results[0].replace_all_uses_with(collapsed)
+        unpack.erase()
+        pack.operation.erase()
+
+
 def fuse_accumulator_fills(module: ir.Operation) -> None:
     """Zero each parallel cache tile's accumulator inside the tile.
 
@@ -398,9 +471,7 @@ def lower_relayouts(module: ir.Operation) -> None:
     A transpose lowered to scalar loops costs as much as a third of a
     64x3136x576 matmul; tiles of up to 8x16 move as vector loads, one
     shuffle and stores instead, and big ones are split over the threads.
-    An unpack (with no padding) read by an elementwise op is left as a
-    copying generic instead: elementwise fusion merges it into that op
-    (a bias add), which then reads the packed C directly.
+    Only a padded C is left to unpack (see `unpack_accumulators`).
     """
     relayouts = [op.opview for op in find_ops(module, lambda op: op.name in ("linalg.pack", "linalg.unpack"))]
     if not relayouts:
@@ -419,11 +490,6 @@ def lower_relayouts(module: ir.Operation) -> None:
                     *_op_types("tensor.empty", "linalg.transpose", "tensor.collapse_shape",
                                "tensor.extract_slice", "linalg.copy"),
                     match_tagged(root, f"relayout{i}")).transpose_op
-                if _unpadded(op) and _feeds_elementwise(op.results[0]):
-                    # Left as a generic that elementwise fusion merges with its consumers
-                    # (bias, activation): C is read once, not copied and read again.
-                    structured.GeneralizeOp(transpose)
-                    continue
             *outer, rows, cols = _transpose_shape(op, packed_type)
             sizes = [1] * len(outer) + [_largest_divisor(rows, 8), _largest_divisor(cols, 16)]
             if math.prod(packed_type.shape) >= _PARALLEL_RELAYOUT:  # spread big copies over the threads
@@ -480,6 +546,84 @@ def lower_gathers(module: ir.Operation) -> None:
     module.walk(unmark)
 
 
+def _panel_chunk(gather: ir.OpView, nr: int) -> int | None:
+    """The run of pixels (a divisor of both the row and the panel width, at
+    least 8 lanes) that `gather_into_panels` copies as one vector, if any."""
+    chunk = math.gcd(ir.IntegerAttr(gather.attributes[IM2COL_ROW]).value, nr)
+    return chunk if unit_stride(gather) and chunk % 8 == 0 else None
+
+
+def gather_into_panels(module: ir.Operation) -> None:
+    """Copy each cache tile's im2col columns straight into its packed B panels.
+
+    A tile's gather wrote [K][pixels] (half a megabyte for 224 pixels of a
+    K=576 conv) and the pack then read it all back to write [panels][K][nr].
+    For a fixed window (c, kh, kw) a run of `chunk` pixels is contiguous both
+    in the input row and in a panel row, so each run is one vector copy from
+    the input to the panel, unrolled over the tile's pixels in a K loop.
+    """
+    for pack in find_ops(module, lambda op: op.name == "linalg.pack" and _gathered_columns(op.opview) is not None):
+        pack = pack.opview
+        gather = _gathered_columns(pack)
+        _, channels, kh, kw, rows, row = gather.results[0].type.shape
+        nr = list(pack.static_inner_tiles)[0]
+        chunk = _panel_chunk(gather, nr)
+        window = gather.operands[0]
+        read = ir.AffineMapAttr(gather.attributes["indexing_maps"][0]).value
+        f32 = window.type.element_type
+        index = ir.IndexType.get()
+        with ir.InsertionPoint(pack), pack.location:
+            def const(value: int) -> ir.Value:
+                return arith.ConstantOp(index, value).result
+
+            zero, one, pad = const(0), const(1), arith.ConstantOp(f32, 0.0).result
+            over_c = scf.ForOp(zero, const(channels), one, [pack.operands[1]])
+            with ir.InsertionPoint(over_c.body):
+                over_h = scf.ForOp(zero, const(kh), one, over_c.inner_iter_args)
+                with ir.InsertionPoint(over_h.body):
+                    over_w = scf.ForOp(zero, const(kw), one, over_h.inner_iter_args)
+                    with ir.InsertionPoint(over_w.body):
+                        c, h, w = (loop.induction_variable for loop in (over_c, over_h, over_w))
+                        k = arith.addi(arith.muli(arith.addi(arith.muli(c, const(kh)), h), const(kw)), w)
+                        panels = over_w.inner_iter_args[0]
+                        for start in range(0, rows * row, chunk):
+                            at = [zero, c, h, w, const(start // row), const(start % row)]
+                            source = [affine.AffineApplyOp(ir.AffineMap.get(6, 0, [e]), at).result
+                                      for e in read.results]
+                            run = vector_ops.TransferReadOp(ir.VectorType.get([chunk], f32), window, source,
+                                                            ir.AffineMap.get_minor_identity(4, 1), pad, [True])
+                            panels = vector_ops.TransferWriteOp(
+                                panels.type, run.result, panels, [zero, const(start // nr), k, const(start % nr)],
+                                ir.AffineMap.get_minor_identity(4, 1), [True]).result
+                        scf.YieldOp([panels])
+                    scf.YieldOp(over_w.results)
+                scf.YieldOp(over_h.results)
+            result = over_c.results[0]
+        collapse = pack.operands[0].owner
+        pack.results[0].replace_all_uses_with(result)
+        pack.erase()
+        collapse.erase()
+        gather.erase()
+
+
+def _gathered_columns(pack: ir.OpView) -> ir.OpView | None:
+    """The im2col gather whose collapsed columns `pack` packs into [1][panels][K][nr]
+    panels inside a cache tile, when its windows are copied by `gather_into_panels`."""
+    collapse = pack.operands[0].owner
+    if len(pack.operands) != 2 or list(pack.outer_dims_perm or []) != [0, 2, 1]:
+        return None
+    if not isinstance(collapse, ir.OpView) or collapse.name != "tensor.collapse_shape":
+        return None
+    gather = collapse.operands[0].owner
+    if not isinstance(gather, ir.OpView) or IM2COL_ROW not in gather.attributes:
+        return None
+    shape = gather.results[0].type.shape
+    tile_ok = shape[0] == 1 and list(pack.inner_dims_pos) == [2]
+    if not tile_ok or _panel_chunk(gather, list(pack.static_inner_tiles)[0]) is None:
+        return None
+    return gather
+
+
 def _used(op: ir.Operation) -> bool:
     """Whether any result reaches a use other than dead reshapes (a gather fused into its tiles)."""
     return any(not use.owner.name.startswith("tensor.") or _used(use.owner) for r in op.results for use in r.uses)
@@ -505,21 +649,6 @@ def copy_windows(window: ir.Value, vectorize: bool) -> None:
         structured.ApplyFoldUnitExtentDimsViaSlicesPatternsOp()
     copy = structured.MatchOp.match_op_names(rows, ["linalg.generic"]).result
     structured.VectorizeOp(copy)
-
-
-def _unpadded(unpack: ir.OpView) -> bool:
-    return math.prod(unpack.operands[0].type.shape) == math.prod(unpack.results[0].type.shape)
-
-
-def _feeds_elementwise(value: ir.Value) -> bool:
-    """Whether an elementwise generic reads `value`, directly or through reshapes."""
-    for use in value.uses:
-        user = use.owner
-        if user.name in ("tensor.collapse_shape", "tensor.expand_shape") and _feeds_elementwise(user.results[0]):
-            return True
-        if user.name == "linalg.generic" and all("parallel" in str(a) for a in user.attributes["iterator_types"]):
-            return True
-    return False
 
 
 def _forward_copies_into_empty(module: ir.Operation) -> None:

@@ -21,9 +21,9 @@ def tag(op: ir.Operation, value: str) -> None:
     op.attributes[TAG] = ir.StringAttr.get(value)
 
 
-def match_tagged(target: ir.Value, value: str) -> ir.Value:
+def match_tagged(target: ir.Value, value: str, key: str = TAG) -> ir.Value:
     return structured.MatchOp(
-        transform.AnyOpType.get(), target, op_attrs=ir.DictAttr.get({TAG: ir.StringAttr.get(value)})
+        transform.AnyOpType.get(), target, op_attrs=ir.DictAttr.get({key: ir.StringAttr.get(value)})
     ).result
 
 
@@ -51,10 +51,10 @@ def transform_script(payload: ir.Operation):
         remove_tags(payload)
 
 
-def remove_tags(payload: ir.Operation) -> None:
+def remove_tags(payload: ir.Operation, key: str = TAG) -> None:
     def strip(op: ir.Operation) -> ir.WalkResult:
-        if TAG in op.attributes:
-            del op.attributes[TAG]
+        if key in op.attributes:
+            del op.attributes[key]
         return ir.WalkResult.ADVANCE
 
     payload.walk(strip)

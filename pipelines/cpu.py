@@ -82,7 +82,7 @@ class CpuPipeline(Configurable):
             *([("vectorize", "wafer-vectorize,func.func(canonicalize,cse)")] if self.vectorize else []),
             (
                 "bufferize",
-                "func.func(refback-generalize-tensor-pad,refback-generalize-tensor-concat),wafer-unshare-inits,"
+                "func.func(refback-generalize-tensor-pad,refback-generalize-tensor-concat),wafer-unshare-inits,eliminate-empty-tensors,"
                 "one-shot-bufferize{allow-unknown-ops bufferize-function-boundaries "
                 "function-boundary-type-conversion=identity-layout-map "
                 "unknown-type-conversion=identity-layout-map},"

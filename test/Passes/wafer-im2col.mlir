@@ -52,17 +52,34 @@ func.func @left_alone(%x: tensor<?x8x10x10xf32>, %w: tensor<16x8x3x3xf32>, %c: t
 }
 
 // A parallel kernel over 56-pixel rows takes cache tiles of 224 pixels (4 rows,
-// 7 panels of 32), so each tile's columns are one window of input rows: the
-// gather and the pack of those columns run inside the tile, in cache.
+// 7 panels of 32), so each tile's columns are one window of input rows,
+// gathered inside the tile, in cache. Runs of 8 pixels lie within one input
+// row and one panel row, so for each (c, kh, kw) the tile copies its 28 runs
+// straight from the input into the packed panels: no column matrix, no pack.
 // PACKED-LABEL: func.func @conv_rows
 // PACKED-SAME: "packed matmul 16x3136x72: register block 8x32, k unroll 8, cache tile 16x224"
 // PACKED: scf.forall (%{{.*}}) in (14)
-// PACKED: tensor.extract_slice %arg0[0, 0, %{{.*}}, %{{.*}}] [1, 8, 6, 58] [1, 1, 1, 1] : tensor<1x8x58x58xf32> to tensor<1x8x6x58xf32>
-// PACKED: scf.for
-// PACKED-SAME: -> (tensor<1x8x3x3x4x56xf32>)
+// PACKED: %[[WINDOW:.*]] = tensor.extract_slice %arg0[0, 0, %{{.*}}, %{{.*}}] [1, 8, 6, 58] [1, 1, 1, 1] : tensor<1x8x58x58xf32> to tensor<1x8x6x58xf32>
+// PACKED: scf.for %{{.*}} = %c0 to %c8 step %c1 iter_args(%{{.*}}) -> (tensor<1x7x72x32xf32>)
+// PACKED: %[[ROWS:.*]] = vector.transfer_read %[[WINDOW]]{{.*}} : tensor<1x8x6x58xf32>, vector<8xf32>
+// PACKED: vector.transfer_write %[[ROWS]], %{{.*}}[%c0, %c0, %{{.*}}, %c0] {{.*}} : vector<8xf32>, tensor<1x7x72x32xf32>
+// PACKED-NOT: linalg.pack
+// PACKED-NOT: linalg.transpose
 // PACKED: vector.fma
 // PACKED: scf.forall.in_parallel
 func.func @conv_rows(%x: tensor<1x8x58x58xf32>, %w: tensor<16x8x3x3xf32>, %c: tensor<1x16x56x56xf32>) -> tensor<1x16x56x56xf32> {
   %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%x, %w : tensor<1x8x58x58xf32>, tensor<16x8x3x3xf32>) outs(%c : tensor<1x16x56x56xf32>) -> tensor<1x16x56x56xf32>
   return %r : tensor<1x16x56x56xf32>
+}
+
+// 12-pixel rows share only 4 lanes with a 32-wide panel: too short a run for
+// a vector copy into the panels, so each tile gathers its columns window by
+// window (24 rows of 12 per (c, kh, kw)) and packs them after.
+// PACKED-LABEL: func.func @conv_rows_of_12
+// PACKED: scf.forall (%{{.*}}) in (2)
+// PACKED: scf.for {{.*}} -> (tensor<1x64x3x3x24x12xf32>)
+// PACKED: vector.fma
+func.func @conv_rows_of_12(%x: tensor<1x64x50x14xf32>, %w: tensor<64x64x3x3xf32>, %c: tensor<1x64x48x12xf32>) -> tensor<1x64x48x12xf32> {
+  %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%x, %w : tensor<1x64x50x14xf32>, tensor<64x64x3x3xf32>) outs(%c : tensor<1x64x48x12xf32>) -> tensor<1x64x48x12xf32>
+  return %r : tensor<1x64x48x12xf32>
 }

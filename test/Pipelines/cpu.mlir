@@ -4,6 +4,7 @@
 // RUN: filecheck %s --input-file %t
 // RUN: filecheck %s --input-file %t --check-prefix=LOWERED
 // RUN: filecheck %s --input-file %t.dumps --check-prefix=DEFAULT
+// RUN: filecheck %s --input-file %t.dumps --check-prefix=PAD
 // RUN: wafer-opt %s --pipeline 'cpu{pack=false tile-sizes=4,4}' --mlir-print-ir-after-all -o %t.tile 2> %t.tile.dumps
 // RUN: filecheck %s --input-file %t.tile
 // RUN: filecheck %s --input-file %t.tile --check-prefix=LOWERED
@@ -101,4 +102,43 @@ func.func @tiled_matmul(%a: tensor<128x64xf32>, %b: tensor<64x512xf32>) -> tenso
   %fill = linalg.fill ins(%zero : f32) outs(%e : tensor<128x512xf32>) -> tensor<128x512xf32>
   %r = linalg.matmul ins(%a, %b : tensor<128x64xf32>, tensor<64x512xf32>) outs(%fill : tensor<128x512xf32>) -> tensor<128x512xf32>
   return %r : tensor<128x512xf32>
+}
+
+// The relu writes straight into the interior of the zero-padded buffer that
+// tensor.pad makes (eliminate-empty-tensors), not into a buffer then copied.
+// PAD: IR Dump After wafer-tighten-lifetimes
+// PAD: func.func @relu_into_pad
+// PAD: %[[PAD:.*]] = memref.alloc() {{.*}} : memref<1x4x10x10xf32>
+// PAD: %[[IN:.*]] = memref.subview %[[PAD]][0, 0, 1, 1] [1, 4, 8, 8]
+// PAD: linalg.generic {{.*}} outs(%[[IN]] :
+// PAD-NOT: memref.copy
+// PAD: return %[[PAD]]
+func.func @relu_into_pad(%x: tensor<1x4x8x8xf32>) -> tensor<1x4x10x10xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x4x8x8xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(n, c, h, w) -> (n, c, h, w)>, affine_map<(n, c, h, w) -> (n, c, h, w)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : tensor<1x4x8x8xf32>) outs(%e : tensor<1x4x8x8xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %m = arith.maximumf %v, %zero : f32
+    linalg.yield %m : f32
+  } -> tensor<1x4x8x8xf32>
+  %p = tensor.pad %r low[0, 0, 1, 1] high[0, 0, 1, 1] {
+  ^bb0(%i: index, %j: index, %k: index, %l: index):
+    tensor.yield %zero : f32
+  } : tensor<1x4x8x8xf32> to tensor<1x4x10x10xf32>
+  return %p : tensor<1x4x10x10xf32>
+}
+
+// A padded argument has no producer to write in place: it is copied in.
+// PAD: func.func @argument_into_pad
+// PAD: %[[PAD:.*]] = memref.alloc() {{.*}} : memref<1x4x10x10xf32>
+// PAD: %[[IN:.*]] = memref.subview %[[PAD]][0, 0, 1, 1] [1, 4, 8, 8]
+// PAD: memref.copy %arg0, %[[IN]]
+func.func @argument_into_pad(%x: tensor<1x4x8x8xf32>) -> tensor<1x4x10x10xf32> {
+  %zero = arith.constant 0.0 : f32
+  %p = tensor.pad %x low[0, 0, 1, 1] high[0, 0, 1, 1] {
+  ^bb0(%i: index, %j: index, %k: index, %l: index):
+    tensor.yield %zero : f32
+  } : tensor<1x4x8x8xf32> to tensor<1x4x10x10xf32>
+  return %p : tensor<1x4x10x10xf32>
 }

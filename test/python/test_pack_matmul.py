@@ -85,6 +85,21 @@ def test_linear_with_transposed_weights(m, n, k):
     np.testing.assert_allclose(exe.forward(a, w, bias), np.maximum(a @ w.T + bias, 0), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("m,n,k,threads", [(24, 96, 37, 1), (72, 160, 300, 2)])
+def test_accumulator_in_place(m, n, k, threads):
+    """M and N that whole register blocks tile (no packed C), but not whole cache
+    tiles (72 rows are a 64-row tile and a ragged one); K odd; a bias epilogue."""
+    exe = wafer.compile_mlir(LINEAR.format(m=m, n=n, k=k), threads=threads)
+    a, w, bias = random(m, k), random(n, k), random(n)
+    np.testing.assert_allclose(exe.forward(a, w, bias), np.maximum(a @ w.T + bias, 0), rtol=1e-4, atol=1e-4)
+
+
+def test_batch_matmul_in_place():
+    exe = wafer.compile_mlir(BATCH_MATMUL.format(b=3, m=16, n=64, k=24))
+    a, w = random(3, 16, 24), random(3, 24, 64)
+    np.testing.assert_allclose(exe.forward(a, w), a @ w, rtol=1e-4, atol=1e-4)
+
+
 def test_batch_matmul():
     exe = wafer.compile_mlir(BATCH_MATMUL.format(b=3, m=20, n=40, k=24))
     a, w = random(3, 20, 24), random(3, 24, 40)
@@ -193,6 +208,21 @@ def test_convolution_gathered_inside_row_aligned_tiles(threads, stride, batch):
         torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_columns_copied_straight_into_panels(threads):
+    """24-pixel rows: runs of 8 pixels fill the packed panels directly from the
+    input (13 channels, K=117 odd; tiles of 4 rows = 3 panels; batch 2)."""
+    import torch
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(13, 32, 3, padding=1)
+    x = torch.randn(2, 13, 28, 24)
+    compiled = wafer.compile(conv, (x,), threads=threads)
+    assert_strategy(compiled, "packed matmul 32x1344x117: register block 8x32, k unroll 3, cache tile 32x96")
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("batch", [1, 32])
 def test_small_fused_groups_stay_serial_at_two_threads(batch):
     """LeNet at threads=2: a batch of one has no group worth a thread (no OpenMP
@@ -227,5 +257,21 @@ def test_big_batch_norm_relu_add_tiled_alone(threads):
     model, x = Block(), torch.randn(50, 20, 37, 29)
     compiled = wafer.compile(model, (x,), threads=threads)
     assert (compiled.compile_report.stages[-1].ops_after["omp.parallel"] > 0) == (threads > 1)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape", [(3, 5, 13, 11), (1, 8, 56, 56)])
+def test_relu_written_into_the_next_convolutions_padding(threads, shape):
+    """conv-relu-conv with padding: the relu writes the interior of the second
+    conv's zero-padded input in place; odd planes and 56-pixel row tiles."""
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(shape[1], 7, 3, padding=1), torch.nn.ReLU(),
+                                torch.nn.Conv2d(7, 6, 3, padding=1))
+    x = torch.randn(*shape)
+    compiled = wafer.compile(model, (x,), threads=threads)
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-4)
