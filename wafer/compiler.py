@@ -108,8 +108,13 @@ def run_stages(module: ir.Module, stages: list[tuple[str, str]], after_stage=Non
     with collect_diagnostics(ctx) as diagnostics:
         for name, text in stages:
             before, start = count_ops(module), time.perf_counter()
+            pm = build_pass_manager(f"builtin.module({text})", ctx)
+            # Verified once per stage: after every pass, verification was a third of
+            # the lowering's time (the transformer layer: 0.2 of 0.6 s).
+            pm.enable_verifier(False)
             try:
-                build_pass_manager(f"builtin.module({text})", ctx).run(module.operation)
+                pm.run(module.operation)
+                module.operation.verify()
             except ir.MLIRError as err:
                 found = [to_diagnostic(d) for d in err.error_diagnostics] or diagnostics
                 errors = [str(d) for d in found if d.severity == "error"] or [str(d) for d in found]
