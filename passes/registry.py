@@ -19,6 +19,7 @@ _PASSES: dict[str, str] = {
     "wafer-im2col": "im2col:Im2col",
     "wafer-pack-matmul": "pack_matmul:PackMatmul",
     "wafer-polynomial-exp": "polynomial_exp:PolynomialExp",
+    "wafer-prefetch-panels": "prefetch_panels:PrefetchPanels",
     "wafer-serial-foralls": "serial_foralls:SerialForalls",
     "wafer-split-asserts": "split_asserts:SplitAsserts",
     "wafer-tighten-lifetimes": "tighten_lifetimes:TightenLifetimes",

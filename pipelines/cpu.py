@@ -87,7 +87,7 @@ class CpuPipeline(Configurable):
                 "function-boundary-type-conversion=identity-layout-map "
                 "unknown-type-conversion=identity-layout-map},"
                 "func.func(tm-tensor-bufferize),refback-mlprogram-bufferize,func.func(canonicalize),"
-                f"{forall},buffer-deallocation-pipeline,wafer-tighten-lifetimes"
+                f"{forall},buffer-deallocation-pipeline,wafer-tighten-lifetimes,wafer-prefetch-panels"
                 + (",wafer-vectorize-copies,func.func(canonicalize)" if self.vectorize else ""),
             ),
             (

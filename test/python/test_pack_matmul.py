@@ -275,3 +275,20 @@ def test_relu_written_into_the_next_convolutions_padding(threads, shape):
     compiled = wafer.compile(model, (x,), threads=threads)
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("k,n", [(1001, 300), (784, 512)])
+def test_streamed_matrix_vector_product_with_prefetched_panels(k, n):
+    """A batch-1 linear layer whose weight panel is too big for L2: wafer-prefetch-panels
+    prefetches rows ahead of the kernel, clamped at the last row (1001 rows: the last
+    K step is a remainder); the numbers are the same."""
+    import torch
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(k, n)
+    x = torch.randn(1, k)
+    compiled = wafer.compile(layer, (x,), threads=1)
+    assert_strategy(compiled, f"packed matmul 1x{n}x{k}")
+    assert_strategy(compiled, "panel rows 16 ahead")
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), layer(x), rtol=1e-4, atol=1e-4)
