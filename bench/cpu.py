@@ -13,9 +13,14 @@ and results, counted by its allocator) against the largest set of the model's
 tensors alive at once (`x live`; the target is at most 1.2). The 1024^3 matmul takes both operands as inputs, so no
 backend can fold a packed weight at compile time.
 
-Every thread pool waits passively (OMP_WAIT_POLICY=PASSIVE for torch's and
-Wafer's OpenMP, no ORT spinning): with calls interleaved on two cores, one
-backend's spinning workers would otherwise steal the cores from the next.
+Each backend is called through its own array interface with inputs made once:
+torch tensors for eager and torch.compile, numpy arrays for ONNX Runtime's feeds
+and for Wafer (numpy in, numpy out).
+
+Every thread pool sleeps between calls (OMP_WAIT_POLICY=PASSIVE for torch's
+OpenMP, no ORT spinning, Wafer's workers spin only between the parallel loops
+of one call): with calls interleaved on two cores, one backend's spinning
+workers would otherwise steal the cores from the next.
 """
 
 from __future__ import annotations
@@ -92,11 +97,12 @@ def bench_row(name: str, batch: int, threads: int, budget: float) -> dict:
         inductor = torch.compile(model)
         with torch.no_grad():
             inductor(*inputs)
+    arrays = [x.numpy() for x in inputs]  # like ORT's feeds: each backend's own array type
     backends = {
         "eager": lambda: model(*inputs),
         "torch.compile": lambda: inductor(*inputs),
         "onnxruntime": onnx_session(model, inputs, threads),
-        "wafer": lambda: compiled(*inputs),
+        "wafer": lambda: compiled(*arrays),
     }
     times = {key: [] for key in backends}
     with torch.no_grad():
