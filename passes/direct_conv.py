@@ -132,20 +132,19 @@ def _to_outer_product(update: ir.OpView) -> None:
     broadcasts; as an outer product each weight is one broadcast load and one
     FMA into its channel's row, with no transpose of the broadcast weights.
     """
-    acc, product = update.operands
-    columns, rows = (product.owner.operands[i].owner for i in (0, 1))
-    if _broadcast_dim(rows) == 1:
-        columns, rows = rows, columns
+    product = next(v.owner for v in update.operands if isinstance(v.owner, ir.OpView) and v.owner.name == "arith.mulf")
+    acc = next(v for v in update.operands if v.owner != product)  # the loop-carried accumulator
+    weights_read, row_read = (product.operands[i].owner for i in (0, 1))
+    if _broadcast_dim(row_read) == 1:
+        weights_read, row_read = row_read, weights_read
     with ir.InsertionPoint(update), update.location:
         f, ow = update.result.type.shape
-        weights = _read_vector(columns, f)
-        row = _read_vector(rows, ow)
+        weights = _read_vector(weights_read, f)
+        row = _read_vector(row_read, ow)
         result = vector.OuterProductOp(update.result.type, weights, row, acc=acc).result
     update.result.replace_all_uses_with(result)
-    update.operation.erase()
-    product.owner.erase()
-    columns.erase()
-    rows.erase()
+    for op in (update, product, weights_read, row_read):
+        op.operation.erase()
 
 
 def _broadcast_dim(read: ir.OpView) -> int:
@@ -155,6 +154,7 @@ def _broadcast_dim(read: ir.OpView) -> int:
 
 
 def _read_vector(read: ir.OpView, size: int) -> ir.Value:
+    """The 1-D read that `read` broadcasts: `size` values of its source, in place."""
     source, index, padding = read.operands[0], read.operands[1], read.operands[2]
-    return vector.TransferReadOp(ir.VectorType.get([size], ir.F32Type.get()), source, [index],
+    return vector.TransferReadOp(ir.VectorType.get([size], padding.type), source, [index],
                                  ir.AffineMap.get_minor_identity(1, 1), padding, [True]).result

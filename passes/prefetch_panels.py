@@ -46,13 +46,13 @@ class PrefetchPanels(WaferPass):
     def apply(self, module: ir.Operation) -> None:
         for k_loop in find_ops(module, _is_one_row_kernel):
             body = k_loop.regions[0].blocks[0]
-            step = body.arguments[0]
+            k_index = body.arguments[0]
             for op in list(body.operations):
-                offsets = _panel_offsets(op, step)
+                offsets = _panel_offsets(op, k_index)
                 if offsets is not None:
                     rows, cols = list(op.attributes["static_sizes"])[-2:]
                     record_strategy(k_loop, f"prefetch {rows}x{cols} panel rows {self.distance} ahead")
-                    _prefetch_ahead(op, offsets, step, self.distance)
+                    _prefetch_ahead(op, offsets, k_index, self.distance)
 
 
 def _is_one_row_kernel(op: ir.Operation) -> bool:
@@ -62,17 +62,17 @@ def _is_one_row_kernel(op: ir.Operation) -> bool:
     return isinstance(accumulator, ir.VectorType) and accumulator.rank == 1
 
 
-def _panel_offsets(op: ir.Operation, step: ir.Value) -> list[ir.Value | int] | None:
+def _panel_offsets(op: ir.Operation, k_index: ir.Value) -> list[ir.Value | int] | None:
     """The offsets of a subview [.., rows, cols] of contiguous rows whose row offset is
     the loop index and whose rows are at least a cache line, in a panel too big to
     stay in L2: the B panel (A's column of one is not). None for any other op."""
-    if op.name != "memref.subview" or len(op.operands) != 2 or op.operands[1] != step:
+    if op.name != "memref.subview" or len(op.operands) != 2 or op.operands[1] != k_index:
         return None
     dynamic = ir.ShapedType.get_dynamic_stride_or_offset()
-    offsets = [step if o == dynamic else o for o in op.attributes["static_offsets"]]
+    offsets = [k_index if o == dynamic else o for o in op.attributes["static_offsets"]]
     cols = list(op.attributes["static_sizes"])[-1]
     strides, _ = ir.MemRefType(op.results[0].type).get_strides_and_offset()
-    if len(offsets) < 2 or offsets[-2] != step or cols < _LINE or strides[-1] != 1:
+    if len(offsets) < 2 or offsets[-2] != k_index or cols < _LINE or strides[-1] != 1:
         return None
     source = ir.MemRefType(op.operands[0].type)
     if math.prod(source.shape) * source.element_type.width // 8 < _STREAMED_BYTES:
@@ -80,7 +80,7 @@ def _panel_offsets(op: ir.Operation, step: ir.Value) -> list[ir.Value | int] | N
     return offsets
 
 
-def _prefetch_ahead(panel: ir.Operation, offsets: list, step: ir.Value, distance: int) -> None:
+def _prefetch_ahead(panel: ir.Operation, offsets: list, k_index: ir.Value, distance: int) -> None:
     """Prefetch each line of the panel's rows `distance` rows on (clamped to its last row)."""
     source = panel.operands[0]
     rows, cols = list(panel.attributes["static_sizes"])[-2:]
@@ -92,6 +92,6 @@ def _prefetch_ahead(panel: ir.Operation, offsets: list, step: ir.Value, distance
 
         leading = [constant(o) for o in offsets[:-2]]
         for row in range(rows):
-            ahead = arith.MinSIOp(arith.AddIOp(step, constant(distance + row)).result, constant(last_row)).result
+            ahead = arith.MinSIOp(arith.AddIOp(k_index, constant(distance + row)).result, constant(last_row)).result
             for col in range(0, cols, _LINE):
                 memref.PrefetchOp(source, [*leading, ahead, constant(offsets[-1] + col)], False, 3, True)
