@@ -12,7 +12,12 @@ from torch_mlir.dialects.transform import loop, structured
 from .linalg_builders import int_list, is_static_f32
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
-from .transform_script import match_tagged, tag, transform_script
+from .transform_script import (
+    hoist_loop_invariant_subsets,
+    match_tagged,
+    tag,
+    transform_script,
+)
 
 _CONV = "linalg.conv_2d_nchw_fchw"
 _LANES = 16  # f32 lanes of an AVX-512 register
@@ -74,14 +79,10 @@ class DirectConv(WaferPass):
                     _accumulate_in_registers(pieces.body.arguments[0])
                     transform.YieldOp([])
             # The accumulator row block stays in registers across the tap loops once the
-            # canonicalizer proves the transfers in bounds and each loop, innermost first,
-            # hoists it (patterns replace loops, so they are matched afresh each round).
+            # canonicalizer proves the transfers in bounds: one round per loop level.
             _canonicalize(root)
             for _ in range(_TAP_LOOPS):
-                hoist = transform.ForeachOp([], [structured.MatchOp.match_op_names(root, ["scf.for"]).result])
-                with ir.InsertionPoint(hoist.body):
-                    loop.HoistLoopInvariantSubsetsOp(hoist.body.arguments[0])
-                    transform.YieldOp([])
+                hoist_loop_invariant_subsets(root)
 
         for update in find_ops(module, lambda op: _UPDATE in op.attributes):
             if update.results[0].type.rank == 2:  # a one-column remainder stays a vector multiply-add

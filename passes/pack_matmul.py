@@ -8,13 +8,19 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import affine, arith, linalg, scf, tensor, transform
 from torch_mlir.dialects import vector as vector_ops
-from torch_mlir.dialects.transform import loop, structured, vector
+from torch_mlir.dialects.transform import structured, vector
 from torch_mlir.dialects.transform import tensor as tensor_transform
 
 from .constant_pack import fold_constant_packs
 from .linalg_builders import reassociation
 from .pass_base import WaferPass, find_ops
-from .transform_script import match_tagged, remove_tags, tag, transform_script
+from .transform_script import (
+    hoist_loop_invariant_subsets,
+    match_tagged,
+    remove_tags,
+    tag,
+    transform_script,
+)
 
 STRATEGY = "wafer.strategy"
 PACKED = "wafer.packed"  # a packed contraction's name, from packing to tiling
@@ -262,12 +268,7 @@ class PackMatmul(WaferPass):
                 self._emit(root, f"mm{i}", contraction, kernel, per_tile, gather, row)
             funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
             _lower_to_fma(funcs)
-            # The accumulator stays in registers across K. The patterns above replace
-            # the K loops (their handles go stale), so every loop is matched afresh.
-            hoist = transform.ForeachOp([], [structured.MatchOp.match_op_names(root, ["scf.for"]).result])
-            with ir.InsertionPoint(hoist.body):
-                loop.HoistLoopInvariantSubsetsOp(hoist.body.arguments[0])
-                transform.YieldOp([])
+            hoist_loop_invariant_subsets(root)  # the accumulator stays in registers across K
         remove_tags(module, PACKED)
         gather_into_panels(module)
         fold_constant_packs(module)  # weights are packed once, here, not on every call

@@ -11,7 +11,7 @@ import contextlib
 
 from torch_mlir import ir
 from torch_mlir.dialects import transform
-from torch_mlir.dialects.transform import interpreter, structured
+from torch_mlir.dialects.transform import interpreter, loop, structured
 
 TAG = "wafer.tag"
 
@@ -49,6 +49,16 @@ def transform_script(payload: ir.Operation):
         interpreter.apply_named_sequence(payload, sequence, script)
     finally:
         remove_tags(payload)
+
+
+def hoist_loop_invariant_subsets(root: ir.Value) -> None:
+    """Hoist the loop-invariant reads and writes (an accumulator's) out of every
+    `scf.for`, matched afresh: pattern applications replace loops, so earlier
+    handles go stale. One round lifts a subset out of one loop level."""
+    hoist = transform.ForeachOp([], [structured.MatchOp.match_op_names(root, ["scf.for"]).result])
+    with ir.InsertionPoint(hoist.body):
+        loop.HoistLoopInvariantSubsetsOp(hoist.body.arguments[0])
+        transform.YieldOp([])
 
 
 def remove_tags(payload: ir.Operation, key: str = TAG) -> None:
