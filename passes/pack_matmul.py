@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from torch_mlir import ir
 from torch_mlir.dialects import affine, arith, linalg, scf, tensor, transform
@@ -64,7 +64,9 @@ class Kernel:
     """Tile sizes of one contraction: mr x nr register block (the packed
     inner tiles), kc k steps unrolled per loop iteration, and a cache tile
     of tm x tn register blocks that is one `scf.forall` iteration, or one
-    iteration of a serial loop when the matmul is too small for threads."""
+    iteration of a serial loop when the matmul is too small for threads.
+    A nonzero `k_block` splits K into blocks of that many steps, each
+    packing its own part of the operands (see `k_blocked`)."""
 
     mr: int
     nr: int
@@ -72,13 +74,14 @@ class Kernel:
     tm: int
     tn: int
     parallel: bool  # cache tiles as an scf.forall (threads), or a serial loop
+    k_block: int = 0
 
     def describe(self, contraction: Contraction) -> str:
         batch = f"{contraction.extent('b')}x" if "b" in contraction.roles else ""
         m, n, k = (contraction.extent(r) for r in "mnk")
         return (f"packed matmul {batch}{m}x{n}x{k}: register block {self.mr}x{self.nr}, "
                 f"k unroll {self.kc}, cache tile {self.tm * self.mr}x{self.tn * self.nr}"
-                + ("" if self.parallel else ", serial"))
+                + (f", k block {self.k_block}" if self.k_block else "") + ("" if self.parallel else ", serial"))
 
 
 def _affine_dims(map_attr: ir.Attribute) -> list[int] | None:
@@ -175,6 +178,23 @@ def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], k_un
     return Kernel(mr, nr, kc, tm, tn, 2 * math.prod(contraction.extents) >= parallel_flops)
 
 
+def k_blocked(kernel: Kernel, contraction: Contraction, limit: int) -> Kernel:
+    """`kernel` with K split into blocks of up to `limit` steps, for a B packed at run time.
+
+    Packing such a B whole holds a copy of it (and of A) as large as the
+    operands themselves; packed one K block at a time (BLIS's kc x N panel,
+    and a cache tile's rows of A per block) only one block is alive. A cache
+    tile then spans all of N, so each tile packs its rows of A once per block.
+    The block is a multiple of kc dividing K, at least half of `limit`;
+    K up to `limit` stays whole.
+    """
+    k, n = contraction.extents[contraction.primary["k"]], contraction.extents[contraction.primary["n"]]
+    blocks = [b for b in range(kernel.kc, limit + 1, kernel.kc) if k % b == 0 and 2 * b >= limit]
+    if k <= limit or not blocks:
+        return kernel
+    return replace(kernel, k_block=blocks[-1], tn=math.ceil(n / kernel.nr))
+
+
 def _row_aligned(tn: int, nr: int, n: int, row: int) -> int:
     """The number of nr-blocks per cache tile nearest `tn` (up to twice it) that
     makes each tile whole rows of an image (n = image rows x row) and divides n
@@ -215,7 +235,8 @@ class PackMatmul(WaferPass):
     `kc`; each step becomes kc broadcast-FMA outer products on an mr x nr
     accumulator that stays in registers across the K loop. Packs of
     constants (weights) are folded at compile time; a B computed per call is
-    packed inside each parallel cache tile when one tile spans M. When B is
+    packed inside each parallel cache tile when one tile spans M, else one
+    K block at a time, A then per tile and block (see `k_blocked`). When B is
     a wafer-im2col gather, cache tiles are whole rows of the image where
     that fits, and each tile gathers its own columns too, so the column
     matrix never goes to memory (in vector runs straight into the packed
@@ -233,6 +254,9 @@ class PackMatmul(WaferPass):
       parallel-flops: smaller matmuls loop over their cache tiles serially:
         4 MFLOP is ~50 us on one core, where waking a second thread (tens
         of microseconds when idle) stops paying.
+      k-block: K steps per block when B is packed at run time and not per
+        cache tile (see `k_blocked`); 128 keeps an 8x32 kernel's kc x nr
+        panel of B (16 KB) in half of L1.
     """
 
     name = "wafer-pack-matmul"
@@ -242,6 +266,7 @@ class PackMatmul(WaferPass):
     k_unroll: int = 8
     cache_tile: tuple[int, ...] = (64, 256)
     parallel_flops: int = 4_000_000
+    k_block: int = 128
 
     def apply(self, module: ir.Operation) -> None:
         found = [c for c in (match_contraction(op.opview) for op in find_ops(module, lambda op: True))
@@ -255,9 +280,11 @@ class PackMatmul(WaferPass):
                 row = ir.IntegerAttr(gather.attributes[IM2COL_ROW]).value if gather is not None else 0
                 kernel = choose_kernel(contraction, tuple(self.register_tile), self.k_unroll,
                                        tuple(self.cache_tile), self.parallel_flops, row)
+                per_tile = kernel.parallel and _packs_b_per_tile(contraction, kernel)
+                if kernel.parallel and not per_tile and not _is_constant(contraction.op.operands[1]):
+                    kernel = k_blocked(kernel, contraction, self.k_block)
                 record_strategy(contraction.op, kernel.describe(contraction))
                 tag(contraction.op.operation, f"mm{i}")
-                per_tile = kernel.parallel and _packs_b_per_tile(contraction, kernel)
                 self._pack(root, f"mm{i}", contraction, kernel)
                 plans.append((contraction, kernel, per_tile, gather, row))
         unpack_accumulators(module)
@@ -268,6 +295,11 @@ class PackMatmul(WaferPass):
                 self._emit(root, f"mm{i}", contraction, kernel, per_tile, gather, row)
             funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
             _lower_to_fma(funcs)
+            # A pack fused into a loop writes a slice of the whole packed tensor; make
+            # that slice a tensor of its own, so only the tile's panels are allocated.
+            empty = transform.ApplyPatternsOp(funcs)
+            with ir.InsertionPoint(empty.patterns):
+                tensor_transform.ApplyFoldTensorEmptyPatternsOp()
             hoist_loop_invariant_subsets(root)  # the accumulator stays in registers across K
         remove_tags(module, PACKED)
         gather_into_panels(module)
@@ -310,7 +342,10 @@ class PackMatmul(WaferPass):
         # by that tile's thread and while its panel is in cache, when one column of tiles
         # covers M (else each M tile would pack it again). A constant B (weights) is
         # folded below instead; a serial kernel's B keeps its own parallel pack loop.
-        pack_b = transform.GetProducerOfOperand(any_op, packed, 1).result if per_tile else None
+        # Else, with K in blocks, each cache tile packs its rows of A per block instead.
+        per_tile_pack = transform.GetProducerOfOperand(any_op, packed, 1).result if per_tile else None
+        if kernel.k_block:
+            packed, per_tile_pack = PackMatmul._split_k(packed, contraction, kernel)
         # One cache tile per forall iteration (a serial loop when the matmul is too small
         # to pay for waking a thread); every other m, n or batch loop steps by one.
         cache = {pm: kernel.tm, pn: kernel.tn}
@@ -323,9 +358,9 @@ class PackMatmul(WaferPass):
             cache_tiles = structured.TileUsingForOp(
                 packed, sizes=[t if n > 1 else 0 for t, n in zip(cache_sizes, trips)])
             cache_loop, tile = (cache_tiles.loops[-1] if cache_tiles.loops else None), cache_tiles.tiled_linalg_op
-        if pack_b is not None and cache_loop is not None:
-            cache_loop = structured.FuseIntoContainingOp(pack_b, cache_loop).new_containing_op
-            if row and contraction.extents[pn] % (kernel.tn * kernel.nr) == 0:
+        if per_tile_pack is not None and cache_loop is not None:
+            cache_loop = structured.FuseIntoContainingOp(per_tile_pack, cache_loop).new_containing_op
+            if per_tile and row and contraction.extents[pn] % (kernel.tn * kernel.nr) == 0:
                 # Each tile's columns are whole image rows: the slice of the collapsed
                 # columns becomes a slice of the gather, copied right there.
                 bubble = transform.ApplyPatternsOp(cache_loop)
@@ -338,11 +373,14 @@ class PackMatmul(WaferPass):
                     copy_windows(window, unit_stride(gather))
         # Then one register block per step, K innermost. A loop of one trip is not made at
         # all, so the pattern rewrites below never fold away a loop whose handle is live.
-        trips = {pm: kernel.tm, pn: kernel.tn, pk: contraction.extents[pk] // kernel.kc}
+        trips = {pm: kernel.tm, pn: kernel.tn, pk: (kernel.k_block or contraction.extents[pk]) // kernel.kc}
         step = {pm: 1, pn: 1, pk: kernel.kc}
         sizes = [0 if trips.get(d, contraction.extents[d] if contraction.roles[d] == "k" else 1) == 1
                  else step.get(d, 1) for d in loops]
-        rank = {pn: 1, pm: 2, pk: 4}
+        # Columns of register blocks outer, so each B panel is reused from L1 down a
+        # column; with K in blocks, rows outer instead: the kernel then walks C row by
+        # row, which the hardware prefetcher follows (C comes back once per K block).
+        rank = {pm: 1, pn: 2, pk: 4} if kernel.k_block else {pn: 1, pm: 2, pk: 4}
         order = sorted(loops, key=lambda d: rank.get(d, 3 if contraction.roles[d] == "k" else 0))
         tiled = structured.TileUsingForOp(tile, sizes=sizes, interchange=order)
         k_loop = tiled.loops[-1] if tiled.loops else cache_loop
@@ -357,6 +395,22 @@ class PackMatmul(WaferPass):
         if kept and kept[0] == "k" and len(kept) > 1:
             block = structured.InterchangeOp(block, iterator_interchange=list(range(1, len(kept))) + [0]).result
         structured.VectorizeOp(block)
+
+    @staticmethod
+    def _split_k(packed: ir.Value, contraction: Contraction, kernel: Kernel) -> tuple[ir.Value, ir.Value | None]:
+        """Loop over K blocks and pack B's block, and A's unless it is constant, in each.
+
+        Returns the packed op of one block and A's pack in the loop (for the
+        cache tiles to take their own rows of), if any.
+        """
+        any_op = transform.AnyOpType.get()
+        pack_a, pack_b = (transform.GetProducerOfOperand(any_op, packed, operand).result for operand in (0, 1))
+        sizes = [kernel.k_block if d == contraction.primary["k"] else 0 for d in range(len(contraction.roles))]
+        blocks = structured.TileUsingForOp(packed, sizes=sizes)
+        loop = structured.FuseIntoContainingOp(pack_b, blocks.loops[0]).new_containing_op
+        if _is_constant(contraction.op.operands[0]):  # folded with the weights instead
+            return blocks.tiled_linalg_op, None
+        return blocks.tiled_linalg_op, structured.FuseIntoContainingOp(pack_a, loop).fused_op
 
 
 def _is_constant(value: ir.Value) -> bool:
@@ -462,8 +516,8 @@ def _op_types(*names: str) -> list[ir.Type]:
     return [transform.OperationType.get(name) for name in names]
 
 
-# Packs and unpacks of at least this many elements (1 MB) run as parallel loops.
-_PARALLEL_RELAYOUT = 1 << 18
+# Packs and unpacks of at least this many elements (256 KB) run as parallel loops.
+_PARALLEL_RELAYOUT = 1 << 16
 
 
 def lower_relayouts(module: ir.Operation) -> None:

@@ -23,8 +23,8 @@ class CpuPipeline(Configurable):
       pack: turn the other convolutions into im2col matmuls (wafer-im2col) and
         data-tile static f32 matmuls into the packed FMA kernel
         (wafer-pack-matmul) instead of tiling them in place.
-      register-tile, cache-tile, k-unroll: the packed kernel's tile sizes
-        (see wafer-pack-matmul).
+      register-tile, cache-tile, k-unroll, k-block: the packed kernel's tile
+        sizes (see wafer-pack-matmul).
       threads: worker threads for the `scf.forall` loops, run as OpenMP
         parallel loops (the intel-openmp runtime); 1 keeps them serial, 0
         means one per core.
@@ -44,6 +44,7 @@ class CpuPipeline(Configurable):
     register_tile: tuple[int, ...] = (8, 32)
     cache_tile: tuple[int, ...] = (64, 256)
     k_unroll: int = 8
+    k_block: int = 128
     threads: int = 0
 
     def stages(self) -> list[tuple[str, str]]:
@@ -110,7 +111,7 @@ class CpuPipeline(Configurable):
 
     def _pack_matmul(self) -> str:
         options = (f"register-tile={_ints(self.register_tile)} cache-tile={_ints(self.cache_tile)} "
-                   f"k-unroll={self.k_unroll}")
+                   f"k-unroll={self.k_unroll} k-block={self.k_block}")
         direct = "wafer-direct-conv," if self.direct_conv else ""
         return f"{direct}wafer-im2col,wafer-pack-matmul{{{options}}},func.func(canonicalize,cse)"
 

@@ -127,6 +127,7 @@ func.func @split_dims(%a: tensor<16x1x4x8xf32>, %b: tensor<32x4x8xf32>, %c: tens
 // In parallel cache tiles too, the accumulator is read before the K loop,
 // carried through it in registers and written once after it.
 // CHECK-LABEL: func.func @parallel_tiles
+// CHECK-NOT: k block
 // CHECK: scf.forall
 // CHECK: %[[ACC:.*]] = vector.transfer_read {{.*}} : tensor<8x32xf32>, vector<8x32xf32>
 // CHECK: scf.for %{{.*}} = %{{.*}} to %c128 step %c8 iter_args(%{{.*}} = %[[ACC]]) -> (vector<8x32xf32>)
@@ -136,6 +137,28 @@ func.func @split_dims(%a: tensor<16x1x4x8xf32>, %b: tensor<32x4x8xf32>, %c: tens
 func.func @parallel_tiles(%a: tensor<64x128xf32>, %b: tensor<128x512xf32>, %c: tensor<64x512xf32>) -> tensor<64x512xf32> {
   %r = linalg.matmul ins(%a, %b : tensor<64x128xf32>, tensor<128x512xf32>) outs(%c : tensor<64x512xf32>) -> tensor<64x512xf32>
   return %r : tensor<64x512xf32>
+}
+
+// A B packed per call, under more than 128 K steps and more than one row of
+// cache tiles, is packed one K block at a time: a loop over the blocks packs
+// B's 128 rows into panels of their own, and each cache tile (all of N)
+// packs its rows of A for the block, so no packed copy of a whole operand
+// exists. The tile's register blocks go a row of blocks at a time.
+// CHECK-LABEL: func.func @k_blocks
+// CHECK-SAME: cache tile 64x256, k block 128
+// CHECK: scf.for %{{.*}} = %c0 to %c512 step %c128 iter_args(%{{.*}} = %{{.*}}) -> (tensor<16x8x8x32xf32>)
+// CHECK: tensor.empty() : tensor<8x128x32xf32>
+// CHECK: scf.forall (%{{.*}}) in (2)
+// CHECK: tensor.empty() : tensor<8x128x8xf32>
+// CHECK: tensor.extract_slice %{{.*}}[%{{.*}}, 0, 0, 0] [8, 8, 8, 32]
+// CHECK: scf.for %[[ROW:.*]] = %c0 to %c8 step %c1
+// CHECK: scf.for %[[COL:.*]] = %c0 to %c8 step %c1
+// CHECK: tensor.extract_slice %{{.*}}[%[[ROW]], 0, %[[COL]], 0] [1, 8, 1, 32]
+// CHECK: scf.for %{{.*}} = %c0 to %c128 step %c8 iter_args
+// CHECK: vector.fma
+func.func @k_blocks(%a: tensor<128x512xf32>, %b: tensor<512x256xf32>, %c: tensor<128x256xf32>) -> tensor<128x256xf32> {
+  %r = linalg.matmul ins(%a, %b : tensor<128x512xf32>, tensor<512x256xf32>) outs(%c : tensor<128x256xf32>) -> tensor<128x256xf32>
+  return %r : tensor<128x256xf32>
 }
 
 // The zero fill of a parallel kernel's accumulator moves into each cache

@@ -126,6 +126,25 @@ def test_threads(threads):
     assert (exe.compile_report.stages[-1].ops_after["omp.parallel"] > 0) == (threads > 1)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("m,n,k,block", [(256, 256, 512, 128), (100, 1000, 384, 128), (136, 72, 520, 104)])
+def test_operands_packed_one_k_block_at_a_time(m, n, k, block, threads):
+    """Both operands per call and K over 128 steps: B is packed a K block at a
+    time and each cache tile packs its rows of A per block. Ragged M and N pad
+    A and B in every block; 520 = 5 blocks of 104, 13 K steps each."""
+    exe = wafer.compile_mlir(MATMUL.format(m=m, n=n, k=k), threads=threads)
+    a, b = random(m, k), random(k, n)
+    np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
+    assert_strategy(exe, f"k block {block}")
+
+
+def test_batch_matmul_packed_one_k_block_at_a_time():
+    exe = wafer.compile_mlir(BATCH_MATMUL.format(b=2, m=96, n=128, k=256), threads=2)
+    a, w = random(2, 96, 256), random(2, 256, 128)
+    np.testing.assert_allclose(exe.forward(a, w), a @ w, rtol=1e-4, atol=1e-4)
+    assert_strategy(exe, "k block 128")
+
+
 SPLIT_DIMS = """
 func.func @forward(%a: tensor<19x1x3x10xf32>, %b: tensor<40x3x10xf32>) -> tensor<19x1x40xf32> {
   %zero = arith.constant 0.0 : f32
