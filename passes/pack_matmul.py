@@ -278,8 +278,10 @@ class PackMatmul(WaferPass):
             for i, contraction in enumerate(found):
                 gather = im2col_gather(contraction)
                 row = ir.IntegerAttr(gather.attributes[IM2COL_ROW]).value if gather is not None else 0
+                # A contraction inside a parallel loop (wafer-winograd's blocks) is one thread's work.
+                parallel_flops = math.inf if _in_parallel_loop(contraction.op) else self.parallel_flops
                 kernel = choose_kernel(contraction, tuple(self.register_tile), self.k_unroll,
-                                       tuple(self.cache_tile), self.parallel_flops, row)
+                                       tuple(self.cache_tile), parallel_flops, row)
                 per_tile = kernel.parallel and _packs_b_per_tile(contraction, kernel)
                 if kernel.parallel and not per_tile and not _is_constant(contraction.op.operands[1]):
                     kernel = k_blocked(kernel, contraction, self.k_block)
@@ -412,6 +414,15 @@ class PackMatmul(WaferPass):
         if _is_constant(contraction.op.operands[0]):  # folded with the weights instead
             return blocks.tiled_linalg_op, None
         return blocks.tiled_linalg_op, structured.FuseIntoContainingOp(pack_a, loop).fused_op
+
+
+def _in_parallel_loop(op: ir.OpView) -> bool:
+    parent = op.operation.parent
+    while parent.name != "func.func":
+        if parent.name == "scf.forall":
+            return True
+        parent = parent.parent
+    return False
 
 
 def _is_constant(value: ir.Value) -> bool:
@@ -548,7 +559,8 @@ def lower_relayouts(module: ir.Operation) -> None:
                     match_tagged(root, f"relayout{i}")).transpose_op
             *outer, rows, cols = _transpose_shape(op, packed_type)
             sizes = [1] * len(outer) + [_largest_divisor(rows, 8), _largest_divisor(cols, 16)]
-            if math.prod(packed_type.shape) >= _PARALLEL_RELAYOUT:  # spread big copies over the threads
+            if math.prod(packed_type.shape) >= _PARALLEL_RELAYOUT and not _in_parallel_loop(op):
+                # spread big copies over the threads
                 tiled = structured.TileUsingForallOp(transform.AnyOpType.get(), transform.AnyOpType.get(),
                                                      transpose, tile_sizes=sizes).tiled_op
             else:

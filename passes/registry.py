@@ -17,6 +17,7 @@ _PASSES: dict[str, str] = {
     "wafer-fuse": "fuse:Fuse",
     "wafer-direct-conv": "direct_conv:DirectConv",
     "wafer-im2col": "im2col:Im2col",
+    "wafer-winograd": "winograd:Winograd",
     "wafer-pack-matmul": "pack_matmul:PackMatmul",
     "wafer-polynomial-exp": "polynomial_exp:PolynomialExp",
     "wafer-prefetch-panels": "prefetch_panels:PrefetchPanels",

@@ -18,6 +18,8 @@ class CpuPipeline(Configurable):
       vectorize: lower tiles to `vector` ops (AVX-512 FMAs) where it pays,
         max pooling over disjoint windows to vector row maxima, and copies
         between static buffers to vector rows.
+      winograd: in the pack stage, compute big 3x3 stride-1 convolutions as
+        Winograd F(2x2, 3x3) (wafer-winograd).
       direct-conv: in the pack stage, compute the convolutions whose output
         row blocks fit the vector registers directly (wafer-direct-conv).
       pack: turn the other convolutions into im2col matmuls (wafer-im2col) and
@@ -40,6 +42,7 @@ class CpuPipeline(Configurable):
     tile_sizes: tuple[int, ...] = (8, 64)
     vectorize: bool = True
     pack: bool = True
+    winograd: bool = True
     direct_conv: bool = True
     register_tile: tuple[int, ...] = (8, 32)
     cache_tile: tuple[int, ...] = (64, 256)
@@ -112,8 +115,9 @@ class CpuPipeline(Configurable):
     def _pack_matmul(self) -> str:
         options = (f"register-tile={_ints(self.register_tile)} cache-tile={_ints(self.cache_tile)} "
                    f"k-unroll={self.k_unroll} k-block={self.k_block}")
+        winograd = "wafer-winograd," if self.winograd else ""
         direct = "wafer-direct-conv," if self.direct_conv else ""
-        return f"{direct}wafer-im2col,wafer-pack-matmul{{{options}}},func.func(canonicalize,cse)"
+        return f"{winograd}{direct}wafer-im2col,wafer-pack-matmul{{{options}}},func.func(canonicalize,cse)"
 
     def pipeline(self) -> str:
         return "builtin.module(" + ",".join(text for _, text in self.stages()) + ")"

@@ -1,0 +1,247 @@
+"""wafer-winograd: 3x3 convolutions as Winograd F(2x2, 3x3), 2.25x fewer multiplies."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from torch_mlir import ir
+from torch_mlir.dialects import arith, linalg, scf, tensor, vector
+
+from .constant_pack import ConstantReader
+from .linalg_builders import int_list, is_static_f32
+from .pack_matmul import record_strategy
+from .pass_base import WaferPass, find_ops
+
+_CONV = "linalg.conv_2d_nchw_fchw"
+_LANES = 16  # f32 lanes of an AVX-512 register: tiles transformed side by side
+_PANEL = 32  # wafer-pack-matmul's register block width: a block's tiles fill whole panels
+# Y = A^T [(G g G^T) * (B^T d B)] A for a 4x4 input tile d, 3x3 filter g, 2x2 output tile Y.
+_BT = ((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1))
+_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
+_AT = ((1, 1, 1, 0), (0, 1, -1, -1))
+_EVEN = list(range(0, 2 * _LANES, 2))
+_ODD = list(range(1, 2 * _LANES, 2))
+_INTERLEAVE = [lane for k in range(_LANES) for lane in (k, k + _LANES)]
+
+
+@dataclass(frozen=True)
+class Winograd(WaferPass):
+    """Compute each big 3x3, stride-1 NCHW convolution as Winograd F(2x2, 3x3).
+
+    Each 2x2 output tile is A^T [U * (B^T d B)] A, where U = G g G^T is the
+    filter transformed at compile time (numpy, from the constant weights) and
+    d the 4x4 input patch: 16 products per tile and channel pair instead of
+    36. Per (image, block of tile rows), one `scf.forall` iteration:
+      - transforms its input patches, 16 tiles at a time as vectors: the
+        stride-2 patch columns are the even and odd lanes of two row loads;
+      - multiplies them by U as a batch of 16 matmuls [F x C] x [C x tiles]
+        (wafer-pack-matmul's kernel, on panels that stay in L2);
+      - transforms the products back to 2x2 tiles, interleaved into output
+        rows, and adds them to the convolution's init (its bias).
+    A tile row is padded to whole vectors of tiles (ResNet's 28 to 32), so a
+    block is whole kernel panels; the padding tiles read zeros and are not
+    written. Numerics differ from the direct sum by a few ulps of the
+    transformed values (about 1e-6 relative).
+
+    Options:
+      min-channels: convolutions with fewer input or output channels are left
+        to wafer-direct-conv and wafer-im2col (the transforms would dominate).
+      block-bytes: the most bytes of transformed input per block (it and the
+        products should stay in L2).
+    """
+
+    name = "wafer-winograd"
+    summary = "Compute 3x3 stride-1 convolutions as Winograd F(2x2, 3x3)"
+
+    min_channels: int = 16
+    block_bytes: int = 512 * 1024
+
+    def apply(self, module: ir.Operation) -> None:
+        reader = ConstantReader(module)
+        for conv in find_ops(module, lambda op: op.name == _CONV):
+            conv = conv.opview
+            weights = reader.array(conv.operands[1]) if self._fits(conv) else None
+            rows = self._rows_per_block(conv) if weights is not None else None
+            if rows is not None:
+                _rewrite(conv, weights, rows)
+
+    def _fits(self, conv: ir.OpView) -> bool:
+        if not is_static_f32(conv):
+            return False
+        _, c, h, w = conv.operands[0].type.shape
+        f, _, kh, kw = conv.operands[1].type.shape
+        _, _, oh, ow = conv.results[0].type.shape
+        unit = int_list(conv.attributes["strides"]) == [1, 1] and int_list(conv.attributes["dilations"]) == [1, 1]
+        return (unit and (kh, kw) == (3, 3) and (h, w) == (oh + 2, ow + 2) and oh % 2 == 0 and ow % 2 == 0
+                and min(c, f) >= self.min_channels and f % 8 == 0)
+
+    def _rows_per_block(self, conv: ir.OpView) -> int | None:
+        """The most tile rows per block within `block_bytes` that divide the tile rows
+        and fill whole panels; None if there is no such number."""
+        _, c, _, _ = conv.operands[0].type.shape
+        _, _, oh, ow = conv.results[0].type.shape
+        slots = _tile_slots(ow)
+        fitting = [r for r in range(1, oh // 2 + 1)
+                   if (oh // 2) % r == 0 and r * slots % _PANEL == 0 and 16 * c * r * slots * 4 <= self.block_bytes]
+        return max(fitting, default=None)
+
+
+def _tile_slots(ow: int) -> int:
+    """Tiles per tile row, padded to whole vectors."""
+    return math.ceil(ow // 2 / _LANES) * _LANES
+
+
+def transformed_filters(weights: np.ndarray) -> np.ndarray:
+    """U[4 xi + nu, f, c] = (G g[f, c] G^T)[xi, nu]."""
+    f, c, _, _ = weights.shape
+    u = np.einsum("xi,fcij,yj->xyfc", _G, weights.astype(np.float64), _G)
+    return np.ascontiguousarray(u.reshape(16, f, c), dtype=np.float32)
+
+
+def _rewrite(conv: ir.OpView, weights: np.ndarray, rows: int) -> None:
+    x, _, init = conv.operands
+    n, c, _, _ = x.type.shape
+    f = weights.shape[0]
+    _, _, oh, ow = init.type.shape
+    tiles = rows * _tile_slots(ow)
+    f32 = x.type.element_type
+    record_strategy(conv, f"winograd F(2x2,3x3) conv: blocks of {rows} tile rows ({tiles} tiles)")
+    with ir.InsertionPoint(conv), conv.location:
+        u_type = ir.RankedTensorType.get([16, f, c], f32)
+        filters = arith.ConstantOp(u_type, ir.DenseElementsAttr.get(transformed_filters(weights), type=f32))
+        blocks = scf.ForallOp([0, 0], [n, oh // 2 // rows], [1, 1], [init])
+        with ir.InsertionPoint(blocks.body):
+            image, block = blocks.induction_variables
+            out = blocks.inner_iter_args[0]
+            patches = _transform_input(x, image, block, rows, tiles)
+            zero = arith.ConstantOp(f32, 0.0).result
+            products = linalg.batch_matmul(
+                filters.result, patches,
+                outs=[linalg.fill(zero, outs=[tensor.EmptyOp([16, f, tiles], f32).result])])
+            first_row = arith.MulIOp(block, _index(2 * rows)).result
+            offsets, sizes = [image, _index(0), first_row, _index(0)], [1, f, 2 * rows, ow]
+            rows_out = _slice(out, offsets, sizes)
+            result = _transform_output(products, rows_out, rows, ow)
+            with ir.InsertionPoint(blocks.terminator().block):
+                _parallel_insert(result, out, offsets, sizes)
+    conv.results[0].replace_all_uses_with(blocks.results[0])
+    conv.erase()
+
+
+def _transform_input(x: ir.Value, image: ir.Value, block: ir.Value, rows: int, tiles: int) -> ir.Value:
+    """V[4 xi + nu, c, tile] = (B^T d B)[xi, nu] for each 4x4 patch d of the block's tiles."""
+    _, c, _, w = x.type.shape
+    f32 = x.type.element_type
+    slots = tiles // rows
+    empty = tensor.EmptyOp([16, c, tiles], f32).result
+    pad = arith.ConstantOp(f32, 0.0).result
+    over_c = scf.ForOp(_index(0), _index(c), _index(1), [empty])
+    with ir.InsertionPoint(over_c.body):
+        over_rows = scf.ForOp(_index(0), _index(rows), _index(1), over_c.inner_iter_args)
+        with ir.InsertionPoint(over_rows.body):
+            channel, row = over_c.induction_variable, over_rows.induction_variable
+            top = arith.MulIOp(arith.AddIOp(arith.MulIOp(block, _index(rows)).result, row).result, _index(2)).result
+            patches = over_rows.inner_iter_args[0]
+            for first in range(0, slots, _LANES):
+                # d[i][j]: row top+i, column 2*tile + j of 16 tiles, from two 32-lane loads per row.
+                d = []
+                for i in range(4):
+                    at = [image, channel, arith.AddIOp(top, _index(i)).result]
+                    columns = []
+                    for start in (2 * first, 2 * first + 2):
+                        run = _read(x, [*at, _index(start)], 2 * _LANES, pad, start + 2 * _LANES <= w)
+                        columns += [_shuffle(run, run, _EVEN), _shuffle(run, run, _ODD)]
+                    d.append(columns)
+                t = [[_combine(_BT[nu], d[i]) for nu in range(4)] for i in range(4)]
+                for xi in range(4):
+                    for nu in range(4):
+                        value = _combine(_BT[xi], [t[i][nu] for i in range(4)])
+                        column = arith.AddIOp(arith.MulIOp(row, _index(slots)).result, _index(first)).result
+                        patches = _write(value, patches, [_index(4 * xi + nu), channel, column], True)
+            scf.YieldOp([patches])
+        scf.YieldOp(over_rows.results)
+    return over_c.results[0]
+
+
+def _transform_output(products: ir.Value, rows_out: ir.Value, rows: int, ow: int) -> ir.Value:
+    """rows_out[0, f, 2 r + a, 2 tile + b] += (A^T M A)[a, b] for each tile's 4x4 products M."""
+    f = products.type.shape[1]
+    f32 = products.type.element_type
+    slots = products.type.shape[2] // rows
+    pad = arith.ConstantOp(f32, 0.0).result
+    over_f = scf.ForOp(_index(0), _index(f), _index(1), [rows_out])
+    with ir.InsertionPoint(over_f.body):
+        over_rows = scf.ForOp(_index(0), _index(rows), _index(1), over_f.inner_iter_args)
+        with ir.InsertionPoint(over_rows.body):
+            channel, row = over_f.induction_variable, over_rows.induction_variable
+            result = over_rows.inner_iter_args[0]
+            for first in range(0, slots, _LANES):
+                column = arith.AddIOp(arith.MulIOp(row, _index(slots)).result, _index(first)).result
+                m = [[_read(products, [_index(4 * xi + nu), channel, column], _LANES, pad, True) for nu in range(4)]
+                     for xi in range(4)]
+                s = [[_combine(_AT[a], [m[xi][nu] for xi in range(4)]) for nu in range(4)] for a in range(2)]
+                for a in range(2):
+                    y = [_combine(_AT[b], s[a]) for b in range(2)]
+                    at = [_index(0), channel, arith.AddIOp(arith.MulIOp(row, _index(2)).result, _index(a)).result,
+                          _index(2 * first)]
+                    whole = 2 * first + 2 * _LANES <= ow
+                    init = _read(result, at, 2 * _LANES, pad, whole)
+                    total = arith.AddFOp(init, _shuffle(y[0], y[1], _INTERLEAVE)).result
+                    result = _write(total, result, at, whole)
+            scf.YieldOp([result])
+        scf.YieldOp(over_rows.results)
+    return over_f.results[0]
+
+
+def _combine(coefficients: tuple[int, ...], values: list[ir.Value]) -> ir.Value:
+    """sum(k * v) for coefficients k in {-1, 0, 1}, at least one of them 1."""
+    terms = sorted(((k, v) for k, v in zip(coefficients, values) if k), key=lambda term: -term[0])
+    total = terms[0][1]
+    for k, value in terms[1:]:
+        total = (arith.AddFOp if k > 0 else arith.SubFOp)(total, value).result
+    return total
+
+
+def _read(source: ir.Value, indices: list[ir.Value], lanes: int, pad: ir.Value, in_bounds: bool) -> ir.Value:
+    rank = source.type.rank
+    return vector.TransferReadOp(ir.VectorType.get([lanes], source.type.element_type), source, indices,
+                                 ir.AffineMap.get_minor_identity(rank, 1), pad, [in_bounds]).result
+
+
+def _write(value: ir.Value, dest: ir.Value, indices: list[ir.Value], in_bounds: bool) -> ir.Value:
+    return vector.TransferWriteOp(dest.type, value, dest, indices,
+                                  ir.AffineMap.get_minor_identity(dest.type.rank, 1), [in_bounds]).result
+
+
+def _shuffle(a: ir.Value, b: ir.Value, mask: list[int]) -> ir.Value:
+    return vector.ShuffleOp(a, b, mask).result
+
+
+def _index(value: int) -> ir.Value:
+    return arith.ConstantOp(ir.IndexType.get(), value).result
+
+
+def _static_or_dynamic(values: list[ir.Value]) -> tuple[list[ir.Value], list[int]]:
+    """Constant indices as static offsets, the rest as dynamic operands."""
+    dynamic, static = [], []
+    for value in values:
+        owner = value.owner
+        if isinstance(owner, ir.OpView) and owner.name == "arith.constant":
+            static.append(ir.IntegerAttr(owner.attributes["value"]).value)
+        else:
+            dynamic.append(value)
+            static.append(ir.ShapedType.get_dynamic_stride_or_offset())
+    return dynamic, static
+
+
+def _slice(source: ir.Value, offsets: list[ir.Value], sizes: list[int]) -> ir.Value:
+    dynamic, static = _static_or_dynamic(offsets)
+    result = ir.RankedTensorType.get(sizes, source.type.element_type)
+    return tensor.ExtractSliceOp(result, source, dynamic, [], [], static, sizes, [1] * len(sizes)).result
+
+
+def _parallel_insert(value: ir.Value, dest: ir.Value, offsets: list[ir.Value], sizes: list[int]) -> None:
+    dynamic, static = _static_or_dynamic(offsets)
+    tensor.ParallelInsertSliceOp(value, dest, dynamic, [], [], static, sizes, [1] * len(sizes))
