@@ -21,9 +21,6 @@ _PANEL = 32  # wafer-pack-matmul's register block width: a block's tiles fill wh
 _BT = ((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1))
 _G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
 _AT = ((1, 1, 1, 0), (0, 1, -1, -1))
-_EVEN = list(range(0, 2 * _LANES, 2))
-_ODD = list(range(1, 2 * _LANES, 2))
-_INTERLEAVE = [lane for k in range(_LANES) for lane in (k, k + _LANES)]
 
 
 @dataclass(frozen=True)
@@ -152,7 +149,7 @@ def _transform_input(x: ir.Value, image: ir.Value, block: ir.Value, rows: int, t
                     columns = []
                     for start in (2 * first, 2 * first + 2):
                         run = _read(x, [*at, _index(start)], 2 * _LANES, pad, start + 2 * _LANES <= w)
-                        columns += [_shuffle(run, run, _EVEN), _shuffle(run, run, _ODD)]
+                        columns += list(vector.DeinterleaveOp(run).results)  # columns start, start + 1
                     d.append(columns)
                 t = [[_combine(_BT[nu], d[i]) for nu in range(4)] for i in range(4)]
                 for xi in range(4):
@@ -188,7 +185,7 @@ def _transform_output(products: ir.Value, rows_out: ir.Value, rows: int, ow: int
                           _index(2 * first)]
                     whole = 2 * first + 2 * _LANES <= ow
                     init = _read(result, at, 2 * _LANES, pad, whole)
-                    total = arith.AddFOp(init, _shuffle(y[0], y[1], _INTERLEAVE)).result
+                    total = arith.AddFOp(init, vector.InterleaveOp(y[0], y[1]).result).result
                     result = _write(total, result, at, whole)
             scf.YieldOp([result])
         scf.YieldOp(over_rows.results)
@@ -213,10 +210,6 @@ def _read(source: ir.Value, indices: list[ir.Value], lanes: int, pad: ir.Value, 
 def _write(value: ir.Value, dest: ir.Value, indices: list[ir.Value], in_bounds: bool) -> ir.Value:
     return vector.TransferWriteOp(dest.type, value, dest, indices,
                                   ir.AffineMap.get_minor_identity(dest.type.rank, 1), [in_bounds]).result
-
-
-def _shuffle(a: ir.Value, b: ir.Value, mask: list[int]) -> ir.Value:
-    return vector.ShuffleOp(a, b, mask).result
 
 
 def _index(value: int) -> ir.Value:

@@ -1,0 +1,40 @@
+// RUN: wafer-opt %s -p 'wafer-winograd{min-channels=1},canonicalize,cse' | filecheck %s
+
+// A 3x3 stride-1 convolution (8 filters, one channel, 8x8 output) becomes
+// Winograd F(2x2,3x3) over blocks of 4 tile rows (4 tiles a row, padded to
+// 16): in each scf.forall iteration, 4x4 input patches are transformed 16 tiles
+// at a time (a patch's stride-2 columns are the deinterleaved lanes of a
+// 32-lane row load), multiplied by the filters transformed at compile time
+// (16 matrices of 8x1) and transformed back, each row of 2x2 output tiles
+// interleaved into an output row and added to the init (the bias).
+// CHECK-LABEL: func.func @conv
+// CHECK-SAME: winograd F(2x2,3x3) conv: blocks of 4 tile rows (64 tiles)
+// CHECK: %[[U:.*]] = arith.constant dense<{{.*}}> : tensor<16x8x1xf32>
+// CHECK: scf.forall (%[[N:.*]]) in (2) shared_outs(%{{.*}} = %{{.*}}) -> (tensor<2x8x8x8xf32>)
+// CHECK: %[[ROW:.*]] = vector.transfer_read %{{.*}}[%[[N]], %{{.*}}, %{{.*}}, %c0], %{{.*}} : tensor<2x1x10x10xf32>, vector<32xf32>
+// CHECK-NEXT: vector.deinterleave %[[ROW]] : vector<32xf32> -> vector<16xf32>
+// CHECK: vector.transfer_write {{.*}} : vector<16xf32>, tensor<16x1x64xf32>
+// CHECK: linalg.batch_matmul ins(%[[U]], %{{.*}} : tensor<16x8x1xf32>, tensor<16x1x64xf32>) outs(%{{.*}} : tensor<16x8x64xf32>)
+// CHECK: vector.interleave %{{.*}}, %{{.*}} : vector<16xf32> -> vector<32xf32>
+// CHECK: vector.transfer_write {{.*}} : vector<32xf32>, tensor<1x8x8x8xf32>
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%[[N]], 0, 0, 0] [1, 8, 8, 8]
+// CHECK-NOT: linalg.conv_2d_nchw_fchw
+func.func @conv(%x: tensor<2x1x10x10xf32>, %init: tensor<2x8x8x8xf32>) -> tensor<2x8x8x8xf32> {
+  %w = arith.constant dense<[-0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50]> : tensor<72xf32>
+  %w4 = tensor.expand_shape %w [[0, 1, 2, 3]] output_shape [8, 1, 3, 3] : tensor<72xf32> into tensor<8x1x3x3xf32>
+  %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
+      ins(%x, %w4 : tensor<2x1x10x10xf32>, tensor<8x1x3x3xf32>) outs(%init : tensor<2x8x8x8xf32>) -> tensor<2x8x8x8xf32>
+  return %r : tensor<2x8x8x8xf32>
+}
+
+// Strided convolutions are left to wafer-direct-conv and wafer-im2col.
+// CHECK-LABEL: func.func @strided
+// CHECK-NOT: winograd
+// CHECK: linalg.conv_2d_nchw_fchw
+func.func @strided(%x: tensor<2x1x17x17xf32>, %init: tensor<2x8x8x8xf32>) -> tensor<2x8x8x8xf32> {
+  %w = arith.constant dense<[-0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50]> : tensor<72xf32>
+  %w4 = tensor.expand_shape %w [[0, 1, 2, 3]] output_shape [8, 1, 3, 3] : tensor<72xf32> into tensor<8x1x3x3xf32>
+  %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<2> : vector<2xi64>}
+      ins(%x, %w4 : tensor<2x1x17x17xf32>, tensor<8x1x3x3xf32>) outs(%init : tensor<2x8x8x8xf32>) -> tensor<2x8x8x8xf32>
+  return %r : tensor<2x8x8x8xf32>
+}
