@@ -56,7 +56,7 @@ def test_a_chain_holds_two_buffers_at_a_time(shared_fill):
     assert exe.held_bytes == 0
 
 
-@pytest.mark.parametrize("name, batch", [("mlp", 1), ("mlp", 32), ("transformer", 1)])
+@pytest.mark.parametrize("name, batch", [("mlp", 1), ("mlp", 32), ("transformer", 1), ("resnet-block", 1)])
 def test_peak_within_target_of_the_largest_live_set(name, batch):
     """Issue 4's memory target: a call's peak is at most 1.2x the model's largest live buffer set."""
     model, inputs = EXAMPLES[name].build(batch)
