@@ -3,8 +3,7 @@ remainders, padding, dilation, row strides, bias, serial and parallel rows."""
 
 import pytest
 import torch
-
-import wafer
+from torch_reference import compile_checked
 
 
 def strategies(compiled) -> list[str]:
@@ -23,11 +22,9 @@ def test_direct_convolution_matches_pytorch(batch, channels, size, filters, kern
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(channels, filters, kernel, **options)
     x = torch.randn(batch, channels, size, size)
-    compiled = wafer.compile(conv, (x,), threads=1)
+    compiled = compile_checked(conv, (x,), threads=1)
     assert any(s.startswith(f"direct conv: {filters}x") for s in strategies(compiled))
     assert not any(s.startswith("im2col") for s in strategies(compiled))
-    with torch.no_grad():
-        torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("batch,serial", [(1, True), (32, False)])
@@ -37,11 +34,9 @@ def test_direct_convolution_rows_go_parallel_when_they_pay(batch, serial):
     torch.manual_seed(0)
     conv = torch.nn.Sequential(torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU())
     x = torch.randn(batch, 6, 14, 14)
-    compiled = wafer.compile(conv, (x,), threads=2)
+    compiled = compile_checked(conv, (x,), threads=2)
     assert ("direct conv: 16x10 output row blocks in registers, serial" in strategies(compiled)) == serial
     assert (compiled.compile_report.stages[-1].ops_after["omp.parallel"] > 0) == (not serial)
-    with torch.no_grad():
-        torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("filters,size,stride", [(64, 56, 1), (8, 20, 2)])
@@ -51,8 +46,6 @@ def test_wide_or_column_strided_convolutions_stay_with_im2col(filters, size, str
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(4, filters, 3, stride=stride, padding=1)
     x = torch.randn(1, 4, size, size)
-    compiled = wafer.compile(conv, (x,), threads=1)
+    compiled = compile_checked(conv, (x,), threads=1)
     assert not any(s.startswith("direct conv") for s in strategies(compiled))
     assert any(s.startswith("im2col") for s in strategies(compiled))
-    with torch.no_grad():
-        torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)

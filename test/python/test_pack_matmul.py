@@ -7,6 +7,7 @@ register block, the cache tile and the K unroll do not divide, a single row
 
 import numpy as np
 import pytest
+from torch_reference import compile_checked
 
 import wafer
 
@@ -179,10 +180,8 @@ def test_im2col_convolution_matches_pytorch(stride, padding, shape):
     torch.manual_seed(0)
     conv = torch.nn.Sequential(torch.nn.Conv2d(shape[1], 7, 3, stride=stride, padding=padding), torch.nn.ReLU())
     x = torch.randn(*shape)
-    compiled = wafer.compile(conv, (x,), direct_conv=False)
+    compiled = compile_checked(conv, (x,), direct_conv=False)
     assert any(s.startswith("im2col") for s in compiled.compile_report.strategies)
-    with torch.no_grad():
-        torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
 
 
 def test_small_matmul_stays_serial():
@@ -203,12 +202,10 @@ def test_big_convolution_parallel_gather_and_tile_packed_columns(threads, stride
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(20, 24, 3, stride=stride, padding=1)
     x = torch.randn(1, 20, 45 * stride, 37 * stride)
-    compiled = wafer.compile(conv, (x,), threads=threads)
+    compiled = compile_checked(conv, (x,), threads=threads)
     report = compiled.compile_report
     assert any(s.startswith("packed matmul 24x1665x180") and "serial" not in s for s in report.strategies)
     assert (report.stages[-1].ops_after["omp.parallel"] > 0) == (threads > 1)
-    with torch.no_grad():
-        torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -221,10 +218,8 @@ def test_convolution_gathered_inside_row_aligned_tiles(threads, stride, batch):
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(8, 16, 3, stride=stride, padding=1)
     x = torch.randn(batch, 8, 56 * stride, 56 * stride)
-    compiled = wafer.compile(conv, (x,), threads=threads)
+    compiled = compile_checked(conv, (x,), threads=threads)
     assert_strategy(compiled, "cache tile 16x224")
-    with torch.no_grad():
-        torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -236,25 +231,19 @@ def test_columns_copied_straight_into_panels(threads):
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(13, 32, 3, padding=1)
     x = torch.randn(2, 13, 28, 24)
-    compiled = wafer.compile(conv, (x,), threads=threads)
+    compiled = compile_checked(conv, (x,), threads=threads)
     assert_strategy(compiled, "packed matmul 32x1344x117: register block 8x32, k unroll 3, cache tile 32x96")
-    with torch.no_grad():
-        torch.testing.assert_close(compiled(x), conv(x), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("batch", [1, 32])
 def test_small_fused_groups_stay_serial_at_two_threads(batch):
     """LeNet at threads=2: a batch of one has no group worth a thread (no OpenMP
     region at all); a batch of 32 has; the numbers match PyTorch either way."""
-    import torch
-
     from wafer.examples.models import EXAMPLES
 
     model, inputs = EXAMPLES["lenet"].build(batch)
-    compiled = wafer.compile(model, inputs, threads=2)
+    compiled = compile_checked(model, inputs, threads=2)
     assert (compiled.compile_report.stages[-1].ops_after["omp.parallel"] > 0) == (batch > 1)
-    with torch.no_grad():
-        torch.testing.assert_close(compiled(*inputs), model(*inputs), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -274,10 +263,8 @@ def test_big_batch_norm_relu_add_tiled_alone(threads):
             return torch.relu(bn(x)) + x
 
     model, x = Block(), torch.randn(50, 20, 37, 29)
-    compiled = wafer.compile(model, (x,), threads=threads)
+    compiled = compile_checked(model, (x,), threads=threads)
     assert (compiled.compile_report.stages[-1].ops_after["omp.parallel"] > 0) == (threads > 1)
-    with torch.no_grad():
-        torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -291,9 +278,7 @@ def test_relu_written_into_the_next_convolutions_padding(threads, shape):
     model = torch.nn.Sequential(torch.nn.Conv2d(shape[1], 7, 3, padding=1), torch.nn.ReLU(),
                                 torch.nn.Conv2d(7, 6, 3, padding=1))
     x = torch.randn(*shape)
-    compiled = wafer.compile(model, (x,), threads=threads)
-    with torch.no_grad():
-        torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-4)
+    compiled = compile_checked(model, (x,), threads=threads)
 
 
 @pytest.mark.parametrize("k,n", [(1001, 300), (784, 512)])
@@ -306,8 +291,6 @@ def test_streamed_matrix_vector_product_with_prefetched_panels(k, n):
     torch.manual_seed(0)
     layer = torch.nn.Linear(k, n)
     x = torch.randn(1, k)
-    compiled = wafer.compile(layer, (x,), threads=1)
+    compiled = compile_checked(layer, (x,), threads=1)
     assert_strategy(compiled, f"packed matmul 1x{n}x{k}")
     assert_strategy(compiled, "panel rows 16 ahead")
-    with torch.no_grad():
-        torch.testing.assert_close(compiled(x), layer(x), rtol=1e-4, atol=1e-4)
