@@ -12,6 +12,11 @@ def reassociation(*groups: list[int]) -> ir.ArrayAttr:
     return ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, d) for d in g]) for g in groups])
 
 
+def index_constant(value: int) -> ir.Value:
+    """An index `arith.constant`, built at the current insertion point."""
+    return arith.ConstantOp(ir.IndexType.get(), value).result
+
+
 def iterator_types(*kinds: str) -> ir.ArrayAttr:
     return ir.ArrayAttr.get([ir.Attribute.parse(f"#linalg.iterator_type<{kind}>") for kind in kinds])
 

@@ -12,7 +12,7 @@ from torch_mlir.dialects.transform import structured, vector
 from torch_mlir.dialects.transform import tensor as tensor_transform
 
 from .constant_pack import fold_constant_packs
-from .linalg_builders import reassociation
+from .linalg_builders import index_constant, reassociation
 from .pass_base import WaferPass, find_ops
 from .transform_script import (
     hoist_loop_invariant_subsets,
@@ -639,30 +639,27 @@ def gather_into_panels(module: ir.Operation) -> None:
         window = gather.operands[0]
         read = ir.AffineMapAttr(gather.attributes["indexing_maps"][0]).value
         f32 = window.type.element_type
-        index = ir.IndexType.get()
         with ir.InsertionPoint(pack), pack.location:
-            def const(value: int) -> ir.Value:
-                return arith.ConstantOp(index, value).result
-
-            zero, one, pad = const(0), const(1), arith.ConstantOp(f32, 0.0).result
-            over_c = scf.ForOp(zero, const(channels), one, [pack.operands[1]])
+            zero, one, pad = index_constant(0), index_constant(1), arith.ConstantOp(f32, 0.0).result
+            over_c = scf.ForOp(zero, index_constant(channels), one, [pack.operands[1]])
             with ir.InsertionPoint(over_c.body):
-                over_h = scf.ForOp(zero, const(kh), one, over_c.inner_iter_args)
+                over_h = scf.ForOp(zero, index_constant(kh), one, over_c.inner_iter_args)
                 with ir.InsertionPoint(over_h.body):
-                    over_w = scf.ForOp(zero, const(kw), one, over_h.inner_iter_args)
+                    over_w = scf.ForOp(zero, index_constant(kw), one, over_h.inner_iter_args)
                     with ir.InsertionPoint(over_w.body):
                         c, h, w = (loop.induction_variable for loop in (over_c, over_h, over_w))
-                        k = arith.addi(arith.muli(arith.addi(arith.muli(c, const(kh)), h), const(kw)), w)
+                        k = arith.addi(arith.muli(arith.addi(arith.muli(c, index_constant(kh)), h),
+                                                  index_constant(kw)), w)
                         panels = over_w.inner_iter_args[0]
                         for start in range(0, rows * row, chunk):
-                            at = [zero, c, h, w, const(start // row), const(start % row)]
+                            at = [zero, c, h, w, index_constant(start // row), index_constant(start % row)]
                             source = [affine.AffineApplyOp(ir.AffineMap.get(6, 0, [e]), at).result
                                       for e in read.results]
                             run = vector_ops.TransferReadOp(ir.VectorType.get([chunk], f32), window, source,
                                                             ir.AffineMap.get_minor_identity(4, 1), pad, [True])
-                            panels = vector_ops.TransferWriteOp(
-                                panels.type, run.result, panels, [zero, const(start // nr), k, const(start % nr)],
-                                ir.AffineMap.get_minor_identity(4, 1), [True]).result
+                            panel_at = [zero, index_constant(start // nr), k, index_constant(start % nr)]
+                            panels = vector_ops.TransferWriteOp(panels.type, run.result, panels, panel_at,
+                                                                ir.AffineMap.get_minor_identity(4, 1), [True]).result
                         scf.YieldOp([panels])
                     scf.YieldOp(over_w.results)
                 scf.YieldOp(over_h.results)

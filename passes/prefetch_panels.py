@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import arith, memref
 
+from .linalg_builders import index_constant
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 
@@ -85,13 +86,9 @@ def _prefetch_ahead(panel: ir.Operation, offsets: list, k_index: ir.Value, dista
     source = panel.operands[0]
     rows, cols = list(panel.attributes["static_sizes"])[-2:]
     last_row = ir.MemRefType(source.type).shape[-2] - 1
-    index = ir.IndexType.get()
     with ir.InsertionPoint(panel), panel.location:
-        def constant(value: int) -> ir.Value:
-            return arith.ConstantOp(index, value).result
-
-        leading = [constant(o) for o in offsets[:-2]]
+        leading = [index_constant(o) for o in offsets[:-2]]
         for row in range(rows):
-            ahead = arith.MinSIOp(arith.AddIOp(k_index, constant(distance + row)).result, constant(last_row)).result
+            ahead = arith.minsi(arith.addi(k_index, index_constant(distance + row)), index_constant(last_row))
             for col in range(0, cols, _LINE):
-                memref.PrefetchOp(source, [*leading, ahead, constant(offsets[-1] + col)], False, 3, True)
+                memref.PrefetchOp(source, [*leading, ahead, index_constant(offsets[-1] + col)], False, 3, True)

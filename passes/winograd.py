@@ -10,7 +10,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, scf, tensor, vector
 
 from .constant_pack import ConstantReader
-from .linalg_builders import int_list, is_static_f32
+from .linalg_builders import index_constant, int_list, is_static_f32
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 
@@ -120,8 +120,8 @@ def _rewrite(conv: ir.OpView, weights: np.ndarray, rows: int) -> None:
             products = linalg.batch_matmul(
                 filters.result, patches,
                 outs=[linalg.fill(zero, outs=[tensor.EmptyOp([16, f, tiles], f32).result])])
-            first_row = arith.MulIOp(block, _index(2 * rows)).result
-            offsets, sizes = [image, _index(0), first_row, _index(0)], [1, f, 2 * rows, ow]
+            offsets = [image, index_constant(0), _scaled(block, 2 * rows), index_constant(0)]
+            sizes = [1, f, 2 * rows, ow]
             rows_out = _slice(out, offsets, sizes)
             result = _transform_output(products, rows_out, rows, ow)
             with ir.InsertionPoint(blocks.terminator().block):
@@ -137,29 +137,29 @@ def _transform_input(x: ir.Value, image: ir.Value, block: ir.Value, rows: int, t
     slots = tiles // rows
     empty = tensor.EmptyOp([16, c, tiles], f32).result
     pad = arith.ConstantOp(f32, 0.0).result
-    over_c = scf.ForOp(_index(0), _index(c), _index(1), [empty])
+    over_c = _loop(c, empty)
     with ir.InsertionPoint(over_c.body):
-        over_rows = scf.ForOp(_index(0), _index(rows), _index(1), over_c.inner_iter_args)
+        over_rows = _loop(rows, over_c.inner_iter_args[0])
         with ir.InsertionPoint(over_rows.body):
             channel, row = over_c.induction_variable, over_rows.induction_variable
-            top = arith.MulIOp(arith.AddIOp(arith.MulIOp(block, _index(rows)).result, row).result, _index(2)).result
+            top = _scaled(arith.addi(_scaled(block, rows), row), 2)  # the first input row of the tiles
             patches = over_rows.inner_iter_args[0]
             for first in range(0, slots, _LANES):
                 # d[i][j]: row top+i, column 2*tile + j of 16 tiles, from two 32-lane loads per row.
                 d = []
                 for i in range(4):
-                    at = [image, channel, arith.AddIOp(top, _index(i)).result]
+                    at = [image, channel, _scaled(top, 1, i)]
                     columns = []
                     for start in (2 * first, 2 * first + 2):
-                        run = _read(x, [*at, _index(start)], 2 * _LANES, pad, start + 2 * _LANES <= w)
+                        run = _read(x, [*at, index_constant(start)], 2 * _LANES, pad, start + 2 * _LANES <= w)
                         columns += list(vector.DeinterleaveOp(run).results)  # columns start, start + 1
                     d.append(columns)
                 t = [[_combine(_BT[nu], d[i]) for nu in range(4)] for i in range(4)]
                 for xi in range(4):
                     for nu in range(4):
                         value = _combine(_BT[xi], [t[i][nu] for i in range(4)])
-                        column = arith.AddIOp(arith.MulIOp(row, _index(slots)).result, _index(first)).result
-                        patches = _write(value, patches, [_index(4 * xi + nu), channel, column], True)
+                        at = [index_constant(4 * xi + nu), channel, _scaled(row, slots, first)]
+                        patches = _write(value, patches, at, True)
             scf.YieldOp([patches])
         scf.YieldOp(over_rows.results)
     return over_c.results[0]
@@ -171,21 +171,20 @@ def _transform_output(products: ir.Value, rows_out: ir.Value, rows: int, ow: int
     f32 = products.type.element_type
     slots = products.type.shape[2] // rows
     pad = arith.ConstantOp(f32, 0.0).result
-    over_f = scf.ForOp(_index(0), _index(f), _index(1), [rows_out])
+    over_f = _loop(f, rows_out)
     with ir.InsertionPoint(over_f.body):
-        over_rows = scf.ForOp(_index(0), _index(rows), _index(1), over_f.inner_iter_args)
+        over_rows = _loop(rows, over_f.inner_iter_args[0])
         with ir.InsertionPoint(over_rows.body):
             channel, row = over_f.induction_variable, over_rows.induction_variable
             result = over_rows.inner_iter_args[0]
             for first in range(0, slots, _LANES):
-                column = arith.AddIOp(arith.MulIOp(row, _index(slots)).result, _index(first)).result
-                m = [[_read(products, [_index(4 * xi + nu), channel, column], _LANES, pad, True) for nu in range(4)]
-                     for xi in range(4)]
+                column = _scaled(row, slots, first)
+                m = [[_read(products, [index_constant(4 * xi + nu), channel, column], _LANES, pad, True)
+                      for nu in range(4)] for xi in range(4)]
                 s = [[_combine(_AT[a], [m[xi][nu] for xi in range(4)]) for nu in range(4)] for a in range(2)]
                 for a in range(2):
                     y = [_combine(_AT[b], s[a]) for b in range(2)]
-                    at = [_index(0), channel, arith.AddIOp(arith.MulIOp(row, _index(2)).result, _index(a)).result,
-                          _index(2 * first)]
+                    at = [index_constant(0), channel, _scaled(row, 2, a), index_constant(2 * first)]
                     whole = 2 * first + 2 * _LANES <= ow
                     init = _read(result, at, 2 * _LANES, pad, whole)
                     total = arith.AddFOp(init, vector.InterleaveOp(y[0], y[1]).result).result
@@ -193,6 +192,16 @@ def _transform_output(products: ir.Value, rows_out: ir.Value, rows: int, ow: int
             scf.YieldOp([result])
         scf.YieldOp(over_rows.results)
     return over_f.results[0]
+
+
+def _loop(trips: int, init: ir.Value) -> scf.ForOp:
+    """for i in 0..trips, carrying one tensor."""
+    return scf.ForOp(index_constant(0), index_constant(trips), index_constant(1), [init])
+
+
+def _scaled(value: ir.Value, scale: int, offset: int = 0) -> ir.Value:
+    """value * scale + offset."""
+    return arith.addi(arith.muli(value, index_constant(scale)), index_constant(offset))
 
 
 def _combine(coefficients: tuple[int, ...], values: list[ir.Value]) -> ir.Value:
@@ -213,10 +222,6 @@ def _read(source: ir.Value, indices: list[ir.Value], lanes: int, pad: ir.Value, 
 def _write(value: ir.Value, dest: ir.Value, indices: list[ir.Value], in_bounds: bool) -> ir.Value:
     return vector.TransferWriteOp(dest.type, value, dest, indices,
                                   ir.AffineMap.get_minor_identity(dest.type.rank, 1), [in_bounds]).result
-
-
-def _index(value: int) -> ir.Value:
-    return arith.ConstantOp(ir.IndexType.get(), value).result
 
 
 def _static_or_dynamic(values: list[ir.Value]) -> tuple[list[ir.Value], list[int]]:
