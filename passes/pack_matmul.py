@@ -306,6 +306,7 @@ class PackMatmul(WaferPass):
         remove_tags(module, PACKED)
         gather_into_panels(module)
         fold_constant_packs(module)  # weights are packed once, here, not on every call
+        fold_reshaping_packs(module)
         fuse_accumulator_fills(module)
         lower_relayouts(module)
         lower_gathers(module)
@@ -522,6 +523,45 @@ def fuse_accumulator_fills(module: ir.Operation) -> None:
             tag(fill, f"fill{i}")
             tag(next(iter(fill.results[0].uses)).owner, f"fill{i}.tiles")
             structured.FuseIntoContainingOp(match_tagged(root, f"fill{i}"), match_tagged(root, f"fill{i}.tiles"))
+
+
+def fold_reshaping_packs(module: ir.Operation) -> None:
+    """Replace each pack that moves no data by a `tensor.expand_shape`.
+
+    An operand already laid out in panels (wafer-winograd writes its
+    transformed input so) is packed into the same order of values, plus a
+    unit dim; lowered, that is still a copy of the whole operand.
+    """
+    for pack in find_ops(module, lambda op: op.name == "linalg.pack" and len(op.operands) == 2):
+        pack = pack.opview
+        groups = _reshape_groups(pack)
+        if groups is None:
+            continue
+        with ir.InsertionPoint(pack), pack.location:
+            expanded = tensor.ExpandShapeOp(pack.result.type, pack.source, reassociation(*groups), [],
+                                            static_output_shape=pack.result.type.shape).result
+        pack.result.replace_all_uses_with(expanded)
+        pack.operation.erase()
+
+
+def _reshape_groups(pack: ir.OpView) -> list[list[int]] | None:
+    """The packed dims of each source dim if the pack only splits dims and inserts
+    unit dims, keeping every value where it was; None if it moves any."""
+    shape = pack.source.type.shape
+    tiles = dict(zip(pack.inner_dims_pos, pack.static_inner_tiles))
+    if any(shape[dim] % tile for dim, tile in tiles.items()):
+        return None
+    outer = list(pack.outer_dims_perm) if pack.outer_dims_perm else list(range(len(shape)))
+    # Each packed dim as (source dim, 0 for its outer part or 1 for its tile, extent).
+    parts = [(d, 0, shape[d] // tiles.get(d, 1)) for d in outer] + [(d, 1, t) for d, t in tiles.items()]
+    groups, current, last = [[] for _ in shape], 0, (-1, -1)
+    for position, (dim, part, extent) in enumerate(parts):
+        if extent > 1:
+            if (dim, part) < last:
+                return None
+            current, last = dim, (dim, part)
+        groups[current].append(position)
+    return groups if all(groups) else None
 
 
 def _op_types(*names: str) -> list[ir.Type]:

@@ -10,7 +10,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, scf, tensor, vector
 
 from .constant_pack import ConstantReader
-from .linalg_builders import index_constant, int_list, is_static_f32
+from .linalg_builders import index_constant, int_list, is_static_f32, multiply_accumulate, reassociation
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 
@@ -33,8 +33,10 @@ class Winograd(WaferPass):
     36. Per (image, block of tile rows), one `scf.forall` iteration:
       - transforms its input patches, 16 tiles at a time as vectors: the
         stride-2 patch columns are the even and odd lanes of two row loads;
-      - multiplies them by U as a batch of 16 matmuls [F x C] x [C x tiles]
-        (wafer-pack-matmul's kernel, on panels that stay in L2);
+      - writes them straight in the 32-tile panels the matmul kernel streams,
+        and multiplies them by U as a batch of 16 matmuls [F x C] x [C x
+        tiles] (wafer-pack-matmul's kernel, whose pack of the panels is then
+        a reshape; all of a block stays in L2);
       - transforms the products back to 2x2 tiles, interleaved into output
         rows, and adds them to the convolution's init (its bias).
     A tile row is padded to whole vectors of tiles (ResNet's 28 to 32), so a
@@ -116,10 +118,7 @@ def _rewrite(conv: ir.OpView, weights: np.ndarray, rows: int) -> None:
             image, block = blocks.induction_variables
             out = blocks.inner_iter_args[0]
             patches = _transform_input(x, image, block, rows, tiles)
-            zero = arith.ConstantOp(f32, 0.0).result
-            products = linalg.batch_matmul(
-                filters.result, patches,
-                outs=[linalg.fill(zero, outs=[tensor.EmptyOp([16, f, tiles], f32).result])])
+            products = _multiply(filters.result, patches)
             offsets = [image, index_constant(0), _scaled(block, 2 * rows), index_constant(0)]
             sizes = [1, f, 2 * rows, ow]
             rows_out = _slice(out, offsets, sizes)
@@ -131,11 +130,15 @@ def _rewrite(conv: ir.OpView, weights: np.ndarray, rows: int) -> None:
 
 
 def _transform_input(x: ir.Value, image: ir.Value, block: ir.Value, rows: int, tiles: int) -> ir.Value:
-    """V[4 xi + nu, c, tile] = (B^T d B)[xi, nu] for each 4x4 patch d of the block's tiles."""
+    """V[4 xi + nu, tile / 32, c, tile % 32] = (B^T d B)[xi, nu] for each 4x4 patch d of the block's tiles.
+
+    V is written straight in the kernel's B panel layout (32 tiles wide, K = c
+    rows), so wafer-pack-matmul has nothing to copy.
+    """
     _, c, _, w = x.type.shape
     f32 = x.type.element_type
     slots = tiles // rows
-    empty = tensor.EmptyOp([16, c, tiles], f32).result
+    empty = tensor.EmptyOp([16, tiles // _PANEL, c, _PANEL], f32).result
     pad = arith.ConstantOp(f32, 0.0).result
     over_c = _loop(c, empty)
     with ir.InsertionPoint(over_c.body):
@@ -158,11 +161,27 @@ def _transform_input(x: ir.Value, image: ir.Value, block: ir.Value, rows: int, t
                 for xi in range(4):
                     for nu in range(4):
                         value = _combine(_BT[xi], [t[i][nu] for i in range(4)])
-                        at = [index_constant(4 * xi + nu), channel, _scaled(row, slots, first)]
+                        tile = _scaled(row, slots, first)
+                        at = [index_constant(4 * xi + nu), arith.divui(tile, index_constant(_PANEL)), channel,
+                              arith.remui(tile, index_constant(_PANEL))]
                         patches = _write(value, patches, at, True)
             scf.YieldOp([patches])
         scf.YieldOp(over_rows.results)
     return over_c.results[0]
+
+
+def _multiply(filters: ir.Value, patches: ir.Value) -> ir.Value:
+    """M[b, f, tile] = sum over c of U[b, f, c] V[b, c, tile], V in panels [b, tile / 32, c, tile % 32]."""
+    batch, f, _ = filters.type.shape
+    _, panels, _, width = patches.type.shape
+    f32 = filters.type.element_type
+    zero = arith.ConstantOp(f32, 0.0).result
+    init = linalg.fill(zero, outs=[tensor.EmptyOp([batch, f, panels, width], f32).result])
+    b, m, panel, lane, k = (ir.AffineDimExpr.get(i) for i in range(5))
+    maps = [ir.AffineMap.get(5, 0, dims) for dims in ([b, m, k], [b, panel, k, lane], [b, m, panel, lane])]
+    product = multiply_accumulate([filters, patches], init, maps, ["parallel"] * 4 + ["reduction"])
+    flat = ir.RankedTensorType.get([batch, f, panels * width], f32)
+    return tensor.CollapseShapeOp(flat, product.results[0], reassociation([0], [1], [2, 3])).result
 
 
 def _transform_output(products: ir.Value, rows_out: ir.Value, rows: int, ow: int) -> ir.Value:

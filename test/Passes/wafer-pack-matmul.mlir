@@ -161,6 +161,25 @@ func.func @k_blocks(%a: tensor<128x512xf32>, %b: tensor<512x256xf32>, %c: tensor
   return %r : tensor<128x256xf32>
 }
 
+// A B already in 32-wide panels [N/32][K][32] (as wafer-winograd writes its
+// transformed input) is packed into the same order of values: the pack is
+// a reshape that adds a unit dim, not a copy.
+// CHECK-LABEL: func.func @panels_in_place
+// CHECK-NOT: linalg.pack
+// CHECK: tensor.expand_shape %arg1 {{\[\[}}0, 1], [2], [3]] output_shape [4, 1, 128, 32] : tensor<4x128x32xf32> into tensor<4x1x128x32xf32>
+// CHECK-NOT: tensor<4x1x128x32xf32>, vector
+// CHECK: vector.fma
+func.func @panels_in_place(%a: tensor<64x128xf32>, %b: tensor<4x128x32xf32>, %c: tensor<64x4x32xf32>) -> tensor<64x4x32xf32> {
+  %r = linalg.generic {indexing_maps = [affine_map<(m, p, l, k) -> (m, k)>, affine_map<(m, p, l, k) -> (p, k, l)>, affine_map<(m, p, l, k) -> (m, p, l)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<64x128xf32>, tensor<4x128x32xf32>) outs(%c : tensor<64x4x32xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<64x4x32xf32>
+  return %r : tensor<64x4x32xf32>
+}
+
 // The zero fill of a parallel kernel's accumulator moves into each cache
 // tile, where it writes what the tile's K loop reads next.
 // CHECK-LABEL: func.func @zero_init

@@ -4,8 +4,8 @@
 // Winograd F(2x2,3x3) over blocks of 4 tile rows (4 tiles a row, padded to
 // 16): in each scf.forall iteration, 4x4 input patches are transformed 16 tiles
 // at a time (a patch's stride-2 columns are the deinterleaved lanes of a
-// 32-lane row load), multiplied by the filters transformed at compile time
-// (16 matrices of 8x1) and transformed back, each row of 2x2 output tiles
+// 32-lane row load) and written in the kernel's 32-wide panels, multiplied by
+// the filters transformed at compile time (16 matrices of 8x1) and transformed back, each row of 2x2 output tiles
 // interleaved into an output row and added to the init (the bias).
 // CHECK-LABEL: func.func @conv
 // CHECK-SAME: winograd F(2x2,3x3) conv: blocks of 4 tile rows (64 tiles)
@@ -13,8 +13,9 @@
 // CHECK: scf.forall (%[[N:.*]]) in (2) shared_outs(%{{.*}} = %{{.*}}) -> (tensor<2x8x8x8xf32>)
 // CHECK: %[[ROW:.*]] = vector.transfer_read %{{.*}}[%[[N]], %{{.*}}, %{{.*}}, %c0], %{{.*}} : tensor<2x1x10x10xf32>, vector<32xf32>
 // CHECK-NEXT: vector.deinterleave %[[ROW]] : vector<32xf32> -> vector<16xf32>
-// CHECK: vector.transfer_write {{.*}} : vector<16xf32>, tensor<16x1x64xf32>
-// CHECK: linalg.batch_matmul ins(%[[U]], %{{.*}} : tensor<16x8x1xf32>, tensor<16x1x64xf32>) outs(%{{.*}} : tensor<16x8x64xf32>)
+// CHECK: vector.transfer_write {{.*}} : vector<16xf32>, tensor<16x2x1x32xf32>
+// CHECK: linalg.generic {{.*}} ins(%[[U]], %{{.*}} : tensor<16x8x1xf32>, tensor<16x2x1x32xf32>) outs(%{{.*}} : tensor<16x8x2x32xf32>)
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0], [1], [2, 3]] : tensor<16x8x2x32xf32> into tensor<16x8x64xf32>
 // CHECK: vector.interleave %{{.*}}, %{{.*}} : vector<16xf32> -> vector<32xf32>
 // CHECK: vector.transfer_write {{.*}} : vector<32xf32>, tensor<1x8x8x8xf32>
 // CHECK: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%[[N]], 0, 0, 0] [1, 8, 8, 8]
