@@ -418,6 +418,7 @@ class PackMatmul(WaferPass):
 
 
 def _in_parallel_loop(op: ir.OpView) -> bool:
+    """Whether `op` is nested in an scf.forall, whose iterations the threads already share."""
     parent = op.operation.parent
     while parent.name != "func.func":
         if parent.name == "scf.forall":
