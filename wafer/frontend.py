@@ -103,6 +103,8 @@ class CompiledModel:
         self.executable = executable
         self._structure = output_structure
         self._dtypes = output_dtypes
+        # Looked up once: through torch it takes ~7 us, a sixth of a LeNet call.
+        self._numpy_dtypes = [_numpy_dtype(dtype) for dtype in output_dtypes]
 
     @property
     def compile_report(self):
@@ -130,7 +132,7 @@ class CompiledModel:
         if as_torch:
             results = [torch.from_numpy(r).to(dtype) for r, dtype in zip(results, self._dtypes)]
         else:
-            results = [r.astype(_numpy_dtype(dtype), copy=False) for r, dtype in zip(results, self._dtypes)]
+            results = [r.astype(dtype, copy=False) for r, dtype in zip(results, self._numpy_dtypes)]
         if self._structure is None:
             return results[0]
         return self._structure(results)
