@@ -50,6 +50,7 @@ class Contraction:
     extents: list[int]
     operand_loops: list[list[int]]
     primary: dict[str, int]
+    constant: tuple[bool, bool]  # whether A and B are constants (weights); `op` is gone once packed
 
     def extent(self, role: str) -> int:
         return math.prod(e for r, e in zip(self.roles, self.extents) if r == role)
@@ -126,7 +127,8 @@ def match_contraction(op: ir.OpView) -> Contraction | None:
         for position, size in zip(loops, t.shape):
             extents[position] = size
     primary = {r: max((d for d in range(count) if roles[d] == r), key=lambda d: (extents[d], d)) for r in "mnk"}
-    return Contraction(op, roles, extents, operand_loops, primary)
+    return Contraction(op, roles, extents, operand_loops, primary,
+                       (_is_constant(op.operands[0]), _is_constant(op.operands[1])))
 
 
 def record_strategy(op: ir.OpView, text: str) -> None:
@@ -283,7 +285,7 @@ class PackMatmul(WaferPass):
                 kernel = choose_kernel(contraction, tuple(self.register_tile), self.k_unroll,
                                        tuple(self.cache_tile), parallel_flops, row)
                 per_tile = kernel.parallel and _packs_b_per_tile(contraction, kernel)
-                if kernel.parallel and not per_tile and not _is_constant(contraction.op.operands[1]):
+                if kernel.parallel and not per_tile and not contraction.constant[1]:
                     kernel = k_blocked(kernel, contraction, self.k_block)
                 record_strategy(contraction.op, kernel.describe(contraction))
                 tag(contraction.op.operation, f"mm{i}")
@@ -412,7 +414,7 @@ class PackMatmul(WaferPass):
         sizes = [kernel.k_block if d == contraction.primary["k"] else 0 for d in range(len(contraction.roles))]
         blocks = structured.TileUsingForOp(packed, sizes=sizes)
         loop = structured.FuseIntoContainingOp(pack_b, blocks.loops[0]).new_containing_op
-        if _is_constant(contraction.op.operands[0]):  # folded with the weights instead
+        if contraction.constant[0]:  # folded with the weights instead
             return blocks.tiled_linalg_op, None
         return blocks.tiled_linalg_op, structured.FuseIntoContainingOp(pack_a, loop).fused_op
 
@@ -442,7 +444,7 @@ def _packs_b_per_tile(contraction: Contraction, kernel: Kernel) -> bool:
     single_m_tile = all(
         math.ceil(contraction.extents[d] / kernel.mr) <= kernel.tm if d == contraction.primary["m"]
         else contraction.extents[d] == 1 for d in m_loops)
-    return single_m_tile and not _is_constant(contraction.op.operands[1])
+    return single_m_tile and not contraction.constant[1]
 
 
 def _lower_to_fma(funcs: ir.Value) -> None:
