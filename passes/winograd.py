@@ -10,7 +10,13 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, scf, tensor, vector
 
 from .constant_pack import ConstantReader
-from .linalg_builders import index_constant, int_list, is_static_f32, multiply_accumulate, reassociation
+from .linalg_builders import (
+    index_constant,
+    int_list,
+    is_static_f32,
+    multiply_accumulate,
+    reassociation,
+)
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 
@@ -140,36 +146,31 @@ def _transform_input(x: ir.Value, image: ir.Value, block: ir.Value, rows: int, t
     _, c, _, w = x.type.shape
     f32 = x.type.element_type
     slots = tiles // rows
-    empty = tensor.EmptyOp([16, tiles // _PANEL, c, _PANEL], f32).result
     pad = arith.ConstantOp(f32, 0.0).result
-    over_c = _loop(c, empty)
-    with ir.InsertionPoint(over_c.body):
-        over_rows = _loop(rows, over_c.inner_iter_args[0])
-        with ir.InsertionPoint(over_rows.body):
-            channel, row = over_c.induction_variable, over_rows.induction_variable
-            top = _scaled(arith.addi(_scaled(block, rows), row), 2)  # the first input row of the tiles
-            patches = over_rows.inner_iter_args[0]
-            for first in range(0, slots, _LANES):
-                # d[i][j]: row top+i, column 2*tile + j of 16 tiles, from two 32-lane loads per row.
-                d = []
-                for i in range(4):
-                    at = [image, channel, _scaled(top, 1, i)]
-                    columns = []
-                    for start in (2 * first, 2 * first + 2):
-                        run = _read(x, [*at, index_constant(start)], 2 * _LANES, pad, start + 2 * _LANES <= w)
-                        columns += list(vector.DeinterleaveOp(run).results)  # columns start, start + 1
-                    d.append(columns)
-                t = [[_combine(_BT[nu], d[i]) for nu in range(4)] for i in range(4)]
-                for xi in range(4):
-                    for nu in range(4):
-                        value = _combine(_BT[xi], [t[i][nu] for i in range(4)])
-                        tile = _scaled(row, slots, first)
-                        at = [index_constant(4 * xi + nu), arith.divui(tile, index_constant(_PANEL)), channel,
-                              arith.remui(tile, index_constant(_PANEL))]
-                        patches = _write(value, patches, at, True)
-            scf.YieldOp([patches])
-        scf.YieldOp(over_rows.results)
-    return over_c.results[0]
+
+    def transform_row(channel: ir.Value, row: ir.Value, patches: ir.Value) -> ir.Value:
+        top = _scaled(arith.addi(_scaled(block, rows), row), 2)  # the first input row of the tiles
+        for first in range(0, slots, _LANES):
+            # d[i][j]: row top+i, column 2*tile + j of 16 tiles, from two 32-lane loads per row.
+            d = []
+            for i in range(4):
+                at = [image, channel, _scaled(top, 1, i)]
+                columns = []
+                for start in (2 * first, 2 * first + 2):
+                    run = _read(x, [*at, index_constant(start)], 2 * _LANES, pad, start + 2 * _LANES <= w)
+                    columns += list(vector.DeinterleaveOp(run).results)  # columns start, start + 1
+                d.append(columns)
+            t = [[_combine(_BT[nu], d[i]) for nu in range(4)] for i in range(4)]
+            tile = _scaled(row, slots, first)
+            panel, lane = arith.divui(tile, index_constant(_PANEL)), arith.remui(tile, index_constant(_PANEL))
+            for xi in range(4):
+                for nu in range(4):
+                    value = _combine(_BT[xi], [t[i][nu] for i in range(4)])
+                    patches = _write(value, patches, [index_constant(4 * xi + nu), panel, channel, lane], True)
+        return patches
+
+    empty = tensor.EmptyOp([16, tiles // _PANEL, c, _PANEL], f32).result
+    return _over_channels_and_rows(c, rows, empty, transform_row)
 
 
 def _multiply(filters: ir.Value, patches: ir.Value) -> ir.Value:
@@ -192,32 +193,36 @@ def _transform_output(products: ir.Value, rows_out: ir.Value, rows: int, ow: int
     f32 = products.type.element_type
     slots = products.type.shape[2] // rows
     pad = arith.ConstantOp(f32, 0.0).result
-    over_f = _loop(f, rows_out)
-    with ir.InsertionPoint(over_f.body):
-        over_rows = _loop(rows, over_f.inner_iter_args[0])
+
+    def transform_row(channel: ir.Value, row: ir.Value, result: ir.Value) -> ir.Value:
+        for first in range(0, slots, _LANES):
+            column = _scaled(row, slots, first)
+            m = [[_read(products, [index_constant(4 * xi + nu), channel, column], _LANES, pad, True)
+                  for nu in range(4)] for xi in range(4)]
+            s = [[_combine(_AT[a], [m[xi][nu] for xi in range(4)]) for nu in range(4)] for a in range(2)]
+            for a in range(2):
+                y = [_combine(_AT[b], s[a]) for b in range(2)]
+                at = [index_constant(0), channel, _scaled(row, 2, a), index_constant(2 * first)]
+                whole = 2 * first + 2 * _LANES <= ow
+                init = _read(result, at, 2 * _LANES, pad, whole)
+                total = arith.AddFOp(init, vector.InterleaveOp(y[0], y[1]).result).result
+                result = _write(total, result, at, whole)
+        return result
+
+    return _over_channels_and_rows(f, rows, rows_out, transform_row)
+
+
+def _over_channels_and_rows(channels: int, rows: int, init: ir.Value, body) -> ir.Value:
+    """for channel < channels: for row < rows: init = body(channel, row, init), as two scf.for loops."""
+    zero, one = index_constant(0), index_constant(1)
+    over_channels = scf.ForOp(zero, index_constant(channels), one, [init])
+    with ir.InsertionPoint(over_channels.body):
+        over_rows = scf.ForOp(zero, index_constant(rows), one, over_channels.inner_iter_args)
         with ir.InsertionPoint(over_rows.body):
-            channel, row = over_f.induction_variable, over_rows.induction_variable
-            result = over_rows.inner_iter_args[0]
-            for first in range(0, slots, _LANES):
-                column = _scaled(row, slots, first)
-                m = [[_read(products, [index_constant(4 * xi + nu), channel, column], _LANES, pad, True)
-                      for nu in range(4)] for xi in range(4)]
-                s = [[_combine(_AT[a], [m[xi][nu] for xi in range(4)]) for nu in range(4)] for a in range(2)]
-                for a in range(2):
-                    y = [_combine(_AT[b], s[a]) for b in range(2)]
-                    at = [index_constant(0), channel, _scaled(row, 2, a), index_constant(2 * first)]
-                    whole = 2 * first + 2 * _LANES <= ow
-                    init = _read(result, at, 2 * _LANES, pad, whole)
-                    total = arith.AddFOp(init, vector.InterleaveOp(y[0], y[1]).result).result
-                    result = _write(total, result, at, whole)
-            scf.YieldOp([result])
+            channel, row = over_channels.induction_variable, over_rows.induction_variable
+            scf.YieldOp([body(channel, row, over_rows.inner_iter_args[0])])
         scf.YieldOp(over_rows.results)
-    return over_f.results[0]
-
-
-def _loop(trips: int, init: ir.Value) -> scf.ForOp:
-    """for i in 0..trips, carrying one tensor."""
-    return scf.ForOp(index_constant(0), index_constant(trips), index_constant(1), [init])
+    return over_channels.results[0]
 
 
 def _scaled(value: ir.Value, scale: int, offset: int = 0) -> ir.Value:
