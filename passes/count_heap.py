@@ -65,8 +65,8 @@ class CountHeap(WaferPass):
     its peak, which `@wafer_heap_counters()` points to.
 
     The runtime resets the peak before a call and reads it after, so every
-    call reports its peak temporary memory, results included, at the cost of
-    two atomic adds per allocation. Runs on the LLVM dialect, after the last
+    call reports its peak temporary memory (results too, where the compiled
+    code allocates them), at the cost of two atomic adds per allocation. Runs on the LLVM dialect, after the last
     memref lowering has declared the functions.
     """
 

@@ -23,6 +23,7 @@ _PASSES: dict[str, str] = {
     "wafer-prefetch-panels": "prefetch_panels:PrefetchPanels",
     "wafer-serial-foralls": "serial_foralls:SerialForalls",
     "wafer-split-asserts": "split_asserts:SplitAsserts",
+    "wafer-return-allocations": "return_allocations:ReturnAllocations",
     "wafer-tighten-lifetimes": "tighten_lifetimes:TightenLifetimes",
     "wafer-unshare-inits": "unshare_inits:UnshareInits",
     "wafer-vectorize": "vectorize:Vectorize",

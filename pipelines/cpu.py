@@ -27,6 +27,9 @@ class CpuPipeline(Configurable):
         (wafer-pack-matmul) instead of tiling them in place.
       register-tile, cache-tile, k-unroll, k-block: the packed kernel's tile
         sizes (see wafer-pack-matmul).
+      out-params: public functions take their (static) results as arguments
+        and write them in place (buffer-results-to-out-params): the caller's
+        arrays, with no copy after the call.
       threads: worker threads for the `scf.forall` loops, run as OpenMP
         parallel loops (the intel-openmp runtime); 1 keeps them serial, 0
         means one per core.
@@ -48,6 +51,7 @@ class CpuPipeline(Configurable):
     cache_tile: tuple[int, ...] = (64, 256)
     k_unroll: int = 8
     k_block: int = 128
+    out_params: bool = True
     threads: int = 0
 
     def stages(self) -> list[tuple[str, str]]:
@@ -91,7 +95,10 @@ class CpuPipeline(Configurable):
                 "function-boundary-type-conversion=identity-layout-map "
                 "unknown-type-conversion=identity-layout-map},"
                 "func.func(tm-tensor-bufferize),refback-mlprogram-bufferize,func.func(canonicalize),"
-                f"{forall},buffer-deallocation-pipeline,wafer-tighten-lifetimes,wafer-prefetch-panels"
+                + ("wafer-return-allocations,"
+                   "buffer-results-to-out-params{hoist-static-allocs modify-public-functions add-result-attr},"
+                   if self.out_params else "")
+                + f"{forall},buffer-deallocation-pipeline,wafer-tighten-lifetimes,wafer-prefetch-panels"
                 + (",wafer-vectorize-copies,func.func(canonicalize)" if self.vectorize else ""),
             ),
             (

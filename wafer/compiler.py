@@ -148,16 +148,20 @@ def compile_module(module: ir.Module, target: str = "cpu", **options):
         raise WaferError(f"error: unknown target '{target}' (known: {', '.join(TARGETS)})")
     if target == "wse":
         return _compile_wse(module, **options)
+    signatures = public_signatures(module)
+    # A result's buffer can be the caller's only if its size is known before the call.
+    dynamic = [s.name for s in signatures.values() if any(None in r.shape for r in s.results)]
     try:
-        pipeline = CpuPipeline.from_keywords(**options)
+        pipeline = CpuPipeline.from_keywords(**{"out_params": not dynamic, **options})
     except OptionError as err:
         raise WaferError(f"error: {err}") from None
+    if pipeline.out_params and dynamic:
+        raise WaferError(f"error: out-params needs static result shapes, and @{dynamic[0]} returns a dynamic one")
     start = time.perf_counter()
-    signatures = public_signatures(module)
     report = run_stages(module, pipeline.stages(), after_stage=_record_live_sets)
     jit_start = time.perf_counter()
     ops = count_ops(module)
-    executable = CpuExecutable(module, signatures, openmp=ops["omp.parallel"] > 0)
+    executable = CpuExecutable(module, signatures, openmp=ops["omp.parallel"] > 0, out_params=pipeline.out_params)
     report.stages.append(StageReport("jit", time.perf_counter() - jit_start, ops, ops))
     report.seconds = time.perf_counter() - start
     executable.compile_report = report

@@ -125,14 +125,18 @@ class CompiledModel:
         return self.executable.estimate()
 
     def __call__(self, *inputs):
-        as_torch = any(isinstance(x, torch.Tensor) for x in inputs)
-        arrays = [x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x) for x in inputs]
+        as_torch = False
+        arrays = []
+        for x in inputs:  # the executable converts and checks the rest
+            if isinstance(x, torch.Tensor):
+                as_torch, x = True, x.detach().cpu().numpy()
+            arrays.append(x)
         results = self.executable.invoke("forward", *arrays)
-        results = list(results) if isinstance(results, tuple) else [results]
+        results = results if isinstance(results, tuple) else (results,)
         if as_torch:
             results = [torch.from_numpy(r).to(dtype) for r, dtype in zip(results, self._dtypes)]
         else:
-            results = [r.astype(dtype, copy=False) for r, dtype in zip(results, self._numpy_dtypes)]
+            results = [r if r.dtype == dtype else r.astype(dtype) for r, dtype in zip(results, self._numpy_dtypes)]
         if self._structure is None:
             return results[0]
         return self._structure(results)

@@ -118,14 +118,13 @@ def test_comparison_returns_bool(dtypes_exe):
 # ---------------------------------------------------------------------------
 # Shapes and calling conventions: several functions, none named "main".
 
-SHAPES_MLIR = """
-#id = affine_map<(i, j) -> (i, j)>
-#row = affine_map<(i, j) -> (j)>
+DYNAMIC_MLIR = """
 func.func @scale_rows(%a: tensor<?x4xf32>, %s: tensor<4xf32>) -> tensor<?x4xf32> {
   %c0 = arith.constant 0 : index
   %n = tensor.dim %a, %c0 : tensor<?x4xf32>
   %e = tensor.empty(%n) : tensor<?x4xf32>
-  %r = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel"]}
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
       ins(%a, %s : tensor<?x4xf32>, tensor<4xf32>) outs(%e : tensor<?x4xf32>) {
   ^bb0(%x: f32, %y: f32, %o: f32):
     %m = arith.mulf %x, %y : f32
@@ -133,6 +132,10 @@ func.func @scale_rows(%a: tensor<?x4xf32>, %s: tensor<4xf32>) -> tensor<?x4xf32>
   } -> tensor<?x4xf32>
   return %r : tensor<?x4xf32>
 }
+"""
+
+SHAPES_MLIR = """
+#id = affine_map<(i, j) -> (i, j)>
 func.func @total(%a: tensor<3x5xf32>) -> tensor<f32> {
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<f32>
@@ -242,43 +245,69 @@ func.func @no_results(%a: tensor<4xf32>) {
 
 
 @pytest.fixture(scope="module")
-def shapes_exe():
-    return wafer.compile_mlir(SHAPES_MLIR)
+def dynamic_exe():
+    """A module with a dynamic result: every function returns its results."""
+    return wafer.compile_mlir(SHAPES_MLIR + DYNAMIC_MLIR)
 
 
-def test_public_functions_are_listed_private_ones_are_not(shapes_exe):
-    assert set(shapes_exe.functions) == {
+@pytest.fixture(scope="module", params=[True, False], ids=["out-params", "returned"])
+def shapes_exe(request):
+    """Static results, by both conventions: written into the caller's arrays
+    (the default), or returned by the compiled code and copied out."""
+    return wafer.compile_mlir(SHAPES_MLIR, out_params=request.param)
+
+
+def test_out_params_need_static_results():
+    with pytest.raises(wafer.WaferError, match=r"out-params needs static result shapes, and @scale_rows"):
+        wafer.compile_mlir(DYNAMIC_MLIR, out_params=True)
+
+
+def test_each_call_writes_a_new_array(shapes_exe):
+    """With out-params the compiled code writes the caller's array: a later
+    call must not write into what an earlier one returned."""
+    a, b = np.arange(8, dtype=np.int32), np.full(8, 3, np.int32)
+    first, _ = shapes_exe.sum_and_product(a, b)
+    second, _ = shapes_exe.sum_and_product(b, b)
+    np.testing.assert_array_equal(first, a + b)
+    np.testing.assert_array_equal(second, b + b)
+
+
+def test_public_functions_are_listed_private_ones_are_not(dynamic_exe):
+    assert set(dynamic_exe.functions) == {
         "scale_rows", "total", "mean", "row_max", "scalar_times_vector", "sum_and_product",
         "mixed_results", "identity", "argument_twice", "constant", "splat_constant",
         "calls_private", "no_results",
     }
 
 
-def test_invoke_and_attribute_call_agree(shapes_exe):
+def test_invoke_and_attribute_call_agree(dynamic_exe):
     rng = np.random.default_rng(5)
     a, s = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
-    np.testing.assert_allclose(shapes_exe.invoke("scale_rows", a, s), a * s, rtol=1e-6)
-    np.testing.assert_allclose(shapes_exe.scale_rows(a, s), a * s, rtol=1e-6)
+    np.testing.assert_allclose(dynamic_exe.invoke("scale_rows", a, s), a * s, rtol=1e-6)
+    np.testing.assert_allclose(dynamic_exe.scale_rows(a, s), a * s, rtol=1e-6)
 
 
-def test_threads_calling_at_once_each_get_their_own_results(shapes_exe):
-    """ctypes lets go of the GIL during a call: each thread passes its own descriptors."""
+def test_threads_calling_at_once_each_get_their_own_results(dynamic_exe, shapes_exe):
+    """ctypes lets go of the GIL during a call: each thread passes its own
+    descriptors (and shapes, and result arrays)."""
     from concurrent.futures import ThreadPoolExecutor
 
     def calls(rows: int) -> bool:
         rng = np.random.default_rng(rows)
         a, s = rng.standard_normal((rows, 4)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
-        return all(np.array_equal(shapes_exe.scale_rows(a, s), a * s) for _ in range(300))
+        b = rng.standard_normal((64, 64)).astype(np.float32)
+        return all(np.array_equal(dynamic_exe.scale_rows(a, s), a * s) and np.array_equal(shapes_exe.identity(b), b)
+                   for _ in range(300))
 
     with ThreadPoolExecutor(4) as pool:
         assert all(pool.map(calls, [1000, 2000, 3000, 4000]))
 
 
 @pytest.mark.parametrize("rows", [1, 3, 17, 0])
-def test_dynamic_dim_takes_any_size(shapes_exe, rows):
+def test_dynamic_dim_takes_any_size(dynamic_exe, rows):
     rng = np.random.default_rng(rows)
     a, s = rng.standard_normal((rows, 4)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
-    got = shapes_exe.scale_rows(a, s)
+    got = dynamic_exe.scale_rows(a, s)
     assert got.shape == (rows, 4)
     np.testing.assert_allclose(got, a * s, rtol=1e-6)
 
@@ -376,11 +405,11 @@ def test_function_without_results_returns_none(shapes_exe):
         pytest.param(lambda a: a[:4].T.copy().T, id="transposed"),
     ],
 )
-def test_non_contiguous_arguments(shapes_exe, make):
+def test_non_contiguous_arguments(dynamic_exe, make):
     base = np.random.default_rng(12).standard_normal((8, 4)).astype(np.float32)
     a = make(base)
     s = np.array([1.0, 2.0, -1.0, 0.5], dtype=np.float32)
-    np.testing.assert_allclose(shapes_exe.scale_rows(a, s), a * s, rtol=1e-6)
+    np.testing.assert_allclose(dynamic_exe.scale_rows(a, s), a * s, rtol=1e-6)
 
 
 # ---------------------------------------------------------------------------
