@@ -54,8 +54,7 @@ def _allocate_as(view: ir.OpView) -> ir.Value:
     allocated; the source's users get the new buffer reshaped back."""
     old = view.operands[0].owner
     with ir.InsertionPoint(old), old.location:
-        alignment = old.attributes["alignment"] if "alignment" in old.attributes else None
-        new = memref.AllocOp(view.result.type, [], [], alignment=alignment).result
+        new = memref.AllocOp(view.result.type, [], [], alignment=old.attributes.get("alignment")).result
         reassociation = view.attributes["reassociation"]
         old_type = old.result.type
         if view.name == "memref.collapse_shape":
