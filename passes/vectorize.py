@@ -12,7 +12,7 @@ from .pass_base import WaferPass, find_ops
 from .transform_script import match_tagged, tag, transform_script
 
 _CONTRACTIONS = ("linalg.matmul", "linalg.batch_matmul")
-_ELEMENTWISE = ("linalg.generic", "linalg.fill")
+_ELEMENTWISE = ("linalg.generic", "linalg.fill", "linalg.transpose")
 
 
 def _static_elements(value: ir.Value) -> int | None:
@@ -94,7 +94,7 @@ class Vectorize(WaferPass):
     static; dynamic shapes stay scalar loops); the contraction is lowered to outer products (broadcast A,
     FMA into N-wide rows of C) and C stays in registers across the K loop
     once redundant transfers are hoisted. Static elementwise tiles inside
-    fused loops are vectorized whole, and row reductions (softmax, layer
+    fused loops (transposes too) are vectorized whole, and row reductions (softmax, layer
     norm) a row at a time: one `vector.reduction` per row, reassociable so
     that LLVM sums a row as a tree of vector adds instead of one element
     after another (the order torch's own kernels sum in is no stricter).

@@ -1,5 +1,6 @@
 // RUN: wafer-opt %s -p 'wafer-fuse,wafer-vectorize,canonicalize,cse' | filecheck %s
 // RUN: wafer-opt %s -p 'wafer-fuse,wafer-vectorize{register-tile=2,16,1},canonicalize,cse' | filecheck %s --check-prefix=SMALL
+// RUN: wafer-opt %s -p 'wafer-fuse{loose-elements=4096},wafer-vectorize,canonicalize,cse' | filecheck %s --check-prefix=LOOSE
 
 // The fused matmul + bias + relu tile: the matmul becomes a register-blocked
 // K loop over 4x32 vector updates, the bias + relu one 8x64 vector op.
@@ -104,4 +105,18 @@ func.func @matmul_minus_row_56(%a: tensor<16x8xf32>, %w: tensor<8x56xf32>, %m: t
     linalg.yield %r : f32
   } -> tensor<16x56xf32>
   return %d : tensor<16x56xf32>
+}
+
+// A tiled transpose becomes one vector read, a transpose of its outer dims
+// and one vector write per tile: rows of 64 lanes, no scalar loop.
+// LOOSE-LABEL: func.func @transpose_tiles
+// LOOSE: scf.forall
+// LOOSE: %[[ROWS:.*]] = vector.transfer_read {{.*}} : tensor<8x1x64xf32>, vector<8x1x64xf32>
+// LOOSE: %[[T:.*]] = vector.transpose %[[ROWS]], [1, 0, 2] : vector<8x1x64xf32> to vector<1x8x64xf32>
+// LOOSE: vector.transfer_write %[[T]]
+// LOOSE-NOT: linalg.transpose
+func.func @transpose_tiles(%a: tensor<16x16x64xf32>) -> tensor<16x16x64xf32> {
+  %e = tensor.empty() : tensor<16x16x64xf32>
+  %t = linalg.transpose ins(%a : tensor<16x16x64xf32>) outs(%e : tensor<16x16x64xf32>) permutation = [1, 0, 2]
+  return %t : tensor<16x16x64xf32>
 }

@@ -6,16 +6,9 @@ Sizes leave remainders for every tile (odd batches, rows and columns).
 
 import pytest
 import torch
+from torch_reference import compile_checked
 
 import wafer
-
-
-def compiled(model, inputs, **options):
-    model.eval()
-    exe = wafer.compile(model, inputs, target="cpu", **options)
-    with torch.no_grad():
-        torch.testing.assert_close(exe(*inputs), model(*inputs), rtol=1e-4, atol=1e-4)
-    return exe
 
 
 class Projection(torch.nn.Module):
@@ -33,7 +26,7 @@ class Projection(torch.nn.Module):
 def test_broadcast_projection_reads_the_weight_once(shape, n):
     torch.manual_seed(0)
     b, m, k = shape
-    exe = compiled(Projection(k, n), (torch.randn(b, m, k),))
+    exe = compile_checked(Projection(k, n), (torch.randn(b, m, k),))
     assert any(f"packed matmul {m * b}x{n}x{k}" in s for s in exe.compile_report.strategies), \
         exe.compile_report.strategies
 
@@ -51,7 +44,21 @@ def test_multihead_attention(batch, threads):
         def forward(self, x):
             return self.mha(x, x, x, need_weights=False)[0]
 
-    compiled(SelfAttention(), (torch.randn(batch, 19, 24),), threads=threads)
+    compile_checked(SelfAttention().eval(), (torch.randn(batch, 19, 24),), threads=threads)
+
+
+class HeadTransposes(torch.nn.Module):
+    """The attention's head transposes: one moves whole rows (the outer dims),
+    one moves the rows' own dim (K transposed for the scores)."""
+
+    def forward(self, x):
+        return x.permute(1, 0, 2) * 2, x.transpose(1, 2) + 1
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_transposes_big_enough_to_tile_over_threads(threads):
+    """Over a million elements (wafer-fuse's loose-elements), with tile remainders."""
+    compile_checked(HeadTransposes(), (torch.randn(130, 129, 65),), threads=threads)
 
 
 class Softmax(torch.nn.Module):
@@ -64,7 +71,7 @@ def test_softmax_rows(shape):
     """Row max and sum as vector reductions, exp as a polynomial; the last
     shape is big enough for wafer-fuse to tile the elementwise ops too."""
     torch.manual_seed(0)
-    compiled(Softmax(), (torch.randn(*shape) * 10,))
+    compile_checked(Softmax(), (torch.randn(*shape) * 10,))
 
 
 @pytest.mark.parametrize("shape", [(1, 1000), (17, 33, 65)])
@@ -73,7 +80,7 @@ def test_layer_norm_rows(shape):
     norm = torch.nn.LayerNorm(shape[-1])
     torch.nn.init.normal_(norm.weight)
     torch.nn.init.normal_(norm.bias)
-    compiled(norm, (torch.randn(*shape) * 3 + 1,))
+    compile_checked(norm.eval(), (torch.randn(*shape) * 3 + 1,))
 
 
 class Exp(torch.nn.Module):
