@@ -53,6 +53,8 @@ def is_vectorizable_tile(op: ir.OpView, max_elements: int) -> bool:
     """A fused tile small and static enough to become a handful of vector ops."""
     if op.name not in _ELEMENTWISE or len(op.results) != 1 or not _in_tile_loop(op):
         return False
+    if op.name == "linalg.transpose" and not _keeps_rows(op):
+        return False  # one gathered lane at a time: more code for LLVM, no faster than its own loop
     broadcasts = "reduction" in _iterator_kinds(op) or _full_vector_rows(op)
     if op.name == "linalg.generic" and not all(_plain_read(m, broadcasts) for m in op.attributes["indexing_maps"]):
         return False  # a strided read (an im2col window at stride 2) has no plain vector load
@@ -61,6 +63,12 @@ def is_vectorizable_tile(op: ir.OpView, max_elements: int) -> bool:
     # A row reduction's work is its input tile; an elementwise tile's, its result.
     counts = [_static_elements(v) for v in [*op.operands, *op.results] if isinstance(v.type, ir.ShapedType)]
     return None not in counts and max(counts) <= max_elements
+
+
+def _keeps_rows(transpose: ir.OpView) -> bool:
+    """Whether a transpose moves whole rows: its innermost dim stays innermost."""
+    permutation = list(ir.DenseI64ArrayAttr(transpose.attributes["permutation"]))
+    return permutation[-1] == len(permutation) - 1
 
 
 def _iterator_kinds(op: ir.OpView) -> list[str]:

@@ -120,3 +120,15 @@ func.func @transpose_tiles(%a: tensor<16x16x64xf32>) -> tensor<16x16x64xf32> {
   %t = linalg.transpose ins(%a : tensor<16x16x64xf32>) outs(%e : tensor<16x16x64xf32>) permutation = [1, 0, 2]
   return %t : tensor<16x16x64xf32>
 }
+
+// A transpose of the innermost dims would gather one lane at a time: its
+// tiles stay linalg ops, which LLVM turns into loops of its own.
+// LOOSE-LABEL: func.func @transpose_rows_into_columns
+// LOOSE: scf.forall
+// LOOSE: linalg.transpose {{.*}} permutation = [0, 2, 1]
+// LOOSE-NOT: vector.transpose
+func.func @transpose_rows_into_columns(%a: tensor<16x64x16xf32>) -> tensor<16x16x64xf32> {
+  %e = tensor.empty() : tensor<16x16x64xf32>
+  %t = linalg.transpose ins(%a : tensor<16x64x16xf32>) outs(%e : tensor<16x16x64xf32>) permutation = [0, 2, 1]
+  return %t : tensor<16x16x64xf32>
+}
