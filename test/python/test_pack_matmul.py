@@ -278,7 +278,7 @@ def test_relu_written_into_the_next_convolutions_padding(threads, shape):
     model = torch.nn.Sequential(torch.nn.Conv2d(shape[1], 7, 3, padding=1), torch.nn.ReLU(),
                                 torch.nn.Conv2d(7, 6, 3, padding=1))
     x = torch.randn(*shape)
-    compiled = compile_checked(model, (x,), threads=threads)
+    compile_checked(model, (x,), threads=threads)
 
 
 @pytest.mark.parametrize("k,n", [(1001, 300), (784, 512)])
