@@ -22,7 +22,12 @@ from .diagnostics import Diagnostic, WaferError, collect_diagnostics
 
 
 def import_model(model: torch.nn.Module, example_inputs: tuple, func_name: str = "forward"):
-    """torch.export the model and lower it to linalg-on-tensors in a Wafer context.
+    """torch.export the model and lower it to linalg-on-tensors in a Wafer context."""
+    return _export_and_import(model, example_inputs, func_name)[0]
+
+
+def _export_and_import(model: torch.nn.Module, example_inputs: tuple, func_name: str):
+    """The linalg-on-tensors module of `model` and the `torch.export` program it came from.
 
     A functional program goes straight to torch-mlir, whose own decompositions
     cover the common ops: torch's `run_decompositions` re-traces the whole program
@@ -39,10 +44,10 @@ def import_model(model: torch.nn.Module, example_inputs: tuple, func_name: str =
                 program = torch.export.export(model, example_inputs)
                 if not _mutates(program):
                     try:
-                        return _import_program(program, func_name, ctx, decomposition_table={})
+                        return _import_program(program, func_name, ctx, decomposition_table={}), program
                     except TorchMlirCompilerError:  # an op only torch's decompositions lower
                         diagnostics.clear()
-                return _import_program(program, func_name, ctx, decomposition_table=None)
+                return _import_program(program, func_name, ctx, decomposition_table=None), program
         except Exception as err:  # torch.export and torch-mlir raise many kinds
             raise WaferError(_explain_import_error(err, diagnostics)) from None
 
@@ -152,20 +157,33 @@ def compile(model: torch.nn.Module, example_inputs, target: str = "cpu", **optio
     `options` go to the target pipeline (e.g. `tile_sizes=(8, 64)`).
     """
     example_inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
-    with torch.no_grad(), _mha_fast_path_disabled():
-        reference = model(*example_inputs)
-    if isinstance(reference, torch.Tensor):
-        structure, outputs = None, [reference]
-    elif isinstance(reference, (tuple, list)) and all(isinstance(r, torch.Tensor) for r in reference):
-        structure, outputs = type(reference), list(reference)
-    else:
-        raise WaferError(f"error: the model returns {type(reference).__name__}; Wafer supports tensors and tuples of tensors")
     start = time.perf_counter()
-    module = import_model(model, example_inputs)
+    module, program = _export_and_import(model, example_inputs, "forward")
+    structure, dtypes = _output_types(program)
     import_seconds = time.perf_counter() - start
     executable = compile_module(module, target, **options)
     report = executable.compile_report
     ops = report.stages[0].ops_before
     report.stages.insert(0, StageReport("import", import_seconds, ops, ops))
     report.seconds += import_seconds
-    return CompiledModel(executable, structure, [o.dtype for o in outputs])
+    return CompiledModel(executable, structure, dtypes)
+
+
+def _output_types(program) -> tuple[type | None, list[torch.dtype]]:
+    """How the model returns its tensors (None: a single tensor, else the tuple
+    or list type) and their dtypes, from the exported program: compiling never
+    runs the model itself (a transformer layer at batch 32 ran 0.1 s)."""
+    spec = program.call_spec.out_spec
+    output = next(node for node in program.graph.nodes if node.op == "output")
+    nodes = {node.name: node for node in output.args[0] if isinstance(node, torch.fx.Node)}
+    values = [nodes[name].meta.get("val") if name in nodes else None for name in program.graph_signature.user_outputs]
+    structure = None if spec.is_leaf() else spec.type
+    if structure not in (None, tuple, list):
+        returned = f"a {structure.__name__}"
+    elif not all(child.is_leaf() for child in spec.children()):
+        returned = f"a nested {structure.__name__}"
+    elif not all(isinstance(value, torch.Tensor) for value in values):
+        returned = "a value that is not a tensor"
+    else:
+        return structure, [value.dtype for value in values]
+    raise WaferError(f"error: the model returns {returned}; Wafer supports tensors and tuples of tensors")

@@ -46,6 +46,40 @@ def test_tuple_outputs_and_dtypes():
     assert doubled.dtype == torch.int64 and torch.equal(doubled, (x * 2).to(torch.int64))
 
 
+class ListOfBoolAndInput(torch.nn.Module):
+    def forward(self, x):
+        return [x > 0, x]
+
+
+def test_list_outputs_keep_their_type_and_dtypes():
+    x = torch.randn(3, 4)
+    got = wafer.compile(ListOfBoolAndInput(), (x,))(x)
+    assert isinstance(got, list) and got[0].dtype == torch.bool
+    assert torch.equal(got[0], x > 0) and torch.equal(got[1], x)
+
+
+class ReturnsDict(torch.nn.Module):
+    def forward(self, x):
+        return {"y": x + 1}
+
+
+class ReturnsNested(torch.nn.Module):
+    def forward(self, x):
+        return x + 1, (x, x * 2)
+
+
+class ReturnsInt(torch.nn.Module):
+    def forward(self, x):
+        return x + 1, 3
+
+
+@pytest.mark.parametrize("model, returned", [(ReturnsDict(), "a dict"), (ReturnsNested(), "a nested tuple"),
+                                             (ReturnsInt(), "a value that is not a tensor")])
+def test_outputs_other_than_tensors_are_named(model, returned):
+    with pytest.raises(wafer.WaferError, match=f"^error: the model returns {returned}; Wafer supports tensors"):
+        wafer.compile(model, (torch.randn(3, 4),))
+
+
 class WritesInPlace(torch.nn.Module):
     """Slice assignment: the exported graph mutates, so torch decomposes and functionalizes it."""
 
