@@ -15,6 +15,7 @@ _PASSES: dict[str, str] = {
     "wafer-fold-transpose": "fold_transpose:FoldTranspose",
     "wafer-fold-broadcast": "fold_broadcast:FoldBroadcast",
     "wafer-fuse": "fuse:Fuse",
+    "wafer-fuse-epilogues": "fuse_epilogues:FuseEpilogues",
     "wafer-direct-conv": "direct_conv:DirectConv",
     "wafer-im2col": "im2col:Im2col",
     "wafer-winograd": "winograd:Winograd",

@@ -84,6 +84,7 @@ class CpuPipeline(Configurable):
             (
                 "fuse",
                 "func.func(linalg-fuse-elementwise-ops),wafer-split-asserts,func.func(canonicalize,cse),"
+                "wafer-fuse-epilogues,"
                 + ("wafer-vectorize-pooling," if self.vectorize else "")
                 + f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)",
             ),

@@ -294,3 +294,23 @@ def test_streamed_matrix_vector_product_with_prefetched_panels(k, n):
     compiled = compile_checked(layer, (x,), threads=1)
     assert_strategy(compiled, f"packed matmul 1x{n}x{k}")
     assert_strategy(compiled, "panel rows 16 ahead")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("m,k,n", [(256, 96, 512), (100, 300, 70)])
+def test_bias_relu_and_residual_applied_per_cache_tile(threads, m, k, n):
+    """A linear layer's bias, ReLU and a residual add: wafer-fuse-epilogues applies
+    them to each cache tile of the kernel as it is done (256x512: whole tiles);
+    a padded C (100x70) keeps its unpack and the epilogue after it."""
+    import torch
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(k, n)
+
+        def forward(self, x, r):
+            return torch.relu(self.fc(x)) + r
+
+    torch.manual_seed(0)
+    compile_checked(Block().eval(), (torch.randn(m, k), torch.randn(m, n)), threads=threads)
