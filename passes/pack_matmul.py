@@ -230,9 +230,10 @@ class PackMatmul(WaferPass):
     Each static f32 matmul, batch matmul or matmul-like generic (any operand
     layout, e.g. the transposed weights of wafer-fold-transpose) is data-tiled
     with `linalg.pack`: A into [M/mr][K][mr] panels, B into [N/nr][K][nr],
-    C into [M/mr][N/nr][mr][nr] (when M or N needs padding; else the kernel
-    accumulates into C in place), so the inner loop streams both operands
-    contiguously. The packed op is tiled with `scf.forall` over cache tiles
+    C into [M/mr][N/nr][mr][nr], so the inner loop streams both operands
+    contiguously. Where M and N need no padding, C is accumulated in place
+    (`unpack_accumulators`), and A, unless it is a constant, is read in place
+    (`read_rows_in_place`). The packed op is tiled with `scf.forall` over cache tiles
     (one per thread), then over register blocks, then over K in steps of
     `kc`; each step becomes kc broadcast-FMA outer products on an mr x nr
     accumulator that stays in registers across the K loop. Packs of
@@ -292,6 +293,8 @@ class PackMatmul(WaferPass):
                 self._pack(root, f"mm{i}", contraction, kernel)
                 plans.append((contraction, kernel, per_tile, gather, row))
         unpack_accumulators(module)
+        # With K in blocks, each cache tile packs its rows of A per block instead.
+        read_rows_in_place(module, {f"mm{i}" for i, (_, kernel, *_) in enumerate(plans) if not kernel.k_block})
         with transform_script(module) as root:
             for i, (contraction, kernel, per_tile, gather, row) in enumerate(plans):
                 if gather is not None:
@@ -476,31 +479,9 @@ def unpack_accumulators(module: ir.Operation) -> None:
     for op in find_ops(module, lambda op: PACKED in op.attributes):
         pack, result = op.operands[2].owner, op.results[0]
         users = [use.owner for use in result.uses]
-        if (not isinstance(pack, ir.OpView) or pack.name != "linalg.pack" or len(pack.operands) != 2
-                or pack.outer_dims_perm or len(users) != 1 or users[0].name != "linalg.unpack"):
+        if not _reshapes_in_place(pack) or len(users) != 1 or users[0].name != "linalg.unpack":
             continue  # padded (a ragged M or N): the packed C stays
-        positions, tiles = list(pack.inner_dims_pos), list(pack.static_inner_tiles)
-        source = pack.operands[0]
-        shape, groups = [], []
-        for dim, size in enumerate(source.type.shape):
-            split = [size // tiles[positions.index(dim)], tiles[positions.index(dim)]] if dim in positions else [size]
-            groups.append(list(range(len(shape), len(shape) + len(split))))
-            shape += split
-        maps = list(op.attributes["indexing_maps"])
-        packed_map = ir.AffineMapAttr(maps[2]).value
-        outer, inner = list(packed_map.results)[:len(groups)], list(packed_map.results)[len(groups):]
-        exprs = [e for dim, o in enumerate(outer) for e in ([o, inner[positions.index(dim)]] if dim in positions else [o])]
-        maps[2] = ir.AffineMapAttr.get(ir.AffineMap.get(packed_map.n_dims, 0, exprs))
-        expanded_type = ir.RankedTensorType.get(shape, source.type.element_type)
-        with ir.InsertionPoint(op), op.location:
-            fill = source.owner
-            if isinstance(fill, ir.OpView) and fill.name == "linalg.fill":  # a fresh zero C, in the new shape
-                init = linalg.fill(fill.operands[0], outs=[tensor.EmptyOp(shape, expanded_type.element_type).result])
-            else:
-                init = tensor.ExpandShapeOp(expanded_type, source, reassociation(*groups), [],
-                                            static_output_shape=shape).result
-        op.operation.operands[2] = init
-        op.attributes["indexing_maps"] = ir.ArrayAttr.get(maps)
+        groups, expanded_type = _read_in_place(op.opview, 2)
         result.set_type(expanded_type)
         unpack = users[0]
         with ir.InsertionPoint(unpack), unpack.location:
@@ -508,6 +489,60 @@ def unpack_accumulators(module: ir.Operation) -> None:
         unpack.results[0].replace_all_uses_with(collapsed)
         unpack.erase()
         pack.operation.erase()
+
+
+def read_rows_in_place(module: ir.Operation, names: set[str]) -> None:
+    """Let the kernels of the contractions `names` read A's rows where they are.
+
+    A packed into [M/mr][K][mr] panels makes each broadcast of the kernel
+    read the next word, but costs a pass over A (FFN2 of a transformer layer
+    at batch 32: its 32 MB input, 3% of the call). Expanded to [M/mr, mr, K]
+    instead, each k step broadcasts mr words from mr rows, which LLVM loads
+    straight from them as before. Weights stay packed: that pack is free.
+    """
+    for op in find_ops(module, lambda op: PACKED in op.attributes
+                       and ir.StringAttr(op.attributes[PACKED]).value in names):
+        pack = op.operands[0].owner
+        if _reshapes_in_place(pack) and not _is_constant(pack.operands[0]):
+            _read_in_place(op.opview, 0)
+            pack.operation.erase()
+
+
+def _reshapes_in_place(pack: ir.OpView) -> bool:
+    """A `linalg.pack` without padding or outer permutation: a reshape of its
+    source holds the same tiles, split the other way round."""
+    return (isinstance(pack, ir.OpView) and pack.name == "linalg.pack" and len(pack.operands) == 2
+            and not pack.outer_dims_perm)
+
+
+def _read_in_place(op: ir.OpView, index: int) -> tuple[list[list[int]], ir.Type]:
+    """Make operand `index` of a packed op the reshaped source of its pack (a
+    fill of it, for a zero C), reindexed to match; returns the reshape's
+    groups and type."""
+    pack = op.operands[index].owner
+    positions, tiles = list(pack.inner_dims_pos), list(pack.static_inner_tiles)
+    source = pack.operands[0]
+    shape, groups = [], []
+    for dim, size in enumerate(source.type.shape):
+        split = [size // tiles[positions.index(dim)], tiles[positions.index(dim)]] if dim in positions else [size]
+        groups.append(list(range(len(shape), len(shape) + len(split))))
+        shape += split
+    maps = list(op.attributes["indexing_maps"])
+    packed_map = ir.AffineMapAttr(maps[index]).value
+    outer, inner = list(packed_map.results)[:len(groups)], list(packed_map.results)[len(groups):]
+    exprs = [e for dim, o in enumerate(outer) for e in ([o, inner[positions.index(dim)]] if dim in positions else [o])]
+    maps[index] = ir.AffineMapAttr.get(ir.AffineMap.get(packed_map.n_dims, 0, exprs))
+    expanded_type = ir.RankedTensorType.get(shape, source.type.element_type)
+    with ir.InsertionPoint(op), op.location:
+        fill = source.owner
+        if isinstance(fill, ir.OpView) and fill.name == "linalg.fill":  # a fresh zero C, in the new shape
+            operand = linalg.fill(fill.operands[0], outs=[tensor.EmptyOp(shape, expanded_type.element_type).result])
+        else:
+            operand = tensor.ExpandShapeOp(expanded_type, source, reassociation(*groups), [],
+                                           static_output_shape=shape).result
+    op.operation.operands[index] = operand
+    op.attributes["indexing_maps"] = ir.ArrayAttr.get(maps)
+    return groups, expanded_type
 
 
 def fuse_accumulator_fills(module: ir.Operation) -> None:

@@ -56,6 +56,21 @@ func.func @linear_one_row(%a: tensor<1x784xf32>, %w: tensor<512x784xf32>, %c: te
   return %r : tensor<1x512xf32>
 }
 
+// A per-call A that needs no padding is not packed: the kernel reads each
+// 8x8 block of it in place, from the rows reshaped to [M/8, 8, K] (no pack,
+// no transposing shuffles), and broadcasts from there.
+// CHECK-LABEL: func.func @rows_read_in_place
+// CHECK: %[[ROWS:.*]] = tensor.expand_shape %arg0 {{\[\[}}0, 1], [2]] output_shape [2, 8, 64]
+// CHECK-NOT: vector.shuffle
+// CHECK-NOT: tensor<2x64x8xf32>
+// CHECK: tensor.extract_slice %[[ROWS]][%{{.*}}, 0, %{{.*}}] [1, 8, 8]
+// CHECK-NOT: vector.shuffle
+// CHECK: vector.fma %{{.*}} : vector<32xf32>
+func.func @rows_read_in_place(%a: tensor<16x64xf32>, %b: tensor<64x32xf32>, %c: tensor<16x32xf32>) -> tensor<16x32xf32> {
+  %r = linalg.matmul ins(%a, %b : tensor<16x64xf32>, tensor<64x32xf32>) outs(%c : tensor<16x32xf32>) -> tensor<16x32xf32>
+  return %r : tensor<16x32xf32>
+}
+
 // A batch matmul keeps its batch dim outermost in every packed operand.
 // CHECK-LABEL: func.func @batched
 // CHECK-SAME: packed matmul 4x16x64x32

@@ -314,3 +314,13 @@ def test_bias_relu_and_residual_applied_per_cache_tile(threads, m, k, n):
 
     torch.manual_seed(0)
     compile_checked(Block().eval(), (torch.randn(m, k), torch.randn(m, n)), threads=threads)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("m,k,n", [(64, 17, 100), (24, 300, 64), (512, 96, 256)])
+def test_rows_of_a_read_in_place(threads, m, k, n):
+    """A per-call A whose rows need no padding is read where it is (read_rows_in_place):
+    an odd K, a ragged N (C stays packed), and a parallel 512-row product."""
+    exe = wafer.compile_mlir(MATMUL.format(m=m, n=n, k=k), threads=threads)
+    a, b = random(m, k), random(k, n)
+    np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
