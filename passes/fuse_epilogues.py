@@ -64,14 +64,15 @@ def _epilogue(loop: ir.OpView) -> ir.OpView | None:
     inputs, init = list(consumer.operands)[:-1], consumer.operands[len(consumer.operands) - 1]
     maps = [ir.AffineMapAttr(m).value for m in consumer.attributes["indexing_maps"]]
     body = consumer.regions[0].blocks[0]
+    identity = ir.AffineMap.get_identity(len(kinds))
     if (len(consumer.results) != 1 or consumer.results[0].type != loop.results[0].type
-            or any(kind != "parallel" for kind in kinds) or init == loop.results[0]
+            or any(kind != "parallel" for kind in kinds) or init == loop.results[0] or maps[-1] != identity
             or list(body.arguments[len(inputs)].uses)
             or any(op.name == "cf.assert" for op in body.operations)):
         return None
     for value, indexing in zip(inputs, maps):
         if value == loop.results[0]:
-            if indexing != ir.AffineMap.get_identity(len(kinds)):
+            if indexing != identity:
                 return None
         elif not _reads_per_tile(indexing, value) or not _available_before(value, loop):
             return None
