@@ -8,6 +8,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import linalg, tensor
 from torch_mlir.dialects.transform import structured
 
+from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 from .transform_script import match_tagged, tag, transform_script
 
@@ -44,6 +45,9 @@ class FuseEpilogues(WaferPass):
         for loop in find_ops(module, lambda op: op.name == "scf.forall" and len(op.results) == 1):
             consumer = _epilogue(loop.opview)
             if consumer is not None:
+                ops = [op.name.removeprefix("arith.") for op in consumer.regions[0].blocks[0].operations][:-1]
+                tile = "x".join(str(size) for size in _tile_insert(loop.opview).static_sizes)
+                record_strategy(consumer, f"epilogue {', '.join(ops)} per {tile} tile")
                 fused.append(_move_into(consumer, loop.opview))
         if not fused:
             return

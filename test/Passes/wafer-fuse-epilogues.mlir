@@ -6,6 +6,7 @@
 // with the tile's slice of the bias; nothing is left after the loop.
 // CHECK-LABEL: func.func @bias_relu
 // CHECK-SAME: (%[[BIAS:.*]]: tensor<2x32xf32>)
+// CHECK-SAME: wafer.strategy = ["epilogue addf, maximumf per 8x8x1x32 tile"]
 // CHECK: scf.forall (%[[I:.*]], %[[J:.*]]) in (4, 2)
 // CHECK: %[[ROW0:.*]] = affine.apply #{{.*}}(%[[I]])
 // CHECK: %[[TILE:.*]] = linalg.fill
