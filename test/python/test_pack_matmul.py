@@ -7,19 +7,10 @@ register block, the cache tile and the K unroll do not divide, a single row
 
 import numpy as np
 import pytest
+from linalg_programs import MATMUL
 from torch_reference import compile_checked
 
 import wafer
-
-MATMUL = """
-func.func @forward(%a: tensor<{m}x{k}xf32>, %b: tensor<{k}x{n}xf32>) -> tensor<{m}x{n}xf32> {{
-  %zero = arith.constant 0.0 : f32
-  %e = tensor.empty() : tensor<{m}x{n}xf32>
-  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
-  %r = linalg.matmul ins(%a, %b : tensor<{m}x{k}xf32>, tensor<{k}x{n}xf32>) outs(%f : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
-  return %r : tensor<{m}x{n}xf32>
-}}
-"""
 
 # C = A W^T + bias, relu: the weights [N, K] as wafer-fold-transpose leaves them.
 LINEAR = """

@@ -3,11 +3,12 @@ largest live buffer set it is measured against."""
 
 import numpy as np
 import pytest
+from linalg_programs import MATMUL
 from torch_mlir import ir
+from wafer.examples.models import EXAMPLES
 
 import wafer
 from wafer.context import make_context
-from wafer.examples.models import EXAMPLES
 from wafer.live_buffers import largest_live_sets
 
 N = 64  # one 64 x 64 float32 buffer = 16 KB
@@ -71,22 +72,11 @@ def test_peak_within_target_of_the_largest_live_set(name, batch):
     assert compiled.executable.held_bytes == 0
 
 
-RUNTIME_MATMUL = """
-func.func @forward(%a: tensor<1024x512xf32>, %b: tensor<512x256xf32>) -> tensor<1024x256xf32> {
-  %zero = arith.constant 0.0 : f32
-  %e = tensor.empty() : tensor<1024x256xf32>
-  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<1024x256xf32>) -> tensor<1024x256xf32>
-  %r = linalg.matmul ins(%a, %b : tensor<1024x512xf32>, tensor<512x256xf32>) outs(%f : tensor<1024x256xf32>) -> tensor<1024x256xf32>
-  return %r : tensor<1024x256xf32>
-}
-"""
-
-
 @pytest.mark.parametrize("threads", [1, 2])
 def test_matmul_of_two_inputs_packs_one_k_block_at_a_time(threads):
     """Packed whole, A and B would add 2.5x the 1 MB result; one K block of B
     (128 KB) and each thread's tile of A (32 KB) stay within the target."""
-    exe = wafer.compile_mlir(RUNTIME_MATMUL, threads=threads)
+    exe = wafer.compile_mlir(MATMUL.format(m=1024, n=256, k=512), threads=threads)
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((1024, 512), dtype=np.float32), rng.standard_normal((512, 256), dtype=np.float32)
     np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-3)
