@@ -16,25 +16,31 @@ _RESHAPES = ("memref.collapse_shape", "memref.expand_shape")
 class ReturnAllocations(WaferPass):
     """Where a function returns a `memref.collapse_shape` or `expand_shape` of
     a static buffer it allocates, allocate the returned shape instead, and
-    let the old buffer's users see it through the inverse reshape.
+    let the old buffer's users see it through the inverse reshape; where it
+    returns one buffer twice, return a copy of it the second time.
 
     buffer-results-to-out-params with `hoist-static-allocs` writes into the
     caller's result buffer only a result that is a `memref.alloc`; any other
     result it copies there. A packed matmul's C is reshaped by its unpack:
     without this, a 1024x1024 result would be held twice and copied once.
+    And it hoists one allocation into two results' buffers, which crashes it.
     """
 
     name = "wafer-return-allocations"
-    summary = "Return allocated buffers in place of reshaped views of them"
+    summary = "Return each result in an allocated buffer of its own, not a reshaped view"
 
     def apply(self, module: ir.Operation) -> None:
         for ret in find_ops(module, lambda op: op.name == "func.return"):
+            returned = []
             for index, value in enumerate(ret.operands):
                 view = value.owner
                 if isinstance(view, ir.OpView) and view.name in _RESHAPES and _is_static_alloc(view.operands[0]):
-                    ret.operands[index] = _allocate_as(view)
+                    value = ret.operands[index] = _allocate_as(view)
                     if not list(view.result.uses):
                         view.erase()
+                if value in returned and _is_static_alloc(value):
+                    value = ret.operands[index] = _copy_before(ret, value)
+                returned.append(value)
 
 
 def _is_static_alloc(buffer: ir.Value) -> bool:
@@ -64,3 +70,11 @@ def _allocate_as(view: ir.OpView) -> ir.Value:
     old.result.replace_all_uses_with(back.result)
     old.erase()
     return new
+
+
+def _copy_before(op: ir.Operation, buffer: ir.Value) -> ir.Value:
+    """A new buffer like `buffer` that holds a copy of it, made just before `op`."""
+    with ir.InsertionPoint(op), op.location:
+        copy = memref.AllocOp(buffer.type, [], [], alignment=buffer.owner.attributes.get("alignment")).result
+        memref.CopyOp(buffer, copy)
+    return copy

@@ -179,8 +179,8 @@ def _address(array: np.ndarray) -> int:
         return array.__array_interface__["data"][0]
 
 
-def _take_result(descriptor: ctypes.Structure, spec: TensorSpec, free) -> np.ndarray:
-    """Copy a returned buffer into numpy, then `free` it.
+def _copy_result(descriptor: ctypes.Structure, spec: TensorSpec) -> np.ndarray:
+    """Copy a returned buffer into numpy.
 
     Results are row-major (identity layouts at the function boundary), so a
     static shape is read from the signature, not from the descriptor.
@@ -203,8 +203,6 @@ def _take_result(descriptor: ctypes.Structure, spec: TensorSpec, free) -> np.nda
             flat, shape=shape, strides=tuple(s * itemsize for s in strides)), copy=True)
     else:
         result = np.zeros(shape, dtype=spec.dtype)
-    if descriptor.allocated:
-        free(descriptor.allocated)
     return result
 
 
@@ -353,8 +351,10 @@ class CpuExecutable(Executable):
         if self._failed_asserts:  # raised before the poison results are read
             raise WaferError(f"{self._failed_asserts[0]} (a runtime check in @{name})")
         if not frame.out_params:
-            outputs = [_take_result(d, spec, frame.free)
-                       for d, spec in zip(frame.result_descriptors(), signature.results)]
+            descriptors = frame.result_descriptors()
+            outputs = [_copy_result(d, spec) for d, spec in zip(descriptors, signature.results)]
+            for address in {d.allocated for d in descriptors if d.allocated}:  # one buffer may be two results
+                frame.free(address)
         self.last_peak_bytes = self._heap[peak] - held + frame.result_bytes
         return outputs[0] if len(outputs) == 1 else tuple(outputs) if outputs else None
 

@@ -84,3 +84,26 @@ func.func @returned_twice(%arg0: memref<2x2x4xf32>) -> (memref<16xf32>, memref<2
   %s = memref.collapse_shape %a [[0], [1, 2]] : memref<2x2x4xf32> into memref<2x8xf32>
   return %r, %s : memref<16xf32>, memref<2x8xf32>
 }
+
+// -----
+
+// One buffer returned three times: the second and third results are copies
+// in buffers of their own, so that buffer-results-to-out-params hoists each
+// into its own result (hoisting one allocation into two crashed it).
+// CHECK-LABEL: func.func @same_buffer_twice
+// CHECK: %[[A:.*]] = memref.alloc() : memref<8xf32>
+// CHECK: %[[COPY:.*]] = memref.alloc() : memref<8xf32>
+// CHECK-NEXT: memref.copy %[[A]], %[[COPY]]
+// CHECK-NEXT: %[[COPY2:.*]] = memref.alloc() : memref<8xf32>
+// CHECK-NEXT: memref.copy %[[A]], %[[COPY2]]
+// CHECK-NEXT: return %[[A]], %[[COPY]], %[[COPY2]]
+// OUT-LABEL: func.func @same_buffer_twice
+// OUT-SAME: (%{{.*}}: memref<8xf32>, %[[FIRST:[^:]*]]: memref<8xf32>, %[[SECOND:[^:]*]]: memref<8xf32>, %[[THIRD:[^:]*]]: memref<8xf32>)
+// OUT: memref.copy %arg0, %[[FIRST]]
+// OUT: memref.copy %[[FIRST]], %[[SECOND]]
+// OUT: memref.copy %[[FIRST]], %[[THIRD]]
+func.func @same_buffer_twice(%arg0: memref<8xf32>) -> (memref<8xf32>, memref<8xf32>, memref<8xf32>) {
+  %a = memref.alloc() : memref<8xf32>
+  memref.copy %arg0, %a : memref<8xf32> to memref<8xf32>
+  return %a, %a, %a : memref<8xf32>, memref<8xf32>, memref<8xf32>
+}

@@ -58,6 +58,22 @@ def test_list_outputs_keep_their_type_and_dtypes():
     assert torch.equal(got[0], x > 0) and torch.equal(got[1], x)
 
 
+class SameTensorTwice(torch.nn.Module):
+    def forward(self, x):
+        y = torch.relu(x) * 2
+        return y, y, x
+
+
+@pytest.mark.parametrize("out_params", [True, False])
+def test_a_tensor_returned_twice_gives_two_arrays(out_params):
+    """Two results of one buffer: each gets its own array (no double free, no shared memory)."""
+    x = torch.randn(3, 5)
+    first, second, same = wafer.compile(SameTensorTwice(), (x,), out_params=out_params)(x)
+    assert torch.equal(first, torch.relu(x) * 2) and torch.equal(second, first) and torch.equal(same, x)
+    first[0, 0] = 100.0
+    assert second[0, 0] != 100.0
+
+
 class ReturnsDict(torch.nn.Module):
     def forward(self, x):
         return {"y": x + 1}
