@@ -2,11 +2,13 @@
 
 Functions are lowered with `llvm.emit_c_interface`: each memref crosses the
 boundary as a pointer to a descriptor (allocated, aligned, offset, sizes,
-strides). Results are allocated by the compiled code through the counting
-allocator of wafer-count-heap; the ownership-based deallocation pipeline
-guarantees each returned buffer is owned by the caller, so it is copied into
-numpy and freed here through the same allocator, which then holds what it
-held before the call.
+strides). Static results are arguments too (the `cpu` pipeline's
+out-params): numpy arrays allocated here, which the compiled code writes.
+Dynamically shaped results are allocated by the compiled code through the
+counting allocator of wafer-count-heap; the ownership-based deallocation
+pipeline guarantees each returned buffer is owned by the caller, so it is
+copied into numpy and freed here through the same allocator, which then
+holds what it held before the call.
 """
 
 from __future__ import annotations
