@@ -48,7 +48,7 @@ class CpuPipeline(Configurable):
     winograd: bool = True
     direct_conv: bool = True
     register_tile: tuple[int, ...] = (8, 32)
-    cache_tile: tuple[int, ...] = (64, 256)
+    cache_tile: tuple[int, ...] = (64, 128)
     k_unroll: int = 8
     k_block: int = 128
     out_params: bool = True

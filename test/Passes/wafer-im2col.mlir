@@ -74,10 +74,11 @@ func.func @conv_rows(%x: tensor<1x8x58x58xf32>, %w: tensor<16x8x3x3xf32>, %c: te
 
 // 12-pixel rows share only 4 lanes with a 32-wide panel: too short a run for
 // a vector copy into the panels, so each tile gathers its columns window by
-// window (24 rows of 12 per (c, kh, kw)) and packs them after.
+// window (8 rows of 12 per (c, kh, kw), a 96-pixel cache tile) and packs
+// them after.
 // PACKED-LABEL: func.func @conv_rows_of_12
-// PACKED: scf.forall (%{{.*}}) in (2)
-// PACKED: scf.for {{.*}} -> (tensor<1x64x3x3x24x12xf32>)
+// PACKED: scf.forall (%{{.*}}) in (6)
+// PACKED: scf.for {{.*}} -> (tensor<1x64x3x3x8x12xf32>)
 // PACKED: vector.fma
 func.func @conv_rows_of_12(%x: tensor<1x64x50x14xf32>, %w: tensor<64x64x3x3xf32>, %c: tensor<1x64x48x12xf32>) -> tensor<1x64x48x12xf32> {
   %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%x, %w : tensor<1x64x50x14xf32>, tensor<64x64x3x3xf32>) outs(%c : tensor<1x64x48x12xf32>) -> tensor<1x64x48x12xf32>

@@ -199,8 +199,8 @@ func.func @panels_in_place(%a: tensor<64x128xf32>, %b: tensor<4x128x32xf32>, %c:
 // tile, where it writes what the tile's K loop reads next.
 // CHECK-LABEL: func.func @zero_init
 // CHECK-NOT: linalg.fill
-// CHECK: scf.forall (%{{.*}}) in (2) shared_outs(%{{.*}}) -> (tensor<8x8x16x32xf32>)
-// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<8x8x8x32xf32>) -> tensor<8x8x8x32xf32>
+// CHECK: scf.forall (%{{.*}}) in (4) shared_outs(%{{.*}}) -> (tensor<8x8x16x32xf32>)
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<8x8x4x32xf32>) -> tensor<8x8x4x32xf32>
 // CHECK: vector.fma
 func.func @zero_init(%a: tensor<64x128xf32>, %b: tensor<128x512xf32>) -> tensor<64x512xf32> {
   %zero = arith.constant 0.0 : f32

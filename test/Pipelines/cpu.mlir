@@ -96,7 +96,7 @@ func.func @two_matmuls(%a: tensor<16x32xf32>, %b: tensor<32x128xf32>, %c: tensor
   return %abc : tensor<16x8xf32>
 }
 
-// Large enough (8 MFLOP, 2x2 cache tiles) for the packed kernel to keep its forall.
+// Large enough (8 MFLOP, 2x4 cache tiles) for the packed kernel to keep its forall.
 func.func @tiled_matmul(%a: tensor<128x64xf32>, %b: tensor<64x512xf32>) -> tensor<128x512xf32> {
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<128x512xf32>
