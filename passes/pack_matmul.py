@@ -507,8 +507,7 @@ def read_rows_in_place(module: ir.Operation, names: set[str]) -> None:
         pack = op.operands[0].owner
         if _reshapes_in_place(pack) and not _is_constant(pack.operands[0]):
             _read_in_place(op.opview, 0)
-            if not list(pack.results[0].uses):  # another contraction may read the same pack
-                pack.operation.erase()
+            pack.operation.erase()  # each contraction has packs of its own
 
 
 def _reshapes_in_place(pack: ir.OpView) -> bool:

@@ -315,3 +315,23 @@ def test_rows_of_a_read_in_place(threads, m, k, n):
     exe = wafer.compile_mlir(MATMUL.format(m=m, n=n, k=k), threads=threads)
     a, b = random(m, k), random(k, n)
     np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
+
+
+TWO_PRODUCTS_OF_ONE_A = """
+func.func @forward(%a: tensor<16x64xf32>, %b: tensor<64x32xf32>, %c: tensor<64x32xf32>) -> (tensor<16x32xf32>, tensor<16x32xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<16x32xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<16x32xf32>) -> tensor<16x32xf32>
+  %r = linalg.matmul ins(%a, %b : tensor<16x64xf32>, tensor<64x32xf32>) outs(%f : tensor<16x32xf32>) -> tensor<16x32xf32>
+  %s = linalg.matmul ins(%a, %c : tensor<16x64xf32>, tensor<64x32xf32>) outs(%f : tensor<16x32xf32>) -> tensor<16x32xf32>
+  return %r, %s : tensor<16x32xf32>, tensor<16x32xf32>
+}
+"""
+
+
+def test_two_products_read_one_a_in_place():
+    exe = wafer.compile_mlir(TWO_PRODUCTS_OF_ONE_A)
+    a, b, c = random(16, 64), random(64, 32), random(64, 32)
+    r, s = exe.forward(a, b, c)
+    np.testing.assert_allclose(r, a @ b, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(s, a @ c, rtol=1e-4, atol=1e-4)
