@@ -66,8 +66,9 @@ class CountHeap(WaferPass):
 
     The runtime resets the peak before a call and reads it after, so every
     call reports its peak temporary memory (results too, where the compiled
-    code allocates them), at the cost of two atomic adds per allocation. Runs on the LLVM dialect, after the last
-    memref lowering has declared the functions.
+    code allocates them), at the cost of two atomic adds per allocation.
+    Runs on the LLVM dialect, after the last memref lowering has declared
+    the functions.
     """
 
     name = "wafer-count-heap"

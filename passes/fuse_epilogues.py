@@ -8,6 +8,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import linalg, tensor
 from torch_mlir.dialects.transform import structured
 
+from .fuse import is_elementwise
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 from .transform_script import match_tagged, tag, transform_script
@@ -43,12 +44,13 @@ class FuseEpilogues(WaferPass):
     def apply(self, module: ir.Operation) -> None:
         fused = []
         for loop in find_ops(module, lambda op: op.name == "scf.forall" and len(op.results) == 1):
-            consumer = _epilogue(loop.opview)
+            insert = _tile_insert(loop.opview)
+            consumer = _epilogue(loop.opview) if insert is not None else None
             if consumer is not None:
                 ops = [op.name.removeprefix("arith.") for op in consumer.regions[0].blocks[0].operations][:-1]
-                tile = "x".join(str(size) for size in _tile_insert(loop.opview).static_sizes)
+                tile = "x".join(str(size) for size in insert.static_sizes)
                 record_strategy(consumer, f"epilogue {', '.join(ops)} per {tile} tile")
-                fused.append(_move_into(consumer, loop.opview))
+                fused.append(_move_into(consumer, loop.opview, insert))
         if not fused:
             return
         with transform_script(module) as root:
@@ -61,16 +63,14 @@ class FuseEpilogues(WaferPass):
 def _epilogue(loop: ir.OpView) -> ir.OpView | None:
     """The elementwise consumer of `loop`'s result that can move into it, if any."""
     users = [use.owner for use in loop.results[0].uses]
-    if len(users) != 1 or users[0].name != "linalg.generic" or _tile_insert(loop) is None:
+    if len(users) != 1 or not is_elementwise(users[0]):
         return None
     consumer = users[0]
-    kinds = [str(kind).split("<")[-1].rstrip(">") for kind in consumer.attributes["iterator_types"]]
     inputs, init = list(consumer.operands)[:-1], consumer.operands[len(consumer.operands) - 1]
     maps = [ir.AffineMapAttr(m).value for m in consumer.attributes["indexing_maps"]]
     body = consumer.regions[0].blocks[0]
-    identity = ir.AffineMap.get_identity(len(kinds))
-    if (len(consumer.results) != 1 or consumer.results[0].type != loop.results[0].type
-            or any(kind != "parallel" for kind in kinds) or init == loop.results[0] or maps[-1] != identity
+    identity = ir.AffineMap.get_identity(maps[-1].n_dims)
+    if (consumer.results[0].type != loop.results[0].type or init == loop.results[0] or maps[-1] != identity
             or list(body.arguments[len(inputs)].uses)
             or any(op.name == "cf.assert" for op in body.operations)):
         return None
@@ -102,18 +102,17 @@ def _tile_insert(loop: ir.OpView) -> ir.OpView | None:
     if any(lower != 0 for lower in bounds[0]) or any(step != 1 for step in bounds[2]):
         return None
     ivs = list(loop.regions[0].blocks[0].arguments)[:len(bounds[1])]
-    dynamic = ir.ShapedType.get_dynamic_size()
-    offsets, sizes = list(insert.static_offsets), list(insert.static_sizes)
+    sizes = list(insert.static_sizes)
     shape = ir.RankedTensorType(loop.results[0].type).shape
-    if any(s != 1 for s in insert.static_strides) or dynamic in sizes:
+    if any(s != 1 for s in insert.static_strides) or ir.ShapedType.get_dynamic_size() in sizes:
         return None
-    values, covered = iter(insert.offsets), []
-    for offset, size, extent in zip(offsets, sizes, shape):
+    covered = []
+    for offset, size, extent in zip(_offsets(insert), sizes, shape):
         if offset == 0 and size == extent:
             continue
-        if offset != dynamic:
+        if not isinstance(offset, ir.Value):
             return None
-        iv, scale = _scaled_iv(next(values), ivs)
+        iv, scale = _scaled_iv(offset, ivs)
         if iv is None or scale != size or bounds[1][iv] * size != extent or iv in covered:
             return None
         covered.append(iv)
@@ -168,12 +167,11 @@ def _hoist_before(value: ir.Value, loop: ir.OpView) -> None:
         owner.operation.move_before(loop.operation)
 
 
-def _move_into(consumer: ir.OpView, loop: ir.OpView) -> ir.OpView:
-    """Apply `consumer` to each tile of `loop` before it is inserted; returns the
+def _move_into(consumer: ir.OpView, loop: ir.OpView, insert: ir.OpView) -> ir.OpView:
+    """Apply `consumer` to each tile of `loop` before `insert` puts it in; returns the
     consumer's copy in the loop. The copy reads the tile as its init, which
     it overwrites: read as an input as well, the tile would be copied first
     (bufferization cannot see that each element is read before it is written)."""
-    insert = _tile_insert(loop)
     tile, offsets, sizes = insert.operands[0], _offsets(insert), list(insert.static_sizes)
     inputs = list(consumer.operands)[:-1]
     maps = list(consumer.attributes["indexing_maps"])
