@@ -26,17 +26,13 @@ workers would otherwise steal the cores from the next.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its OpenMP runtime
-import statistics
 import time
-import warnings
 
+from common import (  # first: it sets OMP_WAIT_POLICY before torch loads
+    COLUMNS, compile_wafer, count_flops, interleave, max_error, onnx_session, process_start_up, torch_compiled)
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 import wafer
 from wafer.examples.models import EXAMPLES
@@ -54,49 +50,10 @@ def build(name: str, batch: int):
     return EXAMPLES[name].build(batch)
 
 
-def onnx_session(model, inputs, threads: int):
-    """Export with the dynamo exporter and open a CPU session with `threads` intra-op threads."""
-    import onnxruntime
-
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(model, inputs, dynamo=True, verbose=False)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = onnxruntime.InferenceSession(program.model_proto.SerializeToString(), options,
-                                           providers=["CPUExecutionProvider"])
-    names = [i.name for i in session.get_inputs()]
-    feeds = {n: x.numpy() for n, x in zip(names, inputs)}
-    return lambda: session.run(None, feeds)
-
-
-def count_flops(model, inputs) -> int:
-    """FLOPs of the decomposed model (the fused MHA fast path has no FLOP formula)."""
-    counter = FlopCounterMode(display=False)
-    previous = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
-    try:
-        with torch.no_grad(), counter:
-            model(*inputs)
-    finally:
-        torch.backends.mha.set_fastpath_enabled(previous)
-    return counter.get_total_flops()
-
-
 def bench_row(name: str, batch: int, threads: int, budget: float) -> dict:
     model, inputs = build(name, batch)
-    start = time.perf_counter()
-    compiled = wafer.compile(model, inputs, target="cpu", threads=threads)
-    wafer_compile = time.perf_counter() - start
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch._dynamo.reset()
-        inductor = torch.compile(model)
-        with torch.no_grad():
-            inductor(*inputs)
+    compiled, wafer_compile = compile_wafer(model, inputs, threads)
+    inductor = torch_compiled(model, inputs)
     arrays = [x.numpy() for x in inputs]  # like ORT's feeds: each backend's own array type
     backends = {
         "eager": lambda: model(*inputs),
@@ -104,34 +61,10 @@ def bench_row(name: str, batch: int, threads: int, budget: float) -> dict:
         "onnxruntime": onnx_session(model, inputs, threads),
         "wafer": lambda: compiled(*arrays),
     }
-    times = {key: [] for key in backends}
-    with torch.no_grad():
-        for fn in backends.values():
-            fn()  # warm-up
-        one_round = sum(timed(fn) for fn in backends.values())
-        # At least 9 rounds: the median of 5 moved by 10-30% between runs of a b32 row.
-        for _ in range(max(9, min(300, int(budget / one_round)))):
-            for key, fn in backends.items():
-                times[key].append(timed(fn))
-        error = (compiled(*inputs) - model(*inputs)).abs().max().item()
-    medians = {key: statistics.median(values) for key, values in times.items()}
+    medians, rounds = interleave(backends, budget)
     return dict(name=name, batch=batch, times=medians, flops=count_flops(model, inputs),
-                compile=wafer_compile, error=error, rounds=len(times["wafer"]),
+                compile=wafer_compile, error=max_error(compiled, model, inputs), rounds=rounds,
                 peak=compiled.last_peak_bytes, live=compiled.compile_report.live_set_bytes["forward"])
-
-
-def process_start_up() -> float:
-    """Seconds of the first compile in the process, of a one-layer model: torch.export
-    and the torch-mlir importer load and warm up once, not for every model."""
-    start = time.perf_counter()
-    wafer.compile(torch.nn.Linear(4, 4), (torch.randn(1, 4),))
-    return time.perf_counter() - start
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def rss_growth(calls: int = 1000) -> float:
@@ -149,9 +82,6 @@ def rss_growth(calls: int = 1000) -> float:
 def resident_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-COLUMNS = ("eager", "torch.compile", "onnxruntime", "wafer")
 
 
 def print_header(threads: int) -> None:

@@ -1,0 +1,109 @@
+"""What the CPU benchmarks share: building each backend, timing them interleaved, counting FLOPs.
+
+Import it before torch: it sets OMP_WAIT_POLICY=PASSIVE, which torch's OpenMP
+runtime reads once when it loads (see bench/cpu.py on why every pool sleeps).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its OpenMP runtime
+import statistics
+import time
+import warnings
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import wafer
+
+COLUMNS = ("eager", "torch.compile", "onnxruntime", "wafer")  # the backends, in the tables' order
+
+
+def compile_wafer(model, inputs, threads: int):
+    """The Wafer-compiled model and the seconds its compile took."""
+    start = time.perf_counter()
+    compiled = wafer.compile(model, inputs, target="cpu", threads=threads)
+    return compiled, time.perf_counter() - start
+
+
+def torch_compiled(model, inputs):
+    """`torch.compile(model)`, compiled by a first call; dynamo is reset so no model reuses another's graphs."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch._dynamo.reset()
+        inductor = torch.compile(model)
+        with torch.no_grad():
+            inductor(*inputs)
+    return inductor
+
+
+def onnx_session(model, inputs, threads: int):
+    """Export with the dynamo exporter and open a CPU session with `threads` intra-op threads."""
+    import onnxruntime
+
+    for name in ("torch.onnx", "onnxscript"):  # the exporter's and its optimizer's warnings break the tables
+        logging.getLogger(name).setLevel(logging.ERROR)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(model, inputs, dynamo=True, verbose=False)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = onnxruntime.InferenceSession(program.model_proto.SerializeToString(), options,
+                                           providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    feeds = {n: x.numpy() for n, x in zip(names, inputs)}
+    return lambda: session.run(None, feeds)
+
+
+def count_flops(model, inputs) -> int:
+    """FLOPs of the decomposed model (the fused MHA fast path has no FLOP formula)."""
+    counter = FlopCounterMode(display=False)
+    previous = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with torch.no_grad(), counter:
+            model(*inputs)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(previous)
+    return counter.get_total_flops()
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def interleave(backends: dict, budget: float) -> tuple[dict[str, float], int]:
+    """Median seconds per call of each backend, and the rounds timed: one call of
+    each in turn, so machine noise hits all of them alike."""
+    times = {key: [] for key in backends}
+    with torch.no_grad():
+        for fn in backends.values():
+            fn()  # warm-up
+        one_round = sum(timed(fn) for fn in backends.values())
+        # At least 9 rounds: the median of 5 moved by 10-30% between runs of a b32 row.
+        rounds = max(9, min(300, int(budget / one_round)))
+        for _ in range(rounds):
+            for key, fn in backends.items():
+                times[key].append(timed(fn))
+    return {key: statistics.median(values) for key, values in times.items()}, rounds
+
+
+def max_error(compiled, model, inputs) -> float:
+    """Largest absolute difference between Wafer's result and eager's."""
+    with torch.no_grad():
+        return (compiled(*inputs) - model(*inputs)).abs().max().item()
+
+
+def process_start_up() -> float:
+    """Seconds of the first compile in the process, of a one-layer model: torch.export
+    and the torch-mlir importer load and warm up once, not for every model."""
+    start = time.perf_counter()
+    wafer.compile(torch.nn.Linear(4, 4), (torch.randn(1, 4),))
+    return time.perf_counter() - start

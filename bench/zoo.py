@@ -1,0 +1,187 @@
+"""Model-zoo benchmark: real networks through torch eager, torch.compile, ONNX Runtime and Wafer, in one table.
+
+    pip install -e '.[bench]'
+    python bench/zoo.py [--threads 1,2] [--batches 1,8] [--models resnet18,gpt2,mlp] [--budget 1.0]
+
+The models: torchvision's resnet18, mobilenet_v2, efficientnet_b0,
+squeezenet1_1, convnext_tiny and vit_b_16 (random weights, 224x224 images);
+Hugging Face's BERT (4 layers) and GPT-2 (4 layers), built from their configs
+with random weights, on 128 int64 token ids, returning last_hidden_state; and
+the bundled examples (lenet, mlp, resnet-block, transformer). Nothing is
+downloaded.
+
+Backends get the same threads and are timed interleaved, call by call, as in
+bench/cpu.py (whose docstring says why every thread pool sleeps between calls).
+The columns:
+
+    GFLOP       FLOPs of one call, counted by torch's FlopCounterMode
+    eager, torch.compile, onnxruntime, wafer
+                median ms per call of each backend
+    wafer/best  Wafer's time over the fastest other backend's (below 1: Wafer is fastest)
+    wafer GF/s  Wafer's GFLOP/s
+    % peak      Wafer's GFLOP/s as a share of the machine's measured peak: the best
+                of five 2048^3 torch.mm at that thread count, printed in the header
+    compile s   Wafer's compile time, after the process's first compile (printed once)
+    max err     largest absolute difference between Wafer's result and eager's
+    peak MB     Wafer's peak heap memory of a call (`last_peak_bytes`)
+    failures    each backend that could not export, compile or run, and why (first line)
+
+A backend that fails leaves its column `-` and the row goes on with the others;
+a model that fails in eager prints its reason alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from functools import partial
+
+from common import (  # first: it sets OMP_WAIT_POLICY before torch loads
+    COLUMNS, compile_wafer, count_flops, interleave, max_error, onnx_session, process_start_up, timed, torch_compiled)
+import torch
+
+import wafer
+from wafer.examples.models import EXAMPLES
+
+# The registry's torchvision wheel is built for CUDA and its C ops do not load
+# with the CPU torch; torchvision's Python side needs their schemas declared
+# before it is imported (transformers imports it too). Kept alive: dropping the
+# Library deregisters them.
+TORCHVISION_OPS = torch.library.Library("torchvision", "DEF")
+TORCHVISION_OPS.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+TORCHVISION_OPS.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+
+VISION = ("resnet18", "mobilenet_v2", "efficientnet_b0", "squeezenet1_1", "convnext_tiny", "vit_b_16")
+TEXT = {  # built from the `transformers` module, imported only when a text model is asked for
+    "bert": lambda t: t.BertModel(t.BertConfig(num_hidden_layers=4)),
+    "gpt2": lambda t: t.GPT2Model(t.GPT2Config(n_layer=4)),
+}
+MODELS = (*VISION, *TEXT, *EXAMPLES)
+TOKENS = 128
+PEAK_N = 2048
+NOTE_WIDTH = 100
+
+
+class LastHiddenState(torch.nn.Module):
+    """A Hugging Face model returning one tensor: its ModelOutput (and GPT-2's cache) is not a tensor."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids):
+        return self.model(input_ids=ids, use_cache=False).last_hidden_state
+
+
+def build(name: str, batch: int):
+    torch.manual_seed(0)
+    if name in EXAMPLES:
+        return EXAMPLES[name].build(batch)
+    if name in VISION:
+        import torchvision.models
+
+        return getattr(torchvision.models, name)(weights=None).eval(), (torch.randn(batch, 3, 224, 224),)
+    import transformers
+
+    model = LastHiddenState(TEXT[name](transformers)).eval()
+    return model, (torch.randint(0, model.model.config.vocab_size, (batch, TOKENS)),)
+
+
+def one_line(err: Exception) -> str:
+    """The first line of `err`; a WaferError's message already says what failed."""
+    lines = [line for line in str(err).splitlines() if line.strip()] or [""]
+    return lines[0] if isinstance(err, wafer.WaferError) else f"{type(err).__name__}: {lines[0]}"
+
+
+def bench_row(name: str, batch: int, threads: int, budget: float) -> dict:
+    model, inputs = build(name, batch)
+    arrays = [x.numpy() for x in inputs]  # like ORT's feeds: each backend's own array type
+    compiled = compile_seconds = None
+
+    def make_wafer():
+        nonlocal compiled, compile_seconds
+        compiled, compile_seconds = compile_wafer(model, inputs, threads)
+        return partial(compiled, *arrays)
+
+    makers = {
+        "torch.compile": lambda: partial(torch_compiled(model, inputs), *inputs),
+        "onnxruntime": lambda: onnx_session(model, inputs, threads),
+        "wafer": make_wafer,
+    }
+    backends, failures = {"eager": partial(model, *inputs)}, {}
+    for key, make in makers.items():
+        try:
+            fn = make()
+            with torch.no_grad():
+                fn()  # a backend that builds but cannot run fails here, not in the timing loop
+            backends[key] = fn
+        except Exception as err:  # exporters, compilers and runtimes raise many kinds
+            failures[key] = one_line(err)
+    medians, _ = interleave(backends, budget)
+    row = dict(name=name, batch=batch, times=medians, flops=count_flops(model, inputs), failures=failures)
+    if "wafer" in backends:
+        row.update(compile=compile_seconds, error=max_error(compiled, model, inputs), peak=compiled.last_peak_bytes)
+    return row
+
+
+def measured_peak() -> float:
+    """GFLOP/s of the best of five PEAK_N^3 torch.mm at the current thread count."""
+    a, b = torch.randn(PEAK_N, PEAK_N), torch.randn(PEAK_N, PEAK_N)
+    return 2 * PEAK_N**3 / min(timed(lambda: torch.mm(a, b)) for _ in range(5)) / 1e9
+
+
+HEADER = (f"{'workload':15} {'batch':>5} {'GFLOP':>7} " + " ".join(f"{c:>13}" for c in COLUMNS)
+          + f" {'wafer/best':>10} {'wafer GF/s':>10} {'% peak':>6} {'compile s':>9} {'max err':>8} {'peak MB':>8}"
+          " failures")
+
+
+def print_header(threads: int, peak: float) -> None:
+    print(f"\nthreads={threads}: median ms of interleaved calls; % peak is of this machine's measured peak, "
+          f"{peak:.1f} GFLOP/s (best of five {PEAK_N}^3 torch.mm)")
+    print(HEADER)
+    print("-" * len(HEADER))
+
+
+def print_row(r: dict, peak: float) -> None:
+    t = r["times"]
+    gflop = r["flops"] / 1e9
+    others = [t[c] for c in COLUMNS if c in t and c != "wafer"]
+    ratio = f"{t['wafer'] / min(others):10.2f}" if "wafer" in t and others else f"{'-':>10}"
+    wafer_columns = (f"{gflop / t['wafer']:10.1f} {100 * gflop / t['wafer'] / peak:6.1f} {r['compile']:9.2f}"
+             f" {r['error']:8.1g} {r['peak'] / 2**20:8.2f}" if "wafer" in t
+             else f"{'-':>10} {'-':>6} {'-':>9} {'-':>8} {'-':>8}")
+    notes = "; ".join(f"{key}: {reason}" for key, reason in r["failures"].items())
+    print(f"{r['name']:15} {r['batch']:5} {gflop:7.3f} "
+          + " ".join(f"{t[c] * 1e3:13.3f}" if c in t else f"{'-':>13}" for c in COLUMNS)
+          + f" {ratio} {wafer_columns} {notes[:NOTE_WIDTH]}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--batches", default="1,8")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--budget", type=float, default=1.0, help="seconds of timed calls per row")
+    args = parser.parse_args()
+    names = args.models.split(",")
+    unknown = sorted(set(names) - set(MODELS))
+    if unknown:
+        parser.error(f"unknown models {', '.join(unknown)}; the zoo has {', '.join(MODELS)}")
+    start = time.perf_counter()
+    print(f"first compile in this process (torch.export and the importer start up, once): "
+          f"{process_start_up():.2f} s; 'compile s' below is each model's own, after it")
+    for threads in (int(t) for t in args.threads.split(",")):
+        torch.set_num_threads(threads)
+        peak = measured_peak()
+        print_header(threads, peak)
+        for name in names:
+            for batch in (int(b) for b in args.batches.split(",")):
+                try:
+                    print_row(bench_row(name, batch, threads, args.budget), peak)
+                except Exception as err:  # a model eager cannot run, or whose FLOPs cannot be counted
+                    print(f"{name:15} {batch:5} failed: {one_line(err)[:NOTE_WIDTH]}", flush=True)
+    print(f"\ntotal benchmark time: {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
