@@ -9,9 +9,10 @@ from torch_mlir import ir
 from torch_mlir.dialects import transform, vector
 from torch_mlir.dialects.transform import loop, structured
 
+from .cpu_target import TargetedPass
 from .linalg_builders import int_list, is_static_f32
 from .pack_matmul import record_strategy
-from .pass_base import WaferPass, find_ops
+from .pass_base import find_ops
 from .transform_script import (
     hoist_loop_invariant_subsets,
     match_tagged,
@@ -20,28 +21,28 @@ from .transform_script import (
 )
 
 _CONV = "linalg.conv_2d_nchw_fchw"
-_LANES = 16  # f32 lanes of an AVX-512 register
-_ACCUMULATORS = 24  # of the 32 vector registers; the rest hold the input row and the weights
 _TAP_LOOPS = 3  # input channel, filter row, filter column
 _UPDATE = "wafer.rank1_update"
 
 
 @dataclass(frozen=True)
-class DirectConv(WaferPass):
+class DirectConv(TargetedPass):
     """Compute each small NCHW convolution directly, one output row at a time.
 
     For each image and output row, the F x OW accumulators stay in registers
     while the loops over input channel and filter tap add one rank-1 update
     each: the tap's F weights times an input row read in place (a unit-stride
-    row of the input, no im2col copy). A row that is not whole 16-lane vectors
-    is split into a piece that is and a peeled remainder (28 = 16 + 12): LLVM
-    lowers a ragged vector<28> to code 10x slower. When the accumulators fit
-    the registers (LeNet: 6 x 16 and 16 x 10) this beats im2col, whose K-fold
+    row of the input, no im2col copy). A row that is not whole vectors is
+    split into a piece that is and a peeled remainder (28 = 16 + 12 with
+    AVX-512): LLVM lowers a ragged vector<28> to code 10x slower. When the
+    accumulators fit the target's registers (see
+    `CpuTarget.direct_conv_accumulators`) this beats im2col, whose K-fold
     copy of the input, its packing and its unpacking are most of a small
     convolution's time (LeNet at batch 32: 0.87 -> 0.48 ms, conv1 alone 0.31 ->
     0.12 ms); wider convolutions (ResNet's 64 x 56) stay with wafer-im2col.
 
     Options:
+      machine: the CPU (see cpu_target) whose registers hold the row blocks.
       parallel-flops: smaller convolutions loop over their rows serially (see
         wafer-pack-matmul).
     """
@@ -59,7 +60,7 @@ class DirectConv(WaferPass):
         with transform_script(module) as root:
             for i, conv in enumerate(convs):
                 _, f, _, ow = conv.results[0].type.shape
-                chunk = _chunk(ow)
+                chunk = _chunk(ow, self.cpu.lanes)
                 parallel = _flops(conv) >= self.parallel_flops
                 record_strategy(conv, f"direct conv: {f}x{chunk} output row blocks in registers"
                                 + ("" if parallel else ", serial"))
@@ -93,12 +94,12 @@ class DirectConv(WaferPass):
     def _fits(self, conv: ir.OpView) -> bool:
         _, f, _, ow = conv.results[0].type.shape
         return (is_static_f32(conv) and int_list(conv.attributes["strides"])[1] == 1
-                and f * math.ceil(_chunk(ow) / _LANES) <= _ACCUMULATORS)
+                and f * math.ceil(_chunk(ow, self.cpu.lanes) / self.cpu.lanes) <= self.cpu.direct_conv_accumulators)
 
 
-def _chunk(ow: int) -> int:
-    """The widest output row piece that is whole 16-lane vectors (or the row, if narrower)."""
-    return ow if ow <= _LANES or ow % _LANES == 0 else ow - ow % _LANES
+def _chunk(ow: int, lanes: int) -> int:
+    """The widest output row piece that is whole vectors (or the row, if narrower)."""
+    return ow if ow <= lanes or ow % lanes == 0 else ow - ow % lanes
 
 
 def _canonicalize(root: ir.Value) -> None:

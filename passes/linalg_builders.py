@@ -52,3 +52,8 @@ def int_list(attr: ir.Attribute) -> list[int]:
 def affine_maps(rank: int, *results: list) -> ir.ArrayAttr:
     """`indexing_maps` of `rank` dims, one map per list of result expressions."""
     return ir.ArrayAttr.get([ir.AffineMapAttr.get(ir.AffineMap.get(rank, 0, r)) for r in results])
+
+
+def largest_divisor(extent: int, limit: int) -> int:
+    """The largest tile size up to `limit` that divides `extent`: every tile static."""
+    return next(size for size in range(min(extent, limit), 0, -1) if extent % size == 0)

@@ -1,4 +1,4 @@
-"""wafer-pack-matmul: data-tile matmuls (the mmt4d layout) and lower them to an AVX-512 micro-kernel."""
+"""wafer-pack-matmul: data-tile matmuls (the mmt4d layout) and lower them to a register-blocked FMA kernel."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from torch_mlir.dialects.transform import structured, vector
 from torch_mlir.dialects.transform import tensor as tensor_transform
 
 from .constant_pack import fold_constant_packs
-from .linalg_builders import index_constant, reassociation
-from .pass_base import WaferPass, find_ops
+from .cpu_target import TargetedPass
+from .linalg_builders import index_constant, largest_divisor, reassociation
+from .pass_base import find_ops
 from .transform_script import (
     hoist_loop_invariant_subsets,
     match_tagged,
@@ -144,10 +145,6 @@ def record_strategy(op: ir.OpView, text: str) -> None:
     func.attributes[STRATEGY] = ir.ArrayAttr.get(known + [ir.StringAttr.get(text)])
 
 
-def _largest_divisor(extent: int, limit: int) -> int:
-    return next(size for size in range(min(extent, limit), 0, -1) if extent % size == 0)
-
-
 def _k_step(k: int, limit: int) -> int:
     """The largest divisor of k up to `limit`, but never 1 when k > 1.
 
@@ -155,23 +152,23 @@ def _k_step(k: int, limit: int) -> int:
     multiply and an add instead of a contraction (no FMA); a prime K is
     unrolled whole instead.
     """
-    step = _largest_divisor(k, limit)
+    step = largest_divisor(k, limit)
     return step if step > 1 or k == 1 else next(d for d in range(2, k + 1) if k % d == 0)
 
 
-def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], k_unroll: int,
+def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], lanes: int, k_unroll: int,
                   cache_tile: tuple[int, int], parallel_flops: int, row: int = 0) -> Kernel:
-    """Keep about mr*nr/16 = 16 zmm accumulators busy whatever M is.
+    """Keep the register tile's mr*nr/lanes accumulators busy whatever M is.
 
     A short M (batch 1: a matrix-vector product) gets a wide N block instead
-    of rows of zero padding; nr stays a multiple of 16 lanes and no wider
-    than N rounded up to 16. kc divides K so every tile is static.
+    of rows of zero padding; nr stays a multiple of the vector lanes and no
+    wider than N rounded up to whole vectors. kc divides K so every tile is static.
     """
     m, n, k = contraction.mnk
     mr_max, nr_default = register_tile
     mr = min(mr_max, m)
     accumulators = mr_max * nr_default
-    nr = max(16, min(accumulators // mr // 16 * 16, math.ceil(n / 16) * 16))
+    nr = max(lanes, min(accumulators // mr // lanes * lanes, math.ceil(n / lanes) * lanes))
     kc = _k_step(k, k_unroll)
     tm = max(1, min(cache_tile[0] // mr, math.ceil(m / mr)))
     tn = max(1, min(cache_tile[1] // nr, math.ceil(n / nr)))
@@ -224,7 +221,7 @@ def packed_extents(contraction: Contraction, kernel: Kernel) -> list[int]:
 
 
 @dataclass(frozen=True)
-class PackMatmul(WaferPass):
+class PackMatmul(TargetedPass):
     """Pack matmul operands into register-block panels and emit an FMA micro-kernel.
 
     Each static f32 matmul, batch matmul or matmul-like generic (any operand
@@ -248,8 +245,10 @@ class PackMatmul(WaferPass):
     `wafer.strategy` attribute.
 
     Options:
-      register-tile: mr,nr for M >= mr; 8,32 keeps sixteen 512-bit
-        accumulators. Shorter M gets a proportionally wider nr.
+      machine: the CPU whose registers and caches size the kernel (see
+        cpu_target): `host`, or a preset such as `avx2`.
+      register-tile: mr,nr for M >= mr; empty (the default) takes the
+        target's register tile. Shorter M gets a proportionally wider nr.
       k-unroll: largest number of k steps per loop iteration (a divisor of
         K; a prime K is unrolled whole).
       cache-tile: rows,cols of C per forall iteration. 64,128 keeps a tile's
@@ -260,14 +259,15 @@ class PackMatmul(WaferPass):
         4 MFLOP is ~50 us on one core, where waking a second thread (tens
         of microseconds when idle) stops paying.
       k-block: K steps per block when B is packed at run time and not per
-        cache tile (see `k_blocked`); 128 keeps an 8x32 kernel's kc x nr
-        panel of B (16 KB) in half of L1.
+        cache tile (see `k_blocked`). 128 keeps an 8x32 kernel's kc x nr
+        panel of B (16 KB) in half of a 32 KB L1; with AVX2's 4x16 kernel
+        it was as fast as 256 and held less (bench/kernel_tiles.py).
     """
 
     name = "wafer-pack-matmul"
     summary = "Data-tile matmuls with linalg.pack and lower them to a register-blocked FMA kernel"
 
-    register_tile: tuple[int, ...] = (8, 32)
+    register_tile: tuple[int, ...] = ()
     k_unroll: int = 8
     cache_tile: tuple[int, ...] = (64, 128)
     parallel_flops: int = 4_000_000
@@ -285,8 +285,8 @@ class PackMatmul(WaferPass):
                 row = ir.IntegerAttr(gather.attributes[IM2COL_ROW]).value if gather is not None else 0
                 # A contraction inside a parallel loop (wafer-winograd's blocks) is one thread's work.
                 parallel_flops = math.inf if _in_parallel_loop(contraction.op) else self.parallel_flops
-                kernel = choose_kernel(contraction, tuple(self.register_tile), self.k_unroll,
-                                       tuple(self.cache_tile), parallel_flops, row)
+                kernel = choose_kernel(contraction, self.register_tile or self.cpu.register_tile,
+                                       self.cpu.lanes, self.k_unroll, tuple(self.cache_tile), parallel_flops, row)
                 per_tile = kernel.parallel and _packs_b_per_tile(contraction, kernel)
                 if kernel.parallel and not per_tile and not contraction.constant[1]:
                     kernel = k_blocked(kernel, contraction, self.k_block)
@@ -315,7 +315,7 @@ class PackMatmul(WaferPass):
         fold_constant_packs(module)  # weights are packed once, here, not on every call
         fold_reshaping_packs(module)
         fuse_accumulator_fills(module)
-        lower_relayouts(module)
+        lower_relayouts(module, self.cpu.lanes)
         lower_gathers(module)
 
     @staticmethod
@@ -612,12 +612,12 @@ def _op_types(*names: str) -> list[ir.Type]:
 _PARALLEL_RELAYOUT = 1 << 16
 
 
-def lower_relayouts(module: ir.Operation) -> None:
+def lower_relayouts(module: ir.Operation, lanes: int) -> None:
     """Lower each pack and unpack left to a transpose, copied in vector tiles.
 
     A transpose lowered to scalar loops costs as much as a third of a
-    64x3136x576 matmul; tiles of up to 8x16 move as vector loads, one
-    shuffle and stores instead, and big ones are split over the threads.
+    64x3136x576 matmul; tiles of up to 8 rows of one vector move as vector
+    loads, one shuffle and stores instead, and big ones are split over the threads.
     Only a padded C is left to unpack (see `unpack_accumulators`).
     """
     relayouts = [op.opview for op in find_ops(module, lambda op: op.name in ("linalg.pack", "linalg.unpack"))]
@@ -638,7 +638,7 @@ def lower_relayouts(module: ir.Operation) -> None:
                                "tensor.extract_slice", "linalg.copy"),
                     match_tagged(root, f"relayout{i}")).transpose_op
             *outer, rows, cols = _transpose_shape(op, packed_type)
-            sizes = [1] * len(outer) + [_largest_divisor(rows, 8), _largest_divisor(cols, 16)]
+            sizes = [1] * len(outer) + [largest_divisor(rows, 8), largest_divisor(cols, lanes)]
             if math.prod(packed_type.shape) >= _PARALLEL_RELAYOUT and not _in_parallel_loop(op):
                 # spread big copies over the threads
                 tiled = structured.TileUsingForallOp(transform.AnyOpType.get(), transform.AnyOpType.get(),

@@ -87,7 +87,7 @@ class Configurable:
     def option_help(cls) -> list[str]:
         hints = typing.get_type_hints(cls)
         return [
-            f"{f.name.replace('_', '-')}: {_type_name(hints[f.name])} = {_format_value(f.default)}"
+            f"{f.name.replace('_', '-')}: {_type_name(hints[f.name])} = {_format_value(f.default) or 'unset'}"
             for f in dataclasses.fields(cls)
         ]
 

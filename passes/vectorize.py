@@ -8,7 +8,9 @@ from torch_mlir import ir
 from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import structured, vector
 
-from .pass_base import WaferPass, find_ops
+from .cpu_target import TargetedPass
+from .linalg_builders import largest_divisor
+from .pass_base import find_ops
 from .transform_script import match_tagged, tag, transform_script
 
 _CONTRACTIONS = ("linalg.matmul", "linalg.batch_matmul")
@@ -30,10 +32,6 @@ def _in_tile_loop(op: ir.OpView) -> bool:
     return parent is not None and parent.name in ("scf.forall", "scf.for")
 
 
-def _largest_divisor(extent: int, limit: int) -> int:
-    return next(size for size in range(min(extent, limit), 0, -1) if extent % size == 0)
-
-
 def register_block(op: ir.OpView, register_tile: tuple[int, ...]) -> list[int] | None:
     """Tile sizes over the contraction's loops that divide its static M and N.
 
@@ -46,16 +44,16 @@ def register_block(op: ir.OpView, register_tile: tuple[int, ...]) -> list[int] |
     m, n = shaped.shape[-2:]
     m_tile, n_tile, k_tile = register_tile
     batch = [1] if op.name == "linalg.batch_matmul" else []
-    return batch + [_largest_divisor(m, m_tile), _largest_divisor(n, n_tile), k_tile]
+    return batch + [largest_divisor(m, m_tile), largest_divisor(n, n_tile), k_tile]
 
 
-def is_vectorizable_tile(op: ir.OpView, max_elements: int) -> bool:
+def is_vectorizable_tile(op: ir.OpView, max_elements: int, lanes: int) -> bool:
     """A fused tile small and static enough to become a handful of vector ops."""
     if op.name not in _ELEMENTWISE or len(op.results) != 1 or not _in_tile_loop(op):
         return False
     if op.name == "linalg.transpose" and not _keeps_rows(op):
         return False  # one gathered lane at a time: more code for LLVM, no faster than its own loop
-    broadcasts = "reduction" in _iterator_kinds(op) or _full_vector_rows(op)
+    broadcasts = "reduction" in _iterator_kinds(op) or _full_vector_rows(op, lanes)
     if op.name == "linalg.generic" and not all(_plain_read(m, broadcasts) for m in op.attributes["indexing_maps"]):
         return False  # a strided read (an im2col window at stride 2) has no plain vector load
     if any(inner.name == "cf.assert" for inner in op.regions[0].blocks[0].operations):
@@ -85,16 +83,16 @@ def _plain_read(map_attr: ir.Attribute, broadcasts: bool) -> bool:
                for expr in ir.AffineMapAttr(map_attr).value.results)
 
 
-def _full_vector_rows(op: ir.OpView) -> bool:
-    """Whether an elementwise tile's rows are whole 16-lane vectors. Broadcast reads into
+def _full_vector_rows(op: ir.OpView, lanes: int) -> bool:
+    """Whether an elementwise tile's rows are whole vectors. Broadcast reads into
     ragged rows (batch norm's per-channel scale over 56-pixel rows) lower to
     code slower than the scalar loop (ResNet block batch 32: 310 against 180 ms)."""
     shape = op.results[0].type.shape
-    return bool(shape) and shape[-1] % 16 == 0
+    return bool(shape) and shape[-1] % lanes == 0
 
 
 @dataclass(frozen=True)
-class Vectorize(WaferPass):
+class Vectorize(TargetedPass):
     """Vectorize matmuls and the fused elementwise tiles around them.
 
     Each static matmul/batch_matmul is tiled to a register block (M x N x 1
@@ -109,8 +107,10 @@ class Vectorize(WaferPass):
     Convolutions stay scalar loops.
 
     Options:
-      register-tile: largest M,N,K of the matmul register block; the default
-        4,32,1 holds a 4x32 f32 accumulator in eight 512-bit registers.
+      machine: the CPU (see cpu_target) whose vectors size the tiles.
+      register-tile: largest M,N,K of the matmul register block; empty (the
+        default) takes an accumulator in a quarter of the target's vector
+        registers, two vectors wide (4x32x1 with AVX-512).
       max-tile-elements: largest tile (elementwise result or reduction
         input) vectorized whole.
     """
@@ -118,17 +118,18 @@ class Vectorize(WaferPass):
     name = "wafer-vectorize"
     summary = "Register-tile matmuls and vectorize them and fused elementwise tiles to vector FMAs"
 
-    register_tile: tuple[int, ...] = (4, 32, 1)
+    register_tile: tuple[int, ...] = ()
     max_tile_elements: int = 4096
 
     def apply(self, module: ir.Operation) -> None:
         contractions, tiles = [], []
+        register_tile = self.register_tile or (self.cpu.vector_registers // 8, 2 * self.cpu.lanes, 1)
 
         def collect(op: ir.Operation) -> ir.WalkResult:
             view = op.opview
-            if op.name in _CONTRACTIONS and register_block(view, self.register_tile):
+            if op.name in _CONTRACTIONS and register_block(view, register_tile):
                 contractions.append(view)
-            elif is_vectorizable_tile(view, self.max_tile_elements):
+            elif is_vectorizable_tile(view, self.max_tile_elements, self.cpu.lanes):
                 tiles.append(view)
             return ir.WalkResult.ADVANCE
 
@@ -138,7 +139,7 @@ class Vectorize(WaferPass):
         with transform_script(module) as root:
             for i, op in enumerate(contractions):
                 tag(op.operation, f"contract{i}")
-                sizes = register_block(op, self.register_tile)
+                sizes = register_block(op, register_tile)
                 tiled = structured.TileUsingForOp(match_tagged(root, f"contract{i}"), sizes=sizes)
                 structured.VectorizeOp(tiled.tiled_linalg_op)
             for i, op in enumerate(tiles):

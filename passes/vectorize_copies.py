@@ -8,12 +8,10 @@ from torch_mlir import ir
 from torch_mlir.dialects import linalg
 from torch_mlir.dialects.transform import structured
 
-from .pass_base import WaferPass, find_ops
+from .cpu_target import TargetedPass
+from .linalg_builders import largest_divisor
+from .pass_base import find_ops
 from .transform_script import match_tagged, tag, transform_script
-
-
-def _largest_divisor(extent: int, limit: int) -> int:
-    return next(size for size in range(min(extent, limit), 0, -1) if extent % size == 0)
 
 
 def _unit_inner_stride(type_: ir.MemRefType) -> bool:
@@ -21,12 +19,12 @@ def _unit_inner_stride(type_: ir.MemRefType) -> bool:
     return strides[-1] == 1
 
 
-def row_length(op: ir.Operation, max_row: int) -> int | None:
+def row_length(op: ir.Operation, max_row: int, lanes: int) -> int | None:
     """The vector length for a copy between static buffers, or None to leave it alone.
 
     Both sides must be contiguous along the innermost dim; rows longer than
     `max_row` are split evenly (a row that splits into less than a vector
-    register of 16 lanes stays a scalar loop).
+    register of `lanes` stays a scalar loop).
     """
     types = [v.type for v in op.operands]
     if len(types) != 2 or not all(isinstance(t, ir.MemRefType) and t.has_static_shape and t.rank for t in types):
@@ -34,12 +32,12 @@ def row_length(op: ir.Operation, max_row: int) -> int | None:
     if not all(_unit_inner_stride(t) for t in types):
         return None
     inner = types[0].shape[-1]
-    length = _largest_divisor(inner, max_row)
-    return length if length == inner or length >= 16 else None
+    length = largest_divisor(inner, max_row)
+    return length if length == inner or length >= lanes else None
 
 
 @dataclass(frozen=True)
-class VectorizeCopies(WaferPass):
+class VectorizeCopies(TargetedPass):
     """Rewrite each copy between static buffers as vector loads and stores of its rows.
 
     Bufferization leaves copies of im2col windows, of padded inputs and of
@@ -47,9 +45,10 @@ class VectorizeCopies(WaferPass):
     lower to scalar loops. LLVM fully unrolls short rows (LeNet's 28 and 10
     pixels) into one scalar load and store per element and guards longer
     ones with a runtime alias check. Each copy is tiled to one row per loop
-    iteration and each row becomes one vector transfer, a few AVX-512 moves.
+    iteration and each row becomes one vector transfer, a few vector moves.
 
     Options:
+      machine: the CPU (see cpu_target); rows narrower than its vectors stay scalar.
       max-row: longest row copied as one vector (longer rows are split).
     """
 
@@ -61,7 +60,7 @@ class VectorizeCopies(WaferPass):
     def apply(self, module: ir.Operation) -> None:
         copies = []
         for op in find_ops(module, lambda op: op.name in ("memref.copy", "linalg.copy")):
-            length = row_length(op, self.max_row)
+            length = row_length(op, self.max_row, self.cpu.lanes)
             if length:
                 copies.append((_as_linalg_copy(op), length))
         if not copies:

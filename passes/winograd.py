@@ -10,6 +10,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, scf, tensor, vector
 
 from .constant_pack import ConstantReader
+from .cpu_target import TargetedPass
 from .linalg_builders import (
     index_constant,
     int_list,
@@ -18,11 +19,9 @@ from .linalg_builders import (
     reassociation,
 )
 from .pack_matmul import record_strategy
-from .pass_base import WaferPass, find_ops
+from .pass_base import find_ops
 
 _CONV = "linalg.conv_2d_nchw_fchw"
-_LANES = 16  # f32 lanes of an AVX-512 register: tiles transformed side by side
-_PANEL = 32  # wafer-pack-matmul's register block width: a block's tiles fill whole panels
 # Y = A^T [(G g G^T) * (B^T d B)] A for a 4x4 input tile d, 3x3 filter g, 2x2 output tile Y.
 _BT = ((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1))
 _G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
@@ -30,16 +29,18 @@ _AT = ((1, 1, 1, 0), (0, 1, -1, -1))
 
 
 @dataclass(frozen=True)
-class Winograd(WaferPass):
+class Winograd(TargetedPass):
     """Compute each big 3x3, stride-1 NCHW convolution as Winograd F(2x2, 3x3).
 
     Each 2x2 output tile is A^T [U * (B^T d B)] A, where U = G g G^T is the
     filter transformed at compile time (numpy, from the constant weights) and
     d the 4x4 input patch: 16 products per tile and channel pair instead of
     36. Per (image, block of tile rows), one `scf.forall` iteration:
-      - transforms its input patches, 16 tiles at a time as vectors: the
-        stride-2 patch columns are the even and odd lanes of two row loads;
-      - writes them straight in the 32-tile panels the matmul kernel streams,
+      - transforms its input patches, a vector of tiles at a time (16 with
+        AVX-512): the stride-2 patch columns are the even and odd lanes of
+        two row loads;
+      - writes them straight in the panels the matmul kernel streams (as
+        many tiles wide as the target's register block, 32 with AVX-512),
         and multiplies them by U as a batch of 16 matmuls [F x C] x [C x
         tiles] (wafer-pack-matmul's kernel, whose pack of the panels is then
         a reshape; all of a block stays in L2);
@@ -47,11 +48,13 @@ class Winograd(WaferPass):
         rows, and adds them to the convolution's init (its bias).
     A tile row is padded to whole vectors of tiles (ResNet's 28 to 32), so a
     block is whole kernel panels; the padding tiles read zeros and are not
-    written. F must be a multiple of the kernel's 8-row register block. The
+    written. F must be a multiple of the register block's rows. The
     sums are reassociated: on a 64-channel 56x56 convolution the largest
     difference from PyTorch was 1.0e-6 (im2col's: 2.4e-6).
 
     Options:
+      machine: the CPU (see cpu_target) whose vectors and register block
+        shape the tiles and panels.
       min-channels: convolutions with fewer input or output channels are left
         to wafer-direct-conv and wafer-im2col (the transforms would dominate).
       block-bytes: the most bytes of transformed input per block. The
@@ -74,7 +77,7 @@ class Winograd(WaferPass):
             weights = reader.array(conv.operands[1]) if self._fits(conv) else None
             rows = self._rows_per_block(conv) if weights is not None else None
             if rows is not None:
-                _rewrite(conv, weights, rows)
+                _rewrite(conv, weights, rows, self.cpu.lanes, self._panel)
 
     def _fits(self, conv: ir.OpView) -> bool:
         if not is_static_f32(conv):
@@ -84,22 +87,27 @@ class Winograd(WaferPass):
         _, _, oh, ow = conv.results[0].type.shape
         unit = int_list(conv.attributes["strides"]) == [1, 1] and int_list(conv.attributes["dilations"]) == [1, 1]
         return (unit and (kh, kw) == (3, 3) and (h, w) == (oh + 2, ow + 2) and oh % 2 == 0 and ow % 2 == 0
-                and min(c, f) >= self.min_channels and f % 8 == 0)
+                and min(c, f) >= self.min_channels and f % self.cpu.register_tile[0] == 0)
+
+    @property
+    def _panel(self) -> int:
+        """wafer-pack-matmul's register block width: a block's tiles fill whole panels."""
+        return self.cpu.register_tile[1]
 
     def _rows_per_block(self, conv: ir.OpView) -> int | None:
         """The most tile rows per block within `block_bytes` that divide the tile rows
         and fill whole panels; None if there is no such number."""
         _, c, _, _ = conv.operands[0].type.shape
         _, _, oh, ow = conv.results[0].type.shape
-        slots = _tile_slots(ow)
+        slots = _tile_slots(ow, self.cpu.lanes)
         fitting = [r for r in range(1, oh // 2 + 1)
-                   if (oh // 2) % r == 0 and r * slots % _PANEL == 0 and 16 * c * r * slots * 4 <= self.block_bytes]
+                   if (oh // 2) % r == 0 and r * slots % self._panel == 0 and 16 * c * r * slots * 4 <= self.block_bytes]
         return max(fitting, default=None)
 
 
-def _tile_slots(ow: int) -> int:
+def _tile_slots(ow: int, lanes: int) -> int:
     """Tiles per tile row, padded to whole vectors."""
-    return math.ceil(ow // 2 / _LANES) * _LANES
+    return math.ceil(ow // 2 / lanes) * lanes
 
 
 def transformed_filters(weights: np.ndarray) -> np.ndarray:
@@ -109,13 +117,13 @@ def transformed_filters(weights: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(u.reshape(16, f, c), dtype=np.float32)
 
 
-def _rewrite(conv: ir.OpView, weights: np.ndarray, rows: int) -> None:
+def _rewrite(conv: ir.OpView, weights: np.ndarray, rows: int, lanes: int, panel: int) -> None:
     """Replace `conv` by an scf.forall over (image, block of `rows` tile rows)."""
     x, _, init = conv.operands
     n, c, _, _ = x.type.shape
     f = weights.shape[0]
     _, _, oh, ow = init.type.shape
-    tiles = rows * _tile_slots(ow)
+    tiles = rows * _tile_slots(ow, lanes)
     f32 = x.type.element_type
     record_strategy(conv, f"winograd F(2x2,3x3) conv: blocks of {rows} tile rows ({tiles} tiles)")
     with ir.InsertionPoint(conv), conv.location:
@@ -125,23 +133,24 @@ def _rewrite(conv: ir.OpView, weights: np.ndarray, rows: int) -> None:
         with ir.InsertionPoint(blocks.body):
             image, block = blocks.induction_variables
             out = blocks.inner_iter_args[0]
-            patches = _transform_input(x, image, block, rows, tiles)
+            patches = _transform_input(x, image, block, rows, tiles, lanes, panel)
             products = _multiply(filters.result, patches)
             offsets = [image, index_constant(0), _scaled(block, 2 * rows), index_constant(0)]
             sizes = [1, f, 2 * rows, ow]
             rows_out = _slice(out, offsets, sizes)
-            result = _transform_output(products, rows_out, rows, ow)
+            result = _transform_output(products, rows_out, rows, ow, lanes)
             with ir.InsertionPoint(blocks.terminator().block):
                 _parallel_insert(result, out, offsets, sizes)
     conv.results[0].replace_all_uses_with(blocks.results[0])
     conv.erase()
 
 
-def _transform_input(x: ir.Value, image: ir.Value, block: ir.Value, rows: int, tiles: int) -> ir.Value:
-    """V[4 xi + nu, tile / 32, c, tile % 32] = (B^T d B)[xi, nu] for each 4x4 patch d of the block's tiles.
+def _transform_input(x: ir.Value, image: ir.Value, block: ir.Value, rows: int, tiles: int,
+                     lanes: int, panel: int) -> ir.Value:
+    """V[4 xi + nu, tile / panel, c, tile % panel] = (B^T d B)[xi, nu] for each 4x4 patch d of the block's tiles.
 
-    V is written straight in the kernel's B panel layout (32 tiles wide, K = c
-    rows), so wafer-pack-matmul has nothing to copy.
+    V is written straight in the kernel's B panel layout (`panel` tiles wide,
+    K = c rows), so wafer-pack-matmul has nothing to copy.
     """
     _, c, _, w = x.type.shape
     f32 = x.type.element_type
@@ -150,31 +159,31 @@ def _transform_input(x: ir.Value, image: ir.Value, block: ir.Value, rows: int, t
 
     def transform_row(channel: ir.Value, row: ir.Value, patches: ir.Value) -> ir.Value:
         top = _scaled(arith.addi(_scaled(block, rows), row), 2)  # the first input row of the tiles
-        for first in range(0, slots, _LANES):
-            # d[i][j]: row top+i, column 2*tile + j of 16 tiles, from two 32-lane loads per row.
+        for first in range(0, slots, lanes):
+            # d[i][j]: row top+i, column 2*tile + j of a vector of tiles, from two double-width loads per row.
             d = []
             for i in range(4):
                 at = [image, channel, _scaled(top, 1, i)]
                 columns = []
                 for start in (2 * first, 2 * first + 2):
-                    run = _read(x, [*at, index_constant(start)], 2 * _LANES, pad, start + 2 * _LANES <= w)
+                    run = _read(x, [*at, index_constant(start)], 2 * lanes, pad, start + 2 * lanes <= w)
                     columns += list(vector.DeinterleaveOp(run).results)  # columns start, start + 1
                 d.append(columns)
             t = [[_combine(_BT[nu], d[i]) for nu in range(4)] for i in range(4)]
             tile = _scaled(row, slots, first)
-            panel, lane = arith.divui(tile, index_constant(_PANEL)), arith.remui(tile, index_constant(_PANEL))
+            outer, lane = arith.divui(tile, index_constant(panel)), arith.remui(tile, index_constant(panel))
             for xi in range(4):
                 for nu in range(4):
                     value = _combine(_BT[xi], [t[i][nu] for i in range(4)])
-                    patches = _write(value, patches, [index_constant(4 * xi + nu), panel, channel, lane], True)
+                    patches = _write(value, patches, [index_constant(4 * xi + nu), outer, channel, lane], True)
         return patches
 
-    empty = tensor.EmptyOp([16, tiles // _PANEL, c, _PANEL], f32).result
+    empty = tensor.EmptyOp([16, tiles // panel, c, panel], f32).result
     return _over_channels_and_rows(c, rows, empty, transform_row)
 
 
 def _multiply(filters: ir.Value, patches: ir.Value) -> ir.Value:
-    """M[b, f, tile] = sum over c of U[b, f, c] V[b, c, tile], V in panels [b, tile / 32, c, tile % 32]."""
+    """M[b, f, tile] = sum over c of U[b, f, c] V[b, c, tile], V in panels [b, tile / width, c, tile % width]."""
     batch, f, _ = filters.type.shape
     _, panels, _, width = patches.type.shape
     f32 = filters.type.element_type
@@ -187,7 +196,7 @@ def _multiply(filters: ir.Value, patches: ir.Value) -> ir.Value:
     return tensor.CollapseShapeOp(flat, product.results[0], reassociation([0], [1], [2, 3])).result
 
 
-def _transform_output(products: ir.Value, rows_out: ir.Value, rows: int, ow: int) -> ir.Value:
+def _transform_output(products: ir.Value, rows_out: ir.Value, rows: int, ow: int, lanes: int) -> ir.Value:
     """rows_out[0, f, 2 r + a, 2 tile + b] += (A^T M A)[a, b] for each tile's 4x4 products M."""
     f = products.type.shape[1]
     f32 = products.type.element_type
@@ -195,16 +204,16 @@ def _transform_output(products: ir.Value, rows_out: ir.Value, rows: int, ow: int
     pad = arith.ConstantOp(f32, 0.0).result
 
     def transform_row(channel: ir.Value, row: ir.Value, result: ir.Value) -> ir.Value:
-        for first in range(0, slots, _LANES):
+        for first in range(0, slots, lanes):
             column = _scaled(row, slots, first)
-            m = [[_read(products, [index_constant(4 * xi + nu), channel, column], _LANES, pad, True)
+            m = [[_read(products, [index_constant(4 * xi + nu), channel, column], lanes, pad, True)
                   for nu in range(4)] for xi in range(4)]
             s = [[_combine(_AT[a], [m[xi][nu] for xi in range(4)]) for nu in range(4)] for a in range(2)]
             for a in range(2):
                 y = [_combine(_AT[b], s[a]) for b in range(2)]
                 at = [index_constant(0), channel, _scaled(row, 2, a), index_constant(2 * first)]
-                whole = 2 * first + 2 * _LANES <= ow
-                init = _read(result, at, 2 * _LANES, pad, whole)
+                whole = 2 * first + 2 * lanes <= ow
+                init = _read(result, at, 2 * lanes, pad, whole)
                 total = arith.AddFOp(init, vector.InterleaveOp(y[0], y[1]).result).result
                 result = _write(total, result, at, whole)
         return result

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..passes.cpu_target import resolve
 from ..passes.pass_base import Configurable
 
 
@@ -14,8 +15,11 @@ class CpuPipeline(Configurable):
     """Fuse and tile, vectorize, bufferize with deallocation, lower to LLVM.
 
     Options:
+      machine: the CPU the strategies are chosen for (see passes/cpu_target.py):
+        `host` (this machine's vector width, registers and caches) or a
+        preset (`avx512`, `avx2`, `sse`, `neon`). The JIT emits code for the host.
       tile-sizes: cache tile of the innermost output dims (see wafer-fuse).
-      vectorize: lower tiles to `vector` ops (AVX-512 FMAs) where it pays,
+      vectorize: lower tiles to `vector` ops (FMAs) where it pays,
         max pooling over disjoint windows to vector row maxima, and copies
         between static buffers to vector rows.
       winograd: in the pack stage, compute big 3x3 stride-1 convolutions as
@@ -26,7 +30,8 @@ class CpuPipeline(Configurable):
         data-tile static f32 matmuls into the packed FMA kernel
         (wafer-pack-matmul) instead of tiling them in place.
       register-tile, cache-tile, k-unroll, k-block: the packed kernel's tile
-        sizes (see wafer-pack-matmul).
+        sizes (see wafer-pack-matmul); empty or 0 leaves the pass's own
+        default (for the register tile, the machine's).
       out-params: public functions take their (static) results as arguments
         and write them in place (buffer-results-to-out-params): the caller's
         arrays, with no copy after the call.
@@ -42,17 +47,21 @@ class CpuPipeline(Configurable):
     # layouts: the reference a call's peak memory is measured against.
     model_stage: ClassVar[str] = "simplify"
 
+    machine: str = "host"
     tile_sizes: tuple[int, ...] = (8, 64)
     vectorize: bool = True
     pack: bool = True
     winograd: bool = True
     direct_conv: bool = True
-    register_tile: tuple[int, ...] = (8, 32)
-    cache_tile: tuple[int, ...] = (64, 128)
-    k_unroll: int = 8
-    k_block: int = 128
+    register_tile: tuple[int, ...] = ()
+    cache_tile: tuple[int, ...] = ()
+    k_unroll: int = 0
+    k_block: int = 0
     out_params: bool = True
     threads: int = 0
+
+    def __post_init__(self):
+        resolve(self.machine)  # an unknown machine is an option error, before anything runs
 
     def stages(self) -> list[tuple[str, str]]:
         """(stage name, pipeline text) in order; `wafer run` reports each stage.
@@ -63,6 +72,7 @@ class CpuPipeline(Configurable):
         `to_tensor` ops (without `restrict`) that tm-tensor-bufferize leaves.
         """
         tile = _ints(self.tile_sizes)
+        on_machine = f"machine={self.machine}"
         threads = self.thread_count()
         # At threads > 1 the loops wafer-fuse marked too small for threads stay serial.
         forall = "scf-forall-to-for" if threads == 1 else "wafer-serial-foralls,scf-forall-to-parallel"
@@ -88,7 +98,7 @@ class CpuPipeline(Configurable):
                 + ("wafer-vectorize-pooling," if self.vectorize else "")
                 + f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)",
             ),
-            *([("vectorize", "wafer-vectorize,func.func(canonicalize,cse)")] if self.vectorize else []),
+            *([("vectorize", f"wafer-vectorize{{{on_machine}}},func.func(canonicalize,cse)")] if self.vectorize else []),
             (
                 "bufferize",
                 "func.func(refback-generalize-tensor-pad,refback-generalize-tensor-concat),wafer-unshare-inits,eliminate-empty-tensors,"
@@ -100,7 +110,7 @@ class CpuPipeline(Configurable):
                    "buffer-results-to-out-params{hoist-static-allocs modify-public-functions add-result-attr},"
                    if self.out_params else "")
                 + f"{forall},buffer-deallocation-pipeline,wafer-tighten-lifetimes,wafer-prefetch-panels"
-                + (",wafer-vectorize-copies,func.func(canonicalize)" if self.vectorize else ""),
+                + (f",wafer-vectorize-copies{{{on_machine}}},func.func(canonicalize)" if self.vectorize else ""),
             ),
             (
                 "lower",
@@ -121,10 +131,12 @@ class CpuPipeline(Configurable):
         return self.threads if self.threads > 0 else os.cpu_count() or 1
 
     def _pack_matmul(self) -> str:
-        options = (f"register-tile={_ints(self.register_tile)} cache-tile={_ints(self.cache_tile)} "
-                   f"k-unroll={self.k_unroll} k-block={self.k_block}")
-        winograd = "wafer-winograd," if self.winograd else ""
-        direct = "wafer-direct-conv," if self.direct_conv else ""
+        chosen = {"register-tile": _ints(self.register_tile), "cache-tile": _ints(self.cache_tile),
+                  "k-unroll": self.k_unroll or "", "k-block": self.k_block or ""}
+        options = " ".join([f"machine={self.machine}"] + [f"{key}={value}" for key, value in chosen.items() if value])
+        on_machine = f"{{machine={self.machine}}}"
+        winograd = f"wafer-winograd{on_machine}," if self.winograd else ""
+        direct = f"wafer-direct-conv{on_machine}," if self.direct_conv else ""
         return f"{winograd}{direct}wafer-im2col,wafer-pack-matmul{{{options}}},func.func(canonicalize,cse)"
 
     def pipeline(self) -> str:

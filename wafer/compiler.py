@@ -13,6 +13,7 @@ from .cpu_runtime import CpuExecutable, public_signatures
 from .diagnostics import WaferError, collect_diagnostics, error_from_mlir, to_diagnostic
 from .live_buffers import largest_live_sets
 from .pass_pipeline import build_pass_manager
+from .passes.cpu_target import resolve as resolve_machine
 from .passes.pass_base import OptionError
 from .pipelines.cpu import CpuPipeline
 from .pipelines.wse import WsePipeline
@@ -57,12 +58,14 @@ class CompileReport:
     stages: list[StageReport] = field(default_factory=list)
     seconds: float = 0.0
     strategies: list[str] = field(default_factory=list)  # each `wafer.strategy` the passes chose
+    machine: str = ""  # the machine the strategies were chosen for
     # Per public function: the largest set of the model's tensors alive at once (live_buffers).
     live_set_bytes: dict[str, int] = field(default_factory=dict)
 
     def table(self) -> str:
         lines = [f"{'stage':10} {'ms':>8}  what it did"]
         lines += [f"{s.name:10} {s.seconds * 1e3:8.1f}  {s.summary()}" for s in self.stages]
+        lines += [f"machine: {self.machine}"] if self.machine else []
         lines += [f"strategy: {text}" for text in self.strategies]
         lines += [f"largest live buffer set of @{name}: {megabytes(size)}" for name, size in self.live_set_bytes.items()]
         return "\n".join(lines)
@@ -166,6 +169,7 @@ def compile_module(module: ir.Module, target: str = "cpu", **options):
     executable = CpuExecutable(module, signatures, openmp=ops["omp.parallel"] > 0, out_params=pipeline.out_params)
     report.stages.append(StageReport("jit", time.perf_counter() - jit_start, ops, ops))
     report.seconds = time.perf_counter() - start
+    report.machine = resolve_machine(pipeline.machine).describe()
     executable.compile_report = report
     return executable
 

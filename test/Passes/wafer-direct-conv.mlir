@@ -1,4 +1,12 @@
-// RUN: wafer-opt %s --split-input-file -p 'wafer-direct-conv,canonicalize,cse' | filecheck %s
+// RUN: wafer-opt %s --split-input-file -p 'wafer-direct-conv{machine=avx512},canonicalize,cse' | filecheck %s
+// RUN: wafer-opt %s --split-input-file -p 'wafer-direct-conv{machine=avx2}' | filecheck %s --check-prefix=AVX2
+
+// AVX2 has 16 vector registers, not 32: conv1's 6 x 24 accumulators (18 ymm)
+// would spill, and measured 2x slower than im2col; conv2's 16 x 8 too.
+// AVX2-LABEL: func.func @lenet_conv1
+// AVX2: linalg.conv_2d_nchw_fchw
+// AVX2-LABEL: func.func @lenet_conv2
+// AVX2: linalg.conv_2d_nchw_fchw
 
 // LeNet's conv1 at batch 32: one scf.forall over (image, output row); a row of
 // 28 is a piece of 16 and a peeled piece of 12, each a 6 x width accumulator

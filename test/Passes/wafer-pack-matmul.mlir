@@ -1,9 +1,19 @@
-// RUN: wafer-opt %s -p 'wafer-pack-matmul,canonicalize,cse' | filecheck %s
-// RUN: wafer-opt %s -p 'wafer-pack-matmul{register-tile=4,16 k-unroll=2},canonicalize,cse' | filecheck %s --check-prefix=SMALL
+// RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx512},canonicalize,cse' | filecheck %s
+// RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx512 register-tile=4,16 k-unroll=2},canonicalize,cse' | filecheck %s --check-prefix=SMALL
+// RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx2},canonicalize,cse' | filecheck %s --check-prefix=AVX2
 // RUN: not wafer-opt %s -p 'wafer-pack-matmul{register-tile=x}' 2>&1 | filecheck %s --check-prefix=ERR
+// RUN: not wafer-opt %s -p 'wafer-pack-matmul{machine=avx1024}' 2>&1 | filecheck %s --check-prefix=TARGET
 
 // ERR-NOT: Traceback
 // ERR: error: option wafer-pack-matmul{register-tile}: cannot read 'x' as list of int
+// TARGET-NOT: Traceback
+// TARGET: error: unknown CPU machine 'avx1024' (known: host, avx512, avx2, sse, neon)
+
+// AVX2's 16 registers hold a 4x16 block (8 accumulators) and its K blocks are
+// twice as deep for the same half of L1.
+// AVX2-LABEL: func.func @odd_sizes
+// AVX2-SAME: register block 4x16, k unroll 5
+// AVX2: vector.fma %{{.*}} : vector<16xf32>
 
 // 17x33x65 leaves a remainder everywhere: A and C are padded to 24 rows, B
 // and C to 64 columns, the K loop steps by 5 (the largest divisor of 65 up

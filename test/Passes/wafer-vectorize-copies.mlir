@@ -1,5 +1,5 @@
-// RUN: wafer-opt %s -p 'wafer-vectorize-copies,func.func(canonicalize)' | filecheck %s
-// RUN: wafer-opt %s -p 'wafer-vectorize-copies{max-row=16},func.func(canonicalize)' | filecheck %s --check-prefix=SHORT
+// RUN: wafer-opt %s -p 'wafer-vectorize-copies{machine=avx512},func.func(canonicalize)' | filecheck %s
+// RUN: wafer-opt %s -p 'wafer-vectorize-copies{machine=avx512 max-row=16},func.func(canonicalize)' | filecheck %s --check-prefix=SHORT
 
 // A padded input is copied a row of 28 at a time: one vector load and store.
 // CHECK-LABEL: func.func @pad_rows

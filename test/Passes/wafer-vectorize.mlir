@@ -1,6 +1,6 @@
-// RUN: wafer-opt %s -p 'wafer-fuse,wafer-vectorize,canonicalize,cse' | filecheck %s
-// RUN: wafer-opt %s -p 'wafer-fuse,wafer-vectorize{register-tile=2,16,1},canonicalize,cse' | filecheck %s --check-prefix=SMALL
-// RUN: wafer-opt %s -p 'wafer-fuse{loose-elements=4096},wafer-vectorize,canonicalize,cse' | filecheck %s --check-prefix=LOOSE
+// RUN: wafer-opt %s -p 'wafer-fuse,wafer-vectorize{machine=avx512},canonicalize,cse' | filecheck %s
+// RUN: wafer-opt %s -p 'wafer-fuse,wafer-vectorize{machine=avx512 register-tile=2,16,1},canonicalize,cse' | filecheck %s --check-prefix=SMALL
+// RUN: wafer-opt %s -p 'wafer-fuse{loose-elements=4096},wafer-vectorize{machine=avx512},canonicalize,cse' | filecheck %s --check-prefix=LOOSE
 
 // The fused matmul + bias + relu tile: the matmul becomes a register-blocked
 // K loop over 4x32 vector updates, the bias + relu one 8x64 vector op.

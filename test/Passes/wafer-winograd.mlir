@@ -1,4 +1,4 @@
-// RUN: wafer-opt %s -p 'wafer-winograd{min-channels=1},canonicalize,cse' | filecheck %s
+// RUN: wafer-opt %s -p 'wafer-winograd{machine=avx512 min-channels=1},canonicalize,cse' | filecheck %s
 
 // A 3x3 stride-1 convolution (8 filters, one channel, 8x8 output) becomes
 // Winograd F(2x2,3x3) over blocks of 4 tile rows (4 tiles a row, padded to

@@ -1,6 +1,6 @@
 // One compile per option set; stdout (the LLVM dialect module) and stderr
 // (the IR dumps after each pass) are checked separately.
-// RUN: wafer-opt %s --pipeline cpu --mlir-print-ir-after-all -o %t 2> %t.dumps
+// RUN: wafer-opt %s --pipeline 'cpu{machine=avx512}' --mlir-print-ir-after-all -o %t 2> %t.dumps
 // RUN: filecheck %s --input-file %t
 // RUN: filecheck %s --input-file %t --check-prefix=LOWERED
 // RUN: filecheck %s --input-file %t.dumps --check-prefix=DEFAULT

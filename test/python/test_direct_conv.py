@@ -1,5 +1,7 @@
 """wafer-direct-conv against PyTorch: row pieces of whole vectors and their
-remainders, padding, dilation, row strides, bias, serial and parallel rows."""
+remainders, padding, dilation, row strides, bias, serial and parallel rows.
+Strategies are checked for a named machine (AVX-512's 32 registers, or
+AVX2's 16), so they hold on any host."""
 
 import pytest
 import torch
@@ -22,7 +24,7 @@ def test_direct_convolution_matches_pytorch(batch, channels, size, filters, kern
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(channels, filters, kernel, **options)
     x = torch.randn(batch, channels, size, size)
-    compiled = compile_checked(conv, (x,), threads=1)
+    compiled = compile_checked(conv, (x,), threads=1, machine="avx512")
     assert any(s.startswith(f"direct conv: {filters}x") for s in strategies(compiled))
     assert not any(s.startswith("im2col") for s in strategies(compiled))
 
@@ -34,7 +36,7 @@ def test_direct_convolution_rows_go_parallel_when_they_pay(batch, serial):
     torch.manual_seed(0)
     conv = torch.nn.Sequential(torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU())
     x = torch.randn(batch, 6, 14, 14)
-    compiled = compile_checked(conv, (x,), threads=2)
+    compiled = compile_checked(conv, (x,), threads=2, machine="avx512")
     assert ("direct conv: 16x10 output row blocks in registers, serial" in strategies(compiled)) == serial
     assert (compiled.compile_report.stages[-1].ops_after["omp.parallel"] > 0) == (not serial)
 
@@ -49,3 +51,12 @@ def test_wide_or_column_strided_convolutions_stay_with_im2col(filters, size, str
     compiled = compile_checked(conv, (x,), threads=1)
     assert not any(s.startswith("direct conv") for s in strategies(compiled))
     assert any(s.startswith("im2col") for s in strategies(compiled))
+
+
+def test_row_blocks_that_would_spill_avx2_registers_stay_with_im2col():
+    """LeNet's conv1 needs 6 x 3 accumulators of 8 lanes: more than AVX2's 12 (of 16)."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(1, 6, 5, padding=2)
+    x = torch.randn(2, 1, 28, 28)
+    assert any(s.startswith("direct conv: 6x16") for s in strategies(compile_checked(conv, (x,), machine="avx512")))
+    assert any(s.startswith("im2col") for s in strategies(compile_checked(conv, (x,), machine="avx2")))

@@ -66,7 +66,7 @@ def test_matmul_remainders(m, n, k):
 
 
 def test_single_row_gets_a_wide_block():
-    exe = wafer.compile_mlir(MATMUL.format(m=1, n=1000, k=64))
+    exe = wafer.compile_mlir(MATMUL.format(m=1, n=1000, k=64), machine="avx512")
     assert_strategy(exe, "register block 1x256")
 
 
@@ -124,14 +124,14 @@ def test_operands_packed_one_k_block_at_a_time(m, n, k, block, threads):
     """Both operands per call and K over 128 steps: B is packed a K block at a
     time and each cache tile packs its rows of A per block. Ragged M and N pad
     A and B in every block; 520 = 5 blocks of 104, 13 K steps each."""
-    exe = wafer.compile_mlir(MATMUL.format(m=m, n=n, k=k), threads=threads)
+    exe = wafer.compile_mlir(MATMUL.format(m=m, n=n, k=k), threads=threads, machine="avx512")
     a, b = random(m, k), random(k, n)
     np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
     assert_strategy(exe, f"k block {block}")
 
 
 def test_batch_matmul_packed_one_k_block_at_a_time():
-    exe = wafer.compile_mlir(BATCH_MATMUL.format(b=2, m=96, n=128, k=256), threads=2)
+    exe = wafer.compile_mlir(BATCH_MATMUL.format(b=2, m=96, n=128, k=256), threads=2, machine="avx512")
     a, w = random(2, 96, 256), random(2, 256, 128)
     np.testing.assert_allclose(exe.forward(a, w), a @ w, rtol=1e-4, atol=1e-4)
     assert_strategy(exe, "k block 128")
@@ -209,7 +209,7 @@ def test_convolution_gathered_inside_row_aligned_tiles(threads, stride, batch):
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(8, 16, 3, stride=stride, padding=1)
     x = torch.randn(batch, 8, 56 * stride, 56 * stride)
-    compiled = compile_checked(conv, (x,), threads=threads)
+    compiled = compile_checked(conv, (x,), threads=threads, machine="avx512")
     assert_strategy(compiled, "cache tile 16x224")
 
 
@@ -222,7 +222,7 @@ def test_columns_copied_straight_into_panels(threads):
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(13, 32, 3, padding=1)
     x = torch.randn(2, 13, 28, 24)
-    compiled = compile_checked(conv, (x,), threads=threads)
+    compiled = compile_checked(conv, (x,), threads=threads, machine="avx512")
     assert_strategy(compiled, "packed matmul 32x1344x117: register block 8x32, k unroll 3, cache tile 32x96")
 
 
@@ -282,7 +282,7 @@ def test_streamed_matrix_vector_product_with_prefetched_panels(k, n):
     torch.manual_seed(0)
     layer = torch.nn.Linear(k, n)
     x = torch.randn(1, k)
-    compiled = compile_checked(layer, (x,), threads=1)
+    compiled = compile_checked(layer, (x,), threads=1, machine="avx512")
     assert_strategy(compiled, f"packed matmul 1x{n}x{k}")
     assert_strategy(compiled, "panel rows 16 ahead")
 

@@ -5,11 +5,13 @@ import torch
 from torch_reference import compile_checked
 
 
-def compiled_conv(in_channels, out_channels, shape, bias=True, stride=1, kernel=3, batch=1, **options):
+def compiled_conv(in_channels, out_channels, shape, bias=True, stride=1, kernel=3, batch=1, machine="avx512",
+                  **options):
+    """The strategies of a convolution compiled for `machine` (the block sizes below are AVX-512's)."""
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=kernel // 2, bias=bias).eval()
     x = torch.randn(batch, in_channels, *shape)
-    compiled = compile_checked(conv, (x,), **options)
+    compiled = compile_checked(conv, (x,), machine=machine, **options)
     return compiled.compile_report.strategies
 
 

@@ -1,0 +1,103 @@
+"""Register tiles of the packed matmul kernel, measured on this host against torch.mm.
+
+    python bench/kernel_tiles.py [--threads 1,2] [--budget 1.0]
+
+The `cpu` pipeline takes its register tile from the machine description
+(passes/cpu_target.py): half the vector registers as accumulators, two vectors
+wide. This script is the measurement behind that rule: for each matmul shape
+(square, im2col-like, a batch-8 linear layer, a batch-1 one, a ResNet 3x3
+stage) it times the host's default tile and its neighbours (more rows, wider,
+fewer accumulators), interleaved call by call with torch, and prints each
+tile's time as a ratio to torch's (below 1 is faster). Tiles whose
+accumulators and operands exceed the registers spill, which shows as a ratio
+several times the default's. It also times the K block of a matmul whose
+operands are both inputs (packed per call), where the block sets how much is
+packed at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+from common import timed
+
+import numpy as np
+import torch
+
+import wafer
+from wafer.passes.cpu_target import host
+
+SHAPES = [(1024, 1024, 1024), (128, 576, 784), (8, 768, 3072), (1, 512, 1000), (196, 1152, 256)]  # M, K, N
+
+
+class Linear(torch.nn.Module):
+    """x @ W with W a constant: the kernel packs it once at compile time, like a model's weights."""
+
+    def __init__(self, weight):
+        super().__init__()
+        self.weight = torch.nn.Parameter(weight)
+
+    def forward(self, x):
+        return x @ self.weight
+
+
+class MatMul(torch.nn.Module):
+    def forward(self, a, b):
+        return a @ b
+
+
+def candidate_tiles() -> list[tuple[int, int]]:
+    """The host's default register tile and its neighbours in rows and vectors."""
+    target = host()
+    mr, nr = target.register_tile
+    lanes = target.lanes
+    tiles = [(mr, nr), (2 * mr, nr), (mr, nr + lanes), (mr, 2 * nr), (mr // 2, nr), (mr + mr // 2, nr)]
+    return list(dict.fromkeys(t for t in tiles if t[0] >= 1))
+
+
+def ratios(model, inputs, variants: dict, threads: int, budget: float) -> dict:
+    """Each variant's median time over torch's, from calls interleaved with torch's."""
+    compiled = {key: wafer.compile(model, inputs, threads=threads, **options) for key, options in variants.items()}
+    arrays = [x.numpy() for x in inputs]
+    calls = {"torch": lambda: model(*inputs), **{key: (lambda c=c: c(*arrays)) for key, c in compiled.items()}}
+    times = {key: [] for key in calls}
+    with torch.no_grad():
+        one_round = sum(timed(fn) for fn in calls.values())
+        for _ in range(max(9, int(budget / one_round))):
+            for key, fn in calls.items():
+                times[key].append(timed(fn))
+    base = statistics.median(times["torch"])
+    return {"torch ms": base * 1e3, **{key: statistics.median(times[key]) / base for key in compiled}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--budget", type=float, default=1.0, help="seconds of timed calls per shape")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    np.random.seed(0)
+    tiles = candidate_tiles()
+    print(f"host: {host().describe()}; default register tile {tiles[0][0]}x{tiles[0][1]}")
+    for threads in (int(t) for t in args.threads.split(",")):
+        torch.set_num_threads(threads)
+        print(f"\nthreads={threads}: wafer time / torch time per register tile (lower is better)")
+        print(f"{'M x K x N':18} {'torch ms':>9} " + " ".join(f"{f'{m}x{n}':>7}" for m, n in tiles))
+        for m, k, n in SHAPES:
+            row = ratios(Linear(torch.randn(k, n)), (torch.randn(m, k),),
+                         {tile: dict(register_tile=tile) for tile in tiles}, threads, args.budget)
+            print(f"{f'{m}x{k}x{n}':18} {row['torch ms']:9.3f} " + " ".join(f"{row[t]:7.2f}" for t in tiles),
+                  flush=True)
+        print(f"\nthreads={threads}: K block of a matmul of two inputs (default tile), time / torch")
+        blocks = (64, 128, 256)
+        print(f"{'M x K x N':18} {'torch ms':>9} " + " ".join(f"{f'kb {b}':>7}" for b in blocks))
+        for m, k, n in [(1024, 512, 256), (256, 1152, 784), (512, 2048, 512)]:
+            row = ratios(MatMul(), (torch.randn(m, k), torch.randn(k, n)),
+                         {b: dict(k_block=b) for b in blocks}, threads, args.budget)
+            print(f"{f'{m}x{k}x{n}':18} {row['torch ms']:9.3f} " + " ".join(f"{row[b]:7.2f}" for b in blocks),
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The CPU a `cpu` pipeline compiles for: vector width, vector registers and caches.
+
+Every tile size that depends on the machine (the packed kernel's register
+block, direct convolution's accumulator rows, Winograd's tiles side by side,
+which copies are wide enough to vectorize) is derived here, from the host's
+own features or from a named preset (`cpu{machine=avx2}`, like the WSE target's `machine`),
+never assumed.
+The JIT always emits code for the host: a preset chooses the strategies, so a
+machine can compile (and test) the strategies of another one.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .pass_base import OptionError, WaferPass
+
+F32_BYTES = 4
+
+
+@dataclass(frozen=True)
+class CpuTarget:
+    """One CPU's figures that the strategies depend on."""
+
+    name: str
+    vector_bits: int
+    vector_registers: int
+    l1d_bytes: int
+    l2_bytes: int
+
+    @property
+    def lanes(self) -> int:
+        """f32 elements per vector register."""
+        return self.vector_bits // (8 * F32_BYTES)
+
+    @property
+    def register_tile(self) -> tuple[int, int]:
+        """The packed kernel's mr x nr register block: half the vector registers
+        hold the accumulators, two vectors wide; the other half hold B's vectors,
+        A's broadcasts and the loads in flight. That is 8x32 with AVX-512 (the
+        best of the blocks measured on a Cascade Lake) and 4x16 with AVX2, where
+        8x32's 32 accumulators spill (bench/kernel_tiles.py measures the
+        candidates on the host)."""
+        return self.vector_registers // 4, 2 * self.lanes
+
+    def describe(self) -> str:
+        return (f"{self.name}: {self.vector_bits}-bit vectors, {self.vector_registers} registers, "
+                f"L1d {self.l1d_bytes // 1024} KB, L2 {self.l2_bytes // 1024} KB")
+
+    @property
+    def direct_conv_accumulators(self) -> int:
+        """Vector registers a direct convolution's output row block may take: three
+        quarters; the rest hold the input row and the weights."""
+        return self.vector_registers * 3 // 4
+
+
+# Presets: an ISA's registers, with the caches of a common part that has it.
+PRESETS = {
+    # Intel Cascade Lake: 32 zmm registers, 32 KB L1d and 1 MB L2 per core.
+    "avx512": CpuTarget("avx512", 512, 32, 32 * 1024, 1024 * 1024),
+    # AMD Zen 3: 16 ymm registers, 32 KB L1d and 512 KB L2 per core.
+    "avx2": CpuTarget("avx2", 256, 16, 32 * 1024, 512 * 1024),
+    # Any x86-64: SSE2's 16 xmm registers.
+    "sse": CpuTarget("sse", 128, 16, 32 * 1024, 256 * 1024),
+    # AArch64 NEON: 32 128-bit registers.
+    "neon": CpuTarget("neon", 128, 32, 64 * 1024, 1024 * 1024),
+}
+TARGET_NAMES = ("host", *PRESETS)
+
+
+def resolve(name: str) -> CpuTarget:
+    """The target named in a pass option: `host` (detected) or a preset."""
+    if name not in TARGET_NAMES:
+        raise OptionError(f"unknown CPU machine '{name}' (known: {', '.join(TARGET_NAMES)})")
+    return host() if name == "host" else PRESETS[name]
+
+
+@dataclass(frozen=True)
+class TargetedPass(WaferPass):
+    """A pass whose strategies depend on the CPU: option `machine` names it."""
+
+    machine: str = "host"
+
+    def __post_init__(self):
+        resolve(self.machine)  # an unknown name is an option error, before any IR is touched
+
+    @property
+    def cpu(self) -> CpuTarget:
+        return resolve(self.machine)
+
+
+@functools.cache
+def host() -> CpuTarget:
+    """This machine: its ISA from /proc/cpuinfo's flags, its caches from sysfs."""
+    isa = preset_for(_cpu_flags(), platform.machine())
+    caches = cache_sizes()
+    return replace(isa, name=f"host ({isa.name})", l1d_bytes=caches.get(1, isa.l1d_bytes),
+                   l2_bytes=caches.get(2, isa.l2_bytes))
+
+
+def preset_for(flags: set[str], arch: str) -> CpuTarget:
+    """The widest preset whose instructions a CPU with these feature flags has."""
+    if "avx512f" in flags:
+        return PRESETS["avx512"]
+    if {"avx2", "fma"} <= flags:
+        return PRESETS["avx2"]
+    if arch in ("aarch64", "arm64"):
+        return PRESETS["neon"]
+    return PRESETS["sse"]
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    return parse_cpu_flags(text)
+
+
+def parse_cpu_flags(cpuinfo: str) -> set[str]:
+    """The first processor's feature flags (x86 `flags`, Arm `Features`)."""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return set(value.split())
+    return set()
+
+
+def cache_sizes(root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> dict[int, int]:
+    """Bytes of the first core's data (or unified) cache at each level."""
+    sizes = {}
+    for index in sorted(root.glob("index*")):
+        try:
+            kind = (index / "type").read_text().strip()
+            level = int((index / "level").read_text())
+            size = parse_cache_size((index / "size").read_text())
+        except (OSError, ValueError):
+            continue
+        if kind in ("Data", "Unified"):
+            sizes[level] = size
+    return sizes
+
+
+def parse_cache_size(text: str) -> int:
+    """sysfs's '48K' or '2048K' (or '1M') in bytes."""
+    text = text.strip()
+    scale = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(text[-1:].upper(), 1)
+    return int(text.rstrip("KkMmGg")) * scale
