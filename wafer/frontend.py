@@ -12,8 +12,10 @@ import warnings
 
 import numpy as np
 import torch
+from torch.export.graph_signature import ExportGraphSignature, InputKind, InputSpec, OutputKind
 from torch_mlir import fx
 from torch_mlir.compiler_utils import TorchMlirCompilerError
+from torch_mlir.extras.fx_decomp_util import get_decomposition_table
 from torch_mlir.extras.fx_importer import FxImporter
 
 from .compiler import StageReport, compile_module
@@ -34,7 +36,8 @@ def _export_and_import(model: torch.nn.Module, example_inputs: tuple, func_name:
     (0.3-0.6 s of a LeNet or transformer compile), and its layer norm computes in
     f64 (the transformer layer at batch 32 ran in 174 ms with it, 136 without).
     A program that mutates tensors, or that uses an op only torch's
-    decompositions reach, is decomposed (and functionalized) first.
+    decompositions reach, is decomposed (and functionalized) first; the
+    importer consumes the program it is given, so that one is exported anew.
     """
     ctx = make_context()
     with collect_diagnostics(ctx) as diagnostics:
@@ -44,22 +47,69 @@ def _export_and_import(model: torch.nn.Module, example_inputs: tuple, func_name:
                 program = torch.export.export(model, example_inputs)
                 if not _mutates(program):
                     try:
-                        return _import_program(program, func_name, ctx, decomposition_table={}), program
+                        return _import_program(program, func_name, ctx), program
                     except TorchMlirCompilerError:  # an op only torch's decompositions lower
                         diagnostics.clear()
-                return _import_program(program, func_name, ctx, decomposition_table=None), program
+                        program = torch.export.export(model, example_inputs)
+                decomposed = program.run_decompositions(get_decomposition_table())
+                _refuse_state_writes(decomposed)
+                return _import_program(decomposed, func_name, ctx), program
+        except WaferError:
+            raise
         except Exception as err:  # torch.export and torch-mlir raise many kinds
             raise WaferError(_explain_import_error(err, diagnostics)) from None
 
 
-def _import_program(program, func_name: str, ctx, decomposition_table):
+_STATE_WRITES = {
+    OutputKind.BUFFER_MUTATION: "buffer",
+    OutputKind.PARAMETER_MUTATION: "parameter",
+    OutputKind.USER_INPUT_MUTATION: "input",
+}
+
+
+def _refuse_state_writes(program) -> None:
+    """A model that writes its own buffers (a BatchNorm in training mode updates its
+    running statistics), parameters or inputs changes state that eager keeps from
+    call to call; Wafer compiles buffers and parameters as constants and never
+    writes the caller's inputs, so such a model is refused, not run differently."""
+    writes = [f"{_STATE_WRITES[spec.kind]} '{spec.target}'" for spec in program.graph_signature.output_specs
+              if spec.kind in _STATE_WRITES]
+    if writes:
+        raise WaferError(f"error: the model writes its {', '.join(writes)} in place; Wafer compiles a model "
+                         "without state between calls (for batch norm, call model.eval() first)")
+
+
+def _import_program(program, func_name: str, ctx):
+    """Import `program` as it is: a program that needed torch's decompositions
+    has had them, so its buffer writes show in its output specs."""
     return fx.export_and_import(
-        program,
+        _unwritten_buffers_as_constants(program),
         output_type=fx.OutputType.LINALG_ON_TENSORS,
         func_name=func_name,
         fx_importer=FxImporter(context=ctx),
-        decomposition_table=decomposition_table,
+        decomposition_table={},
     )
+
+
+def _unwritten_buffers_as_constants(program):
+    """`program` with each buffer kept in `program.constants` that it never writes
+    made a constant tensor input, which it is.
+
+    torch.export keeps non-persistent buffers (BERT's `position_ids`) out of the
+    state dict, in `constants`; torch-mlir's frozen import looks every buffer up
+    in the state dict, but constant tensors in `constants`.
+    """
+    signature = program.graph_signature
+    written = {spec.target for spec in signature.output_specs if spec.kind == OutputKind.BUFFER_MUTATION}
+    specs = [
+        InputSpec(InputKind.CONSTANT_TENSOR, spec.arg, spec.target)
+        if spec.kind == InputKind.BUFFER and spec.target in program.constants and spec.target not in written
+        else spec
+        for spec in signature.input_specs
+    ]
+    if specs == signature.input_specs:
+        return program
+    return program._update(program.graph_module, ExportGraphSignature(specs, signature.output_specs))
 
 
 def _mutates(program) -> bool:
