@@ -54,15 +54,19 @@ func.func @left_alone(%x: tensor<?x8x10x10xf32>, %w: tensor<16x8x3x3xf32>, %c: t
 // A parallel kernel over 56-pixel rows takes cache tiles of 224 pixels (4 rows,
 // 7 panels of 32), so each tile's columns are one window of input rows,
 // gathered inside the tile, in cache. Runs of 8 pixels lie within one input
-// row and one panel row, so for each (c, kh, kw) the tile copies its 28 runs
-// straight from the input into the packed panels: no column matrix, no pack.
+// row and one panel row, so for each (c, kh, kw) and each of its 4 rows the tile
+// copies the row's 7 runs straight from the input into the packed panels: no
+// column matrix, no pack.
 // PACKED-LABEL: func.func @conv_rows
 // PACKED-SAME: "packed matmul 16x3136x72: register block 8x32, k unroll 8, cache tile 16x224"
 // PACKED: scf.forall (%{{.*}}) in (14)
 // PACKED: %[[WINDOW:.*]] = tensor.extract_slice %arg0[0, 0, %{{.*}}, %{{.*}}] [1, 8, 6, 58] [1, 1, 1, 1] : tensor<1x8x58x58xf32> to tensor<1x8x6x58xf32>
 // PACKED: scf.for %{{.*}} = %c0 to %c8 step %c1 iter_args(%{{.*}}) -> (tensor<1x7x72x32xf32>)
-// PACKED: %[[ROWS:.*]] = vector.transfer_read %[[WINDOW]]{{.*}} : tensor<1x8x6x58xf32>, vector<8xf32>
-// PACKED: vector.transfer_write %[[ROWS]], %{{.*}}[%c0, %c0, %{{.*}}, %c0] {{.*}} : vector<8xf32>, tensor<1x7x72x32xf32>
+// PACKED: scf.for %[[ROW:.*]] = %c0 to %c4 step %c1 iter_args(%{{.*}}) -> (tensor<1x7x72x32xf32>)
+// PACKED: %[[COPY:.*]] = vector.transfer_read %[[WINDOW]]{{.*}} : tensor<1x8x6x58xf32>, vector<8xf32>
+// PACKED: %[[PANEL:.*]] = affine.apply #{{.*}}(%[[ROW]])
+// PACKED: %[[LANE:.*]] = affine.apply #{{.*}}(%[[ROW]])
+// PACKED: vector.transfer_write %[[COPY]], %{{.*}}[%c0, %[[PANEL]], %{{.*}}, %[[LANE]]] {{.*}} : vector<8xf32>, tensor<1x7x72x32xf32>
 // PACKED-NOT: linalg.pack
 // PACKED-NOT: linalg.transpose
 // PACKED: vector.fma
