@@ -21,6 +21,7 @@ from torch_mlir.extras.fx_importer import FxImporter
 from .compiler import StageReport, compile_module
 from .context import make_context
 from .diagnostics import Diagnostic, WaferError, collect_diagnostics
+from .weight_literals import WeightLiterals
 
 
 def import_model(model: torch.nn.Module, example_inputs: tuple, func_name: str = "forward"):
@@ -86,7 +87,7 @@ def _import_program(program, func_name: str, ctx):
         _unwritten_buffers_as_constants(program),
         output_type=fx.OutputType.LINALG_ON_TENSORS,
         func_name=func_name,
-        fx_importer=FxImporter(context=ctx),
+        fx_importer=FxImporter(context=ctx, hooks=WeightLiterals()),
         decomposition_table={},
     )
 
