@@ -13,6 +13,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith
 
 from .pass_base import find_ops
+from .resource_blobs import cast_attr, elements_array, resource_name
 
 _NUMPY = {"f32": np.float32, "f64": np.float64, "f16": np.float16}
 
@@ -20,8 +21,9 @@ _NUMPY = {"f32": np.float32, "f64": np.float64, "f16": np.float16}
 class ConstantReader:
     """Reads the values of `arith.constant` ops, dense or `dense_resource`.
 
-    The bindings cannot read a resource blob, so blobs are taken from the
-    module's printed resource section, once, when the first one is needed.
+    A blob Wafer made from an array is read from that array (resource_blobs);
+    the bindings cannot read other blobs (parsed from text), so those are taken
+    from the module's printed resource section, once, when the first is needed.
     """
 
     def __init__(self, module: ir.Operation):
@@ -43,22 +45,21 @@ class ConstantReader:
         if dtype is None:
             return None
         attr = owner.attributes["value"]
-        dense, resource = _cast(ir.DenseElementsAttr, attr), _cast(ir.DenseResourceElementsAttr, attr)
-        if dense is not None and not dense.is_splat:  # the canonicalizer folds packs of splats
-            return np.array(dense, copy=True).reshape(shaped.shape)
-        if resource is not None:
-            blob = self._blob(resource)
-            return None if blob is None else np.frombuffer(blob, dtype=dtype).reshape(shaped.shape)
-        return None
+        known = elements_array(attr)
+        if known is not None and known.dtype == dtype:
+            return known.reshape(shaped.shape)
+        resource = cast_attr(ir.DenseResourceElementsAttr, attr)
+        blob = self._blob(resource) if resource is not None else None
+        return None if blob is None else np.frombuffer(blob, dtype=dtype).reshape(shaped.shape)
 
     def _blob(self, attr: ir.DenseResourceElementsAttr) -> bytes | None:
+        """A blob parsed from text: read from the printed resource section."""
         if self._blobs is None:
             text = self._module.get_asm(large_elements_limit=None)
             # `name: "0x<4-byte alignment><data>"`, little-endian, in the resource section.
             self._blobs = {name: bytes.fromhex(data[8:])
                            for name, data in re.findall(r'^\s*([\w.\-]+): "0x([0-9A-Fa-f]+)"', text, re.M)}
-        name = str(attr).split("<", 1)[1].split(">", 1)[0]
-        return self._blobs.get(name)
+        return self._blobs.get(resource_name(attr))
 
 
 def pack_array(source: np.ndarray, inner_dims_pos: list[int], inner_tiles: list[int],
@@ -114,11 +115,3 @@ def _scalar(value: ir.Value) -> float | None:
         if isinstance(attr, ir.FloatAttr):
             return attr.value
     return None
-
-
-def _cast(kind, attr: ir.Attribute):
-    """`attr` as a `kind`, or None: not every attribute kind downcasts by itself."""
-    try:
-        return kind(attr)
-    except ValueError:
-        return None

@@ -27,6 +27,7 @@ from torch_mlir import ir
 from torch_mlir.execution_engine import ExecutionEngine
 
 from .diagnostics import WaferError
+from .external_constants import externalize_constants
 from .symbols import ASSERT_FAILED, ASSERT_PENDING, HEAP_COUNTERS, public_functions
 
 _LIBC = ctypes.CDLL(None)
@@ -315,7 +316,11 @@ class CpuExecutable(Executable):
         super().__init__(signatures)
         self._out_params = out_params
         shared_libs = [openmp_runtime()] if openmp else []
+        # The weights the code reads in place: held for as long as the engine.
+        self.bound_constants = externalize_constants(llvm_module)
         self._engine = ExecutionEngine(llvm_module, opt_level=opt_level, shared_libs=shared_libs)
+        for symbol, array in self.bound_constants.items():
+            self._engine.raw_register_runtime(symbol, ctypes.c_void_p(array.ctypes.data))
         self._frames = threading.local()
         # What wafer-lower-assert calls: a failed cf.assert records its message and
         # returns early, instead of abort() killing the interpreter.

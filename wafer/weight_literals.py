@@ -12,6 +12,8 @@ from torch_mlir.extras.fx_importer import (
     create_mlir_tensor_type,
 )
 
+from .passes.resource_blobs import resource_attr
+
 
 class WeightLiterals(FxImporterHooks):
     """Import each weight tensor as a `torch.vtensor.literal` over a numpy view of it.
@@ -19,8 +21,9 @@ class WeightLiterals(FxImporterHooks):
     torch-mlir's default literal import goes through `np.array(tensor.tolist())`
     (it must also handle fake tensors, which have no data): ResNet-18's 11 M
     weights took 7 s that way. A real tensor's data is handed to
-    `DenseResourceElementsAttr.get_from_buffer` directly, with no copy, and
-    each tensor is imported once however often the graph reads it.
+    `DenseResourceElementsAttr.get_from_buffer` directly, with no copy and
+    remembered (passes/resource_blobs.py), and each tensor is imported once
+    however often the graph reads it.
     """
 
     def __init__(self):
@@ -35,8 +38,7 @@ class WeightLiterals(FxImporterHooks):
         if known is None:
             array = np.ascontiguousarray(literal.detach().numpy())
             name = "torch_tensor_" + "_".join(str(d) for d in literal.shape) + f"_{literal.dtype}"
-            attr = ir.DenseResourceElementsAttr.get_from_buffer(array, name, create_mlir_tensor_type(literal))
-            known = (literal, attr)
+            known = (literal, resource_attr(array, name, create_mlir_tensor_type(literal)))
             self._literals[id(literal)] = known  # the tensor is kept, so its id is not reused
         vtensor_type = gni._cc.tensor_to_vtensor_type(literal)
         return ir.Operation.create("torch.vtensor.literal", results=[vtensor_type],

@@ -1,0 +1,99 @@
+"""Weights bound to the JIT in place (external_constants) and the blob store behind them."""
+
+import numpy as np
+import torch
+from torch_mlir import ir
+from torch_reference import compile_checked
+
+import wafer
+from wafer.context import make_context
+from wafer.external_constants import MIN_BYTES, externalize_constants
+from wafer.passes.resource_blobs import elements_array, resource_array, resource_attr, resource_name
+
+GLOBALS = """module {
+  llvm.mlir.global private constant @big(dense<[%s]> : tensor<1024xf32>) {addr_space = 0 : i32, alignment = 64 : i64} : !llvm.array<1024 x f32>
+  llvm.mlir.global private constant @small(dense<[1.0, 2.0]> : tensor<2xf32>) {addr_space = 0 : i32} : !llvm.array<2 x f32>
+  llvm.mlir.global private constant @splat(dense<1.5> : tensor<2048xf32>) {addr_space = 0 : i32} : !llvm.array<2048 x f32>
+  llvm.mlir.global private constant @complex(dense<(1.0, 2.0)> : tensor<1xcomplex<f32>>) {addr_space = 0 : i32} : !llvm.array<1 x struct<(f32, f32)>>
+  llvm.mlir.global internal @counters(dense<0> : tensor<1024xi64>) {addr_space = 0 : i32} : !llvm.array<1024 x i64>
+}"""
+
+
+def test_a_large_constant_becomes_an_external_declaration_over_an_aligned_copy():
+    values = np.arange(1024, dtype=np.float32) / 7
+    module = ir.Module.parse(GLOBALS % ", ".join(map(str, values)), make_context())
+    arrays = externalize_constants(module)
+    assert list(arrays) == ["big"]
+    assert arrays["big"].ctypes.data % 64 == 0
+    np.testing.assert_array_equal(arrays["big"].view(np.float32), values)
+    text = str(module)
+    assert "llvm.mlir.global external constant @big() {addr_space = 0 : i32, alignment = 64 : i64}" in text
+    # Small, splat and complex constants, and mutable globals, keep their initializers.
+    for kept in ("@small(dense", "@splat(dense<1.5", "@complex(dense", "@counters(dense<0>"):
+        assert kept in text
+    assert 4096 <= MIN_BYTES
+
+
+def test_blobs_made_from_arrays_are_read_back_by_their_unique_names():
+    with make_context(), ir.Location.unknown():
+        first, second = np.arange(6, dtype=np.float32), np.ones(6, dtype=np.float32)
+        t = ir.RankedTensorType.get([2, 3], ir.F32Type.get())
+        a, b = resource_attr(first, "w", t), resource_attr(second, "w", t)
+        assert (resource_name(a), resource_name(b)) == ("w", "w_1")
+        assert resource_array(a) is first and resource_array(b) is second
+        np.testing.assert_array_equal(elements_array(b), second)
+        parsed = ir.Attribute.parse("dense_resource<not_made_here> : tensor<2x3xf32>")
+        assert elements_array(parsed) is None
+
+
+def test_models_of_one_architecture_keep_their_own_weights():
+    """Each engine binds its own arrays to the same global names."""
+    torch.manual_seed(0)
+    models = [torch.nn.Sequential(torch.nn.Linear(64, 300), torch.nn.ReLU(), torch.nn.Linear(300, 10)).eval()
+              for _ in range(2)]
+    x = torch.randn(4, 64)
+    compiled = [compile_checked(model, (x,)) for model in models]
+    for c, model in zip(compiled, models):  # again, after both engines exist
+        with torch.no_grad():
+            torch.testing.assert_close(c(x), model(x), rtol=1e-4, atol=1e-4)
+    bound = compiled[0].executable.bound_constants
+    assert sum(a.nbytes for a in bound.values()) >= 64 * 300 * 4  # the first layer's packed weight at least
+
+
+def test_a_compiled_model_keeps_working_after_its_weights_change_in_torch():
+    """Compiling takes a snapshot: the model's tensors are not read at call time."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(256, 64).eval()
+    x = torch.randn(3, 256)
+    compiled = compile_checked(model, (x,))
+    with torch.no_grad():
+        expected = model(x)
+        model.weight.mul_(2)
+    torch.testing.assert_close(compiled(x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_compile_mlir_of_parsed_weights_still_runs():
+    """A blob parsed from text is not in the store: it stays in the code, and runs."""
+    weights = np.arange(2048, dtype=np.float32).reshape(32, 64) / 2048
+    hex_data = "0x04000000" + weights.tobytes().hex()
+    text = f"""module {{
+  func.func @forward(%x: tensor<4x32xf32>) -> tensor<4x64xf32> {{
+    %w = arith.constant dense_resource<w> : tensor<32x64xf32>
+    %zero = arith.constant 0.0 : f32
+    %empty = tensor.empty() : tensor<4x64xf32>
+    %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<4x64xf32>) -> tensor<4x64xf32>
+    %y = linalg.matmul ins(%x, %w : tensor<4x32xf32>, tensor<32x64xf32>) outs(%init : tensor<4x64xf32>) -> tensor<4x64xf32>
+    return %y : tensor<4x64xf32>
+  }}
+}}
+{{-#
+  dialect_resources: {{
+    builtin: {{
+      w: "{hex_data}"
+    }}
+  }}
+#-}}
+"""
+    exe = wafer.compile_mlir(text)
+    x = np.random.default_rng(0).standard_normal((4, 32), dtype=np.float32)
+    np.testing.assert_allclose(exe.forward(x), x @ weights, rtol=1e-5, atol=1e-5)
