@@ -21,6 +21,7 @@ from torch_mlir.extras.fx_importer import FxImporter
 from .compiler import StageReport, compile_module
 from .context import make_context
 from .diagnostics import Diagnostic, WaferError, collect_diagnostics
+from .inplace import functionalize_temporaries
 from .weight_literals import WeightLiterals
 
 
@@ -36,7 +37,8 @@ def _export_and_import(model: torch.nn.Module, example_inputs: tuple, func_name:
     cover the common ops: torch's `run_decompositions` re-traces the whole program
     (0.3-0.6 s of a LeNet or transformer compile), and its layer norm computes in
     f64 (the transformer layer at batch 32 ran in 174 ms with it, 136 without).
-    A program that mutates tensors, or that uses an op only torch's
+    In-place ops on temporaries become their functional twins (inplace.py);
+    a program that still mutates tensors, or that uses an op only torch's
     decompositions reach, is decomposed (and functionalized) first; the
     importer consumes the program it is given, so that one is exported anew.
     """
@@ -46,6 +48,7 @@ def _export_and_import(model: torch.nn.Module, example_inputs: tuple, func_name:
             with torch.no_grad(), _mha_fast_path_disabled(), warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)  # torch.export's own deprecations
                 program = torch.export.export(model, example_inputs)
+                functionalize_temporaries(program)
                 if not _mutates(program):
                     try:
                         return _import_program(program, func_name, ctx), program

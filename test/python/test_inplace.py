@@ -1,0 +1,73 @@
+"""In-place ops on temporaries become functional before import (wafer/inplace.py);
+in-place ops on views and state are left to torch's functionalization."""
+
+import pytest
+import torch
+from torch_reference import compile_checked
+
+from wafer.frontend import _mutates
+from wafer.inplace import functionalize_temporaries
+
+
+class ResidualBlock(torch.nn.Module):
+    """ResNet's: in-place ReLUs after batch norm, and `out += identity`."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(8, 8, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(8)
+        self.relu = torch.nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        out = self.relu(self.bn(self.conv(x)))
+        out += x
+        return self.relu(out)
+
+
+class ReadsBeforeAndAfter(torch.nn.Module):
+    """A reader before the in-place op sees the old value, one after it the new."""
+
+    def forward(self, a):
+        t = a * 2
+        before = t * 3
+        t.add_(1)
+        after = t * 5
+        return before + after, t
+
+
+class WritesThroughAView(torch.nn.Module):
+    """mul_ on a slice writes into `y` itself: not a temporary of its own."""
+
+    def forward(self, a, b):
+        y = a + b
+        y[:, 0:2].mul_(2)
+        return y
+
+
+def exported(model, inputs):
+    return torch.export.export(model.eval(), inputs)
+
+
+@pytest.mark.parametrize("model, inputs", [
+    (ResidualBlock(), (torch.randn(2, 8, 6, 6),)),
+    (ReadsBeforeAndAfter(), (torch.randn(3, 4),)),
+    (torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Hardtanh(0, 6, inplace=True)), (torch.randn(3, 4),)),
+], ids=["resnet-block", "readers-before-and-after", "relu6"])
+def test_in_place_ops_on_temporaries_become_functional(model, inputs):
+    torch.manual_seed(0)
+    program = exported(model, inputs)
+    assert _mutates(program)
+    functionalize_temporaries(program)
+    assert not _mutates(program)
+    with torch.no_grad():
+        expected = model(*[x.clone() for x in inputs])
+        torch.testing.assert_close(program.module()(*inputs), expected)
+    compile_checked(model.eval(), inputs)
+
+
+def test_in_place_op_through_a_view_is_left_for_torch_to_functionalize():
+    inputs = (torch.randn(3, 4), torch.randn(3, 4))
+    program = exported(WritesThroughAView(), inputs)
+    functionalize_temporaries(program)
+    assert _mutates(program)
+    compile_checked(WritesThroughAView(), inputs)
