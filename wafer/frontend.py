@@ -13,10 +13,10 @@ import warnings
 import numpy as np
 import torch
 from torch.export.graph_signature import ExportGraphSignature, InputKind, InputSpec, OutputKind
-from torch_mlir import fx
+from torch_mlir import fx, ir
 from torch_mlir.compiler_utils import TorchMlirCompilerError
 from torch_mlir.extras.fx_decomp_util import get_decomposition_table
-from torch_mlir.extras.fx_importer import FxImporter
+from torch_mlir.extras.fx_importer import FxImporter, _get_mlir_op_name_for_schema
 
 from .compiler import StageReport, compile_module
 from .context import make_context
@@ -49,7 +49,7 @@ def _export_and_import(model: torch.nn.Module, example_inputs: tuple, func_name:
                 warnings.simplefilter("ignore", FutureWarning)  # torch.export's own deprecations
                 program = torch.export.export(model, example_inputs)
                 functionalize_temporaries(program)
-                if not _mutates(program):
+                if not _mutates(program) and not _has_unregistered_ops(program, ctx):
                     try:
                         return _import_program(program, func_name, ctx), program
                     except TorchMlirCompilerError:  # an op only torch's decompositions lower
@@ -114,6 +114,21 @@ def _unwritten_buffers_as_constants(program):
     if specs == signature.input_specs:
         return program
     return program._update(program.graph_module, ExportGraphSignature(specs, signature.output_specs))
+
+
+def _has_unregistered_ops(program, ctx: ir.Context) -> bool:
+    """Does the graph use an op that torch-mlir has no op for (GPT-2's aten.diff)?
+
+    The importer makes it a `torch.operator`, which no lowering takes, so the
+    direct import would fail only after lowering everything else (4 s of a
+    4-layer GPT-2): only torch's decompositions reach linalg from it. The name
+    is the importer's own, from its naming function.
+    """
+    return any(
+        node.op == "call_function" and hasattr(node.target, "_schema")
+        and not ctx.is_registered_operation(_get_mlir_op_name_for_schema(node.target._schema))
+        for node in program.graph.nodes
+    )
 
 
 def _mutates(program) -> bool:

@@ -1,11 +1,18 @@
-"""In-place ops on temporaries become functional before import (wafer/inplace.py);
-in-place ops on views and state are left to torch's functionalization."""
+"""Which way the front end imports a program: straight to torch-mlir, or
+through torch's decompositions first.
+
+In-place ops on temporaries become functional before import (wafer/inplace.py);
+in-place ops on views and state are left to torch's functionalization. A
+program with an op torch-mlir has no op for goes to torch's decompositions
+without a direct import that could only fail.
+"""
 
 import pytest
 import torch
 from torch_reference import compile_checked
 
-from wafer.frontend import _mutates
+from wafer.context import make_context
+from wafer.frontend import _has_unregistered_ops, _mutates
 from wafer.inplace import functionalize_temporaries
 
 
@@ -71,3 +78,18 @@ def test_in_place_op_through_a_view_is_left_for_torch_to_functionalize():
     functionalize_temporaries(program)
     assert _mutates(program)
     compile_checked(WritesThroughAView(), inputs)
+
+
+class Differences(torch.nn.Module):
+    def forward(self, x):
+        return torch.diff(x, dim=1) * 2
+
+
+@pytest.mark.parametrize("model, inputs, unregistered", [
+    (Differences(), (torch.randn(3, 7),), True),
+    (ResidualBlock(), (torch.randn(2, 8, 6, 6),), False),
+], ids=["diff", "resnet-block"])
+def test_ops_torch_mlir_has_no_op_for_are_found_before_import(model, inputs, unregistered):
+    program = exported(model, inputs)
+    assert _has_unregistered_ops(program, make_context()) == unregistered
+    compile_checked(model.eval(), inputs)
