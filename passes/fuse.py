@@ -38,6 +38,17 @@ def is_anchor(op: ir.OpView) -> bool:
     return op.name == "linalg.generic" and "reduction" in _iterator_types(op)
 
 
+def _writes_by_loops(op: ir.OpView) -> bool:
+    """Whether each result index is a loop (a projected permutation). A reduction
+    that keeps unit dims as constant 0 indices (softmax's row sum, adaptive
+    average pooling to 1x1) tiles, but cannot be fused into another op's loop nest."""
+    if op.name != "linalg.generic":
+        return True
+    maps = op.attributes["indexing_maps"]
+    return all(ir.AffineMapAttr(maps[len(maps) - 1 - i]).value.is_projected_permutation
+               for i in range(len(op.results)))
+
+
 def is_elementwise(op: ir.OpView) -> bool:
     return (
         op.name == "linalg.generic"
@@ -71,7 +82,7 @@ def find_fusion_groups(block: ir.Block) -> list[FusionGroup]:
         if not is_anchor(op) or len(op.results) != 1:
             continue
         chain = [op]
-        user = _sole_user(chain[-1].results[0])
+        user = _sole_user(chain[-1].results[0]) if _writes_by_loops(op) else None
         while user is not None and is_elementwise(user) and user.results[0].type == op.results[0].type:
             chain.append(user)
             user = _sole_user(user.results[0])

@@ -1,6 +1,7 @@
 // RUN: wafer-opt %s -p 'wafer-fuse,func.func(canonicalize,cse)' | filecheck %s
 // RUN: wafer-opt %s -p 'wafer-fuse{tile-sizes=4,32},func.func(canonicalize,cse)' | filecheck %s --check-prefix=TILE
 // RUN: wafer-opt %s -p 'wafer-fuse{loose-elements=4096},func.func(canonicalize,cse)' | filecheck %s --check-prefix=LOOSE
+// RUN: wafer-opt %s -p wafer-fuse 2>&1 >/dev/null | filecheck %s --check-prefix=QUIET --allow-empty
 // RUN: not wafer-opt %s -p 'wafer-fuse{tile-sizes=a}' 2>&1 | filecheck %s --check-prefix=ERR
 // RUN: not wafer-opt %s -p 'wafer-fuse{tile-size=4}' 2>&1 | filecheck %s --check-prefix=NOOPT
 
@@ -190,4 +191,39 @@ func.func @big_transpose(%a: tensor<16x16x64xf32>) -> tensor<16x16x64xf32> {
   %e = tensor.empty() : tensor<16x16x64xf32>
   %t = linalg.transpose ins(%a : tensor<16x16x64xf32>) outs(%e : tensor<16x16x64xf32>) permutation = [1, 0, 2]
   return %t : tensor<16x16x64xf32>
+}
+
+// Adaptive average pooling to 1x1 sums into a result indexed by constant 0s,
+// not loops: it is tiled, but its consumer (the mean's division) is not fused
+// around it, which cannot be done (the pass once asked the transform
+// interpreter to, which printed a failure for every such pool).
+// CHECK-LABEL: func.func @sum_to_unit_dims
+// CHECK: scf.forall
+// CHECK: iterator_types = ["parallel", "parallel", "reduction", "reduction"]
+// CHECK: scf.forall.in_parallel
+// CHECK: arith.divf
+// QUIET-NOT: {{.}}
+#nchw = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#unit = affine_map<(d0, d1, d2, d3) -> (d0, d1, 0, 0)>
+func.func @sum_to_unit_dims(%x: tensor<1x1000x13x13xf32>, %init: tensor<1x1000x1x1xf32>) -> tensor<1x1000x1x1xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x1000x13x13xf32>
+  %relu = linalg.generic {indexing_maps = [#nchw, #nchw], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%x : tensor<1x1000x13x13xf32>) outs(%e : tensor<1x1000x13x13xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = arith.maximumf %in, %zero : f32
+    linalg.yield %m : f32
+  } -> tensor<1x1000x13x13xf32>
+  %sum = linalg.generic {indexing_maps = [#nchw, #unit], iterator_types = ["parallel", "parallel", "reduction", "reduction"]} ins(%relu : tensor<1x1000x13x13xf32>) outs(%init : tensor<1x1000x1x1xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %in, %acc : f32
+    linalg.yield %s : f32
+  } -> tensor<1x1000x1x1xf32>
+  %area = arith.constant 169.0 : f32
+  %e1 = tensor.empty() : tensor<1x1000x1x1xf32>
+  %mean = linalg.generic {indexing_maps = [#nchw, #nchw], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%sum : tensor<1x1000x1x1xf32>) outs(%e1 : tensor<1x1000x1x1xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %d = arith.divf %in, %area : f32
+    linalg.yield %d : f32
+  } -> tensor<1x1000x1x1xf32>
+  return %mean : tensor<1x1000x1x1xf32>
 }
