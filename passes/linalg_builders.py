@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from torch_mlir import ir
-from torch_mlir.dialects import arith, linalg
+from torch_mlir.dialects import arith, linalg, tensor, vector
 
 
 def reassociation(*groups: list[int]) -> ir.ArrayAttr:
@@ -57,3 +57,48 @@ def affine_maps(rank: int, *results: list) -> ir.ArrayAttr:
 def largest_divisor(extent: int, limit: int) -> int:
     """The largest tile size up to `limit` that divides `extent`: every tile static."""
     return next(size for size in range(min(extent, limit), 0, -1) if extent % size == 0)
+
+
+def scaled(value: ir.Value, scale: int, offset: int = 0) -> ir.Value:
+    """value * scale + offset."""
+    return arith.addi(arith.muli(value, index_constant(scale)), index_constant(offset))
+
+
+def read_vector(source: ir.Value, indices: list[ir.Value], lanes: int, pad: ir.Value, in_bounds: bool) -> ir.Value:
+    """`lanes` elements of `source`'s innermost dim from `indices`; `pad` where out of bounds."""
+    rank = source.type.rank
+    return vector.TransferReadOp(ir.VectorType.get([lanes], source.type.element_type), source, indices,
+                                 ir.AffineMap.get_minor_identity(rank, 1), pad, [in_bounds]).result
+
+
+def write_vector(value: ir.Value, dest: ir.Value, indices: list[ir.Value], in_bounds: bool) -> ir.Value:
+    """`dest` with the vector `value` written along its innermost dim from `indices`."""
+    return vector.TransferWriteOp(dest.type, value, dest, indices,
+                                  ir.AffineMap.get_minor_identity(dest.type.rank, 1), [in_bounds]).result
+
+
+def _static_or_dynamic(values: list[ir.Value]) -> tuple[list[ir.Value], list[int]]:
+    """Constant indices as static offsets, the rest as dynamic operands."""
+    dynamic, static = [], []
+    for value in values:
+        owner = value.owner
+        if isinstance(owner, ir.OpView) and owner.name == "arith.constant":
+            static.append(ir.IntegerAttr(owner.attributes["value"]).value)
+        else:
+            dynamic.append(value)
+            static.append(ir.ShapedType.get_dynamic_stride_or_offset())
+    return dynamic, static
+
+
+def extract_slice(source: ir.Value, offsets: list[ir.Value], sizes: list[int]) -> ir.Value:
+    """The unit-stride slice of `source` of static `sizes` at `offsets`."""
+    dynamic, static = _static_or_dynamic(offsets)
+    result = ir.RankedTensorType.get(sizes, source.type.element_type)
+    return tensor.ExtractSliceOp(result, source, dynamic, [], [], static, sizes, [1] * len(sizes)).result
+
+
+def parallel_insert(value: ir.Value, dest: ir.Value, offsets: list[ir.Value], sizes: list[int]) -> None:
+    """Insert `value` into the scf.forall's shared `dest` at `offsets` (in its in_parallel block)."""
+    dynamic, static = _static_or_dynamic(offsets)
+    tensor.ParallelInsertSliceOp(value, dest, dynamic, [], [], static, sizes, [1] * len(sizes))
+

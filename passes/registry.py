@@ -17,6 +17,7 @@ _PASSES: dict[str, str] = {
     "wafer-fuse": "fuse:Fuse",
     "wafer-fuse-epilogues": "fuse_epilogues:FuseEpilogues",
     "wafer-direct-conv": "direct_conv:DirectConv",
+    "wafer-depthwise-conv": "depthwise_conv:DepthwiseConv",
     "wafer-im2col": "im2col:Im2col",
     "wafer-winograd": "winograd:Winograd",
     "wafer-pack-matmul": "pack_matmul:PackMatmul",

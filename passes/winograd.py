@@ -12,11 +12,16 @@ from torch_mlir.dialects import arith, linalg, scf, tensor, vector
 from .constant_pack import ConstantReader
 from .cpu_target import TargetedPass
 from .linalg_builders import (
+    extract_slice,
     index_constant,
     int_list,
     is_static_f32,
     multiply_accumulate,
+    parallel_insert,
+    read_vector,
     reassociation,
+    scaled,
+    write_vector,
 )
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
@@ -135,12 +140,12 @@ def _rewrite(conv: ir.OpView, weights: np.ndarray, rows: int, lanes: int, panel:
             out = blocks.inner_iter_args[0]
             patches = _transform_input(x, image, block, rows, tiles, lanes, panel)
             products = _multiply(filters.result, patches)
-            offsets = [image, index_constant(0), _scaled(block, 2 * rows), index_constant(0)]
+            offsets = [image, index_constant(0), scaled(block, 2 * rows), index_constant(0)]
             sizes = [1, f, 2 * rows, ow]
-            rows_out = _slice(out, offsets, sizes)
+            rows_out = extract_slice(out, offsets, sizes)
             result = _transform_output(products, rows_out, rows, ow, lanes)
             with ir.InsertionPoint(blocks.terminator().block):
-                _parallel_insert(result, out, offsets, sizes)
+                parallel_insert(result, out, offsets, sizes)
     conv.results[0].replace_all_uses_with(blocks.results[0])
     conv.erase()
 
@@ -158,24 +163,24 @@ def _transform_input(x: ir.Value, image: ir.Value, block: ir.Value, rows: int, t
     pad = arith.ConstantOp(f32, 0.0).result
 
     def transform_row(channel: ir.Value, row: ir.Value, patches: ir.Value) -> ir.Value:
-        top = _scaled(arith.addi(_scaled(block, rows), row), 2)  # the first input row of the tiles
+        top = scaled(arith.addi(scaled(block, rows), row), 2)  # the first input row of the tiles
         for first in range(0, slots, lanes):
             # d[i][j]: row top+i, column 2*tile + j of a vector of tiles, from two double-width loads per row.
             d = []
             for i in range(4):
-                at = [image, channel, _scaled(top, 1, i)]
+                at = [image, channel, scaled(top, 1, i)]
                 columns = []
                 for start in (2 * first, 2 * first + 2):
-                    run = _read(x, [*at, index_constant(start)], 2 * lanes, pad, start + 2 * lanes <= w)
+                    run = read_vector(x, [*at, index_constant(start)], 2 * lanes, pad, start + 2 * lanes <= w)
                     columns += list(vector.DeinterleaveOp(run).results)  # columns start, start + 1
                 d.append(columns)
             t = [[_combine(_BT[nu], d[i]) for nu in range(4)] for i in range(4)]
-            tile = _scaled(row, slots, first)
+            tile = scaled(row, slots, first)
             outer, lane = arith.divui(tile, index_constant(panel)), arith.remui(tile, index_constant(panel))
             for xi in range(4):
                 for nu in range(4):
                     value = _combine(_BT[xi], [t[i][nu] for i in range(4)])
-                    patches = _write(value, patches, [index_constant(4 * xi + nu), outer, channel, lane], True)
+                    patches = write_vector(value, patches, [index_constant(4 * xi + nu), outer, channel, lane], True)
         return patches
 
     empty = tensor.EmptyOp([16, tiles // panel, c, panel], f32).result
@@ -205,17 +210,17 @@ def _transform_output(products: ir.Value, rows_out: ir.Value, rows: int, ow: int
 
     def transform_row(channel: ir.Value, row: ir.Value, result: ir.Value) -> ir.Value:
         for first in range(0, slots, lanes):
-            column = _scaled(row, slots, first)
-            m = [[_read(products, [index_constant(4 * xi + nu), channel, column], lanes, pad, True)
+            column = scaled(row, slots, first)
+            m = [[read_vector(products, [index_constant(4 * xi + nu), channel, column], lanes, pad, True)
                   for nu in range(4)] for xi in range(4)]
             s = [[_combine(_AT[a], [m[xi][nu] for xi in range(4)]) for nu in range(4)] for a in range(2)]
             for a in range(2):
                 y = [_combine(_AT[b], s[a]) for b in range(2)]
-                at = [index_constant(0), channel, _scaled(row, 2, a), index_constant(2 * first)]
+                at = [index_constant(0), channel, scaled(row, 2, a), index_constant(2 * first)]
                 whole = 2 * first + 2 * lanes <= ow
-                init = _read(result, at, 2 * lanes, pad, whole)
+                init = read_vector(result, at, 2 * lanes, pad, whole)
                 total = arith.AddFOp(init, vector.InterleaveOp(y[0], y[1]).result).result
-                result = _write(total, result, at, whole)
+                result = write_vector(total, result, at, whole)
         return result
 
     return _over_channels_and_rows(f, rows, rows_out, transform_row)
@@ -234,9 +239,6 @@ def _over_channels_and_rows(channels: int, rows: int, init: ir.Value, body) -> i
     return over_channels.results[0]
 
 
-def _scaled(value: ir.Value, scale: int, offset: int = 0) -> ir.Value:
-    """value * scale + offset."""
-    return arith.addi(arith.muli(value, index_constant(scale)), index_constant(offset))
 
 
 def _combine(coefficients: tuple[int, ...], values: list[ir.Value]) -> ir.Value:
@@ -246,38 +248,3 @@ def _combine(coefficients: tuple[int, ...], values: list[ir.Value]) -> ir.Value:
     for k, value in terms[1:]:
         total = (arith.AddFOp if k > 0 else arith.SubFOp)(total, value).result
     return total
-
-
-def _read(source: ir.Value, indices: list[ir.Value], lanes: int, pad: ir.Value, in_bounds: bool) -> ir.Value:
-    rank = source.type.rank
-    return vector.TransferReadOp(ir.VectorType.get([lanes], source.type.element_type), source, indices,
-                                 ir.AffineMap.get_minor_identity(rank, 1), pad, [in_bounds]).result
-
-
-def _write(value: ir.Value, dest: ir.Value, indices: list[ir.Value], in_bounds: bool) -> ir.Value:
-    return vector.TransferWriteOp(dest.type, value, dest, indices,
-                                  ir.AffineMap.get_minor_identity(dest.type.rank, 1), [in_bounds]).result
-
-
-def _static_or_dynamic(values: list[ir.Value]) -> tuple[list[ir.Value], list[int]]:
-    """Constant indices as static offsets, the rest as dynamic operands."""
-    dynamic, static = [], []
-    for value in values:
-        owner = value.owner
-        if isinstance(owner, ir.OpView) and owner.name == "arith.constant":
-            static.append(ir.IntegerAttr(owner.attributes["value"]).value)
-        else:
-            dynamic.append(value)
-            static.append(ir.ShapedType.get_dynamic_stride_or_offset())
-    return dynamic, static
-
-
-def _slice(source: ir.Value, offsets: list[ir.Value], sizes: list[int]) -> ir.Value:
-    dynamic, static = _static_or_dynamic(offsets)
-    result = ir.RankedTensorType.get(sizes, source.type.element_type)
-    return tensor.ExtractSliceOp(result, source, dynamic, [], [], static, sizes, [1] * len(sizes)).result
-
-
-def _parallel_insert(value: ir.Value, dest: ir.Value, offsets: list[ir.Value], sizes: list[int]) -> None:
-    dynamic, static = _static_or_dynamic(offsets)
-    tensor.ParallelInsertSliceOp(value, dest, dynamic, [], [], static, sizes, [1] * len(sizes))

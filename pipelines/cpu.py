@@ -26,6 +26,8 @@ class CpuPipeline(Configurable):
         Winograd F(2x2, 3x3) (wafer-winograd).
       direct-conv: in the pack stage, compute the convolutions whose output
         row blocks fit the vector registers directly (wafer-direct-conv).
+      depthwise-conv: in the pack stage, compute depthwise convolutions as
+        vector stencils along output rows (wafer-depthwise-conv).
       pack: turn the other convolutions into im2col matmuls (wafer-im2col) and
         data-tile static f32 matmuls into the packed FMA kernel
         (wafer-pack-matmul) instead of tiling them in place.
@@ -53,6 +55,7 @@ class CpuPipeline(Configurable):
     pack: bool = True
     winograd: bool = True
     direct_conv: bool = True
+    depthwise_conv: bool = True
     register_tile: tuple[int, ...] = ()
     cache_tile: tuple[int, ...] = ()
     k_unroll: int = 0
@@ -137,7 +140,8 @@ class CpuPipeline(Configurable):
         on_machine = f"{{machine={self.machine}}}"
         winograd = f"wafer-winograd{on_machine}," if self.winograd else ""
         direct = f"wafer-direct-conv{on_machine}," if self.direct_conv else ""
-        return f"{winograd}{direct}wafer-im2col,wafer-pack-matmul{{{options}}},func.func(canonicalize,cse)"
+        depthwise = f"wafer-depthwise-conv{on_machine}," if self.depthwise_conv else ""
+        return f"{winograd}{direct}{depthwise}wafer-im2col,wafer-pack-matmul{{{options}}},func.func(canonicalize,cse)"
 
     def pipeline(self) -> str:
         return "builtin.module(" + ",".join(text for _, text in self.stages()) + ")"
