@@ -512,9 +512,10 @@ def read_rows_in_place(module: ir.Operation, names: set[str]) -> None:
 
 def _reshapes_in_place(pack: ir.OpView) -> bool:
     """A `linalg.pack` without padding or outer permutation: a reshape of its
-    source holds the same tiles, split the other way round."""
+    source holds the same tiles, split the other way round. The source must be
+    static: the reshape's sizes are its dims over the tiles."""
     return (isinstance(pack, ir.OpView) and pack.name == "linalg.pack" and len(pack.operands) == 2
-            and not pack.outer_dims_perm)
+            and not pack.outer_dims_perm and pack.operands[0].type.has_static_shape)
 
 
 def _read_in_place(op: ir.OpView, index: int) -> tuple[list[list[int]], ir.Type]:
@@ -587,6 +588,8 @@ def fold_reshaping_packs(module: ir.Operation) -> None:
 def _reshape_groups(pack: ir.OpView) -> list[list[int]] | None:
     """The packed dims of each source dim if the pack only splits dims and inserts
     unit dims, keeping every value where it was; None if it moves any."""
+    if not pack.source.type.has_static_shape:  # a partial cache tile's slice: its size is not known here
+        return None
     shape = pack.source.type.shape
     tiles = dict(zip(pack.inner_dims_pos, pack.static_inner_tiles))
     if any(shape[dim] % tile for dim, tile in tiles.items()):

@@ -335,3 +335,15 @@ def test_two_products_read_one_a_in_place():
     r, s = exe.forward(a, b, c)
     np.testing.assert_allclose(r, a @ b, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(s, a @ c, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("machine", ["avx2", "avx512"])
+def test_partial_cache_tile_of_a_blocked_k_matmul(machine):
+    """ConvNeXt's MLP on a 28x28 channels-last map: 784 rows leave a partial
+    cache tile whose packs are slices of dynamic size, which must stay packs
+    (their reshape needs sizes known only at run time)."""
+    import torch
+
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(192, 768), torch.nn.GELU(), torch.nn.Linear(768, 192)).eval()
+    compile_checked(mlp, (torch.randn(1, 28, 28, 192),), threads=1, machine=machine)
