@@ -18,9 +18,8 @@ packed at once.
 from __future__ import annotations
 
 import argparse
-import statistics
 
-from common import timed
+from common import interleave  # first: it sets OMP_WAIT_POLICY before torch loads
 
 import numpy as np
 import torch
@@ -61,14 +60,9 @@ def ratios(model, inputs, variants: dict, threads: int, budget: float) -> dict:
     compiled = {key: wafer.compile(model, inputs, threads=threads, **options) for key, options in variants.items()}
     arrays = [x.numpy() for x in inputs]
     calls = {"torch": lambda: model(*inputs), **{key: (lambda c=c: c(*arrays)) for key, c in compiled.items()}}
-    times = {key: [] for key in calls}
-    with torch.no_grad():
-        one_round = sum(timed(fn) for fn in calls.values())
-        for _ in range(max(9, int(budget / one_round))):
-            for key, fn in calls.items():
-                times[key].append(timed(fn))
-    base = statistics.median(times["torch"])
-    return {"torch ms": base * 1e3, **{key: statistics.median(times[key]) / base for key in compiled}}
+    medians, _ = interleave(calls, budget)
+    base = medians["torch"]
+    return {"torch ms": base * 1e3, **{key: medians[key] / base for key in compiled}}
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from torch_mlir.dialects.transform import tensor as tensor_transform
 
 from .constant_pack import fold_constant_packs
 from .cpu_target import TargetedPass
+from .kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL
 from .linalg_builders import index_constant, largest_divisor, reassociation
 from .pass_base import find_ops
 from .transform_script import (
@@ -268,10 +269,10 @@ class PackMatmul(TargetedPass):
     summary = "Data-tile matmuls with linalg.pack and lower them to a register-blocked FMA kernel"
 
     register_tile: tuple[int, ...] = ()
-    k_unroll: int = 8
-    cache_tile: tuple[int, ...] = (64, 128)
+    k_unroll: int = K_UNROLL
+    cache_tile: tuple[int, ...] = CACHE_TILE
     parallel_flops: int = 4_000_000
-    k_block: int = 128
+    k_block: int = K_BLOCK
 
     def apply(self, module: ir.Operation) -> None:
         found = [c for c in (match_contraction(op.opview) for op in find_ops(module, lambda op: True))

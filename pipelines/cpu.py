@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..passes.cpu_target import resolve
+from ..passes.kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL
 from ..passes.pass_base import Configurable
 
 
@@ -32,8 +33,7 @@ class CpuPipeline(Configurable):
         data-tile static f32 matmuls into the packed FMA kernel
         (wafer-pack-matmul) instead of tiling them in place.
       register-tile, cache-tile, k-unroll, k-block: the packed kernel's tile
-        sizes (see wafer-pack-matmul); empty or 0 leaves the pass's own
-        default (for the register tile, the machine's).
+        sizes (see wafer-pack-matmul); an empty register tile is the machine's.
       out-params: public functions take their (static) results as arguments
         and write them in place (buffer-results-to-out-params): the caller's
         arrays, with no copy after the call.
@@ -57,9 +57,9 @@ class CpuPipeline(Configurable):
     direct_conv: bool = True
     depthwise_conv: bool = True
     register_tile: tuple[int, ...] = ()
-    cache_tile: tuple[int, ...] = ()
-    k_unroll: int = 0
-    k_block: int = 0
+    cache_tile: tuple[int, ...] = CACHE_TILE
+    k_unroll: int = K_UNROLL
+    k_block: int = K_BLOCK
     out_params: bool = True
     threads: int = 0
 
@@ -75,7 +75,6 @@ class CpuPipeline(Configurable):
         `to_tensor` ops (without `restrict`) that tm-tensor-bufferize leaves.
         """
         tile = _ints(self.tile_sizes)
-        on_machine = f"machine={self.machine}"
         threads = self.thread_count()
         # At threads > 1 the loops wafer-fuse marked too small for threads stay serial.
         forall = "scf-forall-to-for" if threads == 1 else "wafer-serial-foralls,scf-forall-to-parallel"
@@ -101,7 +100,7 @@ class CpuPipeline(Configurable):
                 + ("wafer-vectorize-pooling," if self.vectorize else "")
                 + f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)",
             ),
-            *([("vectorize", f"wafer-vectorize{{{on_machine}}},func.func(canonicalize,cse)")] if self.vectorize else []),
+            *([("vectorize", f"wafer-vectorize{self._on_machine},func.func(canonicalize,cse)")] if self.vectorize else []),
             (
                 "bufferize",
                 "func.func(refback-generalize-tensor-pad,refback-generalize-tensor-concat),wafer-unshare-inits,eliminate-empty-tensors,"
@@ -113,7 +112,7 @@ class CpuPipeline(Configurable):
                    "buffer-results-to-out-params{hoist-static-allocs modify-public-functions add-result-attr},"
                    if self.out_params else "")
                 + f"{forall},buffer-deallocation-pipeline,wafer-tighten-lifetimes,wafer-prefetch-panels"
-                + (f",wafer-vectorize-copies{{{on_machine}}},func.func(canonicalize)" if self.vectorize else ""),
+                + (f",wafer-vectorize-copies{self._on_machine},func.func(canonicalize)" if self.vectorize else ""),
             ),
             (
                 "lower",
@@ -134,14 +133,18 @@ class CpuPipeline(Configurable):
         return self.threads if self.threads > 0 else os.cpu_count() or 1
 
     def _pack_matmul(self) -> str:
-        chosen = {"register-tile": _ints(self.register_tile), "cache-tile": _ints(self.cache_tile),
-                  "k-unroll": self.k_unroll or "", "k-block": self.k_block or ""}
-        options = " ".join([f"machine={self.machine}"] + [f"{key}={value}" for key, value in chosen.items() if value])
-        on_machine = f"{{machine={self.machine}}}"
-        winograd = f"wafer-winograd{on_machine}," if self.winograd else ""
-        direct = f"wafer-direct-conv{on_machine}," if self.direct_conv else ""
-        depthwise = f"wafer-depthwise-conv{on_machine}," if self.depthwise_conv else ""
+        register_tile = f" register-tile={_ints(self.register_tile)}" if self.register_tile else ""
+        options = (f"machine={self.machine}{register_tile} cache-tile={_ints(self.cache_tile)} "
+                   f"k-unroll={self.k_unroll} k-block={self.k_block}")
+        winograd = f"wafer-winograd{self._on_machine}," if self.winograd else ""
+        direct = f"wafer-direct-conv{self._on_machine}," if self.direct_conv else ""
+        depthwise = f"wafer-depthwise-conv{self._on_machine}," if self.depthwise_conv else ""
         return f"{winograd}{direct}{depthwise}wafer-im2col,wafer-pack-matmul{{{options}}},func.func(canonicalize,cse)"
+
+    @property
+    def _on_machine(self) -> str:
+        """The option every machine-dependent pass takes."""
+        return f"{{machine={self.machine}}}"
 
     def pipeline(self) -> str:
         return "builtin.module(" + ",".join(text for _, text in self.stages()) + ")"

@@ -49,5 +49,5 @@ def _aligned_copy(data: np.ndarray) -> np.ndarray:
     raw = np.empty(data.nbytes + _ALIGNMENT, dtype=np.uint8)
     start = -raw.ctypes.data % _ALIGNMENT
     aligned = raw[start:start + data.nbytes]
-    aligned[:] = np.frombuffer(np.ascontiguousarray(data).tobytes(), dtype=np.uint8)
+    aligned[:] = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
     return aligned

@@ -347,3 +347,12 @@ def test_partial_cache_tile_of_a_blocked_k_matmul(machine):
     torch.manual_seed(0)
     mlp = torch.nn.Sequential(torch.nn.Linear(192, 768), torch.nn.GELU(), torch.nn.Linear(768, 192)).eval()
     compile_checked(mlp, (torch.randn(1, 28, 28, 192),), threads=1, machine=machine)
+
+
+def test_pipeline_k_block_zero_packs_operands_whole():
+    """The cpu pipeline forwards k-block=0 (pack whole) to the kernel, not its default."""
+    m, n, k = 256, 256, 512
+    exe = wafer.compile_mlir(MATMUL.format(m=m, n=n, k=k), threads=2, machine="avx512", k_block=0)
+    a, b = random(m, k), random(k, n)
+    np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
+    assert not any("k block" in s for s in exe.compile_report.strategies), exe.compile_report.strategies
