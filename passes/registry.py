@@ -14,6 +14,7 @@ _PASSES: dict[str, str] = {
     "wafer-fold-const-globals": "fold_const_globals:FoldConstGlobals",
     "wafer-fold-transpose": "fold_transpose:FoldTranspose",
     "wafer-fold-broadcast": "fold_broadcast:FoldBroadcast",
+    "wafer-decompose-attention": "decompose_attention:DecomposeAttention",
     "wafer-fuse": "fuse:Fuse",
     "wafer-fuse-epilogues": "fuse_epilogues:FuseEpilogues",
     "wafer-direct-conv": "direct_conv:DirectConv",

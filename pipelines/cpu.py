@@ -88,7 +88,8 @@ class CpuPipeline(Configurable):
             ("verify", "wafer-verify-cpu-support"),
             (
                 "simplify",
-                "wafer-fold-const-globals,symbol-dce,func.func(canonicalize,cse),wafer-fold-transpose,wafer-fold-broadcast",
+                "wafer-fold-const-globals,symbol-dce,wafer-decompose-attention,func.func(canonicalize,cse),"
+                "wafer-fold-transpose,wafer-fold-broadcast",
             ),
             # Packing comes before elementwise fusion, which would otherwise fuse
             # producers (softmax, say) into a matmul and hide the contraction.

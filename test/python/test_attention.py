@@ -96,3 +96,38 @@ def test_exp_polynomial_within_two_ulp():
     want = torch.exp(x.double())
     assert ((got[:len(normal)].double() - want[:len(normal)]).abs() / want[:len(normal)]).max() < 2 * 2.0**-23
     torch.testing.assert_close(got[len(normal):], torch.exp(edges), equal_nan=True)
+
+
+class MaskedAttention(torch.nn.Module):
+    """scaled_dot_product_attention with each kind of mask torch-mlir imports as
+    tm_tensor.attention, which wafer-decompose-attention rewrites."""
+
+    def __init__(self, kind: str):
+        super().__init__()
+        self.kind = kind
+
+    def forward(self, q, k, v, mask):
+        sdpa = torch.nn.functional.scaled_dot_product_attention
+        if self.kind == "additive":
+            return sdpa(q, k, v, attn_mask=mask)
+        if self.kind == "boolean":
+            return sdpa(q, k, v, attn_mask=mask > 0)
+        if self.kind == "scaled":
+            return sdpa(q, k, v, attn_mask=mask, scale=0.3)
+        n = q.shape[-2]
+        return sdpa(q, k[..., :n, :], v[..., :n, :], is_causal=True)
+
+
+@pytest.mark.parametrize("kind", ["additive", "boolean", "scaled", "causal"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_masked_attention_is_decomposed(kind, threads):
+    """Odd heads, rows and key lengths; one query row the boolean mask hides
+    entirely (PyTorch gives it zeros)."""
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 3, 17, 8), torch.randn(2, 3, 33, 8), torch.randn(2, 3, 33, 5)
+    mask = torch.randn(2, 1, 17, 33)
+    mask[1, 0, 4] = -1.0
+    exe = compile_checked(MaskedAttention(kind), (q, k, v, mask), threads=threads)
+    simplify = next(stage for stage in exe.compile_report.stages if stage.name == "simplify")
+    assert (simplify.ops_before["tm_tensor.attention"], simplify.ops_after["tm_tensor.attention"]) == (1, 0)
+    assert sum("packed matmul" in s for s in exe.compile_report.strategies) == 2, exe.compile_report.strategies

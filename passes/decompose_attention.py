@@ -1,0 +1,167 @@
+"""wafer-decompose-attention: masked attention as two contractions and a softmax."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from torch_mlir import ir
+from torch_mlir.dialects import arith, linalg, math as math_ops, tensor
+
+from .linalg_builders import affine_maps, iterator_types, multiply_accumulate
+from .pass_base import WaferPass, find_ops
+
+_ATTENTION = "tm_tensor.attention"
+
+
+@dataclass(frozen=True)
+class DecomposeAttention(WaferPass):
+    """Rewrite each static f32 `tm_tensor.attention` as linalg ops.
+
+    torch-mlir imports a `scaled_dot_product_attention` with a mask (an
+    additive f32 mask, a boolean keep-mask, or `is_causal`'s) as one
+    `tm_tensor.attention`, which only tm-tensor-to-loops lowers: scalar
+    loops, and an op the WSE target cannot place. Unmasked attention it
+    already imports as linalg. This pass gives the masked kind the same form,
+    so the matmul kernels, fusion and the WSE target treat both alike:
+
+        S = Q K^T                         (a contraction wafer-pack-matmul packs)
+        T = S * scale + mask              (or: mask ? S * scale : -inf)
+        E = exp(T - rowmax(T))
+        O = (E V) * (1 / rowsum(E))       (normalized after the contraction: M x Ev
+                                           multiplies instead of M x N divides)
+
+    A row the mask hides entirely has rowmax -inf; it takes 0 in its place
+    (so no inf - inf) and its output is 0, as in PyTorch. The default scale
+    is 1/sqrt(head dim), as in tm_tensor.attention and PyTorch.
+    Attention with dynamic shapes or other element types is left to
+    tm-tensor-to-loops.
+    """
+
+    name = "wafer-decompose-attention"
+    summary = "Rewrite tm_tensor.attention as contractions and a softmax in linalg"
+
+    def apply(self, module: ir.Operation) -> None:
+        for op in find_ops(module, lambda op: op.name == _ATTENTION):
+            if _decomposable(op):
+                with ir.InsertionPoint(op), op.location:
+                    result = _decompose(op)
+                op.results[0].replace_all_uses_with(result)
+                op.erase()
+
+
+def _decomposable(op: ir.Operation) -> bool:
+    """Static f32 query, key, value and output of one rank; a mask of the scores' shape."""
+    query, key, value, *mask, output = (v.type for v in op.operands)
+    types = (query, key, value, output)
+    if not all(isinstance(t, ir.RankedTensorType) and t.has_static_shape and t.rank >= 2 for t in types):
+        return False
+    if len({t.rank for t in types}) != 1 or not all(isinstance(t.element_type, ir.F32Type) for t in types):
+        return False
+    if not mask:
+        return True
+    scores = [*query.shape[:-1], key.shape[-2]]
+    (mask,) = mask
+    return isinstance(mask, ir.RankedTensorType) and list(mask.shape) == scores and (
+        isinstance(mask.element_type, ir.F32Type) or _is_bool(mask.element_type))
+
+
+def _is_bool(element: ir.Type) -> bool:
+    return isinstance(element, ir.IntegerType) and element.width == 1
+
+
+def _decompose(op: ir.Operation) -> ir.Value:
+    query, key, value, *mask, _ = op.operands  # the output init: attention overwrites it
+    rank = query.type.rank
+    batch = list(query.type.shape[:-2])
+    m, head = query.type.shape[-2:]
+    n, width = value.type.shape[-2:]
+    scale = (ir.FloatAttr(op.attributes["scale"]).value if "scale" in op.attributes
+             else 1.0 / math.sqrt(head))
+
+    # Loops (batch.., m, n, k) over the scores, then (batch.., m, e, n) over the output.
+    b = [ir.AffineDimExpr.get(i) for i in range(rank - 2)]
+    i, j, k = (ir.AffineDimExpr.get(rank - 2 + d) for d in range(3))
+    parallel = ["parallel"] * rank
+    scores = multiply_accumulate(
+        [query, key], _filled(batch + [m, n], 0.0),
+        [ir.AffineMap.get(rank + 1, 0, r) for r in (b + [i, k], b + [j, k], b + [i, j])],
+        parallel + ["reduction"]).result
+
+    masked = _elementwise(
+        [scores, *mask], batch + [m, n],
+        lambda s, *keep: _masked_score(arith.mulf(s, _f32(scale)), keep))
+    row = b + [i]
+    row_max = _reduce(masked, batch + [m], float("-inf"), arith.maximumf)
+    exps = _elementwise(
+        [masked, row_max], batch + [m, n],
+        lambda t, top: math_ops.exp(arith.subf(t, _finite_or_zero(top))),
+        input_maps=[b + [i, j], row])
+    row_sum = _reduce(exps, batch + [m], 0.0, arith.addf)
+
+    products = multiply_accumulate(
+        [exps, value], _filled(batch + [m, width], 0.0),
+        [ir.AffineMap.get(rank + 1, 0, r) for r in (b + [i, k], b + [k, j], b + [i, j])],
+        parallel + ["reduction"]).result
+    return _elementwise(
+        [products, row_sum], batch + [m, width],
+        lambda p, total: arith.mulf(p, _reciprocal_or_zero(total)),
+        input_maps=[b + [i, j], row])
+
+
+def _f32(value: float) -> ir.Value:
+    return arith.constant(ir.F32Type.get(), value)
+
+
+def _filled(shape: list[int], value: float) -> ir.Value:
+    empty = tensor.empty(shape, ir.F32Type.get())
+    return linalg.fill(_f32(value), outs=[empty])
+
+
+def _masked_score(score: ir.Value, keep: tuple[ir.Value, ...]) -> ir.Value:
+    """score plus an additive f32 mask, or score where a boolean mask keeps it and -inf elsewhere."""
+    if not keep:
+        return score
+    (mask,) = keep
+    if _is_bool(mask.type):
+        return arith.select(mask, score, _f32(float("-inf")))
+    return arith.addf(score, mask)
+
+
+def _finite_or_zero(top: ir.Value) -> ir.Value:
+    """A row maximum, or 0 where the whole row is masked (-inf): exp then gives 0, not NaN."""
+    hidden = arith.cmpf(arith.CmpFPredicate.OEQ, top, _f32(float("-inf")))
+    return arith.select(hidden, _f32(0.0), top)
+
+
+def _reciprocal_or_zero(total: ir.Value) -> ir.Value:
+    """1 / a row's sum of exponentials, or 0 for a fully masked row (sum 0)."""
+    empty = arith.cmpf(arith.CmpFPredicate.OEQ, total, _f32(0.0))
+    return arith.select(empty, _f32(0.0), arith.divf(_f32(1.0), total))
+
+
+def _elementwise(inputs: list[ir.Value], shape: list[int], body, input_maps=None) -> ir.Value:
+    """A generic over `shape` computing body(*elements); inputs read by identity unless mapped."""
+    rank = len(shape)
+    dims = [ir.AffineDimExpr.get(d) for d in range(rank)]
+    maps = input_maps or [dims] * len(inputs)
+    init = tensor.empty(shape, ir.F32Type.get())
+    generic = linalg.GenericOp([init.type], inputs, [init], affine_maps(rank, *maps, dims),
+                               iterator_types(*["parallel"] * rank))
+    block = generic.regions[0].blocks.append(*[v.type.element_type for v in inputs], ir.F32Type.get())
+    with ir.InsertionPoint(block):
+        linalg.YieldOp([body(*block.arguments[:len(inputs)])])
+    return generic.result
+
+
+def _reduce(source: ir.Value, shape: list[int], start: float, combine) -> ir.Value:
+    """`source` reduced over its innermost dim with `combine`, from `start`."""
+    rank = len(shape) + 1
+    dims = [ir.AffineDimExpr.get(d) for d in range(rank)]
+    init = _filled(shape, start)
+    generic = linalg.GenericOp([init.type], [source], [init], affine_maps(rank, dims, dims[:-1]),
+                               iterator_types(*["parallel"] * (rank - 1), "reduction"))
+    block = generic.regions[0].blocks.append(ir.F32Type.get(), ir.F32Type.get())
+    with ir.InsertionPoint(block):
+        linalg.YieldOp([combine(block.arguments[0], block.arguments[1])])
+    return generic.result
