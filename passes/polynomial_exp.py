@@ -19,7 +19,7 @@ _P = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666
 _LOW, _HIGH = -87.33654475, 88.72283905
 
 
-def _splat(value: float | int, type_: ir.Type) -> ir.Value:
+def splat(value: float | int, type_: ir.Type) -> ir.Value:
     element = ir.ShapedType(type_).element_type if isinstance(type_, ir.ShapedType) else type_
     attr = ir.FloatAttr.get(element, value) if isinstance(element, ir.F32Type) else ir.IntegerAttr.get(element, value)
     if isinstance(type_, ir.VectorType):
@@ -40,23 +40,23 @@ def expand_exp(op, rewriter):
         return True
     i32 = _like(type_, ir.IntegerType.get_signless(32))
     with rewriter.ip, op.location:
-        clamped = arith.minimumf(arith.maximumf(x, _splat(_LOW, type_)), _splat(_HIGH, type_))
-        n = math.floor(math.fma(clamped, _splat(_LOG2E, type_), _splat(0.5, type_)))
-        r = math.fma(n, _splat(-_LN2_HI, type_), clamped)
-        r = math.fma(n, _splat(-_LN2_LO, type_), r)
-        poly = _splat(_P[0], type_)
+        clamped = arith.minimumf(arith.maximumf(x, splat(_LOW, type_)), splat(_HIGH, type_))
+        n = math.floor(math.fma(clamped, splat(_LOG2E, type_), splat(0.5, type_)))
+        r = math.fma(n, splat(-_LN2_HI, type_), clamped)
+        r = math.fma(n, splat(-_LN2_LO, type_), r)
+        poly = splat(_P[0], type_)
         for coefficient in _P[1:]:
-            poly = math.fma(poly, r, _splat(coefficient, type_))
-        exp_r = math.fma(poly, arith.mulf(r, r), arith.addf(r, _splat(1.0, type_)))
+            poly = math.fma(poly, r, splat(coefficient, type_))
+        exp_r = math.fma(poly, arith.mulf(r, r), arith.addf(r, splat(1.0, type_)))
         # 2^n as 2^h * 2^(n-h), h = n/2: each factor a normal float for every n in [-126, 128].
         n_int = arith.fptosi(i32, n)
-        half = arith.shrsi(n_int, _splat(1, i32))
+        half = arith.shrsi(n_int, splat(1, i32))
         result = exp_r
         for power in (half, arith.subi(n_int, half)):
-            bits = arith.shli(arith.addi(power, _splat(127, i32)), _splat(23, i32))
+            bits = arith.shli(arith.addi(power, splat(127, i32)), splat(23, i32))
             result = arith.mulf(result, arith.bitcast(type_, bits))
-        underflow = arith.cmpf(arith.CmpFPredicate.OLT, x, _splat(_LOW, type_))
-        result = arith.select(underflow, _splat(0.0, type_), result)
+        underflow = arith.cmpf(arith.CmpFPredicate.OLT, x, splat(_LOW, type_))
+        result = arith.select(underflow, splat(0.0, type_), result)
     rewriter.replace_op(op, [result])
     return False
 

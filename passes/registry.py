@@ -23,6 +23,7 @@ _PASSES: dict[str, str] = {
     "wafer-winograd": "winograd:Winograd",
     "wafer-pack-matmul": "pack_matmul:PackMatmul",
     "wafer-polynomial-exp": "polynomial_exp:PolynomialExp",
+    "wafer-rational-math": "rational_math:RationalMath",
     "wafer-prefetch-panels": "prefetch_panels:PrefetchPanels",
     "wafer-serial-foralls": "serial_foralls:SerialForalls",
     "wafer-split-asserts": "split_asserts:SplitAsserts",

@@ -119,7 +119,9 @@ class CpuPipeline(Configurable):
                 "lower",
                 f"{openmp}func.func(tm-tensor-to-loops,refback-munge-memref-copy,convert-linalg-to-loops,"
                 "convert-vector-to-scf{full-unroll},"
-                "lower-affine),convert-scf-to-cf,wafer-lower-assert,wafer-polynomial-exp,"
+                "lower-affine),convert-scf-to-cf,wafer-lower-assert,wafer-polynomial-exp,wafer-rational-math,"
+                # LLVM's powi takes one scalar exponent: constant ones become multiplies, the rest calls.
+                "func.func(math-expand-ops{ops=fpowi}),convert-math-to-funcs,"
                 "func.func(refback-expand-ops-for-llvm,arith-expand,convert-math-to-llvm),"
                 f"convert-math-to-libm,expand-strided-metadata,{memref_to_llvm},lower-affine,"
                 f"convert-bufferization-to-memref,{memref_to_llvm},"

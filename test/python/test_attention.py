@@ -131,3 +131,22 @@ def test_masked_attention_is_decomposed(kind, threads):
     simplify = next(stage for stage in exe.compile_report.stages if stage.name == "simplify")
     assert (simplify.ops_before["tm_tensor.attention"], simplify.ops_after["tm_tensor.attention"]) == (1, 0)
     assert sum("packed matmul" in s for s in exe.compile_report.strategies) == 2, exe.compile_report.strategies
+
+
+class LinearGelu(torch.nn.Module):
+    """GPT-2's MLP up-projection: the tanh GELU (x ** 3 inside) fused into the
+    matmul kernel's vector epilogue, as math.fpowi on vectors, which LLVM's
+    powi (one scalar exponent) cannot take; and a power by a tensor of integers."""
+
+    def __init__(self):
+        super().__init__()
+        self.up = torch.nn.Linear(64, 256)
+
+    def forward(self, x, n):
+        return torch.nn.functional.gelu(self.up(x), approximate="tanh"), torch.pow(x, n)
+
+
+def test_integer_powers_of_vectors():
+    torch.manual_seed(0)
+    x = torch.rand(1, 128, 64) + 0.5
+    compile_checked(LinearGelu().eval(), (x, torch.randint(-3, 4, x.shape)))
