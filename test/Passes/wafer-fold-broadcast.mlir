@@ -4,6 +4,9 @@
 // CHECK-DAG: #[[$A:.*]] = affine_map<(d0, d1, d2, d3) -> (d1, d0, d3)>
 // CHECK-DAG: #[[$W:.*]] = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
 // CHECK-DAG: #[[$C:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-DAG: #[[$ROWS:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[$WEIGHT:.*]] = affine_map<(d0, d1, d2) -> (d2, d1)>
+// CHECK-DAG: #[[$OUT:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
 
 // CHECK-LABEL: func.func @projection
 // CHECK-SAME: (%[[X:.*]]: tensor<3x5x8xf32>, %[[W:.*]]: tensor<16x8xf32>, %[[INIT:.*]]: tensor<5x3x16xf32>)
@@ -55,4 +58,27 @@ func.func @scaled_weight(%x: tensor<5x3x8xf32>, %w: tensor<8x16xf32>, %init: ten
   } -> tensor<5x8x16xf32>
   %r = linalg.batch_matmul ins(%x, %wb : tensor<5x3x8xf32>, tensor<5x8x16xf32>) outs(%init : tensor<5x3x16xf32>) -> tensor<5x3x16xf32>
   return %r : tensor<5x3x16xf32>
+}
+
+// A Linear on a [1, 7, 7, 16] input: torch-mlir broadcasts W to [1, 7, 16, 8]
+// and collapses its leading 1 into the batch. The batches become the rows of one matmul.
+// CHECK-LABEL: func.func @stacked_rows
+// CHECK-SAME: (%[[X:.*]]: tensor<7x7x16xf32>, %[[W:.*]]: tensor<16x8xf32>, %[[INIT:.*]]: tensor<7x7x8xf32>)
+// CHECK-NOT: linalg.batch_matmul
+// CHECK-DAG: %[[A:.*]] = tensor.collapse_shape %[[X]] {{\[}}[0, 1], [2]] : tensor<7x7x16xf32> into tensor<49x16xf32>
+// CHECK-DAG: %[[C:.*]] = tensor.collapse_shape %[[INIT]] {{\[}}[0, 1], [2]] : tensor<7x7x8xf32> into tensor<49x8xf32>
+// CHECK: %[[P:.*]] = linalg.generic {indexing_maps = [#[[$ROWS]], #[[$WEIGHT]], #[[$OUT]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK-SAME: ins(%[[A]], %[[W]] : tensor<49x16xf32>, tensor<16x8xf32>) outs(%[[C]] : tensor<49x8xf32>)
+// CHECK: %[[R:.*]] = tensor.expand_shape %[[P]] {{\[}}[0, 1], [2]] output_shape [7, 7, 8]
+// CHECK: return %[[R]]
+func.func @stacked_rows(%x: tensor<7x7x16xf32>, %w: tensor<16x8xf32>, %init: tensor<7x7x8xf32>) -> tensor<7x7x8xf32> {
+  %eb = tensor.empty() : tensor<1x7x16x8xf32>
+  %wb = linalg.generic {indexing_maps = [affine_map<(a, b, k, n) -> (k, n)>, affine_map<(a, b, k, n) -> (a, b, k, n)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%w : tensor<16x8xf32>) outs(%eb : tensor<1x7x16x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  } -> tensor<1x7x16x8xf32>
+  %wc = tensor.collapse_shape %wb [[0, 1], [2], [3]] : tensor<1x7x16x8xf32> into tensor<7x16x8xf32>
+  %r = linalg.batch_matmul ins(%x, %wc : tensor<7x7x16xf32>, tensor<7x16x8xf32>) outs(%init : tensor<7x7x8xf32>) -> tensor<7x7x8xf32>
+  return %r : tensor<7x7x8xf32>
 }

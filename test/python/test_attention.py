@@ -4,6 +4,8 @@
 Sizes leave remainders for every tile (odd batches, rows and columns).
 """
 
+import math
+
 import pytest
 import torch
 from torch_reference import compile_checked
@@ -28,6 +30,18 @@ def test_broadcast_projection_reads_the_weight_once(shape, n):
     b, m, k = shape
     exe = compile_checked(Projection(k, n), (torch.randn(b, m, k),))
     assert any(f"packed matmul {m * b}x{n}x{k}" in s for s in exe.compile_report.strategies), \
+        exe.compile_report.strategies
+
+
+@pytest.mark.parametrize("shape", [(1, 7, 7, 48), (2, 3, 5, 48), (4, 5, 48)])
+def test_linear_on_leading_dims_is_one_matmul(shape):
+    """A Linear on a 3-D or 4-D input (ConvNeXt's channels-last MLP): all leading
+    dims stacked as the rows of one packed matmul, W read once."""
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(shape[-1], 40).eval()
+    exe = compile_checked(linear, (torch.randn(*shape),))
+    rows = math.prod(shape[:-1])
+    assert any(s.startswith(f"packed matmul {rows}x40x{shape[-1]}:") for s in exe.compile_report.strategies), \
         exe.compile_report.strategies
 
 
