@@ -39,6 +39,7 @@ _PASSES: dict[str, str] = {
     "wafer-count-heap": "count_heap:CountHeap",
     "wafer-annotate-loops": "annotate_loops:AnnotateLoops",
     "wse-unfold-windows": "wse_unfold_windows:WseUnfoldWindows",
+    "wse-materialize-indices": "wse_materialize_indices:WseMaterializeIndices",
     "wse-partition": "wse_partition:WsePartition",
     "wse-place": "wse_place:WsePlace",
     "wse-distribute": "wse_distribute:WseDistribute",
