@@ -48,8 +48,13 @@ def rewrite_conv(conv: ir.OpView) -> None:
         block = gather.regions[0].blocks.append(f32, f32)
         with ir.InsertionPoint(block):
             linalg.YieldOp([block.arguments[0]])
-        gather.attributes[IM2COL_ROW] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), ow)
         k = c * kh * kw
+        if oh * ow == 1:
+            result = _images_as_rows(gather.results[0], w, init, n, f, k)
+            conv.results[0].replace_all_uses_with(result)
+            conv.operation.erase()
+            return
+        gather.attributes[IM2COL_ROW] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), ow)
         columns = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, k, oh * ow], f32), gather.results[0],
                                          reassociation([0], [1, 2, 3], [4, 5]))
         filters = tensor.CollapseShapeOp(ir.RankedTensorType.get([f, k], f32), w, reassociation([0], [1, 2, 3]))
@@ -63,6 +68,24 @@ def rewrite_conv(conv: ir.OpView) -> None:
                                       static_output_shape=[n, f, oh, ow])
     conv.results[0].replace_all_uses_with(result.result)
     conv.operation.erase()
+
+
+def _images_as_rows(gathered: ir.Value, w: ir.Value, init: ir.Value, n: int, f: int, k: int) -> ir.Value:
+    """A conv with one output pixel (squeeze-excite's, a classifier's on a 1x1 map)
+    as columns[N, K] x filters[F, K]^T: the images are the matmul's rows and the
+    filters its vectorized columns. The filter-by-pixel form would be N
+    matrix-vector products, one pixel padded to a whole vector of columns."""
+    f32 = init.type.element_type
+    columns = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, k], f32), gathered, reassociation([0], [1, 2, 3, 4, 5]))
+    filters = tensor.CollapseShapeOp(ir.RankedTensorType.get([f, k], f32), w, reassociation([0], [1, 2, 3]))
+    out = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, f], f32), init, reassociation([0], [1, 2, 3]))
+    image, channel, depth = (ir.AffineDimExpr.get(i) for i in range(3))
+    product = multiply_accumulate(
+        [columns.result, filters.result], out.result,
+        [ir.AffineMap.get(3, 0, r) for r in ([image, depth], [channel, depth], [image, channel])],
+        ["parallel", "parallel", "reduction"])
+    return tensor.ExpandShapeOp(init.type, product.results[0], reassociation([0], [1, 2, 3]), [],
+                                static_output_shape=[n, f, 1, 1]).result
 
 
 @dataclass(frozen=True)

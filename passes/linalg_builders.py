@@ -102,3 +102,51 @@ def parallel_insert(value: ir.Value, dest: ir.Value, offsets: list[ir.Value], si
     dynamic, static = _static_or_dynamic(offsets)
     tensor.ParallelInsertSliceOp(value, dest, dynamic, [], [], static, sizes, [1] * len(sizes))
 
+
+
+def static_loop_ranges(op: ir.Operation) -> list[int] | None:
+    """Each loop's extent of a linalg.generic, read from its operands' static
+    shapes; None if any operand is not a static tensor or a loop is unread."""
+    maps = [ir.AffineMapAttr(attr).value for attr in op.attributes["indexing_maps"]]
+    ranges: list[int | None] = [None] * maps[0].n_dims
+    for value, affine_map in zip(op.operands, maps):
+        if not (isinstance(value.type, ir.RankedTensorType) and value.type.has_static_shape):
+            return None
+        for extent, expr in zip(value.type.shape, affine_map.results):
+            if isinstance(expr, ir.AffineDimExpr):
+                ranges[expr.position] = extent
+    return None if None in ranges else ranges
+
+
+def with_extra_inputs(op: ir.Operation, inputs: list[ir.Value], maps: list[ir.AffineMap]) -> tuple[ir.Operation, list[ir.Value]]:
+    """Replace linalg.generic `op` by one that also reads `inputs` through `maps`,
+    after its own inputs (linalg wants a block argument per operand, in operand
+    order), with `op`'s body moved in; the new generic and the new block arguments."""
+    n_inputs, n_outputs = ir.DenseI32ArrayAttr(op.attributes["operandSegmentSizes"])
+    operands, old_maps = list(op.operands), list(op.attributes["indexing_maps"])
+    attributes = {name: op.attributes[name] for name in op.attributes}
+    attributes["indexing_maps"] = ir.ArrayAttr.get(
+        old_maps[:n_inputs] + [ir.AffineMapAttr.get(m) for m in maps] + old_maps[n_inputs:])
+    attributes["operandSegmentSizes"] = ir.DenseI32ArrayAttr.get([n_inputs + len(inputs), n_outputs])
+    with ir.InsertionPoint(op), op.location:
+        generic = ir.Operation.create(
+            "linalg.generic", results=[r.type for r in op.results],
+            operands=operands[:n_inputs] + inputs + operands[n_inputs:], attributes=attributes, regions=1)
+    old_block = op.regions[0].blocks[0]
+    old_args = list(old_block.arguments)
+    args = old_args[:n_inputs] + [None] * len(inputs) + old_args[n_inputs:]
+    new_types = iter(ir.ShapedType(v.type).element_type for v in inputs)
+    types = [next(new_types) if a is None else a.type for a in args]
+    block = generic.regions[0].blocks.append(
+        *types,
+        arg_locs=[op.location if a is None else a.location for a in args])
+    for old, new in zip(args, block.arguments):
+        if old is not None:
+            old.replace_all_uses_with(new)
+    for inner in list(old_block.operations):
+        inner.detach_from_parent()
+        block.append(inner)
+    for old, new in zip(op.results, generic.results):
+        old.replace_all_uses_with(new)
+    op.erase()
+    return generic, list(block.arguments)[n_inputs:n_inputs + len(inputs)]

@@ -17,6 +17,7 @@ _PASSES: dict[str, str] = {
     "wafer-decompose-attention": "decompose_attention:DecomposeAttention",
     "wafer-fuse": "fuse:Fuse",
     "wafer-fuse-epilogues": "fuse_epilogues:FuseEpilogues",
+    "wafer-hoist-broadcast-compute": "hoist_broadcast_compute:HoistBroadcastCompute",
     "wafer-direct-conv": "direct_conv:DirectConv",
     "wafer-depthwise-conv": "depthwise_conv:DepthwiseConv",
     "wafer-im2col": "im2col:Im2col",

@@ -8,6 +8,7 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import arith
 
+from .linalg_builders import static_loop_ranges, with_extra_inputs
 from .pass_base import WaferPass, find_ops
 
 
@@ -31,23 +32,10 @@ class WseMaterializeIndices(WaferPass):
     def apply(self, module: ir.Operation) -> None:
         for op in find_ops(module, lambda op: op.name == "linalg.generic"):
             indices = find_ops(op, lambda inner: inner.name == "linalg.index")
-            ranges = _static_loop_ranges(op) if indices else None
+            ranges = static_loop_ranges(op) if indices else None
             if ranges is not None:
                 with op.location:
                     _materialize(op, indices, ranges)
-
-
-def _static_loop_ranges(op: ir.Operation) -> list[int] | None:
-    """Each loop's extent, read from the operands' static shapes; None if any is unknown."""
-    maps = [ir.AffineMapAttr(attr).value for attr in op.attributes["indexing_maps"]]
-    ranges: list[int | None] = [None] * maps[0].n_dims
-    for value, affine_map in zip(op.operands, maps):
-        if not (isinstance(value.type, ir.RankedTensorType) and value.type.has_static_shape):
-            return None
-        for extent, expr in zip(value.type.shape, affine_map.results):
-            if isinstance(expr, ir.AffineDimExpr):
-                ranges[expr.position] = extent
-    return None if None in ranges else ranges
 
 
 def _index_dim(index: ir.Operation) -> int:
@@ -65,43 +53,12 @@ def _iota(extent: int) -> ir.Value:
 def _materialize(op: ir.Operation, indices: list[ir.Operation], ranges: list[int]) -> None:
     """Replace `op` by a generic with an iota input per indexed loop, after its own inputs."""
     dims = sorted({_index_dim(index) for index in indices})
-    n_inputs, n_outputs = ir.DenseI32ArrayAttr(op.attributes["operandSegmentSizes"])
-    operands, maps = list(op.operands), list(op.attributes["indexing_maps"])
-    iota_maps = [ir.AffineMapAttr.get(ir.AffineMap.get(len(ranges), 0, [ir.AffineDimExpr.get(d)])) for d in dims]
-    attributes = {name: op.attributes[name] for name in op.attributes}
-    attributes["indexing_maps"] = ir.ArrayAttr.get(maps[:n_inputs] + iota_maps + maps[n_inputs:])
-    attributes["operandSegmentSizes"] = ir.DenseI32ArrayAttr.get([n_inputs + len(dims), n_outputs])
     with ir.InsertionPoint(op):
         iotas = [_iota(ranges[d]) for d in dims]
-        generic = ir.Operation.create(
-            "linalg.generic", results=[r.type for r in op.results],
-            operands=operands[:n_inputs] + iotas + operands[n_inputs:], attributes=attributes, regions=1)
-    iota_args = _move_body(op, generic, n_inputs, len(dims))
+    maps = [ir.AffineMap.get(len(ranges), 0, [ir.AffineDimExpr.get(d)]) for d in dims]
+    _, iota_args = with_extra_inputs(op, iotas, maps)
     for index in indices:
         with ir.InsertionPoint(index):
             loop_index = arith.IndexCastOp(ir.IndexType.get(), iota_args[dims.index(_index_dim(index))])
         index.results[0].replace_all_uses_with(loop_index.result)
         index.erase()
-    for old, new in zip(op.results, generic.results):
-        old.replace_all_uses_with(new)
-    op.erase()
-
-
-def _move_body(op: ir.Operation, generic: ir.Operation, n_inputs: int, n_iotas: int) -> list[ir.Value]:
-    """Move `op`'s body into `generic`, whose block gets `n_iotas` i64 arguments after
-    the inputs' (linalg requires a block argument per operand, in operand order);
-    the new arguments."""
-    old_block = op.regions[0].blocks[0]
-    old_args = list(old_block.arguments)
-    i64 = ir.IntegerType.get_signless(64)
-    args = old_args[:n_inputs] + [None] * n_iotas + old_args[n_inputs:]
-    block = generic.regions[0].blocks.append(
-        *[i64 if a is None else a.type for a in args],
-        arg_locs=[op.location if a is None else a.location for a in args])
-    for old, new in zip(args, block.arguments):
-        if old is not None:
-            old.replace_all_uses_with(new)
-    for inner in list(old_block.operations):
-        inner.detach_from_parent()
-        block.append(inner)
-    return list(block.arguments)[n_inputs:n_inputs + n_iotas]

@@ -96,7 +96,7 @@ class CpuPipeline(Configurable):
             *([("pack", self._pack_matmul())] if self.pack else []),
             (
                 "fuse",
-                "func.func(linalg-fuse-elementwise-ops),wafer-split-asserts,func.func(canonicalize,cse),"
+                "func.func(linalg-fuse-elementwise-ops),wafer-hoist-broadcast-compute,wafer-split-asserts,func.func(canonicalize,cse),"
                 "wafer-fuse-epilogues,"
                 + ("wafer-vectorize-pooling," if self.vectorize else "")
                 + f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)",

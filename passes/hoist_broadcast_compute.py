@@ -1,0 +1,132 @@
+"""wafer-hoist-broadcast-compute: compute what a generic's body derives from broadcast reads once per read element."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch_mlir import ir
+from torch_mlir.dialects import linalg, tensor
+
+from .linalg_builders import affine_maps, iterator_types, static_loop_ranges, with_extra_inputs
+from .pack_matmul import record_strategy
+from .pass_base import WaferPass, find_ops
+
+
+def _costly(op: ir.Operation) -> bool:
+    """An op worth computing once instead of per element: a division or a math function."""
+    return op.name == "arith.divf" or op.name.startswith("math.")
+
+
+@dataclass(frozen=True)
+class HoistBroadcastCompute(WaferPass):
+    """Move body ops that depend only on broadcast reads into a generic over fewer loops.
+
+    linalg-fuse-elementwise-ops fuses a producer into every consumer, with no
+    cost model: squeeze-excite's sigmoid of 480 channel scales, fused into
+    the multiply by the [1, 480, 14, 14] input, ran 196 times per channel
+    (EfficientNet's SE blocks 4-8x slower than ONNX Runtime); layer norm's
+    rsqrt of a row's variance ran once per element. Here, an op of an
+    all-parallel generic's body whose operands come only from inputs read
+    through the same loops, a strict subset of the generic's, is computed by
+    a new generic over just those loops, and the body reads its result
+    through a broadcast map. Only chains holding a division or a math
+    function move: an add or a multiply costs less than the extra read.
+    Chains of constants only (batch norm's statistics) stay: the conv
+    epilogues take those as per-channel constants.
+    """
+
+    name = "wafer-hoist-broadcast-compute"
+    summary = "Compute a generic body's ops on broadcast reads once per read element"
+
+    def apply(self, module: ir.Operation) -> None:
+        for op in find_ops(module, lambda op: op.name == "linalg.generic"):
+            while (hoisted := _hoistable(op)) is not None:
+                op = _hoist(op, *hoisted)
+
+
+def _hoistable(op: ir.Operation):
+    """(value, loops, ops) for a costly body value that depends on a strict subset
+    of the loops, with the body ops that compute it; None if there is none."""
+    if any(str(kind) != "#linalg.iterator_type<parallel>" for kind in ir.ArrayAttr(op.attributes["iterator_types"])):
+        return None
+    ranges = static_loop_ranges(op)
+    if ranges is None or len(op.results) != 1:
+        return None
+    n_inputs = list(ir.DenseI32ArrayAttr(op.attributes["operandSegmentSizes"]))[0]
+    maps = [ir.AffineMapAttr(m).value for m in op.attributes["indexing_maps"]]
+    if not all(isinstance(e, (ir.AffineDimExpr, ir.AffineConstantExpr)) for m in maps for e in m.results):
+        return None  # a window gather's d2 + d4 reads no single loop
+    block = op.regions[0].blocks[0]
+    every_loop = frozenset(range(len(ranges)))
+    # The loops each body value depends on (None: it reads an output); values
+    # defined above the generic depend on none.
+    loops: dict = {arg: None for arg in block.arguments}
+    for arg, affine_map in zip(list(block.arguments)[:n_inputs], maps):
+        loops[arg] = frozenset(e.position for e in affine_map.results if isinstance(e, ir.AffineDimExpr))
+    chains: dict = {}  # hoistable body value -> the body ops computing it
+    for inner in block.operations:
+        if inner.name == "linalg.yield":
+            continue
+        read = [loops.get(v, frozenset()) for v in inner.operands]
+        dependent = None in read or inner.name == "linalg.index" or len(inner.results) != 1 or inner.regions
+        used = every_loop if dependent else frozenset().union(*read)
+        for result in inner.results:
+            loops[result] = used
+        if used != every_loop:
+            chains[inner.result] = [c for v in inner.operands if v in chains for c in chains[v]] + [inner]
+    constants = {arg for arg, operand in zip(block.arguments, op.operands) if _is_constant(operand)}
+    for value, chain in chains.items():
+        if all(v in constants or v not in loops for c in chain for v in c.operands if v not in chains):
+            continue  # weights only (batch norm's rsqrt of the variance): left to the epilogue passes
+        # The last value of a costly chain that leaves it: a use by an op that depends on more loops.
+        if any(_costly(c) for c in chain) and any(
+                use.owner.name == "linalg.yield" or loops.get(use.owner.results[0]) != loops[value]
+                for use in value.uses):
+            return value, sorted(loops[value]), list(dict.fromkeys(chain)), ranges, n_inputs, maps
+    return None
+
+
+def _is_constant(value: ir.Value) -> bool:
+    """A constant, or a reshape of one."""
+    while isinstance(value.owner, ir.OpView) and value.owner.name in ("tensor.expand_shape", "tensor.collapse_shape"):
+        value = value.owner.operands[0]
+    return isinstance(value.owner, ir.OpView) and value.owner.name == "arith.constant"
+
+
+def _shape(extents) -> str:
+    return "x".join(str(e) for e in extents)
+
+
+def _hoist(op, value, kept, chain, ranges, n_inputs, maps) -> ir.Operation:
+    """A generic over loops `kept` computes `value`; `op` reads it instead."""
+    block = op.regions[0].blocks[0]
+    args = list(block.arguments)[:n_inputs]
+    position = {loop: i for i, loop in enumerate(kept)}
+    used = [i for i, arg in enumerate(args) if any(u.owner in chain for u in arg.uses)]
+    element = value.type
+    with ir.InsertionPoint(op), op.location:
+        empty = tensor.EmptyOp([ranges[loop] for loop in kept], element)
+        in_maps = [[ir.AffineDimExpr.get(position[e.position]) if isinstance(e, ir.AffineDimExpr) else e
+                    for e in maps[i].results] for i in used]
+        dims = [ir.AffineDimExpr.get(i) for i in range(len(kept))]
+        hoisted = linalg.GenericOp([empty.result.type], [op.operands[i] for i in used], [empty.result],
+                                   affine_maps(len(kept), *in_maps, dims), iterator_types(*["parallel"] * len(kept)))
+        new_block = hoisted.regions[0].blocks.append(*[args[i].type for i in used], element)
+        mapping = {args[i]: new_block.arguments[j] for j, i in enumerate(used)}
+        with ir.InsertionPoint(new_block):
+            for inner in chain:
+                clone = inner.clone()
+                for k, operand in enumerate(clone.operands):
+                    if operand in mapping:
+                        clone.operands[k] = mapping[operand]
+                mapping[inner.result] = clone.result
+            linalg.YieldOp([mapping[value]])
+    names = ", ".join(dict.fromkeys(c.name for c in chain))
+    record_strategy(op, f"{names} once per {_shape(ranges[loop] for loop in kept)} of a {_shape(ranges)} generic")
+    read = ir.AffineMap.get(len(ranges), 0, [ir.AffineDimExpr.get(loop) for loop in kept])
+    generic, (hoisted_arg,) = with_extra_inputs(op, [hoisted.result], [read])
+    value.replace_all_uses_with(hoisted_arg)
+    for inner in reversed(chain):
+        if not any(True for _ in inner.result.uses):
+            inner.erase()
+    return generic

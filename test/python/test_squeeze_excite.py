@@ -1,0 +1,54 @@
+"""Squeeze-excite and other convolutions with one output pixel, against PyTorch.
+
+wafer-im2col computes a conv with a 1x1 output as images-by-filters (the
+images are the matmul's rows); wafer-hoist-broadcast-compute computes the
+sigmoid of the channel scales once per channel, not per pixel.
+"""
+
+import pytest
+import torch
+from torch_reference import compile_checked
+
+
+class SqueezeExcite(torch.nn.Module):
+    """torchvision's SqueezeExcitation, written out (no torchvision import in tests)."""
+
+    def __init__(self, channels: int, squeezed: int):
+        super().__init__()
+        self.fc1 = torch.nn.Conv2d(channels, squeezed, 1)
+        self.fc2 = torch.nn.Conv2d(squeezed, channels, 1)
+
+    def forward(self, x):
+        scale = torch.nn.functional.adaptive_avg_pool2d(x, 1)
+        scale = torch.sigmoid(self.fc2(torch.nn.functional.silu(self.fc1(scale))))
+        return scale * x
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_squeeze_excite(batch, threads):
+    torch.manual_seed(0)
+    exe = compile_checked(SqueezeExcite(40, 10).eval(), (torch.randn(batch, 40, 13, 11),), threads=threads)
+    assert any(s.startswith(f"packed matmul {batch}x40x10:") for s in exe.compile_report.strategies), \
+        exe.compile_report.strategies
+    assert any(s.endswith(f"math.exp, arith.addf, arith.divf once per {batch}x40 of a {batch}x40x13x11 generic")
+               for s in exe.compile_report.strategies), exe.compile_report.strategies
+
+
+class Classifier(torch.nn.Module):
+    """A 3x3 conv to a 1x1 map, then a bias and a tanh: the images-by-filters form."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(6, 24, 3)
+
+    def forward(self, x):
+        return torch.tanh(self.conv(x))
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+def test_conv_to_one_pixel(batch):
+    torch.manual_seed(0)
+    exe = compile_checked(Classifier().eval(), (torch.randn(batch, 6, 3, 3),))
+    assert any(s.startswith(f"packed matmul {batch}x24x54:") for s in exe.compile_report.strategies), \
+        exe.compile_report.strategies
