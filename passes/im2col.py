@@ -76,7 +76,8 @@ def _images_as_rows(gathered: ir.Value, w: ir.Value, init: ir.Value, n: int, f: 
     filters its vectorized columns. The filter-by-pixel form would be N
     matrix-vector products, one pixel padded to a whole vector of columns."""
     f32 = init.type.element_type
-    columns = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, k], f32), gathered, reassociation([0], [1, 2, 3, 4, 5]))
+    columns = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, k], f32), gathered,
+                                     reassociation([0], [1, 2, 3, 4, 5]))
     filters = tensor.CollapseShapeOp(ir.RankedTensorType.get([f, k], f32), w, reassociation([0], [1, 2, 3]))
     out = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, f], f32), init, reassociation([0], [1, 2, 3]))
     image, channel, depth = (ir.AffineDimExpr.get(i) for i in range(3))

@@ -118,7 +118,8 @@ def static_loop_ranges(op: ir.Operation) -> list[int] | None:
     return None if None in ranges else ranges
 
 
-def with_extra_inputs(op: ir.Operation, inputs: list[ir.Value], maps: list[ir.AffineMap]) -> tuple[ir.Operation, list[ir.Value]]:
+def with_extra_inputs(op: ir.Operation, inputs: list[ir.Value],
+                      maps: list[ir.AffineMap]) -> tuple[ir.Operation, list[ir.Value]]:
     """Replace linalg.generic `op` by one that also reads `inputs` through `maps`,
     after its own inputs (linalg wants a block argument per operand, in operand
     order), with `op`'s body moved in; the new generic and the new block arguments."""
