@@ -36,6 +36,15 @@ def multiply_accumulate(inputs: list[ir.Value], init: ir.Value, maps: list[ir.Af
     return generic
 
 
+def touches_bools(op: ir.Operation) -> bool:
+    """Whether an operand or result holds i1 elements. A memref of i1 is a byte
+    per element, but LLVM packs a loaded or stored vector of i1 as bits: a
+    vector transfer of bools reads and writes the wrong bytes."""
+    return any(isinstance(v.type, ir.ShapedType) and isinstance(ir.ShapedType(v.type).element_type, ir.IntegerType)
+               and ir.IntegerType(ir.ShapedType(v.type).element_type).width == 1
+               for v in [*op.operands, *op.results])
+
+
 def is_static_f32(op: ir.OpView) -> bool:
     """Are all of `op`'s operands f32 tensors of static shape?"""
     return all(

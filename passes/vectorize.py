@@ -9,7 +9,7 @@ from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import structured, vector
 
 from .cpu_target import TargetedPass
-from .linalg_builders import largest_divisor
+from .linalg_builders import largest_divisor, touches_bools
 from .pass_base import find_ops
 from .transform_script import match_tagged, tag, transform_script
 
@@ -49,7 +49,7 @@ def register_block(op: ir.OpView, register_tile: tuple[int, ...]) -> list[int] |
 
 def is_vectorizable_tile(op: ir.OpView, max_elements: int, lanes: int) -> bool:
     """A fused tile small and static enough to become a handful of vector ops."""
-    if op.name not in _ELEMENTWISE or len(op.results) != 1 or not _in_tile_loop(op):
+    if op.name not in _ELEMENTWISE or len(op.results) != 1 or not _in_tile_loop(op) or touches_bools(op):
         return False
     if op.name == "linalg.transpose" and not _keeps_rows(op):
         return False  # one gathered lane at a time: more code for LLVM, no faster than its own loop

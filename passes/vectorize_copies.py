@@ -9,7 +9,7 @@ from torch_mlir.dialects import linalg
 from torch_mlir.dialects.transform import structured
 
 from .cpu_target import TargetedPass
-from .linalg_builders import largest_divisor
+from .linalg_builders import largest_divisor, touches_bools
 from .pass_base import find_ops
 from .transform_script import match_tagged, tag, transform_script
 
@@ -27,6 +27,8 @@ def row_length(op: ir.Operation, max_row: int, lanes: int) -> int | None:
     register of `lanes` stays a scalar loop).
     """
     types = [v.type for v in op.operands]
+    if touches_bools(op):
+        return None
     if len(types) != 2 or not all(isinstance(t, ir.MemRefType) and t.has_static_shape and t.rank for t in types):
         return None
     if not all(_unit_inner_stride(t) for t in types):
