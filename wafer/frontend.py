@@ -55,7 +55,7 @@ def _export_and_import(model: torch.nn.Module, example_inputs: tuple, func_name:
                     except TorchMlirCompilerError:  # an op only torch's decompositions lower
                         diagnostics.clear()
                         program = torch.export.export(model, example_inputs)
-                decomposed = program.run_decompositions(get_decomposition_table())
+                decomposed = program.run_decompositions(_decompositions())
                 _refuse_state_writes(decomposed)
                 return _import_program(decomposed, func_name, ctx), program
         except WaferError:
@@ -93,6 +93,19 @@ def _import_program(program, func_name: str, ctx):
         fx_importer=FxImporter(context=ctx, hooks=WeightLiterals()),
         decomposition_table={},
     )
+
+
+def _decompositions() -> dict:
+    """torch-mlir's decomposition table, less attention: torch-mlir imports
+    scaled_dot_product_attention itself, and the re-traced math path gives
+    its result strides that a later `view` rejects (GPT-2 at batch > 1:
+    "Cannot view a tensor with shape [2, 128, 768] and strides (768, 1536, 1)")."""
+    return {op: fn for op, fn in get_decomposition_table().items()
+            if op.overloadpacket not in _ATTENTION_OPS}
+
+
+_ATTENTION_OPS = (torch.ops.aten.scaled_dot_product_attention, torch.ops.aten._scaled_dot_product_attention_math,
+                  torch.ops.aten._scaled_dot_product_flash_attention_for_cpu)
 
 
 def _unwritten_buffers_as_constants(program):

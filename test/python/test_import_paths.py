@@ -93,3 +93,22 @@ def test_ops_torch_mlir_has_no_op_for_are_found_before_import(model, inputs, unr
     program = exported(model, inputs)
     assert _has_unregistered_ops(program, make_context()) == unregistered
     compile_checked(model.eval(), inputs)
+
+
+class HeadsThenRows(torch.nn.Module):
+    """GPT-2's attention output path (heads back to rows, then a `view` as its
+    Conv1D does), with a torch.diff that sends the program through torch's
+    decompositions: decomposing the attention too re-traced it with strides
+    that the `view` rejects at batch > 1."""
+
+    def forward(self, x, positions):
+        b, t, c = x.shape
+        q = x.view(b, t, 4, c // 4).transpose(1, 2)
+        y = torch.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+        y = y.transpose(1, 2).reshape(b, t, c)
+        return y.view(-1, c) * 2, torch.diff(positions)
+
+
+def test_attention_survives_the_decomposition_path():
+    torch.manual_seed(0)
+    compile_checked(HeadsThenRows(), (torch.randn(2, 16, 32), torch.arange(16.0)))
