@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, math as math_ops, tensor
 
-from .linalg_builders import affine_maps, iterator_types, multiply_accumulate
+from .linalg_builders import affine_maps, is_bool, iterator_types, multiply_accumulate
 from .pass_base import WaferPass, find_ops
 
 _ATTENTION = "tm_tensor.attention"
@@ -63,11 +63,7 @@ def _decomposable(op: ir.Operation) -> bool:
     scores = [*query.shape[:-1], key.shape[-2]]
     (mask,) = mask
     return isinstance(mask, ir.RankedTensorType) and list(mask.shape) == scores and (
-        isinstance(mask.element_type, ir.F32Type) or _is_bool(mask.element_type))
-
-
-def _is_bool(element: ir.Type) -> bool:
-    return isinstance(element, ir.IntegerType) and element.width == 1
+        isinstance(mask.element_type, ir.F32Type) or is_bool(mask.element_type))
 
 
 def _decompose(op: ir.Operation) -> ir.Value:
@@ -123,7 +119,7 @@ def _masked_score(score: ir.Value, keep: tuple[ir.Value, ...]) -> ir.Value:
     if not keep:
         return score
     (mask,) = keep
-    if _is_bool(mask.type):
+    if is_bool(mask.type):
         return arith.select(mask, score, _f32(float("-inf")))
     return arith.addf(score, mask)
 

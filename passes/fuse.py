@@ -9,6 +9,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import structured
 
+from .linalg_builders import iterator_kinds
 from .pass_base import WaferPass
 from .serial_foralls import SERIAL
 from .transform_script import match_tagged, tag, transform_script
@@ -35,7 +36,7 @@ class FusionGroup:
 def is_anchor(op: ir.OpView) -> bool:
     if op.name.startswith(_NAMED_ANCHOR_PREFIXES):
         return True
-    return op.name == "linalg.generic" and "reduction" in _iterator_types(op)
+    return op.name == "linalg.generic" and "reduction" in iterator_kinds(op)
 
 
 def _writes_by_loops(op: ir.OpView) -> bool:
@@ -53,12 +54,8 @@ def is_elementwise(op: ir.OpView) -> bool:
     return (
         op.name == "linalg.generic"
         and len(op.results) == 1
-        and all(kind == "parallel" for kind in _iterator_types(op))
+        and all(kind == "parallel" for kind in iterator_kinds(op))
     )
-
-
-def _iterator_types(op: ir.OpView) -> list[str]:
-    return [str(ir.Attribute(a)).split("<")[-1].rstrip(">") for a in op.attributes["iterator_types"]]
 
 
 def _sole_user(value: ir.Value) -> ir.OpView | None:
@@ -148,7 +145,7 @@ def loop_tile_sizes(root: ir.OpView, inner: tuple[int, ...]) -> list[int]:
     position = {str(expr): i for i, expr in enumerate(out_map.results)}
     return [
         out_sizes[position[f"d{d}"]] if kind == "parallel" and f"d{d}" in position else 0
-        for d, kind in enumerate(_iterator_types(root))
+        for d, kind in enumerate(iterator_kinds(root))
     ]
 
 

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import linalg, tensor
 
-from .linalg_builders import affine_maps, iterator_types, static_loop_ranges, with_extra_inputs
+from .linalg_builders import (
+    affine_maps,
+    is_constant,
+    iterator_kinds,
+    iterator_types,
+    static_loop_ranges,
+    with_extra_inputs,
+)
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 
@@ -45,9 +52,10 @@ class HoistBroadcastCompute(WaferPass):
 
 
 def _hoistable(op: ir.Operation):
-    """(value, loops, ops) for a costly body value that depends on a strict subset
-    of the loops, with the body ops that compute it; None if there is none."""
-    if any(str(kind) != "#linalg.iterator_type<parallel>" for kind in ir.ArrayAttr(op.attributes["iterator_types"])):
+    """A costly body value that depends on a strict subset of the loops, as
+    `_hoist`'s arguments: (value, those loops, the body ops computing it, the
+    loop ranges, the input count, the indexing maps); None if there is none."""
+    if any(kind != "parallel" for kind in iterator_kinds(op)):
         return None
     ranges = static_loop_ranges(op)
     if ranges is None or len(op.results) != 1:
@@ -74,7 +82,7 @@ def _hoistable(op: ir.Operation):
             loops[result] = used
         if used != every_loop:
             chains[inner.result] = [c for v in inner.operands if v in chains for c in chains[v]] + [inner]
-    constants = {arg for arg, operand in zip(block.arguments, op.operands) if _is_constant(operand)}
+    constants = {arg for arg, operand in zip(block.arguments, op.operands) if is_constant(operand)}
     for value, chain in chains.items():
         if all(v in constants or v not in loops for c in chain for v in c.operands if v not in chains):
             continue  # weights only (batch norm's rsqrt of the variance): left to the epilogue passes
@@ -84,13 +92,6 @@ def _hoistable(op: ir.Operation):
                 for use in value.uses):
             return value, sorted(loops[value]), list(dict.fromkeys(chain)), ranges, n_inputs, maps
     return None
-
-
-def _is_constant(value: ir.Value) -> bool:
-    """A constant, or a reshape of one."""
-    while isinstance(value.owner, ir.OpView) and value.owner.name in ("tensor.expand_shape", "tensor.collapse_shape"):
-        value = value.owner.operands[0]
-    return isinstance(value.owner, ir.OpView) and value.owner.name == "arith.constant"
 
 
 def _shape(extents) -> str:

@@ -49,40 +49,39 @@ def rewrite_conv(conv: ir.OpView) -> None:
         with ir.InsertionPoint(block):
             linalg.YieldOp([block.arguments[0]])
         k = c * kh * kw
+        filters = tensor.CollapseShapeOp(ir.RankedTensorType.get([f, k], f32), w, reassociation([0], [1, 2, 3])).result
         if oh * ow == 1:
-            result = _images_as_rows(gather.results[0], w, init, n, f, k)
-            conv.results[0].replace_all_uses_with(result)
-            conv.operation.erase()
-            return
-        gather.attributes[IM2COL_ROW] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), ow)
-        columns = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, k, oh * ow], f32), gather.results[0],
-                                         reassociation([0], [1, 2, 3], [4, 5]))
-        filters = tensor.CollapseShapeOp(ir.RankedTensorType.get([f, k], f32), w, reassociation([0], [1, 2, 3]))
-        out = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, f, oh * ow], f32), init, reassociation([0], [1], [2, 3]))
-        e = [ir.AffineDimExpr.get(i) for i in range(4)]  # n, f, pixel, k
-        product = multiply_accumulate(
-            [filters.result, columns.result], out.result,
-            [ir.AffineMap.get(4, 0, r) for r in ([e[1], e[3]], [e[0], e[3], e[2]], [e[0], e[1], e[2]])],
-            ["parallel", "parallel", "parallel", "reduction"])
-        result = tensor.ExpandShapeOp(init.type, product.results[0], reassociation([0], [1], [2, 3]), [],
-                                      static_output_shape=[n, f, oh, ow])
-    conv.results[0].replace_all_uses_with(result.result)
+            result = _images_as_rows(gather.results[0], filters, init, n, k)
+        else:
+            gather.attributes[IM2COL_ROW] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), ow)
+            columns = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, k, oh * ow], f32), gather.results[0],
+                                             reassociation([0], [1, 2, 3], [4, 5]))
+            out = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, f, oh * ow], f32), init,
+                                         reassociation([0], [1], [2, 3]))
+            e = [ir.AffineDimExpr.get(i) for i in range(4)]  # n, f, pixel, k
+            product = multiply_accumulate(
+                [filters, columns.result], out.result,
+                [ir.AffineMap.get(4, 0, r) for r in ([e[1], e[3]], [e[0], e[3], e[2]], [e[0], e[1], e[2]])],
+                ["parallel", "parallel", "parallel", "reduction"])
+            result = tensor.ExpandShapeOp(init.type, product.results[0], reassociation([0], [1], [2, 3]), [],
+                                          static_output_shape=[n, f, oh, ow]).result
+    conv.results[0].replace_all_uses_with(result)
     conv.operation.erase()
 
 
-def _images_as_rows(gathered: ir.Value, w: ir.Value, init: ir.Value, n: int, f: int, k: int) -> ir.Value:
+def _images_as_rows(gathered: ir.Value, filters: ir.Value, init: ir.Value, n: int, k: int) -> ir.Value:
     """A conv with one output pixel (squeeze-excite's, a classifier's on a 1x1 map)
     as columns[N, K] x filters[F, K]^T: the images are the matmul's rows and the
     filters its vectorized columns. The filter-by-pixel form would be N
     matrix-vector products, one pixel padded to a whole vector of columns."""
     f32 = init.type.element_type
+    f = filters.type.shape[0]
     columns = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, k], f32), gathered,
                                      reassociation([0], [1, 2, 3, 4, 5]))
-    filters = tensor.CollapseShapeOp(ir.RankedTensorType.get([f, k], f32), w, reassociation([0], [1, 2, 3]))
     out = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, f], f32), init, reassociation([0], [1, 2, 3]))
     image, channel, depth = (ir.AffineDimExpr.get(i) for i in range(3))
     product = multiply_accumulate(
-        [columns.result, filters.result], out.result,
+        [columns.result, filters], out.result,
         [ir.AffineMap.get(3, 0, r) for r in ([image, depth], [channel, depth], [image, channel])],
         ["parallel", "parallel", "reduction"])
     return tensor.ExpandShapeOp(init.type, product.results[0], reassociation([0], [1, 2, 3]), [],

@@ -21,6 +21,27 @@ def iterator_types(*kinds: str) -> ir.ArrayAttr:
     return ir.ArrayAttr.get([ir.Attribute.parse(f"#linalg.iterator_type<{kind}>") for kind in kinds])
 
 
+def iterator_kinds(op: ir.Operation) -> list[str]:
+    """A generic's loop kinds ("parallel", "reduction"); [] for an op that lists none
+    (named ops, whose loops are implicit). The bindings have no typed accessor."""
+    if "iterator_types" not in op.attributes:
+        return []
+    return [str(kind).split("<")[-1].rstrip(">") for kind in ir.ArrayAttr(op.attributes["iterator_types"])]
+
+
+def is_constant(value: ir.Value) -> bool:
+    """A constant, looking through reshapes (im2col collapses filters, torch-mlir
+    expands batch norm's statistics)."""
+    owner = value.owner
+    while isinstance(owner, ir.OpView) and owner.name in ("tensor.collapse_shape", "tensor.expand_shape"):
+        owner = owner.operands[0].owner
+    return isinstance(owner, ir.OpView) and owner.name == "arith.constant"
+
+
+def is_bool(element: ir.Type) -> bool:
+    return isinstance(element, ir.IntegerType) and element.width == 1
+
+
 def multiply_accumulate(inputs: list[ir.Value], init: ir.Value, maps: list[ir.AffineMap],
                         iterators: list[str]) -> linalg.GenericOp:
     """A generic computing init += inputs[0] * inputs[1] over `maps`: a matmul-like
@@ -40,8 +61,7 @@ def touches_bools(op: ir.Operation) -> bool:
     """Whether an operand or result holds i1 elements. A memref of i1 is a byte
     per element, but LLVM packs a loaded or stored vector of i1 as bits: a
     vector transfer of bools reads and writes the wrong bytes."""
-    return any(isinstance(v.type, ir.ShapedType) and isinstance(ir.ShapedType(v.type).element_type, ir.IntegerType)
-               and ir.IntegerType(ir.ShapedType(v.type).element_type).width == 1
+    return any(isinstance(v.type, ir.ShapedType) and is_bool(ir.ShapedType(v.type).element_type)
                for v in [*op.operands, *op.results])
 
 

@@ -14,7 +14,7 @@ from torch_mlir.dialects.transform import tensor as tensor_transform
 from .constant_pack import fold_constant_packs
 from .cpu_target import TargetedPass
 from .kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL
-from .linalg_builders import index_constant, largest_divisor, reassociation
+from .linalg_builders import index_constant, is_constant, largest_divisor, reassociation
 from .pass_base import find_ops
 from .transform_script import (
     hoist_loop_invariant_subsets,
@@ -130,7 +130,7 @@ def match_contraction(op: ir.OpView) -> Contraction | None:
             extents[position] = size
     primary = {r: max((d for d in range(count) if roles[d] == r), key=lambda d: (extents[d], d)) for r in "mnk"}
     return Contraction(op, roles, extents, operand_loops, primary,
-                       (_is_constant(op.operands[0]), _is_constant(op.operands[1])))
+                       (is_constant(op.operands[0]), is_constant(op.operands[1])))
 
 
 def record_strategy(op: ir.OpView, text: str) -> None:
@@ -435,14 +435,6 @@ def _in_parallel_loop(op: ir.OpView) -> bool:
     return False
 
 
-def _is_constant(value: ir.Value) -> bool:
-    """A constant, looking through reshapes (im2col collapses filters)."""
-    owner = value.owner
-    while isinstance(owner, ir.OpView) and owner.name in ("tensor.collapse_shape", "tensor.expand_shape"):
-        owner = owner.operands[0].owner
-    return isinstance(owner, ir.OpView) and owner.name == "arith.constant"
-
-
 def _packs_b_per_tile(contraction: Contraction, kernel: Kernel) -> bool:
     """Whether B's pack moves into the cache-tile loop: B is no constant and one
     tile spans all of M, so every part of B is packed exactly once."""
@@ -506,7 +498,7 @@ def read_rows_in_place(module: ir.Operation, names: set[str]) -> None:
     for op in find_ops(module, lambda op: PACKED in op.attributes
                        and ir.StringAttr(op.attributes[PACKED]).value in names):
         pack = op.operands[0].owner
-        if _reshapes_in_place(pack) and not _is_constant(pack.operands[0]):
+        if _reshapes_in_place(pack) and not is_constant(pack.operands[0]):
             _read_in_place(op.opview, 0)
             pack.operation.erase()  # each contraction has packs of its own
 

@@ -9,7 +9,7 @@ from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import structured, vector
 
 from .cpu_target import TargetedPass
-from .linalg_builders import largest_divisor, touches_bools
+from .linalg_builders import iterator_kinds, largest_divisor, touches_bools
 from .pass_base import find_ops
 from .transform_script import match_tagged, tag, transform_script
 
@@ -53,7 +53,7 @@ def is_vectorizable_tile(op: ir.OpView, max_elements: int, lanes: int) -> bool:
         return False
     if op.name == "linalg.transpose" and not _keeps_rows(op):
         return False  # one gathered lane at a time: more code for LLVM, no faster than its own loop
-    broadcasts = "reduction" in _iterator_kinds(op) or _full_vector_rows(op, lanes)
+    broadcasts = "reduction" in iterator_kinds(op) or _full_vector_rows(op, lanes)
     if op.name == "linalg.generic" and not all(_plain_read(m, broadcasts) for m in op.attributes["indexing_maps"]):
         return False  # a strided read (an im2col window at stride 2) has no plain vector load
     if any(inner.name == "cf.assert" for inner in op.regions[0].blocks[0].operations):
@@ -67,12 +67,6 @@ def _keeps_rows(transpose: ir.OpView) -> bool:
     """Whether a transpose moves whole rows: its innermost dim stays innermost."""
     permutation = list(ir.DenseI64ArrayAttr(transpose.attributes["permutation"]))
     return permutation[-1] == len(permutation) - 1
-
-
-def _iterator_kinds(op: ir.OpView) -> list[str]:
-    if op.name != "linalg.generic":
-        return []
-    return [str(a).split("<")[-1].rstrip(">") for a in op.attributes["iterator_types"]]
 
 
 def _plain_read(map_attr: ir.Attribute, broadcasts: bool) -> bool:
@@ -145,7 +139,7 @@ class Vectorize(TargetedPass):
             for i, op in enumerate(tiles):
                 tag(op.operation, f"tile{i}")
                 tile = match_tagged(root, f"tile{i}")
-                kinds = _iterator_kinds(op)
+                kinds = iterator_kinds(op)
                 if "reduction" in kinds and sum(k == "parallel" for k in kinds) > 0:
                     # One row at a time: a row's vector stays in registers.
                     rows = [1 if k == "parallel" else 0 for k in kinds]

@@ -11,8 +11,8 @@
 // CHECK-SAME: wafer.strategy = ["im2col conv_2d_nchw_fchw K=72"]
 // CHECK: linalg.generic {indexing_maps = [#[[GATHER]], {{.*}}]{{.*}} ins(%{{.*}} : tensor<2x8x10x10xf32>) outs(%{{.*}} : tensor<2x8x3x3x8x8xf32>)
 // CHECK-SAME: wafer.im2col_row = 8 : i64
-// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0], [1, 2, 3], [4, 5]] : tensor<2x8x3x3x8x8xf32> into tensor<2x72x64xf32>
 // CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0], [1, 2, 3]] : tensor<16x8x3x3xf32> into tensor<16x72xf32>
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0], [1, 2, 3], [4, 5]] : tensor<2x8x3x3x8x8xf32> into tensor<2x72x64xf32>
 // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]
 // CHECK-SAME: ins(%{{.*}}, %{{.*}} : tensor<16x72xf32>, tensor<2x72x64xf32>) outs(%{{.*}} : tensor<2x16x64xf32>)
 // CHECK: tensor.expand_shape %{{.*}} output_shape [2, 16, 8, 8]
