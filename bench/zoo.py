@@ -42,14 +42,9 @@ import torch
 
 import wafer
 from wafer.examples.models import EXAMPLES
+from wafer.torchvision_schemas import declare_torchvision_schemas
 
-# The registry's torchvision wheel is built for CUDA and its C ops do not load
-# with the CPU torch; torchvision's Python side needs their schemas declared
-# before it is imported (transformers imports it too). Kept alive: dropping the
-# Library deregisters them.
-TORCHVISION_OPS = torch.library.Library("torchvision", "DEF")
-TORCHVISION_OPS.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-TORCHVISION_OPS.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+declare_torchvision_schemas()  # before torchvision or transformers is imported
 
 VISION = ("resnet18", "mobilenet_v2", "efficientnet_b0", "squeezenet1_1", "convnext_tiny", "vit_b_16")
 TEXT = {  # built from the `transformers` module, imported only when a text model is asked for

@@ -11,7 +11,9 @@ from .pass_base import WaferPass
 
 _PASSES: dict[str, str] = {
     "wafer-verify-cpu-support": "verify_cpu_support:VerifyCpuSupport",
+    "wafer-scalars-as-tensors": "scalars_as_tensors:ScalarsAsTensors",
     "wafer-fold-const-globals": "fold_const_globals:FoldConstGlobals",
+    "wafer-fold-zero-trip": "fold_zero_trip:FoldZeroTrip",
     "wafer-fold-transpose": "fold_transpose:FoldTranspose",
     "wafer-fold-broadcast": "fold_broadcast:FoldBroadcast",
     "wafer-decompose-attention": "decompose_attention:DecomposeAttention",

@@ -51,6 +51,18 @@ def transform_script(payload: ir.Operation):
         remove_tags(payload)
 
 
+@contextlib.contextmanager
+def unless_it_fails(target: ir.Value):
+    """Yield a handle to `target` in a nested sequence whose silenceable failures
+    are suppressed: a transform that does not apply to one payload op (the
+    vectorizer meets a reduction with no vector combiner, like max pooling's
+    index) leaves that op as it was, and the rest of the script still runs."""
+    sequence = transform.SequenceOp(transform.FailurePropagationMode.Suppress, [], target)
+    with ir.InsertionPoint(sequence.body):
+        yield sequence.bodyTarget
+        transform.YieldOp()
+
+
 def hoist_loop_invariant_subsets(root: ir.Value) -> None:
     """Hoist the loop-invariant reads and writes (an accumulator's) out of every
     `scf.for`, matched afresh: pattern applications replace loops, so earlier

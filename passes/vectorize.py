@@ -11,7 +11,7 @@ from torch_mlir.dialects.transform import structured, vector
 from .cpu_target import TargetedPass
 from .linalg_builders import iterator_kinds, largest_divisor, touches_bools
 from .pass_base import find_ops
-from .transform_script import match_tagged, tag, transform_script
+from .transform_script import match_tagged, tag, transform_script, unless_it_fails
 
 _CONTRACTIONS = ("linalg.matmul", "linalg.batch_matmul")
 _ELEMENTWISE = ("linalg.generic", "linalg.fill", "linalg.transpose")
@@ -138,13 +138,13 @@ class Vectorize(TargetedPass):
                 structured.VectorizeOp(tiled.tiled_linalg_op)
             for i, op in enumerate(tiles):
                 tag(op.operation, f"tile{i}")
-                tile = match_tagged(root, f"tile{i}")
                 kinds = iterator_kinds(op)
-                if "reduction" in kinds and sum(k == "parallel" for k in kinds) > 0:
-                    # One row at a time: a row's vector stays in registers.
-                    rows = [1 if k == "parallel" else 0 for k in kinds]
-                    tile = structured.TileUsingForOp(tile, sizes=rows).tiled_linalg_op
-                structured.VectorizeOp(tile)
+                with unless_it_fails(match_tagged(root, f"tile{i}")) as tile:
+                    if "reduction" in kinds and sum(k == "parallel" for k in kinds) > 0:
+                        # One row at a time: a row's vector stays in registers.
+                        rows = [1 if k == "parallel" else 0 for k in kinds]
+                        tile = structured.TileUsingForOp(tile, sizes=rows).tiled_linalg_op
+                    structured.VectorizeOp(tile)
             funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
             lowering = transform.ApplyPatternsOp(funcs)
             with ir.InsertionPoint(lowering.patterns):

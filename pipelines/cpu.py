@@ -88,8 +88,8 @@ class CpuPipeline(Configurable):
             ("verify", "wafer-verify-cpu-support"),
             (
                 "simplify",
-                "wafer-fold-const-globals,symbol-dce,wafer-decompose-attention,func.func(canonicalize,cse),"
-                "wafer-fold-transpose,wafer-fold-broadcast",
+                "wafer-scalars-as-tensors,wafer-fold-const-globals,symbol-dce,wafer-decompose-attention,func.func(canonicalize,cse),"
+                "wafer-fold-zero-trip,wafer-fold-transpose,wafer-fold-broadcast",
             ),
             # Packing comes before elementwise fusion, which would otherwise fuse
             # producers (softmax, say) into a matmul and hide the contraction.
@@ -122,7 +122,9 @@ class CpuPipeline(Configurable):
                 "lower-affine),convert-scf-to-cf,wafer-lower-assert,wafer-polynomial-exp,wafer-rational-math,"
                 # LLVM's powi takes one scalar exponent: constant ones become multiplies, the rest calls.
                 "func.func(math-expand-ops{ops=fpowi}),convert-math-to-funcs,"
-                "func.func(refback-expand-ops-for-llvm,arith-expand,convert-math-to-llvm),"
+                # x86 has no bf16 arithmetic: compute in f32, and round to bf16 in integer ops.
+                "func.func(refback-expand-ops-for-llvm,arith-emulate-unsupported-floats{source-types=bf16 target-type=f32},"
+                "arith-expand{include-bf16},convert-math-to-llvm),"
                 f"convert-math-to-libm,expand-strided-metadata,{memref_to_llvm},lower-affine,"
                 f"convert-bufferization-to-memref,{memref_to_llvm},"
                 "func.func(convert-arith-to-llvm),convert-vector-to-llvm,"

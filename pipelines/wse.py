@@ -32,7 +32,7 @@ class WsePipeline(Configurable):
             # (an arange generic) and duplicate iotas.
             (
                 "simplify",
-                "wafer-decompose-attention,"
+                "wafer-fold-zero-trip,wafer-decompose-attention,"
                 "func.func(canonicalize,cse,linalg-generalize-named-ops,linalg-fold-unit-extent-dims,"
                 "canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,cse),"
                 "wse-materialize-indices,func.func(canonicalize,cse),wse-unfold-windows",

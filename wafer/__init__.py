@@ -2,12 +2,13 @@
 
     compiled = wafer.compile(model, example_inputs, target="cpu")
     exe = wafer.compile_mlir(linalg_text, target="cpu")
+    model = wafer.compile_onnx("model.onnx", target="cpu")
 """
 
 from .compiler import compile_mlir
 from .diagnostics import WaferError
 
-__all__ = ["compile", "compile_mlir", "CompiledModel", "WaferError"]
+__all__ = ["compile", "compile_mlir", "compile_onnx", "CompiledModel", "WaferError"]
 
 
 def __getattr__(name: str):
@@ -16,4 +17,8 @@ def __getattr__(name: str):
         from . import frontend
 
         return getattr(frontend, name)
+    if name == "compile_onnx":  # onnx, too, loads only when asked for
+        from .onnx_frontend import compile_onnx
+
+        return compile_onnx
     raise AttributeError(name)

@@ -62,6 +62,12 @@ class CompileReport:
     # Per public function: the largest set of the model's tensors alive at once (live_buffers).
     live_set_bytes: dict[str, int] = field(default_factory=dict)
 
+    def record_import(self, seconds: float) -> None:
+        """Put the front end's import first: it made the module the first stage took."""
+        ops = self.stages[0].ops_before
+        self.stages.insert(0, StageReport("import", seconds, ops, ops))
+        self.seconds += seconds
+
     def table(self) -> str:
         lines = [f"{'stage':10} {'ms':>8}  what it did"]
         lines += [f"{s.name:10} {s.seconds * 1e3:8.1f}  {s.summary()}" for s in self.stages]
@@ -205,6 +211,12 @@ def _compile_wse(module: ir.Module, machine="small", region=None, **options):
     except OptionError as err:
         raise WaferError(f"error: {err}") from None
     signatures = public_signatures(module)
+    for signature in signatures.values():
+        scalars = [f"{kind} {i}" for kind, specs in (("argument", signature.args), ("result", signature.results))
+                   for i, spec in enumerate(specs) if spec.scalar]
+        if scalars:
+            raise WaferError(f"error: {scalars[0]} of @{signature.name} is a scalar; the wse target "
+                             "takes and returns tensors only (the cpu target takes both)")
     with module.context:
         module.operation.attributes[MACHINE_ATTR] = FabricInfo.of(target_machine).to_attr()
     report = run_stages(module, pipeline.stages())

@@ -22,6 +22,7 @@ import sys
 import threading
 from dataclasses import dataclass
 
+import ml_dtypes
 import numpy as np
 from torch_mlir import ir
 from torch_mlir.execution_engine import ExecutionEngine
@@ -42,32 +43,43 @@ _ASSERT_FAILED_HOOK = ctypes.CFUNCTYPE(None, ctypes.c_char_p)
 _ASSERT_PENDING_HOOK = ctypes.CFUNCTYPE(ctypes.c_bool)
 
 _DTYPES = {
-    "f16": np.float16, "f32": np.float32, "f64": np.float64, "i1": np.bool_,
+    "f16": np.float16, "bf16": ml_dtypes.bfloat16, "f32": np.float32, "f64": np.float64, "i1": np.bool_,
     "i8": np.int8, "i16": np.int16, "i32": np.int32, "i64": np.int64,
     "ui8": np.uint8, "ui16": np.uint16, "ui32": np.uint32, "ui64": np.uint64,
+    "complex<f32>": np.complex64, "complex<f64>": np.complex128,
 }
 
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """A function argument or result: its shape (None = dynamic) and dtype."""
+    """A function argument or result: its shape (None = dynamic) and dtype.
+
+    A `scalar` (an integer or float in the signature, not a tensor) crosses the
+    boundary as a rank-0 array (wafer-scalars-as-tensors) and comes back as a
+    numpy scalar.
+    """
 
     shape: tuple[int | None, ...]
     dtype: np.dtype
+    scalar: bool = False
 
     @staticmethod
     def from_type(type_: ir.Type, where: str) -> TensorSpec:
-        if not isinstance(type_, ir.RankedTensorType):
-            raise WaferError(f"error: {where} has type {type_}; only ranked tensors are supported")
-        shaped = type_
-        element = str(shaped.element_type)
+        scalar = isinstance(type_, (ir.IntegerType, ir.FloatType))
+        if not (scalar or isinstance(type_, ir.RankedTensorType)):
+            raise WaferError(f"error: {where} has type {type_}; only ranked tensors, integers and floats are supported")
+        element = str(type_ if scalar else type_.element_type)
         if element not in _DTYPES:
             raise WaferError(f"error: {where} has element type {element}, which has no numpy dtype")
+        if scalar:
+            return TensorSpec((), np.dtype(_DTYPES[element]), scalar=True)
         dynamic = ir.ShapedType.get_dynamic_size()
-        shape = tuple(None if d == dynamic else d for d in shaped.shape)
+        shape = tuple(None if d == dynamic else d for d in type_.shape)
         return TensorSpec(shape, np.dtype(_DTYPES[element]))
 
     def __str__(self) -> str:
+        if self.scalar:
+            return f"scalar {self.dtype}"
         dims = "x".join("?" if d is None else str(d) for d in self.shape)
         return f"{dims}x{self.dtype}" if dims else str(self.dtype)
 
@@ -143,6 +155,7 @@ class _CallFrame:
                 descriptor.shape[:] = spec.shape
                 descriptor.strides[:] = _row_major(spec.shape)
         self.dynamic = [i for i, spec in enumerate(specs) if None in spec.shape]
+        self.scalar_results = any(spec.scalar for spec in signature.results)
         types = () if out_params else tuple(_descriptor_type(len(spec.shape)) for spec in signature.results)
         self.results = types[0]() if len(types) == 1 else _results_type(types)() if types else None
         # Results the caller allocated are held for the whole call.
@@ -209,6 +222,21 @@ def _copy_result(descriptor: ctypes.Structure, spec: TensorSpec) -> np.ndarray:
     return result
 
 
+_KINDS = "biufc"  # numpy's kinds, each castable to those after it
+
+
+def _scalar_argument(arg, spec: TensorSpec, where: str) -> np.ndarray:
+    """A Python or numpy number as the rank-0 array a scalar parameter takes:
+    converted when no information is lost in kind (an int to f32, not a float to i64)."""
+    array = np.asarray(arg)
+    if array.ndim or array.dtype.kind not in _KINDS or _KINDS.index(array.dtype.kind) > _KINDS.index(spec.dtype.kind):
+        return array  # refused by the caller's dtype or shape check
+    try:
+        return np.asarray(arg, dtype=spec.dtype)
+    except OverflowError:
+        raise WaferError(f"error: {where} must be {spec}, got {arg}, which does not fit") from None
+
+
 def _row_major(shape: tuple[int, ...]) -> tuple[int, ...]:
     strides, step = [], 1
     for dim in reversed(shape):
@@ -262,7 +290,9 @@ class Executable:
         return signature, self._check_args(signature, args)
 
     def __getattr__(self, name: str):
-        if name.startswith("_") or name not in self._signatures:
+        # Only for names that are no attribute: `exe._helper` calls @_helper, but
+        # dunder lookups (copy, pickle) and a half-built executable stay misses.
+        if name.startswith("__") or name not in self.__dict__.get("_signatures", ()):
             raise AttributeError(name)
         return lambda *args: self.invoke(name, *args)
 
@@ -277,7 +307,7 @@ class Executable:
             if type(arg) is np.ndarray and arg.shape == spec.shape and arg.dtype == spec.dtype and arg.flags.c_contiguous:
                 arrays.append(arg)  # the common case, in one test
                 continue
-            array = np.asarray(arg)
+            array = _scalar_argument(arg, spec, f"argument {i} of @{signature.name}") if spec.scalar else np.asarray(arg)
             same_width = array.dtype.kind in "iu" and spec.dtype.kind in "iu" and array.dtype.itemsize == spec.dtype.itemsize
             if array.dtype != spec.dtype and not same_width:
                 raise WaferError(
@@ -333,17 +363,27 @@ class CpuExecutable(Executable):
         for symbol, hook in zip((ASSERT_FAILED, ASSERT_PENDING), self._hooks):
             self._engine.register_runtime(symbol, hook)
         self._heap = (ctypes.c_int64 * 2).from_address(self._packed_call(HEAP_COUNTERS, ctypes.c_void_p).value)
-        self._free_entry = _PACKED_ENTRY(self._engine.raw_lookup(_FREE))
+        self._free_entry = _PACKED_ENTRY(self._lookup(_FREE))
         self.last_peak_bytes = 0
 
     @property
     def held_bytes(self) -> int:
         return self._heap[0]
 
+    def _lookup(self, symbol: str) -> int:
+        """The address of a compiled function. The JIT links lazily, on the first
+        lookup; when linking fails (code that calls a runtime function no
+        library defines) it prints why and returns 0, which must not be called."""
+        address = self._engine.raw_lookup(symbol)
+        if not address:
+            raise WaferError(f"error: the JIT could not link @{symbol}: the compiled code calls a function "
+                             "that no loaded library defines (see the 'JIT session error' above)")
+        return address
+
     def _packed_call(self, name: str, result_type):
         """Call a function without arguments through its packed wrapper and return its result."""
         result = result_type()
-        _PACKED_ENTRY(self._engine.raw_lookup(name))(ctypes.byref(ctypes.pointer(result)))
+        _PACKED_ENTRY(self._lookup(name))(ctypes.byref(ctypes.pointer(result)))
         return result
 
     def invoke(self, name: str, *args):
@@ -363,6 +403,8 @@ class CpuExecutable(Executable):
             for address in {d.allocated for d in descriptors if d.allocated}:  # one buffer may be two results
                 frame.free(address)
         self.last_peak_bytes = self._heap[peak] - held + frame.result_bytes
+        if frame.scalar_results:
+            outputs = [o[()] if spec.scalar else o for o, spec in zip(outputs, signature.results)]
         return outputs[0] if len(outputs) == 1 else tuple(outputs) if outputs else None
 
     def _frame(self, name: str, signature: Signature) -> _CallFrame:
@@ -372,7 +414,7 @@ class CpuExecutable(Executable):
         frames = self._frames.__dict__
         frame = frames.get(name)
         if frame is None:
-            entry = _PACKED_ENTRY(self._engine.raw_lookup("_mlir_ciface_" + name))
+            entry = _PACKED_ENTRY(self._lookup("_mlir_ciface_" + name))
             frame = frames[name] = _CallFrame(entry, self._free_entry, signature, self._out_params)
         return frame
 

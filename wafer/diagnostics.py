@@ -79,6 +79,11 @@ def collect_diagnostics(ctx: ir.Context):
         registration.detach()
 
 
+def first_line(message: str) -> str:
+    """A message's first line, without the IR dump of an op that MLIR appends after ': %'."""
+    return (message.split(": %", 1)[0].splitlines() or [""])[0]
+
+
 def error_from_mlir(err: ir.MLIRError, fallback: str) -> WaferError:
     """Turn an MLIRError (parse or verify failure) into a WaferError."""
     lines = [str(to_diagnostic(d)) for d in err.error_diagnostics]

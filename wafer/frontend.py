@@ -10,18 +10,20 @@ import re
 import time
 import warnings
 
+import ml_dtypes
 import numpy as np
 import torch
-from torch.export.graph_signature import ExportGraphSignature, InputKind, InputSpec, OutputKind
+from torch.export.graph_signature import ConstantArgument, ExportGraphSignature, InputKind, InputSpec, OutputKind
 from torch_mlir import fx, ir
 from torch_mlir.compiler_utils import TorchMlirCompilerError
 from torch_mlir.extras.fx_decomp_util import get_decomposition_table
 from torch_mlir.extras.fx_importer import FxImporter, _get_mlir_op_name_for_schema
 
-from .compiler import StageReport, compile_module
+from .compiler import compile_module
 from .context import make_context
-from .diagnostics import Diagnostic, WaferError, collect_diagnostics
+from .diagnostics import Diagnostic, WaferError, collect_diagnostics, first_line
 from .inplace import functionalize_temporaries
+from .unsigned_ops import refuse_unchecked_uint8_ops
 from .weight_literals import WeightLiterals
 
 
@@ -48,6 +50,8 @@ def _export_and_import(model: torch.nn.Module, example_inputs: tuple, func_name:
             with torch.no_grad(), _mha_fast_path_disabled(), warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)  # torch.export's own deprecations
                 program = torch.export.export(model, example_inputs)
+                _output_types(program)  # what the model returns is refused before the import
+                refuse_unchecked_uint8_ops(program)
                 functionalize_temporaries(program)
                 if not _mutates(program) and not _has_unregistered_ops(program, ctx):
                     try:
@@ -179,19 +183,20 @@ def _explain_import_error(err: Exception, diagnostics: list[Diagnostic]) -> str:
 
 def _first_line(d: Diagnostic) -> Diagnostic:
     """Keep a diagnostic's first line: the rest is an IR dump of the op."""
-    message = d.message.split(": %", 1)[0].splitlines()[0]
-    return Diagnostic(d.severity, d.location, message)
+    return Diagnostic(d.severity, d.location, first_line(d.message))
 
 
 class CompiledModel:
     """A compiled `nn.Module`: call it with torch tensors or numpy arrays."""
 
-    def __init__(self, executable, output_structure, output_dtypes: list[torch.dtype]):
+    def __init__(self, executable, output_structure, output_dtypes: list[torch.dtype | type]):
+        """`output_dtypes` holds a torch dtype per tensor result, and `int`,
+        `float` or `bool` for a Python number the model returns (`x.item()`)."""
         self.executable = executable
         self._structure = output_structure
         self._dtypes = output_dtypes
         # Looked up once: through torch it takes ~7 us, a sixth of a LeNet call.
-        self._numpy_dtypes = [_numpy_dtype(dtype) for dtype in output_dtypes]
+        self._numpy_dtypes = [dtype if isinstance(dtype, type) else _numpy_dtype(dtype) for dtype in output_dtypes]
 
     @property
     def compile_report(self):
@@ -216,12 +221,12 @@ class CompiledModel:
         arrays = []
         for x in inputs:  # the executable converts and checks the rest
             if isinstance(x, torch.Tensor):
-                as_torch, x = True, x.detach().cpu().numpy()
+                as_torch, x = True, _to_numpy(x)
             arrays.append(x)
         results = self.executable.invoke("forward", *arrays)
         results = results if isinstance(results, tuple) else (results,)
         if as_torch:
-            results = [torch.from_numpy(r).to(dtype) for r, dtype in zip(results, self._dtypes)]
+            results = [_to_torch(r, dtype) for r, dtype in zip(results, self._dtypes)]
         else:
             results = [r if r.dtype == dtype else r.astype(dtype) for r, dtype in zip(results, self._numpy_dtypes)]
         if self._structure is None:
@@ -230,7 +235,25 @@ class CompiledModel:
 
 
 def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
+    if dtype == torch.bfloat16:  # numpy has no bf16 of its own
+        return np.dtype(ml_dtypes.bfloat16)
     return torch.empty((), dtype=dtype).numpy().dtype
+
+
+def _to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    tensor = tensor.detach().cpu()
+    if tensor.dtype == torch.bfloat16:  # the same 16 bits, as ml_dtypes' bf16
+        return tensor.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
+    return tensor.numpy()
+
+
+def _to_torch(result, dtype: torch.dtype | type):
+    """A result as the model returns it: a tensor of `dtype`, or a Python number."""
+    if isinstance(dtype, type):
+        return dtype(result.item())
+    if dtype == torch.bfloat16:
+        return torch.from_numpy(result.view(np.int16)).view(torch.bfloat16)
+    return torch.from_numpy(result).to(dtype)
 
 
 def compile(model: torch.nn.Module, example_inputs, target: str = "cpu", **options) -> CompiledModel:
@@ -244,11 +267,12 @@ def compile(model: torch.nn.Module, example_inputs, target: str = "cpu", **optio
     structure, dtypes = _output_types(program)
     import_seconds = time.perf_counter() - start
     executable = compile_module(module, target, **options)
-    report = executable.compile_report
-    ops = report.stages[0].ops_before
-    report.stages.insert(0, StageReport("import", import_seconds, ops, ops))
-    report.seconds += import_seconds
+    executable.compile_report.record_import(import_seconds)
     return CompiledModel(executable, structure, dtypes)
+
+
+# The Python number each kind of traced scalar result stands for.
+_NUMBERS = {torch.SymInt: int, torch.SymFloat: float, torch.SymBool: bool, int: int, float: float, bool: bool}
 
 
 def _output_types(program) -> tuple[type | None, list[torch.dtype]]:
@@ -258,14 +282,18 @@ def _output_types(program) -> tuple[type | None, list[torch.dtype]]:
     spec = program.call_spec.out_spec
     output = next(node for node in program.graph.nodes if node.op == "output")
     nodes = {node.name: node for node in output.args[0] if isinstance(node, torch.fx.Node)}
-    values = [nodes[name].meta.get("val") if name in nodes else None for name in program.graph_signature.user_outputs]
+    # A result fixed at export (`x.shape[0] * 3` at a static shape) is a constant, not a node.
+    values = [spec.arg.value if isinstance(spec.arg, ConstantArgument) else
+              nodes[spec.arg.name].meta.get("val") if spec.arg.name in nodes else None
+              for spec in program.graph_signature.output_specs if spec.kind == OutputKind.USER_OUTPUT]
     structure = None if spec.is_leaf() else spec.type
     if structure not in (None, tuple, list):
         returned = f"a {structure.__name__}"
     elif not all(child.is_leaf() for child in spec.children()):
         returned = f"a nested {structure.__name__}"
-    elif not all(isinstance(value, torch.Tensor) for value in values):
-        returned = "a value that is not a tensor"
+    elif not all(isinstance(value, (torch.Tensor, *_NUMBERS)) for value in values):
+        returned = "a value that is neither a tensor nor a number"
     else:
-        return structure, [value.dtype for value in values]
-    raise WaferError(f"error: the model returns {returned}; Wafer supports tensors and tuples of tensors")
+        return structure, [value.dtype if isinstance(value, torch.Tensor) else _NUMBERS[type(value)]
+                           for value in values]
+    raise WaferError(f"error: the model returns {returned}; Wafer supports tensors, numbers and tuples of them")

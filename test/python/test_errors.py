@@ -190,13 +190,17 @@ def test_torch_dialect_ops_left_in_a_linalg_module_are_unsupported():
     assert re.search(r":2:8: error: 'torch_c.from_builtin_tensor' is not supported by the CPU target", message), message
 
 
+_SUPPORTED = "only ranked tensors, integers and floats are supported"
+
+
 @pytest.mark.parametrize(
     "signature, detail",
     [
-        ("%a: memref<4xf32>", "argument 0 of @f has type memref<4xf32>; only ranked tensors are supported"),
-        ("%a: tensor<*xf32>", "argument 0 of @f has type tensor<*xf32>; only ranked tensors are supported"),
-        ("%a: f32", "argument 0 of @f has type f32; only ranked tensors are supported"),
-        ("%a: tensor<4xcomplex<f32>>", "argument 0 of @f has element type complex<f32>, which has no numpy dtype"),
+        ("%a: memref<4xf32>", f"argument 0 of @f has type memref<4xf32>; {_SUPPORTED}"),
+        ("%a: tensor<*xf32>", f"argument 0 of @f has type tensor<*xf32>; {_SUPPORTED}"),
+        ("%a: index", f"argument 0 of @f has type index; {_SUPPORTED}"),
+        ("%a: tensor<4xf8E4M3FN>", "argument 0 of @f has element type f8E4M3FN, which has no numpy dtype"),
+        ("%a: tensor<4xcomplex<i32>>", "argument 0 of @f has element type complex<i32>, which has no numpy dtype"),
     ],
 )
 def test_unsupported_signature(signature, detail):

@@ -4,6 +4,7 @@
     wafer run mlp --batch 8
     wafer run mlp --target wse --machine wse2 --heatmap heat.png --trace trace.json
     wafer run my_model.py         # a file defining make_model() and example_inputs()
+    wafer run model.onnx          # random inputs of its input shapes, checked against onnxruntime
     wafer list                    # the bundled examples
 """
 
@@ -32,9 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wafer", description="The Wafer ML compiler.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="compile a model, check it against PyTorch and time it")
-    run.add_argument("model", help="a bundled example name (see `wafer list`) or a .py file")
+    run.add_argument("model", help="a bundled example name (see `wafer list`), a .py file or an .onnx file")
     run.add_argument("--target", default="cpu", choices=TARGET_OPTIONS, help="compilation target (default: cpu)")
-    run.add_argument("--batch", type=_positive_int, default=1, help="batch size of the bundled examples")
+    run.add_argument("--batch", type=_positive_int, default=1,
+                     help="batch size of the bundled examples, or of an .onnx model's dynamic leading dimension")
     cpu = run.add_argument_group("cpu target")
     cpu.add_argument("--repeat", type=_positive_int, help="timed calls, the median is reported (default: 20)")
     cpu.add_argument("--tile-sizes", type=_tile_sizes, help="override the cache tile, e.g. 8,64")
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             return _list()
         _check_options(args)
+        if args.model.endswith(".onnx"):
+            return _run_onnx(args)
         return _run_wse(args) if args.target == "wse" else _run(args)
     except WaferError as err:
         print(str(err), file=sys.stderr)
@@ -103,7 +107,7 @@ def _load(args):
         return EXAMPLES[args.model].build(args.batch)
     if not args.model.endswith(".py"):
         names = ", ".join(EXAMPLES)
-        raise WaferError(f"error: unknown model '{args.model}': give a .py file or one of: {names}")
+        raise WaferError(f"error: unknown model '{args.model}': give a .py or .onnx file or one of: {names}")
     spec = importlib.util.spec_from_file_location("wafer_user_model", args.model)
     if spec is None:
         raise WaferError(f"error: cannot load '{args.model}'")
@@ -173,10 +177,72 @@ def _run(args) -> int:
         f"latency (median of {repeat}): wafer {wafer_latency * 1e3:.3f} ms, "
         f"torch eager {eager_latency * 1e3:.3f} ms  (wafer/eager = {wafer_latency / eager_latency:.2f}x)"
     )
+    _print_memory(compiled)
+    return 0 if ok else 1
+
+
+def _print_memory(compiled) -> None:
     live_set = compiled.compile_report.live_set_bytes["forward"]
     print(f"memory per call: peak {megabytes(compiled.last_peak_bytes)} of temporaries and results "
           f"({compiled.last_peak_bytes / max(live_set, 1):.2f}x the largest live buffer set, {megabytes(live_set)})")
+
+
+def _run_onnx(args) -> int:
+    """Compile an ONNX file for the CPU, run it on random inputs of its input
+    shapes, check it against ONNX Runtime if that is installed, and time both."""
+    import numpy as np
+
+    import wafer
+
+    if args.target != "cpu":
+        raise WaferError(f"error: wafer run takes an .onnx model for --target cpu only; "
+                         f"call wafer.compile_onnx(path, target='{args.target}') instead")
+    repeat = args.repeat or 20
+    options = _pipeline_options(args)
+    start = time.perf_counter()
+    compiled = wafer.compile_onnx(args.model, target="cpu", batch=args.batch, **options)
+    compile_seconds = time.perf_counter() - start
+    rng = np.random.default_rng(0)
+    inputs = [_random_array(spec.shape, spec.dtype, rng) for spec in compiled.input_specs]
+    print(f"model: {args.model}  inputs: {_shapes(inputs)}  target: cpu")
+    print(f"\ncompile: {compile_seconds:.2f} s (import + pipeline + JIT); pipeline stages:")
+    print(compiled.compile_report.table())
+
+    got = compiled(*inputs)
+    got = got if isinstance(got, tuple) else (got,)
+    session = _onnxruntime_session(args.model)
+    feeds = dict(zip(compiled.input_names, inputs))
+    ok = session is None or _report_error("onnxruntime", zip(got, session.run(None, feeds)))
+    wafer_latency = _median_seconds(lambda: compiled(*inputs), repeat)
+    line = f"latency (median of {repeat}): wafer {wafer_latency * 1e3:.3f} ms"
+    if session is not None:
+        reference_latency = _median_seconds(lambda: session.run(None, feeds), repeat)
+        line += (f", onnxruntime {reference_latency * 1e3:.3f} ms  "
+                 f"(wafer/onnxruntime = {wafer_latency / reference_latency:.2f}x)")
+    print(line)
+    _print_memory(compiled)
     return 0 if ok else 1
+
+
+def _random_array(shape, dtype, rng):
+    """Normal floats; integers and booleans are 0 or 1, an index valid in any table."""
+    if dtype.kind in "fc":
+        return rng.standard_normal(shape).astype(dtype)
+    return rng.integers(0, 2, shape).astype(dtype)
+
+
+def _onnxruntime_session(path: str):
+    """An ONNX Runtime session on the CPU, or None (said so) when there is none to check against."""
+    try:
+        import onnxruntime
+    except ImportError:
+        print("\nno reference: onnxruntime is not installed (pip install onnxruntime)")
+        return None
+    try:
+        return onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own exception types
+        print(f"\nno reference: onnxruntime cannot load the model: {str(err).strip().splitlines()[0]}")
+        return None
 
 
 def _run_wse(args) -> int:
@@ -222,10 +288,19 @@ def _check_numerics(model, inputs, got) -> bool:
     with torch.no_grad():
         expected = model(*inputs)
     pairs = list(zip(got, expected)) if isinstance(expected, (tuple, list)) else [(got, expected)]
-    error = max((g - e).abs().max().item() for g, e in pairs)
-    scale = max(e.abs().max().item() for _, e in pairs)
+    return _report_error("torch", [(g.double(), e.double()) for g, e in pairs])  # numpy has no bfloat16
+
+
+def _report_error(reference: str, pairs) -> bool:
+    """Print the largest difference of Wafer's results from `reference`'s,
+    given as (wafer, reference) array pairs; True if within 1e-4 relative."""
+    import numpy as np
+
+    pairs = [(np.asarray(g, np.float64), np.asarray(e, np.float64)) for g, e in pairs]
+    error = max(float(np.abs(g - e).max(initial=0)) for g, e in pairs)
+    scale = max(float(np.abs(e).max(initial=0)) for _, e in pairs)
     ok = error <= 1e-4 * max(scale, 1e-30)
-    print(f"\nmax |wafer - torch| = {error:.3g}  (max |torch| = {scale:.3g}): {'OK' if ok else 'MISMATCH'}")
+    print(f"\nmax |wafer - {reference}| = {error:.3g}  (max |{reference}| = {scale:.3g}): {'OK' if ok else 'MISMATCH'}")
     return ok
 
 

@@ -84,13 +84,13 @@ class ReturnsNested(torch.nn.Module):
         return x + 1, (x, x * 2)
 
 
-class ReturnsInt(torch.nn.Module):
+class ReturnsString(torch.nn.Module):
     def forward(self, x):
-        return x + 1, 3
+        return x + 1, "done"
 
 
 @pytest.mark.parametrize("model, returned", [(ReturnsDict(), "a dict"), (ReturnsNested(), "a nested tuple"),
-                                             (ReturnsInt(), "a value that is not a tensor")])
+                                             (ReturnsString(), "a value that is neither a tensor nor a number")])
 def test_outputs_other_than_tensors_are_named(model, returned):
     with pytest.raises(wafer.WaferError, match=f"^error: the model returns {returned}; Wafer supports tensors"):
         wafer.compile(model, (torch.randn(3, 4),))
