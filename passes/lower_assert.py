@@ -8,7 +8,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import cf, func, llvm, ub
 
 from ..diagnostics import Diagnostic, format_location
-from ..symbols import ASSERT_FAILED, ASSERT_PENDING
+from ..symbols import ASSERT_FAILED, ASSERT_PENDING, declare_runtime
 from .pass_base import PassFailure, WaferPass
 
 
@@ -48,8 +48,8 @@ class LowerAssert(WaferPass):
             failing |= callers
         body = module.regions[0].blocks[0]
         with ir.InsertionPoint(body), ir.Location.unknown():
-            _declare_runtime(ASSERT_FAILED, [llvm.PointerType.get()], [])
-            _declare_runtime(ASSERT_PENDING, [], [ir.IntegerType.get_signless(1)])
+            declare_runtime(ASSERT_FAILED, [llvm.PointerType.get()], [])
+            declare_runtime(ASSERT_PENDING, [], [ir.IntegerType.get_signless(1)])
         messages = 0
         for name in sorted(failing):
             exit_block = _exit_block(functions[name])
@@ -75,13 +75,6 @@ def _ops_named(function: ir.Operation, name: str) -> list[ir.Operation]:
 
 def _callee(call: ir.Operation) -> str:
     return ir.FlatSymbolRefAttr(call.attributes["callee"]).value
-
-
-def _declare_runtime(name: str, inputs: list[ir.Type], results: list[ir.Type]) -> None:
-    """A private declaration; `llvm.emit_c_interface` makes it call `_mlir_ciface_<name>`,
-    the symbol `ExecutionEngine.register_runtime` provides."""
-    declaration = func.FuncOp(name, ir.FunctionType.get(inputs, results), visibility="private")
-    declaration.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
 
 
 def _exit_block(function: ir.Operation) -> ir.Block:

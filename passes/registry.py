@@ -39,6 +39,7 @@ _PASSES: dict[str, str] = {
     "wafer-warm-threads": "warm_threads:WarmThreads",
     "wafer-expose-c-interface": "expose_c_interface:ExposeCInterface",
     "wafer-lower-assert": "lower_assert:LowerAssert",
+    "wafer-profile-kernels": "profile_kernels:ProfileKernels",
     "wafer-count-heap": "count_heap:CountHeap",
     "wafer-annotate-loops": "annotate_loops:AnnotateLoops",
     "wse-unfold-windows": "wse_unfold_windows:WseUnfoldWindows",

@@ -40,6 +40,8 @@ class CpuPipeline(Configurable):
       threads: worker threads for the `scf.forall` loops, run as OpenMP
         parallel loops (the intel-openmp runtime); 1 keeps them serial, 0
         means one per core.
+      profile: time each kernel (wafer-profile-kernels), for
+        `CpuExecutable.profile` and `wafer run --profile`.
     """
 
     name = "cpu"
@@ -62,6 +64,7 @@ class CpuPipeline(Configurable):
     k_block: int = K_BLOCK
     out_params: bool = True
     threads: int = 0
+    profile: bool = False
 
     def __post_init__(self):
         resolve(self.machine)  # an unknown machine is an option error, before anything runs
@@ -82,6 +85,7 @@ class CpuPipeline(Configurable):
         # which scf-to-cf would otherwise split into blocks it may not have.
         # Allocations call functions wafer-count-heap defines, so each call reports its peak memory.
         memref_to_llvm = "finalize-memref-to-llvm{use-generic-functions=true}"
+        profile = "wafer-profile-kernels," if self.profile else ""
         openmp = "" if threads == 1 else (f"convert-scf-to-openmp{{num-threads={threads}}},canonicalize,"
                                           f"wafer-warm-threads{{threads={threads}}},")
         return [
@@ -117,13 +121,14 @@ class CpuPipeline(Configurable):
             ),
             (
                 "lower",
-                f"{openmp}func.func(tm-tensor-to-loops,refback-munge-memref-copy,convert-linalg-to-loops,"
+                # Kernels are timed as loop nests, before they become OpenMP regions.
+                f"{profile}{openmp}func.func(tm-tensor-to-loops,refback-munge-memref-copy,convert-linalg-to-loops,"
                 "convert-vector-to-scf{full-unroll},"
                 "lower-affine),convert-scf-to-cf,wafer-lower-assert,wafer-polynomial-exp,wafer-rational-math,"
                 # LLVM's powi takes one scalar exponent: constant ones become multiplies, the rest calls.
                 "func.func(math-expand-ops{ops=fpowi}),convert-math-to-funcs,"
-                # x86 has no bf16 arithmetic: compute in f32, and round to bf16 in integer ops.
-                "func.func(refback-expand-ops-for-llvm,arith-emulate-unsupported-floats{source-types=bf16 target-type=f32},"
+                # x86 has no bf16 or f16 arithmetic: compute in f32, and round to bf16 in integer ops.
+                "func.func(math-extend-to-supported-types{target-type=f32},arith-emulate-unsupported-floats{source-types=bf16 target-type=f32},"
                 "arith-expand{include-bf16},convert-math-to-llvm),"
                 f"convert-math-to-libm,expand-strided-metadata,{memref_to_llvm},lower-affine,"
                 f"convert-bufferization-to-memref,{memref_to_llvm},"

@@ -3,12 +3,13 @@
     compiled = wafer.compile(model, example_inputs, target="cpu")
     exe = wafer.compile_mlir(linalg_text, target="cpu")
     model = wafer.compile_onnx("model.onnx", target="cpu")
+    wafer.export(model, example_inputs, "out")   # out/libmodel.so, model.h, weights.bin, model_main
 """
 
 from .compiler import compile_mlir
 from .diagnostics import WaferError
 
-__all__ = ["compile", "compile_mlir", "compile_onnx", "CompiledModel", "WaferError"]
+__all__ = ["compile", "compile_mlir", "compile_onnx", "export", "CompiledModel", "WaferError"]
 
 
 def __getattr__(name: str):
@@ -21,4 +22,8 @@ def __getattr__(name: str):
         from .onnx_frontend import compile_onnx
 
         return compile_onnx
+    if name == "export":  # the exporter, too
+        from .aot import export
+
+        return export
     raise AttributeError(name)

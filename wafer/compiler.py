@@ -9,14 +9,16 @@ from dataclasses import dataclass, field
 from torch_mlir import ir
 
 from .context import make_context
-from .cpu_runtime import CpuExecutable, public_signatures
+from .cpu_runtime import CpuExecutable
 from .diagnostics import WaferError, collect_diagnostics, error_from_mlir, to_diagnostic
+from .ir_dump import IrDump
 from .live_buffers import largest_live_sets
 from .pass_pipeline import build_pass_manager
 from .passes.cpu_target import resolve as resolve_machine
 from .passes.pass_base import OptionError
 from .pipelines.cpu import CpuPipeline
 from .pipelines.wse import WsePipeline
+from .signatures import Signature, public_signatures
 
 TARGETS = ("cpu", "wse")
 
@@ -109,14 +111,24 @@ def parse_module(text: str, ctx: ir.Context) -> ir.Module:
         raise error_from_mlir(err, "cannot parse module") from None
 
 
-def run_stages(module: ir.Module, stages: list[tuple[str, str]], after_stage=None) -> CompileReport:
+def run_stages(module: ir.Module, stages: list[tuple[str, str]], after_stage=None,
+               dump_ir: str | None = None, progress: bool = False) -> CompileReport:
     """Run each stage's pipeline over `module`, counting ops around each;
-    `after_stage(name, module, report)`, if given, looks at the IR each stage left."""
+    `after_stage(name, module, report)`, if given, looks at the IR each stage left.
+    `dump_ir`, a folder, gets the module before the first stage and after each
+    (ir_dump.py); `progress` shows a bar of the stages when stderr is a terminal."""
+    from tqdm import tqdm  # imported on first use: 70 ms that wafer-opt's start does without
+
     report = CompileReport()
     ctx = module.context
     after = count_ops(module)
-    with collect_diagnostics(ctx) as diagnostics:
+    dump = IrDump(dump_ir) if dump_ir is not None else None
+    if dump is not None:
+        dump.write("import", module)
+    bar = tqdm(total=len(stages), desc="compile", unit="stage", leave=False, disable=None if progress else True)
+    with collect_diagnostics(ctx) as diagnostics, bar:
         for name, text in stages:
+            bar.set_postfix_str(name)
             before, start = after, time.perf_counter()
             pm = build_pass_manager(f"builtin.module({text})", ctx)
             # Verified once per stage: after every pass, verification was a third of
@@ -135,6 +147,9 @@ def run_stages(module: ir.Module, stages: list[tuple[str, str]], after_stage=Non
             report.strategies = max(report.strategies, strategies(module), key=len)
             if after_stage is not None:
                 after_stage(name, module, report)
+            if dump is not None:
+                dump.write(name, module)
+            bar.update()
     report.seconds = sum(s.seconds for s in report.stages)
     return report
 
@@ -154,11 +169,32 @@ def compile_mlir(module_or_text, target: str = "cpu", **options) -> CpuExecutabl
 
 
 def compile_module(module: ir.Module, target: str = "cpu", **options):
-    """Compile a module that lives in a Wafer context; it is lowered in place."""
+    """Compile a module that lives in a Wafer context; it is lowered in place.
+
+    Besides the target pipeline's options, `dump_ir="DIR"` writes the module
+    after each stage to DIR, and `progress=True` shows the stages as a bar
+    (see `run_stages`).
+    """
     if target not in TARGETS:
         raise WaferError(f"error: unknown target '{target}' (known: {', '.join(TARGETS)})")
     if target == "wse":
         return _compile_wse(module, **options)
+    start = time.perf_counter()
+    signatures, pipeline, report = lower_for_cpu(module, **options)
+    jit_start = time.perf_counter()
+    ops = report.stages[-1].ops_after
+    executable = CpuExecutable(module, signatures, openmp=uses_openmp(report), out_params=pipeline.out_params)
+    report.stages.append(StageReport("jit", time.perf_counter() - jit_start, ops, ops))
+    report.seconds = time.perf_counter() - start
+    executable.compile_report = report
+    return executable
+
+
+def lower_for_cpu(module: ir.Module, dump_ir: str | None = None, progress: bool = False,
+                  **options) -> tuple[dict[str, Signature], CpuPipeline, CompileReport]:
+    """Lower a module in place to the LLVM dialect with the cpu pipeline; return the
+    signatures of its public functions (read before lowering), the pipeline and its
+    report. The JIT (`compile_module`) and the ahead-of-time artifact (aot.py) share it."""
     signatures = public_signatures(module)
     # A result's buffer can be the caller's only if its size is known before the call.
     dynamic = [s.name for s in signatures.values() if any(None in r.shape for r in s.results)]
@@ -168,16 +204,14 @@ def compile_module(module: ir.Module, target: str = "cpu", **options):
         raise WaferError(f"error: {err}") from None
     if pipeline.out_params and dynamic:
         raise WaferError(f"error: out-params needs static result shapes, and @{dynamic[0]} returns a dynamic one")
-    start = time.perf_counter()
-    report = run_stages(module, pipeline.stages(), after_stage=_record_live_sets)
-    jit_start = time.perf_counter()
-    ops = report.stages[-1].ops_after
-    executable = CpuExecutable(module, signatures, openmp=ops["omp.parallel"] > 0, out_params=pipeline.out_params)
-    report.stages.append(StageReport("jit", time.perf_counter() - jit_start, ops, ops))
-    report.seconds = time.perf_counter() - start
+    report = run_stages(module, pipeline.stages(), after_stage=_record_live_sets, dump_ir=dump_ir, progress=progress)
     report.machine = resolve_machine(pipeline.machine).describe()
-    executable.compile_report = report
-    return executable
+    return signatures, pipeline, report
+
+
+def uses_openmp(report: CompileReport) -> bool:
+    """Does the lowered code call the OpenMP runtime (threads > 1 left a parallel loop)?"""
+    return report.stages[-1].ops_after["omp.parallel"] > 0
 
 
 def _record_live_sets(stage: str, module: ir.Module, report: CompileReport) -> None:
@@ -185,7 +219,7 @@ def _record_live_sets(stage: str, module: ir.Module, report: CompileReport) -> N
         report.live_set_bytes = largest_live_sets(module)
 
 
-def _compile_wse(module: ir.Module, machine="small", region=None, **options):
+def _compile_wse(module: ir.Module, machine="small", region=None, dump_ir=None, progress=False, **options):
     """Lower to a placed `wse` program for `machine` (a preset name or a `Machine`),
     optionally restricted to a `region=(width, height)` of its fabric; `options`
     are the wse pipeline's (mode)."""
@@ -219,7 +253,7 @@ def _compile_wse(module: ir.Module, machine="small", region=None, **options):
                              "takes and returns tensors only (the cpu target takes both)")
     with module.context:
         module.operation.attributes[MACHINE_ATTR] = FabricInfo.of(target_machine).to_attr()
-    report = run_stages(module, pipeline.stages())
+    report = run_stages(module, pipeline.stages(), dump_ir=dump_ir, progress=progress)
     executable = WseExecutable(module, signatures, target_machine)
     report.seconds = time.perf_counter() - start
     executable.compile_report = report

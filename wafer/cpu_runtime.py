@@ -20,16 +20,16 @@ import os
 import site
 import sys
 import threading
-from dataclasses import dataclass
 
-import ml_dtypes
 import numpy as np
 from torch_mlir import ir
 from torch_mlir.execution_engine import ExecutionEngine
 
 from .diagnostics import WaferError
 from .external_constants import externalize_constants
-from .symbols import ASSERT_FAILED, ASSERT_PENDING, HEAP_COUNTERS, public_functions
+from .kernel_profile import KernelProfile, KernelTimers
+from .signatures import Executable, Signature, TensorSpec
+from .symbols import ASSERT_FAILED, ASSERT_PENDING, HEAP_COUNTERS
 
 _LIBC = ctypes.CDLL(None)
 # glibc hands freed blocks above 128 KB straight back to the OS, so every call
@@ -41,70 +41,6 @@ _LIBC.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
 
 _ASSERT_FAILED_HOOK = ctypes.CFUNCTYPE(None, ctypes.c_char_p)
 _ASSERT_PENDING_HOOK = ctypes.CFUNCTYPE(ctypes.c_bool)
-
-_DTYPES = {
-    "f16": np.float16, "bf16": ml_dtypes.bfloat16, "f32": np.float32, "f64": np.float64, "i1": np.bool_,
-    "i8": np.int8, "i16": np.int16, "i32": np.int32, "i64": np.int64,
-    "ui8": np.uint8, "ui16": np.uint16, "ui32": np.uint32, "ui64": np.uint64,
-    "complex<f32>": np.complex64, "complex<f64>": np.complex128,
-}
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """A function argument or result: its shape (None = dynamic) and dtype.
-
-    A `scalar` (an integer or float in the signature, not a tensor) crosses the
-    boundary as a rank-0 array (wafer-scalars-as-tensors) and comes back as a
-    numpy scalar.
-    """
-
-    shape: tuple[int | None, ...]
-    dtype: np.dtype
-    scalar: bool = False
-
-    @staticmethod
-    def from_type(type_: ir.Type, where: str) -> TensorSpec:
-        scalar = isinstance(type_, (ir.IntegerType, ir.FloatType))
-        if not (scalar or isinstance(type_, ir.RankedTensorType)):
-            raise WaferError(f"error: {where} has type {type_}; only ranked tensors, integers and floats are supported")
-        element = str(type_ if scalar else type_.element_type)
-        if element not in _DTYPES:
-            raise WaferError(f"error: {where} has element type {element}, which has no numpy dtype")
-        if scalar:
-            return TensorSpec((), np.dtype(_DTYPES[element]), scalar=True)
-        dynamic = ir.ShapedType.get_dynamic_size()
-        shape = tuple(None if d == dynamic else d for d in type_.shape)
-        return TensorSpec(shape, np.dtype(_DTYPES[element]))
-
-    def __str__(self) -> str:
-        if self.scalar:
-            return f"scalar {self.dtype}"
-        dims = "x".join("?" if d is None else str(d) for d in self.shape)
-        return f"{dims}x{self.dtype}" if dims else str(self.dtype)
-
-
-@dataclass(frozen=True)
-class Signature:
-    name: str
-    args: tuple[TensorSpec, ...]
-    results: tuple[TensorSpec, ...]
-
-
-def public_signatures(module: ir.Module) -> dict[str, Signature]:
-    """Signatures of the public functions of a linalg-on-tensors module."""
-    signatures = {}
-    for op in public_functions(module.operation):
-        name = ir.StringAttr(op.attributes["sym_name"]).value
-        function_type = ir.FunctionType(ir.TypeAttr(op.attributes["function_type"]).value)
-        args = tuple(
-            TensorSpec.from_type(t, f"argument {i} of @{name}") for i, t in enumerate(function_type.inputs)
-        )
-        results = tuple(
-            TensorSpec.from_type(t, f"result {i} of @{name}") for i, t in enumerate(function_type.results)
-        )
-        signatures[name] = Signature(name, args, results)
-    return signatures
 
 
 @functools.lru_cache(maxsize=None)  # one class per rank: ctypes caches pointer types forever
@@ -222,21 +158,6 @@ def _copy_result(descriptor: ctypes.Structure, spec: TensorSpec) -> np.ndarray:
     return result
 
 
-_KINDS = "biufc"  # numpy's kinds, each castable to those after it
-
-
-def _scalar_argument(arg, spec: TensorSpec, where: str) -> np.ndarray:
-    """A Python or numpy number as the rank-0 array a scalar parameter takes:
-    converted when no information is lost in kind (an int to f32, not a float to i64)."""
-    array = np.asarray(arg)
-    if array.ndim or array.dtype.kind not in _KINDS or _KINDS.index(array.dtype.kind) > _KINDS.index(spec.dtype.kind):
-        return array  # refused by the caller's dtype or shape check
-    try:
-        return np.asarray(arg, dtype=spec.dtype)
-    except OverflowError:
-        raise WaferError(f"error: {where} must be {spec}, got {arg}, which does not fit") from None
-
-
 def _row_major(shape: tuple[int, ...]) -> tuple[int, ...]:
     strides, step = [], 1
     for dim in reversed(shape):
@@ -261,68 +182,6 @@ def openmp_runtime() -> str:
             return path
     raise WaferError("error: threads > 1 needs the OpenMP runtime libiomp5.so from the intel-openmp "
                      "package (pip install intel-openmp), or compile with threads=1")
-
-
-class Executable:
-    """What every target's executable shares: its public functions, called as
-    `exe.fn(*arrays)` or `exe.invoke("fn", *arrays)`, with arguments checked
-    against the signature before anything runs."""
-
-    def __init__(self, signatures: dict[str, Signature]):
-        self._signatures = signatures
-
-    @property
-    def functions(self) -> list[str]:
-        return list(self._signatures)
-
-    def invoke(self, name: str, *args):
-        raise NotImplementedError
-
-    def signature(self, name: str) -> Signature:
-        signature = self._signatures.get(name)
-        if signature is None:
-            raise WaferError(f"error: no public function @{name} (have: {', '.join(self._signatures)})")
-        return signature
-
-    def checked_call(self, name: str, args) -> tuple[Signature, list[np.ndarray]]:
-        """The signature of @name and `args` as C-contiguous arrays of its dtypes."""
-        signature = self.signature(name)
-        return signature, self._check_args(signature, args)
-
-    def __getattr__(self, name: str):
-        # Only for names that are no attribute: `exe._helper` calls @_helper, but
-        # dunder lookups (copy, pickle) and a half-built executable stay misses.
-        if name.startswith("__") or name not in self.__dict__.get("_signatures", ()):
-            raise AttributeError(name)
-        return lambda *args: self.invoke(name, *args)
-
-    @staticmethod
-    def _check_args(signature: Signature, args) -> list[np.ndarray]:
-        if len(args) != len(signature.args):
-            raise WaferError(
-                f"error: @{signature.name} takes {len(signature.args)} arguments, got {len(args)}"
-            )
-        arrays = []
-        for i, (arg, spec) in enumerate(zip(args, signature.args)):
-            if type(arg) is np.ndarray and arg.shape == spec.shape and arg.dtype == spec.dtype and arg.flags.c_contiguous:
-                arrays.append(arg)  # the common case, in one test
-                continue
-            array = _scalar_argument(arg, spec, f"argument {i} of @{signature.name}") if spec.scalar else np.asarray(arg)
-            same_width = array.dtype.kind in "iu" and spec.dtype.kind in "iu" and array.dtype.itemsize == spec.dtype.itemsize
-            if array.dtype != spec.dtype and not same_width:
-                raise WaferError(
-                    f"error: argument {i} of @{signature.name} must be {spec}, got dtype {array.dtype}"
-                )
-            fits = array.ndim == len(spec.shape) and all(
-                want is None or want == got for want, got in zip(spec.shape, array.shape)
-            )
-            if not fits:
-                shape = "x".join(map(str, array.shape)) or "scalar"
-                raise WaferError(f"error: argument {i} of @{signature.name} must be {spec}, got shape {shape}")
-            if array.dtype != spec.dtype or not array.flags.c_contiguous:
-                array = np.require(array, requirements="C").view(spec.dtype)
-            arrays.append(array)
-        return arrays
 
 
 class CpuExecutable(Executable):
@@ -362,6 +221,8 @@ class CpuExecutable(Executable):
         )
         for symbol, hook in zip((ASSERT_FAILED, ASSERT_PENDING), self._hooks):
             self._engine.register_runtime(symbol, hook)
+        # What wafer-profile-kernels calls, when the module was compiled with profile=True.
+        self._kernel_timers = KernelTimers.register(llvm_module, self._engine)
         self._heap = (ctypes.c_int64 * 2).from_address(self._packed_call(HEAP_COUNTERS, ctypes.c_void_p).value)
         self._free_entry = _PACKED_ENTRY(self._lookup(_FREE))
         self.last_peak_bytes = 0
@@ -385,6 +246,13 @@ class CpuExecutable(Executable):
         result = result_type()
         _PACKED_ENTRY(self._lookup(name))(ctypes.byref(ctypes.pointer(result)))
         return result
+
+    def profile(self, name: str, *args, repeat: int = 10) -> KernelProfile:
+        """Call @name `repeat` times and time each call and each of its kernels
+        (a module compiled with profile=True); `.table()` and `.save_trace(path)` show them."""
+        if self._kernel_timers is None:
+            raise WaferError("error: no kernel timers in this module: compile it with profile=True")
+        return self._kernel_timers.profile(name, lambda: self.invoke(name, *args), repeat)
 
     def invoke(self, name: str, *args):
         signature, arrays = self.checked_call(name, args)

@@ -42,18 +42,47 @@ _SEVERITIES = {
 
 
 def format_location(loc: ir.Location) -> str:
-    """Render a location as file:line:col, or '' if it has none.
+    """Render a location as file:line:col, or '' if it has none."""
+    frame = user_frame(loc)
+    return ":".join(map(str, frame)) if frame else ""
+
+
+def user_frame(loc: ir.Location) -> tuple[str, int, int] | None:
+    """The (file, line, col) of `loc` in the user's code, or None if it has no file.
 
     The fx importer gives each op a call-site location: the innermost frames
     are PyTorch's own code, so the first frame outside site-packages (the
     user's model) is preferred.
     """
-    frames = re.findall(r'"([^"]*)":(\d+):(\d+)', str(loc))
-    if not frames:
-        return ""
+    frames = location_frames(loc)
     user = [f for f in frames if "site-packages" not in f[0]]
-    file, line, col = (user or frames)[0]
-    return f"{file}:{line}:{col}"
+    return (user or frames)[0] if frames else None
+
+
+def location_frames(loc: ir.Location) -> list[tuple[str, int, int]]:
+    """(file, line, col) of each file location in `loc`, innermost first: a call
+    site's callee before its caller, a name's or a fusion's locations in order."""
+    loc = ir.Location.from_attr(loc.attr, loc.context)  # the typed subclass
+    if isinstance(loc, ir.FileLineColLoc):
+        return [(loc.filename, loc.start_line, loc.start_col)]
+    if isinstance(loc, ir.CallSiteLoc):
+        return location_frames(loc.callee) + location_frames(loc.caller)
+    if isinstance(loc, ir.NameLoc):
+        return location_frames(loc.child_loc)
+    if isinstance(loc, ir.FusedLoc):
+        return [frame for inner in loc.locations for frame in location_frames(inner)]
+    return []
+
+
+def location_names(loc: ir.Location) -> list[str]:
+    """The names in a location: the ONNX importer gives each op its node's name,
+    and a rewrite that merges ops fuses their locations."""
+    loc = ir.Location.from_attr(loc.attr, loc.context)  # the typed subclass
+    if isinstance(loc, ir.NameLoc):
+        return [loc.name_str]
+    if isinstance(loc, ir.FusedLoc):
+        return [name for inner in loc.locations for name in location_names(inner)]
+    return []
 
 
 def to_diagnostic(d) -> Diagnostic:

@@ -25,7 +25,7 @@ from torch_mlir.extras.onnx_importer import ModelInfo, NodeImporter
 
 from .compiler import compile_module
 from .context import make_context
-from .diagnostics import WaferError, first_line
+from .diagnostics import WaferError, first_line, location_names
 
 FUNC_NAME = "forward"
 # An older model is converted to this opset first: torch-mlir's patterns cover
@@ -230,7 +230,7 @@ def _run(module: ir.Module, pipeline: str, file: str, nodes: dict[str, onnx.Node
         lines = []
         for diagnostic in err.error_diagnostics:
             message = first_line(diagnostic.message)
-            named = [nodes[name] for name in _location_names(diagnostic.location) if name in nodes]
+            named = [nodes[name] for name in location_names(diagnostic.location) if name in nodes]
             line = f"error: {file}: {describe(named[0], message) if named else message}"
             if line not in lines:
                 lines.append(line)
@@ -243,19 +243,8 @@ def _unconverted_nodes(module: ir.Module, nodes: dict[str, onnx.NodeProto]) -> l
 
     def visit(op: ir.Operation) -> ir.WalkResult:
         if op.name == "torch.operator":
-            found.update((name, nodes[name]) for name in _location_names(op.location) if name in nodes)
+            found.update((name, nodes[name]) for name in location_names(op.location) if name in nodes)
         return ir.WalkResult.ADVANCE
 
     module.operation.walk(visit)
     return list(found.values())
-
-
-def _location_names(location: ir.Location) -> list[str]:
-    """The names in a location: the importer gives each op its node's name,
-    and a rewrite that merges ops fuses their locations."""
-    location = ir.Location.from_attr(location.attr, location.context)  # the typed subclass
-    if isinstance(location, ir.NameLoc):
-        return [location.name_str]
-    if isinstance(location, ir.FusedLoc):
-        return [name for inner in location.locations for name in _location_names(inner)]
-    return []

@@ -1,14 +1,25 @@
 """The symbols compiled code and the JIT runtime share: which functions a
 module exposes (wafer-expose-c-interface), which the runtime provides
-(wafer-lower-assert) and which it reads (wafer-count-heap)."""
+(wafer-lower-assert, wafer-profile-kernels) and which it reads (wafer-count-heap)."""
 
 from __future__ import annotations
 
 from torch_mlir import ir
+from torch_mlir.dialects import func
 
 ASSERT_FAILED = "wafer_assert_failed"  # void (const char *message): record a failed cf.assert
 ASSERT_PENDING = "wafer_assert_pending"  # bool (void): has one failed in this call?
 HEAP_COUNTERS = "wafer_heap_counters"  # i64 *(void): {heap bytes held now, the most held since reset}
+KERNEL_BEGIN = "wafer_kernel_begin"  # void (i64 kernel): a timed kernel starts
+KERNEL_END = "wafer_kernel_end"  # void (i64 kernel): it ends
+KERNELS_ATTR = "wafer.kernels"  # on the module: the timed kernels' names, indexed by their ids
+
+
+def declare_runtime(name: str, inputs: list[ir.Type], results: list[ir.Type]) -> None:
+    """A private declaration; `llvm.emit_c_interface` makes it call `_mlir_ciface_<name>`,
+    the symbol `ExecutionEngine.register_runtime` provides."""
+    declaration = func.FuncOp(name, ir.FunctionType.get(inputs, results), visibility="private")
+    declaration.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
 
 
 def public_functions(module: ir.Operation) -> list[ir.OpView]:

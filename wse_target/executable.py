@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from torch_mlir import ir
 
-from ..cpu_runtime import Executable, Signature
+from ..signatures import Executable, Signature
 from .machine import Machine
 from .report import Report
 from .simulator import estimate, execute

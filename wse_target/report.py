@@ -1,12 +1,12 @@
 """What a simulated run cost: per-op cycles, whole-grid heatmaps and a Perfetto trace."""
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from wafer.trace_events import save_trace, slice_event, track_name
 from wafer.wse_target.cost import Rect
 from wafer.wse_target.machine import Dtype, Machine
 
@@ -171,28 +171,19 @@ class Report:
         Each op is an "X" slice with its idle, comm and compute phases nested inside,
         timed in microseconds at the machine clock.
         """
-        us_per_cycle = 1e6 / self.machine.clock_hz
-        events: list[dict] = [
-            {"ph": "M", "pid": 0, "name": "process_name", "args": {"name": self.machine.name}}
-        ]
+        us = 1e6 / self.machine.clock_hz  # per cycle
+        events: list[dict] = [track_name(self.machine.name)]
         for tid, op in enumerate(self.ops):
-            label = f"{op.name} {op.region}"
-            events.append({"ph": "M", "pid": 0, "tid": tid, "name": "thread_name",
-                           "args": {"name": label}})
+            events.append(track_name(f"{op.name} {op.region}", tid))
             args = {"kind": op.kind, "region": op.region, "flops": op.flops}
-            events.append(_slice(op.name, tid, op.start_cycle, op.cycles, us_per_cycle, args))
+            events.append(slice_event(op.name, tid, op.start_cycle * us, op.cycles * us, args))
             start = op.start_cycle
             for phase, cycles in (("idle", op.idle_cycles), ("comm", op.comm_cycles),
                                   ("compute", op.compute_cycles)):
                 if cycles:
-                    events.append(_slice(phase, tid, start, cycles, us_per_cycle, {}))
+                    events.append(slice_event(phase, tid, start * us, cycles * us, {}))
                 start += cycles
-        Path(path).write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ns"}))
-
-
-def _slice(name: str, tid: int, start: float, cycles: float, us: float, args: dict) -> dict:
-    return {"ph": "X", "pid": 0, "tid": tid, "name": name, "ts": start * us,
-            "dur": cycles * us, "args": args}
+        save_trace(path, events)
 
 
 def _flops_per_second(rate: float) -> str:

@@ -90,6 +90,10 @@ PROGRAMS = {
     "causal_attention": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
                          lambda: (rand(1, 2, 5, 8), rand(1, 2, 5, 8), rand(1, 2, 5, 8))),
     "gelu": (lambda x: F.gelu(x), lambda: (torch.randn(37),)),
+    "gelu_f64": (lambda x: F.gelu(x), lambda: (torch.randn(37, dtype=torch.float64),)),  # erf on f64
+    "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"), lambda: (torch.randn(37),)),  # torch-mlir's pi = 22/7
+    "gelu_tanh_f64": (lambda x: F.gelu(x, approximate="tanh"), lambda: (torch.randn(37, dtype=torch.float64),)),
+    "tanh_bf16": (lambda x: torch.tanh(x), lambda: (torch.randn(37).bfloat16(),)),  # math on bf16, in f32
     "cat_of_slices": (lambda a, b: torch.cat([a[:, 1:], b], 1), lambda: (rand(3, 4), rand(3, 2))),
     "permute_reshape": (lambda x: x.permute(2, 0, 1).reshape(5, -1), lambda: (rand(3, 4, 5),)),
     "expand_add": (lambda a, b: a.expand(4, 3, 5) + b, lambda: (rand(3, 1), rand(4, 1, 5))),
@@ -147,3 +151,21 @@ def test_program_matches_eager(name):
 def test_numbers_come_back_as_numbers_from_numpy_inputs():
     compiled = wafer.compile(Program(lambda x: x.argmax().item()), (rand(4),))
     assert compiled(torch.tensor([0.0, 3.0, 1.0, 2.0]).numpy()) == 1
+
+
+class Upsampler(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.up = torch.nn.ConvTranspose2d(4, 4, 3, stride=2, groups=4)
+
+    def forward(self, x):
+        return self.up(x)
+
+
+def test_a_depthwise_transposed_convolution_is_refused_with_its_layer():
+    """torch-mlir's lowering of it emits an invalid collapse_shape: refused before the import."""
+    with pytest.raises(wafer.WaferError) as info:
+        wafer.compile(Upsampler().eval(), (rand(1, 4, 5, 5),))
+    assert str(info.value).startswith(f"error: {__file__}:")
+    assert "in layer 'up': Wafer cannot lower a transposed convolution with one input channel per group" \
+        in str(info.value)

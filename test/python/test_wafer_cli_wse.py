@@ -59,7 +59,7 @@ def test_whole_wafer_mode_has_no_pipeline_rate(capsys):
     (["--machine", "wse2"], "--machine"),
     (["--mode", "whole-wafer"], "--mode"),
     (["--heatmap", "heat.png"], "--heatmap"),
-    (["--target", "cpu", "--trace", "trace.json"], "--trace"),
+    (["--target", "wse", "--profile"], "--profile"),
 ])
 def test_an_option_of_the_other_target_is_a_one_line_error(args, flag, capsys):
     assert main(["run", "mlp", *args]) == 1

@@ -3,8 +3,13 @@
     wafer run lenet               # compile for the CPU, check against PyTorch, time it
     wafer run mlp --batch 8
     wafer run mlp --target wse --machine wse2 --heatmap heat.png --trace trace.json
+    wafer run lenet --profile --trace trace.json   # time each kernel, write a Perfetto trace
+    wafer run lenet --dump-ir ir/                  # the module after each stage: ir/00-import.mlir, ...
     wafer run my_model.py         # a file defining make_model() and example_inputs()
     wafer run model.onnx          # random inputs of its input shapes, checked against onnxruntime
+    wafer export lenet -o out     # out/libmodel.so, model.h, weights.bin, model_main: no Python needed
+    wafer verify out lenet        # run out/model_main on random inputs, check it against PyTorch
+    wafer fuzz --count 200 --seed 0   # random programs, checked against eager on both targets
     wafer list                    # the bundled examples
 """
 
@@ -24,8 +29,8 @@ from ..wse_target.machine import PRESETS
 
 # The options that only one target reads; giving one to the other target is an error.
 TARGET_OPTIONS = {
-    "cpu": ("repeat", "tile_sizes", "threads", "options"),
-    "wse": ("machine", "mode", "heatmap", "trace"),
+    "cpu": ("repeat", "tile_sizes", "threads", "options", "profile"),
+    "wse": ("machine", "mode", "heatmap"),
 }
 
 
@@ -37,23 +42,49 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--target", default="cpu", choices=TARGET_OPTIONS, help="compilation target (default: cpu)")
     run.add_argument("--batch", type=_positive_int, default=1,
                      help="batch size of the bundled examples, or of an .onnx model's dynamic leading dimension")
+    run.add_argument("--dump-ir", metavar="DIR", help="write the module after each pipeline stage to DIR, "
+                     "numbered in order: 00-import.mlir, 01-verify.mlir, ...")
+    run.add_argument("--trace", metavar="JSON", help="write a Chrome/Perfetto trace: of each kernel's time "
+                     "on the cpu target (as --profile), of the simulated ops on the wse target")
     cpu = run.add_argument_group("cpu target")
     cpu.add_argument("--repeat", type=_positive_int, help="timed calls, the median is reported (default: 20)")
-    cpu.add_argument("--tile-sizes", type=_tile_sizes, help="override the cache tile, e.g. 8,64")
-    cpu.add_argument("--threads", type=_positive_int, help="worker threads (default: one per core)")
-    cpu.add_argument("--options", help="more cpu pipeline options, e.g. "
-                     "'register-tile=4,16 cache-tile=32,128 pack=false'")
+    _add_pipeline_options(cpu, default_threads=None, threads_help="worker threads (default: one per core)")
+    cpu.add_argument("--profile", action="store_true", default=None,
+                     help="time each kernel (fused loop nest) and print where a call's time goes")
     wse = run.add_argument_group("wse target (simulated)")
     wse.add_argument("--machine", choices=sorted(PRESETS), help="machine preset (default: small)")
     wse.add_argument("--mode", choices=MODES, help="placement (default: pipelined)")
     wse.add_argument("--heatmap", metavar="PNG", help="write PE utilization and link load as a PNG")
-    wse.add_argument("--trace", metavar="JSON", help="write a Chrome/Perfetto trace of the ops")
+    export = commands.add_parser("export", help="compile a model ahead of time into a shared library, a C header, "
+                                 "a weights file and a runner of .npy files, none of which needs Python")
+    export.add_argument("model", help="a bundled example name (see `wafer list`) or a .py file")
+    export.add_argument("-o", "--output", required=True, metavar="DIR", help="the folder to write the files into")
+    export.add_argument("--batch", type=_positive_int, default=1, help="batch size of the bundled examples")
+    _add_pipeline_options(export, default_threads=1,
+                          threads_help="worker threads; above 1, libiomp5.so is copied next to the library "
+                          "(default: 1)")
+    export.set_defaults(profile=None, trace=None)  # run's options that `_pipeline_options` reads: no profiling here
+    verify = commands.add_parser("verify", help="run an exported model on random inputs and check it against PyTorch")
+    verify.add_argument("directory", metavar="DIR", help="the folder `wafer export` wrote")
+    verify.add_argument("model", help="the model it was exported from: a bundled example name or a .py file")
+    verify.add_argument("--batch", type=_positive_int, default=1, help="batch size of the bundled examples")
+    fuzz = commands.add_parser("fuzz", help="check random PyTorch programs against eager on every target")
+    fuzz.add_argument("--count", type=_positive_int, default=100, help="programs to generate (default: 100)")
+    fuzz.add_argument("--seed", type=int, default=0, help="the first program's seed (default: 0)")
+    fuzz.add_argument("--no-wse", action="store_true", help="check the CPU target only")
+    fuzz.add_argument("--out", default="fuzz-failures", help="where failures are saved (default: fuzz-failures)")
     commands.add_parser("list", help="list the bundled examples")
     args = parser.parse_args(argv)
 
     try:
         if args.command == "list":
             return _list()
+        if args.command == "export":
+            return _export(args)
+        if args.command == "verify":
+            return _verify(args)
+        if args.command == "fuzz":
+            return _fuzz(args)
         _check_options(args)
         if args.model.endswith(".onnx"):
             return _run_onnx(args)
@@ -61,6 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     except WaferError as err:
         print(str(err), file=sys.stderr)
         return 1
+
+
+def _add_pipeline_options(group, default_threads: int | None, threads_help: str) -> None:
+    """The cpu pipeline's options that `run` and `export` take (read by `_pipeline_options`)."""
+    group.add_argument("--tile-sizes", type=_tile_sizes, help="override the cache tile, e.g. 8,64")
+    group.add_argument("--threads", type=_positive_int, default=default_threads, help=threads_help)
+    group.add_argument("--options", help="more cpu pipeline options, e.g. "
+                       "'register-tile=4,16 cache-tile=32,128 pack=false'")
 
 
 def _positive_int(text: str) -> int:
@@ -90,6 +129,23 @@ def _check_options(args) -> None:
     for flag, path in (("--heatmap", args.heatmap), ("--trace", args.trace)):
         if path is not None and not Path(path).resolve().parent.is_dir():
             raise WaferError(f"error: cannot write {flag} '{path}': no such directory '{Path(path).parent}'")
+
+
+def _fuzz(args) -> int:
+    """Run a campaign and print its table; non-zero when any program was a mismatch or a crash."""
+    from tqdm import tqdm
+
+    from ..fuzz import fuzz
+    from ..fuzz.check import CRASH, MISMATCH
+
+    with tqdm(total=args.count, unit="program", disable=None) as bar:
+        def progress(summary):
+            bar.update(1)
+            bar.set_postfix(failures=len(summary.failures))
+
+        summary = fuzz(count=args.count, seed=args.seed, wse=not args.no_wse, out_dir=args.out, progress=progress)
+    print(summary.table())
+    return 1 if summary.programs[MISMATCH] or summary.programs[CRASH] else 0
 
 
 def _list() -> int:
@@ -123,6 +179,13 @@ def _load(args):
     return module.make_model().eval(), inputs if isinstance(inputs, tuple) else (inputs,)
 
 
+def _load_torch_model(args):
+    """`_load` for the commands that take a PyTorch model only."""
+    if args.model.endswith(".onnx"):
+        raise WaferError(f"error: wafer {args.command} takes a bundled example or a .py file, not '{args.model}'")
+    return _load(args)
+
+
 def _median_seconds(fn, repeat: int) -> float:
     fn()  # warm-up
     times = []
@@ -146,6 +209,8 @@ def _pipeline_options(args) -> dict:
         text += " tile-sizes=" + ",".join(map(str, args.tile_sizes))
     if args.threads is not None:
         text += f" threads={args.threads}"
+    if args.profile or args.trace:
+        text += " profile=true"
     try:
         pipeline = CpuPipeline.from_options(parse_options(text))
     except OptionError as err:
@@ -164,7 +229,7 @@ def _run(args) -> int:
     print(f"model: {args.model}  inputs: {_shapes(inputs)}  target: {args.target}")
 
     start = time.perf_counter()
-    compiled = wafer.compile(model, inputs, target=args.target, **options)
+    compiled = wafer.compile(model, inputs, target=args.target, dump_ir=args.dump_ir, progress=True, **options)
     compile_seconds = time.perf_counter() - start
     print(f"\ncompile: {compile_seconds:.2f} s (import + pipeline + JIT); pipeline stages:")
     print(compiled.compile_report.table())
@@ -178,7 +243,29 @@ def _run(args) -> int:
         f"torch eager {eager_latency * 1e3:.3f} ms  (wafer/eager = {wafer_latency / eager_latency:.2f}x)"
     )
     _print_memory(compiled)
+    _print_profile(args, compiled.executable, inputs, repeat)
     return 0 if ok else 1
+
+
+def _print_profile(args, executable, inputs, repeat: int) -> None:
+    """--profile and --trace: where the time of `repeat` calls goes, kernel by kernel."""
+    if not (args.profile or args.trace):
+        return
+    profile = executable.profile(executable.functions[0], *inputs, repeat=repeat)
+    print(f"\nkernels, over {repeat} calls (the timers add about 2 us per kernel and call to the latency):")
+    print(profile.table())
+    _save(args.trace, profile.save_trace)
+
+
+def _save(path: str | None, save) -> None:
+    """Call `save(path)` when the path was given, turning an OSError into a one-line error."""
+    if path is None:
+        return
+    try:
+        save(path)
+    except OSError as err:
+        raise WaferError(f"error: cannot write '{path}': {err.strerror}") from None
+    print(f"wrote {path}")
 
 
 def _print_memory(compiled) -> None:
@@ -200,7 +287,8 @@ def _run_onnx(args) -> int:
     repeat = args.repeat or 20
     options = _pipeline_options(args)
     start = time.perf_counter()
-    compiled = wafer.compile_onnx(args.model, target="cpu", batch=args.batch, **options)
+    compiled = wafer.compile_onnx(args.model, target="cpu", batch=args.batch, dump_ir=args.dump_ir,
+                                  progress=True, **options)
     compile_seconds = time.perf_counter() - start
     rng = np.random.default_rng(0)
     inputs = [_random_array(spec.shape, spec.dtype, rng) for spec in compiled.input_specs]
@@ -221,6 +309,7 @@ def _run_onnx(args) -> int:
                  f"(wafer/onnxruntime = {wafer_latency / reference_latency:.2f}x)")
     print(line)
     _print_memory(compiled)
+    _print_profile(args, compiled.executable, inputs, repeat)
     return 0 if ok else 1
 
 
@@ -254,7 +343,8 @@ def _run_wse(args) -> int:
     print(f"model: {args.model}  inputs: {_shapes(inputs)}  target: wse ({machine}, {mode})")
 
     start = time.perf_counter()
-    compiled = wafer.compile(model, inputs, target="wse", machine=machine, mode=mode)
+    compiled = wafer.compile(model, inputs, target="wse", machine=machine, mode=mode, dump_ir=args.dump_ir,
+                             progress=True)
     compile_seconds = time.perf_counter() - start
     print(f"\ncompile: {compile_seconds:.2f} s (import + pipeline); pipeline stages:")
     print(compiled.compile_report.table())
@@ -267,14 +357,45 @@ def _run_wse(args) -> int:
     print(f"simulated latency {report.seconds * 1e6:,.2f} us per inference "
           f"(simulator wall time {simulate_seconds:.2f} s)\n")
     print(report.table())
-    for path, save in ((args.heatmap, report.save_heatmap), (args.trace, report.save_trace)):
-        if path is not None:
-            try:
-                save(path)
-            except OSError as err:
-                raise WaferError(f"error: cannot write '{path}': {err.strerror}") from None
-            print(f"wrote {path}")
+    _save(args.heatmap, report.save_heatmap)
+    _save(args.trace, report.save_trace)
     return 0 if ok else 1
+
+
+def _export(args) -> int:
+    """Export a model for the CPU ahead of time and say what was written."""
+    from ..aot import export
+
+    model, inputs = _load_torch_model(args)
+    options = _pipeline_options(args)
+    start = time.perf_counter()
+    artifact = export(model, inputs, args.output, **options)
+    print(f"exported {args.model} (inputs: {_shapes(inputs)}) in {time.perf_counter() - start:.2f} s:")
+    for path in (artifact.library, artifact.header, artifact.weights, artifact.executable):
+        print(f"  {path}")
+    print(f"check it: wafer verify {args.output} {args.model}" + (f" --batch {args.batch}" if args.batch > 1 else ""))
+    return 0
+
+
+def _verify(args) -> int:
+    """Run an export's model_main on random inputs of the model's input shapes
+    and check its outputs against PyTorch's."""
+    import numpy as np
+    import torch
+
+    from ..aot import EXECUTABLE
+    from ..exported import ExportedExecutable
+
+    exported = ExportedExecutable(args.directory)
+    model, examples = _load_torch_model(args)
+    rng = np.random.default_rng(0)
+    inputs = [_random_array(tuple(x.shape), x.numpy().dtype, rng) for x in examples]
+    got = exported.run_main(*inputs)
+    print(f"ran {exported.directory / EXECUTABLE} on random inputs: {_shapes(inputs)}")
+    with torch.no_grad():
+        expected = model(*[torch.from_numpy(x) for x in inputs])
+    expected = list(expected) if isinstance(expected, (tuple, list)) else [expected]
+    return 0 if _report_error("torch", [(g, e.double().numpy()) for g, e in zip(got, expected)]) else 1
 
 
 def _shapes(inputs) -> str:

@@ -1,0 +1,42 @@
+"""Programs torch-mlir's importer crashes on or lowers wrong, refused by name before the import.
+
+Each check names the op, the user's file:line and layer; a refusal is better
+than a segfault in a native pass or a silent wrong answer.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .diagnostics import WaferError
+from .node_location import node_location
+from .unsigned_ops import refuse_unchecked_uint8_ops
+
+
+def refuse_importer_gaps(program) -> None:
+    refuse_unchecked_uint8_ops(program)
+    _refuse_depthwise_transposed_convolutions(program)
+
+
+def _refuse_depthwise_transposed_convolutions(program) -> None:
+    """A transposed convolution with one input channel per group (groups equal to
+    the input channels) fails torch-mlir's lowering on an invalid collapse_shape."""
+    for node in program.graph.nodes:
+        if node.op != "call_function" or node.target not in _TRANSPOSED_CONVOLUTIONS:
+            continue
+        arguments = _arguments(node)
+        x, groups = arguments["input"].meta["val"], arguments.get("groups", 1)
+        if arguments.get("transposed", True) and groups > 1 and x.shape[1] == groups:
+            raise WaferError(f"error: {node_location(node)}: Wafer cannot lower a transposed convolution with one "
+                             f"input channel per group ({groups} groups): torch-mlir's lowering of it is broken; "
+                             "use groups=1 or a grouped convolution with several channels per group")
+
+
+_TRANSPOSED_CONVOLUTIONS = (torch.ops.aten.convolution.default, torch.ops.aten.conv_transpose1d.default,
+                            torch.ops.aten.conv_transpose2d.input, torch.ops.aten.conv_transpose3d.input)
+
+
+def _arguments(node: torch.fx.Node) -> dict:
+    """A call's arguments by their schema names, defaults left out."""
+    names = [argument.name for argument in node.target._schema.arguments]
+    return {**dict(zip(names, node.args)), **node.kwargs}
