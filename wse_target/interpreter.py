@@ -416,7 +416,8 @@ class _Space:
 
     @classmethod
     def of(cls, op, arrays: list[np.ndarray], maps: list[Map], g: int, reductions) -> _Space:
-        ranges = [None] * (1 + max(d for results in maps for d in results if d is not None))
+        # A generic over no loops (a one-element op after unit dims fold away) has no ranges.
+        ranges = [None] * (1 + max((d for results in maps for d in results if d is not None), default=-1))
         for array, results in zip(arrays, maps):
             for axis, dim in enumerate(results):
                 if dim is not None:
