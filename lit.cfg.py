@@ -15,3 +15,5 @@ for tool in ("wafer-opt", "filecheck"):
     if shutil.which(tool) is None:
         lit_config.fatal(f"'{tool}' is not on PATH: run `pip install -e .[dev]` first")
 config.substitutions.append(("FileCheck", "filecheck"))
+# The repository root, for tests that use a file outside test/ (a pass plugin in examples/).
+config.substitutions.append(("%repo", os.path.dirname(os.path.abspath(__file__))))

@@ -1,6 +1,9 @@
 """The one table of Wafer passes, read by `wafer-opt`, the pipelines and tests.
 
 Entries are loaded on first use, so importing the registry imports no pass.
+User passes join the table through `register_pass` (wafer/plugins.py loads
+them from plugin files); an installed package's `wafer.passes` entry points
+are read only when a name is not found here, or when every name is listed.
 """
 
 from __future__ import annotations
@@ -51,15 +54,44 @@ _PASSES: dict[str, str] = {
 }
 
 
+# User passes by name, with where each came from (for a clash's error).
+_REGISTERED: dict[str, tuple[type[WaferPass], str]] = {}
+
+
 def pass_names() -> list[str]:
-    return sorted(_PASSES)
+    from ..plugins import load_all_entry_points
+
+    load_all_entry_points()
+    return sorted([*_PASSES, *_REGISTERED])
 
 
 def is_wafer_pass(name: str) -> bool:
-    return name in _PASSES
+    if name in _PASSES or name in _REGISTERED:
+        return True
+    from ..plugins import load_entry_point
+
+    return load_entry_point(name)
 
 
 def get_pass(name: str) -> type[WaferPass]:
+    if name in _REGISTERED:
+        return _REGISTERED[name][0]
     module_name, class_name = _PASSES[name].split(":")
     module = importlib.import_module(f"{__package__}.{module_name}")
     return getattr(module, class_name)
+
+
+def register_pass(pass_class: type[WaferPass], origin: str) -> None:
+    """Add a user pass under its `name`; `origin` (a plugin file, an entry point)
+    names where it came from. A name taken by another pass is a ValueError."""
+    name = pass_class.name
+    if name in _PASSES:
+        raise ValueError(f"pass '{name}' from {origin} has the name of a built-in Wafer pass")
+    if name in _REGISTERED and not _same_pass(_REGISTERED[name][0], pass_class):
+        raise ValueError(f"pass '{name}' from {origin} has the name of the pass from {_REGISTERED[name][1]}")
+    _REGISTERED[name] = (pass_class, origin)
+
+
+def _same_pass(old: type[WaferPass], new: type[WaferPass]) -> bool:
+    """One class, or the same class defined again (a notebook cell run twice)."""
+    return (old.__module__, old.__qualname__) == (new.__module__, new.__qualname__)

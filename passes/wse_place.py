@@ -10,10 +10,10 @@ from torch_mlir import ir
 from ..dialects.wse import fabric_of, int_attr, regions_of, str_attr
 from ..wse_target.distribution import as_contraction, iterator_types, loop_ranges, summa_plan
 from .pass_base import PassFailure, WaferPass
+from .placement_modes import check_mode
 from .wse_distribute import row_and_col_loops
 from .wse_partition import SUMMA, is_init
 
-MODES = ("pipelined", "whole-wafer")
 
 
 @dataclass(frozen=True)
@@ -150,9 +150,10 @@ class WsePlace(WaferPass):
 
     mode: str = "pipelined"
 
+    def __post_init__(self):
+        check_mode(self.mode)
+
     def apply(self, module: ir.Operation) -> None:
-        if self.mode not in MODES:
-            raise PassFailure(module.location, f"unknown mode '{self.mode}' (modes: {', '.join(MODES)})")
         regions = regions_of(module)
         if not regions:
             return

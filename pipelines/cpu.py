@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar
 
+from ..diagnostics import WaferError
+from ..pass_pipeline import check_pipeline
 from ..passes.cpu_target import resolve
 from ..passes.kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL
-from ..passes.pass_base import Configurable
+from ..passes.pass_base import Configurable, OptionError
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class CpuPipeline(Configurable):
         means one per core.
       profile: time each kernel (wafer-profile-kernels), for
         `CpuExecutable.profile` and `wafer run --profile`.
+      after-verify, after-simplify, after-pack, after-fuse, after-vectorize,
+        after-bufferize, after-lower: a pass pipeline (`my-pass,canonicalize`)
+        run at the end of that stage, e.g. a user's pass (wafer/plugins.py).
     """
 
     name = "cpu"
@@ -65,12 +70,44 @@ class CpuPipeline(Configurable):
     out_params: bool = True
     threads: int = 0
     profile: bool = False
+    after_verify: str = ""
+    after_simplify: str = ""
+    after_pack: str = ""
+    after_fuse: str = ""
+    after_vectorize: str = ""
+    after_bufferize: str = ""
+    after_lower: str = ""
 
     def __post_init__(self):
-        resolve(self.machine)  # an unknown machine is an option error, before anything runs
+        # An unknown machine or pass is an option error, before anything runs.
+        resolve(self.machine)
+        if self.threads < 0:
+            raise OptionError(f"option {self.name}{{threads}}: expected 0 (one per core) or more, got {self.threads}")
+        stages = [name for name, _ in self._wafer_stages()]
+        for stage, text in self._user_passes().items():
+            where = f"option {self.name}{{after-{stage}}}"
+            if stage not in stages:
+                raise OptionError(f"{where}: the {stage} stage is off ({stage}=false)")
+            try:
+                check_pipeline(text)
+            except WaferError as err:
+                raise OptionError(f"{where}: {str(err).removeprefix('error: ')}") from None
 
     def stages(self) -> list[tuple[str, str]]:
-        """(stage name, pipeline text) in order; `wafer run` reports each stage.
+        """(stage name, pipeline text) in order, each stage's `after-<stage>`
+        passes at its end; `wafer run` reports each stage."""
+        user = self._user_passes()
+        return [(name, f"{text},{user[name]}" if name in user else text) for name, text in self._wafer_stages()]
+
+    def _user_passes(self) -> dict[str, str]:
+        """{stage: pipeline text} of the after-<stage> options that are set."""
+        return {
+            f.name.removeprefix("after_"): getattr(self, f.name)
+            for f in fields(self) if f.name.startswith("after_") and getattr(self, f.name)
+        }
+
+    def _wafer_stages(self) -> list[tuple[str, str]]:
+        """Wafer's own stages, without the user's passes.
 
         tm_tensor ops have no One-Shot model: one-shot-bufferize leaves them
         (`allow-unknown-ops`) and tm-tensor-bufferize then gives them fresh

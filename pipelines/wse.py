@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..passes.pass_base import Configurable
+from ..passes.placement_modes import check_mode
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class WsePipeline(Configurable):
 
     machine: str = "small"
     mode: str = "pipelined"
+
+    def __post_init__(self):
+        check_mode(self.mode)
 
     def stages(self) -> list[tuple[str, str]]:
         """(stage name, pipeline text) in order; `wafer run` reports each stage."""

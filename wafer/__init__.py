@@ -4,12 +4,14 @@
     exe = wafer.compile_mlir(linalg_text, target="cpu")
     model = wafer.compile_onnx("model.onnx", target="cpu")
     wafer.export(model, example_inputs, "out")   # out/libmodel.so, model.h, weights.bin, model_main
+    wafer.register_pass(MyPass)   # a WaferPass subclass, then usable by name (wafer/plugins.py)
 """
 
 from .compiler import compile_mlir
 from .diagnostics import WaferError
+from .plugins import register_pass
 
-__all__ = ["compile", "compile_mlir", "compile_onnx", "export", "CompiledModel", "WaferError"]
+__all__ = ["compile", "compile_mlir", "compile_onnx", "export", "register_pass", "CompiledModel", "WaferError"]
 
 
 def __getattr__(name: str):

@@ -7,15 +7,26 @@ than a segfault in a native pass or a silent wrong answer.
 from __future__ import annotations
 
 import torch
+from torch.fx.experimental.symbolic_shapes import free_unbacked_symbols
 
-from .diagnostics import WaferError
-from .node_location import node_location
+from .node_location import node_error
 from .unsigned_ops import refuse_unchecked_uint8_ops
 
 
 def refuse_importer_gaps(program) -> None:
     refuse_unchecked_uint8_ops(program)
+    _refuse_data_dependent_shapes(program)
     _refuse_depthwise_transposed_convolutions(program)
+
+
+def _refuse_data_dependent_shapes(program) -> None:
+    """A shape that depends on the data (`x[x > 0]`, `nonzero`) sends torch-mlir's
+    lowering into a loop that never ends: refused at the op that makes it."""
+    for node in program.graph.nodes:
+        value = node.meta.get("val")
+        if node.op == "call_function" and isinstance(value, torch.Tensor) and free_unbacked_symbols(value):
+            raise node_error(node, f"torch.{node.target} gives a tensor whose shape depends on the data; "
+                             "Wafer compiles shapes known before the call")
 
 
 def _refuse_depthwise_transposed_convolutions(program) -> None:
@@ -27,9 +38,9 @@ def _refuse_depthwise_transposed_convolutions(program) -> None:
         arguments = _arguments(node)
         x, groups = arguments["input"].meta["val"], arguments.get("groups", 1)
         if arguments.get("transposed", True) and groups > 1 and x.shape[1] == groups:
-            raise WaferError(f"error: {node_location(node)}: Wafer cannot lower a transposed convolution with one "
-                             f"input channel per group ({groups} groups): torch-mlir's lowering of it is broken; "
-                             "use groups=1 or a grouped convolution with several channels per group")
+            raise node_error(node, f"Wafer cannot lower a transposed convolution with one input channel per group "
+                             f"({groups} groups): torch-mlir's lowering of it is broken; use groups=1 or a "
+                             "grouped convolution with several channels per group")
 
 
 _TRANSPOSED_CONVOLUTIONS = (torch.ops.aten.convolution.default, torch.ops.aten.conv_transpose1d.default,

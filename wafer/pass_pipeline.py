@@ -1,8 +1,9 @@
 """Parse a pass pipeline that mixes Wafer's Python passes with upstream ones.
 
 MLIR's own parser knows only passes registered in C++, so the pipeline is
-parsed here: each Wafer pass becomes `pm.add(callable)`, everything else goes
-to `pm.add(text)` unchanged. Grammar, as in mlir-opt:
+parsed here: each item goes to `pm.add(text)` unchanged, and one MLIR does
+not know is looked up among Wafer's passes (built in, or a user's: see
+wafer/plugins.py) and added as `pm.add(callable)`. Grammar, as in mlir-opt:
 
     pipeline := item (',' item)*
     item     := name ('{' options '}')? ('(' pipeline ')')?
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir, passmanager
 
+from .context import make_context
 from .diagnostics import WaferError
 from .passes import registry
 from .passes.pass_base import OptionError
@@ -44,30 +46,65 @@ def parse_pipeline(text: str) -> list[PipelineItem]:
 
 
 def parse_options(text: str) -> dict[str, str]:
-    """Split `a=1 b=2,3 flag` into {'a': '1', 'b': '2,3', 'flag': 'true'}."""
+    """Split `a=1 b=2,3 flag` into {'a': '1', 'b': '2,3', 'flag': 'true'}.
+
+    Spaces inside braces or parentheses stay in their value, so an option can
+    hold a pipeline with options of its own: `after-fuse=p{x=1 y=2}`.
+    """
     options = {}
-    for word in text.split():
+    for word in _top_level_words(text):
         key, _, value = word.partition("=")
         options[key] = value if value else "true"
     return options
 
 
+def _top_level_words(text: str) -> list[str]:
+    words, depth, start = [], 0, 0
+    for pos, char in enumerate(text + " "):
+        depth += (char in "{(") - (char in "})")
+        if char.isspace() and depth == 0:
+            words.append(text[start:pos])
+            start = pos + 1
+    return [word for word in words if word]
+
+
 def build_pass_manager(text: str, ctx: ir.Context) -> passmanager.PassManager:
-    """A PassManager for `text`; raises WaferError naming what is wrong."""
+    """A PassManager for `text`; raises WaferError naming what is wrong.
+
+    MLIR is asked first, so a pipeline of upstream passes never looks through
+    installed packages for user passes.
+    """
     pm = passmanager.PassManager("builtin.module", ctx)
     for item in parse_pipeline(text):
-        if registry.is_wafer_pass(item.name):
-            if item.nested is not None:
-                raise WaferError(f"error: Wafer pass '{item.name}' takes no nested pipeline")
+        # MLIR reads `wafer-fuse(cse)` as a pipeline on ops named wafer-fuse; an op name has a dot.
+        if item.nested is not None and "." not in item.name and registry.is_wafer_pass(item.name):
+            raise WaferError(f"error: Wafer pass '{item.name}' takes no nested pipeline")
+        try:
+            pm.add(str(item))
+            continue
+        except ValueError as err:
+            detail = " ".join(str(err).split())
+        if item.nested is None and registry.is_wafer_pass(item.name):
             add_wafer_pass(pm, item.name, parse_options(item.options))
             continue
         _reject_nested_wafer_passes(item)
-        try:
-            pm.add(str(item))
-        except ValueError as err:
-            detail = " ".join(str(err).split())
-            raise WaferError(f"error: in pass pipeline at '{item}': {detail}") from None
+        raise WaferError(f"error: in pass pipeline at '{item}': {detail}")
     return pm
+
+
+def check_pipeline(text: str) -> None:
+    """Raise WaferError if `text` names a pass that does not exist or gives a
+    pass a bad option, before anything runs."""
+    build_pass_manager(text, make_context())
+
+
+def is_upstream_pass(name: str) -> bool:
+    """Does MLIR itself (upstream or torch-mlir) register a pass called `name`?"""
+    try:
+        passmanager.PassManager("builtin.module", make_context()).add(name)
+    except ValueError as err:
+        return "does not refer to a registered pass" not in str(err)
+    return True
 
 
 def add_wafer_pass(pm: passmanager.PassManager, name: str, options: dict[str, str]) -> None:

@@ -83,6 +83,15 @@ def public_signatures(module: ir.Module) -> dict[str, Signature]:
 _KINDS = "biufc"  # numpy's kinds, each castable to those after it
 
 
+def _as_array(arg, spec: TensorSpec, where: str) -> np.ndarray:
+    """`arg` as numpy sees it; a ragged nested list has no array form."""
+    try:
+        return np.asarray(arg)
+    except (ValueError, TypeError):
+        raise WaferError(f"error: {where} must be {spec}, got a {type(arg).__name__} that is no array "
+                         "(rows of different lengths?)") from None
+
+
 def _scalar_argument(arg, spec: TensorSpec, where: str) -> np.ndarray:
     """A Python or numpy number as the rank-0 array a scalar parameter takes:
     converted when no information is lost in kind (an int to f32, not a float to i64)."""
@@ -139,7 +148,8 @@ class Executable:
             if type(arg) is np.ndarray and arg.shape == spec.shape and arg.dtype == spec.dtype and arg.flags.c_contiguous:
                 arrays.append(arg)  # the common case, in one test
                 continue
-            array = _scalar_argument(arg, spec, f"argument {i} of @{signature.name}") if spec.scalar else np.asarray(arg)
+            where = f"argument {i} of @{signature.name}"
+            array = _scalar_argument(arg, spec, where) if spec.scalar else _as_array(arg, spec, where)
             same_width = array.dtype.kind in "iu" and spec.dtype.kind in "iu" and array.dtype.itemsize == spec.dtype.itemsize
             if array.dtype != spec.dtype and not same_width:
                 raise WaferError(

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from .diagnostics import WaferError
-from .node_location import node_location
+from .node_location import node_error
 
 # Arithmetic that wraps the same in any signedness, bit operations, orderings
 # and conversions, by overload: a Python number operand (`x == 255`) is
@@ -43,8 +42,8 @@ def refuse_unchecked_uint8_ops(program) -> None:
             continue
         if not _touches_uint8(node):
             continue
-        raise WaferError(f"error: {node_location(node)}: Wafer does not run torch.{node.target} on uint8 "
-                         "tensors (torch-mlir lowers it as signed); convert to a wider integer type first")
+        raise node_error(node, f"Wafer does not run torch.{node.target} on uint8 tensors (torch-mlir lowers it "
+                         "as signed); convert to a wider integer type first")
 
 
 def _touches_uint8(node: torch.fx.Node) -> bool:

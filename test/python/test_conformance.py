@@ -166,6 +166,6 @@ def test_a_depthwise_transposed_convolution_is_refused_with_its_layer():
     """torch-mlir's lowering of it emits an invalid collapse_shape: refused before the import."""
     with pytest.raises(wafer.WaferError) as info:
         wafer.compile(Upsampler().eval(), (rand(1, 4, 5, 5),))
-    assert str(info.value).startswith(f"error: {__file__}:")
-    assert "in layer 'up': Wafer cannot lower a transposed convolution with one input channel per group" \
+    assert str(info.value).startswith(f"{__file__}:")
+    assert ": error: in layer 'up': Wafer cannot lower a transposed convolution with one input channel per group" \
         in str(info.value)

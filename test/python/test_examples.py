@@ -22,6 +22,10 @@ CASES = [
     ("torch_compile_example.py", ["--repeat", "2"],
      ["lenet, batch 1", "torch eager", "backend=wafer"],
      r"max \|wafer - eager\| = (\S+)$"),
+    ("custom_pass.py", ["--size", "8"],
+     ["--load-pass-plugin custom_pass.py -p double-to-add", "arith.addf %arg0, %arg0 : f32",
+      "after_simplify='double-to-add'", "arith.addf %in, %in : f32"],
+     r"max \|wafer - torch\| = (\S+)$"),
 ]
 
 

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import os
 import statistics
 import sys
 import time
@@ -24,7 +24,8 @@ from pathlib import Path
 
 from ..compiler import megabytes
 from ..diagnostics import WaferError
-from ..passes.wse_place import MODES
+from ..passes.placement_modes import MODES
+from ..user_file import call_user_function, run_user_file
 from ..wse_target.machine import PRESETS
 
 # The options that only one target reads; giving one to the other target is an error.
@@ -34,47 +35,74 @@ TARGET_OPTIONS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="wafer", description="The Wafer ML compiler.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="compile a model, check it against PyTorch and time it")
-    run.add_argument("model", help="a bundled example name (see `wafer list`), a .py file or an .onnx file")
+def build_parser() -> argparse.ArgumentParser:
+    """The `wafer` command line: one subcommand per action."""
+    parser = argparse.ArgumentParser(prog="wafer", description="The Wafer ML compiler.", epilog=_examples(),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     help="`wafer COMMAND --help` describes each one")
+    run = _command(commands, "run", "compile a model, check it against PyTorch (or ONNX Runtime) and time it")
+    run.add_argument("model", help="a bundled example name (see `wafer list`), a .py file defining make_model() "
+                     "and example_inputs(), or an .onnx file")
     run.add_argument("--target", default="cpu", choices=TARGET_OPTIONS, help="compilation target (default: cpu)")
-    run.add_argument("--batch", type=_positive_int, default=1,
-                     help="batch size of the bundled examples, or of an .onnx model's dynamic leading dimension")
+    run.add_argument("--batch", type=_positive_int, default=1, metavar="N",
+                     help="batch size of the bundled examples, or of an .onnx model's dynamic leading dimension "
+                     "(default: 1)")
     run.add_argument("--dump-ir", metavar="DIR", help="write the module after each pipeline stage to DIR, "
                      "numbered in order: 00-import.mlir, 01-verify.mlir, ...")
     run.add_argument("--trace", metavar="JSON", help="write a Chrome/Perfetto trace: of each kernel's time "
                      "on the cpu target (as --profile), of the simulated ops on the wse target")
     cpu = run.add_argument_group("cpu target")
-    cpu.add_argument("--repeat", type=_positive_int, help="timed calls, the median is reported (default: 20)")
+    cpu.add_argument("--repeat", type=_positive_int, metavar="N",
+                     help="timed calls, the median is reported (default: 20)")
     _add_pipeline_options(cpu, default_threads=None, threads_help="worker threads (default: one per core)")
     cpu.add_argument("--profile", action="store_true", default=None,
                      help="time each kernel (fused loop nest) and print where a call's time goes")
     wse = run.add_argument_group("wse target (simulated)")
     wse.add_argument("--machine", choices=sorted(PRESETS), help="machine preset (default: small)")
-    wse.add_argument("--mode", choices=MODES, help="placement (default: pipelined)")
+    wse.add_argument("--mode", choices=MODES, help="placement: regions side by side in strips (pipelined) "
+                     "or one at a time on the whole fabric (whole-wafer) (default: pipelined)")
     wse.add_argument("--heatmap", metavar="PNG", help="write PE utilization and link load as a PNG")
-    export = commands.add_parser("export", help="compile a model ahead of time into a shared library, a C header, "
-                                 "a weights file and a runner of .npy files, none of which needs Python")
+    export = _command(commands, "export", "compile a model ahead of time into a shared library, a C header, "
+                      "a weights file and a runner of .npy files, none of which needs Python")
     export.add_argument("model", help="a bundled example name (see `wafer list`) or a .py file")
     export.add_argument("-o", "--output", required=True, metavar="DIR", help="the folder to write the files into")
-    export.add_argument("--batch", type=_positive_int, default=1, help="batch size of the bundled examples")
+    export.add_argument("--batch", type=_positive_int, default=1, metavar="N",
+                        help="batch size of the bundled examples (default: 1)")
     _add_pipeline_options(export, default_threads=1,
                           threads_help="worker threads; above 1, libiomp5.so is copied next to the library "
                           "(default: 1)")
     export.set_defaults(profile=None, trace=None)  # run's options that `_pipeline_options` reads: no profiling here
-    verify = commands.add_parser("verify", help="run an exported model on random inputs and check it against PyTorch")
+    verify = _command(commands, "verify", "run an exported model's model_main on random inputs and check it "
+                      "against PyTorch")
     verify.add_argument("directory", metavar="DIR", help="the folder `wafer export` wrote")
     verify.add_argument("model", help="the model it was exported from: a bundled example name or a .py file")
-    verify.add_argument("--batch", type=_positive_int, default=1, help="batch size of the bundled examples")
-    fuzz = commands.add_parser("fuzz", help="check random PyTorch programs against eager on every target")
-    fuzz.add_argument("--count", type=_positive_int, default=100, help="programs to generate (default: 100)")
-    fuzz.add_argument("--seed", type=int, default=0, help="the first program's seed (default: 0)")
-    fuzz.add_argument("--no-wse", action="store_true", help="check the CPU target only")
-    fuzz.add_argument("--out", default="fuzz-failures", help="where failures are saved (default: fuzz-failures)")
-    commands.add_parser("list", help="list the bundled examples")
-    args = parser.parse_args(argv)
+    verify.add_argument("--batch", type=_positive_int, default=1, metavar="N",
+                        help="batch size of the bundled examples, as given to `wafer export` (default: 1)")
+    fuzz = _command(commands, "fuzz", "check random PyTorch programs against eager on every target")
+    fuzz.add_argument("--count", type=_positive_int, default=100, metavar="N",
+                      help="programs to generate (default: 100)")
+    fuzz.add_argument("--seed", type=int, default=0, metavar="N",
+                      help="the first program's seed; the others follow it (default: 0)")
+    fuzz.add_argument("--no-wse", action="store_true", help="check the CPU target only, not the simulated wafer")
+    fuzz.add_argument("--out", default="fuzz-failures", metavar="DIR",
+                      help="where each failure is saved, shrunk, as repro.py and model.mlir (default: fuzz-failures)")
+    _command(commands, "list", "list the bundled examples")
+    return parser
+
+
+def _command(commands, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand whose summary shows both in `wafer --help` and in its own --help."""
+    return commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
+
+
+def _examples() -> str:
+    """The examples of the module docstring, for `wafer --help`."""
+    return "examples:\n" + __doc__.split("\n\n", 1)[1].rstrip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     try:
         if args.command == "list":
@@ -96,10 +124,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _add_pipeline_options(group, default_threads: int | None, threads_help: str) -> None:
     """The cpu pipeline's options that `run` and `export` take (read by `_pipeline_options`)."""
-    group.add_argument("--tile-sizes", type=_tile_sizes, help="override the cache tile, e.g. 8,64")
-    group.add_argument("--threads", type=_positive_int, default=default_threads, help=threads_help)
-    group.add_argument("--options", help="more cpu pipeline options, e.g. "
-                       "'register-tile=4,16 cache-tile=32,128 pack=false'")
+    group.add_argument("--tile-sizes", type=_tile_sizes, metavar="SIZES",
+                       help="wafer-fuse's cache tile of the innermost output dimensions, e.g. 8,64")
+    group.add_argument("--threads", type=_positive_int, default=default_threads, metavar="N", help=threads_help)
+    group.add_argument("--options", metavar="OPTIONS", help="more cpu pipeline options, e.g. "
+                       "'register-tile=4,16 cache-tile=32,128 pack=false'; wafer-opt --list-passes lists them")
 
 
 def _positive_int(text: str) -> int:
@@ -164,19 +193,17 @@ def _load(args):
     if not args.model.endswith(".py"):
         names = ", ".join(EXAMPLES)
         raise WaferError(f"error: unknown model '{args.model}': give a .py or .onnx file or one of: {names}")
-    spec = importlib.util.spec_from_file_location("wafer_user_model", args.model)
-    if spec is None:
-        raise WaferError(f"error: cannot load '{args.model}'")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except FileNotFoundError:
-        raise WaferError(f"error: no such file '{args.model}'") from None
-    for name in ("make_model", "example_inputs"):
-        if not hasattr(module, name):
-            raise WaferError(f"error: {args.model} must define {name}()")
-    inputs = module.example_inputs()
-    return module.make_model().eval(), inputs if isinstance(inputs, tuple) else (inputs,)
+    if not os.path.exists(args.model):
+        raise WaferError(f"error: no such file '{args.model}'")
+    module = run_user_file(args.model, "model file")
+    inputs = call_user_function(module, "example_inputs", "model file")
+    model = call_user_function(module, "make_model", "model file")
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise WaferError(f"{args.model}: error: make_model() must return a torch.nn.Module, "
+                         f"but it returned a {type(model).__name__}")
+    return model.eval(), inputs if isinstance(inputs, tuple) else (inputs,)
 
 
 def _load_torch_model(args):

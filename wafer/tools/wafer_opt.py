@@ -18,6 +18,7 @@ from ..pass_pipeline import build_pass_manager, parse_options, parse_pipeline
 from ..passes import registry
 from ..passes.pass_base import OptionError
 from ..pipelines import get_pipeline, pipeline_names
+from ..plugins import load_pass_plugin
 
 _SPLIT_MARKER = re.compile(r"^// -----", re.MULTILINE)
 _EXPECTED = re.compile(
@@ -36,6 +37,8 @@ class Chunk:
 def main(argv: list[str] | None = None) -> int:
     args = _argument_parser().parse_args(argv)
     try:
+        for path in args.load_pass_plugin:
+            load_pass_plugin(path)
         if args.list_passes:
             print(_list_passes())
             return 0
@@ -53,17 +56,21 @@ def _argument_parser() -> argparse.ArgumentParser:
     parser.add_argument("input", nargs="?", default="-", help="input file, or - for stdin")
     parser.add_argument("-o", dest="output", default="-", help="output file (default: stdout)")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--pass-pipeline", help="e.g. 'builtin.module(func.func(cse),wafer-fuse)'")
-    group.add_argument("-p", dest="passes", help="shorthand: comma-separated passes 'a,b{opt=1}'")
+    group.add_argument("--pass-pipeline", help="a pass pipeline, e.g. 'builtin.module(func.func(cse),wafer-fuse)'")
+    group.add_argument("-p", dest="passes", help="shorthand for --pass-pipeline: comma-separated passes 'a,b{opt=1}'")
     group.add_argument("--pipeline", help="a named pipeline, e.g. 'cpu' or 'cpu{threads=2}'")
     parser.add_argument("--split-input-file", action="store_true", help="split input at '// -----'")
     parser.add_argument(
         "--verify-diagnostics", action="store_true", help="check expected-error@+N {{...}} comments"
     )
-    parser.add_argument("--mlir-print-ir-after-all", action="store_true")
+    parser.add_argument("--mlir-print-ir-after-all", action="store_true",
+                        help="print the module after each pass")
     parser.add_argument("--mlir-timing", action="store_true", help="print a pass timing report")
-    parser.add_argument("--mlir-print-generic", action="store_true", help="print generic op form")
-    parser.add_argument("--list-passes", action="store_true", help="list Wafer passes and pipelines")
+    parser.add_argument("--mlir-print-generic", action="store_true", help="print ops in their generic form")
+    parser.add_argument("--list-passes", action="store_true",
+                        help="list Wafer's passes and named pipelines with their options")
+    parser.add_argument("--load-pass-plugin", action="append", default=[], metavar="FILE",
+                        help="run a Python file and register the WaferPass subclasses it defines (repeatable)")
     return parser
 
 
@@ -101,6 +108,7 @@ def _list_passes() -> str:
         lines.append(f"  {name:28} {pipeline_class.summary}")
         lines += [f"  {'':28}   {option}" for option in pipeline_class.option_help()]
     lines.append("Upstream MLIR and torch-mlir passes are also accepted by name.")
+    lines.append("User passes: --load-pass-plugin FILE, or a package's `wafer.passes` entry points.")
     return "\n".join(lines)
 
 
