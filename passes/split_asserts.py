@@ -13,7 +13,9 @@ from .pass_base import WaferPass, find_ops
 def _condition_slice(body: ir.Block, check: ir.Operation) -> tuple[list[ir.Operation], set[int]] | None:
     """The body ops that compute `check`'s condition, in order, and the block arguments they read.
 
-    None when the slice holds an op with effects (another assert) or regions.
+    None when the slice holds an op with effects (another assert), a loop index
+    (an embedding's column, which the op over the inputs alone does not loop
+    over) or regions.
     """
     ops, args, pending = [], set(), [check.operands[0]]
     while pending:
@@ -25,8 +27,8 @@ def _condition_slice(body: ir.Block, check: ir.Operation) -> tuple[list[ir.Opera
             continue
         if owner.operation.parent != body.owner or any(o == owner.operation for o in ops):
             continue  # defined outside the op (a constant), or already taken
-        if owner.name == "cf.assert" or len(owner.regions):
-            return None
+        if owner.name in ("cf.assert", "linalg.index") or len(owner.regions):
+            return None  # another check, a loop index the new op would not have, or a region
         ops.append(owner.operation)
         pending.extend(owner.operands)
     return [op for op in body.operations if any(op == o for o in ops)], args

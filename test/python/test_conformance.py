@@ -66,6 +66,9 @@ PROGRAMS = {
     "topk": (lambda x: torch.topk(x, 2)[0], lambda: (rand(3, 5),)),
     "gather": (lambda x, i: torch.gather(x, 1, i), lambda: (rand(3, 5), ints(0, 5, 3, 2))),
     "embedding": (lambda i, w: F.embedding(i, w), lambda: (ints(0, 10, 2, 3), rand(10, 4))),
+    # The division's zero check reads an embedding's column index: it stays in the op.
+    "embedding_of_argmax_reciprocal": (lambda x, w: 1.0 / (F.embedding(torch.remainder(x.argmax(-1), 11), w).abs() + 1.0),
+                                       lambda: (rand(13, 5), rand(11, 7))),
     "scatter_add": (lambda x, i, s: x.scatter_add(1, i, s), lambda: (rand(3, 5), ints(0, 5, 3, 2), rand(3, 2))),
     # boolean masks and boolean results
     "index_put_bool_mask": (lambda x, m: x.index_put((m,), torch.tensor(1.0)), lambda: (rand(3, 4), mask(3, 4))),
