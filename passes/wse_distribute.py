@@ -216,8 +216,16 @@ class RegionBuilder:
             op.erase()
 
 
-def row_and_col_loops(op: ir.Operation) -> tuple[int | None, int]:
-    """Columns take the innermost loop; rows the largest other parallel loop.
+def reduced_loops(members: list[ir.Operation]) -> frozenset[int]:
+    """The loops any op of a rowwise region reduces (its ops share one loop nest)."""
+    return frozenset(d for op in members for d, kind in enumerate(iterator_types(op)) if kind == "reduction")
+
+
+def row_and_col_loops(op: ir.Operation, reduced: frozenset[int] = frozenset()) -> tuple[int | None, int]:
+    """Columns take the innermost loop; rows the largest other parallel loop
+    that no op of the region reduces (`reduced`): a reduction is only ever
+    combined across the columns, so one split over the rows would leave each
+    PE row with a partial result (softmax over dim 0 after an elementwise op).
 
     Except when the innermost loop is a reduction no longer than the second
     largest parallel loop (a pooling window's kw): split over columns it would
@@ -228,7 +236,8 @@ def row_and_col_loops(op: ir.Operation) -> tuple[int | None, int]:
     """
     kinds, ranges = iterator_types(op), loop_ranges(op)
     col = len(kinds) - 1
-    parallel = sorted((d for d, kind in enumerate(kinds) if kind == "parallel"), key=lambda d: -ranges[d])
+    parallel = sorted((d for d, kind in enumerate(kinds) if kind == "parallel" and d not in reduced),
+                      key=lambda d: -ranges[d])
     if kinds[col] == "reduction" and len(parallel) > 1 and ranges[parallel[1]] >= ranges[col]:
         return parallel[0], parallel[1]
     rows = [d for d in parallel if d != col]
@@ -250,7 +259,7 @@ def distribute(region: ir.Operation) -> None:
             builder.local(op, None if row_tensor_dim is None else dims[row_tensor_dim],
                           None if col_tensor_dim is None else dims[col_tensor_dim])
     else:
-        row_loop, col_loop = row_and_col_loops(anchor)
+        row_loop, col_loop = row_and_col_loops(anchor, reduced_loops(members))
         for op in members:
             builder.local(op, row_loop, col_loop)
     builder.finish()
