@@ -49,20 +49,28 @@ class Summary:
 
 
 class _Checker:
-    """Checks programs in one spawned worker, started again after the worker dies."""
+    """Checks programs in one spawned worker, started again after the worker dies
+    or after a program runs past `timeout` seconds (a hang counts as a crash)."""
 
-    def __init__(self, wse: bool):
+    def __init__(self, wse: bool, timeout: float):
         self._wse = wse
+        self._timeout = timeout
         self._pool = None
 
     def __call__(self, program: Program) -> list[Verdict]:
         if self._pool is None:
             self._pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         try:
-            return self._pool.submit(check, program, self._wse).result()
+            return self._pool.submit(check, program, self._wse).result(timeout=self._timeout)
         except concurrent.futures.process.BrokenProcessPool:
             self._pool = None
             return [Verdict("process", CRASH, "the worker process died (a crash in native code)")]
+        except concurrent.futures.TimeoutError:
+            for worker in list(self._pool._processes.values()):  # the only way to stop a running task
+                worker.kill()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            return [Verdict("process", CRASH, f"no answer within {self._timeout:.0f} s (a hang)")]
 
     def close(self) -> None:
         if self._pool is not None:
@@ -70,10 +78,11 @@ class _Checker:
 
 
 def fuzz(count: int = 100, seed: int = 0, wse: bool = True, out_dir: str | os.PathLike | None = "fuzz-failures",
-         minimize: bool = True, progress=None) -> Summary:
+         minimize: bool = True, progress=None, timeout: float = 300.0) -> Summary:
     """Generate and check `count` programs from seeds `seed`, `seed + 1`, ...; save each failure
-    (minimized, as a reproducer `.py` and its linalg `.mlir`) under `out_dir`."""
-    summary, checker = Summary(), _Checker(wse)
+    (minimized, as a reproducer `.py` and its linalg `.mlir`) under `out_dir`. A program that
+    takes longer than `timeout` seconds on all its targets together is a hang."""
+    summary, checker = Summary(), _Checker(wse, timeout)
     try:
         for program_seed in range(seed, seed + count):
             program = generate(program_seed)
