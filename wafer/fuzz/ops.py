@@ -257,7 +257,11 @@ def _reduce(b, v):
 
 @kind("argmax", lambda v: v.rank >= 1 and v.dtype != torch.bool)
 def _argmax(b, v):
-    return f"torch.argmax({v.name}, {_dim(b, v)})"
+    """Along the last dim, over a ramp of 1e-3 steps: values equal but for rounding
+    (a layer norm over one element, upsampled) would otherwise pick an index by
+    their last bit, which two correct compilers may round differently."""
+    ramp = f" + torch.arange({v.shape[-1]}, dtype={v.dtype}) * 1e-3" if v.is_float else ""
+    return f"torch.argmax({v.name}{ramp}, -1)"
 
 
 @kind("cumsum", lambda v: v.rank >= 1 and v.dtype != torch.bool)
