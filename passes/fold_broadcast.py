@@ -92,7 +92,7 @@ def fold_broadcast_into_contraction(op, rewriter):
         return True
     init = op.operands[2]
     with rewriter.ip, op.location:
-        rows = _batch_as_rows(op, reads[1])
+        rows = _batch_as_rows(op, maps[0], reads[1])
         if rows is not None:
             rewriter.replace_op(op, [rows])
             return False
@@ -103,12 +103,17 @@ def fold_broadcast_into_contraction(op, rewriter):
     return False
 
 
-def _batch_as_rows(op: ir.OpView, weight: tuple[ir.Value, ir.AffineMap, bool]) -> ir.Value | None:
+def _batch_as_rows(op: ir.OpView, a_map: ir.AffineMap,
+                   weight: tuple[ir.Value, ir.AffineMap, bool]) -> ir.Value | None:
     """batch_matmul(A, broadcast(W)) as one matmul of A's batches stacked as rows,
     [B*M, K] x W: one M loop for wafer-pack-matmul to block, not B loops of M
-    rows that each stream all of W (a Linear on a [1, 7, 7, C] input)."""
+    rows that each stream all of W (a Linear on a [1, 7, 7, C] input). Only an
+    A stored as [B, M, K] stacks; one read through transposed maps stays a generic."""
     value, weight_map, found = weight
     if op.name != "linalg.batch_matmul" or not found or _is_transpose(op.operands[0]):
+        return None
+    b, m, _, k = (ir.AffineDimExpr.get(d) for d in range(4))
+    if a_map != ir.AffineMap.get(4, 0, [b, m, k]):
         return None
     if not all(op.operands[i].type.has_static_shape for i in (0, 2)):
         return None

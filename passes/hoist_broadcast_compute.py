@@ -86,9 +86,11 @@ def _hoistable(op: ir.Operation):
     for value, chain in chains.items():
         if all(v in constants or v not in loops for c in chain for v in c.operands if v not in chains):
             continue  # weights only (batch norm's rsqrt of the variance): left to the epilogue passes
-        # The last value of a costly chain that leaves it: a use by an op that depends on more loops.
+        # The last value of a costly chain that leaves it: a use by an op that
+        # depends on more loops, or by one with no results (a cf.assert).
         if any(_costly(c) for c in chain) and any(
-                use.owner.name == "linalg.yield" or loops.get(use.owner.results[0]) != loops[value]
+                use.owner.name == "linalg.yield" or not use.owner.results
+                or loops.get(use.owner.results[0]) != loops[value]
                 for use in value.uses):
             return value, sorted(loops[value]), list(dict.fromkeys(chain)), ranges, n_inputs, maps
     return None

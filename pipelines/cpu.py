@@ -83,6 +83,7 @@ class CpuPipeline(Configurable):
         resolve(self.machine)
         if self.threads < 0:
             raise OptionError(f"option {self.name}{{threads}}: expected 0 (one per core) or more, got {self.threads}")
+        self._check_kernel_options()
         stages = [name for name, _ in self._wafer_stages()]
         for stage, text in self._user_passes().items():
             where = f"option {self.name}{{after-{stage}}}"
@@ -92,6 +93,19 @@ class CpuPipeline(Configurable):
                 check_pipeline(text)
             except WaferError as err:
                 raise OptionError(f"{where}: {str(err).removeprefix('error: ')}") from None
+
+    def _check_kernel_options(self) -> None:
+        """The packed kernel's tile options, checked here: wafer-pack-matmul
+        divides by them and unpacks them in pairs."""
+        for option, value, count in (("register-tile", self.register_tile, 2), ("cache-tile", self.cache_tile, 2),
+                                     ("tile-sizes", self.tile_sizes, None)):
+            if value and (count is not None and len(value) != count or any(v < 1 for v in value)):
+                expected = f"{count} positive sizes" if count else "positive sizes"
+                raise OptionError(f"option {self.name}{{{option}}}: expected {expected}, got {_ints(value)}")
+        if self.k_unroll < 1:
+            raise OptionError(f"option {self.name}{{k-unroll}}: expected 1 or more, got {self.k_unroll}")
+        if self.k_block < 0:
+            raise OptionError(f"option {self.name}{{k-block}}: expected 0 (K whole) or more, got {self.k_block}")
 
     def stages(self) -> list[tuple[str, str]]:
         """(stage name, pipeline text) in order, each stage's `after-<stage>`
@@ -130,7 +144,7 @@ class CpuPipeline(Configurable):
             (
                 "simplify",
                 "wafer-scalars-as-tensors,wafer-fold-const-globals,symbol-dce,wafer-decompose-attention,func.func(canonicalize,cse),"
-                "wafer-fold-zero-trip,wafer-fold-transpose,wafer-fold-broadcast",
+                "wafer-fold-zero-trip,wafer-check-gather-bounds,wafer-fold-transpose,wafer-fold-broadcast",
             ),
             # Packing comes before elementwise fusion, which would otherwise fuse
             # producers (softmax, say) into a matmul and hide the contraction.

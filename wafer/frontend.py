@@ -23,6 +23,7 @@ from .compiler import compile_module
 from .context import make_context
 from .diagnostics import Diagnostic, WaferError, collect_diagnostics, first_line
 from .inplace import functionalize_temporaries
+from .nan_semantics import propagate_nans
 from .importer_gaps import refuse_importer_gaps
 from .weight_literals import WeightLiterals
 
@@ -90,6 +91,7 @@ def _refuse_state_writes(program) -> None:
 def _import_program(program, func_name: str, ctx):
     """Import `program` as it is: a program that needed torch's decompositions
     has had them, so its buffer writes show in its output specs."""
+    propagate_nans(program)
     return fx.export_and_import(
         _unwritten_buffers_as_constants(program),
         output_type=fx.OutputType.LINALG_ON_TENSORS,

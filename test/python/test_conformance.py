@@ -37,6 +37,8 @@ PROGRAMS = {
     "matmul_k0": (lambda a, b: torch.matmul(a, b), lambda: (rand(2, 3, 0), rand(0, 5))),
     "mm_m0": (lambda a, b: a @ b, lambda: (rand(0, 3), rand(3, 4))),
     "sum_of_empty": (lambda x: x.sum(1), lambda: (rand(3, 0),)),
+    # A permuted [B, K, M] times a shared weight: the batches cannot stack as rows
+    "permuted_matmul_weight": (lambda x, w: torch.matmul(x.permute(0, 2, 1), w), lambda: (rand(32, 7, 19), rand(7, 8))),
     "mm_f64": (lambda a, b: a @ b, lambda: (rand(5, 7, dtype=torch.float64), rand(7, 3, dtype=torch.float64))),
     # convolutions and pooling, with the indices max pooling can return
     "conv1d_dilated": (lambda x, w: F.conv1d(x, w, dilation=2, padding=2), lambda: (rand(2, 3, 11), rand(4, 3, 3))),
@@ -69,6 +71,9 @@ PROGRAMS = {
     # The division's zero check reads an embedding's column index: it stays in the op.
     "embedding_of_argmax_reciprocal": (lambda x, w: 1.0 / (F.embedding(torch.remainder(x.argmax(-1), 11), w).abs() + 1.0),
                                        lambda: (rand(13, 5), rand(11, 7))),
+    # The floor division's check reads a broadcast value that is hoisted out of the gather.
+    "embedding_of_floor_divided_argmax": (lambda x, w: F.embedding(torch.remainder(x.argmax(-2) * -3 // 7, 11), w),
+                                          lambda: (rand(17, 1), rand(11, 7))),
     "scatter_add": (lambda x, i, s: x.scatter_add(1, i, s), lambda: (rand(3, 5), ints(0, 5, 3, 2), rand(3, 2))),
     # boolean masks and boolean results
     "index_put_bool_mask": (lambda x, m: x.index_put((m,), torch.tensor(1.0)), lambda: (rand(3, 4), mask(3, 4))),
@@ -172,3 +177,21 @@ def test_a_depthwise_transposed_convolution_is_refused_with_its_layer():
     assert str(info.value).startswith(f"{__file__}:")
     assert ": error: in layer 'up': Wafer cannot lower a transposed convolution with one input channel per group" \
         in str(info.value)
+
+
+class UnevenPool(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pool = torch.nn.AdaptiveMaxPool2d((3, 2))
+
+    def forward(self, x):
+        return self.pool(x)
+
+
+def test_uneven_adaptive_max_pooling_is_refused_with_its_layer():
+    """5 rows to 3 has windows of sizes 2, 3, 2, which torch-mlir's lowering
+    cannot express: refused before the import, where it failed to verify."""
+    with pytest.raises(wafer.WaferError) as info:
+        wafer.compile(UnevenPool().eval(), (rand(1, 2, 5, 4),))
+    assert str(info.value).startswith(f"{__file__}:")
+    assert ": error: in layer 'pool': Wafer cannot lower adaptive max pooling of 5 to 3" in str(info.value)

@@ -10,7 +10,7 @@ import torch
 
 from wafer.fuzz import fuzz
 from wafer.fuzz.campaign import _minimize, save_reproducer
-from wafer.fuzz.check import CRASH, MISMATCH, OK, Verdict
+from wafer.fuzz.check import CRASH, MISMATCH, OK, Verdict, _difference
 from wafer.fuzz.ops import KINDS
 from wafer.fuzz.program import generate
 
@@ -51,6 +51,20 @@ def test_a_failure_shrinks_to_the_op_that_fails_and_is_saved(tmp_path):
     assert "func.func @main" in (folder / "model.mlir").read_text() or "func.func @forward" in (folder / "model.mlir").read_text()
     run = subprocess.run([sys.executable, str(folder / "repro.py")], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and "matches eager" in run.stdout, run.stderr[-2000:]
+
+
+def test_a_result_as_close_to_float64_as_eager_matches():
+    """Eager's float32 cancels to 0 where the float64 result is 1e-3: a Wafer
+    result just as far from float64, on the other side, is no wrong answer."""
+    eager, exact = torch.tensor([0.0, 1.0]), torch.tensor([1e-3, 1.0], dtype=torch.float64)
+    assert _difference((torch.tensor([2e-3, 1.0]),), (eager,), lambda: (exact,)) is None
+    assert "1 of 2 differ" in _difference((torch.tensor([9e-3, 1.0]),), (eager,), lambda: (exact,))
+
+
+def test_a_result_off_where_eager_is_exact_is_a_mismatch():
+    eager = torch.tensor([0.5, 1.0])
+    assert "first at (0,)" in _difference((torch.tensor([0.51, 1.0]),), (eager,), lambda: (eager.double(),))
+    assert "first at (0,)" in _difference((torch.tensor([0.51, 1.0]),), (eager,), lambda: None)
 
 
 @pytest.fixture(scope="module")

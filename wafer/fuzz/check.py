@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 import warnings
 from dataclasses import dataclass
@@ -48,6 +50,7 @@ def check(program: Program, wse: bool = True) -> list[Verdict]:
         expected = model(*inputs)
     float32_only = all(v.dtype in (torch.float32, torch.bool) for v, _, _ in program.lines) and all(
         v.dtype == torch.float32 for v in program.inputs)
+    float64_run = functools.cache(lambda: _float64_run(model, inputs))
     verdicts = []
     for name, options in targets(wse and float32_only):
         try:
@@ -62,13 +65,20 @@ def check(program: Program, wse: bool = True) -> list[Verdict]:
         except Exception as err:  # anything but a WaferError escaping Wafer is a bug
             verdicts.append(Verdict(name, CRASH, f"{type(err).__name__}: {err}".splitlines()[0]))
             continue
-        difference = _difference(got, expected)
+        difference = _difference(got, expected, float64_run)
         verdicts.append(Verdict(name, OK if difference is None else MISMATCH, difference or ""))
     return verdicts
 
 
-def _difference(got, expected) -> str | None:
-    """Why `got` is not `expected` (a tuple of tensors), or None when they match."""
+def _difference(got, expected, float64_run) -> str | None:
+    """Why `got` is not `expected` (a tuple of tensors), or None when they match.
+
+    A float that differs from eager by more than the tolerance still matches
+    when it is as close to the program run in float64 as eager is, give or
+    take the tolerance: after a square root near 0 or a cancellation, eager's
+    float32 result is itself off by more than the tolerance, and a different
+    but equally good order of operations is not a wrong answer.
+    """
     got = got if isinstance(got, tuple) else (got,)
     if len(got) != len(expected):
         return f"{len(got)} results, expected {len(expected)}"
@@ -79,7 +89,12 @@ def _difference(got, expected) -> str | None:
         if e.is_floating_point():
             finite = e[torch.isfinite(e)]
             scale = max(1.0, finite.abs().max().item()) if finite.numel() else 1.0
-            close = torch.isclose(g.double(), e.double(), rtol=1e-3, atol=1e-4 * scale, equal_nan=True)
+            g, e = g.double(), e.double()
+            close = torch.isclose(g, e, rtol=1e-3, atol=1e-4 * scale, equal_nan=True)
+            if not bool(close.all()) and (reference := float64_run()) is not None:
+                exact = reference[i].double()
+                eager_error = (e - exact).abs()
+                close |= (g - exact).abs() <= 1e-3 * exact.abs() + 1e-4 * scale + _EAGER_ERROR_FACTOR * eager_error
         else:
             close = g == e
         if not bool(close.all()):
@@ -87,3 +102,23 @@ def _difference(got, expected) -> str | None:
             return f"result {i}: {(~close).sum().item()} of {e.numel()} differ, first at {where}: " \
                    f"{g[where].item()} against {e[where].item()}"
     return None
+
+
+# How much further than eager from the float64 result Wafer's float32 may be:
+# two float32 evaluations in different orders each carry rounding of eager's size.
+_EAGER_ERROR_FACTOR = 4.0
+
+
+def _float64_run(model: torch.nn.Module, inputs: tuple) -> tuple | None:
+    """`model` run with its float32 weights and inputs in float64, or None where
+    a float64 run is not the same program (an op that refuses float64)."""
+    wide = copy.deepcopy(model).double()
+    wide_inputs = tuple(x.double() if x.dtype == torch.float32 else x for x in inputs)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            results = wide(*wide_inputs)
+    except RuntimeError:
+        return None
+    results = results if isinstance(results, tuple) else (results,)
+    return results if all(isinstance(r, torch.Tensor) for r in results) else None

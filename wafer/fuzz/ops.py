@@ -186,7 +186,7 @@ for _name, _expr in {
     "silu": "F.silu({x})", "sigmoid": "torch.sigmoid({x})", "tanh": "torch.tanh({x})",
     "leaky_relu": "F.leaky_relu({x}, 0.1)", "hardswish": "F.hardswish({x})", "elu": "F.elu({x})",
     "softplus": "F.softplus({x})", "relu6": "F.relu6({x})", "exp_bounded": "torch.exp(torch.clamp({x}, -8, 8))",
-    "sqrt_abs": "torch.sqrt(torch.abs({x}))", "reciprocal": "1.0 / (torch.abs({x}) + 1.0)",
+    "sqrt_abs": "torch.sqrt(torch.abs({x}) + 0.01)", "reciprocal": "1.0 / (torch.abs({x}) + 1.0)",
 }.items():
     kind(_name, _float())(lambda b, v, expr=_expr: expr.format(x=v.name))
 
