@@ -11,6 +11,7 @@ wafer/plugins.py) and added as `pm.add(callable)`. Grammar, as in mlir-opt:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from torch_mlir import ir, passmanager
@@ -46,15 +47,20 @@ def parse_pipeline(text: str) -> list[PipelineItem]:
 
 
 def parse_options(text: str) -> dict[str, str]:
-    """Split `a=1 b=2,3 flag` into {'a': '1', 'b': '2,3', 'flag': 'true'}.
+    """Split `a=1 b=2,3 flag` into {'a': '1', 'b': '2,3', 'flag': 'true'}; an
+    option given twice, or as `a=` with no value, is an OptionError.
 
     Spaces inside braces or parentheses stay in their value, so an option can
     hold a pipeline with options of its own: `after-fuse=p{x=1 y=2}`.
     """
     options = {}
     for word in _top_level_words(text):
-        key, _, value = word.partition("=")
-        options[key] = value if value else "true"
+        key, equals, value = word.partition("=")
+        if equals and not value:
+            raise OptionError(f"option '{key}' is given no value: write {key}=VALUE, or leave it out")
+        if key in options:
+            raise OptionError(f"option '{key}' is given twice ({key}={options[key]} and {word})")
+        options[key] = value if equals else "true"
     return options
 
 
@@ -83,13 +89,28 @@ def build_pass_manager(text: str, ctx: ir.Context) -> passmanager.PassManager:
             pm.add(str(item))
             continue
         except ValueError as err:
-            detail = " ".join(str(err).split())
+            detail = _upstream_detail(str(err))
         if item.nested is None and registry.is_wafer_pass(item.name):
-            add_wafer_pass(pm, item.name, parse_options(item.options))
+            try:
+                options = parse_options(item.options)
+            except OptionError as err:
+                raise WaferError(f"error: pass '{item.name}': {err}") from None
+            add_wafer_pass(pm, item.name, options)
             continue
         _reject_nested_wafer_passes(item)
         raise WaferError(f"error: in pass pipeline at '{item}': {detail}")
     return pm
+
+
+def _upstream_detail(message: str) -> str:
+    """MLIR's own complaint about a pipeline item, on one line: its textual parser's
+    `<where>: error: <what>` without the echoed text and caret after it, or its
+    options parser's lines joined."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    match = re.match(r"MLIR Textual PassPipeline Parser:\d+:\d+: error: (.*)", lines[0]) if lines else None
+    if match:
+        return match.group(1)
+    return "; ".join(line.removeprefix("<Pass-Options-Parser>: ") for line in lines) or "MLIR refused it"
 
 
 def check_pipeline(text: str) -> None:

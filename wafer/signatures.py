@@ -84,19 +84,32 @@ _KINDS = "biufc"  # numpy's kinds, each castable to those after it
 
 
 def _as_array(arg, spec: TensorSpec, where: str) -> np.ndarray:
-    """`arg` as numpy sees it; a ragged nested list has no array form."""
+    """`arg` as numpy sees it. A torch tensor that requires grad is read without
+    its graph (what comes back is a numpy array, through which no gradient flows).
+    A Python list keeps numpy's dtype (int64, float64): no silent narrowing."""
+    if arg is None:
+        raise WaferError(f"error: {where} must be {spec}, got None")
+    if getattr(arg, "requires_grad", False) and callable(getattr(arg, "detach", None)):
+        arg = arg.detach()
     try:
-        return np.asarray(arg)
-    except (ValueError, TypeError):
+        array = np.asarray(arg)
+    except (ValueError, TypeError, RuntimeError) as err:
+        why = "rows of different lengths?" if isinstance(arg, (list, tuple)) else str(err).splitlines()[0]
         raise WaferError(f"error: {where} must be {spec}, got a {type(arg).__name__} that is no array "
-                         "(rows of different lengths?)") from None
+                         f"({why})") from None
+    return array
+
+
+def _casts_safely(got: np.dtype, want: np.dtype) -> bool:
+    """Is `got` of a kind no later than `want`'s in bool < int < uint < float < complex?"""
+    return got.kind in _KINDS and want.kind in _KINDS and _KINDS.index(got.kind) <= _KINDS.index(want.kind)
 
 
 def _scalar_argument(arg, spec: TensorSpec, where: str) -> np.ndarray:
     """A Python or numpy number as the rank-0 array a scalar parameter takes:
     converted when no information is lost in kind (an int to f32, not a float to i64)."""
     array = np.asarray(arg)
-    if array.ndim or array.dtype.kind not in _KINDS or _KINDS.index(array.dtype.kind) > _KINDS.index(spec.dtype.kind):
+    if array.ndim or not _casts_safely(array.dtype, spec.dtype):
         return array  # refused by the caller's dtype or shape check
     try:
         return np.asarray(arg, dtype=spec.dtype)
@@ -135,7 +148,14 @@ class Executable:
         # dunder lookups (copy, pickle) and a half-built executable stay misses.
         if name.startswith("__") or name not in self.__dict__.get("_signatures", ()):
             raise AttributeError(name)
-        return lambda *args: self.invoke(name, *args)
+
+        def call(*args, **keywords):
+            if keywords:
+                raise WaferError(f"error: @{name} takes its arguments by position, "
+                                 f"got keyword {', '.join(map(repr, keywords))}")
+            return self.invoke(name, *args)
+
+        return call
 
     @staticmethod
     def _check_args(signature: Signature, args) -> list[np.ndarray]:

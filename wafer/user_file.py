@@ -33,7 +33,7 @@ def run_user_file(path: str, role: str) -> types.ModuleType:
     sys.modules[module.__name__] = module
     try:
         exec(code, module.__dict__)  # the user's own file, which they asked Wafer to run
-    except Exception as err:
+    except (Exception, SystemExit) as err:  # sys.exit() in the file ends the file, not Wafer
         del sys.modules[module.__name__]
         raise _raised(err, path, role) from None
     return module
@@ -48,7 +48,7 @@ def call_user_function(module: types.ModuleType, name: str, role: str, *args):
         raise WaferError(f"{path}: error: the {role} must define a function {name}(), but it {got}")
     try:
         return function(*args)
-    except Exception as err:
+    except (Exception, SystemExit) as err:
         raise _raised(err, path, f"{name}() in the {role}") from None
 
 
@@ -56,5 +56,7 @@ def _raised(err: Exception, path: str, what: str) -> WaferError:
     """An exception from the user's code, at the innermost line of `path` it passed through."""
     lines = [frame.lineno for frame in traceback.extract_tb(err.__traceback__) if frame.filename == path]
     where = f"{path}:{lines[-1]}" if lines else path
+    if isinstance(err, SystemExit):
+        return WaferError(f"{where}: error: {what} called sys.exit({err.code!r})")
     detail = str(err).splitlines()[0] if str(err) else ""
     return WaferError(f"{where}: error: {what} raised {type(err).__name__}" + (f": {detail}" if detail else ""))

@@ -1,39 +1,18 @@
-"""A corpus of bad inputs: each ends in one `error:` line that says what and where,
-with a non-zero exit from the command-line tools, never a traceback or a crash.
+"""A corpus of bad inputs, part one: IR text and bytes, pass pipelines and compile
+options. Each ends in one `error:` line that says what and where (`file:line:col`
+for IR), with a non-zero exit from wafer-opt, never a traceback or a crash.
 
-Where a fault can only be found at run time, the call raises WaferError and the
-executable stays usable for the next call.
+Part two, test_bad_calls.py, has calls, run-time faults, models and the `wafer` CLI.
 """
 
 import re
 import textwrap
 
-import numpy as np
 import pytest
-import torch
+from bad_input_checks import VALID, count_error_lines, one_error_line, run_tool
 
 import wafer
-from wafer.tools import wafer_cli, wafer_opt
-
-F = torch.nn.functional
-VALID = "func.func @f(%a: tensor<4xf32>) -> tensor<4xf32> {\n  return %a : tensor<4xf32>\n}\n"
-
-
-def one_error_line(text: str, where: str = "") -> str:
-    """The message's error line, once checked to be the only one (after `where`, a regex);
-    indented lines after it may show the context, like a caret under a pipeline's column."""
-    lines = text.strip().splitlines()
-    assert all(line.startswith(" ") for line in lines[1:]), text
-    assert "Traceback" not in text
-    assert re.match(rf"^{where}error: \S", lines[0]), lines[0]
-    return lines[0]
-
-
-def run_tool(main, argv: list[str], capsys) -> str:
-    code = main(argv)
-    captured = capsys.readouterr()
-    assert code != 0, captured.out
-    return captured.err
+from wafer.tools import wafer_opt
 
 
 # ---------------------------------------------------------------------------------------
@@ -98,6 +77,48 @@ MALFORMED = {
         """),
     "call_to_missing_function": "func.func @f() {\n  func.call @nowhere() : () -> ()\n  return\n}\n",
     "empty_region_op": "func.func @f() {\n  scf.execute_region {\n  }\n  return\n}\n",
+    # Cut off part way: in an op, in a type.
+    "truncated_in_an_op": "func.func @f(%a: tensor<4xf32>) -> tensor<4xf32> {\n  %b = arith.addf %a, \n",
+    "truncated_in_a_type": "func.func @f(%a: tensor<4x",
+    # Verifier errors, dialect by dialect.
+    "tensor_extract_wrong_rank": "func.func @f(%a: tensor<4x4xf32>, %i: index) -> f32 {\n"
+                                 "  %x = tensor.extract %a[%i] : tensor<4x4xf32>\n  return %x : f32\n}\n",
+    "tensor_empty_dynamic_without_size": "func.func @f() -> tensor<?xf32> {\n  %e = tensor.empty() : tensor<?xf32>\n"
+                                         "  return %e : tensor<?xf32>\n}\n",
+    "tensor_cast_incompatible": "func.func @f(%a: tensor<4xf32>) -> tensor<5xf32> {\n"
+                                "  %b = tensor.cast %a : tensor<4xf32> to tensor<5xf32>\n  return %b : tensor<5xf32>\n}\n",
+    "collapse_shape_wrong_size": "func.func @f(%a: tensor<2x3xf32>) -> tensor<5xf32> {\n"
+                                 "  %b = tensor.collapse_shape %a [[0, 1]] : tensor<2x3xf32> into tensor<5xf32>\n"
+                                 "  return %b : tensor<5xf32>\n}\n",
+    "cmpf_unknown_predicate": "func.func @f(%a: f32) -> i1 {\n  %b = arith.cmpf bogus, %a, %a : f32\n  return %b : i1\n}\n",
+    "extf_that_narrows": "func.func @f(%a: f32) -> f16 {\n  %b = arith.extf %a : f32 to f16\n  return %b : f16\n}\n",
+    "addi_on_floats": "func.func @f(%a: f32) -> f32 {\n  %b = arith.addi %a, %a : f32\n  return %b : f32\n}\n",
+    "dense_too_few_elements": "func.func @f() -> tensor<4xf32> {\n  %c = arith.constant dense<[1.0, 2.0]> : tensor<4xf32>\n"
+                              "  return %c : tensor<4xf32>\n}\n",
+    "scf_for_yields_nothing": textwrap.dedent("""\
+        func.func @f(%n: index, %x: f32) -> f32 {
+          %c0 = arith.constant 0 : index
+          %c1 = arith.constant 1 : index
+          %r = scf.for %i = %c0 to %n step %c1 iter_args(%acc = %x) -> (f32) {
+            scf.yield
+          }
+          return %r : f32
+        }
+        """),
+    "scf_if_result_without_else": "func.func @f(%c: i1, %x: f32) -> f32 {\n  %r = scf.if %c -> (f32) {\n"
+                                  "    scf.yield %x : f32\n  }\n  return %r : f32\n}\n",
+    "return_count_mismatch": "func.func @f(%a: f32) -> (f32, f32) {\n  return %a : f32\n}\n",
+    "return_shape_mismatch": "func.func @f(%a: tensor<4xf32>) -> tensor<8xf32> {\n  return %a : tensor<4xf32>\n}\n",
+    "call_argument_type_mismatch": "func.func @g(%a: f32) -> f32 {\n  return %a : f32\n}\n"
+                                   "func.func @f(%a: i32) -> f32 {\n  %r = func.call @g(%a) : (i32) -> f32\n  return %r : f32\n}\n",
+    "function_defined_twice": "func.func @f() {\n  return\n}\nfunc.func @f() {\n  return\n}\n",
+    "unknown_dialect_attribute": "func.func @f() attributes {x = #foo.bar<1>} {\n  return\n}\n",
+    "fill_value_of_another_type": "func.func @f(%v: i32) -> tensor<4xf32> {\n  %e = tensor.empty() : tensor<4xf32>\n"
+                                  "  %r = linalg.fill ins(%v : i32) outs(%e : tensor<4xf32>) -> tensor<4xf32>\n"
+                                  "  return %r : tensor<4xf32>\n}\n",
+    "integer_too_wide": "func.func @f(%a: i99999999) {\n  return\n}\n",
+    "branch_argument_type_mismatch": "func.func @f(%a: f32) -> f32 {\n  cf.br ^bb1(%a : f32)\n^bb1(%b: i32):\n"
+                                     "  return %a : f32\n}\n",
 }
 
 
@@ -107,7 +128,7 @@ def test_malformed_ir_through_wafer_opt(name, tmp_path, capsys):
     path.write_text(MALFORMED[name])
     err = run_tool(wafer_opt.main, [str(path)], capsys)
     one_error_line(err.splitlines()[0], re.escape(str(path)) + r":\d+:\d+: ")
-    assert "Traceback" not in err
+    assert count_error_lines(err) == 1, err  # notes may follow: the op, the prior use
 
 
 @pytest.mark.parametrize("name", MALFORMED)
@@ -116,6 +137,41 @@ def test_malformed_ir_through_compile_mlir(name):
         wafer.compile_mlir(MALFORMED[name])
     first = str(info.value).splitlines()[0]
     assert re.match(r"^(\S+:\d+:\d+: )?error: \S", first), first
+
+
+NOT_TEXT = {
+    "latin1_comment": ("// caf\u00e9\nfunc.func @f() {\n  return\n}\n".encode("latin-1"), "1:7"),
+    "invalid_byte_in_a_string": (b'func.func @f() attributes {x = "\xff\xfe"} {\n  return\n}\n', "1:33"),
+    "binary_garbage": (bytes(range(128, 256)) * 4, "1:1"),
+    "utf16": ("func.func @f() {\n  return\n}\n".encode("utf-16"), "1:1"),
+}
+
+
+@pytest.mark.parametrize("name", NOT_TEXT)
+def test_input_that_is_not_utf8_is_an_error_at_its_first_bad_byte(name, tmp_path, capsys):
+    data, where = NOT_TEXT[name]
+    path = tmp_path / f"{name}.mlir"
+    path.write_bytes(data)
+    err = run_tool(wafer_opt.main, [str(path)], capsys)
+    assert "not UTF-8" in one_error_line(err, re.escape(f"{path}:{where}: "))
+
+
+def test_bytes_on_stdin_that_are_not_utf8(capsys, monkeypatch):
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"func.func @f() {\n  \x80\n}\n")))
+    err = run_tool(wafer_opt.main, ["-"], capsys)
+    one_error_line(err, re.escape("<stdin>:2:3: "))
+
+
+@pytest.mark.parametrize("text", ["", "// only a comment\n", "\n\n  \n"], ids=["empty", "comment", "blank"])
+def test_an_empty_file_is_an_empty_module_as_in_mlir_opt(text, tmp_path, capsys):
+    path = tmp_path / "empty.mlir"
+    path.write_text(text)
+    assert wafer_opt.main([str(path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.split() == ["module", "{", "}"] and captured.err == ""
 
 
 # ---------------------------------------------------------------------------------------
@@ -137,12 +193,36 @@ BAD_PIPELINES = {
     "wse_unknown_mode": (["--pipeline", "wse{mode=diagonal}"], "diagonal"),
     "empty_pass_name": (["-p", ",,"], ""),
     "upstream_pass_bad_option": (["-p", "canonicalize{max-iterations=x}"], ""),
+    "upstream_pass_unknown_option": (["-p", "canonicalize{no-such=1}"], "no such option no-such"),
+    "unknown_pass_nested": (["-p", "func.func(no-such-pass)"], "'no-such-pass' does not refer to a registered pass"),
+    "wafer_pass_nested_in_func": (["-p", "func.func(wafer-fuse)"], "wafer-fuse"),
+    "option_without_braces": (["-p", "wafer-fuse tile-sizes=8"], "wafer-fuse tile-sizes=8"),
+    "extra_closing_brace": (["-p", "wafer-fuse{tile-sizes=8,64}}"], "expected ')'"),
+    "float_for_an_int_option": (["-p", "wafer-fuse{parallel-elements=1e9}"], "1e9"),
+    "empty_option_value": (["-p", "wafer-fuse{tile-sizes=}"], "'tile-sizes' is given no value"),
+    "option_given_twice": (["-p", "wafer-fuse{tile-sizes=8,64 tile-sizes=4,4}"], "'tile-sizes' is given twice"),
+    "pass_unknown_machine": (["-p", "wafer-vectorize{machine=pentium}"], "pentium"),
+    "wse_place_unknown_mode": (["-p", "wse-place{mode=diagonal}"], "diagonal"),
+    "two_named_pipelines": (["--pipeline", "cpu,wse"], "cpu,wse"),
+    "named_pipeline_with_nesting": (["--pipeline", "cpu(cse)"], "cpu(cse)"),
+    "named_pipeline_case": (["--pipeline", "WSE"], "'WSE'"),
+    "cpu_list_option_not_ints": (["--pipeline", "cpu{tile-sizes=8,x}"], "tile-sizes"),
+    "cpu_bool_option_not_a_bool": (["--pipeline", "cpu{vectorize=maybe}"], "vectorize"),
+    "cpu_negative_threads": (["--pipeline", "cpu{threads=-3}"], "threads"),
+    "cpu_empty_option_value": (["--pipeline", "cpu{threads=}"], "'threads' is given no value"),
+    "cpu_option_given_twice": (["--pipeline", "cpu{threads=2 threads=3}"], "'threads' is given twice"),
+    "cpu_unknown_pass_after_a_stage": (["--pipeline", "cpu{after-fuse=no-such-pass}"], "no-such-pass"),
+    "wse_unknown_option": (["--pipeline", "wse{grid=4}"], "grid"),
+    "wse_empty_mode": (["--pipeline", "wse{mode=}"], "'mode' is given no value"),
+    "wse_unknown_machine": pytest.param(
+        ["--pipeline", "wse{machine=wse9}"], "wse9", marks=pytest.mark.xfail(strict=True, reason=(
+            "wse-partition checks its machine option only when it runs (passes/wse_partition.py): the error "
+            "is at the module's file:0:0 and a reproducer note follows, instead of a bad-option error"))),
 }
 
 
-@pytest.mark.parametrize("name", BAD_PIPELINES)
-def test_bad_pipelines_are_one_line_errors(name, tmp_path, capsys):
-    argv, named = BAD_PIPELINES[name]
+@pytest.mark.parametrize("argv, named", list(BAD_PIPELINES.values()), ids=list(BAD_PIPELINES))
+def test_bad_pipelines_are_one_line_errors(argv, named, tmp_path, capsys):
     path = tmp_path / "ok.mlir"
     path.write_text(VALID)
     err = run_tool(wafer_opt.main, [str(path), *argv], capsys)
@@ -168,6 +248,32 @@ def test_a_pipeline_that_fails_midway_names_the_op_and_line(name, tmp_path, caps
     assert "Traceback" not in err
 
 
+MATMUL = """
+func.func @f(%a: tensor<16x32xf32>, %b: tensor<32x64xf32>) -> tensor<16x64xf32> {
+  %z = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<16x64xf32>
+  %c = linalg.fill ins(%z : f32) outs(%e : tensor<16x64xf32>) -> tensor<16x64xf32>
+  %r = linalg.matmul ins(%a, %b : tensor<16x32xf32>, tensor<32x64xf32>) outs(%c : tensor<16x64xf32>) -> tensor<16x64xf32>
+  return %r : tensor<16x64xf32>
+}
+"""
+BAD_MATMUL_OPTIONS = {
+    "register_tile_of_one_size": ("cpu{register-tile=4}", "register-tile"),
+    "register_tile_of_zeros": ("cpu{register-tile=0,0}", "register-tile"),
+    "cache_tile_negative": ("cpu{cache-tile=64,-8}", "cache-tile"),
+    "k_unroll_zero": ("cpu{k-unroll=0}", "k-unroll"),
+    "k_block_negative": ("cpu{k-block=-1}", "k-block"),
+}
+
+
+@pytest.mark.parametrize("pipeline, named", list(BAD_MATMUL_OPTIONS.values()), ids=list(BAD_MATMUL_OPTIONS))
+def test_bad_option_values_are_refused_before_a_pass_runs(pipeline, named, tmp_path, capsys):
+    path = tmp_path / "matmul.mlir"
+    path.write_text(MATMUL)
+    err = run_tool(wafer_opt.main, [str(path), "--pipeline", pipeline], capsys)
+    assert named in one_error_line(err)
+
+
 # ---------------------------------------------------------------------------------------
 # Compile options from Python.
 
@@ -180,6 +286,11 @@ BAD_OPTIONS = {
     "wse_unknown_preset": ({"target": "wse", "machine": "wse9"}, "wse9"),
     "wse_region_too_big": ({"target": "wse", "region": (10**6, 10**6)}, "region"),
     "wse_unknown_mode": ({"target": "wse", "mode": "diagonal"}, "diagonal"),
+    "threads_as_text": ({"threads": "2"}, "threads"),
+    "vectorize_not_a_bool": ({"vectorize": "yes"}, "vectorize"),
+    "tile_sizes_a_string": ({"tile_sizes": "8,64"}, "tile_sizes"),
+    "target_case": ({"target": "CPU"}, "CPU"),
+    "wse_option_on_cpu": ({"mode": "pipelined"}, "mode"),
 }
 
 
@@ -191,185 +302,3 @@ def test_bad_compile_options(name):
     assert named in one_error_line(str(info.value))
 
 
-# ---------------------------------------------------------------------------------------
-# Calls with the wrong arguments; arrays that are odd but valid.
-
-ADD = """
-func.func @add(%a: tensor<2x3xf32>, %b: tensor<2x3xf32>) -> tensor<2x3xf32> {
-  %e = tensor.empty() : tensor<2x3xf32>
-  %r = linalg.add ins(%a, %b : tensor<2x3xf32>, tensor<2x3xf32>) outs(%e : tensor<2x3xf32>) -> tensor<2x3xf32>
-  return %r : tensor<2x3xf32>
-}
-"""
-
-
-@pytest.fixture(scope="module")
-def add():
-    return wafer.compile_mlir(ADD)
-
-
-ONES = np.ones((2, 3), np.float32)
-BAD_CALLS = {
-    "no_arguments": (), "one_argument": (ONES,), "three_arguments": (ONES, ONES, ONES),
-    "transposed": (ONES, ONES.T), "flat": (ONES, ONES.reshape(-1)), "extra_dim": (ONES, ONES[None]),
-    "scalar": (ONES, 1.0), "float64": (ONES, ONES.astype(np.float64)), "int32": (ONES, ONES.astype(np.int32)),
-    "bool": (ONES, ONES.astype(bool)), "complex": (ONES, ONES.astype(np.complex64)), "strings": (ONES, "abc"),
-    "none": (ONES, None), "nested_list_ragged": (ONES, [[1.0, 2.0], [3.0]]), "object_array": (ONES, np.array([object()] * 6).reshape(2, 3)),
-}
-
-
-@pytest.mark.parametrize("name", BAD_CALLS)
-def test_a_bad_call_is_refused_and_the_next_call_works(add, name):
-    with pytest.raises(wafer.WaferError) as info:
-        add.add(*BAD_CALLS[name])
-    assert "@add" in one_error_line(str(info.value))
-    np.testing.assert_array_equal(add.add(ONES, ONES), 2 * ONES)
-
-
-ODD_BUT_VALID = {
-    "non_contiguous": lambda: np.ones((3, 2), np.float32).T,
-    "strided": lambda: np.ones((2, 6), np.float32)[:, ::2],
-    "read_only": lambda: np.require(np.ones((2, 3), np.float32), requirements="C"),
-    "fortran_order": lambda: np.asfortranarray(np.ones((2, 3), np.float32)),
-    "nested_list": lambda: [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]],
-}
-
-
-@pytest.mark.parametrize("name", ODD_BUT_VALID)
-def test_odd_but_valid_arrays_are_accepted(add, name):
-    b = ODD_BUT_VALID[name]()
-    if name == "read_only":
-        b.flags.writeable = False
-    if name == "nested_list":
-        b = np.asarray(b, np.float32)
-    np.testing.assert_array_equal(add.add(ONES, b), 2 * ONES)
-
-
-@pytest.mark.parametrize("special", [np.nan, np.inf, -np.inf])
-def test_nan_and_infinity_propagate(add, special):
-    b = ONES.copy()
-    b[1, 2] = special
-    result = add.add(ONES, b)
-    assert np.isnan(result[1, 2]) if np.isnan(special) else result[1, 2] == special
-    assert np.all(result.reshape(-1)[:-1] == 2)
-
-
-# ---------------------------------------------------------------------------------------
-# Models: unsupported ops, what they return, what torch.export cannot trace.
-
-class Layer(torch.nn.Module):
-    def __init__(self, function):
-        super().__init__()
-        self.function = function
-
-    def forward(self, *inputs):
-        return self.function(*inputs)
-
-
-class Model(torch.nn.Module):
-    def __init__(self, function):
-        super().__init__()
-        self.block = torch.nn.Sequential(Layer(function))
-
-    def forward(self, *inputs):
-        return self.block(*inputs)
-
-
-def _data_dependent(x):
-    return x[x > 0]
-
-
-def _branch_on_data(x):
-    return x * 2 if x.sum() > 0 else x
-
-
-BAD_MODELS = {
-    "returns_dict": (lambda x: {"y": x}, "a dict"),
-    "returns_string": (lambda x: (x, "s"), "neither a tensor nor a number"),
-    "returns_nested": (lambda x: (x, (x, x)), "a nested tuple"),
-    "data_dependent_shape": (_data_dependent, "whose shape depends on the data"),
-    "branch_on_data": (_branch_on_data, "cannot import the model"),
-    "median": (lambda x: x.median(0).values, "torch.aten.median"),
-    "uint8_division": (lambda x: x.to(torch.uint8) // 3, "uint8"),
-    "depthwise_transposed_conv": (lambda x: F.conv_transpose2d(x[None], torch.ones(3, 1, 2, 2), groups=3),
-                                  "transposed convolution"),
-}
-
-
-@pytest.mark.parametrize("name", BAD_MODELS)
-def test_a_model_wafer_cannot_compile_names_the_reason(name):
-    function, reason = BAD_MODELS[name]
-    with pytest.raises(wafer.WaferError) as info:
-        wafer.compile(Model(function), (torch.randn(3, 4, 4),))
-    message = str(info.value)
-    assert "Traceback" not in message and message.splitlines()[0].split("error: ")[0].count("site-packages") == 0
-    assert reason in message, message
-
-
-def test_a_layer_error_names_the_users_file_and_layer():
-    with pytest.raises(wafer.WaferError) as info:
-        wafer.compile(Model(BAD_MODELS["uint8_division"][0]), (torch.randn(3, 4, 4),))
-    line = one_error_line(str(info.value), re.escape(__file__) + r":\d+: ")
-    assert "in layer 'block.0'" in line
-
-
-def test_a_model_too_large_for_the_wafer_says_so():
-    big = torch.nn.Linear(4096, 4096)
-    with pytest.raises(wafer.WaferError) as info:
-        wafer.compile(big, (torch.randn(64, 4096),), target="wse", machine="small")
-    assert "error: " in str(info.value) and "Traceback" not in str(info.value)
-
-
-# ---------------------------------------------------------------------------------------
-# `wafer run` on files that do not define what it needs.
-
-BAD_MODEL_FILES = {
-    "missing": (None, "no such file"),
-    "syntax_error": ("def make_model(:\n", "syntax"),
-    "no_make_model": ("def example_inputs():\n    return ()\n", "make_model"),
-    "no_example_inputs": ("import torch\ndef make_model():\n    return torch.nn.ReLU()\n", "example_inputs"),
-    "example_inputs_a_tuple": ("import torch\ndef make_model():\n    return torch.nn.ReLU()\n"
-                               "example_inputs = (torch.ones(2),)\n", "example_inputs"),
-    "make_model_raises": ("import torch\ndef make_model():\n    raise RuntimeError('boom')\n"
-                          "def example_inputs():\n    return (torch.ones(2),)\n", "boom"),
-    "make_model_not_a_module": ("import torch\ndef make_model():\n    return 3\n"
-                                "def example_inputs():\n    return (torch.ones(2),)\n", "make_model"),
-    "import_error": ("import no_such_module_at_all\n", "no_such_module_at_all"),
-    "not_python": (b"\x00\x01\x02\x03", ""),
-    "wrong_extension": ("", "unknown"),
-}
-
-
-@pytest.mark.parametrize("name", BAD_MODEL_FILES)
-def test_wafer_run_on_a_bad_model_file(name, tmp_path, capsys):
-    text, named = BAD_MODEL_FILES[name]
-    suffix = ".txt" if name == "wrong_extension" else ".py"
-    path = tmp_path / f"model{suffix}"
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    elif text is not None:
-        path.write_text(text)
-    err = run_tool(wafer_cli.main, ["run", str(path), "--repeat", "1"], capsys)
-    line = one_error_line(err, rf"({re.escape(str(path))}(:\d+)*: )?")  # at the user's line, where there is one
-    assert named.lower() in line.lower(), line
-
-
-BAD_CLI_FLAGS = [
-    ["run", "lenet", "--batch", "0"], ["run", "lenet", "--threads", "-2"], ["run", "lenet", "--tile-sizes", "8,x"],
-    ["run", "lenet", "--target", "gpu"], ["run", "lenet", "--machine", "wse2"], ["run", "lenet", "--repeat", "zero"],
-    ["run", "no-such-example"], ["run", "lenet", "--options", "warp-size=32"], ["fuzz", "--count", "-1"],
-    ["run", "lenet", "--target", "wse", "--threads", "2"], ["verify", "/no/such/dir", "lenet"], ["frobnicate"],
-]
-
-
-@pytest.mark.parametrize("argv", BAD_CLI_FLAGS, ids=lambda argv: "_".join(argv)[:40])
-def test_a_bad_flag_is_a_clear_error(argv, capsys):
-    try:
-        code = wafer_cli.main(argv)
-    except SystemExit as exit_:  # argparse: usage, then one error line
-        code = exit_.code
-    captured = capsys.readouterr()
-    assert code not in (0, None)
-    assert "Traceback" not in captured.err
-    last = captured.err.strip().splitlines()[-1]
-    assert "error: " in last, captured.err

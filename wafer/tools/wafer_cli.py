@@ -126,7 +126,8 @@ def _add_pipeline_options(group, default_threads: int | None, threads_help: str)
     """The cpu pipeline's options that `run` and `export` take (read by `_pipeline_options`)."""
     group.add_argument("--tile-sizes", type=_tile_sizes, metavar="SIZES",
                        help="wafer-fuse's cache tile of the innermost output dimensions, e.g. 8,64")
-    group.add_argument("--threads", type=_positive_int, default=default_threads, metavar="N", help=threads_help)
+    group.add_argument("--threads", type=_positive_int, metavar="N", help=threads_help)
+    group.set_defaults(default_threads=default_threads)  # unless --threads or --options threads=N says otherwise
     group.add_argument("--options", metavar="OPTIONS", help="more cpu pipeline options, e.g. "
                        "'register-tile=4,16 cache-tile=32,128 pack=false'; wafer-opt --list-passes lists them")
 
@@ -162,6 +163,7 @@ def _check_options(args) -> None:
 
 def _fuzz(args) -> int:
     """Run a campaign and print its table; non-zero when any program was a mismatch or a crash."""
+    _check_writable_folder("--out", args.out)
     from tqdm import tqdm
 
     from ..fuzz import fuzz
@@ -172,9 +174,25 @@ def _fuzz(args) -> int:
             bar.update(1)
             bar.set_postfix(failures=len(summary.failures))
 
-        summary = fuzz(count=args.count, seed=args.seed, wse=not args.no_wse, out_dir=args.out, progress=progress)
+        try:
+            summary = fuzz(count=args.count, seed=args.seed, wse=not args.no_wse, out_dir=args.out,
+                           progress=progress)
+        except OSError as err:  # saving a failure's reproducer
+            if err.filename is None or not Path(err.filename).resolve().is_relative_to(Path(args.out).resolve()):
+                raise
+            raise WaferError(f"error: cannot write --out '{args.out}': {err.strerror}") from None
     print(summary.table())
     return 1 if summary.programs[MISMATCH] or summary.programs[CRASH] else 0
+
+
+def _check_writable_folder(flag: str, path: str) -> None:
+    """Refuse, before any work, a folder that cannot be created or written to."""
+    folder = Path(path).resolve()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise WaferError(f"error: cannot write {flag} '{path}': '{existing}' is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise WaferError(f"error: cannot write {flag} '{path}': '{existing}' is not writable")
 
 
 def _list() -> int:
@@ -185,8 +203,20 @@ def _list() -> int:
     return 0
 
 
+def _quiet_torch_logs() -> None:
+    """torch.export logs a warning, with the whole graph, before it raises on a model
+    it cannot trace (a branch on data): the error Wafer prints says it in one line."""
+    import logging
+
+    import torch  # noqa: F401  (its logging is set up on import, then adjusted here)
+
+    logging.getLogger("torch.fx.experimental.symbolic_shapes").setLevel(logging.ERROR)
+
+
 def _load(args):
     from ..examples.models import EXAMPLES
+
+    _quiet_torch_logs()
 
     if args.model in EXAMPLES:
         return EXAMPLES[args.model].build(args.batch)
@@ -203,7 +233,19 @@ def _load(args):
     if not isinstance(model, torch.nn.Module):
         raise WaferError(f"{args.model}: error: make_model() must return a torch.nn.Module, "
                          f"but it returned a {type(model).__name__}")
-    return model.eval(), inputs if isinstance(inputs, tuple) else (inputs,)
+    return model.eval(), _example_tensors(args.model, inputs)
+
+
+def _example_tensors(path: str, inputs) -> tuple:
+    """example_inputs()'s result as a tuple of tensors: one tensor, or a tuple or list of them."""
+    import torch
+
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    for i, x in enumerate(inputs):
+        if not isinstance(x, torch.Tensor):
+            raise WaferError(f"{path}: error: example_inputs() must return a tensor or a tuple of tensors, "
+                             f"but its input {i} is of type {type(x).__name__}")
+    return inputs
 
 
 def _load_torch_model(args):
@@ -231,15 +273,22 @@ def _pipeline_options(args) -> dict:
     from ..passes.pass_base import OptionError
     from ..pipelines.cpu import CpuPipeline
 
-    text = args.options or ""
-    if args.tile_sizes:
-        text += " tile-sizes=" + ",".join(map(str, args.tile_sizes))
-    if args.threads is not None:
-        text += f" threads={args.threads}"
-    if args.profile or args.trace:
-        text += " profile=true"
     try:
-        pipeline = CpuPipeline.from_options(parse_options(text))
+        options = parse_options(args.options or "")
+    except OptionError as err:
+        raise WaferError(f"error: --options: {err}") from None
+    flags = {"tile-sizes": ",".join(map(str, args.tile_sizes or ())), "threads": args.threads}
+    for key, value in flags.items():
+        if value:
+            if key in options:
+                raise WaferError(f"error: --{key} {value} and --options '{key}={options[key]}' both set {key}")
+            options[key] = str(value)
+    if "threads" not in options and args.default_threads is not None:
+        options["threads"] = str(args.default_threads)
+    if args.profile or args.trace:
+        options["profile"] = "true"
+    try:
+        pipeline = CpuPipeline.from_options(options)
     except OptionError as err:
         raise WaferError(f"error: {err}") from None
     return {f.name: getattr(pipeline, f.name) for f in dataclasses.fields(pipeline)}

@@ -90,7 +90,11 @@ def _pipeline_text(args) -> str:
             names = ", ".join(pipeline_names())
             raise WaferError(f"error: unknown pipeline '{item.name}' (known: {names})") from None
         try:
-            return pipeline_class.from_options(parse_options(item.options)).pipeline()
+            options = parse_options(item.options)
+        except OptionError as err:
+            raise WaferError(f"error: pipeline '{item.name}': {err}") from None
+        try:
+            return pipeline_class.from_options(options).pipeline()
         except OptionError as err:
             raise WaferError(f"error: {err}") from None
     return ""
@@ -115,9 +119,10 @@ def _list_passes() -> str:
 def _run(args, pipeline: str) -> int:
     display_name = "<stdin>" if args.input == "-" else args.input
     try:
-        source = sys.stdin.read() if args.input == "-" else open(args.input).read()
+        data = sys.stdin.buffer.read() if args.input == "-" else _read_bytes(args.input)
     except OSError as err:
         raise WaferError(f"error: cannot read input '{args.input}': {err.strerror}") from None
+    source = _decode(data, display_name)
     chunks = _split(source) if args.split_input_file else [Chunk(source, 1)]
 
     ctx = make_context()
@@ -134,6 +139,23 @@ def _run(args, pipeline: str) -> int:
             outputs.append(module.operation.get_asm(print_generic_op_form=args.mlir_print_generic))
     _write(args.output, "\n// -----\n".join(outputs))
     return 1 if failed else 0
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _decode(data: bytes, display_name: str) -> str:
+    """The input as text; MLIR source is UTF-8, so anything else is an error at its first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        before = data[: err.start]
+        line = before.count(b"\n") + 1
+        column = err.start - (before.rfind(b"\n") + 1) + 1
+        raise WaferError(f"{display_name}:{line}:{column}: error: the input is not UTF-8 text "
+                         f"(byte 0x{data[err.start]:02x}); MLIR source must be UTF-8") from None
 
 
 def _process(ctx, chunk: Chunk, display_name: str, pipeline: str, args):
