@@ -6,14 +6,20 @@ This is the only module that imports torch.
 from __future__ import annotations
 
 import contextlib
+import io
 import re
+import sys
+import sysconfig
 import time
+import traceback
 import warnings
+from pathlib import Path
 
 import ml_dtypes
 import numpy as np
 import torch
 from torch.export.graph_signature import ConstantArgument, ExportGraphSignature, InputKind, InputSpec, OutputKind
+from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
 from torch_mlir import fx, ir
 from torch_mlir.compiler_utils import TorchMlirCompilerError
 from torch_mlir.extras.fx_decomp_util import get_decomposition_table
@@ -48,7 +54,10 @@ def _export_and_import(model: torch.nn.Module, example_inputs: tuple, func_name:
     ctx = make_context()
     with collect_diagnostics(ctx) as diagnostics:
         try:
-            with torch.no_grad(), _mha_fast_path_disabled(), warnings.catch_warnings():
+            # torch.export writes the partial graph of a model it cannot trace to
+            # stderr before it raises: the WaferError says what and where instead.
+            with torch.no_grad(), _mha_fast_path_disabled(), warnings.catch_warnings(), \
+                    contextlib.redirect_stderr(io.StringIO()):
                 warnings.simplefilter("ignore", FutureWarning)  # torch.export's own deprecations
                 program = torch.export.export(model, example_inputs)
                 _output_types(program)  # what the model returns is refused before the import
@@ -184,12 +193,27 @@ def _explain_import_error(err: Exception, diagnostics: list[Diagnostic]) -> str:
     errors = [d for d in diagnostics if d.severity == "error"]
     if not errors:
         lines = str(err).strip().splitlines() or [""]
-        return f"error: cannot import the model: {type(err).__name__}: {lines[0]}"
+        frame = _user_frame(err)
+        where = f"{frame.filename}:{frame.lineno}: " if frame else ""
+        if isinstance(err, GuardOnDataDependentSymNode):
+            return (f"{where}error: cannot import the model: its control flow depends on a tensor's values, "
+                    "which torch.export cannot trace (use torch.where, or torch.cond)")
+        return f"{where}error: cannot import the model: {type(err).__name__}: {lines[0]}"
     text = "\n".join(d.message for d in errors)
     ops = sorted(set(re.findall(r'name = "(torch\.[\w.]+)"', text)))
     ops += sorted(set(re.findall(r"'(torch\.aten\.[\w.]+)'", text)) - set(ops))
     header = [f"error: the model uses {', '.join(ops)}, which Wafer cannot lower"] if ops else []
     return "\n".join(header + [str(_first_line(d)) for d in errors])
+
+
+def _user_frame(err: Exception) -> traceback.FrameSummary | None:
+    """The innermost frame of `err`'s traceback in the user's own code: not in
+    Python's standard library, torch or Wafer, nor in code compiled from a string."""
+    library_roots = (sysconfig.get_paths()["stdlib"],
+                     *(str(Path(module.__file__).parent) for module in (torch, sys.modules[__package__])))
+    frames = [frame for frame in traceback.extract_tb(err.__traceback__)
+              if not frame.filename.startswith(("<", *library_roots))]
+    return frames[-1] if frames else None
 
 
 def _first_line(d: Diagnostic) -> Diagnostic:
@@ -227,7 +251,10 @@ class CompiledModel:
         """The WSE target's timing report, without running the model."""
         return self.executable.estimate()
 
-    def __call__(self, *inputs):
+    def __call__(self, *inputs, **keywords):
+        if keywords:
+            raise WaferError(f"error: the compiled model takes its inputs by position, "
+                             f"got keyword {', '.join(map(repr, keywords))}")
         as_torch = False
         arrays = []
         for x in inputs:  # the executable converts and checks the rest

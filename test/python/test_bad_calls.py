@@ -68,6 +68,14 @@ def test_keyword_arguments_are_refused(add):
     np.testing.assert_array_equal(add.add(ONES, ONES), 2 * ONES)
 
 
+def test_a_compiled_model_refuses_keyword_inputs():
+    compiled = wafer.compile(torch.nn.ReLU(), (torch.ones(2),))
+    with pytest.raises(wafer.WaferError) as info:
+        compiled(input=torch.ones(2))
+    assert "'input'" in one_error_line(str(info.value))
+    torch.testing.assert_close(compiled(-torch.ones(2)), torch.zeros(2))
+
+
 def _read_only(array):
     array.flags.writeable = False
     return array
@@ -284,12 +292,8 @@ BAD_MODEL_FILES = {
     "example_inputs_strings": (_MODEL.format(body="x", inputs="('a', 'b')"), "input 0 is of type str"),
     "example_inputs_a_number": (_MODEL.format(body="x", inputs="5"), "input 0 is of type int"),
     "too_many_example_inputs": (_MODEL.format(body="x", inputs="(torch.ones(2), torch.ones(2))"), "too many"),
-    "untraceable_branch_on_data": pytest.param(
-        _MODEL.format(body="x * 2 if x.sum() > 0 else x", inputs="(torch.ones(2, 3),)"), "cannot import",
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "torch.export prints the partial FX graph to stderr before it raises (torch/export/_trace.py), and "
-            "the error names no line of the model: frontend.py should capture that output and point at the "
-            "user's frame"))),
+    "untraceable_branch_on_data": (_MODEL.format(body="x * 2 if x.sum() > 0 else x", inputs="(torch.ones(2, 3),)"),
+                                   "control flow depends on a tensor's values"),
 }
 
 
@@ -305,6 +309,13 @@ def test_wafer_run_on_a_bad_model_file(text, named, request, tmp_path, capsys):
     err = run_tool(wafer_cli.main, ["run", str(path), "--repeat", "1"], capsys)
     line = one_error_line(err, rf"({re.escape(str(path))}(:\d+)*: )?")  # at the user's line, where there is one
     assert named.lower() in line.lower(), line
+
+
+def test_an_untraceable_branch_names_the_users_line(tmp_path, capsys):
+    path = tmp_path / "model.py"
+    path.write_text(_MODEL.format(body="x * 2 if x.sum() > 0 else x", inputs="(torch.ones(2, 3),)"))
+    err = run_tool(wafer_cli.main, ["run", str(path), "--repeat", "1"], capsys)
+    one_error_line(err, re.escape(f"{path}:4: "))  # the line of the branch, and no partial graph printed
 
 
 def test_export_and_verify_name_what_is_wrong(tmp_path, capsys):
