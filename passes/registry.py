@@ -52,6 +52,7 @@ _PASSES: dict[str, str] = {
     "wse-place": "wse_place:WsePlace",
     "wse-distribute": "wse_distribute:WseDistribute",
     "wse-route": "wse_route:WseRoute",
+    "wse-trim-windows": "wse_trim_windows:WseTrimWindows",
 }
 
 

@@ -221,7 +221,7 @@ def reduced_loops(members: list[ir.Operation]) -> frozenset[int]:
     return frozenset(d for op in members for d, kind in enumerate(iterator_types(op)) if kind == "reduction")
 
 
-def row_and_col_loops(op: ir.Operation, reduced: frozenset[int] = frozenset()) -> tuple[int | None, int]:
+def row_and_col_loops(op: ir.Operation, reduced: frozenset[int] = frozenset()) -> tuple[int | None, int | None]:
     """Columns take the innermost loop; rows the largest other parallel loop
     that no op of the region reduces (`reduced`): a reduction is only ever
     combined across the columns, so one split over the rows would leave each
@@ -233,8 +233,12 @@ def row_and_col_loops(op: ir.Operation, reduced: frozenset[int] = frozenset()) -
     per row. Then rows and columns take the two largest parallel loops and
     each PE reduces its windows whole. Softmax and layernorm rows, longer than
     any other parallel loop, still split across the columns.
+
+    A 0-d op (a scalar's elementwise work) has no loop to split: (None, None).
     """
     kinds, ranges = iterator_types(op), loop_ranges(op)
+    if not kinds:
+        return None, None
     col = len(kinds) - 1
     parallel = sorted((d for d, kind in enumerate(kinds) if kind == "parallel" and d not in reduced),
                       key=lambda d: -ranges[d])

@@ -110,7 +110,7 @@ def find_groups(block: ir.Block) -> list[Group]:
                               "with wse-unfold-windows first, as the wse pipeline does)")
         if as_contraction(op) is not None:
             group = Group(SUMMA, [op])
-            _grow_epilogue(group)
+            _grow_epilogue(group, grouped)
         else:
             group = Group(ROWWISE, [op])
             _grow_rowwise(group, op, grouped)
@@ -120,14 +120,18 @@ def find_groups(block: ir.Block) -> list[Group]:
     return groups
 
 
-def _grow_epilogue(group: Group) -> None:
-    """Add sole-user elementwise consumers that keep the contraction's output shape."""
+def _grow_epilogue(group: Group, grouped: list[ir.Operation]) -> None:
+    """Add sole-user elementwise consumers that keep the contraction's output shape
+    and that no earlier group took (a rowwise run can end in an op that also reads
+    the contraction: attention's division by the softmax sum after P @ V)."""
     result_type = group.ops[0].results[0].type
     while True:
         users = _users(group.ops[-1])
         if len(users) != 1 or not is_elementwise(users[0]) or is_relayout(users[0]):
             return
         user = users[0]
+        if any(user == g for g in grouped):
+            return
         if user.results[0].type != result_type:
             return
         group.ops.append(user)

@@ -115,9 +115,10 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
         return Demand(flops, max(k, m), n, divides=False, bytes=size, streamed=streamed, mnk=(m, n, k),
                       anchor=anchor, anchor_bytes=_tensor_bytes(list(anchor.operands) + list(anchor.results)))
     row, col = row_and_col_loops(anchor, reduced_loops(members))
-    return Demand(flops, ranges[row] if row is not None else 1, ranges[col], divides=True, bytes=size,
-                  streamed=streamed, reduces_across=any(iterator_types(op)[col] == "reduction" for op in members
-                                     if len(iterator_types(op)) == len(ranges)))
+    reduces_across = col is not None and any(iterator_types(op)[col] == "reduction" for op in members
+                                             if len(iterator_types(op)) == len(ranges))
+    return Demand(flops, ranges[row] if row is not None else 1, ranges[col] if col is not None else 1,
+                  divides=True, bytes=size, streamed=streamed, reduces_across=reduces_across)
 
 
 def _set_rect(region: ir.Operation, x: int, y: int, width: int, height: int, slot: int) -> None:

@@ -30,15 +30,17 @@ class WsePipeline(Configurable):
     def stages(self) -> list[tuple[str, str]]:
         """(stage name, pipeline text) in order; `wafer run` reports each stage."""
         return [
-            # Masked attention becomes linalg (its causal mask reads linalg.index). Loop
-            # indices become iota inputs once fusion has merged the generics that read
-            # them; canonicalize then folds index_cast round trips, copies of an iota
-            # (an arange generic) and duplicate iotas.
+            # Masked attention becomes linalg (its causal mask reads linalg.index). A
+            # window that reads a prefix of its input (ceil-mode pooling) is sliced to
+            # it before unit dims fold, which would leave an index that must span the
+            # whole dim. Loop indices become iota inputs once fusion has merged the
+            # generics that read them; canonicalize then folds index_cast round trips,
+            # copies of an iota (an arange generic) and duplicate iotas.
             (
                 "simplify",
                 "wafer-fold-zero-trip,wafer-decompose-attention,"
-                "func.func(canonicalize,cse,linalg-generalize-named-ops,linalg-fold-unit-extent-dims,"
-                "canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,cse),"
+                "func.func(canonicalize,cse,linalg-generalize-named-ops),wse-trim-windows,"
+                "func.func(linalg-fold-unit-extent-dims,canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,cse),"
                 "wse-materialize-indices,func.func(canonicalize,cse),wse-unfold-windows",
             ),
             # Fills and empties the regions took their own copies of are dead after.

@@ -82,7 +82,7 @@ def gather(grid: np.ndarray, layout: Layout, shape: list[int]) -> np.ndarray:
         merged = np.zeros(merged_shape, dtype=grid.dtype)
         merged[(slice(None),) * (1 + dim) + (index,)] = moved
         tensor = np.expand_dims(np.take(merged, np.arange(shape[dim]), axis=1 + dim), grid_axis)
-    return tensor[0, 0]
+    return tensor[0, 0, ...]  # the Ellipsis keeps a 0-d tensor an array, not a numpy scalar
 
 
 # --- numerics ---
@@ -274,7 +274,8 @@ class RegionCost:
         slots = body_cost(op).slots * math.prod(ranges)
         dtype = "fp16" if "f16" in str(ir.ShapedType(op.operands[-1].type).element_type) else "fp32"
         # compute_cycles counts FMAs as flops / 2: one slot is one FMA-equivalent.
-        cycles = repeat * float(compute_cycles(self.machine, 2 * slots, max(ranges[-1], 1), dtype))
+        innermost = max(ranges[-1], 1) if ranges else 1  # a 0-d op: one element
+        cycles = repeat * float(compute_cycles(self.machine, 2 * slots, innermost, dtype))
         self.compute += cycles
         self.busy[self.y:self.y + self.height, self.x:self.x + self.width] += cycles
 

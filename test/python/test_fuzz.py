@@ -83,7 +83,5 @@ def test_a_short_campaign_finds_no_crash_on_the_cpu(campaign):
     assert not any(campaign.per_target[target][CRASH] for target in ("cpu/1", "cpu/2", "process")), campaign.table()
 
 
-@pytest.mark.xfail(strict=True, reason="wse-unfold-windows builds an invalid gather for a pooling window whose "
-                   "input is wider than the windows read (seeds 0 and 46; issue 14)")
 def test_a_short_campaign_finds_no_crash_on_the_wse(campaign):
     assert campaign.per_target["wse"][CRASH] == 0, campaign.table()
