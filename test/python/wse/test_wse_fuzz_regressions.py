@@ -8,30 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import wafer
 from wafer.compiler import run_stages
 from wafer.frontend import import_model
 from wafer.passes.wse_trim_windows import WseTrimWindows
 from wafer.wse_target.interpreter import run_function
 
-
-class Lambda(torch.nn.Module):
-    """A function as a module, for wafer.compile."""
-
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *inputs):
-        return self.fn(*inputs)
-
-
-def compile_and_check(fn, *inputs):
-    model = Lambda(fn)
-    got = wafer.compile(model, inputs, target="wse", machine="small")(*inputs)
-    with torch.no_grad():
-        expected = model(*inputs)
-    torch.testing.assert_close(got, expected)
+from wse_checks import Lambda, compile_and_check
 
 
 def test_ops_on_one_element_match_pytorch():
