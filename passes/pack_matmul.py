@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from torch_mlir import ir
 from torch_mlir.dialects import affine, arith, linalg, scf, tensor, transform
@@ -11,11 +12,14 @@ from torch_mlir.dialects import vector as vector_ops
 from torch_mlir.dialects.transform import structured, vector
 from torch_mlir.dialects.transform import tensor as tensor_transform
 
+from ..diagnostics import WaferError
+from ..tuning.database import KernelChoice, TuningDatabase, cpu_key, host_flags
+from ..tuning.signature import ContractionSignature
 from .constant_pack import fold_constant_packs
 from .cpu_target import TargetedPass
 from .kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL
 from .linalg_builders import index_constant, is_constant, largest_divisor, reassociation
-from .pass_base import find_ops
+from .pass_base import PassFailure, find_ops
 from .transform_script import (
     hoist_loop_invariant_subsets,
     match_tagged,
@@ -195,6 +199,18 @@ def k_blocked(kernel: Kernel, contraction: Contraction, limit: int) -> Kernel:
     return replace(kernel, k_block=blocks[-1], tn=math.ceil(n / kernel.nr))
 
 
+def plan_kernel(contraction: Contraction, choice: KernelChoice, lanes: int, parallel_flops: int,
+                row: int = 0) -> tuple[Kernel, bool]:
+    """The kernel `choice` gives `contraction`, and whether B is packed per cache
+    tile (see `_packs_b_per_tile`); else a B packed at run time goes in K blocks."""
+    kernel = choose_kernel(contraction, choice.register_tile, lanes, choice.k_unroll, choice.cache_tile,
+                           parallel_flops, row)
+    per_tile = kernel.parallel and _packs_b_per_tile(contraction, kernel)
+    if kernel.parallel and not per_tile and not contraction.constant[1]:
+        kernel = k_blocked(kernel, contraction, choice.k_block)
+    return kernel, per_tile
+
+
 def _row_aligned(tn: int, nr: int, n: int, row: int) -> int:
     """The number of nr-blocks per cache tile nearest `tn` (up to twice it) that
     makes each tile whole rows of an image (n = image rows x row) and divides n
@@ -213,6 +229,19 @@ def im2col_gather(contraction: Contraction) -> ir.OpView | None:
         if isinstance(gather, ir.OpView) and IM2COL_ROW in gather.attributes:
             return gather
     return None
+
+
+def im2col_row(gather: ir.OpView | None) -> int:
+    """The output row length of an im2col gather; 0 for no gather."""
+    return ir.IntegerAttr(gather.attributes[IM2COL_ROW]).value if gather is not None else 0
+
+
+def tuning_signature(contraction: Contraction, threads: int) -> ContractionSignature | None:
+    """The key of `contraction`'s records in a tuning database; None inside a
+    parallel loop, whose blocks `wafer tune` does not measure (one thread's work)."""
+    if _in_parallel_loop(contraction.op):
+        return None
+    return ContractionSignature.of(contraction, im2col_row(im2col_gather(contraction)), threads)
 
 
 def packed_extents(contraction: Contraction, kernel: Kernel) -> list[int]:
@@ -259,6 +288,12 @@ class PackMatmul(TargetedPass):
       parallel-flops: smaller matmuls loop over their cache tiles serially:
         4 MFLOP is ~50 us on one core, where waking a second thread (tens
         of microseconds when idle) stops paying.
+      tuning: a tuning database (wafer/tuning, written by `wafer tune`); a
+        contraction with a record for this CPU takes the record's register
+        tile, cache tile, k-unroll and k-block instead of the options, and
+        its strategy says "tuned". Empty: none.
+      threads: the worker threads the kernels run on; a record applies only
+        at the thread count it was measured with.
       k-block: K steps per block when B is packed at run time and not per
         cache tile (see `k_blocked`). 128 keeps an 8x32 kernel's kc x nr
         panel of B (16 KB) in half of a 32 KB L1; with AVX2's 4x16 kernel
@@ -273,25 +308,27 @@ class PackMatmul(TargetedPass):
     cache_tile: tuple[int, ...] = CACHE_TILE
     parallel_flops: int = 4_000_000
     k_block: int = K_BLOCK
+    tuning: str = ""
+    threads: int = 1
 
     def apply(self, module: ir.Operation) -> None:
         found = [c for c in (match_contraction(op.opview) for op in find_ops(module, lambda op: True))
                  if c is not None]
         if not found:
             return
+        database = self._database(module)
         plans = []
         with transform_script(module) as root:
             for i, contraction in enumerate(found):
                 gather = im2col_gather(contraction)
-                row = ir.IntegerAttr(gather.attributes[IM2COL_ROW]).value if gather is not None else 0
+                row = im2col_row(gather)
                 # A contraction inside a parallel loop (wafer-winograd's blocks) is one thread's work.
                 parallel_flops = math.inf if _in_parallel_loop(contraction.op) else self.parallel_flops
-                kernel = choose_kernel(contraction, self.register_tile or self.cpu.register_tile,
-                                       self.cpu.lanes, self.k_unroll, tuple(self.cache_tile), parallel_flops, row)
-                per_tile = kernel.parallel and _packs_b_per_tile(contraction, kernel)
-                if kernel.parallel and not per_tile and not contraction.constant[1]:
-                    kernel = k_blocked(kernel, contraction, self.k_block)
-                record_strategy(contraction.op, kernel.describe(contraction))
+                signature = tuning_signature(contraction, self.threads)
+                tuned = database.lookup(signature) if database is not None and signature is not None else None
+                choice = tuned.choice if tuned is not None else self._options_choice()
+                kernel, per_tile = plan_kernel(contraction, choice, self.cpu.lanes, parallel_flops, row)
+                record_strategy(contraction.op, ("tuned " if tuned is not None else "") + kernel.describe(contraction))
                 tag(contraction.op.operation, f"mm{i}")
                 self._pack(root, f"mm{i}", contraction, kernel)
                 plans.append((contraction, kernel, per_tile, gather, row))
@@ -318,6 +355,22 @@ class PackMatmul(TargetedPass):
         fuse_accumulator_fills(module)
         lower_relayouts(module, self.cpu.lanes)
         lower_gathers(module)
+
+    def _options_choice(self) -> KernelChoice:
+        """The kernel this pass's options ask for, where no tuned record applies."""
+        return KernelChoice(tuple(self.register_tile or self.cpu.register_tile), tuple(self.cache_tile),
+                            self.k_unroll, self.k_block)
+
+    def _database(self, module: ir.Operation) -> TuningDatabase | None:
+        """This CPU's records in the `tuning` file, if one is given."""
+        if not self.tuning:
+            return None
+        if not Path(self.tuning).is_file():
+            raise PassFailure(module.location, f"no tuning database '{self.tuning}' (wafer tune writes one)")
+        try:
+            return TuningDatabase(self.tuning, cpu_key(self.cpu, host_flags()))
+        except WaferError as err:
+            raise PassFailure(module.location, str(err).removeprefix("error: ")) from None
 
     @staticmethod
     def _pack(root: ir.Value, name: str, contraction: Contraction, kernel: Kernel) -> None:

@@ -36,6 +36,9 @@ class CpuPipeline(Configurable):
         (wafer-pack-matmul) instead of tiling them in place.
       register-tile, cache-tile, k-unroll, k-block: the packed kernel's tile
         sizes (see wafer-pack-matmul); an empty register tile is the machine's.
+      tuning: a tuning database written by `wafer tune` (wafer/tuning): the
+        contractions it has records of for this CPU and thread count take the
+        measured kernel instead of these tile sizes. Empty: none.
       out-params: public functions take their (static) results as arguments
         and write them in place (buffer-results-to-out-params): the caller's
         arrays, with no copy after the call.
@@ -67,6 +70,7 @@ class CpuPipeline(Configurable):
     cache_tile: tuple[int, ...] = CACHE_TILE
     k_unroll: int = K_UNROLL
     k_block: int = K_BLOCK
+    tuning: str = ""
     out_params: bool = True
     threads: int = 0
     profile: bool = False
@@ -106,6 +110,8 @@ class CpuPipeline(Configurable):
             raise OptionError(f"option {self.name}{{k-unroll}}: expected 1 or more, got {self.k_unroll}")
         if self.k_block < 0:
             raise OptionError(f"option {self.name}{{k-block}}: expected 0 (K whole) or more, got {self.k_block}")
+        if any(c.isspace() or c in "{}()" for c in self.tuning):  # it goes into the pass's option text
+            raise OptionError(f"option {self.name}{{tuning}}: a path without spaces or brackets, got '{self.tuning}'")
 
     def stages(self) -> list[tuple[str, str]]:
         """(stage name, pipeline text) in order, each stage's `after-<stage>`
@@ -195,12 +201,18 @@ class CpuPipeline(Configurable):
 
     def _pack_matmul(self) -> str:
         register_tile = f" register-tile={_ints(self.register_tile)}" if self.register_tile else ""
+        tuning = f" tuning={self.tuning} threads={self.thread_count()}" if self.tuning else ""
         options = (f"machine={self.machine}{register_tile} cache-tile={_ints(self.cache_tile)} "
-                   f"k-unroll={self.k_unroll} k-block={self.k_block}")
+                   f"k-unroll={self.k_unroll} k-block={self.k_block}{tuning}")
+        return f"{self.contraction_passes()},wafer-pack-matmul{{{options}}},func.func(canonicalize,cse)"
+
+    def contraction_passes(self) -> str:
+        """The pack stage's passes before wafer-pack-matmul: they turn convolutions
+        into the contractions it packs (what `wafer tune` collects)."""
         winograd = f"wafer-winograd{self._on_machine}," if self.winograd else ""
         direct = f"wafer-direct-conv{self._on_machine}," if self.direct_conv else ""
         depthwise = f"wafer-depthwise-conv{self._on_machine}," if self.depthwise_conv else ""
-        return f"{winograd}{direct}{depthwise}wafer-im2col,wafer-pack-matmul{{{options}}},func.func(canonicalize,cse)"
+        return f"{winograd}{direct}{depthwise}wafer-im2col"
 
     @property
     def _on_machine(self) -> str:

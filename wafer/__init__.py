@@ -5,13 +5,15 @@
     model = wafer.compile_onnx("model.onnx", target="cpu")
     wafer.export(model, example_inputs, "out")   # out/libmodel.so, model.h, weights.bin, model_main
     wafer.register_pass(MyPass)   # a WaferPass subclass, then usable by name (wafer/plugins.py)
+    wafer.tune(model, example_inputs, budget_s=60)   # measure kernels into wafer-tuning.json (wafer/tuning)
+    compiled = wafer.compile(model, example_inputs, tuning="wafer-tuning.json")
 """
 
 from .compiler import compile_mlir
 from .diagnostics import WaferError
 from .plugins import register_pass
 
-__all__ = ["compile", "compile_mlir", "compile_onnx", "export", "register_pass", "CompiledModel", "WaferError"]
+__all__ = ["compile", "compile_mlir", "compile_onnx", "export", "register_pass", "tune", "CompiledModel", "WaferError"]
 
 
 def __getattr__(name: str):
@@ -28,4 +30,8 @@ def __getattr__(name: str):
         from .aot import export
 
         return export
+    if name == "tune":  # the tuner compiles and times kernels: loaded only when asked for
+        from .tuning.tuner import tune
+
+        return tune
     raise AttributeError(name)

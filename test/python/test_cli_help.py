@@ -11,7 +11,7 @@ from wafer.tools import wafer_cli, wafer_opt
 
 ROOT = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-SUBCOMMANDS = ["run", "export", "verify", "fuzz", "list"]
+SUBCOMMANDS = ["run", "export", "verify", "fuzz", "tune", "list"]
 
 
 def _parsers():

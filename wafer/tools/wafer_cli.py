@@ -10,6 +10,8 @@
     wafer export lenet -o out     # out/libmodel.so, model.h, weights.bin, model_main: no Python needed
     wafer verify out lenet        # run out/model_main on random inputs, check it against PyTorch
     wafer fuzz --count 200 --seed 0   # random programs, checked against eager on both targets
+    wafer tune mlp --budget 60        # measure matmul kernels into wafer-tuning.json; then
+    wafer run mlp --options tuning=wafer-tuning.json   # compile with the measured kernels
     wafer list                    # the bundled examples
 """
 
@@ -87,6 +89,20 @@ def build_parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--no-wse", action="store_true", help="check the CPU target only, not the simulated wafer")
     fuzz.add_argument("--out", default="fuzz-failures", metavar="DIR",
                       help="where each failure is saved, shrunk, as repro.py and model.mlir (default: fuzz-failures)")
+    tune = _command(commands, "tune", "measure the packed matmul kernel's tile sizes for each contraction of a "
+                    "model on this machine and record the fastest in a tuning database")
+    tune.add_argument("model", help="a bundled example name (see `wafer list`) or a .py file defining make_model() "
+                      "and example_inputs()")
+    tune.add_argument("--batch", type=_positive_int, default=1, metavar="N",
+                      help="batch size of the bundled examples (default: 1)")
+    tune.add_argument("--budget", type=float, default=60.0, metavar="SECONDS",
+                      help="about how long to measure, shared among the contractions (default: 60)")
+    tune.add_argument("--db", default="wafer-tuning.json", metavar="PATH",
+                      help="the tuning database to extend; compile with `--options tuning=PATH` "
+                      "(default: wafer-tuning.json)")
+    tune.add_argument("--threads", type=_positive_int, default=0, metavar="N",
+                      help="worker threads the kernels are measured with; records apply at that "
+                      "count only (default: one per core)")
     _command(commands, "list", "list the bundled examples")
     return parser
 
@@ -113,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             return _verify(args)
         if args.command == "fuzz":
             return _fuzz(args)
+        if args.command == "tune":
+            return _tune(args)
         _check_options(args)
         if args.model.endswith(".onnx"):
             return _run_onnx(args)
@@ -183,6 +201,19 @@ def _fuzz(args) -> int:
             raise WaferError(f"error: cannot write --out '{args.out}': {err.strerror}") from None
     print(summary.table())
     return 1 if summary.programs[MISMATCH] or summary.programs[CRASH] else 0
+
+
+def _tune(args) -> int:
+    """Tune the model's contractions and print each one's default and tuned kernel."""
+    import wafer
+
+    from ..tuning.report import table
+
+    model, inputs = _load_torch_model(args)
+    results = wafer.tune(model, inputs, budget_s=args.budget, database=args.db, threads=args.threads)
+    print(table(results))
+    print(f"database: {args.db}")
+    return 0
 
 
 def _check_writable_folder(flag: str, path: str) -> None:

@@ -1,0 +1,69 @@
+"""Tuned against untuned Wafer: the packed matmul kernel measured on this machine (wafer/tuning).
+
+    python bench/tuned.py [--models mlp,lenet,transformer,resnet18] [--batch 8] [--threads 2]
+                          [--tune-budget 60] [--budget 2.0] [--db bench-tuning.json]
+
+For each model: `wafer.tune` with --tune-budget seconds into the database (a
+rerun goes on from what it holds), then Wafer compiled without and with the
+database, timed interleaved as in bench/cpu.py. The columns:
+
+    contractions  distinct contractions the tuner found
+    tune s        seconds the tuning took
+    untuned ms, tuned ms
+                  median ms per call
+    ratio         tuned over untuned (below 1: tuning helped)
+    compile s     untuned and tuned compile seconds
+    tuned kernels how many packed matmuls took a tuned record
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from common import compile_wafer, interleave, max_error  # first: it sets OMP_WAIT_POLICY before torch loads
+
+import wafer
+from zoo import build
+
+
+def bench_row(name: str, batch: int, threads: int, tune_budget: float, budget: float, db: str) -> dict:
+    model, inputs = build(name, batch)
+    start = time.perf_counter()
+    results = wafer.tune(model, inputs, budget_s=tune_budget, database=db, threads=threads, progress=False)
+    tune_seconds = time.perf_counter() - start
+    untuned, untuned_seconds = compile_wafer(model, inputs, threads)
+    start = time.perf_counter()
+    tuned = wafer.compile(model, inputs, target="cpu", threads=threads, tuning=db)
+    tuned_seconds = time.perf_counter() - start
+    times, _ = interleave({"untuned": lambda: untuned(*inputs), "tuned": lambda: tuned(*inputs)}, budget)
+    return {
+        "model": name, "contractions": len(results), "tune s": tune_seconds,
+        "untuned ms": 1e3 * times["untuned"], "tuned ms": 1e3 * times["tuned"],
+        "ratio": times["tuned"] / times["untuned"], "compile s": f"{untuned_seconds:.1f}/{tuned_seconds:.1f}",
+        "tuned kernels": sum(s.startswith("tuned") for s in tuned.compile_report.strategies),
+        "max err": max_error(tuned, model, inputs),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default="mlp,lenet,transformer", help="comma-separated (bench/zoo.py's names)")
+    parser.add_argument("--batch", type=int, default=8, help="batch size (default: 8)")
+    parser.add_argument("--threads", type=int, default=2, help="worker threads (default: 2)")
+    parser.add_argument("--tune-budget", type=float, default=60.0, help="tuning seconds per model (default: 60)")
+    parser.add_argument("--budget", type=float, default=2.0, help="timing seconds per model (default: 2)")
+    parser.add_argument("--db", default="bench-tuning.json", help="the tuning database (default: bench-tuning.json)")
+    args = parser.parse_args()
+    columns = ("model", "contractions", "tune s", "untuned ms", "tuned ms", "ratio", "compile s", "tuned kernels",
+               "max err")
+    print(f"batch {args.batch}, {args.threads} threads, tuning budget {args.tune_budget:g} s per model")
+    print("  ".join(f"{c:>12}" for c in columns))
+    for name in args.models.split(","):
+        row = bench_row(name, args.batch, args.threads, args.tune_budget, args.budget, args.db)
+        print("  ".join(f"{row[c]:>12.3g}" if isinstance(row[c], float) else f"{row[c]:>12}" for c in columns),
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Auto-tuning of the packed matmul kernel (wafer/tuning): the candidate space,
+the database, resuming, and compiling with the measured kernels.
+
+One tiny tuning run of the mlp example is shared by the tests; budgets are a
+few seconds and timings are noisy, so nothing here checks a speedup.
+"""
+
+import json
+import shutil
+
+import pytest
+import torch
+from linalg_programs import MATMUL
+
+import wafer
+from wafer.examples.models import EXAMPLES
+from wafer.passes.cpu_target import PRESETS, host
+from wafer.tools import wafer_cli
+from wafer.tuning import space
+from wafer.tuning.database import TuningDatabase, cpu_key, host_flags
+from wafer.tuning.signature import ContractionSignature
+
+THREADS = 1
+MLP_CONTRACTIONS = 3  # its three linear layers
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    return EXAMPLES["mlp"].build()
+
+
+@pytest.fixture(scope="module")
+def tuned(mlp, tmp_path_factory):
+    """A database from a tiny tuning run of the mlp example, and that run's results."""
+    path = tmp_path_factory.mktemp("tuning") / "db.json"
+    results = wafer.tune(*mlp, budget_s=3, database=str(path), threads=THREADS, top=2, progress=False)
+    return path, results
+
+
+def _database(path) -> TuningDatabase:
+    return TuningDatabase(path, cpu_key(host(), host_flags()))
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_space_respects_the_register_budget(name):
+    """Every register tile keeps its accumulators, a row of B's vectors and A's broadcast in registers."""
+    cpu = PRESETS[name]
+    tiles = space.register_tiles(cpu)
+    assert cpu.register_tile in tiles
+    for mr, nr in tiles:
+        assert nr % cpu.lanes == 0
+        assert mr * nr // cpu.lanes + nr // cpu.lanes + 1 <= cpu.vector_registers
+    signature = ContractionSignature(1, 64, 300, 576, False, 2)
+    choices = space.candidates(signature, cpu)
+    assert choices[0] == space.default_choice(cpu)
+    assert {c.register_tile for c in choices} <= set(tiles)
+    assert len(space.rank(signature, cpu, [])) == len(choices)
+
+
+def test_tuning_records_each_distinct_contraction(tuned):
+    path, results = tuned
+    assert len(results) == MLP_CONTRACTIONS
+    database = _database(path)
+    for result in results:
+        assert result.measured_now >= 1
+        assert database.lookup(result.signature) == result.best
+        assert result.best.ms > 0 and result.best.default_ms > 0
+
+
+def test_a_second_run_resumes(mlp, tuned, tmp_path):
+    """A rerun keeps every measurement and never measures a candidate twice."""
+    path = tmp_path / "db.json"
+    shutil.copy(tuned[0], path)
+    before = {r.signature: _database(path).measured(r.signature) for r in tuned[1]}
+    results = wafer.tune(*mlp, budget_s=2, database=str(path), threads=THREADS, top=3, progress=False)
+    database = _database(path)
+    for result in results:
+        measured = database.measured(result.signature)
+        assert measured[:len(before[result.signature])] == before[result.signature]
+        assert len(measured) == len(before[result.signature]) + result.measured_now
+        assert len({m.choice for m in measured}) == len(measured)
+
+
+def test_compiling_with_the_database_takes_the_tuned_kernels(mlp, tuned):
+    model, inputs = mlp
+    compiled = wafer.compile(model, inputs, threads=THREADS, tuning=str(tuned[0]))
+    packed = [s for s in compiled.compile_report.strategies if "packed matmul" in s]
+    assert len(packed) == MLP_CONTRACTIONS and all(s.startswith("tuned ") for s in packed), packed
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(*inputs), model(*inputs), rtol=1e-4, atol=1e-4)
+
+
+def test_records_of_another_cpu_are_ignored(mlp, tuned, tmp_path):
+    data = json.loads(tuned[0].read_text())
+    data["cpus"] = {"some other cpu": next(iter(data["cpus"].values()))}
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(data))
+    compiled = wafer.compile(*mlp, threads=THREADS, tuning=str(path))
+    assert not any(s.startswith("tuned") for s in compiled.compile_report.strategies)
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"version": 1, "cpus": {"x": {"k": {"best": {}}}}}', "[]"])
+def test_a_malformed_database_is_a_one_line_error(tmp_path, text):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(wafer.WaferError, match="malformed tuning database") as info:
+        wafer.compile_mlir(MATMUL.format(m=8, n=16, k=8), threads=THREADS, tuning=str(path))
+    assert str(path) in str(info.value) and len(str(info.value).splitlines()) == 1
+
+
+def test_a_missing_database_is_an_error(tmp_path):
+    with pytest.raises(wafer.WaferError, match="no tuning database"):
+        wafer.compile_mlir(MATMUL.format(m=8, n=16, k=8), tuning=str(tmp_path / "none.json"))
+
+
+def test_cli_tune_prints_a_table(tuned, tmp_path, capsys):
+    path = tmp_path / "db.json"
+    shutil.copy(tuned[0], path)
+    assert wafer_cli.main(["tune", "mlp", "--budget", "0", "--db", str(path), "--threads", str(THREADS)]) == 0
+    out = capsys.readouterr().out
+    assert "default ms" in out and "1x512x784" in out and str(path) in out

@@ -1,0 +1,153 @@
+"""The tuning database: a JSON file of measured kernel choices, per CPU and per contraction.
+
+    {"version": 1, "cpus": {CPU key: {signature key: {
+        "default_ms": 0.41, "best": {choice..., "ms": 0.30},
+        "measured": [{choice..., "ms": 0.35, "default_ms": 0.40}, ...]}}}}
+
+Each candidate is timed interleaved with the default kernel, so `best` is the
+candidate with the lowest ratio to its own default time, if it beats the
+default by MIN_GAIN, and its pair of times is what the record reports. Records of other CPUs are kept in the file
+but never read. The file is rewritten atomically after each measurement: an
+interrupted run keeps everything measured, and a rerun skips it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..atomic_file import write_atomically
+from ..diagnostics import WaferError
+from ..passes.cpu_target import CpuTarget, parse_cpu_flags
+from .signature import ContractionSignature
+
+VERSION = 1
+# How much faster than the default a candidate must run to replace it: the
+# median of interleaved calls on a shared machine moves by a few percent
+# from run to run (bench/common.py), and a 1% "win" is that noise.
+MIN_GAIN = 0.03
+# The feature flags beyond the preset's that change the code LLVM emits for the host.
+RELEVANT_FLAGS = ("avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx2", "fma", "f16c", "asimd")
+
+
+@dataclass(frozen=True)
+class KernelChoice:
+    """The packed kernel's options (the cpu pipeline's and wafer-pack-matmul's)."""
+
+    register_tile: tuple[int, int]
+    cache_tile: tuple[int, int]
+    k_unroll: int
+    k_block: int
+
+    def options(self) -> dict:
+        """As keywords of `wafer.compile_mlir`."""
+        return asdict(self)
+
+    def describe(self) -> str:
+        (mr, nr), (rows, cols) = self.register_tile, self.cache_tile
+        return f"{mr}x{nr} regs, {rows}x{cols} cache, k-unroll {self.k_unroll}, k-block {self.k_block}"
+
+    @classmethod
+    def from_json(cls, data: dict) -> KernelChoice:
+        return cls(_pair(data["register_tile"]), _pair(data["cache_tile"]), int(data["k_unroll"]),
+                   int(data["k_block"]))
+
+
+def _pair(values: list) -> tuple[int, int]:
+    pair = tuple(int(v) for v in values)
+    if len(pair) != 2 or min(pair) < 1:
+        raise ValueError(f"expected two positive sizes, got {values}")
+    return pair
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One candidate's median ms and the default's, timed interleaved with it."""
+
+    choice: KernelChoice
+    ms: float
+    default_ms: float
+
+    @property
+    def ratio(self) -> float:
+        return self.ms / self.default_ms
+
+
+def cpu_key(target: CpuTarget, flags: set[str]) -> str:
+    """The CPU a record was measured on: its target description and relevant feature flags."""
+    return f"{target.describe()}; flags {' '.join(sorted(flags & set(RELEVANT_FLAGS))) or 'none'}"
+
+
+def host_flags() -> set[str]:
+    """This machine's feature flags, from /proc/cpuinfo (none where there is no such file)."""
+    try:
+        return parse_cpu_flags(Path("/proc/cpuinfo").read_text())
+    except OSError:
+        return set()
+
+
+class TuningDatabase:
+    """The measurements of one CPU in a tuning file; `lookup` gives a contraction's best choice."""
+
+    def __init__(self, path: str | Path, cpu: str):
+        self.path = Path(path)
+        self.cpu = cpu
+        self._all = _read(self.path)
+        self._mine = self._all["cpus"].setdefault(cpu, {})
+
+    def lookup(self, signature: ContractionSignature) -> Measurement | None:
+        """The best measured choice for `signature` on this CPU, if any."""
+        entry = self._mine.get(signature.key)
+        return _best(entry) if entry else None
+
+    def measured(self, signature: ContractionSignature) -> list[Measurement]:
+        entry = self._mine.get(signature.key, {})
+        return [_measurement(m) for m in entry.get("measured", [])]
+
+    def add(self, signature: ContractionSignature, measurement: Measurement) -> None:
+        """Record one measurement, update the best, and write the file."""
+        entry = self._mine.setdefault(signature.key, {"measured": []})
+        entry["measured"].append({**measurement.choice.options(), "ms": measurement.ms,
+                                  "default_ms": measurement.default_ms})
+        best = _best_of(self.measured(signature))
+        entry["best"] = {**best.choice.options(), "ms": best.ms}
+        entry["default_ms"] = best.default_ms
+        write_atomically(self.path, json.dumps(self._all, indent=1) + "\n")
+
+
+def _best_of(measured: list[Measurement]) -> Measurement:
+    """The candidate that beat its default by the widest margin, if by MIN_GAIN;
+    else the default's own record (timed against itself), or the first."""
+    best = min(measured, key=lambda m: m.ratio)
+    if best.ratio <= 1 - MIN_GAIN:
+        return best
+    return next((m for m in measured if m.ms == m.default_ms), measured[0])
+
+
+def _read(path: Path) -> dict:
+    """The whole file, checked; a fresh database where there is none."""
+    if not path.exists():
+        return {"version": VERSION, "cpus": {}}
+    try:
+        data = json.loads(path.read_text())
+        if data["version"] != VERSION:
+            raise ValueError(f"version {data['version']}, expected {VERSION}")
+        for entries in data["cpus"].values():
+            for entry in entries.values():
+                _best(entry)
+                for measurement in entry["measured"]:
+                    _measurement(measurement)
+        return data
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        reason = f"{type(err).__name__}: {err}" if isinstance(err, KeyError) else str(err)
+        raise WaferError(f"error: malformed tuning database '{path}': {reason}") from None
+
+
+def _best(entry: dict) -> Measurement:
+    best = entry["best"]
+    return Measurement(KernelChoice.from_json(best), float(best["ms"]), float(entry["default_ms"]))
+
+
+def _measurement(data: dict) -> Measurement:
+    return Measurement(KernelChoice.from_json(data), float(data["ms"]), float(data["default_ms"]))
