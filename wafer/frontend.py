@@ -30,6 +30,7 @@ from .context import make_context
 from .diagnostics import Diagnostic, WaferError, collect_diagnostics, first_line
 from .inplace import functionalize_temporaries
 from .nan_semantics import propagate_nans
+from .transposed_convolution import depthwise_transposed_convolution, has_depthwise_transposed_convolution
 from .importer_gaps import refuse_importer_gaps
 from .weight_literals import WeightLiterals
 
@@ -63,7 +64,7 @@ def _export_and_import(model: torch.nn.Module, example_inputs: tuple, func_name:
                 _output_types(program)  # what the model returns is refused before the import
                 refuse_importer_gaps(program)
                 functionalize_temporaries(program)
-                if not _mutates(program) and not _has_unregistered_ops(program, ctx) and not _has_tanh_gelu(program):
+                if not _mutates(program) and not _has_unregistered_ops(program, ctx) and not _needs_decomposition(program):
                     try:
                         return _import_program(program, func_name, ctx), program
                     except TorchMlirCompilerError:  # an op only torch's decompositions lower
@@ -117,15 +118,20 @@ def _decompositions() -> dict:
     "Cannot view a tensor with shape [2, 128, 768] and strides (768, 1536, 1)")."""
     table = {op: fn for op, fn in get_decomposition_table().items() if op.overloadpacket not in _ATTENTION_OPS}
     table[torch.ops.aten.gelu.default] = torch._decomp.decomposition_table[torch.ops.aten.gelu.default]
+    table[torch.ops.aten.convolution.default] = depthwise_transposed_convolution
     return table
 
 
-def _has_tanh_gelu(program) -> bool:
-    """Does the graph use GELU's tanh approximation? torch-mlir lowers it with
-    sqrt(2/pi) for pi = 22/7 (0.79772 for 0.79788: results off by 5e-5), so such a
-    program takes torch's own decomposition instead."""
-    return any(node.target == torch.ops.aten.gelu.default and node.kwargs.get("approximate") == "tanh"
-               for node in program.graph.nodes)
+def _needs_decomposition(program) -> bool:
+    """Does the graph use an op that torch-mlir lowers wrongly or not at all,
+    which the decompositions below get right?
+    - GELU's tanh approximation: torch-mlir uses sqrt(2/pi) for pi = 22/7
+      (0.79772 for 0.79788: results off by 5e-5); torch's own decomposition.
+    - A depthwise transposed convolution: torch-mlir's lowering fails on an
+      invalid collapse_shape; Wafer's decomposition (transposed_convolution.py)."""
+    tanh_gelu = any(node.target == torch.ops.aten.gelu.default and node.kwargs.get("approximate") == "tanh"
+                    for node in program.graph.nodes)
+    return tanh_gelu or has_depthwise_transposed_convolution(program)
 
 
 _ATTENTION_OPS = (torch.ops.aten.scaled_dot_product_attention, torch.ops.aten._scaled_dot_product_attention_math,

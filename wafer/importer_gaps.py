@@ -16,7 +16,6 @@ from .unsigned_ops import refuse_unchecked_uint8_ops
 def refuse_importer_gaps(program) -> None:
     refuse_unchecked_uint8_ops(program)
     _refuse_data_dependent_shapes(program)
-    _refuse_depthwise_transposed_convolutions(program)
     _refuse_uneven_adaptive_max_pooling(program)
 
 
@@ -28,20 +27,6 @@ def _refuse_data_dependent_shapes(program) -> None:
         if node.op == "call_function" and isinstance(value, torch.Tensor) and free_unbacked_symbols(value):
             raise node_error(node, f"torch.{node.target} gives a tensor whose shape depends on the data; "
                              "Wafer compiles shapes known before the call")
-
-
-def _refuse_depthwise_transposed_convolutions(program) -> None:
-    """A transposed convolution with one input channel per group (groups equal to
-    the input channels) fails torch-mlir's lowering on an invalid collapse_shape."""
-    for node in program.graph.nodes:
-        if node.op != "call_function" or node.target not in _TRANSPOSED_CONVOLUTIONS:
-            continue
-        arguments = _arguments(node)
-        x, groups = arguments["input"].meta["val"], arguments.get("groups", 1)
-        if arguments.get("transposed", True) and groups > 1 and x.shape[1] == groups:
-            raise node_error(node, f"Wafer cannot lower a transposed convolution with one input channel per group "
-                             f"({groups} groups): torch-mlir's lowering of it is broken; use groups=1 or a "
-                             "grouped convolution with several channels per group")
 
 
 def _refuse_uneven_adaptive_max_pooling(program) -> None:
@@ -62,12 +47,3 @@ def _refuse_uneven_adaptive_max_pooling(program) -> None:
 
 
 _ADAPTIVE_MAX_POOLS = (torch.ops.aten.adaptive_max_pool1d.default, torch.ops.aten.adaptive_max_pool2d.default)
-
-_TRANSPOSED_CONVOLUTIONS = (torch.ops.aten.convolution.default, torch.ops.aten.conv_transpose1d.default,
-                            torch.ops.aten.conv_transpose2d.input, torch.ops.aten.conv_transpose3d.input)
-
-
-def _arguments(node: torch.fx.Node) -> dict:
-    """A call's arguments by their schema names, defaults left out."""
-    names = [argument.name for argument in node.target._schema.arguments]
-    return {**dict(zip(names, node.args)), **node.kwargs}
