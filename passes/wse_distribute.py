@@ -70,50 +70,53 @@ class RegionBuilder:
         self.count = 0
 
     # --- buffers and data movement ---
+    # Every op made here carries `loc`, the location of the linalg op it is made
+    # for, so that a diagnostic at it (a buffer over the SRAM, a color past the
+    # budget) names the user's line.
 
-    def buffer(self, shape: list[int], element: ir.Type, name: str) -> ir.Value:
+    def buffer(self, shape: list[int], element: ir.Type, name: str, loc: ir.Location) -> ir.Value:
         self.count += 1
         with self.region_ip:
             return ir.Operation.create(
                 "wse.buffer", results=[ir.MemRefType.get(shape, element)],
-                attributes={"name": ir.StringAttr.get(f"{name}{self.count}")},
+                attributes={"name": ir.StringAttr.get(f"{name}{self.count}")}, loc=loc,
             ).results[0]
 
-    def place(self, value: ir.Value, layout: Layout, name: str) -> ir.Value:
+    def place(self, value: ir.Value, layout: Layout, name: str, loc: ir.Location) -> ir.Value:
         """A buffer holding `value` in `layout`: computed here, or scattered in."""
         known = self.buffers.get(value)
         if known is not None:
             if known[1] != layout:
-                raise PassFailure(self.region.location, f"region '{str_attr(self.region, 'sym_name')}' "
+                raise PassFailure(loc, f"region '{str_attr(self.region, 'sym_name')}' "
                                   "reads one value in two layouts; wse-distribute cannot relayout inside a region")
             return known[0]
         tensor = ir.RankedTensorType(value.type)
         buffer = self.buffer(layout.local_shape(list(tensor.shape), self.height, self.width),
-                             tensor.element_type, name)
-        self.fill_or_scatter(value, buffer, layout)
+                             tensor.element_type, name, loc)
+        self.fill_or_scatter(value, buffer, layout, loc)
         return buffer
 
-    def fill_or_scatter(self, value: ir.Value, buffer: ir.Value, layout: Layout) -> None:
+    def fill_or_scatter(self, value: ir.Value, buffer: ir.Value, layout: Layout, loc: ir.Location) -> None:
         owner = value.owner
         if isinstance(owner, ir.OpView) and is_init(owner.operation):
             self.compute(owner.operation, [], [buffer])
             return
         with self.ip:
             scatter = ir.Operation.create("wse.scatter", operands=[value, buffer],
-                                          attributes={"color": _int(UNROUTED)})
+                                          attributes={"color": _int(UNROUTED)}, loc=loc)
             layout.set_on(scatter)
 
-    def transfer(self, name: str, operands: list[ir.Value], **attributes) -> None:
+    def transfer(self, loc: ir.Location, name: str, operands: list[ir.Value], **attributes) -> None:
         attrs = {"color": _int(UNROUTED)}
         for key, value in attributes.items():
             attrs[key] = ir.StringAttr.get(value) if isinstance(value, str) else _int(value)
         with self.ip:
-            ir.Operation.create(name, operands=operands, attributes=attrs)
+            ir.Operation.create(name, operands=operands, attributes=attrs, loc=loc)
 
     def compute(self, op: ir.Operation, inputs: list[ir.Value], outputs: list[ir.Value]) -> None:
-        """Clone linalg.generic `op` onto buffers, inside a wse.compute."""
+        """Clone linalg.generic `op` onto buffers, inside a wse.compute at op's location."""
         with self.ip:
-            compute = ir.Operation.create("wse.compute", regions=1)
+            compute = ir.Operation.create("wse.compute", regions=1, loc=op.location)
         block = compute.regions[0].blocks.append()
         with ir.InsertionPoint(block):
             clone = op.clone()
@@ -124,7 +127,7 @@ class RegionBuilder:
                     "iterator_types": op.attributes["iterator_types"],
                     "operandSegmentSizes": ir.DenseI32ArrayAttr.get([len(inputs), len(outputs)]),
                 },
-                regions=1,
+                regions=1, loc=op.location,
             )
             clone.regions[0].blocks[0].append_to(generic.regions[0])
             clone.erase()
@@ -139,11 +142,12 @@ class RegionBuilder:
         s, the owner of panel s multicasts it along its row (a) or column (b)
         and every PE accumulates its output block.
         """
+        loc = op.location
         plan = summa_plan(op, self.height, self.width)
-        out = self.output(op, plan.out)
+        out = self.output(op, 0, plan.out)
         full, panels = [], []
         for value, (layout, role, k_dim) in zip(list(op.operands)[:-1], plan.inputs):
-            buffer = self.place(value, layout, role or "in")
+            buffer = self.place(value, layout, role or "in", loc)
             full.append(buffer)
             if not role:
                 panels.append(None)
@@ -151,9 +155,9 @@ class RegionBuilder:
             shape = ir.MemRefType(buffer.type)
             panel_shape = list(shape.shape)
             panel_shape[k_dim] = plan.panel
-            panels.append((self.buffer(panel_shape, shape.element_type, f"{role}panel"), role, k_dim))
+            panels.append((self.buffer(panel_shape, shape.element_type, f"{role}panel", loc), role, k_dim))
         with self.ip:
-            loop = ir.Operation.create("wse.steps", attributes={"count": _int(plan.steps)}, regions=1)
+            loop = ir.Operation.create("wse.steps", attributes={"count": _int(plan.steps)}, regions=1, loc=loc)
         step_block = loop.regions[0].blocks.append(ir.IndexType.get())
         self.ip = ir.InsertionPoint(step_block)
         inputs = []
@@ -162,7 +166,7 @@ class RegionBuilder:
                 inputs.append(buffer)
                 continue
             panel_buffer, role, k_dim = entry
-            self.transfer("wse.multicast", [buffer, panel_buffer, step_block.arguments[0]],
+            self.transfer(loc, "wse.multicast", [buffer, panel_buffer, step_block.arguments[0]],
                           axis="row" if role == "a" else "col", root=0, panel_dim=k_dim, panel=plan.panel)
             inputs.append(panel_buffer)
         self.compute(op, inputs, [out])
@@ -174,44 +178,50 @@ class RegionBuilder:
         fabric: partial results are chain-reduced into column 0 and multicast back."""
         maps = indexing_maps(op)
         operands = list(op.operands)
-        inputs = [self.place(v, layout_for(m, row_loop, col_loop), "in")
-                  for v, m in zip(operands[:-1], maps[:-1])]
-        out_layout = layout_for(maps[-1], row_loop, col_loop)
-        out = self.output(op, out_layout)
-        self.compute(op, inputs, [out])
+        n_in = len(operands) - len(op.results)
+        inputs = [self.place(v, layout_for(m, row_loop, col_loop), "in", op.location)
+                  for v, m in zip(operands[:n_in], maps[:n_in])]
+        layouts = [layout_for(m, row_loop, col_loop) for m in maps[n_in:]]
+        outs = [self.output(op, i, layout) for i, layout in enumerate(layouts)]
+        self.compute(op, inputs, outs)
         reduced_across = (col_loop is not None and self.width > 1
                           and iterator_types(op)[col_loop] == "reduction")
         if reduced_across:
-            kind = combiner(op)
-            if kind is None or fill_value(operands[-1]) != _IDENTITY[kind]:
+            # split_loops keeps the reductions no combiner folds (an arg-max's) on one PE.
+            if not combines_across(op):
                 raise PassFailure(op.location, "wse-distribute can split a reduction across PEs only when "
                                   "its init is the identity of an add/mul/max/min/and/or combiner")
-            shape = ir.MemRefType(out.type)
-            partial = self.buffer(list(shape.shape), shape.element_type, "sum")
-            self.transfer("wse.reduce", [out, partial], axis="row", root=0, kind=kind)
-            self.transfer("wse.multicast", [partial, out], axis="row", root=0, panel_dim=0, panel=0)
-        self.buffers[op.results[0]] = (out, out_layout)
+            shape = ir.MemRefType(outs[0].type)
+            partial = self.buffer(list(shape.shape), shape.element_type, "sum", op.location)
+            self.transfer(op.location, "wse.reduce", [outs[0], partial], axis="row", root=0, kind=combiner(op))
+            self.transfer(op.location, "wse.multicast", [partial, outs[0]], axis="row", root=0,
+                          panel_dim=0, panel=0)
+        for result, out, layout in zip(op.results, outs, layouts):
+            self.buffers[result] = (out, layout)
 
-    def output(self, op: ir.Operation, layout: Layout) -> ir.Value:
-        """A fresh buffer for op's result, holding its init when the body reads it."""
-        init = op.operands[len(op.operands) - 1]
+    def output(self, op: ir.Operation, i: int, layout: Layout) -> ir.Value:
+        """A fresh buffer for op's result `i`, holding its init when the body reads it."""
+        n_in = len(op.operands) - len(op.results)
+        init = op.operands[n_in + i]
         tensor = ir.RankedTensorType(init.type)
         buffer = self.buffer(layout.local_shape(list(tensor.shape), self.height, self.width),
-                             tensor.element_type, "out")
+                             tensor.element_type, "out", op.location)
         block = op.regions[0].blocks[0]
-        if any(True for _ in block.arguments[len(block.arguments) - 1].uses):
-            self.fill_or_scatter(init, buffer, layout)
+        if any(True for _ in block.arguments[n_in + i].uses):
+            self.fill_or_scatter(init, buffer, layout, op.location)
         return buffer
 
     def finish(self) -> None:
-        """Gather the yielded value out of the fabric and drop the tensor ops."""
-        result = self.terminator.operands[0]
-        buffer, layout = self.buffers[result]
-        with self.ip:
-            gather = ir.Operation.create("wse.gather", operands=[buffer], results=[result.type],
-                                         attributes={"color": _int(UNROUTED)})
-            layout.set_on(gather)
-        self.terminator.operands[0] = gather.results[0]
+        """Gather the yielded values out of the fabric and drop the tensor ops."""
+        for i, result in enumerate(list(self.terminator.operands)):
+            buffer, layout = self.buffers[result]
+            producer = result.owner
+            location = producer.location if isinstance(producer, ir.OpView) else self.region.location
+            with self.ip:
+                gather = ir.Operation.create("wse.gather", operands=[buffer], results=[result.type],
+                                             attributes={"color": _int(UNROUTED)}, loc=location)
+                layout.set_on(gather)
+            self.terminator.operands[i] = gather.results[0]
         for op in reversed(self.ops):
             op.erase()
 
@@ -221,11 +231,36 @@ def reduced_loops(members: list[ir.Operation]) -> frozenset[int]:
     return frozenset(d for op in members for d, kind in enumerate(iterator_types(op)) if kind == "reduction")
 
 
-def row_and_col_loops(op: ir.Operation, reduced: frozenset[int] = frozenset()) -> tuple[int | None, int | None]:
+def combines_across(op: ir.Operation) -> bool:
+    """Partial results of reduction `op` on several PEs combine into its result:
+    one output, folded by an add/mul/max/min/and/or whose identity is its init.
+    An arg-max's pair of outputs (the maximum and its index) does not."""
+    if len(op.results) != 1:
+        return False
+    kind = combiner(op)
+    return kind is not None and fill_value(op.operands[len(op.operands) - 1]) == _IDENTITY[kind]
+
+
+def whole_loops(members: list[ir.Operation]) -> frozenset[int]:
+    """The loops reduced by an op whose partial results do not combine across
+    PEs: no split may take them, so each PE runs such a reduction whole."""
+    return frozenset(d for op in members if not combines_across(op)
+                     for d, kind in enumerate(iterator_types(op)) if kind == "reduction")
+
+
+def split_loops(anchor: ir.Operation, members: list[ir.Operation]) -> tuple[int | None, int | None]:
+    """The loops of a rowwise region split over the PE rows and columns."""
+    return row_and_col_loops(anchor, reduced_loops(members), whole_loops(members))
+
+
+def row_and_col_loops(op: ir.Operation, reduced: frozenset[int] = frozenset(),
+                      whole: frozenset[int] = frozenset()) -> tuple[int | None, int | None]:
     """Columns take the innermost loop; rows the largest other parallel loop
     that no op of the region reduces (`reduced`): a reduction is only ever
     combined across the columns, so one split over the rows would leave each
     PE row with a partial result (softmax over dim 0 after an elementwise op).
+    A reduction whose partial results do not combine (an arg-max) is never
+    split: columns take the innermost loop not in `whole`.
 
     Except when the innermost loop is a reduction no longer than the second
     largest parallel loop (a pooling window's kw): split over columns it would
@@ -237,9 +272,9 @@ def row_and_col_loops(op: ir.Operation, reduced: frozenset[int] = frozenset()) -
     A 0-d op (a scalar's elementwise work) has no loop to split: (None, None).
     """
     kinds, ranges = iterator_types(op), loop_ranges(op)
-    if not kinds:
+    col = next((d for d in reversed(range(len(kinds))) if d not in whole), None)
+    if col is None:
         return None, None
-    col = len(kinds) - 1
     parallel = sorted((d for d, kind in enumerate(kinds) if kind == "parallel" and d not in reduced),
                       key=lambda d: -ranges[d])
     if kinds[col] == "reduction" and len(parallel) > 1 and ranges[parallel[1]] >= ranges[col]:
@@ -263,7 +298,7 @@ def distribute(region: ir.Operation) -> None:
             builder.local(op, None if row_tensor_dim is None else dims[row_tensor_dim],
                           None if col_tensor_dim is None else dims[col_tensor_dim])
     else:
-        row_loop, col_loop = row_and_col_loops(anchor, reduced_loops(members))
+        row_loop, col_loop = split_loops(anchor, members)
         for op in members:
             builder.local(op, row_loop, col_loop)
     builder.finish()

@@ -10,7 +10,7 @@ from torch_mlir.dialects import tensor
 from ..dialects.wse import MACHINE_ATTR, FabricInfo
 from ..wse_target.distribution import as_contraction, is_projected, iterator_types, loop_ranges, op_flops
 from ..wse_target.machine import get_machine
-from .pass_base import PassFailure, WaferPass
+from .pass_base import OptionError, PassFailure, WaferPass
 
 SUMMA, ROWWISE = "summa", "rowwise"
 _NAMED_COMPUTE = ("linalg.matmul", "linalg.batch_matmul", "linalg.conv", "linalg.pooling",
@@ -171,14 +171,16 @@ def _cut_at_escapes(group: Group) -> None:
         del group.ops[escaping + 1:]
 
 
-def outline(group: Group, name: str) -> None:
-    """Move the group's ops into a wse.region that yields the last op's result."""
+def outline(group: Group, name: str, result: int = 0) -> None:
+    """Move the group's ops into a wse.region that yields result `result` of the
+    last op; no other result of it may have uses left (see `outline_each`)."""
     last = group.ops[-1]
+    value = last.results[result]
     i64 = ir.IntegerType.get_signless(64)
     with ir.InsertionPoint(last), last.location:
         region = ir.Operation.create(
             "wse.region",
-            results=[last.results[0].type],
+            results=[value.type],
             attributes={
                 "sym_name": ir.StringAttr.get(name),
                 "kind": ir.StringAttr.get(group.kind),
@@ -188,16 +190,50 @@ def outline(group: Group, name: str) -> None:
             },
             regions=1,
         )
-    result = last.results[0]
-    uses = [(use.owner, use.operand_number) for use in result.uses]
+    uses = [(use.owner, use.operand_number) for use in value.uses]
     body = region.regions[0].blocks.append()
     with ir.InsertionPoint(body):
         for op in group.ops:
             op.detach_from_parent()
             body.append(op)
-        ir.Operation.create("wse.yield", operands=[result])
+        ir.Operation.create("wse.yield", operands=[value])
     for owner, index in uses:
         owner.operands[index] = region.results[0]
+
+
+def clone_group(group: Group) -> Group:
+    """A copy of the group's ops, just before its last op, reading each other."""
+    clones: list[ir.Operation] = []
+    with ir.InsertionPoint(group.ops[-1]):
+        for op in group.ops:
+            clone = op.clone()
+            clone = clone.operation if isinstance(clone, ir.OpView) else clone
+            for i, operand in enumerate(clone.operands):
+                owner = operand.owner
+                if not isinstance(owner, ir.OpView):
+                    continue
+                source = next((k for k, member in enumerate(group.ops) if member == owner.operation), None)
+                if source is not None:
+                    clone.operands[i] = clones[source].results[operand.result_number]
+            clones.append(clone)
+    return Group(group.kind, clones)
+
+
+def outline_each(group: Group, name: str) -> None:
+    """Outline the group as one region per result of its last op used outside.
+
+    A region yields one tensor, and the IRDL of `wse.region` gives all of a
+    variadic's results one type, so a last op with two used results of two
+    types (`torch.max(x, 1)`: the maximum and its index) cannot leave in one
+    region: every used result but the first gets a copy of the group that
+    yields it, computing the group again on its own rectangle."""
+    last = group.ops[-1]
+    used = [i for i, result in enumerate(last.results) if any(True for _ in result.uses)] or [0]
+    for i in used[1:]:
+        copy = clone_group(group)
+        last.results[i].replace_all_uses_with(copy.ops[-1].results[i])
+        outline(copy, f"{name}_{i}", i)
+    outline(group, name, used[0])
 
 
 @dataclass(frozen=True)
@@ -223,17 +259,21 @@ class WsePartition(WaferPass):
 
     machine: str = "small"
 
+    def __post_init__(self):
+        # An unknown machine is an option error when the pipeline is parsed, not
+        # a failure at the module once the passes before this one have run.
+        try:
+            get_machine(self.machine)
+        except ValueError as err:
+            raise OptionError(str(err)) from None
+
     def apply(self, module: ir.Operation) -> None:
         if MACHINE_ATTR not in module.attributes:
-            try:
-                machine = get_machine(self.machine)
-            except ValueError as err:
-                raise PassFailure(module.location, str(err)) from None
-            module.attributes[MACHINE_ATTR] = FabricInfo.of(machine).to_attr()
+            module.attributes[MACHINE_ATTR] = FabricInfo.of(get_machine(self.machine)).to_attr()
         for func in module.regions[0].blocks[0].operations:
             if func.operation.name != "func.func" or not func.regions[0].blocks:
                 continue
             detach_checks(func.regions[0].blocks[0])
             for i, group in enumerate(find_groups(func.regions[0].blocks[0])):
-                outline(group, f"{group.kind}{i}")
+                outline_each(group, f"{group.kind}{i}")
             check_between_regions(func.regions[0].blocks[0])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..passes.pass_base import Configurable
+from ..passes.pass_base import Configurable, OptionError
 from ..passes.placement_modes import check_mode
+from ..wse_target.machine import get_machine
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,11 @@ class WsePipeline(Configurable):
     mode: str = "pipelined"
 
     def __post_init__(self):
+        # An unknown machine or mode is an option error, before anything runs.
+        try:
+            get_machine(self.machine)
+        except ValueError as err:
+            raise OptionError(str(err)) from None
         check_mode(self.mode)
 
     def stages(self) -> list[tuple[str, str]]:

@@ -288,7 +288,29 @@ def _ufunc(ufunc):
     return lambda op, *args: ufunc(*args)
 
 
+def _affine_apply(op, *operands) -> np.ndarray:
+    """affine.apply on index arrays: its map's dims, then its symbols, are the operands
+    (an arg-max over a flattened tensor linearizes its loop indices this way)."""
+    affine_map = ir.AffineMapAttr(op.attributes["map"]).value
+
+    def value(expr: ir.AffineExpr) -> np.ndarray:
+        expr = expr.maybe_downcast() if hasattr(expr, "maybe_downcast") else expr
+        if isinstance(expr, ir.AffineDimExpr):
+            return operands[expr.position]
+        if isinstance(expr, ir.AffineSymbolExpr):
+            return operands[affine_map.n_dims + expr.position]
+        if isinstance(expr, ir.AffineConstantExpr):
+            return np.int64(expr.value)
+        if type(expr) in _AFFINE_OPS:
+            return _AFFINE_OPS[type(expr)](value(expr.lhs), value(expr.rhs))
+        raise _fail(op, f"affine expression {expr} is not supported")
+
+    (result,) = affine_map.results
+    return np.asarray(value(result), dtype=np.int64)
+
+
 _SCALAR_OPS: dict[str, Callable[..., np.ndarray]] = {
+    "affine.apply": _affine_apply,
     "arith.constant": lambda op: _constant(op),
     "arith.addf": _ufunc(np.add), "arith.subf": _ufunc(np.subtract),
     "arith.mulf": _ufunc(np.multiply), "arith.divf": _ufunc(np.true_divide),

@@ -133,7 +133,7 @@ class Executor:
             elif name == "wse.compute":
                 for inner in op.regions[0].blocks[0].operations:
                     inner = inner.operation
-                    outs = list(inner.operands)[-1:]
+                    outs = list(inner.operands)[len(inner.operands) - _output_count(inner):]
                     updated = evaluate(inner, [grids[v] for v in inner.operands], grid_dims=2)
                     for value, array in zip(outs, updated):
                         grids[value][...] = array
@@ -150,6 +150,11 @@ class Executor:
             else:
                 raise ValueError(f"the simulator cannot run '{name}'")
         return None
+
+
+def _output_count(op: ir.Operation) -> int:
+    """How many outs a linalg.generic on buffers has, by its segment sizes."""
+    return list(op.attributes["operandSegmentSizes"])[1]
 
 
 def multicast(op: ir.Operation, grids: dict, step: int | None) -> None:

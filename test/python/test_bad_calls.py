@@ -189,6 +189,7 @@ BAD_MODELS = {
     "uint8_division": (lambda x: x.to(torch.uint8) // 3, "uint8"),
     "uneven_adaptive_max_pool": (lambda x: F.adaptive_max_pool1d(torch.cat([x, x], -1)[..., :5], 3),
                                  "adaptive max pooling of 5 to 3"),
+    "adaptive_max_pool_to_more": (lambda x: F.adaptive_max_pool1d(x[..., :1], 2), "adaptive max pooling of 1 to 2"),
     "returns_none": (lambda x: None, "neither a tensor nor a number"),
     "nonzero": (torch.nonzero, "whose shape depends on the data"),
     "numpy_round_trip": (lambda x: torch.from_numpy(x.numpy()) * 2, "cannot import the model"),
@@ -218,10 +219,7 @@ WSE_UNSUPPORTED = {
     "scatter": (lambda x: torch.zeros(3, 4, 4).scatter(0, torch.zeros(1, 4, 4, dtype=torch.long), x[:1]),
                 "tm_tensor.scatter"),
     "cumsum": (lambda x: torch.cumsum(x, 1), "tm_tensor.scan"),
-    "argmax": pytest.param(lambda x: torch.argmax(x, 1), "argmax", marks=pytest.mark.xfail(
-        strict=True, reason="the wse pipeline turns argmax into invalid IR ('operand #0 does not dominate "
-                            "this use', from passes/wse_*), instead of compiling it or refusing it by name")),
-}
+}  # argmax compiles and runs on the wse target: test/python/wse/test_wse_reductions.py
 
 
 @pytest.mark.parametrize("function, op", list(WSE_UNSUPPORTED.values()), ids=list(WSE_UNSUPPORTED))
@@ -234,11 +232,7 @@ def test_an_op_the_wafer_does_not_run_is_refused_at_the_users_line(function, op)
 
 TOO_BIG_FOR_SMALL = {
     "elementwise": (lambda x: x * 2, (torch.randn(4096, 4096),), "does not fit"),
-    "matmul": pytest.param(lambda x: x @ torch.ones(4096, 4096), (torch.randn(512, 4096),), "SRAM",
-                           marks=pytest.mark.xfail(strict=True, reason=(
-                               "the per-PE SRAM error is emitted at a wse.buffer that wse-distribute "
-                               "creates without a location (passes/wse_distribute.py, dialects/wse.py), "
-                               "so it names no file:line"))),
+    "matmul": (lambda x: x @ torch.ones(4096, 4096), (torch.randn(512, 4096),), "SRAM"),
 }
 
 

@@ -214,10 +214,8 @@ BAD_PIPELINES = {
     "cpu_unknown_pass_after_a_stage": (["--pipeline", "cpu{after-fuse=no-such-pass}"], "no-such-pass"),
     "wse_unknown_option": (["--pipeline", "wse{grid=4}"], "grid"),
     "wse_empty_mode": (["--pipeline", "wse{mode=}"], "'mode' is given no value"),
-    "wse_unknown_machine": pytest.param(
-        ["--pipeline", "wse{machine=wse9}"], "wse9", marks=pytest.mark.xfail(strict=True, reason=(
-            "wse-partition checks its machine option only when it runs (passes/wse_partition.py): the error "
-            "is at the module's file:0:0 and a reproducer note follows, instead of a bad-option error"))),
+    "wse_unknown_machine": (["--pipeline", "wse{machine=wse9}"], "wse9"),
+    "wse_partition_unknown_machine": (["-p", "wse-partition{machine=wse9}"], "wse9"),
 }
 
 
