@@ -86,7 +86,9 @@ class DirectConv(TargetedPass):
                 hoist_loop_invariant_subsets(root)
 
         for update in find_ops(module, lambda op: _UPDATE in op.attributes):
-            if update.results[0].type.rank == 2:  # a one-column remainder stays a vector multiply-add
+            # A one-column remainder stays a vector multiply-add; one of one filter
+            # and one column (a 1-wide image) is a scalar.
+            if isinstance(update.results[0].type, ir.VectorType) and update.results[0].type.rank == 2:
                 _to_outer_product(update.opview)
             else:
                 del update.attributes[_UPDATE]

@@ -29,6 +29,13 @@ def test_direct_convolution_matches_pytorch(batch, channels, size, filters, kern
     assert not any(s.startswith("im2col") for s in strategies(compiled))
 
 
+def test_one_filter_over_a_one_column_image():
+    """Its output rows are one element: the update is a scalar multiply-add, not a vector."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(7, 1, 5, padding=2)
+    compile_checked(conv, (torch.randn(2, 7, 5, 1),), threads=1)
+
+
 @pytest.mark.parametrize("batch,serial", [(1, True), (32, False)])
 def test_direct_convolution_rows_go_parallel_when_they_pay(batch, serial):
     """LeNet's conv2 at 2 threads: 0.5 MFLOP per image stays one serial loop, 32 images
