@@ -95,7 +95,7 @@ class TargetedPass(WaferPass):
 @functools.cache
 def host() -> CpuTarget:
     """This machine: its ISA from /proc/cpuinfo's flags, its caches from sysfs."""
-    isa = preset_for(_cpu_flags(), platform.machine())
+    isa = preset_for(host_flags(), platform.machine())
     caches = cache_sizes()
     return replace(isa, name=f"host ({isa.name})", l1d_bytes=caches.get(1, isa.l1d_bytes),
                    l2_bytes=caches.get(2, isa.l2_bytes))
@@ -112,7 +112,9 @@ def preset_for(flags: set[str], arch: str) -> CpuTarget:
     return PRESETS["sse"]
 
 
-def _cpu_flags() -> set[str]:
+@functools.cache
+def host_flags() -> set[str]:
+    """This machine's feature flags, from /proc/cpuinfo (none where there is no such file)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:

@@ -13,10 +13,10 @@ from torch_mlir.dialects.transform import structured, vector
 from torch_mlir.dialects.transform import tensor as tensor_transform
 
 from ..diagnostics import WaferError
-from ..tuning.database import KernelChoice, TuningDatabase, cpu_key, host_flags
+from ..tuning.database import KernelChoice, TuningDatabase, cpu_key
 from ..tuning.signature import ContractionSignature
 from .constant_pack import fold_constant_packs
-from .cpu_target import TargetedPass
+from .cpu_target import TargetedPass, host_flags
 from .kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL
 from .linalg_builders import index_constant, is_constant, largest_divisor, reassociation
 from .pass_base import PassFailure, find_ops

@@ -14,10 +14,10 @@ from linalg_programs import MATMUL
 
 import wafer
 from wafer.examples.models import EXAMPLES
-from wafer.passes.cpu_target import PRESETS, host
+from wafer.passes.cpu_target import PRESETS, host, host_flags
 from wafer.tools import wafer_cli
 from wafer.tuning import space
-from wafer.tuning.database import TuningDatabase, cpu_key, host_flags
+from wafer.tuning.database import TuningDatabase, cpu_key
 from wafer.tuning.signature import ContractionSignature
 
 THREADS = 1

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..atomic_file import write_atomically
 from ..diagnostics import WaferError
-from ..passes.cpu_target import CpuTarget, parse_cpu_flags
+from ..passes.cpu_target import CpuTarget
 from .signature import ContractionSignature
 
 VERSION = 1
@@ -77,14 +77,6 @@ class Measurement:
 def cpu_key(target: CpuTarget, flags: set[str]) -> str:
     """The CPU a record was measured on: its target description and relevant feature flags."""
     return f"{target.describe()}; flags {' '.join(sorted(flags & set(RELEVANT_FLAGS))) or 'none'}"
-
-
-def host_flags() -> set[str]:
-    """This machine's feature flags, from /proc/cpuinfo (none where there is no such file)."""
-    try:
-        return parse_cpu_flags(Path("/proc/cpuinfo").read_text())
-    except OSError:
-        return set()
 
 
 class TuningDatabase:

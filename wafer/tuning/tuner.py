@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass
 
 from ..compiler import run_stages
-from ..passes.cpu_target import CpuTarget, resolve
+from ..passes.cpu_target import CpuTarget, host_flags, resolve
 from ..passes.pack_matmul import match_contraction, tuning_signature
 from ..passes.pass_base import find_ops
 from ..pipelines.cpu import CpuPipeline
-from .database import Measurement, TuningDatabase, cpu_key, host_flags
+from .database import Measurement, TuningDatabase, cpu_key
 from .measure import ContractionBench, time_against_default
 from .signature import ContractionSignature
 from .space import default_choice, rank
