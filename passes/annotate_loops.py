@@ -35,13 +35,16 @@ class AnnotateLoops(WaferPass):
     def apply(self, module: ir.Operation) -> None:
         rolled = ir.Attribute.parse(_ROLLED)
         position: dict[ir.Block, int] = {}  # each block's index in its region
+        region_blocks: dict[ir.Block, list[ir.Block]] = {}  # each block's region, listed once
         for branch in find_ops(module, lambda op: op.name == "llvm.br"):
             latch, header = branch.block, branch.successors[0]
             if latch not in position:
-                position.update((block, i) for i, block in enumerate(latch.region.blocks))
+                blocks = list(latch.region.blocks)
+                position.update((block, i) for i, block in enumerate(blocks))
+                region_blocks.update((block, blocks) for block in blocks)
             if position[header] > position[latch]:
                 continue
-            blocks = list(latch.region.blocks)[position[header]:position[latch] + 1]
+            blocks = region_blocks[latch][position[header]:position[latch] + 1]
             if not any(_inserts_a_lane(op) for block in blocks for op in block.operations):
                 branch.attributes["loop_annotation"] = rolled
 

@@ -10,6 +10,7 @@ diagnostic at the op's location plus a pass failure.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import traceback
 import typing
@@ -32,6 +33,16 @@ def find_ops(root: ir.Operation, predicate) -> list[ir.Operation]:
 
     root.walk(visit)
     return found
+
+
+def _compare_in_block(a: ir.Operation, b: ir.Operation) -> int:
+    return -1 if a.is_before_in_block(b) else 1 if b.is_before_in_block(a) else 0
+
+
+# A sort key putting ops of one block in program order. MLIR caches each block's
+# op order, so this is cheap where indexing the block from Python per query is
+# quadratic (a module's top block holds thousands of ops).
+block_order = functools.cmp_to_key(lambda a, b: _compare_in_block(a.operation, b.operation))
 
 
 class PassFailure(Exception):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
-from .pass_base import WaferPass, find_ops
+from .pass_base import WaferPass, block_order, find_ops
 
 
 @dataclass(frozen=True)
@@ -39,13 +39,13 @@ def _free_after_last_use(dealloc: ir.Operation) -> None:
         return
     uses = _uses_in_block(buffer, dealloc.block, skip=dealloc.operation)
     if uses:
-        dealloc.move_after(max(uses, key=_position(dealloc.block)))
+        dealloc.move_after(max(uses, key=block_order))
 
 
 def _allocate_before_first_use(alloc: ir.Operation) -> None:
     uses = _uses_in_block(alloc.result, alloc.block)
     if uses:
-        alloc.move_before(min(uses, key=_position(alloc.block)))
+        alloc.move_before(min(uses, key=block_order))
 
 
 def _uses_in_block(buffer: ir.Value, block: ir.Block, skip: ir.Operation | None = None) -> list[ir.Operation]:
@@ -71,8 +71,3 @@ def _ancestor_in(op: ir.Operation, block: ir.Block) -> ir.Operation | None:
             return None
         op = op.parent.operation
     return op
-
-
-def _position(block: ir.Block):
-    index = {op.operation: i for i, op in enumerate(block.operations)}
-    return lambda op: index[op]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
-from .pass_base import WaferPass, find_ops
+from .pass_base import WaferPass, block_order, find_ops
 
 
 @dataclass(frozen=True)
@@ -28,13 +28,12 @@ class UnshareInits(WaferPass):
         # Fills first: each cloned fill adds a use of its empty, unshared next.
         for name in ("linalg.fill", "tensor.empty"):
             for op in find_ops(module, lambda op, name=name: op.name == name and _is_tensor(op)):
-                position = {o.operation: i for i, o in enumerate(op.block.operations)}
                 uses = sorted(
-                    ((position[use.owner.operation], use.owner, use.operand_number)
-                     for use in op.results[0].uses if use.owner.operation.block == op.block),
-                    key=lambda use: use[0],
+                    ((use.owner, use.operand_number) for use in op.results[0].uses
+                     if use.owner.operation.block == op.block),
+                    key=lambda use: block_order(use[0]),
                 )
-                for _, user, operand_number in uses[1:]:  # the first user keeps the original
+                for user, operand_number in uses[1:]:  # the first user keeps the original
                     clone = op.clone(ir.InsertionPoint(user))
                     user.operands[operand_number] = clone.results[0]
 
