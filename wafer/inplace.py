@@ -23,7 +23,7 @@ def functionalize_temporaries(program) -> None:
     order = {node: i for i, node in enumerate(graph.nodes)}
     for node in list(graph.nodes):
         twin = _functional_twin(node)
-        if twin is None or not node.args or not _is_temporary(node.args[0]):
+        if twin is None or not node.args or not _is_temporary(_unshared_base(node.args[0])):
             continue
         operand = node.args[0]
         for user in list(operand.users):
@@ -48,6 +48,26 @@ def _functional_twin(node):
     packet = getattr(torch.ops.aten, name[:-1], None)
     overload = schema.overload_name or "default"
     return getattr(packet, overload, None) if packet is not None else None
+
+
+def _unshared_base(value):
+    """The value `value` views, through views that are each the only reader of
+    what they view (EfficientNet's in-place dropout reads `flatten`'s view of
+    the pooled temporary); `value` itself when it is not such a view. A write
+    through the view reaches nothing else then, so it may become functional."""
+    while isinstance(value, torch.fx.Node) and _is_view(value) and len(value.args[0].users) == 1:
+        value = value.args[0]
+    return value
+
+
+def _is_view(node) -> bool:
+    """An op whose one result aliases its first operand and writes nothing (view, flatten)."""
+    schema = getattr(node.target, "_schema", None) if node.op == "call_function" else None
+    if schema is None or len(schema.returns) != 1 or not node.args or not isinstance(node.args[0], torch.fx.Node):
+        return False
+    alias = schema.returns[0].alias_info
+    return alias is not None and not alias.is_write and not any(
+        arg.alias_info is not None and arg.alias_info.is_write for arg in schema.arguments)
 
 
 def _is_temporary(value) -> bool:
