@@ -1,4 +1,5 @@
-"""WSE benchmark: simulated GEMM rates, example-model pipelines, and the simulator's own speed.
+"""WSE benchmark: the cost model's calibration, simulated GEMM rates, example-model pipelines,
+and the simulator's own speed.
 
     python bench/wse.py [--sizes 8192,16384,32768,65536] [--regions full,750x750]
                         [--models mlp,lenet] [--machines small,wse2] [--batch 1]
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 import wafer
 from wafer.examples.models import EXAMPLES, matmul_mlir
+from wafer.wse_target.calibration import CASES, TOLERANCE
 
 
 @dataclass
@@ -53,6 +55,16 @@ def parse_region(text: str) -> tuple[int, int] | None:
         return None
     width, height = (int(v) for v in text.split("x"))
     return width, height
+
+
+def calibration_table() -> None:
+    print(f"(0) public micro-benchmarks (WSE-2) against the cost model; tolerance {TOLERANCE:.0%}")
+    header = f"{'case':68} {'measured':>10} {'predicted':>10} {'error':>7}"
+    print(header)
+    print("-" * len(header))
+    for case in CASES:
+        print(f"{case.name:68.68} {case.measured:10,.1f} {case.predicted():10,.1f} {case.error():+7.2%}")
+    print("sources: wse_target/CALIBRATION.md\n")
 
 
 def gemm_table(sizes: list[int], regions: list[str], runs: list[SimulatorRun]) -> None:
@@ -130,6 +142,7 @@ def main() -> None:
     args = parser.parse_args()
     runs: list[SimulatorRun] = []
     start = time.perf_counter()
+    calibration_table()
     gemm_table([int(n) for n in args.sizes.split(",")], args.regions.split(","), runs)
     model_table(args.models.split(","), args.machines.split(","), args.batch, runs)
     simulator_table(runs)

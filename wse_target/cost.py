@@ -17,54 +17,95 @@ Rect = tuple[int, int, int, int]
 
 def compute_cycles(
     machine: Machine,
-    flops: ArrayLike,
+    elements: ArrayLike,
     vector_length: ArrayLike,
     dtype: Dtype,
     *,
+    scalar_operand: bool = False,
     simd_narrowing: ArrayLike = 1.0,
-    recv_wavelets: ArrayLike = 0.0,
+    kernels: ArrayLike = 1,
 ) -> np.ndarray:
-    """Cycles each PE needs for `flops` FLOPs of FMA work, issued as vector instructions.
+    """Cycles of one PE's local kernel, modelled as the instruction stream it runs.
 
-    All arguments broadcast, so each may be a scalar or an (H, W) array. The kernel
-    is modelled as an AXPY stream (`acc[i] += x[i] * s`, the inner step of a matmul
-    on a PE): FMAs = flops / 2, issued in instructions of `vector_length` elements.
+    All array arguments broadcast, so each may be a scalar or an (H, W) array.
+    `elements` element operations (an FMA, an add: one datapath slot each) are issued
+    as DSD instructions of `vector_length` elements, one per tile row, in a loop;
+    the loop runs `kernels` times (once per call of the kernel, e.g. per SUMMA step).
 
-    Modelled, in cycles:
-    - issue: ceil(FMAs / vector_length) x `vector_startup_cycles`, so short vectors
-      run far below peak;
-    - datapath: FMAs / (SIMD rate x `simd_narrowing`). `simd_narrowing` in (0, 1] is
-      the fraction of the SIMD width that survives bank conflicts (the SDK appendix:
-      strides with stride % 8 in {1, 7} run SIMD-2, stride % 8 == 0 runs SIMD-1);
-    - SRAM ports, a lower bound on the datapath term: each FMA reads two operands
-      (accumulator and vector element; the scalar sits in a register) and writes one,
-      through `sram_reads_per_cycle` reads and `sram_writes_per_cycle` writes of
-      `sram_port_bytes` each. With the presets' 64-bit ports this never binds at full
-      SIMD width; with the SDK's 32-bit reading it halves the fp16 rate;
-    - fabric receive: `recv_wavelets` x `fabric_recv_cycles_per_wavelet`, serialized
-      with the FMAs because landing a wavelet uses the same core datapath.
+    Per kernel call: `kernel_setup_cycles` (DSD and loop set-up).
+    Per instruction: `row_loop_cycles` (offset increment, loop counter, branch,
+    stalls), `scalar_operand_cycles` when an operand is a scalar read from SRAM
+    (the A element of an AXPY), `vector_startup_cycles` to issue, then its
+    elements at the slower of
+    - the datapath: the dtype's SIMD width x `simd_narrowing`, the fraction of
+      the width that survives bank conflicts (see `stride_width` and
+      `conflict_fraction`);
+    - the SRAM ports: each element reads two operands and writes one, through
+      `sram_reads_per_cycle` reads and `sram_writes_per_cycle` writes of
+      `sram_port_bytes` each.
 
-    Left out: overlap of the receive with FMAs on other microthreads, pipeline
-    latency between dependent instructions, task switching and control code,
-    non-FMA ops (their own SIMD widths), and the exact bank of each operand.
+    Receiving from the fabric is not charged here: it runs on its own microthread
+    and is the ramp term of the communication phase.
     """
-    fmas = np.asarray(flops, dtype=np.float64) / 2
+    elements = np.asarray(elements, dtype=np.float64)
     vector_length = np.asarray(vector_length, dtype=np.float64)
     narrowing = np.asarray(simd_narrowing, dtype=np.float64)
-    if np.any(fmas < 0):
-        raise ValueError("flops must be >= 0")
+    if np.any(elements < 0):
+        raise ValueError("elements must be >= 0")
     if np.any(vector_length < 1):
         raise ValueError("vector_length must be >= 1")
     if np.any((narrowing <= 0) | (narrowing > 1)):
         raise ValueError("simd_narrowing must be in (0, 1]")
     element_bytes = DTYPE_BYTES[dtype]
-    issue = np.ceil(fmas / vector_length) * machine.vector_startup_cycles
-    datapath = fmas / (machine.fmas_per_cycle(dtype) * narrowing)
     port = machine.sram_port_bytes
-    reads = 2 * element_bytes * fmas / (machine.sram_reads_per_cycle * port)
-    writes = element_bytes * fmas / (machine.sram_writes_per_cycle * port)
-    receive = machine.fabric_recv_cycles_per_wavelet * np.asarray(recv_wavelets, np.float64)
-    return issue + np.maximum(datapath, np.maximum(reads, writes)) + receive
+    per_element = np.maximum(
+        1.0 / (machine.fmas_per_cycle(dtype) * narrowing),
+        np.maximum(2 * element_bytes / (machine.sram_reads_per_cycle * port),
+                   element_bytes / (machine.sram_writes_per_cycle * port)),
+    )
+    # ceil() of a float product; the epsilon keeps an exact 14.0 from becoming 15.
+    per_row = np.ceil(vector_length * per_element - 1e-9)
+    per_instruction = (machine.row_loop_cycles + machine.vector_startup_cycles
+                       + (machine.scalar_operand_cycles if scalar_operand else 0))
+    instructions = np.ceil(elements / vector_length)
+    setup = np.where(elements > 0, machine.kernel_setup_cycles * np.asarray(kernels), 0.0)
+    return setup + instructions * (per_instruction + per_row)
+
+
+def stride_width(width: int, stride: int) -> int:
+    """The SIMD width an operand walked with `stride` elements allows (SDK appendix,
+    'SIMD Mode'): strides 0 and 1 and stride % 8 in {2, 3, 5, 6} keep the full width,
+    % 8 in {1, 7} allow 2, % 8 == 4 allows 2, % 8 == 0 allows 1."""
+    if stride in (0, 1) or stride % 8 in (2, 3, 5, 6):
+        return width
+    return min(width, 1 if stride % 8 == 0 else 2)
+
+
+def simd_narrowing(width: int, strides: list[int], conflicts: float) -> float:
+    """The fraction of `width` a kernel keeps: the narrowest operand stride's width,
+    halved (not below 1) on the `conflicts` fraction of its instructions whose
+    operands collide in a bank pair, as the two reads then take two cycles."""
+    strided = min((stride_width(width, s) for s in strides), default=width)
+    halved = max(strided / 2, 1.0)
+    return 1.0 / (((1.0 - conflicts) / strided + conflicts / halved) * width)
+
+
+def conflict_fraction(src0: np.ndarray, src1: np.ndarray) -> float:
+    """The fraction of instructions whose two vector operands collide in a bank pair.
+
+    `src0` and `src1` are the byte addresses at which each instruction's operands
+    start (e.g. every tile row of the accumulator and of the streamed input). The
+    SDK appendix's rule: the two reads of a cycle must come from banks 0-3 apart
+    mod 4, which holds when both are 32-bit aligned and src0 % 8 == (src1 + 4) % 8.
+    Every pair of rows is counted, as in an AXPY loop over (row of src0, row of src1).
+    """
+    def residues(addresses: np.ndarray) -> np.ndarray:
+        counts = np.bincount(np.asarray(addresses, dtype=np.int64) % 8, minlength=8)
+        return counts / max(counts.sum(), 1)
+
+    p0, p1 = residues(src0), residues(src1)
+    fine = sum(p0[r] * p1[(r + 4) % 8] for r in (0, 4))
+    return float(1.0 - fine)
 
 
 class LinkLoads:

@@ -25,6 +25,12 @@ _LIE_2022 = "S. Lie, 'Cerebras Architecture Deep Dive', Hot Chips 34 (2022)"
 _LUCZYNSKI_2024 = (
     "P. Luczynski et al., 'Near-Optimal Wafer-Scale Reduce', HPDC 2024 (arXiv:2404.15888)"
 )
+# SDK-simulator instruction log of the SDK's gemm-collectives_2d kernel on WSE-2 (P=4,
+# Mt=Kt=Nt=14): one @fmacs per tile row, inside a loop with a scalar load of B.
+_FMACS_LOG = (
+    "Wang-oss-tech/csl-experiments, gemm/summa_manual_multicasting_pipelined_doubleColor/"
+    "REFINED_COMPUTE_MODEL.md (SDK simulator, WSE-2)"
+)
 
 _WSE2_SOURCES: Mapping[str, str] = MappingProxyType(
     {
@@ -53,15 +59,19 @@ _WSE2_SOURCES: Mapping[str, str] = MappingProxyType(
         "ramp_latency_cycles": f"the T_R term of {_LUCZYNSKI_2024} (router-to-core "
         "latency paid by every dependent step); its value is not public: 2 is an "
         "assumption",
-        "fabric_recv_cycles_per_wavelet": f"{_SDK_CONCEPTS}: one wavelet per cycle; "
-        "landing it in SRAM is a DSD move on the same core datapath as the FMAs",
         "colors": f"{_SDK}: routable color IDs 0-23",
         "reserved_colors": f"{_SDK}, memcpy framework: colors kept for host I/O",
         "clock_hz": "850 MHz is the project's conservative default; "
         f"{_LIE_2022} states 1.1 GHz; the advertised 20 PB/s SRAM bandwidth over "
         "850,000 cores (AnandTech 2021-04-20) at 24 B/cycle per PE implies about 1 GHz",
-        "vector_startup_cycles": f"no published per-instruction cost; we charge the "
-        f"6-stage core pipeline fill ({_LIE_2022}) to every vector (DSD) instruction",
+        "vector_startup_cycles": f"measured, {_FMACS_LOG}: a 14-element @fmacs takes "
+        "15 cycles, 1 to issue and 1 per element",
+        "row_loop_cycles": f"measured, {_FMACS_LOG}: per @fmacs call, DSD offset "
+        "increment 5 + loop control 8 + branch 3 + pipeline stalls 7",
+        "scalar_operand_cycles": f"measured, {_FMACS_LOG}: per @fmacs call, scalar load "
+        "8 + index arithmetic 12 for the scalar operand read from SRAM",
+        "kernel_setup_cycles": f"measured, {_FMACS_LOG}: DSD configuration and loop "
+        "set-up once per local GEMM call (per SUMMA step)",
     }
 )
 
@@ -77,6 +87,12 @@ _WSE3_SOURCES: Mapping[str, str] = MappingProxyType(
         "Platform 2024-03-14: 'eight-wide FP16 SIMD math unit'",
         "clock_hz": "not disclosed by Cerebras (The Next Platform 2024-03-14); we keep "
         "WSE-2's 850 MHz; 21 PB/s SRAM over 900,000 cores implies about 1 GHz",
+        **{
+            name: f"assumed equal to WSE-2 (no WSE-3 instruction log is public): "
+            f"{_WSE2_SOURCES[name]}"
+            for name in ("vector_startup_cycles", "row_loop_cycles",
+                         "scalar_operand_cycles", "kernel_setup_cycles")
+        },
     }
 )
 
@@ -85,9 +101,11 @@ _MAY_BE_ZERO = frozenset(
     {
         "hop_cycles",
         "ramp_latency_cycles",
-        "fabric_recv_cycles_per_wavelet",
         "reserved_colors",
         "vector_startup_cycles",
+        "row_loop_cycles",
+        "scalar_operand_cycles",
+        "kernel_setup_cycles",
     }
 )
 
@@ -103,9 +121,15 @@ class Machine:
     - sram_port_bytes: width of each of the per-cycle SRAM reads and writes.
     - ramp_latency_cycles: router <-> core latency, paid twice by every dependent step
       of a reduction (a wavelet goes up to the core, is added, and comes back down).
-    - fabric_recv_cycles_per_wavelet: core datapath cycles spent landing one received
-      wavelet; this is how receiving from the fabric competes with compute.
-    - vector_startup_cycles: issue overhead of each vector (DSD) instruction.
+    - vector_startup_cycles: issue cost of each vector (DSD) instruction.
+    - row_loop_cycles: the loop around a kernel's DSD instructions, per instruction
+      (one per tile row): offset increment, counter, branch, stalls.
+    - scalar_operand_cycles: per instruction with an operand read as a scalar (the
+      A element of an AXPY), its load and address arithmetic.
+    - kernel_setup_cycles: DSD and loop set-up, once per local kernel call.
+
+    Receiving from the fabric runs on its own microthread, so it costs no datapath
+    cycles here: it is the ramp term of a communication phase.
     """
 
     name: str
@@ -123,11 +147,13 @@ class Machine:
     link_wavelets_per_cycle: int = 1
     hop_cycles: int = 1
     ramp_latency_cycles: int = 2
-    fabric_recv_cycles_per_wavelet: float = 1.0
     colors: int = 24
     reserved_colors: int = 3
     clock_hz: float = 850e6
-    vector_startup_cycles: int = 6
+    vector_startup_cycles: int = 1
+    row_loop_cycles: int = 23
+    scalar_operand_cycles: int = 20
+    kernel_setup_cycles: int = 120
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -14,8 +14,11 @@ peak counts useful work only. A layer-pipelined program (all regions in slot
 for the rest; weights are loaded once, before it starts, and that load is not
 counted. In whole-wafer mode every layer loads its weights each inference.
 
-What the timing leaves out (besides what `cost.compute_cycles` lists):
-- overlap of a step's multicasts with its compute (no double buffering);
+What the timing leaves out:
+- overlap of a step's multicasts with its compute: the strategy keeps one panel
+  buffer per input (no double buffering), so a step receives, then computes;
+- in the local kernels: task switches, per-op SIMD widths other than the FMA's
+  (e.g. fp32 adds), and any padding a code generator would add to buffers;
 - where a step's multicast starts: each is costed from the end of its line,
   the longest way, an upper bound;
 - contention between transfers of different regions, and between a region's
@@ -27,15 +30,14 @@ What the timing leaves out (besides what `cost.compute_cycles` lists):
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from torch_mlir import ir
 
 from ..dialects.wse import buffer_bytes, int_attr, rect_of, regions_of, str_attr, stream_box
 from .cost import LinkLoads, compute_cycles
-from .distribution import Layout, block_panel, body_cost, loop_ranges
+from .distribution import Layout, block_panel
 from .interpreter import evaluate, numpy_dtype
+from .kernel import kernel_of
 from .machine import Machine
 from .report import OpRow, Report
 
@@ -209,12 +211,14 @@ class RegionCost:
         self.compute = self.comm = self.preload = 0.0
         self.flops = float(int_attr(region, "flops"))  # the model's, without padding
         self.sram = 0
+        self.offsets: dict = {}  # buffer value -> its SRAM address, in declaration order
 
     def walk(self, block: ir.Block, repeat: int = 1) -> None:
         for op in block.operations:
             op = op.operation
             name = op.name
             if name == "wse.buffer":
+                self.offsets[op.results[0]] = self.sram
                 self.sram += buffer_bytes(op.results[0].type)
             elif name in ("wse.scatter", "wse.gather"):
                 self.stream(op)
@@ -235,7 +239,8 @@ class RegionCost:
         box = stream_box(op)
         if box is None:
             box, preload = (0, self.y, self.x + self.width, self.height), True
-        elif op.name == "wse.gather" and box == (self.x, self.y, self.width, self.height):
+        elif op.name == "wse.gather" and not any(
+                use.owner.name == "func.return" for use in self.region.results[0].uses):
             return
         else:
             preload = False
@@ -273,14 +278,12 @@ class RegionCost:
         self.links += repeat * loads.total()
 
     def local_compute(self, op: ir.Operation, repeat: int) -> None:
-        """Cycles of one PE's linalg op: one datapath slot per arith/math op (an
-        FMA for a multiply-add) per iteration, issued along the innermost loop."""
-        ranges = loop_ranges(op)
-        slots = body_cost(op).slots * math.prod(ranges)
-        dtype = "fp16" if "f16" in str(ir.ShapedType(op.operands[-1].type).element_type) else "fp32"
-        # compute_cycles counts FMAs as flops / 2: one slot is one FMA-equivalent.
-        innermost = max(ranges[-1], 1) if ranges else 1  # a 0-d op: one element
-        cycles = repeat * float(compute_cycles(self.machine, 2 * slots, innermost, dtype))
+        """Cycles of one PE's linalg op, run `repeat` times (once per step): the
+        instruction stream of `kernel.kernel_of`, costed by `compute_cycles`."""
+        k = kernel_of(op, self.machine, self.offsets)
+        cycles = float(compute_cycles(self.machine, repeat * k.elements, k.vector_length, k.dtype,
+                                      scalar_operand=k.scalar_operand,
+                                      simd_narrowing=k.narrowing, kernels=repeat))
         self.compute += cycles
         self.busy[self.y:self.y + self.height, self.x:self.x + self.width] += cycles
 

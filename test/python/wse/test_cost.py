@@ -5,56 +5,106 @@ import dataclasses
 import numpy as np
 import pytest
 
-from wafer.wse_target.cost import LinkLoads, compute_cycles
+from wafer.wse_target.cost import (
+    LinkLoads,
+    compute_cycles,
+    conflict_fraction,
+    simd_narrowing,
+    stride_width,
+)
 from wafer.wse_target.machine import SMALL as PRESET_SMALL, WSE2
 
 SMALL = dataclasses.replace(PRESET_SMALL, width=8, height=8)  # the 8x8 fabric these figures assume
 
 
+# A 4x8 @ 8x16 matmul on one PE as the SDK's @fmacs loop: an AXPY per (row of C,
+# k) = 32 instructions over rows of 16, each with a scalar of A. On WSE-2 every
+# instruction pays 23 (loop) + 20 (scalar) + 1 (issue) cycles; the call pays 120.
+ELEMENTS, ROW, INSTRUCTIONS, FIXED = 4 * 8 * 16, 16, 32, 120
 
-# A 4x8 @ 8x16 matmul on one PE: 2*M*N*K = 1024 FLOPs = 512 FMAs, issued as
-# M*K = 64 AXPYs of length N = 8, each paying WSE-2's 6-cycle vector start-up.
-FLOPS, VECTOR, STARTUP = 2 * 4 * 8 * 16, 8, 64 * 6
 
-
-def test_matmul_on_one_pe_fp16():
-    # 512 FMAs at SIMD-4: 128 cycles.
-    assert compute_cycles(WSE2, FLOPS, VECTOR, "fp16") == STARTUP + 128
+def matmul(machine, dtype, **kwargs):
+    return compute_cycles(machine, ELEMENTS, ROW, dtype, scalar_operand=True, **kwargs)
 
 
 def test_matmul_on_one_pe_fp32():
-    # One fp32 FMA per cycle; the 64-bit ports (256 cycles of reads) do not bind.
-    assert compute_cycles(WSE2, FLOPS, VECTOR, "fp32") == STARTUP + 512
+    # One fp32 FMA a cycle; the 64-bit ports (half a cycle of reads) do not bind.
+    assert matmul(WSE2, "fp32") == FIXED + INSTRUCTIONS * (44 + 16)
+
+
+def test_matmul_on_one_pe_fp16():
+    # SIMD-4: a row of 16 in 4 cycles.
+    assert matmul(WSE2, "fp16") == FIXED + INSTRUCTIONS * (44 + 4)
 
 
 def test_narrow_ports_bound_fp16():
-    # With 32-bit ports, 512 FMAs read 2 * 2 B * 512 = 2048 B over 2 x 4 B a cycle.
+    # 32-bit ports: two 2 B reads over 2 x 4 B, and a 2 B write over 4 B: half a cycle each.
     narrow = dataclasses.replace(WSE2, sram_port_bytes=4)
-    assert compute_cycles(narrow, FLOPS, VECTOR, "fp16") == STARTUP + 256
+    assert matmul(narrow, "fp16") == FIXED + INSTRUCTIONS * (44 + 8)
 
 
-def test_bank_conflicts_and_fabric_receive():
-    # SIMD-4 narrowed to 2 by conflicts: 256 cycles; 100 received wavelets: 100 more.
-    got = compute_cycles(WSE2, FLOPS, VECTOR, "fp16", simd_narrowing=0.5, recv_wavelets=100)
-    assert got == STARTUP + 256 + 100
+def test_one_read_port_reads_both_operands():
+    # Both operands through one 4 B port: a cycle per element, not half.
+    one = dataclasses.replace(WSE2, sram_port_bytes=4, sram_reads_per_cycle=1)
+    assert matmul(one, "fp16") == FIXED + INSTRUCTIONS * (44 + 16)
 
 
-def test_short_vectors_run_below_peak():
-    # Length-1 vectors: 512 instructions * 6 + 128 cycles, 25x slower than SIMD peak.
-    assert compute_cycles(WSE2, FLOPS, 1, "fp16") == 512 * 6 + 128
+def test_the_write_port_binds_when_reads_are_plentiful():
+    # Four 4 B read ports take the reads in a quarter cycle; the one 4 B write needs half.
+    wide = dataclasses.replace(WSE2, sram_port_bytes=4, sram_reads_per_cycle=4)
+    assert matmul(wide, "fp16") == FIXED + INSTRUCTIONS * (44 + 8)
+
+
+def test_bank_conflicts_narrow_simd():
+    # SIMD-4 narrowed to 2: a row of 16 in 8 cycles.
+    assert matmul(WSE2, "fp16", simd_narrowing=0.5) == FIXED + INSTRUCTIONS * (44 + 8)
+
+
+def test_no_scalar_operand_no_scalar_load():
+    assert compute_cycles(WSE2, ELEMENTS, ROW, "fp32") == FIXED + INSTRUCTIONS * (24 + 16)
+
+
+def test_short_vectors_run_far_below_peak():
+    # Rows of 1: 512 instructions of 44 + 1 cycles for 512 FMAs.
+    assert matmul(WSE2, "fp32") < compute_cycles(WSE2, ELEMENTS, 1, "fp32", scalar_operand=True)
+    assert compute_cycles(WSE2, ELEMENTS, 1, "fp32", scalar_operand=True) == FIXED + 512 * 45
+
+
+def test_set_up_per_kernel_call():
+    # Three steps of a SUMMA call the kernel three times.
+    once = matmul(WSE2, "fp32")
+    assert compute_cycles(WSE2, 3 * ELEMENTS, ROW, "fp32", scalar_operand=True, kernels=3) == 3 * once
 
 
 def test_compute_is_vectorized_over_the_grid():
-    flops = np.array([[0.0, 16.0], [FLOPS, 2.0]])
-    got = compute_cycles(WSE2, flops, VECTOR, "fp32")
-    np.testing.assert_array_equal(got, [[0, 6 + 8], [STARTUP + 512, 6 + 1]])
+    elements = np.array([[0.0, 16.0], [ELEMENTS, 2.0]])
+    got = compute_cycles(WSE2, elements, ROW, "fp32", scalar_operand=True)
+    np.testing.assert_array_equal(got, [[0, FIXED + 60], [FIXED + INSTRUCTIONS * 60, FIXED + 44 + 16]])
 
 
 def test_invalid_compute():
     with pytest.raises(ValueError, match="vector_length must be >= 1"):
-        compute_cycles(WSE2, FLOPS, 0, "fp16")
+        compute_cycles(WSE2, ELEMENTS, 0, "fp16")
     with pytest.raises(ValueError, match="simd_narrowing"):
-        compute_cycles(WSE2, FLOPS, 8, "fp16", simd_narrowing=2)
+        compute_cycles(WSE2, ELEMENTS, 8, "fp16", simd_narrowing=2)
+
+
+@pytest.mark.parametrize(("stride", "width"), [(0, 4), (1, 4), (2, 4), (3, 4), (9, 2), (7, 2),
+                                               (12, 2), (8, 1), (16, 1)])
+def test_strides_limit_simd_width(stride, width):
+    assert stride_width(4, stride) == width
+
+
+def test_bank_conflicts_from_alignment():
+    # Staggered by 4 B mod 8: no conflict; equal mod 8: every instruction conflicts.
+    assert conflict_fraction(np.array([0, 8]), np.array([4, 12])) == 0.0
+    assert conflict_fraction(np.array([0, 8]), np.array([0, 16])) == 1.0
+    # Rows of 12 B alternate 0 and 4 mod 8: half the (row, row) pairs collide.
+    assert conflict_fraction(np.array([0, 12]), np.array([0, 12])) == 0.5
+    # Half the instructions at SIMD-2 instead of 4: 3/8 of a cycle per element, 2/3 of the width.
+    assert simd_narrowing(4, [1], 0.5) == pytest.approx(2 / 3)
+    assert simd_narrowing(4, [1, 8], 0.0) == 0.25
+    assert simd_narrowing(1, [1], 1.0) == 1.0
 
 
 def row(n_pes: int) -> LinkLoads:
@@ -66,6 +116,15 @@ def test_row_multicast_costs_hops_plus_length(n_pes, wavelets):
     links = row(n_pes)
     links.add_row_multicast(0, 1, 0, 0, n_pes, wavelets)
     assert links.phase_cycles() == (n_pes - 1) + wavelets
+
+
+@pytest.mark.parametrize(("link", "hop", "cycles"), [(1, 1, 9 + 32), (2, 1, 9 + 16), (1, 3, 27 + 32)])
+def test_link_rate_and_hop_cost_show_in_a_multicast(link, hop, cycles):
+    # 32 wavelets over 9 hops: the length divides by the link rate, the distance scales by the hop.
+    links = LinkLoads(dataclasses.replace(SMALL, width=10, height=1, link_wavelets_per_cycle=link,
+                                          hop_cycles=hop))
+    links.add_row_multicast(0, 1, 0, 0, 10, 32)
+    assert links.phase_cycles() == cycles
 
 
 def test_multicast_from_the_middle_goes_both_ways():
@@ -155,14 +214,13 @@ def test_full_wse2_summa_step():
     links = LinkLoads(WSE2)
     links.add_row_multicast(0, WSE2.height, 0, 0, WSE2.width, wavelets)
     links.add_col_multicast(0, WSE2.width, 0, 0, WSE2.height, wavelets)
-    flops = np.full((WSE2.height, WSE2.width), 2.0 * tile**3)
-    cycles = compute_cycles(WSE2, flops, tile, "fp16", recv_wavelets=links.ramp_in)
+    elements = np.full((WSE2.height, WSE2.width), float(tile**3))
+    cycles = compute_cycles(WSE2, elements, tile, "fp16", scalar_operand=True)
 
-    assert flops.sum() == 2 * tile**3 * 750 * 994
+    assert elements.sum() == tile**3 * 750 * 994
     # PE (0, 0) sends both blocks through its ramp; the longest flow runs 993 hops south.
     assert links.phase_cycles() == max(2 * wavelets, wavelets + 993)
-    # 32*32 AXPYs of length 32 (6 cycles each) + 32768 FMAs at SIMD-4 + received blocks.
-    base = tile * tile * 6 + tile**3 / 4
-    assert cycles[0, 0] == base
-    assert cycles[5, 7] == base + 2 * wavelets
+    # 32*32 AXPYs of 32 at SIMD-4 (8 cycles) + 44 cycles of loop each, after 120 of set-up;
+    # receiving runs on its own microthread, so every PE computes for as long.
+    assert cycles[0, 0] == cycles[5, 7] == 120 + tile * tile * (44 + 8)
     assert links.total().sum() == wavelets * (994 * 749 + 750 * 993)

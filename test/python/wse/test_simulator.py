@@ -1,5 +1,7 @@
 """The simulator runs hand-written `wse` programs: each transfer's semantics on a 2x3 grid."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from torch_mlir import ir
@@ -108,3 +110,110 @@ def test_a_wider_multicast_costs_more_and_loads_the_links_it_crosses():
     narrow, wide = report(3), report(6)
     assert wide.ops[0].comm_cycles > narrow.ops[0].comm_cycles
     assert wide.link_load[0, :5].min() > 0 and narrow.link_load[0, 3:6].max() == 0
+
+
+# A 2x2 SUMMA over 3 steps, C (4x4) = A (4x6) @ W (6x4): A comes in from the west edge,
+# the weight W is a constant (preloaded), and k is dealt in panels of 2 over the PEs.
+# Per PE: C 2x2, A 2x4, its panel 2x2, W 4x2, its panel 2x2 (all f32).
+WEIGHT = np.arange(24, dtype=np.float32).reshape(6, 4) - 7
+SUMMA = """
+#a = affine_map<(d0, d1) -> (d0, d1)>
+#pa = affine_map<(d0, d1, d2) -> (d0, d2)>
+#pb = affine_map<(d0, d1, d2) -> (d2, d1)>
+#pc = affine_map<(d0, d1, d2) -> (d0, d1)>
+module attributes {{wse.machine = {{name = "small", width = 32 : i64, height = 32 : i64,
+                                   colors = 21 : i64, sram_bytes = 49152 : i64}}}} {{
+func.func @f(%x: tensor<4x6xf32>) -> tensor<4x4xf32> {{
+  %zero = arith.constant 0.0 : f32
+  %w = arith.constant dense<{weight}> : tensor<6x4xf32>
+  %y = "wse.region"() ({{
+    %c = "wse.buffer"() {{name = "c"}} : () -> memref<2x2xf32>
+    "wse.compute"() ({{
+      linalg.generic {{indexing_maps = [#a], iterator_types = ["parallel", "parallel"]}}
+          outs(%c : memref<2x2xf32>) {{
+      ^bb0(%out: f32):
+        linalg.yield %zero : f32
+      }}
+    }}) : () -> ()
+    %a = "wse.buffer"() {{name = "a"}} : () -> memref<2x4xf32>
+    "wse.scatter"(%x, %a) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64, col_panel = 2 : i64,
+        color = 2 : i64}} : (tensor<4x6xf32>, memref<2x4xf32>) -> ()
+    %ap = "wse.buffer"() {{name = "ap"}} : () -> memref<2x2xf32>
+    %b = "wse.buffer"() {{name = "b"}} : () -> memref<4x2xf32>
+    "wse.scatter"(%w, %b) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 2 : i64, col_panel = 0 : i64,
+        color = 3 : i64}} : (tensor<6x4xf32>, memref<4x2xf32>) -> ()
+    %bp = "wse.buffer"() {{name = "bp"}} : () -> memref<2x2xf32>
+    "wse.steps"() ({{
+    ^bb0(%k: index):
+      "wse.multicast"(%a, %ap, %k) {{axis = "row", root = 0 : i64, panel = 2 : i64, panel_dim = 1 : i64,
+          color = 0 : i64}} : (memref<2x4xf32>, memref<2x2xf32>, index) -> ()
+      "wse.multicast"(%b, %bp, %k) {{axis = "col", root = 0 : i64, panel = 2 : i64, panel_dim = 0 : i64,
+          color = 1 : i64}} : (memref<4x2xf32>, memref<2x2xf32>, index) -> ()
+      "wse.compute"() ({{
+        linalg.generic {{indexing_maps = [#pa, #pb, #pc], iterator_types = ["parallel", "parallel", "reduction"]}}
+            ins(%ap, %bp : memref<2x2xf32>, memref<2x2xf32>) outs(%c : memref<2x2xf32>) {{
+        ^bb0(%in: f32, %in_0: f32, %out: f32):
+          %p = arith.mulf %in, %in_0 : f32
+          %s = arith.addf %out, %p : f32
+          linalg.yield %s : f32
+        }}
+      }}) : () -> ()
+    }}) {{count = 3 : i64}} : () -> ()
+    %t = "wse.gather"(%c) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64, col_panel = 0 : i64,
+        color = 4 : i64}} : (memref<2x2xf32>) -> tensor<4x4xf32>
+    "wse.yield"(%t) : (tensor<4x4xf32>) -> ()
+  }}) {{sym_name = "summa", kind = "summa", x = 0 : i64, y = 0 : i64, width = 2 : i64, height = 2 : i64,
+       slot = 0 : i64, flops = 192 : i64}} : () -> tensor<4x4xf32>
+  return %y : tensor<4x4xf32>
+}}
+}}
+"""
+
+
+def summa_module() -> tuple[ir.Context, ir.Module]:
+    ctx = make_context()
+    weight = "[" + ", ".join("[" + ", ".join(f"{v:.1f}" for v in r) + "]" for r in WEIGHT) + "]"
+    return ctx, ir.Module.parse(SUMMA.format(weight=weight), ctx)
+
+
+def test_summa_2x2_in_3_steps_computes_the_product():
+    ctx, module = summa_module()
+    x = np.arange(24, dtype=np.float32).reshape(4, 6) / 8
+    with ctx:
+        (y,) = execute(module, "f", [x])
+    np.testing.assert_allclose(y, x @ WEIGHT, rtol=1e-6)
+
+
+# Hand-derived, per machine variant (f32, every term a whole number of cycles):
+# - fill of C: 120 set-up + 2 rows x (23 loop + 1 issue + 2 elements)              = 172
+# - each step's product: 120 + 4 AXPYs (2 rows of C x 2 of k) x (23 + 20 scalar
+#   + 1 + 2 elements)                                                               = 304
+# - each step's two multicasts: 4 wavelets one hop: max(ramp 4, 4 + 1 hop)         = 5 each
+# - the stream of A from the west edge: 8 wavelets per PE x 2 PEs a row, across 2
+#   columns: 16 + 2; the preload of W the same 16 + 2; the gather of C back to the
+#   edge: 4 x 2 + 2 = 10.
+# Whole region: 172 + 3 x (304 + 5 + 5) + 18 + 18 + 10 = 1160.
+SLOW_READ = dict(sram_port_bytes=4, sram_reads_per_cycle=1)  # 2 reads of 4 B: 2 cycles each element
+SLOW_WRITE = dict(sram_port_bytes=2, sram_reads_per_cycle=4)  # reads 1 cycle, the write 2
+VARIANTS = {
+    "small": ({}, 172 + 3 * 304, 3 * 10 + 18 + 18 + 10),
+    # Streams 16 / 2 + 2 = 10, multicasts max(4 / 2, 4 / 2 + 1) = 3, gather 8 / 2 + 2 = 6.
+    "2 wavelets a link-cycle": (dict(link_wavelets_per_cycle=2), 172 + 3 * 304, 3 * 6 + 10 + 10 + 6),
+    # Streams 16 + 2 x 3 = 22, multicasts 4 + 3 = 7, gather 8 + 6 = 14.
+    "3-cycle hops": (dict(hop_cycles=3), 172 + 3 * 304, 3 * 14 + 22 + 22 + 14),
+    # Rows of 2 elements take 4 cycles: fill 120 + 2 x 28, product 120 + 4 x 48.
+    "one read port": (SLOW_READ, 176 + 3 * 312, 3 * 10 + 18 + 18 + 10),
+    "write-bound": (SLOW_WRITE, 176 + 3 * 312, 3 * 10 + 18 + 18 + 10),
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_summa_2x2_in_3_steps_costs_exactly(variant):
+    change, compute, comm = VARIANTS[variant]
+    ctx, module = summa_module()
+    with ctx:
+        report = estimate(module, dataclasses.replace(SMALL, **change), "f")
+    (row,) = report.ops
+    assert (row.compute_cycles, row.comm_cycles, row.idle_cycles) == (compute, comm, 0)
+    assert report.cycles == compute + comm
+    assert report.sram_high_water_max == 4 * (4 + 8 + 4 + 8 + 4)

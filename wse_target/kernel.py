@@ -1,0 +1,85 @@
+"""A PE's local linalg op seen as the DSD instruction loop it would compile to.
+
+The kernel walks the output's innermost dim as the vector of each instruction (one
+instruction per tile row, the shape of the SDK's gemm-collectives_2d `@fmacs` loop).
+An input that does not vary along that dim is a scalar read per instruction (the A
+element of an AXPY). Buffers sit in SRAM one after another in the order the region
+declares them, so their addresses, and which operands collide in a bank, follow.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from torch_mlir import ir
+
+from .cost import conflict_fraction, simd_narrowing
+from .distribution import body_cost, indexing_maps, loop_ranges, map_dims
+from .machine import Dtype, Machine
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One PE's instruction stream for a linalg op: `elements` datapath slots issued
+    `vector_length` at a time, with or without a scalar operand, at `narrowing` of
+    the SIMD width."""
+
+    elements: float
+    vector_length: int
+    dtype: Dtype
+    scalar_operand: bool
+    narrowing: float
+
+
+def dtype_of(value: ir.Value) -> Dtype:
+    element = ir.ShapedType(value.type).element_type
+    return "fp16" if isinstance(element, (ir.F16Type, ir.BF16Type)) else "fp32"
+
+
+def kernel_of(op: ir.Operation, machine: Machine, offsets: dict) -> Kernel:
+    """The kernel of linalg `op`; `offsets` maps each buffer value to its SRAM byte
+    address (values missing from it, e.g. block arguments, count as address 0)."""
+    ranges = loop_ranges(op)
+    maps = [map_dims(m) for m in indexing_maps(op)]
+    operands = list(op.operands)
+    out_dims = maps[-1]
+    if out_dims and out_dims[-1] is not None:
+        vector = out_dims[-1]
+    else:
+        vector = len(ranges) - 1 if ranges else None
+    length = max(ranges[vector], 1) if vector is not None else 1
+    elements = body_cost(op).slots * math.prod(ranges)
+    dtype = dtype_of(operands[-1])
+    inputs = list(zip(operands[:-1], maps[:-1]))
+    scalar = vector is not None and any(vector not in dims for _, dims in inputs)
+    # The vector operands each instruction reads: the accumulator (when the body
+    # reads it) and every input that varies along the vector dim.
+    block = op.regions[0].blocks[0]
+    reads_out = any(True for _ in block.arguments[len(block.arguments) - 1].uses)
+    sources = [(v, d) for v, d in inputs if vector is not None and vector in d]
+    if reads_out:
+        sources.insert(0, (operands[-1], out_dims))
+    strides = [_stride(v, d, vector) for v, d in sources + [(operands[-1], out_dims)]
+               if vector is not None and vector in d]
+    conflicts = 0.0
+    if len(sources) >= 2:
+        conflicts = conflict_fraction(*(_row_starts(v, d, vector, offsets) for v, d in sources[:2]))
+    width = machine.fmas_per_cycle(dtype)
+    return Kernel(float(elements), length, dtype, scalar, simd_narrowing(width, strides, conflicts))
+
+
+def _stride(value: ir.Value, dims: list[int | None], vector: int) -> int:
+    """Elements between successive vector elements of a row-major buffer."""
+    shape = ir.ShapedType(value.type).shape
+    return math.prod(shape[dims.index(vector) + 1:])
+
+
+def _row_starts(value: ir.Value, dims: list[int | None], vector: int, offsets: dict) -> np.ndarray:
+    """Byte address at which each instruction's row of `value` starts."""
+    shaped = ir.ShapedType(value.type)
+    element = max(1, shaped.element_type.width // 8)
+    flat = np.arange(math.prod(shaped.shape)).reshape(shaped.shape)
+    starts = np.take(flat, 0, axis=dims.index(vector)) if shaped.shape else flat
+    return offsets.get(value, 0) + element * np.ravel(starts)
