@@ -2,6 +2,7 @@
 
     python bench/tuned.py [--models mlp,lenet,transformer,resnet18] [--batch 8] [--threads 2]
                           [--tune-budget 60] [--budget 2.0] [--db bench-tuning.json]
+                          [--executor ray [--ray-address HOST:6379]]
 
 For each model: `wafer.tune` with --tune-budget seconds into the database (a
 rerun goes on from what it holds), then Wafer compiled without and with the
@@ -27,10 +28,12 @@ import wafer
 from zoo import build
 
 
-def bench_row(name: str, batch: int, threads: int, tune_budget: float, budget: float, db: str) -> dict:
+def bench_row(name: str, batch: int, threads: int, tune_budget: float, budget: float, db: str, executor: str,
+              ray_address: str | None) -> dict:
     model, inputs = build(name, batch)
     start = time.perf_counter()
-    results = wafer.tune(model, inputs, budget_s=tune_budget, database=db, threads=threads, progress=False)
+    results = wafer.tune(model, inputs, budget_s=tune_budget, database=db, threads=threads, progress=False,
+                         executor=executor, ray_address=ray_address)
     tune_seconds = time.perf_counter() - start
     untuned, untuned_seconds = compile_wafer(model, inputs, threads)
     start = time.perf_counter()
@@ -54,13 +57,16 @@ def main() -> None:
     parser.add_argument("--tune-budget", type=float, default=60.0, help="tuning seconds per model (default: 60)")
     parser.add_argument("--budget", type=float, default=2.0, help="timing seconds per model (default: 2)")
     parser.add_argument("--db", default="bench-tuning.json", help="the tuning database (default: bench-tuning.json)")
+    parser.add_argument("--executor", default="local", help="where tuning measures: local or ray (default: local)")
+    parser.add_argument("--ray-address", help="the Ray cluster of --executor ray (default: a local instance)")
     args = parser.parse_args()
     columns = ("model", "contractions", "tune s", "untuned ms", "tuned ms", "ratio", "compile s", "tuned kernels",
                "max err")
     print(f"batch {args.batch}, {args.threads} threads, tuning budget {args.tune_budget:g} s per model")
     print("  ".join(f"{c:>12}" for c in columns))
     for name in args.models.split(","):
-        row = bench_row(name, args.batch, args.threads, args.tune_budget, args.budget, args.db)
+        row = bench_row(name, args.batch, args.threads, args.tune_budget, args.budget, args.db, args.executor,
+                        args.ray_address)
         print("  ".join(f"{row[c]:>12.3g}" if isinstance(row[c], float) else f"{row[c]:>12}" for c in columns),
               flush=True)
 

@@ -1,5 +1,6 @@
 """Auto-tuning of the packed matmul kernel (wafer/tuning): the candidate space,
-the database, resuming, and compiling with the measured kernels.
+the database, resuming, convolutions timed with their gather, and compiling
+with the measured kernels. test_tuning_ray.py runs the jobs on Ray.
 
 One tiny tuning run of the mlp example is shared by the tests; budgets are a
 few seconds and timings are noisy, so nothing here checks a speedup.
@@ -7,6 +8,9 @@ few seconds and timings are noisy, so nothing here checks a speedup.
 
 import json
 import shutil
+import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,11 +18,17 @@ from linalg_programs import MATMUL
 
 import wafer
 from wafer.examples.models import EXAMPLES
+from wafer.frontend import import_model
 from wafer.passes.cpu_target import PRESETS, host, host_flags
+from wafer.pipelines.cpu import CpuPipeline
 from wafer.tools import wafer_cli
 from wafer.tuning import space
+from wafer.tuning.conv import Im2colConv
 from wafer.tuning.database import TuningDatabase, cpu_key
+from wafer.tuning.executor import RAY_VERSION
+from wafer.tuning.measure import ContractionBench
 from wafer.tuning.signature import ContractionSignature
+from wafer.tuning.tuner import contractions
 
 THREADS = 1
 MLP_CONTRACTIONS = 3  # its three linear layers
@@ -27,6 +37,12 @@ MLP_CONTRACTIONS = 3  # its three linear layers
 @pytest.fixture(scope="module")
 def mlp():
     return EXAMPLES["mlp"].build()
+
+
+@pytest.fixture(scope="module")
+def strided_conv():
+    """A padded, strided and dilated convolution that wafer-im2col takes."""
+    return torch.nn.Conv2d(3, 8, 3, stride=(2, 1), padding=1, dilation=(3, 2)).eval(), (torch.randn(1, 3, 17, 21),)
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +135,50 @@ def test_cli_tune_prints_a_table(tuned, tmp_path, capsys):
     assert wafer_cli.main(["tune", "mlp", "--budget", "0", "--db", str(path), "--threads", str(THREADS)]) == 0
     out = capsys.readouterr().out
     assert "default ms" in out and "1x512x784" in out and str(path) in out
+
+
+def test_a_convolution_is_benchmarked_with_its_gather(strided_conv):
+    """The im2col contraction's workload is its convolution, read off the gather,
+    and its bench (the gather feeding the packed kernel) computes what torch does."""
+    model, inputs = strided_conv
+    (workload,) = contractions(import_model(model, inputs), CpuPipeline.from_keywords(threads=THREADS))
+    assert workload.conv == Im2colConv((1, 3, 19, 23), 8, (3, 3), (7, 19), (2, 1), (3, 2))
+    assert (workload.signature.n, workload.signature.k, workload.signature.row) == (133, 27, 19)
+    bench = ContractionBench(workload)
+    image, weights = (torch.from_numpy(a) for a in (bench.arguments[0], bench.weights))
+    torch.testing.assert_close(torch.from_numpy(bench.expected),
+                               torch.nn.functional.conv2d(image, weights, stride=(2, 1), dilation=(3, 2)))
+    bench.compile(space.default_choice(host()))  # checks the compiled gather and kernel against numpy
+
+
+def test_a_tuned_convolution_compiles_with_its_record(strided_conv, tmp_path):
+    model, inputs = strided_conv
+    path = tmp_path / "db.json"
+    (result,) = wafer.tune(model, inputs, budget_s=1, database=str(path), threads=THREADS, top=1, progress=False)
+    assert result.signature.row and result.measured_now == 1
+    compiled = wafer.compile(model, inputs, threads=THREADS, tuning=str(path))
+    assert any(s.startswith("tuned ") for s in compiled.compile_report.strategies)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(*inputs), model(*inputs), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--executor", "dask"], "error: unknown executor 'dask' (known: local, ray)"),
+    (["--ray-address", "HOST:6379"], "error: a Ray address needs the ray executor"),
+])
+def test_cli_tune_refuses_a_bad_executor(argv, message, capsys):
+    assert wafer_cli.main(["tune", "mlp", *argv]) == 1
+    assert capsys.readouterr().err == message + "\n"
+
+
+def test_cli_tune_says_how_to_install_ray(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if it were not installed
+    assert wafer_cli.main(["tune", "mlp", "--executor", "ray"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: the ray executor needs Ray: pip install 'wafer[tune]'") and err.count("\n") == 1
+
+
+def test_the_ray_pin_is_the_one_the_error_names():
+    extras = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    pin = f"ray=={RAY_VERSION}"
+    assert extras["optional-dependencies"]["tune"] == [pin] and pin in extras["optional-dependencies"]["dev"]

@@ -12,6 +12,7 @@
     wafer fuzz --count 200 --seed 0   # random programs, checked against eager on both targets
     wafer tune mlp --budget 60        # measure matmul kernels into wafer-tuning.json; then
     wafer run mlp --options tuning=wafer-tuning.json   # compile with the measured kernels
+    wafer tune mlp --executor ray --ray-address HOST:6379   # measure on a Ray cluster instead
     wafer list                    # the bundled examples
 """
 
@@ -103,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--threads", type=_positive_int, default=0, metavar="N",
                       help="worker threads the kernels are measured with; records apply at that "
                       "count only (default: one per core)")
+    tune.add_argument("--executor", default="local", metavar="NAME",
+                      help="where candidates are built and measured: local, or ray (as Ray tasks on a "
+                      "cluster of identical machines; needs pip install 'wafer[tune]') (default: local)")
+    tune.add_argument("--ray-address", metavar="ADDRESS",
+                      help="the Ray cluster to run on, e.g. HOST:6379 (default: a local Ray instance)")
     _command(commands, "list", "list the bundled examples")
     return parser
 
@@ -207,10 +213,13 @@ def _tune(args) -> int:
     """Tune the model's contractions and print each one's default and tuned kernel."""
     import wafer
 
+    from ..tuning.executor import check_executor
     from ..tuning.report import table
 
+    check_executor(args.executor, args.ray_address)  # before the model loads
     model, inputs = _load_torch_model(args)
-    results = wafer.tune(model, inputs, budget_s=args.budget, database=args.db, threads=args.threads)
+    results = wafer.tune(model, inputs, budget_s=args.budget, database=args.db, threads=args.threads,
+                         executor=args.executor, ray_address=args.ray_address)
     print(table(results))
     print(f"database: {args.db}")
     return 0

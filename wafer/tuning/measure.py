@@ -1,18 +1,25 @@
 """Time one contraction's candidate kernels on this machine, each against the default.
 
-The contraction is rebuilt alone, as the `linalg.matmul` (`linalg.batch_matmul`
-with a batch) of its shape: A a random argument, B a random constant when it
-is a weight, else an argument too. An im2col contraction is timed without its
-gather, on the columns as a plain B; its record still applies only to its own
-convolution (the row is part of the signature). Each compiled kernel is
-checked against numpy once, then timed call by call interleaved with the
-default kernel, so machine noise hits both alike.
+A plain contraction is rebuilt alone, as the `linalg.matmul`
+(`linalg.batch_matmul` with a batch) of its shape: A a random argument, B a
+random constant when it is a weight, else an argument too. An im2col
+contraction is rebuilt as its convolution (conv.py) and goes through the
+pipeline's own wafer-im2col, so its time includes the gather that copies B's
+columns inside the kernel's cache tiles. Each compiled kernel is checked
+against numpy once, then timed call by call interleaved with the default
+kernel, so machine noise hits both alike.
+
+`measure` runs one `Job` wherever an executor sends it (executor.py): it
+compiles both kernels and times them on the machine it runs on.
 """
 
 from __future__ import annotations
 
+import functools
+import socket
 import statistics
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -21,17 +28,98 @@ from torch_mlir import ir
 from ..compiler import compile_module, parse_module
 from ..context import make_context
 from ..diagnostics import WaferError
-from .database import KernelChoice, Measurement
+from ..passes.cpu_target import host, host_flags
+from .conv import Im2colConv, tensor_type
+from .database import KernelChoice, Measurement, cpu_key
 from .signature import ContractionSignature
 
 MIN_ROUNDS, MAX_ROUNDS = 5, 200
 
 
-def _module_text(signature: ContractionSignature) -> str:
+@dataclass(frozen=True)
+class Workload:
+    """What a contraction's benchmark computes: the contraction of `signature`,
+    or, for an im2col contraction, the convolution `conv` whose gather feeds it."""
+
+    signature: ContractionSignature
+    conv: Im2colConv | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """Build candidate `choice` of `workload`, time it against `default` for about
+    `budget_s`, on a machine whose CPU is `cpu` (the database's key)."""
+
+    workload: Workload
+    choice: KernelChoice
+    default: KernelChoice
+    budget_s: float
+    cpu: str
+
+
+def measure(job: Job) -> Measurement:
+    """Run `job` here; a machine of another CPU refuses it, since the tuner ranks
+    the candidates and keys the records by its own CPU."""
+    here = cpu_key(host(), host_flags())
+    if here != job.cpu:
+        raise WaferError(f"error: {socket.gethostname()} has CPU '{here}', not the tuned '{job.cpu}': "
+                         "tune on identical machines")
+    bench, default_kernel = _bench(job.workload, job.default)
+    return time_against_default(bench.compile(job.choice), default_kernel, job.choice, job.budget_s)
+
+
+@functools.lru_cache(maxsize=1)
+def _bench(workload: Workload, default: KernelChoice) -> tuple[ContractionBench, Callable]:
+    """The bench and its default kernel, kept while jobs of one workload follow each other."""
+    bench = ContractionBench(workload)
+    return bench, bench.compile(default)
+
+
+class ContractionBench:
+    """One workload's operands, its numpy result, and the kernels compiled for it."""
+
+    def __init__(self, workload: Workload, seed: int = 0):
+        self.workload = workload
+        signature, conv = workload.signature, workload.conv
+        rng = np.random.default_rng(seed)
+        if conv is not None:
+            image = rng.standard_normal(conv.image, dtype=np.float32)
+            self.weights = rng.standard_normal(conv.weight_shape, dtype=np.float32)
+            self.expected = conv.reference(image, self.weights)
+            self.arguments = (image,)
+            self.text = conv.module_text()
+            return
+        batch = (signature.batch,) if signature.batch > 1 else ()
+        a = rng.standard_normal(batch + (signature.m, signature.k), dtype=np.float32)
+        b = rng.standard_normal(batch + (signature.k, signature.n), dtype=np.float32)
+        self.expected = a @ b
+        self.weights = b if signature.b_constant else None
+        self.arguments = (a,) if signature.b_constant else (a, b)
+        self.text = _matmul_text(signature)
+
+    def compile(self, choice: KernelChoice) -> Callable[[], np.ndarray]:
+        """A call of the kernel `choice` gives, checked once against numpy."""
+        signature = self.workload.signature
+        module = parse_module(self.text, make_context())
+        if self.weights is not None:
+            _with_weights(module, self.weights)
+        executable = compile_module(module, "cpu", threads=signature.threads, **choice.options())
+        if self.workload.conv is not None and not any(s.startswith("im2col") for s in
+                                                      executable.compile_report.strategies):
+            raise WaferError(f"error: the benchmark of {signature.describe()} did not take the im2col route")
+        result = executable.forward(*self.arguments)
+        tolerance = 1e-5 * np.sqrt(signature.k) * np.abs(self.expected).max()
+        if not np.allclose(result, self.expected, rtol=1e-4, atol=tolerance):
+            raise WaferError(f"error: the kernel '{choice.describe()}' computes {signature.describe()} "
+                             f"wrongly (largest error {np.abs(result - self.expected).max():.3g})")
+        return lambda: executable.forward(*self.arguments)
+
+
+def _matmul_text(signature: ContractionSignature) -> str:
     """The contraction alone; a weight B is a placeholder constant that `_with_weights` fills."""
     batch = [signature.batch] if signature.batch > 1 else []
-    a, b, c = (_tensor(batch + shape) for shape in ([signature.m, signature.k], [signature.k, signature.n],
-                                                    [signature.m, signature.n]))
+    a, b, c = (tensor_type(batch + shape) for shape in ([signature.m, signature.k], [signature.k, signature.n],
+                                                        [signature.m, signature.n]))
     op = "linalg.batch_matmul" if batch else "linalg.matmul"
     args = f"%a: {a}" if signature.b_constant else f"%a: {a}, %b: {b}"
     weights = f"  %b = arith.constant dense<0.0> : {b}\n" if signature.b_constant else ""
@@ -43,38 +131,8 @@ def _module_text(signature: ContractionSignature) -> str:
             f"  return %r : {c}\n}}\n")
 
 
-def _tensor(shape: list[int]) -> str:
-    return f"tensor<{'x'.join(map(str, shape))}xf32>"
-
-
-class ContractionBench:
-    """One contraction's operands, its numpy result, and the kernels compiled for it."""
-
-    def __init__(self, signature: ContractionSignature, seed: int = 0):
-        self.signature = signature
-        rng = np.random.default_rng(seed)
-        batch = (signature.batch,) if signature.batch > 1 else ()
-        self.a = rng.standard_normal(batch + (signature.m, signature.k), dtype=np.float32)
-        self.b = rng.standard_normal(batch + (signature.k, signature.n), dtype=np.float32)
-        self.expected = self.a @ self.b
-        self.arguments = (self.a,) if signature.b_constant else (self.a, self.b)
-
-    def compile(self, choice: KernelChoice) -> Callable[[], np.ndarray]:
-        """A call of the kernel `choice` gives, checked once against numpy."""
-        module = parse_module(_module_text(self.signature), make_context())
-        if self.signature.b_constant:
-            _with_weights(module, self.b)
-        executable = compile_module(module, "cpu", threads=self.signature.threads, **choice.options())
-        result = executable.forward(*self.arguments)
-        tolerance = 1e-5 * np.sqrt(self.signature.k) * np.abs(self.expected).max()
-        if not np.allclose(result, self.expected, rtol=1e-4, atol=tolerance):
-            raise WaferError(f"error: the kernel '{choice.describe()}' computes {self.signature.describe()} "
-                             f"wrongly (largest error {np.abs(result - self.expected).max():.3g})")
-        return lambda: executable.forward(*self.arguments)
-
-
 def _with_weights(module: ir.Module, weights: np.ndarray) -> None:
-    """Give the placeholder constant B its values."""
+    """Give the placeholder weight constant its values."""
     with module.context:
         for op in module.body.operations[0].regions[0].blocks[0].operations:
             if op.name == "arith.constant" and isinstance(op.result.type, ir.RankedTensorType):

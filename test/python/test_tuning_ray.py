@@ -1,0 +1,62 @@
+"""`wafer tune --executor ray`: the measurements run as Ray tasks on a local
+Ray instance (two CPUs, no dashboard), and their records compile like local ones."""
+
+import pytest
+import ray
+import torch
+
+import wafer
+from wafer.passes.cpu_target import host, host_flags
+from wafer.tuning.database import TuningDatabase, cpu_key
+from wafer.tuning.measure import Job, Workload
+from wafer.tuning.ray_executor import RayExecutor
+from wafer.tuning.signature import ContractionSignature
+from wafer.tuning.space import default_choice, rank
+
+THREADS = 1
+LAYERS = 2
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 96), torch.nn.ReLU(), torch.nn.Linear(96, 32)).eval()
+    return model, (torch.randn(4, 64),)
+
+
+def test_ray_tuning_records_and_compiles(local_ray, mlp, tmp_path):
+    model, inputs = mlp
+    path = tmp_path / "db.json"
+    results = wafer.tune(model, inputs, budget_s=4, database=str(path), threads=THREADS, top=2, progress=False,
+                         executor="ray")
+    assert ray.is_initialized()  # the executor used the running instance and left it running
+    assert len(results) == LAYERS
+    database = TuningDatabase(path, cpu_key(host(), host_flags()))
+    for result in results:
+        assert result.measured_now >= 1
+        assert database.lookup(result.signature) == result.best
+    compiled = wafer.compile(model, inputs, threads=THREADS, tuning=str(path))
+    packed = [s for s in compiled.compile_report.strategies if "packed matmul" in s]
+    assert len(packed) == LAYERS and all(s.startswith("tuned ") for s in packed), packed
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(*inputs), model(*inputs), rtol=1e-4, atol=1e-4)
+
+
+def test_a_worker_of_another_cpu_refuses_the_job(local_ray):
+    """A job keyed by another CPU fails on the worker, and the driver gets Wafer's one-line error."""
+    signature = ContractionSignature(1, 8, 32, 16, True, THREADS)
+    default = default_choice(host())
+    choice = next(c for c in rank(signature, host(), []) if c != default)
+    executor = RayExecutor(THREADS)
+    assert executor.slots == 2
+    executor.submit(Job(Workload(signature), choice, default, 0.01, "some other cpu"))
+    with pytest.raises(wafer.WaferError, match="not the tuned 'some other cpu': tune on identical machines"):
+        executor.next_done()
+    executor.close()
