@@ -6,14 +6,12 @@ packs, so packed weights cost nothing at run time.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import arith
 
 from .pass_base import find_ops
-from .resource_blobs import cast_attr, elements_array, resource_name
+from .resource_blobs import cast_attr, elements_array, printed_blobs, resource_name
 
 _NUMPY = {"f32": np.float32, "f64": np.float64, "f16": np.float16}
 
@@ -55,10 +53,7 @@ class ConstantReader:
     def _blob(self, attr: ir.DenseResourceElementsAttr) -> bytes | None:
         """A blob parsed from text: read from the printed resource section."""
         if self._blobs is None:
-            text = self._module.get_asm(large_elements_limit=None)
-            # `name: "0x<4-byte alignment><data>"`, little-endian, in the resource section.
-            self._blobs = {name: bytes.fromhex(data[8:])
-                           for name, data in re.findall(r'^\s*([\w.\-]+): "0x([0-9A-Fa-f]+)"', text, re.M)}
+            self._blobs = printed_blobs(self._module)
         return self._blobs.get(resource_name(attr))
 
 

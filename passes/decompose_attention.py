@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, math as math_ops, tensor
 
-from .linalg_builders import affine_maps, is_bool, iterator_types, multiply_accumulate
+from .linalg_builders import affine_maps, is_bool, iterator_types_attr, multiply_accumulate
 from .pass_base import WaferPass, find_ops
 
 _ATTENTION = "tm_tensor.attention"
@@ -143,7 +143,7 @@ def _elementwise(inputs: list[ir.Value], shape: list[int], body, input_maps=None
     maps = input_maps or [dims] * len(inputs)
     init = tensor.empty(shape, ir.F32Type.get())
     generic = linalg.GenericOp([init.type], inputs, [init], affine_maps(rank, *maps, dims),
-                               iterator_types(*["parallel"] * rank))
+                               iterator_types_attr(*["parallel"] * rank))
     block = generic.regions[0].blocks.append(*[v.type.element_type for v in inputs], ir.F32Type.get())
     with ir.InsertionPoint(block):
         linalg.YieldOp([body(*block.arguments[:len(inputs)])])
@@ -156,7 +156,7 @@ def _reduce(source: ir.Value, shape: list[int], start: float, combine) -> ir.Val
     dims = [ir.AffineDimExpr.get(d) for d in range(rank)]
     init = _filled(shape, start)
     generic = linalg.GenericOp([init.type], [source], [init], affine_maps(rank, dims, dims[:-1]),
-                               iterator_types(*["parallel"] * (rank - 1), "reduction"))
+                               iterator_types_attr(*["parallel"] * (rank - 1), "reduction"))
     block = generic.regions[0].blocks.append(ir.F32Type.get(), ir.F32Type.get())
     with ir.InsertionPoint(block):
         linalg.YieldOp([combine(block.arguments[0], block.arguments[1])])

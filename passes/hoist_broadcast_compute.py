@@ -10,11 +10,10 @@ from torch_mlir.dialects import linalg, tensor
 from .linalg_builders import (
     affine_maps,
     is_constant,
-    iterator_kinds,
-    iterator_types,
-    static_loop_ranges,
+    iterator_types_attr,
     with_extra_inputs,
 )
+from .linalg_queries import PARALLEL, indexing_maps, iterator_types, loop_ranges
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 
@@ -55,13 +54,13 @@ def _hoistable(op: ir.Operation):
     """A costly body value that depends on a strict subset of the loops, as
     `_hoist`'s arguments: (value, those loops, the body ops computing it, the
     loop ranges, the input count, the indexing maps); None if there is none."""
-    if any(kind != "parallel" for kind in iterator_kinds(op)):
+    if any(kind != PARALLEL for kind in iterator_types(op)):
         return None
-    ranges = static_loop_ranges(op)
+    ranges = loop_ranges(op)
     if ranges is None or len(op.results) != 1:
         return None
     n_inputs = list(ir.DenseI32ArrayAttr(op.attributes["operandSegmentSizes"]))[0]
-    maps = [ir.AffineMapAttr(m).value for m in op.attributes["indexing_maps"]]
+    maps = indexing_maps(op)
     if not all(isinstance(e, (ir.AffineDimExpr, ir.AffineConstantExpr)) for m in maps for e in m.results):
         return None  # a window gather's d2 + d4 reads no single loop
     block = op.regions[0].blocks[0]
@@ -113,7 +112,7 @@ def _hoist(op, value, kept, chain, ranges, n_inputs, maps) -> ir.Operation:
                     for e in maps[i].results] for i in used]
         dims = [ir.AffineDimExpr.get(i) for i in range(len(kept))]
         hoisted = linalg.GenericOp([empty.result.type], [op.operands[i] for i in used], [empty.result],
-                                   affine_maps(len(kept), *in_maps, dims), iterator_types(*["parallel"] * len(kept)))
+                                   affine_maps(len(kept), *in_maps, dims), iterator_types_attr(*["parallel"] * len(kept)))
         new_block = hoisted.regions[0].blocks.append(*[args[i].type for i in used], element)
         mapping = {args[i]: new_block.arguments[j] for j, i in enumerate(used)}
         with ir.InsertionPoint(new_block):

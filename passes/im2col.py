@@ -11,7 +11,7 @@ from .linalg_builders import (
     affine_maps,
     int_list,
     is_static_f32,
-    iterator_types,
+    iterator_types_attr,
     multiply_accumulate,
     reassociation,
 )
@@ -44,7 +44,7 @@ def rewrite_conv(conv: ir.OpView) -> None:
         gather = linalg.GenericOp(
             [empty.result.type], [x], [empty.result],
             affine_maps(6, [d[0], d[1], d[4] * sh + d[2] * dh, d[5] * sw + d[3] * dw], d),
-            iterator_types(*["parallel"] * 6))
+            iterator_types_attr(*["parallel"] * 6))
         block = gather.regions[0].blocks.append(f32, f32)
         with ir.InsertionPoint(block):
             linalg.YieldOp([block.arguments[0]])

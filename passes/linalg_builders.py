@@ -5,6 +5,8 @@ from __future__ import annotations
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor, vector
 
+from .linalg_queries import iterator_attr, iterator_types
+
 
 def reassociation(*groups: list[int]) -> ir.ArrayAttr:
     """The dim groups of a tensor.expand_shape or collapse_shape."""
@@ -17,16 +19,14 @@ def index_constant(value: int) -> ir.Value:
     return arith.ConstantOp(ir.IndexType.get(), value).result
 
 
-def iterator_types(*kinds: str) -> ir.ArrayAttr:
-    return ir.ArrayAttr.get([ir.Attribute.parse(f"#linalg.iterator_type<{kind}>") for kind in kinds])
+def iterator_types_attr(*kinds: str) -> ir.ArrayAttr:
+    """A generic's `iterator_types` of loop kinds by name ("parallel", "reduction")."""
+    return ir.ArrayAttr.get([iterator_attr(linalg.IteratorType[kind]) for kind in kinds])
 
 
 def iterator_kinds(op: ir.Operation) -> list[str]:
-    """A generic's loop kinds ("parallel", "reduction"); [] for an op that lists none
-    (named ops, whose loops are implicit). The bindings have no typed accessor."""
-    if "iterator_types" not in op.attributes:
-        return []
-    return [str(kind).split("<")[-1].rstrip(">") for kind in ir.ArrayAttr(op.attributes["iterator_types"])]
+    """linalg_queries.iterator_types by name, for wafer-fuse until it reads those."""
+    return [kind.name for kind in iterator_types(op)]
 
 
 def is_constant(value: ir.Value) -> bool:
@@ -49,7 +49,7 @@ def multiply_accumulate(inputs: list[ir.Value], init: ir.Value, maps: list[ir.Af
     element = init.type.element_type
     generic = linalg.GenericOp([init.type], inputs, [init],
                                ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in maps]),
-                               iterator_types(*iterators))
+                               iterator_types_attr(*iterators))
     block = generic.regions[0].blocks.append(element, element, element)
     with ir.InsertionPoint(block):
         product = arith.MulFOp(block.arguments[0], block.arguments[1])
@@ -130,21 +130,6 @@ def parallel_insert(value: ir.Value, dest: ir.Value, offsets: list[ir.Value], si
     """Insert `value` into the scf.forall's shared `dest` at `offsets` (in its in_parallel block)."""
     dynamic, static = _static_or_dynamic(offsets)
     tensor.ParallelInsertSliceOp(value, dest, dynamic, [], [], static, sizes, [1] * len(sizes))
-
-
-
-def static_loop_ranges(op: ir.Operation) -> list[int] | None:
-    """Each loop's extent of a linalg.generic, read from its operands' static
-    shapes; None if any operand is not a static tensor or a loop is unread."""
-    maps = [ir.AffineMapAttr(attr).value for attr in op.attributes["indexing_maps"]]
-    ranges: list[int | None] = [None] * maps[0].n_dims
-    for value, affine_map in zip(op.operands, maps):
-        if not (isinstance(value.type, ir.RankedTensorType) and value.type.has_static_shape):
-            return None
-        for extent, expr in zip(value.type.shape, affine_map.results):
-            if isinstance(expr, ir.AffineDimExpr):
-                ranges[expr.position] = extent
-    return None if None in ranges else ranges
 
 
 def with_extra_inputs(op: ir.Operation, inputs: list[ir.Value],

@@ -19,6 +19,7 @@ from .constant_pack import fold_constant_packs
 from .cpu_target import TargetedPass, host_flags
 from .kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL
 from .linalg_builders import index_constant, is_constant, largest_divisor, reassociation
+from .linalg_queries import dim_coefficients, indexing_maps, is_projected_map, map_dims
 from .pass_base import PassFailure, find_ops
 from .transform_script import (
     hoist_loop_invariant_subsets,
@@ -91,17 +92,6 @@ class Kernel:
                 + (f", k block {self.k_block}" if self.k_block else "") + ("" if self.parallel else ", serial"))
 
 
-def _affine_dims(map_attr: ir.Attribute) -> list[int] | None:
-    """Loop positions of a projected-permutation map, or None."""
-    dims = []
-    for expr in ir.AffineMapAttr(map_attr).value.results:
-        text = str(expr)
-        if not text.startswith("d") or not text[1:].isdigit():
-            return None
-        dims.append(int(text[1:]))
-    return dims
-
-
 def _role(in_a: bool, in_b: bool, in_c: bool) -> str | None:
     return {(1, 1, 1): "b", (1, 0, 1): "m", (0, 1, 1): "n", (1, 1, 0): "k"}.get((in_a, in_b, in_c))
 
@@ -116,8 +106,8 @@ def match_contraction(op: ir.OpView) -> Contraction | None:
     if "indexing_maps" in op.attributes:
         if op.name == "linalg.generic" and [o.name for o in op.regions[0].blocks[0].operations] != _MATMUL_BODY:
             return None
-        operand_loops = [_affine_dims(m) for m in op.attributes["indexing_maps"]]
-        if any(loops is None for loops in operand_loops):
+        operand_loops = [map_dims(m) if is_projected_map(m) else [None] for m in indexing_maps(op)]
+        if any(None in loops for loops in operand_loops):  # only loop dims, no constant
             return None
     elif op.name in _NAMED_LOOPS:
         operand_loops = _NAMED_LOOPS[op.name]
@@ -769,7 +759,7 @@ def gather_into_panels(module: ir.Operation) -> None:
         nr = list(pack.static_inner_tiles)[0]
         chunk = _panel_chunk(gather, nr)
         window = gather.operands[0]
-        read = ir.AffineMapAttr(gather.attributes["indexing_maps"][0]).value
+        read = indexing_maps(gather)[0]
         f32 = window.type.element_type
         with ir.InsertionPoint(pack), pack.location:
             zero, one, pad = index_constant(0), index_constant(1), arith.ConstantOp(f32, 0.0).result
@@ -837,8 +827,8 @@ def _used(op: ir.Operation) -> bool:
 
 
 def unit_stride(gather: ir.OpView) -> bool:
-    """Whether a gather reads its windows at unit strides (no `*` in its input map)."""
-    return "*" not in str(gather.attributes["indexing_maps"][0])
+    """Whether a gather reads its windows at unit strides (every loop's factor 1 in its input map)."""
+    return all(c == 1 for expr in indexing_maps(gather)[0].results for c in dim_coefficients(expr).values())
 
 
 def copy_windows(window: ir.Value, vectorize: bool) -> None:

@@ -8,6 +8,8 @@ weights directly instead of printing the module and parsing its hex.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from torch_mlir import ir
 
@@ -49,8 +51,22 @@ def cast_attr(kind, attr: ir.Attribute):
 
 
 def resource_name(attr: ir.DenseResourceElementsAttr) -> str:
-    """The blob's key in the module's resource section: `dense_resource<key> : type`."""
-    return str(attr).split("<", 1)[1].split(">", 1)[0]
+    """The blob's key in the module's resource section. The bindings have no
+    accessor for it, so this is the one place that reads it from the printed
+    `dense_resource<key> : type` (a key with odd characters is quoted)."""
+    return str(attr).split("<", 1)[1].split(">", 1)[0].strip('"')
+
+
+def printed_blobs(op: ir.Operation) -> dict[str, bytes]:
+    """Every blob of the module holding `op`, by key, read from its printed resource
+    section: the bindings cannot read a blob parsed from text. Print it once."""
+    while op.parent is not None:
+        op = op.parent.operation
+    asm = op.get_asm(large_elements_limit=16)
+    section = asm[asm.rfind("dialect_resources:"):]
+    # `key: "0x<4 bytes of alignment><data>"`, the key quoted when it needs to be
+    return {key: bytes.fromhex(data)[4:]
+            for key, data in re.findall(r'^\s*"?([^"\s]+?)"?\s*:\s*"0x([0-9A-Fa-f]*)"', section, re.M)}
 
 
 def _blobs(ctx: ir.Context) -> dict[str, np.ndarray]:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import linalg
 
+from .linalg_builders import iterator_types_attr
+from .linalg_queries import indexing_maps, is_projected_map, map_dims
 from .pass_base import WaferPass, find_ops
 
 
@@ -34,22 +36,17 @@ def _condition_slice(body: ir.Block, check: ir.Operation) -> tuple[list[ir.Opera
     return [op for op in body.operations if any(op == o for o in ops)], args
 
 
-def _broadcast_map(map_attr: ir.Attribute, shape: list[int]) -> bool:
+def _broadcast_map(affine_map: ir.AffineMap, shape: list[int]) -> bool:
     """Each result a distinct loop dim, or a constant 0 on a dim of size 1.
 
     Every element of an operand read through such a map is read by some
     iteration (when no loop is empty): checking each element once checks
     everything the op's iterations would.
     """
-    dims = []
-    for expr, size in zip(ir.AffineMapAttr(map_attr).value.results, shape):
-        text = str(expr)
-        if text == "0" and size == 1:
-            continue
-        if not text.startswith("d") or not text[1:].isdigit() or text in dims:
-            return False
-        dims.append(text)
-    return True
+    if not is_projected_map(affine_map):
+        return False
+    dims = [d for d, size in zip(map_dims(affine_map), shape) if d is not None or size != 1]
+    return None not in dims and len(set(dims)) == len(dims)
 
 
 def _static_nonempty(value: ir.Value) -> bool:
@@ -68,20 +65,20 @@ def split_assert(generic: ir.OpView, check: ir.Operation) -> bool:
     if not args or any(a >= inputs for a in args) or not all(_static_nonempty(v) for v in generic.operands):
         return False
     used = sorted(args)
-    maps = [generic.attributes["indexing_maps"][a] for a in used]
+    maps = [m for a, m in enumerate(indexing_maps(generic)) if a in args]
     shape = list(generic.operands[used[0]].type.shape)
-    if any(str(m) != str(maps[0]) or list(generic.operands[a].type.shape) != shape for a, m in zip(used, maps)):
+    if any(m != maps[0] or list(generic.operands[a].type.shape) != shape for a, m in zip(used, maps)):
         return False
     if not _broadcast_map(maps[0], shape):
         return False
     rank = len(shape)
-    identity = ir.AffineMapAttr.get(ir.AffineMap.get_identity(rank))
-    if not generic.results and len(used) == len(generic.operands) and str(maps[0]) == str(identity):
+    identity = ir.AffineMap.get_identity(rank)
+    if not generic.results and len(used) == len(generic.operands) and maps[0] == identity:
         return False  # already a check over its inputs alone
     with ir.InsertionPoint(generic), generic.location:
-        split = linalg.GenericOp(
-            [], [generic.operands[a] for a in used], [], ir.ArrayAttr.get([identity] * len(used)),
-            ir.ArrayAttr.get([ir.Attribute.parse("#linalg.iterator_type<parallel>")] * rank))
+        identities = ir.ArrayAttr.get([ir.AffineMapAttr.get(identity)] * len(used))
+        split = linalg.GenericOp([], [generic.operands[a] for a in used], [], identities,
+                                 iterator_types_attr(*["parallel"] * rank))
         block = split.regions[0].blocks.append(*[body.arguments[a].type for a in used])
     mapping = [(body.arguments[a], block.arguments[i]) for i, a in enumerate(used)]
     with ir.InsertionPoint(block):

@@ -9,7 +9,8 @@ from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import structured, vector
 
 from .cpu_target import TargetedPass
-from .linalg_builders import iterator_kinds, largest_divisor, touches_bools
+from .linalg_builders import largest_divisor, touches_bools
+from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, is_projected_map, iterator_types, map_dims
 from .pass_base import find_ops
 from .transform_script import match_tagged, tag, transform_script, unless_it_fails
 
@@ -53,8 +54,8 @@ def is_vectorizable_tile(op: ir.OpView, max_elements: int, lanes: int) -> bool:
         return False
     if op.name == "linalg.transpose" and not _keeps_rows(op):
         return False  # one gathered lane at a time: more code for LLVM, no faster than its own loop
-    broadcasts = "reduction" in iterator_kinds(op) or _full_vector_rows(op, lanes)
-    if op.name == "linalg.generic" and not all(_plain_read(m, broadcasts) for m in op.attributes["indexing_maps"]):
+    broadcasts = REDUCTION in iterator_types(op) or _full_vector_rows(op, lanes)
+    if op.name == "linalg.generic" and not all(_plain_read(m, broadcasts) for m in indexing_maps(op)):
         return False  # a strided read (an im2col window at stride 2) has no plain vector load
     if any(inner.name == "cf.assert" for inner in op.regions[0].blocks[0].operations):
         return False  # a runtime check has no vector form
@@ -69,12 +70,11 @@ def _keeps_rows(transpose: ir.OpView) -> bool:
     return permutation[-1] == len(permutation) - 1
 
 
-def _plain_read(map_attr: ir.Attribute, broadcasts: bool) -> bool:
+def _plain_read(affine_map: ir.AffineMap, broadcasts: bool) -> bool:
     """Each index a loop (a projected permutation) or, if `broadcasts`, 0: the
     unit dim a reduction keeps, read back by softmax's and layer norm's
     elementwise ops."""
-    return all(broadcasts and str(expr) == "0" or str(expr).startswith("d") and str(expr)[1:].isdigit()
-               for expr in ir.AffineMapAttr(map_attr).value.results)
+    return is_projected_map(affine_map) and (broadcasts or None not in map_dims(affine_map))
 
 
 def _full_vector_rows(op: ir.OpView, lanes: int) -> bool:
@@ -138,11 +138,11 @@ class Vectorize(TargetedPass):
                 structured.VectorizeOp(tiled.tiled_linalg_op)
             for i, op in enumerate(tiles):
                 tag(op.operation, f"tile{i}")
-                kinds = iterator_kinds(op)
+                kinds = iterator_types(op)
                 with unless_it_fails(match_tagged(root, f"tile{i}")) as tile:
-                    if "reduction" in kinds and sum(k == "parallel" for k in kinds) > 0:
+                    if REDUCTION in kinds and PARALLEL in kinds:
                         # One row at a time: a row's vector stays in registers.
-                        rows = [1 if k == "parallel" else 0 for k in kinds]
+                        rows = [1 if k == PARALLEL else 0 for k in kinds]
                         tile = structured.TileUsingForOp(tile, sizes=rows).tiled_linalg_op
                     structured.VectorizeOp(tile)
             funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result

@@ -13,7 +13,7 @@ from .linalg_builders import (
     affine_maps,
     int_list,
     is_static_f32,
-    iterator_types,
+    iterator_types_attr,
     reassociation,
 )
 from .pack_matmul import record_strategy
@@ -53,7 +53,7 @@ def rewrite_pool(pool: ir.OpView) -> ir.OpView:
         d = [ir.AffineDimExpr.get(i) for i in range(6)]  # n, c, oh, ow, kh, kw
         reduce = linalg.GenericOp([init.type], [windows.result], [init],
                                   affine_maps(6, [d[0], d[1], d[2], d[4], d[3], d[5]], d[:4]),
-                                  iterator_types(*["parallel"] * 4, "reduction", "reduction"))
+                                  iterator_types_attr(*["parallel"] * 4, "reduction", "reduction"))
         block = reduce.regions[0].blocks.append(f32, f32)
         with ir.InsertionPoint(block):
             linalg.YieldOp([arith.MaximumFOp(block.arguments[0], block.arguments[1]).result])

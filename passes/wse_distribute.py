@@ -8,10 +8,8 @@ from dataclasses import dataclass
 from torch_mlir import ir
 
 from ..dialects.wse import UNROUTED, int_attr, regions_of, str_attr
-from ..wse_target.distribution import (
-    Layout, as_contraction, combiner, indexing_maps, iterator_types, layout_for, loop_ranges,
-    map_dims, summa_plan,
-)
+from ..wse_target.distribution import Layout, as_contraction, combiner, layout_for, summa_plan
+from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, iterator_types, loop_ranges, map_dims, reduction_dims
 from .pass_base import PassFailure, WaferPass
 from .wse_partition import SUMMA, is_init
 
@@ -185,7 +183,7 @@ class RegionBuilder:
         outs = [self.output(op, i, layout) for i, layout in enumerate(layouts)]
         self.compute(op, inputs, outs)
         reduced_across = (col_loop is not None and self.width > 1
-                          and iterator_types(op)[col_loop] == "reduction")
+                          and iterator_types(op)[col_loop] == REDUCTION)
         if reduced_across:
             # split_loops keeps the reductions no combiner folds (an arg-max's) on one PE.
             if not combines_across(op):
@@ -228,7 +226,7 @@ class RegionBuilder:
 
 def reduced_loops(members: list[ir.Operation]) -> frozenset[int]:
     """The loops any op of a rowwise region reduces (its ops share one loop nest)."""
-    return frozenset(d for op in members for d, kind in enumerate(iterator_types(op)) if kind == "reduction")
+    return frozenset(d for op in members for d in reduction_dims(op))
 
 
 def combines_across(op: ir.Operation) -> bool:
@@ -244,8 +242,7 @@ def combines_across(op: ir.Operation) -> bool:
 def whole_loops(members: list[ir.Operation]) -> frozenset[int]:
     """The loops reduced by an op whose partial results do not combine across
     PEs: no split may take them, so each PE runs such a reduction whole."""
-    return frozenset(d for op in members if not combines_across(op)
-                     for d, kind in enumerate(iterator_types(op)) if kind == "reduction")
+    return frozenset(d for op in members if not combines_across(op) for d in reduction_dims(op))
 
 
 def split_loops(anchor: ir.Operation, members: list[ir.Operation]) -> tuple[int | None, int | None]:
@@ -275,9 +272,9 @@ def row_and_col_loops(op: ir.Operation, reduced: frozenset[int] = frozenset(),
     col = next((d for d in reversed(range(len(kinds))) if d not in whole), None)
     if col is None:
         return None, None
-    parallel = sorted((d for d, kind in enumerate(kinds) if kind == "parallel" and d not in reduced),
+    parallel = sorted((d for d, kind in enumerate(kinds) if kind == PARALLEL and d not in reduced),
                       key=lambda d: -ranges[d])
-    if kinds[col] == "reduction" and len(parallel) > 1 and ranges[parallel[1]] >= ranges[col]:
+    if kinds[col] == REDUCTION and len(parallel) > 1 and ranges[parallel[1]] >= ranges[col]:
         return parallel[0], parallel[1]
     rows = [d for d in parallel if d != col]
     return (rows[0] if rows else None), col

@@ -8,7 +8,8 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import arith
 
-from .linalg_builders import static_loop_ranges, with_extra_inputs
+from .linalg_builders import with_extra_inputs
+from .linalg_queries import loop_ranges
 from .pass_base import WaferPass, find_ops
 
 
@@ -32,7 +33,7 @@ class WseMaterializeIndices(WaferPass):
     def apply(self, module: ir.Operation) -> None:
         for op in find_ops(module, lambda op: op.name == "linalg.generic"):
             indices = find_ops(op, lambda inner: inner.name == "linalg.index")
-            ranges = static_loop_ranges(op) if indices else None
+            ranges = loop_ranges(op) if indices else None
             if ranges is not None:
                 with op.location:
                     _materialize(op, indices, ranges)

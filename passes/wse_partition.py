@@ -8,8 +8,9 @@ from torch_mlir import ir
 from torch_mlir.dialects import tensor
 
 from ..dialects.wse import MACHINE_ATTR, FabricInfo
-from ..wse_target.distribution import as_contraction, is_projected, iterator_types, loop_ranges, op_flops
+from ..wse_target.distribution import as_contraction, op_flops
 from ..wse_target.machine import get_machine
+from .linalg_queries import PARALLEL, is_projected, iterator_types, loop_ranges
 from .pass_base import OptionError, PassFailure, WaferPass
 
 SUMMA, ROWWISE = "summa", "rowwise"
@@ -74,7 +75,7 @@ def detach_checks(block: ir.Block) -> None:
 
 
 def is_elementwise(op: ir.Operation) -> bool:
-    return op.name == "linalg.generic" and all(k == "parallel" for k in iterator_types(op))
+    return op.name == "linalg.generic" and all(k == PARALLEL for k in iterator_types(op))
 
 
 def _users(op: ir.Operation) -> list[ir.Operation]:

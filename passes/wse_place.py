@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from torch_mlir import ir
 
 from ..dialects.wse import fabric_of, int_attr, regions_of, str_attr
-from ..wse_target.distribution import as_contraction, iterator_types, loop_ranges, summa_plan
+from ..wse_target.distribution import as_contraction, summa_plan
+from .linalg_queries import REDUCTION, iterator_types, loop_ranges
 from .pass_base import PassFailure, WaferPass
 from .placement_modes import check_mode
 from .wse_distribute import split_loops
@@ -115,7 +116,7 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
         return Demand(flops, max(k, m), n, divides=False, bytes=size, streamed=streamed, mnk=(m, n, k),
                       anchor=anchor, anchor_bytes=_tensor_bytes(list(anchor.operands) + list(anchor.results)))
     row, col = split_loops(anchor, members)
-    reduces_across = col is not None and any(iterator_types(op)[col] == "reduction" for op in members
+    reduces_across = col is not None and any(iterator_types(op)[col] == REDUCTION for op in members
                                              if len(iterator_types(op)) == len(ranges))
     return Demand(flops, ranges[row] if row is not None else 1, ranges[col] if col is not None else 1,
                   divides=True, bytes=size, streamed=streamed, reduces_across=reduces_across)

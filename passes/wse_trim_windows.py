@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import tensor
 
-from ..wse_target.distribution import indexing_maps
-from .linalg_builders import static_loop_ranges
+from .linalg_queries import indexing_maps, loop_ranges
 from .pass_base import WaferPass, find_ops
 
 
@@ -42,7 +41,7 @@ def _read_extent(affine_map: ir.AffineMap, ranges: list[int], shape: list[int]) 
 def trim_windows(op: ir.Operation) -> None:
     """Read every input of linalg.generic `op` that it reads only a prefix of
     through a slice of that prefix."""
-    ranges = static_loop_ranges(op)
+    ranges = loop_ranges(op)
     if ranges is None:
         return
     n_inputs = len(op.operands) - len(op.results)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from torch_mlir import ir, rewrite
 from torch_mlir.dialects import linalg, tensor
 
-from ..wse_target.distribution import indexing_maps
+from .linalg_queries import PARALLEL, indexing_maps, iterator_attr
 from .pass_base import PassFailure, WaferPass, find_ops
 from .wse_partition import is_relayout
 
@@ -65,7 +65,7 @@ def gather_windows(source: ir.Value, affine_map: ir.AffineMap, ranges: list[int]
     gather = linalg.GenericOp(
         [empty.result.type], [source], [empty.result],
         ir.ArrayAttr.get([ir.AffineMapAttr.get(read), ir.AffineMapAttr.get(ir.AffineMap.get_identity(len(dims)))]),
-        ir.ArrayAttr.get([ir.Attribute.parse("#linalg.iterator_type<parallel>")] * len(dims)),
+        ir.ArrayAttr.get([iterator_attr(PARALLEL)] * len(dims)),
     )
     block = gather.regions[0].blocks.append(element, element)
     with ir.InsertionPoint(block):

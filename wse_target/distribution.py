@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
+from ..passes.linalg_queries import indexing_maps, is_projected, loop_ranges, map_dims, reduction_dims
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -62,47 +64,6 @@ def local_extent(extent: int, parts: int, panel: int) -> int:
     return math.ceil(math.ceil(extent / panel) / parts) * panel
 
 
-def iterator_types(op: ir.Operation) -> list[str]:
-    return [str(attr).split("<")[-1].rstrip(">") for attr in op.attributes["iterator_types"]]
-
-
-def indexing_maps(op: ir.Operation) -> list[ir.AffineMap]:
-    return [ir.AffineMapAttr(attr).value for attr in op.attributes["indexing_maps"]]
-
-
-def map_dims(affine_map: ir.AffineMap) -> list[int | None]:
-    """Per result of a projected-permutation map, the loop dim it reads (None: a constant)."""
-    dims = []
-    for expr in affine_map.results:
-        expr = expr.maybe_downcast()
-        if isinstance(expr, ir.AffineDimExpr):
-            dims.append(expr.position)
-        elif isinstance(expr, ir.AffineConstantExpr):
-            dims.append(None)
-        else:
-            raise ValueError(f"indexing map {affine_map} is not a projected permutation")
-    return dims
-
-
-def is_projected(op: ir.Operation) -> bool:
-    try:
-        for affine_map in indexing_maps(op):
-            map_dims(affine_map)
-    except ValueError:
-        return False
-    return True
-
-
-def loop_ranges(op: ir.Operation) -> list[int]:
-    """The static extent of every loop of a linalg.generic, from its operands' shapes."""
-    ranges: list[int | None] = [None] * len(iterator_types(op))
-    for value, affine_map in zip(op.operands, indexing_maps(op)):
-        for extent, dim in zip(ir.ShapedType(value.type).shape, map_dims(affine_map)):
-            if dim is not None:
-                ranges[dim] = extent
-    return ranges
-
-
 def layout_for(affine_map: ir.AffineMap, row_loop: int | None, col_loop: int | None) -> Layout:
     """The layout of an operand read through `affine_map` when loop `row_loop`
     is split over the PE rows and `col_loop` over the columns."""
@@ -133,8 +94,7 @@ def as_contraction(op: ir.Operation) -> Contraction | None:
     """Recognize a matmul-like linalg.generic (matmul, batch matmul, linear)."""
     if op.name != "linalg.generic" or len(op.results) != 1 or not is_projected(op):
         return None
-    kinds = iterator_types(op)
-    reductions = [d for d, kind in enumerate(kinds) if kind == "reduction"]
+    reductions = reduction_dims(op)
     if not reductions or combiner(op) != "add":
         return None
     ranges = loop_ranges(op)

@@ -21,7 +21,6 @@ else is an `InterpreterError` at the op's location, never a guess.
 from __future__ import annotations
 
 import math
-import re
 import weakref
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -32,6 +31,8 @@ from torch_mlir import ir, passmanager
 from torch_mlir.dialects import func
 
 from wafer.diagnostics import WaferError, format_location
+from wafer.passes.linalg_queries import indexing_maps, is_projected_map, map_dims, reduction_dims, unsigned_cast
+from wafer.passes.resource_blobs import cast_attr, printed_blobs, resource_name
 
 Lookup = Callable[[ir.Value], np.ndarray]
 
@@ -189,30 +190,22 @@ def _constant(op: ir.Operation) -> np.ndarray:
         return np.array(attr).astype(dtype, copy=False).reshape(shape)
     if isinstance(attr, (ir.FloatAttr, ir.IntegerAttr, ir.BoolAttr)):
         return np.array(attr.value).astype(dtype)
-    if str(attr).startswith("dense_resource<"):  # the bindings do not downcast these
-        blob = _resource_blob(op, attr)
+    resource = cast_attr(ir.DenseResourceElementsAttr, attr)  # the bindings do not downcast these
+    if resource is not None:
+        blob = _resource_blob(op, resource)
         if len(blob) != math.prod(shape) * dtype.itemsize:
             raise _fail(op, f"resource holds {len(blob)} bytes, not the {op.result.type} it names")
         return np.frombuffer(blob, dtype=dtype).reshape(shape)
     raise _fail(op, f"constant {attr} is not supported")
 
 
-def _resource_blob(op: ir.Operation, attr: ir.Attribute) -> bytes:
-    """The bytes of a `dense_resource<name>` attribute.
-
-    The bindings cannot read a resource blob, but the module's asm prints every blob
-    as hex in its `dialect_resources` section: print once, keep the blobs per context.
-    """
-    name = re.search(r'dense_resource<"?(.*?)"?>', str(attr)).group(1)
+def _resource_blob(op: ir.Operation, attr: ir.DenseResourceElementsAttr) -> bytes:
+    """The bytes of a `dense_resource<name>` attribute, from the module's printed
+    resource section (see `printed_blobs`), kept per context."""
+    name = resource_name(attr)
     blobs = _RESOURCE_BLOBS.setdefault(op.context, {})
     if name not in blobs:
-        top = op
-        while top.parent is not None:
-            top = top.parent.operation
-        asm = top.get_asm(large_elements_limit=16)
-        section = asm[asm.rfind("dialect_resources:"):]
-        for key, hex_data in re.findall(r'^\s*"?([^"\s]+?)"?\s*:\s*"0x([0-9A-Fa-f]*)"', section, re.M):
-            blobs[key] = bytes.fromhex(hex_data)[4:]  # the first 4 bytes hold the alignment
+        blobs.update(printed_blobs(op))
     if name not in blobs:
         raise _fail(op, f"the module holds no data for resource {name}")
     return blobs[name]
@@ -401,26 +394,13 @@ def _run_block(
 Map = tuple[int | None, ...]
 
 
-def _affine_maps(op: ir.Operation) -> list[ir.AffineMap]:
-    return [ir.AffineMapAttr(attr).value for attr in ir.ArrayAttr(op.attributes["indexing_maps"])]
-
-
-def _is_projected(affine_map: ir.AffineMap) -> bool:
-    return all(isinstance(expr, ir.AffineDimExpr) or (isinstance(expr, ir.AffineConstantExpr) and expr.value == 0)
-               for expr in affine_map.results)
-
-
-def _map_results(affine_map: ir.AffineMap) -> Map:
-    return tuple(expr.position if isinstance(expr, ir.AffineDimExpr) else None for expr in affine_map.results)
-
-
 def _maps(op: ir.Operation) -> list[Map]:
     """The op's indexing maps, which must be projected permutations (constant-0 results allowed)."""
     maps = []
-    for affine_map in _affine_maps(op):
-        if not _is_projected(affine_map):
+    for affine_map in indexing_maps(op):
+        if not is_projected_map(affine_map):
             raise _fail(op, f"indexing map {affine_map} is not a projected permutation")
-        maps.append(_map_results(affine_map))
+        maps.append(tuple(map_dims(affine_map)))
     return maps
 
 
@@ -554,11 +534,10 @@ def _structured_parts(op: ir.Operation, operands: list[np.ndarray]):
 def _eval_generic(op, operands, g, lookup) -> list[np.ndarray]:
     """linalg.generic: the body once over the whole space; reductions by their combiner."""
     moved = _moved_input(op)
-    if moved is not None and not all(_is_projected(m) for m in _affine_maps(op)):
+    if moved is not None and not all(is_projected_map(m) for m in indexing_maps(op)):
         return _eval_gather(op, operands, g, moved)
     maps = _maps(op)
-    iterators = list(ir.ArrayAttr(op.attributes["iterator_types"]))
-    reductions = [d for d, kind in enumerate(iterators) if "reduction" in str(kind)]
+    reductions = reduction_dims(op)
     space = _Space.of(op, operands, maps, g, reductions)
     ins, inits, shapes, dtypes = _structured_parts(op, operands)
     block = op.regions[0].blocks[0]
@@ -636,16 +615,16 @@ def _eval_gather(op, operands, g, moved: int) -> list[np.ndarray]:
     pooling window gather): one fancy index of the input by an index array per input dim,
     each built over the loops by broadcasting, so no Python loop over windows."""
     _, _, (shape,), (dtype,) = _structured_parts(op, operands)
-    affine_maps = _affine_maps(op)
-    if not _is_projected(affine_maps[-1]):
+    affine_maps = indexing_maps(op)
+    if not is_projected_map(affine_maps[-1]):
         raise _fail(op, f"output indexing map {affine_maps[-1]} is not a projected permutation")
-    projected = [i for i, m in enumerate(affine_maps) if _is_projected(m)]
-    space = _Space.of(op, [operands[i] for i in projected], [_map_results(affine_maps[i]) for i in projected], g, ())
+    projected = [i for i, m in enumerate(affine_maps) if is_projected_map(m)]
+    space = _Space.of(op, [operands[i] for i in projected], [tuple(map_dims(affine_maps[i])) for i in projected], g, ())
     space = replace(space, grid=_grid(operands, g))
     # The op's verifier has checked that every index lies inside the input.
     index = tuple(_index_array(op, expr, space) for expr in affine_maps[moved].results)
     value = operands[moved][(slice(None),) * g + index]
-    return [space.leave(value, _map_results(affine_maps[-1]), shape, dtype)]
+    return [space.leave(value, tuple(map_dims(affine_maps[-1])), shape, dtype)]
 
 
 @dataclass
@@ -727,7 +706,7 @@ def _product(outputs: list[_Reduction]) -> ir.Operation | None:
 
 def _eval_contraction_op(op, operands, g, lookup) -> list[np.ndarray]:
     """linalg.matmul / batch_matmul, with their (possibly transposing) indexing maps."""
-    if "cast" in op.attributes and "unsigned" in str(op.attributes["cast"]):
+    if unsigned_cast(op):
         raise _fail(op, "unsigned casts are not supported")
     (a, b), (init,), (shape,), (dtype,) = _structured_parts(op, operands)
     maps = _maps(op)

@@ -16,7 +16,8 @@ import numpy as np
 from torch_mlir import ir
 
 from .cost import conflict_fraction, simd_narrowing
-from .distribution import body_cost, indexing_maps, loop_ranges, map_dims
+from ..passes.linalg_queries import indexing_maps, loop_ranges, map_dims
+from .distribution import body_cost
 from .machine import Dtype, Machine
 
 

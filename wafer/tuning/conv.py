@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from torch_mlir import ir
 
+from ..passes.linalg_queries import dim_coefficients, indexing_maps
+
 # The gather's loops, as wafer-im2col builds it: (n, c, kh, kw, oh, ow).
 _KH, _KW, _OH, _OW = 2, 3, 4, 5
 
@@ -34,8 +36,8 @@ class Im2colConv:
         """Read a wafer-im2col gather: image[n, c, oh*sh + kh*dh, ow*sw + kw*dw]."""
         image = tuple(ir.RankedTensorType(gather.operands[0].type).shape)
         _, _, kh, kw, oh, ow = ir.RankedTensorType(gather.results[0].type).shape
-        rows, cols = ir.AffineMapAttr(gather.attributes["indexing_maps"][0]).value.results[2:]
-        rows, cols = _coefficients(rows), _coefficients(cols)
+        rows, cols = indexing_maps(gather)[0].results[2:]
+        rows, cols = dim_coefficients(rows), dim_coefficients(cols)
         return cls(image, filters, (kh, kw), (oh, ow), (rows.get(_OH, 0), cols.get(_OW, 0)),
                    (rows.get(_KH, 0), cols.get(_KW, 0)))
 
@@ -65,18 +67,6 @@ class Im2colConv:
         cols = (np.arange(kw)[:, None] * dw + np.arange(ow)[None, :] * sw)[None, :, None, :]
         columns = x[:, :, rows, cols]  # n, c, kh, kw, oh, ow
         return np.einsum("fckl,ncklpq->nfpq", w, columns, optimize=True)
-
-
-def _coefficients(expr: ir.AffineExpr) -> dict[int, int]:
-    """Each loop's factor in a sum of loops times constants."""
-    if isinstance(expr, ir.AffineDimExpr):
-        return {expr.position: 1}
-    if isinstance(expr, ir.AffineAddExpr):
-        left, right = _coefficients(expr.lhs), _coefficients(expr.rhs)
-        return {d: left.get(d, 0) + right.get(d, 0) for d in left | right}
-    if isinstance(expr, ir.AffineMulExpr) and isinstance(expr.rhs, ir.AffineConstantExpr):
-        return {d: c * expr.rhs.value for d, c in _coefficients(expr.lhs).items()}
-    raise ValueError(f"not an im2col gather's index: {expr}")
 
 
 def tensor_type(shape) -> str:

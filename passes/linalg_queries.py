@@ -1,0 +1,89 @@
+"""Typed queries of linalg ops: their loops' kinds, their indexing maps and the
+loops each map reads.
+
+Every pass asks these instead of reading printed attributes, so that a query
+means one thing everywhere and a change in the printer breaks nothing.
+"""
+
+from __future__ import annotations
+
+from torch_mlir import ir
+from torch_mlir.dialects import linalg
+
+PARALLEL = linalg.IteratorType.parallel
+REDUCTION = linalg.IteratorType.reduction
+
+
+def iterator_attr(kind: linalg.IteratorType, context: ir.Context | None = None) -> ir.Attribute:
+    """The `#linalg.iterator_type` attribute of `kind` (in the current context by default)."""
+    return ir.AttrBuilder.get("linalg.IteratorTypeEnum")(kind, context=context)
+
+
+def iterator_types(op: ir.Operation) -> list[linalg.IteratorType]:
+    """A linalg op's loop kinds in loop order; [] for an op that lists none (named
+    ops, whose loops are implicit). The bindings do not downcast the enum
+    attribute, so each is matched against the attribute of each kind."""
+    if "iterator_types" not in op.attributes:
+        return []
+    kinds = {iterator_attr(kind, op.context): kind for kind in (PARALLEL, REDUCTION)}
+    return [kinds[attr] for attr in ir.ArrayAttr(op.attributes["iterator_types"])]
+
+
+def reduction_dims(op: ir.Operation) -> list[int]:
+    return [d for d, kind in enumerate(iterator_types(op)) if kind == REDUCTION]
+
+
+def unsigned_cast(op: ir.Operation) -> bool:
+    """Whether a named contraction casts its operands as unsigned integers."""
+    unsigned = ir.AttrBuilder.get("linalg.TypeFnAttr")(linalg.TypeFn.cast_unsigned, context=op.context)
+    return "cast" in op.attributes and op.attributes["cast"] == unsigned
+
+
+def indexing_maps(op: ir.Operation) -> list[ir.AffineMap]:
+    return [ir.AffineMapAttr(attr).value for attr in ir.ArrayAttr(op.attributes["indexing_maps"])]
+
+
+def is_projected_map(affine_map: ir.AffineMap) -> bool:
+    """Whether each result is a loop dim or the constant 0 (a unit dim kept):
+    what `map_dims` reads."""
+    return all(isinstance(expr, ir.AffineDimExpr) or isinstance(expr, ir.AffineConstantExpr) and expr.value == 0
+               for expr in affine_map.results)
+
+
+def map_dims(affine_map: ir.AffineMap) -> list[int | None]:
+    """Per result of a projected map, the loop dim it reads (None: the constant 0)."""
+    if not is_projected_map(affine_map):
+        raise ValueError(f"indexing map {affine_map} is not a projected permutation")
+    return [expr.position if isinstance(expr, ir.AffineDimExpr) else None for expr in affine_map.results]
+
+
+def dim_coefficients(expr: ir.AffineExpr) -> dict[int, int]:
+    """Each loop's factor in an index that is a sum of loops times constants
+    (a window's oh * sh + kh * dh); ValueError for any other index."""
+    if isinstance(expr, ir.AffineDimExpr):
+        return {expr.position: 1}
+    if isinstance(expr, ir.AffineAddExpr):
+        left, right = dim_coefficients(expr.lhs), dim_coefficients(expr.rhs)
+        return {d: left.get(d, 0) + right.get(d, 0) for d in left | right}
+    if isinstance(expr, ir.AffineMulExpr) and isinstance(expr.rhs, ir.AffineConstantExpr):
+        return {d: c * expr.rhs.value for d, c in dim_coefficients(expr.lhs).items()}
+    raise ValueError(f"not a sum of loops times constants: {expr}")
+
+
+def is_projected(op: ir.Operation) -> bool:
+    return all(is_projected_map(affine_map) for affine_map in indexing_maps(op))
+
+
+def loop_ranges(op: ir.Operation) -> list[int] | None:
+    """Each loop's extent, read from the operands' static shapes where a map
+    result is a plain loop dim; None if an operand is not a statically shaped
+    tensor or memref, or some loop is read by no such result."""
+    maps = indexing_maps(op)
+    ranges: list[int | None] = [None] * maps[0].n_dims
+    for value, affine_map in zip(op.operands, maps):
+        if not (isinstance(value.type, (ir.RankedTensorType, ir.MemRefType)) and value.type.has_static_shape):
+            return None
+        for extent, expr in zip(value.type.shape, affine_map.results):
+            if isinstance(expr, ir.AffineDimExpr):
+                ranges[expr.position] = extent
+    return None if None in ranges else ranges
