@@ -15,7 +15,8 @@ from .linalg_builders import (
     multiply_accumulate,
     reassociation,
 )
-from .pack_matmul import IM2COL_ROW, record_strategy
+from .matmul_gathers import IM2COL_ROW
+from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 
 _CONV = "linalg.conv_2d_nchw_fchw"  # the layout torch-mlir emits

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # wafer-pack-matmul imports this module
-    from ..passes.pack_matmul import Contraction
+    from ..passes.matmul_contraction import Contraction
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ import math
 import statistics
 
 from ..passes.cpu_target import F32_BYTES, CpuTarget
-from ..passes.kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL
-from ..passes.pack_matmul import Contraction, Kernel, PackMatmul, plan_kernel
+from ..passes.kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL, PARALLEL_FLOPS
+from ..passes.matmul_contraction import Contraction
+from ..passes.matmul_plan import Kernel, plan_kernel
 from .database import KernelChoice, Measurement
 from .signature import ContractionSignature
 
@@ -77,7 +78,7 @@ def candidates(signature: ContractionSignature, cpu: CpuTarget) -> list[KernelCh
 
 
 def _kernel(contraction: Contraction, choice: KernelChoice, cpu: CpuTarget) -> Kernel:
-    return plan_kernel(contraction, choice, cpu.lanes, PackMatmul.parallel_flops, 0)[0]
+    return plan_kernel(contraction, choice, cpu.lanes, PARALLEL_FLOPS, 0)[0]
 
 
 def estimate(signature: ContractionSignature, choice: KernelChoice, cpu: CpuTarget) -> float:

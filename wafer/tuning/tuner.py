@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 from ..compiler import run_stages
 from ..passes.cpu_target import CpuTarget, host_flags, resolve
-from ..passes.pack_matmul import im2col_gather, match_contraction, tuning_signature
+from ..passes.matmul_contraction import match_contraction
+from ..passes.matmul_gathers import im2col_gather
+from ..passes.matmul_plan import tuning_signature
 from ..passes.pass_base import find_ops
 from ..pipelines.cpu import CpuPipeline
 from .conv import Im2colConv

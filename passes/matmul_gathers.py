@@ -1,0 +1,182 @@
+"""wafer-pack-matmul's im2col columns: gathered into each cache tile's packed panels,
+or copied window by window where they stay whole."""
+
+from __future__ import annotations
+
+import math
+
+from torch_mlir import ir
+from torch_mlir.dialects import affine, arith, scf, transform
+from torch_mlir.dialects import vector as vector_ops
+from torch_mlir.dialects.transform import structured
+
+from .linalg_builders import index_constant
+from .linalg_queries import dim_coefficients, indexing_maps
+from .matmul_contraction import Contraction
+from .pass_base import find_ops
+from .transform_script import match_tagged, tag, transform_script
+
+IM2COL_ROW = "wafer.im2col_row"  # on an im2col gather (wafer-im2col): its output row length OW
+
+
+def im2col_gather(contraction: Contraction) -> ir.OpView | None:
+    """The wafer-im2col gather whose columns are B, if any."""
+    source = contraction.op.operands[1].owner
+    if isinstance(source, ir.OpView) and source.name == "tensor.collapse_shape":
+        gather = source.operands[0].owner
+        if isinstance(gather, ir.OpView) and IM2COL_ROW in gather.attributes:
+            return gather
+    return None
+
+
+def im2col_row(gather: ir.OpView | None) -> int:
+    """The output row length of an im2col gather; 0 for no gather."""
+    return ir.IntegerAttr(gather.attributes[IM2COL_ROW]).value if gather is not None else 0
+
+
+# Gathers of at least this many elements (1 MB) spread their windows over the threads.
+_PARALLEL_GATHER = 1 << 18
+
+
+def lower_gathers(module: ir.Operation) -> None:
+    """Copy each im2col gather left whole one (n, c, kh, kw) window at a time.
+
+    The windows are the iterations of an `scf.forall` (threads) for big
+    gathers, else of serial loops; see `copy_windows` for each window.
+    """
+    gathers = [op.opview for op in find_ops(
+        module, lambda op: IM2COL_ROW in op.attributes and op.parent.name == "func.func" and _used(op))]
+    if not gathers:
+        return
+    with transform_script(module) as root:
+        for i, gather in enumerate(gathers):
+            tag(gather.operation, f"gather{i}")
+            handle, windows = match_tagged(root, f"gather{i}"), [1, 1, 1, 1, 0, 0]
+            if math.prod(gather.results[0].type.shape) >= _PARALLEL_GATHER:
+                any_op = transform.AnyOpType.get()
+                window = structured.TileUsingForallOp(any_op, any_op, handle, tile_sizes=windows).tiled_op
+            else:
+                window = structured.TileUsingForOp(handle, sizes=windows).tiled_linalg_op
+            copy_windows(window, unit_stride(gather))
+
+    def unmark(op: ir.Operation) -> ir.WalkResult:
+        if IM2COL_ROW in op.attributes:
+            del op.attributes[IM2COL_ROW]
+        return ir.WalkResult.ADVANCE
+
+    module.walk(unmark)
+
+
+def panel_chunk(gather: ir.OpView, nr: int) -> int | None:
+    """The run of pixels (a divisor of both the row and the panel width, at
+    least 8 lanes) that `gather_into_panels` copies as one vector, if any."""
+    chunk = math.gcd(ir.IntegerAttr(gather.attributes[IM2COL_ROW]).value, nr)
+    return chunk if unit_stride(gather) and chunk % 8 == 0 else None
+
+
+def gather_into_panels(module: ir.Operation) -> None:
+    """Copy each cache tile's im2col columns straight into its packed B panels.
+
+    A tile's gather wrote [K][pixels] (half a megabyte for 224 pixels of a
+    K=576 conv) and the pack then read it all back to write [panels][K][nr].
+    For a fixed window (c, kh, kw) a run of `chunk` pixels is contiguous both
+    in the input row and in a panel row, so each run is one vector copy from
+    the input to the panel, in a K loop and a loop over image rows; one row's
+    runs are unrolled. (Unrolled over all of a whole-image pack's pixels, the
+    runs were 784 writes in one loop body, and One-Shot Bufferize's analysis
+    of that chain took 92 s of a 1x1 conv's compile.)
+    """
+    for pack in find_ops(module, lambda op: op.name == "linalg.pack" and _gathered_columns(op.opview) is not None):
+        pack = pack.opview
+        gather = _gathered_columns(pack)
+        _, channels, kh, kw, rows, row = gather.results[0].type.shape
+        nr = list(pack.static_inner_tiles)[0]
+        chunk = panel_chunk(gather, nr)
+        window = gather.operands[0]
+        read = indexing_maps(gather)[0]
+        f32 = window.type.element_type
+        with ir.InsertionPoint(pack), pack.location:
+            zero, one, pad = index_constant(0), index_constant(1), arith.ConstantOp(f32, 0.0).result
+            over_c = scf.ForOp(zero, index_constant(channels), one, [pack.operands[1]])
+            with ir.InsertionPoint(over_c.body):
+                over_h = scf.ForOp(zero, index_constant(kh), one, over_c.inner_iter_args)
+                with ir.InsertionPoint(over_h.body):
+                    over_w = scf.ForOp(zero, index_constant(kw), one, over_h.inner_iter_args)
+                    with ir.InsertionPoint(over_w.body):
+                        over_r = scf.ForOp(zero, index_constant(rows), one, over_w.inner_iter_args)
+                        with ir.InsertionPoint(over_r.body):
+                            c, h, w, r = (loop.induction_variable for loop in (over_c, over_h, over_w, over_r))
+                            k = arith.addi(arith.muli(arith.addi(arith.muli(c, index_constant(kh)), h),
+                                                      index_constant(kw)), w)
+                            panels = over_r.inner_iter_args[0]
+                            for start in range(0, row, chunk):
+                                at = [zero, c, h, w, r, index_constant(start)]
+                                source = [affine.AffineApplyOp(ir.AffineMap.get(6, 0, [e]), at).result
+                                          for e in read.results]
+                                run = vector_ops.TransferReadOp(ir.VectorType.get([chunk], f32), window, source,
+                                                                ir.AffineMap.get_minor_identity(4, 1), pad, [True])
+                                pixel = ir.AffineDimExpr.get(0) * row + start  # of the tile, row r's run
+                                panel_at = [zero, _apply(ir.AffineExpr.get_floor_div(pixel, nr), r), k, _apply(pixel % nr, r)]
+                                panels = vector_ops.TransferWriteOp(panels.type, run.result, panels, panel_at,
+                                                                    ir.AffineMap.get_minor_identity(4, 1),
+                                                                    [True]).result
+                            scf.YieldOp([panels])
+                        scf.YieldOp(over_r.results)
+                    scf.YieldOp(over_w.results)
+                scf.YieldOp(over_h.results)
+            result = over_c.results[0]
+        collapse = pack.operands[0].owner
+        pack.results[0].replace_all_uses_with(result)
+        pack.erase()
+        collapse.erase()
+        gather.erase()
+
+
+def _apply(expr: ir.AffineExpr, *dims: ir.Value) -> ir.Value:
+    """The index `expr` of `dims` (d0, d1, ...)."""
+    return affine.AffineApplyOp(ir.AffineMap.get(len(dims), 0, [expr]), list(dims)).result
+
+
+def _gathered_columns(pack: ir.OpView) -> ir.OpView | None:
+    """The im2col gather whose collapsed columns `pack` packs into [1][panels][K][nr]
+    panels inside a cache tile, when its windows are copied by `gather_into_panels`."""
+    collapse = pack.operands[0].owner
+    if len(pack.operands) != 2 or list(pack.outer_dims_perm or []) != [0, 2, 1]:
+        return None
+    if not isinstance(collapse, ir.OpView) or collapse.name != "tensor.collapse_shape":
+        return None
+    gather = collapse.operands[0].owner
+    if not isinstance(gather, ir.OpView) or IM2COL_ROW not in gather.attributes:
+        return None
+    shape = gather.results[0].type.shape
+    tile_ok = shape[0] == 1 and list(pack.inner_dims_pos) == [2]
+    if not tile_ok or panel_chunk(gather, list(pack.static_inner_tiles)[0]) is None:
+        return None
+    return gather
+
+
+def _used(op: ir.Operation) -> bool:
+    """Whether any result reaches a use other than dead reshapes (a gather fused into its tiles)."""
+    return any(not use.owner.name.startswith("tensor.") or _used(use.owner) for r in op.results for use in r.uses)
+
+
+def unit_stride(gather: ir.OpView) -> bool:
+    """Whether a gather reads its windows at unit strides (every loop's factor 1 in its input map)."""
+    return all(c == 1 for expr in indexing_maps(gather)[0].results for c in dim_coefficients(expr).values())
+
+
+def copy_windows(window: ir.Value, vectorize: bool) -> None:
+    """Copy a gather tile of one (n, c, kh, kw) window a row at a time.
+
+    With (n, c, kh, kw) fixed a gather reads the window x[n, c, kh*dh +
+    oh*sh, kw*dw + ow*sw]; at unit strides, once the unit dims fold away,
+    each row is one vector load and store. Strided rows stay scalar copies.
+    """
+    rows = structured.TileUsingForOp(window, sizes=[0, 0, 0, 0, 1, 0]).loops[0]
+    if not vectorize:
+        return
+    fold = transform.ApplyPatternsOp(rows)
+    with ir.InsertionPoint(fold.patterns):
+        structured.ApplyFoldUnitExtentDimsViaSlicesPatternsOp()
+    copy = structured.MatchOp.match_op_names(rows, ["linalg.generic"]).result
+    structured.VectorizeOp(copy)

@@ -1,0 +1,272 @@
+"""wafer-pack-matmul's data layout: operands packed into register-block panels
+(`linalg.pack`), read or accumulated in place where a reshape holds the same
+blocks, and the packs left lowered to vector copies."""
+
+from __future__ import annotations
+
+import math
+
+from torch_mlir import ir
+from torch_mlir.dialects import linalg, tensor, transform
+from torch_mlir.dialects.transform import structured, vector
+
+from .linalg_builders import is_constant, largest_divisor, reassociation
+from .matmul_contraction import Contraction, in_parallel_loop
+from .matmul_plan import Kernel
+from .pass_base import find_ops
+from .transform_script import match_tagged, tag, transform_script
+
+PACKED = "wafer.packed"  # a packed contraction's name, from packing to tiling
+
+
+def pack_operands(root: ir.Value, name: str, contraction: Contraction, kernel: Kernel) -> None:
+    """Pack one contraction into register-block panels and mark the packed op `PACKED` = name."""
+    any_op = transform.AnyOpType.get()
+    pm, pn, pk = (contraction.primary[r] for r in "mnk")
+    loops = range(len(contraction.roles))
+    inner = {pm: kernel.mr, pn: kernel.nr}
+    packed = structured.PackOp(any_op, match_tagged(root, name), [],
+                               static_packed_sizes=[inner.get(d, 0) for d in loops]).packed_op
+    # Outer dims of the A and B panels end in (m|n, k): each panel's K is contiguous.
+    for operand, major in ((0, pm), (1, pn)):
+        dims = contraction.operand_loops[operand]
+        want = [d for d in dims if d not in (major, pk)] + [major, pk]
+        perm = [dims.index(d) for d in want]
+        if perm != sorted(perm):
+            pack = transform.GetProducerOfOperand(any_op, packed, operand).result
+            packed = structured.PackTransposeOp(any_op, any_op, any_op, pack, packed,
+                                                outer_perm=perm).packed_op
+    transform.AnnotateOp(packed, PACKED,
+                         param=transform.ParamConstantOp(transform.AnyParamType.get(),
+                                                         ir.StringAttr.get(name)).param)
+
+
+def unpack_accumulators(module: ir.Operation) -> None:
+    """Let each packed contraction accumulate into C's own layout, reshaped.
+
+    Register blocks tile C exactly when no padding is needed: C[.., M, N]
+    expanded to [.., M/mr, mr, N/nr, nr] (a reshape, no copy) holds the same
+    blocks as the packed [.., M/mr, N/nr, mr, nr], and the kernel loads and
+    stores each block once per K loop, so its rows of nr lanes may as well be
+    strided. That leaves no unpack: a transpose plus a copy of all of C
+    (a third of the non-kernel time of a ResNet block).
+    """
+    for op in find_ops(module, lambda op: PACKED in op.attributes):
+        pack, result = op.operands[2].owner, op.results[0]
+        users = [use.owner for use in result.uses]
+        if not _reshapes_in_place(pack) or len(users) != 1 or users[0].name != "linalg.unpack":
+            continue  # padded (a ragged M or N): the packed C stays
+        groups, expanded_type = _read_in_place(op.opview, 2)
+        result.set_type(expanded_type)
+        unpack = users[0]
+        with ir.InsertionPoint(unpack), unpack.location:
+            collapsed = tensor.CollapseShapeOp(unpack.results[0].type, result, reassociation(*groups)).result
+        unpack.results[0].replace_all_uses_with(collapsed)
+        unpack.erase()
+        pack.operation.erase()
+
+
+def read_rows_in_place(module: ir.Operation, names: set[str]) -> None:
+    """Let the kernels of the contractions `names` read A's rows where they are.
+
+    A packed into [M/mr][K][mr] panels makes each broadcast of the kernel
+    read the next word, but costs a pass over A (FFN2 of a transformer layer
+    at batch 32: its 32 MB input, 3% of the call). Expanded to [M/mr, mr, K]
+    instead, each k step broadcasts mr words from mr rows, which LLVM loads
+    straight from them as before. Weights stay packed: that pack is free.
+    """
+    for op in find_ops(module, lambda op: PACKED in op.attributes
+                       and ir.StringAttr(op.attributes[PACKED]).value in names):
+        pack = op.operands[0].owner
+        if _reshapes_in_place(pack) and not is_constant(pack.operands[0]):
+            _read_in_place(op.opview, 0)
+            pack.operation.erase()  # each contraction has packs of its own
+
+
+def _reshapes_in_place(pack: ir.OpView) -> bool:
+    """A `linalg.pack` without padding or outer permutation: a reshape of its
+    source holds the same tiles, split the other way round. The source must be
+    static: the reshape's sizes are its dims over the tiles."""
+    return (isinstance(pack, ir.OpView) and pack.name == "linalg.pack" and len(pack.operands) == 2
+            and not pack.outer_dims_perm and pack.operands[0].type.has_static_shape)
+
+
+def _read_in_place(op: ir.OpView, index: int) -> tuple[list[list[int]], ir.Type]:
+    """Make operand `index` of a packed op the reshaped source of its pack (a
+    fill of it, for a zero C), reindexed to match; returns the reshape's
+    groups and type."""
+    pack = op.operands[index].owner
+    positions, tiles = list(pack.inner_dims_pos), list(pack.static_inner_tiles)
+    source = pack.operands[0]
+    shape, groups = [], []
+    for dim, size in enumerate(source.type.shape):
+        split = [size // tiles[positions.index(dim)], tiles[positions.index(dim)]] if dim in positions else [size]
+        groups.append(list(range(len(shape), len(shape) + len(split))))
+        shape += split
+    maps = list(op.attributes["indexing_maps"])
+    packed_map = ir.AffineMapAttr(maps[index]).value
+    outer, inner = list(packed_map.results)[:len(groups)], list(packed_map.results)[len(groups):]
+    exprs = [e for dim, o in enumerate(outer) for e in ([o, inner[positions.index(dim)]] if dim in positions else [o])]
+    maps[index] = ir.AffineMapAttr.get(ir.AffineMap.get(packed_map.n_dims, 0, exprs))
+    expanded_type = ir.RankedTensorType.get(shape, source.type.element_type)
+    with ir.InsertionPoint(op), op.location:
+        fill = source.owner
+        if isinstance(fill, ir.OpView) and fill.name == "linalg.fill":  # a fresh zero C, in the new shape
+            operand = linalg.fill(fill.operands[0], outs=[tensor.EmptyOp(shape, expanded_type.element_type).result])
+        else:
+            operand = tensor.ExpandShapeOp(expanded_type, source, reassociation(*groups), [],
+                                           static_output_shape=shape).result
+    op.operation.operands[index] = operand
+    op.attributes["indexing_maps"] = ir.ArrayAttr.get(maps)
+    return groups, expanded_type
+
+
+def fuse_accumulator_fills(module: ir.Operation) -> None:
+    """Zero each parallel cache tile's accumulator inside the tile.
+
+    A fill of the whole packed C before the kernel is one more pass over
+    memory (1 MB for a 128x2048 result); inside the tile it writes what
+    the kernel reads next, in cache.
+    """
+    fills = find_ops(module, lambda op: op.name == "linalg.fill" and len(list(op.results[0].uses)) == 1
+                     and next(iter(op.results[0].uses)).owner.name == "scf.forall")
+    if not fills:
+        return
+    with transform_script(module) as root:
+        for i, fill in enumerate(fills):
+            tag(fill, f"fill{i}")
+            tag(next(iter(fill.results[0].uses)).owner, f"fill{i}.tiles")
+            structured.FuseIntoContainingOp(match_tagged(root, f"fill{i}"), match_tagged(root, f"fill{i}.tiles"))
+
+
+def fold_reshaping_packs(module: ir.Operation) -> None:
+    """Replace each pack that moves no data by a `tensor.expand_shape`.
+
+    An operand already laid out in panels (wafer-winograd writes its
+    transformed input so) is packed into the same order of values, plus a
+    unit dim; lowered, that is still a copy of the whole operand.
+    """
+    for pack in find_ops(module, lambda op: op.name == "linalg.pack" and len(op.operands) == 2):
+        pack = pack.opview
+        groups = _reshape_groups(pack)
+        if groups is None:
+            continue
+        with ir.InsertionPoint(pack), pack.location:
+            expanded = tensor.ExpandShapeOp(pack.result.type, pack.source, reassociation(*groups), [],
+                                            static_output_shape=pack.result.type.shape).result
+        pack.result.replace_all_uses_with(expanded)
+        pack.operation.erase()
+
+
+def _reshape_groups(pack: ir.OpView) -> list[list[int]] | None:
+    """The packed dims of each source dim if the pack only splits dims and inserts
+    unit dims, keeping every value where it was; None if it moves any."""
+    if not pack.source.type.has_static_shape:  # a partial cache tile's slice: its size is not known here
+        return None
+    shape = pack.source.type.shape
+    tiles = dict(zip(pack.inner_dims_pos, pack.static_inner_tiles))
+    if any(shape[dim] % tile for dim, tile in tiles.items()):
+        return None
+    outer = list(pack.outer_dims_perm) if pack.outer_dims_perm else list(range(len(shape)))
+    # Each packed dim as (source dim, 0 for its outer part or 1 for its tile, extent).
+    parts = [(d, 0, shape[d] // tiles.get(d, 1)) for d in outer] + [(d, 1, t) for d, t in tiles.items()]
+    groups, current, last = [[] for _ in shape], 0, (-1, -1)
+    for position, (dim, part, extent) in enumerate(parts):
+        if extent > 1:
+            if (dim, part) < last:
+                return None
+            current, last = dim, (dim, part)
+        groups[current].append(position)
+    return groups if all(groups) else None
+
+
+def _op_types(*names: str) -> list[ir.Type]:
+    return [transform.OperationType.get(name) for name in names]
+
+
+# Packs and unpacks of at least this many elements (256 KB) run as parallel loops.
+_PARALLEL_RELAYOUT = 1 << 16
+
+
+def lower_relayouts(module: ir.Operation, lanes: int) -> None:
+    """Lower each pack and unpack left to a transpose, copied in vector tiles.
+
+    A transpose lowered to scalar loops costs as much as a third of a
+    64x3136x576 matmul; tiles of up to 8 rows of one vector move as vector
+    loads, one shuffle and stores instead, and big ones are split over the threads.
+    Only a padded C is left to unpack (see `unpack_accumulators`).
+    """
+    relayouts = [op.opview for op in find_ops(module, lambda op: op.name in ("linalg.pack", "linalg.unpack"))]
+    if not relayouts:
+        return
+    with transform_script(module) as root:
+        for i, op in enumerate(relayouts):
+            tag(op.operation, f"relayout{i}")
+            if op.name == "linalg.pack":
+                packed_type = op.results[0].type
+                transpose = structured.LowerPackOp(
+                    *_op_types("tensor.pad", "tensor.expand_shape", "linalg.transpose"),
+                    match_tagged(root, f"relayout{i}")).transpose_op
+            else:
+                packed_type = op.operands[0].type
+                transpose = structured.LowerUnPackOp(
+                    *_op_types("tensor.empty", "linalg.transpose", "tensor.collapse_shape",
+                               "tensor.extract_slice", "linalg.copy"),
+                    match_tagged(root, f"relayout{i}")).transpose_op
+            *outer, rows, cols = _transpose_shape(op, packed_type)
+            sizes = [1] * len(outer) + [largest_divisor(rows, 8), largest_divisor(cols, lanes)]
+            if math.prod(packed_type.shape) >= _PARALLEL_RELAYOUT and not in_parallel_loop(op):
+                # spread big copies over the threads
+                tiled = structured.TileUsingForallOp(transform.AnyOpType.get(), transform.AnyOpType.get(),
+                                                     transpose, tile_sizes=sizes).tiled_op
+            else:
+                tiled = structured.TileUsingForOp(transpose, sizes=sizes).tiled_linalg_op
+            structured.VectorizeOp(tiled)
+        funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
+        # Transposes that only move unit dims become shape casts first; the real
+        # ones (A's 8x8 blocks) become one flat shuffle each.
+        for populate in (
+            [vector.ApplyTransferPermutationPatternsOp, vector.ApplyCastAwayVectorLeadingOneDimPatternsOp,
+             vector.ApplyDropUnitDimWithShapeCastPatternsOp, transform.ApplyCanonicalizationPatternsOp],
+            [lambda: vector.ApplyLowerTransposePatternsOp(lowering_strategy=vector.VectorTransposeLowering.Shuffle1D)],
+        ):
+            patterns = transform.ApplyPatternsOp(funcs)
+            with ir.InsertionPoint(patterns.patterns):
+                for make in populate:
+                    make()
+    _forward_copies_into_empty(module)
+
+
+def _forward_copies_into_empty(module: ir.Operation) -> None:
+    """An unpack ends by copying into its destination; into a `tensor.empty`
+    that copy is the identity on values, so its source is used instead and
+    bufferization makes no extra pass over the result."""
+    copies = find_ops(module, lambda op: (
+        op.name == "linalg.copy" and len(op.operands) == 2 and isinstance(op.operands[1].owner, ir.OpView)
+        and op.operands[1].owner.name == "tensor.empty" and op.operands[0].type == op.results[0].type))
+    for copy in copies:
+        copy.results[0].replace_all_uses_with(copy.operands[0])
+        copy.erase()
+
+
+def _transpose_shape(op: ir.OpView, packed_type: ir.Type) -> list[int]:
+    """The output shape of the transpose a pack or unpack lowers to.
+
+    A pack writes the packed tensor; an unpack's transpose writes it with
+    each inner tile moved next to its outer dim.
+    """
+    shape = list(packed_type.shape)
+    if op.name == "linalg.pack":
+        return shape
+    rank = len(shape) - len(op.inner_dims_pos)
+    outer, inner = shape[:rank], shape[rank:]
+    perm = list(op.outer_dims_perm) if op.outer_dims_perm else list(range(rank))
+    source_outer = [0] * rank
+    for position, dim in enumerate(perm):
+        source_outer[dim] = outer[position]
+    result = []
+    for dim in range(rank):
+        result.append(source_outer[dim])
+        if dim in op.inner_dims_pos:
+            result.append(inner[list(op.inner_dims_pos).index(dim)])
+    return result

@@ -1,0 +1,132 @@
+"""wafer-pack-matmul's tile sizes: the register block, K steps, cache tiles and threads of one contraction."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from ..tuning.database import KernelChoice
+from ..tuning.signature import ContractionSignature
+from .linalg_builders import largest_divisor
+from .matmul_contraction import Contraction, in_parallel_loop
+from .matmul_gathers import im2col_gather, im2col_row
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """Tile sizes of one contraction: mr x nr register block (the packed
+    inner tiles), kc k steps unrolled per loop iteration, and a cache tile
+    of tm x tn register blocks that is one `scf.forall` iteration, or one
+    iteration of a serial loop when the matmul is too small for threads.
+    A nonzero `k_block` splits K into blocks of that many steps, each
+    packing its own part of the operands (see `k_blocked`)."""
+
+    mr: int
+    nr: int
+    kc: int
+    tm: int
+    tn: int
+    parallel: bool  # cache tiles as an scf.forall (threads), or a serial loop
+    k_block: int = 0
+
+    def describe(self, contraction: Contraction) -> str:
+        batch = f"{contraction.extent('b')}x" if "b" in contraction.roles else ""
+        m, n, k = (contraction.extent(r) for r in "mnk")
+        return (f"packed matmul {batch}{m}x{n}x{k}: register block {self.mr}x{self.nr}, "
+                f"k unroll {self.kc}, cache tile {self.tm * self.mr}x{self.tn * self.nr}"
+                + (f", k block {self.k_block}" if self.k_block else "") + ("" if self.parallel else ", serial"))
+
+
+def _k_step(k: int, limit: int) -> int:
+    """The largest divisor of k up to `limit`, but never 1 when k > 1.
+
+    A step of 1 would fold the K dim away with the unit dims and leave a
+    multiply and an add instead of a contraction (no FMA); a prime K is
+    unrolled whole instead.
+    """
+    step = largest_divisor(k, limit)
+    return step if step > 1 or k == 1 else next(d for d in range(2, k + 1) if k % d == 0)
+
+
+def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], lanes: int, k_unroll: int,
+                  cache_tile: tuple[int, int], parallel_flops: int, row: int = 0) -> Kernel:
+    """Keep the register tile's mr*nr/lanes accumulators busy whatever M is.
+
+    A short M (batch 1: a matrix-vector product) gets a wide N block instead
+    of rows of zero padding; nr stays a multiple of the vector lanes and no
+    wider than N rounded up to whole vectors. kc divides K so every tile is static.
+    """
+    m, n, k = contraction.mnk
+    mr_max, nr_default = register_tile
+    mr = min(mr_max, m)
+    accumulators = mr_max * nr_default
+    nr = max(lanes, min(accumulators // mr // lanes * lanes, math.ceil(n / lanes) * lanes))
+    kc = _k_step(k, k_unroll)
+    tm = max(1, min(cache_tile[0] // mr, math.ceil(m / mr)))
+    tn = max(1, min(cache_tile[1] // nr, math.ceil(n / nr)))
+    if row:
+        tn = _row_aligned(tn, nr, n, row)
+    return Kernel(mr, nr, kc, tm, tn, 2 * math.prod(contraction.extents) >= parallel_flops)
+
+
+def k_blocked(kernel: Kernel, contraction: Contraction, limit: int) -> Kernel:
+    """`kernel` with K split into blocks of up to `limit` steps, for a B packed at run time.
+
+    Packing such a B whole holds a copy of it (and of A) as large as the
+    operands themselves; packed one K block at a time (BLIS's kc x N panel,
+    and a cache tile's rows of A per block) only one block is alive. A cache
+    tile then spans all of N, so each tile packs its rows of A once per block.
+    The block is a multiple of kc dividing K, at least half of `limit`;
+    K up to `limit` stays whole.
+    """
+    k, n = contraction.extents[contraction.primary["k"]], contraction.extents[contraction.primary["n"]]
+    blocks = [b for b in range(kernel.kc, limit + 1, kernel.kc) if k % b == 0 and 2 * b >= limit]
+    if k <= limit or not blocks:
+        return kernel
+    return replace(kernel, k_block=blocks[-1], tn=math.ceil(n / kernel.nr))
+
+
+def plan_kernel(contraction: Contraction, choice: KernelChoice, lanes: int, parallel_flops: int,
+                row: int = 0) -> tuple[Kernel, bool]:
+    """The kernel `choice` gives `contraction`, and whether B is packed per cache
+    tile (see `packs_b_per_tile`); else a B packed at run time goes in K blocks."""
+    kernel = choose_kernel(contraction, choice.register_tile, lanes, choice.k_unroll, choice.cache_tile,
+                           parallel_flops, row)
+    per_tile = kernel.parallel and packs_b_per_tile(contraction, kernel)
+    if kernel.parallel and not per_tile and not contraction.constant[1]:
+        kernel = k_blocked(kernel, contraction, choice.k_block)
+    return kernel, per_tile
+
+
+def packs_b_per_tile(contraction: Contraction, kernel: Kernel) -> bool:
+    """Whether B's pack moves into the cache-tile loop: B is no constant and one
+    tile spans all of M, so every part of B is packed exactly once."""
+    m_loops = [d for d, role in enumerate(contraction.roles) if role == "m"]
+    single_m_tile = all(
+        math.ceil(contraction.extents[d] / kernel.mr) <= kernel.tm if d == contraction.primary["m"]
+        else contraction.extents[d] == 1 for d in m_loops)
+    return single_m_tile and not contraction.constant[1]
+
+
+def _row_aligned(tn: int, nr: int, n: int, row: int) -> int:
+    """The number of nr-blocks per cache tile nearest `tn` (up to twice it) that
+    makes each tile whole rows of an image (n = image rows x row) and divides n
+    into whole tiles, so a tile's im2col columns are one rectangular window of
+    rows; `tn` itself when there is none."""
+    step = row // math.gcd(row, nr)
+    fits = [t for t in range(step, 2 * tn + 1, step) if n % (t * nr) == 0]
+    return min(fits, key=lambda t: (abs(t - tn), t)) if fits else tn
+
+
+def tuning_signature(contraction: Contraction, threads: int) -> ContractionSignature | None:
+    """The key of `contraction`'s records in a tuning database; None inside a
+    parallel loop, whose blocks `wafer tune` does not measure (one thread's work)."""
+    if in_parallel_loop(contraction.op):
+        return None
+    return ContractionSignature.of(contraction, im2col_row(im2col_gather(contraction)), threads)
+
+
+def packed_extents(contraction: Contraction, kernel: Kernel) -> list[int]:
+    """Loop extents of the packed op's outer loops (m and n counted in register blocks)."""
+    blocks = {contraction.primary["m"]: kernel.mr, contraction.primary["n"]: kernel.nr}
+    return [math.ceil(e / blocks.get(d, 1)) for d, e in enumerate(contraction.extents)]
