@@ -28,6 +28,7 @@ _PASSES: dict[str, str] = {
     "wafer-depthwise-conv": "depthwise_conv:DepthwiseConv",
     "wafer-im2col": "im2col:Im2col",
     "wafer-winograd": "winograd:Winograd",
+    "wafer-orient-contractions": "orient_contractions:OrientContractions",
     "wafer-pack-matmul": "pack_matmul:PackMatmul",
     "wafer-polynomial-exp": "polynomial_exp:PolynomialExp",
     "wafer-rational-math": "rational_math:RationalMath",

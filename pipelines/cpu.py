@@ -31,6 +31,8 @@ class CpuPipeline(Configurable):
         row blocks fit the vector registers directly (wafer-direct-conv).
       depthwise-conv: in the pack stage, compute depthwise convolutions as
         vector stencils along output rows (wafer-depthwise-conv).
+      orient: swap a contraction's operands where the packed kernel pads less
+        that way (wafer-orient-contractions: late, small images of a CNN).
       pack: turn the other convolutions into im2col matmuls (wafer-im2col) and
         data-tile static f32 matmuls into the packed FMA kernel
         (wafer-pack-matmul) instead of tiling them in place.
@@ -66,6 +68,7 @@ class CpuPipeline(Configurable):
     winograd: bool = True
     direct_conv: bool = True
     depthwise_conv: bool = True
+    orient: bool = True
     register_tile: tuple[int, ...] = ()
     cache_tile: tuple[int, ...] = CACHE_TILE
     k_unroll: int = K_UNROLL
@@ -212,7 +215,8 @@ class CpuPipeline(Configurable):
         winograd = f"wafer-winograd{self._on_machine}," if self.winograd else ""
         direct = f"wafer-direct-conv{self._on_machine}," if self.direct_conv else ""
         depthwise = f"wafer-depthwise-conv{self._on_machine}," if self.depthwise_conv else ""
-        return f"{winograd}{direct}{depthwise}wafer-im2col"
+        orient = f",wafer-orient-contractions{self._on_machine}" if self.orient else ""
+        return f"{winograd}{direct}{depthwise}wafer-im2col{orient}"
 
     @property
     def _on_machine(self) -> str:

@@ -1,0 +1,109 @@
+"""Both orientations of each contraction of real models' convolutions and linears, side by side.
+
+    python bench/orientation.py [--models resnet18,mobilenet_v2] [--batches 1,8] [--threads 1] [--budget 0.5]
+
+wafer-orient-contractions swaps a contraction's A and B when that saves
+more of the packed kernel's padded work than transposing C costs. This measures whether
+the swap pays: every distinct convolution (groups 1) and linear layer of the
+models, at each batch, compiled alone with its ReLU, with the pass on
+(`cpu{orient=true}`) and off, timed interleaved. Columns:
+
+    layer       Conv2d(in, out, kernel, stride) at its input's height x width, or Linear(in, out)
+    saving %    padded work the swap saves (the pass swaps when that outweighs transposing C)
+    swapped     whether the pass swapped it
+    off, on     median ms with the pass off and on
+    on/off      below 1: the pass's choice is faster
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from common import interleave  # first: it sets OMP_WAIT_POLICY before torch loads
+import torch
+
+import wafer
+from wafer.passes.cpu_target import host
+from wafer.passes.orient_contractions import padded_work, swapped
+from wafer.passes.matmul_contraction import match_contraction
+from wafer.passes.pass_base import find_ops
+from wafer.torchvision_schemas import declare_torchvision_schemas
+
+declare_torchvision_schemas()  # before torchvision is imported
+MODELS = ("resnet18", "mobilenet_v2", "efficientnet_b0", "squeezenet1_1", "convnext_tiny")
+
+
+def layers(name: str, batch: int) -> dict[tuple, tuple[torch.nn.Module, torch.Tensor]]:
+    """{description: (layer + ReLU, an input of its shape)} for each distinct conv and linear of a torchvision model."""
+    import torchvision.models
+
+    model = getattr(torchvision.models, name)(weights=None).eval()
+    found = {}
+
+    def record(module, args, _):
+        x = args[0]
+        if isinstance(module, torch.nn.Conv2d) and module.groups == 1:
+            key = ("Conv2d", module.in_channels, module.out_channels, module.kernel_size[0], module.stride[0],
+                   x.shape[-2], x.shape[-1])
+        elif isinstance(module, torch.nn.Linear):
+            key = ("Linear", module.in_features, module.out_features, tuple(x.shape[:-1]))
+        else:
+            return
+        found.setdefault(key, (torch.nn.Sequential(module, torch.nn.ReLU()).eval(), torch.randn(x.shape)))
+
+    hooks = [m.register_forward_hook(record) for m in model.modules()]
+    with torch.no_grad():
+        model(torch.randn(batch, 3, 224, 224))
+    for hook in hooks:
+        hook.remove()
+    return found
+
+
+def saving(model: torch.nn.Module, x: torch.Tensor) -> float:
+    """Percent of the padded work of the layer's contraction that the swap saves."""
+    module = wafer.frontend.import_model(model, (x,))
+    from wafer.compiler import run_stages
+    from wafer.pipelines.cpu import CpuPipeline
+
+    pipeline = CpuPipeline.from_keywords(orient=False)
+    stages = [(n, t) for n, t in pipeline.stages() if n in ("verify", "simplify")]
+    run_stages(module, stages + [("contractions", pipeline.contraction_passes())])
+    cpu = host()
+    for op in find_ops(module.operation, lambda op: True):
+        contraction = match_contraction(op.opview)
+        if contraction is not None:
+            before = padded_work(contraction, cpu.register_tile, cpu.lanes)
+            after = padded_work(swapped(contraction), cpu.register_tile, cpu.lanes)
+            return 100 * (before - after) / before
+    return 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="resnet18,mobilenet_v2,efficientnet_b0")
+    parser.add_argument("--batches", default="1")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--budget", type=float, default=0.5, help="seconds of timed calls per layer")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"{host().describe()}; threads={args.threads}")
+    print(f"{'model':15} {'batch':>5} {'layer':36} {'saving %':>8} {'swapped':>7} {'off ms':>8} {'on ms':>8} {'on/off':>6}")
+    seen = set()
+    for name in args.models.split(","):
+        for batch in (int(b) for b in args.batches.split(",")):
+            for key, (layer, x) in layers(name, batch).items():
+                if (key, batch) in seen:
+                    continue
+                seen.add((key, batch))
+                compiled = {orient: wafer.compile(layer, (x,), target="cpu", threads=args.threads, orient=orient)
+                            for orient in (False, True)}
+                strategy = compiled[True].compile_report.table()
+                times, _ = interleave({o: (lambda c=c, a=x.numpy(): c(a)) for o, c in compiled.items()}, args.budget)
+                description = f"{key[0]}{key[1:]}"
+                print(f"{name:15} {batch:5} {description:36} {saving(layer, x):8.1f} "
+                      f"{'yes' if 'oriented' in strategy else 'no':>7} {times[False] * 1e3:8.3f} "
+                      f"{times[True] * 1e3:8.3f} {times[True] / times[False]:6.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

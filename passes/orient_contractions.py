@@ -1,0 +1,114 @@
+"""wafer-orient-contractions: swap a contraction's A and B where the packed kernel pads less.
+
+The packed kernel (wafer-pack-matmul) vectorizes N in nr-wide register blocks
+(two or more vectors) and steps M in mr rows, mr a few times smaller than nr.
+An im2col convolution is C[F, OH*OW] = W[F, K] x columns[K, OH*OW]: its spatial
+extent is N, and late in a CNN that is 7x7 or 14x14, which nr pads by up to a
+third (49 to 64), while F, a multiple of the vector width, would pad by
+nothing. C^T = columns^T x W^T computes the same sums with the roles swapped:
+the weights become B (packed at compile time) and the image rows A. C is
+transposed in (its initial value, the bias) and out, because the kernel's
+accumulator tiles are mr x nr only for C in (m, n) order.
+
+The choice compares the padded work (M and N rounded up to the register
+block each orientation would get) and swaps only when that saves more than
+transposing C in and out costs, `transpose-cost` multiply-adds per element of
+C: a saving of 11-12% paid from K = 320 up and lost up to K = 256
+(bench/orientation.py measures both orientations of the zoo's layers).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from torch_mlir import ir
+from torch_mlir.dialects import linalg, tensor
+
+from .cpu_target import TargetedPass
+from .kernel_defaults import CACHE_TILE, K_UNROLL
+from .linalg_builders import multiply_accumulate
+from .matmul_contraction import Contraction, match_contraction
+from .matmul_plan import choose_kernel
+from .pack_matmul import record_strategy
+from .pass_base import find_ops
+
+_ROLE_SWAP = {"m": "n", "n": "m", "k": "k", "b": "b"}
+
+
+def swapped(contraction: Contraction) -> Contraction:
+    """The same sums with A and B exchanged: C's m loops become n loops and back."""
+    a, b, c = contraction.operand_loops
+    roles = [_ROLE_SWAP[r] for r in contraction.roles]
+    primary = {_ROLE_SWAP[r]: d for r, d in contraction.primary.items()}
+    return Contraction(contraction.op, roles, contraction.extents, [b, a, c], primary, contraction.constant[::-1])
+
+
+def padded_work(contraction: Contraction, register_tile: tuple[int, int], lanes: int) -> int:
+    """Multiply-adds of the packed kernel, M and N rounded up to its register block."""
+    kernel = choose_kernel(contraction, register_tile, lanes, K_UNROLL, CACHE_TILE, math.inf)
+    m, n, k = contraction.mnk
+    others = math.prod(contraction.extents) // (m * n * k)
+    return others * math.ceil(m / kernel.mr) * kernel.mr * math.ceil(n / kernel.nr) * kernel.nr * k
+
+
+@dataclass(frozen=True)
+class OrientContractions(TargetedPass):
+    """Exchange A and B of each static f32 contraction whose padded work that cuts.
+
+    Options:
+      machine: the CPU whose register block pads M and N (see cpu_target).
+      transpose-cost: what moving one element of C to the swapped layout and
+        back costs, in multiply-adds; 50 puts the break-even between the
+        layers bench/orientation.py measured faster and slower swapped
+        (AVX-512, Zen 5; with half the FMA width it errs towards not swapping).
+    """
+
+    name = "wafer-orient-contractions"
+    summary = "Swap a contraction's operands where the packed kernel pads less that way"
+
+    transpose_cost: int = 50
+
+    def apply(self, module: ir.Operation) -> None:
+        for op in find_ops(module, lambda op: op.name in ("linalg.matmul", "linalg.batch_matmul", "linalg.generic")):
+            contraction = match_contraction(op.opview)
+            if contraction is None:
+                continue
+            other = swapped(contraction)
+            before, after = (padded_work(c, self.cpu.register_tile, self.cpu.lanes) for c in (contraction, other))
+            if before - after > self.transpose_cost * math.prod(op.operands[2].type.shape):
+                _rebuild(other)
+
+
+def _rebuild(contraction: Contraction) -> None:
+    """Replace the contraction's op by a generic with operands and maps in
+    `contraction`'s order. The packed kernel's accumulator tile is mr x nr only
+    when C's loops come in b, m, n order and are numbered so: the loops are
+    renumbered, and C transposed in and out when its dims were in another order."""
+    op = contraction.op
+    order = {"b": 0, "m": 1, "n": 2, "k": 3}
+    c_loops = contraction.operand_loops[2]
+    loops = sorted(range(len(contraction.roles)), key=lambda d: (order[contraction.roles[d]], d))
+    number = {d: i for i, d in enumerate(loops)}
+    canonical = sorted(c_loops, key=number.get)
+    permutation = [c_loops.index(d) for d in canonical]
+    maps = [ir.AffineMap.get(len(loops), 0, [ir.AffineDimExpr.get(number[d]) for d in dims])
+            for dims in (*contraction.operand_loops[:2], canonical)]
+    kinds = ["reduction" if contraction.roles[d] == "k" else "parallel" for d in loops]
+    with ir.InsertionPoint(op), op.location:
+        init = _permuted(op.operands[2], permutation)
+        generic = multiply_accumulate([op.operands[1], op.operands[0]], init, maps, kinds)
+        result = _permuted(generic.results[0], [permutation.index(i) for i in range(len(permutation))])
+    m, n, k = contraction.mnk
+    record_strategy(generic, f"oriented {m}x{n}x{k}: A and B swapped, {m} rows of {n} columns")
+    op.results[0].replace_all_uses_with(result)
+    op.erase()
+
+
+def _permuted(value: ir.Value, permutation: list[int]) -> ir.Value:
+    """`value` with its dims in `permutation`'s order (itself for the identity)."""
+    if permutation == sorted(permutation):
+        return value
+    source = ir.RankedTensorType(value.type)
+    empty = tensor.EmptyOp([source.shape[p] for p in permutation], source.element_type)
+    return linalg.transpose(value, outs=[empty.result], permutation=permutation).results[0]

@@ -1,0 +1,60 @@
+// RUN: wafer-opt %s -p 'wafer-orient-contractions{machine=avx512}' | filecheck %s
+// RUN: wafer-opt %s -p 'wafer-orient-contractions{machine=avx512 transpose-cost=1000}' | filecheck %s --check-prefix=COSTLY
+
+// An im2col convolution over a 7x7 image: 64 filters x 49 pixels x K = 512.
+// AVX-512's 8x32 block pads the 49 pixels (n) to 64; swapped, they are rows (m)
+// padded to 56, and the 64 filters fill two vectors: 8 x 64 x 512 fewer
+// multiply-adds, 83 per element of C, more than the 50 the transposes cost.
+// The swapped generic reads the columns as A and the filters as B, its loops
+// numbered (image, pixel, filter, k), and C goes through transposes in and out.
+// CHECK-DAG: #[[COLS:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d3, d1)>
+// CHECK-DAG: #[[FILTERS:.*]] = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+// CHECK-DAG: #[[C:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @late_conv
+// CHECK-SAME: wafer.strategy = ["oriented 49x64x512: A and B swapped, 49 rows of 64 columns"]
+// CHECK: %[[INIT:.*]] = linalg.transpose ins(%arg2 : tensor<1x64x49xf32>) outs(%{{.*}} : tensor<1x49x64xf32>) permutation = [0, 2, 1]
+// CHECK: %[[SWAPPED:.*]] = linalg.generic {indexing_maps = [#[[COLS]], #[[FILTERS]], #[[C]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+// CHECK-SAME: ins(%arg1, %arg0 : tensor<1x512x49xf32>, tensor<64x512xf32>) outs(%[[INIT]] : tensor<1x49x64xf32>)
+// CHECK: %[[OUT:.*]] = linalg.transpose ins(%[[SWAPPED]] : tensor<1x49x64xf32>) outs(%{{.*}} : tensor<1x64x49xf32>) permutation = [0, 2, 1]
+// CHECK: return %[[OUT]]
+// COSTLY-LABEL: func.func @late_conv
+// COSTLY-NOT: wafer.strategy
+// COSTLY-NOT: linalg.transpose
+#filters = affine_map<(d0, d1, d2, d3) -> (d1, d3)>
+#cols = affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>
+#out = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+func.func @late_conv(%w: tensor<64x512xf32>, %cols: tensor<1x512x49xf32>, %c: tensor<1x64x49xf32>) -> tensor<1x64x49xf32> {
+  %r = linalg.generic {indexing_maps = [#filters, #cols, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%w, %cols : tensor<64x512xf32>, tensor<1x512x49xf32>) outs(%c : tensor<1x64x49xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<1x64x49xf32>
+  return %r : tensor<1x64x49xf32>
+}
+
+// K = 64: the same padding saves 10 multiply-adds per element of C, less than
+// the transposes cost, so it stays.
+// CHECK-LABEL: func.func @shallow_conv
+// CHECK-NOT: wafer.strategy
+// CHECK-NOT: linalg.transpose
+func.func @shallow_conv(%w: tensor<64x64xf32>, %cols: tensor<1x64x49xf32>, %c: tensor<1x64x49xf32>) -> tensor<1x64x49xf32> {
+  %r = linalg.generic {indexing_maps = [#filters, #cols, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%w, %cols : tensor<64x64xf32>, tensor<1x64x49xf32>) outs(%c : tensor<1x64x49xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<1x64x49xf32>
+  return %r : tensor<1x64x49xf32>
+}
+
+// A matmul whose N already fills the register block stays as it is.
+// CHECK-LABEL: func.func @wide_matmul
+// CHECK-NOT: wafer.strategy
+// CHECK: linalg.matmul
+func.func @wide_matmul(%a: tensor<49x512xf32>, %b: tensor<512x64xf32>, %c: tensor<49x64xf32>) -> tensor<49x64xf32> {
+  %r = linalg.matmul ins(%a, %b : tensor<49x512xf32>, tensor<512x64xf32>) outs(%c : tensor<49x64xf32>) -> tensor<49x64xf32>
+  return %r : tensor<49x64xf32>
+}

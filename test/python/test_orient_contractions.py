@@ -1,0 +1,64 @@
+"""wafer-orient-contractions against PyTorch: late, small-image convolutions and
+skinny matmuls computed with A and B swapped, at several batches and threads.
+Strategies are checked for a named machine (AVX-512's 8x32 block), so they hold
+on any host."""
+
+import pytest
+import torch
+from torch_reference import compile_checked
+
+
+def oriented(compiled) -> list[str]:
+    return [s for s in compiled.compile_report.strategies if s.startswith("oriented")]
+
+
+class ConvResidual(torch.nn.Module):
+    """A ResNet stage-4 shape: the swapped C feeds the bias, a residual add and a ReLU."""
+
+    def __init__(self, channels: int, stride: int):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(channels, channels, 3, stride=stride, padding=1)
+
+    def forward(self, x, skip):
+        return torch.relu(self.conv(x) + skip)
+
+
+@pytest.mark.parametrize("batch,threads", [(1, 1), (3, 1), (2, 2)])
+@pytest.mark.parametrize("channels,size,stride", [(96, 7, 1), (64, 13, 2)])
+def test_swapped_convolution_matches_pytorch(batch, threads, channels, size, stride):
+    """7x7 and (stride 2) 7x7 outputs: 49 pixels would pad to 64 as the vector dim."""
+    torch.manual_seed(0)
+    model = ConvResidual(channels, stride).eval()
+    out = (size - 1) // stride + 1
+    inputs = (torch.randn(batch, channels, size, size), torch.randn(batch, channels, out, out))
+    compiled = compile_checked(model, inputs, threads=threads, machine="avx512")
+    assert oriented(compiled) == [f"oriented {out * out}x{channels}x{channels * 9}: A and B swapped, "
+                                  f"{out * out} rows of {channels} columns"]
+
+
+class SkinnyMatmul(torch.nn.Module):
+    """W[256, 640] @ x[640, 7]: 7 columns pad to a vector of 16 as N; as M they are one 7-row block."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.randn(256, 640))
+
+    def forward(self, x):
+        return torch.tanh(self.w @ x)
+
+
+def test_swapped_matmul_matches_pytorch():
+    torch.manual_seed(0)
+    compiled = compile_checked(SkinnyMatmul().eval(), (torch.randn(640, 7),), threads=1, machine="avx512")
+    assert oriented(compiled)
+
+
+@pytest.mark.parametrize("options", [{"orient": False}, {"machine": "avx2"}])
+def test_orientation_is_a_choice(options):
+    """Off, nothing is swapped; AVX2's 4x16 block pads 49 pixels to 64 as N and to
+    52 as M, which saves too little for K = 9 x 16 to pay for the transposes."""
+    torch.manual_seed(0)
+    model = ConvResidual(16, 1).eval()
+    inputs = (torch.randn(1, 16, 7, 7), torch.randn(1, 16, 7, 7))
+    compiled = compile_checked(model, inputs, threads=1, **options)
+    assert not oriented(compiled)
