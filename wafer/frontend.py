@@ -10,6 +10,7 @@ import io
 import re
 import sys
 import sysconfig
+import tempfile
 import time
 import traceback
 import warnings
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 from torch.export.graph_signature import ConstantArgument, ExportGraphSignature, InputKind, InputSpec, OutputKind
 from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
-from torch_mlir import fx, ir
+from torch_mlir import fx, ir, passmanager
 from torch_mlir.compiler_utils import TorchMlirCompilerError
 from torch_mlir.extras.fx_decomp_util import get_decomposition_table
 from torch_mlir.extras.fx_importer import FxImporter, _get_mlir_op_name_for_schema
@@ -113,13 +114,46 @@ def _import_program(program, func_name: str, ctx):
     """Import `program` as it is: a program that needed torch's decompositions
     has had them, so its buffer writes show in its output specs."""
     propagate_nans(program)
-    return fx.export_and_import(
+    module = fx.export_and_import(
         _unwritten_buffers_as_constants(program),
-        output_type=fx.OutputType.LINALG_ON_TENSORS,
+        output_type=fx.OutputType.RAW,
         func_name=func_name,
         fx_importer=FxImporter(context=ctx, hooks=WeightLiterals()),
         decomposition_table={},
     )
+    for pipeline, description in _LOWERINGS:
+        _lower(module, pipeline, description)
+    return module
+
+
+# torch-mlir's lowering from the imported program to linalg-on-tensors, as its
+# fx.export_and_import(output_type=LINALG_ON_TENSORS) runs it.
+_LOWERINGS = (
+    ("builtin.module(func.func(torch-match-quantized-custom-ops), "
+     "torchdynamo-export-to-torch-backend-pipeline{ extra-library=})", "Lowering TorchFX IR -> Torch Backend IR"),
+    ("builtin.module(torch-backend-to-linalg-on-tensors-backend-pipeline{allow-non-finites=True})",
+     "Lowering Torch Backend IR -> Linalg-on-Tensors Backend IR"),
+)
+
+
+def _lower(module: ir.Module, pipeline: str, description: str) -> None:
+    """Run `pipeline` on `module` as torch-mlir's `run_pipeline_with_repro_report`
+    does, with a repro of its input saved if it fails, but without printing the
+    weights: that function prints the whole module before each pipeline, in case
+    it fails, resource blobs in hex included (540 MB for a 4-layer GPT-2, 0.9 s
+    each time; eliding them with `large_resource_limit` still formats each one).
+    The repro holds the module's ops, whose weights print as references."""
+    before = module.operation.clone()
+    with module.context as ctx:
+        ctx.emit_error_diagnostics = True  # as torch-mlir sets it: a pass's errors reach the handler
+        try:
+            passmanager.PassManager.parse(pipeline).run(module.operation)
+        except ir.MLIRError as err:
+            path = Path(tempfile.gettempdir()) / "wafer-import.mlir"  # one name, as torch-mlir has it
+            path.write_text("\n".join(op.get_asm(large_elements_limit=10, enable_debug_info=True)
+                                      for op in before.regions[0].blocks[0].operations))
+            raise TorchMlirCompilerError(f"{description} failed with the following diagnostics:\n{err}\n"
+                                         f"reproduce with: torch-mlir-opt -pass-pipeline='{pipeline}' {path}") from None
 
 
 def _decompositions() -> dict:

@@ -1,4 +1,5 @@
-"""Which of torch's decompositions a program that needs some gets before import.
+"""Which of torch's decompositions a program that needs some gets before import,
+and what a failed lowering leaves behind.
 
 A program with an op torch-mlir has no op for (GPT-2's aten.diff) is decomposed
 with the entries of torch-mlir's table for just the ops that need one: that op,
@@ -6,7 +7,13 @@ the composite ops (CompositeImplicitAutograd) of the graph, among them `&`,
 which torch-mlir registers but does not lower, and the ops Wafer's own
 decompositions handle. The other ops import as a direct import has them. Only
 if torch-mlir cannot lower that program is it decomposed with the whole table.
+
+A lowering that fails saves its input for torch-mlir-opt, without the weights,
+which the import no longer prints (in hex) before each lowering.
 """
+
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,7 +22,7 @@ from torch_reference import compile_checked
 
 import wafer.frontend
 from wafer.context import make_context
-from wafer.frontend import _decompositions, _partial_decompositions
+from wafer.frontend import _decompositions, _import_program, _partial_decompositions
 
 aten = torch.ops.aten
 
@@ -87,3 +94,21 @@ def test_the_whole_table_follows_when_torch_mlir_cannot_lower_the_partial_one(im
     partial, whole = imported_ops
     assert "aten.native_layer_norm.default" in partial and "aten.var_mean.correction" in whole
 
+
+class LinearThenDiff(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(40, 40)
+
+    def forward(self, x):
+        return torch.diff(self.linear(x))
+
+
+def test_a_failed_lowering_saves_its_input_without_the_weights():
+    program = torch.export.export(LinearThenDiff(), (torch.randn(3, 40),))
+    with pytest.raises(TorchMlirCompilerError) as info:  # aten.diff imports as a torch.operator, never lowered
+        _import_program(program, "forward", make_context())
+    assert str(info.value).startswith("Lowering TorchFX IR -> Torch Backend IR failed")
+    text = Path(re.search(r"torch-mlir-opt -pass-pipeline='.*' (\S+)$", str(info.value)).group(1)).read_text()
+    assert '"torch.aten.diff"' in text and "dense_resource<torch_tensor_40_40_torch.float32>" in text
+    assert "dialect_resources" not in text and '"0x' not in text  # no blob in hex
