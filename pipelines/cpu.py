@@ -165,7 +165,8 @@ class CpuPipeline(Configurable):
                 + ("wafer-vectorize-pooling," if self.vectorize else "")
                 + f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)",
             ),
-            *([("vectorize", f"wafer-vectorize{self._on_machine},func.func(canonicalize,cse)")] if self.vectorize else []),
+            *([("vectorize", f"wafer-scalar-tile-operands{self._on_machine},wafer-vectorize{self._on_machine},func.func(canonicalize,cse)")]
+              if self.vectorize else []),
             (
                 "bufferize",
                 "func.func(refback-generalize-tensor-pad,refback-generalize-tensor-concat),wafer-unshare-inits,eliminate-empty-tensors,"
