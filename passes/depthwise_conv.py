@@ -1,4 +1,9 @@
-"""wafer-depthwise-conv: depthwise convolutions as vector stencils along output rows."""
+"""wafer-depthwise-conv: depthwise convolutions as vector stencils along output rows.
+
+The stencil (one (image, channel) plane per step, vector pieces of each output row
+accumulated in registers over the window's taps, padding read through) also
+computes max pooling over overlapping windows: see `rewrite_max_pool`.
+"""
 
 from __future__ import annotations
 
@@ -74,13 +79,25 @@ class DepthwiseConv(TargetedPass):
     parallel_flops: int = 1_000_000
 
     def apply(self, module: ir.Operation) -> None:
-        for op in find_ops(module, lambda op: op.name == _CONV and _fits(op.opview)):
+        for op in find_ops(module, lambda op: op.name == _CONV and fits_stencil(op.opview)):
             conv = op.opview
-            _rewrite(conv, self.cpu.lanes, self.cpu.vector_registers // 4, _flops(conv) >= self.parallel_flops)
+            x, w, init = conv.operands
+            _rewrite(conv, x, w, tuple(w.type.shape[1:]), init, 0.0, self.cpu.lanes,
+                     self.cpu.vector_registers // 4, _flops(conv) >= self.parallel_flops, "depthwise conv")
 
 
-def _fits(conv: ir.OpView) -> bool:
-    return is_static_f32(conv) and int_list(conv.attributes["strides"])[1] in (1, 2)
+def fits_stencil(op: ir.OpView) -> bool:
+    """Whether a depthwise conv or a pooling op has the static f32 shapes and column
+    stride (1 or 2) that the stencil computes."""
+    return is_static_f32(op) and int_list(op.attributes["strides"])[1] in (1, 2)
+
+
+def rewrite_max_pool(pool: ir.OpView, lanes: int, block: int, parallel: bool) -> None:
+    """Replace NCHW max pooling `pool` by the stencil, with `arith.maximumf` for the
+    FMA and -inf for the zero padding: a -inf `tensor.pad` of its input, such as
+    ceil mode's or ResNet's, is read through, and a fill init is never written."""
+    x, window, init = pool.operands
+    _rewrite(pool, x, None, tuple(window.type.shape), init, float("-inf"), lanes, block, parallel, "max pool")
 
 
 def _flops(conv: ir.OpView) -> int:
@@ -167,17 +184,17 @@ def _columns(window: _Window, ow: int, lanes: int, block: int, overlap: bool) ->
                     [p for p in others if p[0] >= start])
 
 
-def _unpadded(x: ir.Value) -> tuple[ir.Value, tuple[int, int]]:
-    """The input before its zero `tensor.pad` of H and W, if it has one, and the
-    rows and columns of zeros before it; else (x, (0, 0))."""
+def _unpadded(x: ir.Value, padding: float) -> tuple[ir.Value, tuple[int, int]]:
+    """The input before its `tensor.pad` of H and W with `padding`, if it has one,
+    and the rows and columns of padding before it; else (x, (0, 0))."""
     pad = x.owner
     if not (isinstance(pad, ir.OpView) and pad.name == "tensor.pad" and not pad.low and not pad.high):
         return x, (0, 0)
     low, high = list(pad.static_low), list(pad.static_high)
     value = list(pad.regions[0].blocks[0].operations)[-1].operands[0].owner
-    zero = (isinstance(value, ir.OpView) and value.name == "arith.constant"
-            and isinstance(value.attributes["value"], ir.FloatAttr) and value.attributes["value"].value == 0.0)
-    if not zero or low[:2] != [0, 0] or high[:2] != [0, 0]:
+    same = (isinstance(value, ir.OpView) and value.name == "arith.constant"
+            and isinstance(value.attributes["value"], ir.FloatAttr) and value.attributes["value"].value == padding)
+    if not same or low[:2] != [0, 0] or high[:2] != [0, 0]:
         return x, (0, 0)
     return pad.operands[0], (low[2], low[3])
 
@@ -194,12 +211,13 @@ def _bias(init: ir.Value) -> Callable[[ir.Value], ir.Value] | None:
     return None
 
 
-def _rewrite(conv: ir.OpView, lanes: int, block: int, parallel: bool) -> None:
-    """Replace `conv` by an scf.forall over (image, channel) planes."""
-    x, w, init = conv.operands
+def _rewrite(conv: ir.OpView, x: ir.Value, w: ir.Value | None, kernel: tuple[int, int], init: ir.Value,
+             padding: float, lanes: int, block: int, parallel: bool, what: str) -> None:
+    """Replace `conv` by an scf.forall over (image, channel) planes: with filter `w`
+    a sum of products (`padding` 0), without one (max pooling, `padding` -inf) a maximum."""
     n, c, oh, ow = init.type.shape
-    _, kh, kw = w.type.shape
-    source, pad = _unpadded(x)
+    kh, kw = kernel
+    source, pad = _unpadded(x, padding)
     _, _, height, width = source.type.shape
     stride, dilation = int_list(conv.attributes["strides"]), int_list(conv.attributes["dilations"])
     window = _Window(height, width, pad, tuple(stride), tuple(dilation), (kh, kw))
@@ -207,7 +225,7 @@ def _rewrite(conv: ir.OpView, lanes: int, block: int, parallel: bool) -> None:
         bias = _bias(init)
         dest = tensor.EmptyOp([n, c, oh, ow], init.type.element_type).result if bias else init
         columns = _columns(window, ow, lanes, block, bias is not None)
-        record_strategy(conv, f"depthwise conv {kh}x{kw}/{stride[1]}: rows of {ow} in {columns.describe()}"
+        record_strategy(conv, f"{what} {kh}x{kw}/{stride[1]}: rows of {ow} in {columns.describe()}"
                         + ("" if parallel else ", serial"))
         planes = scf.ForallOp([0, 0], [n, c], [1, 1], [dest])
         if not parallel:
@@ -216,7 +234,7 @@ def _rewrite(conv: ir.OpView, lanes: int, block: int, parallel: bool) -> None:
             image, channel = planes.induction_variables
             offsets, sizes = [image, channel, index_constant(0), index_constant(0)], [1, 1, oh, ow]
             plane = _Plane(source, image, channel, window, w, bias(channel) if bias else None,
-                           {width for _, width in columns.pieces})
+                           {width for _, width in columns.pieces}, padding)
             tile = extract_slice(planes.inner_iter_args[0], offsets, sizes)
             interior = [r for r in range(oh) if len(window.row_taps(r)) == kh]
             first, last = (interior[0], interior[-1] + 1) if interior else (oh, oh)
@@ -239,16 +257,18 @@ def _rewrite(conv: ir.OpView, lanes: int, block: int, parallel: bool) -> None:
 
 class _Plane:
     """What one (image, channel) iteration reads: the input plane, the channel's
-    weights broadcast to each piece width, and its bias, if known."""
+    weights broadcast to each piece width (none when pooling), and its bias, if known."""
 
-    def __init__(self, x: ir.Value, image: ir.Value, channel: ir.Value, window: _Window, weights: ir.Value,
-                 bias: ir.Value | None, widths: set[int]):
+    def __init__(self, x: ir.Value, image: ir.Value, channel: ir.Value, window: _Window, weights: ir.Value | None,
+                 bias: ir.Value | None, widths: set[int], padding: float):
         self.x, self.image, self.channel, self.window = x, image, channel, window
         f32 = x.type.element_type
-        self.zero = arith.ConstantOp(f32, 0.0).result
+        self.zero = arith.ConstantOp(f32, padding).result  # what the padding reads as
+        self.pooling = weights is None
         kh, kw = window.kernel
-        taps = {(i, j): tensor.ExtractOp(weights, [channel, index_constant(i), index_constant(j)]).result
-                for i in range(kh) for j in range(kw)}
+        taps = {} if self.pooling else {
+            (i, j): tensor.ExtractOp(weights, [channel, index_constant(i), index_constant(j)]).result
+            for i in range(kh) for j in range(kw)}
         self.splats = {}
         for width in sorted(widths):
             splat = ir.VectorType.get([width], f32)
@@ -316,7 +336,8 @@ def _pieces(plane: _Plane, row: ir.Value, taps: list[int], tile: ir.Value,
         for j in range(window.kernel[1]):
             for p, (first, width) in enumerate(pieces):
                 value = plane.columns(in_row, first, width, j, runs[p])
-                accs[p] = vector.FMAOp(value, plane.splats[(i, j), width], accs[p]).result
+                accs[p] = (arith.MaximumFOp(value, accs[p]) if plane.pooling
+                           else vector.FMAOp(value, plane.splats[(i, j), width], accs[p])).result
     for indices, acc in zip(at, accs):
         tile = write_vector(acc, tile, indices, True)
     return tile

@@ -162,7 +162,7 @@ class CpuPipeline(Configurable):
                 "fuse",
                 "func.func(linalg-fuse-elementwise-ops),wafer-hoist-broadcast-compute,wafer-split-asserts,func.func(canonicalize,cse),"
                 "wafer-fuse-epilogues,"
-                + ("wafer-vectorize-pooling," if self.vectorize else "")
+                + (f"wafer-vectorize-pooling{self._on_machine}," if self.vectorize else "")
                 + f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)",
             ),
             *([("vectorize", f"wafer-scalar-tile-operands{self._on_machine},wafer-vectorize{self._on_machine},func.func(canonicalize,cse)")]

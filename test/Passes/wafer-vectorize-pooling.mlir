@@ -1,4 +1,4 @@
-// RUN: wafer-opt %s -p 'wafer-vectorize-pooling,func.func(canonicalize,cse)' | filecheck %s
+// RUN: wafer-opt %s -p 'wafer-vectorize-pooling{machine=avx2},func.func(canonicalize,cse)' | filecheck %s
 
 // 2x2 windows at stride 2: each step reads one window row of 2x14 values,
 // splits even and odd lanes with one shuffle and takes their maximum.
@@ -20,21 +20,59 @@ func.func @pool_2x2(%x: tensor<1x6x28x28xf32>) -> tensor<1x6x14x14xf32> {
   return %p : tensor<1x6x14x14xf32>
 }
 
-// Overlapping windows (3x3 at stride 2) and windows that leave input rows
-// over (7 rows into 2x2 windows) stay pooling ops for wafer-fuse.
-// CHECK-LABEL: func.func @left_alone
-// CHECK-NOT: wafer.strategy
-// CHECK: linalg.pooling_nchw_max
-// CHECK: linalg.pooling_nchw_max
-func.func @left_alone(%x: tensor<1x2x9x9xf32>, %y: tensor<1x2x7x8xf32>) -> (tensor<1x2x4x4xf32>, tensor<1x2x3x4xf32>) {
+// Overlapping 3x3 windows at stride 2 in ceil mode: wafer-depthwise-conv's
+// stencil with a maximum, per (image, channel) plane. Each window row is two
+// runs of even and odd columns split by vector.deinterleave, and the -inf
+// padding is read through (masked reads past the row), not copied.
+// CHECK-LABEL: func.func @pool_3x3_ceil
+// CHECK-SAME: wafer.strategy = ["max pool 3x3/2: rows of 5 in 2 x vector<4>, the last overlapping by 3, serial"]
+// CHECK-NOT: tensor.pad
+// CHECK: scf.forall (%[[C:.*]]) in (2)
+// CHECK: scf.for %[[ROW:.*]] = %{{.*}} to %{{.*}} step
+// CHECK: %[[IN:.*]] = arith.muli %[[ROW]], %{{.*}} : index
+// CHECK: vector.transfer_read %{{.*}}[%{{.*}}, %[[C]], %[[IN]], %{{.*}}], %[[NEG_INF:.*]] {in_bounds = [true]} : tensor<1x2x11x11xf32>, vector<8xf32>
+// CHECK: vector.deinterleave %{{.*}} : vector<8xf32> -> vector<4xf32>
+// CHECK: arith.maximumf %{{.*}} : vector<4xf32>
+// CHECK: vector.transfer_read %{{.*}}, %[[NEG_INF]] : tensor<1x2x11x11xf32>, vector<8xf32>
+// CHECK-COUNT-2: vector.transfer_write %{{.*}} {in_bounds = [true]} : vector<4xf32>, tensor<1x1x5x5xf32>
+// CHECK: {wafer.serial}
+// CHECK-NOT: linalg.pooling_nchw_max
+func.func @pool_3x3_ceil(%x: tensor<1x2x11x11xf32>) -> tensor<1x2x5x5xf32> {
   %cst = arith.constant 0xFF800000 : f32
-  %e = tensor.empty() : tensor<1x2x4x4xf32>
-  %f = linalg.fill ins(%cst : f32) outs(%e : tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %padded = tensor.pad %x low[0, 0, 0, 0] high[0, 0, 2, 2] {
+  ^bb0(%a: index, %b: index, %c: index, %d: index):
+    tensor.yield %cst : f32
+  } : tensor<1x2x11x11xf32> to tensor<1x2x13x13xf32>
+  %e = tensor.empty() : tensor<1x2x5x5xf32>
+  %f = linalg.fill ins(%cst : f32) outs(%e : tensor<1x2x5x5xf32>) -> tensor<1x2x5x5xf32>
   %w = tensor.empty() : tensor<3x3xf32>
-  %p = linalg.pooling_nchw_max {dilations = dense<1> : vector<2xi64>, strides = dense<2> : vector<2xi64>} ins(%x, %w : tensor<1x2x9x9xf32>, tensor<3x3xf32>) outs(%f : tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %p = linalg.pooling_nchw_max {dilations = dense<1> : vector<2xi64>, strides = dense<2> : vector<2xi64>} ins(%padded, %w : tensor<1x2x13x13xf32>, tensor<3x3xf32>) outs(%f : tensor<1x2x5x5xf32>) -> tensor<1x2x5x5xf32>
+  return %p : tensor<1x2x5x5xf32>
+}
+
+// Windows that leave an input row over (7 rows into 2x2 windows) are not
+// disjoint: the stencil computes them too.
+// CHECK-LABEL: func.func @ragged_2x2
+// CHECK-SAME: wafer.strategy = ["max pool 2x2/2: rows of 4 in 1 x vector<4>, serial"]
+// CHECK-NOT: linalg.pooling_nchw_max
+func.func @ragged_2x2(%y: tensor<1x2x7x8xf32>) -> tensor<1x2x3x4xf32> {
+  %cst = arith.constant 0xFF800000 : f32
   %e2 = tensor.empty() : tensor<1x2x3x4xf32>
   %f2 = linalg.fill ins(%cst : f32) outs(%e2 : tensor<1x2x3x4xf32>) -> tensor<1x2x3x4xf32>
   %w2 = tensor.empty() : tensor<2x2xf32>
   %q = linalg.pooling_nchw_max {dilations = dense<1> : vector<2xi64>, strides = dense<2> : vector<2xi64>} ins(%y, %w2 : tensor<1x2x7x8xf32>, tensor<2x2xf32>) outs(%f2 : tensor<1x2x3x4xf32>) -> tensor<1x2x3x4xf32>
-  return %p, %q : tensor<1x2x4x4xf32>, tensor<1x2x3x4xf32>
+  return %q : tensor<1x2x3x4xf32>
+}
+
+// Column stride 3 over windows that leave a row over stays a pooling op for wafer-fuse.
+// CHECK-LABEL: func.func @left_alone
+// CHECK-NOT: wafer.strategy
+// CHECK: linalg.pooling_nchw_max
+func.func @left_alone(%x: tensor<1x2x10x10xf32>) -> tensor<1x2x3x3xf32> {
+  %cst = arith.constant 0xFF800000 : f32
+  %e = tensor.empty() : tensor<1x2x3x3xf32>
+  %f = linalg.fill ins(%cst : f32) outs(%e : tensor<1x2x3x3xf32>) -> tensor<1x2x3x3xf32>
+  %w = tensor.empty() : tensor<3x3xf32>
+  %p = linalg.pooling_nchw_max {dilations = dense<1> : vector<2xi64>, strides = dense<3> : vector<2xi64>} ins(%x, %w : tensor<1x2x10x10xf32>, tensor<3x3xf32>) outs(%f : tensor<1x2x3x3xf32>) -> tensor<1x2x3x3xf32>
+  return %p : tensor<1x2x3x3xf32>
 }

@@ -1,9 +1,10 @@
-"""Max pooling over disjoint windows (wafer-vectorize-pooling) against PyTorch."""
+"""Max pooling (wafer-vectorize-pooling) against PyTorch."""
 
 import pytest
 import torch
 
 import wafer
+from torch_reference import compile_checked
 
 
 @pytest.mark.parametrize("window,shape", [(2, (3, 5, 28, 22)), (3, (2, 3, 9, 15)), (2, (1, 7, 6, 34))])
@@ -15,3 +16,46 @@ def test_disjoint_max_pool_matches_pytorch(window, shape):
     compiled = wafer.compile(model, (x,), threads=1)
     assert f"vectorized max pool {window}x{window}" in compiled.compile_report.strategies
     torch.testing.assert_close(compiled(x), model(x))
+
+
+@pytest.mark.parametrize("pool,shape,strategy", [
+    # SqueezeNet's: ceil mode pads with -inf past the last row and column.
+    (dict(kernel_size=3, stride=2, ceil_mode=True), (1, 5, 37, 37), "max pool 3x3/2: rows of 18"),
+    # ResNet's: -inf padding on every side, so the first row and column read padding.
+    (dict(kernel_size=3, stride=2, padding=1), (2, 3, 20, 36), "max pool 3x3/2: rows of 18"),
+    (dict(kernel_size=3, stride=1, padding=1), (1, 4, 9, 21), "max pool 3x3/1: rows of 21"),
+    (dict(kernel_size=2, stride=1), (1, 3, 7, 40), "max pool 2x2/1: rows of 39"),
+    (dict(kernel_size=3, stride=2, dilation=2, ceil_mode=True), (1, 2, 17, 30), "max pool 3x3/2: rows of 14"),
+])
+def test_overlapping_max_pool_is_a_stencil_and_matches_pytorch(pool, shape, strategy):
+    """Windows that overlap are computed by the depthwise stencil with a maximum,
+    on inputs with negative values, so reading -inf padding as zero would show."""
+    torch.manual_seed(0)
+    model = torch.nn.MaxPool2d(**pool).eval()
+    x = torch.randn(*shape)
+    compiled = compile_checked(model, (x,), threads=1)
+    assert any(s.startswith(strategy) for s in compiled.compile_report.strategies), compiled.compile_report.strategies
+
+
+def test_squeezenet_fire_and_ceil_mode_pool_match_pytorch():
+    """A conv + ReLU, ceil-mode pool and Fire module's concat, at batch 2."""
+    torch.manual_seed(0)
+
+    class Fire(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, stride=2), torch.nn.ReLU(),
+                                            torch.nn.MaxPool2d(3, 2, ceil_mode=True))
+            self.squeeze = torch.nn.Sequential(torch.nn.Conv2d(16, 8, 1), torch.nn.ReLU())
+            self.e1 = torch.nn.Sequential(torch.nn.Conv2d(8, 16, 1), torch.nn.ReLU())
+            self.e3 = torch.nn.Sequential(torch.nn.Conv2d(8, 16, 3, padding=1), torch.nn.ReLU())
+            self.pool = torch.nn.MaxPool2d(3, 2, ceil_mode=True)
+
+        def forward(self, x):
+            s = self.squeeze(self.stem(x))
+            return self.pool(torch.cat([self.e1(s), self.e3(s)], 1))
+
+    model = Fire().eval()
+    x = torch.randn(2, 3, 63, 63)
+    compiled = compile_checked(model, (x,), threads=2)
+    assert sum(s.startswith("max pool 3x3/2") for s in compiled.compile_report.strategies) == 2
