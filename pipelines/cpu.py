@@ -160,7 +160,7 @@ class CpuPipeline(Configurable):
             *([("pack", self._pack_matmul())] if self.pack else []),
             (
                 "fuse",
-                "func.func(linalg-fuse-elementwise-ops),wafer-hoist-broadcast-compute,wafer-split-asserts,func.func(canonicalize,cse),"
+                "wafer-plane-sums,func.func(linalg-fuse-elementwise-ops),wafer-hoist-broadcast-compute,wafer-split-asserts,func.func(canonicalize,cse),"
                 "wafer-fuse-epilogues,"
                 + (f"wafer-vectorize-pooling{self._on_machine}," if self.vectorize else "")
                 + f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)",
