@@ -213,6 +213,19 @@ def test_convolution_gathered_inside_row_aligned_tiles(threads, stride, batch):
     assert_strategy(compiled, "cache tile 16x224")
 
 
+def test_convolution_whose_tiles_are_not_whole_rows():
+    """Rows of 40 pixels and cache tiles of 64 columns (a kernel `wafer tune` tries):
+    no tile is whole image rows, so the columns are gathered before the tiles, not
+    in them (wafer-pack-matmul used to fail on resnet18's first conv this way)."""
+    import torch
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(16, 64, 3)
+    compiled = compile_checked(conv, (torch.randn(1, 16, 10, 42),), threads=2, machine="avx512", winograd=False,
+                               register_tile=(4, 32), cache_tile=(64, 64))
+    assert_strategy(compiled, "packed matmul 64x320x144: register block 4x32, k unroll 8, cache tile 64x64")
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_columns_copied_straight_into_panels(threads):
     """24-pixel rows: runs of 8 pixels fill the packed panels directly from the
