@@ -22,7 +22,7 @@ from ..tuning.database import KernelChoice, TuningDatabase, cpu_key
 from .constant_pack import fold_constant_packs
 from .cpu_target import TargetedPass, host_flags
 from .kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL, PARALLEL_FLOPS
-from .matmul_contraction import in_parallel_loop, match_contraction
+from .matmul_contraction import Contraction, in_parallel_loop, match_contraction
 from .matmul_gathers import gather_into_panels, im2col_gather, im2col_row, lower_gathers
 from .matmul_kernel import emit_kernel, lower_to_fma
 from .matmul_packing import (
@@ -34,11 +34,13 @@ from .matmul_packing import (
     read_rows_in_place,
     unpack_accumulators,
 )
-from .matmul_plan import plan_kernel, tuning_signature
+from .matmul_plan import Kernel, plan_kernel, tuning_signature
+from .matmul_split import split_ragged
 from .pass_base import PassFailure, find_ops
 from .transform_script import hoist_loop_invariant_subsets, remove_tags, tag, transform_script
 
 STRATEGY = "wafer.strategy"
+TUNED_AS = "wafer.tuned_as"  # on the parts of a split contraction: the index of its whole's record
 
 
 def record_strategy(op: ir.OpView, text: str) -> None:
@@ -116,22 +118,26 @@ class PackMatmul(TargetedPass):
     threads: int = 1
 
     def apply(self, module: ir.Operation) -> None:
-        found = [c for c in (match_contraction(op.opview) for op in find_ops(module, lambda op: True))
-                 if c is not None]
+        database = self._database(module)
+        # The parts of a split contraction keep the record tuned for it whole.
+        records = []
+
+        def plan_whole(contraction: Contraction) -> Kernel:
+            kernel, _, tuned, *_ = self._plan(contraction, database, records)
+            if tuned is not None:
+                contraction.op.attributes[TUNED_AS] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64),
+                                                                         len(records))
+                records.append(tuned)
+            return kernel
+
+        split_ragged(module, lambda: self._match(module), plan_whole)
+        found = self._match(module)
         if not found:
             return
-        database = self._database(module)
         plans = []
         with transform_script(module) as root:
             for i, contraction in enumerate(found):
-                gather = im2col_gather(contraction)
-                row = im2col_row(gather)
-                # A contraction inside a parallel loop (wafer-winograd's blocks) is one thread's work.
-                parallel_flops = math.inf if in_parallel_loop(contraction.op) else self.parallel_flops
-                signature = tuning_signature(contraction, self.threads)
-                tuned = database.lookup(signature) if database is not None and signature is not None else None
-                choice = tuned.choice if tuned is not None else self._options_choice()
-                kernel, per_tile = plan_kernel(contraction, choice, self.cpu.lanes, parallel_flops, row)
+                kernel, per_tile, tuned, gather, row = self._plan(contraction, database, records)
                 record_strategy(contraction.op, ("tuned " if tuned is not None else "") + kernel.describe(contraction))
                 tag(contraction.op.operation, f"mm{i}")
                 pack_operands(root, f"mm{i}", contraction, kernel)
@@ -153,12 +159,35 @@ class PackMatmul(TargetedPass):
                 tensor_transform.ApplyFoldTensorEmptyPatternsOp()
             hoist_loop_invariant_subsets(root)  # the accumulator stays in registers across K
         remove_tags(module, PACKED)
+        remove_tags(module, TUNED_AS)
         gather_into_panels(module)
         fold_constant_packs(module)  # weights are packed once, here, not on every call
         fold_reshaping_packs(module)
         fuse_accumulator_fills(module)
         lower_relayouts(module, self.cpu.lanes)
         lower_gathers(module)
+
+    @staticmethod
+    def _match(module: ir.Operation) -> list[Contraction]:
+        return [c for c in (match_contraction(op.opview) for op in find_ops(module, lambda op: True))
+                if c is not None]
+
+    def _plan(self, contraction: Contraction, database: TuningDatabase | None, records: list):
+        """The kernel of `contraction`, whether B is packed per cache tile, the
+        tuned record that chose it (if any; a part of a split contraction has
+        its whole's, in `records`), and B's im2col gather and row."""
+        gather = im2col_gather(contraction)
+        row = im2col_row(gather)
+        # A contraction inside a parallel loop (wafer-winograd's blocks) is one thread's work.
+        parallel_flops = math.inf if in_parallel_loop(contraction.op) else self.parallel_flops
+        if TUNED_AS in contraction.op.attributes:
+            tuned = records[ir.IntegerAttr(contraction.op.attributes[TUNED_AS]).value]
+        else:
+            signature = tuning_signature(contraction, self.threads)
+            tuned = database.lookup(signature) if database is not None and signature is not None else None
+        choice = tuned.choice if tuned is not None else self._options_choice()
+        kernel, per_tile = plan_kernel(contraction, choice, self.cpu.lanes, parallel_flops, row)
+        return kernel, per_tile, tuned, gather, row
 
     def _options_choice(self) -> KernelChoice:
         """The kernel this pass's options ask for, where no tuned record applies."""

@@ -57,12 +57,15 @@ def assert_strategy(exe, expected: str):
     assert any(expected in line for line in exe.compile_report.strategies), exe.compile_report.strategies
 
 
-@pytest.mark.parametrize("m,n,k", [(1, 1000, 64), (17, 33, 65), (64, 96, 128), (9, 16, 7), (3, 10, 1)])
-def test_matmul_remainders(m, n, k):
+@pytest.mark.parametrize("m,n,k,parts", [
+    (1, 1000, 64, ["1x1000x64"]), (1, 4000, 64, ["1x3840x64", "1x160x64"]),  # N over 8 cache tiles: split
+    (17, 33, 65, ["17x33x65"]), (64, 96, 128, ["64x96x128"]), (9, 16, 7, ["9x16x7"]), (3, 10, 1, ["3x10x1"])])
+def test_matmul_remainders(m, n, k, parts):
     exe = wafer.compile_mlir(MATMUL.format(m=m, n=n, k=k))
     a, b = random(m, k), random(k, n)
     np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
-    assert_strategy(exe, f"packed matmul {m}x{n}x{k}")
+    for part in parts:
+        assert_strategy(exe, f"packed matmul {part}")
 
 
 def test_single_row_gets_a_wide_block():
@@ -187,7 +190,8 @@ def test_small_matmul_stays_serial():
 def test_big_convolution_parallel_gather_and_tile_packed_columns(threads, stride):
     """A gather over 2^18 values spread over the threads, and the columns packed
     inside each parallel cache tile (one tile of 24 rows covers M; 1665 pixels
-    leave a partial 32-wide panel); strided windows stay scalar copies."""
+    leave one column, split off as a contraction of its own); strided windows
+    stay scalar copies."""
     import torch
 
     torch.manual_seed(0)
@@ -195,7 +199,8 @@ def test_big_convolution_parallel_gather_and_tile_packed_columns(threads, stride
     x = torch.randn(1, 20, 45 * stride, 37 * stride)
     compiled = compile_checked(conv, (x,), threads=threads)
     report = compiled.compile_report
-    assert any(s.startswith("packed matmul 24x1665x180") and "serial" not in s for s in report.strategies)
+    assert any(s.startswith("packed matmul 24x1664x180") and "serial" not in s for s in report.strategies)
+    assert_strategy(compiled, "packed matmul 24x1x180")
     assert (report.stages[-1].ops_after["omp.parallel"] > 0) == (threads > 1)
 
 
@@ -369,3 +374,37 @@ def test_pipeline_k_block_zero_packs_operands_whole():
     a, b = random(m, k), random(k, n)
     np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
     assert not any("k block" in s for s in exe.compile_report.strategies), exe.compile_report.strategies
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("m,n,k,parts", [
+    (8, 2000, 64, ["8x1984x64", "8x16x64"]),  # ragged N over 8 tiles of 4 blocks
+    (603, 256, 96, ["600x256x96", "3x"]),  # ragged M over 8 tiles of 8 blocks
+    (603, 2001, 48, ["600x1984x48", "3x", "600x17x48"]),  # both
+])
+def test_ragged_edges_split_off(threads, m, n, k, parts):
+    """M or N past one cache tile and not whole register blocks: the remainder is a
+    contraction of its own, the whole blocks keep static tiles (issue 13)."""
+    import torch
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(k, n)
+    compiled = compile_checked(layer, (torch.randn(m, k),), threads=threads, machine="avx512")
+    for part in parts:
+        assert_strategy(compiled, f"packed matmul {part}")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch", [1, 2])
+def test_ragged_image_convolutions_split_off(threads, batch):
+    """SqueezeNet's 55x55 images: 3025 pixels are 94 panels of 32 and 17 pixels split off."""
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(16, 64, 1), torch.nn.ReLU(), torch.nn.Conv2d(64, 16, 3, padding=1))
+    compiled = compile_checked(model.eval(), (torch.randn(batch, 16, 55, 55),), threads=threads, machine="avx512",
+                               winograd=False)
+    whole, rest = batch * 3008, batch * 17  # per image; the strategies count all images' columns
+    for filters, k in ((64, 16), (16, 576)):
+        assert_strategy(compiled, f"packed matmul {filters}x{whole}x{k}")
+        assert_strategy(compiled, f"packed matmul {filters}x{rest}x{k}")
