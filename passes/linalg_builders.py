@@ -132,32 +132,41 @@ def parallel_insert(value: ir.Value, dest: ir.Value, offsets: list[ir.Value], si
     tensor.ParallelInsertSliceOp(value, dest, dynamic, [], [], static, sizes, [1] * len(sizes))
 
 
-def with_extra_inputs(op: ir.Operation, inputs: list[ir.Value],
-                      maps: list[ir.AffineMap]) -> tuple[ir.Operation, list[ir.Value]]:
-    """Replace linalg.generic `op` by one that also reads `inputs` through `maps`,
-    after its own inputs (linalg wants a block argument per operand, in operand
-    order), with `op`'s body moved in; the new generic and the new block arguments."""
+def generic_like(op: ir.Operation, inputs: list[ir.Value], input_maps: list[ir.Attribute],
+                 args: list[ir.Value | None]) -> tuple[ir.Operation, ir.Block]:
+    """A linalg.generic like `op` (its outputs, attributes and result types), built
+    before it, that reads `inputs` through `input_maps`, and its empty body block.
+    `args` are `op`'s block arguments in the new block's order, None for a new
+    input's: each is replaced by its new argument (linalg wants one per operand)."""
     n_inputs, n_outputs = ir.DenseI32ArrayAttr(op.attributes["operandSegmentSizes"])
-    operands, old_maps = list(op.operands), list(op.attributes["indexing_maps"])
+    outputs, maps = list(op.operands)[n_inputs:], list(op.attributes["indexing_maps"])
     attributes = {name: op.attributes[name] for name in op.attributes}
-    attributes["indexing_maps"] = ir.ArrayAttr.get(
-        old_maps[:n_inputs] + [ir.AffineMapAttr.get(m) for m in maps] + old_maps[n_inputs:])
-    attributes["operandSegmentSizes"] = ir.DenseI32ArrayAttr.get([n_inputs + len(inputs), n_outputs])
+    attributes["indexing_maps"] = ir.ArrayAttr.get(input_maps + maps[n_inputs:])
+    attributes["operandSegmentSizes"] = ir.DenseI32ArrayAttr.get([len(inputs), n_outputs])
     with ir.InsertionPoint(op), op.location:
-        generic = ir.Operation.create(
-            "linalg.generic", results=[r.type for r in op.results],
-            operands=operands[:n_inputs] + inputs + operands[n_inputs:], attributes=attributes, regions=1)
-    old_block = op.regions[0].blocks[0]
-    old_args = list(old_block.arguments)
-    args = old_args[:n_inputs] + [None] * len(inputs) + old_args[n_inputs:]
-    new_types = iter(ir.ShapedType(v.type).element_type for v in inputs)
-    types = [next(new_types) if a is None else a.type for a in args]
-    block = generic.regions[0].blocks.append(
-        *types,
-        arg_locs=[op.location if a is None else a.location for a in args])
+        generic = ir.Operation.create("linalg.generic", results=[r.type for r in op.results],
+                                      operands=inputs + outputs, attributes=attributes, regions=1)
+    operands = inputs + outputs
+    types = [ir.ShapedType(v.type).element_type if a is None else a.type for a, v in zip(args, operands)]
+    block = generic.regions[0].blocks.append(*types, arg_locs=[op.location if a is None else a.location for a in args])
     for old, new in zip(args, block.arguments):
         if old is not None:
             old.replace_all_uses_with(new)
+    return generic, block
+
+
+def with_extra_inputs(op: ir.Operation, inputs: list[ir.Value],
+                      maps: list[ir.AffineMap]) -> tuple[ir.Operation, list[ir.Value]]:
+    """Replace linalg.generic `op` by one that also reads `inputs` through `maps`,
+    after its own inputs, with `op`'s body moved in; the new generic and the new
+    block arguments."""
+    n_inputs = ir.DenseI32ArrayAttr(op.attributes["operandSegmentSizes"])[0]
+    old_block = op.regions[0].blocks[0]
+    old_args = list(old_block.arguments)
+    generic, block = generic_like(
+        op, list(op.operands)[:n_inputs] + inputs,
+        list(op.attributes["indexing_maps"])[:n_inputs] + [ir.AffineMapAttr.get(m) for m in maps],
+        old_args[:n_inputs] + [None] * len(inputs) + old_args[n_inputs:])
     for inner in list(old_block.operations):
         inner.detach_from_parent()
         block.append(inner)

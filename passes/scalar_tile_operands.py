@@ -10,7 +10,7 @@ from torch_mlir.dialects import tensor
 from torch_mlir.dialects.transform import structured
 
 from .cpu_target import TargetedPass
-from .linalg_builders import index_constant
+from .linalg_builders import generic_like, index_constant
 from .linalg_queries import PARALLEL, indexing_maps, is_projected_map, iterator_types, map_dims
 from .pass_base import find_ops
 from .transform_script import match_tagged, tag, transform_script
@@ -121,25 +121,16 @@ def _one_element(value: ir.Value) -> bool:
 
 def _read_as_scalars(op: ir.Operation, single: list[int]) -> None:
     """Rebuild `op` without the inputs `single`; its body reads each one's element from above."""
-    n_inputs, n_outputs = ir.DenseI32ArrayAttr(op.attributes["operandSegmentSizes"])
-    operands, maps = list(op.operands), list(op.attributes["indexing_maps"])
-    keep = [i for i in range(len(operands)) if i not in single]
-    attributes = {name: op.attributes[name] for name in op.attributes}
-    attributes["indexing_maps"] = ir.ArrayAttr.get([maps[i] for i in keep])
-    attributes["operandSegmentSizes"] = ir.DenseI32ArrayAttr.get([n_inputs - len(single), n_outputs])
-    with ir.InsertionPoint(op), op.location:
-        scalars = {}
-        for i in single:
-            zeros = [index_constant(0)] * len(operands[i].type.shape)
-            scalars[i] = tensor.ExtractOp(operands[i], zeros).result
-        generic = ir.Operation.create("linalg.generic", results=[r.type for r in op.results],
-                                      operands=[operands[i] for i in keep], attributes=attributes, regions=1)
+    inputs, maps = list(op.opview.inputs), list(op.attributes["indexing_maps"])
     old_block = op.regions[0].blocks[0]
     old_args = list(old_block.arguments)
-    block = generic.regions[0].blocks.append(*[old_args[i].type for i in keep],
-                                             arg_locs=[old_args[i].location for i in keep])
-    for i, arg in enumerate(old_args):
-        arg.replace_all_uses_with(scalars[i] if i in scalars else block.arguments[keep.index(i)])
+    with ir.InsertionPoint(op), op.location:
+        zero = index_constant(0)
+        for i in single:
+            old_args[i].replace_all_uses_with(tensor.ExtractOp(inputs[i], [zero] * inputs[i].type.rank).result)
+    kept = [i for i in range(len(inputs)) if i not in single]
+    generic, block = generic_like(op, [inputs[i] for i in kept], [maps[i] for i in kept],
+                                  [old_args[i] for i in kept] + old_args[len(inputs):])
     for inner in list(old_block.operations):
         if _uniform(inner, generic):
             inner.move_before(generic)  # computed once per tile, not per lane
