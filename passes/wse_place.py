@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from torch_mlir import ir
 
 from ..dialects.wse import fabric_of, int_attr, regions_of, str_attr
-from ..wse_target.distribution import as_contraction, summa_plan
+from ..wse_target.distribution import as_contraction, rowwise_bytes_per_pe, summa_plan
 from .linalg_queries import REDUCTION, iterator_types, loop_ranges
 from .pass_base import PassFailure, WaferPass
 from .placement_modes import check_mode
@@ -38,13 +38,17 @@ class Demand:
     anchor_bytes: int = 0  # the bytes of the contraction's operands and result
     _fits: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> bool
     reduces_across: bool = False  # a rowwise region reduces along its columns
+    rowwise: tuple = ()  # a rowwise region's (members, row loop, column loop)
 
     def fits(self, rows: int, cols: int, sram_bytes: int) -> bool:
-        """The region's buffers fit one PE's SRAM: a summa region's product
-        exactly as wse-distribute lays it out (padded blocks, panels), the
-        other tensors split evenly; 10% to spare for what this does not see."""
-        if self.anchor is None:
-            return self.bytes <= rows * cols * 0.8 * sram_bytes
+        """The region's buffers fit one PE's SRAM: a rowwise region's and a summa
+        region's product exactly as wse-distribute lays them out (padded blocks,
+        panels), a summa region's other tensors split evenly; 10% to spare for
+        what this does not see."""
+        if self.rowwise:
+            if (rows, cols) not in self._fits:
+                self._fits[rows, cols] = rowwise_bytes_per_pe(*self.rowwise, rows, cols) <= 0.9 * sram_bytes
+            return self._fits[rows, cols]
         if (rows, cols) not in self._fits:
             anchor = summa_plan(self.anchor, rows, cols).bytes_per_pe(self.anchor, rows, cols)
             rest = (self.bytes - self.anchor_bytes) / (rows * cols)
@@ -119,7 +123,8 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
     reduces_across = col is not None and any(iterator_types(op)[col] == REDUCTION for op in members
                                              if len(iterator_types(op)) == len(ranges))
     return Demand(flops, ranges[row] if row is not None else 1, ranges[col] if col is not None else 1,
-                  divides=True, bytes=size, streamed=streamed, reduces_across=reduces_across)
+                  divides=True, bytes=size, streamed=streamed, reduces_across=reduces_across,
+                  rowwise=(members, row, col))
 
 
 def _set_rect(region: ir.Operation, x: int, y: int, width: int, height: int, slot: int) -> None:

@@ -91,7 +91,8 @@ class Contraction:
 
 
 def as_contraction(op: ir.Operation) -> Contraction | None:
-    """Recognize a matmul-like linalg.generic (matmul, batch matmul, linear)."""
+    """Recognize a matmul-like linalg.generic (matmul, batch matmul, linear): one
+    with two inputs stepped along k, each with an output loop of its own."""
     if op.name != "linalg.generic" or len(op.results) != 1 or not is_projected(op):
         return None
     reductions = reduction_dims(op)
@@ -102,13 +103,24 @@ def as_contraction(op: ir.Operation) -> Contraction | None:
     maps = indexing_maps(op)
     dims = [set(d for d in map_dims(m) if d is not None) for m in maps]
     inputs, out = dims[:-1], dims[-1]
-    stepped = [i for i, d in enumerate(inputs) if k in d]
+    # Stepped inputs that read the same loops are one operand to SUMMA (a residual
+    # added to a 1x1 conv's input before the product): a and b must differ.
+    stepped = []
+    for d in inputs:
+        if k in d and d not in stepped:
+            stepped.append(d)
     if len(stepped) < 2:
         return None
-    a = inputs[stepped[0]]
-    b = inputs[max(stepped[1:], key=lambda i: math.prod(ranges[d] for d in inputs[i]))]
+    a = stepped[0]
+    b = max(stepped[1:], key=lambda dims: math.prod(ranges[d] for d in dims))
     m = next((d for d in sorted(a - b, key=lambda d: -ranges[d]) if d in out), None)
     n = next((d for d in sorted(b - a, key=lambda d: -ranges[d]) if d in out), None)
+    if n is None:
+        # No output loop of b's own: a depthwise window, a matrix-vector product or a
+        # sum over a residual (x + y summed over a plane). SUMMA would step k past PEs
+        # that hold no output columns; a rowwise region keeps the operand resident
+        # and reduces its windows in place or across the columns.
+        return None
     roles = []
     for d in inputs:
         if k not in d:
@@ -167,6 +179,28 @@ def summa_plan(op: ir.Operation, height: int, width: int) -> SummaPlan:
         inputs.append((layout, role, k_dim))
     out = layout_for(maps[-1], contraction.m, contraction.n)
     return SummaPlan(panel, math.ceil(extent_k / panel), tuple(inputs), out)
+
+
+def rowwise_bytes_per_pe(members: list[ir.Operation], row_loop: int | None, col_loop: int | None,
+                         height: int, width: int) -> int:
+    """One PE's share of every tensor a rowwise region's ops read or write, as
+    wse-distribute lays them out (each value once), plus the partial-sum buffer
+    of a reduction combined across the columns."""
+    total, seen = 0, []
+    for op in members:
+        reduced_across = col_loop is not None and width > 1 and col_loop in reduction_dims(op)
+        n_in = len(op.operands) - len(op.results)
+        placed = list(zip(list(op.operands)[:n_in] + list(op.results), indexing_maps(op)))
+        for value, affine_map in placed:
+            if any(value == known for known in seen):
+                continue
+            seen.append(value)
+            shaped = ir.ShapedType(value.type)
+            local = layout_for(affine_map, row_loop, col_loop).local_shape(list(shaped.shape), height, width)
+            size = math.prod(local) * max(1, shaped.element_type.width // 8)
+            is_result = any(value == result for result in op.results)
+            total += size * (2 if is_result and reduced_across else 1)
+    return total
 
 
 COMBINERS = {

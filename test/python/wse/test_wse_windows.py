@@ -9,6 +9,7 @@ from torch_mlir import ir
 import wafer
 from wafer.examples.models import EXAMPLES
 from wafer.wse_target.machine import SMALL
+from wse_checks import ops_in, regions
 
 MODES = ("pipelined", "whole-wafer")
 # At batch 2 the ResNet block's im2col patches (9x its activations, for each of its
@@ -24,22 +25,6 @@ def compiled(name: str, batch: int, mode: str):
     model, inputs = EXAMPLES[name].build(batch)
     program = wafer.compile(model, inputs, target="wse", mode=mode)
     return model, inputs, program, program(*inputs)
-
-
-def ops_in(op: ir.Operation) -> list[ir.Operation]:
-    found = []
-
-    def collect(inner: ir.Operation) -> ir.WalkResult:
-        found.append(inner)
-        return ir.WalkResult.ADVANCE
-
-    op.walk(collect)
-    return found
-
-
-def regions(program, kind: str) -> list[ir.Operation]:
-    return [op for op in ops_in(program.executable.module.operation)
-            if op.name == "wse.region" and ir.StringAttr(op.attributes["kind"]).value == kind]
 
 
 @pytest.mark.parametrize("name, batch, mode", FITS)

@@ -2,6 +2,7 @@
 and checked against PyTorch."""
 
 import torch
+from torch_mlir import ir
 
 import wafer
 
@@ -25,3 +26,19 @@ def compile_and_check(fn, *inputs, mode="pipelined"):
         expected = model(*inputs)
     torch.testing.assert_close(torch.as_tensor(program(*inputs)), expected)
     return program
+
+
+def ops_in(op: ir.Operation) -> list[ir.Operation]:
+    found = []
+
+    def collect(inner: ir.Operation) -> ir.WalkResult:
+        found.append(inner)
+        return ir.WalkResult.ADVANCE
+
+    op.walk(collect)
+    return found
+
+
+def regions(program, kind: str) -> list[ir.Operation]:
+    return [op for op in ops_in(program.executable.module.operation)
+            if op.name == "wse.region" and ir.StringAttr(op.attributes["kind"]).value == kind]
