@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from torch_mlir import ir
 
 from ..dialects.wse import UNROUTED, int_attr, regions_of, str_attr
-from ..wse_target.distribution import Layout, as_contraction, combiner, layout_for, summa_plan
-from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, iterator_types, loop_ranges, map_dims, reduction_dims
+from ..wse_target.distribution import Layout, combiner, layout_for, summa_epilogue_loops, summa_plan
+from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, iterator_types, loop_ranges, reduction_dims
 from .pass_base import PassFailure, WaferPass
 from .wse_partition import SUMMA, is_init
 
@@ -286,14 +286,8 @@ def distribute(region: ir.Operation) -> None:
     anchor = members[0]
     if str_attr(region, "kind") == SUMMA:
         builder.summa(anchor)
-        contraction = as_contraction(anchor)
-        out_dims = map_dims(indexing_maps(anchor)[-1])
-        row_tensor_dim = out_dims.index(contraction.m) if contraction.m in out_dims else None
-        col_tensor_dim = out_dims.index(contraction.n) if contraction.n in out_dims else None
         for op in members[1:]:
-            dims = map_dims(indexing_maps(op)[-1])
-            builder.local(op, None if row_tensor_dim is None else dims[row_tensor_dim],
-                          None if col_tensor_dim is None else dims[col_tensor_dim])
+            builder.local(op, *summa_epilogue_loops(anchor, op))
     else:
         row_loop, col_loop = split_loops(anchor, members)
         for op in members:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from torch_mlir import ir
 
 from ..dialects.wse import fabric_of, int_attr, regions_of, str_attr
-from ..wse_target.distribution import as_contraction, rowwise_bytes_per_pe, summa_plan
+from ..wse_target.distribution import as_contraction, local_bytes_per_pe, summa_epilogue_loops, summa_plan
 from .linalg_queries import REDUCTION, iterator_types, loop_ranges
 from .pass_base import PassFailure, WaferPass
 from .placement_modes import check_mode
@@ -34,25 +34,21 @@ class Demand:
     bytes: int  # every tensor the region reads or writes, once
     streamed: int = 0  # bytes that stream in every inference (all but preloaded weights)
     mnk: tuple[int, int, int] | None = None  # a summa region's extents
-    anchor: ir.Operation | None = None  # a summa region's contraction
-    anchor_bytes: int = 0  # the bytes of the contraction's operands and result
     _fits: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> bool
     reduces_across: bool = False  # a rowwise region reduces along its columns
-    rowwise: tuple = ()  # a rowwise region's (members, row loop, column loop)
+    members: tuple = ()  # the region's ops
+    placed: tuple = ()  # the ops run locally on each PE, with the loops over its rows and columns
 
     def fits(self, rows: int, cols: int, sram_bytes: int) -> bool:
-        """The region's buffers fit one PE's SRAM: a rowwise region's and a summa
-        region's product exactly as wse-distribute lays them out (padded blocks,
-        panels), a summa region's other tensors split evenly; 10% to spare for
-        what this does not see."""
-        if self.rowwise:
-            if (rows, cols) not in self._fits:
-                self._fits[rows, cols] = rowwise_bytes_per_pe(*self.rowwise, rows, cols) <= 0.9 * sram_bytes
-            return self._fits[rows, cols]
+        """The region's buffers fit one PE's SRAM, laid out exactly as
+        wse-distribute will (padded blocks, panels); 10% to spare for what
+        this does not see."""
         if (rows, cols) not in self._fits:
-            anchor = summa_plan(self.anchor, rows, cols).bytes_per_pe(self.anchor, rows, cols)
-            rest = (self.bytes - self.anchor_bytes) / (rows * cols)
-            self._fits[rows, cols] = anchor + rest <= 0.9 * sram_bytes
+            anchor = self.members[0]
+            summa = summa_plan(anchor, rows, cols).bytes_per_pe(anchor, rows, cols) if self.mnk else 0
+            known = tuple(anchor.results) if self.mnk else ()
+            local = local_bytes_per_pe(list(self.placed), rows, cols, known)
+            self._fits[rows, cols] = summa + local <= 0.9 * sram_bytes
         return self._fits[rows, cols]
 
     def min_cols(self, rows: int, sram_bytes: int) -> int:
@@ -117,14 +113,15 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
         m = ranges[c.m] if c.m is not None else 1
         n = ranges[c.n] if c.n is not None else 1
         k = ranges[c.k]
+        epilogue = tuple((op, *summa_epilogue_loops(anchor, op)) for op in members[1:])
         return Demand(flops, max(k, m), n, divides=False, bytes=size, streamed=streamed, mnk=(m, n, k),
-                      anchor=anchor, anchor_bytes=_tensor_bytes(list(anchor.operands) + list(anchor.results)))
+                      members=tuple(members), placed=epilogue)
     row, col = split_loops(anchor, members)
     reduces_across = col is not None and any(iterator_types(op)[col] == REDUCTION for op in members
                                              if len(iterator_types(op)) == len(ranges))
     return Demand(flops, ranges[row] if row is not None else 1, ranges[col] if col is not None else 1,
                   divides=True, bytes=size, streamed=streamed, reduces_across=reduces_across,
-                  rowwise=(members, row, col))
+                  members=tuple(members), placed=tuple((op, row, col) for op in members))
 
 
 def _set_rect(region: ir.Operation, x: int, y: int, width: int, height: int, slot: int) -> None:

@@ -181,18 +181,28 @@ def summa_plan(op: ir.Operation, height: int, width: int) -> SummaPlan:
     return SummaPlan(panel, math.ceil(extent_k / panel), tuple(inputs), out)
 
 
-def rowwise_bytes_per_pe(members: list[ir.Operation], row_loop: int | None, col_loop: int | None,
-                         height: int, width: int) -> int:
-    """One PE's share of every tensor a rowwise region's ops read or write, as
-    wse-distribute lays them out (each value once), plus the partial-sum buffer
-    of a reduction combined across the columns."""
-    total, seen = 0, []
-    for op in members:
+def summa_epilogue_loops(anchor: ir.Operation, op: ir.Operation) -> tuple[int | None, int | None]:
+    """The loops of `op`, an elementwise consumer of contraction `anchor`, that
+    run over the PE rows and columns: those that index the contraction's m and n."""
+    contraction = as_contraction(anchor)
+    out_dims = map_dims(indexing_maps(anchor)[-1])
+    dims = map_dims(indexing_maps(op)[-1])
+    return tuple(dims[out_dims.index(loop)] if loop in out_dims else None
+                 for loop in (contraction.m, contraction.n))
+
+
+def local_bytes_per_pe(placed_ops: list[tuple[ir.Operation, int | None, int | None]], height: int, width: int,
+                       known: tuple[ir.Value, ...] = ()) -> int:
+    """One PE's share of every tensor the ops read or write, each run with its
+    (row loop, column loop) split as wse-distribute lays them out, each value
+    once and none of `known`, plus the partial-sum buffer of a reduction
+    combined across the columns."""
+    total, seen = 0, list(known)
+    for op, row_loop, col_loop in placed_ops:
         reduced_across = col_loop is not None and width > 1 and col_loop in reduction_dims(op)
         n_in = len(op.operands) - len(op.results)
-        placed = list(zip(list(op.operands)[:n_in] + list(op.results), indexing_maps(op)))
-        for value, affine_map in placed:
-            if any(value == known for known in seen):
+        for value, affine_map in zip(list(op.operands)[:n_in] + list(op.results), indexing_maps(op)):
+            if any(value == other for other in seen):
                 continue
             seen.append(value)
             shaped = ir.ShapedType(value.type)
