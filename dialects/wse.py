@@ -150,7 +150,8 @@ def stream_box(op: ir.Operation) -> tuple[int, int, int, int] | None:
 
 
 def buffer_bytes(type_: ir.Type) -> int:
-    shaped = ir.MemRefType(type_)
+    """Bytes of a buffer or tensor type."""
+    shaped = ir.ShapedType(type_)
     return math.prod(shaped.shape) * max(1, shaped.element_type.width // 8)
 
 

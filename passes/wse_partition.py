@@ -37,6 +37,16 @@ def is_check(op: ir.Operation) -> bool:
     return op.name == "linalg.generic" and not op.results
 
 
+def runs_on_host(op: ir.Operation) -> bool:
+    """An op with no spatial mapping, run on the host between regions: a scan
+    (cumsum), or a generic whose body gathers with tensor.extract (an embedding
+    lookup, a gather by computed indices). Its data crosses the wafer's edge."""
+    if op.name == "tm_tensor.scan":
+        return True
+    return op.name == "linalg.generic" and any(
+        inner.operation.name == "tensor.extract" for inner in op.regions[0].blocks[0].operations)
+
+
 # What may run between regions, on whole tensors, as the data movement of the
 # streams that feed regions: everything else must be inside a region.
 _BETWEEN_REGIONS = frozenset({
@@ -54,6 +64,8 @@ def check_between_regions(block: ir.Block) -> None:
         if op.name in _BETWEEN_REGIONS:
             continue
         if op.name == "linalg.generic" and (is_init(op) or is_relayout(op) or is_check(op)):
+            continue
+        if runs_on_host(op):
             continue
         raise PassFailure(op.location, f"'{op.name}' is not supported by the wse target")
 
@@ -103,7 +115,7 @@ def find_groups(block: ir.Block) -> list[Group]:
                               "(run func.func(linalg-generalize-named-ops) first, as the wse pipeline does)")
         if op.name != "linalg.generic" or any(op == g for g in grouped):
             continue
-        if is_init(op) or is_relayout(op) or is_check(op):
+        if is_init(op) or is_relayout(op) or is_check(op) or runs_on_host(op):
             continue
         if not is_projected(op):
             raise PassFailure(op.location, "the wse target cannot partition this op: its indexing maps "

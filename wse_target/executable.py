@@ -31,5 +31,6 @@ class WseExecutable(Executable):
         with self.module.context:
             results = execute(self.module, name, arrays)
         self.report = self.estimate(name)
-        results = [np.asarray(r, dtype=spec.dtype) for r, spec in zip(results, signature.results)]
+        # A result may be a broadcast or a read-only view of a constant: the caller owns a writable copy.
+        results = [np.require(r, dtype=spec.dtype, requirements=["W"]) for r, spec in zip(results, signature.results)]
         return results[0] if len(results) == 1 else tuple(results)

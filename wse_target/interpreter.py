@@ -380,11 +380,28 @@ def _run_block(
         elif op.name == "cf.assert":
             if not np.all(get(op.operands[0])):
                 raise _fail(op, f"assertion failed: {ir.StringAttr(op.attributes['msg']).value}")
+        elif op.name == "tensor.extract":
+            values[op.result] = _extract(op, get(op.operands[0]), [get(v) for v in op.operands[1:]])
         elif op.name in _SCALAR_OPS:
             values[op.result] = _SCALAR_OPS[op.name](op, *[get(v) for v in op.operands])
         else:
             raise _fail(op, f"unsupported op in the body of '{owner.name}'")
     raise _fail(owner, "region has no terminator")
+
+
+def _extract(op: ir.Operation, source: np.ndarray, indices: list[np.ndarray]) -> np.ndarray:
+    """A gather in a body (an embedding lookup): the element of `source` at each
+    iteration's indices, by one fancy index. An index outside the tensor is a
+    run-time error, as the CPU target's checks make it: numpy would wrap a
+    negative one around silently."""
+    if source.ndim != len(indices):  # a tensor on the PE grid: gathers run between regions
+        raise _fail(op, "reads a tensor held on the PE grid; a gather runs between regions")
+    for axis, (index, extent) in enumerate(zip(indices, source.shape)):
+        outside = (index < 0) | (index >= extent)
+        if np.any(outside):
+            bad = int(np.broadcast_to(index, outside.shape)[outside].flat[0])
+            raise _fail(op, f"index {bad} is out of bounds for dim {axis} of size {extent}")
+    return source[tuple(indices)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -853,7 +870,29 @@ def _eval_concat(op, operands, g, lookup) -> list[np.ndarray]:
     return [np.concatenate([np.broadcast_to(x, grid + x.shape[g:]) for x in operands], axis=g + dim)]
 
 
+def _eval_scan(op, operands, g, lookup) -> list[np.ndarray]:
+    """tm_tensor.scan (cumsum, cumprod) as its loops define it: an inclusive scan
+    accumulates the input; an exclusive one starts from the init and lags the
+    input by one. The second result is the scan's last element."""
+    block = op.regions[0].blocks[0]
+    combined = block.operations[len(block.operations) - 1].operands[0].owner
+    ufunc = _COMBINERS.get(combined.name) if isinstance(combined, ir.OpView) else None
+    if ufunc is None or set(combined.operands) != set(block.arguments):
+        raise _fail(op, "scans only with an add, mul, max, min, and, or or xor combiner")
+    x, _, init = operands
+    axis = g + ir.IntegerAttr(op.attributes["dimension"]).value
+    x = x.astype(_result_dtype(op))
+    if x.shape[axis] == 0:
+        return [x, init.astype(x.dtype)]
+    if not ir.BoolAttr(op.attributes["inclusive"]).value:
+        start = np.broadcast_to(np.expand_dims(init, axis), x.shape[:axis] + (1,) + x.shape[axis + 1:])
+        x = np.concatenate([start.astype(x.dtype), np.take(x, np.arange(x.shape[axis] - 1), axis=axis)], axis=axis)
+    scanned = ufunc.accumulate(x, axis=axis)
+    return [scanned, np.take(scanned, -1, axis=axis)]
+
+
 _OPS: dict[str, Callable[..., list[np.ndarray]]] = {
+    "tm_tensor.scan": _eval_scan,
     "arith.constant": lambda op, operands, g, lookup: [(c := _constant(op)).reshape((1,) * g + c.shape)],
     "tensor.empty": _eval_empty,
     "tensor.expand_shape": _eval_reshape,

@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 from torch_mlir import ir
 
+from ..passes.wse_partition import runs_on_host
 from ..dialects.wse import buffer_bytes, int_attr, rect_of, regions_of, str_attr, stream_box
 from .cost import LinkLoads, compute_cycles
 from .distribution import Layout, block_panel
@@ -212,6 +213,7 @@ class RegionCost:
         self.flops = float(int_attr(region, "flops"))  # the model's, without padding
         self.sram = 0
         self.offsets: dict = {}  # buffer value -> its SRAM address, in declaration order
+        self.name, self.kind = str_attr(region, "sym_name"), str_attr(region, "kind")
 
     def walk(self, block: ir.Block, repeat: int = 1) -> None:
         for op in block.operations:
@@ -288,16 +290,55 @@ class RegionCost:
         self.busy[self.y:self.y + self.height, self.x:self.x + self.width] += cycles
 
 
+class HostCost:
+    """An op run on the host between regions (a scan, a gather): what it reads
+    from the wafer leaves through the west edge, one link per PE row. What it
+    returns is charged where it comes back: in its consumer's scatter."""
+
+    def __init__(self, op: ir.Operation, count: int, machine: Machine):
+        self.name, self.kind = f"host{count}", "host"
+        self.x = self.y = self.width = self.height = 0
+        self.compute = self.preload = 0.0
+        self.flops, self.sram = 0.0, 0
+        off_wafer = sum(buffer_bytes(value.type) for value in _reads(op) if _from_wafer(value))
+        edge = machine.height * machine.link_wavelets_per_cycle * machine.wavelet_bytes
+        self.comm = off_wafer / edge + (machine.width if off_wafer else 0) * machine.hop_cycles
+
+
+def _reads(op: ir.Operation) -> list[ir.Value]:
+    """The tensors `op` reads: its operands, and those its body gathers from above."""
+    reads = list(op.operands)
+    for inner in (op.regions[0].blocks[0].operations if op.regions else []):
+        reads += [v for v in inner.operands if isinstance(v.owner, ir.OpView) and v.owner.operation.parent != op
+                  and isinstance(v.type, ir.RankedTensorType) and not any(v == r for r in reads)]
+    return [v for v in reads if isinstance(v.type, ir.RankedTensorType)]
+
+
+def _from_wafer(value: ir.Value) -> bool:
+    """A value a region computed, or a reshape or slice of one."""
+    owner = value.owner
+    if not isinstance(owner, ir.OpView):
+        return False
+    if owner.name == "wse.region":
+        return True
+    return owner.name.startswith("tensor.") and any(_from_wafer(v) for v in owner.operands)
+
+
 def estimate(module: ir.Module, machine: Machine, name: str = "forward") -> Report:
     """The timing report of function `name`, from the IR alone (no input data)."""
     shape = (machine.height, machine.width)
     links, busy, sram = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     costs = []
-    for region in regions_of(_function(module, name)):
-        cost = RegionCost(region, machine, links, busy)
-        cost.walk(region.regions[0].blocks[0])
-        costs.append(cost)
-    pipelined = len(costs) > 1 and all(int_attr(c.region, "slot") == 0 for c in costs)
+    for op in _function(module, name).regions[0].blocks[0].operations:
+        op = op.operation
+        if op.name == "wse.region":
+            cost = RegionCost(op, machine, links, busy)
+            cost.walk(op.regions[0].blocks[0])
+            costs.append(cost)
+        elif runs_on_host(op):
+            costs.append(HostCost(op, sum(isinstance(c, HostCost) for c in costs), machine))
+    regions = [c for c in costs if isinstance(c, RegionCost)]
+    pipelined = len(regions) > 1 and all(int_attr(c.region, "slot") == 0 for c in regions)
     # A pipeline advances in lock step: every stage takes as long as the slowest,
     # and waits (idle) for the rest of it. Weights were loaded before it started.
     stage = max((c.compute + c.comm for c in costs), default=0.0) if pipelined else 0.0
@@ -311,8 +352,7 @@ def estimate(module: ir.Module, machine: Machine, name: str = "forward") -> Repo
             np.maximum(region_sram, cost.sram, out=region_sram)
         comm = cost.comm + (0.0 if pipelined else cost.preload)
         idle = stage - cost.compute - comm if pipelined else 0.0
-        rows.append(OpRow(str_attr(cost.region, "sym_name"), str_attr(cost.region, "kind"),
-                          (x, y, w, h), cost.compute, comm, idle, cost.flops, start))
+        rows.append(OpRow(cost.name, cost.kind, (x, y, w, h), cost.compute, comm, idle, cost.flops, start))
         start += cost.compute + comm + idle
     throughput = machine.clock_hz / stage if stage else None
     return Report(machine, rows, busy, sram, links, dtype="fp32", pipeline_throughput=throughput)

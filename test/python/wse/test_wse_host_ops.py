@@ -1,0 +1,47 @@
+"""Ops with no spatial mapping run on the host between regions: scans (cumsum)
+and gathers (embedding lookups). They match PyTorch, and the report charges
+what they read from the wafer as traffic through its west edge."""
+
+import pytest
+import torch
+
+import wafer
+from wse_checks import Lambda, compile_and_check
+
+MODES = ("pipelined", "whole-wafer")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int64])
+def test_cumsum_runs_on_the_host(dtype, mode):
+    x = torch.arange(24).reshape(3, 8).to(dtype) - 5
+    program = compile_and_check(lambda t: torch.cumsum(t, 1), x, mode=mode)
+    host = [op for op in program.report.ops if op.kind == "host"]
+    assert len(host) == 1 and host[0].comm_cycles == 0  # its input comes from the host
+
+
+def test_a_scan_of_a_region_result_pays_for_leaving_the_wafer():
+    w = torch.randn(16, 32)
+    program = compile_and_check(lambda x: torch.cumsum(torch.relu(x @ w), 0), torch.randn(8, 16))
+    (host,) = [op for op in program.report.ops if op.kind == "host"]
+    # 8 x 32 fp32 words through the 32 rows of the small preset's west edge, then across it.
+    assert host.comm_cycles == 8 * 32 / 32 + 32
+    assert program.report.cycles >= host.comm_cycles
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_embedding_lookup_runs_on_the_host(mode):
+    torch.manual_seed(0)
+    embedding, linear = torch.nn.Embedding(50, 16), torch.nn.Linear(16, 8)
+    ids = torch.tensor([[3, 49, 0, 7, 7]])
+    compile_and_check(lambda i: linear(embedding(i)), ids, mode=mode)
+
+
+def test_an_index_out_of_range_is_a_run_time_error_and_the_next_call_works():
+    embedding = torch.nn.Embedding(10, 4)
+    model = Lambda(lambda i: embedding(i) * 2)
+    ids = torch.tensor([1, 2, 3])
+    program = wafer.compile(model, (ids,), target="wse", machine="small")
+    with pytest.raises(wafer.WaferError, match=r"assertion failed: index must be smaller than dim size"):
+        program(torch.tensor([1, 12, 3]))
+    torch.testing.assert_close(torch.as_tensor(program(ids)), model(ids).detach())
