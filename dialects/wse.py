@@ -149,10 +149,17 @@ def stream_box(op: ir.Operation) -> tuple[int, int, int, int] | None:
     return _union(rects + [(x, y, w, h)])
 
 
+def element_bytes(element: ir.Type) -> int:
+    """Bytes one element of `element` takes in SRAM (an index is 64 bits, an i1 a byte)."""
+    if isinstance(element, ir.IndexType):
+        return 8
+    return max(1, element.width // 8)
+
+
 def buffer_bytes(type_: ir.Type) -> int:
     """Bytes of a buffer or tensor type."""
     shaped = ir.ShapedType(type_)
-    return math.prod(shaped.shape) * max(1, shaped.element_type.width // 8)
+    return math.prod(shaped.shape) * element_bytes(shaped.element_type)
 
 
 def _error(op: ir.Operation, message: str) -> bool:

@@ -12,6 +12,7 @@ from .linalg_builders import (
     is_constant,
     iterator_types_attr,
     with_extra_inputs,
+    without_unread_inputs,
 )
 from .linalg_queries import PARALLEL, indexing_maps, iterator_types, loop_ranges
 from .pack_matmul import record_strategy
@@ -39,22 +40,33 @@ class HoistBroadcastCompute(WaferPass):
     function move: an add or a multiply costs less than the extra read.
     Chains of constants only (batch norm's statistics) stay: the conv
     epilogues take those as per-channel constants.
+
+    Options:
+      reductions: hoist out of generics that reduce, not out of all-parallel
+        ones, and move every chain, cheap or not. For the WSE target: fused
+        into a matmul's operand, GPT-2's bias add and GELU run once per
+        multiply-add on a PE, n times per element; hoisted, once per element,
+        as the previous matmul's epilogue. Its row-wise regions keep their
+        cheap per-row ops: hoisted, each would become a region of its own.
     """
 
     name = "wafer-hoist-broadcast-compute"
     summary = "Compute a generic body's ops on broadcast reads once per read element"
 
+    reductions: bool = False
+
     def apply(self, module: ir.Operation) -> None:
         for op in find_ops(module, lambda op: op.name == "linalg.generic"):
-            while (hoisted := _hoistable(op)) is not None:
-                op = _hoist(op, *hoisted)
+            while (hoisted := _hoistable(op, self.reductions)) is not None:
+                op = without_unread_inputs(_hoist(op, *hoisted))
 
 
-def _hoistable(op: ir.Operation):
-    """A costly body value that depends on a strict subset of the loops, as
-    `_hoist`'s arguments: (value, those loops, the body ops computing it, the
-    loop ranges, the input count, the indexing maps); None if there is none."""
-    if any(kind != PARALLEL for kind in iterator_types(op)):
+def _hoistable(op: ir.Operation, reductions: bool):
+    """A body value that depends on a strict subset of the loops, costly unless
+    `reductions`, as `_hoist`'s arguments: (value, those loops, the body ops
+    computing it, the loop ranges, the input count, the indexing maps); None
+    if there is none."""
+    if all(kind == PARALLEL for kind in iterator_types(op)) == reductions:
         return None
     ranges = loop_ranges(op)
     if ranges is None or len(op.results) != 1:
@@ -87,7 +99,7 @@ def _hoistable(op: ir.Operation):
             continue  # weights only (batch norm's rsqrt of the variance): left to the epilogue passes
         # The last value of a costly chain that leaves it: a use by an op that
         # depends on more loops, or by one with no results (a cf.assert).
-        if any(_costly(c) for c in chain) and any(
+        if (reductions or any(_costly(c) for c in chain)) and any(
                 use.owner.name == "linalg.yield" or not use.owner.results
                 or loops.get(use.owner.results[0]) != loops[value]
                 for use in value.uses):

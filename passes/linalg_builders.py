@@ -174,3 +174,27 @@ def with_extra_inputs(op: ir.Operation, inputs: list[ir.Value],
         old.replace_all_uses_with(new)
     op.erase()
     return generic, list(block.arguments)[n_inputs:n_inputs + len(inputs)]
+
+
+def without_unread_inputs(op: ir.Operation) -> ir.Operation:
+    """Replace linalg.generic `op` by one without the inputs its body never reads,
+    as long as the rest still bound every loop; the new generic (or `op`)."""
+    n_inputs = ir.DenseI32ArrayAttr(op.attributes["operandSegmentSizes"])[0]
+    old_block = op.regions[0].blocks[0]
+    old_args = list(old_block.arguments)
+    maps = list(op.attributes["indexing_maps"])
+    kept = [i for i in range(n_inputs) if any(True for _ in old_args[i].uses)]
+    bounded = {e.position for i in kept + list(range(n_inputs, len(maps)))
+               for e in ir.AffineMapAttr(maps[i]).value.results if isinstance(e, ir.AffineDimExpr)}
+    if len(kept) == n_inputs or len(bounded) < ir.AffineMapAttr(maps[0]).value.n_dims:
+        return op
+    generic, block = generic_like(op, [op.operands[i] for i in kept], [maps[i] for i in kept],
+                                  [old_args[i] for i in kept] + old_args[n_inputs:])
+    for inner in list(old_block.operations):
+        inner.detach_from_parent()
+        block.append(inner)
+    for old, new in zip(op.results, generic.results):
+        old.replace_all_uses_with(new)
+    op.erase()
+    return generic
+

@@ -56,6 +56,7 @@ _PASSES: dict[str, str] = {
     "wse-distribute": "wse_distribute:WseDistribute",
     "wse-route": "wse_route:WseRoute",
     "wse-trim-windows": "wse_trim_windows:WseTrimWindows",
+    "wse-generalize-named": "wse_generalize_named:WseGeneralizeNamed",
 }
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 
 from ..dialects.wse import UNROUTED, int_attr, regions_of, str_attr
-from ..wse_target.distribution import Layout, combiner, layout_for, summa_epilogue_loops, summa_plan
+from ..wse_target.distribution import Layout, combiner, layout_for, overwritten_input, summa_epilogue_loops, summa_plan
 from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, iterator_types, loop_ranges, reduction_dims
 from .pass_base import PassFailure, WaferPass
 from .wse_partition import SUMMA, is_init
@@ -180,7 +180,11 @@ class RegionBuilder:
         inputs = [self.place(v, layout_for(m, row_loop, col_loop), "in", op.location)
                   for v, m in zip(operands[:n_in], maps[:n_in])]
         layouts = [layout_for(m, row_loop, col_loop) for m in maps[n_in:]]
-        outs = [self.output(op, i, layout) for i, layout in enumerate(layouts)]
+        overwritten = overwritten_input(op)
+        if overwritten is not None:  # same type and map as the result: same layout
+            outs = [inputs[list(op.operands).index(overwritten)]]
+        else:
+            outs = [self.output(op, i, layout) for i, layout in enumerate(layouts)]
         self.compute(op, inputs, outs)
         reduced_across = (col_loop is not None and self.width > 1
                           and iterator_types(op)[col_loop] == REDUCTION)

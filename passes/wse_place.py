@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from torch_mlir import ir
 
-from ..dialects.wse import fabric_of, int_attr, regions_of, str_attr
-from ..wse_target.distribution import as_contraction, local_bytes_per_pe, summa_epilogue_loops, summa_plan
+from ..dialects.wse import buffer_bytes, fabric_of, int_attr, regions_of, str_attr
+from ..wse_target.distribution import (
+    as_contraction, local_bytes_per_pe, overwritten_input, summa_epilogue_loops, summa_plan)
 from .linalg_queries import REDUCTION, iterator_types, loop_ranges
 from .pass_base import PassFailure, WaferPass
 from .placement_modes import check_mode
@@ -34,22 +35,25 @@ class Demand:
     bytes: int  # every tensor the region reads or writes, once
     streamed: int = 0  # bytes that stream in every inference (all but preloaded weights)
     mnk: tuple[int, int, int] | None = None  # a summa region's extents
-    _fits: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> bool
+    _per_pe: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> bytes
     reduces_across: bool = False  # a rowwise region reduces along its columns
     members: tuple = ()  # the region's ops
     placed: tuple = ()  # the ops run locally on each PE, with the loops over its rows and columns
 
-    def fits(self, rows: int, cols: int, sram_bytes: int) -> bool:
-        """The region's buffers fit one PE's SRAM, laid out exactly as
-        wse-distribute will (padded blocks, panels); 10% to spare for what
-        this does not see."""
-        if (rows, cols) not in self._fits:
+    def bytes_per_pe(self, rows: int, cols: int) -> int:
+        """One PE's share of the region's buffers on a rows x cols rectangle,
+        laid out exactly as wse-distribute will (padded blocks, panels)."""
+        if (rows, cols) not in self._per_pe:
             anchor = self.members[0]
             summa = summa_plan(anchor, rows, cols).bytes_per_pe(anchor, rows, cols) if self.mnk else 0
             known = tuple(anchor.results) if self.mnk else ()
-            local = local_bytes_per_pe(list(self.placed), rows, cols, known)
-            self._fits[rows, cols] = summa + local <= 0.9 * sram_bytes
-        return self._fits[rows, cols]
+            self._per_pe[rows, cols] = summa + local_bytes_per_pe(list(self.placed), rows, cols, known)
+        return self._per_pe[rows, cols]
+
+    def fits(self, rows: int, cols: int, sram_bytes: int) -> bool:
+        """The region's buffers fit one PE's SRAM, with 10% to spare for what
+        `bytes_per_pe` does not see."""
+        return self.bytes_per_pe(rows, cols) <= 0.9 * sram_bytes
 
     def min_cols(self, rows: int, sram_bytes: int) -> int:
         return math.ceil(self.bytes / (min(rows, self.max_rows) * 0.8 * sram_bytes))
@@ -89,8 +93,7 @@ def _tensor_bytes(values) -> int:
     for value in values:
         if isinstance(value.type, ir.RankedTensorType) and not any(value == u for u in unique):
             unique.append(value)
-    return sum(math.prod(ir.RankedTensorType(v.type).shape)
-               * max(1, ir.RankedTensorType(v.type).element_type.width // 8) for v in unique)
+    return sum(buffer_bytes(v.type) for v in unique)
 
 
 def _is_weight(value: ir.Value) -> bool:
@@ -102,7 +105,8 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
     members = [op.operation for op in region.regions[0].blocks[0].operations
                if op.operation.name == "linalg.generic" and not is_init(op.operation)]
     flops = float(int_attr(region, "flops"))
-    values = [v for op in members for v in list(op.operands) + list(op.results)]
+    values = [v for op in members for v in list(op.operands)
+              + ([] if overwritten_input(op) is not None else list(op.results))]
     size = _tensor_bytes(values)
     streamed = _tensor_bytes([v for v in values if not (preloaded and _is_weight(v))])
     anchor = members[0]
@@ -172,14 +176,12 @@ class WsePlace(WaferPass):
                     f"tensors need at least {cols} columns of {fabric.height} PEs, '{fabric.name}' "
                     f"has {fabric.width} ({cols - fabric.width} short)",
                 )
+        for region, need in zip(regions, demands):
+            if need.shape(fabric.height, fabric.width, fabric.sram_bytes) is None:
+                raise _overflow(region, need, fabric)
         if self.mode == "whole-wafer":
             for slot, (region, need) in enumerate(zip(regions, demands)):
-                shape = need.shape(fabric.height, fabric.width, fabric.sram_bytes)
-                if shape is None:
-                    raise PassFailure(region.location, f"region '{str_attr(region, 'sym_name')}' does not "
-                                      f"fit: its blocks and panels overflow the SRAM of every rectangle "
-                                      f"of '{fabric.name}'")
-                rows, cols = shape
+                rows, cols = need.shape(fabric.height, fabric.width, fabric.sram_bytes)
                 _set_rect(region, 0, 0, cols, rows, slot)
             return
         if len(regions) > fabric.width:
@@ -207,6 +209,17 @@ class WsePlace(WaferPass):
             rows, used = need.shape(fabric.height, cols, fabric.sram_bytes)
             _set_rect(region, x, 0, used, rows, 0)
             x += cols
+
+
+def _overflow(region: ir.Operation, need: Demand, fabric) -> PassFailure:
+    """No rectangle holds the region: say how far over SRAM its largest one is."""
+    rows, cols = min(need.max_rows, fabric.height), min(need.max_cols, fabric.width)
+    per_pe = need.bytes_per_pe(rows, cols)
+    return PassFailure(
+        region.location,
+        f"region '{str_attr(region, 'sym_name')}' does not fit: spread over {rows}x{cols} PEs (as far as "
+        f"its loops split), its blocks and panels take {per_pe:,} B per PE, and a PE of '{fabric.name}' "
+        f"has {fabric.sram_bytes:,} B of SRAM (10% kept spare)")
 
 
 def _balanced_widths(demands: list[Demand], least: list[int], fabric) -> list[int] | None:

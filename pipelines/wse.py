@@ -45,9 +45,11 @@ class WsePipeline(Configurable):
             (
                 "simplify",
                 "wafer-fold-zero-trip,wafer-decompose-attention,"
-                "func.func(canonicalize,cse,linalg-generalize-named-ops),wse-trim-windows,"
-                "func.func(linalg-fold-unit-extent-dims,canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,cse),"
-                "wse-materialize-indices,func.func(canonicalize,cse),wse-unfold-windows",
+                "func.func(canonicalize,cse),wse-generalize-named,"
+                "func.func(linalg-fuse-elementwise-ops,canonicalize,cse,linalg-generalize-named-ops),wse-trim-windows,"
+                "func.func(linalg-fold-unit-extent-dims,canonicalize,cse),"
+                "wse-materialize-indices,func.func(canonicalize,cse),wse-unfold-windows,"
+                "wafer-hoist-broadcast-compute{reductions=true},func.func(canonicalize,cse)",
             ),
             # Fills and empties the regions took their own copies of are dead after.
             ("partition", f"wse-partition{{machine={self.machine}}},func.func(canonicalize,cse)"),

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
-from ..passes.linalg_queries import indexing_maps, is_projected, loop_ranges, map_dims, reduction_dims
+from ..dialects.wse import element_bytes
+from ..passes.linalg_queries import PARALLEL, indexing_maps, is_projected, iterator_types, loop_ranges, map_dims, reduction_dims
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,10 @@ class Contraction:
 
 
 def as_contraction(op: ir.Operation) -> Contraction | None:
-    """Recognize a matmul-like linalg.generic (matmul, batch matmul, linear): one
-    with two inputs stepped along k, each with an output loop of its own."""
+    """Recognize a matmul-like linalg.generic (matmul, batch matmul, linear,
+    matrix-vector): one with two different inputs stepped along k, and an
+    output loop of one's own that no batch loop shared by both accompanies
+    without one of the other's."""
     if op.name != "linalg.generic" or len(op.results) != 1 or not is_projected(op):
         return None
     reductions = reduction_dims(op)
@@ -105,9 +108,10 @@ def as_contraction(op: ir.Operation) -> Contraction | None:
     inputs, out = dims[:-1], dims[-1]
     # Stepped inputs that read the same loops are one operand to SUMMA (a residual
     # added to a 1x1 conv's input before the product): a and b must differ.
-    stepped = []
-    for d in inputs:
-        if k in d and d not in stepped:
+    args = op.regions[0].blocks[0].arguments
+    stepped = []  # an input the body never reads (a pooling's kernel-shape operand) is no operand
+    for i, d in enumerate(inputs):
+        if k in d and d not in stepped and any(True for _ in args[i].uses):
             stepped.append(d)
     if len(stepped) < 2:
         return None
@@ -115,11 +119,12 @@ def as_contraction(op: ir.Operation) -> Contraction | None:
     b = max(stepped[1:], key=lambda dims: math.prod(ranges[d] for d in dims))
     m = next((d for d in sorted(a - b, key=lambda d: -ranges[d]) if d in out), None)
     n = next((d for d in sorted(b - a, key=lambda d: -ranges[d]) if d in out), None)
-    if n is None:
-        # No output loop of b's own: a depthwise window, a matrix-vector product or a
-        # sum over a residual (x + y summed over a plane). SUMMA would step k past PEs
-        # that hold no output columns; a rowwise region keeps the operand resident
-        # and reduces its windows in place or across the columns.
+    if n is None:  # a matrix-vector product W x: the vector is a, W's rows go over the columns
+        a, b, m, n = b, a, n, m
+    if n is None or (m is None and (a & b & out) - {k}):
+        # Per batch a matrix-vector product, or no product at all: a depthwise window
+        # (a channel's filter against its patches). SUMMA would step k past PEs that
+        # hold no output rows; a rowwise region reduces each window in place.
         return None
     roles = []
     for d in inputs:
@@ -151,7 +156,7 @@ class SummaPlan:
         for value, (layout, role, k_dim) in zip(list(op.operands), self.inputs + ((self.out, "", -1),)):
             shaped = ir.ShapedType(value.type)
             local = layout.local_shape(list(shaped.shape), height, width)
-            element = max(1, shaped.element_type.width // 8)
+            element = element_bytes(shaped.element_type)
             total += math.prod(local) * element
             if role:
                 total += math.prod(local) // local[k_dim] * self.panel * element
@@ -191,23 +196,41 @@ def summa_epilogue_loops(anchor: ir.Operation, op: ir.Operation) -> tuple[int | 
                  for loop in (contraction.m, contraction.n))
 
 
+def overwritten_input(op: ir.Operation) -> ir.Value | None:
+    """The input whose buffer elementwise `op` may write its result over: one of
+    the result's type and indexing map that no other op reads (an epilogue's
+    bias add over the product, then its ReLU over the sum). A region holds its
+    own copy of every value it reads, so no one else sees the buffer change."""
+    if len(op.results) != 1 or any(kind != PARALLEL for kind in iterator_types(op)):
+        return None
+    maps = indexing_maps(op)
+    n_in = len(op.operands) - 1
+    for value, affine_map in zip(list(op.operands)[:n_in], maps[:n_in]):
+        if (value.type == op.results[0].type and affine_map == maps[-1]
+                and all(use.owner.operation == op.operation for use in value.uses)):
+            return value
+    return None
+
+
 def local_bytes_per_pe(placed_ops: list[tuple[ir.Operation, int | None, int | None]], height: int, width: int,
                        known: tuple[ir.Value, ...] = ()) -> int:
     """One PE's share of every tensor the ops read or write, each run with its
     (row loop, column loop) split as wse-distribute lays them out, each value
-    once and none of `known`, plus the partial-sum buffer of a reduction
-    combined across the columns."""
+    once and none of `known` nor any result written over an input, plus the
+    partial-sum buffer of a reduction combined across the columns."""
     total, seen = 0, list(known)
     for op, row_loop, col_loop in placed_ops:
         reduced_across = col_loop is not None and width > 1 and col_loop in reduction_dims(op)
         n_in = len(op.operands) - len(op.results)
+        if overwritten_input(op) is not None:
+            seen += list(op.results)
         for value, affine_map in zip(list(op.operands)[:n_in] + list(op.results), indexing_maps(op)):
             if any(value == other for other in seen):
                 continue
             seen.append(value)
             shaped = ir.ShapedType(value.type)
             local = layout_for(affine_map, row_loop, col_loop).local_shape(list(shaped.shape), height, width)
-            size = math.prod(local) * max(1, shaped.element_type.width // 8)
+            size = math.prod(local) * element_bytes(shaped.element_type)
             is_result = any(value == result for result in op.results)
             total += size * (2 if is_result and reduced_across else 1)
     return total

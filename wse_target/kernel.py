@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from torch_mlir import ir
 
-from .cost import conflict_fraction, simd_narrowing
+from ..dialects.wse import element_bytes
 from ..passes.linalg_queries import indexing_maps, loop_ranges, map_dims
+from .cost import conflict_fraction, simd_narrowing
 from .distribution import body_cost
 from .machine import Dtype, Machine
 
@@ -80,7 +81,7 @@ def _stride(value: ir.Value, dims: list[int | None], vector: int) -> int:
 def _row_starts(value: ir.Value, dims: list[int | None], vector: int, offsets: dict) -> np.ndarray:
     """Byte address at which each instruction's row of `value` starts."""
     shaped = ir.ShapedType(value.type)
-    element = max(1, shaped.element_type.width // 8)
+    element = element_bytes(shaped.element_type)
     flat = np.arange(math.prod(shaped.shape)).reshape(shaped.shape)
     starts = np.take(flat, 0, axis=dims.index(vector)) if shaped.shape else flat
     return offsets.get(value, 0) + element * np.ravel(starts)

@@ -1,4 +1,5 @@
 // RUN: wafer-opt %s -p wafer-hoist-broadcast-compute | filecheck %s
+// RUN: wafer-opt %s -p 'wafer-hoist-broadcast-compute{reductions=true}' | filecheck %s --check-prefix=REDUCE
 
 // Squeeze-excite's sigmoid, fused into the multiply by the input: computed
 // once per channel by a generic over (n, c), read back through a broadcast.
@@ -12,8 +13,9 @@
 // CHECK: math.exp
 // CHECK: %[[Q:.*]] = arith.divf
 // CHECK: linalg.yield %[[Q]]
-// CHECK: linalg.generic {{.*}} ins(%[[S]], %[[X]], %[[SIG]] : tensor<1x8x1x1xf32>, tensor<1x8x5x7xf32>, tensor<1x8xf32>)
-// CHECK-NEXT: ^bb0(%{{.*}}: f32, %[[IN:.*]]: f32, %[[SCALED:.*]]: f32, %{{.*}}: f32):
+// The scale itself is read no more: the generic drops it.
+// CHECK: linalg.generic {{.*}} ins(%[[X]], %[[SIG]] : tensor<1x8x5x7xf32>, tensor<1x8xf32>)
+// CHECK-NEXT: ^bb0(%[[IN:.*]]: f32, %[[SCALED:.*]]: f32, %{{.*}}: f32):
 // CHECK-NOT: math.exp
 // CHECK-NEXT: %[[P:.*]] = arith.mulf %[[SCALED]], %[[IN]]
 // CHECK-NEXT: linalg.yield %[[P]]
@@ -84,4 +86,46 @@ func.func @batch_norm_statistics(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
     linalg.yield %2 : f32
   } -> tensor<4x8xf32>
   return %r : tensor<4x8xf32>
+}
+
+// With reductions=true (the WSE target), a bias add and tanh fused into a
+// matmul's left operand run once per element of it, not once per product:
+// hoisted into a generic over (m, k), they leave the matmul a plain product.
+// Elementwise generics are left alone in that mode.
+// REDUCE-LABEL: func.func @prologue
+// REDUCE: %[[ACT:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]} ins(%arg0, %arg1 : tensor<4x6xf32>, tensor<6xf32>)
+// REDUCE: math.tanh
+// REDUCE: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%arg2, %[[ACT]] : tensor<6x5xf32>, tensor<4x6xf32>)
+// REDUCE-NEXT: ^bb0(%[[W:.*]]: f32, %[[A:.*]]: f32, %[[ACC:.*]]: f32):
+// REDUCE-NEXT: %[[P:.*]] = arith.mulf %[[A]], %[[W]]
+// REDUCE-NEXT: arith.addf %[[ACC]], %[[P]]
+// REDUCE-LABEL: func.func @squeeze_excite_untouched
+// REDUCE-NOT: tensor.empty() : tensor<1x8xf32>
+func.func @prologue(%x: tensor<4x6xf32>, %b: tensor<6xf32>, %w: tensor<6x5xf32>) -> tensor<4x5xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x5xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<4x5xf32>) -> tensor<4x5xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %b, %w : tensor<4x6xf32>, tensor<6xf32>, tensor<6x5xf32>) outs(%init : tensor<4x5xf32>) {
+  ^bb0(%in: f32, %bias: f32, %weight: f32, %acc: f32):
+    %0 = arith.addf %in, %bias : f32
+    %1 = math.tanh %0 : f32
+    %2 = arith.mulf %1, %weight : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
+  } -> tensor<4x5xf32>
+  return %r : tensor<4x5xf32>
+}
+
+func.func @squeeze_excite_untouched(%s: tensor<1x8x1x1xf32>, %x: tensor<1x8x5x7xf32>) -> tensor<1x8x5x7xf32> {
+  %one = arith.constant 1.0 : f32
+  %e = tensor.empty() : tensor<1x8x5x7xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(n, c, h, w) -> (n, c, 0, 0)>, affine_map<(n, c, h, w) -> (n, c, h, w)>, affine_map<(n, c, h, w) -> (n, c, h, w)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s, %x : tensor<1x8x1x1xf32>, tensor<1x8x5x7xf32>) outs(%e : tensor<1x8x5x7xf32>) {
+  ^bb0(%in: f32, %in_x: f32, %out: f32):
+    %0 = math.exp %in : f32
+    %1 = arith.mulf %0, %in_x : f32
+    linalg.yield %1 : f32
+  } -> tensor<1x8x5x7xf32>
+  return %r : tensor<1x8x5x7xf32>
 }

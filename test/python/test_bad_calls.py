@@ -218,8 +218,7 @@ WSE_UNSUPPORTED = {
     "topk": (lambda x: torch.topk(x, 2).values, "tm_tensor.sort"),
     "scatter": (lambda x: torch.zeros(3, 4, 4).scatter(0, torch.zeros(1, 4, 4, dtype=torch.long), x[:1]),
                 "tm_tensor.scatter"),
-    "cumsum": (lambda x: torch.cumsum(x, 1), "tm_tensor.scan"),
-}  # argmax compiles and runs on the wse target: test/python/wse/test_wse_reductions.py
+}  # argmax and cumsum run on the wse target: test/python/wse/test_wse_reductions.py, test_wse_host_ops.py
 
 
 @pytest.mark.parametrize("function, op", list(WSE_UNSUPPORTED.values()), ids=list(WSE_UNSUPPORTED))

@@ -8,9 +8,9 @@ import functools
 import pytest
 import torch
 from torch import nn
-from torch_mlir import ir
 
 import wafer
+from wafer.passes.linalg_queries import REDUCTION, iterator_types
 from wafer.wse_target.machine import SMALL
 
 from wse_checks import ops_in, regions
@@ -63,7 +63,19 @@ class TinyResNet(nn.Module):
         return self.fc(torch.flatten(self.pool(y), 1))
 
 
-BUILDERS = {"mobilenet": (TinyMobileNet, (1, 3, 16, 16)), "resnet": (TinyResNet, (1, 4, 8, 8))}
+class GeluMlp(nn.Module):
+    """GPT-2's feed-forward block: up-projection, tanh GELU, down-projection, residual."""
+
+    def __init__(self):
+        super().__init__()
+        self.up, self.down = nn.Linear(16, 64), nn.Linear(64, 16)
+
+    def forward(self, x):
+        return x + self.down(nn.functional.gelu(self.up(x), approximate="tanh"))
+
+
+BUILDERS = {"mobilenet": (TinyMobileNet, (1, 3, 16, 16)), "resnet": (TinyResNet, (1, 4, 8, 8)),
+            "mlp": (GeluMlp, (1, 8, 16))}
 
 
 @functools.cache
@@ -99,8 +111,7 @@ def test_only_dense_products_step_across_the_fabric(mode):
     dense = sum(conv.groups == 1 for conv in convs) + 1  # and the classifier
     assert len(regions(program, "summa")) == dense
     windows = [region for region in regions(program, "rowwise")
-               if any(op.name == "linalg.generic" and len(ir.ArrayAttr(op.attributes["iterator_types"])) == 5
-                      for op in ops_in(region))]
+               if any(op.name == "linalg.generic" and len(iterator_types(op)) == 5 for op in ops_in(region))]
     assert len(windows) == sum(conv.groups > 1 for conv in convs)
 
 
@@ -109,3 +120,15 @@ def test_a_residual_summed_over_the_plane_is_a_reduction_not_a_product():
     plane that reads two tensors along its reduced loops; it is not a matmul."""
     _, _, program = compiled("resnet", "whole-wafer")
     assert len(regions(program, "summa")) == 4  # conv1, conv2, shortcut, fc
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_activation_between_matmuls_runs_once_per_element(mode):
+    """Fused into the down-projection's operand, GELU's tanh would run once per
+    multiply-add; it runs in the up-projection's epilogue, or on its own."""
+    _, _, program = compiled("mlp", mode)
+    summas = regions(program, "summa")
+    assert len(summas) == 2
+    for region in summas:
+        products = [op for op in ops_in(region) if op.name == "linalg.generic" and REDUCTION in iterator_types(op)]
+        assert products and not any(inner.name == "math.tanh" for op in products for inner in ops_in(op))
