@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import arith, func
 
-from ..diagnostics import location_frames, location_names, user_frame
+from ..diagnostics import LAYER_PREFIX, location_frames, location_names, user_frame
 from ..symbols import KERNEL_BEGIN, KERNEL_END, KERNELS_ATTR, declare_runtime, public_functions
 from .pass_base import WaferPass
 
@@ -80,19 +80,22 @@ def _computes(op: ir.Operation) -> bool:
 
 
 def _kernel_name(loc: ir.Location) -> str:
-    """`conv2d at model.py:31`: the function called on the source line of the
-    innermost frame, at the frame in the user's file; an ONNX node's name; or ''."""
-    names = location_names(loc)
-    if names:
-        return ", ".join(dict.fromkeys(names))
+    """`conv2d at model.py:31 in layer 'conv1'`: the function called on the source
+    line of the innermost frame, at the frame in the user's file, in the layers
+    the kernel computes; an ONNX node's name; or ''."""
+    names = list(dict.fromkeys(location_names(loc)))
+    layers = [name for name in names if name.startswith(LAYER_PREFIX)]
+    if len(layers) < len(names):
+        return ", ".join(name for name in names if name not in layers)
     frames = location_frames(loc)
     if not frames:
-        return ""
+        return ", ".join(layers)
     file, line, _ = user_frame(loc)
     where = f"{os.path.basename(file)}:{line}"
     inner_file, inner_line, _ = frames[0]
     called = _called_function(inner_file, inner_line) if inner_file.endswith(".py") else ""
-    return f"{called} at {where}" if called else where
+    name = f"{called} at {where}" if called else where
+    return f"{name} in {', '.join(layers)}" if layers else name
 
 
 def _called_function(file: str, line: int) -> str:

@@ -52,11 +52,16 @@ def user_frame(loc: ir.Location) -> tuple[str, int, int] | None:
 
     The fx importer gives each op a call-site location: the innermost frames
     are PyTorch's own code, so the first frame outside site-packages (the
-    user's model) is preferred.
+    user's model) is preferred, then the first outside torch itself (a model
+    from an installed package: torchvision's resnet.py, not torch's conv.py).
     """
     frames = location_frames(loc)
     user = [f for f in frames if "site-packages" not in f[0]]
-    return (user or frames)[0] if frames else None
+    library = [f for f in frames if not any(part in f[0] for part in _TORCH_ITSELF)]
+    return (user or library or frames)[0] if frames else None
+
+
+_TORCH_ITSELF = ("/torch/", "/torch_mlir/")
 
 
 def location_frames(loc: ir.Location) -> list[tuple[str, int, int]]:
@@ -85,8 +90,19 @@ def location_names(loc: ir.Location) -> list[str]:
     return []
 
 
+LAYER_PREFIX = "layer "
+
+
+def layer_name(path: str) -> str:
+    """The name an op's location carries for the module at `path` (`layer3.0.conv1`)."""
+    return f"{LAYER_PREFIX}'{path}'"
+
+
 def to_diagnostic(d) -> Diagnostic:
     message = d.message
+    layers = [name for name in location_names(d.location) if name.startswith(LAYER_PREFIX)]
+    if layers and not message.startswith("in layer"):
+        message = f"in {layers[0]}: {message}"
     for note in getattr(d, "notes", ()):
         message += f"\n{format_location(note.location) or '<unknown>'}: note: {note.message}"
     return Diagnostic(_SEVERITIES.get(d.severity, "error"), format_location(d.location), message)

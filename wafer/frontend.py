@@ -24,12 +24,13 @@ from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
 from torch_mlir import fx, ir, passmanager
 from torch_mlir.compiler_utils import TorchMlirCompilerError
 from torch_mlir.extras.fx_decomp_util import get_decomposition_table
-from torch_mlir.extras.fx_importer import FxImporter, _get_mlir_op_name_for_schema
+from torch_mlir.extras.fx_importer import _get_mlir_op_name_for_schema
 
 from .compiler import compile_module
 from .context import make_context
 from .diagnostics import Diagnostic, WaferError, collect_diagnostics, first_line
 from .inplace import functionalize_temporaries
+from .layer_locations import LayerLocations
 from .nan_semantics import propagate_nans
 from .transposed_convolution import depthwise_transposed_convolution, has_depthwise_transposed_convolution
 from .importer_gaps import refuse_importer_gaps
@@ -118,7 +119,7 @@ def _import_program(program, func_name: str, ctx):
         _unwritten_buffers_as_constants(program),
         output_type=fx.OutputType.RAW,
         func_name=func_name,
-        fx_importer=FxImporter(context=ctx, hooks=WeightLiterals()),
+        fx_importer=LayerLocations(context=ctx, hooks=WeightLiterals()),
         decomposition_table={},
     )
     for pipeline, description in _LOWERINGS:
