@@ -92,8 +92,8 @@ def test_interrupted_write_leaves_the_old_file_or_none(tmp_path, monkeypatch):
 def test_profile_names_kernels_after_the_model_lines(compiled):
     model, x, _ = compiled
     profile = model.executable.profile("forward", x, repeat=REPEAT)
-    assert f"conv at {HERE.name}:{line_of('the conv line')}" in profile.kernels
-    assert any(name.endswith(f"{HERE.name}:{line_of('the fc line')}") for name in profile.kernels)
+    assert f"conv at {HERE.name}:{line_of('the conv line')} in layer 'conv'" in profile.kernels
+    assert any(f"{HERE.name}:{line_of('the fc line')} in layer 'fc'" in name for name in profile.kernels)
     table = profile.table()
     for name in profile.kernels:
         assert name in table
