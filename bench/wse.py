@@ -3,6 +3,7 @@ and the simulator's own speed.
 
     python bench/wse.py [--sizes 8192,16384,32768,65536] [--regions full,750x750]
                         [--models mlp,lenet] [--machines small,wse2] [--batch 1]
+                        [--zoo resnet18,gpt2] [--modes pipelined,whole-wafer]
 
 Everything is timing only: `estimate()` costs the compiled program from its IR,
 with no input data, so full-wafer GEMMs take well under a second each. A case
@@ -122,6 +123,37 @@ def model_table(models: list[str], machines: list[str], batch: int, runs: list[S
                   f"{report.seconds * 1e6:11.1f} {throughput:13,.0f} {peak * 100:7.2g} {slowest.name:>14}", flush=True)
 
 
+def zoo_table(models: list[str], modes: list[str], runs: list[SimulatorRun]) -> None:
+    """The CPU benchmark's model zoo (bench/zoo.py builds it: random weights,
+    batch 1) on wse2, fp32."""
+    from zoo import build  # imports torchvision/transformers only when the zoo is asked for
+
+    print("\n(d) the model zoo on wse2, batch 1, fp32 (% of fp32 peak at the inference rate; "
+          "host: ops run off the wafer)")
+    header = (f"{'model':16} {'mode':12} {'s':>5} {'regions':>7} {'host':>4} {'cycles':>14} "
+              f"{'inferences/s':>13} {'% peak':>7} {'SRAM/PE':>8}")
+    print(header)
+    print("-" * len(header))
+    for name in models:
+        model, inputs = build(name, 1)
+        for mode in modes:
+            start = time.perf_counter()
+            try:
+                compiled = wafer.compile(model, inputs, target="wse", machine="wse2", mode=mode)
+                report, wall = timed_estimate(compiled.executable, "forward")
+            except wafer.WaferError as err:
+                print(f"{name:16} {mode:12} {time.perf_counter() - start:5.1f}  {first_error_line(err)[:90]}")
+                continue
+            seconds = time.perf_counter() - start  # compile + estimate
+            runs.append(SimulatorRun(name, mode, report, wall))
+            throughput = report.pipeline_throughput or 1.0 / report.seconds
+            peak = report.flops * throughput / report.machine.peak_flops_per_second("fp32")
+            host = sum(op.kind == "host" for op in report.ops)
+            print(f"{name:16} {mode:12} {seconds:5.1f} {len(report.ops) - host:>7} {host:>4} "
+                  f"{report.cycles:14,.0f} {throughput:13,.0f} {peak:7.2%} {report.sram_high_water_max:8,}",
+                  flush=True)
+
+
 def simulator_table(runs: list[SimulatorRun]) -> None:
     print("\n(c) the simulator's own speed: estimate() wall time, PE-cycles simulated per second")
     header = f"{'workload':14} {'fabric':>9} {'PEs in use':>10} {'cycles':>13} {'wall s':>7} {'PE-cycles/s':>11}"
@@ -139,12 +171,17 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(EXAMPLES))
     parser.add_argument("--machines", default="small,wse2")
     parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--zoo", default="resnet18,mobilenet_v2,efficientnet_b0,squeezenet1_1,convnext_tiny,"
+                        "vit_b_16,bert,gpt2", help="bench/zoo.py models ('' to skip; needs the bench extra)")
+    parser.add_argument("--modes", default="pipelined,whole-wafer")
     args = parser.parse_args()
     runs: list[SimulatorRun] = []
     start = time.perf_counter()
     calibration_table()
     gemm_table([int(n) for n in args.sizes.split(",")], args.regions.split(","), runs)
     model_table(args.models.split(","), args.machines.split(","), args.batch, runs)
+    if args.zoo:
+        zoo_table(args.zoo.split(","), args.modes.split(","), runs)
     simulator_table(runs)
     print(f"\nbenchmark wall time: {time.perf_counter() - start:.1f} s")
 
