@@ -53,17 +53,19 @@ def _fail(op: ir.Operation, message: str) -> InterpreterError:
 # Public API
 
 
-def evaluate(op: ir.Operation, operands: list[np.ndarray], grid_dims: int = 0) -> list[np.ndarray]:
+def evaluate(op: ir.Operation, operands: list[np.ndarray], grid_dims: int = 0,
+             above: dict[ir.Value, np.ndarray] | None = None) -> list[np.ndarray]:
     """Evaluate one op on arrays that carry `grid_dims` extra leading dims.
 
     Linalg structured ops return the updated value of each init/out operand (their
     results, on tensors); other ops return one array per result. Values the op's
-    regions use from above must be constants. The interpreter never writes into its
-    operands, but a result may be a view of one, or of read-only constant data.
+    regions use from above come from `above` (a gather's table), else must be
+    constants. The interpreter never writes into its operands, but a result may be
+    a view of one, or of read-only constant data.
     """
     op = op.operation
     _check_operands(op, operands, list(op.operands), grid_dims)
-    return _evaluate(op, list(operands), grid_dims, _lookup_above(op, {}))
+    return _evaluate(op, list(operands), grid_dims, _lookup_above(op, above or {}))
 
 
 def run_function(func_op: ir.Operation, args: list[np.ndarray]) -> list[np.ndarray]:
@@ -171,7 +173,7 @@ def _grid(arrays: list[np.ndarray], g: int) -> tuple[int, ...]:
 
 def _fresh(value: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """`value` broadcast to `shape` as a contiguous array of `dtype` (a copy unless it is one)."""
-    return np.ascontiguousarray(np.broadcast_to(value, shape), dtype=dtype)
+    return np.asarray(np.broadcast_to(value, shape), dtype=dtype, order="C")  # ascontiguousarray makes 0-d 1-d
 
 
 # ---------------------------------------------------------------------------------------
@@ -361,7 +363,7 @@ def _run_block(
     def get(value: ir.Value) -> np.ndarray:
         if value in values:
             return values[value]
-        if isinstance(value.owner, ir.Block):
+        if isinstance(value.owner, ir.Block) and value.owner == block:
             raise _fail(owner, f"reads block argument #{value.arg_number}, which has no value here "
                                "(a reduction may read its init only in its combiner)")
         if value in skipped:

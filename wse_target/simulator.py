@@ -107,7 +107,8 @@ class Executor:
             if op.name == "wse.region":
                 self.values[op.results[0]] = self.region(op)
             else:
-                self.values.update(zip(op.results, evaluate(op, [self.values[v] for v in op.operands])))
+                self.values.update(zip(op.results, evaluate(op, [self.values[v] for v in op.operands],
+                                                            above=self.values)))
         raise ValueError("function has no return")
 
     def region(self, region: ir.Operation) -> np.ndarray:

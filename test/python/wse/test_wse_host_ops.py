@@ -45,3 +45,18 @@ def test_an_index_out_of_range_is_a_run_time_error_and_the_next_call_works():
     with pytest.raises(wafer.WaferError, match=r"assertion failed: index must be smaller than dim size"):
         program(torch.tensor([1, 12, 3]))
     torch.testing.assert_close(torch.as_tensor(program(ids)), model(ids).detach())
+
+
+def test_a_one_dimensional_cumsum_keeps_its_scalar_accumulator():
+    """Its accumulator is a 0-d tensor, which the interpreter kept 0-d (numpy's
+    ascontiguousarray had made it 1-d)."""
+    compile_and_check(lambda x: torch.cumsum(x[8::2], -1), torch.randn(16))
+
+
+@pytest.mark.parametrize("source", ["input", "region result"])
+def test_a_gather_reads_its_table_from_the_caller_or_from_a_region(source):
+    """torch.gather reads its table inside the body, from above: a function
+    argument, or a tensor a region computed and the host now holds."""
+    index = torch.tensor([[[1], [0]], [[2], [2]]])
+    table = (lambda x: x) if source == "input" else torch.relu
+    compile_and_check(lambda x: torch.gather(table(x), 2, index) * 3, torch.randn(2, 2, 3))
