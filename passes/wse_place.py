@@ -197,13 +197,10 @@ class WsePlace(WaferPass):
                 f"to hold their tensors side by side; '{fabric.name}' has {fabric.width} "
                 f"({sum(least) - fabric.width} short): use mode=whole-wafer or a larger machine",
             )
-        widths = _balanced_widths(demands, least, fabric)
-        if widths is None:
-            raise PassFailure(
-                regions[0].location,
-                f"the {len(regions)} regions' blocks and panels do not fit side by side in the "
-                f"{fabric.width} columns of '{fabric.name}': use mode=whole-wafer or a larger machine",
-            )
+        widths = _narrowest_strips(demands, least, fabric)
+        if sum(widths) > fabric.width:
+            raise _too_wide(regions, demands, widths, fabric)
+        _balance(widths, demands, fabric)
         x = 0
         for region, need, cols in zip(regions, demands, widths):
             rows, used = need.shape(fabric.height, cols, fabric.sram_bytes)
@@ -222,36 +219,50 @@ def _overflow(region: ir.Operation, need: Demand, fabric) -> PassFailure:
         f"has {fabric.sram_bytes:,} B of SRAM (10% kept spare)")
 
 
-def _balanced_widths(demands: list[Demand], least: list[int], fabric) -> list[int] | None:
-    """Columns per region: each starts as the narrowest strip in which some
-    rectangle holds its blocks and panels; then spare columns go to the
-    slowest stage, in the smallest step that makes it faster, until none
-    does. None when the regions do not fit side by side."""
-    widths = list(least)
+def _stage_cycles(need: Demand, cols: int, fabric) -> float:
+    shape = need.shape(fabric.height, cols, fabric.sram_bytes)
+    return math.inf if shape is None else need.cycles(*shape)
 
-    def stage_cycles(i: int, cols: int) -> float:
-        shape = demands[i].shape(fabric.height, cols, fabric.sram_bytes)
-        return math.inf if shape is None else demands[i].cycles(*shape)
 
+def _narrowest_strips(demands: list[Demand], least: list[int], fabric) -> list[int]:
+    """Per region, the narrowest full-height strip in which some rectangle holds
+    its blocks and panels (each holds on the whole fabric): a binary search."""
+    widths = []
+    for need, low in zip(demands, least):
+        high = fabric.width
+        while low < high:
+            middle = (low + high) // 2
+            low, high = (low, middle) if _stage_cycles(need, middle, fabric) < math.inf else (middle + 1, high)
+        widths.append(low)
+    return widths
+
+
+def _too_wide(regions: list[ir.Operation], demands: list[Demand], widths: list[int], fabric) -> PassFailure:
+    """The regions need more columns than the fabric has: how many fit, and what the rest need."""
+    fit, used = 0, 0
+    while fit < len(widths) and used + widths[fit] <= fabric.width:
+        used += widths[fit]
+        fit += 1
+    rest = len(regions) - fit
+    return PassFailure(
+        regions[fit].location,
+        f"the {len(regions)} regions' blocks and panels need {sum(widths)} columns side by side; "
+        f"'{fabric.name}' has {fabric.width}: the first {fit} fit, the other {rest} from region "
+        f"'{str_attr(regions[fit], 'sym_name')}' on need {sum(widths[fit:])} columns more for "
+        f"{sum(d.bytes for d in demands[fit:]):,} B of tensors: use mode=whole-wafer or a larger machine")
+
+
+def _balance(widths: list[int], demands: list[Demand], fabric) -> None:
+    """Give spare columns to the slowest stage, in the smallest step that makes
+    it faster, until none does."""
     def wider(i: int, spare: int) -> list[int]:
         limit = widths[i] + spare
         return [c for c in _sizes(limit, demands[i].max_cols, False) if c > widths[i]] + [limit]
 
-    for i in range(len(widths)):  # the narrowest strip that holds each region: a binary search
-        low, high = widths[i], fabric.width
-        if stage_cycles(i, high) == math.inf:
-            return None
-        while low < high:
-            middle = (low + high) // 2
-            low, high = (low, middle) if stage_cycles(i, middle) < math.inf else (middle + 1, high)
-        widths[i] = low
-    if sum(widths) > fabric.width:
-        return None
     while (spare := fabric.width - sum(widths)) > 0:
-        slowest = max(range(len(widths)), key=lambda i: stage_cycles(i, widths[i]))
-        now = stage_cycles(slowest, widths[slowest])
-        faster = next((c for c in wider(slowest, spare) if stage_cycles(slowest, c) < now), None)
+        slowest = max(range(len(widths)), key=lambda i: _stage_cycles(demands[i], widths[i], fabric))
+        now = _stage_cycles(demands[slowest], widths[slowest], fabric)
+        faster = next((c for c in wider(slowest, spare) if _stage_cycles(demands[slowest], c, fabric) < now), None)
         if faster is None:
             break
         widths[slowest] = faster
-    return widths

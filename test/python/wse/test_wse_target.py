@@ -94,6 +94,16 @@ def test_a_model_too_large_to_pipeline_says_by_how_much():
     assert wafer.compile(model, inputs, target="wse", region=(3, 32), mode="whole-wafer").estimate().cycles > 0
 
 
+def test_a_pipeline_one_strip_too_wide_says_which_layers_fit_and_what_the_rest_need():
+    model, inputs = EXAMPLES["mlp"].build(64)
+    with pytest.raises(wafer.WaferError) as info:
+        wafer.compile(model, inputs, target="wse", region=(5, 32))
+    message = str(info.value)
+    assert "error: in layer 'layers.4': the 3 regions' blocks and panels need 6 columns side by side; " \
+           "'small' has 5: the first 2 fit, the other 1 from region 'summa2' on need 1 columns more for " in message
+    assert message.rstrip().endswith("B of tensors: use mode=whole-wafer or a larger machine")
+
+
 def test_matmul_on_one_pe_costs_what_the_cost_model_says():
     from wafer.wse_target.cost import compute_cycles
 
