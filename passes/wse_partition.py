@@ -37,11 +37,15 @@ def is_check(op: ir.Operation) -> bool:
     return op.name == "linalg.generic" and not op.results
 
 
+_HOST_OPS = ("tm_tensor.scan", "tm_tensor.sort", "tm_tensor.scatter")
+
+
 def runs_on_host(op: ir.Operation) -> bool:
     """An op with no spatial mapping, run on the host between regions: a scan
-    (cumsum), or a generic whose body gathers with tensor.extract (an embedding
-    lookup, a gather by computed indices). Its data crosses the wafer's edge."""
-    if op.name == "tm_tensor.scan":
+    (cumsum), a sort (topk), a scatter (index_put), or a generic whose body
+    gathers with tensor.extract (an embedding lookup, a gather by computed
+    indices). Its data crosses the wafer's edge."""
+    if op.name in _HOST_OPS:
         return True
     return op.name == "linalg.generic" and any(
         inner.operation.name == "tensor.extract" for inner in op.regions[0].blocks[0].operations)

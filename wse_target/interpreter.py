@@ -331,6 +331,20 @@ _SCALAR_OPS: dict[str, Callable[..., np.ndarray]] = {
     "math.rsqrt": lambda op, x: 1 / np.sqrt(x), "math.tanh": _ufunc(np.tanh),
     "math.erf": lambda op, x: _erf(x), "math.powf": _ufunc(np.power),
     "math.fpowi": lambda op, x, n: np.power(x, n).astype(x.dtype), "math.absf": _ufunc(np.abs),
+    "arith.remsi": _ufunc(np.fmod), "arith.floordivsi": _ufunc(np.floor_divide),
+    "arith.ceildivsi": lambda op, a, b: -np.floor_divide(-a, b),
+    "arith.remui": lambda op, a, b: np.fmod(_unsigned(a), _unsigned(b)).astype(_result_dtype(op)),
+    "arith.divui": lambda op, a, b: np.floor_divide(_unsigned(a), _unsigned(b)).astype(_result_dtype(op)),
+    "arith.shli": _ufunc(np.left_shift), "arith.shrsi": _ufunc(np.right_shift),
+    "arith.shrui": lambda op, a, b: np.right_shift(_unsigned(a), _unsigned(b)).astype(_result_dtype(op)),
+    "math.absi": _ufunc(np.abs), "math.trunc": _ufunc(np.trunc), "math.roundeven": _ufunc(np.rint),
+    "math.round": lambda op, x: np.copysign(np.floor(np.abs(x) + 0.5), x).astype(x.dtype),
+    "math.log10": _ufunc(np.log10), "math.log2": _ufunc(np.log2), "math.exp2": _ufunc(np.exp2),
+    "math.cbrt": _ufunc(np.cbrt), "math.atan2": _ufunc(np.arctan2), "math.copysign": _ufunc(np.copysign),
+    "math.sin": _ufunc(np.sin), "math.cos": _ufunc(np.cos), "math.tan": _ufunc(np.tan),
+    "math.asin": _ufunc(np.arcsin), "math.acos": _ufunc(np.arccos), "math.atan": _ufunc(np.arctan),
+    "math.sinh": _ufunc(np.sinh), "math.cosh": _ufunc(np.cosh),
+    "math.isnan": _ufunc(np.isnan), "math.isinf": _ufunc(np.isinf), "math.isfinite": _ufunc(np.isfinite),
 }
 
 # A reduction body's combiner -> the numpy ufunc whose .reduce it becomes.
@@ -872,29 +886,7 @@ def _eval_concat(op, operands, g, lookup) -> list[np.ndarray]:
     return [np.concatenate([np.broadcast_to(x, grid + x.shape[g:]) for x in operands], axis=g + dim)]
 
 
-def _eval_scan(op, operands, g, lookup) -> list[np.ndarray]:
-    """tm_tensor.scan (cumsum, cumprod) as its loops define it: an inclusive scan
-    accumulates the input; an exclusive one starts from the init and lags the
-    input by one. The second result is the scan's last element."""
-    block = op.regions[0].blocks[0]
-    combined = block.operations[len(block.operations) - 1].operands[0].owner
-    ufunc = _COMBINERS.get(combined.name) if isinstance(combined, ir.OpView) else None
-    if ufunc is None or set(combined.operands) != set(block.arguments):
-        raise _fail(op, "scans only with an add, mul, max, min, and, or or xor combiner")
-    x, _, init = operands
-    axis = g + ir.IntegerAttr(op.attributes["dimension"]).value
-    x = x.astype(_result_dtype(op))
-    if x.shape[axis] == 0:
-        return [x, init.astype(x.dtype)]
-    if not ir.BoolAttr(op.attributes["inclusive"]).value:
-        start = np.broadcast_to(np.expand_dims(init, axis), x.shape[:axis] + (1,) + x.shape[axis + 1:])
-        x = np.concatenate([start.astype(x.dtype), np.take(x, np.arange(x.shape[axis] - 1), axis=axis)], axis=axis)
-    scanned = ufunc.accumulate(x, axis=axis)
-    return [scanned, np.take(scanned, -1, axis=axis)]
-
-
 _OPS: dict[str, Callable[..., list[np.ndarray]]] = {
-    "tm_tensor.scan": _eval_scan,
     "arith.constant": lambda op, operands, g, lookup: [(c := _constant(op)).reshape((1,) * g + c.shape)],
     "tensor.empty": _eval_empty,
     "tensor.expand_shape": _eval_reshape,
@@ -914,3 +906,8 @@ _OPS: dict[str, Callable[..., list[np.ndarray]]] = {
     "linalg.pooling_nchw_max": _eval_pooling(np.maximum),
     "linalg.pooling_nchw_sum": _eval_pooling(np.add),
 }
+
+# The host ops of tm_tensor (scans, sorts, scatters) need the helpers above.
+from .tm_tensor_ops import TM_TENSOR_OPS  # noqa: E402
+
+_OPS.update(TM_TENSOR_OPS)

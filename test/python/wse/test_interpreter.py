@@ -243,7 +243,7 @@ func.func @in_body(%a: tensor<4xf32>) -> tensor<4xf32> {
   %0 = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]}
        ins(%a : tensor<4xf32>) outs(%a : tensor<4xf32>) {
   ^bb0(%in: f32, %out: f32):
-    %1 = math.atan2 %in, %in : f32
+    %1 = math.erfc %in : f32
     linalg.yield %1 : f32
   } -> tensor<4xf32>
   return %0 : tensor<4xf32>
@@ -264,7 +264,7 @@ func.func @last_write_wins(%a: tensor<4xf32>, %r: tensor<f32>) -> tensor<f32> {
 
 
 @pytest.mark.parametrize("name, op_name, line", [
-    ("in_body", "math.atan2", 7), ("top_level", "tensor.reshape", 13), ("last_write_wins", "linalg.generic", 17),
+    ("in_body", "math.erfc", 7), ("top_level", "tensor.reshape", 13), ("last_write_wins", "linalg.generic", 17),
 ])
 def test_unsupported_op_raises_naming_it(name, op_name, line):
     module = parse(UNSUPPORTED)
@@ -281,3 +281,54 @@ def test_operand_of_the_wrong_shape_is_an_error_not_a_broadcast(grid_module):
     a, b, c = grid_operands(matmul, [(3, 2)] * 3, np.random.default_rng(0))
     with pytest.raises(InterpreterError, match="'linalg.matmul': operand #1"):
         evaluate(matmul, [a, b[..., :1], c], grid_dims=2)
+
+
+HALVES = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.3, -0.7], np.float32)
+UNIT = np.array([-0.9, -0.5, -0.1, 0.0, 0.2, 0.4, 0.6, 0.8], np.float32)
+INTS = np.array([-7, -6, -1, 0, 1, 5, 6, 9], np.int32)
+DIVISORS = np.array([2, -4, 3, 5, -3, 2, 4, 7], np.int32)
+SHIFTS = np.array([0, 1, 2, 3, 1, 2, 0, 3], np.int32)
+BODY_OPS = {  # op: (operands, torch reference)
+    "arith.remsi": ((INTS, DIVISORS), torch.fmod),
+    "arith.floordivsi": ((INTS, DIVISORS), lambda a, b: torch.div(a, b, rounding_mode="floor")),
+    "arith.ceildivsi": ((INTS, DIVISORS), lambda a, b: -torch.div(-a, b, rounding_mode="floor")),
+    "arith.shli": ((INTS, SHIFTS), lambda a, b: a << b),
+    "arith.shrsi": ((INTS, SHIFTS), lambda a, b: a >> b),
+    "math.absi": ((INTS,), torch.abs),
+    "math.roundeven": ((HALVES,), torch.round),
+    "math.round": ((HALVES,), lambda x: torch.sign(x) * torch.floor(torch.abs(x) + 0.5)),
+    "math.trunc": ((HALVES,), torch.trunc),
+    "math.log10": ((np.abs(HALVES),), torch.log10),
+    "math.log2": ((np.abs(HALVES),), torch.log2),
+    "math.exp2": ((HALVES,), torch.exp2),
+    "math.cbrt": ((HALVES,), lambda x: torch.sign(x) * torch.abs(x) ** (1 / 3)),
+    "math.atan2": ((HALVES, UNIT), torch.atan2),
+    "math.copysign": ((HALVES, UNIT), torch.copysign),
+    "math.sin": ((HALVES,), torch.sin), "math.cos": ((HALVES,), torch.cos), "math.tan": ((UNIT,), torch.tan),
+    "math.asin": ((UNIT,), torch.asin), "math.acos": ((UNIT,), torch.acos), "math.atan": ((HALVES,), torch.atan),
+    "math.sinh": ((HALVES,), torch.sinh), "math.cosh": ((HALVES,), torch.cosh),
+}
+
+
+@pytest.mark.parametrize("op_name", sorted(BODY_OPS))
+def test_body_op_matches_pytorch(op_name):
+    operands, reference = BODY_OPS[op_name]
+    element = "i32" if operands[0].dtype == np.int32 else "f32"
+    args = ", ".join(f"%in{i}" for i in range(len(operands)))
+    block_args = ", ".join(f"%in{i}: {element}" for i in range(len(operands)))
+    inputs = ", ".join(f"%a{i}" for i in range(len(operands)))
+    module = parse(f"""
+#id = affine_map<(d0) -> (d0)>
+func.func @f({", ".join(f"%a{i}: tensor<8x{element}>" for i in range(len(operands)))}, %init: tensor<8x{element}>) -> tensor<8x{element}> {{
+  %0 = linalg.generic {{indexing_maps = [{", ".join(["#id"] * (len(operands) + 1))}], iterator_types = ["parallel"]}}
+       ins({inputs} : {", ".join([f"tensor<8x{element}>"] * len(operands))}) outs(%init : tensor<8x{element}>) {{
+  ^bb0({block_args}, %out: {element}):
+    %1 = {op_name} {args} : {element}
+    linalg.yield %1 : {element}
+  }} -> tensor<8x{element}>
+  return %0 : tensor<8x{element}>
+}}""")
+    (got,) = run_function(func_named(module, "f"), [*operands, np.zeros(8, operands[0].dtype)])
+    expected = reference(*(torch.from_numpy(x) for x in operands)).numpy()
+    assert got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)

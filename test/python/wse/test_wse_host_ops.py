@@ -60,3 +60,27 @@ def test_a_gather_reads_its_table_from_the_caller_or_from_a_region(source):
     index = torch.tensor([[[1], [0]], [[2], [2]]])
     table = (lambda x: x) if source == "input" else torch.relu
     compile_and_check(lambda x: torch.gather(table(x), 2, index) * 3, torch.randn(2, 2, 3))
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_runs_on_the_host_with_nan_where_pytorch_puts_it(descending):
+    x = torch.randn(3, 6)
+    x[0, 2] = x[2, 5] = float("nan")
+    model = Lambda(lambda t: tuple(torch.sort(t, 1, descending=descending)))
+    program = wafer.compile(model, (x,), target="wse", machine="small")
+    values, indices = program(x)
+    expected_values, expected_indices = model(x)
+    torch.testing.assert_close(torch.as_tensor(values), expected_values, equal_nan=True)
+    torch.testing.assert_close(torch.as_tensor(indices), expected_indices)
+
+
+def test_topk_runs_on_the_host():
+    compile_and_check(lambda t: torch.topk(t * 2, 3).indices, torch.randn(4, 7))
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_scatter_runs_on_the_host(accumulate):
+    index = torch.tensor([[0, 1, 2, 0]])
+    compile_and_check(lambda t: torch.zeros(3, 4).scatter(0, index, t[:1] * 2), torch.randn(3, 4))
+    compile_and_check(lambda t, rows: torch.ones(4, 5).index_put((rows,), t, accumulate=accumulate),
+                      torch.randn(3, 5), torch.tensor([2, 0, 3]))
