@@ -161,18 +161,12 @@ def with_extra_inputs(op: ir.Operation, inputs: list[ir.Value],
     after its own inputs, with `op`'s body moved in; the new generic and the new
     block arguments."""
     n_inputs = ir.DenseI32ArrayAttr(op.attributes["operandSegmentSizes"])[0]
-    old_block = op.regions[0].blocks[0]
-    old_args = list(old_block.arguments)
+    old_args = list(op.regions[0].blocks[0].arguments)
     generic, block = generic_like(
         op, list(op.operands)[:n_inputs] + inputs,
         list(op.attributes["indexing_maps"])[:n_inputs] + [ir.AffineMapAttr.get(m) for m in maps],
         old_args[:n_inputs] + [None] * len(inputs) + old_args[n_inputs:])
-    for inner in list(old_block.operations):
-        inner.detach_from_parent()
-        block.append(inner)
-    for old, new in zip(op.results, generic.results):
-        old.replace_all_uses_with(new)
-    op.erase()
+    _move_body(op, generic, block)
     return generic, list(block.arguments)[n_inputs:n_inputs + len(inputs)]
 
 
@@ -180,8 +174,7 @@ def without_unread_inputs(op: ir.Operation) -> ir.Operation:
     """Replace linalg.generic `op` by one without the inputs its body never reads,
     as long as the rest still bound every loop; the new generic (or `op`)."""
     n_inputs = ir.DenseI32ArrayAttr(op.attributes["operandSegmentSizes"])[0]
-    old_block = op.regions[0].blocks[0]
-    old_args = list(old_block.arguments)
+    old_args = list(op.regions[0].blocks[0].arguments)
     maps = list(op.attributes["indexing_maps"])
     kept = [i for i in range(n_inputs) if any(True for _ in old_args[i].uses)]
     bounded = {e.position for i in kept + list(range(n_inputs, len(maps)))
@@ -190,11 +183,16 @@ def without_unread_inputs(op: ir.Operation) -> ir.Operation:
         return op
     generic, block = generic_like(op, [op.operands[i] for i in kept], [maps[i] for i in kept],
                                   [old_args[i] for i in kept] + old_args[n_inputs:])
-    for inner in list(old_block.operations):
+    _move_body(op, generic, block)
+    return generic
+
+
+def _move_body(op: ir.Operation, generic: ir.Operation, block: ir.Block) -> None:
+    """Move `op`'s body into `block` of `generic`, which replaces `op`."""
+    for inner in list(op.regions[0].blocks[0].operations):
         inner.detach_from_parent()
         block.append(inner)
     for old, new in zip(op.results, generic.results):
         old.replace_all_uses_with(new)
     op.erase()
-    return generic
 
