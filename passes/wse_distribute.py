@@ -177,10 +177,10 @@ class RegionBuilder:
         maps = indexing_maps(op)
         operands = list(op.operands)
         n_in = len(operands) - len(op.results)
+        overwritten = overwritten_input(op)  # before a scatter adds a use of the input
         inputs = [self.place(v, layout_for(m, row_loop, col_loop), "in", op.location)
                   for v, m in zip(operands[:n_in], maps[:n_in])]
         layouts = [layout_for(m, row_loop, col_loop) for m in maps[n_in:]]
-        overwritten = overwritten_input(op)
         if overwritten is not None:  # same type and map as the result: same layout
             outs = [inputs[list(op.operands).index(overwritten)]]
         else:

@@ -13,7 +13,7 @@ import wafer
 from wafer.passes.linalg_queries import REDUCTION, iterator_types
 from wafer.wse_target.machine import SMALL
 
-from wse_checks import ops_in, regions
+from wse_checks import compile_and_check, ops_in, regions
 
 MODES = ("pipelined", "whole-wafer")
 
@@ -163,3 +163,14 @@ def test_the_decoder_block_runs_its_lookups_on_the_host_and_the_rest_on_the_wafe
     # The positions' cumsum and the embedding lookups (fusion copies a lookup into each consumer).
     assert kinds.count("host") >= 3
     assert kinds.count("summa") >= 6  # q·k, p·v, and the qkv, out, up and down projections
+
+
+def test_an_elementwise_op_writes_over_the_buffer_its_input_came_in():
+    """Placement counts an elementwise result written over its input's buffer;
+    the distribution must then lay it out so, or the PEs overflow after
+    placement said they would not."""
+    x = torch.randn(64, 64)
+    program = compile_and_check(lambda t: t * 2 + 1, x, mode="whole-wafer")
+    (op,) = program.report.ops
+    _, _, width, height = op.region
+    assert program.report.sram_high_water_max * width * height == x.numel() * 4
