@@ -238,12 +238,15 @@ def _integer_arith(b, v):
 
 @kind("cast", lambda v: True)
 def _cast(b, v):
-    """A float becomes an integer only from a bounded range: truncating a float
-    of 6e6, where float32 steps by 0.5, turns any other summation order into
-    another integer (and a gather by it into other rows), right or not."""
+    """A float becomes an integer from a bounded range, rounded away from the
+    integers and halves that sums and means land on exactly. Truncating a
+    float of 6e6, where float32 steps by 0.5, or a softmax's sum of 1 +- 1 ulp,
+    turns any other summation order into another integer (and a gather by it
+    into other rows), right or not."""
     target = b.rng.choice([d for d in (*FLOATS, *INTS) if d != v.dtype])
-    source = f"torch.clamp({v.name}, -100, 100)" if v.is_float and target in INTS else v.name
-    return f"{source}.to({target})"
+    if v.is_float and target in INTS:
+        return f"(torch.clamp({v.name}, -100, 100) + 0.3).floor().to({target})"
+    return f"{v.name}.to({target})"
 
 
 # --- softmax and reductions ---------------------------------------------------------
