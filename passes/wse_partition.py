@@ -144,7 +144,7 @@ def _grow_epilogue(group: Group, grouped: list[ir.Operation]) -> None:
     result_type = group.ops[0].results[0].type
     while True:
         users = _users(group.ops[-1])
-        if len(users) != 1 or not is_elementwise(users[0]) or is_relayout(users[0]):
+        if len(users) != 1 or not is_elementwise(users[0]) or is_relayout(users[0]) or is_check(users[0]):
             return
         user = users[0]
         if any(user == g for g in grouped):

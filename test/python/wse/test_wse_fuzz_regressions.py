@@ -8,6 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import wafer
+
 from wafer.compiler import run_stages
 from wafer.frontend import import_model
 from wafer.passes.wse_trim_windows import WseTrimWindows
@@ -63,3 +65,21 @@ def test_trimmed_windows_survive_unit_dim_folding(fn, shape):
 @pytest.mark.parametrize("fn, shape", POOLS, ids=POOL_IDS)
 def test_windows_reading_a_prefix_match_pytorch(fn, shape):
     compile_and_check(fn, torch.randn(*shape))
+
+
+def test_a_product_read_only_by_a_check_matches_pytorch():
+    """Seed 60488: an attention whose result is dead leaves its checks behind,
+    and a check (a generic with no result) was taken for the product's
+    elementwise epilogue: wse-partition indexed its missing result."""
+    weight = torch.randn(1, 2, 5, 5)
+
+    def model(x):
+        attended = F.scaled_dot_product_attention(x, x * 0.5, x, is_causal=True)
+        unused = 1.0 / (torch.abs(attended) + 1.0)  # noqa: F841 (dead, as the fuzzer made it)
+        tail = x[:, :, :, 14::1]
+        return x, tail, F.relu(F.conv_transpose2d(tail, weight))
+
+    x = torch.randn(8, 1, 17, 17)
+    got = wafer.compile(Lambda(model), (x,), target="wse", machine="small")(x)
+    for value, expected in zip(got, model(x)):
+        torch.testing.assert_close(torch.as_tensor(value), expected)
