@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 
 import wafer
-
 from wafer.compiler import run_stages
 from wafer.frontend import import_model
 from wafer.passes.wse_trim_windows import WseTrimWindows
