@@ -19,8 +19,14 @@ _NAMED_COMPUTE = ("linalg.matmul", "linalg.batch_matmul", "linalg.conv", "linalg
 
 
 def is_init(op: ir.Operation) -> bool:
-    """A generic that reads nothing: a fill, the init of a reduction or contraction."""
-    return op.name == "linalg.generic" and len(op.operands) == 1
+    """A generic that reads nothing: a fill, the init of a reduction or contraction.
+    A region computes its own copy in place, so a generic that gathers from
+    above (a one-element lookup) is none: it runs on the host."""
+    return op.name == "linalg.generic" and len(op.operands) == 1 and not _gathers(op)
+
+
+def _gathers(op: ir.Operation) -> bool:
+    return any(inner.operation.name == "tensor.extract" for inner in op.regions[0].blocks[0].operations)
 
 
 def is_relayout(op: ir.Operation) -> bool:
@@ -45,10 +51,7 @@ def runs_on_host(op: ir.Operation) -> bool:
     (cumsum), a sort (topk), a scatter (index_put), or a generic whose body
     gathers with tensor.extract (an embedding lookup, a gather by computed
     indices). Its data crosses the wafer's edge."""
-    if op.name in _HOST_OPS:
-        return True
-    return op.name == "linalg.generic" and any(
-        inner.operation.name == "tensor.extract" for inner in op.regions[0].blocks[0].operations)
+    return op.name in _HOST_OPS or (op.name == "linalg.generic" and _gathers(op))
 
 
 # What may run between regions, on whole tensors, as the data movement of the

@@ -845,6 +845,13 @@ def _slices(op, g: int) -> tuple[slice, ...]:
     return (slice(None),) * g + tuple(slice(o, o + (n - 1) * s + 1, s) for o, n, s in zip(offsets, sizes, strides))
 
 
+def _assert(op, condition: np.ndarray) -> list[np.ndarray]:
+    """A check between regions (adaptive pooling's window sizes): a run-time error if it fails."""
+    if not np.all(condition):
+        raise _fail(op, f"assertion failed: {ir.StringAttr(op.attributes['msg']).value}")
+    return []
+
+
 def _eval_empty(op, operands, g, lookup) -> list[np.ndarray]:
     return [np.zeros((1,) * g + _static_shape(op, op.result.type), _result_dtype(op))]
 
@@ -896,6 +903,7 @@ _OPS: dict[str, Callable[..., list[np.ndarray]]] = {
     "tensor.insert_slice": _eval_insert_slice,
     "tensor.concat": _eval_concat,
     "tensor.cast": lambda op, operands, g, lookup: [operands[0]],
+    "cf.assert": lambda op, operands, g, lookup: _assert(op, operands[0]),
     "linalg.generic": _eval_generic,
     "linalg.fill": _eval_fill,
     "linalg.matmul": _eval_contraction_op,

@@ -4,6 +4,7 @@ what they read from the wafer as traffic through its west edge."""
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 import wafer
 from wse_checks import Lambda, compile_and_check
@@ -84,3 +85,29 @@ def test_scatter_runs_on_the_host(accumulate):
     compile_and_check(lambda t: torch.zeros(3, 4).scatter(0, index, t[:1] * 2), torch.randn(3, 4))
     compile_and_check(lambda t, rows: torch.ones(4, 5).index_put((rows,), t, accumulate=accumulate),
                       torch.randn(3, 5), torch.tensor([2, 0, 3]))
+
+
+def test_a_one_element_lookup_runs_on_the_host_not_as_a_regions_init():
+    """Seed 70441: a 0-d generic that extracts one element reads no tensor, like
+    a fill, and a region took it for an init to compute in place, on the PEs,
+    where the tensor it reads is not."""
+    index = torch.tensor([[[[23]]]])
+
+    def model(x):
+        element = torch.gather(x, 0, index)
+        return 1.0 / (element.abs() + 1.0), F.silu(element * 2)
+
+    x = torch.randn(24, 4, 3, 13)
+    got = wafer.compile(Lambda(model), (x,), target="wse", machine="small")(x)
+    for value, expected in zip(got, model(x)):
+        torch.testing.assert_close(torch.as_tensor(value), expected)
+
+
+def test_a_failing_check_between_regions_is_a_run_time_error():
+    """Seed 70557: torch-mlir checks at run time that adaptive pooling's windows
+    are even; between regions the check runs on the host, as on the CPU target."""
+    model = Lambda(lambda x: torch.nn.functional.adaptive_avg_pool2d(x, (1, 3)))
+    x = torch.randn(2, 3, 11, 8)  # windows of 3, 4 and 3 along the 8
+    program = wafer.compile(model, (x,), target="wse", machine="small")
+    with pytest.raises(wafer.WaferError, match="assertion failed: unimplemented: only support cases with fixed"):
+        program(x)
