@@ -37,16 +37,17 @@ class Demand:
     mnk: tuple[int, int, int] | None = None  # a summa region's extents
     _per_pe: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> bytes
     reduces_across: bool = False  # a rowwise region reduces along its columns
-    members: tuple = ()  # the region's ops
+    anchor: ir.Operation | None = None  # a summa region's contraction
     placed: tuple = ()  # the ops run locally on each PE, with the loops over its rows and columns
 
     def bytes_per_pe(self, rows: int, cols: int) -> int:
         """One PE's share of the region's buffers on a rows x cols rectangle,
         laid out exactly as wse-distribute will (padded blocks, panels)."""
         if (rows, cols) not in self._per_pe:
-            anchor = self.members[0]
-            summa = summa_plan(anchor, rows, cols).bytes_per_pe(anchor, rows, cols) if self.mnk else 0
-            known = tuple(anchor.results) if self.mnk else ()
+            summa, known = 0, ()
+            if self.anchor is not None:
+                summa = summa_plan(self.anchor, rows, cols).bytes_per_pe(self.anchor, rows, cols)
+                known = tuple(self.anchor.results)
             self._per_pe[rows, cols] = summa + local_bytes_per_pe(list(self.placed), rows, cols, known)
         return self._per_pe[rows, cols]
 
@@ -119,13 +120,13 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
         k = ranges[c.k]
         epilogue = tuple((op, *summa_epilogue_loops(anchor, op)) for op in members[1:])
         return Demand(flops, max(k, m), n, divides=False, bytes=size, streamed=streamed, mnk=(m, n, k),
-                      members=tuple(members), placed=epilogue)
+                      anchor=anchor, placed=epilogue)
     row, col = split_loops(anchor, members)
     reduces_across = col is not None and any(iterator_types(op)[col] == REDUCTION for op in members
                                              if len(iterator_types(op)) == len(ranges))
     return Demand(flops, ranges[row] if row is not None else 1, ranges[col] if col is not None else 1,
                   divides=True, bytes=size, streamed=streamed, reduces_across=reduces_across,
-                  members=tuple(members), placed=tuple((op, row, col) for op in members))
+                  placed=tuple((op, row, col) for op in members))
 
 
 def _set_rect(region: ir.Operation, x: int, y: int, width: int, height: int, slot: int) -> None:

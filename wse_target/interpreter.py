@@ -394,8 +394,7 @@ def _run_block(
         if op.name == "linalg.index" and loop_index is not None:
             values[op.result] = loop_index(ir.IntegerAttr(op.attributes["dim"]).value)
         elif op.name == "cf.assert":
-            if not np.all(get(op.operands[0])):
-                raise _fail(op, f"assertion failed: {ir.StringAttr(op.attributes['msg']).value}")
+            _assert(op, get(op.operands[0]))
         elif op.name == "tensor.extract":
             values[op.result] = _extract(op, get(op.operands[0]), [get(v) for v in op.operands[1:]])
         elif op.name in _SCALAR_OPS:
@@ -846,7 +845,8 @@ def _slices(op, g: int) -> tuple[slice, ...]:
 
 
 def _assert(op, condition: np.ndarray) -> list[np.ndarray]:
-    """A check between regions (adaptive pooling's window sizes): a run-time error if it fails."""
+    """A check, in a body or between regions (adaptive pooling's window sizes): a
+    run-time error if it fails."""
     if not np.all(condition):
         raise _fail(op, f"assertion failed: {ir.StringAttr(op.attributes['msg']).value}")
     return []

@@ -33,8 +33,8 @@ from __future__ import annotations
 import numpy as np
 from torch_mlir import ir
 
-from ..passes.wse_partition import runs_on_host
 from ..dialects.wse import buffer_bytes, int_attr, rect_of, regions_of, str_attr, stream_box
+from ..passes.wse_partition import runs_on_host
 from .cost import LinkLoads, compute_cycles
 from .distribution import Layout, block_panel
 from .interpreter import evaluate, numpy_dtype
@@ -310,9 +310,12 @@ def _reads(op: ir.Operation) -> list[ir.Value]:
     """The tensors `op` reads: its operands, and those its body gathers from above."""
     reads = list(op.operands)
     for inner in (op.regions[0].blocks[0].operations if op.regions else []):
-        reads += [v for v in inner.operands if isinstance(v.owner, ir.OpView) and v.owner.operation.parent != op
-                  and isinstance(v.type, ir.RankedTensorType) and not any(v == r for r in reads)]
-    return [v for v in reads if isinstance(v.type, ir.RankedTensorType)]
+        reads += [v for v in inner.operands if isinstance(v.owner, ir.OpView) and v.owner.operation.parent != op]
+    unique = []
+    for value in reads:
+        if isinstance(value.type, ir.RankedTensorType) and not any(value == u for u in unique):
+            unique.append(value)
+    return unique
 
 
 def _from_wafer(value: ir.Value) -> bool:

@@ -13,14 +13,20 @@ _ASCENDING_CMPF = {2: False, 3: False, 4: True, 5: True, 9: False, 10: False, 11
 _ASCENDING_CMPI = {2: True, 3: True, 4: False, 5: False, 6: True, 7: True, 8: False, 9: False}
 
 
+def _combiner(block: ir.Block):
+    """The ufunc of a body that yields combine(arg0, arg1) of its two arguments, or None."""
+    combined = block.operations[len(block.operations) - 1].operands[0].owner
+    if isinstance(combined, ir.OpView) and combined.name in _COMBINERS and set(combined.operands) == set(block.arguments):
+        return _COMBINERS[combined.name]
+    return None
+
+
 def _eval_scan(op, operands, g, lookup) -> list[np.ndarray]:
     """tm_tensor.scan (cumsum, cumprod) as its loops define it: an inclusive scan
     accumulates the input; an exclusive one starts from the init and lags the
     input by one. The second result is the scan's last element."""
-    block = op.regions[0].blocks[0]
-    combined = block.operations[len(block.operations) - 1].operands[0].owner
-    ufunc = _COMBINERS.get(combined.name) if isinstance(combined, ir.OpView) else None
-    if ufunc is None or set(combined.operands) != set(block.arguments):
+    ufunc = _combiner(op.regions[0].blocks[0])
+    if ufunc is None:
         raise _fail(op, "scans only with an add, mul, max, min, and, or or xor combiner")
     x, _, init = operands
     axis = g + ir.IntegerAttr(op.attributes["dimension"]).value
@@ -72,15 +78,9 @@ def _eval_scatter(op, operands, g, lookup) -> list[np.ndarray]:
     if g:
         raise _fail(op, "reads tensors held on the PE grid; a scatter runs between regions")
     block = op.regions[0].blocks[0]
-    yielded = block.operations[len(block.operations) - 1].operands[0]
-    update_arg, original_arg = list(block.arguments)
-    combined = yielded.owner
-    if yielded == update_arg:
-        ufunc = None
-    elif (isinstance(combined, ir.OpView) and combined.name in _COMBINERS
-          and set(combined.operands) == {update_arg, original_arg}):
-        ufunc = _COMBINERS[combined.name]
-    else:
+    replaces = block.operations[len(block.operations) - 1].operands[0] == block.arguments[0]
+    ufunc = None if replaces else _combiner(block)
+    if not replaces and ufunc is None:
         raise _fail(op, "scatters only by replacing or by an add, mul, max, min, and, or or xor")
     dims = list(ir.DenseI64ArrayAttr(op.attributes["dimension_map"]))
     out = np.array(original, dtype=_result_dtype(op))
