@@ -3,7 +3,7 @@ and the simulator's own speed.
 
     python bench/wse.py [--sizes 8192,16384,32768,65536] [--regions full,750x750]
                         [--models mlp,lenet] [--machines small,wse2] [--batch 1]
-                        [--zoo resnet18,gpt2] [--modes pipelined,whole-wafer]
+                        [--zoo resnet18,gpt2] [--modes pipelined,whole-wafer] [--precisions fp32,fp16]
 
 Everything is timing only: `estimate()` costs the compiled program from its IR,
 with no input data, so full-wafer GEMMs take well under a second each. A case
@@ -68,33 +68,44 @@ def calibration_table() -> None:
     print("sources: wse_target/CALIBRATION.md\n")
 
 
-def gemm_table(sizes: list[int], regions: list[str], runs: list[SimulatorRun]) -> None:
-    print("(a) fp32 GEMM n x n x n on wse2 (rate and % of peak count the useful 2n^3 FLOPs)")
-    header = (f"{'n':>6} {'fabric':>9} {'compile s':>9} {'cycles':>13} {'ms':>9} "
+# A GEMM's element type and the peak it is measured against.
+_GEMM_PRECISIONS = {"fp32": "f32", "fp16": "f16"}
+
+
+def gemm_table(sizes: list[int], regions: list[str], precisions: list[str], runs: list[SimulatorRun]) -> None:
+    print("(a) GEMM n x n x n on wse2 (rate and % of peak count the useful 2n^3 FLOPs; "
+          "the peak of the GEMM's precision)")
+    header = (f"{'n':>6} {'fabric':>9} {'prec':>4} {'compile s':>9} {'cycles':>13} {'ms':>9} "
               f"{'TFLOP/s':>8} {'% peak':>7} {'SRAM/PE':>8} {'compute %':>9}")
     print(header)
     print("-" * len(header))
     for region_text in regions:
         region = parse_region(region_text)
         for n in sizes:
-            start = time.perf_counter()
-            try:
-                exe = wafer.compile_mlir(matmul_mlir(n, n, n), target="wse", machine="wse2", region=region)
-            except wafer.WaferError as err:
-                print(f"{n:>6} {region_text:>9} {time.perf_counter() - start:9.2f}  {first_error_line(err)}")
-                continue
-            compile_seconds = time.perf_counter() - start
-            report, wall = timed_estimate(exe, "gemm")
-            m = report.machine
-            runs.append(SimulatorRun(f"gemm {n}", f"{m.width}x{m.height}", report, wall))
-            useful = 2.0 * n ** 3
-            compute = sum(op.compute_cycles for op in report.ops)
-            comm = sum(op.comm_cycles for op in report.ops)
-            print(f"{n:>6} {region_text:>9} {compile_seconds:9.2f} {report.cycles:13,.0f} "
-                  f"{report.seconds * 1e3:9.2f} {useful / report.seconds / 1e12:8.1f} "
-                  f"{useful / (report.seconds * m.peak_flops_per_second('fp32')):7.1%} "
-                  f"{report.sram_high_water_max:8,} "
-                  f"{compute / (compute + comm):9.0%}", flush=True)
+            for precision in precisions:
+                gemm_row(n, region_text, region, precision, runs)
+
+
+def gemm_row(n: int, region_text: str, region, precision: str, runs: list[SimulatorRun]) -> None:
+    start = time.perf_counter()
+    try:
+        exe = wafer.compile_mlir(matmul_mlir(n, n, n, _GEMM_PRECISIONS[precision]), target="wse",
+                                 machine="wse2", region=region)
+    except wafer.WaferError as err:
+        print(f"{n:>6} {region_text:>9} {precision:>4} {time.perf_counter() - start:9.2f}  {first_error_line(err)}")
+        return
+    compile_seconds = time.perf_counter() - start
+    report, wall = timed_estimate(exe, "gemm")
+    m = report.machine
+    runs.append(SimulatorRun(f"gemm {n} {precision}", f"{m.width}x{m.height}", report, wall))
+    useful = 2.0 * n ** 3
+    compute = sum(op.compute_cycles for op in report.ops)
+    comm = sum(op.comm_cycles for op in report.ops)
+    print(f"{n:>6} {region_text:>9} {precision:>4} {compile_seconds:9.2f} {report.cycles:13,.0f} "
+          f"{report.seconds * 1e3:9.2f} {useful / report.seconds / 1e12:8.1f} "
+          f"{useful / (report.seconds * m.peak_flops_per_second(precision)):7.1%} "
+          f"{report.sram_high_water_max:8,} "
+          f"{compute / (compute + comm):9.0%}", flush=True)
 
 
 def model_table(models: list[str], machines: list[str], batch: int, runs: list[SimulatorRun]) -> None:
@@ -123,35 +134,39 @@ def model_table(models: list[str], machines: list[str], batch: int, runs: list[S
                   f"{report.seconds * 1e6:11.1f} {throughput:13,.0f} {peak * 100:7.2g} {slowest.name:>14}", flush=True)
 
 
-def zoo_table(models: list[str], modes: list[str], runs: list[SimulatorRun]) -> None:
+def zoo_table(models: list[str], modes: list[str], precisions: list[str], runs: list[SimulatorRun]) -> None:
     """The CPU benchmark's model zoo (bench/zoo.py builds it: random weights,
-    batch 1) on wse2, fp32."""
+    batch 1) on wse2, at each precision (fp16 accumulates in fp16)."""
     from zoo import build  # imports torchvision/transformers only when the zoo is asked for
 
-    print("\n(d) the model zoo on wse2, batch 1, fp32 (% of fp32 peak at the inference rate; "
-          "host: ops run off the wafer)")
-    header = (f"{'model':16} {'mode':12} {'s':>5} {'regions':>7} {'host':>4} {'cycles':>14} "
+    print("\n(d) the model zoo on wse2, batch 1 (% of the peak of its precision at the inference rate; "
+          "host: ops run off the wafer; s: compile + estimate)")
+    header = (f"{'model':16} {'mode':12} {'prec':>4} {'s':>5} {'regions':>7} {'host':>4} {'cycles':>14} "
               f"{'inferences/s':>13} {'% peak':>7} {'SRAM/PE':>8}")
     print(header)
     print("-" * len(header))
     for name in models:
         model, inputs = build(name, 1)
         for mode in modes:
-            start = time.perf_counter()
-            try:
-                compiled = wafer.compile(model, inputs, target="wse", machine="wse2", mode=mode)
-                report, wall = timed_estimate(compiled.executable, "forward")
-            except wafer.WaferError as err:
-                print(f"{name:16} {mode:12} {time.perf_counter() - start:5.1f}  {first_error_line(err)[:90]}")
-                continue
-            seconds = time.perf_counter() - start  # compile + estimate
-            runs.append(SimulatorRun(name, mode, report, wall))
-            throughput = report.pipeline_throughput or 1.0 / report.seconds
-            peak = report.flops * throughput / report.machine.peak_flops_per_second("fp32")
-            host = sum(op.kind == "host" for op in report.ops)
-            print(f"{name:16} {mode:12} {seconds:5.1f} {len(report.ops) - host:>7} {host:>4} "
-                  f"{report.cycles:14,.0f} {throughput:13,.0f} {peak:7.2%} {report.sram_high_water_max:8,}",
-                  flush=True)
+            for precision in precisions:
+                zoo_row(name, model, inputs, mode, precision, runs)
+
+
+def zoo_row(name: str, model, inputs, mode: str, precision: str, runs: list[SimulatorRun]) -> None:
+    start = time.perf_counter()
+    try:
+        compiled = wafer.compile(model, inputs, target="wse", machine="wse2", mode=mode, precision=precision)
+        report, wall = timed_estimate(compiled.executable, "forward")
+    except wafer.WaferError as err:
+        print(f"{name:16} {mode:12} {precision:>4} {time.perf_counter() - start:5.1f}  {first_error_line(err)[:90]}")
+        return
+    seconds = time.perf_counter() - start
+    runs.append(SimulatorRun(f"{name} {precision}", mode, report, wall))
+    throughput = report.pipeline_throughput or 1.0 / report.seconds
+    peak = report.flops * throughput / report.machine.peak_flops_per_second(report.dtype)
+    host = sum(op.kind == "host" for op in report.ops)
+    print(f"{name:16} {mode:12} {precision:>4} {seconds:5.1f} {len(report.ops) - host:>7} {host:>4} "
+          f"{report.cycles:14,.0f} {throughput:13,.0f} {peak:7.2%} {report.sram_high_water_max:8,}", flush=True)
 
 
 def simulator_table(runs: list[SimulatorRun]) -> None:
@@ -174,14 +189,16 @@ def main() -> None:
     parser.add_argument("--zoo", default="resnet18,mobilenet_v2,efficientnet_b0,squeezenet1_1,convnext_tiny,"
                         "vit_b_16,bert,gpt2", help="bench/zoo.py models ('' to skip; needs the bench extra)")
     parser.add_argument("--modes", default="pipelined,whole-wafer")
+    parser.add_argument("--precisions", default="fp32,fp16", help="of the GEMM and zoo tables")
     args = parser.parse_args()
     runs: list[SimulatorRun] = []
     start = time.perf_counter()
     calibration_table()
-    gemm_table([int(n) for n in args.sizes.split(",")], args.regions.split(","), runs)
+    precisions = args.precisions.split(",")
+    gemm_table([int(n) for n in args.sizes.split(",")], args.regions.split(","), precisions, runs)
     model_table(args.models.split(","), args.machines.split(","), args.batch, runs)
     if args.zoo:
-        zoo_table(args.zoo.split(","), args.modes.split(","), runs)
+        zoo_table(args.zoo.split(","), args.modes.split(","), precisions, runs)
     simulator_table(runs)
     print(f"\nbenchmark wall time: {time.perf_counter() - start:.1f} s")
 

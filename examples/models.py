@@ -92,15 +92,15 @@ EXAMPLES = {
 }
 
 
-def matmul_mlir(m: int, k: int, n: int) -> str:
-    """A linalg-on-tensors `@gemm` of an m x k by a k x n f32 matrix: the
-    workload of the GEMM benchmarks and tests, as `compile_mlir` takes it."""
-    a, b, c = f"tensor<{m}x{k}xf32>", f"tensor<{k}x{n}xf32>", f"tensor<{m}x{n}xf32>"
+def matmul_mlir(m: int, k: int, n: int, element: str = "f32") -> str:
+    """A linalg-on-tensors `@gemm` of an m x k by a k x n matrix of `element`s:
+    the workload of the GEMM benchmarks and tests, as `compile_mlir` takes it."""
+    a, b, c = f"tensor<{m}x{k}x{element}>", f"tensor<{k}x{n}x{element}>", f"tensor<{m}x{n}x{element}>"
     return f"""
 func.func @gemm(%a: {a}, %b: {b}) -> {c} {{
-  %zero = arith.constant 0.0 : f32
+  %zero = arith.constant 0.0 : {element}
   %empty = tensor.empty() : {c}
-  %init = linalg.fill ins(%zero : f32) outs(%empty : {c}) -> {c}
+  %init = linalg.fill ins(%zero : {element}) outs(%empty : {c}) -> {c}
   %c = linalg.matmul ins(%a, %b : {a}, {b}) outs(%init : {c}) -> {c}
   return %c : {c}
 }}

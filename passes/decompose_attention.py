@@ -12,11 +12,12 @@ from .linalg_builders import affine_maps, is_bool, iterator_types_attr, multiply
 from .pass_base import WaferPass, find_ops
 
 _ATTENTION = "tm_tensor.attention"
+_ELEMENTS = (ir.F32Type, ir.F16Type, ir.BF16Type)
 
 
 @dataclass(frozen=True)
 class DecomposeAttention(WaferPass):
-    """Rewrite each static f32 `tm_tensor.attention` as linalg ops.
+    """Rewrite each static f32, f16 or bf16 `tm_tensor.attention` as linalg ops.
 
     torch-mlir imports a `scaled_dot_product_attention` with a mask (an
     additive f32 mask, a boolean keep-mask, or `is_causal`'s) as one
@@ -34,6 +35,8 @@ class DecomposeAttention(WaferPass):
     A row the mask hides entirely has rowmax -inf; it takes 0 in its place
     (so no inf - inf) and its output is 0, as in PyTorch. The default scale
     is 1/sqrt(head dim), as in tm_tensor.attention and PyTorch.
+    At 16 bits, the contractions accumulate in f32 and the softmax runs in
+    f32, as PyTorch computes it; E and O are rounded to 16 bits.
     Attention with dynamic shapes or other element types is left to
     tm-tensor-to-loops.
     """
@@ -51,23 +54,27 @@ class DecomposeAttention(WaferPass):
 
 
 def _decomposable(op: ir.Operation) -> bool:
-    """Static f32 query, key, value and output of one rank; a mask of the scores' shape."""
+    """Static float query, key, value and output of one rank and element type; a
+    mask of the scores' shape, additive of that type or boolean."""
     query, key, value, *mask, output = (v.type for v in op.operands)
     types = (query, key, value, output)
     if not all(isinstance(t, ir.RankedTensorType) and t.has_static_shape and t.rank >= 2 for t in types):
         return False
-    if len({t.rank for t in types}) != 1 or not all(isinstance(t.element_type, ir.F32Type) for t in types):
+    element = query.element_type
+    if len({t.rank for t in types}) != 1 or not isinstance(element, _ELEMENTS) \
+            or any(t.element_type != element for t in types):
         return False
     if not mask:
         return True
     scores = [*query.shape[:-1], key.shape[-2]]
     (mask,) = mask
     return isinstance(mask, ir.RankedTensorType) and list(mask.shape) == scores and (
-        isinstance(mask.element_type, ir.F32Type) or is_bool(mask.element_type))
+        mask.element_type == element or is_bool(mask.element_type))
 
 
 def _decompose(op: ir.Operation) -> ir.Value:
     query, key, value, *mask, _ = op.operands  # the output init: attention overwrites it
+    element = query.type.element_type
     rank = query.type.rank
     batch = list(query.type.shape[:-2])
     m, head = query.type.shape[-2:]
@@ -95,14 +102,20 @@ def _decompose(op: ir.Operation) -> ir.Value:
         input_maps=[b + [i, j], row])
     row_sum = _reduce(exps, batch + [m], 0.0, arith.addf)
 
+    if element != exps.type.element_type:
+        exps = _elementwise([exps], batch + [m, n], lambda e: arith.truncf(element, e), element=element)
     products = multiply_accumulate(
         [exps, value], _filled(batch + [m, width], 0.0),
         [ir.AffineMap.get(rank + 1, 0, r) for r in (b + [i, k], b + [k, j], b + [i, j])],
         parallel + ["reduction"]).result
     return _elementwise(
         [products, row_sum], batch + [m, width],
-        lambda p, total: arith.mulf(p, _reciprocal_or_zero(total)),
-        input_maps=[b + [i, j], row])
+        lambda p, total: _narrowed(element, arith.mulf(p, _reciprocal_or_zero(total))),
+        input_maps=[b + [i, j], row], element=element)
+
+
+def _narrowed(element: ir.Type, value: ir.Value) -> ir.Value:
+    return value if value.type == element else arith.truncf(element, value)
 
 
 def _f32(value: float) -> ir.Value:
@@ -121,7 +134,7 @@ def _masked_score(score: ir.Value, keep: tuple[ir.Value, ...]) -> ir.Value:
     (mask,) = keep
     if is_bool(mask.type):
         return arith.select(mask, score, _f32(float("-inf")))
-    return arith.addf(score, mask)
+    return arith.addf(score, mask if mask.type == score.type else arith.extf(score.type, mask))
 
 
 def _finite_or_zero(top: ir.Value) -> ir.Value:
@@ -136,15 +149,17 @@ def _reciprocal_or_zero(total: ir.Value) -> ir.Value:
     return arith.select(empty, _f32(0.0), arith.divf(_f32(1.0), total))
 
 
-def _elementwise(inputs: list[ir.Value], shape: list[int], body, input_maps=None) -> ir.Value:
-    """A generic over `shape` computing body(*elements); inputs read by identity unless mapped."""
+def _elementwise(inputs: list[ir.Value], shape: list[int], body, input_maps=None, element=None) -> ir.Value:
+    """A generic over `shape` computing body(*elements) of `element` (f32 by
+    default); inputs read by identity unless mapped."""
     rank = len(shape)
     dims = [ir.AffineDimExpr.get(d) for d in range(rank)]
     maps = input_maps or [dims] * len(inputs)
-    init = tensor.empty(shape, ir.F32Type.get())
+    element = element or ir.F32Type.get()
+    init = tensor.empty(shape, element)
     generic = linalg.GenericOp([init.type], inputs, [init], affine_maps(rank, *maps, dims),
                                iterator_types_attr(*["parallel"] * rank))
-    block = generic.regions[0].blocks.append(*[v.type.element_type for v in inputs], ir.F32Type.get())
+    block = generic.regions[0].blocks.append(*[v.type.element_type for v in inputs], element)
     with ir.InsertionPoint(block):
         linalg.YieldOp([body(*block.arguments[:len(inputs)])])
     return generic.result

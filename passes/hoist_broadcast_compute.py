@@ -94,15 +94,23 @@ def _hoistable(op: ir.Operation, reductions: bool):
         if used != every_loop:
             chains[inner.result] = [c for v in inner.operands if v in chains for c in chains[v]] + [inner]
     constants = {arg for arg, operand in zip(block.arguments, op.operands) if is_constant(operand)}
+
+    def leaves(value) -> bool:
+        """Is `value` read by an op that depends on more loops, or by one with no
+        results (a cf.assert)? A widening (`arith.extf`) of it that leaves counts:
+        the body widens a 16-bit read as it reads it (`@fmachs` on a WSE), where
+        hoisted, the wide copy would double the operand's bytes."""
+        return any(use.owner.name == "linalg.yield" or not use.owner.results
+                   or loops.get(use.owner.results[0]) != loops[value]
+                   or (use.owner.name == "arith.extf" and leaves(use.owner.results[0]))
+                   for use in value.uses)
+
     for value, chain in chains.items():
         if all(v in constants or v not in loops for c in chain for v in c.operands if v not in chains):
             continue  # weights only (batch norm's rsqrt of the variance): left to the epilogue passes
-        # The last value of a costly chain that leaves it: a use by an op that
-        # depends on more loops, or by one with no results (a cf.assert).
-        if (reductions or any(_costly(c) for c in chain)) and any(
-                use.owner.name == "linalg.yield" or not use.owner.results
-                or loops.get(use.owner.results[0]) != loops[value]
-                for use in value.uses):
+        if chain[-1].name == "arith.extf":
+            continue  # hoisted unwidened, if at all
+        if (reductions or any(_costly(c) for c in chain)) and leaves(value):
             return value, sorted(loops[value]), list(dict.fromkeys(chain)), ranges, n_inputs, maps
     return None
 

@@ -45,14 +45,18 @@ def is_bool(element: ir.Type) -> bool:
 def multiply_accumulate(inputs: list[ir.Value], init: ir.Value, maps: list[ir.AffineMap],
                         iterators: list[str]) -> linalg.GenericOp:
     """A generic computing init += inputs[0] * inputs[1] over `maps`: a matmul-like
-    contraction that wafer-pack-matmul recognizes. Built at the current insertion point."""
+    contraction that wafer-pack-matmul recognizes. Inputs narrower than the
+    init (f16 into an f32 accumulator) are widened in the body, as torch-mlir
+    imports a 16-bit matmul. Built at the current insertion point."""
     element = init.type.element_type
     generic = linalg.GenericOp([init.type], inputs, [init],
                                ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in maps]),
                                iterator_types_attr(*iterators))
-    block = generic.regions[0].blocks.append(element, element, element)
+    block = generic.regions[0].blocks.append(*[v.type.element_type for v in inputs], element)
     with ir.InsertionPoint(block):
-        product = arith.MulFOp(block.arguments[0], block.arguments[1])
+        lhs, rhs = (arg if arg.type == element else arith.ExtFOp(element, arg).result
+                    for arg in block.arguments[:2])
+        product = arith.MulFOp(lhs, rhs)
         linalg.YieldOp([arith.AddFOp(block.arguments[2], product.result).result])
     return generic
 

@@ -57,6 +57,7 @@ _PASSES: dict[str, str] = {
     "wse-route": "wse_route:WseRoute",
     "wse-trim-windows": "wse_trim_windows:WseTrimWindows",
     "wse-generalize-named": "wse_generalize_named:WseGeneralizeNamed",
+    "wse-narrow-accumulators": "wse_narrow_accumulators:WseNarrowAccumulators",
 }
 
 

@@ -30,12 +30,20 @@ def _gathers(op: ir.Operation) -> bool:
 
 
 def is_relayout(op: ir.Operation) -> bool:
-    """A generic that only moves data (transpose, broadcast, copy): done in flight."""
+    """A generic that only moves data (transpose, broadcast, copy), or widens
+    it (a bias broadcast as an f32 accumulator's init): done in flight."""
     if op.name != "linalg.generic" or len(op.operands) < 2:
         return False
     block = op.regions[0].blocks[0]
-    terminator = block.operations[len(block.operations) - 1]
-    return len(block.operations) == 1 and terminator.operands[0] in list(block.arguments)
+    *body, terminator = block.operations
+    if len(terminator.operands) != 1 or len(body) > 1:
+        return False
+    yielded = terminator.operands[0]
+    if body:
+        if body[0].name != "arith.extf" or body[0].results[0] != yielded:
+            return False
+        yielded = body[0].operands[0]
+    return isinstance(yielded.owner, ir.Block) and yielded.owner == block
 
 
 def is_check(op: ir.Operation) -> bool:
@@ -142,9 +150,10 @@ def find_groups(block: ir.Block) -> list[Group]:
 
 def _grow_epilogue(group: Group, grouped: list[ir.Operation]) -> None:
     """Add sole-user elementwise consumers that keep the contraction's output shape
+    (in its element type or another: the truncation of an f32 accumulator to f16)
     and that no earlier group took (a rowwise run can end in an op that also reads
     the contraction: attention's division by the softmax sum after P @ V)."""
-    result_type = group.ops[0].results[0].type
+    shape = ir.ShapedType(group.ops[0].results[0].type).shape
     while True:
         users = _users(group.ops[-1])
         if len(users) != 1 or not is_elementwise(users[0]) or is_relayout(users[0]) or is_check(users[0]):
@@ -152,7 +161,7 @@ def _grow_epilogue(group: Group, grouped: list[ir.Operation]) -> None:
         user = users[0]
         if any(user == g for g in grouped):
             return
-        if user.results[0].type != result_type:
+        if ir.ShapedType(user.results[0].type).shape != shape:
             return
         group.ops.append(user)
 

@@ -17,6 +17,9 @@ class WsePipeline(Configurable):
       machine: the preset (wse2, wse3, small) unless the module names one.
       mode: pipelined (every layer on its own rectangle at once) or
         whole-wafer (one layer at a time on the whole fabric).
+      accumulate: fp32 keeps the accumulators as imported (PyTorch sums f16
+        products in f32); fp16 narrows them (wse-narrow-accumulators) for the
+        full 16-bit SIMD width.
     """
 
     name = "wse"
@@ -24,6 +27,7 @@ class WsePipeline(Configurable):
 
     machine: str = "small"
     mode: str = "pipelined"
+    accumulate: str = "fp32"
 
     def __post_init__(self):
         # An unknown machine or mode is an option error, before anything runs.
@@ -32,9 +36,12 @@ class WsePipeline(Configurable):
         except ValueError as err:
             raise OptionError(str(err)) from None
         check_mode(self.mode)
+        if self.accumulate not in ("fp32", "fp16"):
+            raise OptionError(f"accumulate must be fp32 or fp16, got '{self.accumulate}'")
 
     def stages(self) -> list[tuple[str, str]]:
         """(stage name, pipeline text) in order; `wafer run` reports each stage."""
+        narrow = "wse-narrow-accumulators," if self.accumulate == "fp16" else ""
         return [
             # Masked attention becomes linalg (its causal mask reads linalg.index). A
             # window that reads a prefix of its input (ceil-mode pooling) is sliced to
@@ -44,7 +51,7 @@ class WsePipeline(Configurable):
             # copies of an iota (an arange generic) and duplicate iotas.
             (
                 "simplify",
-                "wafer-fold-zero-trip,wafer-decompose-attention,"
+                f"wafer-fold-zero-trip,wafer-decompose-attention,{narrow}"
                 "func.func(canonicalize,cse),wse-generalize-named,"
                 "func.func(linalg-fuse-elementwise-ops,canonicalize,cse,linalg-generalize-named-ops),wse-trim-windows,"
                 "func.func(linalg-fold-unit-extent-dims,canonicalize,cse),"

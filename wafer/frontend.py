@@ -32,6 +32,7 @@ from .diagnostics import Diagnostic, WaferError, collect_diagnostics, first_line
 from .inplace import functionalize_temporaries
 from .layer_locations import LayerLocations
 from .nan_semantics import propagate_nans
+from .precision import Boundary, at_precision, numpy_dtype
 from .transposed_convolution import depthwise_transposed_convolution, has_depthwise_transposed_convolution
 from .importer_gaps import refuse_importer_gaps
 from .weight_literals import WeightLiterals
@@ -303,14 +304,19 @@ def _first_line(d: Diagnostic) -> Diagnostic:
 class CompiledModel:
     """A compiled `nn.Module`: call it with torch tensors or numpy arrays."""
 
-    def __init__(self, executable, output_structure, output_dtypes: list[torch.dtype | type]):
+    def __init__(self, executable, output_structure, output_dtypes: list[torch.dtype | type],
+                 boundary: Boundary | None = None):
         """`output_dtypes` holds a torch dtype per tensor result, and `int`,
-        `float` or `bool` for a Python number the model returns (`x.item()`)."""
+        `float` or `bool` for a Python number the model returns (`x.item()`).
+        A model compiled at a lower precision casts at its `boundary`."""
         self.executable = executable
         self._structure = output_structure
+        self._boundary = boundary
+        if boundary is not None:
+            output_dtypes = [boundary.output_dtype(dtype) for dtype in output_dtypes]
         self._dtypes = output_dtypes
         # Looked up once: through torch it takes ~7 us, a sixth of a LeNet call.
-        self._numpy_dtypes = [dtype if isinstance(dtype, type) else _numpy_dtype(dtype) for dtype in output_dtypes]
+        self._numpy_dtypes = [dtype if isinstance(dtype, type) else numpy_dtype(dtype) for dtype in output_dtypes]
 
     @property
     def compile_report(self):
@@ -337,11 +343,15 @@ class CompiledModel:
         as_torch = False
         arrays = []
         for x in inputs:  # the executable converts and checks the rest
+            if self._boundary is not None:
+                x = self._boundary.input(x)
             if isinstance(x, torch.Tensor):
                 as_torch, x = True, _to_numpy(x)
             arrays.append(x)
         results = self.executable.invoke("forward", *arrays)
         results = results if isinstance(results, tuple) else (results,)
+        if self._boundary is not None:
+            results = [self._boundary.output(r) for r in results]
         if as_torch:
             results = [_to_torch(r, dtype) for r, dtype in zip(results, self._dtypes)]
         else:
@@ -349,12 +359,6 @@ class CompiledModel:
         if self._structure is None:
             return results[0]
         return self._structure(results)
-
-
-def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
-    if dtype == torch.bfloat16:  # numpy has no bf16 of its own
-        return np.dtype(ml_dtypes.bfloat16)
-    return torch.empty((), dtype=dtype).numpy().dtype
 
 
 def _to_numpy(tensor: torch.Tensor) -> np.ndarray:
@@ -373,19 +377,26 @@ def _to_torch(result, dtype: torch.dtype | type):
     return torch.from_numpy(result).to(dtype)
 
 
-def compile(model: torch.nn.Module, example_inputs, target: str = "cpu", **options) -> CompiledModel:
+def compile(model: torch.nn.Module, example_inputs, target: str = "cpu", precision: str = "fp32",
+            **options) -> CompiledModel:
     """Compile `model` for `target`, specialized to the example inputs' shapes.
 
     `options` go to the target pipeline (e.g. `tile_sizes=(8, 64)`).
+    `precision="fp16"` (or "bf16") computes in 16 bits behind an edge that
+    keeps the model's dtypes (precision.py); on the wse target its sums of
+    products then accumulate in 16 bits too, unless `accumulate="fp32"`.
     """
     example_inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
+    model, example_inputs, boundary = at_precision(model, example_inputs, precision)
+    if boundary is not None and boundary.narrow == torch.float16 and target == "wse":
+        options.setdefault("accumulate", "fp16")
     start = time.perf_counter()
     module, program = _export_and_import(model, example_inputs, "forward")
     structure, dtypes = _output_types(program)
     import_seconds = time.perf_counter() - start
     executable = compile_module(module, target, **options)
     executable.compile_report.record_import(import_seconds)
-    return CompiledModel(executable, structure, dtypes)
+    return CompiledModel(executable, structure, dtypes, boundary)
 
 
 # The Python number each kind of traced scalar result stands for.

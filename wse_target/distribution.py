@@ -265,7 +265,9 @@ _FLOATING_POINT = ("arith.addf", "arith.subf", "arith.mulf", "arith.divf", "arit
 @dataclass(frozen=True)
 class BodyCost:
     """Per iteration of a linalg op: its FLOPs, and the datapath slots it takes
-    (every arith/math op but constants, a multiply feeding an add fused into one FMA)."""
+    (every arith/math op but constants, a multiply feeding an add fused into one
+    FMA, a widening of a 16-bit operand done by the instruction that reads it:
+    `@fmachs` and `@faddhs` read 16 bits and compute in 32)."""
 
     flops: int
     slots: int
@@ -277,7 +279,8 @@ def body_cost(op: ir.Operation) -> BodyCost:
     flops = sum(1 for o in arithmetic if o.name in _FLOATING_POINT or o.name.startswith("math."))
     fused = sum(1 for o in arithmetic if o.name == "arith.addf" and any(
         isinstance(v.owner, ir.OpView) and v.owner.name == "arith.mulf" for v in o.operands))
-    return BodyCost(flops, max(len(arithmetic) - fused, 1))
+    widened = sum(1 for o in arithmetic if o.name == "arith.extf" and isinstance(o.operands[0].owner, ir.Block))
+    return BodyCost(flops, max(len(arithmetic) - fused - widened, 1))
 
 
 def op_flops(op: ir.Operation) -> int:

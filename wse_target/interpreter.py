@@ -25,6 +25,7 @@ import weakref
 from dataclasses import dataclass, replace
 from typing import Callable
 
+import ml_dtypes
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from torch_mlir import ir, passmanager
@@ -132,7 +133,7 @@ def _describe(array) -> str:
 # Types
 
 _DTYPES = {
-    "f16": np.float16, "f32": np.float32, "f64": np.float64, "i1": np.bool_, "i8": np.int8,
+    "f16": np.float16, "bf16": ml_dtypes.bfloat16, "f32": np.float32, "f64": np.float64, "i1": np.bool_, "i8": np.int8,
     "i16": np.int16, "i32": np.int32, "i64": np.int64, "index": np.int64,
 }
 _UNSIGNED = {np.dtype(np.int8): np.uint8, np.dtype(np.int16): np.uint16,

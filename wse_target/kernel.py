@@ -35,9 +35,22 @@ class Kernel:
     narrowing: float
 
 
-def dtype_of(value: ir.Value) -> Dtype:
-    element = ir.ShapedType(value.type).element_type
-    return "fp16" if isinstance(element, (ir.F16Type, ir.BF16Type)) else "fp32"
+def kernel_dtype(inputs: list[ir.Value], output: ir.Value, accumulates: bool) -> Dtype:
+    """The datapath of a kernel: 16-bit when every float operand is (`@fmach`),
+    mixed when it sums 16-bit products into 32 bits (`@fmachs`), else 32-bit.
+    A conversion between widths (`@fh2s`, `@fs2h`) runs at one element per
+    cycle on WSE-2 (SDK appendix), so it counts as 32-bit."""
+    def narrow(value: ir.Value) -> bool:
+        return isinstance(ir.ShapedType(value.type).element_type, (ir.F16Type, ir.BF16Type))
+
+    floats = [v for v in inputs if isinstance(v.type, ir.ShapedType)
+              and isinstance(ir.ShapedType(v.type).element_type, ir.FloatType)]
+    if all(narrow(v) for v in floats):
+        if narrow(output):
+            return "fp16"
+        if accumulates and floats:
+            return "mixed"
+    return "fp32"
 
 
 def kernel_of(op: ir.Operation, machine: Machine, offsets: dict) -> Kernel:
@@ -53,7 +66,6 @@ def kernel_of(op: ir.Operation, machine: Machine, offsets: dict) -> Kernel:
         vector = len(ranges) - 1 if ranges else None
     length = max(ranges[vector], 1) if vector is not None else 1
     elements = body_cost(op).slots * math.prod(ranges)
-    dtype = dtype_of(operands[-1])
     inputs = list(zip(operands[:-1], maps[:-1]))
     scalar = vector is not None and any(vector not in dims for _, dims in inputs)
     # The vector operands each instruction reads: the accumulator (when the body
@@ -68,6 +80,7 @@ def kernel_of(op: ir.Operation, machine: Machine, offsets: dict) -> Kernel:
     conflicts = 0.0
     if len(sources) >= 2:
         conflicts = conflict_fraction(*(_row_starts(v, d, vector, offsets) for v, d in sources[:2]))
+    dtype = kernel_dtype(operands[:-1], operands[-1], reads_out)
     width = machine.fmas_per_cycle(dtype)
     return Kernel(float(elements), length, dtype, scalar, simd_narrowing(width, strides, conflicts))
 

@@ -11,10 +11,13 @@ from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Literal
 
-Dtype = Literal["fp16", "fp32"]
+# A kernel's datapath: 16-bit (`@fmach`), 16-bit products summed in 32 bits
+# (`@fmachs`), or 32-bit (`@fmacs`).
+Dtype = Literal["fp16", "mixed", "fp32"]
 
-# Bytes of one element; bf16 and cb16 would run on the fp16 datapath at the fp16 rate.
-DTYPE_BYTES: Mapping[str, int] = MappingProxyType({"fp16": 2, "fp32": 4})
+# Bytes of the widest element a kernel's SRAM ports move; bf16 and cb16 run on the
+# fp16 datapath at the fp16 rate.
+DTYPE_BYTES: Mapping[str, int] = MappingProxyType({"fp16": 2, "mixed": 4, "fp32": 4})
 
 _SDK = "Cerebras SDK docs"
 _SDK_APPENDIX = (
@@ -50,6 +53,8 @@ _WSE2_SOURCES: Mapping[str, str] = MappingProxyType(
         "SIMD-width table, so it retires one element per cycle",
         "fp16_fmas_per_cycle": f"{_SDK_APPENDIX}: @fmach SIMD width 4 on WSE-2; "
         f"{_LIE_2022}: '4 x FP16 FMAC', 64-bit datapath",
+        "mixed_fmas_per_cycle": f"{_SDK_APPENDIX}: @fmachs (16-bit multiply, 32-bit "
+        "add) SIMD width 2 on WSE-2",
         "wavelet_bytes": f"{_SDK_CONCEPTS}: '32-bit messages, called wavelets'",
         "link_wavelets_per_cycle": f"{_SDK_CONCEPTS}: wavelets 'can be sent to or "
         "received by neighboring PEs in a single clock cycle'; all colors share one "
@@ -85,6 +90,7 @@ _WSE3_SOURCES: Mapping[str, str] = MappingProxyType(
         "SIMD-width table too",
         "fp16_fmas_per_cycle": f"{_SDK_APPENDIX}: @fmach SIMD width 8 on WSE-3; The Next "
         "Platform 2024-03-14: 'eight-wide FP16 SIMD math unit'",
+        "mixed_fmas_per_cycle": f"{_SDK_APPENDIX}: @fmachs SIMD width 4 on WSE-3",
         "clock_hz": "not disclosed by Cerebras (The Next Platform 2024-03-14); we keep "
         "WSE-2's 850 MHz; 21 PB/s SRAM over 900,000 cores implies about 1 GHz",
         **{
@@ -143,6 +149,7 @@ class Machine:
     sram_port_bytes: int = 8
     fp32_fmas_per_cycle: int = 1
     fp16_fmas_per_cycle: int = 4
+    mixed_fmas_per_cycle: int = 2
     wavelet_bytes: int = 4
     link_wavelets_per_cycle: int = 1
     hop_cycles: int = 1
@@ -200,6 +207,8 @@ class Machine:
         """FMAs one PE retires per cycle at full SIMD width."""
         if dtype == "fp16":
             return self.fp16_fmas_per_cycle
+        if dtype == "mixed":
+            return self.mixed_fmas_per_cycle
         if dtype == "fp32":
             return self.fp32_fmas_per_cycle
         raise ValueError(f"unsupported dtype {dtype!r}; expected one of {sorted(DTYPE_BYTES)}")
@@ -214,7 +223,8 @@ class Machine:
 
 WSE2 = Machine(name="wse2", width=750, height=994, sources=_WSE2_SOURCES)
 WSE3 = replace(
-    WSE2, name="wse3", width=755, height=1170, fp16_fmas_per_cycle=8, sources=_WSE3_SOURCES
+    WSE2, name="wse3", width=755, height=1170, fp16_fmas_per_cycle=8, mixed_fmas_per_cycle=4,
+    sources=_WSE3_SOURCES
 )
 SMALL = replace(WSE2, name="small", width=32, height=32)
 

@@ -30,10 +30,12 @@ What the timing leaves out:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from torch_mlir import ir
 
-from ..dialects.wse import buffer_bytes, int_attr, rect_of, regions_of, str_attr, stream_box
+from ..dialects.wse import buffer_bytes, element_bytes, int_attr, rect_of, regions_of, str_attr, stream_box
 from ..passes.wse_partition import runs_on_host
 from .cost import LinkLoads, compute_cycles
 from .distribution import Layout, block_panel
@@ -200,7 +202,10 @@ def execute(module: ir.Module, name: str, args: list[np.ndarray]) -> list[np.nda
 # --- timing ---
 
 def _wavelets(buffer: ir.Type, machine: Machine) -> float:
-    return buffer_bytes(buffer) / machine.wavelet_bytes
+    """A fabric DSD moves one element per wavelet: a 16-bit element rides alone
+    in a 32-bit wavelet, as in the SDK's 16-bit memcpy mode."""
+    shaped = ir.ShapedType(buffer)
+    return math.prod(shaped.shape) * math.ceil(element_bytes(shaped.element_type) / machine.wavelet_bytes)
 
 
 class RegionCost:
@@ -213,6 +218,7 @@ class RegionCost:
         self.compute = self.comm = self.preload = 0.0
         self.flops = float(int_attr(region, "flops"))  # the model's, without padding
         self.sram = 0
+        self.datapaths: set[str] = set()  # the dtypes its kernels ran at
         self.offsets: dict = {}  # buffer value -> its SRAM address, in declaration order
         self.name, self.kind = str_attr(region, "sym_name"), str_attr(region, "kind")
 
@@ -284,6 +290,7 @@ class RegionCost:
         """Cycles of one PE's linalg op, run `repeat` times (once per step): the
         instruction stream of `kernel.kernel_of`, costed by `compute_cycles`."""
         k = kernel_of(op, self.machine, self.offsets)
+        self.datapaths.add(k.dtype)
         cycles = float(compute_cycles(self.machine, repeat * k.elements, k.vector_length, k.dtype,
                                       scalar_operand=k.scalar_operand,
                                       simd_narrowing=k.narrowing, kernels=repeat))
@@ -301,8 +308,8 @@ class HostCost:
         self.x = self.y = self.width = self.height = 0
         self.compute = self.preload = 0.0
         self.flops, self.sram = 0.0, 0
-        off_wafer = sum(buffer_bytes(value.type) for value in _reads(op) if _from_wafer(value))
-        edge = machine.height * machine.link_wavelets_per_cycle * machine.wavelet_bytes
+        off_wafer = sum(_wavelets(value.type, machine) for value in _reads(op) if _from_wafer(value))
+        edge = machine.height * machine.link_wavelets_per_cycle
         self.comm = off_wafer / edge + (machine.width if off_wafer else 0) * machine.hop_cycles
 
 
@@ -359,4 +366,7 @@ def estimate(module: ir.Module, machine: Machine, name: str = "forward") -> Repo
         rows.append(OpRow(cost.name, cost.kind, (x, y, w, h), cost.compute, comm, idle, cost.flops, start))
         start += cost.compute + comm + idle
     throughput = machine.clock_hz / stage if stage else None
-    return Report(machine, rows, busy, sram, links, dtype="fp32", pipeline_throughput=throughput)
+    # Utilization is of the 16-bit peak where the model computes in 16 bits.
+    sixteen = any(c.datapaths & {"fp16", "mixed"} for c in regions)
+    return Report(machine, rows, busy, sram, links, dtype="fp16" if sixteen else "fp32",
+                  pipeline_throughput=throughput)

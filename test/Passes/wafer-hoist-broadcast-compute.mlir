@@ -129,3 +129,48 @@ func.func @squeeze_excite_untouched(%s: tensor<1x8x1x1xf32>, %x: tensor<1x8x5x7x
   } -> tensor<1x8x5x7xf32>
   return %r : tensor<1x8x5x7xf32>
 }
+
+// A 16-bit prologue (ReLU) ends in the widening to the f32 accumulator: the
+// ReLU is hoisted in f16, and the matmul widens the 16-bit operand as it reads
+// it (@fmachs on a WSE); a lone widening stays in the body.
+// REDUCE-LABEL: func.func @prologue_in_f16
+// REDUCE: %[[ACT:.*]] = linalg.generic {{.*}} ins(%arg0 : tensor<4x6xf16>) outs(%{{.*}} : tensor<4x6xf16>)
+// REDUCE: arith.maximumf
+// REDUCE: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%arg1, %[[ACT]] : tensor<6x5xf16>, tensor<4x6xf16>)
+// REDUCE-NEXT: ^bb0(%[[W:.*]]: f16, %[[A:.*]]: f16, %[[ACC:.*]]: f32):
+// REDUCE-DAG: arith.extf %[[A]] : f16 to f32
+// REDUCE-DAG: arith.extf %[[W]] : f16 to f32
+// REDUCE-LABEL: func.func @lone_widening
+// REDUCE-NOT: tensor<4x6xf32>
+func.func @prologue_in_f16(%x: tensor<4x6xf16>, %w: tensor<6x5xf16>) -> tensor<4x5xf32> {
+  %zero = arith.constant 0.0 : f32
+  %zero16 = arith.constant 0.0 : f16
+  %e = tensor.empty() : tensor<4x5xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<4x5xf32>) -> tensor<4x5xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : tensor<4x6xf16>, tensor<6x5xf16>) outs(%init : tensor<4x5xf32>) {
+  ^bb0(%in: f16, %weight: f16, %acc: f32):
+    %0 = arith.maximumf %in, %zero16 : f16
+    %1 = arith.extf %0 : f16 to f32
+    %2 = arith.extf %weight : f16 to f32
+    %3 = arith.mulf %1, %2 : f32
+    %4 = arith.addf %acc, %3 : f32
+    linalg.yield %4 : f32
+  } -> tensor<4x5xf32>
+  return %r : tensor<4x5xf32>
+}
+
+func.func @lone_widening(%x: tensor<4x6xf16>, %w: tensor<6x5xf32>) -> tensor<4x5xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x5xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<4x5xf32>) -> tensor<4x5xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : tensor<4x6xf16>, tensor<6x5xf32>) outs(%init : tensor<4x5xf32>) {
+  ^bb0(%in: f16, %weight: f32, %acc: f32):
+    %0 = arith.extf %in : f16 to f32
+    %1 = arith.mulf %0, %weight : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<4x5xf32>
+  return %r : tensor<4x5xf32>
+}

@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("model", help="a bundled example name (see `wafer list`), a .py file defining make_model() "
                      "and example_inputs(), or an .onnx file")
     run.add_argument("--target", default="cpu", choices=TARGET_OPTIONS, help="compilation target (default: cpu)")
+    run.add_argument("--precision", default="fp32", metavar="{fp32,fp16,bf16}",
+                     help="fp16 or bf16: compute in 16 bits behind an edge that keeps the model's dtypes "
+                     "(default: fp32)")
     run.add_argument("--batch", type=_positive_int, default=1, metavar="N",
                      help="batch size of the bundled examples, or of an .onnx model's dynamic leading dimension "
                      "(default: 1)")
@@ -345,12 +348,13 @@ def _run(args) -> int:
     print(f"model: {args.model}  inputs: {_shapes(inputs)}  target: {args.target}")
 
     start = time.perf_counter()
-    compiled = wafer.compile(model, inputs, target=args.target, dump_ir=args.dump_ir, progress=True, **options)
+    compiled = wafer.compile(model, inputs, target=args.target, precision=args.precision, dump_ir=args.dump_ir,
+                             progress=True, **options)
     compile_seconds = time.perf_counter() - start
     print(f"\ncompile: {compile_seconds:.2f} s (import + pipeline + JIT); pipeline stages:")
     print(compiled.compile_report.table())
 
-    ok = _check_numerics(model, inputs, compiled(*inputs))
+    ok = _check_numerics(model, inputs, compiled(*inputs), args.precision)
     with torch.no_grad():
         wafer_latency = _median_seconds(lambda: compiled(*inputs), repeat)
         eager_latency = _median_seconds(lambda: model(*inputs), repeat)
@@ -459,8 +463,8 @@ def _run_wse(args) -> int:
     print(f"model: {args.model}  inputs: {_shapes(inputs)}  target: wse ({machine}, {mode})")
 
     start = time.perf_counter()
-    compiled = wafer.compile(model, inputs, target="wse", machine=machine, mode=mode, dump_ir=args.dump_ir,
-                             progress=True)
+    compiled = wafer.compile(model, inputs, target="wse", machine=machine, mode=mode, precision=args.precision,
+                             dump_ir=args.dump_ir, progress=True)
     compile_seconds = time.perf_counter() - start
     print(f"\ncompile: {compile_seconds:.2f} s (import + pipeline); pipeline stages:")
     print(compiled.compile_report.table())
@@ -468,7 +472,7 @@ def _run_wse(args) -> int:
     start = time.perf_counter()
     got = compiled(*inputs)
     simulate_seconds = time.perf_counter() - start
-    ok = _check_numerics(model, inputs, got)
+    ok = _check_numerics(model, inputs, got, args.precision)
     report = compiled.report
     print(f"simulated latency {report.seconds * 1e6:,.2f} us per inference "
           f"(simulator wall time {simulate_seconds:.2f} s)\n")
@@ -518,25 +522,31 @@ def _shapes(inputs) -> str:
     return ", ".join(str(tuple(x.shape)) for x in inputs)
 
 
-def _check_numerics(model, inputs, got) -> bool:
-    """Print the largest difference from PyTorch on the same inputs; True if within 1e-4 relative."""
+def _check_numerics(model, inputs, got, precision: str = "fp32") -> bool:
+    """Print the largest difference from PyTorch on the same inputs, computing at
+    `precision`; True if within its tolerance (precision.TOLERANCE)."""
     import torch
 
+    from ..precision import TOLERANCE, at_precision
+
+    model, inputs, _ = at_precision(model, tuple(inputs), precision)
     with torch.no_grad():
         expected = model(*inputs)
     pairs = list(zip(got, expected)) if isinstance(expected, (tuple, list)) else [(got, expected)]
-    return _report_error("torch", [(g.double(), e.double()) for g, e in pairs])  # numpy has no bfloat16
+    return _report_error("torch", [(g.double(), e.double()) for g, e in pairs],  # numpy has no bfloat16
+                         TOLERANCE[precision])
 
 
-def _report_error(reference: str, pairs) -> bool:
+def _report_error(reference: str, pairs, tolerance: float = 1e-4) -> bool:
     """Print the largest difference of Wafer's results from `reference`'s,
-    given as (wafer, reference) array pairs; True if within 1e-4 relative."""
+    given as (wafer, reference) array pairs; True if within `tolerance` relative
+    to the reference's largest magnitude."""
     import numpy as np
 
     pairs = [(np.asarray(g, np.float64), np.asarray(e, np.float64)) for g, e in pairs]
     error = max(float(np.abs(g - e).max(initial=0)) for g, e in pairs)
     scale = max(float(np.abs(e).max(initial=0)) for _, e in pairs)
-    ok = error <= 1e-4 * max(scale, 1e-30)
+    ok = error <= tolerance * max(scale, 1e-30)
     print(f"\nmax |wafer - {reference}| = {error:.3g}  (max |{reference}| = {scale:.3g}): {'OK' if ok else 'MISMATCH'}")
     return ok
 

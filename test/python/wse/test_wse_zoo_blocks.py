@@ -14,103 +14,14 @@ from wafer.passes.linalg_queries import REDUCTION, iterator_types
 from wafer.wse_target.machine import SMALL
 
 from wse_checks import compile_and_check, ops_in, regions
+from zoo_blocks import BUILDERS, build
 
 MODES = ("pipelined", "whole-wafer")
 
 
-class InvertedResidual(nn.Module):
-    """MobileNet-v2's block: 1x1 expand, depthwise 3x3, 1x1 project, residual at stride 1."""
-
-    def __init__(self, channels: int, expand: int, stride: int):
-        super().__init__()
-        hidden = channels * expand
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(),
-            nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(),
-            nn.Conv2d(hidden, channels, 1, bias=False), nn.BatchNorm2d(channels))
-        self.residual = stride == 1
-
-    def forward(self, x):
-        y = self.body(x)
-        return x + y if self.residual else y
-
-
-class TinyMobileNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU6())
-        self.blocks = nn.Sequential(InvertedResidual(8, 4, 1), InvertedResidual(8, 4, 2))
-        self.classifier = nn.Linear(8, 10)
-
-    def forward(self, x):
-        return self.classifier(self.blocks(self.stem(x)).mean((2, 3)))
-
-
-class TinyResNet(nn.Module):
-    """A basic block with a projected shortcut, then ResNet's pooled classifier:
-    batch norm, the residual add, ReLU and the whole-plane average fuse into one sum."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1, self.bn1 = nn.Conv2d(4, 8, 3, 1, 1, bias=False), nn.BatchNorm2d(8)
-        self.conv2, self.bn2 = nn.Conv2d(8, 8, 3, 1, 1, bias=False), nn.BatchNorm2d(8)
-        self.shortcut = nn.Conv2d(4, 8, 1, bias=False)
-        self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(8, 5)
-
-    def forward(self, x):
-        y = torch.relu(self.bn1(self.conv1(x)))
-        y = torch.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
-        return self.fc(torch.flatten(self.pool(y), 1))
-
-
-class GeluMlp(nn.Module):
-    """GPT-2's feed-forward block: up-projection, tanh GELU, down-projection, residual."""
-
-    def __init__(self):
-        super().__init__()
-        self.up, self.down = nn.Linear(16, 64), nn.Linear(64, 16)
-
-    def forward(self, x):
-        return x + self.down(nn.functional.gelu(self.up(x), approximate="tanh"))
-
-
-class TinyGpt(nn.Module):
-    """GPT-2's op kinds at toy size: token and position embeddings (positions by a
-    cumsum, as Hugging Face computes them), pre-norm causal self-attention,
-    the GELU MLP, residuals, a final layer norm."""
-
-    def __init__(self, vocab: int = 40, width: int = 16, heads: int = 2):
-        super().__init__()
-        self.tokens, self.positions = nn.Embedding(vocab, width), nn.Embedding(32, width)
-        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(width), nn.LayerNorm(width), nn.LayerNorm(width)
-        self.qkv, self.proj, self.heads = nn.Linear(width, 3 * width), nn.Linear(width, width), heads
-        self.mlp = GeluMlp()
-
-    def forward(self, ids):
-        positions = torch.cumsum(torch.ones_like(ids), 1) - 1
-        x = self.tokens(ids) + self.positions(positions)
-        batch, length, width = x.shape
-        q, k, v = self.qkv(self.norm1(x)).split(width, 2)
-        q, k, v = (t.reshape(batch, length, self.heads, -1).transpose(1, 2) for t in (q, k, v))
-        attended = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
-        x = x + self.proj(attended.transpose(1, 2).reshape(batch, length, width))
-        return self.norm3(self.mlp(self.norm2(x)))
-
-
-BUILDERS = {"mobilenet": (TinyMobileNet, (1, 3, 16, 16)), "resnet": (TinyResNet, (1, 4, 8, 8)),
-            "mlp": (GeluMlp, (1, 8, 16)), "gpt": (TinyGpt, (1, 8))}
-
-
 @functools.cache
 def compiled(name: str, mode: str):
-    build, shape = BUILDERS[name]
-    torch.manual_seed(0)
-    model = build().eval()
-    for module in model.modules():  # statistics that are not the identity, so batch norm shows
-        if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.uniform_(-1, 1)
-            module.running_var.uniform_(0.5, 2)
-    x = torch.randint(0, 40, shape) if name == "gpt" else torch.randn(shape)
+    model, x = build(name)
     return model, x, wafer.compile(model, (x,), target="wse", machine="small", mode=mode)
 
 

@@ -1,0 +1,145 @@
+"""16-bit on the wafer: `precision="fp16"` (and bf16) matches PyTorch at that
+precision, keeps the model's dtypes at its edge, runs its products at the
+16-bit SIMD width (`@fmach`), or at `@fmachs`'s with `accumulate="fp32"`."""
+
+import copy
+import functools
+
+import pytest
+import torch
+from torch_mlir import ir
+
+import wafer
+from wafer.diagnostics import WaferError
+from wafer.passes.linalg_queries import REDUCTION, iterator_types
+from wafer.wse_target.cost import compute_cycles
+from wafer.wse_target.distribution import body_cost
+from wafer.wse_target.machine import SMALL, WSE2, WSE3
+
+from wse_checks import ops_in
+from zoo_blocks import BUILDERS, build
+
+MODES = ("pipelined", "whole-wafer")
+_HALF = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+@functools.cache
+def compiled(name: str, mode: str, precision: str = "fp16", accumulate: str | None = None):
+    model, x = build(name)
+    options = {} if accumulate is None else {"accumulate": accumulate}
+    return model, x, wafer.compile(model, (x,), target="wse", machine="small", mode=mode,
+                                   precision=precision, **options)
+
+
+def at_precision(model, x, precision):
+    """What PyTorch computes with the model and input cast to `precision`, as f32."""
+    narrow = _HALF[precision]
+    with torch.no_grad():
+        return copy.deepcopy(model).to(narrow)(x.to(narrow) if x.is_floating_point() else x).float()
+
+
+def assert_matches(got, expected, precision):
+    """The stated tolerance: within 1% of the output's largest magnitude (fp16,
+    10 mantissa bits) or 4% (bf16, 7 bits), elementwise."""
+    scale = {"fp16": 0.01, "bf16": 0.04}[precision]
+    torch.testing.assert_close(got, expected, rtol=scale, atol=scale * float(expected.abs().max()))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_an_fp16_model_matches_pytorch_at_fp16(name, mode):
+    model, x, program = compiled(name, mode)
+    got = program(x)
+    assert got.dtype == torch.float32  # the edge keeps the model's dtype
+    assert_matches(got, at_precision(model, x, "fp16"), "fp16")
+    assert program.report.dtype == "fp16"
+
+
+@pytest.mark.parametrize("name", ["mlp", "resnet"])
+def test_fp32_accumulation_matches_pytorch_at_fp16(name):
+    model, x, program = compiled(name, "whole-wafer", accumulate="fp32")
+    assert_matches(program(x), at_precision(model, x, "fp16"), "fp16")
+
+
+@pytest.mark.parametrize("name", ["mlp", "gpt"])
+def test_a_bf16_model_matches_pytorch_at_bf16(name):
+    model, x, program = compiled(name, "whole-wafer", precision="bf16")
+    assert_matches(program(x), at_precision(model, x, "bf16"), "bf16")
+
+
+def _products(program) -> list:
+    return [op for op in ops_in(program.executable.module.operation)
+            if op.name == "linalg.generic" and REDUCTION in iterator_types(op) and op.parent.name == "wse.compute"]
+
+
+def test_fp16_products_accumulate_in_fp16_unless_asked_for_fp32():
+    _, _, narrow = compiled("mlp", "whole-wafer")
+    _, _, mixed = compiled("mlp", "whole-wafer", accumulate="fp32")
+    def element(value):
+        return type(ir.ShapedType(value.type).element_type)
+
+    accumulators = {program: {element(op.operands[-1]) for op in _products(program)} for program in (narrow, mixed)}
+    assert accumulators == {narrow: {ir.F16Type}, mixed: {ir.F32Type}}
+    # Their operands stay 16-bit: the datapath widens them as it reads (@fmachs),
+    # in the one slot of the multiply-add.
+    assert {element(v) for op in _products(mixed) for v in list(op.operands)[:-1]} == {ir.F16Type}
+    assert {body_cost(op).slots for op in _products(mixed)} == {1}
+
+
+@pytest.mark.parametrize("accumulate", ["fp16", "fp32"])
+@pytest.mark.parametrize("name", ["resnet", "mobilenet"])
+def test_a_16_bit_model_is_partitioned_as_its_fp32_twin(name, accumulate):
+    """A truncation of the accumulator stays in its product's epilogue, and a
+    bias widened for an f32 accumulator is moved in flight: no extra regions."""
+    model, x = build(name)
+    fp32 = wafer.compile(model, (x,), target="wse", machine="small", mode="whole-wafer")
+    _, _, half = compiled(name, "whole-wafer", accumulate=accumulate)
+    assert [op.kind for op in half.estimate().ops] == [op.kind for op in fp32.estimate().ops]
+
+
+def test_16_bit_runs_a_large_product_faster_than_mixed_or_fp32():
+    """A 512x512x512 matmul on the small preset, 16x16 tiles per PE. Its
+    accumulator and streamed rows start in the same bank pair, so the
+    conflicts halve the SIMD width: @fmach runs at 2, @fmachs at 1, as @fmacs."""
+    a, b = torch.randn(512, 512), torch.randn(512, 512)
+
+    def cycles(**options):
+        model = torch.nn.Module()
+        model.forward = lambda x, y: x @ y
+        program = wafer.compile(model, (a, b), target="wse", machine="small", mode="whole-wafer", **options)
+        return program.estimate().cycles
+
+    fp32, mixed, fp16 = cycles(), cycles(precision="fp16", accumulate="fp32"), cycles(precision="fp16")
+    assert fp16 < mixed and fp16 < fp32
+    assert mixed == pytest.approx(fp32, rel=0.01)
+
+
+def test_the_report_measures_a_16_bit_model_against_the_16_bit_peak():
+    _, _, program = compiled("mlp", "whole-wafer")
+    report = program.estimate()
+    assert report.dtype == "fp16"
+    assert report.peak_fraction == pytest.approx(
+        report.flops / (report.period_cycles * SMALL.peak_flops_per_cycle("fp16")))
+
+
+def test_mixed_precision_runs_at_the_fmachs_width():
+    """SDK appendix: @fmachs is SIMD-2 on WSE-2 and SIMD-4 on WSE-3. 64 elements
+    as four 16-element rows: 120 set-up + 4 x (23 loop + 1 issue + 16 / width)."""
+    assert WSE2.fmas_per_cycle("mixed") == 2 and WSE3.fmas_per_cycle("mixed") == 4
+    assert compute_cycles(WSE2, 64, 16, "fp32") == 120 + 4 * (24 + 16)
+    assert compute_cycles(WSE2, 64, 16, "mixed") == 120 + 4 * (24 + 8)
+    assert compute_cycles(WSE2, 64, 16, "fp16") == 120 + 4 * (24 + 4)
+
+
+def test_an_unknown_precision_or_accumulator_is_an_error():
+    model, x = build("mlp")
+    with pytest.raises(WaferError, match="unknown precision 'fp8'"):
+        wafer.compile(model, (x,), target="wse", precision="fp8")
+    with pytest.raises(WaferError, match="accumulate must be fp32 or fp16, got 'int8'"):
+        wafer.compile(model, (x,), target="wse", precision="fp16", accumulate="int8")
+
+
+def test_the_callers_model_keeps_its_dtype():
+    model, x = build("mlp")
+    wafer.compile(model, (x,), target="wse", precision="fp16")
+    assert all(p.dtype == torch.float32 for p in model.parameters())
