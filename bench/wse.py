@@ -4,6 +4,7 @@ and the simulator's own speed.
     python bench/wse.py [--sizes 8192,16384,32768,65536] [--regions full,750x750]
                         [--models mlp,lenet] [--machines small,wse2] [--batch 1]
                         [--zoo resnet18,gpt2] [--modes pipelined,whole-wafer] [--precisions fp32,fp16]
+                        [--search SECONDS]
 
 Everything is timing only: `estimate()` costs the compiled program from its IR,
 with no input data, so full-wafer GEMMs take well under a second each. A case
@@ -169,6 +170,38 @@ def zoo_row(name: str, model, inputs, mode: str, precision: str, runs: list[Simu
           f"{report.cycles:14,.0f} {throughput:13,.0f} {peak:7.2%} {report.sram_high_water_max:8,}", flush=True)
 
 
+def search_table(models: list[str], modes: list[str], budget_s: float) -> None:
+    """Cycles of the zoo placed by wse-place's coarse model, and by the records
+    of a placement search on the simulator (`wafer tune --target wse`)."""
+    import tempfile
+
+    from zoo import build
+
+    print(f"\n(e) placement search on wse2, batch 1, fp32, {budget_s:.0f} s budget per row "
+          "(cycles: untuned -> tuned)")
+    header = f"{'model':16} {'mode':12} {'search s':>8} {'regions':>7} {'untuned':>14} {'tuned':>14} {'speedup':>7}"
+    print(header)
+    print("-" * len(header))
+    for name in models:
+        model, inputs = build(name, 1)
+        for mode in modes:
+            with tempfile.TemporaryDirectory() as folder:
+                database = f"{folder}/wafer-tuning.json"
+                start = time.perf_counter()
+                try:
+                    results = wafer.tune(model, inputs, budget_s=budget_s, database=database, target="wse",
+                                         machine="wse2", mode=mode, progress=False)
+                    seconds = time.perf_counter() - start
+                    untuned = wafer.compile(model, inputs, target="wse", machine="wse2", mode=mode).estimate()
+                    tuned = wafer.compile(model, inputs, target="wse", machine="wse2", mode=mode,
+                                          tuning=database).estimate()
+                except wafer.WaferError as err:
+                    print(f"{name:16} {mode:12} {time.perf_counter() - start:8.1f}  {first_error_line(err)[:90]}")
+                    continue
+            print(f"{name:16} {mode:12} {seconds:8.1f} {len(results):>7} {untuned.cycles:14,.0f} "
+                  f"{tuned.cycles:14,.0f} {untuned.cycles / tuned.cycles:6.2f}x", flush=True)
+
+
 def simulator_table(runs: list[SimulatorRun]) -> None:
     print("\n(c) the simulator's own speed: estimate() wall time, PE-cycles simulated per second")
     header = f"{'workload':14} {'fabric':>9} {'PEs in use':>10} {'cycles':>13} {'wall s':>7} {'PE-cycles/s':>11}"
@@ -190,6 +223,8 @@ def main() -> None:
                         "vit_b_16,bert,gpt2", help="bench/zoo.py models ('' to skip; needs the bench extra)")
     parser.add_argument("--modes", default="pipelined,whole-wafer")
     parser.add_argument("--precisions", default="fp32,fp16", help="of the GEMM and zoo tables")
+    parser.add_argument("--search", type=float, default=0.0, metavar="SECONDS",
+                        help="also search the zoo's placements, this budget per model and mode (default: 0, skip)")
     args = parser.parse_args()
     runs: list[SimulatorRun] = []
     start = time.perf_counter()
@@ -199,6 +234,8 @@ def main() -> None:
     model_table(args.models.split(","), args.machines.split(","), args.batch, runs)
     if args.zoo:
         zoo_table(args.zoo.split(","), args.modes.split(","), precisions, runs)
+        if args.search:
+            search_table(args.zoo.split(","), args.modes.split(","), args.search)
     simulator_table(runs)
     print(f"\nbenchmark wall time: {time.perf_counter() - start:.1f} s")
 

@@ -58,6 +58,12 @@ class OptionError(ValueError):
     """A pass option that does not exist or does not parse."""
 
 
+def check_tuning_path(pipeline: str, path: str) -> None:
+    """A tuning database's path goes into a pass's option text: no spaces or brackets."""
+    if any(c.isspace() or c in "{}()" for c in path):
+        raise OptionError(f"option {pipeline}{{tuning}}: a path without spaces or brackets, got '{path}'")
+
+
 @dataclasses.dataclass(frozen=True)
 class Configurable:
     """A named thing with typed options: a pass, or a named pipeline."""

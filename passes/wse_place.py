@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -14,6 +16,7 @@ from .linalg_queries import REDUCTION, iterator_types, loop_ranges
 from .pass_base import PassFailure, WaferPass
 from .placement_modes import check_mode
 from .wse_distribute import split_loops
+from ..tuning.database import PlacementDatabase
 from .wse_partition import SUMMA, is_init
 
 
@@ -75,10 +78,19 @@ class Demand:
     def shape(self, rows: int, cols: int, sram_bytes: int) -> tuple[int, int] | None:
         """The fastest rectangle within `rows` x `cols` that holds the region
         (the fewest PEs among equals); None if none does."""
-        candidates = [(r, c) for r in _sizes(min(rows, self.max_rows), self.max_rows, self.divides)
-                      for c in _sizes(min(cols, self.max_cols), self.max_cols, self.divides)
-                      if self.fits(r, c, sram_bytes)]
-        return min(candidates, key=lambda rc: (self.cycles(*rc), rc[0] * rc[1]), default=None)
+        return min(self._fitting(rows, cols, sram_bytes), key=self._rank, default=None)
+
+    def candidates(self, rows: int, cols: int, sram_bytes: int) -> list[tuple[int, int]]:
+        """Every rectangle within `rows` x `cols` that holds the region, as `shape` ranks them."""
+        return sorted(self._fitting(rows, cols, sram_bytes), key=self._rank)
+
+    def _fitting(self, rows: int, cols: int, sram_bytes: int) -> list[tuple[int, int]]:
+        return [(r, c) for r in _sizes(min(rows, self.max_rows), self.max_rows, self.divides)
+                for c in _sizes(min(cols, self.max_cols), self.max_cols, self.divides)
+                if self.fits(r, c, sram_bytes)]
+
+    def _rank(self, shape: tuple[int, int]) -> tuple[float, int]:
+        return self.cycles(*shape), shape[0] * shape[1]
 
 
 def _sizes(limit: int, extent: int, divides: bool) -> list[int]:
@@ -129,7 +141,39 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
                   placed=tuple((op, row, col) for op in members))
 
 
-def _set_rect(region: ir.Operation, x: int, y: int, width: int, height: int, slot: int) -> None:
+def region_key(region: ir.Operation) -> str:
+    """What a region's placement depends on, for the tuning database: its kind
+    and its body's ops, attributes, types and dataflow, not its name, its place
+    or which tensors (weights) it reads, so identical layers share one record."""
+    body = "\n".join(_structure(region.regions[0].blocks[0]))
+    return f"{str_attr(region, 'kind')} {hashlib.sha1(body.encode()).hexdigest()[:16]}"
+
+
+def _structure(block: ir.Block) -> list[str]:
+    """One line per op of `block` and of the blocks inside it: its name, what
+    it reads (an earlier op's result, a block argument, or a value from
+    outside, by type), its attributes and its result types."""
+    names = {arg: f"arg{arg.arg_number}" for arg in block.arguments}
+    lines = []
+    for index, op in enumerate(block.operations):
+        op = op.operation
+        reads = [names.get(v, f"outside {v.type}") for v in op.operands]
+        attributes = ", ".join(f"{name}={op.attributes[name]}" for name in op.attributes)
+        lines.append(f"{op.name}({', '.join(reads)}) {{{attributes}}} -> {[str(r.type) for r in op.results]}")
+        for number, result in enumerate(op.results):
+            names[result] = f"%{index}#{number}"
+        for inner in op.regions:
+            for nested in inner.blocks:
+                lines += ["  " + line for line in _structure(nested)]
+    return lines
+
+
+def placement_key(fabric, mode: str) -> str:
+    """The tuning database's name for a fabric and placement mode."""
+    return f"{fabric.name} {fabric.width}x{fabric.height} {mode}"
+
+
+def set_rect(region: ir.Operation, x: int, y: int, width: int, height: int, slot: int) -> None:
     i64 = ir.IntegerType.get_signless(64)
     for key, value in (("x", x), ("y", y), ("width", width), ("height", height), ("slot", slot)):
         region.attributes[key] = ir.IntegerAttr.get(i64, value)
@@ -146,18 +190,22 @@ class WsePlace(WaferPass):
     whole-wafer: one region at a time (slot = its position), each on the
       rectangle of the fabric its time model likes best.
     Within its strip or the fabric, a region takes the rectangle the coarse
-    model of `Demand.cycles` finds fastest among those that hold it.
+    model of `Demand.cycles` finds fastest among those that hold it, or the
+    one the tuning database's record of it found fastest on the simulator
+    (`wafer tune --target wse`), where that one holds it there.
     A model with more regions than the fabric has columns does not fit
     pipelined; the error says by how much.
 
     Options:
       mode: pipelined or whole-wafer.
+      tuning: a tuning database written by `wafer tune --target wse`.
     """
 
     name = "wse-place"
     summary = "Place wse.regions on the fabric: layer-pipelined strips or whole-wafer slots"
 
     mode: str = "pipelined"
+    tuning: str = ""
 
     def __post_init__(self):
         check_mode(self.mode)
@@ -168,45 +216,61 @@ class WsePlace(WaferPass):
             return
         fabric = fabric_of(regions[0])
         demands = [demand(region, preloaded=self.mode == "pipelined") for region in regions]
-        least = [d.min_cols(fabric.height, fabric.sram_bytes) for d in demands]
-        for region, need, cols in zip(regions, demands, least):
-            if cols > fabric.width:
-                raise PassFailure(
-                    region.location,
-                    f"region '{str_attr(region, 'sym_name')}' does not fit: its {need.bytes:,} B of "
-                    f"tensors need at least {cols} columns of {fabric.height} PEs, '{fabric.name}' "
-                    f"has {fabric.width} ({cols - fabric.width} short)",
-                )
-        for region, need in zip(regions, demands):
-            if need.shape(fabric.height, fabric.width, fabric.sram_bytes) is None:
-                raise _overflow(region, need, fabric)
-        if self.mode == "whole-wafer":
-            for slot, (region, need) in enumerate(zip(regions, demands)):
-                rows, cols = need.shape(fabric.height, fabric.width, fabric.sram_bytes)
-                _set_rect(region, 0, 0, cols, rows, slot)
-            return
-        if len(regions) > fabric.width:
+        tuned = PlacementDatabase(self.tuning, placement_key(fabric, self.mode)) if self.tuning else None
+        for region, need, place in zip(regions, demands, places(regions, demands, fabric, self.mode)):
+            record = tuned and tuned.best(region_key(region))
+            if record and record.rows <= fabric.height and record.cols <= place.cols \
+                    and need.fits(record.rows, record.cols, fabric.sram_bytes):
+                rows, cols = record.rows, record.cols
+            else:
+                rows, cols = need.shape(fabric.height, place.cols, fabric.sram_bytes)
+            set_rect(region, place.x, 0, cols, rows, place.slot)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a region may go: `cols` columns from column `x` (its strip, or the
+    whole fabric), all rows, in time slot `slot`."""
+
+    x: int
+    cols: int
+    slot: int
+
+
+def places(regions: list[ir.Operation], demands: list[Demand], fabric, mode: str) -> list[Place]:
+    """Each region's place in `mode`; a PassFailure says why the regions do not fit."""
+    least = [d.min_cols(fabric.height, fabric.sram_bytes) for d in demands]
+    for region, need, cols in zip(regions, demands, least):
+        if cols > fabric.width:
             raise PassFailure(
-                regions[fabric.width].location,
-                f"{len(regions)} regions do not fit side by side in the {fabric.width} columns of "
-                f"'{fabric.name}' ({len(regions) - fabric.width} too many): use mode=whole-wafer",
+                region.location,
+                f"region '{str_attr(region, 'sym_name')}' does not fit: its {need.bytes:,} B of "
+                f"tensors need at least {cols} columns of {fabric.height} PEs, '{fabric.name}' "
+                f"has {fabric.width} ({cols - fabric.width} short)",
             )
-        if sum(least) > fabric.width:
-            raise PassFailure(
-                regions[0].location,
-                f"the {len(regions)} regions need at least {sum(least)} columns of {fabric.height} PEs "
-                f"to hold their tensors side by side; '{fabric.name}' has {fabric.width} "
-                f"({sum(least) - fabric.width} short): use mode=whole-wafer or a larger machine",
-            )
-        widths = _narrowest_strips(demands, least, fabric)
-        if sum(widths) > fabric.width:
-            raise _too_wide(regions, demands, widths, fabric)
-        _balance(widths, demands, fabric)
-        x = 0
-        for region, need, cols in zip(regions, demands, widths):
-            rows, used = need.shape(fabric.height, cols, fabric.sram_bytes)
-            _set_rect(region, x, 0, used, rows, 0)
-            x += cols
+    for region, need in zip(regions, demands):
+        if need.shape(fabric.height, fabric.width, fabric.sram_bytes) is None:
+            raise _overflow(region, need, fabric)
+    if mode == "whole-wafer":
+        return [Place(0, fabric.width, slot) for slot in range(len(regions))]
+    if len(regions) > fabric.width:
+        raise PassFailure(
+            regions[fabric.width].location,
+            f"{len(regions)} regions do not fit side by side in the {fabric.width} columns of "
+            f"'{fabric.name}' ({len(regions) - fabric.width} too many): use mode=whole-wafer",
+        )
+    if sum(least) > fabric.width:
+        raise PassFailure(
+            regions[0].location,
+            f"the {len(regions)} regions need at least {sum(least)} columns of {fabric.height} PEs "
+            f"to hold their tensors side by side; '{fabric.name}' has {fabric.width} "
+            f"({sum(least) - fabric.width} short): use mode=whole-wafer or a larger machine",
+        )
+    widths = _narrowest_strips(demands, least, fabric)
+    if sum(widths) > fabric.width:
+        raise _too_wide(regions, demands, widths, fabric)
+    _balance(widths, demands, fabric)
+    return [Place(x, cols, 0) for x, cols in zip(itertools.accumulate(widths, initial=0), widths)]
 
 
 def _overflow(region: ir.Operation, need: Demand, fabric) -> PassFailure:

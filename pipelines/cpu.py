@@ -10,7 +10,7 @@ from ..diagnostics import WaferError
 from ..pass_pipeline import check_pipeline
 from ..passes.cpu_target import resolve
 from ..passes.kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL
-from ..passes.pass_base import Configurable, OptionError
+from ..passes.pass_base import Configurable, OptionError, check_tuning_path
 
 
 @dataclass(frozen=True)
@@ -113,8 +113,7 @@ class CpuPipeline(Configurable):
             raise OptionError(f"option {self.name}{{k-unroll}}: expected 1 or more, got {self.k_unroll}")
         if self.k_block < 0:
             raise OptionError(f"option {self.name}{{k-block}}: expected 0 (K whole) or more, got {self.k_block}")
-        if any(c.isspace() or c in "{}()" for c in self.tuning):  # it goes into the pass's option text
-            raise OptionError(f"option {self.name}{{tuning}}: a path without spaces or brackets, got '{self.tuning}'")
+        check_tuning_path(self.name, self.tuning)
 
     def stages(self) -> list[tuple[str, str]]:
         """(stage name, pipeline text) in order, each stage's `after-<stage>`

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..passes.pass_base import Configurable, OptionError
+from ..passes.pass_base import Configurable, OptionError, check_tuning_path
 from ..passes.placement_modes import check_mode
 from ..wse_target.machine import get_machine
 
@@ -20,6 +20,8 @@ class WsePipeline(Configurable):
       accumulate: fp32 keeps the accumulators as imported (PyTorch sums f16
         products in f32); fp16 narrows them (wse-narrow-accumulators) for the
         full 16-bit SIMD width.
+      tuning: a tuning database written by `wafer tune --target wse`: wse-place
+        takes each region's rectangle from it where it has a record.
     """
 
     name = "wse"
@@ -28,6 +30,7 @@ class WsePipeline(Configurable):
     machine: str = "small"
     mode: str = "pipelined"
     accumulate: str = "fp32"
+    tuning: str = ""
 
     def __post_init__(self):
         # An unknown machine or mode is an option error, before anything runs.
@@ -38,6 +41,7 @@ class WsePipeline(Configurable):
         check_mode(self.mode)
         if self.accumulate not in ("fp32", "fp16"):
             raise OptionError(f"accumulate must be fp32 or fp16, got '{self.accumulate}'")
+        check_tuning_path(self.name, self.tuning)
 
     def stages(self) -> list[tuple[str, str]]:
         """(stage name, pipeline text) in order; `wafer run` reports each stage."""
@@ -60,7 +64,7 @@ class WsePipeline(Configurable):
             ),
             # Fills and empties the regions took their own copies of are dead after.
             ("partition", f"wse-partition{{machine={self.machine}}},func.func(canonicalize,cse)"),
-            ("place", f"wse-place{{mode={self.mode}}}"),
+            ("place", f"wse-place{{mode={self.mode}" + (f" tuning={self.tuning}" if self.tuning else "") + "}"),
             # The fills and empties of inits the regions now compute in place are dead.
             ("distribute", "wse-distribute,func.func(canonicalize)"),
             ("route", "wse-route"),

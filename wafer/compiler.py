@@ -222,14 +222,26 @@ def _record_live_sets(stage: str, module: ir.Module, report: CompileReport) -> N
 def _compile_wse(module: ir.Module, machine="small", region=None, dump_ir=None, progress=False, **options):
     """Lower to a placed `wse` program for `machine` (a preset name or a `Machine`),
     optionally restricted to a `region=(width, height)` of its fabric; `options`
-    are the wse pipeline's (mode)."""
+    are the wse pipeline's (mode, accumulate, tuning)."""
+    from .wse_target.executable import WseExecutable
+
+    start = time.perf_counter()
+    pipeline, target_machine, signatures = prepare_wse(module, machine, region, **options)
+    report = run_stages(module, pipeline.stages(), dump_ir=dump_ir, progress=progress)
+    executable = WseExecutable(module, signatures, target_machine)
+    report.seconds = time.perf_counter() - start
+    executable.compile_report = report
+    return executable
+
+
+def prepare_wse(module: ir.Module, machine="small", region=None, **options):
+    """The wse pipeline for `options`, the machine (restricted to `region`) and
+    the module's signatures; the module is marked with the machine it targets."""
     import dataclasses
 
     from .dialects.wse import MACHINE_ATTR, FabricInfo
-    from .wse_target.executable import WseExecutable
     from .wse_target.machine import get_machine
 
-    start = time.perf_counter()
     try:
         target_machine = get_machine(machine)
     except ValueError as err:
@@ -253,8 +265,4 @@ def _compile_wse(module: ir.Module, machine="small", region=None, dump_ir=None, 
                              "takes and returns tensors only (the cpu target takes both)")
     with module.context:
         module.operation.attributes[MACHINE_ATTR] = FabricInfo.of(target_machine).to_attr()
-    report = run_stages(module, pipeline.stages(), dump_ir=dump_ir, progress=progress)
-    executable = WseExecutable(module, signatures, target_machine)
-    report.seconds = time.perf_counter() - start
-    executable.compile_report = report
-    return executable
+    return pipeline, target_machine, signatures

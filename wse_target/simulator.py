@@ -188,8 +188,8 @@ def shift(op: ir.Operation, grids: dict) -> None:
     dest[ys, xs] = source[yd, xd]
 
 
-def _function(module: ir.Module, name: str) -> ir.Operation:
-    for op in module.body.operations:
+def _function(module: ir.Module | ir.Operation, name: str) -> ir.Operation:
+    for op in module.operation.regions[0].blocks[0].operations:
         if op.operation.name == "func.func" and str_attr(op.operation, "sym_name") == name:
             return op.operation
     raise ValueError(f"no function @{name}")

@@ -34,7 +34,7 @@ from ..wse_target.machine import PRESETS
 # The options that only one target reads; giving one to the other target is an error.
 TARGET_OPTIONS = {
     "cpu": ("repeat", "tile_sizes", "threads", "options", "profile"),
-    "wse": ("machine", "mode", "heatmap"),
+    "wse": ("machine", "mode", "heatmap", "tuning"),
 }
 
 
@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     wse.add_argument("--mode", choices=MODES, help="placement: regions side by side in strips (pipelined) "
                      "or one at a time on the whole fabric (whole-wafer) (default: pipelined)")
     wse.add_argument("--heatmap", metavar="PNG", help="write PE utilization and link load as a PNG")
+    wse.add_argument("--tuning", metavar="PATH", help="place regions as `wafer tune --target wse` recorded "
+                     "in this database, where it has a record")
     export = _command(commands, "export", "compile a model ahead of time into a shared library, a C header, "
                       "a weights file and a runner of .npy files, none of which needs Python")
     export.add_argument("model", help="a bundled example name (see `wafer list`) or a .py file")
@@ -94,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--out", default="fuzz-failures", metavar="DIR",
                       help="where each failure is saved, shrunk, as repro.py and model.mlir (default: fuzz-failures)")
     tune = _command(commands, "tune", "measure the packed matmul kernel's tile sizes for each contraction of a "
-                    "model on this machine and record the fastest in a tuning database")
+                    "model on this machine (or, --target wse, each region's rectangle on the simulated "
+                    "wafer) and record the fastest in a tuning database")
     tune.add_argument("model", help="a bundled example name (see `wafer list`) or a .py file defining make_model() "
                       "and example_inputs()")
     tune.add_argument("--batch", type=_positive_int, default=1, metavar="N",
@@ -112,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
                       "cluster of identical machines; needs pip install 'wafer[tune]') (default: local)")
     tune.add_argument("--ray-address", metavar="ADDRESS",
                       help="the Ray cluster to run on, e.g. HOST:6379 (default: a local Ray instance)")
+    tune.add_argument("--target", default="cpu", choices=TARGET_OPTIONS,
+                      help="cpu: kernel tiles; wse: region rectangles on the simulator (default: cpu)")
+    tune_wse = tune.add_argument_group("wse target (simulated)")
+    tune_wse.add_argument("--machine", choices=sorted(PRESETS), help="machine preset (default: wse2)")
+    tune_wse.add_argument("--mode", choices=MODES, help="placement mode (default: whole-wafer)")
+    tune_wse.add_argument("--precision", default="fp32", metavar="{fp32,fp16,bf16}",
+                          help="the precision it will be compiled at (default: fp32)")
     _command(commands, "list", "list the bundled examples")
     return parser
 
@@ -220,7 +230,20 @@ def _tune(args) -> int:
     from ..tuning.report import table
 
     check_executor(args.executor, args.ray_address)  # before the model loads
+    for flag, value in (("--machine", args.machine), ("--mode", args.mode)):
+        if value is not None and args.target != "wse":
+            raise WaferError(f"error: {flag} applies to --target wse, not {args.target}")
     model, inputs = _load_torch_model(args)
+    if args.target == "wse":
+        from ..tuning.report import placement_table
+
+        machine, mode = args.machine or "wse2", args.mode or "whole-wafer"
+        results = wafer.tune(model, inputs, budget_s=args.budget, database=args.db, executor=args.executor,
+                             target="wse", machine=machine, mode=mode, precision=args.precision)
+        print(placement_table(results))
+        print(f"database: {args.db}; compile with wafer.compile(..., target='wse', machine='{machine}', "
+              f"mode='{mode}', tuning='{args.db}')")
+        return 0
     results = wafer.tune(model, inputs, budget_s=args.budget, database=args.db, threads=args.threads,
                          executor=args.executor, ray_address=args.ray_address)
     print(table(results))
@@ -463,8 +486,9 @@ def _run_wse(args) -> int:
     print(f"model: {args.model}  inputs: {_shapes(inputs)}  target: wse ({machine}, {mode})")
 
     start = time.perf_counter()
+    tuning = {"tuning": args.tuning} if args.tuning else {}
     compiled = wafer.compile(model, inputs, target="wse", machine=machine, mode=mode, precision=args.precision,
-                             dump_ir=args.dump_ir, progress=True)
+                             dump_ir=args.dump_ir, progress=True, **tuning)
     compile_seconds = time.perf_counter() - start
     print(f"\ncompile: {compile_seconds:.2f} s (import + pipeline); pipeline stages:")
     print(compiled.compile_report.table())

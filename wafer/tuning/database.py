@@ -1,8 +1,13 @@
-"""The tuning database: a JSON file of measured kernel choices, per CPU and per contraction.
+"""The tuning database: a JSON file of measured kernel choices, per CPU and per
+contraction, and of simulated placements, per wafer and per region.
 
     {"version": 1, "cpus": {CPU key: {signature key: {
         "default_ms": 0.41, "best": {choice..., "ms": 0.30},
-        "measured": [{choice..., "ms": 0.35, "default_ms": 0.40}, ...]}}}}
+        "measured": [{choice..., "ms": 0.35, "default_ms": 0.40}, ...]}}},
+     "wse": {machine and mode: {region key: {
+        "default": {"rows": 32, "cols": 8, "cycles": 9100.0}, "best": {...},
+        "measured": [{"rows": 16, "cols": 16, "cycles": 8020.0}, ...],
+        "unfit": [{"rows": 4, "cols": 4}, ...]}}}}
 
 Each candidate is timed interleaved with the default kernel, so `best` is the
 candidate with the lowest ratio to its own default time, if it beats the
@@ -130,6 +135,12 @@ def _read(path: Path) -> dict:
                 _best(entry)
                 for measurement in entry["measured"]:
                     _measurement(measurement)
+        for entries in data.get("wse", {}).values():
+            for entry in entries.values():
+                for placement in [entry["default"], entry["best"], *entry["measured"]]:
+                    Placement.from_json(placement)
+                for shape in entry.get("unfit", []):
+                    _pair([shape["rows"], shape["cols"]])
         return data
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         reason = f"{type(err).__name__}: {err}" if isinstance(err, KeyError) else str(err)
@@ -143,3 +154,59 @@ def _best(entry: dict) -> Measurement:
 
 def _measurement(data: dict) -> Measurement:
     return Measurement(KernelChoice.from_json(data), float(data["ms"]), float(data["default_ms"]))
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A region's rectangle of PEs and the cycles the simulator gave it there
+    (its compute and communication, preload included whole-wafer)."""
+
+    rows: int
+    cols: int
+    cycles: float
+
+    @classmethod
+    def from_json(cls, data: dict) -> Placement:
+        rows, cols = _pair([data["rows"], data["cols"]])
+        return cls(rows, cols, float(data["cycles"]))
+
+
+class PlacementDatabase:
+    """The simulated placements of one wafer and mode in a tuning file; `best`
+    gives a region's fastest rectangle. Simulated cycles do not vary from run
+    to run, so the fastest measured is the best, with no margin."""
+
+    def __init__(self, path: str | Path, machine_and_mode: str):
+        self.path = Path(path)
+        self._all = _read(self.path)
+        self._mine = self._all.setdefault("wse", {}).setdefault(machine_and_mode, {})
+
+    def best(self, region: str) -> Placement | None:
+        entry = self._mine.get(region)
+        return Placement.from_json(entry["best"]) if entry else None
+
+    def default(self, region: str) -> Placement | None:
+        entry = self._mine.get(region)
+        return Placement.from_json(entry["default"]) if entry else None
+
+    def measured(self, region: str) -> list[Placement]:
+        return [Placement.from_json(p) for p in self._mine.get(region, {}).get("measured", [])]
+
+    def tried(self, region: str) -> set[tuple[int, int]]:
+        """The rectangles measured or found unfit for `region`."""
+        entry = self._mine.get(region, {})
+        return ({(p.rows, p.cols) for p in self.measured(region)}
+                | {(int(s["rows"]), int(s["cols"])) for s in entry.get("unfit", [])})
+
+    def reject(self, region: str, rows: int, cols: int) -> None:
+        """Record a rectangle the region's buffers overflow once distributed."""
+        self._mine[region].setdefault("unfit", []).append({"rows": rows, "cols": cols})
+
+    def add(self, region: str, placement: Placement, default: Placement) -> None:
+        """Record one simulated rectangle against the placement's own choice (`save` writes it)."""
+        entry = self._mine.setdefault(region, {"default": asdict(default), "measured": []})
+        entry["measured"].append(asdict(placement))
+        entry["best"] = asdict(min([default, *self.measured(region)], key=lambda p: p.cycles))
+
+    def save(self) -> None:
+        write_atomically(self.path, json.dumps(self._all, indent=1) + "\n")

@@ -1,7 +1,9 @@
-"""The table `wafer tune` prints: each contraction's default and tuned kernel times."""
+"""The tables `wafer tune` prints: each contraction's default and tuned kernel
+times, or each region's placed and searched rectangle and cycles."""
 
 from __future__ import annotations
 
+from .placement import PlacementResult
 from .tuner import TuningResult
 
 
@@ -16,4 +18,21 @@ def table(results: list[TuningResult]) -> str:
         best = result.best
         lines.append(f"{name:42} {best.default_ms:10.3f} {best.ms:9.3f} {1 / best.ratio:6.2f}x "
                      f"{result.measured_now:>4}  {best.choice.describe()}")
+    return "\n".join(lines)
+
+
+def placement_table(results: list[PlacementResult]) -> str:
+    header = (f"{'regions':28} {'placed':>9} {'cycles':>11} {'searched':>9} {'cycles':>11} "
+              f"{'speedup':>7} {'new':>4}")
+    lines = [header]
+    for result in results:
+        names = ", ".join(result.names)
+        names = names if len(names) <= 28 else names[:25] + "..."
+        default, best = result.default, result.best
+        if default is None or best is None:
+            lines.append(f"{names:28} {'-':>9} {'-':>11} {'-':>9} {'-':>11} {'-':>7} {result.measured_now:>4}")
+            continue
+        lines.append(f"{names:28} {default.rows:>4}x{default.cols:<4} {default.cycles:11,.0f} "
+                     f"{best.rows:>4}x{best.cols:<4} {best.cycles:11,.0f} {default.cycles / best.cycles:6.2f}x "
+                     f"{result.measured_now:>4}")
     return "\n".join(lines)

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 from ..compiler import run_stages
+from ..diagnostics import WaferError
 from ..passes.cpu_target import CpuTarget, host_flags, resolve
 from ..passes.matmul_contraction import match_contraction
 from ..passes.matmul_gathers import im2col_gather
@@ -46,13 +47,28 @@ class TuningResult:
 
 def tune(model, example_inputs, budget_s: float = 60, database: str = "wafer-tuning.json", threads: int = 0,
          top: int = TOP, progress: bool = True, executor: str = "local",
-         ray_address: str | None = None) -> list[TuningResult]:
+         ray_address: str | None = None, target: str = "cpu", **wse_options) -> list:
     """Tune the packed kernel of each distinct contraction of `model` on this CPU
     at `threads` (0: one per core) within about `budget_s` seconds, recording into
     the `database` file that `wafer.compile(..., tuning=database)` reads.
     `executor` runs the measurements: "local" (here, one at a time) or "ray"
-    (Ray tasks on the cluster at `ray_address`, or on a local Ray instance)."""
+    (Ray tasks on the cluster at `ray_address`, or on a local Ray instance).
+
+    `target="wse"` searches each region's rectangle on the simulator instead
+    (placement.py; `wse_options`: machine, mode, precision), into the same file."""
     from tqdm import tqdm
+
+    if target == "wse":
+        if executor != "local":
+            raise WaferError("error: the wse placement search runs locally: the simulator's rounds are "
+                             "a few hundred milliseconds each")
+        from .placement import tune_placement
+
+        return tune_placement(model, example_inputs, budget_s, database, progress=progress, **wse_options)
+    if target != "cpu":
+        raise WaferError(f"error: unknown target '{target}' (known: cpu, wse)")
+    if wse_options:
+        raise WaferError(f"error: {', '.join(sorted(wse_options))}: options of the wse target's placement search")
 
     from ..frontend import import_model
 

@@ -1,0 +1,139 @@
+"""`wafer tune --target wse`: each region's rectangle searched on the simulator,
+recorded in the tuning database, and taken by wse-place where it holds."""
+
+import json
+
+import pytest
+import torch
+
+import wafer
+from wafer.diagnostics import WaferError
+from wafer.tools.wafer_cli import main
+from wafer.tuning.placement import tune_placement
+
+from zoo_blocks import build
+
+MODES = ("pipelined", "whole-wafer")
+
+
+def rects(program) -> dict[str, tuple[int, int]]:
+    """Each region's (rows, cols), by name."""
+    return {op.name: (op.region[3], op.region[2]) for op in program.estimate().ops}
+
+
+@pytest.fixture(scope="module", params=MODES)
+def tuned(request, tmp_path_factory):
+    mode = request.param
+    model, x = build("resnet")
+    database = tmp_path_factory.mktemp("tuning") / "wafer-tuning.json"
+    results = tune_placement(model, (x,), database=str(database), machine="small", mode=mode, rounds=6,
+                             progress=False)
+    return mode, model, x, database, results
+
+
+def test_every_region_gets_a_record_no_slower_than_its_placement(tuned):
+    mode, _, _, database, results = tuned
+    records = json.loads(database.read_text())["wse"][f"small 32x32 {mode}"]
+    assert {r.region for r in results} == set(records)
+    for result in results:
+        assert result.best.cycles <= result.default.cycles
+        assert 1 <= result.measured_now <= 6
+        measured = [(p["rows"], p["cols"]) for p in records[result.region]["measured"]]
+        assert len(measured) == len(set(measured))  # no rectangle twice
+
+
+def test_a_tuned_compile_takes_the_records_and_still_matches_pytorch(tuned):
+    mode, model, x, database, results = tuned
+    untuned = wafer.compile(model, (x,), target="wse", machine="small", mode=mode)
+    program = wafer.compile(model, (x,), target="wse", machine="small", mode=mode, tuning=str(database))
+    placed = rects(program)
+    assert any((r.best.rows, r.best.cols) != (r.default.rows, r.default.cols) for r in results)
+    for result in results:
+        for name in result.names:
+            assert placed[name] == (result.best.rows, result.best.cols)
+    assert program.estimate().cycles <= untuned.estimate().cycles
+    torch.testing.assert_close(program(x), model(x).detach(), rtol=1e-4, atol=1e-5)
+
+
+def test_a_rerun_measures_the_next_candidates(tuned, tmp_path):
+    mode, model, x, database, first = tuned
+    copy = tmp_path / "db.json"
+    copy.write_text(database.read_text())
+    again = tune_placement(model, (x,), database=str(copy), machine="small", mode=mode, rounds=2, progress=False)
+    records = json.loads(copy.read_text())["wse"][f"small 32x32 {mode}"]
+    for before, after in zip(first, again):
+        measured = [(p["rows"], p["cols"]) for p in records[after.region]["measured"]]
+        assert len(measured) == len(set(measured)) == before.measured_now + after.measured_now
+
+
+def test_a_record_that_does_not_hold_its_region_is_ignored(tuned, tmp_path):
+    mode, model, x, database, results = tuned
+    data = json.loads(database.read_text())
+    for entry in data["wse"][f"small 32x32 {mode}"].values():
+        entry["best"] = {"rows": 64, "cols": 64, "cycles": 1.0}  # larger than the 32x32 fabric
+    edited = tmp_path / "db.json"
+    edited.write_text(json.dumps(data))
+    program = wafer.compile(model, (x,), target="wse", machine="small", mode=mode, tuning=str(edited))
+    assert rects(program) == rects(wafer.compile(model, (x,), target="wse", machine="small", mode=mode))
+
+
+def test_identical_layers_share_one_record(tmp_path):
+    """Four Linear+ReLU layers of one width: the first reads the model's input
+    and the other three, identical but for their weights, share a record."""
+    model = torch.nn.Sequential(*[m for _ in range(4) for m in (torch.nn.Linear(16, 16), torch.nn.ReLU())])
+    x = torch.randn(4, 16)
+    results = tune_placement(model, (x,), database=str(tmp_path / "db.json"), machine="small", rounds=2,
+                             progress=False)
+    assert [r.names for r in results] == [("summa0",), ("summa1", "summa2", "summa3")]
+
+
+def test_a_malformed_record_is_a_clear_error(tmp_path):
+    database = tmp_path / "db.json"
+    database.write_text(json.dumps({"version": 1, "cpus": {}, "wse": {"small 32x32 whole-wafer": {
+        "summa 0": {"default": {"rows": 1}, "best": {}, "measured": []}}}}))
+    model, x = build("mlp")
+    with pytest.raises(WaferError, match=f"malformed tuning database '{database}'"):
+        wafer.compile(model, (x,), target="wse", machine="small", mode="whole-wafer", tuning=str(database))
+
+
+def test_wafer_tune_for_the_wse_prints_each_region_and_writes_the_database(tmp_path, capsys):
+    database = tmp_path / "db.json"
+    assert main(["tune", "mlp", "--target", "wse", "--machine", "small", "--db", str(database),
+                 "--budget", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "placed" in out and "searched" in out and f"tuning='{database}'" in out
+    assert "small 32x32 whole-wafer" in json.loads(database.read_text())["wse"]
+    assert main(["run", "mlp", "--target", "wse", "--machine", "small", "--mode", "whole-wafer",
+                 "--tuning", str(database)]) == 0
+
+
+def test_wafer_tune_refuses_wse_flags_for_the_cpu(capsys):
+    assert main(["tune", "mlp", "--machine", "wse2"]) != 0
+    assert "error: --machine applies to --target wse, not cpu" in capsys.readouterr().err
+
+
+def test_a_rectangle_that_overflows_when_distributed_is_recorded_unfit(tmp_path, monkeypatch):
+    """Placement's count of a PE's bytes runs a little short of wse-distribute's:
+    a round with a rectangle that overflows is halved until that one is alone."""
+    from wafer.tuning import placement
+
+    model, x = build("resnet")
+    trial = placement._Search._trial
+    failing = {}
+
+    def overflowing(search, chosen, stages):
+        key = search.keys[0]
+        failing.setdefault(key, search.candidates[key][1])  # its second candidate overflows
+        if chosen.get(key) == failing[key]:
+            raise WaferError("error: buffer 'out0' takes region 'summa0' over SRAM")
+        return trial(search, chosen, stages)
+
+    monkeypatch.setattr(placement._Search, "_trial", overflowing)
+    database = tmp_path / "db.json"
+    results = tune_placement(model, (x,), database=str(database), machine="small", mode="whole-wafer", rounds=3,
+                             progress=False)
+    records = json.loads(database.read_text())["wse"]["small 32x32 whole-wafer"]
+    (key,) = failing
+    assert records[key]["unfit"] == [{"rows": failing[key][0], "cols": failing[key][1]}]
+    assert all(len(records[r.region]["measured"]) == 3 for r in results if r.region != key)
+    assert len(records[key]["measured"]) == 2
