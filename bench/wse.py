@@ -4,7 +4,7 @@ and the simulator's own speed.
     python bench/wse.py [--sizes 8192,16384,32768,65536] [--regions full,750x750]
                         [--models mlp,lenet] [--machines small,wse2] [--batch 1]
                         [--zoo resnet18,gpt2] [--modes pipelined,whole-wafer] [--precisions fp32,fp16]
-                        [--search SECONDS]
+                        [--contexts 127,1023] [--search SECONDS]
 
 Everything is timing only: `estimate()` costs the compiled program from its IR,
 with no input data, so full-wafer GEMMs take well under a second each. A case
@@ -59,11 +59,15 @@ def parse_region(text: str) -> tuple[int, int] | None:
     return width, height
 
 
+def print_header(header: str) -> None:
+    print(header)
+    print("-" * len(header))
+
+
 def calibration_table() -> None:
     print(f"(0) public micro-benchmarks (WSE-2) against the cost model; tolerance {TOLERANCE:.0%}")
     header = f"{'case':68} {'measured':>10} {'predicted':>10} {'error':>7}"
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for case in CASES:
         print(f"{case.name:68.68} {case.measured:10,.1f} {case.predicted():10,.1f} {case.error():+7.2%}")
     print("sources: wse_target/CALIBRATION.md\n")
@@ -78,8 +82,7 @@ def gemm_table(sizes: list[int], regions: list[str], precisions: list[str], runs
           "the peak of the GEMM's precision)")
     header = (f"{'n':>6} {'fabric':>9} {'prec':>4} {'compile s':>9} {'cycles':>13} {'ms':>9} "
               f"{'TFLOP/s':>8} {'% peak':>7} {'SRAM/PE':>8} {'compute %':>9}")
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for region_text in regions:
         region = parse_region(region_text)
         for n in sizes:
@@ -113,8 +116,7 @@ def model_table(models: list[str], machines: list[str], batch: int, runs: list[S
     print(f"\n(b) example models, layer-pipelined, batch {batch} (% of fp32 peak at the pipelined rate)")
     header = (f"{'model':14} {'machine':8} {'compile s':>9} {'regions':>7} {'latency us':>11} "
               f"{'inferences/s':>13} {'% peak':>7} {'slowest stage':>14}")
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for machine in machines:
         for name in models:
             model, inputs = EXAMPLES[name].build(batch)
@@ -144,8 +146,7 @@ def zoo_table(models: list[str], modes: list[str], precisions: list[str], runs: 
           "host: ops run off the wafer; s: compile + estimate)")
     header = (f"{'model':16} {'mode':12} {'prec':>4} {'s':>5} {'regions':>7} {'host':>4} {'cycles':>14} "
               f"{'inferences/s':>13} {'% peak':>7} {'SRAM/PE':>8}")
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for name in models:
         model, inputs = build(name, 1)
         for mode in modes:
@@ -170,6 +171,40 @@ def zoo_row(name: str, model, inputs, mode: str, precision: str, runs: list[Simu
           f"{report.cycles:14,.0f} {throughput:13,.0f} {peak:7.2%} {report.sram_high_water_max:8,}", flush=True)
 
 
+def decode_table(contexts: list[int], modes: list[str], precisions: list[str], runs: list[SimulatorRun]) -> None:
+    """One decode step of a GPT-2-style decoder (examples/gpt_decode.py: 4 layers,
+    width 768, 12 heads) at batch 1, its KV cache an input. One sequence decodes a
+    token per step's latency; a pipeline's rate is that of as many sequences as
+    it has stages."""
+    from wafer.examples.gpt_decode import decode_inputs, make_model
+
+    model = make_model()
+    weights = sum(p.numel() * 4 for p in model.parameters()) / 1e6
+    print(f"\n(f) GPT-2-style decode step on wse2, 4 layers, {weights:.0f} MB of fp32 weights "
+          "(tokens/s: one sequence; pipelined: every stage busy with its own sequence)")
+    header = (f"{'context':>7} {'mode':12} {'prec':>4} {'s':>5} {'regions':>7} {'cycles/token':>13} "
+              f"{'tokens/s':>9} {'pipelined tokens/s':>18} {'% peak':>7}")
+    print_header(header)
+    for context in contexts:
+        inputs = decode_inputs(context=context)
+        for mode in modes:
+            for precision in precisions:
+                start = time.perf_counter()
+                try:
+                    compiled = wafer.compile(model, inputs, target="wse", machine="wse2", mode=mode,
+                                             precision=precision)
+                    report, wall = timed_estimate(compiled.executable, "forward")
+                except wafer.WaferError as err:
+                    print(f"{context:>7} {mode:12} {precision:>4} {time.perf_counter() - start:5.1f}  "
+                          f"{first_error_line(err)[:90]}")
+                    continue
+                runs.append(SimulatorRun(f"decode {context} {precision}", mode, report, wall))
+                rate = f"{report.pipeline_throughput:18,.0f}" if report.pipeline_throughput else f"{'-':>18}"
+                print(f"{context:>7} {mode:12} {precision:>4} {time.perf_counter() - start:5.1f} "
+                      f"{len(report.ops):>7} {report.cycles:13,.0f} {1 / report.seconds:9,.0f} {rate} "
+                      f"{report.peak_fraction:7.2%}", flush=True)
+
+
 def search_table(models: list[str], modes: list[str], budget_s: float) -> None:
     """Cycles of the zoo placed by wse-place's coarse model, and by the records
     of a placement search on the simulator (`wafer tune --target wse`)."""
@@ -180,8 +215,7 @@ def search_table(models: list[str], modes: list[str], budget_s: float) -> None:
     print(f"\n(e) placement search on wse2, batch 1, fp32, {budget_s:.0f} s budget per row "
           "(cycles: untuned -> tuned)")
     header = f"{'model':16} {'mode':12} {'search s':>8} {'regions':>7} {'untuned':>14} {'tuned':>14} {'speedup':>7}"
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for name in models:
         model, inputs = build(name, 1)
         for mode in modes:
@@ -205,8 +239,7 @@ def search_table(models: list[str], modes: list[str], budget_s: float) -> None:
 def simulator_table(runs: list[SimulatorRun]) -> None:
     print("\n(c) the simulator's own speed: estimate() wall time, PE-cycles simulated per second")
     header = f"{'workload':14} {'fabric':>9} {'PEs in use':>10} {'cycles':>13} {'wall s':>7} {'PE-cycles/s':>11}"
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for run in runs:
         print(f"{run.workload:14} {run.fabric:>9} {run.report.pes_in_use:>10,} {run.report.cycles:13,.0f} "
               f"{run.wall_seconds:7.3f} {run.pe_cycles_per_second:11.2e}")
@@ -223,6 +256,7 @@ def main() -> None:
                         "vit_b_16,bert,gpt2", help="bench/zoo.py models ('' to skip; needs the bench extra)")
     parser.add_argument("--modes", default="pipelined,whole-wafer")
     parser.add_argument("--precisions", default="fp32,fp16", help="of the GEMM and zoo tables")
+    parser.add_argument("--contexts", default="127,1023", help="KV-cache lengths of the decode table ('' to skip)")
     parser.add_argument("--search", type=float, default=0.0, metavar="SECONDS",
                         help="also search the zoo's placements, this budget per model and mode (default: 0, skip)")
     args = parser.parse_args()
@@ -232,6 +266,8 @@ def main() -> None:
     precisions = args.precisions.split(",")
     gemm_table([int(n) for n in args.sizes.split(",")], args.regions.split(","), precisions, runs)
     model_table(args.models.split(","), args.machines.split(","), args.batch, runs)
+    if args.contexts:
+        decode_table([int(c) for c in args.contexts.split(",")], args.modes.split(","), precisions, runs)
     if args.zoo:
         zoo_table(args.zoo.split(","), args.modes.split(","), precisions, runs)
         if args.search:

@@ -2,55 +2,20 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from torch_mlir import ir
 
 from ..dialects.wse import UNROUTED, int_attr, regions_of, str_attr
-from ..wse_target.distribution import Layout, combiner, layout_for, overwritten_input, summa_epilogue_loops, summa_plan
+from ..wse_target.distribution import (
+    Layout, combiner, combines_across, epilogue_loops, layout_for, overwritten_input, summa_epilogue_loops, summa_plan)
 from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, iterator_types, loop_ranges, reduction_dims
 from .pass_base import PassFailure, WaferPass
 from .wse_partition import SUMMA, is_init
 
-_IDENTITY = {"add": 0.0, "mul": 1.0, "max": -math.inf, "min": math.inf, "and": True, "or": False}
-
 
 def _int(value: int) -> ir.Attribute:
     return ir.IntegerAttr.get(ir.IntegerType.get_signless(64), value)
-
-
-def _scalar(attr: ir.Attribute):
-    if isinstance(attr, ir.BoolAttr):
-        return ir.BoolAttr(attr).value
-    if isinstance(attr, ir.FloatAttr):
-        return ir.FloatAttr(attr).value
-    if isinstance(attr, ir.IntegerAttr):
-        value = ir.IntegerAttr(attr).value
-        return bool(value) if ir.IntegerType(attr.type).width == 1 else value
-    return None
-
-
-def fill_value(value: ir.Value):
-    """The one value every element of `value` holds, when it is a fill or a
-    splat constant, or a reshape of one; None otherwise."""
-    owner = value.owner
-    if not isinstance(owner, ir.OpView):
-        return None
-    if owner.name in ("tensor.expand_shape", "tensor.collapse_shape", "tensor.cast"):
-        return fill_value(owner.operands[0])
-    if owner.name == "arith.constant":
-        attr = owner.attributes["value"]
-        if isinstance(attr, ir.DenseElementsAttr) and attr.is_splat:
-            return _scalar(attr.get_splat_value())
-        return None
-    if not is_init(owner.operation):
-        return None
-    block = owner.regions[0].blocks[0]
-    yielded = block.operations[len(block.operations) - 1].operands[0].owner
-    if not isinstance(yielded, ir.OpView) or yielded.name != "arith.constant":
-        return None
-    return _scalar(yielded.attributes["value"])
 
 
 class RegionBuilder:
@@ -233,16 +198,6 @@ def reduced_loops(members: list[ir.Operation]) -> frozenset[int]:
     return frozenset(d for op in members for d in reduction_dims(op))
 
 
-def combines_across(op: ir.Operation) -> bool:
-    """Partial results of reduction `op` on several PEs combine into its result:
-    one output, folded by an add/mul/max/min/and/or whose identity is its init.
-    An arg-max's pair of outputs (the maximum and its index) does not."""
-    if len(op.results) != 1:
-        return False
-    kind = combiner(op)
-    return kind is not None and fill_value(op.operands[len(op.operands) - 1]) == _IDENTITY[kind]
-
-
 def whole_loops(members: list[ir.Operation]) -> frozenset[int]:
     """The loops reduced by an op whose partial results do not combine across
     PEs: no split may take them, so each PE runs such a reduction whole."""
@@ -252,6 +207,23 @@ def whole_loops(members: list[ir.Operation]) -> frozenset[int]:
 def split_loops(anchor: ir.Operation, members: list[ir.Operation]) -> tuple[int | None, int | None]:
     """The loops of a rowwise region split over the PE rows and columns."""
     return row_and_col_loops(anchor, reduced_loops(members), whole_loops(members))
+
+
+def rowwise_loops(members: list[ir.Operation]) -> list[tuple[ir.Operation, int | None, int | None]]:
+    """Each op of a rowwise region with its loops split over the PE rows and
+    columns. The ops share the anchor's loop nest, but for an epilogue of a
+    reduction that ends the run (a matrix-vector product's bias add): it runs
+    over the reduced result's loops, split as that result is."""
+    anchor, ranges = members[0], loop_ranges(members[0])
+    loops = split_loops(anchor, [op for op in members if loop_ranges(op) == ranges])
+    placed, source = [], anchor
+    for op in members:
+        if loop_ranges(op) == ranges:
+            placed.append((op, *loops))
+            source = op
+        else:
+            placed.append((op, *epilogue_loops(source, op, loops)))
+    return placed
 
 
 def row_and_col_loops(op: ir.Operation, reduced: frozenset[int] = frozenset(),
@@ -293,8 +265,7 @@ def distribute(region: ir.Operation) -> None:
         for op in members[1:]:
             builder.local(op, *summa_epilogue_loops(anchor, op))
     else:
-        row_loop, col_loop = split_loops(anchor, members)
-        for op in members:
+        for op, row_loop, col_loop in rowwise_loops(members):
             builder.local(op, row_loop, col_loop)
     builder.finish()
 

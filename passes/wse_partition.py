@@ -10,7 +10,7 @@ from torch_mlir.dialects import tensor
 from ..dialects.wse import MACHINE_ATTR, FabricInfo
 from ..wse_target.distribution import as_contraction, op_flops
 from ..wse_target.machine import get_machine
-from .linalg_queries import PARALLEL, is_projected, iterator_types, loop_ranges
+from .linalg_queries import PARALLEL, is_projected, iterator_types, loop_ranges, reduction_dims
 from .pass_base import OptionError, PassFailure, WaferPass
 
 SUMMA, ROWWISE = "summa", "rowwise"
@@ -142,6 +142,8 @@ def find_groups(block: ir.Block) -> list[Group]:
         else:
             group = Group(ROWWISE, [op])
             _grow_rowwise(group, op, grouped)
+            if reduction_dims(group.ops[-1]):  # a matrix-vector product's bias add and activation
+                _grow_epilogue(group, grouped)
         _cut_at_escapes(group)
         grouped += group.ops
         groups.append(group)
@@ -149,11 +151,12 @@ def find_groups(block: ir.Block) -> list[Group]:
 
 
 def _grow_epilogue(group: Group, grouped: list[ir.Operation]) -> None:
-    """Add sole-user elementwise consumers that keep the contraction's output shape
-    (in its element type or another: the truncation of an f32 accumulator to f16)
-    and that no earlier group took (a rowwise run can end in an op that also reads
-    the contraction: attention's division by the softmax sum after P @ V)."""
-    shape = ir.ShapedType(group.ops[0].results[0].type).shape
+    """Add sole-user elementwise consumers that keep the output shape of the
+    group's last op, a contraction or reduction (in its element type or
+    another: the truncation of an f32 accumulator to f16), and that no earlier
+    group took (a rowwise run can end in an op that also reads the
+    contraction: attention's division by the softmax sum after P @ V)."""
+    shape = ir.ShapedType(group.ops[-1].results[0].type).shape
     while True:
         users = _users(group.ops[-1])
         if len(users) != 1 or not is_elementwise(users[0]) or is_relayout(users[0]) or is_check(users[0]):

@@ -15,7 +15,7 @@ from ..wse_target.distribution import (
 from .linalg_queries import REDUCTION, iterator_types, loop_ranges
 from .pass_base import PassFailure, WaferPass
 from .placement_modes import check_mode
-from .wse_distribute import split_loops
+from .wse_distribute import rowwise_loops
 from ..tuning.database import PlacementDatabase
 from .wse_partition import SUMMA, is_init
 
@@ -133,12 +133,13 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
         epilogue = tuple((op, *summa_epilogue_loops(anchor, op)) for op in members[1:])
         return Demand(flops, max(k, m), n, divides=False, bytes=size, streamed=streamed, mnk=(m, n, k),
                       anchor=anchor, placed=epilogue)
-    row, col = split_loops(anchor, members)
+    placed = rowwise_loops(members)
+    _, row, col = placed[0]
     reduces_across = col is not None and any(iterator_types(op)[col] == REDUCTION for op in members
                                              if len(iterator_types(op)) == len(ranges))
     return Demand(flops, ranges[row] if row is not None else 1, ranges[col] if col is not None else 1,
                   divides=True, bytes=size, streamed=streamed, reduces_across=reduces_across,
-                  placed=tuple((op, row, col) for op in members))
+                  placed=tuple(placed))
 
 
 def region_key(region: ir.Operation) -> str:

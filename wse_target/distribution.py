@@ -119,6 +119,14 @@ def as_contraction(op: ir.Operation) -> Contraction | None:
     b = max(stepped[1:], key=lambda dims: math.prod(ranges[d] for d in dims))
     m = next((d for d in sorted(a - b, key=lambda d: -ranges[d]) if d in out), None)
     n = next((d for d in sorted(b - a, key=lambda d: -ranges[d]) if d in out), None)
+    if (m is None or n is None) and combines_across(op):
+        # A matrix-vector product (a batch-1 linear layer, a decode step's
+        # projections). SUMMA would step k across the fabric a panel at a time.
+        # A rowwise region keeps the matrix where it was loaded, split over rows
+        # (its output dim) and columns (k), and sums the partial products along
+        # each row of PEs: WaferLLM's MeshGEMV layout. The partial sums start
+        # from the init, so it must be zero; one with the bias in it stays SUMMA.
+        return None
     if n is None:  # a matrix-vector product W x: the vector is a, W's rows go over the columns
         a, b, m, n = b, a, n, m
     if n is None or (m is None and (a & b & out) - {k}):
@@ -190,10 +198,18 @@ def summa_epilogue_loops(anchor: ir.Operation, op: ir.Operation) -> tuple[int | 
     """The loops of `op`, an elementwise consumer of contraction `anchor`, that
     run over the PE rows and columns: those that index the contraction's m and n."""
     contraction = as_contraction(anchor)
-    out_dims = map_dims(indexing_maps(anchor)[-1])
+    return epilogue_loops(anchor, op, (contraction.m, contraction.n))
+
+
+def epilogue_loops(source: ir.Operation, op: ir.Operation,
+                   loops: tuple[int | None, int | None]) -> tuple[int | None, int | None]:
+    """The loops of `op`, an elementwise consumer of `source`'s result (of its
+    shape), that index the result dims `source`'s `loops` (its row and column
+    loops) index; None for a loop the result does not have (a reduced one)."""
+    out_dims = map_dims(indexing_maps(source)[-1])
     dims = map_dims(indexing_maps(op)[-1])
-    return tuple(dims[out_dims.index(loop)] if loop in out_dims else None
-                 for loop in (contraction.m, contraction.n))
+    return tuple(dims[out_dims.index(loop)] if loop is not None and loop in out_dims else None
+                 for loop in loops)
 
 
 def overwritten_input(op: ir.Operation) -> ir.Value | None:
@@ -286,3 +302,49 @@ def body_cost(op: ir.Operation) -> BodyCost:
 def op_flops(op: ir.Operation) -> int:
     """FLOPs of a linalg.generic over its whole iteration space."""
     return body_cost(op).flops * math.prod(loop_ranges(op))
+
+
+_IDENTITY = {"add": 0.0, "mul": 1.0, "max": -math.inf, "min": math.inf, "and": True, "or": False}
+
+
+def _scalar(attr: ir.Attribute):
+    if isinstance(attr, ir.BoolAttr):
+        return ir.BoolAttr(attr).value
+    if isinstance(attr, ir.FloatAttr):
+        return ir.FloatAttr(attr).value
+    if isinstance(attr, ir.IntegerAttr):
+        value = ir.IntegerAttr(attr).value
+        return bool(value) if ir.IntegerType(attr.type).width == 1 else value
+    return None
+
+
+def _fill_value(value: ir.Value):
+    """The one value every element of `value` holds, when it is a fill or a
+    splat constant, or a reshape of one; None otherwise."""
+    owner = value.owner
+    if not isinstance(owner, ir.OpView):
+        return None
+    if owner.name in ("tensor.expand_shape", "tensor.collapse_shape", "tensor.cast"):
+        return _fill_value(owner.operands[0])
+    if owner.name == "arith.constant":
+        attr = owner.attributes["value"]
+        if isinstance(attr, ir.DenseElementsAttr) and attr.is_splat:
+            return _scalar(attr.get_splat_value())
+        return None
+    if owner.name != "linalg.generic" or len(owner.operands) != 1:  # a fill: a generic that reads nothing
+        return None
+    block = owner.regions[0].blocks[0]
+    yielded = block.operations[len(block.operations) - 1].operands[0].owner
+    if not isinstance(yielded, ir.OpView) or yielded.name != "arith.constant":
+        return None
+    return _scalar(yielded.attributes["value"])
+
+
+def combines_across(op: ir.Operation) -> bool:
+    """Partial results of reduction `op` on several PEs combine into its result:
+    one output, folded by an add/mul/max/min/and/or whose identity is its init.
+    An arg-max's pair of outputs (the maximum and its index) does not."""
+    if len(op.results) != 1:
+        return False
+    kind = combiner(op)
+    return kind is not None and _fill_value(op.operands[len(op.operands) - 1]) == _IDENTITY[kind]

