@@ -17,6 +17,8 @@ from .pass_base import PassFailure, WaferPass
 from .placement_modes import check_mode
 from .wse_distribute import rowwise_loops
 from ..tuning.database import PlacementDatabase
+from ..wse_target.kernel import LocalKernel
+from ..wse_target.machine import PRESETS, WSE2, Machine
 from .wse_partition import SUMMA, is_init
 
 
@@ -24,11 +26,15 @@ from .wse_partition import SUMMA, is_init
 @dataclass(frozen=True)
 class Demand:
     """What a region asks of the fabric: its work, the most PEs it can use,
-    and a rough model of its time on a rectangle, to choose one by.
+    and a model of its time on a rectangle, to choose one by.
 
-    The model is deliberately coarse (the simulator has the real one): FMAs
-    at one per PE per cycle, and for a summa region one row and one column
-    multicast per step, each costing its wavelets plus its length in hops.
+    Compute is each op's instruction stream on one PE's share, as the
+    simulator's kernel model costs it (`LocalKernel`: per-instruction and
+    per-call overheads, so a split that leaves short rows shows its cost).
+    Communication stays coarse: streams come in through every row at a
+    wavelet a cycle; a summa region multicasts one row and one column panel
+    per step, one after the other (as the simulator runs them), each its
+    wavelets plus its length in hops.
     """
 
     flops: float
@@ -39,9 +45,13 @@ class Demand:
     streamed: int = 0  # bytes that stream in every inference (all but preloaded weights)
     mnk: tuple[int, int, int] | None = None  # a summa region's extents
     _per_pe: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> bytes
+    _cycles: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> cycles
     reduces_across: bool = False  # a rowwise region reduces along its columns
     anchor: ir.Operation | None = None  # a summa region's contraction
     placed: tuple = ()  # the ops run locally on each PE, with the loops over its rows and columns
+    machine: Machine = WSE2  # the kernel costs
+    kernels: tuple = ()  # a LocalKernel per op of `placed`
+    stepped: tuple = ()  # a summa region's contraction: its LocalKernel and (m, n, k) loops
 
     def bytes_per_pe(self, rows: int, cols: int) -> int:
         """One PE's share of the region's buffers on a rows x cols rectangle,
@@ -63,17 +73,27 @@ class Demand:
         return math.ceil(self.bytes / (min(rows, self.max_rows) * 0.8 * sram_bytes))
 
     def cycles(self, rows: int, cols: int) -> float:
+        if (rows, cols) not in self._cycles:
+            self._cycles[rows, cols] = self._time(rows, cols)
+        return self._cycles[rows, cols]
+
+    def _time(self, rows: int, cols: int) -> float:
         stream = self.streamed / 4 / rows + cols  # in through every row, one wavelet a cycle
+        compute = sum(kernel.cycles(_local(kernel.ranges, {row: rows, col: cols}), self.machine)
+                      for kernel, (_, row, col) in zip(self.kernels, self.placed))
         if self.mnk is None:
-            return stream + self.flops / (rows * cols) + (cols if self.reduces_across else 0)
+            return stream + compute + (cols if self.reduces_across else 0)
         m, n, k = self.mnk
         batch = max(self.flops / (2.0 * m * n * k), 1.0)
         panel = math.ceil(k / max(rows, cols))
         steps = math.ceil(k / panel)
         row_cast = batch * math.ceil(m / rows) * panel + cols
         col_cast = batch * math.ceil(n / cols) * panel + rows
-        compute = batch * math.ceil(m / rows) * math.ceil(n / cols) * panel
-        return stream + steps * (max(row_cast, col_cast) + compute)
+        kernel, (m_loop, n_loop, k_loop) = self.stepped
+        local = _local(kernel.ranges, {m_loop: rows, n_loop: cols})
+        if k_loop is not None:
+            local[k_loop] = panel
+        return stream + steps * (row_cast + col_cast) + compute + kernel.cycles(local, self.machine, steps)
 
     def shape(self, rows: int, cols: int, sram_bytes: int) -> tuple[int, int] | None:
         """The fastest rectangle within `rows` x `cols` that holds the region
@@ -101,6 +121,11 @@ def _sizes(limit: int, extent: int, divides: bool) -> list[int]:
     return sorted({1 << i for i in range(limit.bit_length()) if 1 << i <= limit} | {limit})
 
 
+def _local(ranges: tuple[int, ...], split: dict) -> list[int]:
+    """One PE's extents of loops `ranges` when loop d is split `split[d]` ways."""
+    return [math.ceil(extent / split[d]) if d in split else extent for d, extent in enumerate(ranges)]
+
+
 def _tensor_bytes(values) -> int:
     unique = []
     for value in values:
@@ -115,6 +140,7 @@ def _is_weight(value: ir.Value) -> bool:
 
 def demand(region: ir.Operation, preloaded: bool) -> Demand:
     """`preloaded`: weights are loaded once, before the model runs (pipelined)."""
+    machine = PRESETS.get(fabric_of(region).name, WSE2)  # a custom machine costs as a WSE-2
     members = [op.operation for op in region.regions[0].blocks[0].operations
                if op.operation.name == "linalg.generic" and not is_init(op.operation)]
     flops = float(int_attr(region, "flops"))
@@ -132,14 +158,16 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
         k = ranges[c.k]
         epilogue = tuple((op, *summa_epilogue_loops(anchor, op)) for op in members[1:])
         return Demand(flops, max(k, m), n, divides=False, bytes=size, streamed=streamed, mnk=(m, n, k),
-                      anchor=anchor, placed=epilogue)
+                      anchor=anchor, placed=epilogue, machine=machine,
+                      kernels=tuple(LocalKernel.of(op) for op, _, _ in epilogue),
+                      stepped=(LocalKernel.of(anchor), (c.m, c.n, c.k)))
     placed = rowwise_loops(members)
     _, row, col = placed[0]
     reduces_across = col is not None and any(iterator_types(op)[col] == REDUCTION for op in members
                                              if len(iterator_types(op)) == len(ranges))
     return Demand(flops, ranges[row] if row is not None else 1, ranges[col] if col is not None else 1,
                   divides=True, bytes=size, streamed=streamed, reduces_across=reduces_across,
-                  placed=tuple(placed))
+                  placed=tuple(placed), machine=machine, kernels=tuple(LocalKernel.of(op) for op, _, _ in placed))
 
 
 def region_key(region: ir.Operation) -> str:
@@ -190,7 +218,7 @@ class WsePlace(WaferPass):
       pipeline's stages balance; activations stream from strip to strip.
     whole-wafer: one region at a time (slot = its position), each on the
       rectangle of the fabric its time model likes best.
-    Within its strip or the fabric, a region takes the rectangle the coarse
+    Within its strip or the fabric, a region takes the rectangle the time
     model of `Demand.cycles` finds fastest among those that hold it, or the
     one the tuning database's record of it found fastest on the simulator
     (`wafer tune --target wse`), where that one holds it there.

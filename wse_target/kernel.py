@@ -17,7 +17,7 @@ from torch_mlir import ir
 
 from ..dialects.wse import element_bytes
 from ..passes.linalg_queries import indexing_maps, loop_ranges, map_dims
-from .cost import conflict_fraction, simd_narrowing
+from .cost import compute_cycles, conflict_fraction, simd_narrowing
 from .distribution import body_cost
 from .machine import Dtype, Machine
 
@@ -60,18 +60,12 @@ def kernel_of(op: ir.Operation, machine: Machine, offsets: dict) -> Kernel:
     maps = [map_dims(m) for m in indexing_maps(op)]
     operands = list(op.operands)
     out_dims = maps[-1]
-    if out_dims and out_dims[-1] is not None:
-        vector = out_dims[-1]
-    else:
-        vector = len(ranges) - 1 if ranges else None
+    vector, scalar, reads_out, dtype = _instructions(op, len(ranges))
     length = max(ranges[vector], 1) if vector is not None else 1
     elements = body_cost(op).slots * math.prod(ranges)
     inputs = list(zip(operands[:-1], maps[:-1]))
-    scalar = vector is not None and any(vector not in dims for _, dims in inputs)
     # The vector operands each instruction reads: the accumulator (when the body
     # reads it) and every input that varies along the vector dim.
-    block = op.regions[0].blocks[0]
-    reads_out = any(True for _ in block.arguments[len(block.arguments) - 1].uses)
     sources = [(v, d) for v, d in inputs if vector is not None and vector in d]
     if reads_out:
         sources.insert(0, (operands[-1], out_dims))
@@ -80,9 +74,51 @@ def kernel_of(op: ir.Operation, machine: Machine, offsets: dict) -> Kernel:
     conflicts = 0.0
     if len(sources) >= 2:
         conflicts = conflict_fraction(*(_row_starts(v, d, vector, offsets) for v, d in sources[:2]))
-    dtype = kernel_dtype(operands[:-1], operands[-1], reads_out)
     width = machine.fmas_per_cycle(dtype)
     return Kernel(float(elements), length, dtype, scalar, simd_narrowing(width, strides, conflicts))
+
+
+@dataclass(frozen=True)
+class LocalKernel:
+    """What placement needs of a tensor-level linalg op to cost it on one PE's
+    share: `kernel_of`'s instruction stream before any buffer is laid out (at
+    full SIMD width: no bank conflicts show yet)."""
+
+    ranges: tuple[int, ...]  # the op's loop extents
+    vector: int | None  # the loop each instruction walks
+    scalar_operand: bool
+    dtype: Dtype
+    slots: int  # datapath slots per iteration
+
+    @classmethod
+    def of(cls, op: ir.Operation) -> LocalKernel:
+        ranges = tuple(loop_ranges(op))
+        vector, scalar, _, dtype = _instructions(op, len(ranges))
+        return cls(ranges, vector, scalar, dtype, body_cost(op).slots)
+
+    def cycles(self, local: list[int], machine: Machine, repeat: int = 1) -> float:
+        """Cycles on one PE over local loop extents `local`, `repeat` times (once per SUMMA step)."""
+        length = max(local[self.vector], 1) if self.vector is not None else 1
+        elements = self.slots * math.prod(local)
+        return float(compute_cycles(machine, repeat * elements, length, self.dtype,
+                                    scalar_operand=self.scalar_operand, kernels=repeat))
+
+
+def _instructions(op: ir.Operation, loops: int) -> tuple[int | None, bool, bool, Dtype]:
+    """How `op` issues: the loop each instruction walks (the output's innermost
+    dim), whether an input is a scalar per instruction (it does not vary along
+    that loop), whether the body reads the accumulator, and the datapath."""
+    maps = [map_dims(m) for m in indexing_maps(op)]
+    operands = list(op.operands)
+    out_dims = maps[-1]
+    if out_dims and out_dims[-1] is not None:
+        vector = out_dims[-1]
+    else:
+        vector = loops - 1 if loops else None
+    scalar = vector is not None and any(vector not in dims for dims in maps[:-1])
+    block = op.regions[0].blocks[0]
+    reads_out = any(True for _ in block.arguments[len(block.arguments) - 1].uses)
+    return vector, scalar, reads_out, kernel_dtype(operands[:-1], operands[-1], reads_out)
 
 
 def _stride(value: ir.Value, dims: list[int | None], vector: int) -> int:

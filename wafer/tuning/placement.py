@@ -2,7 +2,7 @@
 
 The model goes through the wse pipeline up to wse-place. Each region's
 candidates are the rectangles that hold it in its place (its strip, or the
-whole fabric), ranked by the placement's coarse time model; the first is the
+whole fabric), ranked by wse-place's time model; the first is the
 one wse-place takes. A round puts every region on its next candidate not yet
 measured, distributes and routes a copy of the module, and costs it with
 `estimate()`: each region's row is its own compute and communication, so a
@@ -153,8 +153,8 @@ class _Search:
 
 def _spread(ranked: list[tuple[int, int]], count: int) -> list[tuple[int, int]]:
     """`count` of the ranked candidates to measure, in order: the best half by
-    the coarse model, then the rest of the ranking at even steps, so that shapes
-    the coarse model ranks low (it misjudges some) are tried too."""
+    the time model, then the rest of the ranking at even steps, so that shapes
+    the model ranks low (it misjudges some) are tried too."""
     head = ranked[:(count + 1) // 2]
     rest = ranked[len(head):]
     step = max(1, len(rest) // max(count - len(head), 1))
