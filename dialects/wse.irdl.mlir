@@ -147,10 +147,14 @@ irdl.dialect @wse {
   }
 
   // Runs its body `count` times; the block argument is the step index.
-  //   "wse.steps"() ({ ^bb0(%k: index): ... }) {count = 8 : i64} : () -> ()
+  // `buffers` = 2: its transfers fill a second set of buffers (declared in the
+  // region) for the next step while this step computes, so a step's
+  // communication overlaps the previous step's compute; 1: they alternate.
+  //   "wse.steps"() ({ ^bb0(%k: index): ... }) {count = 8 : i64, buffers = 2 : i64} : () -> ()
   irdl.operation @steps {
     %count = irdl.base "#builtin.integer"
-    irdl.attributes {"count" = %count}
+    %buffers = irdl.base "#builtin.integer"
+    irdl.attributes {"count" = %count, "buffers" = %buffers}
     %index = irdl.is index
     %body = irdl.region(%index)
     irdl.regions(body: %body)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from torch_mlir import ir
 
-from ..dialects.wse import UNROUTED, int_attr, regions_of, str_attr
+from ..dialects.wse import UNROUTED, element_bytes, fabric_of, int_attr, regions_of, str_attr
 from ..wse_target.distribution import (
-    Layout, combiner, combines_across, epilogue_loops, layout_for, overwritten_input, summa_epilogue_loops, summa_plan)
+    SRAM_SHARE, Layout, combiner, combines_across, epilogue_loops, layout_for, overwritten_input,
+    summa_epilogue_loops, summa_plan)
 from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, iterator_types, loop_ranges, reduction_dims
 from .pass_base import PassFailure, WaferPass
 from .wse_partition import SUMMA, is_init
@@ -31,15 +33,19 @@ class RegionBuilder:
         self.ops = [op.operation for op in self.body.operations][:-1]
         self.buffers: dict = {}  # tensor value -> (buffer, layout)
         self.count = 0
+        self.bytes = 0  # of the buffers made so far
+        self.stepped = None  # a summa's wse.steps and its panel buffers
 
     # --- buffers and data movement ---
     # Every op made here carries `loc`, the location of the linalg op it is made
     # for, so that a diagnostic at it (a buffer over the SRAM, a color past the
     # budget) names the user's line.
 
-    def buffer(self, shape: list[int], element: ir.Type, name: str, loc: ir.Location) -> ir.Value:
+    def buffer(self, shape: list[int], element: ir.Type, name: str, loc: ir.Location,
+               at: ir.InsertionPoint | None = None) -> ir.Value:
         self.count += 1
-        with self.region_ip:
+        self.bytes += math.prod(shape) * element_bytes(element)
+        with at or self.region_ip:
             return ir.Operation.create(
                 "wse.buffer", results=[ir.MemRefType.get(shape, element)],
                 attributes={"name": ir.StringAttr.get(f"{name}{self.count}")}, loc=loc,
@@ -120,7 +126,9 @@ class RegionBuilder:
             panel_shape[k_dim] = plan.panel
             panels.append((self.buffer(panel_shape, shape.element_type, f"{role}panel", loc), role, k_dim))
         with self.ip:
-            loop = ir.Operation.create("wse.steps", attributes={"count": _int(plan.steps)}, regions=1, loc=loc)
+            loop = ir.Operation.create("wse.steps", attributes={"count": _int(plan.steps), "buffers": _int(1)},
+                                       regions=1, loc=loc)
+        self.stepped = (loop, [(entry[0], entry[1]) for entry in panels if entry is not None])
         step_block = loop.regions[0].blocks.append(ir.IndexType.get())
         self.ip = ir.InsertionPoint(step_block)
         inputs = []
@@ -178,8 +186,23 @@ class RegionBuilder:
             self.fill_or_scatter(init, buffer, layout, op.location)
         return buffer
 
+    def double_buffer(self) -> None:
+        """Give a summa's panels a second set, which the next step's multicasts
+        fill while this step computes, where the SRAM holds it (SRAM_SHARE)."""
+        loop, panels = self.stepped
+        shapes = [ir.MemRefType(panel.type) for panel, _ in panels]
+        extra = sum(math.prod(shape.shape) * element_bytes(shape.element_type) for shape in shapes)
+        if self.bytes + extra > SRAM_SHARE * fabric_of(self.region).sram_bytes:
+            return
+        for (panel, role), shape in zip(panels, shapes):
+            self.buffer(list(shape.shape), shape.element_type, f"{role}panelnext", panel.owner.location,
+                        at=ir.InsertionPoint(loop))
+        loop.attributes["buffers"] = _int(2)
+
     def finish(self) -> None:
         """Gather the yielded values out of the fabric and drop the tensor ops."""
+        if self.stepped is not None:
+            self.double_buffer()
         for i, result in enumerate(list(self.terminator.operands)):
             buffer, layout = self.buffers[result]
             producer = result.owner

@@ -163,9 +163,10 @@ def _widens_f16(op: ir.Operation) -> bool:
     """A one-result parallel generic that yields an `arith.extf` of an f16 value."""
     if op.name != "linalg.generic" or len(op.results) != 1 or _accumulates(op) or not _body_narrows(op):
         return False
-    yielded = op.regions[0].blocks[0].operations[len(op.regions[0].blocks[0].operations) - 1].operands[0]
-    owner = yielded.owner
-    return isinstance(owner, ir.OpView) and owner.name == "arith.extf" and isinstance(owner.operands[0].type, ir.F16Type)
+    *_, terminator = op.regions[0].blocks[0].operations
+    owner = terminator.operands[0].owner
+    return (isinstance(owner, ir.OpView) and owner.name == "arith.extf"
+            and isinstance(owner.operands[0].type, ir.F16Type))
 
 
 def _reads_narrowed(user: ir.Operation, index: int) -> bool:
@@ -177,8 +178,11 @@ def _reads_narrowed(user: ir.Operation, index: int) -> bool:
     arg = block.arguments[index]
     arg.set_type(_element(user.operands[index]))
     uses = [(use.owner, use.operand_number) for use in arg.uses]
-    truncations = [owner for owner, _ in uses if owner.name == "arith.truncf" and owner.results[0].type == arg.type]
-    others = [(owner, number) for owner, number in uses if owner.name != "arith.truncf" or owner.results[0].type != arg.type]
+    def folds(owner) -> bool:
+        return owner.name == "arith.truncf" and owner.results[0].type == arg.type
+
+    truncations = [owner for owner, _ in uses if folds(owner)]
+    others = [(owner, number) for owner, number in uses if not folds(owner)]
     if others:
         with ir.InsertionPoint.at_block_begin(block), user.location:
             wide = arith.ExtFOp(ir.F32Type.get(), arg).result

@@ -11,7 +11,7 @@ from torch_mlir import ir
 
 from ..dialects.wse import buffer_bytes, fabric_of, int_attr, regions_of, str_attr
 from ..wse_target.distribution import (
-    as_contraction, local_bytes_per_pe, overwritten_input, summa_epilogue_loops, summa_plan)
+    SRAM_SHARE, as_contraction, local_bytes_per_pe, overwritten_input, summa_epilogue_loops, summa_plan)
 from .linalg_queries import REDUCTION, iterator_types, loop_ranges
 from .pass_base import PassFailure, WaferPass
 from .placement_modes import check_mode
@@ -34,7 +34,8 @@ class Demand:
     Communication stays coarse: streams come in through every row at a
     wavelet a cycle; a summa region multicasts one row and one column panel
     per step, one after the other (as the simulator runs them), each its
-    wavelets plus its length in hops.
+    wavelets plus its length in hops, under the previous step's product
+    where a second set of panels fits (double buffering).
     """
 
     flops: float
@@ -50,6 +51,7 @@ class Demand:
     anchor: ir.Operation | None = None  # a summa region's contraction
     placed: tuple = ()  # the ops run locally on each PE, with the loops over its rows and columns
     machine: Machine = WSE2  # the kernel costs
+    sram_bytes: int = WSE2.sram_bytes  # of one PE of the fabric
     kernels: tuple = ()  # a LocalKernel per op of `placed`
     stepped: tuple = ()  # a summa region's contraction: its LocalKernel and (m, n, k) loops
 
@@ -67,7 +69,14 @@ class Demand:
     def fits(self, rows: int, cols: int, sram_bytes: int) -> bool:
         """The region's buffers fit one PE's SRAM, with 10% to spare for what
         `bytes_per_pe` does not see."""
-        return self.bytes_per_pe(rows, cols) <= 0.9 * sram_bytes
+        return self.bytes_per_pe(rows, cols) <= SRAM_SHARE * sram_bytes
+
+    def double_buffers(self, rows: int, cols: int) -> bool:
+        """Does a summa region on rows x cols hold a second set of panels, as
+        wse-distribute then gives it?"""
+        plan = summa_plan(self.anchor, rows, cols)
+        extra = plan.panel_bytes_per_pe(self.anchor, rows, cols)
+        return self.bytes_per_pe(rows, cols) + extra <= SRAM_SHARE * self.sram_bytes
 
     def min_cols(self, rows: int, sram_bytes: int) -> int:
         return math.ceil(self.bytes / (min(rows, self.max_rows) * 0.8 * sram_bytes))
@@ -93,7 +102,10 @@ class Demand:
         local = _local(kernel.ranges, {m_loop: rows, n_loop: cols})
         if k_loop is not None:
             local[k_loop] = panel
-        return stream + steps * (row_cast + col_cast) + compute + kernel.cycles(local, self.machine, steps)
+        product, casts = kernel.cycles(local, self.machine, steps), steps * (row_cast + col_cast)
+        if self.double_buffers(rows, cols):  # a step's multicasts run under the previous step's product
+            casts = max(casts - product, 0.0) + casts / steps
+        return stream + compute + product + casts
 
     def shape(self, rows: int, cols: int, sram_bytes: int) -> tuple[int, int] | None:
         """The fastest rectangle within `rows` x `cols` that holds the region
@@ -140,7 +152,8 @@ def _is_weight(value: ir.Value) -> bool:
 
 def demand(region: ir.Operation, preloaded: bool) -> Demand:
     """`preloaded`: weights are loaded once, before the model runs (pipelined)."""
-    machine = PRESETS.get(fabric_of(region).name, WSE2)  # a custom machine costs as a WSE-2
+    fabric = fabric_of(region)
+    machine = PRESETS.get(fabric.name, WSE2)  # a custom machine's kernels cost as a WSE-2's
     members = [op.operation for op in region.regions[0].blocks[0].operations
                if op.operation.name == "linalg.generic" and not is_init(op.operation)]
     flops = float(int_attr(region, "flops"))
@@ -158,7 +171,7 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
         k = ranges[c.k]
         epilogue = tuple((op, *summa_epilogue_loops(anchor, op)) for op in members[1:])
         return Demand(flops, max(k, m), n, divides=False, bytes=size, streamed=streamed, mnk=(m, n, k),
-                      anchor=anchor, placed=epilogue, machine=machine,
+                      anchor=anchor, placed=epilogue, machine=machine, sram_bytes=fabric.sram_bytes,
                       kernels=tuple(LocalKernel.of(op) for op, _, _ in epilogue),
                       stepped=(LocalKernel.of(anchor), (c.m, c.n, c.k)))
     placed = rowwise_loops(members)
@@ -167,7 +180,8 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
                                              if len(iterator_types(op)) == len(ranges))
     return Demand(flops, ranges[row] if row is not None else 1, ranges[col] if col is not None else 1,
                   divides=True, bytes=size, streamed=streamed, reduces_across=reduces_across,
-                  placed=tuple(placed), machine=machine, kernels=tuple(LocalKernel.of(op) for op, _, _ in placed))
+                  placed=tuple(placed), machine=machine, sram_bytes=fabric.sram_bytes,
+                  kernels=tuple(LocalKernel.of(op) for op, _, _ in placed))
 
 
 def region_key(region: ir.Operation) -> str:

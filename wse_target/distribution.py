@@ -75,6 +75,12 @@ def layout_for(affine_map: ir.AffineMap, row_loop: int | None, col_loop: int | N
     )
 
 
+# The share of a PE's SRAM a region's buffers may take: the rest is spare for
+# what placement's byte count misses (wse-distribute's exact layout runs a
+# little over it).
+SRAM_SHARE = 0.9
+
+
 @dataclass(frozen=True)
 class Contraction:
     """A generic that accumulates over loop `k`: out += f(inputs).
@@ -164,10 +170,17 @@ class SummaPlan:
         for value, (layout, role, k_dim) in zip(list(op.operands), self.inputs + ((self.out, "", -1),)):
             shaped = ir.ShapedType(value.type)
             local = layout.local_shape(list(shaped.shape), height, width)
-            element = element_bytes(shaped.element_type)
-            total += math.prod(local) * element
+            total += math.prod(local) * element_bytes(shaped.element_type)
+        return total + self.panel_bytes_per_pe(op, height, width)
+
+    def panel_bytes_per_pe(self, op: ir.Operation, height: int, width: int) -> int:
+        """One PE's panel buffers, one per stepped input: what double buffering adds."""
+        total = 0
+        for value, (layout, role, k_dim) in zip(list(op.operands), self.inputs):
             if role:
-                total += math.prod(local) // local[k_dim] * self.panel * element
+                shaped = ir.ShapedType(value.type)
+                local = layout.local_shape(list(shaped.shape), height, width)
+                total += math.prod(local) // local[k_dim] * self.panel * element_bytes(shaped.element_type)
         return total
 
 

@@ -232,12 +232,24 @@ class RegionCost:
             elif name in ("wse.scatter", "wse.gather"):
                 self.stream(op)
             elif name == "wse.steps":
-                self.walk(op.regions[0].blocks[0], repeat * int_attr(op, "count"))
+                self.steps(op, repeat)
             elif name == "wse.compute":
                 for inner in op.regions[0].blocks[0].operations:
                     self.local_compute(inner.operation, repeat)
             elif name in ("wse.multicast", "wse.reduce", "wse.shift"):
                 self.fabric(op, repeat)
+
+    def steps(self, op: ir.Operation, repeat: int) -> None:
+        """Its body `count` times. Double-buffered (`buffers` = 2), a step's
+        transfers fill the next set of panels while the step before computes:
+        only the first step's transfers and what the compute does not cover are
+        exposed. Single-buffered, each step's transfers wait for its compute."""
+        count = int_attr(op, "count")
+        comm, compute = self.comm, self.compute
+        self.walk(op.regions[0].blocks[0], repeat * count)
+        if int_attr(op, "buffers") == 2:
+            transfers, work = self.comm - comm, self.compute - compute
+            self.comm = comm + max(transfers - work, 0.0) + transfers / count
 
     def stream(self, op: ir.Operation) -> None:
         """A stream enters (or leaves) the region through its rows, one link each,

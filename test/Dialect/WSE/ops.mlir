@@ -18,7 +18,7 @@ func.func @all_ops(%x: tensor<8x32xf32>) -> tensor<8x32xf32> {
     ^bb0(%k: index):
       // CHECK-NEXT: "wse.multicast"(%[[A]], %{{.*}}, %[[K]]) {axis = "row", color = 3 : i64, panel = 4 : i64, panel_dim = 1 : i64, root = 0 : i64}
       "wse.multicast"(%a, %p, %k) {axis = "row", root = 0 : i64, panel_dim = 1 : i64, panel = 4 : i64, color = 3 : i64} : (memref<4x8xf32>, memref<4x4xf32>, index) -> ()
-    }) {count = 2 : i64} : () -> ()
+    }) {count = 2 : i64, buffers = 1 : i64} : () -> ()
     // CHECK: "wse.shift"(%[[A]], %{{.*}}) {color = 4 : i64, dx = -1 : i64, dy = 0 : i64, wrap = 1 : i64}
     "wse.shift"(%a, %s) {dx = -1 : i64, dy = 0 : i64, wrap = 1 : i64, color = 4 : i64} : (memref<4x8xf32>, memref<4x8xf32>) -> ()
     // CHECK: "wse.reduce"(%{{.*}}, %[[A]]) {axis = "col", color = 5 : i64, kind = "max", root = 1 : i64}

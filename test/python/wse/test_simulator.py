@@ -86,7 +86,7 @@ def test_stepped_multicast_sends_the_owner_of_each_panel():
                 '    "wse.steps"() ({\n    ^bb0(%k: index):\n'
                 '      "wse.multicast"(%a, %p, %k) {axis = "row", root = 0 : i64, panel_dim = 1 : i64,'
                 ' panel = 1 : i64, color = 1 : i64} : (memref<2x2xf32>, memref<2x1xf32>, index) -> ()\n'
-                '    }) {count = 5 : i64} : () -> ()\n'
+                '    }) {count = 5 : i64, buffers = 1 : i64} : () -> ()\n'
                 '    "wse.compute"() ({\n'
                 '      linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, 0)>, affine_map<(d0, d1) -> (d0, d1)>],'
                 ' iterator_types = ["parallel", "parallel"]} ins(%p : memref<2x1xf32>) outs(%b : memref<2x2xf32>) {\n'
@@ -143,7 +143,7 @@ func.func @f(%x: tensor<4x6xf32>) -> tensor<4x4xf32> {{
     "wse.scatter"(%w, %b) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 2 : i64, col_panel = 0 : i64,
         color = 3 : i64}} : (tensor<6x4xf32>, memref<4x2xf32>) -> ()
     %bp = "wse.buffer"() {{name = "bp"}} : () -> memref<2x2xf32>
-    "wse.steps"() ({{
+{next_panels}    "wse.steps"() ({{
     ^bb0(%k: index):
       "wse.multicast"(%a, %ap, %k) {{axis = "row", root = 0 : i64, panel = 2 : i64, panel_dim = 1 : i64,
           color = 0 : i64}} : (memref<2x4xf32>, memref<2x2xf32>, index) -> ()
@@ -158,7 +158,7 @@ func.func @f(%x: tensor<4x6xf32>) -> tensor<4x4xf32> {{
           linalg.yield %s : f32
         }}
       }}) : () -> ()
-    }}) {{count = 3 : i64}} : () -> ()
+    }}) {{count = 3 : i64, buffers = {buffers} : i64}} : () -> ()
     %t = "wse.gather"(%c) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64, col_panel = 0 : i64,
         color = 4 : i64}} : (memref<2x2xf32>) -> tensor<4x4xf32>
     "wse.yield"(%t) : (tensor<4x4xf32>) -> ()
@@ -170,14 +170,22 @@ func.func @f(%x: tensor<4x6xf32>) -> tensor<4x4xf32> {{
 """
 
 
-def summa_module() -> tuple[ir.Context, ir.Module]:
+# Double-buffered, the next step's panels land in a second pair of buffers.
+NEXT_PANELS = """    %apn = "wse.buffer"() {name = "apn"} : () -> memref<2x2xf32>
+    %bpn = "wse.buffer"() {name = "bpn"} : () -> memref<2x2xf32>
+"""
+
+
+def summa_module(buffers: int = 1) -> tuple[ir.Context, ir.Module]:
     ctx = make_context()
     weight = "[" + ", ".join("[" + ", ".join(f"{v:.1f}" for v in r) + "]" for r in WEIGHT) + "]"
-    return ctx, ir.Module.parse(SUMMA.format(weight=weight), ctx)
+    text = SUMMA.format(weight=weight, buffers=buffers, next_panels=NEXT_PANELS if buffers == 2 else "")
+    return ctx, ir.Module.parse(text, ctx)
 
 
-def test_summa_2x2_in_3_steps_computes_the_product():
-    ctx, module = summa_module()
+@pytest.mark.parametrize("buffers", [1, 2])
+def test_summa_2x2_in_3_steps_computes_the_product(buffers):
+    ctx, module = summa_module(buffers)
     x = np.arange(24, dtype=np.float32).reshape(4, 6) / 8
     with ctx:
         (y,) = execute(module, "f", [x])
@@ -217,3 +225,16 @@ def test_summa_2x2_in_3_steps_costs_exactly(variant):
     assert (row.compute_cycles, row.comm_cycles, row.idle_cycles) == (compute, comm, 0)
     assert report.cycles == compute + comm
     assert report.sram_high_water_max == 4 * (4 + 8 + 4 + 8 + 4)
+
+
+def test_double_buffered_summa_hides_all_but_the_first_steps_multicasts():
+    """The same region with a second pair of panels: each step's two multicasts
+    (5 + 5) run under the previous step's product (304), so only the first
+    step's are exposed: comm 10 + 18 + 18 + 10 where it was 3 x 10 + 46. The
+    second pair of 2x2 panels costs 32 B of SRAM."""
+    ctx, module = summa_module(buffers=2)
+    with ctx:
+        report = estimate(module, SMALL, "f")
+    (row,) = report.ops
+    assert (row.compute_cycles, row.comm_cycles) == (172 + 3 * 304, 10 + 18 + 18 + 10)
+    assert report.sram_high_water_max == 4 * (4 + 8 + 4 + 8 + 4) + 2 * 4 * 4

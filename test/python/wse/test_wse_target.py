@@ -150,3 +150,24 @@ def test_calls_are_checked_like_the_cpu_target():
         exe.gemm(np.zeros((2, 3), np.float32), np.zeros((4, 3), np.float32))
     with pytest.raises(wafer.WaferError, match=r"no public function @forward \(have: gemm\)"):
         exe.estimate()
+
+
+@pytest.mark.parametrize("n, buffers", [(72, 2), (80, 1)])
+def test_a_summa_double_buffers_its_panels_where_the_sram_holds_them(n, buffers):
+    """On 2x2 PEs, the blocks and panels of a 72^3 GEMM leave room for a second
+    pair of panels (36.3 KB in all); those of an 80^3 GEMM do not (32 KB, 44.8
+    with a second pair of 40x40 panels, over 90% of 48 KB). Either way the
+    numbers match."""
+    from torch_mlir import ir
+
+    from wse_checks import ops_in
+
+    exe = wafer.compile_mlir(matmul_mlir(n, n, n), target="wse", machine="small", region=(2, 2))
+    (steps,) = [op for op in ops_in(exe.module.operation) if op.name == "wse.steps"]
+    assert ir.IntegerAttr(steps.attributes["buffers"]).value == buffers
+    names = [ir.StringAttr(op.attributes["name"]).value for op in ops_in(exe.module.operation)
+             if op.name == "wse.buffer"]
+    assert sum("panelnext" in name for name in names) == (2 if buffers == 2 else 0)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
+    np.testing.assert_allclose(exe.invoke("gemm", a, b), a @ b, rtol=1e-4, atol=1e-4)
