@@ -71,18 +71,21 @@ def find_fusion_groups(block: ir.Block) -> list[FusionGroup]:
     """Walk a function body and grow one group per anchor.
 
     A consumer joins when it is the anchor's (or the previous consumer's) only
-    user and is elementwise over the same shape; the anchor's init joins when
-    the anchor is its only user.
+    user, is elementwise over the same shape and no earlier group took it (the
+    difference of two reductions of one tensor reads both: it goes with the
+    first); the anchor's init joins when the anchor is its only user.
     """
-    groups = []
+    groups, taken = [], []
     for op in block.operations:
         if not is_anchor(op) or len(op.results) != 1:
             continue
         chain = [op]
         user = _sole_user(chain[-1].results[0]) if _writes_by_loops(op) else None
-        while user is not None and is_elementwise(user) and user.results[0].type == op.results[0].type:
+        while (user is not None and is_elementwise(user) and user.results[0].type == op.results[0].type
+               and not any(user.operation == t for t in taken)):
             chain.append(user)
             user = _sole_user(user.results[0])
+        taken += [member.operation for member in chain[1:]]
         producers = list(reversed(chain[:-1]))
         init = _producer(op.operands[len(op.operands) - 1])
         if init is not None and init.name in _INIT_PRODUCERS and _sole_user(init.results[0]) is not None:

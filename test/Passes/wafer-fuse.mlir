@@ -227,3 +227,41 @@ func.func @sum_to_unit_dims(%x: tensor<1x1000x13x13xf32>, %init: tensor<1x1000x1
   } -> tensor<1x1000x1x1xf32>
   return %mean : tensor<1x1000x1x1xf32>
 }
+
+// Two reductions of one tensor, then their difference: the subtraction is
+// the only user of both. It joins the first reduction's group, and the second
+// reduction is a group of its own (it took the subtraction too, and tiled a
+// tiled op: "requires exactly one containing_op handle (got 0)").
+// CHECK-LABEL: func.func @range_of_rows
+// CHECK: arith.minimumf
+// CHECK: arith.maximumf
+// CHECK: arith.subf
+func.func @range_of_rows(%x: tensor<17x4xf32>) -> tensor<17xf32> {
+  %lowest = arith.constant 0xFF800000 : f32
+  %highest = arith.constant 0x7F800000 : f32
+  %e = tensor.empty() : tensor<17xf32>
+  %init_max = linalg.fill ins(%lowest : f32) outs(%e : tensor<17xf32>) -> tensor<17xf32>
+  %init_min = linalg.fill ins(%highest : f32) outs(%e : tensor<17xf32>) -> tensor<17xf32>
+  %max = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>],
+                         iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<17x4xf32>) outs(%init_max : tensor<17xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = arith.maximumf %in, %out : f32
+    linalg.yield %m : f32
+  } -> tensor<17xf32>
+  %min = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>],
+                         iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<17x4xf32>) outs(%init_min : tensor<17xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = arith.minimumf %in, %out : f32
+    linalg.yield %m : f32
+  } -> tensor<17xf32>
+  %range = linalg.generic {indexing_maps = [affine_map<(i) -> (i)>, affine_map<(i) -> (i)>, affine_map<(i) -> (i)>],
+                           iterator_types = ["parallel"]}
+      ins(%max, %min : tensor<17xf32>, tensor<17xf32>) outs(%e : tensor<17xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %d = arith.subf %a, %b : f32
+    linalg.yield %d : f32
+  } -> tensor<17xf32>
+  return %range : tensor<17xf32>
+}
