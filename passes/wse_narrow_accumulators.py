@@ -145,15 +145,13 @@ def _f16_twin(value: ir.Value) -> ir.Value:
     retyped (copied first where something else reads them too), a generic that
     only widened f16 yields it unwidened, anything else is truncated."""
     owner = value.owner
-    if not isinstance(owner, ir.OpView):
-        return _elementwise_cast(value, ir.F16Type.get(), arith.TruncFOp) if _element(value) else \
-            arith.TruncFOp(ir.F16Type.get(), value).result
-    if owner.name == "arith.constant" and isinstance(owner.attributes["value"], ir.FloatAttr):
-        return _f16_constant(owner.operation)
-    if owner.name in ("tensor.empty", "linalg.fill", "linalg.broadcast") or _widens_f16(owner.operation):
-        op = owner.operation if len(list(value.uses)) == 1 else owner.operation.clone(ir.InsertionPoint(owner))
-        _narrow_in_place(op)
-        return op.results[0]
+    if isinstance(owner, ir.OpView):
+        if owner.name == "arith.constant" and isinstance(owner.attributes["value"], ir.FloatAttr):
+            return _f16_constant(owner.operation)
+        if owner.name in ("tensor.empty", "linalg.fill", "linalg.broadcast") or _widens_f16(owner.operation):
+            op = owner.operation if len(list(value.uses)) == 1 else owner.operation.clone(ir.InsertionPoint(owner))
+            _narrow_in_place(op)
+            return op.results[0]
     if _element(value) is None:
         return arith.TruncFOp(ir.F16Type.get(), value).result
     return _elementwise_cast(value, ir.F16Type.get(), arith.TruncFOp)

@@ -32,7 +32,7 @@ from .diagnostics import Diagnostic, WaferError, collect_diagnostics, first_line
 from .inplace import functionalize_temporaries
 from .layer_locations import LayerLocations
 from .nan_semantics import propagate_nans
-from .precision import Boundary, at_precision, numpy_dtype
+from .precision import Boundary, at_precision, numpy_dtype, wse_defaults
 from .transposed_convolution import depthwise_transposed_convolution, has_depthwise_transposed_convolution
 from .importer_gaps import refuse_importer_gaps
 from .weight_literals import WeightLiterals
@@ -388,8 +388,8 @@ def compile(model: torch.nn.Module, example_inputs, target: str = "cpu", precisi
     """
     example_inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
     model, example_inputs, boundary = at_precision(model, example_inputs, precision)
-    if boundary is not None and boundary.narrow == torch.float16 and target == "wse":
-        options.setdefault("accumulate", "fp16")
+    if target == "wse":
+        options = {**wse_defaults(boundary), **options}
     start = time.perf_counter()
     module, program = _export_and_import(model, example_inputs, "forward")
     structure, dtypes = _output_types(program)

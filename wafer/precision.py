@@ -56,6 +56,12 @@ class Boundary:
         return self.wide if dtype == self.narrow else dtype
 
 
+def wse_defaults(boundary: Boundary | None) -> dict:
+    """The wse pipeline options a precision implies: fp16 sums accumulate in
+    fp16, at `@fmach`'s full SIMD width (the caller may still ask for fp32)."""
+    return {"accumulate": "fp16"} if boundary is not None and boundary.narrow == torch.float16 else {}
+
+
 def at_precision(model: torch.nn.Module, example_inputs: tuple, precision: str):
     """(model, example inputs, Boundary or None) to export for `precision`; the
     caller's model is left as it was."""

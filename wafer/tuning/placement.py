@@ -51,13 +51,12 @@ def tune_placement(model, example_inputs, budget_s: float = 60, database: str = 
     from tqdm import tqdm
 
     from ..frontend import import_model
-    from ..precision import at_precision
+    from ..precision import at_precision, wse_defaults
 
     example_inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
     model, example_inputs, boundary = at_precision(model, example_inputs, precision)
-    options = {"accumulate": "fp16"} if precision == "fp16" else {}
     module = import_model(model, example_inputs)
-    pipeline, target, _ = prepare_wse(module, machine, mode=mode, **options)
+    pipeline, target, _ = prepare_wse(module, machine, mode=mode, **wse_defaults(boundary))
     stages = pipeline.stages()
     split = next(i for i, (name, _) in enumerate(stages) if name == _PLACED) + 1
     run_stages(module, stages[:split])
@@ -92,9 +91,9 @@ class _Search:
         # A record is measured on the first region that has its key (pipelined,
         # in that one's strip); the others take its candidate where it fits theirs.
         self.first = {key: self.keys.index(key) for key in self.counts}
-        self.candidates = {key: _spread(demands[i].candidates(fabric.height, self.places[i].cols, fabric.sram_bytes),
-                                        rounds)
-                           for key, i in self.first.items()}
+        self.candidates = {
+            key: _spread(demands[i].candidates(fabric.height, self.places[i].cols, fabric.sram_bytes), rounds)
+            for key, i in self.first.items()}
 
     def round(self, stages) -> bool:
         """Measure the next candidate of every region that has one left; False if none has."""
