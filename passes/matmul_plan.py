@@ -62,11 +62,18 @@ def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], lane
     accumulators = mr_max * nr_default
     nr = max(lanes, min(accumulators // mr // lanes * lanes, math.ceil(n / lanes) * lanes))
     kc = _k_step(k, k_unroll)
-    tm = max(1, min(cache_tile[0] // mr, math.ceil(m / mr)))
-    tn = max(1, min(cache_tile[1] // nr, math.ceil(n / nr)))
+    tm = _balanced(max(1, min(cache_tile[0] // mr, math.ceil(m / mr))), math.ceil(m / mr))
+    tn = _balanced(max(1, min(cache_tile[1] // nr, math.ceil(n / nr))), math.ceil(n / nr))
     if row:
         tn = _row_aligned(tn, nr, n, row)
     return Kernel(mr, nr, kc, tm, tn, 2 * math.prod(contraction.extents) >= parallel_flops)
+
+
+def _balanced(tile: int, blocks: int) -> int:
+    """The fewest blocks per tile that keeps `blocks` in as many tiles as `tile`
+    does: 12 blocks in tiles of 8 become two of 6, not 8 and a ragged 4, so every
+    tile is static (an epilogue can join the loop) and the threads share evenly."""
+    return math.ceil(blocks / math.ceil(blocks / tile))
 
 
 def k_blocked(kernel: Kernel, contraction: Contraction, limit: int) -> Kernel:

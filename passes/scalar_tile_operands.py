@@ -31,10 +31,11 @@ class ScalarTileOperands(TargetedPass):
     time. As `tensor.extract`ed scalars the body reads from above, they are
     splats, the body's ops on them alone (batch norm's square root) move out
     to run once per tile, and the row's remaining reads are plain vector loads.
-    A tile whose rows are a vector or longer and whose per-element ops are only
-    adds, multiplies and selects is left to LLVM's loop vectorizer, which ran
-    ResNet's batch norm and ReLU over rows of 56 5% faster than the vector
-    form of the row (bench/cpu.py resnet-block, batch 32).
+    A tile whose rows are longer than a vector but not whole vectors, and
+    whose per-element ops are only adds, multiplies and selects, is left to
+    LLVM's loop vectorizer, which ran ResNet's batch norm and ReLU over rows
+    of 56 5% faster than the vector form of the row (bench/cpu.py
+    resnet-block, batch 32).
 
     An elementwise op no loop tiled (the batch norm and SiLU after a packed
     convolution whose C was padded) is first tiled into rows, so that such
@@ -66,10 +67,13 @@ class ScalarTileOperands(TargetedPass):
             del op.attributes[CHANNEL_TILE]
 
     def _pays(self, op: ir.Operation, single: list[int]) -> bool:
-        """Whether a tile's rows are shorter than a vector, or its per-element
-        ops (those not on the one-element inputs alone) compute a math function
-        or a division: what LLVM's vectorizer leaves scalar."""
-        if op.results[0].type.shape[-1] < self.cpu.lanes:
+        """Whether a tile's rows are shorter than a vector, or whole vectors
+        (which wafer-vectorize vectorizes, each broadcast read of a one-element
+        input a loop of lane inserts), or its per-element ops (those not on
+        the one-element inputs alone) compute a math function or a division:
+        what LLVM's vectorizer leaves scalar."""
+        row = op.results[0].type.shape[-1]
+        if row < self.cpu.lanes or row % self.cpu.lanes == 0:
             return True
         block = op.regions[0].blocks[0]
         uniform = {block.arguments[i] for i in single}

@@ -149,3 +149,84 @@ func.func @transposes_the_result(%init: tensor<4x4xf32>) -> tensor<4x4xf32> {
   } -> tensor<4x4xf32>
   return %r : tensor<4x4xf32>
 }
+
+// -----
+
+// A packed convolution's result, [image, channel blocks, 8, pixel blocks, 16],
+// read as NCHW through a collapse and an expand, as wafer-pack-matmul leaves
+// it: each tile [1, 2, 8, 2, 16] is the box [1, 16, 4, 8] of the NCHW result
+// (all 16 channels, 4 of the 8 image rows), so the batch norm moves into the
+// loop. The tile is reshaped to that box (canonicalize moves the fill after
+// the reshapes), updated a row at a time with its channel's shift, and
+// reshaped back.
+// CHECK-LABEL: func.func @through_reshapes
+// CHECK-SAME: wafer.strategy = ["epilogue addf per 1x16x4x8 tile"]
+// CHECK: scf.forall (%[[IMAGE:.*]], %[[PIXELS:.*]]) in (2, 2)
+// CHECK: %[[SLOT:.*]] = tensor.extract_slice
+// CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[SLOT]] {{\[}}[0], [1, 2], [3, 4]] : tensor<1x2x8x2x16xf32> into tensor<1x16x32xf32>
+// CHECK: %[[BOX:.*]] = tensor.expand_shape %[[FLAT]] {{\[}}[0], [1], [2, 3]] output_shape [1, 16, 4, 8]
+// CHECK: %[[TILE:.*]] = linalg.fill {{.*}} outs(%[[BOX]]
+// CHECK: %[[DONE:.*]] = scf.for {{.*}} iter_args(%{{.*}} = %[[TILE]])
+// CHECK: arith.addf
+// CHECK: %[[BACK:.*]] = tensor.collapse_shape %[[DONE]] {{\[}}[0], [1], [2, 3]] : tensor<1x16x4x8xf32> into tensor<1x16x32xf32>
+// CHECK: %[[PACKED:.*]] = tensor.expand_shape %[[BACK]] {{\[}}[0], [1, 2], [3, 4]] output_shape [1, 2, 8, 2, 16]
+// CHECK: tensor.parallel_insert_slice %[[PACKED]]
+// CHECK-NOT: linalg.generic
+// CHECK: return
+#nchw = affine_map<(n, c, h, w) -> (n, c, h, w)>
+#channel = affine_map<(n, c, h, w) -> (0, c, 0, 0)>
+func.func @through_reshapes(%shift: tensor<1x16x1x1xf32>) -> tensor<2x16x8x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x2x8x4x16xf32>
+  %c = scf.forall (%i, %j) in (2, 2) shared_outs(%out = %e) -> (tensor<2x2x8x4x16xf32>) {
+    %blocks = affine.apply affine_map<(d0) -> (d0 * 2)>(%j)
+    %slot = tensor.extract_slice %out[%i, 0, 0, %blocks, 0] [1, 2, 8, 2, 16] [1, 1, 1, 1, 1] : tensor<2x2x8x4x16xf32> to tensor<1x2x8x2x16xf32>
+    %tile = linalg.fill ins(%zero : f32) outs(%slot : tensor<1x2x8x2x16xf32>) -> tensor<1x2x8x2x16xf32>
+    scf.forall.in_parallel {
+      tensor.parallel_insert_slice %tile into %out[%i, 0, 0, %blocks, 0] [1, 2, 8, 2, 16] [1, 1, 1, 1, 1] : tensor<1x2x8x2x16xf32> into tensor<2x2x8x4x16xf32>
+    }
+  }
+  %flat = tensor.collapse_shape %c [[0], [1, 2], [3, 4]] : tensor<2x2x8x4x16xf32> into tensor<2x16x64xf32>
+  %image = tensor.expand_shape %flat [[0], [1], [2, 3]] output_shape [2, 16, 8, 8] : tensor<2x16x64xf32> into tensor<2x16x8x8xf32>
+  %init = tensor.empty() : tensor<2x16x8x8xf32>
+  %r = linalg.generic {indexing_maps = [#nchw, #channel, #nchw], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%image, %shift : tensor<2x16x8x8xf32>, tensor<1x16x1x1xf32>) outs(%init : tensor<2x16x8x8xf32>) {
+  ^bb0(%x: f32, %s: f32, %o: f32):
+    %y = arith.addf %x, %s : f32
+    linalg.yield %y : f32
+  } -> tensor<2x16x8x8xf32>
+  return %r : tensor<2x16x8x8xf32>
+}
+
+// -----
+
+// Left alone: each tile of 32 pixels is 2 2/3 rows of a 12-pixel-wide image,
+// no box of it.
+// CHECK-LABEL: func.func @tile_not_a_box
+// CHECK: scf.forall
+// CHECK: }
+// CHECK: tensor.expand_shape
+// CHECK: linalg.generic
+#nchw2 = affine_map<(n, c, h, w) -> (n, c, h, w)>
+func.func @tile_not_a_box() -> tensor<1x8x8x12xf32> {
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %e = tensor.empty() : tensor<1x1x8x3x32xf32>
+  %c = scf.forall (%j) in (3) shared_outs(%out = %e) -> (tensor<1x1x8x3x32xf32>) {
+    %slot = tensor.extract_slice %out[0, 0, 0, %j, 0] [1, 1, 8, 1, 32] [1, 1, 1, 1, 1] : tensor<1x1x8x3x32xf32> to tensor<1x1x8x1x32xf32>
+    %tile = linalg.fill ins(%zero : f32) outs(%slot : tensor<1x1x8x1x32xf32>) -> tensor<1x1x8x1x32xf32>
+    scf.forall.in_parallel {
+      tensor.parallel_insert_slice %tile into %out[0, 0, 0, %j, 0] [1, 1, 8, 1, 32] [1, 1, 1, 1, 1] : tensor<1x1x8x1x32xf32> into tensor<1x1x8x3x32xf32>
+    }
+  }
+  %flat = tensor.collapse_shape %c [[0], [1, 2], [3, 4]] : tensor<1x1x8x3x32xf32> into tensor<1x8x96xf32>
+  %image = tensor.expand_shape %flat [[0], [1], [2, 3]] output_shape [1, 8, 8, 12] : tensor<1x8x96xf32> into tensor<1x8x8x12xf32>
+  %init = tensor.empty() : tensor<1x8x8x12xf32>
+  %r = linalg.generic {indexing_maps = [#nchw2, #nchw2], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%image : tensor<1x8x8x12xf32>) outs(%init : tensor<1x8x8x12xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %y = arith.addf %x, %one : f32
+    linalg.yield %y : f32
+  } -> tensor<1x8x8x12xf32>
+  return %r : tensor<1x8x8x12xf32>
+}

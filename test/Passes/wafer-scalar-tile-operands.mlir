@@ -37,12 +37,35 @@ func.func @epilogue_row(%x: tensor<1x8x7x7xf32>, %mean: tensor<1x8x1x1xf32>, %va
   return %r : tensor<1x8x7x7xf32>
 }
 
-// Rows of 32 (two AVX-512 vectors) whose per-element ops are a subtraction:
-// LLVM's loop vectorizer does as well, so the tile is left as it is.
+// Rows of 40 (two and a half AVX-512 vectors) whose per-element ops are a
+// subtraction: LLVM's loop vectorizer does as well, so the tile is left as it is.
 // CHECK-LABEL: func.func @long_plain_row
 // CHECK-NOT: tensor.extract %
-// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<1x1x1x1xf32>) outs(%{{.*}} : tensor<1x1x1x32xf32>)
-func.func @long_plain_row(%x: tensor<1x8x2x32xf32>, %mean: tensor<1x8x1x1xf32>) -> tensor<1x8x2x32xf32> {
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<1x1x1x1xf32>) outs(%{{.*}} : tensor<1x1x1x40xf32>)
+func.func @long_plain_row(%x: tensor<1x8x2x40xf32>, %mean: tensor<1x8x1x1xf32>) -> tensor<1x8x2x40xf32> {
+  %r = scf.forall (%c, %h) in (8, 2) shared_outs(%acc = %x) -> (tensor<1x8x2x40xf32>) {
+    %row = tensor.extract_slice %acc[0, %c, %h, 0] [1, 1, 1, 40] [1, 1, 1, 1] : tensor<1x8x2x40xf32> to tensor<1x1x1x40xf32>
+    %m = tensor.extract_slice %mean[0, %c, 0, 0] [1, 1, 1, 1] [1, 1, 1, 1] : tensor<1x8x1x1xf32> to tensor<1x1x1x1xf32>
+    %y = linalg.generic {indexing_maps = [#one, #row], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+        ins(%m : tensor<1x1x1x1xf32>) outs(%row : tensor<1x1x1x40xf32>) {
+    ^bb0(%a: f32, %o: f32):
+      %d = arith.subf %o, %a : f32
+      linalg.yield %d : f32
+    } -> tensor<1x1x1x40xf32>
+    scf.forall.in_parallel {
+      tensor.parallel_insert_slice %y into %acc[0, %c, %h, 0] [1, 1, 1, 40] [1, 1, 1, 1] : tensor<1x1x1x40xf32> into tensor<1x8x2x40xf32>
+    }
+  }
+  return %r : tensor<1x8x2x40xf32>
+}
+
+// Rows of 32 (two AVX-512 vectors): wafer-vectorize vectorizes them, and would
+// read the mean through a broadcast, a loop of lane inserts; it is a scalar.
+// CHECK-LABEL: func.func @whole_vector_row
+// CHECK: %[[MEAN:.*]] = tensor.extract %{{.*}} : tensor<1x1x1x1xf32>
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x1x1x32xf32>)
+// CHECK: arith.subf %{{.*}}, %[[MEAN]] : f32
+func.func @whole_vector_row(%x: tensor<1x8x2x32xf32>, %mean: tensor<1x8x1x1xf32>) -> tensor<1x8x2x32xf32> {
   %r = scf.forall (%c, %h) in (8, 2) shared_outs(%acc = %x) -> (tensor<1x8x2x32xf32>) {
     %row = tensor.extract_slice %acc[0, %c, %h, 0] [1, 1, 1, 32] [1, 1, 1, 1] : tensor<1x8x2x32xf32> to tensor<1x1x1x32xf32>
     %m = tensor.extract_slice %mean[0, %c, 0, 0] [1, 1, 1, 1] [1, 1, 1, 1] : tensor<1x8x1x1xf32> to tensor<1x1x1x1xf32>

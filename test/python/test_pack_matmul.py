@@ -180,10 +180,11 @@ def test_im2col_convolution_matches_pytorch(stride, padding, shape):
 
 
 def test_small_matmul_stays_serial():
-    """Below parallel-flops the cache tiles are a serial loop even with threads."""
+    """Below parallel-flops the cache tiles are a serial loop even with threads.
+    100 rows are 13 register blocks: two balanced tiles of 7 (56 rows), not 8 and 5."""
     exe = wafer.compile_mlir(MATMUL.format(m=100, n=300, k=50), threads=2)
     assert exe.compile_report.stages[-1].ops_after["omp.parallel"] == 0
-    assert_strategy(exe, "cache tile 64x128, serial")
+    assert_strategy(exe, "cache tile 56x128, serial")
 
 
 @pytest.mark.parametrize("threads", [1, 2])
