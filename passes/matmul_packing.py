@@ -126,17 +126,27 @@ def fuse_accumulator_fills(module: ir.Operation) -> None:
 
     A fill of the whole packed C before the kernel is one more pass over
     memory (1 MB for a 128x2048 result); inside the tile it writes what
-    the kernel reads next, in cache.
+    the kernel reads next, in cache. What `transform.structured.fuse_into_containing_op`
+    does for a producer of a shared output, rewritten here directly: that
+    transform took 0.1 s per fill on ViT-B/16's 77k-op module.
     """
     fills = find_ops(module, lambda op: op.name == "linalg.fill" and len(list(op.results[0].uses)) == 1
                      and next(iter(op.results[0].uses)).owner.name == "scf.forall")
-    if not fills:
-        return
-    with transform_script(module) as root:
-        for i, fill in enumerate(fills):
-            tag(fill, f"fill{i}")
-            tag(next(iter(fill.results[0].uses)).owner, f"fill{i}.tiles")
-            structured.FuseIntoContainingOp(match_tagged(root, f"fill{i}"), match_tagged(root, f"fill{i}.tiles"))
+    for fill in fills:
+        use = next(iter(fill.results[0].uses))
+        loop = use.owner
+        outputs = len(loop.results)
+        shared = use.operand_number - (len(loop.operands) - outputs)
+        tile_arg = loop.regions[0].blocks[0].arguments[len(loop.regions[0].blocks[0].arguments) - outputs + shared]
+        slices = [u.owner for u in tile_arg.uses if u.owner.name == "tensor.extract_slice"]
+        if len(slices) != 1:
+            continue
+        tile = slices[0].results[0]
+        with ir.InsertionPoint.after(slices[0]), fill.location:
+            zeroed = linalg.fill(fill.operands[0], outs=[tile])
+        tile.replace_all_uses_except(zeroed, zeroed.owner.operation)
+        loop.operands[use.operand_number] = fill.operands[1]
+        fill.erase()
 
 
 def fold_reshaping_packs(module: ir.Operation) -> None:

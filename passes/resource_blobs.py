@@ -43,7 +43,11 @@ def elements_array(attr: ir.Attribute) -> np.ndarray | None:
 
 
 def cast_attr(kind, attr: ir.Attribute):
-    """`attr` as a `kind`, or None: not every attribute kind downcasts by itself."""
+    """`attr` as a `kind`, or None: not every attribute kind downcasts by itself.
+    A dense attribute is asked first: a failed cast prints the attribute into
+    its error message, a dense weight's every element."""
+    if kind is ir.DenseResourceElementsAttr and isinstance(attr.maybe_downcast(), ir.DenseElementsAttr):
+        return None
     try:
         return kind(attr)
     except (TypeError, ValueError):  # TypeError: a dense kind the bindings have no class for (complex)

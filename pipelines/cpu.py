@@ -182,8 +182,8 @@ class CpuPipeline(Configurable):
             (
                 "lower",
                 # Kernels are timed as loop nests, before they become OpenMP regions.
-                f"{profile}{openmp}func.func(tm-tensor-to-loops,refback-munge-memref-copy,convert-linalg-to-loops,"
-                "convert-vector-to-scf{full-unroll},"
+                f"{profile}{openmp}func.func(tm-tensor-to-loops,refback-munge-memref-copy,convert-linalg-to-loops),"
+                "wafer-share-kernels,func.func(convert-vector-to-scf{full-unroll},"
                 "lower-affine),convert-scf-to-cf,wafer-lower-assert,wafer-polynomial-exp,wafer-rational-math,"
                 # LLVM's powi takes one scalar exponent: constant ones become multiplies, the rest calls.
                 "func.func(math-expand-ops{ops=fpowi}),convert-math-to-funcs,"

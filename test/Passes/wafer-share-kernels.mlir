@@ -1,0 +1,62 @@
+// RUN: wafer-opt %s -p 'wafer-share-kernels' | filecheck %s
+
+// Two layers that run the same loop on other buffers and weights, a third
+// whose loop adds another constant, and a loop of another shape. The first
+// two become calls of one function, which takes the buffers in order of first
+// use and copies in the constants; the others stay where they are (with
+// copies of their constants).
+// CHECK-LABEL: func.func @layers
+// CHECK-SAME: (%[[X:.*]]: memref<8xf32>, %[[W1:.*]]: memref<8xf32>, %[[W2:.*]]: memref<8xf32>, %[[Y:.*]]: memref<8xf32>)
+// CHECK: %[[H:.*]] = memref.alloc
+// CHECK: call @layers_kernel0(%[[X]], %[[W1]], %[[H]])
+// CHECK: call @layers_kernel0(%[[H]], %[[W2]], %[[Y]])
+// CHECK: arith.constant 2.000000e+00
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: return
+// CHECK: func.func private @layers_kernel0(%[[IN:.*]]: memref<8xf32>, %[[W:.*]]: memref<8xf32>, %[[OUT:.*]]: memref<8xf32>) attributes {no_inline}
+// CHECK-DAG: arith.constant 0 : index
+// CHECK-DAG: arith.constant 8 : index
+// CHECK-DAG: arith.constant 1 : index
+// CHECK-DAG: arith.constant 1.000000e+00 : f32
+// CHECK: scf.for
+// CHECK: memref.load %[[IN]]
+// CHECK: memref.load %[[W]]
+// CHECK: memref.store %{{.*}}, %[[OUT]]
+// CHECK-NOT: func.func private
+func.func @layers(%x: memref<8xf32>, %w1: memref<8xf32>, %w2: memref<8xf32>, %y: memref<8xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c8 = arith.constant 8 : index
+  %one = arith.constant 1.0 : f32
+  %two = arith.constant 2.0 : f32
+  %h = memref.alloc() : memref<8xf32>
+  scf.for %i = %c0 to %c8 step %c1 {
+    %a = memref.load %x[%i] : memref<8xf32>
+    %b = memref.load %w1[%i] : memref<8xf32>
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %m, %one : f32
+    memref.store %s, %h[%i] : memref<8xf32>
+  }
+  scf.for %i = %c0 to %c8 step %c1 {
+    %a = memref.load %h[%i] : memref<8xf32>
+    %b = memref.load %w2[%i] : memref<8xf32>
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %m, %one : f32
+    memref.store %s, %y[%i] : memref<8xf32>
+  }
+  scf.for %i = %c0 to %c8 step %c1 {
+    %a = memref.load %y[%i] : memref<8xf32>
+    %b = memref.load %w2[%i] : memref<8xf32>
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %m, %two : f32
+    memref.store %s, %y[%i] : memref<8xf32>
+  }
+  scf.for %i = %c0 to %c4 step %c1 {
+    %a = memref.load %y[%i] : memref<8xf32>
+    memref.store %a, %h[%i] : memref<8xf32>
+  }
+  memref.dealloc %h : memref<8xf32>
+  return
+}
