@@ -31,14 +31,14 @@ class ShareKernels(WaferPass):
     are the same when their code is, with the values they read from outside
     (buffers, weights, sizes) as arguments in order of first use, and the
     constants they read copied in. A nest with no twin stays where it is.
-    The functions are `no_inline`: LLVM would otherwise copy them back.
+    The functions are `noinline`: LLVM would otherwise copy them back.
     """
 
     name = "wafer-share-kernels"
     summary = "Outline identical loop nests into one shared function each"
 
     def apply(self, module: ir.Operation) -> None:
-        shared = 0
+        names = _free_names(module)
         for function in public_functions(module):
             groups: dict[str, list[tuple[ir.OpView, ir.OpView]]] = defaultdict(list)
             for op in list(function.regions[0].blocks[0].operations):
@@ -50,13 +50,23 @@ class ShareKernels(WaferPass):
                 if len(twins) == 1:
                     _inline(*twins[0])
                     continue
-                name = f"{ir.StringAttr(function.attributes['sym_name']).value}_kernel{shared}"
-                shared += 1
+                name = next(names)
                 twins[0][0].attributes["sym_name"] = ir.StringAttr.get(name)
                 for kernel, call in twins:
                     call.attributes["callee"] = ir.FlatSymbolRefAttr.get(name)
                 for kernel, _ in twins[1:]:
                     kernel.operation.erase()
+
+
+def _free_names(module: ir.Operation):
+    """`wafer_kernel0`, `wafer_kernel1`, ...: each a symbol no op of `module` defines."""
+    taken = {ir.StringAttr(op.attributes["sym_name"]).value
+             for op in module.regions[0].blocks[0].operations if "sym_name" in op.attributes}
+    count = 0
+    while True:
+        if f"{_UNSHARED}{count}" not in taken:
+            yield f"{_UNSHARED}{count}"
+        count += 1
 
 
 def _captured(op: ir.Operation) -> list[ir.Value]:
@@ -98,7 +108,8 @@ def _outline(module: ir.Operation, op: ir.Operation) -> tuple[ir.OpView, ir.OpVi
     passed = [value for value in captured if not _is_copied(value)]
     with ir.InsertionPoint(module.regions[0].blocks[0]), op.location:
         kernel = func.FuncOp(_UNSHARED, ([value.type for value in passed], []), visibility="private")
-        kernel.attributes["no_inline"] = ir.UnitAttr.get()
+        # `passthrough`, not func's `no_inline`: only it reaches the llvm.func.
+        kernel.attributes["passthrough"] = ir.ArrayAttr.get([ir.StringAttr.get("noinline")])
         body = kernel.add_entry_block()
     with ir.InsertionPoint(op), op.location:
         call = func.CallOp([], ir.FlatSymbolRefAttr.get(_UNSHARED), passed)

@@ -1,4 +1,4 @@
-// RUN: wafer-opt %s -p 'wafer-share-kernels' | filecheck %s
+// RUN: wafer-opt %s --split-input-file -p 'wafer-share-kernels' | filecheck %s
 
 // Two layers that run the same loop on other buffers and weights, a third
 // whose loop adds another constant, and a loop of another shape. The first
@@ -8,13 +8,13 @@
 // CHECK-LABEL: func.func @layers
 // CHECK-SAME: (%[[X:.*]]: memref<8xf32>, %[[W1:.*]]: memref<8xf32>, %[[W2:.*]]: memref<8xf32>, %[[Y:.*]]: memref<8xf32>)
 // CHECK: %[[H:.*]] = memref.alloc
-// CHECK: call @layers_kernel0(%[[X]], %[[W1]], %[[H]])
-// CHECK: call @layers_kernel0(%[[H]], %[[W2]], %[[Y]])
+// CHECK: call @wafer_kernel0(%[[X]], %[[W1]], %[[H]])
+// CHECK: call @wafer_kernel0(%[[H]], %[[W2]], %[[Y]])
 // CHECK: arith.constant 2.000000e+00
 // CHECK: scf.for
 // CHECK: scf.for
 // CHECK: return
-// CHECK: func.func private @layers_kernel0(%[[IN:.*]]: memref<8xf32>, %[[W:.*]]: memref<8xf32>, %[[OUT:.*]]: memref<8xf32>) attributes {no_inline}
+// CHECK: func.func private @wafer_kernel0(%[[IN:.*]]: memref<8xf32>, %[[W:.*]]: memref<8xf32>, %[[OUT:.*]]: memref<8xf32>) attributes {passthrough = ["noinline"]}
 // CHECK-DAG: arith.constant 0 : index
 // CHECK-DAG: arith.constant 8 : index
 // CHECK-DAG: arith.constant 1 : index
@@ -58,5 +58,31 @@ func.func @layers(%x: memref<8xf32>, %w1: memref<8xf32>, %w2: memref<8xf32>, %y:
     memref.store %a, %h[%i] : memref<8xf32>
   }
   memref.dealloc %h : memref<8xf32>
+  return
+}
+
+// -----
+
+// A function the module already defines keeps its name; the shared one takes the next.
+// CHECK-LABEL: func.func @taken
+// CHECK: call @wafer_kernel1(%{{.*}})
+// CHECK: call @wafer_kernel1(%{{.*}})
+// CHECK: func.func private @wafer_kernel0()
+// CHECK: func.func private @wafer_kernel1(
+func.func @taken(%x: memref<4xf32>, %y: memref<4xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %zero = arith.constant 0.0 : f32
+  scf.for %i = %c0 to %c4 step %c1 {
+    memref.store %zero, %x[%i] : memref<4xf32>
+  }
+  scf.for %i = %c0 to %c4 step %c1 {
+    memref.store %zero, %y[%i] : memref<4xf32>
+  }
+  call @wafer_kernel0() : () -> ()
+  return
+}
+func.func private @wafer_kernel0() {
   return
 }

@@ -34,12 +34,12 @@ def test_each_layer_calls_the_shared_kernels_with_its_own_weights(tmp_path, thre
     would not match. Each shared function is called the same number of times
     in each layer (twice where a layer runs one loop nest twice)."""
     text = _lowered(tmp_path, 3, threads)
-    calls = re.findall(r"llvm\.call @(forward_kernel\d+)\(", text)
+    calls = re.findall(r"llvm\.call @(wafer_kernel\d+)\(", text)
     assert calls, "no kernel was shared"
     assert all(calls.count(name) % 3 == 0 for name in calls)
 
 
 def test_more_layers_add_calls_not_kernels(tmp_path):
-    functions = [len(re.findall(r"llvm\.func @forward_kernel\d+\(", _lowered(tmp_path / str(depth), depth, 1)))
+    functions = [len(re.findall(r"llvm\.func @wafer_kernel\d+\(", _lowered(tmp_path / str(depth), depth, 1)))
                  for depth in (2, 5)]
     assert functions[0] == functions[1] > 0
