@@ -80,8 +80,8 @@ _GEMM_PRECISIONS = {"fp32": "f32", "fp16": "f16"}
 def gemm_table(sizes: list[int], regions: list[str], precisions: list[str], runs: list[SimulatorRun]) -> None:
     print("(a) GEMM n x n x n on wse2 (rate and % of peak count the useful 2n^3 FLOPs; "
           "the peak of the GEMM's precision)")
-    header = (f"{'n':>6} {'fabric':>9} {'prec':>4} {'compile s':>9} {'cycles':>13} {'ms':>9} "
-              f"{'TFLOP/s':>8} {'% peak':>7} {'SRAM/PE':>8} {'compute %':>9}")
+    header = (f"{'n':>6} {'fabric':>9} {'prec':>4} {'compile s':>9} {'PEs':>9} {'steps by':>8} {'cycles':>13} "
+              f"{'ms':>9} {'TFLOP/s':>8} {'% peak':>7} {'SRAM/PE':>8} {'compute %':>9}")
     print_header(header)
     for region_text in regions:
         region = parse_region(region_text)
@@ -105,7 +105,10 @@ def gemm_row(n: int, region_text: str, region, precision: str, runs: list[Simula
     useful = 2.0 * n ** 3
     compute = sum(op.compute_cycles for op in report.ops)
     comm = sum(op.comm_cycles for op in report.ops)
-    print(f"{n:>6} {region_text:>9} {precision:>4} {compile_seconds:9.2f} {report.cycles:13,.0f} "
+    (row,) = report.ops
+    _, _, width, height = row.region
+    print(f"{n:>6} {region_text:>9} {precision:>4} {compile_seconds:9.2f} {f'{height}x{width}':>9} {row.kind:>8} "
+          f"{report.cycles:13,.0f} "
           f"{report.seconds * 1e3:9.2f} {useful / report.seconds / 1e12:8.1f} "
           f"{useful / (report.seconds * m.peak_flops_per_second(precision)):7.1%} "
           f"{report.sram_high_water_max:8,} "

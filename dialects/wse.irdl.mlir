@@ -51,9 +51,12 @@ irdl.dialect @wse {
   // Tensor dim `row_dim` is split over the PE rows and `col_dim` over the PE
   // columns (-1: not split, every PE gets the whole extent). A panel of 0
   // splits in blocks; a panel p > 0 deals panels of p cyclically. Dims are
-  // padded with zeros to fill whole blocks.
+  // padded with zeros to fill whole blocks. A skew rotates the blocks, as
+  // Cannon's algorithm starts: with skew = 1 the PE at (row i, column j)
+  // holds what the unskewed layout gives column (i + j) mod width; with
+  // skew = 2, what it gives row (i + j) mod height; 0 leaves them in place.
   //   "wse.scatter"(%x, %a) {row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64,
-  //       col_panel = 4 : i64, color = 1 : i64} : (tensor<8x32xf32>, memref<2x8xf32>) -> ()
+  //       col_panel = 4 : i64, skew = 0 : i64, color = 1 : i64} : (tensor<8x32xf32>, memref<2x8xf32>) -> ()
   irdl.operation @scatter {
     %tensor = irdl.base "!builtin.tensor"
     %memref = irdl.base "!builtin.memref"
@@ -62,14 +65,15 @@ irdl.dialect @wse {
     %col_dim = irdl.base "#builtin.integer"
     %row_panel = irdl.base "#builtin.integer"
     %col_panel = irdl.base "#builtin.integer"
+    %skew = irdl.base "#builtin.integer"
     %color = irdl.base "#builtin.integer"
-    irdl.attributes {"row_dim" = %row_dim, "col_dim" = %col_dim, "row_panel" = %row_panel, "col_panel" = %col_panel, "color" = %color}
+    irdl.attributes {"row_dim" = %row_dim, "col_dim" = %col_dim, "row_panel" = %row_panel, "col_panel" = %col_panel, "skew" = %skew, "color" = %color}
   }
 
   // The inverse of wse.scatter: assembles the tensor from every PE's buffer
   // (padding dropped), out at the edge or streamed to the next region.
   //   %t = "wse.gather"(%c) {row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64,
-  //       col_panel = 0 : i64, color = 2 : i64} : (memref<2x8xf32>) -> tensor<4x32xf32>
+  //       col_panel = 0 : i64, skew = 0 : i64, color = 2 : i64} : (memref<2x8xf32>) -> tensor<4x32xf32>
   irdl.operation @gather {
     %memref = irdl.base "!builtin.memref"
     %tensor = irdl.base "!builtin.tensor"
@@ -78,8 +82,9 @@ irdl.dialect @wse {
     %col_dim = irdl.base "#builtin.integer"
     %row_panel = irdl.base "#builtin.integer"
     %col_panel = irdl.base "#builtin.integer"
+    %skew = irdl.base "#builtin.integer"
     %color = irdl.base "#builtin.integer"
-    irdl.attributes {"row_dim" = %row_dim, "col_dim" = %col_dim, "row_panel" = %row_panel, "col_panel" = %col_panel, "color" = %color}
+    irdl.attributes {"row_dim" = %row_dim, "col_dim" = %col_dim, "row_panel" = %row_panel, "col_panel" = %col_panel, "skew" = %skew, "color" = %color}
     irdl.results(result: %tensor)
   }
 
@@ -106,7 +111,11 @@ irdl.dialect @wse {
 
   // Every PE sends `source` to the PE (dx, dy) away, which receives it into
   // `dest` (halo exchange, Cannon's shifts). With wrap = 1 the shift is
-  // cyclic within the region; otherwise PEs with no sender keep `dest`.
+  // cyclic within the region, the wrapping flows crossing it the long way;
+  // otherwise PEs with no sender keep `dest`. With wrap = 2 it is cyclic over
+  // a folded ring: the region's PEs along the shift are numbered in
+  // interleaved order (physically 0, 2, 4, ..., 5, 3, 1; WaferLLM's MeshGEMM),
+  // so no flow travels more than 2 hops per PE of distance.
   //   "wse.shift"(%a, %b) {dx = -1 : i64, dy = 0 : i64, wrap = 1 : i64, color = 4 : i64}
   //       : (memref<2x8xf32>, memref<2x8xf32>) -> ()
   irdl.operation @shift {

@@ -26,6 +26,7 @@ MACHINE_ATTR = "wse.machine"
 IRDL_PATH = Path(__file__).with_name("wse.irdl.mlir")
 COMM_OPS = ("wse.scatter", "wse.gather", "wse.multicast", "wse.shift", "wse.reduce")
 UNROUTED = -1  # the color of a transfer before wse-route
+FOLDED_RING = 2  # wse.shift's `wrap` for a cyclic shift over a folded ring
 
 
 @dataclass(frozen=True)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from torch_mlir import ir
 
-from ..dialects.wse import UNROUTED, element_bytes, fabric_of, int_attr, regions_of, str_attr
+from ..dialects.wse import FOLDED_RING, UNROUTED, element_bytes, fabric_of, int_attr, regions_of, str_attr
 from ..wse_target.distribution import (
-    SRAM_SHARE, Layout, combiner, combines_across, epilogue_loops, layout_for, overwritten_input,
+    SKEW_COLS, SKEW_ROWS, SRAM_SHARE, Layout, as_contraction, cannon_fits, combiner, combines_across, epilogue_loops, layout_for, overwritten_input,
     summa_epilogue_loops, summa_plan)
 from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, iterator_types, loop_ranges, reduction_dims
 from .pass_base import PassFailure, WaferPass
-from .wse_partition import SUMMA, is_init
+from .wse_partition import CANNON, STEPPED, is_init
 
 
 def _int(value: int) -> ir.Attribute:
@@ -141,6 +141,45 @@ class RegionBuilder:
                           axis="row" if role == "a" else "col", root=0, panel_dim=k_dim, panel=plan.panel)
             inputs.append(panel_buffer)
         self.compute(op, inputs, [out])
+        self.ip = self.region_ip
+        self.buffers[op.results[0]] = (out, plan.out)
+
+    def cannon(self, op: ir.Operation) -> None:
+        """Step the contraction's k loop by Cannon's shifts, on a square region
+        of P x P PEs whose k splits into P blocks.
+
+        The inputs are laid out as for SUMMA, but skewed: PE (i, j) starts with
+        role-a block (i, i + j) and role-b block (i + j, j), mod P. Each step
+        multiplies the blocks it holds, then shifts role-a blocks one PE west
+        and role-b blocks one PE north over a folded ring, into a second buffer
+        the next step's product reads (always double-buffered). The last step's
+        shifts only restore the skew; they are run and charged all the same.
+        """
+        loc = op.location
+        if not cannon_fits(op, self.height, self.width):
+            raise PassFailure(loc, f"region '{str_attr(self.region, 'sym_name')}' of kind 'cannon' needs a "
+                              f"square of PEs whose k loop splits into one block per PE row; it is "
+                              f"{self.height}x{self.width} for k = {loop_ranges(op)[as_contraction(op).k]}")
+        plan = summa_plan(op, self.height, self.width)
+        out = self.output(op, 0, plan.out)
+        inputs, shifted = [], []
+        for value, (layout, role, _) in zip(list(op.operands)[:-1], plan.inputs):
+            if not role:
+                inputs.append(self.place(value, layout, "in", loc))
+                continue
+            buffer = self.place(value, replace(layout, skew=SKEW_COLS if role == "a" else SKEW_ROWS), role, loc)
+            shape = ir.MemRefType(buffer.type)
+            self.buffer(list(shape.shape), shape.element_type, f"{role}next", loc)
+            inputs.append(buffer)
+            shifted.append((buffer, role))
+        with self.ip:
+            loop = ir.Operation.create("wse.steps", attributes={"count": _int(plan.steps), "buffers": _int(2)},
+                                       regions=1, loc=loc)
+        self.ip = ir.InsertionPoint(loop.regions[0].blocks.append(ir.IndexType.get()))
+        self.compute(op, inputs, [out])
+        for buffer, role in shifted:
+            self.transfer(loc, "wse.shift", [buffer, buffer], dx=-1 if role == "a" else 0,
+                          dy=0 if role == "a" else -1, wrap=FOLDED_RING)
         self.ip = self.region_ip
         self.buffers[op.results[0]] = (out, plan.out)
 
@@ -283,8 +322,12 @@ def distribute(region: ir.Operation) -> None:
     builder = RegionBuilder(region)
     members = [op for op in builder.ops if op.name == "linalg.generic" and not is_init(op)]
     anchor = members[0]
-    if str_attr(region, "kind") == SUMMA:
-        builder.summa(anchor)
+    kind = str_attr(region, "kind")
+    if kind in STEPPED:
+        if kind == CANNON:
+            builder.cannon(anchor)
+        else:
+            builder.summa(anchor)
         for op in members[1:]:
             builder.local(op, *summa_epilogue_loops(anchor, op))
     else:
@@ -299,7 +342,8 @@ class WseDistribute(WaferPass):
 
     Each tensor a region reads becomes a `wse.buffer` of one PE's share,
     filled in place (inits) or brought in by `wse.scatter`; a contraction
-    becomes a `wse.steps` loop of panel multicasts and local `wse.compute`;
+    becomes a `wse.steps` loop of local `wse.compute` and panel multicasts
+    (summa regions) or block shifts (cannon regions);
     reductions split across columns become `wse.reduce` plus a multicast
     back; the result leaves by `wse.gather`. Transfers are left unrouted
     (color -1) for wse-route.

@@ -13,7 +13,10 @@ from ..wse_target.machine import get_machine
 from .linalg_queries import PARALLEL, is_projected, iterator_types, loop_ranges, reduction_dims
 from .pass_base import OptionError, PassFailure, WaferPass
 
-SUMMA, ROWWISE = "summa", "rowwise"
+# Region kinds. A contraction's region is partitioned as "summa"; wse-place
+# makes it "cannon" where Cannon's shifts model faster on its square.
+SUMMA, CANNON, ROWWISE = "summa", "cannon", "rowwise"
+STEPPED = (SUMMA, CANNON)
 _NAMED_COMPUTE = ("linalg.matmul", "linalg.batch_matmul", "linalg.conv", "linalg.pooling",
                   "linalg.depthwise", "linalg.mmt4d", "linalg.contract")
 

@@ -11,7 +11,7 @@ from torch_mlir import ir
 
 from ..dialects.wse import buffer_bytes, fabric_of, int_attr, regions_of, str_attr
 from ..wse_target.distribution import (
-    SRAM_SHARE, as_contraction, local_bytes_per_pe, overwritten_input, summa_epilogue_loops, summa_plan)
+    SRAM_SHARE, as_contraction, cannon_fits, local_bytes_per_pe, overwritten_input, summa_epilogue_loops, summa_plan)
 from .linalg_queries import REDUCTION, iterator_types, loop_ranges
 from .pass_base import PassFailure, WaferPass
 from .placement_modes import check_mode
@@ -19,7 +19,7 @@ from .wse_distribute import rowwise_loops
 from ..tuning.database import PlacementDatabase
 from ..wse_target.kernel import LocalKernel
 from ..wse_target.machine import PRESETS, WSE2, Machine
-from .wse_partition import SUMMA, is_init
+from .wse_partition import CANNON, STEPPED, SUMMA, is_init
 
 
 
@@ -32,10 +32,9 @@ class Demand:
     simulator's kernel model costs it (`LocalKernel`: per-instruction and
     per-call overheads, so a split that leaves short rows shows its cost).
     Communication stays coarse: streams come in through every row at a
-    wavelet a cycle; a summa region multicasts one row and one column panel
-    per step, one after the other (as the simulator runs them), each its
-    wavelets plus its length in hops, under the previous step's product
-    where a second set of panels fits (double buffering).
+    wavelet a cycle; a contraction's steps move its panels one after the
+    other (as the simulator runs them), by SUMMA's multicasts or, on a
+    square where they model faster, Cannon's shifts (`_stepped`).
     """
 
     flops: float
@@ -92,20 +91,40 @@ class Demand:
                       for kernel, (_, row, col) in zip(self.kernels, self.placed))
         if self.mnk is None:
             return stream + compute + (cols if self.reduces_across else 0)
+        return stream + compute + self._stepped(rows, cols, self.algorithm(rows, cols))
+
+    def algorithm(self, rows: int, cols: int) -> str:
+        """A summa region's faster way to step k on rows x cols: SUMMA's
+        multicasts, or Cannon's shifts where they apply (`cannon_fits`)."""
+        if self.anchor is None or not cannon_fits(self.anchor, rows, cols):
+            return SUMMA
+        return min((SUMMA, CANNON), key=lambda algorithm: self._stepped(rows, cols, algorithm))
+
+    def _stepped(self, rows: int, cols: int, algorithm: str) -> float:
+        """Cycles of the stepped contraction: each step's product, and its
+        transfers, each its wavelets plus its length in hops. A SUMMA step
+        multicasts an a panel along the rows and a b panel down the columns;
+        a Cannon step shifts both one PE over a folded ring (2 hops), always
+        into a second buffer, under the next step's product."""
         m, n, k = self.mnk
         batch = max(self.flops / (2.0 * m * n * k), 1.0)
         panel = math.ceil(k / max(rows, cols))
         steps = math.ceil(k / panel)
-        row_cast = batch * math.ceil(m / rows) * panel + cols
-        col_cast = batch * math.ceil(n / cols) * panel + rows
+        a_wavelets, b_wavelets = batch * math.ceil(m / rows) * panel, batch * math.ceil(n / cols) * panel
+        if algorithm == CANNON:
+            transfers = steps * (a_wavelets + b_wavelets + 2 * min(2, rows - 1))
+            double = True
+        else:
+            transfers = steps * (a_wavelets + cols + b_wavelets + rows)
+            double = self.double_buffers(rows, cols)
         kernel, (m_loop, n_loop, k_loop) = self.stepped
         local = _local(kernel.ranges, {m_loop: rows, n_loop: cols})
         if k_loop is not None:
             local[k_loop] = panel
-        product, casts = kernel.cycles(local, self.machine, steps), steps * (row_cast + col_cast)
-        if self.double_buffers(rows, cols):  # a step's multicasts run under the previous step's product
-            casts = max(casts - product, 0.0) + casts / steps
-        return stream + compute + product + casts
+        product = kernel.cycles(local, self.machine, steps)
+        if double:  # a step's transfers run under the previous step's product
+            transfers = max(transfers - product, 0.0) + transfers / steps
+        return product + transfers
 
     def shape(self, rows: int, cols: int, sram_bytes: int) -> tuple[int, int] | None:
         """The fastest rectangle within `rows` x `cols` that holds the region
@@ -117,9 +136,19 @@ class Demand:
         return sorted(self._fitting(rows, cols, sram_bytes), key=self._rank)
 
     def _fitting(self, rows: int, cols: int, sram_bytes: int) -> list[tuple[int, int]]:
-        return [(r, c) for r in _sizes(min(rows, self.max_rows), self.max_rows, self.divides)
-                for c in _sizes(min(cols, self.max_cols), self.max_cols, self.divides)
-                if self.fits(r, c, sram_bytes)]
+        shapes = {(r, c) for r in _sizes(min(rows, self.max_rows), self.max_rows, self.divides)
+                  for c in _sizes(min(cols, self.max_cols), self.max_cols, self.divides)}
+        if self.mnk is not None:
+            shapes.add(self._cannon_square(min(rows, cols, self.max_rows, self.max_cols)))
+        return sorted(shape for shape in shapes if self.fits(*shape, sram_bytes))
+
+    def _cannon_square(self, side: int) -> tuple[int, int]:
+        """The largest square of at most `side` PEs a side on which k splits
+        into one block per PE row, as Cannon's shifts need: with k in blocks
+        of ceil(k / side), ceil(k / block) of them."""
+        k = self.mnk[2]
+        blocks = math.ceil(k / math.ceil(k / side))
+        return blocks, blocks
 
     def _rank(self, shape: tuple[int, int]) -> tuple[float, int]:
         return self.cycles(*shape), shape[0] * shape[1]
@@ -163,7 +192,7 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
     streamed = _tensor_bytes([v for v in values if not (preloaded and _is_weight(v))])
     anchor = members[0]
     ranges = loop_ranges(anchor)
-    if str_attr(region, "kind") == SUMMA:
+    if str_attr(region, "kind") in STEPPED:
         # Every row helps even past m: the stepped operands' k dim is split over the rows.
         c = as_contraction(anchor)
         m = ranges[c.m] if c.m is not None else 1
@@ -187,9 +216,12 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
 def region_key(region: ir.Operation) -> str:
     """What a region's placement depends on, for the tuning database: its kind
     and its body's ops, attributes, types and dataflow, not its name, its place
-    or which tensors (weights) it reads, so identical layers share one record."""
+    or which tensors (weights) it reads, so identical layers share one record.
+    A contraction's region is keyed as partitioned (summa), whichever
+    algorithm placement gives it."""
     body = "\n".join(_structure(region.regions[0].blocks[0]))
-    return f"{str_attr(region, 'kind')} {hashlib.sha1(body.encode()).hexdigest()[:16]}"
+    kind = SUMMA if str_attr(region, "kind") in STEPPED else str_attr(region, "kind")
+    return f"{kind} {hashlib.sha1(body.encode()).hexdigest()[:16]}"
 
 
 def _structure(block: ir.Block) -> list[str]:
@@ -216,10 +248,14 @@ def placement_key(fabric, mode: str) -> str:
     return f"{fabric.name} {fabric.width}x{fabric.height} {mode}"
 
 
-def set_rect(region: ir.Operation, x: int, y: int, width: int, height: int, slot: int) -> None:
+def set_rect(region: ir.Operation, need: Demand, x: int, width: int, height: int, slot: int) -> None:
+    """Place `region` on `width` x `height` PEs from column `x` in time slot `slot`;
+    a contraction's region takes the kind of the algorithm `need` finds faster there."""
     i64 = ir.IntegerType.get_signless(64)
-    for key, value in (("x", x), ("y", y), ("width", width), ("height", height), ("slot", slot)):
+    for key, value in (("x", x), ("y", 0), ("width", width), ("height", height), ("slot", slot)):
         region.attributes[key] = ir.IntegerAttr.get(i64, value)
+    if need.anchor is not None:
+        region.attributes["kind"] = ir.StringAttr.get(need.algorithm(height, width))
 
 
 @dataclass(frozen=True)
@@ -267,7 +303,7 @@ class WsePlace(WaferPass):
                 rows, cols = record.rows, record.cols
             else:
                 rows, cols = need.shape(fabric.height, place.cols, fabric.sram_bytes)
-            set_rect(region, place.x, 0, cols, rows, place.slot)
+            set_rect(region, need, place.x, cols, rows, place.slot)
 
 
 @dataclass(frozen=True)

@@ -164,22 +164,27 @@ class LinkLoads:
                      slice(x0, x1), y_root, y0, y1, wavelets, self.machine.height)
 
     def add_shift(
-        self, rect: Rect, dx: int, dy: int, wavelets: float, *, wrap: bool = False
+        self, rect: Rect, dx: int, dy: int, wavelets: float, *, wrap: bool = False,
+        folded: bool = False,
     ) -> None:
         """Every PE of `rect` sends `wavelets` to the PE (dx, dy) away (halo, Cannon).
 
         With `wrap`, destinations wrap around inside `rect` (a cyclic shift); the mesh
         has no wrap-around links, so wrapping flows cross the rectangle the long way.
+        `folded` (with `wrap`, along one axis): the PEs along the shift are numbered
+        in interleaved order (see `_add_folded_shift`).
         """
         x, y, w, h = rect
         self._check_span(x, x + w, self.machine.width, "columns")
         self._check_span(y, y + h, self.machine.height, "rows")
-        if not wrap:
+        if folded:
+            self._add_folded_shift(rect, dx, dy, wavelets)
+        elif not wrap:
             self._shift(rect, dx, dy, wavelets)
-            return
-        for px, pw, sx in _cyclic_pieces(x, w, dx):
-            for py, ph, sy in _cyclic_pieces(y, h, dy):
-                self._shift((px, py, pw, ph), sx, sy, wavelets)
+        else:
+            for px, pw, sx in _cyclic_pieces(x, w, dx):
+                for py, ph, sy in _cyclic_pieces(y, h, dy):
+                    self._shift((px, py, pw, ph), sx, sy, wavelets)
 
     def total(self) -> np.ndarray:
         """(H, W) wavelets each router sends over its four links."""
@@ -250,6 +255,32 @@ class LinkLoads:
         self.ramp_out[y : y + h, x : x + w] += n
         self.ramp_in[y + dy : y + dy + h, x + dx : x + dx + w] += n
         self.max_hops = max(self.max_hops, abs(dx) + abs(dy))
+
+    def _add_folded_shift(self, rect: Rect, dx: int, dy: int, n: float) -> None:
+        """A cyclic shift over a folded ring (WaferLLM's MeshGEMM interleaving).
+
+        Ring position r sits at 2r for the first half of the line and counts back
+        down the odd positions for the second (0, 2, 4, ..., 5, 3, 1), so ring
+        neighbours are at most 2 PEs apart. A shift by d moves the even PEs' data
+        one way and the odd PEs' the other: every link between two PEs of the
+        line carries |d| flows in each direction, each flow at most 2|d| hops.
+        """
+        if dx and dy:
+            raise ValueError("a folded shift moves along one axis")
+        x, y, w, h = rect
+        d, size = (dx, w) if dx else (dy, h)
+        d = abs(d) % size
+        if d == 0:
+            return
+        if dx:
+            self.east[y : y + h, x : x + w - 1] += d * n
+            self.west[y : y + h, x + 1 : x + w] += d * n
+        else:
+            self.south[y : y + h - 1, x : x + w] += d * n
+            self.north[y + 1 : y + h, x : x + w] += d * n
+        self.ramp_out[y : y + h, x : x + w] += n
+        self.ramp_in[y : y + h, x : x + w] += n
+        self.max_hops = max(self.max_hops, min(2 * d, size - 1))
 
     @staticmethod
     def _check_span(lo: int, hi: int, size: int, what: str) -> None:

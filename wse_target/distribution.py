@@ -22,15 +22,17 @@ class Layout:
     """Tensor dim `row_dim` over the PE rows, `col_dim` over the columns (-1: whole).
 
     A panel of 0 splits the dim in contiguous blocks; a panel p > 0 deals
-    panels of p elements to the PEs in turn (block-cyclic).
+    panels of p elements to the PEs in turn (block-cyclic). A skew rotates
+    the blocks as Cannon's algorithm starts (SKEW_COLS, SKEW_ROWS).
     """
 
     row_dim: int = -1
     col_dim: int = -1
     row_panel: int = 0
     col_panel: int = 0
+    skew: int = 0
 
-    ATTRS = ("row_dim", "col_dim", "row_panel", "col_panel")
+    ATTRS = ("row_dim", "col_dim", "row_panel", "col_panel", "skew")
 
     @staticmethod
     def of(op: ir.Operation) -> Layout:
@@ -52,6 +54,12 @@ class Layout:
         for dim, parts, panel in self.splits(height, width):
             local[dim] = local_extent(shape[dim], parts, panel)
         return local
+
+
+# Skews: PE (i, j) holds the block the unskewed layout gives PE (i, (i + j) mod
+# width) (SKEW_COLS: an A operand's k blocks), or PE ((i + j) mod height, j)
+# (SKEW_ROWS: a B operand's).
+NO_SKEW, SKEW_COLS, SKEW_ROWS = 0, 1, 2
 
 
 def block_panel(extent: int, parts: int, panel: int) -> int:
@@ -205,6 +213,13 @@ def summa_plan(op: ir.Operation, height: int, width: int) -> SummaPlan:
         inputs.append((layout, role, k_dim))
     out = layout_for(maps[-1], contraction.m, contraction.n)
     return SummaPlan(panel, math.ceil(extent_k / panel), tuple(inputs), out)
+
+
+def cannon_fits(op: ir.Operation, height: int, width: int) -> bool:
+    """Can Cannon's shifts run contraction `op` on height x width PEs? On a
+    square of two or more, where k splits into one block per PE row (none
+    all padding)."""
+    return height == width > 1 and summa_plan(op, height, width).steps == height
 
 
 def summa_epilogue_loops(anchor: ir.Operation, op: ir.Operation) -> tuple[int | None, int | None]:

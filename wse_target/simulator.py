@@ -15,8 +15,9 @@ for the rest; weights are loaded once, before it starts, and that load is not
 counted. In whole-wafer mode every layer loads its weights each inference.
 
 What the timing leaves out:
-- overlap of a step's multicasts with its compute: the strategy keeps one panel
-  buffer per input (no double buffering), so a step receives, then computes;
+- overlap within a single-buffered step: it receives, then computes (a
+  double-buffered `wse.steps` overlaps one step's transfers with the product
+  before it);
 - in the local kernels: task switches, per-op SIMD widths other than the FMA's
   (e.g. fp32 adds), and any padding a code generator would add to buffers;
 - where a step's multicast starts: each is costed from the end of its line,
@@ -35,10 +36,10 @@ import math
 import numpy as np
 from torch_mlir import ir
 
-from ..dialects.wse import buffer_bytes, element_bytes, int_attr, rect_of, regions_of, str_attr, stream_box
+from ..dialects.wse import FOLDED_RING, buffer_bytes, element_bytes, int_attr, rect_of, regions_of, str_attr, stream_box
 from ..passes.wse_partition import runs_on_host
 from .cost import LinkLoads, compute_cycles
-from .distribution import Layout, block_panel
+from .distribution import SKEW_COLS, SKEW_ROWS, Layout, block_panel
 from .interpreter import evaluate, numpy_dtype
 from .kernel import kernel_of
 from .machine import Machine
@@ -70,14 +71,14 @@ def scatter(tensor: np.ndarray, layout: Layout, height: int, width: int) -> np.n
         taken = np.take(padded, index, axis=2 + dim)  # the grid axis lands at 2 + dim
         taken = np.squeeze(taken, axis=grid_axis)
         grid = np.moveaxis(taken, 1 + dim, grid_axis)
-    return np.broadcast_to(grid, (height, width, *local)).copy()
+    return _skewed(np.broadcast_to(grid, (height, width, *local)), layout.skew).copy()
 
 
 def gather(grid: np.ndarray, layout: Layout, shape: list[int]) -> np.ndarray:
     """The tensor of `shape` that `grid` holds in `layout` (padding dropped)."""
     height, width = grid.shape[:2]
     local = list(grid.shape[2:])
-    tensor = grid
+    tensor = _unskewed(grid, layout.skew)
     for dim, parts, panel in reversed(layout.splits(height, width)):
         grid_axis = 0 if dim == layout.row_dim else 1
         index = _split_index(shape[dim], parts, panel, local[dim])
@@ -88,6 +89,29 @@ def gather(grid: np.ndarray, layout: Layout, shape: list[int]) -> np.ndarray:
         merged[(slice(None),) * (1 + dim) + (index,)] = moved
         tensor = np.expand_dims(np.take(merged, np.arange(shape[dim]), axis=1 + dim), grid_axis)
     return tensor[0, 0, ...]  # the Ellipsis keeps a 0-d tensor an array, not a numpy scalar
+
+
+def _skew_index(height: int, width: int, skew: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) index arrays: PE (i, j) of a `skew`ed grid holds the
+    unskewed grid's PE (rows[i, j], cols[i, j])."""
+    rows, cols = np.arange(height)[:, None], np.arange(width)[None, :]
+    if skew == SKEW_COLS:
+        return np.broadcast_to(rows, (height, width)), (rows + cols) % width
+    if skew == SKEW_ROWS:
+        return (rows + cols) % height, np.broadcast_to(cols, (height, width))
+    return np.broadcast_to(rows, (height, width)), np.broadcast_to(cols, (height, width))
+
+
+def _skewed(grid: np.ndarray, skew: int) -> np.ndarray:
+    return grid[_skew_index(*grid.shape[:2], skew)] if skew else grid
+
+
+def _unskewed(grid: np.ndarray, skew: int) -> np.ndarray:
+    if not skew:
+        return grid
+    unskewed = np.empty_like(grid)
+    unskewed[_skew_index(*grid.shape[:2], skew)] = grid
+    return unskewed
 
 
 # --- numerics ---
@@ -281,8 +305,9 @@ class RegionCost:
         wavelets = _wavelets(data.type, self.machine)
         x0, x1, y0, y1 = self.x, self.x + self.width, self.y, self.y + self.height
         if op.name == "wse.shift":
+            wrap = int_attr(op, "wrap")
             loads.add_shift((self.x, self.y, self.width, self.height), int_attr(op, "dx"),
-                            int_attr(op, "dy"), wavelets, wrap=bool(int_attr(op, "wrap")))
+                            int_attr(op, "dy"), wavelets, wrap=wrap > 0, folded=wrap == FOLDED_RING)
         else:
             row = str_attr(op, "axis") == "row"
             root = int_attr(op, "root")

@@ -83,8 +83,8 @@ class _Search:
         regions = regions_of(module.operation)
         fabric = fabric_of(regions[0])
         self.db = PlacementDatabase(database, placement_key(fabric, mode))
-        demands = [demand(region, preloaded=mode == "pipelined") for region in regions]
-        self.places = places(regions, demands, fabric, mode)
+        self.demands = [demand(region, preloaded=mode == "pipelined") for region in regions]
+        self.places = places(regions, self.demands, fabric, mode)
         self.keys = [region_key(region) for region in regions]
         self.names = [str_attr(region, "sym_name") for region in regions]
         self.counts = {key: 0 for key in self.keys}
@@ -92,7 +92,7 @@ class _Search:
         # in that one's strip); the others take its candidate where it fits theirs.
         self.first = {key: self.keys.index(key) for key in self.counts}
         self.candidates = {
-            key: _spread(demands[i].candidates(fabric.height, self.places[i].cols, fabric.sram_bytes), rounds)
+            key: _spread(self.demands[i].candidates(fabric.height, self.places[i].cols, fabric.sram_bytes), rounds)
             for key, i in self.first.items()}
 
     def round(self, stages) -> bool:
@@ -132,10 +132,10 @@ class _Search:
         """Each region's cycles with the `chosen` regions on their rectangles."""
         with self.module.context:
             trial = self.module.operation.clone()
-            for region, key, place in zip(regions_of(trial), self.keys, self.places):
+            for region, need, key, place in zip(regions_of(trial), self.demands, self.keys, self.places):
                 rows, cols = chosen.get(key, (int_attr(region, "height"), int_attr(region, "width")))
                 if cols <= place.cols:
-                    set_rect(region, place.x, 0, cols, rows, place.slot)
+                    set_rect(region, need, place.x, cols, rows, place.slot)
             run_stages(trial, stages)
             report = estimate(trial, self.machine, "forward")
         return {op.name: op.compute_cycles + op.comm_cycles for op in report.ops}

@@ -33,7 +33,7 @@ func.func @color(%t: tensor<4xf32>) -> tensor<4xf32> {
   %r = "wse.region"() ({
     %a = "wse.buffer"() {name = "a"} : () -> memref<4xf32>
     // expected-error@+1 {{color 21 is beyond the 21 routable colors of 'small'}}
-    "wse.scatter"(%t, %a) {row_dim = -1 : i64, col_dim = -1 : i64, row_panel = 0 : i64, col_panel = 0 : i64, color = 21 : i64} : (tensor<4xf32>, memref<4xf32>) -> ()
+    "wse.scatter"(%t, %a) {row_dim = -1 : i64, col_dim = -1 : i64, row_panel = 0 : i64, col_panel = 0 : i64, skew = 0 : i64, color = 21 : i64} : (tensor<4xf32>, memref<4xf32>) -> ()
     "wse.yield"(%t) : (tensor<4xf32>) -> ()
   }) {sym_name = "r", kind = "rowwise", x = 0 : i64, y = 0 : i64, width = 2 : i64, height = 2 : i64, slot = 0 : i64, flops = 0 : i64} : () -> tensor<4xf32>
   return %r : tensor<4xf32>
@@ -98,7 +98,7 @@ func.func @missing_color(%t: tensor<4xf32>) -> tensor<4xf32> {
   %r = "wse.region"() ({
     %a = "wse.buffer"() {name = "a"} : () -> memref<4xf32>
     // expected-error@+1 {{'wse.scatter' op attribute "color" is expected but not provided}}
-    "wse.scatter"(%t, %a) {row_dim = -1 : i64, col_dim = -1 : i64, row_panel = 0 : i64, col_panel = 0 : i64} : (tensor<4xf32>, memref<4xf32>) -> ()
+    "wse.scatter"(%t, %a) {row_dim = -1 : i64, col_dim = -1 : i64, row_panel = 0 : i64, col_panel = 0 : i64, skew = 0 : i64} : (tensor<4xf32>, memref<4xf32>) -> ()
     "wse.yield"(%t) : (tensor<4xf32>) -> ()
   }) {sym_name = "r", kind = "rowwise", x = 0 : i64, y = 0 : i64, width = 2 : i64, height = 2 : i64, slot = 0 : i64, flops = 0 : i64} : () -> tensor<4xf32>
   return %r : tensor<4xf32>

@@ -10,8 +10,8 @@ func.func @all_ops(%x: tensor<8x32xf32>) -> tensor<8x32xf32> {
     %a = "wse.buffer"() {name = "a"} : () -> memref<4x8xf32>
     %p = "wse.buffer"() {name = "p"} : () -> memref<4x4xf32>
     %s = "wse.buffer"() {name = "s"} : () -> memref<4x8xf32>
-    // CHECK: "wse.scatter"(%{{.*}}, %[[A]]) {col_dim = 1 : i64, col_panel = 0 : i64, color = 1 : i64, row_dim = 0 : i64, row_panel = 0 : i64}
-    "wse.scatter"(%x, %a) {row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64, col_panel = 0 : i64, color = 1 : i64} : (tensor<8x32xf32>, memref<4x8xf32>) -> ()
+    // CHECK: "wse.scatter"(%{{.*}}, %[[A]]) {col_dim = 1 : i64, col_panel = 0 : i64, color = 1 : i64, row_dim = 0 : i64, row_panel = 0 : i64, skew = 0 : i64}
+    "wse.scatter"(%x, %a) {row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64, col_panel = 0 : i64, skew = 0 : i64, color = 1 : i64} : (tensor<8x32xf32>, memref<4x8xf32>) -> ()
     // CHECK: "wse.steps"() ({
     // CHECK-NEXT: ^bb0(%[[K:.*]]: index):
     "wse.steps"() ({
@@ -29,8 +29,8 @@ func.func @all_ops(%x: tensor<8x32xf32>) -> tensor<8x32xf32> {
       %zero = arith.constant 0.0 : f32
       linalg.fill ins(%zero : f32) outs(%s : memref<4x8xf32>)
     }) : () -> ()
-    // CHECK: %[[T:.*]] = "wse.gather"(%[[A]]) {col_dim = 1 : i64, col_panel = 0 : i64, color = 1 : i64, row_dim = 0 : i64, row_panel = 0 : i64} : (memref<4x8xf32>) -> tensor<8x32xf32>
-    %t = "wse.gather"(%a) {row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64, col_panel = 0 : i64, color = 1 : i64} : (memref<4x8xf32>) -> tensor<8x32xf32>
+    // CHECK: %[[T:.*]] = "wse.gather"(%[[A]]) {col_dim = 1 : i64, col_panel = 0 : i64, color = 1 : i64, row_dim = 0 : i64, row_panel = 0 : i64, skew = 0 : i64} : (memref<4x8xf32>) -> tensor<8x32xf32>
+    %t = "wse.gather"(%a) {row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64, col_panel = 0 : i64, skew = 0 : i64, color = 1 : i64} : (memref<4x8xf32>) -> tensor<8x32xf32>
     // CHECK-NEXT: "wse.yield"(%[[T]])
     "wse.yield"(%t) : (tensor<8x32xf32>) -> ()
   // CHECK: {flops = 0 : i64, height = 2 : i64, kind = "summa", slot = 0 : i64, sym_name = "fc", width = 4 : i64, x = 0 : i64, y = 0 : i64}

@@ -187,6 +187,24 @@ def test_cyclic_shift_wraps_the_long_way():
     assert links.phase_cycles() == 16 + 7
 
 
+def test_cyclic_shift_over_a_folded_ring_goes_at_most_two_hops():
+    # The same shift with the row's PEs in interleaved order (0, 2, 4, 6, 7, 5, 3, 1):
+    # the even PEs' blocks go one way and the odd PEs' the other, two hops each,
+    # so every link carries one block each way.
+    links = row(8)
+    links.add_shift((0, 0, 8, 1), -1, 0, 16, wrap=True, folded=True)
+    np.testing.assert_array_equal(links.west[0], [0] + [16] * 7)
+    np.testing.assert_array_equal(links.east[0], [16] * 7 + [0])
+    assert links.ramp_in[0].tolist() == links.ramp_out[0].tolist() == [16] * 8
+    assert links.phase_cycles() == 16 + 2
+    columns = LinkLoads(SMALL)
+    columns.add_shift((2, 0, 3, 8), 0, -3, 16, wrap=True, folded=True)  # three PEs north: 6 hops, 3 blocks a link
+    assert columns.north[1:, 2:5].min() == columns.north.max() == 48 and columns.south[:7, 2:5].min() == 48
+    assert columns.phase_cycles() == 48 + 6
+    with pytest.raises(ValueError, match="a folded shift moves along one axis"):
+        columns.add_shift((0, 0, 2, 2), 1, 1, 1, wrap=True, folded=True)
+
+
 def test_diagonal_shift_routes_x_then_y():
     links = LinkLoads(SMALL)
     links.add_shift((0, 0, 2, 2), 3, 2, 1)

@@ -19,10 +19,10 @@ func.func @f(%x: tensor<4x6xf32>) -> tensor<4x6xf32> {{
     %a = "wse.buffer"() {{name = "a"}} : () -> memref<2x2xf32>
     %b = "wse.buffer"() {{name = "b"}} : () -> memref<2x2xf32>
     "wse.scatter"(%x, %a) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64,
-        col_panel = 0 : i64, color = 0 : i64}} : (tensor<4x6xf32>, memref<2x2xf32>) -> ()
+        col_panel = 0 : i64, skew = 0 : i64, color = 0 : i64}} : (tensor<4x6xf32>, memref<2x2xf32>) -> ()
     {transfer}
     %t = "wse.gather"(%b) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64,
-        col_panel = 0 : i64, color = 0 : i64}} : (memref<2x2xf32>) -> tensor<4x6xf32>
+        col_panel = 0 : i64, skew = 0 : i64, color = 0 : i64}} : (memref<2x2xf32>) -> tensor<4x6xf32>
     "wse.yield"(%t) : (tensor<4x6xf32>) -> ()
   }}) {{sym_name = "r", kind = "rowwise", x = 0 : i64, y = 0 : i64, width = 3 : i64, height = 2 : i64,
        slot = 0 : i64, flops = 0 : i64}} : () -> tensor<4x6xf32>
@@ -136,11 +136,11 @@ func.func @f(%x: tensor<4x6xf32>) -> tensor<4x4xf32> {{
       }}
     }}) : () -> ()
     %a = "wse.buffer"() {{name = "a"}} : () -> memref<2x4xf32>
-    "wse.scatter"(%x, %a) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64, col_panel = 2 : i64,
+    "wse.scatter"(%x, %a) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64, col_panel = 2 : i64, skew = 0 : i64,
         color = 2 : i64}} : (tensor<4x6xf32>, memref<2x4xf32>) -> ()
     %ap = "wse.buffer"() {{name = "ap"}} : () -> memref<2x2xf32>
     %b = "wse.buffer"() {{name = "b"}} : () -> memref<4x2xf32>
-    "wse.scatter"(%w, %b) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 2 : i64, col_panel = 0 : i64,
+    "wse.scatter"(%w, %b) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 2 : i64, col_panel = 0 : i64, skew = 0 : i64,
         color = 3 : i64}} : (tensor<6x4xf32>, memref<4x2xf32>) -> ()
     %bp = "wse.buffer"() {{name = "bp"}} : () -> memref<2x2xf32>
 {next_panels}    "wse.steps"() ({{
@@ -159,7 +159,7 @@ func.func @f(%x: tensor<4x6xf32>) -> tensor<4x4xf32> {{
         }}
       }}) : () -> ()
     }}) {{count = 3 : i64, buffers = {buffers} : i64}} : () -> ()
-    %t = "wse.gather"(%c) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64, col_panel = 0 : i64,
+    %t = "wse.gather"(%c) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64, col_panel = 0 : i64, skew = 0 : i64,
         color = 4 : i64}} : (memref<2x2xf32>) -> tensor<4x4xf32>
     "wse.yield"(%t) : (tensor<4x4xf32>) -> ()
   }}) {{sym_name = "summa", kind = "summa", x = 0 : i64, y = 0 : i64, width = 2 : i64, height = 2 : i64,

@@ -12,7 +12,7 @@ from wafer.examples.gpt_decode import GptDecoder, decode_inputs
 from wafer.passes.wse_partition import is_init
 from wafer.wse_target.machine import SMALL
 
-from wse_checks import ops_in, regions
+from wse_checks import ops_in, products, regions
 
 MODES = ("pipelined", "whole-wafer")
 
@@ -25,7 +25,7 @@ def test_a_batch_1_linear_layer_sums_along_pe_rows_with_its_epilogue(mode):
     program = wafer.compile(model, (x,), target="wse", machine="small", mode=mode)
     torch.testing.assert_close(program(x), model(x).detach(), rtol=1e-4, atol=1e-5)
     (region,) = regions(program, "rowwise")
-    assert not regions(program, "summa")
+    assert not products(program)
     names = [op.name for op in ops_in(region)]
     assert "wse.reduce" in names and "wse.steps" not in names  # combined along rows, not stepped
     generics = [op for op in ops_in(region) if op.name == "linalg.generic" and not is_init(op)]
@@ -37,16 +37,16 @@ def test_a_batch_1_linear_layer_sums_along_pe_rows_with_its_epilogue(mode):
     assert row.region[2] > 1 and row.region[3] > 1
 
 
-def test_a_matrix_vector_product_whose_init_holds_the_bias_stays_summa():
+def test_a_matrix_vector_product_whose_init_holds_the_bias_is_stepped():
     """A 1x1 convolution of a 1x1 plane (squeeze-excite's) starts its sums from
     its bias: partial sums on several PEs would each add it, so it is not split
-    along k across a row but stepped, SUMMA style."""
+    along k across a row but stepped (SUMMA or Cannon)."""
     torch.manual_seed(0)
     model = nn.Conv2d(32, 8, 1)
     x = torch.randn(1, 32, 1, 1)
     program = wafer.compile(model, (x,), target="wse", machine="small", mode="whole-wafer")
     torch.testing.assert_close(program(x), model(x).detach(), rtol=1e-4, atol=1e-5)
-    assert len(regions(program, "summa")) == 1
+    assert len(products(program)) == 1
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -62,8 +62,8 @@ def test_a_decode_step_matches_pytorch_with_the_cache_as_input(mode):
     for g, e in zip(got, expected):
         torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-5)
     # The projections and the MLP are matrix-vector products: none steps across the fabric.
-    products = [r for r in regions(program, "rowwise") if any(op.name == "wse.reduce" for op in ops_in(r))]
-    assert len(products) >= 4  # qkv, out, up and down
+    gemvs = [r for r in regions(program, "rowwise") if any(op.name == "wse.reduce" for op in ops_in(r))]
+    assert len(gemvs) >= 4  # qkv, out, up and down
     assert 0 < program.report.sram_high_water_max <= SMALL.sram_bytes
 
 

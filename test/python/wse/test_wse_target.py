@@ -152,17 +152,18 @@ def test_calls_are_checked_like_the_cpu_target():
         exe.estimate()
 
 
-@pytest.mark.parametrize("n, buffers", [(72, 2), (80, 1)])
+@pytest.mark.parametrize("n, buffers", [(120, 2), (128, 1)])
 def test_a_summa_double_buffers_its_panels_where_the_sram_holds_them(n, buffers):
-    """On 2x2 PEs, the blocks and panels of a 72^3 GEMM leave room for a second
-    pair of panels (36.3 KB in all); those of an 80^3 GEMM do not (32 KB, 44.8
-    with a second pair of 40x40 panels, over 90% of 48 KB). Either way the
-    numbers match."""
+    """On 2 rows of 4 PEs (not a square: SUMMA), the blocks and panels of a
+    120^3 GEMM (32.4 KB) leave room for a second pair of panels (10.8 KB);
+    those of a 128^3 GEMM do not (36.9 KB, 49.2 with a second pair, over 90%
+    of 48 KB). Either way the numbers match."""
     from torch_mlir import ir
 
     from wse_checks import ops_in
 
-    exe = wafer.compile_mlir(matmul_mlir(n, n, n), target="wse", machine="small", region=(2, 2))
+    exe = wafer.compile_mlir(matmul_mlir(n, n, n), target="wse", machine="small", region=(4, 2))
+    assert [op.kind for op in exe.estimate("gemm").ops] == ["summa"]
     (steps,) = [op for op in ops_in(exe.module.operation) if op.name == "wse.steps"]
     assert ir.IntegerAttr(steps.attributes["buffers"]).value == buffers
     names = [ir.StringAttr(op.attributes["name"]).value for op in ops_in(exe.module.operation)

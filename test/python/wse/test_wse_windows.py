@@ -9,7 +9,7 @@ from torch_mlir import ir
 import wafer
 from wafer.examples.models import EXAMPLES
 from wafer.wse_target.machine import SMALL
-from wse_checks import ops_in, regions
+from wse_checks import ops_in, products, regions
 
 MODES = ("pipelined", "whole-wafer")
 # At batch 2 the ResNet block's im2col patches (9x its activations, for each of its
@@ -39,7 +39,7 @@ def test_cnn_matches_pytorch(name, batch, mode):
     # summed along the PE rows of a rowwise region (MeshGEMV).
     convs = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
     linears = sum(isinstance(m, torch.nn.Linear) for m in model.modules())
-    assert len(regions(program, "summa")) == convs + (linears if batch > 1 else 0)
+    assert len(products(program)) == convs + (linears if batch > 1 else 0)
     report = program.report
     assert report.cycles > 0 and 0 < report.sram_high_water_max <= SMALL.sram_bytes
 

@@ -13,7 +13,7 @@ import wafer
 from wafer.passes.linalg_queries import REDUCTION, iterator_types
 from wafer.wse_target.machine import SMALL
 
-from wse_checks import compile_and_check, ops_in, regions
+from wse_checks import compile_and_check, ops_in, products, regions
 from zoo_blocks import BUILDERS, build
 
 MODES = ("pipelined", "whole-wafer")
@@ -44,7 +44,7 @@ def test_only_dense_products_step_across_the_fabric(mode):
     model, _, program = compiled("mobilenet", mode)
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     dense = sum(conv.groups == 1 for conv in convs)
-    assert len(regions(program, "summa")) == dense
+    assert len(products(program)) == dense
     windows = [region for region in regions(program, "rowwise")
                if any(op.name == "linalg.generic" and len(iterator_types(op)) == 5 for op in ops_in(region))]
     assert len(windows) == sum(conv.groups > 1 for conv in convs)
@@ -54,7 +54,7 @@ def test_a_residual_summed_over_the_plane_is_a_reduction_not_a_product():
     """bn2 + shortcut, ReLU and the global average fuse into one sum over the
     plane that reads two tensors along its reduced loops; it is not a matmul."""
     _, _, program = compiled("resnet", "whole-wafer")
-    assert len(regions(program, "summa")) == 3  # conv1, conv2, shortcut; fc is a matrix-vector product
+    assert len(products(program)) == 3  # conv1, conv2, shortcut; fc is a matrix-vector product
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -62,11 +62,11 @@ def test_an_activation_between_matmuls_runs_once_per_element(mode):
     """Fused into the down-projection's operand, GELU's tanh would run once per
     multiply-add; it runs in the up-projection's epilogue, or on its own."""
     _, _, program = compiled("mlp", mode)
-    summas = regions(program, "summa")
+    summas = products(program)
     assert len(summas) == 2
     for region in summas:
-        products = [op for op in ops_in(region) if op.name == "linalg.generic" and REDUCTION in iterator_types(op)]
-        assert products and not any(inner.name == "math.tanh" for op in products for inner in ops_in(op))
+        reductions = [op for op in ops_in(region) if op.name == "linalg.generic" and REDUCTION in iterator_types(op)]
+        assert reductions and not any(inner.name == "math.tanh" for op in reductions for inner in ops_in(op))
 
 
 def test_the_decoder_block_runs_its_lookups_on_the_host_and_the_rest_on_the_wafer():
@@ -74,7 +74,7 @@ def test_the_decoder_block_runs_its_lookups_on_the_host_and_the_rest_on_the_wafe
     kinds = [op.kind for op in program.report.ops]
     # The positions' cumsum and the embedding lookups (fusion copies a lookup into each consumer).
     assert kinds.count("host") >= 3
-    assert kinds.count("summa") >= 6  # q·k, p·v, and the qkv, out, up and down projections
+    assert kinds.count("summa") + kinds.count("cannon") >= 6  # q·k, p·v, and the qkv, out, up and down projections
 
 
 def test_an_elementwise_op_writes_over_the_buffer_its_input_came_in():

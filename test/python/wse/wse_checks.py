@@ -39,6 +39,12 @@ def ops_in(op: ir.Operation) -> list[ir.Operation]:
     return found
 
 
-def regions(program, kind: str) -> list[ir.Operation]:
+def regions(program, *kinds: str) -> list[ir.Operation]:
+    """The program's regions of any of `kinds`."""
     return [op for op in ops_in(program.executable.module.operation)
-            if op.name == "wse.region" and ir.StringAttr(op.attributes["kind"]).value == kind]
+            if op.name == "wse.region" and ir.StringAttr(op.attributes["kind"]).value in kinds]
+
+
+def products(program) -> list[ir.Operation]:
+    """The regions that step a contraction across the fabric, by SUMMA or Cannon."""
+    return regions(program, "summa", "cannon")
