@@ -248,12 +248,12 @@ def lower_relayouts(module: ir.Operation, lanes: int) -> None:
 
 
 def _forward_copies_into_empty(module: ir.Operation) -> None:
-    """An unpack ends by copying into its destination; into a `tensor.empty`
-    that copy is the identity on values, so its source is used instead and
+    """An unpack ends by copying into its destination; on tensors that copy is
+    the identity on values, whatever the destination held (a bias broadcast
+    the packed C was initialized from), so its source is used instead and
     bufferization makes no extra pass over the result."""
     copies = find_ops(module, lambda op: (
-        op.name == "linalg.copy" and len(op.operands) == 2 and isinstance(op.operands[1].owner, ir.OpView)
-        and op.operands[1].owner.name == "tensor.empty" and op.operands[0].type == op.results[0].type))
+        op.name == "linalg.copy" and len(op.operands) == 2 and op.operands[0].type == op.results[0].type))
     for copy in copies:
         copy.results[0].replace_all_uses_with(copy.operands[0])
         copy.erase()

@@ -34,7 +34,9 @@
 // CHECK: vector.fma %{{.*}} : vector<32xf32>
 // CHECK: scf.yield %{{.*}} : vector<8x32xf32>
 // CHECK: vector.transfer_write %{{.*}} : vector<8x32xf32>, tensor<8x32xf32>
-// CHECK: tensor.extract_slice %{{.*}}[0, 0] [17, 33] [1, 1] : tensor<24x64xf32> to tensor<17x33xf32>
+// CHECK: %[[SLICE:.*]] = tensor.extract_slice %{{.*}}[0, 0] [17, 33] [1, 1] : tensor<24x64xf32> to tensor<17x33xf32>
+// The unpack's copy of that slice into %c is the identity on values: the slice is the result.
+// CHECK-NEXT: return %[[SLICE]] : tensor<17x33xf32>
 // With k-unroll=2 no divisor of 65 fits, so the step is its smallest
 // divisor, 5, never 1 (which would lose the FMA contraction).
 // SMALL-LABEL: func.func @odd_sizes
