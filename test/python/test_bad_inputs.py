@@ -300,3 +300,20 @@ def test_bad_compile_options(name):
     assert named in one_error_line(str(info.value))
 
 
+
+
+def test_a_reader_that_stops_early_is_no_error(tmp_path):
+    """`wafer-opt f.mlir | head`: the pipe closes before the output is written; as
+    with mlir-opt, that is not Wafer's error, and no traceback follows."""
+    import subprocess
+    import sys
+
+    source = tmp_path / "f.mlir"
+    source.write_text("func.func @f() { return }")
+    script = ("import sys; from wafer.tools.wafer_opt import main; sys.argv = ['wafer-opt', sys.argv[1]]; "
+              "sys.exit(main())")
+    reader = subprocess.Popen([sys.executable, "-c", script, str(source)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    reader.stdout.close()  # before anything arrives
+    _, stderr = reader.communicate()
+    assert reader.returncode == 0 and b"Traceback" not in stderr and b"BrokenPipe" not in stderr, stderr

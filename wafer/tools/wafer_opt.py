@@ -261,7 +261,11 @@ def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 
 def _write(output: str, text: str) -> None:
     if output == "-":
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader stopped early (`| head`), as it may: nothing is lost
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     try:
         with open(output, "w") as f:
