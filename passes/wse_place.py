@@ -93,12 +93,19 @@ class Demand:
             return stream + compute + (cols if self.reduces_across else 0)
         return stream + compute + self._stepped(rows, cols, self.algorithm(rows, cols))
 
+    def algorithms(self, rows: int, cols: int) -> tuple[str, ...]:
+        """The ways a summa region may step k on rows x cols, the modelled
+        fastest first: SUMMA's multicasts, and Cannon's shifts where they
+        apply (`cannon_fits`); none for a rowwise region."""
+        if self.anchor is None:
+            return ()
+        if not cannon_fits(self.anchor, rows, cols):
+            return (SUMMA,)
+        return tuple(sorted((SUMMA, CANNON), key=lambda algorithm: self._stepped(rows, cols, algorithm)))
+
     def algorithm(self, rows: int, cols: int) -> str:
-        """A summa region's faster way to step k on rows x cols: SUMMA's
-        multicasts, or Cannon's shifts where they apply (`cannon_fits`)."""
-        if self.anchor is None or not cannon_fits(self.anchor, rows, cols):
-            return SUMMA
-        return min((SUMMA, CANNON), key=lambda algorithm: self._stepped(rows, cols, algorithm))
+        """A summa region's modelled fastest way to step k on rows x cols."""
+        return self.algorithms(rows, cols)[0]
 
     def _stepped(self, rows: int, cols: int, algorithm: str) -> float:
         """Cycles of the stepped contraction: each step's product, and its
@@ -248,14 +255,18 @@ def placement_key(fabric, mode: str) -> str:
     return f"{fabric.name} {fabric.width}x{fabric.height} {mode}"
 
 
-def set_rect(region: ir.Operation, need: Demand, x: int, width: int, height: int, slot: int) -> None:
-    """Place `region` on `width` x `height` PEs from column `x` in time slot `slot`;
-    a contraction's region takes the kind of the algorithm `need` finds faster there."""
+def set_rect(region: ir.Operation, need: Demand, x: int, width: int, height: int, slot: int,
+             kind: str = "") -> None:
+    """Place `region` on `width` x `height` PEs from column `x` in time slot `slot`.
+    A contraction's region takes `kind` where that algorithm applies there (a
+    tuning record's), else the one `need` finds faster there."""
     i64 = ir.IntegerType.get_signless(64)
     for key, value in (("x", x), ("y", 0), ("width", width), ("height", height), ("slot", slot)):
         region.attributes[key] = ir.IntegerAttr.get(i64, value)
     if need.anchor is not None:
-        region.attributes["kind"] = ir.StringAttr.get(need.algorithm(height, width))
+        if kind not in need.algorithms(height, width):
+            kind = need.algorithm(height, width)
+        region.attributes["kind"] = ir.StringAttr.get(kind)
 
 
 @dataclass(frozen=True)
@@ -269,9 +280,11 @@ class WsePlace(WaferPass):
     whole-wafer: one region at a time (slot = its position), each on the
       rectangle of the fabric its time model likes best.
     Within its strip or the fabric, a region takes the rectangle the time
-    model of `Demand.cycles` finds fastest among those that hold it, or the
-    one the tuning database's record of it found fastest on the simulator
-    (`wafer tune --target wse`), where that one holds it there.
+    model of `Demand.cycles` finds fastest among those that hold it, and a
+    contraction's region the algorithm (summa or cannon) it models faster
+    there; or the rectangle and algorithm the tuning database's record of it
+    found fastest on the simulator (`wafer tune --target wse`), where that
+    rectangle holds it there.
     A model with more regions than the fabric has columns does not fit
     pipelined; the error says by how much.
 
@@ -300,10 +313,10 @@ class WsePlace(WaferPass):
             record = tuned and tuned.best(region_key(region))
             if record and record.rows <= fabric.height and record.cols <= place.cols \
                     and need.fits(record.rows, record.cols, fabric.sram_bytes):
-                rows, cols = record.rows, record.cols
+                rows, cols, kind = record.candidate
             else:
-                rows, cols = need.shape(fabric.height, place.cols, fabric.sram_bytes)
-            set_rect(region, need, place.x, cols, rows, place.slot)
+                (rows, cols), kind = need.shape(fabric.height, place.cols, fabric.sram_bytes), ""
+            set_rect(region, need, place.x, cols, rows, place.slot, kind)
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,7 @@ def _read(path: Path) -> dict:
                     Placement.from_json(placement)
                 for shape in entry.get("unfit", []):
                     _pair([shape["rows"], shape["cols"]])
+                    _kind(shape)
         return data
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         reason = f"{type(err).__name__}: {err}" if isinstance(err, KeyError) else str(err)
@@ -158,17 +159,32 @@ def _measurement(data: dict) -> Measurement:
 
 @dataclass(frozen=True)
 class Placement:
-    """A region's rectangle of PEs and the cycles the simulator gave it there
-    (its compute and communication, preload included whole-wafer)."""
+    """A region's rectangle of PEs, how a contraction's region steps there
+    (its kind, summa or cannon; "" for a rowwise region, and in records
+    written before the search tried both), and the cycles the simulator gave
+    it (its compute and communication, preload included whole-wafer)."""
 
     rows: int
     cols: int
     cycles: float
+    kind: str = ""
 
     @classmethod
     def from_json(cls, data: dict) -> Placement:
         rows, cols = _pair([data["rows"], data["cols"]])
-        return cls(rows, cols, float(data["cycles"]))
+        return cls(rows, cols, float(data["cycles"]), _kind(data))
+
+    @property
+    def candidate(self) -> tuple[int, int, str]:
+        """What the search tried: (rows, cols, kind)."""
+        return self.rows, self.cols, self.kind
+
+
+def _kind(data: dict) -> str:
+    kind = data.get("kind", "")
+    if not isinstance(kind, str):
+        raise ValueError(f"kind {kind!r} is not a string")
+    return kind
 
 
 class PlacementDatabase:
@@ -192,15 +208,15 @@ class PlacementDatabase:
     def measured(self, region: str) -> list[Placement]:
         return [Placement.from_json(p) for p in self._mine.get(region, {}).get("measured", [])]
 
-    def tried(self, region: str) -> set[tuple[int, int]]:
-        """The rectangles measured or found unfit for `region`."""
+    def tried(self, region: str) -> set[tuple[int, int, str]]:
+        """The (rows, cols, kind) candidates measured or found unfit for `region`."""
         entry = self._mine.get(region, {})
-        return ({(p.rows, p.cols) for p in self.measured(region)}
-                | {(int(s["rows"]), int(s["cols"])) for s in entry.get("unfit", [])})
+        return ({p.candidate for p in self.measured(region)}
+                | {(int(s["rows"]), int(s["cols"]), _kind(s)) for s in entry.get("unfit", [])})
 
-    def reject(self, region: str, rows: int, cols: int) -> None:
-        """Record a rectangle the region's buffers overflow once distributed."""
-        self._mine[region].setdefault("unfit", []).append({"rows": rows, "cols": cols})
+    def reject(self, region: str, rows: int, cols: int, kind: str) -> None:
+        """Record a candidate whose buffers overflow the region's PEs once distributed."""
+        self._mine[region].setdefault("unfit", []).append({"rows": rows, "cols": cols, "kind": kind})
 
     def add(self, region: str, placement: Placement, default: Placement) -> None:
         """Record one simulated rectangle against the placement's own choice (`save` writes it)."""

@@ -2,8 +2,9 @@
 
 The model goes through the wse pipeline up to wse-place. Each region's
 candidates are the rectangles that hold it in its place (its strip, or the
-whole fabric), ranked by wse-place's time model; the first is the
-one wse-place takes. A round puts every region on its next candidate not yet
+whole fabric), each with every algorithm a contraction may step by there
+(SUMMA, and Cannon on a square that k splits over), ranked by wse-place's
+time model; the first is the one wse-place takes. A round puts every region on its next candidate not yet
 measured, distributes and routes a copy of the module, and costs it with
 `estimate()`: each region's row is its own compute and communication, so a
 round measures one candidate of every region (a rectangle that overflows a
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from ..compiler import prepare_wse, run_stages
 from ..diagnostics import WaferError
 from ..dialects.wse import fabric_of, int_attr, regions_of, str_attr
-from ..passes.wse_place import demand, places, placement_key, region_key, set_rect
+from ..passes.wse_place import Demand, demand, places, placement_key, region_key, set_rect
 from ..wse_target.simulator import estimate
 from .database import Placement, PlacementDatabase
 
@@ -92,7 +93,8 @@ class _Search:
         # in that one's strip); the others take its candidate where it fits theirs.
         self.first = {key: self.keys.index(key) for key in self.counts}
         self.candidates = {
-            key: _spread(self.demands[i].candidates(fabric.height, self.places[i].cols, fabric.sram_bytes), rounds)
+            key: _spread(_with_kinds(self.demands[i], self.demands[i].candidates(
+                fabric.height, self.places[i].cols, fabric.sram_bytes)), rounds)
             for key, i in self.first.items()}
 
     def round(self, stages) -> bool:
@@ -117,14 +119,14 @@ class _Search:
                 self._measure(dict(items[:len(items) // 2]), stages)
                 self._measure(dict(items[len(items) // 2:]), stages)
                 return
-            ((key, (rows, cols)),) = chosen.items()
+            ((key, (rows, cols, kind)),) = chosen.items()
             if self.db.default(key) is None:
                 raise  # wse-place's own rectangle: the model does not compile at all
-            self.db.reject(key, rows, cols)
+            self.db.reject(key, rows, cols, kind)
             self.counts[key] += 1
             return
-        for key, (rows, cols) in chosen.items():
-            measured = Placement(rows, cols, cycles[self.names[self.first[key]]])
+        for key, (rows, cols, kind) in chosen.items():
+            measured = Placement(rows, cols, cycles[self.names[self.first[key]]], kind)
             self.db.add(key, measured, self.db.default(key) or measured)  # the first round is wse-place's own
             self.counts[key] += 1
 
@@ -133,14 +135,15 @@ class _Search:
         with self.module.context:
             trial = self.module.operation.clone()
             for region, need, key, place in zip(regions_of(trial), self.demands, self.keys, self.places):
-                rows, cols = chosen.get(key, (int_attr(region, "height"), int_attr(region, "width")))
+                rows, cols, kind = chosen.get(key, (int_attr(region, "height"), int_attr(region, "width"),
+                                                    str_attr(region, "kind")))
                 if cols <= place.cols:
-                    set_rect(region, need, place.x, cols, rows, place.slot)
+                    set_rect(region, need, place.x, cols, rows, place.slot, kind)
             run_stages(trial, stages)
             report = estimate(trial, self.machine, "forward")
         return {op.name: op.compute_cycles + op.comm_cycles for op in report.ops}
 
-    def _next(self, key: str) -> tuple[int, int] | None:
+    def _next(self, key: str) -> tuple[int, int, str] | None:
         tried = self.db.tried(key)
         return next((shape for shape in self.candidates[key] if shape not in tried), None)
 
@@ -150,7 +153,13 @@ class _Search:
                 for key in self.counts]
 
 
-def _spread(ranked: list[tuple[int, int]], count: int) -> list[tuple[int, int]]:
+def _with_kinds(need: Demand, shapes: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+    """Each rectangle with each algorithm a contraction's region may use there,
+    the modelled fastest first; a rowwise region's with the kind "" (it has one)."""
+    return [(rows, cols, kind) for rows, cols in shapes for kind in need.algorithms(rows, cols) or ("",)]
+
+
+def _spread(ranked: list[tuple[int, int, str]], count: int) -> list[tuple[int, int, str]]:
     """`count` of the ranked candidates to measure, in order: the best half by
     the time model, then the rest of the ranking at even steps, so that shapes
     the model ranks low (it misjudges some) are tried too."""

@@ -3,6 +3,7 @@ times, or each region's placed and searched rectangle and cycles."""
 
 from __future__ import annotations
 
+from .database import Placement
 from .placement import PlacementResult
 from .tuner import TuningResult
 
@@ -22,7 +23,7 @@ def table(results: list[TuningResult]) -> str:
 
 
 def placement_table(results: list[PlacementResult]) -> str:
-    header = (f"{'regions':28} {'placed':>9} {'cycles':>11} {'searched':>9} {'cycles':>11} "
+    header = (f"{'regions':28} {'placed':>16} {'cycles':>11} {'searched':>16} {'cycles':>11} "
               f"{'speedup':>7} {'new':>4}")
     lines = [header]
     for result in results:
@@ -30,9 +31,14 @@ def placement_table(results: list[PlacementResult]) -> str:
         names = names if len(names) <= 28 else names[:25] + "..."
         default, best = result.default, result.best
         if default is None or best is None:
-            lines.append(f"{names:28} {'-':>9} {'-':>11} {'-':>9} {'-':>11} {'-':>7} {result.measured_now:>4}")
+            lines.append(f"{names:28} {'-':>16} {'-':>11} {'-':>16} {'-':>11} {'-':>7} {result.measured_now:>4}")
             continue
-        lines.append(f"{names:28} {default.rows:>4}x{default.cols:<4} {default.cycles:11,.0f} "
-                     f"{best.rows:>4}x{best.cols:<4} {best.cycles:11,.0f} {default.cycles / best.cycles:6.2f}x "
+        lines.append(f"{names:28} {_placement(default):>16} {default.cycles:11,.0f} "
+                     f"{_placement(best):>16} {best.cycles:11,.0f} {default.cycles / best.cycles:6.2f}x "
                      f"{result.measured_now:>4}")
     return "\n".join(lines)
+
+
+def _placement(placement: Placement) -> str:
+    """rows x cols, and the algorithm of a contraction's region: 16x16 cannon."""
+    return f"{placement.rows}x{placement.cols} {placement.kind}".strip()

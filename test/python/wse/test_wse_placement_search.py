@@ -38,8 +38,8 @@ def test_every_region_gets_a_record_no_slower_than_its_placement(tuned):
     for result in results:
         assert result.best.cycles <= result.default.cycles
         assert 1 <= result.measured_now <= 6
-        measured = [(p["rows"], p["cols"]) for p in records[result.region]["measured"]]
-        assert len(measured) == len(set(measured))  # no rectangle twice
+        measured = [(p["rows"], p["cols"], p["kind"]) for p in records[result.region]["measured"]]
+        assert len(measured) == len(set(measured))  # no candidate twice
 
 
 def test_a_tuned_compile_is_no_slower(tuned):
@@ -81,7 +81,7 @@ def test_a_rerun_measures_the_next_candidates(tuned, tmp_path):
     again = tune_placement(model, (x,), database=str(copy), machine="small", mode=mode, rounds=2, progress=False)
     records = json.loads(copy.read_text())["wse"][f"small 32x32 {mode}"]
     for before, after in zip(first, again):
-        measured = [(p["rows"], p["cols"]) for p in records[after.region]["measured"]]
+        measured = [(p["rows"], p["cols"], p["kind"]) for p in records[after.region]["measured"]]
         assert len(measured) == len(set(measured)) == before.measured_now + after.measured_now
 
 
@@ -94,6 +94,45 @@ def test_a_record_that_does_not_hold_its_region_is_ignored(tuned, tmp_path):
     edited.write_text(json.dumps(data))
     program = wafer.compile(model, (x,), target="wse", machine="small", mode=mode, tuning=str(edited))
     assert rects(program) == rects(wafer.compile(model, (x,), target="wse", machine="small", mode=mode))
+
+
+def test_on_a_square_the_search_measures_both_algorithms_and_keeps_the_faster(tmp_path):
+    """A 64x64x64 product on the whole 'small' fabric: on each square that k
+    splits over, the search measures the region as SUMMA and as Cannon, and a
+    compile with the database steps it as the faster of its best record."""
+    torch.manual_seed(0)
+    model, x = torch.nn.Linear(64, 64, bias=False).eval(), torch.randn(64, 64)
+    database = tmp_path / "db.json"
+    (result,) = tune_placement(model, (x,), database=str(database), machine="small", mode="whole-wafer",
+                               rounds=8, progress=False)
+    measured = json.loads(database.read_text())["wse"]["small 32x32 whole-wafer"][result.region]["measured"]
+    kinds = {}
+    for p in measured:
+        kinds.setdefault((p["rows"], p["cols"]), {})[p["kind"]] = p["cycles"]
+    assert any(set(both) == {"summa", "cannon"} for both in kinds.values()), kinds
+    assert result.best.cycles == min(p["cycles"] for p in measured)
+    program = wafer.compile(model, (x,), target="wse", machine="small", mode="whole-wafer", tuning=str(database))
+    (row,) = program.estimate().ops
+    assert (row.kind, row.region[3], row.region[2]) == (result.best.kind, result.best.rows, result.best.cols)
+    assert row.compute_cycles + row.comm_cycles == result.best.cycles
+    torch.testing.assert_close(program(x), model(x).detach(), rtol=1e-4, atol=1e-5)
+
+
+def test_a_record_of_cannon_where_it_does_not_apply_falls_back_to_the_model(tmp_path):
+    """A hand-edited record asks for Cannon on a rectangle that is not square:
+    wse-place steps the region by the algorithm that applies there."""
+    torch.manual_seed(0)
+    model, x = torch.nn.Linear(64, 64, bias=False).eval(), torch.randn(64, 64)
+    database = tmp_path / "db.json"
+    (result,) = tune_placement(model, (x,), database=str(database), machine="small", mode="whole-wafer",
+                               rounds=1, progress=False)
+    data = json.loads(database.read_text())
+    data["wse"]["small 32x32 whole-wafer"][result.region]["best"] = {"rows": 8, "cols": 16, "cycles": 1.0,
+                                                                     "kind": "cannon"}
+    database.write_text(json.dumps(data))
+    program = wafer.compile(model, (x,), target="wse", machine="small", mode="whole-wafer", tuning=str(database))
+    (row,) = program.estimate().ops
+    assert (row.kind, row.region[3], row.region[2]) == ("summa", 8, 16)
 
 
 def test_identical_layers_share_one_record(tmp_path):
@@ -153,6 +192,7 @@ def test_a_rectangle_that_overflows_when_distributed_is_recorded_unfit(tmp_path,
                              progress=False)
     records = json.loads(database.read_text())["wse"]["small 32x32 whole-wafer"]
     (key,) = failing
-    assert records[key]["unfit"] == [{"rows": failing[key][0], "cols": failing[key][1]}]
+    rows, cols, kind = failing[key]
+    assert records[key]["unfit"] == [{"rows": rows, "cols": cols, "kind": kind}]
     assert all(len(records[r.region]["measured"]) == 3 for r in results if r.region != key)
     assert len(records[key]["measured"]) == 2
