@@ -20,6 +20,7 @@ _PASSES: dict[str, str] = {
     "wafer-check-gather-bounds": "check_gather_bounds:CheckGatherBounds",
     "wafer-fold-transpose": "fold_transpose:FoldTranspose",
     "wafer-fold-broadcast": "fold_broadcast:FoldBroadcast",
+    "wafer-fold-channel-affine": "fold_channel_affine:FoldChannelAffine",
     "wafer-decompose-attention": "decompose_attention:DecomposeAttention",
     "wafer-fuse": "fuse:Fuse",
     "wafer-fuse-epilogues": "fuse_epilogues:FuseEpilogues",

@@ -122,3 +122,45 @@ func.func @plain_add(%x: tensor<1x8x7x7xf32>, %z: tensor<1x8x7x7xf32>) -> tensor
   } -> tensor<1x8x7x7xf32>
   return %y : tensor<1x8x7x7xf32>
 }
+
+// A SiLU alone (a folded batch norm left nothing per channel) over rows of 14,
+// not whole vectors: LLVM's loop vectorizer would leave its exp and division
+// scalar, so it is tiled into rows, which wafer-vectorize vectorizes.
+// CHECK-LABEL: func.func @lone_silu_ragged_rows
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<1x1x1x14xf32>) outs(%{{.*}} : tensor<1x1x1x14xf32>)
+// CHECK: math.exp
+func.func @lone_silu_ragged_rows(%x: tensor<1x8x14x14xf32>) -> tensor<1x8x14x14xf32> {
+  %e = tensor.empty() : tensor<1x8x14x14xf32>
+  %y = linalg.generic {indexing_maps = [#row, #row], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : tensor<1x8x14x14xf32>) outs(%e : tensor<1x8x14x14xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %one = arith.constant 1.0 : f32
+    %n = arith.negf %a : f32
+    %x1 = math.exp %n : f32
+    %d = arith.addf %x1, %one : f32
+    %g = arith.divf %a, %d : f32
+    linalg.yield %g : f32
+  } -> tensor<1x8x14x14xf32>
+  return %y : tensor<1x8x14x14xf32>
+}
+
+// The same over rows of 32, whole vectors: left untiled, as wafer-vectorize takes it.
+// CHECK-LABEL: func.func @lone_silu_whole_vector_rows
+// CHECK-NOT: scf.for
+func.func @lone_silu_whole_vector_rows(%x: tensor<1x8x4x32xf32>) -> tensor<1x8x4x32xf32> {
+  %e = tensor.empty() : tensor<1x8x4x32xf32>
+  %y = linalg.generic {indexing_maps = [#row, #row], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : tensor<1x8x4x32xf32>) outs(%e : tensor<1x8x4x32xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %one = arith.constant 1.0 : f32
+    %n = arith.negf %a : f32
+    %x1 = math.exp %n : f32
+    %d = arith.addf %x1, %one : f32
+    %g = arith.divf %a, %d : f32
+    linalg.yield %g : f32
+  } -> tensor<1x8x4x32xf32>
+  return %y : tensor<1x8x4x32xf32>
+}
