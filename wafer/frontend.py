@@ -26,6 +26,7 @@ from torch_mlir.compiler_utils import TorchMlirCompilerError
 from torch_mlir.extras.fx_decomp_util import get_decomposition_table
 from torch_mlir.extras.fx_importer import _get_mlir_op_name_for_schema
 
+from .adaptive_pooling import DECOMPOSITIONS as ADAPTIVE_POOLING, uneven_adaptive_pooling_ops, uneven_or
 from .compiler import compile_module
 from .context import make_context
 from .diagnostics import Diagnostic, WaferError, collect_diagnostics, first_line
@@ -166,6 +167,8 @@ def _decompositions() -> dict:
     table = {op: fn for op, fn in get_decomposition_table().items() if op.overloadpacket not in _ATTENTION_OPS}
     table[torch.ops.aten.gelu.default] = torch._decomp.decomposition_table[torch.ops.aten.gelu.default]
     table[torch.ops.aten.convolution.default] = depthwise_transposed_convolution
+    for op, decomposition in ADAPTIVE_POOLING.items():
+        table[op] = uneven_or(decomposition, table.get(op))
     return table
 
 
@@ -197,14 +200,16 @@ def _needs_decomposition(program) -> set:
       (0.79772 for 0.79788: results off by 5e-5); torch's own decomposition.
     - A depthwise transposed convolution: torch-mlir's lowering fails on an
       invalid collapse_shape; Wafer's decomposition (transposed_convolution.py)
-      of aten.convolution, which a conv_transpose2d decomposes into."""
+      of aten.convolution, which a conv_transpose2d decomposes into.
+    - Adaptive pooling whose windows differ in size or spacing: torch-mlir
+      assumes one window and one stride; Wafer's decomposition (adaptive_pooling.py)."""
     ops = set()
     if any(node.target == torch.ops.aten.gelu.default and node.kwargs.get("approximate") == "tanh"
            for node in program.graph.nodes):
         ops.add(torch.ops.aten.gelu.default)
     if has_depthwise_transposed_convolution(program):
         ops.add(torch.ops.aten.convolution.default)
-    return ops
+    return ops | uneven_adaptive_pooling_ops(program)
 
 
 _ATTENTION_OPS = (torch.ops.aten.scaled_dot_product_attention, torch.ops.aten._scaled_dot_product_attention_math,

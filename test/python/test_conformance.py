@@ -58,6 +58,15 @@ PROGRAMS = {
     "adaptive_max_pool2d_indices": (lambda x: F.adaptive_max_pool2d(x, (3, 2), return_indices=True), lambda: (rand(1, 2, 7, 5),)),
     "adaptive_max_pool1d": (lambda x: F.adaptive_max_pool1d(x, 4), lambda: (rand(2, 3, 9),)),
     "adaptive_avg_pool2d_fixed": (lambda x: F.adaptive_avg_pool2d(x, (2, 2)), lambda: (rand(1, 3, 8, 8),)),
+    # windows that differ in size or spacing, or repeat: Wafer decomposes them (adaptive_pooling.py)
+    "adaptive_max_pool2d_uneven_indices": (lambda x: F.adaptive_max_pool2d(x, (3, 2), return_indices=True),
+                                           lambda: (rand(1, 2, 5, 7),)),
+    # many equal maxima: the index is the first in row-major order, as PyTorch's
+    "adaptive_max_pool2d_uneven_ties": (lambda x: F.adaptive_max_pool2d((x * 2).round(), (3, 3), return_indices=True),
+                                        lambda: (rand(2, 3, 7, 8),)),
+    "adaptive_max_pool1d_repeating": (lambda x: F.adaptive_max_pool1d(x, 5, return_indices=True), lambda: (rand(2, 3, 2),)),
+    "adaptive_avg_pool2d_uneven": (lambda x: F.adaptive_avg_pool2d(x, (3, 5)), lambda: (rand(1, 3, 7, 8),)),
+    "adaptive_avg_pool1d_uneven": (lambda x: F.adaptive_avg_pool1d(x, 3), lambda: (rand(2, 3, 5),)),
     "avg_pool2d_ceil_excluding_pad": (lambda x: F.avg_pool2d(x, 3, 2, padding=1, ceil_mode=True, count_include_pad=False),
                                       lambda: (rand(1, 2, 8, 8),)),
     # normalizations, softmax, reductions
@@ -166,21 +175,3 @@ def test_program_matches_eager(name):
 def test_numbers_come_back_as_numbers_from_numpy_inputs():
     compiled = wafer.compile(Program(lambda x: x.argmax().item()), (rand(4),))
     assert compiled(torch.tensor([0.0, 3.0, 1.0, 2.0]).numpy()) == 1
-
-
-class UnevenPool(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.pool = torch.nn.AdaptiveMaxPool2d((3, 2))
-
-    def forward(self, x):
-        return self.pool(x)
-
-
-def test_uneven_adaptive_max_pooling_is_refused_with_its_layer():
-    """5 rows to 3 has windows of sizes 2, 3, 2, which torch-mlir's lowering
-    cannot express: refused before the import, where it failed to verify."""
-    with pytest.raises(wafer.WaferError) as info:
-        wafer.compile(UnevenPool().eval(), (rand(1, 2, 5, 4),))
-    assert str(info.value).startswith(f"{__file__}:")
-    assert ": error: in layer 'pool': Wafer cannot lower adaptive max pooling of 5 to 3" in str(info.value)
