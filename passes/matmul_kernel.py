@@ -58,9 +58,12 @@ def emit_kernel(root: ir.Value, name: str, contraction: Contraction, kernel: Ker
             if panel_chunk(gather, kernel.nr) is None:  # else gather_into_panels copies it
                 window = structured.TileUsingForOp(fused.fused_op, sizes=[1, 1, 1, 1, 0, 0]).tiled_linalg_op
                 copy_windows(window, unit_stride(gather))
+    if kernel.k_tile:  # K in blocks inside the tile (see `k_tiled`)
+        k_sizes = [kernel.k_tile if d == pk else 0 for d in loops]
+        tile = structured.TileUsingForOp(tile, sizes=k_sizes).tiled_linalg_op
     # Then one register block per step, K innermost. A loop of one trip is not made at
     # all, so the pattern rewrites below never fold away a loop whose handle is live.
-    trips = {pm: kernel.tm, pn: kernel.tn, pk: (kernel.k_block or contraction.extents[pk]) // kernel.kc}
+    trips = {pm: kernel.tm, pn: kernel.tn, pk: (kernel.k_tile or kernel.k_block or contraction.extents[pk]) // kernel.kc}
     step = {pm: 1, pn: 1, pk: kernel.kc}
     sizes = [0 if trips.get(d, contraction.extents[d] if contraction.roles[d] == "k" else 1) == 1
              else step.get(d, 1) for d in loops]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from ..tuning.database import KernelChoice
 from ..tuning.signature import ContractionSignature
+from .cpu_target import F32_BYTES, CpuTarget
 from .linalg_builders import largest_divisor
 from .matmul_contraction import Contraction, in_parallel_loop
 from .matmul_gathers import im2col_gather, im2col_row
@@ -19,7 +20,8 @@ class Kernel:
     of tm x tn register blocks that is one `scf.forall` iteration, or one
     iteration of a serial loop when the matmul is too small for threads.
     A nonzero `k_block` splits K into blocks of that many steps, each
-    packing its own part of the operands (see `k_blocked`)."""
+    packing its own part of the operands (see `k_blocked`); a nonzero
+    `k_tile` loops over K in blocks inside each cache tile (see `k_tiled`)."""
 
     mr: int
     nr: int
@@ -28,13 +30,15 @@ class Kernel:
     tn: int
     parallel: bool  # cache tiles as an scf.forall (threads), or a serial loop
     k_block: int = 0
+    k_tile: int = 0
 
     def describe(self, contraction: Contraction) -> str:
         batch = f"{contraction.extent('b')}x" if "b" in contraction.roles else ""
         m, n, k = (contraction.extent(r) for r in "mnk")
         return (f"packed matmul {batch}{m}x{n}x{k}: register block {self.mr}x{self.nr}, "
                 f"k unroll {self.kc}, cache tile {self.tm * self.mr}x{self.tn * self.nr}"
-                + (f", k block {self.k_block}" if self.k_block else "") + ("" if self.parallel else ", serial"))
+                + (f", k block {self.k_block}" if self.k_block else "")
+                + (f", k tile {self.k_tile}" if self.k_tile else "") + ("" if self.parallel else ", serial"))
 
 
 def _k_step(k: int, limit: int) -> int:
@@ -86,22 +90,51 @@ def k_blocked(kernel: Kernel, contraction: Contraction, limit: int) -> Kernel:
     The block is a multiple of kc dividing K, at least half of `limit`;
     K up to `limit` stays whole.
     """
-    k, n = contraction.extents[contraction.primary["k"]], contraction.extents[contraction.primary["n"]]
+    n = contraction.extents[contraction.primary["n"]]
+    block = _k_block(kernel, contraction, limit)
+    return replace(kernel, k_block=block, tn=math.ceil(n / kernel.nr)) if block else kernel
+
+
+def k_tiled(kernel: Kernel, contraction: Contraction, limit: int, cpu: CpuTarget) -> Kernel:
+    """`kernel` looping over K in blocks of up to `limit` steps inside each cache
+    tile, where a whole K's panels would not stay in the caches that reuse them.
+
+    Each register block of a row reuses the row's A panel (mr x K) from L1, and
+    each row of register blocks reuses the tile's B panels (K x tn nr) from L2.
+    A deep K pushes them out to the next level: a 7x7 convolution's 49x512x4608
+    im2col contraction streamed its 2.4 MB of B panels per tile from L3 once per
+    row of blocks. In blocks (BLIS's kc), only one block's panels need to stay,
+    for the price of bringing C's register blocks back once per block. Half of
+    each cache is left for the rest (C, the next panels); a block is a multiple
+    of kc dividing K, at least half of `limit`.
+    """
+    k = contraction.extents[contraction.primary["k"]]
+    deep_a = kernel.tn > 1 and kernel.mr * k * F32_BYTES > cpu.l1d_bytes // 2
+    deep_b = kernel.tm > 1 and k * kernel.tn * kernel.nr * F32_BYTES > cpu.l2_bytes // 2
+    block = _k_block(kernel, contraction, limit) if deep_a or deep_b else 0
+    return replace(kernel, k_tile=block) if block else kernel
+
+
+def _k_block(kernel: Kernel, contraction: Contraction, limit: int) -> int:
+    """The largest multiple of kc dividing K, of at least half of `limit` and at
+    most `limit` steps; 0 when K is no deeper than `limit` or there is none."""
+    k = contraction.extents[contraction.primary["k"]]
     blocks = [b for b in range(kernel.kc, limit + 1, kernel.kc) if k % b == 0 and 2 * b >= limit]
-    if k <= limit or not blocks:
-        return kernel
-    return replace(kernel, k_block=blocks[-1], tn=math.ceil(n / kernel.nr))
+    return blocks[-1] if k > limit and blocks else 0
 
 
-def plan_kernel(contraction: Contraction, choice: KernelChoice, lanes: int, parallel_flops: int,
+def plan_kernel(contraction: Contraction, choice: KernelChoice, cpu: CpuTarget, parallel_flops: int,
                 row: int = 0) -> tuple[Kernel, bool]:
-    """The kernel `choice` gives `contraction`, and whether B is packed per cache
-    tile (see `packs_b_per_tile`); else a B packed at run time goes in K blocks."""
-    kernel = choose_kernel(contraction, choice.register_tile, lanes, choice.k_unroll, choice.cache_tile,
+    """The kernel `choice` gives `contraction` on `cpu`, and whether B is packed
+    per cache tile (see `packs_b_per_tile`); else a B packed at run time goes in
+    K blocks, and any other deep K is looped over in blocks inside the cache tiles."""
+    kernel = choose_kernel(contraction, choice.register_tile, cpu.lanes, choice.k_unroll, choice.cache_tile,
                            parallel_flops, row)
     per_tile = kernel.parallel and packs_b_per_tile(contraction, kernel)
     if kernel.parallel and not per_tile and not contraction.constant[1]:
         kernel = k_blocked(kernel, contraction, choice.k_block)
+    if not kernel.k_block:
+        kernel = k_tiled(kernel, contraction, choice.k_block, cpu)
     return kernel, per_tile
 
 

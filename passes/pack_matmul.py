@@ -101,7 +101,8 @@ class PackMatmul(TargetedPass):
       threads: the worker threads the kernels run on; a record applies only
         at the thread count it was measured with.
       k-block: K steps per block when B is packed at run time and not per
-        cache tile (see `k_blocked`). 128 keeps an 8x32 kernel's kc x nr
+        cache tile (see `k_blocked`), and per block of a K too deep for the
+        caches otherwise (see `k_tiled`). 128 keeps an 8x32 kernel's kc x nr
         panel of B (16 KB) in half of a 32 KB L1; with AVX2's 4x16 kernel
         it was as fast as 256 and held less (bench/kernel_tiles.py).
     """
@@ -186,7 +187,7 @@ class PackMatmul(TargetedPass):
             signature = tuning_signature(contraction, self.threads)
             tuned = database.lookup(signature) if database is not None and signature is not None else None
         choice = tuned.choice if tuned is not None else self._options_choice()
-        kernel, per_tile = plan_kernel(contraction, choice, self.cpu.lanes, parallel_flops, row)
+        kernel, per_tile = plan_kernel(contraction, choice, self.cpu, parallel_flops, row)
         return kernel, per_tile, tuned, gather, row
 
     def _options_choice(self) -> KernelChoice:

@@ -7,6 +7,7 @@ register block, the cache tile and the K unroll do not divide, a single row
 
 import numpy as np
 import pytest
+import torch
 from linalg_programs import MATMUL
 from torch_reference import compile_checked
 
@@ -410,3 +411,29 @@ def test_ragged_image_convolutions_split_off(threads, batch):
     for filters, k in ((64, 16), (16, 576)):
         assert_strategy(compiled, f"packed matmul {filters}x{whole}x{k}")
         assert_strategy(compiled, f"packed matmul {filters}x{rest}x{k}")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("rows,k,n,tile", [(40, 1040, 96, 104), (36, 1024, 200, 128), (40, 256, 96, None)])
+def test_deep_k_looped_in_blocks_inside_cache_tiles(rows, k, n, tile, threads):
+    """Constant weights whose K is too deep for a row's A panel (8 x K floats)
+    to stay in half of the avx512 preset's 32 KB L1 loop over K in blocks inside
+    each cache tile, C brought back per block; a shallow K stays whole. 1040 =
+    10 blocks of 104; 36 rows pad A, 200 columns pad B."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(k, n).eval()
+    compiled = compile_checked(model, (torch.randn(rows, k),), threads=threads, machine="avx512")
+    blocked = [s for s in compiled.compile_report.strategies if "k tile" in s]
+    assert blocked == ([] if tile is None else [blocked[0]])
+    if tile is not None:
+        assert f"k tile {tile}" in blocked[0]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_deep_k_convolution_on_a_small_image_looped_in_blocks(threads):
+    """A 7x7 image's 3x3 convolution over 96 channels: its im2col contraction
+    (49 pixels x 64 filters x 864) loops over K in blocks of 96."""
+    torch.manual_seed(0)
+    model = torch.nn.Conv2d(96, 64, 3, padding=1).eval()
+    compiled = compile_checked(model, (torch.randn(1, 96, 7, 7),), threads=threads, machine="avx512")
+    assert any("k tile 96" in s for s in compiled.compile_report.strategies), compiled.compile_report.strategies

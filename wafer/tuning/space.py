@@ -78,7 +78,7 @@ def candidates(signature: ContractionSignature, cpu: CpuTarget) -> list[KernelCh
 
 
 def _kernel(contraction: Contraction, choice: KernelChoice, cpu: CpuTarget) -> Kernel:
-    return plan_kernel(contraction, choice, cpu.lanes, PARALLEL_FLOPS, 0)[0]
+    return plan_kernel(contraction, choice, cpu, PARALLEL_FLOPS, 0)[0]
 
 
 def estimate(signature: ContractionSignature, choice: KernelChoice, cpu: CpuTarget) -> float:
@@ -93,7 +93,7 @@ def estimate(signature: ContractionSignature, choice: KernelChoice, cpu: CpuTarg
     latency = max(1.0, FMAS_IN_FLIGHT / accumulators)
     loads = max(1.0, (vectors + kernel.mr) / accumulators)  # loads and broadcasts per FMA
     unroll = 1 + 0.5 / kernel.kc  # the K loop's own overhead
-    depth = kernel.k_block or k
+    depth = kernel.k_tile or kernel.k_block or k
     l1 = 1.0 if depth * kernel.nr * F32_BYTES <= cpu.l1d_bytes else 1.25
     l2 = 1.0 if depth * kernel.tn * kernel.nr * F32_BYTES <= cpu.l2_bytes else 1.3
     threads = signature.threads if kernel.parallel else 1
