@@ -123,13 +123,37 @@ def _k_block(kernel: Kernel, contraction: Contraction, limit: int) -> int:
     return blocks[-1] if k > limit and blocks else 0
 
 
+def rows_reusing_weights(kernel: Kernel, contraction: Contraction, cpu: CpuTarget, threads: int) -> Kernel:
+    """`kernel` with cache tiles as many rows of M tall as half of L2 holds A's
+    rows for, when B is a constant (weights), keeping at least two tiles per thread.
+
+    Cache tiles walk N inside M, so each tile row of M streams all of B once:
+    weights bigger than the caches came from memory that many times (a 12-layer
+    197x768x3072 MLP, 64-row tiles: 4 passes over 226 MB). A tile's rows of A are
+    what stays in L2 across its row's N tiles instead, the Goto GEMM's mc x K block.
+    """
+    m, n, k = contraction.mnk
+    blocks = math.ceil(m / kernel.mr)
+    fit = cpu.l2_bytes // 2 // (kernel.mr * k * F32_BYTES)
+    others = math.prod(e for r, e in zip(contraction.roles, contraction.extents) if r != "k") // (m * n)
+    n_tiles = math.ceil(n / (kernel.tn * kernel.nr)) * others  # and a tile per batch and unit loop index
+    for tm in range(min(fit, blocks), kernel.tm, -1):
+        tm = _balanced(tm, blocks)
+        if math.ceil(blocks / tm) * n_tiles >= 2 * threads:
+            return replace(kernel, tm=tm)
+    return kernel
+
+
 def plan_kernel(contraction: Contraction, choice: KernelChoice, cpu: CpuTarget, parallel_flops: int,
-                row: int = 0) -> tuple[Kernel, bool]:
-    """The kernel `choice` gives `contraction` on `cpu`, and whether B is packed
-    per cache tile (see `packs_b_per_tile`); else a B packed at run time goes in
-    K blocks, and any other deep K is looped over in blocks inside the cache tiles."""
+                row: int = 0, threads: int = 1) -> tuple[Kernel, bool]:
+    """The kernel `choice` gives `contraction` on `cpu` at `threads`, and whether B is
+    packed per cache tile (see `packs_b_per_tile`); else a B packed at run time goes in
+    K blocks, and any other deep K is looped over in blocks inside the cache tiles.
+    `threads` 0 keeps the choice's cache tile rows (see `rows_reusing_weights`)."""
     kernel = choose_kernel(contraction, choice.register_tile, cpu.lanes, choice.k_unroll, choice.cache_tile,
                            parallel_flops, row)
+    if contraction.constant[1] and threads:
+        kernel = rows_reusing_weights(kernel, contraction, cpu, threads if kernel.parallel else 1)
     per_tile = kernel.parallel and packs_b_per_tile(contraction, kernel)
     if kernel.parallel and not per_tile and not contraction.constant[1]:
         kernel = k_blocked(kernel, contraction, choice.k_block)

@@ -99,7 +99,8 @@ class PackMatmul(TargetedPass):
         tile, cache tile, k-unroll and k-block instead of the options, and
         its strategy says "tuned". Empty: none.
       threads: the worker threads the kernels run on; a record applies only
-        at the thread count it was measured with.
+        at the thread count it was measured with, and cache tiles over
+        weights leave at least two per thread (see `rows_reusing_weights`).
       k-block: K steps per block when B is packed at run time and not per
         cache tile (see `k_blocked`), and per block of a K too deep for the
         caches otherwise (see `k_tiled`). 128 keeps an 8x32 kernel's kc x nr
@@ -124,7 +125,9 @@ class PackMatmul(TargetedPass):
         records = []
 
         def plan_whole(contraction: Contraction) -> Kernel:
-            kernel, _, tuned, *_ = self._plan(contraction, database, records)
+            # Ragged edges split by the option's tile rows: a tile over all rows would
+            # leave nothing to split and A packed with padding on every call.
+            kernel, _, tuned, *_ = self._plan(contraction, database, records, threads=0)
             if tuned is not None:
                 contraction.op.attributes[TUNED_AS] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64),
                                                                          len(records))
@@ -173,10 +176,12 @@ class PackMatmul(TargetedPass):
         return [c for c in (match_contraction(op.opview) for op in find_ops(module, lambda op: True))
                 if c is not None]
 
-    def _plan(self, contraction: Contraction, database: TuningDatabase | None, records: list):
+    def _plan(self, contraction: Contraction, database: TuningDatabase | None, records: list,
+              threads: int | None = None):
         """The kernel of `contraction`, whether B is packed per cache tile, the
         tuned record that chose it (if any; a part of a split contraction has
-        its whole's, in `records`), and B's im2col gather and row."""
+        its whole's, in `records`), and B's im2col gather and row; at the
+        pass's threads, or at 0 for the choice's own cache tile rows."""
         gather = im2col_gather(contraction)
         row = im2col_row(gather)
         # A contraction inside a parallel loop (wafer-winograd's blocks) is one thread's work.
@@ -187,7 +192,8 @@ class PackMatmul(TargetedPass):
             signature = tuning_signature(contraction, self.threads)
             tuned = database.lookup(signature) if database is not None and signature is not None else None
         choice = tuned.choice if tuned is not None else self._options_choice()
-        kernel, per_tile = plan_kernel(contraction, choice, self.cpu, parallel_flops, row)
+        kernel, per_tile = plan_kernel(contraction, choice, self.cpu, parallel_flops, row,
+                                       self.threads if threads is None else threads)
         return kernel, per_tile, tuned, gather, row
 
     def _options_choice(self) -> KernelChoice:

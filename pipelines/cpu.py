@@ -204,9 +204,9 @@ class CpuPipeline(Configurable):
 
     def _pack_matmul(self) -> str:
         register_tile = f" register-tile={_ints(self.register_tile)}" if self.register_tile else ""
-        tuning = f" tuning={self.tuning} threads={self.thread_count()}" if self.tuning else ""
+        tuning = f" tuning={self.tuning}" if self.tuning else ""
         options = (f"machine={self.machine}{register_tile} cache-tile={_ints(self.cache_tile)} "
-                   f"k-unroll={self.k_unroll} k-block={self.k_block}{tuning}")
+                   f"k-unroll={self.k_unroll} k-block={self.k_block} threads={self.thread_count()}{tuning}")
         return f"{self.contraction_passes()},wafer-pack-matmul{{{options}}},func.func(canonicalize,cse)"
 
     def contraction_passes(self) -> str:

@@ -437,3 +437,18 @@ def test_deep_k_convolution_on_a_small_image_looped_in_blocks(threads):
     model = torch.nn.Conv2d(96, 64, 3, padding=1).eval()
     compiled = compile_checked(model, (torch.randn(1, 96, 7, 7),), threads=threads, machine="avx512")
     assert any("k tile 96" in s for s in compiled.compile_report.strategies), compiled.compile_report.strategies
+
+
+@pytest.mark.parametrize("rows,k,n,threads,tile", [
+    (200, 256, 512, 1, "200x128"), (200, 256, 512, 2, "200x128"),  # all 25 register rows: 200x256 of A in L2
+    (200, 256, 128, 1, "104x128"),  # one column of tiles: two tiles of 13 rows, to share
+    (200, 256, 128, 2, "56x128"),  # four tiles for two threads: the option's 64 rows, balanced
+    (200, 2048, 512, 1, "56x128")])  # 64 rows of A this deep already fill half of L2
+def test_cache_tiles_span_the_rows_whose_a_fits_l2(rows, k, n, threads, tile):
+    """With constant weights, a cache tile covers as many rows of M as half of the
+    avx512 preset's 1 MB L2 holds A's rows for, so that each tile row of M, which
+    streams all of B, is as tall as A allows; at least two tiles per thread stay."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(k, n).eval()
+    compiled = compile_checked(model, (torch.randn(rows, k),), threads=threads, machine="avx512")
+    assert_strategy(compiled, f"packed matmul {rows}x{n}x{k}: register block 8x32, k unroll 8, cache tile {tile}")

@@ -68,23 +68,23 @@ def candidates(signature: ContractionSignature, cpu: CpuTarget) -> list[KernelCh
         KernelChoice(tile, cache, unroll, block)
         for tile, cache, unroll, block in itertools.product(
             register_tiles(cpu), itertools.product(CACHE_ROWS, CACHE_COLS), K_UNROLLS,
-            K_BLOCKS if not signature.b_constant else (K_BLOCK,))
+            K_BLOCKS)
         if cache[0] >= tile[0] and cache[1] >= tile[1]
     ]
     distinct = {}
     for choice in choices:
-        distinct.setdefault(_kernel(contraction, choice, cpu), choice)
+        distinct.setdefault(_kernel(contraction, choice, cpu, signature.threads), choice)
     return list(distinct.values())
 
 
-def _kernel(contraction: Contraction, choice: KernelChoice, cpu: CpuTarget) -> Kernel:
-    return plan_kernel(contraction, choice, cpu, PARALLEL_FLOPS, 0)[0]
+def _kernel(contraction: Contraction, choice: KernelChoice, cpu: CpuTarget, threads: int) -> Kernel:
+    return plan_kernel(contraction, choice, cpu, PARALLEL_FLOPS, 0, threads)[0]
 
 
 def estimate(signature: ContractionSignature, choice: KernelChoice, cpu: CpuTarget) -> float:
     """The model's relative time of `choice` (see the module docstring)."""
     contraction = shape_of(signature)
-    kernel = _kernel(contraction, choice, cpu)
+    kernel = _kernel(contraction, choice, cpu, signature.threads)
     m, n, k = signature.m, signature.n, signature.k
     padded = math.ceil(m / kernel.mr) * kernel.mr * math.ceil(n / kernel.nr) * kernel.nr
     work = signature.batch * padded * k
