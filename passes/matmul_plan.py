@@ -58,11 +58,12 @@ def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], lane
 
     A short M (batch 1: a matrix-vector product) gets a wide N block instead
     of rows of zero padding; nr stays a multiple of the vector lanes and no
-    wider than N rounded up to whole vectors. kc divides K so every tile is static.
+    wider than N rounded up to whole vectors. A longer M takes the block
+    rows that pad it least (see `block_rows`). kc divides K so every tile is static.
     """
     m, n, k = contraction.mnk
     mr_max, nr_default = register_tile
-    mr = min(mr_max, m)
+    mr = block_rows(m, mr_max)
     accumulators = mr_max * nr_default
     nr = max(lanes, min(accumulators // mr // lanes * lanes, math.ceil(n / lanes) * lanes))
     kc = _k_step(k, k_unroll)
@@ -71,6 +72,20 @@ def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], lane
     if row:
         tn = _row_aligned(tn, nr, n, row)
     return Kernel(mr, nr, kc, tm, tn, 2 * math.prod(contraction.extents) >= parallel_flops)
+
+
+def block_rows(m: int, mr_max: int) -> int:
+    """The register block's rows for an M of `m`: M itself up to `mr_max`, else
+    `mr_max` or, where it pads M less, one row fewer (7 for a 7x7 image's 49 or a
+    14x14 one's 196 pixels, which 8 pads by 7 and 4 rows).
+
+    A padded M is packed with zeros on every call, and its padding rows are
+    computed; a whole M is read in place. One row fewer keeps most of the
+    accumulators (7 of 8 rows), where fewer would leave the FMAs' latency exposed.
+    """
+    if m <= mr_max:
+        return m
+    return min(range(mr_max, mr_max * 3 // 4, -1), key=lambda rows: (-m % rows, -rows))
 
 
 def _balanced(tile: int, blocks: int) -> int:

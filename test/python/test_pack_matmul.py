@@ -12,6 +12,7 @@ from linalg_programs import MATMUL
 from torch_reference import compile_checked
 
 import wafer
+from wafer.passes.matmul_plan import block_rows
 
 # C = A W^T + bias, relu: the weights [N, K] as wafer-fold-transpose leaves them.
 LINEAR = """
@@ -452,3 +453,21 @@ def test_cache_tiles_span_the_rows_whose_a_fits_l2(rows, k, n, threads, tile):
     model = torch.nn.Linear(k, n).eval()
     compiled = compile_checked(model, (torch.randn(rows, k),), threads=threads, machine="avx512")
     assert_strategy(compiled, f"packed matmul {rows}x{n}x{k}: register block 8x32, k unroll 8, cache tile {tile}")
+
+
+@pytest.mark.parametrize("m,mr_max,rows", [
+    (49, 8, 7), (196, 8, 7), (64, 8, 8), (197, 8, 8), (3025, 8, 7), (5, 8, 5), (49, 4, 4), (10, 6, 5)])
+def test_block_rows_pad_m_least(m, mr_max, rows):
+    """The register block's rows: M itself when short, else the full block or one
+    row fewer, whichever pads M less (the full block on ties)."""
+    assert block_rows(m, mr_max) == rows
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_seven_row_blocks_for_a_7x7_images_pixels(threads):
+    """The 49 pixels of a 7x7 image as the rows of an oriented 1x1 convolution:
+    seven blocks of 7 rows, none of them padding."""
+    torch.manual_seed(0)
+    model = torch.nn.Conv2d(320, 256, 1).eval()
+    compiled = compile_checked(model, (torch.randn(1, 320, 7, 7),), threads=threads, machine="avx512")
+    assert_strategy(compiled, "packed matmul 49x256x320: register block 7x32")
