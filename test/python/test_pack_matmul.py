@@ -441,14 +441,17 @@ def test_deep_k_convolution_on_a_small_image_looped_in_blocks(threads):
 
 
 @pytest.mark.parametrize("rows,k,n,threads,tile", [
-    (200, 256, 512, 1, "200x128"), (200, 256, 512, 2, "200x128"),  # all 25 register rows: 200x256 of A in L2
+    (200, 256, 512, 1, "200x128"), (200, 256, 512, 2, "200x128"),  # B is bigger: all 25 register rows
+    (200, 2048, 512, 1, "200x128"),  # even where A's rows overflow L2
     (200, 256, 128, 1, "104x128"),  # one column of tiles: two tiles of 13 rows, to share
     (200, 256, 128, 2, "56x128"),  # four tiles for two threads: the option's 64 rows, balanced
-    (200, 2048, 512, 1, "56x128")])  # 64 rows of A this deep already fill half of L2
-def test_cache_tiles_span_the_rows_whose_a_fits_l2(rows, k, n, threads, tile):
-    """With constant weights, a cache tile covers as many rows of M as half of the
-    avx512 preset's 1 MB L2 holds A's rows for, so that each tile row of M, which
-    streams all of B, is as tall as A allows; at least two tiles per thread stay."""
+    (640, 512, 256, 1, "216x128"),  # A is bigger: half of L2 holds 32 register rows, so 3 tiles of 27
+    (600, 2048, 256, 1, "64x128")])  # ... 8 of them, this deep: the option's 64 rows
+def test_cache_tiles_span_the_rows_of_m_that_pay(rows, k, n, threads, tile):
+    """With constant weights, a cache tile covers all of M where B is the bigger
+    operand, else as many rows as half of the avx512 preset's 1 MB L2 holds A's
+    rows for, so that each tile row of M, which streams all of B, is as tall as
+    pays; at least two tiles per thread stay."""
     torch.manual_seed(0)
     model = torch.nn.Linear(k, n).eval()
     compiled = compile_checked(model, (torch.randn(rows, k),), threads=threads, machine="avx512")
