@@ -138,6 +138,13 @@ def _k_block(kernel: Kernel, contraction: Contraction, limit: int) -> int:
     return blocks[-1] if k > limit and blocks else 0
 
 
+def _tiles_per_row(kernel: Kernel, contraction: Contraction) -> int:
+    """The cache tiles of one row of M tiles: N's, times one per batch and unit loop index."""
+    m, n, _ = contraction.mnk
+    others = math.prod(e for r, e in zip(contraction.roles, contraction.extents) if r != "k") // (m * n)
+    return math.ceil(n / (kernel.tn * kernel.nr)) * others
+
+
 def rows_reusing_weights(kernel: Kernel, contraction: Contraction, cpu: CpuTarget, threads: int) -> Kernel:
     """`kernel` with cache tiles over all of M, or when A is bigger than B as many
     rows tall as half of L2 holds A's rows for, when B is a constant (weights),
@@ -155,13 +162,30 @@ def rows_reusing_weights(kernel: Kernel, contraction: Contraction, cpu: CpuTarge
     blocks = math.ceil(m / kernel.mr)
     b_bigger = n >= blocks * kernel.mr
     fit = blocks if b_bigger else cpu.l2_bytes // 2 // (kernel.mr * k * F32_BYTES)
-    others = math.prod(e for r, e in zip(contraction.roles, contraction.extents) if r != "k") // (m * n)
-    n_tiles = math.ceil(n / (kernel.tn * kernel.nr)) * others  # and a tile per batch and unit loop index
+    n_tiles = _tiles_per_row(kernel, contraction)
     for tm in range(min(fit, blocks), kernel.tm, -1):
         tm = _balanced(tm, blocks)
         if math.ceil(blocks / tm) * n_tiles >= 2 * threads:
             return replace(kernel, tm=tm)
     return kernel
+
+
+def rows_packing_columns_once(kernel: Kernel, contraction: Contraction, cpu: CpuTarget, threads: int) -> Kernel:
+    """`kernel` with one row of cache tiles over all of M, when A is a constant
+    (weights) whose rows fit in half of L2 and B comes per call, keeping at least
+    two tiles per thread.
+
+    A single row of tiles packs its own columns of B in each tile (see
+    `packs_b_per_tile`), once and in cache, where it gathers a convolution's im2col
+    columns too; with several, B is packed a K block at a time for tiles that span
+    all of N, whose blocks outgrow L2 on a large image (a 55x55 image's 3x3
+    convolution to 256 filters: 1.77x ONNX Runtime, 1.26x in one row of tiles).
+    """
+    m, n, k = contraction.mnk
+    blocks = math.ceil(m / kernel.mr)
+    if blocks * kernel.mr * k * F32_BYTES > cpu.l2_bytes // 2 or _tiles_per_row(kernel, contraction) < 2 * threads:
+        return kernel
+    return replace(kernel, tm=blocks)
 
 
 def plan_kernel(contraction: Contraction, choice: KernelChoice, cpu: CpuTarget, parallel_flops: int,
@@ -174,6 +198,8 @@ def plan_kernel(contraction: Contraction, choice: KernelChoice, cpu: CpuTarget, 
                            parallel_flops, row)
     if contraction.constant[1] and threads:
         kernel = rows_reusing_weights(kernel, contraction, cpu, threads if kernel.parallel else 1)
+    elif contraction.constant[0] and threads:
+        kernel = rows_packing_columns_once(kernel, contraction, cpu, threads if kernel.parallel else 1)
     per_tile = kernel.parallel and packs_b_per_tile(contraction, kernel)
     if kernel.parallel and not per_tile and not contraction.constant[1]:
         kernel = k_blocked(kernel, contraction, choice.k_block)

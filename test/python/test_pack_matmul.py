@@ -474,3 +474,15 @@ def test_seven_row_blocks_for_a_7x7_images_pixels(threads):
     model = torch.nn.Conv2d(320, 256, 1).eval()
     compiled = compile_checked(model, (torch.randn(1, 320, 7, 7),), threads=threads, machine="avx512")
     assert_strategy(compiled, "packed matmul 49x256x320: register block 7x32")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_convolution_columns_packed_once_per_tile_under_all_filters(threads):
+    """128 filters of 144 weights each fit in half of L2: one row of cache tiles
+    covers them all, and each tile gathers its own im2col columns, instead of
+    the columns being packed a K block (72 deep) at a time for two rows of tiles."""
+    torch.manual_seed(0)
+    model = torch.nn.Conv2d(16, 128, 3, padding=1).eval()
+    compiled = compile_checked(model, (torch.randn(1, 16, 30, 30),), threads=threads, machine="avx512")
+    assert_strategy(compiled, "packed matmul 128x900x144: register block 8x32, k unroll 8, cache tile 128x")
+    assert not any("k block" in s for s in compiled.compile_report.strategies), compiled.compile_report.strategies
