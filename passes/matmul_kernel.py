@@ -63,7 +63,8 @@ def emit_kernel(root: ir.Value, name: str, contraction: Contraction, kernel: Ker
         tile = structured.TileUsingForOp(tile, sizes=k_sizes).tiled_linalg_op
     # Then one register block per step, K innermost. A loop of one trip is not made at
     # all, so the pattern rewrites below never fold away a loop whose handle is live.
-    trips = {pm: kernel.tm, pn: kernel.tn, pk: (kernel.k_tile or kernel.k_block or contraction.extents[pk]) // kernel.kc}
+    depth = kernel.k_tile or kernel.k_block or contraction.extents[pk]
+    trips = {pm: kernel.tm, pn: kernel.tn, pk: depth // kernel.kc}
     step = {pm: 1, pn: 1, pk: kernel.kc}
     sizes = [0 if trips.get(d, contraction.extents[d] if contraction.roles[d] == "k" else 1) == 1
              else step.get(d, 1) for d in loops]

@@ -154,9 +154,8 @@ def rows_reusing_weights(kernel: Kernel, contraction: Contraction, cpu: CpuTarge
     weights bigger than the caches came from memory that many times (a 12-layer
     197x768x3072 MLP, 64-row tiles: 4 passes over 226 MB). A tile's rows of A are
     read again for each of its row's N tiles instead: from L2 when they fit (the
-    Goto GEMM's mc x K block), else from L3, which is still cheaper than memory
-    when B is the bigger operand (that MLP's 3072-deep layer: 1.23x ONNX Runtime
-    with tiles of the rows that fit, 1.12x with one tile row).
+    Goto GEMM's mc x K block), else from L3, which is still cheaper than streaming
+    B from memory again when B is the bigger operand.
     """
     m, n, k = contraction.mnk
     blocks = math.ceil(m / kernel.mr)
@@ -179,7 +178,7 @@ def rows_packing_columns_once(kernel: Kernel, contraction: Contraction, cpu: Cpu
     `packs_b_per_tile`), once and in cache, where it gathers a convolution's im2col
     columns too; with several, B is packed a K block at a time for tiles that span
     all of N, whose blocks outgrow L2 on a large image (a 55x55 image's 3x3
-    convolution to 256 filters: 1.77x ONNX Runtime, 1.26x in one row of tiles).
+    convolution to 256 filters).
     """
     m, n, k = contraction.mnk
     blocks = math.ceil(m / kernel.mr)
