@@ -6,6 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 from torch_mlir import ir
+from wse_checks import dense_literal
 
 import wafer
 from wafer.compiler import prepare_wse, run_stages
@@ -94,8 +95,7 @@ func.func @f(%x: tensor<8x8xf32>) -> tensor<8x8xf32> {{
 
 def cannon_module(wrap: int = 2) -> tuple[ir.Context, ir.Module]:
     ctx = make_context()
-    weight = "[" + ", ".join("[" + ", ".join(f"{v:.2f}" for v in r) + "]" for r in WEIGHT) + "]"
-    return ctx, ir.Module.parse(CANNON.format(weight=weight, wrap=wrap), ctx)
+    return ctx, ir.Module.parse(CANNON.format(weight=dense_literal(WEIGHT), wrap=wrap), ctx)
 
 
 @pytest.mark.parametrize("wrap", [1, 2])

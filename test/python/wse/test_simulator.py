@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 from torch_mlir import ir
+from wse_checks import dense_literal
 
 from wafer.context import make_context
 from wafer.wse_target.machine import SMALL
@@ -178,8 +179,8 @@ NEXT_PANELS = """    %apn = "wse.buffer"() {name = "apn"} : () -> memref<2x2xf32
 
 def summa_module(buffers: int = 1) -> tuple[ir.Context, ir.Module]:
     ctx = make_context()
-    weight = "[" + ", ".join("[" + ", ".join(f"{v:.1f}" for v in r) + "]" for r in WEIGHT) + "]"
-    text = SUMMA.format(weight=weight, buffers=buffers, next_panels=NEXT_PANELS if buffers == 2 else "")
+    text = SUMMA.format(weight=dense_literal(WEIGHT), buffers=buffers,
+                        next_panels=NEXT_PANELS if buffers == 2 else "")
     return ctx, ir.Module.parse(text, ctx)
 
 

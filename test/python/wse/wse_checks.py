@@ -1,6 +1,7 @@
 """Shared by the WSE tests: a function as a module, compiled for the small preset
-and checked against PyTorch."""
+and checked against PyTorch; constants written into hand-written programs."""
 
+import numpy as np
 import torch
 from torch_mlir import ir
 
@@ -26,6 +27,13 @@ def compile_and_check(fn, *inputs, mode="pipelined"):
         expected = model(*inputs)
     torch.testing.assert_close(torch.as_tensor(program(*inputs)), expected)
     return program
+
+
+def dense_literal(array: np.ndarray) -> str:
+    """`array` as the nested list of a `dense<...>` attribute, each value exactly."""
+    if array.ndim == 0:
+        return repr(float(array))
+    return "[" + ", ".join(dense_literal(row) for row in array) + "]"
 
 
 def ops_in(op: ir.Operation) -> list[ir.Operation]:
