@@ -18,6 +18,7 @@ _PASSES: dict[str, str] = {
     "wafer-fold-const-globals": "fold_const_globals:FoldConstGlobals",
     "wafer-fold-zero-trip": "fold_zero_trip:FoldZeroTrip",
     "wafer-check-gather-bounds": "check_gather_bounds:CheckGatherBounds",
+    "wafer-sort-nan-order": "sort_nan_order:SortNanOrder",
     "wafer-fold-transpose": "fold_transpose:FoldTranspose",
     "wafer-fold-broadcast": "fold_broadcast:FoldBroadcast",
     "wafer-fold-channel-affine": "fold_channel_affine:FoldChannelAffine",

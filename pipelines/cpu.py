@@ -152,7 +152,8 @@ class CpuPipeline(Configurable):
             (
                 "simplify",
                 "wafer-scalars-as-tensors,wafer-fold-const-globals,symbol-dce,wafer-decompose-attention,func.func(canonicalize,cse),"
-                "wafer-fold-channel-affine,wafer-fold-zero-trip,wafer-check-gather-bounds,wafer-fold-transpose,wafer-fold-broadcast",
+                "wafer-fold-channel-affine,wafer-fold-zero-trip,wafer-sort-nan-order,wafer-check-gather-bounds,wafer-fold-transpose,"
+                "wafer-fold-broadcast",
             ),
             # Packing comes before elementwise fusion, which would otherwise fuse
             # producers (softmax, say) into a matmul and hide the contraction.

@@ -5,6 +5,7 @@ This is the only module that imports torch.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import re
@@ -363,7 +364,9 @@ class CompiledModel:
             results = [r if r.dtype == dtype else r.astype(dtype) for r, dtype in zip(results, self._numpy_dtypes)]
         if self._structure is None:
             return results[0]
-        return self._structure(results)
+        if hasattr(self._structure, "_fields"):  # a namedtuple takes its fields one by one
+            return self._structure(*results)
+        return self._structure(results)  # tuple, list, or torch.return_types' struct sequences
 
 
 def _to_numpy(tensor: torch.Tensor) -> np.ndarray:
@@ -419,8 +422,8 @@ def _output_types(program) -> tuple[type | None, list[torch.dtype]]:
     values = [spec.arg.value if isinstance(spec.arg, ConstantArgument) else
               nodes[spec.arg.name].meta.get("val") if spec.arg.name in nodes else None
               for spec in program.graph_signature.output_specs if spec.kind == OutputKind.USER_OUTPUT]
-    structure = None if spec.is_leaf() else spec.type
-    if structure not in (None, tuple, list):
+    structure = None if spec.is_leaf() else spec.context if spec.type is collections.namedtuple else spec.type
+    if structure not in (None, list) and not issubclass(structure, tuple):
         returned = f"a {structure.__name__}"
     elif not all(child.is_leaf() for child in spec.children()):
         returned = f"a nested {structure.__name__}"

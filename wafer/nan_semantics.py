@@ -9,7 +9,7 @@
 A NaN that an eager run shows and a compiled run hides is a silent wrong
 answer, so each such op on floats is rewritten in the graph into ops that
 torch-mlir lowers faithfully. The extra compares and selects fuse into the
-op's own loop. `sort` and `topk` still order NaN differently from eager.
+op's own loop. `sort` and `topk` order NaN in MLIR (wafer-sort-nan-order).
 """
 
 from __future__ import annotations

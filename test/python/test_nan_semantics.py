@@ -1,6 +1,6 @@
 """NaN in, NaN out, where eager has it: the clamp family, elementwise max/min,
 self-comparisons and argmax/argmin, whose torch-mlir lowerings drop a NaN
-(wafer/nan_semantics.py). Each program is checked against eager on inputs
+(wafer/nan_semantics.py), and sorts, which placed it among the numbers. Each program is checked against eager on inputs
 with NaN in either operand, and with infinities."""
 
 import pytest
@@ -27,6 +27,12 @@ PROGRAMS = {
     "argmax": lambda x, y: x.argmax(-1),
     "argmin_keepdim": lambda x, y: x.argmin(0, keepdim=True),
     "argmax_flat": lambda x, y: x.argmax(),
+    # sort NaN as the greatest value (passes/sort_nan_order.py)
+    "sort": lambda x, y: torch.sort(x, -1),
+    "sort_descending": lambda x, y: torch.sort(y, 0, descending=True),
+    "argsort": lambda x, y: torch.argsort(y, -1),
+    "topk": lambda x, y: torch.topk(x, 2, -1),
+    "topk_smallest": lambda x, y: torch.topk(y, 3, -1, largest=False),
     # a NaN made inside the program: the variance of one element
     "relu6_of_variance_of_one": lambda x, y: F.relu6(torch.var(x[:, :1], -1)),
 }

@@ -1,5 +1,7 @@
 """The bundled models, compiled for the CPU, against PyTorch at batch 1 and 3."""
 
+import collections
+
 import pytest
 import torch
 
@@ -94,6 +96,28 @@ class ReturnsString(torch.nn.Module):
 def test_outputs_other_than_tensors_are_named(model, returned):
     with pytest.raises(wafer.WaferError, match=f"^error: the model returns {returned}; Wafer supports tensors"):
         wafer.compile(model, (torch.randn(3, 4),))
+
+
+Extremes = collections.namedtuple("Extremes", "low high")
+
+
+class ReturnsNamedTuples(torch.nn.Module):
+    def forward(self, x):
+        return Extremes(x.min(-1).values, x.max(-1).values)
+
+
+class ReturnsTopk(torch.nn.Module):
+    def forward(self, x):
+        return torch.topk(x, 2)
+
+
+@pytest.mark.parametrize("model, returned", [(ReturnsNamedTuples(), Extremes), (ReturnsTopk(), torch.return_types.topk)])
+def test_named_tuples_come_back_as_their_type(model, returned):
+    x = torch.randn(3, 5)
+    result = wafer.compile(model, (x,))(x)
+    assert type(result) is returned
+    for got, want in zip(result, model(x)):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 
 class WritesInPlace(torch.nn.Module):
