@@ -52,6 +52,7 @@ _PASSES: dict[str, str] = {
     "wafer-profile-kernels": "profile_kernels:ProfileKernels",
     "wafer-count-heap": "count_heap:CountHeap",
     "wafer-annotate-loops": "annotate_loops:AnnotateLoops",
+    "wse-verify-support": "wse_verify_support:WseVerifySupport",
     "wse-unfold-windows": "wse_unfold_windows:WseUnfoldWindows",
     "wse-materialize-indices": "wse_materialize_indices:WseMaterializeIndices",
     "wse-partition": "wse_partition:WsePartition",

@@ -55,7 +55,7 @@ class WsePipeline(Configurable):
             # copies of an iota (an arange generic) and duplicate iotas.
             (
                 "simplify",
-                f"wafer-fold-zero-trip,wafer-decompose-attention,{narrow}"
+                f"wse-verify-support,wafer-fold-zero-trip,wafer-decompose-attention,{narrow}"
                 "func.func(canonicalize,cse),wafer-fold-channel-affine,wse-generalize-named,"
                 "func.func(linalg-fuse-elementwise-ops,canonicalize,cse,linalg-generalize-named-ops),wse-trim-windows,"
                 "func.func(linalg-fold-unit-extent-dims,canonicalize,cse),"

@@ -133,14 +133,14 @@ def test_a_bigger_wafer_is_never_slower_whole_wafer(name):
 
 
 def test_an_op_the_wse_target_cannot_run_fails_at_compile_time_at_the_model_line():
-    class KthValue(torch.nn.Module):
-        def forward(self, x):
-            return torch.kthvalue(x, 2, 1).values
+    class ComplexProduct(torch.nn.Module):
+        def forward(self, a, b):
+            return torch.view_as_real(torch.complex(a, b) * torch.complex(b, a))
 
     with pytest.raises(wafer.WaferError) as info:
-        wafer.compile(KthValue(), (torch.randn(2, 8),), target="wse")
+        wafer.compile(ComplexProduct(), (torch.randn(4), torch.randn(4)), target="wse")
     message = str(info.value)
-    assert "error: 'tm_tensor.topk' is not supported by the wse target" in message
+    assert "computes on tensor<4xcomplex<f32>>: the wse target runs real numbers only" in message
     assert message.startswith(f"{__file__}:")
 
 

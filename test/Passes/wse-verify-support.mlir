@@ -1,0 +1,19 @@
+// RUN: wafer-opt %s -p wse-verify-support --split-input-file --verify-diagnostics | filecheck %s
+
+// Real numbers of any width pass unchanged.
+// CHECK-LABEL: func.func @real
+// CHECK: arith.mulf
+func.func @real(%x: tensor<4xf16>, %y: tensor<4xf16>) -> tensor<4xf16> {
+  %r = arith.mulf %x, %y : tensor<4xf16>
+  return %r : tensor<4xf16>
+}
+
+// -----
+
+// A complex value anywhere is refused at the op that makes it.
+func.func @complex(%re: f32, %im: f32) -> f32 {
+  // expected-error @+1 {{'complex.create' computes on complex<f32>: the wse target runs real numbers only}}
+  %z = complex.create %re, %im : complex<f32>
+  %a = complex.abs %z : complex<f32>
+  return %a : f32
+}
