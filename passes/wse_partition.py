@@ -54,12 +54,12 @@ def is_check(op: ir.Operation) -> bool:
     return op.name == "linalg.generic" and not op.results
 
 
-_HOST_OPS = ("tm_tensor.scan", "tm_tensor.sort", "tm_tensor.scatter")
+_HOST_OPS = ("tm_tensor.scan", "tm_tensor.sort", "tm_tensor.topk", "tm_tensor.scatter")
 
 
 def runs_on_host(op: ir.Operation) -> bool:
     """An op with no spatial mapping, run on the host between regions: a scan
-    (cumsum), a sort (topk), a scatter (index_put), or a generic whose body
+    (cumsum), a sort (topk), a top-k (kthvalue), a scatter (index_put), or a generic whose body
     gathers with tensor.extract (an embedding lookup, a gather by computed
     indices). Its data crosses the wafer's edge."""
     return op.name in _HOST_OPS or (op.name == "linalg.generic" and _gathers(op))

@@ -386,7 +386,7 @@ def _run_block(
         return lookup(value)
 
     for op in block.operations:
-        if op.name in ("linalg.yield", "tensor.yield"):
+        if op.name in ("linalg.yield", "tensor.yield", "tm_tensor.yield"):
             if wanted is not None:
                 return [get(v) for v in wanted]
             return [get(skipped[v]) if v in skipped and skipped[v] is not None else get(v) for v in op.operands]

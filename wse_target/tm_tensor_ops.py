@@ -1,12 +1,12 @@
-"""The interpreter's tm_tensor ops: scans, sorts and scatters, which the WSE
-target runs on the host between regions (they have no spatial mapping)."""
+"""The interpreter's tm_tensor ops: scans, sorts, top-k and scatters, which the
+WSE target runs on the host between regions (they have no spatial mapping)."""
 
 from __future__ import annotations
 
 import numpy as np
 from torch_mlir import ir
 
-from .interpreter import _COMBINERS, _fail, _result_dtype
+from .interpreter import _COMBINERS, _fail, _result_dtype, _run_block
 
 # arith.cmpf / cmpi predicates by enum value: those that order a before b when a is smaller.
 _ASCENDING_CMPF = {2: False, 3: False, 4: True, 5: True, 9: False, 10: False, 11: True, 12: True}  # gt ge lt le
@@ -69,6 +69,38 @@ def _eval_sort(op, operands, g, lookup) -> list[np.ndarray]:
     return [np.take_along_axis(np.broadcast_to(v, x.shape), order, axis=axis) for v in operands]
 
 
+def _eval_topk(op, operands, g, lookup) -> list[np.ndarray]:
+    """tm_tensor.topk (kthvalue) as its loops define it: each input element, in
+    order along `dimension`, goes into the k kept values (the outs, which start
+    as the init) before the first one the comparator says it precedes, the rest
+    shifting down and the last dropping. The comparator runs as written, so a
+    NaN or a tie lands where the CPU target's loops put it. Indices are the
+    input positions, or the optional second input's values."""
+    if g:
+        raise _fail(op, "reads tensors held on the PE grid; a top-k runs between regions")
+    inputs = len(op.operands) - 2
+    values, given_indices = operands[0], operands[1] if inputs == 2 else None
+    kept, kept_indices = (np.array(v) for v in operands[inputs:])
+    axis = ir.IntegerAttr(op.attributes["dimension"]).value
+    values = np.moveaxis(values, axis, -1)
+    positions = (np.moveaxis(given_indices, axis, -1) if given_indices is not None
+                 else np.broadcast_to(np.arange(values.shape[-1]), values.shape))
+    kept, kept_indices = np.moveaxis(kept, axis, -1), np.moveaxis(kept_indices, axis, -1)
+    block = op.regions[0].blocks[0]
+    first, second = list(block.arguments)[:2]
+    k = kept.shape[-1]
+    for i in range(values.shape[-1]):
+        x, index = values[..., i:i + 1], positions[..., i:i + 1]
+        (precedes,) = _run_block(op, block, {first: np.broadcast_to(x, kept.shape), second: kept}, lookup)
+        precedes = np.asarray(precedes, bool)
+        slot = np.where(precedes.any(-1, keepdims=True), precedes.argmax(-1)[..., None], k)
+        after = np.arange(k) > slot
+        shifted, shifted_indices = np.roll(kept, 1, -1), np.roll(kept_indices, 1, -1)
+        kept = np.where(after, shifted, np.where(np.arange(k) == slot, x, kept))
+        kept_indices = np.where(after, shifted_indices, np.where(np.arange(k) == slot, index, kept_indices))
+    return [np.moveaxis(kept, -1, axis), np.moveaxis(kept_indices.astype(operands[-1].dtype), -1, axis)]
+
+
 def _eval_scatter(op, operands, g, lookup) -> list[np.ndarray]:
     """tm_tensor.scatter (index_put, scatter): each update row combined into the
     original at its indices, over the dims `dimension_map` names; the rest of the
@@ -108,4 +140,5 @@ def _eval_scatter(op, operands, g, lookup) -> list[np.ndarray]:
     return [out]
 
 
-TM_TENSOR_OPS = {"tm_tensor.scan": _eval_scan, "tm_tensor.sort": _eval_sort, "tm_tensor.scatter": _eval_scatter}
+TM_TENSOR_OPS = {"tm_tensor.scan": _eval_scan, "tm_tensor.sort": _eval_sort, "tm_tensor.topk": _eval_topk,
+                 "tm_tensor.scatter": _eval_scatter}

@@ -1,5 +1,5 @@
-"""Ops with no spatial mapping run on the host between regions: scans (cumsum)
-and gathers (embedding lookups). They match PyTorch, and the report charges
+"""Ops with no spatial mapping run on the host between regions: scans (cumsum),
+sorts, top-k, scatters and gathers (embedding lookups). They match PyTorch, and the report charges
 what they read from the wafer as traffic through its west edge."""
 
 import pytest
@@ -77,6 +77,23 @@ def test_sort_runs_on_the_host_with_nan_where_pytorch_puts_it(descending):
 
 def test_topk_runs_on_the_host():
     compile_and_check(lambda t: torch.topk(t * 2, 3).indices, torch.randn(4, 7))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_kthvalue_runs_on_the_host(mode):
+    """tm_tensor.topk: the k smallest kept in order; a NaN is never kept, as in eager."""
+    x = torch.randn(5, 7)
+    x[1, 3] = float("nan")
+    compile_and_check(lambda t: torch.kthvalue(t, 2, -1).values, x, mode=mode)
+    compile_and_check(lambda t: torch.kthvalue(t * 2, 4, 0, keepdim=True).indices, x, mode=mode)
+
+
+def test_kthvalue_ties_come_back_as_on_the_cpu_target():
+    """Which of equal elements a top-k keeps is the comparator's, run as written."""
+    model = Lambda(lambda t: torch.kthvalue(t, 2, -1).indices)
+    x = torch.tensor([[1.0, 1.0, 1.0, 0.5], [2.0, 0.0, 0.0, 0.0]])
+    wse = wafer.compile(model, (x,), target="wse", machine="small")(x)
+    torch.testing.assert_close(wse, wafer.compile(model, (x,), target="cpu")(x), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("accumulate", [False, True])
