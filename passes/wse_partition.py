@@ -158,11 +158,14 @@ def _grow_epilogue(group: Group, grouped: list[ir.Operation]) -> None:
     group's last op, a contraction or reduction (in its element type or
     another: the truncation of an f32 accumulator to f16), and that no earlier
     group took (a rowwise run can end in an op that also reads the
-    contraction: attention's division by the softmax sum after P @ V)."""
+    contraction: attention's division by the softmax sum after P @ V). A
+    consumer that gathers runs on the host: its table, computed by another
+    region, is not on this one's PEs."""
     shape = ir.ShapedType(group.ops[-1].results[0].type).shape
     while True:
         users = _users(group.ops[-1])
-        if len(users) != 1 or not is_elementwise(users[0]) or is_relayout(users[0]) or is_check(users[0]):
+        if (len(users) != 1 or not is_elementwise(users[0]) or is_relayout(users[0]) or is_check(users[0])
+                or runs_on_host(users[0])):
             return
         user = users[0]
         if any(user == g for g in grouped):
@@ -177,7 +180,7 @@ def _grow_rowwise(group: Group, first: ir.Operation, grouped: list[ir.Operation]
     ranges = loop_ranges(first)
     for op in _following(first):
         if (any(op == g for g in grouped) or op.name != "linalg.generic" or is_init(op) or is_relayout(op)
-                or is_check(op) or not is_projected(op)):
+                or is_check(op) or runs_on_host(op) or not is_projected(op)):
             continue
         if as_contraction(op) is not None or loop_ranges(op) != ranges:
             continue

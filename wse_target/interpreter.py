@@ -336,6 +336,8 @@ _SCALAR_OPS: dict[str, Callable[..., np.ndarray]] = {
     "arith.ceildivsi": lambda op, a, b: -np.floor_divide(-a, b),
     "arith.remui": lambda op, a, b: np.fmod(_unsigned(a), _unsigned(b)).astype(_result_dtype(op)),
     "arith.divui": lambda op, a, b: np.floor_divide(_unsigned(a), _unsigned(b)).astype(_result_dtype(op)),
+    "arith.maxui": lambda op, a, b: np.maximum(_unsigned(a), _unsigned(b)).astype(_result_dtype(op)),
+    "arith.minui": lambda op, a, b: np.minimum(_unsigned(a), _unsigned(b)).astype(_result_dtype(op)),
     "arith.shli": _ufunc(np.left_shift), "arith.shrsi": _ufunc(np.right_shift),
     "arith.shrui": lambda op, a, b: np.right_shift(_unsigned(a), _unsigned(b)).astype(_result_dtype(op)),
     "math.absi": _ufunc(np.abs), "math.trunc": _ufunc(np.trunc), "math.roundeven": _ufunc(np.rint),

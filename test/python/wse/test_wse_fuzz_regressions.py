@@ -24,6 +24,31 @@ def test_ops_on_one_element_match_pytorch():
     compile_and_check(lambda x: torch.log_softmax(torch.tanh(x), -1) * 2, torch.randn(1))
 
 
+class GatherAfterContraction(torch.nn.Module):
+    """Nearest interpolation of a transposed convolution's output, added to a
+    convolution of it: the gather was the second convolution's epilogue, whose
+    region read the table another region computed, and the call failed."""
+
+    def __init__(self):
+        super().__init__()
+        self.up = torch.nn.ConvTranspose2d(3, 4, 2, 2)
+        self.conv = torch.nn.Conv2d(7, 4, 3, 1, 1)
+
+    def forward(self, x):
+        u = self.up(x)
+        return self.conv(torch.cat([u, F.interpolate(x, scale_factor=2.0)], 1)) + F.interpolate(u, scale_factor=1.0)
+
+
+@pytest.mark.parametrize("mode", ["pipelined", "whole-wafer"])
+def test_a_gather_after_a_contraction_runs_on_the_host(mode):
+    torch.manual_seed(0)
+    model, x = GatherAfterContraction().eval(), torch.randn(1, 3, 4, 4)
+    with torch.no_grad():
+        expected = model(x)
+    got = wafer.compile(model, (x,), target="wse", machine="small", mode=mode)(x)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_log1p_expm1_floor_and_ceil_match_pytorch():
     """softplus decomposes to log1p(exp(x)); nearest interpolation's index is a floor."""
     compile_and_check(lambda x: torch.log1p(x.abs()) + torch.expm1(x) + F.softplus(x)
