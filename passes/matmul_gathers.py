@@ -29,9 +29,20 @@ def im2col_gather(contraction: Contraction) -> ir.OpView | None:
     return None
 
 
-def im2col_row(gather: ir.OpView | None) -> int:
-    """The output row length of an im2col gather; 0 for no gather."""
-    return ir.IntegerAttr(gather.attributes[IM2COL_ROW]).value if gather is not None else 0
+def image_row(contraction: Contraction) -> int:
+    """The row length of B's columns where they are an image's pixels: an im2col
+    gather's OW, or the width of an image B is a reshape of ([N, C, H, W] as
+    [N, C, H*W]: a 1x1, stride-1 convolution's columns, see wafer-im2col); 0
+    otherwise. Cache tiles of whole rows let the convolution's epilogue fuse."""
+    gather = im2col_gather(contraction)
+    if gather is not None:
+        return ir.IntegerAttr(gather.attributes[IM2COL_ROW]).value
+    reshape = contraction.op.operands[1].owner
+    if not (isinstance(reshape, ir.OpView) and reshape.name == "tensor.collapse_shape"):
+        return 0
+    image, columns = reshape.operands[0].type.shape, reshape.result.type.shape
+    pixels_last = len(image) == 4 and len(columns) == 3 and image[:2] == columns[:2]
+    return image[3] if pixels_last and image[2] * image[3] == columns[2] else 0
 
 
 # Gathers of at least this many elements (1 MB) spread their windows over the threads.

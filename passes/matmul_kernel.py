@@ -47,7 +47,7 @@ def emit_kernel(root: ir.Value, name: str, contraction: Contraction, kernel: Ker
     if per_tile_pack is not None and cache_loop is not None:
         cache_loop = structured.FuseIntoContainingOp(per_tile_pack, cache_loop).new_containing_op
         columns = kernel.tn * kernel.nr
-        if per_tile and row and columns % row == 0 and contraction.extents[pn] % columns == 0:
+        if gather is not None and per_tile and row and columns % row == 0 and contraction.extents[pn] % columns == 0:
             # Each tile's columns are whole image rows: the slice of the collapsed
             # columns becomes a slice of the gather, copied right there.
             bubble = transform.ApplyPatternsOp(cache_loop)

@@ -10,7 +10,7 @@ from ..tuning.signature import ContractionSignature
 from .cpu_target import F32_BYTES, CpuTarget
 from .linalg_builders import largest_divisor
 from .matmul_contraction import Contraction, in_parallel_loop
-from .matmul_gathers import im2col_gather, im2col_row
+from .matmul_gathers import image_row
 
 
 @dataclass(frozen=True)
@@ -232,7 +232,7 @@ def tuning_signature(contraction: Contraction, threads: int) -> ContractionSigna
     parallel loop, whose blocks `wafer tune` does not measure (one thread's work)."""
     if in_parallel_loop(contraction.op):
         return None
-    return ContractionSignature.of(contraction, im2col_row(im2col_gather(contraction)), threads)
+    return ContractionSignature.of(contraction, image_row(contraction), threads)
 
 
 def packed_extents(contraction: Contraction, kernel: Kernel) -> list[int]:

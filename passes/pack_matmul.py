@@ -23,7 +23,7 @@ from .constant_pack import fold_constant_packs
 from .cpu_target import TargetedPass, host_flags
 from .kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL, PARALLEL_FLOPS
 from .matmul_contraction import Contraction, in_parallel_loop, match_contraction
-from .matmul_gathers import gather_into_panels, im2col_gather, im2col_row, lower_gathers
+from .matmul_gathers import gather_into_panels, im2col_gather, image_row, lower_gathers
 from .matmul_kernel import emit_kernel, lower_to_fma
 from .matmul_packing import (
     PACKED,
@@ -183,7 +183,7 @@ class PackMatmul(TargetedPass):
         its whole's, in `records`), and B's im2col gather and row; at the
         pass's threads, or at 0 for the choice's own cache tile rows."""
         gather = im2col_gather(contraction)
-        row = im2col_row(gather)
+        row = image_row(contraction)
         # A contraction inside a parallel loop (wafer-winograd's blocks) is one thread's work.
         parallel_flops = math.inf if in_parallel_loop(contraction.op) else self.parallel_flops
         if TUNED_AS in contraction.op.attributes:

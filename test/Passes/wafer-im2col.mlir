@@ -88,3 +88,21 @@ func.func @conv_rows_of_12(%x: tensor<1x64x50x14xf32>, %w: tensor<64x64x3x3xf32>
   %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%x, %w : tensor<1x64x50x14xf32>, tensor<64x64x3x3xf32>) outs(%c : tensor<1x64x48x12xf32>) -> tensor<1x64x48x12xf32>
   return %r : tensor<1x64x48x12xf32>
 }
+
+// A 1x1, stride-1 convolution's columns are its input, reshaped: no gather.
+// Packed, its cache tiles are still whole 56-pixel rows (224 pixels), so a
+// consumer of the output can fuse per tile; a stride of 2 keeps the gather.
+// CHECK-LABEL: func.func @pointwise
+// CHECK-NOT: wafer.im2col_row
+// CHECK: %[[COLUMNS:.*]] = tensor.collapse_shape %arg0 {{\[\[}}0], [1], [2, 3]] : tensor<1x24x56x56xf32> into tensor<1x24x3136xf32>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[COLUMNS]] : tensor<16x24xf32>, tensor<1x24x3136xf32>)
+// CHECK: linalg.generic {{.*}} ins(%arg3 : tensor<1x24x56x56xf32>) outs(%{{.*}} : tensor<1x24x1x1x28x28xf32>)
+// CHECK-SAME: wafer.im2col_row = 28 : i64
+// PACKED-LABEL: func.func @pointwise
+// PACKED-SAME: "packed matmul 16x3136x24: register block 8x32, k unroll 8, cache tile 16x224, serial"
+func.func @pointwise(%x: tensor<1x24x56x56xf32>, %w: tensor<16x24x1x1xf32>, %c: tensor<1x16x56x56xf32>,
+                     %y: tensor<1x24x56x56xf32>, %d: tensor<1x16x28x28xf32>) -> (tensor<1x16x56x56xf32>, tensor<1x16x28x28xf32>) {
+  %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%x, %w : tensor<1x24x56x56xf32>, tensor<16x24x1x1xf32>) outs(%c : tensor<1x16x56x56xf32>) -> tensor<1x16x56x56xf32>
+  %s = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<2> : vector<2xi64>} ins(%y, %w : tensor<1x24x56x56xf32>, tensor<16x24x1x1xf32>) outs(%d : tensor<1x16x28x28xf32>) -> tensor<1x16x28x28xf32>
+  return %r, %s : tensor<1x16x56x56xf32>, tensor<1x16x28x28xf32>
+}

@@ -399,6 +399,26 @@ def test_ragged_edges_split_off(threads, m, n, k, parts):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch,size", [(1, 56), (2, 56), (1, 55)])
+def test_pointwise_convolution_reads_its_input_as_columns(threads, batch, size):
+    """A 1x1, stride-1 convolution's columns are its input itself (no im2col copy):
+    the cache tiles stay whole 56-pixel rows, so the ReLU6 after it fuses per
+    tile; 55x55's 3025 pixels split off 17 as before."""
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(24, 96, 1), torch.nn.ReLU6()).eval()
+    compiled = compile_checked(model, (torch.randn(batch, 24, size, size),), threads=threads, machine="avx512")
+    strategies = compiled.compile_report.strategies
+    if size == 56:
+        assert_strategy(compiled, f"packed matmul 96x{batch * 3136}x24")
+        assert_strategy(compiled, "cache tile 96x224")
+        assert any(s.startswith("epilogue") for s in strategies), strategies
+    else:
+        assert_strategy(compiled, f"packed matmul 96x{batch * 3008}x24")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("batch", [1, 2])
 def test_ragged_image_convolutions_split_off(threads, batch):
     """SqueezeNet's 55x55 images: 3025 pixels are 94 panels of 32 and 17 pixels split off."""
