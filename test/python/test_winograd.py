@@ -20,6 +20,9 @@ def compiled_conv(in_channels, out_channels, shape, bias=True, stride=1, kernel=
     ((64, 64), (56, 56), 1, False, 2),  # ResNet's: tile rows of 28 tiles padded to 32
     ((16, 24), (20, 20), 2, True, 10),  # 10 tiles a row padded to 16: blocks of an even number of rows
     ((32, 16), (12, 40), 1, True, 3),   # 20 tiles a row: a second, partial vector of tiles
+    ((16, 24), (27, 27), 1, True, 14),  # odd: a half tile row below (zeros read, a padding row written)
+    ((16, 16), (15, 22), 2, True, 8),   # odd rows only
+    ((32, 16), (12, 41), 1, True, 3),   # odd columns only: the last tile's second column masked
 ])
 def test_matches_pytorch(channels, shape, batch, bias, rows, threads):
     strategies = compiled_conv(*channels, shape, bias=bias, batch=batch, threads=threads)
@@ -29,9 +32,9 @@ def test_matches_pytorch(channels, shape, batch, bias, rows, threads):
 @pytest.mark.parametrize("case", [
     dict(in_channels=16, out_channels=16, shape=(14, 16), stride=2),  # strided
     dict(in_channels=16, out_channels=16, shape=(16, 16), kernel=5),  # not 3x3
-    dict(in_channels=16, out_channels=16, shape=(15, 16)),            # odd output rows
     dict(in_channels=8, out_channels=16, shape=(16, 16)),             # too few channels
     dict(in_channels=16, out_channels=16, shape=(14, 14)),            # 7 tile rows: no block fills whole panels
+    dict(in_channels=16, out_channels=16, shape=(7, 7)),              # 4 tiles a row padded to 16: more products
     dict(in_channels=64, out_channels=64, shape=(56, 56), winograd=False),
 ])
 def test_other_convolutions_keep_their_strategy(case):
