@@ -9,36 +9,44 @@ from torch_mlir import ir
 from .pass_base import PassFailure, WaferPass
 
 
-def _complex_type(value: ir.Value) -> ir.Type | None:
-    element = value.type.element_type if isinstance(value.type, ir.ShapedType) else value.type
-    return value.type if isinstance(element, ir.ComplexType) else None
+def _unsupported(value: ir.Value) -> str | None:
+    """Why the wse target cannot hold `value`, or None when it can."""
+    shaped = isinstance(value.type, ir.ShapedType)
+    element = value.type.element_type if shaped else value.type
+    if isinstance(element, ir.ComplexType):
+        return f"computes on {value.type}: the wse target runs real numbers only (the cpu target runs complex ones)"
+    if shaped and not value.type.has_static_shape:
+        return (f"makes a {value.type} of a size known only at run time: the wse target places "
+                "static shapes only (the cpu target runs dynamic ones)")
+    return None
 
 
 @dataclass(frozen=True)
 class WseVerifySupport(WaferPass):
-    """Fail at the first op that computes on complex numbers.
+    """Fail at the first op that computes on complex numbers or dynamic shapes.
 
-    A PE's datapaths are real (fp32, fp16): the wse passes and the cost model
-    know no complex arithmetic, and a complex op reached a verifier deep in
-    the pipeline ("'math.absf' op operand #0 must be floating-point-like").
-    Here the error names the op at the user's line; the cpu target runs it.
+    A PE's datapaths are real (fp32, fp16), and placement sizes each region
+    from its static loop ranges: a complex op reached a verifier deep in the
+    pipeline ("'math.absf' op operand #0 must be floating-point-like") and a
+    boolean-mask index_put (whose nonzero count is known only at run time)
+    an internal error in wse-partition. Here the error names the op at the
+    user's line; the cpu target runs both.
     """
 
     name = "wse-verify-support"
-    summary = "Check that no op computes on complex numbers, which the wse target does not run"
+    summary = "Check that no op computes on complex numbers or dynamic shapes, which the wse target does not run"
 
     def apply(self, module: ir.Operation) -> None:
-        found: list[tuple[ir.Operation, ir.Type]] = []
+        found: list[tuple[ir.Operation, str]] = []
 
         def find(op: ir.Operation) -> ir.WalkResult:
-            for value in [*op.operands, *op.results]:
-                if (kind := _complex_type(value)) is not None:
-                    found.append((op, kind))
+            for value in op.results:
+                if (reason := _unsupported(value)) is not None:
+                    found.append((op, reason))
                     return ir.WalkResult.INTERRUPT
             return ir.WalkResult.ADVANCE
 
         module.walk(find)
         if found:
-            op, kind = found[0]
-            raise PassFailure(op.location, f"'{op.name}' computes on {kind}: the wse target runs real numbers only "
-                                           "(the cpu target runs complex ones)")
+            op, reason = found[0]
+            raise PassFailure(op.location, f"'{op.name}' {reason}")

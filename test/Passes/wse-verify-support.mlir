@@ -17,3 +17,12 @@ func.func @complex(%re: f32, %im: f32) -> f32 {
   %a = complex.abs %z : complex<f32>
   return %a : f32
 }
+
+// -----
+
+// A size known only at run time is refused at the op that makes it.
+func.func @dynamic(%x: tensor<8xf32>, %n: index) -> tensor<?xf32> {
+  // expected-error @+1 {{'tensor.extract_slice' makes a tensor<?xf32> of a size known only at run time: the wse target places static shapes only}}
+  %s = tensor.extract_slice %x[0] [%n] [1] : tensor<8xf32> to tensor<?xf32>
+  return %s : tensor<?xf32>
+}
