@@ -20,6 +20,7 @@ else is an `InterpreterError` at the op's location, never a guess.
 
 from __future__ import annotations
 
+import itertools
 import math
 import weakref
 from dataclasses import dataclass, replace
@@ -590,8 +591,11 @@ def _eval_generic(op, operands, g, lookup) -> list[np.ndarray]:
         yielded = _run_block(op, block, bound, lookup, loop_index)
         return [space.leave(y, m, s, t) for y, m, s, t in zip(yielded, out_maps, shapes, dtypes)]
 
-    outputs = [_reduction(op, block, out_args, i) for i in range(len(out_args))]
+    outputs = [_reduction(block, out_args, i) for i in range(len(out_args))]
     entered = [space.enter(init, m) for init, m in zip(inits, out_maps)]
+    if None in outputs:
+        reduced = _reduce_in_order(op, block, bound, dict(zip(out_args, entered)), space, lookup)
+        return [space.leave(v, m, s, t) for v, m, s, t in zip(reduced, out_maps, shapes, dtypes)]
     product = _product(outputs)
     if product is not None:  # a contraction: sum(a * b) through matmul
         skipped = outputs[0].skipped | {product.result: None}
@@ -708,8 +712,37 @@ def _combined(block: ir.Block, out_args: list[ir.Value], i: int) -> _Reduction |
     return _Reduction(_COMBINERS[producer.name], expr, {producer.result: expr})
 
 
-def _reduction(op, block: ir.Block, out_args: list[ir.Value], i: int) -> _Reduction:
-    """Recognize how output i of a reduction generic is reduced."""
+def _reduce_in_order(op, block: ir.Block, bound: dict, accumulators: dict, space: _Space,
+                     lookup: Lookup) -> list[np.ndarray]:
+    """The outputs of a reduction none of whose combiners `_reduction` knows
+    (max pooling's index of the first maximum in its window): the body runs
+    once per point of the reduction loops, in loop order, on all parallel
+    points at once, each output's accumulator carried to the next point."""
+    g = space.g
+    for point in itertools.product(*(range(space.ranges[d]) for d in space.reductions)):
+        at = dict(zip(space.reductions, point))
+
+        def pick(array: np.ndarray) -> np.ndarray:
+            return array[tuple(slice(at[d], at[d] + 1) if d in at and array.shape[g + d] > 1 else slice(None)
+                               for d in range(-g, len(space.ranges)))]
+
+        def loop_index(dim: int) -> np.ndarray:
+            shape = [1] * (g + len(space.ranges))
+            if dim in at:
+                return np.full(shape, at[dim], dtype=np.int64)
+            shape[g + dim] = space.ranges[dim]
+            return np.arange(space.ranges[dim], dtype=np.int64).reshape(shape)
+
+        now = {arg: pick(x) for arg, x in bound.items()} | accumulators
+        yielded = _run_block(op, block, now, lookup, loop_index)
+        accumulators = {arg: np.broadcast_to(y, acc.shape).astype(acc.dtype)
+                        for (arg, acc), y in zip(accumulators.items(), yielded)}
+    return list(accumulators.values())
+
+
+def _reduction(block: ir.Block, out_args: list[ir.Value], i: int) -> _Reduction | None:
+    """Recognize how output i of a reduction generic is reduced; None if by none of
+    the known combiners or an arg-max/min of another output."""
     combined = _combined(block, out_args, i)
     if combined is not None:
         return combined
@@ -727,8 +760,7 @@ def _reduction(op, block: ir.Block, out_args: list[ir.Value], i: int) -> _Reduct
             if partner.ufunc in (_MAXIMA if x_greater else _MINIMA):
                 skipped = {select.result: select.operands[1], compare.result: None}
                 return _Reduction(partner.ufunc, None, skipped, partner=k, first=strict)
-    raise _fail(op, f"output #{i} is neither combined with its init by one of "
-                    f"{', '.join(sorted(_COMBINERS))} nor an arg-max/min of another output")
+    return None
 
 
 def _product(outputs: list[_Reduction]) -> ir.Operation | None:
