@@ -55,7 +55,8 @@ class DecomposeAttention(WaferPass):
 
 def _decomposable(op: ir.Operation) -> bool:
     """Static float query, key, value and output of one rank and element type; a
-    mask of the scores' shape, additive of that type or boolean."""
+    mask of the scores' shape, boolean or additive in any of those float types
+    (a 16-bit model's mask made in its forward is f32)."""
     query, key, value, *mask, output = (v.type for v in op.operands)
     types = (query, key, value, output)
     if not all(isinstance(t, ir.RankedTensorType) and t.has_static_shape and t.rank >= 2 for t in types):
@@ -69,7 +70,7 @@ def _decomposable(op: ir.Operation) -> bool:
     scores = [*query.shape[:-1], key.shape[-2]]
     (mask,) = mask
     return isinstance(mask, ir.RankedTensorType) and list(mask.shape) == scores and (
-        mask.element_type == element or is_bool(mask.element_type))
+        isinstance(mask.element_type, _ELEMENTS) or is_bool(mask.element_type))
 
 
 def _decompose(op: ir.Operation) -> ir.Value:

@@ -1,5 +1,5 @@
 """Scaled-down zoo architectures for the WSE tests: the op kinds of MobileNet-v2,
-ResNet-18 and GPT-2 at toy sizes."""
+ResNet-18, GPT-2 and BERT at toy sizes."""
 
 import torch
 from torch import nn
@@ -84,8 +84,33 @@ class TinyGpt(nn.Module):
         return self.norm3(self.mlp(self.norm2(x)))
 
 
+class TinyBert(nn.Module):
+    """BERT's op kinds at toy size: word, position and token-type embeddings
+    summed and layer-normed, post-norm bidirectional self-attention under an
+    additive padding mask (the last two tokens hidden), erf GELU in the MLP."""
+
+    def __init__(self, vocab: int = 40, width: int = 16, heads: int = 2):
+        super().__init__()
+        self.words, self.positions = nn.Embedding(vocab, width), nn.Embedding(32, width)
+        self.types = nn.Embedding(2, width)
+        self.norm0, self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width), nn.LayerNorm(width)
+        self.qkv, self.proj, self.heads = nn.Linear(width, 3 * width), nn.Linear(width, width), heads
+        self.up, self.down = nn.Linear(width, 4 * width), nn.Linear(4 * width, width)
+
+    def forward(self, ids):
+        batch, length = ids.shape
+        positions = torch.arange(length).expand(batch, length)
+        x = self.norm0(self.words(ids) + self.positions(positions) + self.types(torch.zeros_like(ids)))
+        keep = torch.arange(length) < length - 2
+        mask = torch.where(keep, 0.0, -1e4).reshape(1, 1, 1, length)
+        q, k, v = (t.reshape(batch, length, self.heads, -1).transpose(1, 2) for t in self.qkv(x).split(x.shape[2], 2))
+        attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        x = self.norm1(x + self.proj(attended.transpose(1, 2).reshape(batch, length, -1)))
+        return self.norm2(x + self.down(nn.functional.gelu(self.up(x))))
+
+
 BUILDERS = {"mobilenet": (TinyMobileNet, (1, 3, 16, 16)), "resnet": (TinyResNet, (1, 4, 8, 8)),
-            "mlp": (GeluMlp, (1, 8, 16)), "gpt": (TinyGpt, (1, 8))}
+            "mlp": (GeluMlp, (1, 8, 16)), "gpt": (TinyGpt, (1, 8)), "bert": (TinyBert, (1, 8))}
 
 
 def build(name: str) -> tuple[nn.Module, torch.Tensor]:
@@ -98,5 +123,5 @@ def build(name: str) -> tuple[nn.Module, torch.Tensor]:
         if isinstance(module, nn.BatchNorm2d):
             module.running_mean.uniform_(-1, 1)
             module.running_var.uniform_(0.5, 2)
-    x = torch.randint(0, 40, shape) if name == "gpt" else torch.randn(shape)
+    x = torch.randint(0, 40, shape) if name in ("gpt", "bert") else torch.randn(shape)
     return model, x
