@@ -1,7 +1,8 @@
 """Conformance: small PyTorch programs of the op families real models use, and
 the corners the importer hands over (zero-size contractions, pooling indices,
 boolean masks, Python numbers, complex and bf16 tensors), each compiled for
-the CPU and checked against eager on the same inputs."""
+the CPU and checked against eager on the same inputs; and for the simulated
+wafer, where each matches eager too or is refused when it is compiled."""
 
 import pytest
 import torch
@@ -170,6 +171,26 @@ def test_program_matches_eager(name):
             assert_same(got, want)
     else:
         assert_same(result, expected)
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_program_matches_eager_on_the_wafer_or_is_refused_at_compile_time(name):
+    """Right or refused (issue 14): a clear one-line error when compiled, never
+    a wrong value or a failure when called."""
+    function, make_inputs = PROGRAMS[name]
+    torch.manual_seed(0)
+    inputs = make_inputs()
+    expected = function(*inputs)
+    try:
+        compiled = wafer.compile(Program(function), inputs, target="wse", machine="small")
+    except wafer.WaferError as err:
+        message = str(err)
+        assert len(message.splitlines()) == 1 and "error: " in message, message
+        assert "internal error" not in message and "Traceback" not in message, message
+        return
+    result = compiled(*inputs)
+    for got, want in zip(result, expected) if isinstance(expected, tuple) else [(result, expected)]:
+        assert_same(got, want)
 
 
 def test_numbers_come_back_as_numbers_from_numpy_inputs():
