@@ -1,7 +1,7 @@
 """WSE benchmark: the cost model's calibration, simulated GEMM rates, example-model pipelines,
 and the simulator's own speed.
 
-    python bench/wse.py [--sizes 8192,16384,32768,65536] [--regions full,750x750]
+    python bench/wse.py [--sizes 4096,8192,16384,32768,65536] [--regions full,750x750]
                         [--models mlp,lenet] [--machines small,wse2] [--batch 1]
                         [--zoo resnet18,gpt2] [--modes pipelined,whole-wafer] [--precisions fp32,fp16]
                         [--contexts 127,1023] [--search SECONDS]
@@ -250,7 +250,7 @@ def simulator_table(runs: list[SimulatorRun]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="8192,16384,32768,65536")
+    parser.add_argument("--sizes", default="4096,8192,16384,32768,65536")
     parser.add_argument("--regions", default="full,750x750", help="'full' or WIDTHxHEIGHT of wse2")
     parser.add_argument("--models", default=",".join(EXAMPLES))
     parser.add_argument("--machines", default="small,wse2")

@@ -356,7 +356,8 @@ def places(regions: list[ir.Operation], demands: list[Demand], fabric, mode: str
             regions[0].location,
             f"the {len(regions)} regions need at least {sum(least)} columns of {fabric.height} PEs "
             f"to hold their tensors side by side; '{fabric.name}' has {fabric.width} "
-            f"({sum(least) - fabric.width} short): use mode=whole-wafer or a larger machine",
+            f"({sum(least) - fabric.width} short, {_wafers(sum(least), fabric)} wafers' worth): "
+            "use mode=whole-wafer or a larger machine",
         )
     widths = _narrowest_strips(demands, least, fabric)
     if sum(widths) > fabric.width:
@@ -406,7 +407,13 @@ def _too_wide(regions: list[ir.Operation], demands: list[Demand], widths: list[i
         f"the {len(regions)} regions' blocks and panels need {sum(widths)} columns side by side; "
         f"'{fabric.name}' has {fabric.width}: the first {fit} fit, the other {rest} from region "
         f"'{str_attr(regions[fit], 'sym_name')}' on need {sum(widths[fit:])} columns more for "
-        f"{sum(d.bytes for d in demands[fit:]):,} B of tensors: use mode=whole-wafer or a larger machine")
+        f"{sum(d.bytes for d in demands[fit:]):,} B of tensors ({_wafers(sum(widths), fabric)} wafers' worth): "
+        "use mode=whole-wafer or a larger machine")
+
+
+def _wafers(columns: int, fabric) -> int:
+    """How many fabrics side by side hold `columns` full-height columns."""
+    return math.ceil(columns / fabric.width)
 
 
 def _balance(widths: list[int], demands: list[Demand], fabric) -> None:

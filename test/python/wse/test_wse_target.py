@@ -89,7 +89,7 @@ def test_a_layer_too_large_for_sram_says_by_how_much(mode):
 def test_a_model_too_large_to_pipeline_says_by_how_much():
     model, inputs = EXAMPLES["mlp"].build(1)
     with pytest.raises(wafer.WaferError, match=r"the 3 regions need at least 4 columns of 32 PEs to hold their "
-                       r"tensors side by side; 'small' has 3 \(1 short\): use mode=whole-wafer"):
+                       r"tensors side by side; 'small' has 3 \(1 short, 2 wafers' worth\): use mode=whole-wafer"):
         wafer.compile(model, inputs, target="wse", region=(3, 32))
     assert wafer.compile(model, inputs, target="wse", region=(3, 32), mode="whole-wafer").estimate().cycles > 0
 
@@ -101,7 +101,7 @@ def test_a_pipeline_one_strip_too_wide_says_which_layers_fit_and_what_the_rest_n
     message = str(info.value)
     assert "error: in layer 'layers.4': the 3 regions' blocks and panels need 6 columns side by side; " \
            "'small' has 5: the first 2 fit, the other 1 from region 'summa2' on need 1 columns more for " in message
-    assert message.rstrip().endswith("B of tensors: use mode=whole-wafer or a larger machine")
+    assert message.rstrip().endswith("B of tensors (2 wafers' worth): use mode=whole-wafer or a larger machine")
 
 
 def test_matmul_on_one_pe_costs_what_the_cost_model_says():

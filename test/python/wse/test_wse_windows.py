@@ -60,5 +60,6 @@ def test_pooling_reduces_its_windows_on_each_pe():
 def test_a_cnn_too_big_to_pipeline_says_so(name, batch, mode):
     model, inputs = EXAMPLES[name].build(batch)
     with pytest.raises(wafer.WaferError, match=r"need at least \d+ columns of 32 PEs to hold their tensors "
-                                               r"side by side; 'small' has 32 \(\d+ short\): use mode=whole-wafer"):
+                                               r"side by side; 'small' has 32 \(\d+ short, \d+ wafers' worth\): "
+                                               r"use mode=whole-wafer"):
         wafer.compile(model, inputs, target="wse", mode=mode)
