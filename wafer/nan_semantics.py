@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from .graph_edits import call_like, on_floats
+
 aten = torch.ops.aten
 
 # op -> how many leading operands are tensors whose NaN the result must carry
@@ -37,7 +39,7 @@ def propagate_nans(program) -> None:
     graph = program.graph_module.graph
     changed = False
     for node in list(graph.nodes):
-        if node.op != "call_function" or not _on_floats(node):
+        if node.op != "call_function" or not on_floats(node):
             continue
         with graph.inserting_before(node):
             if node.target in _NAN_DROPPING:
@@ -53,12 +55,6 @@ def propagate_nans(program) -> None:
         program.graph_module.recompile()
 
 
-def _on_floats(node) -> bool:
-    operand = node.args[0] if node.args else None
-    value = operand.meta.get("val") if isinstance(operand, torch.fx.Node) else None
-    return isinstance(value, torch.Tensor) and value.dtype.is_floating_point
-
-
 def _carry_nans(graph, node) -> bool:
     """op(x, ...) -> where(isnan(x), x, op(x, ...)) for each float tensor
     operand that can be NaN; False if an operand's dtype differs from the result's."""
@@ -66,11 +62,11 @@ def _carry_nans(graph, node) -> bool:
     operands = [arg for arg in node.args[:count] if isinstance(arg, torch.fx.Node)]
     if any(arg.meta["val"].dtype != node.meta["val"].dtype for arg in operands):
         return False
-    result = _call(graph, node.target, node.args, node, node.kwargs)
+    result = call_like(graph, node.target, node.args, node, node.kwargs)
     for operand in reversed(operands[1:]):
-        result = _call(graph, aten.where.self, (_call(graph, aten.isnan.default, (operand,), node), operand, result),
-                       node)
-    is_nan = _call(graph, aten.isnan.default, (operands[0],), node)
+        is_nan = call_like(graph, aten.isnan.default, (operand,), node)
+        result = call_like(graph, aten.where.self, (is_nan, operand, result), node)
+    is_nan = call_like(graph, aten.isnan.default, (operands[0],), node)
     _become(node, aten.where.self, (is_nan, operands[0], result))
     return True
 
@@ -78,7 +74,7 @@ def _carry_nans(graph, node) -> bool:
 def _compare_with_itself(graph, node) -> None:
     """x == x -> not isnan(x); x != x -> isnan(x)."""
     if _SELF_COMPARISONS[node.target]:
-        _become(node, aten.logical_not.default, (_call(graph, aten.isnan.default, (node.args[0],), node),))
+        _become(node, aten.logical_not.default, (call_like(graph, aten.isnan.default, (node.args[0],), node),))
     else:
         _become(node, aten.isnan.default, (node.args[0],))
 
@@ -87,29 +83,16 @@ def _first_nan_wins(graph, node) -> None:
     """argmax(x, dim) -> where(any(isnan(x), dim), argmax(isnan(x), dim), argmax(x, dim))."""
     x, *reduction = node.args
     reduction += [node.kwargs[key] for key in ("dim", "keepdim") if key in node.kwargs]
-    is_nan = _call(graph, aten.isnan.default, (x,), node)
-    nan_as_one = _call(graph, aten._to_copy.default, (is_nan,), node, {"dtype": x.meta["val"].dtype})
-    first_nan = _call(graph, aten.argmax.default, (nan_as_one, *reduction), node)
+    is_nan = call_like(graph, aten.isnan.default, (x,), node)
+    nan_as_one = call_like(graph, aten._to_copy.default, (is_nan,), node, {"dtype": x.meta["val"].dtype})
+    first_nan = call_like(graph, aten.argmax.default, (nan_as_one, *reduction), node)
     if reduction and reduction[0] is not None:
-        has_nan = _call(graph, aten.any.dim, (is_nan, reduction[0], *reduction[1:]), node)
+        has_nan = call_like(graph, aten.any.dim, (is_nan, reduction[0], *reduction[1:]), node)
     else:
-        has_nan = _call(graph, aten.any.default, (is_nan,), node)
-    extreme = _call(graph, node.target, node.args, node, node.kwargs)
+        has_nan = call_like(graph, aten.any.default, (is_nan,), node)
+    extreme = call_like(graph, node.target, node.args, node, node.kwargs)
     _become(node, aten.where.self, (has_nan, first_nan, extreme))
 
 
 def _become(node, target, args) -> None:
     node.target, node.args, node.kwargs = target, args, {}
-
-
-_LOCATION_META = ("stack_trace", "nn_module_stack", "source_fn_stack")
-
-
-def _call(graph, target, args, origin, kwargs=None):
-    """A new node calling `target`, with `origin`'s source location and layer
-    (for error messages) and its own fake value (for the importer's types)."""
-    node = graph.call_function(target, args, kwargs)
-    node.meta = {key: origin.meta[key] for key in _LOCATION_META if key in origin.meta}
-    node.meta["val"] = target(*torch.fx.node.map_arg(args, lambda arg: arg.meta["val"]),
-                              **torch.fx.node.map_arg(kwargs or {}, lambda arg: arg.meta["val"]))
-    return node

@@ -1,0 +1,53 @@
+"""Layer and group norms normalize their input shifted by one of its elements
+(wafer/shifted_moments.py): checked against a float64 run, where a float32
+mean of N equal values summed one by one used to be off by a few ulps."""
+
+import pytest
+import torch
+
+import wafer
+
+F = torch.nn.functional
+
+
+class Norms(torch.nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.group = torch.nn.GroupNorm(1, channels)
+        self.layer = torch.nn.LayerNorm(17)
+        with torch.no_grad():
+            for parameter in self.parameters():
+                parameter.uniform_(-1, 1)
+
+    def forward(self, x):
+        return self.group(x), self.layer(x), F.layer_norm(x, x.shape[-2:])
+
+
+def float64_run(model, x):
+    with torch.no_grad():
+        return [r.float() for r in model.double()(x.double())]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_constant_plane_normalizes_to_the_bias(threads):
+    """The fuzzer's seed 60488: group_norm of a constant 17x17 plane came back up to
+    2.4e-4 off its bias (the mean 20 ulps off the constant, over sqrt(eps))."""
+    torch.manual_seed(0)
+    model = Norms(1).eval()
+    x = torch.full((8, 1, 17, 17), -2.8332133293151855)
+    got = wafer.compile(model, (x,), threads=threads)(x)
+    for result, exact in zip(got, float64_run(model, x)):
+        torch.testing.assert_close(result, exact, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("target", ["cpu", "wse"])
+def test_values_far_from_zero_normalize_as_in_float64(target):
+    """Unit variance around 1000: the differences from the shift are small, so the
+    moments keep their digits."""
+    torch.manual_seed(0)
+    model = Norms(3).eval()
+    x = torch.randn(2, 3, 5, 17) + 1000
+    options = {"machine": "small"} if target == "wse" else {}
+    got = wafer.compile(model, (x,), target=target, **options)(x)
+    for result, exact in zip(got, float64_run(model, x)):
+        torch.testing.assert_close(result, exact, rtol=1e-4, atol=1e-4)

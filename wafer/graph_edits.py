@@ -1,0 +1,24 @@
+"""Small edits of an exported program's FX graph, shared by the rewrites that run before import."""
+
+from __future__ import annotations
+
+import torch
+
+_LOCATION_META = ("stack_trace", "nn_module_stack", "source_fn_stack")
+
+
+def on_floats(node) -> bool:
+    """Whether `node`'s first operand is a floating-point tensor."""
+    operand = node.args[0] if node.args else None
+    value = operand.meta.get("val") if isinstance(operand, torch.fx.Node) else None
+    return isinstance(value, torch.Tensor) and value.dtype.is_floating_point
+
+
+def call_like(graph, target, args, origin, kwargs=None):
+    """A new node calling `target`, with `origin`'s source location and layer
+    (for error messages) and its own fake value (for the importer's types)."""
+    node = graph.call_function(target, args, kwargs)
+    node.meta = {key: origin.meta[key] for key in _LOCATION_META if key in origin.meta}
+    node.meta["val"] = target(*torch.fx.node.map_arg(args, lambda arg: arg.meta["val"]),
+                              **torch.fx.node.map_arg(kwargs or {}, lambda arg: arg.meta["val"]))
+    return node
