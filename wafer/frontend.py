@@ -36,7 +36,11 @@ from .layer_locations import LayerLocations
 from .nan_semantics import propagate_nans
 from .precision import Boundary, at_precision, numpy_dtype, wse_defaults
 from .shifted_moments import shift_normalized_inputs
-from .transposed_convolution import depthwise_transposed_convolution, has_depthwise_transposed_convolution
+from .transposed_convolution import (
+    depthwise_transposed_convolution,
+    has_depthwise_transposed_convolution,
+    keep_pads_apart_from_strided_transposed_convolutions,
+)
 from .importer_gaps import refuse_importer_gaps
 from .weight_literals import WeightLiterals
 
@@ -120,6 +124,7 @@ def _import_program(program, func_name: str, ctx):
     has had them, so its buffer writes show in its output specs."""
     propagate_nans(program)
     shift_normalized_inputs(program)
+    keep_pads_apart_from_strided_transposed_convolutions(program)
     module = fx.export_and_import(
         _unwritten_buffers_as_constants(program),
         output_type=fx.OutputType.RAW,

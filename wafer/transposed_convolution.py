@@ -1,19 +1,30 @@
-"""A depthwise transposed convolution as a depthwise convolution, before import.
+"""Transposed convolutions torch-mlir lowers wrong, rewritten before import.
 
-torch-mlir's lowering of a transposed convolution with one input channel per
-group builds an invalid collapse_shape (and fails), while it lowers ordinary
-depthwise convolutions well. A transposed convolution is the convolution of
-its input with zeros inserted between the elements (stride - 1 of them), padded
-by dilation * (kernel - 1) - padding on each side (plus output_padding after),
-with the kernel flipped and stride 1. With one input channel per group, the
-transposed weight [C, M, *k] is already the grouped weight [C * M, 1, *k].
+A transposed convolution is the convolution of its input with zeros inserted
+between the elements (stride - 1 of them), padded by dilation * (kernel - 1) -
+padding on each side (plus output_padding after), with the kernel flipped and
+stride 1. torch-mlir lowers it so, with a strided insert_slice into zeros, but:
+
+- with one input channel per group it builds an invalid collapse_shape (and
+  fails), while it lowers ordinary depthwise convolutions well: such a
+  convolution is decomposed here (with one input channel per group, the
+  transposed weight [C, M, *k] is already the grouped weight [C * M, 1, *k]);
+- a zero pad of a strided one's input (F.pad, value 0) is folded into that
+  insert_slice with its low padding not scaled by the stride:
+  `conv_transpose2d(F.pad(x, (2, 0, 0, 2)), w, stride=2)` read x two columns
+  off, every element wrong (the fuzzer's seed 81908). Adding 0.0 to the pad
+  keeps it a value of its own, which the fold does not match; the sum is exact,
+  and a -0.0 comes out +0.0, as the pad gives.
 """
 
 from __future__ import annotations
 
 import torch
 
+from .graph_edits import call_like
+
 aten = torch.ops.aten
+_ZERO_PADS = (aten.pad.default, aten.constant_pad_nd.default)
 
 
 def is_depthwise_transposed(x: torch.Tensor, transposed: bool, groups: int) -> bool:
@@ -33,6 +44,32 @@ def has_depthwise_transposed_convolution(program) -> bool:
 
 _TRANSPOSED_CONVOLUTIONS = (aten.convolution.default, aten.conv_transpose1d.default, aten.conv_transpose2d.input,
                             aten.conv_transpose3d.input)
+
+
+def keep_pads_apart_from_strided_transposed_convolutions(program) -> None:
+    """Add 0.0 to each zero pad that a strided transposed convolution in `program`'s graph reads."""
+    graph = program.graph_module.graph
+    changed = False
+    for node in list(graph.nodes):
+        if node.op != "call_function" or node.target not in _TRANSPOSED_CONVOLUTIONS:
+            continue
+        arguments = _arguments(node)
+        pad, stride = arguments["input"], arguments.get("stride", 1)
+        strided = any(s > 1 for s in stride) if isinstance(stride, (list, tuple)) else stride > 1
+        if not (arguments.get("transposed", True) and strided and isinstance(pad, torch.fx.Node)
+                and pad.target in _ZERO_PADS and _pads_with_zeros(pad)):
+            continue
+        with graph.inserting_before(node):
+            node.replace_input_with(pad, call_like(graph, aten.add.Tensor, (pad, 0.0), pad))
+        changed = True
+    if changed:
+        graph.lint()
+        program.graph_module.recompile()
+
+
+def _pads_with_zeros(pad: torch.fx.Node) -> bool:
+    arguments = _arguments(pad)
+    return arguments.get("mode", "constant") == "constant" and not arguments.get("value")
 
 
 def _arguments(node: torch.fx.Node) -> dict:

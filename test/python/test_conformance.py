@@ -46,6 +46,11 @@ PROGRAMS = {
     "conv2d_grouped": (lambda x, w: F.conv2d(x, w, stride=2, padding=1, groups=2), lambda: (rand(1, 4, 7, 7), rand(6, 2, 3, 3))),
     "conv_transpose2d": (lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1), lambda: (rand(1, 3, 5, 5), rand(3, 2, 3, 3))),
     # one input channel per group: torch-mlir fails on it; Wafer decomposes it (transposed_convolution.py)
+    # a zero pad torch-mlir folded into the zero insertion, unscaled by the stride (fuzzer seed 81908)
+    "conv_transpose2d_of_a_pad": (lambda x, w: F.conv_transpose2d(F.pad(x, (2, 0, 0, 2)), w, stride=2, padding=1),
+                                  lambda: (rand(2, 3, 5, 7), rand(3, 4, 2, 2))),
+    "conv_transpose1d_of_a_pad": (lambda x, w: F.conv_transpose1d(F.pad(x, (1, 3)), w, stride=3),
+                                  lambda: (rand(1, 2, 6), rand(2, 2, 3))),
     "conv_transpose2d_depthwise": (lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1, groups=4),
                                    lambda: (rand(1, 4, 5, 5), rand(4, 2, 3, 3))),
     "conv_transpose1d_depthwise_dilated": (lambda x, w: F.conv_transpose1d(x, w, stride=3, dilation=2, groups=3),
