@@ -30,39 +30,30 @@ def rewrite_conv(conv: ir.OpView) -> None:
     copy vectorizes (no divisions, unlike a gather over the collapsed dims),
     and its result collapses to the column matrix for free. The gather
     carries its row length OW as `wafer.im2col_row`: wafer-pack-matmul
-    copies it in row-aligned pieces inside the matmul's cache tiles.
+    copies it in row-aligned pieces inside the matmul's cache tiles. A 1x1,
+    stride-1 window's columns are x itself, reshaped: no gather, whose copy
+    (1.5 MB for a 128-channel 55x55 map) would only be read once more.
     """
     x, w, init = conv.operands
     n, c, _, _ = x.type.shape
     f, _, kh, kw = w.type.shape
     _, _, oh, ow = init.type.shape
-    sh, sw = int_list(conv.attributes["strides"])
-    dh, dw = int_list(conv.attributes["dilations"])
+    strides = int_list(conv.attributes["strides"])
     f32 = x.type.element_type
+    k = c * kh * kw
     with ir.InsertionPoint(conv), conv.location:
-        d = [ir.AffineDimExpr.get(i) for i in range(6)]  # n, c, kh, kw, oh, ow
-        empty = tensor.EmptyOp([n, c, kh, kw, oh, ow], f32)
-        gather = linalg.GenericOp(
-            [empty.result.type], [x], [empty.result],
-            affine_maps(6, [d[0], d[1], d[4] * sh + d[2] * dh, d[5] * sw + d[3] * dw], d),
-            iterator_types_attr(*["parallel"] * 6))
-        block = gather.regions[0].blocks.append(f32, f32)
-        with ir.InsertionPoint(block):
-            linalg.YieldOp([block.arguments[0]])
-        k = c * kh * kw
+        pointwise = (kh, kw, *strides) == (1, 1, 1, 1) and oh * ow > 1
+        gathered = None if pointwise else _gather(conv)
         filters = tensor.CollapseShapeOp(ir.RankedTensorType.get([f, k], f32), w, reassociation([0], [1, 2, 3])).result
         if oh * ow == 1:
-            result = _images_as_rows(gather.results[0], filters, init, n, k)
+            result = _images_as_rows(gathered, filters, init, n, k)
         else:
-            if _gathers_the_input_itself(x, kh, kw, sh, sw):
-                columns = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, k, oh * ow], f32), x,
-                                                 reassociation([0], [1], [2, 3]))
-                gather.operation.erase()
-                empty.operation.erase()
+            columns_type = ir.RankedTensorType.get([n, k, oh * ow], f32)
+            if pointwise:
+                columns = tensor.CollapseShapeOp(columns_type, x, reassociation([0], [1], [2, 3]))
             else:
-                gather.attributes[IM2COL_ROW] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), ow)
-                columns = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, k, oh * ow], f32), gather.results[0],
-                                                 reassociation([0], [1, 2, 3], [4, 5]))
+                gathered.owner.attributes[IM2COL_ROW] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), ow)
+                columns = tensor.CollapseShapeOp(columns_type, gathered, reassociation([0], [1, 2, 3], [4, 5]))
             out = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, f, oh * ow], f32), init,
                                          reassociation([0], [1], [2, 3]))
             e = [ir.AffineDimExpr.get(i) for i in range(4)]  # n, f, pixel, k
@@ -76,11 +67,25 @@ def rewrite_conv(conv: ir.OpView) -> None:
     conv.operation.erase()
 
 
-def _gathers_the_input_itself(x: ir.Value, kh: int, kw: int, sh: int, sw: int) -> bool:
-    """A 1x1, stride-1 window over an unpadded image: its columns are the image
-    itself, reshaped, and a copy of it (1.5 MB for a 128-channel 55x55 map)
-    would only be read once more."""
-    return kh == kw == 1 and sh == sw == 1
+def _gather(conv: ir.OpView) -> ir.Value:
+    """The [N, C, KH, KW, OH, OW] windows of `conv`'s input (see `rewrite_conv`), built before it."""
+    x, w, init = conv.operands
+    n, c, _, _ = x.type.shape
+    _, _, kh, kw = w.type.shape
+    _, _, oh, ow = init.type.shape
+    sh, sw = int_list(conv.attributes["strides"])
+    dh, dw = int_list(conv.attributes["dilations"])
+    f32 = x.type.element_type
+    d = [ir.AffineDimExpr.get(i) for i in range(6)]  # n, c, kh, kw, oh, ow
+    empty = tensor.EmptyOp([n, c, kh, kw, oh, ow], f32)
+    gather = linalg.GenericOp(
+        [empty.result.type], [x], [empty.result],
+        affine_maps(6, [d[0], d[1], d[4] * sh + d[2] * dh, d[5] * sw + d[3] * dw], d),
+        iterator_types_attr(*["parallel"] * 6))
+    block = gather.regions[0].blocks.append(f32, f32)
+    with ir.InsertionPoint(block):
+        linalg.YieldOp([block.arguments[0]])
+    return gather.results[0]
 
 
 def _images_as_rows(gathered: ir.Value, filters: ir.Value, init: ir.Value, n: int, k: int) -> ir.Value:

@@ -205,12 +205,14 @@ def _transform_input(x: ir.Value, image: ir.Value, block: ir.Value, rows: int, t
             # Below an odd OH's half tile row, row top+3 is past the image: read its last row, as zeros.
             d = []
             for i in range(4):
-                at = [image, channel, _row_within(scaled(top, 1, i), h) if i == 3 and h % 2 else scaled(top, 1, i)]
+                row_i = scaled(top, 1, i)
+                may_pass_the_end = i == 3 and h % 2
+                at = [image, channel, _row_within(row_i, h) if may_pass_the_end else row_i]
                 columns = []
                 for start in (2 * first, 2 * first + 2):
                     run = read_vector(x, [*at, index_constant(start)], 2 * lanes, pad, start + 2 * lanes <= w)
-                    if i == 3 and h % 2:
-                        inside = arith.CmpIOp(arith.CmpIPredicate.ult, scaled(top, 1, i), index_constant(h)).result
+                    if may_pass_the_end:
+                        inside = arith.CmpIOp(arith.CmpIPredicate.ult, row_i, index_constant(h)).result
                         run = arith.SelectOp(inside, run, vector.BroadcastOp(run.type, pad).result).result
                     columns += list(vector.DeinterleaveOp(run).results)  # columns start, start + 1
                 d.append(columns)

@@ -594,7 +594,7 @@ def _eval_generic(op, operands, g, lookup) -> list[np.ndarray]:
     outputs = [_reduction(block, out_args, i) for i in range(len(out_args))]
     entered = [space.enter(init, m) for init, m in zip(inits, out_maps)]
     if None in outputs:
-        reduced = _reduce_in_order(op, block, bound, dict(zip(out_args, entered)), space, lookup)
+        reduced = _reduce_in_order(op, block, bound, dict(zip(out_args, entered)), space, lookup, loop_index)
         return [space.leave(v, m, s, t) for v, m, s, t in zip(reduced, out_maps, shapes, dtypes)]
     product = _product(outputs)
     if product is not None:  # a contraction: sum(a * b) through matmul
@@ -712,12 +712,13 @@ def _combined(block: ir.Block, out_args: list[ir.Value], i: int) -> _Reduction |
     return _Reduction(_COMBINERS[producer.name], expr, {producer.result: expr})
 
 
-def _reduce_in_order(op, block: ir.Block, bound: dict, accumulators: dict, space: _Space,
-                     lookup: Lookup) -> list[np.ndarray]:
+def _reduce_in_order(op, block: ir.Block, bound: dict, accumulators: dict, space: _Space, lookup: Lookup,
+                     loop_index: Callable[[int], np.ndarray]) -> list[np.ndarray]:
     """The outputs of a reduction none of whose combiners `_reduction` knows
     (max pooling's index of the first maximum in its window): the body runs
     once per point of the reduction loops, in loop order, on all parallel
-    points at once, each output's accumulator carried to the next point."""
+    points at once, each output's accumulator carried to the next point.
+    `loop_index` gives a parallel loop's indices over the whole space."""
     g = space.g
     for point in itertools.product(*(range(space.ranges[d]) for d in space.reductions)):
         at = dict(zip(space.reductions, point))
@@ -726,15 +727,13 @@ def _reduce_in_order(op, block: ir.Block, bound: dict, accumulators: dict, space
             return array[tuple(slice(at[d], at[d] + 1) if d in at and array.shape[g + d] > 1 else slice(None)
                                for d in range(-g, len(space.ranges)))]
 
-        def loop_index(dim: int) -> np.ndarray:
-            shape = [1] * (g + len(space.ranges))
+        def index_at(dim: int) -> np.ndarray:
             if dim in at:
-                return np.full(shape, at[dim], dtype=np.int64)
-            shape[g + dim] = space.ranges[dim]
-            return np.arange(space.ranges[dim], dtype=np.int64).reshape(shape)
+                return np.full([1] * (g + len(space.ranges)), at[dim], dtype=np.int64)
+            return loop_index(dim)
 
         now = {arg: pick(x) for arg, x in bound.items()} | accumulators
-        yielded = _run_block(op, block, now, lookup, loop_index)
+        yielded = _run_block(op, block, now, lookup, index_at)
         accumulators = {arg: np.broadcast_to(y, acc.shape).astype(acc.dtype)
                         for (arg, acc), y in zip(accumulators.items(), yielded)}
     return list(accumulators.values())
