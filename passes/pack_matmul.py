@@ -22,6 +22,7 @@ from ..tuning.database import KernelChoice, TuningDatabase, cpu_key
 from .constant_pack import fold_constant_packs
 from .cpu_target import TargetedPass, host_flags
 from .kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL, PARALLEL_FLOPS
+from .matmul_bias import add_bias_after_sums
 from .matmul_contraction import Contraction, in_parallel_loop, match_contraction
 from .matmul_gathers import gather_into_panels, im2col_gather, image_row, lower_gathers
 from .matmul_kernel import emit_kernel, lower_to_fma
@@ -138,6 +139,8 @@ class PackMatmul(TargetedPass):
         found = self._match(module)
         if not found:
             return
+        for contraction in found:  # the parts of a split one start from slices of their bias
+            add_bias_after_sums(contraction.op)
         plans = []
         with transform_script(module) as root:
             for i, contraction in enumerate(found):

@@ -14,14 +14,16 @@ _RESHAPES = ("memref.collapse_shape", "memref.expand_shape")
 
 @dataclass(frozen=True)
 class ReturnAllocations(WaferPass):
-    """Where a function returns a `memref.collapse_shape` or `expand_shape` of
-    a static buffer it allocates, allocate the returned shape instead, and
-    let the old buffer's users see it through the inverse reshape; where it
-    returns one buffer twice, return a copy of it the second time.
+    """Where a function returns a `memref.collapse_shape` or `expand_shape`
+    (or a chain of them) of a static buffer it allocates, allocate the
+    returned shape instead, and let the old buffer's users see it through the
+    inverse reshapes; where it returns one buffer twice, return a copy of it
+    the second time.
 
     buffer-results-to-out-params with `hoist-static-allocs` writes into the
     caller's result buffer only a result that is a `memref.alloc`; any other
-    result it copies there. A packed matmul's C is reshaped by its unpack:
+    result it copies there. A packed matmul's C is reshaped by its unpack,
+    and a packed convolution's collapsed to [N, F, H*W] and expanded to NCHW:
     without this, a 1024x1024 result would be held twice and copied once.
     And it hoists one allocation into two results' buffers, which crashes it.
     """
@@ -33,14 +35,26 @@ class ReturnAllocations(WaferPass):
         for ret in find_ops(module, lambda op: op.name == "func.return"):
             returned = []
             for index, value in enumerate(ret.operands):
-                view = value.owner
-                if isinstance(view, ir.OpView) and view.name in _RESHAPES and _is_static_alloc(view.operands[0]):
-                    value = ret.operands[index] = _allocate_as(view)
-                    if not list(view.result.uses):
-                        view.erase()
+                views = _reshapes_of_alloc(value)
+                if views and views[0].operands[0] not in returned:  # else a view of another result
+                    value = ret.operands[index] = _allocate_as(views)
+                    for view in reversed(views):
+                        if not list(view.result.uses):
+                            view.erase()
                 if value in returned and _is_static_alloc(value):
                     value = ret.operands[index] = _copy_before(ret, value)
                 returned.append(value)
+
+
+def _reshapes_of_alloc(value: ir.Value) -> list[ir.OpView]:
+    """The reshapes, first to last, through which `value` views a static
+    buffer allocated here (a packed C collapsed to [N, F, H*W] and expanded
+    to NCHW); empty if it is not such a view."""
+    views = []
+    while isinstance(value.owner, ir.OpView) and value.owner.name in _RESHAPES:
+        views.insert(0, value.owner)
+        value = value.owner.operands[0]
+    return views if views and _is_static_alloc(value) else []
 
 
 def _is_static_alloc(buffer: ir.Value) -> bool:
@@ -55,19 +69,22 @@ def _has_identity_layout(type_: ir.Type) -> bool:
     return shaped.layout == ir.AffineMapAttr.get(ir.AffineMap.get_identity(shaped.rank))
 
 
-def _allocate_as(view: ir.OpView) -> ir.Value:
-    """A new buffer of `view`'s type, where `view`'s source buffer was
-    allocated; the source's users get the new buffer reshaped back."""
-    old = view.operands[0].owner
+def _allocate_as(views: list[ir.OpView]) -> ir.Value:
+    """A new buffer of the last view's type, where the first view's source
+    buffer was allocated; the source's users get the new buffer reshaped
+    back, through the inverse reshapes in reverse order."""
+    old = views[0].operands[0].owner
     with ir.InsertionPoint(old), old.location:
-        new = memref.AllocOp(view.result.type, [], [], alignment=old.attributes.get("alignment")).result
-        reassociation = view.attributes["reassociation"]
-        old_type = old.result.type
-        if view.name == "memref.collapse_shape":
-            back = memref.ExpandShapeOp(old_type, new, reassociation, [], ir.MemRefType(old_type).shape)
-        else:
-            back = memref.CollapseShapeOp(old_type, new, reassociation)
-    old.result.replace_all_uses_with(back.result)
+        new = back = memref.AllocOp(views[-1].result.type, [], [], alignment=old.attributes.get("alignment")).result
+        for view in reversed(views):
+            reassociation = view.attributes["reassociation"]
+            source_type = view.operands[0].type
+            if view.name == "memref.collapse_shape":
+                back = memref.ExpandShapeOp(source_type, back, reassociation, [], ir.MemRefType(source_type).shape)
+            else:
+                back = memref.CollapseShapeOp(source_type, back, reassociation)
+            back = back.result
+    old.result.replace_all_uses_with(back)
     old.erase()
     return new
 

@@ -42,6 +42,29 @@ func.func @expanded_result(%arg0: memref<6x4xf32>) -> memref<2x3x4xf32> {
 
 // -----
 
+// A packed convolution's C, [image, channel blocks, 8, pixel blocks, 32],
+// returned as NCHW through two reshapes: the NCHW shape is allocated, and the
+// blocks are written through both inverse reshapes, in reverse order.
+// CHECK-LABEL: func.func @reshaped_twice
+// CHECK: %[[NEW:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x16x8x8xf32>
+// CHECK-NEXT: %[[FLAT:.*]] = memref.collapse_shape %[[NEW]] {{\[}}[0], [1], [2, 3]] : memref<1x16x8x8xf32> into memref<1x16x64xf32>
+// CHECK-NEXT: %[[BLOCKS:.*]] = memref.expand_shape %[[FLAT]] {{\[}}[0], [1, 2], [3, 4]] output_shape [1, 2, 8, 2, 32] : memref<1x16x64xf32> into memref<1x2x8x2x32xf32>
+// CHECK-NEXT: linalg.fill ins(%{{.*}} : f32) outs(%[[BLOCKS]] : memref<1x2x8x2x32xf32>)
+// CHECK-NEXT: return %[[NEW]] : memref<1x16x8x8xf32>
+// OUT-LABEL: func.func @reshaped_twice
+// OUT-NOT: memref.copy
+// OUT: return
+func.func @reshaped_twice() -> memref<1x16x8x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() {alignment = 64 : i64} : memref<1x2x8x2x32xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<1x2x8x2x32xf32>)
+  %flat = memref.collapse_shape %c [[0], [1, 2], [3, 4]] : memref<1x2x8x2x32xf32> into memref<1x16x64xf32>
+  %r = memref.expand_shape %flat [[0], [1], [2, 3]] output_shape [1, 16, 8, 8] : memref<1x16x64xf32> into memref<1x16x8x8xf32>
+  return %r : memref<1x16x8x8xf32>
+}
+
+// -----
+
 // A reshaped argument or a reshaped dynamic buffer has no static allocation
 // to replace: left as it is (and copied by buffer-results-to-out-params).
 // CHECK-LABEL: func.func @reshaped_argument

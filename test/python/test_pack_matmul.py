@@ -419,6 +419,25 @@ def test_pointwise_convolution_reads_its_input_as_columns(threads, batch, size):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("size", [56, 28, 55])
+def test_convolution_bias_added_after_its_sums(threads, size):
+    """A conv's bias, which torch-mlir broadcasts into C before the sums, is
+    added after them: with whole tiles (56x56) it is the epilogue's first op,
+    before the ReLU6; a padded C (28x28) adds it after the unpack; the parts of
+    a split C (55x55) keep starting from slices of the broadcast."""
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(24, 96, 1), torch.nn.ReLU6()).eval()
+    with torch.no_grad():
+        model[0].bias.uniform_(-3, 3)  # big enough that a lost bias shows in the ReLU6's clamps
+    compiled = compile_checked(model, (torch.randn(1, 24, size, size),), threads=threads, machine="avx512")
+    epilogues = [s for s in compiled.compile_report.strategies if s.startswith("epilogue")]
+    if size == 56:
+        assert epilogues and epilogues[0].startswith("epilogue addf, cmpf"), epilogues
+
+
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("batch", [1, 2])
 def test_ragged_image_convolutions_split_off(threads, batch):
     """SqueezeNet's 55x55 images: 3025 pixels are 94 panels of 32 and 17 pixels split off."""

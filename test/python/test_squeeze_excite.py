@@ -31,7 +31,9 @@ def test_squeeze_excite(batch, threads):
     exe = compile_checked(SqueezeExcite(40, 10).eval(), (torch.randn(batch, 40, 13, 11),), threads=threads)
     assert any(s.startswith(f"packed matmul {batch}x40x10:") for s in exe.compile_report.strategies), \
         exe.compile_report.strategies
-    assert any(s.endswith(f"math.exp, arith.addf, arith.divf once per {batch}x40 of a {batch}x40x13x11 generic")
+    # fc2's bias and the sigmoid, once per image and channel rather than per pixel
+    assert any(s.endswith(f"once per {batch}x40 of a {batch}x40x13x11 generic")
+               and {"arith.addf", "math.exp", "arith.divf"} <= set(s.split(" once per")[0].split(", "))
                for s in exe.compile_report.strategies), exe.compile_report.strategies
 
 
