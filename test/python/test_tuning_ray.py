@@ -1,6 +1,8 @@
 """`wafer tune --executor ray`: the measurements run as Ray tasks on a local
 Ray instance (two CPUs, no dashboard), and their records compile like local ones."""
 
+import json
+
 import pytest
 import ray
 import torch
@@ -60,3 +62,21 @@ def test_a_worker_of_another_cpu_refuses_the_job(local_ray):
     with pytest.raises(wafer.WaferError, match="not the tuned 'some other cpu': tune on identical machines"):
         executor.next_done()
     executor.close()
+
+
+def _measured(path) -> dict:
+    """Each region's measured rectangles and cycles, in any order."""
+    records = json.loads(path.read_text())["wse"]["small 32x32 whole-wafer"]
+    return {region: sorted(map(json.dumps, entry["measured"])) for region, entry in records.items()}
+
+
+def test_ray_placement_search_records_what_a_local_one_does(local_ray, mlp, tmp_path):
+    """Simulated cycles do not vary: the wse search's rounds, run as Ray tasks
+    two at a time, record the rectangles and cycles that local rounds do."""
+    model, inputs = mlp
+    paths = {executor: tmp_path / f"{executor}.json" for executor in ("local", "ray")}
+    for executor, path in paths.items():
+        results = wafer.tune(model, inputs, budget_s=60, database=str(path), target="wse", executor=executor,
+                             progress=False, machine="small", rounds=4)
+        assert all(r.measured_now >= 2 for r in results)
+    assert _measured(paths["ray"]) == _measured(paths["local"])

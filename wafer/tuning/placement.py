@@ -14,19 +14,28 @@ unfit). Regions with the same body
 the tuning database (database.py, the CPU tuner's file) before the next, so
 Ctrl-C keeps them and a rerun goes on from there. Simulated cycles do not
 change between runs: a candidate is measured once.
+
+An executor (executor.py, the CPU tuner's) runs the rounds: here, one at a
+time, or as Ray tasks, as many at once as it has slots. A `PlacementJob`
+carries the placed module as text, so a worker parses it and runs the
+stages after wse-place itself. The first round, wse-place's own
+rectangles, finishes before any other starts: it is each record's default.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from ..compiler import prepare_wse, run_stages
+
+from ..compiler import parse_module, prepare_wse, run_stages
+from ..context import make_context
 from ..diagnostics import WaferError
 from ..dialects.wse import fabric_of, int_attr, regions_of, str_attr
 from ..passes.wse_place import Demand, demand, places, placement_key, region_key, set_rect
 from ..wse_target.simulator import estimate
 from .database import Placement, PlacementDatabase
+from .executor import make_executor
 
 ROUNDS = 12  # candidates measured per region, at most, the placement's own included
 _PLACED = "place"  # the last pipeline stage before the search
@@ -45,10 +54,12 @@ class PlacementResult:
 
 def tune_placement(model, example_inputs, budget_s: float = 60, database: str = "wafer-tuning.json",
                    machine: str = "wse2", mode: str = "whole-wafer", precision: str = "fp32",
-                   rounds: int = ROUNDS, progress: bool = True) -> list[PlacementResult]:
+                   rounds: int = ROUNDS, progress: bool = True, executor: str = "local",
+                   ray_address: str | None = None) -> list[PlacementResult]:
     """Search the rectangle of each distinct region of `model` on `machine` in
     `mode` within about `budget_s` seconds, recording into the `database` file
-    that `wafer.compile(..., target="wse", tuning=database)` reads."""
+    that `wafer.compile(..., target="wse", tuning=database)` reads; `executor`
+    runs the rounds ("local", or "ray": Ray tasks at `ray_address`)."""
     from tqdm import tqdm
 
     from ..frontend import import_model
@@ -57,78 +68,84 @@ def tune_placement(model, example_inputs, budget_s: float = 60, database: str = 
     example_inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
     model, example_inputs, boundary = at_precision(model, example_inputs, precision)
     module = import_model(model, example_inputs)
-    pipeline, target, _ = prepare_wse(module, machine, mode=mode, **wse_defaults(boundary))
-    stages = pipeline.stages()
-    split = next(i for i, (name, _) in enumerate(stages) if name == _PLACED) + 1
-    run_stages(module, stages[:split])
-    search = _Search(module, target, mode, database, rounds)
+    options = {"mode": mode, **wse_defaults(boundary)}
+    stages, target = _stages(module, machine, options)
+    run_stages(module, stages)
+    job = PlacementJob(str(module), machine, tuple(options.items()), ())
+    search = _Search(_Regions(module, mode, target), database, rounds, job)
+    runner = make_executor(executor, 1, ray_address, run=measure_placement)
     deadline = time.perf_counter() + budget_s
     with tqdm(total=rounds, desc="place", unit="round", disable=not progress or None) as bar:
         try:
-            for _ in range(rounds):
-                if not search.round(stages[split:]):
-                    break
-                bar.update()
-                if time.perf_counter() > deadline:
-                    break
+            search.run(runner, deadline, bar.update)
         except KeyboardInterrupt:  # the rounds so far are in the database already
             bar.write("interrupted: the measurements so far are saved")
+        finally:
+            runner.close()
     return search.results()
 
 
-class _Search:
-    """The regions of a placed module, their candidates, and the rounds run over them."""
+@dataclass(frozen=True)
+class PlacementJob:
+    """One round: the module as wse-place left it (text), how to compile the
+    rest of it, and the rectangle each searched region takes."""
 
-    def __init__(self, module, machine, mode: str, database: str, rounds: int):
+    placed: str
+    machine: str
+    options: tuple  # the wse pipeline's keywords, as (name, value) pairs
+    chosen: tuple  # (region key, (rows, cols, kind)) pairs
+
+
+def measure_placement(job: PlacementJob) -> dict[str, float | str]:
+    """Each chosen region's cycles, or why its rectangle does not fit (the
+    error's text); run wherever the executor sends the job."""
+    options = dict(job.options)
+    ctx = make_context()
+    with ctx:
+        module = parse_module(job.placed, ctx)
+        stages, target = _stages(module, job.machine, options, after_place=True)
+        return _Regions(module, options["mode"], target).measure(dict(job.chosen), stages)
+
+
+def _stages(module, machine: str, options: dict, after_place: bool = False) -> tuple[list, object]:
+    """The wse pipeline's stages up to wse-place (or after it), and the machine."""
+    pipeline, target, _ = prepare_wse(module, machine, **options)
+    stages = pipeline.stages()
+    split = next(i for i, (name, _) in enumerate(stages) if name == _PLACED) + 1
+    return (stages[split:] if after_place else stages[:split]), target
+
+
+class _Regions:
+    """A placed module's regions: their demands, places, keys and names, and
+    the rounds that cost candidates of them."""
+
+    def __init__(self, module, mode: str, machine):
         self.module, self.machine = module, machine
         regions = regions_of(module.operation)
-        fabric = fabric_of(regions[0])
-        self.db = PlacementDatabase(database, placement_key(fabric, mode))
+        self.fabric = fabric_of(regions[0])
+        self.mode = mode
         self.demands = [demand(region, preloaded=mode == "pipelined") for region in regions]
-        self.places = places(regions, self.demands, fabric, mode)
+        self.places = places(regions, self.demands, self.fabric, mode)
         self.keys = [region_key(region) for region in regions]
         self.names = [str_attr(region, "sym_name") for region in regions]
-        self.counts = {key: 0 for key in self.keys}
         # A record is measured on the first region that has its key (pipelined,
         # in that one's strip); the others take its candidate where it fits theirs.
-        self.first = {key: self.keys.index(key) for key in self.counts}
-        self.candidates = {
-            key: _spread(_with_kinds(self.demands[i], self.demands[i].candidates(
-                fabric.height, self.places[i].cols, fabric.sram_bytes)), rounds)
-            for key, i in self.first.items()}
+        self.first = {key: self.keys.index(key) for key in self.keys}
 
-    def round(self, stages) -> bool:
-        """Measure the next candidate of every region that has one left; False if none has."""
-        chosen = {key: shape for key in self.counts if (shape := self._next(key)) is not None}
-        if not chosen:
-            return False
-        self._measure(chosen, stages)
-        self.db.save()
-        return True
-
-    def _measure(self, chosen: dict, stages) -> None:
+    def measure(self, chosen: dict, stages) -> dict[str, float | str]:
         """Cost the regions on the `chosen` rectangles. A rectangle that
         wse-distribute finds over a PE's SRAM (placement's count of a PE's bytes
-        runs a little short) is recorded as unfit: the round is split in halves
+        runs a little short) gets the error's text: the round is split in halves
         until the one that fails is alone."""
         try:
             cycles = self._trial(chosen, stages)
-        except WaferError:
-            if len(chosen) > 1:
-                items = list(chosen.items())
-                self._measure(dict(items[:len(items) // 2]), stages)
-                self._measure(dict(items[len(items) // 2:]), stages)
-                return
-            ((key, (rows, cols, kind)),) = chosen.items()
-            if self.db.default(key) is None:
-                raise  # wse-place's own rectangle: the model does not compile at all
-            self.db.reject(key, rows, cols, kind)
-            self.counts[key] += 1
-            return
-        for key, (rows, cols, kind) in chosen.items():
-            measured = Placement(rows, cols, cycles[self.names[self.first[key]]], kind)
-            self.db.add(key, measured, self.db.default(key) or measured)  # the first round is wse-place's own
-            self.counts[key] += 1
+        except WaferError as err:
+            if len(chosen) == 1:
+                return {key: str(err) for key in chosen}
+            items = list(chosen.items())
+            return {**self.measure(dict(items[:len(items) // 2]), stages),
+                    **self.measure(dict(items[len(items) // 2:]), stages)}
+        return {key: cycles[self.names[self.first[key]]] for key in chosen}
 
     def _trial(self, chosen: dict, stages) -> dict[str, float]:
         """Each region's cycles with the `chosen` regions on their rectangles."""
@@ -143,12 +160,65 @@ class _Search:
             report = estimate(trial, self.machine, "forward")
         return {op.name: op.compute_cycles + op.comm_cycles for op in report.ops}
 
+
+class _Search:
+    """The rounds over a placed module's regions, and their records."""
+
+    def __init__(self, regions: _Regions, database: str, rounds: int, job: PlacementJob):
+        self.regions, self.job = regions, job
+        self.db = PlacementDatabase(database, placement_key(regions.fabric, regions.mode))
+        self.counts = {key: 0 for key in regions.first}
+        self.running: dict[str, set] = {key: set() for key in regions.first}  # candidates in flight
+        fabric = regions.fabric
+        self.candidates = {
+            key: _spread(_with_kinds(regions.demands[i], regions.demands[i].candidates(
+                fabric.height, regions.places[i].cols, fabric.sram_bytes)), rounds)
+            for key, i in regions.first.items()}
+
+    def run(self, executor, deadline: float, advance) -> None:
+        """Submit rounds, up to the executor's slots at once, until every region
+        has measured its candidates or the deadline passes; `advance()` per round."""
+        in_flight = 0
+        while True:
+            defaults_known = all(self.db.default(key) is not None for key in self.counts)
+            while in_flight < executor.slots and (defaults_known or not in_flight) \
+                    and time.perf_counter() <= deadline:
+                chosen = {key: shape for key in self.counts if (shape := self._next(key)) is not None}
+                if not chosen:
+                    break
+                for key, shape in chosen.items():
+                    self.running[key].add(shape)
+                executor.submit(replace(self.job, chosen=tuple(chosen.items())))
+                in_flight += 1
+            if not in_flight:
+                return
+            job, results = executor.next_done()
+            in_flight -= 1
+            self._record(dict(job.chosen), results)
+            advance()
+
+    def _record(self, chosen: dict, results: dict) -> None:
+        """Put a round's results in the database, and save it."""
+        for key, (rows, cols, kind) in chosen.items():
+            self.running[key].discard((rows, cols, kind))
+            self.counts[key] += 1
+            result = results[key]
+            if isinstance(result, str):
+                if self.db.default(key) is None:  # wse-place's own rectangle: the model does not compile
+                    raise WaferError(result)
+                self.db.reject(key, rows, cols, kind)
+            else:
+                measured = Placement(rows, cols, result, kind)
+                self.db.add(key, measured, self.db.default(key) or measured)  # the first round is wse-place's own
+        self.db.save()
+
     def _next(self, key: str) -> tuple[int, int, str] | None:
-        tried = self.db.tried(key)
+        tried = self.db.tried(key) | self.running[key]
         return next((shape for shape in self.candidates[key] if shape not in tried), None)
 
     def results(self) -> list[PlacementResult]:
-        return [PlacementResult(key, tuple(n for n, k in zip(self.names, self.keys) if k == key),
+        names, keys = self.regions.names, self.regions.keys
+        return [PlacementResult(key, tuple(n for n, k in zip(names, keys) if k == key),
                                 self.db.default(key), self.db.best(key), self.counts[key])
                 for key in self.counts]
 

@@ -10,17 +10,17 @@ count, one. Every worker needs Wafer installed, at the driver's version.
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from ..diagnostics import WaferError
-from .database import Measurement
-from .measure import Job, measure
+from .measure import measure
 
 
 class RayExecutor:
     """Connects to the Ray cluster at `address`, or starts a local instance with
     no address; a Ray already started in this process is used as it is."""
 
-    def __init__(self, threads: int, address: str | None = None):
+    def __init__(self, threads: int, address: str | None = None, run: Callable = measure):
         import ray
 
         self._ray = ray
@@ -36,13 +36,13 @@ class RayExecutor:
         cpus = max(1, threads)
         self.slots = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus))
         # A crashed worker is a failed candidate, not a task to run again.
-        self._measure = ray.remote(measure).options(num_cpus=cpus, max_retries=0)
+        self._measure = ray.remote(run).options(num_cpus=cpus, max_retries=0)
         self._running: dict = {}  # ObjectRef -> Job
 
-    def submit(self, job: Job) -> None:
+    def submit(self, job) -> None:
         self._running[self._measure.remote(job)] = job
 
-    def next_done(self) -> tuple[Job, Measurement]:
+    def next_done(self) -> tuple:
         (ref,), _ = self._ray.wait(list(self._running), num_returns=1)
         job = self._running.pop(ref)
         try:

@@ -55,16 +55,15 @@ def tune(model, example_inputs, budget_s: float = 60, database: str = "wafer-tun
     (Ray tasks on the cluster at `ray_address`, or on a local Ray instance).
 
     `target="wse"` searches each region's rectangle on the simulator instead
-    (placement.py; `wse_options`: machine, mode, precision), into the same file."""
+    (placement.py; `wse_options`: machine, mode, precision), into the same file,
+    its rounds run by the same executors."""
     from tqdm import tqdm
 
     if target == "wse":
-        if executor != "local":
-            raise WaferError("error: the wse placement search runs locally: the simulator's rounds are "
-                             "a few hundred milliseconds each")
         from .placement import tune_placement
 
-        return tune_placement(model, example_inputs, budget_s, database, progress=progress, **wse_options)
+        return tune_placement(model, example_inputs, budget_s, database, progress=progress, executor=executor,
+                              ray_address=ray_address, **wse_options)
     if target != "cpu":
         raise WaferError(f"error: unknown target '{target}' (known: cpu, wse)")
     if wse_options:
