@@ -82,7 +82,22 @@ def panel_chunk(gather: ir.OpView, nr: int) -> int | None:
     """The run of pixels (a divisor of both the row and the panel width, at
     least 8 lanes) that `gather_into_panels` copies as one vector, if any."""
     chunk = math.gcd(ir.IntegerAttr(gather.attributes[IM2COL_ROW]).value, nr)
-    return chunk if unit_stride(gather) and chunk % 8 == 0 else None
+    return chunk if column_stride(gather) is not None and chunk % 8 == 0 else None
+
+
+# Strided runs read stride x chunk contiguous elements for every chunk they keep.
+_MAX_RUN_STRIDE = 4
+
+
+def column_stride(gather: ir.OpView) -> int | None:
+    """How far apart in the input row a gather's neighbouring pixels are (the
+    convolution's column stride), where only the input's last index moves with
+    the output column and by at most `_MAX_RUN_STRIDE`; None otherwise."""
+    read = indexing_maps(gather)[0]
+    column = read.n_dims - 1
+    factors = [dim_coefficients(expr).get(column, 0) for expr in read.results]
+    stride = factors[-1]
+    return stride if 1 <= stride <= _MAX_RUN_STRIDE and not any(factors[:-1]) else None
 
 
 def gather_into_panels(module: ir.Operation) -> None:
@@ -90,10 +105,13 @@ def gather_into_panels(module: ir.Operation) -> None:
 
     A tile's gather wrote [K][pixels] (half a megabyte for 224 pixels of a
     K=576 conv) and the pack then read it all back to write [panels][K][nr].
-    For a fixed window (c, kh, kw) a run of `chunk` pixels is contiguous both
-    in the input row and in a panel row, so each run is one vector copy from
-    the input to the panel, in a K loop and a loop over image rows; one row's
-    runs are unrolled. (Unrolled over all of a whole-image pack's pixels, the
+    For a fixed window (c, kh, kw) a run of `chunk` pixels is contiguous in a
+    panel row and evenly spaced in the input row (by the column stride), so
+    each run is one vector copy from the input to the panel, in a K loop and a
+    loop over image rows; one row's runs are unrolled. A strided run is read
+    whole and its every stride-th element kept (`_strided_run`): copied
+    element by element, a stride-2 stem's columns took more of its time than
+    its FMAs. (Unrolled over all of a whole-image pack's pixels, the
     runs were 784 writes in one loop body, and One-Shot Bufferize's analysis
     of that chain took 92 s of a 1x1 conv's compile.)
     """
@@ -102,7 +120,7 @@ def gather_into_panels(module: ir.Operation) -> None:
         gather = _gathered_columns(pack)
         _, channels, kh, kw, rows, row = gather.results[0].type.shape
         nr = list(pack.static_inner_tiles)[0]
-        chunk = panel_chunk(gather, nr)
+        chunk, stride = panel_chunk(gather, nr), column_stride(gather)
         window = gather.operands[0]
         read = indexing_maps(gather)[0]
         f32 = window.type.element_type
@@ -124,11 +142,10 @@ def gather_into_panels(module: ir.Operation) -> None:
                                 at = [zero, c, h, w, r, index_constant(start)]
                                 source = [affine.AffineApplyOp(ir.AffineMap.get(6, 0, [e]), at).result
                                           for e in read.results]
-                                run = vector_ops.TransferReadOp(ir.VectorType.get([chunk], f32), window, source,
-                                                                ir.AffineMap.get_minor_identity(4, 1), pad, [True])
+                                run = _strided_run(window, source, chunk, stride, pad)
                                 pixel = ir.AffineDimExpr.get(0) * row + start  # of the tile, row r's run
                                 panel_at = [zero, _apply(ir.AffineExpr.get_floor_div(pixel, nr), r), k, _apply(pixel % nr, r)]
-                                panels = vector_ops.TransferWriteOp(panels.type, run.result, panels, panel_at,
+                                panels = vector_ops.TransferWriteOp(panels.type, run, panels, panel_at,
                                                                     ir.AffineMap.get_minor_identity(4, 1),
                                                                     [True]).result
                             scf.YieldOp([panels])
@@ -141,6 +158,23 @@ def gather_into_panels(module: ir.Operation) -> None:
         pack.erase()
         collapse.erase()
         gather.erase()
+
+
+def _strided_run(image: ir.Value, at: list[ir.Value], chunk: int, stride: int, pad: ir.Value) -> ir.Value:
+    """`chunk` elements of `image`'s last dim from `at` on, `stride` apart.
+
+    A stride above 1 reads the `chunk * stride` elements that span them, then
+    shuffles out every stride-th one (x86 lowers it to a permute of two
+    registers per vector). The read may run up to `stride - 1` elements past
+    the row, so it is not in bounds: those lanes are masked off, and dropped.
+    """
+    f32 = ir.RankedTensorType(image.type).element_type
+    rank = ir.RankedTensorType(image.type).rank
+    minor = ir.AffineMap.get_minor_identity(rank, 1)
+    if stride == 1:
+        return vector_ops.TransferReadOp(ir.VectorType.get([chunk], f32), image, at, minor, pad, [True]).result
+    span = vector_ops.TransferReadOp(ir.VectorType.get([chunk * stride], f32), image, at, minor, pad, [False]).result
+    return vector_ops.ShuffleOp(span, span, [i * stride for i in range(chunk)]).result
 
 
 def _apply(expr: ir.AffineExpr, *dims: ir.Value) -> ir.Value:

@@ -212,7 +212,7 @@ def test_big_convolution_parallel_gather_and_tile_packed_columns(threads, stride
 @pytest.mark.parametrize("stride,batch", [(1, 2), (2, 1)])
 def test_convolution_gathered_inside_row_aligned_tiles(threads, stride, batch):
     """56-pixel rows: cache tiles of 4 rows gather and pack their own columns
-    (unit stride: vector rows; stride 2: scalar rows), batch 2 one image per tile."""
+    (runs of 8 pixels, read whole at stride 2), batch 2 one image per tile."""
     import torch
 
     torch.manual_seed(0)
@@ -246,6 +246,22 @@ def test_columns_copied_straight_into_panels(threads):
     x = torch.randn(2, 13, 28, 24)
     compiled = compile_checked(conv, (x,), threads=threads, machine="avx512")
     assert_strategy(compiled, "packed matmul 32x1344x117: register block 8x32, k unroll 3, cache tile 32x96")
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_strided_columns_copied_into_panels_a_run_at_a_time(stride):
+    """32-pixel rows of a strided window: each row's run is one read of
+    stride x 32 input elements and one shuffle that keeps every stride-th. No
+    padding: the last window's read runs past the input row's end (masked)."""
+    import torch
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 32, 3, stride=stride)
+    width = 31 * stride + 3
+    compiled = compile_checked(conv, (torch.randn(1, 3, width, width),), threads=1, machine="avx512")
+    assert_strategy(compiled, "packed matmul 32x1024x27: register block 8x32, k unroll 3")
+    shuffles = {stage.name: stage.ops_after["vector.shuffle"] for stage in compiled.compile_report.stages}
+    assert shuffles["pack"] == (stride > 1)
 
 
 @pytest.mark.parametrize("batch", [1, 32])
