@@ -80,9 +80,12 @@ def lower_gathers(module: ir.Operation) -> None:
 
 def panel_chunk(gather: ir.OpView, nr: int) -> int | None:
     """The run of pixels (a divisor of both the row and the panel width, at
-    least 8 lanes) that `gather_into_panels` copies as one vector, if any."""
+    least 8 lanes or the whole panel row) that `gather_into_panels` copies as
+    one vector, if any. A whole panel row is an oriented convolution's block
+    of 7 pixels (A's rows): one short copy where the pack would otherwise
+    read back a gathered im2col buffer of the whole image."""
     chunk = math.gcd(ir.IntegerAttr(gather.attributes[IM2COL_ROW]).value, nr)
-    return chunk if column_stride(gather) is not None and chunk % 8 == 0 else None
+    return chunk if column_stride(gather) is not None and (chunk % 8 == 0 or chunk == nr) else None
 
 
 # Strided runs read stride x chunk contiguous elements for every chunk they keep.
@@ -101,7 +104,8 @@ def column_stride(gather: ir.OpView) -> int | None:
 
 
 def gather_into_panels(module: ir.Operation) -> None:
-    """Copy each cache tile's im2col columns straight into its packed B panels.
+    """Copy im2col columns straight into their packed panels: each cache
+    tile's B panels, or an oriented convolution's A panels (pixels as rows).
 
     A tile's gather wrote [K][pixels] (half a megabyte for 224 pixels of a
     K=576 conv) and the pack then read it all back to write [panels][K][nr].

@@ -264,6 +264,25 @@ def test_strided_columns_copied_into_panels_a_run_at_a_time(stride):
     assert shuffles["pack"] == (stride > 1)
 
 
+@pytest.mark.parametrize("channels,size,stride", [(32, 7, 1), (48, 28, 2)])
+def test_oriented_convolution_rows_copied_into_panels(tmp_path, channels, size, stride):
+    """Pixels as A's rows, in blocks of 7 (half or all of a 14- or 7-pixel
+    output row): each block's pixels, for one window, are one run copied from
+    the input into its panel row. No im2col buffer of the whole image is built
+    first, nor packed from."""
+    import torch
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(channels, 64, 3, stride=stride, padding=1)
+    out = size // stride
+    compiled = compile_checked(conv, (torch.randn(1, channels, size, size),), threads=1, machine="avx512",
+                               winograd=False, dump_ir=str(tmp_path))
+    assert_strategy(compiled, f"oriented {out * out}x64x{channels * 9}: A and B swapped")
+    assert_strategy(compiled, "register block 7x32")
+    packed = (tmp_path / "03-pack.mlir").read_text()
+    assert f"tensor<1x{channels}x3x3x{out}x{out}xf32>" not in packed
+
+
 @pytest.mark.parametrize("batch", [1, 32])
 def test_small_fused_groups_stay_serial_at_two_threads(batch):
     """LeNet at threads=2: a batch of one has no group worth a thread (no OpenMP
