@@ -6,8 +6,9 @@ The `cpu` pipeline takes its register tile from the machine description
 (passes/cpu_target.py): half the vector registers as accumulators, two vectors
 wide. This script is the measurement behind that rule: for each matmul shape
 (square, im2col-like, a batch-8 linear layer, a batch-1 one, a ResNet 3x3
-stage) it times the host's default tile and its neighbours (more rows, wider,
-fewer accumulators), interleaved call by call with torch, and prints each
+stage) it times the host's default tile, its neighbours (more rows, wider,
+fewer accumulators) and the tallest blocks two and four vectors wide,
+interleaved call by call with torch, and prints each
 tile's time as a ratio to torch's (below 1 is faster). Tiles whose
 accumulators and operands exceed the registers spill, which shows as a ratio
 several times the default's. It also times the K block of a matmul whose
@@ -47,11 +48,14 @@ class MatMul(torch.nn.Module):
 
 
 def candidate_tiles() -> list[tuple[int, int]]:
-    """The host's default register tile and its neighbours in rows and vectors."""
+    """The host's default register tile, its neighbours in rows and vectors,
+    and for each width the tallest block whose accumulators, B's vectors and
+    A's broadcast fit the registers."""
     target = host()
     mr, nr = target.register_tile
     lanes = target.lanes
     tiles = [(mr, nr), (2 * mr, nr), (mr, nr + lanes), (mr, 2 * nr), (mr // 2, nr), (mr + mr // 2, nr)]
+    tiles += [((target.vector_registers - vectors - 1) // vectors, vectors * lanes) for vectors in (2, 4)]
     return list(dict.fromkeys(t for t in tiles if t[0] >= 1))
 
 
