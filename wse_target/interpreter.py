@@ -232,6 +232,10 @@ def _cast(op, x):
     return x.astype(_result_dtype(op))
 
 
+def _ceildiv(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return a // b + (a % b != 0)
+
+
 def _divsi(op, a, b):
     """Signed division rounding toward zero (numpy's // rounds down)."""
     quotient = np.floor_divide(a, b)
@@ -348,8 +352,16 @@ _SCALAR_OPS: dict[str, Callable[..., np.ndarray]] = {
     "math.sin": _ufunc(np.sin), "math.cos": _ufunc(np.cos), "math.tan": _ufunc(np.tan),
     "math.asin": _ufunc(np.arcsin), "math.acos": _ufunc(np.arccos), "math.atan": _ufunc(np.arctan),
     "math.sinh": _ufunc(np.sinh), "math.cosh": _ufunc(np.cosh),
+    "math.asinh": _ufunc(np.arcsinh), "math.acosh": _ufunc(np.arccosh), "math.atanh": _ufunc(np.arctanh),
+    "math.fma": lambda op, a, b, c: (a * b + c).astype(_result_dtype(op)),
+    "math.ipowi": lambda op, x, n: np.power(x, n).astype(_result_dtype(op)),
+    "arith.ceildivui": lambda op, a, b: _ceildiv(_unsigned(a), _unsigned(b)).astype(_result_dtype(op)),
     "math.isnan": _ufunc(np.isnan), "math.isinf": _ufunc(np.isinf), "math.isfinite": _ufunc(np.isfinite),
 }
+_TERMINATORS = ("linalg.yield", "tensor.yield", "tm_tensor.yield")
+# Every op the interpreter runs in a linalg or tm_tensor body (wse-verify-support
+# refuses any other up front, at the user's line, instead of at call time).
+BODY_OPS = frozenset(_SCALAR_OPS) | {*_TERMINATORS, "linalg.index", "cf.assert", "tensor.extract"}
 
 # A reduction body's combiner -> the numpy ufunc whose .reduce it becomes.
 _COMBINERS = {
@@ -389,7 +401,7 @@ def _run_block(
         return lookup(value)
 
     for op in block.operations:
-        if op.name in ("linalg.yield", "tensor.yield", "tm_tensor.yield"):
+        if op.name in _TERMINATORS:
             if wanted is not None:
                 return [get(v) for v in wanted]
             return [get(skipped[v]) if v in skipped and skipped[v] is not None else get(v) for v in op.operands]

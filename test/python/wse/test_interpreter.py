@@ -314,6 +314,11 @@ BODY_OPS = {  # op: (operands, torch reference)
     "math.sin": ((HALVES,), torch.sin), "math.cos": ((HALVES,), torch.cos), "math.tan": ((UNIT,), torch.tan),
     "math.asin": ((UNIT,), torch.asin), "math.acos": ((UNIT,), torch.acos), "math.atan": ((HALVES,), torch.atan),
     "math.sinh": ((HALVES,), torch.sinh), "math.cosh": ((HALVES,), torch.cosh),
+    "math.asinh": ((HALVES,), torch.asinh), "math.acosh": ((np.abs(HALVES) + 1,), torch.acosh),
+    "math.atanh": ((UNIT,), torch.atanh),
+    "math.fma": ((HALVES, UNIT, HALVES), lambda a, b, c: a * b + c),
+    "math.ipowi": ((INTS, SHIFTS), torch.pow),
+    "arith.ceildivui": ((np.abs(INTS), np.abs(DIVISORS)), lambda a, b: -torch.div(-a, b, rounding_mode="floor")),
 }
 
 

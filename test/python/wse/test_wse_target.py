@@ -144,6 +144,19 @@ def test_an_op_the_wse_target_cannot_run_fails_at_compile_time_at_the_model_line
     assert message.startswith(f"{__file__}:")
 
 
+@pytest.mark.parametrize("function", [torch.asinh, torch.atanh, lambda x: torch.acosh(x + 1)])
+def test_inverse_hyperbolic_functions_run_on_the_wafer(function):
+    """Their math ops were missing from the simulator, which failed at call time."""
+
+    class Elementwise(torch.nn.Module):
+        def forward(self, x):
+            return function(x) * 2
+
+    x = torch.rand(4, 8) * 0.9 + 0.05
+    compiled = wafer.compile(Elementwise(), (x,), target="wse", machine="small")
+    torch.testing.assert_close(torch.as_tensor(compiled(x)), Elementwise()(x), rtol=1e-5, atol=1e-6)
+
+
 def test_calls_are_checked_like_the_cpu_target():
     exe = wafer.compile_mlir(matmul_mlir(2, 3, 4), target="wse")
     with pytest.raises(wafer.WaferError, match="argument 1 of @gemm must be 3x4xfloat32, got shape 4x3"):
