@@ -358,6 +358,7 @@ _SCALAR_OPS: dict[str, Callable[..., np.ndarray]] = {
     "arith.ceildivui": lambda op, a, b: _ceildiv(_unsigned(a), _unsigned(b)).astype(_result_dtype(op)),
     "math.isnan": _ufunc(np.isnan), "math.isinf": _ufunc(np.isinf), "math.isfinite": _ufunc(np.isfinite),
 }
+
 _TERMINATORS = ("linalg.yield", "tensor.yield", "tm_tensor.yield")
 # Every op the interpreter runs in a linalg or tm_tensor body (wse-verify-support
 # refuses any other up front, at the user's line, instead of at call time).
