@@ -10,7 +10,7 @@ from torch_mlir.dialects import affine, arith, scf, transform
 from torch_mlir.dialects import vector as vector_ops
 from torch_mlir.dialects.transform import structured
 
-from .linalg_builders import index_constant
+from .linalg_builders import extract_slice, index_constant, parallel_insert
 from .linalg_queries import dim_coefficients, indexing_maps
 from .matmul_contraction import Contraction
 from .pass_base import find_ops
@@ -45,7 +45,8 @@ def image_row(contraction: Contraction) -> int:
     return image[3] if pixels_last and image[2] * image[3] == columns[2] else 0
 
 
-# Gathers of at least this many elements (1 MB) spread their windows over the threads.
+# Gathers, and copies into a whole image's panels, of at least this many elements
+# (1 MB) spread their windows (or channels) over the threads.
 _PARALLEL_GATHER = 1 << 18
 
 
@@ -122,46 +123,73 @@ def gather_into_panels(module: ir.Operation) -> None:
     for pack in find_ops(module, lambda op: op.name == "linalg.pack" and _gathered_columns(op.opview) is not None):
         pack = pack.opview
         gather = _gathered_columns(pack)
-        _, channels, kh, kw, rows, row = gather.results[0].type.shape
-        nr = list(pack.static_inner_tiles)[0]
-        chunk, stride = panel_chunk(gather, nr), column_stride(gather)
-        window = gather.operands[0]
-        read = indexing_maps(gather)[0]
-        f32 = window.type.element_type
+        channels, kh, kw = gather.results[0].type.shape[1:4]
+        panels = pack.operands[1]
         with ir.InsertionPoint(pack), pack.location:
-            zero, one, pad = index_constant(0), index_constant(1), arith.ConstantOp(f32, 0.0).result
-            over_c = scf.ForOp(zero, index_constant(channels), one, [pack.operands[1]])
-            with ir.InsertionPoint(over_c.body):
-                over_h = scf.ForOp(zero, index_constant(kh), one, over_c.inner_iter_args)
-                with ir.InsertionPoint(over_h.body):
-                    over_w = scf.ForOp(zero, index_constant(kw), one, over_h.inner_iter_args)
-                    with ir.InsertionPoint(over_w.body):
-                        over_r = scf.ForOp(zero, index_constant(rows), one, over_w.inner_iter_args)
-                        with ir.InsertionPoint(over_r.body):
-                            c, h, w, r = (loop.induction_variable for loop in (over_c, over_h, over_w, over_r))
-                            k = arith.addi(arith.muli(arith.addi(arith.muli(c, index_constant(kh)), h),
-                                                      index_constant(kw)), w)
-                            panels = over_r.inner_iter_args[0]
-                            for start in range(0, row, chunk):
-                                at = [zero, c, h, w, r, index_constant(start)]
-                                source = [affine.AffineApplyOp(ir.AffineMap.get(6, 0, [e]), at).result
-                                          for e in read.results]
-                                run = _strided_run(window, source, chunk, stride, pad)
-                                pixel = ir.AffineDimExpr.get(0) * row + start  # of the tile, row r's run
-                                panel_at = [zero, _apply(ir.AffineExpr.get_floor_div(pixel, nr), r), k, _apply(pixel % nr, r)]
-                                panels = vector_ops.TransferWriteOp(panels.type, run, panels, panel_at,
-                                                                    ir.AffineMap.get_minor_identity(4, 1),
-                                                                    [True]).result
-                            scf.YieldOp([panels])
-                        scf.YieldOp(over_r.results)
-                    scf.YieldOp(over_w.results)
-                scf.YieldOp(over_h.results)
-            result = over_c.results[0]
+            if pack.operation.parent.name == "func.func" and math.prod(panels.type.shape) >= _PARALLEL_GATHER:
+                result = _channels_in_parallel(gather, panels, channels, kh * kw)
+            else:
+                over_c = scf.ForOp(index_constant(0), index_constant(channels), index_constant(1), [panels])
+                with ir.InsertionPoint(over_c.body):
+                    c = over_c.induction_variable
+                    scf.YieldOp([_copy_channel(gather, c, over_c.inner_iter_args[0], arith.muli(
+                        c, index_constant(kh * kw)))])
+                result = over_c.results[0]
         collapse = pack.operands[0].owner
         pack.results[0].replace_all_uses_with(result)
         pack.erase()
         collapse.erase()
         gather.erase()
+
+
+def _channels_in_parallel(gather: ir.OpView, panels: ir.Value, channels: int, taps: int) -> ir.Value:
+    """The panels of a whole image, a channel's K rows per `scf.forall`
+    iteration: outside any cache tile, a serial copy would leave the other
+    threads idle (an oriented 14x14, 256-channel conv's A panels are 1.8 MB)."""
+    over_c = scf.ForallOp([0], [channels], [1], [panels])
+    with ir.InsertionPoint(over_c.body):
+        (c,) = over_c.induction_variables
+        _, blocks, _, width = panels.type.shape
+        offsets, sizes = [index_constant(0), index_constant(0), arith.muli(c, index_constant(taps)),
+                          index_constant(0)], [1, blocks, taps, width]
+        shared = over_c.inner_iter_args[0]
+        slab = _copy_channel(gather, c, extract_slice(shared, offsets, sizes), index_constant(0))
+        with ir.InsertionPoint(over_c.terminator().block):
+            parallel_insert(slab, shared, offsets, sizes)
+    return over_c.results[0]
+
+
+def _copy_channel(gather: ir.OpView, c: ir.Value, panels: ir.Value, k_base: ir.Value) -> ir.Value:
+    """`panels` with channel `c`'s windows (kh, kw) copied in, run by run, as
+    K rows `k_base` on: loops over the window's taps and the image's rows."""
+    _, _, kh, kw, rows, row = gather.results[0].type.shape
+    nr = ir.RankedTensorType(panels.type).shape[-1]
+    chunk, stride = panel_chunk(gather, nr), column_stride(gather)
+    window = gather.operands[0]
+    read = indexing_maps(gather)[0]
+    zero, one = index_constant(0), index_constant(1)
+    pad = arith.ConstantOp(window.type.element_type, 0.0).result
+    over_h = scf.ForOp(zero, index_constant(kh), one, [panels])
+    with ir.InsertionPoint(over_h.body):
+        over_w = scf.ForOp(zero, index_constant(kw), one, over_h.inner_iter_args)
+        with ir.InsertionPoint(over_w.body):
+            over_r = scf.ForOp(zero, index_constant(rows), one, over_w.inner_iter_args)
+            with ir.InsertionPoint(over_r.body):
+                h, w, r = (loop.induction_variable for loop in (over_h, over_w, over_r))
+                k = arith.addi(k_base, arith.addi(arith.muli(h, index_constant(kw)), w))
+                panels = over_r.inner_iter_args[0]
+                for start in range(0, row, chunk):
+                    at = [zero, c, h, w, r, index_constant(start)]
+                    source = [affine.AffineApplyOp(ir.AffineMap.get(6, 0, [e]), at).result for e in read.results]
+                    run = _strided_run(window, source, chunk, stride, pad)
+                    pixel = ir.AffineDimExpr.get(0) * row + start  # of the tile, row r's run
+                    panel_at = [zero, _apply(ir.AffineExpr.get_floor_div(pixel, nr), r), k, _apply(pixel % nr, r)]
+                    panels = vector_ops.TransferWriteOp(panels.type, run, panels, panel_at,
+                                                        ir.AffineMap.get_minor_identity(4, 1), [True]).result
+                scf.YieldOp([panels])
+            scf.YieldOp(over_r.results)
+        scf.YieldOp(over_w.results)
+    return over_h.results[0]
 
 
 def _strided_run(image: ir.Value, at: list[ir.Value], chunk: int, stride: int, pad: ir.Value) -> ir.Value:

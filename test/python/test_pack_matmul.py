@@ -283,6 +283,22 @@ def test_oriented_convolution_rows_copied_into_panels(tmp_path, channels, size, 
     assert f"tensor<1x{channels}x3x3x{out}x{out}xf32>" not in packed
 
 
+def test_whole_image_panels_copied_a_channel_per_thread(tmp_path):
+    """A's panels of an oriented 256-channel conv on 14x14 (1.8 MB, outside any
+    cache tile) are copied in an scf.forall over the channels, each iteration
+    writing its channel's 9 K rows."""
+    import torch
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(256, 128, 3, padding=1)
+    compiled = compile_checked(conv, (torch.randn(1, 256, 14, 14),), threads=2, machine="avx512",
+                               winograd=False, dump_ir=str(tmp_path))
+    assert_strategy(compiled, "oriented 196x128x2304")
+    packed = (tmp_path / "03-pack.mlir").read_text()
+    assert "in (256) shared_outs" in packed
+    assert "[1, 28, 9, 7]" in packed  # a channel's slab of the [1, 28, 2304, 7] panels
+
+
 @pytest.mark.parametrize("batch", [1, 32])
 def test_small_fused_groups_stay_serial_at_two_threads(batch):
     """LeNet at threads=2: a batch of one has no group worth a thread (no OpenMP
