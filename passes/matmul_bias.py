@@ -17,22 +17,24 @@ def add_bias_after_sums(op: ir.OpView) -> None:
     the parallel kernel reads it back. From zero, each cache tile fills its
     own accumulators in cache (see `fuse_accumulator_fills`), and the add
     joins the activation after it as one epilogue over each tile (see
-    wafer-fuse-epilogues). Applies to a C that is the broadcast, or a reshape
-    of it whose sums are reshaped back (im2col's [N, F, OH*OW]): the add is
-    on the broadcast's own shape, where the activation after it is.
+    wafer-fuse-epilogues). Applies to a C that is the broadcast, or views of
+    it whose sums are viewed back: im2col's reshape to [N, F, OH*OW], and an
+    oriented convolution's transpose to [N, OH*OW, F] (wafer-orient-
+    contractions), whose broadcast was a second pass over C. The add is on
+    the broadcast's own shape, where the activation after it is.
     """
     init = op.operands[2]
-    reshape = init.owner if _named(init.owner, "tensor.collapse_shape") else None
-    broadcast = reshape.operands[0].owner if reshape is not None else init.owner
-    if not _named(broadcast, "linalg.broadcast") or len(list(init.uses)) != 1:
+    views, value = [], init
+    while _named(value.owner, *_VIEWS) and len(list(value.uses)) == 1:
+        views.append(value.owner)
+        value = value.owner.operands[0]
+    broadcast = value.owner
+    if not _named(broadcast, "linalg.broadcast") or len(list(value.uses)) != 1:
         return
     full = broadcast.results[0].type
-    sums = op.results[0]
-    if reshape is not None:  # add where the sums are reshaped back to the broadcast's shape
-        users = [use.owner for use in sums.uses]
-        if len(users) != 1 or not _named(users[0], "tensor.expand_shape") or users[0].results[0].type != full:
-            return
-        sums = users[0].results[0]
+    sums = _viewed_back(op.results[0], views)
+    if sums is None or sums.type != full:
+        return
     element = full.element_type
     with ir.InsertionPoint(op), op.location:
         zero = arith.ConstantOp(element, 0.0).result
@@ -48,10 +50,36 @@ def add_bias_after_sums(op: ir.OpView) -> None:
         with ir.InsertionPoint(block):
             linalg.YieldOp([arith.AddFOp(block.arguments[0], block.arguments[1]).result])
     sums.replace_all_uses_except(add.results[0], add.operation)
-    if reshape is not None:
-        reshape.erase()
+    for view in views:  # the one C read first, then what it viewed
+        view.erase()
     broadcast.erase()
 
 
-def _named(op, name: str) -> bool:
-    return isinstance(op, ir.OpView) and op.name == name
+_VIEWS = ("tensor.collapse_shape", "linalg.transpose")
+
+
+def _viewed_back(sums: ir.Value, views: list[ir.OpView]) -> ir.Value | None:
+    """`sums` through the ops that undo `views` (C's own first): an expand_shape
+    of a collapse's groups, a transpose by a transpose's inverse; None if its
+    users are not those."""
+    for view in views:
+        users = [use.owner for use in sums.uses]
+        if len(users) != 1:
+            return None
+        (user,) = users
+        if view.name == "tensor.collapse_shape":
+            undone = (_named(user, "tensor.expand_shape")
+                      and user.attributes["reassociation"] == view.attributes["reassociation"])
+        else:
+            permutation = list(ir.DenseI64ArrayAttr(view.attributes["permutation"]))
+            inverse = [permutation.index(i) for i in range(len(permutation))]
+            undone = (_named(user, "linalg.transpose")
+                      and list(ir.DenseI64ArrayAttr(user.attributes["permutation"])) == inverse)
+        if not undone or user.results[0].type != view.operands[0].type:
+            return None
+        sums = user.results[0]
+    return sums
+
+
+def _named(op, *names: str) -> bool:
+    return isinstance(op, ir.OpView) and op.name in names

@@ -489,6 +489,25 @@ def test_convolution_bias_added_after_its_sums(threads, size):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
+def test_oriented_convolution_bias_added_after_its_sums(tmp_path, threads):
+    """Pixels as rows (7x7's 49): torch-mlir's broadcast bias was also
+    transposed to [pixels, channels] before the sums; now the sums start from
+    zero and the bias is added after they are transposed back, where the
+    ReLU6 is, so C is never broadcast at all."""
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(320, 256, 1), torch.nn.ReLU6()).eval()
+    with torch.no_grad():
+        model[0].bias.uniform_(-3, 3)
+    compiled = compile_checked(model, (torch.randn(1, 320, 7, 7),), threads=threads, machine="avx512",
+                               dump_ir=str(tmp_path))
+    assert_strategy(compiled, "oriented 49x256x320")
+    packed = (tmp_path / "03-pack.mlir").read_text()
+    assert "linalg.broadcast" not in packed and packed.count("linalg.transpose") == 1  # C's, back to NCHW
+
+
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("batch", [1, 2])
 def test_ragged_image_convolutions_split_off(threads, batch):
     """SqueezeNet's 55x55 images: 3025 pixels are 94 panels of 32 and 17 pixels split off."""
