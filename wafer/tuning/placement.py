@@ -27,7 +27,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-
 from ..compiler import parse_module, prepare_wse, run_stages
 from ..context import make_context
 from ..diagnostics import WaferError
