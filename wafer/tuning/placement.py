@@ -16,9 +16,10 @@ Ctrl-C keeps them and a rerun goes on from there. Simulated cycles do not
 change between runs: a candidate is measured once.
 
 An executor (executor.py, the CPU tuner's) runs the rounds: here, one at a
-time, or as Ray tasks, as many at once as it has slots. A `PlacementJob`
-carries the placed module as text, so a worker parses it and runs the
-stages after wse-place itself. The first round, wse-place's own
+time, or as Ray tasks, as many at once as it has slots. For Ray a
+`PlacementJob` carries the placed module as text, so a worker parses it and
+runs the stages after wse-place itself; here, a round copies the module
+already placed in memory. The first round, wse-place's own
 rectangles, finishes before any other starts: it is each record's default.
 """
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 
 from ..compiler import parse_module, prepare_wse, run_stages
 from ..context import make_context
@@ -68,11 +70,15 @@ def tune_placement(model, example_inputs, budget_s: float = 60, database: str = 
     model, example_inputs, boundary = at_precision(model, example_inputs, precision)
     module = import_model(model, example_inputs)
     options = {"mode": mode, **wse_defaults(boundary)}
-    stages, target = _stages(module, machine, options)
-    run_stages(module, stages)
-    job = PlacementJob(str(module), machine, tuple(options.items()), ())
-    search = _Search(_Regions(module, mode, target), database, rounds, job)
-    runner = make_executor(executor, 1, ray_address, run=measure_placement)
+    before, after, target = _stages(module, machine, options)
+    run_stages(module, before)
+    regions = _Regions(module, mode, target)
+    if executor == "local":  # the rounds cost copies of this module, as placed here
+        job, run = PlacementJob("", machine, tuple(options.items()), ()), partial(_measure_here, regions, after)
+    else:  # each worker parses the placed module and builds its own regions
+        job, run = PlacementJob(str(module), machine, tuple(options.items()), ()), measure_placement
+    search = _Search(regions, database, rounds, job)
+    runner = make_executor(executor, 1, ray_address, run=run)
     deadline = time.perf_counter() + budget_s
     with tqdm(total=rounds, desc="place", unit="round", disable=not progress or None) as bar:
         try:
@@ -102,16 +108,21 @@ def measure_placement(job: PlacementJob) -> dict[str, float | str]:
     ctx = make_context()
     with ctx:
         module = parse_module(job.placed, ctx)
-        stages, target = _stages(module, job.machine, options, after_place=True)
-        return _Regions(module, options["mode"], target).measure(dict(job.chosen), stages)
+        _, after, target = _stages(module, job.machine, options)
+        return _measure_here(_Regions(module, options["mode"], target), after, job)
 
 
-def _stages(module, machine: str, options: dict, after_place: bool = False) -> tuple[list, object]:
-    """The wse pipeline's stages up to wse-place (or after it), and the machine."""
+def _measure_here(regions: _Regions, stages: list, job: PlacementJob) -> dict[str, float | str]:
+    """`measure_placement` on regions already placed in this process."""
+    return regions.measure(dict(job.chosen), stages)
+
+
+def _stages(module, machine: str, options: dict) -> tuple[list, list, object]:
+    """The wse pipeline's stages up to wse-place and after it, and the machine."""
     pipeline, target, _ = prepare_wse(module, machine, **options)
     stages = pipeline.stages()
     split = next(i for i, (name, _) in enumerate(stages) if name == _PLACED) + 1
-    return (stages[split:] if after_place else stages[:split]), target
+    return stages[:split], stages[split:], target
 
 
 class _Regions:
