@@ -250,9 +250,9 @@ def simulator_table(runs: list[SimulatorRun]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="4096,8192,16384,32768,65536")
+    parser.add_argument("--sizes", default="4096,8192,16384,32768,65536", help="of the GEMM table ('' to skip)")
     parser.add_argument("--regions", default="full,750x750", help="'full' or WIDTHxHEIGHT of wse2")
-    parser.add_argument("--models", default=",".join(EXAMPLES))
+    parser.add_argument("--models", default=",".join(EXAMPLES), help="bundled examples ('' to skip)")
     parser.add_argument("--machines", default="small,wse2")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--zoo", default="resnet18,mobilenet_v2,efficientnet_b0,squeezenet1_1,convnext_tiny,"
@@ -267,8 +267,10 @@ def main() -> None:
     start = time.perf_counter()
     calibration_table()
     precisions = args.precisions.split(",")
-    gemm_table([int(n) for n in args.sizes.split(",")], args.regions.split(","), precisions, runs)
-    model_table(args.models.split(","), args.machines.split(","), args.batch, runs)
+    if args.sizes:
+        gemm_table([int(n) for n in args.sizes.split(",")], args.regions.split(","), precisions, runs)
+    if args.models:
+        model_table(args.models.split(","), args.machines.split(","), args.batch, runs)
     if args.contexts:
         decode_table([int(c) for c in args.contexts.split(",")], args.modes.split(","), precisions, runs)
     if args.zoo:

@@ -37,12 +37,15 @@ irdl.dialect @wse {
     irdl.operands(value: %tensor)
   }
 
-  // A buffer in the SRAM of every PE of the enclosing region, of one PE's shape.
-  //   %a = "wse.buffer"() {name = "a"} : () -> memref<2x8xf32>
+  // A buffer in the SRAM of every PE of the enclosing region, of one PE's
+  // shape, at byte address `offset`. Which SRAM banks two operands of an
+  // instruction read from follows from their offsets (wse-align-banks).
+  //   %a = "wse.buffer"() {name = "a", offset = 0 : i64} : () -> memref<2x8xf32>
   irdl.operation @buffer {
     %memref = irdl.base "!builtin.memref"
     %name = irdl.base "#builtin.string"
-    irdl.attributes {"name" = %name}
+    %offset = irdl.base "#builtin.integer"
+    irdl.attributes {"name" = %name, "offset" = %offset}
     irdl.results(result: %memref)
   }
 

@@ -4,7 +4,7 @@ IRDL says which operands, attributes and regions each op has. What it cannot
 say is checked here, at the op's location, whenever the IR is parsed or
 verified: a region's rectangle lies inside the fabric and does not overlap a
 region live at the same time, every color is within the machine's budget,
-the buffers of a region fit in one PE's SRAM, and every multicast or reduce
+the buffers of a region lie in one PE's SRAM without overlapping, and every multicast or reduce
 root lies inside its region.
 
 The machine is read from the `wse.machine` attribute of the enclosing module:
@@ -27,6 +27,7 @@ IRDL_PATH = Path(__file__).with_name("wse.irdl.mlir")
 COMM_OPS = ("wse.scatter", "wse.gather", "wse.multicast", "wse.shift", "wse.reduce")
 UNROUTED = -1  # the color of a transfer before wse-route
 FOLDED_RING = 2  # wse.shift's `wrap` for a cyclic shift over a folded ring
+WORD_BYTES = 4  # a PE's SRAM banks are 32 bits wide (SDK appendix, 'SIMD Mode')
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,11 @@ def stream_box(op: ir.Operation) -> tuple[int, int, int, int] | None:
     return _union(rects + [(x, y, w, h)])
 
 
+def i64_attr(value: int) -> ir.Attribute:
+    """An i64 attribute, as every integer attribute of the dialect is."""
+    return ir.IntegerAttr.get(ir.IntegerType.get_signless(64), value)
+
+
 def element_bytes(element: ir.Type) -> int:
     """Bytes one element of `element` takes in SRAM (an index is 64 bits, an i1 a byte)."""
     if isinstance(element, ir.IndexType):
@@ -192,7 +198,7 @@ def _fabric_or_error(op: ir.Operation) -> FabricInfo | None:
 
 class RegionVerifier(ir.DynamicOpTrait):
     """A placed rectangle lies inside the fabric, overlaps no region live in the
-    same slot, and its buffers fit in one PE's SRAM."""
+    same slot, and its buffers lie in one PE's SRAM without overlapping."""
 
     @staticmethod
     def verify_invariants(op) -> bool:
@@ -246,21 +252,31 @@ def _overlaps(a: ir.Operation, b: ir.Operation) -> bool:
 
 
 def _check_sram(region: ir.Operation, fabric: FabricInfo) -> bool:
-    """Error at the buffer that pushes the region past one PE's SRAM."""
-    used = 0
+    """Every buffer lies inside one PE's SRAM, aligned to its element (a word at
+    most), and no two overlap: errors at the buffer that breaks it."""
+    spans = []
     for op in region.regions[0].blocks[0].operations:
         op = op.operation
         if op.name != "wse.buffer":
             continue
-        size = buffer_bytes(op.results[0].type)
-        used += size
-        if used > fabric.sram_bytes:
+        if _lacks(op, ("name", "offset")):
+            return False
+        name, offset, size = str_attr(op, "name"), int_attr(op, "offset"), buffer_bytes(op.results[0].type)
+        align = min(element_bytes(ir.MemRefType(op.results[0].type).element_type), WORD_BYTES)
+        if offset < 0 or offset % align:
+            return _error(op, f"buffer '{name}' at offset {offset} is not aligned to its {align}-byte elements")
+        if offset + size > fabric.sram_bytes:
             return _error(
                 op,
-                f"buffer '{str_attr(op, 'name')}' ({size} B) takes region "
-                f"'{str_attr(region, 'sym_name')}' to {used} B per PE, over the "
-                f"{fabric.sram_bytes} B of SRAM on a PE of '{fabric.name}' by {used - fabric.sram_bytes} B",
+                f"buffer '{name}' ({size} B at offset {offset}) takes region "
+                f"'{str_attr(region, 'sym_name')}' to {offset + size} B per PE, over the "
+                f"{fabric.sram_bytes} B of SRAM on a PE of '{fabric.name}' by {offset + size - fabric.sram_bytes} B",
             )
+        for other, start, end in spans:
+            if offset < end and start < offset + size:
+                return _error(op, f"buffer '{name}' at bytes [{offset}, {offset + size}) overlaps "
+                                  f"buffer '{other}' at [{start}, {end})")
+        spans.append((name, offset, offset + size))
     return True
 
 

@@ -7,17 +7,13 @@ from dataclasses import dataclass, replace
 
 from torch_mlir import ir
 
-from ..dialects.wse import FOLDED_RING, UNROUTED, element_bytes, fabric_of, int_attr, regions_of, str_attr
+from ..dialects.wse import FOLDED_RING, UNROUTED, WORD_BYTES, element_bytes, fabric_of, i64_attr, int_attr, regions_of, str_attr
 from ..wse_target.distribution import (
     SKEW_COLS, SKEW_ROWS, SRAM_SHARE, Layout, as_contraction, cannon_fits, combiner, combines_across, epilogue_loops, layout_for, overwritten_input,
     summa_epilogue_loops, summa_plan)
 from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, iterator_types, loop_ranges, reduction_dims
 from .pass_base import PassFailure, WaferPass
 from .wse_partition import CANNON, STEPPED, is_init
-
-
-def _int(value: int) -> ir.Attribute:
-    return ir.IntegerAttr.get(ir.IntegerType.get_signless(64), value)
 
 
 class RegionBuilder:
@@ -33,7 +29,7 @@ class RegionBuilder:
         self.ops = [op.operation for op in self.body.operations][:-1]
         self.buffers: dict = {}  # tensor value -> (buffer, layout)
         self.count = 0
-        self.bytes = 0  # of the buffers made so far
+        self.bytes = 0  # where the buffers made so far end
         self.stepped = None  # a summa's wse.steps and its panel buffers
 
     # --- buffers and data movement ---
@@ -43,12 +39,14 @@ class RegionBuilder:
 
     def buffer(self, shape: list[int], element: ir.Type, name: str, loc: ir.Location,
                at: ir.InsertionPoint | None = None) -> ir.Value:
+        """A buffer after the last one, at the next word (wse-align-banks may move it)."""
         self.count += 1
-        self.bytes += math.prod(shape) * element_bytes(element)
+        offset = -(-self.bytes // WORD_BYTES) * WORD_BYTES
+        self.bytes = offset + math.prod(shape) * element_bytes(element)
         with at or self.region_ip:
             return ir.Operation.create(
                 "wse.buffer", results=[ir.MemRefType.get(shape, element)],
-                attributes={"name": ir.StringAttr.get(f"{name}{self.count}")}, loc=loc,
+                attributes={"name": ir.StringAttr.get(f"{name}{self.count}"), "offset": i64_attr(offset)}, loc=loc,
             ).results[0]
 
     def place(self, value: ir.Value, layout: Layout, name: str, loc: ir.Location) -> ir.Value:
@@ -72,13 +70,13 @@ class RegionBuilder:
             return
         with self.ip:
             scatter = ir.Operation.create("wse.scatter", operands=[value, buffer],
-                                          attributes={"color": _int(UNROUTED)}, loc=loc)
+                                          attributes={"color": i64_attr(UNROUTED)}, loc=loc)
             layout.set_on(scatter)
 
     def transfer(self, loc: ir.Location, name: str, operands: list[ir.Value], **attributes) -> None:
-        attrs = {"color": _int(UNROUTED)}
+        attrs = {"color": i64_attr(UNROUTED)}
         for key, value in attributes.items():
-            attrs[key] = ir.StringAttr.get(value) if isinstance(value, str) else _int(value)
+            attrs[key] = ir.StringAttr.get(value) if isinstance(value, str) else i64_attr(value)
         with self.ip:
             ir.Operation.create(name, operands=operands, attributes=attrs, loc=loc)
 
@@ -126,7 +124,7 @@ class RegionBuilder:
             panel_shape[k_dim] = plan.panel
             panels.append((self.buffer(panel_shape, shape.element_type, f"{role}panel", loc), role, k_dim))
         with self.ip:
-            loop = ir.Operation.create("wse.steps", attributes={"count": _int(plan.steps), "buffers": _int(1)},
+            loop = ir.Operation.create("wse.steps", attributes={"count": i64_attr(plan.steps), "buffers": i64_attr(1)},
                                        regions=1, loc=loc)
         self.stepped = (loop, [(entry[0], entry[1]) for entry in panels if entry is not None])
         step_block = loop.regions[0].blocks.append(ir.IndexType.get())
@@ -173,7 +171,7 @@ class RegionBuilder:
             inputs.append(buffer)
             shifted.append((buffer, role))
         with self.ip:
-            loop = ir.Operation.create("wse.steps", attributes={"count": _int(plan.steps), "buffers": _int(2)},
+            loop = ir.Operation.create("wse.steps", attributes={"count": i64_attr(plan.steps), "buffers": i64_attr(2)},
                                        regions=1, loc=loc)
         self.ip = ir.InsertionPoint(loop.regions[0].blocks.append(ir.IndexType.get()))
         self.compute(op, inputs, [out])
@@ -236,7 +234,7 @@ class RegionBuilder:
         for (panel, role), shape in zip(panels, shapes):
             self.buffer(list(shape.shape), shape.element_type, f"{role}panelnext", panel.owner.location,
                         at=ir.InsertionPoint(loop))
-        loop.attributes["buffers"] = _int(2)
+        loop.attributes["buffers"] = i64_attr(2)
 
     def finish(self) -> None:
         """Gather the yielded values out of the fabric and drop the tensor ops."""
@@ -248,7 +246,7 @@ class RegionBuilder:
             location = producer.location if isinstance(producer, ir.OpView) else self.region.location
             with self.ip:
                 gather = ir.Operation.create("wse.gather", operands=[buffer], results=[result.type],
-                                             attributes={"color": _int(UNROUTED)}, loc=location)
+                                             attributes={"color": i64_attr(UNROUTED)}, loc=location)
                 layout.set_on(gather)
             self.terminator.operands[i] = gather.results[0]
         for op in reversed(self.ops):

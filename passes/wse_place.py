@@ -18,7 +18,7 @@ from .placement_modes import check_mode
 from .wse_distribute import rowwise_loops
 from ..tuning.database import PlacementDatabase
 from ..wse_target.kernel import LocalKernel
-from ..wse_target.machine import PRESETS, WSE2, Machine
+from ..wse_target.machine import WSE2, Machine, kernel_costs_of
 from .wse_partition import CANNON, STEPPED, SUMMA, is_init
 
 
@@ -189,7 +189,7 @@ def _is_weight(value: ir.Value) -> bool:
 def demand(region: ir.Operation, preloaded: bool) -> Demand:
     """`preloaded`: weights are loaded once, before the model runs (pipelined)."""
     fabric = fabric_of(region)
-    machine = PRESETS.get(fabric.name, WSE2)  # a custom machine's kernels cost as a WSE-2's
+    machine = kernel_costs_of(fabric.name)
     members = [op.operation for op in region.regions[0].blocks[0].operations
                if op.operation.name == "linalg.generic" and not is_init(op.operation)]
     flops = float(int_attr(region, "flops"))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
-from ..dialects.wse import COMM_OPS, fabric_of, int_attr, rects_overlap, regions_of, stream_box
+from ..dialects.wse import COMM_OPS, fabric_of, i64_attr, int_attr, rects_overlap, regions_of, stream_box
 from .pass_base import PassFailure, WaferPass, find_ops
 
 _STREAMS = ("wse.scatter", "wse.gather")
@@ -58,4 +58,4 @@ class WseRoute(WaferPass):
     def _color(op: ir.Operation, color: int, budget: int) -> None:
         if color >= budget:
             raise PassFailure(op.location, f"routing needs more than the {budget} colors the machine has")
-        op.attributes["color"] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), color)
+        op.attributes["color"] = i64_attr(color)

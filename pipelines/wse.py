@@ -66,7 +66,7 @@ class WsePipeline(Configurable):
             ("partition", f"wse-partition{{machine={self.machine}}},func.func(canonicalize,cse)"),
             ("place", f"wse-place{{mode={self.mode}" + (f" tuning={self.tuning}" if self.tuning else "") + "}"),
             # The fills and empties of inits the regions now compute in place are dead.
-            ("distribute", "wse-distribute,func.func(canonicalize)"),
+            ("distribute", "wse-distribute,func.func(canonicalize),wse-align-banks"),
             ("route", "wse-route"),
         ]
 

@@ -3,8 +3,8 @@
 The kernel walks the output's innermost dim as the vector of each instruction (one
 instruction per tile row, the shape of the SDK's gemm-collectives_2d `@fmacs` loop).
 An input that does not vary along that dim is a scalar read per instruction (the A
-element of an AXPY). Buffers sit in SRAM one after another in the order the region
-declares them, so their addresses, and which operands collide in a bank, follow.
+element of an AXPY). Buffers sit in SRAM at their `offset`s, so which operands
+collide in a bank follows (wse-align-banks lays them out to avoid it).
 """
 
 from __future__ import annotations
@@ -78,11 +78,19 @@ def kernel_of(op: ir.Operation, machine: Machine, offsets: dict) -> Kernel:
     return Kernel(float(elements), length, dtype, scalar, simd_narrowing(width, strides, conflicts))
 
 
+def kernel_cycles(kernel: Kernel, machine: Machine, repeat: int = 1) -> float:
+    """Cycles of `kernel` run `repeat` times (once per step) on one PE."""
+    return float(compute_cycles(machine, repeat * kernel.elements, kernel.vector_length, kernel.dtype,
+                                scalar_operand=kernel.scalar_operand, simd_narrowing=kernel.narrowing,
+                                kernels=repeat))
+
+
 @dataclass(frozen=True)
 class LocalKernel:
     """What placement needs of a tensor-level linalg op to cost it on one PE's
-    share: `kernel_of`'s instruction stream before any buffer is laid out (at
-    full SIMD width: no bank conflicts show yet)."""
+    share: `kernel_of`'s instruction stream before any buffer is laid out, at
+    full SIMD width: wse-align-banks offsets buffers so their rows do not
+    collide in a bank where their shapes allow."""
 
     ranges: tuple[int, ...]  # the op's loop extents
     vector: int | None  # the loop each instruction walks

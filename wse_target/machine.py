@@ -231,6 +231,12 @@ SMALL = replace(WSE2, name="small", width=32, height=32)
 PRESETS: Mapping[str, Machine] = MappingProxyType({m.name: m for m in (WSE2, WSE3, SMALL)})
 
 
+def kernel_costs_of(fabric_name: str) -> Machine:
+    """The preset whose kernel costs apply on the fabric named `fabric_name`: a
+    custom fabric's kernels cost as a WSE-2's."""
+    return PRESETS.get(fabric_name, WSE2)
+
+
 def get_machine(machine: str | Machine) -> Machine:
     """Return the preset named `machine` ("wse2", "wse3", "small"), or `machine` itself."""
     if isinstance(machine, Machine):

@@ -38,10 +38,10 @@ from torch_mlir import ir
 
 from ..dialects.wse import FOLDED_RING, buffer_bytes, element_bytes, int_attr, rect_of, regions_of, str_attr, stream_box
 from ..passes.wse_partition import runs_on_host
-from .cost import LinkLoads, compute_cycles
+from .cost import LinkLoads
 from .distribution import SKEW_COLS, SKEW_ROWS, Layout, block_panel
 from .interpreter import evaluate, numpy_dtype
-from .kernel import kernel_of
+from .kernel import kernel_cycles, kernel_of
 from .machine import Machine
 from .report import OpRow, Report
 
@@ -243,7 +243,7 @@ class RegionCost:
         self.flops = float(int_attr(region, "flops"))  # the model's, without padding
         self.sram = 0
         self.datapaths: set[str] = set()  # the dtypes its kernels ran at
-        self.offsets: dict = {}  # buffer value -> its SRAM address, in declaration order
+        self.offsets: dict = {}  # buffer value -> its SRAM address
         self.name, self.kind = str_attr(region, "sym_name"), str_attr(region, "kind")
 
     def walk(self, block: ir.Block, repeat: int = 1) -> None:
@@ -251,8 +251,9 @@ class RegionCost:
             op = op.operation
             name = op.name
             if name == "wse.buffer":
-                self.offsets[op.results[0]] = self.sram
-                self.sram += buffer_bytes(op.results[0].type)
+                offset = int_attr(op, "offset")
+                self.offsets[op.results[0]] = offset
+                self.sram = max(self.sram, offset + buffer_bytes(op.results[0].type))
             elif name in ("wse.scatter", "wse.gather"):
                 self.stream(op)
             elif name == "wse.steps":
@@ -325,12 +326,10 @@ class RegionCost:
 
     def local_compute(self, op: ir.Operation, repeat: int) -> None:
         """Cycles of one PE's linalg op, run `repeat` times (once per step): the
-        instruction stream of `kernel.kernel_of`, costed by `compute_cycles`."""
+        instruction stream of `kernel.kernel_of`, costed by `kernel.kernel_cycles`."""
         k = kernel_of(op, self.machine, self.offsets)
         self.datapaths.add(k.dtype)
-        cycles = float(compute_cycles(self.machine, repeat * k.elements, k.vector_length, k.dtype,
-                                      scalar_operand=k.scalar_operand,
-                                      simd_narrowing=k.narrowing, kernels=repeat))
+        cycles = kernel_cycles(k, self.machine, repeat)
         self.compute += cycles
         self.busy[self.y:self.y + self.height, self.x:self.x + self.width] += cycles
 

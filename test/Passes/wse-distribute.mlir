@@ -10,10 +10,10 @@
 // k over the columns, skewed: PE (i, j) starts with k block i + j.
 // CANNON-LABEL: func.func @linear
 // CANNON: "wse.scatter"(%{{.*}}) {col_dim = 1 : i64, col_panel = 4 : i64, color = -1 : i64, row_dim = 0 : i64, row_panel = 0 : i64, skew = 1 : i64} : (tensor<16x64xf32>, memref<1x4xf32>)
-// CANNON: "wse.buffer"() {name = "anext{{[0-9]+}}"} : () -> memref<1x4xf32>
+// CANNON: "wse.buffer"() {name = "anext{{[0-9]+}}", offset = {{[0-9]+}} : i64} : () -> memref<1x4xf32>
 // w: k over the rows, skewed by column; n = 24 in blocks of 2 over the columns (padded to 32).
 // CANNON: "wse.scatter"(%{{.*}}) {col_dim = 1 : i64, col_panel = 0 : i64, color = -1 : i64, row_dim = 0 : i64, row_panel = 4 : i64, skew = 2 : i64} : (tensor<64x24xf32>, memref<4x2xf32>)
-// CANNON: "wse.buffer"() {name = "bnext{{[0-9]+}}"} : () -> memref<4x2xf32>
+// CANNON: "wse.buffer"() {name = "bnext{{[0-9]+}}", offset = {{[0-9]+}} : i64} : () -> memref<4x2xf32>
 // Each step multiplies the blocks it holds, then passes x's west and w's north.
 // CANNON: "wse.steps"() ({
 // CANNON: "wse.compute"() ({
@@ -30,8 +30,8 @@
 // DISTRIBUTE: "wse.scatter"(%{{.*}}) {col_dim = 1 : i64, col_panel = 4 : i64, color = -1 : i64, row_dim = 0 : i64, row_panel = 0 : i64, skew = 0 : i64} : (tensor<16x64xf32>, memref<1x4xf32>)
 // DISTRIBUTE: "wse.scatter"(%{{.*}}) {col_dim = 1 : i64, col_panel = 0 : i64, color = -1 : i64, row_dim = 0 : i64, row_panel = 4 : i64, skew = 0 : i64} : (tensor<64x24xf32>, memref<4x2xf32>)
 // A second pair of panels fits: the next step's multicasts fill it while this step computes.
-// DISTRIBUTE: "wse.buffer"() {name = "apanelnext{{[0-9]+}}"} : () -> memref<1x4xf32>
-// DISTRIBUTE: "wse.buffer"() {name = "bpanelnext{{[0-9]+}}"} : () -> memref<4x2xf32>
+// DISTRIBUTE: "wse.buffer"() {name = "apanelnext{{[0-9]+}}", offset = {{[0-9]+}} : i64} : () -> memref<1x4xf32>
+// DISTRIBUTE: "wse.buffer"() {name = "bpanelnext{{[0-9]+}}", offset = {{[0-9]+}} : i64} : () -> memref<4x2xf32>
 // DISTRIBUTE: "wse.steps"() ({
 // DISTRIBUTE: "wse.multicast"({{.*}}) {axis = "row", color = -1 : i64, panel = 4 : i64, panel_dim = 1 : i64, root = 0 : i64}
 // DISTRIBUTE: "wse.multicast"({{.*}}) {axis = "col", color = -1 : i64, panel = 4 : i64, panel_dim = 0 : i64, root = 0 : i64}

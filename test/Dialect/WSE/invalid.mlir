@@ -31,7 +31,7 @@ func.func @overlap(%t: tensor<4xf32>) -> tensor<4xf32> {
 module attributes {wse.machine = {name = "small", width = 8 : i64, height = 8 : i64, colors = 21 : i64, sram_bytes = 1024 : i64}} {
 func.func @color(%t: tensor<4xf32>) -> tensor<4xf32> {
   %r = "wse.region"() ({
-    %a = "wse.buffer"() {name = "a"} : () -> memref<4xf32>
+    %a = "wse.buffer"() {name = "a", offset = 0 : i64} : () -> memref<4xf32>
     // expected-error@+1 {{color 21 is beyond the 21 routable colors of 'small'}}
     "wse.scatter"(%t, %a) {row_dim = -1 : i64, col_dim = -1 : i64, row_panel = 0 : i64, col_panel = 0 : i64, skew = 0 : i64, color = 21 : i64} : (tensor<4xf32>, memref<4xf32>) -> ()
     "wse.yield"(%t) : (tensor<4xf32>) -> ()
@@ -45,10 +45,38 @@ func.func @color(%t: tensor<4xf32>) -> tensor<4xf32> {
 module attributes {wse.machine = {name = "small", width = 8 : i64, height = 8 : i64, colors = 21 : i64, sram_bytes = 1024 : i64}} {
 func.func @sram(%t: tensor<4xf32>) -> tensor<4xf32> {
   %r = "wse.region"() ({
-    %a = "wse.buffer"() {name = "a"} : () -> memref<128xf32>
-    %b = "wse.buffer"() {name = "b"} : () -> memref<128xf32>
-    // expected-error@+1 {{buffer 'c' (4 B) takes region 'r' to 1028 B per PE, over the 1024 B of SRAM on a PE of 'small' by 4 B}}
-    %c = "wse.buffer"() {name = "c"} : () -> memref<1xf32>
+    %a = "wse.buffer"() {name = "a", offset = 0 : i64} : () -> memref<128xf32>
+    %b = "wse.buffer"() {name = "b", offset = 512 : i64} : () -> memref<128xf32>
+    // expected-error@+1 {{buffer 'c' (4 B at offset 1024) takes region 'r' to 1028 B per PE, over the 1024 B of SRAM on a PE of 'small' by 4 B}}
+    %c = "wse.buffer"() {name = "c", offset = 1024 : i64} : () -> memref<1xf32>
+    "wse.yield"(%t) : (tensor<4xf32>) -> ()
+  }) {sym_name = "r", kind = "rowwise", x = 0 : i64, y = 0 : i64, width = 2 : i64, height = 2 : i64, slot = 0 : i64, flops = 0 : i64} : () -> tensor<4xf32>
+  return %r : tensor<4xf32>
+}
+}
+
+// -----
+
+module attributes {wse.machine = {name = "small", width = 8 : i64, height = 8 : i64, colors = 21 : i64, sram_bytes = 1024 : i64}} {
+func.func @overlap(%t: tensor<4xf32>) -> tensor<4xf32> {
+  %r = "wse.region"() ({
+    %a = "wse.buffer"() {name = "a", offset = 0 : i64} : () -> memref<4xf32>
+    // expected-error@+1 {{buffer 'b' at bytes [12, 28) overlaps buffer 'a' at [0, 16)}}
+    %b = "wse.buffer"() {name = "b", offset = 12 : i64} : () -> memref<4xf32>
+    "wse.yield"(%t) : (tensor<4xf32>) -> ()
+  }) {sym_name = "r", kind = "rowwise", x = 0 : i64, y = 0 : i64, width = 2 : i64, height = 2 : i64, slot = 0 : i64, flops = 0 : i64} : () -> tensor<4xf32>
+  return %r : tensor<4xf32>
+}
+}
+
+// -----
+
+module attributes {wse.machine = {name = "small", width = 8 : i64, height = 8 : i64, colors = 21 : i64, sram_bytes = 1024 : i64}} {
+func.func @misaligned(%t: tensor<4xf32>) -> tensor<4xf32> {
+  %r = "wse.region"() ({
+    %a = "wse.buffer"() {name = "a", offset = 0 : i64} : () -> memref<3xf16>
+    // expected-error@+1 {{buffer 'b' at offset 6 is not aligned to its 4-byte elements}}
+    %b = "wse.buffer"() {name = "b", offset = 6 : i64} : () -> memref<4xf32>
     "wse.yield"(%t) : (tensor<4xf32>) -> ()
   }) {sym_name = "r", kind = "rowwise", x = 0 : i64, y = 0 : i64, width = 2 : i64, height = 2 : i64, slot = 0 : i64, flops = 0 : i64} : () -> tensor<4xf32>
   return %r : tensor<4xf32>
@@ -60,7 +88,7 @@ func.func @sram(%t: tensor<4xf32>) -> tensor<4xf32> {
 module attributes {wse.machine = {name = "small", width = 8 : i64, height = 8 : i64, colors = 21 : i64, sram_bytes = 1024 : i64}} {
 func.func @root(%t: tensor<4xf32>) -> tensor<4xf32> {
   %r = "wse.region"() ({
-    %a = "wse.buffer"() {name = "a"} : () -> memref<4xf32>
+    %a = "wse.buffer"() {name = "a", offset = 0 : i64} : () -> memref<4xf32>
     // expected-error@+1 {{root 2 is outside the 2 PEs along a col of the region}}
     "wse.multicast"(%a, %a) {axis = "col", root = 2 : i64, panel_dim = 0 : i64, panel = 0 : i64, color = 0 : i64} : (memref<4xf32>, memref<4xf32>) -> ()
     "wse.yield"(%t) : (tensor<4xf32>) -> ()
@@ -96,7 +124,7 @@ func.func @missing(%t: tensor<4xf32>) -> tensor<4xf32> {
 module attributes {wse.machine = {name = "small", width = 8 : i64, height = 8 : i64, colors = 21 : i64, sram_bytes = 1024 : i64}} {
 func.func @missing_color(%t: tensor<4xf32>) -> tensor<4xf32> {
   %r = "wse.region"() ({
-    %a = "wse.buffer"() {name = "a"} : () -> memref<4xf32>
+    %a = "wse.buffer"() {name = "a", offset = 0 : i64} : () -> memref<4xf32>
     // expected-error@+1 {{'wse.scatter' op attribute "color" is expected but not provided}}
     "wse.scatter"(%t, %a) {row_dim = -1 : i64, col_dim = -1 : i64, row_panel = 0 : i64, col_panel = 0 : i64, skew = 0 : i64} : (tensor<4xf32>, memref<4xf32>) -> ()
     "wse.yield"(%t) : (tensor<4xf32>) -> ()

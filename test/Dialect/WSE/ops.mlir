@@ -6,10 +6,10 @@ module attributes {wse.machine = {name = "small", width = 8 : i64, height = 8 : 
 func.func @all_ops(%x: tensor<8x32xf32>) -> tensor<8x32xf32> {
   // CHECK: "wse.region"() ({
   %y = "wse.region"() ({
-    // CHECK-NEXT: %[[A:.*]] = "wse.buffer"() {name = "a"} : () -> memref<4x8xf32>
-    %a = "wse.buffer"() {name = "a"} : () -> memref<4x8xf32>
-    %p = "wse.buffer"() {name = "p"} : () -> memref<4x4xf32>
-    %s = "wse.buffer"() {name = "s"} : () -> memref<4x8xf32>
+    // CHECK-NEXT: %[[A:.*]] = "wse.buffer"() {name = "a", offset = 0 : i64} : () -> memref<4x8xf32>
+    %a = "wse.buffer"() {name = "a", offset = 0 : i64} : () -> memref<4x8xf32>
+    %p = "wse.buffer"() {name = "p", offset = 128 : i64} : () -> memref<4x4xf32>
+    %s = "wse.buffer"() {name = "s", offset = 196 : i64} : () -> memref<4x8xf32>
     // CHECK: "wse.scatter"(%{{.*}}, %[[A]]) {col_dim = 1 : i64, col_panel = 0 : i64, color = 1 : i64, row_dim = 0 : i64, row_panel = 0 : i64, skew = 0 : i64}
     "wse.scatter"(%x, %a) {row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64, col_panel = 0 : i64, skew = 0 : i64, color = 1 : i64} : (tensor<8x32xf32>, memref<4x8xf32>) -> ()
     // CHECK: "wse.steps"() ({

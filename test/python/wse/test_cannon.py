@@ -50,7 +50,7 @@ func.func @f(%x: tensor<8x8xf32>) -> tensor<8x8xf32> {{
   %zero = arith.constant 0.0 : f32
   %w = arith.constant dense<{weight}> : tensor<8x8xf32>
   %y = "wse.region"() ({{
-    %c = "wse.buffer"() {{name = "c"}} : () -> memref<2x2xf32>
+    %c = "wse.buffer"() {{name = "c", offset = 0 : i64}} : () -> memref<2x2xf32>
     "wse.compute"() ({{
       linalg.generic {{indexing_maps = [#a], iterator_types = ["parallel", "parallel"]}}
           outs(%c : memref<2x2xf32>) {{
@@ -58,14 +58,14 @@ func.func @f(%x: tensor<8x8xf32>) -> tensor<8x8xf32> {{
         linalg.yield %zero : f32
       }}
     }}) : () -> ()
-    %a = "wse.buffer"() {{name = "a"}} : () -> memref<2x2xf32>
+    %a = "wse.buffer"() {{name = "a", offset = 16 : i64}} : () -> memref<2x2xf32>
     "wse.scatter"(%x, %a) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64, col_panel = 2 : i64,
         skew = 1 : i64, color = 2 : i64}} : (tensor<8x8xf32>, memref<2x2xf32>) -> ()
-    %an = "wse.buffer"() {{name = "an"}} : () -> memref<2x2xf32>
-    %b = "wse.buffer"() {{name = "b"}} : () -> memref<2x2xf32>
+    %an = "wse.buffer"() {{name = "an", offset = 32 : i64}} : () -> memref<2x2xf32>
+    %b = "wse.buffer"() {{name = "b", offset = 48 : i64}} : () -> memref<2x2xf32>
     "wse.scatter"(%w, %b) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 2 : i64, col_panel = 0 : i64,
         skew = 2 : i64, color = 3 : i64}} : (tensor<8x8xf32>, memref<2x2xf32>) -> ()
-    %bn = "wse.buffer"() {{name = "bn"}} : () -> memref<2x2xf32>
+    %bn = "wse.buffer"() {{name = "bn", offset = 64 : i64}} : () -> memref<2x2xf32>
     "wse.steps"() ({{
     ^bb0(%k: index):
       "wse.compute"() ({{

@@ -17,8 +17,8 @@ module attributes {{wse.machine = {{name = "small", width = 32 : i64, height = 3
                                    colors = 21 : i64, sram_bytes = 49152 : i64}}}} {{
 func.func @f(%x: tensor<4x6xf32>) -> tensor<4x6xf32> {{
   %y = "wse.region"() ({{
-    %a = "wse.buffer"() {{name = "a"}} : () -> memref<2x2xf32>
-    %b = "wse.buffer"() {{name = "b"}} : () -> memref<2x2xf32>
+    %a = "wse.buffer"() {{name = "a", offset = 0 : i64}} : () -> memref<2x2xf32>
+    %b = "wse.buffer"() {{name = "b", offset = 16 : i64}} : () -> memref<2x2xf32>
     "wse.scatter"(%x, %a) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64,
         col_panel = 0 : i64, skew = 0 : i64, color = 0 : i64}} : (tensor<4x6xf32>, memref<2x2xf32>) -> ()
     {transfer}
@@ -83,7 +83,7 @@ def test_column_multicast_copies_the_root_row_down_each_column():
 def test_stepped_multicast_sends_the_owner_of_each_panel():
     # Panels of 1 along each PE's second column dealt over 3 PEs: step 4 is
     # owned by column 4 mod 3 = 1, at local offset (4 div 3) * 1 = 1.
-    transfer = ('%p = "wse.buffer"() {name = "p"} : () -> memref<2x1xf32>\n'
+    transfer = ('%p = "wse.buffer"() {name = "p", offset = 32 : i64} : () -> memref<2x1xf32>\n'
                 '    "wse.steps"() ({\n    ^bb0(%k: index):\n'
                 '      "wse.multicast"(%a, %p, %k) {axis = "row", root = 0 : i64, panel_dim = 1 : i64,'
                 ' panel = 1 : i64, color = 1 : i64} : (memref<2x2xf32>, memref<2x1xf32>, index) -> ()\n'
@@ -128,7 +128,7 @@ func.func @f(%x: tensor<4x6xf32>) -> tensor<4x4xf32> {{
   %zero = arith.constant 0.0 : f32
   %w = arith.constant dense<{weight}> : tensor<6x4xf32>
   %y = "wse.region"() ({{
-    %c = "wse.buffer"() {{name = "c"}} : () -> memref<2x2xf32>
+    %c = "wse.buffer"() {{name = "c", offset = 0 : i64}} : () -> memref<2x2xf32>
     "wse.compute"() ({{
       linalg.generic {{indexing_maps = [#a], iterator_types = ["parallel", "parallel"]}}
           outs(%c : memref<2x2xf32>) {{
@@ -136,14 +136,14 @@ func.func @f(%x: tensor<4x6xf32>) -> tensor<4x4xf32> {{
         linalg.yield %zero : f32
       }}
     }}) : () -> ()
-    %a = "wse.buffer"() {{name = "a"}} : () -> memref<2x4xf32>
+    %a = "wse.buffer"() {{name = "a", offset = 16 : i64}} : () -> memref<2x4xf32>
     "wse.scatter"(%x, %a) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64, col_panel = 2 : i64, skew = 0 : i64,
         color = 2 : i64}} : (tensor<4x6xf32>, memref<2x4xf32>) -> ()
-    %ap = "wse.buffer"() {{name = "ap"}} : () -> memref<2x2xf32>
-    %b = "wse.buffer"() {{name = "b"}} : () -> memref<4x2xf32>
+    %ap = "wse.buffer"() {{name = "ap", offset = 48 : i64}} : () -> memref<2x2xf32>
+    %b = "wse.buffer"() {{name = "b", offset = 64 : i64}} : () -> memref<4x2xf32>
     "wse.scatter"(%w, %b) {{row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 2 : i64, col_panel = 0 : i64, skew = 0 : i64,
         color = 3 : i64}} : (tensor<6x4xf32>, memref<4x2xf32>) -> ()
-    %bp = "wse.buffer"() {{name = "bp"}} : () -> memref<2x2xf32>
+    %bp = "wse.buffer"() {{name = "bp", offset = 96 : i64}} : () -> memref<2x2xf32>
 {next_panels}    "wse.steps"() ({{
     ^bb0(%k: index):
       "wse.multicast"(%a, %ap, %k) {{axis = "row", root = 0 : i64, panel = 2 : i64, panel_dim = 1 : i64,
@@ -172,8 +172,8 @@ func.func @f(%x: tensor<4x6xf32>) -> tensor<4x4xf32> {{
 
 
 # Double-buffered, the next step's panels land in a second pair of buffers.
-NEXT_PANELS = """    %apn = "wse.buffer"() {name = "apn"} : () -> memref<2x2xf32>
-    %bpn = "wse.buffer"() {name = "bpn"} : () -> memref<2x2xf32>
+NEXT_PANELS = """    %apn = "wse.buffer"() {name = "apn", offset = 112 : i64} : () -> memref<2x2xf32>
+    %bpn = "wse.buffer"() {name = "bpn", offset = 128 : i64} : () -> memref<2x2xf32>
 """
 
 

@@ -98,9 +98,11 @@ def test_a_16_bit_model_is_partitioned_as_its_fp32_twin(name, accumulate):
 
 
 def test_16_bit_runs_a_large_product_faster_than_mixed_or_fp32():
-    """A 512x512x512 matmul on the small preset, 16x16 tiles per PE. Its
-    accumulator and streamed rows start in the same bank pair, so the
-    conflicts halve the SIMD width: @fmach runs at 2, @fmachs at 1, as @fmacs."""
+    """A 512x512x512 matmul on the small preset, 16x16 tiles per PE.
+    wse-align-banks puts the accumulator's and the streamed panel's rows in
+    different bank pairs, so @fmach runs at its full width of 4 and @fmachs at
+    2, where @fmacs does one element a cycle; each instruction's fixed issue
+    and loop cycles are the same at every width."""
     a, b = torch.randn(512, 512), torch.randn(512, 512)
 
     def cycles(**options):
@@ -110,8 +112,7 @@ def test_16_bit_runs_a_large_product_faster_than_mixed_or_fp32():
         return program.estimate().cycles
 
     fp32, mixed, fp16 = cycles(), cycles(precision="fp16", accumulate="fp32"), cycles(precision="fp16")
-    assert fp16 < mixed and fp16 < fp32
-    assert mixed == pytest.approx(fp32, rel=0.01)
+    assert fp16 < mixed < fp32
 
 
 def test_the_report_measures_a_16_bit_model_against_the_16_bit_peak():
