@@ -59,6 +59,7 @@ _PASSES: dict[str, str] = {
     "wse-place": "wse_place:WsePlace",
     "wse-distribute": "wse_distribute:WseDistribute",
     "wse-align-banks": "wse_align_banks:WseAlignBanks",
+    "wse-transpose-weights": "wse_transpose_weights:WseTransposeWeights",
     "wse-route": "wse_route:WseRoute",
     "wse-trim-windows": "wse_trim_windows:WseTrimWindows",
     "wse-generalize-named": "wse_generalize_named:WseGeneralizeNamed",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 
 from ..dialects.wse import WORD_BYTES, buffer_bytes, fabric_of, i64_attr, int_attr, regions_of
-from ..wse_target.kernel import kernel_cycles, kernel_of
+from ..wse_target.kernel import kernel_cycles, kernel_of, paired_operands
 from ..wse_target.machine import kernel_costs_of
 from .pass_base import WaferPass
 
@@ -39,9 +39,9 @@ def _kernels(block: ir.Block, repeat: int = 1) -> list[tuple[ir.Operation, int]]
 @dataclass(frozen=True)
 class WseAlignBanks(WaferPass):
     """Give every buffer, in declaration order, the next word or the one after
-    it, whichever makes the kernels it completes (those whose last-declared
-    buffer it is) take the fewest cycles; the next word on a tie, so a region
-    with nothing to gain keeps wse-distribute's packing."""
+    it, whichever makes the kernels it completes (those whose two vector
+    operands it is the later of) take the fewest cycles; the next word on a
+    tie, so a region with nothing to gain keeps wse-distribute's packing."""
 
     name = "wse-align-banks"
     summary = "Offset wse.buffers in SRAM so an instruction's two vector operands do not share a bank"
@@ -55,11 +55,11 @@ class WseAlignBanks(WaferPass):
         body = region.regions[0].blocks[0]
         buffers = [op.operation for op in body.operations if op.operation.name == "wse.buffer"]
         order = {op.results[0]: i for i, op in enumerate(buffers)}
-        completes: dict[int, list] = {}  # buffer index -> the kernels whose last buffer it is
+        completes: dict[int, list] = {}  # buffer index -> the kernels whose later paired operand it is
         for op, repeat in _kernels(body):
-            reads = [order[v] for v in op.operands if v in order]
-            if reads:
-                completes.setdefault(max(reads), []).append((op, repeat))
+            paired = [order[v] for v in paired_operands(op) if v in order]
+            if len(paired) == 2:
+                completes.setdefault(max(paired), []).append((op, repeat))
         offsets, end = {}, 0
         for i, buffer in enumerate(buffers):
             value = buffer.results[0]

@@ -60,7 +60,7 @@ class WsePipeline(Configurable):
                 "func.func(linalg-fuse-elementwise-ops,canonicalize,cse,linalg-generalize-named-ops),wse-trim-windows,"
                 "func.func(linalg-fold-unit-extent-dims,canonicalize,cse),"
                 "wse-materialize-indices,func.func(canonicalize,cse),wse-unfold-windows,"
-                "wafer-hoist-broadcast-compute{reductions=true},func.func(canonicalize,cse)",
+                "wafer-hoist-broadcast-compute{reductions=true},func.func(canonicalize,cse),wse-transpose-weights",
             ),
             # Fills and empties the regions took their own copies of are dead after.
             ("partition", f"wse-partition{{machine={self.machine}}},func.func(canonicalize,cse)"),

@@ -58,24 +58,38 @@ def kernel_of(op: ir.Operation, machine: Machine, offsets: dict) -> Kernel:
     address (values missing from it, e.g. block arguments, count as address 0)."""
     ranges = loop_ranges(op)
     maps = [map_dims(m) for m in indexing_maps(op)]
-    operands = list(op.operands)
-    out_dims = maps[-1]
-    vector, scalar, reads_out, dtype = _instructions(op, len(ranges))
+    output = (list(op.operands)[-1], maps[-1])
+    vector, scalar, _, dtype = _instructions(op, len(ranges))
     length = max(ranges[vector], 1) if vector is not None else 1
     elements = body_cost(op).slots * math.prod(ranges)
-    inputs = list(zip(operands[:-1], maps[:-1]))
-    # The vector operands each instruction reads: the accumulator (when the body
-    # reads it) and every input that varies along the vector dim.
-    sources = [(v, d) for v, d in inputs if vector is not None and vector in d]
-    if reads_out:
-        sources.insert(0, (operands[-1], out_dims))
-    strides = [_stride(v, d, vector) for v, d in sources + [(operands[-1], out_dims)]
-               if vector is not None and vector in d]
+    sources = _vector_sources(op)
+    strides = [_stride(v, d, vector) for v, d in sources + [output] if vector in d]
     conflicts = 0.0
     if len(sources) >= 2:
         conflicts = conflict_fraction(*(_row_starts(v, d, vector, offsets) for v, d in sources[:2]))
     width = machine.fmas_per_cycle(dtype)
     return Kernel(float(elements), length, dtype, scalar, simd_narrowing(width, strides, conflicts))
+
+
+def paired_operands(op: ir.Operation) -> list[ir.Value]:
+    """The two operands each of `op`'s instructions reads as vectors, whose
+    banks may collide (fewer than two: nothing can)."""
+    return [value for value, _ in _vector_sources(op)[:2]]
+
+
+def _vector_sources(op: ir.Operation) -> list[tuple[ir.Value, list[int | None]]]:
+    """The operands each instruction reads as vectors, with their maps' dims:
+    the accumulator (when the body reads it), then every input that varies
+    along the vector dim."""
+    maps = [map_dims(m) for m in indexing_maps(op)]
+    operands = list(op.operands)
+    vector, _, reads_out, _ = _instructions(op, indexing_maps(op)[0].n_dims)
+    if vector is None:
+        return []
+    sources = [(v, d) for v, d in zip(operands[:-1], maps[:-1]) if vector in d]
+    if reads_out:
+        sources.insert(0, (operands[-1], maps[-1]))
+    return sources
 
 
 def kernel_cycles(kernel: Kernel, machine: Machine, repeat: int = 1) -> float:

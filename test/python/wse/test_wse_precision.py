@@ -11,9 +11,10 @@ from torch_mlir import ir
 
 import wafer
 from wafer.diagnostics import WaferError
-from wafer.passes.linalg_queries import REDUCTION, iterator_types
+from wafer.passes.linalg_queries import REDUCTION, indexing_maps, iterator_types, map_dims
 from wafer.wse_target.cost import compute_cycles
 from wafer.wse_target.distribution import body_cost
+from wafer.wse_target.kernel import kernel_of, paired_operands
 from wafer.wse_target.machine import SMALL, WSE2, WSE3
 
 from wse_checks import ops_in
@@ -95,6 +96,37 @@ def test_a_16_bit_model_is_partitioned_as_its_fp32_twin(name, accumulate):
     fp32 = wafer.compile(model, (x,), target="wse", machine="small", mode="whole-wafer")
     _, _, half = compiled(name, "whole-wafer", accumulate=accumulate)
     assert [op.kind for op in half.estimate().ops] == [op.kind for op in fp32.estimate().ops]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fp16_products_keep_the_full_simd_width(mode):
+    """PyTorch keeps a linear layer's weight (out, in); a PE's AXPY walks out,
+    so stored as is, every instruction would read the weight with a stride and
+    narrow to 2 lanes or 1. wse-transpose-weights stores it (in, out), so every
+    vector operand is read along its rows; wse-align-banks then keeps each
+    instruction's two operands in different banks wherever their rows all
+    start at one address mod 8 (rows of 4 bytes alternate, whatever the offset)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 64))
+    x = torch.randn(32, 64)
+    program = wafer.compile(model, (x,), target="wse", machine="small", mode=mode, precision="fp16")
+    assert_matches(program(x), at_precision(model, x, "fp16"), "fp16")
+    module = program.executable.module.operation
+    offsets = {op.results[0]: ir.IntegerAttr(op.attributes["offset"]).value
+               for op in ops_in(module) if op.name == "wse.buffer"}
+    aligned = 0
+    for op in _products(program):
+        vector = map_dims(indexing_maps(op)[-1])[-1]
+        for value, affine_map in zip(op.operands, indexing_maps(op)):
+            dims = map_dims(affine_map)
+            assert vector not in dims or dims[-1] == vector  # read along its rows
+        kernel = kernel_of(op, SMALL, offsets)
+        assert kernel.dtype == "fp16"
+        pitches = [2 * ir.ShapedType(v.type).shape[-1] for v in paired_operands(op)]
+        if all(pitch % 8 == 0 for pitch in pitches):
+            assert kernel.narrowing == 1.0
+            aligned += 1
+    assert aligned
 
 
 def test_16_bit_runs_a_large_product_faster_than_mixed_or_fp32():
