@@ -102,28 +102,34 @@ def kernel_cycles(kernel: Kernel, machine: Machine, repeat: int = 1) -> float:
 @dataclass(frozen=True)
 class LocalKernel:
     """What placement needs of a tensor-level linalg op to cost it on one PE's
-    share: `kernel_of`'s instruction stream before any buffer is laid out, at
-    full SIMD width: wse-align-banks offsets buffers so their rows do not
-    collide in a bank where their shapes allow."""
+    share: `kernel_of`'s instruction stream before any buffer is laid out. Its
+    operands' strides follow from the share's extents; bank conflicts are left
+    out: wse-align-banks offsets buffers so their rows do not collide where
+    their shapes allow."""
 
     ranges: tuple[int, ...]  # the op's loop extents
     vector: int | None  # the loop each instruction walks
     scalar_operand: bool
     dtype: Dtype
     slots: int  # datapath slots per iteration
+    walked: tuple[tuple[int | None, ...], ...] = ()  # the dims of each operand read along `vector`
 
     @classmethod
     def of(cls, op: ir.Operation) -> LocalKernel:
         ranges = tuple(loop_ranges(op))
         vector, scalar, _, dtype = _instructions(op, len(ranges))
-        return cls(ranges, vector, scalar, dtype, body_cost(op).slots)
+        walked = tuple(tuple(dims) for dims in (map_dims(m) for m in indexing_maps(op)) if vector in dims)
+        return cls(ranges, vector, scalar, dtype, body_cost(op).slots, walked)
 
     def cycles(self, local: list[int], machine: Machine, repeat: int = 1) -> float:
         """Cycles on one PE over local loop extents `local`, `repeat` times (once per SUMMA step)."""
         length = max(local[self.vector], 1) if self.vector is not None else 1
         elements = self.slots * math.prod(local)
+        strides = [math.prod(local[d] for d in dims[dims.index(self.vector) + 1:] if d is not None)
+                   for dims in self.walked]
+        narrowing = simd_narrowing(machine.fmas_per_cycle(self.dtype), strides, 0.0)
         return float(compute_cycles(machine, repeat * elements, length, self.dtype,
-                                    scalar_operand=self.scalar_operand, kernels=repeat))
+                                    scalar_operand=self.scalar_operand, simd_narrowing=narrowing, kernels=repeat))
 
 
 def _instructions(op: ir.Operation, loops: int) -> tuple[int | None, bool, bool, Dtype]:

@@ -10,11 +10,13 @@ import torch
 from torch_mlir import ir
 
 import wafer
+from wafer.context import make_context
 from wafer.diagnostics import WaferError
+from wafer.passes.pass_base import find_ops
 from wafer.passes.linalg_queries import REDUCTION, indexing_maps, iterator_types, map_dims
 from wafer.wse_target.cost import compute_cycles
 from wafer.wse_target.distribution import body_cost
-from wafer.wse_target.kernel import kernel_of, paired_operands
+from wafer.wse_target.kernel import LocalKernel, kernel_of, paired_operands
 from wafer.wse_target.machine import SMALL, WSE2, WSE3
 
 from wse_checks import ops_in
@@ -176,3 +178,38 @@ def test_the_callers_model_keeps_its_dtype():
     model, x = build("mlp")
     wafer.compile(model, (x,), target="wse", precision="fp16")
     assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+_PRODUCT = """
+func.func @f(%x: tensor<16x64xf16>, %y: tensor<{y}xf16>, %c: tensor<16x32xf16>) -> tensor<16x32xf16> {{
+  %r = linalg.generic {{indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> ({y_dims})>,
+                                        affine_map<(m, n, k) -> (m, n)>],
+                       iterator_types = ["parallel", "parallel", "reduction"]}}
+      ins(%x, %y : tensor<16x64xf16>, tensor<{y}xf16>) outs(%c : tensor<16x32xf16>) {{
+  ^bb0(%a: f16, %b: f16, %acc: f16):
+    %p = arith.mulf %a, %b : f16
+    %s = arith.addf %acc, %p : f16
+    linalg.yield %s : f16
+  }} -> tensor<16x32xf16>
+  return %r : tensor<16x32xf16>
+}}
+"""
+
+
+@pytest.mark.parametrize("machine", [WSE2, WSE3])
+def test_placement_costs_a_strided_operand_at_its_narrower_width(machine):
+    """y read (n, k) walks n with a stride of k's share: 64 % 8 == 0, one lane
+    (SDK appendix). Placement costs the share as the simulator will, so it
+    does not pick a rectangle the simulator then finds four times slower."""
+    def kernel(y: str, y_dims: str) -> LocalKernel:
+        with make_context():
+            module = ir.Module.parse(_PRODUCT.format(y=y, y_dims=y_dims))
+            return LocalKernel.of(find_ops(module.operation, lambda op: op.name == "linalg.generic")[0])
+
+    rows, strided = kernel("64x32", "k, n"), kernel("32x64", "n, k")
+    share, elements = [16, 32, 64], 16 * 32 * 64
+    width = machine.fmas_per_cycle("fp16")
+    one_lane = compute_cycles(machine, elements, 32, "fp16", scalar_operand=True, simd_narrowing=1 / width)
+    full = compute_cycles(machine, elements, 32, "fp16", scalar_operand=True)
+    assert rows.cycles(share, machine) == full
+    assert strided.cycles(share, machine) == one_lane > full
