@@ -79,7 +79,8 @@ _GEMM_PRECISIONS = {"fp32": "f32", "fp16": "f16"}
 
 def gemm_table(sizes: list[int], regions: list[str], precisions: list[str], runs: list[SimulatorRun]) -> None:
     print("(a) GEMM n x n x n on wse2 (rate and % of peak count the useful 2n^3 FLOPs; "
-          "the peak of the GEMM's precision)")
+          "the peak of the GEMM's precision; A and B come from the host and C goes back, "
+          "through the system's 1.2 Tb/s I/O)")
     header = (f"{'n':>6} {'fabric':>9} {'prec':>4} {'compile s':>9} {'PEs':>9} {'steps by':>8} {'cycles':>13} "
               f"{'ms':>9} {'TFLOP/s':>8} {'% peak':>7} {'SRAM/PE':>8} {'compute %':>9}")
     print_header(header)

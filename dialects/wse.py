@@ -151,6 +151,15 @@ def stream_box(op: ir.Operation) -> tuple[int, int, int, int] | None:
     return _union(rects + [(x, y, w, h)])
 
 
+def crosses_host_io(op: ir.Operation) -> bool:
+    """Whether a stream moves data between the wafer and the host: a weight
+    load, a scatter of a function argument, a gather whose result leaves."""
+    if op.name == "wse.gather":
+        return any(use.owner.name == "func.return" for use in enclosing_region(op).results[0].uses)
+    rects, edge = stream_sources(op.operands[0])
+    return edge or not rects
+
+
 def i64_attr(value: int) -> ir.Attribute:
     """An i64 attribute, as every integer attribute of the dialect is."""
     return ir.IntegerAttr.get(ir.IntegerType.get_signless(64), value)

@@ -30,6 +30,11 @@ _LUCZYNSKI_2024 = (
 )
 # SDK-simulator instruction log of the SDK's gemm-collectives_2d kernel on WSE-2 (P=4,
 # Mt=Kt=Nt=14): one @fmacs per tile row, inside a loop with a scalar load of B.
+_ALCF_2024 = (
+    "Argonne ALCF, AI accelerators tutorial at SC24 (argonne-lcf/AIaccelerators-SC24-tutorial, "
+    "Cerebras): 'Each WSE is housed within a CS system, which provides 1.2 Tbps I/O to and "
+    "from the chip'"
+)
 _FMACS_LOG = (
     "Wang-oss-tech/csl-experiments, gemm/summa_manual_multicasting_pipelined_doubleColor/"
     "REFINED_COMPUTE_MODEL.md (SDK simulator, WSE-2)"
@@ -64,6 +69,8 @@ _WSE2_SOURCES: Mapping[str, str] = MappingProxyType(
         "ramp_latency_cycles": f"the T_R term of {_LUCZYNSKI_2024} (router-to-core "
         "latency paid by every dependent step); its value is not public: 2 is an "
         "assumption",
+        "host_io_bytes_per_second": f"{_ALCF_2024} (12 x 100 GbE); Cerebras' CS-3 "
+        "specification lists the same 1.2 Tb/s system I/O",
         "colors": f"{_SDK}: routable color IDs 0-23",
         "reserved_colors": f"{_SDK}, memcpy framework: colors kept for host I/O",
         "clock_hz": "850 MHz is the project's conservative default; "
@@ -133,6 +140,9 @@ class Machine:
     - scalar_operand_cycles: per instruction with an operand read as a scalar (the
       A element of an AXPY), its load and address arithmetic.
     - kernel_setup_cycles: DSD and loop set-up, once per local kernel call.
+    - host_io_bytes_per_second: the system's I/O to and from the wafer. Data that
+      enters or leaves the wafer (inputs, results, weights streamed in, what a host
+      op reads) moves no faster than this, however many edge links it spreads over.
 
     Receiving from the fabric runs on its own microthread, so it costs no datapath
     cycles here: it is the ramp term of a communication phase.
@@ -157,6 +167,7 @@ class Machine:
     colors: int = 24
     reserved_colors: int = 3
     clock_hz: float = 850e6
+    host_io_bytes_per_second: float = 150e9
     vector_startup_cycles: int = 1
     row_loop_cycles: int = 23
     scalar_operand_cycles: int = 20
@@ -216,6 +227,10 @@ class Machine:
     def peak_flops_per_cycle(self, dtype: Dtype) -> int:
         """Whole-grid peak: 2 FLOPs per FMA on every PE."""
         return 2 * self.fmas_per_cycle(dtype) * self.num_pes
+
+    @property
+    def host_io_bytes_per_cycle(self) -> float:
+        return self.host_io_bytes_per_second / self.clock_hz
 
     def peak_flops_per_second(self, dtype: Dtype) -> float:
         return self.peak_flops_per_cycle(dtype) * self.clock_hz

@@ -36,7 +36,8 @@ import math
 import numpy as np
 from torch_mlir import ir
 
-from ..dialects.wse import FOLDED_RING, buffer_bytes, element_bytes, int_attr, rect_of, regions_of, str_attr, stream_box
+from ..dialects.wse import (FOLDED_RING, buffer_bytes, crosses_host_io, element_bytes, int_attr, rect_of, regions_of,
+                            str_attr, stream_box)
 from ..passes.wse_partition import runs_on_host
 from .cost import LinkLoads
 from .distribution import SKEW_COLS, SKEW_ROWS, Layout, block_panel
@@ -232,6 +233,11 @@ def _wavelets(buffer: ir.Type, machine: Machine) -> float:
     return math.prod(shaped.shape) * math.ceil(element_bytes(shaped.element_type) / machine.wavelet_bytes)
 
 
+def _host_io_cycles(tensor: ir.Type, machine: Machine) -> float:
+    """Cycles `tensor` takes through the system's I/O, a wavelet per element."""
+    return _wavelets(tensor, machine) * machine.wavelet_bytes / machine.host_io_bytes_per_cycle
+
+
 class RegionCost:
     """Cycles of one region's phases, and what it leaves on the grid arrays."""
 
@@ -281,7 +287,8 @@ class RegionCost:
         across the PEs between it and where the data comes from (or goes to).
         A weight load streams in from the west edge before the model runs; a
         gather whose result stays on the wafer costs nothing here: the
-        consumer's scatter carries it."""
+        consumer's scatter carries it. What comes from or goes to the host
+        moves no faster than the system's I/O (`host_io_bytes_per_second`)."""
         box = stream_box(op)
         if box is None:
             box, preload = (0, self.y, self.x + self.width, self.height), True
@@ -294,6 +301,9 @@ class RegionCost:
         per_row = _wavelets(buffer.type, self.machine) * self.width
         x, _, width, _ = box
         cycles = per_row / self.machine.link_wavelets_per_cycle + width * self.machine.hop_cycles
+        if crosses_host_io(op):
+            tensor = op.operands[0] if op.name == "wse.scatter" else op.results[0]
+            cycles = max(cycles, _host_io_cycles(tensor.type, self.machine))
         self.links[self.y:self.y + self.height, x:x + width] += per_row
         if preload:
             self.preload += cycles
@@ -344,9 +354,11 @@ class HostCost:
         self.x = self.y = self.width = self.height = 0
         self.compute = self.preload = 0.0
         self.flops, self.sram = 0.0, 0
-        off_wafer = sum(_wavelets(value.type, machine) for value in _reads(op) if _from_wafer(value))
+        off_wafer = [value for value in _reads(op) if _from_wafer(value)]
+        wavelets = sum(_wavelets(value.type, machine) for value in off_wafer)
         edge = machine.height * machine.link_wavelets_per_cycle
-        self.comm = off_wafer / edge + (machine.width if off_wafer else 0) * machine.hop_cycles
+        self.comm = max(wavelets / edge + (machine.width if wavelets else 0) * machine.hop_cycles,
+                        sum(_host_io_cycles(value.type, machine) for value in off_wafer))
 
 
 def _reads(op: ir.Operation) -> list[ir.Value]:

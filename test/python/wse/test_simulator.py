@@ -213,6 +213,9 @@ VARIANTS = {
     # Rows of 2 elements take 4 cycles: fill 120 + 2 x 28, product 120 + 4 x 48.
     "one read port": (SLOW_READ, 176 + 3 * 312, 3 * 10 + 18 + 18 + 10),
     "write-bound": (SLOW_WRITE, 176 + 3 * 312, 3 * 10 + 18 + 18 + 10),
+    # The host's I/O at 4 B a cycle binds where the data crosses it: A (24 elements
+    # of the input) 24, W (24, a weight) 24, C (16, the result) 16.
+    "slow host I/O": (dict(host_io_bytes_per_second=4 * SMALL.clock_hz), 172 + 3 * 304, 3 * 10 + 24 + 24 + 16),
 }
 
 
