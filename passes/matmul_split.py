@@ -11,6 +11,7 @@ from torch_mlir.dialects import arith
 from torch_mlir.dialects.transform import structured
 
 from .constant_pack import ConstantReader
+from .kernel_defaults import K_UNROLL
 from .linalg_builders import is_constant
 from .matmul_contraction import Contraction
 from .matmul_plan import Kernel
@@ -22,11 +23,18 @@ from .transform_script import match_tagged, tag, transform_script
 # kernel of its own. MobileNet's and EfficientNet's 28x28 and 14x14 images (2-7 tiles)
 # ran 2-3% slower split; SqueezeNet's 55x55 ones (24 tiles) ran 16-50% faster.
 MIN_TILES = 8
+# A K with no divisor up to the k unroll but itself (attention's 197 tokens) is
+# unrolled whole, a step of that many FMAs per register block: ViT's 12x197x197x64
+# product ran 3.6x slower than a 192-deep one. Past this step K splits too; up to it
+# (a 17-token attention's K) the whole step costs less than a second pass over C.
+MAX_K_STEP = 4 * K_UNROLL
 
 
 def ragged_split(contraction: Contraction, kernel: Kernel) -> tuple[int, int] | None:
     """The loop and the extent at which `contraction` splits into whole register
-    blocks and a remainder, if its N (else its M) is ragged; None when it is not.
+    blocks and a remainder, if its N (else its M) is ragged, or into whole
+    k-unroll steps and a remainder, if its K has no step up to `MAX_K_STEP`
+    (the remainder accumulates into the first part's sums); None otherwise.
 
     Padded whole, a ragged contraction pays far more than its padding: C is
     copied into a padded packed buffer and back, and each cache tile gets
@@ -46,6 +54,9 @@ def ragged_split(contraction: Contraction, kernel: Kernel) -> tuple[int, int] | 
         extent = contraction.extents[dim]
         if extent % block and math.ceil(extent / block) > MIN_TILES * tile:
             return dim, extent - extent % block
+    dim = contraction.primary["k"]
+    if kernel.kc > MAX_K_STEP:
+        return dim, contraction.extents[dim] - contraction.extents[dim] % K_UNROLL
     return None
 
 
@@ -58,7 +69,7 @@ def split_ragged(module: ir.Operation, match: Callable[[], list[Contraction]],
     A slice of a weight becomes a constant of its own, so each part's weight
     pack is still folded at compile time.
     """
-    for _ in range(2):  # N, then the whole part's M
+    for _ in range(3):  # N, then the parts' M, then their K
         splits = [(c, s) for c in match() if (s := ragged_split(c, plan(c))) is not None]
         if not splits:
             return

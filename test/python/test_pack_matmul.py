@@ -449,6 +449,31 @@ def test_ragged_edges_split_off(threads, m, n, k, parts):
         assert_strategy(compiled, f"packed matmul {part}")
 
 
+class ReluOfProduct(torch.nn.Module):
+    def forward(self, a, b):
+        return torch.relu(a @ b)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch,m,k,n", [
+    (12, 197, 197, 64),  # ViT's attention times V: 197 tokens is prime
+    (1, 2001, 211, 2001),  # M, N and K all ragged: three rounds of splits
+])
+def test_a_k_without_small_divisors_splits_off_its_remainder(threads, batch, m, k, n):
+    """A K whose only step up to the k unroll is 1 was unrolled whole, 197 FMAs
+    deep per register block (3.6x slower than K = 192): the whole k-unroll
+    steps and the remainder are contractions of their own, the remainder
+    accumulating into the first's sums."""
+    torch.manual_seed(0)
+    product = ReluOfProduct()
+    inputs = (torch.randn(batch, m, k), torch.randn(batch, k, n))
+    compiled = compile_checked(product, inputs, threads=threads, machine="avx512")
+    strategies = compiled.compile_report.strategies
+    assert any("k unroll 8" in s and f"x{k - k % 8}:" in s for s in strategies), strategies
+    assert any(f"x{k % 8}:" in s for s in strategies), strategies
+    assert not any(f"k unroll {k}" in s for s in strategies), strategies
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("batch,size", [(1, 56), (2, 56), (1, 55)])
 def test_pointwise_convolution_reads_its_input_as_columns(threads, batch, size):
