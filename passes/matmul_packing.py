@@ -44,23 +44,31 @@ def pack_operands(root: ir.Value, name: str, contraction: Contraction, kernel: K
 def unpack_accumulators(module: ir.Operation) -> None:
     """Let each packed contraction accumulate into C's own layout, reshaped.
 
-    Register blocks tile C exactly when no padding is needed: C[.., M, N]
-    expanded to [.., M/mr, mr, N/nr, nr] (a reshape, no copy) holds the same
-    blocks as the packed [.., M/mr, N/nr, mr, nr], and the kernel loads and
-    stores each block once per K loop, so its rows of nr lanes may as well be
-    strided. That leaves no unpack: a transpose plus a copy of all of C
-    (a third of the non-kernel time of a ResNet block).
+    C[.., M, N] expanded to [.., M/mr, mr, N/nr, nr] (a reshape, no copy)
+    holds the same blocks as the packed [.., M/mr, N/nr, mr, nr], and the
+    kernel loads and stores each block once per K loop, so its rows of nr
+    lanes may as well be strided. That leaves no unpack: a transpose plus a
+    copy of all of C (a third of the non-kernel time of a ResNet block). A
+    ragged M or N (a 7x7 image's 49 pixels, attention's 197 tokens) is padded
+    to whole blocks in C's own layout the same way, and C is the slice of it
+    without the padding: the unpack's transpose is gone, its copy of C is not.
     """
     for op in find_ops(module, lambda op: PACKED in op.attributes):
         pack, result = op.operands[2].owner, op.results[0]
         users = [use.owner for use in result.uses]
-        if not _reshapes_in_place(pack) or len(users) != 1 or users[0].name != "linalg.unpack":
-            continue  # padded (a ragged M or N): the packed C stays
+        if not _reshapes_in_place(pack, padded=True) or len(users) != 1 or users[0].name != "linalg.unpack":
+            continue
         groups, expanded_type = _read_in_place(op.opview, 2)
         result.set_type(expanded_type)
         unpack = users[0]
+        unpacked = unpack.results[0].type
         with ir.InsertionPoint(unpack), unpack.location:
-            collapsed = tensor.CollapseShapeOp(unpack.results[0].type, result, reassociation(*groups)).result
+            padded = ir.RankedTensorType.get([math.prod(expanded_type.shape[g] for g in group) for group in groups],
+                                             unpacked.element_type)
+            collapsed = tensor.CollapseShapeOp(padded, result, reassociation(*groups)).result
+            if padded != unpacked:
+                collapsed = tensor.extract_slice(unpacked, collapsed, [], [], [],
+                                                 [0] * unpacked.rank, list(unpacked.shape), [1] * unpacked.rank)
         unpack.results[0].replace_all_uses_with(collapsed)
         unpack.erase()
         pack.operation.erase()
@@ -83,24 +91,27 @@ def read_rows_in_place(module: ir.Operation, names: set[str]) -> None:
             pack.operation.erase()  # each contraction has packs of its own
 
 
-def _reshapes_in_place(pack: ir.OpView) -> bool:
-    """A `linalg.pack` without padding or outer permutation: a reshape of its
-    source holds the same tiles, split the other way round. The source must be
-    static: the reshape's sizes are its dims over the tiles."""
-    return (isinstance(pack, ir.OpView) and pack.name == "linalg.pack" and len(pack.operands) == 2
+def _reshapes_in_place(pack: ir.OpView, padded: bool = False) -> bool:
+    """A `linalg.pack` without outer permutation, and without padding unless
+    `padded`: a reshape of its source (padded to whole tiles) holds the same
+    tiles, split the other way round. The source must be static: the
+    reshape's sizes are its dims over the tiles."""
+    return (isinstance(pack, ir.OpView) and pack.name == "linalg.pack" and (padded or len(pack.operands) == 2)
             and not pack.outer_dims_perm and pack.operands[0].type.has_static_shape)
 
 
 def _read_in_place(op: ir.OpView, index: int) -> tuple[list[list[int]], ir.Type]:
     """Make operand `index` of a packed op the reshaped source of its pack (a
-    fill of it, for a zero C), reindexed to match; returns the reshape's
-    groups and type."""
+    fill of it, for a zero C), padded to whole tiles as the pack pads it,
+    reindexed to match; returns the reshape's groups and type."""
     pack = op.operands[index].owner
     positions, tiles = list(pack.inner_dims_pos), list(pack.static_inner_tiles)
     source = pack.operands[0]
-    shape, groups = [], []
+    shape, groups, padding = [], [], []
     for dim, size in enumerate(source.type.shape):
-        split = [size // tiles[positions.index(dim)], tiles[positions.index(dim)]] if dim in positions else [size]
+        tile = tiles[positions.index(dim)] if dim in positions else 0
+        split = [-(-size // tile), tile] if tile else [size]
+        padding.append(math.prod(split) - size)
         groups.append(list(range(len(shape), len(shape) + len(split))))
         shape += split
     maps = list(op.attributes["indexing_maps"])
@@ -114,11 +125,24 @@ def _read_in_place(op: ir.OpView, index: int) -> tuple[list[list[int]], ir.Type]
         if isinstance(fill, ir.OpView) and fill.name == "linalg.fill":  # a fresh zero C, in the new shape
             operand = linalg.fill(fill.operands[0], outs=[tensor.EmptyOp(shape, expanded_type.element_type).result])
         else:
+            if any(padding):
+                source = _padded(source, padding, pack.operands[2])
             operand = tensor.ExpandShapeOp(expanded_type, source, reassociation(*groups), [],
                                            static_output_shape=shape).result
     op.operation.operands[index] = operand
     op.attributes["indexing_maps"] = ir.ArrayAttr.get(maps)
     return groups, expanded_type
+
+
+def _padded(value: ir.Value, high: list[int], padding: ir.Value) -> ir.Value:
+    """`value` with `high[d]` more elements of `padding` at the end of each dim d."""
+    shape = [size + extra for size, extra in zip(value.type.shape, high)]
+    pad = tensor.PadOp(ir.RankedTensorType.get(shape, value.type.element_type), value, [], [],
+                       [0] * len(shape), high)
+    block = pad.region.blocks.append(*[ir.IndexType.get()] * len(shape))
+    with ir.InsertionPoint(block):
+        tensor.YieldOp(padding)
+    return pad.result
 
 
 def fuse_accumulator_fills(module: ir.Operation) -> None:

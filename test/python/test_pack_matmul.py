@@ -365,7 +365,7 @@ def test_streamed_matrix_vector_product_with_prefetched_panels(k, n):
 def test_bias_relu_and_residual_applied_per_cache_tile(threads, m, k, n):
     """A linear layer's bias, ReLU and a residual add: wafer-fuse-epilogues applies
     them to each cache tile of the kernel as it is done (256x512: whole tiles);
-    a padded C (100x70) keeps its unpack and the epilogue after it."""
+    a padded C (100x70) is sliced out of its padded blocks, the epilogue after it."""
     import torch
 
     class Block(torch.nn.Module):
@@ -472,6 +472,26 @@ def test_a_k_without_small_divisors_splits_off_its_remainder(threads, batch, m, 
     assert any("k unroll 8" in s and f"x{k - k % 8}:" in s for s in strategies), strategies
     assert any(f"x{k % 8}:" in s for s in strategies), strategies
     assert not any(f"k unroll {k}" in s for s in strategies), strategies
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("model,inputs,in_place,panels", [
+    # 96 filters x 49 pixels, in blocks of 8 x 32
+    (torch.nn.Conv2d(160, 96, 1), (torch.randn(1, 160, 7, 7),), "1x12x8x2x32", "1x12x2x8x32"),
+    # attention's scores: 197 x 197 tokens per head
+    (ReluOfProduct(), (torch.randn(12, 197, 64), torch.randn(12, 64, 197)), "12x25x8x7x32", "12x25x7x8x32"),
+])
+def test_a_padded_accumulator_is_not_unpacked(tmp_path, threads, model, inputs, in_place, panels):
+    """A ragged M or N below the size a split pays for pads C to whole register
+    blocks in C's own layout, expanded ([.., M/mr, mr, N/nr, nr]), of which C
+    is a slice; not in packed panels ([.., M/mr, N/nr, mr, nr]) that an unpack
+    transposes back."""
+    torch.manual_seed(0)
+    compiled = compile_checked(model.eval(), inputs, threads=threads, machine="avx512", dump_ir=str(tmp_path))
+    strategies = compiled.compile_report.strategies
+    assert sum(s.startswith("packed matmul") for s in strategies) == 1, strategies  # not split
+    packed = (tmp_path / "03-pack.mlir").read_text()
+    assert f"tensor<{in_place}xf32>" in packed and f"tensor<{panels}xf32>" not in packed
 
 
 @pytest.mark.parametrize("threads", [1, 2])
