@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from torch_mlir import ir
@@ -10,7 +11,7 @@ from torch_mlir.dialects.transform import structured, vector
 
 from .cpu_target import TargetedPass
 from .linalg_builders import largest_divisor, touches_bools
-from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, is_projected_map, iterator_types, map_dims
+from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, is_projected_map, iterator_types, loop_ranges, map_dims
 from .pass_base import find_ops
 from .transform_script import match_tagged, tag, transform_script, unless_it_fails
 
@@ -59,9 +60,17 @@ def is_vectorizable_tile(op: ir.OpView, max_elements: int, lanes: int) -> bool:
         return False  # a strided read (an im2col window at stride 2) has no plain vector load
     if any(inner.name == "cf.assert" for inner in op.regions[0].blocks[0].operations):
         return False  # a runtime check has no vector form
-    # A row reduction's work is its input tile; an elementwise tile's, its result.
     counts = [_static_elements(v) for v in [*op.operands, *op.results] if isinstance(v.type, ir.ShapedType)]
-    return None not in counts and max(counts) <= max_elements
+    if None in counts:
+        return False
+    kinds = iterator_types(op)
+    if REDUCTION in kinds and PARALLEL in kinds:
+        # Reduced a row at a time: its vector is one row (a layer norm's 768
+        # features), however many rows the fused tile holds.
+        ranges = loop_ranges(op)
+        return math.prod(n for n, kind in zip(ranges, kinds) if kind == REDUCTION) <= max_elements
+    # A full reduction's work is its input tile; an elementwise tile's, its result.
+    return max(counts) <= max_elements
 
 
 def _keeps_rows(transpose: ir.OpView) -> bool:
@@ -105,8 +114,8 @@ class Vectorize(TargetedPass):
       register-tile: largest M,N,K of the matmul register block; empty (the
         default) takes an accumulator in a quarter of the target's vector
         registers, two vectors wide (4x32x1 with AVX-512).
-      max-tile-elements: largest tile (elementwise result or reduction
-        input) vectorized whole.
+      max-tile-elements: largest tile vectorized whole: an elementwise
+        result, a full reduction's input, or one row of a row reduction.
     """
 
     name = "wafer-vectorize"

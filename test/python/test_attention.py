@@ -99,6 +99,22 @@ def test_layer_norm_rows(shape):
     compile_checked(norm.eval(), (torch.randn(*shape) * 3 + 1,))
 
 
+@pytest.mark.parametrize("model,shape", [
+    (Softmax(), (1, 12, 197, 197)),  # ViT's scores: 197 rows do not split in tiles of 8
+    (torch.nn.LayerNorm(768), (8, 128, 768)),  # a tile of 8 rows of 768 features
+])
+def test_row_reductions_are_vector_reductions(tmp_path, model, shape):
+    """Every row reduction becomes vector reductions, a row at a time, whatever
+    the fused tile's rows: its tile holds whole rows (1 of 197, not a ragged 8
+    with dynamic sizes), and it is vectorized whenever one row fits a vector
+    tile (8 rows of 768 are more than wafer-vectorize's max-tile-elements)."""
+    torch.manual_seed(0)
+    compile_checked(model.eval(), (torch.randn(*shape),), threads=1, dump_ir=str(tmp_path))
+    vectorized = (tmp_path / "05-vectorize.mlir").read_text()
+    assert "vector.reduction" in vectorized
+    assert '"reduction"]' not in vectorized  # no linalg reduction left as a scalar loop
+
+
 class Exp(torch.nn.Module):
     def forward(self, x):
         return torch.exp(x)
