@@ -123,18 +123,23 @@ def gather_into_panels(module: ir.Operation) -> None:
     for pack in find_ops(module, lambda op: op.name == "linalg.pack" and _gathered_columns(op.opview) is not None):
         pack = pack.opview
         gather = _gathered_columns(pack)
-        channels, kh, kw = gather.results[0].type.shape[1:4]
+        images, channels, kh, kw = gather.results[0].type.shape[:4]
         panels = pack.operands[1]
         with ir.InsertionPoint(pack), pack.location:
             if pack.operation.parent.name == "func.func" and math.prod(panels.type.shape) >= _PARALLEL_GATHER:
-                result = _channels_in_parallel(gather, panels, channels, kh * kw)
+                result = _channels_in_parallel(gather, panels, images, channels, kh * kw)
             else:
-                over_c = scf.ForOp(index_constant(0), index_constant(channels), index_constant(1), [panels])
-                with ir.InsertionPoint(over_c.body):
-                    c = over_c.induction_variable
-                    scf.YieldOp([_copy_channel(gather, c, over_c.inner_iter_args[0], arith.muli(
-                        c, index_constant(kh * kw)))])
-                result = over_c.results[0]
+                zero, one = index_constant(0), index_constant(1)
+                over_n = scf.ForOp(zero, index_constant(images), one, [panels])
+                with ir.InsertionPoint(over_n.body):
+                    n = over_n.induction_variable
+                    over_c = scf.ForOp(zero, index_constant(channels), one, over_n.inner_iter_args)
+                    with ir.InsertionPoint(over_c.body):
+                        c = over_c.induction_variable
+                        scf.YieldOp([_copy_channel(gather, n, c, over_c.inner_iter_args[0], n, arith.muli(
+                            c, index_constant(kh * kw)))])
+                    scf.YieldOp(over_c.results)
+                result = over_n.results[0]
         collapse = pack.operands[0].owner
         pack.results[0].replace_all_uses_with(result)
         pack.erase()
@@ -142,26 +147,30 @@ def gather_into_panels(module: ir.Operation) -> None:
         gather.erase()
 
 
-def _channels_in_parallel(gather: ir.OpView, panels: ir.Value, channels: int, taps: int) -> ir.Value:
-    """The panels of a whole image, a channel's K rows per `scf.forall`
+def _channels_in_parallel(gather: ir.OpView, panels: ir.Value, images: int, channels: int, taps: int) -> ir.Value:
+    """The panels of whole images, an image's channel's K rows per `scf.forall`
     iteration: outside any cache tile, a serial copy would leave the other
-    threads idle (an oriented 14x14, 256-channel conv's A panels are 1.8 MB)."""
-    over_c = scf.ForallOp([0], [channels], [1], [panels])
+    threads idle (an oriented 14x14, 256-channel conv's A panels are 1.8 MB
+    an image)."""
+    over_c = scf.ForallOp([0, 0], [images, channels], [1, 1], [panels])
     with ir.InsertionPoint(over_c.body):
-        (c,) = over_c.induction_variables
+        n, c = over_c.induction_variables
         _, blocks, _, width = panels.type.shape
-        offsets, sizes = [index_constant(0), index_constant(0), arith.muli(c, index_constant(taps)),
+        offsets, sizes = [n, index_constant(0), arith.muli(c, index_constant(taps)),
                           index_constant(0)], [1, blocks, taps, width]
         shared = over_c.inner_iter_args[0]
-        slab = _copy_channel(gather, c, extract_slice(shared, offsets, sizes), index_constant(0))
+        zero = index_constant(0)
+        slab = _copy_channel(gather, n, c, extract_slice(shared, offsets, sizes), zero, zero)
         with ir.InsertionPoint(over_c.terminator().block):
             parallel_insert(slab, shared, offsets, sizes)
     return over_c.results[0]
 
 
-def _copy_channel(gather: ir.OpView, c: ir.Value, panels: ir.Value, k_base: ir.Value) -> ir.Value:
-    """`panels` with channel `c`'s windows (kh, kw) copied in, run by run, as
-    K rows `k_base` on: loops over the window's taps and the image's rows."""
+def _copy_channel(gather: ir.OpView, n: ir.Value, c: ir.Value, panels: ir.Value, panel_n: ir.Value,
+                  k_base: ir.Value) -> ir.Value:
+    """`panels` with image `n`'s channel `c`'s windows (kh, kw) copied into its
+    panels `panel_n`, run by run, as K rows `k_base` on: loops over the
+    window's taps and the image's rows."""
     _, _, kh, kw, rows, row = gather.results[0].type.shape
     nr = ir.RankedTensorType(panels.type).shape[-1]
     chunk, stride = panel_chunk(gather, nr), column_stride(gather)
@@ -179,11 +188,11 @@ def _copy_channel(gather: ir.OpView, c: ir.Value, panels: ir.Value, k_base: ir.V
                 k = arith.addi(k_base, arith.addi(arith.muli(h, index_constant(kw)), w))
                 panels = over_r.inner_iter_args[0]
                 for start in range(0, row, chunk):
-                    at = [zero, c, h, w, r, index_constant(start)]
+                    at = [n, c, h, w, r, index_constant(start)]
                     source = [affine.AffineApplyOp(ir.AffineMap.get(6, 0, [e]), at).result for e in read.results]
                     run = _strided_run(window, source, chunk, stride, pad)
                     pixel = ir.AffineDimExpr.get(0) * row + start  # of the tile, row r's run
-                    panel_at = [zero, _apply(ir.AffineExpr.get_floor_div(pixel, nr), r), k, _apply(pixel % nr, r)]
+                    panel_at = [panel_n, _apply(ir.AffineExpr.get_floor_div(pixel, nr), r), k, _apply(pixel % nr, r)]
                     panels = vector_ops.TransferWriteOp(panels.type, run, panels, panel_at,
                                                         ir.AffineMap.get_minor_identity(4, 1), [True]).result
                 scf.YieldOp([panels])
@@ -215,8 +224,9 @@ def _apply(expr: ir.AffineExpr, *dims: ir.Value) -> ir.Value:
 
 
 def _gathered_columns(pack: ir.OpView) -> ir.OpView | None:
-    """The im2col gather whose collapsed columns `pack` packs into [1][panels][K][nr]
-    panels inside a cache tile, when its windows are copied by `gather_into_panels`."""
+    """The im2col gather whose collapsed columns `pack` packs into [images][panels][K][nr]
+    panels (a cache tile's, or whole images'), when its windows are copied by
+    `gather_into_panels`."""
     collapse = pack.operands[0].owner
     if len(pack.operands) != 2 or list(pack.outer_dims_perm or []) != [0, 2, 1]:
         return None
@@ -225,9 +235,7 @@ def _gathered_columns(pack: ir.OpView) -> ir.OpView | None:
     gather = collapse.operands[0].owner
     if not isinstance(gather, ir.OpView) or IM2COL_ROW not in gather.attributes:
         return None
-    shape = gather.results[0].type.shape
-    tile_ok = shape[0] == 1 and list(pack.inner_dims_pos) == [2]
-    if not tile_ok or panel_chunk(gather, list(pack.static_inner_tiles)[0]) is None:
+    if list(pack.inner_dims_pos) != [2] or panel_chunk(gather, list(pack.static_inner_tiles)[0]) is None:
         return None
     return gather
 

@@ -18,7 +18,7 @@ from torch_mlir import ir
 
 from ..dialects.wse import WORD_BYTES, buffer_bytes, fabric_of, i64_attr, int_attr, regions_of
 from ..wse_target.kernel import kernel_cycles, kernel_of, paired_operands
-from ..wse_target.machine import kernel_costs_of
+from ..wse_target.machine import Machine, kernel_costs_of
 from .pass_base import WaferPass
 
 
@@ -51,7 +51,7 @@ class WseAlignBanks(WaferPass):
             self._lay_out(region, kernel_costs_of(fabric_of(region).name))
 
     @staticmethod
-    def _lay_out(region: ir.Operation, machine) -> None:
+    def _lay_out(region: ir.Operation, machine: Machine) -> None:
         body = region.regions[0].blocks[0]
         buffers = [op.operation for op in body.operations if op.operation.name == "wse.buffer"]
         order = {op.results[0]: i for i, op in enumerate(buffers)}

@@ -24,11 +24,12 @@
 // images x pixels n (the pixels, 64, are the packed n loop).
 // PACKED-LABEL: func.func @conv
 // PACKED-SAME: "packed matmul 16x128x72: register block 8x32, k unroll 8, cache tile 16x64, serial"
-// The packed kernel copies the gather one (n, c, kh, kw) window at a time, a
-// row per step, and drops the row mark.
+// Both images' columns are copied straight into B's panels, [image][panel][K][32
+// pixels]: each (c, kh, kw) window row of 8 pixels one vector read from the
+// input, no gathered buffer in between; the row mark is dropped.
 // PACKED-NOT: wafer.im2col_row
-// PACKED: tensor.extract_slice %arg0[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] [1, 1, 8, 8] [1, 1, 1, 1] : tensor<2x8x10x10xf32> to tensor<1x1x8x8xf32>
-// PACKED: tensor.extract_slice %{{.*}} [1, 1, 1, 8] [1, 1, 1, 1] : tensor<1x1x8x8xf32> to tensor<1x1x1x8xf32>
+// PACKED: vector.transfer_read %arg0[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<2x8x10x10xf32>, vector<8xf32>
+// PACKED: vector.transfer_write %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] {in_bounds = [true]} : vector<8xf32>, tensor<2x2x72x32xf32>
 // PACKED: vector.fma
 func.func @conv(%x: tensor<2x8x10x10xf32>, %w: tensor<16x8x3x3xf32>, %c: tensor<2x16x8x8xf32>) -> tensor<2x16x8x8xf32> {
   %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%x, %w : tensor<2x8x10x10xf32>, tensor<16x8x3x3xf32>) outs(%c : tensor<2x16x8x8xf32>) -> tensor<2x16x8x8xf32>
