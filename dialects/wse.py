@@ -30,6 +30,11 @@ FOLDED_RING = 2  # wse.shift's `wrap` for a cyclic shift over a folded ring
 WORD_BYTES = 4  # a PE's SRAM banks are 32 bits wide (SDK appendix, 'SIMD Mode')
 
 
+def next_word(address: int) -> int:
+    """The first word-aligned byte address at or after `address`."""
+    return -(-address // WORD_BYTES) * WORD_BYTES
+
+
 @dataclass(frozen=True)
 class FabricInfo:
     """What the verifiers need to know about the machine, read from the IR."""

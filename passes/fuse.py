@@ -10,7 +10,7 @@ from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import structured
 
 from .linalg_builders import iterator_kinds, largest_divisor
-from .linalg_queries import loop_ranges
+from .linalg_queries import loop_ranges, reduces_rows
 from .pass_base import WaferPass
 from .serial_foralls import SERIAL
 from .transform_script import match_tagged, tag, transform_script
@@ -153,11 +153,6 @@ def loop_tile_sizes(root: ir.OpView, inner: tuple[int, ...]) -> list[int]:
     ]
 
 
-def _reduces_rows(op: ir.OpView) -> bool:
-    """A generic reducing each row of its input (softmax's max and sum, layer norm's moments)."""
-    return op.name == "linalg.generic" and {"parallel", "reduction"} <= set(iterator_kinds(op))
-
-
 def _dividing(sizes: list[int], op: ir.OpView) -> list[int]:
     """`sizes` shrunk to divide the static loop extents of `op`: a ragged last
     tile (8 of attention's 197 rows) has dynamic sizes, which wafer-vectorize
@@ -229,7 +224,7 @@ class Fuse(WaferPass):
         sizes = loop_tile_sizes(group.root, self.tile_sizes)
         if not any(sizes):  # nothing to tile: a full reduction to a scalar has no parallel loop
             return
-        if _reduces_rows(group.root):
+        if reduces_rows(group.root):
             sizes = _dividing(sizes, group.root)
         tag(group.root.operation, f"{name}.root")
         for j, producer in enumerate(group.producers):

@@ -123,6 +123,17 @@ def _static_or_dynamic(values: list[ir.Value]) -> tuple[list[ir.Value], list[int
     return dynamic, static
 
 
+def pad_high(value: ir.Value, high: list[int], padding: ir.Value) -> ir.Value:
+    """`value` with `high[d]` more elements of `padding` at the end of each dim d."""
+    shape = [size + extra for size, extra in zip(value.type.shape, high)]
+    pad = tensor.PadOp(ir.RankedTensorType.get(shape, value.type.element_type), value, [], [],
+                       [0] * len(shape), high)
+    block = pad.region.blocks.append(*[ir.IndexType.get()] * len(shape))
+    with ir.InsertionPoint(block):
+        tensor.YieldOp(padding)
+    return pad.result
+
+
 def extract_slice(source: ir.Value, offsets: list[ir.Value], sizes: list[int]) -> ir.Value:
     """The unit-stride slice of `source` of static `sizes` at `offsets`."""
     dynamic, static = _static_or_dynamic(offsets)

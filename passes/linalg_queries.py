@@ -29,6 +29,13 @@ def iterator_types(op: ir.Operation) -> list[linalg.IteratorType]:
     return [kinds[attr] for attr in ir.ArrayAttr(op.attributes["iterator_types"])]
 
 
+def reduces_rows(op: ir.Operation) -> bool:
+    """A linalg op with parallel and reduction loops: it reduces each row of its
+    input (softmax's max and sum, layer norm's moments)."""
+    kinds = iterator_types(op)
+    return PARALLEL in kinds and REDUCTION in kinds
+
+
 def reduction_dims(op: ir.Operation) -> list[int]:
     return [d for d, kind in enumerate(iterator_types(op)) if kind == REDUCTION]
 

@@ -10,7 +10,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import linalg, tensor, transform
 from torch_mlir.dialects.transform import structured, vector
 
-from .linalg_builders import is_constant, largest_divisor, reassociation
+from .linalg_builders import is_constant, largest_divisor, pad_high, reassociation
 from .matmul_contraction import Contraction, in_parallel_loop
 from .matmul_plan import Kernel
 from .pass_base import find_ops
@@ -126,23 +126,12 @@ def _read_in_place(op: ir.OpView, index: int) -> tuple[list[list[int]], ir.Type]
             operand = linalg.fill(fill.operands[0], outs=[tensor.EmptyOp(shape, expanded_type.element_type).result])
         else:
             if any(padding):
-                source = _padded(source, padding, pack.operands[2])
+                source = pad_high(source, padding, pack.operands[2])
             operand = tensor.ExpandShapeOp(expanded_type, source, reassociation(*groups), [],
                                            static_output_shape=shape).result
     op.operation.operands[index] = operand
     op.attributes["indexing_maps"] = ir.ArrayAttr.get(maps)
     return groups, expanded_type
-
-
-def _padded(value: ir.Value, high: list[int], padding: ir.Value) -> ir.Value:
-    """`value` with `high[d]` more elements of `padding` at the end of each dim d."""
-    shape = [size + extra for size, extra in zip(value.type.shape, high)]
-    pad = tensor.PadOp(ir.RankedTensorType.get(shape, value.type.element_type), value, [], [],
-                       [0] * len(shape), high)
-    block = pad.region.blocks.append(*[ir.IndexType.get()] * len(shape))
-    with ir.InsertionPoint(block):
-        tensor.YieldOp(padding)
-    return pad.result
 
 
 def fuse_accumulator_fills(module: ir.Operation) -> None:

@@ -11,7 +11,8 @@ from torch_mlir.dialects.transform import structured, vector
 
 from .cpu_target import TargetedPass
 from .linalg_builders import largest_divisor, touches_bools
-from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, is_projected_map, iterator_types, loop_ranges, map_dims
+from .linalg_queries import (PARALLEL, REDUCTION, indexing_maps, is_projected_map, iterator_types, loop_ranges, map_dims,
+                             reduces_rows, reduction_dims)
 from .pass_base import find_ops
 from .transform_script import match_tagged, tag, transform_script, unless_it_fails
 
@@ -63,12 +64,11 @@ def is_vectorizable_tile(op: ir.OpView, max_elements: int, lanes: int) -> bool:
     counts = [_static_elements(v) for v in [*op.operands, *op.results] if isinstance(v.type, ir.ShapedType)]
     if None in counts:
         return False
-    kinds = iterator_types(op)
-    if REDUCTION in kinds and PARALLEL in kinds:
+    if reduces_rows(op):
         # Reduced a row at a time: its vector is one row (a layer norm's 768
         # features), however many rows the fused tile holds.
         ranges = loop_ranges(op)
-        return math.prod(n for n, kind in zip(ranges, kinds) if kind == REDUCTION) <= max_elements
+        return math.prod(ranges[d] for d in reduction_dims(op)) <= max_elements
     # A full reduction's work is its input tile; an elementwise tile's, its result.
     return max(counts) <= max_elements
 
@@ -147,11 +147,10 @@ class Vectorize(TargetedPass):
                 structured.VectorizeOp(tiled.tiled_linalg_op)
             for i, op in enumerate(tiles):
                 tag(op.operation, f"tile{i}")
-                kinds = iterator_types(op)
                 with unless_it_fails(match_tagged(root, f"tile{i}")) as tile:
-                    if REDUCTION in kinds and PARALLEL in kinds:
+                    if reduces_rows(op):
                         # One row at a time: a row's vector stays in registers.
-                        rows = [1 if k == PARALLEL else 0 for k in kinds]
+                        rows = [1 if k == PARALLEL else 0 for k in iterator_types(op)]
                         tile = structured.TileUsingForOp(tile, sizes=rows).tiled_linalg_op
                     structured.VectorizeOp(tile)
             funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result

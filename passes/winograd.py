@@ -17,6 +17,7 @@ from .linalg_builders import (
     int_list,
     is_static_f32,
     multiply_accumulate,
+    pad_high,
     parallel_insert,
     read_vector,
     reassociation,
@@ -176,14 +177,7 @@ def _pad_rows(value: ir.Value, rows: int) -> ir.Value:
     """`value` (NCHW) with `rows` rows of zeros below, or itself for none."""
     if not rows:
         return value
-    shape = list(value.type.shape)
-    shape[2] += rows
-    element = value.type.element_type
-    padded = tensor.PadOp(ir.RankedTensorType.get(shape, element), value, [], [], [0] * 4, [0, 0, rows, 0])
-    block = padded.region.blocks.append(*[ir.IndexType.get()] * 4)
-    with ir.InsertionPoint(block):
-        tensor.YieldOp(arith.ConstantOp(element, 0.0).result)
-    return padded.result
+    return pad_high(value, [0, 0, rows, 0], arith.ConstantOp(value.type.element_type, 0.0).result)
 
 
 def _transform_input(x: ir.Value, image: ir.Value, block: ir.Value, rows: int, tiles: int,

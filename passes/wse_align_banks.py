@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
-from ..dialects.wse import WORD_BYTES, buffer_bytes, fabric_of, i64_attr, int_attr, regions_of
+from ..dialects.wse import WORD_BYTES, buffer_bytes, fabric_of, i64_attr, int_attr, next_word, regions_of
 from ..wse_target.kernel import kernel_cycles, kernel_of, paired_operands
 from ..wse_target.machine import Machine, kernel_costs_of
 from .pass_base import WaferPass
@@ -63,7 +63,7 @@ class WseAlignBanks(WaferPass):
         offsets, end = {}, 0
         for i, buffer in enumerate(buffers):
             value = buffer.results[0]
-            first = -(-end // WORD_BYTES) * WORD_BYTES
+            first = next_word(end)
 
             def cycles(offset: int) -> float:
                 offsets[value] = offset

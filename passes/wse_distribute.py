@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from torch_mlir import ir
 
-from ..dialects.wse import FOLDED_RING, UNROUTED, WORD_BYTES, element_bytes, fabric_of, i64_attr, int_attr, regions_of, str_attr
+from ..dialects.wse import FOLDED_RING, UNROUTED, element_bytes, fabric_of, i64_attr, int_attr, next_word, regions_of, str_attr
 from ..wse_target.distribution import (
     SKEW_COLS, SKEW_ROWS, SRAM_SHARE, Layout, as_contraction, cannon_fits, combiner, combines_across, epilogue_loops, layout_for, overwritten_input,
     summa_epilogue_loops, summa_plan)
@@ -41,7 +41,7 @@ class RegionBuilder:
                at: ir.InsertionPoint | None = None) -> ir.Value:
         """A buffer after the last one, at the next word (wse-align-banks may move it)."""
         self.count += 1
-        offset = -(-self.bytes // WORD_BYTES) * WORD_BYTES
+        offset = next_word(self.bytes)
         self.bytes = offset + math.prod(shape) * element_bytes(element)
         with at or self.region_ip:
             return ir.Operation.create(

@@ -59,10 +59,10 @@ def kernel_of(op: ir.Operation, machine: Machine, offsets: dict) -> Kernel:
     ranges = loop_ranges(op)
     maps = [map_dims(m) for m in indexing_maps(op)]
     output = (list(op.operands)[-1], maps[-1])
-    vector, scalar, _, dtype = _instructions(op, len(ranges))
+    vector, scalar, reads_out, dtype = _instructions(op, len(ranges))
     length = max(ranges[vector], 1) if vector is not None else 1
     elements = body_cost(op).slots * math.prod(ranges)
-    sources = _vector_sources(op)
+    sources = _vector_sources(op, maps, vector, reads_out)
     strides = [_stride(v, d, vector) for v, d in sources + [output] if vector in d]
     conflicts = 0.0
     if len(sources) >= 2:
@@ -74,16 +74,17 @@ def kernel_of(op: ir.Operation, machine: Machine, offsets: dict) -> Kernel:
 def paired_operands(op: ir.Operation) -> list[ir.Value]:
     """The two operands each of `op`'s instructions reads as vectors, whose
     banks may collide (fewer than two: nothing can)."""
-    return [value for value, _ in _vector_sources(op)[:2]]
+    maps = indexing_maps(op)
+    vector, _, reads_out, _ = _instructions(op, maps[0].n_dims)
+    return [value for value, _ in _vector_sources(op, [map_dims(m) for m in maps], vector, reads_out)[:2]]
 
 
-def _vector_sources(op: ir.Operation) -> list[tuple[ir.Value, list[int | None]]]:
-    """The operands each instruction reads as vectors, with their maps' dims:
-    the accumulator (when the body reads it), then every input that varies
-    along the vector dim."""
-    maps = [map_dims(m) for m in indexing_maps(op)]
+def _vector_sources(op: ir.Operation, maps: list[list[int | None]], vector: int | None,
+                    reads_out: bool) -> list[tuple[ir.Value, list[int | None]]]:
+    """The operands each instruction of `op` reads as vectors (`_instructions`
+    gives `vector` and `reads_out`), with their maps' dims: the accumulator
+    (when the body reads it), then every input that varies along the vector dim."""
     operands = list(op.operands)
-    vector, _, reads_out, _ = _instructions(op, indexing_maps(op)[0].n_dims)
     if vector is None:
         return []
     sources = [(v, d) for v, d in zip(operands[:-1], maps[:-1]) if vector in d]
