@@ -1,5 +1,7 @@
 """`wafer run`: the chosen strategy is printed, and pipeline options reach it."""
 
+import torch
+
 from wafer.tools import wafer_cli
 
 
@@ -15,3 +17,14 @@ def test_run_rejects_unknown_option_without_traceback(capsys):
     assert wafer_cli.main(["run", "mlp", "--options", "bogus=1"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: pipeline 'cpu' has no option 'bogus'") and "Traceback" not in err
+
+
+def test_run_times_eager_on_the_compiled_code_threads(capsys):
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert wafer_cli.main(["run", "mlp", "--threads", "1", "--repeat", "2"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert "latency (median of 2, 1 thread): wafer" in capsys.readouterr().out
