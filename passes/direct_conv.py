@@ -9,7 +9,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import transform, vector
 from torch_mlir.dialects.transform import loop, structured
 
-from .cpu_target import TargetedPass
+from .conv_algorithm import ConvAlgorithmPass
 from .linalg_builders import int_list, is_static_f32
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
@@ -26,7 +26,7 @@ _UPDATE = "wafer.rank1_update"
 
 
 @dataclass(frozen=True)
-class DirectConv(TargetedPass):
+class DirectConv(ConvAlgorithmPass):
     """Compute each small NCHW convolution directly, one output row at a time.
 
     For each image and output row, the F x OW accumulators stay in registers
@@ -41,7 +41,7 @@ class DirectConv(TargetedPass):
     convolution's time (LeNet at batch 32: 0.87 -> 0.48 ms, conv1 alone 0.31 ->
     0.12 ms); wider convolutions (ResNet's 64 x 56) stay with wafer-im2col.
 
-    Options:
+    Options (and conv-algorithm, tuning, threads: see conv_algorithm):
       machine: the CPU (see cpu_target) whose registers hold the row blocks.
       parallel-flops: smaller convolutions loop over their rows serially (see
         wafer-pack-matmul).
@@ -53,7 +53,9 @@ class DirectConv(TargetedPass):
     parallel_flops: int = 4_000_000
 
     def apply(self, module: ir.Operation) -> None:
-        convs = [op.opview for op in find_ops(module, lambda op: op.name == _CONV and self._fits(op.opview))]
+        database = self.database(module)
+        convs = [op.opview for op in find_ops(module, lambda op: op.name == _CONV)
+                 if self.chosen_algorithm(op.opview, database) in (None, "direct") and self.can_compute(op.opview)]
         if not convs:
             return
         any_op = transform.AnyOpType.get()
@@ -93,7 +95,9 @@ class DirectConv(TargetedPass):
             else:
                 del update.attributes[_UPDATE]
 
-    def _fits(self, conv: ir.OpView) -> bool:
+    def can_compute(self, conv: ir.OpView) -> bool:
+        """Whether `conv`'s output row blocks fit the registers: where they do, this pass takes it
+        unless an option or a tuning record says otherwise."""
         _, f, _, ow = conv.results[0].type.shape
         return (is_static_f32(conv) and int_list(conv.attributes["strides"])[1] == 1
                 and f * math.ceil(_chunk(ow, self.cpu.lanes) / self.cpu.lanes) <= self.cpu.direct_conv_accumulators)

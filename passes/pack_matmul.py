@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 from torch_mlir import ir
 from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import structured
 from torch_mlir.dialects.transform import tensor as tensor_transform
 
-from ..diagnostics import WaferError
-from ..tuning.database import KernelChoice, TuningDatabase, cpu_key
+from ..tuning.database import KernelChoice, TuningDatabase
 from .constant_pack import fold_constant_packs
-from .cpu_target import TargetedPass, host_flags
+from .conv_algorithm import open_tuning_database
+from .cpu_target import TargetedPass
 from .kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL, PARALLEL_FLOPS
 from .matmul_bias import add_bias_after_sums
 from .matmul_contraction import Contraction, in_parallel_loop, match_contraction
@@ -37,7 +36,7 @@ from .matmul_packing import (
 )
 from .matmul_plan import Kernel, plan_kernel, tuning_signature
 from .matmul_split import split_ragged
-from .pass_base import PassFailure, find_ops
+from .pass_base import find_ops
 from .transform_script import hoist_loop_invariant_subsets, remove_tags, tag, transform_script
 
 STRATEGY = "wafer.strategy"
@@ -121,7 +120,7 @@ class PackMatmul(TargetedPass):
     threads: int = 1
 
     def apply(self, module: ir.Operation) -> None:
-        database = self._database(module)
+        database = open_tuning_database(self.tuning, self.cpu, module.location)
         # The parts of a split contraction keep the record tuned for it whole.
         records = []
 
@@ -203,14 +202,3 @@ class PackMatmul(TargetedPass):
         """The kernel this pass's options ask for, where no tuned record applies."""
         return KernelChoice(tuple(self.register_tile or self.cpu.register_tile), tuple(self.cache_tile),
                             self.k_unroll, self.k_block)
-
-    def _database(self, module: ir.Operation) -> TuningDatabase | None:
-        """This CPU's records in the `tuning` file, if one is given."""
-        if not self.tuning:
-            return None
-        if not Path(self.tuning).is_file():
-            raise PassFailure(module.location, f"no tuning database '{self.tuning}' (wafer tune writes one)")
-        try:
-            return TuningDatabase(self.tuning, cpu_key(self.cpu, host_flags()))
-        except WaferError as err:
-            raise PassFailure(module.location, str(err).removeprefix("error: ")) from None

@@ -10,11 +10,12 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, scf, tensor, vector
 
 from .constant_pack import ConstantReader
-from .cpu_target import TargetedPass
+from .conv_algorithm import ConvAlgorithmPass
 from .linalg_builders import (
     extract_slice,
     index_constant,
     int_list,
+    is_constant,
     is_static_f32,
     multiply_accumulate,
     pad_high,
@@ -35,7 +36,7 @@ _AT = ((1, 1, 1, 0), (0, 1, -1, -1))
 
 
 @dataclass(frozen=True)
-class Winograd(TargetedPass):
+class Winograd(ConvAlgorithmPass):
     """Compute each big 3x3, stride-1 NCHW convolution as Winograd F(2x2, 3x3).
 
     Each 2x2 output tile is A^T [U * (B^T d B)] A, where U = G g G^T is the
@@ -62,7 +63,7 @@ class Winograd(TargetedPass):
     sums are reassociated: on a 64-channel 56x56 convolution the largest
     difference from PyTorch was 1.0e-6 (im2col's: 2.4e-6).
 
-    Options:
+    Options (and conv-algorithm, tuning, threads: see conv_algorithm):
       machine: the CPU (see cpu_target) whose vectors and register block
         shape the tiles and panels.
       min-channels: convolutions with fewer input or output channels are left
@@ -81,24 +82,33 @@ class Winograd(TargetedPass):
     block_bytes: int = 256 * 1024
 
     def apply(self, module: ir.Operation) -> None:
-        reader = ConstantReader(module)
+        reader, database = ConstantReader(module), self.database(module)
         for conv in find_ops(module, lambda op: op.name == _CONV):
             conv = conv.opview
-            weights = reader.array(conv.operands[1]) if self._fits(conv) else None
-            rows = self._rows_per_block(conv) if weights is not None else None
-            if rows is not None:
-                _rewrite(conv, weights, rows, self.cpu.lanes, self._panel)
+            chosen = self.chosen_algorithm(conv, database)
+            if chosen not in (None, "winograd") or not self.can_compute(conv):
+                continue
+            weights = reader.array(conv.operands[1]) if chosen == "winograd" or self.pays(conv) else None
+            if weights is not None:  # transformed at compile time
+                _rewrite(conv, weights, self._rows_per_block(conv), self.cpu.lanes, self._panel)
 
-    def _fits(self, conv: ir.OpView) -> bool:
-        if not is_static_f32(conv):
+    def can_compute(self, conv: ir.OpView) -> bool:
+        """Whether `conv` has the shape this rewrite handles, whether or not it pays."""
+        if not is_static_f32(conv) or not is_constant(conv.operands[1]):
             return False
-        _, c, h, w = conv.operands[0].type.shape
+        _, _, h, w = conv.operands[0].type.shape
         f, _, kh, kw = conv.operands[1].type.shape
         _, _, oh, ow = conv.results[0].type.shape
         unit = int_list(conv.attributes["strides"]) == [1, 1] and int_list(conv.attributes["dilations"]) == [1, 1]
         return (unit and (kh, kw) == (3, 3) and (h, w) == (oh + 2, ow + 2)
-                and min(c, f) >= self.min_channels and f % self.cpu.register_tile[0] == 0
-                and self._saves_multiplies(oh, ow))
+                and f % self.cpu.register_tile[0] == 0 and self._rows_per_block(conv) is not None)
+
+    def pays(self, conv: ir.OpView) -> bool:
+        """The rule where no option or record decides: enough channels and multiplies saved."""
+        _, c, _, _ = conv.operands[0].type.shape
+        f, _, _, _ = conv.operands[1].type.shape
+        _, _, oh, ow = conv.results[0].type.shape
+        return min(c, f) >= self.min_channels and self._saves_multiplies(oh, ow)
 
     def _saves_multiplies(self, oh: int, ow: int) -> bool:
         """Whether the products of the padded tile rows (16 per tile slot) are at

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from ..diagnostics import WaferError
 from ..pass_pipeline import check_pipeline
+from ..passes.conv_algorithm import check_conv_algorithm
 from ..passes.cpu_target import resolve
 from ..passes.kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL
 from ..passes.pass_base import Configurable, OptionError, check_tuning_path
@@ -29,6 +30,9 @@ class CpuPipeline(Configurable):
         Winograd F(2x2, 3x3) (wafer-winograd).
       direct-conv: in the pack stage, compute the convolutions whose output
         row blocks fit the vector registers directly (wafer-direct-conv).
+      conv-algorithm: auto (each pass's rule, or the tuning record), or
+        winograd, direct or im2col for every convolution it can compute
+        (passes/conv_algorithm.py).
       depthwise-conv: in the pack stage, compute depthwise convolutions as
         vector stencils along output rows (wafer-depthwise-conv).
       orient: swap a contraction's operands where the packed kernel pads less
@@ -67,6 +71,7 @@ class CpuPipeline(Configurable):
     pack: bool = True
     winograd: bool = True
     direct_conv: bool = True
+    conv_algorithm: str = "auto"
     depthwise_conv: bool = True
     orient: bool = True
     register_tile: tuple[int, ...] = ()
@@ -114,6 +119,7 @@ class CpuPipeline(Configurable):
         if self.k_block < 0:
             raise OptionError(f"option {self.name}{{k-block}}: expected 0 (K whole) or more, got {self.k_block}")
         check_tuning_path(self.name, self.tuning)
+        check_conv_algorithm(self.name, self.conv_algorithm)
 
     def stages(self) -> list[tuple[str, str]]:
         """(stage name, pipeline text) in order, each stage's `after-<stage>`
@@ -205,19 +211,25 @@ class CpuPipeline(Configurable):
 
     def _pack_matmul(self) -> str:
         register_tile = f" register-tile={_ints(self.register_tile)}" if self.register_tile else ""
-        tuning = f" tuning={self.tuning}" if self.tuning else ""
         options = (f"machine={self.machine}{register_tile} cache-tile={_ints(self.cache_tile)} "
-                   f"k-unroll={self.k_unroll} k-block={self.k_block} threads={self.thread_count()}{tuning}")
+                   f"k-unroll={self.k_unroll} k-block={self.k_block} threads={self.thread_count()}{self._tuning}")
         return f"{self.contraction_passes()},wafer-pack-matmul{{{options}}},func.func(canonicalize,cse)"
 
     def contraction_passes(self) -> str:
         """The pack stage's passes before wafer-pack-matmul: they turn convolutions
         into the contractions it packs (what `wafer tune` collects)."""
-        winograd = f"wafer-winograd{self._on_machine}," if self.winograd else ""
-        direct = f"wafer-direct-conv{self._on_machine}," if self.direct_conv else ""
+        choice = (f"{{machine={self.machine} conv-algorithm={self.conv_algorithm} "
+                  f"threads={self.thread_count()}{self._tuning}}}")
+        winograd = f"wafer-winograd{choice}," if self.winograd else ""
+        direct = f"wafer-direct-conv{choice}," if self.direct_conv else ""
         depthwise = f"wafer-depthwise-conv{self._on_machine}," if self.depthwise_conv else ""
         orient = f",wafer-orient-contractions{self._on_machine}" if self.orient else ""
         return f"{winograd}{direct}{depthwise}wafer-im2col{orient}"
+
+    @property
+    def _tuning(self) -> str:
+        """The option of the passes that read the tuning database, if there is one."""
+        return f" tuning={self.tuning}" if self.tuning else ""
 
     @property
     def _on_machine(self) -> str:

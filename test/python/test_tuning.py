@@ -23,7 +23,7 @@ from wafer.passes.cpu_target import PRESETS, host, host_flags
 from wafer.pipelines.cpu import CpuPipeline
 from wafer.tools import wafer_cli
 from wafer.tuning import space
-from wafer.tuning.conv import Im2colConv
+from wafer.tuning.conv import Convolution
 from wafer.tuning.database import TuningDatabase, cpu_key
 from wafer.tuning.executor import RAY_VERSION
 from wafer.tuning.measure import ContractionBench
@@ -144,7 +144,7 @@ def test_a_convolution_is_benchmarked_with_its_gather(strided_conv):
     and its bench (the gather feeding the packed kernel) computes what torch does."""
     model, inputs = strided_conv
     (workload,) = contractions(import_model(model, inputs), CpuPipeline.from_keywords(threads=THREADS))
-    assert workload.conv == Im2colConv((1, 3, 19, 23), 64, (3, 3), (7, 19), (2, 1), (3, 2))
+    assert workload.conv == Convolution((1, 3, 19, 23), 64, (3, 3), (7, 19), (2, 1), (3, 2))
     assert (workload.signature.n, workload.signature.k, workload.signature.row) == (133, 27, 19)
     bench = ContractionBench(workload)
     image, weights = (torch.from_numpy(a) for a in (bench.arguments[0], bench.weights))

@@ -1,10 +1,11 @@
-"""The convolution behind an im2col contraction, so that its benchmark includes the gather.
+"""A convolution alone, to benchmark: its algorithm, or the im2col contraction it becomes.
 
 An im2col matmul's B is the gather's columns, copied from the image inside the
 packed kernel's cache tiles: timing the matmul on ready-made columns would miss
-that copy, whose cost depends on the tiles too. `Im2colConv` keeps what
+that copy, whose cost depends on the tiles too. `Convolution` keeps what
 rebuilds the convolution (its padded image, window, strides and dilations);
-measure.py compiles it through wafer-im2col's own rewrite.
+measure.py compiles it through wafer-im2col's own rewrite, or through each
+algorithm that may compute it (wafer-winograd's, wafer-direct-conv's).
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ from dataclasses import dataclass
 import numpy as np
 from torch_mlir import ir
 
+from ..passes.linalg_builders import int_list
 from ..passes.linalg_queries import dim_coefficients, indexing_maps
+
+# What may compute a convolution: wafer-winograd, wafer-direct-conv, wafer-im2col.
+ALGORITHMS = ("winograd", "direct", "im2col")
 
 # The gather's loops, as wafer-im2col builds it: (n, c, kh, kw, oh, ow).
 _KH, _KW, _OH, _OW = 2, 3, 4, 5
 
 
 @dataclass(frozen=True)
-class Im2colConv:
+class Convolution:
     """A stride-and-dilation NCHW convolution of an already padded image."""
 
     image: tuple[int, int, int, int]  # N, C, H, W (padding included)
@@ -32,7 +37,7 @@ class Im2colConv:
     dilations: tuple[int, int]
 
     @classmethod
-    def of_gather(cls, gather: ir.OpView, filters: int) -> Im2colConv:
+    def of_gather(cls, gather: ir.OpView, filters: int) -> Convolution:
         """Read a wafer-im2col gather: image[n, c, oh*sh + kh*dh, ow*sw + kw*dw]."""
         image = tuple(ir.RankedTensorType(gather.operands[0].type).shape)
         _, _, kh, kw, oh, ow = ir.RankedTensorType(gather.results[0].type).shape
@@ -40,6 +45,24 @@ class Im2colConv:
         rows, cols = dim_coefficients(rows), dim_coefficients(cols)
         return cls(image, filters, (kh, kw), (oh, ow), (rows.get(_OH, 0), cols.get(_OW, 0)),
                    (rows.get(_KH, 0), cols.get(_KW, 0)))
+
+    @classmethod
+    def of_op(cls, conv: ir.OpView) -> Convolution:
+        """Read a `linalg.conv_2d_nchw_fchw` of a padded image."""
+        image = tuple(ir.RankedTensorType(conv.operands[0].type).shape)
+        filters, _, kh, kw = ir.RankedTensorType(conv.operands[1].type).shape
+        _, _, oh, ow = ir.RankedTensorType(conv.results[0].type).shape
+        strides, dilations = (tuple(int_list(conv.attributes[name])) for name in ("strides", "dilations"))
+        return cls(image, filters, (kh, kw), (oh, ow), strides, dilations)
+
+    def key(self, threads: int) -> str:
+        """The tuning database's key of its algorithm at `threads`: stable text."""
+        return f"conv {self.describe()} f32 threads={threads}"
+
+    def describe(self) -> str:
+        (kh, kw), (sh, sw), (dh, dw) = self.window, self.strides, self.dilations
+        image = "x".join(map(str, self.image))
+        return f"{image} -> {self.filters} {kh}x{kw} stride {sh},{sw} dilation {dh},{dw}"
 
     @property
     def weight_shape(self) -> tuple[int, int, int, int]:

@@ -1,9 +1,12 @@
 """The tuning database: a JSON file of measured kernel choices, per CPU and per
-contraction, and of simulated placements, per wafer and per region.
+contraction, of measured convolution algorithms, per CPU and per convolution,
+and of simulated placements, per wafer and per region.
 
     {"version": 1, "cpus": {CPU key: {signature key: {
         "default_ms": 0.41, "best": {choice..., "ms": 0.30},
         "measured": [{choice..., "ms": 0.35, "default_ms": 0.40}, ...]}}},
+     "convs": {CPU key: {convolution key: {
+        "default": "winograd", "best": "im2col", "ms": {"winograd": 0.52, "im2col": 0.44}}}},
      "wse": {machine and mode: {region key: {
         "default": {"rows": 32, "cols": 8, "cycles": 9100.0}, "best": {...},
         "measured": [{"rows": 16, "cols": 16, "cycles": 8020.0}, ...],
@@ -11,7 +14,9 @@ contraction, and of simulated placements, per wafer and per region.
 
 Each candidate is timed interleaved with the default kernel, so `best` is the
 candidate with the lowest ratio to its own default time, if it beats the
-default by MIN_GAIN, and its pair of times is what the record reports. Records of other CPUs are kept in the file
+default by MIN_GAIN, and its pair of times is what the record reports. A
+convolution's algorithms are timed interleaved with each other; the best is
+the fastest if it beats the default algorithm by MIN_GAIN. Records of other CPUs are kept in the file
 but never read. The file is rewritten atomically after each measurement: an
 interrupted run keeps everything measured, and a rerun skips it.
 """
@@ -25,6 +30,7 @@ from pathlib import Path
 from ..atomic_file import write_atomically
 from ..diagnostics import WaferError
 from ..passes.cpu_target import CpuTarget
+from .conv import ALGORITHMS
 from .signature import ContractionSignature
 
 VERSION = 1
@@ -98,6 +104,23 @@ class TuningDatabase:
         entry = self._mine.get(signature.key)
         return _best(entry) if entry else None
 
+    def conv_algorithm(self, key: str) -> str | None:
+        """The algorithm measured fastest for the convolution of `key` on this CPU, if any."""
+        entry = self._all.get("convs", {}).get(self.cpu, {}).get(key)
+        return entry["best"] if entry else None
+
+    def conv_times(self, key: str) -> dict[str, float]:
+        """The ms of each algorithm measured for the convolution of `key`."""
+        return dict(self._all.get("convs", {}).get(self.cpu, {}).get(key, {}).get("ms", {}))
+
+    def add_conv(self, key: str, default: str, times: dict[str, float]) -> None:
+        """Record the algorithms' times for one convolution, timed together, and write the file."""
+        fastest = min(times, key=times.get)
+        best = fastest if times[fastest] <= (1 - MIN_GAIN) * times[default] else default
+        convs = self._all.setdefault("convs", {}).setdefault(self.cpu, {})
+        convs[key] = {"default": default, "best": best, "ms": times}
+        write_atomically(self.path, json.dumps(self._all, indent=1) + "\n")
+
     def measured(self, signature: ContractionSignature) -> list[Measurement]:
         entry = self._mine.get(signature.key, {})
         return [_measurement(m) for m in entry.get("measured", [])]
@@ -135,6 +158,9 @@ def _read(path: Path) -> dict:
                 _best(entry)
                 for measurement in entry["measured"]:
                     _measurement(measurement)
+        for entries in data.get("convs", {}).values():
+            for entry in entries.values():
+                _conv_record(entry)
         for entries in data.get("wse", {}).values():
             for entry in entries.values():
                 for placement in [entry["default"], entry["best"], *entry["measured"]]:
@@ -146,6 +172,17 @@ def _read(path: Path) -> dict:
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         reason = f"{type(err).__name__}: {err}" if isinstance(err, KeyError) else str(err)
         raise WaferError(f"error: malformed tuning database '{path}': {reason}") from None
+
+
+def _conv_record(entry: dict) -> None:
+    """Check one convolution's record: its default and best among its timed algorithms."""
+    times = {str(name): float(ms) for name, ms in entry["ms"].items()}
+    unknown = set(times) - set(ALGORITHMS)
+    if unknown:
+        raise ValueError(f"unknown convolution algorithm '{unknown.pop()}' (known: {', '.join(ALGORITHMS)})")
+    for role in ("default", "best"):
+        if entry[role] not in times:
+            raise ValueError(f"{role} algorithm '{entry[role]}' was not timed (timed: {', '.join(times)})")
 
 
 def _best(entry: dict) -> Measurement:

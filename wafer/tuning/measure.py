@@ -9,8 +9,12 @@ columns inside the kernel's cache tiles. Each compiled kernel is checked
 against numpy once, then timed call by call interleaved with the default
 kernel, so machine noise hits both alike.
 
-`measure` runs one `Job` wherever an executor sends it (executor.py): it
-compiles both kernels and times them on the machine it runs on.
+A convolution's algorithms (an `AlgorithmJob`) are compiled each alone, the
+convolution rebuilt the same way, checked against numpy and timed
+interleaved with each other.
+
+`measure` runs one job wherever an executor sends it (executor.py): it
+compiles the kernels and times them on the machine it runs on.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from ..compiler import compile_module, parse_module
 from ..context import make_context
 from ..diagnostics import WaferError
 from ..passes.cpu_target import host, host_flags
-from .conv import Im2colConv, tensor_type
+from .conv import Convolution, tensor_type
 from .database import KernelChoice, Measurement, cpu_key
 from .signature import ContractionSignature
 
@@ -42,7 +46,7 @@ class Workload:
     or, for an im2col contraction, the convolution `conv` whose gather feeds it."""
 
     signature: ContractionSignature
-    conv: Im2colConv | None = None
+    conv: Convolution | None = None
 
 
 @dataclass(frozen=True)
@@ -57,15 +61,54 @@ class Job:
     cpu: str
 
 
-def measure(job: Job) -> Measurement:
-    """Run `job` here; a machine of another CPU refuses it, since the tuner ranks
-    the candidates and keys the records by its own CPU."""
+@dataclass(frozen=True)
+class AlgorithmJob:
+    """Build `conv` with each of `algorithms` at `threads` and time them
+    interleaved for about `budget_s`, on a machine whose CPU is `cpu`."""
+
+    conv: Convolution
+    algorithms: tuple[str, ...]
+    threads: int
+    budget_s: float
+    cpu: str
+
+
+# How each algorithm's pass names its strategy in the compile report.
+_STRATEGY_PREFIX = {"winograd": "winograd", "direct": "direct conv", "im2col": "im2col"}
+
+
+def measure(job: Job | AlgorithmJob) -> Measurement | dict[str, float]:
+    """Run `job` here: a kernel candidate's `Measurement`, or each algorithm's ms.
+    A machine of another CPU refuses it, since the tuner ranks the candidates
+    and keys the records by its own CPU."""
     here = cpu_key(host(), host_flags())
     if here != job.cpu:
         raise WaferError(f"error: {socket.gethostname()} has CPU '{here}', not the tuned '{job.cpu}': "
                          "tune on identical machines")
+    if isinstance(job, AlgorithmJob):
+        return _time_algorithms(job)
     bench, default_kernel = _bench(job.workload, job.default)
     return time_against_default(bench.compile(job.choice), default_kernel, job.choice, job.budget_s)
+
+
+def _time_algorithms(job: AlgorithmJob) -> dict[str, float]:
+    """The median ms of each algorithm of `job.conv`, called in turn."""
+    rng = np.random.default_rng(0)
+    image = rng.standard_normal(job.conv.image, dtype=np.float32)
+    weights = rng.standard_normal(job.conv.weight_shape, dtype=np.float32)
+    expected = job.conv.reference(image, weights)
+    calls = {}
+    for algorithm in job.algorithms:
+        module = parse_module(job.conv.module_text(), make_context())
+        _with_weights(module, weights)
+        executable = compile_module(module, "cpu", threads=job.threads, conv_algorithm=algorithm)
+        if not any(s.startswith(_STRATEGY_PREFIX[algorithm]) for s in executable.compile_report.strategies):
+            raise WaferError(f"error: the benchmark of conv {job.conv.describe()} did not take the "
+                             f"{algorithm} route")
+        _check(executable.forward(image), expected, np.prod(job.conv.weight_shape[1:]),
+               f"the {algorithm} algorithm", f"conv {job.conv.describe()}")
+        calls[algorithm] = functools.partial(executable.forward, image)
+    return {algorithm: 1e3 * seconds for algorithm, seconds in time_interleaved(calls, job.budget_s).items()}
 
 
 @functools.lru_cache(maxsize=1)
@@ -103,16 +146,18 @@ class ContractionBench:
         module = parse_module(self.text, make_context())
         if self.weights is not None:
             _with_weights(module, self.weights)
-        executable = compile_module(module, "cpu", threads=signature.threads, **choice.options())
-        if self.workload.conv is not None and not any(s.startswith("im2col") for s in
-                                                      executable.compile_report.strategies):
-            raise WaferError(f"error: the benchmark of {signature.describe()} did not take the im2col route")
-        result = executable.forward(*self.arguments)
-        tolerance = 1e-5 * np.sqrt(signature.k) * np.abs(self.expected).max()
-        if not np.allclose(result, self.expected, rtol=1e-4, atol=tolerance):
-            raise WaferError(f"error: the kernel '{choice.describe()}' computes {signature.describe()} "
-                             f"wrongly (largest error {np.abs(result - self.expected).max():.3g})")
+        im2col = {"conv_algorithm": "im2col"} if self.workload.conv is not None else {}
+        executable = compile_module(module, "cpu", threads=signature.threads, **choice.options(), **im2col)
+        _check(executable.forward(*self.arguments), self.expected, signature.k,
+               f"the kernel '{choice.describe()}'", signature.describe())
         return lambda: executable.forward(*self.arguments)
+
+
+def _check(result: np.ndarray, expected: np.ndarray, depth: int, what: str, of: str) -> None:
+    """Refuse a kernel whose sums of `depth` products differ from numpy's by more than rounding."""
+    tolerance = 1e-5 * np.sqrt(depth) * np.abs(expected).max()
+    if not np.allclose(result, expected, rtol=1e-4, atol=tolerance):
+        raise WaferError(f"error: {what} computes {of} wrongly (largest error {np.abs(result - expected).max():.3g})")
 
 
 def _matmul_text(signature: ContractionSignature) -> str:
@@ -143,14 +188,21 @@ def _with_weights(module: ir.Module, weights: np.ndarray) -> None:
 def time_against_default(candidate: Callable, default: Callable, choice: KernelChoice,
                          budget_s: float) -> Measurement:
     """Median ms of `candidate` and of `default`, called in turn for about `budget_s`."""
-    candidate(), default()  # warm-up: first-touch of buffers, thread start
-    one_round = _seconds(candidate) + _seconds(default)
+    seconds = time_interleaved({"candidate": candidate, "default": default}, budget_s)
+    return Measurement(choice, 1e3 * seconds["candidate"], 1e3 * seconds["default"])
+
+
+def time_interleaved(calls: dict[str, Callable], budget_s: float) -> dict[str, float]:
+    """Median seconds of each call, called in turn for about `budget_s`."""
+    for fn in calls.values():
+        fn()  # warm-up: first-touch of buffers, thread start
+    one_round = sum(_seconds(fn) for fn in calls.values())
     rounds = max(MIN_ROUNDS, min(MAX_ROUNDS, int(budget_s / one_round)))
-    times = {candidate: [], default: []}
+    times = {name: [] for name in calls}
     for _ in range(rounds):
-        for fn in times:
-            times[fn].append(_seconds(fn))
-    return Measurement(choice, 1e3 * statistics.median(times[candidate]), 1e3 * statistics.median(times[default]))
+        for name, fn in calls.items():
+            times[name].append(_seconds(fn))
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def _seconds(fn: Callable) -> float:

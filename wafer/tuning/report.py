@@ -1,17 +1,21 @@
-"""The tables `wafer tune` prints: each contraction's default and tuned kernel
-times, or each region's placed and searched rectangle and cycles."""
+"""The tables `wafer tune` prints: each convolution's algorithms' times, each
+contraction's default and tuned kernel times, or each region's placed and
+searched rectangle and cycles."""
 
 from __future__ import annotations
 
 from .database import Placement
 from .placement import PlacementResult
-from .tuner import TuningResult
+from .tuner import AlgorithmResult, TuningResult
 
 
-def table(results: list[TuningResult]) -> str:
-    header = f"{'contraction':42} {'default ms':>10} {'tuned ms':>9} {'speedup':>7} {'new':>4}  chosen kernel"
-    lines = [header]
+def table(results: list[AlgorithmResult | TuningResult]) -> str:
+    convs = [r for r in results if isinstance(r, AlgorithmResult)]
+    lines = [_algorithm_table(convs), ""] if convs else []
+    lines.append(f"{'contraction':42} {'default ms':>10} {'tuned ms':>9} {'speedup':>7} {'new':>4}  chosen kernel")
     for result in results:
+        if isinstance(result, AlgorithmResult):
+            continue
         name = result.signature.describe()
         if result.best is None:
             lines.append(f"{name:42} {'-':>10} {'-':>9} {'-':>7} {result.measured_now:>4}  not measured")
@@ -19,6 +23,20 @@ def table(results: list[TuningResult]) -> str:
         best = result.best
         lines.append(f"{name:42} {best.default_ms:10.3f} {best.ms:9.3f} {1 / best.ratio:6.2f}x "
                      f"{result.measured_now:>4}  {best.choice.describe()}")
+    return "\n".join(lines)
+
+
+def _algorithm_table(results: list[AlgorithmResult]) -> str:
+    lines = [f"{'convolution':52} {'default':>8} {'chosen':>8} {'speedup':>7} {'new':>4}  ms per algorithm"]
+    for result in results:
+        name = result.conv.describe()
+        if result.best is None:
+            lines.append(f"{name:52} {result.default:>8} {'-':>8} {'-':>7} {'':>4}  not measured")
+            continue
+        times = ", ".join(f"{algorithm} {ms:.3f}" for algorithm, ms in result.times.items())
+        speedup = result.times[result.default] / result.times[result.best]
+        lines.append(f"{name:52} {result.default:>8} {result.best:>8} {speedup:6.2f}x "
+                     f"{'yes' if result.measured_now else 'no':>4}  {times}")
     return "\n".join(lines)
 
 

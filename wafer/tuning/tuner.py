@@ -1,7 +1,12 @@
-"""`tune`: measure the packed kernel's candidates for each contraction of a model.
+"""`tune`: measure each convolution's algorithms, then the packed kernel's
+candidates for each contraction of a model.
 
-The model is imported and taken through the cpu pipeline up to wafer-pack-matmul,
-so the contractions are the ones it will pack (convolutions as im2col matmuls
+The model is imported and taken through the cpu pipeline up to the pack stage.
+Each distinct convolution that more than one algorithm can compute
+(wafer-winograd's, wafer-direct-conv's, wafer-im2col's) is built alone with
+each and timed; the fastest is recorded. The module then goes through the
+pack stage's passes up to wafer-pack-matmul, with those records applied, so
+the contractions are the ones it will pack (convolutions as im2col matmuls
 included, benchmarked with their gather). The budget is shared out as the run
 goes: each contraction may use what is left over the contractions still to
 come. Each gets its candidates measured best-first by the corrected cost model
@@ -15,25 +20,47 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..compiler import run_stages
 from ..diagnostics import WaferError
 from ..passes.cpu_target import CpuTarget, host_flags, resolve
+from ..passes.direct_conv import DirectConv
 from ..passes.matmul_contraction import match_contraction
 from ..passes.matmul_gathers import im2col_gather
 from ..passes.matmul_plan import tuning_signature
-from ..passes.pass_base import find_ops
+from ..passes.pass_base import OptionError, check_tuning_path, find_ops
+from ..passes.winograd import Winograd
 from ..pipelines.cpu import CpuPipeline
-from .conv import Im2colConv
+from .conv import Convolution
 from .database import Measurement, TuningDatabase, cpu_key
 from .executor import Executor, make_executor
-from .measure import Job, Workload
+from .measure import AlgorithmJob, Job, Workload
 from .signature import ContractionSignature
 from .space import default_choice, rank
 
 TOP = 8  # candidates measured per contraction, at most
 TIMING_SHARE = 0.2  # of a candidate's share of the budget, spent timing it (the rest compiles)
+
+
+@dataclass(frozen=True)
+class ConvWorkload:
+    """A convolution, the algorithms that can compute it, and the one the passes' rules pick."""
+
+    conv: Convolution
+    algorithms: tuple[str, ...]
+    default: str
+
+
+@dataclass(frozen=True)
+class AlgorithmResult:
+    """One convolution's algorithms: each one's ms, the one recorded, and the rules' own."""
+
+    conv: Convolution
+    times: dict[str, float]
+    best: str | None
+    default: str
+    measured_now: bool
 
 
 @dataclass(frozen=True)
@@ -71,46 +98,107 @@ def tune(model, example_inputs, budget_s: float = 60, database: str = "wafer-tun
 
     from ..frontend import import_model
 
+    try:
+        check_tuning_path("cpu", database)
+    except OptionError as err:
+        raise WaferError(f"error: {err}") from None
     example_inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
     pipeline = CpuPipeline.from_keywords(threads=threads)
     cpu = resolve(pipeline.machine)
     db = TuningDatabase(database, cpu_key(cpu, host_flags()))
     runner = make_executor(executor, pipeline.thread_count(), ray_address)
     deadline = time.perf_counter() + budget_s
+    conv_results, results = [], {}
     try:
-        workloads = contractions(import_model(model, example_inputs), pipeline)
-        results = {w.signature: 0 for w in workloads}
-        with tqdm(workloads, desc="tune", unit="contraction", disable=not progress or None) as bar:
+        module = before_pack(import_model(model, example_inputs), pipeline)
+        convs = convolutions(module, pipeline)
+        conv_results = {w.conv: False for w in convs}
+        workloads = []
+        with tqdm(total=len(convs), desc="tune", unit="item", disable=not progress or None) as bar:
             try:
-                for left, workload in zip(range(len(workloads), 0, -1), bar):
+                for left, workload in zip(range(len(convs), 0, -1), convs):
+                    bar.set_postfix_str(f"conv {workload.conv.describe()}")
+                    # Convolutions take at most half of the time left: contractions follow.
+                    share = 0.5 * (deadline - time.perf_counter()) / left
+                    conv_results[workload.conv] = _tune_algorithms(workload, db, pipeline, share, runner)
+                    bar.update()
+                applied = replace(pipeline, tuning=database) if db.path.exists() else pipeline
+                workloads = contractions(module, applied)
+                results = {w.signature: 0 for w in workloads}
+                bar.total += len(workloads)
+                for left, workload in zip(range(len(workloads), 0, -1), workloads):
                     bar.set_postfix_str(workload.signature.describe())
                     share = (deadline - time.perf_counter()) / left
                     results[workload.signature] = _tune_one(workload, db, cpu, share, top, runner)
+                    bar.update()
             except KeyboardInterrupt:  # what was measured is in the database already
                 bar.write("interrupted: the measurements so far are saved")
     finally:
         runner.close()
-    return [TuningResult(s, db.lookup(s), count) for s, count in results.items()]
+    threads = pipeline.thread_count()
+    return ([AlgorithmResult(w.conv, db.conv_times(w.conv.key(threads)), db.conv_algorithm(w.conv.key(threads)),
+                             w.default, conv_results.get(w.conv, False)) for w in convs]
+            + [TuningResult(s, db.lookup(s), count) for s, count in results.items()])
 
 
-def contractions(module, pipeline: CpuPipeline) -> list[Workload]:
-    """The workloads of the distinct contractions wafer-pack-matmul will see, in
-    order; an im2col contraction's carries its convolution (the first one of its signature's)."""
+def before_pack(module, pipeline: CpuPipeline):
+    """`module` taken through the cpu pipeline's stages before the pack stage."""
     stages = []
     for name, text in pipeline.stages():
         if name == "pack":
             break
         stages.append((name, text))
-    run_stages(module, stages + [("contractions", pipeline.contraction_passes())])
+    run_stages(module, stages)
+    return module
+
+
+def convolutions(module, pipeline: CpuPipeline) -> list[ConvWorkload]:
+    """The distinct convolutions of `module` (before the pack stage) that more
+    than one algorithm can compute, in order."""
+    winograd, direct = (cls.from_keywords(machine=pipeline.machine) for cls in (Winograd, DirectConv))
+    workloads = {}
+    for op in find_ops(module.operation, lambda op: op.name == "linalg.conv_2d_nchw_fchw"):
+        conv = op.opview
+        if not winograd.can_compute(conv) and not direct.can_compute(conv):
+            continue
+        algorithms = tuple(name for name, takes in (("winograd", pipeline.winograd and winograd.can_compute(conv)),
+                                                    ("direct", pipeline.direct_conv and direct.can_compute(conv)),
+                                                    ("im2col", True)) if takes)
+        default = ("winograd" if "winograd" in algorithms and winograd.pays(conv)
+                   else "direct" if "direct" in algorithms else "im2col")
+        if len(algorithms) > 1:
+            workloads.setdefault(Convolution.of_op(conv), ConvWorkload(Convolution.of_op(conv), algorithms, default))
+    return list(workloads.values())
+
+
+def contractions(module, pipeline: CpuPipeline) -> list[Workload]:
+    """The workloads of the distinct contractions wafer-pack-matmul will see in
+    `module` (taken through `before_pack`), in order; an im2col contraction's
+    carries its convolution (the first one of its signature's)."""
+    run_stages(module, [("contractions", pipeline.contraction_passes())])
     workloads = {}
     for op in find_ops(module.operation, lambda op: True):
         contraction = match_contraction(op.opview)
         signature = contraction and tuning_signature(contraction, pipeline.thread_count())
         if signature is not None and signature not in workloads:
             gather = im2col_gather(contraction)
-            conv = Im2colConv.of_gather(gather, signature.m) if gather is not None else None
+            conv = Convolution.of_gather(gather, signature.m) if gather is not None else None
             workloads[signature] = Workload(signature, conv)
     return list(workloads.values())
+
+
+def _tune_algorithms(workload: ConvWorkload, db: TuningDatabase, pipeline: CpuPipeline, budget_s: float,
+                     executor: Executor) -> bool:
+    """Time the algorithms of one convolution that has no record yet, within about
+    `budget_s` (most of it compiling); whether it was measured now."""
+    key = workload.conv.key(pipeline.thread_count())
+    if db.conv_algorithm(key) is not None or budget_s <= 0:
+        return False
+    executor.submit(AlgorithmJob(workload.conv, workload.algorithms, pipeline.thread_count(),
+                                 TIMING_SHARE * budget_s, db.cpu))
+    _, times = executor.next_done()
+    db.add_conv(key, workload.default, times)
+    return True
 
 
 def _tune_one(workload: Workload, db: TuningDatabase, cpu: CpuTarget, budget_s: float, top: int,
