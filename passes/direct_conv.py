@@ -158,7 +158,7 @@ def _to_outer_product(update: ir.OpView) -> None:
 def _broadcast_dim(read: ir.OpView) -> int:
     """Which result dim of a 1-D-source transfer_read is the broadcast one."""
     results = ir.AffineMapAttr(read.attributes["permutation_map"]).value.results
-    return [str(e) for e in results].index("0")
+    return next(i for i, e in enumerate(results) if isinstance(e, ir.AffineConstantExpr))
 
 
 def _read_vector(read: ir.OpView, size: int) -> ir.Value:

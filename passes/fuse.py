@@ -146,9 +146,9 @@ def loop_tile_sizes(root: ir.OpView, inner: tuple[int, ...]) -> list[int]:
     if root.name != "linalg.generic":
         return out_sizes  # named ops: output loops come first
     out_map = ir.AffineMapAttr(root.attributes["indexing_maps"][len(root.operands) - 1]).value
-    position = {str(expr): i for i, expr in enumerate(out_map.results)}
+    position = {expr.position: i for i, expr in enumerate(out_map.results) if isinstance(expr, ir.AffineDimExpr)}
     return [
-        out_sizes[position[f"d{d}"]] if kind == "parallel" and f"d{d}" in position else 0
+        out_sizes[position[d]] if kind == "parallel" and d in position else 0
         for d, kind in enumerate(iterator_kinds(root))
     ]
 
