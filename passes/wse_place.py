@@ -14,9 +14,9 @@ from ..wse_target.distribution import (
     SRAM_SHARE, as_contraction, cannon_fits, local_bytes_per_pe, overwritten_input, summa_epilogue_loops, summa_plan)
 from .linalg_queries import REDUCTION, iterator_types, loop_ranges
 from .pass_base import PassFailure, WaferPass
-from .placement_modes import check_mode
+from .placement_modes import AUTO, check_mode
 from .wse_distribute import rowwise_loops
-from ..tuning.database import PlacementDatabase
+from ..tuning.database import ModeDatabase, PlacementDatabase
 from ..wse_target.kernel import LocalKernel
 from ..wse_target.machine import WSE2, Machine, kernel_costs_of
 from .wse_partition import CANNON, STEPPED, SUMMA, is_init
@@ -250,9 +250,20 @@ def _structure(block: ir.Block) -> list[str]:
     return lines
 
 
+def model_key(region_keys: list[str]) -> str:
+    """What a model's placement mode depends on, for the tuning database: its
+    regions' keys (`region_key`), in order."""
+    return hashlib.sha1("\n".join(region_keys).encode()).hexdigest()[:16]
+
+
+def fabric_key(fabric) -> str:
+    """The tuning database's name for a fabric."""
+    return f"{fabric.name} {fabric.width}x{fabric.height}"
+
+
 def placement_key(fabric, mode: str) -> str:
     """The tuning database's name for a fabric and placement mode."""
-    return f"{fabric.name} {fabric.width}x{fabric.height} {mode}"
+    return f"{fabric_key(fabric)} {mode}"
 
 
 def set_rect(region: ir.Operation, need: Demand, x: int, width: int, height: int, slot: int,
@@ -289,7 +300,9 @@ class WsePlace(WaferPass):
     pipelined; the error says by how much.
 
     Options:
-      mode: pipelined or whole-wafer.
+      mode: pipelined, whole-wafer, or auto: the mode the tuning database
+        found faster for this model (`wafer tune --target wse` with no mode),
+        else pipelined where the regions fit side by side, else whole-wafer.
       tuning: a tuning database written by `wafer tune --target wse`.
     """
 
@@ -307,9 +320,10 @@ class WsePlace(WaferPass):
         if not regions:
             return
         fabric = fabric_of(regions[0])
-        demands = [demand(region, preloaded=self.mode == "pipelined") for region in regions]
-        tuned = PlacementDatabase(self.tuning, placement_key(fabric, self.mode)) if self.tuning else None
-        for region, need, place in zip(regions, demands, places(regions, demands, fabric, self.mode)):
+        mode = self.mode if self.mode != AUTO else self._auto_mode(regions, fabric)
+        demands = [demand(region, preloaded=mode == "pipelined") for region in regions]
+        tuned = PlacementDatabase(self.tuning, placement_key(fabric, mode)) if self.tuning else None
+        for region, need, place in zip(regions, demands, places(regions, demands, fabric, mode)):
             record = tuned and tuned.best(region_key(region))
             if record and record.rows <= fabric.height and record.cols <= place.cols \
                     and need.fits(record.rows, record.cols, fabric.sram_bytes):
@@ -317,6 +331,17 @@ class WsePlace(WaferPass):
             else:
                 (rows, cols), kind = need.shape(fabric.height, place.cols, fabric.sram_bytes), ""
             set_rect(region, need, place.x, cols, rows, place.slot, kind)
+
+    def _auto_mode(self, regions: list[ir.Operation], fabric) -> str:
+        model = model_key([region_key(region) for region in regions])
+        recorded = ModeDatabase(self.tuning, fabric_key(fabric)).best(model) if self.tuning else None
+        if recorded is not None:
+            return recorded
+        try:
+            places(regions, [demand(region, preloaded=True) for region in regions], fabric, "pipelined")
+        except PassFailure:
+            return "whole-wafer"
+        return "pipelined"
 
 
 @dataclass(frozen=True)

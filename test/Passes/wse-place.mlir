@@ -11,4 +11,4 @@
 // SUMMA's 16-hop multicasts: the region becomes a cannon region.
 // PLACE: {flops = 49920 : i64, height = 16 : i64, kind = "cannon", slot = 0 : i64, sym_name = "summa0", width = 16 : i64, x = 0 : i64, y = 0 : i64}
 
-// BAD-MODE: error: unknown mode 'sideways' (modes: pipelined, whole-wafer)
+// BAD-MODE: error: unknown mode 'sideways' (modes: pipelined, whole-wafer, auto)

@@ -77,6 +77,6 @@ def test_ray_placement_search_records_what_a_local_one_does(local_ray, mlp, tmp_
     paths = {executor: tmp_path / f"{executor}.json" for executor in ("local", "ray")}
     for executor, path in paths.items():
         results = wafer.tune(model, inputs, budget_s=60, database=str(path), target="wse", executor=executor,
-                             progress=False, machine="small", rounds=4)
+                             progress=False, machine="small", mode="whole-wafer", rounds=4)
         assert all(r.measured_now >= 2 for r in results)
     assert _measured(paths["ray"]) == _measured(paths["local"])

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ..compiler import megabytes
 from ..diagnostics import WaferError
-from ..passes.placement_modes import MODES
+from ..passes.placement_modes import AUTO, MODES
 from ..user_file import call_user_function, run_user_file
 from ..wse_target.machine import PRESETS
 
@@ -66,8 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="time each kernel (fused loop nest) and print where a call's time goes")
     wse = run.add_argument_group("wse target (simulated)")
     wse.add_argument("--machine", choices=sorted(PRESETS), help="machine preset (default: small)")
-    wse.add_argument("--mode", choices=MODES, help="placement: regions side by side in strips (pipelined) "
-                     "or one at a time on the whole fabric (whole-wafer) (default: pipelined)")
+    wse.add_argument("--mode", choices=(*MODES, AUTO), help="placement: regions side by side in strips "
+                     "(pipelined), one at a time on the whole fabric (whole-wafer), or auto: the mode "
+                     "`wafer tune --target wse` found faster (with --tuning), else pipelined where the "
+                     "model fits side by side (default: pipelined)")
     wse.add_argument("--heatmap", metavar="PNG", help="write PE utilization and link load as a PNG")
     wse.add_argument("--tuning", metavar="PATH", help="place regions as `wafer tune --target wse` recorded "
                      "in this database, where it has a record")
@@ -119,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="cpu: kernel tiles; wse: region rectangles on the simulator (default: cpu)")
     tune_wse = tune.add_argument_group("wse target (simulated)")
     tune_wse.add_argument("--machine", choices=sorted(PRESETS), help="machine preset (default: wse2)")
-    tune_wse.add_argument("--mode", choices=MODES, help="placement mode (default: whole-wafer)")
+    tune_wse.add_argument("--mode", choices=(*MODES, AUTO), default=None,
+                          help="placement mode to search; auto searches both and records the faster "
+                          "(default: auto)")
     tune_wse.add_argument("--precision", default="fp32", metavar="{fp32,fp16,bf16}",
                           help="the precision it will be compiled at (default: fp32)")
     _command(commands, "list", "list the bundled examples")
@@ -235,12 +239,12 @@ def _tune(args) -> int:
             raise WaferError(f"error: {flag} applies to --target wse, not {args.target}")
     model, inputs = _load_torch_model(args)
     if args.target == "wse":
-        from ..tuning.report import placement_table
+        from ..tuning.report import mode_table, placement_table
 
-        machine, mode = args.machine or "wse2", args.mode or "whole-wafer"
+        machine, mode = args.machine or "wse2", args.mode or AUTO
         results = wafer.tune(model, inputs, budget_s=args.budget, database=args.db, executor=args.executor,
                              target="wse", machine=machine, mode=mode, precision=args.precision)
-        print(placement_table(results))
+        print(mode_table(results) if mode == AUTO else placement_table(results))
         print(f"database: {args.db}; compile with wafer.compile(..., target='wse', machine='{machine}', "
               f"mode='{mode}', tuning='{args.db}')")
         return 0

@@ -10,7 +10,9 @@ and of simulated placements, per wafer and per region.
      "wse": {machine and mode: {region key: {
         "default": {"rows": 32, "cols": 8, "cycles": 9100.0}, "best": {...},
         "measured": [{"rows": 16, "cols": 16, "cycles": 8020.0}, ...],
-        "unfit": [{"rows": 4, "cols": 4}, ...]}}}}
+        "unfit": [{"rows": 4, "cols": 4}, ...]}}},
+     "wse_modes": {machine: {model key: {
+        "period": {"pipelined": 41000.0, "whole-wafer": 52000.0}, "best": "pipelined"}}}}
 
 Each candidate is timed interleaved with the default kernel, so `best` is the
 candidate with the lowest ratio to its own default time, if it beats the
@@ -30,6 +32,7 @@ from pathlib import Path
 from ..atomic_file import write_atomically
 from ..diagnostics import WaferError
 from ..passes.cpu_target import CpuTarget
+from ..passes.placement_modes import MODES
 from .conv import ALGORITHMS
 from .signature import ContractionSignature
 
@@ -161,6 +164,9 @@ def _read(path: Path) -> dict:
         for entries in data.get("convs", {}).values():
             for entry in entries.values():
                 _conv_record(entry)
+        for entries in data.get("wse_modes", {}).values():
+            for entry in entries.values():
+                _mode_record(entry)
         for entries in data.get("wse", {}).values():
             for entry in entries.values():
                 for placement in [entry["default"], entry["best"], *entry["measured"]]:
@@ -183,6 +189,16 @@ def _conv_record(entry: dict) -> None:
     for role in ("default", "best"):
         if entry[role] not in times:
             raise ValueError(f"{role} algorithm '{entry[role]}' was not timed (timed: {', '.join(times)})")
+
+
+def _mode_record(entry: dict) -> None:
+    """Check one model's placement modes: each a known mode with a period, the best among them."""
+    periods = {str(mode): float(cycles) for mode, cycles in entry["period"].items()}
+    unknown = set(periods) - set(MODES)
+    if unknown:
+        raise ValueError(f"unknown placement mode '{unknown.pop()}' (known: {', '.join(MODES)})")
+    if entry["best"] not in periods:
+        raise ValueError(f"best mode '{entry['best']}' has no period")
 
 
 def _best(entry: dict) -> Measurement:
@@ -262,4 +278,23 @@ class PlacementDatabase:
         entry["best"] = asdict(min([default, *self.measured(region)], key=lambda p: p.cycles))
 
     def save(self) -> None:
+        write_atomically(self.path, json.dumps(self._all, indent=1) + "\n")
+
+
+class ModeDatabase:
+    """The placement mode found fastest (fewest cycles per inference in steady
+    state) for each model on one wafer, in a tuning file."""
+
+    def __init__(self, path: str | Path, machine: str):
+        self.path = Path(path)
+        self._all = _read(self.path)
+        self._mine = self._all.setdefault("wse_modes", {}).setdefault(machine, {})
+
+    def best(self, model: str) -> str | None:
+        entry = self._mine.get(model)
+        return entry["best"] if entry else None
+
+    def add(self, model: str, periods: dict[str, float]) -> None:
+        """Record each mode's tuned period of `model` (the modes that fit it), and write the file."""
+        self._mine[model] = {"period": periods, "best": min(periods, key=periods.get)}
         write_atomically(self.path, json.dumps(self._all, indent=1) + "\n")

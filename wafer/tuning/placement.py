@@ -33,7 +33,16 @@ from ..compiler import parse_module, prepare_wse, run_stages
 from ..context import make_context
 from ..diagnostics import WaferError
 from ..dialects.wse import fabric_of, int_attr, regions_of, str_attr
-from ..passes.wse_place import Demand, demand, places, placement_key, region_key, set_rect
+from ..passes.wse_place import (
+    Demand,
+    demand,
+    fabric_key,
+    model_key,
+    places,
+    placement_key,
+    region_key,
+    set_rect,
+)
 from ..wse_target.simulator import estimate
 from .database import Placement, PlacementDatabase
 from .executor import make_executor
@@ -61,6 +70,25 @@ def tune_placement(model, example_inputs, budget_s: float = 60, database: str = 
     `mode` within about `budget_s` seconds, recording into the `database` file
     that `wafer.compile(..., target="wse", tuning=database)` reads; `executor`
     runs the rounds ("local", or "ray": Ray tasks at `ray_address`)."""
+    return search_placement(model, example_inputs, budget_s, database, machine, mode, precision, rounds,
+                            progress, executor, ray_address).results
+
+
+@dataclass(frozen=True)
+class PlacementSearch:
+    """A search's results, the keys of the model and fabric it placed (see
+    wse_place), and whether Ctrl-C cut it short."""
+
+    results: list[PlacementResult]
+    model: str
+    fabric: str
+    interrupted: bool = False
+
+
+def search_placement(model, example_inputs, budget_s: float, database: str, machine: str, mode: str,
+                     precision: str = "fp32", rounds: int = ROUNDS, progress: bool = True,
+                     executor: str = "local", ray_address: str | None = None) -> PlacementSearch:
+    """`tune_placement`, with the keys the mode search records the mode under."""
     from tqdm import tqdm
 
     from ..frontend import import_model
@@ -80,14 +108,16 @@ def tune_placement(model, example_inputs, budget_s: float = 60, database: str = 
     search = _Search(regions, database, rounds, job)
     runner = make_executor(executor, 1, ray_address, run=run)
     deadline = time.perf_counter() + budget_s
-    with tqdm(total=rounds, desc="place", unit="round", disable=not progress or None) as bar:
+    interrupted = False
+    with tqdm(total=rounds, desc=f"place {mode}", unit="round", disable=not progress or None) as bar:
         try:
             search.run(runner, deadline, bar.update)
         except KeyboardInterrupt:  # the rounds so far are in the database already
             bar.write("interrupted: the measurements so far are saved")
+            interrupted = True
         finally:
             runner.close()
-    return search.results()
+    return PlacementSearch(search.results(), model_key(regions.keys), fabric_key(regions.fabric), interrupted)
 
 
 @dataclass(frozen=True)

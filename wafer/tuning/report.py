@@ -5,6 +5,7 @@ searched rectangle and cycles."""
 from __future__ import annotations
 
 from .database import Placement
+from .modes import ModeResult
 from .placement import PlacementResult
 from .tuner import AlgorithmResult, TuningResult
 
@@ -54,6 +55,21 @@ def placement_table(results: list[PlacementResult]) -> str:
         lines.append(f"{names:28} {_placement(default):>16} {default.cycles:11,.0f} "
                      f"{_placement(best):>16} {best.cycles:11,.0f} {default.cycles / best.cycles:6.2f}x "
                      f"{result.measured_now:>4}")
+    return "\n".join(lines)
+
+
+def mode_table(results: list[ModeResult]) -> str:
+    """Each mode's regions, then each mode's tuned cycles per inference and which is kept."""
+    lines = []
+    for result in results:
+        lines.append(f"{result.mode}:")
+        lines.append(placement_table(result.regions) if result.regions else f"  does not fit: {result.reason}")
+        lines.append("")
+    fitting = [r for r in results if r.period is not None]
+    best = min(fitting, key=lambda r: r.period)
+    for result in results:
+        period = f"{result.period:,.0f} cycles per inference" if result.period is not None else "does not fit"
+        lines.append(f"{result.mode:12} {period}" + ("  <- kept (mode='auto')" if result is best else ""))
     return "\n".join(lines)
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from ..compiler import run_stages
 from ..diagnostics import WaferError
 from ..passes.cpu_target import CpuTarget, host_flags, resolve
+from ..passes.placement_modes import AUTO
 from ..passes.direct_conv import DirectConv
 from ..passes.matmul_contraction import match_contraction
 from ..passes.matmul_gathers import im2col_gather
@@ -83,12 +84,18 @@ def tune(model, example_inputs, budget_s: float = 60, database: str = "wafer-tun
 
     `target="wse"` searches each region's rectangle on the simulator instead
     (placement.py; `wse_options`: machine, mode, precision), into the same file,
-    its rounds run by the same executors."""
+    its rounds run by the same executors; with mode "auto" (the default) in
+    each placement mode, recording the faster (modes.py)."""
     from tqdm import tqdm
 
     if target == "wse":
+        from .modes import search_modes
         from .placement import tune_placement
 
+        if wse_options.get("mode", AUTO) == AUTO:
+            wse_options.pop("mode", None)
+            return search_modes(model, example_inputs, budget_s, database, progress=progress, executor=executor,
+                                ray_address=ray_address, **wse_options)
         return tune_placement(model, example_inputs, budget_s, database, progress=progress, executor=executor,
                               ray_address=ray_address, **wse_options)
     if target != "cpu":

@@ -1,0 +1,98 @@
+"""The placement mode as a search choice: `wafer tune --target wse` with mode
+auto searches both modes and records the faster for the model; wse-place's
+`mode=auto` takes that record, else pipelined where the model fits side by
+side, else whole-wafer."""
+
+import json
+
+import pytest
+import torch
+
+import wafer
+from wafer.tools.wafer_cli import main
+from wafer.tuning.modes import search_modes
+
+from zoo_blocks import build
+
+
+def placed_mode(program) -> str:
+    """Whole-wafer regions each start at column 0; pipelined ones side by side."""
+    return "whole-wafer" if all(op.region[0] == 0 for op in program.estimate().ops) else "pipelined"
+
+
+def _deep_mlp():
+    """More Linear layers than `small` has columns: it fits whole-wafer only."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(*[torch.nn.Linear(8, 8) for _ in range(40)]).eval(), torch.randn(4, 8)
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    model, x = build("mlp")
+    database = tmp_path_factory.mktemp("modes") / "db.json"
+    results = search_modes(model, (x,), budget_s=10, database=str(database), machine="small", rounds=2,
+                           progress=False)
+    return model, x, database, results
+
+
+def test_both_modes_are_searched_and_the_faster_recorded(searched):
+    model, x, database, results = searched
+    assert [r.mode for r in results] == ["pipelined", "whole-wafer"]
+    assert all(r.period > 0 and r.regions for r in results)
+    (record,) = json.loads(database.read_text())["wse_modes"]["small 32x32"].values()
+    assert record["period"] == {r.mode: r.period for r in results}
+    assert record["best"] == min(results, key=lambda r: r.period).mode
+    program = wafer.compile(model, (x,), target="wse", machine="small", mode="auto", tuning=str(database))
+    assert placed_mode(program) == record["best"]
+    torch.testing.assert_close(program(x), model(x), rtol=1e-4, atol=1e-5)
+
+
+def test_auto_takes_the_recorded_mode(searched, tmp_path):
+    model, x, database, _ = searched
+    data = json.loads(database.read_text())
+    (record,) = data["wse_modes"]["small 32x32"].values()
+    other = next(mode for mode in record["period"] if mode != record["best"])
+    record["best"] = other
+    flipped = tmp_path / "flipped.json"
+    flipped.write_text(json.dumps(data))
+    program = wafer.compile(model, (x,), target="wse", machine="small", mode="auto", tuning=str(flipped))
+    assert placed_mode(program) == other
+
+
+def test_auto_without_a_record_places_side_by_side_where_it_fits():
+    model, x = build("mlp")
+    assert placed_mode(wafer.compile(model, (x,), target="wse", machine="small", mode="auto")) == "pipelined"
+    model, x = _deep_mlp()
+    program = wafer.compile(model, (x,), target="wse", machine="small", mode="auto")
+    assert placed_mode(program) == "whole-wafer"
+    torch.testing.assert_close(program(x), model(x), rtol=1e-4, atol=1e-5)
+
+
+def test_a_mode_the_model_does_not_fit_is_reported_not_searched(tmp_path):
+    model, x = _deep_mlp()
+    database = tmp_path / "db.json"
+    pipelined, whole = search_modes(model, (x,), budget_s=10, database=str(database), machine="small", rounds=1,
+                                    progress=False)
+    assert pipelined.period is None and not pipelined.regions
+    assert "do not fit side by side in the 32 columns" in pipelined.reason
+    assert whole.period > 0
+    (record,) = json.loads(database.read_text())["wse_modes"]["small 32x32"].values()
+    assert record == {"period": {"whole-wafer": whole.period}, "best": "whole-wafer"}
+
+
+def test_wafer_tune_without_a_mode_prints_both_and_the_kept_one(tmp_path, capsys):
+    database = tmp_path / "db.json"
+    assert main(["tune", "mlp", "--target", "wse", "--machine", "small", "--db", str(database),
+                 "--budget", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "pipelined:" in out and "whole-wafer:" in out and out.count("<- kept (mode='auto')") == 1
+    assert f"mode='auto', tuning='{database}'" in out
+
+
+def test_a_record_of_an_unknown_mode_is_a_malformed_database(tmp_path):
+    database = tmp_path / "db.json"
+    database.write_text(json.dumps({"version": 1, "cpus": {}, "wse_modes": {"small 32x32": {
+        "abc": {"period": {"sideways": 1.0}, "best": "sideways"}}}}))
+    model, x = build("mlp")
+    with pytest.raises(wafer.WaferError, match="malformed tuning database .*unknown placement mode 'sideways'"):
+        wafer.compile(model, (x,), target="wse", machine="small", mode="auto", tuning=str(database))
