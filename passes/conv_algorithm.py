@@ -1,11 +1,11 @@
 """Which algorithm computes a convolution: wafer-winograd's, wafer-direct-conv's or wafer-im2col's.
 
 The pack stage offers each convolution to wafer-winograd, then to
-wafer-direct-conv, then to wafer-im2col, which takes the rest. The first two
-take what their own rules pick, unless the `conv-algorithm` option names one
-algorithm for every convolution it can compute, or a tuning database
-(`wafer tune`) has a record of that convolution measured on this CPU at
-this thread count.
+wafer-direct-conv, then to wafer-im2col, which takes the rest; then
+wafer-orient-contractions may swap an im2col contraction's operands. Each
+follows its own rule, unless the `conv-algorithm` option names one algorithm
+for every convolution it can compute, or a tuning database (`wafer tune`) has
+a record of that convolution measured on this CPU at this thread count.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import linalg, tensor
 
+from .conv_algorithm import ConvAlgorithmPass
 from .linalg_builders import (
     affine_maps,
     int_list,
@@ -17,12 +18,15 @@ from .linalg_builders import (
 )
 from .matmul_gathers import IM2COL_ROW
 from .pack_matmul import record_strategy
-from .pass_base import WaferPass, find_ops
+from .pass_base import find_ops
 
 _CONV = "linalg.conv_2d_nchw_fchw"  # the layout torch-mlir emits
+# On an im2col contraction: whether wafer-orient-contractions swaps its operands,
+# where an option or a tuning record chose (see conv_algorithm).
+SWAP = "wafer.swap"
 
 
-def rewrite_conv(conv: ir.OpView) -> None:
+def rewrite_conv(conv: ir.OpView) -> ir.Operation:
     """conv(x, w) -> collapse(w)[F, C*KH*KW] x columns[N, C*KH*KW, OH*OW].
 
     The gather runs over (n, c, kh, kw, oh, ow) and reads x[n, c, oh*sh +
@@ -33,6 +37,7 @@ def rewrite_conv(conv: ir.OpView) -> None:
     copies it in row-aligned pieces inside the matmul's cache tiles. A 1x1,
     stride-1 window's columns are x itself, reshaped: no gather, whose copy
     (1.5 MB for a 128-channel 55x55 map) would only be read once more.
+    Returns the contraction.
     """
     x, w, init = conv.operands
     n, c, _, _ = x.type.shape
@@ -46,7 +51,7 @@ def rewrite_conv(conv: ir.OpView) -> None:
         gathered = None if pointwise else _gather(conv)
         filters = tensor.CollapseShapeOp(ir.RankedTensorType.get([f, k], f32), w, reassociation([0], [1, 2, 3])).result
         if oh * ow == 1:
-            result = _images_as_rows(gathered, filters, init, n, k)
+            result, product = _images_as_rows(gathered, filters, init, n, k)
         else:
             columns_type = ir.RankedTensorType.get([n, k, oh * ow], f32)
             if pointwise:
@@ -65,6 +70,7 @@ def rewrite_conv(conv: ir.OpView) -> None:
                                           static_output_shape=[n, f, oh, ow]).result
     conv.results[0].replace_all_uses_with(result)
     conv.operation.erase()
+    return product.operation
 
 
 def _gather(conv: ir.OpView) -> ir.Value:
@@ -88,11 +94,13 @@ def _gather(conv: ir.OpView) -> ir.Value:
     return gather.results[0]
 
 
-def _images_as_rows(gathered: ir.Value, filters: ir.Value, init: ir.Value, n: int, k: int) -> ir.Value:
+def _images_as_rows(gathered: ir.Value, filters: ir.Value, init: ir.Value, n: int,
+                    k: int) -> tuple[ir.Value, ir.OpView]:
     """A conv with one output pixel (squeeze-excite's, a classifier's on a 1x1 map)
     as columns[N, K] x filters[F, K]^T: the images are the matmul's rows and the
     filters its vectorized columns. The filter-by-pixel form would be N
-    matrix-vector products, one pixel padded to a whole vector of columns."""
+    matrix-vector products, one pixel padded to a whole vector of columns.
+    The result, and the contraction."""
     f32 = init.type.element_type
     f = filters.type.shape[0]
     columns = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, k], f32), gathered,
@@ -104,11 +112,11 @@ def _images_as_rows(gathered: ir.Value, filters: ir.Value, init: ir.Value, n: in
         [ir.AffineMap.get(3, 0, r) for r in ([image, depth], [channel, depth], [image, channel])],
         ["parallel", "parallel", "reduction"])
     return tensor.ExpandShapeOp(init.type, product.results[0], reassociation([0], [1, 2, 3]), [],
-                                static_output_shape=[n, f, 1, 1]).result
+                                static_output_shape=[n, f, 1, 1]).result, product
 
 
 @dataclass(frozen=True)
-class Im2col(WaferPass):
+class Im2col(ConvAlgorithmPass):
     """Turn each static f32 NCHW 2-D convolution into im2col + a contraction.
 
     The gather copies each output pixel's receptive field into a column
@@ -117,7 +125,11 @@ class Im2col(WaferPass):
     with the filter packed once at compile time. That trades a K-fold copy of
     the input for the matmul kernel's ~10x speed over direct scalar loops.
 
-    Options:
+    Where the `conv-algorithm` option or a tuning record picks im2col or
+    im2col-swapped for a convolution, its contraction carries the choice
+    (`wafer.swap`) for wafer-orient-contractions to follow instead of its rule.
+
+    Options (and conv-algorithm, tuning, threads: see conv_algorithm):
       min-k: convolutions with a smaller C*KH*KW stay direct (the copy does
         not pay when each column is a handful of values).
     """
@@ -128,11 +140,16 @@ class Im2col(WaferPass):
     min_k: int = 8
 
     def apply(self, module: ir.Operation) -> None:
-        convs = [op.opview for op in find_ops(module, lambda op: op.name == _CONV and is_static_f32(op.opview)
-                                              and self._reduction_size(op.opview) >= self.min_k)]
-        for conv in convs:
+        database = self.database(module)
+        for conv in [op.opview for op in find_ops(module, lambda op: op.name == _CONV and self.can_compute(op.opview))]:
+            chosen = self.chosen_algorithm(conv, database)
             record_strategy(conv, f"im2col {conv.name.removeprefix('linalg.')} K={self._reduction_size(conv)}")
-            rewrite_conv(conv)
+            contraction = rewrite_conv(conv)
+            if chosen in ("im2col", "im2col-swapped"):
+                contraction.attributes[SWAP] = ir.BoolAttr.get(chosen == "im2col-swapped")
+
+    def can_compute(self, conv: ir.OpView) -> bool:
+        return is_static_f32(conv) and self._reduction_size(conv) >= self.min_k
 
     @staticmethod
     def _reduction_size(conv: ir.OpView) -> int:

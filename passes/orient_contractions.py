@@ -27,6 +27,7 @@ from torch_mlir.dialects import linalg, tensor
 
 from .cpu_target import TargetedPass
 from .kernel_defaults import CACHE_TILE, K_UNROLL
+from .im2col import SWAP
 from .linalg_builders import multiply_accumulate
 from .matmul_contraction import Contraction, match_contraction
 from .matmul_plan import choose_kernel
@@ -56,6 +57,10 @@ def padded_work(contraction: Contraction, register_tile: tuple[int, int], lanes:
 class OrientContractions(TargetedPass):
     """Exchange A and B of each static f32 contraction whose padded work that cuts.
 
+    An im2col contraction whose convolution's algorithm was chosen by the
+    `conv-algorithm` option or measured by `wafer tune` (im2col or
+    im2col-swapped, carried as `wafer.swap`) is swapped as that says.
+
     Options:
       machine: the CPU whose register block pads M and N (see cpu_target).
       transpose-cost: what moving one element of C to the swapped layout and
@@ -75,8 +80,13 @@ class OrientContractions(TargetedPass):
             if contraction is None:
                 continue
             other = swapped(contraction)
-            before, after = (padded_work(c, self.cpu.register_tile, self.cpu.lanes) for c in (contraction, other))
-            if before - after > self.transpose_cost * math.prod(op.operands[2].type.shape):
+            if SWAP in op.attributes:  # a convolution's algorithm, chosen by option or measured
+                swap = ir.BoolAttr(op.attributes[SWAP]).value
+                del op.attributes[SWAP]
+            else:
+                before, after = (padded_work(c, self.cpu.register_tile, self.cpu.lanes) for c in (contraction, other))
+                swap = before - after > self.transpose_cost * math.prod(op.operands[2].type.shape)
+            if swap:
                 _rebuild(other)
 
 

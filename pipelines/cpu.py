@@ -31,8 +31,9 @@ class CpuPipeline(Configurable):
       direct-conv: in the pack stage, compute the convolutions whose output
         row blocks fit the vector registers directly (wafer-direct-conv).
       conv-algorithm: auto (each pass's rule, or the tuning record), or
-        winograd, direct or im2col for every convolution it can compute
-        (passes/conv_algorithm.py).
+        winograd, direct, im2col or im2col-swapped (its contraction's
+        operands swapped, see wafer-orient-contractions) for every
+        convolution it can compute (passes/conv_algorithm.py).
       depthwise-conv: in the pack stage, compute depthwise convolutions as
         vector stencils along output rows (wafer-depthwise-conv).
       orient: swap a contraction's operands where the packed kernel pads less
@@ -224,7 +225,7 @@ class CpuPipeline(Configurable):
         direct = f"wafer-direct-conv{choice}," if self.direct_conv else ""
         depthwise = f"wafer-depthwise-conv{self._on_machine}," if self.depthwise_conv else ""
         orient = f",wafer-orient-contractions{self._on_machine}" if self.orient else ""
-        return f"{winograd}{direct}{depthwise}wafer-im2col{orient}"
+        return f"{winograd}{direct}{depthwise}wafer-im2col{choice}{orient}"
 
     @property
     def _tuning(self) -> str:

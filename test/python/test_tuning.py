@@ -156,7 +156,12 @@ def test_a_convolution_is_benchmarked_with_its_gather(strided_conv):
 def test_a_tuned_convolution_compiles_with_its_record(strided_conv, tmp_path):
     model, inputs = strided_conv
     path = tmp_path / "db.json"
-    (result,) = wafer.tune(model, inputs, budget_s=1, database=str(path), threads=THREADS, top=1, progress=False)
+    # Its algorithm recorded as im2col (not swapped), so its contraction reads the gather.
+    conv_key = Convolution((1, 3, 19, 23), 64, (3, 3), (7, 19), (2, 1), (3, 2)).key(THREADS)
+    _database(path).add_conv(conv_key, "im2col", {"im2col": 1.0, "im2col-swapped": 2.0})
+    algorithm, result = wafer.tune(model, inputs, budget_s=1, database=str(path), threads=THREADS, top=1,
+                                   progress=False)
+    assert algorithm.best == "im2col" and not algorithm.measured_now
     assert result.signature.row and result.measured_now == 1
     compiled = wafer.compile(model, inputs, threads=THREADS, tuning=str(path))
     assert any(s.startswith("tuned ") for s in compiled.compile_report.strategies)

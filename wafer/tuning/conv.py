@@ -18,8 +18,20 @@ from torch_mlir import ir
 from ..passes.linalg_builders import int_list
 from ..passes.linalg_queries import dim_coefficients, indexing_maps
 
-# What may compute a convolution: wafer-winograd, wafer-direct-conv, wafer-im2col.
-ALGORITHMS = ("winograd", "direct", "im2col")
+# What may compute a convolution: wafer-winograd, wafer-direct-conv, and
+# wafer-im2col's contraction as C = W x columns or, swapped by
+# wafer-orient-contractions, as C^T = columns^T x W^T.
+ALGORITHMS = ("winograd", "direct", "im2col", "im2col-swapped")
+
+
+def algorithm_of(strategies: list[str]) -> str:
+    """Which algorithm a compile report's strategies say computed a lone convolution."""
+    if any(s.startswith("winograd") for s in strategies):
+        return "winograd"
+    if any(s.startswith("direct conv") for s in strategies):
+        return "direct"
+    return "im2col-swapped" if any(s.startswith("oriented") for s in strategies) else "im2col"
+
 
 # The gather's loops, as wafer-im2col builds it: (n, c, kh, kw, oh, ow).
 _KH, _KW, _OH, _OW = 2, 3, 4, 5

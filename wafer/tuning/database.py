@@ -112,9 +112,11 @@ class TuningDatabase:
         entry = self._all.get("convs", {}).get(self.cpu, {}).get(key)
         return entry["best"] if entry else None
 
-    def conv_times(self, key: str) -> dict[str, float]:
-        """The ms of each algorithm measured for the convolution of `key`."""
-        return dict(self._all.get("convs", {}).get(self.cpu, {}).get(key, {}).get("ms", {}))
+    def conv_times(self, key: str) -> tuple[str | None, dict[str, float]]:
+        """The algorithm the passes' rules pick for the convolution of `key`, and
+        the ms of each algorithm measured for it (None and none if unmeasured)."""
+        entry = self._all.get("convs", {}).get(self.cpu, {}).get(key, {})
+        return entry.get("default"), dict(entry.get("ms", {}))
 
     def add_conv(self, key: str, default: str, times: dict[str, float]) -> None:
         """Record the algorithms' times for one convolution, timed together, and write the file."""

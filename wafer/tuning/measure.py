@@ -32,8 +32,9 @@ from torch_mlir import ir
 from ..compiler import compile_module, parse_module
 from ..context import make_context
 from ..diagnostics import WaferError
+from ..passes.conv_algorithm import AUTO
 from ..passes.cpu_target import host, host_flags
-from .conv import Convolution, tensor_type
+from .conv import Convolution, algorithm_of, tensor_type
 from .database import KernelChoice, Measurement, cpu_key
 from .signature import ContractionSignature
 
@@ -73,11 +74,15 @@ class AlgorithmJob:
     cpu: str
 
 
-# How each algorithm's pass names its strategy in the compile report.
-_STRATEGY_PREFIX = {"winograd": "winograd", "direct": "direct conv", "im2col": "im2col"}
+@dataclass(frozen=True)
+class AlgorithmTimes:
+    """The median ms of each algorithm, and the one the passes pick with no record."""
+
+    default: str
+    ms: dict[str, float]
 
 
-def measure(job: Job | AlgorithmJob) -> Measurement | dict[str, float]:
+def measure(job: Job | AlgorithmJob) -> Measurement | AlgorithmTimes:
     """Run `job` here: a kernel candidate's `Measurement`, or each algorithm's ms.
     A machine of another CPU refuses it, since the tuner ranks the candidates
     and keys the records by its own CPU."""
@@ -91,24 +96,31 @@ def measure(job: Job | AlgorithmJob) -> Measurement | dict[str, float]:
     return time_against_default(bench.compile(job.choice), default_kernel, job.choice, job.budget_s)
 
 
-def _time_algorithms(job: AlgorithmJob) -> dict[str, float]:
-    """The median ms of each algorithm of `job.conv`, called in turn."""
+def _time_algorithms(job: AlgorithmJob) -> AlgorithmTimes:
+    """Each algorithm of `job.conv`, called in turn. The passes' own pick is
+    compiled first (with no option): it is the default and needs no second build."""
     rng = np.random.default_rng(0)
     image = rng.standard_normal(job.conv.image, dtype=np.float32)
     weights = rng.standard_normal(job.conv.weight_shape, dtype=np.float32)
     expected = job.conv.reference(image, weights)
-    calls = {}
-    for algorithm in job.algorithms:
+    calls, default = {}, None
+    for algorithm in (AUTO, *job.algorithms):
+        if algorithm in calls:
+            continue
         module = parse_module(job.conv.module_text(), make_context())
         _with_weights(module, weights)
         executable = compile_module(module, "cpu", threads=job.threads, conv_algorithm=algorithm)
-        if not any(s.startswith(_STRATEGY_PREFIX[algorithm]) for s in executable.compile_report.strategies):
-            raise WaferError(f"error: the benchmark of conv {job.conv.describe()} did not take the "
-                             f"{algorithm} route")
+        taken = algorithm_of(executable.compile_report.strategies)
+        if algorithm == AUTO:
+            default = taken
+        elif taken != algorithm:
+            raise WaferError(f"error: the benchmark of conv {job.conv.describe()} took the {taken} route, "
+                             f"not {algorithm}")
         _check(executable.forward(image), expected, np.prod(job.conv.weight_shape[1:]),
-               f"the {algorithm} algorithm", f"conv {job.conv.describe()}")
-        calls[algorithm] = functools.partial(executable.forward, image)
-    return {algorithm: 1e3 * seconds for algorithm, seconds in time_interleaved(calls, job.budget_s).items()}
+               f"the {taken} algorithm", f"conv {job.conv.describe()}")
+        calls[taken] = functools.partial(executable.forward, image)
+    times = time_interleaved(calls, job.budget_s)
+    return AlgorithmTimes(default, {algorithm: 1e3 * times[algorithm] for algorithm in job.algorithms})
 
 
 @functools.lru_cache(maxsize=1)

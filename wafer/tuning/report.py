@@ -28,15 +28,15 @@ def table(results: list[AlgorithmResult | TuningResult]) -> str:
 
 
 def _algorithm_table(results: list[AlgorithmResult]) -> str:
-    lines = [f"{'convolution':52} {'default':>8} {'chosen':>8} {'speedup':>7} {'new':>4}  ms per algorithm"]
+    lines = [f"{'convolution':52} {'default':>14} {'chosen':>14} {'speedup':>7} {'new':>4}  ms per algorithm"]
     for result in results:
         name = result.conv.describe()
         if result.best is None:
-            lines.append(f"{name:52} {result.default:>8} {'-':>8} {'-':>7} {'':>4}  not measured")
+            lines.append(f"{name:52} {'-':>14} {'-':>14} {'-':>7} {'':>4}  not measured")
             continue
         times = ", ".join(f"{algorithm} {ms:.3f}" for algorithm, ms in result.times.items())
         speedup = result.times[result.default] / result.times[result.best]
-        lines.append(f"{name:52} {result.default:>8} {result.best:>8} {speedup:6.2f}x "
+        lines.append(f"{name:52} {result.default:>14} {result.best:>14} {speedup:6.2f}x "
                      f"{'yes' if result.measured_now else 'no':>4}  {times}")
     return "\n".join(lines)
 

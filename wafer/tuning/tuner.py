@@ -30,6 +30,8 @@ from ..passes.direct_conv import DirectConv
 from ..passes.matmul_contraction import match_contraction
 from ..passes.matmul_gathers import im2col_gather
 from ..passes.matmul_plan import tuning_signature
+from ..passes.im2col import Im2col
+from ..passes.linalg_builders import is_constant
 from ..passes.pass_base import OptionError, check_tuning_path, find_ops
 from ..passes.winograd import Winograd
 from ..pipelines.cpu import CpuPipeline
@@ -46,11 +48,10 @@ TIMING_SHARE = 0.2  # of a candidate's share of the budget, spent timing it (the
 
 @dataclass(frozen=True)
 class ConvWorkload:
-    """A convolution, the algorithms that can compute it, and the one the passes' rules pick."""
+    """A convolution and the algorithms that can compute it."""
 
     conv: Convolution
     algorithms: tuple[str, ...]
-    default: str
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class AlgorithmResult:
     conv: Convolution
     times: dict[str, float]
     best: str | None
-    default: str
+    default: str | None
     measured_now: bool
 
 
@@ -142,9 +143,9 @@ def tune(model, example_inputs, budget_s: float = 60, database: str = "wafer-tun
                 bar.write("interrupted: the measurements so far are saved")
     finally:
         runner.close()
-    threads = pipeline.thread_count()
-    return ([AlgorithmResult(w.conv, db.conv_times(w.conv.key(threads)), db.conv_algorithm(w.conv.key(threads)),
-                             w.default, conv_results.get(w.conv, False)) for w in convs]
+    keys = {w.conv: w.conv.key(pipeline.thread_count()) for w in convs}
+    return ([AlgorithmResult(w.conv, db.conv_times(keys[w.conv])[1], db.conv_algorithm(keys[w.conv]),
+                             db.conv_times(keys[w.conv])[0], conv_results.get(w.conv, False)) for w in convs]
             + [TuningResult(s, db.lookup(s), count) for s, count in results.items()])
 
 
@@ -160,21 +161,19 @@ def before_pack(module, pipeline: CpuPipeline):
 
 
 def convolutions(module, pipeline: CpuPipeline) -> list[ConvWorkload]:
-    """The distinct convolutions of `module` (before the pack stage) that more
-    than one algorithm can compute, in order."""
+    """The distinct convolutions of `module` (before the pack stage) wafer-im2col
+    can compute, each with every algorithm that can, in order."""
     winograd, direct = (cls.from_keywords(machine=pipeline.machine) for cls in (Winograd, DirectConv))
     workloads = {}
     for op in find_ops(module.operation, lambda op: op.name == "linalg.conv_2d_nchw_fchw"):
         conv = op.opview
-        if not winograd.can_compute(conv) and not direct.can_compute(conv):
+        if not Im2col().can_compute(conv) or not is_constant(conv.operands[1]):
             continue
-        algorithms = tuple(name for name, takes in (("winograd", pipeline.winograd and winograd.can_compute(conv)),
-                                                    ("direct", pipeline.direct_conv and direct.can_compute(conv)),
-                                                    ("im2col", True)) if takes)
-        default = ("winograd" if "winograd" in algorithms and winograd.pays(conv)
-                   else "direct" if "direct" in algorithms else "im2col")
-        if len(algorithms) > 1:
-            workloads.setdefault(Convolution.of_op(conv), ConvWorkload(Convolution.of_op(conv), algorithms, default))
+        algorithms = tuple(name for name, takes in (
+            ("winograd", pipeline.winograd and winograd.can_compute(conv)),
+            ("direct", pipeline.direct_conv and direct.can_compute(conv)),
+            ("im2col", True), ("im2col-swapped", pipeline.orient)) if takes)
+        workloads.setdefault(Convolution.of_op(conv), ConvWorkload(Convolution.of_op(conv), algorithms))
     return list(workloads.values())
 
 
@@ -204,7 +203,7 @@ def _tune_algorithms(workload: ConvWorkload, db: TuningDatabase, pipeline: CpuPi
     executor.submit(AlgorithmJob(workload.conv, workload.algorithms, pipeline.thread_count(),
                                  TIMING_SHARE * budget_s, db.cpu))
     _, times = executor.next_done()
-    db.add_conv(key, workload.default, times)
+    db.add_conv(key, times.default, times.ms)
     return True
 
 
