@@ -1,4 +1,4 @@
-"""Tuned against untuned Wafer: the packed matmul kernel measured on this machine (wafer/tuning).
+"""Tuned against untuned Wafer: convolution algorithms and the packed matmul kernel measured on this machine (wafer/tuning).
 
     python bench/tuned.py [--models mlp,lenet,transformer,resnet18] [--batch 8] [--threads 2]
                           [--tune-budget 60] [--budget 2.0] [--db bench-tuning.json]
@@ -8,6 +8,8 @@ For each model: `wafer.tune` with --tune-budget seconds into the database (a
 rerun goes on from what it holds), then Wafer compiled without and with the
 database, timed interleaved as in bench/cpu.py. The columns:
 
+    convs         distinct convolutions the tuner timed each algorithm of
+    changed       how many of those a measured algorithm took from the rules' pick
     contractions  distinct contractions the tuner found
     tune s        seconds the tuning took
     untuned ms, tuned ms
@@ -25,6 +27,7 @@ import time
 from common import compile_wafer, interleave, max_error  # first: it sets OMP_WAIT_POLICY before torch loads
 
 import wafer
+from wafer.tuning.tuner import AlgorithmResult
 from zoo import build
 
 
@@ -40,8 +43,10 @@ def bench_row(name: str, batch: int, threads: int, tune_budget: float, budget: f
     tuned = wafer.compile(model, inputs, target="cpu", threads=threads, tuning=db)
     tuned_seconds = time.perf_counter() - start
     times, _ = interleave({"untuned": lambda: untuned(*inputs), "tuned": lambda: tuned(*inputs)}, budget)
+    convs = [r for r in results if isinstance(r, AlgorithmResult)]
     return {
-        "model": name, "contractions": len(results), "tune s": tune_seconds,
+        "model": name, "convs": len(convs), "changed": sum(r.best not in (None, r.default) for r in convs),
+        "contractions": len(results) - len(convs), "tune s": tune_seconds,
         "untuned ms": 1e3 * times["untuned"], "tuned ms": 1e3 * times["tuned"],
         "ratio": times["tuned"] / times["untuned"], "compile s": f"{untuned_seconds:.1f}/{tuned_seconds:.1f}",
         "tuned kernels": sum(s.startswith("tuned") for s in tuned.compile_report.strategies),
@@ -60,8 +65,8 @@ def main() -> None:
     parser.add_argument("--executor", default="local", help="where tuning measures: local or ray (default: local)")
     parser.add_argument("--ray-address", help="the Ray cluster of --executor ray (default: a local instance)")
     args = parser.parse_args()
-    columns = ("model", "contractions", "tune s", "untuned ms", "tuned ms", "ratio", "compile s", "tuned kernels",
-               "max err")
+    columns = ("model", "convs", "changed", "contractions", "tune s", "untuned ms", "tuned ms", "ratio",
+               "compile s", "tuned kernels", "max err")
     print(f"batch {args.batch}, {args.threads} threads, tuning budget {args.tune_budget:g} s per model")
     print("  ".join(f"{c:>12}" for c in columns))
     for name in args.models.split(","):

@@ -23,7 +23,7 @@ from wafer.passes.cpu_target import PRESETS, host, host_flags
 from wafer.pipelines.cpu import CpuPipeline
 from wafer.tools import wafer_cli
 from wafer.tuning import space
-from wafer.tuning.conv import Convolution
+from wafer.tuning.conv import BIAS, Convolution
 from wafer.tuning.database import TuningDatabase, cpu_key
 from wafer.tuning.executor import RAY_VERSION
 from wafer.tuning.measure import ContractionBench
@@ -141,15 +141,17 @@ def test_cli_tune_prints_a_table(tuned, tmp_path, capsys):
 
 def test_a_convolution_is_benchmarked_with_its_gather(strided_conv):
     """The im2col contraction's workload is its convolution, read off the gather,
-    and its bench (the gather feeding the packed kernel) computes what torch does."""
+    and its bench (the gather feeding the packed kernel, then a bias and a ReLU)
+    computes what torch does."""
     model, inputs = strided_conv
     (workload,) = contractions(import_model(model, inputs), CpuPipeline.from_keywords(threads=THREADS))
     assert workload.conv == Convolution((1, 3, 19, 23), 64, (3, 3), (7, 19), (2, 1), (3, 2))
     assert (workload.signature.n, workload.signature.k, workload.signature.row) == (133, 27, 19)
     bench = ContractionBench(workload)
     image, weights = (torch.from_numpy(a) for a in (bench.arguments[0], bench.weights))
-    torch.testing.assert_close(torch.from_numpy(bench.expected),
-                               torch.nn.functional.conv2d(image, weights, stride=(2, 1), dilation=(3, 2)))
+    bias = torch.full((64,), BIAS)  # the benchmark's epilogue: a per-channel bias and a ReLU
+    torch.testing.assert_close(torch.from_numpy(bench.expected), torch.relu(
+        torch.nn.functional.conv2d(image, weights, bias, stride=(2, 1), dilation=(3, 2))))
     bench.compile(space.default_choice(host()))  # checks the compiled gather and kernel against numpy
 
 

@@ -18,6 +18,9 @@ from torch_mlir import ir
 from ..passes.linalg_builders import int_list
 from ..passes.linalg_queries import dim_coefficients, indexing_maps
 
+# The benchmark's per-channel bias: any value that does not fold away.
+BIAS = 0.5
+
 # What may compute a convolution: wafer-winograd, wafer-direct-conv, and
 # wafer-im2col's contraction as C = W x columns or, swapped by
 # wafer-orient-contractions, as C^T = columns^T x W^T.
@@ -81,27 +84,39 @@ class Convolution:
         return (self.filters, self.image[1], *self.window)
 
     def module_text(self) -> str:
-        """The convolution alone: the image an argument, the weights a placeholder constant."""
+        """The convolution with what a CNN's convolution is followed by: a
+        per-channel bias (its init, as torch-mlir builds it) and a ReLU, which
+        the algorithm's result layout lets fuse into its loops or not. The image
+        is an argument, the weights a placeholder constant."""
         x, w = tensor_type(self.image), tensor_type(self.weight_shape)
         out = tensor_type((self.image[0], self.filters, *self.output))
         strides, dilations = (f"dense<[{a}, {b}]> : tensor<2xi64>" for a, b in (self.strides, self.dilations))
+        identity = "affine_map<(n, f, h, w) -> (n, f, h, w)>"
         return (f"func.func @forward(%x: {x}) -> {out} {{\n"
                 f"  %w = arith.constant dense<0.0> : {w}\n"
+                f"  %bias = arith.constant dense<{BIAS}> : tensor<{self.filters}xf32>\n"
                 f"  %zero = arith.constant 0.0 : f32\n"
                 f"  %e = tensor.empty() : {out}\n"
-                f"  %f = linalg.fill ins(%zero : f32) outs(%e : {out}) -> {out}\n"
+                f"  %init = linalg.broadcast ins(%bias : tensor<{self.filters}xf32>) outs(%e : {out}) "
+                f"dimensions = [0, 2, 3]\n"
                 f"  %r = linalg.conv_2d_nchw_fchw {{strides = {strides}, dilations = {dilations}}} "
-                f"ins(%x, %w : {x}, {w}) outs(%f : {out}) -> {out}\n"
-                f"  return %r : {out}\n}}\n")
+                f"ins(%x, %w : {x}, {w}) outs(%init : {out}) -> {out}\n"
+                f"  %y = linalg.generic {{indexing_maps = [{identity}, {identity}], iterator_types = "
+                f"[\"parallel\", \"parallel\", \"parallel\", \"parallel\"]}} ins(%r : {out}) outs(%e : {out}) {{\n"
+                f"  ^bb0(%in: f32, %unused: f32):\n"
+                f"    %relu = arith.maximumf %in, %zero : f32\n"
+                f"    linalg.yield %relu : f32\n"
+                f"  }} -> {out}\n"
+                f"  return %y : {out}\n}}\n")
 
     def reference(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """The convolution in numpy, as the gather and the matmul compute it."""
+        """What `module_text` computes, in numpy, as the gather and the matmul do."""
         (kh, kw), (oh, ow) = self.window, self.output
         (sh, sw), (dh, dw) = self.strides, self.dilations
         rows = (np.arange(kh)[:, None] * dh + np.arange(oh)[None, :] * sh)[:, None, :, None]
         cols = (np.arange(kw)[:, None] * dw + np.arange(ow)[None, :] * sw)[None, :, None, :]
         columns = x[:, :, rows, cols]  # n, c, kh, kw, oh, ow
-        return np.einsum("fckl,ncklpq->nfpq", w, columns, optimize=True)
+        return np.maximum(np.einsum("fckl,ncklpq->nfpq", w, columns, optimize=True) + BIAS, 0)
 
 
 def tensor_type(shape) -> str:

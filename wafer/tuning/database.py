@@ -93,14 +93,27 @@ def cpu_key(target: CpuTarget, flags: set[str]) -> str:
     return f"{target.describe()}; flags {' '.join(sorted(flags & set(RELEVANT_FLAGS))) or 'none'}"
 
 
-class TuningDatabase:
+class _TuningFile:
+    """A tuning file, read and checked whole, and the records of one of its
+    sections (`keys`: the path to it, made where missing); `save` writes it all."""
+
+    def __init__(self, path: str | Path, *keys: str):
+        self.path = Path(path)
+        self._all = _read(self.path)
+        self._mine = self._all
+        for key in keys:
+            self._mine = self._mine.setdefault(key, {})
+
+    def save(self) -> None:
+        write_atomically(self.path, json.dumps(self._all, indent=1) + "\n")
+
+
+class TuningDatabase(_TuningFile):
     """The measurements of one CPU in a tuning file; `lookup` gives a contraction's best choice."""
 
     def __init__(self, path: str | Path, cpu: str):
-        self.path = Path(path)
+        super().__init__(path, "cpus", cpu)
         self.cpu = cpu
-        self._all = _read(self.path)
-        self._mine = self._all["cpus"].setdefault(cpu, {})
 
     def lookup(self, signature: ContractionSignature) -> Measurement | None:
         """The best measured choice for `signature` on this CPU, if any."""
@@ -124,7 +137,7 @@ class TuningDatabase:
         best = fastest if times[fastest] <= (1 - MIN_GAIN) * times[default] else default
         convs = self._all.setdefault("convs", {}).setdefault(self.cpu, {})
         convs[key] = {"default": default, "best": best, "ms": times}
-        write_atomically(self.path, json.dumps(self._all, indent=1) + "\n")
+        self.save()
 
     def measured(self, signature: ContractionSignature) -> list[Measurement]:
         entry = self._mine.get(signature.key, {})
@@ -138,7 +151,7 @@ class TuningDatabase:
         best = _best_of(self.measured(signature))
         entry["best"] = {**best.choice.options(), "ms": best.ms}
         entry["default_ms"] = best.default_ms
-        write_atomically(self.path, json.dumps(self._all, indent=1) + "\n")
+        self.save()
 
 
 def _best_of(measured: list[Measurement]) -> Measurement:
@@ -242,15 +255,13 @@ def _kind(data: dict) -> str:
     return kind
 
 
-class PlacementDatabase:
+class PlacementDatabase(_TuningFile):
     """The simulated placements of one wafer and mode in a tuning file; `best`
     gives a region's fastest rectangle. Simulated cycles do not vary from run
     to run, so the fastest measured is the best, with no margin."""
 
     def __init__(self, path: str | Path, machine_and_mode: str):
-        self.path = Path(path)
-        self._all = _read(self.path)
-        self._mine = self._all.setdefault("wse", {}).setdefault(machine_and_mode, {})
+        super().__init__(path, "wse", machine_and_mode)
 
     def best(self, region: str) -> Placement | None:
         entry = self._mine.get(region)
@@ -279,18 +290,13 @@ class PlacementDatabase:
         entry["measured"].append(asdict(placement))
         entry["best"] = asdict(min([default, *self.measured(region)], key=lambda p: p.cycles))
 
-    def save(self) -> None:
-        write_atomically(self.path, json.dumps(self._all, indent=1) + "\n")
 
-
-class ModeDatabase:
+class ModeDatabase(_TuningFile):
     """The placement mode found fastest (fewest cycles per inference in steady
     state) for each model on one wafer, in a tuning file."""
 
     def __init__(self, path: str | Path, machine: str):
-        self.path = Path(path)
-        self._all = _read(self.path)
-        self._mine = self._all.setdefault("wse_modes", {}).setdefault(machine, {})
+        super().__init__(path, "wse_modes", machine)
 
     def best(self, model: str) -> str | None:
         entry = self._mine.get(model)
@@ -299,4 +305,4 @@ class ModeDatabase:
     def add(self, model: str, periods: dict[str, float]) -> None:
         """Record each mode's tuned period of `model` (the modes that fit it), and write the file."""
         self._mine[model] = {"period": periods, "best": min(periods, key=periods.get)}
-        write_atomically(self.path, json.dumps(self._all, indent=1) + "\n")
+        self.save()

@@ -1,8 +1,9 @@
 """Time one contraction's candidate kernels on this machine, each against the default.
 
 A plain contraction is rebuilt alone, as the `linalg.matmul`
-(`linalg.batch_matmul` with a batch) of its shape: A a random argument, B a
-random constant when it is a weight, else an argument too. An im2col
+(`linalg.batch_matmul` with a batch) of its shape followed by a bias and a
+ReLU: A a random argument, B a random constant when it is a weight, else an
+argument too. An im2col
 contraction is rebuilt as its convolution (conv.py) and goes through the
 pipeline's own wafer-im2col, so its time includes the gather that copies B's
 columns inside the kernel's cache tiles. Each compiled kernel is checked
@@ -34,7 +35,7 @@ from ..context import make_context
 from ..diagnostics import WaferError
 from ..passes.conv_algorithm import AUTO
 from ..passes.cpu_target import host, host_flags
-from .conv import Convolution, algorithm_of, tensor_type
+from .conv import BIAS, Convolution, algorithm_of, tensor_type
 from .database import KernelChoice, Measurement, cpu_key
 from .signature import ContractionSignature
 
@@ -147,7 +148,7 @@ class ContractionBench:
         batch = (signature.batch,) if signature.batch > 1 else ()
         a = rng.standard_normal(batch + (signature.m, signature.k), dtype=np.float32)
         b = rng.standard_normal(batch + (signature.k, signature.n), dtype=np.float32)
-        self.expected = a @ b
+        self.expected = np.maximum(a @ b + BIAS, 0)  # see _matmul_text
         self.weights = b if signature.b_constant else None
         self.arguments = (a,) if signature.b_constant else (a, b)
         self.text = _matmul_text(signature)
@@ -173,19 +174,32 @@ def _check(result: np.ndarray, expected: np.ndarray, depth: int, what: str, of: 
 
 
 def _matmul_text(signature: ContractionSignature) -> str:
-    """The contraction alone; a weight B is a placeholder constant that `_with_weights` fills."""
+    """The contraction and what a layer's contraction is followed by, a bias
+    along N and a ReLU, which the kernel's tiles let fuse into its loops or
+    not; a weight B is a placeholder constant that `_with_weights` fills."""
     batch = [signature.batch] if signature.batch > 1 else []
     a, b, c = (tensor_type(batch + shape) for shape in ([signature.m, signature.k], [signature.k, signature.n],
                                                         [signature.m, signature.n]))
     op = "linalg.batch_matmul" if batch else "linalg.matmul"
     args = f"%a: {a}" if signature.b_constant else f"%a: {a}, %b: {b}"
     weights = f"  %b = arith.constant dense<0.0> : {b}\n" if signature.b_constant else ""
+    dims = ", ".join(f"d{i}" for i in range(len(batch) + 2))
+    identity, along_n = f"affine_map<({dims}) -> ({dims})>", f"affine_map<({dims}) -> (d{len(batch) + 1})>"
+    parallel = ", ".join(['"parallel"'] * (len(batch) + 2))
     return (f"func.func @forward({args}) -> {c} {{\n{weights}"
+            f"  %bias = arith.constant dense<{BIAS}> : tensor<{signature.n}xf32>\n"
             f"  %zero = arith.constant 0.0 : f32\n"
             f"  %e = tensor.empty() : {c}\n"
             f"  %f = linalg.fill ins(%zero : f32) outs(%e : {c}) -> {c}\n"
             f"  %r = {op} ins(%a, %b : {a}, {b}) outs(%f : {c}) -> {c}\n"
-            f"  return %r : {c}\n}}\n")
+            f"  %y = linalg.generic {{indexing_maps = [{identity}, {along_n}, {identity}], "
+            f"iterator_types = [{parallel}]}} ins(%r, %bias : {c}, tensor<{signature.n}xf32>) outs(%e : {c}) {{\n"
+            f"  ^bb0(%in: f32, %add: f32, %unused: f32):\n"
+            f"    %sum = arith.addf %in, %add : f32\n"
+            f"    %relu = arith.maximumf %sum, %zero : f32\n"
+            f"    linalg.yield %relu : f32\n"
+            f"  }} -> {c}\n"
+            f"  return %y : {c}\n}}\n")
 
 
 def _with_weights(module: ir.Module, weights: np.ndarray) -> None:
