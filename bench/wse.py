@@ -4,7 +4,7 @@ and the simulator's own speed.
     python bench/wse.py [--sizes 4096,8192,16384,32768,65536] [--regions full,750x750]
                         [--models mlp,lenet] [--machines small,wse2] [--batch 1]
                         [--zoo resnet18,gpt2] [--modes pipelined,whole-wafer] [--precisions fp32,fp16]
-                        [--contexts 127,1023] [--search SECONDS]
+                        [--contexts 127,1023] [--search SECONDS [--search-modes pipelined,whole-wafer,auto]]
 
 Everything is timing only: `estimate()` costs the compiled program from its IR,
 with no input data, so full-wafer GEMMs take well under a second each. A case
@@ -211,14 +211,17 @@ def decode_table(contexts: list[int], modes: list[str], precisions: list[str], r
 
 def search_table(models: list[str], modes: list[str], budget_s: float) -> None:
     """Cycles of the zoo placed by wse-place's coarse model, and by the records
-    of a placement search on the simulator (`wafer tune --target wse`)."""
+    of a placement search on the simulator (`wafer tune --target wse`). Mode
+    "auto" searches both modes and keeps the one with fewer cycles per
+    inference in steady state (a pipeline's stage time): its row gives those,
+    untuned as `mode="auto"` places with no records (pipelined where it fits)."""
     import tempfile
 
     from zoo import build
 
     print(f"\n(e) placement search on wse2, batch 1, fp32, {budget_s:.0f} s budget per row "
-          "(cycles: untuned -> tuned)")
-    header = f"{'model':16} {'mode':12} {'search s':>8} {'regions':>7} {'untuned':>14} {'tuned':>14} {'speedup':>7}"
+          "(cycles: untuned -> tuned; auto: cycles per inference)")
+    header = f"{'model':16} {'mode':22} {'search s':>8} {'regions':>7} {'untuned':>14} {'tuned':>14} {'speedup':>7}"
     print_header(header)
     for name in models:
         model, inputs = build(name, 1)
@@ -234,10 +237,16 @@ def search_table(models: list[str], modes: list[str], budget_s: float) -> None:
                     tuned = wafer.compile(model, inputs, target="wse", machine="wse2", mode=mode,
                                           tuning=database).estimate()
                 except wafer.WaferError as err:
-                    print(f"{name:16} {mode:12} {time.perf_counter() - start:8.1f}  {first_error_line(err)[:90]}")
+                    print(f"{name:16} {mode:22} {time.perf_counter() - start:8.1f}  {first_error_line(err)[:90]}")
                     continue
-            print(f"{name:16} {mode:12} {seconds:8.1f} {len(results):>7} {untuned.cycles:14,.0f} "
-                  f"{tuned.cycles:14,.0f} {untuned.cycles / tuned.cycles:6.2f}x", flush=True)
+            if mode == "auto":
+                kept = min((r for r in results if r.period is not None), key=lambda r: r.period).mode
+                label, before, after = f"auto -> {kept}", untuned.period_cycles, tuned.period_cycles
+                regions = sum(len(r.regions) for r in results)
+            else:
+                label, before, after, regions = mode, untuned.cycles, tuned.cycles, len(results)
+            print(f"{name:16} {label:22} {seconds:8.1f} {regions:>7} {before:14,.0f} {after:14,.0f} "
+                  f"{before / after:6.2f}x", flush=True)
 
 
 def simulator_table(runs: list[SimulatorRun]) -> None:
@@ -263,6 +272,8 @@ def main() -> None:
     parser.add_argument("--contexts", default="127,1023", help="KV-cache lengths of the decode table ('' to skip)")
     parser.add_argument("--search", type=float, default=0.0, metavar="SECONDS",
                         help="also search the zoo's placements, this budget per model and mode (default: 0, skip)")
+    parser.add_argument("--search-modes", default="pipelined,whole-wafer,auto",
+                        help="the placement search's modes (auto: both, keeping the faster)")
     args = parser.parse_args()
     runs: list[SimulatorRun] = []
     start = time.perf_counter()
@@ -277,7 +288,7 @@ def main() -> None:
     if args.zoo:
         zoo_table(args.zoo.split(","), args.modes.split(","), precisions, runs)
         if args.search:
-            search_table(args.zoo.split(","), args.modes.split(","), args.search)
+            search_table(args.zoo.split(","), args.search_modes.split(","), args.search)
     simulator_table(runs)
     print(f"\nbenchmark wall time: {time.perf_counter() - start:.1f} s")
 

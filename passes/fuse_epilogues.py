@@ -49,7 +49,7 @@ class FuseEpilogues(WaferPass):
     def apply(self, module: ir.Operation) -> None:
         fused = []
         for loop in find_ops(module, lambda op: op.name == "scf.forall" and len(op.results) == 1):
-            tiling = _tiling(loop.opview)
+            tiling = static_tiling(loop.opview)
             epilogue = _epilogue(loop.opview, tiling) if tiling is not None else None
             if epilogue is not None:
                 consumer, reshapes, box = epilogue
@@ -172,7 +172,7 @@ def _reads_per_tile(indexing: ir.AffineMap, value: ir.Value) -> bool:
     return all(dim is not None or extent == 1 for dim, extent in zip(map_dims(indexing), shape))
 
 
-def _tiling(loop: ir.OpView) -> Tiling | None:
+def static_tiling(loop: ir.OpView) -> Tiling | None:
     """The loop's one `parallel_insert_slice`, if its tiles cover the result exactly."""
     inserts = list(loop.regions[0].blocks[0].operations)[-1].regions[0].blocks[0].operations
     if len(inserts) != 1 or len(loop.operands) != 1:  # dynamic bounds are operands too

@@ -31,8 +31,8 @@ MAX_K_STEP = 4 * K_UNROLL
 
 
 def ragged_split(contraction: Contraction, kernel: Kernel) -> tuple[int, int] | None:
-    """The loop and the extent at which `contraction` splits into whole register
-    blocks and a remainder, if its N (else its M) is ragged, or into whole
+    """The loop and the extent at which `contraction` splits into whole cache
+    tiles and a remainder, if its N (else its M) is ragged, or into whole
     k-unroll steps and a remainder, if its K has no step up to `MAX_K_STEP`
     (the remainder accumulates into the first part's sums); None otherwise.
 
@@ -40,10 +40,13 @@ def ragged_split(contraction: Contraction, kernel: Kernel) -> tuple[int, int] | 
     copied into a padded packed buffer and back, and each cache tile gets
     dynamic sizes, whose zero fills and copies of B's columns run as scalar
     loops (a 55x55 image's 1x1 conv ran 2.2x slower than a 56x56 one's).
-    Split, the whole blocks keep static tiles and C and A in place; the
-    remainder (fewer than mr rows or nr columns) is a small contraction of its
-    own, whose register block fits it (see `choose_kernel`). N goes first; the
-    whole-block part's M is split next, when it is matched again.
+    Split, the whole tiles keep static sizes and C and A in place; the
+    remainder (less than a cache tile) is a small contraction of its own,
+    whose register block fits it (see `choose_kernel`). Split at whole
+    register blocks instead, the first part's last cache tile would be
+    ragged, and wafer-fuse-epilogues fuses a consumer (the convolution's
+    ReLU, see wafer-split-epilogues) only into static tiles. N goes first;
+    the whole-tile part's M is split next, when it is matched again.
 
     A dim of fewer than `MIN_TILES` cache tiles stays whole: a remainder would
     read the other operand once more (all of B, for a few rows of M) and run
@@ -53,7 +56,7 @@ def ragged_split(contraction: Contraction, kernel: Kernel) -> tuple[int, int] | 
         dim = contraction.primary[role]
         extent = contraction.extents[dim]
         if extent % block and math.ceil(extent / block) > MIN_TILES * tile:
-            return dim, extent - extent % block
+            return dim, extent - extent % (block * tile if role == "n" else block)
     dim = contraction.primary["k"]
     if kernel.kc > MAX_K_STEP:
         return dim, contraction.extents[dim] - contraction.extents[dim] % K_UNROLL

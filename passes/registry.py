@@ -25,6 +25,7 @@ _PASSES: dict[str, str] = {
     "wafer-decompose-attention": "decompose_attention:DecomposeAttention",
     "wafer-fuse": "fuse:Fuse",
     "wafer-fuse-epilogues": "fuse_epilogues:FuseEpilogues",
+    "wafer-split-epilogues": "split_epilogues:SplitEpilogues",
     "wafer-share-kernels": "share_kernels:ShareKernels",
     "wafer-hoist-broadcast-compute": "hoist_broadcast_compute:HoistBroadcastCompute",
     "wafer-direct-conv": "direct_conv:DirectConv",

@@ -167,8 +167,8 @@ class CpuPipeline(Configurable):
             *([("pack", self._pack_matmul())] if self.pack else []),
             (
                 "fuse",
-                "wafer-plane-sums,func.func(linalg-fuse-elementwise-ops),wafer-hoist-broadcast-compute,wafer-split-asserts,func.func(canonicalize,cse),"
-                "wafer-fuse-epilogues,"
+                "wafer-plane-sums,func.func(linalg-fuse-elementwise-ops),wafer-hoist-broadcast-compute,wafer-split-asserts,"
+                "wafer-split-epilogues,func.func(canonicalize,cse),wafer-fuse-epilogues,"
                 + (f"wafer-vectorize-pooling{self._on_machine}," if self.vectorize else "")
                 + f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)",
             ),

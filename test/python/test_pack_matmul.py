@@ -433,13 +433,14 @@ def test_pipeline_k_block_zero_packs_operands_whole():
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("m,n,k,parts", [
-    (8, 2000, 64, ["8x1984x64", "8x16x64"]),  # ragged N over 8 tiles of 4 blocks
+    (8, 2000, 64, ["8x1920x64", "8x80x64"]),  # ragged N over 8 tiles of 4 blocks: 15 whole tiles
     (603, 256, 96, ["600x256x96", "3x"]),  # ragged M over 8 tiles of 8 blocks
-    (603, 2001, 48, ["600x1984x48", "3x", "600x17x48"]),  # both
+    (603, 2001, 48, ["600x1920x48", "3x", "600x81x48"]),  # both
 ])
 def test_ragged_edges_split_off(threads, m, n, k, parts):
     """M or N past one cache tile and not whole register blocks: the remainder is a
-    contraction of its own, the whole blocks keep static tiles (issue 13)."""
+    contraction of its own, the whole blocks keep static tiles (issue 13); a
+    ragged N splits at whole cache tiles, where an epilogue can join the loop."""
     import torch
 
     torch.manual_seed(0)
@@ -499,7 +500,8 @@ def test_a_padded_accumulator_is_not_unpacked(tmp_path, threads, model, inputs, 
 def test_pointwise_convolution_reads_its_input_as_columns(threads, batch, size):
     """A 1x1, stride-1 convolution's columns are its input itself (no im2col copy):
     the cache tiles stay whole 56-pixel rows, so the ReLU6 after it fuses per
-    tile; 55x55's 3025 pixels split off 17 as before."""
+    tile; 55x55's 3025 pixels split off 81 (23 whole cache tiles), and the
+    ReLU6 joins those tiles too."""
     import torch
 
     torch.manual_seed(0)
@@ -511,7 +513,8 @@ def test_pointwise_convolution_reads_its_input_as_columns(threads, batch, size):
         assert_strategy(compiled, "cache tile 96x224")
         assert any(s.startswith("epilogue") for s in strategies), strategies
     else:
-        assert_strategy(compiled, f"packed matmul 96x{batch * 3008}x24")
+        assert_strategy(compiled, f"packed matmul 96x{batch * 2944}x24")
+    assert any(s.startswith("epilogue") for s in strategies), strategies
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -555,17 +558,19 @@ def test_oriented_convolution_bias_added_after_its_sums(tmp_path, threads):
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("batch", [1, 2])
 def test_ragged_image_convolutions_split_off(threads, batch):
-    """SqueezeNet's 55x55 images: 3025 pixels are 94 panels of 32 and 17 pixels split off."""
+    """SqueezeNet's 55x55 images: 3025 pixels are 23 cache tiles of 128 and 81
+    pixels split off; the first convolution's ReLU joins the whole tiles."""
     import torch
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(16, 64, 1), torch.nn.ReLU(), torch.nn.Conv2d(64, 16, 3, padding=1))
     compiled = compile_checked(model.eval(), (torch.randn(batch, 16, 55, 55),), threads=threads, machine="avx512",
                                winograd=False)
-    whole, rest = batch * 3008, batch * 17  # per image; the strategies count all images' columns
+    whole, rest = batch * 2944, batch * 81  # per image; the strategies count all images' columns
     for filters, k in ((64, 16), (16, 576)):
         assert_strategy(compiled, f"packed matmul {filters}x{whole}x{k}")
         assert_strategy(compiled, f"packed matmul {filters}x{rest}x{k}")
+    assert_strategy(compiled, "epilogue cmpf, select per 1x64x128 tile")
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -640,3 +645,26 @@ def test_convolution_columns_packed_once_per_tile_under_all_filters(threads):
     compiled = compile_checked(model, (torch.randn(1, 16, 30, 30),), threads=threads, machine="avx512")
     assert_strategy(compiled, "packed matmul 128x900x144: register block 8x32, k unroll 8, cache tile 128x")
     assert not any("k block" in s for s in compiled.compile_report.strategies), compiled.compile_report.strategies
+
+
+class ConvRelu(torch.nn.Module):
+    def __init__(self, residual: bool):
+        super().__init__()
+        self.conv, self.residual = torch.nn.Conv2d(3, 16, 3, stride=2), residual
+
+    def forward(self, x, y):
+        z = self.conv(x)
+        return torch.relu(z + y if self.residual else z)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("residual", [False, True])
+def test_activation_of_a_split_convolution_joins_its_tiles(threads, residual):
+    """SqueezeNet's stem: 111x111 = 12321 output pixels split into whole cache
+    tiles and a remainder; the ReLU (after a residual add read whole) is
+    applied to each part, and joins the first part's tiles (wafer-split-epilogues)."""
+    torch.manual_seed(0)
+    inputs = (torch.randn(1, 3, 224, 224), torch.randn(1, 16, 111, 111))
+    compiled = compile_checked(ConvRelu(residual).eval(), inputs, threads=threads, machine="avx512")
+    assert_strategy(compiled, "packed matmul 16x12288x27")
+    assert_strategy(compiled, "epilogue ")
