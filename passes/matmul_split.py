@@ -32,20 +32,22 @@ MAX_K_STEP = 4 * K_UNROLL
 
 def ragged_split(contraction: Contraction, kernel: Kernel) -> tuple[int, int] | None:
     """The loop and the extent at which `contraction` splits into whole cache
-    tiles and a remainder, if its N (else its M) is ragged, or into whole
-    k-unroll steps and a remainder, if its K has no step up to `MAX_K_STEP`
-    (the remainder accumulates into the first part's sums); None otherwise.
+    tiles and a remainder, if its N is ragged, else into whole register
+    blocks and a remainder, if its M is, or into whole k-unroll steps and a
+    remainder, if its K has no step up to `MAX_K_STEP` (the remainder
+    accumulates into the first part's sums); None otherwise.
 
     Padded whole, a ragged contraction pays far more than its padding: C is
     copied into a padded packed buffer and back, and each cache tile gets
     dynamic sizes, whose zero fills and copies of B's columns run as scalar
     loops (a 55x55 image's 1x1 conv ran 2.2x slower than a 56x56 one's).
-    Split, the whole tiles keep static sizes and C and A in place; the
-    remainder (less than a cache tile) is a small contraction of its own,
-    whose register block fits it (see `choose_kernel`). Split at whole
-    register blocks instead, the first part's last cache tile would be
-    ragged, and wafer-fuse-epilogues fuses a consumer (the convolution's
-    ReLU, see wafer-split-epilogues) only into static tiles. N goes first;
+    Split, the whole blocks keep static tiles and C and A in place; the
+    remainder is a small contraction of its own, whose register block fits
+    it (see `choose_kernel`). N splits at whole cache tiles, so that the
+    first part's last tile is not ragged either: wafer-fuse-epilogues fuses
+    a consumer (a convolution's ReLU, see wafer-split-epilogues) only into
+    static tiles. M splits at whole blocks: its remainder (up to a cache
+    tile of rows otherwise) runs the slower short-M kernel. N goes first;
     the whole-tile part's M is split next, when it is matched again.
 
     A dim of fewer than `MIN_TILES` cache tiles stays whole: a remainder would
