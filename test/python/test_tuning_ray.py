@@ -10,7 +10,8 @@ import torch
 import wafer
 from wafer.passes.cpu_target import host, host_flags
 from wafer.tuning.database import TuningDatabase, cpu_key
-from wafer.tuning.measure import Job, Workload
+from wafer.tuning.conv import ALGORITHMS, Convolution
+from wafer.tuning.measure import AlgorithmJob, Job, Workload
 from wafer.tuning.ray_executor import RayExecutor
 from wafer.tuning.signature import ContractionSignature
 from wafer.tuning.space import default_choice, rank
@@ -62,6 +63,18 @@ def test_a_worker_of_another_cpu_refuses_the_job(local_ray):
     with pytest.raises(wafer.WaferError, match="not the tuned 'some other cpu': tune on identical machines"):
         executor.next_done()
     executor.close()
+
+
+def test_a_convolutions_algorithms_are_timed_as_a_ray_task(local_ray):
+    """The conv algorithm job goes through the same executor: the worker builds each
+    algorithm, checks it against numpy and times them all."""
+    conv = Convolution((1, 16, 10, 10), 8, (3, 3), (8, 8), (1, 1), (1, 1))
+    executor = RayExecutor(THREADS)
+    executor.submit(AlgorithmJob(conv, ALGORITHMS, THREADS, 0.2, cpu_key(host(), host_flags())))
+    _, times = executor.next_done()
+    executor.close()
+    assert tuple(times.ms) == ALGORITHMS and all(ms > 0 for ms in times.ms.values())
+    assert times.default in ALGORITHMS
 
 
 def _measured(path) -> dict:
