@@ -13,10 +13,6 @@ from .linalg_builders import iterator_types_attr
 from .linalg_queries import indexing_maps
 from .pass_base import WaferPass, find_ops
 
-# A part may be split again (N, then M): one round per level.
-_ROUNDS = 3
-
-
 @dataclass(frozen=True)
 class Piece:
     """A static box of a tensor: per dim, its offset and size."""
@@ -27,8 +23,8 @@ class Piece:
 
 @dataclass(frozen=True)
 class SplitResult:
-    """A tensor made of two parts' results: `whole` (the first part's result
-    inserted into `init`) with the `rest` inserted after it."""
+    """A tensor made of two parts' results: `first` inserted into `init` at
+    `first_box` (the `inner` insert), then `rest` at `rest_box` (`outer`)."""
 
     first: ir.Value
     first_box: Piece
@@ -42,7 +38,7 @@ class SplitResult:
 @dataclass(frozen=True)
 class SplitEpilogues(WaferPass):
     """Apply an elementwise consumer of a split contraction's result to each
-    part's result, so that it can join each part's loops.
+    part's result, so that it can join the first part's loop.
 
     wafer-pack-matmul splits a contraction whose M or N is ragged
     (SqueezeNet's 111x111 and 55x55 maps) into parts whose results are
@@ -52,11 +48,11 @@ class SplitEpilogues(WaferPass):
     the two parts' boxes tile the tensor, the consumer is its only user and
     the first part is an `scf.forall` of static tiles, the consumer is
     applied to each part's result; the first part's piece then fuses into
-    that loop's tiles (wafer-fuse-epilogues). The
-    pieces go into the tensor both parts started from (where it has the
-    result's type), so that each is written where its part was computed,
-    in place. The second part's init is read from that tensor too (its box
-    is outside the first part's). A consumer that reads the tensor
+    that loop's tiles (wafer-fuse-epilogues). The pieces go into the tensor
+    both parts started from (where it has the result's type), so that each
+    is written where its part was computed, in place; the second part's
+    init becomes a copy of that tensor's slice (see
+    `_read_rest_init_before_first`). A consumer that reads the tensor
     through an expand_shape (a convolution's NCHW view of [channels,
     pixels]) is applied in the tensor's own shape: its init and the inputs
     it reads whole are collapsed alike, and its other inputs may read only
@@ -67,10 +63,8 @@ class SplitEpilogues(WaferPass):
     summary = "Apply an elementwise consumer of a split contraction to each part's result"
 
     def apply(self, module: ir.Operation) -> None:
-        for _ in range(_ROUNDS):
-            consumers = [op.opview for op in find_ops(module, lambda op: op.name == "linalg.generic")]
-            if not [c for c in consumers if _distribute(c)]:
-                return
+        for consumer in find_ops(module, lambda op: op.name == "linalg.generic"):
+            _distribute(consumer.opview)  # its pieces read no split: they need no second look
 
 
 def _distribute(consumer: ir.OpView) -> bool:
