@@ -72,7 +72,8 @@ def touches_bools(op: ir.Operation) -> bool:
 def is_static_f32(op: ir.OpView) -> bool:
     """Are all of `op`'s operands f32 tensors of static shape?"""
     return all(
-        isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape and isinstance(v.type.element_type, ir.F32Type)
+        isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape
+        and isinstance(v.type.element_type, ir.F32Type)
         for v in op.operands
     )
 

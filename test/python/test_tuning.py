@@ -28,7 +28,7 @@ from wafer.tuning.database import TuningDatabase, cpu_key
 from wafer.tuning.executor import RAY_VERSION
 from wafer.tuning.measure import ContractionBench
 from wafer.tuning.signature import ContractionSignature
-from wafer.tuning.tuner import contractions
+from wafer.tuning.tuner import before_pack, contractions
 
 THREADS = 1
 MLP_CONTRACTIONS = 3  # its three linear layers
@@ -144,7 +144,8 @@ def test_a_convolution_is_benchmarked_with_its_gather(strided_conv):
     and its bench (the gather feeding the packed kernel, then a bias and a ReLU)
     computes what torch does."""
     model, inputs = strided_conv
-    (workload,) = contractions(import_model(model, inputs), CpuPipeline.from_keywords(threads=THREADS))
+    pipeline = CpuPipeline.from_keywords(threads=THREADS)
+    (workload,) = contractions(before_pack(import_model(model, inputs), pipeline), pipeline)
     assert workload.conv == Convolution((1, 3, 19, 23), 64, (3, 3), (7, 19), (2, 1), (3, 2))
     assert (workload.signature.n, workload.signature.k, workload.signature.row) == (133, 27, 19)
     bench = ContractionBench(workload)

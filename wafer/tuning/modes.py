@@ -19,6 +19,10 @@ from .database import ModeDatabase
 from .placement import ROUNDS, PlacementResult, search_placement
 
 
+# A ModeResult's reason when Ctrl-C cut its search short: no mode is recorded then.
+INTERRUPTED = "interrupted"
+
+
 @dataclass(frozen=True)
 class ModeResult:
     """One mode's searched regions and tuned cycles per inference, or why the model does not fit it."""
@@ -44,16 +48,15 @@ def search_modes(model, example_inputs, budget_s: float = 60, database: str = "w
         except WaferError as err:
             results.append(ModeResult(mode, [], None, str(err).removeprefix("error: ").splitlines()[0]))
             continue
+        if search.interrupted:  # the rectangles so far are recorded; the mode is not chosen on half a search
+            return results + [ModeResult(mode, search.results, None, INTERRUPTED)]
         keys = search.model, search.fabric
         results.append(ModeResult(mode, search.results,
                                   _period(model, example_inputs, database, machine, mode, precision)))
-        if search.interrupted:
-            break
-    periods = {r.mode: r.period for r in results if r.period is not None}
     if keys is None:
         raise WaferError(f"error: the model fits no placement mode on '{machine}': {results[0].reason}")
     model_key, fabric = keys
-    ModeDatabase(database, fabric).add(model_key, periods)
+    ModeDatabase(database, fabric).add(model_key, {r.mode: r.period for r in results if r.period is not None})
     return results
 
 

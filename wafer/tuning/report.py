@@ -5,7 +5,7 @@ searched rectangle and cycles."""
 from __future__ import annotations
 
 from .database import Placement
-from .modes import ModeResult
+from .modes import INTERRUPTED, ModeResult
 from .placement import PlacementResult
 from .tuner import AlgorithmResult, TuningResult
 
@@ -66,9 +66,11 @@ def mode_table(results: list[ModeResult]) -> str:
         lines.append(placement_table(result.regions) if result.regions else f"  does not fit: {result.reason}")
         lines.append("")
     fitting = [r for r in results if r.period is not None]
-    best = min(fitting, key=lambda r: r.period)
+    interrupted = any(r.reason == INTERRUPTED for r in results)
+    best = None if interrupted else min(fitting, key=lambda r: r.period)
     for result in results:
-        period = f"{result.period:,.0f} cycles per inference" if result.period is not None else "does not fit"
+        period = (f"{result.period:,.0f} cycles per inference" if result.period is not None
+                  else result.reason if result.reason == INTERRUPTED else "does not fit")
         lines.append(f"{result.mode:12} {period}" + ("  <- kept (mode='auto')" if result is best else ""))
     return "\n".join(lines)
 

@@ -143,10 +143,15 @@ def tune(model, example_inputs, budget_s: float = 60, database: str = "wafer-tun
                 bar.write("interrupted: the measurements so far are saved")
     finally:
         runner.close()
-    keys = {w.conv: w.conv.key(pipeline.thread_count()) for w in convs}
-    return ([AlgorithmResult(w.conv, db.conv_times(keys[w.conv])[1], db.conv_algorithm(keys[w.conv]),
-                             db.conv_times(keys[w.conv])[0], conv_results.get(w.conv, False)) for w in convs]
+    return ([_algorithm_result(w.conv, db, pipeline.thread_count(), conv_results.get(w.conv, False))
+             for w in convs]
             + [TuningResult(s, db.lookup(s), count) for s, count in results.items()])
+
+
+def _algorithm_result(conv: Convolution, db: TuningDatabase, threads: int, measured_now: bool) -> AlgorithmResult:
+    key = conv.key(threads)
+    default, times = db.conv_times(key)
+    return AlgorithmResult(conv, times, db.conv_algorithm(key), default, measured_now)
 
 
 def before_pack(module, pipeline: CpuPipeline):
@@ -163,11 +168,12 @@ def before_pack(module, pipeline: CpuPipeline):
 def convolutions(module, pipeline: CpuPipeline) -> list[ConvWorkload]:
     """The distinct convolutions of `module` (before the pack stage) wafer-im2col
     can compute, each with every algorithm that can, in order."""
-    winograd, direct = (cls.from_keywords(machine=pipeline.machine) for cls in (Winograd, DirectConv))
+    winograd, direct, im2col = (cls.from_keywords(machine=pipeline.machine)
+                                for cls in (Winograd, DirectConv, Im2col))
     workloads = {}
     for op in find_ops(module.operation, lambda op: op.name == "linalg.conv_2d_nchw_fchw"):
         conv = op.opview
-        if not Im2col().can_compute(conv) or not is_constant(conv.operands[1]):
+        if not im2col.can_compute(conv) or not is_constant(conv.operands[1]):
             continue
         algorithms = tuple(name for name, takes in (
             ("winograd", pipeline.winograd and winograd.can_compute(conv)),

@@ -3,6 +3,7 @@ auto searches both modes and records the faster for the model; wse-place's
 `mode=auto` takes that record, else pipelined where the model fits side by
 side, else whole-wafer."""
 
+import dataclasses
 import json
 
 import pytest
@@ -96,3 +97,25 @@ def test_a_record_of_an_unknown_mode_is_a_malformed_database(tmp_path):
     model, x = build("mlp")
     with pytest.raises(wafer.WaferError, match="malformed tuning database .*unknown placement mode 'sideways'"):
         wafer.compile(model, (x,), target="wse", machine="small", mode="auto", tuning=str(database))
+
+
+def test_an_interrupted_search_records_no_mode(tmp_path, monkeypatch):
+    """Ctrl-C in the first mode's search: its rectangles are kept, but no mode is
+    chosen on half a search, and the table says so."""
+    from wafer.tuning import modes
+    from wafer.tuning.report import mode_table
+
+    search = modes.search_placement
+
+    def interrupted(*args, **keywords):
+        return dataclasses.replace(search(*args, **keywords), interrupted=True)
+
+    monkeypatch.setattr(modes, "search_placement", interrupted)
+    model, x = build("mlp")
+    database = tmp_path / "db.json"
+    (result,) = search_modes(model, (x,), budget_s=5, database=str(database), machine="small", rounds=1,
+                             progress=False)
+    assert (result.mode, result.period, result.reason) == ("pipelined", None, modes.INTERRUPTED)
+    data = json.loads(database.read_text())
+    assert "small 32x32 pipelined" in data["wse"] and "wse_modes" not in data
+    assert "interrupted" in mode_table([result]) and "kept" not in mode_table([result])
