@@ -26,8 +26,8 @@ from torch_mlir import ir
 from torch_mlir.dialects import linalg, tensor
 
 from .cpu_target import TargetedPass
-from .kernel_defaults import CACHE_TILE, K_UNROLL
 from .im2col import SWAP
+from .kernel_defaults import CACHE_TILE, K_UNROLL
 from .linalg_builders import multiply_accumulate
 from .matmul_contraction import Contraction, match_contraction
 from .matmul_plan import choose_kernel

@@ -67,10 +67,10 @@ class SplitEpilogues(WaferPass):
             _distribute(consumer.opview)  # its pieces read no split: they need no second look
 
 
-def _distribute(consumer: ir.OpView) -> bool:
+def _distribute(consumer: ir.OpView) -> None:
     """Rewrite `consumer` over the parts of the split result it reads, if it reads one."""
     if not _plain_elementwise(consumer):
-        return False
+        return
     n_inputs = len(consumer.operands) - 1
     maps = indexing_maps(consumer)
     identity = ir.AffineMap.get_identity(maps[-1].n_dims)
@@ -90,8 +90,7 @@ def _distribute(consumer: ir.OpView) -> bool:
         if collapsed is None:
             continue
         _rewrite(consumer, position, reshape, groups, collapsed, split)
-        return True
-    return False
+        return
 
 
 def _from_static_tiles(value: ir.Value) -> bool:
@@ -116,10 +115,13 @@ def _plain_elementwise(op: ir.OpView) -> bool:
                                            for inner in body.operations)
 
 
-def _static_box(insert: ir.OpView) -> Piece | None:
-    if any(s != 1 for s in insert.static_strides) or len(insert.operands) != 2:  # dynamic offsets are operands
+def _static_box(slice_op: ir.OpView) -> Piece | None:
+    """The box an extract_slice reads or an insert_slice writes, if static and unit-stride."""
+    offsets, sizes = list(slice_op.static_offsets), list(slice_op.static_sizes)
+    if any(s != 1 for s in slice_op.static_strides) or ir.ShapedType.get_dynamic_stride_or_offset() in offsets \
+            or ir.ShapedType.get_dynamic_size() in sizes:
         return None
-    return Piece(tuple(insert.static_offsets), tuple(insert.static_sizes))
+    return Piece(tuple(offsets), tuple(sizes))
 
 
 def _split_result(value: ir.Value) -> SplitResult | None:
@@ -178,11 +180,11 @@ def _collapsed_maps(maps: list[ir.AffineMap], groups: list[list[int]], split: in
 def _rewrite(consumer: ir.OpView, position: int, reshape: ir.OpView | None, groups: list[list[int]],
              maps: list[ir.AffineMap], split: SplitResult) -> None:
     n_inputs = len(consumer.operands) - 1
-    identity = ir.AffineMap.get_identity(indexing_maps(consumer)[-1].n_dims)
+    original = indexing_maps(consumer)
+    identity = ir.AffineMap.get_identity(original[-1].n_dims)
     with ir.InsertionPoint(consumer), consumer.location:
-        inputs = list(consumer.operands)[:n_inputs]
-        operands = [_whole(v, reshape, groups) if i != position and indexing_maps(consumer)[i] == identity else v
-                    for i, v in enumerate(inputs)]
+        operands = [_whole(v, reshape, groups) if i != position and original[i] == identity else v
+                    for i, v in enumerate(list(consumer.operands)[:n_inputs])]
         init = _whole(consumer.operands[n_inputs], reshape, groups)
         # The parts' own init, where it can hold the result: each piece then goes
         # back where its part was computed, in place, with no copy.
@@ -271,7 +273,7 @@ def _read_rest_init_before_first(split: SplitResult) -> None:
     its box in place, would make bufferization copy all of it."""
     for use in list(split.inner.results[0].uses):
         reader = use.owner
-        if reader.name != "tensor.extract_slice" or _static_box_of_extract(reader) != split.rest_box:
+        if reader.name != "tensor.extract_slice" or _static_box(reader) != split.rest_box:
             continue
         owner = split.init.owner
         after = ir.InsertionPoint.after(owner) if isinstance(owner, ir.OpView) else \
@@ -282,9 +284,3 @@ def _read_rest_init_before_first(split: SplitResult) -> None:
             copy = linalg.copy(piece, outs=[empty.result])
         reader.results[0].replace_all_uses_with(copy)
         reader.operation.erase()
-
-
-def _static_box_of_extract(extract: ir.OpView) -> Piece | None:
-    if any(s != 1 for s in extract.static_strides) or len(extract.operands) != 1:
-        return None
-    return Piece(tuple(extract.static_offsets), tuple(extract.static_sizes))

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from ..diagnostics import WaferError
 from ..pass_pipeline import check_pipeline
-from ..passes.conv_algorithm import check_conv_algorithm
+from ..passes.conv_algorithm import AUTO, check_conv_algorithm
 from ..passes.cpu_target import resolve
 from ..passes.kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL
 from ..passes.pass_base import Configurable, OptionError, check_tuning_path
@@ -72,7 +72,7 @@ class CpuPipeline(Configurable):
     pack: bool = True
     winograd: bool = True
     direct_conv: bool = True
-    conv_algorithm: str = "auto"
+    conv_algorithm: str = AUTO
     depthwise_conv: bool = True
     orient: bool = True
     register_tile: tuple[int, ...] = ()

@@ -473,9 +473,11 @@ def _random_array(shape, dtype, rng):
 
 def _reference_threads(options: dict) -> int:
     """The threads the compiled code runs on, which the reference it is timed
-    against gets too: eager on all cores against --threads 1 read a 1024^3
-    matmul that ran level with torch as 1.9x behind."""
-    return options["threads"] or os.cpu_count() or 1
+    against gets too: eager on all cores against --threads 1 read a 196x2304x256
+    matmul that ran level with torch at one thread each as 1.86x behind."""
+    from ..pipelines.cpu import CpuPipeline
+
+    return CpuPipeline.from_keywords(**options).thread_count()
 
 
 def _threads_text(threads: int) -> str:

@@ -100,17 +100,12 @@ def measure(job: Job | AlgorithmJob) -> Measurement | AlgorithmTimes:
 def _time_algorithms(job: AlgorithmJob) -> AlgorithmTimes:
     """Each algorithm of `job.conv`, called in turn. The passes' own pick is
     compiled first (with no option): it is the default and needs no second build."""
-    rng = np.random.default_rng(0)
-    image = rng.standard_normal(job.conv.image, dtype=np.float32)
-    weights = rng.standard_normal(job.conv.weight_shape, dtype=np.float32)
-    expected = job.conv.reference(image, weights)
+    image, weights, expected = _conv_case(job.conv, np.random.default_rng(0))
     calls, default = {}, None
     for algorithm in (AUTO, *job.algorithms):
         if algorithm in calls:
             continue
-        module = parse_module(job.conv.module_text(), make_context())
-        _with_weights(module, weights)
-        executable = compile_module(module, "cpu", threads=job.threads, conv_algorithm=algorithm)
+        executable = _build(job.conv.module_text(), weights, job.threads, conv_algorithm=algorithm)
         taken = algorithm_of(executable.compile_report.strategies)
         if algorithm == AUTO:
             default = taken
@@ -139,9 +134,7 @@ class ContractionBench:
         signature, conv = workload.signature, workload.conv
         rng = np.random.default_rng(seed)
         if conv is not None:
-            image = rng.standard_normal(conv.image, dtype=np.float32)
-            self.weights = rng.standard_normal(conv.weight_shape, dtype=np.float32)
-            self.expected = conv.reference(image, self.weights)
+            image, self.weights, self.expected = _conv_case(conv, rng)
             self.arguments = (image,)
             self.text = conv.module_text()
             return
@@ -156,14 +149,26 @@ class ContractionBench:
     def compile(self, choice: KernelChoice) -> Callable[[], np.ndarray]:
         """A call of the kernel `choice` gives, checked once against numpy."""
         signature = self.workload.signature
-        module = parse_module(self.text, make_context())
-        if self.weights is not None:
-            _with_weights(module, self.weights)
         im2col = {"conv_algorithm": "im2col"} if self.workload.conv is not None else {}
-        executable = compile_module(module, "cpu", threads=signature.threads, **choice.options(), **im2col)
+        executable = _build(self.text, self.weights, signature.threads, **choice.options(), **im2col)
         _check(executable.forward(*self.arguments), self.expected, signature.k,
                f"the kernel '{choice.describe()}'", signature.describe())
         return lambda: executable.forward(*self.arguments)
+
+
+def _conv_case(conv: Convolution, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A random image and weights for `conv`, and what its benchmark computes from them."""
+    image = rng.standard_normal(conv.image, dtype=np.float32)
+    weights = rng.standard_normal(conv.weight_shape, dtype=np.float32)
+    return image, weights, conv.reference(image, weights)
+
+
+def _build(text: str, weights: np.ndarray | None, threads: int, **options):
+    """The cpu executable of a benchmark's module text, its placeholder weight filled."""
+    module = parse_module(text, make_context())
+    if weights is not None:
+        _with_weights(module, weights)
+    return compile_module(module, "cpu", threads=threads, **options)
 
 
 def _check(result: np.ndarray, expected: np.ndarray, depth: int, what: str, of: str) -> None:
