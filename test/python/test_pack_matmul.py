@@ -12,7 +12,7 @@ from linalg_programs import MATMUL
 from torch_reference import compile_checked
 
 import wafer
-from wafer.passes.matmul_plan import block_rows
+from wafer.passes.matmul_plan import block_rows, whole_panels
 
 # C = A W^T + bias, relu: the weights [N, K] as wafer-fold-transpose leaves them.
 LINEAR = """
@@ -623,6 +623,32 @@ def test_block_rows_pad_m_least(m, mr_max, rows):
     """The register block's rows: M itself when short, else the full block or one
     row fewer, whichever pads M less (the full block on ties)."""
     assert block_rows(m, mr_max) == rows
+
+
+@pytest.mark.parametrize("m,n,nr,lanes,accumulators,block", [
+    (32, 784, 32, 16, 16, (16, 16)),  # 28x28 pixels: 49 panels of 16, not 24.5 of 32
+    (24, 784, 32, 16, 16, (12, 16)),  # 12 rows keep M whole, where 13 would pad it
+    (40, 784, 32, 16, 16, (10, 16)),
+    (17, 784, 32, 16, 16, (9, 16)),  # no row count divides 17: the one that pads least
+    (64, 720, 64, 16, 24, (8, 48)),  # the widest narrower block that divides N
+    (200, 200, 16, 8, 8, (8, 8)),  # AVX2: 25 panels of one vector
+    (576, 196, 32, 16, 16, None),  # 14x14 pixels: no multiple of 16 divides 196
+    (64, 49, 32, 16, 16, None)])
+def test_whole_panels_for_an_n_the_register_block_leaves_ragged(m, n, nr, lanes, accumulators, block):
+    """The narrower register block whose panels tile N exactly, with rows that
+    keep the accumulators (down to half of them where that keeps M whole)."""
+    assert whole_panels(m, n, nr, lanes, accumulators) == block
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_28x28_images_pointwise_convolution_in_whole_panels(threads):
+    """MobileNet-v2's 192->32 projection at 28x28: 784 pixels are whole 16-wide
+    panels, so the tiles are static and the ReLU6 joins them."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(192, 32, 1), torch.nn.ReLU6()).eval()
+    compiled = compile_checked(model, (torch.randn(1, 192, 28, 28),), threads=threads, machine="avx512")
+    assert_strategy(compiled, "packed matmul 32x784x192: register block 16x16")
+    assert_strategy(compiled, "epilogue ")
 
 
 @pytest.mark.parametrize("threads", [1, 2])
