@@ -72,8 +72,8 @@ def saving(model: torch.nn.Module, x: torch.Tensor) -> float:
     for op in find_ops(module.operation, lambda op: True):
         contraction = match_contraction(op.opview)
         if contraction is not None:
-            before = padded_work(contraction, cpu.register_tile, cpu.lanes)
-            after = padded_work(swapped(contraction), cpu.register_tile, cpu.lanes)
+            before = padded_work(contraction, cpu)
+            after = padded_work(swapped(contraction), cpu)
             return 100 * (before - after) / before
     return 0.0
 

@@ -52,7 +52,7 @@ def _k_step(k: int, limit: int) -> int:
     return step if step > 1 or k == 1 else next(d for d in range(2, k + 1) if k % d == 0)
 
 
-def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], lanes: int, k_unroll: int,
+def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], cpu: CpuTarget, k_unroll: int,
                   cache_tile: tuple[int, int], parallel_flops: int, row: int = 0) -> Kernel:
     """Keep the register tile's mr*nr/lanes accumulators busy whatever M is.
 
@@ -64,10 +64,12 @@ def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], lane
     kc divides K so every tile is static.
     """
     m, n, k = contraction.mnk
+    lanes = cpu.lanes
     mr_max, nr_default = register_tile
-    mr = block_rows(m, mr_max)
+    vectors = max(1, nr_default // lanes)
+    mr = block_rows(m, mr_max, min(2 * mr_max, (cpu.vector_registers - vectors - 1) // vectors))
     accumulators = mr_max * nr_default
-    nr = max(lanes, min(accumulators // mr // lanes * lanes, math.ceil(n / lanes) * lanes))
+    nr = max(lanes, min(max(accumulators // mr, nr_default) // lanes * lanes, math.ceil(n / lanes) * lanes))
     if m > mr_max and n % nr:
         mr, nr = whole_panels(m, n, nr, lanes, accumulators // lanes) or (mr, nr)
     kc = _k_step(k, k_unroll)
@@ -78,18 +80,26 @@ def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], lane
     return Kernel(mr, nr, kc, tm, tn, 2 * math.prod(contraction.extents) >= parallel_flops)
 
 
-def block_rows(m: int, mr_max: int) -> int:
+def block_rows(m: int, mr_max: int, most: int = 0) -> int:
     """The register block's rows for an M of `m`: M itself up to `mr_max`, else
     `mr_max` or, where it pads M less, one row fewer (7 for a 7x7 image's 49 or a
-    14x14 one's 196 pixels, which 8 pads by 7 and 4 rows).
+    14x14 one's 196 pixels, which 8 pads by 7 and 4 rows); where both pad M but
+    a taller block of up to `most` rows (what the registers hold at the
+    block's width, up to twice its rows) divides it, the tallest such: 13
+    rows for a 13x13 image's 169 pixels, 11 for a 55x55 one's 3025.
 
     A padded M is packed with zeros on every call, and its padding rows are
-    computed; a whole M is read in place. One row fewer keeps most of the
-    accumulators (7 of 8 rows), where fewer would leave the FMAs' latency exposed.
+    computed; padded C is a slice, which the epilogue does not fuse through.
+    A whole M is read in place. One row fewer keeps most of the accumulators
+    (7 of 8 rows), where fewer would leave the FMAs' latency exposed.
     """
     if m <= mr_max:
         return m
-    return min(range(mr_max, mr_max * 3 // 4, -1), key=lambda rows: (-m % rows, -rows))
+    near = range(mr_max, mr_max * 3 // 4, -1)
+    taller = [rows for rows in range(most, mr_max, -1) if m % rows == 0]
+    if taller and all(m % rows for rows in near):
+        return taller[0]
+    return min(near, key=lambda rows: (-m % rows, -rows))
 
 
 def whole_panels(m: int, n: int, nr: int, lanes: int, accumulators: int) -> tuple[int, int] | None:
@@ -102,8 +112,7 @@ def whole_panels(m: int, n: int, nr: int, lanes: int, accumulators: int) -> tupl
     cache tile gets dynamic sizes, B's columns are zero-filled and copied
     before they are packed, and the epilogue (a convolution's bias and
     ReLU) cannot fuse into the ragged tile. A 28x28 image's 784 pixels are
-    24.5 panels of 32 but 49 of 16: MobileNet-v2's 192->32 1x1 convolution
-    there ran 1.5x faster as 16x16 blocks than as ragged 8x32 ones.
+    24.5 panels of 32 but 49 of 16.
     """
     for narrow in range(nr - lanes, 0, -lanes):
         if n % narrow == 0:
@@ -218,7 +227,7 @@ def plan_kernel(contraction: Contraction, choice: KernelChoice, cpu: CpuTarget, 
     packed per cache tile (see `packs_b_per_tile`); else a B packed at run time goes in
     K blocks, and any other deep K is looped over in blocks inside the cache tiles.
     `threads` 0 keeps the choice's cache tile rows (see `rows_reusing_weights`)."""
-    kernel = choose_kernel(contraction, choice.register_tile, cpu.lanes, choice.k_unroll, choice.cache_tile,
+    kernel = choose_kernel(contraction, choice.register_tile, cpu, choice.k_unroll, choice.cache_tile,
                            parallel_flops, row)
     if contraction.constant[1] and threads:
         kernel = rows_reusing_weights(kernel, contraction, cpu, threads if kernel.parallel else 1)

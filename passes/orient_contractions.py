@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import linalg, tensor
 
-from .cpu_target import TargetedPass
+from .cpu_target import CpuTarget, TargetedPass
 from .im2col import SWAP
 from .kernel_defaults import CACHE_TILE, K_UNROLL
 from .linalg_builders import multiply_accumulate
@@ -45,9 +45,9 @@ def swapped(contraction: Contraction) -> Contraction:
     return Contraction(contraction.op, roles, contraction.extents, [b, a, c], primary, contraction.constant[::-1])
 
 
-def padded_work(contraction: Contraction, register_tile: tuple[int, int], lanes: int) -> int:
+def padded_work(contraction: Contraction, cpu: CpuTarget) -> int:
     """Multiply-adds of the packed kernel, M and N rounded up to its register block."""
-    kernel = choose_kernel(contraction, register_tile, lanes, K_UNROLL, CACHE_TILE, math.inf)
+    kernel = choose_kernel(contraction, cpu.register_tile, cpu, K_UNROLL, CACHE_TILE, math.inf)
     m, n, k = contraction.mnk
     others = math.prod(contraction.extents) // (m * n * k)
     return others * math.ceil(m / kernel.mr) * kernel.mr * math.ceil(n / kernel.nr) * kernel.nr * k
@@ -84,7 +84,7 @@ class OrientContractions(TargetedPass):
                 swap = ir.BoolAttr(op.attributes[SWAP]).value
                 del op.attributes[SWAP]
             else:
-                before, after = (padded_work(c, self.cpu.register_tile, self.cpu.lanes) for c in (contraction, other))
+                before, after = (padded_work(c, self.cpu) for c in (contraction, other))
                 swap = before - after > self.transpose_cost * math.prod(op.operands[2].type.shape)
             if swap:
                 _rebuild(other)

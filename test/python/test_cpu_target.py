@@ -92,12 +92,12 @@ def test_examples_match_pytorch_on_each_preset(name, machine):
     report = compiled.compile_report
     assert report.machine.startswith(f"{machine}: {PRESETS[machine].vector_bits}-bit vectors")
     target = PRESETS[machine]
-    mr, nr = target.register_tile
     blocks = [tuple(map(int, re.search(r"register block (\d+)x(\d+)", s).groups()))
               for s in report.strategies if s.startswith("packed matmul")]
     assert blocks
-    for rows, columns in blocks:  # a short M trades rows for columns, never more accumulators
-        assert rows <= mr and columns % target.lanes == 0 and rows * columns <= mr * nr, (rows, columns)
+    for rows, columns in blocks:  # the accumulators, a row of B and a broadcast fit the registers
+        vectors = columns // target.lanes
+        assert columns % target.lanes == 0 and rows * vectors + vectors + 1 <= target.vector_registers, (rows, columns)
 
 
 @pytest.mark.parametrize("machine", ["sse", "neon"])

@@ -183,10 +183,11 @@ def test_im2col_convolution_matches_pytorch(stride, padding, shape):
 
 def test_small_matmul_stays_serial():
     """Below parallel-flops the cache tiles are a serial loop even with threads.
-    100 rows are 13 register blocks: two balanced tiles of 7 (56 rows), not 8 and 5."""
+    100 rows are 10 register blocks of 10 (blocks of 8 or 7 would pad M): two
+    balanced tiles of 5 (50 rows), not 6 and 4."""
     exe = wafer.compile_mlir(MATMUL.format(m=100, n=300, k=50), threads=2)
     assert exe.compile_report.stages[-1].ops_after["omp.parallel"] == 0
-    assert_strategy(exe, "cache tile 56x128, serial")
+    assert_strategy(exe, "register block 10x32, k unroll 5, cache tile 50x128, serial")
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -434,8 +435,8 @@ def test_pipeline_k_block_zero_packs_operands_whole():
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("m,n,k,parts", [
     (8, 2000, 64, ["8x1920x64", "8x80x64"]),  # ragged N over 8 tiles of 4 blocks: 15 whole tiles
-    (603, 256, 96, ["600x256x96", "3x"]),  # ragged M over 8 tiles of 8 blocks
-    (603, 2001, 48, ["600x1920x48", "3x", "600x81x48"]),  # both
+    (547, 256, 96, ["544x256x96", "3x"]),  # ragged M (a prime) over 8 tiles of 8 blocks
+    (547, 2001, 48, ["544x1920x48", "3x", "544x81x48"]),  # both
 ])
 def test_ragged_edges_split_off(threads, m, n, k, parts):
     """M or N past one cache tile and not whole register blocks: the remainder is a
@@ -623,6 +624,26 @@ def test_block_rows_pad_m_least(m, mr_max, rows):
     """The register block's rows: M itself when short, else the full block or one
     row fewer, whichever pads M less (the full block on ties)."""
     assert block_rows(m, mr_max) == rows
+
+
+@pytest.mark.parametrize("m,most,rows", [
+    (169, 14, 13), (3025, 14, 11), (729, 14, 9), (169, 12, 7),  # 13x13 needs 13 rows, or pads
+    (196, 14, 7), (64, 14, 8),  # the usual block divides M: it stays
+    (17, 14, 7)])  # nothing divides a prime: the block that pads least
+def test_taller_block_rows_where_they_divide_m(m, most, rows):
+    """Where the full block and one row fewer both pad M, a taller block the
+    registers hold (up to `most` rows) that divides M takes its place."""
+    assert block_rows(m, 8, most) == rows
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_13x13_images_pixels_in_blocks_of_13_rows(threads):
+    """SqueezeNet's last 3x3 expands: 169 pixels are 13 blocks of 13 rows (26
+    of the 32 registers accumulate), not 25 blocks of 7 with the last padded."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(64, 256, 3, padding=1), torch.nn.ReLU()).eval()
+    compiled = compile_checked(model, (torch.randn(1, 64, 13, 13),), threads=threads, machine="avx512")
+    assert_strategy(compiled, "packed matmul 169x256x576: register block 13x32")
 
 
 @pytest.mark.parametrize("m,n,nr,lanes,accumulators,block", [
