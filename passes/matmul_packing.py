@@ -12,6 +12,7 @@ from torch_mlir.dialects.transform import structured, vector
 
 from .linalg_builders import is_constant, largest_divisor, pad_high, reassociation
 from .matmul_contraction import Contraction, in_parallel_loop
+from .matmul_gathers import IM2COL_ROW
 from .matmul_plan import Kernel
 from .pass_base import find_ops
 from .transform_script import match_tagged, tag, transform_script
@@ -81,23 +82,37 @@ def read_rows_in_place(module: ir.Operation, names: set[str]) -> None:
     read the next word, but costs a pass over A (FFN2 of a transformer layer
     at batch 32: its 32 MB input, 3% of the call). Expanded to [M/mr, mr, K]
     instead, each k step broadcasts mr words from mr rows, which LLVM loads
-    straight from them as before. Weights stay packed: that pack is free.
+    straight from them as before. An A stored K-major (an oriented 1x1
+    convolution's image, [K][pixels]) expands to [K, M/mr, mr]: each k step
+    broadcasts mr neighbouring words of one row, where its pack copied them
+    a few words at a time. Weights stay packed: that pack is free.
     """
     for op in find_ops(module, lambda op: PACKED in op.attributes
                        and ir.StringAttr(op.attributes[PACKED]).value in names):
         pack = op.operands[0].owner
-        if _reshapes_in_place(pack) and not is_constant(pack.operands[0]):
+        permuted = not _packs_im2col_columns(pack)  # those are gathered straight into panels
+        if _reshapes_in_place(pack, permuted=permuted) and not is_constant(pack.operands[0]):
             _read_in_place(op.opview, 0)
             pack.operation.erase()  # each contraction has packs of its own
 
 
-def _reshapes_in_place(pack: ir.OpView, padded: bool = False) -> bool:
-    """A `linalg.pack` without outer permutation, and without padding unless
-    `padded`: a reshape of its source (padded to whole tiles) holds the same
-    tiles, split the other way round. The source must be static: the
+def _packs_im2col_columns(pack: ir.OpView) -> bool:
+    """Whether `pack` packs the collapsed columns of a wafer-im2col gather."""
+    collapse = pack.operands[0].owner if isinstance(pack, ir.OpView) else None
+    if not (isinstance(collapse, ir.OpView) and collapse.name == "tensor.collapse_shape"):
+        return False
+    gather = collapse.operands[0].owner
+    return isinstance(gather, ir.OpView) and IM2COL_ROW in gather.attributes
+
+
+def _reshapes_in_place(pack: ir.OpView, padded: bool = False, permuted: bool = False) -> bool:
+    """A `linalg.pack` without padding unless `padded`, and without outer
+    permutation unless `permuted`: a reshape of its source (padded to whole
+    tiles) holds the same tiles, split the other way round (and, permuted,
+    its outer dims in the source's order). The source must be static: the
     reshape's sizes are its dims over the tiles."""
     return (isinstance(pack, ir.OpView) and pack.name == "linalg.pack" and (padded or len(pack.operands) == 2)
-            and not pack.outer_dims_perm and pack.operands[0].type.has_static_shape)
+            and (permuted or not pack.outer_dims_perm) and pack.operands[0].type.has_static_shape)
 
 
 def _read_in_place(op: ir.OpView, index: int) -> tuple[list[list[int]], ir.Type]:
@@ -116,7 +131,9 @@ def _read_in_place(op: ir.OpView, index: int) -> tuple[list[list[int]], ir.Type]
         shape += split
     maps = list(op.attributes["indexing_maps"])
     packed_map = ir.AffineMapAttr(maps[index]).value
-    outer, inner = list(packed_map.results)[:len(groups)], list(packed_map.results)[len(groups):]
+    packed_outer, inner = list(packed_map.results)[:len(groups)], list(packed_map.results)[len(groups):]
+    order = list(pack.outer_dims_perm) if pack.outer_dims_perm else list(range(len(groups)))  # packed dim i: source dim order[i]
+    outer = [packed_outer[order.index(dim)] for dim in range(len(groups))]
     exprs = [e for dim, o in enumerate(outer) for e in ([o, inner[positions.index(dim)]] if dim in positions else [o])]
     maps[index] = ir.AffineMapAttr.get(ir.AffineMap.get(packed_map.n_dims, 0, exprs))
     expanded_type = ir.RankedTensorType.get(shape, source.type.element_type)

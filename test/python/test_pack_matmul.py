@@ -391,6 +391,24 @@ def test_rows_of_a_read_in_place(threads, m, k, n):
     np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("channels,filters,size,in_place,panels", [
+    (576, 96, 14, "1x576x28x7", "1x28x576x7"),  # 196 pixels in blocks of 7 rows
+    (960, 160, 7, "1x960x7x7", "1x7x960x7")])
+def test_an_oriented_pointwise_convolution_reads_its_image_in_place(
+        tmp_path, threads, channels, filters, size, in_place, panels):
+    """MobileNet-v2's late projections, oriented (pixels as rows): A is the image
+    [K][pixels], read in place as [K, pixels/mr, mr] (a k step's mr pixels are
+    neighbours in one row) instead of packed into [pixels/mr][K][mr] panels."""
+    torch.manual_seed(0)
+    model = torch.nn.Conv2d(channels, filters, 1).eval()
+    compiled = compile_checked(model, (torch.randn(1, channels, size, size),), threads=threads, machine="avx512",
+                               dump_ir=str(tmp_path))
+    assert_strategy(compiled, f"oriented {size * size}x{filters}x{channels}")
+    packed = (tmp_path / "03-pack.mlir").read_text()
+    assert f"tensor<{in_place}xf32>" in packed and f"tensor<{panels}xf32>" not in packed
+
+
 TWO_PRODUCTS_OF_ONE_A = """
 func.func @forward(%a: tensor<16x64xf32>, %b: tensor<64x32xf32>, %c: tensor<64x32xf32>) -> (tensor<16x32xf32>, tensor<16x32xf32>) {
   %zero = arith.constant 0.0 : f32
