@@ -21,7 +21,12 @@ IM2COL_ROW = "wafer.im2col_row"  # on an im2col gather (wafer-im2col): its outpu
 
 def im2col_gather(contraction: Contraction) -> ir.OpView | None:
     """The wafer-im2col gather whose columns are B, if any."""
-    source = contraction.op.operands[1].owner
+    return gathered_by(contraction.op.operands[1])
+
+
+def gathered_by(columns: ir.Value) -> ir.OpView | None:
+    """The wafer-im2col gather that `columns` is the collapsed columns of, if any."""
+    source = columns.owner
     if isinstance(source, ir.OpView) and source.name == "tensor.collapse_shape":
         gather = source.operands[0].owner
         if isinstance(gather, ir.OpView) and IM2COL_ROW in gather.attributes:
@@ -227,13 +232,10 @@ def _gathered_columns(pack: ir.OpView) -> ir.OpView | None:
     """The im2col gather whose collapsed columns `pack` packs into [images][panels][K][nr]
     panels (a cache tile's, or whole images'), when its windows are copied by
     `gather_into_panels`."""
-    collapse = pack.operands[0].owner
     if len(pack.operands) != 2 or list(pack.outer_dims_perm or []) != [0, 2, 1]:
         return None
-    if not isinstance(collapse, ir.OpView) or collapse.name != "tensor.collapse_shape":
-        return None
-    gather = collapse.operands[0].owner
-    if not isinstance(gather, ir.OpView) or IM2COL_ROW not in gather.attributes:
+    gather = gathered_by(pack.operands[0])
+    if gather is None:
         return None
     if list(pack.inner_dims_pos) != [2] or panel_chunk(gather, list(pack.static_inner_tiles)[0]) is None:
         return None

@@ -12,7 +12,7 @@ from torch_mlir.dialects.transform import structured, vector
 
 from .linalg_builders import is_constant, largest_divisor, pad_high, reassociation
 from .matmul_contraction import Contraction, in_parallel_loop
-from .matmul_gathers import IM2COL_ROW
+from .matmul_gathers import gathered_by
 from .matmul_plan import Kernel
 from .pass_base import find_ops
 from .transform_script import match_tagged, tag, transform_script
@@ -90,19 +90,12 @@ def read_rows_in_place(module: ir.Operation, names: set[str]) -> None:
     for op in find_ops(module, lambda op: PACKED in op.attributes
                        and ir.StringAttr(op.attributes[PACKED]).value in names):
         pack = op.operands[0].owner
-        permuted = not _packs_im2col_columns(pack)  # those are gathered straight into panels
-        if _reshapes_in_place(pack, permuted=permuted) and not is_constant(pack.operands[0]):
-            _read_in_place(op.opview, 0)
-            pack.operation.erase()  # each contraction has packs of its own
-
-
-def _packs_im2col_columns(pack: ir.OpView) -> bool:
-    """Whether `pack` packs the collapsed columns of a wafer-im2col gather."""
-    collapse = pack.operands[0].owner if isinstance(pack, ir.OpView) else None
-    if not (isinstance(collapse, ir.OpView) and collapse.name == "tensor.collapse_shape"):
-        return False
-    gather = collapse.operands[0].owner
-    return isinstance(gather, ir.OpView) and IM2COL_ROW in gather.attributes
+        if not _reshapes_in_place(pack, permuted=True) or is_constant(pack.operands[0]):
+            continue
+        if pack.outer_dims_perm and gathered_by(pack.operands[0]) is not None:
+            continue  # im2col columns: gather_into_panels copies them straight into the panels
+        _read_in_place(op.opview, 0)
+        pack.operation.erase()  # each contraction has packs of its own
 
 
 def _reshapes_in_place(pack: ir.OpView, padded: bool = False, permuted: bool = False) -> bool:
@@ -132,7 +125,8 @@ def _read_in_place(op: ir.OpView, index: int) -> tuple[list[list[int]], ir.Type]
     maps = list(op.attributes["indexing_maps"])
     packed_map = ir.AffineMapAttr(maps[index]).value
     packed_outer, inner = list(packed_map.results)[:len(groups)], list(packed_map.results)[len(groups):]
-    order = list(pack.outer_dims_perm) if pack.outer_dims_perm else list(range(len(groups)))  # packed dim i: source dim order[i]
+    # Packed outer dim i is source dim order[i].
+    order = list(pack.outer_dims_perm) if pack.outer_dims_perm else list(range(len(groups)))
     outer = [packed_outer[order.index(dim)] for dim in range(len(groups))]
     exprs = [e for dim, o in enumerate(outer) for e in ([o, inner[positions.index(dim)]] if dim in positions else [o])]
     maps[index] = ir.AffineMapAttr.get(ir.AffineMap.get(packed_map.n_dims, 0, exprs))
