@@ -46,6 +46,11 @@ class CpuTarget:
         candidates on the host)."""
         return self.vector_registers // 4, 2 * self.lanes
 
+    def rows_in_registers(self, vectors: int) -> int:
+        """The most rows of a register block `vectors` wide whose accumulators,
+        one row of B's vectors and A's broadcast fit the vector registers."""
+        return (self.vector_registers - vectors - 1) // vectors
+
     def describe(self) -> str:
         return (f"{self.name}: {self.vector_bits}-bit vectors, {self.vector_registers} registers, "
                 f"L1d {self.l1d_bytes // 1024} KB, L2 {self.l2_bytes // 1024} KB")

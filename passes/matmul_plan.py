@@ -67,7 +67,7 @@ def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], cpu:
     lanes = cpu.lanes
     mr_max, nr_default = register_tile
     vectors = max(1, nr_default // lanes)
-    mr = block_rows(m, mr_max, min(2 * mr_max, (cpu.vector_registers - vectors - 1) // vectors))
+    mr = block_rows(m, mr_max, min(2 * mr_max, cpu.rows_in_registers(vectors)))
     accumulators = mr_max * nr_default
     nr = max(lanes, min(max(accumulators // mr, nr_default) // lanes * lanes, math.ceil(n / lanes) * lanes))
     if m > mr_max and n % nr:
@@ -99,7 +99,12 @@ def block_rows(m: int, mr_max: int, most: int = 0) -> int:
     taller = [rows for rows in range(most, mr_max, -1) if m % rows == 0]
     if taller and all(m % rows for rows in near):
         return taller[0]
-    return min(near, key=lambda rows: (-m % rows, -rows))
+    return _padding_least(m, near)
+
+
+def _padding_least(m: int, candidates: range) -> int:
+    """The row count among `candidates` that pads M least, the tallest on ties."""
+    return min(candidates, key=lambda rows: (-m % rows, -rows))
 
 
 def whole_panels(m: int, n: int, nr: int, lanes: int, accumulators: int) -> tuple[int, int] | None:
@@ -117,8 +122,7 @@ def whole_panels(m: int, n: int, nr: int, lanes: int, accumulators: int) -> tupl
     for narrow in range(nr - lanes, 0, -lanes):
         if n % narrow == 0:
             most = accumulators // (narrow // lanes)
-            rows = min(range(most, max(most // 2, 1) - 1, -1), key=lambda r: (-m % r, -r))
-            return rows, narrow
+            return _padding_least(m, range(most, max(most // 2, 1) - 1, -1)), narrow
     return None
 
 

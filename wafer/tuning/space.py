@@ -43,9 +43,8 @@ def register_tiles(cpu: CpuTarget) -> list[tuple[int, int]]:
     broadcast fit the vector registers, with at least a quarter of them accumulating."""
     tiles = []
     for vectors in range(1, MAX_B_VECTORS + 1):
-        for mr in range(1, cpu.vector_registers):
-            accumulators = mr * vectors
-            if accumulators + vectors + 1 <= cpu.vector_registers and 4 * accumulators >= cpu.vector_registers:
+        for mr in range(1, cpu.rows_in_registers(vectors) + 1):
+            if 4 * mr * vectors >= cpu.vector_registers:
                 tiles.append((mr, vectors * cpu.lanes))
     return tiles
 
