@@ -107,7 +107,7 @@ def _flops(conv: ir.OpView) -> int:
 
 
 @dataclass(frozen=True)
-class _Window:
+class Window:
     """Which input rows and columns each output reads: the unpadded input's
     height and width, the zero padding before it, strides, dilations, filter size."""
 
@@ -122,6 +122,11 @@ class _Window:
         """The filter rows that read input, not padding, for output row `row` (None: every row)."""
         return [i for i in range(self.kernel[0]) if row is None
                 or 0 <= row * self.stride[0] + i * self.dilation[0] - self.pad[0] < self.height]
+
+    def column_taps(self, column: int) -> list[int]:
+        """The filter columns that read input, not padding, for output column `column`."""
+        return [j for j in range(self.kernel[1])
+                if 0 <= column * self.stride[1] + j * self.dilation[1] - self.pad[1] < self.width]
 
     def runs(self) -> list[tuple[int, int]]:
         """Per filter column, (shift, parity): for output columns first, first + 1, ...
@@ -164,7 +169,7 @@ class _Columns:
         return ", ".join(parts)
 
 
-def _columns(window: _Window, ow: int, lanes: int, block: int, overlap: bool) -> _Columns:
+def _columns(window: Window, ow: int, lanes: int, block: int, overlap: bool) -> _Columns:
     """Whole vectors along the row (or, in a row narrower than a vector when pieces may
     overlap, the widest power of two that fits), then the rest: a vector overlapping
     the one before, or a ragged remainder; interior pieces loop in blocks."""
@@ -184,9 +189,9 @@ def _columns(window: _Window, ow: int, lanes: int, block: int, overlap: bool) ->
                     [p for p in others if p[0] >= start])
 
 
-def _unpadded(x: ir.Value, padding: float) -> tuple[ir.Value, tuple[int, int]]:
-    """The input before its `tensor.pad` of H and W with `padding`, if it has one,
-    and the rows and columns of padding before it; else (x, (0, 0))."""
+def unpadded(x: ir.Value, padding: float, spatial: tuple[int, int] = (2, 3)) -> tuple[ir.Value, tuple[int, int]]:
+    """The input before its `tensor.pad` of H and W (dims `spatial`) with `padding`,
+    if it has one, and the rows and columns of padding before it; else (x, (0, 0))."""
     pad = x.owner
     if not (isinstance(pad, ir.OpView) and pad.name == "tensor.pad" and not pad.low and not pad.high):
         return x, (0, 0)
@@ -194,9 +199,10 @@ def _unpadded(x: ir.Value, padding: float) -> tuple[ir.Value, tuple[int, int]]:
     value = list(pad.regions[0].blocks[0].operations)[-1].operands[0].owner
     same = (isinstance(value, ir.OpView) and value.name == "arith.constant"
             and isinstance(value.attributes["value"], ir.FloatAttr) and value.attributes["value"].value == padding)
-    if not same or low[:2] != [0, 0] or high[:2] != [0, 0]:
+    others = [d for d in range(len(low)) if d not in spatial]
+    if not same or any(low[d] or high[d] for d in others):
         return x, (0, 0)
-    return pad.operands[0], (low[2], low[3])
+    return pad.operands[0], (low[spatial[0]], low[spatial[1]])
 
 
 def _bias(init: ir.Value) -> Callable[[ir.Value], ir.Value] | None:
@@ -217,10 +223,10 @@ def _rewrite(conv: ir.OpView, x: ir.Value, w: ir.Value | None, kernel: tuple[int
     a sum of products (`padding` 0), without one (max pooling, `padding` -inf) a maximum."""
     n, c, oh, ow = init.type.shape
     kh, kw = kernel
-    source, pad = _unpadded(x, padding)
+    source, pad = unpadded(x, padding)
     _, _, height, width = source.type.shape
     stride, dilation = int_list(conv.attributes["strides"]), int_list(conv.attributes["dilations"])
-    window = _Window(height, width, pad, tuple(stride), tuple(dilation), (kh, kw))
+    window = Window(height, width, pad, tuple(stride), tuple(dilation), (kh, kw))
     with ir.InsertionPoint(conv), conv.location:
         bias = _bias(init)
         dest = tensor.EmptyOp([n, c, oh, ow], init.type.element_type).result if bias else init
@@ -259,7 +265,7 @@ class _Plane:
     """What one (image, channel) iteration reads: the input plane, the channel's
     weights broadcast to each piece width (none when pooling), and its bias, if known."""
 
-    def __init__(self, x: ir.Value, image: ir.Value, channel: ir.Value, window: _Window, weights: ir.Value | None,
+    def __init__(self, x: ir.Value, image: ir.Value, channel: ir.Value, window: Window, weights: ir.Value | None,
                  bias: ir.Value | None, widths: set[int], padding: float):
         self.x, self.image, self.channel, self.window = x, image, channel, window
         f32 = x.type.element_type

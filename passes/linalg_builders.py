@@ -126,9 +126,13 @@ def _static_or_dynamic(values: list[ir.Value]) -> tuple[list[ir.Value], list[int
 
 def pad_high(value: ir.Value, high: list[int], padding: ir.Value) -> ir.Value:
     """`value` with `high[d]` more elements of `padding` at the end of each dim d."""
-    shape = [size + extra for size, extra in zip(value.type.shape, high)]
-    pad = tensor.PadOp(ir.RankedTensorType.get(shape, value.type.element_type), value, [], [],
-                       [0] * len(shape), high)
+    return pad_value(value, [0] * len(high), high, padding)
+
+
+def pad_value(value: ir.Value, low: list[int], high: list[int], padding: ir.Value) -> ir.Value:
+    """`value` with `low[d]` elements of `padding` before each dim d and `high[d]` after."""
+    shape = [size + before + after for size, before, after in zip(value.type.shape, low, high)]
+    pad = tensor.PadOp(ir.RankedTensorType.get(shape, value.type.element_type), value, [], [], low, high)
     block = pad.region.blocks.append(*[ir.IndexType.get()] * len(shape))
     with ir.InsertionPoint(block):
         tensor.YieldOp(padding)
@@ -149,18 +153,22 @@ def parallel_insert(value: ir.Value, dest: ir.Value, offsets: list[ir.Value], si
 
 
 def generic_like(op: ir.Operation, inputs: list[ir.Value], input_maps: list[ir.Attribute],
-                 args: list[ir.Value | None]) -> tuple[ir.Operation, ir.Block]:
-    """A linalg.generic like `op` (its outputs, attributes and result types), built
-    before it, that reads `inputs` through `input_maps`, and its empty body block.
-    `args` are `op`'s block arguments in the new block's order, None for a new
-    input's: each is replaced by its new argument (linalg wants one per operand)."""
+                 args: list[ir.Value | None], outputs: list[ir.Value] | None = None,
+                 output_maps: list[ir.Attribute] | None = None) -> tuple[ir.Operation, ir.Block]:
+    """A linalg.generic like `op` (its outputs, attributes and result types, or
+    `outputs` through `output_maps`), built before it, that reads `inputs`
+    through `input_maps`, and its empty body block. `args` are `op`'s block
+    arguments in the new block's order, None for a new input's: each is
+    replaced by its new argument (linalg wants one per operand)."""
     n_inputs, n_outputs = ir.DenseI32ArrayAttr(op.attributes["operandSegmentSizes"])
-    outputs, maps = list(op.operands)[n_inputs:], list(op.attributes["indexing_maps"])
+    maps = list(op.attributes["indexing_maps"])
+    if outputs is None:
+        outputs, output_maps = list(op.operands)[n_inputs:], maps[n_inputs:]
     attributes = {name: op.attributes[name] for name in op.attributes}
-    attributes["indexing_maps"] = ir.ArrayAttr.get(input_maps + maps[n_inputs:])
+    attributes["indexing_maps"] = ir.ArrayAttr.get(input_maps + output_maps)
     attributes["operandSegmentSizes"] = ir.DenseI32ArrayAttr.get([len(inputs), n_outputs])
     with ir.InsertionPoint(op), op.location:
-        generic = ir.Operation.create("linalg.generic", results=[r.type for r in op.results],
+        generic = ir.Operation.create("linalg.generic", results=[v.type for v in outputs],
                                       operands=inputs + outputs, attributes=attributes, regions=1)
     operands = inputs + outputs
     types = [ir.ShapedType(v.type).element_type if a is None else a.type for a, v in zip(args, operands)]
@@ -205,10 +213,15 @@ def without_unread_inputs(op: ir.Operation) -> ir.Operation:
 
 def _move_body(op: ir.Operation, generic: ir.Operation, block: ir.Block) -> None:
     """Move `op`'s body into `block` of `generic`, which replaces `op`."""
-    for inner in list(op.regions[0].blocks[0].operations):
-        inner.detach_from_parent()
-        block.append(inner)
+    move_body(op, block)
     for old, new in zip(op.results, generic.results):
         old.replace_all_uses_with(new)
     op.erase()
+
+
+def move_body(op: ir.Operation, block: ir.Block) -> None:
+    """Move the ops of `op`'s body into `block` (whose arguments replaced its own)."""
+    for inner in list(op.regions[0].blocks[0].operations):
+        inner.detach_from_parent()
+        block.append(inner)
 

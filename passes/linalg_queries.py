@@ -36,6 +36,13 @@ def reduces_rows(op: ir.Operation) -> bool:
     return PARALLEL in kinds and REDUCTION in kinds
 
 
+def computes_math(op: ir.Operation) -> bool:
+    """Whether a linalg op's body computes a math function or a division: what
+    LLVM's loop vectorizer leaves scalar, and what a polynomial expands."""
+    return any(inner.name == "arith.divf" or inner.name.startswith("math.")
+               for inner in op.regions[0].blocks[0].operations)
+
+
 def reduction_dims(op: ir.Operation) -> list[int]:
     return [d for d, kind in enumerate(iterator_types(op)) if kind == REDUCTION]
 

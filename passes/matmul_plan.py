@@ -75,8 +75,7 @@ def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], cpu:
     kc = _k_step(k, k_unroll)
     tm = _balanced(max(1, min(cache_tile[0] // mr, math.ceil(m / mr))), math.ceil(m / mr))
     tn = _balanced(max(1, min(cache_tile[1] // nr, math.ceil(n / nr))), math.ceil(n / nr))
-    if row:
-        tn = _row_aligned(tn, nr, n, row)
+    tn = _row_aligned(tn, nr, n, row) if row else _whole_tiles(tn, math.ceil(n / nr))
     return Kernel(mr, nr, kc, tm, tn, 2 * math.prod(contraction.extents) >= parallel_flops)
 
 
@@ -131,6 +130,16 @@ def _balanced(tile: int, blocks: int) -> int:
     does: 12 blocks in tiles of 8 become two of 6, not 8 and a ragged 4, so every
     tile is static (an epilogue can join the loop) and the threads share evenly."""
     return math.ceil(blocks / math.ceil(blocks / tile))
+
+
+def _whole_tiles(tile: int, blocks: int) -> int:
+    """`tile` blocks per tile where they divide `blocks`; else the divisor of
+    `blocks` nearest it, from half it to twice it: 9 panels in tiles of 5 and 4
+    are one tile of 9 (a ragged tile keeps the epilogue out of the loop)."""
+    divisors = [d for d in range(max(1, tile // 2), 2 * tile + 1) if blocks % d == 0]
+    if blocks % tile == 0 or not divisors:
+        return tile
+    return min(divisors, key=lambda d: (abs(d - tile), -d))
 
 
 def k_blocked(kernel: Kernel, contraction: Contraction, limit: int) -> Kernel:

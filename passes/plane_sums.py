@@ -5,16 +5,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from torch_mlir import ir
-from torch_mlir.dialects import arith, linalg, tensor
+from torch_mlir.dialects import arith, linalg, scf, tensor
 
-from .linalg_builders import affine_maps, int_list, iterator_types_attr, reassociation
-from .pass_base import WaferPass, find_ops
+from .cpu_target import CpuTarget, TargetedPass
+from .linalg_builders import (
+    affine_maps,
+    extract_slice,
+    index_constant,
+    int_list,
+    iterator_types_attr,
+    largest_divisor,
+    parallel_insert,
+    read_vector,
+    reassociation,
+    scaled,
+    write_vector,
+)
+from .pass_base import find_ops
+from .serial_foralls import SERIAL
+from .transpose_motion import TO_NCHW, transpose_source
 
 REASSOC = "#arith.fastmath<reassoc>"
 
 
 @dataclass(frozen=True)
-class PlaneSums(WaferPass):
+class PlaneSums(TargetedPass):
     """Rewrite a `linalg.pooling_nchw_sum` whose window is its whole input plane
     (global average pooling: squeeze-excite's squeeze, a classifier's head) as a
     generic summing each flattened plane, its addition reassociable.
@@ -31,10 +46,17 @@ class PlaneSums(WaferPass):
     name = "wafer-plane-sums"
     summary = "Turn whole-plane sum pooling into a reassociable reduction over flattened planes"
 
+    parallel_elements: int = 1 << 17
+
     def apply(self, module: ir.Operation) -> None:
         for op in find_ops(module, lambda op: op.name == "linalg.pooling_nchw_sum"):
-            if _whole_planes(op.opview):
+            if not _whole_planes(op.opview):
+                continue
+            image = transpose_source(op.opview.inputs[0], TO_NCHW)
+            if image is None:
                 _rewrite(op.opview)
+            else:
+                _rewrite_channels_last(op.opview, image, self.cpu, self.parallel_elements)
 
 
 def _whole_planes(op: ir.OpView) -> bool:
@@ -68,6 +90,40 @@ def _rewrite(op: ir.OpView) -> None:
             total = arith.AddFOp(block.arguments[1], block.arguments[0], fastmath=ir.Attribute.parse(REASSOC))
             linalg.YieldOp([total.result])
         result = tensor.ExpandShapeOp(op.results[0].type, generic.results[0], reassociation([0], [1, 2, 3]), [],
+                                      static_output_shape=[n, c, 1, 1]).result
+    op.results[0].replace_all_uses_with(result)
+    op.operation.erase()
+
+
+def _rewrite_channels_last(op: ir.OpView, image: ir.Value, cpu: CpuTarget, parallel_elements: int) -> None:
+    """Sum NHWC `image` (the transpose to NCHW that `op` reads is not done): per
+    image and block of channels, one vector accumulator per vector of the
+    block, added to pixel by pixel, each pixel's channels read as vectors."""
+    n, h, w, c = image.type.shape
+    element = image.type.element_type
+    block = largest_divisor(c, 4 * cpu.lanes)
+    with ir.InsertionPoint(op), op.location:
+        pixels = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, h * w, c], element), image,
+                                        reassociation([0], [1, 2], [3])).result
+        sums = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, c], element), op.outputs[0],
+                                      reassociation([0], [1, 2, 3])).result
+        blocks = scf.ForallOp([0, 0], [n, c // block], [1, 1], [sums])
+        if n * h * w * c < parallel_elements:
+            blocks.operation.attributes[SERIAL] = ir.UnitAttr.get()
+        with ir.InsertionPoint(blocks.body):
+            index, channel_block = blocks.induction_variables
+            channel = scaled(channel_block, block)
+            zero = arith.ConstantOp(element, 0.0).result
+            start = read_vector(blocks.inner_iter_args[0], [index, channel], block, zero, True)
+            loop = scf.ForOp(index_constant(0), index_constant(h * w), index_constant(1), [start])
+            with ir.InsertionPoint(loop.body):
+                pixel = read_vector(pixels, [index, loop.induction_variable, channel], block, zero, True)
+                scf.YieldOp([arith.addf(loop.inner_iter_args[0], pixel)])
+            tile = extract_slice(blocks.inner_iter_args[0], [index, channel], [1, block])
+            tile = write_vector(loop.results[0], tile, [index_constant(0), index_constant(0)], True)
+            with ir.InsertionPoint(blocks.terminator().block):
+                parallel_insert(tile, blocks.inner_iter_args[0], [index, channel], [1, block])
+        result = tensor.ExpandShapeOp(op.results[0].type, blocks.results[0], reassociation([0], [1, 2, 3]), [],
                                       static_output_shape=[n, c, 1, 1]).result
     op.results[0].replace_all_uses_with(result)
     op.operation.erase()

@@ -11,7 +11,7 @@ from torch_mlir.dialects.transform import structured
 
 from .cpu_target import TargetedPass
 from .linalg_builders import generic_like, index_constant
-from .linalg_queries import PARALLEL, indexing_maps, is_projected_map, iterator_types, map_dims
+from .linalg_queries import PARALLEL, computes_math, indexing_maps, is_projected_map, iterator_types, map_dims
 from .pass_base import find_ops
 from .transform_script import match_tagged, tag, transform_script
 
@@ -87,11 +87,12 @@ class ScalarTileOperands(TargetedPass):
     def _row_tiles(self, op: ir.Operation) -> list[int] | None:
         """Tile sizes of one row, for an untiled elementwise op whose other
         inputs it reads by whole rows and that reads an input the same along
-        each row (none of its dims is the innermost loop), or whose rows are
-        not whole vectors and whose body computes a math function or a
-        division, which LLVM's loop vectorizer leaves scalar (a SiLU over
-        14-pixel rows, once a folded batch norm left it alone after its
-        convolution, ran 9x slower untiled); None for any other op."""
+        each row (none of its dims is the innermost loop), or whose body
+        computes a math function or a division, which LLVM's loop vectorizer
+        leaves scalar (a SiLU over 14-pixel rows, once a folded batch norm
+        left it alone after its convolution, ran 9x slower untiled; an NHWC
+        one's rows of channels are whole vectors, and were as scalar); None
+        for any other op."""
         if op.parent.name != "func.func" or not _is_elementwise(op):
             return None
         maps, shape = indexing_maps(op), op.results[0].type.shape
@@ -101,15 +102,9 @@ class ScalarTileOperands(TargetedPass):
         read = [[d for d in map_dims(m) if d is not None] for m in maps[:len(op.opview.inputs)]]
         if not all(dims[-1] == last for dims in read if last in dims):
             return None
-        if all(last in dims for dims in read) and (shape[last] % self.cpu.lanes == 0 or not _costly(op)):
+        if all(last in dims for dims in read) and not computes_math(op):
             return None
         return [1] * last + [0]
-
-
-def _costly(op: ir.Operation) -> bool:
-    """Whether `op`'s body computes a math function or a division."""
-    return any(inner.name == "arith.divf" or inner.name.startswith("math.")
-               for inner in op.regions[0].blocks[0].operations)
 
 
 def _is_elementwise(op: ir.Operation) -> bool:

@@ -34,6 +34,9 @@ class CpuPipeline(Configurable):
         winograd, direct, im2col or im2col-swapped (its contraction's
         operands swapped, see wafer-orient-contractions) for every
         convolution it can compute (passes/conv_algorithm.py).
+      channels-last: in the pack stage, compute 1x1 stride-1 and depthwise
+        convolutions and the elementwise ops between them in NHWC
+        (wafer-channels-last).
       depthwise-conv: in the pack stage, compute depthwise convolutions as
         vector stencils along output rows (wafer-depthwise-conv).
       orient: swap a contraction's operands where the packed kernel pads less
@@ -73,6 +76,7 @@ class CpuPipeline(Configurable):
     winograd: bool = True
     direct_conv: bool = True
     conv_algorithm: str = AUTO
+    channels_last: bool = True
     depthwise_conv: bool = True
     orient: bool = True
     register_tile: tuple[int, ...] = ()
@@ -167,7 +171,7 @@ class CpuPipeline(Configurable):
             *([("pack", self._pack_matmul())] if self.pack else []),
             (
                 "fuse",
-                "wafer-plane-sums,func.func(linalg-fuse-elementwise-ops),wafer-hoist-broadcast-compute,wafer-split-asserts,"
+                f"wafer-plane-sums{self._on_machine},func.func(linalg-fuse-elementwise-ops),wafer-hoist-broadcast-compute,wafer-split-asserts,"
                 "wafer-split-epilogues,func.func(canonicalize,cse),wafer-fuse-epilogues,"
                 + (f"wafer-vectorize-pooling{self._on_machine}," if self.vectorize else "")
                 + f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)",
@@ -225,7 +229,10 @@ class CpuPipeline(Configurable):
         direct = f"wafer-direct-conv{choice}," if self.direct_conv else ""
         depthwise = f"wafer-depthwise-conv{self._on_machine}," if self.depthwise_conv else ""
         orient = f",wafer-orient-contractions{self._on_machine}" if self.orient else ""
-        return f"{winograd}{direct}{depthwise}wafer-im2col{choice}{orient}"
+        channels_last = (f"wafer-channels-last{self._on_machine},func.func(canonicalize,cse),"
+                         f"wafer-depthwise-nhwc{self._on_machine},"
+                         if self.channels_last else "")
+        return f"{channels_last}{winograd}{direct}{depthwise}wafer-im2col{choice}{orient}"
 
     @property
     def _tuning(self) -> str:

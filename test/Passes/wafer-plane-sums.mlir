@@ -1,4 +1,4 @@
-// RUN: wafer-opt %s -p 'wafer-plane-sums' | filecheck %s
+// RUN: wafer-opt %s -p 'wafer-plane-sums{machine=avx512}' | filecheck %s
 
 // Global average pooling's sum: a 7x9 window over 7x9 planes. Each plane is
 // flattened and summed along its 63 elements, the addition reassociable.
@@ -35,4 +35,23 @@ func.func @integer_sum(%x: tensor<2x5x7x9xi32>, %init: tensor<2x5x1x1xi32>) -> t
   %r = linalg.pooling_nchw_sum {dilations = dense<1> : vector<2xi64>, strides = dense<[7, 9]> : vector<2xi64>}
       ins(%x, %window : tensor<2x5x7x9xi32>, tensor<7x9xi32>) outs(%init : tensor<2x5x1x1xi32>) -> tensor<2x5x1x1xi32>
   return %r : tensor<2x5x1x1xi32>
+}
+
+// The pool of an NHWC image transposed back to NCHW (what wafer-channels-last
+// leaves): summed from the NHWC pixels, per image and block of channels (48
+// channels: three AVX-512 vectors), pixel after pixel; the transpose is dead.
+// CHECK-LABEL: func.func @channels_last_sum
+// CHECK: %[[PIXELS:.*]] = tensor.collapse_shape %arg0 {{\[\[}}0], [1, 2], [3]] : tensor<2x7x9x48xf32> into tensor<2x63x48xf32>
+// CHECK: scf.forall (%[[N:.*]], %[[B:.*]]) in (2, 1)
+// CHECK: scf.for %[[P:.*]] = %{{.*}} to %c63 step %{{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (vector<48xf32>)
+// CHECK: %[[PIXEL:.*]] = vector.transfer_read %[[PIXELS]][%[[N]], %[[P]], %{{.*}}]{{.*}} : tensor<2x63x48xf32>, vector<48xf32>
+// CHECK: arith.addf %[[ACC]], %[[PIXEL]] : vector<48xf32>
+// CHECK-NOT: linalg.pooling_nchw_sum
+func.func @channels_last_sum(%y: tensor<2x7x9x48xf32>, %init: tensor<2x48x1x1xf32>) -> tensor<2x48x1x1xf32> {
+  %empty = tensor.empty() : tensor<2x48x7x9xf32>
+  %x = linalg.transpose ins(%y : tensor<2x7x9x48xf32>) outs(%empty : tensor<2x48x7x9xf32>) permutation = [0, 3, 1, 2]
+  %window = tensor.empty() : tensor<7x9xf32>
+  %r = linalg.pooling_nchw_sum {dilations = dense<1> : vector<2xi64>, strides = dense<[7, 9]> : vector<2xi64>}
+      ins(%x, %window : tensor<2x48x7x9xf32>, tensor<7x9xf32>) outs(%init : tensor<2x48x1x1xf32>) -> tensor<2x48x1x1xf32>
+  return %r : tensor<2x48x1x1xf32>
 }

@@ -1,0 +1,63 @@
+// RUN: wafer-opt %s -p 'wafer-channels-last,canonicalize,cse' | filecheck %s
+
+// An inverted residual block: expand 1x1, ReLU, zero padding, depthwise 3x3,
+// project 1x1, residual add. Each convolution is rewritten between transposes,
+// the transposes sink through the ReLU, the padding and the add and cancel:
+// one transpose in (the argument), one out (the result).
+// CHECK-LABEL: func.func @block
+// CHECK: %[[IN:.*]] = linalg.transpose ins(%arg0 : tensor<1x8x6x6xf32>) {{.*}} permutation = [0, 2, 3, 1]
+// CHECK: %[[ROWS:.*]] = tensor.collapse_shape %[[IN]] {{\[\[}}0, 1, 2], [3]] : tensor<1x6x6x8xf32> into tensor<36x8xf32>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[ROWS]], %{{.*}} : tensor<36x8xf32>, tensor<32x8xf32>)
+// CHECK: arith.maximumf
+// CHECK: tensor.pad %{{.*}} low[0, 1, 1, 0] high[0, 1, 1, 0]
+// CHECK: linalg.depthwise_conv_2d_nhwc_hwc {{.*}} ins(%{{.*}}, %{{.*}} : tensor<1x8x8x32xf32>, tensor<3x3x32xf32>)
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<36x32xf32>, tensor<8x32xf32>)
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[IN]], %{{.*}} : tensor<1x6x6x8xf32>, tensor<1x6x6x8xf32>)
+// CHECK: %[[OUT:.*]] = linalg.transpose ins(%[[SUM]] : tensor<1x6x6x8xf32>) {{.*}} permutation = [0, 3, 1, 2]
+// CHECK: return %[[OUT]]
+// CHECK-NOT: linalg.transpose
+func.func @block(%x: tensor<1x8x6x6xf32>) -> tensor<1x8x6x6xf32> {
+  %zero = arith.constant 0.0 : f32
+  %expand_w = arith.constant dense<0.5> : tensor<32x8x1x1xf32>
+  %depth_w = arith.constant dense<0.25> : tensor<32x3x3xf32>
+  %project_w = arith.constant dense<0.125> : tensor<8x32x1x1xf32>
+  %e32 = tensor.empty() : tensor<1x32x6x6xf32>
+  %z32 = linalg.fill ins(%zero : f32) outs(%e32 : tensor<1x32x6x6xf32>) -> tensor<1x32x6x6xf32>
+  %expanded = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
+      ins(%x, %expand_w : tensor<1x8x6x6xf32>, tensor<32x8x1x1xf32>) outs(%z32 : tensor<1x32x6x6xf32>) -> tensor<1x32x6x6xf32>
+  %relu = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>],
+                          iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%expanded : tensor<1x32x6x6xf32>) outs(%e32 : tensor<1x32x6x6xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = arith.maximumf %in, %zero : f32
+    linalg.yield %m : f32
+  } -> tensor<1x32x6x6xf32>
+  %padded = tensor.pad %relu low[0, 0, 1, 1] high[0, 0, 1, 1] {
+  ^bb0(%i: index, %j: index, %k: index, %l: index):
+    tensor.yield %zero : f32
+  } : tensor<1x32x6x6xf32> to tensor<1x32x8x8xf32>
+  %depth = linalg.depthwise_conv_2d_nchw_chw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
+      ins(%padded, %depth_w : tensor<1x32x8x8xf32>, tensor<32x3x3xf32>) outs(%z32 : tensor<1x32x6x6xf32>) -> tensor<1x32x6x6xf32>
+  %e8 = tensor.empty() : tensor<1x8x6x6xf32>
+  %z8 = linalg.fill ins(%zero : f32) outs(%e8 : tensor<1x8x6x6xf32>) -> tensor<1x8x6x6xf32>
+  %projected = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
+      ins(%depth, %project_w : tensor<1x32x6x6xf32>, tensor<8x32x1x1xf32>) outs(%z8 : tensor<1x8x6x6xf32>) -> tensor<1x8x6x6xf32>
+  %sum = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>],
+                         iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x, %projected : tensor<1x8x6x6xf32>, tensor<1x8x6x6xf32>) outs(%e8 : tensor<1x8x6x6xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  } -> tensor<1x8x6x6xf32>
+  return %sum : tensor<1x8x6x6xf32>
+}
+
+// A 1x1 convolution with no depthwise one to chain to stays NCHW.
+// CHECK-LABEL: func.func @alone
+// CHECK: linalg.conv_2d_nchw_fchw
+// CHECK-NOT: linalg.transpose
+func.func @alone(%x: tensor<1x8x6x6xf32>, %w: tensor<4x8x1x1xf32>, %init: tensor<1x4x6x6xf32>) -> tensor<1x4x6x6xf32> {
+  %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
+      ins(%x, %w : tensor<1x8x6x6xf32>, tensor<4x8x1x1xf32>) outs(%init : tensor<1x4x6x6xf32>) -> tensor<1x4x6x6xf32>
+  return %r : tensor<1x4x6x6xf32>
+}
