@@ -46,7 +46,7 @@ def register_tile(channels: int, width: int, cpu: CpuTarget) -> tuple[int, int]:
     vector<8>), and as many pixels
     of the row, dividing it, as a quarter of the vector registers hold as
     accumulators (as wafer-depthwise-conv's blocks: 144 channels at 56x56, 8
-    pixels x 16 channels ran 15% faster than 14 x 16; bench/depthwise_tiles.py)."""
+    pixels x 16 channels ran 15% faster than 14 x 16; bench/channels_last.py --layers)."""
     lanes = cpu.lanes
     c = next(v for v in (2 * lanes, lanes, *(1 << p for p in range(lanes.bit_length() - 2, -1, -1)))
              if channels % v == 0)
