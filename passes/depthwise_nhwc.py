@@ -84,7 +84,7 @@ def _rewrite(conv: ir.OpView, cpu: CpuTarget, parallel_elements: int) -> None:
     pixels, channels = register_tile(c, ow, cpu)
     serial = n * oh * ow * c < parallel_elements
     record_strategy(conv, f"depthwise nhwc {window.kernel[0]}x{window.kernel[1]}/{window.stride[1]}: "
-                    f"rows of {pixels} pixels x {channels} channels" + (", serial" if serial else ""))
+                    f"tiles of {pixels} pixels x {channels} channels" + (", serial" if serial else ""))
     f32 = init.type.element_type
     with ir.InsertionPoint(conv), conv.location:
         start = _start(init)

@@ -11,8 +11,8 @@ from torch_mlir.dialects.transform import structured, vector
 
 from .cpu_target import CpuTarget, TargetedPass
 from .linalg_builders import largest_divisor, touches_bools
-from .linalg_queries import (PARALLEL, REDUCTION, indexing_maps, is_projected_map, iterator_types, loop_ranges, map_dims,
-                             reduces_rows, reduction_dims)
+from .linalg_queries import (PARALLEL, REDUCTION, computes_math, indexing_maps, is_projected_map, iterator_types,
+                             loop_ranges, map_dims, reduces_rows, reduction_dims)
 from .pass_base import find_ops
 from .transform_script import match_tagged, tag, transform_script, unless_it_fails
 
@@ -97,17 +97,22 @@ def _full_vector_rows(op: ir.OpView, lanes: int) -> bool:
 def row_pieces(op: ir.OpView, cpu: CpuTarget) -> list[int] | None:
     """Tile sizes cutting an elementwise tile into pieces of one row of a few whole
     vectors (a quarter of the registers' worth of lanes at most), or None to
-    vectorize it whole. An NHWC tile's rows are its channels, up to 1280: as
-    one vector<1152>, EfficientNet's SiLU expanded its exponential's polynomial
-    over 72 registers' worth of values, and MobileNet-v2's rows of 384 and 960
-    took LLVM 3.5 s to compile, against 0.7 s in pieces."""
+    vectorize it whole. As one vector value, a row longer than that, or a
+    tile of more lanes than that whose body computes a math function, expands
+    the function's polynomial over more values than the registers hold: an
+    NHWC tile's rows are its channels, up to 1280 (EfficientNet's SiLU as one
+    vector<1152>; MobileNet-v2's rows of 384 and 960 took LLVM 3.5 s to
+    compile, against 0.7 s in pieces), and ConvNeXt's GELU tiles at batch 8
+    are 7 rows of 64 (bench/zoo.py measures both)."""
     if op.name != "linalg.generic":
         return None
     ranges = loop_ranges(op)
     widest = cpu.vector_registers // 8 * cpu.lanes
-    if not ranges or ranges[-1] <= widest or ranges[-1] % cpu.lanes:
+    if not ranges or ranges[-1] % cpu.lanes:
         return None
-    piece = max(v for v in range(cpu.lanes, widest + 1, cpu.lanes) if ranges[-1] % v == 0)
+    if ranges[-1] <= widest and not (computes_math(op) and math.prod(ranges) > widest):
+        return None
+    piece = max(v for v in range(cpu.lanes, min(widest, ranges[-1]) + 1, cpu.lanes) if ranges[-1] % v == 0)
     return [1] * (len(ranges) - 1) + [piece]
 
 

@@ -10,7 +10,7 @@
 // last tile of one pixel (its right column in the padding: 2 FMAs). Each tile
 // loops over the blocks of channels (one here) and starts from the fill value.
 // CHECK-LABEL: func.func @padded
-// CHECK: "depthwise nhwc 3x3/1: rows of 2 pixels x 16 channels, serial"
+// CHECK: "depthwise nhwc 3x3/1: tiles of 2 pixels x 16 channels, serial"
 // CHECK-NOT: tensor.pad
 // CHECK: scf.forall (%{{.*}}, %{{.*}}) in (2, 8)
 // CHECK: arith.maxsi

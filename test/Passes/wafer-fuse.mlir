@@ -193,6 +193,38 @@ func.func @big_transpose(%a: tensor<16x16x64xf32>) -> tensor<16x16x64xf32> {
   return %t : tensor<16x16x64xf32>
 }
 
+// A loose op's tiles divide its extents: 14 rows of a 14x14 plane are two
+// tiles of 7, not 8 and a ragged 6, whose dynamic sizes would keep the SiLU
+// scalar (wafer-vectorize vectorizes static tiles only). A transpose's tiles
+// divide its result's dims the same way.
+// LOOSE-LABEL: func.func @silu_planes
+// LOOSE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (2, 16, 2)
+// LOOSE: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x1x7x14xf32>)
+// LOOSE: math.exp
+// LOOSE-LABEL: func.func @ragged_transpose
+// LOOSE: scf.forall (%{{.*}}, %{{.*}}) in (14, 2)
+// LOOSE: linalg.transpose ins(%{{.*}} : tensor<7x1x24xf32>) outs(%{{.*}} : tensor<1x7x24xf32>)
+func.func @silu_planes(%x: tensor<2x16x14x14xf32>) -> tensor<2x16x14x14xf32> {
+  %one = arith.constant 1.0 : f32
+  %e = tensor.empty() : tensor<2x16x14x14xf32>
+  %r = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : tensor<2x16x14x14xf32>) outs(%e : tensor<2x16x14x14xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %n = arith.negf %v : f32
+    %x1 = math.exp %n : f32
+    %d = arith.addf %x1, %one : f32
+    %s = arith.divf %v, %d : f32
+    linalg.yield %s : f32
+  } -> tensor<2x16x14x14xf32>
+  return %r : tensor<2x16x14x14xf32>
+}
+
+func.func @ragged_transpose(%a: tensor<14x14x24xf32>) -> tensor<14x14x24xf32> {
+  %e = tensor.empty() : tensor<14x14x24xf32>
+  %t = linalg.transpose ins(%a : tensor<14x14x24xf32>) outs(%e : tensor<14x14x24xf32>) permutation = [1, 0, 2]
+  return %t : tensor<14x14x24xf32>
+}
+
 // Adaptive average pooling to 1x1 sums into a result indexed by constant 0s,
 // not loops: it is tiled, but its consumer (the mean's division) is not fused
 // around it, which cannot be done (the pass once asked the transform
