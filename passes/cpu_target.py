@@ -30,6 +30,13 @@ class CpuTarget:
     vector_registers: int
     l1d_bytes: int
     l2_bytes: int
+    l1d_ways: int = 8
+
+    @property
+    def l1d_set_span(self) -> int:
+        """Bytes between two addresses that share an L1d set: rows of a matrix
+        whose stride is a multiple of it all compete for one set's ways."""
+        return self.l1d_bytes // self.l1d_ways
 
     @property
     def lanes(self) -> int:
@@ -53,7 +60,7 @@ class CpuTarget:
 
     def describe(self) -> str:
         return (f"{self.name}: {self.vector_bits}-bit vectors, {self.vector_registers} registers, "
-                f"L1d {self.l1d_bytes // 1024} KB, L2 {self.l2_bytes // 1024} KB")
+                f"L1d {self.l1d_bytes // 1024} KB {self.l1d_ways}-way, L2 {self.l2_bytes // 1024} KB")
 
     @property
     def direct_conv_accumulators(self) -> int:
@@ -64,14 +71,14 @@ class CpuTarget:
 
 # Presets: an ISA's registers, with the caches of a common part that has it.
 PRESETS = {
-    # Intel Cascade Lake: 32 zmm registers, 32 KB L1d and 1 MB L2 per core.
-    "avx512": CpuTarget("avx512", 512, 32, 32 * 1024, 1024 * 1024),
-    # AMD Zen 3: 16 ymm registers, 32 KB L1d and 512 KB L2 per core.
-    "avx2": CpuTarget("avx2", 256, 16, 32 * 1024, 512 * 1024),
+    # Intel Cascade Lake: 32 zmm registers, 32 KB 8-way L1d and 1 MB L2 per core.
+    "avx512": CpuTarget("avx512", 512, 32, 32 * 1024, 1024 * 1024, 8),
+    # AMD Zen 3: 16 ymm registers, 32 KB 8-way L1d and 512 KB L2 per core.
+    "avx2": CpuTarget("avx2", 256, 16, 32 * 1024, 512 * 1024, 8),
     # Any x86-64: SSE2's 16 xmm registers.
-    "sse": CpuTarget("sse", 128, 16, 32 * 1024, 256 * 1024),
-    # AArch64 NEON: 32 128-bit registers.
-    "neon": CpuTarget("neon", 128, 32, 64 * 1024, 1024 * 1024),
+    "sse": CpuTarget("sse", 128, 16, 32 * 1024, 256 * 1024, 8),
+    # AArch64 NEON (Cortex-A76): 32 128-bit registers, 64 KB 4-way L1d.
+    "neon": CpuTarget("neon", 128, 32, 64 * 1024, 1024 * 1024, 4),
 }
 TARGET_NAMES = ("host", *PRESETS)
 
@@ -101,9 +108,10 @@ class TargetedPass(WaferPass):
 def host() -> CpuTarget:
     """This machine: its ISA from /proc/cpuinfo's flags, its caches from sysfs."""
     isa = preset_for(host_flags(), platform.machine())
-    caches = cache_sizes()
-    return replace(isa, name=f"host ({isa.name})", l1d_bytes=caches.get(1, isa.l1d_bytes),
-                   l2_bytes=caches.get(2, isa.l2_bytes))
+    caches = cache_geometry()
+    l1d_bytes, l1d_ways = caches.get(1, (isa.l1d_bytes, isa.l1d_ways))
+    return replace(isa, name=f"host ({isa.name})", l1d_bytes=l1d_bytes, l1d_ways=l1d_ways or isa.l1d_ways,
+                   l2_bytes=caches.get(2, (isa.l2_bytes, None))[0])
 
 
 def preset_for(flags: set[str], arch: str) -> CpuTarget:
@@ -138,7 +146,13 @@ def parse_cpu_flags(cpuinfo: str) -> set[str]:
 
 def cache_sizes(root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> dict[int, int]:
     """Bytes of the first core's data (or unified) cache at each level."""
-    sizes = {}
+    return {level: size for level, (size, _) in cache_geometry(root).items()}
+
+
+def cache_geometry(root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> dict[int, tuple[int, int | None]]:
+    """Bytes and ways (None where sysfs does not say) of the first core's data
+    (or unified) cache at each level."""
+    caches = {}
     for index in sorted(root.glob("index*")):
         try:
             kind = (index / "type").read_text().strip()
@@ -146,9 +160,13 @@ def cache_sizes(root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> dict
             size = parse_cache_size((index / "size").read_text())
         except (OSError, ValueError):
             continue
+        try:
+            ways = int((index / "ways_of_associativity").read_text()) or None
+        except (OSError, ValueError):
+            ways = None
         if kind in ("Data", "Unified"):
-            sizes[level] = size
-    return sizes
+            caches[level] = (size, ways)
+    return caches
 
 
 def parse_cache_size(text: str) -> int:

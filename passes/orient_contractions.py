@@ -15,6 +15,9 @@ block each orientation would get) and swaps only when that saves more than
 transposing C in and out costs, `transpose-cost` multiply-adds per element of
 C: a saving of 11-12% paid from K = 320 up and lost up to K = 256
 (bench/orientation.py measures both orientations of the zoo's layers).
+It never swaps where the swapped C's rows would lie a multiple of the L1d's
+set span apart (1024 filters: 4 KB), which the transpose out reads through
+one set.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import linalg, tensor
 
-from .cpu_target import CpuTarget, TargetedPass
+from .cpu_target import F32_BYTES, CpuTarget, TargetedPass
 from .im2col import SWAP
 from .kernel_defaults import CACHE_TILE, K_UNROLL
 from .linalg_builders import multiply_accumulate
@@ -45,12 +48,27 @@ def swapped(contraction: Contraction) -> Contraction:
     return Contraction(contraction.op, roles, contraction.extents, [b, a, c], primary, contraction.constant[::-1])
 
 
+def _kernel(contraction: Contraction, cpu: CpuTarget):
+    return choose_kernel(contraction, cpu.register_tile, cpu, K_UNROLL, CACHE_TILE, math.inf)
+
+
 def padded_work(contraction: Contraction, cpu: CpuTarget) -> int:
     """Multiply-adds of the packed kernel, M and N rounded up to its register block."""
-    kernel = choose_kernel(contraction, cpu.register_tile, cpu, K_UNROLL, CACHE_TILE, math.inf)
+    kernel = _kernel(contraction, cpu)
     m, n, k = contraction.mnk
     others = math.prod(contraction.extents) // (m * n * k)
     return others * math.ceil(m / kernel.mr) * kernel.mr * math.ceil(n / kernel.nr) * kernel.nr * k
+
+
+def rows_share_a_set(contraction: Contraction, cpu: CpuTarget) -> bool:
+    """Whether the packed C's rows (N rounded up to the register block) lie a
+    multiple of the L1d's set span apart. Transposing such a C out walks its
+    rows, each a line of the same set: with more rows than ways, every read
+    misses L1. A 512->1024 1x1 convolution at 13x13, swapped, ran 1.3x slower
+    than not; 960, 992 and 1056 filters ran faster swapped (bench/orientation.py)."""
+    nr = _kernel(contraction, cpu).nr
+    _, n, _ = contraction.mnk
+    return math.ceil(n / nr) * nr * F32_BYTES % cpu.l1d_set_span == 0
 
 
 @dataclass(frozen=True)
@@ -85,7 +103,8 @@ class OrientContractions(TargetedPass):
                 del op.attributes[SWAP]
             else:
                 before, after = (padded_work(c, self.cpu) for c in (contraction, other))
-                swap = before - after > self.transpose_cost * math.prod(op.operands[2].type.shape)
+                swap = (before - after > self.transpose_cost * math.prod(op.operands[2].type.shape)
+                        and not rows_share_a_set(other, self.cpu))
             if swap:
                 _rebuild(other)
 
