@@ -21,6 +21,7 @@ from .pack_matmul import record_strategy
 from .pass_base import find_ops
 
 _CONV = "linalg.conv_2d_nchw_fchw"  # the layout torch-mlir emits
+_GROUPED = "linalg.conv_2d_ngchw_gfchw"  # torch-mlir's grouped convolution (groups < channels)
 # On an im2col contraction: whether wafer-orient-contractions swaps its operands,
 # where an option or a tuning record chose (see conv_algorithm).
 SWAP = "wafer.swap"
@@ -74,24 +75,66 @@ def rewrite_conv(conv: ir.OpView) -> ir.Operation:
 
 
 def _gather(conv: ir.OpView) -> ir.Value:
-    """The [N, C, KH, KW, OH, OW] windows of `conv`'s input (see `rewrite_conv`), built before it."""
+    """The [N, (G,) C, KH, KW, OH, OW] windows of `conv`'s input (see `rewrite_conv`), built before it."""
     x, w, init = conv.operands
-    n, c, _, _ = x.type.shape
-    _, _, kh, kw = w.type.shape
-    _, _, oh, ow = init.type.shape
+    leading = x.type.shape[:-2]  # n, c or, grouped, n, g, c
+    kh, kw = w.type.shape[-2:]
+    oh, ow = init.type.shape[-2:]
     sh, sw = int_list(conv.attributes["strides"])
     dh, dw = int_list(conv.attributes["dilations"])
     f32 = x.type.element_type
-    d = [ir.AffineDimExpr.get(i) for i in range(6)]  # n, c, kh, kw, oh, ow
-    empty = tensor.EmptyOp([n, c, kh, kw, oh, ow], f32)
+    rank = len(leading) + 4
+    d = [ir.AffineDimExpr.get(i) for i in range(rank)]  # leading..., kh, kw, oh, ow
+    i_kh, i_kw, i_oh, i_ow = d[-4:]
+    empty = tensor.EmptyOp([*leading, kh, kw, oh, ow], f32)
     gather = linalg.GenericOp(
         [empty.result.type], [x], [empty.result],
-        affine_maps(6, [d[0], d[1], d[4] * sh + d[2] * dh, d[5] * sw + d[3] * dw], d),
-        iterator_types_attr(*["parallel"] * 6))
+        affine_maps(rank, [*d[:len(leading)], i_oh * sh + i_kh * dh, i_ow * sw + i_kw * dw], d),
+        iterator_types_attr(*["parallel"] * rank))
     block = gather.regions[0].blocks.append(f32, f32)
     with ir.InsertionPoint(block):
         linalg.YieldOp([block.arguments[0]])
     return gather.results[0]
+
+
+def rewrite_grouped_conv(conv: ir.OpView) -> ir.Operation:
+    """grouped conv(x, w) -> collapse(w)[G, F/G, K] x columns[N, G, K, OH*OW], K = C/G*KH*KW.
+
+    A batch of G contractions, one per group, which wafer-pack-matmul packs as
+    it packs Winograd's batch of products: the gather is `rewrite_conv`'s with
+    the group dim carried along (a 1x1, stride-1 window reads x itself).
+    Returns the contraction.
+    """
+    x, w, init = conv.operands
+    n, g, c, _, _ = x.type.shape
+    _, f, _, kh, kw = w.type.shape
+    _, _, _, oh, ow = init.type.shape
+    strides = int_list(conv.attributes["strides"])
+    f32 = x.type.element_type
+    k = c * kh * kw
+    with ir.InsertionPoint(conv), conv.location:
+        columns_type = ir.RankedTensorType.get([n, g, k, oh * ow], f32)
+        if (kh, kw, *strides) == (1, 1, 1, 1):
+            columns = tensor.CollapseShapeOp(columns_type, x, reassociation([0], [1], [2], [3, 4]))
+        else:
+            gathered = _gather(conv)
+            gathered.owner.attributes[IM2COL_ROW] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), ow)
+            columns = tensor.CollapseShapeOp(columns_type, gathered, reassociation([0], [1], [2, 3, 4], [5, 6]))
+        filters = tensor.CollapseShapeOp(ir.RankedTensorType.get([g, f, k], f32), w,
+                                         reassociation([0], [1], [2, 3, 4])).result
+        out = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, g, f, oh * ow], f32), init,
+                                     reassociation([0], [1], [2], [3, 4]))
+        image, group, channel, pixel, depth = (ir.AffineDimExpr.get(i) for i in range(5))
+        product = multiply_accumulate(
+            [filters, columns.result], out.result,
+            [ir.AffineMap.get(5, 0, r) for r in ([group, channel, depth], [image, group, depth, pixel],
+                                                 [image, group, channel, pixel])],
+            ["parallel", "parallel", "parallel", "parallel", "reduction"])
+        result = tensor.ExpandShapeOp(init.type, product.results[0], reassociation([0], [1], [2], [3, 4]), [],
+                                      static_output_shape=[n, g, f, oh, ow]).result
+    conv.results[0].replace_all_uses_with(result)
+    conv.operation.erase()
+    return product.operation
 
 
 def _images_as_rows(gathered: ir.Value, filters: ir.Value, init: ir.Value, n: int,
@@ -147,12 +190,17 @@ class Im2col(ConvAlgorithmPass):
             contraction = rewrite_conv(conv)
             if chosen in ("im2col", "im2col-swapped"):
                 contraction.attributes[SWAP] = ir.BoolAttr.get(chosen == "im2col-swapped")
+        for conv in [op.opview for op in find_ops(module, lambda op: op.name == _GROUPED and is_static_f32(op.opview))]:
+            groups, filters = conv.operands[1].type.shape[:2]
+            record_strategy(conv, f"im2col {conv.name.removeprefix('linalg.')}: {groups} groups of "
+                                  f"{filters} filters, K={self._reduction_size(conv)}")
+            rewrite_grouped_conv(conv)
 
     def can_compute(self, conv: ir.OpView) -> bool:
         return is_static_f32(conv) and self._reduction_size(conv) >= self.min_k
 
     @staticmethod
     def _reduction_size(conv: ir.OpView) -> int:
-        """C*KH*KW: the filter's elements per output channel."""
-        _, c, kh, kw = conv.operands[1].type.shape
+        """C*KH*KW (C per group where grouped): the filter's elements per output channel."""
+        c, kh, kw = conv.operands[1].type.shape[-3:]
         return c * kh * kw

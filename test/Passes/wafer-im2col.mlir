@@ -107,3 +107,26 @@ func.func @pointwise(%x: tensor<1x24x56x56xf32>, %w: tensor<16x24x1x1xf32>, %c: 
   %s = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<2> : vector<2xi64>} ins(%y, %w : tensor<1x24x56x56xf32>, tensor<16x24x1x1xf32>) outs(%d : tensor<1x16x28x28xf32>) -> tensor<1x16x28x28xf32>
   return %r, %s : tensor<1x16x56x56xf32>, tensor<1x16x28x28xf32>
 }
+
+// A grouped convolution (4 groups of 2 channels and 4 filters) becomes a batch
+// of one contraction per group: the gather carries the group dim along,
+// x[n, g, c, oh + kh, ow + kw], its columns collapse to [N, G, K, pixels],
+// the filters to [G, F/G, K], and the contraction loops (n, g, f, pixel, k)
+// (test_grouped_conv.py checks the numbers against PyTorch).
+// CHECK-LABEL: func.func @grouped_conv
+// CHECK-SAME: wafer.strategy = ["im2col conv_2d_ngchw_gfchw: 4 groups of 4 filters, K=18"]
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<2x4x2x10x10xf32>) outs(%{{.*}} : tensor<2x4x2x3x3x8x8xf32>)
+// CHECK-SAME: wafer.im2col_row = 8 : i64
+// CHECK: tensor.collapse_shape %{{.*}} : tensor<2x4x2x3x3x8x8xf32> into tensor<2x4x18x64xf32>
+// CHECK: tensor.collapse_shape %{{.*}} : tensor<4x4x2x3x3xf32> into tensor<4x4x18xf32>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]
+// CHECK-SAME: ins(%{{.*}}, %{{.*}} : tensor<4x4x18xf32>, tensor<2x4x18x64xf32>) outs(%{{.*}} : tensor<2x4x4x64xf32>)
+// CHECK: tensor.expand_shape %{{.*}} output_shape [2, 4, 4, 8, 8]
+// CHECK-NOT: linalg.conv
+// PACKED-LABEL: func.func @grouped_conv
+// PACKED-SAME: "packed matmul 4x4x128x18
+func.func @grouped_conv(%x: tensor<2x4x2x10x10xf32>, %w: tensor<4x4x2x3x3xf32>, %init: tensor<2x4x4x8x8xf32>) -> tensor<2x4x4x8x8xf32> {
+  %r = linalg.conv_2d_ngchw_gfchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
+      ins(%x, %w : tensor<2x4x2x10x10xf32>, tensor<4x4x2x3x3xf32>) outs(%init : tensor<2x4x4x8x8xf32>) -> tensor<2x4x4x8x8xf32>
+  return %r : tensor<2x4x4x8x8xf32>
+}

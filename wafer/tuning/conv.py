@@ -52,9 +52,13 @@ class Convolution:
     dilations: tuple[int, int]
 
     @classmethod
-    def of_gather(cls, gather: ir.OpView, filters: int) -> Convolution:
-        """Read a wafer-im2col gather: image[n, c, oh*sh + kh*dh, ow*sw + kw*dw]."""
+    def of_gather(cls, gather: ir.OpView, filters: int) -> Convolution | None:
+        """Read a wafer-im2col gather: image[n, c, oh*sh + kh*dh, ow*sw + kw*dw].
+        None for a grouped convolution's (its loops carry a group dim): its
+        contraction is timed alone, on ready-made columns."""
         image = tuple(ir.RankedTensorType(gather.operands[0].type).shape)
+        if len(image) != 4:
+            return None
         _, _, kh, kw, oh, ow = ir.RankedTensorType(gather.results[0].type).shape
         rows, cols = indexing_maps(gather)[0].results[2:]
         rows, cols = dim_coefficients(rows), dim_coefficients(cols)
