@@ -36,6 +36,7 @@ from .layer_locations import LayerLocations
 from .nan_semantics import propagate_nans
 from .precision import Boundary, at_precision, numpy_dtype, wse_defaults
 from .shifted_moments import shift_normalized_inputs
+from .state_in_lists import clone_state_in_lists
 from .transposed_convolution import (
     depthwise_transposed_convolution,
     has_depthwise_transposed_convolution,
@@ -125,6 +126,7 @@ def _import_program(program, func_name: str, ctx):
     propagate_nans(program)
     shift_normalized_inputs(program)
     keep_pads_apart_from_strided_transposed_convolutions(program)
+    clone_state_in_lists(program)
     module = fx.export_and_import(
         _unwritten_buffers_as_constants(program),
         output_type=fx.OutputType.RAW,

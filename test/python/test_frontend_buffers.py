@@ -104,3 +104,42 @@ def test_a_model_that_writes_its_state_is_refused(model, written):
 def test_batch_norm_in_eval_mode_matches_pytorch():
     torch.manual_seed(0)
     compile_checked(torch.nn.Sequential(torch.nn.BatchNorm1d(4)).eval(), (torch.randn(3, 4),))
+
+
+class RelativePositionBias(torch.nn.Module):
+    """Swin's attention bias: a parameter table indexed by a buffer of positions,
+    `aten.index.Tensor(table, [index])`, whose list operand holds the buffer."""
+
+    def __init__(self, window=3, heads=2, persistent=True):
+        super().__init__()
+        self.table = torch.nn.Parameter(torch.randn((2 * window - 1) ** 2, heads))
+        coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+        relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)
+        self.register_buffer("index", relative[..., 0] * (2 * window - 1) + relative[..., 1], persistent=persistent)
+        self.cls = torch.nn.Parameter(torch.randn(1, heads, window * window))
+
+    def forward(self, scores):
+        bias = self.table[self.index].permute(2, 0, 1)  # heads, tokens, tokens
+        return torch.cat([self.cls.expand(scores.shape[0], -1, -1)[:, :, None], scores + bias], dim=2)
+
+
+@pytest.mark.parametrize("persistent", [True, False])
+def test_state_inside_a_list_operand_imports(persistent):
+    """torch-mlir puts each state tensor itself where its placeholder was; in a
+    list operand that was refused ("Heterogeneous lists are not supported")."""
+    torch.manual_seed(0)
+    compile_checked(RelativePositionBias(persistent=persistent).eval(), (torch.randn(2, 2, 9, 9),))
+
+
+class ConcatParameter(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head = torch.nn.Parameter(torch.randn(1, 4))
+
+    def forward(self, x):
+        return torch.cat([self.head, x]) * 2.0
+
+
+def test_a_parameter_concatenated_as_it_is_imports():
+    torch.manual_seed(0)
+    compile_checked(ConcatParameter(), (torch.randn(3, 4),))
