@@ -68,13 +68,13 @@ def lower_gathers(module: ir.Operation) -> None:
     with transform_script(module) as root:
         for i, gather in enumerate(gathers):
             tag(gather.operation, f"gather{i}")
-            handle, windows = match_tagged(root, f"gather{i}"), [1, 1, 1, 1, 0, 0]
+            handle, windows = match_tagged(root, f"gather{i}"), window_tiles(gather)
             if math.prod(gather.results[0].type.shape) >= _PARALLEL_GATHER:
                 any_op = transform.AnyOpType.get()
                 window = structured.TileUsingForallOp(any_op, any_op, handle, tile_sizes=windows).tiled_op
             else:
                 window = structured.TileUsingForOp(handle, sizes=windows).tiled_linalg_op
-            copy_windows(window, unit_stride(gather))
+            copy_windows(window, gather)
 
     def unmark(op: ir.Operation) -> ir.WalkResult:
         if IM2COL_ROW in op.attributes:
@@ -252,15 +252,21 @@ def unit_stride(gather: ir.OpView) -> bool:
     return all(c == 1 for expr in indexing_maps(gather)[0].results for c in dim_coefficients(expr).values())
 
 
-def copy_windows(window: ir.Value, vectorize: bool) -> None:
+def window_tiles(gather: ir.OpView) -> list[int]:
+    """Tile sizes of one window of `gather`: 1 for each of its loops but the
+    output's rows and columns (n, c, kh, kw; a grouped gather's n, g, c, kh, kw)."""
+    return [1] * (len(gather.results[0].type.shape) - 2) + [0, 0]
+
+
+def copy_windows(window: ir.Value, gather: ir.OpView) -> None:
     """Copy a gather tile of one (n, c, kh, kw) window a row at a time.
 
     With (n, c, kh, kw) fixed a gather reads the window x[n, c, kh*dh +
     oh*sh, kw*dw + ow*sw]; at unit strides, once the unit dims fold away,
     each row is one vector load and store. Strided rows stay scalar copies.
     """
-    rows = structured.TileUsingForOp(window, sizes=[0, 0, 0, 0, 1, 0]).loops[0]
-    if not vectorize:
+    rows = structured.TileUsingForOp(window, sizes=[0] * (len(window_tiles(gather)) - 2) + [1, 0]).loops[0]
+    if not unit_stride(gather):
         return
     fold = transform.ApplyPatternsOp(rows)
     with ir.InsertionPoint(fold.patterns):

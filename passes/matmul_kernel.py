@@ -11,7 +11,7 @@ from torch_mlir.dialects.transform import structured, vector
 from torch_mlir.dialects.transform import tensor as tensor_transform
 
 from .matmul_contraction import Contraction
-from .matmul_gathers import copy_windows, panel_chunk, unit_stride
+from .matmul_gathers import copy_windows, panel_chunk, window_tiles
 from .matmul_packing import PACKED
 from .matmul_plan import Kernel, packed_extents
 from .transform_script import match_tagged
@@ -56,8 +56,8 @@ def emit_kernel(root: ir.Value, name: str, contraction: Contraction, kernel: Ker
             fused = structured.FuseIntoContainingOp(match_tagged(root, f"{name}.gather"), cache_loop)
             cache_loop = fused.new_containing_op
             if panel_chunk(gather, kernel.nr) is None:  # else gather_into_panels copies it
-                window = structured.TileUsingForOp(fused.fused_op, sizes=[1, 1, 1, 1, 0, 0]).tiled_linalg_op
-                copy_windows(window, unit_stride(gather))
+                window = structured.TileUsingForOp(fused.fused_op, sizes=window_tiles(gather)).tiled_linalg_op
+                copy_windows(window, gather)
     if kernel.k_tile:  # K in blocks inside the tile (see `k_tiled`)
         k_sizes = [kernel.k_tile if d == pk else 0 for d in loops]
         tile = structured.TileUsingForOp(tile, sizes=k_sizes).tiled_linalg_op

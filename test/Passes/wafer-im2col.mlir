@@ -125,6 +125,10 @@ func.func @pointwise(%x: tensor<1x24x56x56xf32>, %w: tensor<16x24x1x1xf32>, %c: 
 // CHECK-NOT: linalg.conv
 // PACKED-LABEL: func.func @grouped_conv
 // PACKED-SAME: "packed matmul 4x4x128x18
+// Its gather is copied one (n, g, c, kh, kw) window at a time, a row of 8
+// pixels a step.
+// PACKED: scf.for %{{.*}} = %c0 to %c8 step %c1 iter_args(%{{.*}} = %{{.*}}) -> (tensor<1x1x1x1x1x8x8xf32>)
+// PACKED: tensor.extract_slice {{.*}} to tensor<8xf32>
 func.func @grouped_conv(%x: tensor<2x4x2x10x10xf32>, %w: tensor<4x4x2x3x3xf32>, %init: tensor<2x4x4x8x8xf32>) -> tensor<2x4x4x8x8xf32> {
   %r = linalg.conv_2d_ngchw_gfchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
       ins(%x, %w : tensor<2x4x2x10x10xf32>, tensor<4x4x2x3x3xf32>) outs(%init : tensor<2x4x4x8x8xf32>) -> tensor<2x4x4x8x8xf32>
