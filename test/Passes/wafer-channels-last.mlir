@@ -1,4 +1,5 @@
 // RUN: wafer-opt %s -p 'wafer-channels-last,canonicalize,cse' | filecheck %s
+// RUN: wafer-opt %s -p 'wafer-channels-last{machine=avx512},canonicalize,cse' | filecheck %s --check-prefix=PADDED
 
 // An inverted residual block: expand 1x1, ReLU, zero padding, depthwise 3x3,
 // project 1x1, residual add. Each convolution is rewritten between transposes,
@@ -60,4 +61,34 @@ func.func @alone(%x: tensor<1x8x6x6xf32>, %w: tensor<4x8x1x1xf32>, %init: tensor
   %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
       ins(%x, %w : tensor<1x8x6x6xf32>, tensor<4x8x1x1xf32>) outs(%init : tensor<1x4x6x6xf32>) -> tensor<1x4x6x6xf32>
   return %r : tensor<1x4x6x6xf32>
+}
+
+// A 5x5 depthwise convolution of a 7x7 image of 1152 channels (226 KB) padded
+// to 11x11 (557 KB), then a 1x1 projection: the image fits half of AVX-512's
+// 1 MB L2 once its padding, which the NHWC stencil reads through, is not
+// counted, so the chain runs channels-last.
+// CHECK-LABEL: func.func @padded_late_block
+// PADDED-LABEL: func.func @padded_late_block
+// PADDED: linalg.transpose ins(%arg0 : tensor<1x1152x7x7xf32>) {{.*}} permutation = [0, 2, 3, 1]
+// PADDED: tensor.pad %{{.*}} low[0, 2, 2, 0] high[0, 2, 2, 0]
+// PADDED: linalg.depthwise_conv_2d_nhwc_hwc
+// PADDED-NOT: linalg.conv_2d_nchw_fchw
+// PADDED: linalg.transpose {{.*}} permutation = [0, 3, 1, 2]
+func.func @padded_late_block(%x: tensor<1x1152x7x7xf32>) -> tensor<1x192x7x7xf32> {
+  %zero = arith.constant 0.0 : f32
+  %depth_w = arith.constant dense<0.25> : tensor<1152x5x5xf32>
+  %project_w = arith.constant dense<0.125> : tensor<192x1152x1x1xf32>
+  %padded = tensor.pad %x low[0, 0, 2, 2] high[0, 0, 2, 2] {
+  ^bb0(%i: index, %j: index, %k: index, %l: index):
+    tensor.yield %zero : f32
+  } : tensor<1x1152x7x7xf32> to tensor<1x1152x11x11xf32>
+  %e = tensor.empty() : tensor<1x1152x7x7xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<1x1152x7x7xf32>) -> tensor<1x1152x7x7xf32>
+  %depth = linalg.depthwise_conv_2d_nchw_chw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
+      ins(%padded, %depth_w : tensor<1x1152x11x11xf32>, tensor<1152x5x5xf32>) outs(%z : tensor<1x1152x7x7xf32>) -> tensor<1x1152x7x7xf32>
+  %e2 = tensor.empty() : tensor<1x192x7x7xf32>
+  %z2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<1x192x7x7xf32>) -> tensor<1x192x7x7xf32>
+  %projected = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
+      ins(%depth, %project_w : tensor<1x1152x7x7xf32>, tensor<192x1152x1x1xf32>) outs(%z2 : tensor<1x192x7x7xf32>) -> tensor<1x192x7x7xf32>
+  return %projected : tensor<1x192x7x7xf32>
 }
