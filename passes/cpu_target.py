@@ -144,11 +144,6 @@ def parse_cpu_flags(cpuinfo: str) -> set[str]:
     return set()
 
 
-def cache_sizes(root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> dict[int, int]:
-    """Bytes of the first core's data (or unified) cache at each level."""
-    return {level: size for level, (size, _) in cache_geometry(root).items()}
-
-
 def cache_geometry(root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> dict[int, tuple[int, int | None]]:
     """Bytes and ways (None where sysfs does not say) of the first core's data
     (or unified) cache at each level."""

@@ -265,7 +265,8 @@ def copy_windows(window: ir.Value, gather: ir.OpView) -> None:
     oh*sh, kw*dw + ow*sw]; at unit strides, once the unit dims fold away,
     each row is one vector load and store. Strided rows stay scalar copies.
     """
-    rows = structured.TileUsingForOp(window, sizes=[0] * (len(window_tiles(gather)) - 2) + [1, 0]).loops[0]
+    loops = len(gather.results[0].type.shape)
+    rows = structured.TileUsingForOp(window, sizes=[0] * (loops - 2) + [1, 0]).loops[0]
     if not unit_stride(gather):
         return
     fold = transform.ApplyPatternsOp(rows)

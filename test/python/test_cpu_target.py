@@ -52,8 +52,9 @@ def test_cache_sizes_of_data_and_unified_caches_only(tmp_path):
         (folder / "type").write_text(kind + "\n")
         (folder / "level").write_text(f"{level}\n")
         (folder / "size").write_text(size + "\n")
-    assert cpu_target.cache_sizes(tmp_path) == {1: 48 * 1024, 2: 1280 * 1024, 3: 55296 * 1024}
-    assert cpu_target.cache_sizes(tmp_path / "missing") == {}
+    sizes = {level: size for level, (size, _) in cpu_target.cache_geometry(tmp_path).items()}
+    assert sizes == {1: 48 * 1024, 2: 1280 * 1024, 3: 55296 * 1024}
+    assert cpu_target.cache_geometry(tmp_path / "missing") == {}
 
 
 def test_cache_ways_where_sysfs_gives_them(tmp_path):
