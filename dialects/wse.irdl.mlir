@@ -148,6 +148,26 @@ irdl.dialect @wse {
     irdl.attributes {"axis" = %axis, "root" = %root, "kind" = %kind, "color" = %color}
   }
 
+  // Table lookup along each PE column (an embedding). `table` holds the
+  // column's share of a table whose rows are split in blocks over the PE
+  // rows: with b = the buffer's first extent, PE row i holds rows
+  // [i * b, (i + 1) * b). Every PE holds `rows`, the table row of each
+  // result row; the PE that holds a row sends its share along the column to
+  // the PE at `root`, whose `dest` then holds row `rows[r]` at row r.
+  // Elsewhere `dest` is left as it was.
+  //   "wse.lookup"(%t, %rows, %out) {axis = "col", root = 0 : i64, color = 6 : i64}
+  //       : (memref<13x8xf32>, memref<2x16xi64>, memref<2x16x8xf32>) -> ()
+  irdl.operation @lookup {
+    %table = irdl.base "!builtin.memref"
+    %rows = irdl.base "!builtin.memref"
+    %dest = irdl.base "!builtin.memref"
+    irdl.operands(table: %table, rows: %rows, dest: %dest)
+    %axis = irdl.base "#builtin.string"
+    %root = irdl.base "#builtin.integer"
+    %color = irdl.base "#builtin.integer"
+    irdl.attributes {"axis" = %axis, "root" = %root, "color" = %color}
+  }
+
   // Compute on every PE's local buffers: the body holds linalg ops on the
   // region's wse.buffer values, and runs on each PE of the region at once.
   //   "wse.compute"() ({

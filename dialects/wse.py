@@ -24,7 +24,7 @@ from torch_mlir.dialects import irdl
 
 MACHINE_ATTR = "wse.machine"
 IRDL_PATH = Path(__file__).with_name("wse.irdl.mlir")
-COMM_OPS = ("wse.scatter", "wse.gather", "wse.multicast", "wse.shift", "wse.reduce")
+COMM_OPS = ("wse.scatter", "wse.gather", "wse.multicast", "wse.shift", "wse.reduce", "wse.lookup")
 UNROUTED = -1  # the color of a transfer before wse-route
 FOLDED_RING = 2  # wse.shift's `wrap` for a cyclic shift over a folded ring
 WORD_BYTES = 4  # a PE's SRAM banks are 32 bits wide (SDK appendix, 'SIMD Mode')
@@ -310,6 +310,8 @@ class TransferVerifier(ir.DynamicOpTrait):
             return _error(
                 op, f"color {color} is beyond the {fabric.colors} routable colors of '{fabric.name}'"
             )
+        if op.name == "wse.lookup" and not _lookup_shapes_agree(op):
+            return False
         if "axis" not in op.attributes:
             return True
         axis = str_attr(op, "axis")
@@ -323,6 +325,19 @@ class TransferVerifier(ir.DynamicOpTrait):
         if not 0 <= root < extent:
             return _error(op, f"root {root} is outside the {extent} PEs along a {axis} of the region")
         return True
+
+
+def _lookup_shapes_agree(op: ir.Operation) -> bool:
+    """A lookup's table is 2-D, `rows` has the result's shape but its last
+    dim, and a row of the table is as long as one of the result."""
+    table, rows, dest = (ir.MemRefType(v.type).shape for v in op.operands)
+    if len(table) != 2 or list(rows) != list(dest[:-1]) or table[1] != dest[-1]:
+        return _error(op, f"a lookup reads rows of a 2-D table into a result of the row numbers' shape "
+                          f"and one more dim as long as a table row; got table {list(table)}, rows "
+                          f"{list(rows)}, result {list(dest)}")
+    if str_attr(op, "axis") != "col":
+        return _error(op, "a lookup runs along the PE columns: axis must be \"col\"")
+    return True
 
 
 def load_wse(ctx: ir.Context) -> None:

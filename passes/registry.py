@@ -58,6 +58,8 @@ _PASSES: dict[str, str] = {
     "wse-verify-support": "wse_verify_support:WseVerifySupport",
     "wse-unfold-windows": "wse_unfold_windows:WseUnfoldWindows",
     "wse-materialize-indices": "wse_materialize_indices:WseMaterializeIndices",
+    "wse-split-gathers": "wse_split_gathers:WseSplitGathers",
+    "wse-fold-constant-generics": "wse_fold_constant_generics:WseFoldConstantGenerics",
     "wse-partition": "wse_partition:WsePartition",
     "wse-place": "wse_place:WsePlace",
     "wse-distribute": "wse_distribute:WseDistribute",

@@ -11,9 +11,10 @@ from ..dialects.wse import FOLDED_RING, UNROUTED, element_bytes, fabric_of, i64_
 from ..wse_target.distribution import (
     SKEW_COLS, SKEW_ROWS, SRAM_SHARE, Layout, as_contraction, cannon_fits, combiner, combines_across, epilogue_loops, layout_for, overwritten_input,
     summa_epilogue_loops, summa_plan)
+from ..wse_target.lookup import ROWS_LAYOUT, TABLE_LAYOUT, lookup_of, result_layout
 from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, iterator_types, loop_ranges, reduction_dims
 from .pass_base import PassFailure, WaferPass
-from .wse_partition import CANNON, STEPPED, is_init
+from .wse_partition import CANNON, LOOKUP, STEPPED, is_init
 
 
 class RegionBuilder:
@@ -181,6 +182,22 @@ class RegionBuilder:
         self.ip = self.region_ip
         self.buffers[op.results[0]] = (out, plan.out)
 
+    def lookup(self, op: ir.Operation) -> None:
+        """Look each result row up in a table split over the region
+        (`wse_target.lookup`): the table's rows in blocks over the PE rows and
+        its columns over the PE columns, every row number on every PE, the
+        result collected on PE row 0 by one `wse.lookup`."""
+        loc = op.location
+        found = lookup_of(op)
+        table = self.place(found.table, TABLE_LAYOUT, "table", loc)
+        rows = self.place(found.rows, ROWS_LAYOUT, "rows", loc)
+        layout = result_layout(found.rank)
+        result = ir.RankedTensorType(op.results[0].type)
+        out = self.buffer(layout.local_shape(list(result.shape), self.height, self.width), result.element_type,
+                          "out", loc)
+        self.transfer(loc, "wse.lookup", [table, rows, out], axis="col", root=0)
+        self.buffers[op.results[0]] = (out, layout)
+
     def local(self, op: ir.Operation, row_loop: int | None, col_loop: int | None) -> None:
         """Run `op` on every PE's tiles; a reduction along `col_loop` crosses the
         fabric: partial results are chain-reduced into column 0 and multicast back."""
@@ -321,7 +338,9 @@ def distribute(region: ir.Operation) -> None:
     members = [op for op in builder.ops if op.name == "linalg.generic" and not is_init(op)]
     anchor = members[0]
     kind = str_attr(region, "kind")
-    if kind in STEPPED:
+    if kind == LOOKUP:
+        builder.lookup(anchor)
+    elif kind in STEPPED:
         if kind == CANNON:
             builder.cannon(anchor)
         else:

@@ -9,13 +9,16 @@ from torch_mlir.dialects import tensor
 
 from ..dialects.wse import MACHINE_ATTR, FabricInfo
 from ..wse_target.distribution import as_contraction, op_flops
+from ..wse_target.lookup import lookup_of
 from ..wse_target.machine import get_machine
 from .linalg_queries import PARALLEL, is_projected, iterator_types, loop_ranges, reduction_dims
 from .pass_base import OptionError, PassFailure, WaferPass
+from .wse_split_gathers import body_extracts, is_static_gather
 
 # Region kinds. A contraction's region is partitioned as "summa"; wse-place
-# makes it "cannon" where Cannon's shifts model faster on its square.
-SUMMA, CANNON, ROWWISE = "summa", "cannon", "rowwise"
+# makes it "cannon" where Cannon's shifts model faster on its square. A
+# "lookup" region holds a table and looks rows up in it (wse_target.lookup).
+SUMMA, CANNON, ROWWISE, LOOKUP = "summa", "cannon", "rowwise", "lookup"
 STEPPED = (SUMMA, CANNON)
 _NAMED_COMPUTE = ("linalg.matmul", "linalg.batch_matmul", "linalg.conv", "linalg.pooling",
                   "linalg.depthwise", "linalg.mmt4d", "linalg.contract")
@@ -25,17 +28,18 @@ def is_init(op: ir.Operation) -> bool:
     """A generic that reads nothing: a fill, the init of a reduction or contraction.
     A region computes its own copy in place, so a generic that gathers from
     above (a one-element lookup) is none: it runs on the host."""
-    return op.name == "linalg.generic" and len(op.operands) == 1 and not _gathers(op)
-
-
-def _gathers(op: ir.Operation) -> bool:
-    return any(inner.operation.name == "tensor.extract" for inner in op.regions[0].blocks[0].operations)
+    return op.name == "linalg.generic" and len(op.operands) == 1 and not body_extracts(op)
 
 
 def is_relayout(op: ir.Operation) -> bool:
-    """A generic that only moves data (transpose, broadcast, copy), or widens
-    it (a bias broadcast as an f32 accumulator's init): done in flight."""
-    if op.name != "linalg.generic" or len(op.operands) < 2:
+    """A generic that only moves data (transpose, broadcast, copy, a gather
+    at constant indices such as an upsampling), or widens it (a bias
+    broadcast as an f32 accumulator's init): done in flight."""
+    if op.name != "linalg.generic":
+        return False
+    if body_extracts(op):
+        return is_static_gather(op)
+    if len(op.operands) < 2:
         return False
     block = op.regions[0].blocks[0]
     *body, terminator = block.operations
@@ -50,19 +54,29 @@ def is_relayout(op: ir.Operation) -> bool:
 
 
 def is_check(op: ir.Operation) -> bool:
-    """A generic without results: it only runs checks (batchnorm's cf.assert), at host level."""
-    return op.name == "linalg.generic" and not op.results
+    """A generic whose results nothing reads: it only runs checks, at host
+    level (batchnorm's cf.assert; an embedding's bounds checks, left behind
+    when elementwise fusion copied the lookup into its consumer)."""
+    return op.name == "linalg.generic" and not any(True for result in op.results for _ in result.uses)
 
 
 _HOST_OPS = ("tm_tensor.scan", "tm_tensor.sort", "tm_tensor.topk", "tm_tensor.scatter")
 
 
+# Set by wse-place on a lookup it sends back to the host (see `inline`).
+HOST_ATTR = "wse.host"
+
+
 def runs_on_host(op: ir.Operation) -> bool:
     """An op with no spatial mapping, run on the host between regions: a scan
-    (cumsum), a sort (topk), a top-k (kthvalue), a scatter (index_put), or a generic whose body
-    gathers with tensor.extract (an embedding lookup, a gather by computed
-    indices). Its data crosses the wafer's edge."""
-    return op.name in _HOST_OPS or (op.name == "linalg.generic" and _gathers(op))
+    (cumsum), a sort (topk), a top-k (kthvalue), a scatter (index_put), or a
+    generic whose body gathers with tensor.extract other than a lookup
+    (`wse_target.lookup`: an embedding) or at constant indices (an
+    upsampling, data movement): a gather along a table's last dim, say.
+    Its data crosses the wafer's edge. So does a lookup wse-place found
+    cheaper on the host (`HOST_ATTR`)."""
+    return op.name in _HOST_OPS or HOST_ATTR in op.attributes or (op.name == "linalg.generic" and bool(body_extracts(op))
+                                    and not is_static_gather(op) and lookup_of(op) is None)
 
 
 # What may run between regions, on whole tensors, as the data movement of the
@@ -139,7 +153,9 @@ def find_groups(block: ir.Block) -> list[Group]:
             raise PassFailure(op.location, "the wse target cannot partition this op: its indexing maps "
                               "are not projected permutations (unfold convolution and pooling windows "
                               "with wse-unfold-windows first, as the wse pipeline does)")
-        if as_contraction(op) is not None:
+        if lookup_of(op) is not None:
+            group = Group(LOOKUP, [op])
+        elif as_contraction(op) is not None:
             group = Group(SUMMA, [op])
             _grow_epilogue(group, grouped)
         else:
@@ -165,7 +181,7 @@ def _grow_epilogue(group: Group, grouped: list[ir.Operation]) -> None:
     while True:
         users = _users(group.ops[-1])
         if (len(users) != 1 or not is_elementwise(users[0]) or is_relayout(users[0]) or is_check(users[0])
-                or runs_on_host(users[0])):
+                or runs_on_host(users[0]) or lookup_of(users[0]) is not None):
             return
         user = users[0]
         if any(user == g for g in grouped):
@@ -180,7 +196,7 @@ def _grow_rowwise(group: Group, first: ir.Operation, grouped: list[ir.Operation]
     ranges = loop_ranges(first)
     for op in _following(first):
         if (any(op == g for g in grouped) or op.name != "linalg.generic" or is_init(op) or is_relayout(op)
-                or is_check(op) or runs_on_host(op) or not is_projected(op)):
+                or is_check(op) or runs_on_host(op) or lookup_of(op) is not None or not is_projected(op)):
             continue
         if as_contraction(op) is not None or loop_ranges(op) != ranges:
             continue
@@ -239,6 +255,17 @@ def outline(group: Group, name: str, result: int = 0) -> None:
         owner.operands[index] = region.results[0]
 
 
+def inline_on_host(region: ir.Operation) -> None:
+    """Undo `outline`: move the region's ops back in its place, the last
+    marked to run on the host (`HOST_ATTR`), and erase the region."""
+    *ops, terminator = [op.operation for op in region.regions[0].blocks[0].operations]
+    for op in ops:
+        op.move_before(region)
+    ops[-1].attributes[HOST_ATTR] = ir.UnitAttr.get()
+    region.results[0].replace_all_uses_with(terminator.operands[0])
+    region.erase()
+
+
 def clone_group(group: Group) -> Group:
     """A copy of the group's ops, just before its last op, reading each other."""
     clones: list[ir.Operation] = []
@@ -283,7 +310,8 @@ class WsePartition(WaferPass):
     region: the product is stepped across the fabric, the consumers run on
     its output tiles where they lie. A run of elementwise ops and reductions
     over one iteration space (softmax, layernorm) forms a "rowwise" region,
-    whose reductions cross the fabric. Pure data movement (transposes, broadcasts, reshapes) stays between
+    whose reductions cross the fabric; a table lookup (an embedding, after
+    wse-split-gathers) a "lookup" region, which holds the table. Pure data movement (transposes, broadcasts, reshapes) stays between
     regions and is carried by the streams that feed the next region.
     Regions are left unplaced (slot -1) for wse-place.
 

@@ -17,9 +17,10 @@ from .pass_base import PassFailure, WaferPass
 from .placement_modes import AUTO, check_mode
 from .wse_distribute import rowwise_loops
 from ..tuning.database import ModeDatabase, PlacementDatabase
-from ..wse_target.kernel import LocalKernel
+from ..wse_target.kernel import LocalKernel, kernel_dtype
+from ..wse_target.lookup import lookup_bytes_per_pe, lookup_compute_cycles, lookup_of
 from ..wse_target.machine import WSE2, Machine, kernel_costs_of
-from .wse_partition import CANNON, STEPPED, SUMMA, is_init
+from .wse_partition import CANNON, LOOKUP, STEPPED, SUMMA, inline_on_host, is_init
 
 
 
@@ -53,10 +54,13 @@ class Demand:
     sram_bytes: int = WSE2.sram_bytes  # of one PE of the fabric
     kernels: tuple = ()  # a LocalKernel per op of `placed`
     stepped: tuple = ()  # a summa region's contraction: its LocalKernel and (m, n, k) loops
+    lookup: ir.Operation | None = None  # a lookup region's generic
 
     def bytes_per_pe(self, rows: int, cols: int) -> int:
         """One PE's share of the region's buffers on a rows x cols rectangle,
         laid out exactly as wse-distribute will (padded blocks, panels)."""
+        if (rows, cols) not in self._per_pe and self.lookup is not None:
+            self._per_pe[rows, cols] = lookup_bytes_per_pe(lookup_of(self.lookup), self.lookup.results[0], rows, cols)
         if (rows, cols) not in self._per_pe:
             summa, known = 0, ()
             if self.anchor is not None:
@@ -87,6 +91,12 @@ class Demand:
 
     def _time(self, rows: int, cols: int) -> float:
         stream = self.streamed / 4 / rows + cols  # in through every row, one wavelet a cycle
+        if self.lookup is not None:  # as the simulator costs a wse.lookup, and its chain down the columns
+            result = ir.RankedTensorType(self.lookup.results[0].type)
+            count = math.prod(result.shape[:-1])
+            columns = math.ceil(result.shape[-1] / cols)
+            dtype = kernel_dtype([lookup_of(self.lookup).table], self.lookup.results[0], accumulates=False)
+            return stream + lookup_compute_cycles(self.machine, count, columns, dtype) + count * columns + rows
         compute = sum(kernel.cycles(_local(kernel.ranges, {row: rows, col: cols}), self.machine)
                       for kernel, (_, row, col) in zip(self.kernels, self.placed))
         if self.mnk is None:
@@ -199,6 +209,13 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
     streamed = _tensor_bytes([v for v in values if not (preloaded and _is_weight(v))])
     anchor = members[0]
     ranges = loop_ranges(anchor)
+    if str_attr(region, "kind") == LOOKUP:
+        table = lookup_of(anchor).table
+        size += _tensor_bytes([table])
+        streamed += 0 if preloaded and _is_weight(table) else _tensor_bytes([table])
+        shape = ir.RankedTensorType(table.type).shape
+        return Demand(flops, shape[0], shape[1], divides=False, bytes=size, streamed=streamed, machine=machine,
+                      sram_bytes=fabric.sram_bytes, lookup=anchor)
     if str_attr(region, "kind") in STEPPED:
         # Every row helps even past m: the stepped operands' k dim is split over the rows.
         c = as_contraction(anchor)
@@ -289,7 +306,9 @@ class WsePlace(WaferPass):
       columns go to the slowest stage while they make it faster, so the
       pipeline's stages balance; activations stream from strip to strip.
     whole-wafer: one region at a time (slot = its position), each on the
-      rectangle of the fabric its time model likes best.
+      rectangle of the fabric its time model likes best. A lookup from a
+      weight table larger than what it looks up runs on the host instead:
+      its table would stream in every inference.
     Within its strip or the fabric, a region takes the rectangle the time
     model of `Demand.cycles` finds fastest among those that hold it, and a
     contraction's region the algorithm (summa or cannon) it models faster
@@ -321,6 +340,10 @@ class WsePlace(WaferPass):
             return
         fabric = fabric_of(regions[0])
         mode = self.mode if self.mode != AUTO else self._auto_mode(regions, fabric)
+        if mode == "whole-wafer":
+            for region in [r for r in regions if _cheaper_on_the_host(r)]:
+                inline_on_host(region)
+            regions = regions_of(module)
         demands = [demand(region, preloaded=mode == "pipelined") for region in regions]
         tuned = PlacementDatabase(self.tuning, placement_key(fabric, mode)) if self.tuning else None
         for region, need, place in zip(regions, demands, places(regions, demands, fabric, mode)):
@@ -342,6 +365,18 @@ class WsePlace(WaferPass):
         except PassFailure:
             return "whole-wafer"
         return "pipelined"
+
+
+def _cheaper_on_the_host(region: ir.Operation) -> bool:
+    """A lookup from a weight table larger than the rows it looks up: one
+    layer at a time (whole-wafer), the table would stream in from the host
+    every inference, where the host can send only the rows, through the same
+    I/O. Pipelined, the table stays on the wafer, loaded once."""
+    if str_attr(region, "kind") != LOOKUP:
+        return False
+    (op,) = [op.operation for op in region.regions[0].blocks[0].operations if lookup_of(op.operation)]
+    table = lookup_of(op).table
+    return _is_weight(table) and _tensor_bytes([table]) > _tensor_bytes([op.results[0]])
 
 
 @dataclass(frozen=True)

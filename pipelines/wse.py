@@ -56,11 +56,11 @@ class WsePipeline(Configurable):
             (
                 "simplify",
                 f"wse-verify-support,wafer-fold-zero-trip,wafer-decompose-attention,{narrow}"
-                "func.func(canonicalize,cse),wafer-fold-channel-affine,wse-generalize-named,"
+                "func.func(canonicalize,cse),wafer-fold-channel-affine,wse-generalize-named,wafer-split-asserts,"
                 "func.func(linalg-fuse-elementwise-ops,canonicalize,cse,linalg-generalize-named-ops),wse-trim-windows,"
                 "func.func(linalg-fold-unit-extent-dims,canonicalize,cse),"
                 "wse-materialize-indices,func.func(canonicalize,cse),wse-unfold-windows,"
-                "wafer-hoist-broadcast-compute{reductions=true},func.func(canonicalize,cse),wse-transpose-weights",
+                "wafer-hoist-broadcast-compute{reductions=true},wse-fold-constant-generics,wse-split-gathers,func.func(canonicalize,cse),wse-transpose-weights",
             ),
             # Fills and empties the regions took their own copies of are dead after.
             ("partition", f"wse-partition{{machine={self.machine}}},func.func(canonicalize,cse)"),

@@ -26,7 +26,9 @@ What the timing leaves out:
   streams: each stream is one wavelet per row per cycle plus its distance;
 - the data movement between regions (transposes, reshapes, im2col and window
   gathers) beyond the volume the next region's scatter brings in;
-- host I/O bandwidth: the west edge is one link per row, like the fabric.
+- host I/O bandwidth: the west edge is one link per row, like the fabric;
+- which rows a lookup's PEs hold: it is costed as if the busiest PE held every
+  row looked up, and every column link carried all of them (the worst case).
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from ..passes.wse_partition import runs_on_host
 from .cost import LinkLoads
 from .distribution import SKEW_COLS, SKEW_ROWS, Layout, block_panel
 from .interpreter import evaluate, numpy_dtype
-from .kernel import kernel_cycles, kernel_of
+from .kernel import kernel_cycles, kernel_dtype, kernel_of
+from .lookup import lookup_compute_cycles
 from .machine import Machine
 from .report import OpRow, Report
 
@@ -178,6 +181,8 @@ class Executor:
                 dest[index] = combined
             elif name == "wse.shift":
                 shift(op, grids)
+            elif name == "wse.lookup":
+                lookup(op, grids)
             else:
                 raise ValueError(f"the simulator cannot run '{name}'")
         return None
@@ -211,6 +216,22 @@ def shift(op: ir.Operation, grids: dict) -> None:
     ys, xs = slice(max(dy, 0), height + min(dy, 0)), slice(max(dx, 0), width + min(dx, 0))
     yd, xd = slice(max(-dy, 0), height + min(-dy, 0)), slice(max(-dx, 0), width + min(-dx, 0))
     dest[ys, xs] = source[yd, xd]
+
+
+def lookup(op: ir.Operation, grids: dict) -> None:
+    """Each PE column's table is its PEs' blocks one after the other; the root
+    PE of the column receives the row each of its row numbers names."""
+    table, rows, dest = (grids[v] for v in op.operands)
+    root = int_attr(op, "root")
+    height, width, block, columns = table.shape
+    column_tables = np.moveaxis(table, 0, 1).reshape(width, height * block, columns)
+    numbers = rows[root]  # (width, *result rows)
+    outside = (numbers < 0) | (numbers >= height * block)
+    if np.any(outside):
+        raise ValueError(f"{op.location}: lookup of row {int(numbers[outside].flat[0])} in a table of "
+                         f"{height * block} rows")
+    column = np.arange(width).reshape((width,) + (1,) * (numbers.ndim - 1))
+    dest[root] = column_tables[column, numbers]
 
 
 def _function(module: ir.Module | ir.Operation, name: str) -> ir.Operation:
@@ -269,6 +290,8 @@ class RegionCost:
                     self.local_compute(inner.operation, repeat)
             elif name in ("wse.multicast", "wse.reduce", "wse.shift"):
                 self.fabric(op, repeat)
+            elif name == "wse.lookup":
+                self.lookup(op)
 
     def steps(self, op: ir.Operation, repeat: int) -> None:
         """Its body `count` times. Double-buffered (`buffers` = 2), a step's
@@ -333,6 +356,26 @@ class RegionCost:
                 loads.add_col_reduce(x0, x1, y0 + root, y0, y1, wavelets)
         self.comm += repeat * loads.phase_cycles()
         self.links += repeat * loads.total()
+
+    def lookup(self, op: ir.Operation) -> None:
+        """A lookup's busiest PE sends a row share per row number (at worst it
+        holds them all); the shares travel its column to the root, each link
+        carrying at most all of them (every row held past it), as a chain
+        reduction's do."""
+        table, rows, dest = op.operands
+        count = math.prod(ir.MemRefType(rows.type).shape)
+        columns = ir.MemRefType(dest.type).shape[-1]
+        dtype = kernel_dtype([table], dest, accumulates=False)
+        self.datapaths.add(dtype)
+        cycles = lookup_compute_cycles(self.machine, count, columns, dtype)
+        self.compute += cycles
+        self.busy[self.y:self.y + self.height, self.x:self.x + self.width] += cycles
+        loads = LinkLoads(self.machine)
+        if self.height > 1:
+            loads.add_col_reduce(self.x, self.x + self.width, self.y + int_attr(op, "root"), self.y,
+                                 self.y + self.height, _wavelets(dest.type, self.machine))
+        self.comm += loads.phase_cycles()
+        self.links += loads.total()
 
     def local_compute(self, op: ir.Operation, repeat: int) -> None:
         """Cycles of one PE's linalg op, run `repeat` times (once per step): the

@@ -132,3 +132,35 @@ func.func @missing_color(%t: tensor<4xf32>) -> tensor<4xf32> {
   return %r : tensor<4xf32>
 }
 }
+
+// -----
+
+module attributes {wse.machine = {name = "small", width = 8 : i64, height = 8 : i64, colors = 21 : i64, sram_bytes = 1024 : i64}} {
+func.func @lookup_shapes(%t: tensor<4xf32>) -> tensor<4xf32> {
+  %r = "wse.region"() ({
+    %table = "wse.buffer"() {name = "table", offset = 0 : i64} : () -> memref<3x8xf32>
+    %rows = "wse.buffer"() {name = "rows", offset = 96 : i64} : () -> memref<4xi64>
+    %out = "wse.buffer"() {name = "out", offset = 128 : i64} : () -> memref<4x6xf32>
+    // expected-error@+1 {{a lookup reads rows of a 2-D table into a result of the row numbers' shape and one more dim as long as a table row; got table [3, 8], rows [4], result [4, 6]}}
+    "wse.lookup"(%table, %rows, %out) {axis = "col", root = 0 : i64, color = 0 : i64} : (memref<3x8xf32>, memref<4xi64>, memref<4x6xf32>) -> ()
+    "wse.yield"(%t) : (tensor<4xf32>) -> ()
+  }) {sym_name = "r", kind = "lookup", x = 0 : i64, y = 0 : i64, width = 2 : i64, height = 2 : i64, slot = 0 : i64, flops = 0 : i64} : () -> tensor<4xf32>
+  return %r : tensor<4xf32>
+}
+}
+
+// -----
+
+module attributes {wse.machine = {name = "small", width = 8 : i64, height = 8 : i64, colors = 21 : i64, sram_bytes = 1024 : i64}} {
+func.func @lookup_axis(%t: tensor<4xf32>) -> tensor<4xf32> {
+  %r = "wse.region"() ({
+    %table = "wse.buffer"() {name = "table", offset = 0 : i64} : () -> memref<3x8xf32>
+    %rows = "wse.buffer"() {name = "rows", offset = 96 : i64} : () -> memref<4xi64>
+    %out = "wse.buffer"() {name = "out", offset = 128 : i64} : () -> memref<4x8xf32>
+    // expected-error@+1 {{a lookup runs along the PE columns: axis must be "col"}}
+    "wse.lookup"(%table, %rows, %out) {axis = "row", root = 0 : i64, color = 0 : i64} : (memref<3x8xf32>, memref<4xi64>, memref<4x8xf32>) -> ()
+    "wse.yield"(%t) : (tensor<4xf32>) -> ()
+  }) {sym_name = "r", kind = "lookup", x = 0 : i64, y = 0 : i64, width = 2 : i64, height = 2 : i64, slot = 0 : i64, flops = 0 : i64} : () -> tensor<4xf32>
+  return %r : tensor<4xf32>
+}
+}

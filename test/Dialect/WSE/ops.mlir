@@ -23,6 +23,10 @@ func.func @all_ops(%x: tensor<8x32xf32>) -> tensor<8x32xf32> {
     "wse.shift"(%a, %s) {dx = -1 : i64, dy = 0 : i64, wrap = 1 : i64, color = 4 : i64} : (memref<4x8xf32>, memref<4x8xf32>) -> ()
     // CHECK: "wse.reduce"(%{{.*}}, %[[A]]) {axis = "col", color = 5 : i64, kind = "max", root = 1 : i64}
     "wse.reduce"(%s, %a) {axis = "col", root = 1 : i64, kind = "max", color = 5 : i64} : (memref<4x8xf32>, memref<4x8xf32>) -> ()
+    // CHECK: "wse.lookup"(%{{.*}}, %{{.*}}, %[[A]]) {axis = "col", color = 6 : i64, root = 0 : i64} : (memref<3x8xf32>, memref<4xi64>, memref<4x8xf32>) -> ()
+    %table = "wse.buffer"() {name = "table", offset = 324 : i64} : () -> memref<3x8xf32>
+    %rows = "wse.buffer"() {name = "rows", offset = 420 : i64} : () -> memref<4xi64>
+    "wse.lookup"(%table, %rows, %a) {axis = "col", root = 0 : i64, color = 6 : i64} : (memref<3x8xf32>, memref<4xi64>, memref<4x8xf32>) -> ()
     // CHECK: "wse.compute"() ({
     // CHECK: linalg.fill
     "wse.compute"() ({
