@@ -6,8 +6,9 @@ apart (SDK appendix, 'SIMD Mode'): with both 32-bit aligned, their addresses
 must differ by 4 mod 8 (`cost.conflict_fraction`). wse-distribute packs the
 buffers word after word in the order it makes them, so whether an
 accumulator and the panel an AXPY streams past it collide is an accident of
-the sizes before them. A colliding 16-bit instruction takes two cycles per
-SIMD group; a 32-bit one is one element a cycle either way.
+the sizes before them. A colliding SIMD instruction (16-bit ones, a 32-bit
+add) takes two cycles per SIMD group; a 32-bit FMA is one element a cycle
+either way.
 """
 
 from __future__ import annotations

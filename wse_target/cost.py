@@ -24,6 +24,7 @@ def compute_cycles(
     scalar_operand: bool = False,
     simd_narrowing: ArrayLike = 1.0,
     kernels: ArrayLike = 1,
+    datapath_cycles: ArrayLike | None = None,
 ) -> np.ndarray:
     """Cycles of one PE's local kernel, modelled as the instruction stream it runs.
 
@@ -39,7 +40,8 @@ def compute_cycles(
     elements at the slower of
     - the datapath: the dtype's SIMD width x `simd_narrowing`, the fraction of
       the width that survives bank conflicts (see `stride_width` and
-      `conflict_fraction`);
+      `conflict_fraction`); or `datapath_cycles` per element where the kernel
+      knows them (its instructions' own widths, `kernel.datapath_cycles`);
     - the SRAM ports: each element reads two operands and writes one, through
       `sram_reads_per_cycle` reads and `sram_writes_per_cycle` writes of
       `sram_port_bytes` each.
@@ -58,8 +60,9 @@ def compute_cycles(
         raise ValueError("simd_narrowing must be in (0, 1]")
     element_bytes = DTYPE_BYTES[dtype]
     port = machine.sram_port_bytes
+    datapath = 1.0 / (machine.fmas_per_cycle(dtype) * narrowing) if datapath_cycles is None else datapath_cycles
     per_element = np.maximum(
-        1.0 / (machine.fmas_per_cycle(dtype) * narrowing),
+        datapath,
         np.maximum(2 * element_bytes / (machine.sram_reads_per_cycle * port),
                    element_bytes / (machine.sram_writes_per_cycle * port)),
     )

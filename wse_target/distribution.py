@@ -311,20 +311,37 @@ class BodyCost:
     """Per iteration of a linalg op: its FLOPs, and the datapath slots it takes
     (every arith/math op but constants, a multiply feeding an add fused into one
     FMA, a widening of a 16-bit operand done by the instruction that reads it:
-    `@fmachs` and `@faddhs` read 16 bits and compute in 32)."""
+    `@fmachs` and `@faddhs` read 16 bits and compute in 32), each as the kind
+    of DSD instruction it runs as (`Machine.simd_width`). A body that computes
+    nothing (a copy, a fill) is one move."""
 
     flops: int
-    slots: int
+    kinds: tuple[str, ...]
+
+    @property
+    def slots(self) -> int:
+        return len(self.kinds)
+
+
+_KINDS = {"arith.addf": "add", "arith.subf": "add", "arith.negf": "add", "math.absf": "add",
+          "arith.maximumf": "max", "arith.minimumf": "max", "arith.maxnumf": "max", "arith.minnumf": "max",
+          "arith.extf": "convert", "arith.truncf": "convert", "arith.mulf": "mul"}
 
 
 def body_cost(op: ir.Operation) -> BodyCost:
     ops = [inner.operation for inner in op.regions[0].blocks[0].operations]
     arithmetic = [o for o in ops if o.name.split(".")[0] in ("arith", "math") and o.name != "arith.constant"]
     flops = sum(1 for o in arithmetic if o.name in _FLOATING_POINT or o.name.startswith("math."))
-    fused = sum(1 for o in arithmetic if o.name == "arith.addf" and any(
-        isinstance(v.owner, ir.OpView) and v.owner.name == "arith.mulf" for v in o.operands))
-    widened = sum(1 for o in arithmetic if o.name == "arith.extf" and isinstance(o.operands[0].owner, ir.Block))
-    return BodyCost(flops, max(len(arithmetic) - fused - widened, 1))
+    fused = [o for o in arithmetic if o.name == "arith.addf" and any(
+        isinstance(v.owner, ir.OpView) and v.owner.name == "arith.mulf" for v in o.operands)]
+    products = [v.owner.operation for o in fused for v in o.operands
+                if isinstance(v.owner, ir.OpView) and v.owner.name == "arith.mulf"]
+    kinds = []
+    for o in arithmetic:
+        if any(o == f for f in fused) or (o.name == "arith.extf" and isinstance(o.operands[0].owner, ir.Block)):
+            continue
+        kinds.append("fma" if any(o == p for p in products) else _KINDS.get(o.name, "other"))
+    return BodyCost(flops, tuple(kinds) or ("add",))
 
 
 def op_flops(op: ir.Operation) -> int:

@@ -25,14 +25,24 @@ from .machine import Dtype, Machine
 @dataclass(frozen=True)
 class Kernel:
     """One PE's instruction stream for a linalg op: `elements` datapath slots issued
-    `vector_length` at a time, with or without a scalar operand, at `narrowing` of
-    the SIMD width."""
+    `vector_length` at a time, with or without a scalar operand, at `datapath`
+    cycles per element (`datapath_cycles`)."""
 
     elements: float
     vector_length: int
     dtype: Dtype
     scalar_operand: bool
-    narrowing: float
+    datapath: float
+
+
+def datapath_cycles(kinds: tuple[str, ...], dtype: Dtype, machine: Machine, strides: list[int],
+                    conflicts: float) -> float:
+    """Cycles per element of a body's instructions, averaged over them: each at
+    its own SIMD width on `dtype`'s datapath (`Machine.simd_width`: a 16-bit max
+    runs one element a cycle where a 16-bit FMA runs four), narrowed by the
+    operands' strides and bank conflicts as that width is."""
+    widths = [machine.simd_width(kind, dtype) for kind in kinds]
+    return sum(1.0 / (width * simd_narrowing(width, strides, conflicts)) for width in widths) / len(widths)
 
 
 def kernel_dtype(inputs: list[ir.Value], output: ir.Value, accumulates: bool) -> Dtype:
@@ -61,14 +71,14 @@ def kernel_of(op: ir.Operation, machine: Machine, offsets: dict) -> Kernel:
     output = (list(op.operands)[-1], maps[-1])
     vector, scalar, reads_out, dtype = _instructions(op, len(ranges))
     length = max(ranges[vector], 1) if vector is not None else 1
-    elements = body_cost(op).slots * math.prod(ranges)
+    body = body_cost(op)
+    elements = body.slots * math.prod(ranges)
     sources = _vector_sources(op, maps, vector, reads_out)
     strides = [_stride(v, d, vector) for v, d in sources + [output] if vector in d]
     conflicts = 0.0
     if len(sources) >= 2:
         conflicts = conflict_fraction(*(_row_starts(v, d, vector, offsets) for v, d in sources[:2]))
-    width = machine.fmas_per_cycle(dtype)
-    return Kernel(float(elements), length, dtype, scalar, simd_narrowing(width, strides, conflicts))
+    return Kernel(float(elements), length, dtype, scalar, datapath_cycles(body.kinds, dtype, machine, strides, conflicts))
 
 
 def paired_operands(op: ir.Operation) -> list[ir.Value]:
@@ -96,7 +106,7 @@ def _vector_sources(op: ir.Operation, maps: list[list[int | None]], vector: int 
 def kernel_cycles(kernel: Kernel, machine: Machine, repeat: int = 1) -> float:
     """Cycles of `kernel` run `repeat` times (once per step) on one PE."""
     return float(compute_cycles(machine, repeat * kernel.elements, kernel.vector_length, kernel.dtype,
-                                scalar_operand=kernel.scalar_operand, simd_narrowing=kernel.narrowing,
+                                scalar_operand=kernel.scalar_operand, datapath_cycles=kernel.datapath,
                                 kernels=repeat))
 
 
@@ -112,7 +122,7 @@ class LocalKernel:
     vector: int | None  # the loop each instruction walks
     scalar_operand: bool
     dtype: Dtype
-    slots: int  # datapath slots per iteration
+    kinds: tuple[str, ...]  # the instruction of each datapath slot of an iteration (BodyCost)
     walked: tuple[tuple[int | None, ...], ...] = ()  # the dims of each operand read along `vector`
 
     @classmethod
@@ -120,17 +130,17 @@ class LocalKernel:
         ranges = tuple(loop_ranges(op))
         vector, scalar, _, dtype = _instructions(op, len(ranges))
         walked = tuple(tuple(dims) for dims in (map_dims(m) for m in indexing_maps(op)) if vector in dims)
-        return cls(ranges, vector, scalar, dtype, body_cost(op).slots, walked)
+        return cls(ranges, vector, scalar, dtype, body_cost(op).kinds, walked)
 
     def cycles(self, local: list[int], machine: Machine, repeat: int = 1) -> float:
         """Cycles on one PE over local loop extents `local`, `repeat` times (once per SUMMA step)."""
         length = max(local[self.vector], 1) if self.vector is not None else 1
-        elements = self.slots * math.prod(local)
+        elements = len(self.kinds) * math.prod(local)
         strides = [math.prod(local[d] for d in dims[dims.index(self.vector) + 1:] if d is not None)
                    for dims in self.walked]
-        narrowing = simd_narrowing(machine.fmas_per_cycle(self.dtype), strides, 0.0)
+        datapath = datapath_cycles(self.kinds, self.dtype, machine, strides, 0.0)
         return float(compute_cycles(machine, repeat * elements, length, self.dtype,
-                                    scalar_operand=self.scalar_operand, simd_narrowing=narrowing, kernels=repeat))
+                                    scalar_operand=self.scalar_operand, datapath_cycles=datapath, kernels=repeat))
 
 
 def _instructions(op: ir.Operation, loops: int) -> tuple[int | None, bool, bool, Dtype]:

@@ -98,5 +98,7 @@ def lookup_bytes_per_pe(lookup: Lookup, result: ir.Value, height: int, width: in
 def lookup_compute_cycles(machine: Machine, count: int, columns: int, dtype) -> float:
     """The busiest PE's work: at worst it holds the row of every one of the
     `count` lookups, and sends each (`columns` elements) with one move
-    instruction, whose source row it reads from the row number (a scalar)."""
-    return float(compute_cycles(machine, count * columns, max(columns, 1), dtype, scalar_operand=True))
+    instruction (`@fmovs`, `@fmovh`), whose source row it reads from the row
+    number (a scalar)."""
+    return float(compute_cycles(machine, count * columns, max(columns, 1), dtype, scalar_operand=True,
+                                datapath_cycles=1.0 / machine.simd_width("add", dtype)))

@@ -60,6 +60,15 @@ _WSE2_SOURCES: Mapping[str, str] = MappingProxyType(
         f"{_LIE_2022}: '4 x FP16 FMAC', 64-bit datapath",
         "mixed_fmas_per_cycle": f"{_SDK_APPENDIX}: @fmachs (16-bit multiply, 32-bit "
         "add) SIMD width 2 on WSE-2",
+        "fp32_add_width": f"{_SDK_APPENDIX}: @fadds, @fsubs, @fnegs, @fabss, @fmovs and "
+        "@mov32 SIMD width 2 on WSE-2",
+        "fp32_max_width": f"{_SDK_APPENDIX}: @fmaxs SIMD width 1 on WSE-2",
+        "fp16_add_width": f"{_SDK_APPENDIX}: @faddh, @fsubh, @fmulh, @fnegh, @fabsh, @fmovh "
+        "and @mov16 SIMD width 4 on WSE-2",
+        "fp16_max_width": f"{_SDK_APPENDIX}: @fmaxh SIMD width 1 on WSE-2",
+        "mixed_add_width": f"{_SDK_APPENDIX}: @faddhs (16-bit operands, 32-bit sum) SIMD "
+        "width 2 on WSE-2",
+        "convert_width": f"{_SDK_APPENDIX}: @fh2s and @fs2h SIMD width 1 on WSE-2",
         "wavelet_bytes": f"{_SDK_CONCEPTS}: '32-bit messages, called wavelets'",
         "link_wavelets_per_cycle": f"{_SDK_CONCEPTS}: wavelets 'can be sent to or "
         "received by neighboring PEs in a single clock cycle'; all colors share one "
@@ -98,6 +107,14 @@ _WSE3_SOURCES: Mapping[str, str] = MappingProxyType(
         "fp16_fmas_per_cycle": f"{_SDK_APPENDIX}: @fmach SIMD width 8 on WSE-3; The Next "
         "Platform 2024-03-14: 'eight-wide FP16 SIMD math unit'",
         "mixed_fmas_per_cycle": f"{_SDK_APPENDIX}: @fmachs SIMD width 4 on WSE-3",
+        "fp32_add_width": f"{_SDK_APPENDIX}: @fadds and the other 32-bit moves and adds "
+        "SIMD width 4 on WSE-3",
+        "fp32_max_width": f"{_SDK_APPENDIX}: @fmaxs SIMD width 4 on WSE-3",
+        "fp16_add_width": f"{_SDK_APPENDIX}: @faddh and the other 16-bit moves, adds and "
+        "multiplies SIMD width 8 on WSE-3",
+        "fp16_max_width": f"{_SDK_APPENDIX}: @fmaxh SIMD width 8 on WSE-3",
+        "mixed_add_width": f"{_SDK_APPENDIX}: @faddhs SIMD width 4 on WSE-3",
+        "convert_width": f"{_SDK_APPENDIX}: @fh2s and @fs2h SIMD width 4 on WSE-3",
         "clock_hz": "not disclosed by Cerebras (The Next Platform 2024-03-14); we keep "
         "WSE-2's 850 MHz; 21 PB/s SRAM over 900,000 cores implies about 1 GHz",
         **{
@@ -160,6 +177,12 @@ class Machine:
     fp32_fmas_per_cycle: int = 1
     fp16_fmas_per_cycle: int = 4
     mixed_fmas_per_cycle: int = 2
+    fp32_add_width: int = 2
+    fp32_max_width: int = 1
+    fp16_add_width: int = 4
+    fp16_max_width: int = 1
+    mixed_add_width: int = 2
+    convert_width: int = 1
     wavelet_bytes: int = 4
     link_wavelets_per_cycle: int = 1
     hop_cycles: int = 1
@@ -224,6 +247,24 @@ class Machine:
             return self.fp32_fmas_per_cycle
         raise ValueError(f"unsupported dtype {dtype!r}; expected one of {sorted(DTYPE_BYTES)}")
 
+    def simd_width(self, kind: str, dtype: Dtype) -> int:
+        """Elements a cycle of one DSD instruction of `kind` on `dtype`'s datapath
+        (the SDK's SIMD-width table): "fma" (`@fmacs`, `@fmach`, `@fmachs`), "add"
+        (adds, subtracts, negations, absolute values, moves; and a 16-bit
+        multiply, `@fmulh`), "mul" (a 32-bit multiply: `@fmuls` is absent from the
+        table, one a cycle), "max" (`@fmaxs`, `@fmaxh`), "convert" (`@fh2s`,
+        `@fs2h`). Any other op (a compare, a select, a divide, a transcendental)
+        has no builtin of its own: it is charged the FMA's width."""
+        if kind == "add":
+            return {"fp32": self.fp32_add_width, "fp16": self.fp16_add_width, "mixed": self.mixed_add_width}[dtype]
+        if kind == "mul":
+            return self.fp16_add_width if dtype == "fp16" else self.fp32_fmas_per_cycle
+        if kind == "max":
+            return self.fp16_max_width if dtype == "fp16" else self.fp32_max_width
+        if kind == "convert":
+            return self.convert_width
+        return self.fmas_per_cycle(dtype)
+
     def peak_flops_per_cycle(self, dtype: Dtype) -> int:
         """Whole-grid peak: 2 FLOPs per FMA on every PE."""
         return 2 * self.fmas_per_cycle(dtype) * self.num_pes
@@ -239,6 +280,7 @@ class Machine:
 WSE2 = Machine(name="wse2", width=750, height=994, sources=_WSE2_SOURCES)
 WSE3 = replace(
     WSE2, name="wse3", width=755, height=1170, fp16_fmas_per_cycle=8, mixed_fmas_per_cycle=4,
+    fp32_add_width=4, fp32_max_width=4, fp16_add_width=8, fp16_max_width=8, mixed_add_width=4, convert_width=4,
     sources=_WSE3_SOURCES
 )
 SMALL = replace(WSE2, name="small", width=32, height=32)

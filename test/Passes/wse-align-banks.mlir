@@ -33,12 +33,38 @@ func.func @half(%x: tensor<4x32xf16>) -> tensor<4x32xf16> {
   return %y : tensor<4x32xf16>
 }
 
-// At 32 bits a PE does one element a cycle whichever banks the operands share:
-// the packing stays.
-// CHECK-LABEL: func.func @single
+// A 32-bit FMA (@fmacs) does one element a cycle whichever banks its operands
+// share: the packing stays.
+// CHECK-LABEL: func.func @single_fma
 // CHECK: "wse.buffer"() {name = "c", offset = 0 : i64}
 // CHECK: "wse.buffer"() {name = "a", offset = 128 : i64}
-func.func @single(%x: tensor<4x32xf32>) -> tensor<4x32xf32> {
+func.func @single_fma(%x: tensor<4x32xf32>) -> tensor<4x32xf32> {
+  %y = "wse.region"() ({
+    %c = "wse.buffer"() {name = "c", offset = 0 : i64} : () -> memref<2x16xf32>
+    %a = "wse.buffer"() {name = "a", offset = 128 : i64} : () -> memref<2x16xf32>
+    "wse.scatter"(%x, %c) {row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64, col_panel = 0 : i64, skew = 0 : i64, color = -1 : i64} : (tensor<4x32xf32>, memref<2x16xf32>) -> ()
+    "wse.scatter"(%x, %a) {row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64, col_panel = 0 : i64, skew = 0 : i64, color = -1 : i64} : (tensor<4x32xf32>, memref<2x16xf32>) -> ()
+    "wse.compute"() ({
+      linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+          ins(%a : memref<2x16xf32>) outs(%c : memref<2x16xf32>) {
+      ^bb0(%in: f32, %out: f32):
+        %p = arith.mulf %in, %in : f32
+        %s = arith.addf %p, %out : f32
+        linalg.yield %s : f32
+      }
+    }) : () -> ()
+    %t = "wse.gather"(%c) {row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64, col_panel = 0 : i64, skew = 0 : i64, color = -1 : i64} : (memref<2x16xf32>) -> tensor<4x32xf32>
+    "wse.yield"(%t) : (tensor<4x32xf32>) -> ()
+  }) {sym_name = "add", kind = "rowwise", x = 0 : i64, y = 0 : i64, width = 2 : i64, height = 2 : i64, slot = 0 : i64, flops = 128 : i64} : () -> tensor<4x32xf32>
+  return %y : tensor<4x32xf32>
+}
+
+// A 32-bit add (@fadds) is SIMD-2: a colliding pair halves it, so its second
+// operand moves a word on, as a 16-bit one's does.
+// CHECK-LABEL: func.func @single_add
+// CHECK: "wse.buffer"() {name = "c", offset = 0 : i64}
+// CHECK: "wse.buffer"() {name = "a", offset = 132 : i64}
+func.func @single_add(%x: tensor<4x32xf32>) -> tensor<4x32xf32> {
   %y = "wse.region"() ({
     %c = "wse.buffer"() {name = "c", offset = 0 : i64} : () -> memref<2x16xf32>
     %a = "wse.buffer"() {name = "a", offset = 128 : i64} : () -> memref<2x16xf32>

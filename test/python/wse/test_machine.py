@@ -23,6 +23,23 @@ def test_wse3_doubles_fp16_simd_on_a_larger_grid():
     assert "762,1172" in WSE3.sources["width"]
 
 
+# The SDK's SIMD-width table (CSL appendix, 'SIMD Mode'), WSE-2 then WSE-3, of the
+# builtin each kind of instruction runs as; a 32-bit FMA or multiply is not in it.
+SDK_WIDTHS = {
+    ("fma", "fp32"): (1, 1), ("fma", "fp16"): (4, 8), ("fma", "mixed"): (2, 4),  # @fmacs, @fmach, @fmachs
+    ("add", "fp32"): (2, 4), ("add", "fp16"): (4, 8), ("add", "mixed"): (2, 4),  # @fadds, @faddh, @faddhs
+    ("mul", "fp32"): (1, 1), ("mul", "fp16"): (4, 8),  # @fmuls (absent), @fmulh
+    ("max", "fp32"): (1, 4), ("max", "fp16"): (1, 8),  # @fmaxs, @fmaxh
+    ("convert", "fp32"): (1, 4),  # @fh2s, @fs2h
+    ("other", "fp16"): (4, 8),  # no builtin: charged the FMA's width
+}
+
+
+@pytest.mark.parametrize("kind, dtype", SDK_WIDTHS)
+def test_each_instruction_runs_at_its_sdk_simd_width(kind, dtype):
+    assert (WSE2.simd_width(kind, dtype), WSE3.simd_width(kind, dtype)) == SDK_WIDTHS[kind, dtype]
+
+
 def test_every_preset_field_has_a_source():
     numbers = {f.name for f in dataclasses.fields(Machine)} - {"name", "sources"}
     for machine in (WSE2, WSE3):

@@ -126,7 +126,7 @@ def test_fp16_products_keep_the_full_simd_width(mode):
         assert kernel.dtype == "fp16"
         pitches = [2 * ir.ShapedType(v.type).shape[-1] for v in paired_operands(op)]
         if all(pitch % 8 == 0 for pitch in pitches):
-            assert kernel.narrowing == 1.0
+            assert kernel.datapath == 1 / SMALL.fmas_per_cycle("fp16")  # the full SIMD width
             aligned += 1
     assert aligned
 
