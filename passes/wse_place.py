@@ -9,16 +9,17 @@ from dataclasses import dataclass, field
 
 from torch_mlir import ir
 
-from ..dialects.wse import buffer_bytes, fabric_of, int_attr, regions_of, str_attr
+from ..dialects.wse import buffer_bytes, element_bytes, fabric_of, int_attr, regions_of, str_attr, stream_sources
 from ..wse_target.distribution import (
-    SRAM_SHARE, as_contraction, cannon_fits, local_bytes_per_pe, overwritten_input, summa_epilogue_loops, summa_plan)
+    SRAM_SHARE, as_contraction, cannon_fits, local_bytes_per_pe, local_shares, overwritten_input,
+    summa_epilogue_loops, summa_plan)
 from .linalg_queries import REDUCTION, iterator_types, loop_ranges
 from .pass_base import PassFailure, WaferPass
 from .placement_modes import AUTO, check_mode
 from .wse_distribute import rowwise_loops
 from ..tuning.database import ModeDatabase, PlacementDatabase
 from ..wse_target.kernel import LocalKernel, kernel_dtype
-from ..wse_target.lookup import lookup_bytes_per_pe, lookup_compute_cycles, lookup_of
+from ..wse_target.lookup import lookup_bytes_per_pe, lookup_compute_cycles, lookup_of, result_layout, table_block
 from ..wse_target.machine import WSE2, Machine, kernel_costs_of
 from .wse_partition import CANNON, LOOKUP, STEPPED, SUMMA, inline_on_host, is_init
 
@@ -32,10 +33,13 @@ class Demand:
     Compute is each op's instruction stream on one PE's share, as the
     simulator's kernel model costs it (`LocalKernel`: per-instruction and
     per-call overheads, so a split that leaves short rows shows its cost).
-    Communication stays coarse: streams come in through every row at a
-    wavelet a cycle; a contraction's steps move its panels one after the
-    other (as the simulator runs them), by SUMMA's multicasts or, on a
-    square where they model faster, Cannon's shifts (`_stepped`).
+    Streams are costed as the simulator costs each scatter in (and the
+    gather of a result that leaves): every PE's own share of the tensor,
+    padded and replicated as wse-distribute lays it out, through its row's
+    link, then the row's hops; through the host's I/O no faster than it
+    allows (`stream_cycles`). A contraction's steps move its panels one
+    after the other (as the simulator runs them), by SUMMA's multicasts or,
+    on a square where they model faster, Cannon's shifts (`_stepped`).
     """
 
     flops: float
@@ -43,7 +47,8 @@ class Demand:
     max_cols: int
     divides: bool  # rows and columns must divide the split extents exactly
     bytes: int  # every tensor the region reads or writes, once
-    streamed: int = 0  # bytes that stream in every inference (all but preloaded weights)
+    streams: tuple = ()  # (tensor, crosses the host's I/O) of each that streams in every inference
+    leaving: ir.Value | None = None  # the tensor the region yields, where it goes back to the host
     mnk: tuple[int, int, int] | None = None  # a summa region's extents
     _per_pe: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> bytes
     _cycles: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> cycles
@@ -89,8 +94,50 @@ class Demand:
             self._cycles[rows, cols] = self._time(rows, cols)
         return self._cycles[rows, cols]
 
+    def shares(self, rows: int, cols: int) -> dict:
+        """One PE's share (local shape) of each tensor the region reads or writes
+        on rows x cols, as wse-distribute lays it out."""
+        if self.lookup is not None:
+            found = lookup_of(self.lookup)
+            result = self.lookup.results[0]
+            return {found.table: table_block(found.table, rows, cols),
+                    found.rows: list(ir.RankedTensorType(found.rows.type).shape),
+                    result: result_layout(found.rank).local_shape(list(result.type.shape), rows, cols)}
+        shares = {}
+        if self.anchor is not None:
+            shares.update(summa_plan(self.anchor, rows, cols).shares(self.anchor, rows, cols))
+            shares[self.anchor.results[0]] = shares[self.anchor.operands[len(self.anchor.operands) - 1]]
+        placed = local_shares(list(self.placed), rows, cols)
+        shares.update({value: local for _, value, local in placed if value not in shares})
+        for op, _, _ in self.placed:  # an init and a result are laid out as the input written over
+            written = overwritten_input(op)
+            inits = list(op.operands)[len(op.operands) - len(op.results):]
+            for init, result in zip(inits, op.results):
+                local = shares.get(result) or shares.get(written)
+                for value in (init, result):
+                    if value not in shares and local is not None:
+                        shares[value] = local
+        return shares
+
+    def stream_cycles(self, rows: int, cols: int) -> float:
+        """The region's streams as the simulator costs each `wse.scatter` in (and
+        the `wse.gather` of a result that leaves): every PE of a row receives its
+        own share, one wavelet a cycle through the row's link, then the row's
+        hops; what crosses the host's I/O no faster than it allows."""
+        m, shares = self.machine, self.shares(rows, cols)
+        total = 0.0
+        for value, host in self.streams + (((self.leaving, True),) if self.leaving is not None else ()):
+            element = element_bytes(ir.ShapedType(value.type).element_type)
+            per_element = math.ceil(element / m.wavelet_bytes)
+            cycles = math.prod(shares[value]) * per_element * cols / m.link_wavelets_per_cycle + cols * m.hop_cycles
+            if host:
+                whole = math.prod(ir.ShapedType(value.type).shape) * per_element * m.wavelet_bytes
+                cycles = max(cycles, whole / m.host_io_bytes_per_cycle)
+            total += cycles
+        return total
+
     def _time(self, rows: int, cols: int) -> float:
-        stream = self.streamed / 4 / rows + cols  # in through every row, one wavelet a cycle
+        stream = self.stream_cycles(rows, cols)
         if self.lookup is not None:  # as the simulator costs a wse.lookup, and its chain down the columns
             result = ir.RankedTensorType(self.lookup.results[0].type)
             count = math.prod(result.shape[:-1])
@@ -206,16 +253,17 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
     values = [v for op in members for v in list(op.operands)
               + ([] if overwritten_input(op) is not None else list(op.results))]
     size = _tensor_bytes(values)
-    streamed = _tensor_bytes([v for v in values if not (preloaded and _is_weight(v))])
     anchor = members[0]
     ranges = loop_ranges(anchor)
+    body = region.regions[0].blocks[0]
+    leaves = any(use.owner.name == "func.return" for use in region.results[0].uses)
+    common = dict(streams=_streams(region, members, preloaded), machine=machine, sram_bytes=fabric.sram_bytes,
+                  leaving=body.operations[len(body.operations) - 1].operands[0] if leaves else None)
     if str_attr(region, "kind") == LOOKUP:
         table = lookup_of(anchor).table
         size += _tensor_bytes([table])
-        streamed += 0 if preloaded and _is_weight(table) else _tensor_bytes([table])
         shape = ir.RankedTensorType(table.type).shape
-        return Demand(flops, shape[0], shape[1], divides=False, bytes=size, streamed=streamed, machine=machine,
-                      sram_bytes=fabric.sram_bytes, lookup=anchor)
+        return Demand(flops, shape[0], shape[1], divides=False, bytes=size, lookup=anchor, **common)
     if str_attr(region, "kind") in STEPPED:
         # Every row helps even past m: the stepped operands' k dim is split over the rows.
         c = as_contraction(anchor)
@@ -223,18 +271,37 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
         n = ranges[c.n] if c.n is not None else 1
         k = ranges[c.k]
         epilogue = tuple((op, *summa_epilogue_loops(anchor, op)) for op in members[1:])
-        return Demand(flops, max(k, m), n, divides=False, bytes=size, streamed=streamed, mnk=(m, n, k),
-                      anchor=anchor, placed=epilogue, machine=machine, sram_bytes=fabric.sram_bytes,
-                      kernels=tuple(LocalKernel.of(op) for op, _, _ in epilogue),
-                      stepped=(LocalKernel.of(anchor), (c.m, c.n, c.k)))
+        return Demand(flops, max(k, m), n, divides=False, bytes=size, mnk=(m, n, k), anchor=anchor,
+                      placed=epilogue, kernels=tuple(LocalKernel.of(op) for op, _, _ in epilogue),
+                      stepped=(LocalKernel.of(anchor), (c.m, c.n, c.k)), **common)
     placed = rowwise_loops(members)
     _, row, col = placed[0]
     reduces_across = col is not None and any(iterator_types(op)[col] == REDUCTION for op in members
                                              if len(iterator_types(op)) == len(ranges))
     return Demand(flops, ranges[row] if row is not None else 1, ranges[col] if col is not None else 1,
-                  divides=True, bytes=size, streamed=streamed, reduces_across=reduces_across,
-                  placed=tuple(placed), machine=machine, sram_bytes=fabric.sram_bytes,
-                  kernels=tuple(LocalKernel.of(op) for op, _, _ in placed))
+                  divides=True, bytes=size, reduces_across=reduces_across, placed=tuple(placed),
+                  kernels=tuple(LocalKernel.of(op) for op, _, _ in placed), **common)
+
+
+def _streams(region: ir.Operation, members: list[ir.Operation], preloaded: bool) -> tuple:
+    """(tensor, whether it crosses the host's I/O) of each tensor the region's
+    ops read from outside it, once: what its scatters bring in every
+    inference. Weights loaded before the model runs (`preloaded`) are not;
+    an init computed in place (a fill) is not."""
+    found = []
+    for op in members:
+        args = op.regions[0].blocks[0].arguments
+        read = [v for i, v in enumerate(op.operands) if i < len(op.operands) - len(op.results)
+                or any(True for _ in args[i].uses)]
+        lookup = lookup_of(op)
+        for value in read if lookup is None else [lookup.table, lookup.rows]:
+            owner = value.owner
+            made_here = isinstance(owner, ir.OpView) and (owner.operation.parent == region or is_init(owner.operation))
+            if made_here or (preloaded and _is_weight(value)) or any(value == v for v, _ in found):
+                continue
+            rects, edge = stream_sources(value)
+            found.append((value, edge or not rects))
+    return tuple(found)
 
 
 def region_key(region: ir.Operation) -> str:

@@ -172,13 +172,15 @@ class SummaPlan:
     inputs: tuple[tuple[Layout, str, int], ...]
     out: Layout
 
+    def shares(self, op: ir.Operation, height: int, width: int) -> list[tuple[ir.Value, list[int]]]:
+        """One PE's share (local shape) of every operand."""
+        return [(value, layout.local_shape(list(ir.ShapedType(value.type).shape), height, width))
+                for value, (layout, _, _) in zip(list(op.operands), self.inputs + ((self.out, "", -1),))]
+
     def bytes_per_pe(self, op: ir.Operation, height: int, width: int) -> int:
         """One PE's share of every operand, plus a panel buffer per stepped input."""
-        total = 0
-        for value, (layout, role, k_dim) in zip(list(op.operands), self.inputs + ((self.out, "", -1),)):
-            shaped = ir.ShapedType(value.type)
-            local = layout.local_shape(list(shaped.shape), height, width)
-            total += math.prod(local) * element_bytes(shaped.element_type)
+        total = sum(math.prod(local) * element_bytes(ir.ShapedType(value.type).element_type)
+                    for value, local in self.shares(op, height, width))
         return total + self.panel_bytes_per_pe(op, height, width)
 
     def panel_bytes_per_pe(self, op: ir.Operation, height: int, width: int) -> int:
@@ -256,15 +258,14 @@ def overwritten_input(op: ir.Operation) -> ir.Value | None:
     return None
 
 
-def local_bytes_per_pe(placed_ops: list[tuple[ir.Operation, int | None, int | None]], height: int, width: int,
-                       known: tuple[ir.Value, ...] = ()) -> int:
-    """One PE's share of every tensor the ops read or write, each run with its
-    (row loop, column loop) split as wse-distribute lays them out, each value
-    once and none of `known` nor any result written over an input, plus the
-    partial-sum buffer of a reduction combined across the columns."""
-    total, seen = 0, list(known)
+def local_shares(placed_ops: list[tuple[ir.Operation, int | None, int | None]], height: int, width: int,
+                 known: tuple[ir.Value, ...] = ()) -> list[tuple[ir.Operation, ir.Value, list[int]]]:
+    """One PE's share (local shape) of every tensor the ops read or write, each
+    run with its (row loop, column loop) split as wse-distribute lays them
+    out, each value once and none of `known` nor any result written over an
+    input; with the op that first reads or writes it."""
+    shares, seen = [], list(known)
     for op, row_loop, col_loop in placed_ops:
-        reduced_across = col_loop is not None and width > 1 and col_loop in reduction_dims(op)
         n_in = len(op.operands) - len(op.results)
         if overwritten_input(op) is not None:
             seen += list(op.results)
@@ -272,11 +273,23 @@ def local_bytes_per_pe(placed_ops: list[tuple[ir.Operation, int | None, int | No
             if any(value == other for other in seen):
                 continue
             seen.append(value)
-            shaped = ir.ShapedType(value.type)
-            local = layout_for(affine_map, row_loop, col_loop).local_shape(list(shaped.shape), height, width)
-            size = math.prod(local) * element_bytes(shaped.element_type)
-            is_result = any(value == result for result in op.results)
-            total += size * (2 if is_result and reduced_across else 1)
+            shape = list(ir.ShapedType(value.type).shape)
+            shares.append((op, value, layout_for(affine_map, row_loop, col_loop).local_shape(shape, height, width)))
+    return shares
+
+
+def local_bytes_per_pe(placed_ops: list[tuple[ir.Operation, int | None, int | None]], height: int, width: int,
+                       known: tuple[ir.Value, ...] = ()) -> int:
+    """The bytes of `local_shares`, plus the partial-sum buffer of a reduction
+    combined across the columns."""
+    loops = {id(op): col_loop for op, _, col_loop in placed_ops}
+    total = 0
+    for op, value, local in local_shares(placed_ops, height, width, known):
+        col_loop = loops[id(op)]
+        reduced_across = col_loop is not None and width > 1 and col_loop in reduction_dims(op)
+        is_result = any(value == result for result in op.results)
+        total += math.prod(local) * element_bytes(ir.ShapedType(value.type).element_type) * (
+            2 if is_result and reduced_across else 1)
     return total
 
 

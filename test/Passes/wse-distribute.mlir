@@ -1,9 +1,9 @@
 // wse-distribute expands a placed region into buffers, steps and transfers:
 // Cannon's shifts where wse-place chose them, SUMMA's multicasts on the same
 // rectangle when the region says summa.
-// RUN: wafer-opt %S/Inputs/wse-linear.mlir -p 'func.func(linalg-generalize-named-ops),wse-partition,wse-place,wse-distribute' | filecheck %s --check-prefix=CANNON
-// RUN: wafer-opt %S/Inputs/wse-linear.mlir -p 'func.func(linalg-generalize-named-ops),wse-partition,wse-place' | sed 's/kind = "cannon"/kind = "summa"/' | wafer-opt -p wse-distribute | filecheck %s --check-prefix=DISTRIBUTE
-// RUN: wafer-opt %S/Inputs/wse-linear.mlir -p 'func.func(linalg-generalize-named-ops),wse-partition,wse-place' | sed 's/height = 16 : i64, kind = "cannon"/height = 8 : i64, kind = "cannon"/' | not wafer-opt -p wse-distribute 2>&1 | filecheck %s --check-prefix=NOT-SQUARE
+// RUN: wafer-opt %S/Inputs/wse-linear.mlir -p 'func.func(linalg-generalize-named-ops),wse-partition' | sed 's/height = 1 : i64, kind = "summa", slot = -1 : i64, sym_name = "summa0", width = 1 : i64/height = 16 : i64, kind = "cannon", slot = 0 : i64, sym_name = "summa0", width = 16 : i64/' | wafer-opt -p wse-distribute | filecheck %s --check-prefix=CANNON
+// RUN: wafer-opt %S/Inputs/wse-linear.mlir -p 'func.func(linalg-generalize-named-ops),wse-partition' | sed 's/height = 1 : i64, kind = "summa", slot = -1 : i64, sym_name = "summa0", width = 1 : i64/height = 16 : i64, kind = "cannon", slot = 0 : i64, sym_name = "summa0", width = 16 : i64/' | sed 's/kind = "cannon"/kind = "summa"/' | wafer-opt -p wse-distribute | filecheck %s --check-prefix=DISTRIBUTE
+// RUN: wafer-opt %S/Inputs/wse-linear.mlir -p 'func.func(linalg-generalize-named-ops),wse-partition' | sed 's/height = 1 : i64, kind = "summa", slot = -1 : i64, sym_name = "summa0", width = 1 : i64/height = 16 : i64, kind = "cannon", slot = 0 : i64, sym_name = "summa0", width = 16 : i64/' | sed 's/height = 16 : i64, kind = "cannon"/height = 8 : i64, kind = "cannon"/' | not wafer-opt -p wse-distribute 2>&1 | filecheck %s --check-prefix=NOT-SQUARE
 // RUN: not wafer-opt %S/Inputs/wse-linear.mlir -p 'func.func(linalg-generalize-named-ops),wse-partition,wse-distribute' 2>&1 | filecheck %s --check-prefix=UNPLACED
 
 // On 16x16 PEs, k = 64 in 16 blocks of 4. x: rows of 16 over the 16 PE rows,
