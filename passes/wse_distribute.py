@@ -9,7 +9,7 @@ from torch_mlir import ir
 
 from ..dialects.wse import FOLDED_RING, UNROUTED, element_bytes, fabric_of, i64_attr, int_attr, next_word, regions_of, str_attr
 from ..wse_target.distribution import (
-    SKEW_COLS, SKEW_ROWS, SRAM_SHARE, Layout, as_contraction, cannon_fits, combiner, combines_across, epilogue_loops, layout_for, overwritten_input,
+    PANEL_ATTR, SKEW_COLS, SKEW_ROWS, SRAM_SHARE, Layout, as_contraction, cannon_fits, combiner, combines_across, epilogue_loops, layout_for, overwritten_input,
     summa_epilogue_loops, summa_plan)
 from ..wse_target.lookup import ROWS_LAYOUT, TABLE_LAYOUT, lookup_of, result_layout
 from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, iterator_types, loop_ranges, reduction_dims
@@ -111,7 +111,8 @@ class RegionBuilder:
         and every PE accumulates its output block.
         """
         loc = op.location
-        plan = summa_plan(op, self.height, self.width)
+        panel = int_attr(self.region, PANEL_ATTR) if PANEL_ATTR in self.region.attributes else 0
+        plan = summa_plan(op, self.height, self.width, panel)
         out = self.output(op, 0, plan.out)
         full, panels = [], []
         for value, (layout, role, k_dim) in zip(list(op.operands)[:-1], plan.inputs):

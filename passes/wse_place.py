@@ -11,7 +11,7 @@ from torch_mlir import ir
 
 from ..dialects.wse import buffer_bytes, element_bytes, fabric_of, int_attr, regions_of, str_attr, stream_sources
 from ..wse_target.distribution import (
-    SRAM_SHARE, as_contraction, cannon_fits, local_bytes_per_pe, local_shares, overwritten_input,
+    PANEL_ATTR, SRAM_SHARE, as_contraction, cannon_fits, local_bytes_per_pe, local_shares, overwritten_input,
     summa_epilogue_loops, summa_plan)
 from .linalg_queries import REDUCTION, iterator_types, loop_ranges
 from .pass_base import PassFailure, WaferPass
@@ -23,6 +23,12 @@ from ..wse_target.lookup import lookup_bytes_per_pe, lookup_compute_cycles, look
 from ..wse_target.machine import WSE2, Machine, kernel_costs_of
 from .wse_partition import CANNON, LOOKUP, STEPPED, SUMMA, inline_on_host, is_init
 
+
+
+# A SUMMA's panel is searched among `base_panel` times 1, 2, 4 and 8: in a sweep
+# of every contraction of the bench/wse.py zoo widened alike, x2 to x8 won and
+# x16 lost on every model; each width costs the placement a plan per rectangle.
+PANEL_WIDENINGS = 4
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,10 @@ class Demand:
     leaving: ir.Value | None = None  # the tensor the region yields, where it goes back to the host
     mnk: tuple[int, int, int] | None = None  # a summa region's extents
     _per_pe: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> bytes
-    _cycles: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> cycles
+    _cycles: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols[, panel]) -> cycles
+    _panels: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> a SUMMA's panel
+    _plans: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols, panel) -> SummaPlan
+    _local: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> local ops' bytes, shares
     reduces_across: bool = False  # a rowwise region reduces along its columns
     anchor: ir.Operation | None = None  # a summa region's contraction
     placed: tuple = ()  # the ops run locally on each PE, with the loops over its rows and columns
@@ -61,30 +70,66 @@ class Demand:
     stepped: tuple = ()  # a summa region's contraction: its LocalKernel and (m, n, k) loops
     lookup: ir.Operation | None = None  # a lookup region's generic
 
-    def bytes_per_pe(self, rows: int, cols: int) -> int:
+    def bytes_per_pe(self, rows: int, cols: int, panel: int = 0) -> int:
         """One PE's share of the region's buffers on a rows x cols rectangle,
-        laid out exactly as wse-distribute will (padded blocks, panels)."""
-        if (rows, cols) not in self._per_pe and self.lookup is not None:
-            self._per_pe[rows, cols] = lookup_bytes_per_pe(lookup_of(self.lookup), self.lookup.results[0], rows, cols)
-        if (rows, cols) not in self._per_pe:
-            summa, known = 0, ()
-            if self.anchor is not None:
-                summa = summa_plan(self.anchor, rows, cols).bytes_per_pe(self.anchor, rows, cols)
-                known = tuple(self.anchor.results)
-            self._per_pe[rows, cols] = summa + local_bytes_per_pe(list(self.placed), rows, cols, known)
-        return self._per_pe[rows, cols]
+        laid out exactly as wse-distribute will (padded blocks, panels of
+        `panel` elements of k, or `base_panel`'s)."""
+        key = (rows, cols, panel)
+        if key not in self._per_pe and self.lookup is not None:
+            self._per_pe[key] = lookup_bytes_per_pe(lookup_of(self.lookup), self.lookup.results[0], rows, cols)
+        if key not in self._per_pe:
+            summa = self.plan(rows, cols, panel).bytes_per_pe(self.anchor, rows, cols) if self.anchor else 0
+            self._per_pe[key] = summa + self._placed_bytes(rows, cols)
+        return self._per_pe[key]
 
-    def fits(self, rows: int, cols: int, sram_bytes: int) -> bool:
+    def _placed_bytes(self, rows: int, cols: int) -> int:
+        """The local ops' share of `bytes_per_pe`, whatever a SUMMA's panel."""
+        if (rows, cols) not in self._local:
+            known = tuple(self.anchor.results) if self.anchor is not None else ()
+            self._local[rows, cols] = (local_bytes_per_pe(list(self.placed), rows, cols, known),
+                                       local_shares(list(self.placed), rows, cols))
+        return self._local[rows, cols][0]
+
+    def fits(self, rows: int, cols: int, sram_bytes: int, panel: int = 0) -> bool:
         """The region's buffers fit one PE's SRAM, with 10% to spare for what
         `bytes_per_pe` does not see."""
-        return self.bytes_per_pe(rows, cols) <= SRAM_SHARE * sram_bytes
+        return self.bytes_per_pe(rows, cols, panel) <= SRAM_SHARE * sram_bytes
 
-    def double_buffers(self, rows: int, cols: int) -> bool:
+    def double_buffers(self, rows: int, cols: int, panel: int = 0) -> bool:
         """Does a summa region on rows x cols hold a second set of panels, as
         wse-distribute then gives it?"""
-        plan = summa_plan(self.anchor, rows, cols)
-        extra = plan.panel_bytes_per_pe(self.anchor, rows, cols)
-        return self.bytes_per_pe(rows, cols) + extra <= SRAM_SHARE * self.sram_bytes
+        extra = self.plan(rows, cols, panel).panel_bytes_per_pe(self.anchor, rows, cols)
+        return self.bytes_per_pe(rows, cols, panel) + extra <= SRAM_SHARE * self.sram_bytes
+
+    def plan(self, rows: int, cols: int, panel: int = 0):
+        """`summa_plan` of the region's contraction, once per shape and panel."""
+        key = (rows, cols, panel or self._base_panel(rows, cols))
+        if key not in self._plans:
+            self._plans[key] = summa_plan(self.anchor, rows, cols, key[2])
+        return self._plans[key]
+
+    def _base_panel(self, rows: int, cols: int) -> int:
+        return math.ceil(self.mnk[2] / max(rows, cols))  # `base_panel`, without asking the IR
+
+    def panel(self, rows: int, cols: int) -> int:
+        """The panel of k a SUMMA on rows x cols steps by: of `base_panel` times
+        1, 2, 4 and 8 (up to all of k) that fit the SRAM, the one the model finds
+        fastest. A wider panel takes fewer steps, each paying its kernel call
+        and its multicasts' hops once, but its block-cyclic deal pads k to
+        whole panels: more of A and B to hold and to stream in, and less room
+        for a second set of panels."""
+        if (rows, cols) not in self._panels:
+            base, k = self._base_panel(rows, cols), self.mnk[2]
+            widths = sorted({min(base << i, k) for i in range(PANEL_WIDENINGS)})
+            fitting = [w for w in widths if w == base or self.fits(rows, cols, self.sram_bytes, w)]
+            self._panels[rows, cols] = min(fitting, key=lambda w: (self._summa_cycles(rows, cols, w), w))
+        return self._panels[rows, cols]
+
+    def _summa_cycles(self, rows: int, cols: int, panel: int) -> float:
+        if (rows, cols, panel) not in self._cycles:
+            self._cycles[rows, cols, panel] = self.stream_cycles(rows, cols, panel) + self._stepped(
+                rows, cols, SUMMA, panel)
+        return self._cycles[rows, cols, panel]
 
     def min_cols(self, rows: int, sram_bytes: int) -> int:
         return math.ceil(self.bytes / (min(rows, self.max_rows) * 0.8 * sram_bytes))
@@ -94,9 +139,9 @@ class Demand:
             self._cycles[rows, cols] = self._time(rows, cols)
         return self._cycles[rows, cols]
 
-    def shares(self, rows: int, cols: int) -> dict:
+    def shares(self, rows: int, cols: int, panel: int = 0) -> dict:
         """One PE's share (local shape) of each tensor the region reads or writes
-        on rows x cols, as wse-distribute lays it out."""
+        on rows x cols (a SUMMA's in panels of `panel`), as wse-distribute lays it out."""
         if self.lookup is not None:
             found = lookup_of(self.lookup)
             result = self.lookup.results[0]
@@ -105,9 +150,10 @@ class Demand:
                     result: result_layout(found.rank).local_shape(list(result.type.shape), rows, cols)}
         shares = {}
         if self.anchor is not None:
-            shares.update(summa_plan(self.anchor, rows, cols).shares(self.anchor, rows, cols))
+            shares.update(self.plan(rows, cols, panel).shares(self.anchor, rows, cols))
             shares[self.anchor.results[0]] = shares[self.anchor.operands[len(self.anchor.operands) - 1]]
-        placed = local_shares(list(self.placed), rows, cols)
+        self._placed_bytes(rows, cols)
+        placed = self._local[rows, cols][1]
         shares.update({value: local for _, value, local in placed if value not in shares})
         for op, _, _ in self.placed:  # an init and a result are laid out as the input written over
             written = overwritten_input(op)
@@ -119,12 +165,12 @@ class Demand:
                         shares[value] = local
         return shares
 
-    def stream_cycles(self, rows: int, cols: int) -> float:
+    def stream_cycles(self, rows: int, cols: int, panel: int = 0) -> float:
         """The region's streams as the simulator costs each `wse.scatter` in (and
         the `wse.gather` of a result that leaves): every PE of a row receives its
         own share, one wavelet a cycle through the row's link, then the row's
         hops; what crosses the host's I/O no faster than it allows."""
-        m, shares = self.machine, self.shares(rows, cols)
+        m, shares = self.machine, self.shares(rows, cols, panel)
         total = 0.0
         for value, host in self.streams + (((self.leaving, True),) if self.leaving is not None else ()):
             element = element_bytes(ir.ShapedType(value.type).element_type)
@@ -137,6 +183,10 @@ class Demand:
         return total
 
     def _time(self, rows: int, cols: int) -> float:
+        if self.mnk is not None:
+            compute = sum(kernel.cycles(_local(kernel.ranges, {row: rows, col: cols}), self.machine)
+                          for kernel, (_, row, col) in zip(self.kernels, self.placed))
+            return compute + self._stepped_and_streamed(rows, cols, self.algorithm(rows, cols))
         stream = self.stream_cycles(rows, cols)
         if self.lookup is not None:  # as the simulator costs a wse.lookup, and its chain down the columns
             result = ir.RankedTensorType(self.lookup.results[0].type)
@@ -146,9 +196,13 @@ class Demand:
             return stream + lookup_compute_cycles(self.machine, count, columns, dtype) + count * columns + rows
         compute = sum(kernel.cycles(_local(kernel.ranges, {row: rows, col: cols}), self.machine)
                       for kernel, (_, row, col) in zip(self.kernels, self.placed))
-        if self.mnk is None:
-            return stream + compute + (cols if self.reduces_across else 0)
-        return stream + compute + self._stepped(rows, cols, self.algorithm(rows, cols))
+        return stream + compute + (cols if self.reduces_across else 0)
+
+    def _stepped_and_streamed(self, rows: int, cols: int, algorithm: str) -> float:
+        """A contraction's steps and its streams: SUMMA's in its chosen panel."""
+        if algorithm == SUMMA:
+            return self._summa_cycles(rows, cols, self.panel(rows, cols))
+        return self.stream_cycles(rows, cols) + self._stepped(rows, cols, algorithm)
 
     def algorithms(self, rows: int, cols: int) -> tuple[str, ...]:
         """The ways a summa region may step k on rows x cols, the modelled
@@ -156,23 +210,24 @@ class Demand:
         apply (`cannon_fits`); none for a rowwise region."""
         if self.anchor is None:
             return ()
-        if not cannon_fits(self.anchor, rows, cols):
+        if not cannon_fits(self.anchor, rows, cols, self.plan(rows, cols)):
             return (SUMMA,)
-        return tuple(sorted((SUMMA, CANNON), key=lambda algorithm: self._stepped(rows, cols, algorithm)))
+        return tuple(sorted((SUMMA, CANNON), key=lambda algorithm: self._stepped_and_streamed(rows, cols, algorithm)))
 
     def algorithm(self, rows: int, cols: int) -> str:
         """A summa region's modelled fastest way to step k on rows x cols."""
         return self.algorithms(rows, cols)[0]
 
-    def _stepped(self, rows: int, cols: int, algorithm: str) -> float:
-        """Cycles of the stepped contraction: each step's product, and its
+    def _stepped(self, rows: int, cols: int, algorithm: str, panel: int = 0) -> float:
+        """Cycles of the stepped contraction, in steps of `panel` elements of k
+        (0, and Cannon's: `base_panel`): each step's product, and its
         transfers, each its wavelets plus its length in hops. A SUMMA step
         multicasts an a panel along the rows and a b panel down the columns;
         a Cannon step shifts both one PE over a folded ring (2 hops), always
         into a second buffer, under the next step's product."""
         m, n, k = self.mnk
         batch = max(self.flops / (2.0 * m * n * k), 1.0)
-        panel = math.ceil(k / max(rows, cols))
+        panel = panel or self._base_panel(rows, cols)
         steps = math.ceil(k / panel)
         a_wavelets, b_wavelets = batch * math.ceil(m / rows) * panel, batch * math.ceil(n / cols) * panel
         if algorithm == CANNON:
@@ -180,7 +235,7 @@ class Demand:
             double = True
         else:
             transfers = steps * (a_wavelets + cols + b_wavelets + rows)
-            double = self.double_buffers(rows, cols)
+            double = self.double_buffers(rows, cols, panel)
         kernel, (m_loop, n_loop, k_loop) = self.stepped
         local = _local(kernel.ranges, {m_loop: rows, n_loop: cols})
         if k_loop is not None:
@@ -362,6 +417,8 @@ def set_rect(region: ir.Operation, need: Demand, x: int, width: int, height: int
         if kind not in need.algorithms(height, width):
             kind = need.algorithm(height, width)
         region.attributes["kind"] = ir.StringAttr.get(kind)
+        if kind == SUMMA:
+            region.attributes[PANEL_ATTR] = ir.IntegerAttr.get(i64, need.panel(height, width))
 
 
 @dataclass(frozen=True)
@@ -379,7 +436,8 @@ class WsePlace(WaferPass):
     Within its strip or the fabric, a region takes the rectangle the time
     model of `Demand.cycles` finds fastest among those that hold it, and a
     contraction's region the algorithm (summa or cannon) it models faster
-    there; or the rectangle and algorithm the tuning database's record of it
+    there, a summa region with the panel of k it models fastest (`panel`
+    attribute, `Demand.panel`); or the rectangle and algorithm the tuning database's record of it
     found fastest on the simulator (`wafer tune --target wse`), where that
     rectangle holds it there.
     A model with more regions than the fabric has columns does not fit
@@ -517,7 +575,8 @@ def _narrowest_strips(demands: list[Demand], least: list[int], fabric) -> list[i
         high = fabric.width
         while low < high:
             middle = (low + high) // 2
-            low, high = (low, middle) if _stage_cycles(need, middle, fabric) < math.inf else (middle + 1, high)
+            holds = bool(need._fitting(fabric.height, middle, fabric.sram_bytes))
+            low, high = (low, middle) if holds else (middle + 1, high)
         widths.append(low)
     return widths
 

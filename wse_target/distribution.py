@@ -194,14 +194,15 @@ class SummaPlan:
         return total
 
 
-def summa_plan(op: ir.Operation, height: int, width: int) -> SummaPlan:
+def summa_plan(op: ir.Operation, height: int, width: int, panel: int = 0) -> SummaPlan:
     """Role-a inputs: m over the rows, k dealt in panels over the columns;
     role-b inputs: k in panels over the rows, n over the columns; the rest
-    and the output: m over the rows, n over the columns."""
+    and the output: m over the rows, n over the columns. A step's panel is
+    `panel` elements of k, else (0) `base_panel`'s."""
     contraction = as_contraction(op)
     maps = indexing_maps(op)
     extent_k = loop_ranges(op)[contraction.k]
-    panel = block_panel(extent_k, max(height, width), 0)
+    panel = panel or base_panel(op, height, width)
     inputs = []
     for affine_map, role in zip(maps[:-1], contraction.roles):
         if not role:
@@ -217,11 +218,21 @@ def summa_plan(op: ir.Operation, height: int, width: int) -> SummaPlan:
     return SummaPlan(panel, math.ceil(extent_k / panel), tuple(inputs), out)
 
 
-def cannon_fits(op: ir.Operation, height: int, width: int) -> bool:
+# The panel of k (elements) a "summa" region steps by, as wse-place chose it.
+PANEL_ATTR = "panel"
+
+
+def base_panel(op: ir.Operation, height: int, width: int) -> int:
+    """The narrowest panel of k a SUMMA on height x width steps by: one block of
+    k per PE along the longer side, so that every PE owns a panel."""
+    return block_panel(loop_ranges(op)[as_contraction(op).k], max(height, width), 0)
+
+
+def cannon_fits(op: ir.Operation, height: int, width: int, plan: SummaPlan | None = None) -> bool:
     """Can Cannon's shifts run contraction `op` on height x width PEs? On a
     square of two or more, where k splits into one block per PE row (none
-    all padding)."""
-    return height == width > 1 and summa_plan(op, height, width).steps == height
+    all padding). `plan`: its `summa_plan` there, if known."""
+    return height == width > 1 and (plan or summa_plan(op, height, width)).steps == height
 
 
 def summa_epilogue_loops(anchor: ir.Operation, op: ir.Operation) -> tuple[int | None, int | None]:

@@ -2,8 +2,8 @@
 // RUN: wafer-opt %S/Inputs/wse-linear.mlir --pipeline 'wse{mode=pipelined}' | filecheck %s --check-prefix=ROUTE
 
 // ROUTE-LABEL: func.func @linear
-// ROUTE: "wse.shift"({{.*}}) {color = 0 : i64, dx = -1
-// ROUTE: "wse.shift"({{.*}}) {color = 1 : i64, dx = 0
+// ROUTE: "wse.multicast"({{.*}}) {axis = "row", color = 0 : i64
+// ROUTE: "wse.multicast"({{.*}}) {axis = "col", color = 1 : i64
 // ROUTE: "wse.gather"({{.*}}) {col_dim = 1 : i64, col_panel = 0 : i64, color = {{[2-9]}} : i64
 
 // A machine with two colors cannot carry a step's two transfers and its streams.

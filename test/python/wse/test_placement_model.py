@@ -5,6 +5,7 @@ it finds fastest is the one the simulator finds fast."""
 
 import pytest
 import torch
+from torch_mlir import ir
 
 from wafer.compiler import run_stages
 from wafer.dialects.wse import rect_of, regions_of, str_attr
@@ -40,3 +41,38 @@ def test_a_stem_convolution_is_modelled_as_it_simulates(mode):
     stem = torch.nn.Sequential(torch.nn.Conv2d(3, 64, 7, stride=2, padding=3), torch.nn.ReLU()).eval()
     for modelled, simulated in modelled_and_simulated(stem, torch.randn(1, 3, 56, 56), mode):
         assert simulated == pytest.approx(modelled, rel=0.05)
+
+
+def _simulated_with_panel(module_text: str, panel: int | None, stages) -> float:
+    """The simulated cycles of a module placed by wse-place, its one SUMMA
+    region stepping by `panel` (None: as placed)."""
+    from wafer.compiler import parse_module
+    from wafer.context import make_context
+    from wafer.wse_target.distribution import PANEL_ATTR
+
+    with make_context() as ctx:
+        module = parse_module(module_text, ctx)
+        if panel is not None:
+            (region,) = regions_of(module.operation)
+            region.attributes[PANEL_ATTR] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), panel)
+        run_stages(module, stages)
+        return estimate(module, WSE2).cycles
+
+
+def test_a_summa_takes_the_panel_its_model_and_the_simulator_find_faster():
+    """On the whole of WSE-2 a 768-deep product's narrowest panel is one
+    element of k per step: 768 steps, each paying a kernel call and its
+    multicasts' hops. wse-place widens it where the model finds that faster,
+    and the simulator agrees."""
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(768, 768).eval()
+    module = import_model(linear, (torch.randn(64, 768),))
+    stages = WsePipeline(machine="wse2", mode="whole-wafer").stages()
+    run_stages(module, stages[:3])
+    (region,) = regions_of(module.operation)
+    _, _, width, height = rect_of(region)
+    base = -(-768 // max(width, height))
+    chosen = ir.IntegerAttr(region.attributes["panel"]).value
+    assert str_attr(region, "kind") == "summa" and chosen > base
+    text = str(module)
+    assert _simulated_with_panel(text, None, stages[3:]) < _simulated_with_panel(text, base, stages[3:])
