@@ -38,8 +38,8 @@ import math
 import numpy as np
 from torch_mlir import ir
 
-from ..dialects.wse import (FOLDED_RING, buffer_bytes, crosses_host_io, element_bytes, int_attr, rect_of, regions_of,
-                            str_attr, stream_box)
+from ..dialects.wse import (FOLDED_RING, buffer_bytes, crosses_host_io, element_bytes, int_attr, rect_of, str_attr,
+                            stream_box)
 from ..passes.wse_partition import runs_on_host
 from .cost import LinkLoads
 from .distribution import SKEW_COLS, SKEW_ROWS, Layout, block_panel

@@ -1,21 +1,18 @@
 """Cannon's algorithm on the wafer: skewed layouts, shifts over a folded ring,
 exact cycles of a hand-written region, and wse-place's choice against SUMMA."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 from torch_mlir import ir
-from wse_checks import dense_literal
+from wse_checks import dense_literal, one_region_report
 
 import wafer
 from wafer.compiler import prepare_wse, run_stages
 from wafer.context import make_context
 from wafer.dialects.wse import regions_of
 from wafer.examples.models import matmul_mlir
-from wafer.passes.wse_place import demand
+from wafer.passes.wse_demand import demand
 from wafer.wse_target.distribution import SKEW_COLS, SKEW_ROWS, Layout
-from wafer.wse_target.machine import SMALL
 from wafer.wse_target.simulator import estimate, execute, gather, scatter
 
 
@@ -132,10 +129,7 @@ VARIANTS = {
 @pytest.mark.parametrize("variant, wrap", VARIANTS)
 def test_cannon_4x4_in_4_steps_costs_exactly(variant, wrap):
     change, comm = VARIANTS[variant, wrap]
-    ctx, module = cannon_module(wrap)
-    with ctx:
-        report = estimate(module, dataclasses.replace(SMALL, **change), "f")
-    (row,) = report.ops
+    report, row = one_region_report(*cannon_module(wrap), **change)
     assert (row.kind, row.compute_cycles, row.comm_cycles, row.idle_cycles) == ("cannon", 170 + 4 * 304, comm, 0)
     assert report.sram_high_water_max == 5 * 2 * 2 * 4  # C, A and W, and the second A and W
 

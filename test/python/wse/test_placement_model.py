@@ -10,7 +10,7 @@ from torch_mlir import ir
 from wafer.compiler import run_stages
 from wafer.dialects.wse import rect_of, regions_of, str_attr
 from wafer.frontend import import_model
-from wafer.passes.wse_place import demand
+from wafer.passes.wse_demand import demand
 from wafer.pipelines.wse import WsePipeline
 from wafer.wse_target.machine import WSE2
 from wafer.wse_target.simulator import estimate

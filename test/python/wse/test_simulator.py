@@ -1,11 +1,9 @@
 """The simulator runs hand-written `wse` programs: each transfer's semantics on a 2x3 grid."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 from torch_mlir import ir
-from wse_checks import dense_literal
+from wse_checks import dense_literal, one_region_report
 
 from wafer.context import make_context
 from wafer.wse_target.machine import SMALL
@@ -224,10 +222,7 @@ VARIANTS = {
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_summa_2x2_in_3_steps_costs_exactly(variant):
     change, compute, comm = VARIANTS[variant]
-    ctx, module = summa_module()
-    with ctx:
-        report = estimate(module, dataclasses.replace(SMALL, **change), "f")
-    (row,) = report.ops
+    report, row = one_region_report(*summa_module(), **change)
     assert (row.compute_cycles, row.comm_cycles, row.idle_cycles) == (compute, comm, 0)
     assert report.cycles == compute + comm
     assert report.sram_high_water_max == 4 * (4 + 8 + 4 + 8 + 4)

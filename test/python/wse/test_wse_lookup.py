@@ -3,8 +3,6 @@ over the PEs, each row sent down its column), gathers at constant indices
 (upsampling) as data movement between regions. Each matches PyTorch, and a
 lookup region's cycles are worked out on paper."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 import torch
@@ -13,9 +11,8 @@ from torch_mlir import ir
 
 import wafer
 from wafer.context import make_context
-from wafer.wse_target.machine import SMALL
-from wafer.wse_target.simulator import estimate, execute
-from wse_checks import Lambda, compile_and_check, dense_literal, regions
+from wafer.wse_target.simulator import execute
+from wse_checks import Lambda, compile_and_check, dense_literal, one_region_report, regions
 
 MODES = ("pipelined", "whole-wafer")
 
@@ -92,10 +89,7 @@ VARIANTS = {
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_a_lookup_region_costs_exactly(variant):
     change, compute, comm = VARIANTS[variant]
-    ctx, module = lookup_module()
-    with ctx:
-        report = estimate(module, dataclasses.replace(SMALL, **change), "f")
-    (row,) = report.ops
+    report, row = one_region_report(*lookup_module(), **change)
     assert (row.kind, row.compute_cycles, row.comm_cycles) == ("lookup", compute, comm)
     assert report.sram_high_water_max == 64 + 5 * 2 * 4
 

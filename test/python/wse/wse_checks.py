@@ -1,11 +1,15 @@
 """Shared by the WSE tests: a function as a module, compiled for the small preset
 and checked against PyTorch; constants written into hand-written programs."""
 
+import dataclasses
+
 import numpy as np
 import torch
 from torch_mlir import ir
 
 import wafer
+from wafer.wse_target.machine import SMALL
+from wafer.wse_target.simulator import estimate
 
 
 class Lambda(torch.nn.Module):
@@ -56,3 +60,12 @@ def regions(program, *kinds: str) -> list[ir.Operation]:
 def products(program) -> list[ir.Operation]:
     """The regions that step a contraction across the fabric, by SUMMA or Cannon."""
     return regions(program, "summa", "cannon")
+
+
+def one_region_report(ctx: ir.Context, module: ir.Module, **change):
+    """The estimate of @f, a hand-written program of one region, on the small
+    preset with `change`d costs; the report and the region's row."""
+    with ctx:
+        report = estimate(module, dataclasses.replace(SMALL, **change), "f")
+    (row,) = report.ops
+    return report, row

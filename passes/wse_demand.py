@@ -1,0 +1,353 @@
+"""wse-place's time model: what a region asks of the fabric (`Demand`), and its
+cycles on a rectangle, costed as the simulator costs the same program."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from torch_mlir import ir
+
+from ..dialects.wse import buffer_bytes, element_bytes, fabric_of, int_attr, str_attr, stream_sources
+from ..wse_target.distribution import (
+    SRAM_SHARE, as_contraction, cannon_fits, local_bytes_per_pe, local_shares, overwritten_input,
+    summa_epilogue_loops, summa_plan)
+from ..wse_target.kernel import LocalKernel, kernel_dtype
+from ..wse_target.lookup import lookup_bytes_per_pe, lookup_compute_cycles, lookup_of, result_layout, table_block
+from ..wse_target.machine import WSE2, Machine, kernel_costs_of
+from .linalg_queries import REDUCTION, iterator_types, loop_ranges
+from .wse_distribute import rowwise_loops
+from .wse_partition import CANNON, LOOKUP, STEPPED, SUMMA, is_init
+
+# A SUMMA's panel is searched among `base_panel` times 1, 2, 4 and 8: in a sweep
+# of every contraction of the bench/wse.py zoo widened alike, x2 to x8 won and
+# x16 lost on every model; each width costs the placement a plan per rectangle.
+PANEL_WIDENINGS = 4
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What a region asks of the fabric: its work, the most PEs it can use,
+    and a model of its time on a rectangle, to choose one by.
+
+    Compute is each op's instruction stream on one PE's share, as the
+    simulator's kernel model costs it (`LocalKernel`: per-instruction and
+    per-call overheads, so a split that leaves short rows shows its cost).
+    Streams are costed as the simulator costs each scatter in (and the
+    gather of a result that leaves): every PE's own share of the tensor,
+    padded and replicated as wse-distribute lays it out, through its row's
+    link, then the row's hops; through the host's I/O no faster than it
+    allows (`stream_cycles`). A contraction's steps move its panels one
+    after the other (as the simulator runs them), by SUMMA's multicasts or,
+    on a square where they model faster, Cannon's shifts (`_stepped`).
+    """
+
+    flops: float
+    max_rows: int
+    max_cols: int
+    divides: bool  # rows and columns must divide the split extents exactly
+    bytes: int  # every tensor the region reads or writes, once
+    streams: tuple = ()  # (tensor, crosses the host's I/O) of each that streams in every inference
+    leaving: ir.Value | None = None  # the tensor the region yields, where it goes back to the host
+    mnk: tuple[int, int, int] | None = None  # a summa region's extents
+    _per_pe: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> bytes
+    _cycles: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols[, panel]) -> cycles
+    _panels: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> a SUMMA's panel
+    _plans: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols, panel) -> SummaPlan
+    _local: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> local ops' bytes, shares
+    reduces_across: bool = False  # a rowwise region reduces along its columns
+    anchor: ir.Operation | None = None  # a summa region's contraction
+    placed: tuple = ()  # the ops run locally on each PE, with the loops over its rows and columns
+    machine: Machine = WSE2  # the kernel costs
+    sram_bytes: int = WSE2.sram_bytes  # of one PE of the fabric
+    kernels: tuple = ()  # a LocalKernel per op of `placed`
+    stepped: tuple = ()  # a summa region's contraction: its LocalKernel and (m, n, k) loops
+    lookup: ir.Operation | None = None  # a lookup region's generic
+
+    def bytes_per_pe(self, rows: int, cols: int, panel: int = 0) -> int:
+        """One PE's share of the region's buffers on a rows x cols rectangle,
+        laid out exactly as wse-distribute will (padded blocks, panels of
+        `panel` elements of k, or `base_panel`'s)."""
+        key = (rows, cols, panel)
+        if key not in self._per_pe and self.lookup is not None:
+            self._per_pe[key] = lookup_bytes_per_pe(lookup_of(self.lookup), self.lookup.results[0], rows, cols)
+        if key not in self._per_pe:
+            summa = self.plan(rows, cols, panel).bytes_per_pe(self.anchor, rows, cols) if self.anchor else 0
+            self._per_pe[key] = summa + self._placed_bytes(rows, cols)
+        return self._per_pe[key]
+
+    def _placed_bytes(self, rows: int, cols: int) -> int:
+        """The local ops' share of `bytes_per_pe`, whatever a SUMMA's panel."""
+        if (rows, cols) not in self._local:
+            known = tuple(self.anchor.results) if self.anchor is not None else ()
+            self._local[rows, cols] = (local_bytes_per_pe(list(self.placed), rows, cols, known),
+                                       local_shares(list(self.placed), rows, cols))
+        return self._local[rows, cols][0]
+
+    def fits(self, rows: int, cols: int, sram_bytes: int, panel: int = 0) -> bool:
+        """The region's buffers fit one PE's SRAM, with 10% to spare for what
+        `bytes_per_pe` does not see."""
+        return self.bytes_per_pe(rows, cols, panel) <= SRAM_SHARE * sram_bytes
+
+    def double_buffers(self, rows: int, cols: int, panel: int = 0) -> bool:
+        """Does a summa region on rows x cols hold a second set of panels, as
+        wse-distribute then gives it?"""
+        extra = self.plan(rows, cols, panel).panel_bytes_per_pe(self.anchor, rows, cols)
+        return self.bytes_per_pe(rows, cols, panel) + extra <= SRAM_SHARE * self.sram_bytes
+
+    def plan(self, rows: int, cols: int, panel: int = 0):
+        """`summa_plan` of the region's contraction, once per shape and panel."""
+        key = (rows, cols, panel or self._base_panel(rows, cols))
+        if key not in self._plans:
+            self._plans[key] = summa_plan(self.anchor, rows, cols, key[2])
+        return self._plans[key]
+
+    def _base_panel(self, rows: int, cols: int) -> int:
+        return math.ceil(self.mnk[2] / max(rows, cols))  # `base_panel`, without asking the IR
+
+    def panel(self, rows: int, cols: int) -> int:
+        """The panel of k a SUMMA on rows x cols steps by: of `base_panel` times
+        1, 2, 4 and 8 (up to all of k) that fit the SRAM, the one the model finds
+        fastest. A wider panel takes fewer steps, each paying its kernel call
+        and its multicasts' hops once, but its block-cyclic deal pads k to
+        whole panels: more of A and B to hold and to stream in, and less room
+        for a second set of panels."""
+        if (rows, cols) not in self._panels:
+            base, k = self._base_panel(rows, cols), self.mnk[2]
+            widths = sorted({min(base << i, k) for i in range(PANEL_WIDENINGS)})
+            fitting = [w for w in widths if w == base or self.fits(rows, cols, self.sram_bytes, w)]
+            self._panels[rows, cols] = min(fitting, key=lambda w: (self._summa_cycles(rows, cols, w), w))
+        return self._panels[rows, cols]
+
+    def _summa_cycles(self, rows: int, cols: int, panel: int) -> float:
+        if (rows, cols, panel) not in self._cycles:
+            self._cycles[rows, cols, panel] = self.stream_cycles(rows, cols, panel) + self._stepped(
+                rows, cols, SUMMA, panel)
+        return self._cycles[rows, cols, panel]
+
+    def min_cols(self, rows: int, sram_bytes: int) -> int:
+        return math.ceil(self.bytes / (min(rows, self.max_rows) * 0.8 * sram_bytes))
+
+    def cycles(self, rows: int, cols: int) -> float:
+        if (rows, cols) not in self._cycles:
+            self._cycles[rows, cols] = self._time(rows, cols)
+        return self._cycles[rows, cols]
+
+    def shares(self, rows: int, cols: int, panel: int = 0) -> dict:
+        """One PE's share (local shape) of each tensor the region reads or writes
+        on rows x cols (a SUMMA's in panels of `panel`), as wse-distribute lays it out."""
+        if self.lookup is not None:
+            found = lookup_of(self.lookup)
+            result = self.lookup.results[0]
+            return {found.table: table_block(found.table, rows, cols),
+                    found.rows: list(ir.RankedTensorType(found.rows.type).shape),
+                    result: result_layout(found.rank).local_shape(list(result.type.shape), rows, cols)}
+        shares = {}
+        if self.anchor is not None:
+            shares.update(self.plan(rows, cols, panel).shares(self.anchor, rows, cols))
+            shares[self.anchor.results[0]] = shares[self.anchor.operands[len(self.anchor.operands) - 1]]
+        self._placed_bytes(rows, cols)
+        placed = self._local[rows, cols][1]
+        shares.update({value: local for _, value, local in placed if value not in shares})
+        for op, _, _ in self.placed:  # an init and a result are laid out as the input written over
+            written = overwritten_input(op)
+            inits = list(op.operands)[len(op.operands) - len(op.results):]
+            for init, result in zip(inits, op.results):
+                local = shares.get(result) or shares.get(written)
+                for value in (init, result):
+                    if value not in shares and local is not None:
+                        shares[value] = local
+        return shares
+
+    def stream_cycles(self, rows: int, cols: int, panel: int = 0) -> float:
+        """The region's streams as the simulator costs each `wse.scatter` in (and
+        the `wse.gather` of a result that leaves): every PE of a row receives its
+        own share, one wavelet a cycle through the row's link, then the row's
+        hops; what crosses the host's I/O no faster than it allows."""
+        m, shares = self.machine, self.shares(rows, cols, panel)
+        total = 0.0
+        for value, host in self.streams + (((self.leaving, True),) if self.leaving is not None else ()):
+            element = element_bytes(ir.ShapedType(value.type).element_type)
+            per_element = math.ceil(element / m.wavelet_bytes)
+            cycles = math.prod(shares[value]) * per_element * cols / m.link_wavelets_per_cycle + cols * m.hop_cycles
+            if host:
+                whole = math.prod(ir.ShapedType(value.type).shape) * per_element * m.wavelet_bytes
+                cycles = max(cycles, whole / m.host_io_bytes_per_cycle)
+            total += cycles
+        return total
+
+    def _time(self, rows: int, cols: int) -> float:
+        if self.mnk is not None:
+            compute = sum(kernel.cycles(_local(kernel.ranges, {row: rows, col: cols}), self.machine)
+                          for kernel, (_, row, col) in zip(self.kernels, self.placed))
+            return compute + self._stepped_and_streamed(rows, cols, self.algorithm(rows, cols))
+        stream = self.stream_cycles(rows, cols)
+        if self.lookup is not None:  # as the simulator costs a wse.lookup, and its chain down the columns
+            result = ir.RankedTensorType(self.lookup.results[0].type)
+            count = math.prod(result.shape[:-1])
+            columns = math.ceil(result.shape[-1] / cols)
+            dtype = kernel_dtype([lookup_of(self.lookup).table], self.lookup.results[0], accumulates=False)
+            return stream + lookup_compute_cycles(self.machine, count, columns, dtype) + count * columns + rows
+        compute = sum(kernel.cycles(_local(kernel.ranges, {row: rows, col: cols}), self.machine)
+                      for kernel, (_, row, col) in zip(self.kernels, self.placed))
+        return stream + compute + (cols if self.reduces_across else 0)
+
+    def _stepped_and_streamed(self, rows: int, cols: int, algorithm: str) -> float:
+        """A contraction's steps and its streams: SUMMA's in its chosen panel."""
+        if algorithm == SUMMA:
+            return self._summa_cycles(rows, cols, self.panel(rows, cols))
+        return self.stream_cycles(rows, cols) + self._stepped(rows, cols, algorithm)
+
+    def algorithms(self, rows: int, cols: int) -> tuple[str, ...]:
+        """The ways a summa region may step k on rows x cols, the modelled
+        fastest first: SUMMA's multicasts, and Cannon's shifts where they
+        apply (`cannon_fits`); none for a rowwise region."""
+        if self.anchor is None:
+            return ()
+        if not cannon_fits(self.anchor, rows, cols, self.plan(rows, cols)):
+            return (SUMMA,)
+        return tuple(sorted((SUMMA, CANNON), key=lambda algorithm: self._stepped_and_streamed(rows, cols, algorithm)))
+
+    def algorithm(self, rows: int, cols: int) -> str:
+        """A summa region's modelled fastest way to step k on rows x cols."""
+        return self.algorithms(rows, cols)[0]
+
+    def _stepped(self, rows: int, cols: int, algorithm: str, panel: int = 0) -> float:
+        """Cycles of the stepped contraction, in steps of `panel` elements of k
+        (0, and Cannon's: `base_panel`): each step's product, and its
+        transfers, each its wavelets plus its length in hops. A SUMMA step
+        multicasts an a panel along the rows and a b panel down the columns;
+        a Cannon step shifts both one PE over a folded ring (2 hops), always
+        into a second buffer, under the next step's product."""
+        m, n, k = self.mnk
+        batch = max(self.flops / (2.0 * m * n * k), 1.0)
+        panel = panel or self._base_panel(rows, cols)
+        steps = math.ceil(k / panel)
+        a_wavelets, b_wavelets = batch * math.ceil(m / rows) * panel, batch * math.ceil(n / cols) * panel
+        if algorithm == CANNON:
+            transfers = steps * (a_wavelets + b_wavelets + 2 * min(2, rows - 1))
+            double = True
+        else:
+            transfers = steps * (a_wavelets + cols + b_wavelets + rows)
+            double = self.double_buffers(rows, cols, panel)
+        kernel, (m_loop, n_loop, k_loop) = self.stepped
+        local = _local(kernel.ranges, {m_loop: rows, n_loop: cols})
+        if k_loop is not None:
+            local[k_loop] = panel
+        product = kernel.cycles(local, self.machine, steps)
+        if double:  # a step's transfers run under the previous step's product
+            transfers = max(transfers - product, 0.0) + transfers / steps
+        return product + transfers
+
+    def shape(self, rows: int, cols: int, sram_bytes: int) -> tuple[int, int] | None:
+        """The fastest rectangle within `rows` x `cols` that holds the region
+        (the fewest PEs among equals); None if none does."""
+        return min(self._fitting(rows, cols, sram_bytes), key=self._rank, default=None)
+
+    def candidates(self, rows: int, cols: int, sram_bytes: int) -> list[tuple[int, int]]:
+        """Every rectangle within `rows` x `cols` that holds the region, as `shape` ranks them."""
+        return sorted(self._fitting(rows, cols, sram_bytes), key=self._rank)
+
+    def _fitting(self, rows: int, cols: int, sram_bytes: int) -> list[tuple[int, int]]:
+        shapes = {(r, c) for r in rectangle_sides(min(rows, self.max_rows), self.max_rows, self.divides)
+                  for c in rectangle_sides(min(cols, self.max_cols), self.max_cols, self.divides)}
+        if self.mnk is not None:
+            shapes.add(self._cannon_square(min(rows, cols, self.max_rows, self.max_cols)))
+        return sorted(shape for shape in shapes if self.fits(*shape, sram_bytes))
+
+    def _cannon_square(self, side: int) -> tuple[int, int]:
+        """The largest square of at most `side` PEs a side on which k splits
+        into one block per PE row, as Cannon's shifts need: with k in blocks
+        of ceil(k / side), ceil(k / block) of them."""
+        k = self.mnk[2]
+        blocks = math.ceil(k / math.ceil(k / side))
+        return blocks, blocks
+
+    def _rank(self, shape: tuple[int, int]) -> tuple[float, int]:
+        return self.cycles(*shape), shape[0] * shape[1]
+
+
+def rectangle_sides(limit: int, extent: int, divides: bool) -> list[int]:
+    """Candidate extents up to `limit`, ascending: divisors of `extent` when the
+    split must be exact, else powers of two and the limit itself."""
+    if divides:
+        return [d for d in range(1, limit + 1) if extent % d == 0]
+    return sorted({1 << i for i in range(limit.bit_length()) if 1 << i <= limit} | {limit})
+
+
+def _local(ranges: tuple[int, ...], split: dict) -> list[int]:
+    """One PE's extents of loops `ranges` when loop d is split `split[d]` ways."""
+    return [math.ceil(extent / split[d]) if d in split else extent for d, extent in enumerate(ranges)]
+
+
+def tensor_bytes(values) -> int:
+    unique = []
+    for value in values:
+        if isinstance(value.type, ir.RankedTensorType) and not any(value == u for u in unique):
+            unique.append(value)
+    return sum(buffer_bytes(v.type) for v in unique)
+
+
+def is_weight(value: ir.Value) -> bool:
+    return isinstance(value.owner, ir.OpView) and value.owner.name == "arith.constant"
+
+
+def demand(region: ir.Operation, preloaded: bool) -> Demand:
+    """`preloaded`: weights are loaded once, before the model runs (pipelined)."""
+    fabric = fabric_of(region)
+    machine = kernel_costs_of(fabric.name)
+    members = [op.operation for op in region.regions[0].blocks[0].operations
+               if op.operation.name == "linalg.generic" and not is_init(op.operation)]
+    flops = float(int_attr(region, "flops"))
+    values = [v for op in members for v in list(op.operands)
+              + ([] if overwritten_input(op) is not None else list(op.results))]
+    size = tensor_bytes(values)
+    anchor = members[0]
+    ranges = loop_ranges(anchor)
+    body = region.regions[0].blocks[0]
+    leaves = any(use.owner.name == "func.return" for use in region.results[0].uses)
+    common = dict(streams=_streams(region, members, preloaded), machine=machine, sram_bytes=fabric.sram_bytes,
+                  leaving=body.operations[len(body.operations) - 1].operands[0] if leaves else None)
+    if str_attr(region, "kind") == LOOKUP:
+        table = lookup_of(anchor).table
+        size += tensor_bytes([table])
+        shape = ir.RankedTensorType(table.type).shape
+        return Demand(flops, shape[0], shape[1], divides=False, bytes=size, lookup=anchor, **common)
+    if str_attr(region, "kind") in STEPPED:
+        # Every row helps even past m: the stepped operands' k dim is split over the rows.
+        c = as_contraction(anchor)
+        m = ranges[c.m] if c.m is not None else 1
+        n = ranges[c.n] if c.n is not None else 1
+        k = ranges[c.k]
+        epilogue = tuple((op, *summa_epilogue_loops(anchor, op)) for op in members[1:])
+        return Demand(flops, max(k, m), n, divides=False, bytes=size, mnk=(m, n, k), anchor=anchor,
+                      placed=epilogue, kernels=tuple(LocalKernel.of(op) for op, _, _ in epilogue),
+                      stepped=(LocalKernel.of(anchor), (c.m, c.n, c.k)), **common)
+    placed = rowwise_loops(members)
+    _, row, col = placed[0]
+    reduces_across = col is not None and any(iterator_types(op)[col] == REDUCTION for op in members
+                                             if len(iterator_types(op)) == len(ranges))
+    return Demand(flops, ranges[row] if row is not None else 1, ranges[col] if col is not None else 1,
+                  divides=True, bytes=size, reduces_across=reduces_across, placed=tuple(placed),
+                  kernels=tuple(LocalKernel.of(op) for op, _, _ in placed), **common)
+
+
+def _streams(region: ir.Operation, members: list[ir.Operation], preloaded: bool) -> tuple:
+    """(tensor, whether it crosses the host's I/O) of each tensor the region's
+    ops read from outside it, once: what its scatters bring in every
+    inference. Weights loaded before the model runs (`preloaded`) are not;
+    an init computed in place (a fill) is not."""
+    found = []
+    for op in members:
+        args = op.regions[0].blocks[0].arguments
+        read = [v for i, v in enumerate(op.operands) if i < len(op.operands) - len(op.results)
+                or any(True for _ in args[i].uses)]
+        lookup = lookup_of(op)
+        for value in read if lookup is None else [lookup.table, lookup.rows]:
+            owner = value.owner
+            made_here = isinstance(owner, ir.OpView) and (owner.operation.parent == region or is_init(owner.operation))
+            if made_here or (preloaded and is_weight(value)) or any(value == v for v, _ in found):
+                continue
+            rects, edge = stream_sources(value)
+            found.append((value, edge or not rects))
+    return tuple(found)
