@@ -54,16 +54,16 @@ def is_relayout(op: ir.Operation) -> bool:
 
 
 def is_check(op: ir.Operation) -> bool:
-    """A generic whose results nothing reads: it only runs checks, at host
-    level (batchnorm's cf.assert; an embedding's bounds checks, left behind
-    when elementwise fusion copied the lookup into its consumer)."""
+    """A generic whose results nothing reads: it only runs checks (batchnorm's
+    cf.assert, the bounds checks wafer-split-asserts took out of a lookup),
+    at host level."""
     return op.name == "linalg.generic" and not any(True for result in op.results for _ in result.uses)
 
 
 _HOST_OPS = ("tm_tensor.scan", "tm_tensor.sort", "tm_tensor.topk", "tm_tensor.scatter")
 
 
-# Set by wse-place on a lookup it sends back to the host (see `inline`).
+# Set by wse-place on a lookup it sends back to the host (see `inline_on_host`).
 HOST_ATTR = "wse.host"
 
 
