@@ -10,8 +10,9 @@ from torch_mlir import ir
 
 from ..dialects.wse import buffer_bytes, element_bytes, fabric_of, int_attr, str_attr, stream_sources
 from ..wse_target.distribution import (
-    SRAM_SHARE, as_contraction, cannon_fits, local_bytes_per_pe, local_shares, overwritten_input,
+    SRAM_SHARE, as_contraction, cannon_fits, local_shares, overwritten_input, shares_bytes,
     summa_epilogue_loops, summa_plan)
+from ..wse_target.cost import stream_cycles, wavelets
 from ..wse_target.kernel import LocalKernel, kernel_dtype
 from ..wse_target.lookup import lookup_bytes_per_pe, lookup_compute_cycles, lookup_of, result_layout, table_block
 from ..wse_target.machine import WSE2, Machine, kernel_costs_of
@@ -54,7 +55,7 @@ class Demand:
     _cycles: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols[, panel]) -> cycles
     _panels: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> a SUMMA's panel
     _plans: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols, panel) -> SummaPlan
-    _local: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> local ops' bytes, shares
+    _local: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> local ops' shares
     reduces_across: bool = False  # a rowwise region reduces along its columns
     anchor: ir.Operation | None = None  # a summa region's contraction
     placed: tuple = ()  # the ops run locally on each PE, with the loops over its rows and columns
@@ -73,16 +74,15 @@ class Demand:
             self._per_pe[key] = lookup_bytes_per_pe(lookup_of(self.lookup), self.lookup.results[0], rows, cols)
         if key not in self._per_pe:
             summa = self.plan(rows, cols, panel).bytes_per_pe(self.anchor, rows, cols) if self.anchor else 0
-            self._per_pe[key] = summa + self._placed_bytes(rows, cols)
+            self._per_pe[key] = summa + shares_bytes(self._placed_shares(rows, cols))
         return self._per_pe[key]
 
-    def _placed_bytes(self, rows: int, cols: int) -> int:
-        """The local ops' share of `bytes_per_pe`, whatever a SUMMA's panel."""
+    def _placed_shares(self, rows: int, cols: int) -> list:
+        """The local ops' `local_shares` (the contraction's result aside), whatever a SUMMA's panel."""
         if (rows, cols) not in self._local:
             known = tuple(self.anchor.results) if self.anchor is not None else ()
-            self._local[rows, cols] = (local_bytes_per_pe(list(self.placed), rows, cols, known),
-                                       local_shares(list(self.placed), rows, cols))
-        return self._local[rows, cols][0]
+            self._local[rows, cols] = local_shares(list(self.placed), rows, cols, known)
+        return self._local[rows, cols]
 
     def fits(self, rows: int, cols: int, sram_bytes: int, panel: int = 0) -> bool:
         """The region's buffers fit one PE's SRAM, with 10% to spare for what
@@ -146,9 +146,7 @@ class Demand:
         if self.anchor is not None:
             shares.update(self.plan(rows, cols, panel).shares(self.anchor, rows, cols))
             shares[self.anchor.results[0]] = shares[self.anchor.operands[len(self.anchor.operands) - 1]]
-        self._placed_bytes(rows, cols)
-        placed = self._local[rows, cols][1]
-        shares.update({value: local for _, value, local in placed if value not in shares})
+        shares.update({value: local for value, local, _ in self._placed_shares(rows, cols) if value not in shares})
         for op, _, _ in self.placed:  # an init and a result are laid out as the input written over
             written = overwritten_input(op)
             inits = list(op.operands)[len(op.operands) - len(op.results):]
@@ -164,22 +162,19 @@ class Demand:
         the `wse.gather` of a result that leaves): every PE of a row receives its
         own share, one wavelet a cycle through the row's link, then the row's
         hops; what crosses the host's I/O no faster than it allows."""
-        m, shares = self.machine, self.shares(rows, cols, panel)
-        total = 0.0
+        shares, total = self.shares(rows, cols, panel), 0.0
         for value, host in self.streams + (((self.leaving, True),) if self.leaving is not None else ()):
-            element = element_bytes(ir.ShapedType(value.type).element_type)
-            per_element = math.ceil(element / m.wavelet_bytes)
-            cycles = math.prod(shares[value]) * per_element * cols / m.link_wavelets_per_cycle + cols * m.hop_cycles
-            if host:
-                whole = math.prod(ir.ShapedType(value.type).shape) * per_element * m.wavelet_bytes
-                cycles = max(cycles, whole / m.host_io_bytes_per_cycle)
-            total += cycles
+            shaped = ir.ShapedType(value.type)
+            element = element_bytes(shaped.element_type)
+            per_row = wavelets(math.prod(shares[value]), element, self.machine) * cols
+            whole = wavelets(math.prod(shaped.shape), element, self.machine) if host else 0.0
+            total += stream_cycles(self.machine, per_row, cols, whole)
         return total
 
     def _time(self, rows: int, cols: int) -> float:
+        compute = sum(kernel.cycles(_local(kernel.ranges, {row: rows, col: cols}), self.machine)
+                      for kernel, (_, row, col) in zip(self.kernels, self.placed))
         if self.mnk is not None:
-            compute = sum(kernel.cycles(_local(kernel.ranges, {row: rows, col: cols}), self.machine)
-                          for kernel, (_, row, col) in zip(self.kernels, self.placed))
             return compute + self._stepped_and_streamed(rows, cols, self.algorithm(rows, cols))
         stream = self.stream_cycles(rows, cols)
         if self.lookup is not None:  # as the simulator costs a wse.lookup, and its chain down the columns
@@ -188,8 +183,6 @@ class Demand:
             columns = math.ceil(result.shape[-1] / cols)
             dtype = kernel_dtype([lookup_of(self.lookup).table], self.lookup.results[0], accumulates=False)
             return stream + lookup_compute_cycles(self.machine, count, columns, dtype) + count * columns + rows
-        compute = sum(kernel.cycles(_local(kernel.ranges, {row: rows, col: cols}), self.machine)
-                      for kernel, (_, row, col) in zip(self.kernels, self.placed))
         return stream + compute + (cols if self.reduces_across else 0)
 
     def _stepped_and_streamed(self, rows: int, cols: int, algorithm: str) -> float:

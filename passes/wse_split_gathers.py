@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from torch_mlir import ir
-from torch_mlir.dialects import arith, tensor
+from torch_mlir.dialects import arith, linalg, tensor
 
 from ..wse_target.lookup import cast_source, lookup_of
 from .linalg_builders import iterator_types_attr, with_extra_inputs
@@ -26,12 +26,19 @@ def index_slice(extract: ir.Operation) -> list[ir.Operation]:
     from the block arguments the indices read and no other; in body order."""
     block = extract.parent.regions[0].blocks[0]
     needed = [op for index in list(extract.operands)[1:] for op in slice_of(index, block)]
-    args = _arguments_read(needed + [extract], block)
+    needed += _checks_of(_arguments_read(needed + [extract], block), block)
+    return [op.operation for op in block.operations if any(op.operation == n for n in needed)]
+
+
+def _checks_of(args: set[int], block: ir.Block) -> list[ir.Operation]:
+    """The checks (`cf.assert`, with the ops that compute their conditions)
+    whose conditions read `block`'s arguments `args` and no others, and no table."""
+    found = []
     for check in (op.operation for op in block.operations if op.operation.name == "cf.assert"):
         condition = slice_of(check.operands[0], block)
         if not any(op.name == "tensor.extract" for op in condition) and _arguments_read(condition, block) <= args:
-            needed += condition + [check]
-    return [op.operation for op in block.operations if any(op.operation == n for n in needed)]
+            found += [op for op in condition + [check] if not any(op == other for other in found)]
+    return found
 
 
 def slice_of(value: ir.Value, block: ir.Block) -> list[ir.Operation]:
@@ -70,6 +77,19 @@ def _reads_outputs(ops: list[ir.Operation], op: ir.Operation) -> bool:
     return any(value == out for inner in ops for value in inner.operands for out in outs)
 
 
+def _parallel_generic(at: ir.Operation, inputs: list[ir.Value], input_maps: list[ir.AffineMap],
+                      init: ir.Value) -> tuple[ir.Operation, ir.Block]:
+    """An all-parallel generic before `at` (at its location) that reads
+    `inputs` through `input_maps` into `init` (identity map), and its empty
+    body block."""
+    rank = ir.RankedTensorType(init.type).rank
+    maps = ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in input_maps + [ir.AffineMap.get_identity(rank)]])
+    with ir.InsertionPoint(at), at.location:
+        generic = linalg.GenericOp([init.type], inputs, [init], maps, iterator_types_attr(*["parallel"] * rank))
+    types = [ir.RankedTensorType(v.type).element_type for v in inputs + [init]]
+    return generic.operation, generic.regions[0].blocks.append(*types, arg_locs=[at.location] * len(types))
+
+
 def split_gather(op: ir.Operation, extract: ir.Operation) -> ir.Operation:
     """Move `extract` and its index slice out of `op` into a pure gather over
     op's whole iteration space, which `op` then reads (identity map) instead.
@@ -81,26 +101,15 @@ def split_gather(op: ir.Operation, extract: ir.Operation) -> ir.Operation:
     read = [i for i, arg in enumerate(args) if any(value == arg for inner in moved + [extract]
                                                    for value in inner.operands)]
     ranges = loop_ranges(op)
-    identity = ir.AffineMap.get_identity(len(ranges))
-    element = extract.results[0].type
-    maps = list(op.attributes["indexing_maps"])
+    maps = indexing_maps(op)
     with ir.InsertionPoint(op), op.location:
-        init = tensor.EmptyOp(ranges, element).result
-        gather = ir.Operation.create(
-            "linalg.generic", results=[init.type], operands=[op.operands[i] for i in read] + [init],
-            attributes={
-                "indexing_maps": ir.ArrayAttr.get([maps[i] for i in read] + [ir.AffineMapAttr.get(identity)]),
-                "iterator_types": iterator_types_attr(*["parallel"] * len(ranges)),
-                "operandSegmentSizes": ir.DenseI32ArrayAttr.get([len(read), 1]),
-            },
-            regions=1)
-    body = gather.regions[0].blocks.append(*[args[i].type for i in read], element,
-                                           arg_locs=[op.location] * (len(read) + 1))
+        init = tensor.EmptyOp(ranges, extract.results[0].type).result
+    gather, body = _parallel_generic(op, [op.operands[i] for i in read], [maps[i] for i in read], init)
     mapping = {args[i]: body.arguments[k] for k, i in enumerate(read)}
     with ir.InsertionPoint(body), op.location:
         _clone_into(moved + [extract], mapping)
         ir.Operation.create("linalg.yield", operands=[mapping[extract.results[0]]])
-    generic, (gathered,) = with_extra_inputs(op, [gather.results[0]], [identity])
+    generic, (gathered,) = with_extra_inputs(op, [gather.results[0]], [ir.AffineMap.get_identity(len(ranges))])
     extract.results[0].replace_all_uses_with(gathered)
     extract.erase()
     for inner in reversed(moved):
@@ -166,11 +175,7 @@ def split_row_numbers(op: ir.Operation) -> bool:
     row_ops = slice_of(extract.operands[1], block)
     row = extract.operands[1]
     read = _arguments_read(row_ops, block) | ({row.arg_number} if isinstance(row.owner, ir.Block) else set())
-    checks = []
-    for check in (inner for inner in index_slice(extract) if inner.name == "cf.assert"):
-        condition = slice_of(check.operands[0], block)
-        if _arguments_read(condition, block) <= read:
-            checks += [inner for inner in condition + [check] if not any(inner == other for other in checks)]
+    checks = _checks_of(read, block)
     args = list(block.arguments)
     read = sorted(read)
     last = len(ranges) - 1
@@ -198,16 +203,7 @@ def _row_numbers(op: ir.Operation, read: list[int], ops: list[ir.Operation], row
     leading = [ir.AffineMap.get(last, 0, list(maps[i].results)) for i in read]
     with ir.InsertionPoint(op), op.location:
         init = tensor.EmptyOp(loop_ranges(op)[:last], i64).result
-        generic = ir.Operation.create(
-            "linalg.generic", results=[init.type], operands=[op.operands[i] for i in read] + [init],
-            attributes={
-                "indexing_maps": ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in leading + [
-                    ir.AffineMap.get_identity(last)]]),
-                "iterator_types": iterator_types_attr(*["parallel"] * last),
-                "operandSegmentSizes": ir.DenseI32ArrayAttr.get([len(read), 1]),
-            },
-            regions=1)
-    block = generic.regions[0].blocks.append(*[args[i].type for i in read], i64, arg_locs=[op.location] * (len(read) + 1))
+    generic, block = _parallel_generic(op, [op.operands[i] for i in read], leading, init)
     mapping = {args[i]: block.arguments[k] for k, i in enumerate(read)}
     with ir.InsertionPoint(block), op.location:
         _clone_into(ops, mapping)
@@ -222,21 +218,8 @@ def _lookup_generic(op: ir.Operation, rows: ir.Value, iota: ir.Value, table: ir.
     """`out[r..., j] = table[rows[r...], iota[j]]` over op's loops, into op's init."""
     loops = indexing_maps(op)[-1].n_dims
     dims = [ir.AffineDimExpr.get(d) for d in range(loops)]
-    maps = [ir.AffineMap.get(loops, 0, dims[:-1]), ir.AffineMap.get(loops, 0, dims[-1:]),
-            ir.AffineMap.get_identity(loops)]
-    out = op.operands[len(op.operands) - 1]
-    with ir.InsertionPoint(op), op.location:
-        generic = ir.Operation.create(
-            "linalg.generic", results=[op.results[0].type], operands=[rows, iota, out],
-            attributes={
-                "indexing_maps": ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in maps]),
-                "iterator_types": iterator_types_attr(*["parallel"] * loops),
-                "operandSegmentSizes": ir.DenseI32ArrayAttr.get([2, 1]),
-            },
-            regions=1)
-    element = ir.RankedTensorType(op.results[0].type).element_type
-    row_type, column_type = (ir.RankedTensorType(v.type).element_type for v in (rows, iota))
-    block = generic.regions[0].blocks.append(row_type, column_type, element, arg_locs=[op.location] * 3)
+    maps = [ir.AffineMap.get(loops, 0, dims[:-1]), ir.AffineMap.get(loops, 0, dims[-1:])]
+    generic, block = _parallel_generic(op, [rows, iota], maps, op.operands[len(op.operands) - 1])
     with ir.InsertionPoint(block), op.location:
         index = ir.IndexType.get()
         indices = [arg if isinstance(arg.type, ir.IndexType) else arith.IndexCastOp(index, arg).result

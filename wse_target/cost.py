@@ -6,6 +6,8 @@ never a Python object per PE. Coordinates are (x, y) = (column, row); row 0 is t
 north edge, so "south" is increasing y.
 """
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -73,6 +75,21 @@ def compute_cycles(
     instructions = np.ceil(elements / vector_length)
     setup = np.where(elements > 0, machine.kernel_setup_cycles * np.asarray(kernels), 0.0)
     return setup + instructions * (per_instruction + per_row)
+
+
+def wavelets(elements: float, element_bytes: int, machine: Machine) -> float:
+    """Wavelets `elements` of `element_bytes` take on the fabric: a fabric DSD
+    moves one element per wavelet, so a 16-bit element rides alone in a 32-bit
+    wavelet, as in the SDK's 16-bit memcpy mode."""
+    return elements * math.ceil(element_bytes / machine.wavelet_bytes)
+
+
+def stream_cycles(machine: Machine, per_row: float, hops: int, host_wavelets: float = 0.0) -> float:
+    """A stream into (or out of) a region through its rows: `per_row` wavelets
+    through each row's link, then `hops`; where `host_wavelets` of it cross
+    the system's I/O (`host_io_bytes_per_second`), no faster than that."""
+    return max(per_row / machine.link_wavelets_per_cycle + hops * machine.hop_cycles,
+               host_wavelets * machine.wavelet_bytes / machine.host_io_bytes_per_cycle)
 
 
 def stride_width(width: int, stride: int) -> int:

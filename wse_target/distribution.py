@@ -270,13 +270,15 @@ def overwritten_input(op: ir.Operation) -> ir.Value | None:
 
 
 def local_shares(placed_ops: list[tuple[ir.Operation, int | None, int | None]], height: int, width: int,
-                 known: tuple[ir.Value, ...] = ()) -> list[tuple[ir.Operation, ir.Value, list[int]]]:
+                 known: tuple[ir.Value, ...] = ()) -> list[tuple[ir.Value, list[int], bool]]:
     """One PE's share (local shape) of every tensor the ops read or write, each
     run with its (row loop, column loop) split as wse-distribute lays them
     out, each value once and none of `known` nor any result written over an
-    input; with the op that first reads or writes it."""
+    input; and whether it is the result of a reduction combined across the
+    columns, which takes a partial-sum buffer of its shape too."""
     shares, seen = [], list(known)
     for op, row_loop, col_loop in placed_ops:
+        reduced_across = col_loop is not None and width > 1 and col_loop in reduction_dims(op)
         n_in = len(op.operands) - len(op.results)
         if overwritten_input(op) is not None:
             seen += list(op.results)
@@ -285,23 +287,15 @@ def local_shares(placed_ops: list[tuple[ir.Operation, int | None, int | None]], 
                 continue
             seen.append(value)
             shape = list(ir.ShapedType(value.type).shape)
-            shares.append((op, value, layout_for(affine_map, row_loop, col_loop).local_shape(shape, height, width)))
+            local = layout_for(affine_map, row_loop, col_loop).local_shape(shape, height, width)
+            shares.append((value, local, reduced_across and any(value == result for result in op.results)))
     return shares
 
 
-def local_bytes_per_pe(placed_ops: list[tuple[ir.Operation, int | None, int | None]], height: int, width: int,
-                       known: tuple[ir.Value, ...] = ()) -> int:
-    """The bytes of `local_shares`, plus the partial-sum buffer of a reduction
-    combined across the columns."""
-    loops = {id(op): col_loop for op, _, col_loop in placed_ops}
-    total = 0
-    for op, value, local in local_shares(placed_ops, height, width, known):
-        col_loop = loops[id(op)]
-        reduced_across = col_loop is not None and width > 1 and col_loop in reduction_dims(op)
-        is_result = any(value == result for result in op.results)
-        total += math.prod(local) * element_bytes(ir.ShapedType(value.type).element_type) * (
-            2 if is_result and reduced_across else 1)
-    return total
+def shares_bytes(shares: list[tuple[ir.Value, list[int], bool]]) -> int:
+    """The bytes of `local_shares`' shares, a partial-sum buffer included."""
+    return sum(math.prod(local) * element_bytes(ir.ShapedType(value.type).element_type) * (2 if partial else 1)
+               for value, local, partial in shares)
 
 
 COMBINERS = {

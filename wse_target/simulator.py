@@ -41,7 +41,7 @@ from torch_mlir import ir
 from ..dialects.wse import (FOLDED_RING, buffer_bytes, crosses_host_io, element_bytes, int_attr, rect_of, str_attr,
                             stream_box)
 from ..passes.wse_partition import runs_on_host
-from .cost import LinkLoads
+from .cost import LinkLoads, stream_cycles, wavelets
 from .distribution import SKEW_COLS, SKEW_ROWS, Layout, block_panel
 from .interpreter import evaluate, numpy_dtype
 from .kernel import kernel_cycles, kernel_dtype, kernel_of
@@ -248,15 +248,9 @@ def execute(module: ir.Module, name: str, args: list[np.ndarray]) -> list[np.nda
 # --- timing ---
 
 def _wavelets(buffer: ir.Type, machine: Machine) -> float:
-    """A fabric DSD moves one element per wavelet: a 16-bit element rides alone
-    in a 32-bit wavelet, as in the SDK's 16-bit memcpy mode."""
+    """Wavelets a buffer or tensor of this type takes on the fabric (`cost.wavelets`)."""
     shaped = ir.ShapedType(buffer)
-    return math.prod(shaped.shape) * math.ceil(element_bytes(shaped.element_type) / machine.wavelet_bytes)
-
-
-def _host_io_cycles(tensor: ir.Type, machine: Machine) -> float:
-    """Cycles `tensor` takes through the system's I/O, a wavelet per element."""
-    return _wavelets(tensor, machine) * machine.wavelet_bytes / machine.host_io_bytes_per_cycle
+    return wavelets(math.prod(shaped.shape), element_bytes(shaped.element_type), machine)
 
 
 class RegionCost:
@@ -323,10 +317,9 @@ class RegionCost:
         buffer = op.operands[1] if op.name == "wse.scatter" else op.operands[0]
         per_row = _wavelets(buffer.type, self.machine) * self.width
         x, _, width, _ = box
-        cycles = per_row / self.machine.link_wavelets_per_cycle + width * self.machine.hop_cycles
-        if crosses_host_io(op):
-            tensor = op.operands[0] if op.name == "wse.scatter" else op.results[0]
-            cycles = max(cycles, _host_io_cycles(tensor.type, self.machine))
+        tensor = op.operands[0] if op.name == "wse.scatter" else op.results[0]
+        host = _wavelets(tensor.type, self.machine) if crosses_host_io(op) else 0.0
+        cycles = stream_cycles(self.machine, per_row, width, host)
         self.links[self.y:self.y + self.height, x:x + width] += per_row
         if preload:
             self.preload += cycles
@@ -398,10 +391,8 @@ class HostCost:
         self.compute = self.preload = 0.0
         self.flops, self.sram = 0.0, 0
         off_wafer = [value for value in _reads(op) if _from_wafer(value)]
-        wavelets = sum(_wavelets(value.type, machine) for value in off_wafer)
-        edge = machine.height * machine.link_wavelets_per_cycle
-        self.comm = max(wavelets / edge + (machine.width if wavelets else 0) * machine.hop_cycles,
-                        sum(_host_io_cycles(value.type, machine) for value in off_wafer))
+        leaving = sum(_wavelets(value.type, machine) for value in off_wafer)
+        self.comm = stream_cycles(machine, leaving / machine.height, machine.width if leaving else 0, leaving)
 
 
 def _reads(op: ir.Operation) -> list[ir.Value]:
