@@ -173,7 +173,8 @@ class CpuPipeline(Configurable):
                 "fuse",
                 f"wafer-plane-sums{self._on_machine},func.func(linalg-fuse-elementwise-ops),wafer-hoist-broadcast-compute,wafer-split-asserts,"
                 "wafer-split-epilogues,func.func(canonicalize,cse),wafer-fuse-epilogues,"
-                + (f"wafer-vectorize-pooling{self._on_machine}," if self.vectorize else "")
+                + (f"wafer-vectorize-pooling{self._on_machine},wafer-vectorize-transposes{self._on_machine},"
+                   if self.vectorize else "")
                 + f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)",
             ),
             *([("vectorize", f"wafer-scalar-tile-operands{self._on_machine},wafer-vectorize{self._on_machine},func.func(canonicalize,cse)")]

@@ -96,7 +96,7 @@ def test_squeeze_excite_pools_the_channels_last_image():
     compiled = compile_checked(model, (x,), threads=1, machine="avx512")
     assert "channels-last 1x1 conv" in strategies(compiled)
     # Only the input's transpose and the output's remain: the pool sums NHWC pixels.
-    assert stage_ops(compiled, "fuse", "linalg.transpose") == 2
+    assert stage_ops(compiled, "pack", "linalg.transpose") == 2
 
 
 @pytest.mark.parametrize("model", [

@@ -62,3 +62,16 @@ def test_orientation_is_a_choice(options):
     inputs = (torch.randn(1, 16, 7, 7), torch.randn(1, 16, 7, 7))
     compiled = compile_checked(model, inputs, threads=1, **options)
     assert not oriented(compiled)
+
+
+@pytest.mark.parametrize("batch,machine", [(2, "avx512"), (1, "avx2")])
+def test_swapped_c_leaves_in_vector_blocks(batch, machine):
+    """A 1x1 convolution to 1024 filters on a 13x13 map, swapped: C's rows lie
+    4 KB apart, one L1 set, so it goes back to NCHW in blocks of one vector of
+    filters by a 13-pixel row (wafer-vectorize-transposes)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(64, 1024, 1), torch.nn.ReLU()).eval()
+    compiled = compile_checked(model, (torch.randn(batch, 64, 13, 13),), threads=1, machine=machine,
+                               conv_algorithm="im2col-swapped")
+    lanes = 16 if machine == "avx512" else 8
+    assert oriented(compiled) and f"transpose in 13x{lanes} blocks" in compiled.compile_report.strategies
