@@ -8,8 +8,11 @@ from torch_mlir import ir
 from torch_mlir.dialects import linalg, tensor
 
 from .conv_algorithm import ConvAlgorithmPass
+from .im2col_rows import gathered_row, slice_after_epilogue, widened_init, widened_input
 from .linalg_builders import (
     affine_maps,
+    extract_slice,
+    index_constant,
     int_list,
     is_static_f32,
     iterator_types_attr,
@@ -35,7 +38,9 @@ def rewrite_conv(conv: ir.OpView) -> ir.Operation:
     copy vectorizes (no divisions, unlike a gather over the collapsed dims),
     and its result collapses to the column matrix for free. The gather
     carries its row length OW as `wafer.im2col_row`: wafer-pack-matmul
-    copies it in row-aligned pieces inside the matmul's cache tiles. A 1x1,
+    copies it in row-aligned pieces inside the matmul's cache tiles. An odd
+    OW is widened first (see `widened_row`): the contraction computes rows
+    of whole groups of pixels, and its result is sliced back. A 1x1,
     stride-1 window's columns are x itself, reshaped: no gather, whose copy
     (1.5 MB for a 128-channel 55x55 map) would only be read once more.
     Returns the contraction.
@@ -49,40 +54,52 @@ def rewrite_conv(conv: ir.OpView) -> ir.Operation:
     k = c * kh * kw
     with ir.InsertionPoint(conv), conv.location:
         pointwise = (kh, kw, *strides) == (1, 1, 1, 1) and oh * ow > 1
-        gathered = None if pointwise else _gather(conv)
+        row = gathered_row(conv)
+        gathered = None if pointwise else _gather(conv, row)
         filters = tensor.CollapseShapeOp(ir.RankedTensorType.get([f, k], f32), w, reassociation([0], [1, 2, 3])).result
         if oh * ow == 1:
             result, product = _images_as_rows(gathered, filters, init, n, k)
         else:
-            columns_type = ir.RankedTensorType.get([n, k, oh * ow], f32)
+            columns_type = ir.RankedTensorType.get([n, k, oh * row], f32)
             if pointwise:
                 columns = tensor.CollapseShapeOp(columns_type, x, reassociation([0], [1], [2, 3]))
             else:
-                gathered.owner.attributes[IM2COL_ROW] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), ow)
+                gathered.owner.attributes[IM2COL_ROW] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), row)
                 columns = tensor.CollapseShapeOp(columns_type, gathered, reassociation([0], [1, 2, 3], [4, 5]))
-            out = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, f, oh * ow], f32), init,
+            wide_init = init if row == ow else widened_init(init, row)
+            out = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, f, oh * row], f32), wide_init,
                                          reassociation([0], [1], [2, 3]))
             e = [ir.AffineDimExpr.get(i) for i in range(4)]  # n, f, pixel, k
             product = multiply_accumulate(
                 [filters, columns.result], out.result,
                 [ir.AffineMap.get(4, 0, r) for r in ([e[1], e[3]], [e[0], e[3], e[2]], [e[0], e[1], e[2]])],
                 ["parallel", "parallel", "parallel", "reduction"])
-            result = tensor.ExpandShapeOp(init.type, product.results[0], reassociation([0], [1], [2, 3]), [],
-                                          static_output_shape=[n, f, oh, ow]).result
+            result = tensor.ExpandShapeOp(wide_init.type, product.results[0], reassociation([0], [1], [2, 3]), [],
+                                          static_output_shape=[n, f, oh, row]).result
+            if row != ow:
+                result = extract_slice(result, [index_constant(0)] * 4, [n, f, oh, ow])
     conv.results[0].replace_all_uses_with(result)
+    if row != ow:
+        slice_after_epilogue(result)
     conv.operation.erase()
     return product.operation
 
 
-def _gather(conv: ir.OpView) -> ir.Value:
-    """The [N, (G,) C, KH, KW, OH, OW] windows of `conv`'s input (see `rewrite_conv`), built before it."""
+def _gather(conv: ir.OpView, row: int | None = None) -> ir.Value:
+    """The [N, (G,) C, KH, KW, OH, row] windows of `conv`'s input (see
+    `rewrite_conv`), built before it; `row` (OW by default) may exceed OW, the
+    input then padded on the right with zeros for the extra windows."""
     x, w, init = conv.operands
     leading = x.type.shape[:-2]  # n, c or, grouped, n, g, c
     kh, kw = w.type.shape[-2:]
-    oh, ow = init.type.shape[-2:]
+    oh = init.type.shape[-2]
+    ow = row or init.type.shape[-1]
     sh, sw = int_list(conv.attributes["strides"])
     dh, dw = int_list(conv.attributes["dilations"])
     f32 = x.type.element_type
+    width = (ow - 1) * sw + (kw - 1) * dw + 1
+    if width > x.type.shape[-1]:
+        x = widened_input(x, width)
     rank = len(leading) + 4
     d = [ir.AffineDimExpr.get(i) for i in range(rank)]  # leading..., kh, kw, oh, ow
     i_kh, i_kw, i_oh, i_ow = d[-4:]
@@ -186,7 +203,9 @@ class Im2col(ConvAlgorithmPass):
         database = self.database(module)
         for conv in [op.opview for op in find_ops(module, lambda op: op.name == _CONV and self.can_compute(op.opview))]:
             chosen = self.chosen_algorithm(conv, database)
-            record_strategy(conv, f"im2col {conv.name.removeprefix('linalg.')} K={self._reduction_size(conv)}")
+            ow = conv.operands[2].type.shape[-1]
+            widened = f", rows of {ow} widened to {row}" if (row := gathered_row(conv)) != ow else ""
+            record_strategy(conv, f"im2col {conv.name.removeprefix('linalg.')} K={self._reduction_size(conv)}{widened}")
             contraction = rewrite_conv(conv)
             if chosen in ("im2col", "im2col-swapped"):
                 contraction.attributes[SWAP] = ir.BoolAttr.get(chosen == "im2col-swapped")

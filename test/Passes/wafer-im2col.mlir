@@ -134,3 +134,68 @@ func.func @grouped_conv(%x: tensor<2x4x2x10x10xf32>, %w: tensor<4x4x2x3x3xf32>, 
       ins(%x, %w : tensor<2x4x2x10x10xf32>, tensor<4x4x2x3x3xf32>) outs(%init : tensor<2x4x4x8x8xf32>) -> tensor<2x4x4x8x8xf32>
   return %r : tensor<2x4x4x8x8xf32>
 }
+
+// Rows of 31 pixels (a stride-2 stem on 63 columns) have no vector run that
+// divides both the row and a 32-pixel panel: the gather writes rows of 32,
+// reading two zero columns padded on the right of the input, and the
+// contraction computes 31x32 pixels. The ReLU reads only the conv's result
+// and the bias only the channel, so both apply to the widened result, and the
+// slice back to 31x31 comes after them (wafer-fuse-epilogues then applies them
+// per cache tile). Packed, the columns go straight into B's panels.
+// CHECK-LABEL: func.func @odd_rows
+// CHECK-SAME: wafer.strategy = ["im2col conv_2d_nchw_fchw K=18, rows of 31 widened to 32"]
+// CHECK: tensor.pad %{{.*}} low[0, 0, 0, 0] high[0, 0, 0, 2]
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<1x2x63x65xf32>) outs(%{{.*}} : tensor<1x2x3x3x31x32xf32>)
+// CHECK-SAME: wafer.im2col_row = 32 : i64
+// CHECK: linalg.broadcast ins(%{{.*}} : tensor<16xf32>) outs(%{{.*}} : tensor<1x16x31x32xf32>)
+// CHECK: outs(%{{.*}} : tensor<1x16x992xf32>)
+// CHECK: arith.maximumf
+// CHECK-NEXT: linalg.yield
+// CHECK-NEXT: } -> tensor<1x16x31x32xf32>
+// CHECK: tensor.extract_slice %{{.*}}[0, 0, 0, 0] [1, 16, 31, 31] [1, 1, 1, 1]
+// CHECK-NEXT: return
+// PACKED-LABEL: func.func @odd_rows
+// PACKED-SAME: "packed matmul 16x992x18: register block 8x32
+// PACKED-NOT: wafer.im2col_row
+// PACKED-NOT: tensor<1x2x3x3x31x32xf32>
+// PACKED: vector.transfer_read %{{.*}} : tensor<1x2x63x65xf32>, vector<64xf32>
+// PACKED: vector.shuffle
+#id = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+func.func @odd_rows(%x: tensor<1x2x63x63xf32>, %w: tensor<16x2x3x3xf32>, %b: tensor<16xf32>) -> tensor<1x16x31x31xf32> {
+  %e = tensor.empty() : tensor<1x16x31x31xf32>
+  %init = linalg.broadcast ins(%b : tensor<16xf32>) outs(%e : tensor<1x16x31x31xf32>) dimensions = [0, 2, 3]
+  %conv = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<2> : vector<2xi64>} ins(%x, %w : tensor<1x2x63x63xf32>, tensor<16x2x3x3xf32>) outs(%init : tensor<1x16x31x31xf32>) -> tensor<1x16x31x31xf32>
+  %zero = arith.constant 0.0 : f32
+  %relu = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%conv : tensor<1x16x31x31xf32>) outs(%e : tensor<1x16x31x31xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = arith.maximumf %in, %zero : f32
+    linalg.yield %m : f32
+  } -> tensor<1x16x31x31xf32>
+  return %relu : tensor<1x16x31x31xf32>
+}
+
+// The convolution's own zero padding is widened (one more column on the
+// right) rather than padded again, and a residual add, which reads another
+// tensor along the rows, reads the slice.
+// CHECK-LABEL: func.func @padded_then_residual
+// CHECK: tensor.pad %{{.*}} low[0, 0, 1, 1] high[0, 0, 1, 2]
+// CHECK-NOT: tensor.pad
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<1x8x31x32xf32>)
+// CHECK: %[[SLICE:.*]] = tensor.extract_slice %{{.*}}[0, 0, 0, 0] [1, 8, 31, 31] [1, 1, 1, 1]
+// CHECK: linalg.generic {{.*}} ins(%[[SLICE]], %{{.*}} : tensor<1x8x31x31xf32>, tensor<1x8x31x31xf32>)
+func.func @padded_then_residual(%x: tensor<1x4x31x31xf32>, %w: tensor<8x4x3x3xf32>, %skip: tensor<1x8x31x31xf32>) -> tensor<1x8x31x31xf32> {
+  %zero = arith.constant 0.0 : f32
+  %p = tensor.pad %x low[0, 0, 1, 1] high[0, 0, 1, 1] {
+  ^bb0(%i: index, %j: index, %k: index, %l: index):
+    tensor.yield %zero : f32
+  } : tensor<1x4x31x31xf32> to tensor<1x4x33x33xf32>
+  %e = tensor.empty() : tensor<1x8x31x31xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<1x8x31x31xf32>) -> tensor<1x8x31x31xf32>
+  %conv = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%p, %w : tensor<1x4x33x33xf32>, tensor<8x4x3x3xf32>) outs(%init : tensor<1x8x31x31xf32>) -> tensor<1x8x31x31xf32>
+  %add = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%conv, %skip : tensor<1x8x31x31xf32>, tensor<1x8x31x31xf32>) outs(%e : tensor<1x8x31x31xf32>) {
+  ^bb0(%in: f32, %s: f32, %out: f32):
+    %a = arith.addf %in, %s : f32
+    linalg.yield %a : f32
+  } -> tensor<1x8x31x31xf32>
+  return %add : tensor<1x8x31x31xf32>
+}

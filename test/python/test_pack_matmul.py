@@ -578,18 +578,20 @@ def test_oriented_convolution_bias_added_after_its_sums(tmp_path, threads):
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("batch", [1, 2])
 def test_ragged_image_convolutions_split_off(threads, batch):
-    """SqueezeNet's 55x55 images: 3025 pixels are 23 cache tiles of 128 and 81
-    pixels split off; the first convolution's ReLU joins the whole tiles."""
+    """SqueezeNet's 55x55 images: a 1x1 convolution's 3025 pixels are 23 cache
+    tiles of 128 and 81 pixels split off, and its ReLU joins the whole tiles;
+    the 3x3 convolution's rows are widened to 56 (wafer-im2col), 3080 pixels
+    in 24 tiles and 8 split off."""
     import torch
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(16, 64, 1), torch.nn.ReLU(), torch.nn.Conv2d(64, 16, 3, padding=1))
     compiled = compile_checked(model.eval(), (torch.randn(batch, 16, 55, 55),), threads=threads, machine="avx512",
                                winograd=False)
-    whole, rest = batch * 2944, batch * 81  # per image; the strategies count all images' columns
-    for filters, k in ((64, 16), (16, 576)):
-        assert_strategy(compiled, f"packed matmul {filters}x{whole}x{k}")
-        assert_strategy(compiled, f"packed matmul {filters}x{rest}x{k}")
+    # Per image; the strategies count all images' columns.
+    for filters, k, whole, rest in ((64, 16, 2944, 81), (16, 576, 3072, 8)):
+        assert_strategy(compiled, f"packed matmul {filters}x{batch * whole}x{k}")
+        assert_strategy(compiled, f"packed matmul {filters}x{batch * rest}x{k}")
     assert_strategy(compiled, "epilogue cmpf, select per 1x64x128 tile")
 
 
@@ -726,11 +728,12 @@ class ConvRelu(torch.nn.Module):
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("residual", [False, True])
 def test_activation_of_a_split_convolution_joins_its_tiles(threads, residual):
-    """SqueezeNet's stem: 111x111 = 12321 output pixels split into whole cache
-    tiles and a remainder; the ReLU (after a residual add read whole) is
+    """A stem on a 163x163 image: 81x81 = 6561 output pixels (rows of 81,
+    which 7 more would widen by more than wafer-im2col does) split into whole
+    cache tiles and a remainder; the ReLU (after a residual add read whole) is
     applied to each part, and joins the first part's tiles (wafer-split-epilogues)."""
     torch.manual_seed(0)
-    inputs = (torch.randn(1, 3, 224, 224), torch.randn(1, 16, 111, 111))
+    inputs = (torch.randn(1, 3, 163, 163), torch.randn(1, 16, 81, 81))
     compiled = compile_checked(ConvRelu(residual).eval(), inputs, threads=threads, machine="avx512")
-    assert_strategy(compiled, "packed matmul 16x12288x27")
+    assert_strategy(compiled, "packed matmul 16x6528x27")
     assert_strategy(compiled, "epilogue ")
