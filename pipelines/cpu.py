@@ -233,7 +233,7 @@ class CpuPipeline(Configurable):
         channels_last = (f"wafer-channels-last{self._on_machine},func.func(canonicalize,cse),"
                          f"wafer-depthwise-nhwc{self._on_machine},"
                          if self.channels_last else "")
-        return f"{channels_last}{winograd}{direct}{depthwise}wafer-im2col{choice}{orient}"
+        return f"{channels_last}wafer-fold-channel-scale,{winograd}{direct}{depthwise}wafer-im2col{choice}{orient}"
 
     @property
     def _tuning(self) -> str:

@@ -55,3 +55,29 @@ def test_conv_to_one_pixel(batch):
     exe = compile_checked(Classifier().eval(), (torch.randn(batch, 6, 3, 3),), direct_conv=False)
     assert any(s.startswith(f"packed matmul {batch}x24x54:") for s in exe.compile_report.strategies), \
         exe.compile_report.strategies
+
+
+class GatedProjection(torch.nn.Module):
+    """EfficientNet's block end: squeeze-excite gates the image, a 1x1
+    convolution (with bias) projects it, and a residual add may follow."""
+
+    def __init__(self, channels: int, out: int, residual: bool):
+        super().__init__()
+        self.gate = SqueezeExcite(channels, 4)
+        self.project = torch.nn.Conv2d(channels, out, 1)
+        self.residual = residual
+
+    def forward(self, x, skip):
+        y = self.project(self.gate(x))
+        return y + skip if self.residual else y
+
+
+@pytest.mark.parametrize("batch,threads,machine", [(1, 1, "host"), (3, 1, "avx2"), (2, 2, "host")])
+@pytest.mark.parametrize("residual", [False, True])
+def test_gates_fold_into_the_projection(batch, threads, machine, residual):
+    """The gates scale the projection's filters per image (wafer-fold-channel-scale),
+    not the 24x28x28 image."""
+    torch.manual_seed(0)
+    inputs = (torch.randn(batch, 24, 28, 28), torch.randn(batch, 16, 28, 28))
+    exe = compile_checked(GatedProjection(24, 16, residual).eval(), inputs, threads=threads, machine=machine)
+    assert "channel scale folded into the filters of 1x1 conv 24->16" in exe.compile_report.strategies
