@@ -8,14 +8,14 @@ import math
 
 from torch_mlir import ir
 from torch_mlir.dialects import linalg, tensor, transform
-from torch_mlir.dialects.transform import structured, vector
+from torch_mlir.dialects.transform import structured
 
 from .linalg_builders import is_constant, largest_divisor, pad_high, reassociation
 from .matmul_contraction import Contraction, in_parallel_loop
 from .matmul_gathers import gathered_by
 from .matmul_plan import Kernel
 from .pass_base import find_ops
-from .transform_script import match_tagged, tag, transform_script
+from .transform_script import match_tagged, shuffle_transposes, tag, transform_script
 
 PACKED = "wafer.packed"  # a packed contraction's name, from packing to tiling
 
@@ -256,18 +256,7 @@ def lower_relayouts(module: ir.Operation, lanes: int) -> None:
             else:
                 tiled = structured.TileUsingForOp(transpose, sizes=sizes).tiled_linalg_op
             structured.VectorizeOp(tiled)
-        funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
-        # Transposes that only move unit dims become shape casts first; the real
-        # ones (A's 8x8 blocks) become one flat shuffle each.
-        for populate in (
-            [vector.ApplyTransferPermutationPatternsOp, vector.ApplyCastAwayVectorLeadingOneDimPatternsOp,
-             vector.ApplyDropUnitDimWithShapeCastPatternsOp, transform.ApplyCanonicalizationPatternsOp],
-            [lambda: vector.ApplyLowerTransposePatternsOp(lowering_strategy=vector.VectorTransposeLowering.Shuffle1D)],
-        ):
-            patterns = transform.ApplyPatternsOp(funcs)
-            with ir.InsertionPoint(patterns.patterns):
-                for make in populate:
-                    make()
+        shuffle_transposes(root)  # A's 8x8 blocks
     _forward_copies_into_empty(module)
 
 

@@ -11,7 +11,7 @@ import contextlib
 
 from torch_mlir import ir
 from torch_mlir.dialects import transform
-from torch_mlir.dialects.transform import interpreter, loop, structured
+from torch_mlir.dialects.transform import interpreter, loop, structured, vector
 
 TAG = "wafer.tag"
 
@@ -71,6 +71,22 @@ def hoist_loop_invariant_subsets(root: ir.Value) -> None:
     with ir.InsertionPoint(hoist.body):
         loop.HoistLoopInvariantSubsetsOp(hoist.body.arguments[0])
         transform.YieldOp([])
+
+
+def shuffle_transposes(root: ir.Value) -> None:
+    """Lower the vector transposes in every function of `root` to shuffles:
+    those that only move unit dims become shape casts first, the real ones
+    (a block of rows of one vector each) one flat shuffle each."""
+    funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
+    for populate in (
+        [vector.ApplyTransferPermutationPatternsOp, vector.ApplyCastAwayVectorLeadingOneDimPatternsOp,
+         vector.ApplyDropUnitDimWithShapeCastPatternsOp, transform.ApplyCanonicalizationPatternsOp],
+        [lambda: vector.ApplyLowerTransposePatternsOp(lowering_strategy=vector.VectorTransposeLowering.Shuffle1D)],
+    ):
+        patterns = transform.ApplyPatternsOp(funcs)
+        with ir.InsertionPoint(patterns.patterns):
+            for make in populate:
+                make()
 
 
 def remove_tags(payload: ir.Operation, key: str = TAG) -> None:

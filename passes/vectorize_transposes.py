@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 from torch_mlir.dialects import transform
-from torch_mlir.dialects.transform import structured, vector
+from torch_mlir.dialects.transform import structured
 
 from .cpu_target import TargetedPass
 from .linalg_builders import largest_divisor
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
 from .serial_foralls import SERIAL
-from .transform_script import match_tagged, tag, transform_script
+from .transform_script import match_tagged, shuffle_transposes, tag, transform_script
 
 
 # Shorter block sides would still read or write about one value per cache line.
@@ -80,13 +80,4 @@ class VectorizeTransposes(TargetedPass):
                 if math.prod(transpose.results[0].type.shape) < self.parallel_elements:
                     transform.AnnotateOp(blocks.forall_op, SERIAL)
                 structured.VectorizeOp(blocks.tiled_op)
-            funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
-            for populate in (
-                [vector.ApplyTransferPermutationPatternsOp, vector.ApplyCastAwayVectorLeadingOneDimPatternsOp,
-                 vector.ApplyDropUnitDimWithShapeCastPatternsOp, transform.ApplyCanonicalizationPatternsOp],
-                [lambda: vector.ApplyLowerTransposePatternsOp(lowering_strategy=vector.VectorTransposeLowering.Shuffle1D)],
-            ):
-                patterns = transform.ApplyPatternsOp(funcs)
-                with ir.InsertionPoint(patterns.patterns):
-                    for make in populate:
-                        make()
+            shuffle_transposes(root)
