@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor
 
-from .linalg_builders import affine_maps, int_list, is_constant, iterator_types_attr, multiply_accumulate, reassociation
+from .linalg_builders import (affine_maps, int_list, is_constant, is_static_f32, iterator_types_attr, multiply_accumulate,
+                              reassociation)
 from .linalg_queries import PARALLEL, indexing_maps, is_projected_map, iterator_types, map_dims
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
@@ -17,12 +18,9 @@ def scaled_image(conv: ir.OpView) -> tuple[ir.Value, ir.Value] | None:
     """(x, s) where `conv` is a static f32 NCHW 1x1 stride-1 convolution with
     constant filters whose input is x[n, c, h, w] * s[n, c] (s an [N, C, 1, 1]
     tensor), computed by a generic that nothing else reads; None otherwise."""
-    if conv.name != "linalg.conv_2d_nchw_fchw" or not is_constant(conv.operands[1]):
+    if conv.name != "linalg.conv_2d_nchw_fchw" or not is_constant(conv.operands[1]) or not is_static_f32(conv):
         return None
-    image, filters, init = conv.operands
-    if not all(isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape
-               and isinstance(v.type.element_type, ir.F32Type) for v in (image, filters, init)):
-        return None
+    image, filters, _ = conv.operands
     if filters.type.shape[2:] != [1, 1] or int_list(conv.attributes["strides"]) != [1, 1]:
         return None
     scale = image.owner

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor
 
+from .depthwise_conv import unpadded
 from .linalg_builders import (extract_slice, generic_like, index_constant, int_list, iterator_kinds, move_body, pad_high,
                               pad_value)
 from .linalg_queries import indexing_maps
@@ -109,20 +110,11 @@ def widened_init(init: ir.Value, row: int) -> ir.Value:
 def widened_input(x: ir.Value, width: int) -> ir.Value:
     """`x` with zero columns on the right up to `width`: the convolution's own
     zero padding widened, where that is what `x` is, else a padded copy."""
-    f32 = x.type.element_type
-    pad = x.owner
+    zero = _zero(x.type.element_type)
+    source, (top, left) = unpadded(x, 0.0)
     extra = width - x.type.shape[-1]
-    if isinstance(pad, ir.OpView) and pad.name == "tensor.pad" and _pads_with_zero(pad):
-        low = list(ir.DenseI64ArrayAttr(pad.attributes["static_low"]))
-        high = list(ir.DenseI64ArrayAttr(pad.attributes["static_high"]))
-        if ir.ShapedType.get_dynamic_size() not in low + high:
-            return pad_value(pad.operands[0], low, high[:-1] + [high[-1] + extra], _zero(f32))
-    return pad_high(x, [0] * (x.type.rank - 1) + [extra], _zero(f32))
-
-
-def _pads_with_zero(pad: ir.OpView) -> bool:
-    """Whether `pad` yields the constant 0.0."""
-    yielded = list(pad.regions[0].blocks[0].operations)[-1].operands[0].owner
-    return (isinstance(yielded, ir.OpView) and yielded.name == "arith.constant"
-            and isinstance(yielded.attributes["value"], ir.FloatAttr)
-            and ir.FloatAttr(yielded.attributes["value"]).value == 0.0)
+    if source == x:
+        return pad_high(x, [0] * (x.type.rank - 1) + [extra], zero)
+    bottom, right = (padded - size - before for padded, size, before in
+                     zip(x.type.shape[2:], source.type.shape[2:], (top, left)))
+    return pad_value(source, [0, 0, top, left], [0, 0, bottom, right + extra], zero)
