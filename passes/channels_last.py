@@ -33,6 +33,7 @@ from .constant_pack import ConstantReader
 from .cpu_target import F32_BYTES, TargetedPass
 from .linalg_builders import int_list, is_static_f32, multiply_accumulate, reassociation
 from .linalg_queries import PARALLEL, iterator_types
+from .matmul_contraction import in_parallel_loop
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
 from .resource_blobs import resource_attr
@@ -103,7 +104,8 @@ def depthwise_chains(module: ir.Operation, cache_bytes: int) -> tuple[list[ir.Op
     NHWC (ConvNeXt's, around its layer norm), through elementwise ops,
     paddings and further such convolutions (a MobileNet's inverted residual
     blocks, one after the other). A convolution whose image (its input or its
-    result, per image) outgrows `cache_bytes` ends a chain.
+    result, per image) outgrows `cache_bytes`, or that is inside a parallel
+    loop (a fused inverted residual block's tile), ends a chain.
 
     Only those run channels-last: a lone convolution would pay a transpose in
     and one out for what its NHWC form saves, and a 1x1 convolution between
@@ -114,7 +116,8 @@ def depthwise_chains(module: ir.Operation, cache_bytes: int) -> tuple[list[ir.Op
     channel stream better; in cache, faster (0.6-0.85x)."""
     def member(op: ir.Operation) -> bool:
         view = op.opview
-        return (is_pointwise(view) or is_depthwise(view)) and _image_bytes(view) <= cache_bytes
+        return ((is_pointwise(view) or is_depthwise(view)) and _image_bytes(view) <= cache_bytes
+                and not in_parallel_loop(view))
 
     seen: set[ir.Operation] = set()
     depthwise, pointwise = [], []

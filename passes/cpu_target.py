@@ -31,6 +31,7 @@ class CpuTarget:
     l1d_bytes: int
     l2_bytes: int
     l1d_ways: int = 8
+    l3_bytes: int = 0  # shared by the cores of one complex; 0 where there is none
 
     @property
     def l1d_set_span(self) -> int:
@@ -60,7 +61,8 @@ class CpuTarget:
 
     def describe(self) -> str:
         return (f"{self.name}: {self.vector_bits}-bit vectors, {self.vector_registers} registers, "
-                f"L1d {self.l1d_bytes // 1024} KB {self.l1d_ways}-way, L2 {self.l2_bytes // 1024} KB")
+                f"L1d {self.l1d_bytes // 1024} KB {self.l1d_ways}-way, L2 {self.l2_bytes // 1024} KB"
+                + (f", L3 {self.l3_bytes // 1024**2} MB" if self.l3_bytes else ""))
 
     @property
     def direct_conv_accumulators(self) -> int:
@@ -71,10 +73,11 @@ class CpuTarget:
 
 # Presets: an ISA's registers, with the caches of a common part that has it.
 PRESETS = {
-    # Intel Cascade Lake: 32 zmm registers, 32 KB 8-way L1d and 1 MB L2 per core.
-    "avx512": CpuTarget("avx512", 512, 32, 32 * 1024, 1024 * 1024, 8),
-    # AMD Zen 3: 16 ymm registers, 32 KB 8-way L1d and 512 KB L2 per core.
-    "avx2": CpuTarget("avx2", 256, 16, 32 * 1024, 512 * 1024, 8),
+    # Intel Cascade Lake: 32 zmm registers, 32 KB 8-way L1d and 1 MB L2 per core,
+    # 27.5 MB L3 (a Xeon Gold 6248's).
+    "avx512": CpuTarget("avx512", 512, 32, 32 * 1024, 1024 * 1024, 8, 28_160 * 1024),
+    # AMD Zen 3: 16 ymm registers, 32 KB 8-way L1d and 512 KB L2 per core, 32 MB L3 per complex.
+    "avx2": CpuTarget("avx2", 256, 16, 32 * 1024, 512 * 1024, 8, 32 * 1024**2),
     # Any x86-64: SSE2's 16 xmm registers.
     "sse": CpuTarget("sse", 128, 16, 32 * 1024, 256 * 1024, 8),
     # AArch64 NEON (Cortex-A76): 32 128-bit registers, 64 KB 4-way L1d.
@@ -111,7 +114,7 @@ def host() -> CpuTarget:
     caches = cache_geometry()
     l1d_bytes, l1d_ways = caches.get(1, (isa.l1d_bytes, isa.l1d_ways))
     return replace(isa, name=f"host ({isa.name})", l1d_bytes=l1d_bytes, l1d_ways=l1d_ways or isa.l1d_ways,
-                   l2_bytes=caches.get(2, (isa.l2_bytes, None))[0])
+                   l2_bytes=caches.get(2, (isa.l2_bytes, None))[0], l3_bytes=caches.get(3, (isa.l3_bytes, None))[0])
 
 
 def preset_for(flags: set[str], arch: str) -> CpuTarget:

@@ -24,6 +24,7 @@ from .linalg_builders import (
     scaled,
     write_vector,
 )
+from .matmul_contraction import in_parallel_loop
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
 from .serial_foralls import SERIAL
@@ -70,7 +71,8 @@ class DepthwiseConv(TargetedPass):
       parallel-flops: smaller convolutions loop over their planes serially: at
         2 threads mobilenet_v2 (batch 1) took 9.8 ms with 4 MFLOP (wafer-direct-conv's
         threshold; 14 of its 17 serial), 9.3 with 1 MFLOP, 9.2 with none serial; a
-        lone 0.85-MFLOP conv ran 8% slower in parallel.
+        lone 0.85-MFLOP conv ran 8% slower in parallel. A convolution inside a parallel
+        loop (a fused inverted residual block's) is one thread's work: serial.
     """
 
     name = "wafer-depthwise-conv"
@@ -83,7 +85,8 @@ class DepthwiseConv(TargetedPass):
             conv = op.opview
             x, w, init = conv.operands
             _rewrite(conv, x, w, tuple(w.type.shape[1:]), init, 0.0, self.cpu.lanes,
-                     self.cpu.vector_registers // 4, _flops(conv) >= self.parallel_flops, "depthwise conv")
+                     self.cpu.vector_registers // 4, _flops(conv) >= self.parallel_flops and not in_parallel_loop(conv),
+                     "depthwise conv")
 
 
 def fits_stencil(op: ir.OpView) -> bool:

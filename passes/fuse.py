@@ -11,7 +11,7 @@ from torch_mlir.dialects.transform import structured
 
 from .linalg_builders import iterator_kinds, largest_divisor
 from .linalg_queries import loop_ranges, reduces_rows
-from .pass_base import WaferPass
+from .pass_base import WaferPass, find_ops
 from .serial_foralls import SERIAL
 from .transform_script import match_tagged, tag, transform_script
 
@@ -127,6 +127,15 @@ def find_loose_elementwise(block: ir.Block, groups: list[FusionGroup], min_eleme
     return found
 
 
+def _is_elementwise_in_forall(op: ir.Operation) -> bool:
+    """A static elementwise op of a parallel loop's own body (wafer-fuse-inverted-residual's
+    activations), which one thread applies to its whole tile: tiled here in a serial loop,
+    so that wafer-vectorize turns each tile into vector code."""
+    return (is_elementwise(op.opview) and op.parent.name == "scf.forall"
+            and ir.RankedTensorType(op.results[0].type).has_static_shape
+            and not any(inner.name == "cf.assert" for inner in op.regions[0].blocks[0].operations))
+
+
 def output_tile_sizes(shape: list[int], inner: tuple[int, ...]) -> list[int]:
     """Tile the innermost output dims by `inner` (aligned right), the rest by 1."""
     sizes = [1] * len(shape)
@@ -195,6 +204,11 @@ class Fuse(WaferPass):
     take less time than waking a thread. (Transformer b32 at 2 threads: its
     six 4 MB transposes ran serially, 5% of the call.)
 
+    An elementwise op of a parallel loop's own body (a fused inverted residual
+    block's activations, which one thread applies to its whole tile) is tiled
+    the same way in a serial loop, so that wafer-vectorize turns it into
+    vector code rather than leaving LLVM a loop over the whole tile.
+
     Options:
       tile-sizes: tile of the innermost output dims, aligned right (outer dims
         get 1). The default 8,64 keeps a tile's output (2 KB) and its row of
@@ -215,14 +229,15 @@ class Fuse(WaferPass):
     loose_elements: int = 1 << 20
 
     def apply(self, module: ir.Operation) -> None:
-        groups, loose = [], []
+        groups, loose, nested = [], [], []
         for func in module.regions[0].blocks[0].operations:
             if func.operation.name == "func.func" and func.regions[0].blocks:
                 block = func.regions[0].blocks[0]
                 found = find_fusion_groups(block)
                 groups += found
                 loose += find_loose_elementwise(block, found, self.loose_elements)
-        if not groups and not loose:
+                nested += find_ops(func, _is_elementwise_in_forall)
+        if not groups and not loose and not nested:
             return
         with transform_script(module) as root_handle:
             for i, group in enumerate(groups):
@@ -232,6 +247,10 @@ class Fuse(WaferPass):
                 any_op = transform.AnyOpType.get()
                 structured.TileUsingForallOp(any_op, any_op, match_tagged(root_handle, f"loose{i}"),
                                              tile_sizes=_dividing_rows(loop_tile_sizes(op, self.tile_sizes), op))
+            for i, op in enumerate(nested):
+                tag(op.operation, f"nested{i}")
+                structured.TileUsingForOp(match_tagged(root_handle, f"nested{i}"),
+                                          sizes=_dividing_rows(loop_tile_sizes(op, self.tile_sizes), op))
 
     def _tile_and_fuse(self, root_handle: ir.Value, name: str, group: FusionGroup) -> None:
         sizes = loop_tile_sizes(group.root, self.tile_sizes)

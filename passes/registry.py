@@ -33,6 +33,7 @@ _PASSES: dict[str, str] = {
     "wafer-depthwise-nhwc": "depthwise_nhwc:DepthwiseNhwc",
     "wafer-im2col": "im2col:Im2col",
     "wafer-channels-last": "channels_last:ChannelsLast",
+    "wafer-fuse-inverted-residual": "fuse_inverted_residual:FuseInvertedResidual",
     "wafer-winograd": "winograd:Winograd",
     "wafer-orient-contractions": "orient_contractions:OrientContractions",
     "wafer-pack-matmul": "pack_matmul:PackMatmul",

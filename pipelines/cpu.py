@@ -37,6 +37,9 @@ class CpuPipeline(Configurable):
       channels-last: in the pack stage, compute 1x1 stride-1 and depthwise
         convolutions and the elementwise ops between them in NHWC
         (wafer-channels-last).
+      inverted-residual: in the pack stage, first compute the expand ->
+        depthwise -> project blocks whose images outgrow the caches a block
+        of output rows at a time (wafer-fuse-inverted-residual).
       depthwise-conv: in the pack stage, compute depthwise convolutions as
         vector stencils along output rows (wafer-depthwise-conv).
       orient: swap a contraction's operands where the packed kernel pads less
@@ -77,6 +80,7 @@ class CpuPipeline(Configurable):
     direct_conv: bool = True
     conv_algorithm: str = AUTO
     channels_last: bool = True
+    inverted_residual: bool = True
     depthwise_conv: bool = True
     orient: bool = True
     register_tile: tuple[int, ...] = ()
@@ -233,7 +237,8 @@ class CpuPipeline(Configurable):
         channels_last = (f"wafer-channels-last{self._on_machine},func.func(canonicalize,cse),"
                          f"wafer-depthwise-nhwc{self._on_machine},"
                          if self.channels_last else "")
-        return f"{channels_last}wafer-fold-channel-scale,{winograd}{direct}{depthwise}wafer-im2col{choice}{orient}"
+        fused = f"wafer-fuse-inverted-residual{self._on_machine}," if self.inverted_residual else ""
+        return f"{fused}{channels_last}wafer-fold-channel-scale,{winograd}{direct}{depthwise}wafer-im2col{choice}{orient}"
 
     @property
     def _tuning(self) -> str:
