@@ -715,6 +715,27 @@ def test_convolution_columns_packed_once_per_tile_under_all_filters(threads):
     assert not any("k block" in s for s in compiled.compile_report.strategies), compiled.compile_report.strategies
 
 
+def test_convolution_keeps_k_whole_when_its_columns_fit_l3():
+    """SqueezeNet's classifier: 1000 filters of 512 weights (2 MB, over half of L2)
+    take several rows of cache tiles, but the columns (a 0.7 MB B) fit in a quarter
+    of L3: they are packed whole, so C is written once, not once per K block."""
+    torch.manual_seed(0)
+    model = torch.nn.Conv2d(512, 1000, 1).eval()
+    compiled = compile_checked(model, (torch.randn(2, 512, 13, 13),), threads=2, machine="avx512")
+    assert_strategy(compiled, "packed matmul 1000x338x512")
+    assert not any("k block" in s for s in compiled.compile_report.strategies), compiled.compile_report.strategies
+
+
+def test_convolution_columns_over_a_quarter_of_l3_packed_in_k_blocks():
+    """A 3x3 convolution of 256 channels on 28x28 through im2col: its columns (7.2 MB)
+    outgrow a quarter of the preset's 27.5 MB L3, so they are packed a K block at a time."""
+    torch.manual_seed(0)
+    model = torch.nn.Conv2d(256, 256, 3, padding=1).eval()
+    compiled = compile_checked(model, (torch.randn(1, 256, 28, 28),), threads=2, machine="avx512",
+                               conv_algorithm="im2col")
+    assert_strategy(compiled, "k block 128")
+
+
 class ConvRelu(torch.nn.Module):
     def __init__(self, residual: bool):
         super().__init__()
