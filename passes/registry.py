@@ -37,6 +37,7 @@ _PASSES: dict[str, str] = {
     "wafer-winograd": "winograd:Winograd",
     "wafer-orient-contractions": "orient_contractions:OrientContractions",
     "wafer-pack-matmul": "pack_matmul:PackMatmul",
+    "wafer-zero-accumulators": "zero_accumulators:ZeroAccumulators",
     "wafer-polynomial-exp": "polynomial_exp:PolynomialExp",
     "wafer-rational-math": "rational_math:RationalMath",
     "wafer-prefetch-panels": "prefetch_panels:PrefetchPanels",

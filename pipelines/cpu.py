@@ -223,7 +223,8 @@ class CpuPipeline(Configurable):
         register_tile = f" register-tile={_ints(self.register_tile)}" if self.register_tile else ""
         options = (f"machine={self.machine}{register_tile} cache-tile={_ints(self.cache_tile)} "
                    f"k-unroll={self.k_unroll} k-block={self.k_block} threads={self.thread_count()}{self._tuning}")
-        return f"{self.contraction_passes()},wafer-pack-matmul{{{options}}},func.func(canonicalize,cse)"
+        return (f"{self.contraction_passes()},wafer-pack-matmul{{{options}}},wafer-zero-accumulators,"
+                "func.func(canonicalize,cse)")
 
     def contraction_passes(self) -> str:
         """The pack stage's passes before wafer-pack-matmul: they turn convolutions
