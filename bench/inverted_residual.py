@@ -4,7 +4,7 @@
 
 Each block (torchvision's `features[i]`, random weights) is compiled unfused
 (`inverted_residual=False`) and with every block fused whatever its size (the
-pass with `l3-fraction=0`, at the end of the simplify stage, where it would
+pass with `llc-fraction=0`, at the end of the simplify stage, where it would
 run first in the pack stage), checked against each other and timed
 interleaved. Columns:
 
@@ -31,7 +31,7 @@ from wafer.torchvision_schemas import declare_torchvision_schemas
 
 declare_torchvision_schemas()  # before torchvision is imported
 
-_FORCED = "wafer-fuse-inverted-residual{l3-fraction=0}"
+_FORCED = "wafer-fuse-inverted-residual{llc-fraction=0}"
 
 
 def block_and_input(index: int, batch: int):

@@ -40,6 +40,11 @@ class CpuTarget:
         return self.l1d_bytes // self.l1d_ways
 
     @property
+    def last_level_bytes(self) -> int:
+        """The biggest cache's size: L3, or L2 where there is none."""
+        return self.l3_bytes or self.l2_bytes
+
+    @property
     def lanes(self) -> int:
         """f32 elements per vector register."""
         return self.vector_bits // (8 * F32_BYTES)

@@ -65,8 +65,9 @@ class FuseInvertedResidual(TargetedPass):
     Here one `scf.forall` iteration per (image, block of R output rows)
     expands the (R - 1) * stride + K input rows the depthwise window reads,
     activates them, convolves them and projects the result within L2: only
-    the input and the projection go to memory. The ops keep their own kernels (wafer-im2col and wafer-pack-matmul's for the
-    1x1 convolutions, wafer-depthwise-conv's stencil), serial in the loop.
+    the input and the projection go to memory. The ops keep their own
+    kernels (wafer-im2col and wafer-pack-matmul's for the 1x1 convolutions,
+    wafer-depthwise-conv's stencil), serial in the loop.
 
     A block whose depthwise result is read by more than its projection (an
     EfficientNet's, whose squeeze-excite pools it) is left alone: fused up to
@@ -81,26 +82,27 @@ class FuseInvertedResidual(TargetedPass):
     That recomputation and the tiles' smaller kernels cost more than the
     traffic saves while the images stay in the caches: a block is fused when
     what its ops would write and read back (see `intermediate_bytes`) is at
-    least `l3-fraction` of L3. Measured at 1 and 2 threads on a Zen 4 with
-    32 MB of L3 (bench/inverted_residual.py), fused MobileNet-v2 blocks ran
-    0.77-0.91x as long from 14 MB on, 0.99-1.31x up to 10 MB.
+    least `llc-fraction` of the last-level cache. bench/inverted_residual.py
+    measures each MobileNet-v2 block both ways at several batches and threads.
 
     Options:
-      machine: the CPU (see cpu_target) whose L2 bounds the tiles and whose L3
-        sets the threshold.
-      l3-fraction: fuse blocks whose intermediate images are at least this
-        part of L3.
+      machine: the CPU (see cpu_target) whose L2 bounds the tiles and whose
+        last-level cache sets the threshold.
+      llc-fraction: fuse blocks whose intermediate images are at least this
+        part of the last-level cache (3/8: on a Zen 4 with 32 MB of L3 the
+        blocks from 13.8 MB on ran 0.75-0.87x as long fused, a stride-2
+        block of 17 MB 0.95-1.03x; below 12 MB mostly slower, up to 1.57x).
     """
 
     name = "wafer-fuse-inverted-residual"
     summary = "Compute expand -> depthwise -> project blocks a block of output rows at a time"
 
-    l3_fraction: float = 0.375
+    llc_fraction: float = 0.375
 
     def apply(self, module: ir.Operation) -> None:
         for op in find_ops(module, lambda op: op.name == _DEPTHWISE and not in_parallel_loop(op.opview)):
             block = _match(op.opview)
-            if block is None or block.intermediate_bytes() < self.l3_fraction * self.cpu.l3_bytes:
+            if block is None or block.intermediate_bytes() < self.llc_fraction * self.cpu.last_level_bytes:
                 continue
             rows = self._rows_per_block(block)
             if rows:

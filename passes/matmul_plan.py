@@ -154,11 +154,11 @@ def k_blocked(kernel: Kernel, contraction: Contraction, limit: int, cpu: CpuTarg
 
     Each block reads and writes all of C again. Against constant weights
     (A packed at compile time) only B's copy is saved, so K stays whole where
-    that copy fits in a quarter of L3: SqueezeNet's 1000-class 1x1
+    that copy fits in a quarter of the last-level cache (L3): SqueezeNet's 1000-class 1x1
     convolution at batch 8 (a 2.8 MB B, a 5.4 MB C) wrote C four times in
     blocks of 128, and ran 0.96x as long as a whole model without them.
     """
-    if contraction.constant[0] and _packed_b_bytes(contraction) <= cpu.l3_bytes // 4:
+    if contraction.constant[0] and _packed_b_bytes(contraction) <= cpu.last_level_bytes // 4:
         return kernel
     n = contraction.extents[contraction.primary["n"]]
     block = _k_block(kernel, contraction, limit)

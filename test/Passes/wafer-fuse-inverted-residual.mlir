@@ -1,4 +1,4 @@
-// RUN: wafer-opt %s -p 'wafer-fuse-inverted-residual{machine=avx512 l3-fraction=0}' | filecheck %s
+// RUN: wafer-opt %s -p 'wafer-fuse-inverted-residual{machine=avx512 llc-fraction=0}' | filecheck %s
 // RUN: wafer-opt %s -p 'wafer-fuse-inverted-residual{machine=avx512}' | filecheck %s --check-prefix=SMALL
 
 // An inverted residual block (expand 4->64, bias + ReLU, 3x3 depthwise, ReLU,

@@ -77,6 +77,20 @@ def test_host_is_one_of_the_presets_with_its_own_caches():
     preset = PRESETS[host.name.removeprefix("host (").removesuffix(")")]
     assert (host.vector_bits, host.vector_registers) == (preset.vector_bits, preset.vector_registers)
     assert host.l1d_bytes > 0 and host.l2_bytes > host.l1d_bytes
+    assert host.last_level_bytes >= host.l2_bytes
+
+
+def test_last_level_cache_is_l3_or_else_l2(tmp_path):
+    """L3 from sysfs where it lists one; a preset without L3 (NEON's Cortex-A76)
+    has L2 as its last level, which wafer-fuse-inverted-residual's rule reads."""
+    for index, (level, size) in enumerate([(1, "32K"), (2, "1024K"), (3, "32768K")]):
+        folder = tmp_path / f"index{index}"
+        folder.mkdir()
+        for name, text in (("type", "Data" if level == 1 else "Unified"), ("level", str(level)), ("size", size)):
+            (folder / name).write_text(text + "\n")
+    assert cpu_target.cache_geometry(tmp_path)[3] == (32 * 1024**2, None)
+    assert PRESETS["avx2"].last_level_bytes == 32 * 1024**2
+    assert PRESETS["neon"].last_level_bytes == PRESETS["neon"].l2_bytes == 1024**2
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
