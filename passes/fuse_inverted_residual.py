@@ -11,7 +11,7 @@ from torch_mlir.dialects import arith, linalg, scf, tensor
 from .cpu_target import F32_BYTES, TargetedPass
 from .depthwise_conv import unpadded
 from .linalg_builders import (affine_maps, extract_slice, index_constant, int_list, is_constant, is_static_f32,
-                              iterator_types_attr, pad_value, parallel_insert, scaled)
+                              is_zero_fill, iterator_types_attr, pad_value, parallel_insert, scaled)
 from .linalg_queries import PARALLEL, indexing_maps, is_projected_map, iterator_types, map_dims
 from .matmul_contraction import in_parallel_loop
 from .pack_matmul import record_strategy
@@ -126,7 +126,7 @@ class FuseInvertedResidual(TargetedPass):
 def _match(depthwise: ir.OpView) -> _Block | None:
     """The inverted residual block around `depthwise`, or None."""
     x, filters, init = depthwise.operands
-    if not (is_static_f32(depthwise) and is_constant(filters) and _is_zero_fill(init)):
+    if not (is_static_f32(depthwise) and is_constant(filters) and is_zero_fill(init)):
         return None
     size, other = filters.type.shape[1:]
     strides, dilations = int_list(depthwise.attributes["strides"]), int_list(depthwise.attributes["dilations"])
@@ -146,21 +146,12 @@ def _match(depthwise: ir.OpView) -> _Block | None:
     return _Block(expand, activation, x.owner, depthwise, middle, project, _tail(project))
 
 
-def _is_zero_fill(value: ir.Value) -> bool:
-    fill = value.owner
-    if not (isinstance(fill, ir.OpView) and fill.name == "linalg.fill"):
-        return False
-    constant = fill.operands[0].owner
-    return (isinstance(constant, ir.OpView) and constant.name == "arith.constant"
-            and isinstance(constant.attributes["value"], ir.FloatAttr) and constant.attributes["value"].value == 0.0)
-
-
 def _is_pointwise(op: ir.Operation) -> bool:
     """A static f32 1x1 stride-1 NCHW convolution with constant filters and a zero init."""
     if op.name != _CONV:
         return False
     conv = op.opview
-    return (is_static_f32(conv) and is_constant(conv.operands[1]) and _is_zero_fill(conv.operands[2])
+    return (is_static_f32(conv) and is_constant(conv.operands[1]) and is_zero_fill(conv.operands[2])
             and conv.operands[1].type.shape[2:] == [1, 1] and int_list(conv.attributes["strides"]) == [1, 1])
 
 

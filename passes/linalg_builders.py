@@ -38,6 +38,16 @@ def is_constant(value: ir.Value) -> bool:
     return isinstance(owner, ir.OpView) and owner.name == "arith.constant"
 
 
+def is_zero_fill(value: ir.Value) -> bool:
+    """Whether `value` is the result of a linalg.fill of the constant 0.0."""
+    fill = value.owner
+    if not (isinstance(fill, ir.OpView) and fill.name == "linalg.fill"):
+        return False
+    constant = fill.operands[0].owner
+    return (isinstance(constant, ir.OpView) and constant.name == "arith.constant"
+            and isinstance(constant.attributes["value"], ir.FloatAttr) and constant.attributes["value"].value == 0.0)
+
+
 def is_bool(element: ir.Type) -> bool:
     return isinstance(element, ir.IntegerType) and element.width == 1
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import arith
 
+from .linalg_builders import is_zero_fill
 from .pass_base import WaferPass, find_ops
 
 
@@ -46,14 +47,8 @@ def _zero(read: ir.Operation) -> ir.Attribute:
 
 
 def _is_zero_fill_of_a_loop(op: ir.Operation) -> bool:
-    """A linalg.fill of 0.0 whose one use is an scf.for's iter_arg."""
-    if op.name != "linalg.fill":
-        return False
-    value = op.operands[0].owner
-    if not (isinstance(value, ir.OpView) and value.name == "arith.constant"
-            and isinstance(value.attributes["value"], ir.FloatAttr) and value.attributes["value"].value == 0.0):
-        return False
-    return _loop_nest(op.results[0]) is not None
+    """A linalg.fill of 0.0 that a loop nest carries (see `_loop_nest`)."""
+    return op.name == "linalg.fill" and is_zero_fill(op.results[0]) and _loop_nest(op.results[0]) is not None
 
 
 def _loop_nest(tile: ir.Value) -> list[ir.Operation] | None:
