@@ -10,7 +10,7 @@ from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import structured
 
 from .linalg_builders import iterator_kinds, largest_divisor
-from .linalg_queries import loop_ranges, reduces_rows
+from .linalg_queries import holds_assert, loop_ranges, reduces_rows
 from .pass_base import WaferPass, find_ops
 from .serial_foralls import SERIAL
 from .transform_script import match_tagged, tag, transform_script
@@ -122,7 +122,7 @@ def find_loose_elementwise(block: ir.Block, groups: list[FusionGroup], min_eleme
         shaped = ir.RankedTensorType(op.results[0].type)
         if not shaped.has_static_shape or math.prod(shaped.shape) < min_elements:
             continue
-        if not any(inner.name == "cf.assert" for inner in op.regions[0].blocks[0].operations):
+        if not holds_assert(op):
             found.append(op)
     return found
 
@@ -133,7 +133,7 @@ def _is_elementwise_in_forall(op: ir.Operation) -> bool:
     so that wafer-vectorize turns each tile into vector code."""
     return (is_elementwise(op.opview) and op.parent.name == "scf.forall"
             and ir.RankedTensorType(op.results[0].type).has_static_shape
-            and not any(inner.name == "cf.assert" for inner in op.regions[0].blocks[0].operations))
+            and not holds_assert(op))
 
 
 def output_tile_sizes(shape: list[int], inner: tuple[int, ...]) -> list[int]:

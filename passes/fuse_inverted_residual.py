@@ -8,17 +8,16 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, scf, tensor
 
+from .channels_last import is_depthwise, is_pointwise
 from .cpu_target import F32_BYTES, TargetedPass
 from .depthwise_conv import unpadded
-from .linalg_builders import (affine_maps, extract_slice, index_constant, int_list, is_constant, is_static_f32,
-                              is_zero_fill, iterator_types_attr, pad_value, parallel_insert, scaled)
+from .linalg_builders import (affine_maps, extract_slice, index_constant, int_list, is_constant, is_zero_fill,
+                              iterator_types_attr, pad_value, parallel_insert, scaled)
 from .linalg_queries import PARALLEL, indexing_maps, is_projected_map, iterator_types, map_dims
 from .matmul_contraction import in_parallel_loop
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
 
-_CONV = "linalg.conv_2d_nchw_fchw"
-_DEPTHWISE = "linalg.depthwise_conv_2d_nchw_chw"
 _IMAGE = [0, 1, 2, 3]
 
 
@@ -100,7 +99,7 @@ class FuseInvertedResidual(TargetedPass):
     llc_fraction: float = 0.375
 
     def apply(self, module: ir.Operation) -> None:
-        for op in find_ops(module, lambda op: op.name == _DEPTHWISE and not in_parallel_loop(op.opview)):
+        for op in find_ops(module, lambda op: is_depthwise(op.opview) and not in_parallel_loop(op.opview)):
             block = _match(op.opview)
             if block is None or block.intermediate_bytes() < self.llc_fraction * self.cpu.last_level_bytes:
                 continue
@@ -126,7 +125,7 @@ class FuseInvertedResidual(TargetedPass):
 def _match(depthwise: ir.OpView) -> _Block | None:
     """The inverted residual block around `depthwise`, or None."""
     x, filters, init = depthwise.operands
-    if not (is_static_f32(depthwise) and is_constant(filters) and is_zero_fill(init)):
+    if not (is_constant(filters) and is_zero_fill(init)):
         return None
     size, other = filters.type.shape[1:]
     strides, dilations = int_list(depthwise.attributes["strides"]), int_list(depthwise.attributes["dilations"])
@@ -147,12 +146,9 @@ def _match(depthwise: ir.OpView) -> _Block | None:
 
 
 def _is_pointwise(op: ir.Operation) -> bool:
-    """A static f32 1x1 stride-1 NCHW convolution with constant filters and a zero init."""
-    if op.name != _CONV:
-        return False
+    """A 1x1 stride-1 NCHW convolution (see channels_last) with constant filters and a zero init."""
     conv = op.opview
-    return (is_static_f32(conv) and is_constant(conv.operands[1]) and is_zero_fill(conv.operands[2])
-            and conv.operands[1].type.shape[2:] == [1, 1] and int_list(conv.attributes["strides"]) == [1, 1])
+    return is_pointwise(conv) and is_constant(conv.operands[1]) and is_zero_fill(conv.operands[2])
 
 
 def _is_elementwise(op: ir.Operation, shape: list[int]) -> bool:

@@ -43,6 +43,12 @@ def computes_math(op: ir.Operation) -> bool:
                for inner in op.regions[0].blocks[0].operations)
 
 
+def holds_assert(op: ir.Operation) -> bool:
+    """Whether a linalg op's body still holds a `cf.assert` (see wafer-split-asserts):
+    a check has no vector form, and a failed one must not return from a thread."""
+    return any(inner.name == "cf.assert" for inner in op.regions[0].blocks[0].operations)
+
+
 def reduction_dims(op: ir.Operation) -> list[int]:
     return [d for d, kind in enumerate(iterator_types(op)) if kind == REDUCTION]
 

@@ -11,7 +11,7 @@ from torch_mlir.dialects.transform import structured, vector
 
 from .cpu_target import CpuTarget, TargetedPass
 from .linalg_builders import largest_divisor, touches_bools
-from .linalg_queries import (PARALLEL, REDUCTION, computes_math, indexing_maps, is_projected_map, iterator_types,
+from .linalg_queries import (PARALLEL, REDUCTION, computes_math, holds_assert, indexing_maps, is_projected_map, iterator_types,
                              loop_ranges, map_dims, reduces_rows, reduction_dims)
 from .pass_base import find_ops
 from .transform_script import match_tagged, tag, transform_script, unless_it_fails
@@ -59,7 +59,7 @@ def is_vectorizable_tile(op: ir.OpView, max_elements: int, lanes: int) -> bool:
     broadcasts = REDUCTION in iterator_types(op) or _full_vector_rows(op, lanes)
     if op.name == "linalg.generic" and not all(_plain_read(m, broadcasts) for m in indexing_maps(op)):
         return False  # a strided read (an im2col window at stride 2) has no plain vector load
-    if any(inner.name == "cf.assert" for inner in op.regions[0].blocks[0].operations):
+    if holds_assert(op):
         return False  # a runtime check has no vector form
     counts = [_static_elements(v) for v in [*op.operands, *op.results] if isinstance(v.type, ir.ShapedType)]
     if None in counts:

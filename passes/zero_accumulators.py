@@ -21,15 +21,16 @@ class ZeroAccumulators(WaferPass):
     of the loops around it, every loop index choosing its own dim) and each
     runs all of K, the values read are the fill's zeros: the read becomes a
     zero vector and the tile is not filled. A tile in the result itself (a
-    convolution's NCHW output) was written twice and read once more; a stem
-    convolution's K of 27 spent a fifth of its time filling it.
+    convolution's NCHW output) was written twice and read once more: 1x1
+    convolutions with a K of 16 or 32 on 112x112 images ran 0.85x as long
+    without it.
     """
 
     name = "wafer-zero-accumulators"
     summary = "Start register blocks of a zero-filled tile from zero vectors instead of reading the tile"
 
     def apply(self, module: ir.Operation) -> None:
-        for fill in find_ops(module, _is_zero_fill_of_a_loop):
+        for fill in find_ops(module, lambda op: op.name == "linalg.fill" and is_zero_fill(op.results[0])):
             read = _block_read(fill.results[0])
             if read is None:
                 continue
@@ -44,11 +45,6 @@ class ZeroAccumulators(WaferPass):
 
 def _zero(read: ir.Operation) -> ir.Attribute:
     return ir.FloatAttr.get(ir.VectorType(read.results[0].type).element_type, 0.0)
-
-
-def _is_zero_fill_of_a_loop(op: ir.Operation) -> bool:
-    """A linalg.fill of 0.0 that a loop nest carries (see `_loop_nest`)."""
-    return op.name == "linalg.fill" and is_zero_fill(op.results[0]) and _loop_nest(op.results[0]) is not None
 
 
 def _loop_nest(tile: ir.Value) -> list[ir.Operation] | None:
