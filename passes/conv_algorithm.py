@@ -51,8 +51,8 @@ class ConvAlgorithmPass(TargetedPass):
         """The algorithm the option or a tuning record names for `conv`; None: the passes' rules."""
         if self.conv_algorithm != AUTO:
             return self.conv_algorithm
-        if database is None:
-            return None
+        if database is None or conv.name != "linalg.conv_2d_nchw_fchw":
+            return None  # the tuner times a grouped convolution's contraction, not its algorithm
         return database.conv_algorithm(Convolution.of_op(conv).key(self.threads))
 
     def database(self, module: ir.Operation) -> TuningDatabase | None:

@@ -9,11 +9,11 @@
 // AVX2: linalg.conv_2d_nchw_fchw
 
 // LeNet's conv1 at batch 32: one scf.forall over (image, output row); a row of
-// 28 is a piece of 16 and a peeled piece of 12, each a 6 x width accumulator
+// 28 is a block of 16 and a piece of 12, each a 6 x width accumulator
 // that stays in registers (a loop-carried vector) across the filter taps, each
 // tap one outer product of the tap's 6 weights and an input row read in place.
 // CHECK-LABEL: func.func @lenet_conv1
-// CHECK-SAME: wafer.strategy = ["direct conv: 6x16 output row blocks in registers"]
+// CHECK-SAME: wafer.strategy = ["direct conv: 6x16 and 12 output row blocks in registers"]
 // CHECK: scf.forall (%[[N:.*]], %[[OH:.*]]) in (32, 28)
 // CHECK: scf.for {{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (vector<6x16xf32>)
 // CHECK: scf.for {{.*}} -> (vector<6x16xf32>)
@@ -64,4 +64,21 @@ func.func @too_wide(%x: tensor<1x64x58x58xf32>, %w: tensor<64x64x3x3xf32>, %init
 func.func @column_stride(%x: tensor<1x3x15x15xf32>, %w: tensor<4x3x3x3xf32>, %init: tensor<1x4x7x7xf32>) -> tensor<1x4x7x7xf32> {
   %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>} ins(%x, %w : tensor<1x3x15x15xf32>, tensor<4x3x3x3xf32>) outs(%init : tensor<1x4x7x7xf32>) -> tensor<1x4x7x7xf32>
   return %r : tensor<1x4x7x7xf32>
+}
+
+// -----
+
+// ResNeXt's grouped 3x3 (32 groups of 4 filters, rows of 56): the forall runs
+// over (group, output row) of the one image, and the row splits into blocks of two, one
+// and half a vector: LLVM turns a 4 x 48 accumulator block into shuffles.
+// CHECK-LABEL: func.func @resnext_grouped
+// CHECK-SAME: "direct conv: 32 groups, 4x32 and 16+8 output row blocks in registers"
+// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (32, 56)
+// CHECK: vector.outerproduct {{.*}} : vector<4xf32>, vector<32xf32>
+// CHECK: vector.outerproduct {{.*}} : vector<4xf32>, vector<16xf32>
+// CHECK: vector.outerproduct {{.*}} : vector<4xf32>, vector<8xf32>
+// CHECK-NOT: linalg.conv_2d_ngchw_gfchw
+func.func @resnext_grouped(%x: tensor<1x32x4x58x58xf32>, %w: tensor<32x4x4x3x3xf32>, %init: tensor<1x32x4x56x56xf32>) -> tensor<1x32x4x56x56xf32> {
+  %r = linalg.conv_2d_ngchw_gfchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%x, %w : tensor<1x32x4x58x58xf32>, tensor<32x4x4x3x3xf32>) outs(%init : tensor<1x32x4x56x56xf32>) -> tensor<1x32x4x56x56xf32>
+  return %r : tensor<1x32x4x56x56xf32>
 }

@@ -1,5 +1,6 @@
-"""wafer-direct-conv against PyTorch: row pieces of whole vectors and their
-remainders, padding, dilation, row strides, bias, serial and parallel rows.
+"""wafer-direct-conv against PyTorch: row blocks of one, two or four vectors and
+the pieces after them, grouped convolutions, padding, dilation, row strides,
+bias, serial and parallel rows.
 Strategies are checked for a named machine (AVX-512's 32 registers, or
 AVX2's 16), so they hold on any host."""
 
@@ -13,10 +14,12 @@ def strategies(compiled) -> list[str]:
 
 
 @pytest.mark.parametrize("batch,channels,size,filters,kernel,options", [
-    (2, 1, 28, 6, 5, {"padding": 2}),                 # LeNet conv1: rows of 28 = 16 + a peeled 12
+    (2, 1, 28, 6, 5, {"padding": 2}),                 # LeNet conv1: rows of 28 = 16 + 12
     (3, 6, 14, 16, 5, {}),                            # LeNet conv2: rows of 10, one vector each
     (1, 3, 18, 8, 3, {}),                             # rows of exactly 16
-    (2, 4, 42, 5, 3, {}),                             # rows of 40 = 32 + a peeled 8
+    (2, 4, 42, 5, 3, {}),                             # rows of 40 = 32 + 8
+    (1, 2, 58, 4, 3, {}),                             # rows of 56 = 32 + 16 + 8
+    (1, 2, 146, 2, 3, {"bias": False}),               # rows of 144 = 128 + 16
     (1, 2, 13, 7, 3, {"dilation": 2, "bias": False}),
     (2, 3, 17, 4, 3, {"stride": (2, 1), "padding": 1}),  # a row stride: rows stay unit-stride
 ])
@@ -60,10 +63,57 @@ def test_wide_or_column_strided_convolutions_stay_with_im2col(filters, size, str
     assert any(s.startswith("im2col") for s in strategies(compiled))
 
 
-def test_row_blocks_that_would_spill_avx2_registers_stay_with_im2col():
-    """LeNet's conv1 needs 6 x 3 accumulators of 8 lanes: more than AVX2's 12 (of 16)."""
+@pytest.mark.parametrize("width,machine,blocks", [
+    (56, "avx512", "4x32 and 16+8"), (48, "avx512", "4x32 and 16"), (64, "avx512", "4x64"),
+    (112, "avx512", "4x64 and 32+16"), (14, "avx512", "4x14"), (56, "avx2", "4x16 and 8"),
+])
+def test_rows_split_into_blocks_of_one_two_or_four_vectors(width, machine, blocks):
+    """A row of three vectors' accumulators is the block LLVM lowers to shuffles: 48 and 56 split.
+    AVX2's 12 accumulators hold 4 filters of 2 vectors: 56 = a loop of 3 x 16 + 8."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(6, 8, 3, padding=1, groups=2)
+    compiled = compile_checked(conv, (torch.randn(1, 6, width, width),), threads=1, machine=machine)
+    assert any(s.startswith(f"direct conv: 2 groups, {blocks} output row blocks") for s in strategies(compiled))
+
+
+def test_rows_beyond_the_registers_stay_with_im2col():
+    """LeNet's conv1 needs 6 x 3 accumulators of 8 lanes for a row: more than AVX2's 12
+    (of 16). A grouped convolution needs one vector's: 16 filters a group are too many."""
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(1, 6, 5, padding=2)
     x = torch.randn(2, 1, 28, 28)
     assert any(s.startswith("direct conv: 6x16") for s in strategies(compile_checked(conv, (x,), machine="avx512")))
     assert any(s.startswith("im2col") for s in strategies(compile_checked(conv, (x,), machine="avx2")))
+    grouped = torch.nn.Conv2d(32, 32, 3, padding=1, groups=2)
+    x = torch.randn(1, 32, 12, 12)
+    assert any(s.startswith("direct conv: 2 groups") for s in strategies(compile_checked(grouped, (x,), machine="avx512")))
+    assert any(s.startswith("im2col") for s in strategies(compile_checked(grouped, (x,), machine="avx2")))
+
+
+@pytest.mark.parametrize("channels,groups,size,stride,machine", [
+    (128, 32, 56, 1, "avx512"),  # ResNeXt-50's first stage: 4 filters a group, rows of 56
+    (64, 8, 28, 1, "avx512"),    # RegNet's groups of 8
+    (64, 4, 14, 1, "avx512"),    # 16 filters, rows of 14: one ragged vector each
+    (64, 16, 30, 1, "avx2"),
+    (32, 8, 56, 1, "avx2"),      # 4 filters a group, a loop of 3 blocks of 16 and 8 columns
+])
+def test_grouped_convolutions_run_direct_per_group(channels, groups, size, stride, machine):
+    torch.manual_seed(0)
+    conv = torch.nn.Sequential(torch.nn.Conv2d(channels, channels, 3, stride, 1, groups=groups), torch.nn.ReLU())
+    compiled = compile_checked(conv, (torch.randn(2, channels, size, size),), threads=2, machine=machine)
+    assert any(s.startswith(f"direct conv: {groups} groups, {channels // groups}x") for s in strategies(compiled))
+    assert not any(s.startswith("im2col") for s in strategies(compiled))
+
+
+def test_column_strided_grouped_convolutions_stay_with_im2col():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(64, 64, 3, 2, 1, groups=16)
+    compiled = compile_checked(conv, (torch.randn(1, 64, 28, 28),), threads=1)
+    assert any(s.startswith("im2col conv_2d_ngchw_gfchw") for s in strategies(compiled))
+
+
+def test_conv_algorithm_option_sends_grouped_convolutions_to_im2col():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(32, 32, 3, 1, 1, groups=8)
+    compiled = compile_checked(conv, (torch.randn(1, 32, 16, 16),), threads=1, conv_algorithm="im2col")
+    assert any(s.startswith("im2col conv_2d_ngchw_gfchw") for s in strategies(compiled))

@@ -1,6 +1,8 @@
 """Grouped convolutions (1 < groups < channels: ResNeXt, RegNet) against PyTorch.
 
-wafer-im2col computes them as a batch of one contraction per group, packed by
+Where wafer-direct-conv does not take them (a column stride, more filters a
+group than registers hold, or conv-algorithm=im2col, as here), wafer-im2col
+computes them as a batch of one contraction per group, packed by
 wafer-pack-matmul; before, they ran as linalg's scalar loops (RegNetY-400MF at
 3.5x ONNX Runtime's time). Strides, padding, dilation, 1x1 windows, bias,
 batches, threads and each machine's register block."""
@@ -24,7 +26,7 @@ def test_grouped_convolution_matches_pytorch(batch, channels, filters, groups, s
         torch.nn.Conv2d(channels, filters, kernel, stride, padding, dilation, groups=groups, bias=bias),
         torch.nn.ReLU())
     x = torch.randn(batch, channels, size, size + 1)  # W = H + 1: rows and columns differ
-    compiled = compile_checked(conv, (x,), threads=threads, machine=machine)
+    compiled = compile_checked(conv, (x,), threads=threads, machine=machine, conv_algorithm="im2col")
     k = channels // groups * kernel * kernel
     assert (f"im2col conv_2d_ngchw_gfchw: {groups} groups of {filters // groups} filters, K={k}"
             in compiled.compile_report.strategies)
