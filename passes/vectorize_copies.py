@@ -60,18 +60,19 @@ class VectorizeCopies(TargetedPass):
     max_row: int = 1024
 
     def apply(self, module: ir.Operation) -> None:
-        copies = []
+        # One tag per row shape: matching a tag walks the module, and DenseNet has 700 copies.
+        shapes: dict[tuple[int, int], str] = {}
         for op in find_ops(module, lambda op: op.name in ("memref.copy", "linalg.copy")):
             length = row_length(op, self.max_row, self.cpu.lanes)
             if length:
-                copies.append((_as_linalg_copy(op), length))
-        if not copies:
+                copy = _as_linalg_copy(op)
+                shape = (ir.MemRefType(copy.operands[0].type).rank, length)
+                tag(copy, shapes.setdefault(shape, f"copy{len(shapes)}"))
+        if not shapes:
             return
         with transform_script(module) as root:
-            for i, (copy, length) in enumerate(copies):
-                tag(copy, f"copy{i}")
-                rank = ir.MemRefType(copy.operands[0].type).rank
-                rows = structured.TileUsingForOp(match_tagged(root, f"copy{i}"), sizes=[1] * (rank - 1) + [length])
+            for (rank, length), name in shapes.items():
+                rows = structured.TileUsingForOp(match_tagged(root, name), sizes=[1] * (rank - 1) + [length])
                 structured.VectorizeOp(rows.tiled_linalg_op)
 
 
