@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from torch_mlir import ir
-from torch_mlir.dialects import transform, vector
+from torch_mlir.dialects import linalg, tensor, transform, vector
 from torch_mlir.dialects.transform import structured
 
 from .conv_algorithm import ConvAlgorithmPass
@@ -35,7 +35,9 @@ class DirectConv(ConvAlgorithmPass):
     each: the tap's F weights times an input row read in place (a unit-stride
     row of the input, no im2col copy). A grouped convolution (ResNeXt's,
     RegNet's: 4 to 16 filters a group) is one such convolution per group,
-    where im2col copied every group's K-fold columns for a few filters each.
+    where im2col copied every group's K-fold columns for a few filters each;
+    with a column stride s it is s convolutions of column stride 1, one per
+    column phase of the input (see `_column_phases`).
     A row splits into blocks of one, two or four vectors and the pieces
     left (56 = 32 + 16 + 8 with AVX-512): LLVM lowers a ragged vector<28>
     to code 10x slower, and blocks of three vectors to shuffles. When the
@@ -58,20 +60,21 @@ class DirectConv(ConvAlgorithmPass):
 
     def apply(self, module: ir.Operation) -> None:
         database = self.database(module)
-        convs = [op.opview for op in find_ops(module, lambda op: op.name in (_CONV, _GROUPED))
-                 if self.chosen_algorithm(op.opview, database) in (None, "direct") and self.can_compute(op.opview)]
+        convs = [phase for op in find_ops(module, lambda op: op.name in (_CONV, _GROUPED))
+                 if self.chosen_algorithm(op.opview, database) in (None, "direct") and self.can_compute(op.opview)
+                 for phase in _column_phases(op.opview)]  # (conv, which column phase it is)
         if not convs:
             return
         any_op = transform.AnyOpType.get()
         with transform_script(module) as root:
-            for i, conv in enumerate(convs):
+            for i, (conv, phase) in enumerate(convs):
                 f, ow = conv.results[0].type.shape[-3], conv.results[0].type.shape[-1]
                 block, pieces = self._row_pieces(f, ow)
                 parallel = _flops(conv) >= self.parallel_flops
                 groups = f"{conv.operands[1].type.shape[0]} groups, " if conv.name == _GROUPED else ""
                 rest = f" and {'+'.join(map(str, pieces))}" if pieces else ""
                 record_strategy(conv, f"direct conv: {groups}{f}x{block}{rest} output row blocks in registers"
-                                + ("" if parallel else ", serial"))
+                                + phase + ("" if parallel else ", serial"))
                 tag(conv.operation, f"conv{i}")
                 conv_handle = match_tagged(root, f"conv{i}")
                 outer = [1, 1, 0, 1] if conv.name == _GROUPED else [1, 0, 1]
@@ -83,7 +86,7 @@ class DirectConv(ConvAlgorithmPass):
             for i in range(len(convs)):
                 pieces = transform.ForeachOp([], [match_tagged(root, f"conv{i}")])
                 with ir.InsertionPoint(pieces.body):
-                    _accumulate_in_registers(pieces.body.arguments[0], 5 if convs[i].name == _GROUPED else 4)
+                    _accumulate_in_registers(pieces.body.arguments[0], 5 if convs[i][0].name == _GROUPED else 4)
                     transform.YieldOp([])
             # The accumulator row block stays in registers across the tap loops once the
             # canonicalizer proves the transfers in bounds: one round per loop level.
@@ -108,10 +111,13 @@ class DirectConv(ConvAlgorithmPass):
         block of a row, where im2col's packed kernel tiles them in cache (a 1x1 64->16
         at 54x54, batch 8: 1.27x slower direct). A grouped one reads a handful of
         planes, and im2col copies its columns K-fold for a handful of filters each
-        (ResNeXt-50 with AVX2: 0.95x with blocks of two vectors)."""
+        (ResNeXt-50 with AVX2: 0.95x with blocks of two vectors). For the same reason
+        only a grouped one with a column stride is taken, as column phases."""
         f, ow = conv.results[0].type.shape[-3], conv.results[0].type.shape[-1]
-        vectors = 1 if conv.name == _GROUPED else max(ow // self.cpu.lanes, 1)
-        return (is_static_f32(conv) and int_list(conv.attributes["strides"])[1] == 1
+        grouped = conv.name == _GROUPED
+        vectors = 1 if grouped else max(ow // self.cpu.lanes, 1)
+        unit_stride = int_list(conv.attributes["strides"])[1] == 1
+        return (is_static_f32(conv) and (unit_stride or grouped and int_list(conv.attributes["dilations"])[1] == 1)
                 and f * vectors <= self.cpu.direct_conv_accumulators)
 
     def _row_pieces(self, filters: int, width: int) -> tuple[int, list[int]]:
@@ -133,6 +139,47 @@ class DirectConv(ConvAlgorithmPass):
             pieces.append(lanes * 2 ** int(math.log2(left // lanes)))
             left -= pieces[-1]
         return block, pieces + ([left] if left else [])
+
+
+def _column_phases(conv: ir.OpView) -> list[tuple[ir.OpView, str]]:
+    """`conv` itself if its column stride is 1; else, for column stride s, one
+    convolution of column stride 1 per column phase p < s: the input's columns
+    p, p + s, ... copied to a tensor of their own, the taps kw = p (mod s), each
+    adding to the one before. An output row then reads unit-stride input rows,
+    at the price of one copy of the image (where im2col copied it K-fold)."""
+    stride = int_list(conv.attributes["strides"])
+    if stride[1] == 1:
+        return [(conv, "")]
+    x, w, acc = conv.operands
+    step, width = stride[1], conv.results[0].type.shape[-1]
+    window = w.type.shape[-1]
+    phases = []
+    with ir.InsertionPoint(conv), conv.location:
+        for p in range(min(step, window)):
+            taps = len(range(p, window, step))
+            columns = _strided_columns(x, p, width + taps - 1, step, copy=True)
+            filters = _strided_columns(w, p, taps, step, copy=False)
+            build = linalg.conv_2d_ngchw_gfchw if conv.name == _GROUPED else linalg.conv_2d_nchw_fchw
+            acc = build(columns, filters, outs=[acc], strides=[stride[0], 1],
+                        dilations=int_list(conv.attributes["dilations"]))
+            phases.append((acc.owner, f", column phase {p} of {step}"))
+    conv.results[0].replace_all_uses_with(acc)
+    conv.operation.erase()
+    return phases
+
+
+def _strided_columns(value: ir.Value, first: int, count: int, step: int, copy: bool) -> ir.Value:
+    """Columns first, first + step, ... (`count` of them) of `value`'s last dim;
+    copied to a tensor of their own where `copy`, else a strided slice of it."""
+    shape = list(value.type.shape)
+    rank = len(shape)
+    sliced = tensor.ExtractSliceOp(ir.RankedTensorType.get(shape[:-1] + [count], value.type.element_type), value,
+                                   [], [], [], [0] * (rank - 1) + [first], shape[:-1] + [count],
+                                   [1] * (rank - 1) + [step]).result
+    if not copy:
+        return sliced
+    empty = tensor.EmptyOp(shape[:-1] + [count], value.type.element_type).result
+    return linalg.copy(sliced, outs=[empty])
 
 
 def _split_columns(rows: ir.Value, dim: int, width: int, block: int, pieces: list[int]) -> None:

@@ -105,9 +105,39 @@ def test_grouped_convolutions_run_direct_per_group(channels, groups, size, strid
     assert not any(s.startswith("im2col") for s in strategies(compiled))
 
 
-def test_column_strided_grouped_convolutions_stay_with_im2col():
+@pytest.mark.parametrize("channels,filters,kernel,groups,stride,padding,dilation", [
+    (32, 32, 1, 4, 1, 0, 1),       # a grouped 1x1 (ShuffleNet's)
+    (48, 48, 3, 6, 1, 2, 2),       # dilation 2
+    (16, 32, 5, 4, 1, 2, 1),       # 5x5, more filters than channels a group
+    (24, 24, 3, 3, (2, 1), 1, 1),  # a row stride
+])
+def test_grouped_windows_strides_and_dilations_match_pytorch(channels, filters, kernel, groups, stride, padding,
+                                                             dilation):
     torch.manual_seed(0)
-    conv = torch.nn.Conv2d(64, 64, 3, 2, 1, groups=16)
+    conv = torch.nn.Conv2d(channels, filters, kernel, stride, padding, dilation, groups=groups)
+    compiled = compile_checked(conv, (torch.randn(2, channels, 17, 20),), threads=2, machine="avx512")
+    assert any(s.startswith(f"direct conv: {groups} groups") for s in strategies(compiled))
+
+
+@pytest.mark.parametrize("kernel,stride,padding,size,phases", [
+    (3, 2, 1, 28, 2),   # ResNeXt's and RegNet's downsampling 3x3s
+    (3, 2, 1, 27, 2),   # odd columns: phase 1 is one column shorter
+    (5, 3, 2, 20, 3),   # three phases of two, two and one taps
+    (1, 2, 0, 16, 1),   # a strided 1x1: only phase 0 has a tap
+])
+def test_column_strided_grouped_convolutions_run_as_column_phases(kernel, stride, padding, size, phases):
+    """Each column phase is copied once and convolved at column stride 1, adding to the last."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(32, 32, kernel, stride, padding, groups=8)
+    compiled = compile_checked(conv, (torch.randn(2, 32, size, size + 1),), threads=2, machine="avx512")
+    found = [s for s in strategies(compiled) if s.startswith("direct conv: 8 groups")]
+    assert [s.split("column phase ")[1].split(",")[0] for s in found] == [f"{p} of {stride}" for p in range(phases)]
+    assert not any(s.startswith("im2col") for s in strategies(compiled))
+
+
+def test_dilated_column_strided_grouped_convolutions_stay_with_im2col():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(64, 64, 3, 2, 2, dilation=2, groups=16)
     compiled = compile_checked(conv, (torch.randn(1, 64, 28, 28),), threads=1)
     assert any(s.startswith("im2col conv_2d_ngchw_gfchw") for s in strategies(compiled))
 
