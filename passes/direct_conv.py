@@ -77,7 +77,7 @@ class DirectConv(ConvAlgorithmPass):
                                 + phase + ("" if parallel else ", serial"))
                 tag(conv.operation, f"conv{i}")
                 conv_handle = match_tagged(root, f"conv{i}")
-                outer = [1, 1, 0, 1] if conv.name == _GROUPED else [1, 0, 1]
+                outer = _row_tile(conv)
                 if parallel:
                     rows = structured.TileUsingForallOp(any_op, any_op, conv_handle, tile_sizes=outer).tiled_op
                 else:
@@ -86,7 +86,8 @@ class DirectConv(ConvAlgorithmPass):
             for i in range(len(convs)):
                 pieces = transform.ForeachOp([], [match_tagged(root, f"conv{i}")])
                 with ir.InsertionPoint(pieces.body):
-                    _accumulate_in_registers(pieces.body.arguments[0], 5 if convs[i][0].name == _GROUPED else 4)
+                    # The parallel loops: the row tile's, then the output columns.
+                    _accumulate_in_registers(pieces.body.arguments[0], len(_row_tile(convs[i][0])) + 1)
                     transform.YieldOp([])
             # The accumulator row block stays in registers across the tap loops once the
             # canonicalizer proves the transfers in bounds: one round per loop level.
@@ -139,6 +140,11 @@ class DirectConv(ConvAlgorithmPass):
             pieces.append(lanes * 2 ** int(math.log2(left // lanes)))
             left -= pieces[-1]
         return block, pieces + ([left] if left else [])
+
+
+def _row_tile(conv: ir.OpView) -> list[int]:
+    """Tile sizes of one output row of one image (and group): all its filters."""
+    return [1, 1, 0, 1] if conv.name == _GROUPED else [1, 0, 1]
 
 
 def _column_phases(conv: ir.OpView) -> list[tuple[ir.OpView, str]]:
