@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 from torch_mlir import ir
 
-from ..dialects.wse import buffer_bytes, element_bytes, fabric_of, int_attr, str_attr, stream_sources
+from ..dialects.wse import buffer_bytes, element_bytes, fabric_of, int_attr, stream_sources
 from ..wse_target.distribution import (
-    SRAM_SHARE, as_contraction, cannon_fits, local_shares, overwritten_input, shares_bytes,
+    SRAM_SHARE, Contraction, as_contraction, cannon_fits, local_shares, overwritten_input, shares_bytes,
     summa_epilogue_loops, summa_plan)
 from ..wse_target.cost import stream_cycles, wavelets
 from ..wse_target.kernel import LocalKernel, kernel_dtype
@@ -18,7 +18,7 @@ from ..wse_target.lookup import lookup_bytes_per_pe, lookup_compute_cycles, look
 from ..wse_target.machine import WSE2, Machine, kernel_costs_of
 from .linalg_queries import REDUCTION, iterator_types, loop_ranges
 from .wse_distribute import rowwise_loops
-from .wse_partition import CANNON, LOOKUP, STEPPED, SUMMA, is_init
+from .wse_partition import CANNON, LOOKUP, ROWWISE, SUMMA, is_init, partitioned_kind
 
 # A SUMMA's panel is searched among `base_panel` times 1, 2, 4 and 8: in a sweep
 # of every contraction of the bench/wse.py zoo widened alike, x2 to x8 won and
@@ -40,7 +40,10 @@ class Demand:
     link, then the row's hops; through the host's I/O no faster than it
     allows (`stream_cycles`). A contraction's steps move its panels one
     after the other (as the simulator runs them), by SUMMA's multicasts or,
-    on a square where they model faster, Cannon's shifts (`_stepped`).
+    on a square where they model faster, Cannon's shifts (`_stepped`); or,
+    where that models faster still, as a rowwise region (`local`): each PE
+    its own outputs over all of k, the operands the split loops do not
+    index (a grouped convolution's weights) whole on every PE.
     """
 
     flops: float
@@ -56,6 +59,8 @@ class Demand:
     _panels: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> a SUMMA's panel
     _plans: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols, panel) -> SummaPlan
     _local: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> local ops' shares
+    _algorithms: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> `algorithms`
+    _shapes: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols, sram) -> `shape`
     reduces_across: bool = False  # a rowwise region reduces along its columns
     anchor: ir.Operation | None = None  # a summa region's contraction
     placed: tuple = ()  # the ops run locally on each PE, with the loops over its rows and columns
@@ -63,7 +68,9 @@ class Demand:
     sram_bytes: int = WSE2.sram_bytes  # of one PE of the fabric
     kernels: tuple = ()  # a LocalKernel per op of `placed`
     stepped: tuple = ()  # a summa region's contraction: its LocalKernel and (m, n, k) loops
+    contraction: Contraction | None = None  # a summa region's anchor's (as_contraction)
     lookup: ir.Operation | None = None  # a lookup region's generic
+    local: Demand | None = None  # a summa region run rowwise, k whole on each PE
 
     def bytes_per_pe(self, rows: int, cols: int, panel: int = 0) -> int:
         """One PE's share of the region's buffers on a rows x cols rectangle,
@@ -99,7 +106,7 @@ class Demand:
         """`summa_plan` of the region's contraction, once per shape and panel."""
         key = (rows, cols, panel or self._base_panel(rows, cols))
         if key not in self._plans:
-            self._plans[key] = summa_plan(self.anchor, rows, cols, key[2])
+            self._plans[key] = summa_plan(self.anchor, rows, cols, key[2], self.contraction)
         return self._plans[key]
 
     def _base_panel(self, rows: int, cols: int) -> int:
@@ -129,9 +136,25 @@ class Demand:
         return math.ceil(self.bytes / (min(rows, self.max_rows) * 0.8 * sram_bytes))
 
     def cycles(self, rows: int, cols: int) -> float:
+        """Modelled cycles on rows x cols; a contraction's by its fastest algorithm there."""
+        if self.local is not None and self.algorithm(rows, cols) == ROWWISE:
+            return self.local.cycles(rows, cols)
+        return self._own_cycles(rows, cols)
+
+    def _own_cycles(self, rows: int, cols: int) -> float:
+        """Cycles as this region's own kind (a contraction's stepped)."""
         if (rows, cols) not in self._cycles:
             self._cycles[rows, cols] = self._time(rows, cols)
         return self._cycles[rows, cols]
+
+    def holds(self, rows: int, cols: int) -> bool:
+        """Can the region run on rows x cols, its buffers in one PE's SRAM (a
+        contraction's stepped or run locally)?"""
+        if self.local is not None and self.local.holds(rows, cols):
+            return True
+        if rows > self.max_rows or cols > self.max_cols or not self.fits(rows, cols, self.sram_bytes):
+            return False
+        return not self.divides or (self.max_rows % rows == 0 and self.max_cols % cols == 0)
 
     def shares(self, rows: int, cols: int, panel: int = 0) -> dict:
         """One PE's share (local shape) of each tensor the region reads or writes
@@ -172,10 +195,10 @@ class Demand:
         return total
 
     def _time(self, rows: int, cols: int) -> float:
-        compute = sum(kernel.cycles(_local(kernel.ranges, {row: rows, col: cols}), self.machine)
-                      for kernel, (_, row, col) in zip(self.kernels, self.placed))
+        compute = self._compute(rows, cols)
         if self.mnk is not None:
-            return compute + self._stepped_and_streamed(rows, cols, self.algorithm(rows, cols))
+            return compute + min(self._stepped_and_streamed(rows, cols, algorithm)
+                                 for algorithm in self._stepped_algorithms(rows, cols))
         stream = self.stream_cycles(rows, cols)
         if self.lookup is not None:  # as the simulator costs a wse.lookup, and its chain down the columns
             result = ir.RankedTensorType(self.lookup.results[0].type)
@@ -185,6 +208,11 @@ class Demand:
             return stream + lookup_compute_cycles(self.machine, count, columns, dtype) + count * columns + rows
         return stream + compute + (cols if self.reduces_across else 0)
 
+    def _compute(self, rows: int, cols: int) -> float:
+        """The local ops' instruction streams (a summa region's epilogue)."""
+        return sum(kernel.cycles(_local(kernel.ranges, {row: rows, col: cols}), self.machine)
+                   for kernel, (_, row, col) in zip(self.kernels, self.placed))
+
     def _stepped_and_streamed(self, rows: int, cols: int, algorithm: str) -> float:
         """A contraction's steps and its streams: SUMMA's in its chosen panel."""
         if algorithm == SUMMA:
@@ -192,17 +220,29 @@ class Demand:
         return self.stream_cycles(rows, cols) + self._stepped(rows, cols, algorithm)
 
     def algorithms(self, rows: int, cols: int) -> tuple[str, ...]:
-        """The ways a summa region may step k on rows x cols, the modelled
-        fastest first: SUMMA's multicasts, and Cannon's shifts where they
-        apply (`cannon_fits`); none for a rowwise region."""
+        """The ways a summa region may run on rows x cols, the modelled fastest
+        first: SUMMA's multicasts and Cannon's shifts where they apply
+        (`cannon_fits`) and its panels fit, and rowwise where its local
+        shares fit; none for a rowwise region."""
         if self.anchor is None:
             return ()
-        if not cannon_fits(self.anchor, rows, cols, self.plan(rows, cols)):
-            return (SUMMA,)
-        return tuple(sorted((SUMMA, CANNON), key=lambda algorithm: self._stepped_and_streamed(rows, cols, algorithm)))
+        if (rows, cols) in self._algorithms:
+            return self._algorithms[rows, cols]
+        costs = {}
+        if self.fits(rows, cols, self.sram_bytes):
+            compute = self._compute(rows, cols)
+            costs = {algorithm: compute + self._stepped_and_streamed(rows, cols, algorithm)
+                     for algorithm in self._stepped_algorithms(rows, cols)}
+        if self.local is not None and self.local.holds(rows, cols):
+            costs[ROWWISE] = self.local.cycles(rows, cols)
+        self._algorithms[rows, cols] = tuple(sorted(costs, key=costs.get))
+        return self._algorithms[rows, cols]
+
+    def _stepped_algorithms(self, rows: int, cols: int) -> tuple[str, ...]:
+        return (SUMMA, CANNON) if cannon_fits(self.anchor, rows, cols, self.plan(rows, cols)) else (SUMMA,)
 
     def algorithm(self, rows: int, cols: int) -> str:
-        """A summa region's modelled fastest way to step k on rows x cols."""
+        """A summa region's modelled fastest way to run on rows x cols."""
         return self.algorithms(rows, cols)[0]
 
     def _stepped(self, rows: int, cols: int, algorithm: str, panel: int = 0) -> float:
@@ -235,11 +275,26 @@ class Demand:
     def shape(self, rows: int, cols: int, sram_bytes: int) -> tuple[int, int] | None:
         """The fastest rectangle within `rows` x `cols` that holds the region
         (the fewest PEs among equals); None if none does."""
-        return min(self._fitting(rows, cols, sram_bytes), key=self._rank, default=None)
+        key = (rows, cols, sram_bytes)
+        if key not in self._shapes:
+            self._shapes[key] = min(self._options(rows, cols, sram_bytes), default=(None,))[-1]
+        return self._shapes[key]
 
     def candidates(self, rows: int, cols: int, sram_bytes: int) -> list[tuple[int, int]]:
         """Every rectangle within `rows` x `cols` that holds the region, as `shape` ranks them."""
-        return sorted(self._fitting(rows, cols, sram_bytes), key=self._rank)
+        return list(dict.fromkeys(shape for *_, shape in sorted(self._options(rows, cols, sram_bytes))))
+
+    def holds_within(self, rows: int, cols: int, sram_bytes: int) -> bool:
+        """Does some rectangle within `rows` x `cols` hold the region?"""
+        return bool(self._fitting(rows, cols, sram_bytes)) or (
+            self.local is not None and self.local.holds_within(rows, cols, sram_bytes))
+
+    def _options(self, rows: int, cols: int, sram_bytes: int) -> list[tuple[float, int, tuple[int, int]]]:
+        """(modelled cycles, PEs, shape) of each rectangle within `rows` x `cols`
+        that holds the region: its own (a contraction's stepped), and those
+        on which it runs rowwise (`local`)."""
+        found = [(self._own_cycles(r, c), r * c, (r, c)) for r, c in self._fitting(rows, cols, sram_bytes)]
+        return found + (self.local._options(rows, cols, sram_bytes) if self.local is not None else [])
 
     def _fitting(self, rows: int, cols: int, sram_bytes: int) -> list[tuple[int, int]]:
         shapes = {(r, c) for r in rectangle_sides(min(rows, self.max_rows), self.max_rows, self.divides)
@@ -255,9 +310,6 @@ class Demand:
         k = self.mnk[2]
         blocks = math.ceil(k / math.ceil(k / side))
         return blocks, blocks
-
-    def _rank(self, shape: tuple[int, int]) -> tuple[float, int]:
-        return self.cycles(*shape), shape[0] * shape[1]
 
 
 def rectangle_sides(limit: int, extent: int, divides: bool) -> list[int]:
@@ -301,12 +353,14 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
     leaves = any(use.owner.name == "func.return" for use in region.results[0].uses)
     common = dict(streams=_streams(region, members, preloaded), machine=machine, sram_bytes=fabric.sram_bytes,
                   leaving=body.operations[len(body.operations) - 1].operands[0] if leaves else None)
-    if str_attr(region, "kind") == LOOKUP:
+    kind = partitioned_kind(region)
+    if kind == LOOKUP:
         table = lookup_of(anchor).table
         size += tensor_bytes([table])
         shape = ir.RankedTensorType(table.type).shape
         return Demand(flops, shape[0], shape[1], divides=False, bytes=size, lookup=anchor, **common)
-    if str_attr(region, "kind") in STEPPED:
+    local = _rowwise(members, flops, size, common)
+    if kind == SUMMA:
         # Every row helps even past m: the stepped operands' k dim is split over the rows.
         c = as_contraction(anchor)
         m = ranges[c.m] if c.m is not None else 1
@@ -315,9 +369,16 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
         epilogue = tuple((op, *summa_epilogue_loops(anchor, op)) for op in members[1:])
         return Demand(flops, max(k, m), n, divides=False, bytes=size, mnk=(m, n, k), anchor=anchor,
                       placed=epilogue, kernels=tuple(LocalKernel.of(op) for op, _, _ in epilogue),
-                      stepped=(LocalKernel.of(anchor), (c.m, c.n, c.k)), **common)
+                      stepped=(LocalKernel.of(anchor), (c.m, c.n, c.k)), contraction=c, local=local, **common)
+    return local
+
+
+def _rowwise(members: list[ir.Operation], flops: float, size: int, common: dict) -> Demand:
+    """The demand of `members` run as a rowwise region: each op on its loops
+    split over the PE rows and columns (`rowwise_loops`)."""
     placed = rowwise_loops(members)
     _, row, col = placed[0]
+    ranges = loop_ranges(members[0])
     reduces_across = col is not None and any(iterator_types(op)[col] == REDUCTION for op in members
                                              if len(iterator_types(op)) == len(ranges))
     return Demand(flops, ranges[row] if row is not None else 1, ranges[col] if col is not None else 1,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import tensor
 
-from ..dialects.wse import MACHINE_ATTR, FabricInfo
+from ..dialects.wse import MACHINE_ATTR, FabricInfo, str_attr
 from ..wse_target.distribution import as_contraction, op_flops
 from ..wse_target.lookup import lookup_of
 from ..wse_target.machine import get_machine
@@ -16,12 +16,26 @@ from .pass_base import OptionError, PassFailure, WaferPass
 from .wse_split_gathers import body_extracts, is_static_gather
 
 # Region kinds. A contraction's region is partitioned as "summa"; wse-place
-# makes it "cannon" where Cannon's shifts model faster on its square. A
+# makes it "cannon" where Cannon's shifts model faster on its square, or
+# "rowwise" where each PE computing its own outputs over all of k does (a
+# grouped convolution: SUMMA would hold every group on each PE). A
 # "lookup" region holds a table and looks rows up in it (wse_target.lookup).
 SUMMA, CANNON, ROWWISE, LOOKUP = "summa", "cannon", "rowwise", "lookup"
 STEPPED = (SUMMA, CANNON)
 _NAMED_COMPUTE = ("linalg.matmul", "linalg.batch_matmul", "linalg.conv", "linalg.pooling",
                   "linalg.depthwise", "linalg.mmt4d", "linalg.contract")
+
+
+def partitioned_kind(region: ir.Operation) -> str:
+    """The kind wse-partition gave `region`, whatever algorithm wse-place chose:
+    a region whose first op is a contraction was partitioned "summa". Of a
+    region not yet distributed (wse-distribute replaces its ops)."""
+    kind = str_attr(region, "kind")
+    if kind != ROWWISE:
+        return SUMMA if kind in STEPPED else kind
+    anchor = next((op.operation for op in region.regions[0].blocks[0].operations
+                   if op.operation.name == "linalg.generic" and not is_init(op.operation)), None)
+    return SUMMA if anchor is not None and as_contraction(anchor) is not None else ROWWISE
 
 
 def is_init(op: ir.Operation) -> bool:

@@ -16,7 +16,7 @@ from ..wse_target.lookup import lookup_of
 from .pass_base import PassFailure, WaferPass
 from .placement_modes import AUTO, check_mode
 from .wse_demand import Demand, demand, is_weight, rectangle_sides, tensor_bytes
-from .wse_partition import LOOKUP, STEPPED, SUMMA, inline_on_host
+from .wse_partition import LOOKUP, SUMMA, inline_on_host, partitioned_kind
 
 
 def region_key(region: ir.Operation) -> str:
@@ -26,8 +26,7 @@ def region_key(region: ir.Operation) -> str:
     A contraction's region is keyed as partitioned (summa), whichever
     algorithm placement gives it."""
     body = "\n".join(_structure(region.regions[0].blocks[0]))
-    kind = SUMMA if str_attr(region, "kind") in STEPPED else str_attr(region, "kind")
-    return f"{kind} {hashlib.sha1(body.encode()).hexdigest()[:16]}"
+    return f"{partitioned_kind(region)} {hashlib.sha1(body.encode()).hexdigest()[:16]}"
 
 
 def _structure(block: ir.Block) -> list[str]:
@@ -79,6 +78,8 @@ def set_rect(region: ir.Operation, need: Demand, x: int, width: int, height: int
         region.attributes["kind"] = ir.StringAttr.get(kind)
         if kind == SUMMA:
             region.attributes[PANEL_ATTR] = ir.IntegerAttr.get(i64, need.panel(height, width))
+        elif PANEL_ATTR in region.attributes:  # a tuning round's copy of a placed module
+            del region.attributes[PANEL_ATTR]
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,8 @@ class WsePlace(WaferPass):
       its table would stream in every inference.
     Within its strip or the fabric, a region takes the rectangle the time
     model of `Demand.cycles` finds fastest among those that hold it, and a
-    contraction's region the algorithm (summa or cannon) it models faster
-    there, a summa region with the panel of k it models fastest (`panel`
+    contraction's region the algorithm (summa, cannon, or rowwise: each PE
+    its outputs over all of k) it models fastest there, a summa region with the panel of k it models fastest (`panel`
     attribute, `Demand.panel`); or the rectangle and algorithm the tuning database's record of it
     found fastest on the simulator (`wafer tune --target wse`), where that
     rectangle holds it there.
@@ -134,7 +135,7 @@ class WsePlace(WaferPass):
         for region, need, place in zip(regions, demands, places(regions, demands, fabric, mode)):
             record = tuned and tuned.best(region_key(region))
             if record and record.rows <= fabric.height and record.cols <= place.cols \
-                    and need.fits(record.rows, record.cols, fabric.sram_bytes):
+                    and need.holds(record.rows, record.cols):
                 rows, cols, kind = record.candidate
             else:
                 (rows, cols), kind = need.shape(fabric.height, place.cols, fabric.sram_bytes), ""
@@ -235,7 +236,7 @@ def _narrowest_strips(demands: list[Demand], least: list[int], fabric) -> list[i
         high = fabric.width
         while low < high:
             middle = (low + high) // 2
-            holds = bool(need._fitting(fabric.height, middle, fabric.sram_bytes))
+            holds = need.holds_within(fabric.height, middle, fabric.sram_bytes)
             low, high = (low, middle) if holds else (middle + 1, high)
         widths.append(low)
     return widths

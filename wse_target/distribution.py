@@ -194,12 +194,14 @@ class SummaPlan:
         return total
 
 
-def summa_plan(op: ir.Operation, height: int, width: int, panel: int = 0) -> SummaPlan:
+def summa_plan(op: ir.Operation, height: int, width: int, panel: int = 0,
+               contraction: Contraction | None = None) -> SummaPlan:
     """Role-a inputs: m over the rows, k dealt in panels over the columns;
     role-b inputs: k in panels over the rows, n over the columns; the rest
     and the output: m over the rows, n over the columns. A step's panel is
-    `panel` elements of k, else (0) `base_panel`'s."""
-    contraction = as_contraction(op)
+    `panel` elements of k, else (0) `base_panel`'s. `contraction`: `op`'s,
+    where the caller knows it (placement plans hundreds of rectangles)."""
+    contraction = contraction or as_contraction(op)
     maps = indexing_maps(op)
     extent_k = loop_ranges(op)[contraction.k]
     panel = panel or base_panel(op, height, width)

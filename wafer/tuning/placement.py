@@ -2,8 +2,9 @@
 
 The model goes through the wse pipeline up to wse-place. Each region's
 candidates are the rectangles that hold it in its place (its strip, or the
-whole fabric), each with every algorithm a contraction may step by there
-(SUMMA, and Cannon on a square that k splits over), ranked by wse-place's
+whole fabric), each with every algorithm a contraction may run by there
+(SUMMA, Cannon on a square that k splits over, rowwise where its shares
+fit), ranked by wse-place's
 time model; the first is the one wse-place takes. A round puts every region on its next candidate not yet
 measured, distributes and routes a copy of the module, and costs it with
 `estimate()`: each region's row is its own compute and communication, so a

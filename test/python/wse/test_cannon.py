@@ -164,26 +164,27 @@ def test_gemm_on_a_square_runs_cannon_and_matches_numpy(m, k, n, region):
     np.testing.assert_allclose(c, a @ b, rtol=1e-5, atol=1e-5)
 
 
-def test_a_k_that_leaves_a_block_empty_stays_summa():
+def test_a_k_that_leaves_a_block_empty_is_not_cannon():
     """k = 9 on 4x4 PEs: in blocks of ceil(9 / 4) = 3 it makes 3 blocks for 4 PE
-    rows, and Cannon would step over one of padding: the region stays SUMMA."""
+    rows, and Cannon would step over one of padding: not a choice there."""
     exe = wafer.compile_mlir(matmul_mlir(8, 9, 8), target="wse", region=(4, 4))
-    assert [op.kind for op in exe.estimate("gemm").ops] == ["summa"]
+    assert [op.kind for op in exe.estimate("gemm").ops] in (["summa"], ["rowwise"])
     rng = np.random.default_rng(1)
     a, b = rng.standard_normal((8, 9), np.float32), rng.standard_normal((9, 8), np.float32)
     np.testing.assert_allclose(exe.gemm(a, b), a @ b, rtol=1e-5, atol=1e-5)
 
 
-def _both_algorithms(m: int, k: int, n: int, machine: str, region=None) -> tuple[str, dict[str, float]]:
+def _every_algorithm(m: int, k: int, n: int, machine: str, region=None) -> tuple[str, dict[str, float]]:
     """wse-place's choice for the GEMM's region, and the simulator's cycles for
     the region on the same rectangle as a summa region (in the panel
-    wse-place chose, and in the narrowest, "summa base") and as a cannon region."""
+    wse-place chose, and in the narrowest, "summa base"), as a cannon region
+    and as a rowwise one."""
     ctx, module, after, target = _placed(m, k, n, machine, region)
     with ctx:
         (region_op,) = regions_of(module.operation)
         chosen = ir.StringAttr(region_op.attributes["kind"]).value
         cycles = {}
-        for kind, panel in (("summa", None), ("summa base", 0), ("cannon", None)):
+        for kind, panel in (("summa", None), ("summa base", 0), ("cannon", None), ("rowwise", 0)):
             trial = module.operation.clone()
             placed = regions_of(trial)[0]
             placed.attributes["kind"] = ir.StringAttr.get(kind.split()[0])
@@ -197,7 +198,7 @@ def _both_algorithms(m: int, k: int, n: int, machine: str, region=None) -> tuple
 @pytest.mark.parametrize("m,k,n,machine,region", [(1024, 1024, 1024, "wse2", None), (64, 64, 64, "small", (4, 4)),
                                                   (96, 48, 40, "small", (6, 6))])
 def test_placement_picks_the_algorithm_the_simulator_finds_faster(m, k, n, machine, region):
-    chosen, cycles = _both_algorithms(m, k, n, machine, region)
+    chosen, cycles = _every_algorithm(m, k, n, machine, region)
     assert cycles[chosen] <= min(cycles.values()) * 1.01
 
 
@@ -206,7 +207,7 @@ def test_cannon_beats_a_narrow_summa_and_a_wide_panel_beats_both():
     step's multicasts cross 512 PEs and a Cannon step's shifts 2: Cannon wins
     by half. But a SUMMA in panels of 16 takes 64 steps, each paying its
     kernel call and its hops once: faster still, and wse-place takes it."""
-    chosen, cycles = _both_algorithms(1024, 1024, 1024, "wse2")
+    chosen, cycles = _every_algorithm(1024, 1024, 1024, "wse2")
     assert cycles["cannon"] < cycles["summa base"] / 2
     assert chosen == "summa" and cycles["summa"] < cycles["cannon"]
 
@@ -232,5 +233,6 @@ def test_demand_models_cannon_only_where_it_fits():
         stages = pipeline.stages()
         run_stages(module, stages[:next(i for i, (name, _) in enumerate(stages) if name == "place") + 1])
         need = demand(regions_of(module.operation)[0], preloaded=False)
-        assert need.algorithm(4, 8) == "summa" and need.algorithm(1, 1) == "summa"
-        assert need.algorithm(8, 8) == "cannon"  # 8 blocks of 8: each step's shifts hide under its product
+        assert "cannon" not in need.algorithms(4, 8) and "summa" in need.algorithms(4, 8)
+        stepped = [kind for kind in need.algorithms(8, 8) if kind != "rowwise"]
+        assert stepped == ["cannon", "summa"]  # 8 blocks of 8: each step's shifts hide under its product

@@ -36,8 +36,9 @@ def test_scaled_down_zoo_model_matches_pytorch(name, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_only_dense_products_step_across_the_fabric(mode):
-    """Dense convolutions are SUMMA regions. A depthwise convolution has no
+def test_only_dense_convolutions_are_contractions(mode):
+    """Dense convolutions are contractions (stepped, or rowwise where that
+    models faster). A depthwise convolution has no
     output column of its filter's own to spread: it reduces its 3x3 windows on
     each PE, in a rowwise region. So does the classifier, a matrix-vector
     product at batch 1, with its sums along the PE rows."""
@@ -45,8 +46,8 @@ def test_only_dense_products_step_across_the_fabric(mode):
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     dense = sum(conv.groups == 1 for conv in convs)
     assert len(products(program)) == dense
-    windows = [region for region in regions(program, "rowwise")
-               if any(op.name == "linalg.generic" and len(iterator_types(op)) == 5 for op in ops_in(region))]
+    windows = [region for region in regions(program, "rowwise") if not any(region == p for p in products(program))
+               and any(op.name == "linalg.generic" and len(iterator_types(op)) == 5 for op in ops_in(region))]
     assert len(windows) == sum(conv.groups > 1 for conv in convs)
 
 
@@ -74,7 +75,7 @@ def test_the_decoder_block_runs_its_lookups_on_the_wafer_and_its_cumsum_on_the_h
     kinds = [op.kind for op in program.report.ops]
     # The positions' cumsum; the token and position lookups (positions computed by the cumsum).
     assert kinds.count("host") == 1 and kinds.count("lookup") == 2
-    assert kinds.count("summa") + kinds.count("cannon") >= 6  # q·k, p·v, and the qkv, out, up and down projections
+    assert len(products(program)) >= 6  # q·k, p·v, and the qkv, out, up and down projections
 
 
 def test_an_elementwise_op_writes_over_the_buffer_its_input_came_in():

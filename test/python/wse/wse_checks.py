@@ -58,8 +58,11 @@ def regions(program, *kinds: str) -> list[ir.Operation]:
 
 
 def products(program) -> list[ir.Operation]:
-    """The regions that step a contraction across the fabric, by SUMMA or Cannon."""
-    return regions(program, "summa", "cannon")
+    """The regions of a contraction, whichever way wse-place runs it (stepped
+    across the fabric by SUMMA or Cannon, or rowwise: each PE its outputs):
+    wse-partition names them summa0, summa1, ..."""
+    return [region for region in regions(program, "summa", "cannon", "rowwise")
+            if ir.StringAttr(region.attributes["sym_name"]).value.startswith("summa")]
 
 
 def one_region_report(ctx: ir.Context, module: ir.Module, **change):
