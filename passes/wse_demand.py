@@ -17,7 +17,7 @@ from ..wse_target.kernel import LocalKernel, kernel_dtype
 from ..wse_target.lookup import lookup_bytes_per_pe, lookup_compute_cycles, lookup_of, result_layout, table_block
 from ..wse_target.machine import WSE2, Machine, kernel_costs_of
 from .linalg_queries import REDUCTION, iterator_types, loop_ranges
-from .wse_distribute import rowwise_loops
+from .wse_distribute import rowwise_loops, vector_whole_loops
 from .wse_partition import CANNON, LOOKUP, ROWWISE, SUMMA, is_init, partitioned_kind
 
 # A SUMMA's panel is searched among `base_panel` times 1, 2, 4 and 8: in a sweep
@@ -41,9 +41,10 @@ class Demand:
     allows (`stream_cycles`). A contraction's steps move its panels one
     after the other (as the simulator runs them), by SUMMA's multicasts or,
     on a square where they model faster, Cannon's shifts (`_stepped`); or,
-    where that models faster still, as a rowwise region (`local`): each PE
-    its own outputs over all of k, the operands the split loops do not
-    index (a grouped convolution's weights) whole on every PE.
+    where that models faster still, as a rowwise region (`locals`, one per
+    choice of the loops it splits): each PE its own outputs over all of k,
+    the operands the split loops do not index (a grouped convolution's
+    weights) whole on every PE.
     """
 
     flops: float
@@ -70,7 +71,7 @@ class Demand:
     stepped: tuple = ()  # a summa region's contraction: its LocalKernel and (m, n, k) loops
     contraction: Contraction | None = None  # a summa region's anchor's (as_contraction)
     lookup: ir.Operation | None = None  # a lookup region's generic
-    local: Demand | None = None  # a summa region run rowwise, k whole on each PE
+    locals: tuple = ()  # a summa region run rowwise, k whole on each PE: a Demand per choice of split loops
 
     def bytes_per_pe(self, rows: int, cols: int, panel: int = 0) -> int:
         """One PE's share of the region's buffers on a rows x cols rectangle,
@@ -137,9 +138,19 @@ class Demand:
 
     def cycles(self, rows: int, cols: int) -> float:
         """Modelled cycles on rows x cols; a contraction's by its fastest algorithm there."""
-        if self.local is not None and self.algorithm(rows, cols) == ROWWISE:
-            return self.local.cycles(rows, cols)
+        if self.locals and self.algorithm(rows, cols) == ROWWISE:
+            return self.local_at(rows, cols).cycles(rows, cols)
         return self._own_cycles(rows, cols)
+
+    def local_at(self, rows: int, cols: int) -> Demand | None:
+        """Of a contraction's `locals`, the fastest that holds on rows x cols."""
+        held = [local for local in self.locals if local.holds(rows, cols)]
+        return min(held, key=lambda local: local.cycles(rows, cols), default=None)
+
+    @property
+    def loops(self) -> tuple[int | None, int | None]:
+        """The loops of a rowwise region's first op split over the rows and columns."""
+        return self.placed[0][1:]
 
     def _own_cycles(self, rows: int, cols: int) -> float:
         """Cycles as this region's own kind (a contraction's stepped)."""
@@ -150,7 +161,7 @@ class Demand:
     def holds(self, rows: int, cols: int) -> bool:
         """Can the region run on rows x cols, its buffers in one PE's SRAM (a
         contraction's stepped or run locally)?"""
-        if self.local is not None and self.local.holds(rows, cols):
+        if any(local.holds(rows, cols) for local in self.locals):
             return True
         if rows > self.max_rows or cols > self.max_cols or not self.fits(rows, cols, self.sram_bytes):
             return False
@@ -233,8 +244,8 @@ class Demand:
             compute = self._compute(rows, cols)
             costs = {algorithm: compute + self._stepped_and_streamed(rows, cols, algorithm)
                      for algorithm in self._stepped_algorithms(rows, cols)}
-        if self.local is not None and self.local.holds(rows, cols):
-            costs[ROWWISE] = self.local.cycles(rows, cols)
+        if (local := self.local_at(rows, cols)) is not None:
+            costs[ROWWISE] = local.cycles(rows, cols)
         self._algorithms[rows, cols] = tuple(sorted(costs, key=costs.get))
         return self._algorithms[rows, cols]
 
@@ -286,15 +297,15 @@ class Demand:
 
     def holds_within(self, rows: int, cols: int, sram_bytes: int) -> bool:
         """Does some rectangle within `rows` x `cols` hold the region?"""
-        return bool(self._fitting(rows, cols, sram_bytes)) or (
-            self.local is not None and self.local.holds_within(rows, cols, sram_bytes))
+        return bool(self._fitting(rows, cols, sram_bytes)) or any(
+            local.holds_within(rows, cols, sram_bytes) for local in self.locals)
 
     def _options(self, rows: int, cols: int, sram_bytes: int) -> list[tuple[float, int, tuple[int, int]]]:
         """(modelled cycles, PEs, shape) of each rectangle within `rows` x `cols`
         that holds the region: its own (a contraction's stepped), and those
-        on which it runs rowwise (`local`)."""
+        on which it runs rowwise (`locals`)."""
         found = [(self._own_cycles(r, c), r * c, (r, c)) for r, c in self._fitting(rows, cols, sram_bytes)]
-        return found + (self.local._options(rows, cols, sram_bytes) if self.local is not None else [])
+        return found + [option for local in self.locals for option in local._options(rows, cols, sram_bytes)]
 
     def _fitting(self, rows: int, cols: int, sram_bytes: int) -> list[tuple[int, int]]:
         shapes = {(r, c) for r in rectangle_sides(min(rows, self.max_rows), self.max_rows, self.divides)
@@ -359,24 +370,29 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
         size += tensor_bytes([table])
         shape = ir.RankedTensorType(table.type).shape
         return Demand(flops, shape[0], shape[1], divides=False, bytes=size, lookup=anchor, **common)
-    local = _rowwise(members, flops, size, common)
-    if kind == SUMMA:
-        # Every row helps even past m: the stepped operands' k dim is split over the rows.
-        c = as_contraction(anchor)
-        m = ranges[c.m] if c.m is not None else 1
-        n = ranges[c.n] if c.n is not None else 1
-        k = ranges[c.k]
-        epilogue = tuple((op, *summa_epilogue_loops(anchor, op)) for op in members[1:])
-        return Demand(flops, max(k, m), n, divides=False, bytes=size, mnk=(m, n, k), anchor=anchor,
-                      placed=epilogue, kernels=tuple(LocalKernel.of(op) for op, _, _ in epilogue),
-                      stepped=(LocalKernel.of(anchor), (c.m, c.n, c.k)), contraction=c, local=local, **common)
-    return local
+    if kind != SUMMA:
+        return _rowwise(members, flops, size, common)
+    # Every row helps even past m: the stepped operands' k dim is split over the rows.
+    c = as_contraction(anchor)
+    m = ranges[c.m] if c.m is not None else 1
+    n = ranges[c.n] if c.n is not None else 1
+    k = ranges[c.k]
+    epilogue = tuple((op, *summa_epilogue_loops(anchor, op)) for op in members[1:])
+    local_loops = {rowwise_loops(members)[0][1:], vector_whole_loops(anchor)} - {None}
+    return Demand(flops, max(k, m), n, divides=False, bytes=size, mnk=(m, n, k), anchor=anchor,
+                  placed=epilogue, kernels=tuple(LocalKernel.of(op) for op, _, _ in epilogue),
+                  stepped=(LocalKernel.of(anchor), (c.m, c.n, c.k)), contraction=c,
+                  locals=tuple(_rowwise(members, flops, size, common, loops) for loops in sorted(
+                      local_loops, key=lambda loops: [-1 if loop is None else loop for loop in loops])),
+                  **common)
 
 
-def _rowwise(members: list[ir.Operation], flops: float, size: int, common: dict) -> Demand:
+def _rowwise(members: list[ir.Operation], flops: float, size: int, common: dict,
+             loops: tuple[int | None, int | None] | None = None) -> Demand:
     """The demand of `members` run as a rowwise region: each op on its loops
-    split over the PE rows and columns (`rowwise_loops`)."""
-    placed = rowwise_loops(members)
+    split over the PE rows and columns (`rowwise_loops`, of the first op's
+    `loops` where given)."""
+    placed = rowwise_loops(members, loops)
     _, row, col = placed[0]
     ranges = loop_ranges(members[0])
     reduces_across = col is not None and any(iterator_types(op)[col] == REDUCTION for op in members

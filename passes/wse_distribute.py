@@ -9,10 +9,10 @@ from torch_mlir import ir
 
 from ..dialects.wse import FOLDED_RING, UNROUTED, element_bytes, fabric_of, i64_attr, int_attr, next_word, regions_of, str_attr
 from ..wse_target.distribution import (
-    PANEL_ATTR, SKEW_COLS, SKEW_ROWS, SRAM_SHARE, Layout, as_contraction, cannon_fits, combiner, combines_across, epilogue_loops, layout_for, overwritten_input,
+    PANEL_ATTR, SKEW_COLS, placed_loops, SKEW_ROWS, SRAM_SHARE, Layout, as_contraction, cannon_fits, combiner, combines_across, epilogue_loops, layout_for, overwritten_input,
     summa_epilogue_loops, summa_plan)
 from ..wse_target.lookup import ROWS_LAYOUT, TABLE_LAYOUT, lookup_of, result_layout
-from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, iterator_types, loop_ranges, reduction_dims
+from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, iterator_types, loop_ranges, map_dims, reduction_dims
 from .pass_base import PassFailure, WaferPass
 from .wse_partition import CANNON, LOOKUP, STEPPED, is_init
 
@@ -287,13 +287,28 @@ def split_loops(anchor: ir.Operation, members: list[ir.Operation]) -> tuple[int 
     return row_and_col_loops(anchor, reduced_loops(members), whole_loops(members))
 
 
-def rowwise_loops(members: list[ir.Operation]) -> list[tuple[ir.Operation, int | None, int | None]]:
+def vector_whole_loops(op: ir.Operation) -> tuple[int, int] | None:
+    """Loops to split that keep the instructions' vector (the output's
+    innermost loop) whole on each PE: the two largest other parallel loops
+    (a grouped convolution's output rows and groups: each PE a group's
+    weights and whole rows of its outputs). None where fewer than two such
+    loops are longer than 1 (a matmul)."""
+    ranges = loop_ranges(op)
+    vector = map_dims(indexing_maps(op)[-1])[-1]
+    others = sorted((d for d, kind in enumerate(iterator_types(op)) if kind == PARALLEL and d != vector
+                     and ranges[d] > 1), key=lambda d: -ranges[d])
+    return (others[0], others[1]) if len(others) >= 2 else None
+
+
+def rowwise_loops(members: list[ir.Operation], loops: tuple[int | None, int | None] | None = None
+                  ) -> list[tuple[ir.Operation, int | None, int | None]]:
     """Each op of a rowwise region with its loops split over the PE rows and
-    columns. The ops share the anchor's loop nest, but for an epilogue of a
-    reduction that ends the run (a matrix-vector product's bias add): it runs
-    over the reduced result's loops, split as that result is."""
+    columns: the anchor's `loops`, else `split_loops`'. The ops share the
+    anchor's loop nest, but for an epilogue of a reduction that ends the run
+    (a matrix-vector product's bias add, a contraction's): it runs over the
+    reduced result's loops, split as that result is."""
     anchor, ranges = members[0], loop_ranges(members[0])
-    loops = split_loops(anchor, [op for op in members if loop_ranges(op) == ranges])
+    loops = loops or split_loops(anchor, [op for op in members if loop_ranges(op) == ranges])
     placed, source = [], anchor
     for op in members:
         if loop_ranges(op) == ranges:
@@ -349,7 +364,7 @@ def distribute(region: ir.Operation) -> None:
         for op in members[1:]:
             builder.local(op, *summa_epilogue_loops(anchor, op))
     else:
-        for op, row_loop, col_loop in rowwise_loops(members):
+        for op, row_loop, col_loop in rowwise_loops(members, placed_loops(region)):
             builder.local(op, row_loop, col_loop)
     builder.finish()
 

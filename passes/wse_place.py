@@ -11,12 +11,12 @@ from torch_mlir import ir
 
 from ..dialects.wse import fabric_of, regions_of, str_attr
 from ..tuning.database import ModeDatabase, PlacementDatabase
-from ..wse_target.distribution import PANEL_ATTR
+from ..wse_target.distribution import PANEL_ATTR, set_placed_loops
 from ..wse_target.lookup import lookup_of
 from .pass_base import PassFailure, WaferPass
 from .placement_modes import AUTO, check_mode
 from .wse_demand import Demand, demand, is_weight, rectangle_sides, tensor_bytes
-from .wse_partition import LOOKUP, SUMMA, inline_on_host, partitioned_kind
+from .wse_partition import LOOKUP, ROWWISE, SUMMA, inline_on_host, partitioned_kind
 
 
 def region_key(region: ir.Operation) -> str:
@@ -80,6 +80,7 @@ def set_rect(region: ir.Operation, need: Demand, x: int, width: int, height: int
             region.attributes[PANEL_ATTR] = ir.IntegerAttr.get(i64, need.panel(height, width))
         elif PANEL_ATTR in region.attributes:  # a tuning round's copy of a placed module
             del region.attributes[PANEL_ATTR]
+        set_placed_loops(region, need.local_at(height, width).loops if kind == ROWWISE else None)
 
 
 @dataclass(frozen=True)

@@ -222,6 +222,25 @@ def summa_plan(op: ir.Operation, height: int, width: int, panel: int = 0,
 
 # The panel of k (elements) a "summa" region steps by, as wse-place chose it.
 PANEL_ATTR = "panel"
+# The loops of its first op a contraction's region run rowwise splits over the
+# PE rows and columns (-1: none), as wse-place chose them.
+LOOPS_ATTR = "loops"
+
+
+def placed_loops(region: ir.Operation) -> tuple[int | None, int | None] | None:
+    """The loops wse-place chose to split a contraction run rowwise; None for
+    any other region (its loops follow from its ops)."""
+    if LOOPS_ATTR not in region.attributes:
+        return None
+    return tuple(None if loop < 0 else loop for loop in ir.DenseI64ArrayAttr(region.attributes[LOOPS_ATTR]))
+
+
+def set_placed_loops(region: ir.Operation, loops: tuple[int | None, int | None] | None) -> None:
+    if loops is None:
+        if LOOPS_ATTR in region.attributes:
+            del region.attributes[LOOPS_ATTR]
+        return
+    region.attributes[LOOPS_ATTR] = ir.DenseI64ArrayAttr.get([-1 if loop is None else loop for loop in loops])
 
 
 def base_panel(op: ir.Operation, height: int, width: int) -> int:

@@ -13,8 +13,11 @@ import wafer
 from wafer.compiler import prepare_wse, run_stages
 from wafer.dialects.wse import regions_of
 from wafer.frontend import import_model
+from wafer.passes.linalg_queries import iterator_types
 from wafer.passes.wse_demand import demand
+from wafer.wse_target.distribution import placed_loops, set_placed_loops
 from wafer.wse_target.simulator import estimate
+from wse_checks import ops_in, regions
 
 
 def _grouped_conv(channels: int, groups: int) -> nn.Module:
@@ -24,11 +27,16 @@ def _grouped_conv(channels: int, groups: int) -> nn.Module:
 
 def test_a_grouped_convolution_summa_cannot_hold_runs_rowwise_on_wse2():
     """ResNeXt-50's first grouped 3x3 (32 groups of 4 filters, 56x56): stepped,
-    each PE would hold all 32 groups of its rows (135 KB of a 48 KB PE)."""
+    each PE would hold all 32 groups of its rows (135 KB of a 48 KB PE).
+    Rowwise, the output rows and the groups are split and each PE's
+    instructions run along whole 56-pixel rows."""
     model, x = _grouped_conv(128, 32), torch.randn(1, 128, 56, 56)
     program = wafer.compile(model, (x,), target="wse", machine="wse2", mode="whole-wafer")
     (row,) = program.estimate().ops
     assert row.kind == "rowwise" and row.compute_cycles > 0
+    (region,) = regions(program, "rowwise")
+    (conv,) = [op for op in ops_in(region) if op.name == "linalg.generic" and len(iterator_types(op)) == 7]
+    assert ir.MemRefType(conv.operands[len(conv.operands) - 1].type).shape[-1] == 56
     torch.testing.assert_close(program(x), model(x).detach(), rtol=1e-4, atol=1e-5)
 
 
@@ -53,26 +61,30 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_placement_runs_a_contraction_the_way_the_simulator_finds_faster(case):
     """On the rectangle wse-place chose, each way the region may run there
-    (SUMMA, Cannon on a square, rowwise), simulated: its choice is the fastest."""
+    (SUMMA, Cannon on a square, rowwise on each choice of split loops),
+    simulated: its choice is the fastest."""
     build, shape = CASES[case]
     torch.manual_seed(0)
     module, after, target = _placed(build(), torch.randn(*shape), "small")
     with module.context:
         (region,) = [r for r in regions_of(module.operation) if r.attributes["sym_name"].value.startswith("summa")]
-        chosen = region.attributes["kind"].value
+        chosen = (region.attributes["kind"].value, placed_loops(region))
         rows, cols = (ir.IntegerAttr(region.attributes[side]).value for side in ("height", "width"))
-        ways = demand(region, preloaded=False).algorithms(rows, cols)
+        need = demand(region, preloaded=False)
+        ways = [(kind, None) for kind in need.algorithms(rows, cols) if kind != "rowwise"]
+        ways += [("rowwise", local.loops) for local in need.locals if local.holds(rows, cols)]
         cycles = {}
-        for kind in ways:
+        for kind, loops in ways:
             trial = module.operation.clone()
             (placed,) = [r for r in regions_of(trial) if r.attributes["sym_name"].value.startswith("summa")]
             placed.attributes["kind"] = ir.StringAttr.get(kind)
             if kind != "summa" and "panel" in placed.attributes:
                 del placed.attributes["panel"]
+            set_placed_loops(placed, loops)
             run_stages(trial, after)
             report = estimate(trial, target, "forward")
             (op,) = [op for op in report.ops if op.name.startswith("summa")]
-            cycles[kind] = op.compute_cycles + op.comm_cycles
+            cycles[kind, loops] = op.compute_cycles + op.comm_cycles
     assert len(cycles) >= 2, cycles  # a choice was made
     assert cycles[chosen] <= min(cycles.values()) * 1.01, (chosen, cycles)
 
