@@ -16,7 +16,9 @@ from ..wse_target.lookup import lookup_of
 from .pass_base import PassFailure, WaferPass
 from .placement_modes import AUTO, check_mode
 from .wse_demand import Demand, demand, is_weight, rectangle_sides, tensor_bytes
+from .wse_distribute import WseDistribute
 from .wse_partition import LOOKUP, ROWWISE, SUMMA, inline_on_host, partitioned_kind
+from .wse_route import WseRoute
 
 
 def region_key(region: ir.Operation) -> str:
@@ -108,7 +110,8 @@ class WsePlace(WaferPass):
     Options:
       mode: pipelined, whole-wafer, or auto: the mode the tuning database
         found faster for this model (`wafer tune --target wse` with no mode),
-        else pipelined where the regions fit side by side, else whole-wafer.
+        else pipelined where the regions fit side by side and their streams
+        route within the fabric's colors, else whole-wafer.
       tuning: a tuning database written by `wafer tune --target wse`.
     """
 
@@ -126,7 +129,7 @@ class WsePlace(WaferPass):
         if not regions:
             return
         fabric = fabric_of(regions[0])
-        mode = self.mode if self.mode != AUTO else self._auto_mode(regions, fabric)
+        mode = self.mode if self.mode != AUTO else self._auto_mode(module, regions, fabric)
         if mode == "whole-wafer":
             for region in [r for r in regions if _cheaper_on_the_host(r)]:
                 inline_on_host(region)
@@ -142,7 +145,7 @@ class WsePlace(WaferPass):
                 (rows, cols), kind = need.shape(fabric.height, place.cols, fabric.sram_bytes), ""
             set_rect(region, need, place.x, cols, rows, place.slot, kind)
 
-    def _auto_mode(self, regions: list[ir.Operation], fabric) -> str:
+    def _auto_mode(self, module: ir.Operation, regions: list[ir.Operation], fabric) -> str:
         model = model_key([region_key(region) for region in regions])
         recorded = ModeDatabase(self.tuning, fabric_key(fabric)).best(model) if self.tuning else None
         if recorded is not None:
@@ -151,7 +154,23 @@ class WsePlace(WaferPass):
             places(regions, [demand(region, preloaded=True) for region in regions], fabric, "pipelined")
         except PassFailure:
             return "whole-wafer"
-        return "pipelined"
+        return "pipelined" if self._routes_pipelined(module) else "whole-wafer"
+
+    def _routes_pipelined(self, module: ir.Operation) -> bool:
+        """Do the regions, side by side, lay out and route within the fabric's
+        colors? Every stream between strips crosses the strips between them,
+        and all are live at once: a densely connected model (DenseNet's
+        blocks, each layer reading every earlier one) needs more colors than
+        a fabric has. Tried on a copy, through wse-distribute and wse-route."""
+        trial = module.clone()
+        try:
+            for stage in (WsePlace(mode="pipelined", tuning=self.tuning), WseDistribute(), WseRoute()):
+                stage.apply(trial)
+        except PassFailure:
+            return False
+        finally:
+            trial.erase()
+        return True
 
 
 def _cheaper_on_the_host(region: ir.Operation) -> bool:

@@ -44,6 +44,9 @@ class WseRoute(WaferPass):
             streams += [(op, int_attr(region, "slot"), stream_box(op)) for op in transfers
                         if op.name in _STREAMS]
         load_color, assigned = local_colors, []
+        side_by_side = len(regions) > 1 and len({int_attr(region, "slot") for region in regions}) == 1
+        hint = (": the streams between regions side by side cross one another (use mode=whole-wafer)"
+                if side_by_side else "")
         for op, slot, box in streams:
             if box is None:
                 self._color(op, load_color, budget)
@@ -51,11 +54,11 @@ class WseRoute(WaferPass):
             taken = {color for color, other_slot, other_box in assigned
                      if other_slot == slot and rects_overlap(box, other_box)}
             color = next(c for c in range(load_color + 1, load_color + len(assigned) + 2) if c not in taken)
-            self._color(op, color, budget)
+            self._color(op, color, budget, hint)
             assigned.append((color, slot, box))
 
     @staticmethod
-    def _color(op: ir.Operation, color: int, budget: int) -> None:
+    def _color(op: ir.Operation, color: int, budget: int, hint: str = "") -> None:
         if color >= budget:
-            raise PassFailure(op.location, f"routing needs more than the {budget} colors the machine has")
+            raise PassFailure(op.location, f"routing needs more than the {budget} colors the machine has{hint}")
         op.attributes["color"] = i64_attr(color)

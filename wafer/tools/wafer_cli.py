@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     wse.add_argument("--mode", choices=(*MODES, AUTO), help="placement: regions side by side in strips "
                      "(pipelined), one at a time on the whole fabric (whole-wafer), or auto: the mode "
                      "`wafer tune --target wse` found faster (with --tuning), else pipelined where the "
-                     "model fits side by side (default: pipelined)")
+                     "model fits and routes side by side (default: pipelined)")
     wse.add_argument("--heatmap", metavar="PNG", help="write PE utilization and link load as a PNG")
     wse.add_argument("--tuning", metavar="PATH", help="place regions as `wafer tune --target wse` recorded "
                      "in this database, where it has a record")

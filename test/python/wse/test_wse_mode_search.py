@@ -69,6 +69,34 @@ def test_auto_without_a_record_places_side_by_side_where_it_fits():
     torch.testing.assert_close(program(x), model(x), rtol=1e-4, atol=1e-5)
 
 
+class _DenselyConnected(torch.nn.Module):
+    """Each layer reads every earlier one's output, as DenseNet's blocks do."""
+
+    def __init__(self, layers: int, width: int = 16):
+        super().__init__()
+        self.layers = torch.nn.ModuleList(torch.nn.Linear(width * (i + 1), width) for i in range(layers))
+
+    def forward(self, x):
+        features = [x]
+        for layer in self.layers:
+            features.append(torch.relu(layer(torch.cat(features, dim=1))))
+        return features[-1]
+
+
+def test_auto_places_whole_wafer_where_the_streams_side_by_side_do_not_route():
+    """24 densely connected layers fit side by side on `small`, but side by
+    side every stream from an early layer crosses the strips of the later
+    ones: more than the fabric's colors."""
+    torch.manual_seed(0)
+    model, x = _DenselyConnected(24).eval(), torch.randn(4, 16)
+    with pytest.raises(wafer.WaferError, match=r"in layer 'layers\.\d+': routing needs more than the 21 colors "
+                                               r"the machine has: .* \(use mode=whole-wafer\)"):
+        wafer.compile(model, (x,), target="wse", machine="small", mode="pipelined")
+    program = wafer.compile(model, (x,), target="wse", machine="small", mode="auto")
+    assert placed_mode(program) == "whole-wafer"
+    torch.testing.assert_close(program(x), model(x), rtol=1e-4, atol=1e-5)
+
+
 def test_a_mode_the_model_does_not_fit_is_reported_not_searched(tmp_path):
     model, x = _deep_mlp()
     database = tmp_path / "db.json"
