@@ -150,18 +150,15 @@ class WsePlace(WaferPass):
         recorded = ModeDatabase(self.tuning, fabric_key(fabric)).best(model) if self.tuning else None
         if recorded is not None:
             return recorded
-        try:
-            places(regions, [demand(region, preloaded=True) for region in regions], fabric, "pipelined")
-        except PassFailure:
-            return "whole-wafer"
-        return "pipelined" if self._routes_pipelined(module) else "whole-wafer"
+        return "pipelined" if self._fits_pipelined(module) else "whole-wafer"
 
-    def _routes_pipelined(self, module: ir.Operation) -> bool:
-        """Do the regions, side by side, lay out and route within the fabric's
-        colors? Every stream between strips crosses the strips between them,
-        and all are live at once: a densely connected model (DenseNet's
-        blocks, each layer reading every earlier one) needs more colors than
-        a fabric has. Tried on a copy, through wse-distribute and wse-route."""
+    def _fits_pipelined(self, module: ir.Operation) -> bool:
+        """Do the regions fit side by side, and do they then lay out and route
+        within the fabric's colors? Every stream between strips crosses the
+        strips between them, and all are live at once: a densely connected
+        model (DenseNet's blocks, each layer reading every earlier one) needs
+        more colors than a fabric has. Tried on a copy, through wse-distribute
+        and wse-route."""
         trial = module.clone()
         try:
             for stage in (WsePlace(mode="pipelined", tuning=self.tuning), WseDistribute(), WseRoute()):
