@@ -250,6 +250,7 @@ class Demand:
         return self._algorithms[rows, cols]
 
     def _stepped_algorithms(self, rows: int, cols: int) -> tuple[str, ...]:
+        """The ways to step k on rows x cols: SUMMA, and Cannon where it applies."""
         return (SUMMA, CANNON) if cannon_fits(self.anchor, rows, cols, self.plan(rows, cols)) else (SUMMA,)
 
     def algorithm(self, rows: int, cols: int) -> str:
