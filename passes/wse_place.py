@@ -129,7 +129,13 @@ class WsePlace(WaferPass):
         if not regions:
             return
         fabric = fabric_of(regions[0])
-        mode = self.mode if self.mode != AUTO else self._auto_mode(module, regions, fabric)
+        mode = self.mode
+        if mode == AUTO:
+            mode = self._recorded_mode(regions, fabric)
+            if mode is None:
+                if self._place_pipelined_where_it_routes(module, regions):
+                    return
+                mode = "whole-wafer"
         if mode == "whole-wafer":
             for region in [r for r in regions if _cheaper_on_the_host(r)]:
                 inline_on_host(region)
@@ -145,24 +151,28 @@ class WsePlace(WaferPass):
                 (rows, cols), kind = need.shape(fabric.height, place.cols, fabric.sram_bytes), ""
             set_rect(region, need, place.x, cols, rows, place.slot, kind)
 
-    def _auto_mode(self, module: ir.Operation, regions: list[ir.Operation], fabric) -> str:
-        model = model_key([region_key(region) for region in regions])
-        recorded = ModeDatabase(self.tuning, fabric_key(fabric)).best(model) if self.tuning else None
-        if recorded is not None:
-            return recorded
-        return "pipelined" if self._fits_pipelined(module) else "whole-wafer"
+    def _recorded_mode(self, regions: list[ir.Operation], fabric) -> str | None:
+        """The mode the tuning database found faster for this model, if any."""
+        if not self.tuning:
+            return None
+        return ModeDatabase(self.tuning, fabric_key(fabric)).best(model_key([region_key(r) for r in regions]))
 
-    def _fits_pipelined(self, module: ir.Operation) -> bool:
-        """Do the regions fit side by side, and do they then lay out and route
-        within the fabric's colors? Every stream between strips crosses the
-        strips between them, and all are live at once: a densely connected
-        model (DenseNet's blocks, each layer reading every earlier one) needs
-        more colors than a fabric has. Tried on a copy, through wse-distribute
-        and wse-route."""
+    def _place_pipelined_where_it_routes(self, module: ir.Operation, regions: list[ir.Operation]) -> bool:
+        """Place the regions side by side if they fit so, and then lay out and
+        route within the fabric's colors; else leave them unplaced. Every
+        stream between strips crosses the strips between them, and all are
+        live at once: a densely connected model (DenseNet's blocks, each layer
+        reading every earlier one) needs more colors than a fabric has. Tried
+        on a copy, through wse-distribute and wse-route, whose placement the
+        regions then take attribute for attribute (neither pass sets any on a
+        region)."""
         trial = module.clone()
         try:
             for stage in (WsePlace(mode="pipelined", tuning=self.tuning), WseDistribute(), WseRoute()):
                 stage.apply(trial)
+            for region, placed in zip(regions, regions_of(trial)):
+                for name in placed.attributes:
+                    region.attributes[name] = placed.attributes[name]
         except PassFailure:
             return False
         finally:
