@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from torch_mlir import ir, rewrite
 from torch_mlir.dialects import linalg, tensor
 
-from .linalg_queries import PARALLEL, indexing_maps, iterator_attr
+from ..wse_target.kernel import vector_loop
+from .linalg_queries import PARALLEL, indexing_maps, is_projected_map, iterator_attr, map_dims
 from .pass_base import PassFailure, WaferPass, find_ops
 from .wse_partition import is_relayout
 
@@ -46,15 +47,24 @@ def _has_windows(op: ir.Operation) -> bool:
             and any(_is_window(m) for m in indexing_maps(op)[: len(op.operands) - len(op.results)]))
 
 
-def gather_windows(source: ir.Value, affine_map: ir.AffineMap, ranges: list[int]) -> tuple[ir.Value, ir.AffineMap]:
+def gather_windows(source: ir.Value, affine_map: ir.AffineMap, ranges: list[int],
+                   vector: int | None = None) -> tuple[ir.Value, ir.AffineMap]:
     """Copy every window `affine_map` reads into a tensor of its own.
 
-    The gather loops over the dims the map uses (for a conv: n, oh, ow, c,
-    kh, kw) and only yields its input, so wse-partition leaves it at host
-    level as stream data movement. Returns the gathered tensor and the
-    projected-permutation map the consumer reads it with.
+    The gather loops over the dims the map uses (for a conv: n, oh, c, kh, kw,
+    ow) and only yields its input, so wse-partition leaves it at host level as
+    stream data movement. Its dims are in loop order except `vector`, the loop
+    the consumer's instructions walk (its output's innermost dim), which goes
+    last: each instruction then reads a contiguous row that starts at a
+    multiple of the row length, where with the window dims inside it the row
+    is strided by the window's size and its starts fall on every bank, which
+    narrows the SIMD datapath (`cost.stride_width`, `cost.conflict_fraction`).
+    Returns the gathered tensor and the projected-permutation map the consumer
+    reads it with.
     """
     dims = _dims_of(affine_map)
+    if vector in dims:
+        dims = [d for d in dims if d != vector] + [vector]
     renumber = ir.AffineMap.get(affine_map.n_dims, 0, [
         ir.AffineDimExpr.get(dims.index(d)) if d in dims else ir.AffineConstantExpr.get(0)
         for d in range(affine_map.n_dims)
@@ -92,10 +102,11 @@ def unfold_windows(op, rewriter):
     operands = list(op.operands)
     ranges = _static_ranges(op)
     body = op.regions[0].blocks[0]
+    vector = vector_loop(map_dims(maps[-1]), maps[-1].n_dims) if is_projected_map(maps[-1]) else None
     with rewriter.ip, op.location:
         for i in range(n_inputs):
             if _is_window(maps[i]):
-                operands[i], maps[i] = gather_windows(operands[i], maps[i], ranges)
+                operands[i], maps[i] = gather_windows(operands[i], maps[i], ranges, vector)
         kept = _kept_operands(body, maps, n_inputs)
         unfolded = linalg.GenericOp(
             [r.type for r in op.results], [operands[i] for i in kept if i < n_inputs], operands[n_inputs:],
@@ -134,7 +145,7 @@ class WseUnfoldWindows(WaferPass):
     that reads an input through such a map (a generalized conv_2d_nchw_fchw
     or pooling_nchw_max/sum, any strides and dilations, or any other window
     op), that input is first gathered by a pure data-movement generic into
-    one slice per window (im2col patches[n, oh, ow, c, kh, kw] for a conv),
+    one slice per window (im2col patches[n, oh, c, kh, kw, ow] for a conv),
     which the op then reads with a projected map. The op keeps its body and
     its init, so its result is unchanged and its consumers (bias, relu)
     still fuse as an epilogue: a conv becomes an implicit GEMM, a pooling a

@@ -143,17 +143,20 @@ class LocalKernel:
                                     scalar_operand=self.scalar_operand, datapath_cycles=datapath, kernels=repeat))
 
 
+def vector_loop(output_dims: list[int | None], loops: int) -> int | None:
+    """The loop each instruction walks: the output's innermost dim, else the innermost loop."""
+    if output_dims and output_dims[-1] is not None:
+        return output_dims[-1]
+    return loops - 1 if loops else None
+
+
 def _instructions(op: ir.Operation, loops: int) -> tuple[int | None, bool, bool, Dtype]:
     """How `op` issues: the loop each instruction walks (the output's innermost
     dim), whether an input is a scalar per instruction (it does not vary along
     that loop), whether the body reads the accumulator, and the datapath."""
     maps = [map_dims(m) for m in indexing_maps(op)]
     operands = list(op.operands)
-    out_dims = maps[-1]
-    if out_dims and out_dims[-1] is not None:
-        vector = out_dims[-1]
-    else:
-        vector = loops - 1 if loops else None
+    vector = vector_loop(maps[-1], loops)
     scalar = vector is not None and any(vector not in dims for dims in maps[:-1])
     block = op.regions[0].blocks[0]
     reads_out = any(True for _ in block.arguments[len(block.arguments) - 1].uses)

@@ -5,16 +5,18 @@
 // RUN: not wafer-opt %s --split-input-file -p 'func.func(linalg-generalize-named-ops),wse-unfold-windows' 2>/dev/null | filecheck %s
 // RUN: wafer-opt %s --split-input-file --verify-diagnostics -p 'func.func(linalg-generalize-named-ops),wse-unfold-windows'
 
-// CHECK-DAG: #[[$PATCH_READ:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d3, d1 * 2 + d4, d2 * 2 + d5 * 2)>
+// CHECK-DAG: #[[$PATCH_READ:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d2, d1 * 2 + d3, d5 * 2 + d4 * 2)>
 // CHECK-DAG: #[[$ID6:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3, d4, d5)>
-// CHECK-DAG: #[[$PATCHES:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d2, d3, d4, d5, d6)>
+// CHECK-DAG: #[[$PATCHES:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d2, d4, d5, d6, d3)>
 // CHECK-DAG: #[[$FILTER:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d1, d4, d5, d6)>
 // CHECK-DAG: #[[$CONV_OUT:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d2, d3)>
-// CHECK-DAG: #[[$WINDOW_READ:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2 * 2 + d4, d3 * 2 + d5)>
+// CHECK-DAG: #[[$WINDOW_READ:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2 * 2 + d3, d5 * 2 + d4)>
+// CHECK-DAG: #[[$WINDOWS:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d4, d5, d3)>
 // CHECK-DAG: #[[$POOL_OUT:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3)>
 
-// Stride 2, dilation (1, 2): patches[n, oh, ow, c, kh, kw] = x[n, c, 2 oh + kh, 2 ow + 2 kw],
-// then an implicit GEMM over (n, f, oh, ow, c, kh, kw) into the conv's own init.
+// Stride 2, dilation (1, 2): patches[n, oh, c, kh, kw, ow] = x[n, c, 2 oh + kh, 2 ow + 2 kw],
+// then an implicit GEMM over (n, f, oh, ow, c, kh, kw) into the conv's own init. The
+// patches keep ow, the loop each PE instruction walks, innermost: rows of stride 1.
 // CHECK-LABEL: func.func @conv_stride_2
 // CHECK-SAME: (%[[X:.*]]: tensor<2x3x9x9xf32>, %[[W:.*]]: tensor<4x3x3x3xf32>, %[[INIT:.*]]: tensor<2x4x4x3xf32>)
 // CHECK: %[[EMPTY:.*]] = tensor.empty() : tensor<2x4x3x3x3x3xf32>
@@ -33,16 +35,16 @@ func.func @conv_stride_2(%x: tensor<2x3x9x9xf32>, %w: tensor<4x3x3x3xf32>, %init
   return %y : tensor<2x4x4x3xf32>
 }
 
-// A 2x2 stride-2 max pool: windows[n, c, oh, ow, kh, kw], then a max over (kh, kw)
+// A 2x2 stride-2 max pool: windows[n, c, oh, kh, kw, ow], then a max over (kh, kw)
 // into the -inf init. The kernel-shape operand, never read, is gone.
 // CHECK-LABEL: func.func @max_pool
 // CHECK-SAME: (%[[X:.*]]: tensor<1x6x28x28xf32>)
 // CHECK: %[[INIT:.*]] = linalg.generic
-// CHECK: %[[EMPTY:.*]] = tensor.empty() : tensor<1x6x14x14x2x2xf32>
+// CHECK: %[[EMPTY:.*]] = tensor.empty() : tensor<1x6x14x2x2x14xf32>
 // CHECK-NEXT: %[[WIN:.*]] = linalg.generic {indexing_maps = [#[[$WINDOW_READ]], #[[$ID6]]]
-// CHECK-SAME: ins(%[[X]] : tensor<1x6x28x28xf32>) outs(%[[EMPTY]] : tensor<1x6x14x14x2x2xf32>)
-// CHECK: %[[MAX:.*]] = linalg.generic {indexing_maps = [#[[$ID6]], #[[$POOL_OUT]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]}
-// CHECK-SAME: ins(%[[WIN]] : tensor<1x6x14x14x2x2xf32>) outs(%[[INIT]] : tensor<1x6x14x14xf32>)
+// CHECK-SAME: ins(%[[X]] : tensor<1x6x28x28xf32>) outs(%[[EMPTY]] : tensor<1x6x14x2x2x14xf32>)
+// CHECK: %[[MAX:.*]] = linalg.generic {indexing_maps = [#[[$WINDOWS]], #[[$POOL_OUT]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]}
+// CHECK-SAME: ins(%[[WIN]] : tensor<1x6x14x2x2x14xf32>) outs(%[[INIT]] : tensor<1x6x14x14xf32>)
 // CHECK-NEXT: ^bb0(%[[IN:.*]]: f32, %[[OUT:.*]]: f32):
 // CHECK-NEXT: arith.maximumf %[[OUT]], %[[IN]] : f32
 // CHECK: return %[[MAX]]
