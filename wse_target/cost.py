@@ -7,6 +7,7 @@ north edge, so "south" is increasing y.
 """
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -110,22 +111,40 @@ def simd_narrowing(width: int, strides: list[int], conflicts: float) -> float:
     return 1.0 / (((1.0 - conflicts) / strided + conflicts / halved) * width)
 
 
-def conflict_fraction(src0: np.ndarray, src1: np.ndarray) -> float:
+def row_residues(shape: Sequence[int], axis: int | None, element_bytes: int, offset: int = 0) -> np.ndarray:
+    """How a row-major buffer's rows along `axis` (one per index of its other
+    dims) spread over start addresses mod 8: a distribution over the 8
+    residues, for the buffer at byte `offset`. The start of a row is a sum
+    of independent per-dim terms, so the distribution is the cyclic
+    convolution of each dim's own."""
+    spread = np.zeros(8)
+    spread[offset % 8] = 1.0
+    pitch = element_bytes
+    for dim in reversed(range(len(shape))):
+        if dim != axis:
+            steps = np.bincount(np.arange(shape[dim]) * pitch % 8, minlength=8) / max(shape[dim], 1)
+            spread = sum(share * np.roll(spread, step) for step, share in enumerate(steps))
+        pitch *= shape[dim]
+    return spread
+
+
+def conflict_fraction(rows0: np.ndarray, rows1: np.ndarray) -> float:
     """The fraction of instructions whose two vector operands collide in a bank pair.
 
-    `src0` and `src1` are the byte addresses at which each instruction's operands
-    start (e.g. every tile row of the accumulator and of the streamed input). The
-    SDK appendix's rule: the two reads of a cycle must come from banks 0-3 apart
-    mod 4, which holds when both are 32-bit aligned and src0 % 8 == (src1 + 4) % 8.
+    `rows0` and `rows1` are `row_residues` of the two operands each instruction
+    reads (e.g. the accumulator and the streamed input). The SDK appendix's
+    rule: the two reads of a cycle must come from banks 0-3 apart mod 4,
+    which holds when both are 32-bit aligned and src0 % 8 == (src1 + 4) % 8.
     Every pair of rows is counted, as in an AXPY loop over (row of src0, row of src1).
     """
-    def residues(addresses: np.ndarray) -> np.ndarray:
-        counts = np.bincount(np.asarray(addresses, dtype=np.int64) % 8, minlength=8)
-        return counts / max(counts.sum(), 1)
-
-    p0, p1 = residues(src0), residues(src1)
-    fine = sum(p0[r] * p1[(r + 4) % 8] for r in (0, 4))
+    fine = sum(rows0[r] * rows1[(r + 4) % 8] for r in (0, 4))
     return float(1.0 - fine)
+
+
+def unavoidable_conflicts(rows0: np.ndarray, rows1: np.ndarray) -> float:
+    """`conflict_fraction` where the later buffer is placed at the better of two
+    consecutive words (what wse-align-banks chooses between)."""
+    return min(conflict_fraction(rows0, rows1), conflict_fraction(rows0, np.roll(rows1, 4)))
 
 
 class LinkLoads:

@@ -9,6 +9,7 @@ collide in a bank follows (wse-align-banks lays them out to avoid it).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from torch_mlir import ir
 
 from ..dialects.wse import element_bytes
 from ..passes.linalg_queries import indexing_maps, loop_ranges, map_dims
-from .cost import compute_cycles, conflict_fraction, simd_narrowing
+from .cost import compute_cycles, conflict_fraction, row_residues, simd_narrowing, unavoidable_conflicts
 from .distribution import body_cost
 from .machine import Dtype, Machine
 
@@ -77,7 +78,7 @@ def kernel_of(op: ir.Operation, machine: Machine, offsets: dict) -> Kernel:
     strides = [_stride(v, d, vector) for v, d in sources + [output] if vector in d]
     conflicts = 0.0
     if len(sources) >= 2:
-        conflicts = conflict_fraction(*(_row_starts(v, d, vector, offsets) for v, d in sources[:2]))
+        conflicts = conflict_fraction(*(_row_residues(v, d, vector, offsets) for v, d in sources[:2]))
     return Kernel(float(elements), length, dtype, scalar, datapath_cycles(body.kinds, dtype, machine, strides, conflicts))
 
 
@@ -93,12 +94,13 @@ def _vector_sources(op: ir.Operation, maps: list[list[int | None]], vector: int 
                     reads_out: bool) -> list[tuple[ir.Value, list[int | None]]]:
     """The operands each instruction of `op` reads as vectors (`_instructions`
     gives `vector` and `reads_out`), with their maps' dims: the accumulator
-    (when the body reads it), then every input that varies along the vector dim."""
+    (when the body reads it along the vector dim), then every input that varies
+    along it."""
     operands = list(op.operands)
     if vector is None:
         return []
     sources = [(v, d) for v, d in zip(operands[:-1], maps[:-1]) if vector in d]
-    if reads_out:
+    if reads_out and vector in maps[-1]:
         sources.insert(0, (operands[-1], maps[-1]))
     return sources
 
@@ -114,9 +116,10 @@ def kernel_cycles(kernel: Kernel, machine: Machine, repeat: int = 1) -> float:
 class LocalKernel:
     """What placement needs of a tensor-level linalg op to cost it on one PE's
     share: `kernel_of`'s instruction stream before any buffer is laid out. Its
-    operands' strides follow from the share's extents; bank conflicts are left
-    out: wse-align-banks offsets buffers so their rows do not collide where
-    their shapes allow."""
+    operands' strides follow from the share's extents, and so do its bank
+    conflicts, as few as wse-align-banks can leave by placing the later of
+    the two paired buffers one word on (`cost.unavoidable_conflicts`): rows
+    of a 16-bit buffer an odd number of elements long start on every bank."""
 
     ranges: tuple[int, ...]  # the op's loop extents
     vector: int | None  # the loop each instruction walks
@@ -124,13 +127,17 @@ class LocalKernel:
     dtype: Dtype
     kinds: tuple[str, ...]  # the instruction of each datapath slot of an iteration (BodyCost)
     walked: tuple[tuple[int | None, ...], ...] = ()  # the dims of each operand read along `vector`
+    paired: tuple[tuple[tuple[int | None, ...], int], ...] = ()  # `paired_operands`' dims and element bytes
 
     @classmethod
     def of(cls, op: ir.Operation) -> LocalKernel:
         ranges = tuple(loop_ranges(op))
-        vector, scalar, _, dtype = _instructions(op, len(ranges))
-        walked = tuple(tuple(dims) for dims in (map_dims(m) for m in indexing_maps(op)) if vector in dims)
-        return cls(ranges, vector, scalar, dtype, body_cost(op).kinds, walked)
+        maps = [map_dims(m) for m in indexing_maps(op)]
+        vector, scalar, reads_out, dtype = _instructions(op, len(ranges))
+        walked = tuple(tuple(dims) for dims in maps if vector in dims)
+        paired = tuple((tuple(dims), element_bytes(ir.ShapedType(value.type).element_type))
+                       for value, dims in _vector_sources(op, maps, vector, reads_out)[:2])
+        return cls(ranges, vector, scalar, dtype, body_cost(op).kinds, walked, paired)
 
     def cycles(self, local: list[int], machine: Machine, repeat: int = 1) -> float:
         """Cycles on one PE over local loop extents `local`, `repeat` times (once per SUMMA step)."""
@@ -138,9 +145,23 @@ class LocalKernel:
         elements = len(self.kinds) * math.prod(local)
         strides = [math.prod(local[d] for d in dims[dims.index(self.vector) + 1:] if d is not None)
                    for dims in self.walked]
-        datapath = datapath_cycles(self.kinds, self.dtype, machine, strides, 0.0)
+        datapath = datapath_cycles(self.kinds, self.dtype, machine, strides, self._conflicts(local))
         return float(compute_cycles(machine, repeat * elements, length, self.dtype,
                                     scalar_operand=self.scalar_operand, datapath_cycles=datapath, kernels=repeat))
+
+    def _conflicts(self, local: list[int]) -> float:
+        """The fraction of instructions whose paired operands' rows collide in
+        a bank pair however the later buffer is aligned, on the share `local`."""
+        if len(self.paired) < 2:
+            return 0.0
+        return _unavoidable_conflicts(*((tuple(local[d] if d is not None else 1 for d in dims),
+                                         dims.index(self.vector), size) for dims, size in self.paired))
+
+
+@functools.cache
+def _unavoidable_conflicts(rows0: tuple[tuple[int, ...], int, int], rows1: tuple[tuple[int, ...], int, int]) -> float:
+    """`cost.unavoidable_conflicts` of two buffers given as (shape, vector axis, element bytes)."""
+    return unavoidable_conflicts(row_residues(*rows0), row_residues(*rows1))
 
 
 def vector_loop(output_dims: list[int | None], loops: int) -> int | None:
@@ -169,10 +190,7 @@ def _stride(value: ir.Value, dims: list[int | None], vector: int) -> int:
     return math.prod(shape[dims.index(vector) + 1:])
 
 
-def _row_starts(value: ir.Value, dims: list[int | None], vector: int, offsets: dict) -> np.ndarray:
-    """Byte address at which each instruction's row of `value` starts."""
+def _row_residues(value: ir.Value, dims: list[int | None], vector: int, offsets: dict) -> np.ndarray:
+    """Where the rows of `value` each instruction reads start, mod 8 (`row_residues`)."""
     shaped = ir.ShapedType(value.type)
-    element = element_bytes(shaped.element_type)
-    flat = np.arange(math.prod(shaped.shape)).reshape(shaped.shape)
-    starts = np.take(flat, 0, axis=dims.index(vector)) if shaped.shape else flat
-    return offsets.get(value, 0) + element * np.ravel(starts)
+    return row_residues(shaped.shape, dims.index(vector), element_bytes(shaped.element_type), offsets.get(value, 0))

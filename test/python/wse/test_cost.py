@@ -9,8 +9,10 @@ from wafer.wse_target.cost import (
     LinkLoads,
     compute_cycles,
     conflict_fraction,
+    row_residues,
     simd_narrowing,
     stride_width,
+    unavoidable_conflicts,
 )
 from wafer.wse_target.machine import SMALL as PRESET_SMALL, WSE2
 
@@ -96,15 +98,32 @@ def test_strides_limit_simd_width(stride, width):
 
 
 def test_bank_conflicts_from_alignment():
+    rows_of_8_bytes = row_residues((2, 2), 1, 4)  # rows start at 0 and 8
     # Staggered by 4 B mod 8: no conflict; equal mod 8: every instruction conflicts.
-    assert conflict_fraction(np.array([0, 8]), np.array([4, 12])) == 0.0
-    assert conflict_fraction(np.array([0, 8]), np.array([0, 16])) == 1.0
-    # Rows of 12 B alternate 0 and 4 mod 8: half the (row, row) pairs collide.
-    assert conflict_fraction(np.array([0, 12]), np.array([0, 12])) == 0.5
+    assert conflict_fraction(rows_of_8_bytes, row_residues((2, 2), 1, 4, offset=4)) == 0.0
+    assert conflict_fraction(rows_of_8_bytes, row_residues((4, 4), 1, 4)) == 1.0
+    # Rows of 12 B alternate 0 and 4 mod 8: half the (row, row) pairs collide, wherever they sit.
+    rows_of_12_bytes = row_residues((2, 3), 1, 4)
+    assert conflict_fraction(rows_of_12_bytes, rows_of_12_bytes) == 0.5
+    assert unavoidable_conflicts(rows_of_12_bytes, rows_of_12_bytes) == 0.5
+    # 16-bit rows of 9 start at 0, 2, 4, 6 mod 8: only a quarter pair with
+    # aligned rows, a word on or not.
+    odd = row_residues((4, 9), 1, 2)
+    assert unavoidable_conflicts(row_residues((4, 8), 1, 2), odd) == 0.75
+    assert unavoidable_conflicts(rows_of_8_bytes, rows_of_8_bytes) == 0.0
     # Half the instructions at SIMD-2 instead of 4: 3/8 of a cycle per element, 2/3 of the width.
     assert simd_narrowing(4, [1], 0.5) == pytest.approx(2 / 3)
     assert simd_narrowing(4, [1, 8], 0.0) == 0.25
     assert simd_narrowing(1, [1], 1.0) == 1.0
+
+
+@pytest.mark.parametrize(("shape", "axis", "element", "offset"), [
+    ((3, 5, 7), 2, 2, 0), ((3, 5, 7), 1, 2, 6), ((6, 10), 0, 4, 4), ((2, 3, 1, 3, 3), 1, 2, 2), ((5,), 0, 4, 0)])
+def test_row_residues_count_every_row_start(shape, axis, element, offset):
+    """The per-dim convolution gives what listing every row's start address gives."""
+    starts = offset + element * np.take(np.arange(np.prod(shape)).reshape(shape), 0, axis=axis).ravel()
+    expected = np.bincount(starts % 8, minlength=8) / starts.size
+    np.testing.assert_allclose(row_residues(shape, axis, element, offset), expected)
 
 
 def row(n_pes: int) -> LinkLoads:

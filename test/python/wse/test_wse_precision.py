@@ -16,7 +16,7 @@ from wafer.passes.pass_base import find_ops
 from wafer.passes.linalg_queries import REDUCTION, indexing_maps, iterator_types, map_dims
 from wafer.wse_target.cost import compute_cycles
 from wafer.wse_target.distribution import body_cost
-from wafer.wse_target.kernel import LocalKernel, datapath_cycles, kernel_of, paired_operands
+from wafer.wse_target.kernel import LocalKernel, datapath_cycles, kernel_cycles, kernel_of, paired_operands
 from wafer.wse_target.machine import SMALL, WSE2, WSE3
 
 from wse_checks import ops_in
@@ -227,3 +227,36 @@ def test_placement_costs_a_strided_operand_at_its_narrower_width(machine):
     full = compute_cycles(machine, elements, 32, "fp16", scalar_operand=True)
     assert rows.cycles(share, machine) == full
     assert strided.cycles(share, machine) == one_lane > full
+
+
+_ODD_ROWS = """
+func.func @f(%x: memref<{c}x7x7xf16>, %w: memref<2x{c}xf16>, %y: memref<2x7x7xf16>) {{
+  linalg.generic {{indexing_maps = [affine_map<(f, h, w, c) -> (c, h, w)>, affine_map<(f, h, w, c) -> (f, c)>,
+                                   affine_map<(f, h, w, c) -> (f, h, w)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction"]}}
+      ins(%x, %w : memref<{c}x7x7xf16>, memref<2x{c}xf16>) outs(%y : memref<2x7x7xf16>) {{
+  ^bb0(%a: f16, %b: f16, %acc: f16):
+    %p = arith.mulf %a, %b : f16
+    %s = arith.addf %acc, %p : f16
+    linalg.yield %s : f16
+  }}
+  return
+}}
+"""
+
+
+@pytest.mark.parametrize("channels", [8, 96])
+def test_placement_costs_the_bank_conflicts_no_alignment_avoids(channels):
+    """A 1x1 convolution's share at 7x7 pixels: 16-bit rows of 7 elements start
+    on every bank, so however wse-align-banks places the two buffers, most of
+    the FMAs pair colliding rows. Placement charges what the simulator will
+    on the better of the two placements, not the full width."""
+    with make_context():
+        module = ir.Module.parse(_ODD_ROWS.format(c=channels))
+        op = find_ops(module.operation, lambda op: op.name == "linalg.generic")[0]
+        x, y = op.operands[0], op.operands[2]
+        simulated = min(kernel_cycles(kernel_of(op, SMALL, {x: 0, y: offset}), SMALL) for offset in (0, 4))
+        kernel = LocalKernel.of(op)
+        assert kernel.cycles(list(kernel.ranges), SMALL) == simulated
+    full_width = compute_cycles(SMALL, 2 * 7 * 7 * channels, 7, "fp16", scalar_operand=True)
+    assert simulated > full_width
