@@ -12,11 +12,11 @@ from ..dialects.wse import buffer_bytes, element_bytes, fabric_of, int_attr, str
 from ..wse_target.distribution import (
     SRAM_SHARE, Contraction, as_contraction, cannon_fits, local_shares, overwritten_input, shares_bytes,
     summa_epilogue_loops, summa_plan)
-from ..wse_target.cost import stream_cycles, wavelets
+from ..wse_target.cost import row_reduce_cycles, stream_cycles, wavelets
 from ..wse_target.kernel import LocalKernel, kernel_dtype
 from ..wse_target.lookup import lookup_bytes_per_pe, lookup_compute_cycles, lookup_of, result_layout, table_block
 from ..wse_target.machine import WSE2, Machine, kernel_costs_of
-from .linalg_queries import REDUCTION, iterator_types, loop_ranges
+from .linalg_queries import loop_ranges, reduction_dims
 from .wse_distribute import rowwise_loops, vector_whole_loops
 from .wse_partition import CANNON, LOOKUP, ROWWISE, SUMMA, is_init, partitioned_kind
 
@@ -62,7 +62,6 @@ class Demand:
     _local: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> local ops' shares
     _algorithms: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> `algorithms`
     _shapes: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols, sram) -> `shape`
-    reduces_across: bool = False  # a rowwise region reduces along its columns
     anchor: ir.Operation | None = None  # a summa region's contraction
     placed: tuple = ()  # the ops run locally on each PE, with the loops over its rows and columns
     machine: Machine = WSE2  # the kernel costs
@@ -217,7 +216,20 @@ class Demand:
             columns = math.ceil(result.shape[-1] / cols)
             dtype = kernel_dtype([lookup_of(self.lookup).table], self.lookup.results[0], accumulates=False)
             return stream + lookup_compute_cycles(self.machine, count, columns, dtype) + count * columns + rows
-        return stream + compute + (cols if self.reduces_across else 0)
+        return stream + compute + self._combined_across(rows, cols)
+
+    def _combined_across(self, rows: int, cols: int) -> float:
+        """Each reduction split over the columns, its partial results reduced
+        along every row and multicast back (`row_reduce_cycles`)."""
+        if cols == 1:
+            return 0.0
+        shares, total = self.shares(rows, cols), 0.0
+        for op, _, col in self.placed:
+            if col is not None and col in reduction_dims(op):
+                result = ir.ShapedType(op.results[0].type)
+                size = wavelets(math.prod(shares[op.results[0]]), element_bytes(result.element_type), self.machine)
+                total += row_reduce_cycles(self.machine, cols, size)
+        return total
 
     def _compute(self, rows: int, cols: int) -> float:
         """The local ops' instruction streams (a summa region's epilogue)."""
@@ -346,7 +358,10 @@ def tensor_bytes(values) -> int:
 
 
 def is_weight(value: ir.Value) -> bool:
-    return isinstance(value.owner, ir.OpView) and value.owner.name == "arith.constant"
+    """A constant, or data movement of one (a 1x1 convolution's weight collapsed
+    to a matrix): no region computes it and no input feeds it, so the
+    simulator loads it as a weight (`stream_sources`)."""
+    return stream_sources(value) == ([], False)
 
 
 def demand(region: ir.Operation, preloaded: bool) -> Demand:
@@ -396,10 +411,8 @@ def _rowwise(members: list[ir.Operation], flops: float, size: int, common: dict,
     placed = rowwise_loops(members, loops)
     _, row, col = placed[0]
     ranges = loop_ranges(members[0])
-    reduces_across = col is not None and any(iterator_types(op)[col] == REDUCTION for op in members
-                                             if len(iterator_types(op)) == len(ranges))
     return Demand(flops, ranges[row] if row is not None else 1, ranges[col] if col is not None else 1,
-                  divides=True, bytes=size, reduces_across=reduces_across, placed=tuple(placed),
+                  divides=True, bytes=size, placed=tuple(placed),
                   kernels=tuple(LocalKernel.of(op) for op, _, _ in placed), **common)
 
 

@@ -28,7 +28,8 @@ class RegionBuilder:
         self.region_ip = ir.InsertionPoint(self.terminator)  # buffers go here
         self.ip = self.region_ip  # transfers and compute go here
         self.ops = [op.operation for op in self.body.operations][:-1]
-        self.buffers: dict = {}  # tensor value -> (buffer, layout)
+        self.buffers: dict = {}  # tensor value computed here -> (buffer, layout)
+        self.scattered: dict = {}  # (tensor value brought in, layout) -> buffer
         self.count = 0
         self.bytes = 0  # where the buffers made so far end
         self.stepped = None  # a summa's wse.steps and its panel buffers
@@ -51,17 +52,21 @@ class RegionBuilder:
             ).results[0]
 
     def place(self, value: ir.Value, layout: Layout, name: str, loc: ir.Location) -> ir.Value:
-        """A buffer holding `value` in `layout`: computed here, or scattered in."""
+        """A buffer holding `value` in `layout`: computed here, or scattered in
+        once per layout, however many of the region's ops read it so."""
         known = self.buffers.get(value)
         if known is not None:
             if known[1] != layout:
                 raise PassFailure(loc, f"region '{str_attr(self.region, 'sym_name')}' "
                                   "reads one value in two layouts; wse-distribute cannot relayout inside a region")
             return known[0]
+        if (value, layout) in self.scattered:
+            return self.scattered[value, layout]
         tensor = ir.RankedTensorType(value.type)
         buffer = self.buffer(layout.local_shape(list(tensor.shape), self.height, self.width),
                              tensor.element_type, name, loc)
         self.fill_or_scatter(value, buffer, layout, loc)
+        self.scattered[value, layout] = buffer
         return buffer
 
     def fill_or_scatter(self, value: ir.Value, buffer: ir.Value, layout: Layout, loc: ir.Location) -> None:

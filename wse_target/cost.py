@@ -6,6 +6,8 @@ never a Python object per PE. Coordinates are (x, y) = (column, row); row 0 is t
 north edge, so "south" is increasing y.
 """
 
+import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 
@@ -145,6 +147,21 @@ def unavoidable_conflicts(rows0: np.ndarray, rows1: np.ndarray) -> float:
     """`conflict_fraction` where the later buffer is placed at the better of two
     consecutive words (what wse-align-banks chooses between)."""
     return min(conflict_fraction(rows0, rows1), conflict_fraction(rows0, np.roll(rows1, 4)))
+
+
+@functools.cache
+def row_reduce_cycles(machine: Machine, cols: int, wavelets: float) -> float:
+    """A vector of `wavelets` chain-reduced along a row of `cols` PEs into its
+    first and multicast back, as wse-distribute combines a reduction split over
+    the columns: the two phases as the simulator costs them (`LinkLoads`), on
+    one row of that length."""
+    row = dataclasses.replace(machine, width=cols, height=1)
+    total = 0.0
+    for add in (LinkLoads.add_row_reduce, LinkLoads.add_row_multicast):
+        loads = LinkLoads(row)
+        add(loads, 0, 1, 0, 0, cols, wavelets)
+        total += loads.phase_cycles()
+    return total
 
 
 class LinkLoads:

@@ -2,11 +2,13 @@
 // RUN: wafer-opt %S/Inputs/wse-linear.mlir --pipeline 'wse{mode=pipelined}' | filecheck %s --check-prefix=ROUTE
 
 // ROUTE-LABEL: func.func @linear
-// The product runs rowwise (each PE a block of k, summed along the rows), as
-// wse-place models it faster than SUMMA's steps here.
-// ROUTE: "wse.reduce"({{.*}}) {axis = "row", color = 0 : i64
-// ROUTE: "wse.multicast"({{.*}}) {axis = "row", color = 1 : i64
-// ROUTE: "wse.gather"({{.*}}) {col_dim = -1 : i64, col_panel = 0 : i64, color = {{[2-9]}} : i64
+// The product steps k by SUMMA: its streams take colors of their own, its
+// panels' row and column multicasts the region's low ones.
+// ROUTE: "wse.scatter"(%arg0, {{.*}}) {{{.*}}color = [[X:[2-9]]] : i64
+// ROUTE-NOT: color = [[X]] : i64
+// ROUTE: "wse.multicast"({{.*}}) {axis = "row", color = 0 : i64
+// ROUTE: "wse.multicast"({{.*}}) {axis = "col", color = 1 : i64
+// ROUTE: "wse.gather"({{.*}}) {{{.*}}color = {{[2-9]}} : i64
 
 // A machine with two colors cannot carry a step's two transfers and its streams.
 // RUN: not wafer-opt %s --pipeline wse 2>&1 | filecheck %s --check-prefix=BUDGET
