@@ -119,15 +119,19 @@ def row_residues(shape: Sequence[int], axis: int | None, element_bytes: int, off
     residues, for the buffer at byte `offset`. The start of a row is a sum
     of independent per-dim terms, so the distribution is the cyclic
     convolution of each dim's own."""
-    spread = np.zeros(8)
+    spread = [0.0] * 8
     spread[offset % 8] = 1.0
     pitch = element_bytes
     for dim in reversed(range(len(shape))):
-        if dim != axis:
-            steps = np.bincount(np.arange(shape[dim]) * pitch % 8, minlength=8) / max(shape[dim], 1)
-            spread = sum(share * np.roll(spread, step) for step, share in enumerate(steps))
-        pitch *= shape[dim]
-    return spread
+        extent = shape[dim]
+        if dim != axis and extent > 1:
+            steps = [0.0] * 8  # index i lands i * pitch on, which repeats every 8 indices
+            for i in range(min(extent, 8)):
+                steps[i * pitch % 8] += len(range(i, extent, 8)) / extent
+            spread = [sum(spread[(r - step) % 8] * share for step, share in enumerate(steps) if share)
+                      for r in range(8)]
+        pitch *= extent
+    return np.array(spread)
 
 
 def conflict_fraction(rows0: np.ndarray, rows1: np.ndarray) -> float:
