@@ -16,7 +16,7 @@ from ..wse_target.cost import row_reduce_cycles, stream_cycles, wavelets
 from ..wse_target.kernel import LocalKernel, kernel_dtype
 from ..wse_target.lookup import lookup_bytes_per_pe, lookup_compute_cycles, lookup_of, result_layout, table_block
 from ..wse_target.machine import WSE2, Machine, kernel_costs_of
-from .linalg_queries import loop_ranges, reduction_dims
+from .linalg_queries import indexing_maps, loop_ranges, map_dims, reduction_dims
 from .wse_distribute import rowwise_loops, vector_whole_loops
 from .wse_partition import CANNON, LOOKUP, ROWWISE, SUMMA, is_init, partitioned_kind
 
@@ -71,6 +71,7 @@ class Demand:
     contraction: Contraction | None = None  # a summa region's anchor's (as_contraction)
     lookup: ir.Operation | None = None  # a lookup region's generic
     locals: tuple = ()  # a summa region run rowwise, k whole on each PE: a Demand per choice of split loops
+    fills: tuple = ()  # (LocalKernel, row loop, column loop) of each init filled on the PEs (`_fills`)
 
     def bytes_per_pe(self, rows: int, cols: int, panel: int = 0) -> int:
         """One PE's share of the region's buffers on a rows x cols rectangle,
@@ -221,20 +222,20 @@ class Demand:
     def _combined_across(self, rows: int, cols: int) -> float:
         """Each reduction split over the columns, its partial results reduced
         along every row and multicast back (`row_reduce_cycles`)."""
-        if cols == 1:
+        reduced = [op.results[0] for op, _, col in self.placed if col is not None and col in reduction_dims(op)]
+        if cols == 1 or not reduced:
             return 0.0
-        shares, total = self.shares(rows, cols), 0.0
-        for op, _, col in self.placed:
-            if col is not None and col in reduction_dims(op):
-                result = ir.ShapedType(op.results[0].type)
-                size = wavelets(math.prod(shares[op.results[0]]), element_bytes(result.element_type), self.machine)
-                total += row_reduce_cycles(self.machine, cols, size)
-        return total
+        shares = self.shares(rows, cols)
+        return sum(row_reduce_cycles(self.machine, cols, wavelets(
+            math.prod(shares[result]), element_bytes(ir.ShapedType(result.type).element_type), self.machine))
+            for result in reduced)
 
     def _compute(self, rows: int, cols: int) -> float:
-        """The local ops' instruction streams (a summa region's epilogue)."""
+        """The local ops' instruction streams (a summa region's epilogue), and
+        the fills of the inits they read."""
+        split = [(kernel, row, col) for kernel, (_, row, col) in zip(self.kernels, self.placed)]
         return sum(kernel.cycles(_local(kernel.ranges, {row: rows, col: cols}), self.machine)
-                   for kernel, (_, row, col) in zip(self.kernels, self.placed))
+                   for kernel, row, col in split + list(self.fills))
 
     def _stepped_and_streamed(self, rows: int, cols: int, algorithm: str) -> float:
         """A contraction's steps and its streams: SUMMA's in its chosen panel."""
@@ -276,11 +277,11 @@ class Demand:
         multicasts an a panel along the rows and a b panel down the columns;
         a Cannon step shifts both one PE over a folded ring (2 hops), always
         into a second buffer, under the next step's product."""
-        m, n, k = self.mnk
-        batch = max(self.flops / (2.0 * m * n * k), 1.0)
         panel = panel or self._base_panel(rows, cols)
-        steps = math.ceil(k / panel)
-        a_wavelets, b_wavelets = batch * math.ceil(m / rows) * panel, batch * math.ceil(n / cols) * panel
+        steps = math.ceil(self.mnk[2] / panel)
+        moved = {role: wavelets(elements, element_bytes(ir.ShapedType(value.type).element_type), self.machine)
+                 for value, role, elements in self.plan(rows, cols, panel).panels(self.anchor, rows, cols)}
+        a_wavelets, b_wavelets = moved.get("a", 0.0), moved.get("b", 0.0)
         if algorithm == CANNON:
             transfers = steps * (a_wavelets + b_wavelets + 2 * min(2, rows - 1))
             double = True
@@ -364,6 +365,13 @@ def is_weight(value: ir.Value) -> bool:
     return stream_sources(value) == ([], False)
 
 
+def preloads_weights(mode: str, regions: list[ir.Operation]) -> bool:
+    """Whether the regions' weights are loaded before the model runs, as the
+    simulator runs them: a pipeline of several regions side by side; a lone
+    region, or regions a layer at a time, load theirs every inference."""
+    return mode == "pipelined" and len(regions) > 1
+
+
 def demand(region: ir.Operation, preloaded: bool) -> Demand:
     """`preloaded`: weights are loaded once, before the model runs (pipelined)."""
     fabric = fabric_of(region)
@@ -397,6 +405,7 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
     local_loops = {rowwise_loops(members)[0][1:], vector_whole_loops(anchor)} - {None}
     return Demand(flops, max(k, m), n, divides=False, bytes=size, mnk=(m, n, k), anchor=anchor,
                   placed=epilogue, kernels=tuple(LocalKernel.of(op) for op, _, _ in epilogue),
+                  fills=_fills(((anchor, c.m, c.n),) + epilogue),
                   stepped=(LocalKernel.of(anchor), (c.m, c.n, c.k)), contraction=c,
                   locals=tuple(_rowwise(members, flops, size, common, loops) for loops in sorted(
                       local_loops, key=lambda loops: [-1 if loop is None else loop for loop in loops])),
@@ -412,8 +421,31 @@ def _rowwise(members: list[ir.Operation], flops: float, size: int, common: dict,
     _, row, col = placed[0]
     ranges = loop_ranges(members[0])
     return Demand(flops, ranges[row] if row is not None else 1, ranges[col] if col is not None else 1,
-                  divides=True, bytes=size, placed=tuple(placed),
+                  divides=True, bytes=size, placed=tuple(placed), fills=_fills(placed),
                   kernels=tuple(LocalKernel.of(op) for op, _, _ in placed), **common)
+
+
+def _fills(placed) -> tuple:
+    """The inits wse-distribute fills on every PE for the `placed` ops, each
+    (op, row loop, column loop): an init an op reads as its accumulator, once
+    per op unless the op writes over an input; one it reads as an input,
+    once. Each as its fill's LocalKernel and the fill's loops split as its
+    reader's are (a fill's loops are its tensor's dims)."""
+    found, inputs = [], []
+    for op, row, col in placed:
+        args = op.regions[0].blocks[0].arguments
+        n_in = len(op.operands) - len(op.results)
+        for i, (value, dims) in enumerate(zip(op.operands, (map_dims(m) for m in indexing_maps(op)))):
+            owner = value.owner
+            if not (isinstance(owner, ir.OpView) and is_init(owner.operation) and any(True for _ in args[i].uses)):
+                continue
+            if i < n_in and any(value == seen for seen in inputs) or i >= n_in and overwritten_input(op) is not None:
+                continue
+            if i < n_in:
+                inputs.append(value)
+            found.append((LocalKernel.of(owner.operation), *(dims.index(loop) if loop is not None and loop in dims
+                                                             else None for loop in (row, col))))
+    return tuple(found)
 
 
 def _streams(region: ir.Operation, members: list[ir.Operation], preloaded: bool) -> tuple:

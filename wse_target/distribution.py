@@ -185,13 +185,18 @@ class SummaPlan:
 
     def panel_bytes_per_pe(self, op: ir.Operation, height: int, width: int) -> int:
         """One PE's panel buffers, one per stepped input: what double buffering adds."""
-        total = 0
+        return sum(elements * element_bytes(ir.ShapedType(value.type).element_type)
+                   for value, _, elements in self.panels(op, height, width))
+
+    def panels(self, op: ir.Operation, height: int, width: int) -> list[tuple[ir.Value, str, int]]:
+        """Each stepped input, its role and the elements of one PE's panel of
+        it: what a step multicasts (or, Cannon's, shifts) to every PE."""
+        found = []
         for value, (layout, role, k_dim) in zip(list(op.operands), self.inputs):
             if role:
-                shaped = ir.ShapedType(value.type)
-                local = layout.local_shape(list(shaped.shape), height, width)
-                total += math.prod(local) // local[k_dim] * self.panel * element_bytes(shaped.element_type)
-        return total
+                local = layout.local_shape(list(ir.ShapedType(value.type).shape), height, width)
+                found.append((value, role, math.prod(local) // local[k_dim] * self.panel))
+        return found
 
 
 def summa_plan(op: ir.Operation, height: int, width: int, panel: int = 0,

@@ -34,7 +34,7 @@ from ..compiler import parse_module, prepare_wse, run_stages
 from ..context import make_context
 from ..diagnostics import WaferError
 from ..dialects.wse import fabric_of, int_attr, regions_of, str_attr
-from ..passes.wse_demand import Demand, demand
+from ..passes.wse_demand import Demand, demand, preloads_weights
 from ..passes.wse_place import fabric_key, model_key, places, placement_key, region_key, set_rect
 from ..wse_target.simulator import estimate
 from .database import Placement, PlacementDatabase
@@ -157,7 +157,7 @@ class _Regions:
         regions = regions_of(module.operation)
         self.fabric = fabric_of(regions[0])
         self.mode = mode
-        self.demands = [demand(region, preloaded=mode == "pipelined") for region in regions]
+        self.demands = [demand(region, preloads_weights(mode, regions)) for region in regions]
         self.places = places(regions, self.demands, self.fabric, mode)
         self.keys = [region_key(region) for region in regions]
         self.names = [str_attr(region, "sym_name") for region in regions]

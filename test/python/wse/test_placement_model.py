@@ -11,7 +11,7 @@ from torch_mlir import ir
 from wafer.compiler import run_stages
 from wafer.dialects.wse import rect_of, regions_of, str_attr
 from wafer.frontend import import_model
-from wafer.passes.wse_demand import demand
+from wafer.passes.wse_demand import demand, preloads_weights
 from wafer.pipelines.wse import WsePipeline
 from wafer.wse_target.machine import WSE2
 from wafer.wse_target.simulator import estimate
@@ -25,10 +25,11 @@ def modelled_and_simulated(model: torch.nn.Module, x: torch.Tensor, mode: str) -
     stages = WsePipeline(machine="wse2", mode=mode).stages()
     run_stages(module, stages[:3])  # through wse-place
     with module.context:
-        modelled = {}
-        for region in regions_of(module.operation):
+        modelled, regions = {}, regions_of(module.operation)
+        for region in regions:
             _, _, width, height = rect_of(region)
-            modelled[str_attr(region, "sym_name")] = demand(region, preloaded=mode == "pipelined").cycles(height, width)
+            need = demand(region, preloads_weights(mode, regions))
+            modelled[str_attr(region, "sym_name")] = need.cycles(height, width)
     run_stages(module, stages[3:])
     report = estimate(module, WSE2)
     return [(modelled[op.name], op.compute_cycles + op.comm_cycles) for op in report.ops]
@@ -101,7 +102,7 @@ def test_a_layer_norm_split_over_columns_is_modelled_as_it_simulates():
     torch.manual_seed(0)
     norm = torch.nn.Sequential(torch.nn.Linear(768, 768), torch.nn.LayerNorm(768)).eval()
     for modelled, simulated in modelled_and_simulated(norm, torch.randn(128, 768), "whole-wafer"):
-        assert simulated == pytest.approx(modelled, rel=0.1)
+        assert simulated == pytest.approx(modelled, rel=0.03)
 
 
 @pytest.mark.parametrize("mode", ["whole-wafer", "pipelined"])
@@ -114,3 +115,16 @@ def test_a_region_scatters_a_tensor_it_reads_twice_once(mode):
     scattered = [op.operands[0] for op in region.regions[0].blocks[0].operations
                  if op.operation.name == "wse.scatter"]
     assert len(scattered) == 1
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_a_steps_transfers_are_its_panels_as_laid_out(dtype):
+    """A 3x3 convolution's contraction steps over k = the 64 channels; its
+    window taps and output columns ride along as extra loops, in A's panels
+    but not in the weights'. The model sized both panels by the flops'
+    extra loops (B's at 504 elements a step where it is 9): 17% over at
+    16 bits, where the simulator shifts what wse-distribute lays out."""
+    torch.manual_seed(0)
+    conv = torch.nn.Sequential(torch.nn.Conv2d(64, 64, 3, padding=1), torch.nn.ReLU()).eval().to(dtype)
+    for modelled, simulated in modelled_and_simulated(conv, torch.randn(1, 64, 56, 56, dtype=dtype), "whole-wafer"):
+        assert simulated == pytest.approx(modelled, rel=0.01)

@@ -53,7 +53,7 @@ def _placed(model: nn.Module, x: torch.Tensor, machine: str):
 
 CASES = {
     "grouped conv": (lambda: _grouped_conv(32, 8), (1, 32, 16, 16)),
-    "linear, batch 16": (lambda: nn.Linear(64, 24).eval(), (16, 64)),
+    "linear, batch 8": (lambda: nn.Linear(64, 24).eval(), (8, 64)),
     "linear, batch 64": (lambda: nn.Linear(96, 96).eval(), (64, 96)),
 }
 
