@@ -37,11 +37,14 @@ class FoldChannelAffine(WaferPass):
     be computed from constants (the rsqrt of the variance): the wse target's
     numpy interpreter evaluates them at compile time.
 
-    Applies to f32 convolutions with constant filters whose output channel
-    is the filters' dim 0 (NCHW convolutions, depthwise ones), an init that
-    is zero or a constant per-channel bias, and a chain of single-use
+    Applies to f32 and f16 convolutions with constant filters whose output
+    channel is the filters' dim 0 (NCHW convolutions, depthwise ones), an init
+    that is zero or a constant per-channel bias, and a chain of single-use
     elementwise generics each combining the running value with a constant
-    read per channel.
+    read per channel. At 16 bits the chain runs in f32 between conversions
+    (PyTorch's half batch norm); it folds up to its last value of the
+    convolution's type, the scale and shift computed in f32, the folded
+    filters rounded once to f16.
     """
 
     name = "wafer-fold-channel-affine"
@@ -55,37 +58,42 @@ class FoldChannelAffine(WaferPass):
 
 def _fold(conv: ir.OpView, constants: _Constants) -> None:
     filters, result = constants.array(conv.operands[1]), conv.results[0]
-    if filters is None or filters.dtype != np.float32 or not isinstance(result.type.element_type, ir.F32Type):
+    if filters is None or filters.dtype not in _FLOATS \
+            or not isinstance(result.type.element_type, (ir.F32Type, ir.F16Type)):
         return
     channels = result.type.shape[_CHANNEL]
     bias = _bias(conv.operands[2], channels, constants)
     if bias is None:
         return
     scale, shift = np.ones(channels, np.float32), np.zeros(channels, np.float32)
-    chain, value = [], result
-    while (step := _affine_step(value, channels, constants)) is not None:
+    chain, value, folds = [], result, ([], None, scale, shift)  # the longest prefix that ends at the conv's type
+    while (step := _affine_step(value, channels, constants) or _conversion(value)) is not None:
         op, a, b = step
         scale, shift = scale * a, shift * a + b
         chain.append(op)
         value = op.results[0]
+        if value.type == result.type and any(_body_op(op).name in _AFFINE for op in chain):
+            folds = (list(chain), value, scale, shift)
+    chain, value, scale, shift = folds
     if not chain:
         return
     element = result.type.element_type
+    dtype = np.float16 if isinstance(element, ir.F16Type) else np.float32
     with ir.InsertionPoint(conv), conv.location:
-        new_filters = _constant(filters * scale.reshape((channels,) + (1,) * (filters.ndim - 1)),
-                                conv.operands[1].type, "folded_filters")
+        new_filters = _constant(filters.astype(np.float32) * scale.reshape((channels,) + (1,) * (filters.ndim - 1)),
+                                conv.operands[1].type, "folded_filters", filters.dtype)
         channel_type = ir.RankedTensorType.get([channels], element)
         has_bias = conv.operands[2].owner.name == "linalg.broadcast"
         if has_bias:  # it takes the shift too
-            init = _broadcast(_constant((bias * scale + shift).astype(np.float32), channel_type, "folded_bias"),
-                              result.type)
+            init = _broadcast(_constant(bias * scale + shift, channel_type, "folded_bias", dtype), result.type)
         else:  # zeros: the shift is added after, where the epilogue reads it per channel
-            init, shift_values = conv.operands[2], _constant(shift, channel_type, "folded_shift")
+            init, shift_values = conv.operands[2], _constant(shift, channel_type, "folded_shift", dtype)
         folded = conv.operation.clone()
         folded.operands[1] = new_filters
         folded.operands[2] = init
         folded_value = folded.results[0] if has_bias else _add_per_channel(folded.results[0], shift_values)
-    names = ", ".join(dict.fromkeys(_body_op(op).name.removeprefix("arith.") for op in chain))
+    names = ", ".join(dict.fromkeys(_body_op(op).name.removeprefix("arith.") for op in chain
+                                    if _body_op(op).name in _AFFINE))
     record_strategy(conv, f"per-channel {names} folded into the filters")
     value.replace_all_uses_with(folded_value)
     for op in reversed(chain):
@@ -114,8 +122,9 @@ def _add_per_channel(value: ir.Value, channel_values: ir.Value) -> ir.Value:
     return add.results[0]
 
 
-def _constant(array: np.ndarray, type_: ir.RankedTensorType, name: str) -> ir.Value:
-    return arith.ConstantOp(type_, resource_attr(np.ascontiguousarray(array), name, type_)).result
+def _constant(array: np.ndarray, type_: ir.RankedTensorType, name: str, dtype) -> ir.Value:
+    """`array`, rounded to `dtype` (the element type of `type_`), as a constant."""
+    return arith.ConstantOp(type_, resource_attr(np.ascontiguousarray(array.astype(dtype)), name, type_)).result
 
 
 def _bias(init: ir.Value, channels: int, constants: _Constants) -> np.ndarray | None:
@@ -132,12 +141,14 @@ def _bias(init: ir.Value, channels: int, constants: _Constants) -> np.ndarray | 
         dims = list(owner.attributes["dimensions"])
         kept = [d for d in range(len(init.type.shape)) if d not in dims]
         value = constants.array(owner.operands[0])
-        if kept == [_CHANNEL] and value is not None and value.dtype == np.float32:
-            return value.reshape(channels)
+        if kept == [_CHANNEL] and value is not None and value.dtype in _FLOATS:
+            return value.astype(np.float32).reshape(channels)
     return None
 
 
 _AFFINE = ("arith.addf", "arith.subf", "arith.mulf", "arith.divf")
+_CONVERSIONS = ("arith.extf", "arith.truncf")
+_FLOATS = (np.float32, np.float16)
 
 
 def _body_op(op: ir.OpView) -> ir.Operation:
@@ -185,6 +196,25 @@ def _affine_step(value: ir.Value, channels: int, constants: _Constants):
     return None
 
 
+def _conversion(value: ir.Value):
+    """(op, 1, 0) when `value`'s only use is an elementwise generic that only
+    converts it between f16 and f32; else None."""
+    uses = list(value.uses)
+    if len(uses) != 1:
+        return None
+    op = uses[0].owner
+    if not isinstance(op, ir.OpView) or op.name != "linalg.generic" or len(op.operands) != 2 \
+            or len(op.results) != 1 or op.operands[0] != value:
+        return None
+    body = list(op.regions[0].blocks[0].operations)
+    identity = ir.AffineMap.get_identity(len(value.type.shape))
+    if len(body) != 2 or body[0].name not in _CONVERSIONS or body[0].operands[0] != op.regions[0].blocks[0].arguments[0] \
+            or any(affine_map != identity for affine_map in indexing_maps(op)):
+        return None
+    channels = value.type.shape[_CHANNEL]
+    return op, np.ones(channels, np.float32), np.zeros(channels, np.float32)
+
+
 def _per_channel(array: np.ndarray | None, affine_map: ir.AffineMap, channels: int) -> np.ndarray | None:
     """`array`, read through `affine_map`, as one f32 value per channel, when it
     varies along the channel loop at most (a [1, C, 1, 1] read as (0, d1, 0, 0),
@@ -220,7 +250,7 @@ class _Constants:
             return None
         if owner.name == "arith.constant":
             attr = owner.attributes["value"]
-            if isinstance(attr, ir.FloatAttr) and isinstance(attr.type, ir.F32Type):
+            if isinstance(attr, ir.FloatAttr) and isinstance(attr.type, (ir.F32Type, ir.F16Type)):
                 return np.array(attr.value, np.float32)
             if isinstance(attr, ir.DenseElementsAttr) and attr.is_splat:
                 return np.full(value.type.shape, attr.get_splat_value().value, np.float32) \

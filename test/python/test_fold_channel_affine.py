@@ -56,3 +56,22 @@ def test_batch_norm_after_a_conv_matches_pytorch(name):
         expected = model(x)
     torch.testing.assert_close(compiled(x), expected, rtol=1e-4, atol=1e-4)
     assert any(FOLDED in s for s in compiled.compile_report.strategies) == folds, compiled.compile_report.strategies
+
+
+@pytest.mark.parametrize("accumulate", ["fp16", "fp32"])
+@pytest.mark.parametrize("name", [name for name, (_, folds) in CASES.items() if folds])
+def test_a_16_bit_batch_norm_folds_into_its_convolution(name, accumulate):
+    """At fp16 PyTorch's batch norm runs in f32 between conversions, after a
+    convolution that accumulates in fp16 (or f32): the chain folds through
+    the conversions, or its four per-channel terms run on every output
+    element of a 16-bit model. Matched at fp16's stated tolerance (1% of the
+    largest magnitude, as test_wse_precision)."""
+    build, _ = CASES[name]
+    torch.manual_seed(0)
+    model = build().eval()
+    x = torch.randn(1, model[0].in_channels, 15, 15)
+    compiled = wafer.compile(model, (x,), target="wse", machine="small", precision="fp16", accumulate=accumulate)
+    with torch.no_grad():
+        expected = model.half()(x.half()).float()
+    torch.testing.assert_close(compiled(x), expected, rtol=0.01, atol=0.01 * float(expected.abs().max()))
+    assert any(FOLDED in s for s in compiled.compile_report.strategies), compiled.compile_report.strategies
