@@ -23,7 +23,7 @@ import wafer
 from wafer.compiler import prepare_wse, run_stages
 from wafer.dialects.wse import rect_of, regions_of, str_attr
 from wafer.frontend import import_model
-from wafer.passes.wse_demand import demand, preloads_weights
+from wafer.passes.wse_region_demand import demand, preloads_weights
 from wafer.precision import at_precision
 from wafer.wse_target.simulator import estimate
 

@@ -208,7 +208,8 @@ def _conversion(value: ir.Value):
         return None
     body = list(op.regions[0].blocks[0].operations)
     identity = ir.AffineMap.get_identity(len(value.type.shape))
-    if len(body) != 2 or body[0].name not in _CONVERSIONS or body[0].operands[0] != op.regions[0].blocks[0].arguments[0] \
+    converted = op.regions[0].blocks[0].arguments[0]
+    if len(body) != 2 or body[0].name not in _CONVERSIONS or body[0].operands[0] != converted \
             or any(affine_map != identity for affine_map in indexing_maps(op)):
         return None
     channels = value.type.shape[_CHANNEL]

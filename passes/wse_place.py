@@ -15,7 +15,8 @@ from ..wse_target.distribution import PANEL_ATTR, set_placed_loops
 from ..wse_target.lookup import lookup_of
 from .pass_base import PassFailure, WaferPass
 from .placement_modes import AUTO, check_mode
-from .wse_demand import Demand, demand, is_weight, preloads_weights, rectangle_sides, tensor_bytes
+from .wse_demand import Demand, rectangle_sides
+from .wse_region_demand import demand, is_weight, preloads_weights, tensor_bytes
 from .wse_distribute import WseDistribute
 from .wse_partition import LOOKUP, ROWWISE, SUMMA, inline_on_host, partitioned_kind
 from .wse_route import WseRoute

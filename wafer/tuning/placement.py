@@ -34,7 +34,8 @@ from ..compiler import parse_module, prepare_wse, run_stages
 from ..context import make_context
 from ..diagnostics import WaferError
 from ..dialects.wse import fabric_of, int_attr, regions_of, str_attr
-from ..passes.wse_demand import Demand, demand, preloads_weights
+from ..passes.wse_demand import Demand
+from ..passes.wse_region_demand import demand, preloads_weights
 from ..passes.wse_place import fabric_key, model_key, places, placement_key, region_key, set_rect
 from ..wse_target.simulator import estimate
 from .database import Placement, PlacementDatabase

@@ -11,7 +11,7 @@ from torch_mlir import ir
 from wafer.compiler import run_stages
 from wafer.dialects.wse import rect_of, regions_of, str_attr
 from wafer.frontend import import_model
-from wafer.passes.wse_demand import demand, preloads_weights
+from wafer.passes.wse_region_demand import demand, preloads_weights
 from wafer.pipelines.wse import WsePipeline
 from wafer.wse_target.machine import WSE2
 from wafer.wse_target.simulator import estimate

@@ -14,7 +14,7 @@ from wafer.compiler import prepare_wse, run_stages
 from wafer.dialects.wse import regions_of
 from wafer.frontend import import_model
 from wafer.passes.linalg_queries import iterator_types
-from wafer.passes.wse_demand import demand
+from wafer.passes.wse_region_demand import demand
 from wafer.wse_target.distribution import placed_loops, set_placed_loops
 from wafer.wse_target.simulator import estimate
 from wse_checks import ops_in, regions

@@ -1,0 +1,136 @@
+"""A region's `Demand`, read off its IR: its ops, their loops and kernels, the
+tensors it streams in, and the inits it fills."""
+
+from __future__ import annotations
+
+from torch_mlir import ir
+
+from ..dialects.wse import buffer_bytes, fabric_of, int_attr, stream_sources
+from ..wse_target.distribution import as_contraction, overwritten_input, summa_epilogue_loops
+from ..wse_target.kernel import LocalKernel
+from ..wse_target.lookup import lookup_of
+from ..wse_target.machine import kernel_costs_of
+from .linalg_queries import indexing_maps, loop_ranges, map_dims
+from .wse_demand import Demand
+from .wse_distribute import rowwise_loops, vector_whole_loops
+from .wse_partition import LOOKUP, SUMMA, is_init, partitioned_kind
+
+
+def tensor_bytes(values) -> int:
+    unique = []
+    for value in values:
+        if isinstance(value.type, ir.RankedTensorType) and not any(value == u for u in unique):
+            unique.append(value)
+    return sum(buffer_bytes(v.type) for v in unique)
+
+
+def is_weight(value: ir.Value) -> bool:
+    """A constant, or data movement of one (a 1x1 convolution's weight collapsed
+    to a matrix): no region computes it and no input feeds it, so the
+    simulator loads it as a weight (`stream_sources`)."""
+    return stream_sources(value) == ([], False)
+
+
+def preloads_weights(mode: str, regions: list[ir.Operation]) -> bool:
+    """Whether the regions' weights are loaded before the model runs, as the
+    simulator runs them: a pipeline of several regions side by side; a lone
+    region, or regions a layer at a time, load theirs every inference."""
+    return mode == "pipelined" and len(regions) > 1
+
+
+def demand(region: ir.Operation, preloaded: bool) -> Demand:
+    """`preloaded`: weights are loaded once, before the model runs (pipelined)."""
+    fabric = fabric_of(region)
+    machine = kernel_costs_of(fabric.name)
+    members = [op.operation for op in region.regions[0].blocks[0].operations
+               if op.operation.name == "linalg.generic" and not is_init(op.operation)]
+    flops = float(int_attr(region, "flops"))
+    values = [v for op in members for v in list(op.operands)
+              + ([] if overwritten_input(op) is not None else list(op.results))]
+    size = tensor_bytes(values)
+    anchor = members[0]
+    ranges = loop_ranges(anchor)
+    body = region.regions[0].blocks[0]
+    leaves = any(use.owner.name == "func.return" for use in region.results[0].uses)
+    common = dict(streams=_streams(region, members, preloaded), machine=machine, sram_bytes=fabric.sram_bytes,
+                  leaving=body.operations[len(body.operations) - 1].operands[0] if leaves else None)
+    kind = partitioned_kind(region)
+    if kind == LOOKUP:
+        table = lookup_of(anchor).table
+        size += tensor_bytes([table])
+        shape = ir.RankedTensorType(table.type).shape
+        return Demand(flops, shape[0], shape[1], divides=False, bytes=size, lookup=anchor, **common)
+    if kind != SUMMA:
+        return _rowwise(members, flops, size, common)
+    # Every row helps even past m: the stepped operands' k dim is split over the rows.
+    c = as_contraction(anchor)
+    m = ranges[c.m] if c.m is not None else 1
+    n = ranges[c.n] if c.n is not None else 1
+    k = ranges[c.k]
+    epilogue = tuple((op, *summa_epilogue_loops(anchor, op)) for op in members[1:])
+    local_loops = {rowwise_loops(members)[0][1:], vector_whole_loops(anchor)} - {None}
+    return Demand(flops, max(k, m), n, divides=False, bytes=size, mnk=(m, n, k), anchor=anchor,
+                  placed=epilogue, kernels=tuple(LocalKernel.of(op) for op, _, _ in epilogue),
+                  fills=_fills(((anchor, c.m, c.n),) + epilogue),
+                  stepped=(LocalKernel.of(anchor), (c.m, c.n, c.k)), contraction=c,
+                  locals=tuple(_rowwise(members, flops, size, common, loops) for loops in sorted(
+                      local_loops, key=lambda loops: [-1 if loop is None else loop for loop in loops])),
+                  **common)
+
+
+def _rowwise(members: list[ir.Operation], flops: float, size: int, common: dict,
+             loops: tuple[int | None, int | None] | None = None) -> Demand:
+    """The demand of `members` run as a rowwise region: each op on its loops
+    split over the PE rows and columns (`rowwise_loops`, of the first op's
+    `loops` where given)."""
+    placed = rowwise_loops(members, loops)
+    _, row, col = placed[0]
+    ranges = loop_ranges(members[0])
+    return Demand(flops, ranges[row] if row is not None else 1, ranges[col] if col is not None else 1,
+                  divides=True, bytes=size, placed=tuple(placed), fills=_fills(placed),
+                  kernels=tuple(LocalKernel.of(op) for op, _, _ in placed), **common)
+
+
+def _fills(placed) -> tuple:
+    """The inits wse-distribute fills on every PE for the `placed` ops, each
+    (op, row loop, column loop): an init an op reads as its accumulator, once
+    per op unless the op writes over an input; one it reads as an input,
+    once. Each as its fill's LocalKernel and the fill's loops split as its
+    reader's are (a fill's loops are its tensor's dims)."""
+    found, inputs = [], []
+    for op, row, col in placed:
+        args = op.regions[0].blocks[0].arguments
+        n_in = len(op.operands) - len(op.results)
+        for i, (value, dims) in enumerate(zip(op.operands, (map_dims(m) for m in indexing_maps(op)))):
+            owner = value.owner
+            if not (isinstance(owner, ir.OpView) and is_init(owner.operation) and any(True for _ in args[i].uses)):
+                continue
+            read_before = i < n_in and any(value == seen for seen in inputs)
+            if read_before or (i >= n_in and overwritten_input(op) is not None):
+                continue
+            if i < n_in:
+                inputs.append(value)
+            found.append((LocalKernel.of(owner.operation), *(dims.index(loop) if loop is not None and loop in dims
+                                                             else None for loop in (row, col))))
+    return tuple(found)
+
+
+def _streams(region: ir.Operation, members: list[ir.Operation], preloaded: bool) -> tuple:
+    """(tensor, whether it crosses the host's I/O) of each tensor the region's
+    ops read from outside it, once: what its scatters bring in every
+    inference. Weights loaded before the model runs (`preloaded`) are not;
+    an init computed in place (a fill) is not."""
+    found = []
+    for op in members:
+        args = op.regions[0].blocks[0].arguments
+        read = [v for i, v in enumerate(op.operands) if i < len(op.operands) - len(op.results)
+                or any(True for _ in args[i].uses)]
+        lookup = lookup_of(op)
+        for value in read if lookup is None else [lookup.table, lookup.rows]:
+            owner = value.owner
+            made_here = isinstance(owner, ir.OpView) and (owner.operation.parent == region or is_init(owner.operation))
+            if made_here or (preloaded and is_weight(value)) or any(value == v for v, _ in found):
+                continue
+            rects, edge = stream_sources(value)
+            found.append((value, edge or not rects))
+    return tuple(found)
