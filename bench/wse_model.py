@@ -20,12 +20,9 @@ import argparse
 import numpy as np
 
 import wafer
-from wafer.compiler import prepare_wse, run_stages
-from wafer.dialects.wse import rect_of, regions_of, str_attr
 from wafer.frontend import import_model
-from wafer.passes.wse_region_demand import demand, preloads_weights
 from wafer.precision import at_precision
-from wafer.wse_target.simulator import estimate
+from wafer.tuning.placement import modelled_and_simulated
 
 from wse import first_error_line, print_header
 
@@ -33,23 +30,9 @@ from wse import first_error_line, print_header
 def region_errors(model, inputs, mode: str, precision: str) -> dict[str, float]:
     """Per region, (modelled - simulated) / simulated cycles, as wse-place placed it."""
     model, inputs, _ = at_precision(model, inputs, precision)
-    module = import_model(model, inputs)
-    with module.context:
-        pipeline, target, _ = prepare_wse(module, "wse2", mode=mode,
-                                          accumulate="fp16" if precision != "fp32" else "fp32")
-        stages = pipeline.stages()
-        placed = next(i for i, (name, _) in enumerate(stages) if name == "place") + 1
-        run_stages(module, stages[:placed])
-        regions = regions_of(module.operation)
-        modelled = {}
-        for region in regions:
-            _, _, width, height = rect_of(region)
-            modelled[str_attr(region, "sym_name")] = demand(region, preloads_weights(mode, regions)).cycles(
-                height, width)
-        run_stages(module, stages[placed:])
-        report = estimate(module, target, "forward")
-    return {op.name: (modelled[op.name] - op.compute_cycles - op.comm_cycles) / (op.compute_cycles + op.comm_cycles)
-            for op in report.ops if op.name in modelled and op.compute_cycles + op.comm_cycles > 0}
+    cycles = modelled_and_simulated(import_model(model, inputs), "wse2", mode=mode,
+                                    accumulate="fp16" if precision != "fp32" else "fp32")
+    return {name: (modelled - simulated) / simulated for name, (modelled, simulated) in cycles.items() if simulated > 0}
 
 
 def main() -> None:

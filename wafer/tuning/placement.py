@@ -33,7 +33,7 @@ from functools import partial
 from ..compiler import parse_module, prepare_wse, run_stages
 from ..context import make_context
 from ..diagnostics import WaferError
-from ..dialects.wse import fabric_of, int_attr, regions_of, str_attr
+from ..dialects.wse import fabric_of, int_attr, rect_of, regions_of, str_attr
 from ..passes.wse_demand import Demand
 from ..passes.wse_region_demand import demand, preloads_weights
 from ..passes.wse_place import fabric_key, model_key, places, placement_key, region_key, set_rect
@@ -139,6 +139,25 @@ def measure_placement(job: PlacementJob) -> dict[str, float | str]:
 def _measure_here(regions: _Regions, stages: list, job: PlacementJob) -> dict[str, float | str]:
     """`measure_placement` on regions already placed in this process."""
     return regions.measure(dict(job.chosen), stages)
+
+
+def modelled_and_simulated(module, machine: str, **options) -> dict[str, tuple[float, float]]:
+    """Each region's cycles as wse-place's model gives them on the rectangle it
+    chose, and as the simulator then runs it (compute and communication), by
+    region name: how far placement can trust its model. Compiles `module`
+    through the wse pipeline with `options` (an explicit `mode`)."""
+    before, after, target = _stages(module, machine, options)
+    run_stages(module, before)
+    with module.context:
+        regions = regions_of(module.operation)
+        preloaded = preloads_weights(options["mode"], regions)
+        modelled = {}
+        for region in regions:
+            _, _, width, height = rect_of(region)
+            modelled[str_attr(region, "sym_name")] = demand(region, preloaded).cycles(height, width)
+    run_stages(module, after)
+    return {op.name: (modelled[op.name], op.compute_cycles + op.comm_cycles)
+            for op in estimate(module, target).ops if op.name in modelled}
 
 
 def _stages(module, machine: str, options: dict) -> tuple[list, list, object]:

@@ -7,13 +7,12 @@ import pytest
 import torch
 from torch_mlir import ir
 
-
 from wafer.compiler import run_stages
 from wafer.dialects.wse import rect_of, regions_of, str_attr
 from wafer.frontend import import_model
-from wafer.passes.wse_region_demand import demand, preloads_weights
 from wafer.pipelines.wse import WsePipeline
 from wafer.wse_target.machine import WSE2
+from wafer.tuning import placement
 from wafer.wse_target.simulator import estimate
 
 from wse_checks import compile_and_check, regions
@@ -21,18 +20,7 @@ from wse_checks import compile_and_check, regions
 
 def modelled_and_simulated(model: torch.nn.Module, x: torch.Tensor, mode: str) -> list[tuple[float, float]]:
     """(wse-place's cycles, the simulator's) of each region, where wse-place put it."""
-    module = import_model(model, (x,))
-    stages = WsePipeline(machine="wse2", mode=mode).stages()
-    run_stages(module, stages[:3])  # through wse-place
-    with module.context:
-        modelled, regions = {}, regions_of(module.operation)
-        for region in regions:
-            _, _, width, height = rect_of(region)
-            need = demand(region, preloads_weights(mode, regions))
-            modelled[str_attr(region, "sym_name")] = need.cycles(height, width)
-    run_stages(module, stages[3:])
-    report = estimate(module, WSE2)
-    return [(modelled[op.name], op.compute_cycles + op.comm_cycles) for op in report.ops]
+    return list(placement.modelled_and_simulated(import_model(model, (x,)), "wse2", mode=mode).values())
 
 
 @pytest.mark.parametrize("mode", ["whole-wafer", "pipelined"])
