@@ -155,16 +155,24 @@ def _body_op(op: ir.OpView) -> ir.Operation:
     return list(op.regions[0].blocks[0].operations)[0]
 
 
-def _affine_step(value: ir.Value, channels: int, constants: _Constants):
-    """(op, a, b) when `value`'s only use is an elementwise generic computing
-    a * value + b per channel with a, b constant; else None."""
+def _sole_user(value: ir.Value, operands: int) -> ir.OpView | None:
+    """The linalg.generic of `operands` operands and one result that is
+    `value`'s only use, if it is one."""
     uses = list(value.uses)
     if len(uses) != 1:
         return None
     op = uses[0].owner
-    if not isinstance(op, ir.OpView) or op.name != "linalg.generic" or len(op.operands) != 3 \
-            or len(op.results) != 1 or op.results[0].type != value.type \
-            or any(kind != PARALLEL for kind in iterator_types(op)):
+    if not isinstance(op, ir.OpView) or op.name != "linalg.generic" or len(op.operands) != operands \
+            or len(op.results) != 1:
+        return None
+    return op
+
+
+def _affine_step(value: ir.Value, channels: int, constants: _Constants):
+    """(op, a, b) when `value`'s only use is an elementwise generic computing
+    a * value + b per channel with a, b constant; else None."""
+    op = _sole_user(value, operands=3)
+    if op is None or op.results[0].type != value.type or any(kind != PARALLEL for kind in iterator_types(op)):
         return None
     block = op.regions[0].blocks[0]
     body = list(block.operations)
@@ -199,12 +207,8 @@ def _affine_step(value: ir.Value, channels: int, constants: _Constants):
 def _conversion(value: ir.Value):
     """(op, 1, 0) when `value`'s only use is an elementwise generic that only
     converts it between f16 and f32; else None."""
-    uses = list(value.uses)
-    if len(uses) != 1:
-        return None
-    op = uses[0].owner
-    if not isinstance(op, ir.OpView) or op.name != "linalg.generic" or len(op.operands) != 2 \
-            or len(op.results) != 1 or op.operands[0] != value:
+    op = _sole_user(value, operands=2)
+    if op is None or op.operands[0] != value:
         return None
     body = list(op.regions[0].blocks[0].operations)
     identity = ir.AffineMap.get_identity(len(value.type.shape))
