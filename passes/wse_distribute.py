@@ -9,8 +9,9 @@ from torch_mlir import ir
 
 from ..dialects.wse import FOLDED_RING, UNROUTED, element_bytes, fabric_of, i64_attr, int_attr, next_word, regions_of, str_attr
 from ..wse_target.distribution import (
-    PANEL_ATTR, SKEW_COLS, placed_loops, SKEW_ROWS, SRAM_SHARE, Layout, as_contraction, cannon_fits, combiner, combines_across, epilogue_loops, layout_for, overwritten_input,
-    summa_epilogue_loops, summa_plan)
+    PANEL_ATTR, SKEW_COLS, SKEW_ROWS, SRAM_SHARE, Layout, as_contraction, cannon_fits, combiner, combines_across, epilogue_loops, layout_for, overwritten_input,
+    placed_loops, summa_epilogue_loops, summa_plan)
+from ..wse_target.kernel import vector_loop
 from ..wse_target.lookup import ROWS_LAYOUT, TABLE_LAYOUT, lookup_of, result_layout
 from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, iterator_types, loop_ranges, map_dims, reduction_dims
 from .pass_base import PassFailure, WaferPass
@@ -299,7 +300,7 @@ def vector_whole_loops(op: ir.Operation) -> tuple[int, int] | None:
     weights and whole rows of its outputs). None where fewer than two such
     loops are longer than 1 (a matmul)."""
     ranges = loop_ranges(op)
-    vector = map_dims(indexing_maps(op)[-1])[-1]
+    vector = vector_loop(map_dims(indexing_maps(op)[-1]), len(ranges))
     others = sorted((d for d, kind in enumerate(iterator_types(op)) if kind == PARALLEL and d != vector
                      and ranges[d] > 1), key=lambda d: -ranges[d])
     return (others[0], others[1]) if len(others) >= 2 else None
