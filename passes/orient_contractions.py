@@ -15,9 +15,8 @@ block each orientation would get) and swaps only when that saves more than
 transposing C in and out costs, `transpose-cost` multiply-adds per element of
 C: a saving of 11-12% paid from K = 320 up and lost up to K = 256
 (bench/orientation.py measures both orientations of the zoo's layers).
-It never swaps where the swapped C's rows would lie a multiple of the L1d's
-set span apart (1024 filters: 4 KB), which the transpose out reads through
-one set.
+It never swaps where the transpose out would read C through one L1d set
+(see `transpose_out_misses_l1`).
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ from .matmul_contraction import Contraction, match_contraction
 from .matmul_plan import choose_kernel
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
+from .vectorize_transposes import rows_per_block
 
 _ROLE_SWAP = {"m": "n", "n": "m", "k": "k", "b": "b"}
 
@@ -60,15 +60,18 @@ def padded_work(contraction: Contraction, cpu: CpuTarget) -> int:
     return others * math.ceil(m / kernel.mr) * kernel.mr * math.ceil(n / kernel.nr) * kernel.nr * k
 
 
-def rows_share_a_set(contraction: Contraction, cpu: CpuTarget) -> bool:
-    """Whether the packed C's rows (N rounded up to the register block) lie a
-    multiple of the L1d's set span apart. Transposing such a C out walks its
-    rows, each a line of the same set: with more rows than ways, every read
-    misses L1. A 512->1024 1x1 convolution at 13x13, swapped, ran 1.3x slower
-    than not; 960, 992 and 1056 filters ran faster swapped (bench/orientation.py)."""
+def transpose_out_misses_l1(contraction: Contraction, cpu: CpuTarget) -> bool:
+    """Whether transposing the swapped C out reads it through one L1d set: its
+    rows (N rounded up to the register block) lie a multiple of the set span
+    apart, and each block of wafer-vectorize-transposes reads more of them
+    than the L1d has ways, so every row's line evicts another before the
+    block is done. SqueezeNet's 512->1000 1x1 convolution at 13x13 (rows
+    4 KB apart, blocks of 13) ran slower swapped; ResNeXt-50's 1024- and
+    2048-filter ones at 7x7 (blocks of 7 rows) run faster."""
     nr = _kernel(contraction, cpu).nr
-    _, n, _ = contraction.mnk
-    return math.ceil(n / nr) * nr * F32_BYTES % cpu.l1d_set_span == 0
+    m, n, _ = contraction.mnk
+    return (math.ceil(n / nr) * nr * F32_BYTES % cpu.l1d_set_span == 0
+            and rows_per_block(m, cpu.lanes) > cpu.l1d_ways)
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ class OrientContractions(TargetedPass):
             else:
                 before, after = (padded_work(c, self.cpu) for c in (contraction, other))
                 swap = (before - after > self.transpose_cost * math.prod(op.operands[2].type.shape)
-                        and not rows_share_a_set(other, self.cpu))
+                        and not transpose_out_misses_l1(other, self.cpu))
             if swap:
                 _rebuild(other)
 

@@ -21,6 +21,12 @@ from .transform_script import match_tagged, shuffle_transposes, tag, transform_s
 _MIN_SIDE = 4
 
 
+def rows_per_block(row: int, lanes: int) -> int:
+    """How many of a transpose's input rows one block reads, for a result whose
+    rows are `row` long: a divisor of it up to two vectors."""
+    return largest_divisor(row, 2 * lanes)
+
+
 def block_tile(transpose: ir.OpView, lanes: int) -> list[int] | None:
     """Tile sizes over the result's dims of one block: the dim that was the
     input's innermost cut to a divisor of its extent up to `lanes` (a read of
@@ -37,7 +43,7 @@ def block_tile(transpose: ir.OpView, lanes: int) -> list[int] | None:
         return None
     sizes = [1] * result.rank
     sizes[source_inner] = largest_divisor(result.shape[source_inner], lanes)
-    sizes[-1] = largest_divisor(result.shape[-1], 2 * lanes)
+    sizes[-1] = rows_per_block(result.shape[-1], lanes)
     return sizes if min(sizes[source_inner], sizes[-1]) >= _MIN_SIDE else None
 
 

@@ -59,16 +59,42 @@ func.func @wide_matmul(%a: tensor<49x512xf32>, %b: tensor<512x64xf32>, %c: tenso
   return %r : tensor<49x64xf32>
 }
 
-// 1024 filters over a 7x7 image would save as much by the swap as @late_conv,
-// but the swapped C's rows are 1024 floats, 4 KB apart: a multiple of the
-// L1d's set span (32 KB over 8 ways), so transposing C out reads every row
-// through one set. It stays; 960 filters (rows 3840 bytes apart) are swapped.
+// 1024 filters over a 13x13 image: the swap would save 14 multiply-adds per
+// element of C, but the swapped C's rows are 1024 floats, 4 KB apart: a
+// multiple of the L1d's set span (32 KB over 8 ways), and each block of the
+// transpose out reads 13 of them, more than the 8 ways. It stays; 960 filters
+// (rows 3840 bytes apart) are swapped, and so are 1024 filters over a 7x7
+// image, whose transpose reads 7 rows a block.
 // CHECK-LABEL: func.func @rows_in_one_set
 // CHECK-NOT: wafer.strategy
 // CHECK-NOT: linalg.transpose
 // CHECK-LABEL: func.func @rows_across_sets
-// CHECK-SAME: wafer.strategy = ["oriented 49x960x512: A and B swapped, 49 rows of 960 columns"]
-func.func @rows_in_one_set(%w: tensor<1024x512xf32>, %cols: tensor<1x512x49xf32>, %c: tensor<1x1024x49xf32>) -> tensor<1x1024x49xf32> {
+// CHECK-SAME: wafer.strategy = ["oriented 169x960x512: A and B swapped, 169 rows of 960 columns"]
+// CHECK-LABEL: func.func @rows_in_one_set_within_the_ways
+// CHECK-SAME: wafer.strategy = ["oriented 49x1024x512: A and B swapped, 49 rows of 1024 columns"]
+func.func @rows_in_one_set(%w: tensor<1024x512xf32>, %cols: tensor<1x512x169xf32>, %c: tensor<1x1024x169xf32>) -> tensor<1x1024x169xf32> {
+  %r = linalg.generic {indexing_maps = [#filters, #cols, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%w, %cols : tensor<1024x512xf32>, tensor<1x512x169xf32>) outs(%c : tensor<1x1024x169xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<1x1024x169xf32>
+  return %r : tensor<1x1024x169xf32>
+}
+
+func.func @rows_across_sets(%w: tensor<960x512xf32>, %cols: tensor<1x512x169xf32>, %c: tensor<1x960x169xf32>) -> tensor<1x960x169xf32> {
+  %r = linalg.generic {indexing_maps = [#filters, #cols, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%w, %cols : tensor<960x512xf32>, tensor<1x512x169xf32>) outs(%c : tensor<1x960x169xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<1x960x169xf32>
+  return %r : tensor<1x960x169xf32>
+}
+
+func.func @rows_in_one_set_within_the_ways(%w: tensor<1024x512xf32>, %cols: tensor<1x512x49xf32>, %c: tensor<1x1024x49xf32>) -> tensor<1x1024x49xf32> {
   %r = linalg.generic {indexing_maps = [#filters, #cols, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
       ins(%w, %cols : tensor<1024x512xf32>, tensor<1x512x49xf32>) outs(%c : tensor<1x1024x49xf32>) {
   ^bb0(%a: f32, %b: f32, %acc: f32):
@@ -77,15 +103,4 @@ func.func @rows_in_one_set(%w: tensor<1024x512xf32>, %cols: tensor<1x512x49xf32>
     linalg.yield %s : f32
   } -> tensor<1x1024x49xf32>
   return %r : tensor<1x1024x49xf32>
-}
-
-func.func @rows_across_sets(%w: tensor<960x512xf32>, %cols: tensor<1x512x49xf32>, %c: tensor<1x960x49xf32>) -> tensor<1x960x49xf32> {
-  %r = linalg.generic {indexing_maps = [#filters, #cols, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-      ins(%w, %cols : tensor<960x512xf32>, tensor<1x512x49xf32>) outs(%c : tensor<1x960x49xf32>) {
-  ^bb0(%a: f32, %b: f32, %acc: f32):
-    %p = arith.mulf %a, %b : f32
-    %s = arith.addf %acc, %p : f32
-    linalg.yield %s : f32
-  } -> tensor<1x960x49xf32>
-  return %r : tensor<1x960x49xf32>
 }
