@@ -68,7 +68,8 @@ class Winograd(ConvAlgorithmPass):
         shape the tiles and panels.
       min-channels: convolutions with fewer input or output channels are left
         to wafer-direct-conv and wafer-im2col (the transforms would dominate).
-      block-bytes: the most bytes of transformed input per block. The
+      block-bytes: the most bytes of transformed input per block, where a
+        block of whole panels fits in them. The
         products are as big, and both should stay in L2: 256 KB (2 of
         ResNet's 28 tile rows) left a batch-1 ResNet block 10% faster at 2
         threads than 512 KB (14 blocks share out evenly, 7 do not), peaking
@@ -125,13 +126,17 @@ class Winograd(ConvAlgorithmPass):
 
     def _rows_per_block(self, conv: ir.OpView) -> int | None:
         """The most tile rows per block within `block_bytes` that divide the tile rows
-        and fill whole panels; None if there is no such number."""
+        and fill whole panels, else the fewest that do past it; None if no number does.
+
+        A 75x75 map has 38 tile rows of 48 slots: one row fills one and a half
+        panels of 32, and two rows of 64 channels are 384 KB. Left to im2col
+        it ran 2.2x as long as in blocks of two rows (b1 and b8, 1 thread)."""
         _, c, _, _ = conv.operands[0].type.shape
         _, _, oh, ow = conv.results[0].type.shape
         slots, tile_rows = _tile_slots(ow, self.cpu.lanes), _tiles(oh)
-        fitting = [r for r in range(1, tile_rows + 1)
-                   if tile_rows % r == 0 and r * slots % self._panel == 0 and 16 * c * r * slots * 4 <= self.block_bytes]
-        return max(fitting, default=None)
+        whole = [r for r in range(1, tile_rows + 1) if tile_rows % r == 0 and r * slots % self._panel == 0]
+        fitting = [r for r in whole if 16 * c * r * slots * 4 <= self.block_bytes]
+        return max(fitting, default=min(whole, default=None))
 
 
 def _tiles(extent: int) -> int:

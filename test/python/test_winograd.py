@@ -23,6 +23,7 @@ def compiled_conv(in_channels, out_channels, shape, bias=True, stride=1, kernel=
     ((16, 24), (27, 27), 1, True, 14),  # odd: a half tile row below (zeros read, a padding row written)
     ((16, 16), (15, 22), 2, True, 8),   # odd rows only
     ((32, 16), (12, 41), 1, True, 3),   # odd columns only: the last tile's second column masked
+    ((64, 64), (75, 75), 1, True, 2),   # 48 slots a row: the fewest whole-panel rows, past block-bytes
 ])
 def test_matches_pytorch(channels, shape, batch, bias, rows, threads):
     strategies = compiled_conv(*channels, shape, bias=bias, batch=batch, threads=threads)
