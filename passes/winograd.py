@@ -59,7 +59,10 @@ class Winograd(ConvAlgorithmPass):
     second column reads zeros and is not written; an odd height ends in a
     half tile row, whose fourth input row reads as zeros and whose second
     output row goes to a row of padding below the result (SqueezeNet's
-    27x27 and 55x55 maps). F must be a multiple of the register block's rows. The
+    27x27 and 55x55 maps). Where no number of tile rows both divides them
+    and fills whole panels (37 tile rows of 48 slots), the last block is
+    padded with tile rows below the image, read as zeros and written to
+    padding rows. F must be a multiple of the register block's rows. The
     sums are reassociated: on a 64-channel 56x56 convolution the largest
     difference from PyTorch was 1.0e-6 (im2col's: 2.4e-6).
 
@@ -101,47 +104,54 @@ class Winograd(ConvAlgorithmPass):
         f, _, kh, kw = conv.operands[1].type.shape
         _, _, oh, ow = conv.results[0].type.shape
         unit = int_list(conv.attributes["strides"]) == [1, 1] and int_list(conv.attributes["dilations"]) == [1, 1]
-        return (unit and (kh, kw) == (3, 3) and (h, w) == (oh + 2, ow + 2)
-                and f % self.cpu.register_tile[0] == 0 and self._rows_per_block(conv) is not None)
+        return unit and (kh, kw) == (3, 3) and (h, w) == (oh + 2, ow + 2) and f % self.cpu.register_tile[0] == 0
 
     def pays(self, conv: ir.OpView) -> bool:
         """The rule where no option or record decides: enough channels and multiplies saved."""
         _, c, _, _ = conv.operands[0].type.shape
         f, _, _, _ = conv.operands[1].type.shape
         _, _, oh, ow = conv.results[0].type.shape
-        return min(c, f) >= self.min_channels and self._saves_multiplies(oh, ow)
+        return min(c, f) >= self.min_channels and self._saves_multiplies(oh, ow, self._rows_per_block(conv))
 
-    def _saves_multiplies(self, oh: int, ow: int) -> bool:
+    def _saves_multiplies(self, oh: int, ow: int, rows: int) -> bool:
         """Whether the products of the padded tile rows (16 per tile slot) are at
         most 3/4 of a direct 3x3 convolution's (9 per output pixel). Padding to
         whole vectors of tiles eats the 2.25x: measured against im2col at one
         thread, 0.51-0.55 of the multiplies ran in 0.51-0.57 of the time, 0.71
-        in 0.77-1.03, and a 7x7 image's 2.3 (4 tiles a row padded to 16) in 1.76."""
-        return 16 * _tiles(oh) * _tile_slots(ow, self.cpu.lanes) * 4 <= 9 * oh * ow * 3
+        in 0.77-1.03, and a 7x7 image's 2.3 (4 tiles a row padded to 16) in 1.76.
+        The tile rows count the last block's padding rows."""
+        return 16 * _padded_tiles(oh, rows) * _tile_slots(ow, self.cpu.lanes) * 4 <= 9 * oh * ow * 3
 
     @property
     def _panel(self) -> int:
         """wafer-pack-matmul's register block width: a block's tiles fill whole panels."""
         return self.cpu.register_tile[1]
 
-    def _rows_per_block(self, conv: ir.OpView) -> int | None:
-        """The most tile rows per block within `block_bytes` that divide the tile rows
-        and fill whole panels, else the fewest that do past it; None if no number does.
+    def _rows_per_block(self, conv: ir.OpView) -> int:
+        """The tile rows per block: the most within `block_bytes` that divide the
+        tile rows and fill whole panels, else the fewest that fill whole panels,
+        the last block then padded with tile rows below the image.
 
         A 75x75 map has 38 tile rows of 48 slots: one row fills one and a half
-        panels of 32, and two rows of 64 channels are 384 KB. Left to im2col
-        it ran 2.2x as long as in blocks of two rows (b1 and b8, 1 thread)."""
+        panels of 32, and two rows of 64 channels are 384 KB. A 74x74 map's 37
+        tile rows divide by no even number: blocks of two end in a padding
+        row. Left to im2col, both ran about twice as long."""
         _, c, _, _ = conv.operands[0].type.shape
         _, _, oh, ow = conv.results[0].type.shape
         slots, tile_rows = _tile_slots(ow, self.cpu.lanes), _tiles(oh)
         whole = [r for r in range(1, tile_rows + 1) if tile_rows % r == 0 and r * slots % self._panel == 0]
         fitting = [r for r in whole if 16 * c * r * slots * 4 <= self.block_bytes]
-        return max(fitting, default=min(whole, default=None))
+        return max(fitting, default=self._panel // math.gcd(slots, self._panel))
 
 
 def _tiles(extent: int) -> int:
     """2x2 output tiles along an output dim; an odd one ends in a half tile."""
     return math.ceil(extent / 2)
+
+
+def _padded_tiles(oh: int, rows: int) -> int:
+    """Tile rows in whole blocks of `rows`: the last block's padding rows counted."""
+    return math.ceil(_tiles(oh) / rows) * rows
 
 
 def _tile_slots(ow: int, lanes: int) -> int:
@@ -168,12 +178,14 @@ def _rewrite(conv: ir.OpView, weights: np.ndarray, rows: int, lanes: int, panel:
     with ir.InsertionPoint(conv), conv.location:
         u_type = ir.RankedTensorType.get([16, f, c], f32)
         filters = arith.ConstantOp(u_type, ir.DenseElementsAttr.get(transformed_filters(weights), type=f32))
-        # An odd OH ends in a half tile row: its second output row goes to a row of padding.
-        blocks = scf.ForallOp([0, 0], [n, _tiles(oh) // rows], [1, 1], [_pad_rows(init, oh % 2)])
+        # An odd OH ends in a half tile row, whose second output row goes to a row of
+        # padding; tile rows that fill the last block write rows of padding too.
+        tile_rows = _padded_tiles(oh, rows)
+        blocks = scf.ForallOp([0, 0], [n, tile_rows // rows], [1, 1], [_pad_rows(init, 2 * tile_rows - oh)])
         with ir.InsertionPoint(blocks.body):
             image, block = blocks.induction_variables
             out = blocks.inner_iter_args[0]
-            patches = _transform_input(x, image, block, rows, tiles, lanes, panel)
+            patches = _transform_input(x, image, block, rows, tiles, lanes, panel, 2 * tile_rows + 2)
             products = _multiply(filters.result, patches)
             offsets = [image, index_constant(0), scaled(block, 2 * rows), index_constant(0)]
             sizes = [1, f, 2 * rows, ow]
@@ -182,7 +194,7 @@ def _rewrite(conv: ir.OpView, weights: np.ndarray, rows: int, lanes: int, panel:
             with ir.InsertionPoint(blocks.terminator().block):
                 parallel_insert(result, out, offsets, sizes)
         result = blocks.results[0]
-        if oh % 2:
+        if 2 * tile_rows != oh:
             result = extract_slice(result, [index_constant(0)] * 4, list(init.type.shape))
     conv.results[0].replace_all_uses_with(result)
     conv.erase()
@@ -196,8 +208,9 @@ def _pad_rows(value: ir.Value, rows: int) -> ir.Value:
 
 
 def _transform_input(x: ir.Value, image: ir.Value, block: ir.Value, rows: int, tiles: int,
-                     lanes: int, panel: int) -> ir.Value:
+                     lanes: int, panel: int, rows_read: int) -> ir.Value:
     """V[4 xi + nu, tile / panel, c, tile % panel] = (B^T d B)[xi, nu] for each 4x4 patch d of the block's tiles.
+    The blocks read `rows_read` input rows; those past the image read as zeros.
 
     V is written straight in the kernel's B panel layout (`panel` tiles wide,
     K = c rows), so wafer-pack-matmul has nothing to copy.
@@ -211,11 +224,12 @@ def _transform_input(x: ir.Value, image: ir.Value, block: ir.Value, rows: int, t
         top = scaled(arith.addi(scaled(block, rows), row), 2)  # the first input row of the tiles
         for first in range(0, slots, lanes):
             # d[i][j]: row top+i, column 2*tile + j of a vector of tiles, from two double-width loads per row.
-            # Below an odd OH's half tile row, row top+3 is past the image: read its last row, as zeros.
+            # Below an odd OH's half tile row, row top+3 is past the image, and so are padding
+            # tile rows' rows: read the image's last row, as zeros.
             d = []
             for i in range(4):
                 row_i = scaled(top, 1, i)
-                may_pass_the_end = i == 3 and h % 2
+                may_pass_the_end = rows_read - 4 + i >= h
                 at = [image, channel, _row_within(row_i, h) if may_pass_the_end else row_i]
                 columns = []
                 for start in (2 * first, 2 * first + 2):

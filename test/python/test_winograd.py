@@ -24,6 +24,7 @@ def compiled_conv(in_channels, out_channels, shape, bias=True, stride=1, kernel=
     ((16, 16), (15, 22), 2, True, 8),   # odd rows only
     ((32, 16), (12, 41), 1, True, 3),   # odd columns only: the last tile's second column masked
     ((64, 64), (75, 75), 1, True, 2),   # 48 slots a row: the fewest whole-panel rows, past block-bytes
+    ((16, 64), (74, 74), 2, True, 2),   # 37 tile rows of 48 slots: blocks of two, the last padded below
 ])
 def test_matches_pytorch(channels, shape, batch, bias, rows, threads):
     strategies = compiled_conv(*channels, shape, bias=bias, batch=batch, threads=threads)
@@ -34,7 +35,7 @@ def test_matches_pytorch(channels, shape, batch, bias, rows, threads):
     dict(in_channels=16, out_channels=16, shape=(14, 16), stride=2),  # strided
     dict(in_channels=16, out_channels=16, shape=(16, 16), kernel=5),  # not 3x3
     dict(in_channels=8, out_channels=16, shape=(16, 16)),             # too few channels
-    dict(in_channels=16, out_channels=16, shape=(14, 14)),            # 7 tile rows: no block fills whole panels
+    dict(in_channels=16, out_channels=16, shape=(14, 14)),            # 7 tile rows padded to 8: more products
     dict(in_channels=16, out_channels=16, shape=(7, 7)),              # 4 tiles a row padded to 16: more products
     dict(in_channels=64, out_channels=64, shape=(56, 56), winograd=False),
 ])
