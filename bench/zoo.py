@@ -2,9 +2,13 @@
 
     pip install -e '.[bench]'
     python bench/zoo.py [--threads 1,2] [--batches 1,8] [--models resnet18,gpt2,mlp] [--budget 1.0]
+                        [--image-size 224]
 
 The models: torchvision's resnet18, mobilenet_v2, efficientnet_b0,
-squeezenet1_1, convnext_tiny and vit_b_16 (random weights, 224x224 images);
+squeezenet1_1, convnext_tiny and vit_b_16 (random weights, 224x224 images, or
+--image-size: at 299 their feature maps are 149, 75, 38, 19 and 10 wide, not
+the 112, 56, 28, 14 and 7 the strategies were first tried on; ViT's size must
+be a multiple of its 16-pixel patches);
 Hugging Face's BERT (4 layers) and GPT-2 (4 layers), built from their configs
 with random weights, on 128 int64 token ids, returning last_hidden_state; and
 the bundled examples (lenet, mlp, resnet-block, transformer). Nothing is
@@ -69,14 +73,16 @@ class LastHiddenState(torch.nn.Module):
         return self.model(input_ids=ids, use_cache=False).last_hidden_state
 
 
-def build(name: str, batch: int):
+def build(name: str, batch: int, image_size: int = 224):
     torch.manual_seed(0)
     if name in EXAMPLES:
         return EXAMPLES[name].build(batch)
     if name in VISION:
         import torchvision.models
 
-        return getattr(torchvision.models, name)(weights=None).eval(), (torch.randn(batch, 3, 224, 224),)
+        sized = {"image_size": image_size} if name.startswith("vit") else {}
+        model = getattr(torchvision.models, name)(weights=None, **sized).eval()
+        return model, (torch.randn(batch, 3, image_size, image_size),)
     import transformers
 
     model = LastHiddenState(TEXT[name](transformers)).eval()
@@ -89,8 +95,8 @@ def one_line(err: Exception) -> str:
     return lines[0] if isinstance(err, wafer.WaferError) else f"{type(err).__name__}: {lines[0]}"
 
 
-def bench_row(name: str, batch: int, threads: int, budget: float) -> dict:
-    model, inputs = build(name, batch)
+def bench_row(name: str, batch: int, threads: int, budget: float, image_size: int = 224) -> dict:
+    model, inputs = build(name, batch, image_size)
     arrays = [x.numpy() for x in inputs]  # like ORT's feeds: each backend's own array type
     compiled = compile_seconds = None
 
@@ -173,6 +179,7 @@ def main() -> None:
     parser.add_argument("--batches", default="1,8")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timed calls per row")
+    parser.add_argument("--image-size", type=int, default=224, help="height and width of the vision models' images")
     args = parser.parse_args()
     names = args.models.split(",")
     unknown = sorted(set(names) - set(MODELS))
@@ -188,7 +195,7 @@ def main() -> None:
         for name in names:
             for batch in (int(b) for b in args.batches.split(",")):
                 try:
-                    print_row(bench_row(name, batch, threads, args.budget), peak)
+                    print_row(bench_row(name, batch, threads, args.budget, args.image_size), peak)
                 except Exception as err:  # a model eager cannot run, or whose FLOPs cannot be counted
                     print(f"{name:15} {batch:5} failed: {one_line(err)[:NOTE_WIDTH]}", flush=True)
     print(f"\ntotal benchmark time: {time.perf_counter() - start:.0f} s")
