@@ -75,7 +75,9 @@ def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], cpu:
     kc = _k_step(k, k_unroll)
     tm = _balanced(max(1, min(cache_tile[0] // mr, math.ceil(m / mr))), math.ceil(m / mr))
     tn = _balanced(max(1, min(cache_tile[1] // nr, math.ceil(n / nr))), math.ceil(n / nr))
-    tn = _row_aligned(tn, nr, n, row) if row else _whole_tiles(tn, math.ceil(n / nr))
+    # A tile's C within half of L2, where whole rows need more blocks than tn.
+    most = cpu.l2_bytes // 2 // (F32_BYTES * tm * mr * nr)
+    tn = _row_aligned(tn, nr, n, row, most) if row else _whole_tiles(tn, math.ceil(n / nr))
     return Kernel(mr, nr, kc, tm, tn, 2 * math.prod(contraction.extents) >= parallel_flops)
 
 
@@ -277,14 +279,21 @@ def packs_b_per_tile(contraction: Contraction, kernel: Kernel) -> bool:
     return single_m_tile and not contraction.constant[1]
 
 
-def _row_aligned(tn: int, nr: int, n: int, row: int) -> int:
+def _row_aligned(tn: int, nr: int, n: int, row: int, most: int) -> int:
     """The number of nr-blocks per cache tile nearest `tn` (up to twice it) that
     makes each tile whole rows of an image (n = image rows x row) and divides n
     into whole tiles, so a tile's im2col columns are one rectangular window of
-    rows; `tn` itself when there is none."""
+    rows and the convolution's activation joins the tile; where none is that
+    near, the fewest such blocks up to `most`; `tn` itself when there is none.
+
+    A 152-pixel row is 4.75 panels of 32: whole rows come 19 panels (4 rows)
+    at a time. In tiles of 4 panels the ReLU6 after a 16->96 1x1 convolution
+    ran as a pass of its own, and the two took 2.4x as long as in tiles of 19."""
     step = row // math.gcd(row, nr)
     fits = [t for t in range(step, 2 * tn + 1, step) if n % (t * nr) == 0]
-    return min(fits, key=lambda t: (abs(t - tn), t)) if fits else tn
+    if fits:
+        return min(fits, key=lambda t: (abs(t - tn), t))
+    return next((t for t in range(step, most + 1, step) if n % (t * nr) == 0), tn)
 
 
 def tuning_signature(contraction: Contraction, threads: int) -> ContractionSignature | None:

@@ -226,15 +226,29 @@ def test_convolution_gathered_inside_row_aligned_tiles(threads, stride, batch):
 
 def test_convolution_whose_tiles_are_not_whole_rows():
     """Rows of 40 pixels and cache tiles of 64 columns (a kernel `wafer tune` tries):
-    no tile is whole image rows, so the columns are gathered before the tiles, not
-    in them (wafer-pack-matmul used to fail on resnet18's first conv this way)."""
+    whole rows come 160 columns (4 rows) at a time, and 5 rows are no multiple of
+    them, so no tile is whole image rows and the columns are gathered before the
+    tiles, not in them (wafer-pack-matmul used to fail on resnet18's first conv
+    this way)."""
     import torch
 
     torch.manual_seed(0)
-    conv = torch.nn.Conv2d(16, 64, 3)
-    compiled = compile_checked(conv, (torch.randn(1, 16, 10, 42),), threads=2, machine="avx512", winograd=False,
+    conv = torch.nn.Conv2d(24, 64, 3)
+    compiled = compile_checked(conv, (torch.randn(1, 24, 7, 42),), threads=2, machine="avx512", winograd=False,
                                register_tile=(4, 32), cache_tile=(64, 64))
-    assert_strategy(compiled, "packed matmul 64x320x144: register block 4x32, k unroll 8, cache tile 64x64")
+    assert_strategy(compiled, "packed matmul 64x200x216: register block 4x32, k unroll 8, cache tile 64x64")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_tiles_widen_to_whole_rows_for_the_activation(threads):
+    """A 152-pixel row is 4.75 panels of 32: whole rows come 19 panels (4 rows) at
+    a time, past twice the 4-panel cache tile. The tile widens to them, so the
+    bias and ReLU6 join it instead of running as a pass of their own."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(16, 96, 1), torch.nn.ReLU6()).eval()
+    compiled = compile_checked(model, (torch.randn(1, 16, 152, 152),), threads=threads, machine="avx512")
+    assert_strategy(compiled, "packed matmul 96x23104x16: register block 8x32, k unroll 8, cache tile 96x608")
+    assert_strategy(compiled, "select per 1x96x4x152 tile")
 
 
 @pytest.mark.parametrize("threads", [1, 2])
