@@ -16,6 +16,7 @@ from .linalg_builders import is_constant
 from .matmul_contraction import Contraction
 from .matmul_plan import Kernel
 from .pass_base import find_ops
+from .split_inits import give_parts_their_own_fills
 from .transform_script import match_tagged, tag, transform_script
 
 
@@ -82,6 +83,7 @@ def split_ragged(module: ir.Operation, match: Callable[[], list[Contraction]],
             for i, (contraction, (dim, extent)) in enumerate(splits):
                 tag(contraction.op.operation, f"ragged{i}")
                 structured.SplitOp(match_tagged(root, f"ragged{i}"), dim, extent)
+        give_parts_their_own_fills(module)
         _fold_constant_slices(module)
 
 

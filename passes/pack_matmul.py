@@ -134,12 +134,12 @@ class PackMatmul(TargetedPass):
                 records.append(tuned)
             return kernel
 
+        for contraction in self._match(module):  # before a split, so that its parts start from zeros
+            add_bias_after_sums(contraction.op)
         split_ragged(module, lambda: self._match(module), plan_whole)
         found = self._match(module)
         if not found:
             return
-        for contraction in found:  # the parts of a split one start from slices of their bias
-            add_bias_after_sums(contraction.op)
         plans = []
         with transform_script(module) as root:
             for i, contraction in enumerate(found):

@@ -47,6 +47,7 @@ _PASSES: dict[str, str] = {
     "wafer-return-allocations": "return_allocations:ReturnAllocations",
     "wafer-tighten-lifetimes": "tighten_lifetimes:TightenLifetimes",
     "wafer-unshare-inits": "unshare_inits:UnshareInits",
+    "wafer-eliminate-reshaped-empties": "reshaped_empties:EliminateReshapedEmpties",
     "wafer-scalar-tile-operands": "scalar_tile_operands:ScalarTileOperands",
     "wafer-vectorize": "vectorize:Vectorize",
     "wafer-vectorize-copies": "vectorize_copies:VectorizeCopies",

@@ -185,7 +185,7 @@ class CpuPipeline(Configurable):
               if self.vectorize else []),
             (
                 "bufferize",
-                "func.func(refback-generalize-tensor-pad,refback-generalize-tensor-concat),wafer-unshare-inits,eliminate-empty-tensors,"
+                "func.func(refback-generalize-tensor-pad,refback-generalize-tensor-concat),wafer-unshare-inits,wafer-eliminate-reshaped-empties,eliminate-empty-tensors,"
                 "one-shot-bufferize{allow-unknown-ops bufferize-function-boundaries "
                 "function-boundary-type-conversion=identity-layout-map "
                 "unknown-type-conversion=identity-layout-map},"

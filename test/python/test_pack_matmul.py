@@ -252,6 +252,31 @@ def test_tiles_widen_to_whole_rows_for_the_activation(threads):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("bias", [False, True])
+def test_parts_of_a_split_convolution_compute_into_the_result(threads, bias):
+    """A 1x1 convolution on 55x55 (3025 pixels) splits into whole cache tiles
+    and a remainder. Each part zeroes its own tiles (with its bias, or its
+    batch norm folded, added after the sums) and the first writes its sums
+    in place in the result: a call holds no second C. Before, all of C was
+    filled, the first part's sums went to a buffer of their own, and were
+    copied into the result."""
+    torch.manual_seed(0)
+    layers = [torch.nn.Conv2d(16, 64, 1, bias=bias)]
+    if not bias:
+        norm = torch.nn.BatchNorm2d(64)
+        norm.running_mean.uniform_(-1, 1)
+        norm.running_var.uniform_(0.5, 2)
+        layers.append(norm)
+    model = torch.nn.Sequential(*layers, torch.nn.ReLU6()).eval()
+    x = torch.randn(1, 16, 55, 55)
+    compiled = compile_checked(model, (x,), threads=threads, machine="avx512")
+    assert_strategy(compiled, "packed matmul 64x2944x16")
+    assert_strategy(compiled, "packed matmul 64x81x16")
+    compiled(x)
+    assert compiled.last_peak_bytes < 1.25 * 64 * 55 * 55 * 4
+
+
+@pytest.mark.parametrize("threads", [1, 2])
 def test_columns_copied_straight_into_panels(threads):
     """24-pixel rows: runs of 8 pixels fill the packed panels directly from the
     input (13 channels, K=117 odd; tiles of 4 rows = 3 panels; batch 2)."""
@@ -593,9 +618,9 @@ def test_oriented_convolution_bias_added_after_its_sums(tmp_path, threads):
 @pytest.mark.parametrize("batch", [1, 2])
 def test_ragged_image_convolutions_split_off(threads, batch):
     """SqueezeNet's 55x55 images: a 1x1 convolution's 3025 pixels are 23 cache
-    tiles of 128 and 81 pixels split off, and its ReLU joins the whole tiles;
-    the 3x3 convolution's rows are widened to 56 (wafer-im2col), 3080 pixels
-    in 24 tiles and 8 split off."""
+    tiles of 128 and 81 pixels split off, and its bias and ReLU join the whole
+    tiles; the 3x3 convolution's rows are widened to 56 (wafer-im2col), 3080
+    pixels in 24 tiles and 8 split off, and its bias joins them."""
     import torch
 
     torch.manual_seed(0)
@@ -606,7 +631,8 @@ def test_ragged_image_convolutions_split_off(threads, batch):
     for filters, k, whole, rest in ((64, 16, 2944, 81), (16, 576, 3072, 8)):
         assert_strategy(compiled, f"packed matmul {filters}x{batch * whole}x{k}")
         assert_strategy(compiled, f"packed matmul {filters}x{batch * rest}x{k}")
-    assert_strategy(compiled, "epilogue cmpf, select per 1x64x128 tile")
+    assert_strategy(compiled, "epilogue addf, cmpf, select per 1x64x128 tile")
+    assert_strategy(compiled, "epilogue addf per 1x16x128 tile")
 
 
 @pytest.mark.parametrize("threads", [1, 2])
