@@ -49,16 +49,19 @@ def _zero(element: ir.Type) -> ir.Value:
 
 def slice_after_epilogue(sliced: ir.Value) -> None:
     """Apply the elementwise ops that read only the widened result `sliced` is a
-    slice of (a bias, an activation; per-channel operands too) to the whole
-    widened result, and slice theirs: wafer-fuse-epilogues then applies them
-    to each cache tile, which it does not do through a slice."""
-    while (consumer := _row_invariant_consumer(sliced)) is not None:
-        wide = sliced.owner.operands[0]
-        with ir.InsertionPoint(consumer), consumer.location:
-            empty = tensor.EmptyOp(wide.type.shape, wide.type.element_type).result
+    slice of (a bias, an activation; per-channel operands too), and each
+    other's results, to the whole widened result, and slice theirs:
+    wafer-fuse-epilogues then applies them to each cache tile, which it does
+    not do through a slice. An activation may be several ops that read the
+    result more than once (ReLU6 is a max, a min and a NaN check of it)."""
+    slices = [sliced]  # slices at the origin of whole widened results
+    while (consumer := _row_invariant_consumer(slices)) is not None:
         n_inputs = len(consumer.inputs)
         maps = list(consumer.attributes["indexing_maps"])
-        inputs = [wide if v == sliced else v for v in consumer.inputs]
+        inputs = [v.owner.operands[0] if v in slices else v for v in consumer.inputs]
+        wide = inputs[[v in slices for v in consumer.inputs].index(True)]
+        with ir.InsertionPoint(consumer), consumer.location:
+            empty = tensor.EmptyOp(wide.type.shape, consumer.results[0].type.element_type).result
         old_args = list(consumer.regions[0].blocks[0].arguments)
         generic, block = generic_like(consumer, inputs, maps[:n_inputs], old_args, [empty], maps[n_inputs:])
         move_body(consumer, block)
@@ -66,30 +69,32 @@ def slice_after_epilogue(sliced: ir.Value) -> None:
             result = extract_slice(generic.results[0], [index_constant(0)] * 4, sliced.type.shape)
         consumer.results[0].replace_all_uses_with(result)
         consumer.erase()
-        sliced.owner.erase()
-        sliced = result
+        slices.append(result)
+    for value in slices:
+        if not list(value.uses):
+            value.owner.erase()
 
 
-def _row_invariant_consumer(sliced: ir.Value) -> ir.OpView | None:
-    """The sole user of `sliced` where it is an elementwise linalg.generic that
-    reads `sliced` whole, its other inputs not along the rows, and does not
-    read its init."""
-    users = [use.owner for use in sliced.uses]
-    if len(users) != 1 or not isinstance(users[0], ir.OpView) or users[0].name != "linalg.generic":
-        return None
-    consumer = users[0]
-    if len(consumer.results) != 1 or any(kind != "parallel" for kind in iterator_kinds(consumer)):
-        return None
-    maps = indexing_maps(consumer)
+def _row_invariant_consumer(slices: list[ir.Value]) -> ir.OpView | None:
+    """A user of `slices` that is an elementwise linalg.generic reading them
+    whole, its other inputs not along the rows, and that does not read its
+    init; None if there is none."""
     identity = ir.AffineMap.get_identity(4)
     row = ir.AffineDimExpr.get(3)
-    for value, affine_map in zip(consumer.inputs, maps):
-        if value == sliced and affine_map != identity:
-            return None
-        if value != sliced and any(row == expr for expr in affine_map.results):
-            return None
-    out_arg = consumer.regions[0].blocks[0].arguments[len(consumer.inputs)]
-    return consumer if maps[-1] == identity and not list(out_arg.uses) else None
+    for consumer in (use.owner for value in slices for use in value.uses):
+        if not isinstance(consumer, ir.OpView) or consumer.name != "linalg.generic" or len(consumer.results) != 1:
+            continue
+        if any(kind != "parallel" for kind in iterator_kinds(consumer)):
+            continue
+        maps = indexing_maps(consumer)
+        if any((value in slices and affine_map != identity)
+               or (value not in slices and any(row == expr for expr in affine_map.results))
+               for value, affine_map in zip(consumer.inputs, maps)):
+            continue
+        out_arg = consumer.regions[0].blocks[0].arguments[len(consumer.inputs)]
+        if maps[-1] == identity and not list(out_arg.uses):
+            return consumer
+    return None
 
 
 def widened_init(init: ir.Value, row: int) -> ir.Value:

@@ -53,6 +53,25 @@ def test_padded_residual_rows_widened(batch):
     assert widened(compiled) == ["im2col conv_2d_nchw_fchw K=72, rows of 31 widened to 32"]
 
 
+@pytest.mark.parametrize("activation,epilogue", [
+    (torch.nn.ReLU6, "addf, cmpf, select, cmpf, select, cmpf, select"),
+    (torch.nn.SiLU, "addf, negf, math.exp, addf, divf, mulf")])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_activation_of_several_ops_joins_widened_tiles(activation, epilogue, threads):
+    """MobileNet-v2's and EfficientNet's stem at 299x299: 150-pixel rows widened
+    to 152, the batch norm folded. ReLU6 reads the result three times (a max,
+    a min and a NaN check), SiLU twice; all of it applies to the widened tiles,
+    instead of as a pass of its own over the sliced result."""
+    torch.manual_seed(0)
+    norm = torch.nn.BatchNorm2d(32)
+    norm.running_mean.uniform_(-1, 1)
+    norm.running_var.uniform_(0.5, 2)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 32, 3, 2, 1, bias=False), norm, activation()).eval()
+    compiled = compile_checked(model, (torch.randn(1, 3, 299, 299),), threads=threads, machine="avx512")
+    assert widened(compiled) == ["im2col conv_2d_nchw_fchw K=27, rows of 150 widened to 152"]
+    assert f"epilogue {epilogue} per 1x32x2x152 tile" in compiled.compile_report.strategies
+
+
 def test_short_rows_stay():
     """27 pixels would widen by 5, more than a sixteenth: the rows stay."""
     torch.manual_seed(0)
