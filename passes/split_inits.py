@@ -73,10 +73,9 @@ def _inserts_into_fill(insert: ir.Operation) -> bool:
 def _region(op: ir.Operation) -> list[tuple[int, int]] | None:
     """The [start, end) in each dim of a static unit-stride slice or insert."""
     op = op.opview
-    bounds = [list(op.static_offsets), list(op.static_sizes), list(op.static_strides)]
-    if ir.ShapedType.get_dynamic_size() in sum(bounds, []) or any(s != 1 for s in bounds[2]):
+    if list(op.offsets) or list(op.sizes) or list(op.strides) or any(s != 1 for s in op.static_strides):
         return None
-    return [(o, o + n) for o, n in zip(bounds[0], bounds[1])]
+    return [(o, o + n) for o, n in zip(op.static_offsets, op.static_sizes)]
 
 
 def _disjoint(a: list[tuple[int, int]] | None, b: list[tuple[int, int]] | None) -> bool:
