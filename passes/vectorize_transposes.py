@@ -10,7 +10,7 @@ from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import structured
 
 from .cpu_target import TargetedPass
-from .linalg_builders import largest_divisor
+from .linalg_builders import largest_divisor, touches_bools
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
 from .serial_foralls import SERIAL
@@ -57,7 +57,8 @@ class VectorizeTransposes(TargetedPass):
     convolution's C with 1024 padded filters, see wafer-orient-contractions)
     the lines share one L1 set and are gone before their next value is
     read. A block reads each line once, one vector of up to a line wide
-    per input row, and writes whole rows of the result.
+    per input row, and writes whole rows of the result. A transpose of
+    bools stays (see `touches_bools`).
 
     Options:
       machine: the CPU (see cpu_target) whose vector width sizes the blocks.
@@ -72,7 +73,7 @@ class VectorizeTransposes(TargetedPass):
 
     def apply(self, module: ir.Operation) -> None:
         transposes = [(op.opview, tile) for op in find_ops(module, lambda op: (
-            op.name == "linalg.transpose" and op.parent.name == "func.func"))
+            op.name == "linalg.transpose" and op.parent.name == "func.func" and not touches_bools(op)))
             if (tile := block_tile(op.opview, self.cpu.lanes)) is not None]
         if not transposes:
             return

@@ -49,3 +49,16 @@ func.func @no_block(%c: tensor<2x37x1024xf32>) -> tensor<2x1024x37xf32> {
   %t = linalg.transpose ins(%c : tensor<2x37x1024xf32>) outs(%e : tensor<2x1024x37xf32>) permutation = [0, 2, 1]
   return %t : tensor<2x1024x37xf32>
 }
+
+// Left alone: a transpose of bools. A memref of i1 holds a byte per element,
+// but LLVM loads and stores a vector of i1 as bits, so vector transfers of
+// the blocks would read and write the wrong bytes (a comparison's result
+// permuted came back half wrong).
+// CHECK-LABEL: func.func @bools
+// CHECK-NOT: vector.transfer_read
+// CHECK: linalg.transpose
+func.func @bools(%c: tensor<3x4x7xi1>) -> tensor<7x3x4xi1> {
+  %e = tensor.empty() : tensor<7x3x4xi1>
+  %t = linalg.transpose ins(%c : tensor<3x4x7xi1>) outs(%e : tensor<7x3x4xi1>) permutation = [2, 0, 1]
+  return %t : tensor<7x3x4xi1>
+}

@@ -85,3 +85,13 @@ def test_a_short_campaign_finds_no_crash_on_the_cpu(campaign):
 
 def test_a_short_campaign_finds_no_crash_on_the_wse(campaign):
     assert campaign.per_target["wse"][CRASH] == 0, campaign.table()
+
+
+@pytest.mark.parametrize("seed", [4013, 4089])
+def test_programs_that_came_back_wrong_match(seed):
+    """Found by `wafer fuzz --seed 4000`: a comparison's bools permuted (4013),
+    and a permute of bools read from an input (4089), came back with about
+    half the elements wrong, from vector transfers of i1 blocks."""
+    summary = fuzz(count=1, seed=seed, wse=False, out_dir=None, minimize=False)
+    assert summary.programs[MISMATCH] == 0, summary.table()
+
