@@ -38,6 +38,11 @@ def is_constant(value: ir.Value) -> bool:
     return isinstance(owner, ir.OpView) and owner.name == "arith.constant"
 
 
+def is_named(op: ir.Operation | ir.OpView | ir.Block, *names: str) -> bool:
+    """Whether `op` (a value's owner, which may be a block) is an op of one of `names`."""
+    return isinstance(op, (ir.Operation, ir.OpView)) and op.name in names
+
+
 def is_zero_fill(value: ir.Value) -> bool:
     """Whether `value` is the result of a linalg.fill of the constant 0.0."""
     fill = value.owner

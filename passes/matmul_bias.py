@@ -6,7 +6,7 @@ from __future__ import annotations
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor
 
-from .linalg_builders import affine_maps, iterator_types_attr
+from .linalg_builders import affine_maps, is_named, iterator_types_attr
 
 
 def add_bias_after_sums(op: ir.OpView) -> None:
@@ -25,11 +25,11 @@ def add_bias_after_sums(op: ir.OpView) -> None:
     """
     init = op.operands[2]
     views, value = [], init
-    while _named(value.owner, *_VIEWS) and len(list(value.uses)) == 1:
+    while is_named(value.owner, *_VIEWS) and len(list(value.uses)) == 1:
         views.append(value.owner)
         value = value.owner.operands[0]
     broadcast = value.owner
-    if not _named(broadcast, "linalg.broadcast") or len(list(value.uses)) != 1:
+    if not is_named(broadcast, "linalg.broadcast") or len(list(value.uses)) != 1:
         return
     full = broadcast.results[0].type
     sums = _viewed_back(op.results[0], views)
@@ -68,18 +68,14 @@ def _viewed_back(sums: ir.Value, views: list[ir.OpView]) -> ir.Value | None:
             return None
         (user,) = users
         if view.name == "tensor.collapse_shape":
-            undone = (_named(user, "tensor.expand_shape")
+            undone = (is_named(user, "tensor.expand_shape")
                       and user.attributes["reassociation"] == view.attributes["reassociation"])
         else:
             permutation = list(ir.DenseI64ArrayAttr(view.attributes["permutation"]))
             inverse = [permutation.index(i) for i in range(len(permutation))]
-            undone = (_named(user, "linalg.transpose")
+            undone = (is_named(user, "linalg.transpose")
                       and list(ir.DenseI64ArrayAttr(user.attributes["permutation"])) == inverse)
         if not undone or user.results[0].type != view.operands[0].type:
             return None
         sums = user.results[0]
     return sums
-
-
-def _named(op, *names: str) -> bool:
-    return isinstance(op, ir.OpView) and op.name in names

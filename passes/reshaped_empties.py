@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import tensor
 
+from .linalg_builders import is_named
 from .pass_base import WaferPass, find_ops
 
 _RESHAPES = ("tensor.collapse_shape", "tensor.expand_shape")
@@ -37,13 +38,13 @@ class EliminateReshapedEmpties(WaferPass):
         for insert in find_ops(module, lambda op: op.name == "tensor.insert_slice"):
             insert = insert.opview
             reshapes, value = [], insert.source
-            while _defined_by(value, *_RESHAPES):
+            while is_named(value.owner, *_RESHAPES):
                 reshapes.append(value.owner)
                 value = value.owner.operands[0]
             empty = _computed_into(value)
             # A static slice: its offsets are defined wherever the empty is.
             static = len(insert.operands) == 2
-            if not reshapes or not static or empty is None or not _dest_precedes(insert.dest, empty):
+            if not reshapes or not static or empty is None or not _define_before(insert.dest, empty):
                 continue
             with ir.InsertionPoint(empty), empty.location:
                 replacement = tensor.ExtractSliceOp(insert.source.type, insert.dest, [], [], [], insert.static_offsets,
@@ -54,16 +55,12 @@ class EliminateReshapedEmpties(WaferPass):
             empty.erase()
 
 
-def _defined_by(value: ir.Value, *names: str) -> bool:
-    return isinstance(value.owner, ir.OpView) and value.owner.name in names
-
-
 def _computed_into(value: ir.Value) -> ir.OpView | None:
     """The `tensor.empty` that `value` is computed into, through the
     destinations of the ops that write it (linalg ops' inits, loops'
     shared outputs and iteration arguments, inserts' dests), if that empty
     has no other use."""
-    while not _defined_by(value, "tensor.empty"):
+    while not is_named(value.owner, "tensor.empty"):
         op = value.owner
         if not isinstance(op, ir.OpView):
             return None
@@ -80,9 +77,10 @@ def _computed_into(value: ir.Value) -> ir.OpView | None:
     return empty if len(list(value.uses)) == 1 and len(empty.operands) == 0 else None
 
 
-def _dest_precedes(dest: ir.Value, empty: ir.OpView) -> bool:
-    """Whether `dest` is defined before `empty` (a static empty defined after it
-    in its block is moved up), so that a slice of it can replace the empty."""
+def _define_before(dest: ir.Value, empty: ir.OpView) -> bool:
+    """Whether `dest` is defined before `empty`, so that a slice of it can
+    replace the empty; a static empty defined after it in its block is
+    moved up to be."""
     owner = dest.owner
     if isinstance(owner, ir.Block):
         block = empty.operation.block

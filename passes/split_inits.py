@@ -8,6 +8,7 @@ import math
 from torch_mlir import ir
 from torch_mlir.dialects import linalg, tensor
 
+from .linalg_builders import is_named
 from .pass_base import find_ops
 
 _SLICES = ("tensor.extract_slice", "tensor.insert_slice")
@@ -40,14 +41,14 @@ def give_parts_their_own_fills(module: ir.Operation) -> None:
             if use.owner.name == "tensor.extract_slice" and _region(use.owner) is not None:
                 _fill_instead(use.owner, fill)
         empty = fill.operands[1].owner
-        if isinstance(empty, ir.OpView) and empty.name == "tensor.empty" and _covered_by_inserts(fill.results[0]):
+        if is_named(empty, "tensor.empty") and _covered_by_inserts(fill.results[0]):
             fill.results[0].replace_all_uses_with(fill.operands[1])
             fill.erase()
 
 
 def _is_fill(op: ir.Operation | ir.Block) -> bool:
     """Whether `op` is a linalg.fill of a static tensor."""
-    return (isinstance(op, (ir.Operation, ir.OpView)) and op.name == "linalg.fill" and len(op.results) == 1
+    return (is_named(op, "linalg.fill") and len(op.results) == 1
             and isinstance(op.results[0].type, ir.RankedTensorType) and op.results[0].type.has_static_shape)
 
 
@@ -65,7 +66,7 @@ def _inserts_into_fill(insert: ir.Operation) -> bool:
     slice redirected to the chain's dest would be one more read of it, and
     bufferization, which cannot tell the regions apart, would copy it whole."""
     dest = insert.operands[1].owner
-    while isinstance(dest, ir.OpView) and dest.name == "tensor.insert_slice":
+    while is_named(dest, "tensor.insert_slice"):
         dest = dest.operands[1].owner
     return _is_fill(dest)
 
