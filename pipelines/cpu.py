@@ -200,7 +200,7 @@ class CpuPipeline(Configurable):
                 "lower",
                 # Kernels are timed as loop nests, before they become OpenMP regions.
                 f"{profile}{openmp}func.func(tm-tensor-to-loops,refback-munge-memref-copy,convert-linalg-to-loops),"
-                "wafer-share-kernels,func.func(convert-vector-to-scf{full-unroll},"
+                "wafer-outline-kernels,func.func(convert-vector-to-scf{full-unroll},"
                 "lower-affine),convert-scf-to-cf,wafer-lower-assert,wafer-polynomial-exp,wafer-rational-math,"
                 # LLVM's powi takes one scalar exponent: constant ones become multiplies, the rest calls.
                 "func.func(math-expand-ops{ops=fpowi}),convert-math-to-funcs,"
@@ -212,7 +212,7 @@ class CpuPipeline(Configurable):
                 "func.func(convert-arith-to-llvm),convert-vector-to-llvm,"
                 "wafer-expose-c-interface,convert-func-to-llvm,convert-cf-to-llvm,"
                 "convert-complex-to-llvm,convert-ub-to-llvm,convert-openmp-to-llvm,"
-                "reconcile-unrealized-casts,wafer-count-heap,wafer-annotate-loops",
+                "reconcile-unrealized-casts,wafer-count-heap,wafer-annotate-loops,wafer-unoptimized-glue",
             ),
         ]
 

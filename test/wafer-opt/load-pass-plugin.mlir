@@ -45,12 +45,14 @@ func.func @triple(%x: f32) -> f32 {
 // CHECK-NEXT: %[[SUM:.*]] = arith.addf %[[IN]], %[[IN]] : f32
 // CHECK-NEXT: linalg.yield %[[SUM]] : f32
 
-// Through the whole cpu pipeline, the loop body adds the element to itself.
+// Through the whole cpu pipeline, the loop, a function of its own, adds the element to itself.
 // LOWERED-LABEL: llvm.func @double_tensor(
+// LOWERED: llvm.call @[[KERNEL:wafer_kernel[0-9]+]](
+// LOWERED-LABEL: llvm.func @_mlir_ciface_double_tensor(
+// LOWERED: llvm.func @[[KERNEL]](
 // LOWERED: %[[V:.*]] = llvm.load
 // LOWERED-NEXT: llvm.fadd %[[V]], %[[V]] : f32
 // LOWERED-NOT: llvm.fmul
-// LOWERED-LABEL: llvm.func @_mlir_ciface_double_tensor(
 #id = affine_map<(i) -> (i)>
 func.func @double_tensor(%x: tensor<8xf32>) -> tensor<8xf32> {
   %two = arith.constant 2.0 : f32

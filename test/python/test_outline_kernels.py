@@ -1,4 +1,5 @@
-"""Identical layers share one compiled kernel function each (wafer-share-kernels)."""
+"""Loop nests become functions, one per set of identical nests, called from glue that skips -O2
+(wafer-outline-kernels)."""
 
 import re
 
@@ -32,14 +33,34 @@ def _lowered(tmp_path, depth: int, threads: int) -> str:
 def test_each_layer_calls_the_shared_kernels_with_its_own_weights(tmp_path, threads):
     """compile_checked compares with PyTorch: a layer that read another's weights
     would not match. Each shared function is called the same number of times
-    in each layer (twice where a layer runs one loop nest twice)."""
+    in each layer (twice where a layer runs one loop nest twice); the head's
+    own nests are functions called once."""
     text = _lowered(tmp_path, 3, threads)
     calls = re.findall(r"llvm\.call @(wafer_kernel\d+)\(", text)
-    assert calls, "no kernel was shared"
-    assert all(calls.count(name) % 3 == 0 for name in calls)
+    shared = [name for name in calls if calls.count(name) > 1]
+    assert shared, "no kernel was shared"
+    assert all(calls.count(name) % 3 == 0 for name in shared)
+    assert len(set(calls)) > len(set(shared))
 
 
 def test_more_layers_add_calls_not_kernels(tmp_path):
     functions = [len(re.findall(r"llvm\.func @wafer_kernel\d+\(", _lowered(tmp_path / str(depth), depth, 1)))
                  for depth in (2, 5)]
     assert functions[0] == functions[1] > 0
+
+
+def _function(text: str, name: str) -> str:
+    """The lowered `llvm.func @name`: its signature line and body."""
+    start = text.index(f"llvm.func @{name}(")
+    return text[start:text.index("\n  }\n", start)]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_model_function_is_glue_that_skips_the_optimizer(tmp_path, threads):
+    """Every loop nest, shared or not, left @forward: it branches nowhere and
+    computes nothing, only allocates, makes views and calls, and LLVM compiles
+    it without -O2."""
+    forward = _function(_lowered(tmp_path, 2, threads), "forward")
+    assert re.search(r"attributes \{[^=]*\bno_inline, optimize_none\b", forward.splitlines()[0])
+    assert "llvm.br" not in forward and "llvm.cond_br" not in forward
+    assert "llvm.fadd" not in forward and "llvm.intr.fmuladd" not in forward

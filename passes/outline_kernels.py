@@ -1,4 +1,5 @@
-"""wafer-share-kernels: identical loop nests (a transformer's layers) compile once, as one function."""
+"""wafer-outline-kernels: each loop nest a function of its own, identical ones (a transformer's
+layers) one function, and the function that calls them compiled without LLVM's optimizer."""
 
 from __future__ import annotations
 
@@ -17,12 +18,16 @@ _KERNELS = ("scf.for", "scf.parallel", "omp.parallel")
 # constants stay constants (LLVM folds them into the code) and must be equal
 # for two kernels to be the same.
 _COPIED = ("arith.constant", "ub.poison")
+# Marks a function left as glue: what wafer-unoptimized-glue looks for.
+GLUE = "wafer.glue"
 
 
 @dataclass(frozen=True)
-class ShareKernels(WaferPass):
-    """Outline each set of identical top-level loop nests of a function into
-    one private function, called where each of them was.
+class OutlineKernels(WaferPass):
+    """Outline each top-level loop nest of a public function into a private
+    function, one for each set of identical nests, called where each of them
+    was; the public function is left as glue (allocations, views, calls),
+    tagged `wafer.glue` for wafer-unoptimized-glue.
 
     A model of repeated layers (ViT-B/16's twelve encoder layers, GPT-2's
     blocks, ResNet's same-shaped residual blocks) runs the same loop nests on
@@ -30,12 +35,18 @@ class ShareKernels(WaferPass):
     were most of its compile time, growing with the number of layers. Two nests
     are the same when their code is, with the values they read from outside
     (buffers, weights, sizes) as arguments in order of first use, and the
-    constants they read copied in. A nest with no twin stays where it is.
-    The functions are `noinline`: LLVM would otherwise copy them back.
+    constants they read copied in.
+
+    What is left of the public function is thousands of descriptor updates
+    and calls (ViT-B/16: three quarters of the module's LLVM ops), in which
+    -O2 finds nothing to speed up but spends most of the JIT's time; every
+    nest moves out, twin or not, so that the glue can skip the optimizer,
+    which also keeps LLVM from inlining the shared functions back into it.
+    bench/compile_time.py shows the JIT's seconds by model and layer count.
     """
 
-    name = "wafer-share-kernels"
-    summary = "Outline identical loop nests into one shared function each"
+    name = "wafer-outline-kernels"
+    summary = "Outline loop nests into functions, one per set of identical nests, and tag the caller as glue"
 
     def apply(self, module: ir.Operation) -> None:
         names = _free_names(module)
@@ -47,15 +58,14 @@ class ShareKernels(WaferPass):
                     # Local scope: printing a nested op otherwise names every value of the module.
                     groups[kernel.operation.get_asm(use_local_scope=True, assume_verified=True)].append((kernel, call))
             for twins in groups.values():
-                if len(twins) == 1:
-                    _inline(*twins[0])
-                    continue
                 name = next(names)
                 twins[0][0].attributes["sym_name"] = ir.StringAttr.get(name)
                 for kernel, call in twins:
                     call.attributes["callee"] = ir.FlatSymbolRefAttr.get(name)
                 for kernel, _ in twins[1:]:
                     kernel.operation.erase()
+            if groups:
+                function.attributes[GLUE] = ir.UnitAttr.get()
 
 
 def _free_names(module: ir.Operation):
@@ -64,8 +74,8 @@ def _free_names(module: ir.Operation):
              for op in module.regions[0].blocks[0].operations if "sym_name" in op.attributes}
     count = 0
     while True:
-        if f"{_UNSHARED}{count}" not in taken:
-            yield f"{_UNSHARED}{count}"
+        if f"{_OUTLINED}{count}" not in taken:
+            yield f"{_OUTLINED}{count}"
         count += 1
 
 
@@ -107,12 +117,10 @@ def _outline(module: ir.Operation, op: ir.Operation) -> tuple[ir.OpView, ir.OpVi
     captured = _captured(op)
     passed = [value for value in captured if not _is_copied(value)]
     with ir.InsertionPoint(module.regions[0].blocks[0]), op.location:
-        kernel = func.FuncOp(_UNSHARED, ([value.type for value in passed], []), visibility="private")
-        # `passthrough`, not func's `no_inline`: only it reaches the llvm.func.
-        kernel.attributes["passthrough"] = ir.ArrayAttr.get([ir.StringAttr.get("noinline")])
+        kernel = func.FuncOp(_OUTLINED, ([value.type for value in passed], []), visibility="private")
         body = kernel.add_entry_block()
     with ir.InsertionPoint(op), op.location:
-        call = func.CallOp([], ir.FlatSymbolRefAttr.get(_UNSHARED), passed)
+        call = func.CallOp([], ir.FlatSymbolRefAttr.get(_OUTLINED), passed)
     with ir.InsertionPoint(body):
         arguments = iter(body.arguments)
         replacements = {value: value.owner.operation.clone().results[0] if _is_copied(value) else next(arguments)
@@ -129,15 +137,5 @@ def _outline(module: ir.Operation, op: ir.Operation) -> tuple[ir.OpView, ir.OpVi
     return kernel, call
 
 
-_UNSHARED = "wafer_kernel"
+_OUTLINED = "wafer_kernel"
 
-
-def _inline(kernel: ir.OpView, call: ir.OpView) -> None:
-    """Undo `_outline`: the function's ops go back in place of the call."""
-    body = kernel.regions[0].blocks[0]
-    for argument, value in zip(body.arguments, call.operands):
-        argument.replace_all_uses_with(value)
-    for op in list(body.operations)[:-1]:
-        op.move_before(call)
-    call.operation.erase()
-    kernel.operation.erase()

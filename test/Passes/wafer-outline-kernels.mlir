@@ -1,20 +1,21 @@
-// RUN: wafer-opt %s --split-input-file -p 'wafer-share-kernels' | filecheck %s
+// RUN: wafer-opt %s --split-input-file -p 'wafer-outline-kernels' | filecheck %s
 
 // Two layers that run the same loop on other buffers and weights, a third
 // whose loop adds another constant, and a loop of another shape. The first
 // two become calls of one function, which takes the buffers in order of first
-// use and copies in the constants; the others stay where they are (with
-// copies of their constants).
+// use and copies in the constants; the others become a function each. What
+// is left of @layers, allocations and calls, is tagged as glue.
 // CHECK-LABEL: func.func @layers
 // CHECK-SAME: (%[[X:.*]]: memref<8xf32>, %[[W1:.*]]: memref<8xf32>, %[[W2:.*]]: memref<8xf32>, %[[Y:.*]]: memref<8xf32>)
+// CHECK-SAME: attributes {wafer.glue}
 // CHECK: %[[H:.*]] = memref.alloc
-// CHECK: call @wafer_kernel0(%[[X]], %[[W1]], %[[H]])
-// CHECK: call @wafer_kernel0(%[[H]], %[[W2]], %[[Y]])
-// CHECK: arith.constant 2.000000e+00
-// CHECK: scf.for
-// CHECK: scf.for
-// CHECK: return
-// CHECK: func.func private @wafer_kernel0(%[[IN:.*]]: memref<8xf32>, %[[W:.*]]: memref<8xf32>, %[[OUT:.*]]: memref<8xf32>) attributes {passthrough = ["noinline"]}
+// CHECK-NEXT: call @wafer_kernel0(%[[X]], %[[W1]], %[[H]])
+// CHECK-NEXT: call @wafer_kernel0(%[[H]], %[[W2]], %[[Y]])
+// CHECK-NEXT: call @wafer_kernel1(%[[Y]], %[[W2]])
+// CHECK-NEXT: call @wafer_kernel2(%[[Y]], %[[H]])
+// CHECK-NEXT: memref.dealloc %[[H]]
+// CHECK-NEXT: return
+// CHECK: func.func private @wafer_kernel0(%[[IN:.*]]: memref<8xf32>, %[[W:.*]]: memref<8xf32>, %[[OUT:.*]]: memref<8xf32>)
 // CHECK-DAG: arith.constant 0 : index
 // CHECK-DAG: arith.constant 8 : index
 // CHECK-DAG: arith.constant 1 : index
@@ -23,6 +24,9 @@
 // CHECK: memref.load %[[IN]]
 // CHECK: memref.load %[[W]]
 // CHECK: memref.store %{{.*}}, %[[OUT]]
+// CHECK: func.func private @wafer_kernel1(%{{.*}}: memref<8xf32>, %{{.*}}: memref<8xf32>)
+// CHECK: arith.constant 2.000000e+00
+// CHECK: func.func private @wafer_kernel2(
 // CHECK-NOT: func.func private
 func.func @layers(%x: memref<8xf32>, %w1: memref<8xf32>, %w2: memref<8xf32>, %y: memref<8xf32>) {
   %c0 = arith.constant 0 : index
@@ -63,10 +67,11 @@ func.func @layers(%x: memref<8xf32>, %w1: memref<8xf32>, %w2: memref<8xf32>, %y:
 
 // -----
 
-// A function the module already defines keeps its name; the shared one takes the next.
+// A function the module already defines keeps its name; the outlined ones take the next.
 // CHECK-LABEL: func.func @taken
 // CHECK: call @wafer_kernel1(%{{.*}})
 // CHECK: call @wafer_kernel1(%{{.*}})
+// CHECK: call @wafer_kernel0()
 // CHECK: func.func private @wafer_kernel0()
 // CHECK: func.func private @wafer_kernel1(
 func.func @taken(%x: memref<4xf32>, %y: memref<4xf32>) {
@@ -84,5 +89,17 @@ func.func @taken(%x: memref<4xf32>, %y: memref<4xf32>) {
   return
 }
 func.func private @wafer_kernel0() {
+  return
+}
+
+// -----
+
+// A function with no loop nest has nothing to outline and is not glue.
+// CHECK-LABEL: func.func @straight(%{{.*}}: memref<4xf32>) {
+// CHECK: memref.store
+func.func @straight(%x: memref<4xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  memref.store %zero, %x[%c0] : memref<4xf32>
   return
 }
