@@ -11,7 +11,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith
 
 from .pass_base import find_ops
-from .resource_blobs import cast_attr, elements_array, printed_blobs, resource_name
+from .resource_blobs import aligned_empty, cast_attr, elements_array, printed_blobs, resource_attr, resource_name
 
 _NUMPY = {"f32": np.float32, "f64": np.float64, "f16": np.float16}
 
@@ -76,7 +76,10 @@ def pack_array(source: np.ndarray, inner_dims_pos: list[int], inner_tiles: list[
             split_shape.append(size)
     order = [outer_axes[d] for d in (outer_dims_perm or range(source.ndim))]
     order += [inner_axes[d] for d in inner_dims_pos]
-    return np.ascontiguousarray(padded.reshape(split_shape).transpose(order))
+    moved = padded.reshape(split_shape).transpose(order)
+    packed = aligned_empty(moved.shape, moved.dtype)  # so that the JIT can bind it as it is
+    np.copyto(packed, moved)
+    return packed
 
 
 def fold_constant_packs(module: ir.Operation) -> int:
@@ -95,7 +98,10 @@ def fold_constant_packs(module: ir.Operation) -> int:
                             list(pack.outer_dims_perm) if pack.outer_dims_perm else [], padding)
         result_type = pack.result.type
         with ir.InsertionPoint(pack), pack.location:
-            attr = ir.DenseElementsAttr.get(packed, type=ir.RankedTensorType(result_type).element_type)
+            if packed.dtype.kind == "f":  # a weight: the JIT reads it in place (external_constants)
+                attr = resource_attr(packed, "packed", result_type, owned=True)
+            else:  # an index or mask table: a dense attribute the canonicalizer can still fold
+                attr = ir.DenseElementsAttr.get(packed, type=ir.RankedTensorType(result_type).element_type)
             constant = arith.ConstantOp(result_type, attr)
         pack.result.replace_all_uses_with(constant.result)
         pack.operation.erase()

@@ -13,14 +13,40 @@ import re
 import numpy as np
 from torch_mlir import ir
 
-_STORE = "_wafer_resource_blobs"  # an attribute of the Python context object
+_STORE = "_wafer_resource_blobs"  # attributes of the Python context object
+_OWNED = "_wafer_owned_blobs"
+ALIGNMENT = 64  # memref globals' alignment, which vector loads may assume
 
 
-def resource_attr(array: np.ndarray, name: str, type_: ir.ShapedType) -> ir.DenseResourceElementsAttr:
-    """A `dense_resource` attribute over `array`'s memory (not copied), remembered."""
+def resource_attr(array: np.ndarray, name: str, type_: ir.ShapedType, owned: bool = False) -> ir.DenseResourceElementsAttr:
+    """A `dense_resource` attribute over `array`'s memory (not copied), remembered.
+
+    `owned`: the array is Wafer's alone (made by a pass, not a view of the
+    caller's tensors), so compiled code may read it in place.
+    """
     attr = ir.DenseResourceElementsAttr.get_from_buffer(array, name, type_)
     _blobs(attr.context)[resource_name(attr)] = array
+    if owned:
+        _context_set(attr.context, _OWNED).add(resource_name(attr))
     return attr
+
+
+def owned_array(attr: ir.Attribute) -> np.ndarray | None:
+    """The array behind a blob made with `owned=True`, else None."""
+    resource = cast_attr(ir.DenseResourceElementsAttr, attr)
+    if resource is None or resource_name(resource) not in _context_set(resource.context, _OWNED):
+        return None
+    return resource_array(resource)
+
+
+def aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An uninitialized array that starts on an `ALIGNMENT` boundary, as the JIT
+    needs of one it binds in place."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(size + ALIGNMENT, dtype=np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    return raw[start:start + size].view(dtype).reshape(shape)
 
 
 def resource_array(attr: ir.DenseResourceElementsAttr) -> np.ndarray | None:
@@ -77,3 +103,9 @@ def _blobs(ctx: ir.Context) -> dict[str, np.ndarray]:
     if not hasattr(ctx, _STORE):
         setattr(ctx, _STORE, {})
     return getattr(ctx, _STORE)
+
+
+def _context_set(ctx: ir.Context, key: str) -> set[str]:
+    if not hasattr(ctx, key):
+        setattr(ctx, key, set())
+    return getattr(ctx, key)

@@ -12,42 +12,42 @@ import numpy as np
 from torch_mlir import ir
 
 from .passes.pass_base import find_ops
-from .passes.resource_blobs import elements_array
+from .passes.resource_blobs import ALIGNMENT, aligned_empty, elements_array, owned_array
 
 # Smaller constants stay in the code, where LLVM can still fold them; a weight is far larger.
 MIN_BYTES = 4096
-_ALIGNMENT = 64  # memref globals' alignment, which vector loads may assume
 
 
 def externalize_constants(module: ir.Module) -> dict[str, np.ndarray]:
     """Turn each large constant `llvm.mlir.global` whose data Wafer can read into an
-    external declaration; return the arrays that must back their symbols."""
-    arrays = {}
+    external declaration; return the arrays that must back their symbols.
+
+    An array a pass made (packed weights) is bound as it is, when aligned.
+    The others are copied, so the code reads a snapshot (the importer's
+    weights are views of the model's own tensors), into one allocation:
+    fresh memory costs a page fault per page touched, fewer in one mapping.
+    """
+    arrays, copied = {}, []
     for op in find_ops(module.operation, lambda op: op.name == "llvm.mlir.global"):
-        data = _data(op)
+        if "value" not in op.attributes or "constant" not in op.attributes:
+            continue
+        try:
+            value = op.attributes["value"]
+        except TypeError:  # the bindings cannot downcast some dense kinds (complex): they stay in the code
+            continue
+        owned, data = owned_array(value), elements_array(value)
         if data is None or data.nbytes < MIN_BYTES:
             continue
         name = ir.StringAttr(op.attributes["sym_name"]).value
-        arrays[name] = _aligned_copy(data)
+        if owned is not None and owned.ctypes.data % ALIGNMENT == 0 and owned.flags.c_contiguous:
+            arrays[name] = owned
+        else:
+            copied.append((name, data))
         del op.attributes["value"]
         op.attributes["linkage"] = ir.Attribute.parse("#llvm.linkage<external>", op.context)
+    offsets = np.cumsum([0] + [-(-data.nbytes // ALIGNMENT) * ALIGNMENT for _, data in copied])
+    arena = aligned_empty((int(offsets[-1]),), np.uint8)
+    for (name, data), offset in zip(copied, offsets):
+        arrays[name] = arena[offset:offset + data.nbytes].view(data.dtype).reshape(data.shape)
+        np.copyto(arrays[name], data)
     return arrays
-
-
-def _data(op: ir.Operation) -> np.ndarray | None:
-    if "value" not in op.attributes or "constant" not in op.attributes:
-        return None
-    try:
-        value = op.attributes["value"]
-    except TypeError:  # the bindings cannot downcast some dense kinds (complex): they stay in the code
-        return None
-    return elements_array(value)
-
-
-def _aligned_copy(data: np.ndarray) -> np.ndarray:
-    """`data`'s bytes in a buffer that starts on an `_ALIGNMENT` boundary."""
-    raw = np.empty(data.nbytes + _ALIGNMENT, dtype=np.uint8)
-    start = -raw.ctypes.data % _ALIGNMENT
-    aligned = raw[start:start + data.nbytes]
-    aligned[:] = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
-    return aligned

@@ -119,10 +119,10 @@ func.func @left_alone(%a: tensor<?x8xf32>, %b: tensor<8x8xf32>, %c: tensor<?x8xf
 // A constant weight is packed at compile time: the packed layout is a new
 // constant, and no transpose of the weight is left to run on every call.
 // Here W^T = [[1, 2], [3, 4], [5, 6]] (K=3, N=2) becomes one 3x16 panel,
-// columns padded with zeros.
+// columns padded with zeros. It is a blob over the array the pass packed,
+// which the JIT reads in place (its data is checked at the end of the file).
 // CHECK-LABEL: func.func @constant_weight
-// CHECK: arith.constant dense<{{\[\[\[}}1.000000e+00, 2.000000e+00, 0.000000e+00
-// CHECK-SAME: : tensor<1x3x16xf32>
+// CHECK: arith.constant dense_resource<[[PACKED:packed[_0-9]*]]> : tensor<1x3x16xf32>
 // CHECK-NOT: tensor<3x1x16xf32>
 // CHECK: vector.fma
 func.func @constant_weight(%a: tensor<16x3xf32>, %c: tensor<16x2xf32>) -> tensor<16x2xf32> {
@@ -245,3 +245,7 @@ func.func @bias_in_place(%a: tensor<16x128xf32>, %b: tensor<128x64xf32>, %bias: 
   } -> tensor<16x64xf32>
   return %r : tensor<16x64xf32>
 }
+
+// The packed weight of @constant_weight, after the blob's alignment: 1.0, 2.0, zeros, 3.0, 4.0, 0.0, ...
+// CHECK-LABEL: dialect_resources
+// CHECK: [[PACKED]]: "0x{{[0-9A-F]+}}0000803F00000040{{(00000000)+}}000040400000804000000000

@@ -8,7 +8,7 @@ from torch_reference import compile_checked
 import wafer
 from wafer.context import make_context
 from wafer.external_constants import MIN_BYTES, externalize_constants
-from wafer.passes.resource_blobs import elements_array, resource_array, resource_attr, resource_name
+from wafer.passes.resource_blobs import aligned_empty, elements_array, resource_array, resource_attr, resource_name
 
 GLOBALS = """module {
   llvm.mlir.global private constant @big(dense<[%s]> : tensor<1024xf32>) {addr_space = 0 : i32, alignment = 64 : i64} : !llvm.array<1024 x f32>
@@ -32,6 +32,42 @@ def test_a_large_constant_becomes_an_external_declaration_over_an_aligned_copy()
     for kept in ("@small(dense", "@splat(dense<1.5", "@complex(dense", "@counters(dense<0>"):
         assert kept in text
     assert 4096 <= MIN_BYTES
+
+
+def test_constants_of_several_kinds_each_get_an_aligned_copy_of_their_own():
+    """Sizes that are no multiple of the alignment, and another element type:
+    each array starts on a 64-byte boundary and holds its own values."""
+    floats, ints = np.arange(1030, dtype=np.float32) / 3, np.arange(2000, dtype=np.int32) - 1000
+    text = """module {
+  llvm.mlir.global private constant @a(dense<[%s]> : tensor<1030xf32>) {addr_space = 0 : i32} : !llvm.array<1030 x f32>
+  llvm.mlir.global private constant @b(dense<[%s]> : tensor<2000xi32>) {addr_space = 0 : i32} : !llvm.array<2000 x i32>
+}""" % (", ".join(map(str, floats)), ", ".join(map(str, ints)))
+    arrays = externalize_constants(ir.Module.parse(text, make_context()))
+    assert [(name, a.dtype, a.shape) for name, a in arrays.items()] == [("a", np.float32, (1030,)), ("b", np.int32, (2000,))]
+    assert all(a.ctypes.data % 64 == 0 for a in arrays.values())
+    np.testing.assert_array_equal(arrays["a"], floats)
+    np.testing.assert_array_equal(arrays["b"], ints)
+
+
+def test_an_array_a_pass_made_is_bound_as_it_is_and_the_callers_are_copied():
+    """A packed weight (owned, aligned) is read in place; a view of the model's
+    own tensor is copied, so the compiled code reads a snapshot of it."""
+    with make_context(), ir.Location.unknown():
+        vector = ir.RankedTensorType.get([2048], ir.F32Type.get())
+        packed = aligned_empty((2048,), np.float32)
+        packed[:] = np.arange(2048) / 3
+        weight = np.arange(2048, dtype=np.float32)
+        # Parsed text would name new blobs: the attributes go in after parsing, as a pass puts them.
+        module = ir.Module.parse("module {\n" + "\n".join(
+            f"llvm.mlir.global private constant @{name}(dense<0.0> : tensor<2048xf32>) "
+            "{addr_space = 0 : i32} : !llvm.array<2048 x f32>" for name in "pw") + "\n}")
+        made = (resource_attr(packed, "packed", vector, owned=True), resource_attr(weight, "weight", vector))
+        for op, attr in zip(module.body.operations, made):
+            op.attributes["value"] = attr
+        arrays = externalize_constants(module)
+    assert arrays["p"] is packed
+    assert not np.shares_memory(arrays["w"], weight) and arrays["w"].ctypes.data % 64 == 0
+    np.testing.assert_array_equal(arrays["w"], weight)
 
 
 def test_blobs_made_from_arrays_are_read_back_by_their_unique_names():
