@@ -20,6 +20,8 @@ _KERNELS = ("scf.for", "scf.parallel", "omp.parallel")
 _COPIED = ("arith.constant", "ub.poison")
 # Marks a function left as glue: what wafer-unoptimized-glue looks for.
 GLUE = "wafer.glue"
+# The outlined functions' names: wafer_kernel0, wafer_kernel1, ...
+_OUTLINED = "wafer_kernel"
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,4 @@ def _outline(module: ir.Operation, op: ir.Operation) -> tuple[ir.OpView, ir.OpVi
 
     op.walk(replace)
     return kernel, call
-
-
-_OUTLINED = "wafer_kernel"
 

@@ -24,8 +24,8 @@ def externalize_constants(module: ir.Module) -> dict[str, np.ndarray]:
 
     An array a pass made (packed weights) is bound as it is, when aligned.
     The others are copied, so the code reads a snapshot (the importer's
-    weights are views of the model's own tensors), into one allocation:
-    fresh memory costs a page fault per page touched, fewer in one mapping.
+    weights are views of the model's own tensors), into one allocation
+    rather than one per weight.
     """
     arrays, copied = {}, []
     for op in find_ops(module.operation, lambda op: op.name == "llvm.mlir.global"):
