@@ -59,7 +59,7 @@ def slice_after_epilogue(sliced: ir.Value) -> None:
         n_inputs = len(consumer.inputs)
         maps = list(consumer.attributes["indexing_maps"])
         inputs = [v.owner.operands[0] if v in slices else v for v in consumer.inputs]
-        wide = inputs[[v in slices for v in consumer.inputs].index(True)]
+        wide = next(w for v, w in zip(consumer.inputs, inputs) if v in slices)
         with ir.InsertionPoint(consumer), consumer.location:
             empty = tensor.EmptyOp(wide.type.shape, consumer.results[0].type.element_type).result
         old_args = list(consumer.regions[0].blocks[0].arguments)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 
 from .outline_kernels import GLUE
-from .pass_base import WaferPass, find_ops
+from .pass_base import WaferPass
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,9 @@ class UnoptimizedGlue(WaferPass):
     summary = "Compile the glue wafer-outline-kernels left without LLVM's optimizer"
 
     def apply(self, module: ir.Operation) -> None:
-        for function in find_ops(module, lambda op: op.name == "llvm.func" and GLUE in op.attributes):
+        for function in module.regions[0].blocks[0].operations:  # functions are the module's own ops
+            if function.name != "llvm.func" or GLUE not in function.attributes:
+                continue
             del function.attributes[GLUE]
             for flag in ("optimize_none", "no_inline"):
                 function.attributes[flag] = ir.UnitAttr.get()

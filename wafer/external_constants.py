@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 from torch_mlir import ir
 
-from .passes.pass_base import find_ops
 from .passes.resource_blobs import ALIGNMENT, aligned_empty, elements_array, owned_array
 
 # Smaller constants stay in the code, where LLVM can still fold them; a weight is far larger.
@@ -28,14 +27,16 @@ def externalize_constants(module: ir.Module) -> dict[str, np.ndarray]:
     rather than one per weight.
     """
     arrays, copied = {}, []
-    for op in find_ops(module.operation, lambda op: op.name == "llvm.mlir.global"):
-        if "value" not in op.attributes or "constant" not in op.attributes:
+    for op in module.body.operations:  # globals are symbols of the module itself
+        op = op.operation
+        if op.name != "llvm.mlir.global" or "value" not in op.attributes or "constant" not in op.attributes:
             continue
         try:
             value = op.attributes["value"]
         except TypeError:  # the bindings cannot downcast some dense kinds (complex): they stay in the code
             continue
-        owned, data = owned_array(value), elements_array(value)
+        owned = owned_array(value)
+        data = owned if owned is not None else elements_array(value)
         if data is None or data.nbytes < MIN_BYTES:
             continue
         name = ir.StringAttr(op.attributes["sym_name"]).value
