@@ -58,6 +58,9 @@ irdl.dialect @wse {
   // Cannon's algorithm starts: with skew = 1 the PE at (row i, column j)
   // holds what the unskewed layout gives column (i + j) mod width; with
   // skew = 2, what it gives row (i + j) mod height; 0 leaves them in place.
+  // An optional windows = array<i64: row stride, row span, col stride, col
+  // span> splits a dim read through sliding windows by output positions,
+  // each PE holding its block's windows and their halo (dialects/README.md).
   //   "wse.scatter"(%x, %a) {row_dim = 0 : i64, col_dim = 1 : i64, row_panel = 0 : i64,
   //       col_panel = 4 : i64, skew = 0 : i64, color = 1 : i64} : (tensor<8x32xf32>, memref<2x8xf32>) -> ()
   irdl.operation @scatter {

@@ -90,6 +90,14 @@ def dim_coefficients(expr: ir.AffineExpr) -> dict[int, int]:
     raise ValueError(f"not a sum of loops times constants: {expr}")
 
 
+def result_coefficients(affine_map: ir.AffineMap) -> list[dict[int, int]]:
+    """Per result of a map whose results are sums of loops times constants or
+    the constant 0 (a unit dim kept), each loop's factor in it (`dim_coefficients`):
+    [{1: 1}, {2: 1, 4: 1}] for (c, oh + kh); ValueError for any other map."""
+    return [{} if isinstance(expr, ir.AffineConstantExpr) and expr.value == 0 else dim_coefficients(expr)
+            for expr in affine_map.results]
+
+
 def is_projected(op: ir.Operation) -> bool:
     return all(is_projected_map(affine_map) for affine_map in indexing_maps(op))
 

@@ -10,7 +10,7 @@ from torch_mlir import ir
 from ..dialects.wse import FOLDED_RING, UNROUTED, element_bytes, fabric_of, i64_attr, int_attr, next_word, regions_of, str_attr
 from ..wse_target.distribution import (
     PANEL_ATTR, SKEW_COLS, SKEW_ROWS, SRAM_SHARE, Layout, as_contraction, cannon_fits, combiner, combines_across, epilogue_loops, layout_for, overwritten_input,
-    placed_loops, summa_epilogue_loops, summa_plan)
+    placed_loops, summa_epilogue_loops, summa_plan, window_offsets)
 from ..wse_target.kernel import vector_loop
 from ..wse_target.lookup import ROWS_LAYOUT, TABLE_LAYOUT, lookup_of, result_layout
 from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, iterator_types, loop_ranges, map_dims, reduction_dims
@@ -212,7 +212,8 @@ class RegionBuilder:
         operands = list(op.operands)
         n_in = len(operands) - len(op.results)
         overwritten = overwritten_input(op)  # before a scatter adds a use of the input
-        inputs = [self.place(v, layout_for(m, row_loop, col_loop), "in", op.location)
+        ranges = loop_ranges(op)
+        inputs = [self.place(v, layout_for(m, row_loop, col_loop, ranges), "in", op.location)
                   for v, m in zip(operands[:n_in], maps[:n_in])]
         layouts = [layout_for(m, row_loop, col_loop) for m in maps[n_in:]]
         if overwritten is not None:  # same type and map as the result: same layout
@@ -284,8 +285,10 @@ def reduced_loops(members: list[ir.Operation]) -> frozenset[int]:
 
 def whole_loops(members: list[ir.Operation]) -> frozenset[int]:
     """The loops reduced by an op whose partial results do not combine across
-    PEs: no split may take them, so each PE runs such a reduction whole."""
-    return frozenset(d for op in members if not combines_across(op) for d in reduction_dims(op))
+    PEs, and those that walk a window a PE reads in place (`window_offsets`):
+    no split may take them, so each PE runs such a reduction whole."""
+    return frozenset(d for op in members for d in (
+        reduction_dims(op) if not combines_across(op) else window_offsets(op)))
 
 
 def split_loops(anchor: ir.Operation, members: list[ir.Operation]) -> tuple[int | None, int | None]:
@@ -338,7 +341,9 @@ def row_and_col_loops(op: ir.Operation, reduced: frozenset[int] = frozenset(),
     largest parallel loop (a pooling window's kw): split over columns it would
     use no more PEs than that parallel loop, and cost a reduce and a multicast
     per row. Then rows and columns take the two largest parallel loops and
-    each PE reduces its windows whole. Softmax and layernorm rows, longer than
+    each PE reduces its windows whole. So too when the innermost loop walks
+    a window a PE reads in place (`window_offsets`: a depthwise convolution's
+    kw), which no split may take. Softmax and layernorm rows, longer than
     any other parallel loop, still split across the columns.
 
     A 0-d op (a scalar's elementwise work) has no loop to split: (None, None).
@@ -349,7 +354,8 @@ def row_and_col_loops(op: ir.Operation, reduced: frozenset[int] = frozenset(),
         return None, None
     parallel = sorted((d for d, kind in enumerate(kinds) if kind == PARALLEL and d not in reduced),
                       key=lambda d: -ranges[d])
-    if kinds[col] == REDUCTION and len(parallel) > 1 and ranges[parallel[1]] >= ranges[col]:
+    offset_innermost = len(kinds) - 1 in window_offsets(op)
+    if len(parallel) > 1 and (offset_innermost or kinds[col] == REDUCTION and ranges[parallel[1]] >= ranges[col]):
         return parallel[0], parallel[1]
     rows = [d for d in parallel if d != col]
     return (rows[0] if rows else None), col

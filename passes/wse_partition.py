@@ -8,7 +8,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import tensor
 
 from ..dialects.wse import MACHINE_ATTR, FabricInfo, str_attr
-from ..wse_target.distribution import as_contraction, op_flops
+from ..wse_target.distribution import as_contraction, op_flops, window_input
 from ..wse_target.lookup import lookup_of
 from ..wse_target.machine import get_machine
 from .linalg_queries import PARALLEL, is_projected, iterator_types, loop_ranges, reduction_dims
@@ -163,7 +163,7 @@ def find_groups(block: ir.Block) -> list[Group]:
             continue
         if is_init(op) or is_relayout(op) or is_check(op) or runs_on_host(op):
             continue
-        if not is_projected(op):
+        if not is_projected(op) and window_input(op) is None:
             raise PassFailure(op.location, "the wse target cannot partition this op: its indexing maps "
                               "are not projected permutations (unfold convolution and pooling windows "
                               "with wse-unfold-windows first, as the wse pipeline does)")

@@ -101,10 +101,11 @@ def _fills(placed) -> tuple:
     for op, row, col in placed:
         args = op.regions[0].blocks[0].arguments
         n_in = len(op.operands) - len(op.results)
-        for i, (value, dims) in enumerate(zip(op.operands, (map_dims(m) for m in indexing_maps(op)))):
+        for i, (value, affine_map) in enumerate(zip(op.operands, indexing_maps(op))):
             owner = value.owner
             if not (isinstance(owner, ir.OpView) and is_init(owner.operation) and any(True for _ in args[i].uses)):
                 continue
+            dims = map_dims(affine_map)
             read_before = i < n_in and any(value == seen for seen in inputs)
             if read_before or (i >= n_in and overwritten_input(op) is not None):
                 continue

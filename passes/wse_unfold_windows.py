@@ -1,4 +1,4 @@
-"""wse-unfold-windows: convolution and pooling windows as a gather plus a contraction or reduction."""
+"""wse-unfold-windows: convolution windows as a gather plus a contraction."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from torch_mlir import ir, rewrite
 from torch_mlir.dialects import linalg, tensor
 
+from ..wse_target.distribution import window_input
 from ..wse_target.kernel import vector_loop
 from .linalg_queries import PARALLEL, indexing_maps, is_projected_map, iterator_attr, map_dims
 from .pass_base import PassFailure, WaferPass, find_ops
@@ -94,8 +95,9 @@ def _kept_operands(body: ir.Block, maps: list[ir.AffineMap], n_inputs: int) -> l
 
 
 def unfold_windows(op, rewriter):
-    """generic(window-read x, ...) -> generic(gather(x) read by a projected map, ...), same body and outs."""
-    if not _has_windows(op.operation):
+    """generic(window-read x, ...) -> generic(gather(x) read by a projected map, ...), same body and outs,
+    unless its PEs read the windows in place (`window_input`)."""
+    if not _has_windows(op.operation) or window_input(op.operation) is not None:
         return True
     maps = indexing_maps(op)
     n_inputs = len(op.operands) - len(op.results)
@@ -137,26 +139,31 @@ def _check_static(module: ir.Operation) -> None:
 
 @dataclass(frozen=True)
 class WseUnfoldWindows(WaferPass):
-    """Turn convolution and pooling windows into a gather plus a plain contraction or reduction.
+    """Turn convolution windows into a gather plus a plain contraction.
 
-    The wse target places contractions (SUMMA) and row-wise reductions,
-    both over projected-permutation maps; a sliding window's index
-    (oh * stride + kh * dilation) is neither. So in every linalg.generic
-    that reads an input through such a map (a generalized conv_2d_nchw_fchw
-    or pooling_nchw_max/sum, any strides and dilations, or any other window
-    op), that input is first gathered by a pure data-movement generic into
-    one slice per window (im2col patches[n, oh, c, kh, kw, ow] for a conv),
-    which the op then reads with a projected map. The op keeps its body and
-    its init, so its result is unchanged and its consumers (bias, relu)
-    still fuse as an epilogue: a conv becomes an implicit GEMM, a pooling a
-    reduction over (kh, kw).
+    The wse target steps contractions across the fabric (SUMMA) over
+    projected-permutation maps; a sliding window's index (oh * stride + kh *
+    dilation) is not one. So in every linalg.generic that reads an input
+    through such a map (a generalized conv_2d_nchw_fchw, any strides and
+    dilations, or any other window op), that input is first gathered by a
+    pure data-movement generic into one slice per window (im2col
+    patches[n, oh, c, kh, kw, ow] for a conv), which the op then reads with a
+    projected map. The op keeps its body and its init, so its result is
+    unchanged and its consumers (bias, relu) still fuse as an epilogue: a
+    conv becomes an implicit GEMM.
+
+    A window op that is no contraction once unfolded (a depthwise
+    convolution, a pooling: `window_input`) keeps its windows: its rowwise
+    region holds the input's rows, each PE its block's windows with their
+    halo, and reads the windows in place, where the gather would stream in
+    every element once per window offset (9 times for 3x3).
 
     It runs on generalized ops after elementwise fusion, which would fold a
     gather back into its consumer.
     """
 
     name = "wse-unfold-windows"
-    summary = "Unfold window reads (conv, pooling) into a gather plus a contraction or reduction"
+    summary = "Unfold convolution windows into a gather plus a contraction"
 
     def apply(self, module: ir.Operation) -> None:
         _check_static(module)

@@ -116,21 +116,25 @@ def simd_narrowing(width: int, strides: list[int], conflicts: float) -> float:
 def row_residues(shape: Sequence[int], axis: int | None, element_bytes: int, offset: int = 0) -> np.ndarray:
     """How a row-major buffer's rows along `axis` (one per index of its other
     dims) spread over start addresses mod 8: a distribution over the 8
-    residues, for the buffer at byte `offset`. The start of a row is a sum
-    of independent per-dim terms, so the distribution is the cyclic
-    convolution of each dim's own."""
+    residues, for the buffer at byte `offset`."""
+    pitches = [element_bytes * math.prod(shape[dim + 1:]) for dim in range(len(shape))]
+    return start_residues([(pitches[dim], shape[dim]) for dim in range(len(shape)) if dim != axis], offset)
+
+
+def start_residues(terms: Sequence[tuple[int, int]], offset: int = 0) -> np.ndarray:
+    """How row starts `offset` + sum of i_t * step_t (each i_t in range(extent_t),
+    one term per (step in bytes, extent)) spread over addresses mod 8: a
+    distribution over the 8 residues. The terms are independent, so the
+    distribution is the cyclic convolution of each term's own."""
     spread = [0.0] * 8
     spread[offset % 8] = 1.0
-    pitch = element_bytes
-    for dim in reversed(range(len(shape))):
-        extent = shape[dim]
-        if dim != axis and extent > 1:
-            steps = [0.0] * 8  # index i lands i * pitch on, which repeats every 8 indices
+    for step, extent in terms:
+        if extent > 1:
+            steps = [0.0] * 8  # index i lands i * step on, which repeats every 8 indices
             for i in range(min(extent, 8)):
-                steps[i * pitch % 8] += len(range(i, extent, 8)) / extent
-            spread = [sum(spread[(r - step) % 8] * share for step, share in enumerate(steps) if share)
+                steps[i * step % 8] += len(range(i, extent, 8)) / extent
+            spread = [sum(spread[(r - shift) % 8] * share for shift, share in enumerate(steps) if share)
                       for r in range(8)]
-        pitch *= extent
     return np.array(spread)
 
 

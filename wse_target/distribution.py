@@ -14,7 +14,32 @@ from dataclasses import dataclass
 from torch_mlir import ir
 
 from ..dialects.wse import element_bytes
-from ..passes.linalg_queries import PARALLEL, indexing_maps, is_projected, iterator_types, loop_ranges, map_dims, reduction_dims
+from ..passes.linalg_queries import (PARALLEL, indexing_maps, is_projected, is_projected_map, iterator_types, loop_ranges,
+                                     map_dims, reduction_dims, result_coefficients)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A dim read through sliding windows: output position p reads the source
+    elements [p * stride, p * stride + span), a convolution's or pooling's
+    input rows. Split by output positions, each PE's block of outputs needs
+    the span of its block's windows, which overlaps the next PE's by
+    span - stride elements (the halo): wse-distribute scatters it to both."""
+
+    stride: int
+    span: int
+
+    def outputs(self, extent: int) -> int:
+        """The output positions a source dim of `extent` has windows for."""
+        return (extent - self.span) // self.stride + 1
+
+    def block(self, extent: int, parts: int) -> int:
+        """Output positions per PE."""
+        return math.ceil(self.outputs(extent) / parts)
+
+    def local_extent(self, extent: int, parts: int) -> int:
+        """Source elements each PE holds: its block's windows."""
+        return (self.block(extent, parts) - 1) * self.stride + self.span
 
 
 @dataclass(frozen=True)
@@ -23,7 +48,9 @@ class Layout:
 
     A panel of 0 splits the dim in contiguous blocks; a panel p > 0 deals
     panels of p elements to the PEs in turn (block-cyclic). A skew rotates
-    the blocks as Cannon's algorithm starts (SKEW_COLS, SKEW_ROWS).
+    the blocks as Cannon's algorithm starts (SKEW_COLS, SKEW_ROWS). A split
+    dim read through windows (`row_window`, `col_window`) is split by output
+    positions instead, each PE holding its block's windows (`Window`).
     """
 
     row_dim: int = -1
@@ -31,17 +58,30 @@ class Layout:
     row_panel: int = 0
     col_panel: int = 0
     skew: int = 0
+    row_window: Window | None = None
+    col_window: Window | None = None
 
     ATTRS = ("row_dim", "col_dim", "row_panel", "col_panel", "skew")
+    # The windows' (stride, span) over rows then columns, (0, 0) for none; set
+    # only on a scatter that has a window.
+    WINDOWS_ATTR = "windows"
 
     @staticmethod
     def of(op: ir.Operation) -> Layout:
-        return Layout(*(ir.IntegerAttr(op.attributes[name]).value for name in Layout.ATTRS))
+        ints = (ir.IntegerAttr(op.attributes[name]).value for name in Layout.ATTRS)
+        windows = [None, None]
+        if Layout.WINDOWS_ATTR in op.attributes:
+            values = list(ir.DenseI64ArrayAttr(op.attributes[Layout.WINDOWS_ATTR]))
+            windows = [Window(*values[i:i + 2]) if values[i] else None for i in (0, 2)]
+        return Layout(*ints, *windows)
 
     def set_on(self, op: ir.Operation) -> None:
         i64 = ir.IntegerType.get_signless(64)
         for name in self.ATTRS:
             op.attributes[name] = ir.IntegerAttr.get(i64, getattr(self, name))
+        if self.row_window or self.col_window:
+            op.attributes[self.WINDOWS_ATTR] = ir.DenseI64ArrayAttr.get(
+                [v for w in (self.row_window, self.col_window) for v in ((w.stride, w.span) if w else (0, 0))])
 
     def splits(self, height: int, width: int) -> list[tuple[int, int, int]]:
         """(tensor dim, PEs it is split over, panel) for each split dim."""
@@ -49,10 +89,15 @@ class Layout:
                 ((self.row_dim, height, self.row_panel), (self.col_dim, width, self.col_panel))
                 if dim >= 0]
 
+    def window(self, dim: int) -> Window | None:
+        """The windows split dim `dim` is read through, if any."""
+        return self.row_window if dim == self.row_dim else self.col_window if dim == self.col_dim else None
+
     def local_shape(self, shape: list[int], height: int, width: int) -> list[int]:
         local = list(shape)
         for dim, parts, panel in self.splits(height, width):
-            local[dim] = local_extent(shape[dim], parts, panel)
+            window = self.window(dim)
+            local[dim] = window.local_extent(shape[dim], parts) if window else local_extent(shape[dim], parts, panel)
         return local
 
 
@@ -73,14 +118,63 @@ def local_extent(extent: int, parts: int, panel: int) -> int:
     return math.ceil(math.ceil(extent / panel) / parts) * panel
 
 
-def layout_for(affine_map: ir.AffineMap, row_loop: int | None, col_loop: int | None) -> Layout:
+def layout_for(affine_map: ir.AffineMap, row_loop: int | None, col_loop: int | None,
+               ranges: list[int] | None = None) -> Layout:
     """The layout of an operand read through `affine_map` when loop `row_loop`
-    is split over the PE rows and `col_loop` over the columns."""
-    dims = map_dims(affine_map)
-    return Layout(
-        dims.index(row_loop) if row_loop is not None and row_loop in dims else -1,
-        dims.index(col_loop) if col_loop is not None and col_loop in dims else -1,
-    )
+    is split over the PE rows and `col_loop` over the columns. A split loop
+    that indexes a dim through windows (oh * stride + kh) splits it by output
+    positions; `ranges`, the op's loop extents, give the windows' span."""
+    terms = result_coefficients(affine_map)
+
+    def split(loop: int | None) -> tuple[int, Window | None]:
+        dim = next((i for i, term in enumerate(terms) if loop in term), -1)
+        if dim < 0 or terms[dim] == {loop: 1}:
+            return dim, None
+        span = 1 + sum(factor * (ranges[d] - 1) for d, factor in terms[dim].items() if d != loop)
+        return dim, Window(terms[dim][loop], span)
+
+    (row_dim, row_window), (col_dim, col_window) = split(row_loop), split(col_loop)
+    return Layout(row_dim, col_dim, row_window=row_window, col_window=col_window)
+
+
+def window_input(op: ir.Operation) -> int | None:
+    """The input of linalg.generic `op` that a PE reads through sliding windows
+    in place, where its region holds the input's rows rather than a gather of
+    every window (a depthwise convolution's, a pooling's): None for any other op.
+
+    That takes one input read through windows, each index a sum of loops times
+    constants with one parallel loop (the output position) and the rest
+    reductions (the window's offsets); no other input may read a parallel loop
+    the windows do not, as a convolution's filters read its output channels:
+    unfolded, that is a contraction, which SUMMA runs on the gathered windows.
+    """
+    if op.name != "linalg.generic" or len(op.results) != 1:
+        return None
+    maps = indexing_maps(op)
+    n_in = len(op.operands) - 1
+    windowed = [i for i in range(n_in) if not is_projected_map(maps[i])]
+    if len(windowed) != 1 or not is_projected_map(maps[-1]):
+        return None
+    try:
+        terms = result_coefficients(maps[windowed[0]])
+    except ValueError:
+        return None
+    parallel = {d for d, kind in enumerate(iterator_types(op)) if kind == PARALLEL}
+    read = [d for term in terms for d in term]
+    if len(read) != len(set(read)) or any(len(term.keys() & parallel) > 1 for term in terms if len(term) > 1):
+        return None
+    others = set().union(*(set(d for d in map_dims(maps[i]) if d is not None) for i in range(n_in) if i != windowed[0]))
+    return windowed[0] if not (others & parallel) - set(read) else None
+
+
+def window_offsets(op: ir.Operation) -> frozenset[int]:
+    """The loops of `op` that walk a window (kh, kw), which a PE reduces whole."""
+    i = window_input(op)
+    if i is None:
+        return frozenset()
+    parallel = {d for d, kind in enumerate(iterator_types(op)) if kind == PARALLEL}
+    return frozenset(d for term in result_coefficients(indexing_maps(op)[i]) if len(term) > 1
+                     for d in term if d not in parallel)
 
 
 # The share of a PE's SRAM a region's buffers may take: the rest is spare for
@@ -308,12 +402,13 @@ def local_shares(placed_ops: list[tuple[ir.Operation, int | None, int | None]], 
         n_in = len(op.operands) - len(op.results)
         if overwritten_input(op) is not None:
             seen += list(op.results)
+        ranges = loop_ranges(op)
         for value, affine_map in zip(list(op.operands)[:n_in] + list(op.results), indexing_maps(op)):
             if any(value == other for other in seen):
                 continue
             seen.append(value)
             shape = list(ir.ShapedType(value.type).shape)
-            local = layout_for(affine_map, row_loop, col_loop).local_shape(shape, height, width)
+            local = layout_for(affine_map, row_loop, col_loop, ranges).local_shape(shape, height, width)
             shares.append((value, local, reduced_across and any(value == result for result in op.results)))
     return shares
 

@@ -581,18 +581,29 @@ def _structured_parts(op: ir.Operation, operands: list[np.ndarray]):
 
 
 def _eval_generic(op, operands, g, lookup) -> list[np.ndarray]:
-    """linalg.generic: the body once over the whole space; reductions by their combiner."""
-    moved = _moved_input(op)
-    if moved is not None and not all(is_projected_map(m) for m in indexing_maps(op)):
-        return _eval_gather(op, operands, g, moved)
-    maps = _maps(op)
+    """linalg.generic: the body once over the whole space; reductions by their combiner.
+    An input read through affine expressions (an im2col gather's, a depthwise
+    convolution's windows) enters the space by one fancy index per input dim."""
+    affine_maps = indexing_maps(op)
+    if not is_projected_map(affine_maps[-1]):
+        raise _fail(op, f"output indexing map {affine_maps[-1]} is not a projected permutation")
+    projected = [i for i, m in enumerate(affine_maps) if is_projected_map(m)]
+    maps = {i: tuple(map_dims(affine_maps[i])) for i in projected}
     reductions = reduction_dims(op)
-    space = _Space.of(op, operands, maps, g, reductions)
+    space = _Space.of(op, [operands[i] for i in projected], list(maps.values()), g, reductions)
+    space = replace(space, grid=_grid(operands, g))
     ins, inits, shapes, dtypes = _structured_parts(op, operands)
+
+    def enter(i: int) -> np.ndarray:
+        if i in maps:
+            return space.enter(operands[i], maps[i])
+        # The op's verifier has checked that every index lies inside the input.
+        return operands[i][(slice(None),) * g + tuple(_index_array(op, e, space) for e in affine_maps[i].results)]
+
     block = op.regions[0].blocks[0]
     in_args, out_args = list(block.arguments)[: len(ins)], list(block.arguments)[len(ins):]
-    bound = {arg: space.enter(x, m) for arg, x, m in zip(in_args, ins, maps)}
-    out_maps = maps[len(ins):]
+    bound = {arg: enter(i) for i, arg in enumerate(in_args)}
+    out_maps = [maps[i] for i in range(len(ins), len(operands))]
 
     def loop_index(dim: int) -> np.ndarray:
         shape = [1] * (g + len(space.ranges))
@@ -600,7 +611,7 @@ def _eval_generic(op, operands, g, lookup) -> list[np.ndarray]:
         return np.arange(space.ranges[dim], dtype=np.int64).reshape(shape)
 
     if not reductions:
-        bound |= {arg: space.enter(x, m) for arg, x, m in zip(out_args, inits, out_maps)}
+        bound |= {arg: enter(len(ins) + i) for i, arg in enumerate(out_args)}
         yielded = _run_block(op, block, bound, lookup, loop_index)
         return [space.leave(y, m, s, t) for y, m, s, t in zip(yielded, out_maps, shapes, dtypes)]
 
@@ -628,17 +639,6 @@ def _eval_generic(op, operands, g, lookup) -> list[np.ndarray]:
     ]
 
 
-def _moved_input(op: ir.Operation) -> int | None:
-    """The input a one-output generic's body yields unchanged (it only moves data), if any."""
-    body = list(op.regions[0].blocks[0].operations)
-    if len(body) != 1 or len(body[0].operands) != 1:
-        return None
-    value = body[0].operands[0]
-    if not isinstance(value.owner, ir.Block) or value.arg_number >= len(op.operands) - len(_inits(op)):
-        return None
-    return value.arg_number
-
-
 # The binary affine expressions, as numpy ufuncs on index arrays (mod and floordiv round down).
 _AFFINE_OPS = {
     ir.AffineAddExpr: np.add, ir.AffineMulExpr: np.multiply, ir.AffineModExpr: np.mod,
@@ -660,23 +660,6 @@ def _index_array(op: ir.Operation, expr: ir.AffineExpr, space: _Space) -> np.nda
         lhs, rhs = (_index_array(op, side, space) for side in (expr.lhs, expr.rhs))
         return _AFFINE_OPS[type(expr)](lhs, rhs)
     raise _fail(op, f"affine expression {expr} is not supported")
-
-
-def _eval_gather(op, operands, g, moved: int) -> list[np.ndarray]:
-    """A generic that only moves input `moved` through affine expressions (an im2col or
-    pooling window gather): one fancy index of the input by an index array per input dim,
-    each built over the loops by broadcasting, so no Python loop over windows."""
-    _, _, (shape,), (dtype,) = _structured_parts(op, operands)
-    affine_maps = indexing_maps(op)
-    if not is_projected_map(affine_maps[-1]):
-        raise _fail(op, f"output indexing map {affine_maps[-1]} is not a projected permutation")
-    projected = [i for i, m in enumerate(affine_maps) if is_projected_map(m)]
-    space = _Space.of(op, [operands[i] for i in projected], [tuple(map_dims(affine_maps[i])) for i in projected], g, ())
-    space = replace(space, grid=_grid(operands, g))
-    # The op's verifier has checked that every index lies inside the input.
-    index = tuple(_index_array(op, expr, space) for expr in affine_maps[moved].results)
-    value = operands[moved][(slice(None),) * g + index]
-    return [space.leave(value, tuple(map_dims(affine_maps[-1])), shape, dtype)]
 
 
 @dataclass

@@ -17,8 +17,8 @@ import numpy as np
 from torch_mlir import ir
 
 from ..dialects.wse import element_bytes
-from ..passes.linalg_queries import indexing_maps, loop_ranges, map_dims
-from .cost import compute_cycles, conflict_fraction, row_residues, simd_narrowing, unavoidable_conflicts
+from ..passes.linalg_queries import indexing_maps, loop_ranges, map_dims, result_coefficients
+from .cost import compute_cycles, conflict_fraction, simd_narrowing, start_residues, unavoidable_conflicts
 from .distribution import body_cost
 from .machine import Dtype, Machine
 
@@ -68,17 +68,18 @@ def kernel_of(op: ir.Operation, machine: Machine, offsets: dict) -> Kernel:
     """The kernel of linalg `op`; `offsets` maps each buffer value to its SRAM byte
     address (values missing from it, e.g. block arguments, count as address 0)."""
     ranges = loop_ranges(op)
-    maps = [map_dims(m) for m in indexing_maps(op)]
-    output = (list(op.operands)[-1], maps[-1])
     vector, scalar, reads_out, dtype = _instructions(op, len(ranges))
     length = max(ranges[vector], 1) if vector is not None else 1
     body = body_cost(op)
     elements = body.slots * math.prod(ranges)
-    sources = _vector_sources(op, maps, vector, reads_out)
-    strides = [_stride(v, d, vector) for v, d in sources + [output] if vector in d]
+    walks = [_Walk.of(affine_map, vector) for affine_map in indexing_maps(op)]
+    shapes = [list(ir.ShapedType(value.type).shape) for value in op.operands]
+    sources = _vector_sources(op, walks, reads_out)
+    strides = [walks[i].stride(shapes[i]) for i in sources + [len(walks) - 1] if walks[i].walked]
     conflicts = 0.0
     if len(sources) >= 2:
-        conflicts = conflict_fraction(*(_row_residues(v, d, vector, offsets) for v, d in sources[:2]))
+        conflicts = conflict_fraction(*(walks[i].residues(shapes[i], ranges, _bytes(op.operands[i]),
+                                                          offsets.get(op.operands[i], 0)) for i in sources[:2]))
     return Kernel(float(elements), length, dtype, scalar, datapath_cycles(body.kinds, dtype, machine, strides, conflicts))
 
 
@@ -87,21 +88,59 @@ def paired_operands(op: ir.Operation) -> list[ir.Value]:
     banks may collide (fewer than two: nothing can)."""
     maps = indexing_maps(op)
     vector, _, reads_out, _ = _instructions(op, maps[0].n_dims)
-    return [value for value, _ in _vector_sources(op, [map_dims(m) for m in maps], vector, reads_out)[:2]]
+    walks = [_Walk.of(affine_map, vector) for affine_map in maps]
+    return [op.operands[i] for i in _vector_sources(op, walks, reads_out)[:2]]
 
 
-def _vector_sources(op: ir.Operation, maps: list[list[int | None]], vector: int | None,
-                    reads_out: bool) -> list[tuple[ir.Value, list[int | None]]]:
+@dataclass(frozen=True)
+class _Walk:
+    """How an operand's index moves as an instruction walks its vector loop:
+    per operand dim, each loop's factor in its index (`result_coefficients`;
+    a window's oh * stride + kh), and the loop walked."""
+
+    terms: tuple[tuple[tuple[int, int], ...], ...]
+    vector: int | None
+
+    @classmethod
+    def of(cls, affine_map: ir.AffineMap, vector: int | None) -> _Walk:
+        return cls(tuple(tuple(sorted(term.items())) for term in result_coefficients(affine_map)), vector)
+
+    @property
+    def walked(self) -> bool:
+        """Whether the operand varies along the vector (else it is a scalar per instruction)."""
+        return self.vector is not None and any(d == self.vector for term in self.terms for d, _ in term)
+
+    def shape(self, ranges: list[int]) -> list[int]:
+        """The extents the loop extents `ranges` read of each dim."""
+        return [1 + sum(factor * (ranges[d] - 1) for d, factor in term) for term in self.terms]
+
+    def stride(self, shape: list[int]) -> int:
+        """Elements between successive vector elements in a row-major buffer of `shape`."""
+        axis, factor = next((axis, factor) for axis, term in enumerate(self.terms)
+                            for d, factor in term if d == self.vector)
+        return factor * math.prod(shape[axis + 1:])
+
+    def residues(self, shape: list[int], ranges: list[int], element: int, offset: int) -> np.ndarray:
+        """Where the rows each instruction reads of a buffer of `shape` at byte
+        `offset` start, mod 8 (`start_residues`): one term per loop but the
+        vector in each dim's index."""
+        pitches = [element * math.prod(shape[axis + 1:]) for axis in range(len(shape))]
+        return start_residues([(pitches[axis] * factor, ranges[d]) for axis, term in enumerate(self.terms)
+                               for d, factor in term if d != self.vector], offset)
+
+
+def _bytes(value: ir.Value) -> int:
+    return element_bytes(ir.ShapedType(value.type).element_type)
+
+
+def _vector_sources(op: ir.Operation, walks: list[_Walk], reads_out: bool) -> list[int]:
     """The operands each instruction of `op` reads as vectors (`_instructions`
-    gives `vector` and `reads_out`), with their maps' dims: the accumulator
-    (when the body reads it along the vector dim), then every input that varies
-    along it."""
-    operands = list(op.operands)
-    if vector is None:
-        return []
-    sources = [(v, d) for v, d in zip(operands[:-1], maps[:-1]) if vector in d]
-    if reads_out and vector in maps[-1]:
-        sources.insert(0, (operands[-1], maps[-1]))
+    gives `reads_out`), by position, given each operand's `_Walk`: the
+    accumulator (when the body reads it along the vector dim), then every
+    input that varies along it."""
+    sources = [i for i, walk in enumerate(walks[:-1]) if walk.walked]
+    if reads_out and walks[-1].walked:
+        sources.insert(0, len(walks) - 1)
     return sources
 
 
@@ -126,25 +165,23 @@ class LocalKernel:
     scalar_operand: bool
     dtype: Dtype
     kinds: tuple[str, ...]  # the instruction of each datapath slot of an iteration (BodyCost)
-    walked: tuple[tuple[int | None, ...], ...] = ()  # the dims of each operand read along `vector`
-    paired: tuple[tuple[tuple[int | None, ...], int], ...] = ()  # `paired_operands`' dims and element bytes
+    walked: tuple[_Walk, ...] = ()  # each operand read along `vector`
+    paired: tuple[tuple[_Walk, int], ...] = ()  # `paired_operands`' walks and element bytes
 
     @classmethod
     def of(cls, op: ir.Operation) -> LocalKernel:
         ranges = tuple(loop_ranges(op))
-        maps = [map_dims(m) for m in indexing_maps(op)]
         vector, scalar, reads_out, dtype = _instructions(op, len(ranges))
-        walked = tuple(tuple(dims) for dims in maps if vector in dims)
-        paired = tuple((tuple(dims), element_bytes(ir.ShapedType(value.type).element_type))
-                       for value, dims in _vector_sources(op, maps, vector, reads_out)[:2])
+        walks = [_Walk.of(affine_map, vector) for affine_map in indexing_maps(op)]
+        walked = tuple(walk for walk in walks if walk.walked)
+        paired = tuple((walks[i], _bytes(op.operands[i])) for i in _vector_sources(op, walks, reads_out)[:2])
         return cls(ranges, vector, scalar, dtype, body_cost(op).kinds, walked, paired)
 
     def cycles(self, local: list[int], machine: Machine, repeat: int = 1) -> float:
         """Cycles on one PE over local loop extents `local`, `repeat` times (once per SUMMA step)."""
         length = max(local[self.vector], 1) if self.vector is not None else 1
         elements = len(self.kinds) * math.prod(local)
-        strides = [math.prod(local[d] for d in dims[dims.index(self.vector) + 1:] if d is not None)
-                   for dims in self.walked]
+        strides = [walk.stride(walk.shape(local)) for walk in self.walked]
         datapath = datapath_cycles(self.kinds, self.dtype, machine, strides, self._conflicts(local))
         return float(compute_cycles(machine, repeat * elements, length, self.dtype,
                                     scalar_operand=self.scalar_operand, datapath_cycles=datapath, kernels=repeat))
@@ -154,14 +191,14 @@ class LocalKernel:
         a bank pair however the later buffer is aligned, on the share `local`."""
         if len(self.paired) < 2:
             return 0.0
-        return _unavoidable_conflicts(*((tuple(local[d] if d is not None else 1 for d in dims),
-                                         dims.index(self.vector), size) for dims, size in self.paired))
+        return _unavoidable_conflicts(tuple(local), *self.paired)
 
 
 @functools.cache
-def _unavoidable_conflicts(rows0: tuple[tuple[int, ...], int, int], rows1: tuple[tuple[int, ...], int, int]) -> float:
-    """`cost.unavoidable_conflicts` of two buffers given as (shape, vector axis, element bytes)."""
-    return unavoidable_conflicts(row_residues(*rows0), row_residues(*rows1))
+def _unavoidable_conflicts(local: tuple[int, ...], first: tuple[_Walk, int], second: tuple[_Walk, int]) -> float:
+    """`cost.unavoidable_conflicts` of two operands, each (walk, element bytes), over loop extents `local`."""
+    return unavoidable_conflicts(*(walk.residues(walk.shape(list(local)), list(local), size, 0)
+                                   for walk, size in (first, second)))
 
 
 def vector_loop(output_dims: list[int | None], loops: int) -> int | None:
@@ -175,22 +212,10 @@ def _instructions(op: ir.Operation, loops: int) -> tuple[int | None, bool, bool,
     """How `op` issues: the loop each instruction walks (the output's innermost
     dim), whether an input is a scalar per instruction (it does not vary along
     that loop), whether the body reads the accumulator, and the datapath."""
-    maps = [map_dims(m) for m in indexing_maps(op)]
+    maps = indexing_maps(op)
     operands = list(op.operands)
-    vector = vector_loop(maps[-1], loops)
-    scalar = vector is not None and any(vector not in dims for dims in maps[:-1])
+    vector = vector_loop(map_dims(maps[-1]), loops)
+    scalar = vector is not None and not all(_Walk.of(affine_map, vector).walked for affine_map in maps[:-1])
     block = op.regions[0].blocks[0]
     reads_out = any(True for _ in block.arguments[len(block.arguments) - 1].uses)
     return vector, scalar, reads_out, kernel_dtype(operands[:-1], operands[-1], reads_out)
-
-
-def _stride(value: ir.Value, dims: list[int | None], vector: int) -> int:
-    """Elements between successive vector elements of a row-major buffer."""
-    shape = ir.ShapedType(value.type).shape
-    return math.prod(shape[dims.index(vector) + 1:])
-
-
-def _row_residues(value: ir.Value, dims: list[int | None], vector: int, offsets: dict) -> np.ndarray:
-    """Where the rows of `value` each instruction reads start, mod 8 (`row_residues`)."""
-    shaped = ir.ShapedType(value.type)
-    return row_residues(shaped.shape, dims.index(vector), element_bytes(shaped.element_type), offsets.get(value, 0))

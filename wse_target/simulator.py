@@ -42,7 +42,7 @@ from ..dialects.wse import (FOLDED_RING, buffer_bytes, crosses_host_io, element_
                             stream_box)
 from ..passes.wse_partition import runs_on_host
 from .cost import LinkLoads, stream_cycles, wavelets
-from .distribution import SKEW_COLS, SKEW_ROWS, Layout, block_panel
+from .distribution import SKEW_COLS, SKEW_ROWS, Layout, Window, block_panel
 from .interpreter import evaluate, numpy_dtype
 from .kernel import kernel_cycles, kernel_dtype, kernel_of
 from .lookup import lookup_compute_cycles
@@ -55,10 +55,13 @@ _REDUCE = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minim
 
 # --- layouts on grid arrays ---
 
-def _split_index(extent: int, parts: int, panel: int, local: int) -> np.ndarray:
-    """(parts, local) global indices of each PE's elements (past `extent`: padding)."""
-    panel = block_panel(extent, parts, panel)
+def _split_index(extent: int, parts: int, panel: int, local: int, window: Window | None) -> np.ndarray:
+    """(parts, local) global indices of each PE's elements (past `extent`: padding):
+    its panels, or its block of windows (`Window`), which overlap the next PE's."""
     pe, element = np.arange(parts)[:, None], np.arange(local)[None, :]
+    if window is not None:
+        return pe * window.block(extent, parts) * window.stride + element
+    panel = block_panel(extent, parts, panel)
     return ((element // panel) * parts + pe) * panel + element % panel
 
 
@@ -68,9 +71,9 @@ def scatter(tensor: np.ndarray, layout: Layout, height: int, width: int) -> np.n
     grid = tensor[None, None]
     for dim, parts, panel in layout.splits(height, width):
         grid_axis = 0 if dim == layout.row_dim else 1
-        index = _split_index(tensor.shape[dim], parts, panel, local[dim])
+        index = _split_index(tensor.shape[dim], parts, panel, local[dim], layout.window(dim))
         pad = [(0, 0)] * grid.ndim
-        pad[2 + dim] = (0, int(index.max()) + 1 - tensor.shape[dim])
+        pad[2 + dim] = (0, max(int(index.max()) + 1 - tensor.shape[dim], 0))
         padded = np.pad(grid, pad)
         taken = np.take(padded, index, axis=2 + dim)  # the grid axis lands at 2 + dim
         taken = np.squeeze(taken, axis=grid_axis)
@@ -79,13 +82,14 @@ def scatter(tensor: np.ndarray, layout: Layout, height: int, width: int) -> np.n
 
 
 def gather(grid: np.ndarray, layout: Layout, shape: list[int]) -> np.ndarray:
-    """The tensor of `shape` that `grid` holds in `layout` (padding dropped)."""
+    """The tensor of `shape` that `grid` holds in `layout` (padding dropped); a
+    result is never laid out in windows."""
     height, width = grid.shape[:2]
     local = list(grid.shape[2:])
     tensor = _unskewed(grid, layout.skew)
     for dim, parts, panel in reversed(layout.splits(height, width)):
         grid_axis = 0 if dim == layout.row_dim else 1
-        index = _split_index(shape[dim], parts, panel, local[dim])
+        index = _split_index(shape[dim], parts, panel, local[dim], None)
         moved = np.moveaxis(tensor, grid_axis, 1 + dim)
         merged_shape = list(moved.shape)
         merged_shape[1 + dim: 3 + dim] = [int(index.max()) + 1]

@@ -1,6 +1,6 @@
-// Convolution and pooling windows, generalized as the wse pipeline does, become a
-// data-movement gather (its body only yields its input) plus a contraction or a
-// reduction that reads the gathered windows with a projected-permutation map.
+// Convolution windows, generalized as the wse pipeline does, become a
+// data-movement gather (its body only yields its input) plus a contraction that
+// reads the gathered windows with a projected-permutation map.
 // The last chunk fails, so the exit status is non-zero; the first chunk is printed.
 // RUN: not wafer-opt %s --split-input-file -p 'func.func(linalg-generalize-named-ops),wse-unfold-windows' 2>/dev/null | filecheck %s
 // RUN: wafer-opt %s --split-input-file --verify-diagnostics -p 'func.func(linalg-generalize-named-ops),wse-unfold-windows'
@@ -10,9 +10,7 @@
 // CHECK-DAG: #[[$PATCHES:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d2, d4, d5, d6, d3)>
 // CHECK-DAG: #[[$FILTER:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d1, d4, d5, d6)>
 // CHECK-DAG: #[[$CONV_OUT:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d2, d3)>
-// CHECK-DAG: #[[$WINDOW_READ:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2 * 2 + d3, d5 * 2 + d4)>
-// CHECK-DAG: #[[$WINDOWS:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d4, d5, d3)>
-// CHECK-DAG: #[[$POOL_OUT:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3)>
+// CHECK-DAG: #[[$POOL_READ:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2 * 2 + d4, d3 * 2 + d5)>
 
 // Stride 2, dilation (1, 2): patches[n, oh, c, kh, kw, ow] = x[n, c, 2 oh + kh, 2 ow + 2 kw],
 // then an implicit GEMM over (n, f, oh, ow, c, kh, kw) into the conv's own init. The
@@ -35,18 +33,14 @@ func.func @conv_stride_2(%x: tensor<2x3x9x9xf32>, %w: tensor<4x3x3x3xf32>, %init
   return %y : tensor<2x4x4x3xf32>
 }
 
-// A 2x2 stride-2 max pool: windows[n, c, oh, kh, kw, ow], then a max over (kh, kw)
-// into the -inf init. The kernel-shape operand, never read, is gone.
+// A pooling's and a depthwise convolution's windows are left in place: a PE
+// reads them from the input rows its region holds (a reduction over kh, kw with
+// no filter that reads an output channel the windows do not).
 // CHECK-LABEL: func.func @max_pool
 // CHECK-SAME: (%[[X:.*]]: tensor<1x6x28x28xf32>)
-// CHECK: %[[INIT:.*]] = linalg.generic
-// CHECK: %[[EMPTY:.*]] = tensor.empty() : tensor<1x6x14x2x2x14xf32>
-// CHECK-NEXT: %[[WIN:.*]] = linalg.generic {indexing_maps = [#[[$WINDOW_READ]], #[[$ID6]]]
-// CHECK-SAME: ins(%[[X]] : tensor<1x6x28x28xf32>) outs(%[[EMPTY]] : tensor<1x6x14x2x2x14xf32>)
-// CHECK: %[[MAX:.*]] = linalg.generic {indexing_maps = [#[[$WINDOWS]], #[[$POOL_OUT]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]}
-// CHECK-SAME: ins(%[[WIN]] : tensor<1x6x14x2x2x14xf32>) outs(%[[INIT]] : tensor<1x6x14x14xf32>)
-// CHECK-NEXT: ^bb0(%[[IN:.*]]: f32, %[[OUT:.*]]: f32):
-// CHECK-NEXT: arith.maximumf %[[OUT]], %[[IN]] : f32
+// CHECK-NOT: tensor<1x6x14x2x2x14xf32>
+// CHECK: %[[MAX:.*]] = linalg.generic {indexing_maps = [#[[$POOL_READ]], #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]}
+// CHECK-SAME: ins(%[[X]], %{{.*}} : tensor<1x6x28x28xf32>, tensor<2x2xf32>)
 // CHECK: return %[[MAX]]
 func.func @max_pool(%x: tensor<1x6x28x28xf32>) -> tensor<1x6x14x14xf32> {
   %ninf = arith.constant 0xFF800000 : f32
@@ -58,18 +52,16 @@ func.func @max_pool(%x: tensor<1x6x28x28xf32>) -> tensor<1x6x14x14xf32> {
   return %y : tensor<1x6x14x14xf32>
 }
 
-// A sum pool (avg_pool2d before its division) reduces with addf the same way.
-// CHECK-LABEL: func.func @sum_pool
-// CHECK: linalg.yield %{{.*}} : f32
-// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]
-// CHECK-SAME: ins(%{{.*}} : tensor<1x4x3x3x3x3xf32>) outs(%{{.*}} : tensor<1x4x3x3xf32>)
-// CHECK-NEXT: ^bb0(%[[IN:.*]]: f32, %[[OUT:.*]]: f32):
-// CHECK-NEXT: arith.addf %[[OUT]], %[[IN]] : f32
-func.func @sum_pool(%x: tensor<1x4x7x7xf32>, %init: tensor<1x4x3x3xf32>) -> tensor<1x4x3x3xf32> {
-  %k = tensor.empty() : tensor<3x3xf32>
-  %y = linalg.pooling_nchw_sum {dilations = dense<1> : vector<2xi64>, strides = dense<2> : vector<2xi64>}
-       ins(%x, %k : tensor<1x4x7x7xf32>, tensor<3x3xf32>) outs(%init : tensor<1x4x3x3xf32>) -> tensor<1x4x3x3xf32>
-  return %y : tensor<1x4x3x3xf32>
+// CHECK-LABEL: func.func @depthwise
+// CHECK-SAME: (%[[X:.*]]: tensor<1x8x9x9xf32>, %[[W:.*]]: tensor<8x3x3xf32>
+// CHECK-NOT: tensor.empty
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%[[X]], %[[W]] : tensor<1x8x9x9xf32>, tensor<8x3x3xf32>)
+// CHECK-NOT: linalg.generic
+func.func @depthwise(%x: tensor<1x8x9x9xf32>, %w: tensor<8x3x3xf32>, %init: tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32> {
+  %y = linalg.depthwise_conv_2d_nchw_chw {dilations = dense<1> : vector<2xi64>, strides = dense<2> : vector<2xi64>}
+       ins(%x, %w : tensor<1x8x9x9xf32>, tensor<8x3x3xf32>) outs(%init : tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+  return %y : tensor<1x8x4x4xf32>
 }
 
 // Ops that read no window are left alone.

@@ -116,3 +116,16 @@ def test_a_steps_transfers_are_its_panels_as_laid_out(dtype):
     conv = torch.nn.Sequential(torch.nn.Conv2d(64, 64, 3, padding=1), torch.nn.ReLU()).eval().to(dtype)
     for modelled, simulated in modelled_and_simulated(conv, torch.randn(1, 64, 56, 56, dtype=dtype), "whole-wafer"):
         assert simulated == pytest.approx(modelled, rel=0.01)
+
+
+@pytest.mark.parametrize("mode", ["whole-wafer", "pipelined"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_a_depthwise_convolution_read_in_place_is_modelled_as_it_simulates(stride, mode):
+    """A depthwise region holds its input rows, each PE its block's windows and
+    their halo, which it reads at the window's stride: the model costs that
+    share's stream and its strided kernel as the simulator does."""
+    torch.manual_seed(0)
+    block = torch.nn.Sequential(torch.nn.Conv2d(96, 96, 3, stride=stride, padding=1, groups=96),
+                                torch.nn.ReLU6()).eval()
+    for modelled, simulated in modelled_and_simulated(block, torch.randn(1, 96, 56, 56), mode):
+        assert simulated == pytest.approx(modelled, rel=0.05)

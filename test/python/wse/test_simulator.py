@@ -7,7 +7,8 @@ from wse_checks import dense_literal, one_region_report
 
 from wafer.context import make_context
 from wafer.wse_target.machine import SMALL
-from wafer.wse_target.simulator import estimate, execute
+from wafer.wse_target.distribution import Layout, Window
+from wafer.wse_target.simulator import estimate, execute, scatter
 
 # x (4x6) in 2x2 blocks over a 2x3 region: PE (row i, column j) holds x[2i:2i+2, 2j:2j+2].
 PROGRAM = """
@@ -239,3 +240,20 @@ def test_double_buffered_summa_hides_all_but_the_first_steps_multicasts():
     (row,) = report.ops
     assert (row.compute_cycles, row.comm_cycles) == (170 + 3 * 304, 10 + 18 + 18 + 10)
     assert report.sram_high_water_max == 4 * (4 + 8 + 4 + 8 + 4) + 2 * 4 * 4
+
+
+def test_a_windowed_scatter_gives_each_pe_its_blocks_windows_with_their_halo():
+    """11 source rows read by 3-row windows at stride 2 are 5 output rows; over
+    3 PE rows a block is 2 output rows, whose windows span 5 source rows: PE row
+    i holds rows 4i to 4i + 4, the last row of one block the first of the next,
+    and the last PE, whose second output row is padding, zeros past row 10."""
+    x = np.arange(11 * 4, dtype=np.float32).reshape(11, 4)
+    layout = Layout(row_dim=0, col_dim=1, row_window=Window(stride=2, span=3))
+    assert layout.local_shape([11, 4], 3, 2) == [5, 2]
+    grid = scatter(x, layout, 3, 2)
+    for i in range(3):
+        rows = np.zeros((5, 4), np.float32)
+        held = x[4 * i:4 * i + 5]
+        rows[:len(held)] = held
+        for j in range(2):
+            np.testing.assert_array_equal(grid[i, j], rows[:, 2 * j:2 * j + 2])

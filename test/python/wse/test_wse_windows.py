@@ -1,6 +1,7 @@
 """Convolution and pooling on the WSE target: LeNet and a ResNet block against PyTorch."""
 
 import functools
+import math
 
 import pytest
 import torch
@@ -64,3 +65,61 @@ def test_a_cnn_too_big_to_pipeline_says_so(name, batch, mode):
                                                r"side by side; 'small' has 32 \(\d+ short, \d+ wafers' worth\): "
                                                r"use mode=whole-wafer"):
         wafer.compile(model, inputs, target="wse", mode=mode)
+
+
+def _windowed_scatters(program) -> list[ir.Operation]:
+    return [op for op in ops_in(program.executable.module.operation)
+            if op.name == "wse.scatter" and "windows" in op.attributes]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stride, dilation", [(1, 1), (2, 1), (1, 2)])
+def test_depthwise_and_pooling_windows_are_read_in_place(stride, dilation, mode):
+    """A depthwise convolution's and a max pool's (padded, in ceil mode) windows
+    are not gathered on the host, nine or four times the input: each region
+    scatters its input rows once, every PE its block's windows with the halo
+    it shares with the next PE, and reads the windows from them in place."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(16, 16, 3, stride=stride, padding=dilation, dilation=dilation, groups=16),
+        torch.nn.ReLU(), torch.nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)).eval()
+    x = torch.randn(1, 16, 21, 21)
+    program = wafer.compile(model, (x,), target="wse", machine="small", mode=mode)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.as_tensor(program(x)), model(x))
+    scatters = _windowed_scatters(program)
+    assert len(scatters) == 2  # the convolution's input and the pool's
+    for scatter in scatters:
+        region = scatter.parent
+        pes = ir.IntegerAttr(region.attributes["width"]).value * ir.IntegerAttr(region.attributes["height"]).value
+        received = pes * math.prod(ir.MemRefType(scatter.operands[1].type).shape)
+        source = math.prod(ir.RankedTensorType(scatter.operands[0].type).shape)  # what the halos add to
+        (compute,) = [op for op in ops_in(region) if op.name == "linalg.generic" and len(op.operands) > 2]
+        windows = math.prod(ir.MemRefType(compute.operands[2].type).shape) * pes * 9
+        assert source <= received < windows
+
+
+WINDOW_CASES = {
+    "5x5-stride-3-dilation-2": (lambda: torch.nn.Conv2d(8, 8, 5, stride=3, padding=2, dilation=2, groups=8), 1),
+    "1x1-stride-2": (lambda: torch.nn.Conv2d(8, 8, 1, stride=2, groups=8), 1),
+    "3x1-channel-multiplier-2": (lambda: torch.nn.Conv2d(8, 16, (3, 1), padding=(1, 0), groups=8), 1),
+    "batch-2": (lambda: torch.nn.Conv2d(8, 8, 3, padding=1, groups=8), 2),
+    "avg-pool-without-padding-in-the-count": (
+        lambda: torch.nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False), 1),
+    "overlapping-max-pool": (lambda: torch.nn.MaxPool2d(3, stride=1), 1),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", sorted(WINDOW_CASES))
+def test_windows_read_in_place_match_pytorch(case, mode):
+    """Windows of every shape a PE reads in place: strides past the kernel,
+    dilations, a 1x1 window that only strides, a channel multiplier, a batch
+    the unit-dim folding keeps, and poolings whose divisor counts padding or not."""
+    build, batch = WINDOW_CASES[case]
+    torch.manual_seed(0)
+    model = build().eval()
+    x = torch.randn(batch, 8, 17, 19)
+    program = wafer.compile(model, (x,), target="wse", machine="small", mode=mode)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.as_tensor(program(x)), model(x))
