@@ -133,7 +133,7 @@ def model_table(models: list[str], machines: list[str], batch: int, runs: list[S
             compile_seconds = time.perf_counter() - start
             report, wall = timed_estimate(compiled.executable, "forward")
             runs.append(SimulatorRun(name, machine, report, wall))
-            slowest = max(report.ops, key=lambda op: op.cycles - op.idle_cycles)  # the one that never waits
+            slowest = max(report.ops, key=lambda op: op.cycles)
             # One region gives no pipeline: its rate is one inference per latency.
             throughput = report.pipeline_throughput or 1.0 / report.seconds
             peak = report.flops * throughput / report.machine.peak_flops_per_second("fp32")

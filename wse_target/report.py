@@ -15,8 +15,8 @@ from wafer.wse_target.machine import Dtype, Machine
 class OpRow:
     """One operation placed on the region `(x, y, w, h)`, starting at `start_cycle`.
 
-    Its PEs spend `compute_cycles` computing, `comm_cycles` communicating and
-    `idle_cycles` waiting, one after the other.
+    Its PEs spend `compute_cycles` computing and `comm_cycles` communicating,
+    one after the other.
     """
 
     name: str
@@ -24,13 +24,12 @@ class OpRow:
     region: Rect
     compute_cycles: float
     comm_cycles: float
-    idle_cycles: float
     flops: float
     start_cycle: float
 
     @property
     def cycles(self) -> float:
-        return self.compute_cycles + self.comm_cycles + self.idle_cycles
+        return self.compute_cycles + self.comm_cycles
 
     @property
     def end_cycle(self) -> float:
@@ -122,17 +121,20 @@ class Report:
         ]
         if self.pipeline_throughput is not None:
             lines.append(f"  pipeline    {self.pipeline_throughput:,.1f} inferences/s")
+        # Each op's share of the period: of a pipeline's stage time, how long
+        # that stage is busy (the slowest at 100%); else of the inference.
         header = (
             f"{'op':<20} {'kind':<12} {'region':<20} {'start':>10} "
-            f"{'compute':>10} {'%':>6} {'comm':>10} {'%':>6} {'idle':>10} {'%':>6}"
+            f"{'compute':>10} {'%':>6} {'comm':>10} {'%':>6} {'period %':>9}"
         )
         lines += ["", header, "-" * len(header)]
+        period = self.period_cycles or 1.0
         for op in self.ops:
             total = op.cycles or 1.0
-            parts = (op.compute_cycles, op.comm_cycles, op.idle_cycles)
+            parts = (op.compute_cycles, op.comm_cycles)
             lines.append(
                 f"{op.name:<20.20} {op.kind:<12.12} {str(op.region):<20} {op.start_cycle:>10,.0f}"
-                + "".join(f" {c:>10,.0f} {c / total:>6.1%}" for c in parts)
+                + "".join(f" {c:>10,.0f} {c / total:>6.1%}" for c in parts) + f" {op.cycles / period:>9.1%}"
             )
         return "\n".join(lines)
 
@@ -168,7 +170,7 @@ class Report:
     def save_trace(self, path: str | Path) -> None:
         """Write Chrome trace-event JSON (opens in Perfetto): one track per op.
 
-        Each op is an "X" slice with its idle, comm and compute phases nested inside,
+        Each op is an "X" slice with its comm and compute phases nested inside,
         timed in microseconds at the machine clock.
         """
         us = 1e6 / self.machine.clock_hz  # per cycle
@@ -178,8 +180,7 @@ class Report:
             args = {"kind": op.kind, "region": op.region, "flops": op.flops}
             events.append(slice_event(op.name, tid, op.start_cycle * us, op.cycles * us, args))
             start = op.start_cycle
-            for phase, cycles in (("idle", op.idle_cycles), ("comm", op.comm_cycles),
-                                  ("compute", op.compute_cycles)):
+            for phase, cycles in (("comm", op.comm_cycles), ("compute", op.compute_cycles)):
                 if cycles:
                     events.append(slice_event(phase, tid, start * us, cycles * us, {}))
                 start += cycles

@@ -10,11 +10,16 @@ Timing needs no data: each region's phases are costed from the IR alone with
 `cost.compute_cycles` and `cost.LinkLoads`, one after another. FLOPs are the
 model's (the region's `flops`), not the padded work the PEs execute, so % of
 peak counts useful work only. A layer-pipelined program (all regions in slot
-0) advances in lock step: every stage takes as long as the slowest and idles
-for the rest; weights are loaded once, before it starts, and that load is not
-counted. In whole-wafer mode every layer loads its weights each inference.
+0) starts an inference every stage time, its slowest stage's; each stage
+starts on an inference as soon as the stages it reads from have finished it,
+so the latency is the longest chain of stages (`_ready`). Weights are loaded
+once, before it starts, and that load is not counted. In whole-wafer mode
+every layer loads its weights each inference, one region after another.
 
 What the timing leaves out:
+- streaming within an inference: a pipeline stage starts when the stages
+  before it have finished, not as their first rows arrive, so a pipeline's
+  latency is an upper bound;
 - overlap within a single-buffered step: it receives, then computes (a
   double-buffered `wse.steps` overlaps one step's transfers with the product
   before it);
@@ -261,7 +266,8 @@ class RegionCost:
     """Cycles of one region's phases, and what it leaves on the grid arrays."""
 
     def __init__(self, region: ir.Operation, machine: Machine, links: np.ndarray, busy: np.ndarray):
-        self.region, self.machine = region, machine
+        self.region = self.op = region
+        self.machine = machine
         self.x, self.y, self.width, self.height = rect_of(region)
         self.links, self.busy = links, busy
         self.compute = self.comm = self.preload = 0.0
@@ -390,6 +396,7 @@ class HostCost:
     returns is charged where it comes back: in its consumer's scatter."""
 
     def __init__(self, op: ir.Operation, count: int, machine: Machine):
+        self.op = op
         self.name, self.kind = f"host{count}", "host"
         self.x = self.y = self.width = self.height = 0
         self.compute = self.preload = 0.0
@@ -421,6 +428,32 @@ def _from_wafer(value: ir.Value) -> bool:
     return owner.name.startswith("tensor.") and any(_from_wafer(v) for v in owner.operands)
 
 
+def _ready(cost, earlier: list, rows: list[OpRow]) -> float:
+    """When a pipeline stage's inputs are all there: the latest end among the
+    `earlier` stages (whose `rows` are made) its tensors come from, through the
+    data movement between them. Each stage runs on PEs of its own, as soon as
+    its data arrives, so one inference's latency is the longest chain of
+    stages, each taking its own time; in steady state no stage waits in a
+    queue, since the slowest admits one inference per its own time."""
+    if isinstance(cost, RegionCost):
+        reads = [op.operands[0] for op in cost.region.regions[0].blocks[0].operations if op.name == "wse.scatter"]
+    else:
+        reads = _reads(cost.op)
+    ready, pending, seen = 0.0, reads, []
+    while pending:
+        value = pending.pop()
+        owner = value.owner
+        if not isinstance(owner, ir.OpView) or any(value == v for v in seen):
+            continue
+        seen.append(value)
+        source = next((row for other, row in zip(earlier, rows) if other.op == owner.operation), None)
+        if source is not None:
+            ready = max(ready, source.end_cycle)
+        else:
+            pending += list(owner.operands)
+    return ready
+
+
 def estimate(module: ir.Module, machine: Machine, name: str = "forward") -> Report:
     """The timing report of function `name`, from the IR alone (no input data)."""
     shape = (machine.height, machine.width)
@@ -436,21 +469,21 @@ def estimate(module: ir.Module, machine: Machine, name: str = "forward") -> Repo
             costs.append(HostCost(op, sum(isinstance(c, HostCost) for c in costs), machine))
     regions = [c for c in costs if isinstance(c, RegionCost)]
     pipelined = len(regions) > 1 and all(int_attr(c.region, "slot") == 0 for c in regions)
-    # A pipeline advances in lock step: every stage takes as long as the slowest,
-    # and waits (idle) for the rest of it. Weights were loaded before it started.
+    # A pipeline starts an inference every stage time, the slowest stage's.
+    # Weights were loaded before it started.
     stage = max((c.compute + c.comm for c in costs), default=0.0) if pipelined else 0.0
     rows, start = [], 0.0
-    for cost in costs:
+    for i, cost in enumerate(costs):
         x, y, w, h = cost.x, cost.y, cost.width, cost.height
         region_sram = sram[y:y + h, x:x + w]
         if pipelined:
             region_sram += cost.sram
+            start = _ready(cost, costs[:i], rows)
         else:
             np.maximum(region_sram, cost.sram, out=region_sram)
         comm = cost.comm + (0.0 if pipelined else cost.preload)
-        idle = stage - cost.compute - comm if pipelined else 0.0
-        rows.append(OpRow(cost.name, cost.kind, (x, y, w, h), cost.compute, comm, idle, cost.flops, start))
-        start += cost.compute + comm + idle
+        rows.append(OpRow(cost.name, cost.kind, (x, y, w, h), cost.compute, comm, cost.flops, start))
+        start += cost.compute + comm
     throughput = machine.clock_hz / stage if stage else None
     # Utilization is of the 16-bit peak where the model computes in 16 bits.
     sixteen = any(c.datapaths & {"fp16", "mixed"} for c in regions)
