@@ -9,8 +9,9 @@ from torch_mlir import ir
 
 from ..dialects.wse import FOLDED_RING, UNROUTED, element_bytes, fabric_of, i64_attr, int_attr, next_word, regions_of, str_attr
 from ..wse_target.distribution import (
-    PANEL_ATTR, SKEW_COLS, SKEW_ROWS, SRAM_SHARE, Layout, as_contraction, cannon_fits, combiner, combines_across, epilogue_loops, layout_for, overwritten_input,
+    PANEL_ATTR, SRAM_SHARE, as_contraction, cannon_fits, combiner, combines_across, epilogue_loops, overwritten_input,
     placed_loops, summa_epilogue_loops, summa_plan, window_offsets)
+from ..wse_target.layout import SKEW_COLS, SKEW_ROWS, Layout, layout_for
 from ..wse_target.kernel import vector_loop
 from ..wse_target.lookup import ROWS_LAYOUT, TABLE_LAYOUT, lookup_of, result_layout
 from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, iterator_types, loop_ranges, map_dims, reduction_dims

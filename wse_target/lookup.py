@@ -21,7 +21,7 @@ from torch_mlir import ir
 from ..dialects.wse import element_bytes
 from ..passes.linalg_queries import PARALLEL, indexing_maps, iterator_types, map_dims
 from .cost import compute_cycles
-from .distribution import Layout, local_extent
+from .layout import Layout, local_extent
 from .machine import Machine
 
 TABLE_LAYOUT = Layout(row_dim=0, col_dim=1)

@@ -47,7 +47,7 @@ from ..dialects.wse import (FOLDED_RING, buffer_bytes, crosses_host_io, element_
                             stream_box)
 from ..passes.wse_partition import runs_on_host
 from .cost import LinkLoads, stream_cycles, wavelets
-from .distribution import SKEW_COLS, SKEW_ROWS, Layout, Window, block_panel
+from .layout import SKEW_COLS, SKEW_ROWS, Layout, Window, block_panel
 from .interpreter import evaluate, numpy_dtype
 from .kernel import kernel_cycles, kernel_dtype, kernel_of
 from .lookup import lookup_compute_cycles

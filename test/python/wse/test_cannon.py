@@ -12,7 +12,7 @@ from wafer.context import make_context
 from wafer.dialects.wse import regions_of
 from wafer.examples.models import matmul_mlir
 from wafer.passes.wse_region_demand import demand
-from wafer.wse_target.distribution import SKEW_COLS, SKEW_ROWS, Layout
+from wafer.wse_target.layout import SKEW_COLS, SKEW_ROWS, Layout
 from wafer.wse_target.simulator import estimate, execute, gather, scatter
 
 

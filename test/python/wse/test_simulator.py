@@ -8,7 +8,7 @@ from wse_checks import dense_literal, one_region_report
 
 import wafer
 from wafer.context import make_context
-from wafer.wse_target.distribution import Layout, Window
+from wafer.wse_target.layout import Layout, Window
 from wafer.wse_target.machine import SMALL
 from wafer.wse_target.simulator import estimate, execute, scatter
 

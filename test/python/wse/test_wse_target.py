@@ -6,7 +6,7 @@ import torch
 
 import wafer
 from wafer.examples.models import EXAMPLES, matmul_mlir
-from wafer.wse_target.distribution import Layout
+from wafer.wse_target.layout import Layout
 from wafer.wse_target.machine import SMALL
 from wafer.wse_target.simulator import gather, scatter
 
