@@ -112,10 +112,17 @@ def enclosing_region(op: ir.Operation) -> ir.Operation | None:
 
 
 def stream_sources(value: ir.Value) -> tuple[list[tuple[int, int, int, int]], bool]:
-    """The rectangles of the regions a tensor comes from, seen through the
-    data movement between regions, and whether it also comes in at the edge
-    (a function argument). Constants come from neither: they are preloaded."""
-    rects, edge, pending, seen = [], False, [value], []
+    """The rectangles of the regions a tensor comes from (`source_regions`),
+    and whether it also comes in at the edge."""
+    regions, edge = source_regions(value)
+    return [rect_of(region) for region in regions], edge
+
+
+def source_regions(value: ir.Value) -> tuple[list[ir.Operation], bool]:
+    """The regions a tensor comes from, seen through the data movement
+    between regions, and whether it also comes in at the edge (a function
+    argument). Constants come from neither: they are preloaded."""
+    regions, edge, pending, seen = [], False, [value], []
     while pending:
         value = pending.pop()
         if any(value == v for v in seen):
@@ -125,10 +132,10 @@ def stream_sources(value: ir.Value) -> tuple[list[tuple[int, int, int, int]], bo
         if not isinstance(owner, ir.OpView):
             edge = True  # a block argument: the function's input
         elif owner.name == "wse.region":
-            rects.append(rect_of(owner.operation))
+            regions.append(owner.operation)
         elif owner.name != "arith.constant":
             pending += list(owner.operands)
-    return rects, edge
+    return regions, edge
 
 
 def _union(rects: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:

@@ -12,9 +12,10 @@ from torch_mlir import ir
 from ..dialects.wse import element_bytes
 from ..wse_target.distribution import (
     SRAM_SHARE, Contraction, cannon_fits, local_shares, overwritten_input, shares_bytes, summa_plan)
-from ..wse_target.cost import row_reduce_cycles, stream_cycles, wavelets
+from ..wse_target.cost import row_reduce_cycles, stream_cycles, stream_loads, wavelets
 from ..wse_target.kernel import kernel_dtype
-from ..wse_target.lookup import lookup_bytes_per_pe, lookup_compute_cycles, lookup_of, result_layout, table_block
+from ..wse_target.lookup import (ROWS_LAYOUT, TABLE_LAYOUT, lookup_bytes_per_pe, lookup_compute_cycles, lookup_of,
+                                 result_layout)
 from ..wse_target.machine import WSE2, Machine
 from .linalg_queries import reduction_dims
 from .wse_partition import CANNON, ROWWISE, SUMMA
@@ -35,9 +36,10 @@ class Demand:
     per-call overheads, so a split that leaves short rows shows its cost).
     Streams are costed as the simulator costs each scatter in (and the
     gather of a result that leaves): every PE's own share of the tensor,
-    padded and replicated as wse-distribute lays it out, through its row's
-    link, then the row's hops; through the host's I/O no faster than it
-    allows (`stream_cycles`). A contraction's steps move its panels one
+    padded as wse-distribute lays it out, through its row's link, a share
+    several PEs receive once (`stream_loads`), then the row's hops, across
+    the region it comes from where that is known (a layer at a time); through
+    the host's I/O no faster than it allows (`stream_cycles`). A contraction's steps move its panels one
     after the other (as the simulator runs them), by SUMMA's multicasts or,
     on a square where they model faster, Cannon's shifts (`_stepped`); or,
     where that models faster still, as a rowwise region (`locals`, one per
@@ -51,7 +53,7 @@ class Demand:
     max_cols: int
     divides: bool  # rows and columns must divide the split extents exactly
     bytes: int  # every tensor the region reads or writes, once
-    streams: tuple = ()  # (tensor, crosses the host's I/O) of each that streams in every inference
+    streams: tuple = ()  # (tensor, crosses the host's I/O, columns it crosses from) of each streamed in every inference
     leaving: ir.Value | None = None  # the tensor the region yields, where it goes back to the host
     mnk: tuple[int, int, int] | None = None  # a summa region's extents
     _per_pe: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> bytes
@@ -166,42 +168,50 @@ class Demand:
             return False
         return not self.divides or (self.max_rows % rows == 0 and self.max_cols % cols == 0)
 
-    def shares(self, rows: int, cols: int, panel: int = 0) -> dict:
-        """One PE's share (local shape) of each tensor the region reads or writes
-        on rows x cols (a SUMMA's in panels of `panel`), as wse-distribute lays it out."""
+    def layouts(self, rows: int, cols: int, panel: int = 0) -> dict:
+        """The layout of each tensor the region reads or writes on rows x cols
+        (a SUMMA's in panels of `panel`), as wse-distribute lays it out."""
         if self.lookup is not None:
             found = lookup_of(self.lookup)
-            result = self.lookup.results[0]
-            return {found.table: table_block(found.table, rows, cols),
-                    found.rows: list(ir.RankedTensorType(found.rows.type).shape),
-                    result: result_layout(found.rank).local_shape(list(result.type.shape), rows, cols)}
-        shares = {}
+            return {found.table: TABLE_LAYOUT, found.rows: ROWS_LAYOUT, self.lookup.results[0]: result_layout(found.rank)}
+        layouts = {}
         if self.anchor is not None:
-            shares.update(self.plan(rows, cols, panel).shares(self.anchor, rows, cols))
-            shares[self.anchor.results[0]] = shares[self.anchor.operands[len(self.anchor.operands) - 1]]
-        shares.update({value: local for value, local, _ in self._placed_shares(rows, cols) if value not in shares})
+            layouts.update(self.plan(rows, cols, panel).layouts(self.anchor))
+            layouts[self.anchor.results[0]] = layouts[self.anchor.operands[len(self.anchor.operands) - 1]]
+        layouts.update({share.value: share.layout for share in self._placed_shares(rows, cols)
+                        if share.value not in layouts})
         for op, _, _ in self.placed:  # an init and a result are laid out as the input written over
             written = overwritten_input(op)
             inits = list(op.operands)[len(op.operands) - len(op.results):]
             for init, result in zip(inits, op.results):
-                local = shares.get(result) or shares.get(written)
+                layout = layouts.get(result) or layouts.get(written)
                 for value in (init, result):
-                    if value not in shares and local is not None:
-                        shares[value] = local
-        return shares
+                    if value not in layouts and layout is not None:
+                        layouts[value] = layout
+        return layouts
+
+    def shares(self, rows: int, cols: int, panel: int = 0) -> dict:
+        """One PE's share (local shape) of each tensor the region reads or writes
+        on rows x cols (a SUMMA's in panels of `panel`), as wse-distribute lays it out."""
+        return {value: layout.local_shape(list(ir.ShapedType(value.type).shape), rows, cols)
+                for value, layout in self.layouts(rows, cols, panel).items()}
 
     def stream_cycles(self, rows: int, cols: int, panel: int = 0) -> float:
         """The region's streams as the simulator costs each `wse.scatter` in (and
         the `wse.gather` of a result that leaves): every PE of a row receives its
-        own share, one wavelet a cycle through the row's link, then the row's
-        hops; what crosses the host's I/O no faster than it allows."""
-        shares, total = self.shares(rows, cols, panel), 0.0
-        for value, host in self.streams + (((self.leaving, True),) if self.leaving is not None else ()):
+        own share, one wavelet a cycle through the row's link (a share several
+        PEs hold, once: `stream_loads`), then the row's hops; what crosses the
+        host's I/O no faster than it allows."""
+        layouts, total = self.layouts(rows, cols, panel), 0.0
+        incoming = [(value, host, reach, True) for value, host, reach in self.streams]
+        for value, host, reach, into in incoming + ([(self.leaving, True, 0, False)] if self.leaving is not None else []):
             shaped = ir.ShapedType(value.type)
             element = element_bytes(shaped.element_type)
-            per_row = wavelets(math.prod(shares[value]), element, self.machine) * cols
+            layout = layouts[value]
+            share = wavelets(math.prod(layout.local_shape(list(shaped.shape), rows, cols)), element, self.machine)
+            per_row, fanned = stream_loads(share, rows, cols, *layout.splits_over(rows, cols), into)
             whole = wavelets(math.prod(shaped.shape), element, self.machine) if host else 0.0
-            total += stream_cycles(self.machine, per_row, cols, whole)
+            total += stream_cycles(self.machine, per_row, max(cols, reach) + fanned, whole)
         return total
 
     def _time(self, rows: int, cols: int) -> float:

@@ -16,7 +16,7 @@ from ..wse_target.lookup import lookup_of
 from .pass_base import PassFailure, WaferPass
 from .placement_modes import AUTO, check_mode
 from .wse_demand import Demand, rectangle_sides
-from .wse_region_demand import demand, is_weight, preloads_weights, tensor_bytes
+from .wse_region_demand import demands_of, is_weight, tensor_bytes
 from .wse_distribute import WseDistribute
 from .wse_partition import LOOKUP, ROWWISE, SUMMA, inline_on_host, partitioned_kind
 from .wse_route import WseRoute
@@ -141,7 +141,7 @@ class WsePlace(WaferPass):
             for region in [r for r in regions if _cheaper_on_the_host(r)]:
                 inline_on_host(region)
             regions = regions_of(module)
-        demands = [demand(region, preloads_weights(mode, regions)) for region in regions]
+        demands = demands_of(regions, mode)
         tuned = PlacementDatabase(self.tuning, placement_key(fabric, mode)) if self.tuning else None
         for region, need, place in zip(regions, demands, places(regions, demands, fabric, mode)):
             record = tuned and tuned.best(region_key(region))

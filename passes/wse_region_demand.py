@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from torch_mlir import ir
 
-from ..dialects.wse import buffer_bytes, fabric_of, int_attr, stream_sources
+from ..dialects.wse import buffer_bytes, fabric_of, int_attr, source_regions, stream_sources
 from ..wse_target.distribution import as_contraction, overwritten_input, summa_epilogue_loops
 from ..wse_target.kernel import LocalKernel
 from ..wse_target.lookup import lookup_of
@@ -38,8 +38,22 @@ def preloads_weights(mode: str, regions: list[ir.Operation]) -> bool:
     return mode == "pipelined" and len(regions) > 1
 
 
-def demand(region: ir.Operation, preloaded: bool) -> Demand:
-    """`preloaded`: weights are loaded once, before the model runs (pipelined)."""
+def demands_of(regions: list[ir.Operation], mode: str) -> list[Demand]:
+    """Each region's `Demand` in `mode`, in program order, each knowing the
+    ones before it: a layer at a time, every region starts at the fabric's
+    first column, so a tensor streaming in from a wider region before it
+    crosses that region's columns (its `Demand.shape`), as the simulator
+    routes it."""
+    preloaded = preloads_weights(mode, regions)
+    found: list[tuple[ir.Operation, Demand]] = []
+    for region in regions:
+        found.append((region, demand(region, preloaded, found if mode == "whole-wafer" else [])))
+    return [need for _, need in found]
+
+
+def demand(region: ir.Operation, preloaded: bool, earlier: list[tuple[ir.Operation, Demand]] = ()) -> Demand:
+    """`preloaded`: weights are loaded once, before the model runs (pipelined).
+    `earlier`: the regions before it a layer at a time, with their demands."""
     fabric = fabric_of(region)
     machine = kernel_costs_of(fabric.name)
     members = [op.operation for op in region.regions[0].blocks[0].operations
@@ -52,7 +66,7 @@ def demand(region: ir.Operation, preloaded: bool) -> Demand:
     ranges = loop_ranges(anchor)
     body = region.regions[0].blocks[0]
     leaves = any(use.owner.name == "func.return" for use in region.results[0].uses)
-    common = dict(streams=_streams(region, members, preloaded), machine=machine, sram_bytes=fabric.sram_bytes,
+    common = dict(streams=_streams(region, members, preloaded, earlier), machine=machine, sram_bytes=fabric.sram_bytes,
                   leaving=body.operations[len(body.operations) - 1].operands[0] if leaves else None)
     kind = partitioned_kind(region)
     if kind == LOOKUP:
@@ -116,11 +130,13 @@ def _fills(placed) -> tuple:
     return tuple(found)
 
 
-def _streams(region: ir.Operation, members: list[ir.Operation], preloaded: bool) -> tuple:
-    """(tensor, whether it crosses the host's I/O) of each tensor the region's
-    ops read from outside it, once: what its scatters bring in every
-    inference. Weights loaded before the model runs (`preloaded`) are not;
-    an init computed in place (a fill) is not."""
+def _streams(region: ir.Operation, members: list[ir.Operation], preloaded: bool,
+             earlier: list[tuple[ir.Operation, Demand]]) -> tuple:
+    """(tensor, whether it crosses the host's I/O, the columns of the widest
+    of the `earlier` regions it comes from) of each tensor the region's ops
+    read from outside it, once: what its scatters bring in every inference.
+    Weights loaded before the model runs (`preloaded`) are not; an init
+    computed in place (a fill) is not."""
     found = []
     for op in members:
         args = op.regions[0].blocks[0].arguments
@@ -130,8 +146,16 @@ def _streams(region: ir.Operation, members: list[ir.Operation], preloaded: bool)
         for value in read if lookup is None else [lookup.table, lookup.rows]:
             owner = value.owner
             made_here = isinstance(owner, ir.OpView) and (owner.operation.parent == region or is_init(owner.operation))
-            if made_here or (preloaded and is_weight(value)) or any(value == v for v, _ in found):
+            if made_here or (preloaded and is_weight(value)) or any(value == v for v, _, _ in found):
                 continue
-            rects, edge = stream_sources(value)
-            found.append((value, edge or not rects))
+            sources, edge = source_regions(value)
+            found.append((value, edge or not sources, _widest(sources, earlier, fabric_of(region))))
     return tuple(found)
+
+
+def _widest(sources: list[ir.Operation], earlier: list[tuple[ir.Operation, Demand]], fabric) -> int:
+    """The most columns any of the `earlier` regions among `sources` takes,
+    on the rectangle its demand finds fastest on the whole fabric."""
+    shapes = [need.shape(fabric.height, fabric.width, fabric.sram_bytes)
+              for region, need in earlier if any(region == source for source in sources)]
+    return max((shape[1] for shape in shapes if shape is not None), default=0)

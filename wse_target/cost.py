@@ -95,6 +95,28 @@ def stream_cycles(machine: Machine, per_row: float, hops: int, host_wavelets: fl
                host_wavelets * machine.wavelet_bytes / machine.host_io_bytes_per_cycle)
 
 
+def stream_loads(share: float, height: int, width: int, split_rows: bool, split_cols: bool,
+                 incoming: bool = True) -> tuple[float, int]:
+    """(wavelets through each row link, hops beyond the row's) of streaming a
+    tensor into (`incoming`) or out of a height x width region whose every
+    PE holds `share` wavelets of it, split over the rows and columns or not.
+
+    A router forwards a wavelet to its PE and on along the line at once
+    (fabric multicast), so PEs that receive the same share receive it once:
+    a row whose PEs all hold one share (not split over the columns) carries
+    it once, and a tensor every row holds whole (not split over the rows) is
+    streamed once, spread over the region's rows, and fanned out along the
+    columns: each column link carries one share, `height` hops down. What
+    streams out leaves from every PE, as each holds it (a result collected
+    on one row, a lookup's, is not on the others)."""
+    if not incoming:
+        return share * width, 0
+    per_row = share * (width if split_cols else 1)
+    if split_rows or height == 1:
+        return per_row, 0
+    return max(per_row / height, share), height
+
+
 def stride_width(width: int, stride: int) -> int:
     """The SIMD width an operand walked with `stride` elements allows (SDK appendix,
     'SIMD Mode'): strides 0 and 1 and stride % 8 in {2, 3, 5, 6} keep the full width,

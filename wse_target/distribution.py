@@ -143,10 +143,14 @@ class SummaPlan:
     inputs: tuple[tuple[Layout, str, int], ...]
     out: Layout
 
+    def layouts(self, op: ir.Operation) -> list[tuple[ir.Value, Layout]]:
+        """Every operand's layout."""
+        return [(value, layout) for value, (layout, _, _) in zip(list(op.operands), self.inputs + ((self.out, "", -1),))]
+
     def shares(self, op: ir.Operation, height: int, width: int) -> list[tuple[ir.Value, list[int]]]:
         """One PE's share (local shape) of every operand."""
         return [(value, layout.local_shape(list(ir.ShapedType(value.type).shape), height, width))
-                for value, (layout, _, _) in zip(list(op.operands), self.inputs + ((self.out, "", -1),))]
+                for value, layout in self.layouts(op)]
 
     def bytes_per_pe(self, op: ir.Operation, height: int, width: int) -> int:
         """One PE's share of every operand, plus a panel buffer per stepped input."""
@@ -266,13 +270,23 @@ def overwritten_input(op: ir.Operation) -> ir.Value | None:
     return None
 
 
-def local_shares(placed_ops: list[tuple[ir.Operation, int | None, int | None]], height: int, width: int,
-                 known: tuple[ir.Value, ...] = ()) -> list[tuple[ir.Value, list[int], bool]]:
-    """One PE's share (local shape) of every tensor the ops read or write, each
-    run with its (row loop, column loop) split as wse-distribute lays them
-    out, each value once and none of `known` nor any result written over an
-    input; and whether it is the result of a reduction combined across the
+@dataclass(frozen=True)
+class Share:
+    """A tensor a region holds: its layout, one PE's share (local shape) of
+    it, and whether it is the result of a reduction combined across the
     columns, which takes a partial-sum buffer of its shape too."""
+
+    value: ir.Value
+    layout: Layout
+    local: list[int]
+    partial: bool
+
+
+def local_shares(placed_ops: list[tuple[ir.Operation, int | None, int | None]], height: int, width: int,
+                 known: tuple[ir.Value, ...] = ()) -> list[Share]:
+    """The `Share` of every tensor the ops read or write, each run with its
+    (row loop, column loop) split as wse-distribute lays them out, each value
+    once and none of `known` nor any result written over an input."""
     shares, seen = [], list(known)
     for op, row_loop, col_loop in placed_ops:
         reduced_across = col_loop is not None and width > 1 and col_loop in reduction_dims(op)
@@ -284,16 +298,16 @@ def local_shares(placed_ops: list[tuple[ir.Operation, int | None, int | None]], 
             if any(value == other for other in seen):
                 continue
             seen.append(value)
-            shape = list(ir.ShapedType(value.type).shape)
-            local = layout_for(affine_map, row_loop, col_loop, ranges).local_shape(shape, height, width)
-            shares.append((value, local, reduced_across and any(value == result for result in op.results)))
+            layout = layout_for(affine_map, row_loop, col_loop, ranges)
+            local = layout.local_shape(list(ir.ShapedType(value.type).shape), height, width)
+            shares.append(Share(value, layout, local, reduced_across and any(value == result for result in op.results)))
     return shares
 
 
-def shares_bytes(shares: list[tuple[ir.Value, list[int], bool]]) -> int:
+def shares_bytes(shares: list[Share]) -> int:
     """The bytes of `local_shares`' shares, a partial-sum buffer included."""
-    return sum(math.prod(local) * element_bytes(ir.ShapedType(value.type).element_type) * (2 if partial else 1)
-               for value, local, partial in shares)
+    return sum(math.prod(share.local) * element_bytes(ir.ShapedType(share.value.type).element_type)
+               * (2 if share.partial else 1) for share in shares)
 
 
 COMBINERS = {

@@ -87,6 +87,10 @@ class Layout:
                 ((self.row_dim, height, self.row_panel), (self.col_dim, width, self.col_panel))
                 if dim >= 0]
 
+    def splits_over(self, height: int, width: int) -> tuple[bool, bool]:
+        """Whether PEs in different rows, and in different columns, hold different parts."""
+        return self.row_dim >= 0 and height > 1, self.col_dim >= 0 and width > 1
+
     def window(self, dim: int) -> Window | None:
         """The windows split dim `dim` is read through, if any."""
         return self.row_window if dim == self.row_dim else self.col_window if dim == self.col_dim else None

@@ -46,7 +46,7 @@ from torch_mlir import ir
 from ..dialects.wse import (FOLDED_RING, buffer_bytes, crosses_host_io, element_bytes, int_attr, rect_of, str_attr,
                             stream_box)
 from ..passes.wse_partition import runs_on_host
-from .cost import LinkLoads, stream_cycles, wavelets
+from .cost import LinkLoads, stream_cycles, stream_loads, wavelets
 from .layout import SKEW_COLS, SKEW_ROWS, Layout, Window, block_panel
 from .interpreter import evaluate, numpy_dtype
 from .kernel import kernel_cycles, kernel_dtype, kernel_of
@@ -311,7 +311,8 @@ class RegionCost:
 
     def stream(self, op: ir.Operation) -> None:
         """A stream enters (or leaves) the region through its rows, one link each,
-        across the PEs between it and where the data comes from (or goes to).
+        across the PEs between it and where the data comes from (or goes to);
+        a share several PEs receive passes each link once (`stream_loads`).
         A weight load streams in from the west edge before the model runs; a
         gather whose result stays on the wafer costs nothing here: the
         consumer's scatter carries it. What comes from or goes to the host
@@ -325,11 +326,12 @@ class RegionCost:
         else:
             preload = False
         buffer = op.operands[1] if op.name == "wse.scatter" else op.operands[0]
-        per_row = _wavelets(buffer.type, self.machine) * self.width
+        per_row, fanned = stream_loads(_wavelets(buffer.type, self.machine), self.height, self.width,
+                                       *Layout.of(op).splits_over(self.height, self.width), op.name == "wse.scatter")
         x, _, width, _ = box
         tensor = op.operands[0] if op.name == "wse.scatter" else op.results[0]
         host = _wavelets(tensor.type, self.machine) if crosses_host_io(op) else 0.0
-        cycles = stream_cycles(self.machine, per_row, width, host)
+        cycles = stream_cycles(self.machine, per_row, width + fanned, host)
         self.links[self.y:self.y + self.height, x:x + width] += per_row
         if preload:
             self.preload += cycles

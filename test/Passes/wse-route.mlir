@@ -1,8 +1,9 @@
 // wse-route colors transfers: regions reuse low colors, streams get their own.
-// RUN: wafer-opt %S/Inputs/wse-linear.mlir --pipeline 'wse{mode=pipelined}' | filecheck %s --check-prefix=ROUTE
+// RUN: wafer-opt %S/Inputs/wse-linear.mlir -p 'func.func(linalg-generalize-named-ops),wse-partition' | sed 's/height = 1 : i64, kind = "summa", slot = -1 : i64, sym_name = "summa0", width = 1 : i64/height = 16 : i64, kind = "summa", slot = 0 : i64, sym_name = "summa0", width = 8 : i64/' | wafer-opt -p 'wse-distribute,wse-route' | filecheck %s --check-prefix=ROUTE
 
 // ROUTE-LABEL: func.func @linear
-// The product steps k by SUMMA: its streams take colors of their own, its
+// The product placed to step k by SUMMA (wse-place would run a product this
+// small rowwise, with no step): its streams take colors of their own, its
 // panels' row and column multicasts the region's low ones.
 // ROUTE: "wse.scatter"(%arg0, {{.*}}) {{{.*}}color = [[X:[2-9]]] : i64
 // ROUTE-NOT: color = [[X]] : i64

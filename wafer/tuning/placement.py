@@ -35,7 +35,7 @@ from ..context import make_context
 from ..diagnostics import WaferError
 from ..dialects.wse import fabric_of, int_attr, rect_of, regions_of, str_attr
 from ..passes.wse_demand import Demand
-from ..passes.wse_region_demand import demand, preloads_weights
+from ..passes.wse_region_demand import demands_of
 from ..passes.wse_place import fabric_key, model_key, places, placement_key, region_key, set_rect
 from ..wse_target.simulator import estimate
 from .database import Placement, PlacementDatabase
@@ -150,11 +150,10 @@ def modelled_and_simulated(module, machine: str, **options) -> dict[str, tuple[f
     run_stages(module, before)
     with module.context:
         regions = regions_of(module.operation)
-        preloaded = preloads_weights(options["mode"], regions)
         modelled = {}
-        for region in regions:
+        for region, need in zip(regions, demands_of(regions, options["mode"])):
             _, _, width, height = rect_of(region)
-            modelled[str_attr(region, "sym_name")] = demand(region, preloaded).cycles(height, width)
+            modelled[str_attr(region, "sym_name")] = need.cycles(height, width)
     run_stages(module, after)
     return {op.name: (modelled[op.name], op.compute_cycles + op.comm_cycles)
             for op in estimate(module, target).ops if op.name in modelled}
@@ -177,7 +176,7 @@ class _Regions:
         regions = regions_of(module.operation)
         self.fabric = fabric_of(regions[0])
         self.mode = mode
-        self.demands = [demand(region, preloads_weights(mode, regions)) for region in regions]
+        self.demands = demands_of(regions, mode)
         self.places = places(regions, self.demands, self.fabric, mode)
         self.keys = [region_key(region) for region in regions]
         self.names = [str_attr(region, "sym_name") for region in regions]

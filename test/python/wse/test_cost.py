@@ -11,6 +11,7 @@ from wafer.wse_target.cost import (
     conflict_fraction,
     row_residues,
     simd_narrowing,
+    stream_loads,
     stride_width,
     unavoidable_conflicts,
 )
@@ -261,3 +262,19 @@ def test_full_wse2_summa_step():
     # receiving runs on its own microthread, so every PE computes for as long.
     assert cycles[0, 0] == cycles[5, 7] == 120 + tile * tile * (44 + 8)
     assert links.total().sum() == wavelets * (994 * 749 + 750 * 993)
+
+
+def test_a_share_several_pes_receive_crosses_each_link_once():
+    """10 wavelets a PE on 4 rows x 3 columns. Split both ways, a row link
+    carries its 3 PEs' shares; held by every PE of a row, one share, which the
+    routers fan out as it passes; held whole by every row (split over the
+    columns), one row's 30 wavelets spread over the 4 row links, and each
+    column link carries its 10 down 4 hops; held by every PE, 10 down 4 hops.
+    Streamed out, every PE's share leaves through its row."""
+    assert stream_loads(10, 4, 3, True, True) == (30, 0)
+    assert stream_loads(10, 4, 3, True, False) == (10, 0)
+    assert stream_loads(10, 4, 3, False, True) == (10, 4)  # max(30 / 4, 10)
+    assert stream_loads(10, 2, 30, False, True) == (150, 2)  # the rows bind: 300 / 2
+    assert stream_loads(10, 4, 3, False, False) == (10, 4)
+    assert stream_loads(10, 1, 3, False, True) == (30, 0)
+    assert stream_loads(10, 4, 3, False, False, incoming=False) == (30, 0)

@@ -52,13 +52,13 @@ def _simulated_with_panel(module_text: str, panel: int | None, stages) -> float:
 
 
 def test_a_summa_takes_the_panel_its_model_and_the_simulator_find_faster():
-    """On the whole of WSE-2 a 768-deep product's narrowest panel is one
-    element of k per step: 768 steps, each paying a kernel call and its
-    multicasts' hops. wse-place widens it where the model finds that faster,
-    and the simulator agrees."""
+    """On the whole of WSE-2 a 768-deep product's narrowest panel is a block
+    of k per PE of the longer side: a step per PE, each paying a kernel call
+    and its multicasts' hops. wse-place widens it where the model finds that
+    faster, and the simulator agrees."""
     torch.manual_seed(0)
     linear = torch.nn.Linear(768, 768).eval()
-    module = import_model(linear, (torch.randn(64, 768),))
+    module = import_model(linear, (torch.randn(256, 768),))
     stages = WsePipeline(machine="wse2", mode="whole-wafer").stages()
     run_stages(module, stages[:3])
     (region,) = regions_of(module.operation)
@@ -86,7 +86,9 @@ def test_a_layer_norm_split_over_columns_is_modelled_as_it_simulates():
     """A layer norm whose rows are split over the columns reduces each
     row's partial sums along the PE row and multicasts them back, twice
     (mean, variance): a chain reduction, a dependent step through each core
-    (`row_reduce_cycles`). The model charged one cycle a column for both."""
+    (`row_reduce_cycles`). The model charged one cycle a column for both.
+    Its input streams in from the wider region of the linear layer before
+    it, across that region's columns, which the model counts too."""
     torch.manual_seed(0)
     norm = torch.nn.Sequential(torch.nn.Linear(768, 768), torch.nn.LayerNorm(768)).eval()
     for modelled, simulated in modelled_and_simulated(norm, torch.randn(128, 768), "whole-wafer"):

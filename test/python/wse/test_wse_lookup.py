@@ -70,19 +70,20 @@ def test_a_row_past_the_table_is_an_error_not_a_read_of_padding():
 #   read + 1 issue + 2 elements, moved 2 a cycle: @fmovs's SIMD width) = 345;
 # - its chain up each column of 3 PEs into row 0: 5 x 2 = 10 wavelets on the
 #   links, 2 hops, 2 dependent steps of 2 x 2 + 1: max(ramp 10, 10 + 2) + 10 = 22;
-# - the row numbers from the caller: 5 i64 = 10 wavelets per PE x 2 PEs a row,
-#   across 2 columns: 20 + 2 = 22; the table's preload: 6 x 2 + 2 = 14; the result
-#   back to the edge: 10 x 2 + 2 = 22.
+# - the row numbers from the caller, every PE all 5 i64 = 10 wavelets: fanned
+#   out, each link carries them once, across 2 columns and down 3 rows: 10 + 5 = 15;
+#   the table's preload: 6 x 2 + 2 = 14; the result back to the edge, from
+#   both PEs of each row: 10 x 2 + 2 = 22.
 VARIANTS = {
-    "small": ({}, 345, 22 + 22 + 14 + 22),
-    # Lookup max(10 / 2, 10 / 2 + 2) + 10 = 17; streams 20 / 2 + 2, 12 / 2 + 2, 20 / 2 + 2.
-    "2 wavelets a link-cycle": (dict(link_wavelets_per_cycle=2), 345, 17 + 12 + 8 + 12),
-    # Lookup 10 + 2 x 3 + 10 = 26; streams 20 + 6, 12 + 6, 20 + 6.
-    "3-cycle hops": (dict(hop_cycles=3), 345, 26 + 26 + 18 + 26),
+    "small": ({}, 345, 22 + 15 + 14 + 22),
+    # Lookup max(10 / 2, 10 / 2 + 2) + 10 = 17; streams 10 / 2 + 5, 12 / 2 + 2, 20 / 2 + 2.
+    "2 wavelets a link-cycle": (dict(link_wavelets_per_cycle=2), 345, 17 + 10 + 8 + 12),
+    # Lookup 10 + 2 x 3 + 10 = 26; streams 10 + 15, 12 + 6, 20 + 6.
+    "3-cycle hops": (dict(hop_cycles=3), 345, 26 + 25 + 18 + 26),
     # Two 4 B reads through one port: rows of 2 take 4 cycles (the port binds).
-    "one read port": (dict(sram_port_bytes=4, sram_reads_per_cycle=1), 120 + 5 * 48, 80),
+    "one read port": (dict(sram_port_bytes=4, sram_reads_per_cycle=1), 120 + 5 * 48, 73),
     # A slower ramp: each of the 2 steps pays 2 x 5 + 1.
-    "5-cycle ramps": (dict(ramp_latency_cycles=5), 345, 12 + 2 * 11 + 22 + 14 + 22),
+    "5-cycle ramps": (dict(ramp_latency_cycles=5), 345, 12 + 2 * 11 + 15 + 14 + 22),
 }
 
 
