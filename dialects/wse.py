@@ -118,10 +118,11 @@ def stream_sources(value: ir.Value) -> tuple[list[tuple[int, int, int, int]], bo
     return [rect_of(region) for region in regions], edge
 
 
-def source_regions(value: ir.Value) -> tuple[list[ir.Operation], bool]:
+def source_regions(value: ir.Value, stops=lambda op: False) -> tuple[list[ir.Operation], bool]:
     """The regions a tensor comes from, seen through the data movement
-    between regions, and whether it also comes in at the edge (a function
-    argument). Constants come from neither: they are preloaded."""
+    between regions (and the ops `stops` accepts, such as ops run on the
+    host, which count as sources too), and whether it also comes in at the
+    edge (a function argument). Constants come from neither: they are preloaded."""
     regions, edge, pending, seen = [], False, [value], []
     while pending:
         value = pending.pop()
@@ -131,7 +132,7 @@ def source_regions(value: ir.Value) -> tuple[list[ir.Operation], bool]:
         owner = value.owner
         if not isinstance(owner, ir.OpView):
             edge = True  # a block argument: the function's input
-        elif owner.name == "wse.region":
+        elif owner.name == "wse.region" or stops(owner.operation):
             regions.append(owner.operation)
         elif owner.name != "arith.constant":
             pending += list(owner.operands)

@@ -135,14 +135,6 @@ def simd_narrowing(width: int, strides: list[int], conflicts: float) -> float:
     return 1.0 / (((1.0 - conflicts) / strided + conflicts / halved) * width)
 
 
-def row_residues(shape: Sequence[int], axis: int | None, element_bytes: int, offset: int = 0) -> np.ndarray:
-    """How a row-major buffer's rows along `axis` (one per index of its other
-    dims) spread over start addresses mod 8: a distribution over the 8
-    residues, for the buffer at byte `offset`."""
-    pitches = [element_bytes * math.prod(shape[dim + 1:]) for dim in range(len(shape))]
-    return start_residues([(pitches[dim], shape[dim]) for dim in range(len(shape)) if dim != axis], offset)
-
-
 def start_residues(terms: Sequence[tuple[int, int]], offset: int = 0) -> np.ndarray:
     """How row starts `offset` + sum of i_t * step_t (each i_t in range(extent_t),
     one term per (step in bytes, extent)) spread over addresses mod 8: a
@@ -163,7 +155,7 @@ def start_residues(terms: Sequence[tuple[int, int]], offset: int = 0) -> np.ndar
 def conflict_fraction(rows0: np.ndarray, rows1: np.ndarray) -> float:
     """The fraction of instructions whose two vector operands collide in a bank pair.
 
-    `rows0` and `rows1` are `row_residues` of the two operands each instruction
+    `rows0` and `rows1` are `start_residues` of the two operands each instruction
     reads (e.g. the accumulator and the streamed input). The SDK appendix's
     rule: the two reads of a cycle must come from banks 0-3 apart mod 4,
     which holds when both are 32-bit aligned and src0 % 8 == (src1 + 4) % 8.

@@ -585,14 +585,15 @@ def _eval_generic(op, operands, g, lookup) -> list[np.ndarray]:
     An input read through affine expressions (an im2col gather's, a depthwise
     convolution's windows) enters the space by one fancy index per input dim."""
     affine_maps = indexing_maps(op)
-    if not is_projected_map(affine_maps[-1]):
-        raise _fail(op, f"output indexing map {affine_maps[-1]} is not a projected permutation")
+    ins, inits, shapes, dtypes = _structured_parts(op, operands)
+    for affine_map in affine_maps[len(ins):]:
+        if not is_projected_map(affine_map):
+            raise _fail(op, f"output indexing map {affine_map} is not a projected permutation")
     projected = [i for i, m in enumerate(affine_maps) if is_projected_map(m)]
     maps = {i: tuple(map_dims(affine_maps[i])) for i in projected}
     reductions = reduction_dims(op)
     space = _Space.of(op, [operands[i] for i in projected], list(maps.values()), g, reductions)
     space = replace(space, grid=_grid(operands, g))
-    ins, inits, shapes, dtypes = _structured_parts(op, operands)
 
     def enter(i: int) -> np.ndarray:
         if i in maps:

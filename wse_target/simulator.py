@@ -43,8 +43,8 @@ import math
 import numpy as np
 from torch_mlir import ir
 
-from ..dialects.wse import (FOLDED_RING, buffer_bytes, crosses_host_io, element_bytes, int_attr, rect_of, str_attr,
-                            stream_box)
+from ..dialects.wse import (FOLDED_RING, buffer_bytes, crosses_host_io, element_bytes, int_attr, rect_of,
+                            source_regions, str_attr, stream_box)
 from ..passes.wse_partition import runs_on_host
 from .cost import LinkLoads, stream_cycles, stream_loads, wavelets
 from .layout import SKEW_COLS, SKEW_ROWS, Layout, Window, block_panel
@@ -441,18 +441,11 @@ def _ready(cost, earlier: list, rows: list[OpRow]) -> float:
         reads = [op.operands[0] for op in cost.region.regions[0].blocks[0].operations if op.name == "wse.scatter"]
     else:
         reads = _reads(cost.op)
-    ready, pending, seen = 0.0, reads, []
-    while pending:
-        value = pending.pop()
-        owner = value.owner
-        if not isinstance(owner, ir.OpView) or any(value == v for v in seen):
-            continue
-        seen.append(value)
-        source = next((row for other, row in zip(earlier, rows) if other.op == owner.operation), None)
-        if source is not None:
-            ready = max(ready, source.end_cycle)
-        else:
-            pending += list(owner.operands)
+    ready = 0.0
+    for value in reads:
+        sources, _ = source_regions(value, stops=lambda op: any(op == other.op for other in earlier))
+        ready = max([ready] + [row.end_cycle for other, row in zip(earlier, rows)
+                               if any(other.op == source for source in sources)])
     return ready
 
 

@@ -9,8 +9,8 @@ from wafer.wse_target.cost import (
     LinkLoads,
     compute_cycles,
     conflict_fraction,
-    row_residues,
     simd_narrowing,
+    start_residues,
     stream_loads,
     stride_width,
     unavoidable_conflicts,
@@ -98,6 +98,13 @@ def test_strides_limit_simd_width(stride, width):
     assert stride_width(4, stride) == width
 
 
+def row_residues(shape, axis, element, offset=0):
+    """`start_residues` of the rows along `axis` of a row-major buffer: one
+    term per other dim, its pitch in bytes and its extent."""
+    pitches = [element * int(np.prod(shape[dim + 1:])) for dim in range(len(shape))]
+    return start_residues([(pitches[dim], shape[dim]) for dim in range(len(shape)) if dim != axis], offset)
+
+
 def test_bank_conflicts_from_alignment():
     rows_of_8_bytes = row_residues((2, 2), 1, 4)  # rows start at 0 and 8
     # Staggered by 4 B mod 8: no conflict; equal mod 8: every instruction conflicts.
@@ -125,6 +132,18 @@ def test_row_residues_count_every_row_start(shape, axis, element, offset):
     starts = offset + element * np.take(np.arange(np.prod(shape)).reshape(shape), 0, axis=axis).ravel()
     expected = np.bincount(starts % 8, minlength=8) / starts.size
     np.testing.assert_allclose(row_residues(shape, axis, element, offset), expected)
+
+
+def test_window_rows_start_where_their_offsets_put_them():
+    """A 3x3 window read in place at 16 bits from rows of 10: instruction
+    rows start at oh * 20 + kh * 20 + kw * 2 bytes, kw shifting each by an
+    element, so they spread over four residues where a gather's rows of 8
+    would all start on one."""
+    terms = [(20, 4), (20, 3), (2, 3)]  # (oh, kh, kw): step in bytes, extent
+    starts = np.array([oh * 20 + kh * 20 + kw * 2 for oh in range(4) for kh in range(3) for kw in range(3)])
+    expected = np.bincount(starts % 8, minlength=8) / starts.size
+    np.testing.assert_allclose(start_residues(terms), expected)
+    assert np.count_nonzero(start_residues(terms)) == 4
 
 
 def row(n_pes: int) -> LinkLoads:
