@@ -310,6 +310,28 @@ def vector_whole_loops(op: ir.Operation) -> tuple[int, int] | None:
     return (others[0], others[1]) if len(others) >= 2 else None
 
 
+def reduction_split_loops(op: ir.Operation) -> tuple[int, int] | None:
+    """Loops to split that divide a contraction's k over the PE columns: the
+    largest parallel loop but the instructions' vector over the rows, the
+    largest reduction over the columns, each PE's partial sums chain-reduced
+    along its row and multicast back (as a matrix-vector product's are): for
+    outputs too few to give every PE its own (a late 7x7 layer's). None where
+    partial sums do not combine (an init that is not their identity) or
+    there are no such loops."""
+    if not combines_across(op):
+        return None
+    ranges = loop_ranges(op)
+    vector = vector_loop(map_dims(indexing_maps(op)[-1]), len(ranges))
+    kinds = iterator_types(op)
+
+    def largest(kind, but=None):
+        return max((d for d in range(len(ranges)) if kinds[d] == kind and d != but and ranges[d] > 1),
+                   key=lambda d: ranges[d], default=None)
+
+    rows, cols = largest(PARALLEL, but=vector), largest(REDUCTION)
+    return None if rows is None or cols is None else (rows, cols)
+
+
 def rowwise_loops(members: list[ir.Operation], loops: tuple[int | None, int | None] | None = None
                   ) -> list[tuple[ir.Operation, int | None, int | None]]:
     """Each op of a rowwise region with its loops split over the PE rows and

@@ -12,7 +12,7 @@ from ..wse_target.lookup import lookup_of
 from ..wse_target.machine import kernel_costs_of
 from .linalg_queries import indexing_maps, loop_ranges, map_dims
 from .wse_demand import Demand
-from .wse_distribute import rowwise_loops, vector_whole_loops
+from .wse_distribute import reduction_split_loops, rowwise_loops, vector_whole_loops
 from .wse_partition import LOOKUP, SUMMA, is_init, partitioned_kind
 
 
@@ -82,7 +82,7 @@ def demand(region: ir.Operation, preloaded: bool, earlier: list[tuple[ir.Operati
     n = ranges[c.n] if c.n is not None else 1
     k = ranges[c.k]
     epilogue = tuple((op, *summa_epilogue_loops(anchor, op)) for op in members[1:])
-    local_loops = {rowwise_loops(members)[0][1:], vector_whole_loops(anchor)} - {None}
+    local_loops = {rowwise_loops(members)[0][1:], vector_whole_loops(anchor), reduction_split_loops(anchor)} - {None}
     return Demand(flops, max(k, m), n, divides=False, bytes=size, mnk=(m, n, k), anchor=anchor,
                   placed=epilogue, kernels=tuple(LocalKernel.of(op) for op, _, _ in epilogue),
                   fills=_fills(((anchor, c.m, c.n),) + epilogue),

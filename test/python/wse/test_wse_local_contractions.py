@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 from torch_mlir import ir
+from torch_mlir.dialects import linalg
 
 import wafer
 from wafer.compiler import prepare_wse, run_stages
@@ -51,7 +52,13 @@ def _placed(model: nn.Module, x: torch.Tensor, machine: str):
     return module, stages[placed:], target
 
 
+def _deep_narrow_conv() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Conv2d(256, 32, 3, padding=1, bias=False).eval()
+
+
 CASES = {
+    "deep, narrow conv": (_deep_narrow_conv, (1, 256, 3, 3)),
     "grouped conv": (lambda: _grouped_conv(32, 8), (1, 32, 16, 16)),
     "linear, batch 8": (lambda: nn.Linear(64, 24).eval(), (8, 64)),
     "linear, batch 64": (lambda: nn.Linear(96, 96).eval(), (64, 96)),
@@ -107,3 +114,21 @@ def test_a_grouped_convolution_block_matches_pytorch_on_small(mode):
     model, x = Bottleneck().eval(), torch.randn(1, 32, 8, 8)
     program = wafer.compile(model, (x,), target="wse", machine="small", mode=mode)
     torch.testing.assert_close(program(x), model(x).detach(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["pipelined", "whole-wafer"])
+def test_a_deep_convolution_with_few_outputs_splits_k_over_the_columns(mode):
+    """A late layer's shape: 288 outputs (32 filters at 3x3) over 2,304 of k.
+    Each PE its own outputs over all of k leaves most PEs idle and each a long
+    serial sum; SUMMA's or Cannon's steps each pay a kernel call for a few
+    multiply-adds. Rowwise with the filters over the rows and the channels
+    over the columns, each PE sums its channels' share, and the partial sums
+    are chain-reduced along each row (`wse.reduce`) and multicast back."""
+    model, x = _deep_narrow_conv(), torch.randn(1, 256, 3, 3)
+    program = wafer.compile(model, (x,), target="wse", machine="small", mode=mode)
+    torch.testing.assert_close(program(x), model(x).detach(), rtol=1e-4, atol=1e-5)
+    (region,) = regions(program, "rowwise")
+    (conv,) = [op for op in ops_in(region) if op.name == "linalg.generic" and len(iterator_types(op)) == 6]
+    _, col_loop = placed_loops(region)
+    assert iterator_types(conv)[col_loop] == linalg.IteratorType.reduction
+    assert any(op.name == "wse.reduce" for op in ops_in(region))

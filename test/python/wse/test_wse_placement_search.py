@@ -104,7 +104,7 @@ def test_on_a_square_the_search_measures_every_algorithm_and_keeps_the_faster(tm
     model, x = torch.nn.Linear(64, 64, bias=False).eval(), torch.randn(64, 64)
     database = tmp_path / "db.json"
     (result,) = tune_placement(model, (x,), database=str(database), machine="small", mode="whole-wafer",
-                               rounds=8, progress=False)
+                               rounds=16, progress=False)
     measured = json.loads(database.read_text())["wse"]["small 32x32 whole-wafer"][result.region]["measured"]
     kinds = {}
     for p in measured:
