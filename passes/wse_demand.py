@@ -38,9 +38,9 @@ class Demand:
     gather of a result that leaves): every PE's own share of the tensor,
     padded as wse-distribute lays it out, through its row's link, a share
     several PEs receive once (`stream_loads`), then the row's hops, across
-    the region it comes from where that is known (a layer at a time); through
-    the host's I/O no faster than it allows (`stream_cycles`). A contraction's steps move its panels one
-    after the other (as the simulator runs them), by SUMMA's multicasts or,
+    the region it comes from where that is known (a layer at a time);
+    through the host's I/O no faster than it allows (`stream_cycles`). A
+    contraction's steps move its panels one after the other (as the simulator runs them), by SUMMA's multicasts or,
     on a square where they model faster, Cannon's shifts (`_stepped`); or,
     where that models faster still, as a rowwise region (`locals`, one per
     choice of the loops it splits): each PE its own outputs over all of k,
@@ -53,7 +53,8 @@ class Demand:
     max_cols: int
     divides: bool  # rows and columns must divide the split extents exactly
     bytes: int  # every tensor the region reads or writes, once
-    streams: tuple = ()  # (tensor, crosses the host's I/O, columns it crosses from) of each streamed in every inference
+    # (tensor, crosses the host's I/O, columns it crosses from) of each streamed in every inference
+    streams: tuple = ()
     leaving: ir.Value | None = None  # the tensor the region yields, where it goes back to the host
     mnk: tuple[int, int, int] | None = None  # a summa region's extents
     _per_pe: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> bytes
@@ -173,7 +174,8 @@ class Demand:
         (a SUMMA's in panels of `panel`), as wse-distribute lays it out."""
         if self.lookup is not None:
             found = lookup_of(self.lookup)
-            return {found.table: TABLE_LAYOUT, found.rows: ROWS_LAYOUT, self.lookup.results[0]: result_layout(found.rank)}
+            return {found.table: TABLE_LAYOUT, found.rows: ROWS_LAYOUT,
+                    self.lookup.results[0]: result_layout(found.rank)}
         layouts = {}
         if self.anchor is not None:
             layouts.update(self.plan(rows, cols, panel).layouts(self.anchor))
@@ -203,8 +205,10 @@ class Demand:
         PEs hold, once: `stream_loads`), then the row's hops; what crosses the
         host's I/O no faster than it allows."""
         layouts, total = self.layouts(rows, cols, panel), 0.0
-        incoming = [(value, host, reach, True) for value, host, reach in self.streams]
-        for value, host, reach, into in incoming + ([(self.leaving, True, 0, False)] if self.leaving is not None else []):
+        flows = [(value, host, reach, True) for value, host, reach in self.streams]
+        if self.leaving is not None:
+            flows.append((self.leaving, True, 0, False))
+        for value, host, reach, into in flows:
             shaped = ir.ShapedType(value.type)
             element = element_bytes(shaped.element_type)
             layout = layouts[value]

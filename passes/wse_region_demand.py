@@ -47,7 +47,7 @@ def demands_of(regions: list[ir.Operation], mode: str) -> list[Demand]:
     preloaded = preloads_weights(mode, regions)
     found: list[tuple[ir.Operation, Demand]] = []
     for region in regions:
-        found.append((region, demand(region, preloaded, found if mode == "whole-wafer" else [])))
+        found.append((region, demand(region, preloaded, list(found) if mode == "whole-wafer" else [])))
     return [need for _, need in found]
 
 
