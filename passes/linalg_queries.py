@@ -98,6 +98,13 @@ def result_coefficients(affine_map: ir.AffineMap) -> list[dict[int, int]]:
             for expr in affine_map.results]
 
 
+def index_extent(coefficients, ranges: list[int]) -> int:
+    """How many values an index that is a sum of loops times constants (each
+    `(loop, factor)` of `coefficients`) spans over loop extents `ranges`: its
+    largest value plus one (oh * 2 + kh over 4 and 3 rows: 9)."""
+    return 1 + sum(factor * (ranges[d] - 1) for d, factor in coefficients)
+
+
 def is_projected(op: ir.Operation) -> bool:
     return all(is_projected_map(affine_map) for affine_map in indexing_maps(op))
 

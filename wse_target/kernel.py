@@ -17,7 +17,7 @@ import numpy as np
 from torch_mlir import ir
 
 from ..dialects.wse import element_bytes
-from ..passes.linalg_queries import indexing_maps, loop_ranges, map_dims, result_coefficients
+from ..passes.linalg_queries import index_extent, indexing_maps, loop_ranges, map_dims, result_coefficients
 from .cost import compute_cycles, conflict_fraction, simd_narrowing, start_residues, unavoidable_conflicts
 from .distribution import body_cost
 from .machine import Dtype, Machine
@@ -112,7 +112,7 @@ class _Walk:
 
     def shape(self, ranges: list[int]) -> list[int]:
         """The extents the loop extents `ranges` read of each dim."""
-        return [1 + sum(factor * (ranges[d] - 1) for d, factor in term) for term in self.terms]
+        return [index_extent(term, ranges) for term in self.terms]
 
     def stride(self, shape: list[int]) -> int:
         """Elements between successive vector elements in a row-major buffer of `shape`."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
-from ..passes.linalg_queries import result_coefficients
+from ..passes.linalg_queries import index_extent, result_coefficients
 
 
 @dataclass(frozen=True)
@@ -132,8 +132,8 @@ def layout_for(affine_map: ir.AffineMap, row_loop: int | None, col_loop: int | N
         dim = next((i for i, term in enumerate(terms) if loop in term), -1)
         if dim < 0 or terms[dim] == {loop: 1}:
             return dim, None
-        span = 1 + sum(factor * (ranges[d] - 1) for d, factor in terms[dim].items() if d != loop)
-        return dim, Window(terms[dim][loop], span)
+        offsets = [(d, factor) for d, factor in terms[dim].items() if d != loop]
+        return dim, Window(terms[dim][loop], index_extent(offsets, ranges))
 
     (row_dim, row_window), (col_dim, col_window) = split(row_loop), split(col_loop)
     return Layout(row_dim, col_dim, row_window=row_window, col_window=col_window)
