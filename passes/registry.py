@@ -76,6 +76,7 @@ _PASSES: dict[str, str] = {
     "wse-trim-windows": "wse_trim_windows:WseTrimWindows",
     "wse-generalize-named": "wse_generalize_named:WseGeneralizeNamed",
     "wse-narrow-accumulators": "wse_narrow_accumulators:WseNarrowAccumulators",
+    "wse-bias-after-sums": "wse_bias_after_sums:WseBiasAfterSums",
 }
 
 

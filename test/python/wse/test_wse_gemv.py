@@ -37,16 +37,20 @@ def test_a_batch_1_linear_layer_sums_along_pe_rows_with_its_epilogue(mode):
     assert row.region[2] > 1 and row.region[3] > 1
 
 
-def test_a_matrix_vector_product_whose_init_holds_the_bias_is_stepped():
-    """A 1x1 convolution of a 1x1 plane (squeeze-excite's) starts its sums from
-    its bias: partial sums on several PEs would each add it, so it is not split
-    along k across a row but stepped (SUMMA or Cannon)."""
+@pytest.mark.parametrize("mode", MODES)
+def test_a_matrix_vector_product_whose_init_held_the_bias_sums_along_pe_rows(mode):
+    """A 1x1 convolution of a 1x1 plane (squeeze-excite's) imports with its sums
+    starting from its bias, which partial sums on several PEs would each add:
+    it was stepped (SUMMA or Cannon). wse-bias-after-sums starts them from zero
+    and adds the bias after, so k splits over a row as a batch-1 linear's does."""
     torch.manual_seed(0)
     model = nn.Conv2d(32, 8, 1)
     x = torch.randn(1, 32, 1, 1)
-    program = wafer.compile(model, (x,), target="wse", machine="small", mode="whole-wafer")
+    program = wafer.compile(model, (x,), target="wse", machine="small", mode=mode)
     torch.testing.assert_close(program(x), model(x).detach(), rtol=1e-4, atol=1e-5)
-    assert len(products(program)) == 1
+    assert not products(program)
+    (region,) = regions(program, "rowwise")
+    assert "wse.reduce" in [op.name for op in ops_in(region)]
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -52,9 +52,9 @@ def _placed(model: nn.Module, x: torch.Tensor, machine: str):
     return module, stages[placed:], target
 
 
-def _deep_narrow_conv() -> nn.Module:
+def _deep_narrow_conv(bias: bool = False) -> nn.Module:
     torch.manual_seed(0)
-    return nn.Conv2d(256, 32, 3, padding=1, bias=False).eval()
+    return nn.Conv2d(256, 32, 3, padding=1, bias=bias).eval()
 
 
 CASES = {
@@ -116,15 +116,18 @@ def test_a_grouped_convolution_block_matches_pytorch_on_small(mode):
     torch.testing.assert_close(program(x), model(x).detach(), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("mode", ["pipelined", "whole-wafer"])
-def test_a_deep_convolution_with_few_outputs_splits_k_over_the_columns(mode):
+def test_a_deep_convolution_with_few_outputs_splits_k_over_the_columns(mode, bias):
     """A late layer's shape: 288 outputs (32 filters at 3x3) over 2,304 of k.
     Each PE its own outputs over all of k leaves most PEs idle and each a long
     serial sum; SUMMA's or Cannon's steps each pay a kernel call for a few
     multiply-adds. Rowwise with the filters over the rows and the channels
     over the columns, each PE sums its channels' share, and the partial sums
-    are chain-reduced along each row (`wse.reduce`) and multicast back."""
-    model, x = _deep_narrow_conv(), torch.randn(1, 256, 3, 3)
+    are chain-reduced along each row (`wse.reduce`) and multicast back. A
+    bias is added after the sums (wse-bias-after-sums): as their init, each
+    PE's part would have started from it."""
+    model, x = _deep_narrow_conv(bias), torch.randn(1, 256, 3, 3)
     program = wafer.compile(model, (x,), target="wse", machine="small", mode=mode)
     torch.testing.assert_close(program(x), model(x).detach(), rtol=1e-4, atol=1e-5)
     (region,) = regions(program, "rowwise")
