@@ -1,5 +1,5 @@
 """Scaled-down zoo architectures for the WSE tests: the op kinds of MobileNet-v2,
-ResNet-18, GPT-2 and BERT at toy sizes."""
+ResNet-18, SqueezeNet, GPT-2 and BERT at toy sizes."""
 
 import torch
 from torch import nn
@@ -109,7 +109,26 @@ class TinyBert(nn.Module):
         return self.norm2(x + self.down(nn.functional.gelu(self.up(x))))
 
 
+class TinySqueezeNet(nn.Module):
+    """SqueezeNet 1.1's op kinds: biased convolutions (their sums start from the
+    bias), fire modules whose two expands are concatenated, ceil-mode max pools,
+    and the classifier's 1x1 convolution, ReLU and adaptive average pool."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 2), nn.ReLU(), nn.MaxPool2d(3, 2, ceil_mode=True))
+        self.squeeze = nn.Sequential(nn.Conv2d(16, 8, 1), nn.ReLU())
+        self.expand1x1 = nn.Sequential(nn.Conv2d(8, 16, 1), nn.ReLU())
+        self.expand3x3 = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.ReLU())
+        self.classifier = nn.Sequential(nn.Conv2d(32, 10, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+
+    def forward(self, x):
+        x = self.squeeze(self.stem(x))
+        return self.classifier(torch.cat([self.expand1x1(x), self.expand3x3(x)], 1)).flatten(1)
+
+
 BUILDERS = {"mobilenet": (TinyMobileNet, (1, 3, 16, 16)), "resnet": (TinyResNet, (1, 4, 8, 8)),
+            "squeezenet": (TinySqueezeNet, (1, 3, 17, 17)),
             "mlp": (GeluMlp, (1, 8, 16)), "gpt": (TinyGpt, (1, 8)), "bert": (TinyBert, (1, 8))}
 
 
