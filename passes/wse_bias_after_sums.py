@@ -13,7 +13,7 @@ from .pass_base import WaferPass, find_ops
 
 
 def _sums_over_a_broadcast(op: ir.Operation) -> bool:
-    """A named contraction, or a convolution over input channels, that sums
+    """A contraction with a k, or a convolution over input channels, that sums
     into a broadcast: the ops whose k wse-place may split over the columns.
     A depthwise convolution keeps its windows whole on each PE, and a max pool
     does not sum."""
