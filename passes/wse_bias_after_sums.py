@@ -12,20 +12,18 @@ from .matmul_bias import add_bias_after_sums
 from .pass_base import WaferPass, find_ops
 
 
-def _sums_over_a_broadcast(op: ir.Operation) -> bool:
+def _sums_over_k(op: ir.Operation) -> bool:
     """A contraction with a k, or a convolution over input channels, that sums
-    into a broadcast: the ops whose k wse-place may split over the columns.
-    A depthwise convolution keeps its windows whole on each PE, and a max pool
-    does not sum."""
+    (a max pool does not): the ops whose k wse-place may split over the
+    columns. A depthwise convolution keeps its windows whole on each PE.
+    Whether the init is a broadcast bias, `add_bias_after_sums` checks."""
     if not op.name.startswith("linalg.") or len(op.operands) != 3:
         return False
     if linalg.isa_contraction_op(op):
         over_k = bool(list(linalg.infer_contraction_dimensions(op).k))
     else:
         over_k = linalg.isa_convolution_op(op) and bool(list(linalg.infer_convolution_dimensions(op).input_channel))
-    init = op.operands[2].owner
-    return (over_k and combiner(op) == "add" and isinstance(init, ir.OpView)
-            and init.name == "linalg.broadcast")
+    return over_k and combiner(op) == "add"
 
 
 @dataclass(frozen=True)
@@ -47,5 +45,5 @@ class WseBiasAfterSums(WaferPass):
     summary = "Sum contractions and convolutions from zero and add their broadcast bias after"
 
     def apply(self, module: ir.Operation) -> None:
-        for op in find_ops(module, _sums_over_a_broadcast):
+        for op in find_ops(module, _sums_over_k):
             add_bias_after_sums(op.opview)

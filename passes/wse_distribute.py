@@ -303,11 +303,20 @@ def vector_whole_loops(op: ir.Operation) -> tuple[int, int] | None:
     (a grouped convolution's output rows and groups: each PE a group's
     weights and whole rows of its outputs). None where fewer than two such
     loops are longer than 1 (a matmul)."""
-    ranges = loop_ranges(op)
-    vector = vector_loop(map_dims(indexing_maps(op)[-1]), len(ranges))
-    others = sorted((d for d, kind in enumerate(iterator_types(op)) if kind == PARALLEL and d != vector
-                     and ranges[d] > 1), key=lambda d: -ranges[d])
+    others = _longest_loops(op, PARALLEL, but=_vector_of(op))
     return (others[0], others[1]) if len(others) >= 2 else None
+
+
+def _vector_of(op: ir.Operation) -> int | None:
+    """The loop the instructions' vector walks: the output's innermost."""
+    return vector_loop(map_dims(indexing_maps(op)[-1]), len(loop_ranges(op)))
+
+
+def _longest_loops(op: ir.Operation, kind, but: int | None = None) -> list[int]:
+    """`op`'s loops of `kind` longer than 1, but `but`, the longest first."""
+    ranges, kinds = loop_ranges(op), iterator_types(op)
+    return sorted((d for d in range(len(ranges)) if kinds[d] == kind and d != but and ranges[d] > 1),
+                  key=lambda d: -ranges[d])
 
 
 def reduction_split_loops(op: ir.Operation) -> tuple[int, int] | None:
@@ -320,16 +329,8 @@ def reduction_split_loops(op: ir.Operation) -> tuple[int, int] | None:
     there are no such loops."""
     if not combines_across(op):
         return None
-    ranges = loop_ranges(op)
-    vector = vector_loop(map_dims(indexing_maps(op)[-1]), len(ranges))
-    kinds = iterator_types(op)
-
-    def largest(kind, but=None):
-        return max((d for d in range(len(ranges)) if kinds[d] == kind and d != but and ranges[d] > 1),
-                   key=lambda d: ranges[d], default=None)
-
-    rows, cols = largest(PARALLEL, but=vector), largest(REDUCTION)
-    return None if rows is None or cols is None else (rows, cols)
+    rows, cols = _longest_loops(op, PARALLEL, but=_vector_of(op)), _longest_loops(op, REDUCTION)
+    return (rows[0], cols[0]) if rows and cols else None
 
 
 def rowwise_loops(members: list[ir.Operation], loops: tuple[int | None, int | None] | None = None
