@@ -71,12 +71,13 @@ class Winograd(ConvAlgorithmPass):
         shape the tiles and panels.
       min-channels: convolutions with fewer input or output channels are left
         to wafer-direct-conv and wafer-im2col (the transforms would dominate).
-      block-bytes: the most bytes of transformed input per block, where a
-        block of whole panels fits in them. The
-        products are as big, and both should stay in L2: 256 KB (2 of
-        ResNet's 28 tile rows) left a batch-1 ResNet block 10% faster at 2
-        threads than 512 KB (14 blocks share out evenly, 7 do not), peaking
-        at 0.83x its live set rather than 1.15x.
+      block-bytes: the most bytes of transformed input, and of products,
+        per block, where a block of whole panels fits in them (the products
+        are F/C times the input: 4x for SqueezeNet's 16 to 64 channels).
+        Both should stay in L2: 256 KB (2 of ResNet's 28 tile rows) left a
+        batch-1 ResNet block 10% faster at 2 threads than 512 KB (14 blocks
+        share out evenly, 7 do not), peaking at 0.83x its live set rather
+        than 1.15x.
     """
 
     name = "wafer-winograd"
@@ -137,10 +138,10 @@ class Winograd(ConvAlgorithmPass):
         tile rows divide by no even number: blocks of two end in a padding
         row. Left to im2col, both ran about twice as long."""
         _, c, _, _ = conv.operands[0].type.shape
-        _, _, oh, ow = conv.results[0].type.shape
+        _, f, oh, ow = conv.results[0].type.shape
         slots, tile_rows = _tile_slots(ow, self.cpu.lanes), _tiles(oh)
         whole = [r for r in range(1, tile_rows + 1) if tile_rows % r == 0 and r * slots % self._panel == 0]
-        fitting = [r for r in whole if 16 * c * r * slots * 4 <= self.block_bytes]
+        fitting = [r for r in whole if 16 * max(c, f) * r * slots * 4 <= self.block_bytes]
         return max(fitting, default=self._panel // math.gcd(slots, self._panel))
 
 
