@@ -195,7 +195,7 @@ class Demand:
     def shares(self, rows: int, cols: int, panel: int = 0) -> dict:
         """One PE's share (local shape) of each tensor the region reads or writes
         on rows x cols (a SUMMA's in panels of `panel`), as wse-distribute lays it out."""
-        return {value: layout.local_shape(list(ir.ShapedType(value.type).shape), rows, cols)
+        return {value: layout.share_of(value, rows, cols)
                 for value, layout in self.layouts(rows, cols, panel).items()}
 
     def stream_cycles(self, rows: int, cols: int, panel: int = 0) -> float:
@@ -212,7 +212,7 @@ class Demand:
             shaped = ir.ShapedType(value.type)
             element = element_bytes(shaped.element_type)
             layout = layouts[value]
-            share = wavelets(math.prod(layout.local_shape(list(shaped.shape), rows, cols)), element, self.machine)
+            share = wavelets(math.prod(layout.share_of(value, rows, cols)), element, self.machine)
             per_row, fanned = stream_loads(share, rows, cols, *layout.splits_over(rows, cols), into)
             whole = wavelets(math.prod(shaped.shape), element, self.machine) if host else 0.0
             total += stream_cycles(self.machine, per_row, max(cols, reach) + fanned, whole)

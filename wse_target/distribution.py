@@ -149,7 +149,7 @@ class SummaPlan:
 
     def shares(self, op: ir.Operation, height: int, width: int) -> list[tuple[ir.Value, list[int]]]:
         """One PE's share (local shape) of every operand."""
-        return [(value, layout.local_shape(list(ir.ShapedType(value.type).shape), height, width))
+        return [(value, layout.share_of(value, height, width))
                 for value, layout in self.layouts(op)]
 
     def bytes_per_pe(self, op: ir.Operation, height: int, width: int) -> int:
@@ -169,7 +169,7 @@ class SummaPlan:
         found = []
         for value, (layout, role, k_dim) in zip(list(op.operands), self.inputs):
             if role:
-                local = layout.local_shape(list(ir.ShapedType(value.type).shape), height, width)
+                local = layout.share_of(value, height, width)
                 found.append((value, role, math.prod(local) // local[k_dim] * self.panel))
         return found
 
@@ -299,7 +299,7 @@ def local_shares(placed_ops: list[tuple[ir.Operation, int | None, int | None]], 
                 continue
             seen.append(value)
             layout = layout_for(affine_map, row_loop, col_loop, ranges)
-            local = layout.local_shape(list(ir.ShapedType(value.type).shape), height, width)
+            local = layout.share_of(value, height, width)
             shares.append(Share(value, layout, local, reduced_across and any(value == result for result in op.results)))
     return shares
 

@@ -96,11 +96,16 @@ class Layout:
         return self.row_window if dim == self.row_dim else self.col_window if dim == self.col_dim else None
 
     def local_shape(self, shape: list[int], height: int, width: int) -> list[int]:
+        """One PE's share of a tensor of `shape` on height x width PEs, padding included."""
         local = list(shape)
         for dim, parts, panel in self.splits(height, width):
             window = self.window(dim)
             local[dim] = window.local_extent(shape[dim], parts) if window else local_extent(shape[dim], parts, panel)
         return local
+
+    def share_of(self, value: ir.Value, height: int, width: int) -> list[int]:
+        """One PE's share (local shape) of the shaped `value`."""
+        return self.local_shape(list(ir.ShapedType(value.type).shape), height, width)
 
 
 # Skews: PE (i, j) holds the block the unskewed layout gives PE (i, (i + j) mod

@@ -81,7 +81,7 @@ def lookup_of(op: ir.Operation) -> Lookup | None:
 
 def table_block(table: ir.Value, height: int, width: int) -> list[int]:
     """One PE's block of the table on `height` x `width` PEs."""
-    return TABLE_LAYOUT.local_shape(list(ir.RankedTensorType(table.type).shape), height, width)
+    return TABLE_LAYOUT.share_of(table, height, width)
 
 
 def lookup_bytes_per_pe(lookup: Lookup, result: ir.Value, height: int, width: int) -> int:
