@@ -3,13 +3,15 @@
     python bench/orientation.py [--models resnet18,mobilenet_v2] [--batches 1,8] [--threads 1] [--budget 0.5]
 
 wafer-orient-contractions swaps a contraction's A and B when that saves
-more of the packed kernel's padded work than transposing C costs. This measures whether
+more of the packed kernel's padded work and copies into B panels than
+transposing C costs. This measures whether
 the swap pays: every distinct convolution (groups 1) and linear layer of the
 models, at each batch, compiled alone with its ReLU, with the pass on
 (`cpu{orient=true}`) and off, timed interleaved. Columns:
 
     layer       Conv2d(in, out, kernel, stride) at its input's height x width, or Linear(in, out)
-    saving %    padded work the swap saves (the pass swaps when that outweighs transposing C)
+    saving %    padded work and panel copies the swap saves, as a share of the padded work
+                (the pass swaps when that outweighs transposing C)
     swapped     whether the pass swapped it
     off, on     median ms with the pass off and on
     on/off      below 1: the pass's choice is faster
@@ -24,7 +26,7 @@ import torch
 
 import wafer
 from wafer.passes.cpu_target import host
-from wafer.passes.orient_contractions import padded_work, swapped
+from wafer.passes.orient_contractions import OrientContractions, padded_work, swap_saving
 from wafer.passes.matmul_contraction import match_contraction
 from wafer.passes.pass_base import find_ops
 from wafer.torchvision_schemas import declare_torchvision_schemas
@@ -60,7 +62,7 @@ def layers(name: str, batch: int) -> dict[tuple, tuple[torch.nn.Module, torch.Te
 
 
 def saving(model: torch.nn.Module, x: torch.Tensor) -> float:
-    """Percent of the padded work of the layer's contraction that the swap saves."""
+    """What the swap saves of the layer's contraction, in percent of its padded work."""
     module = wafer.frontend.import_model(model, (x,))
     from wafer.compiler import run_stages
     from wafer.pipelines.cpu import CpuPipeline
@@ -72,9 +74,7 @@ def saving(model: torch.nn.Module, x: torch.Tensor) -> float:
     for op in find_ops(module.operation, lambda op: True):
         contraction = match_contraction(op.opview)
         if contraction is not None:
-            before = padded_work(contraction, cpu)
-            after = padded_work(swapped(contraction), cpu)
-            return 100 * (before - after) / before
+            return 100 * swap_saving(contraction, cpu, OrientContractions.copy_cost) / padded_work(contraction, cpu)
     return 0.0
 
 

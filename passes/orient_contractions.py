@@ -10,13 +10,20 @@ the weights become B (packed at compile time) and the image rows A. C is
 transposed in (its initial value, the bias) and out, because the kernel's
 accumulator tiles are mr x nr only for C in (m, n) order.
 
-The choice compares the padded work (M and N rounded up to the register
-block each orientation would get) and swaps only when that saves more than
-transposing C in and out costs, `transpose-cost` multiply-adds per element of
-C: a saving of 11-12% paid from K = 320 up and lost up to K = 256
-(bench/orientation.py measures both orientations of the zoo's layers).
-It never swaps where the transpose out would read C through one L1d set
-(see `transpose_out_misses_l1`).
+The choice compares what each orientation costs besides the transposes: the
+padded work (M and N rounded up to the register block each orientation
+would get) and the copy of B into panels on every call, where B is a runtime
+value (a 1x1 convolution's image; A is read in place, weights are packed at
+compile time, im2col columns are gathered straight into panels either way).
+It swaps only when that saves more than transposing C in and out costs,
+`transpose-cost` multiply-adds per element of C, and only to an N of whole
+vectors: a ragged one is transposed back in narrow blocks, past its fused
+epilogue, which the padded work undercounts (EfficientNet's 24-filter 1x1
+convolutions at 56x56 ran 1.2x slower swapped at batch 1). A SqueezeNet squeeze (16
+filters over a 128-channel 55x55 image) swaps: its 16 x 3025 result is
+transposed where 128 x 3025 pixels were copied. bench/orientation.py
+measures both orientations of the zoo's layers. It never swaps where the
+transpose out would read C through one L1d set (see `transpose_out_misses_l1`).
 """
 
 from __future__ import annotations
@@ -30,8 +37,9 @@ from torch_mlir.dialects import linalg, tensor
 from .cpu_target import F32_BYTES, CpuTarget, TargetedPass
 from .im2col import SWAP
 from .kernel_defaults import CACHE_TILE, K_UNROLL
-from .linalg_builders import multiply_accumulate
+from .linalg_builders import is_constant, multiply_accumulate
 from .matmul_contraction import Contraction, match_contraction
+from .matmul_gathers import gathered_by
 from .matmul_plan import choose_kernel
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
@@ -58,6 +66,24 @@ def padded_work(contraction: Contraction, cpu: CpuTarget) -> int:
     m, n, k = contraction.mnk
     others = math.prod(contraction.extents) // (m * n * k)
     return others * math.ceil(m / kernel.mr) * kernel.mr * math.ceil(n / kernel.nr) * kernel.nr * k
+
+
+def copied_into_panels(b: ir.Value) -> int:
+    """Elements the packed kernel copies into B panels on every call when `b`
+    is its B: none for a constant (packed at compile time) or im2col columns
+    (gathered straight into the panels), all of them otherwise."""
+    if is_constant(b) or gathered_by(b) is not None:
+        return 0
+    return math.prod(ir.ShapedType(b.type).shape)
+
+
+def swap_saving(contraction: Contraction, cpu: CpuTarget, copy_cost: int) -> int:
+    """Multiply-adds that swapping A and B saves, before the transposes of C:
+    padded work, plus `copy_cost` per element copied into B panels."""
+    a, b = contraction.op.operands[:2]
+    before = padded_work(contraction, cpu) + copy_cost * copied_into_panels(b)
+    after = padded_work(swapped(contraction), cpu) + copy_cost * copied_into_panels(a)
+    return before - after
 
 
 def transpose_out_misses_l1(contraction: Contraction, cpu: CpuTarget) -> bool:
@@ -88,12 +114,16 @@ class OrientContractions(TargetedPass):
         back costs, in multiply-adds; 50 puts the break-even between the
         layers bench/orientation.py measured faster and slower swapped
         (AVX-512, Zen 5; with half the FMA width it errs towards not swapping).
+      copy-cost: what copying one element of B into its panel costs, in
+        multiply-adds: one move where a transpose in and out is two, so half
+        of transpose-cost.
     """
 
     name = "wafer-orient-contractions"
     summary = "Swap a contraction's operands where the packed kernel pads less that way"
 
     transpose_cost: int = 50
+    copy_cost: int = 25
 
     def apply(self, module: ir.Operation) -> None:
         for op in find_ops(module, lambda op: op.name in ("linalg.matmul", "linalg.batch_matmul", "linalg.generic")):
@@ -105,8 +135,9 @@ class OrientContractions(TargetedPass):
                 swap = ir.BoolAttr(op.attributes[SWAP]).value
                 del op.attributes[SWAP]
             else:
-                before, after = (padded_work(c, self.cpu) for c in (contraction, other))
-                swap = (before - after > self.transpose_cost * math.prod(op.operands[2].type.shape)
+                swap = (swap_saving(contraction, self.cpu, self.copy_cost)
+                        > self.transpose_cost * math.prod(op.operands[2].type.shape)
+                        and other.mnk[1] % self.cpu.lanes == 0
                         and not transpose_out_misses_l1(other, self.cpu))
             if swap:
                 _rebuild(other)

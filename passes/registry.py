@@ -42,6 +42,7 @@ _PASSES: dict[str, str] = {
     "wafer-polynomial-exp": "polynomial_exp:PolynomialExp",
     "wafer-rational-math": "rational_math:RationalMath",
     "wafer-prefetch-panels": "prefetch_panels:PrefetchPanels",
+    "wafer-prefetch-rows": "prefetch_rows:PrefetchRows",
     "wafer-serial-foralls": "serial_foralls:SerialForalls",
     "wafer-split-asserts": "split_asserts:SplitAsserts",
     "wafer-return-allocations": "return_allocations:ReturnAllocations",

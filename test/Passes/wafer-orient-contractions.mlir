@@ -1,5 +1,8 @@
 // RUN: wafer-opt %s -p 'wafer-orient-contractions{machine=avx512}' | filecheck %s
 // RUN: wafer-opt %s -p 'wafer-orient-contractions{machine=avx512 transpose-cost=1000}' | filecheck %s --check-prefix=COSTLY
+// RUN: wafer-opt %s -p 'wafer-orient-contractions{machine=avx512 copy-cost=0}' | filecheck %s --check-prefix=COPYFREE
+
+// The filters are constants, packed at compile time whichever operand they are.
 
 // An im2col convolution over a 7x7 image: 64 filters x 49 pixels x K = 512.
 // AVX-512's 8x32 block pads the 49 pixels (n) to 64; swapped, they are rows (m)
@@ -12,9 +15,9 @@
 // CHECK-DAG: #[[C:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
 // CHECK-LABEL: func.func @late_conv
 // CHECK-SAME: wafer.strategy = ["oriented 49x64x512: A and B swapped, 49 rows of 64 columns"]
-// CHECK: %[[INIT:.*]] = linalg.transpose ins(%arg2 : tensor<1x64x49xf32>) outs(%{{.*}} : tensor<1x49x64xf32>) permutation = [0, 2, 1]
+// CHECK: %[[INIT:.*]] = linalg.transpose ins(%arg1 : tensor<1x64x49xf32>) outs(%{{.*}} : tensor<1x49x64xf32>) permutation = [0, 2, 1]
 // CHECK: %[[SWAPPED:.*]] = linalg.generic {indexing_maps = [#[[COLS]], #[[FILTERS]], #[[C]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-// CHECK-SAME: ins(%arg1, %arg0 : tensor<1x512x49xf32>, tensor<64x512xf32>) outs(%[[INIT]] : tensor<1x49x64xf32>)
+// CHECK-SAME: ins(%arg0, %{{.*}} : tensor<1x512x49xf32>, tensor<64x512xf32>) outs(%[[INIT]] : tensor<1x49x64xf32>)
 // CHECK: %[[OUT:.*]] = linalg.transpose ins(%[[SWAPPED]] : tensor<1x49x64xf32>) outs(%{{.*}} : tensor<1x64x49xf32>) permutation = [0, 2, 1]
 // CHECK: return %[[OUT]]
 // COSTLY-LABEL: func.func @late_conv
@@ -23,7 +26,8 @@
 #filters = affine_map<(d0, d1, d2, d3) -> (d1, d3)>
 #cols = affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>
 #out = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
-func.func @late_conv(%w: tensor<64x512xf32>, %cols: tensor<1x512x49xf32>, %c: tensor<1x64x49xf32>) -> tensor<1x64x49xf32> {
+func.func @late_conv(%cols: tensor<1x512x49xf32>, %c: tensor<1x64x49xf32>) -> tensor<1x64x49xf32> {
+  %w = arith.constant dense<1.0> : tensor<64x512xf32>
   %r = linalg.generic {indexing_maps = [#filters, #cols, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
       ins(%w, %cols : tensor<64x512xf32>, tensor<1x512x49xf32>) outs(%c : tensor<1x64x49xf32>) {
   ^bb0(%a: f32, %b: f32, %acc: f32):
@@ -39,7 +43,8 @@ func.func @late_conv(%w: tensor<64x512xf32>, %cols: tensor<1x512x49xf32>, %c: te
 // CHECK-LABEL: func.func @shallow_conv
 // CHECK-NOT: wafer.strategy
 // CHECK-NOT: linalg.transpose
-func.func @shallow_conv(%w: tensor<64x64xf32>, %cols: tensor<1x64x49xf32>, %c: tensor<1x64x49xf32>) -> tensor<1x64x49xf32> {
+func.func @shallow_conv(%cols: tensor<1x64x49xf32>, %c: tensor<1x64x49xf32>) -> tensor<1x64x49xf32> {
+  %w = arith.constant dense<1.0> : tensor<64x64xf32>
   %r = linalg.generic {indexing_maps = [#filters, #cols, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
       ins(%w, %cols : tensor<64x64xf32>, tensor<1x64x49xf32>) outs(%c : tensor<1x64x49xf32>) {
   ^bb0(%a: f32, %b: f32, %acc: f32):
@@ -72,7 +77,8 @@ func.func @wide_matmul(%a: tensor<49x512xf32>, %b: tensor<512x64xf32>, %c: tenso
 // CHECK-SAME: wafer.strategy = ["oriented 169x960x512: A and B swapped, 169 rows of 960 columns"]
 // CHECK-LABEL: func.func @rows_in_one_set_within_the_ways
 // CHECK-SAME: wafer.strategy = ["oriented 49x1024x512: A and B swapped, 49 rows of 1024 columns"]
-func.func @rows_in_one_set(%w: tensor<1024x512xf32>, %cols: tensor<1x512x169xf32>, %c: tensor<1x1024x169xf32>) -> tensor<1x1024x169xf32> {
+func.func @rows_in_one_set(%cols: tensor<1x512x169xf32>, %c: tensor<1x1024x169xf32>) -> tensor<1x1024x169xf32> {
+  %w = arith.constant dense<1.0> : tensor<1024x512xf32>
   %r = linalg.generic {indexing_maps = [#filters, #cols, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
       ins(%w, %cols : tensor<1024x512xf32>, tensor<1x512x169xf32>) outs(%c : tensor<1x1024x169xf32>) {
   ^bb0(%a: f32, %b: f32, %acc: f32):
@@ -83,7 +89,8 @@ func.func @rows_in_one_set(%w: tensor<1024x512xf32>, %cols: tensor<1x512x169xf32
   return %r : tensor<1x1024x169xf32>
 }
 
-func.func @rows_across_sets(%w: tensor<960x512xf32>, %cols: tensor<1x512x169xf32>, %c: tensor<1x960x169xf32>) -> tensor<1x960x169xf32> {
+func.func @rows_across_sets(%cols: tensor<1x512x169xf32>, %c: tensor<1x960x169xf32>) -> tensor<1x960x169xf32> {
+  %w = arith.constant dense<1.0> : tensor<960x512xf32>
   %r = linalg.generic {indexing_maps = [#filters, #cols, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
       ins(%w, %cols : tensor<960x512xf32>, tensor<1x512x169xf32>) outs(%c : tensor<1x960x169xf32>) {
   ^bb0(%a: f32, %b: f32, %acc: f32):
@@ -94,7 +101,8 @@ func.func @rows_across_sets(%w: tensor<960x512xf32>, %cols: tensor<1x512x169xf32
   return %r : tensor<1x960x169xf32>
 }
 
-func.func @rows_in_one_set_within_the_ways(%w: tensor<1024x512xf32>, %cols: tensor<1x512x49xf32>, %c: tensor<1x1024x49xf32>) -> tensor<1x1024x49xf32> {
+func.func @rows_in_one_set_within_the_ways(%cols: tensor<1x512x49xf32>, %c: tensor<1x1024x49xf32>) -> tensor<1x1024x49xf32> {
+  %w = arith.constant dense<1.0> : tensor<1024x512xf32>
   %r = linalg.generic {indexing_maps = [#filters, #cols, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
       ins(%w, %cols : tensor<1024x512xf32>, tensor<1x512x49xf32>) outs(%c : tensor<1x1024x49xf32>) {
   ^bb0(%a: f32, %b: f32, %acc: f32):
@@ -103,4 +111,59 @@ func.func @rows_in_one_set_within_the_ways(%w: tensor<1024x512xf32>, %cols: tens
     linalg.yield %s : f32
   } -> tensor<1x1024x49xf32>
   return %r : tensor<1x1024x49xf32>
+}
+
+// A SqueezeNet squeeze: 16 filters over a 128-channel 55x55 image. Neither
+// orientation pads (3025 pixels in rows of 11, or 16 filters in one vector),
+// but unswapped the image is B, copied into panels on every call: 128 x 3025
+// elements at 25 multiply-adds each, four times the 50 x 16 x 3025 the
+// transposes cost. Swapped, the image is A, read in place. With copying free
+// (COPYFREE) it stays.
+// CHECK-LABEL: func.func @squeeze
+// CHECK-SAME: wafer.strategy = ["oriented 3025x16x128: A and B swapped, 3025 rows of 16 columns"]
+// COPYFREE-LABEL: func.func @squeeze
+// COPYFREE-NOT: wafer.strategy
+// COPYFREE-NOT: linalg.transpose
+// COPYFREE-LABEL: func.func @ragged_filters
+func.func @squeeze(%cols: tensor<1x128x3025xf32>, %c: tensor<1x16x3025xf32>) -> tensor<1x16x3025xf32> {
+  %w = arith.constant dense<1.0> : tensor<16x128xf32>
+  %r = linalg.generic {indexing_maps = [#filters, #cols, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%w, %cols : tensor<16x128xf32>, tensor<1x128x3025xf32>) outs(%c : tensor<1x16x3025xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<1x16x3025xf32>
+  return %r : tensor<1x16x3025xf32>
+}
+
+// 24 filters over a 96-channel 56x56 image (EfficientNet's): the copy saved
+// outweighs the transposes and the padding of 24 filters to 32 columns, but a
+// swapped N of no whole vectors stays unswapped. So do filters that are not
+// constants: swapped, they would be the B copied into panels on every call.
+// CHECK-LABEL: func.func @ragged_filters
+// CHECK-NOT: wafer.strategy
+// CHECK-LABEL: func.func @runtime_filters
+// CHECK-NOT: wafer.strategy
+// CHECK: return
+func.func @ragged_filters(%cols: tensor<1x96x3136xf32>, %c: tensor<1x24x3136xf32>) -> tensor<1x24x3136xf32> {
+  %w = arith.constant dense<1.0> : tensor<24x96xf32>
+  %r = linalg.generic {indexing_maps = [#filters, #cols, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%w, %cols : tensor<24x96xf32>, tensor<1x96x3136xf32>) outs(%c : tensor<1x24x3136xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<1x24x3136xf32>
+  return %r : tensor<1x24x3136xf32>
+}
+func.func @runtime_filters(%w: tensor<960x512xf32>, %cols: tensor<1x512x169xf32>, %c: tensor<1x960x169xf32>) -> tensor<1x960x169xf32> {
+  %r = linalg.generic {indexing_maps = [#filters, #cols, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%w, %cols : tensor<960x512xf32>, tensor<1x512x169xf32>) outs(%c : tensor<1x960x169xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<1x960x169xf32>
+  return %r : tensor<1x960x169xf32>
 }

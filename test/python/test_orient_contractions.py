@@ -75,3 +75,15 @@ def test_swapped_c_leaves_in_vector_blocks(batch, machine):
                                conv_algorithm="im2col-swapped")
     lanes = 16 if machine == "avx512" else 8
     assert oriented(compiled) and f"transpose in 13x{lanes} blocks" in compiled.compile_report.strategies
+
+
+@pytest.mark.parametrize("batch,threads", [(1, 1), (2, 2)])
+def test_a_squeeze_reads_its_image_in_place_with_rows_prefetched(batch, threads):
+    """SqueezeNet's squeeze: 16 filters over a 128-channel 55x55 image. Swapped,
+    the image (1.5 MB per image) is A, read in place with its rows prefetched
+    (wafer-prefetch-rows) instead of copied into B panels on every call."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(128, 16, 1), torch.nn.ReLU()).eval()
+    compiled = compile_checked(model, (torch.randn(batch, 128, 55, 55),), threads=threads, machine="avx512")
+    assert oriented(compiled) == ["oriented 3025x16x128: A and B swapped, 3025 rows of 16 columns"]
+    assert any(s.startswith("prefetch 8 image rows") for s in compiled.compile_report.strategies)

@@ -545,9 +545,11 @@ def test_a_padded_accumulator_is_not_unpacked(tmp_path, threads, model, inputs, 
     """A ragged M or N below the size a split pays for pads C to whole register
     blocks in C's own layout, expanded ([.., M/mr, mr, N/nr, nr]), of which C
     is a slice; not in packed panels ([.., M/mr, N/nr, mr, nr]) that an unpack
-    transposes back."""
+    transposes back. Unswapped (orient=false): swapped, the convolution's 49
+    pixels are rows of a register block that divides them."""
     torch.manual_seed(0)
-    compiled = compile_checked(model.eval(), inputs, threads=threads, machine="avx512", dump_ir=str(tmp_path))
+    compiled = compile_checked(model.eval(), inputs, threads=threads, machine="avx512", dump_ir=str(tmp_path),
+                               orient=False)
     strategies = compiled.compile_report.strategies
     assert sum(s.startswith("packed matmul") for s in strategies) == 1, strategies  # not split
     packed = (tmp_path / "03-pack.mlir").read_text()
@@ -724,11 +726,13 @@ def test_whole_panels_for_an_n_the_register_block_leaves_ragged(m, n, nr, lanes,
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_a_28x28_images_pointwise_convolution_in_whole_panels(threads):
-    """MobileNet-v2's 192->32 projection at 28x28: 784 pixels are whole 16-wide
+    """MobileNet-v2's 192->32 projection at 28x28, unswapped (orient=false; the
+    pass swaps it, its image then read in place): 784 pixels are whole 16-wide
     panels, so the tiles are static and the ReLU6 joins them."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(192, 32, 1), torch.nn.ReLU6()).eval()
-    compiled = compile_checked(model, (torch.randn(1, 192, 28, 28),), threads=threads, machine="avx512")
+    compiled = compile_checked(model, (torch.randn(1, 192, 28, 28),), threads=threads, machine="avx512",
+                               orient=False)
     assert_strategy(compiled, "packed matmul 32x784x192: register block 16x16")
     assert_strategy(compiled, "epilogue ")
 
