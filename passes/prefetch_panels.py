@@ -16,7 +16,7 @@ _LINE = 16  # f32 values in a 64-byte cache line
 # A panel this big is streamed from L3 or memory on every call; a smaller one mostly
 # stays in the 1 MB L2, and its prefetches gain nothing (LeNet's 200 KB fc1 panel
 # ran in the same time with and without them).
-_STREAMED_BYTES = 256 * 1024
+STREAMED_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def _panel_offsets(op: ir.Operation, k_index: ir.Value) -> list[ir.Value | int] 
     if len(offsets) < 2 or offsets[-2] != k_index or cols < _LINE or strides[-1] != 1:
         return None
     source = ir.MemRefType(op.operands[0].type)
-    if math.prod(source.shape) * source.element_type.width // 8 < _STREAMED_BYTES:
+    if math.prod(source.shape) * source.element_type.width // 8 < STREAMED_BYTES:
         return None
     return offsets
 

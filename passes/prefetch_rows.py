@@ -11,10 +11,7 @@ from torch_mlir.dialects import arith, memref
 from .linalg_builders import index_constant
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
-
-# The same bound as wafer-prefetch-panels': an image this big is streamed from
-# L3 or memory; a smaller one is mostly in L2 when the kernel reads it.
-_STREAMED_BYTES = 256 * 1024
+from .prefetch_panels import STREAMED_BYTES
 _VIEWS = ("memref.subview", "memref.expand_shape", "memref.collapse_shape", "memref.cast")
 
 
@@ -91,7 +88,7 @@ def _row_block_dims(op: ir.Operation, k_index: ir.Value, block_index: ir.Value) 
     strides, _ = source.get_strides_and_offset()
     if sizes[k_dim] < 2 or sizes[block_dim] != 1 or not k_dim < block_dim or strides[-1] != 1:
         return None
-    if _root_bytes(op.operands[0]) < _STREAMED_BYTES:
+    if _root_bytes(op.operands[0]) < STREAMED_BYTES:
         return None  # it stays in cache
     return k_dim, block_dim
 
