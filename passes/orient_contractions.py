@@ -1,4 +1,4 @@
-"""wafer-orient-contractions: swap a contraction's A and B where the packed kernel pads less.
+"""wafer-orient-contractions: swap a contraction's A and B where the packed kernel pads or copies less.
 
 The packed kernel (wafer-pack-matmul) vectorizes N in nr-wide register blocks
 (two or more vectors) and steps M in mr rows, mr a few times smaller than nr.
@@ -19,11 +19,11 @@ It swaps only when that saves more than transposing C in and out costs,
 `transpose-cost` multiply-adds per element of C, and only to an N of whole
 vectors: a ragged one is transposed back in narrow blocks, past its fused
 epilogue, which the padded work undercounts (EfficientNet's 24-filter 1x1
-convolutions at 56x56 ran 1.2x slower swapped at batch 1). A SqueezeNet squeeze (16
-filters over a 128-channel 55x55 image) swaps: its 16 x 3025 result is
-transposed where 128 x 3025 pixels were copied. bench/orientation.py
-measures both orientations of the zoo's layers. It never swaps where the
-transpose out would read C through one L1d set (see `transpose_out_misses_l1`).
+convolutions at 56x56 ran slower swapped). A SqueezeNet squeeze (16 filters
+over a 128-channel 55x55 image) swaps: its 16 x 3025 result is transposed
+where 128 x 3025 pixels were copied. bench/orientation.py measures both
+orientations of the zoo's layers. It never swaps where the transpose out
+would read C through one L1d set (see `transpose_out_misses_l1`).
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ def transpose_out_misses_l1(contraction: Contraction, cpu: CpuTarget) -> bool:
 
 @dataclass(frozen=True)
 class OrientContractions(TargetedPass):
-    """Exchange A and B of each static f32 contraction whose padded work that cuts.
+    """Exchange A and B of each static f32 contraction whose padded work and
+    panel copies that cuts by more than the transposes cost.
 
     An im2col contraction whose convolution's algorithm was chosen by the
     `conv-algorithm` option or measured by `wafer tune` (im2col or
@@ -120,7 +121,7 @@ class OrientContractions(TargetedPass):
     """
 
     name = "wafer-orient-contractions"
-    summary = "Swap a contraction's operands where the packed kernel pads less that way"
+    summary = "Swap a contraction's operands where the packed kernel pads or copies less that way"
 
     transpose_cost: int = 50
     copy_cost: int = 25
