@@ -12,6 +12,8 @@ from .linalg_builders import index_constant
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 from .prefetch_panels import STREAMED_BYTES
+
+# Ops that view a buffer without copying it: a read's buffer lies under them.
 _VIEWS = ("memref.subview", "memref.expand_shape", "memref.collapse_shape", "memref.cast")
 
 
@@ -25,8 +27,8 @@ class PrefetchRows(WaferPass):
     plane apart. Where the image comes from memory (SqueezeNet's 55x55 fires
     at batch 8: 12 MB), the hardware prefetchers follow too few of those
     streams and the kernel waits on each block's rows; the packed B's panels,
-    the weights, are in cache anyway. Each k step now prefetches the block of
-    its rows `distance` blocks on (bench/orientation.py measures both).
+    the weights, are in cache anyway. Each k step prefetches the block of its
+    rows `distance` blocks on.
 
     Runs after bufferization: it matches a K loop (an `scf.for` carrying one
     2-D vector accumulator) and, in it, the subview that reads a rows x mr
