@@ -45,7 +45,7 @@ class PrefetchPanels(WaferPass):
     distance: int = 16
 
     def apply(self, module: ir.Operation) -> None:
-        for k_loop in find_ops(module, _is_one_row_kernel):
+        for k_loop in find_ops(module, lambda op: carries_accumulator(op, 1)):
             body = k_loop.regions[0].blocks[0]
             k_index = body.arguments[0]
             for op in list(body.operations):
@@ -56,11 +56,13 @@ class PrefetchPanels(WaferPass):
                     _prefetch_ahead(op, offsets, k_index, self.distance)
 
 
-def _is_one_row_kernel(op: ir.Operation) -> bool:
+def carries_accumulator(op: ir.Operation, rank: int) -> bool:
+    """A packed kernel's K loop: an `scf.for` carrying one vector accumulator
+    of `rank` dims (1 for a one-row kernel, 2 for a register block)."""
     if op.name != "scf.for" or len(op.results) != 1:
         return False
     accumulator = op.results[0].type
-    return isinstance(accumulator, ir.VectorType) and accumulator.rank == 1
+    return isinstance(accumulator, ir.VectorType) and accumulator.rank == rank
 
 
 def _panel_offsets(op: ir.Operation, k_index: ir.Value) -> list[ir.Value | int] | None:

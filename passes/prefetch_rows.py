@@ -11,7 +11,7 @@ from torch_mlir.dialects import arith, memref
 from .linalg_builders import index_constant
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
-from .prefetch_panels import STREAMED_BYTES
+from .prefetch_panels import STREAMED_BYTES, carries_accumulator
 
 # Ops that view a buffer without copying it: a read's buffer lies under them.
 _VIEWS = ("memref.subview", "memref.expand_shape", "memref.collapse_shape", "memref.cast")
@@ -47,7 +47,7 @@ class PrefetchRows(WaferPass):
     distance: int = 2
 
     def apply(self, module: ir.Operation) -> None:
-        for k_loop in find_ops(module, _is_block_kernel):
+        for k_loop in find_ops(module, lambda op: carries_accumulator(op, 2)):
             block_loop = k_loop.parent
             if block_loop.name != "scf.for":
                 continue
@@ -59,13 +59,6 @@ class PrefetchRows(WaferPass):
                     rows = list(op.attributes["static_sizes"])[dims[0]]
                     record_strategy(k_loop, f"prefetch {rows} image rows {self.distance} blocks ahead")
                     _prefetch_ahead(op, *dims, self.distance)
-
-
-def _is_block_kernel(op: ir.Operation) -> bool:
-    if op.name != "scf.for" or len(op.results) != 1:
-        return False
-    accumulator = op.results[0].type
-    return isinstance(accumulator, ir.VectorType) and accumulator.rank == 2
 
 
 def _row_block_dims(op: ir.Operation, k_index: ir.Value, block_index: ir.Value) -> tuple[int, int] | None:

@@ -56,7 +56,8 @@ class WsePipeline(Configurable):
             (
                 "simplify",
                 f"wse-verify-support,wafer-fold-zero-trip,wafer-decompose-attention,{narrow}"
-                "func.func(canonicalize,cse),wafer-fold-channel-affine,wse-bias-after-sums,wse-generalize-named,wafer-split-asserts,"
+                "func.func(canonicalize,cse),wafer-fold-channel-affine,wse-bias-after-sums,wse-generalize-named,"
+                "wafer-split-asserts,"
                 "func.func(linalg-fuse-elementwise-ops,canonicalize,cse,linalg-generalize-named-ops),wse-trim-windows,"
                 "func.func(linalg-fold-unit-extent-dims,canonicalize,cse),"
                 "wse-materialize-indices,func.func(canonicalize,cse),wse-unfold-windows,"
