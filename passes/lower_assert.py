@@ -10,6 +10,7 @@ from torch_mlir.dialects import cf, func, llvm, ub
 from ..diagnostics import Diagnostic, format_location
 from ..symbols import ASSERT_FAILED, ASSERT_PENDING, declare_runtime
 from .pass_base import PassFailure, WaferPass
+from .plan_buffers import ON_EXIT
 
 
 @dataclass(frozen=True)
@@ -78,11 +79,16 @@ def _callee(call: ir.Operation) -> str:
 
 
 def _exit_block(function: ir.Operation) -> ir.Block:
-    """A new last block that returns poison for every result."""
+    """A new last block that runs what every exit must (the ops marked
+    `wafer.on_exit`: wafer-plan-buffers' return of the arena) and returns
+    poison for every result."""
     region = function.regions[0]
+    on_exit = [op for op in _ops_named(function, "func.call") if ON_EXIT in op.attributes]
     block = region.blocks[len(region.blocks) - 1].create_after()
     results = ir.FunctionType(ir.TypeAttr(function.attributes["function_type"]).value).results
     with ir.InsertionPoint(block), function.location:
+        for op in on_exit:
+            op.clone()
         func.ReturnOp([ub.PoisonOp(t).result for t in results])
     return block
 

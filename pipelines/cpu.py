@@ -193,7 +193,7 @@ class CpuPipeline(Configurable):
                 + ("wafer-return-allocations,"
                    "buffer-results-to-out-params{hoist-static-allocs modify-public-functions add-result-attr},"
                    if self.out_params else "")
-                + f"{forall},buffer-deallocation-pipeline,wafer-tighten-lifetimes,"
+                + f"{forall},buffer-deallocation-pipeline,wafer-tighten-lifetimes,wafer-plan-buffers,"
                 "wafer-prefetch-panels,wafer-prefetch-rows"
                 + (f",wafer-vectorize-copies{self._on_machine},func.func(canonicalize)" if self.vectorize else ""),
             ),

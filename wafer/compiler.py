@@ -19,6 +19,7 @@ from .passes.pass_base import OptionError
 from .pipelines.cpu import CpuPipeline
 from .pipelines.wse import WsePipeline
 from .signatures import Signature, public_signatures
+from .symbols import ARENA_BYTES
 
 TARGETS = ("cpu", "wse")
 
@@ -63,6 +64,8 @@ class CompileReport:
     machine: str = ""  # the machine the strategies were chosen for
     # Per public function: the largest set of the model's tensors alive at once (live_buffers).
     live_set_bytes: dict[str, int] = field(default_factory=dict)
+    # Per function: the bytes of the arena its temporaries share (wafer-plan-buffers).
+    arena_bytes: dict[str, int] = field(default_factory=dict)
 
     def record_import(self, seconds: float) -> None:
         """Put the front end's import first: it made the module the first stage took."""
@@ -76,6 +79,7 @@ class CompileReport:
         lines += [f"machine: {self.machine}"] if self.machine else []
         lines += [f"strategy: {text}" for text in self.strategies]
         lines += [f"largest live buffer set of @{name}: {megabytes(size)}" for name, size in self.live_set_bytes.items()]
+        lines += [f"arena of @{name}'s temporaries: {megabytes(size)}" for name, size in self.arena_bytes.items()]
         return "\n".join(lines)
 
 
@@ -183,7 +187,8 @@ def compile_module(module: ir.Module, target: str = "cpu", **options):
     signatures, pipeline, report = lower_for_cpu(module, **options)
     jit_start = time.perf_counter()
     ops = report.stages[-1].ops_after
-    executable = CpuExecutable(module, signatures, openmp=uses_openmp(report), out_params=pipeline.out_params)
+    executable = CpuExecutable(module, signatures, openmp=uses_openmp(report), out_params=pipeline.out_params,
+                               arena_bytes=report.arena_bytes)
     report.stages.append(StageReport("jit", time.perf_counter() - jit_start, ops, ops))
     report.seconds = time.perf_counter() - start
     executable.compile_report = report
@@ -204,7 +209,7 @@ def lower_for_cpu(module: ir.Module, dump_ir: str | None = None, progress: bool 
         raise WaferError(f"error: {err}") from None
     if pipeline.out_params and dynamic:
         raise WaferError(f"error: out-params needs static result shapes, and @{dynamic[0]} returns a dynamic one")
-    report = run_stages(module, pipeline.stages(), after_stage=_record_live_sets, dump_ir=dump_ir, progress=progress)
+    report = run_stages(module, pipeline.stages(), after_stage=_record_buffers, dump_ir=dump_ir, progress=progress)
     report.machine = resolve_machine(pipeline.machine).describe()
     return signatures, pipeline, report
 
@@ -214,9 +219,15 @@ def uses_openmp(report: CompileReport) -> bool:
     return report.stages[-1].ops_after["omp.parallel"] > 0
 
 
-def _record_live_sets(stage: str, module: ir.Module, report: CompileReport) -> None:
+def _record_buffers(stage: str, module: ir.Module, report: CompileReport) -> None:
+    """The largest live sets of the model as imported, and the arenas bufferization planned."""
     if stage == CpuPipeline.model_stage:
         report.live_set_bytes = largest_live_sets(module)
+    elif stage == "bufferize":
+        report.arena_bytes = {
+            ir.StringAttr(op.attributes["sym_name"]).value: ir.IntegerAttr(op.attributes[ARENA_BYTES]).value
+            for op in module.body.operations if op.operation.name == "func.func" and ARENA_BYTES in op.attributes
+        }
 
 
 def _compile_wse(module: ir.Module, machine="small", region=None, dump_ir=None, progress=False, **options):

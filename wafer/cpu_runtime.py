@@ -187,9 +187,10 @@ def openmp_runtime() -> str:
 class CpuExecutable(Executable):
     """A JIT-compiled module; `exe.fn(*arrays)` or `exe.invoke("fn", *arrays)`.
 
-    After each call `last_peak_bytes` holds the most heap memory the call
-    held at once: its temporaries and its results, as malloc sized them;
-    `held_bytes` is what compiled code still holds (0 unless it leaks).
+    After each call `last_peak_bytes` holds the most memory the call held at
+    once: its temporaries (the function's arena, `arena_bytes`, and what it
+    allocated besides, as malloc sized it) and its results; `held_bytes` is
+    the heap memory compiled code still holds (0 unless it leaks).
     With `out_params` (the module went through buffer-results-to-out-params)
     each function takes its results as arguments after its inputs; they are
     numpy arrays allocated here, and count in the peak for the whole call.
@@ -201,9 +202,10 @@ class CpuExecutable(Executable):
     """
 
     def __init__(self, llvm_module: ir.Module, signatures: dict[str, Signature], opt_level: int = 2,
-                 openmp: bool = False, out_params: bool = False):
+                 openmp: bool = False, out_params: bool = False, arena_bytes: dict[str, int] | None = None):
         super().__init__(signatures)
         self._out_params = out_params
+        self._arena_bytes = arena_bytes or {}
         shared_libs = [openmp_runtime()] if openmp else []
         # The weights the code reads in place: held for as long as the engine.
         self.bound_constants = externalize_constants(llvm_module)
@@ -270,7 +272,7 @@ class CpuExecutable(Executable):
             outputs = [_copy_result(d, spec) for d, spec in zip(descriptors, signature.results)]
             for address in {d.allocated for d in descriptors if d.allocated}:  # one buffer may be two results
                 frame.free(address)
-        self.last_peak_bytes = self._heap[peak] - held + frame.result_bytes
+        self.last_peak_bytes = self._heap[peak] - held + self._arena_bytes.get(name, 0) + frame.result_bytes
         if frame.scalar_results:
             outputs = [o[()] if spec.scalar else o for o, spec in zip(outputs, signature.results)]
         return outputs[0] if len(outputs) == 1 else tuple(outputs) if outputs else None

@@ -20,11 +20,18 @@
 // CHECK: llvm.func @matmul_bias_relu(%{{.*}}: !llvm.ptr,
 // CHECK: llvm.func @_mlir_ciface_matmul_bias_relu(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr {bufferize.result}) attributes {{{.*}}llvm.emit_c_interface
 // CHECK: llvm.call @matmul_bias_relu(
-// The first product of @two_matmuls is an intermediate buffer: allocated and
-// freed inside the function (buffer deallocation is part of the pipeline).
+// The first product of @two_matmuls is an intermediate buffer: a view of the
+// function's arena (wafer-plan-buffers), a global the call takes on entry
+// and gives back on exit; a call that finds it taken allocates its own.
+// CHECK: llvm.mlir.global private @wafer_arena_two_matmuls() {{.*}} : !llvm.array<{{[0-9]+}} x i8>
+// CHECK: llvm.func @wafer_arena_two_matmuls_take(
+// CHECK-DAG: llvm.mlir.addressof @wafer_arena_two_matmuls :
+// CHECK-DAG: %[[TAKEN:.*]] = llvm.mlir.addressof @wafer_arena_two_matmuls_taken :
+// CHECK: llvm.atomicrmw xchg %[[TAKEN]]
+// CHECK: llvm.call @_mlir_memref_to_llvm_alloc
 // CHECK: llvm.func @two_matmuls(
-// CHECK: %[[TMP:.*]] = llvm.call @_mlir_memref_to_llvm_alloc
-// CHECK: llvm.call @_mlir_memref_to_llvm_free(%[[TMP]])
+// CHECK: llvm.call @wafer_arena_two_matmuls_take()
+// CHECK: llvm.call @wafer_arena_two_matmuls_give_back(
 // CHECK: llvm.func @_mlir_ciface_two_matmuls(
 // Allocations go through malloc and free, counted (wafer-count-heap).
 // CHECK: llvm.func @_mlir_memref_to_llvm_alloc(%{{.*}}: i64) -> !llvm.ptr {
