@@ -42,9 +42,9 @@ class PlanBuffers(WaferPass):
     Each alloc becomes a `memref.view` of the arena.
 
     Through malloc a model's hundreds of temporaries each cost a search of
-    the allocator's bins, in chunk headers no longer in cache, and buffers
-    past malloc's mmap threshold (EfficientNet's at batch 8) come back as
-    fresh pages that fault on every call. The arena's pages stay mapped and
+    the allocator's bins, in chunk headers no longer in cache. The arena is
+    a global, not one malloc per call: an arena past malloc's mmap threshold
+    would come back as fresh pages on every call. Its pages stay mapped and
     warm from call to call. A call that finds the arena taken (another
     thread is in the same function) allocates a private one instead: the
     function calls a helper that takes the arena with an atomic exchange on
