@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from torch_mlir import ir
 from torch_mlir.dialects import arith, func, memref, scf
 
+from ..dialects.wse import buffer_bytes
 from ..symbols import ARENA_BYTES
 from .pass_base import WaferPass
+from .resource_blobs import ALIGNMENT, aligned_size
 
-ALIGNMENT = 64  # bytes: a cache line, the alignment one-shot-bufferize gives each buffer
 ON_EXIT = "wafer.on_exit"  # on an op that every way out of its function must run (wafer-lower-assert)
 
 
@@ -148,9 +148,8 @@ def _temporaries(block: ir.Block) -> list[Temporary]:
                      if use.owner.name == "memref.dealloc" and use.owner.operation.block == op.block]
             if holder is not None and len(frees) == 1:
                 start, end = position[holder], position[holder if holder != op else frees[0].operation]
-                kind = ir.MemRefType(op.results[0].type)
-                size = math.prod(kind.shape) * -(-kind.element_type.width // 8)  # an i1 takes a byte
-                temporaries.append(Temporary(op, frees[0].operation, start, end, -(-size // ALIGNMENT) * ALIGNMENT))
+                size = aligned_size(buffer_bytes(op.results[0].type))
+                temporaries.append(Temporary(op, frees[0].operation, start, end, size))
         return ir.WalkResult.ADVANCE
 
     for op in block.operations:

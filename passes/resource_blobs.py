@@ -39,6 +39,12 @@ def owned_array(attr: ir.Attribute) -> np.ndarray | None:
     return resource_array(resource)
 
 
+def aligned_size(nbytes: int) -> int:
+    """`nbytes` rounded up to a whole number of `ALIGNMENT` blocks: where the
+    next of several arrays packed into one buffer can start."""
+    return -(-nbytes // ALIGNMENT) * ALIGNMENT
+
+
 def aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """An uninitialized array that starts on an `ALIGNMENT` boundary, as the JIT
     needs of one it binds in place."""

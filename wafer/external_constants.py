@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from torch_mlir import ir
 
-from .passes.resource_blobs import ALIGNMENT, aligned_empty, elements_array, owned_array
+from .passes.resource_blobs import ALIGNMENT, aligned_empty, aligned_size, elements_array, owned_array
 
 # Smaller constants stay in the code, where LLVM can still fold them; a weight is far larger.
 MIN_BYTES = 4096
@@ -46,7 +46,7 @@ def externalize_constants(module: ir.Module) -> dict[str, np.ndarray]:
             copied.append((name, data))
         del op.attributes["value"]
         op.attributes["linkage"] = ir.Attribute.parse("#llvm.linkage<external>", op.context)
-    offsets = np.cumsum([0] + [-(-data.nbytes // ALIGNMENT) * ALIGNMENT for _, data in copied])
+    offsets = np.cumsum([0] + [aligned_size(data.nbytes) for _, data in copied])
     arena = aligned_empty((int(offsets[-1]),), np.uint8)
     for (name, data), offset in zip(copied, offsets):
         arrays[name] = arena[offset:offset + data.nbytes].view(data.dtype).reshape(data.shape)
