@@ -2,7 +2,7 @@
 
 The stencil (one (image, channel) plane per step, vector pieces of each output row
 accumulated in registers over the window's taps, padding read through) also
-computes max pooling over overlapping windows: see `rewrite_max_pool`.
+computes max and sum pooling: see `rewrite_max_pool` and `rewrite_sum_pool`.
 """
 
 from __future__ import annotations
@@ -100,7 +100,15 @@ def rewrite_max_pool(pool: ir.OpView, lanes: int, block: int, parallel: bool) ->
     FMA and -inf for the zero padding: a -inf `tensor.pad` of its input, such as
     ceil mode's or ResNet's, is read through, and a fill init is never written."""
     x, window, init = pool.operands
-    _rewrite(pool, x, None, tuple(window.type.shape), init, float("-inf"), lanes, block, parallel, "max pool")
+    _rewrite(pool, x, None, tuple(window.type.shape), init, float("-inf"), lanes, block, parallel, "max pool",
+             arith.MaximumFOp)
+
+
+def rewrite_sum_pool(pool: ir.OpView, lanes: int, block: int, parallel: bool) -> None:
+    """Replace NCHW sum pooling `pool` (an average pool before its division) by the
+    stencil, with `arith.addf` for the FMA: its zero `tensor.pad` is read through."""
+    x, window, init = pool.operands
+    _rewrite(pool, x, None, tuple(window.type.shape), init, 0.0, lanes, block, parallel, "sum pool", arith.AddFOp)
 
 
 def _flops(conv: ir.OpView) -> int:
@@ -221,9 +229,11 @@ def _bias(init: ir.Value) -> Callable[[ir.Value], ir.Value] | None:
 
 
 def _rewrite(conv: ir.OpView, x: ir.Value, w: ir.Value | None, kernel: tuple[int, int], init: ir.Value,
-             padding: float, lanes: int, block: int, parallel: bool, what: str) -> None:
+             padding: float, lanes: int, block: int, parallel: bool, what: str,
+             combine: Callable[[ir.Value, ir.Value], ir.OpView] | None = None) -> None:
     """Replace `conv` by an scf.forall over (image, channel) planes: with filter `w`
-    a sum of products (`padding` 0), without one (max pooling, `padding` -inf) a maximum."""
+    a sum of products (`padding` 0), without one (pooling) each tap's values folded
+    into the accumulators by `combine` (`arith.maximumf` with `padding` -inf, `arith.addf` with 0)."""
     n, c, oh, ow = init.type.shape
     kh, kw = kernel
     source, pad = unpadded(x, padding)
@@ -243,7 +253,7 @@ def _rewrite(conv: ir.OpView, x: ir.Value, w: ir.Value | None, kernel: tuple[int
             image, channel = planes.induction_variables
             offsets, sizes = [image, channel, index_constant(0), index_constant(0)], [1, 1, oh, ow]
             plane = _Plane(source, image, channel, window, w, bias(channel) if bias else None,
-                           {width for _, width in columns.pieces}, padding)
+                           {width for _, width in columns.pieces}, padding, combine)
             tile = extract_slice(planes.inner_iter_args[0], offsets, sizes)
             interior = [r for r in range(oh) if len(window.row_taps(r)) == kh]
             first, last = (interior[0], interior[-1] + 1) if interior else (oh, oh)
@@ -266,16 +276,18 @@ def _rewrite(conv: ir.OpView, x: ir.Value, w: ir.Value | None, kernel: tuple[int
 
 class _Plane:
     """What one (image, channel) iteration reads: the input plane, the channel's
-    weights broadcast to each piece width (none when pooling), and its bias, if known."""
+    weights broadcast to each piece width (none when pooling, which folds each tap
+    in by `combine`), and its bias, if known."""
 
     def __init__(self, x: ir.Value, image: ir.Value, channel: ir.Value, window: Window, weights: ir.Value | None,
-                 bias: ir.Value | None, widths: set[int], padding: float):
+                 bias: ir.Value | None, widths: set[int], padding: float,
+                 combine: Callable[[ir.Value, ir.Value], ir.OpView] | None):
         self.x, self.image, self.channel, self.window = x, image, channel, window
         f32 = x.type.element_type
         self.zero = arith.ConstantOp(f32, padding).result  # what the padding reads as
-        self.pooling = weights is None
+        self.combine = combine
         kh, kw = window.kernel
-        taps = {} if self.pooling else {
+        taps = {} if combine else {
             (i, j): tensor.ExtractOp(weights, [channel, index_constant(i), index_constant(j)]).result
             for i in range(kh) for j in range(kw)}
         self.splats = {}
@@ -345,7 +357,7 @@ def _pieces(plane: _Plane, row: ir.Value, taps: list[int], tile: ir.Value,
         for j in range(window.kernel[1]):
             for p, (first, width) in enumerate(pieces):
                 value = plane.columns(in_row, first, width, j, runs[p])
-                accs[p] = (arith.MaximumFOp(value, accs[p]) if plane.pooling
+                accs[p] = (plane.combine(value, accs[p]) if plane.combine
                            else vector.FMAOp(value, plane.splats[(i, j), width], accs[p])).result
     for indices, acc in zip(at, accs):
         tile = write_vector(acc, tile, indices, True)

@@ -76,3 +76,26 @@ func.func @left_alone(%x: tensor<1x2x10x10xf32>) -> tensor<1x2x3x3xf32> {
   %p = linalg.pooling_nchw_max {dilations = dense<1> : vector<2xi64>, strides = dense<3> : vector<2xi64>} ins(%x, %w : tensor<1x2x10x10xf32>, tensor<3x3xf32>) outs(%f : tensor<1x2x3x3xf32>) -> tensor<1x2x3x3xf32>
   return %p : tensor<1x2x3x3xf32>
 }
+
+// Sum pooling (an average pool before its division) over 3x3 stride-1 windows
+// with zero padding: the stencil with an addition, the padding read through.
+// CHECK-LABEL: func.func @sum_pool_3x3
+// CHECK-SAME: wafer.strategy = ["sum pool 3x3/1: rows of 12 in 2 x vector<8>, the last overlapping by 4, serial"]
+// CHECK-NOT: tensor.pad
+// CHECK: scf.forall
+// CHECK: arith.addf %{{.*}} : vector<8xf32>
+// CHECK-NOT: arith.maximumf
+// CHECK: {wafer.serial}
+// CHECK-NOT: linalg.pooling_nchw_sum
+func.func @sum_pool_3x3(%x: tensor<1x8x12x12xf32>) -> tensor<1x8x12x12xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %padded = tensor.pad %x low[0, 0, 1, 1] high[0, 0, 1, 1] {
+  ^bb0(%a: index, %b: index, %c: index, %d: index):
+    tensor.yield %cst : f32
+  } : tensor<1x8x12x12xf32> to tensor<1x8x14x14xf32>
+  %e = tensor.empty() : tensor<1x8x12x12xf32>
+  %f = linalg.fill ins(%cst : f32) outs(%e : tensor<1x8x12x12xf32>) -> tensor<1x8x12x12xf32>
+  %w = tensor.empty() : tensor<3x3xf32>
+  %p = linalg.pooling_nchw_sum {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%padded, %w : tensor<1x8x14x14xf32>, tensor<3x3xf32>) outs(%f : tensor<1x8x12x12xf32>) -> tensor<1x8x12x12xf32>
+  return %p : tensor<1x8x12x12xf32>
+}

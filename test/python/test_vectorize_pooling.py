@@ -1,4 +1,4 @@
-"""Max pooling (wafer-vectorize-pooling) against PyTorch."""
+"""Max and average pooling (wafer-vectorize-pooling) against PyTorch."""
 
 import pytest
 import torch
@@ -32,6 +32,28 @@ def test_overlapping_max_pool_is_a_stencil_and_matches_pytorch(pool, shape, stra
     on inputs with negative values, so reading -inf padding as zero would show."""
     torch.manual_seed(0)
     model = torch.nn.MaxPool2d(**pool).eval()
+    x = torch.randn(*shape)
+    compiled = compile_checked(model, (x,), threads=1)
+    assert any(s.startswith(strategy) for s in compiled.compile_report.strategies), compiled.compile_report.strategies
+
+
+@pytest.mark.parametrize("pool,shape,strategy", [
+    # Inception-v3's branch pool: zero padding counted in the divisor.
+    (dict(kernel_size=3, stride=1, padding=1), (1, 5, 17, 17), "sum pool 3x3/1: rows of 17"),
+    # ... and not counted: the divisor varies at the edges.
+    (dict(kernel_size=3, stride=1, padding=1, count_include_pad=False), (2, 3, 12, 40), "sum pool 3x3/1: rows of 40"),
+    # DenseNet's transition: disjoint 2x2 windows, a stride-2 run split by deinterleave.
+    (dict(kernel_size=2, stride=2), (1, 4, 14, 30), "sum pool 2x2/2: rows of 15"),
+    (dict(kernel_size=3, stride=2, ceil_mode=True, count_include_pad=False), (1, 5, 17, 17), "sum pool 3x3/2: rows of 8"),
+    (dict(kernel_size=5, stride=1, padding=2), (1, 2, 9, 23), "sum pool 5x5/1: rows of 23"),
+    (dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 0)), (1, 3, 11, 19), "sum pool 3x2/1: rows of 18"),
+])
+def test_average_pool_is_a_sum_stencil_and_matches_pytorch(pool, shape, strategy):
+    """The sum runs on the stencil with zero padding read through; the division
+    follows as an elementwise op, so a wrong count or a padding read as
+    anything but zero shows in the result."""
+    torch.manual_seed(0)
+    model = torch.nn.AvgPool2d(**pool).eval()
     x = torch.randn(*shape)
     compiled = compile_checked(model, (x,), threads=1)
     assert any(s.startswith(strategy) for s in compiled.compile_report.strategies), compiled.compile_report.strategies
