@@ -56,6 +56,7 @@ _PASSES: dict[str, str] = {
     "wafer-vectorize-pooling": "vectorize_pooling:VectorizePooling",
     "wafer-vectorize-transposes": "vectorize_transposes:VectorizeTransposes",
     "wafer-fold-channel-scale": "fold_channel_scale:FoldChannelScale",
+    "wafer-drop-padding-taps": "drop_padding_taps:DropPaddingTaps",
     "wafer-plane-sums": "plane_sums:PlaneSums",
     "wafer-warm-threads": "warm_threads:WarmThreads",
     "wafer-expose-c-interface": "expose_c_interface:ExposeCInterface",

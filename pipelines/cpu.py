@@ -240,7 +240,8 @@ class CpuPipeline(Configurable):
                          f"wafer-depthwise-nhwc{self._on_machine},"
                          if self.channels_last else "")
         fused = f"wafer-fuse-inverted-residual{self._on_machine}," if self.inverted_residual else ""
-        return f"{fused}{channels_last}wafer-fold-channel-scale,{winograd}{direct}{depthwise}wafer-im2col{choice}{orient}"
+        return (f"wafer-drop-padding-taps,{fused}{channels_last}wafer-fold-channel-scale,"
+                f"{winograd}{direct}{depthwise}wafer-im2col{choice}{orient}")
 
     @property
     def _tuning(self) -> str:

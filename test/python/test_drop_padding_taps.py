@@ -1,0 +1,67 @@
+"""Convolution taps that read only zero padding (wafer-drop-padding-taps) against PyTorch."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from torch_reference import compile_checked
+from wafer.passes.drop_padding_taps import live_taps
+
+
+@pytest.mark.parametrize("size,pad,outputs,stride,dilation,taps,live", [
+    (14, 24, 14, 1, 24, 3, range(1, 2)),  # ASPP rate 24 at 14x14: the centre
+    (14, 12, 14, 1, 12, 3, range(0, 3)),  # rate 12: the outer taps reach two rows each
+    (6, 8, 6, 1, 4, 5, range(1, 4)),
+    (6, 8, 3, 2, 4, 5, range(1, 4)),
+    (7, 1, 7, 1, 1, 3, range(0, 3)),  # an ordinary padded 3x3
+])
+def test_live_taps(size, pad, outputs, stride, dilation, taps, live):
+    assert live_taps(size, pad, outputs, stride, dilation, taps) == live
+
+
+@pytest.mark.parametrize("conv,shape,strategy", [
+    (dict(kernel_size=3, padding=24, dilation=24), (2, 16, 14, 14), "conv 3x3 with dilation 24x24: 1x1 taps"),
+    (dict(kernel_size=3, padding=36, dilation=36), (1, 16, 14, 14), "conv 3x3 with dilation 36x36: 1x1 taps"),
+    # Taps left that still reach the padding: the window keeps that much of it.
+    (dict(kernel_size=5, padding=8, dilation=4), (1, 8, 6, 7), "conv 5x5 with dilation 4x4: 3x3 taps"),
+    (dict(kernel_size=5, padding=8, dilation=4, stride=2), (1, 8, 6, 7), "conv 5x5 with dilation 4x4: 3x3 taps"),
+    (dict(kernel_size=(3, 5), padding=(1, 8), dilation=(1, 4)), (1, 8, 7, 8), "conv 3x5 with dilation 1x4: 3x3 taps"),
+])
+def test_dead_taps_are_dropped_and_the_result_matches_pytorch(conv, shape, strategy):
+    """Inputs with negative values and a bias, so a dropped live tap or a
+    misplaced window shows in the result."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(shape[1], 12, **conv), torch.nn.ReLU()).eval()
+    x = torch.randn(*shape)
+    compiled = compile_checked(model, (x,), threads=1)
+    assert any(s.startswith(strategy) for s in compiled.compile_report.strategies), compiled.compile_report.strategies
+
+
+def test_filters_that_are_an_input_are_sliced():
+    class Atrous(torch.nn.Module):
+        def forward(self, x, w):
+            return F.conv2d(x, w, padding=12, dilation=12)
+
+    torch.manual_seed(0)
+    compiled = compile_checked(Atrous(), (torch.randn(1, 8, 10, 10), torch.randn(4, 8, 3, 3)), threads=1)
+    assert "conv 3x3 with dilation 12x12: 1x1 taps read more than padding" in compiled.compile_report.strategies
+
+
+def test_aspp_block_matches_pytorch():
+    """DeepLabv3's atrous spatial pyramid on a 14x14 map: rates 12 (every tap
+    live), 24 and 36 (the centre alone), a 1x1 branch and the image pool."""
+    torch.manual_seed(0)
+
+    class Aspp(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.branches = torch.nn.ModuleList(
+                [torch.nn.Conv2d(32, 16, 1)] + [torch.nn.Conv2d(32, 16, 3, padding=r, dilation=r) for r in (12, 24, 36)])
+            self.project = torch.nn.Conv2d(64, 16, 1)
+
+        def forward(self, x):
+            return self.project(torch.cat([torch.relu(b(x)) for b in self.branches], 1))
+
+    compiled = compile_checked(Aspp().eval(), (torch.randn(1, 32, 14, 14),), threads=2)
+    dropped = [s for s in compiled.compile_report.strategies if "taps read more than padding" in s]
+    assert len(dropped) == 2, compiled.compile_report.strategies
