@@ -97,9 +97,10 @@ def adaptive_avg_pool(x: torch.Tensor, output_size):
 DECOMPOSITIONS = {**{op: adaptive_max_pool for op in _MAX_POOLS}, **{op: adaptive_avg_pool for op in _AVG_POOLS}}
 
 
-def uneven_or(decomposition, other):
-    """`decomposition` where windows differ, else `other` (a table's own decomposition
-    of the op, or None: the op as it is)."""
+def unless_declined(decomposition, other):
+    """`decomposition`, or where it declines (returns NotImplemented: adaptive
+    pooling whose windows are alike) `other`: a table's own decomposition of
+    the op, or None, the op as it is."""
     if other is None:
         return decomposition
 

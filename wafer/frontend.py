@@ -27,7 +27,8 @@ from torch_mlir.compiler_utils import TorchMlirCompilerError
 from torch_mlir.extras.fx_decomp_util import get_decomposition_table
 from torch_mlir.extras.fx_importer import _get_mlir_op_name_for_schema
 
-from .adaptive_pooling import DECOMPOSITIONS as ADAPTIVE_POOLING, uneven_adaptive_pooling_ops, uneven_or
+from .adaptive_pooling import DECOMPOSITIONS as ADAPTIVE_POOLING, uneven_adaptive_pooling_ops, unless_declined
+from .bilinear_upsampling import UPSAMPLE, upsample_bilinear, whole_factor_upsampling
 from .compiler import compile_module
 from .context import make_context
 from .diagnostics import Diagnostic, WaferError, collect_diagnostics, first_line
@@ -178,7 +179,8 @@ def _decompositions() -> dict:
     table[torch.ops.aten.gelu.default] = torch._decomp.decomposition_table[torch.ops.aten.gelu.default]
     table[torch.ops.aten.convolution.default] = depthwise_transposed_convolution
     for op, decomposition in ADAPTIVE_POOLING.items():
-        table[op] = uneven_or(decomposition, table.get(op))
+        table[op] = unless_declined(decomposition, table.get(op))
+    table[UPSAMPLE] = unless_declined(upsample_bilinear, table.get(UPSAMPLE))
     return table
 
 
@@ -212,14 +214,17 @@ def _needs_decomposition(program) -> set:
       invalid collapse_shape; Wafer's decomposition (transposed_convolution.py)
       of aten.convolution, which a conv_transpose2d decomposes into.
     - Adaptive pooling whose windows differ in size or spacing: torch-mlir
-      assumes one window and one stride; Wafer's decomposition (adaptive_pooling.py)."""
+      assumes one window and one stride; Wafer's decomposition (adaptive_pooling.py).
+    - Bilinear upsampling by whole factors: torch-mlir gathers every element
+      with its indices checked at run time; Wafer's decomposition
+      (bilinear_upsampling.py) blends slices."""
     ops = set()
     if any(node.target == torch.ops.aten.gelu.default and node.kwargs.get("approximate") == "tanh"
            for node in program.graph.nodes):
         ops.add(torch.ops.aten.gelu.default)
     if has_depthwise_transposed_convolution(program):
         ops.add(torch.ops.aten.convolution.default)
-    return ops | uneven_adaptive_pooling_ops(program)
+    return ops | uneven_adaptive_pooling_ops(program) | whole_factor_upsampling(program)
 
 
 _ATTENTION_OPS = (torch.ops.aten.scaled_dot_product_attention, torch.ops.aten._scaled_dot_product_attention_math,
