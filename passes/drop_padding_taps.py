@@ -45,9 +45,8 @@ class DropPaddingTaps(WaferPass):
 
     An atrous convolution with a dilation as large as its image (DeepLabv3's
     ASPP: rates 24 and 36 over a 14x14 map at output stride 16) reads zeros
-    at every tap but the centre; computing them was two thirds of
-    deeplabv3_mobilenet_v3_large's time. Each dropped tap adds exact zeros to
-    every sum, so the result is the same.
+    at every tap but the centre, and im2col computed all nine. Each dropped
+    tap adds exact zeros to every sum, so the result is the same.
 
     The outputs split into regions (a band of rows by a band of columns,
     `bands`) whose outputs read the input at the same taps. Where computing
@@ -113,7 +112,8 @@ def _by_regions(source: ir.Value, w: ir.Value, init: ir.Value, dims: tuple[list,
         for c0, c1, cols in dims[1]:
             if not rows or not cols:
                 continue
-            first = [o * s + live.start * d - p for o, s, live, d, p in zip((r0, c0), strides, (rows, cols), dilations, pad)]
+            first = [o * s + live.start * d - p
+                     for o, s, live, d, p in zip((r0, c0), strides, (rows, cols), dilations, pad)]
             extent = [(o1 - o0 - 1) * s + (len(live) - 1) * d + 1
                       for o0, o1, s, live, d in zip((r0, c0), (r1, c1), strides, (rows, cols), dilations)]
             image = _slice(source, [0, 0, *first], [n, c, *extent])

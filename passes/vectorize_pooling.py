@@ -1,4 +1,4 @@
-"""wafer-vectorize-pooling: max pooling as vector row maxima, max and sum pooling over overlapping windows as stencils."""
+"""wafer-vectorize-pooling: max pooling as vector row maxima, or as stencils like sum pooling."""
 
 from __future__ import annotations
 
@@ -92,8 +92,8 @@ class VectorizePooling(TargetedPass):
     Sum pooling (an average pool; the division by the window's size or count
     follows as an elementwise op) takes the same stencil with an addition and
     zero padding: Inception-v3's 3x3 stride-1 average pools, which wafer-fuse
-    ran as scalar loops 10x behind ONNX Runtime, and DenseNet's 2x2 stride-2
-    transitions. Other column strides are left to wafer-fuse.
+    ran as scalar loops, and DenseNet's 2x2 stride-2 transitions. Other column
+    strides are left to wafer-fuse.
 
     Options:
       machine: the CPU (see cpu_target) whose vector width and registers

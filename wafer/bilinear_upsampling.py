@@ -1,20 +1,20 @@
 """Bilinear upsampling by a whole factor, as blends of shifted slices, before import.
 
 torch-mlir lowers aten.upsample_bilinear2d as four gathers of the input, each
-element's source row and column computed and bounds-checked as it is read:
-DeepLabv3's 16x upsampling of its 21 class maps to 224x224 took a third of
-its time, 20x ONNX Runtime's. PyTorch's kernel interpolates along the width,
-then along the height: output column o reads input columns i0(o) and i1(o),
-weighted l0(o) and l1(o). Where the output is a whole number s of times the
-input, column s * w + r reads columns w + a_r and w + a_r + 1 (a_r is 0 or
--1), clamped to the row: the same two slices of the input, padded with its
-edge columns, for every w. So phase r is a blend of two slices, and the
-s phases interleave into the output: elementwise ops and a concatenation, no
-gather. The weights are PyTorch's (`source_columns`, in float32 as its kernel
-computes them), one pair per run of columns that share it: the interior's,
-and the clamped edge's. Where the tables are no such slices, or a phase's
-weights change along the row (align_corners; a factor of 3 over a long row,
-whose 1/3 is inexact), the op is left as it is.
+element's source row and column computed and bounds-checked as it is read,
+in scalar code (DeepLabv3 upsamples its class maps 16x that way). PyTorch's
+kernel interpolates along the width, then along the height: output column o
+reads input columns i0(o) and i1(o), weighted l0(o) and l1(o). Where the
+output is a whole number s of times the input, column s * w + r reads
+columns w + a_r and w + a_r + 1 (a_r is 0 or -1), clamped to the row: the
+same two slices of the input, padded with its edge columns, for every w. So
+phase r is a blend of two slices, and the s phases interleave into the
+output: elementwise ops and a concatenation, no gather. The weights are
+PyTorch's (`source_columns`, in float32 as its kernel computes them), one
+pair per run of columns that share it: the interior's, and the clamped
+edge's. Where the tables are no such slices, or a phase's weights change
+along the row (align_corners; a factor of 3 over a long row, whose 1/3 is
+inexact), the op is left as it is.
 """
 
 from __future__ import annotations

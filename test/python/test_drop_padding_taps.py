@@ -55,8 +55,8 @@ def test_aspp_block_matches_pytorch():
     class Aspp(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.branches = torch.nn.ModuleList(
-                [torch.nn.Conv2d(32, 16, 1)] + [torch.nn.Conv2d(32, 16, 3, padding=r, dilation=r) for r in (12, 24, 36)])
+            atrous = [torch.nn.Conv2d(32, 16, 3, padding=r, dilation=r) for r in (12, 24, 36)]
+            self.branches = torch.nn.ModuleList([torch.nn.Conv2d(32, 16, 1), *atrous])
             self.project = torch.nn.Conv2d(64, 16, 1)
 
         def forward(self, x):

@@ -44,7 +44,8 @@ def test_overlapping_max_pool_is_a_stencil_and_matches_pytorch(pool, shape, stra
     (dict(kernel_size=3, stride=1, padding=1, count_include_pad=False), (2, 3, 12, 40), "sum pool 3x3/1: rows of 40"),
     # DenseNet's transition: disjoint 2x2 windows, a stride-2 run split by deinterleave.
     (dict(kernel_size=2, stride=2), (1, 4, 14, 30), "sum pool 2x2/2: rows of 15"),
-    (dict(kernel_size=3, stride=2, ceil_mode=True, count_include_pad=False), (1, 5, 17, 17), "sum pool 3x3/2: rows of 8"),
+    (dict(kernel_size=3, stride=2, ceil_mode=True, count_include_pad=False), (1, 5, 17, 17),
+     "sum pool 3x3/2: rows of 8"),
     (dict(kernel_size=5, stride=1, padding=2), (1, 2, 9, 23), "sum pool 5x5/1: rows of 23"),
     (dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 0)), (1, 3, 11, 19), "sum pool 3x2/1: rows of 18"),
 ])
