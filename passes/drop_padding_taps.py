@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +11,7 @@ from torch_mlir.dialects import arith, linalg, tensor
 
 from .constant_pack import ConstantReader
 from .depthwise_conv import unpadded
-from .linalg_builders import int_list, is_static_f32
+from .linalg_builders import extract_slice, int_list, is_static_f32
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 from .resource_blobs import resource_attr
@@ -22,14 +23,14 @@ def bands(size: int, pad: int, outputs: int, stride: int, dilation: int, taps: i
     """The runs [first, last) of outputs along one dim whose taps read the
     unpadded input at the same taps, with those taps (contiguous: a tap reads
     the input for output o where o * stride + i * dilation - pad is in it)."""
-    runs: list[tuple[int, int, range]] = []
-    for o in range(outputs):
+    def taps_of(o: int) -> range:
         live = [i for i in range(taps) if 0 <= o * stride + i * dilation - pad < size]
-        taps_of_o = range(live[0], live[-1] + 1) if live else range(0)
-        if runs and runs[-1][2] == taps_of_o:
-            runs[-1] = (runs[-1][0], o + 1, taps_of_o)
-        else:
-            runs.append((o, o + 1, taps_of_o))
+        return range(live[0], live[-1] + 1) if live else range(0)
+
+    runs = []
+    for read, group in itertools.groupby(range(outputs), key=taps_of):
+        run = list(group)
+        runs.append((run[0], run[-1] + 1, read))
     return runs
 
 
@@ -125,10 +126,9 @@ def _by_regions(source: ir.Value, w: ir.Value, init: ir.Value, dims: tuple[list,
 
 
 def _slice(value: ir.Value, offsets: list[int], sizes: list[int]) -> ir.Value:
-    if sizes == list(ir.RankedTensorType(value.type).shape):
-        return value
-    type_ = ir.RankedTensorType.get(sizes, ir.RankedTensorType(value.type).element_type)
-    return tensor.ExtractSliceOp(type_, value, [], [], [], offsets, sizes, [1] * len(sizes)).result
+    """`extract_slice`, or `value` itself where the slice is all of it (a conv
+    of the whole input keeps its producer as its operand)."""
+    return value if sizes == list(ir.RankedTensorType(value.type).shape) else extract_slice(value, offsets, sizes)
 
 
 def _taps(w: ir.Value, rows: range, cols: range, reader: ConstantReader) -> ir.Value:

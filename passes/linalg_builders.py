@@ -126,10 +126,13 @@ def write_vector(value: ir.Value, dest: ir.Value, indices: list[ir.Value], in_bo
                                   ir.AffineMap.get_minor_identity(dest.type.rank, 1), [in_bounds]).result
 
 
-def _static_or_dynamic(values: list[ir.Value]) -> tuple[list[ir.Value], list[int]]:
-    """Constant indices as static offsets, the rest as dynamic operands."""
+def _static_or_dynamic(values: list[ir.Value | int]) -> tuple[list[ir.Value], list[int]]:
+    """Ints and constant indices as static offsets, the rest as dynamic operands."""
     dynamic, static = [], []
     for value in values:
+        if isinstance(value, int):
+            static.append(value)
+            continue
         owner = value.owner
         if isinstance(owner, ir.OpView) and owner.name == "arith.constant":
             static.append(ir.IntegerAttr(owner.attributes["value"]).value)
@@ -154,7 +157,7 @@ def pad_value(value: ir.Value, low: list[int], high: list[int], padding: ir.Valu
     return pad.result
 
 
-def extract_slice(source: ir.Value, offsets: list[ir.Value], sizes: list[int]) -> ir.Value:
+def extract_slice(source: ir.Value, offsets: list[ir.Value | int], sizes: list[int]) -> ir.Value:
     """The unit-stride slice of `source` of static `sizes` at `offsets`."""
     dynamic, static = _static_or_dynamic(offsets)
     result = ir.RankedTensorType.get(sizes, source.type.element_type)

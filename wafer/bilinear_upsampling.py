@@ -19,6 +19,8 @@ inexact), the op is left as it is.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 
@@ -74,12 +76,11 @@ def _phases(size: int, outputs: int, align_corners: bool, scale: float | None):
 
 def _runs(l0: np.ndarray, l1: np.ndarray) -> list[tuple[int, int, float, float]]:
     """The maximal runs [start, stop) of equal weight pairs, with the pair."""
-    runs = []
-    for w, pair in enumerate(zip(l0.tolist(), l1.tolist())):
-        if runs and runs[-1][2:] == pair:
-            runs[-1] = (runs[-1][0], w + 1, *pair)
-        else:
-            runs.append((w, w + 1, *pair))
+    runs, start = [], 0
+    for pair, group in itertools.groupby(zip(l0.tolist(), l1.tolist())):
+        stop = start + len(list(group))
+        runs.append((start, stop, *pair))
+        start = stop
     return runs
 
 
