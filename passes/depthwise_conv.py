@@ -216,16 +216,27 @@ def unpadded(x: ir.Value, padding: float, spatial: tuple[int, int] = (2, 3)) -> 
     return pad.operands[0], (low[spatial[0]], low[spatial[1]])
 
 
+def channel_init(init: ir.Value) -> ir.Value | None:
+    """What `init` (NCHW) holds the same for every output of a channel: the scalar
+    of a fill, or the 1-D tensor (one value per channel) a broadcast spreads; else None."""
+    op = init.owner
+    if isinstance(op, ir.OpView) and op.name == "linalg.fill":
+        return op.operands[0]
+    if (isinstance(op, ir.OpView) and op.name == "linalg.broadcast" and op.operands[0].type.rank == 1
+            and list(ir.DenseI64ArrayAttr(op.attributes["dimensions"])) == [0, 2, 3]):
+        return op.operands[0]
+    return None
+
+
 def _bias(init: ir.Value) -> Callable[[ir.Value], ir.Value] | None:
     """channel -> the value each output of the channel starts from, when `init` is a
     fill or a per-channel broadcast (then it need not be written); else None."""
-    op = init.owner
-    if isinstance(op, ir.OpView) and op.name == "linalg.fill":
-        return lambda channel: op.operands[0]
-    if (isinstance(op, ir.OpView) and op.name == "linalg.broadcast" and op.operands[0].type.rank == 1
-            and list(ir.DenseI64ArrayAttr(op.attributes["dimensions"])) == [0, 2, 3]):
-        return lambda channel: tensor.ExtractOp(op.operands[0], [channel]).result
-    return None
+    start = channel_init(init)
+    if start is None:
+        return None
+    if isinstance(start.type, ir.RankedTensorType):
+        return lambda channel: tensor.ExtractOp(start, [channel]).result
+    return lambda channel: start
 
 
 def _rewrite(conv: ir.OpView, x: ir.Value, w: ir.Value | None, kernel: tuple[int, int], init: ir.Value,

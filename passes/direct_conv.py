@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import linalg, tensor, transform, vector
 from torch_mlir.dialects.transform import structured
 
+from . import direct_conv_filters
+from .constant_pack import ConstantReader
 from .conv_algorithm import ConvAlgorithmPass
-from .linalg_builders import int_list, is_static_f32
+from .linalg_builders import int_list, is_constant, is_static_f32
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
 from .transform_script import (
@@ -47,6 +50,14 @@ class DirectConv(ConvAlgorithmPass):
     convolution's time (LeNet at batch 32: 0.87 -> 0.48 ms, conv1 alone 0.31 ->
     0.12 ms); wider convolutions (ResNet's 64 x 56) stay with wafer-im2col.
 
+    A grouped convolution whose groups' filters fill whole vectors (RegNet's
+    16) instead runs its vectors along the filters, one per output pixel of
+    a register block (see direct_conv_filters): no output row is ragged, a
+    column stride costs nothing, and the input's padding is read through
+    instead of copied. A plain convolution whose output rows do not fit the
+    registers runs the same way where a tuning record or the option picks
+    `direct` for it.
+
     Options (and conv-algorithm, tuning, threads: see conv_algorithm):
       machine: the CPU (see cpu_target) whose registers hold the row blocks.
       parallel-flops: smaller convolutions loop over their rows serially (see
@@ -59,10 +70,18 @@ class DirectConv(ConvAlgorithmPass):
     parallel_flops: int = 4_000_000
 
     def apply(self, module: ir.Operation) -> None:
-        database = self.database(module)
-        convs = [phase for op in find_ops(module, lambda op: op.name in (_CONV, _GROUPED))
-                 if self.chosen_algorithm(op.opview, database) in (None, "direct") and self.can_compute(op.opview)
-                 for phase in _column_phases(op.opview)]  # (conv, which column phase it is)
+        database, reader = self.database(module), ConstantReader(module)
+        convs = []  # (conv, which column phase it is)
+        for op in find_ops(module, lambda op: op.name in (_CONV, _GROUPED)):
+            conv = op.opview
+            chosen = self.chosen_algorithm(conv, database)
+            if chosen not in (None, "direct"):
+                continue
+            weights = reader.array(conv.operands[1]) if self._fits_filters(conv) else None
+            if weights is not None and (conv.name == _GROUPED or chosen and not self._fits_rows(conv)):
+                self._rewrite_along_filters(conv, weights)
+            elif self._fits_rows(conv):
+                convs += _column_phases(conv)
         if not convs:
             return
         any_op = transform.AnyOpType.get()
@@ -104,9 +123,14 @@ class DirectConv(ConvAlgorithmPass):
                 del update.attributes[_UPDATE]
 
     def can_compute(self, conv: ir.OpView) -> bool:
-        """Whether `conv`'s accumulators fit the registers: a whole output row's for a
-        convolution, one vector's for a grouped one. Where they do, this pass takes it
-        unless an option or a tuning record says otherwise.
+        """Whether this pass can compute `conv`: output rows or filters in vectors.
+        Where it can, it takes the convolution unless an option or a tuning
+        record says otherwise; a plain one only by rows."""
+        return self._fits_rows(conv) or self._fits_filters(conv)
+
+    def _fits_rows(self, conv: ir.OpView) -> bool:
+        """Whether `conv`'s output row accumulators fit the registers: a whole output
+        row's for a convolution, one vector's for a grouped one.
 
         A plain convolution whose row does not fit reads its C input planes once per
         block of a row, where im2col's packed kernel tiles them in cache (a 1x1 64->16
@@ -120,6 +144,20 @@ class DirectConv(ConvAlgorithmPass):
         unit_stride = int_list(conv.attributes["strides"])[1] == 1
         return (is_static_f32(conv) and (unit_stride or grouped and int_list(conv.attributes["dilations"])[1] == 1)
                 and f * vectors <= self.cpu.direct_conv_accumulators)
+
+    def _fits_filters(self, conv: ir.OpView) -> bool:
+        """Whether `conv`'s filters (a group's) fill whole vectors, and its weights
+        are constants (transposed at compile time)."""
+        f = conv.operands[1].type.shape[-4]
+        return is_static_f32(conv) and is_constant(conv.operands[1]) and f % self.cpu.lanes == 0
+
+    def _rewrite_along_filters(self, conv: ir.OpView, weights: np.ndarray) -> None:
+        *_, oh, ow = conv.results[0].type.shape
+        block = direct_conv_filters.filter_block(weights.shape[-4], oh, ow, self.cpu.register_tile, self.cpu.lanes)
+        parallel = _flops(conv) >= self.parallel_flops
+        record_strategy(conv, f"direct conv along filters: {block.describe(ow)} pixels in registers"
+                        + ("" if parallel else ", serial"))
+        direct_conv_filters.rewrite(conv, weights, block, parallel)
 
     def _row_pieces(self, filters: int, width: int) -> tuple[int, list[int]]:
         """How an output row of `width` columns splits: a loop over blocks of the

@@ -77,23 +77,18 @@ def test_rows_split_into_blocks_of_one_two_or_four_vectors(width, machine, block
 
 
 def test_rows_beyond_the_registers_stay_with_im2col():
-    """LeNet's conv1 needs 6 x 3 accumulators of 8 lanes for a row: more than AVX2's 12
-    (of 16). A grouped convolution needs one vector's: 16 filters a group are too many."""
+    """LeNet's conv1 needs 6 x 3 accumulators of 8 lanes for a row: more than AVX2's 12 (of 16)."""
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(1, 6, 5, padding=2)
     x = torch.randn(2, 1, 28, 28)
     assert any(s.startswith("direct conv: 6x16") for s in strategies(compile_checked(conv, (x,), machine="avx512")))
     assert any(s.startswith("im2col") for s in strategies(compile_checked(conv, (x,), machine="avx2")))
-    grouped = torch.nn.Conv2d(32, 32, 3, padding=1, groups=2)
-    x = torch.randn(1, 32, 12, 12)
-    assert any(s.startswith("direct conv: 2 groups") for s in strategies(compile_checked(grouped, (x,), machine="avx512")))
-    assert any(s.startswith("im2col") for s in strategies(compile_checked(grouped, (x,), machine="avx2")))
 
 
 @pytest.mark.parametrize("channels,groups,size,stride,machine", [
     (128, 32, 56, 1, "avx512"),  # ResNeXt-50's first stage: 4 filters a group, rows of 56
     (64, 8, 28, 1, "avx512"),    # RegNet's groups of 8
-    (64, 4, 14, 1, "avx512"),    # 16 filters, rows of 14: one ragged vector each
+    (32, 4, 14, 1, "avx512"),    # 8 filters, rows of 14: one ragged vector each
     (64, 16, 30, 1, "avx2"),
     (32, 8, 56, 1, "avx2"),      # 4 filters a group, a loop of 3 blocks of 16 and 8 columns
 ])

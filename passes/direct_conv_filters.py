@@ -1,0 +1,281 @@
+"""A direct convolution whose vectors run along the filters, for wafer-direct-conv.
+
+Not a pass: wafer-direct-conv rewrites a convolution with `rewrite` where its
+filters fill whole vectors (see `DirectConv`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from torch_mlir import ir
+from torch_mlir.dialects import arith, scf, tensor, vector
+
+from .depthwise_conv import channel_init, unpadded
+from .linalg_builders import extract_slice, index_constant, int_list, parallel_insert, scaled
+from .resource_blobs import aligned_empty, resource_attr
+from .serial_foralls import SERIAL
+
+_GROUPED = "linalg.conv_2d_ngchw_gfchw"
+
+
+@dataclass(frozen=True)
+class FilterBlock:
+    """The accumulators of one step: `filters` filters (whole vectors) for each of
+    `rows` x `columns` output pixels. The columns past the last whole block of
+    a row form one narrower block."""
+
+    filters: int
+    rows: int
+    columns: int
+
+    def describe(self, width: int) -> str:
+        rest = width % self.columns
+        return f"{self.filters} filters x {self.rows}x{self.columns}" + (f" and {self.rows}x{rest}" if rest else "")
+
+
+def filter_block(filters: int, height: int, width: int, register_tile: tuple[int, int], lanes: int) -> FilterBlock:
+    """The packed matmul's register block (see `CpuTarget.register_tile`), pixels
+    for its rows and filters for its columns, one vector of filters where they
+    do not fill two: whole output rows where they fit its rows, else an even
+    split of one row's columns."""
+    pixels, block_filters = register_tile
+    block_filters = block_filters if filters % block_filters == 0 else lanes
+    if width <= pixels:
+        rows = max(r for r in range(1, height + 1) if height % r == 0 and r * width <= pixels)
+        return FilterBlock(block_filters, rows, width)
+    blocks = -(-width // pixels)  # as few column blocks as fit, as even as they can be
+    return FilterBlock(block_filters, 1, -(-width // blocks))
+
+
+def transposed_filters(weights: np.ndarray) -> np.ndarray:
+    """[g, f, c, kh, kw] (or [f, c, kh, kw]) -> [g, c, kh, kw, f]: each tap's filters in one run."""
+    grouped = weights if weights.ndim == 5 else weights[None]
+    moved = grouped.transpose(0, 2, 3, 4, 1)
+    result = aligned_empty(moved.shape, moved.dtype)  # so that the JIT can bind it as it is
+    np.copyto(result, moved)
+    return result
+
+
+def rewrite(conv: ir.OpView, weights: np.ndarray, block: FilterBlock, parallel: bool) -> None:
+    """Replace `conv` by an scf.forall over (image, group, filter block, row block)
+    whose body runs the block's columns, each a loop over input channels that
+    adds each tap's filters times one input value per pixel.
+
+    A zero padding of the input's rows and columns is read through, not
+    copied: the column blocks at a row's ends leave out the taps that read
+    padding, and a tap row in the padding multiplies zeros. A bias the output
+    starts from (a fill or a per-channel broadcast) starts the accumulators."""
+    grouped = conv.name == _GROUPED
+    init = conv.operands[2]
+    n, oh, ow = init.type.shape[0], *init.type.shape[-2:]
+    table = transposed_filters(weights)
+    groups, channels, kh, kw, f = table.shape
+    f32 = init.type.element_type
+    with ir.InsertionPoint(conv), conv.location:
+        x, pads = _unpadded(conv.operands[0])
+        start = channel_init(_ungrouped(init))
+        table_type = ir.RankedTensorType.get(list(table.shape), f32)
+        filters = arith.ConstantOp(table_type, resource_attr(table, "filters_by_tap", table_type, owned=True)).result
+        dest = init if start is None else tensor.EmptyOp(list(init.type.shape), f32).result
+        forall = scf.ForallOp([0] * 4, [n, groups, f // block.filters, oh // block.rows], [1] * 4, [dest])
+        if not parallel:
+            forall.operation.attributes[SERIAL] = ir.UnitAttr.get()
+        with ir.InsertionPoint(forall.body):
+            image, group, filter_block_, row_block = forall.induction_variables
+            first_filter = scaled(filter_block_, block.filters)
+            window = _Window(grouped, image, group, row_block, oh, pads, int_list(conv.attributes["strides"]),
+                             int_list(conv.attributes["dilations"]), (kh, kw))
+            sizes = ([1, 1] if grouped else [1]) + [block.filters, block.rows, ow]
+            offsets = [image] + ([group] if grouped else []) + [first_filter, scaled(row_block, block.rows),
+                                                               index_constant(0)]
+            tile = extract_slice(forall.inner_iter_args[0], offsets, sizes)
+            first = _first_sums(start, scaled(group, f, 0) if grouped else index_constant(0), first_filter,
+                                block.filters, f32)
+            kernel = _Kernel(x, filters, first_filter, window, block, channels, first, start is None)
+            tile = kernel.row(tile, ow)
+            with ir.InsertionPoint(forall.terminator().block):
+                parallel_insert(tile, forall.inner_iter_args[0], offsets, sizes)
+    conv.results[0].replace_all_uses_with(forall.results[0])
+    conv.erase()
+
+
+def _unpadded(x: ir.Value) -> tuple[ir.Value, tuple[int, int]]:
+    """`unpadded` for a convolution's input, whose channels a grouped convolution
+    splits into groups after the padding: the unpadded input is split the same way."""
+    rank = x.type.rank
+    owner = x.owner
+    if not (isinstance(owner, ir.OpView) and owner.name == "tensor.expand_shape"):
+        return unpadded(x, 0.0, (rank - 2, rank - 1))
+    source, pads = unpadded(owner.operands[0], 0.0, (rank - 3, rank - 2))
+    if source == owner.operands[0]:
+        return x, pads
+    shape = list(x.type.shape[:-2]) + list(source.type.shape[-2:])
+    grouped = tensor.ExpandShapeOp(ir.RankedTensorType.get(shape, x.type.element_type), source,
+                                   owner.attributes["reassociation"], [], shape).result
+    return grouped, pads
+
+
+def _ungrouped(init: ir.Value) -> ir.Value:
+    """A grouped convolution's init before its channels were split into groups."""
+    owner = init.owner
+    if init.type.rank == 5 and isinstance(owner, ir.OpView) and owner.name == "tensor.expand_shape":
+        return owner.operands[0]
+    return init
+
+
+def _first_sums(start: ir.Value | None, group_base: ir.Value, first_filter: ir.Value, filters: int,
+                f32: ir.Type) -> ir.Value:
+    """The vector the block's accumulators start from: its filters' bias, or zeros."""
+    lanes_type = ir.VectorType.get([filters], f32)
+    if start is None:
+        return arith.ConstantOp(lanes_type, ir.DenseElementsAttr.get_splat(lanes_type, ir.FloatAttr.get(f32, 0.0))).result
+    if not isinstance(start.type, ir.RankedTensorType):
+        return vector.BroadcastOp(lanes_type, start).result
+    at = arith.addi(group_base, first_filter)
+    return vector.TransferReadOp(lanes_type, start, [at], ir.AffineMap.get_minor_identity(1, 1),
+                                 arith.ConstantOp(f32, 0.0).result, [True]).result
+
+
+@dataclass
+class _Window:
+    """Where one forall iteration's output rows read the input."""
+
+    grouped: bool
+    image: ir.Value
+    group: ir.Value
+    row_block: ir.Value
+    height: int  # output rows
+    pads: tuple[int, int]
+    strides: list[int]
+    dilations: list[int]
+    size: tuple[int, int]
+
+    def input_row(self, rows: int, row: int, i: int) -> tuple[ir.Value, int, int]:
+        """The input row that output row `row` of a block of `rows` reads at tap row
+        `i`, and the least and the greatest it is over the row blocks."""
+        sh, dh = self.strides[0], self.dilations[0]
+        offset = row * sh + i * dh - self.pads[0]
+        return scaled(self.row_block, rows * sh, offset), offset, (self.height - rows) * sh + offset
+
+    def input_column(self, column: int, j: int) -> int:
+        """The input column (relative to the block's first, times the stride) output
+        column `column` reads at tap column `j`."""
+        return column * self.strides[1] + j * self.dilations[1] - self.pads[1]
+
+    def at(self, channel: ir.Value, row: ir.Value, column: ir.Value) -> list[ir.Value]:
+        return [self.image] + ([self.group] if self.grouped else []) + [channel, row, column]
+
+
+@dataclass
+class _Kernel:
+    x: ir.Value
+    filters: ir.Value
+    first_filter: ir.Value
+    window: _Window
+    block: FilterBlock
+    channels: int
+    first_sums: ir.Value
+    adds_to_tile: bool  # the tile holds values the sums add to; else they are written over it
+
+    def row(self, tile: ir.Value, width: int) -> ir.Value:
+        """`tile` with the block's rows, a block of columns at a time: a loop over
+        those whose taps all read inside the input, one block each for the rest."""
+        whole = width - width % self.block.columns
+        inside = [start for start in range(0, whole, self.block.columns) if self._reads_inside(start)]
+        looped = range(inside[0], inside[-1] + 1, self.block.columns) if len(inside) > 1 else range(0)
+        for start in range(0, whole, self.block.columns):
+            if start == looped.start and looped:
+                tile = self._loop(tile, looped.start, looped.stop)
+            elif start not in looped:
+                tile = self._columns(tile, start, self.block.columns)
+        if width % self.block.columns:
+            tile = self._columns(tile, whole, width % self.block.columns)
+        return tile
+
+    def _reads_inside(self, start: int) -> bool:
+        width = self.x.type.shape[-1]
+        ends = (start, start + self.block.columns - 1)
+        return all(0 <= self.window.input_column(c, j) < width for c in ends for j in (0, self.window.size[1] - 1))
+
+    def _loop(self, tile: ir.Value, start: int, stop: int) -> ir.Value:
+        loop = scf.ForOp(index_constant(start), index_constant(stop), index_constant(self.block.columns), [tile])
+        with ir.InsertionPoint(loop.body):
+            scf.YieldOp([self._columns(loop.inner_iter_args[0], loop.induction_variable, self.block.columns)])
+        return loop.results[0]
+
+    def _columns(self, tile: ir.Value, first: int | ir.Value, count: int) -> ir.Value:
+        """`tile` with `count` columns from `first` computed: a loop over input
+        channels adding, per tap, its filters times each pixel's input value.
+        A block at a constant `first` leaves out its taps that read padding; one
+        at a loop's `first` reads inside the input."""
+        f32 = self.x.type.element_type
+        lanes_type = self.first_sums.type
+        zero = arith.ConstantOp(lanes_type, ir.DenseElementsAttr.get_splat(lanes_type, ir.FloatAttr.get(f32, 0.0)))
+        pad = arith.ConstantOp(f32, 0.0).result
+        height, width = self.x.type.shape[-2:]
+        kh, kw = self.window.size
+        loop = scf.ForOp(index_constant(0), index_constant(self.channels), index_constant(1),
+                         [self.first_sums] * (self.block.rows * count))
+        with ir.InsertionPoint(loop.body):
+            channel = loop.induction_variable
+            sums = list(loop.inner_iter_args)
+            group = self.window.group if self.window.grouped else index_constant(0)
+            for i in range(kh):
+                rows = [self._row_read(r, i, height) for r in range(self.block.rows)]
+                for j in range(kw):
+                    at = [group, channel, index_constant(i), index_constant(j), self.first_filter]
+                    weights = vector.TransferReadOp(lanes_type, self.filters, at, ir.AffineMap.get_minor_identity(5, 1),
+                                                    pad, [True]).result
+                    for r, (in_row, inside) in enumerate(rows):
+                        if in_row is None:
+                            continue
+                        taken = weights if inside is None else arith.SelectOp(inside, weights, zero.result).result
+                        for column in range(count):
+                            if isinstance(first, int):
+                                in_column = self.window.input_column(first + column, j)
+                                if not 0 <= in_column < width:
+                                    continue
+                                in_column = index_constant(in_column)
+                            else:
+                                in_column = scaled(first, self.window.strides[1], self.window.input_column(column, j))
+                            value = tensor.ExtractOp(self.x, self.window.at(channel, in_row, in_column)).result
+                            p = r * count + column
+                            sums[p] = vector.FMAOp(vector.BroadcastOp(lanes_type, value).result, taken, sums[p]).result
+            scf.YieldOp(sums)
+        return self._store(tile, list(loop.results), first, count)
+
+    def _row_read(self, row: int, i: int, height: int) -> tuple[ir.Value | None, ir.Value | None]:
+        """The input row output row `row` reads at tap row `i`, clamped into the
+        input, and whether it is inside (None: always); (None, None) where it never is."""
+        value, least, greatest = self.window.input_row(self.block.rows, row, i)
+        if greatest < 0 or least >= height:
+            return None, None
+        if least >= 0 and greatest < height:
+            return value, None
+        inside = arith.CmpIOp(arith.CmpIPredicate.ult, value, index_constant(height)).result
+        return arith.SelectOp(inside, value, index_constant(0)).result, inside
+
+    def _store(self, tile: ir.Value, sums: list[ir.Value], first: int | ir.Value, count: int) -> ir.Value:
+        """`tile` with the block's sums, a vector of filters per pixel, transposed
+        into the tile's rows of columns (added to what it holds where it holds the init)."""
+        f32 = self.x.type.element_type
+        rows_type = ir.VectorType.get([count, self.block.filters], f32)
+        zeros = ir.DenseElementsAttr.get_splat(rows_type, ir.FloatAttr.get(f32, 0.0))
+        pad = arith.ConstantOp(f32, 0.0).result
+        rank = tile.type.rank  # the vector is (filter, column) of the tile's (..., filter, row, column)
+        by_filter_map = ir.AffineMap.get(rank, 0, [ir.AffineDimExpr.get(rank - 3), ir.AffineDimExpr.get(rank - 1)])
+        first = index_constant(first) if isinstance(first, int) else first
+        for r in range(self.block.rows):
+            row = arith.ConstantOp(rows_type, zeros).result
+            for column in range(count):
+                row = vector.InsertOp(sums[r * count + column], row, static_position=[column],
+                                      dynamic_position=[]).result
+            values = vector.TransposeOp(ir.VectorType.get([self.block.filters, count], f32), row, [1, 0]).result
+            at = [index_constant(0)] * (rank - 2) + [index_constant(r), first]
+            if self.adds_to_tile:
+                values = arith.AddFOp(vector.TransferReadOp(values.type, tile, at, by_filter_map, pad,
+                                                            [True, True]).result, values).result
+            tile = vector.TransferWriteOp(tile.type, values, tile, at, by_filter_map, [True, True]).result
+        return tile

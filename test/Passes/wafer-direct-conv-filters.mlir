@@ -1,0 +1,40 @@
+// RUN: wafer-opt %s -p 'wafer-direct-conv{machine=avx2},canonicalize,cse' | filecheck %s
+
+// A grouped convolution whose groups' 8 filters fill an AVX2 vector runs along
+// its filters: a vector of 8 filters per output pixel, a block of 4 pixels
+// (the packed matmul's 4-row register tile). Each tap reads its 8 weights from
+// a table transposed at compile time and adds them times one input value per
+// pixel. The padding is read through: the input is never padded; a tap row
+// above the image takes zero weights, and the first column block leaves out
+// the tap that would read column -1. The bias starts the sums, so the output
+// is written, not read.
+// CHECK-LABEL: func.func @regnet_stride_two
+// CHECK-SAME: "direct conv along filters: 8 filters x 1x4 pixels in registers, serial"
+// CHECK-NOT: tensor.pad
+// CHECK: %[[TABLE:.*]] = arith.constant dense_resource<filters_by_tap> : tensor<2x1x3x3x8xf32>
+// CHECK: %[[IN:.*]] = tensor.expand_shape %arg0 {{.*}} into tensor<1x2x1x16x16xf32>
+// CHECK: %[[EMPTY:.*]] = tensor.empty() : tensor<1x2x8x8x8xf32>
+// CHECK: scf.forall (%[[G:.*]], %[[ROW:.*]]) in (2, 8) shared_outs(%{{.*}} = %[[EMPTY]])
+// CHECK: %[[BIAS:.*]] = vector.transfer_read %arg1[%{{.*}}]{{.*}} : tensor<16xf32>, vector<8xf32>
+// CHECK: %[[INSIDE:.*]] = arith.cmpi ult, %{{.*}}, %c16 : index
+// CHECK: %[[W:.*]] = vector.transfer_read %[[TABLE]][%[[G]], %c0, %c0, %c0, %c0]
+// CHECK: arith.select %[[INSIDE]], %[[W]], %{{.*}} : vector<8xf32>
+// CHECK: tensor.extract %[[IN]][%c0, %[[G]], %c0, %{{.*}}, %c1]
+// CHECK: vector.fma %{{.*}}, %{{.*}}, %[[BIAS]] : vector<8xf32>
+// CHECK: vector.transfer_write {{.*}} {in_bounds = [true, true], permutation_map = #map} : vector<8x4xf32>
+// CHECK: scf.forall.in_parallel
+// CHECK-NOT: linalg.conv_2d_ngchw_gfchw
+func.func @regnet_stride_two(%x: tensor<1x2x16x16xf32>, %bias: tensor<16xf32>) -> tensor<1x2x8x8x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %w = arith.constant dense<"0x000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE000000000000803E0000003F0000403F000040BF000000BF000080BE00000000"> : tensor<2x8x1x3x3xf32>
+  %padded = tensor.pad %x low[0, 0, 1, 1] high[0, 0, 1, 1] {
+  ^bb0(%i: index, %j: index, %k: index, %l: index):
+    tensor.yield %zero : f32
+  } : tensor<1x2x16x16xf32> to tensor<1x2x18x18xf32>
+  %grouped = tensor.expand_shape %padded [[0], [1, 2], [3], [4]] output_shape [1, 2, 1, 18, 18] : tensor<1x2x18x18xf32> into tensor<1x2x1x18x18xf32>
+  %empty = tensor.empty() : tensor<1x16x8x8xf32>
+  %b = linalg.broadcast ins(%bias : tensor<16xf32>) outs(%empty : tensor<1x16x8x8xf32>) dimensions = [0, 2, 3]
+  %init = tensor.expand_shape %b [[0], [1, 2], [3], [4]] output_shape [1, 2, 8, 8, 8] : tensor<1x16x8x8xf32> into tensor<1x2x8x8x8xf32>
+  %r = linalg.conv_2d_ngchw_gfchw {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>} ins(%grouped, %w : tensor<1x2x1x18x18xf32>, tensor<2x8x1x3x3xf32>) outs(%init : tensor<1x2x8x8x8xf32>) -> tensor<1x2x8x8x8xf32>
+  return %r : tensor<1x2x8x8x8xf32>
+}

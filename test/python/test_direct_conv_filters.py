@@ -1,0 +1,73 @@
+"""wafer-direct-conv along filters against PyTorch: a grouped convolution whose
+groups' filters fill whole vectors (RegNet's 16) keeps a vector of filters per
+output pixel. Strides, dilations, padding read through at every edge, row
+blocks, column blocks and the narrower block after them, bias or none, one
+or two vectors of filters, serial and parallel.
+Strategies are checked for a named machine, so they hold on any host."""
+
+import pytest
+import torch
+from torch_reference import compile_checked
+
+from wafer.passes.direct_conv_filters import FilterBlock, filter_block
+
+
+def strategies(compiled) -> list[str]:
+    return compiled.compile_report.strategies
+
+
+@pytest.mark.parametrize("machine", ["avx512", "avx2"])
+@pytest.mark.parametrize("batch,channels,groups,size,kernel,options", [
+    (2, 32, 2, 112, 3, {"stride": 2, "padding": 1}),       # RegNet's first stage: blocks of 8 columns
+    (1, 64, 4, 15, 3, {"stride": 2, "padding": 1}),        # an odd image: the last column reads padding
+    (3, 48, 3, 11, 3, {"padding": 2, "dilation": 2}),
+    (1, 32, 2, 21, 5, {"stride": 3, "padding": 2, "bias": False}),
+    (2, 64, 2, 7, 3, {"padding": 1}),                      # 32 filters a group, whole rows in registers
+    (1, 32, 2, 9, 1, {}),                                  # 1x1, whole rows of 9
+    (1, 96, 6, 14, 3, {"stride": (2, 1), "padding": (0, 1)}),
+    (2, 32, 2, 33, 3, {"padding": 1}),                     # a loop of column blocks inside the padding
+])
+def test_grouped_convolutions_along_filters_match_pytorch(machine, batch, channels, groups, size, kernel,
+                                                         options):
+    torch.manual_seed(0)
+    conv = torch.nn.Sequential(torch.nn.Conv2d(channels, channels, kernel, groups=groups, **options),
+                               torch.nn.ReLU())
+    x = torch.randn(batch, channels, size, size)
+    for threads in (1, 2):
+        compiled = compile_checked(conv, (x,), threads=threads, machine=machine)
+        assert any(s.startswith("direct conv along filters") for s in strategies(compiled))
+
+
+def test_the_padded_input_is_not_copied(tmp_path):
+    """The padding is read through: after the pack stage no padded image is made."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(32, 32, 3, stride=2, padding=1, groups=2)
+    compile_checked(conv, (torch.randn(1, 32, 40, 40),), threads=1, machine="avx512", dump_ir=str(tmp_path))
+    assert "tensor.pad" in (tmp_path / "02-simplify.mlir").read_text()
+    assert "tensor.pad" not in (tmp_path / "03-pack.mlir").read_text()
+
+
+def test_a_plain_convolution_runs_along_filters_when_picked():
+    """With conv-algorithm=direct, a plain convolution whose output rows do not fit
+    the registers (512 filters) runs along its filters instead of falling to im2col."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1)
+    x = torch.randn(2, 64, 7, 7)
+    compiled = compile_checked(conv, (x,), threads=1, machine="avx512", conv_algorithm="direct")
+    assert any(s.startswith("direct conv along filters: 32 filters x 1x7") for s in strategies(compiled))
+    assert any(s.startswith("im2col") for s in strategies(compile_checked(conv, (x,), threads=1,
+                                                                          machine="avx512")))
+
+
+@pytest.mark.parametrize("filters,height,width,tile,lanes,block", [
+    (16, 56, 56, (8, 32), 16, FilterBlock(16, 1, 8)),   # 7 blocks of a row
+    (32, 7, 7, (8, 32), 16, FilterBlock(32, 1, 7)),     # one row
+    (16, 14, 14, (8, 32), 16, FilterBlock(16, 1, 7)),   # two even blocks
+    (16, 4, 4, (8, 32), 16, FilterBlock(16, 2, 4)),     # two whole rows
+    (16, 17, 17, (8, 32), 16, FilterBlock(16, 1, 6)),   # 6 + 6 + 5, not 8 + 8 + 1
+    (16, 14, 14, (4, 16), 8, FilterBlock(16, 1, 4)),    # AVX2: two vectors of filters
+    (24, 14, 14, (4, 16), 8, FilterBlock(8, 1, 4)),
+])
+def test_the_block_is_the_matmul_register_tile_over_pixels_and_filters(filters, height, width, tile, lanes,
+                                                                        block):
+    assert filter_block(filters, height, width, tile, lanes) == block
