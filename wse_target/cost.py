@@ -241,6 +241,27 @@ class LinkLoads:
         self._reduce(self.south.T, self.north.T, self.ramp_in.T, self.ramp_out.T,
                      slice(x0, x1), y_root, y0, y1, wavelets, self.machine.height)
 
+    def add_col_gather(self, x0: int, x1: int, y_root: int, y0: int, shares: np.ndarray) -> None:
+        """In each column x0 <= x < x1, row y0 + i sends `shares[i]` wavelets of its own
+        to y_root along a chain: each core on the way receives what comes from
+        beyond it and sends it on with its own, as a chain reduce, but nothing is
+        summed, so a link carries every share from past it."""
+        self._check_span(x0, x1, self.machine.width, "columns")
+        y1 = y0 + len(shares)
+        self._check_span(y0, y1, self.machine.height, "contributors")
+        root = y_root - y0
+        toward_root = np.concatenate([np.cumsum(shares[:root]), np.cumsum(shares[root + 1:][::-1])[::-1]])
+        senders = np.r_[y0:y_root, y_root + 1:y1]
+        columns = slice(x0, x1)
+        self.south[y0:y_root, columns] += np.cumsum(shares[:root])[:, None]
+        self.north[y_root + 1:y1, columns] += np.cumsum(shares[root + 1:][::-1])[::-1][:, None]
+        self.ramp_out[senders, columns] += toward_root[:, None]
+        self.ramp_in[senders + np.where(senders < y_root, 1, -1), columns] += toward_root[:, None]
+        held = np.flatnonzero(shares)
+        hops = int(np.abs(held + y0 - y_root).max()) if held.size else 0
+        self.max_hops = max(self.max_hops, hops)
+        self.max_depth = max(self.max_depth, hops)
+
     def add_shift(
         self, rect: Rect, dx: int, dy: int, wavelets: float, *, wrap: bool = False,
         folded: bool = False,

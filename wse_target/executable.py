@@ -20,17 +20,19 @@ class WseExecutable(Executable):
         self.machine = machine
         self.report: Report | None = None
 
-    def estimate(self, name: str = "forward") -> Report:
-        """The timing report of `name` without running it: no input data needed."""
+    def estimate(self, name: str = "forward", looked_up: dict | None = None) -> Report:
+        """The timing report of `name` without running it: no input data needed
+        (lookups at their worst case), or of a run that looked up `looked_up`."""
         self.signature(name)
         with self.module.context:
-            return estimate(self.module, self.machine, name)
+            return estimate(self.module, self.machine, name, looked_up)
 
     def invoke(self, name: str, *args):
         signature, arrays = self.checked_call(name, args)
         with self.module.context:
-            results = execute(self.module, name, arrays)
-        self.report = self.estimate(name)
+            looked_up = {}
+            results = execute(self.module, name, arrays, looked_up)
+        self.report = self.estimate(name, looked_up)  # costed for the rows this run looked up
         # A result may be a broadcast or a read-only view of a constant: the caller owns a writable copy.
         results = [np.require(r, dtype=spec.dtype, requirements=["W"]) for r, spec in zip(results, signature.results)]
         return results[0] if len(results) == 1 else tuple(results)

@@ -32,8 +32,9 @@ What the timing leaves out:
 - the data movement between regions (transposes, reshapes, im2col and window
   gathers) beyond the volume the next region's scatter brings in;
 - host I/O bandwidth: the west edge is one link per row, like the fabric;
-- which rows a lookup's PEs hold: it is costed as if the busiest PE held every
-  row looked up, and every column link carried all of them (the worst case).
+- which rows a lookup's PEs hold, without a run: `estimate()` costs it as if the
+  busiest PE held every row looked up, and every column link carried all of them
+  (the worst case); after a run, the report costs the rows that run looked up.
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ class Executor:
     def __init__(self, func: ir.Operation):
         self.func = func
         self.values: dict = {}
+        self.looked_up: dict = {}  # wse.lookup op -> the row numbers it looked up
 
     def run(self, args: list[np.ndarray]) -> list[np.ndarray]:
         block = self.func.regions[0].blocks[0]
@@ -191,7 +193,7 @@ class Executor:
             elif name == "wse.shift":
                 shift(op, grids)
             elif name == "wse.lookup":
-                lookup(op, grids)
+                self.looked_up[op] = lookup(op, grids)
             else:
                 raise ValueError(f"the simulator cannot run '{name}'")
         return None
@@ -227,9 +229,10 @@ def shift(op: ir.Operation, grids: dict) -> None:
     dest[ys, xs] = source[yd, xd]
 
 
-def lookup(op: ir.Operation, grids: dict) -> None:
+def lookup(op: ir.Operation, grids: dict) -> np.ndarray:
     """Each PE column's table is its PEs' blocks one after the other; the root
-    PE of the column receives the row each of its row numbers names."""
+    PE of the column receives the row each of its row numbers names. Returns
+    the row numbers (every column holds the same)."""
     table, rows, dest = (grids[v] for v in op.operands)
     root = int_attr(op, "root")
     height, width, block, columns = table.shape
@@ -241,6 +244,7 @@ def lookup(op: ir.Operation, grids: dict) -> None:
                          f"{height * block} rows")
     column = np.arange(width).reshape((width,) + (1,) * (numbers.ndim - 1))
     dest[root] = column_tables[column, numbers]
+    return numbers[0]
 
 
 def _function(module: ir.Module | ir.Operation, name: str) -> ir.Operation:
@@ -250,8 +254,13 @@ def _function(module: ir.Module | ir.Operation, name: str) -> ir.Operation:
     raise ValueError(f"no function @{name}")
 
 
-def execute(module: ir.Module, name: str, args: list[np.ndarray]) -> list[np.ndarray]:
-    return Executor(_function(module, name)).run(args)
+def execute(module: ir.Module, name: str, args: list[np.ndarray], looked_up: dict | None = None) -> list[np.ndarray]:
+    """Function `name`'s results on `args`; `looked_up` (if given) gets each lookup's row numbers."""
+    executor = Executor(_function(module, name))
+    results = executor.run(args)
+    if looked_up is not None:
+        looked_up.update(executor.looked_up)
+    return results
 
 
 # --- timing ---
@@ -265,8 +274,10 @@ def _wavelets(buffer: ir.Type, machine: Machine) -> float:
 class RegionCost:
     """Cycles of one region's phases, and what it leaves on the grid arrays."""
 
-    def __init__(self, region: ir.Operation, machine: Machine, links: np.ndarray, busy: np.ndarray):
+    def __init__(self, region: ir.Operation, machine: Machine, links: np.ndarray, busy: np.ndarray,
+                 looked_up: dict | None = None):
         self.region = self.op = region
+        self.looked_up = looked_up or {}  # a run's row numbers per lookup (see `lookup`)
         self.machine = machine
         self.x, self.y, self.width, self.height = rect_of(region)
         self.links, self.busy = links, busy
@@ -363,22 +374,32 @@ class RegionCost:
         self.links += repeat * loads.total()
 
     def lookup(self, op: ir.Operation) -> None:
-        """A lookup's busiest PE sends a row share per row number (at worst it
-        holds them all); the shares travel its column to the root, each link
-        carrying at most all of them (every row held past it), as a chain
-        reduction's do."""
+        """A lookup's busiest PE sends a row share per row number it holds; the
+        shares travel its column to the root, each core on the way sending on
+        those from past it. Costed for the row numbers a run looked up where
+        there was one; else at worst: the busiest PE holds every row looked up,
+        and every link carries them all."""
         table, rows, dest = op.operands
         count = math.prod(ir.MemRefType(rows.type).shape)
         columns = ir.MemRefType(dest.type).shape[-1]
         dtype = kernel_dtype([table], dest, accumulates=False)
         self.datapaths.add(dtype)
-        cycles = lookup_compute_cycles(self.machine, count, columns, dtype)
+        share = _wavelets(dest.type, self.machine) / count
+        root = self.y + int_attr(op, "root")
+        numbers = self.looked_up.get(op)
+        if numbers is not None:
+            block = ir.MemRefType(table.type).shape[0]
+            held = np.bincount(np.asarray(numbers).ravel() // block, minlength=self.height)
+        else:
+            held = np.full(self.height, count)
+        cycles = lookup_compute_cycles(self.machine, int(held.max()), columns, dtype)
         self.compute += cycles
         self.busy[self.y:self.y + self.height, self.x:self.x + self.width] += cycles
         loads = LinkLoads(self.machine)
-        if self.height > 1:
-            loads.add_col_reduce(self.x, self.x + self.width, self.y + int_attr(op, "root"), self.y,
-                                 self.y + self.height, _wavelets(dest.type, self.machine))
+        if self.height > 1 and numbers is not None:
+            loads.add_col_gather(self.x, self.x + self.width, root, self.y, held * share)
+        elif self.height > 1:
+            loads.add_col_reduce(self.x, self.x + self.width, root, self.y, self.y + self.height, count * share)
         self.comm += loads.phase_cycles()
         self.links += loads.total()
 
@@ -449,15 +470,16 @@ def _ready(cost, earlier: list, rows: list[OpRow]) -> float:
     return ready
 
 
-def estimate(module: ir.Module, machine: Machine, name: str = "forward") -> Report:
-    """The timing report of function `name`, from the IR alone (no input data)."""
+def estimate(module: ir.Module, machine: Machine, name: str = "forward", looked_up: dict | None = None) -> Report:
+    """The timing report of function `name`, from the IR alone (no input data),
+    but for lookups' row numbers where `looked_up` holds a run's (see `execute`)."""
     shape = (machine.height, machine.width)
     links, busy, sram = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     costs = []
     for op in _function(module, name).regions[0].blocks[0].operations:
         op = op.operation
         if op.name == "wse.region":
-            cost = RegionCost(op, machine, links, busy)
+            cost = RegionCost(op, machine, links, busy, looked_up)
             cost.walk(op.regions[0].blocks[0])
             costs.append(cost)
         elif runs_on_host(op):

@@ -95,6 +95,44 @@ def test_a_lookup_region_costs_exactly(variant):
     assert report.sram_high_water_max == 64 + 5 * 2 * 4
 
 
+# After a run of rows 7, 0, 4, 8, 4, PE row 0 holds one of them, rows 1 and 2 two each:
+# - the busiest PE moves 2 rows: 120 + 2 x 45 = 210;
+# - each column's chain into row 0: row 2 sends its 2 shares of 2 wavelets to row 1,
+#   which sends those and its own, 8, to row 0: max(ramp 8, 8 + 2 hops) + 2 x 5 = 20;
+#   the streams as above, 15 + 14 + 22.
+# All five rows in PE row 1 (3, 4, 5, 5, 3): 345 to compute, and a chain of one hop,
+# max(10, 10 + 1) + 5 = 16.
+RUNS = {"spread": ([7, 0, 4, 8, 4], 210, 20 + 51), "one PE row": ([3, 4, 5, 5, 3], 345, 16 + 51)}
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_a_run_costs_the_rows_it_looked_up(run):
+    """`estimate()` costs a lookup at its worst case; after a run, the report
+    costs the rows that run named: how many the busiest PE holds, and how far
+    the shares travel."""
+    ids, compute, comm = RUNS[run]
+    ctx, module = lookup_module()
+    looked_up = {}
+    with ctx:
+        execute(module, "f", [np.array(ids)], looked_up)
+    _, row = one_region_report(ctx, module, looked_up)
+    assert (row.compute_cycles, row.comm_cycles) == (compute, comm)
+    _, worst = one_region_report(ctx, module)
+    assert (worst.compute_cycles, worst.comm_cycles) == VARIANTS["small"][1:]
+
+
+def test_an_embeddings_report_after_a_run_is_of_that_run():
+    """Pipelined, the report after a call costs its ids, spread over the PE rows
+    that hold the table's 4096 rows; `estimate()` stays the worst case."""
+    torch.manual_seed(0)
+    embedding, linear = torch.nn.Embedding(4096, 8), torch.nn.Linear(8, 8)
+    program = compile_and_check(lambda i: linear(embedding(i)), torch.arange(8)[None] * 500)
+    after_run = next(op for op in program.report.ops if op.kind == "lookup")
+    worst = next(op for op in program.executable.estimate().ops if op.kind == "lookup")
+    assert after_run.region[3] > 1
+    assert after_run.compute_cycles < worst.compute_cycles and after_run.comm_cycles < worst.comm_cycles
+
+
 def test_an_embedding_runs_on_the_wafer_where_its_table_stays():
     """Pipelined, the table is loaded once and stays: the lookup runs on the PEs."""
     torch.manual_seed(0)

@@ -65,10 +65,10 @@ def products(program) -> list[ir.Operation]:
             if ir.StringAttr(region.attributes["sym_name"]).value.startswith("summa")]
 
 
-def one_region_report(ctx: ir.Context, module: ir.Module, **change):
+def one_region_report(ctx: ir.Context, module: ir.Module, looked_up: dict | None = None, **change):
     """The estimate of @f, a hand-written program of one region, on the small
-    preset with `change`d costs; the report and the region's row."""
+    preset with `change`d costs (and a run's `looked_up` rows); the report and the region's row."""
     with ctx:
-        report = estimate(module, dataclasses.replace(SMALL, **change), "f")
+        report = estimate(module, dataclasses.replace(SMALL, **change), "f", looked_up)
     (row,) = report.ops
     return report, row
