@@ -49,10 +49,13 @@ def filter_block(filters: int, height: int, width: int, register_tile: tuple[int
     return FilterBlock(block_filters, 1, -(-width // blocks))
 
 
-def transposed_filters(weights: np.ndarray) -> np.ndarray:
-    """[g, f, c, kh, kw] (or [f, c, kh, kw]) -> [g, c, kh, kw, f]: each tap's filters in one run."""
+def filter_table(weights: np.ndarray, block: int) -> np.ndarray:
+    """[g, f, c, kh, kw] (or [f, c, kh, kw]) -> [g, f / block, c, kh, kw, block]: each
+    tap's filters of a block in one run, and each block's taps in one span (not
+    a run per tap strided by all the filters, a page apart for 512 of them)."""
     grouped = weights if weights.ndim == 5 else weights[None]
-    moved = grouped.transpose(0, 2, 3, 4, 1)
+    g, f, c, kh, kw = grouped.shape
+    moved = grouped.reshape(g, f // block, block, c, kh, kw).transpose(0, 1, 3, 4, 5, 2)
     result = aligned_empty(moved.shape, moved.dtype)  # so that the JIT can bind it as it is
     np.copyto(result, moved)
     return result
@@ -70,8 +73,8 @@ def rewrite(conv: ir.OpView, weights: np.ndarray, block: FilterBlock, parallel: 
     grouped = conv.name == _GROUPED
     init = conv.operands[2]
     n, oh, ow = init.type.shape[0], *init.type.shape[-2:]
-    table = transposed_filters(weights)
-    groups, channels, kh, kw, f = table.shape
+    table = filter_table(weights, block.filters)
+    groups, blocks, channels, kh, kw, _ = table.shape
     f32 = init.type.element_type
     with ir.InsertionPoint(conv), conv.location:
         x, pads = _unpadded(conv.operands[0])
@@ -79,7 +82,7 @@ def rewrite(conv: ir.OpView, weights: np.ndarray, block: FilterBlock, parallel: 
         table_type = ir.RankedTensorType.get(list(table.shape), f32)
         filters = arith.ConstantOp(table_type, resource_attr(table, "filters_by_tap", table_type, owned=True)).result
         dest = init if start is None else tensor.EmptyOp(list(init.type.shape), f32).result
-        forall = scf.ForallOp([0] * 4, [n, groups, f // block.filters, oh // block.rows], [1] * 4, [dest])
+        forall = scf.ForallOp([0] * 4, [n, groups, blocks, oh // block.rows], [1] * 4, [dest])
         if not parallel:
             forall.operation.attributes[SERIAL] = ir.UnitAttr.get()
         with ir.InsertionPoint(forall.body):
@@ -91,9 +94,9 @@ def rewrite(conv: ir.OpView, weights: np.ndarray, block: FilterBlock, parallel: 
             offsets = [image] + ([group] if grouped else []) + [first_filter, scaled(row_block, block.rows),
                                                                index_constant(0)]
             tile = extract_slice(forall.inner_iter_args[0], offsets, sizes)
-            first = _first_sums(start, scaled(group, f, 0) if grouped else index_constant(0), first_filter,
-                                block.filters, f32)
-            kernel = _Kernel(x, filters, first_filter, window, block, channels, first, start is None)
+            group_base = scaled(group, weights.shape[-4]) if grouped else index_constant(0)
+            first = _first_sums(start, group_base, first_filter, block.filters, f32)
+            kernel = _Kernel(x, filters, filter_block_, window, block, channels, first, start is None)
             tile = kernel.row(tile, ow)
             with ir.InsertionPoint(forall.terminator().block):
                 parallel_insert(tile, forall.inner_iter_args[0], offsets, sizes)
@@ -130,12 +133,16 @@ def _first_sums(start: ir.Value | None, group_base: ir.Value, first_filter: ir.V
     """The vector the block's accumulators start from: its filters' bias, or zeros."""
     lanes_type = ir.VectorType.get([filters], f32)
     if start is None:
-        return arith.ConstantOp(lanes_type, ir.DenseElementsAttr.get_splat(lanes_type, ir.FloatAttr.get(f32, 0.0))).result
+        return _zeros(lanes_type)
     if not isinstance(start.type, ir.RankedTensorType):
         return vector.BroadcastOp(lanes_type, start).result
     at = arith.addi(group_base, first_filter)
     return vector.TransferReadOp(lanes_type, start, [at], ir.AffineMap.get_minor_identity(1, 1),
                                  arith.ConstantOp(f32, 0.0).result, [True]).result
+
+
+def _zeros(type_: ir.VectorType) -> ir.Value:
+    return arith.ConstantOp(type_, ir.DenseElementsAttr.get_splat(type_, ir.FloatAttr.get(type_.element_type, 0.0))).result
 
 
 @dataclass
@@ -172,7 +179,7 @@ class _Window:
 class _Kernel:
     x: ir.Value
     filters: ir.Value
-    first_filter: ir.Value
+    filter_block: ir.Value
     window: _Window
     block: FilterBlock
     channels: int
@@ -212,7 +219,7 @@ class _Kernel:
         at a loop's `first` reads inside the input."""
         f32 = self.x.type.element_type
         lanes_type = self.first_sums.type
-        zero = arith.ConstantOp(lanes_type, ir.DenseElementsAttr.get_splat(lanes_type, ir.FloatAttr.get(f32, 0.0)))
+        zero = _zeros(lanes_type)
         pad = arith.ConstantOp(f32, 0.0).result
         height, width = self.x.type.shape[-2:]
         kh, kw = self.window.size
@@ -225,13 +232,13 @@ class _Kernel:
             for i in range(kh):
                 rows = [self._row_read(r, i, height) for r in range(self.block.rows)]
                 for j in range(kw):
-                    at = [group, channel, index_constant(i), index_constant(j), self.first_filter]
-                    weights = vector.TransferReadOp(lanes_type, self.filters, at, ir.AffineMap.get_minor_identity(5, 1),
+                    at = [group, self.filter_block, channel, index_constant(i), index_constant(j), index_constant(0)]
+                    weights = vector.TransferReadOp(lanes_type, self.filters, at, ir.AffineMap.get_minor_identity(6, 1),
                                                     pad, [True]).result
                     for r, (in_row, inside) in enumerate(rows):
                         if in_row is None:
                             continue
-                        taken = weights if inside is None else arith.SelectOp(inside, weights, zero.result).result
+                        taken = weights if inside is None else arith.SelectOp(inside, weights, zero).result
                         for column in range(count):
                             if isinstance(first, int):
                                 in_column = self.window.input_column(first + column, j)
@@ -262,13 +269,12 @@ class _Kernel:
         into the tile's rows of columns (added to what it holds where it holds the init)."""
         f32 = self.x.type.element_type
         rows_type = ir.VectorType.get([count, self.block.filters], f32)
-        zeros = ir.DenseElementsAttr.get_splat(rows_type, ir.FloatAttr.get(f32, 0.0))
         pad = arith.ConstantOp(f32, 0.0).result
         rank = tile.type.rank  # the vector is (filter, column) of the tile's (..., filter, row, column)
         by_filter_map = ir.AffineMap.get(rank, 0, [ir.AffineDimExpr.get(rank - 3), ir.AffineDimExpr.get(rank - 1)])
         first = index_constant(first) if isinstance(first, int) else first
         for r in range(self.block.rows):
-            row = arith.ConstantOp(rows_type, zeros).result
+            row = _zeros(rows_type)
             for column in range(count):
                 row = vector.InsertOp(sums[r * count + column], row, static_position=[column],
                                       dynamic_position=[]).result
