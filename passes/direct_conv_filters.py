@@ -35,13 +35,21 @@ class FilterBlock:
         return f"{self.filters} filters x {self.rows}x{self.columns}" + (f" and {self.rows}x{rest}" if rest else "")
 
 
-def filter_block(filters: int, height: int, width: int, register_tile: tuple[int, int], lanes: int) -> FilterBlock:
+def filter_lanes(filters: int, lanes: int) -> int | None:
+    """The vector a pixel's filters take: whole vectors of `lanes` where they fill
+    them, else the widest of 8 or 4 lanes that they fill; None for fewer."""
+    return next((width for width in (lanes, 8, 4) if width <= lanes and filters % width == 0), None)
+
+
+def filter_block(filters: int, height: int, width: int, register_tile: tuple[int, int], lanes: int,
+                 chains: int) -> FilterBlock:
     """The packed matmul's register block (see `CpuTarget.register_tile`), pixels
     for its rows and filters for its columns, one vector of filters where they
-    do not fill two: whole output rows where they fit its rows, else an even
-    split of one row's columns."""
-    pixels, block_filters = register_tile
-    block_filters = block_filters if filters % block_filters == 0 else lanes
+    do not fill two, with at least `chains` accumulators (`CpuTarget.fma_chains`):
+    whole output rows where they fit, else an even split of one row's columns."""
+    rows_in_tile, block_filters = register_tile
+    block_filters = block_filters if filters % block_filters == 0 else filter_lanes(filters, lanes)
+    pixels = max(rows_in_tile, chains // max(block_filters // lanes, 1))
     if width <= pixels:
         rows = max(r for r in range(1, height + 1) if height % r == 0 and r * width <= pixels)
         return FilterBlock(block_filters, rows, width)

@@ -1,15 +1,15 @@
 // RUN: wafer-opt %s -p 'wafer-direct-conv{machine=avx2},canonicalize,cse' | filecheck %s
 
 // A grouped convolution whose groups' 8 filters fill an AVX2 vector runs along
-// its filters: a vector of 8 filters per output pixel, a block of 4 pixels
-// (the packed matmul's 4-row register tile). Each tap reads its 8 weights from
+// its filters: a vector of 8 filters per output pixel, a block of 8 pixels
+// (8 accumulators keep the FMA pipes busy). Each tap reads its 8 weights from
 // a table made at compile time (group, filter block, channel, tap row, tap
 // column, filter) and adds them times one input value per pixel. The padding
 // is read through: the input is never padded; a tap row above the image takes
 // zero weights, and the first column block leaves out the tap that would read
 // column -1. The bias starts the sums, so the output is written, not read.
 // CHECK-LABEL: func.func @regnet_stride_two
-// CHECK-SAME: "direct conv along filters: 8 filters x 1x4 pixels in registers, serial"
+// CHECK-SAME: "direct conv along filters: 8 filters x 1x8 pixels in registers, serial"
 // CHECK-NOT: tensor.pad
 // CHECK: %[[TABLE:.*]] = arith.constant dense_resource<filters_by_tap> : tensor<2x1x1x3x3x8xf32>
 // CHECK: %[[IN:.*]] = tensor.expand_shape %arg0 {{.*}} into tensor<1x2x1x16x16xf32>
@@ -21,7 +21,7 @@
 // CHECK: arith.select %[[INSIDE]], %[[W]], %{{.*}} : vector<8xf32>
 // CHECK: tensor.extract %[[IN]][%c0, %[[G]], %c0, %{{.*}}, %c1]
 // CHECK: vector.fma %{{.*}}, %{{.*}}, %[[BIAS]] : vector<8xf32>
-// CHECK: vector.transfer_write {{.*}} {in_bounds = [true, true], permutation_map = #map} : vector<8x4xf32>
+// CHECK: vector.transfer_write {{.*}} {in_bounds = [true, true], permutation_map = #map} : vector<8x8xf32>
 // CHECK: scf.forall.in_parallel
 // CHECK-NOT: linalg.conv_2d_ngchw_gfchw
 func.func @regnet_stride_two(%x: tensor<1x2x16x16xf32>, %bias: tensor<16xf32>) -> tensor<1x2x8x8x8xf32> {

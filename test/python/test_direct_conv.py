@@ -64,14 +64,14 @@ def test_wide_or_column_strided_convolutions_stay_with_im2col(filters, size, str
 
 
 @pytest.mark.parametrize("width,machine,blocks", [
-    (56, "avx512", "4x32 and 16+8"), (48, "avx512", "4x32 and 16"), (64, "avx512", "4x64"),
-    (112, "avx512", "4x64 and 32+16"), (14, "avx512", "4x14"), (56, "avx2", "4x16 and 8"),
+    (56, "avx512", "3x32 and 16+8"), (48, "avx512", "3x32 and 16"), (64, "avx512", "3x64"),
+    (112, "avx512", "3x64 and 32+16"), (14, "avx512", "3x14"), (56, "avx2", "3x32 and 16+8"),
 ])
 def test_rows_split_into_blocks_of_one_two_or_four_vectors(width, machine, blocks):
     """A row of three vectors' accumulators is the block LLVM lowers to shuffles: 48 and 56 split.
-    AVX2's 12 accumulators hold 4 filters of 2 vectors: 56 = a loop of 3 x 16 + 8."""
+    AVX2's 12 accumulators hold 3 filters of 4 vectors: 56 = 32 + 16 + 8."""
     torch.manual_seed(0)
-    conv = torch.nn.Conv2d(6, 8, 3, padding=1, groups=2)
+    conv = torch.nn.Conv2d(6, 6, 3, padding=1, groups=2)  # 3 filters a group: too few for vectors of filters
     compiled = compile_checked(conv, (torch.randn(1, 6, width, width),), threads=1, machine=machine)
     assert any(s.startswith(f"direct conv: 2 groups, {blocks} output row blocks") for s in strategies(compiled))
 
@@ -87,10 +87,10 @@ def test_rows_beyond_the_registers_stay_with_im2col():
 
 @pytest.mark.parametrize("channels,groups,size,stride,machine", [
     (128, 32, 56, 1, "avx512"),  # ResNeXt-50's first stage: 4 filters a group, rows of 56
-    (64, 8, 28, 1, "avx512"),    # RegNet's groups of 8
-    (32, 4, 14, 1, "avx512"),    # 8 filters, rows of 14: one ragged vector each
-    (64, 16, 30, 1, "avx2"),
-    (32, 8, 56, 1, "avx2"),      # 4 filters a group, a loop of 3 blocks of 16 and 8 columns
+    (48, 8, 28, 1, "avx512"),    # 6 filters a group
+    (24, 4, 14, 1, "avx512"),    # 6 filters, rows of 14: one ragged vector each
+    (48, 16, 30, 1, "avx2"),
+    (24, 8, 56, 1, "avx2"),      # 3 filters a group
 ])
 def test_grouped_convolutions_run_direct_per_group(channels, groups, size, stride, machine):
     torch.manual_seed(0)
@@ -101,10 +101,10 @@ def test_grouped_convolutions_run_direct_per_group(channels, groups, size, strid
 
 
 @pytest.mark.parametrize("channels,filters,kernel,groups,stride,padding,dilation", [
-    (32, 32, 1, 4, 1, 0, 1),       # a grouped 1x1 (ShuffleNet's)
-    (48, 48, 3, 6, 1, 2, 2),       # dilation 2
-    (16, 32, 5, 4, 1, 2, 1),       # 5x5, more filters than channels a group
-    (24, 24, 3, 3, (2, 1), 1, 1),  # a row stride
+    (24, 24, 1, 4, 1, 0, 1),       # a grouped 1x1 (ShuffleNet's)
+    (36, 36, 3, 6, 1, 2, 2),       # dilation 2
+    (16, 24, 5, 4, 1, 2, 1),       # 5x5, more filters than channels a group
+    (18, 18, 3, 3, (2, 1), 1, 1),  # a row stride
 ])
 def test_grouped_windows_strides_and_dilations_match_pytorch(channels, filters, kernel, groups, stride, padding,
                                                              dilation):
@@ -123,8 +123,8 @@ def test_grouped_windows_strides_and_dilations_match_pytorch(channels, filters, 
 def test_column_strided_grouped_convolutions_run_as_column_phases(kernel, stride, padding, size, phases):
     """Each column phase is copied once and convolved at column stride 1, adding to the last."""
     torch.manual_seed(0)
-    conv = torch.nn.Conv2d(32, 32, kernel, stride, padding, groups=8)
-    compiled = compile_checked(conv, (torch.randn(2, 32, size, size + 1),), threads=2, machine="avx512")
+    conv = torch.nn.Conv2d(24, 24, kernel, stride, padding, groups=8)  # 3 filters a group
+    compiled = compile_checked(conv, (torch.randn(2, 24, size, size + 1),), threads=2, machine="avx512")
     found = [s for s in strategies(compiled) if s.startswith("direct conv: 8 groups")]
     assert [s.split("column phase ")[1].split(",")[0] for s in found] == [f"{p} of {stride}" for p in range(phases)]
     assert not any(s.startswith("im2col") for s in strategies(compiled))
@@ -132,8 +132,8 @@ def test_column_strided_grouped_convolutions_run_as_column_phases(kernel, stride
 
 def test_dilated_column_strided_grouped_convolutions_stay_with_im2col():
     torch.manual_seed(0)
-    conv = torch.nn.Conv2d(64, 64, 3, 2, 2, dilation=2, groups=16)
-    compiled = compile_checked(conv, (torch.randn(1, 64, 28, 28),), threads=1)
+    conv = torch.nn.Conv2d(48, 48, 3, 2, 2, dilation=2, groups=16)  # 3 filters a group
+    compiled = compile_checked(conv, (torch.randn(1, 48, 28, 28),), threads=1)
     assert any(s.startswith("im2col conv_2d_ngchw_gfchw") for s in strategies(compiled))
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch_reference import compile_checked
 
-from wafer.passes.direct_conv_filters import FilterBlock, filter_block
+from wafer.passes.direct_conv_filters import FilterBlock, filter_block, filter_lanes
 
 
 def strategies(compiled) -> list[str]:
@@ -26,6 +26,7 @@ def strategies(compiled) -> list[str]:
     (1, 32, 2, 9, 1, {}),                                  # 1x1, whole rows of 9
     (1, 96, 6, 14, 3, {"stride": (2, 1), "padding": (0, 1)}),
     (2, 32, 2, 33, 3, {"padding": 1}),                     # a loop of column blocks inside the padding
+    (1, 32, 8, 21, 3, {"stride": 2, "padding": 2, "dilation": 2}),  # 4 filters a group at a column stride
 ])
 def test_grouped_convolutions_along_filters_match_pytorch(machine, batch, channels, groups, size, kernel,
                                                          options):
@@ -65,9 +66,31 @@ def test_a_plain_convolution_runs_along_filters_when_picked():
     (16, 14, 14, (8, 32), 16, FilterBlock(16, 1, 7)),   # two even blocks
     (16, 4, 4, (8, 32), 16, FilterBlock(16, 2, 4)),     # two whole rows
     (16, 17, 17, (8, 32), 16, FilterBlock(16, 1, 6)),   # 6 + 6 + 5, not 8 + 8 + 1
-    (16, 14, 14, (4, 16), 8, FilterBlock(16, 1, 4)),    # AVX2: two vectors of filters
-    (24, 14, 14, (4, 16), 8, FilterBlock(8, 1, 4)),
+    (8, 14, 14, (8, 32), 16, FilterBlock(8, 1, 7)),     # half a vector of filters
+    (16, 14, 14, (4, 16), 8, FilterBlock(16, 1, 4)),    # AVX2: two vectors of filters, 4 pixels
+    (8, 14, 14, (4, 16), 8, FilterBlock(8, 1, 7)),      # one vector: 8 pixels, 8 chains
+    (24, 14, 14, (4, 16), 8, FilterBlock(8, 1, 7)),
 ])
 def test_the_block_is_the_matmul_register_tile_over_pixels_and_filters(filters, height, width, tile, lanes,
                                                                         block):
-    assert filter_block(filters, height, width, tile, lanes) == block
+    assert filter_block(filters, height, width, tile, lanes, chains=8) == block
+
+
+@pytest.mark.parametrize("filters,lanes,width", [(16, 16, 16), (32, 16, 16), (8, 16, 8), (4, 16, 4), (12, 8, 4),
+                                                 (6, 16, None), (2, 8, None)])
+def test_filters_take_whole_half_or_quarter_vectors(filters, lanes, width):
+    assert filter_lanes(filters, lanes) == width
+
+
+@pytest.mark.parametrize("machine,filters,stride,along_filters", [
+    ("avx512", 8, 1, True),    # half a vector: ResNeXt-50's second stage
+    ("avx512", 4, 1, False),   # a quarter: its first stage stays with rows of outputs
+    ("avx512", 4, 2, True),    # ... but not at a column stride
+    ("avx2", 8, 1, True),
+    ("avx2", 4, 1, True),      # half of AVX2's 8 lanes
+])
+def test_groups_of_few_filters_run_along_them_where_it_pays(machine, filters, stride, along_filters):
+    torch.manual_seed(0)
+    conv = torch.nn.Sequential(torch.nn.Conv2d(32, 32, 3, stride, 1, groups=32 // filters), torch.nn.ReLU())
+    compiled = compile_checked(conv, (torch.randn(2, 32, 20, 20),), threads=2, machine=machine)
+    assert any(s.startswith("direct conv along filters") for s in strategies(compiled)) == along_filters
