@@ -73,8 +73,8 @@ class CpuTarget:
     def fma_chains(self) -> int:
         """Independent multiply-add chains that keep the FMA pipes busy: a 4 to 5
         cycle latency times two pipes on the AVX2 and AVX-512 cores since Skylake
-        and Zen 2. A direct convolution along filters with one vector of 8 filters
-        ran 1.2-1.3x slower with AVX2's 4 pixels (4 chains) than with 8."""
+        and Zen 2. AVX2's 4-row register tile over one vector of filters is 4
+        chains, and a direct convolution along filters ran slower so than with 8."""
         return 8
 
     @property

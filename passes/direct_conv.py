@@ -50,11 +50,11 @@ class DirectConv(ConvAlgorithmPass):
     convolution's time (LeNet at batch 32: 0.87 -> 0.48 ms, conv1 alone 0.31 ->
     0.12 ms); wider convolutions (ResNet's 64 x 56) stay with wafer-im2col.
 
-    A grouped convolution whose groups' filters fill whole vectors (RegNet's
-    16) instead runs its vectors along the filters, one per output pixel of
-    a register block (see direct_conv_filters): no output row is ragged, a
-    column stride costs nothing, and the input's padding is read through
-    instead of copied. A plain convolution whose output rows do not fit the
+    A grouped convolution whose groups' filters fill vectors (RegNet's 16 a
+    group, ResNeXt's 8; see `_fits_filters`) instead runs its vectors along the
+    filters, one per output pixel of a register block (see direct_conv_filters):
+    no output row is ragged, a column stride costs nothing, and the input's
+    padding is read through instead of copied. A plain convolution whose output rows do not fit the
     registers runs the same way where a tuning record or the option picks
     `direct` for it.
 
@@ -148,9 +148,9 @@ class DirectConv(ConvAlgorithmPass):
     def _fits_filters(self, conv: ir.OpView) -> bool:
         """Whether `conv`'s weights are constants (laid out at compile time) and its
         filters (a group's) fill whole vectors, or half a vector, or a quarter
-        at a column stride (which the rows pay for with a copy per phase).
-        ResNeXt's 3x3s, 8 filters a group with AVX-512: 0.64-0.98 of the time
-        by rows; 4 a group: 1.1-2.0 at stride 1, 0.35-0.72 at stride 2."""
+        at a column stride, which the rows pay for with a copy per phase. At
+        stride 1 a quarter vector of filters was slower than rows (ResNeXt-50's
+        first stage with AVX-512), half a vector faster."""
         f = conv.operands[1].type.shape[-4]
         width = direct_conv_filters.filter_lanes(f, self.cpu.lanes)
         strided = int_list(conv.attributes["strides"])[1] > 1

@@ -1,7 +1,7 @@
 """A direct convolution whose vectors run along the filters, for wafer-direct-conv.
 
 Not a pass: wafer-direct-conv rewrites a convolution with `rewrite` where its
-filters fill whole vectors (see `DirectConv`).
+filters fill vectors (see `DirectConv._fits_filters`).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ _GROUPED = "linalg.conv_2d_ngchw_gfchw"
 
 @dataclass(frozen=True)
 class FilterBlock:
-    """The accumulators of one step: `filters` filters (whole vectors) for each of
-    `rows` x `columns` output pixels. The columns past the last whole block of
-    a row form one narrower block."""
+    """The accumulators of one step: `filters` filters (one or more vectors, or
+    part of one) for each of `rows` x `columns` output pixels. The columns past
+    the last whole block of a row form one narrower block."""
 
     filters: int
     rows: int
@@ -150,7 +150,8 @@ def _first_sums(start: ir.Value | None, group_base: ir.Value, first_filter: ir.V
 
 
 def _zeros(type_: ir.VectorType) -> ir.Value:
-    return arith.ConstantOp(type_, ir.DenseElementsAttr.get_splat(type_, ir.FloatAttr.get(type_.element_type, 0.0))).result
+    zero = ir.FloatAttr.get(type_.element_type, 0.0)
+    return arith.ConstantOp(type_, ir.DenseElementsAttr.get_splat(type_, zero)).result
 
 
 @dataclass
@@ -175,8 +176,9 @@ class _Window:
         return scaled(self.row_block, rows * sh, offset), offset, (self.height - rows) * sh + offset
 
     def input_column(self, column: int, j: int) -> int:
-        """The input column (relative to the block's first, times the stride) output
-        column `column` reads at tap column `j`."""
+        """The input column output column `column` reads at tap column `j`; for a
+        block whose first column is a loop's, `column` counts from it, and the
+        first column times the stride is still to be added."""
         return column * self.strides[1] + j * self.dilations[1] - self.pads[1]
 
     def at(self, channel: ir.Value, row: ir.Value, column: ir.Value) -> list[ir.Value]:
