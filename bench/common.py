@@ -111,3 +111,27 @@ def process_start_up() -> float:
     start = time.perf_counter()
     wafer.compile(torch.nn.Linear(4, 4), (torch.randn(1, 4),))
     return time.perf_counter() - start
+
+
+def model_layers(name: str, batch: int, describe) -> dict[tuple, tuple[torch.nn.Module, torch.Tensor]]:
+    """{key: (layer + ReLU, an input of its shape)} for each distinct layer of torchvision
+    model `name` at `batch` that `describe(module, input)` gives a key (None: skip it)."""
+    from wafer.torchvision_schemas import declare_torchvision_schemas
+
+    declare_torchvision_schemas()  # before torchvision is imported
+    import torchvision.models
+
+    model = getattr(torchvision.models, name)(weights=None).eval()
+    found = {}
+
+    def record(module, args, _):
+        key = describe(module, args[0])
+        if key is not None:
+            found.setdefault(key, (torch.nn.Sequential(module, torch.nn.ReLU()).eval(), torch.randn(args[0].shape)))
+
+    hooks = [m.register_forward_hook(record) for m in model.modules()]
+    with torch.no_grad():
+        model(torch.randn(batch, 3, 224, 224))
+    for hook in hooks:
+        hook.remove()
+    return found

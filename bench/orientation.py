@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import interleave  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import interleave, model_layers  # first: it sets OMP_WAIT_POLICY before torch loads
 import torch
 
 import wafer
@@ -29,36 +29,18 @@ from wafer.passes.cpu_target import host
 from wafer.passes.orient_contractions import OrientContractions, padded_work, swap_saving
 from wafer.passes.matmul_contraction import match_contraction
 from wafer.passes.pass_base import find_ops
-from wafer.torchvision_schemas import declare_torchvision_schemas
 
-declare_torchvision_schemas()  # before torchvision is imported
 MODELS = ("resnet18", "mobilenet_v2", "efficientnet_b0", "squeezenet1_1", "convnext_tiny")
 
 
-def layers(name: str, batch: int) -> dict[tuple, tuple[torch.nn.Module, torch.Tensor]]:
-    """{description: (layer + ReLU, an input of its shape)} for each distinct conv and linear of a torchvision model."""
-    import torchvision.models
-
-    model = getattr(torchvision.models, name)(weights=None).eval()
-    found = {}
-
-    def record(module, args, _):
-        x = args[0]
-        if isinstance(module, torch.nn.Conv2d) and module.groups == 1:
-            key = ("Conv2d", module.in_channels, module.out_channels, module.kernel_size[0], module.stride[0],
-                   x.shape[-2], x.shape[-1])
-        elif isinstance(module, torch.nn.Linear):
-            key = ("Linear", module.in_features, module.out_features, tuple(x.shape[:-1]))
-        else:
-            return
-        found.setdefault(key, (torch.nn.Sequential(module, torch.nn.ReLU()).eval(), torch.randn(x.shape)))
-
-    hooks = [m.register_forward_hook(record) for m in model.modules()]
-    with torch.no_grad():
-        model(torch.randn(batch, 3, 224, 224))
-    for hook in hooks:
-        hook.remove()
-    return found
+def layer_key(module: torch.nn.Module, x: torch.Tensor) -> tuple | None:
+    """A conv (groups 1) or linear layer's shape, or None for other layers."""
+    if isinstance(module, torch.nn.Conv2d) and module.groups == 1:
+        return ("Conv2d", module.in_channels, module.out_channels, module.kernel_size[0], module.stride[0],
+                x.shape[-2], x.shape[-1])
+    if isinstance(module, torch.nn.Linear):
+        return ("Linear", module.in_features, module.out_features, tuple(x.shape[:-1]))
+    return None
 
 
 def saving(model: torch.nn.Module, x: torch.Tensor) -> float:
@@ -91,7 +73,7 @@ def main() -> None:
     seen = set()
     for name in args.models.split(","):
         for batch in (int(b) for b in args.batches.split(",")):
-            for key, (layer, x) in layers(name, batch).items():
+            for key, (layer, x) in model_layers(name, batch, layer_key).items():
                 if (key, batch) in seen:
                     continue
                 seen.add((key, batch))
