@@ -250,13 +250,16 @@ class LinkLoads:
         y1 = y0 + len(shares)
         self._check_span(y0, y1, self.machine.height, "contributors")
         root = y_root - y0
-        toward_root = np.concatenate([np.cumsum(shares[:root]), np.cumsum(shares[root + 1:][::-1])[::-1]])
-        senders = np.r_[y0:y_root, y_root + 1:y1]
+        from_above = np.cumsum(shares[:root])[:, None]  # what each row above the root sends south
+        from_below = np.cumsum(shares[root + 1:][::-1])[::-1][:, None]  # and each row below it, north
         columns = slice(x0, x1)
-        self.south[y0:y_root, columns] += np.cumsum(shares[:root])[:, None]
-        self.north[y_root + 1:y1, columns] += np.cumsum(shares[root + 1:][::-1])[::-1][:, None]
-        self.ramp_out[senders, columns] += toward_root[:, None]
-        self.ramp_in[senders + np.where(senders < y_root, 1, -1), columns] += toward_root[:, None]
+        self.south[y0:y_root, columns] += from_above
+        self.north[y_root + 1:y1, columns] += from_below
+        senders = np.r_[y0:y_root, y_root + 1:y1]
+        toward_root = np.concatenate([from_above, from_below])
+        self.ramp_out[senders, columns] += toward_root
+        receivers = senders + np.where(senders < y_root, 1, -1)
+        np.add.at(self.ramp_in, (receivers, columns), toward_root)  # the root hears from both sides
         held = np.flatnonzero(shares)
         hops = int(np.abs(held + y0 - y_root).max()) if held.size else 0
         self.max_hops = max(self.max_hops, hops)

@@ -209,6 +209,17 @@ def test_col_reduce_to_the_middle():
     assert links.phase_cycles() == 4 + 4 + 4 * 5
 
 
+def test_col_gather_to_the_middle_carries_the_shares_from_past_each_link():
+    # Rows 0..3 send 1, 2, 0, 3 wavelets to row 1: row 0's 1 goes south; row 3's 3 go north
+    # through row 2, which has none of its own. Row 1 hears 1 + 3; the chain is 2 hops deep.
+    links = LinkLoads(SMALL)
+    links.add_col_gather(0, 2, 1, 0, np.array([1.0, 2.0, 0.0, 3.0]))
+    assert links.south[:4, 0].tolist() == [1, 0, 0, 0] and links.north[:4, 0].tolist() == [0, 0, 3, 3]
+    assert links.ramp_out[:4, 1].tolist() == [1, 0, 3, 3] and links.ramp_in[:4, 1].tolist() == [0, 4, 3, 0]
+    assert links.phase_cycles() == (3 + 2) + 2 * 5  # max(ramp 4, link 3 + 2 hops) + 2 dependent steps
+    assert links.south[:, 2:].sum() == 0  # only the columns asked for
+
+
 def test_halo_shift():
     links = LinkLoads(SMALL)
     links.add_shift((1, 1, 6, 6), 1, 0, 7)  # every PE sends 7 wavelets east
