@@ -113,9 +113,21 @@ def process_start_up() -> float:
     return time.perf_counter() - start
 
 
-def model_layers(name: str, batch: int, describe) -> dict[tuple, tuple[torch.nn.Module, torch.Tensor]]:
-    """{key: (layer + ReLU, an input of its shape)} for each distinct layer of torchvision
-    model `name` at `batch` that `describe(module, input)` gives a key (None: skip it)."""
+def distinct_layers(models: list[str], batches: list[int], describe):
+    """(model, batch, key, layer + ReLU, an input of its shape) for each layer of the
+    torchvision `models` at each batch that `describe(module, input)` gives a key
+    (None: skip it), the first time its key comes up at that batch."""
+    seen = set()
+    for name in models:
+        for batch in batches:
+            for key, (layer, x) in _model_layers(name, batch, describe).items():
+                if (key, batch) not in seen:
+                    seen.add((key, batch))
+                    yield name, batch, key, layer, x
+
+
+def _model_layers(name: str, batch: int, describe) -> dict[tuple, tuple[torch.nn.Module, torch.Tensor]]:
+    """{key: (layer + ReLU, an input of its shape)} for the layers of one model at one batch."""
     from wafer.torchvision_schemas import declare_torchvision_schemas
 
     declare_torchvision_schemas()  # before torchvision is imported

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import interleave, model_layers, onnx_session  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import distinct_layers, interleave, onnx_session  # first: it sets OMP_WAIT_POLICY before torch loads
 import torch
 
 import wafer
@@ -48,20 +48,15 @@ def main() -> None:
     print(f"{cpu.describe()}; threads={args.threads}")
     print(f"{'model':18} {'batch':>5} {'layer':34} {'strategy':44} {'wafer ms':>9} {'ort ms':>9} {'wafer/ort':>9}")
     machine = {} if args.machine == "host" else {"machine": args.machine}
-    seen = set()
-    for name in args.models.split(","):
-        for batch in (int(b) for b in args.batches.split(",")):
-            for key, (layer, x) in model_layers(name, batch, grouped_key).items():
-                if (key, batch) in seen:
-                    continue
-                seen.add((key, batch))
-                compiled = wafer.compile(layer, (x,), target="cpu", threads=args.threads, **machine)
-                strategy = next(s for s in compiled.compile_report.strategies if "conv" in s)
-                times, _ = interleave({"wafer": lambda c=compiled, a=x.numpy(): c(a),
-                                       "ort": onnx_session(layer, (x,), args.threads)}, args.budget)
-                description = f"Conv2d{key[:5]} at {key[5]}x{key[6]}"
-                print(f"{name:18} {batch:5} {description:34} {strategy[:44]:44} {times['wafer'] * 1e3:9.3f} "
-                      f"{times['ort'] * 1e3:9.3f} {times['wafer'] / times['ort']:9.2f}", flush=True)
+    batches = [int(b) for b in args.batches.split(",")]
+    for name, batch, key, layer, x in distinct_layers(args.models.split(","), batches, grouped_key):
+        compiled = wafer.compile(layer, (x,), target="cpu", threads=args.threads, **machine)
+        strategy = next(s for s in compiled.compile_report.strategies if "conv" in s)
+        times, _ = interleave({"wafer": lambda c=compiled, a=x.numpy(): c(a),
+                               "ort": onnx_session(layer, (x,), args.threads)}, args.budget)
+        description = f"Conv2d{key[:5]} at {key[5]}x{key[6]}"
+        print(f"{name:18} {batch:5} {description:34} {strategy[:44]:44} {times['wafer'] * 1e3:9.3f} "
+              f"{times['ort'] * 1e3:9.3f} {times['wafer'] / times['ort']:9.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import interleave, model_layers  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import distinct_layers, interleave  # first: it sets OMP_WAIT_POLICY before torch loads
 import torch
 
 import wafer
@@ -70,21 +70,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"{host().describe()}; threads={args.threads}")
     print(f"{'model':15} {'batch':>5} {'layer':36} {'saving %':>8} {'swapped':>7} {'off ms':>8} {'on ms':>8} {'on/off':>6}")
-    seen = set()
-    for name in args.models.split(","):
-        for batch in (int(b) for b in args.batches.split(",")):
-            for key, (layer, x) in model_layers(name, batch, layer_key).items():
-                if (key, batch) in seen:
-                    continue
-                seen.add((key, batch))
-                compiled = {orient: wafer.compile(layer, (x,), target="cpu", threads=args.threads, orient=orient)
-                            for orient in (False, True)}
-                strategy = compiled[True].compile_report.table()
-                times, _ = interleave({o: (lambda c=c, a=x.numpy(): c(a)) for o, c in compiled.items()}, args.budget)
-                description = f"{key[0]}{key[1:]}"
-                print(f"{name:15} {batch:5} {description:36} {saving(layer, x):8.1f} "
-                      f"{'yes' if 'oriented' in strategy else 'no':>7} {times[False] * 1e3:8.3f} "
-                      f"{times[True] * 1e3:8.3f} {times[True] / times[False]:6.2f}", flush=True)
+    batches = [int(b) for b in args.batches.split(",")]
+    for name, batch, key, layer, x in distinct_layers(args.models.split(","), batches, layer_key):
+        compiled = {orient: wafer.compile(layer, (x,), target="cpu", threads=args.threads, orient=orient)
+                    for orient in (False, True)}
+        strategy = compiled[True].compile_report.table()
+        times, _ = interleave({o: (lambda c=c, a=x.numpy(): c(a)) for o, c in compiled.items()}, args.budget)
+        description = f"{key[0]}{key[1:]}"
+        print(f"{name:15} {batch:5} {description:36} {saving(layer, x):8.1f} "
+              f"{'yes' if 'oriented' in strategy else 'no':>7} {times[False] * 1e3:8.3f} "
+              f"{times[True] * 1e3:8.3f} {times[True] / times[False]:6.2f}", flush=True)
 
 
 if __name__ == "__main__":
