@@ -11,7 +11,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith
 
 from .pass_base import find_ops
-from .resource_blobs import aligned_empty, cast_attr, elements_array, printed_blobs, resource_attr, resource_name
+from .resource_blobs import aligned_copy, cast_attr, elements_array, printed_blobs, resource_attr, resource_name
 
 _NUMPY = {"f32": np.float32, "f64": np.float64, "f16": np.float16}
 
@@ -77,9 +77,7 @@ def pack_array(source: np.ndarray, inner_dims_pos: list[int], inner_tiles: list[
     order = [outer_axes[d] for d in (outer_dims_perm or range(source.ndim))]
     order += [inner_axes[d] for d in inner_dims_pos]
     moved = padded.reshape(split_shape).transpose(order)
-    packed = aligned_empty(moved.shape, moved.dtype)  # so that the JIT can bind it as it is
-    np.copyto(packed, moved)
-    return packed
+    return aligned_copy(moved)  # so that the JIT can bind it as it is
 
 
 def fold_constant_packs(module: ir.Operation) -> int:

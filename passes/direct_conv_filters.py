@@ -13,8 +13,8 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, scf, tensor, vector
 
 from .depthwise_conv import channel_init, unpadded
-from .linalg_builders import extract_slice, index_constant, int_list, parallel_insert, scaled
-from .resource_blobs import aligned_empty, resource_attr
+from .linalg_builders import extract_slice, index_constant, int_list, parallel_insert, scaled, splat
+from .resource_blobs import aligned_copy, resource_attr
 from .serial_foralls import SERIAL
 
 _GROUPED = "linalg.conv_2d_ngchw_gfchw"
@@ -64,9 +64,7 @@ def filter_table(weights: np.ndarray, block: int) -> np.ndarray:
     grouped = weights if weights.ndim == 5 else weights[None]
     g, f, c, kh, kw = grouped.shape
     moved = grouped.reshape(g, f // block, block, c, kh, kw).transpose(0, 1, 3, 4, 5, 2)
-    result = aligned_empty(moved.shape, moved.dtype)  # so that the JIT can bind it as it is
-    np.copyto(result, moved)
-    return result
+    return aligned_copy(moved)  # so that the JIT can bind it as it is
 
 
 def rewrite(conv: ir.OpView, weights: np.ndarray, block: FilterBlock, parallel: bool) -> None:
@@ -141,17 +139,12 @@ def _first_sums(start: ir.Value | None, group_base: ir.Value, first_filter: ir.V
     """The vector the block's accumulators start from: its filters' bias, or zeros."""
     lanes_type = ir.VectorType.get([filters], f32)
     if start is None:
-        return _zeros(lanes_type)
+        return splat(0.0, lanes_type)
     if not isinstance(start.type, ir.RankedTensorType):
         return vector.BroadcastOp(lanes_type, start).result
     at = arith.addi(group_base, first_filter)
     return vector.TransferReadOp(lanes_type, start, [at], ir.AffineMap.get_minor_identity(1, 1),
                                  arith.ConstantOp(f32, 0.0).result, [True]).result
-
-
-def _zeros(type_: ir.VectorType) -> ir.Value:
-    zero = ir.FloatAttr.get(type_.element_type, 0.0)
-    return arith.ConstantOp(type_, ir.DenseElementsAttr.get_splat(type_, zero)).result
 
 
 @dataclass
@@ -229,18 +222,18 @@ class _Kernel:
         at a loop's `first` reads inside the input."""
         f32 = self.x.type.element_type
         lanes_type = self.first_sums.type
-        zero = _zeros(lanes_type)
+        zero = splat(0.0, lanes_type)
         pad = arith.ConstantOp(f32, 0.0).result
         height, width = self.x.type.shape[-2:]
         kh, kw = self.window.size
+        rows_by_tap = [[self._row_read(r, i, height) for r in range(self.block.rows)] for i in range(kh)]
         loop = scf.ForOp(index_constant(0), index_constant(self.channels), index_constant(1),
                          [self.first_sums] * (self.block.rows * count))
         with ir.InsertionPoint(loop.body):
             channel = loop.induction_variable
             sums = list(loop.inner_iter_args)
             group = self.window.group if self.window.grouped else index_constant(0)
-            for i in range(kh):
-                rows = [self._row_read(r, i, height) for r in range(self.block.rows)]
+            for i, rows in enumerate(rows_by_tap):
                 for j in range(kw):
                     at = [group, self.filter_block, channel, index_constant(i), index_constant(j), index_constant(0)]
                     weights = vector.TransferReadOp(lanes_type, self.filters, at, ir.AffineMap.get_minor_identity(6, 1),
@@ -284,7 +277,7 @@ class _Kernel:
         by_filter_map = ir.AffineMap.get(rank, 0, [ir.AffineDimExpr.get(rank - 3), ir.AffineDimExpr.get(rank - 1)])
         first = index_constant(first) if isinstance(first, int) else first
         for r in range(self.block.rows):
-            row = _zeros(rows_type)
+            row = splat(0.0, rows_type)
             for column in range(count):
                 row = vector.InsertOp(sums[r * count + column], row, static_position=[column],
                                       dynamic_position=[]).result

@@ -108,6 +108,15 @@ def largest_divisor(extent: int, limit: int) -> int:
     return next(size for size in range(min(extent, limit), 0, -1) if extent % size == 0)
 
 
+def splat(value: float | int, type_: ir.Type) -> ir.Value:
+    """A constant f32 or integer scalar, or a vector of them all `value`."""
+    element = ir.ShapedType(type_).element_type if isinstance(type_, ir.ShapedType) else type_
+    attr = ir.FloatAttr.get(element, value) if isinstance(element, ir.F32Type) else ir.IntegerAttr.get(element, value)
+    if isinstance(type_, ir.VectorType):
+        attr = ir.DenseElementsAttr.get_splat(type_, attr)
+    return arith.ConstantOp(type_, attr).result
+
+
 def scaled(value: ir.Value, scale: int, offset: int = 0) -> ir.Value:
     """value * scale + offset."""
     return arith.addi(arith.muli(value, index_constant(scale)), index_constant(offset))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from torch_mlir import ir, rewrite
 from torch_mlir.dialects import arith, math
 
+from .linalg_builders import splat
 from .pass_base import WaferPass
 
 # Cephes expf: exp(x) = 2^n * exp(r), x = n ln2 + r, |r| <= ln2/2, with ln2 split in
@@ -17,14 +18,6 @@ _P = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666
 # Below the log of the smallest normal float the result is flushed to 0; at the top
 # 2^n exp(r) reaches +inf where exp overflows.
 _LOW, _HIGH = -87.33654475, 88.72283905
-
-
-def splat(value: float | int, type_: ir.Type) -> ir.Value:
-    element = ir.ShapedType(type_).element_type if isinstance(type_, ir.ShapedType) else type_
-    attr = ir.FloatAttr.get(element, value) if isinstance(element, ir.F32Type) else ir.IntegerAttr.get(element, value)
-    if isinstance(type_, ir.VectorType):
-        attr = ir.DenseElementsAttr.get_splat(type_, attr)
-    return arith.ConstantOp(type_, attr).result
 
 
 def _like(type_: ir.Type, element: ir.Type) -> ir.Type:

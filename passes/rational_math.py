@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from torch_mlir import ir, rewrite
 from torch_mlir.dialects import arith, math
 
+from .linalg_builders import splat
 from .pass_base import WaferPass
-from .polynomial_exp import splat
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,13 @@ def aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return raw[start:start + size].view(dtype).reshape(shape)
 
 
+def aligned_copy(array: np.ndarray) -> np.ndarray:
+    """`array`'s values in a new `aligned_empty` array (laid out as C order)."""
+    copy = aligned_empty(array.shape, array.dtype)
+    np.copyto(copy, array)
+    return copy
+
+
 def resource_array(attr: ir.DenseResourceElementsAttr) -> np.ndarray | None:
     """The array a `resource_attr` was made from, or None (e.g. a blob parsed from text)."""
     return _blobs(attr.context).get(resource_name(attr))
