@@ -60,7 +60,7 @@ def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], cpu:
     of rows of zero padding; nr stays a multiple of the vector lanes and no
     wider than N rounded up to whole vectors. A longer M takes the block
     rows that pad it least (see `block_rows`), and an N that nr would leave
-    ragged but a narrower nr would not takes that one (see `whole_panels`).
+    ragged takes the narrower one that pads it least (see `least_padded_panels`).
     kc divides K so every tile is static.
     """
     m, n, k = contraction.mnk
@@ -71,7 +71,7 @@ def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], cpu:
     accumulators = mr_max * nr_default
     nr = max(lanes, min(max(accumulators // mr, nr_default) // lanes * lanes, math.ceil(n / lanes) * lanes))
     if m > mr_max and n % nr:
-        mr, nr = whole_panels(m, n, nr, lanes, accumulators // lanes) or (mr, nr)
+        mr, nr = least_padded_panels(m, n, nr, mr, cpu, accumulators // lanes) or (mr, nr)
     kc = _k_step(k, k_unroll)
     tm = _balanced(max(1, min(cache_tile[0] // mr, math.ceil(m / mr))), math.ceil(m / mr))
     tn = _balanced(max(1, min(cache_tile[1] // nr, math.ceil(n / nr))), math.ceil(n / nr))
@@ -108,23 +108,49 @@ def _padding_least(m: int, candidates: range) -> int:
     return min(candidates, key=lambda rows: (-m % rows, -rows))
 
 
-def whole_panels(m: int, n: int, nr: int, lanes: int, accumulators: int) -> tuple[int, int] | None:
-    """The widest register block narrower than `nr` that splits N into whole
-    panels, as (rows, nr), its rows keeping `accumulators` vector accumulators
-    or, where that pads M, at least half of them (enough to hide the FMAs'
-    latency); None when no narrower nr divides N.
+def least_padded_panels(m: int, n: int, nr: int, rows: int, cpu: CpuTarget,
+                        accumulators: int) -> tuple[int, int] | None:
+    """A register block narrower than `nr` (`rows` x `nr` now) for an N that
+    `nr` leaves ragged, as (rows, nr), its rows keeping `accumulators` vector
+    accumulators or, where that pads M, at least half of them (enough to hide
+    the FMAs' latency); None to keep `nr`.
 
-    A ragged N costs far more than its padding (see `ragged_split`): each
-    cache tile gets dynamic sizes, B's columns are zero-filled and copied
-    before they are packed, and the epilogue (a convolution's bias and
-    ReLU) cannot fuse into the ragged tile. A 28x28 image's 784 pixels are
-    24.5 panels of 32 but 49 of 16.
+    A ragged N costs more than its padding (see `ragged_split`): each cache
+    tile gets dynamic sizes, B's columns are zero-filled and copied before
+    they are packed, and the epilogue (a convolution's bias and ReLU) cannot
+    fuse into the ragged tile. So the widest block that splits N into whole
+    panels wins: a 28x28 image's 784 pixels are 24.5 panels of 32 but 49 of
+    16. Where every block leaves a ragged panel, the one whose padded N, times
+    how fast it issues its multiply-adds (see `issue_overhead`), is least: a
+    14x14 image's 196 pixels are 224 columns in panels of 32 and 208 in
+    panels of 16, which AVX-512's 16-row block issues nearly as fast.
     """
-    for narrow in range(nr - lanes, 0, -lanes):
-        if n % narrow == 0:
-            most = accumulators // (narrow // lanes)
-            return _padding_least(m, range(most, max(most // 2, 1) - 1, -1)), narrow
-    return None
+    def block(width: int) -> tuple[int, int]:
+        most = accumulators // (width // cpu.lanes)
+        return _padding_least(m, range(most, max(most // 2, 1) - 1, -1)), width
+
+    narrower = range(nr - cpu.lanes, 0, -cpu.lanes)
+    whole = next((width for width in narrower if n % width == 0), 0)
+    if whole:
+        return block(whole)
+
+    def cost(mr: int, width: int) -> float:
+        return math.ceil(n / width) * width * issue_overhead(mr, width, cpu)
+
+    best = min((block(width) for width in narrower), key=lambda b: cost(*b), default=None)
+    return best if best and cost(*best) < cost(rows, nr) else None
+
+
+def issue_overhead(mr: int, nr: int, cpu: CpuTarget) -> float:
+    """How much longer than its multiply-adds an mr x nr register block takes
+    to issue them, 1 at best: too few accumulators leave the FMAs' latency
+    exposed, and a block that loads more (B's vectors and A's broadcasts)
+    than it multiply-adds is bound by its loads. One vector of B, 16 rows
+    (17 loads per 16 FMAs) is slower than two vectors, 8 rows (10 per 16)."""
+    accumulators = mr * max(1, nr // cpu.lanes)
+    latency = max(1.0, cpu.fma_chains / accumulators)
+    loads = max(1.0, (nr // cpu.lanes + mr) / accumulators)
+    return latency * loads
 
 
 def _balanced(tile: int, blocks: int) -> int:

@@ -12,7 +12,8 @@ accumulator tiles are mr x nr only for C in (m, n) order.
 
 The choice compares what each orientation costs besides the transposes: the
 padded work (M and N rounded up to the register block each orientation
-would get) and the copy of B into panels on every call, where B is a runtime
+would get, weighed by how fast that block issues its multiply-adds) and the
+copy of B into panels on every call, where B is a runtime
 value (a 1x1 convolution's image; A is read in place, weights are packed at
 compile time, im2col columns are gathered straight into panels either way).
 It swaps only when that saves more than transposing C in and out costs,
@@ -40,7 +41,7 @@ from .kernel_defaults import CACHE_TILE, K_UNROLL
 from .linalg_builders import is_constant, multiply_accumulate
 from .matmul_contraction import Contraction, match_contraction
 from .matmul_gathers import gathered_by
-from .matmul_plan import choose_kernel
+from .matmul_plan import choose_kernel, issue_overhead
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
 from .vectorize_transposes import rows_per_block
@@ -60,12 +61,14 @@ def _kernel(contraction: Contraction, cpu: CpuTarget):
     return choose_kernel(contraction, cpu.register_tile, cpu, K_UNROLL, CACHE_TILE, math.inf)
 
 
-def padded_work(contraction: Contraction, cpu: CpuTarget) -> int:
-    """Multiply-adds of the packed kernel, M and N rounded up to its register block."""
+def padded_work(contraction: Contraction, cpu: CpuTarget) -> float:
+    """Multiply-adds of the packed kernel, M and N rounded up to its register
+    block, weighed by how fast that block issues them (see `issue_overhead`)."""
     kernel = _kernel(contraction, cpu)
     m, n, k = contraction.mnk
     others = math.prod(contraction.extents) // (m * n * k)
-    return others * math.ceil(m / kernel.mr) * kernel.mr * math.ceil(n / kernel.nr) * kernel.nr * k
+    padded = others * math.ceil(m / kernel.mr) * kernel.mr * math.ceil(n / kernel.nr) * kernel.nr * k
+    return padded * issue_overhead(kernel.mr, kernel.nr, cpu)
 
 
 def copied_into_panels(b: ir.Value) -> int:
@@ -77,7 +80,7 @@ def copied_into_panels(b: ir.Value) -> int:
     return math.prod(ir.ShapedType(b.type).shape)
 
 
-def swap_saving(contraction: Contraction, cpu: CpuTarget, copy_cost: int) -> int:
+def swap_saving(contraction: Contraction, cpu: CpuTarget, copy_cost: int) -> float:
     """Multiply-adds that swapping A and B saves, before the transposes of C:
     padded work, plus `copy_cost` per element copied into B panels."""
     a, b = contraction.op.operands[:2]
@@ -112,9 +115,10 @@ class OrientContractions(TargetedPass):
     Options:
       machine: the CPU whose register block pads M and N (see cpu_target).
       transpose-cost: what moving one element of C to the swapped layout and
-        back costs, in multiply-adds; 50 puts the break-even between the
-        layers bench/orientation.py measured faster and slower swapped
-        (AVX-512, Zen 5; with half the FMA width it errs towards not swapping).
+        back costs, in multiply-adds; 40 puts the break-even between the
+        layers bench/orientation.py measured faster and slower swapped (AVX-512,
+        Zen 4: any value from 35 to 41 splits them; with half the FMA width
+        it errs towards not swapping).
       copy-cost: what copying one element of B into its panel costs, in
         multiply-adds: one move where a transpose in and out is two, so half
         of transpose-cost.
@@ -123,8 +127,8 @@ class OrientContractions(TargetedPass):
     name = "wafer-orient-contractions"
     summary = "Swap a contraction's operands where the packed kernel pads or copies less that way"
 
-    transpose_cost: int = 50
-    copy_cost: int = 25
+    transpose_cost: int = 40
+    copy_cost: int = 20
 
     def apply(self, module: ir.Operation) -> None:
         for op in find_ops(module, lambda op: op.name in ("linalg.matmul", "linalg.batch_matmul", "linalg.generic")):

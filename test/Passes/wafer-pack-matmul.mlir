@@ -15,18 +15,18 @@
 // AVX2-SAME: register block 4x16, k unroll 5
 // AVX2: vector.fma %{{.*}} : vector<16xf32>
 
-// 23x33x65 leaves a remainder everywhere: A and C are padded to 24 rows (7-row
+// 23x57x65 leaves a remainder everywhere: A and C are padded to 24 rows (7-row
 // blocks would pad more), B and C to 64 columns, the K loop steps by 5 (the
 // largest divisor of 65 up to 8), and the accumulator block is read once before the K loop and
 // written once after it; inside it, only broadcast FMAs. Packing A
 // transposes 8x5 blocks with one shuffle each; packing B copies rows of 16.
 // CHECK-LABEL: func.func @odd_sizes
-// CHECK-SAME: wafer.strategy = ["packed matmul 23x33x65: register block 8x32, k unroll 5, cache tile 24x64, serial"]
+// CHECK-SAME: wafer.strategy = ["packed matmul 23x57x65: register block 8x32, k unroll 5, cache tile 24x64, serial"]
 // CHECK: tensor.pad %{{.*}} low[0, 0] high[1, 0]
 // CHECK: scf.for %{{.*}} = %c0 to %c65 step %c5 iter_args(%{{.*}}) -> (tensor<3x65x8xf32>)
 // CHECK: vector.transfer_read {{.*}} : tensor<1x8x5xf32>, vector<8x5xf32>
 // CHECK: vector.shuffle {{.*}} : vector<40xf32>, vector<40xf32>
-// CHECK: tensor.pad %{{.*}} low[0, 0] high[0, 31]
+// CHECK: tensor.pad %{{.*}} low[0, 0] high[0, 7]
 // CHECK: vector.transfer_read {{.*}} : tensor<5x1x16xf32>, vector<5x1x16xf32>
 // CHECK: %[[ACC:.*]] = vector.transfer_read {{.*}} : tensor<8x32xf32>, vector<8x32xf32>
 // CHECK: scf.for %{{.*}} = %{{.*}} to %c65 step %c5 iter_args(%{{.*}} = %[[ACC]]) -> (vector<8x32xf32>)
@@ -34,17 +34,17 @@
 // CHECK: vector.fma %{{.*}} : vector<32xf32>
 // CHECK: scf.yield %{{.*}} : vector<8x32xf32>
 // CHECK: vector.transfer_write %{{.*}} : vector<8x32xf32>, tensor<8x32xf32>
-// CHECK: %[[SLICE:.*]] = tensor.extract_slice %{{.*}}[0, 0] [23, 33] [1, 1] : tensor<24x64xf32> to tensor<23x33xf32>
+// CHECK: %[[SLICE:.*]] = tensor.extract_slice %{{.*}}[0, 0] [23, 57] [1, 1] : tensor<24x64xf32> to tensor<23x57xf32>
 // The unpack's copy of that slice into %c is the identity on values: the slice is the result.
-// CHECK-NEXT: return %[[SLICE]] : tensor<23x33xf32>
+// CHECK-NEXT: return %[[SLICE]] : tensor<23x57xf32>
 // With k-unroll=2 no divisor of 65 fits, so the step is its smallest
 // divisor, 5, never 1 (which would lose the FMA contraction).
 // SMALL-LABEL: func.func @odd_sizes
 // SMALL-SAME: register block 4x16, k unroll 5
 // SMALL: vector.fma %{{.*}} : vector<16xf32>
-func.func @odd_sizes(%a: tensor<23x65xf32>, %b: tensor<65x33xf32>, %c: tensor<23x33xf32>) -> tensor<23x33xf32> {
-  %r = linalg.matmul ins(%a, %b : tensor<23x65xf32>, tensor<65x33xf32>) outs(%c : tensor<23x33xf32>) -> tensor<23x33xf32>
-  return %r : tensor<23x33xf32>
+func.func @odd_sizes(%a: tensor<23x65xf32>, %b: tensor<65x57xf32>, %c: tensor<23x57xf32>) -> tensor<23x57xf32> {
+  %r = linalg.matmul ins(%a, %b : tensor<23x65xf32>, tensor<65x57xf32>) outs(%c : tensor<23x57xf32>) -> tensor<23x57xf32>
+  return %r : tensor<23x57xf32>
 }
 
 // Weights read transposed (W[n, k], as wafer-fold-transpose leaves them) are

@@ -87,3 +87,16 @@ def test_a_squeeze_reads_its_image_in_place_with_rows_prefetched(batch, threads)
     compiled = compile_checked(model, (torch.randn(batch, 128, 55, 55),), threads=threads, machine="avx512")
     assert oriented(compiled) == ["oriented 3025x16x128: A and B swapped, 3025 rows of 16 columns"]
     assert any(s.startswith("prefetch 8 image rows") for s in compiled.compile_report.strategies)
+
+
+@pytest.mark.parametrize("channels,filters,size,stride,swap", [
+    (48, 192, 13, 1, True),  # SqueezeNet's expand: 176 of 169 columns in 16-wide panels, slower to issue
+    (64, 128, 56, 2, False)])  # ResNet-18's first downsampling: 784 columns in whole 16-wide panels
+def test_swapped_where_bench_orientation_measured_it_faster(channels, filters, size, stride, swap):
+    """The two 3x3 convolutions nearest the break-even (`transpose-cost`) that
+    bench/orientation.py measured: swapped 0.90-0.92x the time of unswapped,
+    and 1.05-1.2x."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(channels, filters, 3, stride, padding=1), torch.nn.ReLU()).eval()
+    compiled = compile_checked(model, (torch.randn(1, channels, size, size),), threads=1, machine="avx512")
+    assert bool(oriented(compiled)) == swap

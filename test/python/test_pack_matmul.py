@@ -12,7 +12,8 @@ from linalg_programs import MATMUL
 from torch_reference import compile_checked
 
 import wafer
-from wafer.passes.matmul_plan import block_rows, whole_panels
+from wafer.passes.cpu_target import PRESETS
+from wafer.passes.matmul_plan import block_rows, least_padded_panels
 
 # C = A W^T + bias, relu: the weights [N, K] as wafer-fold-transpose leaves them.
 LINEAR = """
@@ -709,19 +710,24 @@ def test_a_13x13_images_pixels_in_blocks_of_13_rows(threads):
     assert_strategy(compiled, "packed matmul 169x256x576: register block 13x32")
 
 
-@pytest.mark.parametrize("m,n,nr,lanes,accumulators,block", [
-    (32, 784, 32, 16, 16, (16, 16)),  # 28x28 pixels: 49 panels of 16, not 24.5 of 32
-    (24, 784, 32, 16, 16, (12, 16)),  # 12 rows keep M whole, where 13 would pad it
-    (40, 784, 32, 16, 16, (10, 16)),
-    (17, 784, 32, 16, 16, (9, 16)),  # no row count divides 17: the one that pads least
-    (64, 720, 64, 16, 24, (8, 48)),  # the widest narrower block that divides N
-    (200, 200, 16, 8, 8, (8, 8)),  # AVX2: 25 panels of one vector
-    (576, 196, 32, 16, 16, None),  # 14x14 pixels: no multiple of 16 divides 196
-    (64, 49, 32, 16, 16, None)])
-def test_whole_panels_for_an_n_the_register_block_leaves_ragged(m, n, nr, lanes, accumulators, block):
+@pytest.mark.parametrize("m,n,nr,rows,machine,accumulators,block", [
+    (32, 784, 32, 8, "avx512", 16, (16, 16)),  # 28x28 pixels: 49 panels of 16, not 24.5 of 32
+    (24, 784, 32, 8, "avx512", 16, (12, 16)),  # 12 rows keep M whole, where 13 would pad it
+    (40, 784, 32, 8, "avx512", 16, (10, 16)),
+    (17, 784, 32, 8, "avx512", 16, (9, 16)),  # no row count divides 17: the one that pads least
+    (64, 720, 64, 8, "avx512", 24, (8, 48)),  # the widest narrower block that divides N
+    (200, 200, 16, 4, "avx2", 8, (8, 8)),  # AVX2: 25 panels of one vector
+    (576, 196, 32, 8, "avx512", 16, (16, 16)),  # 14x14 pixels: 208 columns in 16s, not 224 in 32s
+    (1024, 196, 16, 4, "avx2", 8, None),  # 200 columns in 8s, but 8x8 issues slower than 4x16
+    (1000, 169, 32, 8, "avx512", 16, None),  # 176 columns in 16s, whose 10 rows issue too slowly
+    (64, 49, 32, 8, "avx512", 16, None),  # 64 columns either way
+    (256, 729, 32, 8, "avx512", 16, None)])
+def test_least_padded_panels_for_an_n_the_register_block_leaves_ragged(m, n, nr, rows, machine, accumulators,
+                                                                        block):
     """The narrower register block whose panels tile N exactly, with rows that
-    keep the accumulators (down to half of them where that keeps M whole)."""
-    assert whole_panels(m, n, nr, lanes, accumulators) == block
+    keep the accumulators (down to half of them where that keeps M whole); else
+    the one whose padded N, weighed by its issue rate, is least."""
+    assert least_padded_panels(m, n, nr, rows, PRESETS[machine], accumulators) == block
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -735,6 +741,18 @@ def test_a_28x28_images_pointwise_convolution_in_whole_panels(threads):
                                orient=False)
     assert_strategy(compiled, "packed matmul 32x784x192: register block 16x16")
     assert_strategy(compiled, "epilogue ")
+
+
+@pytest.mark.parametrize("machine,block", [("avx512", "16x16"), ("avx2", "4x16")])
+def test_a_14x14_images_pointwise_convolution_in_the_least_padded_panels(machine, block):
+    """ResNet-50's 256->1024 expansion at 14x14, unswapped: AVX-512 pads its 196
+    pixels to 208 in 16-wide panels (16 rows keep 16 accumulators) rather than to
+    224 in 32-wide ones; AVX2's one-vector block would pad to 200 but issue a
+    load per multiply-add, so it keeps 4x16."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(256, 1024, 1), torch.nn.ReLU()).eval()
+    compiled = compile_checked(model, (torch.randn(1, 256, 14, 14),), threads=1, machine=machine, orient=False)
+    assert_strategy(compiled, f"packed matmul 1024x196x256: register block {block}")
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -20,7 +20,7 @@ import statistics
 from ..passes.cpu_target import F32_BYTES, CpuTarget
 from ..passes.kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL, PARALLEL_FLOPS
 from ..passes.matmul_contraction import Contraction
-from ..passes.matmul_plan import Kernel, plan_kernel
+from ..passes.matmul_plan import Kernel, issue_overhead, plan_kernel
 from .database import KernelChoice, Measurement
 from .signature import ContractionSignature
 
@@ -29,8 +29,6 @@ CACHE_COLS = (64, 128, 256)
 K_UNROLLS = (4, 8, 16)
 K_BLOCKS = (64, 128, 256)
 MAX_B_VECTORS = 4  # nr up to four vectors wide
-# FMAs in flight to hide their latency: two units, four cycles each.
-FMAS_IN_FLIGHT = 8
 
 
 def default_choice(cpu: CpuTarget) -> KernelChoice:
@@ -87,10 +85,6 @@ def estimate(signature: ContractionSignature, choice: KernelChoice, cpu: CpuTarg
     m, n, k = signature.m, signature.n, signature.k
     padded = math.ceil(m / kernel.mr) * kernel.mr * math.ceil(n / kernel.nr) * kernel.nr
     work = signature.batch * padded * k
-    vectors = kernel.nr // cpu.lanes
-    accumulators = kernel.mr * vectors
-    latency = max(1.0, FMAS_IN_FLIGHT / accumulators)
-    loads = max(1.0, (vectors + kernel.mr) / accumulators)  # loads and broadcasts per FMA
     unroll = 1 + 0.5 / kernel.kc  # the K loop's own overhead
     depth = kernel.k_tile or kernel.k_block or k
     l1 = 1.0 if depth * kernel.nr * F32_BYTES <= cpu.l1d_bytes else 1.25
@@ -98,7 +92,7 @@ def estimate(signature: ContractionSignature, choice: KernelChoice, cpu: CpuTarg
     threads = signature.threads if kernel.parallel else 1
     tiles = signature.batch * math.ceil(m / (kernel.tm * kernel.mr)) * math.ceil(n / (kernel.tn * kernel.nr))
     imbalance = math.ceil(tiles / threads) * threads / tiles
-    return work * latency * loads * unroll * l1 * l2 * imbalance / threads
+    return work * issue_overhead(kernel.mr, kernel.nr, cpu) * unroll * l1 * l2 * imbalance / threads
 
 
 def rank(signature: ContractionSignature, cpu: CpuTarget, measured: list[Measurement]) -> list[KernelChoice]:
