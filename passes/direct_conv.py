@@ -12,6 +12,7 @@ from torch_mlir.dialects.transform import structured
 
 from . import direct_conv_filters
 from .constant_pack import ConstantReader
+from .cpu_target import F32_BYTES
 from .conv_algorithm import ConvAlgorithmPass
 from .linalg_builders import int_list, is_constant, is_static_f32
 from .pack_matmul import record_strategy
@@ -54,9 +55,10 @@ class DirectConv(ConvAlgorithmPass):
     group, ResNeXt's 8; see `_fits_filters`) instead runs its vectors along the
     filters, one per output pixel of a register block (see direct_conv_filters):
     no output row is ragged, a column stride costs nothing, and the input's
-    padding is read through instead of copied. A plain convolution whose output rows do not fit the
-    registers runs the same way where a tuning record or the option picks
-    `direct` for it.
+    padding is read through instead of copied. A plain convolution whose output
+    rows do not fit the registers runs the same way where it has 2 to 9 taps
+    (see `_few_taps`) or where a tuning record or the option picks `direct`
+    for it.
 
     Options (and conv-algorithm, tuning, threads: see conv_algorithm):
       machine: the CPU (see cpu_target) whose registers hold the row blocks.
@@ -78,7 +80,9 @@ class DirectConv(ConvAlgorithmPass):
             if chosen not in (None, "direct"):
                 continue
             weights = reader.array(conv.operands[1]) if self._fits_filters(conv) else None
-            if weights is not None and (conv.name == _GROUPED or chosen and not self._fits_rows(conv)):
+            along_filters = (conv.name == _GROUPED or (chosen or _few_taps(conv, self.cpu.l2_bytes // 2))
+                             and not self._fits_rows(conv))
+            if weights is not None and along_filters:
                 self._rewrite_along_filters(conv, weights)
             elif self._fits_rows(conv):
                 convs += _column_phases(conv)
@@ -125,7 +129,8 @@ class DirectConv(ConvAlgorithmPass):
     def can_compute(self, conv: ir.OpView) -> bool:
         """Whether this pass can compute `conv`: output rows or filters in vectors.
         Where it can, it takes the convolution unless an option or a tuning
-        record says otherwise; a plain one only by rows."""
+        record says otherwise; a plain one by rows, or along filters where it
+        has few taps."""
         return self._fits_rows(conv) or self._fits_filters(conv)
 
     def _fits_rows(self, conv: ir.OpView) -> bool:
@@ -185,6 +190,22 @@ class DirectConv(ConvAlgorithmPass):
             pieces.append(lanes * 2 ** int(math.log2(left // lanes)))
             left -= pieces[-1]
         return block, pieces + ([left] if left else [])
+
+
+def _few_taps(conv: ir.OpView, cache_bytes: int) -> bool:
+    """Whether a plain convolution runs along its filters by default: one with
+    2 to 9 taps (3x3, 1x7, 2x2 stride 2) that wafer-winograd left, and an
+    output per image within `cache_bytes`. Such convolutions ran faster so than
+    as im2col's packed matmul from 48 to 768 channels and 5x5 to 28x28 outputs,
+    with AVX-512 and AVX2 (bench/conv_algorithms.py). A 1x1 reads its input
+    once either way, and its packed matmul keeps the input rows in cache
+    (SqueezeNet's 512->1000 ran slower along filters); a stem of 3 channels
+    and 16 to 121 taps (7x7, 11x11, 16x16 patches) unrolls its taps over too
+    few channels. The 3x3 stems of SqueezeNet, MobileNet-v2 and RegNet, whose
+    112x112 outputs outgrow L2, ran faster alone but slowed their models."""
+    kh, kw = conv.operands[1].type.shape[-2:]
+    output_bytes = math.prod(conv.results[0].type.shape[1:]) * F32_BYTES
+    return conv.name == _CONV and 1 < kh * kw <= 9 and output_bytes <= cache_bytes
 
 
 def _row_tile(conv: ir.OpView) -> list[int]:

@@ -49,15 +49,32 @@ def test_the_padded_input_is_not_copied(tmp_path):
 
 
 def test_a_plain_convolution_runs_along_filters_when_picked():
-    """With conv-algorithm=direct, a plain convolution whose output rows do not fit
-    the registers (512 filters) runs along its filters instead of falling to im2col."""
+    """With conv-algorithm=direct, a plain 1x1 convolution whose output rows do not
+    fit the registers (64 filters) runs along its filters instead of falling to im2col."""
     torch.manual_seed(0)
-    conv = torch.nn.Conv2d(64, 64, 3, padding=1)
+    conv = torch.nn.Conv2d(64, 64, 1)
     x = torch.randn(2, 64, 7, 7)
     compiled = compile_checked(conv, (x,), threads=1, machine="avx512", conv_algorithm="direct")
     assert any(s.startswith("direct conv along filters: 32 filters x 1x7") for s in strategies(compiled))
     assert any(s.startswith("im2col") for s in strategies(compile_checked(conv, (x,), threads=1,
                                                                           machine="avx512")))
+
+
+@pytest.mark.parametrize("machine", ["avx512", "avx2"])
+@pytest.mark.parametrize("channels,filters,kernel,stride,padding,size,along_filters", [
+    (64, 64, 3, 1, 1, 7, True),          # a ResNet stage-4 3x3
+    (32, 32, (1, 7), 1, (0, 3), 17, True),  # Inception's factorized 7x7
+    (32, 64, 2, 2, 0, 28, True),         # ConvNeXt's downsampling
+    (64, 64, 1, 1, 0, 7, False),         # a 1x1 stays a packed matmul
+    (3, 32, 7, 2, 3, 64, False),         # 49 taps over 3 channels
+    (3, 32, 3, 2, 1, 224, False)])       # a stem whose 112x112 output outgrows L2
+def test_a_plain_convolution_with_few_taps_runs_along_filters(machine, channels, filters, kernel, stride, padding,
+                                                             size, along_filters):
+    torch.manual_seed(0)
+    conv = torch.nn.Sequential(torch.nn.Conv2d(channels, filters, kernel, stride, padding), torch.nn.ReLU())
+    compiled = compile_checked(conv, (torch.randn(1, channels, size, size),), threads=1, machine=machine,
+                               winograd=False)
+    assert any(s.startswith("direct conv along filters") for s in strategies(compiled)) == along_filters
 
 
 @pytest.mark.parametrize("filters,height,width,tile,lanes,block", [

@@ -31,7 +31,7 @@ def test_swapped_convolution_matches_pytorch(batch, threads, channels, size, str
     model = ConvResidual(channels, stride).eval()
     out = (size - 1) // stride + 1
     inputs = (torch.randn(batch, channels, size, size), torch.randn(batch, channels, out, out))
-    compiled = compile_checked(model, inputs, threads=threads, machine="avx512")
+    compiled = compile_checked(model, inputs, direct_conv=False, threads=threads, machine="avx512")
     assert oriented(compiled) == [f"oriented {out * out}x{channels}x{channels * 9}: A and B swapped, "
                                   f"{out * out} rows of {channels} columns"]
 
@@ -98,5 +98,6 @@ def test_swapped_where_bench_orientation_measured_it_faster(channels, filters, s
     and 1.05-1.2x."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(channels, filters, 3, stride, padding=1), torch.nn.ReLU()).eval()
-    compiled = compile_checked(model, (torch.randn(1, channels, size, size),), threads=1, machine="avx512")
+    compiled = compile_checked(model, (torch.randn(1, channels, size, size),),
+                               direct_conv=False, threads=1, machine="avx512")
     assert bool(oriented(compiled)) == swap

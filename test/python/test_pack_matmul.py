@@ -204,7 +204,7 @@ def test_big_convolution_parallel_gather_and_tile_packed_columns(threads, stride
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(20, 24, 3, stride=stride, padding=1)
     x = torch.randn(1, 20, 45 * stride, 37 * stride)
-    compiled = compile_checked(conv, (x,), threads=threads)
+    compiled = compile_checked(conv, (x,), direct_conv=False, threads=threads)
     report = compiled.compile_report
     assert any(s.startswith("packed matmul 24x1664x180") and "serial" not in s for s in report.strategies)
     assert_strategy(compiled, "packed matmul 24x1x180")
@@ -221,7 +221,7 @@ def test_convolution_gathered_inside_row_aligned_tiles(threads, stride, batch):
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(8, 16, 3, stride=stride, padding=1)
     x = torch.randn(batch, 8, 56 * stride, 56 * stride)
-    compiled = compile_checked(conv, (x,), threads=threads, machine="avx512")
+    compiled = compile_checked(conv, (x,), direct_conv=False, threads=threads, machine="avx512")
     assert_strategy(compiled, "cache tile 16x224")
 
 
@@ -235,7 +235,8 @@ def test_convolution_whose_tiles_are_not_whole_rows():
 
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(24, 64, 3)
-    compiled = compile_checked(conv, (torch.randn(1, 24, 7, 42),), threads=2, machine="avx512", winograd=False,
+    compiled = compile_checked(conv, (torch.randn(1, 24, 7, 42),),
+                               direct_conv=False, threads=2, machine="avx512", winograd=False,
                                register_tile=(4, 32), cache_tile=(64, 64))
     assert_strategy(compiled, "packed matmul 64x200x216: register block 4x32, k unroll 8, cache tile 64x64")
 
@@ -286,7 +287,7 @@ def test_columns_copied_straight_into_panels(threads):
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(13, 32, 3, padding=1)
     x = torch.randn(2, 13, 28, 24)
-    compiled = compile_checked(conv, (x,), threads=threads, machine="avx512")
+    compiled = compile_checked(conv, (x,), direct_conv=False, threads=threads, machine="avx512")
     assert_strategy(compiled, "packed matmul 32x1344x117: register block 8x32, k unroll 3, cache tile 32x96")
 
 
@@ -300,7 +301,7 @@ def test_strided_columns_copied_into_panels_a_run_at_a_time(stride):
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(3, 32, 3, stride=stride)
     width = 31 * stride + 3
-    compiled = compile_checked(conv, (torch.randn(1, 3, width, width),), threads=1, machine="avx512")
+    compiled = compile_checked(conv, (torch.randn(1, 3, width, width),), direct_conv=False, threads=1, machine="avx512")
     assert_strategy(compiled, "packed matmul 32x1024x27: register block 8x32, k unroll 3")
     shuffles = {stage.name: stage.ops_after["vector.shuffle"] for stage in compiled.compile_report.stages}
     assert shuffles["pack"] == (stride > 1)
@@ -317,7 +318,8 @@ def test_oriented_convolution_rows_copied_into_panels(tmp_path, channels, size, 
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(channels, 64, 3, stride=stride, padding=1)
     out = size // stride
-    compiled = compile_checked(conv, (torch.randn(1, channels, size, size),), threads=1, machine="avx512",
+    compiled = compile_checked(conv, (torch.randn(1, channels, size, size),),
+                               direct_conv=False, threads=1, machine="avx512",
                                winograd=False, dump_ir=str(tmp_path))
     assert_strategy(compiled, f"oriented {out * out}x64x{channels * 9}: A and B swapped")
     assert_strategy(compiled, "register block 7x32")
@@ -333,7 +335,7 @@ def test_whole_image_panels_copied_a_channel_per_thread(tmp_path):
 
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(256, 128, 3, padding=1)
-    compiled = compile_checked(conv, (torch.randn(1, 256, 14, 14),), threads=2, machine="avx512",
+    compiled = compile_checked(conv, (torch.randn(1, 256, 14, 14),), direct_conv=False, threads=2, machine="avx512",
                                winograd=False, dump_ir=str(tmp_path))
     assert_strategy(compiled, "oriented 196x128x2304")
     packed = (tmp_path / "03-pack.mlir").read_text()
@@ -628,7 +630,8 @@ def test_ragged_image_convolutions_split_off(threads, batch):
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(16, 64, 1), torch.nn.ReLU(), torch.nn.Conv2d(64, 16, 3, padding=1))
-    compiled = compile_checked(model.eval(), (torch.randn(batch, 16, 55, 55),), threads=threads, machine="avx512",
+    compiled = compile_checked(model.eval(), (torch.randn(batch, 16, 55, 55),),
+                               direct_conv=False, threads=threads, machine="avx512",
                                winograd=False)
     # Per image; the strategies count all images' columns.
     for filters, k, whole, rest in ((64, 16, 2944, 81), (16, 576, 3072, 8)):
@@ -660,7 +663,7 @@ def test_deep_k_convolution_on_a_small_image_looped_in_blocks(threads):
     (49 pixels x 64 filters x 864) loops over K in blocks of 96."""
     torch.manual_seed(0)
     model = torch.nn.Conv2d(96, 64, 3, padding=1).eval()
-    compiled = compile_checked(model, (torch.randn(1, 96, 7, 7),), threads=threads, machine="avx512")
+    compiled = compile_checked(model, (torch.randn(1, 96, 7, 7),), direct_conv=False, threads=threads, machine="avx512")
     assert any("k tile 96" in s for s in compiled.compile_report.strategies), compiled.compile_report.strategies
 
 
@@ -706,7 +709,8 @@ def test_a_13x13_images_pixels_in_blocks_of_13_rows(threads):
     of the 32 registers accumulate), not 25 blocks of 7 with the last padded."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(64, 256, 3, padding=1), torch.nn.ReLU()).eval()
-    compiled = compile_checked(model, (torch.randn(1, 64, 13, 13),), threads=threads, machine="avx512")
+    compiled = compile_checked(model, (torch.randn(1, 64, 13, 13),),
+                               direct_conv=False, threads=threads, machine="avx512")
     assert_strategy(compiled, "packed matmul 169x256x576: register block 13x32")
 
 
@@ -818,6 +822,6 @@ def test_activation_of_a_split_convolution_joins_its_tiles(threads, residual):
     applied to each part, and joins the first part's tiles (wafer-split-epilogues)."""
     torch.manual_seed(0)
     inputs = (torch.randn(1, 3, 163, 163), torch.randn(1, 16, 81, 81))
-    compiled = compile_checked(ConvRelu(residual).eval(), inputs, threads=threads, machine="avx512")
+    compiled = compile_checked(ConvRelu(residual).eval(), inputs, direct_conv=False, threads=threads, machine="avx512")
     assert_strategy(compiled, "packed matmul 16x6528x27")
     assert_strategy(compiled, "epilogue ")

@@ -144,7 +144,7 @@ def test_a_convolution_is_benchmarked_with_its_gather(strided_conv):
     and its bench (the gather feeding the packed kernel, then a bias and a ReLU)
     computes what torch does."""
     model, inputs = strided_conv
-    pipeline = CpuPipeline.from_keywords(threads=THREADS)
+    pipeline = CpuPipeline.from_keywords(threads=THREADS, direct_conv=False)
     (workload,) = contractions(before_pack(import_model(model, inputs), pipeline), pipeline)
     assert workload.conv == Convolution((1, 3, 19, 23), 64, (3, 3), (7, 19), (2, 1), (3, 2))
     assert (workload.signature.n, workload.signature.k, workload.signature.row) == (133, 27, 19)

@@ -41,7 +41,8 @@ class PaddedResidual(torch.nn.Module):
 @pytest.mark.parametrize("batch,threads,machine", [(1, 1, "avx512"), (2, 2, "avx512"), (2, 1, "avx2")])
 def test_stem_rows_widened(batch, threads, machine):
     torch.manual_seed(0)
-    compiled = compile_checked(Stem().eval(), (torch.randn(batch, 3, 63, 63),), threads=threads, machine=machine)
+    compiled = compile_checked(Stem().eval(), (torch.randn(batch, 3, 63, 63),),
+                               direct_conv=False, threads=threads, machine=machine)
     assert widened(compiled) == ["im2col conv_2d_nchw_fchw K=27, rows of 31 widened to 32"]
 
 
@@ -75,5 +76,5 @@ def test_activation_of_several_ops_joins_widened_tiles(activation, epilogue, thr
 def test_short_rows_stay():
     """27 pixels would widen by 5, more than a sixteenth: the rows stay."""
     torch.manual_seed(0)
-    compiled = compile_checked(Stem().eval(), (torch.randn(1, 3, 55, 55),), threads=1)
+    compiled = compile_checked(Stem().eval(), (torch.randn(1, 3, 55, 55),), direct_conv=False, threads=1)
     assert not widened(compiled) and any(s.startswith("im2col") for s in compiled.compile_report.strategies)

@@ -1,0 +1,74 @@
+"""The plain convolutions of real models, each alone with its ReLU, by every algorithm Wafer has.
+
+    python bench/conv_algorithms.py [--models squeezenet1_1,inception_v3] [--batches 1,8] [--threads 1]
+                                    [--machine avx2] [--budget 0.5]
+
+Every distinct convolution with one group of the models, compiled alone three
+ways, Wafer's default (wafer-winograd, wafer-direct-conv and wafer-im2col each
+by its own rule), `conv-algorithm=im2col` and `conv-algorithm=direct`, and
+timed interleaved with ONNX Runtime. It measures the rules that pick an
+algorithm: a default slower than the faster forced one is a rule to revisit.
+`--machine avx2` compiles AVX2 code (it runs on an AVX-512 host too). Columns:
+
+    layer         Conv2d(in, out, kernel, stride, padding) at its input's height x width
+    default       the strategy Wafer's compile report gives the convolution by default
+    default ... ort  median ms
+    def/best      the default over the faster of im2col and direct (above 1: a forced one is faster)
+    def/ort       below 1: Wafer's default is faster than ONNX Runtime
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from common import distinct_layers, interleave, onnx_session  # first: it sets OMP_WAIT_POLICY before torch loads
+import torch
+
+import wafer
+from wafer.passes.cpu_target import TARGET_NAMES, resolve
+
+ALGORITHMS = {"default": "auto", "im2col": "im2col", "direct": "direct"}
+
+
+def plain_key(module: torch.nn.Module, x: torch.Tensor) -> tuple | None:
+    """A convolution's shape if it has one group, else None."""
+    if isinstance(module, torch.nn.Conv2d) and module.groups == 1:
+        return (module.in_channels, module.out_channels, module.kernel_size, module.stride[0], module.padding,
+                x.shape[-2], x.shape[-1])
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="squeezenet1_1,inception_v3,convnext_tiny")
+    parser.add_argument("--batches", default="1")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--machine", default="host", choices=TARGET_NAMES, help="the CPU to compile for")
+    parser.add_argument("--budget", type=float, default=0.5, help="seconds of timed calls per layer")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"{resolve(args.machine).describe()}; threads={args.threads}")
+    print(f"{'model':14} {'batch':>5} {'layer':46} {'default':30} {'default':>8} {'im2col':>8} {'direct':>8} "
+          f"{'ort':>8} {'def/best':>8} {'def/ort':>8}")
+    machine = {} if args.machine == "host" else {"machine": args.machine}
+    for name, batch, key, layer, x in distinct_layers(args.models.split(","), [int(b) for b in args.batches.split(",")],
+                                                      plain_key):
+        calls, strategy = {}, ""
+        for column, algorithm in ALGORITHMS.items():
+            compiled = wafer.compile(layer, (x,), target="cpu", threads=args.threads, conv_algorithm=algorithm,
+                                     **machine)
+            calls[column] = lambda c=compiled, a=x.numpy(): c(a)
+            if column == "default":
+                strategy = next(s for s in compiled.compile_report.strategies if "conv" in s or "matmul" in s)
+        calls["ort"] = onnx_session(layer, (x,), args.threads)
+        ms, _ = interleave(calls, args.budget)
+        (cin, cout, (kh, kw), stride, (ph, pw), h, w) = key
+        description = f"Conv2d({cin}, {cout}, {kh}x{kw}, {stride}, {ph}x{pw}) at {h}x{w}"
+        print(f"{name:14} {batch:5} {description:46} {strategy[:30]:30} "
+              + " ".join(f"{ms[c] * 1e3:8.3f}" for c in ("default", "im2col", "direct", "ort"))
+              + f" {ms['default'] / min(ms['im2col'], ms['direct']):8.2f} {ms['default'] / ms['ort']:8.2f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
