@@ -6,6 +6,7 @@ runtime reads once when it loads (see bench/cpu.py on why every pool sleeps).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import random
@@ -111,6 +112,25 @@ def process_start_up() -> float:
     start = time.perf_counter()
     wafer.compile(torch.nn.Linear(4, 4), (torch.randn(1, 4),))
     return time.perf_counter() - start
+
+
+def layer_bench_options(doc: str, models: str) -> tuple[argparse.Namespace, dict]:
+    """The options of the scripts that time models' layers one by one: the models
+    (default `models`), batches, threads, the machine compiled for and the time
+    per layer; parsed, with torch's threads set and the CPU described. Also the
+    compile keywords that name the machine."""
+    from wafer.passes.cpu_target import TARGET_NAMES, resolve
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--models", default=models)
+    parser.add_argument("--batches", default="1")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--machine", default="host", choices=TARGET_NAMES, help="the CPU to compile for")
+    parser.add_argument("--budget", type=float, default=0.5, help="seconds of timed calls per layer")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"{resolve(args.machine).describe()}; threads={args.threads}")
+    return args, {} if args.machine == "host" else {"machine": args.machine}
 
 
 def distinct_layers(models: list[str], batches: list[int], describe):

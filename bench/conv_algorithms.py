@@ -19,13 +19,11 @@ algorithm: a default slower than the faster forced one is a rule to revisit.
 
 from __future__ import annotations
 
-import argparse
-
-from common import distinct_layers, interleave, onnx_session  # first: it sets OMP_WAIT_POLICY before torch loads
+# common first: it sets OMP_WAIT_POLICY before torch loads
+from common import distinct_layers, interleave, layer_bench_options, onnx_session
 import torch
 
 import wafer
-from wafer.passes.cpu_target import TARGET_NAMES, resolve
 
 ALGORITHMS = {"default": "auto", "im2col": "im2col", "direct": "direct"}
 
@@ -39,18 +37,9 @@ def plain_key(module: torch.nn.Module, x: torch.Tensor) -> tuple | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="squeezenet1_1,inception_v3,convnext_tiny")
-    parser.add_argument("--batches", default="1")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--machine", default="host", choices=TARGET_NAMES, help="the CPU to compile for")
-    parser.add_argument("--budget", type=float, default=0.5, help="seconds of timed calls per layer")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"{resolve(args.machine).describe()}; threads={args.threads}")
+    args, machine = layer_bench_options(__doc__, "squeezenet1_1,inception_v3,convnext_tiny")
     print(f"{'model':14} {'batch':>5} {'layer':46} {'default':30} {'default':>8} {'im2col':>8} {'direct':>8} "
           f"{'ort':>8} {'def/best':>8} {'def/ort':>8}")
-    machine = {} if args.machine == "host" else {"machine": args.machine}
     for name, batch, key, layer, x in distinct_layers(args.models.split(","), [int(b) for b in args.batches.split(",")],
                                                       plain_key):
         calls, strategy = {}, ""

@@ -18,13 +18,11 @@ runs on an AVX-512 host too). Columns:
 
 from __future__ import annotations
 
-import argparse
-
-from common import distinct_layers, interleave, onnx_session  # first: it sets OMP_WAIT_POLICY before torch loads
+# common first: it sets OMP_WAIT_POLICY before torch loads
+from common import distinct_layers, interleave, layer_bench_options, onnx_session
 import torch
 
 import wafer
-from wafer.passes.cpu_target import TARGET_NAMES, resolve
 
 
 def grouped_key(module: torch.nn.Module, x: torch.Tensor) -> tuple | None:
@@ -36,18 +34,8 @@ def grouped_key(module: torch.nn.Module, x: torch.Tensor) -> tuple | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="regnet_x_400mf,resnext50_32x4d")
-    parser.add_argument("--batches", default="1")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--machine", default="host", choices=TARGET_NAMES, help="the CPU to compile for")
-    parser.add_argument("--budget", type=float, default=0.5, help="seconds of timed calls per layer")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    cpu = resolve(args.machine)
-    print(f"{cpu.describe()}; threads={args.threads}")
+    args, machine = layer_bench_options(__doc__, "regnet_x_400mf,resnext50_32x4d")
     print(f"{'model':18} {'batch':>5} {'layer':34} {'strategy':44} {'wafer ms':>9} {'ort ms':>9} {'wafer/ort':>9}")
-    machine = {} if args.machine == "host" else {"machine": args.machine}
     batches = [int(b) for b in args.batches.split(",")]
     for name, batch, key, layer, x in distinct_layers(args.models.split(","), batches, grouped_key):
         compiled = wafer.compile(layer, (x,), target="cpu", threads=args.threads, **machine)
