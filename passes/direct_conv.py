@@ -195,8 +195,8 @@ class DirectConv(ConvAlgorithmPass):
 def _few_taps(conv: ir.OpView, cache_bytes: int) -> bool:
     """Whether a plain convolution runs along its filters by default: one with
     2 to 9 taps (3x3, 1x7, 2x2 stride 2) that wafer-winograd left, and an
-    output per image within `cache_bytes`. Such convolutions ran faster so than
-    as im2col's packed matmul from 48 to 768 channels and 5x5 to 28x28 outputs,
+    output per image within `cache_bytes`. Such convolutions ran faster this way
+    than as im2col's packed matmul, from 48 to 768 channels and 5x5 to 28x28 outputs,
     with AVX-512 and AVX2 (bench/conv_algorithms.py). A 1x1 reads its input
     once either way, and its packed matmul keeps the input rows in cache
     (SqueezeNet's 512->1000 ran slower along filters); a stem of 3 channels
