@@ -74,8 +74,9 @@ def rewrite(conv: ir.OpView, weights: np.ndarray, block: FilterBlock, parallel: 
 
     A zero padding of the input's rows and columns is read through, not
     copied: the column blocks at a row's ends leave out the taps that read
-    padding, and a tap row in the padding multiplies zeros. A bias the output
-    starts from (a fill or a per-channel broadcast) starts the accumulators."""
+    padding, and each output row loops over only the tap rows that read inside
+    the input. A bias the output starts from (a fill or a per-channel
+    broadcast) starts the accumulators."""
     grouped = conv.name == _GROUPED
     init = conv.operands[2]
     n, oh, ow = init.type.shape[0], *init.type.shape[-2:]
@@ -94,8 +95,8 @@ def rewrite(conv: ir.OpView, weights: np.ndarray, block: FilterBlock, parallel: 
         with ir.InsertionPoint(forall.body):
             image, group, filter_block_, row_block = forall.induction_variables
             first_filter = scaled(filter_block_, block.filters)
-            window = _Window(grouped, image, group, row_block, oh, pads, int_list(conv.attributes["strides"]),
-                             int_list(conv.attributes["dilations"]), (kh, kw))
+            window = _Window(grouped, image, group, row_block, oh, x.type.shape[-2], pads,
+                             int_list(conv.attributes["strides"]), int_list(conv.attributes["dilations"]), (kh, kw))
             sizes = ([1, 1] if grouped else [1]) + [block.filters, block.rows, ow]
             offsets = [image] + ([group] if grouped else []) + [first_filter, scaled(row_block, block.rows),
                                                                index_constant(0)]
@@ -156,17 +157,25 @@ class _Window:
     group: ir.Value
     row_block: ir.Value
     height: int  # output rows
+    input_height: int
     pads: tuple[int, int]
     strides: list[int]
     dilations: list[int]
     size: tuple[int, int]
 
-    def input_row(self, rows: int, row: int, i: int) -> tuple[ir.Value, int, int]:
+    def tap_rows(self, rows: int, row: int) -> tuple[ir.Value, ir.Value, ir.Value]:
         """The input row that output row `row` of a block of `rows` reads at tap row
-        `i`, and the least and the greatest it is over the row blocks."""
-        sh, dh = self.strides[0], self.dilations[0]
-        offset = row * sh + i * dh - self.pads[0]
-        return scaled(self.row_block, rows * sh, offset), offset, (self.height - rows) * sh + offset
+        0, the first tap row that reads inside the input and the one past the
+        last: 0 and all the tap rows where every row block reads inside."""
+        sh, dh, kh = self.strides[0], self.dilations[0], self.size[0]
+        offset = row * sh - self.pads[0]
+        top = scaled(self.row_block, rows * sh, offset)
+        if offset >= 0 and (self.height - rows) * sh + offset + (kh - 1) * dh < self.input_height:
+            return top, index_constant(0), index_constant(kh)
+        dilation = index_constant(dh)
+        first = arith.ceildivsi(arith.subi(index_constant(0), top), dilation)
+        end = arith.ceildivsi(arith.subi(index_constant(self.input_height), top), dilation)
+        return top, arith.maxsi(first, index_constant(0)), arith.minsi(end, index_constant(kh))
 
     def input_column(self, column: int, j: int) -> int:
         """The input column output column `column` reads at tap column `j`; for a
@@ -220,52 +229,49 @@ class _Kernel:
         channels adding, per tap, its filters times each pixel's input value.
         A block at a constant `first` leaves out its taps that read padding; one
         at a loop's `first` reads inside the input."""
-        f32 = self.x.type.element_type
-        lanes_type = self.first_sums.type
-        zero = splat(0.0, lanes_type)
-        pad = arith.ConstantOp(f32, 0.0).result
-        height, width = self.x.type.shape[-2:]
-        kh, kw = self.window.size
-        rows_by_tap = [[self._row_read(r, i, height) for r in range(self.block.rows)] for i in range(kh)]
         loop = scf.ForOp(index_constant(0), index_constant(self.channels), index_constant(1),
                          [self.first_sums] * (self.block.rows * count))
         with ir.InsertionPoint(loop.body):
-            channel = loop.induction_variable
             sums = list(loop.inner_iter_args)
-            group = self.window.group if self.window.grouped else index_constant(0)
-            for i, rows in enumerate(rows_by_tap):
-                for j in range(kw):
-                    at = [group, self.filter_block, channel, index_constant(i), index_constant(j), index_constant(0)]
-                    weights = vector.TransferReadOp(lanes_type, self.filters, at, ir.AffineMap.get_minor_identity(6, 1),
-                                                    pad, [True]).result
-                    for r, (in_row, inside) in enumerate(rows):
-                        if in_row is None:
-                            continue
-                        taken = weights if inside is None else arith.SelectOp(inside, weights, zero).result
-                        for column in range(count):
-                            if isinstance(first, int):
-                                in_column = self.window.input_column(first + column, j)
-                                if not 0 <= in_column < width:
-                                    continue
-                                in_column = index_constant(in_column)
-                            else:
-                                in_column = scaled(first, self.window.strides[1], self.window.input_column(column, j))
-                            value = tensor.ExtractOp(self.x, self.window.at(channel, in_row, in_column)).result
-                            p = r * count + column
-                            sums[p] = vector.FMAOp(vector.BroadcastOp(lanes_type, value).result, taken, sums[p]).result
+            for r in range(self.block.rows):
+                row_sums = slice(r * count, (r + 1) * count)
+                sums[row_sums] = self._tap_rows(loop.induction_variable, r, sums[row_sums], first, count)
             scf.YieldOp(sums)
         return self._store(tile, list(loop.results), first, count)
 
-    def _row_read(self, row: int, i: int, height: int) -> tuple[ir.Value | None, ir.Value | None]:
-        """The input row output row `row` reads at tap row `i`, clamped into the
-        input, and whether it is inside (None: always); (None, None) where it never is."""
-        value, least, greatest = self.window.input_row(self.block.rows, row, i)
-        if greatest < 0 or least >= height:
-            return None, None
-        if least >= 0 and greatest < height:
-            return value, None
-        inside = arith.CmpIOp(arith.CmpIPredicate.ult, value, index_constant(height)).result
-        return arith.SelectOp(inside, value, index_constant(0)).result, inside
+    def _tap_rows(self, channel: ir.Value, row: int, sums: list[ir.Value], first: int | ir.Value,
+                  count: int) -> list[ir.Value]:
+        """`sums` (output row `row`'s) plus one channel's taps: a loop over the tap
+        rows that read inside the input, where a tap row in the padding would
+        multiply zeros."""
+        f32 = self.x.type.element_type
+        lanes_type = self.first_sums.type
+        pad = arith.ConstantOp(f32, 0.0).result
+        width = self.x.type.shape[-1]
+        top, first_tap, end_tap = self.window.tap_rows(self.block.rows, row)
+        loop = scf.ForOp(first_tap, end_tap, index_constant(1), sums)
+        with ir.InsertionPoint(loop.body):
+            i = loop.induction_variable
+            in_row = arith.addi(top, arith.muli(i, index_constant(self.window.dilations[0])))
+            sums = list(loop.inner_iter_args)
+            group = self.window.group if self.window.grouped else index_constant(0)
+            for j in range(self.window.size[1]):
+                at = [group, self.filter_block, channel, i, index_constant(j), index_constant(0)]
+                weights = vector.TransferReadOp(lanes_type, self.filters, at, ir.AffineMap.get_minor_identity(6, 1),
+                                                pad, [True]).result
+                for column in range(count):
+                    if isinstance(first, int):
+                        in_column = self.window.input_column(first + column, j)
+                        if not 0 <= in_column < width:
+                            continue
+                        in_column = index_constant(in_column)
+                    else:
+                        in_column = scaled(first, self.window.strides[1], self.window.input_column(column, j))
+                    value = tensor.ExtractOp(self.x, self.window.at(channel, in_row, in_column)).result
+                    sums[column] = vector.FMAOp(vector.BroadcastOp(lanes_type, value).result, weights,
+                                                sums[column]).result
+            scf.YieldOp(sums)
+        return list(loop.results)
 
     def _store(self, tile: ir.Value, sums: list[ir.Value], first: int | ir.Value, count: int) -> ir.Value:
         """`tile` with the block's sums, a vector of filters per pixel, transposed

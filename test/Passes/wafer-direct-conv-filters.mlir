@@ -5,8 +5,10 @@
 // (8 accumulators keep the FMA pipes busy). Each tap reads its 8 weights from
 // a table made at compile time (group, filter block, channel, tap row, tap
 // column, filter) and adds them times one input value per pixel. The padding
-// is read through: the input is never padded; a tap row above the image takes
-// zero weights, and the first column block leaves out the tap that would read
+// is read through: the input is never padded. Each output row loops over the
+// tap rows that read inside the image, from max(1 - 2 row, 0) to min(17 - 2 row, 3)
+// (the first row block's tap row 0 would read row -1: no zero weights are
+// multiplied), and the first column block leaves out the tap that would read
 // column -1. The bias starts the sums, so the output is written, not read.
 // CHECK-LABEL: func.func @regnet_stride_two
 // CHECK-SAME: "direct conv along filters: 8 filters x 1x8 pixels in registers, serial"
@@ -16,11 +18,18 @@
 // CHECK: %[[EMPTY:.*]] = tensor.empty() : tensor<1x2x8x8x8xf32>
 // CHECK: scf.forall (%[[G:.*]], %[[ROW:.*]]) in (2, 8) shared_outs(%{{.*}} = %[[EMPTY]])
 // CHECK: %[[BIAS:.*]] = vector.transfer_read %arg1[%{{.*}}]{{.*}} : tensor<16xf32>, vector<8xf32>
-// CHECK: %[[INSIDE:.*]] = arith.cmpi ult, %{{.*}}, %c16 : index
-// CHECK: %[[W:.*]] = vector.transfer_read %[[TABLE]][%[[G]], %c0, %c0, %c0, %c0, %c0]
-// CHECK: arith.select %[[INSIDE]], %[[W]], %{{.*}} : vector<8xf32>
-// CHECK: tensor.extract %[[IN]][%c0, %[[G]], %c0, %{{.*}}, %c1]
-// CHECK: vector.fma %{{.*}}, %{{.*}}, %[[BIAS]] : vector<8xf32>
+// CHECK: %[[TWICE:.*]] = arith.muli %[[ROW]], %c2 : index
+// CHECK: %[[TOP:.*]] = arith.addi %[[TWICE]], %c-1 : index
+// CHECK: %[[SKIP:.*]] = arith.subi %c1, %[[TWICE]] : index
+// CHECK: %[[LEFT:.*]] = arith.subi %c17, %[[TWICE]] : index
+// CHECK: %[[FIRST:.*]] = arith.maxsi %[[SKIP]], %c0 : index
+// CHECK: %[[END:.*]] = arith.minsi %[[LEFT]], %c3 : index
+// CHECK: scf.for %[[I:.*]] = %[[FIRST]] to %[[END]] step %c1 iter_args(%{{.*}} = %[[BIAS]],
+// CHECK-NEXT: %[[IN_ROW:.*]] = arith.addi %[[TOP]], %[[I]] : index
+// CHECK-NEXT: %[[W:.*]] = vector.transfer_read %[[TABLE]][%[[G]], %c0, %c0, %[[I]], %c0, %c0]
+// CHECK-NEXT: tensor.extract %[[IN]][%c0, %[[G]], %c0, %[[IN_ROW]], %c1]
+// CHECK-NOT: arith.select
+// CHECK: vector.fma %{{.*}}, %[[W]], %{{.*}} : vector<8xf32>
 // CHECK: vector.transfer_write {{.*}} {in_bounds = [true, true], permutation_map = #map} : vector<8x8xf32>
 // CHECK: scf.forall.in_parallel
 // CHECK-NOT: linalg.conv_2d_ngchw_gfchw

@@ -77,6 +77,26 @@ def test_a_plain_convolution_with_few_taps_runs_along_filters(machine, channels,
     assert any(s.startswith("direct conv along filters") for s in strategies(compiled)) == along_filters
 
 
+@pytest.mark.parametrize("machine", ["avx512", "avx2"])
+@pytest.mark.parametrize("kernel,stride,padding,dilation,size", [
+    ((7, 1), 1, (3, 0), 1, 5),     # every row block reads padding: no block between them
+    ((4, 1), 1, "same", 1, 9),     # one row of padding above, two below
+    (3, 1, 1, 1, 4),               # blocks of two rows, both reading padding
+    (3, 2, 1, 1, 9),               # at a stride, the last block reads row 9 of 9
+    (3, 1, 2, 2, 12)])             # a dilation: two blocks at each end
+def test_tap_rows_in_the_padding_are_left_out(tmp_path, machine, kernel, stride, padding, dilation, size):
+    """Each output row loops over the tap rows that read inside the image, where
+    a tap row in the padding multiplied zero weights: no weights are selected
+    at run time."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(16, 32, kernel, stride, padding, dilation)
+    compiled = compile_checked(conv, (torch.randn(2, 16, size, size),), threads=2, machine=machine,
+                               conv_algorithm="direct", dump_ir=str(tmp_path))
+    assert any(s.startswith("direct conv along filters") for s in strategies(compiled))
+    packed = (tmp_path / "03-pack.mlir").read_text()
+    assert "arith.maxsi" in packed and "arith.minsi" in packed and "arith.select" not in packed
+
+
 @pytest.mark.parametrize("filters,height,width,tile,lanes,block", [
     (16, 56, 56, (8, 32), 16, FilterBlock(16, 1, 8)),   # 7 blocks of a row
     (32, 7, 7, (8, 32), 16, FilterBlock(32, 1, 7)),     # one row
