@@ -43,13 +43,18 @@ def filter_lanes(filters: int, lanes: int) -> int | None:
 
 def filter_block(filters: int, height: int, width: int, register_tile: tuple[int, int], lanes: int,
                  chains: int) -> FilterBlock:
-    """The packed matmul's register block (see `CpuTarget.register_tile`), pixels
-    for its rows and filters for its columns, one vector of filters where they
-    do not fill two, with at least `chains` accumulators (`CpuTarget.fma_chains`):
-    whole output rows where they fit, else an even split of one row's columns."""
-    rows_in_tile, block_filters = register_tile
-    block_filters = block_filters if filters % block_filters == 0 else filter_lanes(filters, lanes)
-    pixels = max(rows_in_tile, chains // max(block_filters // lanes, 1))
+    """The packed matmul's register block (see `CpuTarget.register_tile`) turned
+    around: its columns' filters, one vector of them where they do not fill
+    two, for as many pixels as make twice `chains` accumulators
+    (`CpuTarget.fma_chains`): whole output rows where they fit, else an even
+    split of one row's columns.
+
+    Twice the chains that hide the FMAs' latency also hide the loads: with
+    only `chains`, AVX2 code split rows of 5, 6 or 7 pixels into 3 + 2, 3 + 3
+    and 4 + 3 and ran slower than whole rows; more than twice as many spilled
+    in AVX-512 code (bench/conv_algorithms.py times each layer)."""
+    block_filters = register_tile[1] if filters % register_tile[1] == 0 else filter_lanes(filters, lanes)
+    pixels = 2 * chains // max(block_filters // lanes, 1)
     if width <= pixels:
         rows = max(r for r in range(1, height + 1) if height % r == 0 and r * width <= pixels)
         return FilterBlock(block_filters, rows, width)

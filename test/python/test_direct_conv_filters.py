@@ -98,15 +98,17 @@ def test_tap_rows_in_the_padding_are_left_out(tmp_path, machine, kernel, stride,
 
 
 @pytest.mark.parametrize("filters,height,width,tile,lanes,block", [
-    (16, 56, 56, (8, 32), 16, FilterBlock(16, 1, 8)),   # 7 blocks of a row
+    (32, 56, 56, (8, 32), 16, FilterBlock(32, 1, 8)),   # two vectors of filters: 7 blocks of 8 pixels
     (32, 7, 7, (8, 32), 16, FilterBlock(32, 1, 7)),     # one row
-    (16, 14, 14, (8, 32), 16, FilterBlock(16, 1, 7)),   # two even blocks
-    (16, 4, 4, (8, 32), 16, FilterBlock(16, 2, 4)),     # two whole rows
-    (16, 17, 17, (8, 32), 16, FilterBlock(16, 1, 6)),   # 6 + 6 + 5, not 8 + 8 + 1
-    (8, 14, 14, (8, 32), 16, FilterBlock(8, 1, 7)),     # half a vector of filters
-    (16, 14, 14, (4, 16), 8, FilterBlock(16, 1, 4)),    # AVX2: two vectors of filters, 4 pixels
-    (8, 14, 14, (4, 16), 8, FilterBlock(8, 1, 7)),      # one vector: 8 pixels, 8 chains
-    (24, 14, 14, (4, 16), 8, FilterBlock(8, 1, 7)),
+    (32, 13, 13, (8, 32), 16, FilterBlock(32, 1, 7)),   # two even blocks: 7 + 6
+    (32, 17, 17, (8, 32), 16, FilterBlock(32, 1, 6)),   # 6 + 6 + 5, not 8 + 8 + 1
+    (16, 56, 56, (8, 32), 16, FilterBlock(16, 1, 14)),  # one vector: 16 pixels, 4 blocks of a row
+    (16, 4, 4, (8, 32), 16, FilterBlock(16, 4, 4)),     # four whole rows
+    (8, 14, 14, (8, 32), 16, FilterBlock(8, 1, 14)),    # half a vector of filters
+    (16, 5, 5, (4, 16), 8, FilterBlock(16, 1, 5)),      # AVX2: two vectors of filters, a whole row of 5
+    (16, 14, 14, (4, 16), 8, FilterBlock(16, 1, 7)),    # ... 7 + 7, not 4 + 4 + 4 + 2
+    (8, 14, 14, (4, 16), 8, FilterBlock(8, 1, 14)),     # one vector: 16 pixels, 16 accumulators
+    (24, 14, 14, (4, 16), 8, FilterBlock(8, 1, 14)),
 ])
 def test_the_block_is_the_matmul_register_tile_over_pixels_and_filters(filters, height, width, tile, lanes,
                                                                         block):
