@@ -6,6 +6,7 @@ Part two, test_bad_calls.py, has calls, run-time faults, models and the `wafer` 
 """
 
 import re
+import tempfile
 import textwrap
 
 import pytest
@@ -237,13 +238,18 @@ MIDWAY = {
 
 
 @pytest.mark.parametrize("name", MIDWAY)
-def test_a_pipeline_that_fails_midway_names_the_op_and_line(name, tmp_path, capsys):
+def test_a_pipeline_that_fails_midway_names_the_op_and_line(name, tmp_path, capsys, monkeypatch):
+    """...and saves the input it failed on where the temporary files go."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
     path = tmp_path / "add.mlir"
     path.write_text("func.func @f(%a: tensor<4xf32>) -> tensor<4xf32> {\n"
                     "  %b = arith.addf %a, %a : tensor<4xf32>\n  return %b : tensor<4xf32>\n}\n")
     err = run_tool(wafer_opt.main, [str(path), "-p", MIDWAY[name]], capsys)
     assert err.splitlines()[0] == f"{path}:2:8: error: op was not bufferized", err
     assert "Traceback" not in err
+    [saved] = (tmp_path / "tmp").glob("wafer-repro-*.mlir")
+    assert saved.read_text() == path.read_text() and str(saved) in err
 
 
 MATMUL = """
