@@ -51,8 +51,8 @@ def filter_block(filters: int, height: int, width: int, register_tile: tuple[int
 
     Twice the chains that hide the FMAs' latency also hide the loads: with
     only `chains`, AVX2 code split rows of 5, 6 or 7 pixels into 3 + 2, 3 + 3
-    and 4 + 3 and ran slower than whole rows; more than twice as many spilled
-    in AVX-512 code (bench/conv_algorithms.py times each layer)."""
+    and 4 + 3 and ran slower than whole rows; blocks of 24 or more
+    accumulators spilled in AVX-512 code."""
     block_filters = register_tile[1] if filters % register_tile[1] == 0 else filter_lanes(filters, lanes)
     pixels = 2 * chains // max(block_filters // lanes, 1)
     if width <= pixels:
