@@ -108,7 +108,9 @@ def rewrite(conv: ir.OpView, weights: np.ndarray, block: FilterBlock, parallel: 
             tile = extract_slice(forall.inner_iter_args[0], offsets, sizes)
             group_base = scaled(group, weights.shape[-4]) if grouped else index_constant(0)
             first = _first_sums(start, group_base, first_filter, block.filters, f32)
-            kernel = _Kernel(x, filters, filter_block_, window, block, channels, first, start is None)
+            # Each row's tap-row bounds, once per row block: every column block and channel reuses them.
+            tap_rows = [window.tap_rows(block.rows, row) for row in range(block.rows)]
+            kernel = _Kernel(x, filters, filter_block_, window, tap_rows, block, channels, first, start is None)
             tile = kernel.row(tile, ow)
             with ir.InsertionPoint(forall.terminator().block):
                 parallel_insert(tile, forall.inner_iter_args[0], offsets, sizes)
@@ -198,6 +200,7 @@ class _Kernel:
     filters: ir.Value
     filter_block: ir.Value
     window: _Window
+    tap_rows: list[tuple[ir.Value, ir.Value, ir.Value]]  # per row of the block: see `_Window.tap_rows`
     block: FilterBlock
     channels: int
     first_sums: ir.Value
@@ -253,7 +256,7 @@ class _Kernel:
         lanes_type = self.first_sums.type
         pad = arith.ConstantOp(f32, 0.0).result
         width = self.x.type.shape[-1]
-        top, first_tap, end_tap = self.window.tap_rows(self.block.rows, row)
+        top, first_tap, end_tap = self.tap_rows[row]
         loop = scf.ForOp(first_tap, end_tap, index_constant(1), sums)
         with ir.InsertionPoint(loop.body):
             i = loop.induction_variable

@@ -25,13 +25,13 @@
 // CHECK: %[[LEFT:.*]] = arith.subi %c17, %[[FIRST_ROW]] : index
 // CHECK: %[[FIRST:.*]] = arith.maxsi %[[SKIP]], %c0 : index
 // CHECK: %[[END:.*]] = arith.minsi %[[LEFT]], %c3 : index
+// CHECK: arith.addi %[[FIRST_ROW]], %c1 : index
 // CHECK: scf.for %[[I:.*]] = %[[FIRST]] to %[[END]] step %c1 iter_args(%{{.*}} = %[[BIAS]],
 // CHECK-NEXT: %[[IN_ROW:.*]] = arith.addi %[[TOP]], %[[I]] : index
 // CHECK-NEXT: %[[W:.*]] = vector.transfer_read %[[TABLE]][%[[G]], %c0, %c0, %[[I]], %c0, %c0]
 // CHECK-NEXT: tensor.extract %[[IN]][%c0, %[[G]], %c0, %[[IN_ROW]], %c1]
 // CHECK-NOT: arith.select
 // CHECK: vector.fma %{{.*}}, %[[W]], %{{.*}} : vector<8xf32>
-// CHECK: arith.addi %[[FIRST_ROW]], %c1 : index
 // CHECK: scf.for %{{.*}} = %c0 to %c3 step %c1 iter_args(%{{.*}} = %[[BIAS]],
 // CHECK: vector.transfer_write {{.*}} {in_bounds = [true, true], permutation_map = #map} : vector<8x8xf32>
 // CHECK: scf.forall.in_parallel
