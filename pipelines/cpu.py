@@ -60,6 +60,9 @@ class CpuPipeline(Configurable):
         means one per core.
       profile: time each kernel (wafer-profile-kernels), for
         `CpuExecutable.profile` and `wafer run --profile`.
+      realign-stack: each function aligns its stack frame to its widest
+        spill slot (wafer-realign-stack); false leaves vector spills at the
+        caller's alignment, as bench/stack_depth.py compares.
       after-verify, after-simplify, after-pack, after-fuse, after-vectorize,
         after-bufferize, after-lower: a pass pipeline (`my-pass,canonicalize`)
         run at the end of that stage, e.g. a user's pass (wafer/plugins.py).
@@ -91,6 +94,7 @@ class CpuPipeline(Configurable):
     out_params: bool = True
     threads: int = 0
     profile: bool = False
+    realign_stack: bool = True
     after_verify: str = ""
     after_simplify: str = ""
     after_pack: str = ""
@@ -213,7 +217,8 @@ class CpuPipeline(Configurable):
                 "func.func(convert-arith-to-llvm),convert-vector-to-llvm,"
                 "wafer-expose-c-interface,convert-func-to-llvm,convert-cf-to-llvm,"
                 "convert-complex-to-llvm,convert-ub-to-llvm,convert-openmp-to-llvm,"
-                "reconcile-unrealized-casts,wafer-count-heap,wafer-annotate-loops,wafer-unoptimized-glue",
+                "reconcile-unrealized-casts,wafer-count-heap,wafer-annotate-loops,wafer-unoptimized-glue"
+                + (",wafer-realign-stack" if self.realign_stack else ""),
             ),
         ]
 

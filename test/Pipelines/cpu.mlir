@@ -34,9 +34,10 @@
 // CHECK: llvm.call @wafer_arena_two_matmuls_give_back(
 // CHECK: llvm.func @_mlir_ciface_two_matmuls(
 // Allocations go through malloc and free, counted (wafer-count-heap).
-// CHECK: llvm.func @_mlir_memref_to_llvm_alloc(%{{.*}}: i64) -> !llvm.ptr {
+// Every function aligns its own frame (wafer-realign-stack).
+// CHECK: llvm.func @_mlir_memref_to_llvm_alloc(%{{.*}}: i64) -> !llvm.ptr attributes {passthrough = ["stackrealign"]} {
 // CHECK: llvm.call @malloc(
-// CHECK: llvm.func @_mlir_memref_to_llvm_free(%{{.*}}: !llvm.ptr) {
+// CHECK: llvm.func @_mlir_memref_to_llvm_free(%{{.*}}: !llvm.ptr) attributes {passthrough = ["stackrealign"]} {
 // CHECK: llvm.call @free(
 
 // LOWERED-NOT: linalg.
