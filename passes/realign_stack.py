@@ -29,8 +29,10 @@ class RealignStack(WaferPass):
     summary = "Align each function's stack frame to its widest spill slot"
 
     def apply(self, module: ir.Operation) -> None:
+        stackrealign = ir.StringAttr.get("stackrealign")
         for function in module.regions[0].blocks[0].operations:  # functions are the module's own ops
             if function.name != "llvm.func" or not function.regions[0].blocks:
                 continue
             flags = list(function.attributes["passthrough"]) if "passthrough" in function.attributes else []
-            function.attributes["passthrough"] = ir.ArrayAttr.get([*flags, ir.StringAttr.get("stackrealign")])
+            if stackrealign not in flags:
+                function.attributes["passthrough"] = ir.ArrayAttr.get([*flags, stackrealign])

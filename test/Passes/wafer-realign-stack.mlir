@@ -19,3 +19,10 @@ llvm.func @external()
 llvm.func @last() {
   llvm.return
 }
+
+// Run twice, it adds the flag once.
+// RUN: wafer-opt %s -p 'wafer-realign-stack,wafer-realign-stack' | filecheck %s --check-prefix=TWICE
+// TWICE-LABEL: llvm.func @kernel
+// TWICE-SAME: passthrough = ["stackrealign"]
+// TWICE-LABEL: llvm.func @tuned
+// TWICE-SAME: passthrough = ["nounwind", "stackrealign"]
