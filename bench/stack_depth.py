@@ -59,6 +59,8 @@ def main() -> None:
     parser.add_argument("--depths", type=int, default=8)
     parser.add_argument("--budget", type=float, default=20.0, help="seconds of timed calls per row")
     args = parser.parse_args()
+    if args.depths < 2:
+        parser.error(f"--depths: expected 2 or more depths to compare, got {args.depths}")
     names = args.models.split(",")
     unknown = [name for name in names if name not in MODELS]
     if unknown:
