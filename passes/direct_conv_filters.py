@@ -41,11 +41,10 @@ def filter_lanes(filters: int, lanes: int) -> int | None:
     return next((width for width in (lanes, 8, 4) if width <= lanes and filters % width == 0), None)
 
 
-def filter_block(filters: int, height: int, width: int, register_tile: tuple[int, int], lanes: int,
-                 chains: int) -> FilterBlock:
+def filter_block(filters: int, height: int, width: int, tile_filters: int, lanes: int, chains: int) -> FilterBlock:
     """The packed matmul's register block (see `CpuTarget.register_tile`) turned
-    around: its columns' filters, one vector of them where they do not fill
-    two, for as many pixels as make twice `chains` accumulators
+    around: `tile_filters`, its columns, as filters, one vector of them where
+    they do not fill two, for as many pixels as make twice `chains` accumulators
     (`CpuTarget.fma_chains`): whole output rows where they fit, else an even
     split of one row's columns.
 
@@ -53,7 +52,7 @@ def filter_block(filters: int, height: int, width: int, register_tile: tuple[int
     only `chains`, AVX2 code split rows of 5, 6 or 7 pixels into 3 + 2, 3 + 3
     and 4 + 3 and ran slower than whole rows; blocks of 24 or more
     accumulators spilled in AVX-512 code."""
-    block_filters = register_tile[1] if filters % register_tile[1] == 0 else filter_lanes(filters, lanes)
+    block_filters = tile_filters if filters % tile_filters == 0 else filter_lanes(filters, lanes)
     pixels = 2 * chains // max(block_filters // lanes, 1)
     if width <= pixels:
         rows = max(r for r in range(1, height + 1) if height % r == 0 and r * width <= pixels)

@@ -97,22 +97,22 @@ def test_tap_rows_in_the_padding_are_left_out(tmp_path, machine, kernel, stride,
     assert "arith.maxsi" in packed and "arith.minsi" in packed and "arith.select" not in packed
 
 
-@pytest.mark.parametrize("filters,height,width,tile,lanes,block", [
-    (32, 56, 56, (8, 32), 16, FilterBlock(32, 1, 8)),   # two vectors of filters: 7 blocks of 8 pixels
-    (32, 7, 7, (8, 32), 16, FilterBlock(32, 1, 7)),     # one row
-    (32, 13, 13, (8, 32), 16, FilterBlock(32, 1, 7)),   # two even blocks: 7 + 6
-    (32, 17, 17, (8, 32), 16, FilterBlock(32, 1, 6)),   # 6 + 6 + 5, not 8 + 8 + 1
-    (16, 56, 56, (8, 32), 16, FilterBlock(16, 1, 14)),  # one vector: 16 pixels, 4 blocks of a row
-    (16, 4, 4, (8, 32), 16, FilterBlock(16, 4, 4)),     # four whole rows
-    (8, 14, 14, (8, 32), 16, FilterBlock(8, 1, 14)),    # half a vector of filters
-    (16, 5, 5, (4, 16), 8, FilterBlock(16, 1, 5)),      # AVX2: two vectors of filters, a whole row of 5
-    (16, 14, 14, (4, 16), 8, FilterBlock(16, 1, 7)),    # ... 7 + 7, not 4 + 4 + 4 + 2
-    (8, 14, 14, (4, 16), 8, FilterBlock(8, 1, 14)),     # one vector: 16 pixels, 16 accumulators
-    (24, 14, 14, (4, 16), 8, FilterBlock(8, 1, 14)),
+@pytest.mark.parametrize("filters,height,width,tile_filters,lanes,block", [
+    (32, 56, 56, 32, 16, FilterBlock(32, 1, 8)),   # two vectors of filters: 7 blocks of 8 pixels
+    (32, 7, 7, 32, 16, FilterBlock(32, 1, 7)),     # one row
+    (32, 13, 13, 32, 16, FilterBlock(32, 1, 7)),   # two even blocks: 7 + 6
+    (32, 17, 17, 32, 16, FilterBlock(32, 1, 6)),   # 6 + 6 + 5, not 8 + 8 + 1
+    (16, 56, 56, 32, 16, FilterBlock(16, 1, 14)),  # one vector: 16 pixels, 4 blocks of a row
+    (16, 4, 4, 32, 16, FilterBlock(16, 4, 4)),     # four whole rows
+    (8, 14, 14, 32, 16, FilterBlock(8, 1, 14)),    # half a vector of filters
+    (16, 5, 5, 16, 8, FilterBlock(16, 1, 5)),      # AVX2: two vectors of filters, a whole row of 5
+    (16, 14, 14, 16, 8, FilterBlock(16, 1, 7)),    # ... 7 + 7, not 4 + 4 + 4 + 2
+    (8, 14, 14, 16, 8, FilterBlock(8, 1, 14)),     # one vector: 16 pixels, 16 accumulators
+    (24, 14, 14, 16, 8, FilterBlock(8, 1, 14)),
 ])
-def test_the_block_is_the_matmul_register_tile_over_pixels_and_filters(filters, height, width, tile, lanes,
+def test_the_block_is_the_matmul_register_tile_over_pixels_and_filters(filters, height, width, tile_filters, lanes,
                                                                         block):
-    assert filter_block(filters, height, width, tile, lanes, chains=8) == block
+    assert filter_block(filters, height, width, tile_filters, lanes, chains=8) == block
 
 
 @pytest.mark.parametrize("filters,lanes,width", [(16, 16, 16), (32, 16, 16), (8, 16, 8), (4, 16, 4), (12, 8, 4),
