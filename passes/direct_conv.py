@@ -27,6 +27,7 @@ from .transform_script import (
 _CONV = "linalg.conv_2d_nchw_fchw"
 _GROUPED = "linalg.conv_2d_ngchw_gfchw"
 _TAP_LOOPS = 3  # input channel, filter row, filter column
+_WIDEST_SMALL_WINDOW = 9  # taps of a 3x3
 _UPDATE = "wafer.rank1_update"
 
 
@@ -56,9 +57,9 @@ class DirectConv(ConvAlgorithmPass):
     filters, one per output pixel of a register block (see direct_conv_filters):
     no output row is ragged, a column stride costs nothing, and the input's
     padding is read through instead of copied. A plain convolution whose output
-    rows do not fit the registers runs the same way where it has 2 to 9 taps
-    (see `_few_taps`) or where a tuning record or the option picks `direct`
-    for it.
+    rows do not fit the registers runs the same way where it has more than
+    one tap (see `_along_filters_by_default`), or where a tuning record or
+    the option picks `direct` for it.
 
     Options (and conv-algorithm, tuning, threads: see conv_algorithm):
       machine: the CPU (see cpu_target) whose registers hold the row blocks.
@@ -80,7 +81,7 @@ class DirectConv(ConvAlgorithmPass):
             if chosen not in (None, "direct"):
                 continue
             weights = reader.array(conv.operands[1]) if self._fits_filters(conv) else None
-            along_filters = (conv.name == _GROUPED or (chosen or _few_taps(conv, self.cpu.l2_bytes // 2))
+            along_filters = (conv.name == _GROUPED or (chosen or _along_filters_by_default(conv, self.cpu.l2_bytes // 2))
                              and not self._fits_rows(conv))
             if weights is not None and along_filters:
                 self._rewrite_along_filters(conv, weights)
@@ -129,8 +130,8 @@ class DirectConv(ConvAlgorithmPass):
     def can_compute(self, conv: ir.OpView) -> bool:
         """Whether this pass can compute `conv`: output rows or filters in vectors.
         Where it can, it takes the convolution unless an option or a tuning
-        record says otherwise; a plain one by rows, or along filters where it
-        has few taps."""
+        record says otherwise; a plain one by rows, or along filters where
+        `_along_filters_by_default` says."""
         return self._fits_rows(conv) or self._fits_filters(conv)
 
     def _fits_rows(self, conv: ir.OpView) -> bool:
@@ -192,20 +193,25 @@ class DirectConv(ConvAlgorithmPass):
         return block, pieces + ([left] if left else [])
 
 
-def _few_taps(conv: ir.OpView, cache_bytes: int) -> bool:
-    """Whether a plain convolution runs along its filters by default: one with
-    2 to 9 taps (3x3, 1x7, 2x2 stride 2) that wafer-winograd left, and an
-    output per image within `cache_bytes`. Such convolutions ran faster this way
-    than as im2col's packed matmul, from 48 to 768 channels and 5x5 to 28x28 outputs,
-    with AVX-512 and AVX2 (bench/conv_algorithms.py). A 1x1 reads its input
-    once either way, and its packed matmul keeps the input rows in cache
-    (SqueezeNet's 512->1000 ran slower along filters); a stem of 3 channels
-    and 16 to 121 taps (7x7, 11x11, 16x16 patches) unrolls its taps over too
-    few channels. The 3x3 stems of SqueezeNet, MobileNet-v2 and RegNet, whose
-    112x112 outputs outgrow L2, ran faster alone but slowed their models."""
+def _along_filters_by_default(conv: ir.OpView, cache_bytes: int) -> bool:
+    """Whether a plain convolution that wafer-winograd left runs along its
+    filters by default: one with more than 9 taps (5x5, 7x7 and 11x11
+    windows, 4x4 and 16x16 patches), or one with 2 to 9 taps (3x3, 1x7,
+    2x2 stride 2) whose output per image fits `cache_bytes`.
+
+    bench/conv_algorithms.py times both against im2col's packed matmul, with
+    AVX-512 and AVX2: these ran faster along filters, alone and in their
+    models (tap loops over whole input rows, where im2col copies each input
+    value once per tap). The 3x3 stems of SqueezeNet, MobileNet-v2 and RegNet,
+    whose 112x112 outputs outgrow L2, ran faster alone but slowed their
+    models; the 7x7 and 11x11 stems of ResNet, GoogLeNet and AlexNet did not.
+    A 1x1 reads its input once either way, and its packed matmul keeps the
+    input rows in cache (SqueezeNet's 512->1000 ran slower along filters)."""
     kh, kw = conv.operands[1].type.shape[-2:]
+    if conv.name != _CONV or kh * kw == 1:
+        return False
     output_bytes = math.prod(conv.results[0].type.shape[1:]) * F32_BYTES
-    return conv.name == _CONV and 1 < kh * kw <= 9 and output_bytes <= cache_bytes
+    return kh * kw > _WIDEST_SMALL_WINDOW or output_bytes <= cache_bytes
 
 
 def _row_tile(conv: ir.OpView) -> list[int]:

@@ -66,10 +66,12 @@ def test_a_plain_convolution_runs_along_filters_when_picked():
     (32, 32, (1, 7), 1, (0, 3), 17, True),  # Inception's factorized 7x7
     (32, 64, 2, 2, 0, 28, True),         # ConvNeXt's downsampling
     (64, 64, 1, 1, 0, 7, False),         # a 1x1 stays a packed matmul
-    (3, 32, 7, 2, 3, 64, False),         # 49 taps over 3 channels
+    (3, 32, 7, 2, 3, 64, True),          # a 7x7 stem: 49 taps over 3 channels
+    (3, 64, 11, 4, 2, 224, True),        # AlexNet's 11x11 stem, whose output outgrows L2
+    (48, 64, 5, 1, 2, 25, True),         # Inception's 5x5
     (3, 32, 3, 2, 1, 224, False)])       # a stem whose 112x112 output outgrows L2
-def test_a_plain_convolution_with_few_taps_runs_along_filters(machine, channels, filters, kernel, stride, padding,
-                                                             size, along_filters):
+def test_a_plain_convolution_with_taps_runs_along_filters(machine, channels, filters, kernel, stride, padding,
+                                                        size, along_filters):
     torch.manual_seed(0)
     conv = torch.nn.Sequential(torch.nn.Conv2d(channels, filters, kernel, stride, padding), torch.nn.ReLU())
     compiled = compile_checked(conv, (torch.randn(1, channels, size, size),), threads=1, machine=machine,
