@@ -37,6 +37,7 @@ _PASSES: dict[str, str] = {
     "wafer-fuse-inverted-residual": "fuse_inverted_residual:FuseInvertedResidual",
     "wafer-winograd": "winograd:Winograd",
     "wafer-orient-contractions": "orient_contractions:OrientContractions",
+    "wafer-matvec": "matvec:Matvec",
     "wafer-pack-matmul": "pack_matmul:PackMatmul",
     "wafer-zero-accumulators": "zero_accumulators:ZeroAccumulators",
     "wafer-polynomial-exp": "polynomial_exp:PolynomialExp",

@@ -42,6 +42,9 @@ class CpuPipeline(Configurable):
         of output rows at a time (wafer-fuse-inverted-residual).
       depthwise-conv: in the pack stage, compute depthwise convolutions as
         vector stencils along output rows (wafer-depthwise-conv).
+      matvec: in the pack stage, compute one-row products with constant
+        weights (batch-1 linear layers) as dot products along the weights'
+        rows (wafer-matvec).
       orient: swap a contraction's operands where the packed kernel pads less
         that way (wafer-orient-contractions: late, small images of a CNN).
       pack: turn the other convolutions into im2col matmuls (wafer-im2col) and
@@ -86,6 +89,7 @@ class CpuPipeline(Configurable):
     inverted_residual: bool = True
     depthwise_conv: bool = True
     orient: bool = True
+    matvec: bool = True
     register_tile: tuple[int, ...] = ()
     cache_tile: tuple[int, ...] = CACHE_TILE
     k_unroll: int = K_UNROLL
@@ -245,8 +249,9 @@ class CpuPipeline(Configurable):
                          f"wafer-depthwise-nhwc{self._on_machine},"
                          if self.channels_last else "")
         fused = f"wafer-fuse-inverted-residual{self._on_machine}," if self.inverted_residual else ""
+        matvec = f",wafer-matvec{self._on_machine}" if self.matvec else ""
         return (f"wafer-drop-padding-taps,{fused}{channels_last}wafer-fold-channel-scale,"
-                f"{winograd}{direct}{depthwise}wafer-im2col{choice}{orient}")
+                f"{winograd}{direct}{depthwise}wafer-im2col{choice}{matvec}{orient}")
 
     @property
     def _tuning(self) -> str:

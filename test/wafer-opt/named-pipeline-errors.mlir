@@ -4,7 +4,7 @@
 // RUN: not wafer-opt %s --pipeline 'cpu,cse' 2>&1 | filecheck %s --check-prefix=TWO
 
 // OPTION-NOT: Traceback
-// OPTION: error: {{.*}}'cpu' has no option 'no-such-option' (options: after-bufferize, after-fuse, after-lower, after-pack, after-simplify, after-vectorize, after-verify, cache-tile, channels-last, conv-algorithm, depthwise-conv, direct-conv, inverted-residual, k-block, k-unroll, machine, orient, out-params, pack, profile, realign-stack, register-tile, threads, tile-sizes, tuning, vectorize, winograd)
+// OPTION: error: {{.*}}'cpu' has no option 'no-such-option' (options: after-bufferize, after-fuse, after-lower, after-pack, after-simplify, after-vectorize, after-verify, cache-tile, channels-last, conv-algorithm, depthwise-conv, direct-conv, inverted-residual, k-block, k-unroll, machine, matvec, orient, out-params, pack, profile, realign-stack, register-tile, threads, tile-sizes, tuning, vectorize, winograd)
 // OPTION-NOT: Traceback
 
 // VALUE-NOT: Traceback
