@@ -10,9 +10,9 @@
     wafer export lenet -o out     # out/libmodel.so, model.h, weights.bin, model_main: no Python needed
     wafer verify out lenet        # run out/model_main on random inputs, check it against PyTorch
     wafer fuzz --count 200 --seed 0   # random programs, checked against eager on both targets
-    wafer tune mlp --budget 60        # measure matmul kernels into wafer-tuning.json; then
-    wafer run mlp --options tuning=wafer-tuning.json   # compile with the measured kernels
-    wafer tune mlp --executor ray --ray-address HOST:6379   # measure on a Ray cluster instead
+    wafer tune mlp --batch 8 --budget 60   # measure matmul kernels into wafer-tuning.json; then
+    wafer run mlp --batch 8 --options tuning=wafer-tuning.json   # compile with the measured kernels
+    wafer tune mlp --batch 8 --executor ray --ray-address HOST:6379   # measure on a Ray cluster instead
     wafer list                    # the bundled examples
 """
 
