@@ -201,8 +201,8 @@ def _along_filters_by_default(conv: ir.OpView, cache_bytes: int) -> bool:
 
     bench/conv_algorithms.py times both against im2col's packed matmul, with
     AVX-512 and AVX2: these ran faster along filters, alone and in their
-    models (tap loops over whole input rows, where im2col copies each input
-    value once per tap). The 3x3 stems of SqueezeNet, MobileNet-v2 and RegNet,
+    models (the input read in place, where im2col copies each input value
+    once per tap). The 3x3 stems of SqueezeNet, MobileNet-v2 and RegNet,
     whose 112x112 outputs outgrow L2, ran faster alone but slowed their
     models; the 7x7 and 11x11 stems of ResNet, GoogLeNet and AlexNet did not.
     A 1x1 reads its input once either way, and its packed matmul keeps the

@@ -27,7 +27,7 @@ class Matvec(TargetedPass):
     chain (`CpuTarget.fma_chains`), is read side by side, each row its own
     stream and its own vector of partial sums, reduced across lanes once at
     the end. The weights are read in place: nothing is packed at compile or
-    run time. bench/matvec.py times both against ONNX Runtime and numpy.
+    run time. bench/matvec.py times both against ONNX Runtime.
 
     Options:
       machine: the CPU (see cpu_target) whose vectors and FMA chains set the block.

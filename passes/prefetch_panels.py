@@ -22,8 +22,9 @@ STREAMED_BYTES = 256 * 1024
 @dataclass(frozen=True)
 class PrefetchPanels(WaferPass):
     """Prefetch, `distance` rows ahead, every cache line of the B panel rows
-    that a one-row kernel (a matrix-vector product: batch-1 linear layers)
-    reads in each step of its K loop.
+    that a one-row kernel (a matrix-vector product that wafer-matvec left,
+    such as a batch-1 linear layer whose K is not whole vectors) reads in each
+    step of its K loop.
 
     With one row of A, each weight is used once: the kernel streams its panel
     (1.6 MB for MLP's first layer) at memory speed, and the hardware
