@@ -81,8 +81,8 @@ class DirectConv(ConvAlgorithmPass):
             if chosen not in (None, "direct"):
                 continue
             weights = reader.array(conv.operands[1]) if self._fits_filters(conv) else None
-            along_filters = (conv.name == _GROUPED or (chosen or _along_filters_by_default(conv, self.cpu.l2_bytes // 2))
-                             and not self._fits_rows(conv))
+            by_default = _along_filters_by_default(conv, self.cpu.l2_bytes // 2)
+            along_filters = conv.name == _GROUPED or (chosen or by_default) and not self._fits_rows(conv)
             if weights is not None and along_filters:
                 self._rewrite_along_filters(conv, weights)
             elif self._fits_rows(conv):

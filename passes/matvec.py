@@ -9,7 +9,15 @@ from torch_mlir.dialects import arith, scf, vector
 
 from .cpu_target import TargetedPass
 from .kernel_defaults import PARALLEL_FLOPS
-from .linalg_builders import extract_slice, index_constant, parallel_insert, scaled, splat
+from .linalg_builders import (
+    extract_slice,
+    index_constant,
+    parallel_insert,
+    read_vector,
+    scaled,
+    splat,
+    write_vector,
+)
 from .matmul_contraction import Contraction, in_parallel_loop, match_contraction
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
@@ -47,11 +55,9 @@ class Matvec(TargetedPass):
 
     def _reads_weight_rows(self, contraction: Contraction) -> bool:
         """One row of A, a constant B whose rows run along K, and K in whole vectors."""
-        if sorted(contraction.roles) != ["k", "m", "n"] or contraction.extent("m") != 1:
-            return False
         m, n, k = (contraction.primary[role] for role in "mnk")
-        return (contraction.constant == (False, True) and contraction.operand_loops == [[m, k], [n, k], [m, n]]
-                and contraction.extent("k") % self.cpu.lanes == 0)
+        return (contraction.operand_loops == [[m, k], [n, k], [m, n]] and contraction.extents[m] == 1
+                and contraction.constant == (False, True) and contraction.extents[k] % self.cpu.lanes == 0)
 
     def _rewrite(self, contraction: Contraction) -> None:
         op = contraction.op
@@ -76,11 +82,8 @@ class Matvec(TargetedPass):
                     vector.ReductionOp(f32, vector.CombiningKind.ADD, s).result for s in sums]).result
                 zero = index_constant(0)
                 tile = extract_slice(forall.inner_iter_args[0], [zero, first_row], [1, rows])
-                row_map = ir.AffineMap.get_minor_identity(2, 1)
-                start = vector.TransferReadOp(rows_type, tile, [zero, zero], row_map,
-                                              arith.ConstantOp(f32, 0.0).result, [True]).result
-                tile = vector.TransferWriteOp(tile.type, arith.addf(start, dots), tile, [zero, zero], row_map,
-                                              [True]).result
+                start = read_vector(tile, [zero, zero], rows, arith.ConstantOp(f32, 0.0).result, True)
+                tile = write_vector(arith.addf(start, dots), tile, [zero, zero], True)
                 with ir.InsertionPoint(forall.terminator().block):
                     parallel_insert(tile, forall.inner_iter_args[0], [zero, first_row], [1, rows])
         op.results[0].replace_all_uses_with(forall.results[0])
@@ -94,19 +97,14 @@ def _row_sums(a: ir.Value, weights: ir.Value, first_row: ir.Value, rows: int, st
     lanes = lane_type.shape[0]
     k = weights.type.shape[1]
     pad = arith.ConstantOp(lane_type.element_type, 0.0).result
-    row_map = ir.AffineMap.get_minor_identity(2, 1)
-
-    def read(source: ir.Value, row: ir.Value, column: ir.Value) -> ir.Value:
-        return vector.TransferReadOp(lane_type, source, [row, column], row_map, pad, [True]).result
-
     loop = scf.ForOp(index_constant(0), index_constant(k), index_constant(step), [splat(0.0, lane_type)] * rows)
     with ir.InsertionPoint(loop.body):
         sums = list(loop.inner_iter_args)
         for offset in range(0, step, lanes):
             column = arith.addi(loop.induction_variable, index_constant(offset))
-            x = read(a, index_constant(0), column)
+            x = read_vector(a, [index_constant(0), column], lanes, pad, True)
             for r in range(rows):
-                sums[r] = vector.FMAOp(read(weights, arith.addi(first_row, index_constant(r)), column), x,
-                                       sums[r]).result
+                row = read_vector(weights, [arith.addi(first_row, index_constant(r)), column], lanes, pad, True)
+                sums[r] = vector.FMAOp(row, x, sums[r]).result
         scf.YieldOp(sums)
     return list(loop.results)
