@@ -41,19 +41,22 @@ def filter_lanes(filters: int, lanes: int) -> int | None:
     return next((width for width in (lanes, 8, 4) if width <= lanes and filters % width == 0), None)
 
 
-def filter_block(filters: int, height: int, width: int, tile_filters: int, lanes: int, chains: int) -> FilterBlock:
+def filter_block(filters: int, height: int, width: int, tile_filters: int, lanes: int, chains: int,
+                 accumulators: int) -> FilterBlock:
     """The packed matmul's register block (see `CpuTarget.register_tile`) turned
     around: `tile_filters`, its columns, as filters, one vector of them where
     they do not fill two, for as many pixels as make twice `chains` accumulators
-    (`CpuTarget.fma_chains`): whole output rows where they fit, else an even
-    split of one row's columns.
+    (`CpuTarget.fma_chains`) or as many as the registers hold (`accumulators`),
+    whichever is fewer: whole output rows where they fit, else an even split of
+    one row's columns.
 
     Twice the chains that hide the FMAs' latency also hide the loads: with
-    only `chains`, AVX2 code split rows of 5, 6 or 7 pixels into 3 + 2, 3 + 3
-    and 4 + 3 and ran slower than whole rows; blocks of 24 or more
-    accumulators spilled in AVX-512 code."""
+    only `chains`, rows of 5, 6 or 7 pixels split into 3 + 2, 3 + 3 and 4 + 3
+    ran slower than whole rows. Past the registers the block spills: 16
+    accumulators in AVX2's 16 registers ran ResNet-18 and ResNet-50 slower
+    on a Zen 3 than 12 (bench/conv_algorithms.py shows it layer by layer)."""
     block_filters = tile_filters if filters % tile_filters == 0 else filter_lanes(filters, lanes)
-    pixels = 2 * chains // max(block_filters // lanes, 1)
+    pixels = min(2 * chains, accumulators) // max(block_filters // lanes, 1)
     if width <= pixels:
         rows = max(r for r in range(1, height + 1) if height % r == 0 and r * width <= pixels)
         return FilterBlock(block_filters, rows, width)

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch_reference import compile_checked
 
+from wafer.passes.cpu_target import PRESETS, CpuTarget
 from wafer.passes.direct_conv_filters import FilterBlock, filter_block, filter_lanes
 
 
@@ -99,22 +100,38 @@ def test_tap_rows_in_the_padding_are_left_out(tmp_path, machine, kernel, stride,
     assert "arith.maxsi" in packed and "arith.minsi" in packed and "arith.select" not in packed
 
 
-@pytest.mark.parametrize("filters,height,width,tile_filters,lanes,block", [
-    (32, 56, 56, 32, 16, FilterBlock(32, 1, 8)),   # two vectors of filters: 7 blocks of 8 pixels
-    (32, 7, 7, 32, 16, FilterBlock(32, 1, 7)),     # one row
-    (32, 13, 13, 32, 16, FilterBlock(32, 1, 7)),   # two even blocks: 7 + 6
-    (32, 17, 17, 32, 16, FilterBlock(32, 1, 6)),   # 6 + 6 + 5, not 8 + 8 + 1
-    (16, 56, 56, 32, 16, FilterBlock(16, 1, 14)),  # one vector: 16 pixels, 4 blocks of a row
-    (16, 4, 4, 32, 16, FilterBlock(16, 4, 4)),     # four whole rows
-    (8, 14, 14, 32, 16, FilterBlock(8, 1, 14)),    # half a vector of filters
-    (16, 5, 5, 16, 8, FilterBlock(16, 1, 5)),      # AVX2: two vectors of filters, a whole row of 5
-    (16, 14, 14, 16, 8, FilterBlock(16, 1, 7)),    # ... 7 + 7, not 4 + 4 + 4 + 2
-    (8, 14, 14, 16, 8, FilterBlock(8, 1, 14)),     # one vector: 16 pixels, 16 accumulators
-    (24, 14, 14, 16, 8, FilterBlock(8, 1, 14)),
+@pytest.mark.parametrize("machine,filters,height,width,block", [
+    ("avx512", 32, 56, 56, FilterBlock(32, 1, 8)),   # two vectors of filters: 7 blocks of 8 pixels
+    ("avx512", 32, 7, 7, FilterBlock(32, 1, 7)),     # one row
+    ("avx512", 32, 13, 13, FilterBlock(32, 1, 7)),   # two even blocks: 7 + 6
+    ("avx512", 32, 17, 17, FilterBlock(32, 1, 6)),   # 6 + 6 + 5, not 8 + 8 + 1
+    ("avx512", 16, 56, 56, FilterBlock(16, 1, 14)),  # one vector: 16 pixels, 4 blocks of a row
+    ("avx512", 16, 4, 4, FilterBlock(16, 4, 4)),     # four whole rows
+    ("avx512", 8, 14, 14, FilterBlock(8, 1, 14)),    # half a vector of filters
+    # AVX2's 16 registers hold 12 accumulators: 16 would spill.
+    ("avx2", 16, 5, 5, FilterBlock(16, 1, 5)),       # two vectors of filters, a whole row of 5
+    ("avx2", 16, 14, 14, FilterBlock(16, 1, 5)),     # ... 5 + 5 + 4, not 7 + 7
+    ("avx2", 8, 14, 14, FilterBlock(8, 1, 7)),       # one vector: 12 pixels at most, 7 + 7
+    ("avx2", 24, 14, 14, FilterBlock(8, 1, 7)),
 ])
-def test_the_block_is_the_matmul_register_tile_over_pixels_and_filters(filters, height, width, tile_filters, lanes,
-                                                                        block):
-    assert filter_block(filters, height, width, tile_filters, lanes, chains=8) == block
+def test_the_block_is_the_matmul_register_tile_over_pixels_and_filters(machine, filters, height, width, block):
+    assert _block(PRESETS[machine], filters, height, width) == block
+
+
+@pytest.mark.parametrize("machine", ["avx512", "avx2", "sse", "neon"])
+@pytest.mark.parametrize("filters", [8, 16, 24, 32, 64])
+@pytest.mark.parametrize("width", [5, 7, 14, 56, 112])
+def test_the_block_fits_the_vector_registers(machine, filters, width):
+    """Accumulators, one row of the block's weight vectors and the broadcast pixel."""
+    cpu = PRESETS[machine]
+    block = _block(cpu, filters, width, width)
+    vectors = -(-block.filters // cpu.lanes)
+    assert block.rows * block.columns * vectors + vectors + 1 <= cpu.vector_registers
+
+
+def _block(cpu: CpuTarget, filters: int, height: int, width: int) -> FilterBlock:
+    return filter_block(filters, height, width, cpu.register_tile[1], cpu.lanes, cpu.fma_chains,
+                        cpu.direct_conv_accumulators)
 
 
 @pytest.mark.parametrize("filters,lanes,width", [(16, 16, 16), (32, 16, 16), (8, 16, 8), (4, 16, 4), (12, 8, 4),
