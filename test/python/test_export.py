@@ -105,7 +105,12 @@ def test_verify_passes_an_export_and_fails_on_corrupt_weights(lenet, mlp_dir, tm
     corrupt = tmp_path / "corrupt"
     shutil.copytree(lenet[0].directory, corrupt)
     weights = bytearray((corrupt / "weights.bin").read_bytes())
-    weights[-400:] = bytes(400)  # the last weights' data, not the table
+    # The largest array's data (its table row: offset, bytes): the last bytes
+    # may be a packed panel's zero padding, which the result never reads.
+    count = int(np.frombuffer(weights, "<u8", 1, offset=8)[0])
+    offset, size = max(np.frombuffer(weights, "<u8", 2 * count, offset=16).reshape(count, 2).tolist(),
+                       key=lambda row: row[1])
+    weights[offset:offset + size] = bytes(size)
     (corrupt / "weights.bin").write_bytes(weights)
     assert main(["verify", str(corrupt), "lenet"]) == 1
     assert capsys.readouterr().out.splitlines()[-1].endswith(": MISMATCH")

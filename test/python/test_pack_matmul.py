@@ -186,8 +186,8 @@ def test_small_matmul_stays_serial():
     """Below parallel-flops the cache tiles are a serial loop even with threads.
     100 rows are 10 register blocks of 10 (blocks of 8 or 7 would pad M): two
     balanced tiles of 5 (50 rows), not 6 and 4; N's 10 panels two tiles of 5,
-    not 4, 4 and 2."""
-    exe = wafer.compile_mlir(MATMUL.format(m=100, n=300, k=50), threads=2)
+    not 4, 4 and 2 (AVX-512's blocks, on any host)."""
+    exe = wafer.compile_mlir(MATMUL.format(m=100, n=300, k=50), threads=2, machine="avx512")
     assert exe.compile_report.stages[-1].ops_after["omp.parallel"] == 0
     assert_strategy(exe, "register block 10x32, k unroll 5, cache tile 50x160, serial")
 
@@ -198,13 +198,13 @@ def test_big_convolution_parallel_gather_and_tile_packed_columns(threads, stride
     """A gather over 2^18 values spread over the threads, and the columns packed
     inside each parallel cache tile (one tile of 24 rows covers M; 1665 pixels
     leave one column, split off as a contraction of its own); strided windows
-    stay scalar copies."""
+    stay scalar copies. AVX-512's blocks, on any host."""
     import torch
 
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(20, 24, 3, stride=stride, padding=1)
     x = torch.randn(1, 20, 45 * stride, 37 * stride)
-    compiled = compile_checked(conv, (x,), direct_conv=False, threads=threads)
+    compiled = compile_checked(conv, (x,), direct_conv=False, threads=threads, machine="avx512")
     report = compiled.compile_report
     assert any(s.startswith("packed matmul 24x1664x180") and "serial" not in s for s in report.strategies)
     assert_strategy(compiled, "packed matmul 24x1x180")
