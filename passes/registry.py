@@ -17,6 +17,8 @@ _PASSES: dict[str, str] = {
     "wafer-scalars-as-tensors": "scalars_as_tensors:ScalarsAsTensors",
     "wafer-fold-const-globals": "fold_const_globals:FoldConstGlobals",
     "wafer-fold-zero-trip": "fold_zero_trip:FoldZeroTrip",
+    "wafer-fold-narrowed-constants": "fold_narrowed_constants:FoldNarrowedConstants",
+    "wafer-bf16-builtins": "bf16_builtins:Bf16Builtins",
     "wafer-concat-chains": "concat_chains:ConcatChains",
     "wafer-check-gather-bounds": "check_gather_bounds:CheckGatherBounds",
     "wafer-sort-nan-order": "sort_nan_order:SortNanOrder",

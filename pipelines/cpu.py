@@ -175,8 +175,8 @@ class CpuPipeline(Configurable):
             (
                 "simplify",
                 "wafer-scalars-as-tensors,wafer-fold-const-globals,symbol-dce,wafer-decompose-attention,func.func(canonicalize,cse),"
-                "wafer-fold-channel-affine,wafer-fold-zero-trip,wafer-sort-nan-order,wafer-check-gather-bounds,wafer-fold-transpose,"
-                "wafer-fold-broadcast,wafer-concat-chains",
+                "wafer-fold-channel-affine,wafer-fold-zero-trip,wafer-fold-narrowed-constants,wafer-sort-nan-order,"
+                "wafer-check-gather-bounds,wafer-fold-transpose,wafer-fold-broadcast,wafer-concat-chains",
             ),
             # Packing comes before elementwise fusion, which would otherwise fuse
             # producers (softmax, say) into a matmul and hide the contraction.
@@ -221,7 +221,8 @@ class CpuPipeline(Configurable):
                 "func.func(convert-arith-to-llvm),convert-vector-to-llvm,"
                 "wafer-expose-c-interface,convert-func-to-llvm,convert-cf-to-llvm,"
                 "convert-complex-to-llvm,convert-ub-to-llvm,convert-openmp-to-llvm,"
-                "reconcile-unrealized-casts,wafer-count-heap,wafer-annotate-loops,wafer-unoptimized-glue"
+                "reconcile-unrealized-casts,wafer-bf16-builtins,wafer-count-heap,wafer-annotate-loops,"
+                "wafer-unoptimized-glue"
                 + (",wafer-realign-stack" if self.realign_stack else ""),
             ),
         ]
