@@ -8,13 +8,13 @@ from torch_mlir import ir
 
 from .pass_base import WaferPass
 
-TRUNCATE = "__truncsfbf2"
+_TRUNCATE = "__truncsfbf2"
 
 # Round to nearest even in integer ops, as compiler-rt does: add 0x7fff plus the
 # kept mantissa's lowest bit, keep the high half. A NaN keeps its sign and high
 # mantissa bits and is made quiet.
 _DEFINITION = f"""
-llvm.func weak @{TRUNCATE}(%x: f32) -> bf16 {{
+llvm.func weak @{_TRUNCATE}(%x: f32) -> bf16 {{
   %bits = llvm.bitcast %x : f32 to i32
   %c16 = llvm.mlir.constant(16 : i32) : i32
   %c1 = llvm.mlir.constant(1 : i32) : i32
@@ -36,14 +36,13 @@ llvm.func weak @{TRUNCATE}(%x: f32) -> bf16 {{
 
 
 def _uses_bf16(module: ir.Operation) -> bool:
-    def element(t: ir.Type) -> ir.Type:
-        return t.element_type if isinstance(t, ir.ShapedType) else t
-
+    """Whether any op takes or gives a bf16 value, or a vector or tensor of them."""
     found = False
 
     def visit(op: ir.Operation) -> ir.WalkResult:
         nonlocal found
-        found = any(isinstance(element(v.type), ir.BF16Type) for v in (*op.operands, *op.results))
+        types = [v.type for v in (*op.operands, *op.results)]
+        found = any(isinstance(t.element_type if isinstance(t, ir.ShapedType) else t, ir.BF16Type) for t in types)
         return ir.WalkResult.INTERRUPT if found else ir.WalkResult.ADVANCE
 
     module.walk(visit)
@@ -67,7 +66,7 @@ class Bf16Builtins(WaferPass):
 
     def apply(self, module: ir.Operation) -> None:
         body = module.regions[0].blocks[0]
-        defined = any(op.name == "llvm.func" and ir.StringAttr(op.attributes["sym_name"]).value == TRUNCATE
+        defined = any(op.name == "llvm.func" and ir.StringAttr(op.attributes["sym_name"]).value == _TRUNCATE
                       for op in body.operations)
         if defined or not _uses_bf16(module):
             return

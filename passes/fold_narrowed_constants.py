@@ -59,6 +59,6 @@ class FoldNarrowedConstants(WaferPass):
             if not isinstance(value, ir.FloatAttr):
                 continue
             with ir.InsertionPoint(op), op.location:
-                folded = arith.ConstantOp(op.results[0].type, round_to_nearest(ir.FloatAttr(value).value, narrow))
+                folded = arith.ConstantOp(op.results[0].type, round_to_nearest(value.value, narrow))
             op.results[0].replace_all_uses_with(folded.result)
             op.erase()
