@@ -208,7 +208,9 @@ class CpuPipeline(Configurable):
             (
                 "lower",
                 # Kernels are timed as loop nests, before they become OpenMP regions.
-                f"{profile}{openmp}func.func(tm-tensor-to-loops,refback-munge-memref-copy,convert-linalg-to-loops),"
+                # bf16 is looked for here, in a module a sixth the size of the LLVM dialect's.
+                f"wafer-bf16-builtins,{profile}{openmp}func.func(tm-tensor-to-loops,refback-munge-memref-copy,"
+                "convert-linalg-to-loops),"
                 "wafer-outline-kernels,func.func(convert-vector-to-scf{full-unroll},"
                 "lower-affine),convert-scf-to-cf,wafer-lower-assert,wafer-polynomial-exp,wafer-rational-math,"
                 # LLVM's powi takes one scalar exponent: constant ones become multiplies, the rest calls.
@@ -221,8 +223,7 @@ class CpuPipeline(Configurable):
                 "func.func(convert-arith-to-llvm),convert-vector-to-llvm,"
                 "wafer-expose-c-interface,convert-func-to-llvm,convert-cf-to-llvm,"
                 "convert-complex-to-llvm,convert-ub-to-llvm,convert-openmp-to-llvm,"
-                "reconcile-unrealized-casts,wafer-bf16-builtins,wafer-count-heap,wafer-annotate-loops,"
-                "wafer-unoptimized-glue"
+                "reconcile-unrealized-casts,wafer-count-heap,wafer-annotate-loops,wafer-unoptimized-glue"
                 + (",wafer-realign-stack" if self.realign_stack else ""),
             ),
         ]
