@@ -32,8 +32,9 @@ class PrefetchRows(WaferPass):
 
     Runs after bufferization: it matches a K loop (an `scf.for` carrying one
     2-D vector accumulator) and, in it, the subview that reads a rows x mr
-    block whose rows the K index offsets and whose columns the enclosing
-    block loop's index does (so the K index picks rows a whole row apart),
+    block whose rows the K index offsets and whose columns an enclosing
+    loop's index does: the row-block loop's, around the K loop or around a
+    loop over B's column blocks (so the K index picks rows a whole row apart),
     from a buffer of at least 256 KB. A packed panel, indexed by its block
     before its k, is left alone: its rows are adjacent, one stream.
 
@@ -48,17 +49,26 @@ class PrefetchRows(WaferPass):
 
     def apply(self, module: ir.Operation) -> None:
         for k_loop in find_ops(module, lambda op: carries_accumulator(op, 2)):
-            block_loop = k_loop.parent
-            if block_loop.name != "scf.for":
-                continue
             k_index = k_loop.regions[0].blocks[0].arguments[0]
-            block_index = block_loop.regions[0].blocks[0].arguments[0]
+            block_indices = _enclosing_loop_indices(k_loop)
             for op in list(k_loop.regions[0].blocks[0].operations):
-                dims = _row_block_dims(op, k_index, block_index)
+                dims = next(filter(None, (_row_block_dims(op, k_index, index) for index in block_indices)), None)
                 if dims is not None:
                     rows = list(op.attributes["static_sizes"])[dims[0]]
                     record_strategy(k_loop, f"prefetch {rows} image rows {self.distance} blocks ahead")
                     _prefetch_ahead(op, *dims, self.distance)
+
+
+def _enclosing_loop_indices(k_loop: ir.Operation) -> list[ir.Value]:
+    """The indices of the `scf.for` loops around a K loop, innermost first: the
+    row-block loop is its parent, or an outer one where a loop over B's column
+    blocks lies between (an oriented convolution with two or more filter blocks)."""
+    indices = []
+    loop = k_loop.parent
+    while loop.name == "scf.for":
+        indices.append(loop.regions[0].blocks[0].arguments[0])
+        loop = loop.parent
+    return indices
 
 
 def _row_block_dims(op: ir.Operation, k_index: ir.Value, block_index: ir.Value) -> tuple[int, int] | None:
