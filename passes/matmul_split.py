@@ -55,14 +55,30 @@ def ragged_split(contraction: Contraction, kernel: Kernel) -> tuple[int, int] | 
     read the other operand once more (all of B, for a few rows of M) and run
     as one more kernel, which only many static tiles pay back.
     """
-    for role, block, tile in (("n", kernel.nr, kernel.tn), ("m", kernel.mr, kernel.tm)):
-        dim = contraction.primary[role]
-        extent = contraction.extents[dim]
-        if extent % block and math.ceil(extent / block) > MIN_TILES * tile:
-            return dim, extent - extent % (block * tile if role == "n" else block)
+    for role in "nm":
+        whole = _whole_part(contraction, kernel, role)
+        if whole is not None:
+            return contraction.primary[role], whole
     dim = contraction.primary["k"]
     if kernel.kc > MAX_K_STEP:
         return dim, contraction.extents[dim] - contraction.extents[dim] % K_UNROLL
+    return None
+
+
+def rows_in_whole_blocks(contraction: Contraction, kernel: Kernel) -> bool:
+    """Whether the packed kernel runs `contraction`'s M in whole register blocks
+    of `kernel`: M is a whole number of them, or its whole blocks split from
+    the remainder (see `ragged_split`). Else A is padded into panels."""
+    return contraction.mnk[0] % kernel.mr == 0 or _whole_part(contraction, kernel, "m") is not None
+
+
+def _whole_part(contraction: Contraction, kernel: Kernel, role: str) -> int | None:
+    """The extent of the first part where `role`'s ragged dim (n or m) splits:
+    whole cache tiles of N, whole register blocks of M; None where it stays whole."""
+    block, tile = (kernel.nr, kernel.tn) if role == "n" else (kernel.mr, kernel.tm)
+    extent = contraction.extents[contraction.primary[role]]
+    if extent % block and math.ceil(extent / block) > MIN_TILES * tile:
+        return extent - extent % (block * tile if role == "n" else block)
     return None
 
 

@@ -13,9 +13,10 @@ accumulator tiles are mr x nr only for C in (m, n) order.
 The choice compares what each orientation costs besides the transposes: the
 padded work (M and N rounded up to the register block each orientation
 would get, weighed by how fast that block issues its multiply-adds) and the
-copy of B into panels on every call, where B is a runtime
-value (a 1x1 convolution's image; A is read in place, weights are packed at
-compile time, im2col columns are gathered straight into panels either way).
+copies into panels on every call: of B where it is a runtime value (a 1x1
+convolution's image), and of A where it is one whose rows do not fill whole
+register blocks (weights are packed at compile time, im2col columns are
+gathered straight into panels either way, whole rows of A are read in place).
 It swaps only when that saves more than transposing C in and out costs,
 `transpose-cost` multiply-adds per element of C, and only to an N of whole
 vectors: a ragged one is transposed back in narrow blocks, past its fused
@@ -42,6 +43,7 @@ from .linalg_builders import is_constant, multiply_accumulate
 from .matmul_contraction import Contraction, match_contraction
 from .matmul_gathers import gathered_by
 from .matmul_plan import choose_kernel, issue_overhead
+from .matmul_split import rows_in_whole_blocks
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
 from .vectorize_transposes import rows_per_block
@@ -71,21 +73,31 @@ def padded_work(contraction: Contraction, cpu: CpuTarget) -> float:
     return padded * issue_overhead(kernel.mr, kernel.nr, cpu)
 
 
-def copied_into_panels(b: ir.Value) -> int:
-    """Elements the packed kernel copies into B panels on every call when `b`
-    is its B: none for a constant (packed at compile time) or im2col columns
-    (gathered straight into the panels), all of them otherwise."""
-    if is_constant(b) or gathered_by(b) is not None:
-        return 0
-    return math.prod(ir.ShapedType(b.type).shape)
+def copied_into_panels(contraction: Contraction, a: ir.Value, b: ir.Value, cpu: CpuTarget) -> int:
+    """Elements the packed kernel copies into panels on every call, with `a`
+    and `b` as its A and B: none of a constant (packed at compile time) or of
+    im2col columns (gathered straight into the panels); all of B otherwise,
+    and all of A where its rows are not whole register blocks (see
+    `rows_in_whole_blocks`): the pack pads them, where whole ones are read in
+    place. A SqueezeNet squeeze at 13x13 (169 pixels as A, in padded blocks
+    of 4 rows on AVX2) ran slower swapped at batch 8, where one at 27x27
+    (729 pixels: 182 whole blocks and one row split off) ran faster."""
+    def runtime_elements(value: ir.Value) -> int:
+        if is_constant(value) or gathered_by(value) is not None:
+            return 0
+        return math.prod(ir.ShapedType(value.type).shape)
+
+    padded_rows = not rows_in_whole_blocks(contraction, _kernel(contraction, cpu))
+    return runtime_elements(b) + (runtime_elements(a) if padded_rows else 0)
 
 
 def swap_saving(contraction: Contraction, cpu: CpuTarget, copy_cost: int) -> float:
     """Multiply-adds that swapping A and B saves, before the transposes of C:
-    padded work, plus `copy_cost` per element copied into B panels."""
+    padded work, plus `copy_cost` per element copied into panels."""
     a, b = contraction.op.operands[:2]
-    before = padded_work(contraction, cpu) + copy_cost * copied_into_panels(b)
-    after = padded_work(swapped(contraction), cpu) + copy_cost * copied_into_panels(a)
+    other = swapped(contraction)
+    before = padded_work(contraction, cpu) + copy_cost * copied_into_panels(contraction, a, b, cpu)
+    after = padded_work(other, cpu) + copy_cost * copied_into_panels(other, b, a, cpu)
     return before - after
 
 

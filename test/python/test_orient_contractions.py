@@ -77,16 +77,33 @@ def test_swapped_c_leaves_in_vector_blocks(batch, machine):
     assert oriented(compiled) and f"transpose in 13x{lanes} blocks" in compiled.compile_report.strategies
 
 
-@pytest.mark.parametrize("batch,threads", [(1, 1), (2, 2)])
-def test_a_squeeze_reads_its_image_in_place_with_rows_prefetched(batch, threads):
-    """SqueezeNet's squeeze: 16 filters over a 128-channel 55x55 image. Swapped,
-    the image (1.5 MB per image) is A, read in place with its rows prefetched
-    (wafer-prefetch-rows) instead of copied into B panels on every call."""
+@pytest.mark.parametrize("channels,filters,size,batch,threads,machine", [
+    (128, 16, 55, 1, 1, "avx512"), (128, 16, 55, 2, 2, "avx512"),
+    (256, 32, 27, 2, 1, "avx2")])  # two 16-filter blocks of B: a loop between the row blocks and K
+def test_a_squeeze_reads_its_image_in_place_with_rows_prefetched(channels, filters, size, batch, threads, machine):
+    """SqueezeNet's squeezes: 16 filters over a 128-channel 55x55 image, 32
+    over a 256-channel 27x27 one. Swapped, the image (1.5 MB, 0.75 MB per
+    image) is A, read in place with its rows prefetched (wafer-prefetch-rows)
+    instead of copied into B panels on every call."""
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Conv2d(128, 16, 1), torch.nn.ReLU()).eval()
-    compiled = compile_checked(model, (torch.randn(batch, 128, 55, 55),), threads=threads, machine="avx512")
-    assert oriented(compiled) == ["oriented 3025x16x128: A and B swapped, 3025 rows of 16 columns"]
+    model = torch.nn.Sequential(torch.nn.Conv2d(channels, filters, 1), torch.nn.ReLU()).eval()
+    compiled = compile_checked(model, (torch.randn(batch, channels, size, size),), threads=threads, machine=machine)
+    pixels = size * size
+    assert oriented(compiled) == [f"oriented {pixels}x{filters}x{channels}: A and B swapped, "
+                                  f"{pixels} rows of {filters} columns"]
     assert any(s.startswith("prefetch 8 image rows") for s in compiled.compile_report.strategies)
+
+
+@pytest.mark.parametrize("machine,swap", [("avx2", False), ("avx512", True)])
+def test_a_squeeze_whose_pixels_pad_the_register_blocks_is_swapped_only_where_they_do_not(machine, swap):
+    """SqueezeNet's 384->48 squeeze at 13x13: swapped, its 169 pixels are A's
+    rows. AVX2's 4-row blocks pad them, so the image is copied into panels
+    either way and swapping saves no copy (bench/orientation.py: 1.2-1.3x
+    slower swapped at batch 8); AVX-512's 13-row blocks read it in place."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(384, 48, 1), torch.nn.ReLU()).eval()
+    compiled = compile_checked(model, (torch.randn(8, 384, 13, 13),), threads=1, machine=machine)
+    assert bool(oriented(compiled)) == swap
 
 
 @pytest.mark.parametrize("channels,filters,size,stride,swap", [
