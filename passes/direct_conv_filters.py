@@ -254,32 +254,16 @@ class _Kernel:
         """`sums` (output row `row`'s) plus one channel's taps: a loop over the tap
         rows that read inside the input, where a tap row in the padding would
         multiply zeros."""
-        f32 = self.x.type.element_type
-        lanes_type = self.first_sums.type
-        pad = arith.ConstantOp(f32, 0.0).result
-        width = self.x.type.shape[-1]
         top, first_tap, end_tap = self.tap_rows[row]
         loop = scf.ForOp(first_tap, end_tap, index_constant(1), sums)
         with ir.InsertionPoint(loop.body):
-            i = loop.induction_variable
-            in_row = arith.addi(top, arith.muli(i, index_constant(self.window.dilations[0])))
-            sums = list(loop.inner_iter_args)
-            group = self.window.group if self.window.grouped else index_constant(0)
-            for j in range(self.window.size[1]):
-                at = [group, self.filter_block, channel, i, index_constant(j), index_constant(0)]
-                weights = vector.TransferReadOp(lanes_type, self.filters, at, ir.AffineMap.get_minor_identity(6, 1),
-                                                pad, [True]).result
-                for column in range(count):
-                    if isinstance(first, int):
-                        in_column = self.window.input_column(first + column, j)
-                        if not 0 <= in_column < width:
-                            continue
-                        in_column = index_constant(in_column)
-                    else:
-                        in_column = scaled(first, self.window.strides[1], self.window.input_column(column, j))
-                    value = tensor.ExtractOp(self.x, self.window.at(channel, in_row, in_column)).result
-                    sums[column] = vector.FMAOp(vector.BroadcastOp(lanes_type, value).result, weights,
-                                                sums[column]).result
+            tap_row = loop.induction_variable
+            in_row = arith.addi(top, arith.muli(tap_row, index_constant(self.window.dilations[0])))
+            taps = _Taps(self, channel, tap_row, in_row)
+            if isinstance(first, int):
+                sums = taps.edge_columns(list(loop.inner_iter_args), first, count)
+            else:
+                sums = taps.inside_columns(list(loop.inner_iter_args), first, count)
             scf.YieldOp(sums)
         return list(loop.results)
 
@@ -304,3 +288,64 @@ class _Kernel:
                                                             [True, True]).result, values).result
             tile = vector.TransferWriteOp(tile.type, values, tile, at, by_filter_map, [True, True]).result
         return tile
+
+
+@dataclass
+class _Taps:
+    """One channel's tap row of a block: each tap column's filters times each
+    pixel's input value, added to the pixel's sums."""
+
+    kernel: _Kernel
+    channel: ir.Value
+    tap_row: ir.Value
+    in_row: ir.Value
+
+    def edge_columns(self, sums: list[ir.Value], first: int, count: int) -> list[ir.Value]:
+        """The tap columns, unrolled, of a block at constant column `first`: each
+        leaves out the pixels whose input column it reads in the padding."""
+        window, width = self.kernel.window, self.kernel.x.type.shape[-1]
+        for j in range(window.size[1]):
+            weights = self._weights(index_constant(j))
+            for column in range(count):
+                in_column = window.input_column(first + column, j)
+                if 0 <= in_column < width:
+                    sums[column] = self._add(sums[column], weights, index_constant(in_column))
+        return sums
+
+    def inside_columns(self, sums: list[ir.Value], first: ir.Value, count: int) -> list[ir.Value]:
+        """The tap columns, as a loop, of a block at a loop's column `first`,
+        whose taps all read inside the input.
+
+        Unrolled, neighbouring pixels' taps read the same input values (pixel
+        c's tap j + stride is pixel c + 1's tap j), and LLVM loads each once
+        and keeps it for every tap that reads it: more values than the
+        registers hold beside the accumulators, so it spilled accumulators
+        (a 7x7 stride-2 stem and a 5x5 stride-1 convolution ran slower than
+        im2col with AVX2's 16 registers). A loop's body reads one value per
+        pixel, what the block's register count assumes (see `filter_block`)."""
+        window = self.kernel.window
+        loop = scf.ForOp(index_constant(0), index_constant(window.size[1]), index_constant(1), sums)
+        with ir.InsertionPoint(loop.body):
+            j = loop.induction_variable
+            weights = self._weights(j)
+            base = arith.addi(scaled(first, window.strides[1], window.input_column(0, 0)),
+                              arith.muli(j, index_constant(window.dilations[1])))
+            sums = [self._add(total, weights, arith.addi(base, index_constant(column * window.strides[1])))
+                    for column, total in enumerate(loop.inner_iter_args)]
+            scf.YieldOp(sums)
+        return list(loop.results)
+
+    def _weights(self, tap_column: ir.Value) -> ir.Value:
+        """The block's filters at this tap row and `tap_column`, one vector."""
+        kernel = self.kernel
+        group = kernel.window.group if kernel.window.grouped else index_constant(0)
+        at = [group, kernel.filter_block, self.channel, self.tap_row, tap_column, index_constant(0)]
+        pad = arith.ConstantOp(kernel.x.type.element_type, 0.0).result
+        return vector.TransferReadOp(kernel.first_sums.type, kernel.filters, at,
+                                     ir.AffineMap.get_minor_identity(6, 1), pad, [True]).result
+
+    def _add(self, total: ir.Value, weights: ir.Value, in_column: ir.Value) -> ir.Value:
+        """`total` plus `weights` times the input value at `in_column` of the tap row."""
+        kernel = self.kernel
+        value = tensor.ExtractOp(kernel.x, kernel.window.at(self.channel, self.in_row, in_column)).result
+        return vector.FMAOp(vector.BroadcastOp(kernel.first_sums.type, value).result, weights, total).result

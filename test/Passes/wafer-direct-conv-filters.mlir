@@ -1,4 +1,4 @@
-// RUN: wafer-opt %s -p 'wafer-direct-conv{machine=avx2},canonicalize,cse' | filecheck %s
+// RUN: wafer-opt %s --split-input-file -p 'wafer-direct-conv{machine=avx2},canonicalize,cse' | filecheck %s
 
 // A grouped convolution whose groups' 8 filters fill an AVX2 vector runs along
 // its filters: a vector of 8 filters per output pixel, a block of one row of 8
@@ -48,4 +48,36 @@ func.func @regnet_stride_two(%x: tensor<1x2x16x16xf32>, %bias: tensor<16xf32>) -
   %init = tensor.expand_shape %b [[0], [1, 2], [3], [4]] output_shape [1, 2, 8, 8, 8] : tensor<1x16x8x8xf32> into tensor<1x2x8x8x8xf32>
   %r = linalg.conv_2d_ngchw_gfchw {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>} ins(%grouped, %w : tensor<1x2x1x18x18xf32>, tensor<2x8x1x3x3xf32>) outs(%init : tensor<1x2x8x8x8xf32>) -> tensor<1x2x8x8x8xf32>
   return %r : tensor<1x2x8x8x8xf32>
+}
+
+// -----
+
+// A 1x7 stride-2 row of 32 output columns: blocks of 6 pixels of 16 filters
+// (two AVX2 vectors each: 12 accumulators). The blocks whose taps all read
+// inside the input run as a loop, and so do their tap columns: one weight
+// vector and one input value per pixel each step, where unrolled, pixel c's
+// tap j + 2 and pixel c + 1's tap j would read the same value, and LLVM would
+// keep it for both beside the accumulators. The last 2 columns are a block of
+// their own, its taps unrolled.
+// CHECK-LABEL: func.func @stride_two_row
+// CHECK-SAME: "direct conv along filters: 16 filters x 1x6 and 1x2 pixels in registers, serial"
+// CHECK: %[[TABLE:.*]] = arith.constant dense_resource<filters_by_tap{{.*}}> : tensor<1x1x1x1x7x16xf32>
+// CHECK: scf.for %[[START:.*]] = %c0 to %c25 step %c6
+// CHECK-NEXT: scf.for %[[J:.*]] = %c0 to %c7 step %c1 iter_args
+// CHECK-NEXT: %[[W:.*]] = vector.transfer_read %[[TABLE]][%c0, %c0, %c0, %c0, %[[J]], %c0]
+// CHECK-NEXT: %[[FIRST:.*]] = arith.muli %[[START]], %c2
+// CHECK-NEXT: %[[COLUMN:.*]] = arith.addi %[[FIRST]], %[[J]]
+// CHECK-NEXT: tensor.extract %arg0[%c0, %c0, %c0, %[[COLUMN]]]
+// CHECK-COUNT-6: vector.fma %{{.*}}, %[[W]], %{{.*}} : vector<16xf32>
+// CHECK-NEXT: scf.yield
+// CHECK: vector.transfer_write {{.*}} : vector<16x6xf32>
+// CHECK-COUNT-7: vector.transfer_read %[[TABLE]][%c0, %c0, %c0, %c0, %c{{[0-6]}}, %c0]
+// CHECK: vector.transfer_write {{.*}} : vector<16x2xf32>
+func.func @stride_two_row(%x: tensor<1x1x1x70xf32>) -> tensor<1x16x1x32xf32> {
+  %zero = arith.constant 0.0 : f32
+  %w = arith.constant dense<"0x000040BF0000003E000020BF0000803E000000BF0000C03E0000C0BE0000003F000080BE0000203F000000BE0000403F00000000000040BF0000003E000020BF0000803E000000BF0000C03E0000C0BE0000003F000080BE0000203F000000BE0000403F00000000000040BF0000003E000020BF0000803E000000BF0000C03E0000C0BE0000003F000080BE0000203F000000BE0000403F00000000000040BF0000003E000020BF0000803E000000BF0000C03E0000C0BE0000003F000080BE0000203F000000BE0000403F00000000000040BF0000003E000020BF0000803E000000BF0000C03E0000C0BE0000003F000080BE0000203F000000BE0000403F00000000000040BF0000003E000020BF0000803E000000BF0000C03E0000C0BE0000003F000080BE0000203F000000BE0000403F00000000000040BF0000003E000020BF0000803E000000BF0000C03E0000C0BE0000003F000080BE0000203F000000BE0000403F00000000000040BF0000003E000020BF0000803E000000BF0000C03E0000C0BE0000003F000080BE0000203F000000BE0000403F00000000000040BF0000003E000020BF0000803E000000BF0000C03E0000C0BE0000003F"> : tensor<16x1x1x7xf32>
+  %empty = tensor.empty() : tensor<1x16x1x32xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<1x16x1x32xf32>) -> tensor<1x16x1x32xf32>
+  %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>} ins(%x, %w : tensor<1x1x1x70xf32>, tensor<16x1x1x7xf32>) outs(%init : tensor<1x16x1x32xf32>) -> tensor<1x16x1x32xf32>
+  return %r : tensor<1x16x1x32xf32>
 }
