@@ -171,7 +171,7 @@ class DirectConv(ConvAlgorithmPass):
         parallel = _flops(conv) >= self.parallel_flops
         record_strategy(conv, f"direct conv along filters: {block.describe(ow)} pixels in registers"
                         + ("" if parallel else ", serial"))
-        direct_conv_filters.rewrite(conv, weights, block, parallel)
+        direct_conv_filters.rewrite(conv, weights, block, parallel, self.cpu)
 
     def _row_pieces(self, filters: int, width: int) -> tuple[int, list[int]]:
         """How an output row of `width` columns splits: a loop over blocks of the

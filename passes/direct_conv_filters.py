@@ -12,6 +12,7 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import arith, scf, tensor, vector
 
+from .cpu_target import CpuTarget
 from .depthwise_conv import channel_init, unpadded
 from .linalg_builders import extract_slice, index_constant, int_list, parallel_insert, scaled, splat
 from .resource_blobs import aligned_copy, resource_attr
@@ -74,7 +75,7 @@ def filter_table(weights: np.ndarray, block: int) -> np.ndarray:
     return aligned_copy(moved)  # so that the JIT can bind it as it is
 
 
-def rewrite(conv: ir.OpView, weights: np.ndarray, block: FilterBlock, parallel: bool) -> None:
+def rewrite(conv: ir.OpView, weights: np.ndarray, block: FilterBlock, parallel: bool, cpu: CpuTarget) -> None:
     """Replace `conv` by an scf.forall over (image, group, filter block, row block)
     whose body runs the block's columns, each a loop over input channels that
     adds each tap's filters times one input value per pixel.
@@ -83,7 +84,8 @@ def rewrite(conv: ir.OpView, weights: np.ndarray, block: FilterBlock, parallel: 
     copied: the column blocks at a row's ends leave out the taps that read
     padding, and each output row loops over only the tap rows that read inside
     the input. A bias the output starts from (a fill or a per-channel
-    broadcast) starts the accumulators."""
+    broadcast) starts the accumulators. `cpu`'s registers decide how the taps
+    unroll (see `_Taps.add_to`)."""
     grouped = conv.name == _GROUPED
     init = conv.operands[2]
     n, oh, ow = init.type.shape[0], *init.type.shape[-2:]
@@ -112,7 +114,7 @@ def rewrite(conv: ir.OpView, weights: np.ndarray, block: FilterBlock, parallel: 
             first = _first_sums(start, group_base, first_filter, block.filters, f32)
             # Each row's tap-row bounds, once per row block: every column block and channel reuses them.
             tap_rows = [window.tap_rows(block.rows, row) for row in range(block.rows)]
-            kernel = _Kernel(x, filters, filter_block_, window, tap_rows, block, channels, first, start is None)
+            kernel = _Kernel(x, filters, filter_block_, window, tap_rows, block, channels, first, start is None, cpu)
             tile = kernel.row(tile, ow)
             with ir.InsertionPoint(forall.terminator().block):
                 parallel_insert(tile, forall.inner_iter_args[0], offsets, sizes)
@@ -192,6 +194,11 @@ class _Window:
         first column times the stride is still to be added."""
         return column * self.strides[1] + j * self.dilations[1] - self.pads[1]
 
+    def reads_inside(self, first: int, count: int, j: int, width: int) -> bool:
+        """Whether tap column `j` of each of `count` output columns from `first`
+        reads inside an input `width` columns wide."""
+        return all(0 <= self.input_column(first + column, j) < width for column in (0, count - 1))
+
     def at(self, channel: ir.Value, row: ir.Value, column: ir.Value) -> list[ir.Value]:
         return [self.image] + ([self.group] if self.grouped else []) + [channel, row, column]
 
@@ -207,6 +214,7 @@ class _Kernel:
     channels: int
     first_sums: ir.Value
     adds_to_tile: bool  # the tile holds values the sums add to; else they are written over it
+    cpu: CpuTarget
 
     def row(self, tile: ir.Value, width: int) -> ir.Value:
         """`tile` with the block's rows, a block of columns at a time: a loop over
@@ -225,8 +233,7 @@ class _Kernel:
 
     def _reads_inside(self, start: int) -> bool:
         width = self.x.type.shape[-1]
-        ends = (start, start + self.block.columns - 1)
-        return all(0 <= self.window.input_column(c, j) < width for c in ends for j in (0, self.window.size[1] - 1))
+        return all(self.window.reads_inside(start, self.block.columns, j, width) for j in (0, self.window.size[1] - 1))
 
     def _loop(self, tile: ir.Value, start: int, stop: int) -> ir.Value:
         loop = scf.ForOp(index_constant(start), index_constant(stop), index_constant(self.block.columns), [tile])
@@ -260,11 +267,7 @@ class _Kernel:
             tap_row = loop.induction_variable
             in_row = arith.addi(top, arith.muli(tap_row, index_constant(self.window.dilations[0])))
             taps = _Taps(self, channel, tap_row, in_row)
-            if isinstance(first, int):
-                sums = taps.edge_columns(list(loop.inner_iter_args), first, count)
-            else:
-                sums = taps.inside_columns(list(loop.inner_iter_args), first, count)
-            scf.YieldOp(sums)
+            scf.YieldOp(taps.add_to(list(loop.inner_iter_args), first, count))
         return list(loop.results)
 
     def _store(self, tile: ir.Value, sums: list[ir.Value], first: int | ir.Value, count: int) -> ir.Value:
@@ -300,31 +303,60 @@ class _Taps:
     tap_row: ir.Value
     in_row: ir.Value
 
-    def edge_columns(self, sums: list[ir.Value], first: int, count: int) -> list[ir.Value]:
-        """The tap columns, unrolled, of a block at constant column `first`: each
-        leaves out the pixels whose input column it reads in the padding."""
+    def add_to(self, sums: list[ir.Value], first: int | ir.Value, count: int) -> list[ir.Value]:
+        """`sums` plus the tap row's taps for `count` pixels from column `first`:
+        unrolled where their values fit the registers (see `_spills_unrolled`),
+        else the taps that read inside the input for every pixel as a loop (all
+        of them for a block at a loop's `first`, see `_Kernel.row`) and the
+        others unrolled, each leaving out the pixels it would read in the padding."""
+        size = self.kernel.window.size[1]
+        width = self.kernel.x.type.shape[-1]
+        inside = [j for j in range(size) if isinstance(first, ir.Value)
+                  or self.kernel.window.reads_inside(first, count, j, width)]
+        if not inside or not self._spills_unrolled(count):
+            return self._unrolled(sums, first, count, range(size))
+        first_value = index_constant(first) if isinstance(first, int) else first
+        sums = self._unrolled(sums, first, count, range(inside[0]))
+        sums = self._tap_loop(sums, first_value, count, inside[0], inside[-1] + 1)
+        return self._unrolled(sums, first, count, range(inside[-1] + 1, size))
+
+    def _spills_unrolled(self, count: int) -> bool:
+        """Whether the unrolled taps of `count` pixels would spill: where
+        neighbouring pixels' taps read the same input values (pixel c's tap
+        j + stride is pixel c + 1's tap j), LLVM loads each once and keeps it
+        for the later tap, about one per pixel beside the accumulators, the
+        weight vectors and a broadcast. Past the registers it spilled
+        accumulators (a 7x7 stride-2 stem and a 5x5 stride-1 convolution, 6
+        pixels of 2 AVX2 vectors, ran slower than im2col); within them (3x3
+        rows of 3 and 4 such pixels) the loop's steps only add overhead. A
+        loop's body reads one value per pixel."""
+        window = self.kernel.window
+        cpu = self.kernel.cpu
+        vectors = max(self.kernel.block.filters // cpu.lanes, 1)
+        shared = count if window.strides[1] < (window.size[1] - 1) * window.dilations[1] + 1 else 0
+        return count * vectors + shared + vectors + 1 > cpu.vector_registers
+
+    def _unrolled(self, sums: list[ir.Value], first: int | ir.Value, count: int, taps: range) -> list[ir.Value]:
+        """`sums` plus the tap columns `taps`, one after another; at a constant
+        `first`, each for the pixels it reads inside the input."""
         window, width = self.kernel.window, self.kernel.x.type.shape[-1]
-        for j in range(window.size[1]):
+        for j in taps:
             weights = self._weights(index_constant(j))
             for column in range(count):
-                in_column = window.input_column(first + column, j)
-                if 0 <= in_column < width:
-                    sums[column] = self._add(sums[column], weights, index_constant(in_column))
+                if isinstance(first, ir.Value):
+                    in_column = scaled(first, window.strides[1], window.input_column(column, j))
+                elif 0 <= window.input_column(first + column, j) < width:
+                    in_column = index_constant(window.input_column(first + column, j))
+                else:
+                    continue
+                sums[column] = self._add(sums[column], weights, in_column)
         return sums
 
-    def inside_columns(self, sums: list[ir.Value], first: ir.Value, count: int) -> list[ir.Value]:
-        """The tap columns, as a loop, of a block at a loop's column `first`,
-        whose taps all read inside the input.
-
-        Unrolled, neighbouring pixels' taps read the same input values (pixel
-        c's tap j + stride is pixel c + 1's tap j), and LLVM loads each once
-        and keeps it for every tap that reads it: more values than the
-        registers hold beside the accumulators, so it spilled accumulators
-        (a 7x7 stride-2 stem and a 5x5 stride-1 convolution ran slower than
-        im2col with AVX2's 16 registers). A loop's body reads one value per
-        pixel, what the block's register count assumes (see `filter_block`)."""
+    def _tap_loop(self, sums: list[ir.Value], first: ir.Value, count: int, start: int, stop: int) -> list[ir.Value]:
+        """`sums` plus the tap columns from `start` to `stop`, as a loop, for
+        `count` pixels from column `first` that all read inside the input."""
         window = self.kernel.window
-        loop = scf.ForOp(index_constant(0), index_constant(window.size[1]), index_constant(1), sums)
+        loop = scf.ForOp(index_constant(start), index_constant(stop), index_constant(1), sums)
         with ir.InsertionPoint(loop.body):
             j = loop.induction_variable
             weights = self._weights(j)

@@ -8,9 +8,12 @@
 // filter) and adds them times one input value per pixel. The padding is read
 // through: the input is never padded. Each output row loops over the tap rows
 // that read inside the image: row r from max(1 - 2 r, 0) to min(17 - 2 r, 3)
-// (row 0's tap row 0 would read row -1: no zero weights are multiplied). The
-// block leaves out the tap that would read column -1. The bias starts the sums,
-// so the output is written, not read.
+// (row 0's tap row 0 would read row -1: no zero weights are multiplied). Tap
+// column 0 would read column -1 for the first pixel: it is unrolled and leaves
+// that pixel out. Tap columns 1 and 2 read inside for every pixel and run as a
+// loop: unrolled, the values that pixels' taps share (8) beside the 8
+// accumulators would not fit the 16 registers. The bias starts the sums, so
+// the output is written, not read.
 // CHECK-LABEL: func.func @regnet_stride_two
 // CHECK-SAME: "direct conv along filters: 8 filters x 1x8 pixels in registers, serial"
 // CHECK-NOT: tensor.pad
@@ -30,7 +33,11 @@
 // CHECK-NEXT: %[[W:.*]] = vector.transfer_read %[[TABLE]][%[[G]], %c0, %c0, %[[I]], %c0, %c0]
 // CHECK-NEXT: tensor.extract %[[IN]][%c0, %[[G]], %c0, %[[IN_ROW]], %c1]
 // CHECK-NOT: arith.select
-// CHECK: vector.fma %{{.*}}, %[[W]], %{{.*}} : vector<8xf32>
+// CHECK-COUNT-7: vector.fma %{{.*}}, %[[W]], %{{.*}} : vector<8xf32>
+// CHECK-NEXT: scf.for %[[J:.*]] = %c1 to %c3 step %c1 iter_args
+// CHECK-NEXT: %[[W_J:.*]] = vector.transfer_read %[[TABLE]][%[[G]], %c0, %c0, %[[I]], %[[J]], %c0]
+// CHECK-COUNT-8: vector.fma %{{.*}}, %[[W_J]], %{{.*}} : vector<8xf32>
+// CHECK-NEXT: scf.yield
 // CHECK-NOT: scf.for
 // CHECK: vector.transfer_write {{.*}} {in_bounds = [true, true], permutation_map = #map} : vector<8x8xf32>
 // CHECK: scf.forall.in_parallel
@@ -57,8 +64,9 @@ func.func @regnet_stride_two(%x: tensor<1x2x16x16xf32>, %bias: tensor<16xf32>) -
 // inside the input run as a loop, and so do their tap columns: one weight
 // vector and one input value per pixel each step, where unrolled, pixel c's
 // tap j + 2 and pixel c + 1's tap j would read the same value, and LLVM would
-// keep it for both beside the accumulators. The last 2 columns are a block of
-// their own, its taps unrolled.
+// keep it for both beside the accumulators: 12 accumulators, 6 kept values, 2
+// weight vectors and a broadcast would need 21 registers. The last 2 columns
+// are a block of their own, whose 4 accumulators leave room: its taps unroll.
 // CHECK-LABEL: func.func @stride_two_row
 // CHECK-SAME: "direct conv along filters: 16 filters x 1x6 and 1x2 pixels in registers, serial"
 // CHECK: %[[TABLE:.*]] = arith.constant dense_resource<filters_by_tap{{.*}}> : tensor<1x1x1x1x7x16xf32>
@@ -71,6 +79,7 @@ func.func @regnet_stride_two(%x: tensor<1x2x16x16xf32>, %bias: tensor<16xf32>) -
 // CHECK-COUNT-6: vector.fma %{{.*}}, %[[W]], %{{.*}} : vector<16xf32>
 // CHECK-NEXT: scf.yield
 // CHECK: vector.transfer_write {{.*}} : vector<16x6xf32>
+// CHECK-NOT: scf.for
 // CHECK-COUNT-7: vector.transfer_read %[[TABLE]][%c0, %c0, %c0, %c0, %c{{[0-6]}}, %c0]
 // CHECK: vector.transfer_write {{.*}} : vector<16x2xf32>
 func.func @stride_two_row(%x: tensor<1x1x1x70xf32>) -> tensor<1x16x1x32xf32> {
