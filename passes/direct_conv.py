@@ -165,9 +165,7 @@ class DirectConv(ConvAlgorithmPass):
 
     def _rewrite_along_filters(self, conv: ir.OpView, weights: np.ndarray) -> None:
         *_, oh, ow = conv.results[0].type.shape
-        block = direct_conv_filters.filter_block(weights.shape[-4], oh, ow, self.cpu.register_tile[1],
-                                                 self.cpu.lanes, self.cpu.fma_chains,
-                                                 self.cpu.direct_conv_accumulators)
+        block = direct_conv_filters.filter_block(weights.shape[-4], oh, ow, self.cpu)
         parallel = _flops(conv) >= self.parallel_flops
         record_strategy(conv, f"direct conv along filters: {block.describe(ow)} pixels in registers"
                         + ("" if parallel else ", serial"))

@@ -42,27 +42,32 @@ def filter_lanes(filters: int, lanes: int) -> int | None:
     return next((width for width in (lanes, 8, 4) if width <= lanes and filters % width == 0), None)
 
 
-def filter_block(filters: int, height: int, width: int, tile_filters: int, lanes: int, chains: int,
-                 accumulators: int) -> FilterBlock:
-    """The packed matmul's register block (see `CpuTarget.register_tile`) turned
-    around: `tile_filters`, its columns, as filters, one vector of them where
-    they do not fill two, for as many pixels as make twice `chains` accumulators
-    (`CpuTarget.fma_chains`) or as many as the registers hold (`accumulators`),
-    whichever is fewer: whole output rows where they fit, else an even split of
-    one row's columns.
+def filter_block(filters: int, height: int, width: int, cpu: CpuTarget) -> FilterBlock:
+    """`cpu`'s packed matmul register block (see `CpuTarget.register_tile`)
+    turned around: its columns as filters, one vector of them where they do not
+    fill two, for as many pixels as make twice `CpuTarget.fma_chains`
+    accumulators or as many as the registers hold
+    (`CpuTarget.direct_conv_accumulators`), whichever is fewer: whole output
+    rows where they fit, else an even split of one row's columns.
 
     Twice the chains that hide the FMAs' latency also hide the loads: with
     only `chains`, rows of 5, 6 or 7 pixels split into 3 + 2, 3 + 3 and 4 + 3
     ran slower than whole rows. Past the registers the block spills: 16
     accumulators in AVX2's 16 registers ran ResNet-18 and ResNet-50 slower
     on a Zen 3 than 12 (bench/conv_algorithms.py shows it layer by layer)."""
-    block_filters = tile_filters if filters % tile_filters == 0 else filter_lanes(filters, lanes)
-    pixels = min(2 * chains, accumulators) // max(block_filters // lanes, 1)
+    tile_filters = cpu.register_tile[1]
+    block_filters = tile_filters if filters % tile_filters == 0 else filter_lanes(filters, cpu.lanes)
+    pixels = min(2 * cpu.fma_chains, cpu.direct_conv_accumulators) // _pixel_vectors(block_filters, cpu.lanes)
     if width <= pixels:
         rows = max(r for r in range(1, height + 1) if height % r == 0 and r * width <= pixels)
         return FilterBlock(block_filters, rows, width)
     blocks = -(-width // pixels)  # as few column blocks as fit, as even as they can be
     return FilterBlock(block_filters, 1, -(-width // blocks))
+
+
+def _pixel_vectors(filters: int, lanes: int) -> int:
+    """Vector registers a pixel's `filters` take: one for part of a vector."""
+    return max(filters // lanes, 1)
 
 
 def filter_table(weights: np.ndarray, block: int) -> np.ndarray:
@@ -332,7 +337,7 @@ class _Taps:
         loop's body reads one value per pixel."""
         window = self.kernel.window
         cpu = self.kernel.cpu
-        vectors = max(self.kernel.block.filters // cpu.lanes, 1)
+        vectors = _pixel_vectors(self.kernel.block.filters, cpu.lanes)
         shared = count if window.strides[1] < (window.size[1] - 1) * window.dilations[1] + 1 else 0
         return count * vectors + shared + vectors + 1 > cpu.vector_registers
 

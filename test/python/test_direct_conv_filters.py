@@ -130,8 +130,7 @@ def test_the_block_fits_the_vector_registers(machine, filters, width):
 
 
 def _block(cpu: CpuTarget, filters: int, height: int, width: int) -> FilterBlock:
-    return filter_block(filters, height, width, cpu.register_tile[1], cpu.lanes, cpu.fma_chains,
-                        cpu.direct_conv_accumulators)
+    return filter_block(filters, height, width, cpu)
 
 
 @pytest.mark.parametrize("filters,lanes,width", [(16, 16, 16), (32, 16, 16), (8, 16, 8), (4, 16, 4), (12, 8, 4),
