@@ -1,4 +1,4 @@
-"""wafer-vectorize-pooling: max pooling as vector row maxima, or as stencils like sum pooling."""
+"""wafer-vectorize-pooling: pooling as stencils, or max pooling at wider strides as vector row maxima."""
 
 from __future__ import annotations
 
@@ -40,9 +40,9 @@ def disjoint_windows(pool: ir.OpView) -> bool:
 
 
 def _stencil(op: ir.OpView) -> bool:
-    """Whether pool `op` is one for wafer-depthwise-conv's stencil: a max pool whose
-    windows are not disjoint, or a sum pool, with column stride 1 or 2."""
-    return (op.name == _SUM_POOL or (op.name == _POOL and not disjoint_windows(op))) and fits_stencil(op)
+    """Whether pool `op` is one for wafer-depthwise-conv's stencil: a max or sum
+    pool with column stride 1 or 2."""
+    return op.name in (_POOL, _SUM_POOL) and fits_stencil(op)
 
 
 def rewrite_pool(pool: ir.OpView) -> ir.OpView:
@@ -75,25 +75,26 @@ def rewrite_pool(pool: ir.OpView) -> ir.OpView:
 class VectorizePooling(TargetedPass):
     """Rewrite NCHW max and sum pooling to vector code.
 
-    Over disjoint windows, each row of output is the maximum of KH input rows
-    read as vectors, with each row's KW neighbours split apart by one shuffle
-    (a deinterleave for 2x2 windows): a handful of vector ops per row instead
-    of a scalar loop per element. The rows are the iterations of an
-    `scf.forall` (threads), marked `wafer.serial` when too small to wake a
-    thread (see wafer-fuse).
-
-    Other windows with column stride 1 or 2, such as the overlapping 3x3
-    stride-2 windows of ResNet and SqueezeNet (in ceil mode), are computed by
-    wafer-depthwise-conv's stencil with a maximum for the FMA: per (image,
-    channel) plane, each output row's vector pieces take the maximum over the
-    taps in registers, stride-2 runs split by `vector.deinterleave`, the -inf
-    padding read through instead of copied. wafer-fuse's scalar loops took
-    1.3 ms for SqueezeNet's first pool (64x113x113 to 55x55) on a Zen 5.
+    Windows with column stride 1 or 2, such as the overlapping 3x3 stride-2
+    windows of ResNet and SqueezeNet (in ceil mode) and the disjoint 2x2 ones
+    of LeNet and VGG, are computed by wafer-depthwise-conv's stencil with a
+    maximum for the FMA: per (image, channel) plane, each output row's vector
+    pieces take the maximum over the taps in registers, stride-2 runs split by
+    `vector.deinterleave`, the -inf padding read through instead of copied.
+    Its pieces are whole vectors, the last one overlapping the one before:
+    the row maxima below made a row of 14 one ragged vector, which LLVM
+    gathered element by element (bench/pooling.py times pools against ONNX
+    Runtime's).
     Sum pooling (an average pool; the division by the window's size or count
     follows as an elementwise op) takes the same stencil with an addition and
     zero padding: Inception-v3's 3x3 stride-1 average pools, which wafer-fuse
-    ran as scalar loops, and DenseNet's 2x2 stride-2 transitions. Other column
-    strides are left to wafer-fuse.
+    ran as scalar loops, and DenseNet's 2x2 stride-2 transitions.
+
+    Disjoint max windows at a wider column stride (3x3 at stride 3) are the
+    maximum of KH input rows read as vectors, with each row's KW neighbours
+    split apart by one shuffle. The rows are the iterations of an
+    `scf.forall` (threads), marked `wafer.serial` when too small to wake a
+    thread (see wafer-fuse). Other column strides are left to wafer-fuse.
 
     Options:
       machine: the CPU (see cpu_target) whose vector width and registers
@@ -103,7 +104,7 @@ class VectorizePooling(TargetedPass):
     """
 
     name = "wafer-vectorize-pooling"
-    summary = "Vectorize max and sum pooling, one output row (disjoint max windows) or plane per step"
+    summary = "Vectorize max and sum pooling, one plane (or output row, at strides past 2) per step"
 
     parallel_elements: int = 1 << 17
 

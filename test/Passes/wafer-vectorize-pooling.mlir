@@ -1,14 +1,16 @@
 // RUN: wafer-opt %s -p 'wafer-vectorize-pooling{machine=avx2},func.func(canonicalize,cse)' | filecheck %s
 
-// 2x2 windows at stride 2: each step reads one window row of 2x14 values,
-// splits even and odd lanes with one shuffle and takes their maximum.
+// Disjoint 2x2 windows: the stencil too. A row of 14 outputs is two whole
+// vectors, the second overlapping the first, each read as 16 input values
+// split into even and odd columns: no ragged vector<14>.
 // CHECK-LABEL: func.func @pool_2x2
-// CHECK-SAME: wafer.strategy = ["vectorized max pool 2x2"]
-// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0], [1], [2, 3], [4, 5]] output_shape [1, 6, 14, 2, 14, 2]
-// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (6, 14)
-// CHECK: vector.transfer_read {{.*}} : tensor<1x1x1x1x14x2xf32>, vector<14x2xf32>
-// CHECK: vector.shuffle {{.*}} [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 1, 3, 5
-// CHECK: arith.maximumf %{{.*}} : vector<14xf32>
+// CHECK-SAME: wafer.strategy = ["max pool 2x2/2: rows of 14 in 2 x vector<8>, the last overlapping by 2, serial"]
+// CHECK: scf.forall (%{{.*}}) in (6)
+// CHECK: vector.transfer_read %{{.*}} : tensor<1x6x28x28xf32>, vector<16xf32>
+// CHECK: vector.deinterleave %{{.*}} : vector<16xf32> -> vector<8xf32>
+// CHECK: vector.transfer_read %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %c12], {{.*}} : tensor<1x6x28x28xf32>, vector<16xf32>
+// CHECK: arith.maximumf %{{.*}} : vector<8xf32>
+// CHECK-NOT: vector<14xf32>
 // CHECK: {wafer.serial}
 // CHECK-NOT: linalg.pooling_nchw_max
 func.func @pool_2x2(%x: tensor<1x6x28x28xf32>) -> tensor<1x6x14x14xf32> {
@@ -18,6 +20,27 @@ func.func @pool_2x2(%x: tensor<1x6x28x28xf32>) -> tensor<1x6x14x14xf32> {
   %w = tensor.empty() : tensor<2x2xf32>
   %p = linalg.pooling_nchw_max {dilations = dense<1> : vector<2xi64>, strides = dense<2> : vector<2xi64>} ins(%x, %w : tensor<1x6x28x28xf32>, tensor<2x2xf32>) outs(%f : tensor<1x6x14x14xf32>) -> tensor<1x6x14x14xf32>
   return %p : tensor<1x6x14x14xf32>
+}
+
+// Disjoint 3x3 windows at stride 3, past the stencil's column strides: each
+// step reads one window row of 5x3 values, splits its columns apart with one
+// shuffle and takes their maximum.
+// CHECK-LABEL: func.func @pool_3x3_stride_3
+// CHECK-SAME: wafer.strategy = ["vectorized max pool 3x3"]
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0], [1], [2, 3], [4, 5]] output_shape [1, 2, 3, 3, 5, 3]
+// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (2, 3)
+// CHECK: vector.transfer_read {{.*}} : tensor<1x1x1x1x5x3xf32>, vector<5x3xf32>
+// CHECK: vector.shuffle {{.*}} [0, 3, 6, 9, 12, 1, 4, 7, 10, 13, 2, 5, 8, 11, 14]
+// CHECK: arith.maximumf %{{.*}} : vector<5xf32>
+// CHECK: {wafer.serial}
+// CHECK-NOT: linalg.pooling_nchw_max
+func.func @pool_3x3_stride_3(%x: tensor<1x2x9x15xf32>) -> tensor<1x2x3x5xf32> {
+  %cst = arith.constant 0xFF800000 : f32
+  %e = tensor.empty() : tensor<1x2x3x5xf32>
+  %f = linalg.fill ins(%cst : f32) outs(%e : tensor<1x2x3x5xf32>) -> tensor<1x2x3x5xf32>
+  %w = tensor.empty() : tensor<3x3xf32>
+  %p = linalg.pooling_nchw_max {dilations = dense<1> : vector<2xi64>, strides = dense<3> : vector<2xi64>} ins(%x, %w : tensor<1x2x9x15xf32>, tensor<3x3xf32>) outs(%f : tensor<1x2x3x5xf32>) -> tensor<1x2x3x5xf32>
+  return %p : tensor<1x2x3x5xf32>
 }
 
 // Overlapping 3x3 windows at stride 2 in ceil mode: wafer-depthwise-conv's
