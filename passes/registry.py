@@ -69,6 +69,7 @@ _PASSES: dict[str, str] = {
     "wafer-annotate-loops": "annotate_loops:AnnotateLoops",
     "wafer-unoptimized-glue": "unoptimized_glue:UnoptimizedGlue",
     "wafer-realign-stack": "realign_stack:RealignStack",
+    "wafer-fence-in-place-selects": "fence_in_place_selects:FenceInPlaceSelects",
     "wse-verify-support": "wse_verify_support:WseVerifySupport",
     "wse-unfold-windows": "wse_unfold_windows:WseUnfoldWindows",
     "wse-materialize-indices": "wse_materialize_indices:WseMaterializeIndices",

@@ -209,7 +209,8 @@ class CpuPipeline(Configurable):
                 "lower",
                 # Kernels are timed as loop nests, before they become OpenMP regions.
                 # bf16 is looked for here, in a module a sixth the size of the LLVM dialect's.
-                f"wafer-bf16-builtins,{profile}{openmp}func.func(tm-tensor-to-loops,refback-munge-memref-copy,"
+                f"wafer-bf16-builtins,wafer-fence-in-place-selects,{profile}{openmp}"
+                "func.func(tm-tensor-to-loops,refback-munge-memref-copy,"
                 "convert-linalg-to-loops),"
                 "wafer-outline-kernels,func.func(convert-vector-to-scf{full-unroll},"
                 "lower-affine),convert-scf-to-cf,wafer-lower-assert,wafer-polynomial-exp,wafer-rational-math,"
