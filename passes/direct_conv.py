@@ -17,6 +17,7 @@ from .conv_algorithm import ConvAlgorithmPass
 from .linalg_builders import int_list, is_constant, is_static_f32
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
+from .serial_foralls import SERIAL
 from .transform_script import (
     hoist_loop_invariant_subsets,
     match_tagged,
@@ -29,6 +30,10 @@ _GROUPED = "linalg.conv_2d_ngchw_gfchw"
 _TAP_LOOPS = 3  # input channel, filter row, filter column
 _WIDEST_SMALL_WINDOW = 9  # taps of a 3x3
 _UPDATE = "wafer.rank1_update"
+# The input rows one output row reads, read again by each block of filters, stay in this
+# share of L1, the rest left to the weights and the tile written; the layers measured with
+# filter blocks (bench numbers in the commit that added them) read at most 3.5 KB a row.
+_ROW_INPUT_L1_SHARE = 1 / 4
 
 
 @dataclass(frozen=True)
@@ -86,32 +91,37 @@ class DirectConv(ConvAlgorithmPass):
             if weights is not None and along_filters:
                 self._rewrite_along_filters(conv, weights)
             elif self._fits_rows(conv):
-                convs += _column_phases(conv)
+                filters = self._row_filters(conv)
+                convs += [(phase, how, filters) for phase, how in _column_phases(conv)]
         if not convs:
             return
         any_op = transform.AnyOpType.get()
+        row_tiles = [_row_tile(conv, row_filters) for conv, _, row_filters in convs]
         with transform_script(module) as root:
-            for i, (conv, phase) in enumerate(convs):
+            for i, (conv, phase, row_filters) in enumerate(convs):
                 f, ow = conv.results[0].type.shape[-3], conv.results[0].type.shape[-1]
-                block, pieces = self._row_pieces(f, ow)
+                block, pieces = self._row_pieces(row_filters, ow)
                 parallel = _flops(conv) >= self.parallel_flops
                 groups = f"{conv.operands[1].type.shape[0]} groups, " if conv.name == _GROUPED else ""
+                filters = f"{row_filters} of {f} filters x " if row_filters < f else f"{f}x"
                 rest = f" and {'+'.join(map(str, pieces))}" if pieces else ""
-                record_strategy(conv, f"direct conv: {groups}{f}x{block}{rest} output row blocks in registers"
+                record_strategy(conv, f"direct conv: {groups}{filters}{block}{rest} output row blocks in registers"
                                 + phase + ("" if parallel else ", serial"))
                 tag(conv.operation, f"conv{i}")
-                conv_handle = match_tagged(root, f"conv{i}")
-                outer = _row_tile(conv)
-                if parallel:
-                    rows = structured.TileUsingForallOp(any_op, any_op, conv_handle, tile_sizes=outer).tiled_op
-                else:
-                    rows = structured.TileUsingForOp(conv_handle, sizes=outer).tiled_linalg_op
-                _split_columns(rows, len(outer), ow, block, pieces)
+                tiled = structured.TileUsingForallOp(any_op, any_op, match_tagged(root, f"conv{i}"),
+                                                     tile_sizes=row_tiles[i])
+                if not parallel:
+                    transform.AnnotateOp(tiled.forall_op, SERIAL)
+                if _written_once(conv.operands[2]):
+                    # Each row block starts from its slice of the bias, not a pass over the output.
+                    tag(conv.operands[2].owner, f"conv{i}.init")
+                    structured.FuseIntoContainingOp(match_tagged(root, f"conv{i}.init"), tiled.forall_op)
+                _split_columns(tiled.tiled_op, len(row_tiles[i]), ow, block, pieces)
             for i in range(len(convs)):
                 pieces = transform.ForeachOp([], [match_tagged(root, f"conv{i}")])
                 with ir.InsertionPoint(pieces.body):
                     # The parallel loops: the row tile's, then the output columns.
-                    _accumulate_in_registers(pieces.body.arguments[0], len(_row_tile(convs[i][0])) + 1)
+                    _accumulate_in_registers(pieces.body.arguments[0], len(row_tiles[i]) + 1)
                     transform.YieldOp([])
             # The accumulator row block stays in registers across the tap loops once the
             # canonicalizer proves the transfers in bounds: one round per loop level.
@@ -135,21 +145,56 @@ class DirectConv(ConvAlgorithmPass):
         return self._fits_rows(conv) or self._fits_filters(conv)
 
     def _fits_rows(self, conv: ir.OpView) -> bool:
-        """Whether `conv`'s output row accumulators fit the registers: a whole output
-        row's for a convolution, one vector's for a grouped one.
+        """Whether `conv`'s output rows go in registers: see `_row_filters`."""
+        return self._row_filters(conv) is not None
 
-        A plain convolution whose row does not fit reads its C input planes once per
-        block of a row, where im2col's packed kernel tiles them in cache (a 1x1 64->16
-        at 54x54, batch 8: 1.27x slower direct). A grouped one reads a handful of
-        planes, and im2col copies its columns K-fold for a handful of filters each
-        (ResNeXt-50 with AVX2: 0.95x with blocks of two vectors). For the same reason
-        only a grouped one with a column stride is taken, as column phases."""
+    def _row_filters(self, conv: ir.OpView) -> int | None:
+        """The filters of one output row block in registers: all of them where a
+        whole output row's accumulators for each fit the registers (one vector's
+        for a grouped convolution); else, for a plain convolution whose output row
+        reads few enough input values to stay in L1 while each block of its
+        filters reads them again (`_ROW_INPUT_L1_SHARE`), the block of filters
+        that `_filter_block` picks, unless its rows end in part of a vector and
+        its filters fill vectors (a 6->16 5x5 with rows of 10 ran faster along
+        filters); None where the rows do not fit. A 1x1's packed matmul reads
+        each input value once and keeps its rows in cache.
+
+        A plain convolution with more input per row reads its C input planes once
+        per block of a row, where im2col's packed kernel tiles them in cache (a 1x1
+        64->16 at 54x54, batch 8: 1.27x slower direct). A grouped one reads a
+        handful of planes, and im2col copies its columns K-fold for a handful of
+        filters each (ResNeXt-50 with AVX2: 0.95x with blocks of two vectors). For
+        the same reason only a grouped one with a column stride is taken, as
+        column phases."""
         f, ow = conv.results[0].type.shape[-3], conv.results[0].type.shape[-1]
         grouped = conv.name == _GROUPED
         vectors = 1 if grouped else max(ow // self.cpu.lanes, 1)
         unit_stride = int_list(conv.attributes["strides"])[1] == 1
-        return (is_static_f32(conv) and (unit_stride or grouped and int_list(conv.attributes["dilations"])[1] == 1)
-                and f * vectors <= self.cpu.direct_conv_accumulators)
+        if not (is_static_f32(conv) and (unit_stride or grouped and int_list(conv.attributes["dilations"])[1] == 1)):
+            return None
+        if f * vectors <= self.cpu.direct_conv_accumulators:
+            return f
+        c, kh, kw = conv.operands[1].type.shape[-3:]
+        row_input_bytes = c * kh * conv.operands[0].type.shape[-1] * F32_BYTES
+        if grouped or kh * kw == 1 or row_input_bytes > self.cpu.l1d_bytes * _ROW_INPUT_L1_SHARE:
+            return None
+        if ow % self.cpu.lanes and self._fits_filters(conv):
+            return None  # a ragged row's last piece wastes lanes that a vector of filters fills
+        return self._filter_block(f, ow)
+
+    def _filter_block(self, filters: int, width: int) -> int | None:
+        """The divisor of `filters` whose row blocks (see `_row_pieces`) do the
+        most FMAs per value loaded: each tap of a block of d filters by v vectors
+        loads v input vectors and broadcasts d weights, one at a time, for d * v
+        FMAs. Blocks whose accumulators, input vectors and broadcast outnumber the
+        registers are left out (3 x 4 vectors spilled with AVX2's 16); ties go to
+        more filters, which read the input rows fewer times. None where no block fits."""
+        def vectors(d: int) -> int:
+            return self._row_pieces(d, width)[0] // self.cpu.lanes or 1
+
+        fitting = [d for d in range(1, self.cpu.direct_conv_accumulators + 1)
+                   if filters % d == 0 and (d + 1) * vectors(d) + 1 <= self.cpu.vector_registers]
+        return max(fitting, key=lambda d: (d * vectors(d) / (d + vectors(d)), d), default=None)
 
     def _fits_filters(self, conv: ir.OpView) -> bool:
         """Whether `conv`'s weights are constants (laid out at compile time) and its
@@ -213,9 +258,18 @@ def _along_filters_by_default(conv: ir.OpView, cache_bytes: int) -> bool:
     return kh * kw > _WIDEST_SMALL_WINDOW or output_bytes <= cache_bytes
 
 
-def _row_tile(conv: ir.OpView) -> list[int]:
-    """Tile sizes of one output row of one image (and group): all its filters."""
-    return [1, 1, 0, 1] if conv.name == _GROUPED else [1, 0, 1]
+def _written_once(init: ir.Value) -> bool:
+    """Whether `init` is a fill or a broadcast (a bias) that only this convolution reads."""
+    op = init.owner
+    return (isinstance(op, ir.OpView) and op.name in ("linalg.fill", "linalg.broadcast")
+            and len(list(init.uses)) == 1)
+
+
+def _row_tile(conv: ir.OpView, filters: int) -> list[int]:
+    """Tile sizes of one output row of one image (and group), for `filters` of its filters."""
+    if conv.name == _GROUPED:
+        return [1, 1, 0, 1]
+    return [1, 0 if filters == conv.results[0].type.shape[1] else filters, 1]
 
 
 def _column_phases(conv: ir.OpView) -> list[tuple[ir.OpView, str]]:

@@ -1,12 +1,14 @@
 // RUN: wafer-opt %s --split-input-file -p 'wafer-direct-conv{machine=avx512},canonicalize,cse' | filecheck %s
 // RUN: wafer-opt %s --split-input-file -p 'wafer-direct-conv{machine=avx2}' | filecheck %s --check-prefix=AVX2
 
-// AVX2 has 16 vector registers, not 32: conv1's 6 x 24 accumulators (18 ymm)
-// would spill, and measured 2x slower than im2col; conv2's 16 x 8 too.
+// AVX2 has 16 vector registers, not 32: a whole row of conv1 (6 x 3.5 ymm)
+// would spill, so its 6 filters go in blocks of two vectors; conv2's 16
+// filters go in blocks of 8 (its weights are arguments, which the along-filters
+// layout needs as constants).
 // AVX2-LABEL: func.func @lenet_conv1
-// AVX2: linalg.conv_2d_nchw_fchw
+// AVX2-SAME: "direct conv: 6x16 and 8+4 output row blocks in registers"
 // AVX2-LABEL: func.func @lenet_conv2
-// AVX2: linalg.conv_2d_nchw_fchw
+// AVX2-SAME: "direct conv: 8 of 16 filters x 8 and 2 output row blocks in registers, serial"
 
 // LeNet's conv1 at batch 32: one scf.forall over (image, output row); a row of
 // 28 is a block of 16 and a piece of 12, each a 6 x width accumulator
@@ -32,20 +34,40 @@ func.func @lenet_conv1(%x: tensor<32x1x32x32xf32>, %w: tensor<6x1x5x5xf32>, %ini
 // -----
 
 // One image of LeNet's conv2 (0.5 MFLOP) is too little to wake a thread for:
-// its rows are a serial loop nest. Channels, filter rows and filter columns
-// are the three tap loops around the 16 x 10 accumulator (the loop over one
-// image folds away).
+// its loop over rows is marked serial. Channels, filter rows and filter
+// columns are the three tap loops around the 16 x 10 accumulator (the loop
+// over one image folds away).
 // CHECK-LABEL: func.func @lenet_conv2
 // CHECK-SAME: "direct conv: 16x10 output row blocks in registers, serial"
-// CHECK-NOT: scf.forall
-// CHECK: scf.for {{.*}} -> (tensor<1x16x10x10xf32>)
+// CHECK: scf.forall (%{{.*}}) in (10) {{.*}} -> (tensor<1x16x10x10xf32>)
 // CHECK: scf.for {{.*}} -> (vector<16x10xf32>)
 // CHECK: scf.for {{.*}} -> (vector<16x10xf32>)
 // CHECK: scf.for {{.*}} -> (vector<16x10xf32>)
 // CHECK: vector.outerproduct {{.*}} : vector<16xf32>, vector<10xf32>
+// CHECK: {wafer.serial}
 func.func @lenet_conv2(%x: tensor<1x6x14x14xf32>, %w: tensor<16x6x5x5xf32>, %init: tensor<1x16x10x10xf32>) -> tensor<1x16x10x10xf32> {
   %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%x, %w : tensor<1x6x14x14xf32>, tensor<16x6x5x5xf32>) outs(%init : tensor<1x16x10x10xf32>) -> tensor<1x16x10x10xf32>
   return %r : tensor<1x16x10x10xf32>
+}
+
+// -----
+
+// With 3 input channels a row reads little enough input to read it again for
+// each block of 4 of the 16 filters (each tap 2 input vectors and 4 weights
+// for 8 FMAs). The bias is broadcast into each row block's tile, in the loop,
+// not over the whole output before it.
+// AVX2-LABEL: func.func @filter_blocks
+// AVX2-SAME: "direct conv: 4 of 16 filters x 16 output row blocks in registers, serial"
+// AVX2: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (2, 4, 32)
+// AVX2: linalg.broadcast ins(%{{.*}} : tensor<4xf32>) outs(%{{.*}} : tensor<1x4x1x32xf32>)
+// AVX2: vector.outerproduct {{.*}} : vector<4xf32>, vector<16xf32>
+// AVX2-NOT: linalg.conv_2d_nchw_fchw
+// AVX2: return
+func.func @filter_blocks(%x: tensor<2x3x34x34xf32>, %w: tensor<16x3x3x3xf32>, %bias: tensor<16xf32>) -> tensor<2x16x32x32xf32> {
+  %e = tensor.empty() : tensor<2x16x32x32xf32>
+  %init = linalg.broadcast ins(%bias : tensor<16xf32>) outs(%e : tensor<2x16x32x32xf32>) dimensions = [0, 2, 3]
+  %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%x, %w : tensor<2x3x34x34xf32>, tensor<16x3x3x3xf32>) outs(%init : tensor<2x16x32x32xf32>) -> tensor<2x16x32x32xf32>
+  return %r : tensor<2x16x32x32xf32>
 }
 
 // -----

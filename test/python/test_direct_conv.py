@@ -78,13 +78,33 @@ def test_rows_split_into_blocks_of_one_two_or_four_vectors(width, machine, block
     assert any(s.startswith(f"direct conv: 2 groups, {blocks} output row blocks") for s in strategies(compiled))
 
 
-def test_rows_beyond_the_registers_stay_with_im2col():
-    """LeNet's conv1 needs 6 x 3 accumulators of 8 lanes for a row: more than AVX2's 12 (of 16)."""
+def test_rows_beyond_the_registers_split_into_blocks():
+    """LeNet's conv1 needs 6 x 3.5 accumulators of 8 lanes for a row: more than AVX2's 12 (of 16),
+    so its rows go in blocks of two vectors and the pieces left."""
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(1, 6, 5, padding=2)
     x = torch.randn(2, 1, 28, 28)
-    assert any(s.startswith("direct conv: 6x16") for s in strategies(compile_checked(conv, (x,), machine="avx512")))
-    assert any(s.startswith("im2col") for s in strategies(compile_checked(conv, (x,), machine="avx2")))
+    assert any(s.startswith("direct conv: 6x16 and 12") for s in strategies(compile_checked(conv, (x,), machine="avx512")))
+    assert any(s.startswith("direct conv: 6x16 and 8+4") for s in strategies(compile_checked(conv, (x,), machine="avx2")))
+
+
+@pytest.mark.parametrize("conv,size,machine,strategy", [
+    # 3 input channels: each block of 4 filters reads the rows of 32 again, from L1.
+    (torch.nn.Conv2d(3, 16, 3, padding=1), 32, "avx2", "direct conv: 4 of 16 filters x 16 output row blocks"),
+    (torch.nn.Conv2d(3, 24, 5, padding=2), 32, "avx2", "direct conv: 6 of 24 filters x 16 output row blocks"),
+    (torch.nn.Conv2d(1, 64, 3, padding=1), 32, "avx512", "direct conv: 8 of 64 filters x 32 output row blocks"),
+    # Rows of 10 end in part of a vector; 16 filters fill two: along the filters.
+    (torch.nn.Conv2d(6, 16, 5), 14, "avx2", "direct conv along filters"),
+    # A 1x1 reads its input once: the packed matmul's.
+    (torch.nn.Conv2d(16, 32, 1), 28, "avx2", "im2col"),
+])
+def test_rows_of_few_channels_take_blocks_of_filters(conv, size, machine, strategy):
+    """Filters that do not fit a whole row's accumulators, with a bias and a ReLU after."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(conv, torch.nn.ReLU()).eval()
+    x = torch.randn(2, conv.in_channels, size, size)
+    compiled = compile_checked(model, (x,), threads=2, machine=machine)
+    assert any(s.startswith(strategy) for s in strategies(compiled)), strategies(compiled)
 
 
 @pytest.mark.parametrize("channels,groups,size,stride,machine", [
