@@ -79,7 +79,7 @@ class DirectConv(ConvAlgorithmPass):
 
     def apply(self, module: ir.Operation) -> None:
         database, reader = self.database(module), ConstantReader(module)
-        convs = []  # (conv, which column phase it is)
+        convs = []  # (conv, which column phase it is, the filters of its row blocks)
         for op in find_ops(module, lambda op: op.name in (_CONV, _GROUPED)):
             conv = op.opview
             chosen = self.chosen_algorithm(conv, database)
@@ -87,12 +87,12 @@ class DirectConv(ConvAlgorithmPass):
                 continue
             weights = reader.array(conv.operands[1]) if self._fits_filters(conv) else None
             by_default = _along_filters_by_default(conv, self.cpu.l2_bytes // 2)
-            along_filters = conv.name == _GROUPED or (chosen or by_default) and not self._fits_rows(conv)
+            row_filters = self._row_filters(conv)
+            along_filters = conv.name == _GROUPED or (chosen or by_default) and row_filters is None
             if weights is not None and along_filters:
                 self._rewrite_along_filters(conv, weights)
-            elif self._fits_rows(conv):
-                filters = self._row_filters(conv)
-                convs += [(phase, how, filters) for phase, how in _column_phases(conv)]
+            elif row_filters is not None:
+                convs += [(phase, how, row_filters) for phase, how in _column_phases(conv)]
         if not convs:
             return
         any_op = transform.AnyOpType.get()
