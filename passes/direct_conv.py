@@ -19,8 +19,11 @@ from .pack_matmul import record_strategy
 from .pass_base import find_ops
 from .serial_foralls import SERIAL
 from .transform_script import (
+    HOIST,
     hoist_loop_invariant_subsets,
+    mark_for_hoisting,
     match_tagged,
+    remove_tags,
     tag,
     transform_script,
 )
@@ -127,7 +130,8 @@ class DirectConv(ConvAlgorithmPass):
             # canonicalizer proves the transfers in bounds: one round per loop level.
             _canonicalize(root)
             for _ in range(_TAP_LOOPS):
-                hoist_loop_invariant_subsets(root)
+                hoist_loop_invariant_subsets(root, marked=True)
+        remove_tags(module, HOIST)
 
         for update in find_ops(module, lambda op: _UPDATE in op.attributes):
             # A one-column remainder stays a vector multiply-add; one of one filter
@@ -336,6 +340,8 @@ def _canonicalize(root: ir.Value) -> None:
 def _accumulate_in_registers(row_tiles: ir.Value, parallel_dims: int) -> None:
     """Loop over input channels and filter taps around a rank-1 update of the row tile."""
     taps = structured.TileUsingForOp(row_tiles, sizes=[0] * parallel_dims + [1, 1, 1])
+    for tap_loop in taps.loops:
+        mark_for_hoisting(tap_loop)
     structured.GeneralizeOp(taps.tiled_linalg_op)
     innermost = taps.loops[-1]
     patterns = transform.ApplyPatternsOp(innermost)

@@ -14,7 +14,7 @@ from .matmul_contraction import Contraction
 from .matmul_gathers import copy_windows, panel_chunk, window_tiles
 from .matmul_packing import PACKED
 from .matmul_plan import Kernel, packed_extents
-from .transform_script import match_tagged
+from .transform_script import mark_for_hoisting, match_tagged
 
 
 def emit_kernel(root: ir.Value, name: str, contraction: Contraction, kernel: Kernel, per_tile: bool,
@@ -60,7 +60,9 @@ def emit_kernel(root: ir.Value, name: str, contraction: Contraction, kernel: Ker
                 copy_windows(window, gather)
     if kernel.k_tile:  # K in blocks inside the tile (see `k_tiled`)
         k_sizes = [kernel.k_tile if d == pk else 0 for d in loops]
-        tile = structured.TileUsingForOp(tile, sizes=k_sizes).tiled_linalg_op
+        k_tiles = structured.TileUsingForOp(tile, sizes=k_sizes)
+        mark_for_hoisting(k_tiles.loops[0])  # the cache tile's accumulator, out of the K blocks
+        tile = k_tiles.tiled_linalg_op
     # Then one register block per step, K innermost. A loop of one trip is not made at
     # all, so the pattern rewrites below never fold away a loop whose handle is live.
     depth = kernel.k_tile or kernel.k_block or contraction.extents[pk]
@@ -78,6 +80,7 @@ def emit_kernel(root: ir.Value, name: str, contraction: Contraction, kernel: Ker
     k_loop = tiled.loops[-1] if tiled.loops else cache_loop
     if k_loop is None:  # a single register block and K step: tiny, left to scalar loops
         return
+    mark_for_hoisting(k_loop)
     fold = transform.ApplyPatternsOp(k_loop)
     with ir.InsertionPoint(fold.patterns):
         structured.ApplyFoldUnitExtentDimsViaSlicesPatternsOp()

@@ -14,6 +14,7 @@ from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import interpreter, loop, structured, vector
 
 TAG = "wafer.tag"
+HOIST = "wafer.hoist_subsets"
 
 
 def tag(op: ir.Operation, value: str) -> None:
@@ -63,11 +64,21 @@ def unless_it_fails(target: ir.Value):
         transform.YieldOp()
 
 
-def hoist_loop_invariant_subsets(root: ir.Value) -> None:
+def mark_for_hoisting(loop_handle: ir.Value) -> None:
+    """Mark a loop for `hoist_loop_invariant_subsets(..., marked=True)`."""
+    transform.AnnotateOp(loop_handle, HOIST)
+
+
+def hoist_loop_invariant_subsets(root: ir.Value, marked: bool = False) -> None:
     """Hoist the loop-invariant reads and writes (an accumulator's) out of every
-    `scf.for`, matched afresh: pattern applications replace loops, so earlier
-    handles go stale. One round lifts a subset out of one loop level."""
-    hoist = transform.ForeachOp([], [structured.MatchOp.match_op_names(root, ["scf.for"]).result])
+    `scf.for`, or only those `mark_for_hoisting` marked, matched afresh: pattern
+    applications replace loops, so earlier handles go stale. One round lifts a
+    subset out of one loop level. Marking matters for compile time: the subset
+    analysis of one loop grows with the square of its body's transfers, and a
+    model has many loops with nothing to hoist."""
+    attrs = ir.DictAttr.get({HOIST: ir.UnitAttr.get()}) if marked else None
+    loops = structured.MatchOp(transform.AnyOpType.get(), root, ops=["scf.for"], op_attrs=attrs).result
+    hoist = transform.ForeachOp([], [loops])
     with ir.InsertionPoint(hoist.body):
         loop.HoistLoopInvariantSubsetsOp(hoist.body.arguments[0])
         transform.YieldOp([])
