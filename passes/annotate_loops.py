@@ -34,9 +34,12 @@ class AnnotateLoops(WaferPass):
 
     def apply(self, module: ir.Operation) -> None:
         rolled = ir.Attribute.parse(_ROLLED)
+        found = find_ops(module, lambda op: op.name in ("llvm.br", "llvm.insertelement"))
+        # One walk, not one scan of each loop's blocks per enclosing loop as well.
+        lane_blocks = {op.block for op in found if _inserts_a_lane(op)}
         position: dict[ir.Block, int] = {}  # each block's index in its region
         region_blocks: dict[ir.Block, list[ir.Block]] = {}  # each block's region, listed once
-        for branch in find_ops(module, lambda op: op.name == "llvm.br"):
+        for branch in (op for op in found if op.name == "llvm.br"):
             latch, header = branch.block, branch.successors[0]
             if latch not in position:
                 blocks = list(latch.region.blocks)
@@ -44,8 +47,7 @@ class AnnotateLoops(WaferPass):
                 region_blocks.update((block, blocks) for block in blocks)
             if position[header] > position[latch]:
                 continue
-            blocks = region_blocks[latch][position[header]:position[latch] + 1]
-            if not any(_inserts_a_lane(op) for block in blocks for op in block.operations):
+            if not lane_blocks.intersection(region_blocks[latch][position[header]:position[latch] + 1]):
                 branch.attributes["loop_annotation"] = rolled
 
 
