@@ -19,11 +19,9 @@ from .pack_matmul import record_strategy
 from .pass_base import find_ops
 from .serial_foralls import SERIAL
 from .transform_script import (
-    HOIST,
     hoist_loop_invariant_subsets,
     mark_for_hoisting,
     match_tagged,
-    remove_tags,
     tag,
     transform_script,
 )
@@ -130,8 +128,7 @@ class DirectConv(ConvAlgorithmPass):
             # canonicalizer proves the transfers in bounds: one round per loop level.
             _canonicalize(root)
             for _ in range(_TAP_LOOPS):
-                hoist_loop_invariant_subsets(root, marked=True)
-        remove_tags(module, HOIST)
+                hoist_loop_invariant_subsets(root)
 
         for update in find_ops(module, lambda op: _UPDATE in op.attributes):
             # A one-column remainder stays a vector multiply-add; one of one filter

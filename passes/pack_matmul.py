@@ -37,7 +37,7 @@ from .matmul_packing import (
 from .matmul_plan import Kernel, plan_kernel, tuning_signature
 from .matmul_split import split_ragged
 from .pass_base import find_ops
-from .transform_script import HOIST, hoist_loop_invariant_subsets, remove_tags, tag, transform_script
+from .transform_script import hoist_loop_invariant_subsets, remove_tags, tag, transform_script
 
 STRATEGY = "wafer.strategy"
 TUNED_AS = "wafer.tuned_as"  # on the parts of a split contraction: the index of its whole's record
@@ -163,10 +163,8 @@ class PackMatmul(TargetedPass):
             empty = transform.ApplyPatternsOp(funcs)
             with ir.InsertionPoint(empty.patterns):
                 tensor_transform.ApplyFoldTensorEmptyPatternsOp()
-            hoist_loop_invariant_subsets(root, marked=True)  # the accumulator stays in registers across K
-        remove_tags(module, PACKED)
-        remove_tags(module, HOIST)
-        remove_tags(module, TUNED_AS)
+            hoist_loop_invariant_subsets(root)  # the accumulator stays in registers across K
+        remove_tags(module, (PACKED, TUNED_AS))
         gather_into_panels(module)
         fold_constant_packs(module)  # weights are packed once, here, not on every call
         fold_reshaping_packs(module)

@@ -32,7 +32,7 @@ def match_tagged(target: ir.Value, value: str, key: str = TAG) -> ir.Value:
 def transform_script(payload: ir.Operation):
     """Yield the script's root handle; on exit, apply the script to `payload`.
 
-    Tags are removed afterwards so they never leak into the output IR.
+    Tags and hoisting marks are removed afterwards so they never leak into the output IR.
     """
     script = ir.Module.create()
     script.operation.attributes["transform.with_named_sequence"] = ir.UnitAttr.get()
@@ -65,19 +65,18 @@ def unless_it_fails(target: ir.Value):
 
 
 def mark_for_hoisting(loop_handle: ir.Value) -> None:
-    """Mark a loop for `hoist_loop_invariant_subsets(..., marked=True)`."""
+    """Mark a loop for `hoist_loop_invariant_subsets`."""
     transform.AnnotateOp(loop_handle, HOIST)
 
 
-def hoist_loop_invariant_subsets(root: ir.Value, marked: bool = False) -> None:
+def hoist_loop_invariant_subsets(root: ir.Value) -> None:
     """Hoist the loop-invariant reads and writes (an accumulator's) out of every
-    `scf.for`, or only those `mark_for_hoisting` marked, matched afresh: pattern
+    `scf.for` that `mark_for_hoisting` marked, matched afresh: pattern
     applications replace loops, so earlier handles go stale. One round lifts a
-    subset out of one loop level. Marking matters for compile time: the subset
-    analysis of one loop grows with the square of its body's transfers, and a
-    model has many loops with nothing to hoist."""
-    attrs = ir.DictAttr.get({HOIST: ir.UnitAttr.get()}) if marked else None
-    loops = structured.MatchOp(transform.AnyOpType.get(), root, ops=["scf.for"], op_attrs=attrs).result
+    subset out of one loop level. Only marked loops: the other loops of a
+    model have nothing to hoist, and cost the analysis all the same."""
+    marked = ir.DictAttr.get({HOIST: ir.UnitAttr.get()})
+    loops = structured.MatchOp(transform.AnyOpType.get(), root, ops=["scf.for"], op_attrs=marked).result
     hoist = transform.ForeachOp([], [loops])
     with ir.InsertionPoint(hoist.body):
         loop.HoistLoopInvariantSubsetsOp(hoist.body.arguments[0])
@@ -100,10 +99,13 @@ def shuffle_transposes(root: ir.Value) -> None:
                 make()
 
 
-def remove_tags(payload: ir.Operation, key: str = TAG) -> None:
+def remove_tags(payload: ir.Operation, keys: tuple[str, ...] = (TAG, HOIST)) -> None:
+    """Drop the attributes `keys` from every op under `payload`, in one walk."""
+
     def strip(op: ir.Operation) -> ir.WalkResult:
-        if key in op.attributes:
-            del op.attributes[key]
+        for key in keys:
+            if key in op.attributes:
+                del op.attributes[key]
         return ir.WalkResult.ADVANCE
 
     payload.walk(strip)
