@@ -14,7 +14,7 @@ from . import direct_conv_filters
 from .constant_pack import ConstantReader
 from .cpu_target import F32_BYTES
 from .conv_algorithm import ConvAlgorithmPass
-from .linalg_builders import int_list, is_constant, is_static_f32
+from .linalg_builders import int_list, is_constant, is_named, is_static_f32
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
 from .serial_foralls import SERIAL
@@ -143,11 +143,7 @@ class DirectConv(ConvAlgorithmPass):
         Where it can, it takes the convolution unless an option or a tuning
         record says otherwise; a plain one by rows, or along filters where
         `_along_filters_by_default` says."""
-        return self._fits_rows(conv) or self._fits_filters(conv)
-
-    def _fits_rows(self, conv: ir.OpView) -> bool:
-        """Whether `conv`'s output rows go in registers: see `_row_filters`."""
-        return self._row_filters(conv) is not None
+        return self._row_filters(conv) is not None or self._fits_filters(conv)
 
     def _row_filters(self, conv: ir.OpView) -> int | None:
         """The filters of one output row block in registers: all of them where a
@@ -261,9 +257,7 @@ def _along_filters_by_default(conv: ir.OpView, cache_bytes: int) -> bool:
 
 def _written_once(init: ir.Value) -> bool:
     """Whether `init` is a fill or a broadcast (a bias) that only this convolution reads."""
-    op = init.owner
-    return (isinstance(op, ir.OpView) and op.name in ("linalg.fill", "linalg.broadcast")
-            and len(list(init.uses)) == 1)
+    return is_named(init.owner, "linalg.fill", "linalg.broadcast") and len(list(init.uses)) == 1
 
 
 def _row_tile(conv: ir.OpView, filters: int) -> list[int]:
