@@ -98,7 +98,7 @@ class DirectConv(ConvAlgorithmPass):
             return
         any_op = transform.AnyOpType.get()
         row_tiles = [_row_tile(conv, row_filters) for conv, _, row_filters in convs]
-        with transform_script(module) as root:
+        with transform_script(module, outline=[f"conv{i}" for i in range(len(convs))]) as root:
             for i, (conv, phase, row_filters) in enumerate(convs):
                 f, ow = conv.results[0].type.shape[-3], conv.results[0].type.shape[-1]
                 block, pieces = self._row_pieces(row_filters, ow)

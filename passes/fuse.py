@@ -239,7 +239,7 @@ class Fuse(WaferPass):
                 nested += find_ops(func, _is_elementwise_in_forall)
         if not groups and not loose and not nested:
             return
-        with transform_script(module) as root_handle:
+        with transform_script(module, outline=[f"fuse{i}" for i in range(len(groups))]) as root_handle:
             for i, group in enumerate(groups):
                 self._tile_and_fuse(root_handle, f"fuse{i}", group)
             for i, op in enumerate(loose):

@@ -7,17 +7,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from torch_mlir import ir
-from torch_mlir.dialects import func
 
 from ..symbols import public_functions
+from .outlining import free_names, outline
 from .pass_base import WaferPass
 
 # Top-level ops that are a kernel: a loop nest over buffers, or a parallel one as an OpenMP region.
 _KERNELS = ("scf.for", "scf.parallel", "omp.parallel")
-# Defining ops copied into a kernel's function rather than passed to it: its
-# constants stay constants (LLVM folds them into the code) and must be equal
-# for two kernels to be the same.
-_COPIED = ("arith.constant", "ub.poison")
 # Marks a function left as glue: what wafer-unoptimized-glue looks for.
 GLUE = "wafer.glue"
 # The outlined functions' names: wafer_kernel0, wafer_kernel1, ...
@@ -51,12 +47,12 @@ class OutlineKernels(WaferPass):
     summary = "Outline loop nests into functions, one per set of identical nests, and tag the caller as glue"
 
     def apply(self, module: ir.Operation) -> None:
-        names = _free_names(module)
+        names = free_names(module, _OUTLINED)
         for function in public_functions(module):
             groups: dict[str, list[tuple[ir.OpView, ir.OpView]]] = defaultdict(list)
             for op in list(function.regions[0].blocks[0].operations):
                 if op.operation.name in _KERNELS and not op.results:
-                    kernel, call = _outline(module, op.operation)
+                    kernel, call = outline(module, [op.operation], _OUTLINED)
                     # Local scope: printing a nested op otherwise names every value of the module.
                     groups[kernel.operation.get_asm(use_local_scope=True, assume_verified=True)].append((kernel, call))
             for twins in groups.values():
@@ -68,73 +64,3 @@ class OutlineKernels(WaferPass):
                     kernel.operation.erase()
             if groups:
                 function.attributes[GLUE] = ir.UnitAttr.get()
-
-
-def _free_names(module: ir.Operation):
-    """`wafer_kernel0`, `wafer_kernel1`, ...: each a symbol no op of `module` defines."""
-    taken = {ir.StringAttr(op.attributes["sym_name"]).value
-             for op in module.regions[0].blocks[0].operations if "sym_name" in op.attributes}
-    count = 0
-    while True:
-        if f"{_OUTLINED}{count}" not in taken:
-            yield f"{_OUTLINED}{count}"
-        count += 1
-
-
-def _captured(op: ir.Operation) -> list[ir.Value]:
-    """The values `op`'s body reads from outside it, in order of first use."""
-    captured: dict[ir.Value, None] = {}
-
-    def collect(inner: ir.Operation) -> ir.WalkResult:
-        for value in inner.operands:
-            if value not in captured and not _defined_inside(value, op):
-                captured[value] = None
-        return ir.WalkResult.ADVANCE
-
-    op.walk(collect, walk_order=ir.WalkOrder.PRE_ORDER)
-    return list(captured)
-
-
-def _defined_inside(value: ir.Value, op: ir.Operation) -> bool:
-    """Whether `value` is defined in `op` (the bindings hash an Operation by its
-    operands, so no set of ops can be kept across operand updates)."""
-    owner = value.owner
-    inner = (owner.owner if isinstance(owner, ir.Block) else owner).operation
-    while inner is not None:
-        if inner == op:
-            return True
-        inner = inner.parent
-    return False
-
-
-def _is_copied(value: ir.Value) -> bool:
-    return isinstance(value.owner, ir.OpView) and value.owner.operation.name in _COPIED
-
-
-def _outline(module: ir.Operation, op: ir.Operation) -> tuple[ir.OpView, ir.OpView]:
-    """Move `op` into a private function of its own, called where it was; the
-    function takes the values `op` reads from outside, but for constants,
-    which are copied in. Every such function has the same name until it is
-    shared, so that two of them print the same when their code is the same."""
-    captured = _captured(op)
-    passed = [value for value in captured if not _is_copied(value)]
-    with ir.InsertionPoint(module.regions[0].blocks[0]), op.location:
-        kernel = func.FuncOp(_OUTLINED, ([value.type for value in passed], []), visibility="private")
-        body = kernel.add_entry_block()
-    with ir.InsertionPoint(op), op.location:
-        call = func.CallOp([], ir.FlatSymbolRefAttr.get(_OUTLINED), passed)
-    with ir.InsertionPoint(body):
-        arguments = iter(body.arguments)
-        replacements = {value: value.owner.operation.clone().results[0] if _is_copied(value) else next(arguments)
-                        for value in captured}
-        op.move_before(func.ReturnOp([]).operation)
-
-    def replace(inner: ir.Operation) -> ir.WalkResult:
-        for i, value in enumerate(inner.operands):
-            if value in replacements:
-                inner.operands[i] = replacements[value]
-        return ir.WalkResult.ADVANCE
-
-    op.walk(replace)
-    return kernel, call
-

@@ -37,7 +37,7 @@ from .matmul_packing import (
 from .matmul_plan import Kernel, plan_kernel, tuning_signature
 from .matmul_split import split_ragged
 from .pass_base import find_ops
-from .transform_script import hoist_loop_invariant_subsets, remove_tags, tag, transform_script
+from .transform_script import TAG, hoist_loop_invariant_subsets, remove_tags, tag, transform_script
 
 STRATEGY = "wafer.strategy"
 TUNED_AS = "wafer.tuned_as"  # on the parts of a split contraction: the index of its whole's record
@@ -151,7 +151,8 @@ class PackMatmul(TargetedPass):
         unpack_accumulators(module)
         # With K in blocks, each cache tile packs its rows of A per block instead.
         read_rows_in_place(module, {f"mm{i}" for i, (_, kernel, *_) in enumerate(plans) if not kernel.k_block})
-        with transform_script(module) as root:
+        names = [f"mm{i}" for i in range(len(plans))]
+        with transform_script(module, outline=names, keys=(TAG, PACKED)) as root:
             for i, (contraction, kernel, per_tile, gather, row) in enumerate(plans):
                 if gather is not None:
                     tag(gather.operation, f"mm{i}.gather")
@@ -164,6 +165,15 @@ class PackMatmul(TargetedPass):
             with ir.InsertionPoint(empty.patterns):
                 tensor_transform.ApplyFoldTensorEmptyPatternsOp()
             hoist_loop_invariant_subsets(root)  # the accumulator stays in registers across K
+        # The patterns above saw each contraction in its group's own function: fold
+        # what lies across the groups' edges too (a reshaped fill of the empty
+        # accumulator two contractions share, say), as they would have in place.
+        with transform_script(module) as root:
+            funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
+            fold = transform.ApplyPatternsOp(funcs)
+            with ir.InsertionPoint(fold.patterns):
+                transform.ApplyCanonicalizationPatternsOp()
+                tensor_transform.ApplyFoldTensorEmptyPatternsOp()
         remove_tags(module, (PACKED, TUNED_AS))
         gather_into_panels(module)
         fold_constant_packs(module)  # weights are packed once, here, not on every call

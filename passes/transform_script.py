@@ -8,10 +8,13 @@ tiling, fusion and vectorization itself.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection
 
 from torch_mlir import ir
 from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import interpreter, loop, structured, vector
+
+from .script_groups import groups_outlined
 
 TAG = "wafer.tag"
 HOIST = "wafer.hoist_subsets"
@@ -29,8 +32,11 @@ def match_tagged(target: ir.Value, value: str, key: str = TAG) -> ir.Value:
 
 
 @contextlib.contextmanager
-def transform_script(payload: ir.Operation):
-    """Yield the script's root handle; on exit, apply the script to `payload`.
+def transform_script(payload: ir.Operation, outline: Collection[str] = (), keys: tuple[str, ...] = (TAG,)):
+    """Yield the script's root handle; on exit, apply the script to `payload`,
+    with the groups named in `outline` (the ops tagged `<name>` or `<name>.*`
+    under any of `keys`) each in a function of its own while it runs
+    (script_groups.py): the groups a script fuses.
 
     Tags and hoisting marks are removed afterwards so they never leak into the output IR.
     """
@@ -47,7 +53,8 @@ def transform_script(payload: ir.Operation):
         yield sequence.bodyTarget
         transform.YieldOp()
     try:
-        interpreter.apply_named_sequence(payload, sequence, script)
+        with groups_outlined(payload, outline, keys) if outline else contextlib.nullcontext():
+            interpreter.apply_named_sequence(payload, sequence, script)
     finally:
         remove_tags(payload)
 
