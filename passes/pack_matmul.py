@@ -37,7 +37,14 @@ from .matmul_packing import (
 from .matmul_plan import Kernel, plan_kernel, tuning_signature
 from .matmul_split import split_ragged
 from .pass_base import find_ops
-from .transform_script import TAG, hoist_loop_invariant_subsets, remove_tags, tag, transform_script
+from .transform_script import (
+    TAG,
+    group_functions,
+    hoist_loop_invariant_subsets,
+    remove_tags,
+    tag,
+    transform_script,
+)
 
 STRATEGY = "wafer.strategy"
 TUNED_AS = "wafer.tuned_as"  # on the parts of a split contraction: the index of its whole's record
@@ -157,7 +164,7 @@ class PackMatmul(TargetedPass):
                 if gather is not None:
                     tag(gather.operation, f"mm{i}.gather")
                 emit_kernel(root, f"mm{i}", contraction, kernel, per_tile, gather, row)
-            funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
+            funcs = group_functions(root)
             lower_to_fma(funcs)
             # A pack fused into a loop writes a slice of the whole packed tensor; make
             # that slice a tensor of its own, so only the tile's panels are allocated.
@@ -165,9 +172,9 @@ class PackMatmul(TargetedPass):
             with ir.InsertionPoint(empty.patterns):
                 tensor_transform.ApplyFoldTensorEmptyPatternsOp()
             hoist_loop_invariant_subsets(root)  # the accumulator stays in registers across K
-        # The patterns above saw each contraction in its group's own function: fold
-        # what lies across the groups' edges too (a reshaped fill of the empty
-        # accumulator two contractions share, say), as they would have in place.
+        # The patterns above ran on the groups' own functions: fold the rest of the
+        # model too, and what lies across the groups' edges (a reshaped fill of the
+        # empty accumulator two contractions share, say).
         with transform_script(module) as root:
             funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
             fold = transform.ApplyPatternsOp(funcs)

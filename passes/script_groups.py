@@ -23,6 +23,8 @@ from .pass_base import find_ops
 
 # The outlined functions' names: wafer_group0, wafer_group1, ...
 _OUTLINED = "wafer_group"
+# Marks an outlined function, for a script to apply its patterns to the groups only.
+GROUP_FUNCTION = "wafer.group_function"
 
 
 @contextlib.contextmanager
@@ -92,7 +94,8 @@ def _outline_groups(module: ir.Operation, function: ir.Operation, groups: list[s
                 pending.remove(group)
                 members |= group
         name = next(free)
-        _, call = outline(module, sorted(ops, key=order.index), name)
+        group_function, call = outline(module, sorted(ops, key=order.index), name)
+        group_function.attributes[GROUP_FUNCTION] = ir.UnitAttr.get()
         anchor = call.operation
         for op in later:
             op.move_after(anchor)

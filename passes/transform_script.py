@@ -14,7 +14,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import interpreter, loop, structured, vector
 
-from .script_groups import groups_outlined
+from .script_groups import GROUP_FUNCTION, groups_outlined
 
 TAG = "wafer.tag"
 HOIST = "wafer.hoist_subsets"
@@ -69,6 +69,13 @@ def unless_it_fails(target: ir.Value):
     with ir.InsertionPoint(sequence.body):
         yield sequence.bodyTarget
         transform.YieldOp()
+
+
+def group_functions(root: ir.Value) -> ir.Value:
+    """The functions that hold the groups `transform_script` outlined: where a
+    script's patterns need to run, not the whole of the model's function."""
+    marked = ir.DictAttr.get({GROUP_FUNCTION: ir.UnitAttr.get()})
+    return structured.MatchOp(transform.AnyOpType.get(), root, ops=["func.func"], op_attrs=marked).result
 
 
 def mark_for_hoisting(loop_handle: ir.Value) -> None:

@@ -8,7 +8,7 @@ from torch_mlir.passmanager import PassManager
 
 from wafer.context import make_context
 from wafer.passes.script_groups import groups_outlined
-from wafer.passes.transform_script import TAG, match_tagged, transform_script
+from wafer.passes.transform_script import TAG, group_functions, match_tagged, transform_script
 
 _T = "tensor<8x8xf32>"
 
@@ -117,6 +117,18 @@ def test_a_fusion_in_a_small_function_gives_the_ir_it_gives_in_place():
             fused.append(str(module))
         assert "scf.forall" in fused[0] and fused[0].count("linalg.fill") == 1
         assert fused[0] == fused[1]
+
+
+def test_group_functions_reach_the_groups_and_not_the_rest_of_the_model():
+    with make_context(), ir.Location.unknown():
+        module = _module(_MATMUL_AFTER_EXP, _T)
+        with transform_script(module.operation, outline=["mm0"]) as root:
+            linalg_ops = structured.MatchOp(transform.AnyOpType.get(), group_functions(root),
+                                            interface=structured.MatchInterfaceEnum.LinalgOp).result
+            transform.AnnotateOp(linalg_ops, "seen")
+        seen = [op.operation.name for op in module.body.operations[0].regions[0].blocks[0].operations
+                if "seen" in op.attributes]
+        assert seen == ["linalg.fill", "linalg.matmul"]
 
 
 def _canonicalize(module: ir.Module) -> None:
