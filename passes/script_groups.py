@@ -80,10 +80,11 @@ def _outline_groups(module: ir.Operation, function: ir.Operation, groups: list[s
     pending = list(groups)
     calls = []
     while pending:
+        position = {op: i for i, op in enumerate(order)}
         members = pending.pop(0)
         while True:
-            producers = _producers(order, members, set().union(*pending))
-            ops, later = _with_paths(order, members | producers)
+            producers = _producers(position, members, set().union(*pending))
+            ops, later = _with_paths(order, position, members | producers)
             readers = {_top_level(use.owner.operation)[0]
                        for op in producers for result in op.results for use in result.uses}
             # Groups that share an op or a producer, or lie on each other's paths, are one.
@@ -93,35 +94,40 @@ def _outline_groups(module: ir.Operation, function: ir.Operation, groups: list[s
             for group in merged:
                 pending.remove(group)
                 members |= group
+        in_order = sorted(ops, key=position.__getitem__)
+        start, end = position[in_order[0]], position[in_order[-1]]
+        moved = ops | set(later)
+        kept = [op for op in order[start:end + 1] if op not in moved]
         name = next(free)
-        group_function, call = outline(module, sorted(ops, key=order.index), name)
+        group_function, call = outline(module, in_order, name)
         group_function.attributes[GROUP_FUNCTION] = ir.UnitAttr.get()
         anchor = call.operation
         for op in later:
             op.move_after(anchor)
             anchor = op
         calls.append((call, name))
-        start = min(order.index(op) for op in ops)
-        end = max(order.index(op) for op in ops)
-        kept = [op for op in order[start:end + 1] if op not in ops and op not in later]
         order[start:end + 1] = kept + [call.operation] + later
+        # An op hashes by its operands, and the ops that read the group now read
+        # the call: rehash the groups still to outline.
+        pending = [set(group) for group in pending]
     return calls
 
 
-def _producers(order: list[ir.Operation], members: set[ir.Operation],
+def _producers(position: dict[ir.Operation, int], members: set[ir.Operation],
                tagged: set[ir.Operation]) -> set[ir.Operation]:
     """The producers of `members` whose every result only they, or other groups' ops (`tagged`), read."""
     readers = members | tagged
-    return {value.owner.operation for value in captured(sorted(members, key=order.index))
+    return {value.owner.operation for value in captured(sorted(members, key=position.__getitem__))
             if isinstance(value.owner, ir.OpView) and value.owner.operation not in readers
             and all(inside(use.owner.operation, readers) for result in value.owner.results for use in result.uses)}
 
 
-def _with_paths(order: list[ir.Operation], ops: set[ir.Operation]) -> tuple[set[ir.Operation], list[ir.Operation]]:
+def _with_paths(order: list[ir.Operation], position: dict[ir.Operation, int],
+                ops: set[ir.Operation]) -> tuple[set[ir.Operation], list[ir.Operation]]:
     """`ops` and every op on a path from one of them to another (else the call
     would both feed and read it); and the other ops between them that read from
     them, transitively, which must move after the call."""
-    positions = sorted(order.index(op) for op in ops)
+    positions = sorted(position[op] for op in ops)
     between = set(order[positions[0] + 1:positions[-1]]) - ops
     # Forward along uses, not operands: the ops in between may be whole loop nests.
     reads_group, work = set(), list(ops)
@@ -133,8 +139,8 @@ def _with_paths(order: list[ir.Operation], ops: set[ir.Operation]) -> tuple[set[
                     reads_group.add(user)
                     work.append(user)
     feeds_group, reached = set(), set(ops)
-    for op in sorted(reads_group, key=order.index, reverse=True):
+    for op in sorted(reads_group, key=position.__getitem__, reverse=True):
         if any(inside(use.owner.operation, reached) for result in op.results for use in result.uses):
             feeds_group.add(op)
             reached.add(op)
-    return ops | feeds_group, sorted(reads_group - feeds_group, key=order.index)
+    return ops | feeds_group, sorted(reads_group - feeds_group, key=position.__getitem__)
