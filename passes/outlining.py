@@ -45,7 +45,7 @@ def captured(ops: list[ir.Operation]) -> list[ir.Value]:
     return list(found)
 
 
-def is_copied(value: ir.Value) -> bool:
+def _is_copied(value: ir.Value) -> bool:
     owner = value.owner
     return isinstance(owner, ir.OpView) and owner.operation.name in _COPIED and not owner.operands
 
@@ -69,7 +69,7 @@ def outline(module: ir.Operation, ops: list[ir.Operation], name: str) -> tuple[i
     outside use. The caller moves, after the call, the ops that follow the first
     of `ops` and use what the call now returns."""
     inputs = captured(ops)
-    passed = [value for value in inputs if not is_copied(value)]
+    passed = [value for value in inputs if not _is_copied(value)]
     members = set(ops)
     returned = [result for op in ops for result in op.results
                 if any(not inside(use.owner.operation, members) for use in result.uses)]
@@ -86,7 +86,7 @@ def outline(module: ir.Operation, ops: list[ir.Operation], name: str) -> tuple[i
                 use.owner.operands[use.operand_number] = new
     with ir.InsertionPoint(body), last.location:
         arguments = iter(body.arguments)
-        replacements = {value: value.owner.operation.clone().results[0] if is_copied(value) else next(arguments)
+        replacements = {value: value.owner.operation.clone().results[0] if _is_copied(value) else next(arguments)
                         for value in inputs}
         terminator = func.ReturnOp(returned)
     for op in ops:

@@ -24,8 +24,8 @@ func.func @main(%a: {_T}, %b: {_T}) -> ({results}) {{
 
 def _functions(module: ir.Module) -> dict[str, list[str]]:
     """{function name: the names of the ops in its body}."""
-    return {ir.StringAttr(f.attributes["sym_name"]).value: [op.operation.name for op in f.regions[0].blocks[0].operations]
-            for f in module.body.operations}
+    return {ir.StringAttr(f.attributes["sym_name"]).value:
+            [op.operation.name for op in f.regions[0].blocks[0].operations] for f in module.body.operations}
 
 
 def _tagged(module: ir.Module) -> list[str]:
