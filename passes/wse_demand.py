@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from torch_mlir import ir
 
 from ..dialects.wse import element_bytes
 from ..wse_target.distribution import (
-    SRAM_SHARE, Contraction, cannon_fits, local_shares, overwritten_input, shares_bytes, summa_plan)
+    SRAM_SHARE, Contraction, PlacedTensor, SummaRoles, cannon_fits, overwritten_input, placed_tensors)
 from ..wse_target.cost import row_reduce_cycles, stream_cycles, stream_loads, wavelets
 from ..wse_target.kernel import kernel_dtype
 from ..wse_target.lookup import (ROWS_LAYOUT, TABLE_LAYOUT, lookup_bytes_per_pe, lookup_compute_cycles, lookup_of,
@@ -84,14 +85,18 @@ class Demand:
             self._per_pe[key] = lookup_bytes_per_pe(lookup_of(self.lookup), self.lookup.results[0], rows, cols)
         if key not in self._per_pe:
             summa = self.plan(rows, cols, panel).bytes_per_pe(self.anchor, rows, cols) if self.anchor else 0
-            self._per_pe[key] = summa + shares_bytes(self._placed_shares(rows, cols))
+            self._per_pe[key] = summa + sum(share.bytes for share in self._placed_shares(rows, cols))
         return self._per_pe[key]
 
+    @cached_property
+    def _placed_tensors(self) -> list[PlacedTensor]:
+        """The local ops' `placed_tensors` (the contraction's result aside), read off the IR once."""
+        return placed_tensors(list(self.placed), tuple(self.anchor.results) if self.anchor is not None else ())
+
     def _placed_shares(self, rows: int, cols: int) -> list:
-        """The local ops' `local_shares` (the contraction's result aside), whatever a SUMMA's panel."""
+        """The local ops' shares of their tensors on rows x cols, whatever a SUMMA's panel."""
         if (rows, cols) not in self._local:
-            known = tuple(self.anchor.results) if self.anchor is not None else ()
-            self._local[rows, cols] = local_shares(list(self.placed), rows, cols, known)
+            self._local[rows, cols] = [tensor.share(rows, cols) for tensor in self._placed_tensors]
         return self._local[rows, cols]
 
     def fits(self, rows: int, cols: int, sram_bytes: int, panel: int = 0) -> bool:
@@ -109,8 +114,12 @@ class Demand:
         """`summa_plan` of the region's contraction, once per shape and panel."""
         key = (rows, cols, panel or self._base_panel(rows, cols))
         if key not in self._plans:
-            self._plans[key] = summa_plan(self.anchor, rows, cols, key[2], self.contraction)
+            self._plans[key] = self._roles.plan(key[2])
         return self._plans[key]
+
+    @cached_property
+    def _roles(self) -> SummaRoles:
+        return SummaRoles.of(self.anchor, self.contraction)
 
     def _base_panel(self, rows: int, cols: int) -> int:
         return math.ceil(self.mnk[2] / max(rows, cols))  # `base_panel`, without asking the IR
@@ -171,26 +180,39 @@ class Demand:
 
     def layouts(self, rows: int, cols: int, panel: int = 0) -> dict:
         """The layout of each tensor the region reads or writes on rows x cols
-        (a SUMMA's in panels of `panel`), as wse-distribute lays it out."""
+        (a SUMMA's in panels of `panel`), as wse-distribute lays it out. Only
+        a SUMMA's depend on the shape; the others' dict is made once, and is
+        not to be changed."""
         if self.lookup is not None:
             found = lookup_of(self.lookup)
             return {found.table: TABLE_LAYOUT, found.rows: ROWS_LAYOUT,
                     self.lookup.results[0]: result_layout(found.rank)}
-        layouts = {}
-        if self.anchor is not None:
-            layouts.update(self.plan(rows, cols, panel).layouts(self.anchor))
-            layouts[self.anchor.results[0]] = layouts[self.anchor.operands[len(self.anchor.operands) - 1]]
-        layouts.update({share.value: share.layout for share in self._placed_shares(rows, cols)
-                        if share.value not in layouts})
-        for op, _, _ in self.placed:  # an init and a result are laid out as the input written over
-            written = overwritten_input(op)
-            inits = list(op.operands)[len(op.operands) - len(op.results):]
-            for init, result in zip(inits, op.results):
+        if self.anchor is None:
+            return self._local_layouts
+        layouts = dict(self.plan(rows, cols, panel).layouts(self.anchor))
+        layouts[self.anchor.results[0]] = layouts[self.anchor.operands[len(self.anchor.operands) - 1]]
+        return self._with_local_layouts(layouts)
+
+    @cached_property
+    def _local_layouts(self) -> dict:
+        return self._with_local_layouts({})
+
+    def _with_local_layouts(self, layouts: dict) -> dict:
+        """`layouts` and those of the local ops' tensors it lacks."""
+        layouts.update({tensor.value: tensor.layout for tensor in self._placed_tensors if tensor.value not in layouts})
+        for written, pairs in self._inits_and_results:  # laid out as the input written over
+            for init, result in pairs:
                 layout = layouts.get(result) or layouts.get(written)
                 for value in (init, result):
                     if value not in layouts and layout is not None:
                         layouts[value] = layout
         return layouts
+
+    @cached_property
+    def _inits_and_results(self) -> list[tuple[ir.Value | None, tuple[tuple[ir.Value, ir.Value], ...]]]:
+        """Per local op, the input its result is written over (if any) and each (init, result)."""
+        return [(overwritten_input(op), tuple(zip(list(op.operands)[len(op.operands) - len(op.results):], op.results)))
+                for op, _, _ in self.placed]
 
     def shares(self, rows: int, cols: int, panel: int = 0) -> dict:
         """One PE's share (local shape) of each tensor the region reads or writes

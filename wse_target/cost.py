@@ -30,10 +30,11 @@ def compute_cycles(
     simd_narrowing: ArrayLike = 1.0,
     kernels: ArrayLike = 1,
     datapath_cycles: ArrayLike | None = None,
-) -> np.ndarray:
+) -> np.ndarray | float:
     """Cycles of one PE's local kernel, modelled as the instruction stream it runs.
 
-    All array arguments broadcast, so each may be a scalar or an (H, W) array.
+    All array arguments broadcast, so each may be a scalar or an (H, W) array;
+    given only plain numbers, it returns a float.
     `elements` element operations (an FMA, an add: one datapath slot each) are issued
     as DSD instructions of `vector_length` elements, one per tile row, in a loop;
     the loop runs `kernels` times (once per call of the kernel, e.g. per SUMMA step).
@@ -54,30 +55,50 @@ def compute_cycles(
     Receiving from the fabric is not charged here: it runs on its own microthread
     and is the ramp term of the communication phase.
     """
-    elements = np.asarray(elements, dtype=np.float64)
-    vector_length = np.asarray(vector_length, dtype=np.float64)
-    narrowing = np.asarray(simd_narrowing, dtype=np.float64)
-    if np.any(elements < 0):
+    xp = np if any(isinstance(a, (np.ndarray, list, tuple))
+                   for a in (elements, vector_length, simd_narrowing, kernels, datapath_cycles)) else _Scalars
+    elements = xp.asarray(elements, dtype=np.float64)
+    vector_length = xp.asarray(vector_length, dtype=np.float64)
+    narrowing = xp.asarray(simd_narrowing, dtype=np.float64)
+    if xp.any(elements < 0):
         raise ValueError("elements must be >= 0")
-    if np.any(vector_length < 1):
+    if xp.any(vector_length < 1):
         raise ValueError("vector_length must be >= 1")
-    if np.any((narrowing <= 0) | (narrowing > 1)):
+    if xp.any((narrowing <= 0) | (narrowing > 1)):
         raise ValueError("simd_narrowing must be in (0, 1]")
     element_bytes = DTYPE_BYTES[dtype]
     port = machine.sram_port_bytes
     datapath = 1.0 / (machine.fmas_per_cycle(dtype) * narrowing) if datapath_cycles is None else datapath_cycles
-    per_element = np.maximum(
+    per_element = xp.maximum(
         datapath,
-        np.maximum(2 * element_bytes / (machine.sram_reads_per_cycle * port),
+        xp.maximum(2 * element_bytes / (machine.sram_reads_per_cycle * port),
                    element_bytes / (machine.sram_writes_per_cycle * port)),
     )
     # ceil() of a float product; the epsilon keeps an exact 14.0 from becoming 15.
-    per_row = np.ceil(vector_length * per_element - 1e-9)
+    per_row = xp.ceil(vector_length * per_element - 1e-9)
     per_instruction = (machine.row_loop_cycles + machine.vector_startup_cycles
                        + (machine.scalar_operand_cycles if scalar_operand else 0))
-    instructions = np.ceil(elements / vector_length)
-    setup = np.where(elements > 0, machine.kernel_setup_cycles * np.asarray(kernels), 0.0)
+    instructions = xp.ceil(elements / vector_length)
+    setup = xp.where(elements > 0, machine.kernel_setup_cycles * xp.asarray(kernels, dtype=np.float64), 0.0)
     return setup + instructions * (per_instruction + per_row)
+
+
+class _Scalars:
+    """The numpy functions `compute_cycles` uses, on plain numbers: the
+    placement model costs thousands of single kernels, where numpy's
+    overhead per call would take most of the time."""
+
+    maximum = staticmethod(max)
+    ceil = staticmethod(math.ceil)
+    any = staticmethod(bool)
+
+    @staticmethod
+    def asarray(value, dtype) -> float:
+        return float(value)
+
+    @staticmethod
+    def where(condition: bool, then, otherwise):
+        return then if condition else otherwise
 
 
 def wavelets(elements: float, element_bytes: int, machine: Machine) -> float:

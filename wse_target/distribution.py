@@ -174,30 +174,52 @@ class SummaPlan:
         return found
 
 
-def summa_plan(op: ir.Operation, height: int, width: int, panel: int = 0,
-               contraction: Contraction | None = None) -> SummaPlan:
-    """Role-a inputs: m over the rows, k dealt in panels over the columns;
-    role-b inputs: k in panels over the rows, n over the columns; the rest
-    and the output: m over the rows, n over the columns. A step's panel is
-    `panel` elements of k, else (0) `base_panel`'s. `contraction`: `op`'s,
-    where the caller knows it (placement plans hundreds of rectangles)."""
-    contraction = contraction or as_contraction(op)
-    maps = indexing_maps(op)
-    extent_k = loop_ranges(op)[contraction.k]
-    panel = panel or base_panel(op, height, width)
-    inputs = []
-    for affine_map, role in zip(maps[:-1], contraction.roles):
-        if not role:
-            inputs.append((layout_for(affine_map, contraction.m, contraction.n), "", -1))
-            continue
-        dims = map_dims(affine_map)
-        k_dim = dims.index(contraction.k)
-        other = contraction.m if role == "a" else contraction.n
-        other_dim = dims.index(other) if other is not None and other in dims else -1
-        layout = Layout(other_dim, k_dim, 0, panel) if role == "a" else Layout(k_dim, other_dim, panel, 0)
-        inputs.append((layout, role, k_dim))
-    out = layout_for(maps[-1], contraction.m, contraction.n)
-    return SummaPlan(panel, math.ceil(extent_k / panel), tuple(inputs), out)
+@dataclass(frozen=True)
+class SummaRoles:
+    """What a contraction's `SummaPlan`s share, whatever the rectangle: per
+    input, its role and the tensor dims of k and of m (role a) or n (role
+    b), or the layout of an input no step moves; the output's layout; and
+    k's extent. Placement plans hundreds of rectangles from one."""
+
+    extent_k: int
+    inputs: tuple[tuple[str, int, int] | Layout, ...]
+    out: Layout
+
+    @staticmethod
+    def of(op: ir.Operation, contraction: Contraction | None = None) -> SummaRoles:
+        contraction = contraction or as_contraction(op)
+        maps = indexing_maps(op)
+        inputs = []
+        for affine_map, role in zip(maps[:-1], contraction.roles):
+            if not role:
+                inputs.append(layout_for(affine_map, contraction.m, contraction.n))
+                continue
+            dims = map_dims(affine_map)
+            other = contraction.m if role == "a" else contraction.n
+            inputs.append((role, dims.index(contraction.k), dims.index(other) if other is not None and other in dims
+                           else -1))
+        return SummaRoles(loop_ranges(op)[contraction.k], tuple(inputs), layout_for(maps[-1], contraction.m,
+                                                                                     contraction.n))
+
+    def plan(self, panel: int) -> SummaPlan:
+        """Role-a inputs: m over the rows, k dealt in panels of `panel` over
+        the columns; role-b inputs: k in panels over the rows, n over the
+        columns; the rest and the output: m over the rows, n over the columns."""
+        inputs = []
+        for spec in self.inputs:
+            if isinstance(spec, Layout):
+                inputs.append((spec, "", -1))
+                continue
+            role, k_dim, other_dim = spec
+            layout = Layout(other_dim, k_dim, 0, panel) if role == "a" else Layout(k_dim, other_dim, panel, 0)
+            inputs.append((layout, role, k_dim))
+        return SummaPlan(panel, math.ceil(self.extent_k / panel), tuple(inputs), self.out)
+
+
+def summa_plan(op: ir.Operation, height: int, width: int, panel: int = 0) -> SummaPlan:
+    """`op`'s `SummaRoles.plan` on height x width in steps of `panel` elements
+    of k, else (0) `base_panel`'s."""
+    return SummaRoles.of(op).plan(panel or base_panel(op, height, width))
 
 
 # The panel of k (elements) a "summa" region steps by, as wse-place chose it.
@@ -280,16 +302,40 @@ class Share:
     layout: Layout
     local: list[int]
     partial: bool
+    element_bytes: int
+
+    @property
+    def bytes(self) -> int:
+        """One PE's bytes of it, a partial-sum buffer included."""
+        return math.prod(self.local) * self.element_bytes * (2 if self.partial else 1)
 
 
-def local_shares(placed_ops: list[tuple[ir.Operation, int | None, int | None]], height: int, width: int,
-                 known: tuple[ir.Value, ...] = ()) -> list[Share]:
-    """The `Share` of every tensor the ops read or write, each run with its
-    (row loop, column loop) split as wse-distribute lays them out, each value
-    once and none of `known` nor any result written over an input."""
-    shares, seen = [], list(known)
+@dataclass(frozen=True)
+class PlacedTensor:
+    """A tensor a region's local ops read or write, laid out as their split
+    loops lay it out: what does not depend on the region's shape, read off
+    the IR once, so that placement can cost many shapes (`share`)."""
+
+    value: ir.Value
+    layout: Layout
+    shape: tuple[int, ...]
+    element_bytes: int
+    reduced_across: bool  # the result of a reduction whose loop is split over the columns
+
+    def share(self, height: int, width: int) -> Share:
+        """Its `Share` on height x width PEs."""
+        return Share(self.value, self.layout, self.layout.local_shape(list(self.shape), height, width),
+                     self.reduced_across and width > 1, self.element_bytes)
+
+
+def placed_tensors(placed_ops: list[tuple[ir.Operation, int | None, int | None]],
+                   known: tuple[ir.Value, ...] = ()) -> list[PlacedTensor]:
+    """Every tensor the ops read or write, each run with its (row loop, column
+    loop) split as wse-distribute lays them out, each value once and none of
+    `known` nor any result written over an input."""
+    tensors, seen = [], list(known)
     for op, row_loop, col_loop in placed_ops:
-        reduced_across = col_loop is not None and width > 1 and col_loop in reduction_dims(op)
+        reduces_across = col_loop is not None and col_loop in reduction_dims(op)
         n_in = len(op.operands) - len(op.results)
         if overwritten_input(op) is not None:
             seen += list(op.results)
@@ -298,16 +344,11 @@ def local_shares(placed_ops: list[tuple[ir.Operation, int | None, int | None]], 
             if any(value == other for other in seen):
                 continue
             seen.append(value)
-            layout = layout_for(affine_map, row_loop, col_loop, ranges)
-            local = layout.share_of(value, height, width)
-            shares.append(Share(value, layout, local, reduced_across and any(value == result for result in op.results)))
-    return shares
-
-
-def shares_bytes(shares: list[Share]) -> int:
-    """The bytes of `local_shares`' shares, a partial-sum buffer included."""
-    return sum(math.prod(share.local) * element_bytes(ir.ShapedType(share.value.type).element_type)
-               * (2 if share.partial else 1) for share in shares)
+            shaped = ir.ShapedType(value.type)
+            tensors.append(PlacedTensor(value, layout_for(affine_map, row_loop, col_loop, ranges), tuple(shaped.shape),
+                                        element_bytes(shaped.element_type),
+                                        reduces_across and any(value == result for result in op.results)))
+    return tensors
 
 
 COMBINERS = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from torch_mlir import ir
@@ -167,6 +167,8 @@ class LocalKernel:
     kinds: tuple[str, ...]  # the instruction of each datapath slot of an iteration (BodyCost)
     walked: tuple[_Walk, ...] = ()  # each operand read along `vector`
     paired: tuple[tuple[_Walk, int], ...] = ()  # `paired_operands`' walks and element bytes
+    # local extents -> (strides, conflicts): placement costs each kernel on many shares, some many times
+    _by_share: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, op: ir.Operation) -> LocalKernel:
@@ -181,8 +183,10 @@ class LocalKernel:
         """Cycles on one PE over local loop extents `local`, `repeat` times (once per SUMMA step)."""
         length = max(local[self.vector], 1) if self.vector is not None else 1
         elements = len(self.kinds) * math.prod(local)
-        strides = [walk.stride(walk.shape(local)) for walk in self.walked]
-        datapath = datapath_cycles(self.kinds, self.dtype, machine, strides, self._conflicts(local))
+        key = tuple(local)
+        if key not in self._by_share:
+            self._by_share[key] = [walk.stride(walk.shape(local)) for walk in self.walked], self._conflicts(local)
+        datapath = datapath_cycles(self.kinds, self.dtype, machine, *self._by_share[key])
         return float(compute_cycles(machine, repeat * elements, length, self.dtype,
                                     scalar_operand=self.scalar_operand, datapath_cycles=datapath, kernels=repeat))
 

@@ -98,9 +98,10 @@ class Layout:
     def local_shape(self, shape: list[int], height: int, width: int) -> list[int]:
         """One PE's share of a tensor of `shape` on height x width PEs, padding included."""
         local = list(shape)
-        for dim, parts, panel in self.splits(height, width):
-            window = self.window(dim)
-            local[dim] = window.local_extent(shape[dim], parts) if window else local_extent(shape[dim], parts, panel)
+        for dim, parts, panel, window in ((self.row_dim, height, self.row_panel, self.row_window),
+                                          (self.col_dim, width, self.col_panel, self.col_window)):
+            if dim >= 0:
+                local[dim] = window.local_extent(shape[dim], parts) if window else local_extent(shape[dim], parts, panel)
         return local
 
     def share_of(self, value: ir.Value, height: int, width: int) -> list[int]:

@@ -85,11 +85,28 @@ def test_compute_is_vectorized_over_the_grid():
     np.testing.assert_array_equal(got, [[0, FIXED + 60], [FIXED + INSTRUCTIONS * 60, FIXED + 44 + 16]])
 
 
+@pytest.mark.parametrize("dtype", ["fp32", "fp16", "mixed"])
+@pytest.mark.parametrize("datapath", [None, 0.5])
+@pytest.mark.parametrize("scalar", [False, True])
+def test_plain_numbers_cost_as_a_grid_of_them_does(dtype, datapath, scalar):
+    # Placement costs one kernel at a time in plain numbers, the simulator whole grids: one formula.
+    cases = [(e, v, n, k) for e in (0.0, 1.0, 14.0, 4097.0) for v in (1, 7, 14) for n in (0.25, 1.0) for k in (1, 3)]
+    elements, length, narrowing, kernels = (np.array(column) for column in zip(*cases))
+    grid = compute_cycles(WSE2, elements, length, dtype, scalar_operand=scalar, simd_narrowing=narrowing,
+                          kernels=kernels, datapath_cycles=datapath)
+    one_by_one = [compute_cycles(WSE2, e, v, dtype, scalar_operand=scalar, simd_narrowing=n, kernels=k,
+                                 datapath_cycles=datapath) for e, v, n, k in cases]
+    assert all(isinstance(cycles, float) for cycles in one_by_one)
+    np.testing.assert_array_equal(grid, one_by_one)
+
+
 def test_invalid_compute():
     with pytest.raises(ValueError, match="vector_length must be >= 1"):
         compute_cycles(WSE2, ELEMENTS, 0, "fp16")
     with pytest.raises(ValueError, match="simd_narrowing"):
         compute_cycles(WSE2, ELEMENTS, 8, "fp16", simd_narrowing=2)
+    with pytest.raises(ValueError, match="elements must be >= 0"):
+        compute_cycles(WSE2, np.array([ELEMENTS, -1.0]), 8, "fp16")
 
 
 @pytest.mark.parametrize(("stride", "width"), [(0, 4), (1, 4), (2, 4), (3, 4), (9, 2), (7, 2),
