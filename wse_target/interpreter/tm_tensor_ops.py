@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 from torch_mlir import ir
 
-from .interpreter import _COMBINERS, _fail, _result_dtype, _run_block
+from .body import COMBINERS, run_block
+from .values import fail, result_dtype
 
 # arith.cmpf / cmpi predicates by enum value: those that order a before b when a is smaller.
 _ASCENDING_CMPF = {2: False, 3: False, 4: True, 5: True, 9: False, 10: False, 11: True, 12: True}  # gt ge lt le
@@ -16,8 +17,9 @@ _ASCENDING_CMPI = {2: True, 3: True, 4: False, 5: False, 6: True, 7: True, 8: Fa
 def _combiner(block: ir.Block):
     """The ufunc of a body that yields combine(arg0, arg1) of its two arguments, or None."""
     combined = block.operations[len(block.operations) - 1].operands[0].owner
-    if isinstance(combined, ir.OpView) and combined.name in _COMBINERS and set(combined.operands) == set(block.arguments):
-        return _COMBINERS[combined.name]
+    if (isinstance(combined, ir.OpView) and combined.name in COMBINERS
+            and set(combined.operands) == set(block.arguments)):
+        return COMBINERS[combined.name]
     return None
 
 
@@ -27,10 +29,10 @@ def _eval_scan(op, operands, g, lookup) -> list[np.ndarray]:
     input by one. The second result is the scan's last element."""
     ufunc = _combiner(op.regions[0].blocks[0])
     if ufunc is None:
-        raise _fail(op, "scans only with an add, mul, max, min, and, or or xor combiner")
+        raise fail(op, "scans only with an add, mul, max, min, and, or or xor combiner")
     x, _, init = operands
     axis = g + ir.IntegerAttr(op.attributes["dimension"]).value
-    x = x.astype(_result_dtype(op))
+    x = x.astype(result_dtype(op))
     if x.shape[axis] == 0:
         return [x, init.astype(x.dtype)]
     if not ir.BoolAttr(op.attributes["inclusive"]).value:
@@ -49,7 +51,7 @@ def _sort_direction(op) -> bool:
     predicate = ir.IntegerAttr(compare.attributes["predicate"]).value if table is not None else None
     first, second = list(block.arguments)[:2]
     if predicate not in (table or {}) or list(compare.operands) not in ([first, second], [second, first]):
-        raise _fail(op, "sorts only by a comparison of the first operand's two elements")
+        raise fail(op, "sorts only by a comparison of the first operand's two elements")
     return table[predicate] == (list(compare.operands) == [first, second])
 
 
@@ -77,7 +79,7 @@ def _eval_topk(op, operands, g, lookup) -> list[np.ndarray]:
     NaN or a tie lands where the CPU target's loops put it. Indices are the
     input positions, or the optional second input's values."""
     if g:
-        raise _fail(op, "reads tensors held on the PE grid; a top-k runs between regions")
+        raise fail(op, "reads tensors held on the PE grid; a top-k runs between regions")
     inputs = len(op.operands) - 2
     values, given_indices = operands[0], operands[1] if inputs == 2 else None
     kept, kept_indices = (np.array(v) for v in operands[inputs:])
@@ -91,7 +93,7 @@ def _eval_topk(op, operands, g, lookup) -> list[np.ndarray]:
     k = kept.shape[-1]
     for i in range(values.shape[-1]):
         x, index = values[..., i:i + 1], positions[..., i:i + 1]
-        (precedes,) = _run_block(op, block, {first: np.broadcast_to(x, kept.shape), second: kept}, lookup)
+        (precedes,) = run_block(op, block, {first: np.broadcast_to(x, kept.shape), second: kept}, lookup)
         precedes = np.asarray(precedes, bool)
         slot = np.where(precedes.any(-1, keepdims=True), precedes.argmax(-1)[..., None], k)
         after = np.arange(k) > slot
@@ -108,19 +110,19 @@ def _eval_scatter(op, operands, g, lookup) -> list[np.ndarray]:
     run-time error."""
     updates, indices, original = operands
     if g:
-        raise _fail(op, "reads tensors held on the PE grid; a scatter runs between regions")
+        raise fail(op, "reads tensors held on the PE grid; a scatter runs between regions")
     block = op.regions[0].blocks[0]
     replaces = block.operations[len(block.operations) - 1].operands[0] == block.arguments[0]
     ufunc = None if replaces else _combiner(block)
     if not replaces and ufunc is None:
-        raise _fail(op, "scatters only by replacing or by an add, mul, max, min, and, or or xor")
+        raise fail(op, "scatters only by replacing or by an add, mul, max, min, and, or or xor")
     dims = list(ir.DenseI64ArrayAttr(op.attributes["dimension_map"]))
-    out = np.array(original, dtype=_result_dtype(op))
+    out = np.array(original, dtype=result_dtype(op))
     indices = indices.reshape(len(indices), -1).astype(np.int64)
     if updates.ndim - 1 == out.ndim - len(dims):  # a slice over the other dims: size 1 on the indexed ones
         updates = np.expand_dims(updates, tuple(1 + d for d in dims))
     if updates.ndim - 1 != out.ndim:
-        raise _fail(op, f"has updates of shape {updates.shape} for a {out.ndim}-d original")
+        raise fail(op, f"has updates of shape {updates.shape} for a {out.ndim}-d original")
     slice_shape = updates.shape[1:]
     where = []
     for d in range(out.ndim):
@@ -130,7 +132,7 @@ def _eval_scatter(op, operands, g, lookup) -> list[np.ndarray]:
         if d in dims:
             start = indices[:, dims.index(d)]
             if np.any((start < 0) | (start + slice_shape[d] > out.shape[d])):
-                raise _fail(op, f"index out of bounds for dim {d} of size {out.shape[d]}")
+                raise fail(op, f"index out of bounds for dim {d} of size {out.shape[d]}")
             offset = offset + start.reshape([len(start)] + [1] * out.ndim)
         where.append(offset)
     if ufunc is None:
