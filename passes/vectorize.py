@@ -50,8 +50,9 @@ def register_block(op: ir.OpView, register_tile: tuple[int, ...]) -> list[int] |
     return batch + [largest_divisor(m, m_tile), largest_divisor(n, n_tile), k_tile]
 
 
-def is_vectorizable_tile(op: ir.OpView, max_elements: int, lanes: int) -> bool:
-    """A fused tile small and static enough to become a handful of vector ops."""
+def is_vectorizable_tile(op: ir.OpView, max_elements: int, lanes: int, max_row_elements: int) -> bool:
+    """A fused tile small and static enough to become a handful of vector ops
+    (a row reduction's row: `max_row_elements`)."""
     if op.name not in _ELEMENTWISE or len(op.results) != 1 or not _in_tile_loop(op) or touches_bools(op):
         return False
     if op.name == "linalg.transpose" and not _keeps_rows(op):
@@ -68,7 +69,7 @@ def is_vectorizable_tile(op: ir.OpView, max_elements: int, lanes: int) -> bool:
         # Reduced a row at a time: its vector is one row (a layer norm's 768
         # features), however many rows the fused tile holds.
         ranges = loop_ranges(op)
-        return math.prod(ranges[d] for d in reduction_dims(op)) <= max_elements
+        return math.prod(ranges[d] for d in reduction_dims(op)) <= max_row_elements
     # A full reduction's work is its input tile; an elementwise tile's, its result.
     return max(counts) <= max_elements
 
@@ -137,7 +138,15 @@ class Vectorize(TargetedPass):
         default) takes an accumulator in a quarter of the target's vector
         registers, two vectors wide (4x32x1 with AVX-512).
       max-tile-elements: largest tile vectorized whole: an elementwise
-        result, a full reduction's input, or one row of a row reduction.
+        result or a full reduction's input.
+      max-row-elements: longest row of a row reduction vectorized as one
+        vector. A longer row (EfficientNet's squeezes sum whole 56x56 planes)
+        is left to LLVM's loop vectorizer, which sums it in a few vector
+        accumulators. As one vector value LLVM splits it and joins it back
+        with shuffles, and its optimizer spent far longer on such a kernel
+        than on any other of the model's, for code no faster (bench/zoo.py,
+        bench/compile_time.py). The default keeps the transformers' layer
+        norm rows (768 features) whole, as they were measured.
     """
 
     name = "wafer-vectorize"
@@ -145,6 +154,7 @@ class Vectorize(TargetedPass):
 
     register_tile: tuple[int, ...] = ()
     max_tile_elements: int = 4096
+    max_row_elements: int = 1024
 
     def apply(self, module: ir.Operation) -> None:
         contractions, tiles = [], []
@@ -154,7 +164,7 @@ class Vectorize(TargetedPass):
             view = op.opview
             if op.name in _CONTRACTIONS and register_block(view, register_tile):
                 contractions.append(view)
-            elif is_vectorizable_tile(view, self.max_tile_elements, self.cpu.lanes):
+            elif is_vectorizable_tile(view, self.max_tile_elements, self.cpu.lanes, self.max_row_elements):
                 tiles.append(view)
             return ir.WalkResult.ADVANCE
 

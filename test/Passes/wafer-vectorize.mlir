@@ -1,6 +1,7 @@
 // RUN: wafer-opt %s -p 'wafer-fuse,wafer-vectorize{machine=avx512},canonicalize,cse' | filecheck %s
 // RUN: wafer-opt %s -p 'wafer-fuse,wafer-vectorize{machine=avx512 register-tile=2,16,1},canonicalize,cse' | filecheck %s --check-prefix=SMALL
 // RUN: wafer-opt %s -p 'wafer-fuse{loose-elements=4096},wafer-vectorize{machine=avx512},canonicalize,cse' | filecheck %s --check-prefix=LOOSE
+// RUN: wafer-opt %s -p 'wafer-fuse,wafer-vectorize{machine=avx512 max-row-elements=64},canonicalize,cse' | filecheck %s --check-prefix=SHORT-ROWS
 
 // The fused matmul + bias + relu tile: the matmul becomes a register-blocked
 // K loop over 4x32 vector updates, the bias + relu one 8x64 vector op.
@@ -55,6 +56,12 @@ func.func @dynamic(%a: tensor<?x7xf32>, %w: tensor<7x10xf32>, %c: tensor<?x10xf3
 // CHECK: vector.transfer_read {{.*}} : tensor<1x100xf32>, vector<1x100xf32>
 // CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} fastmath<reassoc> : vector<100xf32> into f32
 // CHECK-NOT: linalg.generic
+// Rows longer than max-row-elements are left to LLVM's loop vectorizer.
+// SHORT-ROWS-LABEL: func.func @row_sum
+// SHORT-ROWS-NOT: vector.reduction
+// SHORT-ROWS: linalg.generic
+// SHORT-ROWS-NOT: vector.reduction
+// SHORT-ROWS-LABEL: func.func @matmul_minus_row_32
 func.func @row_sum(%x: tensor<16x100xf32>) -> tensor<16x1xf32> {
   %cst = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<16x1xf32>
