@@ -196,10 +196,10 @@ class SummaRoles:
                 continue
             dims = map_dims(affine_map)
             other = contraction.m if role == "a" else contraction.n
-            inputs.append((role, dims.index(contraction.k), dims.index(other) if other is not None and other in dims
-                           else -1))
-        return SummaRoles(loop_ranges(op)[contraction.k], tuple(inputs), layout_for(maps[-1], contraction.m,
-                                                                                     contraction.n))
+            other_dim = dims.index(other) if other is not None and other in dims else -1
+            inputs.append((role, dims.index(contraction.k), other_dim))
+        out = layout_for(maps[-1], contraction.m, contraction.n)
+        return SummaRoles(loop_ranges(op)[contraction.k], tuple(inputs), out)
 
     def plan(self, panel: int) -> SummaPlan:
         """Role-a inputs: m over the rows, k dealt in panels of `panel` over
