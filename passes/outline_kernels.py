@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
-from ..symbols import public_functions
+from ..symbols import OUTLINED_KERNEL, public_functions
 from .outlining import free_names, outline
 from .pass_base import WaferPass
 
@@ -16,8 +16,6 @@ from .pass_base import WaferPass
 _KERNELS = ("scf.for", "scf.parallel", "omp.parallel")
 # Marks a function left as glue: what wafer-unoptimized-glue looks for.
 GLUE = "wafer.glue"
-# The outlined functions' names: wafer_kernel0, wafer_kernel1, ...
-_OUTLINED = "wafer_kernel"
 
 
 @dataclass(frozen=True)
@@ -47,12 +45,12 @@ class OutlineKernels(WaferPass):
     summary = "Outline loop nests into functions, one per set of identical nests, and tag the caller as glue"
 
     def apply(self, module: ir.Operation) -> None:
-        names = free_names(module, _OUTLINED)
+        names = free_names(module, OUTLINED_KERNEL)
         for function in public_functions(module):
             groups: dict[str, list[tuple[ir.OpView, ir.OpView]]] = defaultdict(list)
             for op in list(function.regions[0].blocks[0].operations):
                 if op.operation.name in _KERNELS and not op.results:
-                    kernel, call = outline(module, [op.operation], _OUTLINED)
+                    kernel, call = outline(module, [op.operation], OUTLINED_KERNEL)
                     # Local scope: printing a nested op otherwise names every value of the module.
                     groups[kernel.operation.get_asm(use_local_scope=True, assume_verified=True)].append((kernel, call))
             for twins in groups.values():

@@ -28,6 +28,7 @@ from torch_mlir.execution_engine import ExecutionEngine
 from .diagnostics import WaferError
 from .external_constants import externalize_constants
 from .kernel_profile import KernelProfile, KernelTimers
+from .parallel_jit import available_cores, kernels_compiled_apart
 from .signatures import Executable, Signature, TensorSpec
 from .symbols import ASSERT_FAILED, ASSERT_PENDING, HEAP_COUNTERS
 
@@ -209,20 +210,24 @@ class CpuExecutable(Executable):
         shared_libs = [openmp_runtime()] if openmp else []
         # The weights the code reads in place: held for as long as the engine.
         self.bound_constants = externalize_constants(llvm_module)
-        self._engine = ExecutionEngine(llvm_module, opt_level=opt_level, shared_libs=shared_libs)
-        for symbol, array in self.bound_constants.items():
-            self._engine.raw_register_runtime(symbol, ctypes.c_void_p(array.ctypes.data))
-        self._frames = threading.local()
         # What wafer-lower-assert calls: a failed cf.assert records its message and
         # returns early, instead of abort() killing the interpreter.
         self._failed_asserts: list[str] = []
         failed = self._failed_asserts
-        self._hooks = (  # the engine keeps raw pointers: the callbacks must live as long
+        self._hooks = (  # the engines keep raw pointers: the callbacks must live as long
             _ASSERT_FAILED_HOOK(lambda message: failed.append(message.decode(errors="replace"))),
             _ASSERT_PENDING_HOOK(lambda: bool(failed)),
         )
-        for symbol, hook in zip((ASSERT_FAILED, ASSERT_PENDING), self._hooks):
-            self._engine.register_runtime(symbol, hook)
+        runtime = {f"_mlir_ciface_{symbol}": ctypes.cast(hook, ctypes.c_void_p).value
+                   for symbol, hook in zip((ASSERT_FAILED, ASSERT_PENDING), self._hooks)}
+        runtime |= {symbol: array.ctypes.data for symbol, array in self.bound_constants.items()}
+        with kernels_compiled_apart(llvm_module, opt_level, shared_libs, runtime,
+                                    available_cores()) as (engines, compiled):
+            self._kernel_engines = engines  # they own the kernels' code
+            self._engine = ExecutionEngine(llvm_module, opt_level=opt_level, shared_libs=shared_libs)
+        for symbol, address in (runtime | compiled).items():
+            self._engine.raw_register_runtime(symbol, ctypes.c_void_p(address))
+        self._frames = threading.local()
         # What wafer-profile-kernels calls, when the module was compiled with profile=True.
         self._kernel_timers = KernelTimers.register(llvm_module, self._engine)
         self._heap = (ctypes.c_int64 * 2).from_address(self._packed_call(HEAP_COUNTERS, ctypes.c_void_p).value)

@@ -1,7 +1,7 @@
 """The symbols compiled code and the JIT runtime share: which functions a
 module exposes (wafer-expose-c-interface), which the runtime provides
-(wafer-lower-assert, wafer-profile-kernels) and which it reads (wafer-count-heap,
-wafer-plan-buffers)."""
+(wafer-lower-assert, wafer-profile-kernels), which it reads (wafer-count-heap,
+wafer-plan-buffers) and which it compiles apart (wafer-outline-kernels)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ HEAP_COUNTERS = "wafer_heap_counters"  # i64 *(void): {heap bytes held now, the 
 KERNEL_BEGIN = "wafer_kernel_begin"  # void (i64 kernel): a timed kernel starts
 KERNEL_END = "wafer_kernel_end"  # void (i64 kernel): it ends
 KERNELS_ATTR = "wafer.kernels"  # on the module: the timed kernels' names, indexed by their ids
+OUTLINED_KERNEL = "wafer_kernel"  # wafer-outline-kernels' functions: wafer_kernel0, wafer_kernel1, ...
 ARENA_BYTES = "wafer.arena_bytes"  # on a function: the bytes of the arena its temporaries share
 
 
