@@ -34,6 +34,7 @@ from .context import make_context
 from .diagnostics import Diagnostic, WaferError, collect_diagnostics, first_line
 from .inplace import functionalize_temporaries
 from .layer_locations import LayerLocations
+from .local_decompositions import decompose_in_place
 from .nan_semantics import propagate_nans
 from .precision import Boundary, at_precision, numpy_dtype, wse_defaults
 from .shifted_moments import shift_normalized_inputs
@@ -63,6 +64,7 @@ def _export_and_import(model: torch.nn.Module, example_inputs: tuple, func_name:
     a program that still mutates tensors, or that uses an op only torch's
     decompositions reach, is decomposed (and functionalized) first: with the
     decompositions of just the ops that need one (`_partial_decompositions`),
+    in place in its graph where it writes no state (local_decompositions.py),
     then, if torch-mlir still cannot lower the result, with the whole table.
     The importer consumes the program it is given, so after a failed direct
     import the program is exported anew.
@@ -86,13 +88,17 @@ def _export_and_import(model: torch.nn.Module, example_inputs: tuple, func_name:
                         diagnostics.clear()
                         program = torch.export.export(model, example_inputs)
                 else:
-                    decomposed = program.run_decompositions(_partial_decompositions(program, _decompositions(), ctx))
+                    table = _partial_decompositions(program, _decompositions(), ctx)
+                    in_place = not _mutates(program) and decompose_in_place(program, table)
+                    decomposed = program if in_place else program.run_decompositions(table)
                     _refuse_state_writes(decomposed)
                     if not _has_unregistered_ops(decomposed, ctx):  # else a decomposition made one
                         try:
                             return _import_program(decomposed, func_name, ctx), program
                         except TorchMlirCompilerError:  # an op the whole table decomposes
                             diagnostics.clear()
+                    if in_place:  # consumed: the whole table starts from the program as exported
+                        program = torch.export.export(model, example_inputs)
                 decomposed = program.run_decompositions(_decompositions())
                 _refuse_state_writes(decomposed)
                 return _import_program(decomposed, func_name, ctx), program

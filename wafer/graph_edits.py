@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-_LOCATION_META = ("stack_trace", "nn_module_stack", "source_fn_stack")
+# What says where a node came from: its source line and layer, for error messages and locations.
+LOCATION_META = ("stack_trace", "nn_module_stack", "source_fn_stack")
 
 
 def on_floats(node) -> bool:
@@ -18,7 +19,7 @@ def call_like(graph, target, args, origin, kwargs=None):
     """A new node calling `target`, with `origin`'s source location and layer
     (for error messages) and its own fake value (for the importer's types)."""
     node = graph.call_function(target, args, kwargs)
-    node.meta = {key: origin.meta[key] for key in _LOCATION_META if key in origin.meta}
+    node.meta = {key: origin.meta[key] for key in LOCATION_META if key in origin.meta}
     node.meta["val"] = target(*torch.fx.node.map_arg(args, lambda arg: arg.meta["val"]),
                               **torch.fx.node.map_arg(kwargs or {}, lambda arg: arg.meta["val"]))
     return node

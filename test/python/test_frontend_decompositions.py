@@ -5,8 +5,10 @@ A program with an op torch-mlir has no op for (GPT-2's aten.diff) is decomposed
 with the entries of torch-mlir's table for just the ops that need one: that op,
 the composite ops (CompositeImplicitAutograd) of the graph, among them `&`,
 which torch-mlir registers but does not lower, and the ops Wafer's own
-decompositions handle. The other ops import as a direct import has them. Only
-if torch-mlir cannot lower that program is it decomposed with the whole table.
+decompositions handle. The other ops import as a direct import has them. A
+program that writes no state is decomposed in place, node by node, rather than
+traced again. Only if torch-mlir cannot lower that program is it decomposed with
+the whole table.
 
 A lowering that fails saves its input for torch-mlir-opt, without the weights,
 which the import no longer prints (in hex) before each lowering.
@@ -23,6 +25,7 @@ from torch_reference import compile_checked
 import wafer.frontend
 from wafer.context import make_context
 from wafer.frontend import _decompositions, _import_program, _partial_decompositions
+from wafer.local_decompositions import decompose_in_place
 
 aten = torch.ops.aten
 
@@ -95,6 +98,32 @@ def test_the_whole_table_follows_when_torch_mlir_cannot_lower_the_partial_one(im
     assert "aten.native_layer_norm.default" in partial and "aten.var_mean.correction" in whole
 
 
+def test_a_program_that_writes_no_state_is_not_traced_again(imported_ops, monkeypatch):
+    """run_decompositions re-traces the whole program (about as long as the export);
+    the partial table's few nodes are decomposed where they are."""
+    retraces = []
+    run_decompositions = torch.export.ExportedProgram.run_decompositions
+    monkeypatch.setattr(torch.export.ExportedProgram, "run_decompositions",
+                        lambda program, *args: retraces.append(args) or run_decompositions(program, *args))
+    torch.manual_seed(0)
+    compile_checked(MaskedDifferences().eval(), inputs())
+    assert retraces == []
+    [ops] = imported_ops
+    assert "aten.diff.default" not in ops and "aten.bitwise_and.Tensor" in ops
+
+
+def test_the_ops_a_node_decomposes_into_keep_its_source_line_and_layer():
+    torch.manual_seed(0)
+    program = torch.export.export(MaskedDifferences().eval(), inputs())
+    table = _partial_decompositions(program, _decompositions(), make_context())
+    exported = {node.name for node in program.graph.nodes}
+    origins = {node.meta["stack_trace"] for node in program.graph.nodes if node.target in table}
+    assert decompose_in_place(program, table)
+    added = [node for node in program.graph.nodes if node.name not in exported]
+    assert added and not any(node.target in table for node in program.graph.nodes)
+    assert all(node.meta["stack_trace"] in origins and "nn_module_stack" in node.meta for node in added)
+
+
 class LinearThenDiff(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -112,3 +141,15 @@ def test_a_failed_lowering_saves_its_input_without_the_weights():
     text = Path(re.search(r"torch-mlir-opt -pass-pipeline='.*' (\S+)$", str(info.value)).group(1)).read_text()
     assert '"torch.aten.diff"' in text and "dense_resource<torch_tensor_40_40_torch.float32>" in text
     assert "dialect_resources" not in text and '"0x' not in text  # no blob in hex
+
+
+def test_a_result_of_the_program_is_decomposed_in_place_and_the_signature_follows(imported_ops):
+    """The signature names the program's results: the op that replaces one takes its place there."""
+    torch.manual_seed(0)
+    model, x = LinearThenDiff().eval(), torch.randn(3, 40)
+    program = torch.export.export(model, (x,))
+    assert decompose_in_place(program, _partial_decompositions(program, _decompositions(), make_context()))
+    [result] = program.graph_signature.output_specs
+    assert result.arg.name == program.graph.output_node().args[0][0].name != "diff"
+    compile_checked(model, (x,))
+    assert "aten.diff.default" not in imported_ops[0]
