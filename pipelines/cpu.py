@@ -221,7 +221,8 @@ class CpuPipeline(Configurable):
                 "arith-expand{include-bf16},convert-math-to-llvm),"
                 f"convert-math-to-libm,expand-strided-metadata,{memref_to_llvm},lower-affine,"
                 f"convert-bufferization-to-memref,{memref_to_llvm},"
-                "func.func(convert-arith-to-llvm),convert-vector-to-llvm,"
+                # A function at a time: one conversion of the whole module gives the same IR, more slowly.
+                "func.func(convert-arith-to-llvm,convert-vector-to-llvm),"
                 "wafer-expose-c-interface,convert-func-to-llvm,convert-cf-to-llvm,"
                 "convert-complex-to-llvm,convert-ub-to-llvm,convert-openmp-to-llvm,"
                 "reconcile-unrealized-casts,wafer-count-heap,wafer-annotate-loops,wafer-unoptimized-glue"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 from torch_mlir import ir, passmanager
 from torch_mlir.dialects import torch as torch_dialect
 
@@ -26,3 +29,15 @@ def make_context() -> ir.Context:
         )
     load_wse(ctx)
     return ctx
+
+
+@contextlib.contextmanager
+def multithreaded(ctx: ir.Context) -> Iterator[None]:
+    """Let MLIR be used from several threads within the block (the JIT's engines,
+    built at once, create attributes while they translate). No Python callback may
+    run within it: no Wafer pass, and no verifier of the `wse` dialect."""
+    ctx.enable_multithreading(True)
+    try:
+        yield
+    finally:
+        ctx.enable_multithreading(False)

@@ -23,6 +23,7 @@ from torch_mlir import _mlir_libs, ir
 from torch_mlir.dialects import llvm
 from torch_mlir.execution_engine import ExecutionEngine
 
+from .context import multithreaded
 from .diagnostics import WaferError
 from .symbols import OUTLINED_KERNEL
 
@@ -213,14 +214,9 @@ def _compile(modules: list[ir.Module], opt_level: int, shared_libs: list[str],
         # The engine compiles, and links, on the first lookup.
         return engine, [_CAPI.mlirExecutionEngineLookup(engine, _string_ref(name)) for name in names[index]]
 
-    context = modules[0].context
     # Translation creates attributes in the modules' context from several threads: it must lock.
-    context.enable_multithreading(True)
-    try:
-        with ThreadPoolExecutor(len(modules)) as pool:
-            built = list(pool.map(build, range(len(modules))))
-    finally:
-        context.enable_multithreading(False)
+    with multithreaded(modules[0].context), ThreadPoolExecutor(len(modules)) as pool:
+        built = list(pool.map(build, range(len(modules))))
     capsule_name = _CAPSULE_NAME(modules[0]._CAPIPtr).removesuffix(b"ir.Module._CAPIPtr") + _ENGINE_CAPSULE
     engines = [ExecutionEngine._CAPICreate(_NEW_CAPSULE(engine, capsule_name, None)) for engine, _ in built if engine]
     if len(engines) < len(modules):
