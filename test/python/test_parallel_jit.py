@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from test_bad_calls import INDEX, INDEXING, TABLE, Indexed
+from torch_mlir import ir
 from torch_reference import compile_checked
 
 import wafer
@@ -51,7 +52,8 @@ def _lowered(threads: int):
 
 def _kernel_bodies(module) -> list[str]:
     return [str(op) for op in module.body.operations if op.operation.name == "llvm.func"
-            and str(op.attributes["sym_name"]).strip('"').startswith(OUTLINED_KERNEL) and len(op.regions[0].blocks)]
+            and ir.StringAttr(op.attributes["sym_name"]).value.startswith(OUTLINED_KERNEL)
+            and len(op.regions[0].blocks)]
 
 
 def test_each_kernel_is_a_declaration_in_the_block_and_back_after_it():
