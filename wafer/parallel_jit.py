@@ -108,8 +108,7 @@ class _Symbols:
         self._sizes: dict[str, int] = {}
 
     def defines(self, name: str) -> bool:
-        op = self.ops[name]
-        return len(op.regions[0].blocks) > 0 or "value" in op.attributes
+        return _is_definition(self.ops[name])
 
     def kernels(self) -> list[str]:
         """wafer-outline-kernels' functions."""
@@ -186,6 +185,11 @@ class _MovedSymbols:
                 op.attributes["linkage"] = linkage
 
 
+def _is_definition(symbol: ir.Operation) -> bool:
+    """A function with a body, or a global with an initial value (not an external declaration)."""
+    return len(symbol.regions[0].blocks) > 0 or "value" in symbol.attributes
+
+
 def _declare(symbol: ir.Operation) -> ir.Operation:
     """An external declaration of a function or global, at the current insertion point."""
     name = ir.StringAttr(symbol.attributes["sym_name"]).value
@@ -200,7 +204,7 @@ def _compile(modules: list[ir.Module], opt_level: int, shared_libs: list[str],
     """An engine for each module, built at once from threads and linked to `symbols`,
     and the address of each symbol the modules define, and of each function's packed
     wrapper (`_mlir_<name>`, what the runtime looks up)."""
-    names = [[name for op in module.body.operations if len(op.regions[0].blocks) or "value" in op.attributes
+    names = [[name for op in module.body.operations if _is_definition(op.operation)
               for name in _defined_names(op)] for module in modules]
     libraries = (_StringRef * len(shared_libs))(*map(_string_ref, shared_libs))
 
