@@ -53,7 +53,7 @@ from torch_mlir.execution_engine import ExecutionEngine
 
 from .compiler import lower_for_cpu, uses_openmp
 from .cpu_runtime import openmp_runtime
-from .diagnostics import WaferError
+from .diagnostics import WaferError, unlinked
 from .external_constants import externalize_constants
 from .signatures import Signature, TensorSpec, public_signatures
 from .symbols import ASSERT_FAILED, ASSERT_PENDING
@@ -197,8 +197,7 @@ def _write_object(module: ir.Module, entry: str, weights: dict[str, np.ndarray],
     for symbol, array in weights.items():
         engine.raw_register_runtime(symbol, ctypes.c_void_p(array.ctypes.data))
     if not engine.raw_lookup("_mlir_ciface_" + entry):
-        raise WaferError(f"error: the JIT could not compile @{entry} to object code: it calls a function that no "
-                         "library defines (see the 'JIT session error' above)")
+        raise unlinked(f"the JIT could not compile @{entry} to object code")
     engine.dump_to_object_file(str(path))
 
 

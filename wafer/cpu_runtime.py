@@ -25,7 +25,7 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir.execution_engine import ExecutionEngine
 
-from .diagnostics import WaferError
+from .diagnostics import WaferError, unlinked
 from .external_constants import externalize_constants
 from .kernel_profile import KernelProfile, KernelTimers
 from .parallel_jit import available_cores, kernels_compiled_apart
@@ -244,8 +244,7 @@ class CpuExecutable(Executable):
         library defines) it prints why and returns 0, which must not be called."""
         address = self._engine.raw_lookup(symbol)
         if not address:
-            raise WaferError(f"error: the JIT could not link @{symbol}: the compiled code calls a function "
-                             "that no loaded library defines (see the 'JIT session error' above)")
+            raise unlinked(f"the JIT could not link @{symbol}")
         return address
 
     def _packed_call(self, name: str, result_type):

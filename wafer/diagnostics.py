@@ -129,6 +129,12 @@ def first_line(message: str) -> str:
     return (message.split(": %", 1)[0].splitlines() or [""])[0]
 
 
+def unlinked(what: str) -> WaferError:
+    """The JIT could not link `what`: LLVM printed which symbols it missed to stderr."""
+    return WaferError(f"error: {what}: it calls a function that no loaded library defines "
+                      "(see the 'JIT session error' above)")
+
+
 def error_from_mlir(err: ir.MLIRError, fallback: str) -> WaferError:
     """Turn an MLIRError (parse or verify failure) into a WaferError."""
     lines = [str(to_diagnostic(d)) for d in err.error_diagnostics]

@@ -24,7 +24,7 @@ from torch_mlir.dialects import llvm
 from torch_mlir.execution_engine import ExecutionEngine
 
 from .context import multithreaded
-from .diagnostics import WaferError
+from .diagnostics import WaferError, unlinked
 from .symbols import OUTLINED_KERNEL
 
 
@@ -229,8 +229,7 @@ def _compile(modules: list[ir.Module], opt_level: int, shared_libs: list[str],
     for module_names, (_, module_addresses) in zip(names, built):
         for name, address in zip(module_names, module_addresses):
             if not address:
-                raise WaferError(f"error: the JIT could not link @{name}: it calls a function that no loaded "
-                                 "library defines (see the 'JIT session error' above)")
+                raise unlinked(f"the JIT could not link @{name}")
             addresses[name] = address
     return engines, addresses
 
