@@ -22,6 +22,7 @@ from .transform_script import (
     hoist_loop_invariant_subsets,
     mark_for_hoisting,
     match_tagged,
+    rematch_tagged,
     tag,
     transform_script,
 )
@@ -119,7 +120,7 @@ class DirectConv(ConvAlgorithmPass):
                     structured.FuseIntoContainingOp(match_tagged(root, f"conv{i}.init"), tiled.forall_op)
                 _split_columns(tiled.tiled_op, len(row_tiles[i]), ow, block, pieces)
             for i in range(len(convs)):
-                pieces = transform.ForeachOp([], [match_tagged(root, f"conv{i}")])
+                pieces = transform.ForeachOp([], [rematch_tagged(root, f"conv{i}")])
                 with ir.InsertionPoint(pieces.body):
                     # The parallel loops: the row tile's, then the output columns.
                     _accumulate_in_registers(pieces.body.arguments[0], len(row_tiles[i]) + 1)

@@ -13,7 +13,7 @@ from .linalg_builders import iterator_kinds, largest_divisor
 from .linalg_queries import holds_assert, loop_ranges, reduces_rows
 from .pass_base import WaferPass, find_ops
 from .serial_foralls import SERIAL
-from .transform_script import match_tagged, tag, transform_script
+from .transform_script import rematch_tagged, tag, transform_script
 
 # Named ops whose loops are the output dims in order, then the reduction dims.
 _NAMED_ANCHOR_PREFIXES = ("linalg.matmul", "linalg.batch_matmul", "linalg.conv_",
@@ -245,11 +245,11 @@ class Fuse(WaferPass):
             for i, op in enumerate(loose):
                 tag(op.operation, f"loose{i}")
                 any_op = transform.AnyOpType.get()
-                structured.TileUsingForallOp(any_op, any_op, match_tagged(root_handle, f"loose{i}"),
+                structured.TileUsingForallOp(any_op, any_op, rematch_tagged(root_handle, f"loose{i}"),
                                              tile_sizes=_dividing_rows(loop_tile_sizes(op, self.tile_sizes), op))
             for i, op in enumerate(nested):
                 tag(op.operation, f"nested{i}")
-                structured.TileUsingForOp(match_tagged(root_handle, f"nested{i}"),
+                structured.TileUsingForOp(rematch_tagged(root_handle, f"nested{i}"),
                                           sizes=_dividing_rows(loop_tile_sizes(op, self.tile_sizes), op))
 
     def _tile_and_fuse(self, root_handle: ir.Value, name: str, group: FusionGroup) -> None:
@@ -261,11 +261,11 @@ class Fuse(WaferPass):
         tag(group.root.operation, f"{name}.root")
         for j, producer in enumerate(group.producers):
             tag(producer.operation, f"{name}.p{j}")
-        tiled = structured.TileUsingForallOp(match_tagged(root_handle, f"{name}.root"), tile_sizes=sizes)
+        tiled = structured.TileUsingForallOp(rematch_tagged(root_handle, f"{name}.root"), tile_sizes=sizes)
         loop = tiled.forall_op
         for j in range(len(group.producers)):
             loop = structured.FuseIntoContainingOp(
-                match_tagged(root_handle, f"{name}.p{j}"), loop
+                rematch_tagged(root_handle, f"{name}.p{j}"), loop
             ).new_containing_op
         if group_elements(group) < self.parallel_elements:  # too little work to wake a thread
             transform.AnnotateOp(loop, SERIAL)

@@ -15,7 +15,7 @@ from .matmul_contraction import Contraction, in_parallel_loop
 from .matmul_gathers import gathered_by
 from .matmul_plan import Kernel
 from .pass_base import find_ops
-from .transform_script import match_tagged, shuffle_transposes, tag, transform_script
+from .transform_script import annotate_tag, match_tagged, shuffle_transposes, tag, transform_script
 
 PACKED = "wafer.packed"  # a packed contraction's name, from packing to tiling
 
@@ -37,9 +37,7 @@ def pack_operands(root: ir.Value, name: str, contraction: Contraction, kernel: K
             pack = transform.GetProducerOfOperand(any_op, packed, operand).result
             packed = structured.PackTransposeOp(any_op, any_op, any_op, pack, packed,
                                                 outer_perm=perm).packed_op
-    transform.AnnotateOp(packed, PACKED,
-                         param=transform.ParamConstantOp(transform.AnyParamType.get(),
-                                                         ir.StringAttr.get(name)).param)
+    annotate_tag(packed, name, PACKED)
 
 
 def unpack_accumulators(module: ir.Operation) -> None:

@@ -9,7 +9,7 @@ from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import loop
 
 from .pass_base import WaferPass, find_ops
-from .transform_script import match_tagged, tag, transform_script
+from .transform_script import rematch_tagged, tag, transform_script
 
 SERIAL = "wafer.serial"
 
@@ -35,4 +35,4 @@ class SerialForalls(WaferPass):
             for i, op in enumerate(marked):
                 tag(op, f"serial{i}")
                 rank = len(op.regions[0].blocks[0].arguments)
-                loop.ForallToForOp([transform.AnyOpType.get()] * rank, match_tagged(root, f"serial{i}"))
+                loop.ForallToForOp([transform.AnyOpType.get()] * rank, rematch_tagged(root, f"serial{i}"))

@@ -8,6 +8,7 @@ tiling, fusion and vectorization itself.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Collection
 
 from torch_mlir import ir
@@ -20,15 +21,68 @@ TAG = "wafer.tag"
 HOIST = "wafer.hoist_subsets"
 
 
+def marker(key: str) -> str:
+    """The unit attribute set beside every tag under `key`: a script finds all the
+    ops tagged under `key` in one walk of the payload, and each tag among them."""
+    return f"{key}.marked"
+
+
+@dataclasses.dataclass
+class _Prologue:
+    """Where a script's matches of tagged ops go: before its body, in one walk per key."""
+
+    root: ir.Value
+    body: ir.Operation  # the matches go before this op
+    marked: dict[str, ir.Value] = dataclasses.field(default_factory=dict)  # key: handle to every op marked under it
+
+
+# The open scripts' prologues, by the root handle `transform_script` yields.
+_PROLOGUES: dict[ir.Value, _Prologue] = {}
+
+
 def tag(op: ir.Operation, value: str) -> None:
     """Mark a payload op so the script can find it with `match_tagged`."""
     op.attributes[TAG] = ir.StringAttr.get(value)
+    op.attributes[marker(TAG)] = ir.UnitAttr.get()
 
 
-def match_tagged(target: ir.Value, value: str, key: str = TAG) -> ir.Value:
-    return structured.MatchOp(
-        transform.AnyOpType.get(), target, op_attrs=ir.DictAttr.get({key: ir.StringAttr.get(value)})
-    ).result
+def annotate_tag(handle: ir.Value, value: str, key: str) -> None:
+    """Tag the ops of `handle` `value` under `key` from inside a script, for a later script's `match_tagged`."""
+    transform.AnnotateOp(handle, key, param=transform.ParamConstantOp(transform.AnyParamType.get(),
+                                                                      ir.StringAttr.get(value)).param)
+    transform.AnnotateOp(handle, marker(key))
+
+
+def match_tagged(root: ir.Value, value: str, key: str = TAG) -> ir.Value:
+    """A handle to the ops tagged `value` under `key` when the script starts.
+
+    Matched in the script's prologue among the ops marked under `key`, found
+    in one walk of the payload for all the tags, rather than by a walk of the
+    whole payload for each: a model's thousands of ops times its hundreds of
+    tags grew faster than the model (bench/compile_time.py). So the ops must
+    be there when the script starts, not made by one of its transforms
+    (`rematch_tagged` finds those) nor replaced by one before this handle's
+    use, and none may hold another op tagged under `key`.
+    """
+    prologue = _PROLOGUES[root]
+    with ir.InsertionPoint(prologue.body):
+        if key not in prologue.marked:
+            prologue.marked[key] = _match_attribute(prologue.root, marker(key), ir.UnitAttr.get())
+        # A match takes one payload op: one per marked op, the matches concatenated.
+        each = transform.ForeachOp([transform.AnyOpType.get()], [prologue.marked[key]])
+        with ir.InsertionPoint(each.body):
+            transform.YieldOp([_match_attribute(each.body.arguments[0], key, ir.StringAttr.get(value))])
+        return each.results[0]
+
+
+def rematch_tagged(target: ir.Value, value: str) -> ir.Value:
+    """A handle to the ops under `target` tagged `value` where the script has got to:
+    those its transforms made from a tagged op (its tiles) included."""
+    return _match_attribute(target, TAG, ir.StringAttr.get(value))
+
+
+def _match_attribute(target: ir.Value, key: str, value: ir.Attribute) -> ir.Value:
+    return structured.MatchOp(transform.AnyOpType.get(), target, op_attrs=ir.DictAttr.get({key: value})).result
 
 
 @contextlib.contextmanager
@@ -50,8 +104,16 @@ def transform_script(payload: ir.Operation, outline: Collection[str] = (), keys:
             arg_attrs=[{"transform.readonly": ir.UnitAttr.get()}],
         )
     with ir.InsertionPoint(sequence.body):
-        yield sequence.bodyTarget
+        # The prologue (`match_tagged`'s matches) goes before this sequence, the script's body.
+        body = transform.SequenceOp(transform.FailurePropagationMode.Propagate, [], sequence.bodyTarget)
         transform.YieldOp()
+    _PROLOGUES[body.bodyTarget] = _Prologue(sequence.bodyTarget, body.operation)
+    try:
+        with ir.InsertionPoint(body.body):
+            yield body.bodyTarget
+            transform.YieldOp()
+    finally:
+        del _PROLOGUES[body.bodyTarget]
     try:
         with groups_outlined(payload, outline, keys) if outline else contextlib.nullcontext():
             interpreter.apply_named_sequence(payload, sequence, script)
@@ -114,12 +176,13 @@ def shuffle_transposes(root: ir.Value) -> None:
 
 
 def remove_tags(payload: ir.Operation, keys: tuple[str, ...] = (TAG, HOIST)) -> None:
-    """Drop the attributes `keys` from every op under `payload`, in one walk."""
+    """Drop the attributes `keys`, and their markers, from every op under `payload`, in one walk."""
+    names = [*keys, *map(marker, keys)]
 
     def strip(op: ir.Operation) -> ir.WalkResult:
-        for key in keys:
-            if key in op.attributes:
-                del op.attributes[key]
+        for name in names:
+            if name in op.attributes:
+                del op.attributes[name]
         return ir.WalkResult.ADVANCE
 
     payload.walk(strip)

@@ -8,7 +8,7 @@ from torch_mlir.passmanager import PassManager
 
 from wafer.context import make_context
 from wafer.passes.script_groups import groups_outlined
-from wafer.passes.transform_script import TAG, group_functions, match_tagged, transform_script
+from wafer.passes.transform_script import TAG, group_functions, match_tagged, tag, transform_script
 
 _T = "tensor<8x8xf32>"
 
@@ -108,6 +108,7 @@ def test_a_fusion_in_a_small_function_gives_the_ir_it_gives_in_place():
         for outline in ((), ["mm0"]):
             module = _module(_MATMUL_AFTER_EXP, _T)
             with transform_script(module.operation, outline=outline) as root:
+                tag(_op_named(module, "linalg.matmul"), "mm0")
                 any_op = transform.AnyOpType.get()
                 matmul = match_tagged(root, "mm0")
                 fill = transform.GetProducerOfOperand(any_op, matmul, 2).result
@@ -129,6 +130,11 @@ def test_group_functions_reach_the_groups_and_not_the_rest_of_the_model():
         seen = [op.operation.name for op in module.body.operations[0].regions[0].blocks[0].operations
                 if "seen" in op.attributes]
         assert seen == ["linalg.fill", "linalg.matmul"]
+
+
+def _op_named(module: ir.Module, name: str) -> ir.Operation:
+    return next(op.operation for op in module.body.operations[0].regions[0].blocks[0].operations
+                if op.operation.name == name)
 
 
 def _canonicalize(module: ir.Module) -> None:
