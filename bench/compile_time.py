@@ -3,10 +3,11 @@
     pip install -e '.[bench]'
     python bench/compile_time.py [--models resnet18,mobilenet_v2,gpt2:2,gpt2:4,gpt2:8,gpt2:12] [--threads 2]
 
-A model is a name of bench/zoo.py (batch 1), or `gpt2:N` / `bert:N`: the
-transformers model built from its config with N layers, on 128 tokens. Each
-row is one `wafer.compile` in this process, after a first compile that pays
-the process's one-time start-up (torch.export, the importer). The columns:
+A model is a name of bench/zoo.py (batch 1; `held-out` names that set), or
+`gpt2:N` / `bert:N`: the transformers model built from its config with N
+layers, on 128 tokens. Each row is one `wafer.compile` in this process, after
+a first compile that pays the process's one-time start-up (torch.export, the
+importer). The columns:
 the total seconds, then each pipeline stage's seconds from the compile report
 (import is torch.export plus torch-mlir's lowering to linalg; jit binds the
 weights and has LLVM compile the module). Compile time should grow with the
@@ -22,7 +23,7 @@ import common  # noqa: F401 -- first: it sets OMP_WAIT_POLICY before torch loads
 import torch
 
 import wafer
-from zoo import MODELS, TOKENS, LastHiddenState, build
+from zoo import TOKENS, LastHiddenState, build, known, model_names
 
 DEFAULT = ("resnet18", "mobilenet_v2", "efficientnet_b0", "convnext_tiny", "vit_b_16",
            "bert:4", "gpt2:2", "gpt2:4", "gpt2:8", "gpt2:12")
@@ -50,8 +51,8 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(DEFAULT))
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    specs = [spec for spec in args.models.split(",") if spec]
-    unknown = [s for s in specs if s not in MODELS and s.partition(":")[0] not in LAYERS]
+    specs = model_names(args.models)
+    unknown = [s for s in specs if not known(s) and s.partition(":")[0] not in LAYERS]
     if unknown:
         raise SystemExit(f"error: --models: unknown {', '.join(unknown)}")
     start = time.perf_counter()
