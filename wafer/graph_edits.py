@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from torch.export.graph_signature import TensorArgument
 
 # What says where a node came from: its source line and layer, for error messages and locations.
 LOCATION_META = ("stack_trace", "nn_module_stack", "source_fn_stack")
@@ -23,3 +24,11 @@ def call_like(graph, target, args, origin, kwargs=None):
     node.meta["val"] = target(*torch.fx.node.map_arg(args, lambda arg: arg.meta["val"]),
                               **torch.fx.node.map_arg(kwargs or {}, lambda arg: arg.meta["val"]))
     return node
+
+
+def rename_result(program, old, new) -> None:
+    """Where `old` is a result of `program`, its signature names `new` instead
+    (the graph's output now returns `new`)."""
+    for spec in program.graph_signature.output_specs:
+        if isinstance(spec.arg, TensorArgument) and spec.arg.name == old.name:
+            spec.arg.name = new.name

@@ -7,6 +7,10 @@ functionalize it (2.3 s of ResNet-18's compile). An in-place op whose
 operand is a temporary that nothing else aliases is its functional twin,
 with later readers of the operand reading the result instead; the
 front end rewrites those and decomposes only what is left.
+
+A write into slices of a temporary (Swin's attention mask, filled window by
+window: `mask[h0:h1, w0:w1] = count`) is the functional op on the slice,
+scattered back into the temporary, which later readers read instead.
 """
 
 from __future__ import annotations
@@ -15,23 +19,69 @@ import operator
 
 import torch
 
+from .graph_edits import call_like, rename_result
+
+
+# The views a write into part of a tensor goes through, and the op that puts the part back.
+_SCATTERS = {
+    torch.ops.aten.slice.Tensor: torch.ops.aten.slice_scatter.default,
+    torch.ops.aten.select.int: torch.ops.aten.select_scatter.default,
+}
+
 
 def functionalize_temporaries(program) -> None:
     """Rewrite each in-place op of `program`'s graph whose first operand is a
-    temporary (made by an op that returns no alias) as its functional twin."""
+    temporary (made by an op that returns no alias), or slices of one, as its
+    functional twin."""
     graph = program.graph_module.graph
     order = {node: i for i, node in enumerate(graph.nodes)}
     for node in list(graph.nodes):
         twin = _functional_twin(node)
-        if twin is None or not node.args or not _is_temporary(_unshared_base(node.args[0])):
+        if twin is None or not node.args:
             continue
         operand = node.args[0]
-        for user in list(operand.users):
-            if order[user] > order[node]:
-                user.replace_input_with(operand, node)
-        node.target = twin
+        if _is_temporary(_unshared_base(operand)):
+            for user in list(operand.users):
+                if order[user] > order[node]:
+                    user.replace_input_with(operand, node)
+            node.target = twin
+        elif (slices := _slices_of_temporary(operand, node, order)) is not None:
+            _scatter_back(program, node, twin, slices, order)
     graph.lint()
     program.graph_module.recompile()
+
+
+def _slices_of_temporary(value, write, order) -> list | None:
+    """The slices from a temporary down to `value`, outermost first, if `value`
+    is one, each slice is read only by the next (or by `write`), and no other
+    view of the temporary made before `write` could see what it writes."""
+    slices = []
+    while isinstance(value, torch.fx.Node) and value.target in _SCATTERS and len(value.users) == 1:
+        slices.insert(0, value)
+        value = value.args[0]
+    if not slices or not _is_temporary(value):
+        return None
+    if any(_is_view(user) and order[user] < order[write] and user is not slices[0] for user in value.users):
+        return None
+    return slices
+
+
+def _scatter_back(program, write, twin, slices, order) -> None:
+    """Replace `write` (in place, into the last of `slices`) by its functional
+    twin on that slice, scattered back through each slice into the temporary,
+    which what reads the temporary after `write` reads instead."""
+    graph = program.graph_module.graph
+    base = slices[0].args[0]
+    later = [user for user in base.users if order[user] > order[write]]
+    with graph.inserting_before(write.next):
+        written = part = call_like(graph, twin, (slices[-1], *write.args[1:]), write, write.kwargs)
+        for view in reversed(slices):
+            part = call_like(graph, _SCATTERS[view.target], (view.args[0], part, *view.args[1:]), write, view.kwargs)
+    write.replace_all_uses_with(written)
+    for user in later:
+        user.replace_input_with(base, part)
+    rename_result(program, base, part)
+    graph.erase_node(write)
 
 
 def _functional_twin(node):

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import torch
 from torch._guards import detect_fake_mode
-from torch.export.graph_signature import TensorArgument
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from .graph_edits import LOCATION_META
+from .graph_edits import LOCATION_META, rename_result
 
 
 def decompose_in_place(program: torch.export.ExportedProgram, table: dict) -> bool:
@@ -70,7 +69,5 @@ def _splice(program: torch.export.ExportedProgram, node: torch.fx.Node, graph_mo
         if inner.op != "placeholder":
             copy.meta.update({key: node.meta[key] for key in LOCATION_META if key in node.meta})
     node.replace_all_uses_with(result)
-    for spec in program.graph_signature.output_specs:
-        if isinstance(spec.arg, TensorArgument) and spec.arg.name == node.name:
-            spec.arg.name = result.name
+    rename_result(program, node, result)
     graph.erase_node(node)

@@ -1,8 +1,9 @@
 """Which way the front end imports a program: straight to torch-mlir, or
 through torch's decompositions first.
 
-In-place ops on temporaries become functional before import (wafer/inplace.py);
-in-place ops on views and state are left to torch's functionalization. A
+In-place ops on temporaries, and on slices of them, become functional before
+import (wafer/inplace.py); in-place ops on other views, and on state, are
+left to torch's functionalization. A
 program with an op torch-mlir has no op for goes to torch's decompositions
 without a direct import that could only fail.
 """
@@ -42,13 +43,37 @@ class ReadsBeforeAndAfter(torch.nn.Module):
         return before + after, t
 
 
-class WritesThroughAView(torch.nn.Module):
-    """mul_ on a slice writes into `y` itself: not a temporary of its own."""
+class WritesThroughASlice(torch.nn.Module):
+    """mul_ on a slice writes into `y` itself: a slice_scatter of the product."""
 
     def forward(self, a, b):
         y = a + b
         y[:, 0:2].mul_(2)
         return y
+
+
+class WindowMask(torch.nn.Module):
+    """Swin's shifted-window mask: a temporary filled region by region, rows by select."""
+
+    def forward(self, x):
+        mask = x.new_zeros((6, 6))
+        count = 0
+        for rows in (slice(0, -4), slice(-4, -2), slice(-2, None)):
+            for cols in (slice(0, -3), slice(-3, None)):
+                mask[rows, cols] = count
+                count += 1
+        mask[1] = -1.0
+        return x + mask
+
+
+class ReadsASliceTakenBefore(torch.nn.Module):
+    """`top` views `t` before the write into another slice of it, and sees the write."""
+
+    def forward(self, a):
+        t = a * 2
+        top = t[0:2]
+        t[1:3] = 0.0
+        return top + 1
 
 
 class DropoutAfterFlatten(torch.nn.Module):
@@ -80,7 +105,9 @@ def exported(model, inputs):
     (ReadsBeforeAndAfter(), (torch.randn(3, 4),)),
     (torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Hardtanh(0, 6, inplace=True)), (torch.randn(3, 4),)),
     (DropoutAfterFlatten(), (torch.randn(2, 2, 2, 2),)),
-], ids=["resnet-block", "readers-before-and-after", "relu6", "dropout-after-flatten"])
+    (WritesThroughASlice(), (torch.randn(3, 4), torch.randn(3, 4))),
+    (WindowMask(), (torch.randn(2, 6, 6),)),
+], ids=["resnet-block", "readers-before-and-after", "relu6", "dropout-after-flatten", "slice", "window-mask"])
 def test_in_place_ops_on_temporaries_become_functional(model, inputs):
     torch.manual_seed(0)
     program = exported(model, inputs)
@@ -94,9 +121,9 @@ def test_in_place_ops_on_temporaries_become_functional(model, inputs):
 
 
 @pytest.mark.parametrize("model, inputs", [
-    (WritesThroughAView(), (torch.randn(3, 4), torch.randn(3, 4))),
     (WritesThroughASharedView(), (torch.randn(3, 4),)),
-], ids=["slice", "shared-view"])
+    (ReadsASliceTakenBefore(), (torch.randn(4, 3),)),
+], ids=["shared-view", "slice-taken-before"])
 def test_in_place_op_through_a_view_is_left_for_torch_to_functionalize(model, inputs):
     program = exported(model, inputs)
     functionalize_temporaries(program)
