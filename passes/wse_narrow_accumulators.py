@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor
-from torch_mlir.dialects._ods_common import get_op_result_or_value
 
 from .linalg_builders import iterator_types_attr
 from .pass_base import WaferPass, find_ops

@@ -34,7 +34,7 @@ def functionalize_temporaries(program) -> None:
     temporary (made by an op that returns no alias), or slices of one, as its
     functional twin."""
     graph = program.graph_module.graph
-    order = {node: i for i, node in enumerate(graph.nodes)}
+    order = _positions(graph)
     for node in list(graph.nodes):
         twin = _functional_twin(node)
         if twin is None or not node.args:
@@ -47,8 +47,13 @@ def functionalize_temporaries(program) -> None:
             node.target = twin
         elif (slices := _slices_of_temporary(operand, node, order)) is not None:
             _scatter_back(program, node, twin, slices, order)
+            order = _positions(graph)  # with the scatters
     graph.lint()
     program.graph_module.recompile()
+
+
+def _positions(graph) -> dict:
+    return {node: i for i, node in enumerate(graph.nodes)}
 
 
 def _slices_of_temporary(value, write, order) -> list | None:
