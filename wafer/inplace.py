@@ -41,9 +41,8 @@ def functionalize_temporaries(program) -> None:
             continue
         operand = node.args[0]
         if _is_temporary(_unshared_base(operand)):
-            for user in list(operand.users):
-                if order[user] > order[node]:
-                    user.replace_input_with(operand, node)
+            for user in _read_after(operand, node, order):
+                user.replace_input_with(operand, node)
             node.target = twin
         elif (slices := _slices_of_temporary(operand, node, order)) is not None:
             _scatter_back(program, node, twin, slices, order)
@@ -54,6 +53,11 @@ def functionalize_temporaries(program) -> None:
 
 def _positions(graph) -> dict:
     return {node: i for i, node in enumerate(graph.nodes)}
+
+
+def _read_after(value, write, order) -> list:
+    """The nodes that read `value` after `write`: they must see what it wrote."""
+    return [user for user in value.users if order[user] > order[write]]
 
 
 def _slices_of_temporary(value, write, order) -> list | None:
@@ -77,7 +81,7 @@ def _scatter_back(program, write, twin, slices, order) -> None:
     which what reads the temporary after `write` reads instead."""
     graph = program.graph_module.graph
     base = slices[0].args[0]
-    later = [user for user in base.users if order[user] > order[write]]
+    later = _read_after(base, write, order)  # before the scatters, which read it too
     with graph.inserting_before(write.next):
         written = part = call_like(graph, twin, (slices[-1], *write.args[1:]), write, write.kwargs)
         for view in reversed(slices):
