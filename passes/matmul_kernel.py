@@ -1,5 +1,6 @@
 """wafer-pack-matmul's micro-kernel: a packed contraction tiled into cache tiles
-(threads), register blocks and K steps, each step lowered to broadcast-FMA outer products."""
+(threads), register blocks and K steps, each step a vector.contract (broadcast-FMA
+outer products from wafer-lower-contractions on)."""
 
 from __future__ import annotations
 
@@ -108,17 +109,11 @@ def _split_k(packed: ir.Value, contraction: Contraction, kernel: Kernel) -> tupl
     return blocks.tiled_linalg_op, structured.FuseIntoContainingOp(pack_a, loop).fused_op
 
 
-def lower_to_fma(funcs: ir.Value) -> None:
-    """vector.contract -> broadcast-FMA outer products, in the order the patterns need."""
-    for populate in (
-        [vector.ApplyTransferPermutationPatternsOp],
-        [vector.ApplyVectorReductionToContractPatternsOp],
-        [lambda: vector.ApplyLowerContractionPatternsOp(
-            lowering_strategy=vector.VectorContractLowering.OuterProduct),
-         vector.ApplyTransferPermutationPatternsOp, vector.ApplyLowerOuterProductPatternsOp,
-         transform.ApplyCanonicalizationPatternsOp],
-    ):
+def to_contractions(funcs: ir.Value) -> None:
+    """Each vectorized K step's multiply-reduce -> one vector.contract."""
+    for populate in ([vector.ApplyTransferPermutationPatternsOp], [vector.ApplyVectorReductionToContractPatternsOp]):
         patterns = transform.ApplyPatternsOp(funcs)
         with ir.InsertionPoint(patterns.patterns):
             for make in populate:
                 make()
+

@@ -1,4 +1,4 @@
-"""wafer-pack-matmul: data-tile matmuls (the mmt4d layout) and lower them to a register-blocked FMA kernel.
+"""wafer-pack-matmul: data-tile matmuls (the mmt4d layout) into a register-blocked kernel.
 
 The pass only sequences the steps; each concern has a module of its own:
 matmul_contraction (what is packed), matmul_plan (tile sizes and threads),
@@ -24,7 +24,7 @@ from .kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL, PARALLEL_FLOPS
 from .matmul_bias import add_bias_after_sums
 from .matmul_contraction import Contraction, in_parallel_loop, match_contraction
 from .matmul_gathers import gather_into_panels, im2col_gather, image_row, lower_gathers
-from .matmul_kernel import emit_kernel, lower_to_fma
+from .matmul_kernel import emit_kernel, to_contractions
 from .matmul_packing import (
     PACKED,
     fold_reshaping_packs,
@@ -75,8 +75,10 @@ class PackMatmul(TargetedPass):
     (`unpack_accumulators`), and A, unless it is a constant, is read in place
     (`read_rows_in_place`). The packed op is tiled with `scf.forall` over cache tiles
     (one per thread), then over register blocks, then over K in steps of
-    `kc`; each step becomes kc broadcast-FMA outer products on an mr x nr
-    accumulator that stays in registers across the K loop. Packs of
+    `kc`; each step is one `vector.contract` on an mr x nr accumulator that
+    stays in registers across the K loop (kc broadcast-FMA outer products
+    once wafer-lower-contractions runs, in the lower stage: until then the
+    stages between carry one op per step instead of kc x mr). Packs of
     constants (weights) are folded at compile time; a B computed per call is
     packed inside each parallel cache tile when one tile spans M, else one
     K block at a time, A then per tile and block (see `k_blocked`). When B is
@@ -116,7 +118,7 @@ class PackMatmul(TargetedPass):
     """
 
     name = "wafer-pack-matmul"
-    summary = "Data-tile matmuls with linalg.pack and lower them to a register-blocked FMA kernel"
+    summary = "Data-tile matmuls with linalg.pack into a register-blocked kernel"
 
     register_tile: tuple[int, ...] = ()
     k_unroll: int = K_UNROLL
@@ -165,7 +167,7 @@ class PackMatmul(TargetedPass):
                     tag(gather.operation, f"mm{i}.gather")
                 emit_kernel(root, f"mm{i}", contraction, kernel, per_tile, gather, row)
             funcs = group_functions(root)
-            lower_to_fma(funcs)
+            to_contractions(funcs)
             # A pack fused into a loop writes a slice of the whole packed tensor; make
             # that slice a tensor of its own, so only the tile's panels are allocated.
             empty = transform.ApplyPatternsOp(funcs)

@@ -42,6 +42,7 @@ _PASSES: dict[str, str] = {
     "wafer-matvec": "matvec:Matvec",
     "wafer-pack-matmul": "pack_matmul:PackMatmul",
     "wafer-zero-accumulators": "zero_accumulators:ZeroAccumulators",
+    "wafer-lower-contractions": "lower_contractions:LowerContractions",
     "wafer-polynomial-exp": "polynomial_exp:PolynomialExp",
     "wafer-rational-math": "rational_math:RationalMath",
     "wafer-prefetch-panels": "prefetch_panels:PrefetchPanels",

@@ -190,11 +190,7 @@ class Vectorize(TargetedPass):
             funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
             lowering = transform.ApplyPatternsOp(funcs)
             with ir.InsertionPoint(lowering.patterns):
-                vector.ApplyLowerContractionPatternsOp(
-                    lowering_strategy=vector.VectorContractLowering.OuterProduct
-                )
                 vector.ApplyTransferPermutationPatternsOp()
-                vector.ApplyLowerOuterProductPatternsOp()
                 transform.ApplyCanonicalizationPatternsOp()
             # Then row reductions: one vector.reduction per row, over the contiguous inner dim.
             rows = transform.ApplyPatternsOp(funcs)

@@ -209,7 +209,7 @@ class CpuPipeline(Configurable):
                 "lower",
                 # Kernels are timed as loop nests, before they become OpenMP regions.
                 # bf16 is looked for here, in a module a sixth the size of the LLVM dialect's.
-                f"wafer-bf16-builtins,wafer-fence-in-place-selects,{profile}{openmp}"
+                f"wafer-lower-contractions,wafer-bf16-builtins,wafer-fence-in-place-selects,{profile}{openmp}"
                 "func.func(tm-tensor-to-loops,refback-munge-memref-copy,"
                 "convert-linalg-to-loops),"
                 "wafer-outline-kernels,func.func(convert-vector-to-scf{full-unroll},"

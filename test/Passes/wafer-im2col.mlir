@@ -1,6 +1,6 @@
 // RUN: wafer-opt %s -p 'wafer-im2col' | filecheck %s
 // RUN: wafer-opt %s -p 'wafer-im2col{min-k=100}' | filecheck %s --check-prefix=MINK
-// RUN: wafer-opt %s -p 'wafer-im2col,wafer-pack-matmul{machine=avx512},canonicalize,cse' | filecheck %s --check-prefix=PACKED
+// RUN: wafer-opt %s -p 'wafer-im2col,wafer-pack-matmul{machine=avx512},wafer-lower-contractions,canonicalize,cse' | filecheck %s --check-prefix=PACKED
 
 // The convolution becomes a gather of 8x3x3 = 72-value columns and a
 // contraction of the [16, 72] filter with the [2, 72, 64] columns. The gather

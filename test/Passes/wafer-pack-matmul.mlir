@@ -1,6 +1,7 @@
-// RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx512},canonicalize,cse' | filecheck %s
-// RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx512 register-tile=4,16 k-unroll=2},canonicalize,cse' | filecheck %s --check-prefix=SMALL
-// RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx2},canonicalize,cse' | filecheck %s --check-prefix=AVX2
+// RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx512},wafer-lower-contractions,canonicalize,cse' | filecheck %s
+// RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx512 register-tile=4,16 k-unroll=2},wafer-lower-contractions,canonicalize,cse' | filecheck %s --check-prefix=SMALL
+// RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx2},wafer-lower-contractions,canonicalize,cse' | filecheck %s --check-prefix=AVX2
+// RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx512}' | filecheck %s --check-prefix=LATE
 // RUN: not wafer-opt %s -p 'wafer-pack-matmul{register-tile=x}' 2>&1 | filecheck %s --check-prefix=ERR
 // RUN: not wafer-opt %s -p 'wafer-pack-matmul{machine=avx1024}' 2>&1 | filecheck %s --check-prefix=TARGET
 
@@ -21,6 +22,14 @@
 // written once after it; inside it, only broadcast FMAs. Packing A
 // transposes 8x5 blocks with one shuffle each; packing B copies rows of 16.
 // CHECK-LABEL: func.func @odd_sizes
+// The K step stays one contraction until the lower stage (wafer-lower-contractions):
+// LATE-LABEL: func.func @odd_sizes
+// LATE: scf.for %{{.*}} = %{{.*}} to %c65 step %c5 iter_args(%{{.*}}) -> (vector<8x32xf32>)
+// LATE: vector.transfer_read {{.*}} : tensor<5x8xf32>, vector<5x8xf32>
+// LATE-NEXT: vector.transfer_read {{.*}} : tensor<5x32xf32>, vector<5x32xf32>
+// LATE-NEXT: vector.contract {{.*}} : vector<5x8xf32>, vector<5x32xf32> into vector<8x32xf32>
+// LATE-NOT: vector.fma
+// LATE-LABEL: func.func
 // CHECK-SAME: wafer.strategy = ["packed matmul 23x57x65: register block 8x32, k unroll 5, cache tile 24x64, serial"]
 // CHECK: tensor.pad %{{.*}} low[0, 0] high[1, 0]
 // CHECK: scf.for %{{.*}} = %c0 to %c65 step %c5 iter_args(%{{.*}}) -> (tensor<3x65x8xf32>)
