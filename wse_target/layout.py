@@ -41,6 +41,23 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Split:
+    """Tensor dim `dim` split over `parts` PEs along grid axis `axis` (0: the
+    rows, 1: the columns), in panels of `panel` (0: one block per PE), or by
+    output positions when read through `window`."""
+
+    dim: int
+    parts: int
+    panel: int
+    window: Window | None
+    axis: int
+
+    def local_extent(self, extent: int) -> int:
+        """Elements of the dim, of `extent`, each PE holds, padding included."""
+        return self.window.local_extent(extent, self.parts) if self.window else local_extent(extent, self.parts, self.panel)
+
+
+@dataclass(frozen=True)
 class Layout:
     """Tensor dim `row_dim` over the PE rows, `col_dim` over the columns (-1: whole).
 
@@ -81,27 +98,21 @@ class Layout:
             op.attributes[self.WINDOWS_ATTR] = ir.DenseI64ArrayAttr.get(
                 [v for w in (self.row_window, self.col_window) for v in ((w.stride, w.span) if w else (0, 0))])
 
-    def splits(self, height: int, width: int) -> list[tuple[int, int, int]]:
-        """(tensor dim, PEs it is split over, panel) for each split dim."""
-        return [(dim, parts, panel) for dim, parts, panel in
-                ((self.row_dim, height, self.row_panel), (self.col_dim, width, self.col_panel))
-                if dim >= 0]
+    def splits(self, height: int, width: int) -> list[Split]:
+        """Each split dim, over the PE rows first."""
+        return [Split(dim, parts, panel, window, axis) for axis, (dim, parts, panel, window) in enumerate((
+            (self.row_dim, height, self.row_panel, self.row_window),
+            (self.col_dim, width, self.col_panel, self.col_window))) if dim >= 0]
 
     def splits_over(self, height: int, width: int) -> tuple[bool, bool]:
         """Whether PEs in different rows, and in different columns, hold different parts."""
         return self.row_dim >= 0 and height > 1, self.col_dim >= 0 and width > 1
 
-    def window(self, dim: int) -> Window | None:
-        """The windows split dim `dim` is read through, if any."""
-        return self.row_window if dim == self.row_dim else self.col_window if dim == self.col_dim else None
-
     def local_shape(self, shape: list[int], height: int, width: int) -> list[int]:
         """One PE's share of a tensor of `shape` on height x width PEs, padding included."""
         local = list(shape)
-        for dim, parts, panel, window in ((self.row_dim, height, self.row_panel, self.row_window),
-                                          (self.col_dim, width, self.col_panel, self.col_window)):
-            if dim >= 0:
-                local[dim] = window.local_extent(shape[dim], parts) if window else local_extent(shape[dim], parts, panel)
+        for split in self.splits(height, width):
+            local[split.dim] = split.local_extent(shape[split.dim])
         return local
 
     def share_of(self, value: ir.Value, height: int, width: int) -> list[int]:

@@ -48,7 +48,7 @@ from ..dialects.wse import (FOLDED_RING, buffer_bytes, crosses_host_io, element_
                             source_regions, str_attr, stream_box)
 from ..passes.wse_partition import runs_on_host
 from .cost import LinkLoads, stream_cycles, stream_loads, wavelets
-from .layout import SKEW_COLS, SKEW_ROWS, Layout, Window, block_panel
+from .layout import SKEW_COLS, SKEW_ROWS, Layout, Split, block_panel
 from .interpreter import evaluate, numpy_dtype
 from .kernel import kernel_cycles, kernel_dtype, kernel_of
 from .lookup import lookup_compute_cycles
@@ -61,23 +61,23 @@ _REDUCE = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minim
 
 # --- layouts on grid arrays ---
 
-def _split_index(extent: int, parts: int, panel: int, local: int, window: Window | None) -> np.ndarray:
+def _split_index(extent: int, split: Split, local: int) -> np.ndarray:
     """(parts, local) global indices of each PE's elements (past `extent`: padding):
     its panels, or its block of windows (`Window`), which overlap the next PE's."""
-    pe, element = np.arange(parts)[:, None], np.arange(local)[None, :]
-    if window is not None:
-        return pe * window.block(extent, parts) * window.stride + element
-    panel = block_panel(extent, parts, panel)
-    return ((element // panel) * parts + pe) * panel + element % panel
+    pe, element = np.arange(split.parts)[:, None], np.arange(local)[None, :]
+    if split.window is not None:
+        return pe * split.window.block(extent, split.parts) * split.window.stride + element
+    panel = block_panel(extent, split.parts, split.panel)
+    return ((element // panel) * split.parts + pe) * panel + element % panel
 
 
 def scatter(tensor: np.ndarray, layout: Layout, height: int, width: int) -> np.ndarray:
     """The (height, width, *local) grid array of `tensor` in `layout`, zero padded."""
     local = layout.local_shape(list(tensor.shape), height, width)
     grid = tensor[None, None]
-    for dim, parts, panel in layout.splits(height, width):
-        grid_axis = 0 if dim == layout.row_dim else 1
-        index = _split_index(tensor.shape[dim], parts, panel, local[dim], layout.window(dim))
+    for split in layout.splits(height, width):
+        dim, grid_axis = split.dim, split.axis
+        index = _split_index(tensor.shape[dim], split, local[dim])
         pad = [(0, 0)] * grid.ndim
         pad[2 + dim] = (0, max(int(index.max()) + 1 - tensor.shape[dim], 0))
         padded = np.pad(grid, pad)
@@ -93,9 +93,9 @@ def gather(grid: np.ndarray, layout: Layout, shape: list[int]) -> np.ndarray:
     height, width = grid.shape[:2]
     local = list(grid.shape[2:])
     tensor = _unskewed(grid, layout.skew)
-    for dim, parts, panel in reversed(layout.splits(height, width)):
-        grid_axis = 0 if dim == layout.row_dim else 1
-        index = _split_index(shape[dim], parts, panel, local[dim], None)
+    for split in reversed(layout.splits(height, width)):
+        dim, grid_axis = split.dim, split.axis
+        index = _split_index(shape[dim], split, local[dim])
         moved = np.moveaxis(tensor, grid_axis, 1 + dim)
         merged_shape = list(moved.shape)
         merged_shape[1 + dim: 3 + dim] = [int(index.max()) + 1]

@@ -17,6 +17,9 @@ and of simulated placements, per wafer and per region.
 Each candidate is timed interleaved with the default kernel, so `best` is the
 candidate with the lowest ratio to its own default time, if it beats the
 default by MIN_GAIN, and its pair of times is what the record reports. A
+candidate timed more than once (the tuner times its leader again) counts by
+its slowest ratio: picked as the fastest of several noisy timings, the
+leader's first timing flatters it (the winner's curse). A
 convolution's algorithms are timed interleaved with each other; the best is
 the fastest if it beats the default algorithm by MIN_GAIN. Records of other CPUs are kept in the file
 but never read. The file is rewritten atomically after each measurement: an
@@ -155,9 +158,14 @@ class TuningDatabase(_TuningFile):
 
 
 def _best_of(measured: list[Measurement]) -> Measurement:
-    """The candidate that beat its default by the widest margin, if by MIN_GAIN;
-    else the default's own record (timed against itself), or the first."""
-    best = min(measured, key=lambda m: m.ratio)
+    """The candidate that beat its default by the widest margin, if by MIN_GAIN,
+    each by its slowest timing; else the default's own record (timed against
+    itself), or the first."""
+    slowest: dict[KernelChoice, Measurement] = {}
+    for m in measured:
+        if m.choice not in slowest or m.ratio > slowest[m.choice].ratio:
+            slowest[m.choice] = m
+    best = min(slowest.values(), key=lambda m: m.ratio)
     if best.ratio <= 1 - MIN_GAIN:
         return best
     return next((m for m in measured if m.ms == m.default_ms), measured[0])

@@ -10,7 +10,10 @@ the contractions are the ones it will pack (convolutions as im2col matmuls
 included, benchmarked with their gather). The budget is shared out as the run
 goes: each contraction may use what is left over the contractions still to
 come. Each gets its candidates measured best-first by the corrected cost model
-(space.py), up to `top` of them, and at least one when it has none yet. An
+(space.py), up to `top` of them, and at least one when it has none yet;
+then the leader is timed once more, and again whoever leads after that,
+until the leader has been timed twice (the database counts a candidate by
+its slowest timing: see database.py). An
 executor (executor.py) runs the measurements, as many at once as it has slots;
 each result is written to the database as it arrives, so Ctrl-C keeps them all
 and a rerun goes on from there.
@@ -36,7 +39,7 @@ from ..passes.pass_base import OptionError, check_tuning_path, find_ops
 from ..passes.winograd import Winograd
 from ..pipelines.cpu import CpuPipeline
 from .conv import Convolution
-from .database import Measurement, TuningDatabase, cpu_key
+from .database import KernelChoice, Measurement, TuningDatabase, cpu_key
 from .executor import Executor, make_executor
 from .measure import AlgorithmJob, Job, Workload
 from .signature import ContractionSignature
@@ -213,6 +216,15 @@ def _tune_algorithms(workload: ConvWorkload, db: TuningDatabase, pipeline: CpuPi
     return True
 
 
+def _unconfirmed_leader(db: TuningDatabase, signature: ContractionSignature, default) -> KernelChoice | None:
+    """The best candidate of `signature` if it is timed only once (None: the default leads)."""
+    best = db.lookup(signature)
+    if best is None or best.choice == default:
+        return None
+    timings = sum(m.choice == best.choice for m in db.measured(signature))
+    return best.choice if timings < 2 else None
+
+
 def _tune_one(workload: Workload, db: TuningDatabase, cpu: CpuTarget, budget_s: float, top: int,
               executor: Executor) -> int:
     """Measure candidates of one contraction until its budget or `top` runs out,
@@ -233,7 +245,12 @@ def _tune_one(workload: Workload, db: TuningDatabase, cpu: CpuTarget, budget_s: 
             executor.submit(Job(workload, choice, default, timing_s, db.cpu))
             running.add(choice)
         if not running:
-            return count
+            leader = _unconfirmed_leader(db, signature, default)
+            if leader is None:
+                return count
+            timing_s = TIMING_SHARE * max(0.0, deadline - time.perf_counter())
+            executor.submit(Job(workload, leader, default, timing_s, db.cpu))
+            running.add(leader)
         job, result = executor.next_done()
         running.discard(job.choice)
         if not any(m.choice == default for m in measured):  # the default is every record's reference
