@@ -7,6 +7,7 @@ few seconds and timings are noisy, so nothing here checks a speedup.
 """
 
 import json
+from collections import Counter
 import shutil
 import sys
 import tomllib
@@ -24,11 +25,11 @@ from wafer.pipelines.cpu import CpuPipeline
 from wafer.tools import wafer_cli
 from wafer.tuning import space
 from wafer.tuning.conv import BIAS, Convolution
-from wafer.tuning.database import TuningDatabase, cpu_key
-from wafer.tuning.executor import RAY_VERSION
-from wafer.tuning.measure import ContractionBench
+from wafer.tuning.database import Measurement, TuningDatabase, cpu_key
+from wafer.tuning.executor import RAY_VERSION, LocalExecutor
+from wafer.tuning.measure import ContractionBench, Workload
 from wafer.tuning.signature import ContractionSignature
-from wafer.tuning.tuner import before_pack, contractions
+from wafer.tuning.tuner import _tune_one, before_pack, contractions
 
 THREADS = 1
 MLP_CONTRACTIONS = 3  # its three linear layers
@@ -88,7 +89,7 @@ def test_tuning_records_each_distinct_contraction(tuned):
 
 
 def test_a_second_run_resumes(mlp, tuned, tmp_path):
-    """A rerun keeps every measurement and never measures a candidate twice."""
+    """A rerun keeps every measurement, and times a candidate twice at most (the second time to confirm a lead)."""
     path = tmp_path / "db.json"
     shutil.copy(tuned[0], path)
     before = {r.signature: _database(path).measured(r.signature) for r in tuned[1]}
@@ -98,7 +99,26 @@ def test_a_second_run_resumes(mlp, tuned, tmp_path):
         measured = database.measured(result.signature)
         assert measured[:len(before[result.signature])] == before[result.signature]
         assert len(measured) == len(before[result.signature]) + result.measured_now
-        assert len({m.choice for m in measured}) == len(measured)
+        assert max(Counter(m.choice for m in measured).values()) <= 2
+
+
+def test_a_lead_won_by_noise_is_timed_again_and_dropped(tmp_path):
+    """The candidate first timed fastest is timed again; one that then loses its
+    lead (a lucky first timing) is not the record, the runner-up that wins twice is."""
+    signature = ContractionSignature(1, 49, 192, 1152, True, 1)
+    ratios = ([0.70, 1.00], [0.90, 0.92])  # to the default, by timing: the first candidate's, the second's
+    calls = []
+
+    def run(job):
+        calls.append(job.choice)
+        first, second = ratios[list(dict.fromkeys(calls)).index(job.choice)]
+        return Measurement(job.choice, first if calls.count(job.choice) == 1 else second, 1.0)
+
+    database = TuningDatabase(tmp_path / "db.json", "a cpu")
+    _tune_one(Workload(signature), database, PRESETS["avx2"], budget_s=60, top=2, executor=LocalExecutor(run))
+    lucky, steady = dict.fromkeys(calls)
+    assert calls == [lucky, steady, lucky, steady]
+    assert database.lookup(signature) == Measurement(steady, 0.92, 1.0)
 
 
 def test_compiling_with_the_database_takes_the_tuned_kernels(mlp, tuned):
