@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch_mlir import ir
 from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import structured, vector
@@ -12,6 +14,7 @@ from .transform_script import transform_script
 _LOWERED = ("vector.contract", "vector.outerproduct")
 
 
+@dataclass(frozen=True)
 class LowerContractions(WaferPass):
     """Lower each `vector.contract` to outer products, and those to broadcast FMAs.
 

@@ -116,4 +116,3 @@ def to_contractions(funcs: ir.Value) -> None:
         with ir.InsertionPoint(patterns.patterns):
             for make in populate:
                 make()
-

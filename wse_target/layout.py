@@ -54,7 +54,9 @@ class Split:
 
     def local_extent(self, extent: int) -> int:
         """Elements of the dim, of `extent`, each PE holds, padding included."""
-        return self.window.local_extent(extent, self.parts) if self.window else local_extent(extent, self.parts, self.panel)
+        if self.window:
+            return self.window.local_extent(extent, self.parts)
+        return local_extent(extent, self.parts, self.panel)
 
 
 @dataclass(frozen=True)

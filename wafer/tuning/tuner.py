@@ -216,7 +216,8 @@ def _tune_algorithms(workload: ConvWorkload, db: TuningDatabase, pipeline: CpuPi
     return True
 
 
-def _unconfirmed_leader(db: TuningDatabase, signature: ContractionSignature, default) -> KernelChoice | None:
+def _unconfirmed_leader(db: TuningDatabase, signature: ContractionSignature,
+                        default: KernelChoice) -> KernelChoice | None:
     """The best candidate of `signature` if it is timed only once (None: the default leads)."""
     best = db.lookup(signature)
     if best is None or best.choice == default:
