@@ -20,10 +20,12 @@ default by MIN_GAIN, and its pair of times is what the record reports. A
 candidate timed more than once (the tuner times its leader again) counts by
 its slowest ratio: picked as the fastest of several noisy timings, the
 leader's first timing flatters it (the winner's curse). A
-convolution's algorithms are timed interleaved with each other; the best is
-the fastest if it beats the default algorithm by MIN_GAIN. Records of other CPUs are kept in the file
-but never read. The file is rewritten atomically after each measurement: an
-interrupted run keeps everything measured, and a rerun skips it.
+convolution's algorithms are timed interleaved with each other, and the
+fastest, if not the default, again with the default, each kept at its slower
+time; the best is the fastest if it beats the default algorithm by MIN_GAIN.
+Records of other CPUs are kept in the file but never read. The file is
+rewritten atomically after each measurement: an interrupted run keeps
+everything measured, and a rerun skips it.
 """
 
 from __future__ import annotations
