@@ -111,8 +111,7 @@ def _split_k(packed: ir.Value, contraction: Contraction, kernel: Kernel) -> tupl
 
 def to_contractions(funcs: ir.Value) -> None:
     """Each vectorized K step's multiply-reduce -> one vector.contract."""
-    for populate in ([vector.ApplyTransferPermutationPatternsOp], [vector.ApplyVectorReductionToContractPatternsOp]):
+    for populate in (vector.ApplyTransferPermutationPatternsOp, vector.ApplyVectorReductionToContractPatternsOp):
         patterns = transform.ApplyPatternsOp(funcs)
         with ir.InsertionPoint(patterns.patterns):
-            for make in populate:
-                make()
+            populate()
