@@ -64,6 +64,14 @@ class CpuTarget:
         one row of B's vectors and A's broadcast fit the vector registers."""
         return (self.vector_registers - vectors - 1) // vectors
 
+    def vector_block(self, width: int) -> int:
+        """The widest run of whole vectors, a power of two of them, in `width`
+        lanes (one vector at least). LLVM keeps a row of one, two, four or eight
+        vectors in registers but splits one of three, five or six with shuffles,
+        which made such register blocks several times slower (bench/kernel_tiles.py
+        times a three-vector block)."""
+        return self.lanes * 2 ** max(0, (width // self.lanes).bit_length() - 1)
+
     def describe(self) -> str:
         return (f"{self.name}: {self.vector_bits}-bit vectors, {self.vector_registers} registers, "
                 f"L1d {self.l1d_bytes // 1024} KB {self.l1d_ways}-way, L2 {self.l2_bytes // 1024} KB"

@@ -230,7 +230,7 @@ class DirectConv(ConvAlgorithmPass):
         block = vectors * lanes
         pieces, left = [], width % block
         while left >= lanes:
-            pieces.append(lanes * 2 ** int(math.log2(left // lanes)))
+            pieces.append(self.cpu.vector_block(left))
             left -= pieces[-1]
         return block, pieces + ([left] if left else [])
 

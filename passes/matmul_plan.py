@@ -57,11 +57,11 @@ def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], cpu:
     """Keep the register tile's mr*nr/lanes accumulators busy whatever M is.
 
     A short M (batch 1: a matrix-vector product) gets a wide N block instead
-    of rows of zero padding; nr stays a multiple of the vector lanes and no
-    wider than N rounded up to whole vectors. A longer M takes the block
-    rows that pad it least (see `block_rows`), and an N that nr would leave
-    ragged takes the narrower one that pads it least (see `least_padded_panels`).
-    kc divides K so every tile is static.
+    of rows of zero padding, a power of two of vectors (see
+    `CpuTarget.vector_block`) no wider than N rounded up to whole vectors.
+    A longer M takes the block rows that pad it least (see `block_rows`),
+    and an N that nr would leave ragged takes the narrower one that pads it
+    least (see `least_padded_panels`). kc divides K so every tile is static.
     """
     m, n, k = contraction.mnk
     lanes = cpu.lanes
@@ -69,7 +69,8 @@ def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], cpu:
     vectors = max(1, nr_default // lanes)
     mr = block_rows(m, mr_max, min(2 * mr_max, cpu.rows_in_registers(vectors)))
     accumulators = mr_max * nr_default
-    nr = max(lanes, min(max(accumulators // mr, nr_default) // lanes * lanes, math.ceil(n / lanes) * lanes))
+    width = min(max(accumulators // mr, nr_default), math.ceil(n / lanes) * lanes)
+    nr = width if width == nr_default else cpu.vector_block(width)
     if m > mr_max and n % nr:
         mr, nr = least_padded_panels(m, n, nr, mr, cpu, accumulators // lanes) or (mr, nr)
     kc = _k_step(k, k_unroll)
@@ -110,7 +111,8 @@ def _padding_least(m: int, candidates: range) -> int:
 
 def least_padded_panels(m: int, n: int, nr: int, rows: int, cpu: CpuTarget,
                         accumulators: int) -> tuple[int, int] | None:
-    """A register block narrower than `nr` (`rows` x `nr` now) for an N that
+    """A register block narrower than `nr` (`rows` x `nr` now), a power of two
+    of vectors (see `CpuTarget.vector_block`), for an N that
     `nr` leaves ragged, as (rows, nr), its rows keeping `accumulators` vector
     accumulators or, where that pads M, at least half of them (enough to hide
     the FMAs' latency); None to keep `nr`.
@@ -129,7 +131,7 @@ def least_padded_panels(m: int, n: int, nr: int, rows: int, cpu: CpuTarget,
         most = accumulators // (width // cpu.lanes)
         return _padding_least(m, range(most, max(most // 2, 1) - 1, -1)), width
 
-    narrower = range(nr - cpu.lanes, 0, -cpu.lanes)
+    narrower = sorted({cpu.vector_block(width) for width in range(cpu.lanes, nr, cpu.lanes)}, reverse=True)
     whole = next((width for width in narrower if n % width == 0), 0)
     if whole:
         return block(whole)

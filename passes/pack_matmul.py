@@ -93,7 +93,8 @@ class PackMatmul(TargetedPass):
       machine: the CPU whose registers and caches size the kernel (see
         cpu_target): `host`, or a preset such as `avx2`.
       register-tile: mr,nr for M >= mr; empty (the default) takes the
-        target's register tile. Shorter M gets a proportionally wider nr.
+        target's register tile. Shorter M gets a proportionally wider nr, a
+        power of two of vectors (see `CpuTarget.vector_block`).
       k-unroll: largest number of k steps per loop iteration (a divisor of
         K; a prime K is unrolled whole).
       cache-tile: rows,cols of C per forall iteration. 64,128 keeps a tile's

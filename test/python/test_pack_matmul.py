@@ -720,7 +720,8 @@ def test_a_13x13_images_pixels_in_blocks_of_13_rows(threads):
     (24, 784, 32, 8, "avx512", 16, (12, 16)),  # 12 rows keep M whole, where 13 would pad it
     (40, 784, 32, 8, "avx512", 16, (10, 16)),
     (17, 784, 32, 8, "avx512", 16, (9, 16)),  # no row count divides 17: the one that pads least
-    (64, 720, 64, 8, "avx512", 24, (8, 48)),  # the widest narrower block that divides N
+    (64, 720, 64, 8, "avx512", 24, (16, 16)),  # the widest narrower block that divides N, whole vectors:
+    # 720 is 15 panels of 48, but three vectors are no register block (see CpuTarget.vector_block)
     (200, 200, 16, 4, "avx2", 8, (8, 8)),  # AVX2: 25 panels of one vector
     (576, 196, 32, 8, "avx512", 16, (16, 16)),  # 14x14 pixels: 208 columns in 16s, not 224 in 32s
     (1024, 196, 16, 4, "avx2", 8, None),  # 200 columns in 8s, but 8x8 issues slower than 4x16
@@ -733,6 +734,24 @@ def test_least_padded_panels_for_an_n_the_register_block_leaves_ragged(m, n, nr,
     keep the accumulators (down to half of them where that keeps M whole); else
     the one whose padded N, weighed by its issue rate, is least."""
     assert least_padded_panels(m, n, nr, rows, PRESETS[machine], accumulators) == block
+
+
+@pytest.mark.parametrize("m,block", [(2, "2x128"), (3, "3x64"), (4, "4x64"), (5, "5x32"), (7, "7x32")])
+def test_a_short_m_widens_its_block_by_powers_of_two_vectors(m, block):
+    """A linear layer at batch 3 or 5 widens its register block to keep the
+    accumulators, up to a power of two of vectors: 3x64 and 5x32, not the
+    5 and 3 vectors (3x80, 5x48) that LLVM splits with shuffles."""
+    torch.manual_seed(0)
+    layer = torch.nn.Sequential(torch.nn.Linear(256, 512), torch.nn.ReLU()).eval()
+    compiled = compile_checked(layer, (torch.randn(m, 256),), threads=1, machine="avx512")
+    assert_strategy(compiled, f"packed matmul {m}x512x256: register block {block},")
+
+
+@pytest.mark.parametrize("width,block", [(16, 16), (40, 32), (48, 32), (64, 64), (96, 64), (127, 64), (8, 16)])
+def test_a_vector_block_is_a_power_of_two_of_vectors(width, block):
+    """The widest run of whole vectors in `width` lanes (AVX-512: 16 a vector) is
+    one, two, four or eight vectors, and at least one."""
+    assert PRESETS["avx512"].vector_block(width) == block
 
 
 @pytest.mark.parametrize("threads", [1, 2])

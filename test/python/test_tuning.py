@@ -64,12 +64,13 @@ def _database(path) -> TuningDatabase:
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_space_respects_the_register_budget(name):
-    """Every register tile keeps its accumulators, a row of B's vectors and A's broadcast in registers."""
+    """Every register tile is a power of two of vectors wide and keeps its
+    accumulators, a row of B's vectors and A's broadcast in registers."""
     cpu = PRESETS[name]
     tiles = space.register_tiles(cpu)
     assert cpu.register_tile in tiles
     for mr, nr in tiles:
-        assert nr % cpu.lanes == 0
+        assert cpu.vector_block(nr) == nr  # one, two or four whole vectors, never three
         assert mr * nr // cpu.lanes + nr // cpu.lanes + 1 <= cpu.vector_registers
     signature = ContractionSignature(1, 64, 300, 576, False, 2)
     choices = space.candidates(signature, cpu)

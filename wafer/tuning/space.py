@@ -37,10 +37,11 @@ def default_choice(cpu: CpuTarget) -> KernelChoice:
 
 
 def register_tiles(cpu: CpuTarget) -> list[tuple[int, int]]:
-    """Every mr x nr block whose accumulators, one row of B's vectors and A's
-    broadcast fit the vector registers, with at least a quarter of them accumulating."""
+    """Every mr x nr block, nr a power of two of vectors (see `CpuTarget.vector_block`),
+    whose accumulators, one row of B's vectors and A's broadcast fit the vector
+    registers, with at least a quarter of them accumulating."""
     tiles = []
-    for vectors in range(1, MAX_B_VECTORS + 1):
+    for vectors in (2**i for i in range(MAX_B_VECTORS.bit_length())):
         for mr in range(1, cpu.rows_in_registers(vectors) + 1):
             if 4 * mr * vectors >= cpu.vector_registers:
                 tiles.append((mr, vectors * cpu.lanes))
