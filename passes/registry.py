@@ -71,6 +71,7 @@ _PASSES: dict[str, str] = {
     "wafer-unoptimized-glue": "unoptimized_glue:UnoptimizedGlue",
     "wafer-realign-stack": "realign_stack:RealignStack",
     "wafer-fence-in-place-selects": "fence_in_place_selects:FenceInPlaceSelects",
+    "wafer-slice-elementwise": "slice_elementwise:SliceElementwise",
     "wse-verify-support": "wse_verify_support:WseVerifySupport",
     "wse-unfold-windows": "wse_unfold_windows:WseUnfoldWindows",
     "wse-materialize-indices": "wse_materialize_indices:WseMaterializeIndices",

@@ -165,6 +165,31 @@ def test_masked_attention_is_decomposed(kind, threads):
     assert sum("packed matmul" in s for s in exe.compile_report.strategies) == 2, exe.compile_report.strategies
 
 
+class BufferMaskedAttention(torch.nn.Module):
+    """GPT-Neo's eager attention: a causal mask sliced out of a bool buffer
+    sized for the longest sequence, then `torch.where` on the scores."""
+
+    def __init__(self, longest: int):
+        super().__init__()
+        causal = torch.tril(torch.ones(longest, longest, dtype=torch.bool))
+        self.register_buffer("bias", causal.view(1, 1, longest, longest), persistent=False)
+
+    def forward(self, q, k, v):
+        n = q.shape[-2]
+        scores = torch.where(self.bias[:, :, :n, :n], q @ k.transpose(-1, -2), torch.finfo(q.dtype).min)
+        return torch.softmax(scores, -1) @ v
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_mask_sliced_from_a_bool_buffer_converts_only_the_slice(threads):
+    """The buffer's bytes become i1 over the 17x17 window a call reads, not over
+    all of the 1024x1024 buffer (1 MB as i1) on every call (wafer-slice-elementwise)."""
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(1, 3, 17, 8) for _ in range(3))
+    exe = compile_checked(BufferMaskedAttention(1024), (q, k, v), threads=threads)
+    assert exe.last_peak_bytes < 1024 * 1024 // 4, exe.last_peak_bytes
+
+
 class LinearGelu(torch.nn.Module):
     """GPT-2's MLP up-projection: the tanh GELU (x ** 3 inside) fused into the
     matmul kernel's vector epilogue, as math.fpowi on vectors, which LLVM's
