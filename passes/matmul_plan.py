@@ -207,7 +207,15 @@ def k_tiled(kernel: Kernel, contraction: Contraction, limit: int, cpu: CpuTarget
     for the price of bringing C's register blocks back once per block. Half of
     each cache is left for the rest (C, the next panels); a block is a multiple
     of kc dividing K, at least half of `limit`.
+
+    Where B outgrows the last-level cache it streams from memory on every call,
+    and blocks would interleave the tile's panels in runs of one block's rows:
+    with more than two panels a tile, such streams ran at about half the memory
+    bandwidth that whole panels, read one after the other, reach (AlexNet's
+    9216->4096 and Llama's 4096->11008 layers at batch 8 to 32), so K stays whole.
     """
+    if kernel.tn > 2 and _packed_b_bytes(contraction) > cpu.last_level_bytes:
+        return kernel
     k = contraction.extents[contraction.primary["k"]]
     deep_a = kernel.tn > 1 and kernel.mr * k * F32_BYTES > cpu.l1d_bytes // 2
     deep_b = kernel.tm > 1 and k * kernel.tn * kernel.nr * F32_BYTES > cpu.l2_bytes // 2

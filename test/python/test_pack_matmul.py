@@ -13,7 +13,10 @@ from torch_reference import compile_checked
 
 import wafer
 from wafer.passes.cpu_target import PRESETS
-from wafer.passes.matmul_plan import block_rows, least_padded_panels
+from wafer.passes.kernel_defaults import PARALLEL_FLOPS
+from wafer.passes.matmul_plan import block_rows, least_padded_panels, plan_kernel
+from wafer.tuning.signature import ContractionSignature
+from wafer.tuning.space import default_choice, shape_of
 
 # C = A W^T + bias, relu: the weights [N, K] as wafer-fold-transpose leaves them.
 LINEAR = """
@@ -752,6 +755,21 @@ def test_a_vector_block_is_a_power_of_two_of_vectors(width, block):
     """The widest run of whole vectors in `width` lanes (AVX-512: 16 a vector) is
     one, two, four or eight vectors, and at least one."""
     assert PRESETS["avx512"].vector_block(width) == block
+
+
+@pytest.mark.parametrize("m,k,n,k_tile", [
+    (8, 9216, 4096, 0),  # AlexNet's fc6 at batch 8: 151 MB of weights stream from memory, K whole
+    (32, 4096, 11008, 0),  # a Llama MLP's up projection at 32 tokens: 180 MB
+    (8, 4096, 1024, 128),  # 16 MB stay in the 27.5 MB L3: the A panel kept in L1, K in blocks
+    (4, 9216, 4096, 128)])  # a 4-row block two panels a tile (4x64) keeps its blocks
+def test_weights_streamed_from_memory_keep_k_whole(m, k, n, k_tile):
+    """A weight matrix bigger than the last-level cache streams from memory on
+    every call: K blocks would interleave a tile's panels in short runs, so a
+    tile of more than two panels reads each panel whole instead."""
+    cpu = PRESETS["avx512"]
+    signature = ContractionSignature(1, m, n, k, True, 1)
+    kernel, _ = plan_kernel(shape_of(signature), default_choice(cpu), cpu, PARALLEL_FLOPS, 0, 1)
+    assert kernel.k_tile == k_tile, kernel
 
 
 @pytest.mark.parametrize("threads", [1, 2])
