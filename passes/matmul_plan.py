@@ -70,7 +70,7 @@ def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], cpu:
     mr = block_rows(m, mr_max, min(2 * mr_max, cpu.rows_in_registers(vectors)))
     accumulators = mr_max * nr_default
     width = min(max(accumulators // mr, nr_default), math.ceil(n / lanes) * lanes)
-    nr = width if width == nr_default else cpu.vector_block(width)
+    nr = max(lanes, width // lanes * lanes) if width == nr_default else cpu.vector_block(width)
     if m > mr_max and n % nr:
         mr, nr = least_padded_panels(m, n, nr, mr, cpu, accumulators // lanes) or (mr, nr)
     kc = _k_step(k, k_unroll)
