@@ -62,6 +62,17 @@ def _database(path) -> TuningDatabase:
     return TuningDatabase(path, cpu_key(host(), host_flags()))
 
 
+def test_space_holds_a_whole_k():
+    """A deep K, which the default loops over in blocks, can also be measured
+    whole (k-block 0): where the weights stream from memory that ran 2x faster."""
+    cpu = PRESETS["avx512"]
+    signature = ContractionSignature(1, 49, 512, 4608, True, 1)
+    kernels = [space.plan_kernel(space.shape_of(signature), choice, cpu, space.PARALLEL_FLOPS, 0, 1)[0]
+               for choice in space.candidates(signature, cpu)]
+    assert kernels[0].k_tile, kernels[0]
+    assert any(kernel.k_tile == 0 and kernel.k_block == 0 for kernel in kernels)
+
+
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_space_respects_the_register_budget(name):
     """Every register tile is a power of two of vectors wide and keeps its

@@ -65,7 +65,8 @@ class KernelChoice:
 
     def describe(self) -> str:
         (mr, nr), (rows, cols) = self.register_tile, self.cache_tile
-        return f"{mr}x{nr} regs, {rows}x{cols} cache, k-unroll {self.k_unroll}, k-block {self.k_block}"
+        k = f"k-block {self.k_block}" if self.k_block else "K whole"
+        return f"{mr}x{nr} regs, {rows}x{cols} cache, k-unroll {self.k_unroll}, {k}"
 
     @classmethod
     def from_json(cls, data: dict) -> KernelChoice:

@@ -27,7 +27,7 @@ from .signature import ContractionSignature
 CACHE_ROWS = (32, 64, 128)
 CACHE_COLS = (64, 128, 256)
 K_UNROLLS = (4, 8, 16)
-K_BLOCKS = (64, 128, 256)
+K_BLOCKS = (64, 128, 256, 0)  # 0: K whole, no blocks (see matmul_plan.k_tiled)
 MAX_B_VECTORS = 4  # nr up to four vectors wide
 
 
