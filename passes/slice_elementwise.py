@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from torch_mlir import ir
@@ -13,22 +14,20 @@ from .pass_base import WaferPass, find_ops
 
 def _static_window(slice_op: ir.OpView) -> tuple[list[int], list[int]] | None:
     """The offsets and sizes of a rank-keeping, unit-stride slice whose offsets
-    are constants; None for any other."""
-    offsets, sizes, strides = (list(ir.DenseI64ArrayAttr(slice_op.attributes[name]))
-                               for name in ("static_offsets", "static_sizes", "static_strides"))
-    dynamic = ir.ShapedType.get_dynamic_size()
-    if len(list(slice_op.operands)) > 1 or dynamic in offsets + sizes or set(strides) != {1}:
-        return None
+    and sizes are constants; None for any other."""
+    offsets, sizes = list(slice_op.static_offsets), list(slice_op.static_sizes)
+    if len(slice_op.operands) > 1 or set(slice_op.static_strides) != {1}:
+        return None  # a dynamic offset, size or stride is an operand
     if ir.RankedTensorType(slice_op.result.type).rank != len(sizes):
         return None
     return offsets, sizes
 
 
-def _sliceable(generic: ir.Operation) -> bool:
+def _sliceable(generic: ir.Operation, maps: list[ir.AffineMap]) -> bool:
     """An elementwise generic with one result, one use, every loop parallel,
-    its result written in loop order, each input read through a projected map,
-    and a body that does not read its loop indices (which a slice would shift)."""
-    maps = indexing_maps(generic)
+    its result written in loop order, each input read through a projected map
+    (`maps`), and a body that does not read its loop indices (which a slice
+    would shift)."""
     body = generic.regions[0].blocks[0].operations
     return (len(generic.results) == 1 and len(list(generic.results[0].uses)) == 1
             and not any(op.name == "linalg.index" for op in body)
@@ -47,18 +46,19 @@ def _slice_operand(value: ir.Value, affine_map: ir.AffineMap, offsets: list[int]
                          [1 if d is None else sizes[d] for d in dims])
 
 
-def slice_producer(slice_op: ir.OpView) -> bool:
+def slice_producer(slice_op: ir.OpView) -> list[ir.OpView]:
     """Rewrite `slice_op` of an elementwise generic as that generic over slices of
-    its operands; whether it did."""
+    its operands; the operands' new slices (which may move in turn), none where
+    it did not rewrite."""
     producer = slice_op.operands[0].owner
     window = _static_window(slice_op)
     if isinstance(producer, ir.Block) or producer.name != "linalg.generic" or window is None:
-        return False
+        return []
     generic = producer.operation
-    if not _sliceable(generic):
-        return False
-    offsets, sizes = window
     maps = indexing_maps(generic)
+    if not _sliceable(generic, maps):
+        return []
+    offsets, sizes = window
     with ir.InsertionPoint(slice_op), slice_op.location:
         operands = [_slice_operand(v, m, offsets, sizes) for v, m in zip(generic.operands, maps)]
     n_inputs = len(operands) - 1
@@ -71,7 +71,7 @@ def slice_producer(slice_op: ir.OpView) -> bool:
     slice_op.result.replace_all_uses_with(sliced.results[0])
     slice_op.erase()
     generic.erase()
-    return True
+    return [v.owner for v in operands if isinstance(v.owner, ir.OpView) and v.owner.name == "tensor.extract_slice"]
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,8 @@ class SliceElementwise(WaferPass):
     summary = "Compute only the slice a program reads of an elementwise op"
 
     def apply(self, module: ir.Operation) -> None:
-        moved = True
-        while moved:
-            moved = False
-            for op in find_ops(module, lambda op: op.name == "tensor.extract_slice"):
-                moved |= slice_producer(op.opview)
+        # In program order, so a slice of a slice meets its source already moved;
+        # the slices a move makes are new, and queue behind.
+        pending = deque(op.opview for op in find_ops(module, lambda op: op.name == "tensor.extract_slice"))
+        while pending:
+            pending.extend(slice_producer(pending.popleft()))

@@ -46,6 +46,33 @@ func.func @broadcast_inputs(%x: tensor<16x32xf32>, %b: tensor<32xf32>, %s: tenso
   return %slice : tensor<3x5xf32>
 }
 
+// Two elementwise ops in a row: the slice moves through both, so each
+// computes the 4x4 window alone.
+// CHECK-LABEL: func.func @through_two
+// CHECK:      tensor.extract_slice %arg0[8, 8] [4, 4] [1, 1] : tensor<64x64xf32> to tensor<4x4xf32>
+// CHECK:      %[[NEG:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<4x4xf32>)
+// CHECK:        arith.negf
+// CHECK:      %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[NEG]] : tensor<4x4xf32>) outs(%{{.*}} : tensor<4x4xf32>)
+// CHECK:        arith.addf
+// CHECK:      return %[[SUM]] : tensor<4x4xf32>
+func.func @through_two(%x: tensor<64x64xf32>) -> tensor<4x4xf32> {
+  %e = tensor.empty() : tensor<64x64xf32>
+  %neg = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<64x64xf32>) outs(%e : tensor<64x64xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %n = arith.negf %in : f32
+    linalg.yield %n : f32
+  } -> tensor<64x64xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%neg : tensor<64x64xf32>) outs(%e : tensor<64x64xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %d = arith.addf %in, %in : f32
+    linalg.yield %d : f32
+  } -> tensor<64x64xf32>
+  %window = tensor.extract_slice %sum[8, 8] [4, 4] [1, 1] : tensor<64x64xf32> to tensor<4x4xf32>
+  return %window : tensor<4x4xf32>
+}
+
 // Left alone: a result used besides the slice, a body that reads its loop
 // indices (a slice would shift them), and a strided slice.
 // CHECK-LABEL: func.func @left_alone
