@@ -13,6 +13,12 @@ from .linalg_queries import PARALLEL, indexing_maps, is_projected_map, iterator_
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 
+# Fold where a call's scaled filters (F x C per image) are at most this fraction
+# of its image (C x H x W). bench/channel_scale.py times the zoo's gated
+# convolutions both ways: folding won on each up to F/HW = 0.05 and lost on each
+# from F/HW = 0.18 up, at batch 1 and 16.
+FOLD_MAX_FILTERS_PER_PIXEL = 1 / 8
+
 
 def scaled_image(conv: ir.OpView) -> tuple[ir.Value, ir.Value] | None:
     """(x, s) where `conv` is a static f32 NCHW 1x1 stride-1 convolution with
@@ -44,6 +50,17 @@ def scaled_image(conv: ir.OpView) -> tuple[ir.Value, ir.Value] | None:
         elif read == [0, 1, None, None]:
             s = value
     return (x, s) if x is not None and s is not None else None
+
+
+def filters_smaller_than_image(conv: ir.OpView) -> bool:
+    """Whether scaling `conv`'s filters per image costs less than scaling its
+    image: the scaled filters are computed and packed on every call, where the
+    constant ones were packed at compile time, so with many filters against
+    few pixels (784 filters over a 7x7 image) folding costs more than the pass
+    over the image it saves."""
+    filters = conv.operands[1].type.shape[0]
+    height, width = conv.operands[0].type.shape[2:]
+    return filters <= FOLD_MAX_FILTERS_PER_PIXEL * height * width
 
 
 def fold_scale(conv: ir.OpView, x: ir.Value, s: ir.Value) -> None:
@@ -94,7 +111,7 @@ class FoldChannelScale(WaferPass):
     images, 1.8 MB each); scaling the filters (24 x 144 per image) is not,
     and the convolution reads the image as it was. The convolution becomes
     a contraction batched over the images, whose filters are computed per
-    call. Runs after wafer-channels-last, whose NHWC chains (images that fit
+    call: only where the filters are few against the image's pixels. Runs after wafer-channels-last, whose NHWC chains (images that fit
     in cache) keep their convolutions.
     """
 
@@ -104,5 +121,5 @@ class FoldChannelScale(WaferPass):
     def apply(self, module: ir.Operation) -> None:
         for conv in find_ops(module, lambda op: op.name == "linalg.conv_2d_nchw_fchw"):
             found = scaled_image(conv.opview)
-            if found is not None:
+            if found is not None and filters_smaller_than_image(conv.opview):
                 fold_scale(conv.opview, *found)

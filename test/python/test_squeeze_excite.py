@@ -81,3 +81,13 @@ def test_gates_fold_into_the_projection(batch, threads, machine, residual):
     inputs = (torch.randn(batch, 24, 28, 28), torch.randn(batch, 16, 28, 28))
     exe = compile_checked(GatedProjection(24, 16, residual).eval(), inputs, threads=threads, machine=machine)
     assert "channel scale folded into the filters of 1x1 conv 24->16" in exe.compile_report.strategies
+
+
+def test_gates_scale_the_image_under_many_filters():
+    """Over a 7x7 image, 64 filters scaled on every call would cost more than
+    scaling the image: the gated image is computed, and the projection keeps
+    its constant filters."""
+    torch.manual_seed(0)
+    inputs = (torch.randn(2, 32, 7, 7), torch.randn(2, 64, 7, 7))
+    exe = compile_checked(GatedProjection(32, 64, residual=True).eval(), inputs)
+    assert not any(s.startswith("channel scale folded") for s in exe.compile_report.strategies)
