@@ -6,7 +6,7 @@ The `cpu` pipeline takes its register tile from the machine description
 (passes/cpu_target.py): half the vector registers as accumulators, two vectors
 wide. This script is the measurement behind that rule: for each matmul shape
 (square, im2col-like, a batch-8 linear layer, a batch-1 one, a ResNet 3x3
-stage) it times the host's default tile, its neighbours (more rows, wider,
+stage, a 1x1 convolution over a 5x5 image's 25 pixels) it times the host's default tile, its neighbours (more rows, wider,
 fewer accumulators) and the tallest blocks two and four vectors wide,
 interleaved call by call with torch, and prints each
 tile's time as a ratio to torch's (below 1 is faster). Tiles whose
@@ -28,7 +28,8 @@ import torch
 import wafer
 from wafer.passes.cpu_target import host
 
-SHAPES = [(1024, 1024, 1024), (128, 576, 784), (8, 768, 3072), (1, 512, 1000), (196, 1152, 256)]  # M, K, N
+SHAPES = [(1024, 1024, 1024), (128, 576, 784), (8, 768, 3072), (1, 512, 1000), (196, 1152, 256),
+          (25, 512, 2048)]  # M, K, N
 
 
 class Linear(torch.nn.Module):

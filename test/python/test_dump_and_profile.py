@@ -2,6 +2,7 @@
 `--profile` (each kernel's time, named after where in the model it came from)."""
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -107,9 +108,12 @@ def test_profile_times_nest_in_the_calls_and_sum_to_most_of_them(compiled):
     assert [runs for runs, _ in profile.totals()] == [REPEAT] * len(profile.kernels)
     for _, start, end in profile.runs:
         assert any(call_start <= start <= end <= call_end for call_start, call_end in profile.calls)
-    kernels_ns = sum(ns for _, ns in profile.totals())
+    assert sum(ns for _, ns in profile.totals()) <= profile.call_ns
     # The convolution dominates; the rest of a call is Python and about 2 us of timers per kernel.
-    assert 0.5 * profile.call_ns < kernels_ns <= profile.call_ns
+    # Per call, and in the median one: a shared machine may stall any one call.
+    shares = sorted(sum(end - start for _, start, end in profile.runs if call_start <= start <= call_end)
+                    / (call_end - call_start) for call_start, call_end in profile.calls)
+    assert 0.5 < statistics.median(shares) and shares[-1] <= 1
 
 
 def test_trace_has_a_slice_per_call_and_kernel_run(compiled, tmp_path):

@@ -750,6 +750,21 @@ def test_a_short_m_widens_its_block_by_powers_of_two_vectors(m, block):
     assert_strategy(compiled, f"packed matmul {m}x512x256: register block {block},")
 
 
+@pytest.mark.parametrize("m,n,machine,block", [
+    (25, 512, "avx512", (5, 64)),  # a 5x5 image's pixels: five whole 5x64 blocks, where 7x32 pads to 28 rows
+    (85, 256, "avx512", (5, 64)),
+    (25, 96, "avx512", (7, 32)),  # 96 columns are no whole 64-wide panels: 7x32, padded
+    (49, 512, "avx512", (7, 32)),  # 7 rows divide 49 already
+    (25, 512, "avx2", (5, 16))])  # AVX2's 4x16 block is one row short of 25's divisor
+def test_an_m_the_block_pads_takes_a_shorter_wider_block(m, n, machine, block):
+    """Where the block rows pad M and a shorter block divides it, the shorter
+    one is taken, widened to keep its accumulators."""
+    cpu = PRESETS[machine]
+    kernel, _ = plan_kernel(shape_of(ContractionSignature(1, m, n, 512, True, 1)), default_choice(cpu), cpu,
+                            PARALLEL_FLOPS, 0, 1)
+    assert (kernel.mr, kernel.nr) == block, kernel
+
+
 @pytest.mark.parametrize("width,block", [(16, 16), (40, 32), (48, 32), (64, 64), (96, 64), (127, 64), (8, 16)])
 def test_a_vector_block_is_a_power_of_two_of_vectors(width, block):
     """The widest run of whole vectors in `width` lanes (AVX-512: 16 a vector) is
