@@ -13,7 +13,9 @@ tile's time as a ratio to torch's (below 1 is faster). Tiles whose
 accumulators and operands exceed the registers spill, which shows as a ratio
 several times the default's. It also times the K block of a matmul whose
 operands are both inputs (packed per call), where the block sets how much is
-packed at once.
+packed at once. Last, linear layers whose weights outgrow L2 (read from L3 on
+every call), with K in blocks of 128 and K whole, by how many rows of register
+blocks read the weights: the measurement behind `matmul_plan.STREAMED_B_ROWS`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 import torch
 
 import wafer
+from wafer.passes import matmul_plan
 from wafer.passes.cpu_target import host
 
 SHAPES = [(1024, 1024, 1024), (128, 576, 784), (8, 768, 3072), (1, 512, 1000), (196, 1152, 256),
@@ -70,6 +73,31 @@ def ratios(model, inputs, variants: dict, threads: int, budget: float) -> dict:
     return {"torch ms": base * 1e3, **{key: medians[key] / base for key in compiled}}
 
 
+def streamed_weights_rows(threads: int, budget: float) -> None:
+    """K in blocks and K whole for linear layers whose weights outgrow L2."""
+    print(f"\nthreads={threads}: K of a linear layer whose weights outgrow L2, time / torch")
+    print(f"{'M x K x N':18} {'torch ms':>9} {'blocks':>7} {'whole':>7}  rule (rows of blocks)")
+    mr = host().register_tile[0]
+    rule = matmul_plan.STREAMED_B_ROWS
+    for m, k, n in [(8, 3072, 768), (16, 4608, 512), (32, 2048, 1000), (64, 2048, 1000), (64, 2048, 512),
+                    (256, 2048, 1000)]:
+        model, inputs = Linear(torch.randn(k, n)), (torch.randn(m, k),)
+        matmul_plan.STREAMED_B_ROWS = 0  # blocks of 128 wherever they fit the rule of deep panels
+        try:
+            blocks = wafer.compile(model, inputs, threads=threads)
+        finally:
+            matmul_plan.STREAMED_B_ROWS = rule
+        whole = wafer.compile(model, inputs, threads=threads, k_block=0)
+        picked = wafer.compile(model, inputs, threads=threads)
+        arrays = [x.numpy() for x in inputs]
+        medians, _ = interleave({"torch": lambda: model(*inputs), "blocks": lambda: blocks(*arrays),
+                                 "whole": lambda: whole(*arrays)}, budget)
+        base = medians["torch"]
+        kept = "whole" if "k tile" not in " ".join(picked.compile_report.strategies) else "blocks"
+        print(f"{f'{m}x{k}x{n}':18} {base * 1e3:9.3f} {medians['blocks'] / base:7.2f} {medians['whole'] / base:7.2f}"
+              f"  {kept} ({-(-m // mr)})", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", default="1,2")
@@ -96,6 +124,7 @@ def main() -> None:
                          {b: dict(k_block=b) for b in blocks}, threads, args.budget)
             print(f"{f'{m}x{k}x{n}':18} {row['torch ms']:9.3f} " + " ".join(f"{row[b]:7.2f}" for b in blocks),
                   flush=True)
+        streamed_weights_rows(threads, args.budget)
 
 
 if __name__ == "__main__":

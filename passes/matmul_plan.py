@@ -216,6 +216,12 @@ def k_blocked(kernel: Kernel, contraction: Contraction, limit: int, cpu: CpuTarg
     return replace(kernel, k_block=block, tn=math.ceil(n / kernel.nr)) if block else kernel
 
 
+# The most rows of register blocks over a B streamed from L3 that keep K whole.
+# bench/kernel_tiles.py times both: up to 4 rows whole K was the faster on every
+# shape; from 8 rows on, faster on some and slower on others (N = 512).
+STREAMED_B_ROWS = 4
+
+
 def k_tiled(kernel: Kernel, contraction: Contraction, limit: int, cpu: CpuTarget) -> Kernel:
     """`kernel` looping over K in blocks of up to `limit` steps inside each cache
     tile, where a whole K's panels would not stay in the caches that reuse them.
@@ -234,8 +240,15 @@ def k_tiled(kernel: Kernel, contraction: Contraction, limit: int, cpu: CpuTarget
     with more than two panels a tile, such streams ran at about half the memory
     bandwidth that whole panels, read one after the other, reach (AlexNet's
     9216->4096 and Llama's 4096->11008 layers at batch 8 to 32), so K stays whole.
+    So it does where B outgrows L2 and at most `STREAMED_B_ROWS` rows of
+    register blocks read it (a linear layer at batch 8 to 32): B then comes
+    from L3 on every call whatever the blocks, which would keep it in L2 for
+    rows too few to pay for its interleaved streams (bench/kernel_tiles.py
+    times both).
     """
-    if kernel.tn > 2 and _packed_b_bytes(contraction) > cpu.last_level_bytes:
+    b_bytes = _packed_b_bytes(contraction)
+    few_rows = math.ceil(contraction.mnk[0] / kernel.mr) <= STREAMED_B_ROWS
+    if kernel.tn > 2 and (b_bytes > cpu.last_level_bytes or few_rows and b_bytes > cpu.l2_bytes):
         return kernel
     k = contraction.extents[contraction.primary["k"]]
     deep_a = kernel.tn > 1 and kernel.mr * k * F32_BYTES > cpu.l1d_bytes // 2

@@ -775,12 +775,16 @@ def test_a_vector_block_is_a_power_of_two_of_vectors(width, block):
 @pytest.mark.parametrize("m,k,n,k_tile", [
     (8, 9216, 4096, 0),  # AlexNet's fc6 at batch 8: 151 MB of weights stream from memory, K whole
     (32, 4096, 11008, 0),  # a Llama MLP's up projection at 32 tokens: 180 MB
-    (8, 4096, 1024, 128),  # 16 MB stay in the 27.5 MB L3: the A panel kept in L1, K in blocks
-    (4, 9216, 4096, 128)])  # a 4-row block two panels a tile (4x64) keeps its blocks
+    (4, 9216, 4096, 128),  # a 4-row block two panels a tile (4x64) keeps its blocks
+    (8, 4096, 1024, 0),  # 16 MB from L3, read by one row of blocks: K whole
+    (32, 3072, 768, 0),  # 9 MB, four rows: K whole
+    (64, 4096, 1024, 128),  # eight rows: K in blocks, the tile's panels kept in L2 for them
+    (8, 512, 256, 0)])  # K too shallow for blocks
 def test_weights_streamed_from_memory_keep_k_whole(m, k, n, k_tile):
     """A weight matrix bigger than the last-level cache streams from memory on
     every call: K blocks would interleave a tile's panels in short runs, so a
-    tile of more than two panels reads each panel whole instead."""
+    tile of more than two panels reads each panel whole instead. So does one
+    bigger than L2 that at most four rows of register blocks read."""
     cpu = PRESETS["avx512"]
     signature = ContractionSignature(1, m, n, k, True, 1)
     kernel, _ = plan_kernel(shape_of(signature), default_choice(cpu), cpu, PARALLEL_FLOPS, 0, 1)
