@@ -114,11 +114,12 @@ def process_start_up() -> float:
     return time.perf_counter() - start
 
 
-def layer_bench_options(doc: str, models: str) -> tuple[argparse.Namespace, dict]:
+def layer_bench_options(doc: str, models: str, layers: str | None = None) -> tuple[argparse.Namespace, dict]:
     """The options of the scripts that time models' layers one by one: the models
     (default `models`), batches, threads, the machine compiled for and the time
-    per layer; parsed, with torch's threads set and the CPU described. Also the
-    compile keywords that name the machine."""
+    per layer, and `--layers` where the script takes layers of no model (its
+    help `layers`); parsed, with torch's threads set and the CPU described. Also
+    the compile keywords that name the machine."""
     from wafer.passes.cpu_target import TARGET_NAMES, resolve
 
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
@@ -127,6 +128,8 @@ def layer_bench_options(doc: str, models: str) -> tuple[argparse.Namespace, dict
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--machine", default="host", choices=TARGET_NAMES, help="the CPU to compile for")
     parser.add_argument("--budget", type=float, default=0.5, help="seconds of timed calls per layer")
+    if layers:
+        parser.add_argument("--layers", default="", help=layers)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"{resolve(args.machine).describe()}; threads={args.threads}")

@@ -12,7 +12,7 @@ from torch_mlir.dialects.transform import structured
 
 from . import direct_conv_filters
 from .constant_pack import ConstantReader
-from .cpu_target import F32_BYTES
+from .cpu_target import F32_BYTES, CpuTarget
 from .conv_algorithm import ConvAlgorithmPass
 from .linalg_builders import int_list, is_constant, is_named, is_static_f32
 from .pack_matmul import record_strategy
@@ -31,6 +31,14 @@ _CONV = "linalg.conv_2d_nchw_fchw"
 _GROUPED = "linalg.conv_2d_ngchw_gfchw"
 _TAP_LOOPS = 3  # input channel, filter row, filter column
 _WIDEST_SMALL_WINDOW = 9  # taps of a 3x3
+# Multiply-adds per output (channels x taps) up to which a convolution whose
+# image fills whole vectors runs as im2col's packed matmul by default (see
+# `_im2col_by_default`). `bench/conv_algorithms.py --layers` times them: a 3x3
+# from one or two channels to 16 filters or more ran faster as im2col than
+# directly wherever its outputs per image were whole vectors (16x16, 28x28,
+# 32x32, 56x56), slower where they were not (14x14, 26x26, 27x27), and to 2, 4
+# or 8 filters slower; from four channels (36 products), directly.
+_SHALLOW_PRODUCTS = 18
 _UPDATE = "wafer.rank1_update"
 # The input rows one output row reads, read again by each block of filters, stay in this
 # share of L1, the rest left to the weights and the tile written; the layers measured with
@@ -85,7 +93,7 @@ class DirectConv(ConvAlgorithmPass):
         for op in find_ops(module, lambda op: op.name in (_CONV, _GROUPED)):
             conv = op.opview
             chosen = self.chosen_algorithm(conv, database)
-            if chosen not in (None, "direct"):
+            if chosen not in (None, "direct") or chosen is None and _im2col_by_default(conv, self.cpu):
                 continue
             weights = reader.array(conv.operands[1]) if self._fits_filters(conv) else None
             by_default = _along_filters_by_default(conv, self.cpu.l2_bytes // 2)
@@ -233,6 +241,20 @@ class DirectConv(ConvAlgorithmPass):
             pieces.append(self.cpu.vector_block(left))
             left -= pieces[-1]
         return block, pieces + ([left] if left else [])
+
+
+def _im2col_by_default(conv: ir.OpView, cpu: CpuTarget) -> bool:
+    """Whether a plain stride-1 convolution takes few products per output (a
+    small CNN's first layer, from one or two channels), its outputs per image
+    fill whole vectors and its filters at least two rows of register blocks:
+    im2col's packed matmul then has whole panels, each packed column used by
+    enough filters, where a direct convolution's register blocks are written
+    back after a few taps' products (see `_SHALLOW_PRODUCTS`)."""
+    if conv.name != _CONV or int_list(conv.attributes["strides"]) != [1, 1]:
+        return False
+    filters, channels, kh, kw = conv.operands[1].type.shape
+    *_, oh, ow = conv.results[0].type.shape
+    return channels * kh * kw <= _SHALLOW_PRODUCTS and oh * ow % cpu.lanes == 0 and filters >= 2 * cpu.register_tile[0]
 
 
 def _along_filters_by_default(conv: ir.OpView, cache_bytes: int) -> bool:

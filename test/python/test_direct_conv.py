@@ -92,7 +92,7 @@ def test_rows_beyond_the_registers_split_into_blocks():
     # 3 input channels: each block of 4 filters reads the rows of 32 again, from L1.
     (torch.nn.Conv2d(3, 16, 3, padding=1), 32, "avx2", "direct conv: 4 of 16 filters x 16 output row blocks"),
     (torch.nn.Conv2d(3, 24, 5, padding=2), 32, "avx2", "direct conv: 6 of 24 filters x 16 output row blocks"),
-    (torch.nn.Conv2d(1, 64, 3, padding=1), 32, "avx512", "direct conv: 8 of 64 filters x 32 output row blocks"),
+    (torch.nn.Conv2d(3, 64, 3, padding=1), 32, "avx512", "direct conv: 8 of 64 filters x 32 output row blocks"),
     # Rows of 10 end in part of a vector; 16 filters fill two: along the filters.
     (torch.nn.Conv2d(6, 16, 5), 14, "avx2", "direct conv along filters"),
     # A 1x1 reads its input once: the packed matmul's.
@@ -104,6 +104,23 @@ def test_rows_of_few_channels_take_blocks_of_filters(conv, size, machine, strate
     model = torch.nn.Sequential(conv, torch.nn.ReLU()).eval()
     x = torch.randn(2, conv.in_channels, size, size)
     compiled = compile_checked(model, (x,), threads=2, machine=machine)
+    assert any(s.startswith(strategy) for s in strategies(compiled)), strategies(compiled)
+
+
+@pytest.mark.parametrize("conv,size,machine,strategy", [
+    # 9 and 18 products per output, 784 of them per image: whole vectors for im2col's panels.
+    (torch.nn.Conv2d(1, 32, 3, padding=1), 28, "avx512", "im2col"),
+    (torch.nn.Conv2d(2, 32, 3, padding=1), 28, "avx2", "im2col"),
+    # 26x26 outputs are no whole vectors; 36 products are enough for the register blocks.
+    (torch.nn.Conv2d(1, 32, 3), 28, "avx512", "direct conv along filters"),
+    (torch.nn.Conv2d(4, 32, 3, padding=1), 28, "avx512", "direct conv along filters"),
+])
+def test_a_shallow_convolution_over_whole_vectors_takes_im2col(conv, size, machine, strategy):
+    """A small CNN's first layer, from one or two channels, runs as im2col's
+    packed matmul where its outputs per image fill whole vectors."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(conv, torch.nn.ReLU()).eval()
+    compiled = compile_checked(model, (torch.randn(3, conv.in_channels, size, size),), threads=1, machine=machine)
     assert any(s.startswith(strategy) for s in strategies(compiled)), strategies(compiled)
 
 
