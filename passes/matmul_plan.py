@@ -331,12 +331,35 @@ def plan_kernel(contraction: Contraction, choice: KernelChoice, cpu: CpuTarget, 
         kernel = rows_reusing_weights(kernel, contraction, cpu, threads if kernel.parallel else 1)
     elif contraction.constant[0] and threads:
         kernel = rows_packing_columns_once(kernel, contraction, cpu, threads if kernel.parallel else 1)
+    if kernel.parallel and not row:  # an image's im2col columns keep their tiles of whole rows
+        kernel = tiles_for_threads(kernel, contraction, threads, parallel_flops)
     per_tile = kernel.parallel and packs_b_per_tile(contraction, kernel)
     if kernel.parallel and not per_tile and not contraction.constant[1]:
         kernel = k_blocked(kernel, contraction, choice.k_block, cpu)
     if not kernel.k_block:
         kernel = k_tiled(kernel, contraction, choice.k_block, cpu)
     return kernel, per_tile
+
+
+def tiles_for_threads(kernel: Kernel, contraction: Contraction, threads: int, parallel_flops: int) -> Kernel:
+    """`kernel` with narrower cache tiles where it has fewer than `threads`: N's
+    panels a tile halved, down to one, so that each thread streams its own part
+    of B. A contraction of one tile, a batch of 64 flattened images into 128
+    units, otherwise runs on one thread however many there are. Only where B
+    is constant weights bigger than A, whose stream the threads then share,
+    and each thread's part is worth a thread (`parallel_flops`): each tile
+    packs A's rows again (a 7x7 image's im2col rows against 64 filters ran
+    several times slower split). M's tiles stay: split, each would pack B
+    again."""
+    a_bytes = F32_BYTES * math.prod(e for r, e in zip(contraction.roles, contraction.extents) if r != "n")
+    flops = 2 * math.prod(contraction.extents)
+    if not contraction.constant[1] or _packed_b_bytes(contraction) <= a_bytes or flops < threads * parallel_flops:
+        return kernel
+    m, n, _ = contraction.mnk
+    m_blocks, n_panels = math.ceil(m / kernel.mr), math.ceil(n / kernel.nr)
+    while math.ceil(m_blocks / kernel.tm) * _tiles_per_row(kernel, contraction) < threads and kernel.tn > 1:
+        kernel = replace(kernel, tn=_balanced(math.ceil(kernel.tn / 2), n_panels))
+    return kernel
 
 
 def packs_b_per_tile(contraction: Contraction, kernel: Kernel) -> bool:

@@ -791,6 +791,20 @@ def test_weights_streamed_from_memory_keep_k_whole(m, k, n, k_tile):
     assert kernel.k_tile == k_tile, kernel
 
 
+@pytest.mark.parametrize("m,n,threads,tile", [
+    (64, 128, 2, (64, 64)),  # 64 flattened images into 128 units: N's panels split between the threads
+    (64, 128, 1, (64, 128)),  # one thread: one tile
+    (64, 32, 2, (64, 32)),  # 1.6 MB of weights against 3.2 MB of images: one tile
+    (64, 256, 2, (64, 128))])  # two tiles already
+def test_each_thread_gets_a_cache_tile(m, n, threads, tile):
+    """A parallel contraction of fewer cache tiles than threads splits N's where
+    the weights outweigh the rows of A."""
+    cpu = PRESETS["avx512"]
+    kernel, _ = plan_kernel(shape_of(ContractionSignature(1, m, n, 12544, True, 1)), default_choice(cpu), cpu,
+                            PARALLEL_FLOPS, 0, threads)
+    assert (kernel.tm * kernel.mr, kernel.tn * kernel.nr) == tile, kernel
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_a_28x28_images_pointwise_convolution_in_whole_panels(threads):
     """MobileNet-v2's 192->32 projection at 28x28, unswapped (orient=false; the
