@@ -6,10 +6,10 @@ The `cpu` pipeline takes its register tile from the machine description
 (passes/cpu_target.py): half the vector registers as accumulators, two vectors
 wide. This script is the measurement behind that rule: for each matmul shape
 (square, im2col-like, a batch-8 linear layer, a batch-1 one, a ResNet 3x3
-stage, a 1x1 convolution over a 5x5 image's 25 pixels) it times the host's default tile, its neighbours (more rows, wider,
-fewer accumulators) and the tallest blocks two and four vectors wide,
-interleaved call by call with torch, and prints each
-tile's time as a ratio to torch's (below 1 is faster). Tiles whose
+stage, a 1x1 convolution over a 5x5 image's 25 pixels) it times the host's
+default tile, its neighbours (more rows, wider, fewer accumulators) and the
+tallest blocks two and four vectors wide, interleaved call by call with
+torch, and prints each tile's time as a ratio to torch's (below 1 is faster). Tiles whose
 accumulators and operands exceed the registers spill, which shows as a ratio
 several times the default's. It also times the K block of a matmul whose
 operands are both inputs (packed per call), where the block sets how much is

@@ -111,8 +111,9 @@ class FoldChannelScale(WaferPass):
     images, 1.8 MB each); scaling the filters (24 x 144 per image) is not,
     and the convolution reads the image as it was. The convolution becomes
     a contraction batched over the images, whose filters are computed per
-    call: only where the filters are few against the image's pixels. Runs after wafer-channels-last, whose NHWC chains (images that fit
-    in cache) keep their convolutions.
+    call: only where the filters are few against the image's pixels (see
+    `filters_smaller_than_image`). Runs after wafer-channels-last, whose NHWC
+    chains (images that fit in cache) keep their convolutions.
     """
 
     name = "wafer-fold-channel-scale"
