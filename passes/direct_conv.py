@@ -250,7 +250,7 @@ def _im2col_by_default(conv: ir.OpView, cpu: CpuTarget) -> bool:
     im2col's packed matmul then has whole panels, each packed column used by
     enough filters, where a direct convolution's register blocks are written
     back after a few taps' products (see `_SHALLOW_PRODUCTS`)."""
-    if conv.name != _CONV or int_list(conv.attributes["strides"]) != [1, 1]:
+    if conv.name != _CONV or not is_static_f32(conv) or int_list(conv.attributes["strides"]) != [1, 1]:
         return False
     filters, channels, kh, kw = conv.operands[1].type.shape
     *_, oh, ow = conv.results[0].type.shape
