@@ -44,6 +44,11 @@ class Contraction:
     def mnk(self) -> tuple[int, int, int]:
         return tuple(self.extents[self.primary[r]] for r in "mnk")
 
+    @property
+    def flops(self) -> int:
+        """A multiply and an add per point of the loop nest."""
+        return 2 * math.prod(self.extents)
+
 
 def _role(in_a: bool, in_b: bool, in_c: bool) -> str | None:
     return {(1, 1, 1): "b", (1, 0, 1): "m", (0, 1, 1): "n", (1, 1, 0): "k"}.get((in_a, in_b, in_c))

@@ -83,7 +83,7 @@ def choose_kernel(contraction: Contraction, register_tile: tuple[int, int], cpu:
     # A tile's C within half of L2, where whole rows need more blocks than tn.
     most = cpu.l2_bytes // 2 // (F32_BYTES * tm * mr * nr)
     tn = _row_aligned(tn, nr, n, row, most) if row else _whole_tiles(tn, math.ceil(n / nr))
-    return Kernel(mr, nr, kc, tm, tn, 2 * math.prod(contraction.extents) >= parallel_flops)
+    return Kernel(mr, nr, kc, tm, tn, contraction.flops >= parallel_flops)
 
 
 def shorter_whole_block(m: int, n: int, rows: int, cpu: CpuTarget, accumulators: int) -> tuple[int, int] | None:
@@ -209,7 +209,7 @@ def k_blocked(kernel: Kernel, contraction: Contraction, limit: int, cpu: CpuTarg
     convolution at batch 8 (a 2.8 MB B, a 5.4 MB C) wrote C four times in
     blocks of 128, and ran 0.96x as long as a whole model without them.
     """
-    if contraction.constant[0] and _packed_b_bytes(contraction) <= cpu.last_level_bytes // 4:
+    if contraction.constant[0] and _operand_bytes(contraction, "b") <= cpu.last_level_bytes // 4:
         return kernel
     n = contraction.extents[contraction.primary["n"]]
     block = _k_block(kernel, contraction, limit)
@@ -246,7 +246,7 @@ def k_tiled(kernel: Kernel, contraction: Contraction, limit: int, cpu: CpuTarget
     rows too few to pay for its interleaved streams (bench/kernel_tiles.py
     times both).
     """
-    b_bytes = _packed_b_bytes(contraction)
+    b_bytes = _operand_bytes(contraction, "b")
     few_rows = math.ceil(contraction.mnk[0] / kernel.mr) <= STREAMED_B_ROWS
     if kernel.tn > 2 and (b_bytes > cpu.last_level_bytes or few_rows and b_bytes > cpu.l2_bytes):
         return kernel
@@ -257,9 +257,10 @@ def k_tiled(kernel: Kernel, contraction: Contraction, limit: int, cpu: CpuTarget
     return replace(kernel, k_tile=block) if block else kernel
 
 
-def _packed_b_bytes(contraction: Contraction) -> int:
-    """Bytes of B: K by N, times the batch."""
-    return F32_BYTES * math.prod(e for r, e in zip(contraction.roles, contraction.extents) if r != "m")
+def _operand_bytes(contraction: Contraction, operand: str) -> int:
+    """Bytes of A (M by K) or B (K by N), `operand` "a" or "b", times the batch."""
+    absent = "n" if operand == "a" else "m"
+    return F32_BYTES * math.prod(e for r, e in zip(contraction.roles, contraction.extents) if r != absent)
 
 
 def _k_block(kernel: Kernel, contraction: Contraction, limit: int) -> int:
@@ -351,9 +352,8 @@ def tiles_for_threads(kernel: Kernel, contraction: Contraction, threads: int, pa
     packs A's rows again (a 7x7 image's im2col rows against 64 filters ran
     several times slower split). M's tiles stay: split, each would pack B
     again."""
-    a_bytes = F32_BYTES * math.prod(e for r, e in zip(contraction.roles, contraction.extents) if r != "n")
-    flops = 2 * math.prod(contraction.extents)
-    if not contraction.constant[1] or _packed_b_bytes(contraction) <= a_bytes or flops < threads * parallel_flops:
+    if (not contraction.constant[1] or _operand_bytes(contraction, "b") <= _operand_bytes(contraction, "a")
+            or contraction.flops < threads * parallel_flops):
         return kernel
     m, n, _ = contraction.mnk
     m_blocks, n_panels = math.ceil(m / kernel.mr), math.ceil(n / kernel.nr)
