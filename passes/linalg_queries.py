@@ -111,12 +111,14 @@ def is_projected(op: ir.Operation) -> bool:
 
 def loop_ranges(op: ir.Operation) -> list[int] | None:
     """Each loop's extent, read from the operands' static shapes where a map
-    result is a plain loop dim; None if an operand is not a statically shaped
-    tensor or memref, or some loop is read by no such result."""
+    result is a plain loop dim (a linalg op's, or a `vector.contract`'s); None
+    if an operand is not a statically shaped tensor, memref or vector, or some
+    loop is read by no such result."""
     maps = indexing_maps(op)
     ranges: list[int | None] = [None] * maps[0].n_dims
     for value, affine_map in zip(op.operands, maps):
-        if not (isinstance(value.type, (ir.RankedTensorType, ir.MemRefType)) and value.type.has_static_shape):
+        if not (isinstance(value.type, (ir.RankedTensorType, ir.MemRefType, ir.VectorType))
+                and value.type.has_static_shape):
             return None
         for extent, expr in zip(value.type.shape, affine_map.results):
             if isinstance(expr, ir.AffineDimExpr):

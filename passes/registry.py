@@ -48,6 +48,7 @@ _PASSES: dict[str, str] = {
     "wafer-prefetch-panels": "prefetch_panels:PrefetchPanels",
     "wafer-prefetch-rows": "prefetch_rows:PrefetchRows",
     "wafer-serial-foralls": "serial_foralls:SerialForalls",
+    "wafer-serial-short-calls": "serial_short_calls:SerialShortCalls",
     "wafer-split-asserts": "split_asserts:SplitAsserts",
     "wafer-return-allocations": "return_allocations:ReturnAllocations",
     "wafer-tighten-lifetimes": "tighten_lifetimes:TightenLifetimes",

@@ -9,7 +9,6 @@ from torch_mlir import ir
 from .pass_base import WaferPass, find_ops
 
 WARM, REST = "wafer_warm_threads", "wafer_rest_threads"
-_LOOPS = ("scf.for", "scf.while", "scf.parallel")
 
 
 def _helpers(threads: int, block_ms: int) -> str:
@@ -42,14 +41,16 @@ class WarmThreads(WaferPass):
 
     The runtime runs with a block time of 0 (see `openmp_runtime`), so an
     idle worker never steals a core from whatever runs between two calls;
-    but then each parallel loop wakes a sleeping worker, 40-60 us on this
-    2-core VM, and a call with several loops (LeNet, the transformer) pays
-    it each time. A function that runs two or more parallel loops (or one
-    in a loop) now sets a short block time on entry, so the worker spins
+    but then a thread that waits at all sleeps at once: each parallel loop
+    wakes a sleeping worker, and within one loop whichever thread reaches
+    its closing barrier first sleeps there until the other wakes it, so a
+    call paid the wake-up twice even for a single loop (bench/thread_wake.py
+    times such calls). A function that runs a parallel loop now sets a
+    short block time on entry, so the threads spin at the barriers and
     from one parallel loop to the next, and before it returns sets it back
     to 0 and runs an empty parallel loop, after which the worker sleeps at
-    once (2-4 us while it is still spinning). Runs on the OpenMP dialect,
-    before its lowering to LLVM.
+    once (a few microseconds while it is still spinning). Runs on the
+    OpenMP dialect, before its lowering to LLVM.
 
     Options:
       threads: the team size of the parallel loops (convert-scf-to-openmp's
@@ -69,7 +70,8 @@ class WarmThreads(WaferPass):
 
     def apply(self, module: ir.Operation) -> None:
         body = module.regions[0].blocks[0]
-        warmed = [f for f in body.operations if f.operation.name == "func.func" and _parallel_loops(f) >= 2]
+        warmed = [f for f in body.operations if f.operation.name == "func.func"
+                  and find_ops(f.operation, lambda op: op.name == "omp.parallel")]
         if not warmed:
             return
         helpers = ir.Module.parse(_helpers(self.threads, self.block_ms))  # alive until its ops have moved
@@ -82,22 +84,6 @@ class WarmThreads(WaferPass):
             for ret in find_ops(function.operation, lambda op: op.name == "func.return"):
                 with ir.InsertionPoint(ret), ret.location:
                     _call(REST)
-
-
-def _parallel_loops(function: ir.OpView) -> int:
-    """OpenMP parallel regions one call runs at least: one inside a loop counts twice."""
-    regions = find_ops(function.operation, lambda op: op.name == "omp.parallel")
-    count = 0
-    for region in regions:
-        parent, times = region.parent, 1
-        while parent.name != "func.func":
-            if parent.name == "omp.parallel":
-                times = 0
-                break
-            times = 2 if parent.name in _LOOPS else times
-            parent = parent.parent
-        count += times
-    return count
 
 
 def _call(name: str) -> None:

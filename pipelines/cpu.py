@@ -61,6 +61,10 @@ class CpuPipeline(Configurable):
       threads: worker threads for the `scf.forall` loops, run as OpenMP
         parallel loops (the intel-openmp runtime); 1 keeps them serial, 0
         means one per core.
+      wake-instructions: at threads > 1, a function whose parallel loops
+        would save fewer instructions than this runs on one thread
+        (wafer-serial-short-calls); -1 measures the host's wake-up of a
+        sleeping worker (wafer/thread_wake.py), 0 keeps every function parallel.
       profile: time each kernel (wafer-profile-kernels), for
         `CpuExecutable.profile` and `wafer run --profile`.
       realign-stack: each function aligns its stack frame to its widest
@@ -97,6 +101,7 @@ class CpuPipeline(Configurable):
     tuning: str = ""
     out_params: bool = True
     threads: int = 0
+    wake_instructions: int = -1
     profile: bool = False
     realign_stack: bool = True
     after_verify: str = ""
@@ -112,6 +117,9 @@ class CpuPipeline(Configurable):
         resolve(self.machine)
         if self.threads < 0:
             raise OptionError(f"option {self.name}{{threads}}: expected 0 (one per core) or more, got {self.threads}")
+        if self.wake_instructions < -1:
+            raise OptionError(f"option {self.name}{{wake-instructions}}: expected -1 (measured on this host), "
+                              f"0 (always parallel) or more, got {self.wake_instructions}")
         self._check_kernel_options()
         stages = [name for name, _ in self._wafer_stages()]
         for stage, text in self._user_passes().items():
@@ -161,8 +169,12 @@ class CpuPipeline(Configurable):
         """
         tile = _ints(self.tile_sizes)
         threads = self.thread_count()
-        # At threads > 1 the loops wafer-fuse marked too small for threads stay serial.
-        forall = "scf-forall-to-for" if threads == 1 else "wafer-serial-foralls,scf-forall-to-parallel"
+        # At threads > 1 the loops wafer-fuse marked too small for threads stay serial,
+        # and so do all of a function's loops where together they save less than waking a worker.
+        forall = ("scf-forall-to-for" if threads == 1 else
+                  f"wafer-serial-short-calls{{machine={self.machine} threads={threads} "
+                  f"wake-instructions={self._wake_instructions(threads)}}},"
+                  "wafer-serial-foralls,scf-forall-to-parallel")
         # canonicalize inlines the memref.alloca_scope each parallel body gets,
         # which scf-to-cf would otherwise split into blocks it may not have.
         # Allocations call functions wafer-count-heap defines, so each call reports its peak memory.
@@ -232,6 +244,13 @@ class CpuPipeline(Configurable):
 
     def thread_count(self) -> int:
         return self.threads if self.threads > 0 else os.cpu_count() or 1
+
+    def _wake_instructions(self, threads: int) -> int:
+        if self.wake_instructions >= 0:
+            return self.wake_instructions
+        from ..thread_wake import wake_instructions  # loads the OpenMP runtime: only at threads > 1
+
+        return wake_instructions(threads)
 
     def _pack_matmul(self) -> str:
         register_tile = f" register-tile={_ints(self.register_tile)}" if self.register_tile else ""

@@ -74,12 +74,13 @@ func.func @loop_in_loop(%a: memref<4xf32>) {
 
 // -----
 
-// A single parallel loop per call has nothing to stay warm for: unchanged.
+// A single parallel loop is warmed too: at a block time of 0 the thread that
+// reached the loop's closing barrier first would sleep there until woken.
 // CHECK-LABEL: func.func @one_loop
-// CHECK-NOT: call
+// CHECK-NEXT: call @wafer_warm_threads()
 // CHECK: omp.parallel
-// CHECK-NOT: call
-// CHECK-NOT: wafer_rest_threads
+// CHECK: call @wafer_rest_threads()
+// CHECK-NEXT: return
 func.func @one_loop(%a: memref<4xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -95,5 +96,18 @@ func.func @one_loop(%a: memref<4xf32>) {
     }
     omp.terminator
   }
+  return
+}
+
+// -----
+
+// No parallel loop: nothing to wake or put to sleep.
+// CHECK-LABEL: func.func @serial
+// CHECK-NOT: call
+// CHECK: return
+func.func @serial(%a: memref<4xf32>) {
+  %c0 = arith.constant 0 : index
+  %v = arith.constant 1.0 : f32
+  memref.store %v, %a[%c0] : memref<4xf32>
   return
 }

@@ -10,7 +10,8 @@
 // RUN: filecheck %s --input-file %t.tile --check-prefix=LOWERED
 // RUN: filecheck %s --input-file %t.tile.dumps --check-prefix=TILE
 // RUN: wafer-opt %s --pipeline 'cpu{pack=false vectorize=false}' | filecheck %s --check-prefix=SCALAR
-// RUN: wafer-opt %s --pipeline 'cpu{threads=2}' | filecheck %s --check-prefix=THREADS
+// RUN: wafer-opt %s --pipeline 'cpu{threads=2 wake-instructions=0}' | filecheck %s --check-prefix=THREADS
+// RUN: wafer-opt %s --pipeline 'cpu{threads=2 wake-instructions=1000000000}' | filecheck %s --check-prefix=SHORT
 // RUN: wafer-opt %s --pipeline 'cpu{threads=1}' | filecheck %s --check-prefix=SERIAL
 // RUN: wafer-opt %s --pipeline 'cpu{register-tile=4,16 cache-tile=8,32}' --mlir-print-ir-after-all -o /dev/null 2>&1 | filecheck %s --check-prefix=KERNEL
 
@@ -67,11 +68,13 @@
 // TILE: IR Dump After
 
 // threads=2: the forall loops become OpenMP parallel loops on two threads
-// (lowered by the JIT's OpenMP translation to __kmpc calls); threads=1 has none.
+// (lowered by the JIT's OpenMP translation to __kmpc calls); threads=1 has none,
+// and neither has threads=2 where the loops save less than waking a worker.
 // THREADS-LABEL: llvm.func @tiled_matmul
 // THREADS: omp.parallel num_threads(%{{.*}} : i32)
 // THREADS: omp.wsloop
 // SERIAL-NOT: omp.
+// SHORT-NOT: omp.
 
 // Without vectorize the tiles stay scalar loops: no vector types anywhere.
 // SCALAR-LABEL: llvm.func @matmul_bias_relu

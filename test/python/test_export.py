@@ -179,7 +179,7 @@ def test_a_failed_runtime_check_returns_an_error(tmp_path):
 
 def test_threads_link_the_openmp_runtime_next_to_the_library(tmp_path):
     model, inputs = EXAMPLES["lenet"].build(16)  # large enough for parallel loops
-    artifact = wafer.export(model, inputs, tmp_path, threads=2)
+    artifact = wafer.export(model, inputs, tmp_path, threads=2, wake_instructions=0)
     assert (tmp_path / "libiomp5.so").is_file()
     dynamic = subprocess.run(["readelf", "-d", artifact.library], capture_output=True, text=True).stdout
     assert "[libiomp5.so]" in dynamic and "[$ORIGIN]" in dynamic

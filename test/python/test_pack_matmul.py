@@ -122,7 +122,7 @@ def test_kernel_options(options):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_threads(threads):
     """threads=2 runs the cache tiles as an OpenMP parallel loop; same numbers."""
-    exe = wafer.compile_mlir(MATMUL.format(m=130, n=520, k=70), threads=threads)
+    exe = wafer.compile_mlir(MATMUL.format(m=130, n=520, k=70), threads=threads, wake_instructions=0)
     a, b = random(130, 70), random(70, 520)
     np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
     assert (exe.compile_report.stages[-1].ops_after["omp.parallel"] > 0) == (threads > 1)
@@ -207,7 +207,8 @@ def test_big_convolution_parallel_gather_and_tile_packed_columns(threads, stride
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(20, 24, 3, stride=stride, padding=1)
     x = torch.randn(1, 20, 45 * stride, 37 * stride)
-    compiled = compile_checked(conv, (x,), direct_conv=False, threads=threads, machine="avx512")
+    compiled = compile_checked(conv, (x,), direct_conv=False, threads=threads, machine="avx512",
+                               wake_instructions=0)
     report = compiled.compile_report
     assert any(s.startswith("packed matmul 24x1664x180") and "serial" not in s for s in report.strategies)
     assert_strategy(compiled, "packed matmul 24x1x180")
@@ -353,7 +354,7 @@ def test_small_fused_groups_stay_serial_at_two_threads(batch):
     from wafer.examples.models import EXAMPLES
 
     model, inputs = EXAMPLES["lenet"].build(batch)
-    compiled = compile_checked(model, inputs, threads=2)
+    compiled = compile_checked(model, inputs, threads=2, wake_instructions=0)
     assert (compiled.compile_report.stages[-1].ops_after["omp.parallel"] > 0) == (batch > 1)
 
 
@@ -374,7 +375,7 @@ def test_big_batch_norm_relu_add_tiled_alone(threads):
             return torch.relu(bn(x)) + x
 
     model, x = Block(), torch.randn(50, 20, 37, 29)
-    compiled = compile_checked(model, (x,), threads=threads)
+    compiled = compile_checked(model, (x,), threads=threads, wake_instructions=0)
     assert (compiled.compile_report.stages[-1].ops_after["omp.parallel"] > 0) == (threads > 1)
 
 

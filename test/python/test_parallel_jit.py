@@ -46,7 +46,7 @@ def apart(monkeypatch) -> dict[str, int]:
 def _lowered(threads: int):
     model, inputs = _convolutions()
     module = import_model(model, inputs)
-    lower_for_cpu(module, threads=threads)
+    lower_for_cpu(module, threads=threads, wake_instructions=0)  # parallel, however short
     return module
 
 
@@ -86,7 +86,7 @@ def test_the_heap_the_kernels_allocate_from_is_the_one_the_runtime_counts(apart)
     call's peak holds the scratch (how many threads' at once depends on their timing)
     besides the arena and the result, and all of it is freed."""
     model, inputs = _convolutions()
-    compiled = compile_checked(model, inputs, threads=2)
+    compiled = compile_checked(model, inputs, threads=2, wake_instructions=0)
     assert "wafer_heap" in apart and any(name.removeprefix(OUTLINED_KERNEL).isdigit() for name in apart)
     compiled(*inputs)
     result_bytes = 10 * 4

@@ -15,7 +15,7 @@ def test_warm_workers_sleep_after_each_call(name):
     """Batch 32 runs several parallel loops per call: the same numbers call after
     call, and after the last one the process burns (almost) no CPU while it sleeps."""
     model, inputs = EXAMPLES[name].build(32)
-    compiled = wafer.compile(model, inputs, threads=2)
+    compiled = wafer.compile(model, inputs, threads=2, wake_instructions=0)
     assert compiled.compile_report.stages[-1].ops_after["omp.parallel"] >= 2
     with torch.no_grad():
         expected = model(*inputs)

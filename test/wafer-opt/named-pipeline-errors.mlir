@@ -2,9 +2,10 @@
 // RUN: not wafer-opt %s --pipeline 'cpu{no-such-option=1}' 2>&1 | filecheck %s --check-prefix=OPTION
 // RUN: not wafer-opt %s --pipeline 'cpu{vectorize=maybe}' 2>&1 | filecheck %s --check-prefix=VALUE
 // RUN: not wafer-opt %s --pipeline 'cpu,cse' 2>&1 | filecheck %s --check-prefix=TWO
+// RUN: not wafer-opt %s --pipeline 'cpu{wake-instructions=-2}' 2>&1 | filecheck %s --check-prefix=WAKE
 
 // OPTION-NOT: Traceback
-// OPTION: error: {{.*}}'cpu' has no option 'no-such-option' (options: after-bufferize, after-fuse, after-lower, after-pack, after-simplify, after-vectorize, after-verify, cache-tile, channels-last, conv-algorithm, depthwise-conv, direct-conv, inverted-residual, k-block, k-unroll, machine, matvec, orient, out-params, pack, profile, realign-stack, register-tile, threads, tile-sizes, tuning, vectorize, winograd)
+// OPTION: error: {{.*}}'cpu' has no option 'no-such-option' (options: after-bufferize, after-fuse, after-lower, after-pack, after-simplify, after-vectorize, after-verify, cache-tile, channels-last, conv-algorithm, depthwise-conv, direct-conv, inverted-residual, k-block, k-unroll, machine, matvec, orient, out-params, pack, profile, realign-stack, register-tile, threads, tile-sizes, tuning, vectorize, wake-instructions, winograd)
 // OPTION-NOT: Traceback
 
 // VALUE-NOT: Traceback
@@ -14,6 +15,10 @@
 // TWO-NOT: Traceback
 // TWO: error: --pipeline takes one named pipeline with options, got 'cpu,cse'
 // TWO-NOT: Traceback
+
+// WAKE-NOT: Traceback
+// WAKE: error: option cpu{wake-instructions}: expected -1 (measured on this host), 0 (always parallel) or more, got -2
+// WAKE-NOT: Traceback
 
 func.func @f() {
   return

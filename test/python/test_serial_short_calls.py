@@ -1,0 +1,58 @@
+"""Calls too short to pay for waking a worker run on one thread (wafer-serial-short-calls),
+with the wake-up measured on the host (wafer/thread_wake.py)."""
+
+import pytest
+import torch
+from torch_reference import compile_checked
+
+from wafer.pipelines.cpu import CpuPipeline
+from wafer.thread_wake import measure_wake, wake_instructions
+
+
+def small_cnn():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+        torch.nn.Linear(64 * 5 * 5, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)).eval()
+    return model, (torch.randn(1, 1, 28, 28),)
+
+
+def parallel_loops(compiled) -> int:
+    return compiled.compile_report.stages[-1].ops_after["omp.parallel"]
+
+
+@pytest.mark.parametrize("wake,serial", [(10**9, True), (0, False)])
+def test_a_call_shorter_than_the_wake_up_runs_on_one_thread(wake, serial):
+    """One image through a small CNN at 2 threads: its 32->64 convolution is worth
+    a thread on its own, but not a worker's wake-up of a billion instructions;
+    with none (0) it stays an OpenMP loop. PyTorch's numbers either way."""
+    model, inputs = small_cnn()
+    compiled = compile_checked(model, inputs, threads=2, wake_instructions=wake)
+    notes = [s for s in compiled.compile_report.strategies if s.startswith("one thread")]
+    assert bool(notes) == serial
+    assert (parallel_loops(compiled) == 0) == serial
+
+
+def test_a_long_call_stays_parallel_under_the_host_wake_up():
+    """A 256x1024x1024 linear layer (half a GFLOP) saves far more than any wake-up."""
+    torch.manual_seed(0)
+    compiled = compile_checked(torch.nn.Linear(1024, 1024), (torch.randn(256, 1024),), threads=2)
+    assert parallel_loops(compiled) > 0
+    assert not any(s.startswith("one thread") for s in compiled.compile_report.strategies)
+
+
+def test_the_pipeline_reads_the_measured_wake_up():
+    """By default the pass gets this host's measurement, taken once a process; an
+    explicit figure replaces it."""
+    assert f"wake-instructions={wake_instructions(2)}}}" in dict(CpuPipeline(threads=2).stages())["bufferize"]
+    assert "wake-instructions=7}" in dict(CpuPipeline(threads=2, wake_instructions=7).stages())["bufferize"]
+
+
+def test_the_probe_times_the_wake_up_and_the_clock():
+    """The clock comes from a chain of dependent adds (a plausible core clock), the
+    wake-up from empty parallel loops less a serial call (under a millisecond here)."""
+    wake = measure_wake(2, between_s=0.0005)
+    assert 0.3e9 < wake.clock_hz < 10e9
+    assert 0 <= wake.seconds < 1e-3
+    assert wake.instructions == round(wake.seconds * wake.clock_hz * 2)
