@@ -27,9 +27,10 @@ class SerialShortCalls(TargetedPass):
     together, they would save the caller less time than waking a worker takes.
 
     Between calls the OpenMP workers sleep (see `openmp_runtime`), and the
-    call's first parallel loop waits for one to wake: on a virtual machine
-    that takes longer than a small model's whole call, which then ran
-    several times slower on two threads than on one (bench/thread_wake.py).
+    call's first parallel loop waits for one to wake (wafer-warm-threads
+    keeps it awake for the rest of the call): on a virtual machine that
+    takes longer than a small model's whole call, which then ran several
+    times slower on two threads than on one (bench/thread_wake.py).
     Each loop's share of the work is its instructions, counted over the
     static trip counts of its nest (a vector op is one instruction per
     vector register it fills); the threads save the part the caller would
@@ -66,7 +67,7 @@ class SerialShortCalls(TargetedPass):
             loops = find_ops(function, lambda op: op.name == "scf.forall" and SERIAL not in op.attributes
                              and not op.results)
             outermost = [loop for loop in loops if _enclosing(loop, "scf.forall") is None]
-            saved = sum_or_none(self._saved(loop) for loop in outermost)
+            saved = _sum_or_none(self._saved(loop) for loop in outermost)
             if not outermost or saved is None or saved >= self.wake_instructions:
                 continue
             for loop in loops:
@@ -85,7 +86,7 @@ class SerialShortCalls(TargetedPass):
         return runs * (iterations - own) * work
 
 
-def sum_or_none(values) -> int | None:
+def _sum_or_none(values) -> int | None:
     total = 0
     for value in values:
         if value is None:
@@ -95,7 +96,7 @@ def sum_or_none(values) -> int | None:
 
 
 def _block_work(block: ir.Block, lanes: int) -> int | None:
-    return sum_or_none(_op_work(op, lanes) for op in block.operations)
+    return _sum_or_none(_op_work(op, lanes) for op in block.operations)
 
 
 def _op_work(op: ir.Operation, lanes: int) -> int | None:
@@ -127,8 +128,8 @@ def _op_work(op: ir.Operation, lanes: int) -> int | None:
     if name == "memref.copy":
         source = ir.MemRefType(op.operands[0].type)
         return _vectors(math.prod(source.shape), lanes) if source.has_static_shape else None
-    if op.regions:
-        return None  # a loop of its own (scf.while): its trips are not known here
+    if op.regions or name == "func.call":
+        return None  # a loop of its own (scf.while), or a body elsewhere: not counted here
     widest = max((math.prod(ir.VectorType(value.type).shape) for value in [*op.results, *op.operands]
                   if isinstance(value.type, ir.VectorType)), default=0)
     return _vectors(widest, lanes) if widest else 1

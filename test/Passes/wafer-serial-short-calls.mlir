@@ -69,3 +69,18 @@ func.func @dynamic(%a: memref<?xf32>, %n: index) {
   }
   return
 }
+
+// -----
+
+// A call's work is in another function: not counted, the loop stays parallel.
+// WAKE13-LABEL: func.func @calls
+// WAKE13-NOT: wafer.serial
+func.func private @work(f32) -> f32
+func.func @calls(%a: memref<2xf32>) {
+  scf.forall (%i) in (2) {
+    %v = memref.load %a[%i] : memref<2xf32>
+    %w = func.call @work(%v) : (f32) -> f32
+    memref.store %w, %a[%i] : memref<2xf32>
+  }
+  return
+}
