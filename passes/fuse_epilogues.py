@@ -10,6 +10,7 @@ from torch_mlir.dialects import affine, linalg, tensor
 from torch_mlir.dialects.transform import structured
 
 from .fuse import is_elementwise
+from .linalg_builders import offset_indices
 from .linalg_queries import indexing_maps, is_projected_map, map_dims
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
@@ -292,6 +293,7 @@ def _move_into(consumer: ir.OpView, loop: ir.OpView, tiling: Tiling, reshapes: l
         argument.replace_all_uses_with(body.arguments[len(slices)] if value == view else next(new_args))
     for op in list(old.operations):
         body.append(op)
+    offset_indices(epilogue, offsets)  # a gather's positions are the whole result's, not the tile's
     insert.operands[0] = done
     consumer.results[0].replace_all_uses_with(view)
     consumer.operation.erase()

@@ -8,7 +8,7 @@ from torch_mlir.dialects import arith, linalg, tensor
 from .depthwise_conv import unpadded
 from .linalg_builders import (extract_slice, generic_like, index_constant, int_list, iterator_kinds, move_body, pad_high,
                               pad_value)
-from .linalg_queries import indexing_maps
+from .linalg_queries import indexing_maps, reads_loop_indices
 
 # Rows are widened to whole groups of this many pixels (see `widened_row`)...
 _ROW_GROUP = 8
@@ -77,14 +77,15 @@ def slice_after_epilogue(sliced: ir.Value) -> None:
 
 def _row_invariant_consumer(slices: list[ir.Value]) -> ir.OpView | None:
     """A user of `slices` that is an elementwise linalg.generic reading them
-    whole, its other inputs not along the rows, and that does not read its
-    init; None if there is none."""
+    whole, its other inputs not along the rows, and that reads neither its
+    init nor its loop positions (the widened rows' would index past a
+    gather's source); None if there is none."""
     identity = ir.AffineMap.get_identity(4)
     row = ir.AffineDimExpr.get(3)
     for consumer in (use.owner for value in slices for use in value.uses):
         if not isinstance(consumer, ir.OpView) or consumer.name != "linalg.generic" or len(consumer.results) != 1:
             continue
-        if any(kind != "parallel" for kind in iterator_kinds(consumer)):
+        if any(kind != "parallel" for kind in iterator_kinds(consumer)) or reads_loop_indices(consumer):
             continue
         maps = indexing_maps(consumer)
         if any((value in slices and affine_map != identity)

@@ -246,6 +246,22 @@ def _move_body(op: ir.Operation, generic: ir.Operation, block: ir.Block) -> None
     op.erase()
 
 
+def offset_indices(generic: ir.Operation, offsets: list[ir.Value | int]) -> None:
+    """Count the `linalg.index` positions of `generic`'s body from `offsets`
+    (one per loop; 0 leaves a loop's as they are): a body moved onto a tile
+    of the loops it was written for reads the tile's own positions otherwise."""
+    for index in [op for op in generic.regions[0].blocks[0].operations if op.name == "linalg.index"]:
+        offset = offsets[ir.IntegerAttr(index.attributes["dim"]).value]
+        if isinstance(offset, int) and offset == 0:
+            continue
+        uses = [(use.owner, use.operand_number) for use in index.result.uses]
+        with ir.InsertionPoint.after(index.operation), index.location:
+            start = index_constant(offset) if isinstance(offset, int) else offset
+            shifted = arith.AddIOp(index.result, start).result
+        for owner, number in uses:
+            owner.operands[number] = shifted
+
+
 def move_body(op: ir.Operation, block: ir.Block) -> None:
     """Move the ops of `op`'s body into `block` (whose arguments replaced its own)."""
     for inner in list(op.regions[0].blocks[0].operations):

@@ -43,6 +43,13 @@ def computes_math(op: ir.Operation) -> bool:
                for inner in op.regions[0].blocks[0].operations)
 
 
+def reads_loop_indices(op: ir.Operation) -> bool:
+    """Whether a linalg op's body reads its loops' positions (`linalg.index`, a
+    gather's computed index): a copy of the body over other loops (a tile, a
+    piece, a wider range) reads the wrong elements unless they are offset."""
+    return any(inner.name == "linalg.index" for inner in op.regions[0].blocks[0].operations)
+
+
 def holds_assert(op: ir.Operation) -> bool:
     """Whether a linalg op's body still holds a `cf.assert` (see wafer-split-asserts):
     a check has no vector form, and a failed one must not return from a thread."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 
 from .linalg_builders import extract_slice, generic_like, move_body
-from .linalg_queries import PARALLEL, indexing_maps, is_projected_map, iterator_types, map_dims
+from .linalg_queries import PARALLEL, indexing_maps, is_projected_map, iterator_types, map_dims, reads_loop_indices
 from .pass_base import WaferPass, find_ops
 
 
@@ -28,9 +28,8 @@ def _sliceable(generic: ir.Operation, maps: list[ir.AffineMap]) -> bool:
     its result written in loop order, each input read through a projected map
     (`maps`), and a body that does not read its loop indices (which a slice
     would shift)."""
-    body = generic.regions[0].blocks[0].operations
     return (len(generic.results) == 1 and len(list(generic.results[0].uses)) == 1
-            and not any(op.name == "linalg.index" for op in body)
+            and not reads_loop_indices(generic)
             and all(kind == PARALLEL for kind in iterator_types(generic))
             and maps[-1] == ir.AffineMap.get_identity(maps[-1].n_dims)
             and all(is_projected_map(m) for m in maps[:-1]))

@@ -10,7 +10,7 @@ from torch_mlir.dialects import linalg, tensor
 from .fuse import is_elementwise
 from .fuse_epilogues import static_tiling
 from .linalg_builders import iterator_types_attr
-from .linalg_queries import indexing_maps
+from .linalg_queries import indexing_maps, reads_loop_indices
 from .pass_base import WaferPass, find_ops
 
 @dataclass(frozen=True)
@@ -105,9 +105,10 @@ def _from_static_tiles(value: ir.Value) -> bool:
 
 
 def _plain_elementwise(op: ir.OpView) -> bool:
-    """An elementwise generic whose body reads no init, asserts nothing and has no regions."""
-    if not is_elementwise(op) or not all(isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape
-                                         for v in op.operands):
+    """An elementwise generic whose body reads no init and no loop positions,
+    asserts nothing and has no regions."""
+    if not is_elementwise(op) or reads_loop_indices(op) or not all(
+            isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape for v in op.operands):
         return False
     body = op.regions[0].blocks[0]
     init_arg = body.arguments[len(op.operands) - 1]

@@ -230,3 +230,36 @@ func.func @tile_not_a_box() -> tensor<1x8x8x12xf32> {
   } -> tensor<1x8x8x12xf32>
   return %r : tensor<1x8x8x12xf32>
 }
+
+// -----
+
+// A gather's position (linalg.index) in the epilogue counts from the tile's
+// offset: rows 8i to 8i+7 of the whole result, not 0 to 7 in every tile.
+// CHECK-LABEL: func.func @positions
+// CHECK: scf.forall (%[[I:.*]]) in (4)
+// CHECK: %[[ROW0:.*]] = affine.apply #{{.*}}(%[[I]])
+// CHECK: scf.for %[[R:[a-z0-9_]+]] =
+// CHECK: %[[ROW:.*]] = arith.addi %[[R]], %[[ROW0]] : index
+// CHECK-NEXT: tensor.extract %{{.*}}[%[[ROW]]]
+#rows = affine_map<(d0, d1) -> (d0, d1)>
+func.func @positions(%table: tensor<32xf32>) -> tensor<32x32xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<32x32xf32>
+  %c = scf.forall (%i) in (4) shared_outs(%out = %e) -> (tensor<32x32xf32>) {
+    %row = affine.apply affine_map<(d0) -> (d0 * 8)>(%i)
+    %slot = tensor.extract_slice %out[%row, 0] [8, 32] [1, 1] : tensor<32x32xf32> to tensor<8x32xf32>
+    %tile = linalg.fill ins(%zero : f32) outs(%slot : tensor<8x32xf32>) -> tensor<8x32xf32>
+    scf.forall.in_parallel {
+      tensor.parallel_insert_slice %tile into %out[%row, 0] [8, 32] [1, 1] : tensor<8x32xf32> into tensor<32x32xf32>
+    }
+  }
+  %r = linalg.generic {indexing_maps = [#rows, #rows], iterator_types = ["parallel", "parallel"]}
+      ins(%c : tensor<32x32xf32>) outs(%e : tensor<32x32xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %p = linalg.index 0 : index
+    %t = tensor.extract %table[%p] : tensor<32xf32>
+    %s = arith.addf %x, %t : f32
+    linalg.yield %s : f32
+  } -> tensor<32x32xf32>
+  return %r : tensor<32x32xf32>
+}

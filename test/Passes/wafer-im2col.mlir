@@ -174,6 +174,27 @@ func.func @odd_rows(%x: tensor<1x2x63x63xf32>, %w: tensor<16x2x3x3xf32>, %b: ten
   return %relu : tensor<1x16x31x31xf32>
 }
 
+// A gather at the pixel's own column (linalg.index) reads the slice too: on
+// the widened rows its position would run past the row, and past the table.
+// CHECK-LABEL: func.func @positions_after_odd_rows
+// CHECK: %[[SLICE:.*]] = tensor.extract_slice %{{.*}}[0, 0, 0, 0] [1, 16, 31, 31] [1, 1, 1, 1]
+// CHECK: linalg.generic {{.*}} ins(%[[SLICE]] : tensor<1x16x31x31xf32>)
+// CHECK: linalg.index 3
+func.func @positions_after_odd_rows(%x: tensor<1x2x63x63xf32>, %w: tensor<16x2x3x3xf32>, %table: tensor<31xf32>) -> tensor<1x16x31x31xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x16x31x31xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<1x16x31x31xf32>) -> tensor<1x16x31x31xf32>
+  %conv = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<2> : vector<2xi64>} ins(%x, %w : tensor<1x2x63x63xf32>, tensor<16x2x3x3xf32>) outs(%init : tensor<1x16x31x31xf32>) -> tensor<1x16x31x31xf32>
+  %shifted = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%conv : tensor<1x16x31x31xf32>) outs(%e : tensor<1x16x31x31xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %column = linalg.index 3 : index
+    %t = tensor.extract %table[%column] : tensor<31xf32>
+    %a = arith.addf %in, %t : f32
+    linalg.yield %a : f32
+  } -> tensor<1x16x31x31xf32>
+  return %shifted : tensor<1x16x31x31xf32>
+}
+
 // The convolution's own zero padding is widened (one more column on the
 // right) rather than padded again, and a residual add, which reads another
 // tensor along the rows, reads the slice.

@@ -143,3 +143,41 @@ func.func @first_part_is_no_loop(%first: tensor<4x96xf32>, %rest: tensor<4x4xf32
   } -> tensor<4x100xf32>
   return %y : tensor<4x100xf32>
 }
+
+// -----
+
+// An epilogue that reads its loop positions (linalg.index) is not split: each
+// piece would count them from its own origin.
+// CHECK-LABEL: func.func @positions_of_split
+// CHECK: %[[VIEW:.*]] = tensor.expand_shape
+// CHECK: linalg.generic {{.*}} ins(%[[VIEW]] : tensor<4x10x10xf32>)
+// CHECK: linalg.index 2
+// CHECK-NOT: linalg.generic
+#same = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+func.func @positions_of_split(%a: tensor<4x96xf32>, %init: tensor<4x100xf32>) -> tensor<4x10x10xf32> {
+  %first_init = tensor.extract_slice %init[0, 0] [4, 96] [1, 1] : tensor<4x100xf32> to tensor<4x96xf32>
+  %first = scf.forall (%i) in (3) shared_outs(%o = %first_init) -> (tensor<4x96xf32>) {
+    %offset = affine.apply affine_map<(d0) -> (d0 * 32)>(%i)
+    %tile = tensor.extract_slice %a[0, %offset] [4, 32] [1, 1] : tensor<4x96xf32> to tensor<4x32xf32>
+    %square = arith.mulf %tile, %tile : tensor<4x32xf32>
+    scf.forall.in_parallel {
+      tensor.parallel_insert_slice %square into %o[0, %offset] [4, 32] [1, 1] : tensor<4x32xf32> into tensor<4x96xf32>
+    }
+  }
+  %x = tensor.insert_slice %first into %init[0, 0] [4, 96] [1, 1] : tensor<4x96xf32> into tensor<4x100xf32>
+  %rest_init = tensor.extract_slice %x[0, 96] [4, 4] [1, 1] : tensor<4x100xf32> to tensor<4x4xf32>
+  %rest = arith.addf %rest_init, %rest_init : tensor<4x4xf32>
+  %s = tensor.insert_slice %rest into %x[0, 96] [4, 4] [1, 1] : tensor<4x4xf32> into tensor<4x100xf32>
+  %v = tensor.expand_shape %s [[0], [1, 2]] output_shape [4, 10, 10] : tensor<4x100xf32> into tensor<4x10x10xf32>
+  %e = tensor.empty() : tensor<4x10x10xf32>
+  %y = linalg.generic {indexing_maps = [#same, #same], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%v : tensor<4x10x10xf32>) outs(%e : tensor<4x10x10xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %p = linalg.index 2 : index
+    %n = arith.index_cast %p : index to i32
+    %f = arith.sitofp %n : i32 to f32
+    %sum = arith.addf %in, %f : f32
+    linalg.yield %sum : f32
+  } -> tensor<4x10x10xf32>
+  return %y : tensor<4x10x10xf32>
+}

@@ -1,0 +1,31 @@
+"""Elementwise ops that read their own positions (a gather at `linalg.index`)
+keep the whole result's positions when they move into a kernel's tiles."""
+
+import pytest
+import torch
+from torch_reference import compile_checked
+
+
+class PositionsAfterLinear(torch.nn.Module):
+    """MobileBERT's embeddings: a linear layer, then learned position embeddings
+    gathered at the positions 0..T-1 (a buffer, so the gather's indices fold)."""
+
+    def __init__(self, tokens: int):
+        super().__init__()
+        self.linear = torch.nn.Linear(384, 512)
+        self.positions = torch.nn.Embedding(512, 512)
+        self.register_buffer("position_ids", torch.arange(512).expand(1, -1), persistent=False)
+        self.tokens = tokens
+
+    def forward(self, x):
+        return self.linear(x) + self.positions(self.position_ids[:, :self.tokens])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_gathered_positions_in_a_linear_layers_epilogue(threads):
+    """The gather joins the packed matmul's epilogue, one cache tile at a time:
+    each tile reads the embedding rows and columns of its own place."""
+    torch.manual_seed(0)
+    model = PositionsAfterLinear(64).eval()
+    compiled = compile_checked(model, (torch.randn(1, 64, 384),), threads=threads)
+    assert any(s.startswith("epilogue linalg.index") for s in compiled.compile_report.strategies)
