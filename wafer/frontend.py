@@ -196,7 +196,10 @@ def _partial_decompositions(program, table: dict, ctx: ir.Context) -> dict:
     - a composite op (CompositeImplicitAutograd: its kernel only calls other
       aten ops, so decomposing it changes no numerics): torch-mlir registers some
       that it cannot lower, such as `&` (aten.__and__.Tensor, GPT-2's mask);
-    - the ops `_needs_decomposition` finds.
+    - the ops `_needs_decomposition` finds;
+    - a composite op that torch-mlir has no op for and the table no entry:
+      its own kernel (MaxViT's `swapaxes`, which otherwise sent the program
+      through the whole table, a second export and a re-trace).
     The rest stay as a direct import has them. The whole table would also turn
     GPT-2's layer norms into `var_mean` and its `addmm`s into `mm` and `add`
     (1005 ops imported for 4 layers, 918 this way), and re-traces more slowly
@@ -204,7 +207,8 @@ def _partial_decompositions(program, table: dict, ctx: ir.Context) -> dict:
     ops = {node.target for node in program.graph.nodes
            if node.op == "call_function" and isinstance(node.target, torch._ops.OpOverload)}
     needed = {op for op in ops if op in table and (_is_composite(op) or not _is_registered(op, ctx))}
-    return {op: table[op] for op in needed | _needs_decomposition(program)}
+    own = {op: op.decompose for op in ops - table.keys() if _is_composite(op) and not _is_registered(op, ctx)}
+    return {op: table[op] for op in needed | _needs_decomposition(program)} | own
 
 
 def _is_composite(op: torch._ops.OpOverload) -> bool:

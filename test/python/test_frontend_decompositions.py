@@ -112,6 +112,27 @@ def test_a_program_that_writes_no_state_is_not_traced_again(imported_ops, monkey
     assert "aten.diff.default" not in ops and "aten.bitwise_and.Tensor" in ops
 
 
+class SwappedAxes(torch.nn.Module):
+    """MaxViT's partition swap: `swapaxes`, a composite op that torch-mlir has no
+    op for and its decomposition table no entry."""
+
+    def forward(self, x):
+        return torch.relu(x.swapaxes(1, 2)) * 2
+
+
+def test_a_composite_op_without_a_table_entry_decomposes_by_its_own_kernel(imported_ops, monkeypatch):
+    """It becomes the transpose its kernel calls, in place: no second export and
+    re-trace with the whole table."""
+    retraces = []
+    run_decompositions = torch.export.ExportedProgram.run_decompositions
+    monkeypatch.setattr(torch.export.ExportedProgram, "run_decompositions",
+                        lambda program, *args: retraces.append(args) or run_decompositions(program, *args))
+    compile_checked(SwappedAxes(), (torch.randn(2, 3, 4),))
+    assert retraces == []
+    [ops] = imported_ops
+    assert "aten.swapaxes.default" not in ops and "aten.transpose.int" in ops
+
+
 def test_the_ops_a_node_decomposes_into_keep_its_source_line_and_layer():
     torch.manual_seed(0)
     program = torch.export.export(MaskedDifferences().eval(), inputs())
