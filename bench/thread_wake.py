@@ -5,7 +5,9 @@
 
 First the probe of wafer/thread_wake.py: an empty parallel loop, compiled
 as the pipeline compiles a call's, entered after the caller has worked for a
-while (median of 12, for several such gaps), and the clock the core ran at.
+while (median of 12, for several such gaps); what a second loop in the same
+call adds, its workers spinning (kernel_defaults.PARALLEL_ELEMENTS); and the
+clock the core ran at.
 Then each model is compiled three ways and timed interleaved:
 
     1 thread        threads=1
@@ -76,10 +78,10 @@ def split_specs(text: str) -> list[str]:
 def probe_table(threads: int) -> None:
     print(f"probe: an empty parallel loop of {threads} threads, compiled as a call's, after the caller "
           f"worked for a gap (median of {PROBES})")
-    print(f"{'gap ms':>7} {'wake us':>8} {'clock GHz':>10}")
+    print(f"{'gap ms':>7} {'wake us':>8} {'next loop us':>13} {'clock GHz':>10}")
     for gap in (0.0002, 0.0005, 0.001, BETWEEN_S, 0.005):
         wake = measure_wake(threads, gap)
-        print(f"{gap * 1e3:7.1f} {wake.seconds * 1e6:8.1f} {wake.clock_hz / 1e9:10.2f}")
+        print(f"{gap * 1e3:7.1f} {wake.seconds * 1e6:8.1f} {wake.loop_seconds * 1e6:13.2f} {wake.clock_hz / 1e9:10.2f}")
     print(f"the pipeline's figure (gap {BETWEEN_S * 1e3:.0f} ms): {wake_instructions(threads)} instructions, "
           f"{INSTRUCTIONS_PER_CYCLE} a cycle\n")
 

@@ -22,6 +22,7 @@ from torch_mlir.dialects import arith, scf, tensor, vector
 
 from .cpu_target import CpuTarget, TargetedPass
 from .depthwise_conv import Window, unpadded
+from .kernel_defaults import PARALLEL_ELEMENTS
 from .linalg_builders import (
     extract_slice,
     index_constant,
@@ -68,7 +69,7 @@ class DepthwiseNhwc(TargetedPass):
     name = "wafer-depthwise-nhwc"
     summary = "Compute NHWC depthwise convolutions: rows in parallel, pixel x channel-vector tiles"
 
-    parallel_elements: int = 1 << 17
+    parallel_elements: int = PARALLEL_ELEMENTS
 
     def apply(self, module: ir.Operation) -> None:
         for op in find_ops(module, lambda op: op.name == _CONV and is_static_f32(op.opview)):

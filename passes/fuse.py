@@ -9,6 +9,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import structured
 
+from .kernel_defaults import PARALLEL_ELEMENTS
 from .linalg_builders import iterator_kinds, largest_divisor
 from .linalg_queries import holds_assert, loop_ranges, reduces_rows
 from .pass_base import WaferPass, find_ops
@@ -201,8 +202,8 @@ class Fuse(WaferPass):
     residual add, the transformer's head transposes) are tiled alone the same
     way, so their tiles spread over the threads and become vector code;
     smaller ones stay whole loops, which LLVM vectorizes as well and which
-    take less time than waking a thread. (Transformer b32 at 2 threads: its
-    six 4 MB transposes ran serially, 5% of the call.)
+    take less time than a fork and join of the threads. (Transformer b32 at
+    2 threads: its six 4 MB transposes ran serially, 5% of the call.)
 
     An elementwise op of a parallel loop's own body (a fused inverted residual
     block's activations, which one thread applies to its whole tile) is tiled
@@ -213,20 +214,19 @@ class Fuse(WaferPass):
       tile-sizes: tile of the innermost output dims, aligned right (outer dims
         get 1). The default 8,64 keeps a tile's output (2 KB) and its row of
         inputs in L1/L2 while leaving 64 contiguous lanes to vectorize.
-      parallel-elements: groups whose largest operand is smaller (512 KB)
-        loop over their tiles serially: waking an idle thread costs 50-100 us,
-        more than such a group's whole work (LeNet's pools, a batch-1
-        softmax), so an `scf.forall` there only slows the call down.
+      parallel-elements: groups whose largest operand is smaller loop over
+        their tiles serially: a fork and join of the threads costs more than
+        such a group's whole work (see kernel_defaults.PARALLEL_ELEMENTS).
       loose-elements: elementwise ops outside groups are tiled from this
-        many elements (4 MB) on.
+        many elements on.
     """
 
     name = "wafer-fuse"
     summary = "Tile contraction + elementwise groups with scf.forall and fuse them into one loop nest"
 
     tile_sizes: tuple[int, ...] = (8, 64)
-    parallel_elements: int = 1 << 17
-    loose_elements: int = 1 << 20
+    parallel_elements: int = PARALLEL_ELEMENTS
+    loose_elements: int = PARALLEL_ELEMENTS
 
     def apply(self, module: ir.Operation) -> None:
         groups, loose, nested = [], [], []
@@ -267,5 +267,5 @@ class Fuse(WaferPass):
             loop = structured.FuseIntoContainingOp(
                 rematch_tagged(root_handle, f"{name}.p{j}"), loop
             ).new_containing_op
-        if group_elements(group) < self.parallel_elements:  # too little work to wake a thread
+        if group_elements(group) < self.parallel_elements:  # too little work for a fork and join
             transform.AnnotateOp(loop, SERIAL)

@@ -1,12 +1,21 @@
-"""wafer-pack-matmul's tile defaults, in one place for the pass, the cpu pipeline and the tuner.
+"""wafer-pack-matmul's tile defaults and the threading thresholds, in one place for the passes,
+the cpu pipeline and the tuner.
 
 The pipeline forwards its options to the pass; it reads the defaults here so
 that listing its options does not load the pass (and torch-mlir's dialects).
 The tuner's cost model plans kernels with the pass's threading threshold.
-Why each value: wafer-pack-matmul's docstring.
+Why each tile value: wafer-pack-matmul's docstring.
 """
 
 CACHE_TILE = (64, 128)
 K_UNROLL = 8
 K_BLOCK = 128
 PARALLEL_FLOPS = 4_000_000
+# Elementwise ops, pools, transposes and depthwise stencils over fewer elements
+# loop over their tiles on one thread. Within a call the workers spin
+# (wafer-warm-threads), and a parallel loop costs a fork and join of under a
+# microsecond (bench/thread_wake.py prints it); a few microseconds of one
+# core's work, some 16K elements, pay for that and for the other core reading
+# what this one wrote. (Where the workers sleep between calls,
+# wafer-serial-short-calls keeps a call too short to wake them serial.)
+PARALLEL_ELEMENTS = 1 << 14

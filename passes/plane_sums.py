@@ -8,6 +8,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, scf, tensor
 
 from .cpu_target import CpuTarget, TargetedPass
+from .kernel_defaults import PARALLEL_ELEMENTS
 from .linalg_builders import (
     affine_maps,
     extract_slice,
@@ -46,7 +47,7 @@ class PlaneSums(TargetedPass):
     name = "wafer-plane-sums"
     summary = "Turn whole-plane sum pooling into a reassociable reduction over flattened planes"
 
-    parallel_elements: int = 1 << 17
+    parallel_elements: int = PARALLEL_ELEMENTS
 
     def apply(self, module: ir.Operation) -> None:
         for op in find_ops(module, lambda op: op.name == "linalg.pooling_nchw_sum"):

@@ -18,10 +18,12 @@ SERIAL = "wafer.serial"
 class SerialForalls(WaferPass):
     """Lower each bufferized `scf.forall` marked `wafer.serial` to an `scf.for` nest.
 
-    wafer-fuse marks the tile loops of groups too small to pay for waking
-    a thread (tens of microseconds): at threads > 1 they would otherwise
-    become OpenMP parallel regions like every other `scf.forall`. Runs after
-    bufferization: a forall with tensor `shared_outs` has no serial form.
+    wafer-fuse marks the tile loops of groups too small to pay for a fork
+    and join of the threads, and wafer-serial-short-calls every loop of a
+    call too short to pay for waking them: at threads > 1 they would
+    otherwise become OpenMP parallel regions like every other `scf.forall`.
+    Runs after bufferization: a forall with tensor `shared_outs` has no
+    serial form.
     """
 
     name = "wafer-serial-foralls"

@@ -11,6 +11,7 @@ from torch_mlir.dialects.transform import structured, vector
 
 from .cpu_target import TargetedPass
 from .depthwise_conv import fits_stencil, rewrite_max_pool, rewrite_sum_pool
+from .kernel_defaults import PARALLEL_ELEMENTS
 from .linalg_builders import (
     affine_maps,
     int_list,
@@ -93,8 +94,8 @@ class VectorizePooling(TargetedPass):
     Disjoint max windows at a wider column stride (3x3 at stride 3) are the
     maximum of KH input rows read as vectors, with each row's KW neighbours
     split apart by one shuffle. The rows are the iterations of an
-    `scf.forall` (threads), marked `wafer.serial` when too small to wake a
-    thread (see wafer-fuse). Other column strides are left to wafer-fuse.
+    `scf.forall` (threads), marked `wafer.serial` when too small to pay
+    for a fork and join of the threads (see wafer-fuse). Other column strides are left to wafer-fuse.
 
     Options:
       machine: the CPU (see cpu_target) whose vector width and registers
@@ -106,7 +107,7 @@ class VectorizePooling(TargetedPass):
     name = "wafer-vectorize-pooling"
     summary = "Vectorize max and sum pooling, one plane (or output row, at strides past 2) per step"
 
-    parallel_elements: int = 1 << 17
+    parallel_elements: int = PARALLEL_ELEMENTS
 
     def apply(self, module: ir.Operation) -> None:
         for op in find_ops(module, lambda op: _stencil(op.opview)):

@@ -10,6 +10,7 @@ from torch_mlir.dialects import transform
 from torch_mlir.dialects.transform import structured
 
 from .cpu_target import TargetedPass
+from .kernel_defaults import PARALLEL_ELEMENTS
 from .linalg_builders import largest_divisor, touches_bools
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
@@ -69,7 +70,7 @@ class VectorizeTransposes(TargetedPass):
     name = "wafer-vectorize-transposes"
     summary = "Copy transposes that move the innermost dim as vector blocks transposed by shuffles"
 
-    parallel_elements: int = 1 << 17
+    parallel_elements: int = PARALLEL_ELEMENTS
 
     def apply(self, module: ir.Operation) -> None:
         transposes = [(op.opview, tile) for op in find_ops(module, lambda op: (

@@ -37,7 +37,8 @@ INSTRUCTIONS_PER_CYCLE = 2
 _CLOCK_STEPS = 1_000_000  # 2 dependent adds each: a few hundred microseconds
 
 # @spin runs `steps` of two dependent 1-cycle integer ops; @parallel runs it on
-# each thread of one parallel loop, as a compiled call's first loop would.
+# each thread of `loops` parallel loops, one after the other, as a compiled
+# call's would: the first wakes the workers, the others find them spinning.
 _PROBE = """
 memref.global "private" @sink : memref<{threads}xi64> = uninitialized
 func.func private @spin(%steps: index, %seed: i64) -> i64 {{
@@ -55,20 +56,23 @@ func.func @serial(%steps: index) -> i64 {{
   %r = func.call @spin(%steps, %seed) : (index, i64) -> i64
   return %r : i64
 }}
-func.func @parallel(%steps: index) {{
+func.func @parallel(%steps: index, %loops: index) {{
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %n = arith.constant {threads} : index
   %seed = arith.constant 7 : i64
   %sink = memref.get_global @sink : memref<{threads}xi64>
-  scf.parallel (%i) = (%c0) to (%n) step (%c1) {{
-    %r = func.call @spin(%steps, %seed) : (index, i64) -> i64
-    memref.store %r, %sink[%i] : memref<{threads}xi64>
-    scf.reduce
+  scf.for %t = %c0 to %loops step %c1 {{
+    scf.parallel (%i) = (%c0) to (%n) step (%c1) {{
+      %r = func.call @spin(%steps, %seed) : (index, i64) -> i64
+      memref.store %r, %sink[%i] : memref<{threads}xi64>
+      scf.reduce
+    }}
   }}
   return
 }}
 """
+_LATER_LOOPS = 64  # the later loops' cost is their time over one loop's, divided by their number
 _LOWER = ("builtin.module(convert-scf-to-openmp{{num-threads={threads}}},canonicalize,"
           "wafer-warm-threads{{threads={threads}}},convert-scf-to-cf,finalize-memref-to-llvm,"
           "convert-arith-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,convert-openmp-to-llvm,"
@@ -78,14 +82,17 @@ _PACKED = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 @dataclass(frozen=True)
 class ThreadWake:
-    """A parallel loop's cost to a call whose workers slept, and the clock the core ran at."""
+    """What a parallel loop costs a call: the first, whose workers slept
+    (`seconds`), and a later one, whose workers spin (`loop_seconds`); and
+    the clock the core ran at."""
 
     seconds: float
+    loop_seconds: float
     clock_hz: float
 
     @property
     def instructions(self) -> int:
-        """Instructions one core runs in that time."""
+        """Instructions one core runs while the first loop wakes the workers."""
         return round(self.seconds * self.clock_hz * INSTRUCTIONS_PER_CYCLE)
 
 
@@ -101,20 +108,22 @@ def wake_instructions(threads: int) -> int:
 
 
 def measure_wake(threads: int, between_s: float = BETWEEN_S) -> ThreadWake:
-    """Compile the probe and time it: the median of `PROBES` calls of an empty
-    parallel loop, each after the caller worked `between_s`, less a serial
-    call's time; and the clock, from the fastest of five serial spins."""
+    """Compile the probe and time it, each call after the caller worked
+    `between_s`: the median of `PROBES` calls of an empty parallel loop less
+    a serial call's time, and of `_LATER_LOOPS` more loops (per loop); and the
+    clock, from the fastest of five serial spins."""
     with make_context():
         module = ir.Module.parse(_PROBE.format(threads=threads))
         build_pass_manager(_LOWER.format(threads=threads), module.context).run(module.operation)
         engine = ExecutionEngine(module, opt_level=2, shared_libs=[openmp_runtime()])
-    steps = ctypes.c_int64(0)
-    result = ctypes.c_int64(0)
+    steps, loops, result = ctypes.c_int64(0), ctypes.c_int64(1), ctypes.c_int64(0)
     serial_args = (ctypes.c_void_p * 2)(ctypes.addressof(steps), ctypes.addressof(result))
-    parallel_args = (ctypes.c_void_p * 1)(ctypes.addressof(steps))
+    parallel_args = (ctypes.c_void_p * 2)(ctypes.addressof(steps), ctypes.addressof(loops))
     serial, parallel = (_PACKED(engine.raw_lookup(name)) for name in ("serial", "parallel"))
 
-    def timed(function, args) -> float:
+    def timed(function, args, times: int = 1) -> float:
+        loops.value = times
+        _work_for(between_s)
         start = time.perf_counter()
         function(ctypes.addressof(args))
         return time.perf_counter() - start
@@ -123,11 +132,10 @@ def measure_wake(threads: int, between_s: float = BETWEEN_S) -> ThreadWake:
     clock_hz = 2 * _CLOCK_STEPS / min(timed(serial, serial_args) for _ in range(5))
     steps.value = 0
     timed(parallel, parallel_args)  # creates the workers
-    gaps = []
-    for _ in range(PROBES):
-        _work_for(between_s)
-        gaps.append(timed(parallel, parallel_args) - timed(serial, serial_args))
-    return ThreadWake(max(0.0, statistics.median(gaps)), clock_hz)
+    first = [timed(parallel, parallel_args) - timed(serial, serial_args) for _ in range(PROBES)]
+    later = [(timed(parallel, parallel_args, 1 + _LATER_LOOPS) - timed(parallel, parallel_args)) / _LATER_LOOPS
+             for _ in range(PROBES)]
+    return ThreadWake(max(0.0, statistics.median(first)), max(0.0, statistics.median(later)), clock_hz)
 
 
 def _work_for(seconds: float) -> None:

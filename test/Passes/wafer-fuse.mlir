@@ -1,6 +1,7 @@
 // RUN: wafer-opt %s -p 'wafer-fuse,func.func(canonicalize,cse)' | filecheck %s
 // RUN: wafer-opt %s -p 'wafer-fuse{tile-sizes=4,32},func.func(canonicalize,cse)' | filecheck %s --check-prefix=TILE
 // RUN: wafer-opt %s -p 'wafer-fuse{loose-elements=4096},func.func(canonicalize,cse)' | filecheck %s --check-prefix=LOOSE
+// RUN: wafer-opt %s -p 'wafer-fuse{loose-elements=16385},func.func(canonicalize,cse)' | filecheck %s --check-prefix=WHOLE
 // RUN: wafer-opt %s -p wafer-fuse 2>&1 >/dev/null | filecheck %s --check-prefix=QUIET --allow-empty
 // RUN: not wafer-opt %s -p 'wafer-fuse{tile-sizes=a}' 2>&1 | filecheck %s --check-prefix=ERR
 // RUN: not wafer-opt %s -p 'wafer-fuse{tile-size=4}' 2>&1 | filecheck %s --check-prefix=NOOPT
@@ -177,16 +178,18 @@ func.func @no_anchor(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>) -> tensor<4x8xf32
   return %r : tensor<4x8xf32>
 }
 
-// A transpose is a loose elementwise op too: from `loose-elements` on it is
-// tiled over its output (8x64 of the innermost dims), so its tiles spread over
-// the threads and become vector code (the transformer's head transposes).
-// Smaller, it stays whole.
+// A transpose is a loose elementwise op too: from `loose-elements` on (by
+// default 16K, this one's size) it is tiled over its output (8x64 of the
+// innermost dims), so its tiles spread over the threads and become vector code
+// (the transformer's head transposes). Smaller, it stays whole.
 // LOOSE-LABEL: func.func @big_transpose
 // LOOSE: scf.forall (%{{.*}}, %{{.*}}) in (16, 2)
 // LOOSE: linalg.transpose ins(%{{.*}} : tensor<8x1x64xf32>) outs(%{{.*}} : tensor<1x8x64xf32>) permutation = [1, 0, 2]
 // CHECK-LABEL: func.func @big_transpose
-// CHECK-NOT: scf.forall
-// CHECK: linalg.transpose ins(%{{.*}} : tensor<16x16x64xf32>)
+// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (16, 2)
+// WHOLE-LABEL: func.func @big_transpose
+// WHOLE-NOT: scf.forall
+// WHOLE: linalg.transpose ins(%{{.*}} : tensor<16x16x64xf32>)
 func.func @big_transpose(%a: tensor<16x16x64xf32>) -> tensor<16x16x64xf32> {
   %e = tensor.empty() : tensor<16x16x64xf32>
   %t = linalg.transpose ins(%a : tensor<16x16x64xf32>) outs(%e : tensor<16x16x64xf32>) permutation = [1, 0, 2]
