@@ -14,6 +14,7 @@ from . import direct_conv_filters
 from .constant_pack import ConstantReader
 from .cpu_target import F32_BYTES, CpuTarget
 from .conv_algorithm import ConvAlgorithmPass
+from .kernel_defaults import PARALLEL_FLOPS
 from .linalg_builders import int_list, is_constant, is_named, is_static_f32
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
@@ -85,7 +86,7 @@ class DirectConv(ConvAlgorithmPass):
     name = "wafer-direct-conv"
     summary = "Compute small NCHW convolutions directly, output rows in registers"
 
-    parallel_flops: int = 4_000_000
+    parallel_flops: int = PARALLEL_FLOPS
 
     def apply(self, module: ir.Operation) -> None:
         database, reader = self.database(module), ConstantReader(module)
