@@ -43,6 +43,14 @@ def computes_math(op: ir.Operation) -> bool:
                for inner in op.regions[0].blocks[0].operations)
 
 
+def constant_int(value: ir.Value) -> int | None:
+    """The integer an `arith.constant` defines (a loop bound), None for any other value."""
+    owner = value.owner
+    if isinstance(owner, ir.OpView) and owner.name == "arith.constant":
+        return ir.IntegerAttr(owner.attributes["value"]).value
+    return None
+
+
 def reads_loop_indices(op: ir.Operation) -> bool:
     """Whether a linalg op's body reads its loops' positions (`linalg.index`, a
     gather's computed index): a copy of the body over other loops (a tile, a

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 
 from .cpu_target import TargetedPass
-from .linalg_queries import loop_ranges
+from .linalg_queries import constant_int, loop_ranges
 from .pack_matmul import record_strategy
 from .pass_base import OptionError, find_ops
 from .serial_foralls import SERIAL
@@ -151,15 +151,8 @@ def _vectors(elements: int, lanes: int) -> int:
     return -(-elements // lanes)
 
 
-def _constant(value: ir.Value) -> int | None:
-    owner = value.owner
-    if isinstance(owner, ir.OpView) and owner.name == "arith.constant":
-        return ir.IntegerAttr(owner.attributes["value"]).value
-    return None
-
-
 def _for_trips(loop: ir.Operation) -> int | None:
-    lower, upper, step = (_constant(value) for value in loop.operands[:3])
+    lower, upper, step = (constant_int(value) for value in loop.operands[:3])
     if None in (lower, upper, step):
         return None
     return max(0, -(-(upper - lower) // step))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
+from ..symbols import public_functions
 from .pass_base import WaferPass, find_ops
 
 WARM, REST = "wafer_warm_threads", "wafer_rest_threads"
@@ -45,12 +46,13 @@ class WarmThreads(WaferPass):
     wakes a sleeping worker, and within one loop whichever thread reaches
     its closing barrier first sleeps there until the other wakes it, so a
     call paid the wake-up twice even for a single loop (bench/thread_wake.py
-    times such calls). A function that runs a parallel loop now sets a
-    short block time on entry, so the threads spin at the barriers and
-    from one parallel loop to the next, and before it returns sets it back
-    to 0 and runs an empty parallel loop, after which the worker sleeps at
-    once (a few microseconds while it is still spinning). Runs on the
-    OpenMP dialect, before its lowering to LLVM.
+    times such calls). A public function that runs a parallel loop, in its
+    body or in a function it calls, now sets a short block time on entry,
+    so the threads spin at the barriers and from one parallel loop to the
+    next, and before it returns sets it back to 0 and runs an empty
+    parallel loop, after which the worker sleeps at once (a few
+    microseconds while it is still spinning). Runs on the OpenMP dialect,
+    before its lowering to LLVM.
 
     Options:
       threads: the team size of the parallel loops (convert-scf-to-openmp's
@@ -70,8 +72,9 @@ class WarmThreads(WaferPass):
 
     def apply(self, module: ir.Operation) -> None:
         body = module.regions[0].blocks[0]
-        warmed = [f for f in body.operations if f.operation.name == "func.func"
-                  and find_ops(f.operation, lambda op: op.name == "omp.parallel")]
+        functions = {ir.StringAttr(f.attributes["sym_name"]).value: f
+                     for f in body.operations if f.operation.name == "func.func"}
+        warmed = [f for f in public_functions(module) if _runs_parallel_loops(f, functions, set())]
         if not warmed:
             return
         helpers = ir.Module.parse(_helpers(self.threads, self.block_ms))  # alive until its ops have moved
@@ -84,6 +87,20 @@ class WarmThreads(WaferPass):
             for ret in find_ops(function.operation, lambda op: op.name == "func.return"):
                 with ir.InsertionPoint(ret), ret.location:
                     _call(REST)
+
+
+def _runs_parallel_loops(function: ir.OpView, functions: dict[str, ir.OpView], seen: set[str]) -> bool:
+    """Whether a call of `function` runs a parallel loop, in its body or in a
+    function it calls: a callee runs within its caller's warm stretch, and
+    warmed itself it would put the workers to sleep at each return."""
+    calls = []
+    for op in find_ops(function.operation, lambda op: op.name in ("omp.parallel", "func.call")):
+        if op.name == "omp.parallel":
+            return True
+        calls.append(ir.FlatSymbolRefAttr(op.attributes["callee"]).value)
+    seen.add(ir.StringAttr(function.attributes["sym_name"]).value)
+    return any(callee in functions and callee not in seen and _runs_parallel_loops(functions[callee], functions, seen)
+               for callee in calls)
 
 
 def _call(name: str) -> None:

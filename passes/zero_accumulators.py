@@ -8,6 +8,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith
 
 from .linalg_builders import is_zero_fill
+from .linalg_queries import constant_int
 from .pass_base import WaferPass, find_ops
 
 
@@ -129,14 +130,7 @@ def _covers_once(extract: ir.OpView, loops: list[ir.Operation], shape: list[int]
         if value not in indices:
             return False
         loop = loops[indices.index(value)]
-        if tuple(_constant(v) for v in loop.operands[:3]) != (0, shape[dim], sizes[dim]):
+        if tuple(constant_int(v) for v in loop.operands[:3]) != (0, shape[dim], sizes[dim]):
             return False
         used.append(indices.index(value))
     return sorted(used) == list(range(len(loops)))
-
-
-def _constant(value: ir.Value) -> int | None:
-    owner = value.owner
-    if isinstance(owner, ir.OpView) and owner.name == "arith.constant":
-        return ir.IntegerAttr(owner.attributes["value"]).value
-    return None

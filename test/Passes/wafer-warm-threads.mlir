@@ -111,3 +111,42 @@ func.func @serial(%a: memref<4xf32>) {
   memref.store %v, %a[%c0] : memref<4xf32>
   return
 }
+
+// -----
+
+// A parallel loop in a private function runs within its public caller's warm
+// stretch: the caller is warmed, the callee (whose returns would put the
+// workers to sleep at every call) is not.
+// CHECK-LABEL: func.func @caller
+// CHECK-NEXT: call @wafer_warm_threads()
+// CHECK: call @loop
+// CHECK: call @wafer_rest_threads()
+// CHECK-LABEL: func.func private @loop
+// CHECK-NOT: call
+// CHECK: return
+func.func @caller(%a: memref<4xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  scf.for %j = %c0 to %c4 step %c1 {
+    func.call @loop(%a) : (memref<4xf32>) -> ()
+  }
+  return
+}
+func.func private @loop(%a: memref<4xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %n = arith.constant 2 : i32
+  %v = arith.constant 1.0 : f32
+  omp.parallel num_threads(%n : i32) {
+    omp.wsloop {
+      omp.loop_nest (%i) : index = (%c0) to (%c4) step (%c1) {
+        memref.store %v, %a[%i] : memref<4xf32>
+        omp.yield
+      }
+    }
+    omp.terminator
+  }
+  return
+}
