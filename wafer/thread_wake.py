@@ -15,14 +15,12 @@ import ctypes
 import functools
 import statistics
 import time
-from dataclasses import dataclass
 
 from torch_mlir import ir
 from torch_mlir.execution_engine import ExecutionEngine
 
 from .context import make_context
 from .cpu_runtime import openmp_runtime
-from .diagnostics import WaferError
 from .pass_pipeline import build_pass_manager
 
 # Between two probes the caller works this long, as a program does between two
@@ -80,62 +78,66 @@ _LOWER = ("builtin.module(convert-scf-to-openmp{{num-threads={threads}}},canonic
 _PACKED = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 
-@dataclass(frozen=True)
-class ThreadWake:
-    """What a parallel loop costs a call: the first, whose workers slept
-    (`seconds`), and a later one, whose workers spin (`loop_seconds`); and
-    the clock the core ran at."""
-
-    seconds: float
-    loop_seconds: float
-    clock_hz: float
-
-    @property
-    def instructions(self) -> int:
-        """Instructions one core runs while the first loop wakes the workers."""
-        return round(self.seconds * self.clock_hz * INSTRUCTIONS_PER_CYCLE)
-
-
 @functools.cache
 def wake_instructions(threads: int) -> int:
-    """Instructions one core runs in the time a parallel loop of `threads` adds
-    to a call whose workers slept; 0 (every call stays parallel) where no
-    OpenMP runtime loads."""
+    """Instructions one core runs in the time the first parallel loop of
+    `threads` adds to a call whose workers slept: that time, at the measured
+    clock, `INSTRUCTIONS_PER_CYCLE`; 0 (every call stays parallel) where the
+    probe cannot run (no OpenMP runtime, say)."""
     try:
-        return measure_wake(threads).instructions
-    except (WaferError, OSError):
+        probe = ThreadProbe(threads)
+        return round(probe.first_loop_seconds() * probe.clock_hz() * INSTRUCTIONS_PER_CYCLE)
+    except Exception:  # a measurement that cannot run leaves every call parallel, as before it existed
         return 0
 
 
-def measure_wake(threads: int, between_s: float = BETWEEN_S) -> ThreadWake:
-    """Compile the probe and time it, each call after the caller worked
-    `between_s`: the median of `PROBES` calls of an empty parallel loop less
-    a serial call's time, and of `_LATER_LOOPS` more loops (per loop); and the
-    clock, from the fastest of five serial spins."""
-    with make_context():
-        module = ir.Module.parse(_PROBE.format(threads=threads))
-        build_pass_manager(_LOWER.format(threads=threads), module.context).run(module.operation)
-        engine = ExecutionEngine(module, opt_level=2, shared_libs=[openmp_runtime()])
-    steps, loops, result = ctypes.c_int64(0), ctypes.c_int64(1), ctypes.c_int64(0)
-    serial_args = (ctypes.c_void_p * 2)(ctypes.addressof(steps), ctypes.addressof(result))
-    parallel_args = (ctypes.c_void_p * 2)(ctypes.addressof(steps), ctypes.addressof(loops))
-    serial, parallel = (_PACKED(engine.raw_lookup(name)) for name in ("serial", "parallel"))
+class ThreadProbe:
+    """The probe compiled for `threads`; each timing is the median of `PROBES`
+    calls, each after the caller worked `between_s` (as a program does between
+    two calls of a model)."""
 
-    def timed(function, args, times: int = 1) -> float:
-        loops.value = times
+    def __init__(self, threads: int):
+        with make_context():
+            module = ir.Module.parse(_PROBE.format(threads=threads))
+            build_pass_manager(_LOWER.format(threads=threads), module.context).run(module.operation)
+            self._engine = ExecutionEngine(module, opt_level=2, shared_libs=[openmp_runtime()])
+        self._steps, self._loops, self._result = ctypes.c_int64(0), ctypes.c_int64(1), ctypes.c_int64(0)
+        self._serial_args = (ctypes.c_void_p * 2)(ctypes.addressof(self._steps), ctypes.addressof(self._result))
+        self._parallel_args = (ctypes.c_void_p * 2)(ctypes.addressof(self._steps), ctypes.addressof(self._loops))
+        self._serial, self._parallel = (_PACKED(self._engine.raw_lookup(name)) for name in ("serial", "parallel"))
+        self._parallel(ctypes.addressof(self._parallel_args))  # creates the workers
+
+    def clock_hz(self) -> float:
+        """The core's clock: two dependent adds a cycle, the fastest of five spins."""
+        self._steps.value = _CLOCK_STEPS
+        seconds = min(self._timed(self._serial, self._serial_args, 0.0) for _ in range(5))
+        self._steps.value = 0
+        return 2 * _CLOCK_STEPS / seconds
+
+    def first_loop_seconds(self, between_s: float = BETWEEN_S) -> float:
+        """An empty parallel loop less a serial call: the workers' wake-up."""
+        return self._median(lambda: self._timed(self._parallel, self._parallel_args, between_s)
+                            - self._timed(self._serial, self._serial_args, between_s))
+
+    def later_loop_seconds(self, between_s: float = BETWEEN_S) -> float:
+        """What each of `_LATER_LOOPS` more loops in the call adds, its workers spinning."""
+        def later() -> float:
+            self._loops.value = 1 + _LATER_LOOPS
+            many = self._timed(self._parallel, self._parallel_args, between_s)
+            self._loops.value = 1
+            return (many - self._timed(self._parallel, self._parallel_args, between_s)) / _LATER_LOOPS
+        return self._median(later)
+
+    @staticmethod
+    def _median(sample) -> float:
+        return max(0.0, statistics.median(sample() for _ in range(PROBES)))
+
+    @staticmethod
+    def _timed(function, args, between_s: float) -> float:
         _work_for(between_s)
         start = time.perf_counter()
         function(ctypes.addressof(args))
         return time.perf_counter() - start
-
-    steps.value = _CLOCK_STEPS
-    clock_hz = 2 * _CLOCK_STEPS / min(timed(serial, serial_args) for _ in range(5))
-    steps.value = 0
-    timed(parallel, parallel_args)  # creates the workers
-    first = [timed(parallel, parallel_args) - timed(serial, serial_args) for _ in range(PROBES)]
-    later = [(timed(parallel, parallel_args, 1 + _LATER_LOOPS) - timed(parallel, parallel_args)) / _LATER_LOOPS
-             for _ in range(PROBES)]
-    return ThreadWake(max(0.0, statistics.median(first)), max(0.0, statistics.median(later)), clock_hz)
 
 
 def _work_for(seconds: float) -> None:
