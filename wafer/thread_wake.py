@@ -25,8 +25,7 @@ from .pass_pipeline import build_pass_manager
 
 # Between two probes the caller works this long, as a program does between two
 # calls: long enough for the worker to sleep and for an idle virtual CPU to be
-# descheduled (on the 2-core VM of bench/thread_wake.py the wake-up rose between
-# gaps of 1 and 2 ms and stayed there at 5).
+# descheduled (bench/thread_wake.py times the wake-up after gaps of 0.2 to 5 ms).
 BETWEEN_S = 0.002
 PROBES = 12
 # Instructions a core retires per cycle in the loops the estimate counts: the
