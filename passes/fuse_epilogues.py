@@ -11,7 +11,7 @@ from torch_mlir.dialects.transform import structured
 
 from .fuse import is_elementwise
 from .linalg_builders import offset_indices
-from .linalg_queries import indexing_maps, is_projected_map, map_dims
+from .linalg_queries import constant_int, indexing_maps, is_projected_map, map_dims
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 from .transform_script import match_tagged, tag, transform_script
@@ -218,9 +218,8 @@ def _scaled_iv(value: ir.Value, ivs: list[ir.Value]) -> tuple[int | None, int]:
         if (isinstance(expr, ir.AffineMulExpr) and isinstance(expr.lhs, ir.AffineDimExpr)
                 and isinstance(expr.rhs, ir.AffineConstantExpr)):
             factor = expr.rhs.value
-    elif op.name == "arith.muli" and isinstance(op.operands[1].owner, ir.OpView) \
-            and op.operands[1].owner.name == "arith.constant":
-        factor = ir.IntegerAttr(op.operands[1].owner.attributes["value"]).value
+    elif op.name == "arith.muli":
+        factor = constant_int(op.operands[1])
     return (ivs.index(op.operands[0]), factor) if factor is not None else (None, 0)
 
 

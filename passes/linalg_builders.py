@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor, vector
 
-from .linalg_queries import iterator_attr, iterator_types
+from .linalg_queries import constant_int, iterator_attr, iterator_types
 
 
 def reassociation(*groups: list[int]) -> ir.ArrayAttr:
@@ -142,9 +142,9 @@ def _static_or_dynamic(values: list[ir.Value | int]) -> tuple[list[ir.Value], li
         if isinstance(value, int):
             static.append(value)
             continue
-        owner = value.owner
-        if isinstance(owner, ir.OpView) and owner.name == "arith.constant":
-            static.append(ir.IntegerAttr(owner.attributes["value"]).value)
+        constant = constant_int(value)
+        if constant is not None:
+            static.append(constant)
         else:
             dynamic.append(value)
             static.append(ir.ShapedType.get_dynamic_stride_or_offset())

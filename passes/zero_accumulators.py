@@ -106,8 +106,7 @@ def _whole(read: ir.Operation) -> bool:
     """Whether a transfer_read reads its whole source from index 0."""
     source = ir.RankedTensorType(read.operands[0].type)
     indices = read.operands[1:1 + source.rank]
-    zero_indices = all(isinstance(i.owner, ir.OpView) and i.owner.name == "arith.constant"
-                       and ir.IntegerAttr(i.owner.attributes["value"]).value == 0 for i in indices)
+    zero_indices = all(constant_int(i) == 0 for i in indices)
     return zero_indices and ir.VectorType(read.results[0].type).shape == source.shape
 
 
