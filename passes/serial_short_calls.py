@@ -41,23 +41,24 @@ class SerialShortCalls(TargetedPass):
     Options:
       threads: the team size of the parallel loops.
       wake-instructions: instructions one core runs while a sleeping worker
-        wakes; 0 keeps every function parallel. The cpu pipeline measures it
-        on the host (wafer/thread_wake.py).
+        wakes; -1 measures them on this host (wafer/thread_wake.py, once a
+        process, and only for a module with parallel loops to weigh), 0
+        keeps every function parallel.
     """
 
     name = "wafer-serial-short-calls"
     summary = "Run a function's parallel loops serially where waking a worker costs more than they save"
 
     threads: int = 2
-    wake_instructions: int = 0
+    wake_instructions: int = -1
 
     def __post_init__(self):
         super().__post_init__()
         if self.threads < 1:
             raise OptionError(f"option {self.name}{{threads}}: expected 1 or more, got {self.threads}")
-        if self.wake_instructions < 0:
-            raise OptionError(f"option {self.name}{{wake-instructions}}: expected 0 or more, "
-                              f"got {self.wake_instructions}")
+        if self.wake_instructions < -1:
+            raise OptionError(f"option {self.name}{{wake-instructions}}: expected -1 (measured on this host), "
+                              f"0 (always parallel) or more, got {self.wake_instructions}")
 
     def apply(self, module: ir.Operation) -> None:
         if self.threads == 1 or not self.wake_instructions:
@@ -68,12 +69,19 @@ class SerialShortCalls(TargetedPass):
                              and not op.results)
             outermost = [loop for loop in loops if _enclosing(loop, "scf.forall") is None]
             saved = _sum_or_none(self._saved(loop) for loop in outermost)
-            if not outermost or saved is None or saved >= self.wake_instructions:
+            if not outermost or saved is None or saved >= self._wake():
                 continue
             for loop in loops:
                 loop.attributes[SERIAL] = ir.UnitAttr.get()
             record_strategy(outermost[0].opview, f"one thread: the parallel loops would save {saved} instructions, "
-                                                 f"waking a worker takes {self.wake_instructions}")
+                                                 f"waking a worker takes {self._wake()}")
+
+    def _wake(self) -> int:
+        if self.wake_instructions >= 0:
+            return self.wake_instructions
+        from ..thread_wake import wake_instructions  # compiles and times a probe: once a process, when needed
+
+        return wake_instructions(self.threads)
 
     def _saved(self, loop: ir.Operation) -> int | None:
         """Instructions the other threads take off the caller in `loop`: all but

@@ -173,7 +173,7 @@ class CpuPipeline(Configurable):
         # and so do all of a function's loops where together they save less than waking a worker.
         forall = ("scf-forall-to-for" if threads == 1 else
                   f"wafer-serial-short-calls{{machine={self.machine} threads={threads} "
-                  f"wake-instructions={self._wake_instructions(threads)}}},"
+                  f"wake-instructions={self.wake_instructions}}},"
                   "wafer-serial-foralls,scf-forall-to-parallel")
         # canonicalize inlines the memref.alloca_scope each parallel body gets,
         # which scf-to-cf would otherwise split into blocks it may not have.
@@ -244,13 +244,6 @@ class CpuPipeline(Configurable):
 
     def thread_count(self) -> int:
         return self.threads if self.threads > 0 else os.cpu_count() or 1
-
-    def _wake_instructions(self, threads: int) -> int:
-        if self.wake_instructions >= 0:
-            return self.wake_instructions
-        from ..thread_wake import wake_instructions  # loads the OpenMP runtime: only at threads > 1
-
-        return wake_instructions(threads)
 
     def _pack_matmul(self) -> str:
         register_tile = f" register-tile={_ints(self.register_tile)}" if self.register_tile else ""

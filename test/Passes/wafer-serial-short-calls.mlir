@@ -1,7 +1,7 @@
 // RUN: wafer-opt %s --split-input-file -p 'wafer-serial-short-calls{machine=avx512 threads=2 wake-instructions=13}' | filecheck %s --check-prefix=WAKE13
 // RUN: wafer-opt %s --split-input-file -p 'wafer-serial-short-calls{machine=avx512 threads=2 wake-instructions=12}' | filecheck %s --check-prefix=WAKE12
 // RUN: wafer-opt %s --split-input-file -p 'wafer-serial-short-calls{machine=avx2 threads=2 wake-instructions=13}' | filecheck %s --check-prefix=AVX2
-// RUN: wafer-opt %s --split-input-file -p 'wafer-serial-short-calls{machine=avx512 threads=2}' | filecheck %s --check-prefix=NEVER
+// RUN: wafer-opt %s --split-input-file -p 'wafer-serial-short-calls{machine=avx512 threads=2 wake-instructions=0}' | filecheck %s --check-prefix=NEVER
 
 // Two rows of 64 floats, one a thread: each row is a read, an add and a write
 // of four 16-lane vectors, 12 instructions, and the second thread saves the

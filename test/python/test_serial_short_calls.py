@@ -3,8 +3,11 @@ with the wake-up measured on the host (wafer/thread_wake.py)."""
 
 import pytest
 import torch
+from torch_mlir import ir
 from torch_reference import compile_checked
 
+from wafer.context import make_context
+from wafer.pass_pipeline import build_pass_manager
 from wafer.pipelines.cpu import CpuPipeline
 from wafer.thread_wake import ThreadProbe, wake_instructions
 
@@ -42,11 +45,31 @@ def test_a_long_call_stays_parallel_under_the_host_wake_up():
     assert not any(s.startswith("one thread") for s in compiled.compile_report.strategies)
 
 
-def test_the_pipeline_reads_the_measured_wake_up():
-    """By default the pass gets this host's measurement, taken once a process; an
-    explicit figure replaces it."""
-    assert f"wake-instructions={wake_instructions(2)}}}" in dict(CpuPipeline(threads=2).stages())["bufferize"]
+TWO_ROWS = """
+func.func @two_rows(%a: memref<2x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  scf.forall (%i) in (2) {
+    %v = vector.transfer_read %a[%i, %c0], %zero {in_bounds = [true]} : memref<2x64xf32>, vector<64xf32>
+    %w = arith.addf %v, %v : vector<64xf32>
+    vector.transfer_write %w, %a[%i, %c0] {in_bounds = [true]} : vector<64xf32>, memref<2x64xf32>
+  }
+  return
+}"""
+
+
+def test_the_pass_measures_the_wake_up_when_it_has_loops_to_weigh():
+    """The pipeline hands the pass -1 unless told a figure; the pass then asks this
+    host's measurement, once a process, which a 12-instruction loop cannot pay for."""
+    assert "wake-instructions=-1}" in dict(CpuPipeline(threads=2).stages())["bufferize"]
     assert "wake-instructions=7}" in dict(CpuPipeline(threads=2, wake_instructions=7).stages())["bufferize"]
+    wake = wake_instructions(2)
+    assert wake > 12
+    with make_context() as ctx:
+        module = ir.Module.parse(TWO_ROWS)
+        build_pass_manager("wafer-serial-short-calls{machine=avx512 threads=2}", ctx).run(module.operation)
+        assert f"waking a worker takes {wake}" in str(module)
+        assert "wafer.serial" in str(module)
 
 
 def test_the_probe_times_the_wake_up_the_next_loops_and_the_clock():
