@@ -88,6 +88,7 @@ _PASSES: dict[str, str] = {
     "wse-generalize-named": "wse_generalize_named:WseGeneralizeNamed",
     "wse-narrow-accumulators": "wse_narrow_accumulators:WseNarrowAccumulators",
     "wse-bias-after-sums": "wse_bias_after_sums:WseBiasAfterSums",
+    "wse-fold-concat-casts": "wse_fold_concat_casts:WseFoldConcatCasts",
 }
 
 

@@ -55,7 +55,7 @@ class WsePipeline(Configurable):
             # copies of an iota (an arange generic) and duplicate iotas.
             (
                 "simplify",
-                f"wse-verify-support,wafer-fold-zero-trip,wafer-decompose-attention,{narrow}"
+                f"wse-fold-concat-casts,wse-verify-support,wafer-fold-zero-trip,wafer-decompose-attention,{narrow}"
                 "func.func(canonicalize,cse),wafer-fold-channel-affine,wse-bias-after-sums,wse-generalize-named,"
                 "wafer-split-asserts,"
                 "func.func(linalg-fuse-elementwise-ops,canonicalize,cse,linalg-generalize-named-ops),wse-trim-windows,"

@@ -127,9 +127,35 @@ class TinySqueezeNet(nn.Module):
         return self.classifier(torch.cat([self.expand1x1(x), self.expand3x3(x)], 1)).flatten(1)
 
 
+class TinySwin(nn.Module):
+    """Swin's shifted-window attention at toy size: the channels-last plane rolled
+    by half a window (torch-mlir's roll: slices cast to a dynamic size, then
+    concatenated), cut into windows, self-attention within each, put back and
+    rolled back, a residual and a layer norm."""
+
+    def __init__(self, width: int = 8, window: int = 4, heads: int = 2):
+        super().__init__()
+        self.window, self.heads = window, heads
+        self.qkv, self.proj, self.norm = nn.Linear(width, 3 * width), nn.Linear(width, width), nn.LayerNorm(width)
+
+    def forward(self, x):
+        batch, height, width, channels = x.shape
+        w, shift = self.window, self.window // 2
+        shifted = torch.roll(x, (-shift, -shift), (1, 2))
+        windows = shifted.reshape(batch, height // w, w, width // w, w, channels).transpose(2, 3)
+        windows = windows.reshape(-1, w * w, channels)
+        q, k, v = (t.reshape(t.shape[0], w * w, self.heads, -1).transpose(1, 2)
+                   for t in self.qkv(windows).split(channels, 2))
+        attended = nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(-1, w * w, channels)
+        planes = self.proj(attended).reshape(batch, height // w, width // w, w, w, channels).transpose(2, 3)
+        rolled_back = torch.roll(planes.reshape(batch, height, width, channels), (shift, shift), (1, 2))
+        return self.norm(x + rolled_back)
+
+
 BUILDERS = {"mobilenet": (TinyMobileNet, (1, 3, 16, 16)), "resnet": (TinyResNet, (1, 4, 8, 8)),
             "squeezenet": (TinySqueezeNet, (1, 3, 17, 17)),
-            "mlp": (GeluMlp, (1, 8, 16)), "gpt": (TinyGpt, (1, 8)), "bert": (TinyBert, (1, 8))}
+            "mlp": (GeluMlp, (1, 8, 16)), "gpt": (TinyGpt, (1, 8)), "bert": (TinyBert, (1, 8)),
+            "swin": (TinySwin, (1, 8, 8, 8))}
 
 
 def build(name: str) -> tuple[nn.Module, torch.Tensor]:
