@@ -9,8 +9,10 @@ import pytest
 import torch
 from torch import nn
 
+from torch_mlir import ir
+
 import wafer
-from wafer.passes.linalg_queries import REDUCTION, iterator_types
+from wafer.passes.linalg_queries import PARALLEL, REDUCTION, iterator_types
 from wafer.wse_target.machine import SMALL
 
 from wse_checks import compile_and_check, ops_in, products, regions
@@ -49,6 +51,19 @@ def test_only_dense_convolutions_are_contractions(mode):
     windows = [region for region in regions(program, "rowwise") if not any(region == p for p in products(program))
                and any(op.name == "linalg.generic" and len(iterator_types(op)) == 5 for op in ops_in(region))]
     assert len(windows) == sum(conv.groups > 1 for conv in convs)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_linear_layer_after_a_flatten_spreads_its_whole_k_over_the_columns(mode):
+    """Fusion writes the first linear layer's k as the 16 channels, 4 rows and
+    4 columns it flattens; the layer sums over one loop of 256, as the second
+    layer does over its 64, dealt over more PE columns than the innermost 4."""
+    _, _, program = compiled("alexnet", mode)
+    linears = [region for region in regions(program, "rowwise") if any(
+        op.name == "linalg.generic" and len(op.operands) == 3 and iterator_types(op) == [PARALLEL, REDUCTION]
+        for op in ops_in(region))]
+    assert len(linears) == 2
+    assert ir.IntegerAttr(linears[0].attributes["width"]).value > 4
 
 
 def test_a_residual_summed_over_the_plane_is_a_reduction_not_a_product():

@@ -1,5 +1,5 @@
 """Scaled-down zoo architectures for the WSE tests: the op kinds of MobileNet-v2,
-ResNet-18, SqueezeNet, GPT-2 and BERT at toy sizes."""
+ResNet-18, SqueezeNet, GPT-2, BERT, Swin and AlexNet at toy sizes."""
 
 import torch
 from torch import nn
@@ -127,6 +127,20 @@ class TinySqueezeNet(nn.Module):
         return self.classifier(torch.cat([self.expand1x1(x), self.expand3x3(x)], 1)).flatten(1)
 
 
+class TinyAlexNet(nn.Module):
+    """AlexNet's and VGG's op kinds: convolutions, max pooling, then a flatten
+    into linear layers at batch 1 (matrix-vector products whose k fusion
+    writes as the channels, rows and columns of the flattened planes)."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.classifier = nn.Sequential(nn.Linear(16 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
 class TinySwin(nn.Module):
     """Swin's shifted-window attention at toy size: the channels-last plane rolled
     by half a window (torch-mlir's roll: slices cast to a dynamic size, then
@@ -155,7 +169,7 @@ class TinySwin(nn.Module):
 BUILDERS = {"mobilenet": (TinyMobileNet, (1, 3, 16, 16)), "resnet": (TinyResNet, (1, 4, 8, 8)),
             "squeezenet": (TinySqueezeNet, (1, 3, 17, 17)),
             "mlp": (GeluMlp, (1, 8, 16)), "gpt": (TinyGpt, (1, 8)), "bert": (TinyBert, (1, 8)),
-            "swin": (TinySwin, (1, 8, 8, 8))}
+            "swin": (TinySwin, (1, 8, 8, 8)), "alexnet": (TinyAlexNet, (1, 3, 8, 8))}
 
 
 def build(name: str) -> tuple[nn.Module, torch.Tensor]:
