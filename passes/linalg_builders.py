@@ -217,7 +217,7 @@ def with_extra_inputs(op: ir.Operation, inputs: list[ir.Value],
         op, list(op.operands)[:n_inputs] + inputs,
         list(op.attributes["indexing_maps"])[:n_inputs] + [ir.AffineMapAttr.get(m) for m in maps],
         old_args[:n_inputs] + [None] * len(inputs) + old_args[n_inputs:])
-    replace_generic(op, generic, block)
+    _move_body(op, generic, block)
     return generic, list(block.arguments)[n_inputs:n_inputs + len(inputs)]
 
 
@@ -234,11 +234,11 @@ def without_unread_inputs(op: ir.Operation) -> ir.Operation:
         return op
     generic, block = generic_like(op, [op.operands[i] for i in kept], [maps[i] for i in kept],
                                   [old_args[i] for i in kept] + old_args[n_inputs:])
-    replace_generic(op, generic, block)
+    _move_body(op, generic, block)
     return generic
 
 
-def replace_generic(op: ir.Operation, generic: ir.Operation, block: ir.Block) -> None:
+def _move_body(op: ir.Operation, generic: ir.Operation, block: ir.Block) -> None:
     """Move `op`'s body into `block` of `generic`, which replaces `op`."""
     move_body(op, block)
     for old, new in zip(op.results, generic.results):

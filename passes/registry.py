@@ -89,6 +89,7 @@ _PASSES: dict[str, str] = {
     "wse-narrow-accumulators": "wse_narrow_accumulators:WseNarrowAccumulators",
     "wse-bias-after-sums": "wse_bias_after_sums:WseBiasAfterSums",
     "wse-fold-concat-casts": "wse_fold_concat_casts:WseFoldConcatCasts",
+    "wse-group-loops": "wse_group_loops:WseGroupLoops",
     "wse-collapse-loops": "wse_collapse_loops:WseCollapseLoops",
 }
 

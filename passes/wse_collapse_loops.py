@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import tensor
 
-from .linalg_builders import generic_like, reassociation, replace_generic
+from .linalg_builders import generic_like, move_body, reassociation
 from .linalg_queries import (REDUCTION, indexing_maps, is_projected, iterator_attr, iterator_types, loop_ranges,
                              map_dims, reads_loop_indices)
 from .pass_base import WaferPass, find_ops
@@ -61,16 +61,16 @@ def _collapsed_operand(value: ir.Value, dims: list[int | None], group_of: dict[i
 
 
 def collapse(op: ir.Operation, groups: list[list[int]]) -> None:
-    """Replace linalg.generic `op` by one whose loops are `groups` (runs of
-    reductions: the results, which read none, keep their shapes), its inputs
-    collapsed to match."""
+    """Replace linalg.generic `op` by one whose loops are `groups`, its
+    operands collapsed to match and its results expanded back."""
     group_of = {loop: g for g, group in enumerate(groups) for loop in group}
-    operands, maps = [], []
+    operands, maps, result_runs = [], [], []
     with ir.InsertionPoint(op), op.location:
         for value, affine_map in zip(op.operands, indexing_maps(op)):
             dims = map_dims(affine_map)
             collapsed, runs = _collapsed_operand(value, dims, group_of)
             operands.append(collapsed)
+            result_runs.append(runs)
             maps.append(ir.AffineMapAttr.get(ir.AffineMap.get(len(groups), 0, [
                 ir.AffineConstantExpr.get(0) if dims[run[0]] is None else ir.AffineDimExpr.get(group_of[dims[run[0]]])
                 for run in runs])))
@@ -79,7 +79,13 @@ def collapse(op: ir.Operation, groups: list[list[int]]) -> None:
                                   operands[n_inputs:], maps[n_inputs:])
     kinds = iterator_types(op)
     generic.attributes["iterator_types"] = ir.ArrayAttr.get([iterator_attr(kinds[group[0]]) for group in groups])
-    replace_generic(op, generic, block)
+    move_body(op, block)
+    with ir.InsertionPoint(op), op.location:
+        for old, new, runs in zip(op.results, generic.results, result_runs[n_inputs:]):
+            shape = ir.RankedTensorType(old.type).shape
+            old.replace_all_uses_with(new if len(runs) == len(shape) else tensor.ExpandShapeOp(
+                old.type, new, reassociation(*runs), [], shape).result)
+    op.erase()
 
 
 @dataclass(frozen=True)

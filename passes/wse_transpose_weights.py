@@ -61,7 +61,7 @@ class WseTransposeWeights(WaferPass):
                     continue
                 key = (value, tuple(order))
                 if key not in made:
-                    made[key] = _transposed(value, np.transpose(array, order))
+                    made[key] = transposed_constant(value, np.transpose(array, order))
                 op.operands[position] = made[key]
                 maps[position] = ir.AffineMap.get(
                     maps[position].n_dims, 0, [maps[position].results[d] for d in order])
@@ -70,7 +70,7 @@ class WseTransposeWeights(WaferPass):
                 op.attributes["indexing_maps"] = ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in maps])
 
 
-def _transposed(value: ir.Value, array: np.ndarray) -> ir.Value:
+def transposed_constant(value: ir.Value, array: np.ndarray) -> ir.Value:
     """A constant beside `value`'s holding `array`."""
     shaped = ir.RankedTensorType(value.type)
     type_ = ir.RankedTensorType.get(list(array.shape), shaped.element_type)

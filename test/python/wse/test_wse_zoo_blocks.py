@@ -66,6 +66,17 @@ def test_a_linear_layer_after_a_flatten_spreads_its_whole_k_over_the_columns(mod
     assert ir.IntegerAttr(linears[0].attributes["width"]).value > 4
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_the_rows_of_a_window_partition_are_one_loop_of_its_projections(mode):
+    """Fusion folds Swin's window partition into the q, k, v projection (and
+    its reverse into the output projection): they read their 64 token rows as
+    (window row, row, window column, column), 4 at most in one loop. Each
+    projection's rows become one loop, split over more than 4 PE rows."""
+    _, _, program = compiled("swin", mode)
+    projections = products(program)
+    assert all(ir.IntegerAttr(region.attributes["height"]).value > 4 for region in (projections[0], projections[-1]))
+
+
 def test_a_residual_summed_over_the_plane_is_a_reduction_not_a_product():
     """bn2 + shortcut, ReLU and the global average fuse into one sum over the
     plane that reads two tensors along its reduced loops; it is not a matmul."""
