@@ -292,16 +292,19 @@ def _wafers(columns: int, fabric) -> int:
 
 
 def _balance(widths: list[int], demands: list[Demand], fabric) -> None:
-    """Give spare columns to the slowest stage, in the smallest step that makes
-    it faster, until none does."""
+    """Give spare columns to the slowest stage that they make faster, in the
+    smallest step that does, until none gets faster: the slowest sets the
+    pipeline's rate, and every stage's time adds to an inference's latency."""
     def wider(i: int, spare: int) -> list[int]:
         limit = widths[i] + spare
         return [c for c in rectangle_sides(limit, demands[i].max_cols, False) if c > widths[i]] + [limit]
 
     while (spare := fabric.width - sum(widths)) > 0:
-        slowest = max(range(len(widths)), key=lambda i: _stage_cycles(demands[i], widths[i], fabric))
-        now = _stage_cycles(demands[slowest], widths[slowest], fabric)
-        faster = next((c for c in wider(slowest, spare) if _stage_cycles(demands[slowest], c, fabric) < now), None)
-        if faster is None:
+        for stage in sorted(range(len(widths)), key=lambda i: -_stage_cycles(demands[i], widths[i], fabric)):
+            now = _stage_cycles(demands[stage], widths[stage], fabric)
+            faster = next((c for c in wider(stage, spare) if _stage_cycles(demands[stage], c, fabric) < now), None)
+            if faster is not None:
+                widths[stage] = faster
+                break
+        else:
             break
-        widths[slowest] = faster
