@@ -34,12 +34,6 @@ class CpuTarget:
     l3_bytes: int = 0  # shared by the cores of one complex; 0 where there is none
 
     @property
-    def l1d_set_span(self) -> int:
-        """Bytes between two addresses that share an L1d set: rows of a matrix
-        whose stride is a multiple of it all compete for one set's ways."""
-        return self.l1d_bytes // self.l1d_ways
-
-    @property
     def last_level_bytes(self) -> int:
         """The biggest cache's size: L3, or L2 where there is none."""
         return self.l3_bytes or self.l2_bytes

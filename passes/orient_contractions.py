@@ -24,8 +24,7 @@ epilogue, which the padded work undercounts (EfficientNet's 24-filter 1x1
 convolutions at 56x56 ran slower swapped). A SqueezeNet squeeze (16 filters
 over a 128-channel 55x55 image) swaps: its 16 x 3025 result is transposed
 where 128 x 3025 pixels were copied. bench/orientation.py measures both
-orientations of the zoo's layers. It never swaps where the transpose out
-would read C through one L1d set (see `transpose_out_misses_l1`).
+orientations of the zoo's layers.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import linalg, tensor
 
-from .cpu_target import F32_BYTES, CpuTarget, TargetedPass
+from .cpu_target import CpuTarget, TargetedPass
 from .im2col import SWAP
 from .kernel_defaults import CACHE_TILE, K_UNROLL
 from .linalg_builders import is_constant, multiply_accumulate
@@ -46,7 +45,6 @@ from .matmul_plan import choose_kernel, issue_overhead
 from .matmul_split import rows_in_whole_blocks
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
-from .vectorize_transposes import rows_per_block
 
 _ROLE_SWAP = {"m": "n", "n": "m", "k": "k", "b": "b"}
 
@@ -101,20 +99,6 @@ def swap_saving(contraction: Contraction, cpu: CpuTarget, copy_cost: int) -> flo
     return before - after
 
 
-def transpose_out_misses_l1(contraction: Contraction, cpu: CpuTarget) -> bool:
-    """Whether transposing the swapped C out reads it through one L1d set: its
-    rows (N rounded up to the register block) lie a multiple of the set span
-    apart, and each block of wafer-vectorize-transposes reads more of them
-    than the L1d has ways, so every row's line evicts another before the
-    block is done. SqueezeNet's 512->1000 1x1 convolution at 13x13 (rows
-    4 KB apart, blocks of 13) ran slower swapped; ResNeXt-50's 1024- and
-    2048-filter ones at 7x7 (blocks of 7 rows) run faster."""
-    nr = _kernel(contraction, cpu).nr
-    m, n, _ = contraction.mnk
-    return (math.ceil(n / nr) * nr * F32_BYTES % cpu.l1d_set_span == 0
-            and rows_per_block(m, cpu.lanes) > cpu.l1d_ways)
-
-
 @dataclass(frozen=True)
 class OrientContractions(TargetedPass):
     """Exchange A and B of each static f32 contraction whose padded work and
@@ -154,8 +138,7 @@ class OrientContractions(TargetedPass):
             else:
                 swap = (swap_saving(contraction, self.cpu, self.copy_cost)
                         > self.transpose_cost * math.prod(op.operands[2].type.shape)
-                        and other.mnk[1] % self.cpu.lanes == 0
-                        and not transpose_out_misses_l1(other, self.cpu))
+                        and other.mnk[1] % self.cpu.lanes == 0)
             if swap:
                 _rebuild(other)
 
