@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+
 from dataclasses import dataclass
 
 from torch_mlir import ir
@@ -153,13 +155,14 @@ def find_groups(block: ir.Block) -> list[Group]:
     """Contractions with their elementwise consumers, and runs of elementwise
     ops and reductions over one iteration space (softmax, layernorm)."""
     groups: list[Group] = []
-    grouped: list[ir.Operation] = []
+    grouped: set[ir.Operation] = set()  # every group's ops: looked up once per op and candidate
+    position = {op.operation: i for i, op in enumerate(block.operations)}
     for op in block.operations:
         op = op.operation
         if op.name.startswith(_NAMED_COMPUTE):
             raise PassFailure(op.location, f"'{op.name}' must be generalized before wse-partition "
                               "(run func.func(linalg-generalize-named-ops) first, as the wse pipeline does)")
-        if op.name != "linalg.generic" or any(op == g for g in grouped):
+        if op.name != "linalg.generic" or op in grouped:
             continue
         if is_init(op) or is_relayout(op) or is_check(op) or runs_on_host(op):
             continue
@@ -174,16 +177,16 @@ def find_groups(block: ir.Block) -> list[Group]:
             _grow_epilogue(group, grouped)
         else:
             group = Group(ROWWISE, [op])
-            _grow_rowwise(group, op, grouped)
+            _grow_rowwise(group, op, grouped, position)
             if reduction_dims(group.ops[-1]):  # a matrix-vector product's bias add and activation
                 _grow_epilogue(group, grouped)
         _cut_at_escapes(group)
-        grouped += group.ops
+        grouped.update(group.ops)
         groups.append(group)
     return groups
 
 
-def _grow_epilogue(group: Group, grouped: list[ir.Operation]) -> None:
+def _grow_epilogue(group: Group, grouped: set[ir.Operation]) -> None:
     """Add sole-user elementwise consumers that keep the output shape of the
     group's last op, a contraction or reduction (in its element type or
     another: the truncation of an f32 accumulator to f16), and that no earlier
@@ -198,33 +201,36 @@ def _grow_epilogue(group: Group, grouped: list[ir.Operation]) -> None:
                 or runs_on_host(users[0]) or lookup_of(users[0]) is not None):
             return
         user = users[0]
-        if any(user == g for g in grouped):
+        if user in grouped:
             return
         if ir.ShapedType(user.results[0].type).shape != shape:
             return
         group.ops.append(user)
 
 
-def _grow_rowwise(group: Group, first: ir.Operation, grouped: list[ir.Operation]) -> None:
-    """Add the following ungrouped ops over the same loop ranges that read a group value."""
+def _grow_rowwise(group: Group, first: ir.Operation, grouped: set[ir.Operation], position: dict) -> None:
+    """Add the following ungrouped ops over the same loop ranges that read a
+    group value, in block order: the users of its members, each looked at once
+    (`position`: each op of the block's index)."""
     ranges = loop_ranges(first)
-    for op in _following(first):
-        if (any(op == g for g in grouped) or op.name != "linalg.generic" or is_init(op) or is_relayout(op)
+    pending, seen = [], set()
+
+    def queue_users(member: ir.Operation) -> None:
+        for user in _users(member):
+            if user in position and user not in seen:
+                seen.add(user)
+                heapq.heappush(pending, (position[user], len(seen), user))
+
+    queue_users(first)
+    while pending:
+        op = heapq.heappop(pending)[2]
+        if (op in grouped or op.name != "linalg.generic" or is_init(op) or is_relayout(op)
                 or is_check(op) or runs_on_host(op) or lookup_of(op) is not None or not is_projected(op)):
             continue
         if as_contraction(op) is not None or loop_ranges(op) != ranges:
             continue
-        if any(isinstance(v.owner, ir.OpView) and group.contains(v.owner.operation) for v in op.operands):
-            group.ops.append(op)
-
-
-def _following(op: ir.Operation):
-    found = False
-    for other in op.block.operations:
-        other = other.operation
-        if found:
-            yield other
-        found = found or other == op
+        group.ops.append(op)
+        queue_users(op)
 
 
 def _cut_at_escapes(group: Group) -> None:
