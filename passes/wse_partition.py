@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import heapq
-
 from dataclasses import dataclass
 
 from torch_mlir import ir
@@ -211,7 +210,7 @@ def _grow_epilogue(group: Group, grouped: set[ir.Operation]) -> None:
 def _grow_rowwise(group: Group, first: ir.Operation, grouped: set[ir.Operation], position: dict) -> None:
     """Add the following ungrouped ops over the same loop ranges that read a
     group value, in block order: the users of its members, each looked at once
-    (`position`: each op of the block's index)."""
+    (`position`: the index of each op in the block)."""
     ranges = loop_ranges(first)
     pending, seen = [], set()
 
@@ -219,11 +218,11 @@ def _grow_rowwise(group: Group, first: ir.Operation, grouped: set[ir.Operation],
         for user in _users(member):
             if user in position and user not in seen:
                 seen.add(user)
-                heapq.heappush(pending, (position[user], len(seen), user))
+                heapq.heappush(pending, (position[user], user))  # positions differ: ops are never compared
 
     queue_users(first)
     while pending:
-        op = heapq.heappop(pending)[2]
+        op = heapq.heappop(pending)[1]
         if (op in grouped or op.name != "linalg.generic" or is_init(op) or is_relayout(op)
                 or is_check(op) or runs_on_host(op) or lookup_of(op) is not None or not is_projected(op)):
             continue
