@@ -5,17 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from torch_mlir import ir
-from torch_mlir.dialects import linalg, tensor
+from torch_mlir.dialects import tensor
 
 from .conv_algorithm import ConvAlgorithmPass
 from .im2col_rows import gathered_row, slice_after_epilogue, widened_init, widened_input
 from .linalg_builders import (
-    affine_maps,
+    copied_through,
     extract_slice,
     index_constant,
     int_list,
     is_static_f32,
-    iterator_types_attr,
     multiply_accumulate,
     reassociation,
 )
@@ -96,22 +95,13 @@ def _gather(conv: ir.OpView, row: int | None = None) -> ir.Value:
     ow = row or init.type.shape[-1]
     sh, sw = int_list(conv.attributes["strides"])
     dh, dw = int_list(conv.attributes["dilations"])
-    f32 = x.type.element_type
     width = (ow - 1) * sw + (kw - 1) * dw + 1
     if width > x.type.shape[-1]:
         x = widened_input(x, width)
-    rank = len(leading) + 4
-    d = [ir.AffineDimExpr.get(i) for i in range(rank)]  # leading..., kh, kw, oh, ow
+    d = [ir.AffineDimExpr.get(i) for i in range(len(leading) + 4)]  # leading..., kh, kw, oh, ow
     i_kh, i_kw, i_oh, i_ow = d[-4:]
-    empty = tensor.EmptyOp([*leading, kh, kw, oh, ow], f32)
-    gather = linalg.GenericOp(
-        [empty.result.type], [x], [empty.result],
-        affine_maps(rank, [*d[:len(leading)], i_oh * sh + i_kh * dh, i_ow * sw + i_kw * dw], d),
-        iterator_types_attr(*["parallel"] * rank))
-    block = gather.regions[0].blocks.append(f32, f32)
-    with ir.InsertionPoint(block):
-        linalg.YieldOp([block.arguments[0]])
-    return gather.results[0]
+    return copied_through(x, [*leading, kh, kw, oh, ow],
+                          [*d[:len(leading)], i_oh * sh + i_kh * dh, i_ow * sw + i_kw * dw])
 
 
 def rewrite_grouped_conv(conv: ir.OpView) -> ir.Operation:

@@ -57,6 +57,21 @@ def is_bool(element: ir.Type) -> bool:
     return isinstance(element, ir.IntegerType) and element.width == 1
 
 
+def copied_through(value: ir.Value, shape: list[int], source: list[ir.AffineExpr]) -> ir.Value:
+    """A generic that fills a new tensor of `shape` with `value` read at
+    `source` (one expression of the new tensor's dims per dim of `value`):
+    a gather of windows, a transpose. Built at the current insertion point."""
+    element = ir.ShapedType(value.type).element_type
+    empty = tensor.EmptyOp(shape, element).result
+    dims = [ir.AffineDimExpr.get(i) for i in range(len(shape))]
+    copy = linalg.GenericOp([empty.type], [value], [empty], affine_maps(len(shape), source, dims),
+                            iterator_types_attr(*["parallel"] * len(shape)))
+    block = copy.regions[0].blocks.append(element, element)
+    with ir.InsertionPoint(block):
+        linalg.YieldOp([block.arguments[0]])
+    return copy.results[0]
+
+
 def multiply_accumulate(inputs: list[ir.Value], init: ir.Value, maps: list[ir.AffineMap],
                         iterators: list[str]) -> linalg.GenericOp:
     """A generic computing init += inputs[0] * inputs[1] over `maps`: a matmul-like

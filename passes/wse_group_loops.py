@@ -6,11 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from torch_mlir import ir
-from torch_mlir.dialects import linalg, tensor
 
 from ..wse_target.distribution import as_contraction
 from .constant_pack import ConstantReader
-from .linalg_builders import affine_maps, iterator_types_attr
+from .linalg_builders import copied_through
 from .linalg_queries import PARALLEL, indexing_maps, is_projected, iterator_types, map_dims, reads_loop_indices
 from .pass_base import WaferPass, find_ops
 from .wse_collapse_loops import collapse
@@ -51,18 +50,11 @@ def grouped_order(dims: list[int | None], roles: list[list[int]]) -> list[int]:
 
 
 def permuted_copy(value: ir.Value, order: list[int]) -> ir.Value:
-    """A generic that copies `value` with its dims in `order`: data movement
-    between regions, as wse-partition's relayouts are."""
-    shaped = ir.RankedTensorType(value.type)
-    empty = tensor.EmptyOp([shaped.shape[p] for p in order], shaped.element_type).result
-    dims = [ir.AffineDimExpr.get(loop) for loop in range(shaped.rank)]
-    copy = linalg.GenericOp([empty.type], [value], [empty],
-                            affine_maps(shaped.rank, [dims[order.index(p)] for p in range(shaped.rank)], dims),
-                            iterator_types_attr(*["parallel"] * shaped.rank))
-    block = copy.regions[0].blocks.append(shaped.element_type, shaped.element_type)
-    with ir.InsertionPoint(block):
-        linalg.YieldOp([block.arguments[0]])
-    return copy.results[0]
+    """`value` copied with its dims in `order`: data movement between regions,
+    as wse-partition's relayouts are."""
+    shape = ir.RankedTensorType(value.type).shape
+    return copied_through(value, [shape[p] for p in order], [ir.AffineDimExpr.get(order.index(p))
+                                                                for p in range(len(shape))])
 
 
 @dataclass(frozen=True)
