@@ -47,6 +47,7 @@ _PASSES: dict[str, str] = {
     "wafer-rational-math": "rational_math:RationalMath",
     "wafer-prefetch-panels": "prefetch_panels:PrefetchPanels",
     "wafer-prefetch-rows": "prefetch_rows:PrefetchRows",
+    "wafer-prefetch-next-tile": "prefetch_next_tile:PrefetchNextTile",
     "wafer-serial-foralls": "serial_foralls:SerialForalls",
     "wafer-serial-short-calls": "serial_short_calls:SerialShortCalls",
     "wafer-split-asserts": "split_asserts:SplitAsserts",

@@ -70,6 +70,10 @@ class CpuPipeline(Configurable):
       realign-stack: each function aligns its stack frame to its widest
         spill slot (wafer-realign-stack); false leaves vector spills at the
         caller's alignment, as bench/stack_depth.py compares.
+      prefetch-tiles: kernels that reuse each tile of weights too big for
+        the caches prefetch the next tile while they reuse this one
+        (wafer-prefetch-next-tile); false leaves the weights to be read on
+        demand, as bench/weight_streaming.py compares.
       after-verify, after-simplify, after-pack, after-fuse, after-vectorize,
         after-bufferize, after-lower: a pass pipeline (`my-pass,canonicalize`)
         run at the end of that stage, e.g. a user's pass (wafer/plugins.py).
@@ -104,6 +108,7 @@ class CpuPipeline(Configurable):
     wake_instructions: int = -1
     profile: bool = False
     realign_stack: bool = True
+    prefetch_tiles: bool = True
     after_verify: str = ""
     after_simplify: str = ""
     after_pack: str = ""
@@ -215,6 +220,7 @@ class CpuPipeline(Configurable):
                    if self.out_params else "")
                 + f"{forall},buffer-deallocation-pipeline,wafer-tighten-lifetimes,wafer-plan-buffers,"
                 "wafer-prefetch-panels,wafer-prefetch-rows"
+                + (",wafer-prefetch-next-tile" if self.prefetch_tiles else "")
                 + (f",wafer-vectorize-copies{self._on_machine},func.func(canonicalize)" if self.vectorize else ""),
             ),
             (
