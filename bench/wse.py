@@ -266,7 +266,8 @@ def main() -> None:
     parser.add_argument("--machines", default="small,wse2")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--zoo", default="resnet18,mobilenet_v2,efficientnet_b0,squeezenet1_1,convnext_tiny,"
-                        "vit_b_16,bert,gpt2", help="bench/zoo.py models ('' to skip; needs the bench extra)")
+                        "vit_b_16,bert,gpt2",
+                        help="bench/zoo.py models ('held-out' for that set, '' to skip; needs the bench extra)")
     parser.add_argument("--modes", default="pipelined,whole-wafer")
     parser.add_argument("--precisions", default="fp32,fp16", help="of the GEMM and zoo tables")
     parser.add_argument("--contexts", default="127,1023", help="KV-cache lengths of the decode table ('' to skip)")
@@ -286,9 +287,12 @@ def main() -> None:
     if args.contexts:
         decode_table([int(c) for c in args.contexts.split(",")], args.modes.split(","), precisions, runs)
     if args.zoo:
-        zoo_table(args.zoo.split(","), args.modes.split(","), precisions, runs)
+        from zoo import model_names
+
+        zoo = model_names(args.zoo)
+        zoo_table(zoo, args.modes.split(","), precisions, runs)
         if args.search:
-            search_table(args.zoo.split(","), args.search_modes.split(","), args.search)
+            search_table(zoo, args.search_modes.split(","), args.search)
     simulator_table(runs)
     print(f"\nbenchmark wall time: {time.perf_counter() - start:.1f} s")
 

@@ -91,6 +91,7 @@ _PASSES: dict[str, str] = {
     "wse-bias-after-sums": "wse_bias_after_sums:WseBiasAfterSums",
     "wse-fold-concat-casts": "wse_fold_concat_casts:WseFoldConcatCasts",
     "wse-group-loops": "wse_group_loops:WseGroupLoops",
+    "wse-merge-parallel-roles": "wse_merge_parallel_roles:WseMergeParallelRoles",
     "wse-collapse-loops": "wse_collapse_loops:WseCollapseLoops",
 }
 

@@ -97,10 +97,10 @@ class WseCollapseLoops(WaferPass):
     loops: a linear layer after a flatten sums over (channels, rows,
     columns). The wse target gives a contraction's k one loop and splits one
     loop per PE axis, so AlexNet's 9216-long k was dealt over its innermost 6
-    and no rectangle held the rest. Parallel loops stay as they are: the
-    rowwise splits choose among them (a 1x1 convolution's rows and columns).
-    Ops whose maps are not projections (windows) and bodies that read loop
-    indices are left alone.
+    and no rectangle held the rest. Parallel loops are left to
+    wse-merge-parallel-roles, which merges them together with the generics
+    around that read them. Ops whose maps are not projections (windows) and
+    bodies that read loop indices are left alone.
     """
 
     name = "wse-collapse-loops"

@@ -71,8 +71,8 @@ class WseGroupLoops(WaferPass):
     row, row, window column, column); the wse target gives each role one
     loop, took the longest, 7 of 3,136 rows, for m and stepped through the
     rest on every PE. A role whose loops every input already reads in order
-    is left to wse-collapse-loops (reductions) or as it is (parallel loops,
-    which the rowwise splits choose among).
+    is left to wse-merge-parallel-roles (rows and columns) or
+    wse-collapse-loops (reductions).
     """
 
     name = "wse-group-loops"

@@ -59,7 +59,7 @@ class WsePipeline(Configurable):
                 "func.func(canonicalize,cse),wafer-fold-channel-affine,wse-bias-after-sums,wse-generalize-named,"
                 "wafer-split-asserts,"
                 "func.func(linalg-fuse-elementwise-ops,canonicalize,cse,linalg-generalize-named-ops),wse-trim-windows,"
-                "func.func(linalg-fold-unit-extent-dims,canonicalize,cse),wse-group-loops,wse-collapse-loops,"
+                "func.func(linalg-fold-unit-extent-dims,canonicalize,cse),wse-group-loops,wse-merge-parallel-roles,wse-collapse-loops,"
                 "wse-materialize-indices,func.func(canonicalize,cse),wse-unfold-windows,"
                 "wafer-hoist-broadcast-compute{reductions=true},wse-fold-constant-generics,wse-split-gathers,func.func(canonicalize,cse),wse-transpose-weights",
             ),

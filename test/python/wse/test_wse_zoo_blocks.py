@@ -77,6 +77,34 @@ def test_the_rows_of_a_window_partition_are_one_loop_of_its_projections(mode):
     assert all(ir.IntegerAttr(region.attributes["height"]).value > 4 for region in (projections[0], projections[-1]))
 
 
+class PixelMlp(nn.Module):
+    """ConvNeXt's and Swin's MLP: two linear layers over a channels-last image's
+    pixels, GELU between them, and the residual add."""
+
+    def __init__(self):
+        super().__init__()
+        self.expand, self.project = nn.Linear(16, 64), nn.Linear(64, 16)
+
+    def forward(self, x):
+        return x + self.project(nn.functional.gelu(self.expand(x)))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_linear_layer_over_an_images_pixels_runs_as_over_its_flattened_rows(mode):
+    """The layers' rows are an 8x8 image's 64 pixels, two loops every operand
+    reads side by side: merged into one loop with their epilogues' (bias, GELU,
+    the residual add), the model is placed and costed exactly as on the 64
+    pixels flattened, where one loop of 8 would have been split over the PEs."""
+    torch.manual_seed(0)
+    model = PixelMlp().eval()
+    image = torch.randn(1, 8, 8, 16)
+    on_image = compile_and_check(model, image, mode=mode)
+    flat = wafer.compile(model, (image.reshape(1, 64, 16),), target="wse", machine="small", mode=mode)
+    image_report, flat_report = on_image.estimate(), flat.estimate()
+    assert [(op.kind, op.region) for op in image_report.ops] == [(op.kind, op.region) for op in flat_report.ops]
+    assert image_report.cycles == flat_report.cycles
+
+
 def test_a_residual_summed_over_the_plane_is_a_reduction_not_a_product():
     """bn2 + shortcut, ReLU and the global average fuse into one sum over the
     plane that reads two tensors along its reduced loops; it is not a matmul."""
