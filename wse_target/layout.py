@@ -54,9 +54,7 @@ class Split:
 
     def local_extent(self, extent: int) -> int:
         """Elements of the dim, of `extent`, each PE holds, padding included."""
-        if self.window:
-            return self.window.local_extent(extent, self.parts)
-        return local_extent(extent, self.parts, self.panel)
+        return _split_extent(extent, self.parts, self.panel, self.window)
 
 
 @dataclass(frozen=True)
@@ -111,10 +109,14 @@ class Layout:
         return self.row_dim >= 0 and height > 1, self.col_dim >= 0 and width > 1
 
     def local_shape(self, shape: list[int], height: int, width: int) -> list[int]:
-        """One PE's share of a tensor of `shape` on height x width PEs, padding included."""
+        """One PE's share of a tensor of `shape` on height x width PEs, padding
+        included. (`splits`' arithmetic without building them: placement asks
+        this for every tensor of every rectangle it weighs.)"""
         local = list(shape)
-        for split in self.splits(height, width):
-            local[split.dim] = split.local_extent(shape[split.dim])
+        if self.row_dim >= 0:
+            local[self.row_dim] = _split_extent(shape[self.row_dim], height, self.row_panel, self.row_window)
+        if self.col_dim >= 0:
+            local[self.col_dim] = _split_extent(shape[self.col_dim], width, self.col_panel, self.col_window)
         return local
 
     def share_of(self, value: ir.Value, height: int, width: int) -> list[int]:
@@ -131,6 +133,11 @@ NO_SKEW, SKEW_COLS, SKEW_ROWS = 0, 1, 2
 def block_panel(extent: int, parts: int, panel: int) -> int:
     """The panel a split really uses: a block split is one panel per PE."""
     return panel or math.ceil(extent / parts)
+
+
+def _split_extent(extent: int, parts: int, panel: int, window: Window | None) -> int:
+    """Elements of a dim of `extent` split over `parts` PEs that each holds (see `Split`)."""
+    return window.local_extent(extent, parts) if window else local_extent(extent, parts, panel)
 
 
 def local_extent(extent: int, parts: int, panel: int) -> int:
