@@ -162,8 +162,11 @@ class _TilePlan:
         while loop.name in _LOOPS:
             arguments = _induction_variables(loop)
             for dim in reversed(range(len(arguments))):  # a parallel loop's innermost dim steps first
-                if _static_trips(loop, dim) is None:
+                trips = _static_trips(loop, dim)
+                if trips is None:
                     return None
+                if trips == 1:
+                    continue
                 if not moves(arguments[dim]):
                     spread.append((loop, dim))
                 elif len(spread) > 1:

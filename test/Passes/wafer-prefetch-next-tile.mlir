@@ -109,13 +109,15 @@ func.func @filter_blocks(%x: memref<64x9x9xf32>, %out: memref<4x7x32xf32>) {
 
 // -----
 
-// Not prefetched: weights under 256 KB (they stay in cache), weights passed in, and
-// a tile that no loop reuses (the K loop directly in the tile loop).
+// Not prefetched: weights under 256 KB (they stay in cache), weights passed in, a
+// tile that no loop reuses (the K loop directly in the tile loop), and a tile loop
+// of one step (there is no next tile).
 // CHECK-LABEL: func.func @not_streamed
 // CHECK-NOT: memref.prefetch
 // CHECK-NOT: wafer.strategy
 memref.global "private" constant @small_panel : memref<4x256x32xf32> = dense<1.0>
 memref.global "private" constant @used_once : memref<8x256x32xf32> = dense<1.0>
+memref.global "private" constant @one_tile : memref<1x256x256xf32> = dense<1.0>
 func.func @not_streamed(%a: memref<28x256xf32>, %passed: memref<8x256x32xf32>, %out: memref<28x32xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -149,6 +151,19 @@ func.func @not_streamed(%a: memref<28x256xf32>, %passed: memref<8x256x32xf32>, %
       scf.yield %f : vector<32xf32>
     }
     vector.transfer_write %acc, %out[%t, %c0] {in_bounds = [true]} : vector<32xf32>, memref<28x32xf32>
+  }
+  %single = memref.get_global @one_tile : memref<1x256x256xf32>
+  scf.for %t = %c0 to %c1 step %c1 {
+    scf.for %r = %c0 to %c4 step %c1 {
+      %acc = scf.for %k = %c0 to %c256 step %c1 iter_args(%s = %zero) -> (vector<32xf32>) {
+        %b = vector.transfer_read %single[%t, %k, %c0], %pad {in_bounds = [true]} : memref<1x256x256xf32>, vector<32xf32>
+        %x = memref.load %a[%r, %k] : memref<28x256xf32>
+        %xb = vector.broadcast %x : f32 to vector<32xf32>
+        %f = vector.fma %xb, %b, %s : vector<32xf32>
+        scf.yield %f : vector<32xf32>
+      }
+      vector.transfer_write %acc, %out[%r, %c0] {in_bounds = [true]} : vector<32xf32>, memref<28x32xf32>
+    }
   }
   return
 }
