@@ -12,9 +12,9 @@ from .linalg_builders import index_constant
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 from .prefetch_panels import STREAMED_BYTES
+from .prefetch_rows import viewed_buffer
 
 _LINE_BYTES = 64
-_VIEWS = ("memref.subview", "memref.expand_shape", "memref.collapse_shape", "memref.cast")
 _LOOPS = ("scf.for", "scf.parallel")
 # The most prefetches a step issues: the kernels' steps measured issue 1 to 3; where
 # the reuse has fewer steps than that many lines, the tile's first lines are prefetched.
@@ -65,9 +65,7 @@ class PrefetchNextTile(WaferPass):
 
 def _streamed_constant(read: ir.Operation) -> ir.Operation | None:
     """The `memref.get_global` under the views `read` reads, where it is too big to stay in cache."""
-    root = read.operands[0]
-    while isinstance(root.owner, ir.OpView) and root.owner.operation.name in _VIEWS:
-        root = root.owner.operands[0]
+    root = viewed_buffer(read.operands[0])
     owner = root.owner
     if not (isinstance(owner, ir.OpView) and owner.operation.name == "memref.get_global"):
         return None

@@ -98,11 +98,16 @@ def _row_block_dims(op: ir.Operation, k_index: ir.Value, block_index: ir.Value) 
     return k_dim, block_dim
 
 
-def _root_bytes(value: ir.Value) -> int:
-    """Bytes of the buffer `value` views: the function argument or allocation under its views."""
-    while isinstance(value.owner, ir.OpView) and value.owner.name in _VIEWS:
+def viewed_buffer(value: ir.Value) -> ir.Value:
+    """The buffer `value` views: the function argument, allocation or global under its views."""
+    while isinstance(value.owner, ir.OpView) and value.owner.operation.name in _VIEWS:
         value = value.owner.operands[0]
-    shaped = ir.MemRefType(value.type)
+    return value
+
+
+def _root_bytes(value: ir.Value) -> int:
+    """Bytes of the buffer `value` views (see `viewed_buffer`)."""
+    shaped = ir.MemRefType(viewed_buffer(value).type)
     if not shaped.has_static_shape:
         return 0
     return math.prod(shaped.shape) * shaped.element_type.width // 8

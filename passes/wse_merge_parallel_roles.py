@@ -33,6 +33,16 @@ def _mergeable(op: ir.Operation, loops: tuple[int, ...]) -> bool:
             and all(_reads_whole(map_dims(m), loops) for m in indexing_maps(op)))
 
 
+def _made_dims(value: ir.Value) -> list[int | None] | None:
+    """The loops of the projected generic that makes `value` its dims are in; None
+    for a value no such generic makes."""
+    owner = value.owner
+    if not (isinstance(owner, ir.OpView) and owner.operation.name == "linalg.generic" and is_projected(owner)):
+        return None
+    position = len(owner.operands) - len(owner.results) + list(owner.results).index(value)
+    return map_dims(indexing_maps(owner)[position])
+
+
 def _follows_unmerged(op: ir.Operation, loops: tuple[int, ...]) -> bool:
     """Whether a generic other than a contraction reads `loops` of a tensor that a
     generic makes whose loops for it cannot merge alike (a convolution's
@@ -45,12 +55,10 @@ def _follows_unmerged(op: ir.Operation, loops: tuple[int, ...]) -> bool:
         owner = value.owner
         if loops[0] not in dims or not (isinstance(owner, ir.OpView) and owner.operation.name == "linalg.generic"):
             continue
-        if not is_projected(owner):
-            return True
+        made = _made_dims(value)
         first = dims.index(loops[0])
-        position = len(owner.operands) - len(owner.results) + list(owner.results).index(value)
-        theirs = tuple(map_dims(indexing_maps(owner)[position])[first:first + len(loops)])
-        if None in theirs or not _mergeable(owner.operation, theirs):
+        theirs = None if made is None else tuple(made[first:first + len(loops)])
+        if theirs is None or None in theirs or not _mergeable(owner.operation, theirs):
             return True
     return False
 
@@ -63,10 +71,9 @@ def _neighbours(op: ir.Operation) -> list[tuple[list[int | None], ir.Operation, 
     maps = [map_dims(m) for m in indexing_maps(op)]
     found = []
     for value, dims in zip(op.operands, maps):
-        owner = value.owner
-        if isinstance(owner, ir.OpView) and owner.operation.name == "linalg.generic" and is_projected(owner):
-            position = len(owner.operands) - len(owner.results) + list(owner.results).index(value)
-            found.append((dims, owner.operation, map_dims(indexing_maps(owner)[position])))
+        made = _made_dims(value)
+        if made is not None:
+            found.append((dims, value.owner.operation, made))
     for value, dims in zip(op.results, maps[len(op.operands) - len(op.results):]):
         for use in value.uses:
             user = use.owner.operation if isinstance(use.owner, ir.OpView) else use.owner
@@ -99,10 +106,10 @@ def merged_groups(module: ir.Operation) -> dict[ir.Operation, tuple[int, ...]]:
                         continue
                     first = dims.index(chosen[current][0])
                     theirs = tuple(their_dims[first:first + len(loops)])
-                    if None not in theirs and _mergeable(neighbour, theirs) and not _follows_unmerged(neighbour,
-                                                                                                      theirs):
-                        chosen[neighbour] = theirs
-                        work.append(neighbour)
+                    if None in theirs or not _mergeable(neighbour, theirs) or _follows_unmerged(neighbour, theirs):
+                        continue
+                    chosen[neighbour] = theirs
+                    work.append(neighbour)
     return chosen
 
 
