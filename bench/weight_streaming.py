@@ -20,11 +20,7 @@ model), and `warm`, calls back to back. Columns:
 
 from __future__ import annotations
 
-import random
-import statistics
-import time
-
-from common import distinct_layers, layer_bench_options, onnx_session  # first: it sets OMP_WAIT_POLICY
+from common import distinct_layers, interleave, layer_bench_options, onnx_session  # first: it sets OMP_WAIT_POLICY
 import numpy as np
 import torch
 
@@ -43,21 +39,6 @@ def describe(module: torch.nn.Module, x: torch.Tensor):
             f" s{module.stride[0]} g{module.groups} at {x.shape[-2]}x{x.shape[-1]}")
 
 
-def timed(backends: dict, evict, rounds: int) -> dict[str, float]:
-    """Median ms per call of each backend, calling `evict` before each call."""
-    times = {key: [] for key in backends}
-    order = random.Random(0)
-    for fn in backends.values():
-        fn()
-    for _ in range(rounds):
-        for key in order.sample(list(backends), len(backends)):
-            evict()
-            start = time.perf_counter()
-            backends[key]()
-            times[key].append(time.perf_counter() - start)
-    return {key: statistics.median(values) * 1e3 for key, values in times.items()}
-
-
 def main() -> None:
     args, options = layer_bench_options(__doc__, "resnet50,vgg11")
     evicting = np.ones(2 * resolve(args.machine).l3_bytes // 4, np.float32)
@@ -73,11 +54,10 @@ def main() -> None:
         np.testing.assert_allclose(new(array), expected, rtol=1e-3, atol=1e-3)
         ort = onnx_session(layer, (x,), args.threads)
         backends = {"ort": ort, "old": lambda: old(array), "new": lambda: new(array)}
-        one_call = min(timed(backends, lambda: None, 1).values()) / 1e3
-        rounds = max(9, min(200, int(args.budget / (3 * one_call))))
         weights = sum(p.numel() for p in layer.parameters()) * 4 / 2**20
-        for state, evict in (("cold", lambda: evicting.sum()), ("warm", lambda: None)):
-            t = timed(backends, evict, rounds)
+        for state, evict in (("cold", evicting.sum), ("warm", None)):
+            seconds, _ = interleave(backends, args.budget, before_each=evict)
+            t = {name: value * 1e3 for name, value in seconds.items()}
             print(f"{key:44} {batch:5} {weights:7.1f}  {state:5} {t['ort']:8.3f} {t['old']:8.3f} {t['new']:8.3f} "
                   f"{t['new'] / t['old']:8.3f} {t['new'] / t['ort']:8.3f}", flush=True)
 

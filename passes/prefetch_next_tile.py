@@ -9,10 +9,11 @@ from torch_mlir import ir
 from torch_mlir.dialects import affine, memref
 
 from .linalg_builders import index_constant
+from .linalg_queries import constant_int
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 from .prefetch_panels import STREAMED_BYTES
-from .prefetch_rows import viewed_buffer
+from .prefetch_rows import viewed_buffer, viewed_bytes
 
 _LINE_BYTES = 64
 _LOOPS = ("scf.for", "scf.parallel")
@@ -65,14 +66,10 @@ class PrefetchNextTile(WaferPass):
 
 def _streamed_constant(read: ir.Operation) -> ir.Operation | None:
     """The `memref.get_global` under the views `read` reads, where it is too big to stay in cache."""
-    root = viewed_buffer(read.operands[0])
-    owner = root.owner
+    owner = viewed_buffer(read.operands[0]).owner
     if not (isinstance(owner, ir.OpView) and owner.operation.name == "memref.get_global"):
         return None
-    shaped = ir.MemRefType(root.type)
-    if math.prod(shaped.shape) * shaped.element_type.width // 8 < STREAMED_BYTES:
-        return None
-    return owner.operation
+    return owner.operation if viewed_bytes(read.operands[0]) >= STREAMED_BYTES else None
 
 
 def _step_loop(read: ir.Operation) -> ir.Operation | None:
@@ -93,10 +90,8 @@ def _induction_variables(loop: ir.Operation) -> list[ir.Value]:
 
 def _static_trips(loop: ir.Operation, dim: int) -> int | None:
     """Trip count of dim `dim` of an `scf.for` or `scf.parallel`, where its bounds are constants."""
-    dims = len(_induction_variables(loop))
-    if any(_constant(loop.operands[i * dims + dim]) is None for i in range(3)):
-        return None
-    return _bounds(loop, dim)[3]
+    bounds = _bounds(loop, dim)
+    return None if bounds is None else bounds[3]
 
 
 def _depends_on(value: ir.Value, indices: set, seen: dict) -> bool:
@@ -206,18 +201,14 @@ class _TilePlan:
                                         f"{per_step} lines a step")
 
 
-def _bounds(loop: ir.Operation, dim: int) -> tuple[int, int, int, int]:
-    """Lower bound, upper bound, step and trip count of dim `dim` of a loop whose bounds are constants."""
+def _bounds(loop: ir.Operation, dim: int) -> tuple[int, int, int, int] | None:
+    """Lower bound, upper bound, step and trip count of dim `dim` of a loop; None
+    unless its bounds are constants."""
     dims = len(_induction_variables(loop))
-    lower, upper, step = (_constant(loop.operands[i * dims + dim]) for i in range(3))
+    lower, upper, step = (constant_int(loop.operands[i * dims + dim]) for i in range(3))
+    if None in (lower, upper, step):
+        return None
     return lower, upper, step, -(-(upper - lower) // step)
-
-
-def _constant(value: ir.Value) -> int | None:
-    owner = value.owner
-    if isinstance(owner, ir.OpView) and owner.operation.name == "arith.constant":
-        return ir.IntegerAttr(owner.attributes["value"]).value
-    return None
 
 
 def _constant_expr(value: int) -> ir.AffineExpr:

@@ -93,7 +93,7 @@ def _row_block_dims(op: ir.Operation, k_index: ir.Value, block_index: ir.Value) 
     strides, _ = source.get_strides_and_offset()
     if sizes[k_dim] < 2 or sizes[block_dim] != 1 or not k_dim < block_dim or strides[-1] != 1:
         return None
-    if _root_bytes(op.operands[0]) < STREAMED_BYTES:
+    if viewed_bytes(op.operands[0]) < STREAMED_BYTES:
         return None  # it stays in cache
     return k_dim, block_dim
 
@@ -105,8 +105,8 @@ def viewed_buffer(value: ir.Value) -> ir.Value:
     return value
 
 
-def _root_bytes(value: ir.Value) -> int:
-    """Bytes of the buffer `value` views (see `viewed_buffer`)."""
+def viewed_bytes(value: ir.Value) -> int:
+    """Bytes of the buffer `value` views (see `viewed_buffer`); 0 for a dynamic shape."""
     shaped = ir.MemRefType(viewed_buffer(value).type)
     if not shaped.has_static_shape:
         return 0

@@ -10,17 +10,14 @@ from ..wse_target.distribution import as_contraction
 from .linalg_queries import PARALLEL, indexing_maps, is_projected, iterator_types, map_dims, reads_loop_indices
 from .pass_base import WaferPass, find_ops
 from .wse_collapse_loops import collapse
-from .wse_group_loops import role_loops
+from .wse_group_loops import role_loops, side_by_side
 
 
 def _reads_whole(dims: list[int | None], loops: tuple[int, ...]) -> bool:
     """Whether an operand (`dims`: the loop each of its dims reads) reads all of
     `loops` side by side in their order, or none of them."""
-    read = [loop for loop in dims if loop in loops]
-    if not read:
-        return True
-    start = dims.index(loops[0]) if loops[0] in dims else -1
-    return read == list(loops) and dims[start:start + len(loops)] == list(loops)
+    read = set(loops) & set(dims)
+    return not read or (read == set(loops) and side_by_side(dims, list(loops)))
 
 
 def _mergeable(op: ir.Operation, loops: tuple[int, ...]) -> bool:
