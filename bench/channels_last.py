@@ -2,6 +2,7 @@
 
     python bench/channels_last.py [--models mobilenet_v2,efficientnet_b0,convnext_tiny]
                                   [--batches 1,8] [--threads 1,2] [--budget 8] [--layers]
+                                  [--heads 512:1000:13,320:1280:7,...]
 
 Each model is compiled with `cpu{channels-last=true}` (the default) and
 `=false`, checked against each other, and timed interleaved. Columns:
@@ -16,6 +17,11 @@ With --layers, each distinct depthwise convolution of the models, alone in its
 own layout (NCHW for wafer-depthwise-conv, NHWC for wafer-depthwise-nhwc, no
 transposes), at batch 1 and one thread: where the NHWC kernel itself wins and
 loses, apart from the layout around it.
+
+With --heads, classifier heads (1x1 convolution channels:classes at size x
+size, ReLU, global average pool) at each batch and thread count, the pass off
+and on: `nhwc` says whether it ran the head channels-last (results up to the
+L2 per image).
 """
 
 from __future__ import annotations
@@ -50,6 +56,24 @@ def model_row(name: str, batch: int, threads: int, budget: float) -> str:
     chains = sum(s.startswith("channels-last") for s in compiled[True].compile_report.strategies)
     return (f"{name:16} {batch:5} {threads:7} {chains:6} {times[False] * 1e3:9.3f} {times[True] * 1e3:9.3f} "
             f"{times[True] / times[False]:6.2f} {seconds[False]:6.1f} / {seconds[True]:.1f}")
+
+
+# Heads of SqueezeNet, MobileNet/EfficientNet, ResNet-50's last block, and larger images.
+HEADS = "512:1000:13,320:1280:7,512:2048:7,256:1024:14,128:512:28,64:256:56"
+
+
+def head_row(channels: int, classes: int, size: int, batch: int, threads: int, budget: float) -> str:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(channels, classes, 1), torch.nn.ReLU(),
+                                torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()).eval()
+    x = torch.randn(batch, channels, size, size)
+    compiled = {on: wafer.compile(model, (x,), threads=threads, channels_last=on) for on in (False, True)}
+    array = x.numpy()
+    np.testing.assert_allclose(compiled[True](array), compiled[False](array), rtol=1e-4, atol=1e-5)
+    times, _ = interleave({on: (lambda c=c: c(array)) for on, c in compiled.items()}, budget)
+    nhwc = "channels-last 1x1 conv" in compiled[True].compile_report.strategies
+    return (f"{channels:>5}->{classes:<5} {size:4} {batch:5} {threads:7} {'yes' if nhwc else 'no':>5} "
+            f"{times[False] * 1e3:9.3f} {times[True] * 1e3:9.3f} {times[True] / times[False]:6.2f}")
 
 
 def depthwise_layers(names: list[str]) -> list[tuple[int, int, int, int]]:
@@ -122,14 +146,24 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--budget", type=float, default=8.0, help="seconds of timed calls per row")
     parser.add_argument("--layers", action="store_true", help="time the depthwise kernels alone too")
+    parser.add_argument("--heads", nargs="?", const=HEADS, help="time classifier heads channels:classes:size instead")
     args = parser.parse_args()
     names = args.models.split(",")
     print(host().describe())
+    batches, threads = [int(b) for b in args.batches.split(",")], [int(t) for t in args.threads.split(",")]
+    if args.heads:
+        print(f"{'head':11} {'size':>4} {'batch':>5} {'threads':>7} {'nhwc':>5} {'off ms':>9} {'on ms':>9} {'on/off':>6}")
+        for head in args.heads.split(","):
+            for batch in batches:
+                for count in threads:
+                    torch.set_num_threads(count)
+                    print(head_row(*(int(v) for v in head.split(":")), batch, count, args.budget), flush=True)
+        return
     print(f"{'model':16} {'batch':>5} {'threads':>7} {'chains':>6} {'off ms':>9} {'on ms':>9} {'on/off':>6} compile s")
     for name in names:
-        for batch in (int(b) for b in args.batches.split(",")):
-            for threads in (int(t) for t in args.threads.split(",")):
-                print(model_row(name, batch, threads, args.budget), flush=True)
+        for batch in batches:
+            for count in threads:
+                print(model_row(name, batch, count, args.budget), flush=True)
     if args.layers:
         torch.set_num_threads(1)
         print(f"\n{'channels':>8} {'size':>5} {'filter':6} {'NCHW ms':>9} {'NHWC ms':>9} {'ratio':>6}  NHWC tile")

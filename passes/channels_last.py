@@ -17,7 +17,9 @@ fills, until a pair meets and cancels: a chain of 1x1, depthwise and
 elementwise ops (a MobileNet block, residual adds included) runs channels-last
 from its first convolution to its last, with one transpose in and one out.
 A transpose that meets a reduction is read through the reduction's indexing
-map instead, and a global average pool sums the NHWC image (wafer-plane-sums).
+map instead, and a global average pool sums the NHWC image (wafer-plane-sums):
+a 1x1 convolution that only such a pool reads (a classifier's head) runs
+channels-last on its own, with one transpose in and none out.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from .linalg_queries import PARALLEL, iterator_types
 from .matmul_contraction import in_parallel_loop
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
+from .plane_sums import whole_planes
 from .resource_blobs import resource_attr
 from .transpose_motion import TO_NCHW, TO_NHWC, move_transposes, transpose
 
@@ -147,6 +150,28 @@ def depthwise_chains(module: ir.Operation, cache_bytes: int) -> tuple[list[ir.Op
     return depthwise, pointwise
 
 
+def pooled_heads(module: ir.Operation, cache_bytes: int) -> list[ir.OpView]:
+    """The 1x1 convolutions whose results only a global average pool reads,
+    through elementwise ops: a classifier's head (SqueezeNet's 512->1000 at
+    13x13, whose 169 pixels a 32-wide register block pads to 192 in NCHW),
+    a ResNet's last block before its pool. Channels-last such a convolution
+    pays a transpose in and none out: the pool sums the NHWC image
+    (wafer-plane-sums). bench/channels_last.py --heads times them both ways:
+    results up to the L2 per image ran faster in NHWC at batch 1 and 8,
+    larger ones slower at batch 8, as for the depthwise chains."""
+    def only_pooled(value: ir.Value) -> bool:
+        users = [use.owner for use in value.uses]
+        return bool(users) and all(
+            (user.name == "linalg.pooling_nchw_sum" and whole_planes(user))
+            or (user.name == "linalg.generic" and _joins(user.operation) and len(user.results) == 1
+                and only_pooled(user.results[0]))
+            for user in users)
+
+    return [op.opview for op in find_ops(module, lambda op: is_pointwise(op.opview)
+                                         and _image_bytes(op.opview) <= cache_bytes
+                                         and not in_parallel_loop(op.opview) and only_pooled(op.results[0]))]
+
+
 def _image_bytes(conv: ir.OpView) -> int:
     """The larger of a convolution's input and result, per image. A padded
     input counts without its padding, which the NHWC depthwise convolution
@@ -171,8 +196,8 @@ def _joins(op: ir.Operation) -> bool:
 
 @dataclass(frozen=True)
 class ChannelsLast(TargetedPass):
-    """Compute depthwise convolutions, and the 1x1 stride-1 convolutions chained to
-    them, channels-last.
+    """Compute depthwise convolutions, the 1x1 stride-1 convolutions chained to
+    them, and those only a global average pool reads, channels-last.
 
     Rewrites each such convolution between transposes, then moves the
     transposes until pairs cancel (transpose_motion). Dead transposes are
@@ -184,6 +209,8 @@ class ChannelsLast(TargetedPass):
 
     def apply(self, module: ir.Operation) -> None:
         depthwise, pointwise = depthwise_chains(module, self.cpu.l2_bytes // 2)
+        heads = [conv for conv in pooled_heads(module, self.cpu.l2_bytes) if conv not in pointwise]
+        pointwise += heads
         for conv in pointwise:
             record_strategy(conv, "channels-last 1x1 conv")
             rewrite_pointwise(conv)
@@ -191,5 +218,5 @@ class ChannelsLast(TargetedPass):
         for conv in depthwise:
             record_strategy(conv, "channels-last depthwise conv")
             rewrite_depthwise(conv, reader)
-        if depthwise:
+        if depthwise or heads:
             move_transposes(find_ops(module, lambda op: op.name in ("linalg.generic", "tensor.pad", "linalg.transpose")))

@@ -51,7 +51,7 @@ class PlaneSums(TargetedPass):
 
     def apply(self, module: ir.Operation) -> None:
         for op in find_ops(module, lambda op: op.name == "linalg.pooling_nchw_sum"):
-            if not _whole_planes(op.opview):
+            if not whole_planes(op.opview):
                 continue
             image = transpose_source(op.opview.inputs[0], TO_NCHW)
             if image is None:
@@ -60,7 +60,7 @@ class PlaneSums(TargetedPass):
                 _rewrite_channels_last(op.opview, image, self.cpu, self.parallel_elements)
 
 
-def _whole_planes(op: ir.OpView) -> bool:
+def whole_planes(op: ir.OpView) -> bool:
     """Static float NCHW input, a window as large as its plane, a 1x1 output, no dilation."""
     x, window = op.inputs
     out = op.outputs[0]

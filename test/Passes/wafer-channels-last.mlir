@@ -92,3 +92,62 @@ func.func @padded_late_block(%x: tensor<1x1152x7x7xf32>) -> tensor<1x192x7x7xf32
       ins(%depth, %project_w : tensor<1x1152x7x7xf32>, tensor<192x1152x1x1xf32>) outs(%z2 : tensor<1x192x7x7xf32>) -> tensor<1x192x7x7xf32>
   return %projected : tensor<1x192x7x7xf32>
 }
+
+// A classifier's head: 1x1 convolution, ReLU, global sum pool. The transpose
+// back to NCHW sinks through the ReLU and stays in front of the pool, which
+// wafer-plane-sums reads through: only the input is transposed.
+// CHECK-LABEL: func.func @pooled_head
+// CHECK: linalg.transpose ins(%arg0 : tensor<1x8x6x6xf32>) {{.*}} permutation = [0, 2, 3, 1]
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<36x8xf32>, tensor<40x8xf32>)
+// CHECK: arith.maximumf
+// CHECK: %[[NCHW:.*]] = linalg.transpose {{.*}} permutation = [0, 3, 1, 2]
+// CHECK: linalg.pooling_nchw_sum {{.*}} ins(%[[NCHW]], %{{.*}} : tensor<1x40x6x6xf32>, tensor<6x6xf32>)
+// CHECK-NOT: linalg.transpose
+func.func @pooled_head(%x: tensor<1x8x6x6xf32>) -> tensor<1x40x1x1xf32> {
+  %zero = arith.constant 0.0 : f32
+  %w = arith.constant dense<0.5> : tensor<40x8x1x1xf32>
+  %window = tensor.empty() : tensor<6x6xf32>
+  %e = tensor.empty() : tensor<1x40x6x6xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<1x40x6x6xf32>) -> tensor<1x40x6x6xf32>
+  %conv = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
+      ins(%x, %w : tensor<1x8x6x6xf32>, tensor<40x8x1x1xf32>) outs(%z : tensor<1x40x6x6xf32>) -> tensor<1x40x6x6xf32>
+  %relu = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>],
+                          iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%conv : tensor<1x40x6x6xf32>) outs(%e : tensor<1x40x6x6xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = arith.maximumf %in, %zero : f32
+    linalg.yield %m : f32
+  } -> tensor<1x40x6x6xf32>
+  %e1 = tensor.empty() : tensor<1x40x1x1xf32>
+  %z1 = linalg.fill ins(%zero : f32) outs(%e1 : tensor<1x40x1x1xf32>) -> tensor<1x40x1x1xf32>
+  %pooled = linalg.pooling_nchw_sum {dilations = dense<1> : vector<2xi64>, strides = dense<6> : vector<2xi64>}
+      ins(%relu, %window : tensor<1x40x6x6xf32>, tensor<6x6xf32>) outs(%z1 : tensor<1x40x1x1xf32>) -> tensor<1x40x1x1xf32>
+  return %pooled : tensor<1x40x1x1xf32>
+}
+
+// The same head whose ReLU is returned too stays NCHW.
+// CHECK-LABEL: func.func @head_also_returned
+// CHECK-NOT: linalg.transpose
+// CHECK: linalg.conv_2d_nchw_fchw
+// CHECK-NOT: linalg.transpose
+func.func @head_also_returned(%x: tensor<1x8x6x6xf32>) -> (tensor<1x40x6x6xf32>, tensor<1x40x1x1xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %w = arith.constant dense<0.5> : tensor<40x8x1x1xf32>
+  %window = tensor.empty() : tensor<6x6xf32>
+  %e = tensor.empty() : tensor<1x40x6x6xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<1x40x6x6xf32>) -> tensor<1x40x6x6xf32>
+  %conv = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
+      ins(%x, %w : tensor<1x8x6x6xf32>, tensor<40x8x1x1xf32>) outs(%z : tensor<1x40x6x6xf32>) -> tensor<1x40x6x6xf32>
+  %relu = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>],
+                          iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%conv : tensor<1x40x6x6xf32>) outs(%e : tensor<1x40x6x6xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = arith.maximumf %in, %zero : f32
+    linalg.yield %m : f32
+  } -> tensor<1x40x6x6xf32>
+  %e1 = tensor.empty() : tensor<1x40x1x1xf32>
+  %z1 = linalg.fill ins(%zero : f32) outs(%e1 : tensor<1x40x1x1xf32>) -> tensor<1x40x1x1xf32>
+  %pooled = linalg.pooling_nchw_sum {dilations = dense<1> : vector<2xi64>, strides = dense<6> : vector<2xi64>}
+      ins(%relu, %window : tensor<1x40x6x6xf32>, tensor<6x6xf32>) outs(%z1 : tensor<1x40x1x1xf32>) -> tensor<1x40x1x1xf32>
+  return %relu, %pooled : tensor<1x40x6x6xf32>, tensor<1x40x1x1xf32>
+}

@@ -119,3 +119,57 @@ def test_channels_last_off_keeps_nchw():
     compiled = compile_checked(model, (x,), threads=1, machine="avx512", channels_last=False)
     assert not any(s.startswith("channels-last") for s in strategies(compiled))
     assert any(s.startswith("depthwise conv 3x3/1") for s in strategies(compiled))
+
+
+class PooledHead(torch.nn.Module):
+    """A classifier's head: 1x1 convolution, ReLU, global average pool (SqueezeNet's),
+    the block's input added first where `residual` (a ResNet's last block)."""
+
+    def __init__(self, channels: int, classes: int, residual: bool = False):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(channels, classes, 1)
+        self.residual = residual
+
+    def forward(self, x, y):
+        h = self.conv(x)
+        if self.residual:
+            h = h + y
+        return torch.flatten(torch.nn.functional.adaptive_avg_pool2d(torch.relu(h), 1), 1)
+
+
+@pytest.mark.parametrize("batch,channels,classes,size,residual,machine,threads", [
+    (1, 16, 40, 13, False, "avx512", 1),  # 40 classes: no whole number of register blocks
+    (2, 24, 48, 7, True, "avx2", 2),      # the residual is transposed in too
+])
+def test_pooled_head_runs_channels_last(batch, channels, classes, size, residual, machine, threads):
+    """The pool reads the NHWC result: only the inputs are transposed (the
+    transpose the pool reads at the pack stage is gone after wafer-plane-sums)."""
+    torch.manual_seed(0)
+    x, y = torch.randn(batch, channels, size, size), torch.randn(batch, classes, size, size)
+    compiled = compile_checked(PooledHead(channels, classes, residual).eval(), (x, y), threads=threads,
+                               machine=machine)
+    assert "channels-last 1x1 conv" in strategies(compiled)
+    assert stage_ops(compiled, "pack", "linalg.transpose") == (3 if residual else 2)
+    assert sum(s.startswith("transpose in") for s in strategies(compiled)) == (2 if residual else 1)
+
+
+class TwoUses(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(8, 16, 1)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x))
+        return h.mean((2, 3)), h
+
+
+@pytest.mark.parametrize("model,size", [
+    (PooledHead(8, 160), 36),  # a 36x36 result of 160 channels outgrows avx2's 512 KB L2: streamed, it ran slower
+    (TwoUses(), 9),            # the NCHW result is wanted as it is
+])
+def test_heads_that_are_not_only_pooled_or_outgrow_the_l2_stay_nchw(model, size):
+    torch.manual_seed(0)
+    x = torch.randn(1, 8, size, size)
+    inputs = (x, torch.randn(1, 160, size, size)) if isinstance(model, PooledHead) else (x,)
+    compiled = compile_checked(model.eval(), inputs, threads=1, machine="avx2")
+    assert not any(s.startswith("channels-last") for s in strategies(compiled))
