@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 from torch_mlir import ir
-from torch_mlir.dialects import linalg
-from torch_mlir.dialects.transform import structured
+from torch_mlir.dialects import linalg, transform
+from torch_mlir.dialects.transform import loop, structured
 
 from .cpu_target import TargetedPass
+from .kernel_defaults import PARALLEL_ELEMENTS
 from .linalg_builders import largest_divisor, touches_bools
 from .pass_base import find_ops
 from .transform_script import match_tagged, tag, transform_script
@@ -49,31 +52,83 @@ class VectorizeCopies(TargetedPass):
     ones with a runtime alias check. Each copy is tiled to one row per loop
     iteration and each row becomes one vector transfer, a few vector moves.
 
+    At threads > 1 a copy of at least `parallel-elements` values in a
+    function that runs parallel loops (see wafer-serial-short-calls) is split
+    among the threads along its outermost dim of at least one plane a thread
+    (an scf.parallel, as the loops before it became): the copies bufferization
+    leaves (a padded image, a ragged matmul's columns, a concatenation's part)
+    otherwise ran on one core while the other waited.
+
     Options:
       machine: the CPU (see cpu_target); rows narrower than its vectors stay scalar.
       max-row: longest row copied as one vector (longer rows are split).
+      threads: the worker threads of the parallel loops; 1 keeps every copy serial.
+      parallel-elements: smaller copies stay serial (see kernel_defaults).
     """
 
     name = "wafer-vectorize-copies"
     summary = "Copy static memrefs a vector row at a time"
 
     max_row: int = 1024
+    threads: int = 1
+    parallel_elements: int = PARALLEL_ELEMENTS
 
     def apply(self, module: ir.Operation) -> None:
-        # One tag per row shape: matching a tag walks the module, and DenseNet has 700 copies.
-        shapes: dict[tuple[int, int], str] = {}
+        # One tag per row shape and split: matching a tag walks the module, and DenseNet has 700 copies.
+        shapes: dict[tuple[int, int, int | None], str] = {}
+        # wafer-serial-short-calls left no parallel loop in a call too short to wake the workers.
+        parallel = {_function_name(op) for op in find_ops(module, lambda op: op.name == "scf.parallel")}
         for op in find_ops(module, lambda op: op.name in ("memref.copy", "linalg.copy")):
             length = row_length(op, self.max_row, self.cpu.lanes)
             if length:
                 copy = _as_linalg_copy(op)
-                shape = (ir.MemRefType(copy.operands[0].type).rank, length)
+                split = self._split_dim(copy) if _function_name(copy) in parallel else None
+                shape = (ir.MemRefType(copy.operands[0].type).rank, length, split)
                 tag(copy, shapes.setdefault(shape, f"copy{len(shapes)}"))
         if not shapes:
             return
         with transform_script(module) as root:
-            for (rank, length), name in shapes.items():
-                rows = structured.TileUsingForOp(match_tagged(root, name), sizes=[1] * (rank - 1) + [length])
-                structured.VectorizeOp(rows.tiled_linalg_op)
+            any_op = transform.AnyOpType.get()
+            for (rank, length, split), name in shapes.items():
+                if split is None:
+                    _copy_rows(match_tagged(root, name), rank, length)
+                    continue
+                each = transform.ForeachOp([], [match_tagged(root, name)])  # forall tiling takes one op
+                with ir.InsertionPoint(each.body):
+                    shares = structured.TileUsingForallOp(
+                        any_op, any_op, each.body.arguments[0],
+                        num_threads=[self.threads if d == split else 0 for d in range(rank)])
+                    _copy_rows(shares.tiled_op, rank, length)
+                    loop.ForallToParallelOp([any_op], shares.forall_op)  # last: it consumes the handles inside
+                    transform.YieldOp([])
+
+    def _split_dim(self, copy: ir.Operation) -> int | None:
+        """The dim along which the threads share `copy`, or None to copy it on one."""
+        shape = ir.MemRefType(copy.operands[0].type).shape
+        if self.threads == 1 or math.prod(shape) < self.parallel_elements or _in_parallel_loop(copy):
+            return None
+        return next((d for d, extent in enumerate(shape[:-1]) if extent >= self.threads), None)
+
+
+def _copy_rows(copies: ir.Value, rank: int, length: int) -> None:
+    """Tile `copies` to one row of `length` values a step, each one vector transfer."""
+    rows = structured.TileUsingForOp(copies, sizes=[1] * (rank - 1) + [length])
+    structured.VectorizeOp(rows.tiled_linalg_op)
+
+
+def _in_parallel_loop(op: ir.Operation) -> bool:
+    parent = op.parent
+    while parent.name != "func.func":
+        if parent.name == "scf.parallel":
+            return True
+        parent = parent.parent
+    return False
+
+
+def _function_name(op: ir.Operation) -> str:
+    while op.name != "func.func":
+        op = op.parent
+    return ir.StringAttr(op.attributes["sym_name"]).value
 
 
 def _as_linalg_copy(op: ir.Operation) -> ir.Operation:

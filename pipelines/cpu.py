@@ -221,7 +221,8 @@ class CpuPipeline(Configurable):
                 + f"{forall},buffer-deallocation-pipeline,wafer-tighten-lifetimes,wafer-plan-buffers,"
                 "wafer-prefetch-panels,wafer-prefetch-rows"
                 + (",wafer-prefetch-next-tile" if self.prefetch_tiles else "")
-                + (f",wafer-vectorize-copies{self._on_machine},func.func(canonicalize)" if self.vectorize else ""),
+                + (f",wafer-vectorize-copies{{machine={self.machine} threads={threads}}},func.func(canonicalize)"
+                   if self.vectorize else ""),
             ),
             (
                 "lower",

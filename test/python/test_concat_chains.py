@@ -52,3 +52,27 @@ class ReadBack(torch.nn.Module):
 def test_a_shorter_concatenation_read_after_the_longer_keeps_its_value():
     torch.manual_seed(0)
     compile_checked(ReadBack(), (torch.randn(3, 5), torch.randn(2, 5)))
+
+
+class Fire(torch.nn.Module):
+    """SqueezeNet's fire module: a 1x1 squeeze, then 1x1 and 3x3 expands concatenated."""
+
+    def __init__(self, channels: int, squeeze: int, expand: int):
+        super().__init__()
+        self.squeeze = torch.nn.Conv2d(channels, squeeze, 1)
+        self.expand1x1 = torch.nn.Conv2d(squeeze, expand, 1)
+        self.expand3x3 = torch.nn.Conv2d(squeeze, expand, 3, padding=1)
+
+    def forward(self, x):
+        x = torch.relu(self.squeeze(x))
+        return torch.cat([torch.relu(self.expand1x1(x)), torch.relu(self.expand3x3(x))], 1)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_fire_module_copies_shared_by_threads_match_pytorch(batch):
+    """At 55x55 a fire module's padded and ragged parts are copied on the way
+    (wafer-vectorize-copies); at two threads the big copies are split between
+    them along their first dim of two planes or more (3 images: 2 and 1;
+    test/Passes/wafer-vectorize-copies.mlir checks the loops)."""
+    torch.manual_seed(0)
+    compile_checked(Fire(64, 16, 64).eval(), (torch.randn(batch, 64, 55, 55),), threads=2)
