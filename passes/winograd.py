@@ -16,7 +16,9 @@ from .linalg_builders import (
     index_constant,
     int_list,
     is_constant,
+    is_named,
     is_static_f32,
+    is_zero_fill,
     multiply_accumulate,
     pad_high,
     parallel_insert,
@@ -52,7 +54,10 @@ class Winograd(ConvAlgorithmPass):
         tiles] (wafer-pack-matmul's kernel, whose pack of the panels is then
         a reshape; all of a block stays in L2);
       - transforms the products back to 2x2 tiles, interleaved into output
-        rows, and adds them to the convolution's init (its bias).
+        rows, and adds them to the convolution's init: to its bias read as a
+        scalar per filter where the init is a broadcast bias, to nothing for
+        a zero fill (neither is materialized, see `_starting_values`), else
+        to the init read back.
     A tile row is padded to whole vectors of tiles (ResNet's 28 to 32), so a
     block is whole kernel panels; the padding tiles read zeros and are not
     written. An odd output width ends each tile row in a half tile, whose
@@ -182,7 +187,12 @@ def _rewrite(conv: ir.OpView, weights: np.ndarray, rows: int, lanes: int, panel:
         # An odd OH ends in a half tile row, whose second output row goes to a row of
         # padding; tile rows that fill the last block write rows of padding too.
         tile_rows = _padded_tiles(oh, rows)
-        blocks = scf.ForallOp([0, 0], [n, tile_rows // rows], [1, 1], [_pad_rows(init, 2 * tile_rows - oh)])
+        start = _starting_values(init)
+        if start is None:  # the sums are added to what the init holds, read back
+            out = _pad_rows(init, 2 * tile_rows - oh)
+        else:  # each output vector starts from a constant, the init is never written
+            out = tensor.EmptyOp([n, f, 2 * tile_rows, ow], f32).result
+        blocks = scf.ForallOp([0, 0], [n, tile_rows // rows], [1, 1], [out])
         with ir.InsertionPoint(blocks.body):
             image, block = blocks.induction_variables
             out = blocks.inner_iter_args[0]
@@ -191,7 +201,7 @@ def _rewrite(conv: ir.OpView, weights: np.ndarray, rows: int, lanes: int, panel:
             offsets = [image, index_constant(0), scaled(block, 2 * rows), index_constant(0)]
             sizes = [1, f, 2 * rows, ow]
             rows_out = extract_slice(out, offsets, sizes)
-            result = _transform_output(products, rows_out, rows, ow, lanes)
+            result = _transform_output(products, rows_out, rows, ow, lanes, start)
             with ir.InsertionPoint(blocks.terminator().block):
                 parallel_insert(result, out, offsets, sizes)
         result = blocks.results[0]
@@ -199,6 +209,23 @@ def _rewrite(conv: ir.OpView, weights: np.ndarray, rows: int, lanes: int, panel:
             result = extract_slice(result, [index_constant(0)] * 4, list(init.type.shape))
     conv.results[0].replace_all_uses_with(result)
     conv.erase()
+
+
+def _starting_values(init: ir.Value) -> ir.Value | bool | None:
+    """What each output value starts from where the init needs no reading: True
+    for a zero fill, the bias for a per-channel broadcast (a convolution's
+    bias, as torch-mlir imports it); None where the init must be read.
+
+    Read, the init is a pass over the whole output before the convolution
+    (the fill or broadcast, and its padding for an odd OH) and a second
+    stream the output transform reads back."""
+    if is_zero_fill(init):
+        return True
+    if is_named(init.owner, "linalg.broadcast"):
+        bias = init.owner.operands[0]
+        if ir.RankedTensorType(bias.type).rank == 1 and list(ir.DenseI64ArrayAttr(init.owner.attributes["dimensions"])) == [0, 2, 3]:
+            return bias
+    return None
 
 
 def _pad_rows(value: ir.Value, rows: int) -> ir.Value:
@@ -272,14 +299,20 @@ def _multiply(filters: ir.Value, patches: ir.Value) -> ir.Value:
     return tensor.CollapseShapeOp(flat, product.results[0], reassociation([0], [1], [2, 3])).result
 
 
-def _transform_output(products: ir.Value, rows_out: ir.Value, rows: int, ow: int, lanes: int) -> ir.Value:
-    """rows_out[0, f, 2 r + a, 2 tile + b] += (A^T M A)[a, b] for each tile's 4x4 products M."""
+def _transform_output(products: ir.Value, rows_out: ir.Value, rows: int, ow: int, lanes: int,
+                      start: ir.Value | bool | None) -> ir.Value:
+    """rows_out[0, f, 2 r + a, 2 tile + b] = start + (A^T M A)[a, b] for each tile's 4x4
+    products M, where `start` is rows_out's own value (None), zero (True) or bias[f]."""
     f = products.type.shape[1]
     f32 = products.type.element_type
     slots = products.type.shape[2] // rows
     pad = arith.ConstantOp(f32, 0.0).result
 
     def transform_row(channel: ir.Value, row: ir.Value, result: ir.Value) -> ir.Value:
+        bias = None
+        if isinstance(start, ir.Value):
+            bias = vector.BroadcastOp(ir.VectorType.get([2 * lanes], f32),
+                                      tensor.ExtractOp(start, [channel]).result).result
         for first in range(0, slots, lanes):
             column = scaled(row, slots, first)
             m = [[read_vector(products, [index_constant(4 * xi + nu), channel, column], lanes, pad, True)
@@ -289,8 +322,11 @@ def _transform_output(products: ir.Value, rows_out: ir.Value, rows: int, ow: int
                 y = [_combine(_AT[b], s[a]) for b in range(2)]
                 at = [index_constant(0), channel, scaled(row, 2, a), index_constant(2 * first)]
                 whole = 2 * first + 2 * lanes <= ow
-                init = read_vector(result, at, 2 * lanes, pad, whole)
-                total = arith.AddFOp(init, vector.InterleaveOp(y[0], y[1]).result).result
+                total = vector.InterleaveOp(y[0], y[1]).result
+                if start is None:
+                    total = arith.AddFOp(read_vector(result, at, 2 * lanes, pad, whole), total).result
+                elif bias is not None:
+                    total = arith.AddFOp(bias, total).result
                 result = write_vector(total, result, at, whole)
         return result
 

@@ -60,3 +60,27 @@ func.func @odd_rows(%x: tensor<1x1x9x34xf32>, %init: tensor<1x8x7x32xf32>) -> te
       ins(%x, %w4 : tensor<1x1x9x34xf32>, tensor<8x1x3x3xf32>) outs(%init : tensor<1x8x7x32xf32>) -> tensor<1x8x7x32xf32>
   return %r : tensor<1x8x7x32xf32>
 }
+
+// The same odd 7x32 output from a broadcast bias, as torch-mlir imports a
+// convolution's bias: each output vector starts from its filter's bias, read
+// as a scalar and broadcast. The broadcast is never materialized, padded or
+// read back: the loop writes into a fresh padded tensor.
+// CHECK-LABEL: func.func @bias_rows
+// CHECK-NOT: tensor.pad
+// CHECK-NOT: linalg.broadcast
+// CHECK: %[[FRESH:.*]] = tensor.empty() : tensor<1x8x8x32xf32>
+// CHECK: scf.for %{{.*}} iter_args(%{{.*}} = %[[FRESH]]) -> (tensor<1x8x8x32xf32>)
+// CHECK: %[[B:.*]] = tensor.extract %arg1[%{{.*}}] : tensor<8xf32>
+// CHECK: %[[SPLAT:.*]] = vector.broadcast %[[B]] : f32 to vector<32xf32>
+// CHECK: arith.addf %[[SPLAT]], %{{.*}} : vector<32xf32>
+// CHECK-NOT: vector.transfer_read %{{.*}} : tensor<1x8x8x32xf32>
+// CHECK: tensor.extract_slice %{{.*}}[0, 0, 0, 0] [1, 8, 7, 32] [1, 1, 1, 1] : tensor<1x8x8x32xf32> to tensor<1x8x7x32xf32>
+func.func @bias_rows(%x: tensor<1x1x9x34xf32>, %bias: tensor<8xf32>) -> tensor<1x8x7x32xf32> {
+  %w = arith.constant dense<[-0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50, -0.25, 0.00, 0.25, 0.50, 0.75, -0.75, -0.50]> : tensor<72xf32>
+  %w4 = tensor.expand_shape %w [[0, 1, 2, 3]] output_shape [8, 1, 3, 3] : tensor<72xf32> into tensor<8x1x3x3xf32>
+  %e = tensor.empty() : tensor<1x8x7x32xf32>
+  %init = linalg.broadcast ins(%bias : tensor<8xf32>) outs(%e : tensor<1x8x7x32xf32>) dimensions = [0, 2, 3]
+  %r = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
+      ins(%x, %w4 : tensor<1x1x9x34xf32>, tensor<8x1x3x3xf32>) outs(%init : tensor<1x8x7x32xf32>) -> tensor<1x8x7x32xf32>
+  return %r : tensor<1x8x7x32xf32>
+}
