@@ -152,7 +152,8 @@ def main() -> None:
     print(host().describe())
     batches, threads = [int(b) for b in args.batches.split(",")], [int(t) for t in args.threads.split(",")]
     if args.heads:
-        print(f"{'head':11} {'size':>4} {'batch':>5} {'threads':>7} {'nhwc':>5} {'off ms':>9} {'on ms':>9} {'on/off':>6}")
+        print(f"{'head':11} {'size':>4} {'batch':>5} {'threads':>7} {'nhwc':>5} {'off ms':>9} {'on ms':>9} "
+              f"{'on/off':>6}")
         for head in args.heads.split(","):
             for batch in batches:
                 for count in threads:

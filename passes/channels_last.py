@@ -219,4 +219,5 @@ class ChannelsLast(TargetedPass):
             record_strategy(conv, "channels-last depthwise conv")
             rewrite_depthwise(conv, reader)
         if depthwise or heads:
-            move_transposes(find_ops(module, lambda op: op.name in ("linalg.generic", "tensor.pad", "linalg.transpose")))
+            movable = ("linalg.generic", "tensor.pad", "linalg.transpose")
+            move_transposes(find_ops(module, lambda op: op.name in movable))

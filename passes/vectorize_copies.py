@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 
 from torch_mlir import ir
 from torch_mlir.dialects import linalg, transform

@@ -187,10 +187,10 @@ def _rewrite(conv: ir.OpView, weights: np.ndarray, rows: int, lanes: int, panel:
         # An odd OH ends in a half tile row, whose second output row goes to a row of
         # padding; tile rows that fill the last block write rows of padding too.
         tile_rows = _padded_tiles(oh, rows)
-        start = _starting_values(init)
-        if start is None:  # the sums are added to what the init holds, read back
+        reads_init, bias = _starting_values(init)
+        if reads_init:  # the sums are added to what the init holds, read back
             out = _pad_rows(init, 2 * tile_rows - oh)
-        else:  # each output vector starts from a constant, the init is never written
+        else:  # each output vector starts from zero or its bias: the init is never written
             out = tensor.EmptyOp([n, f, 2 * tile_rows, ow], f32).result
         blocks = scf.ForallOp([0, 0], [n, tile_rows // rows], [1, 1], [out])
         with ir.InsertionPoint(blocks.body):
@@ -201,7 +201,7 @@ def _rewrite(conv: ir.OpView, weights: np.ndarray, rows: int, lanes: int, panel:
             offsets = [image, index_constant(0), scaled(block, 2 * rows), index_constant(0)]
             sizes = [1, f, 2 * rows, ow]
             rows_out = extract_slice(out, offsets, sizes)
-            result = _transform_output(products, rows_out, rows, ow, lanes, start)
+            result = _transform_output(products, rows_out, rows, ow, lanes, reads_init, bias)
             with ir.InsertionPoint(blocks.terminator().block):
                 parallel_insert(result, out, offsets, sizes)
         result = blocks.results[0]
@@ -211,21 +211,20 @@ def _rewrite(conv: ir.OpView, weights: np.ndarray, rows: int, lanes: int, panel:
     conv.erase()
 
 
-def _starting_values(init: ir.Value) -> ir.Value | bool | None:
-    """What each output value starts from where the init needs no reading: True
-    for a zero fill, the bias for a per-channel broadcast (a convolution's
-    bias, as torch-mlir imports it); None where the init must be read.
-
-    Read, the init is a pass over the whole output before the convolution
-    (the fill or broadcast, and its padding for an odd OH) and a second
-    stream the output transform reads back."""
+def _starting_values(init: ir.Value) -> tuple[bool, ir.Value | None]:
+    """Whether the output values start from the init read back, and else the
+    per-filter bias they start from (None: zero). A zero fill and a broadcast
+    bias (a convolution's, as torch-mlir imports it) need no reading: read,
+    the init is a pass over the whole output before the convolution (the fill
+    or broadcast, and its padding for an odd OH) and a second stream that the
+    output transform reads back."""
     if is_zero_fill(init):
-        return True
+        return False, None
     if is_named(init.owner, "linalg.broadcast"):
-        bias = init.owner.operands[0]
-        if ir.RankedTensorType(bias.type).rank == 1 and list(ir.DenseI64ArrayAttr(init.owner.attributes["dimensions"])) == [0, 2, 3]:
-            return bias
-    return None
+        bias, dims = init.owner.operands[0], ir.DenseI64ArrayAttr(init.owner.attributes["dimensions"])
+        if ir.RankedTensorType(bias.type).rank == 1 and list(dims) == [0, 2, 3]:
+            return False, bias
+    return True, None
 
 
 def _pad_rows(value: ir.Value, rows: int) -> ir.Value:
@@ -300,19 +299,19 @@ def _multiply(filters: ir.Value, patches: ir.Value) -> ir.Value:
 
 
 def _transform_output(products: ir.Value, rows_out: ir.Value, rows: int, ow: int, lanes: int,
-                      start: ir.Value | bool | None) -> ir.Value:
+                      reads_init: bool, bias: ir.Value | None) -> ir.Value:
     """rows_out[0, f, 2 r + a, 2 tile + b] = start + (A^T M A)[a, b] for each tile's 4x4
-    products M, where `start` is rows_out's own value (None), zero (True) or bias[f]."""
+    products M, where start is rows_out's own value (`reads_init`), else bias[f] or zero."""
     f = products.type.shape[1]
     f32 = products.type.element_type
     slots = products.type.shape[2] // rows
     pad = arith.ConstantOp(f32, 0.0).result
 
     def transform_row(channel: ir.Value, row: ir.Value, result: ir.Value) -> ir.Value:
-        bias = None
-        if isinstance(start, ir.Value):
-            bias = vector.BroadcastOp(ir.VectorType.get([2 * lanes], f32),
-                                      tensor.ExtractOp(start, [channel]).result).result
+        splat = None
+        if bias is not None:
+            splat = vector.BroadcastOp(ir.VectorType.get([2 * lanes], f32),
+                                       tensor.ExtractOp(bias, [channel]).result).result
         for first in range(0, slots, lanes):
             column = scaled(row, slots, first)
             m = [[read_vector(products, [index_constant(4 * xi + nu), channel, column], lanes, pad, True)
@@ -323,10 +322,10 @@ def _transform_output(products: ir.Value, rows_out: ir.Value, rows: int, ow: int
                 at = [index_constant(0), channel, scaled(row, 2, a), index_constant(2 * first)]
                 whole = 2 * first + 2 * lanes <= ow
                 total = vector.InterleaveOp(y[0], y[1]).result
-                if start is None:
+                if reads_init:
                     total = arith.AddFOp(read_vector(result, at, 2 * lanes, pad, whole), total).result
-                elif bias is not None:
-                    total = arith.AddFOp(bias, total).result
+                elif splat is not None:
+                    total = arith.AddFOp(splat, total).result
                 result = write_vector(total, result, at, whole)
         return result
 
