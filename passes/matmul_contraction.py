@@ -9,6 +9,7 @@ from torch_mlir import ir
 
 from .linalg_builders import is_constant
 from .linalg_queries import indexing_maps, is_projected_map, map_dims
+from .pass_base import enclosing
 
 _CONTRACTIONS = ("linalg.matmul", "linalg.batch_matmul", "linalg.generic")
 _MATMUL_BODY = ["arith.mulf", "arith.addf", "linalg.yield"]
@@ -87,9 +88,4 @@ def match_contraction(op: ir.OpView) -> Contraction | None:
 
 def in_parallel_loop(op: ir.OpView) -> bool:
     """Whether `op` is nested in an scf.forall, whose iterations the threads already share."""
-    parent = op.operation.parent
-    while parent.name != "func.func":
-        if parent.name == "scf.forall":
-            return True
-        parent = parent.parent
-    return False
+    return enclosing(op, "scf.forall") is not None

@@ -36,7 +36,7 @@ from .matmul_packing import (
 )
 from .matmul_plan import Kernel, plan_kernel, tuning_signature
 from .matmul_split import split_ragged
-from .pass_base import find_ops
+from .pass_base import enclosing_function, find_ops
 from .transform_script import (
     TAG,
     group_functions,
@@ -56,9 +56,7 @@ def record_strategy(op: ir.OpView, text: str) -> None:
     The function outlives every loop the strategy makes, so the choice stays
     visible in each later IR dump and in the compile report.
     """
-    func = op.operation.parent
-    while func.name != "func.func":
-        func = func.parent
+    func = enclosing_function(op)
     known = list(func.attributes[STRATEGY]) if STRATEGY in func.attributes else []
     func.attributes[STRATEGY] = ir.ArrayAttr.get(known + [ir.StringAttr.get(text)])
 

@@ -35,6 +35,24 @@ def find_ops(root: ir.Operation, predicate) -> list[ir.Operation]:
     return found
 
 
+def enclosing(op: ir.Operation, name: str) -> ir.Operation | None:
+    """The innermost op named `name` around `op` within its function, or None."""
+    parent = op.operation.parent
+    while parent.name != "func.func":
+        if parent.name == name:
+            return parent
+        parent = parent.parent
+    return None
+
+
+def enclosing_function(op: ir.Operation) -> ir.Operation:
+    """The func.func that holds `op`."""
+    parent = op.operation.parent
+    while parent.name != "func.func":
+        parent = parent.parent
+    return parent
+
+
 def _compare_in_block(a: ir.Operation, b: ir.Operation) -> int:
     return -1 if a.is_before_in_block(b) else 1 if b.is_before_in_block(a) else 0
 

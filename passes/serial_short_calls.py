@@ -10,7 +10,7 @@ from torch_mlir import ir
 from .cpu_target import TargetedPass
 from .linalg_queries import constant_int, loop_ranges
 from .pack_matmul import record_strategy
-from .pass_base import OptionError, find_ops
+from .pass_base import OptionError, enclosing, find_ops
 from .serial_foralls import SERIAL
 
 # Ops that compute nothing at run time: views, constants, terminators.
@@ -67,7 +67,7 @@ class SerialShortCalls(TargetedPass):
         for function in functions:
             loops = find_ops(function, lambda op: op.name == "scf.forall" and SERIAL not in op.attributes
                              and not op.results)
-            outermost = [loop for loop in loops if _enclosing(loop, "scf.forall") is None]
+            outermost = [loop for loop in loops if enclosing(loop, "scf.forall") is None]
             saved = _sum_or_none(self._saved(loop) for loop in outermost)
             if not outermost or saved is None or saved >= self._wake():
                 continue
@@ -172,15 +172,6 @@ def _forall_iterations(loop: ir.Operation) -> int | None:
     if ir.ShapedType.get_dynamic_size() in [value for values in bounds for value in values]:
         return None
     return math.prod(max(0, -(-(upper - lower) // step)) for lower, upper, step in zip(*bounds))
-
-
-def _enclosing(op: ir.Operation, name: str) -> ir.Operation | None:
-    parent = op.parent
-    while parent.name != "func.func":
-        if parent.name == name:
-            return parent
-        parent = parent.parent
-    return None
 
 
 def _enclosing_trips(op: ir.Operation) -> int | None:

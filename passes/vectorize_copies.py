@@ -12,7 +12,7 @@ from torch_mlir.dialects.transform import loop, structured
 from .cpu_target import TargetedPass
 from .kernel_defaults import PARALLEL_ELEMENTS
 from .linalg_builders import largest_divisor, touches_bools
-from .pass_base import find_ops
+from .pass_base import enclosing, enclosing_function, find_ops
 from .transform_script import match_tagged, tag, transform_script
 
 
@@ -104,7 +104,7 @@ class VectorizeCopies(TargetedPass):
     def _split_dim(self, copy: ir.Operation) -> int | None:
         """The dim along which the threads share `copy`, or None to copy it on one."""
         shape = ir.MemRefType(copy.operands[0].type).shape
-        if self.threads == 1 or math.prod(shape) < self.parallel_elements or _in_parallel_loop(copy):
+        if self.threads == 1 or math.prod(shape) < self.parallel_elements or enclosing(copy, "scf.parallel"):
             return None
         return next((d for d, extent in enumerate(shape[:-1]) if extent >= self.threads), None)
 
@@ -115,19 +115,8 @@ def _copy_rows(copies: ir.Value, rank: int, length: int) -> None:
     structured.VectorizeOp(rows.tiled_linalg_op)
 
 
-def _in_parallel_loop(op: ir.Operation) -> bool:
-    parent = op.parent
-    while parent.name != "func.func":
-        if parent.name == "scf.parallel":
-            return True
-        parent = parent.parent
-    return False
-
-
 def _function_name(op: ir.Operation) -> str:
-    while op.name != "func.func":
-        op = op.parent
-    return ir.StringAttr(op.attributes["sym_name"]).value
+    return ir.StringAttr(enclosing_function(op).attributes["sym_name"]).value
 
 
 def _as_linalg_copy(op: ir.Operation) -> ir.Operation:
