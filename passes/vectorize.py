@@ -52,8 +52,12 @@ def register_block(op: ir.OpView, register_tile: tuple[int, ...]) -> list[int] |
 
 def is_vectorizable_tile(op: ir.OpView, max_elements: int, lanes: int, max_row_elements: int) -> bool:
     """A fused tile small and static enough to become a handful of vector ops
-    (a row reduction's row: `max_row_elements`)."""
-    if op.name not in _ELEMENTWISE or len(op.results) != 1 or not _in_tile_loop(op) or touches_bools(op):
+    (a row reduction's row: `max_row_elements`). A row reduction outside any
+    loop counts too: wafer-fuse leaves one whose rows fill a single tile
+    untiled, and LLVM keeps its body scalar (a GELU's erf, an exp)."""
+    if op.name not in _ELEMENTWISE or len(op.results) != 1 or touches_bools(op):
+        return False
+    if not (_in_tile_loop(op) or reduces_rows(op)):
         return False
     if op.name == "linalg.transpose" and not _keeps_rows(op):
         return False  # one gathered lane at a time: more code for LLVM, no faster than its own loop

@@ -2,6 +2,7 @@
 // RUN: wafer-opt %s -p 'wafer-fuse,wafer-vectorize{machine=avx512 register-tile=2,16,1},canonicalize,cse' | filecheck %s --check-prefix=SMALL
 // RUN: wafer-opt %s -p 'wafer-fuse{loose-elements=4096},wafer-vectorize{machine=avx512},canonicalize,cse' | filecheck %s --check-prefix=LOOSE
 // RUN: wafer-opt %s -p 'wafer-fuse,wafer-vectorize{machine=avx512 max-row-elements=64},canonicalize,cse' | filecheck %s --check-prefix=SHORT-ROWS
+// RUN: wafer-opt %s -p 'wafer-fuse,canonicalize,wafer-vectorize{machine=avx512},canonicalize,cse' | filecheck %s --check-prefix=ONE-TILE
 
 // The fused matmul + bias + relu tile: the matmul becomes a register-blocked
 // K loop over 4x32 vector updates, the bias + relu one 8x64 vector op.
@@ -158,4 +159,27 @@ func.func @exp_tile_in_rows(%x: tensor<2x28x128xf32>) -> tensor<2x28x128xf32> {
     linalg.yield %y : f32
   } -> tensor<2x28x128xf32>
   return %r : tensor<2x28x128xf32>
+}
+
+// A row reduction whose rows fill a single tile is left without a loop
+// (canonicalize drops wafer-fuse's one-trip loop); it is still vectorized a
+// row at a time: the exponential over vectors, not one scalar at a time.
+// ONE-TILE-LABEL: func.func @exp_row_sum_in_one_tile
+// ONE-TILE-NOT: scf.forall
+// ONE-TILE: scf.for %{{.*}} = %c0 to %c8 step %c1
+// ONE-TILE: math.exp %{{.*}} : vector<1x300xf32>
+// ONE-TILE: vector.reduction <add>, %{{.*}}, %{{.*}} fastmath<reassoc> : vector<300xf32> into f32
+// ONE-TILE-NOT: linalg.generic
+func.func @exp_row_sum_in_one_tile(%x: tensor<8x300xf32>) -> tensor<8xf32> {
+  %cst = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8xf32>
+  %f = linalg.fill ins(%cst : f32) outs(%e : tensor<8xf32>) -> tensor<8xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
+                       iterator_types = ["parallel", "reduction"]} ins(%x : tensor<8x300xf32>) outs(%f : tensor<8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %v = math.exp %in : f32
+    %s = arith.addf %v, %out : f32
+    linalg.yield %s : f32
+  } -> tensor<8xf32>
+  return %r : tensor<8xf32>
 }
