@@ -16,7 +16,7 @@ from .pass_base import WaferPass, find_ops
 from .resource_blobs import resource_attr
 
 # Convolutions whose filters' dim 0 is the output channel (dim 1 of the result).
-_CONVS = ("linalg.conv_2d_nchw_fchw", "linalg.depthwise_conv_2d_nchw_chw")
+_CONVS = ("linalg.conv_1d_ncw_fcw", "linalg.conv_2d_nchw_fchw", "linalg.depthwise_conv_2d_nchw_chw")
 _CHANNEL = 1
 
 
