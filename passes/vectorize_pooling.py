@@ -14,6 +14,7 @@ from .depthwise_conv import fits_stencil, rewrite_max_pool, rewrite_sum_pool
 from .kernel_defaults import PARALLEL_ELEMENTS
 from .linalg_builders import (
     affine_maps,
+    extract_slice,
     int_list,
     is_static_f32,
     iterator_types_attr,
@@ -29,15 +30,14 @@ _SUM_POOL = "linalg.pooling_nchw_sum"
 
 
 def disjoint_windows(pool: ir.OpView) -> bool:
-    """Whether each input element is in exactly one window: stride = window,
-    no dilation, and the windows tile the input exactly."""
+    """Whether each input element is in at most one window: stride = window,
+    no dilation. The windows tile the input but for the rows and columns
+    past the last one, which floor mode leaves unread (4-wide windows over
+    an odd-length signal)."""
     if pool.name != _POOL or not is_static_f32(pool):
         return False
     kh, kw = pool.operands[1].type.shape
-    _, _, h, w = pool.operands[0].type.shape
-    _, _, oh, ow = pool.operands[2].type.shape
-    return (int_list(pool.attributes["strides"]) == [kh, kw] and int_list(pool.attributes["dilations"]) == [1, 1]
-            and (h, w) == (oh * kh, ow * kw))
+    return int_list(pool.attributes["strides"]) == [kh, kw] and int_list(pool.attributes["dilations"]) == [1, 1]
 
 
 def _stencil(op: ir.OpView) -> bool:
@@ -53,13 +53,15 @@ def rewrite_pool(pool: ir.OpView) -> ir.OpView:
     input row, so a tile of one output row loads KH whole input rows.
     """
     x, _, init = pool.operands
-    n, c, h, w = x.type.shape
+    n, c, oh, ow = init.type.shape
     kh, kw = pool.operands[1].type.shape
     f32 = x.type.element_type
     with ir.InsertionPoint(pool), pool.location:
-        windows = tensor.ExpandShapeOp(ir.RankedTensorType.get([n, c, h // kh, kh, w // kw, kw], f32), x,
+        if list(x.type.shape[2:]) != [oh * kh, ow * kw]:  # rows and columns no window reads
+            x = extract_slice(x, [0, 0, 0, 0], [n, c, oh * kh, ow * kw])
+        windows = tensor.ExpandShapeOp(ir.RankedTensorType.get([n, c, oh, kh, ow, kw], f32), x,
                                        reassociation([0], [1], [2, 3], [4, 5]), [],
-                                       static_output_shape=[n, c, h // kh, kh, w // kw, kw])
+                                       static_output_shape=[n, c, oh, kh, ow, kw])
         d = [ir.AffineDimExpr.get(i) for i in range(6)]  # n, c, oh, ow, kh, kw
         reduce = linalg.GenericOp([init.type], [windows.result], [init],
                                   affine_maps(6, [d[0], d[1], d[2], d[4], d[3], d[5]], d[:4]),

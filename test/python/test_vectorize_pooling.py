@@ -13,6 +13,8 @@ from torch_reference import compile_checked
     (2, (1, 7, 6, 34), "max pool 2x2/2: rows of 17 in 3 x vector<8>"),
     # Column stride 3, past the stencil's: row maxima.
     (3, (2, 3, 9, 15), "vectorized max pool 3x3"),
+    # ... over rows and columns past the last window, which no window reads (the NaN in the last column).
+    (3, (2, 3, 10, 17), "vectorized max pool 3x3"),
 ])
 def test_disjoint_max_pool_matches_pytorch(window, shape, strategy):
     """Odd channel counts and rows not a multiple of the lanes, with NaNs, which
@@ -90,3 +92,12 @@ def test_squeezenet_fire_and_ceil_mode_pool_match_pytorch():
     x = torch.randn(2, 3, 63, 63)
     compiled = compile_checked(model, (x,), threads=2)
     assert sum(s.startswith("max pool 3x3/2") for s in compiled.compile_report.strategies) == 2
+
+
+def test_disjoint_1d_max_pool_over_a_ragged_signal_matches_pytorch():
+    """M5's 4-wide pools over 1981 samples: the last sample is in no window."""
+    torch.manual_seed(0)
+    model = torch.nn.MaxPool1d(4).eval()
+    x = torch.randn(2, 8, 1981)
+    compiled = compile_checked(model, (x,), threads=1)
+    assert "vectorized max pool 1x4" in compiled.compile_report.strategies, compiled.compile_report.strategies
