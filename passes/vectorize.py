@@ -50,7 +50,7 @@ def register_block(op: ir.OpView, register_tile: tuple[int, ...]) -> list[int] |
     return batch + [largest_divisor(m, m_tile), largest_divisor(n, n_tile), k_tile]
 
 
-def is_vectorizable_tile(op: ir.OpView, max_elements: int, lanes: int, max_row_elements: int) -> bool:
+def is_vectorizable_tile(op: ir.OpView, max_elements: int, cpu: CpuTarget, max_row_elements: int) -> bool:
     """A fused tile small and static enough to become a handful of vector ops
     (a row reduction's row: `max_row_elements`). A row reduction outside any
     loop counts too: wafer-fuse leaves one whose rows fill a single tile
@@ -61,7 +61,7 @@ def is_vectorizable_tile(op: ir.OpView, max_elements: int, lanes: int, max_row_e
         return False
     if op.name == "linalg.transpose" and not _keeps_rows(op):
         return False  # one gathered lane at a time: more code for LLVM, no faster than its own loop
-    broadcasts = REDUCTION in iterator_types(op) or _full_vector_rows(op, lanes)
+    broadcasts = REDUCTION in iterator_types(op) or _full_vector_rows(op, cpu.lanes)
     if op.name == "linalg.generic" and not all(_plain_read(m, broadcasts) for m in indexing_maps(op)):
         return False  # a strided read (an im2col window at stride 2) has no plain vector load
     if holds_assert(op):
@@ -70,12 +70,39 @@ def is_vectorizable_tile(op: ir.OpView, max_elements: int, lanes: int, max_row_e
     if None in counts:
         return False
     if reduces_rows(op):
-        # Reduced a row at a time: its vector is one row (a layer norm's 768
-        # features), however many rows the fused tile holds.
-        ranges = loop_ranges(op)
-        return math.prod(ranges[d] for d in reduction_dims(op)) <= max_row_elements
+        # Reduced a row (or a chunk of one) at a time, however many rows the fused tile holds.
+        return row_chunks(op, max_row_elements, cpu) is not None
     # A full reduction's work is its input tile; an elementwise tile's, its result.
     return max(counts) <= max_elements
+
+
+def row_chunks(op: ir.OpView, max_row_elements: int, cpu: CpuTarget) -> list[int] | None:
+    """Tile sizes reducing a row reduction one row at a time (parallel loops
+    by 1): a row of at most `max_row_elements` whole (a layer norm's 768
+    features), a longer one in chunks that fit half the vector registers (a
+    group norm's 6272, a 4096-wide RMS norm's), which LLVM had kept scalar.
+    A chunk is the inner reduction loops whole and the next one cut by a
+    divisor (whole vectors if one divides), the outer ones by 1; None where
+    no chunk of at least one vector divides the row."""
+    ranges, kinds = loop_ranges(op), iterator_types(op)
+    sizes = [1 if kind == PARALLEL else 0 for kind in kinds]
+    reduced = reduction_dims(op)
+    if math.prod(ranges[d] for d in reduced) <= max_row_elements:
+        return sizes
+    chunk = cpu.vector_registers * cpu.lanes // 2
+    inner = 1
+    for d in reversed(reduced):
+        if inner * ranges[d] <= chunk:
+            inner *= ranges[d]
+            continue
+        cuts = [t for t in range(1, ranges[d] + 1) if ranges[d] % t == 0 and cpu.lanes <= t * inner <= chunk]
+        if not cuts:
+            return None
+        sizes[d] = max(cuts, key=lambda t: (t * inner % cpu.lanes == 0, t))
+        for outer in reduced[:reduced.index(d)]:
+            sizes[outer] = 1
+        return sizes
+    return sizes
 
 
 def _keeps_rows(transpose: ir.OpView) -> bool:
@@ -144,13 +171,13 @@ class Vectorize(TargetedPass):
       max-tile-elements: largest tile vectorized whole: an elementwise
         result or a full reduction's input.
       max-row-elements: longest row of a row reduction vectorized as one
-        vector. A longer row (EfficientNet's squeezes sum whole 56x56 planes)
-        is left to LLVM's loop vectorizer, which sums it in a few vector
-        accumulators. As one vector value LLVM splits it and joins it back
-        with shuffles, and its optimizer spent far longer on such a kernel
-        than on any other of the model's, for code no faster (bench/zoo.py,
-        bench/compile_time.py). The default keeps the transformers' layer
-        norm rows (768 features) whole, as they were measured.
+        vector (the default keeps the transformers' layer norm rows of 768
+        features whole, as they were measured). A longer row (a group norm's
+        groups, a 4096-wide norm, a softmax over 2048 keys) is reduced in
+        chunks that fit half the vector registers: as one vector value LLVM
+        split it and its optimizer spent far longer on it than on any other
+        kernel; left to LLVM's loop, a body without `reassoc` or with a math
+        function stayed scalar.
     """
 
     name = "wafer-vectorize"
@@ -168,7 +195,7 @@ class Vectorize(TargetedPass):
             view = op.opview
             if op.name in _CONTRACTIONS and register_block(view, register_tile):
                 contractions.append(view)
-            elif is_vectorizable_tile(view, self.max_tile_elements, self.cpu.lanes, self.max_row_elements):
+            elif is_vectorizable_tile(view, self.max_tile_elements, self.cpu, self.max_row_elements):
                 tiles.append(view)
             return ir.WalkResult.ADVANCE
 
@@ -185,9 +212,9 @@ class Vectorize(TargetedPass):
                 tag(op.operation, f"tile{i}")
                 with unless_it_fails(match_tagged(root, f"tile{i}")) as tile:
                     if reduces_rows(op):
-                        # One row at a time: a row's vector stays in registers.
-                        rows = [1 if k == PARALLEL else 0 for k in iterator_types(op)]
-                        tile = structured.TileUsingForOp(tile, sizes=rows).tiled_linalg_op
+                        # One row (or chunk) at a time: its vector stays in registers.
+                        chunks = row_chunks(op, self.max_row_elements, self.cpu)
+                        tile = structured.TileUsingForOp(tile, sizes=chunks).tiled_linalg_op
                     elif pieces := row_pieces(op, self.cpu):
                         tile = structured.TileUsingForOp(tile, sizes=pieces).tiled_linalg_op
                     structured.VectorizeOp(tile)
