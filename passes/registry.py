@@ -26,6 +26,7 @@ _PASSES: dict[str, str] = {
     "wafer-fold-broadcast": "fold_broadcast:FoldBroadcast",
     "wafer-fold-channel-affine": "fold_channel_affine:FoldChannelAffine",
     "wafer-one-row-images": "one_row_images:OneRowImages",
+    "wafer-transposed-conv-phases": "transposed_conv_phases:TransposedConvPhases",
     "wafer-decompose-attention": "decompose_attention:DecomposeAttention",
     "wafer-fuse": "fuse:Fuse",
     "wafer-fuse-epilogues": "fuse_epilogues:FuseEpilogues",
