@@ -1,0 +1,24 @@
+"""3-D convolutions (video models) through wafer-im2col's gather and the packed matmul, against PyTorch."""
+
+import pytest
+import torch
+from torch import nn
+
+from torch_reference import compile_checked
+
+
+@pytest.mark.parametrize("machine", ["host", "avx2"])
+@pytest.mark.parametrize("conv,shape", [
+    (dict(kernel_size=3, padding=1), (2, 4, 6, 10, 9)),  # R3D's blocks
+    (dict(kernel_size=(3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3)), (1, 3, 4, 20, 20)),  # R3D's stem
+    (dict(kernel_size=(1, 3, 3), padding=(0, 1, 1)), (1, 6, 5, 8, 8)),  # R(2+1)D's spatial half
+    (dict(kernel_size=(3, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0)), (1, 6, 5, 8, 8)),  # ... its temporal half
+    (dict(kernel_size=1), (2, 8, 3, 5, 7)),  # a pointwise one reads its input as the columns
+    (dict(kernel_size=2, dilation=2), (1, 3, 6, 7, 7)),
+])
+def test_conv3d_runs_as_im2col_and_matches_pytorch(conv, shape, machine):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv3d(shape[1], 8, **conv), nn.ReLU()).eval()
+    compiled = compile_checked(model, (torch.randn(*shape),), threads=2, machine=machine)
+    assert any(s.startswith("im2col conv_3d_ncdhw_fcdhw") for s in compiled.compile_report.strategies), \
+        compiled.compile_report.strategies
