@@ -70,11 +70,14 @@ func.func @row_sum(%x: tensor<16x100xf32>) -> tensor<16x1xf32> {
 }
 
 // A fused elementwise tile that reads a kept unit dim back (x - a per-row value)
-// is vectorized when its rows are whole 16-lane vectors...
+// is vectorized when its rows are whole 16-lane vectors... The per-row values
+// are read as a column and broadcast along the rows: a read broadcasting its
+// last dim lowered to one lane inserted at a time, through the stack.
 // CHECK-LABEL: func.func @matmul_minus_row_32
 // CHECK: scf.forall
-// CHECK: vector.transfer_read {{.*}} : tensor<8x1xf32>, vector<8x32xf32>
-// CHECK: arith.subf {{.*}} : vector<8x32xf32>
+// CHECK: %[[ROWS:.*]] = vector.transfer_read {{.*}} : tensor<8x1xf32>, vector<8x1xf32>
+// CHECK: %[[SPREAD:.*]] = vector.broadcast %[[ROWS]] : vector<8x1xf32> to vector<8x32xf32>
+// CHECK: arith.subf %{{.*}}, %[[SPREAD]] : vector<8x32xf32>
 // CHECK-NOT: linalg.generic
 func.func @matmul_minus_row_32(%a: tensor<16x8xf32>, %w: tensor<8x32xf32>, %m: tensor<16x1xf32>) -> tensor<16x32xf32> {
   %zero = arith.constant 0.0 : f32
