@@ -103,6 +103,15 @@ def interleave(backends: dict, budget: float, before_each=None) -> tuple[dict[st
     return {key: statistics.median(values) for key, values in times.items()}, rounds
 
 
+def eager_ort_wafer_ms(model, x: torch.Tensor, compiled, threads: int, budget: float) -> dict[str, float]:
+    """Median ms per call of a one-input `model` in eager, ONNX Runtime and
+    `compiled` (Wafer, called on numpy), timed interleaved."""
+    backends = {"eager": lambda: model(x), "onnxruntime": onnx_session(model, (x,), threads),
+                "wafer": lambda: compiled(x.numpy())}
+    times, _ = interleave(backends, budget)
+    return {key: value * 1e3 for key, value in times.items()}
+
+
 def max_error(compiled, model, inputs) -> float:
     """Largest absolute difference between Wafer's result and eager's."""
     with torch.no_grad():

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import interleave, onnx_session  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import eager_ort_wafer_ms, max_error  # first: it sets OMP_WAIT_POLICY before torch loads
 import torch
 from torch import nn
 
@@ -95,13 +95,8 @@ def row(name: str, batch: int, threads: int, budget: float) -> str:
     make, inputs = MODELS[name]
     model, x = make().eval(), inputs(batch)
     compiled = wafer.compile(model, (x,), threads=threads)
-    with torch.no_grad():
-        error = float(abs(torch.from_numpy(compiled(x.numpy())) - model(x)).max())
-    backends = {"eager": lambda: model(x), "onnxruntime": onnx_session(model, (x,), threads),
-                "wafer": lambda: compiled(x.numpy())}
-    with torch.no_grad():
-        times, _ = interleave(backends, budget)
-    ms = {key: value * 1e3 for key, value in times.items()}
+    error = max_error(compiled, model, (x,))
+    ms = eager_ort_wafer_ms(model, x, compiled, threads, budget)
     return (f"{name:10} {batch:5} {threads:7} {ms['eager']:9.3f} {ms['onnxruntime']:9.3f} {ms['wafer']:9.3f} "
             f"{ms['wafer'] / ms['onnxruntime']:9.2f} {error:9.1e}")
 

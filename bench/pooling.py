@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import interleave, onnx_session  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import eager_ort_wafer_ms  # first: it sets OMP_WAIT_POLICY before torch loads
 import numpy as np
 import torch
 
@@ -43,10 +43,7 @@ def row(name: str, channels: int, size: int, pool, batch: int, threads: int, bud
     compiled = wafer.compile(model, (x,), threads=threads)
     np.testing.assert_allclose(compiled(x.numpy()), model(x).numpy(), rtol=1e-6, atol=1e-6)
     strategy = next((s for s in compiled.compile_report.strategies if "pool" in s), "-")
-    backends = {"eager": lambda: model(x), "onnxruntime": onnx_session(model, (x,), threads),
-                "wafer": lambda: compiled(x.numpy())}
-    times, _ = interleave(backends, budget)
-    ms = {key: value * 1e3 for key, value in times.items()}
+    ms = eager_ort_wafer_ms(model, x, compiled, threads, budget)
     return (f"{name:26} {batch:5} {threads:7}  {strategy[:44]:44} {ms['eager']:9.3f} {ms['onnxruntime']:9.3f} "
             f"{ms['wafer']:9.3f} {ms['wafer'] / ms['onnxruntime']:9.2f}")
 
