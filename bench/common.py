@@ -126,6 +126,16 @@ def process_start_up() -> float:
     return time.perf_counter() - start
 
 
+def grid_parser(doc: str, batches: str) -> argparse.ArgumentParser:
+    """A parser of the batches, thread counts (comma-separated lists) and
+    seconds per row of a script that times a grid of rows; the script adds its own."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--batches", default=batches)
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--budget", type=float, default=1.0, help="seconds of timed calls per row")
+    return parser
+
+
 def layer_bench_options(doc: str, models: str, layers: str | None = None) -> tuple[argparse.Namespace, dict]:
     """The options of the scripts that time models' layers one by one: the models
     (default `models`), batches, threads, the machine compiled for and the time

@@ -20,9 +20,7 @@ difference from eager.
 
 from __future__ import annotations
 
-import argparse
-
-from common import eager_ort_wafer_ms, max_error  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import eager_ort_wafer_ms, grid_parser, max_error  # first: it sets OMP_WAIT_POLICY before torch loads
 import torch
 from torch import nn
 
@@ -102,11 +100,8 @@ def row(name: str, batch: int, threads: int, budget: float) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = grid_parser(__doc__, batches="1,8")
     parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--batches", default="1,8")
-    parser.add_argument("--threads", default="1,2")
-    parser.add_argument("--budget", type=float, default=1.0, help="seconds of timed calls per row")
     args = parser.parse_args()
     print(f"{'net':10} {'batch':>5} {'threads':>7} {'eager':>9} {'ORT':>9} {'wafer':>9} {'wafer/ORT':>9} "
           f"{'max err':>9}")

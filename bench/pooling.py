@@ -12,9 +12,7 @@ interleaved, and Wafer/ORT (below 1: Wafer is faster).
 
 from __future__ import annotations
 
-import argparse
-
-from common import eager_ort_wafer_ms  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import eager_ort_wafer_ms, grid_parser  # first: it sets OMP_WAIT_POLICY before torch loads
 import numpy as np
 import torch
 
@@ -49,11 +47,7 @@ def row(name: str, channels: int, size: int, pool, batch: int, threads: int, bud
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", default="1,8,32")
-    parser.add_argument("--threads", default="1,2")
-    parser.add_argument("--budget", type=float, default=1.0, help="seconds of timed calls per row")
-    args = parser.parse_args()
+    args = grid_parser(__doc__, batches="1,8,32").parse_args()
     print(f"{'layer':26} {'batch':>5} {'threads':>7}  {'wafer strategy':44} {'eager':>9} {'ORT':>9} "
           f"{'wafer':>9} {'wafer/ORT':>9}")
     for threads in map(int, args.threads.split(",")):
