@@ -48,17 +48,22 @@ class OneRowImages(WaferPass):
     summary = "Run 1-D convolutions and pools as 2-D ones over one-row images"
 
     def apply(self, module: ir.Operation) -> None:
-        for op in find_ops(module, lambda op: (op.name in _ONE_D and _static(op.results[0])) or _along_columns(op)):
+        for op in find_ops(module, lambda op: _one_d(op) or _along_columns(op)):
             _rewrite(op.opview)
 
 
-def _static(value: ir.Value) -> bool:
-    return isinstance(value.type, ir.RankedTensorType) and value.type.has_static_shape
+def _static(op: ir.Operation) -> bool:
+    return all(isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape
+               for v in (*op.operands, op.results[0]))
+
+
+def _one_d(op: ir.Operation) -> bool:
+    return op.name in _ONE_D and _static(op)
 
 
 def _along_columns(op: ir.Operation) -> bool:
     """A 2-D convolution whose image, filters and output are one column wide, and more than one row high."""
-    if op.name not in _TWO_D or not all(_static(v) for v in (*op.operands, op.results[0])):
+    if op.name not in _TWO_D or not _static(op):
         return False
     return all(v.type.shape[-1] == 1 for v in op.operands) and op.results[0].type.shape[-2] > 1
 

@@ -50,7 +50,8 @@ def _spread_input(conv: ir.OpView) -> ir.OpView | None:
             or spread.sizes or spread.strides or not is_zero_fill(spread.operands[1]):
         return None
     strides, offsets = list(spread.static_strides), list(spread.static_offsets)
-    if strides[:2] != [1, 1] or offsets[:2] != [0, 0] or strides[2:] == [1, 1]:
+    if strides[:2] != [1, 1] or offsets[:2] != [0, 0] or strides[2:] == [1, 1] \
+            or list(spread.static_sizes) != list(spread.operands[0].type.shape):  # not rank-reduced
         return None
     return spread
 
@@ -62,19 +63,19 @@ def _rewrite(conv: ir.OpView) -> None:
     f, _, kh, kw = filters.type.shape
     _, _, oh, ow = init.type.shape
     (sy, sx), (py, px) = list(spread.static_strides)[2:], list(spread.static_offsets)[2:]
-    with ir.InsertionPoint(conv), conv.location:
-        phases = [(ry, rx) for ry in range(sy) for rx in range(sx)]
-        taps = {(ry, rx): (_taps(ry, py, sy, kh), _taps(rx, px, sx, kw)) for ry, rx in phases}
-        covered = all(len(rows) and len(cols) for rows, cols in taps.values())
-        result = tensor.EmptyOp([n, f, oh, ow], init.type.element_type).result if covered else init
-        computed = 0
-        for ry, rx in phases:
-            rows, cols = taps[(ry, rx)]
+    phases = []  # (ry, rx, filter taps along H and W, first input row and column, output rows and columns)
+    for ry in range(sy):
+        for rx in range(sx):
+            rows, cols = _taps(ry, py, sy, kh), _taps(rx, px, sx, kw)
+            first = [(ry + rows.start - py) // sy, (rx + cols.start - px) // sx]
             a, b = math.ceil((oh - ry) / sy), math.ceil((ow - rx) / sx)
-            if not (rows and cols and a and b):
-                continue  # no tap reads an input: the phase keeps its init
-            image = _window(x, [(ry + rows.start - py) // sy, (rx + cols.start - px) // sx],
-                            [a + len(rows) - 1, b + len(cols) - 1])
+            if rows and cols and a and b and _overlaps(first, [a + len(rows) - 1, b + len(cols) - 1], [h, w]):
+                phases.append((ry, rx, rows, cols, first, a, b))
+    # A phase no tap reads an input with keeps its init; where every phase reads, none is needed.
+    with ir.InsertionPoint(conv), conv.location:
+        result = tensor.EmptyOp([n, f, oh, ow], init.type.element_type).result if len(phases) == sy * sx else init
+        for ry, rx, rows, cols, first, a, b in phases:
+            image = _window(x, first, [a + len(rows) - 1, b + len(cols) - 1])
             taps_filter = filters if (len(rows), len(cols)) == (kh, kw) else tensor.ExtractSliceOp(
                 ir.RankedTensorType.get([f, c, len(rows), len(cols)], filters.type.element_type), filters, [], [], [],
                 [0, 0, rows.start, cols.start], [f, c, len(rows), len(cols)], [1, 1, sy, sx]).result
@@ -82,10 +83,14 @@ def _rewrite(conv: ir.OpView) -> None:
             phase = linalg.conv_2d_nchw_fchw(image, taps_filter, outs=[phase_init], strides=[1, 1], dilations=[1, 1])
             result = tensor.InsertSliceOp(phase, result, [], [], [], [0, 0, ry, rx], [n, f, a, b],
                                           [1, 1, sy, sx]).result
-            computed += 1
-    record_strategy(conv, f"transposed conv {kh}x{kw}/{sy}x{sx}: {computed} phase convs")
+    record_strategy(conv, f"transposed conv {kh}x{kw}/{sy}x{sx}: {len(phases)} phase convs")
     conv.results[0].replace_all_uses_with(result)
     conv.operation.erase()
+
+
+def _overlaps(first: list[int], extent: list[int], size: list[int]) -> bool:
+    """Whether rows and columns first..first+extent meet the input's."""
+    return all(v < s and v + e > 0 for v, e, s in zip(first, extent, size))
 
 
 def _taps(phase: int, offset: int, stride: int, size: int) -> range:

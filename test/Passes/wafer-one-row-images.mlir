@@ -56,3 +56,11 @@ func.func @two_d(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x1xf32>, %init: tensor
   %y = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%x, %w : tensor<1x3x8x8xf32>, tensor<4x3x3x1xf32>) outs(%init : tensor<1x4x6x8xf32>) -> tensor<1x4x6x8xf32>
   return %y : tensor<1x4x6x8xf32>
 }
+
+// A 1-D convolution of a dynamic length keeps its form (the reshapes need static shapes).
+// CHECK-LABEL: func.func @dynamic_length
+// CHECK: linalg.conv_1d_ncw_fcw
+func.func @dynamic_length(%x: tensor<1x3x?xf32>, %w: tensor<4x3x3xf32>, %init: tensor<1x4x?xf32>) -> tensor<1x4x?xf32> {
+  %y = linalg.conv_1d_ncw_fcw {dilations = dense<1> : vector<1xi64>, strides = dense<1> : vector<1xi64>} ins(%x, %w : tensor<1x3x?xf32>, tensor<4x3x3xf32>) outs(%init : tensor<1x4x?xf32>) -> tensor<1x4x?xf32>
+  return %y : tensor<1x4x?xf32>
+}

@@ -56,3 +56,16 @@ func.func @plain(%x: tensor<1x2x6x6xf32>, %w: tensor<3x2x3x3xf32>, %init: tensor
   %y = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%x, %w : tensor<1x2x6x6xf32>, tensor<3x2x3x3xf32>) outs(%init : tensor<1x3x4x4xf32>) -> tensor<1x3x4x4xf32>
   return %y : tensor<1x3x4x4xf32>
 }
+
+// A spread of a rank-reduced input (no image dim) is left alone.
+// CHECK-LABEL: func.func @rank_reduced_spread
+// CHECK-NOT: wafer.strategy
+// CHECK: linalg.conv_2d_nchw_fchw
+func.func @rank_reduced_spread(%x: tensor<2x5x5xf32>, %w: tensor<3x2x2x2xf32>, %init: tensor<1x3x8x8xf32>) -> tensor<1x3x8x8xf32> {
+  %zero = arith.constant 0.000000e+00 : f32
+  %e = tensor.empty() : tensor<1x2x9x9xf32>
+  %zeros = linalg.fill ins(%zero : f32) outs(%e : tensor<1x2x9x9xf32>) -> tensor<1x2x9x9xf32>
+  %spread = tensor.insert_slice %x into %zeros[0, 0, 0, 0] [1, 2, 5, 5] [1, 1, 2, 2] : tensor<2x5x5xf32> into tensor<1x2x9x9xf32>
+  %y = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%spread, %w : tensor<1x2x9x9xf32>, tensor<3x2x2x2xf32>) outs(%init : tensor<1x3x8x8xf32>) -> tensor<1x3x8x8xf32>
+  return %y : tensor<1x3x8x8xf32>
+}
