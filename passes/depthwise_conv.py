@@ -200,18 +200,28 @@ def _columns(window: Window, ow: int, lanes: int, block: int, overlap: bool) -> 
                     [p for p in others if p[0] >= start])
 
 
+def padding_constant(x: ir.Value) -> ir.Value | None:
+    """The float `arith.constant` that a `tensor.pad` producing `x` pads with, else None."""
+    pad = x.owner
+    if not (isinstance(pad, ir.OpView) and pad.name == "tensor.pad"):
+        return None
+    value = list(pad.regions[0].blocks[0].operations)[-1].operands[0]
+    owner = value.owner
+    constant = (isinstance(owner, ir.OpView) and owner.name == "arith.constant"
+                and isinstance(owner.attributes["value"], ir.FloatAttr))
+    return value if constant else None
+
+
 def unpadded(x: ir.Value, padding: float, spatial: tuple[int, int] = (2, 3)) -> tuple[ir.Value, tuple[int, int]]:
     """The input before its `tensor.pad` of H and W (dims `spatial`) with `padding`,
     if it has one, and the rows and columns of padding before it; else (x, (0, 0))."""
+    value = padding_constant(x)
     pad = x.owner
-    if not (isinstance(pad, ir.OpView) and pad.name == "tensor.pad" and not pad.low and not pad.high):
+    if value is None or pad.low or pad.high or ir.FloatAttr(value.owner.attributes["value"]).value != padding:
         return x, (0, 0)
     low, high = list(pad.static_low), list(pad.static_high)
-    value = list(pad.regions[0].blocks[0].operations)[-1].operands[0].owner
-    same = (isinstance(value, ir.OpView) and value.name == "arith.constant"
-            and isinstance(value.attributes["value"], ir.FloatAttr) and value.attributes["value"].value == padding)
     others = [d for d in range(len(low)) if d not in spatial]
-    if not same or any(low[d] or high[d] for d in others):
+    if any(low[d] or high[d] for d in others):
         return x, (0, 0)
     return pad.operands[0], (low[spatial[0]], low[spatial[1]])
 

@@ -70,11 +70,7 @@ def rewrite_conv(conv: ir.OpView) -> ir.Operation:
             wide_init = init if row == ow else widened_init(init, row)
             out = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, f, oh * row], f32), wide_init,
                                          reassociation([0], [1], [2, 3]))
-            e = [ir.AffineDimExpr.get(i) for i in range(4)]  # n, f, pixel, k
-            product = multiply_accumulate(
-                [filters, columns.result], out.result,
-                [ir.AffineMap.get(4, 0, r) for r in ([e[1], e[3]], [e[0], e[3], e[2]], [e[0], e[1], e[2]])],
-                ["parallel", "parallel", "parallel", "reduction"])
+            product = _filters_times_columns(filters, columns.result, out.result)
             result = tensor.ExpandShapeOp(wide_init.type, product.results[0], reassociation([0], [1], [2, 3]), [],
                                           static_output_shape=[n, f, oh, row]).result
             if row != ow:
@@ -84,6 +80,15 @@ def rewrite_conv(conv: ir.OpView) -> ir.Operation:
         slice_after_epilogue(result)
     conv.operation.erase()
     return product.operation
+
+
+def _filters_times_columns(filters: ir.Value, columns: ir.Value, out: ir.Value) -> ir.OpView:
+    """out[n, f, pixel] += filters[f, k] * columns[n, k, pixel]: the contraction of an im2col convolution."""
+    e = [ir.AffineDimExpr.get(i) for i in range(4)]  # n, f, pixel, k
+    return multiply_accumulate(
+        [filters, columns], out,
+        [ir.AffineMap.get(4, 0, r) for r in ([e[1], e[3]], [e[0], e[3], e[2]], [e[0], e[1], e[2]])],
+        ["parallel", "parallel", "parallel", "reduction"])
 
 
 def _gather(conv: ir.OpView, row: int | None = None) -> ir.Value:
@@ -173,11 +178,7 @@ def rewrite_conv_3d(conv: ir.OpView) -> ir.Operation:
         filters = tensor.CollapseShapeOp(ir.RankedTensorType.get([f, k], f32), w, reassociation([0], [1, 2, 3, 4]))
         out = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, f, pixels], f32), init,
                                      reassociation([0], [1], [2, 3, 4]))
-        e = [ir.AffineDimExpr.get(i) for i in range(4)]  # n, f, pixel, k
-        product = multiply_accumulate(
-            [filters.result, columns.result], out.result,
-            [ir.AffineMap.get(4, 0, r) for r in ([e[1], e[3]], [e[0], e[3], e[2]], [e[0], e[1], e[2]])],
-            ["parallel", "parallel", "parallel", "reduction"])
+        product = _filters_times_columns(filters.result, columns.result, out.result)
         result = tensor.ExpandShapeOp(init.type, product.results[0], reassociation([0], [1], [2, 3, 4]), [],
                                       static_output_shape=init.type.shape).result
     conv.results[0].replace_all_uses_with(result)

@@ -181,6 +181,23 @@ def pad_value(value: ir.Value, low: list[int], high: list[int], padding: ir.Valu
     return pad.result
 
 
+def remade_init(init: ir.Value, shape: list[int], broadcast_dims=lambda dims: dims) -> ir.Value | None:
+    """`init`'s `linalg.fill`, or its `linalg.broadcast` along `broadcast_dims`
+    of the old broadcast dimensions, made again at `shape`: the init of a
+    reshaped or sliced op that a strategy still reads as a fill or a bias.
+    None for any other init, or where `broadcast_dims` gives None."""
+    op = init.owner
+    if not (isinstance(op, ir.OpView) and op.name in ("linalg.fill", "linalg.broadcast")):
+        return None
+    if op.name == "linalg.fill":
+        return linalg.fill(op.operands[0], outs=[tensor.EmptyOp(shape, init.type.element_type).result])
+    dims = broadcast_dims(list(ir.DenseI64ArrayAttr(op.attributes["dimensions"])))
+    if dims is None:
+        return None
+    return linalg.broadcast(op.operands[0], outs=[tensor.EmptyOp(shape, init.type.element_type).result],
+                            dimensions=dims)
+
+
 def extract_slice(source: ir.Value, offsets: list[ir.Value | int], sizes: list[int]) -> ir.Value:
     """The unit-stride slice of `source` of static `sizes` at `offsets`."""
     dynamic, static = _static_or_dynamic(offsets)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import linalg, tensor
 
-from .depthwise_conv import unpadded
-from .linalg_builders import int_list, pad_value, reassociation
+from .depthwise_conv import padding_constant, unpadded
+from .linalg_builders import int_list, pad_value, reassociation, remade_init
 from .pass_base import WaferPass, find_ops
 
 # 1-D ops over [N, C, L] and the 2-D ones that compute them over [N, C, 1, L].
@@ -117,7 +117,7 @@ def _row_image(image: ir.Value, one_d: bool) -> ir.Value:
     """The image as a row, its padding of the length by a constant (zeros,
     a max pool's -inf), if any, re-made on the reshaped input: the
     strategies read through a padding they can see."""
-    padding = _padding(image)
+    padding = padding_constant(image)
     length = image.type.rank - (1 if one_d else 2)
     source, (before, _) = (image, (0, 0)) if padding is None else unpadded(
         image, ir.FloatAttr(padding.owner.attributes["value"]).value, (length, image.type.rank - 1))
@@ -129,33 +129,16 @@ def _row_image(image: ir.Value, one_d: bool) -> ir.Value:
     return pad_value(row, low, high, padding)
 
 
-def _padding(image: ir.Value) -> ir.Value | None:
-    """The float constant a `tensor.pad` producing `image` pads with, else None."""
-    pad = image.owner
-    if not (isinstance(pad, ir.OpView) and pad.name == "tensor.pad"):
-        return None
-    value = list(pad.regions[0].blocks[0].operations)[-1].operands[0]
-    owner = value.owner
-    if isinstance(owner, ir.OpView) and owner.name == "arith.constant" and isinstance(owner.attributes["value"],
-                                                                                      ir.FloatAttr):
-        return value
-    return None
-
-
 def _row_init(init: ir.Value, one_d: bool) -> ir.Value:
     """The init as a row: a fill or a bias broadcast re-made in that shape."""
-    op = init.owner
-    row = ir.RankedTensorType.get(_row_shape(list(init.type.shape), one_d), init.type.element_type)
-    if isinstance(op, ir.OpView) and op.name in ("linalg.fill", "linalg.broadcast"):
-        empty = tensor.EmptyOp(row.shape, row.element_type).result
-        if op.name == "linalg.fill":
-            return linalg.fill(op.operands[0], outs=[empty])
-        dims = list(ir.DenseI64ArrayAttr(op.attributes["dimensions"]))
-        rank = init.type.rank
-        moved = {d: d for d in range(rank)}
-        moved.update({rank - 1: rank} if one_d else {rank - 2: rank - 1, rank - 1: rank - 2})
+    rank = init.type.rank
+    moved = {d: d for d in range(rank)}
+    moved.update({rank - 1: rank} if one_d else {rank - 2: rank - 1, rank - 1: rank - 2})
+
+    def row_dims(dims: list[int]) -> list[int] | None:
+        """The broadcast's dims in the row's shape, if the dims it keeps stay in order."""
         kept = [moved[d] for d in range(rank) if d not in dims]
-        if kept == sorted(kept):
-            new_dims = sorted([moved[d] for d in dims] + ([rank - 1] if one_d else []))
-            return linalg.broadcast(op.operands[0], outs=[empty], dimensions=new_dims)
-    return _as_row(init, one_d)
+        return sorted([moved[d] for d in dims] + ([rank - 1] if one_d else [])) if kept == sorted(kept) else None
+
+    remade = remade_init(init, _row_shape(list(init.type.shape), one_d), row_dims)
+    return remade if remade is not None else _as_row(init, one_d)

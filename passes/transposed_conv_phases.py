@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor
 
-from .linalg_builders import extract_slice, int_list, is_static_f32, is_zero_fill, pad_value
+from .linalg_builders import extract_slice, int_list, is_static_f32, is_zero_fill, pad_value, remade_init
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
 
@@ -116,12 +116,8 @@ def _phase_init(init: ir.Value, shape: list[int], ry: int, rx: int, sy: int, sx:
     """The init of the outputs of one phase: a fill or bias broadcast made
     again at that shape (the strategies fold a bias they can see), else
     its strided slice."""
-    op = init.owner
-    if isinstance(op, ir.OpView) and op.name in ("linalg.fill", "linalg.broadcast"):
-        empty = tensor.EmptyOp(shape, init.type.element_type).result
-        if op.name == "linalg.fill":
-            return linalg.fill(op.operands[0], outs=[empty])
-        return linalg.broadcast(op.operands[0], outs=[empty], dimensions=list(ir.DenseI64ArrayAttr(
-            op.attributes["dimensions"])))
+    remade = remade_init(init, shape)
+    if remade is not None:
+        return remade
     return tensor.ExtractSliceOp(ir.RankedTensorType.get(shape, init.type.element_type), init, [], [], [],
                                  [0, 0, ry, rx], shape, [1, 1, sy, sx]).result
