@@ -29,6 +29,7 @@ from torch_mlir.extras.fx_importer import _get_mlir_op_name_for_schema
 
 from .adaptive_pooling import DECOMPOSITIONS as ADAPTIVE_POOLING, uneven_adaptive_pooling_ops, unless_declined
 from .bilinear_upsampling import UPSAMPLE, upsample_bilinear, whole_factor_upsampling
+from .nearest_upsampling import DECOMPOSITIONS as NEAREST_UPSAMPLING, whole_factor_nearest_upsampling
 from .compiler import compile_module
 from .context import make_context
 from .diagnostics import Diagnostic, WaferError, collect_diagnostics, first_line
@@ -187,6 +188,8 @@ def _decompositions() -> dict:
     for op, decomposition in ADAPTIVE_POOLING.items():
         table[op] = unless_declined(decomposition, table.get(op))
     table[UPSAMPLE] = unless_declined(upsample_bilinear, table.get(UPSAMPLE))
+    for op, decomposition in NEAREST_UPSAMPLING.items():
+        table[op] = unless_declined(decomposition, table.get(op))
     return table
 
 
@@ -227,14 +230,17 @@ def _needs_decomposition(program) -> set:
       assumes one window and one stride; Wafer's decomposition (adaptive_pooling.py).
     - Bilinear upsampling by whole factors: torch-mlir gathers every element
       with its indices checked at run time; Wafer's decomposition
-      (bilinear_upsampling.py) blends slices."""
+      (bilinear_upsampling.py) blends slices.
+    - Nearest upsampling by whole factors: torch's decomposition gathers every
+      element too; Wafer's (nearest_upsampling.py) broadcasts."""
     ops = set()
     if any(node.target == torch.ops.aten.gelu.default and node.kwargs.get("approximate") == "tanh"
            for node in program.graph.nodes):
         ops.add(torch.ops.aten.gelu.default)
     if has_depthwise_transposed_convolution(program):
         ops.add(torch.ops.aten.convolution.default)
-    return ops | uneven_adaptive_pooling_ops(program) | whole_factor_upsampling(program)
+    return (ops | uneven_adaptive_pooling_ops(program) | whole_factor_upsampling(program)
+            | whole_factor_nearest_upsampling(program))
 
 
 _ATTENTION_OPS = (torch.ops.aten.scaled_dot_product_attention, torch.ops.aten._scaled_dot_product_attention_math,
