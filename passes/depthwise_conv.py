@@ -214,7 +214,13 @@ def padding_constant(x: ir.Value) -> ir.Value | None:
 
 def unpadded(x: ir.Value, padding: float, spatial: tuple[int, int] = (2, 3)) -> tuple[ir.Value, tuple[int, int]]:
     """The input before its `tensor.pad` of H and W (dims `spatial`) with `padding`,
-    if it has one, and the rows and columns of padding before it; else (x, (0, 0))."""
+    if it has one, and the rows and columns of padding before it; else (x, (0, 0)).
+    A pad that a `tensor.collapse_shape` of other dims follows counts too, the
+    collapse then made on its input: linalg-fuse-elementwise-ops moves a pad
+    above a collapse (a 3-D max pool's depth slices as planes of an image)."""
+    collapse = x.owner
+    if isinstance(collapse, ir.OpView) and collapse.name == "tensor.collapse_shape":
+        return _unpadded_before_collapse(collapse, padding, spatial)
     value = padding_constant(x)
     pad = x.owner
     if value is None or pad.low or pad.high or ir.FloatAttr(value.owner.attributes["value"]).value != padding:
@@ -224,6 +230,27 @@ def unpadded(x: ir.Value, padding: float, spatial: tuple[int, int] = (2, 3)) -> 
     if any(low[d] or high[d] for d in others):
         return x, (0, 0)
     return pad.operands[0], (low[spatial[0]], low[spatial[1]])
+
+
+def _unpadded_before_collapse(collapse: ir.OpView, padding: float,
+                              spatial: tuple[int, int]) -> tuple[ir.Value, tuple[int, int]]:
+    """`unpadded` of a collapse of a pad whose `spatial` dims are dims of their
+    own in the collapse: the collapse of the pad's input, and its padding."""
+    x = collapse.results[0]
+    groups = [[ir.IntegerAttr(d).value for d in ir.ArrayAttr(group)]
+              for group in ir.ArrayAttr(collapse.attributes["reassociation"])]
+    if any(len(groups[d]) != 1 for d in spatial):
+        return x, (0, 0)
+    source, pads = unpadded(collapse.operands[0], padding, tuple(groups[d][0] for d in spatial))
+    if source == collapse.operands[0]:
+        return x, (0, 0)
+    shape = list(x.type.shape)
+    for d in spatial:
+        shape[d] = source.type.shape[groups[d][0]]
+    with ir.InsertionPoint(collapse), collapse.location:
+        collapsed = tensor.CollapseShapeOp(ir.RankedTensorType.get(shape, x.type.element_type), source,
+                                           collapse.attributes["reassociation"]).result
+    return collapsed, pads
 
 
 def channel_init(init: ir.Value) -> ir.Value | None:

@@ -22,6 +22,7 @@ import torch
 aten = torch.ops.aten
 _MAX_POOLS = (aten.adaptive_max_pool1d.default, aten.adaptive_max_pool2d.default)
 _AVG_POOLS = (aten.adaptive_avg_pool1d.default, aten.adaptive_avg_pool2d.default)
+_AVG_POOL3D = aten.adaptive_avg_pool3d.default
 
 
 def windows(extent: int, size: int) -> list[tuple[int, int]]:
@@ -42,9 +43,11 @@ def _pooled(shape, output_size) -> list[tuple[int, int]]:
     return [(first + i, size) for i, size in enumerate(output_size)]
 
 
-def uneven_adaptive_pooling_ops(program) -> set:
-    """The adaptive pooling ops of `program` that pool some dim unevenly."""
-    ops = set()
+def adaptive_pooling_to_decompose(program) -> set:
+    """The adaptive pooling ops of `program` that pool some dim unevenly, and
+    3-D average pooling, which torch-mlir lowers as a gather of every element
+    through its indices, in scalar code (video models' heads)."""
+    ops = {_AVG_POOL3D} if any(node.target == _AVG_POOL3D for node in program.graph.nodes) else set()
     for node in program.graph.nodes:
         if node.op == "call_function" and node.target in _MAX_POOLS + _AVG_POOLS:
             shape = node.args[0].meta["val"].shape
@@ -88,13 +91,40 @@ def adaptive_avg_pool(x: torch.Tensor, output_size):
     pooled = _pooled(x.shape, output_size)
     if not any(_uneven(x.shape[dim], size) for dim, size in pooled):
         return NotImplemented
+    return _mean_over_windows(x, pooled)
+
+
+def adaptive_avg_pool3d(x: torch.Tensor, output_size):
+    """Adaptive average pooling over the last 3 dims: where the windows tile
+    each dim, one mean over the window dims of a reshape, in which adjacent
+    window dims are one (a global pool reduces rows of D*H*W); otherwise a
+    mean over each window's slices."""
+    pooled = _pooled(x.shape, output_size)
+    if any(x.shape[dim] % size for dim, size in pooled):
+        return _mean_over_windows(x, pooled)
+    tiled, windowed = list(x.shape[:pooled[0][0]]), []
+    for dim, size in pooled:
+        if size > 1:
+            tiled.append(size)
+        if windowed and windowed[-1] == len(tiled) - 1:
+            tiled[-1] *= x.shape[dim] // size
+        else:
+            windowed.append(len(tiled))
+            tiled.append(x.shape[dim] // size)
+    shape = [*x.shape[:pooled[0][0]], *(size for _, size in pooled)]
+    return x.reshape(tiled).mean(windowed).reshape(shape)
+
+
+def _mean_over_windows(x: torch.Tensor, pooled) -> torch.Tensor:
+    """The mean of each window of each (dim, output size) in `pooled`, one dim at a time."""
     for dim, size in reversed(pooled):
         x = torch.cat([x.narrow(dim, start, end - start).mean(dim, keepdim=True)
                        for start, end in windows(x.shape[dim], size)], dim)
     return x
 
 
-DECOMPOSITIONS = {**{op: adaptive_max_pool for op in _MAX_POOLS}, **{op: adaptive_avg_pool for op in _AVG_POOLS}}
+DECOMPOSITIONS = {**{op: adaptive_max_pool for op in _MAX_POOLS}, **{op: adaptive_avg_pool for op in _AVG_POOLS},
+                  _AVG_POOL3D: adaptive_avg_pool3d}
 
 
 def unless_declined(decomposition, other):

@@ -27,8 +27,9 @@ from torch_mlir.compiler_utils import TorchMlirCompilerError
 from torch_mlir.extras.fx_decomp_util import get_decomposition_table
 from torch_mlir.extras.fx_importer import _get_mlir_op_name_for_schema
 
-from .adaptive_pooling import DECOMPOSITIONS as ADAPTIVE_POOLING, uneven_adaptive_pooling_ops, unless_declined
+from .adaptive_pooling import DECOMPOSITIONS as ADAPTIVE_POOLING, adaptive_pooling_to_decompose, unless_declined
 from .bilinear_upsampling import UPSAMPLE, upsample_bilinear, whole_factor_upsampling
+from .max_pool3d import MAX_POOL3D, max_pool3d, max_pool3d_to_decompose
 from .nearest_upsampling import DECOMPOSITIONS as NEAREST_UPSAMPLING, whole_factor_nearest_upsampling
 from .compiler import compile_module
 from .context import make_context
@@ -188,6 +189,7 @@ def _decompositions() -> dict:
     for op, decomposition in ADAPTIVE_POOLING.items():
         table[op] = unless_declined(decomposition, table.get(op))
     table[UPSAMPLE] = unless_declined(upsample_bilinear, table.get(UPSAMPLE))
+    table[MAX_POOL3D] = unless_declined(max_pool3d, table.get(MAX_POOL3D))
     for op, decomposition in NEAREST_UPSAMPLING.items():
         table[op] = unless_declined(decomposition, table.get(op))
     return table
@@ -228,6 +230,8 @@ def _needs_decomposition(program) -> set:
       of aten.convolution, which a conv_transpose2d decomposes into.
     - Adaptive pooling whose windows differ in size or spacing: torch-mlir
       assumes one window and one stride; Wafer's decomposition (adaptive_pooling.py).
+      3-D adaptive average pooling and max pooling, which torch-mlir lowers to
+      scalar code (adaptive_pooling.py, max_pool3d.py).
     - Bilinear upsampling by whole factors: torch-mlir gathers every element
       with its indices checked at run time; Wafer's decomposition
       (bilinear_upsampling.py) blends slices.
@@ -239,8 +243,8 @@ def _needs_decomposition(program) -> set:
         ops.add(torch.ops.aten.gelu.default)
     if has_depthwise_transposed_convolution(program):
         ops.add(torch.ops.aten.convolution.default)
-    return (ops | uneven_adaptive_pooling_ops(program) | whole_factor_upsampling(program)
-            | whole_factor_nearest_upsampling(program))
+    return (ops | adaptive_pooling_to_decompose(program) | max_pool3d_to_decompose(program)
+            | whole_factor_upsampling(program) | whole_factor_nearest_upsampling(program))
 
 
 _ATTENTION_OPS = (torch.ops.aten.scaled_dot_product_attention, torch.ops.aten._scaled_dot_product_attention_math,

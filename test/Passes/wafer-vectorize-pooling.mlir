@@ -125,3 +125,26 @@ func.func @sum_pool_3x3(%x: tensor<1x8x12x12xf32>) -> tensor<1x8x12x12xf32> {
   %p = linalg.pooling_nchw_sum {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%padded, %w : tensor<1x8x14x14xf32>, tensor<3x3xf32>) outs(%f : tensor<1x8x12x12xf32>) -> tensor<1x8x12x12xf32>
   return %p : tensor<1x8x12x12xf32>
 }
+
+// A 3-D max pool's depth slices as planes of one image: the -inf padding of
+// the rows and columns sits above the collapse of (channel, depth), where
+// linalg-fuse-elementwise-ops moves it. It is read through all the same: the
+// stencil reads a collapse of the unpadded input, and no padded copy is made.
+// CHECK-LABEL: func.func @pool_3x3_pad_before_collapse
+// CHECK-SAME: wafer.strategy = ["max pool 3x3/2: rows of 4 in 1 x vector<4>, serial"]
+// CHECK: %[[PLANES:.*]] = tensor.collapse_shape %arg0 {{\[\[}}0], [1, 2], [3], [4]] : tensor<1x2x3x8x8xf32> into tensor<1x6x8x8xf32>
+// CHECK: vector.transfer_read %[[PLANES]]{{.*}} : tensor<1x6x8x8xf32>, vector<8xf32>
+// CHECK-NOT: tensor.pad
+func.func @pool_3x3_pad_before_collapse(%x: tensor<1x2x3x8x8xf32>) -> tensor<1x6x4x4xf32> {
+  %cst = arith.constant 0xFF800000 : f32
+  %padded = tensor.pad %x low[0, 0, 0, 1, 1] high[0, 0, 0, 1, 1] {
+  ^bb0(%i: index, %j: index, %k: index, %l: index, %m: index):
+    tensor.yield %cst : f32
+  } : tensor<1x2x3x8x8xf32> to tensor<1x2x3x10x10xf32>
+  %planes = tensor.collapse_shape %padded [[0], [1, 2], [3], [4]] : tensor<1x2x3x10x10xf32> into tensor<1x6x10x10xf32>
+  %e = tensor.empty() : tensor<1x6x4x4xf32>
+  %f = linalg.fill ins(%cst : f32) outs(%e : tensor<1x6x4x4xf32>) -> tensor<1x6x4x4xf32>
+  %w = tensor.empty() : tensor<3x3xf32>
+  %p = linalg.pooling_nchw_max {dilations = dense<1> : vector<2xi64>, strides = dense<2> : vector<2xi64>} ins(%planes, %w : tensor<1x6x10x10xf32>, tensor<3x3xf32>) outs(%f : tensor<1x6x4x4xf32>) -> tensor<1x6x4x4xf32>
+  return %p : tensor<1x6x4x4xf32>
+}
