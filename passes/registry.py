@@ -22,6 +22,8 @@ _PASSES: dict[str, str] = {
     "wafer-concat-chains": "concat_chains:ConcatChains",
     "wafer-check-gather-bounds": "check_gather_bounds:CheckGatherBounds",
     "wafer-sort-nan-order": "sort_nan_order:SortNanOrder",
+    "wafer-sorted-prefix": "sorted_prefix:SortedPrefix",
+    "wafer-sort-rows": "sort_rows:SortRows",
     "wafer-fold-transpose": "fold_transpose:FoldTranspose",
     "wafer-fold-broadcast": "fold_broadcast:FoldBroadcast",
     "wafer-fold-channel-affine": "fold_channel_affine:FoldChannelAffine",

@@ -193,7 +193,7 @@ class CpuPipeline(Configurable):
                 "simplify",
                 "wafer-scalars-as-tensors,wafer-fold-const-globals,symbol-dce,wafer-decompose-attention,func.func(canonicalize,cse),"
                 "wafer-slice-elementwise,wafer-fold-channel-affine,wafer-transposed-conv-phases,wafer-one-row-images,"
-                "wafer-fold-zero-trip,wafer-fold-narrowed-constants,wafer-sort-nan-order,"
+                "wafer-fold-zero-trip,wafer-fold-narrowed-constants,wafer-sort-nan-order,wafer-sorted-prefix,"
                 "wafer-check-gather-bounds,wafer-fold-transpose,wafer-fold-broadcast,wafer-concat-chains",
             ),
             # Packing comes before elementwise fusion, which would otherwise fuse
@@ -230,7 +230,7 @@ class CpuPipeline(Configurable):
                 # Kernels are timed as loop nests, before they become OpenMP regions.
                 # bf16 is looked for here, in a module a sixth the size of the LLVM dialect's.
                 f"wafer-lower-contractions,wafer-bf16-builtins,wafer-fence-in-place-selects,{profile}{openmp}"
-                "func.func(tm-tensor-to-loops,refback-munge-memref-copy,"
+                "wafer-sort-rows,func.func(tm-tensor-to-loops,refback-munge-memref-copy,"
                 "convert-linalg-to-loops),"
                 "wafer-outline-kernels,func.func(convert-vector-to-scf{full-unroll},"
                 "lower-affine),convert-scf-to-cf,wafer-lower-assert,wafer-polynomial-exp,wafer-rational-math,"

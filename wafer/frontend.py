@@ -31,6 +31,7 @@ from .adaptive_pooling import DECOMPOSITIONS as ADAPTIVE_POOLING, adaptive_pooli
 from .bilinear_upsampling import UPSAMPLE, upsample_bilinear, whole_factor_upsampling
 from .max_pool3d import MAX_POOL3D, max_pool3d, max_pool3d_to_decompose
 from .nearest_upsampling import DECOMPOSITIONS as NEAREST_UPSAMPLING, whole_factor_nearest_upsampling
+from .stable_sorts import DECOMPOSITIONS as SORTS, sorts_to_decompose
 from .compiler import compile_module
 from .context import make_context
 from .diagnostics import Diagnostic, WaferError, collect_diagnostics, first_line
@@ -190,7 +191,7 @@ def _decompositions() -> dict:
         table[op] = unless_declined(decomposition, table.get(op))
     table[UPSAMPLE] = unless_declined(upsample_bilinear, table.get(UPSAMPLE))
     table[MAX_POOL3D] = unless_declined(max_pool3d, table.get(MAX_POOL3D))
-    for op, decomposition in NEAREST_UPSAMPLING.items():
+    for op, decomposition in (NEAREST_UPSAMPLING | SORTS).items():
         table[op] = unless_declined(decomposition, table.get(op))
     return table
 
@@ -236,7 +237,9 @@ def _needs_decomposition(program) -> set:
       with its indices checked at run time; Wafer's decomposition
       (bilinear_upsampling.py) blends slices.
     - Nearest upsampling by whole factors: torch's decomposition gathers every
-      element too; Wafer's (nearest_upsampling.py) broadcasts."""
+      element too; Wafer's (nearest_upsampling.py) broadcasts.
+    - A stable sort and an unsorted topk, which torch-mlir does not lower, as
+      the sort and the sorted topk it does (stable_sorts.py)."""
     ops = set()
     if any(node.target == torch.ops.aten.gelu.default and node.kwargs.get("approximate") == "tanh"
            for node in program.graph.nodes):
@@ -244,7 +247,7 @@ def _needs_decomposition(program) -> set:
     if has_depthwise_transposed_convolution(program):
         ops.add(torch.ops.aten.convolution.default)
     return (ops | adaptive_pooling_to_decompose(program) | max_pool3d_to_decompose(program)
-            | whole_factor_upsampling(program) | whole_factor_nearest_upsampling(program))
+            | whole_factor_upsampling(program) | whole_factor_nearest_upsampling(program) | sorts_to_decompose(program))
 
 
 _ATTENTION_OPS = (torch.ops.aten.scaled_dot_product_attention, torch.ops.aten._scaled_dot_product_attention_math,
