@@ -1,17 +1,26 @@
 // RUN: wafer-opt %s -p wafer-polynomial-exp | filecheck %s
 
+// n = round(x log2 e) by adding 1.5 * 2^23; the polynomial in r = x - n ln2;
+// n's bits shifted into the exponent of exp(r); past the top inf (or NaN),
+// below the bottom 0.
 // CHECK-LABEL: func.func @scalar
 // CHECK-SAME: (%[[X:.*]]: f32)
 // CHECK-NOT: math.exp
-// CHECK: %[[LO:.*]] = arith.maximumf %[[X]], %{{.*}} : f32
-// CHECK: %[[HI:.*]] = arith.minimumf %[[LO]], %{{.*}} : f32
-// CHECK: math.floor
-// CHECK-COUNT-8: math.fma
-// CHECK: arith.fptosi %{{.*}} : f32 to i32
-// CHECK: arith.shrsi
-// CHECK-COUNT-2: arith.bitcast %{{.*}} : i32 to f32
+// CHECK-DAG: %[[ROUNDING:.*]] = arith.constant 0x4B400000 : f32
+// CHECK: %[[ROUNDED:.*]] = math.fma %[[X]], %{{.*}}, %[[ROUNDING]] : f32
+// CHECK: %[[N:.*]] = arith.subf %[[ROUNDED]], %[[ROUNDING]] : f32
+// CHECK: math.fma %[[N]], %{{.*}}, %[[X]] : f32
+// CHECK-COUNT-7: math.fma
+// CHECK: %[[N_BITS:.*]] = arith.bitcast %[[ROUNDED]] : f32 to i32
+// CHECK: %[[POWER:.*]] = arith.shli %[[N_BITS]], %{{.*}} : i32
+// CHECK: %[[EXP_R:.*]] = arith.bitcast %{{.*}} : f32 to i32
+// CHECK: %[[SCALED:.*]] = arith.addi %[[EXP_R]], %[[POWER]] : i32
+// CHECK: %[[RESULT:.*]] = arith.bitcast %[[SCALED]] : i32 to f32
+// CHECK: %[[OVER:.*]] = arith.cmpf uge, %[[X]], %{{.*}} : f32
+// CHECK: %[[INF:.*]] = arith.addf %[[X]], %{{.*}} : f32
+// CHECK: %[[TOP:.*]] = arith.select %[[OVER]], %[[INF]], %[[RESULT]] : f32
 // CHECK: %[[UNDER:.*]] = arith.cmpf olt, %[[X]], %{{.*}} : f32
-// CHECK: arith.select %[[UNDER]], %{{.*}}, %{{.*}} : f32
+// CHECK: arith.select %[[UNDER]], %{{.*}}, %[[TOP]] : f32
 func.func @scalar(%x: f32) -> f32 {
   %y = math.exp %x : f32
   return %y : f32
@@ -19,7 +28,7 @@ func.func @scalar(%x: f32) -> f32 {
 
 // CHECK-LABEL: func.func @vector
 // CHECK-NOT: math.exp
-// CHECK: math.floor %{{.*}} : vector<8x16xf32>
+// CHECK: math.fma %{{.*}} : vector<8x16xf32>
 // CHECK: arith.bitcast %{{.*}} : vector<8x16xi32> to vector<8x16xf32>
 func.func @vector(%x: vector<8x16xf32>) -> vector<8x16xf32> {
   %y = math.exp %x : vector<8x16xf32>

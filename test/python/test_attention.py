@@ -122,7 +122,9 @@ class Exp(torch.nn.Module):
 
 def test_exp_polynomial_within_two_ulp():
     normal = torch.cat([torch.linspace(-87.3, 88.7, 4099), torch.tensor([0.0, -1e-8, 1e-8])])
-    edges = torch.tensor([-float("inf"), float("inf"), float("nan"), -100.0, 89.0])
+    # The top: the last float whose exp is finite, the first that overflows, far past both.
+    edges = torch.tensor([-float("inf"), float("inf"), float("nan"), -100.0, 89.0, 88.72283172607422,
+                          88.72283935546875, 1e30, -1e30])
     x = torch.cat([normal, edges])
     got = wafer.compile(Exp(), (x,), target="cpu")(x)
     want = torch.exp(x.double())
