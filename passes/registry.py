@@ -58,6 +58,7 @@ _PASSES: dict[str, str] = {
     "wafer-return-allocations": "return_allocations:ReturnAllocations",
     "wafer-tighten-lifetimes": "tighten_lifetimes:TightenLifetimes",
     "wafer-plan-buffers": "plan_buffers:PlanBuffers",
+    "wafer-stack-loop-temporaries": "stack_loop_temporaries:StackLoopTemporaries",
     "wafer-unshare-inits": "unshare_inits:UnshareInits",
     "wafer-eliminate-reshaped-empties": "reshaped_empties:EliminateReshapedEmpties",
     "wafer-scalar-tile-operands": "scalar_tile_operands:ScalarTileOperands",

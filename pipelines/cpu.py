@@ -220,6 +220,7 @@ class CpuPipeline(Configurable):
                    "buffer-results-to-out-params{hoist-static-allocs modify-public-functions add-result-attr},"
                    if self.out_params else "")
                 + f"{forall},buffer-deallocation-pipeline,wafer-tighten-lifetimes,wafer-plan-buffers,"
+                "wafer-stack-loop-temporaries,"
                 "wafer-prefetch-panels,wafer-prefetch-rows"
                 + (",wafer-prefetch-next-tile" if self.prefetch_tiles else "")
                 + (f",wafer-vectorize-copies{{machine={self.machine} threads={threads}}},func.func(canonicalize)"
