@@ -16,6 +16,8 @@ from .pass_base import WaferPass, find_ops
 from .serial_foralls import SERIAL
 from .transform_script import rematch_tagged, tag, transform_script
 
+# Marks an op of a loop body that wafer-vectorize takes whole, untiled.
+WHOLE_TILE = "wafer.whole_tile"
 # Named ops whose loops are the output dims in order, then the reduction dims.
 _NAMED_ANCHOR_PREFIXES = ("linalg.matmul", "linalg.batch_matmul", "linalg.conv_",
                           "linalg.depthwise_conv_", "linalg.pooling_")
@@ -131,8 +133,10 @@ def find_loose_elementwise(block: ir.Block, groups: list[FusionGroup], min_eleme
 def _is_elementwise_in_forall(op: ir.Operation) -> bool:
     """A static elementwise op of a parallel loop's own body (wafer-fuse-inverted-residual's
     activations), which one thread applies to its whole tile: tiled here in a serial loop,
-    so that wafer-vectorize turns each tile into vector code."""
-    return (is_elementwise(op.opview) and op.parent.name == "scf.forall"
+    so that wafer-vectorize turns each tile into vector code. Not one marked `WHOLE_TILE`
+    (wafer-fuse-rows' tiles of rows): wafer-vectorize takes it whole, where tiles of
+    ragged rows (197 keys) would be dynamic, scalar code."""
+    return (is_elementwise(op.opview) and op.parent.name == "scf.forall" and WHOLE_TILE not in op.attributes
             and ir.RankedTensorType(op.results[0].type).has_static_shape
             and not holds_assert(op))
 

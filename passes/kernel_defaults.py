@@ -19,3 +19,6 @@ PARALLEL_FLOPS = 4_000_000
 # what this one wrote. (Where the workers sleep between calls,
 # wafer-serial-short-calls keeps a call too short to wake them serial.)
 PARALLEL_ELEMENTS = 1 << 14
+# The largest elementwise tile (or full reduction input) wafer-vectorize makes
+# vector code of whole.
+VECTOR_TILE_ELEMENTS = 4096

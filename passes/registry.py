@@ -31,6 +31,7 @@ _PASSES: dict[str, str] = {
     "wafer-transposed-conv-phases": "transposed_conv_phases:TransposedConvPhases",
     "wafer-decompose-attention": "decompose_attention:DecomposeAttention",
     "wafer-fuse": "fuse:Fuse",
+    "wafer-fuse-rows": "fuse_rows:FuseRows",
     "wafer-fuse-epilogues": "fuse_epilogues:FuseEpilogues",
     "wafer-split-epilogues": "split_epilogues:SplitEpilogues",
     "wafer-outline-kernels": "outline_kernels:OutlineKernels",

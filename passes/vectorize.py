@@ -11,6 +11,8 @@ from torch_mlir.dialects import vector as vector_ops
 from torch_mlir.dialects.transform import structured, vector
 
 from .cpu_target import CpuTarget, TargetedPass
+from .fuse import WHOLE_TILE
+from .kernel_defaults import VECTOR_TILE_ELEMENTS
 from .linalg_builders import largest_divisor, touches_bools
 from .linalg_queries import (PARALLEL, REDUCTION, computes_math, holds_assert, indexing_maps, is_projected_map, iterator_types,
                              loop_ranges, map_dims, reduces_rows, reduction_dims)
@@ -62,7 +64,7 @@ def is_vectorizable_tile(op: ir.OpView, max_elements: int, cpu: CpuTarget, max_r
         return False
     if op.name == "linalg.transpose" and not _keeps_rows(op):
         return False  # one gathered lane at a time: more code for LLVM, no faster than its own loop
-    broadcasts = REDUCTION in iterator_types(op) or _full_vector_rows(op, cpu.lanes)
+    broadcasts = REDUCTION in iterator_types(op) or _full_vector_rows(op, cpu.lanes) or WHOLE_TILE in op.attributes
     if op.name == "linalg.generic" and not all(_plain_read(m, broadcasts) for m in indexing_maps(op)):
         return False  # a strided read (an im2col window at stride 2) has no plain vector load
     if holds_assert(op):
@@ -127,6 +129,18 @@ def _full_vector_rows(op: ir.OpView, lanes: int) -> bool:
     return bool(shape) and shape[-1] % lanes == 0
 
 
+def ragged_rows(op: ir.OpView, cpu: CpuTarget) -> list[int] | None:
+    """Tile sizes taking a whole-tile op (wafer-fuse-rows') one row at a time where
+    its rows are no whole number of vectors (a window attention's 49 keys): as one
+    vector<7x49>, each row's tail was shuffled into place across the next."""
+    if op.name != "linalg.generic" or WHOLE_TILE not in op.attributes:
+        return None
+    ranges = loop_ranges(op)
+    if not ranges or ranges[-1] % cpu.lanes == 0:
+        return None
+    return [1] * (len(ranges) - 1) + [0]
+
+
 def row_pieces(op: ir.OpView, cpu: CpuTarget) -> list[int] | None:
     """Tile sizes cutting an elementwise tile into pieces of one row of a few whole
     vectors (a quarter of the registers' worth of lanes at most), or None to
@@ -185,7 +199,7 @@ class Vectorize(TargetedPass):
     summary = "Register-tile matmuls and vectorize them and fused elementwise tiles to vector FMAs"
 
     register_tile: tuple[int, ...] = ()
-    max_tile_elements: int = 4096
+    max_tile_elements: int = VECTOR_TILE_ELEMENTS
     max_row_elements: int = 1024
 
     def apply(self, module: ir.Operation) -> None:
@@ -216,7 +230,7 @@ class Vectorize(TargetedPass):
                         # One row (or chunk) at a time: its vector stays in registers.
                         chunks = row_chunks(op, self.max_row_elements, self.cpu)
                         tile = structured.TileUsingForOp(tile, sizes=chunks).tiled_linalg_op
-                    elif pieces := row_pieces(op, self.cpu):
+                    elif pieces := row_pieces(op, self.cpu) or ragged_rows(op, self.cpu):
                         tile = structured.TileUsingForOp(tile, sizes=pieces).tiled_linalg_op
                     structured.VectorizeOp(tile)
             funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result

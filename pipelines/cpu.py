@@ -205,7 +205,7 @@ class CpuPipeline(Configurable):
                 "wafer-split-epilogues,func.func(canonicalize,cse),wafer-fuse-epilogues,"
                 + (f"wafer-vectorize-pooling{self._on_machine},wafer-vectorize-transposes{self._on_machine},"
                    if self.vectorize else "")
-                + f"wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)",
+                + f"wafer-fuse-rows{self._on_machine},wafer-fuse{{tile-sizes={tile}}},func.func(canonicalize,cse)",
             ),
             *([("vectorize", f"wafer-scalar-tile-operands{self._on_machine},wafer-vectorize{self._on_machine},func.func(canonicalize,cse)")]
               if self.vectorize else []),

@@ -44,8 +44,11 @@ def test_each_layer_calls_the_shared_kernels_with_its_own_weights(tmp_path, thre
 
 
 def test_more_layers_add_calls_not_kernels(tmp_path):
+    """The first and the last layer may differ from the ones between (wafer-fuse-rows
+    takes the input's reshape into the first layer's row group): from three layers on,
+    a layer more is a call more."""
     functions = [len(re.findall(r"llvm\.func @wafer_kernel\d+\(", _lowered(tmp_path / str(depth), depth, 1)))
-                 for depth in (2, 5)]
+                 for depth in (3, 6)]
     assert functions[0] == functions[1] > 0
 
 
