@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import wafer
+from wafer.frontend import import_model
 
 F = torch.nn.functional
 
@@ -51,3 +52,18 @@ def test_values_far_from_zero_normalize_as_in_float64(target):
     got = wafer.compile(model, (x,), target=target, **options)(x)
     for result, exact in zip(got, float64_run(model, x)):
         torch.testing.assert_close(result, exact, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("groups", [1, 4])
+def test_float32_group_norm_takes_its_moments_in_float32(groups):
+    """torch-mlir took the variance in float64: a cast of every element and
+    reductions at half the lanes. Shifted, float32 keeps the digits (as eager's
+    kernel sums them), with and without the affine."""
+    torch.manual_seed(0)
+    model = torch.nn.GroupNorm(groups, 8, affine=groups == 4).eval()
+    x = torch.randn(2, 8, 6, 6) * 5 + 300
+    assert "xf64>" not in str(import_model(model, (x,)))  # no float64 tensor (eps stays a scalar)
+    got = wafer.compile(model, (x,), threads=1)(x)
+    with torch.no_grad():
+        exact = model.double()(x.double()).float()
+    torch.testing.assert_close(got, exact, rtol=1e-4, atol=1e-4)
