@@ -300,9 +300,9 @@ class FuseRows(TargetedPass):
     division, a layer or group norm's moments and normalization.
 
     wafer-fuse tiles each reduction and each elementwise op on its own, so a
-    softmax over rows of 1024 keys passed over its whole input four times,
-    through the last-level cache (1.7x ONNX Runtime; 2.2x at 2048 keys, 1.4x
-    for a group norm). A reduction's result keeps its reduced dims as unit
+    softmax over long rows passed over its whole input four times, through
+    the last-level cache (bench/norms.py times softmax and norms against
+    ONNX Runtime). A reduction's result keeps its reduced dims as unit
     dims (constant indices), which upstream's tile-and-fuse cannot fuse into
     a consumer's loop; here every member is rebuilt on a slice of its rows
     inside one `scf.forall` over row tiles, so each tile's rows are read from

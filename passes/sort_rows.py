@@ -171,8 +171,8 @@ class SortRows(WaferPass):
     readers read (`topk`'s k), else the whole row.
 
     tm-tensor-to-loops lowers a sort as a bubble sort, n^2 / 2 comparisons a
-    row whatever part of it is read: topk(5) over 1000 classes ran 500x
-    slower than ONNX Runtime. Where k is short, each element is compared with
+    row whatever part of it is read (bench/sorting.py times top-k and sorts
+    against ONNX Runtime). Where k is short, each element is compared with
     the k-th placed one and passed over unless it goes before it; one that
     does shifts the placed ones it goes before one place on (k moves at
     most). Where k is long, a bottom-up merge sort (log2 n passes over the

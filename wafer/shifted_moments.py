@@ -58,8 +58,8 @@ def shift_normalized_inputs(program) -> None:
 def _group_norm(graph, node, x, groups: int, weight=None, bias=None, eps: float = 1e-5, *_):
     """group_norm of float32 `x` as moments of its groups in float32, as eager's
     kernel sums them: torch-mlir computes the variance in float64 (a cast of
-    every element and reductions at half the lanes: 1.3-1.7x ONNX Runtime's
-    group norm). The input is shifted already, so float32 keeps the digits."""
+    every element and reductions at half the lanes). The input is shifted
+    already, so float32 keeps the digits."""
     shape = list(x.meta["val"].shape)
     n, channels = shape[:2]
 
