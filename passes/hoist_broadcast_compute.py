@@ -9,6 +9,7 @@ from torch_mlir.dialects import linalg, tensor
 
 from .linalg_builders import (
     affine_maps,
+    clone_into,
     is_constant,
     iterator_types_attr,
     with_extra_inputs,
@@ -136,12 +137,7 @@ def _hoist(op, value, kept, chain, ranges, n_inputs, maps) -> ir.Operation:
         new_block = hoisted.regions[0].blocks.append(*[args[i].type for i in used], element)
         mapping = {args[i]: new_block.arguments[j] for j, i in enumerate(used)}
         with ir.InsertionPoint(new_block):
-            for inner in chain:
-                clone = inner.clone()
-                for k, operand in enumerate(clone.operands):
-                    if operand in mapping:
-                        clone.operands[k] = mapping[operand]
-                mapping[inner.result] = clone.result
+            clone_into(chain, mapping)
             linalg.YieldOp([mapping[value]])
     names = ", ".join(dict.fromkeys(c.name for c in chain))
     record_strategy(op, f"{names} once per {_shape(ranges[loop] for loop in kept)} of a {_shape(ranges)} generic")

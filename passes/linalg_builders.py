@@ -294,6 +294,18 @@ def offset_indices(generic: ir.Operation, offsets: list[ir.Value | int]) -> None
             owner.operands[number] = shifted
 
 
+def clone_into(ops: list[ir.Operation], mapping: dict) -> None:
+    """Clone `ops` at the insertion point, reading `mapping`'s values for the
+    ones it names, and add each clone's results to it."""
+    for inner in ops:
+        clone = inner.clone()
+        for i, value in enumerate(clone.operands):
+            if value in mapping:
+                clone.operands[i] = mapping[value]
+        for old, new in zip(inner.results, clone.results):
+            mapping[old] = new
+
+
 def move_body(op: ir.Operation, block: ir.Block) -> None:
     """Move the ops of `op`'s body into `block` (whose arguments replaced its own)."""
     for inner in list(op.regions[0].blocks[0].operations):

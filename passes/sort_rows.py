@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import arith, memref, scf
 
-from .linalg_builders import index_constant
+from .linalg_builders import clone_into, index_constant
 from .pass_base import WaferPass, find_ops
 from .sorted_prefix import SORTED_PREFIX
 
@@ -27,17 +27,10 @@ def _goes_before(comparator: ir.Block, new: list[ir.Value], placed: list[ir.Valu
     comparator, cloned here, does not allow `placed` before it. Its block
     takes each buffer's (lhs, rhs) pair in turn."""
     mapping = {arg: value for arg, value in zip(comparator.arguments, (v for pair in zip(placed, new) for v in pair))}
-    for op in comparator.operations:
-        if op.name == "tm_tensor.yield":
-            allowed = mapping[op.operands[0]]
-            return arith.XOrIOp(allowed, arith.ConstantOp(allowed.type, 1).result).result
-        clone = op.clone()
-        for k, operand in enumerate(clone.operands):
-            if operand in mapping:
-                clone.operands[k] = mapping[operand]
-        for old, result in zip(op.results, clone.results):
-            mapping[old] = result
-    raise AssertionError("a comparator ends in tm_tensor.yield")
+    *body, terminator = comparator.operations
+    clone_into(body, mapping)
+    allowed = mapping[terminator.operands[0]]
+    return arith.XOrIOp(allowed, arith.ConstantOp(allowed.type, 1).result).result
 
 
 def _lower(sort: ir.OpView, insertion_prefix: int) -> None:

@@ -9,7 +9,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor
 
 from ..wse_target.lookup import cast_source, lookup_of
-from .linalg_builders import iterator_types_attr, with_extra_inputs
+from .linalg_builders import clone_into, iterator_types_attr, with_extra_inputs
 from .linalg_queries import PARALLEL, indexing_maps, iterator_types, loop_ranges, map_dims
 from .pass_base import WaferPass, find_ops
 
@@ -107,7 +107,7 @@ def split_gather(op: ir.Operation, extract: ir.Operation) -> ir.Operation:
     gather, body = _parallel_generic(op, [op.operands[i] for i in read], [maps[i] for i in read], init)
     mapping = {args[i]: body.arguments[k] for k, i in enumerate(read)}
     with ir.InsertionPoint(body), op.location:
-        _clone_into(moved + [extract], mapping)
+        clone_into(moved + [extract], mapping)
         ir.Operation.create("linalg.yield", operands=[mapping[extract.results[0]]])
     generic, (gathered,) = with_extra_inputs(op, [gather.results[0]], [ir.AffineMap.get_identity(len(ranges))])
     extract.results[0].replace_all_uses_with(gathered)
@@ -206,7 +206,7 @@ def _row_numbers(op: ir.Operation, read: list[int], ops: list[ir.Operation], row
     generic, block = _parallel_generic(op, [op.operands[i] for i in read], leading, init)
     mapping = {args[i]: block.arguments[k] for k, i in enumerate(read)}
     with ir.InsertionPoint(block), op.location:
-        _clone_into(ops, mapping)
+        clone_into(ops, mapping)
         value = mapping.get(row, row)
         if not isinstance(value.type, ir.IntegerType):
             value = arith.IndexCastOp(i64, value).result
@@ -226,18 +226,6 @@ def _lookup_generic(op: ir.Operation, rows: ir.Value, iota: ir.Value, table: ir.
                    for arg in list(block.arguments)[:2]]
         ir.Operation.create("linalg.yield", operands=[tensor.ExtractOp(table, indices).result])
     return generic
-
-
-def _clone_into(ops: list[ir.Operation], mapping: dict) -> None:
-    """Clone `ops` at the insertion point, reading `mapping`'s values for the
-    ones it names, and add each clone's results to it."""
-    for inner in ops:
-        clone = inner.clone()
-        for i, value in enumerate(clone.operands):
-            if value in mapping:
-                clone.operands[i] = mapping[value]
-        for old, new in zip(inner.results, clone.results):
-            mapping[old] = new
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Compile a PyTorch module with Wafer, checked against PyTorch on the same inputs."""
+"""Compile a PyTorch module with Wafer, checked against PyTorch on the same inputs; a function as a module."""
 
 import torch
 
@@ -11,3 +11,14 @@ def compile_checked(model: torch.nn.Module, inputs: tuple, **options):
     with torch.no_grad():
         torch.testing.assert_close(compiled(*inputs), model(*inputs), rtol=1e-4, atol=1e-4)
     return compiled
+
+
+class Lambda(torch.nn.Module):
+    """A function as a module, for wafer.compile."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *inputs):
+        return self.fn(*inputs)

@@ -10,17 +10,7 @@ from torch_mlir import ir
 import wafer
 from wafer.wse_target.machine import SMALL
 from wafer.wse_target.simulator import estimate
-
-
-class Lambda(torch.nn.Module):
-    """A function as a module, for wafer.compile."""
-
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *inputs):
-        return self.fn(*inputs)
+from torch_reference import Lambda
 
 
 def compile_and_check(fn, *inputs, mode="pipelined"):
