@@ -306,13 +306,17 @@ class FuseRows(TargetedPass):
     dims (constant indices), which upstream's tile-and-fuse cannot fuse into
     a consumer's loop; here every member is rebuilt on a slice of its rows
     inside one `scf.forall` over row tiles, so each tile's rows are read from
-    L1 by every member after the first. wafer-fuse then tiles the members'
-    elementwise ops inside the loop and wafer-vectorize reduces a row at a time.
+    L1 by every member after the first. Elementwise members of a vector tile
+    or less are marked `WHOLE_TILE`: wafer-fuse leaves them untiled and
+    wafer-vectorize takes them whole (a row at a time where rows are ragged);
+    it reduces the reductions a row at a time.
 
-    A group is the ops of one block connected by the values they pass that
-    index the same leading dims (the rows) first, or read none of them (a
-    layer norm's weights), with reshapes that keep those dims, and in which a
-    member reads a row reduction's result.
+    A group is the ops of one block connected by the values they pass whose
+    outputs index the same leading dims (the rows) first, reading their inputs
+    through any projected map (a layer norm's weights read no row, an
+    attention bias some of them) and each other's results row by row, with
+    reshapes that keep those dims, in which a member reads a row reduction's
+    result, and whose results used outside all come after its last member.
 
     Options:
       machine: the CPU (see cpu_target) whose L1 sizes the tile of rows.
