@@ -6,13 +6,13 @@ import math
 from dataclasses import dataclass, field
 
 from torch_mlir import ir
-from torch_mlir.dialects import linalg, scf, tensor
+from torch_mlir.dialects import scf, tensor
 
 from .cpu_target import TargetedPass
 from .fuse import WHOLE_TILE, is_elementwise
 from .kernel_defaults import PARALLEL_ELEMENTS, VECTOR_TILE_ELEMENTS
 from .linalg_builders import (extract_slice, generic_like, largest_divisor, move_body, offset_indices,
-                              parallel_insert)
+                              parallel_insert, remade_init)
 from .linalg_queries import (PARALLEL, holds_assert, indexing_maps, is_projected_map, iterator_types, loop_ranges,
                              reduces_rows)
 from .pack_matmul import record_strategy
@@ -197,11 +197,6 @@ def _tiled_type(value: ir.Value, rows: list[int]) -> ir.RankedTensorType:
     return ir.RankedTensorType.get([*rows, *shaped.shape[len(rows):]], shaped.element_type)
 
 
-def _slice_rows(value: ir.Value, offsets: list[ir.Value], rows: list[int]) -> ir.Value:
-    shape = ir.RankedTensorType(value.type).shape
-    return extract_slice(value, [*offsets, *[0] * (len(shape) - len(rows))], [*rows, *shape[len(rows):]])
-
-
 def _slice_read(value: ir.Value, affine_map: ir.AffineMap, offsets: list[ir.Value], rows: list[int]) -> ir.Value:
     """What a tile of rows reads of `value` through `affine_map`: each dim a row
     loop indexes cut to the tile, the others whole; `value` itself where the
@@ -217,9 +212,10 @@ def _slice_read(value: ir.Value, affine_map: ir.AffineMap, offsets: list[ir.Valu
 
 def _init(value: ir.Value, rows: list[int]) -> ir.Value:
     """A tile's `tensor.empty`, or fill of one, for the init `value`."""
-    empty = tensor.EmptyOp(_tiled_type(value, rows).shape, ir.RankedTensorType(value.type).element_type).result
-    owner = value.owner
-    return empty if owner.name == "tensor.empty" else linalg.fill(owner.operands[0], outs=[empty])
+    shape = _tiled_type(value, rows).shape
+    if value.owner.name == "tensor.empty":
+        return tensor.EmptyOp(shape, ir.RankedTensorType(value.type).element_type).result
+    return remade_init(value, shape)
 
 
 def _tile_generic(op: ir.OpView, operand, offsets: list[ir.Value], rows: list[int]) -> ir.Operation:
@@ -271,8 +267,8 @@ def fuse_rows(group: RowGroup, tile: int, serial: bool) -> None:
                     return tiled[value]
                 if _is_init(value):
                     return _init(value, tile_rows)
-                if affine_map is None:  # a reshape's source
-                    return _slice_rows(value, offsets, tile_rows)
+                if affine_map is None:  # a reshape's source: its leading dims are the rows
+                    affine_map = ir.AffineMap.get_identity(ir.RankedTensorType(value.type).rank)
                 return _slice_read(value, affine_map, offsets, tile_rows)
 
             for member in group.members:

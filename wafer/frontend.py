@@ -187,11 +187,8 @@ def _decompositions() -> dict:
     table = {op: fn for op, fn in get_decomposition_table().items() if op.overloadpacket not in _ATTENTION_OPS}
     table[torch.ops.aten.gelu.default] = torch._decomp.decomposition_table[torch.ops.aten.gelu.default]
     table[torch.ops.aten.convolution.default] = depthwise_transposed_convolution
-    for op, decomposition in ADAPTIVE_POOLING.items():
-        table[op] = unless_declined(decomposition, table.get(op))
-    table[UPSAMPLE] = unless_declined(upsample_bilinear, table.get(UPSAMPLE))
-    table[MAX_POOL3D] = unless_declined(max_pool3d, table.get(MAX_POOL3D))
-    for op, decomposition in (NEAREST_UPSAMPLING | SORTS).items():
+    own = {**ADAPTIVE_POOLING, UPSAMPLE: upsample_bilinear, MAX_POOL3D: max_pool3d, **NEAREST_UPSAMPLING, **SORTS}
+    for op, decomposition in own.items():
         table[op] = unless_declined(decomposition, table.get(op))
     return table
 

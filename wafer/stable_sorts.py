@@ -1,6 +1,6 @@
 """Sorts torch-mlir does not lower, as ones it does, before import.
 
-Wafer sorts stably on both targets (wafer-insertion-sort on the CPU, a
+Wafer sorts stably on both targets (wafer-sort-rows on the CPU, a
 lexsort in the WSE interpreter), so `aten.sort.stable` (torch.sort and
 torch.argsort with stable=True) is `aten.sort`, ties in their order. torch-mlir
 lowers only a sorted `aten.topk`; an unsorted one may return its k values in
