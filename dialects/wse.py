@@ -139,7 +139,8 @@ def source_regions(value: ir.Value, stops=lambda op: False) -> tuple[list[ir.Ope
     return regions, edge
 
 
-def _union(rects: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+def rects_union(rects: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    """The bounding box of (x, y, width, height) rectangles."""
     left, top = min(r[0] for r in rects), min(r[1] for r in rects)
     right, bottom = max(r[0] + r[2] for r in rects), max(r[1] + r[3] for r in rects)
     return left, top, right - left, bottom - top
@@ -161,7 +162,7 @@ def stream_box(op: ir.Operation) -> tuple[int, int, int, int] | None:
         return None
     if edge:
         rects.append((0, y, 1, h))
-    return _union(rects + [(x, y, w, h)])
+    return rects_union(rects + [(x, y, w, h)])
 
 
 def crosses_host_io(op: ir.Operation) -> bool:

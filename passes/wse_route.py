@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch_mlir import ir
 
-from ..dialects.wse import COMM_OPS, fabric_of, i64_attr, int_attr, rects_overlap, regions_of, stream_box
+from ..dialects.wse import (COMM_OPS, fabric_of, i64_attr, int_attr, rects_overlap, rects_union, regions_of,
+                            stream_box)
 from .pass_base import PassFailure, WaferPass, find_ops
 
 _STREAMS = ("wse.scatter", "wse.gather")
@@ -19,10 +20,15 @@ class WseRoute(WaferPass):
     Transfers inside a region (multicasts, reductions, shifts) stay inside
     its rectangle, so regions reuse the same low colors. Weight loads run
     one region at a time before the model does, so they share one color.
-    Other streams in and out (scatter, gather) cross other regions: two get
-    different colors when they are live in the same slot and their routes'
-    bounding boxes meet. Colors are given greedily; needing more than the
-    machine has is an error at the transfer that ran out.
+    Other streams in and out (scatter, gather) cross other regions. The
+    scatters of one tensor in one slot are one route, a tree that a router
+    fans out to every reader (a router forwards a color to several outputs
+    and its own PE at once; SDK, 'Routing'), so they share a color: a tensor
+    read by every layer, such as rotary tables or a mask, takes one color,
+    not one per layer. Two routes get different colors when they are live
+    in the same slot and their bounding boxes meet. Colors are given
+    greedily; needing more than the machine has is an error at the first
+    transfer of the route that ran out.
     """
 
     name = "wse-route"
@@ -50,15 +56,42 @@ class WseRoute(WaferPass):
         for op, slot, box in streams:
             if box is None:
                 self._color(op, load_color, budget)
-                continue
-            taken = {color for color, other_slot, other_box in assigned
-                     if other_slot == slot and rects_overlap(box, other_box)}
-            color = next(c for c in range(load_color + 1, load_color + len(assigned) + 2) if c not in taken)
-            self._color(op, color, budget, hint)
-            assigned.append((color, slot, box))
+        for route in _routes([stream for stream in streams if stream[2] is not None]):
+            taken = {other.color for other in assigned
+                     if other.slot == route.slot and rects_overlap(route.box, other.box)}
+            route.color = next(c for c in range(load_color + 1, load_color + len(assigned) + 2) if c not in taken)
+            for op in route.ops:
+                self._color(op, route.color, budget, hint)
+            assigned.append(route)
 
     @staticmethod
     def _color(op: ir.Operation, color: int, budget: int, hint: str = "") -> None:
         if color >= budget:
             raise PassFailure(op.location, f"routing needs more than the {budget} colors the machine has{hint}")
         op.attributes["color"] = i64_attr(color)
+
+
+@dataclass
+class _Route:
+    """The streams one color carries: a gather alone, or every scatter of one tensor in one slot."""
+
+    source: ir.Value | None
+    slot: int
+    box: tuple[int, int, int, int]
+    ops: list[ir.Operation] = field(default_factory=list)
+    color: int = -1
+
+
+def _routes(streams: list[tuple[ir.Operation, int, tuple[int, int, int, int]]]) -> list[_Route]:
+    """`streams` as routes, in the order of their first streams."""
+    routes = []
+    for op, slot, box in streams:
+        source = op.operands[0] if op.name == "wse.scatter" else None
+        route = next((route for route in routes if source is not None and route.source is not None
+                      and route.slot == slot and route.source == source), None)
+        if route is None:
+            route = _Route(source, slot, box)
+            routes.append(route)
+        route.box = rects_union([route.box, box])
+        route.ops.append(op)
+    return routes

@@ -3,16 +3,19 @@ auto searches both modes and records the faster for the model; wse-place's
 `mode=auto` takes that record, else pipelined where the model fits side by
 side, else whole-wafer."""
 
+import collections
 import dataclasses
 import json
 
 import pytest
 import torch
+from torch_mlir import ir
 
 import wafer
 from wafer.tools.wafer_cli import main
 from wafer.tuning.modes import search_modes
 
+from wse_checks import ops_in
 from zoo_blocks import build
 
 
@@ -95,6 +98,37 @@ def test_auto_places_whole_wafer_where_the_streams_side_by_side_do_not_route():
     program = wafer.compile(model, (x,), target="wse", machine="small", mode="auto")
     assert placed_mode(program) == "whole-wafer"
     torch.testing.assert_close(program(x), model(x), rtol=1e-4, atol=1e-5)
+
+
+class _SharedByEveryLayer(torch.nn.Module):
+    """One tensor every layer reads, as a decoder's rotary tables and mask are."""
+
+    def __init__(self, layers: int, width: int = 16):
+        super().__init__()
+        self.shared = torch.nn.Linear(width, width)
+        self.layers = torch.nn.ModuleList(torch.nn.Linear(width, width) for _ in range(layers))
+
+    def forward(self, x):
+        shared, h = torch.tanh(self.shared(x)), x
+        for layer in self.layers:
+            h = torch.relu(layer(h) + shared)
+        return h
+
+
+def test_the_streams_of_one_tensor_to_every_layer_share_a_route():
+    """24 layers side by side each read one tensor: the tensor's scatters are
+    one route fanning out at the routers, one color and not 24."""
+    torch.manual_seed(0)
+    model, x = _SharedByEveryLayer(24).eval(), torch.randn(4, 16)
+    program = wafer.compile(model, (x,), target="wse", machine="small", mode="auto")
+    assert placed_mode(program) == "pipelined"
+    torch.testing.assert_close(program(x), model(x), rtol=1e-4, atol=1e-5)
+    colors_by_source = collections.defaultdict(set)
+    for op in ops_in(program.executable.module.operation):
+        source = op.operands[0].owner if op.name == "wse.scatter" else None
+        if isinstance(source, ir.OpView) and source.name == "wse.region":
+            colors_by_source[source.attributes["sym_name"]].add(op.attributes["color"])
+    assert max(map(len, colors_by_source.values())) == 1
 
 
 def test_a_mode_the_model_does_not_fit_is_reported_not_searched(tmp_path):
