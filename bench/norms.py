@@ -65,13 +65,18 @@ def row(name: str, shape: tuple[int, ...], layer, batch: int, threads: int, budg
             f"{ms['wafer'] / ms['onnxruntime']:9.2f}")
 
 
-def main() -> None:
-    args = grid_parser(__doc__, batches="1,8").parse_args()
+def table(layers: list, doc: str) -> None:
+    """The command line of a script of one-layer rows (`doc` its help), and its table."""
+    args = grid_parser(doc, batches="1,8").parse_args()
     print(f"{'layer':32} {'batch':>5} {'threads':>7} {'eager':>9} {'ORT':>9} {'wafer':>9} {'wafer/ORT':>9}")
     for threads in map(int, args.threads.split(",")):
-        for name, shape, layer in LAYERS:
+        for name, shape, layer in layers:
             for batch in map(int, args.batches.split(",")):
                 print(row(name, shape, layer, batch, threads, args.budget), flush=True)
+
+
+def main() -> None:
+    table(LAYERS, __doc__)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from typing import ClassVar
 from ..diagnostics import WaferError
 from ..pass_pipeline import check_pipeline
 from ..passes.conv_algorithm import AUTO, check_conv_algorithm
-from ..passes.cpu_target import resolve
+from ..passes.cpu_target import host_flags, resolve
 from ..passes.kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL
 from ..passes.pass_base import Configurable, OptionError, check_tuning_path
 
@@ -185,6 +185,8 @@ class CpuPipeline(Configurable):
         # Allocations call functions wafer-count-heap defines, so each call reports its peak memory.
         memref_to_llvm = "finalize-memref-to-llvm{use-generic-functions=true}"
         profile = "wafer-profile-kernels," if self.profile else ""
+        # The JIT emits code for the host, whatever `machine` the strategies are for.
+        exp = f"wafer-polynomial-exp{{scalef={'true' if 'avx512f' in host_flags() else 'false'}}}"
         openmp = "" if threads == 1 else (f"convert-scf-to-openmp{{num-threads={threads}}},canonicalize,"
                                           f"wafer-warm-threads{{threads={threads}}},")
         return [
@@ -234,7 +236,7 @@ class CpuPipeline(Configurable):
                 "wafer-sort-rows,func.func(tm-tensor-to-loops,refback-munge-memref-copy,"
                 "convert-linalg-to-loops),"
                 "wafer-outline-kernels,func.func(convert-vector-to-scf{full-unroll},"
-                "lower-affine),convert-scf-to-cf,wafer-lower-assert,wafer-polynomial-exp,wafer-rational-math,"
+                f"lower-affine),convert-scf-to-cf,wafer-lower-assert,{exp},wafer-rational-math,"
                 # LLVM's powi takes one scalar exponent: constant ones become multiplies, the rest calls.
                 "func.func(math-expand-ops{ops=fpowi}),convert-math-to-funcs,"
                 # x86 has no bf16 or f16 arithmetic: compute in f32, and round to bf16 in integer ops.
@@ -243,7 +245,7 @@ class CpuPipeline(Configurable):
                 f"convert-math-to-libm,expand-strided-metadata,{memref_to_llvm},lower-affine,"
                 f"convert-bufferization-to-memref,{memref_to_llvm},"
                 # A function at a time: one conversion of the whole module gives the same IR, more slowly.
-                "func.func(convert-arith-to-llvm,convert-vector-to-llvm),"
+                "func.func(convert-arith-to-llvm,convert-vector-to-llvm{enable-x86=true}),"
                 "wafer-expose-c-interface,convert-func-to-llvm,convert-cf-to-llvm,"
                 "convert-complex-to-llvm,convert-ub-to-llvm,convert-openmp-to-llvm,"
                 "reconcile-unrealized-casts,wafer-count-heap,wafer-annotate-loops,wafer-unoptimized-glue"

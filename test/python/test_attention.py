@@ -11,6 +11,8 @@ import torch
 from torch_reference import compile_checked
 
 import wafer
+import wafer.pipelines.cpu
+from wafer.passes.cpu_target import host_flags
 
 
 class Projection(torch.nn.Module):
@@ -120,16 +122,24 @@ class Exp(torch.nn.Module):
         return torch.exp(x)
 
 
-def test_exp_polynomial_within_two_ulp():
-    normal = torch.cat([torch.linspace(-87.3, 88.7, 4099), torch.tensor([0.0, -1e-8, 1e-8])])
+@pytest.mark.parametrize("scalef", [
+    False,
+    pytest.param(True, marks=pytest.mark.skipif("avx512f" not in host_flags(), reason="the host has no AVX-512F")),
+])
+def test_exp_polynomial_within_two_ulp(scalef, tmp_path, monkeypatch):
+    """Both ways of scaling by 2^n: the exponent bits and selects at the bounds,
+    and AVX-512's vscalefps (whole zmm vectors, on a host that has it)."""
+    monkeypatch.setattr(wafer.pipelines.cpu, "host_flags", lambda: {"avx512f"} if scalef else set())
+    normal = torch.cat([torch.linspace(-87.3, 88.7, 4100), torch.tensor([0.0, -1e-8, 1e-8])])
     # The top: the last float whose exp is finite, the first that overflows, far past both.
     edges = torch.tensor([-float("inf"), float("inf"), float("nan"), -100.0, 89.0, 88.72283172607422,
                           88.72283935546875, 1e30, -1e30])
     x = torch.cat([normal, edges])
-    got = wafer.compile(Exp(), (x,), target="cpu")(x)
+    got = wafer.compile(Exp(), (x.reshape(-1, 16),), target="cpu", dump_ir=str(tmp_path))(x.reshape(-1, 16)).flatten()
     want = torch.exp(x.double())
     assert ((got[:len(normal)].double() - want[:len(normal)]).abs() / want[:len(normal)]).max() < 2 * 2.0**-23
     torch.testing.assert_close(got[len(normal):], torch.exp(edges), equal_nan=True)
+    assert ("x86.avx512.mask.scalef" in (tmp_path / "07-lower.mlir").read_text()) == scalef
 
 
 class MaskedAttention(torch.nn.Module):
