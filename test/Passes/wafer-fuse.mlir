@@ -18,6 +18,7 @@
 #bias = affine_map<(d0, d1) -> (d1)>
 #chan = affine_map<(n, c, h, w) -> (c)>
 #id4 = affine_map<(n, c, h, w) -> (n, c, h, w)>
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 
 // The fill, the matmul and the bias + relu consumer all move into one loop
 // nest over 8x64 output tiles; nothing of the three is left outside it.
@@ -226,6 +227,38 @@ func.func @ragged_transpose(%a: tensor<14x14x24xf32>) -> tensor<14x14x24xf32> {
   %e = tensor.empty() : tensor<14x14x24xf32>
   %t = linalg.transpose ins(%a : tensor<14x14x24xf32>) outs(%e : tensor<14x14x24xf32>) permutation = [1, 0, 2]
   return %t : tensor<14x14x24xf32>
+}
+
+// An elementwise op reading every operand as it writes its result (identity
+// maps), with rows wider than the tile's 64, takes tiles of whole rows: one
+// contiguous run of memory each (2 rows of 2048), where 8 rows x 64 walked
+// eight streams at once. Rows past 4096 are cut into runs dividing them.
+// LOOSE-LABEL: func.func @wide_rows
+// LOOSE: scf.forall (%{{.*}}, %{{.*}}) in (4, 4)
+// LOOSE: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x2048xf32>)
+// LOOSE-LABEL: func.func @rows_past_a_tile
+// LOOSE: scf.forall (%{{.*}}, %{{.*}}) in (2, 2)
+// LOOSE: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x4096xf32>)
+func.func @wide_rows(%x: tensor<4x8x2048xf32>) -> tensor<4x8x2048xf32> {
+  %e = tensor.empty() : tensor<4x8x2048xf32>
+  %r = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%x : tensor<4x8x2048xf32>) outs(%e : tensor<4x8x2048xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %y = math.exp %v : f32
+    linalg.yield %y : f32
+  } -> tensor<4x8x2048xf32>
+  return %r : tensor<4x8x2048xf32>
+}
+
+func.func @rows_past_a_tile(%x: tensor<2x8192xf32>) -> tensor<2x8192xf32> {
+  %e = tensor.empty() : tensor<2x8192xf32>
+  %r = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<2x8192xf32>) outs(%e : tensor<2x8192xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %y = math.exp %v : f32
+    linalg.yield %y : f32
+  } -> tensor<2x8192xf32>
+  return %r : tensor<2x8192xf32>
 }
 
 // Adaptive average pooling to 1x1 sums into a result indexed by constant 0s,

@@ -138,14 +138,15 @@ func.func @transpose_rows_into_columns(%a: tensor<16x64x16xf32>) -> tensor<16x16
   return %t : tensor<16x16x64xf32>
 }
 
-// A tile of 7 rows of 64 whose body computes a math function is cut into rows
-// of 64 (4 vectors): as one vector<7x64> the exponential's polynomial would
-// expand over 28 vectors' worth of values, more than the registers hold.
+// A tile of 28 rows of 128 (wafer-fuse's whole rows) whose body computes a math
+// function is cut into pieces of one row of 64 (4 vectors): as one vector the
+// exponential's polynomial would expand over more values than the registers hold.
 // LOOSE-LABEL: func.func @exp_tile_in_rows
-// LOOSE: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (2, 4, 2)
-// LOOSE: scf.for %{{.*}} = %c0 to %c7 step %c1
+// LOOSE: scf.forall (%{{.*}}) in (2)
+// LOOSE: scf.for %{{.*}} = %c0 to %c28 step %c1
+// LOOSE: scf.for %{{.*}} = %c0 to %c128 step %c64
 // LOOSE: math.exp %{{.*}} : vector<1x1x64xf32>
-// LOOSE-NOT: vector<1x7x64xf32>
+// LOOSE-NOT: vector<1x28x128xf32>
 func.func @exp_tile_in_rows(%x: tensor<2x28x128xf32>) -> tensor<2x28x128xf32> {
   %e = tensor.empty() : tensor<2x28x128xf32>
   %r = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1, d2)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>],
