@@ -6,7 +6,7 @@ import contextlib
 from dataclasses import dataclass
 
 from torch_mlir import ir
-from torch_mlir.dialects import arith, memref, scf
+from torch_mlir.dialects import arith, memref, scf, vector
 
 from .linalg_builders import clone_into, index_constant
 from .pass_base import WaferPass, find_ops
@@ -15,6 +15,8 @@ from .sorted_prefix import SORTED_PREFIX
 
 # The longest sorted prefix taken by insertion: bench/sorting.py times both.
 INSERTION_PREFIX = 128
+# Elements an insertion compares with the k-th placed one at once: a zmm of f32 (two ymm with AVX2).
+FILTER_LANES = 16
 
 
 def _static_sort_on_buffers(op: ir.Operation) -> bool:
@@ -52,41 +54,114 @@ def _lower(sort: ir.OpView, insertion_prefix: int) -> None:
 
 def _insertion_sort(buffers: list[ir.Value], shape: list[int], dim: int, prefix: int, comparator: ir.Block) -> None:
     """Each row's elements in turn inserted into its sorted first `prefix` places:
-    one comparison with the last of them for an element that does not enter."""
-    index = ir.IndexType.get()
-    zero, one, last = index_constant(0), index_constant(1), index_constant(prefix - 1)
+    one comparison with the last of them for an element that does not enter.
+    Past the prefix, where the row is contiguous and the comparator plain
+    arithmetic, `FILTER_LANES` elements are compared with the last placed one
+    at once, and only a group with an element that goes before it is
+    inserted one by one (on random rows, nearly every group of a long row is
+    passed over)."""
+    n = shape[dim]
+    filtered = dim == len(shape) - 1 and n - prefix >= FILTER_LANES and _vectorizable(comparator)
+    groups_end = prefix + (n - prefix) // FILTER_LANES * FILTER_LANES if filtered else prefix
     with _each_row(shape, dim) as at:
-        def load(position: ir.Value) -> list[ir.Value]:
-            return [memref.LoadOp(b, at(position)).result for b in buffers]
+        insert = _inserter(buffers, at, prefix, comparator)
+        _for_each(0, prefix if filtered else n, insert)
+        if filtered:
+            def insert_group(start: ir.Value) -> None:
+                placed = [memref.LoadOp(b, at(index_constant(prefix - 1))).result for b in buffers]
+                any_enters = vector.reduction(ir.IntegerType.get_signless(1), vector.CombiningKind.OR,
+                                              _group_goes_before(comparator, buffers, at(start), placed))
+                enters = scf.IfOp(any_enters)
+                with _ends_with_yield(enters.then_block):
+                    _for_each(start, arith.AddIOp(start, index_constant(FILTER_LANES)).result, insert)
 
-        elements = scf.ForOp(zero, index_constant(shape[dim]), one)
-        with _ends_with_yield(elements.body):
-            j = elements.induction_variable
-            new = load(j)
-            in_prefix = arith.CmpIOp(arith.CmpIPredicate.ult, j, index_constant(prefix)).result
-            enters = scf.IfOp(arith.OrIOp(in_prefix, _goes_before(comparator, new, load(last))).result)
-            with _ends_with_yield(enters.then_block):
-                # Shift the placed elements that `new` goes before one place on, from its slot back.
-                shift = scf.WhileOp([index], [arith.MinUIOp(j, last).result])
-                check = shift.before.blocks.append(index)
-                with ir.InsertionPoint(check):
-                    place = check.arguments[0]
-                    positive = arith.CmpIOp(arith.CmpIPredicate.ugt, place, zero).result
-                    before_previous = scf.IfOp(positive, [ir.IntegerType.get_signless(1)], has_else=True)
-                    with ir.InsertionPoint(before_previous.then_block):
-                        scf.YieldOp([_goes_before(comparator, new, load(arith.SubIOp(place, one).result))])
-                    with ir.InsertionPoint(before_previous.else_block):
-                        scf.YieldOp([positive])
-                    scf.ConditionOp(before_previous.results[0], [place])
-                step = shift.after.blocks.append(index)
-                with ir.InsertionPoint(step):
-                    place = step.arguments[0]
-                    previous = arith.SubIOp(place, one).result
-                    for buffer, value in zip(buffers, load(previous)):
-                        memref.StoreOp(value, buffer, at(place))
-                    scf.YieldOp([previous])
-                for buffer, value in zip(buffers, new):
-                    memref.StoreOp(value, buffer, at(shift.results[0]))
+            _for_each(prefix, groups_end, insert_group, FILTER_LANES)
+            _for_each(groups_end, n, insert)
+
+
+def _inserter(buffers: list[ir.Value], at, prefix: int, comparator: ir.Block):
+    """The builder of one element's insertion: its position in, ops out."""
+    zero, one, last = index_constant(0), index_constant(1), index_constant(prefix - 1)
+
+    def load(position: ir.Value) -> list[ir.Value]:
+        return [memref.LoadOp(b, at(position)).result for b in buffers]
+
+    def insert(j: ir.Value) -> None:
+        new = load(j)
+        in_prefix = arith.CmpIOp(arith.CmpIPredicate.ult, j, index_constant(prefix)).result
+        enters = scf.IfOp(arith.OrIOp(in_prefix, _goes_before(comparator, new, load(last))).result)
+        with _ends_with_yield(enters.then_block):
+            # Shift the placed elements that `new` goes before one place on, from its slot back.
+            shift = scf.WhileOp([ir.IndexType.get()], [arith.MinUIOp(j, last).result])
+            check = shift.before.blocks.append(ir.IndexType.get())
+            with ir.InsertionPoint(check):
+                place = check.arguments[0]
+                positive = arith.CmpIOp(arith.CmpIPredicate.ugt, place, zero).result
+                before_previous = scf.IfOp(positive, [ir.IntegerType.get_signless(1)], has_else=True)
+                with ir.InsertionPoint(before_previous.then_block):
+                    scf.YieldOp([_goes_before(comparator, new, load(arith.SubIOp(place, one).result))])
+                with ir.InsertionPoint(before_previous.else_block):
+                    scf.YieldOp([positive])
+                scf.ConditionOp(before_previous.results[0], [place])
+            step = shift.after.blocks.append(ir.IndexType.get())
+            with ir.InsertionPoint(step):
+                place = step.arguments[0]
+                previous = arith.SubIOp(place, one).result
+                for buffer, value in zip(buffers, load(previous)):
+                    memref.StoreOp(value, buffer, at(place))
+                scf.YieldOp([previous])
+            for buffer, value in zip(buffers, new):
+                memref.StoreOp(value, buffer, at(shift.results[0]))
+
+    return insert
+
+
+def _for_each(start: int | ir.Value, end: int | ir.Value, build, step: int = 1) -> None:
+    """A loop from `start` to `end` whose body `build(position)` builds."""
+    bounds = [index_constant(b) if isinstance(b, int) else b for b in (start, end)]
+    loop = scf.ForOp(*bounds, index_constant(step))
+    with _ends_with_yield(loop.body):
+        build(loop.induction_variable)
+
+
+def _vectorizable(comparator: ir.Block) -> bool:
+    """Whether the comparator is elementwise arithmetic a vector can run."""
+    *body, _ = comparator.operations
+    return all(op.name.split(".")[0] in ("arith", "math") and not op.regions and len(op.results) == 1
+               for op in body)
+
+
+def _group_goes_before(comparator: ir.Block, buffers: list[ir.Value], indices: list[ir.Value],
+                       placed: list[ir.Value]) -> ir.Value:
+    """Which of the `FILTER_LANES` elements from `indices` on go before the
+    placed element `placed`: the comparator on vectors, its scalars broadcast."""
+    def widened(type_: ir.Type) -> ir.VectorType:
+        return ir.VectorType.get([FILTER_LANES], type_)
+
+    mapping = {}
+    for i, buffer in enumerate(buffers):
+        placed_arg, new_arg = comparator.arguments[2 * i], comparator.arguments[2 * i + 1]
+        element = ir.MemRefType(buffer.type).element_type
+        if list(new_arg.uses):
+            padding = arith.ConstantOp(element, ir.FloatAttr.get(element, 0.0) if isinstance(element, ir.FloatType)
+                                       else ir.IntegerAttr.get(element, 0)).result
+            rank = ir.MemRefType(buffer.type).rank
+            mapping[new_arg] = vector.transfer_read(
+                widened(element), buffer, indices, ir.AffineMap.get_minor_identity(rank, 1), padding, [True])
+        if list(placed_arg.uses):
+            mapping[placed_arg] = vector.broadcast(widened(element), placed[i])
+    *body, terminator = comparator.operations
+    for op in body:
+        if op.name == "arith.constant":
+            mapping[op.results[0]] = vector.broadcast(widened(op.results[0].type), op.clone().results[0])
+            continue
+        widened_op = ir.Operation.create(op.name, results=[widened(op.results[0].type)],
+                                         operands=[mapping[v] for v in op.operands],
+                                         attributes={name: op.attributes[name] for name in op.attributes})
+        mapping[op.results[0]] = widened_op.results[0]
+    allowed = mapping[terminator.operands[0]]
+    return arith.XOrIOp(allowed, arith.ConstantOp(allowed.type, ir.DenseElementsAttr.get_splat(
+        allowed.type, ir.IntegerAttr.get(ir.IntegerType.get_signless(1), 1))).result).result
 
 
 def _merge_sort(buffers: list[ir.Value], shape: list[int], dim: int, comparator: ir.Block) -> None:
@@ -168,10 +243,12 @@ class SortRows(WaferPass):
     against ONNX Runtime). Where k is short, each element is compared with
     the k-th placed one and passed over unless it goes before it; one that
     does shifts the placed ones it goes before one place on (k moves at
-    most). Where k is long, a bottom-up merge sort (log2 n passes over the
-    row). Both are stable as the bubble sort was: an element goes before one
-    earlier in the row only where the comparator does not allow that one
-    first, so ties keep their order. Rows of a dynamic size are left to
+    most). Along a contiguous row, with a comparator of plain arithmetic,
+    the elements are compared `FILTER_LANES` at a time first. Where k is
+    long, a bottom-up merge sort (log2 n passes over the row). Both are
+    stable as the bubble sort was: an element goes before one earlier in
+    the row only where the comparator does not allow that one first, so
+    ties keep their order. Rows of a dynamic size are left to
     tm-tensor-to-loops.
 
     Options:

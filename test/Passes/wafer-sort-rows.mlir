@@ -82,3 +82,33 @@ func.func @whole_row(%x: memref<7xf32>, %y: memref<?xf32>) {
   }
   return
 }
+
+// topk(3) of rows of 40: the first three places filled one by one, then the
+// next 32 elements compared with the third placed one 16 at a time (the
+// comparator on vectors; the placed value and the comparator's constants,
+// which canonicalize folds here, broadcast), inserted one by one only in a
+// group where one goes before it;
+// the last 5 one by one.
+// CHECK-LABEL: func.func @long_rows
+// CHECK: scf.for %[[ROW:.*]] = %{{.*}} to %{{.*}} step
+// CHECK: scf.for %{{.*}} = %c0 to %c3 step %c1
+// CHECK: scf.for %[[START:.*]] = %c3 to %c35 step %c16
+// CHECK: %[[THIRD:.*]] = memref.load %arg0[%[[ROW]], %c2]
+// CHECK: %[[GROUP:.*]] = vector.transfer_read %arg0[%[[ROW]], %[[START]]], %{{.*}} {in_bounds = [true]} : memref<2x40xf32>, vector<16xf32>
+// CHECK: %[[PLACED:.*]] = vector.broadcast %[[THIRD]] : f32 to vector<16xf32>
+// CHECK: %[[ALLOWED:.*]] = arith.cmpf oge, %[[PLACED]], %[[GROUP]] : vector<16xf32>
+// CHECK: %[[BEFORE:.*]] = arith.xori %[[ALLOWED]], %{{.*}} : vector<16xi1>
+// CHECK: %[[ANY:.*]] = vector.reduction <or>, %[[BEFORE]] : vector<16xi1> into i1
+// CHECK: scf.if %[[ANY]]
+// CHECK: scf.for %{{.*}} = %[[START]] to %{{.*}} step %c1
+// CHECK: scf.for %{{.*}} = %c35 to %c40 step %c1
+func.func @long_rows(%x: memref<2x40xf32>, %i: memref<2x40xi64>) {
+  tm_tensor.sort {wafer.sorted_prefix = 3 : i64} dimension(1) outs(%x, %i : memref<2x40xf32>, memref<2x40xi64>) {
+  ^bb0(%a: f32, %b: f32, %ia: i64, %ib: i64):
+    %t = arith.constant true
+    %o = arith.cmpf oge, %a, %b : f32
+    %c = arith.andi %o, %t : i1
+    tm_tensor.yield %c : i1
+  }
+  return
+}

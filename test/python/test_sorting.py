@@ -36,6 +36,7 @@ CASES = {
     "top-4 along dim 0": (lambda x: x.topk(4, 0), (30, 7), lambda x: _stable(x, 0, True, 4)),
     "top-4 along dim 1 of 3": (lambda x: x.topk(4, 1), (2, 30, 7), lambda x: _stable(x, 1, True, 4)),
     "top-130 of 150": (lambda x: x.topk(130, -1), (3, 150), lambda x: _stable(x, -1, True, 130)),
+    "top-10 of 1000, 16 compared at once": (lambda x: x.topk(10, -1), (4, 1000), lambda x: _stable(x, -1, True, 10)),
     "sort": (lambda x: x.sort(-1), (3, 37), lambda x: _stable(x, -1, False)),
     "sort descending": (lambda x: x.sort(-1, descending=True), (5, 40), lambda x: _stable(x, -1, True)),
     "sort along dim 0": (lambda x: x.sort(0), (300, 3), lambda x: _stable(x, 0, False)),
