@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import transform
 from torch_mlir.dialects import vector as vector_ops
-from torch_mlir.dialects.transform import structured, vector
+from torch_mlir.dialects.transform import loop, structured, vector
 
 from .cpu_target import CpuTarget, TargetedPass
 from .fuse import WHOLE_TILE
@@ -17,7 +17,7 @@ from .linalg_builders import largest_divisor, touches_bools
 from .linalg_queries import (PARALLEL, REDUCTION, computes_math, holds_assert, indexing_maps, is_projected_map, iterator_types,
                              loop_ranges, map_dims, reduces_rows, reduction_dims)
 from .pass_base import find_ops
-from .transform_script import match_tagged, tag, transform_script, unless_it_fails
+from .transform_script import match_tagged, rematch_tagged, tag, transform_script, unless_it_fails
 
 _CONTRACTIONS = ("linalg.matmul", "linalg.batch_matmul")
 _ELEMENTWISE = ("linalg.generic", "linalg.fill", "linalg.transpose")
@@ -141,6 +141,28 @@ def ragged_rows(op: ir.OpView, cpu: CpuTarget) -> list[int] | None:
     return [1] * (len(ranges) - 1) + [0]
 
 
+def ragged_pieces(op: ir.OpView, cpu: CpuTarget) -> list[int] | None:
+    """Tile sizes cutting ragged rows longer than a few vectors (`row_pieces`'
+    widest) into pieces of that many lanes, a row at a time: a whole-tile
+    op's rows, or the reduced row of a reduction that computes a math
+    function (log-softmax's sum of exponentials). The loop over the pieces
+    is then peeled, so that the last piece (40 of a 1000-class row) is a
+    static vector too. As one vector value, a row of 1000 spilled most of
+    its exponential's polynomial to the stack (bench/norms.py's softmax
+    and log-softmax). None for other ops and rows."""
+    if op.name != "linalg.generic":
+        return None
+    ranges = loop_ranges(op)
+    widest = cpu.vector_registers // 8 * cpu.lanes
+    if not ranges or len(ranges) < 2 or ranges[-1] <= widest or ranges[-1] % cpu.lanes == 0:
+        return None
+    if ragged_rows(op, cpu):
+        return [1] * (len(ranges) - 1) + [widest]
+    if reduces_rows(op) and computes_math(op) and reduction_dims(op) == [len(ranges) - 1]:
+        return [1 if kind == PARALLEL else widest for kind in iterator_types(op)]
+    return None
+
+
 def row_pieces(op: ir.OpView, cpu: CpuTarget) -> list[int] | None:
     """Tile sizes cutting an elementwise tile into pieces of one row of a few whole
     vectors (a quarter of the registers' worth of lanes at most), or None to
@@ -226,7 +248,14 @@ class Vectorize(TargetedPass):
             for i, op in enumerate(tiles):
                 tag(op.operation, f"tile{i}")
                 with unless_it_fails(match_tagged(root, f"tile{i}")) as tile:
-                    if reduces_rows(op):
+                    if pieces := ragged_pieces(op, self.cpu):
+                        loops = structured.TileUsingForOp(tile, sizes=pieces).loops
+                        loop.LoopPeelOp(transform.AnyOpType.get(), transform.AnyOpType.get(), loops[-1])
+                        canonicalized = transform.ApplyPatternsOp(loops[-2])
+                        with ir.InsertionPoint(canonicalized.patterns):
+                            transform.ApplyCanonicalizationPatternsOp()
+                        tile = rematch_tagged(loops[-2], f"tile{i}")  # the pieces and the last one
+                    elif reduces_rows(op):
                         # One row (or chunk) at a time: its vector stays in registers.
                         chunks = row_chunks(op, self.max_row_elements, self.cpu)
                         tile = structured.TileUsingForOp(tile, sizes=chunks).tiled_linalg_op

@@ -161,12 +161,16 @@ func.func @exp_tile_in_rows(%x: tensor<2x28x128xf32>) -> tensor<2x28x128xf32> {
 
 // A row reduction whose rows fill a single tile is left without a loop
 // (canonicalize drops wafer-fuse's one-trip loop); it is still vectorized a
-// row at a time: the exponential over vectors, not one scalar at a time.
+// row at a time: the exponential over vectors, not one scalar at a time, its
+// ragged rows of 300 in pieces of 64 and a last one of 44 (see below).
 // ONE-TILE-LABEL: func.func @exp_row_sum_in_one_tile
 // ONE-TILE-NOT: scf.forall
 // ONE-TILE: scf.for %{{.*}} = %c0 to %c8 step %c1
-// ONE-TILE: math.exp %{{.*}} : vector<1x300xf32>
-// ONE-TILE: vector.reduction <add>, %{{.*}}, %{{.*}} fastmath<reassoc> : vector<300xf32> into f32
+// ONE-TILE: scf.for %{{.*}} = %c0 to %c256 step %c64
+// ONE-TILE: math.exp %{{.*}} : vector<1x64xf32>
+// ONE-TILE: vector.reduction <add>, %{{.*}}, %{{.*}} fastmath<reassoc> : vector<64xf32> into f32
+// ONE-TILE: math.exp %{{.*}} : vector<1x44xf32>
+// ONE-TILE: vector.reduction <add>, %{{.*}}, %{{.*}} fastmath<reassoc> : vector<44xf32> into f32
 // ONE-TILE-NOT: linalg.generic
 func.func @exp_row_sum_in_one_tile(%x: tensor<8x300xf32>) -> tensor<8xf32> {
   %cst = arith.constant 0.0 : f32
@@ -202,6 +206,56 @@ func.func @long_row_sum(%x: tensor<4x6272xf32>) -> tensor<4xf32> {
                        iterator_types = ["parallel", "reduction"]} ins(%x : tensor<4x6272xf32>) outs(%f : tensor<4xf32>) {
   ^bb0(%in: f32, %out: f32):
     %s = arith.addf %in, %out : f32
+    linalg.yield %s : f32
+  } -> tensor<4xf32>
+  return %r : tensor<4xf32>
+}
+
+// Ragged rows longer than four vectors are cut into pieces of 64 lanes, and
+// the loop over the pieces peeled, so that the last piece (40 of 1000) is a
+// static vector too: a whole-tile op's rows (wafer-fuse-rows' softmax
+// exponentials), and the reduced rows of a reduction computing a math
+// function (log-softmax's sum of exponentials). As one vector<1000> the
+// exponential's polynomial spilled to the stack.
+// CHECK-LABEL: func.func @ragged_whole_tile
+// CHECK: scf.forall
+// CHECK: scf.for %{{.*}} = %c0 to %c960 step %c64
+// CHECK: math.exp %{{.*}} : vector<1x64xf32>
+// CHECK: math.exp %{{.*}} : vector<1x40xf32>
+// CHECK-NOT: vector<1x1000xf32>
+// CHECK-LABEL: func.func @exp_sum_of_ragged_rows
+// CHECK: scf.for %{{.*}} = %c0 to %c960 step %c64
+// CHECK: math.exp %{{.*}} : vector<1x64xf32>
+// CHECK: math.exp %{{.*}} : vector<1x40xf32>
+// CHECK-NOT: vector<1000xf32>
+func.func @ragged_whole_tile(%x: tensor<4x1000xf32>) -> tensor<4x1000xf32> {
+  %e = tensor.empty() : tensor<4x1000xf32>
+  %r = scf.forall (%i) in (4) shared_outs(%o = %e) -> (tensor<4x1000xf32>) {
+    %s = tensor.extract_slice %x[%i, 0] [1, 1000] [1, 1] : tensor<4x1000xf32> to tensor<1x1000xf32>
+    %os = tensor.extract_slice %o[%i, 0] [1, 1000] [1, 1] : tensor<4x1000xf32> to tensor<1x1000xf32>
+    %g = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>],
+                         iterator_types = ["parallel", "parallel"]} ins(%s : tensor<1x1000xf32>)
+        outs(%os : tensor<1x1000xf32>) attrs = {wafer.whole_tile} {
+    ^bb0(%v: f32, %out: f32):
+      %y = math.exp %v : f32
+      linalg.yield %y : f32
+    } -> tensor<1x1000xf32>
+    scf.forall.in_parallel {
+      tensor.parallel_insert_slice %g into %o[%i, 0] [1, 1000] [1, 1] : tensor<1x1000xf32> into tensor<4x1000xf32>
+    }
+  }
+  return %r : tensor<4x1000xf32>
+}
+
+func.func @exp_sum_of_ragged_rows(%x: tensor<4x1000xf32>) -> tensor<4xf32> {
+  %cst = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4xf32>
+  %f = linalg.fill ins(%cst : f32) outs(%e : tensor<4xf32>) -> tensor<4xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
+                       iterator_types = ["parallel", "reduction"]} ins(%x : tensor<4x1000xf32>) outs(%f : tensor<4xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %y = math.exp %v : f32
+    %s = arith.addf %y, %acc : f32
     linalg.yield %s : f32
   } -> tensor<4xf32>
   return %r : tensor<4xf32>
