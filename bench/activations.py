@@ -13,22 +13,14 @@ interleaved, and Wafer/ORT (below 1: Wafer is faster).
 
 from __future__ import annotations
 
-from norms import table  # first: it imports common, which sets OMP_WAIT_POLICY before torch loads
+from common import Function  # first: it sets OMP_WAIT_POLICY before torch loads
+from norms import table
 import torch
 import torch.nn.functional as F
 
 
-class Activation(torch.nn.Module):
-    def __init__(self, function):
-        super().__init__()
-        self.function = function
-
-    def forward(self, x):
-        return self.function(x)
-
-
 def activation(function):
-    return lambda: Activation(function)
+    return lambda: Function(function)
 
 
 # (name, one sample's shape, the layer)

@@ -24,6 +24,17 @@ import wafer
 COLUMNS = ("eager", "torch.compile", "onnxruntime", "wafer")  # the backends, in the tables' order
 
 
+class Function(torch.nn.Module):
+    """A function of a tensor as a module: one layer of a one-layer benchmark."""
+
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def forward(self, x):
+        return self.function(x)
+
+
 def compile_wafer(model, inputs, threads: int):
     """The Wafer-compiled model and the seconds its compile took."""
     start = time.perf_counter()

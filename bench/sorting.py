@@ -16,19 +16,10 @@ enters the prefix and shifts all k: insertion's worst case).
 
 from __future__ import annotations
 
-from common import eager_ort_wafer_ms, grid_parser, interleave  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import Function, eager_ort_wafer_ms, grid_parser, interleave  # first: it sets OMP_WAIT_POLICY before torch loads
 import torch
 
 import wafer
-
-
-class Sort(torch.nn.Module):
-    def __init__(self, sort):
-        super().__init__()
-        self.sort = sort
-
-    def forward(self, x):
-        return self.sort(x)
 
 
 # (name, rows per batch, row length, the sort)
@@ -44,7 +35,7 @@ SORTS = [
 
 def sort_row(name: str, rows: int, length: int, sort, batch: int, threads: int, budget: float) -> str:
     torch.set_num_threads(threads)
-    model, x = Sort(sort).eval(), torch.randn(batch * rows, length)
+    model, x = Function(sort).eval(), torch.randn(batch * rows, length)
     compiled = wafer.compile(model, (x,), threads=threads)
     _check(x, compiled(x), model(x))
     ms = eager_ort_wafer_ms(model, x, compiled, threads, budget)
@@ -67,7 +58,7 @@ def crossover_row(length: int, k: int, in_order: bool, budget: float) -> str:
     """One top-k sorted both ways: wafer-sort-rows run at the end of the
     bufferize stage with the prefix limit above k (insertion) and below it (merge)."""
     rows = max(1, 16000 // length)
-    model, x = Sort(lambda x: x.topk(k, -1)).eval(), torch.randn(rows, length)
+    model, x = Function(lambda x: x.topk(k, -1)).eval(), torch.randn(rows, length)
     if in_order:
         x = x.sort(-1)[0]
     both = {how: wafer.compile(model, (x,), threads=1, after_bufferize=f"wafer-sort-rows{{insertion-prefix={limit}}}")
