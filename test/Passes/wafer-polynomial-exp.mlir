@@ -1,4 +1,5 @@
 // RUN: wafer-opt %s -p wafer-polynomial-exp | filecheck %s
+// RUN: wafer-opt %s -p wafer-polynomial-exp | filecheck %s --check-prefix=POLY
 // RUN: wafer-opt %s -p 'wafer-polynomial-exp{scalef=true}' | filecheck %s --check-prefix=SCALEF
 
 // n = round(x log2 e) by adding 1.5 * 2^23; the polynomial in r = x - n ln2;
@@ -12,6 +13,10 @@
 // CHECK: %[[N:.*]] = arith.subf %[[ROUNDED]], %[[ROUNDING]] : f32
 // CHECK: math.fma %[[N]], %{{.*}}, %[[X]] : f32
 // CHECK-COUNT-7: math.fma
+// exp(r) is Horner's all the way, 1 + r(1 + r q(r)): no multiply or add beside the FMAs.
+// POLY-LABEL: func.func @scalar
+// POLY-NOT: arith.mulf
+// POLY: return
 // CHECK: %[[N_BITS:.*]] = arith.bitcast %[[ROUNDED]] : f32 to i32
 // CHECK: %[[POWER:.*]] = arith.shli %[[N_BITS]], %{{.*}} : i32
 // CHECK: %[[EXP_R:.*]] = arith.bitcast %{{.*}} : f32 to i32
