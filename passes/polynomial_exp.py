@@ -121,8 +121,9 @@ class PolynomialExp(WaferPass):
     LLVM has no vector exp: a `math.exp` on a vector (softmax after
     wafer-vectorize) becomes one libm `expf` call per lane, and a scalar
     loop holding a call does not vectorize. The polynomial is FMAs, a
-    floor and integer ops on the exponent bits, all of which vectorize.
-    Results within ~1 ulp; results below the smallest normal float are 0.
+    rounding and integer ops on the exponent bits, all of which vectorize.
+    Results within ~1 ulp; results below the smallest normal float are 0
+    (subnormal where vscalefps scales them, as PyTorch's are).
 
     Options:
       scalef: scale whole zmm vectors by 2^n with AVX-512's vscalefps, which

@@ -125,10 +125,16 @@ def _for_each(start: int | ir.Value, end: int | ir.Value, build, step: int = 1) 
 
 
 def _vectorizable(comparator: ir.Block) -> bool:
-    """Whether the comparator is elementwise arithmetic a vector can run."""
+    """Whether the comparator is elementwise arithmetic a vector can run, on
+    its own arguments and results only."""
     *body, _ = comparator.operations
     return all(op.name.split(".")[0] in ("arith", "math") and not op.regions and len(op.results) == 1
-               for op in body)
+               and all(_defined_in(operand, comparator) for operand in op.operands) for op in body)
+
+
+def _defined_in(value: ir.Value, block: ir.Block) -> bool:
+    owner = value.owner
+    return owner == block if isinstance(owner, ir.Block) else owner.operation.block == block
 
 
 def _group_goes_before(comparator: ir.Block, buffers: list[ir.Value], indices: list[ir.Value],

@@ -112,3 +112,19 @@ func.func @long_rows(%x: memref<2x40xf32>, %i: memref<2x40xi64>) {
   }
   return
 }
+
+// A comparator reading a value from outside its block is compared one element
+// at a time (its vector form would need that value broadcast too).
+// CHECK-LABEL: func.func @captured
+// CHECK-NOT: vector.reduction
+// CHECK: scf.for %{{.*}} = %c0 to %c40 step %c1
+// CHECK: return
+func.func @captured(%x: memref<2x40xf32>, %i: memref<2x40xi64>, %t: f32) {
+  tm_tensor.sort {wafer.sorted_prefix = 3 : i64} dimension(1) outs(%x, %i : memref<2x40xf32>, memref<2x40xi64>) {
+  ^bb0(%a: f32, %b: f32, %ia: i64, %ib: i64):
+    %s = arith.addf %a, %t : f32
+    %c = arith.cmpf oge, %s, %b : f32
+    tm_tensor.yield %c : i1
+  }
+  return
+}
