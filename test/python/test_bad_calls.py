@@ -154,6 +154,9 @@ def test_an_index_out_of_range_raises_and_the_next_call_works(function):
 # Models: unsupported ops, what they return, what torch.export cannot trace.
 
 class Layer(torch.nn.Module):
+    """A function as a layer, defined in this file rather than taken from
+    torch_reference: the errors these tests check name the user's file."""
+
     def __init__(self, function):
         super().__init__()
         self.function = function

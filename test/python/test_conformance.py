@@ -6,6 +6,7 @@ wafer, where each matches eager too or is refused when it is compiled."""
 
 import pytest
 import torch
+from torch_reference import Lambda
 
 import wafer
 
@@ -143,15 +144,6 @@ PROGRAMS = {
 }
 
 
-class Program(torch.nn.Module):
-    def __init__(self, function):
-        super().__init__()
-        self.function = function
-
-    def forward(self, *inputs):
-        return self.function(*inputs)
-
-
 def assert_same(result, expected):
     """Same type, dtype and shape; values equal (integers, bools) or close (floats)."""
     if not isinstance(expected, torch.Tensor):
@@ -169,7 +161,7 @@ def test_program_matches_eager(name):
     torch.manual_seed(0)
     inputs = make_inputs()
     expected = function(*inputs)
-    result = wafer.compile(Program(function), inputs, threads=1)(*inputs)
+    result = wafer.compile(Lambda(function), inputs, threads=1)(*inputs)
     if isinstance(expected, tuple):
         assert isinstance(result, tuple) and len(result) == len(expected)
         for got, want in zip(result, expected):
@@ -187,7 +179,7 @@ def test_program_matches_eager_on_the_wafer_or_is_refused_at_compile_time(name):
     inputs = make_inputs()
     expected = function(*inputs)
     try:
-        compiled = wafer.compile(Program(function), inputs, target="wse", machine="small")
+        compiled = wafer.compile(Lambda(function), inputs, target="wse", machine="small")
     except wafer.WaferError as err:
         message = str(err)
         assert len(message.splitlines()) == 1 and "error: " in message, message
@@ -199,5 +191,5 @@ def test_program_matches_eager_on_the_wafer_or_is_refused_at_compile_time(name):
 
 
 def test_numbers_come_back_as_numbers_from_numpy_inputs():
-    compiled = wafer.compile(Program(lambda x: x.argmax().item()), (rand(4),))
+    compiled = wafer.compile(Lambda(lambda x: x.argmax().item()), (rand(4),))
     assert compiled(torch.tensor([0.0, 3.0, 1.0, 2.0]).numpy()) == 1

@@ -3,6 +3,7 @@ their region: each must be combined whole, never per PE row."""
 
 import pytest
 import torch
+from torch_reference import Lambda
 
 import wafer
 
@@ -47,22 +48,13 @@ ARG_REDUCTIONS = {
 }
 
 
-class Function(torch.nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
-
-
 @pytest.mark.parametrize("mode", ["pipelined", "whole-wafer"])
 @pytest.mark.parametrize("name", ARG_REDUCTIONS)
 def test_arg_reductions_match_pytorch(name, mode):
     fn, shape = ARG_REDUCTIONS[name]
     torch.manual_seed(0)
     x = torch.randn(shape)
-    got = wafer.compile(Function(fn), (x,), target="wse", machine="small", mode=mode)(x)
+    got = wafer.compile(Lambda(fn), (x,), target="wse", machine="small", mode=mode)(x)
     expected = fn(x)
     got, expected = (got, expected) if isinstance(expected, tuple) else ((got,), (expected,))
     assert len(got) == len(expected)
