@@ -35,6 +35,7 @@ from .stable_sorts import DECOMPOSITIONS as SORTS, sorts_to_decompose
 from .compiler import compile_module
 from .context import make_context
 from .diagnostics import Diagnostic, WaferError, collect_diagnostics, first_line
+from .embedding_bags import decompose_embedding_bags
 from .inplace import functionalize_temporaries
 from .layer_locations import LayerLocations
 from .local_decompositions import decompose_in_place
@@ -80,7 +81,7 @@ def _export_and_import(model: torch.nn.Module, example_inputs: tuple, func_name:
             with torch.no_grad(), _mha_fast_path_disabled(), warnings.catch_warnings(), \
                     contextlib.redirect_stderr(io.StringIO()):
                 warnings.simplefilter("ignore", FutureWarning)  # torch.export's own deprecations
-                program = torch.export.export(model, example_inputs)
+                program = _export(model, example_inputs)
                 _output_types(program)  # what the model returns is refused before the import
                 refuse_importer_gaps(program)
                 functionalize_temporaries(program)
@@ -89,7 +90,7 @@ def _export_and_import(model: torch.nn.Module, example_inputs: tuple, func_name:
                         return _import_program(program, func_name, ctx), program
                     except TorchMlirCompilerError:  # an op only torch's decompositions lower
                         diagnostics.clear()
-                        program = torch.export.export(model, example_inputs)
+                        program = _export(model, example_inputs)
                 else:
                     table = _partial_decompositions(program, _decompositions(), ctx)
                     in_place = not _mutates(program) and decompose_in_place(program, table)
@@ -101,7 +102,7 @@ def _export_and_import(model: torch.nn.Module, example_inputs: tuple, func_name:
                         except TorchMlirCompilerError:  # an op the whole table decomposes
                             diagnostics.clear()
                     if in_place:  # consumed: the whole table starts from the program as exported
-                        program = torch.export.export(model, example_inputs)
+                        program = _export(model, example_inputs)
                 decomposed = program.run_decompositions(_decompositions())
                 _refuse_state_writes(decomposed)
                 return _import_program(decomposed, func_name, ctx), program
@@ -109,6 +110,14 @@ def _export_and_import(model: torch.nn.Module, example_inputs: tuple, func_name:
             raise
         except Exception as err:  # torch.export and torch-mlir raise many kinds
             raise WaferError(_explain_import_error(err, diagnostics)) from None
+
+
+def _export(model, example_inputs):
+    """`model`'s program from torch.export, its embedding bags computed by the ops
+    torch-mlir lowers (embedding_bags.py)."""
+    program = torch.export.export(model, example_inputs)
+    decompose_embedding_bags(program)
+    return program
 
 
 _STATE_WRITES = {

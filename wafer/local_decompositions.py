@@ -24,45 +24,52 @@ def decompose_in_place(program: torch.export.ExportedProgram, table: dict) -> bo
     its decomposition reads a tensor constant."""
     graph = program.graph_module.graph
     nodes = [node for node in graph.nodes if node.op == "call_function" and node.target in table]
-    traced = [_trace(node, table) for node in nodes]
+    traced = [trace_alone(_decomposition(node, table), node.all_input_nodes, node, table) for node in nodes]
     if any(graph_module is None for graph_module in traced):
         return False
     for node, graph_module in zip(nodes, traced):
-        _splice(program, node, graph_module)
+        splice(program, node, graph_module, node.all_input_nodes)
     graph.lint()
     program.graph_module.recompile()
     return True
 
 
-def _trace(node: torch.fx.Node, table: dict) -> torch.fx.GraphModule | None:
-    """The graph of `node`'s decomposition on its operands' fake values, or None."""
-    operands = node.all_input_nodes
-    values = [operand.meta.get("val") for operand in operands]
-    fake_mode = detect_fake_mode(values)
-    if fake_mode is None or not all(isinstance(value, torch.Tensor) for value in (*values, node.meta.get("val"))):
-        return None  # an operand or result that is not one tensor
-
+def _decomposition(node: torch.fx.Node, table: dict):
+    """`node`'s decomposition in `table`, as a function of its operands' values."""
     def decomposed(*tensors):
-        by_operand = dict(zip(operands, tensors))
+        by_operand = dict(zip(node.all_input_nodes, tensors))
         args, kwargs = torch.fx.node.map_arg((node.args, node.kwargs), by_operand.__getitem__)
         return table[node.target](*args, **kwargs)
+    return decomposed
 
+
+def trace_alone(function, operands: list, result: torch.fx.Node, table: dict | None = None
+                ) -> torch.fx.GraphModule | None:
+    """The graph of the ops `function` calls (decomposed by `table`) on the fake
+    values of `operands`, to compute `result`'s value; None where an operand or
+    `result` is not one tensor, `function` cannot run alone (a decomposition
+    that declines) or it reads a tensor constant, which the program's module does not hold."""
+    values = [operand.meta.get("val") for operand in operands]
+    fake_mode = detect_fake_mode(values)
+    if fake_mode is None or not all(isinstance(value, torch.Tensor) for value in (*values, result.meta.get("val"))):
+        return None
     try:
         with fake_mode:
-            graph_module = make_fx(decomposed, decomposition_table=table)(*values)
+            graph_module = make_fx(function, decomposition_table=table or {})(*values)
     except Exception:  # a decomposition that declines (NotImplemented) or cannot run alone
         return None
     if any(inner.op == "get_attr" for inner in graph_module.graph.nodes):
-        return None  # a tensor constant, which the program's module does not hold
+        return None
     return graph_module
 
 
-def _splice(program: torch.export.ExportedProgram, node: torch.fx.Node, graph_module: torch.fx.GraphModule) -> None:
-    """Put `graph_module`'s ops in place of `node`, with its source location and layer;
-    where `node` is a result of the program, the signature names what replaces it."""
+def splice(program: torch.export.ExportedProgram, node: torch.fx.Node, graph_module: torch.fx.GraphModule,
+           operands: list) -> None:
+    """Put `graph_module`'s ops, on `operands`, in place of `node`, with its source
+    location and layer; where `node` is a result of the program, the signature names what replaces it."""
     graph = program.graph_module.graph
     placeholders = [inner for inner in graph_module.graph.nodes if inner.op == "placeholder"]
-    copies = dict(zip(placeholders, node.all_input_nodes))
+    copies = dict(zip(placeholders, operands))
     with graph.inserting_before(node):
         result = graph.graph_copy(graph_module.graph, copies)
     for inner, copy in copies.items():
