@@ -25,7 +25,6 @@ from .pass_base import find_ops
 
 _CONV = "linalg.conv_2d_nchw_fchw"  # the layout torch-mlir emits
 _GROUPED = "linalg.conv_2d_ngchw_gfchw"  # torch-mlir's grouped convolution (groups < channels)
-_CONV_3D = "linalg.conv_3d_ncdhw_fcdhw"
 # On an im2col contraction: whether wafer-orient-contractions swaps its operands,
 # where an option or a tuning record chose (see conv_algorithm).
 SWAP = "wafer.swap"
@@ -151,41 +150,6 @@ def rewrite_grouped_conv(conv: ir.OpView) -> ir.Operation:
     return product.operation
 
 
-def rewrite_conv_3d(conv: ir.OpView) -> ir.Operation:
-    """conv3d(x, w) -> collapse(w)[F, C*KD*KH*KW] x columns[N, C*KD*KH*KW, OD*OH*OW].
-
-    `rewrite_conv` with a depth dim: the gather over (n, c, kd, kh, kw, od,
-    oh, ow) reads x[n, c, od*sd + kd*dd, oh*sh + kh*dh, ow*sw + kw*dw], its
-    innermost index moving by the stride, and collapses to the column
-    matrix (a 1x1x1, stride-1 window's columns are x itself). Returns the
-    contraction."""
-    x, w, init = conv.operands
-    n, c = x.type.shape[:2]
-    f, _, *taps = w.type.shape
-    out_shape = init.type.shape[2:]
-    strides, dilations = int_list(conv.attributes["strides"]), int_list(conv.attributes["dilations"])
-    f32 = x.type.element_type
-    k, pixels = c * math.prod(taps), math.prod(out_shape)
-    with ir.InsertionPoint(conv), conv.location:
-        columns_type = ir.RankedTensorType.get([n, k, pixels], f32)
-        if taps == [1, 1, 1] and strides == [1, 1, 1]:
-            columns = tensor.CollapseShapeOp(columns_type, x, reassociation([0], [1], [2, 3, 4]))
-        else:
-            d = [ir.AffineDimExpr.get(i) for i in range(8)]  # n, c, kd, kh, kw, od, oh, ow
-            read = [d[5 + i] * strides[i] + d[2 + i] * dilations[i] for i in range(3)]
-            gathered = copied_through(x, [n, c, *taps, *out_shape], [d[0], d[1], *read])
-            columns = tensor.CollapseShapeOp(columns_type, gathered, reassociation([0], [1, 2, 3, 4], [5, 6, 7]))
-        filters = tensor.CollapseShapeOp(ir.RankedTensorType.get([f, k], f32), w, reassociation([0], [1, 2, 3, 4]))
-        out = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, f, pixels], f32), init,
-                                     reassociation([0], [1], [2, 3, 4]))
-        product = _filters_times_columns(filters.result, columns.result, out.result)
-        result = tensor.ExpandShapeOp(init.type, product.results[0], reassociation([0], [1], [2, 3, 4]), [],
-                                      static_output_shape=init.type.shape).result
-    conv.results[0].replace_all_uses_with(result)
-    conv.operation.erase()
-    return product.operation
-
-
 def _images_as_rows(gathered: ir.Value, filters: ir.Value, init: ir.Value, n: int,
                     k: int) -> tuple[ir.Value, ir.OpView]:
     """A conv with one output pixel (squeeze-excite's, a classifier's on a 1x1 map)
@@ -246,14 +210,11 @@ class Im2col(ConvAlgorithmPass):
             record_strategy(conv, f"im2col {conv.name.removeprefix('linalg.')}: {groups} groups of "
                                   f"{filters} filters, K={self._reduction_size(conv)}")
             rewrite_grouped_conv(conv)
-        for conv in [op.opview for op in find_ops(module, lambda op: op.name == _CONV_3D and is_static_f32(op.opview))]:
-            record_strategy(conv, f"im2col {conv.name.removeprefix('linalg.')} K={self._reduction_size(conv)}")
-            rewrite_conv_3d(conv)
 
     def can_compute(self, conv: ir.OpView) -> bool:
         return is_static_f32(conv) and self._reduction_size(conv) >= self.min_k
 
     @staticmethod
     def _reduction_size(conv: ir.OpView) -> int:
-        """C*KH*KW (C per group where grouped, C*KD*KH*KW in 3-D): the filter's elements per output channel."""
-        return math.prod(conv.operands[1].type.shape[-3 if conv.name != _CONV_3D else -4:])
+        """C*KH*KW (C per group where grouped): the filter's elements per output channel."""
+        return math.prod(conv.operands[1].type.shape[-3:])

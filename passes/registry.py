@@ -28,6 +28,7 @@ _PASSES: dict[str, str] = {
     "wafer-fold-broadcast": "fold_broadcast:FoldBroadcast",
     "wafer-fold-channel-affine": "fold_channel_affine:FoldChannelAffine",
     "wafer-one-row-images": "one_row_images:OneRowImages",
+    "wafer-conv3d-as-conv2d": "conv3d_as_conv2d:Conv3dAsConv2d",
     "wafer-transposed-conv-phases": "transposed_conv_phases:TransposedConvPhases",
     "wafer-decompose-attention": "decompose_attention:DecomposeAttention",
     "wafer-fuse": "fuse:Fuse",

@@ -195,7 +195,7 @@ class CpuPipeline(Configurable):
                 "simplify",
                 "wafer-scalars-as-tensors,wafer-fold-const-globals,symbol-dce,wafer-decompose-attention,func.func(canonicalize,cse),"
                 "wafer-slice-elementwise,wafer-fold-channel-affine,wafer-transposed-conv-phases,wafer-one-row-images,"
-                "wafer-fold-zero-trip,wafer-fold-narrowed-constants,wafer-sort-nan-order,wafer-sorted-prefix,"
+                "wafer-conv3d-as-conv2d,wafer-fold-zero-trip,wafer-fold-narrowed-constants,wafer-sort-nan-order,wafer-sorted-prefix,"
                 "wafer-check-gather-bounds,wafer-fold-transpose,wafer-fold-broadcast,wafer-concat-chains",
             ),
             # Packing comes before elementwise fusion, which would otherwise fuse

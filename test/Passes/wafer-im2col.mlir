@@ -7,7 +7,6 @@
 // runs over (n, c, kh, kw, oh, ow), reading x[n, c, oh + kh, ow + kw]: no
 // divisions, and its result collapses to the columns for free.
 // CHECK: #[[GATHER:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2 + d4, d3 + d5)>
-// CHECK: #[[GATHER3D:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d5 * 2 + d2, d3 + d6, d4 + d7)>
 // CHECK-LABEL: func.func @conv
 // CHECK-SAME: wafer.strategy = ["im2col conv_2d_nchw_fchw K=72"]
 // CHECK: linalg.generic {indexing_maps = [#[[GATHER]], {{.*}}]{{.*}} ins(%{{.*}} : tensor<2x8x10x10xf32>) outs(%{{.*}} : tensor<2x8x3x3x8x8xf32>)
@@ -220,21 +219,4 @@ func.func @padded_then_residual(%x: tensor<1x4x31x31xf32>, %w: tensor<8x4x3x3xf3
     linalg.yield %a : f32
   } -> tensor<1x8x31x31xf32>
   return %add : tensor<1x8x31x31xf32>
-}
-
-// A 3-D convolution (stride 2 in depth, 2x3x3 taps) gathers columns of
-// 2 x 2x3x3 = 36 values over (d, h, w), read at od*2 + kd, oh + kh, ow + kw:
-// the same filter x columns contraction over 2x4x4 output pixels.
-// CHECK-LABEL: func.func @conv_3d
-// CHECK-SAME: wafer.strategy = ["im2col conv_3d_ncdhw_fcdhw K=36"]
-// CHECK: linalg.generic {indexing_maps = [#[[GATHER3D:.*]], #{{.*}}], {{.*}} outs(%{{.*}} : tensor<1x2x2x3x3x2x4x4xf32>)
-// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2, 3, 4], [5, 6, 7]] : tensor<1x2x2x3x3x2x4x4xf32> into tensor<1x36x32xf32>
-// CHECK: tensor.collapse_shape %arg1 {{\[}}[0], [1, 2, 3, 4]] : tensor<4x2x2x3x3xf32> into tensor<4x36xf32>
-// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]
-// CHECK-SAME: ins(%{{.*}}, %{{.*}} : tensor<4x36xf32>, tensor<1x36x32xf32>) outs(%{{.*}} : tensor<1x4x32xf32>)
-// CHECK: tensor.expand_shape %{{.*}} {{\[}}[0], [1], [2, 3, 4]] output_shape [1, 4, 2, 4, 4]
-// CHECK-NOT: linalg.conv_3d
-func.func @conv_3d(%x: tensor<1x2x4x6x6xf32>, %w: tensor<4x2x2x3x3xf32>, %init: tensor<1x4x2x4x4xf32>) -> tensor<1x4x2x4x4xf32> {
-  %y = linalg.conv_3d_ncdhw_fcdhw {dilations = dense<1> : vector<3xi64>, strides = dense<[2, 1, 1]> : vector<3xi64>} ins(%x, %w : tensor<1x2x4x6x6xf32>, tensor<4x2x2x3x3xf32>) outs(%init : tensor<1x4x2x4x4xf32>) -> tensor<1x4x2x4x4xf32>
-  return %y : tensor<1x4x2x4x4xf32>
 }

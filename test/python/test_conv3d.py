@@ -1,4 +1,4 @@
-"""3-D convolutions (video models) through wafer-im2col's gather and the packed matmul, against PyTorch."""
+"""3-D convolutions (video models) as 2-D ones over depth slices (wafer-conv3d-as-conv2d), against PyTorch."""
 
 import pytest
 import torch
@@ -16,9 +16,9 @@ from torch_reference import compile_checked
     (dict(kernel_size=1), (2, 8, 3, 5, 7)),  # a pointwise one reads its input as the columns
     (dict(kernel_size=2, dilation=2), (1, 3, 6, 7, 7)),
 ])
-def test_conv3d_runs_as_im2col_and_matches_pytorch(conv, shape, machine):
+def test_conv3d_runs_as_a_2d_strategy_and_matches_pytorch(conv, shape, machine):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv3d(shape[1], 8, **conv), nn.ReLU()).eval()
     compiled = compile_checked(model, (torch.randn(*shape),), threads=2, machine=machine)
-    assert any(s.startswith("im2col conv_3d_ncdhw_fcdhw") for s in compiled.compile_report.strategies), \
-        compiled.compile_report.strategies
+    strategies = compiled.compile_report.strategies
+    assert any("conv" in s for s in strategies) and not any("conv_3d" in s for s in strategies), strategies
