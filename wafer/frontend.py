@@ -48,6 +48,7 @@ from .transposed_convolution import (
     has_depthwise_transposed_convolution,
     keep_pads_apart_from_strided_transposed_convolutions,
 )
+from .unlowered_ops import DECOMPOSITIONS as UNLOWERED, unlowered_ops_to_decompose
 from .importer_gaps import refuse_importer_gaps
 from .weight_literals import WeightLiterals
 
@@ -196,7 +197,8 @@ def _decompositions() -> dict:
     table = {op: fn for op, fn in get_decomposition_table().items() if op.overloadpacket not in _ATTENTION_OPS}
     table[torch.ops.aten.gelu.default] = torch._decomp.decomposition_table[torch.ops.aten.gelu.default]
     table[torch.ops.aten.convolution.default] = depthwise_transposed_convolution
-    own = {**ADAPTIVE_POOLING, UPSAMPLE: upsample_bilinear, MAX_POOL3D: max_pool3d, **NEAREST_UPSAMPLING, **SORTS}
+    own = {**ADAPTIVE_POOLING, UPSAMPLE: upsample_bilinear, MAX_POOL3D: max_pool3d, **NEAREST_UPSAMPLING, **SORTS,
+           **UNLOWERED}
     for op, decomposition in own.items():
         table[op] = unless_declined(decomposition, table.get(op))
     return table
@@ -245,7 +247,9 @@ def _needs_decomposition(program) -> set:
     - Nearest upsampling by whole factors: torch's decomposition gathers every
       element too; Wafer's (nearest_upsampling.py) broadcasts.
     - A stable sort and an unsorted topk, which torch-mlir does not lower, as
-      the sort and the sorted topk it does (stable_sorts.py)."""
+      the sort and the sorted topk it does (stable_sorts.py).
+    - A padded fold, searchsorted, cdist, median and erfinv, which torch-mlir
+      does not lower (unlowered_ops.py)."""
     ops = set()
     if any(node.target == torch.ops.aten.gelu.default and node.kwargs.get("approximate") == "tanh"
            for node in program.graph.nodes):
@@ -253,7 +257,8 @@ def _needs_decomposition(program) -> set:
     if has_depthwise_transposed_convolution(program):
         ops.add(torch.ops.aten.convolution.default)
     return (ops | adaptive_pooling_to_decompose(program) | max_pool3d_to_decompose(program)
-            | whole_factor_upsampling(program) | whole_factor_nearest_upsampling(program) | sorts_to_decompose(program))
+            | whole_factor_upsampling(program) | whole_factor_nearest_upsampling(program) | sorts_to_decompose(program)
+            | unlowered_ops_to_decompose(program))
 
 
 _ATTENTION_OPS = (torch.ops.aten.scaled_dot_product_attention, torch.ops.aten._scaled_dot_product_attention_math,
