@@ -124,9 +124,9 @@ def largest_divisor(extent: int, limit: int) -> int:
 
 
 def splat(value: float | int, type_: ir.Type) -> ir.Value:
-    """A constant f32 or integer scalar, or a vector of them all `value`."""
+    """A constant float or integer scalar, or a vector of them all `value`."""
     element = ir.ShapedType(type_).element_type if isinstance(type_, ir.ShapedType) else type_
-    attr = ir.FloatAttr.get(element, value) if isinstance(element, ir.F32Type) else ir.IntegerAttr.get(element, value)
+    attr = ir.FloatAttr.get(element, value) if isinstance(element, ir.FloatType) else ir.IntegerAttr.get(element, value)
     if isinstance(type_, ir.VectorType):
         attr = ir.DenseElementsAttr.get_splat(type_, attr)
     return arith.ConstantOp(type_, attr).result

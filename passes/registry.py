@@ -51,6 +51,8 @@ _PASSES: dict[str, str] = {
     "wafer-lower-contractions": "lower_contractions:LowerContractions",
     "wafer-polynomial-exp": "polynomial_exp:PolynomialExp",
     "wafer-rational-math": "rational_math:RationalMath",
+    "wafer-reciprocal-powers": "reciprocal_powers:ReciprocalPowers",
+    "wafer-log1p": "log1p:Log1p",
     "wafer-prefetch-panels": "prefetch_panels:PrefetchPanels",
     "wafer-prefetch-rows": "prefetch_rows:PrefetchRows",
     "wafer-prefetch-next-tile": "prefetch_next_tile:PrefetchNextTile",

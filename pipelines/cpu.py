@@ -236,9 +236,9 @@ class CpuPipeline(Configurable):
                 "wafer-sort-rows,func.func(tm-tensor-to-loops,refback-munge-memref-copy,"
                 "convert-linalg-to-loops),"
                 "wafer-outline-kernels,func.func(convert-vector-to-scf{full-unroll},"
-                f"lower-affine),convert-scf-to-cf,wafer-lower-assert,{exp},wafer-rational-math,"
+                f"lower-affine),convert-scf-to-cf,wafer-lower-assert,{exp},wafer-rational-math,wafer-log1p,"
                 # LLVM's powi takes one scalar exponent: constant ones become multiplies, the rest calls.
-                "func.func(math-expand-ops{ops=fpowi}),convert-math-to-funcs,"
+                "wafer-reciprocal-powers,func.func(math-expand-ops{ops=fpowi}),convert-math-to-funcs,"
                 # x86 has no bf16 or f16 arithmetic: compute in f32, and round to bf16 in integer ops.
                 "func.func(math-extend-to-supported-types{target-type=f32},arith-emulate-unsupported-floats{source-types=bf16 target-type=f32},"
                 "arith-expand{include-bf16},convert-math-to-llvm),"

@@ -1,0 +1,56 @@
+"""wafer-reciprocal-powers: x**-n as 1 / x**n, before upstream expands math.fpowi."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch_mlir import ir, rewrite
+from torch_mlir.dialects import arith, math
+
+from .linalg_builders import splat
+from .pass_base import WaferPass
+
+
+def _negative_exponent(value: ir.Value) -> int | None:
+    """The exponent, where `value` is a negative integer constant (or a splat of one)."""
+    owner = value.owner
+    if not (isinstance(owner, ir.OpView) and owner.name == "arith.constant"):
+        return None
+    attr = owner.attributes["value"]
+    if isinstance(attr, ir.DenseIntElementsAttr):
+        if not attr.is_splat:
+            return None
+        attr = attr.get_splat_value()
+    exponent = ir.IntegerAttr(attr).value
+    return exponent if exponent < 0 else None
+
+
+def _reciprocal_of_power(op, rewriter) -> bool:
+    exponent = _negative_exponent(op.operands[1])
+    if exponent is None:
+        return True
+    x = op.operands[0]
+    with rewriter.ip, op.location:
+        power = math.fpowi(x, splat(-exponent, op.operands[1].type))
+        result = arith.divf(splat(1.0, x.type), power)
+    rewriter.replace_op(op, [result])
+    return False
+
+
+@dataclass(frozen=True)
+class ReciprocalPowers(WaferPass):
+    """Rewrite each `math.fpowi` whose exponent is a negative constant as 1 / fpowi(x, -n).
+
+    `math-expand-ops` expands a negative power as 1 / x**n, then selects +inf
+    where x**n equals +0 and -inf where it equals -0; +0 and -0 compare equal,
+    so every zero power (x**-2 at 0, or at 1e-30 where x**2 underflows) became
+    -inf. An IEEE division gives the infinity of the zero's sign, as torch's pow.
+    """
+
+    name = "wafer-reciprocal-powers"
+    summary = "Rewrite math.fpowi with a negative constant exponent as 1 / fpowi"
+
+    def apply(self, module: ir.Operation) -> None:
+        patterns = rewrite.RewritePatternSet()
+        patterns.add("math.fpowi", _reciprocal_of_power)
+        rewrite.apply_patterns_and_fold_greedily(module, patterns.freeze())
