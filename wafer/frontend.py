@@ -229,11 +229,18 @@ def _is_composite(op: torch._ops.OpOverload) -> bool:
     return torch._C._dispatch_has_kernel_for_dispatch_key(op.name(), "CompositeImplicitAutograd")
 
 
+_LOWERED_WRONGLY = (torch.ops.aten.softshrink.default, torch.ops.aten.log_sigmoid.default)
+
+
 def _needs_decomposition(program) -> set:
     """The ops (empty if none) that the graph uses and torch-mlir lowers wrongly
     or not at all, which the decompositions below get right:
     - GELU's tanh approximation: torch-mlir uses sqrt(2/pi) for pi = 22/7
       (0.79772 for 0.79788: results off by 5e-5); torch's own decomposition.
+    - Softshrink: torch-mlir's lowering subtracts lambda below -lambda too
+      (softshrink(-2) = -2.5, not -1.5); torch's own decomposition.
+    - Log-sigmoid: torch-mlir's log(sigmoid(x)) is -inf below about -88
+      (logsigmoid(-100) = -100); torch's own decomposition, min(x, 0) - log1p(exp(-|x|)).
     - A depthwise transposed convolution: torch-mlir's lowering fails on an
       invalid collapse_shape; Wafer's decomposition (transposed_convolution.py)
       of aten.convolution, which a conv_transpose2d decomposes into.
@@ -248,12 +255,14 @@ def _needs_decomposition(program) -> set:
       element too; Wafer's (nearest_upsampling.py) broadcasts.
     - A stable sort and an unsorted topk, which torch-mlir does not lower, as
       the sort and the sorted topk it does (stable_sorts.py).
-    - A padded fold, searchsorted, cdist, median and erfinv, which torch-mlir
-      does not lower (unlowered_ops.py)."""
+    - A padded fold, searchsorted, cdist, median, erfinv, isfinite, fmod, hypot
+      and integer powers, which torch-mlir does not lower, and reciprocal,
+      whose lowering refuses zeros (unlowered_ops.py)."""
     ops = set()
     if any(node.target == torch.ops.aten.gelu.default and node.kwargs.get("approximate") == "tanh"
            for node in program.graph.nodes):
         ops.add(torch.ops.aten.gelu.default)
+    ops |= {node.target for node in program.graph.nodes if node.target in _LOWERED_WRONGLY}
     if has_depthwise_transposed_convolution(program):
         ops.add(torch.ops.aten.convolution.default)
     return (ops | adaptive_pooling_to_decompose(program) | max_pool3d_to_decompose(program)

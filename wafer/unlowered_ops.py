@@ -1,8 +1,8 @@
-"""Ops torch-mlir does not lower, as ops it does, before import.
+"""Ops torch-mlir does not lower, or lowers wrongly, as ops it lowers, before import.
 
 torch-mlir has these ops in its torch dialect but no lowering of them to
-linalg (or one that fails), so a model using one was refused or failed
-mid-pipeline:
+linalg (or a wrong one), so a model using one was refused, failed
+mid-pipeline or stopped at run time:
 - `aten.col2im` (nn.Fold) with padding: torch-mlir writes the taps of the
   padding at negative offsets, a verifier error after bufferization. A fold
   with padding is the fold without it onto the padded image, cropped.
@@ -18,6 +18,13 @@ mid-pipeline:
   the median's place in a stable sort, or the first NaN's place, with its index.
 - `aten.erfinv`: torch's CPU algorithm, a rational first guess refined by
   two Newton steps on erf.
+- `aten.reciprocal`: torch-mlir asserts that no element is zero ("tensor with
+  zero element" at run time), where torch gives an infinity; a division.
+- `aten.isfinite`; `aten.fmod`, the remainder of the magnitudes (exact:
+  torch-mlir's remainder is `arith.remf` where the signs agree) with the
+  dividend's sign; `aten.hypot`, scaled by the larger magnitude so that it
+  neither overflows nor underflows; an integer tensor to a constant power
+  (`pow.Tensor_Scalar`), by squaring.
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ import torch
 aten = torch.ops.aten
 COL2IM, SEARCHSORTED, CDIST = aten.col2im.default, aten.searchsorted.Tensor, aten._cdist_forward.default
 MEDIAN_DIM, MEDIAN, ERFINV = aten.median.dim, aten.median.default, aten.erfinv.default
+RECIPROCAL, ISFINITE, HYPOT, INT_POWER = aten.reciprocal.default, aten.isfinite.default, aten.hypot.default, \
+    aten.pow.Tensor_Scalar
+FMOD_SCALAR, FMOD_TENSOR = aten.fmod.Scalar, aten.fmod.Tensor
 _TORCH_MM_ROWS = 25  # torch.cdist's default takes the matrix product beyond this many rows (ATen's cdist_impl)
 
 
@@ -36,8 +46,11 @@ def unlowered_ops_to_decompose(program) -> set:
     """The ops of `program` that these decompositions compute (col2im only where it pads)."""
     ops = set()
     for node in program.graph.nodes:
-        if node.target in (SEARCHSORTED, CDIST, MEDIAN_DIM, MEDIAN, ERFINV):
+        if node.target in (SEARCHSORTED, CDIST, MEDIAN_DIM, MEDIAN, ERFINV, RECIPROCAL, ISFINITE, HYPOT,
+                           FMOD_SCALAR, FMOD_TENSOR):
             ops.add(node.target)
+        elif node.target == INT_POWER and not node.args[0].meta["val"].dtype.is_floating_point:
+            ops.add(INT_POWER)
         elif node.target == COL2IM and any(node.args[4]):
             ops.add(COL2IM)
     return ops
@@ -131,6 +144,44 @@ def _erfinv(y):
     return torch.where(magnitude > 1, math.nan, x)
 
 
+def reciprocal(x):
+    return torch.ones_like(x) / x  # 1 / x traces back to aten.reciprocal
+
+
+def isfinite(x):
+    if not x.dtype.is_floating_point:
+        return torch.ones_like(x, dtype=torch.bool)
+    return (x == x) & (x.abs() != math.inf)
+
+
+def fmod(x, y):
+    """x - trunc(x / y) y, exactly: the remainder of |x| by |y|, with x's sign."""
+    remainder = torch.remainder(x.abs(), y.abs() if isinstance(y, torch.Tensor) else abs(y))
+    return torch.where(x < 0, -remainder, remainder)
+
+
+def hypot(x, y):
+    x, y = x.abs(), y.abs()
+    larger, smaller = torch.maximum(x, y), torch.minimum(x, y)
+    ratio = torch.where(larger == 0, 0.0, smaller / larger)
+    result = larger * torch.sqrt(1 + ratio * ratio)
+    return torch.where(x.isinf() | y.isinf(), math.inf, result)  # hypot(inf, nan) is inf
+
+
+def int_power(x, exponent):
+    """An integer tensor to a constant power >= 0, by squaring."""
+    if not isinstance(exponent, int) or exponent < 0:
+        return NotImplemented
+    result, square = torch.ones_like(x), x
+    while exponent:
+        if exponent & 1:
+            result = result * square
+        exponent >>= 1
+        if exponent:
+            square = square * square
+    return result
+
+
 def _horner(coefficients, z):
     """c0 + c1 z + c2 z^2 + ..."""
     result = torch.full_like(z, coefficients[-1])
@@ -140,4 +191,5 @@ def _horner(coefficients, z):
 
 
 DECOMPOSITIONS = {COL2IM: col2im, SEARCHSORTED: searchsorted, CDIST: cdist, MEDIAN_DIM: median_dim, MEDIAN: median,
-                  ERFINV: erfinv}
+                  ERFINV: erfinv, RECIPROCAL: reciprocal, ISFINITE: isfinite, FMOD_SCALAR: fmod, FMOD_TENSOR: fmod,
+                  HYPOT: hypot, INT_POWER: int_power}
