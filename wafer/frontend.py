@@ -28,6 +28,7 @@ from torch_mlir.extras.fx_decomp_util import get_decomposition_table
 from torch_mlir.extras.fx_importer import _get_mlir_op_name_for_schema
 
 from .adaptive_pooling import DECOMPOSITIONS as ADAPTIVE_POOLING, adaptive_pooling_to_decompose, unless_declined
+from .attention_masks import masks_at_query_rank
 from .bilinear_upsampling import UPSAMPLE, upsample_bilinear, whole_factor_upsampling
 from .max_pool3d import MAX_POOL3D, max_pool3d, max_pool3d_to_decompose
 from .nearest_upsampling import DECOMPOSITIONS as NEAREST_UPSAMPLING, whole_factor_nearest_upsampling
@@ -146,6 +147,7 @@ def _import_program(program, func_name: str, ctx):
     propagate_nans(program)
     shift_normalized_inputs(program)
     keep_pads_apart_from_strided_transposed_convolutions(program)
+    masks_at_query_rank(program)
     clone_state_in_lists(program)
     module = fx.export_and_import(
         _unwritten_buffers_as_constants(program),

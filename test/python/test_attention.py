@@ -177,6 +177,18 @@ def test_masked_attention_is_decomposed(kind, threads):
     assert sum("packed matmul" in s for s in exe.compile_report.strategies) == 2, exe.compile_report.strategies
 
 
+@pytest.mark.parametrize("mask_shape", [(17, 33), (3, 17, 33), (1, 17, 33)])
+@pytest.mark.parametrize("boolean", [False, True])
+def test_a_mask_of_lower_rank_broadcasts_over_batch_and_heads(mask_shape, boolean):
+    """A (L, S) causal-style mask for every batch and head: torch-mlir's import
+    of a mask below the query's rank failed (an invalid collapse_shape, or
+    "query and mask batch dimension mismatch")."""
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 3, 17, 8), torch.randn(2, 3, 33, 8), torch.randn(2, 3, 33, 5)
+    mask = torch.randn(*mask_shape)
+    compile_checked(MaskedAttention("boolean" if boolean else "additive"), (q, k, v, mask), threads=1)
+
+
 class BufferMaskedAttention(torch.nn.Module):
     """GPT-Neo's eager attention: a causal mask sliced out of a bool buffer
     sized for the longest sequence, then `torch.where` on the scores."""
