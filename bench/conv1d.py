@@ -1,12 +1,16 @@
 """1-D convolution nets (audio, time series, text): Wafer against eager and ONNX Runtime.
 
-    python bench/conv1d.py [--models m5,tcn,separable,textcnn] [--batches 1,8] [--threads 1,2] [--budget 1]
+    python bench/conv1d.py [--models m5,samplecnn,tcn,separable,textcnn] [--batches 1,8] [--threads 1,2] [--budget 1]
 
 None of Wafer's strategies was written for these nets; they are the shapes of
 published 1-D architectures, with random weights:
 - m5: Dai et al., "Very deep CNNs for raw waveforms" (M5): a stride-4 80-tap
   stem over 8000 samples, then 3-tap convolutions, batch norm, ReLU and
   4x max pools, a mean over time and a linear classifier;
+- samplecnn: Lee et al.'s sample-level CNN for music tagging: a 3-tap
+  stride-3 stem from one channel to 128 filters (3 products per output, too
+  shallow for im2col) over 3^9 samples, then 3-tap convolutions, batch norm,
+  ReLU and 3x max pools;
 - tcn: Bai et al.'s temporal convolutional network: causal 3-tap convolutions
   dilated 1, 2, 4 and 8, ReLU and residual adds over 1000 steps;
 - separable: a MatchboxNet/QuartzNet-style speech encoder over 400 frames of
@@ -42,6 +46,11 @@ def m5() -> nn.Module:
                          *conv_bn_relu(128, 256, 3), nn.MaxPool1d(4),
                          *conv_bn_relu(256, 512, 3), nn.MaxPool1d(4),
                          MeanOverTime(), nn.Linear(512, 35))
+
+
+def samplecnn() -> nn.Module:
+    blocks = [layer for _ in range(4) for layer in (*conv_bn_relu(128, 128, 3, padding=1), nn.MaxPool1d(3))]
+    return nn.Sequential(*conv_bn_relu(1, 128, 3, stride=3), *blocks, MeanOverTime(), nn.Linear(128, 50))
 
 
 class CausalBlock(nn.Module):
@@ -81,6 +90,7 @@ class TextCnn(nn.Module):
 
 MODELS = {
     "m5": (m5, lambda batch: torch.randn(batch, 1, 8000)),
+    "samplecnn": (samplecnn, lambda batch: torch.randn(batch, 1, 3 ** 9)),
     "tcn": (tcn, lambda batch: torch.randn(batch, 16, 1000)),
     "separable": (separable, lambda batch: torch.randn(batch, 64, 400)),
     "textcnn": (TextCnn, lambda batch: torch.randint(0, 5000, (batch, 64))),

@@ -22,6 +22,11 @@ from .cpu_target import TargetedPass, host_flags
 from .pass_base import OptionError, PassFailure, check_tuning_path
 
 AUTO = "auto"
+# Products per output (C x KH x KW) below which im2col's copy does not pay and it
+# leaves a convolution alone (its min-k option's default), so wafer-direct-conv
+# takes it along its filters: left to no strategy, a 1-channel 3-tap 1-D
+# convolution ran as scalar loops (bench/conv1d.py's `samplecnn` stem).
+MIN_IM2COL_PRODUCTS = 8
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from torch_mlir.dialects.transform import structured
 from . import direct_conv_filters
 from .constant_pack import ConstantReader
 from .cpu_target import F32_BYTES, CpuTarget
-from .conv_algorithm import ConvAlgorithmPass
+from .conv_algorithm import MIN_IM2COL_PRODUCTS, ConvAlgorithmPass
 from .kernel_defaults import PARALLEL_FLOPS
 from .linalg_builders import int_list, is_constant, is_named, is_static_f32
 from .pack_matmul import record_strategy
@@ -255,14 +255,16 @@ def _im2col_by_default(conv: ir.OpView, cpu: CpuTarget) -> bool:
         return False
     filters, channels, kh, kw = conv.operands[1].type.shape
     *_, oh, ow = conv.results[0].type.shape
-    return channels * kh * kw <= _SHALLOW_PRODUCTS and oh * ow % cpu.lanes == 0 and filters >= 2 * cpu.register_tile[0]
+    return (MIN_IM2COL_PRODUCTS <= channels * kh * kw <= _SHALLOW_PRODUCTS and oh * ow % cpu.lanes == 0
+            and filters >= 2 * cpu.register_tile[0])
 
 
 def _along_filters_by_default(conv: ir.OpView, cache_bytes: int) -> bool:
     """Whether a plain convolution that wafer-winograd left runs along its
     filters by default: one with more than 9 taps (5x5, 7x7 and 11x11
-    windows, 4x4 and 16x16 patches), or one with 2 to 9 taps (3x3, 1x7,
-    2x2 stride 2) whose output per image fits `cache_bytes`.
+    windows, 4x4 and 16x16 patches), one with 2 to 9 taps (3x3, 1x7,
+    2x2 stride 2) whose output per image fits `cache_bytes`, or one too
+    shallow for im2col (`MIN_IM2COL_PRODUCTS`).
 
     bench/conv_algorithms.py times both against im2col's packed matmul, with
     AVX-512 and AVX2: these ran faster along filters, alone and in their
@@ -272,11 +274,12 @@ def _along_filters_by_default(conv: ir.OpView, cache_bytes: int) -> bool:
     models; the 7x7 and 11x11 stems of ResNet, GoogLeNet and AlexNet did not.
     A 1x1 reads its input once either way, and its packed matmul keeps the
     input rows in cache (SqueezeNet's 512->1000 ran slower along filters)."""
-    kh, kw = conv.operands[1].type.shape[-2:]
+    channels, kh, kw = conv.operands[1].type.shape[-3:]
     if conv.name != _CONV or kh * kw == 1:
         return False
     output_bytes = math.prod(conv.results[0].type.shape[1:]) * F32_BYTES
-    return kh * kw > _WIDEST_SMALL_WINDOW or output_bytes <= cache_bytes
+    return (kh * kw > _WIDEST_SMALL_WINDOW or output_bytes <= cache_bytes
+            or channels * kh * kw < MIN_IM2COL_PRODUCTS)
 
 
 def _written_once(init: ir.Value) -> bool:

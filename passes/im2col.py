@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import tensor
 
-from .conv_algorithm import ConvAlgorithmPass
+from .conv_algorithm import MIN_IM2COL_PRODUCTS, ConvAlgorithmPass
 from .im2col_rows import gathered_row, slice_after_epilogue, widened_init, widened_input
 from .linalg_builders import (
     copied_through,
@@ -193,7 +193,7 @@ class Im2col(ConvAlgorithmPass):
     name = "wafer-im2col"
     summary = "Rewrite NCHW 2-D convolutions as im2col plus a matmul-like contraction"
 
-    min_k: int = 8
+    min_k: int = MIN_IM2COL_PRODUCTS
 
     def apply(self, module: ir.Operation) -> None:
         database = self.database(module)

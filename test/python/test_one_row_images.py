@@ -16,6 +16,10 @@ from torch_reference import compile_checked
     (lambda: nn.Conv1d(16, 32, 5, groups=4, padding=2), (2, 16, 50), "direct conv along filters: 8 filters x 1x"),
     (lambda: nn.Conv1d(16, 16, 5, groups=16, padding=2), (2, 16, 50), "depthwise conv 1x5/1: rows of 50"),
     (lambda: nn.ConvTranspose1d(16, 8, 4, stride=2, padding=1), (2, 16, 30), "direct conv"),
+    # Too shallow for im2col (3 and 6 products per output), whose outputs outgrow L2:
+    # left to no strategy, they ran as scalar loops.
+    (lambda: nn.Conv1d(1, 128, 3, stride=3), (2, 1, 6561), "direct conv along filters"),
+    (lambda: nn.Conv1d(2, 64, 3), (1, 2, 8002), "direct conv along filters"),
     # A max pool's -inf padding, read through by the stencil.
     (lambda: nn.MaxPool1d(3, 2, padding=1), (2, 5, 41), "max pool 1x3/2: rows of 21"),
     (lambda: nn.AvgPool1d(3, 1, padding=1), (1, 4, 30), "sum pool 1x3/1: rows of 30"),
