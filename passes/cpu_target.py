@@ -53,6 +53,13 @@ class CpuTarget:
         candidates on the host)."""
         return self.vector_registers // 4, 2 * self.lanes
 
+    @property
+    def row_piece_lanes(self) -> int:
+        """The most lanes of a row taken as one vector value, an eighth of the
+        registers' lanes: longer rows go in pieces (see wafer-vectorize's
+        `row_pieces`), or their values spill."""
+        return self.vector_registers // 8 * self.lanes
+
     def rows_in_registers(self, vectors: int) -> int:
         """The most rows of a register block `vectors` wide whose accumulators,
         one row of B's vectors and A's broadcast fit the vector registers."""

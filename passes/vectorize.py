@@ -153,7 +153,7 @@ def ragged_pieces(op: ir.OpView, cpu: CpuTarget) -> list[int] | None:
     if op.name != "linalg.generic":
         return None
     ranges = loop_ranges(op)
-    widest = cpu.vector_registers // 8 * cpu.lanes
+    widest = cpu.row_piece_lanes
     if not ranges or len(ranges) < 2 or ranges[-1] <= widest or ranges[-1] % cpu.lanes == 0:
         return None
     if ragged_rows(op, cpu):
@@ -176,7 +176,7 @@ def row_pieces(op: ir.OpView, cpu: CpuTarget) -> list[int] | None:
     if op.name != "linalg.generic":
         return None
     ranges = loop_ranges(op)
-    widest = cpu.vector_registers // 8 * cpu.lanes
+    widest = cpu.row_piece_lanes
     if not ranges or ranges[-1] % cpu.lanes:
         return None
     if ranges[-1] <= widest and not (computes_math(op) and math.prod(ranges) > widest):

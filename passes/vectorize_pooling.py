@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor, transform
-from torch_mlir.dialects.transform import structured, vector
+from torch_mlir.dialects.transform import loop, structured, vector
 
 from .cpu_target import TargetedPass
 from .depthwise_conv import fits_stencil, rewrite_max_pool, rewrite_sum_pool
@@ -23,7 +23,7 @@ from .linalg_builders import (
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
 from .serial_foralls import SERIAL
-from .transform_script import match_tagged, tag, transform_script
+from .transform_script import match_tagged, rematch_tagged, tag, transform_script
 
 _POOL = "linalg.pooling_nchw_max"
 _SUM_POOL = "linalg.pooling_nchw_sum"
@@ -95,7 +95,10 @@ class VectorizePooling(TargetedPass):
 
     Disjoint max windows at a wider column stride (3x3 at stride 3) are the
     maximum of KH input rows read as vectors, with each row's KW neighbours
-    split apart by one shuffle. The rows are the iterations of an
+    split apart by one shuffle; an output row longer than
+    `CpuTarget.row_piece_lanes` in pieces of that many outputs, the last
+    peeled (a 1-D pool's row of 2187 was one vector<6561>, which LLVM
+    spilled and scalarized). The rows are the iterations of an
     `scf.forall` (threads), marked `wafer.serial` when too small to pay
     for a fork and join of the threads (see wafer-fuse). Other column strides are left to wafer-fuse.
 
@@ -134,7 +137,17 @@ class VectorizePooling(TargetedPass):
                 if serial:
                     transform.AnnotateOp(rows.forall_op, SERIAL)
                 # One window row per step: KW-wide neighbours split by one 2-D shuffle.
-                structured.VectorizeOp(structured.TileUsingForOp(rows.tiled_op, sizes=[0, 0, 0, 0, 1, 0]).tiled_linalg_op)
+                outputs = reduce.results[0].type.shape[3]
+                piece = self.cpu.row_piece_lanes if outputs > self.cpu.row_piece_lanes else 0
+                steps = structured.TileUsingForOp(rows.tiled_op, sizes=[0, 0, 0, piece, 1, 0])
+                windows = steps.tiled_linalg_op
+                if piece and outputs % piece:
+                    loop.LoopPeelOp(any_op, any_op, steps.loops[0])  # the last piece static too
+                    canonicalized = transform.ApplyPatternsOp(rows.forall_op)
+                    with ir.InsertionPoint(canonicalized.patterns):
+                        transform.ApplyCanonicalizationPatternsOp()
+                    windows = rematch_tagged(rows.forall_op, f"pool{i}")
+                structured.VectorizeOp(windows)
             funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
             for populate in (
                 [lambda: vector.ApplyReorderMultiReductionPatternsOp(

@@ -43,6 +43,24 @@ func.func @pool_3x3_stride_3(%x: tensor<1x2x9x15xf32>) -> tensor<1x2x3x5xf32> {
   return %p : tensor<1x2x3x5xf32>
 }
 
+// A one-row image's row of 40 outputs, past AVX2's 16-lane row pieces: pieces
+// of 16 outputs (48 values), the last 8 peeled into a static piece of their own.
+// CHECK-LABEL: func.func @long_row_1x3_stride_3
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}}
+// CHECK: vector.transfer_read {{.*}} : tensor<1x1x1x1x16x3xf32>, vector<16x3xf32>
+// CHECK: arith.maximumf %{{.*}} : vector<16xf32>
+// CHECK: vector.transfer_read {{.*}} : tensor<1x1x1x1x8x3xf32>, vector<8x3xf32>
+// CHECK: arith.maximumf %{{.*}} : vector<8xf32>
+// CHECK-NOT: vector<40x3xf32>
+func.func @long_row_1x3_stride_3(%x: tensor<2x4x1x120xf32>) -> tensor<2x4x1x40xf32> {
+  %cst = arith.constant 0xFF800000 : f32
+  %e = tensor.empty() : tensor<2x4x1x40xf32>
+  %f = linalg.fill ins(%cst : f32) outs(%e : tensor<2x4x1x40xf32>) -> tensor<2x4x1x40xf32>
+  %w = tensor.empty() : tensor<1x3xf32>
+  %p = linalg.pooling_nchw_max {dilations = dense<1> : vector<2xi64>, strides = dense<[1, 3]> : vector<2xi64>} ins(%x, %w : tensor<2x4x1x120xf32>, tensor<1x3xf32>) outs(%f : tensor<2x4x1x40xf32>) -> tensor<2x4x1x40xf32>
+  return %p : tensor<2x4x1x40xf32>
+}
+
 // Overlapping 3x3 windows at stride 2 in ceil mode: wafer-depthwise-conv's
 // stencil with a maximum, per (image, channel) plane. Each window row is two
 // runs of even and odd columns split by vector.deinterleave, and the -inf
