@@ -16,6 +16,7 @@ from .unsigned_ops import refuse_unchecked_uint8_ops
 def refuse_importer_gaps(program) -> None:
     refuse_unchecked_uint8_ops(program)
     _refuse_data_dependent_shapes(program)
+    _refuse_bitcasts(program)
 
 
 def _refuse_data_dependent_shapes(program) -> None:
@@ -26,3 +27,17 @@ def _refuse_data_dependent_shapes(program) -> None:
         if node.op == "call_function" and isinstance(value, torch.Tensor) and free_unbacked_symbols(value):
             raise node_error(node, f"torch.{node.target} gives a tensor whose shape depends on the data; "
                              "Wafer compiles shapes known before the call")
+
+
+# Ops torch-mlir computes by reinterpreting a tensor's bits as another dtype (aten.view.dtype), which it does not lower.
+_BITCASTS = {torch.ops.aten.view.dtype, torch.ops.aten.signbit.default, torch.ops.aten.copysign.Tensor,
+             torch.ops.aten.copysign.Scalar}
+
+
+def _refuse_bitcasts(program) -> None:
+    """torch-mlir's lowering failed on these with "failed to legalize operation
+    'torch.constant.int'", which names no op of the model: refused by name."""
+    for node in program.graph.nodes:
+        if node.op == "call_function" and node.target in _BITCASTS:
+            raise node_error(node, f"torch.{node.target} reinterprets a tensor's bits as another dtype "
+                             "(aten.view.dtype), which Wafer cannot lower")

@@ -24,7 +24,8 @@ mid-pipeline or stopped at run time:
   torch-mlir's remainder is `arith.remf` where the signs agree) with the
   dividend's sign; `aten.hypot`, scaled by the larger magnitude so that it
   neither overflows nor underflows; an integer tensor to a constant power
-  (`pow.Tensor_Scalar`), by squaring.
+  (`pow.Tensor_Scalar`), by squaring; the `abs` of a complex tensor, which
+  torch-mlir made an invalid `math.absf`, the hypot of its parts.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ COL2IM, SEARCHSORTED, CDIST = aten.col2im.default, aten.searchsorted.Tensor, ate
 MEDIAN_DIM, MEDIAN, ERFINV = aten.median.dim, aten.median.default, aten.erfinv.default
 RECIPROCAL, ISFINITE, HYPOT, INT_POWER = aten.reciprocal.default, aten.isfinite.default, aten.hypot.default, \
     aten.pow.Tensor_Scalar
-FMOD_SCALAR, FMOD_TENSOR = aten.fmod.Scalar, aten.fmod.Tensor
+FMOD_SCALAR, FMOD_TENSOR, ABS = aten.fmod.Scalar, aten.fmod.Tensor, aten.abs.default
 _TORCH_MM_ROWS = 25  # torch.cdist's default takes the matrix product beyond this many rows (ATen's cdist_impl)
 
 
@@ -51,6 +52,8 @@ def unlowered_ops_to_decompose(program) -> set:
             ops.add(node.target)
         elif node.target == INT_POWER and not node.args[0].meta["val"].dtype.is_floating_point:
             ops.add(INT_POWER)
+        elif node.target == ABS and node.args[0].meta["val"].dtype.is_complex:
+            ops.add(ABS)
         elif node.target == COL2IM and any(node.args[4]):
             ops.add(COL2IM)
     return ops
@@ -168,6 +171,14 @@ def hypot(x, y):
     return torch.where(x.isinf() | y.isinf(), math.inf, result)  # hypot(inf, nan) is inf
 
 
+def complex_abs(x):
+    """|x| of a complex tensor as the hypot of its parts: torch-mlir made a math.absf of complex values."""
+    if not x.dtype.is_complex:
+        return NotImplemented
+    parts = torch.view_as_real(x)
+    return hypot(parts[..., 0], parts[..., 1])
+
+
 def int_power(x, exponent):
     """An integer tensor to a constant power >= 0, by squaring."""
     if not isinstance(exponent, int) or exponent < 0:
@@ -192,4 +203,4 @@ def _horner(coefficients, z):
 
 DECOMPOSITIONS = {COL2IM: col2im, SEARCHSORTED: searchsorted, CDIST: cdist, MEDIAN_DIM: median_dim, MEDIAN: median,
                   ERFINV: erfinv, RECIPROCAL: reciprocal, ISFINITE: isfinite, FMOD_SCALAR: fmod, FMOD_TENSOR: fmod,
-                  HYPOT: hypot, INT_POWER: int_power}
+                  HYPOT: hypot, INT_POWER: int_power, ABS: complex_abs}

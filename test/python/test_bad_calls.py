@@ -189,6 +189,7 @@ BAD_MODELS = {
     "data_dependent_shape": (_data_dependent, "whose shape depends on the data"),
     "branch_on_data": (_branch_on_data, "cannot import the model"),
     "erfc": (torch.erfc, "torch.aten.erfc"),
+    "signbit": (torch.signbit, "torch.aten.signbit.default reinterprets a tensor's bits"),
     "uint8_division": (lambda x: x.to(torch.uint8) // 3, "uint8"),
     "returns_none": (lambda x: None, "neither a tensor nor a number"),
     "nonzero": (torch.nonzero, "whose shape depends on the data"),

@@ -97,3 +97,10 @@ def test_integer_ops(function):
     x = torch.arange(-7, 8)
     model = Lambda(function)
     _same(wafer.compile(model, (x,), threads=1), model, x)
+
+
+def test_the_magnitude_of_complex_values():
+    """A complex tensor's abs: torch-mlir made a math.absf of complex values, which the verifier refused."""
+    x = torch.cat([torch.randn(6, 8, 2), torch.tensor([[[1e30, 1e30], [0.0, -0.0], [3.0, -4.0]]]).expand(6, 3, 2)], 1)
+    model = Lambda(lambda parts: torch.view_as_complex(parts).abs())
+    _same(wafer.compile(model, (x,), threads=1), model, x)
