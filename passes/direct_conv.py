@@ -263,8 +263,9 @@ def _along_filters_by_default(conv: ir.OpView, cache_bytes: int) -> bool:
     """Whether a plain convolution that wafer-winograd left runs along its
     filters by default: one with more than 9 taps (5x5, 7x7 and 11x11
     windows, 4x4 and 16x16 patches), one with 2 to 9 taps (3x3, 1x7,
-    2x2 stride 2) whose output per image fits `cache_bytes`, or one too
-    shallow for im2col (`MIN_IM2COL_PRODUCTS`).
+    2x2 stride 2) whose output per image fits `cache_bytes`, one too
+    shallow for im2col (`MIN_IM2COL_PRODUCTS`), or a 1-D one (a one-row
+    image's, see wafer-one-row-images) whatever its output's size.
 
     bench/conv_algorithms.py times both against im2col's packed matmul, with
     AVX-512 and AVX2: these ran faster along filters, alone and in their
@@ -273,13 +274,17 @@ def _along_filters_by_default(conv: ir.OpView, cache_bytes: int) -> bool:
     whose 112x112 outputs outgrow L2, ran faster alone but slowed their
     models; the 7x7 and 11x11 stems of ResNet, GoogLeNet and AlexNet did not.
     A 1x1 reads its input once either way, and its packed matmul keeps the
-    input rows in cache (SqueezeNet's 512->1000 ran slower along filters)."""
+    input rows in cache (SqueezeNet's 512->1000 ran slower along filters).
+    bench/conv1d.py's sample-level CNN, whose 3-tap 128->128 convolutions
+    over rows of 2187 and 6561 outgrow L2, ran faster along filters in the
+    model too, at one and two threads."""
     channels, kh, kw = conv.operands[1].type.shape[-3:]
     if conv.name != _CONV or kh * kw == 1:
         return False
     output_bytes = math.prod(conv.results[0].type.shape[1:]) * F32_BYTES
+    one_row = conv.results[0].type.shape[-2] == 1 and kh == 1
     return (kh * kw > _WIDEST_SMALL_WINDOW or output_bytes <= cache_bytes
-            or channels * kh * kw < MIN_IM2COL_PRODUCTS)
+            or channels * kh * kw < MIN_IM2COL_PRODUCTS or one_row)
 
 
 def _written_once(init: ir.Value) -> bool:

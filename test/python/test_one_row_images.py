@@ -20,6 +20,8 @@ from torch_reference import compile_checked
     # left to no strategy, they ran as scalar loops.
     (lambda: nn.Conv1d(1, 128, 3, stride=3), (2, 1, 6561), "direct conv along filters"),
     (lambda: nn.Conv1d(2, 64, 3), (1, 2, 8002), "direct conv along filters"),
+    # Rows whose output outgrows L2, along filters too: 1-D, unlike a 2-D stem's.
+    (lambda: nn.Conv1d(64, 64, 3, padding=1), (1, 64, 4000), "direct conv along filters"),
     # A max pool's -inf padding, read through by the stencil.
     (lambda: nn.MaxPool1d(3, 2, padding=1), (2, 5, 41), "max pool 1x3/2: rows of 21"),
     (lambda: nn.AvgPool1d(3, 1, padding=1), (1, 4, 30), "sum pool 1x3/1: rows of 30"),
