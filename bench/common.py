@@ -147,6 +147,15 @@ def grid_parser(doc: str, batches: str) -> argparse.ArgumentParser:
     return parser
 
 
+def print_grid(args: argparse.Namespace, items, row) -> None:
+    """Print `row(item, batch, threads, budget)` for each of `args`' thread counts,
+    each of `items` and each of its batches, in that order (see `grid_parser`)."""
+    for threads in map(int, args.threads.split(",")):
+        for item in items:
+            for batch in map(int, args.batches.split(",")):
+                print(row(item, batch, threads, args.budget), flush=True)
+
+
 def layer_bench_options(doc: str, models: str, layers: str | None = None) -> tuple[argparse.Namespace, dict]:
     """The options of the scripts that time models' layers one by one: the models
     (default `models`), batches, threads, the machine compiled for and the time

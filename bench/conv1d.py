@@ -24,7 +24,7 @@ difference from eager.
 
 from __future__ import annotations
 
-from common import eager_ort_wafer_ms, grid_parser, max_error  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import eager_ort_wafer_ms, grid_parser, max_error, print_grid  # first: sets OMP_WAIT_POLICY
 import torch
 from torch import nn
 
@@ -115,10 +115,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{'net':10} {'batch':>5} {'threads':>7} {'eager':>9} {'ORT':>9} {'wafer':>9} {'wafer/ORT':>9} "
           f"{'max err':>9}")
-    for threads in map(int, args.threads.split(",")):
-        for name in args.models.split(","):
-            for batch in map(int, args.batches.split(",")):
-                print(row(name, batch, threads, args.budget), flush=True)
+    print_grid(args, args.models.split(","), row)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 
-from common import eager_ort_wafer_ms, grid_parser, max_error  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import eager_ort_wafer_ms, grid_parser, max_error, print_grid  # first: sets OMP_WAIT_POLICY
 import torch
 
 import wafer
@@ -48,10 +48,7 @@ def main() -> None:
     declare_torchvision_schemas()
     print(f"{'model':12} {'batch':>5} {'threads':>7} {'eager':>9} {'ORT':>9} {'wafer':>9} {'wafer/ORT':>9} "
           f"{'compile s':>9} {'max err':>9}")
-    for threads in map(int, args.threads.split(",")):
-        for name in args.models.split(","):
-            for batch in map(int, args.batches.split(",")):
-                print(row(name, batch, threads, args.budget), flush=True)
+    print_grid(args, args.models.split(","), row)
 
 
 if __name__ == "__main__":

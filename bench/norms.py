@@ -13,7 +13,7 @@ interleaved, and Wafer/ORT (below 1: Wafer is faster).
 
 from __future__ import annotations
 
-from common import eager_ort_wafer_ms, grid_parser  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import eager_ort_wafer_ms, grid_parser, print_grid  # first: it sets OMP_WAIT_POLICY before torch loads
 import torch
 
 import wafer
@@ -69,10 +69,7 @@ def table(layers: list, doc: str) -> None:
     """The command line of a script of one-layer rows (`doc` its help), and its table."""
     args = grid_parser(doc, batches="1,8").parse_args()
     print(f"{'layer':32} {'batch':>5} {'threads':>7} {'eager':>9} {'ORT':>9} {'wafer':>9} {'wafer/ORT':>9}")
-    for threads in map(int, args.threads.split(",")):
-        for name, shape, layer in layers:
-            for batch in map(int, args.batches.split(",")):
-                print(row(name, shape, layer, batch, threads, args.budget), flush=True)
+    print_grid(args, layers, lambda layer, *grid: row(*layer, *grid))
 
 
 def main() -> None:

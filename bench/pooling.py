@@ -12,7 +12,7 @@ interleaved, and Wafer/ORT (below 1: Wafer is faster).
 
 from __future__ import annotations
 
-from common import eager_ort_wafer_ms, grid_parser  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import eager_ort_wafer_ms, grid_parser, print_grid  # first: it sets OMP_WAIT_POLICY before torch loads
 import numpy as np
 import torch
 
@@ -50,10 +50,7 @@ def main() -> None:
     args = grid_parser(__doc__, batches="1,8,32").parse_args()
     print(f"{'layer':26} {'batch':>5} {'threads':>7}  {'wafer strategy':44} {'eager':>9} {'ORT':>9} "
           f"{'wafer':>9} {'wafer/ORT':>9}")
-    for threads in map(int, args.threads.split(",")):
-        for name, channels, size, pool in LAYERS:
-            for batch in map(int, args.batches.split(",")):
-                print(row(name, channels, size, pool, batch, threads, args.budget), flush=True)
+    print_grid(args, LAYERS, lambda layer, *grid: row(*layer, *grid))
 
 
 if __name__ == "__main__":

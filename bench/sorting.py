@@ -16,7 +16,7 @@ enters the prefix and shifts all k: insertion's worst case).
 
 from __future__ import annotations
 
-from common import Function, eager_ort_wafer_ms, grid_parser, interleave  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import Function, eager_ort_wafer_ms, grid_parser, interleave, print_grid  # first: sets OMP_WAIT_POLICY
 import torch
 
 import wafer
@@ -71,10 +71,7 @@ def crossover_row(length: int, k: int, in_order: bool, budget: float) -> str:
 def main() -> None:
     args = grid_parser(__doc__, batches="1,8").parse_args()
     print(f"{'sort':30} {'batch':>5} {'threads':>7} {'eager':>9} {'ORT':>9} {'wafer':>9} {'wafer/ORT':>9}")
-    for threads in map(int, args.threads.split(",")):
-        for name, rows, length, sort in SORTS:
-            for batch in map(int, args.batches.split(",")):
-                print(sort_row(name, rows, length, sort, batch, threads, args.budget), flush=True)
+    print_grid(args, SORTS, lambda layer, *grid: sort_row(*layer, *grid))
     print(f"\n{'row':>6} {'k':>5} {'rows':9} {'insertion':>10} {'merge':>9} {'insertion/merge':>16}")
     for length in (1000, 32000):
         for k in (16, 64, 128, 256):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch_mlir import ir, rewrite
+from torch_mlir import ir
 from torch_mlir.dialects import arith, math
 
 from .linalg_builders import splat
-from .pass_base import WaferPass
+from .pass_base import WaferPass, rewrite_ops
 
 
 def _log1p(op, rewriter) -> bool:
@@ -40,6 +40,4 @@ class Log1p(WaferPass):
     summary = "Rewrite math.log1p to full precision as log(1 + x) * x / ((1 + x) - 1)"
 
     def apply(self, module: ir.Operation) -> None:
-        patterns = rewrite.RewritePatternSet()
-        patterns.add("math.log1p", _log1p)
-        rewrite.apply_patterns_and_fold_greedily(module, patterns.freeze())
+        rewrite_ops(module, {"math.log1p": _log1p})

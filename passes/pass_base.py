@@ -16,7 +16,7 @@ import traceback
 import typing
 from typing import ClassVar
 
-from torch_mlir import ir
+from torch_mlir import ir, rewrite
 
 
 def find_ops(root: ir.Operation, predicate) -> list[ir.Operation]:
@@ -33,6 +33,15 @@ def find_ops(root: ir.Operation, predicate) -> list[ir.Operation]:
 
     root.walk(visit)
     return found
+
+
+def rewrite_ops(root: ir.Operation, rewrites: dict) -> None:
+    """Rewrite each op under `root` named in `rewrites` by its pattern function
+    (op, rewriter) -> bool (True: no match), greedily, folding as it goes."""
+    patterns = rewrite.RewritePatternSet()
+    for name, pattern in rewrites.items():
+        patterns.add(name, pattern)
+    rewrite.apply_patterns_and_fold_greedily(root, patterns.freeze())
 
 
 def enclosing(op: ir.Operation, name: str) -> ir.Operation | None:

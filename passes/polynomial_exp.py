@@ -5,11 +5,11 @@ from __future__ import annotations
 import math as pymath
 from dataclasses import dataclass
 
-from torch_mlir import ir, rewrite
+from torch_mlir import ir
 from torch_mlir.dialects import arith, math, vector, x86
 
 from .linalg_builders import splat
-from .pass_base import WaferPass
+from .pass_base import WaferPass, rewrite_ops
 
 # Cephes expf's reduction: exp(x) = 2^n * exp(r), x = n ln2 + r, |r| <= ln2/2, with ln2
 # split in two (Cody-Waite) so r stays exact.
@@ -138,6 +138,4 @@ class PolynomialExp(WaferPass):
     scalef: bool = False
 
     def apply(self, module: ir.Operation) -> None:
-        patterns = rewrite.RewritePatternSet()
-        patterns.add("math.exp", lambda op, rewriter: expand_exp(op, rewriter, self.scalef))
-        rewrite.apply_patterns_and_fold_greedily(module, patterns.freeze())
+        rewrite_ops(module, {"math.exp": lambda op, rewriter: expand_exp(op, rewriter, self.scalef)})

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch_mlir import ir, rewrite
+from torch_mlir import ir
 from torch_mlir.dialects import arith, math
 
 from .linalg_builders import splat
-from .pass_base import WaferPass
+from .pass_base import WaferPass, rewrite_ops
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,4 @@ class RationalMath(WaferPass):
     summary = "Rewrite f32 math.tanh and math.erf as vectorizable rational functions"
 
     def apply(self, module: ir.Operation) -> None:
-        patterns = rewrite.RewritePatternSet()
-        patterns.add("math.tanh", _expander(_TANH))
-        patterns.add("math.erf", _expander(_ERF))
-        rewrite.apply_patterns_and_fold_greedily(module, patterns.freeze())
+        rewrite_ops(module, {"math.tanh": _expander(_TANH), "math.erf": _expander(_ERF)})

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch_mlir import ir, rewrite
+from torch_mlir import ir
 from torch_mlir.dialects import arith, math
 
 from .linalg_builders import splat
-from .pass_base import WaferPass
+from .pass_base import WaferPass, rewrite_ops
 
 
 def _negative_exponent(value: ir.Value) -> int | None:
@@ -51,6 +51,4 @@ class ReciprocalPowers(WaferPass):
     summary = "Rewrite math.fpowi with a negative constant exponent as 1 / fpowi"
 
     def apply(self, module: ir.Operation) -> None:
-        patterns = rewrite.RewritePatternSet()
-        patterns.add("math.fpowi", _reciprocal_of_power)
-        rewrite.apply_patterns_and_fold_greedily(module, patterns.freeze())
+        rewrite_ops(module, {"math.fpowi": _reciprocal_of_power})
