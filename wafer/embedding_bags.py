@@ -27,7 +27,7 @@ from .local_decompositions import splice, trace_alone
 
 aten = torch.ops.aten
 EMBEDDING_BAGS = (aten.embedding_bag.default, aten.embedding_bag.padding_idx, aten._embedding_bag.default)
-SUM, MEAN, MAX = 0, 1, 2
+SUM, MAX = 0, 2  # aten's modes; 1 is the mean
 
 
 def decompose_embedding_bags(program: torch.export.ExportedProgram) -> None:

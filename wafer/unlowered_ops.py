@@ -180,8 +180,8 @@ def complex_abs(x):
 
 
 def int_power(x, exponent):
-    """An integer tensor to a constant power >= 0, by squaring."""
-    if not isinstance(exponent, int) or exponent < 0:
+    """An integer tensor to a constant power >= 0, by squaring; a float one as it is."""
+    if x.dtype.is_floating_point or not isinstance(exponent, int) or exponent < 0:
         return NotImplemented
     result, square = torch.ones_like(x), x
     while exponent:
