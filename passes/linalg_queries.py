@@ -44,11 +44,17 @@ def computes_math(op: ir.Operation) -> bool:
 
 
 def constant_int(value: ir.Value) -> int | None:
-    """The integer an `arith.constant` defines (a loop bound), None for any other value."""
+    """The integer an `arith.constant` defines (a loop bound, or every lane of a
+    splat vector), None for any other value."""
     owner = value.owner
-    if isinstance(owner, ir.OpView) and owner.name == "arith.constant":
-        return ir.IntegerAttr(owner.attributes["value"]).value
-    return None
+    if not (isinstance(owner, ir.OpView) and owner.name == "arith.constant"):
+        return None
+    attr = owner.attributes["value"]
+    if isinstance(attr, ir.DenseIntElementsAttr):
+        if not attr.is_splat:
+            return None
+        attr = attr.get_splat_value()
+    return ir.IntegerAttr(attr).value
 
 
 def reads_loop_indices(op: ir.Operation) -> bool:

@@ -8,26 +8,13 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, math
 
 from .linalg_builders import splat
+from .linalg_queries import constant_int
 from .pass_base import WaferPass, rewrite_ops
 
 
-def _negative_exponent(value: ir.Value) -> int | None:
-    """The exponent, where `value` is a negative integer constant (or a splat of one)."""
-    owner = value.owner
-    if not (isinstance(owner, ir.OpView) and owner.name == "arith.constant"):
-        return None
-    attr = owner.attributes["value"]
-    if isinstance(attr, ir.DenseIntElementsAttr):
-        if not attr.is_splat:
-            return None
-        attr = attr.get_splat_value()
-    exponent = ir.IntegerAttr(attr).value
-    return exponent if exponent < 0 else None
-
-
 def _reciprocal_of_power(op, rewriter) -> bool:
-    exponent = _negative_exponent(op.operands[1])
-    if exponent is None:
+    exponent = constant_int(op.operands[1])
+    if exponent is None or exponent >= 0:
         return True
     x = op.operands[0]
     with rewriter.ip, op.location:

@@ -81,6 +81,17 @@ def rematch_tagged(target: ir.Value, value: str) -> ir.Value:
     return _match_attribute(target, TAG, ir.StringAttr.get(value))
 
 
+def peeled_pieces(pieces_loop: ir.Value, within: ir.Value, value: str) -> ir.Value:
+    """Peel `pieces_loop`'s last, partial iteration into a loop of its own and
+    canonicalize `within`, which makes that last piece static: a handle to the
+    ops under `within` tagged `value`, the whole pieces and the last one."""
+    loop.LoopPeelOp(transform.AnyOpType.get(), transform.AnyOpType.get(), pieces_loop)
+    canonicalized = transform.ApplyPatternsOp(within)
+    with ir.InsertionPoint(canonicalized.patterns):
+        transform.ApplyCanonicalizationPatternsOp()
+    return rematch_tagged(within, value)
+
+
 def _match_attribute(target: ir.Value, key: str, value: ir.Attribute) -> ir.Value:
     return structured.MatchOp(transform.AnyOpType.get(), target, op_attrs=ir.DictAttr.get({key: value})).result
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import transform
 from torch_mlir.dialects import vector as vector_ops
-from torch_mlir.dialects.transform import loop, structured, vector
+from torch_mlir.dialects.transform import structured, vector
 
 from .cpu_target import CpuTarget, TargetedPass
 from .fuse import WHOLE_TILE
@@ -17,7 +17,7 @@ from .linalg_builders import largest_divisor, touches_bools
 from .linalg_queries import (PARALLEL, REDUCTION, computes_math, holds_assert, indexing_maps, is_projected_map, iterator_types,
                              loop_ranges, map_dims, reduces_rows, reduction_dims)
 from .pass_base import find_ops
-from .transform_script import match_tagged, rematch_tagged, tag, transform_script, unless_it_fails
+from .transform_script import match_tagged, peeled_pieces, tag, transform_script, unless_it_fails
 
 _CONTRACTIONS = ("linalg.matmul", "linalg.batch_matmul")
 _ELEMENTWISE = ("linalg.generic", "linalg.fill", "linalg.transpose")
@@ -250,11 +250,7 @@ class Vectorize(TargetedPass):
                 with unless_it_fails(match_tagged(root, f"tile{i}")) as tile:
                     if pieces := ragged_pieces(op, self.cpu):
                         loops = structured.TileUsingForOp(tile, sizes=pieces).loops
-                        loop.LoopPeelOp(transform.AnyOpType.get(), transform.AnyOpType.get(), loops[-1])
-                        canonicalized = transform.ApplyPatternsOp(loops[-2])
-                        with ir.InsertionPoint(canonicalized.patterns):
-                            transform.ApplyCanonicalizationPatternsOp()
-                        tile = rematch_tagged(loops[-2], f"tile{i}")  # the pieces and the last one
+                        tile = peeled_pieces(loops[-1], loops[-2], f"tile{i}")
                     elif reduces_rows(op):
                         # One row (or chunk) at a time: its vector stays in registers.
                         chunks = row_chunks(op, self.max_row_elements, self.cpu)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor, transform
-from torch_mlir.dialects.transform import loop, structured, vector
+from torch_mlir.dialects.transform import structured, vector
 
 from .cpu_target import TargetedPass
 from .depthwise_conv import fits_stencil, rewrite_max_pool, rewrite_sum_pool
@@ -23,7 +23,7 @@ from .linalg_builders import (
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
 from .serial_foralls import SERIAL
-from .transform_script import match_tagged, rematch_tagged, tag, transform_script
+from .transform_script import match_tagged, peeled_pieces, tag, transform_script
 
 _POOL = "linalg.pooling_nchw_max"
 _SUM_POOL = "linalg.pooling_nchw_sum"
@@ -142,11 +142,7 @@ class VectorizePooling(TargetedPass):
                 steps = structured.TileUsingForOp(rows.tiled_op, sizes=[0, 0, 0, piece, 1, 0])
                 windows = steps.tiled_linalg_op
                 if piece and outputs % piece:
-                    loop.LoopPeelOp(any_op, any_op, steps.loops[0])  # the last piece static too
-                    canonicalized = transform.ApplyPatternsOp(rows.forall_op)
-                    with ir.InsertionPoint(canonicalized.patterns):
-                        transform.ApplyCanonicalizationPatternsOp()
-                    windows = rematch_tagged(rows.forall_op, f"pool{i}")
+                    windows = peeled_pieces(steps.loops[0], rows.forall_op, f"pool{i}")
                 structured.VectorizeOp(windows)
             funcs = structured.MatchOp.match_op_names(root, ["func.func"]).result
             for populate in (
