@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor
 
@@ -39,7 +38,7 @@ from .matmul_contraction import in_parallel_loop
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
 from .plane_sums import whole_planes
-from .resource_blobs import resource_attr
+from .resource_blobs import aligned_copy, resource_attr
 from .transpose_motion import TO_NCHW, TO_NHWC, move_transposes, transpose
 
 
@@ -96,9 +95,9 @@ def _filters_last(w: ir.Value, reader: ConstantReader) -> ir.Value:
     array = reader.array(w)
     if array is None:
         return transpose(w, [1, 2, 0])
-    filters = np.ascontiguousarray(array.transpose(1, 2, 0))
+    filters = aligned_copy(array.transpose(1, 2, 0))
     type_ = ir.RankedTensorType.get(list(filters.shape), w.type.element_type)
-    return arith.ConstantOp(type_, resource_attr(filters, "filters_last", type_)).result
+    return arith.ConstantOp(type_, resource_attr(filters, "filters_last", type_, owned=True)).result
 
 
 def depthwise_chains(module: ir.Operation, cache_bytes: int) -> tuple[list[ir.OpView], list[ir.OpView]]:

@@ -13,7 +13,7 @@ from .linalg_builders import affine_maps, iterator_types_attr
 from .linalg_queries import PARALLEL, indexing_maps, iterator_types
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
-from .resource_blobs import resource_attr
+from .resource_blobs import aligned_copy, resource_attr
 
 # Convolutions whose filters' dim 0 is the output channel (dim 1 of the result).
 _CONVS = ("linalg.conv_1d_ncw_fcw", "linalg.conv_2d_nchw_fchw", "linalg.depthwise_conv_2d_nchw_chw")
@@ -124,7 +124,7 @@ def _add_per_channel(value: ir.Value, channel_values: ir.Value) -> ir.Value:
 
 def _constant(array: np.ndarray, type_: ir.RankedTensorType, name: str, dtype) -> ir.Value:
     """`array`, rounded to `dtype` (the element type of `type_`), as a constant."""
-    return arith.ConstantOp(type_, resource_attr(np.ascontiguousarray(array.astype(dtype)), name, type_)).result
+    return arith.ConstantOp(type_, resource_attr(aligned_copy(array.astype(dtype)), name, type_, owned=True)).result
 
 
 def _bias(init: ir.Value, channels: int, constants: _Constants) -> np.ndarray | None:

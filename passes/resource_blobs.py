@@ -15,6 +15,7 @@ from torch_mlir import ir
 
 _STORE = "_wafer_resource_blobs"  # attributes of the Python context object
 _OWNED = "_wafer_owned_blobs"
+_OWNED_BY_VALUE = "_wafer_owned_blobs_by_value"
 ALIGNMENT = 64  # memref globals' alignment, which vector loads may assume
 
 
@@ -22,13 +23,34 @@ def resource_attr(array: np.ndarray, name: str, type_: ir.ShapedType, owned: boo
     """A `dense_resource` attribute over `array`'s memory (not copied), remembered.
 
     `owned`: the array is Wafer's alone (made by a pass, not a view of the
-    caller's tensors), so compiled code may read it in place.
+    caller's tensors), so compiled code may read it in place. Owned arrays of
+    equal bytes and type share one attribute, hence one global: a weight a
+    pass repacks at each use (a recurrent net's, read once per step) would
+    otherwise be held and streamed through the caches once per use.
     """
+    if owned:
+        alike = _owned_alike(array, type_)
+        for known in alike:
+            if memoryview(resource_array(known)).cast("B") == memoryview(array).cast("B"):
+                return known
     attr = ir.DenseResourceElementsAttr.get_from_buffer(array, name, type_)
     _blobs(attr.context)[resource_name(attr)] = array
     if owned:
         _context_set(attr.context, _OWNED).add(resource_name(attr))
+        alike.append(attr)
     return attr
+
+
+def _owned_alike(array: np.ndarray, type_: ir.ShapedType) -> list[ir.DenseResourceElementsAttr]:
+    """The owned blobs of `type_` whose bytes sampled at three places match
+    `array`'s: the candidates a full comparison decides between."""
+    data = memoryview(array).cast("B")
+    middle = len(data) // 2
+    key = (str(type_), bytes(data[:64]), bytes(data[middle:middle + 64]), bytes(data[-64:]))
+    ctx = type_.context
+    if not hasattr(ctx, _OWNED_BY_VALUE):
+        setattr(ctx, _OWNED_BY_VALUE, {})
+    return getattr(ctx, _OWNED_BY_VALUE).setdefault(key, [])
 
 
 def owned_array(attr: ir.Attribute) -> np.ndarray | None:

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 from torch_mlir import ir
-from torch_reference import compile_checked
+from torch_reference import Lambda, compile_checked
 
 import wafer
 from wafer.context import make_context
@@ -80,6 +80,34 @@ def test_blobs_made_from_arrays_are_read_back_by_their_unique_names():
         np.testing.assert_array_equal(elements_array(b), second)
         parsed = ir.Attribute.parse("dense_resource<not_made_here> : tensor<2x3xf32>")
         assert elements_array(parsed) is None
+
+
+def test_owned_arrays_of_equal_bytes_and_type_share_one_attribute():
+    """Only equal bytes of one type share: a close value, another shape, or a
+    caller's (not owned) array each keep a blob of their own."""
+    with make_context(), ir.Location.unknown():
+        row, grid = ir.RankedTensorType.get([64], ir.F32Type.get()), ir.RankedTensorType.get([8, 8], ir.F32Type.get())
+        first = aligned_empty((64,), np.float32)
+        first[:] = np.arange(64) / 3
+        shared = resource_attr(first, "packed", row, owned=True)
+        assert resource_attr(first.copy(), "packed", row, owned=True) == shared
+        nudged = first.copy()
+        nudged[40] = np.nextafter(nudged[40], np.float32(1e9))  # unsampled by the bucket key
+        distinct = [resource_attr(nudged, "packed", row, owned=True),
+                    resource_attr(first.reshape(8, 8).copy(), "packed", grid, owned=True),
+                    resource_attr(first.copy(), "weight", row)]
+        assert all(attr != shared for attr in distinct)
+        np.testing.assert_array_equal(resource_array(distinct[0]), nudged)
+
+
+def test_a_weight_read_at_every_step_of_a_loop_is_bound_once():
+    """An RNN's step weight is packed once per step: one global for all of them."""
+    torch.manual_seed(0)
+    model = torch.nn.LSTM(16, 32, batch_first=True).eval()
+    x = torch.randn(2, 12, 16)
+    compiled = compile_checked(Lambda(lambda x: model(x)[0]), (x,))
+    bound = compiled.executable.bound_constants
+    assert sum(a.nbytes for a in bound.values()) < 2 * (16 + 32) * 128 * 4  # not one step weight per step
 
 
 def test_models_of_one_architecture_keep_their_own_weights():
