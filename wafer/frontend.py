@@ -39,7 +39,7 @@ from .diagnostics import Diagnostic, WaferError, collect_diagnostics, first_line
 from .embedding_bags import decompose_embedding_bags
 from .inplace import functionalize_temporaries
 from .layer_locations import LayerLocations
-from .local_decompositions import decompose_in_place
+from .local_decompositions import decompose_in_place, writes_in_place
 from .nan_semantics import propagate_nans
 from .precision import Boundary, at_precision, numpy_dtype, wse_defaults
 from .shifted_moments import shift_normalized_inputs
@@ -208,11 +208,14 @@ def _decompositions() -> dict:
 
 def _partial_decompositions(program, table: dict, ctx: ir.Context) -> dict:
     """The entries of `table` (`_decompositions()`) for the ops of `program` that need one:
-    - an op torch-mlir has no op for (GPT-2's aten.diff);
+    - an op torch-mlir has no op for (GPT-2's aten.diff), in the graph or not:
+      another's decomposition may call one (logsumexp's calls `squeeze.dims`);
     - a composite op (CompositeImplicitAutograd: its kernel only calls other
       aten ops, so decomposing it changes no numerics): torch-mlir registers some
       that it cannot lower, such as `&` (aten.__and__.Tensor, GPT-2's mask);
-    - the ops `_needs_decomposition` finds;
+    - the ops `_needs_decomposition` finds, and those of `_UNLOWERED` whether
+      the graph has them or not: another's decomposition may call them (an
+      LSTM's calls `unbind`);
     - a composite op that torch-mlir has no op for and the table no entry:
       its own kernel (MaxViT's `swapaxes`, which otherwise sent the program
       through the whole table, a second export and a re-trace).
@@ -222,9 +225,10 @@ def _partial_decompositions(program, table: dict, ctx: ir.Context) -> dict:
     (0.47 s for 4 layers, 0.36 s this way)."""
     ops = {node.target for node in program.graph.nodes
            if node.op == "call_function" and isinstance(node.target, torch._ops.OpOverload)}
-    needed = {op for op in ops if op in table and (_is_composite(op) or not _is_registered(op, ctx))}
+    needed = {op for op in ops if op in table and _is_composite(op)}
+    unregistered = {op for op in table if not _is_registered(op, ctx)}
     own = {op: op.decompose for op in ops - table.keys() if _is_composite(op) and not _is_registered(op, ctx)}
-    return {op: table[op] for op in needed | _needs_decomposition(program)} | own
+    return {op: table[op] for op in needed | unregistered | _needs_decomposition(program) | set(_UNLOWERED)} | own
 
 
 def _is_composite(op: torch._ops.OpOverload) -> bool:
@@ -232,6 +236,12 @@ def _is_composite(op: torch._ops.OpOverload) -> bool:
 
 
 _LOWERED_WRONGLY = (torch.ops.aten.softshrink.default, torch.ops.aten.log_sigmoid.default)
+# Ops torch-mlir imports but does not lower (test_frontend_paths.py checks that it
+# still does not). A direct import of a program with one failed only after
+# lowering the rest, then exported the program again for the whole table.
+_UNLOWERED = (torch.ops.aten.unbind.int, torch.ops.aten.im2col.default, torch.ops.aten.logsumexp.default,
+              torch.ops.aten.meshgrid.indexing, torch.ops.aten.prelu.default, torch.ops.aten.xlogy.Tensor,
+              torch.ops.aten.upsample_bilinear2d.vec, torch.ops.aten._upsample_bilinear2d_aa.vec)
 
 
 def _needs_decomposition(program) -> set:
@@ -243,6 +253,8 @@ def _needs_decomposition(program) -> set:
       (softshrink(-2) = -2.5, not -1.5); torch's own decomposition.
     - Log-sigmoid: torch-mlir's log(sigmoid(x)) is -inf below about -88
       (logsigmoid(-100) = -100); torch's own decomposition, min(x, 0) - log1p(exp(-|x|)).
+    - The ops of `_UNLOWERED` (unbind, im2col, logsumexp, ...), and circular
+      padding, which torch-mlir does not lower; torch's decompositions.
     - A depthwise transposed convolution: torch-mlir's lowering fails on an
       invalid collapse_shape; Wafer's decomposition (transposed_convolution.py)
       of aten.convolution, which a conv_transpose2d decomposes into.
@@ -264,7 +276,10 @@ def _needs_decomposition(program) -> set:
     if any(node.target == torch.ops.aten.gelu.default and node.kwargs.get("approximate") == "tanh"
            for node in program.graph.nodes):
         ops.add(torch.ops.aten.gelu.default)
-    ops |= {node.target for node in program.graph.nodes if node.target in _LOWERED_WRONGLY}
+    ops |= {node.target for node in program.graph.nodes if node.target in (*_LOWERED_WRONGLY, *_UNLOWERED)}
+    if any(node.target == torch.ops.aten.pad.default and "circular" in (*node.args[2:3], node.kwargs.get("mode"))
+           for node in program.graph.nodes):
+        ops.add(torch.ops.aten.pad.default)
     if has_depthwise_transposed_convolution(program):
         ops.add(torch.ops.aten.convolution.default)
     return (ops | adaptive_pooling_to_decompose(program) | max_pool3d_to_decompose(program)
@@ -315,10 +330,7 @@ def _is_registered(op, ctx: ir.Context) -> bool:
 
 def _mutates(program) -> bool:
     """Does the exported graph hold an in-place op (e.g. `y[:, 2:4] = x`'s copy_)?"""
-    return any(
-        node.op == "call_function" and getattr(getattr(node.target, "_schema", None), "is_mutable", False)
-        for node in program.graph.nodes
-    )
+    return any(node.op == "call_function" and writes_in_place(node) for node in program.graph.nodes)
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ def decompose_in_place(program: torch.export.ExportedProgram, table: dict) -> bo
     """Replace each call of an op in `table` by what its decomposition calls (itself
     applying `table`). False, with the graph unchanged, where a node cannot be
     decomposed on its own: it has an operand or result other than one tensor, or
-    its decomposition reads a tensor constant."""
+    its decomposition reads a tensor constant or writes one in place."""
     graph = program.graph_module.graph
     nodes = [node for node in graph.nodes if node.op == "call_function" and node.target in table]
     traced = [trace_alone(_decomposition(node, table), node.all_input_nodes, node, table) for node in nodes]
@@ -48,7 +48,8 @@ def trace_alone(function, operands: list, result: torch.fx.Node, table: dict | N
     """The graph of the ops `function` calls (decomposed by `table`) on the fake
     values of `operands`, to compute `result`'s value; None where an operand or
     `result` is not one tensor, `function` cannot run alone (a decomposition
-    that declines) or it reads a tensor constant, which the program's module does not hold."""
+    that declines), it reads a tensor constant, which the program's module does not hold,
+    or it writes a tensor in place."""
     values = [operand.meta.get("val") for operand in operands]
     fake_mode = detect_fake_mode(values)
     if fake_mode is None or not all(isinstance(value, torch.Tensor) for value in (*values, result.meta.get("val"))):
@@ -58,9 +59,15 @@ def trace_alone(function, operands: list, result: torch.fx.Node, table: dict | N
             graph_module = make_fx(function, decomposition_table=table or {})(*values)
     except Exception:  # a decomposition that declines (NotImplemented) or cannot run alone
         return None
-    if any(inner.op == "get_attr" for inner in graph_module.graph.nodes):
+    if any(inner.op == "get_attr" or writes_in_place(inner) for inner in graph_module.graph.nodes):
         return None
     return graph_module
+
+
+def writes_in_place(node: torch.fx.Node) -> bool:
+    """Does `node` write a tensor in place? (A GRU cell's decomposition adds in place;
+    only a re-trace functionalizes that.)"""
+    return getattr(getattr(node.target, "_schema", None), "is_mutable", False)
 
 
 def splice(program: torch.export.ExportedProgram, node: torch.fx.Node, graph_module: torch.fx.GraphModule,

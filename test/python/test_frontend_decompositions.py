@@ -24,7 +24,7 @@ from torch_reference import compile_checked
 
 import wafer.frontend
 from wafer.context import make_context
-from wafer.frontend import _decompositions, _import_program, _partial_decompositions
+from wafer.frontend import _UNLOWERED, _decompositions, _import_program, _partial_decompositions
 from wafer.local_decompositions import decompose_in_place
 
 aten = torch.ops.aten
@@ -65,12 +65,26 @@ def imported_ops(monkeypatch):
     return imports
 
 
+def recorded_retraces(monkeypatch) -> list[tuple]:
+    """The arguments of each run_decompositions call (a re-trace of the whole program)."""
+    retraces = []
+    run_decompositions = torch.export.ExportedProgram.run_decompositions
+    monkeypatch.setattr(torch.export.ExportedProgram, "run_decompositions",
+                        lambda program, *args: retraces.append(args) or run_decompositions(program, *args))
+    return retraces
+
+
 def test_the_partial_table_holds_the_ops_that_need_a_decomposition():
     torch.manual_seed(0)
     program = torch.export.export(MaskedDifferences().eval(), inputs())
     table = _partial_decompositions(program, _decompositions(), make_context())
+    graph_ops = {node.target for node in program.graph.nodes}
     # diff: no torch-mlir op; __and__, layer_norm and where: composite; addmm and new_ones: neither.
-    assert set(table) == {aten.diff.default, aten.__and__.Tensor, aten.layer_norm.default, aten.where.ScalarOther}
+    assert set(table) & graph_ops == {aten.diff.default, aten.__and__.Tensor, aten.layer_norm.default,
+                                      aten.where.ScalarOther}
+    # Not in the graph, but a decomposition may call them: ops torch-mlir has no op for, or does not lower.
+    assert {aten.squeeze.dims, aten._prelu_kernel.default, *_UNLOWERED} <= set(table)
+    assert aten.linear.default not in table  # a composite op of another program
 
 
 def test_an_op_torch_mlir_lacks_imports_through_the_partial_table(imported_ops):
@@ -101,15 +115,59 @@ def test_the_whole_table_follows_when_torch_mlir_cannot_lower_the_partial_one(im
 def test_a_program_that_writes_no_state_is_not_traced_again(imported_ops, monkeypatch):
     """run_decompositions re-traces the whole program (about as long as the export);
     the partial table's few nodes are decomposed where they are."""
-    retraces = []
-    run_decompositions = torch.export.ExportedProgram.run_decompositions
-    monkeypatch.setattr(torch.export.ExportedProgram, "run_decompositions",
-                        lambda program, *args: retraces.append(args) or run_decompositions(program, *args))
+    retraces = recorded_retraces(monkeypatch)
     torch.manual_seed(0)
     compile_checked(MaskedDifferences().eval(), inputs())
     assert retraces == []
     [ops] = imported_ops
     assert "aten.diff.default" not in ops and "aten.bitwise_and.Tensor" in ops
+
+
+class Unlowered(torch.nn.Module):
+    """One op torch-mlir imports but does not lower, or a decomposition that calls one."""
+
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def forward(self, x):
+        return self.function(x)
+
+
+_UNLOWERED_USES = {
+    "unbind": lambda x: sum(row * (i + 1) for i, row in enumerate(x.unbind(1))),
+    "logsumexp": lambda x: torch.logsumexp(x, -1),
+    "prelu": lambda x: torch.nn.functional.prelu(x, torch.tensor([0.25])),
+    "xlogy": lambda x: torch.xlogy(x.abs(), x.abs() + 1),
+    "bilinear to a size": lambda x: torch.nn.functional.interpolate(x, size=(5, 7), mode="bilinear"),
+    "circular padding": lambda x: torch.nn.functional.pad(x, (1, 2, 2, 1), mode="circular"),
+}
+
+
+@pytest.mark.parametrize("use", _UNLOWERED_USES)
+def test_an_op_torch_mlir_does_not_lower_goes_the_partial_way_at_once(use, imported_ops, monkeypatch):
+    """A direct import would fail only after lowering everything else, then the
+    program was exported again and traced with the whole table. (An op whose
+    decomposition returns a list, or writes in place, is traced again with the partial one.)"""
+    model, x = Unlowered(_UNLOWERED_USES[use]), (torch.randn(2, 3, 4, 6),)
+    with pytest.raises(TorchMlirCompilerError):  # still true of torch-mlir, or `_UNLOWERED` has a stale entry
+        _import_program(torch.export.export(model, x), "forward", make_context())
+    imported_ops.clear()
+    retraces = recorded_retraces(monkeypatch)
+    compile_checked(model, x)
+    assert len(imported_ops) == 1 and all(aten.linear.default not in table for table, in retraces)
+
+
+@pytest.mark.parametrize("cell", [torch.nn.LSTM(4, 6, batch_first=True), torch.nn.GRUCell(4, 6)], ids=type)
+def test_a_recurrent_network_is_traced_once_with_the_partial_table(cell, imported_ops, monkeypatch):
+    """The LSTM's decomposition calls `unbind`, the GRU cell's adds in place
+    (which only a re-trace functionalizes): neither reaches the whole table."""
+    retraces = recorded_retraces(monkeypatch)
+    torch.manual_seed(0)
+    compile_checked(Unlowered(lambda x: cell(x)[0]), (torch.randn(3, 5, 4) if isinstance(cell, torch.nn.LSTM)
+                                                       else torch.randn(3, 4),))
+    [(table,)] = retraces
+    assert len(imported_ops) == 1 and aten.linear.default not in table
 
 
 class SwappedAxes(torch.nn.Module):
@@ -123,10 +181,7 @@ class SwappedAxes(torch.nn.Module):
 def test_a_composite_op_without_a_table_entry_decomposes_by_its_own_kernel(imported_ops, monkeypatch):
     """It becomes the transpose its kernel calls, in place: no second export and
     re-trace with the whole table."""
-    retraces = []
-    run_decompositions = torch.export.ExportedProgram.run_decompositions
-    monkeypatch.setattr(torch.export.ExportedProgram, "run_decompositions",
-                        lambda program, *args: retraces.append(args) or run_decompositions(program, *args))
+    retraces = recorded_retraces(monkeypatch)
     compile_checked(SwappedAxes(), (torch.randn(2, 3, 4),))
     assert retraces == []
     [ops] = imported_ops
