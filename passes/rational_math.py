@@ -13,9 +13,11 @@ from .pass_base import WaferPass, rewrite_ops
 
 @dataclass(frozen=True)
 class _OddRational:
-    """f(x) = x P(x^2) / Q(x^2) on x clamped to [-clamp, clamp]: Eigen's fitted
-    `generic_fast_tanh_float` and `generic_fast_erf_float` (the functions have
-    reached +-1 in f32 at the clamp). Below `tiny`, f(x) = x (tanh only)."""
+    """f(x) = x P(x^2) / Q(x^2) on [-clamp, clamp]: Eigen's fitted
+    `generic_fast_tanh_float` and `generic_fast_erf_float`. Beyond, f(x) = +-1,
+    which both functions round to within a few ulp there (Eigen clamps x, and
+    its forms stop a few ulp short of 1: a tanh GELU of -100 was -1.2e-5, not 0).
+    Below `tiny`, f(x) = x (tanh only)."""
 
     numerator: tuple[float, ...]  # P's coefficients, x^0 upwards
     denominator: tuple[float, ...]
@@ -50,13 +52,15 @@ def _expander(rational: _OddRational):
         if not isinstance(element, ir.F32Type):
             return True
         with rewriter.ip, op.location:
-            # maximumf/minimumf propagate NaN; +-inf clamp to +-1.
-            clamped = arith.minimumf(arith.maximumf(x, splat(-rational.clamp, x.type)), splat(rational.clamp, x.type))
-            square = arith.mulf(clamped, clamped)
-            numerator = arith.mulf(clamped, _horner(rational.numerator, square))
+            square = arith.mulf(x, x)
+            numerator = arith.mulf(x, _horner(rational.numerator, square))
             result = arith.divf(numerator, _horner(rational.denominator, square))
+            # Beyond the clamp (+-inf too) the selected +-1 replaces what overflowed; NaN compares false.
+            magnitude = math.absf(x)
+            beyond = arith.cmpf(arith.CmpFPredicate.OGT, magnitude, splat(rational.clamp, x.type))
+            result = arith.select(beyond, math.copysign(splat(1.0, x.type), x), result)
             if rational.tiny is not None:
-                tiny = arith.cmpf(arith.CmpFPredicate.OLT, math.absf(x), splat(rational.tiny, x.type))
+                tiny = arith.cmpf(arith.CmpFPredicate.OLT, magnitude, splat(rational.tiny, x.type))
                 result = arith.select(tiny, x, result)
         rewriter.replace_op(op, [result])
         return False

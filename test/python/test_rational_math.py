@@ -26,3 +26,16 @@ def test_within_eight_ulp(fn, size):
 def test_edges(fn):
     x = torch.tensor([float("inf"), -float("inf"), float("nan"), 0.0, -0.0, 1e30, -1e30, 1e-30])
     torch.testing.assert_close(wafer.compile(Lambda(fn), (x,))(x), fn(x), equal_nan=True)
+
+
+@pytest.mark.parametrize("size", [4099, 7])
+def test_where_the_functions_round_to_one_they_are_exactly_one(size):
+    """A tanh GELU multiplies 1 + tanh by x: tanh a few ulp short of -1 at -100 made it -1.2e-5, not 0.
+    In float32 tanh rounds to +-1 from about 9.01, erf from about 3.92."""
+    for fn, start in ((torch.tanh, 9.1), (torch.erf, 4.0)):
+        x = torch.cat([torch.linspace(start, 100.0, size), torch.tensor([1e30])])
+        x = torch.cat([x, -x])
+        assert torch.equal(wafer.compile(Lambda(fn), (x,))(x), fn(x))
+    gelu = torch.nn.GELU(approximate="tanh")
+    x = torch.cat([-torch.linspace(20.0, 100.0, size), torch.linspace(20.0, 100.0, size)])
+    assert torch.equal(wafer.compile(gelu, (x,))(x), gelu(x))
