@@ -66,7 +66,7 @@ def _group_norm(graph, node, x, groups: int, weight=None, bias=None, eps: float 
     def call(target, *args):
         return call_like(graph, target, args, node)
 
-    grouped = call(aten.view.default, x, [n, groups, -1])
+    grouped = call(aten.reshape.default, x, [n, groups, -1])  # x may be a permuted view: not a view then
     mean = call(aten.mean.dim, grouped, [-1], True)
     centered = call(aten.sub.Tensor, grouped, mean)
     variance = call(aten.mean.dim, call(aten.mul.Tensor, centered, centered), [-1], True)

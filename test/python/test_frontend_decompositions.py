@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 from torch_mlir.compiler_utils import TorchMlirCompilerError
-from torch_reference import compile_checked
+from torch_reference import Lambda, compile_checked
 
 import wafer.frontend
 from wafer.context import make_context
@@ -123,17 +123,7 @@ def test_a_program_that_writes_no_state_is_not_traced_again(imported_ops, monkey
     assert "aten.diff.default" not in ops and "aten.bitwise_and.Tensor" in ops
 
 
-class Unlowered(torch.nn.Module):
-    """One op torch-mlir imports but does not lower, or a decomposition that calls one."""
-
-    def __init__(self, function):
-        super().__init__()
-        self.function = function
-
-    def forward(self, x):
-        return self.function(x)
-
-
+# Programs of one op torch-mlir imports but does not lower.
 _UNLOWERED_USES = {
     "unbind": lambda x: sum(row * (i + 1) for i, row in enumerate(x.unbind(1))),
     "logsumexp": lambda x: torch.logsumexp(x, -1),
@@ -149,7 +139,7 @@ def test_an_op_torch_mlir_does_not_lower_goes_the_partial_way_at_once(use, impor
     """A direct import would fail only after lowering everything else, then the
     program was exported again and traced with the whole table. (An op whose
     decomposition returns a list, or writes in place, is traced again with the partial one.)"""
-    model, x = Unlowered(_UNLOWERED_USES[use]), (torch.randn(2, 3, 4, 6),)
+    model, x = Lambda(_UNLOWERED_USES[use]), (torch.randn(2, 3, 4, 6),)
     with pytest.raises(TorchMlirCompilerError):  # still true of torch-mlir, or `_UNLOWERED` has a stale entry
         _import_program(torch.export.export(model, x), "forward", make_context())
     imported_ops.clear()
@@ -164,8 +154,8 @@ def test_a_recurrent_network_is_traced_once_with_the_partial_table(cell, importe
     (which only a re-trace functionalizes): neither reaches the whole table."""
     retraces = recorded_retraces(monkeypatch)
     torch.manual_seed(0)
-    compile_checked(Unlowered(lambda x: cell(x)[0]), (torch.randn(3, 5, 4) if isinstance(cell, torch.nn.LSTM)
-                                                       else torch.randn(3, 4),))
+    x = torch.randn(3, 5, 4) if isinstance(cell, torch.nn.LSTM) else torch.randn(3, 4)
+    compile_checked(Lambda(lambda x: cell(x)[0]), (x,))
     [(table,)] = retraces
     assert len(imported_ops) == 1 and aten.linear.default not in table
 

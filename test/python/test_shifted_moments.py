@@ -4,6 +4,7 @@ mean of N equal values summed one by one used to be off by a few ulps."""
 
 import pytest
 import torch
+from torch_reference import Lambda
 
 import wafer
 from wafer.frontend import import_model
@@ -67,3 +68,12 @@ def test_float32_group_norm_takes_its_moments_in_float32(groups):
     with torch.no_grad():
         exact = model.double()(x.double()).float()
     torch.testing.assert_close(got, exact, rtol=1e-4, atol=1e-4)
+
+
+def test_group_norm_of_a_permuted_input():
+    """The fuzzer's seed 7282: the groups were a `view` of the input, which a
+    permuted one cannot be ("Cannot view a tensor with shape [17, 1, 5, 4] and strides ...")."""
+    torch.manual_seed(0)
+    model = Lambda(lambda x: F.group_norm(x.permute(2, 0, 1, 3), 1))
+    x = torch.randn(1, 5, 17, 4)
+    torch.testing.assert_close(wafer.compile(model, (x,), threads=1)(x), model(x), rtol=1e-4, atol=1e-4)
