@@ -49,7 +49,8 @@ from .transposed_convolution import (
     has_depthwise_transposed_convolution,
     keep_pads_apart_from_strided_transposed_convolutions,
 )
-from .unlowered_ops import DECOMPOSITIONS as UNLOWERED, unlowered_ops_to_decompose
+from .special_functions import DECOMPOSITIONS as SPECIAL_FUNCTIONS, special_functions_to_decompose
+from .unlowered_ops import DECOMPOSITIONS as UNLOWERED, RECIPROCAL as UNLOWERED_RECIPROCAL, unlowered_ops_to_decompose
 from .importer_gaps import refuse_importer_gaps
 from .weight_literals import WeightLiterals
 
@@ -200,7 +201,7 @@ def _decompositions() -> dict:
     table[torch.ops.aten.gelu.default] = torch._decomp.decomposition_table[torch.ops.aten.gelu.default]
     table[torch.ops.aten.convolution.default] = depthwise_transposed_convolution
     own = {**ADAPTIVE_POOLING, UPSAMPLE: upsample_bilinear, MAX_POOL3D: max_pool3d, **NEAREST_UPSAMPLING, **SORTS,
-           **UNLOWERED}
+           **UNLOWERED, **SPECIAL_FUNCTIONS}
     for op, decomposition in own.items():
         table[op] = unless_declined(decomposition, table.get(op))
     return table
@@ -213,9 +214,10 @@ def _partial_decompositions(program, table: dict, ctx: ir.Context) -> dict:
     - a composite op (CompositeImplicitAutograd: its kernel only calls other
       aten ops, so decomposing it changes no numerics): torch-mlir registers some
       that it cannot lower, such as `&` (aten.__and__.Tensor, GPT-2's mask);
-    - the ops `_needs_decomposition` finds, and those of `_UNLOWERED` whether
-      the graph has them or not: another's decomposition may call them (an
-      LSTM's calls `unbind`);
+    - the ops `_needs_decomposition` finds, and those of `_IMPORTED_NOT_LOWERED`,
+      `_LOWERED_WRONGLY` and reciprocal whether the graph has them or not:
+      another's decomposition may call them (an LSTM's calls `unbind`, lgamma's
+      divides a scalar by a tensor, a reciprocal);
     - a composite op that torch-mlir has no op for and the table no entry:
       its own kernel (MaxViT's `swapaxes`, which otherwise sent the program
       through the whole table, a second export and a re-trace).
@@ -228,7 +230,9 @@ def _partial_decompositions(program, table: dict, ctx: ir.Context) -> dict:
     needed = {op for op in ops if op in table and _is_composite(op)}
     unregistered = {op for op in table if not _is_registered(op, ctx)}
     own = {op: op.decompose for op in ops - table.keys() if _is_composite(op) and not _is_registered(op, ctx)}
-    return {op: table[op] for op in needed | unregistered | _needs_decomposition(program) | set(_UNLOWERED)} | own
+    called = {*_IMPORTED_NOT_LOWERED, *_LOWERED_WRONGLY, UNLOWERED_RECIPROCAL}
+    decomposed = needed | unregistered | _needs_decomposition(program) | called
+    return {op: table[op] for op in decomposed} | own
 
 
 def _is_composite(op: torch._ops.OpOverload) -> bool:
@@ -239,9 +243,10 @@ _LOWERED_WRONGLY = (torch.ops.aten.softshrink.default, torch.ops.aten.log_sigmoi
 # Ops torch-mlir imports but does not lower (test_frontend_paths.py checks that it
 # still does not). A direct import of a program with one failed only after
 # lowering the rest, then exported the program again for the whole table.
-_UNLOWERED = (torch.ops.aten.unbind.int, torch.ops.aten.im2col.default, torch.ops.aten.logsumexp.default,
-              torch.ops.aten.meshgrid.indexing, torch.ops.aten.prelu.default, torch.ops.aten.xlogy.Tensor,
-              torch.ops.aten.upsample_bilinear2d.vec, torch.ops.aten._upsample_bilinear2d_aa.vec)
+_IMPORTED_NOT_LOWERED = (
+    torch.ops.aten.unbind.int, torch.ops.aten.im2col.default, torch.ops.aten.logsumexp.default,
+    torch.ops.aten.meshgrid.indexing, torch.ops.aten.prelu.default, torch.ops.aten.xlogy.Tensor,
+    torch.ops.aten.upsample_bilinear2d.vec, torch.ops.aten._upsample_bilinear2d_aa.vec)
 
 
 def _needs_decomposition(program) -> set:
@@ -253,8 +258,8 @@ def _needs_decomposition(program) -> set:
       (softshrink(-2) = -2.5, not -1.5); torch's own decomposition.
     - Log-sigmoid: torch-mlir's log(sigmoid(x)) is -inf below about -88
       (logsigmoid(-100) = -100); torch's own decomposition, min(x, 0) - log1p(exp(-|x|)).
-    - The ops of `_UNLOWERED` (unbind, im2col, logsumexp, ...), and circular
-      padding, which torch-mlir does not lower; torch's decompositions.
+    - The ops of `_IMPORTED_NOT_LOWERED` (unbind, im2col, logsumexp, ...), and
+      circular padding, which torch-mlir does not lower; torch's decompositions.
     - A depthwise transposed convolution: torch-mlir's lowering fails on an
       invalid collapse_shape; Wafer's decomposition (transposed_convolution.py)
       of aten.convolution, which a conv_transpose2d decomposes into.
@@ -271,12 +276,15 @@ def _needs_decomposition(program) -> set:
       the sort and the sorted topk it does (stable_sorts.py).
     - A padded fold, searchsorted, cdist, median, erfinv, isfinite, fmod, hypot
       and integer powers, which torch-mlir does not lower, and reciprocal,
-      whose lowering refuses zeros (unlowered_ops.py)."""
+      whose lowering refuses zeros (unlowered_ops.py).
+    - erfc, lgamma, digamma and i0, which torch-mlir does not lower, in float64
+      from the functions it does (special_functions.py)."""
     ops = set()
     if any(node.target == torch.ops.aten.gelu.default and node.kwargs.get("approximate") == "tanh"
            for node in program.graph.nodes):
         ops.add(torch.ops.aten.gelu.default)
-    ops |= {node.target for node in program.graph.nodes if node.target in (*_LOWERED_WRONGLY, *_UNLOWERED)}
+    ops |= {node.target for node in program.graph.nodes
+            if node.target in (*_LOWERED_WRONGLY, *_IMPORTED_NOT_LOWERED)}
     if any(node.target == torch.ops.aten.pad.default and "circular" in (*node.args[2:3], node.kwargs.get("mode"))
            for node in program.graph.nodes):
         ops.add(torch.ops.aten.pad.default)
@@ -284,7 +292,7 @@ def _needs_decomposition(program) -> set:
         ops.add(torch.ops.aten.convolution.default)
     return (ops | adaptive_pooling_to_decompose(program) | max_pool3d_to_decompose(program)
             | whole_factor_upsampling(program) | whole_factor_nearest_upsampling(program) | sorts_to_decompose(program)
-            | unlowered_ops_to_decompose(program))
+            | unlowered_ops_to_decompose(program) | special_functions_to_decompose(program))
 
 
 _ATTENTION_OPS = (torch.ops.aten.scaled_dot_product_attention, torch.ops.aten._scaled_dot_product_attention_math,

@@ -24,7 +24,8 @@ from torch_reference import Lambda, compile_checked
 
 import wafer.frontend
 from wafer.context import make_context
-from wafer.frontend import _UNLOWERED, _decompositions, _import_program, _partial_decompositions
+from wafer.frontend import (
+    _IMPORTED_NOT_LOWERED, _decompositions, _import_program, _partial_decompositions)
 from wafer.local_decompositions import decompose_in_place
 
 aten = torch.ops.aten
@@ -83,7 +84,7 @@ def test_the_partial_table_holds_the_ops_that_need_a_decomposition():
     assert set(table) & graph_ops == {aten.diff.default, aten.__and__.Tensor, aten.layer_norm.default,
                                       aten.where.ScalarOther}
     # Not in the graph, but a decomposition may call them: ops torch-mlir has no op for, or does not lower.
-    assert {aten.squeeze.dims, aten._prelu_kernel.default, *_UNLOWERED} <= set(table)
+    assert {aten.squeeze.dims, aten._prelu_kernel.default, *_IMPORTED_NOT_LOWERED} <= set(table)
     assert aten.linear.default not in table  # a composite op of another program
 
 
@@ -140,7 +141,7 @@ def test_an_op_torch_mlir_does_not_lower_goes_the_partial_way_at_once(use, impor
     program was exported again and traced with the whole table. (An op whose
     decomposition returns a list, or writes in place, is traced again with the partial one.)"""
     model, x = Lambda(_UNLOWERED_USES[use]), (torch.randn(2, 3, 4, 6),)
-    with pytest.raises(TorchMlirCompilerError):  # still true of torch-mlir, or `_UNLOWERED` has a stale entry
+    with pytest.raises(TorchMlirCompilerError):  # still true, or `_IMPORTED_NOT_LOWERED` has a stale entry
         _import_program(torch.export.export(model, x), "forward", make_context())
     imported_ops.clear()
     retraces = recorded_retraces(monkeypatch)
