@@ -10,7 +10,17 @@ Why each tile value: wafer-pack-matmul's docstring.
 CACHE_TILE = (64, 128)
 K_UNROLL = 8
 K_BLOCK = 128
-PARALLEL_FLOPS = 4_000_000
+# Contractions (and direct convolutions) of fewer FLOPs loop over their cache
+# tiles on one thread. Within a call a parallel loop's fork and join costs about
+# a third of a microsecond (bench/thread_wake.py's "next loops"), some 0.1 MFLOP
+# of one core's matmul; from 0.5 MFLOP the second core saves a few times that.
+# At 4 MFLOP, an RNN's time steps (8x512x128, 1 MFLOP) all ran on one core.
+PARALLEL_FLOPS = 500_000
+# A contraction of fewer cache tiles than threads has its tiles split for them
+# (matmul_plan.tiles_for_threads) only from this many FLOPs a thread: each part
+# packs A's rows again (a 7x7 image's im2col rows against 64 filters, 2.7 MFLOP
+# a thread, ran several times slower split).
+SPLIT_TILE_FLOPS = 4_000_000
 # Elementwise ops, pools, transposes and depthwise stencils over fewer elements
 # loop over their tiles on one thread. Within a call the workers spin
 # (wafer-warm-threads), and a parallel loop costs a fork and join of under a

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from ..tuning.database import KernelChoice
 from ..tuning.signature import ContractionSignature
 from .cpu_target import F32_BYTES, CpuTarget
+from .kernel_defaults import SPLIT_TILE_FLOPS
 from .linalg_builders import largest_divisor
 from .matmul_contraction import Contraction, in_parallel_loop
 from .matmul_gathers import image_row
@@ -333,7 +334,7 @@ def plan_kernel(contraction: Contraction, choice: KernelChoice, cpu: CpuTarget, 
     elif contraction.constant[0] and threads:
         kernel = rows_packing_columns_once(kernel, contraction, cpu, threads if kernel.parallel else 1)
     if kernel.parallel and not row:  # an image's im2col columns keep their tiles of whole rows
-        kernel = tiles_for_threads(kernel, contraction, threads, parallel_flops)
+        kernel = tiles_for_threads(kernel, contraction, threads)
     per_tile = kernel.parallel and packs_b_per_tile(contraction, kernel)
     if kernel.parallel and not per_tile and not contraction.constant[1]:
         kernel = k_blocked(kernel, contraction, choice.k_block, cpu)
@@ -342,18 +343,15 @@ def plan_kernel(contraction: Contraction, choice: KernelChoice, cpu: CpuTarget, 
     return kernel, per_tile
 
 
-def tiles_for_threads(kernel: Kernel, contraction: Contraction, threads: int, parallel_flops: int) -> Kernel:
+def tiles_for_threads(kernel: Kernel, contraction: Contraction, threads: int) -> Kernel:
     """`kernel` with narrower cache tiles where it has fewer than `threads`: N's
     panels a tile halved, down to one, so that each thread streams its own part
     of B. A contraction of one tile, a batch of 64 flattened images into 128
     units, otherwise runs on one thread however many there are. Only where B
     is constant weights bigger than A, whose stream the threads then share,
-    and each thread's part is worth a thread (`parallel_flops`): each tile
-    packs A's rows again (a 7x7 image's im2col rows against 64 filters ran
-    several times slower split). M's tiles stay: split, each would pack B
-    again."""
+    and each thread's part is worth a split (`SPLIT_TILE_FLOPS`)."""
     if (not contraction.constant[1] or _operand_bytes(contraction, "b") <= _operand_bytes(contraction, "a")
-            or contraction.flops < threads * parallel_flops):
+            or contraction.flops < threads * SPLIT_TILE_FLOPS):
         return kernel
     m, n, _ = contraction.mnk
     m_blocks, n_panels = math.ceil(m / kernel.mr), math.ceil(n / kernel.nr)

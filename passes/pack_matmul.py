@@ -101,9 +101,7 @@ class PackMatmul(TargetedPass):
         side it ran 1-9% faster than 64,256 on every benchmark model.
       parallel-flops: smaller matmuls loop over their cache tiles serially.
         Within a call the threads spin (wafer-warm-threads), and a fork and
-        join costs far less than such a matmul; but a lower threshold also
-        has tiles_for_threads cut smaller cache tiles, and 1 MFLOP ran the
-        zoo at 2 threads no more than a few percent faster.
+        join costs far less than such a matmul (see kernel_defaults).
       tuning: a tuning database (wafer/tuning, written by `wafer tune`); a
         contraction with a record for this CPU takes the record's register
         tile, cache tile, k-unroll and k-block instead of the options, and

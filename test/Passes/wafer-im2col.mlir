@@ -1,6 +1,7 @@
 // RUN: wafer-opt %s -p 'wafer-im2col' | filecheck %s
 // RUN: wafer-opt %s -p 'wafer-im2col{min-k=100}' | filecheck %s --check-prefix=MINK
-// RUN: wafer-opt %s -p 'wafer-im2col,wafer-pack-matmul{machine=avx512},wafer-lower-contractions,canonicalize,cse' | filecheck %s --check-prefix=PACKED
+// RUN: wafer-opt %s -p 'wafer-im2col,wafer-pack-matmul{machine=avx512 parallel-flops=4000000},wafer-lower-contractions,canonicalize,cse' | filecheck %s --check-prefix=PACKED
+// (parallel-flops=4000000: the serial forms checked here; the default splits some of them.)
 
 // The convolution becomes a gather of 8x3x3 = 72-value columns and a
 // contraction of the [16, 72] filter with the [2, 72, 64] columns. The gather

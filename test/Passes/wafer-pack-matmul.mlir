@@ -1,9 +1,10 @@
-// RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx512},wafer-lower-contractions,canonicalize,cse' | filecheck %s
+// RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx512 parallel-flops=4000000},wafer-lower-contractions,canonicalize,cse' | filecheck %s
 // RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx512 register-tile=4,16 k-unroll=2},wafer-lower-contractions,canonicalize,cse' | filecheck %s --check-prefix=SMALL
 // RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx2},wafer-lower-contractions,canonicalize,cse' | filecheck %s --check-prefix=AVX2
 // RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx512}' | filecheck %s --check-prefix=LATE
 // RUN: not wafer-opt %s -p 'wafer-pack-matmul{register-tile=x}' 2>&1 | filecheck %s --check-prefix=ERR
 // RUN: not wafer-opt %s -p 'wafer-pack-matmul{machine=avx1024}' 2>&1 | filecheck %s --check-prefix=TARGET
+// (parallel-flops=4000000: the serial forms checked here; the default splits some of them.)
 
 // ERR-NOT: Traceback
 // ERR: error: option wafer-pack-matmul{register-tile}: cannot read 'x' as list of int

@@ -1,4 +1,5 @@
-// RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx512},wafer-zero-accumulators,canonicalize,cse' | filecheck %s
+// RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx512 parallel-flops=4000000},wafer-zero-accumulators,canonicalize,cse' | filecheck %s
+// (parallel-flops=4000000: the serial forms checked here; the default splits some of them.)
 
 // A serial kernel's C is zero-filled and its register blocks each read their
 // accumulators from it before a K loop over all of K: they start from a zero

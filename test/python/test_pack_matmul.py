@@ -190,9 +190,18 @@ def test_small_matmul_stays_serial():
     100 rows are 10 register blocks of 10 (blocks of 8 or 7 would pad M): two
     balanced tiles of 5 (50 rows), not 6 and 4; N's 10 panels two tiles of 5,
     not 4, 4 and 2 (AVX-512's blocks, on any host)."""
-    exe = wafer.compile_mlir(MATMUL.format(m=100, n=300, k=50), threads=2, machine="avx512")
+    exe = wafer.compile_mlir(MATMUL.format(m=100, n=300, k=8), threads=2, machine="avx512")
     assert exe.compile_report.stages[-1].ops_after["omp.parallel"] == 0
-    assert_strategy(exe, "register block 10x32, k unroll 5, cache tile 50x160, serial")
+    assert_strategy(exe, "register block 10x32, k unroll 8, cache tile 50x160, serial")
+
+
+def test_a_recurrent_step_sized_matmul_is_split_over_the_threads():
+    """An LSTM's step (8x128 @ 128x512, 1 MFLOP) is over parallel-flops: its four
+    cache tiles go to the threads (at 4 MFLOP every step ran on one core)."""
+    exe = wafer.compile_mlir(MATMUL.format(m=8, n=512, k=128), threads=2, machine="avx512", wake_instructions=0)
+    assert exe.compile_report.stages[-1].ops_after["omp.parallel"] > 0
+    assert_strategy(exe, "register block 8x32, k unroll 8, cache tile 8x128")
+    assert not any("serial" in line for line in exe.compile_report.strategies)
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -9,7 +9,7 @@ def test_run_prints_strategy_and_takes_options(capsys):
     assert wafer_cli.main(["run", "mlp", "--threads", "1", "--repeat", "2",
                            "--options", "register-tile=4,16 cache-tile=8,64 matvec=false"]) == 0
     out = capsys.readouterr().out
-    assert "strategy: packed matmul 1x512x784: register block 1x64, k unroll 8, cache tile 1x64, serial" in out
+    assert "strategy: packed matmul 1x512x784: register block 1x64, k unroll 8, cache tile 1x64" in out
     assert ": OK" in out
 
 
