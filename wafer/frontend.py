@@ -49,6 +49,7 @@ from .transposed_convolution import (
     has_depthwise_transposed_convolution,
     keep_pads_apart_from_strided_transposed_convolutions,
 )
+from .running_extrema import DECOMPOSITIONS as RUNNING_EXTREMA, running_extrema_to_decompose
 from .special_functions import DECOMPOSITIONS as SPECIAL_FUNCTIONS, special_functions_to_decompose
 from .unlowered_ops import DECOMPOSITIONS as UNLOWERED, RECIPROCAL as UNLOWERED_RECIPROCAL, unlowered_ops_to_decompose
 from .importer_gaps import refuse_importer_gaps
@@ -201,7 +202,7 @@ def _decompositions() -> dict:
     table[torch.ops.aten.gelu.default] = torch._decomp.decomposition_table[torch.ops.aten.gelu.default]
     table[torch.ops.aten.convolution.default] = depthwise_transposed_convolution
     own = {**ADAPTIVE_POOLING, UPSAMPLE: upsample_bilinear, MAX_POOL3D: max_pool3d, **NEAREST_UPSAMPLING, **SORTS,
-           **UNLOWERED, **SPECIAL_FUNCTIONS}
+           **UNLOWERED, **SPECIAL_FUNCTIONS, **RUNNING_EXTREMA}
     for op, decomposition in own.items():
         table[op] = unless_declined(decomposition, table.get(op))
     return table
@@ -278,7 +279,8 @@ def _needs_decomposition(program) -> set:
       and integer powers, which torch-mlir does not lower, and reciprocal,
       whose lowering refuses zeros (unlowered_ops.py).
     - erfc, lgamma, digamma and i0, which torch-mlir does not lower, in float64
-      from the functions it does (special_functions.py)."""
+      from the functions it does (special_functions.py); cummax and cummin as
+      log-step scans (running_extrema.py)."""
     ops = set()
     if any(node.target == torch.ops.aten.gelu.default and node.kwargs.get("approximate") == "tanh"
            for node in program.graph.nodes):
@@ -292,7 +294,8 @@ def _needs_decomposition(program) -> set:
         ops.add(torch.ops.aten.convolution.default)
     return (ops | adaptive_pooling_to_decompose(program) | max_pool3d_to_decompose(program)
             | whole_factor_upsampling(program) | whole_factor_nearest_upsampling(program) | sorts_to_decompose(program)
-            | unlowered_ops_to_decompose(program) | special_functions_to_decompose(program))
+            | unlowered_ops_to_decompose(program) | special_functions_to_decompose(program)
+            | running_extrema_to_decompose(program))
 
 
 _ATTENTION_OPS = (torch.ops.aten.scaled_dot_product_attention, torch.ops.aten._scaled_dot_product_attention_math,
