@@ -16,9 +16,22 @@ import platform
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from torch_mlir import ir
+
 from .pass_base import OptionError, WaferPass
 
 F32_BYTES = 4
+INDEX_BYTES = 8  # `index` lowers to i64 on this target
+
+
+def element_bytes(element_type: ir.Type) -> int:
+    """Bytes an element of `element_type` takes in memory: the bindings give
+    `index` and complex types no width; an i1 takes a byte."""
+    if isinstance(element_type, ir.IndexType):
+        return INDEX_BYTES
+    if isinstance(element_type, ir.ComplexType):
+        return 2 * element_bytes(element_type.element_type)
+    return max(1, element_type.width // 8)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from torch_mlir import ir
 from torch_mlir.dialects import scf, tensor
 
-from .cpu_target import TargetedPass
+from .cpu_target import TargetedPass, element_bytes
 from .fuse import WHOLE_TILE, is_elementwise
 from .kernel_defaults import PARALLEL_ELEMENTS, VECTOR_TILE_ELEMENTS
 from .linalg_builders import (extract_slice, generic_like, largest_divisor, move_body, offset_indices,
@@ -181,7 +181,7 @@ def _row_bytes(group: RowGroup) -> int:
     for value in values:
         shaped = ir.RankedTensorType(value.type)
         if list(shaped.shape[:len(group.rows)]) == group.rows:
-            total += math.prod(shaped.shape[len(group.rows):]) * shaped.element_type.width // 8
+            total += math.prod(shaped.shape[len(group.rows):]) * element_bytes(shaped.element_type)
     return total
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import arith, memref
 
+from .cpu_target import element_bytes
 from .linalg_builders import index_constant
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
@@ -110,7 +111,7 @@ def viewed_bytes(value: ir.Value) -> int:
     shaped = ir.MemRefType(viewed_buffer(value).type)
     if not shaped.has_static_shape:
         return 0
-    return math.prod(shaped.shape) * shaped.element_type.width // 8
+    return math.prod(shaped.shape) * element_bytes(shaped.element_type)
 
 
 def _prefetch_ahead(read: ir.Operation, k_dim: int, block_dim: int, distance: int) -> None:

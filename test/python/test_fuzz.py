@@ -95,3 +95,13 @@ def test_programs_that_came_back_wrong_match(seed):
     summary = fuzz(count=1, seed=seed, wse=False, out_dir=None, minimize=False)
     assert summary.programs[MISMATCH] == 0, summary.table()
 
+
+
+@pytest.mark.parametrize("seed", [7415, 7417, 7282])
+def test_programs_that_crashed_or_were_refused_compile(seed):
+    """Found by `wafer fuzz --seed 7100` and `--seed 7300`: a 1x1 depthwise
+    convolution read as an inverted residual block's padded 3x3 (7415), a row
+    group of `index` elements whose bytes were asked of a type without a width
+    (7417), and a group norm of a permuted input that did not import (7282)."""
+    summary = fuzz(count=1, seed=seed, wse=False, out_dir=None, minimize=False)
+    assert summary.programs[OK] == 1, summary.table()
