@@ -349,7 +349,8 @@ def tiles_for_threads(kernel: Kernel, contraction: Contraction, threads: int) ->
     of B. A contraction of one tile, a batch of 64 flattened images into 128
     units, otherwise runs on one thread however many there are. Only where B
     is constant weights bigger than A, whose stream the threads then share,
-    and each thread's part is worth a split (`SPLIT_TILE_FLOPS`)."""
+    and each thread's part is worth a split (`SPLIT_TILE_FLOPS`). M's tiles
+    stay: split, each would pack B again."""
     if (not contraction.constant[1] or _operand_bytes(contraction, "b") <= _operand_bytes(contraction, "a")
             or contraction.flops < threads * SPLIT_TILE_FLOPS):
         return kernel

@@ -46,7 +46,7 @@ def _owned_alike(array: np.ndarray, type_: ir.ShapedType) -> list[ir.DenseResour
     `array`'s: the candidates a full comparison decides between."""
     data = memoryview(array).cast("B")
     middle = len(data) // 2
-    key = (str(type_), bytes(data[:64]), bytes(data[middle:middle + 64]), bytes(data[-64:]))
+    key = (type_, bytes(data[:64]), bytes(data[middle:middle + 64]), bytes(data[-64:]))
     ctx = type_.context
     if not hasattr(ctx, _OWNED_BY_VALUE):
         setattr(ctx, _OWNED_BY_VALUE, {})

@@ -241,7 +241,7 @@ def _is_composite(op: torch._ops.OpOverload) -> bool:
 
 
 _LOWERED_WRONGLY = (torch.ops.aten.softshrink.default, torch.ops.aten.log_sigmoid.default)
-# Ops torch-mlir imports but does not lower (test_frontend_paths.py checks that it
+# Ops torch-mlir imports but does not lower (test_frontend_decompositions.py checks that it
 # still does not). A direct import of a program with one failed only after
 # lowering the rest, then exported the program again for the whole table.
 _IMPORTED_NOT_LOWERED = (
