@@ -123,6 +123,12 @@ def eager_ort_wafer_ms(model, x: torch.Tensor, compiled, threads: int, budget: f
     return {key: value * 1e3 for key, value in times.items()}
 
 
+def timing_columns(ms: dict[str, float], decimals: int = 3) -> str:
+    """The eager, ONNX Runtime and Wafer columns of `eager_ort_wafer_ms`'s figures, and wafer/ORT."""
+    return (f"{ms['eager']:9.{decimals}f} {ms['onnxruntime']:9.{decimals}f} {ms['wafer']:9.{decimals}f} "
+            f"{ms['wafer'] / ms['onnxruntime']:9.2f}")
+
+
 def max_error(compiled, model, inputs) -> float:
     """Largest absolute difference between Wafer's result and eager's."""
     with torch.no_grad():

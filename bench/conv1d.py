@@ -24,7 +24,7 @@ difference from eager.
 
 from __future__ import annotations
 
-from common import eager_ort_wafer_ms, grid_parser, max_error, print_grid  # first: sets OMP_WAIT_POLICY
+from common import eager_ort_wafer_ms, grid_parser, max_error, print_grid, timing_columns  # first: sets OMP_WAIT_POLICY
 import torch
 from torch import nn
 
@@ -105,8 +105,7 @@ def row(name: str, batch: int, threads: int, budget: float) -> str:
     compiled = wafer.compile(model, (x,), threads=threads)
     error = max_error(compiled, model, (x,))
     ms = eager_ort_wafer_ms(model, x, compiled, threads, budget)
-    return (f"{name:10} {batch:5} {threads:7} {ms['eager']:9.3f} {ms['onnxruntime']:9.3f} {ms['wafer']:9.3f} "
-            f"{ms['wafer'] / ms['onnxruntime']:9.2f} {error:9.1e}")
+    return f"{name:10} {batch:5} {threads:7} {timing_columns(ms)} {error:9.1e}"
 
 
 def main() -> None:

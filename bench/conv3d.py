@@ -14,12 +14,10 @@ seconds and the largest difference from eager.
 
 from __future__ import annotations
 
-import time
-
-from common import eager_ort_wafer_ms, grid_parser, max_error, print_grid  # first: sets OMP_WAIT_POLICY
+from common import (  # first: sets OMP_WAIT_POLICY
+    compile_wafer, eager_ort_wafer_ms, grid_parser, max_error, print_grid, timing_columns)
 import torch
 
-import wafer
 from wafer.torchvision_schemas import declare_torchvision_schemas
 
 CLIP = (3, 16, 112, 112)  # channels, frames, rows, columns
@@ -31,13 +29,10 @@ def row(name: str, batch: int, threads: int, budget: float) -> str:
     torch.manual_seed(0)
     torch.set_num_threads(threads)
     model, x = getattr(torchvision.models.video, name)(weights=None).eval(), torch.randn(batch, *CLIP)
-    start = time.perf_counter()
-    compiled = wafer.compile(model, (x,), threads=threads)
-    seconds = time.perf_counter() - start
+    compiled, seconds = compile_wafer(model, (x,), threads)
     error = max_error(compiled, model, (x,))
     ms = eager_ort_wafer_ms(model, x, compiled, threads, budget)
-    return (f"{name:12} {batch:5} {threads:7} {ms['eager']:9.1f} {ms['onnxruntime']:9.1f} {ms['wafer']:9.1f} "
-            f"{ms['wafer'] / ms['onnxruntime']:9.2f} {seconds:9.1f} {error:9.1e}")
+    return f"{name:12} {batch:5} {threads:7} {timing_columns(ms, decimals=1)} {seconds:9.1f} {error:9.1e}"
 
 
 def main() -> None:

@@ -13,7 +13,8 @@ interleaved, and Wafer/ORT (below 1: Wafer is faster).
 
 from __future__ import annotations
 
-from common import eager_ort_wafer_ms, grid_parser, print_grid  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import (  # first: it sets OMP_WAIT_POLICY before torch loads
+    eager_ort_wafer_ms, grid_parser, print_grid, timing_columns)
 import torch
 
 import wafer
@@ -61,8 +62,7 @@ def row(name: str, shape: tuple[int, ...], layer, batch: int, threads: int, budg
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-4)
     ms = eager_ort_wafer_ms(model, x, compiled, threads, budget)
-    return (f"{name:32} {batch:5} {threads:7} {ms['eager']:9.3f} {ms['onnxruntime']:9.3f} {ms['wafer']:9.3f} "
-            f"{ms['wafer'] / ms['onnxruntime']:9.2f}")
+    return f"{name:32} {batch:5} {threads:7} {timing_columns(ms)}"
 
 
 def table(layers: list, doc: str) -> None:

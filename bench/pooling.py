@@ -12,7 +12,8 @@ interleaved, and Wafer/ORT (below 1: Wafer is faster).
 
 from __future__ import annotations
 
-from common import eager_ort_wafer_ms, grid_parser, print_grid  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import (  # first: it sets OMP_WAIT_POLICY before torch loads
+    eager_ort_wafer_ms, grid_parser, print_grid, timing_columns)
 import numpy as np
 import torch
 
@@ -42,8 +43,7 @@ def row(name: str, channels: int, size: int, pool, batch: int, threads: int, bud
     np.testing.assert_allclose(compiled(x.numpy()), model(x).numpy(), rtol=1e-6, atol=1e-6)
     strategy = next((s for s in compiled.compile_report.strategies if "pool" in s), "-")
     ms = eager_ort_wafer_ms(model, x, compiled, threads, budget)
-    return (f"{name:26} {batch:5} {threads:7}  {strategy[:44]:44} {ms['eager']:9.3f} {ms['onnxruntime']:9.3f} "
-            f"{ms['wafer']:9.3f} {ms['wafer'] / ms['onnxruntime']:9.2f}")
+    return f"{name:26} {batch:5} {threads:7}  {strategy[:44]:44} {timing_columns(ms)}"
 
 
 def main() -> None:

@@ -16,7 +16,8 @@ enters the prefix and shifts all k: insertion's worst case).
 
 from __future__ import annotations
 
-from common import Function, eager_ort_wafer_ms, grid_parser, interleave, print_grid  # first: sets OMP_WAIT_POLICY
+from common import (  # first: sets OMP_WAIT_POLICY
+    Function, eager_ort_wafer_ms, grid_parser, interleave, print_grid, timing_columns)
 import torch
 
 import wafer
@@ -39,8 +40,7 @@ def sort_row(name: str, rows: int, length: int, sort, batch: int, threads: int, 
     compiled = wafer.compile(model, (x,), threads=threads)
     _check(x, compiled(x), model(x))
     ms = eager_ort_wafer_ms(model, x, compiled, threads, budget)
-    return (f"{name:30} {batch:5} {threads:7} {ms['eager']:9.3f} {ms['onnxruntime']:9.3f} {ms['wafer']:9.3f} "
-            f"{ms['wafer'] / ms['onnxruntime']:9.2f}")
+    return f"{name:30} {batch:5} {threads:7} {timing_columns(ms)}"
 
 
 def _check(x: torch.Tensor, got, want) -> None:
