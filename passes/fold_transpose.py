@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from torch_mlir import ir, rewrite
-from torch_mlir.dialects import linalg
+from torch_mlir.dialects import linalg, tensor
 
 from .pass_base import WaferPass
 
@@ -24,23 +25,86 @@ def transposed_operand_map(operand_map: ir.AffineMap, permutation: list[int]) ->
     return ir.AffineMap.get(operand_map.n_dims, operand_map.n_symbols, results)
 
 
+def _producer(value: ir.Value, name: str) -> ir.OpView | None:
+    owner = value.owner
+    return owner if isinstance(owner, ir.OpView) and owner.name == name else None
+
+
+def _reassociation(collapse: ir.OpView) -> list[list[int]]:
+    return [[ir.IntegerAttr(dim).value for dim in ir.ArrayAttr(group)] for group in collapse.reassociation]
+
+
+def collapsed_transpose(collapse: ir.OpView) -> tuple[list[list[int]], list[int]] | None:
+    """For collapse_shape(transpose(x)), where each group of the collapse reads
+    a run of x's dims in their order: x's groups (in x's order) and the
+    permutation of the collapsed dims, so that the value is
+    transpose(collapse_shape(x, groups), permutation); None otherwise.
+
+    torch-mlir imports attention's Q K^T as a transpose of K's two last dims,
+    then a collapse of its batch and heads into one batch dim: the transpose,
+    a copy of K on every call, folds into the batch_matmul only seen this way.
+    """
+    transpose = _producer(collapse.src, "linalg.transpose")
+    if transpose is None:
+        return None
+    permutation = list(transpose.permutation)
+    runs = []
+    for group in _reassociation(collapse):
+        source_dims = [permutation[d] for d in group]
+        if source_dims != list(range(source_dims[0], source_dims[0] + len(source_dims))):
+            return None
+        runs.append(source_dims)
+    in_source_order = sorted(runs)
+    return in_source_order, [in_source_order.index(run) for run in runs]
+
+
+def _transposed_source(operand: ir.Value) -> tuple[ir.OpView, list[int]] | None:
+    """What a contraction can read in place of `operand`, and the permutation
+    its indexing map then takes: a transpose, whose input it reads, or a
+    collapse of a transpose (see `collapsed_transpose`), whose input it reads
+    collapsed alike."""
+    transpose = _producer(operand, "linalg.transpose")
+    if transpose is not None:
+        return transpose, list(transpose.permutation)
+    collapse = _producer(operand, "tensor.collapse_shape")
+    found = collapsed_transpose(collapse) if collapse is not None else None
+    return (collapse, found[1]) if found is not None else None
+
+
+def _source_value(producer: ir.OpView) -> ir.Value:
+    """The value read in place of `producer`'s result (see `_transposed_source`),
+    a new collapse_shape of the transposed input where `producer` is a collapse."""
+    if producer.name == "linalg.transpose":
+        return producer.operands[0]
+    groups, _ = collapsed_transpose(producer)
+    source = producer.src.owner.operands[0]
+    source_type = ir.RankedTensorType(source.type)
+    shape = [math.prod(source_type.shape[d] for d in group) for group in groups]
+    i64 = ir.IntegerType.get_signless(64)
+    reassociation = ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, d) for d in group])
+                                      for group in groups])
+    return tensor.collapse_shape(ir.RankedTensorType.get(shape, source_type.element_type), source, reassociation)
+
+
 def fold_transpose_into_contraction(op, rewriter):
     """matmul(A, transpose(W)) -> matmul(A, W) with a transposed indexing map."""
     operands = list(op.operands)
     maps = [ir.AffineMapAttr(m).value for m in op.indexing_maps]
-    folded = False
+    sources = {}
     for i, operand in enumerate(operands[:2]):
-        if not isinstance(operand.owner, ir.OpView) or operand.owner.name != "linalg.transpose":
+        found = _transposed_source(operand)
+        if found is None:
             continue
-        producer = operand.owner
-        if op.name == "linalg.batch_matmul" and producer.permutation[0] != 0:
+        producer, permutation = found
+        if op.name == "linalg.batch_matmul" and permutation[0] != 0:
             continue  # batch_matmul reads its batch dim first in every operand
-        operands[i] = producer.operands[0]
-        maps[i] = transposed_operand_map(maps[i], list(producer.permutation))
-        folded = True
-    if not folded:
+        sources[i] = producer
+        maps[i] = transposed_operand_map(maps[i], permutation)
+    if not sources:
         return True
     with rewriter.ip, op.location:
+        for i, producer in sources.items():
+            operands[i] = _source_value(producer)
         replacement = _CONTRACTIONS[op.name](
             operands[0],
             operands[1],
@@ -62,7 +126,9 @@ class FoldTranspose(WaferPass):
 
     torch-mlir lowers `nn.Linear` to `matmul(x, transpose(W))`; left alone, the
     weight is transposed into a fresh buffer on every call. Reading W through a
-    transposed indexing map keeps it a constant and removes the copy.
+    transposed indexing map keeps it a constant and removes the copy. A
+    transpose seen through a collapse of whole runs of its dims folds too
+    (attention's K^T, its batch and heads collapsed into one batch dim).
     """
 
     name = "wafer-fold-transpose"
