@@ -79,7 +79,9 @@ def _source_value(producer: ir.OpView) -> ir.Value:
     groups, _ = collapsed_transpose(producer)
     source = producer.src.owner.operands[0]
     source_type = ir.RankedTensorType(source.type)
-    shape = [math.prod(source_type.shape[d] for d in group) for group in groups]
+    dynamic = ir.ShapedType.get_dynamic_size()
+    shape = [dynamic if any(source_type.is_dynamic_dim(d) for d in group)
+             else math.prod(source_type.shape[d] for d in group) for group in groups]
     i64 = ir.IntegerType.get_signless(64)
     reassociation = ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, d) for d in group])
                                       for group in groups])

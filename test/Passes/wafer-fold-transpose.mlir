@@ -83,3 +83,21 @@ func.func @run_of_dims_collapsed(%q: tensor<2x4x12xf32>, %k: tensor<2x8x3x4xf32>
   %r = linalg.batch_matmul ins(%q, %kc : tensor<2x4x12xf32>, tensor<2x12x8xf32>) outs(%init : tensor<2x4x8xf32>) -> tensor<2x4x8xf32>
   return %r : tensor<2x4x8xf32>
 }
+
+// Dynamic batch and tokens: the collapsed batch dim stays dynamic.
+// CHECK-LABEL: func.func @dynamic_heads_collapsed
+// CHECK-NOT: linalg.transpose
+// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0, 1], [2], [3]] : tensor<?x3x?x8xf32> into tensor<?x?x8xf32>
+// CHECK: linalg.batch_matmul indexing_maps
+func.func @dynamic_heads_collapsed(%q: tensor<?x4x8xf32>, %k: tensor<?x3x?x8xf32>,
+                                   %init: tensor<?x4x?xf32>) -> tensor<?x4x?xf32> {
+  %c0 = arith.constant 0 : index
+  %c2 = arith.constant 2 : index
+  %b = tensor.dim %k, %c0 : tensor<?x3x?x8xf32>
+  %n = tensor.dim %k, %c2 : tensor<?x3x?x8xf32>
+  %e = tensor.empty(%b, %n) : tensor<?x3x8x?xf32>
+  %t = linalg.transpose ins(%k : tensor<?x3x?x8xf32>) outs(%e : tensor<?x3x8x?xf32>) permutation = [0, 1, 3, 2]
+  %kc = tensor.collapse_shape %t [[0, 1], [2], [3]] : tensor<?x3x8x?xf32> into tensor<?x8x?xf32>
+  %r = linalg.batch_matmul ins(%q, %kc : tensor<?x4x8xf32>, tensor<?x8x?xf32>) outs(%init : tensor<?x4x?xf32>) -> tensor<?x4x?xf32>
+  return %r : tensor<?x4x?xf32>
+}
