@@ -24,6 +24,7 @@ from .linalg_builders import (
     scaled,
     write_vector,
 )
+from .linalg_queries import reassociation_groups
 from .matmul_contraction import in_parallel_loop
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
@@ -237,8 +238,7 @@ def _unpadded_before_collapse(collapse: ir.OpView, padding: float,
     """`unpadded` of a collapse of a pad whose `spatial` dims are dims of their
     own in the collapse: the collapse of the pad's input, and its padding."""
     x = collapse.results[0]
-    groups = [[ir.IntegerAttr(d).value for d in ir.ArrayAttr(group)]
-              for group in ir.ArrayAttr(collapse.attributes["reassociation"])]
+    groups = reassociation_groups(collapse)
     if any(len(groups[d]) != 1 for d in spatial):
         return x, (0, 0)
     source, pads = unpadded(collapse.operands[0], padding, tuple(groups[d][0] for d in spatial))

@@ -9,6 +9,7 @@ from torch_mlir.dialects import tensor
 
 from .fold_transpose import transposed_operand_map
 from .linalg_builders import multiply_accumulate, reassociation
+from .linalg_queries import reassociation_groups
 from .pass_base import WaferPass
 
 _CONTRACTIONS = ("linalg.matmul", "linalg.batch_matmul")
@@ -37,7 +38,7 @@ def _collapse_groups(op: ir.OpView) -> list[list[int]] | None:
     if op.name != "tensor.collapse_shape":
         return None
     shape = op.operands[0].type.shape
-    groups = [[ir.IntegerAttr(d).value for d in ir.ArrayAttr(g)] for g in ir.ArrayAttr(op.attributes["reassociation"])]
+    groups = reassociation_groups(op)
     source = op.operands[0].owner
     in_map = _broadcast_input_map(source) if isinstance(source, ir.OpView) else None
     read = {ir.AffineDimExpr(e).position for e in in_map.results} if in_map is not None else set(range(len(shape)))

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from torch_mlir import ir, rewrite
 from torch_mlir.dialects import linalg, tensor
 
+from .linalg_builders import reassociation
+from .linalg_queries import reassociation_groups
 from .pass_base import WaferPass
 
 _CONTRACTIONS = {"linalg.matmul": linalg.matmul, "linalg.batch_matmul": linalg.batch_matmul}
@@ -30,10 +32,6 @@ def _producer(value: ir.Value, name: str) -> ir.OpView | None:
     return owner if isinstance(owner, ir.OpView) and owner.name == name else None
 
 
-def _reassociation(collapse: ir.OpView) -> list[list[int]]:
-    return [[ir.IntegerAttr(dim).value for dim in ir.ArrayAttr(group)] for group in collapse.reassociation]
-
-
 def collapsed_transpose(collapse: ir.OpView) -> tuple[list[list[int]], list[int]] | None:
     """For collapse_shape(transpose(x)), where each group of the collapse reads
     a run of x's dims in their order: x's groups (in x's order) and the
@@ -49,7 +47,7 @@ def collapsed_transpose(collapse: ir.OpView) -> tuple[list[list[int]], list[int]
         return None
     permutation = list(transpose.permutation)
     runs = []
-    for group in _reassociation(collapse):
+    for group in reassociation_groups(collapse):
         source_dims = [permutation[d] for d in group]
         if source_dims != list(range(source_dims[0], source_dims[0] + len(source_dims))):
             return None
@@ -58,55 +56,51 @@ def collapsed_transpose(collapse: ir.OpView) -> tuple[list[list[int]], list[int]
     return in_source_order, [in_source_order.index(run) for run in runs]
 
 
-def _transposed_source(operand: ir.Value) -> tuple[ir.OpView, list[int]] | None:
-    """What a contraction can read in place of `operand`, and the permutation
-    its indexing map then takes: a transpose, whose input it reads, or a
-    collapse of a transpose (see `collapsed_transpose`), whose input it reads
-    collapsed alike."""
+def _transposed_source(operand: ir.Value) -> tuple[ir.Value, list[list[int]] | None, list[int]] | None:
+    """What a contraction can read in place of `operand`: a transpose's input,
+    the dim groups to collapse it by first (None: as it is; see
+    `collapsed_transpose`), and the permutation its indexing map then takes."""
     transpose = _producer(operand, "linalg.transpose")
     if transpose is not None:
-        return transpose, list(transpose.permutation)
+        return transpose.operands[0], None, list(transpose.permutation)
     collapse = _producer(operand, "tensor.collapse_shape")
     found = collapsed_transpose(collapse) if collapse is not None else None
-    return (collapse, found[1]) if found is not None else None
+    if found is None:
+        return None
+    groups, permutation = found
+    return collapse.src.owner.operands[0], groups, permutation
 
 
-def _source_value(producer: ir.OpView) -> ir.Value:
-    """The value read in place of `producer`'s result (see `_transposed_source`),
-    a new collapse_shape of the transposed input where `producer` is a collapse."""
-    if producer.name == "linalg.transpose":
-        return producer.operands[0]
-    groups, _ = collapsed_transpose(producer)
-    source = producer.src.owner.operands[0]
+def _collapsed(source: ir.Value, groups: list[list[int]]) -> ir.Value:
+    """`source` collapsed by `groups`, a group with a dynamic dim dynamic."""
     source_type = ir.RankedTensorType(source.type)
     dynamic = ir.ShapedType.get_dynamic_size()
     shape = [dynamic if any(source_type.is_dynamic_dim(d) for d in group)
              else math.prod(source_type.shape[d] for d in group) for group in groups]
-    i64 = ir.IntegerType.get_signless(64)
-    reassociation = ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, d) for d in group])
-                                      for group in groups])
-    return tensor.collapse_shape(ir.RankedTensorType.get(shape, source_type.element_type), source, reassociation)
+    return tensor.collapse_shape(ir.RankedTensorType.get(shape, source_type.element_type), source,
+                                 reassociation(*groups))
 
 
 def fold_transpose_into_contraction(op, rewriter):
     """matmul(A, transpose(W)) -> matmul(A, W) with a transposed indexing map."""
     operands = list(op.operands)
     maps = [ir.AffineMapAttr(m).value for m in op.indexing_maps]
-    sources = {}
+    collapses = {}
     for i, operand in enumerate(operands[:2]):
         found = _transposed_source(operand)
         if found is None:
             continue
-        producer, permutation = found
+        source, groups, permutation = found
         if op.name == "linalg.batch_matmul" and permutation[0] != 0:
             continue  # batch_matmul reads its batch dim first in every operand
-        sources[i] = producer
+        operands[i], collapses[i] = source, groups
         maps[i] = transposed_operand_map(maps[i], permutation)
-    if not sources:
+    if not collapses:
         return True
     with rewriter.ip, op.location:
-        for i, producer in sources.items():
-            operands[i] = _source_value(producer)
+        for i, groups in collapses.items():
+            if groups is not None:
+                operands[i] = _collapsed(operands[i], groups)
         replacement = _CONTRACTIONS[op.name](
             operands[0],
             operands[1],

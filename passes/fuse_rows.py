@@ -14,7 +14,7 @@ from .kernel_defaults import PARALLEL_ELEMENTS, VECTOR_TILE_ELEMENTS
 from .linalg_builders import (extract_slice, generic_like, largest_divisor, move_body, offset_indices,
                               parallel_insert, remade_init)
 from .linalg_queries import (PARALLEL, holds_assert, indexing_maps, is_projected_map, iterator_types, loop_ranges,
-                             reduces_rows)
+                             reassociation_groups, reduces_rows)
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
 from .serial_foralls import SERIAL
@@ -57,7 +57,7 @@ def _reshape_rows(op: ir.OpView) -> list[int]:
     source, result = op.operands[0], op.results[0]
     if not (_static(source) and _static(result)):
         return []
-    groups = [[ir.IntegerAttr(d).value for d in ir.ArrayAttr(g)] for g in ir.ArrayAttr(op.attributes["reassociation"])]
+    groups = reassociation_groups(op)
     expanded = ir.RankedTensorType((result if op.name == "tensor.expand_shape" else source).type).shape
     rows = []
     for i, group in enumerate(groups):

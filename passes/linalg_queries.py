@@ -145,3 +145,9 @@ def loop_ranges(op: ir.Operation) -> list[int] | None:
             if isinstance(expr, ir.AffineDimExpr):
                 ranges[expr.position] = extent
     return None if None in ranges else ranges
+
+
+def reassociation_groups(reshape: ir.Operation) -> list[list[int]]:
+    """The dim groups of a tensor.expand_shape or collapse_shape."""
+    return [[ir.IntegerAttr(dim).value for dim in ir.ArrayAttr(group)]
+            for group in ir.ArrayAttr(reshape.attributes["reassociation"])]

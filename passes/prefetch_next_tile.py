@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import affine, memref
 
+from .cpu_target import element_bytes
 from .linalg_builders import index_constant
 from .linalg_queries import constant_int
 from .pack_matmul import record_strategy
@@ -171,7 +172,7 @@ class _TilePlan:
         source = self.read.operands[0]
         shaped = ir.MemRefType(source.type)
         slab = shaped.shape[self.slab_dim:]
-        per_line = _LINE_BYTES // (shaped.element_type.width // 8)
+        per_line = _LINE_BYTES // element_bytes(shaped.element_type)
         lines = -(-math.prod(slab) // per_line)
         steps = math.prod(_bounds(loop, dim)[3] for loop, dim in self.spread)
         per_step = min(-(-lines // steps), _MOST_LINES_A_STEP)

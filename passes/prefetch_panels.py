@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import arith, memref
 
+from .cpu_target import element_bytes
 from .linalg_builders import index_constant
 from .pack_matmul import record_strategy
 from .pass_base import WaferPass, find_ops
@@ -79,7 +80,7 @@ def _panel_offsets(op: ir.Operation, k_index: ir.Value) -> list[ir.Value | int] 
     if len(offsets) < 2 or offsets[-2] != k_index or cols < _LINE or strides[-1] != 1:
         return None
     source = ir.MemRefType(op.operands[0].type)
-    if math.prod(source.shape) * source.element_type.width // 8 < STREAMED_BYTES:
+    if math.prod(source.shape) * element_bytes(source.element_type) < STREAMED_BYTES:
         return None
     return offsets
 

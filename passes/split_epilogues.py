@@ -10,7 +10,7 @@ from torch_mlir.dialects import linalg, tensor
 from .fuse import is_elementwise
 from .fuse_epilogues import static_tiling
 from .linalg_builders import iterator_types_attr
-from .linalg_queries import indexing_maps, reads_loop_indices
+from .linalg_queries import indexing_maps, reads_loop_indices, reassociation_groups
 from .pass_base import WaferPass, find_ops
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def _distribute(consumer: ir.OpView) -> None:
         if split is None or (reshape is not None and len(list(tensor_value.uses)) != 1) \
                 or not _from_static_tiles(split.first):
             continue
-        groups = _groups(reshape) if reshape is not None else [[d] for d in range(maps[-1].n_dims)]
+        groups = reassociation_groups(reshape) if reshape is not None else [[d] for d in range(maps[-1].n_dims)]
         collapsed = _collapsed_maps(maps, groups, position)
         if collapsed is None:
             continue
@@ -146,11 +146,6 @@ def _split_result(value: ir.Value) -> SplitResult | None:
              and first_box.sizes[d] + rest_box.sizes[d] == shape[d])
     return SplitResult(inner.operands[0], first_box, outer.operands[0], rest_box, inner.operands[1], inner,
                        outer) if tiles else None
-
-
-def _groups(reshape: ir.OpView) -> list[list[int]]:
-    return [[ir.IntegerAttr(d).value for d in ir.ArrayAttr(group)]
-            for group in ir.ArrayAttr(reshape.attributes["reassociation"])]
 
 
 def _collapsed_maps(maps: list[ir.AffineMap], groups: list[list[int]], split: int) -> list[ir.AffineMap] | None:

@@ -30,6 +30,7 @@ from torch_mlir.extras.fx_importer import _get_mlir_op_name_for_schema
 from .adaptive_pooling import DECOMPOSITIONS as ADAPTIVE_POOLING, adaptive_pooling_to_decompose, unless_declined
 from .attention_masks import masks_at_query_rank
 from .bilinear_upsampling import UPSAMPLE, upsample_bilinear, whole_factor_upsampling
+from .graph_edits import targets_in
 from .max_pool3d import MAX_POOL3D, max_pool3d, max_pool3d_to_decompose
 from .nearest_upsampling import DECOMPOSITIONS as NEAREST_UPSAMPLING, whole_factor_nearest_upsampling
 from .stable_sorts import DECOMPOSITIONS as SORTS, sorts_to_decompose
@@ -49,8 +50,8 @@ from .transposed_convolution import (
     has_depthwise_transposed_convolution,
     keep_pads_apart_from_strided_transposed_convolutions,
 )
-from .running_extrema import DECOMPOSITIONS as RUNNING_EXTREMA, running_extrema_to_decompose
-from .special_functions import DECOMPOSITIONS as SPECIAL_FUNCTIONS, special_functions_to_decompose
+from .running_extrema import DECOMPOSITIONS as RUNNING_EXTREMA
+from .special_functions import DECOMPOSITIONS as SPECIAL_FUNCTIONS
 from .unlowered_ops import DECOMPOSITIONS as UNLOWERED, RECIPROCAL as UNLOWERED_RECIPROCAL, unlowered_ops_to_decompose
 from .importer_gaps import refuse_importer_gaps
 from .weight_literals import WeightLiterals
@@ -294,8 +295,7 @@ def _needs_decomposition(program) -> set:
         ops.add(torch.ops.aten.convolution.default)
     return (ops | adaptive_pooling_to_decompose(program) | max_pool3d_to_decompose(program)
             | whole_factor_upsampling(program) | whole_factor_nearest_upsampling(program) | sorts_to_decompose(program)
-            | unlowered_ops_to_decompose(program) | special_functions_to_decompose(program)
-            | running_extrema_to_decompose(program))
+            | unlowered_ops_to_decompose(program) | targets_in(program, {**SPECIAL_FUNCTIONS, **RUNNING_EXTREMA}))
 
 
 _ATTENTION_OPS = (torch.ops.aten.scaled_dot_product_attention, torch.ops.aten._scaled_dot_product_attention_math,

@@ -32,3 +32,8 @@ def rename_result(program, old, new) -> None:
     for spec in program.graph_signature.output_specs:
         if isinstance(spec.arg, TensorArgument) and spec.arg.name == old.name:
             spec.arg.name = new.name
+
+
+def targets_in(program, ops) -> set:
+    """The ops among `ops` that `program`'s graph calls."""
+    return {node.target for node in program.graph.nodes if node.target in ops}

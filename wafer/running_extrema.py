@@ -20,10 +20,6 @@ aten = torch.ops.aten
 CUMMAX, CUMMIN = aten.cummax.default, aten.cummin.default
 
 
-def running_extrema_to_decompose(program) -> set:
-    return {node.target for node in program.graph.nodes if node.target in DECOMPOSITIONS}
-
-
 def _scan(x: torch.Tensor, dim: int, combine, identity) -> torch.Tensor:
     length, step = x.shape[dim], 1
     while step < length:

@@ -47,10 +47,6 @@ _I0_SERIES_TERMS = 50
 _I0_ASYMPTOTIC_TERMS = 9
 
 
-def special_functions_to_decompose(program) -> set:
-    return {node.target for node in program.graph.nodes if node.target in DECOMPOSITIONS}
-
-
 def _in_float64(function):
     """`function` on x in float64, rounded back to x's type; an integer x as torch
     promotes it (to the default float type)."""
