@@ -219,9 +219,10 @@ class DirectConv(ConvAlgorithmPass):
         *_, oh, ow = conv.results[0].type.shape
         block = direct_conv_filters.filter_block(weights.shape[-4], oh, ow, self.cpu)
         parallel = _flops(conv) >= self.parallel_flops
+        images_inside = direct_conv_filters.images_inside_blocks(weights, conv.operands[0].type, block, self.cpu)
         record_strategy(conv, f"direct conv along filters: {block.describe(ow)} pixels in registers"
-                        + ("" if parallel else ", serial"))
-        direct_conv_filters.rewrite(conv, weights, block, parallel, self.cpu)
+                        + (", images inside filter blocks" if images_inside else "") + ("" if parallel else ", serial"))
+        direct_conv_filters.rewrite(conv, weights, block, parallel, self.cpu, images_inside)
 
     def _row_pieces(self, filters: int, width: int) -> tuple[int, list[int]]:
         """How an output row of `width` columns splits: a loop over blocks of the

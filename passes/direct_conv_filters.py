@@ -6,13 +6,14 @@ filters fill vectors (see `DirectConv._fits_filters`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import arith, scf, tensor, vector
 
-from .cpu_target import CpuTarget
+from .cpu_target import CpuTarget, element_bytes
 from .depthwise_conv import channel_init, unpadded
 from .linalg_builders import extract_slice, index_constant, int_list, parallel_insert, scaled, splat
 from .resource_blobs import aligned_copy, resource_attr
@@ -65,6 +66,26 @@ def filter_block(filters: int, height: int, width: int, cpu: CpuTarget) -> Filte
     return FilterBlock(block_filters, 1, -(-width // blocks))
 
 
+def images_inside_blocks(weights: np.ndarray, image: ir.RankedTensorType, block: FilterBlock,
+                         cpu: CpuTarget) -> bool:
+    """Whether each filter block walks all images (images inside blocks), not
+    each image all filter blocks, for a convolution of `weights` ([f, c, kh, kw]
+    or [g, f, c, kh, kw]) over input `image`.
+
+    Blocks inside images read a group's weights once per image: from L3 again
+    each time where they outgrow half of L2 (ResNet-50's last 3x3 convolutions,
+    512 to 512 channels, 9.4 MB). Images inside blocks read each block's
+    weights once and each image's input once per block instead: fewer bytes
+    where the image's input, times the blocks, is less than the weights, as
+    on a small image (fewer pixels than a block's filters times its taps).
+    """
+    groups = weights.shape[0] if weights.ndim == 5 else 1
+    group_weights = weights.nbytes // groups
+    group_image = math.prod(image.shape[1:]) // groups * element_bytes(image.element_type)
+    blocks = weights.shape[-4] // block.filters
+    return image.shape[0] > 1 and group_weights > cpu.l2_bytes // 2 and blocks * group_image < group_weights
+
+
 def _pixel_vectors(filters: int, lanes: int) -> int:
     """Vector registers a pixel's `filters` take: one for part of a vector."""
     return max(filters // lanes, 1)
@@ -80,10 +101,13 @@ def filter_table(weights: np.ndarray, block: int) -> np.ndarray:
     return aligned_copy(moved)  # so that the JIT can bind it as it is
 
 
-def rewrite(conv: ir.OpView, weights: np.ndarray, block: FilterBlock, parallel: bool, cpu: CpuTarget) -> None:
-    """Replace `conv` by an scf.forall over (image, group, filter block, row block)
-    whose body runs the block's columns, each a loop over input channels that
-    adds each tap's filters times one input value per pixel.
+def rewrite(conv: ir.OpView, weights: np.ndarray, block: FilterBlock, parallel: bool, cpu: CpuTarget,
+            images_inside: bool) -> None:
+    """Replace `conv` by an scf.forall over (image, group, filter block, row
+    block), the image inside the filter block where `images_inside` (see
+    `images_inside_blocks`), whose body runs the block's columns, each a loop
+    over input channels that adds each tap's filters times one input value per
+    pixel.
 
     A zero padding of the input's rows and columns is read through, not
     copied: the column blocks at a row's ends leave out the taps that read
@@ -103,11 +127,14 @@ def rewrite(conv: ir.OpView, weights: np.ndarray, block: FilterBlock, parallel: 
         table_type = ir.RankedTensorType.get(list(table.shape), f32)
         filters = arith.ConstantOp(table_type, resource_attr(table, "filters_by_tap", table_type, owned=True)).result
         dest = init if start is None else tensor.EmptyOp(list(init.type.shape), f32).result
-        forall = scf.ForallOp([0] * 4, [n, groups, blocks, oh // block.rows], [1] * 4, [dest])
+        trips = {"image": n, "group": groups, "block": blocks, "row": oh // block.rows}
+        order = ["group", "block", "image", "row"] if images_inside else ["image", "group", "block", "row"]
+        forall = scf.ForallOp([0] * 4, [trips[loop] for loop in order], [1] * 4, [dest])
         if not parallel:
             forall.operation.attributes[SERIAL] = ir.UnitAttr.get()
         with ir.InsertionPoint(forall.body):
-            image, group, filter_block_, row_block = forall.induction_variables
+            index = dict(zip(order, forall.induction_variables))
+            image, group, filter_block_, row_block = (index[loop] for loop in ("image", "group", "block", "row"))
             first_filter = scaled(filter_block_, block.filters)
             window = _Window(grouped, image, group, row_block, oh, x.type.shape[-2], pads,
                              int_list(conv.attributes["strides"]), int_list(conv.attributes["dilations"]), (kh, kw))

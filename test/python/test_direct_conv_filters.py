@@ -5,12 +5,14 @@ blocks, column blocks and the narrower block after them, bias or none, one
 or two vectors of filters, serial and parallel.
 Strategies are checked for a named machine, so they hold on any host."""
 
+import numpy as np
 import pytest
 import torch
+from torch_mlir import ir
 from torch_reference import compile_checked
 
 from wafer.passes.cpu_target import PRESETS, CpuTarget
-from wafer.passes.direct_conv_filters import FilterBlock, filter_block, filter_lanes
+from wafer.passes.direct_conv_filters import FilterBlock, filter_block, filter_lanes, images_inside_blocks
 
 
 def strategies(compiled) -> list[str]:
@@ -151,3 +153,36 @@ def test_groups_of_few_filters_run_along_them_where_it_pays(machine, filters, st
     conv = torch.nn.Sequential(torch.nn.Conv2d(32, 32, 3, stride, 1, groups=32 // filters), torch.nn.ReLU())
     compiled = compile_checked(conv, (torch.randn(2, 32, 20, 20),), threads=2, machine=machine)
     assert any(s.startswith("direct conv along filters") for s in strategies(compiled)) == along_filters
+
+
+@pytest.mark.parametrize("machine", ["avx512", "avx2"])
+@pytest.mark.parametrize("batch,groups,threads", [(3, 1, 1), (3, 1, 2), (2, 2, 2)])
+def test_images_run_inside_filter_blocks_of_deep_weights(machine, batch, groups, threads):
+    """Weights past half of L2 over small images: each filter block walks every
+    image (at every thread count, grouped or not) and matches PyTorch."""
+    torch.manual_seed(0)
+    conv = torch.nn.Sequential(torch.nn.Conv2d(256, 256, 3, padding=1, groups=groups), torch.nn.ReLU())
+    compiled = compile_checked(conv, (torch.randn(batch, 256, 5, 5),), threads=threads, machine=machine,
+                               conv_algorithm="direct")
+    assert any(s.startswith("direct conv along filters") and "images inside filter blocks" in s
+               for s in strategies(compiled))
+
+
+@pytest.mark.parametrize("channels,filters,groups,size,batch,inside", [
+    (512, 512, 1, 7, 8, True),     # ResNet-50's last 3x3s: 9.4 MB of weights over 7x7 images
+    (512, 512, 1, 7, 1, False),    # one image: nothing to walk
+    (256, 256, 1, 14, 8, True),    # 8 blocks of 14x14 inputs (1.6 MB) read less than 2.4 MB of weights
+    (128, 256, 1, 28, 8, False),   # 8 blocks of 28x28 inputs (3.2 MB) would read more than 1.2 MB
+    (64, 128, 1, 56, 8, False),    # weights (0.3 MB) that stay in L2 from one image to the next
+    (1024, 1024, 32, 7, 8, False),  # a group's weights are small
+])
+def test_images_go_inside_filter_blocks_where_that_reads_fewer_bytes(channels, filters, groups, size, batch,
+                                                                       inside):
+    cpu = PRESETS["avx512"]
+    weights = np.zeros((groups, filters // groups, channels // groups, 3, 3) if groups > 1
+                       else (filters, channels, 3, 3), np.float32)
+    with ir.Context(), ir.Location.unknown():
+        shape = [batch, groups, channels // groups, size, size] if groups > 1 else [batch, channels, size, size]
+        image = ir.RankedTensorType.get(shape, ir.F32Type.get())
+        block = filter_block(filters // groups, size, size, cpu)
+        assert images_inside_blocks(weights, image, block, cpu) == inside
