@@ -20,6 +20,8 @@ from .pass_base import find_ops
 from .serial_foralls import SERIAL
 
 _RESHAPES = ("tensor.expand_shape", "tensor.collapse_shape")
+# Marks wafer-attention-head-groups' loops, whose bodies hold softmax rows to fuse.
+HEAD_GROUPS = "wafer.head_groups"
 # Tiles a group's rows are cut into at least, where it has as many rows: work for the threads.
 _MIN_TILES = 8
 
@@ -35,7 +37,7 @@ def _reads_rows(affine_map: ir.AffineMap, rows: int) -> bool:
                                         for i, e in enumerate(results[:rows]))
 
 
-def _generic_rows(op: ir.OpView) -> list[int]:
+def generic_rows(op: ir.OpView) -> list[int]:
     """The extents of the longest prefix of `op`'s loops that are rows: parallel,
     indexed first and in order by the outputs; inputs read slices of any loops
     (a layer norm's weights none of the rows, an attention bias some of them)."""
@@ -72,7 +74,7 @@ def _reshape_rows(op: ir.OpView) -> list[int]:
 def row_extents(op: ir.OpView) -> list[int]:
     """The row dims' extents of a member op, empty for an op that cannot be one."""
     if op.name == "linalg.generic":
-        return _generic_rows(op)
+        return generic_rows(op)
     if op.name in _RESHAPES:
         return _reshape_rows(op)
     return []
@@ -96,7 +98,7 @@ class RowGroup:
     rows: list[int] = field(default_factory=list)
 
 
-def _is_init(value: ir.Value) -> bool:
+def is_init_value(value: ir.Value) -> bool:
     """A `tensor.empty` or a `linalg.fill` of one: an init made again per tile."""
     owner = value.owner
     if not isinstance(owner, ir.OpView):
@@ -125,7 +127,7 @@ def find_row_groups(block: ir.Block) -> list[RowGroup]:
         frontier = [seed]
         while frontier:
             op = frontier.pop()
-            neighbours = [v.owner for v in op.operands if isinstance(v.owner, ir.OpView) and not _is_init(v)]
+            neighbours = [v.owner for v in op.operands if isinstance(v.owner, ir.OpView) and not is_init_value(v)]
             neighbours += [use.owner for result in op.results for use in result.uses]
             for other in neighbours:
                 if not isinstance(other, ir.OpView) or other in group.members or other.operation in grouped:
@@ -133,7 +135,7 @@ def find_row_groups(block: ir.Block) -> list[RowGroup]:
                 common = _common_prefix(group.rows, row_extents(other))
                 grown = RowGroup(sorted([*group.members, other], key=lambda m: position.get(m.operation, -1)), common)
                 if (common and other.operation in position and _outputs_used_after(grown)
-                        and _reads_members_by_rows(grown)):
+                        and reads_members_by_rows(grown)):
                     group = grown
                     frontier.append(other)
         if _rereads_a_reduction(group):
@@ -142,7 +144,7 @@ def find_row_groups(block: ir.Block) -> list[RowGroup]:
     return groups
 
 
-def _reads_members_by_rows(group: RowGroup) -> bool:
+def reads_members_by_rows(group: RowGroup) -> bool:
     """Whether each member reads the other members' results through maps that
     index the rows first: a tile's result holds only its own rows."""
     for member in group.members:
@@ -192,12 +194,12 @@ def _tile_rows(group: RowGroup, cache_bytes: int) -> int:
     return largest_divisor(group.rows[-1], min(fit, max(1, math.prod(group.rows) // _MIN_TILES)))
 
 
-def _tiled_type(value: ir.Value, rows: list[int]) -> ir.RankedTensorType:
+def tiled_type(value: ir.Value, rows: list[int]) -> ir.RankedTensorType:
     shaped = ir.RankedTensorType(value.type)
     return ir.RankedTensorType.get([*rows, *shaped.shape[len(rows):]], shaped.element_type)
 
 
-def _slice_read(value: ir.Value, affine_map: ir.AffineMap, offsets: list[ir.Value], rows: list[int]) -> ir.Value:
+def slice_read(value: ir.Value, affine_map: ir.AffineMap, offsets: list[ir.Value], rows: list[int]) -> ir.Value:
     """What a tile of rows reads of `value` through `affine_map`: each dim a row
     loop indexes cut to the tile, the others whole; `value` itself where the
     map reads no row."""
@@ -210,15 +212,15 @@ def _slice_read(value: ir.Value, affine_map: ir.AffineMap, offsets: list[ir.Valu
     return extract_slice(value, [offset for offset, _ in cuts], [size for _, size in cuts])
 
 
-def _init(value: ir.Value, rows: list[int]) -> ir.Value:
+def tile_init(value: ir.Value, rows: list[int]) -> ir.Value:
     """A tile's `tensor.empty`, or fill of one, for the init `value`."""
-    shape = _tiled_type(value, rows).shape
+    shape = tiled_type(value, rows).shape
     if value.owner.name == "tensor.empty":
         return tensor.EmptyOp(shape, ir.RankedTensorType(value.type).element_type).result
     return remade_init(value, shape)
 
 
-def _tile_generic(op: ir.OpView, operand, offsets: list[ir.Value], rows: list[int]) -> ir.Operation:
+def tile_generic(op: ir.OpView, operand, offsets: list[ir.Value], rows: list[int]) -> ir.Operation:
     """`op` over the tile's rows: its operands through `operand(value, map)`,
     built at the current insertion point."""
     maps = list(ir.ArrayAttr(op.attributes["indexing_maps"]))
@@ -236,11 +238,34 @@ def _tile_generic(op: ir.OpView, operand, offsets: list[ir.Value], rows: list[in
     return generic
 
 
-def _tile_reshape(op: ir.OpView, source: ir.Value, rows: list[int]) -> ir.Value:
-    result = _tiled_type(op.results[0], rows)
+def tile_reshape(op: ir.OpView, source: ir.Value, rows: list[int]) -> ir.Value:
+    result = tiled_type(op.results[0], rows)
     if op.name == "tensor.collapse_shape":
         return tensor.CollapseShapeOp(result, source, op.attributes["reassociation"]).result
     return tensor.ExpandShapeOp(result, source, op.attributes["reassociation"], [], result.shape).result
+
+
+def tile_members(members: list[ir.OpView], offsets: list[ir.Value], tile_rows: list[int],
+                 tiled: dict[ir.Value, ir.Value]) -> None:
+    """Rebuild each of `members` (generics and reshapes that keep the rows, in
+    order) on the tile of rows at `offsets`, at the insertion point: each reads
+    the tiles in `tiled` of the values they hold, slices of the others (an init
+    made again), and adds the tiles of its results to `tiled`."""
+    def operand(value: ir.Value, affine_map: ir.AffineMap | None) -> ir.Value:
+        if value in tiled:
+            return tiled[value]
+        if is_init_value(value):
+            return tile_init(value, tile_rows)
+        if affine_map is None:  # a reshape's source: its leading dims are the rows
+            affine_map = ir.AffineMap.get_identity(ir.RankedTensorType(value.type).rank)
+        return slice_read(value, affine_map, offsets, tile_rows)
+
+    for member in members:
+        if member.name == "linalg.generic":
+            results = tile_generic(member, operand, offsets, tile_rows).results
+        else:
+            results = [tile_reshape(member, operand(member.operands[0], None), tile_rows)]
+        tiled.update(zip(member.results, results))
 
 
 def fuse_rows(group: RowGroup, tile: int, serial: bool) -> None:
@@ -261,22 +286,7 @@ def fuse_rows(group: RowGroup, tile: int, serial: bool) -> None:
         with ir.InsertionPoint(loop.body):
             offsets = list(loop.induction_variables)
             tiled = {}
-
-            def operand(value: ir.Value, affine_map: ir.AffineMap | None) -> ir.Value:
-                if value in tiled:
-                    return tiled[value]
-                if _is_init(value):
-                    return _init(value, tile_rows)
-                if affine_map is None:  # a reshape's source: its leading dims are the rows
-                    affine_map = ir.AffineMap.get_identity(ir.RankedTensorType(value.type).rank)
-                return _slice_read(value, affine_map, offsets, tile_rows)
-
-            for member in group.members:
-                if member.name == "linalg.generic":
-                    results = _tile_generic(member, operand, offsets, tile_rows).results
-                else:
-                    results = [_tile_reshape(member, operand(member.operands[0], None), tile_rows)]
-                tiled.update(zip(member.results, results))
+            tile_members(group.members, offsets, tile_rows, tiled)
             with ir.InsertionPoint(loop.terminator().block):
                 for value, dest in zip(outputs, loop.inner_iter_args):
                     inner = ir.RankedTensorType(value.type).shape[len(tile_rows):]
@@ -314,6 +324,9 @@ class FuseRows(TargetedPass):
     reshapes that keep those dims, in which a member reads a row reduction's
     result, and whose results used outside all come after its last member.
 
+    Groups in the body of a loop over attention heads (see
+    wafer-attention-head-groups) loop serially in each of its iterations.
+
     Options:
       machine: the CPU (see cpu_target) whose L1 sizes the tile of rows.
       parallel-elements: groups whose rows hold fewer elements loop serially.
@@ -331,3 +344,7 @@ class FuseRows(TargetedPass):
             for group in find_row_groups(func.regions[0].blocks[0]):
                 elements = math.prod(group.rows) * _row_bytes(group) // 4
                 fuse_rows(group, _tile_rows(group, self.cpu.l1d_bytes // 2), elements < self.parallel_elements)
+        # In a loop over groups of attention heads, the softmax's rows loop serially.
+        for loop in find_ops(module, lambda op: op.name == "scf.forall" and HEAD_GROUPS in op.attributes):
+            for group in find_row_groups(loop.regions[0].blocks[0]):
+                fuse_rows(group, _tile_rows(group, self.cpu.l1d_bytes // 2), serial=True)

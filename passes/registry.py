@@ -33,6 +33,7 @@ _PASSES: dict[str, str] = {
     "wafer-decompose-attention": "decompose_attention:DecomposeAttention",
     "wafer-fuse": "fuse:Fuse",
     "wafer-fuse-rows": "fuse_rows:FuseRows",
+    "wafer-attention-head-groups": "attention_head_groups:AttentionHeadGroups",
     "wafer-fuse-epilogues": "fuse_epilogues:FuseEpilogues",
     "wafer-split-epilogues": "split_epilogues:SplitEpilogues",
     "wafer-outline-kernels": "outline_kernels:OutlineKernels",

@@ -65,6 +65,49 @@ def test_multihead_attention(batch, threads):
     compile_checked(SelfAttention().eval(), (torch.randn(batch, 19, 24),), threads=threads)
 
 
+class Attention(torch.nn.Module):
+    def forward(self, q, k, v):
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v)
+
+
+@pytest.mark.parametrize("machine,shape,threads,group", [
+    # AVX-512's 1 MB L2: half holds 3 heads of a ViT's ragged 197 tokens, all 4 of 150 tokens.
+    ("avx512", (2, 6, 197, 40), 1, 3),
+    ("avx512", (3, 4, 150, 24), 2, 4),
+    ("avx2", (2, 6, 197, 40), 2, 1),   # a 512 KB L2: one head at a time
+    ("avx2", (3, 4, 150, 24), 1, 2),
+    ("avx512", (2, 3, 48, 16), 2, 0),  # all heads' scores fit in L2: each op on its own
+])
+def test_attention_runs_a_group_of_heads_at_a_time(machine, shape, threads, group):
+    """Where all heads' scores outgrow L2, both contractions and the softmax run
+    on one group of heads per loop iteration, the group's scores in half of L2,
+    and match PyTorch."""
+    torch.manual_seed(0)
+    inputs = tuple(torch.randn(*shape) for _ in range(3))
+    compiled = compile_checked(Attention(), inputs, threads=threads, machine=machine)
+    strategies = [s for s in compiled.compile_report.strategies if s.startswith("attention in groups")]
+    assert strategies == ([f"attention in groups of {group} of {shape[1]} heads"] if group else [])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_multihead_attention_over_groups_of_heads(threads):
+    """nn.MultiheadAttention's heads come from one projection, split and transposed."""
+    torch.manual_seed(0)
+    mha = torch.nn.MultiheadAttention(96, 8, batch_first=True)
+
+    class SelfAttention(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = mha
+
+        def forward(self, x):
+            return self.mha(x, x, x, need_weights=False)[0]
+
+    compiled = compile_checked(SelfAttention().eval(), (torch.randn(3, 160, 96),), threads=threads,
+                               machine="avx512")
+    assert any(s.startswith("attention in groups") for s in compiled.compile_report.strategies)
+
+
 class HeadTransposes(torch.nn.Module):
     """The attention's head transposes: one moves whole rows (the outer dims),
     one moves the rows' own dim (K transposed for the scores)."""

@@ -1,0 +1,211 @@
+"""wafer-attention-head-groups: attention's two contractions and softmax, a group of heads at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch_mlir import ir
+from torch_mlir.dialects import arith, scf, tensor
+
+from .cpu_target import TargetedPass, element_bytes
+from .fuse_rows import HEAD_GROUPS, RowGroup, generic_rows, is_init_value, reads_members_by_rows, tile_members
+from .linalg_builders import extract_slice, index_constant, largest_divisor, parallel_insert, remade_init
+from .linalg_queries import indexing_maps, reassociation_groups
+from .pack_matmul import record_strategy
+from .pass_base import find_ops
+
+_HEADS = [[0, 1], [2], [3]]  # batch and heads collapsed into the contractions' batch
+
+
+@dataclass
+class _Attention:
+    """S = Q K^T (`scores`, a batch_matmul over batch x heads collapsed), the
+    ops over the [batch, heads, ...] scores between it and P (`members`, in
+    program order, the expand of S first), and O = P V (`output`)."""
+
+    scores: ir.OpView
+    members: list[ir.OpView]
+    output: ir.OpView
+
+    @property
+    def heads(self) -> list[int]:
+        return _heads_of(self.members)
+
+
+@dataclass(frozen=True)
+class AttentionHeadGroups(TargetedPass):
+    """Compute Q K^T, the softmax and P V one group of heads at a time, in one
+    `scf.forall` over (batch, head groups).
+
+    Each op on its own writes and reads back every head's scores: a ViT-B/16's
+    8 x 12 heads of 197 x 197 at batch 8 are 15 MB, which go to L3 and back
+    three times (Q K^T, the softmax, P V). A group of heads whose scores fit
+    in half of L2 keeps them there from one op to the next: the ops keep their
+    own strategies (wafer-pack-matmul's kernels, wafer-fuse-rows' softmax) on
+    the group's slices, serial in the loop. Applies where the scores of all
+    heads outgrow L2 and every op between the contractions reads the scores'
+    [batch, heads] dims first (an additive mask or a scale may read none of them).
+
+    Options:
+      machine: the CPU (see cpu_target) whose L2 sizes the groups.
+    """
+
+    name = "wafer-attention-head-groups"
+    summary = "Compute attention's contractions and softmax a group of heads at a time"
+
+    def apply(self, module: ir.Operation) -> None:
+        for op in find_ops(module, lambda op: op.name == "linalg.batch_matmul"):
+            attention = _attention(op.opview)
+            if attention is None:
+                continue
+            scores = ir.RankedTensorType(attention.scores.results[0].type)
+            head_bytes = scores.shape[1] * scores.shape[2] * element_bytes(scores.element_type)
+            if scores.shape[0] * head_bytes <= self.cpu.l2_bytes:
+                continue
+            heads = attention.heads
+            group = largest_divisor(heads[1], max(1, self.cpu.l2_bytes // 2 // head_bytes))
+            _fuse(attention, group)
+
+
+def _collapsed_heads(value: ir.Value) -> ir.Value | None:
+    """The [batch, heads, rows, columns] value that `value` collapses, if it is such a collapse."""
+    owner = value.owner
+    if not (isinstance(owner, ir.OpView) and owner.name == "tensor.collapse_shape"
+            and reassociation_groups(owner) == _HEADS):
+        return None
+    return owner.operands[0]
+
+
+def _static(op: ir.OpView) -> bool:
+    return all(isinstance(v.type, ir.RankedTensorType) and ir.RankedTensorType(v.type).has_static_shape
+               for v in [*op.operands, *op.results])
+
+
+def _attention(output: ir.OpView) -> _Attention | None:
+    """The attention whose P V is `output`, if the ops between its contractions
+    can be cut into groups of heads."""
+    probabilities = _collapsed_heads(output.operands[0])
+    if probabilities is None or not _static(output) or len(list(output.operands[0].uses)) != 1:
+        return None
+    members, frontier, scores = [], [probabilities.owner], None
+    while frontier:
+        op = frontier.pop()
+        if not isinstance(op, ir.OpView) or op in members:
+            continue
+        if op.name == "linalg.generic":
+            frontier += [v.owner for v in op.operands if _in_chain(v)]
+        elif op.name == "tensor.expand_shape" and reassociation_groups(op) == _HEADS:
+            producer = op.operands[0].owner  # S, split into [batch, heads]
+            if (not isinstance(producer, ir.OpView) or producer.name != "linalg.batch_matmul" or not _static(producer)
+                    or scores is not None or len(list(producer.results[0].uses)) != 1):
+                return None
+            scores = producer
+        elif op.name in ("tensor.expand_shape", "tensor.collapse_shape"):
+            frontier.append(op.operands[0].owner)
+        else:
+            return None
+        members.append(op)
+    if (scores is None or not all(_reads_heads_first(m) for m in members)
+            or not reads_members_by_rows(RowGroup(members, _heads_of(members)))
+            or not all(_batch_first(op) for op in (scores, output))):
+        return None
+    block = output.operation.block
+    members.sort(key=lambda m: _position(block, m))
+    if not _used_inside(members, output):
+        return None
+    return _Attention(scores, members, output)
+
+
+def _heads_of(members: list[ir.OpView]) -> list[int]:
+    """The [batch, heads] extents of the expand that splits S's batch (a member)."""
+    expand = next(m for m in members if m.name == "tensor.expand_shape" and reassociation_groups(m) == _HEADS)
+    return list(ir.RankedTensorType(expand.results[0].type).shape[:2])
+
+
+def _batch_first(contraction: ir.OpView) -> bool:
+    """Whether each operand of a batch_matmul holds its batch first (its indexing maps may move the rest)."""
+    return all(isinstance(m.results[0], ir.AffineDimExpr) and ir.AffineDimExpr(m.results[0]).position == 0
+               for m in indexing_maps(contraction))
+
+
+def _in_chain(value: ir.Value) -> bool:
+    """Whether an operand of a member is another member's result: a generic's
+    or a reshape's that is not an init (a fill, an empty)."""
+    owner = value.owner
+    return (isinstance(owner, ir.OpView) and not is_init_value(value)
+            and owner.name in ("linalg.generic", "tensor.expand_shape", "tensor.collapse_shape"))
+
+
+def _reads_heads_first(op: ir.OpView) -> bool:
+    """Whether `op` keeps the [batch, heads] dims first: a generic whose two
+    first loops are rows (see `fuse_rows.generic_rows`), a reshape that leaves
+    them alone or splits S's batch into them."""
+    if op.name == "linalg.generic":
+        return len(generic_rows(op)) >= 2
+    groups = reassociation_groups(op)
+    return groups[:2] == [[0], [1]] or op.name == "tensor.expand_shape" and groups == _HEADS
+
+
+def _position(block: ir.Block, op: ir.OpView) -> int:
+    return next(i for i, other in enumerate(block.operations) if other == op.operation)
+
+
+def _used_inside(members: list[ir.OpView], output: ir.OpView) -> bool:
+    """Whether every member's results are read by members only, but P's by its
+    collapse into `output`; all in `output`'s block."""
+    inside = {m.operation for m in members} | {output.operands[0].owner.operation}
+    block = output.operation.block
+    return all(m.operation.block == block and all(use.owner.operation in inside for r in m.results for use in r.uses)
+               for m in members)
+
+
+def _sliced_contraction(op: ir.OpView, first: ir.Value, group: int, inputs: list[ir.Value]) -> ir.Value:
+    """`op` (a batch_matmul) over `group` of its batch from `first`: its inputs
+    as given, its init made again (a fill) at the group's size."""
+    result = ir.RankedTensorType(op.results[0].type)
+    shape = [group, *result.shape[1:]]
+    init = remade_init(op.operands[2], shape)
+    if init is None:
+        init = extract_slice(op.operands[2], [first, 0, 0], shape)
+    clone = op.operation.clone()
+    for i, value in enumerate([*inputs, init]):
+        clone.operands[i] = value
+    clone.results[0].set_type(ir.RankedTensorType.get(shape, result.element_type))
+    return clone.results[0]
+
+
+def _fuse(attention: _Attention, group: int) -> None:
+    """Replace the attention by an `scf.forall` over (batch, heads in steps of `group`)."""
+    output = attention.output
+    batch, heads = attention.heads
+    result = ir.RankedTensorType(output.results[0].type)
+    record_strategy(output, f"attention in groups of {group} of {heads} heads")
+    with ir.InsertionPoint(output), output.location:
+        dest = tensor.EmptyOp(result.shape, result.element_type).result
+        loop = scf.ForallOp([0, 0], [batch, heads], [1, group], [dest])
+        loop.operation.attributes[HEAD_GROUPS] = ir.UnitAttr.get()
+        with ir.InsertionPoint(loop.body):
+            offsets = list(loop.induction_variables)
+            first = arith.addi(arith.muli(offsets[0], index_constant(heads)), offsets[1])
+
+            def rows(value: ir.Value) -> ir.Value:
+                shape = ir.RankedTensorType(value.type).shape
+                return extract_slice(value, [first, 0, 0], [group, *shape[1:]])
+
+            scores = attention.scores
+            tiled = {scores.results[0]: _sliced_contraction(scores, first, group, [rows(v) for v in scores.operands[:2]])}
+            tile_members(attention.members, offsets, [1, group], tiled)
+            collapse = output.operands[0].owner
+            collapsed = ir.RankedTensorType(collapse.results[0].type)
+            probabilities = tensor.CollapseShapeOp(
+                ir.RankedTensorType.get([group, *collapsed.shape[1:]], collapsed.element_type),
+                tiled[collapse.operands[0]], collapse.attributes["reassociation"]).result
+            tiled_output = _sliced_contraction(output, first, group, [probabilities, rows(output.operands[1])])
+            with ir.InsertionPoint(loop.terminator().block):
+                parallel_insert(tiled_output, loop.inner_iter_args[0], [first, 0, 0], [group, *result.shape[1:]])
+    output.results[0].replace_all_uses_with(loop.results[0])
+    output.operation.erase()
+    collapse.erase()
+    for member in reversed(attention.members):
+        member.operation.erase()
+    scores.operation.erase()
