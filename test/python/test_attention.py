@@ -49,20 +49,19 @@ def test_linear_on_leading_dims_is_one_matmul(shape):
         exe.compile_report.strategies
 
 
+class SelfAttention(torch.nn.Module):
+    def __init__(self, width: int, heads: int):
+        super().__init__()
+        self.mha = torch.nn.MultiheadAttention(width, heads, batch_first=True)
+
+    def forward(self, x):
+        return self.mha(x, x, x, need_weights=False)[0]
+
+
 @pytest.mark.parametrize("batch,threads", [(3, 1), (3, 2)])
 def test_multihead_attention(batch, threads):
     torch.manual_seed(0)
-    mha = torch.nn.MultiheadAttention(24, 3, batch_first=True)
-
-    class SelfAttention(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.mha = mha
-
-        def forward(self, x):
-            return self.mha(x, x, x, need_weights=False)[0]
-
-    compile_checked(SelfAttention().eval(), (torch.randn(batch, 19, 24),), threads=threads)
+    compile_checked(SelfAttention(24, 3).eval(), (torch.randn(batch, 19, 24),), threads=threads)
 
 
 class Attention(torch.nn.Module):
@@ -93,17 +92,7 @@ def test_attention_runs_a_group_of_heads_at_a_time(machine, shape, threads, grou
 def test_multihead_attention_over_groups_of_heads(threads):
     """nn.MultiheadAttention's heads come from one projection, split and transposed."""
     torch.manual_seed(0)
-    mha = torch.nn.MultiheadAttention(96, 8, batch_first=True)
-
-    class SelfAttention(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.mha = mha
-
-        def forward(self, x):
-            return self.mha(x, x, x, need_weights=False)[0]
-
-    compiled = compile_checked(SelfAttention().eval(), (torch.randn(3, 160, 96),), threads=threads,
+    compiled = compile_checked(SelfAttention(96, 8).eval(), (torch.randn(3, 160, 96),), threads=threads,
                                machine="avx512")
     assert any(s.startswith("attention in groups") for s in compiled.compile_report.strategies)
 
