@@ -193,7 +193,8 @@ def _fuse(attention: _Attention, group: int) -> None:
                 return extract_slice(value, [first, 0, 0], [group, *shape[1:]])
 
             scores = attention.scores
-            tiled = {scores.results[0]: _sliced_contraction(scores, first, group, [rows(v) for v in scores.operands[:2]])}
+            queries_keys = [rows(v) for v in scores.operands[:2]]
+            tiled = {scores.results[0]: _sliced_contraction(scores, first, group, queries_keys)}
             tile_members(attention.members, offsets, [1, group], tiled)
             collapse = output.operands[0].owner
             collapsed = ir.RankedTensorType(collapse.results[0].type)
