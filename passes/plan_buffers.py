@@ -34,9 +34,9 @@ class PlanBuffers(WaferPass):
     share memory and a call allocates nothing.
 
     After wafer-tighten-lifetimes each temporary of the function's body lives
-    from its `memref.alloc` to its `memref.dealloc`; one allocated in a
-    serial loop lives, for the plan, as long as the loop (each iteration
-    reuses its bytes). A parallel loop's iterations keep their own. Offsets are chosen
+    from its `memref.alloc` to its `memref.dealloc`, in a serial loop's body
+    too (each iteration reuses its bytes; see `_temporaries`). A parallel
+    loop's iterations keep their own. Offsets are chosen
     greedily, largest buffer first, each at the lowest offset clear of every
     placed buffer it is live with (TFLite's arena planner, "greedy by size").
     Each alloc becomes a `memref.view` of the arena.
@@ -136,24 +136,31 @@ def _declare_arena(function: ir.OpView, arena_type: ir.MemRefType, prefix: str) 
 
 def _temporaries(block: ir.Block) -> list[Temporary]:
     """The static, identity-layout allocs that a dealloc of their own block
-    frees, in `block` or in serial loops under it. One in a loop lives, for
-    the plan, as long as the loop's op of `block`: each iteration reuses it."""
-    position = {op.operation: index for index, op in enumerate(block.operations)}
-    temporaries = []
+    frees, in `block` or in serial loops under it, each living from its alloc
+    to its dealloc in the order the ops are written (nested bodies in place).
 
-    def visit(op: ir.Operation) -> ir.WalkResult:
-        if op.name == "memref.alloc" and not op.operands and _fits_the_arena(op.opview):
-            holder = _serial_ancestor_in(op, block)
-            frees = [use.owner for use in op.results[0].uses
-                     if use.owner.name == "memref.dealloc" and use.owner.operation.block == op.block]
-            if holder is not None and len(frees) == 1:
-                start, end = position[holder], position[holder if holder != op else frees[0].operation]
-                size = aligned_size(buffer_bytes(op.results[0].type))
-                temporaries.append(Temporary(op, frees[0].operation, start, end, size))
+    One in a loop body is made again by each iteration and freed before the
+    next: it shares memory with the body's other temporaries that it is not
+    live with, and with nothing live across the loop. A group of attention
+    heads' scores, probabilities and packed operands (wafer-attention-head-
+    groups) take one group's memory, not a region apiece for the whole loop."""
+    position: dict[ir.Operation, int] = {}
+
+    def number(op: ir.Operation) -> ir.WalkResult:
+        position[op] = len(position)
         return ir.WalkResult.ADVANCE
 
     for op in block.operations:
-        op.operation.walk(visit)
+        op.operation.walk(number, ir.WalkOrder.PRE_ORDER)
+    temporaries = []
+    for op in position:
+        if op.name == "memref.alloc" and not op.operands and _fits_the_arena(op.opview) \
+                and _serial_ancestor_in(op, block) is not None:
+            frees = [use.owner.operation for use in op.results[0].uses
+                     if use.owner.name == "memref.dealloc" and use.owner.operation.block == op.block]
+            if len(frees) == 1:
+                size = aligned_size(buffer_bytes(op.results[0].type))
+                temporaries.append(Temporary(op, frees[0], position[op], position[frees[0]], size))
     return temporaries
 
 

@@ -102,3 +102,32 @@ func.func @unplanned(%n: index, %flag: i1) -> memref<8xf32> {
   %result = memref.alloc() : memref<8xf32>
   return %result : memref<8xf32>
 }
+
+// A loop body's temporaries live from their alloc to their dealloc within each
+// iteration: two that are not live at once share their 128 bytes, after the
+// 64 bytes of one live across the whole loop (320 bytes were they each to
+// hold a region for the whole loop).
+// CHECK-LABEL: func.func @loop_body_shares(
+// CHECK-SAME: attributes {wafer.arena_bytes = 192 : i64}
+// CHECK: %[[ACROSS:.*]] = arith.constant 128 : index
+// CHECK: memref.view {{.*}}[%[[ACROSS]]][] : memref<192xi8> to memref<16xf32>
+// CHECK: scf.for
+// CHECK: %[[FIRST:.*]] = arith.constant 0 : index
+// CHECK: memref.view {{.*}}[%[[FIRST]]][] : memref<192xi8> to memref<32xf32>
+// CHECK: %[[SECOND:.*]] = arith.constant 0 : index
+// CHECK: memref.view {{.*}}[%[[SECOND]]][] : memref<192xi8> to memref<32xf32>
+func.func @loop_body_shares(%out: memref<16xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %across = memref.alloc() : memref<16xf32>
+  scf.for %i = %c0 to %c4 step %c1 {
+    %first = memref.alloc() : memref<32xf32>
+    memref.dealloc %first : memref<32xf32>
+    %second = memref.alloc() : memref<32xf32>
+    memref.dealloc %second : memref<32xf32>
+  }
+  memref.copy %across, %out : memref<16xf32> to memref<16xf32>
+  memref.dealloc %across : memref<16xf32>
+  return
+}
