@@ -194,12 +194,12 @@ def _tile_rows(group: RowGroup, cache_bytes: int) -> int:
     return largest_divisor(group.rows[-1], min(fit, max(1, math.prod(group.rows) // _MIN_TILES)))
 
 
-def tiled_type(value: ir.Value, rows: list[int]) -> ir.RankedTensorType:
+def _tiled_type(value: ir.Value, rows: list[int]) -> ir.RankedTensorType:
     shaped = ir.RankedTensorType(value.type)
     return ir.RankedTensorType.get([*rows, *shaped.shape[len(rows):]], shaped.element_type)
 
 
-def slice_read(value: ir.Value, affine_map: ir.AffineMap, offsets: list[ir.Value], rows: list[int]) -> ir.Value:
+def _slice_read(value: ir.Value, affine_map: ir.AffineMap, offsets: list[ir.Value], rows: list[int]) -> ir.Value:
     """What a tile of rows reads of `value` through `affine_map`: each dim a row
     loop indexes cut to the tile, the others whole; `value` itself where the
     map reads no row."""
@@ -212,15 +212,15 @@ def slice_read(value: ir.Value, affine_map: ir.AffineMap, offsets: list[ir.Value
     return extract_slice(value, [offset for offset, _ in cuts], [size for _, size in cuts])
 
 
-def tile_init(value: ir.Value, rows: list[int]) -> ir.Value:
+def _tile_init(value: ir.Value, rows: list[int]) -> ir.Value:
     """A tile's `tensor.empty`, or fill of one, for the init `value`."""
-    shape = tiled_type(value, rows).shape
+    shape = _tiled_type(value, rows).shape
     if value.owner.name == "tensor.empty":
         return tensor.EmptyOp(shape, ir.RankedTensorType(value.type).element_type).result
     return remade_init(value, shape)
 
 
-def tile_generic(op: ir.OpView, operand, offsets: list[ir.Value], rows: list[int]) -> ir.Operation:
+def _tile_generic(op: ir.OpView, operand, offsets: list[ir.Value], rows: list[int]) -> ir.Operation:
     """`op` over the tile's rows: its operands through `operand(value, map)`,
     built at the current insertion point."""
     maps = list(ir.ArrayAttr(op.attributes["indexing_maps"]))
@@ -238,8 +238,8 @@ def tile_generic(op: ir.OpView, operand, offsets: list[ir.Value], rows: list[int
     return generic
 
 
-def tile_reshape(op: ir.OpView, source: ir.Value, rows: list[int]) -> ir.Value:
-    result = tiled_type(op.results[0], rows)
+def _tile_reshape(op: ir.OpView, source: ir.Value, rows: list[int]) -> ir.Value:
+    result = _tiled_type(op.results[0], rows)
     if op.name == "tensor.collapse_shape":
         return tensor.CollapseShapeOp(result, source, op.attributes["reassociation"]).result
     return tensor.ExpandShapeOp(result, source, op.attributes["reassociation"], [], result.shape).result
@@ -255,16 +255,16 @@ def tile_members(members: list[ir.OpView], offsets: list[ir.Value], tile_rows: l
         if value in tiled:
             return tiled[value]
         if is_init_value(value):
-            return tile_init(value, tile_rows)
+            return _tile_init(value, tile_rows)
         if affine_map is None:  # a reshape's source: its leading dims are the rows
             affine_map = ir.AffineMap.get_identity(ir.RankedTensorType(value.type).rank)
-        return slice_read(value, affine_map, offsets, tile_rows)
+        return _slice_read(value, affine_map, offsets, tile_rows)
 
     for member in members:
         if member.name == "linalg.generic":
-            results = tile_generic(member, operand, offsets, tile_rows).results
+            results = _tile_generic(member, operand, offsets, tile_rows).results
         else:
-            results = [tile_reshape(member, operand(member.operands[0], None), tile_rows)]
+            results = [_tile_reshape(member, operand(member.operands[0], None), tile_rows)]
         tiled.update(zip(member.results, results))
 
 
