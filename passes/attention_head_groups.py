@@ -46,12 +46,20 @@ class AttentionHeadGroups(TargetedPass):
     heads outgrow L2 and every op between the contractions reads the scores'
     [batch, heads] dims first (an additive mask or a scale may read none of them).
 
+    The groups are also no bigger than leave one per thread: the ops in a
+    group run on one thread, where each op on its own spread over them all
+    (a batch of one image's 12 heads are 12 groups at most). With fewer heads
+    than threads the ops are left to run on their own.
+
     Options:
       machine: the CPU (see cpu_target) whose L2 sizes the groups.
+      threads: the threads the loop's iterations are spread over.
     """
 
     name = "wafer-attention-head-groups"
     summary = "Compute attention's contractions and softmax a group of heads at a time"
+
+    threads: int = 1
 
     def apply(self, module: ir.Operation) -> None:
         for op in find_ops(module, lambda op: op.name == "linalg.batch_matmul"):
@@ -60,10 +68,10 @@ class AttentionHeadGroups(TargetedPass):
                 continue
             scores = ir.RankedTensorType(attention.scores.results[0].type)
             head_bytes = scores.shape[1] * scores.shape[2] * element_bytes(scores.element_type)
-            if scores.shape[0] * head_bytes <= self.cpu.l2_bytes:
+            if scores.shape[0] * head_bytes <= self.cpu.l2_bytes or scores.shape[0] < self.threads:
                 continue
-            heads = attention.heads
-            group = largest_divisor(heads[1], max(1, self.cpu.l2_bytes // 2 // head_bytes))
+            fit = self.cpu.l2_bytes // 2 // head_bytes
+            group = largest_divisor(attention.heads[1], max(1, min(fit, scores.shape[0] // self.threads)))
             _fuse(attention, group)
 
 

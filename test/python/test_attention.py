@@ -76,6 +76,8 @@ class Attention(torch.nn.Module):
     ("avx2", (2, 6, 197, 40), 2, 1),   # a 512 KB L2: one head at a time
     ("avx2", (3, 4, 150, 24), 1, 2),
     ("avx512", (2, 3, 48, 16), 2, 0),  # all heads' scores fit in L2: each op on its own
+    ("avx512", (1, 12, 197, 40), 8, 1),  # a group a thread at least: 12 of one head for 8 threads
+    ("avx512", (1, 7, 197, 40), 8, 0),   # fewer heads than threads: each op over all of them
 ])
 def test_attention_runs_a_group_of_heads_at_a_time(machine, shape, threads, group):
     """Where all heads' scores outgrow L2, both contractions and the softmax run
