@@ -12,7 +12,7 @@ from .fuse_rows import HEAD_GROUPS, RowGroup, generic_rows, is_init_value, reads
 from .linalg_builders import extract_slice, index_constant, largest_divisor, parallel_insert, remade_init
 from .linalg_queries import indexing_maps, reassociation_groups
 from .pack_matmul import record_strategy
-from .pass_base import find_ops
+from .pass_base import block_order, find_ops
 
 _HEADS = [[0, 1], [2], [3]]  # batch and heads collapsed into the contractions' batch
 
@@ -21,15 +21,17 @@ _HEADS = [[0, 1], [2], [3]]  # batch and heads collapsed into the contractions' 
 class _Attention:
     """S = Q K^T (`scores`, a batch_matmul over batch x heads collapsed), the
     ops over the [batch, heads, ...] scores between it and P (`members`, in
-    program order, the expand of S first), and O = P V (`output`)."""
+    program order, `split`, the expand of S into them, first), and O = P V (`output`)."""
 
     scores: ir.OpView
+    split: ir.OpView
     members: list[ir.OpView]
     output: ir.OpView
 
     @property
     def heads(self) -> list[int]:
-        return _heads_of(self.members)
+        """The [batch, heads] extents `split` splits the contractions' batch into."""
+        return list(ir.RankedTensorType(self.split.results[0].type).shape[:2])
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ def _attention(output: ir.OpView) -> _Attention | None:
     probabilities = _collapsed_heads(output.operands[0])
     if probabilities is None or not _static(output) or len(list(output.operands[0].uses)) != 1:
         return None
-    members, frontier, scores = [], [probabilities.owner], None
+    members, frontier, scores, split = [], [probabilities.owner], None, None
     while frontier:
         op = frontier.pop()
         if not isinstance(op, ir.OpView) or op in members:
@@ -107,27 +109,20 @@ def _attention(output: ir.OpView) -> _Attention | None:
             if (not isinstance(producer, ir.OpView) or producer.name != "linalg.batch_matmul" or not _static(producer)
                     or scores is not None or len(list(producer.results[0].uses)) != 1):
                 return None
-            scores = producer
+            scores, split = producer, op
         elif op.name in ("tensor.expand_shape", "tensor.collapse_shape"):
             frontier.append(op.operands[0].owner)
         else:
             return None
         members.append(op)
-    if (scores is None or not all(_reads_heads_first(m) for m in members)
-            or not reads_members_by_rows(RowGroup(members, _heads_of(members)))
-            or not all(_batch_first(op) for op in (scores, output))):
+    if scores is None:
         return None
-    block = output.operation.block
-    members.sort(key=lambda m: _position(block, m))
-    if not _used_inside(members, output):
+    attention = _Attention(scores, split, sorted(members, key=block_order), output)
+    if (not all(_reads_heads_first(m) for m in members)
+            or not reads_members_by_rows(RowGroup(attention.members, attention.heads))
+            or not all(_batch_first(op) for op in (scores, output)) or not _used_inside(attention.members, output)):
         return None
-    return _Attention(scores, members, output)
-
-
-def _heads_of(members: list[ir.OpView]) -> list[int]:
-    """The [batch, heads] extents of the expand that splits S's batch (a member)."""
-    expand = next(m for m in members if m.name == "tensor.expand_shape" and reassociation_groups(m) == _HEADS)
-    return list(ir.RankedTensorType(expand.results[0].type).shape[:2])
+    return attention
 
 
 def _batch_first(contraction: ir.OpView) -> bool:
@@ -152,10 +147,6 @@ def _reads_heads_first(op: ir.OpView) -> bool:
         return len(generic_rows(op)) >= 2
     groups = reassociation_groups(op)
     return groups[:2] == [[0], [1]] or op.name == "tensor.expand_shape" and groups == _HEADS
-
-
-def _position(block: ir.Block, op: ir.OpView) -> int:
-    return next(i for i, other in enumerate(block.operations) if other == op.operation)
 
 
 def _used_inside(members: list[ir.OpView], output: ir.OpView) -> bool:
