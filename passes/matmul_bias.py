@@ -32,7 +32,7 @@ def add_bias_after_sums(op: ir.OpView) -> None:
     if not is_named(broadcast, "linalg.broadcast") or len(list(value.uses)) != 1:
         return
     full = broadcast.results[0].type
-    sums = _viewed_back(op.results[0], views)
+    sums = viewed_back(op.results[0], views)
     if sums is None or sums.type != full:
         return
     element = full.element_type
@@ -58,7 +58,7 @@ def add_bias_after_sums(op: ir.OpView) -> None:
 _VIEWS = ("tensor.collapse_shape", "linalg.transpose")
 
 
-def _viewed_back(sums: ir.Value, views: list[ir.OpView]) -> ir.Value | None:
+def viewed_back(sums: ir.Value, views: list[ir.OpView]) -> ir.Value | None:
     """`sums` through the ops that undo `views` (C's own first): an expand_shape
     of a collapse's groups, a transpose by a transpose's inverse; None if its
     users are not those."""

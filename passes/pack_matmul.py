@@ -22,6 +22,7 @@ from .conv_algorithm import open_tuning_database
 from .cpu_target import TargetedPass
 from .kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL, PARALLEL_FLOPS
 from .matmul_bias import add_bias_after_sums
+from .matmul_residual import accumulate_onto_residual
 from .matmul_contraction import Contraction, in_parallel_loop, match_contraction
 from .matmul_gathers import gather_into_panels, im2col_gather, image_row, lower_gathers
 from .matmul_kernel import emit_kernel, to_contractions
@@ -142,8 +143,9 @@ class PackMatmul(TargetedPass):
                 records.append(tuned)
             return kernel
 
-        for contraction in self._match(module):  # before a split, so that its parts start from zeros
+        for contraction in self._match(module):  # before a split: its parts start from zeros or their residual
             add_bias_after_sums(contraction.op)
+            accumulate_onto_residual(contraction.op)
         split_ragged(module, lambda: self._match(module), plan_whole)
         found = self._match(module)
         if not found:

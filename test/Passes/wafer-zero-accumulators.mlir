@@ -39,16 +39,26 @@ func.func @parallel(%b: tensor<64x4096xf32>) -> tensor<256x4096xf32> {
   return %r : tensor<256x4096xf32>
 }
 
-// Left alone: an init that is no zero fill is read, and a K split in blocks
-// inside the tile brings each block's accumulators back from the tile.
+// An init that is no zero fill, and a K split in blocks inside the tile (each
+// block's sums added to the blocks' before): the tile is read after the K loop,
+// which starts from zeros, and added to its sums.
 // CHECK-LABEL: func.func @accumulating
+// CHECK: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<8x32xf32>
+// CHECK: %[[SUMS:.*]] = scf.for %{{.*}} iter_args(%{{.*}} = %[[ZERO]]) -> (vector<8x32xf32>)
+// CHECK: vector.contract
+// CHECK: scf.yield
 // CHECK: %[[ACC:.*]] = vector.transfer_read {{.*}} : tensor<8x32xf32>, vector<8x32xf32>
-// CHECK: scf.for %{{.*}} iter_args(%{{.*}} = %[[ACC]]) -> (vector<8x32xf32>)
+// CHECK: %[[TOTAL:.*]] = arith.addf %[[ACC]], %[[SUMS]] : vector<8x32xf32>
+// CHECK: vector.transfer_write %[[TOTAL]]
 // CHECK-LABEL: func.func @deep
 // CHECK-SAME: k tile 128
+// CHECK: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<8x32xf32>
 // CHECK: linalg.fill
+// CHECK: %[[SUMS:.*]] = scf.for %{{.*}} iter_args(%{{.*}} = %[[ZERO]]) -> (vector<8x32xf32>)
+// CHECK: vector.contract
+// CHECK: scf.yield
 // CHECK: %[[ACC:.*]] = vector.transfer_read {{.*}} : tensor<8x32xf32>, vector<8x32xf32>
-// CHECK: scf.for %{{.*}} iter_args(%{{.*}} = %[[ACC]]) -> (vector<8x32xf32>)
+// CHECK: arith.addf %[[ACC]], %[[SUMS]] : vector<8x32xf32>
 func.func @accumulating(%b: tensor<32x512xf32>, %c: tensor<64x512xf32>) -> tensor<64x512xf32> {
   %a = arith.constant dense<0.5> : tensor<64x32xf32>
   %r = linalg.matmul ins(%a, %b : tensor<64x32xf32>, tensor<32x512xf32>) outs(%c : tensor<64x512xf32>) -> tensor<64x512xf32>
