@@ -47,6 +47,9 @@ class AttentionHeadGroups(TargetedPass):
     the group's slices, serial in the loop. Applies where the scores of all
     heads outgrow L2 and every op between the contractions reads the scores'
     [batch, heads] dims first (an additive mask or a scale may read none of them).
+    Not where one head's scores outgrow half of L2 too (Whisper's 1500 tokens):
+    a group keeps nothing in cache then, and its ops, on one thread each, ran
+    slower than each op on its own over all the threads.
 
     The groups are also no bigger than leave one per thread: the ops in a
     group run on one thread, where each op on its own spread over them all
@@ -73,7 +76,9 @@ class AttentionHeadGroups(TargetedPass):
             if scores.shape[0] * head_bytes <= self.cpu.l2_bytes or scores.shape[0] < self.threads:
                 continue
             fit = self.cpu.l2_bytes // 2 // head_bytes
-            group = largest_divisor(attention.heads[1], max(1, min(fit, scores.shape[0] // self.threads)))
+            if fit == 0:  # one head's scores outgrow L2 too
+                continue
+            group = largest_divisor(attention.heads[1], min(fit, scores.shape[0] // self.threads))
             _fuse(attention, group)
 
 

@@ -133,6 +133,8 @@ def find_row_groups(block: ir.Block) -> list[RowGroup]:
                 if not isinstance(other, ir.OpView) or other in group.members or other.operation in grouped:
                     continue
                 common = _common_prefix(group.rows, row_extents(other))
+                if other.name in _RESHAPES and len(common) < len(group.rows):
+                    continue  # read through, not tiled: it would cut the rows (one head's [1, 1, q, k] split)
                 grown = RowGroup(sorted([*group.members, other], key=lambda m: position.get(m.operation, -1)), common)
                 if (common and other.operation in position and _outputs_used_after(grown)
                         and reads_members_by_rows(grown)):

@@ -78,6 +78,7 @@ class Attention(torch.nn.Module):
     ("avx512", (2, 3, 48, 16), 2, 0),  # all heads' scores fit in L2: each op on its own
     ("avx512", (1, 12, 197, 40), 8, 1),  # a group a thread at least: 12 of one head for 8 threads
     ("avx512", (1, 7, 197, 40), 8, 0),   # fewer heads than threads: each op over all of them
+    ("avx512", (1, 2, 400, 16), 2, 0),  # one head's 640 KB outgrow half of L2: each op over all heads
 ])
 def test_attention_runs_a_group_of_heads_at_a_time(machine, shape, threads, group):
     """Where all heads' scores outgrow L2, both contractions and the softmax run
@@ -88,6 +89,17 @@ def test_attention_runs_a_group_of_heads_at_a_time(machine, shape, threads, grou
     compiled = compile_checked(Attention(), inputs, threads=threads, machine=machine)
     strategies = [s for s in compiled.compile_report.strategies if s.startswith("attention in groups")]
     assert strategies == ([f"attention in groups of {group} of {shape[1]} heads"] if group else [])
+
+
+def test_softmax_of_a_one_head_group_fused_by_rows():
+    """A group of one head splits its scores [1, q, k] into [1, 1, q, k]: the
+    softmax is still fused a tile of query rows at a time, not taken a whole
+    head at a time (whose tiles over 197 ragged keys were scalar code)."""
+    torch.manual_seed(0)
+    inputs = tuple(torch.randn(2, 6, 197, 40) for _ in range(3))
+    compiled = compile_checked(Attention(), inputs, threads=2, machine="avx2")
+    assert "attention in groups of 1 of 6 heads" in compiled.compile_report.strategies
+    assert any(s.startswith("rows fused: 4 ops over 1x1x197 rows") for s in compiled.compile_report.strategies)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
