@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
-from .linalg_builders import is_constant
+from .linalg_builders import is_constant, is_named
 from .linalg_queries import indexing_maps, is_projected_map, map_dims
 from .pass_base import enclosing
 
@@ -89,3 +89,11 @@ def match_contraction(op: ir.OpView) -> Contraction | None:
 def in_parallel_loop(op: ir.OpView) -> bool:
     """Whether `op` is nested in an scf.forall, whose iterations the threads already share."""
     return enclosing(op, "scf.forall") is not None
+
+
+def is_temporary(value: ir.Value) -> bool:
+    """Whether `value`, seen through reshapes and slices, is computed in the
+    call: an op's result that is no constant, not an argument of the function."""
+    while is_named(value.owner, "tensor.collapse_shape", "tensor.expand_shape", "tensor.extract_slice"):
+        value = value.owner.operands[0]
+    return isinstance(value.owner, ir.OpView) and not is_constant(value)

@@ -10,7 +10,7 @@ from ..tuning.signature import ContractionSignature
 from .cpu_target import F32_BYTES, CpuTarget
 from .kernel_defaults import SPLIT_TILE_FLOPS
 from .linalg_builders import largest_divisor
-from .matmul_contraction import Contraction, in_parallel_loop
+from .matmul_contraction import Contraction, in_parallel_loop, is_temporary
 from .matmul_gathers import image_row
 
 
@@ -212,9 +212,30 @@ def k_blocked(kernel: Kernel, contraction: Contraction, limit: int, cpu: CpuTarg
     """
     if contraction.constant[0] and _operand_bytes(contraction, "b") <= cpu.last_level_bytes // 4:
         return kernel
+    if _b_small_beside_a(kernel, contraction):
+        return kernel
     n = contraction.extents[contraction.primary["n"]]
     block = _k_block(kernel, contraction, limit)
     return replace(kernel, k_block=block, tn=math.ceil(n / kernel.nr)) if block else kernel
+
+
+# A per-call B at most this fraction of A keeps K whole where A is a temporary read
+# in place (see `_b_small_beside_a`): B's packed copy is then at most a quarter of a
+# buffer the call holds besides B and C, within the 1.2x peak-memory target.
+SMALL_B_SHARE = 4
+
+
+def _b_small_beside_a(kernel: Kernel, contraction: Contraction) -> bool:
+    """Whether B's packed copy is small beside A, a temporary of the call that
+    the kernel reads in place (M whole register blocks): attention's P V, V (a
+    head's tokens x 64) against the probabilities (tokens x tokens). K blocks
+    there save little memory and cost a pass over C per block: at 256 to 512
+    tokens P V ran 1.2-1.4x ONNX Runtime's time in blocks of 128, 1.0-1.08x
+    whole (measured side by side; see the commit that added this)."""
+    m = contraction.extents[contraction.primary["m"]]
+    # A signature's shape (the tuner's, no op) is timed with A an argument.
+    return (m % kernel.mr == 0 and contraction.op is not None and is_temporary(contraction.op.operands[0])
+            and SMALL_B_SHARE * _operand_bytes(contraction, "b") <= _operand_bytes(contraction, "a"))
 
 
 # The most rows of register blocks over a B streamed from L3 that keep K whole.

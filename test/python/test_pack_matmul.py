@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from linalg_programs import MATMUL
-from torch_reference import compile_checked
+from torch_reference import Lambda, compile_checked
 
 import wafer
 from wafer.passes.cpu_target import PRESETS
@@ -138,6 +138,20 @@ def test_operands_packed_one_k_block_at_a_time(m, n, k, block, threads):
     a, b = random(m, k), random(k, n)
     np.testing.assert_allclose(exe.forward(a, b), a @ b, rtol=1e-4, atol=1e-4)
     assert_strategy(exe, f"k block {block}")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("tokens", [256, 384])
+def test_attention_values_keep_k_whole(threads, tokens):
+    """P V: V (a head's tokens x 64) is at most a quarter of P (tokens x tokens),
+    a temporary the kernel reads in place, so K stays whole: a packed copy of
+    V costs less than a pass over the output per K block."""
+    torch.manual_seed(0)
+    model = Lambda(lambda p, v: torch.softmax(p, -1) @ v)
+    inputs = (torch.randn(2, 4, tokens, tokens), torch.randn(2, 4, tokens, 64))
+    compiled = compile_checked(model, inputs, threads=threads, machine="avx512")
+    assert_strategy(compiled, f"packed matmul 8x{tokens}x64x{tokens}")
+    assert not any("k block" in s for s in compiled.compile_report.strategies), compiled.compile_report.strategies
 
 
 def test_batch_matmul_packed_one_k_block_at_a_time():
