@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import math
 
-from common import interleave, layer_bench_options  # first: it sets OMP_WAIT_POLICY before torch loads
-import numpy as np
+from common import checked_times, layer_bench_options, print_layer_rows  # first: it sets OMP_WAIT_POLICY before torch loads
 import torch
 
 import wafer
@@ -88,12 +87,7 @@ def row(channels: int, filters: int, pixels: int, batch: int, threads: int, budg
     model, x = GatedProjection(channels, filters).eval(), torch.randn(batch, channels, side, side)
     image = compile_with_rule(model, (x,), 0.0, threads=threads, **options)
     folded = compile_with_rule(model, (x,), math.inf, threads=threads, **options)
-    array = x.numpy()
-    with torch.no_grad():
-        expected = model(x).numpy()
-    for compiled in (image, folded):
-        np.testing.assert_allclose(compiled(array), expected, rtol=1e-3, atol=1e-4)
-    times, _ = interleave({"image": lambda: image(array), "folded": lambda: folded(array)}, budget)
+    times = checked_times(model, x, {"image": image, "folded": folded}, budget, atol=1e-4)
     ratio = filters / pixels
     rule = "fold" if ratio <= fold_channel_scale.FOLD_MAX_FILTERS_PER_PIXEL else "scale image"
     return (f"{channels:6} {filters:6} {pixels:6} {ratio:6.3f} {batch:5} {times['image'] * 1e3:9.3f} "
@@ -104,11 +98,8 @@ def main() -> None:
     args, options = layer_bench_options(__doc__, "efficientnet_b0,regnet_y_800mf,mobilenet_v3_large")
     layers = sorted({key for name in args.models.split(",") for key in gated_convolutions(name)},
                     key=lambda key: key[1] / key[2])
-    print(f"{'C':>6} {'F':>6} {'HW':>6} {'F/HW':>6} {'batch':>5} {'image ms':>9} {'folded ms':>9} "
-          f"{'folded/image':>12}  rule")
-    for batch in (int(b) for b in args.batches.split(",")):
-        for layer in layers:
-            print(row(*layer, batch, args.threads, args.budget, options), flush=True)
+    print_layer_rows(f"{'C':>6} {'F':>6} {'HW':>6} {'F/HW':>6} {'batch':>5} {'image ms':>9} {'folded ms':>9} "
+                     f"{'folded/image':>12}  rule", layers, args, options, row)
 
 
 if __name__ == "__main__":

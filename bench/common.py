@@ -184,6 +184,28 @@ def layer_bench_options(doc: str, models: str, layers: str | None = None) -> tup
     return args, {} if args.machine == "host" else {"machine": args.machine}
 
 
+def checked_times(model: torch.nn.Module, x: torch.Tensor, compiled: dict, budget: float,
+                  atol: float) -> dict[str, float]:
+    """Median seconds per call of each of `compiled` (name: a compiled `model`)
+    on `x`, timed interleaved once each matched `model`'s output."""
+    array = x.numpy()
+    with torch.no_grad():
+        expected = model(x)
+    for each in compiled.values():
+        torch.testing.assert_close(torch.as_tensor(each(array)), expected, rtol=1e-3, atol=atol)
+    times, _ = interleave({name: (lambda c=each: c(array)) for name, each in compiled.items()}, budget)
+    return times
+
+
+def print_layer_rows(header: str, layers: list[tuple], args: argparse.Namespace, options: dict, row) -> None:
+    """`header`, then `row(*layer, batch, threads, budget, options)` for each of
+    the `--batches` and each of `layers`, as each is timed."""
+    print(header)
+    for batch in (int(b) for b in args.batches.split(",")):
+        for layer in layers:
+            print(row(*layer, batch, args.threads, args.budget, options), flush=True)
+
+
 def distinct_layers(models: list[str], batches: list[int], describe):
     """(model, batch, key, layer + ReLU, an input of its shape) for each layer of the
     torchvision `models` at each batch that `describe(module, input)` gives a key

@@ -22,8 +22,7 @@ from __future__ import annotations
 
 from unittest import mock
 
-from common import interleave, layer_bench_options  # first: it sets OMP_WAIT_POLICY before torch loads
-import numpy as np
+from common import checked_times, layer_bench_options, print_layer_rows  # first: it sets OMP_WAIT_POLICY before torch loads
 import torch
 
 import wafer
@@ -65,12 +64,7 @@ def row(description: str, block: torch.nn.Module, shape: tuple[int, ...], batch:
     onto = wafer.compile(model, (x,), threads=threads, **options)
     with mock.patch.object(pack_matmul, "accumulate_onto_residual", lambda op: None):
         epilogue = wafer.compile(model, (x,), threads=threads, **options)
-    array = x.numpy()
-    with torch.no_grad():
-        expected = model(x).numpy()
-    for compiled in (epilogue, onto):
-        np.testing.assert_allclose(compiled(array), expected, rtol=1e-3, atol=1e-3)
-    times, _ = interleave({"epilogue": lambda: epilogue(array), "onto": lambda: onto(array)}, budget)
+    times = checked_times(model, x, {"epilogue": epilogue, "onto": onto}, budget, atol=1e-3)
     peaks = [c.executable.last_peak_bytes / 2**20 for c in (epilogue, onto)]
     return (f"{description:36} {batch:5} {times['epilogue'] * 1e3:9.3f} {times['onto'] * 1e3:9.3f} "
             f"{times['onto'] / times['epilogue']:13.3f} {peaks[0]:9.1f} {peaks[1]:9.1f}")
@@ -79,11 +73,8 @@ def row(description: str, block: torch.nn.Module, shape: tuple[int, ...], batch:
 def main() -> None:
     args, options = layer_bench_options(__doc__, "resnet50,regnet_x_800mf")
     blocks = [block for name in args.models.split(",") for block in residual_blocks(name)]
-    print(f"{'block':36} {'batch':>5} {'epilogue':>9} {'onto':>9} {'onto/epilogue':>13} "
-          f"{'peak MB':>9} {'peak MB':>9}")
-    for batch in (int(b) for b in args.batches.split(",")):
-        for block in blocks:
-            print(row(*block, batch, args.threads, args.budget, options), flush=True)
+    print_layer_rows(f"{'block':36} {'batch':>5} {'epilogue':>9} {'onto':>9} {'onto/epilogue':>13} "
+                     f"{'peak MB':>9} {'peak MB':>9}", blocks, args, options, row)
 
 
 if __name__ == "__main__":
