@@ -229,9 +229,9 @@ def _b_small_beside_a(kernel: Kernel, contraction: Contraction) -> bool:
     """Whether B's packed copy is small beside A, a temporary of the call that
     the kernel reads in place (M whole register blocks): attention's P V, V (a
     head's tokens x 64) against the probabilities (tokens x tokens). K blocks
-    there save little memory and cost a pass over C per block: at 256 to 512
-    tokens P V ran 1.2-1.4x ONNX Runtime's time in blocks of 128, 1.0-1.08x
-    whole (measured side by side; see the commit that added this)."""
+    there save little memory and cost a pass over C per block, which made P V
+    at 256 to 512 tokens slower than whole (the commit that added this rule
+    has the measurements)."""
     m = contraction.extents[contraction.primary["m"]]
     # A signature's shape (the tuner's, no op) is timed with A an argument.
     return (m % kernel.mr == 0 and contraction.op is not None and is_temporary(contraction.op.operands[0])

@@ -22,7 +22,6 @@ from .conv_algorithm import open_tuning_database
 from .cpu_target import TargetedPass
 from .kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL, PARALLEL_FLOPS
 from .matmul_bias import add_bias_after_sums
-from .matmul_residual import accumulate_onto_residual
 from .matmul_contraction import Contraction, in_parallel_loop, match_contraction
 from .matmul_gathers import gather_into_panels, im2col_gather, image_row, lower_gathers
 from .matmul_kernel import emit_kernel, to_contractions
@@ -36,6 +35,7 @@ from .matmul_packing import (
     unpack_accumulators,
 )
 from .matmul_plan import Kernel, plan_kernel, tuning_signature
+from .matmul_residual import accumulate_onto_residual
 from .matmul_split import split_ragged
 from .pass_base import enclosing_function, find_ops
 from .transform_script import (

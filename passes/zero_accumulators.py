@@ -57,16 +57,18 @@ def _accumulates_onto_read(loop: ir.Operation) -> bool:
     """Whether `loop` is an scf.for whose one iter_arg, a vector read from a
     tile before it and read by nothing else, only accumulates the products
     of vector.contracts (their acc, or the yield of the last one)."""
-    if loop.name != "scf.for" or len(loop.results) != 1 or not isinstance(loop.results[0].type, ir.VectorType):
+    if (loop.name != "scf.for" or len(loop.results) != 1 or not isinstance(loop.results[0].type, ir.VectorType)
+            or not isinstance(ir.VectorType(loop.results[0].type).element_type, ir.FloatType)):
         return False
     init = loop.operands[3]
     if not (is_named(init.owner, "vector.transfer_read") and len(list(init.uses)) == 1):
         return False
     value = loop.regions[0].blocks[0].arguments[1]
     while True:
-        (use, *others) = list(value.uses)
-        if others:
+        uses = list(value.uses)
+        if len(uses) != 1:
             return False
+        use = uses[0]
         if use.owner.name == "scf.yield":
             return True
         if not (use.owner.name == "vector.contract" and use.operand_number == 2
