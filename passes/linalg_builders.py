@@ -198,6 +198,15 @@ def remade_init(init: ir.Value, shape: list[int], broadcast_dims=lambda dims: di
                             dimensions=dims)
 
 
+def reshaped_back(reshape: ir.OpView, value: ir.Value) -> ir.Value:
+    """`value`, of the type `reshape` makes, reshaped back to the type it reads."""
+    source_type = reshape.operands[0].type
+    groups = reshape.attributes["reassociation"]
+    if reshape.name == "tensor.collapse_shape":
+        return tensor.ExpandShapeOp(source_type, value, groups, [], static_output_shape=source_type.shape).result
+    return tensor.CollapseShapeOp(source_type, value, groups).result
+
+
 def extract_slice(source: ir.Value, offsets: list[ir.Value | int], sizes: list[int]) -> ir.Value:
     """The unit-stride slice of `source` of static `sizes` at `offsets`."""
     dynamic, static = _static_or_dynamic(offsets)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from torch_mlir import ir
 from torch_mlir.dialects import linalg, tensor
 
-from .linalg_builders import is_named, is_zero_fill
+from .linalg_builders import is_named, is_zero_fill, reshaped_back
 from .linalg_queries import indexing_maps, iterator_types
 from .matmul_bias import viewed_back
 
@@ -48,7 +48,7 @@ def accumulate_onto_residual(op: ir.OpView) -> None:
     add, chained, residual, reshapes = found
     with ir.InsertionPoint(op), op.location:
         for reshape in reversed(reshapes):
-            residual = _undone(reshape, residual)
+            residual = reshaped_back(reshape, residual)
         for view in reversed(views):
             residual = tensor.CollapseShapeOp(view.results[0].type, residual,
                                               view.attributes["reassociation"]).result
@@ -78,15 +78,6 @@ def _residual_add(sums: ir.Value, contraction: ir.OpView):
             return (user, value, other, reshapes) if _dies_at(other, contraction, user) else None
         value = user.results[0]
     return None
-
-
-def _undone(reshape: ir.OpView, value: ir.Value) -> ir.Value:
-    """`value`, of `reshape`'s result type, reshaped back to its source's."""
-    source = ir.RankedTensorType(reshape.operands[0].type)
-    groups = reshape.attributes["reassociation"]
-    if reshape.name == "tensor.expand_shape":
-        return tensor.CollapseShapeOp(source, value, groups).result
-    return tensor.ExpandShapeOp(source, value, groups, [], list(source.shape)).result
 
 
 def _other_addend(op: ir.Operation, value: ir.Value) -> ir.Value | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import tensor
 
-from .linalg_builders import is_named
+from .linalg_builders import is_named, reshaped_back
 from .pass_base import WaferPass, find_ops
 
 _RESHAPES = ("tensor.collapse_shape", "tensor.expand_shape")
@@ -50,7 +50,7 @@ class EliminateReshapedEmpties(WaferPass):
                 replacement = tensor.ExtractSliceOp(insert.source.type, insert.dest, [], [], [], insert.static_offsets,
                                                     insert.static_sizes, insert.static_strides).result
                 for reshape in reshapes:  # the one next to the insert first
-                    replacement = _inverse(reshape, replacement)
+                    replacement = reshaped_back(reshape, replacement)
             empty.results[0].replace_all_uses_with(replacement)
             empty.erase()
 
@@ -96,12 +96,3 @@ def _define_before(dest: ir.Value, empty: ir.OpView) -> bool:
         owner.operation.move_before(empty.operation)
         return True
     return False
-
-
-def _inverse(reshape: ir.OpView, value: ir.Value) -> ir.Value:
-    """`value` reshaped back to the type `reshape` reads."""
-    source_type = reshape.operands[0].type
-    groups = reshape.attributes["reassociation"]
-    if reshape.name == "tensor.collapse_shape":
-        return tensor.ExpandShapeOp(source_type, value, groups, [], static_output_shape=source_type.shape).result
-    return tensor.CollapseShapeOp(source_type, value, groups).result

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import arith
 
-from .linalg_builders import is_named, is_zero_fill
+from .linalg_builders import is_named, is_zero_fill, splat
 from .linalg_queries import constant_int
 from .pass_base import WaferPass, find_ops
 
@@ -43,9 +43,8 @@ class ZeroAccumulators(WaferPass):
             if read is None:
                 continue
             with ir.InsertionPoint(read), read.location:
-                zero = arith.ConstantOp(read.results[0].type,
-                                        ir.DenseElementsAttr.get_splat(read.results[0].type, _zero(read)))
-            read.results[0].replace_all_uses_with(zero.result)
+                zero = splat(0.0, read.results[0].type)
+            read.results[0].replace_all_uses_with(zero)
             read.erase()
             fill.results[0].replace_all_uses_with(fill.operands[1])
             fill.erase()
@@ -80,19 +79,13 @@ def _accumulates_onto_read(loop: ir.Operation) -> bool:
 def _add_read_after(loop: ir.Operation) -> None:
     """Start `loop` from zeros and add its init's read to its result after it."""
     read = loop.operands[3].owner
-    vector = ir.VectorType(read.results[0].type)
     with ir.InsertionPoint(loop), loop.location:
-        loop.operands[3] = arith.ConstantOp(vector, ir.DenseElementsAttr.get_splat(
-            vector, ir.FloatAttr.get(vector.element_type, 0.0))).result
+        loop.operands[3] = splat(0.0, read.results[0].type)
     moved = read.clone(ir.InsertionPoint.after(loop))
     with ir.InsertionPoint.after(moved), loop.location:
         total = arith.addf(moved.results[0], loop.results[0])
     loop.results[0].replace_all_uses_except(total, total.owner.operation)
     read.erase()
-
-
-def _zero(read: ir.Operation) -> ir.Attribute:
-    return ir.FloatAttr.get(ir.VectorType(read.results[0].type).element_type, 0.0)
 
 
 def _loop_nest(tile: ir.Value) -> list[ir.Operation] | None:
