@@ -270,6 +270,50 @@ def tile_members(members: list[ir.OpView], offsets: list[ir.Value], tile_rows: l
         tiled.update(zip(member.results, results))
 
 
+def _overwritable(value: ir.Value, reader: ir.OpView, through: ir.AffineMap) -> bool:
+    """Whether `value` is the result of an elementwise generic writing a fresh
+    init through `through`, and nothing reads it after `reader` (in its block)."""
+    producer = value.owner
+    return (isinstance(producer, ir.OpView) and producer.name == "linalg.generic" and is_elementwise(producer)
+            and indexing_maps(producer)[-1] == through and is_init_value(producer.operands[-1])
+            and all(use.owner.operation.parent == reader.operation.parent
+                    and (use.owner == reader or use.owner.operation.is_before_in_block(reader.operation))
+                    for use in value.uses))
+
+
+def _compute_last_in_place(result: ir.Value, destination) -> None:
+    """Make the elementwise op that computes the tile `result` write over an
+    elementwise member's result it reads last, which the `destination()`
+    slice now holds: softmax's exp goes into the output tile and is divided
+    by the row sums in place (ONNX Runtime's order). Written to a temporary
+    and divided into the output, the output's first touch fell in a loop of
+    stores with nothing to hide them behind."""
+    last = result.owner
+    if not (isinstance(last, ir.OpView) and last.name == "linalg.generic" and is_elementwise(last)
+            and is_init_value(last.operands[-1])):
+        return
+    maps = indexing_maps(last)
+    inputs = len(maps) - 1
+    args = list(last.regions[0].blocks[0].arguments)
+    if any(True for _ in args[inputs].uses):
+        return
+    over = next((i for i, value in enumerate(last.operands[:inputs])
+                 if value.type == result.type and maps[i] == maps[inputs] and list(last.operands).count(value) == 1
+                 and _overwritable(value, last, maps[inputs])), None)
+    if over is None:
+        return
+    tile = last.operands[over]
+    with ir.InsertionPoint(tile.owner), tile.owner.location:
+        tile.owner.operands[len(tile.owner.operands) - 1] = destination()
+    kept = [j for j in range(inputs) if j != over]
+    map_attrs = list(ir.ArrayAttr(last.attributes["indexing_maps"]))
+    generic, block = generic_like(last.operation, [last.operands[j] for j in kept], [map_attrs[j] for j in kept],
+                                  [args[j] for j in kept] + [args[over]], [tile], [map_attrs[inputs]])
+    move_body(last.operation, block)
+    result.replace_all_uses_with(generic.results[0])
+    last.operation.erase()
+
+
 def fuse_rows(group: RowGroup, tile: int, serial: bool) -> None:
     """Replace the group's members by an `scf.forall` over tiles of its rows
     (`tile` of the last row dim, one of the others) that computes each member
@@ -289,11 +333,14 @@ def fuse_rows(group: RowGroup, tile: int, serial: bool) -> None:
             offsets = list(loop.induction_variables)
             tiled = {}
             tile_members(group.members, offsets, tile_rows, tiled)
+            places = [([*offsets, *[0] * (len(tiled[v].type.shape) - len(tile_rows))], tiled[v].type.shape)
+                      for v in outputs]
             with ir.InsertionPoint(loop.terminator().block):
-                for value, dest in zip(outputs, loop.inner_iter_args):
-                    inner = ir.RankedTensorType(value.type).shape[len(tile_rows):]
-                    parallel_insert(tiled[value], dest, [*offsets, *[0] * len(inner)],
-                                    [*tile_rows, *inner])
+                for value, dest, (at, sizes) in zip(outputs, loop.inner_iter_args, places):
+                    parallel_insert(tiled[value], dest, at, sizes)
+            for value, dest, (at, sizes) in zip(outputs, loop.inner_iter_args, places):
+                _compute_last_in_place(tiled[value], lambda dest=dest, at=at, sizes=sizes:
+                                       extract_slice(dest, at, sizes))
     for value, result in zip(outputs, loop.results):
         for use in _outside_uses(group, value):
             use.owner.operands[use.operand_number] = result
@@ -325,6 +372,10 @@ class FuseRows(TargetedPass):
     attention bias some of them) and each other's results row by row, with
     reshapes that keep those dims, in which a member reads a row reduction's
     result, and whose results used outside all come after its last member.
+
+    The group's last elementwise op writes over the elementwise member result
+    it reads last, which goes into the loop's output tile (softmax's division
+    over its exponentials, in place).
 
     Groups in the body of a loop over attention heads (see
     wafer-attention-head-groups) loop serially in each of its iterations.

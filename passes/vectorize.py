@@ -197,7 +197,8 @@ class Vectorize(TargetedPass):
     fused loops (transposes too) are vectorized whole, and row reductions (softmax, layer
     norm) a row at a time: one `vector.reduction` per row, reassociable so
     that LLVM sums a row as a tree of vector adds instead of one element
-    after another (the order torch's own kernels sum in is no stricter).
+    after another (the order torch's own kernels sum in is no stricter); a
+    row of more than four vectors is first folded into four, in address order.
     Convolutions stay scalar loops.
 
     Options:
@@ -273,8 +274,48 @@ class Vectorize(TargetedPass):
             structured.HoistRedundantVectorTransfersOp(transform.AnyOpType.get(), funcs)
         for reduction in find_ops(module, lambda op: op.name == "vector.reduction"):
             reduction.attributes["fastmath"] = ir.Attribute.parse("#arith.fastmath<reassoc>")
+            _fold_row_in_order(reduction.opview, self.cpu.lanes)
         for read in find_ops(module, lambda op: _broadcasts_along_rows(op.opview)):
             _read_then_broadcast(read.opview)
+
+
+# The elementwise op of each float combining kind a row's chunks are folded with.
+_COMBINING_OPS = {
+    vector_ops.CombiningKind.ADD: "arith.addf",
+    vector_ops.CombiningKind.MUL: "arith.mulf",
+    vector_ops.CombiningKind.MAXIMUMF: "arith.maximumf",
+    vector_ops.CombiningKind.MINIMUMF: "arith.minimumf",
+    vector_ops.CombiningKind.MAXNUMF: "arith.maxnumf",
+    vector_ops.CombiningKind.MINNUMF: "arith.minnumf",
+}
+# Vectors a row is folded into: MLAS's row kernels (ReduceMaximum, SumExp) keep four accumulators.
+_ROW_ACCUMULATORS = 4
+
+
+def _fold_row_in_order(reduction: ir.OpView, lanes: int) -> None:
+    """Fold a `vector.reduction` of a row longer than `_ROW_ACCUMULATORS`
+    vectors chunk after chunk into that many vectors, then reduce those.
+
+    Reduced as one tree, LLVM loaded the row's vectors in the tree's order,
+    scattered over its cache lines; on a row read from memory for the first
+    time (softmax's max over scores a matmul just wrote) the hardware
+    prefetcher then fell behind (bench/norms.py times softmax)."""
+    row = ir.VectorType(reduction.vector.type)
+    if row.rank != 1 or not isinstance(row.element_type, ir.FloatType) or row.shape[0] <= _ROW_ACCUMULATORS * lanes:
+        return
+    kind_attr = ir.AttrBuilder.get("vector.Vector_CombiningKindAttr")
+    combine = next((op for kind, op in _COMBINING_OPS.items() if reduction.kind == kind_attr(kind, None)), None)
+    width = next((n * lanes for n in range(_ROW_ACCUMULATORS, 0, -1) if row.shape[0] % (n * lanes) == 0), None)
+    if combine is None or width is None:
+        return
+    with ir.InsertionPoint(reduction), reduction.location:
+        chunks = vector_ops.shape_cast(ir.VectorType.get([row.shape[0] // width, width], row.element_type),
+                                       reduction.vector)
+        folded = vector_ops.extract(chunks, [], [0])
+        for i in range(1, row.shape[0] // width):
+            folded = ir.Operation.create(combine, results=[folded.type],
+                                         operands=[folded, vector_ops.extract(chunks, [], [i])]).result
+    reduction.operation.operands[0] = folded
 
 
 def _broadcasts_along_rows(read: ir.OpView) -> bool:

@@ -69,6 +69,32 @@ func.func @row_sum(%x: tensor<16x100xf32>) -> tensor<16x1xf32> {
   return %r : tensor<16x1xf32>
 }
 
+// A row of more than four vectors (softmax's max over 384 keys) is folded
+// chunk after chunk into four vectors before the tree that reduces them, so
+// that its loads come in address order (with AVX2, twelve chunks of four 8-lane
+// vectors). A ragged row is left to the tree.
+// CHECK-LABEL: func.func @row_max_in_order
+// CHECK: %[[CHUNKS:.*]] = vector.shape_cast %{{.*}} : vector<{{.*}}384xf32> to vector<6x64xf32>
+// CHECK: %[[FIRST:.*]] = vector.extract %[[CHUNKS]][0] : vector<64xf32> from vector<6x64xf32>
+// CHECK: %[[SECOND:.*]] = vector.extract %[[CHUNKS]][1] : vector<64xf32> from vector<6x64xf32>
+// CHECK: %[[FOLDED:.*]] = arith.maximumf %[[FIRST]], %[[SECOND]] : vector<64xf32>
+// CHECK-COUNT-4: arith.maximumf %{{.*}} : vector<64xf32>
+// CHECK: vector.reduction <maximumf>, %{{.*}}, %{{.*}} fastmath<reassoc> : vector<64xf32> into f32
+// AVX2-LABEL: func.func @row_max_in_order
+// AVX2: vector.shape_cast %{{.*}} : vector<{{.*}}384xf32> to vector<12x32xf32>
+// AVX2: vector.reduction <maximumf>, %{{.*}}, %{{.*}} fastmath<reassoc> : vector<32xf32> into f32
+func.func @row_max_in_order(%x: tensor<16x384xf32>) -> tensor<16x1xf32> {
+  %cst = arith.constant 0xFF800000 : f32
+  %e = tensor.empty() : tensor<16x1xf32>
+  %f = linalg.fill ins(%cst : f32) outs(%e : tensor<16x1xf32>) -> tensor<16x1xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, 0)>], iterator_types = ["parallel", "reduction"]} ins(%x : tensor<16x384xf32>) outs(%f : tensor<16x1xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = arith.maximumf %in, %out : f32
+    linalg.yield %m : f32
+  } -> tensor<16x1xf32>
+  return %r : tensor<16x1xf32>
+}
+
 // A fused elementwise tile that reads a kept unit dim back (x - a per-row value)
 // is vectorized when its rows are whole 16-lane vectors... The per-row values
 // are read as a column and broadcast along the rows: a read broadcasting its
@@ -189,15 +215,18 @@ func.func @exp_row_sum_in_one_tile(%x: tensor<8x300xf32>) -> tensor<8xf32> {
 // A row longer than max-row-elements (a group norm's 8 groups of 64 channels
 // of 98 pixels: 6272) is reduced in chunks that fit half the vector registers:
 // 224 (14 vectors) with AVX-512, 64 (8 vectors) with AVX2, each chunk's sum
-// added to the row's. LLVM kept the whole row scalar.
+// added to the row's. LLVM kept the whole row scalar. A chunk is folded into
+// vectors as a row is (above): two of 16 lanes divide 224, four of 8 lanes 64.
 // ONE-TILE-LABEL: func.func @long_row_sum
 // ONE-TILE: scf.for %{{.*}} = %c0 to %c4 step %c1
 // ONE-TILE: scf.for %{{.*}} = %c0 to %c6272 step %c224
-// ONE-TILE: vector.reduction <add>, %{{.*}}, %{{.*}} fastmath<reassoc> : vector<224xf32> into f32
+// ONE-TILE: vector.shape_cast %{{.*}} : vector<{{.*}}224xf32> to vector<7x32xf32>
+// ONE-TILE: vector.reduction <add>, %{{.*}}, %{{.*}} fastmath<reassoc> : vector<32xf32> into f32
 // ONE-TILE-NOT: linalg.generic
 // AVX2-LABEL: func.func @long_row_sum
 // AVX2: scf.for %{{.*}} = %c0 to %c6272 step %c64
-// AVX2: vector.reduction <add>, %{{.*}}, %{{.*}} fastmath<reassoc> : vector<64xf32> into f32
+// AVX2: vector.shape_cast %{{.*}} : vector<{{.*}}64xf32> to vector<2x32xf32>
+// AVX2: vector.reduction <add>, %{{.*}}, %{{.*}} fastmath<reassoc> : vector<32xf32> into f32
 func.func @long_row_sum(%x: tensor<4x6272xf32>) -> tensor<4xf32> {
   %cst = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<4xf32>
