@@ -8,9 +8,10 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, scf, tensor
 
 from .cpu_target import TargetedPass, element_bytes
-from .fuse_rows import HEAD_GROUPS, RowGroup, generic_rows, is_init_value, reads_members_by_rows, tile_members
+from .fuse_rows import (HEAD_GROUPS, RowGroup, generic_rows, is_init_value, reads_members_by_rows, row_extents,
+                        tile_members)
 from .linalg_builders import extract_slice, index_constant, largest_divisor, parallel_insert, remade_init
-from .linalg_queries import indexing_maps, reassociation_groups
+from .linalg_queries import indexing_maps, map_dims, reassociation_groups
 from .pack_matmul import record_strategy
 from .pass_base import block_order, find_ops
 
@@ -47,9 +48,13 @@ class AttentionHeadGroups(TargetedPass):
     the group's slices, serial in the loop. Applies where the scores of all
     heads outgrow L2 and every op between the contractions reads the scores'
     [batch, heads] dims first (an additive mask or a scale may read none of them).
-    Not where one head's scores outgrow half of L2 too (Whisper's 1500 tokens):
-    a group keeps nothing in cache then, and its ops, on one thread each, ran
-    slower than each op on its own over all the threads.
+    Where one head's scores outgrow half of L2 too (BERT over 384 tokens,
+    Whisper's 1500 frames), the loop is over (batch, heads, blocks of queries)
+    instead: a block's rows of scores fit in half of L2, and Q K^T, the softmax
+    and P V take the block's queries against all of the head's keys and values.
+    Not where a block would hold fewer queries than a vector has lanes (a
+    prime number of them): its contractions would leave the register block
+    mostly empty.
 
     The groups are also no bigger than leave one per thread: the ops in a
     group run on one thread, where each op on its own spread over them all
@@ -76,10 +81,15 @@ class AttentionHeadGroups(TargetedPass):
             if scores.shape[0] * head_bytes <= self.cpu.l2_bytes or scores.shape[0] < self.threads:
                 continue
             fit = self.cpu.l2_bytes // 2 // head_bytes
-            if fit == 0:  # one head's scores outgrow L2 too
+            if fit:
+                _fuse(attention, largest_divisor(attention.heads[1], min(fit, scores.shape[0] // self.threads)),
+                      scores.shape[1])
                 continue
-            group = largest_divisor(attention.heads[1], min(fit, scores.shape[0] // self.threads))
-            _fuse(attention, group)
+            # One head's scores outgrow half of L2 too: a block of its queries at a time.
+            row_bytes = scores.shape[2] * element_bytes(scores.element_type)
+            queries = largest_divisor(scores.shape[1], self.cpu.l2_bytes // 2 // row_bytes)
+            if queries >= self.cpu.lanes and _blocks_queries(attention):
+                _fuse(attention, 1, queries)
 
 
 def _collapsed_heads(value: ir.Value) -> ir.Value | None:
@@ -163,14 +173,32 @@ def _used_inside(members: list[ir.OpView], output: ir.OpView) -> bool:
                for m in members)
 
 
-def _sliced_contraction(op: ir.OpView, first: ir.Value, group: int, inputs: list[ir.Value]) -> ir.Value:
-    """`op` (a batch_matmul) over `group` of its batch from `first`: its inputs
-    as given, its init made again (a fill) at the group's size."""
+def _position(affine_map: ir.AffineMap, loop: int) -> int | None:
+    """The result of `affine_map` that reads loop `loop`, if one does."""
+    return next((i for i, e in enumerate(affine_map.results)
+                 if isinstance(e, ir.AffineDimExpr) and ir.AffineDimExpr(e).position == loop), None)
+
+
+def _blocks_queries(attention: _Attention) -> bool:
+    """Whether the attention can be cut into blocks of queries as well: both
+    contractions write [batch, queries, ...] in order, P V reads P's queries
+    second, and every member keeps the queries as a third row dim."""
+    scores, output = indexing_maps(attention.scores), indexing_maps(attention.output)
+    in_order = [0, 1, 2]
+    return (map_dims(scores[2]) == in_order and map_dims(output[2]) == in_order and _position(scores[0], 1) is not None
+            and _position(output[0], 1) == 1
+            and all(m.operation == attention.split.operation or len(row_extents(m)) >= 3 for m in attention.members)
+            and reads_members_by_rows(RowGroup(attention.members, [*attention.heads, 1])))
+
+
+def _sliced_contraction(op: ir.OpView, offsets: list[ir.Value | int], shape: list[int],
+                        inputs: list[ir.Value]) -> ir.Value:
+    """`op` (a batch_matmul) on the slice of its result at `offsets` of `shape`:
+    its inputs as given, its init made again (a fill) at that shape or sliced."""
     result = ir.RankedTensorType(op.results[0].type)
-    shape = [group, *result.shape[1:]]
     init = remade_init(op.operands[2], shape)
     if init is None:
-        init = extract_slice(op.operands[2], [first, 0, 0], shape)
+        init = extract_slice(op.operands[2], offsets, shape)
     clone = op.operation.clone()
     for i, value in enumerate([*inputs, init]):
         clone.operands[i] = value
@@ -178,36 +206,50 @@ def _sliced_contraction(op: ir.OpView, first: ir.Value, group: int, inputs: list
     return clone.results[0]
 
 
-def _fuse(attention: _Attention, group: int) -> None:
-    """Replace the attention by an `scf.forall` over (batch, heads in steps of `group`)."""
+def _fuse(attention: _Attention, group: int, queries: int) -> None:
+    """Replace the attention by an `scf.forall` over (batch, heads in steps of
+    `group`), and blocks of `queries` where they are fewer than all."""
     output = attention.output
     batch, heads = attention.heads
     result = ir.RankedTensorType(output.results[0].type)
-    record_strategy(output, f"attention in groups of {group} of {heads} heads")
+    tokens = result.shape[1]
+    blocked = queries < tokens
+    record_strategy(output, f"attention in groups of {group} of {heads} heads"
+                    + (f", {queries} of {tokens} queries at a time" if blocked else ""))
     with ir.InsertionPoint(output), output.location:
         dest = tensor.EmptyOp(result.shape, result.element_type).result
-        loop = scf.ForallOp([0, 0], [batch, heads], [1, group], [dest])
+        steps = [1, group, *([queries] if blocked else [])]
+        loop = scf.ForallOp([0] * len(steps), [batch, heads, *([tokens] if blocked else [])], steps, [dest])
         loop.operation.attributes[HEAD_GROUPS] = ir.UnitAttr.get()
         with ir.InsertionPoint(loop.body):
             offsets = list(loop.induction_variables)
             first = arith.addi(arith.muli(offsets[0], index_constant(heads)), offsets[1])
+            query = offsets[2] if blocked else 0
 
-            def rows(value: ir.Value) -> ir.Value:
-                shape = ir.RankedTensorType(value.type).shape
-                return extract_slice(value, [first, 0, 0], [group, *shape[1:]])
+            def sliced(value: ir.Value, query_dim: int | None) -> ir.Value:
+                """The group's heads of `value` ([batch x heads, ...]), and the block's queries along `query_dim`."""
+                shape = [group, *ir.RankedTensorType(value.type).shape[1:]]
+                at = [first, *[0] * (len(shape) - 1)]
+                if blocked and query_dim is not None:
+                    shape[query_dim], at[query_dim] = queries, query
+                return extract_slice(value, at, shape)
 
             scores = attention.scores
-            queries_keys = [rows(v) for v in scores.operands[:2]]
-            tiled = {scores.results[0]: _sliced_contraction(scores, first, group, queries_keys)}
-            tile_members(attention.members, offsets, [1, group], tiled)
+            keys = ir.RankedTensorType(scores.results[0].type).shape[2]
+            tiled = {scores.results[0]: _sliced_contraction(
+                scores, [first, query, 0], [group, queries, keys],
+                [sliced(scores.operands[0], _position(indexing_maps(scores)[0], 1)), sliced(scores.operands[1], None)])}
+            tile_members(attention.members, offsets, steps, tiled)
             collapse = output.operands[0].owner
             collapsed = ir.RankedTensorType(collapse.results[0].type)
             probabilities = tensor.CollapseShapeOp(
-                ir.RankedTensorType.get([group, *collapsed.shape[1:]], collapsed.element_type),
+                ir.RankedTensorType.get([group, queries, *collapsed.shape[2:]], collapsed.element_type),
                 tiled[collapse.operands[0]], collapse.attributes["reassociation"]).result
-            tiled_output = _sliced_contraction(output, first, group, [probabilities, rows(output.operands[1])])
+            shape = [group, queries, *result.shape[2:]]
+            tiled_output = _sliced_contraction(output, [first, query, 0], shape,
+                                               [probabilities, sliced(output.operands[1], None)])
             with ir.InsertionPoint(loop.terminator().block):
-                parallel_insert(tiled_output, loop.inner_iter_args[0], [first, 0, 0], [group, *result.shape[1:]])
+                parallel_insert(tiled_output, loop.inner_iter_args[0], [first, query, 0], shape)
     output.results[0].replace_all_uses_with(loop.results[0])
     output.operation.erase()
     collapse.erase()

@@ -69,26 +69,31 @@ class Attention(torch.nn.Module):
         return torch.nn.functional.scaled_dot_product_attention(q, k, v)
 
 
-@pytest.mark.parametrize("machine,shape,threads,group", [
+@pytest.mark.parametrize("machine,shape,threads,group,queries", [
     # AVX-512's 1 MB L2: half holds 3 heads of a ViT's ragged 197 tokens, all 4 of 150 tokens.
-    ("avx512", (2, 6, 197, 40), 1, 3),
-    ("avx512", (3, 4, 150, 24), 2, 4),
-    ("avx2", (2, 6, 197, 40), 2, 1),   # a 512 KB L2: one head at a time
-    ("avx2", (3, 4, 150, 24), 1, 2),
-    ("avx512", (2, 3, 48, 16), 2, 0),  # all heads' scores fit in L2: each op on its own
-    ("avx512", (1, 12, 197, 40), 8, 1),  # a group a thread at least: 12 of one head for 8 threads
-    ("avx512", (1, 7, 197, 40), 8, 0),   # fewer heads than threads: each op over all of them
-    ("avx512", (1, 2, 400, 16), 2, 0),  # one head's 640 KB outgrow half of L2: each op over all heads
+    ("avx512", (2, 6, 197, 40), 1, 3, 0),
+    ("avx512", (3, 4, 150, 24), 2, 4, 0),
+    ("avx2", (2, 6, 197, 40), 2, 1, 0),   # a 512 KB L2: one head at a time
+    ("avx2", (3, 4, 150, 24), 1, 2, 0),
+    ("avx512", (2, 3, 48, 16), 2, 0, 0),  # all heads' scores fit in L2: each op on its own
+    ("avx512", (1, 12, 197, 40), 8, 1, 0),  # a group a thread at least: 12 of one head for 8 threads
+    ("avx512", (1, 7, 197, 40), 8, 0, 0),   # fewer heads than threads: each op over all of them
+    # One head's scores outgrow half of L2: blocks of queries whose rows fit in it.
+    ("avx512", (1, 2, 400, 16), 2, 1, 200),
+    ("avx2", (2, 2, 750, 8), 1, 1, 75),
+    ("avx512", (1, 2, 401, 16), 2, 0, 0),  # 401 is prime: blocks of one query, left alone
 ])
-def test_attention_runs_a_group_of_heads_at_a_time(machine, shape, threads, group):
+def test_attention_runs_a_group_of_heads_at_a_time(machine, shape, threads, group, queries):
     """Where all heads' scores outgrow L2, both contractions and the softmax run
     on one group of heads per loop iteration, the group's scores in half of L2,
+    or on one head's block of queries where one head's scores outgrow it too,
     and match PyTorch."""
     torch.manual_seed(0)
     inputs = tuple(torch.randn(*shape) for _ in range(3))
     compiled = compile_checked(Attention(), inputs, threads=threads, machine=machine)
     strategies = [s for s in compiled.compile_report.strategies if s.startswith("attention in groups")]
-    assert strategies == ([f"attention in groups of {group} of {shape[1]} heads"] if group else [])
+    blocks = f", {queries} of {shape[2]} queries at a time" if queries else ""
+    assert strategies == ([f"attention in groups of {group} of {shape[1]} heads{blocks}"] if group else [])
 
 
 def test_softmax_of_a_one_head_group_fused_by_rows():
