@@ -132,12 +132,23 @@ def _attention(output: ir.OpView) -> _Attention | None:
         members.append(op)
     if scores is None:
         return None
-    attention = _Attention(scores, split, sorted(members, key=block_order), output)
-    if (not all(_reads_heads_first(m) for m in members)
+    attention = _Attention(scores, split, _downstream(split, sorted(members, key=block_order)), output)
+    if (not all(_reads_heads_first(m) for m in attention.members)
             or not reads_members_by_rows(RowGroup(attention.members, attention.heads))
             or not all(_batch_first(op) for op in (scores, output)) or not _used_inside(attention.members, output)):
         return None
     return attention
+
+
+def _downstream(split: ir.OpView, ops: list[ir.OpView]) -> list[ir.OpView]:
+    """Those of `ops` (in program order) that read the scores, through `split`
+    or another of them: the ops upstream of the scores (a mask's broadcast over
+    the heads, made from one mask every layer reads) are inputs, not members."""
+    reached = {split.operation}
+    for op in ops:
+        if any(isinstance(v.owner, ir.OpView) and v.owner.operation in reached for v in op.operands):
+            reached.add(op.operation)
+    return [op for op in ops if op.operation in reached]
 
 
 def _batch_first(contraction: ir.OpView) -> bool:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, math as math_ops, tensor
 
-from .linalg_builders import affine_maps, is_bool, iterator_types_attr, multiply_accumulate
+from .linalg_builders import affine_maps, is_bool, iterator_types_attr
+from .linalg_queries import reassociation_groups
 from .pass_base import WaferPass, find_ops
 
 _ATTENTION = "tm_tensor.attention"
@@ -24,13 +25,14 @@ class DecomposeAttention(WaferPass):
     `tm_tensor.attention`, which only tm-tensor-to-loops lowers: scalar
     loops, and an op the WSE target cannot place. Unmasked attention it
     already imports as linalg. This pass gives the masked kind the same form,
-    so the matmul kernels, fusion and the WSE target treat both alike:
+    so the matmul kernels, fusion (wafer-attention-head-groups'
+    groups of heads and blocks of queries) and the WSE target treat both alike:
 
-        S = Q K^T                         (a contraction wafer-pack-matmul packs)
+        S = Q K^T                         (a batch_matmul over the batch dims as one)
         T = S * scale + mask              (or: mask ? S * scale : -inf)
         E = exp(T - rowmax(T))
-        O = (E V) * (1 / rowsum(E))       (normalized after the contraction: M x Ev
-                                           multiplies instead of M x N divides)
+        P = E * (1 / rowsum(E))
+        O = P V                           (a batch_matmul as S)
 
     A row the mask hides entirely has rowmax -inf; it takes 0 in its place
     (so no inf - inf) and its output is 0, as in PyTorch. The default scale
@@ -76,43 +78,85 @@ def _decomposable(op: ir.Operation) -> bool:
 def _decompose(op: ir.Operation) -> ir.Value:
     query, key, value, *mask, _ = op.operands  # the output init: attention overwrites it
     element = query.type.element_type
-    rank = query.type.rank
     batch = list(query.type.shape[:-2])
     m, head = query.type.shape[-2:]
     n, width = value.type.shape[-2:]
     scale = (ir.FloatAttr(op.attributes["scale"]).value if "scale" in op.attributes
              else 1.0 / math.sqrt(head))
 
-    # Loops (batch.., m, n, k) over the scores, then (batch.., m, e, n) over the output.
-    b = [ir.AffineDimExpr.get(i) for i in range(rank - 2)]
-    i, j, k = (ir.AffineDimExpr.get(rank - 2 + d) for d in range(3))
-    parallel = ["parallel"] * rank
-    scores = multiply_accumulate(
-        [query, key], _filled(batch + [m, n], 0.0),
-        [ir.AffineMap.get(rank + 1, 0, r) for r in (b + [i, k], b + [j, k], b + [i, j])],
-        parallel + ["reduction"]).result
+    # The contractions take the batch dims as one, loops (batch, m, n, k), as
+    # torch-mlir imports unmasked attention; the softmax runs over [batch, heads]
+    # where the batch dims are those two, or a 3-D query collapses them.
+    b, i, j, k = (ir.AffineDimExpr.get(d) for d in range(4))
+    flat = math.prod(batch)
+    heads = _collapsed_heads(query) or batch
+    scores = _batched(heads, linalg.batch_matmul(
+        _flat(query, flat), _flat(key, flat), outs=[_filled([flat, m, n], 0.0)],
+        indexing_maps=[ir.AffineMap.get(4, 0, r) for r in ([b, i, k], [b, j, k], [b, i, j])]))
 
+    dims = [ir.AffineDimExpr.get(d) for d in range(len(heads) + 2)]
+    row = dims[:-1]
     masked = _elementwise(
-        [scores, *mask], batch + [m, n],
+        [scores, *(_over_heads(keep, heads, flat) for keep in mask)], heads + [m, n],
         lambda s, *keep: _masked_score(arith.mulf(s, _f32(scale)), keep))
-    row = b + [i]
-    row_max = _reduce(masked, batch + [m], float("-inf"), arith.maximumf)
+    row_max = _reduce(masked, heads + [m], float("-inf"), arith.maximumf)
     exps = _elementwise(
-        [masked, row_max], batch + [m, n],
+        [masked, row_max], heads + [m, n],
         lambda t, top: math_ops.exp(arith.subf(t, _finite_or_zero(top))),
-        input_maps=[b + [i, j], row])
-    row_sum = _reduce(exps, batch + [m], 0.0, arith.addf)
+        input_maps=[dims, row])
+    row_sum = _reduce(exps, heads + [m], 0.0, arith.addf)
+    reciprocals = _elementwise([row_sum], heads + [m], _reciprocal_or_zero)
+    probabilities = _elementwise(
+        [exps, reciprocals], heads + [m, n], lambda e, r: _narrowed(element, arith.mulf(e, r)),
+        input_maps=[dims, row], element=element)
+    products = _batched(batch, linalg.batch_matmul(
+        _flat(probabilities, flat), _flat(value, flat), outs=[_filled([flat, m, width], 0.0)],
+        indexing_maps=[ir.AffineMap.get(4, 0, r) for r in ([b, i, k], [b, k, j], [b, i, j])]))
+    if element == products.type.element_type:
+        return products
+    return _elementwise([products], batch + [m, width], lambda o: arith.truncf(element, o), element=element)
 
-    if element != exps.type.element_type:
-        exps = _elementwise([exps], batch + [m, n], lambda e: arith.truncf(element, e), element=element)
-    products = multiply_accumulate(
-        [exps, value], _filled(batch + [m, width], 0.0),
-        [ir.AffineMap.get(rank + 1, 0, r) for r in (b + [i, k], b + [k, j], b + [i, j])],
-        parallel + ["reduction"]).result
-    return _elementwise(
-        [products, row_sum], batch + [m, width],
-        lambda p, total: _narrowed(element, arith.mulf(p, _reciprocal_or_zero(total))),
-        input_maps=[b + [i, j], row], element=element)
+
+def _collapsed_heads(query: ir.Value) -> list[int] | None:
+    """The [batch, heads] a 3-D query's collapse merges (torch-mlir's import of masked attention)."""
+    owner = query.owner
+    if not (isinstance(owner, ir.OpView) and owner.name == "tensor.collapse_shape"
+            and reassociation_groups(owner) == [[0, 1], [2], [3]]):
+        return None
+    return list(ir.RankedTensorType(owner.operands[0].type).shape[:2])
+
+
+def _over_heads(mask: ir.Value, heads: list[int], flat: int) -> ir.Value:
+    """The mask [batch.., m, n] as [*heads, m, n]: the value a collapse of heads reads, or reshaped."""
+    owner = mask.owner
+    if (isinstance(owner, ir.OpView) and owner.name == "tensor.collapse_shape"
+            and list(ir.RankedTensorType(owner.operands[0].type).shape[:-2]) == heads):
+        return owner.operands[0]
+    return _batched(heads, _flat(mask, flat))
+
+
+def _flat(value: ir.Value, flat: int) -> ir.Value:
+    """`value` [batch.., rows, cols] as [flat, rows, cols]: its batch dims one (a unit one where it has none)."""
+    shape = ir.RankedTensorType(value.type).shape
+    batch = len(shape) - 2
+    if batch == 1:
+        return value
+    result = ir.RankedTensorType.get([flat, *shape[-2:]], value.type.element_type)
+    if batch == 0:
+        return tensor.expand_shape(result, value, [[0, 1], [2]], output_shape=[], static_output_shape=result.shape)
+    return tensor.collapse_shape(result, value, [list(range(batch)), [batch], [batch + 1]])
+
+
+def _batched(batch: list[int], value: ir.Value) -> ir.Value:
+    """`value` [flat, rows, cols] as [*batch, rows, cols]: `_flat` undone."""
+    shape = ir.RankedTensorType(value.type).shape
+    if len(batch) == 1:
+        return value
+    result = ir.RankedTensorType.get([*batch, *shape[1:]], value.type.element_type)
+    if not batch:
+        return tensor.collapse_shape(result, value, [[0, 1], [2]])
+    return tensor.expand_shape(result, value, [list(range(len(batch))), [len(batch)], [len(batch) + 1]],
+                               output_shape=[], static_output_shape=result.shape)
 
 
 def _narrowed(element: ir.Type, value: ir.Value) -> ir.Value:

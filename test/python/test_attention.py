@@ -228,6 +228,23 @@ def test_masked_attention_is_decomposed(kind, threads):
     assert sum("packed matmul" in s for s in exe.compile_report.strategies) == 2, exe.compile_report.strategies
 
 
+@pytest.mark.parametrize("kind", ["additive", "boolean", "causal"])
+@pytest.mark.parametrize("machine,tokens,strategy", [
+    ("avx2", 150, "attention in groups of 2 of 4 heads"),  # 8 heads of 88 KB scores outgrow a 512 KB L2
+    ("avx2", 400, "attention in groups of 1 of 4 heads, 100 of 400 queries at a time"),  # a 625 KB head
+])
+def test_masked_attention_runs_a_group_of_heads_at_a_time(kind, machine, tokens, strategy):
+    """Masked attention, which torch-mlir imports over batch x heads collapsed,
+    is cut into groups of heads (or blocks of queries) as unmasked attention
+    is, and matches PyTorch; one query row the boolean mask hides entirely."""
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 4, tokens, 8) for _ in range(3))
+    mask = torch.randn(2, 1, tokens, tokens)
+    mask[1, 0, 4] = -1.0
+    exe = compile_checked(MaskedAttention(kind), (q, k, v, mask), threads=2, machine=machine)
+    assert strategy in exe.compile_report.strategies
+
+
 @pytest.mark.parametrize("mask_shape", [(17, 33), (3, 17, 33), (1, 17, 33)])
 @pytest.mark.parametrize("boolean", [False, True])
 def test_a_mask_of_lower_rank_broadcasts_over_batch_and_heads(mask_shape, boolean):
