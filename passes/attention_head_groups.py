@@ -11,11 +11,10 @@ from .cpu_target import TargetedPass, element_bytes
 from .fuse_rows import (HEAD_GROUPS, RowGroup, generic_rows, is_init_value, reads_members_by_rows, row_extents,
                         tile_members)
 from .linalg_builders import extract_slice, index_constant, largest_divisor, parallel_insert, remade_init
-from .linalg_queries import indexing_maps, map_dims, reassociation_groups
+from .linalg_queries import HEADS, collapsed_heads, indexing_maps, map_dims, reassociation_groups
 from .pack_matmul import record_strategy
 from .pass_base import block_order, find_ops
 
-_HEADS = [[0, 1], [2], [3]]  # batch and heads collapsed into the contractions' batch
 
 
 @dataclass
@@ -92,15 +91,6 @@ class AttentionHeadGroups(TargetedPass):
                 _fuse(attention, 1, queries)
 
 
-def _collapsed_heads(value: ir.Value) -> ir.Value | None:
-    """The [batch, heads, rows, columns] value that `value` collapses, if it is such a collapse."""
-    owner = value.owner
-    if not (isinstance(owner, ir.OpView) and owner.name == "tensor.collapse_shape"
-            and reassociation_groups(owner) == _HEADS):
-        return None
-    return owner.operands[0]
-
-
 def _static(op: ir.OpView) -> bool:
     return all(isinstance(v.type, ir.RankedTensorType) and ir.RankedTensorType(v.type).has_static_shape
                for v in [*op.operands, *op.results])
@@ -109,7 +99,7 @@ def _static(op: ir.OpView) -> bool:
 def _attention(output: ir.OpView) -> _Attention | None:
     """The attention whose P V is `output`, if the ops between its contractions
     can be cut into groups of heads."""
-    probabilities = _collapsed_heads(output.operands[0])
+    probabilities = collapsed_heads(output.operands[0])
     if probabilities is None or not _static(output) or len(list(output.operands[0].uses)) != 1:
         return None
     members, frontier, scores, split = [], [probabilities.owner], None, None
@@ -119,7 +109,7 @@ def _attention(output: ir.OpView) -> _Attention | None:
             continue
         if op.name == "linalg.generic":
             frontier += [v.owner for v in op.operands if _in_chain(v)]
-        elif op.name == "tensor.expand_shape" and reassociation_groups(op) == _HEADS:
+        elif op.name == "tensor.expand_shape" and reassociation_groups(op) == HEADS:
             producer = op.operands[0].owner  # S, split into [batch, heads]
             if (not isinstance(producer, ir.OpView) or producer.name != "linalg.batch_matmul" or not _static(producer)
                     or scores is not None or len(list(producer.results[0].uses)) != 1):
@@ -172,7 +162,7 @@ def _reads_heads_first(op: ir.OpView) -> bool:
     if op.name == "linalg.generic":
         return len(generic_rows(op)) >= 2
     groups = reassociation_groups(op)
-    return groups[:2] == [[0], [1]] or op.name == "tensor.expand_shape" and groups == _HEADS
+    return groups[:2] == [[0], [1]] or op.name == "tensor.expand_shape" and groups == HEADS
 
 
 def _used_inside(members: list[ir.OpView], output: ir.OpView) -> bool:
@@ -184,20 +174,14 @@ def _used_inside(members: list[ir.OpView], output: ir.OpView) -> bool:
                for m in members)
 
 
-def _position(affine_map: ir.AffineMap, loop: int) -> int | None:
-    """The result of `affine_map` that reads loop `loop`, if one does."""
-    return next((i for i, e in enumerate(affine_map.results)
-                 if isinstance(e, ir.AffineDimExpr) and ir.AffineDimExpr(e).position == loop), None)
-
-
 def _blocks_queries(attention: _Attention) -> bool:
     """Whether the attention can be cut into blocks of queries as well: both
     contractions write [batch, queries, ...] in order, P V reads P's queries
     second, and every member keeps the queries as a third row dim."""
     scores, output = indexing_maps(attention.scores), indexing_maps(attention.output)
     in_order = [0, 1, 2]
-    return (map_dims(scores[2]) == in_order and map_dims(output[2]) == in_order and _position(scores[0], 1) is not None
-            and _position(output[0], 1) == 1
+    return (map_dims(scores[2]) == in_order and map_dims(output[2]) == in_order and 1 in map_dims(scores[0])
+            and map_dims(output[0])[1] == 1
             and all(m.operation == attention.split.operation or len(row_extents(m)) >= 3 for m in attention.members)
             and reads_members_by_rows(RowGroup(attention.members, [*attention.heads, 1])))
 
@@ -247,9 +231,10 @@ def _fuse(attention: _Attention, group: int, queries: int) -> None:
 
             scores = attention.scores
             keys = ir.RankedTensorType(scores.results[0].type).shape[2]
+            queries_of_q = map_dims(indexing_maps(scores)[0]).index(1)
             tiled = {scores.results[0]: _sliced_contraction(
                 scores, [first, query, 0], [group, queries, keys],
-                [sliced(scores.operands[0], _position(indexing_maps(scores)[0], 1)), sliced(scores.operands[1], None)])}
+                [sliced(scores.operands[0], queries_of_q), sliced(scores.operands[1], None)])}
             tile_members(attention.members, offsets, steps, tiled)
             collapse = output.operands[0].owner
             collapsed = ir.RankedTensorType(collapse.results[0].type)

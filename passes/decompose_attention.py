@@ -9,7 +9,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, math as math_ops, tensor
 
 from .linalg_builders import affine_maps, is_bool, iterator_types_attr
-from .linalg_queries import reassociation_groups
+from .linalg_queries import collapsed_heads
 from .pass_base import WaferPass, find_ops
 
 _ATTENTION = "tm_tensor.attention"
@@ -89,7 +89,8 @@ def _decompose(op: ir.Operation) -> ir.Value:
     # where the batch dims are those two, or a 3-D query collapses them.
     b, i, j, k = (ir.AffineDimExpr.get(d) for d in range(4))
     flat = math.prod(batch)
-    heads = _collapsed_heads(query) or batch
+    merged = collapsed_heads(query)  # torch-mlir's import of masked attention
+    heads = list(ir.RankedTensorType(merged.type).shape[:2]) if merged is not None else batch
     scores = _batched(heads, linalg.batch_matmul(
         _flat(query, flat), _flat(key, flat), outs=[_filled([flat, m, n], 0.0)],
         indexing_maps=[ir.AffineMap.get(4, 0, r) for r in ([b, i, k], [b, j, k], [b, i, j])]))
@@ -117,21 +118,11 @@ def _decompose(op: ir.Operation) -> ir.Value:
     return _elementwise([products], batch + [m, width], lambda o: arith.truncf(element, o), element=element)
 
 
-def _collapsed_heads(query: ir.Value) -> list[int] | None:
-    """The [batch, heads] a 3-D query's collapse merges (torch-mlir's import of masked attention)."""
-    owner = query.owner
-    if not (isinstance(owner, ir.OpView) and owner.name == "tensor.collapse_shape"
-            and reassociation_groups(owner) == [[0, 1], [2], [3]]):
-        return None
-    return list(ir.RankedTensorType(owner.operands[0].type).shape[:2])
-
-
 def _over_heads(mask: ir.Value, heads: list[int], flat: int) -> ir.Value:
-    """The mask [batch.., m, n] as [*heads, m, n]: the value a collapse of heads reads, or reshaped."""
-    owner = mask.owner
-    if (isinstance(owner, ir.OpView) and owner.name == "tensor.collapse_shape"
-            and list(ir.RankedTensorType(owner.operands[0].type).shape[:-2]) == heads):
-        return owner.operands[0]
+    """The mask [batch.., m, n] as [*heads, m, n]: the value its collapse of heads reads, or reshaped."""
+    merged = collapsed_heads(mask)
+    if merged is not None and list(ir.RankedTensorType(merged.type).shape[:2]) == heads:
+        return merged
     return _batched(heads, _flat(mask, flat))
 
 

@@ -151,3 +151,16 @@ def reassociation_groups(reshape: ir.Operation) -> list[list[int]]:
     """The dim groups of a tensor.expand_shape or collapse_shape."""
     return [[ir.IntegerAttr(dim).value for dim in ir.ArrayAttr(group)]
             for group in ir.ArrayAttr(reshape.attributes["reassociation"])]
+
+
+# Attention's batch and heads, collapsed into its contractions' one batch dim.
+HEADS = [[0, 1], [2], [3]]
+
+
+def collapsed_heads(value: ir.Value) -> ir.Value | None:
+    """The [batch, heads, rows, columns] value that `value` collapses (by `HEADS`), if it is such a collapse."""
+    owner = value.owner
+    if not (isinstance(owner, ir.OpView) and owner.name == "tensor.collapse_shape"
+            and reassociation_groups(owner) == HEADS):
+        return None
+    return owner.operands[0]
