@@ -294,7 +294,8 @@ _ROW_ACCUMULATORS = 4
 
 def _fold_row_in_order(reduction: ir.OpView, lanes: int) -> None:
     """Fold a `vector.reduction` of a row longer than `_ROW_ACCUMULATORS`
-    vectors chunk after chunk into that many vectors, then reduce those.
+    vectors chunk after chunk into at most that many vectors (the most whose
+    width divides the row: 2 of 16 lanes for 224), then reduce those.
 
     Reduced as one tree, LLVM loaded the row's vectors in the tree's order,
     scattered over its cache lines; on a row read from memory for the first
