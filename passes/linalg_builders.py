@@ -43,14 +43,21 @@ def is_named(op: ir.Operation | ir.OpView | ir.Block, *names: str) -> bool:
     return isinstance(op, (ir.Operation, ir.OpView)) and op.name in names
 
 
-def is_zero_fill(value: ir.Value) -> bool:
-    """Whether `value` is the result of a linalg.fill of the constant 0.0."""
+def fill_value(value: ir.Value) -> float | None:
+    """The float constant a linalg.fill writes into `value`; None for any other value."""
     fill = value.owner
     if not (isinstance(fill, ir.OpView) and fill.name == "linalg.fill"):
-        return False
+        return None
     constant = fill.operands[0].owner
-    return (isinstance(constant, ir.OpView) and constant.name == "arith.constant"
-            and isinstance(constant.attributes["value"], ir.FloatAttr) and constant.attributes["value"].value == 0.0)
+    if not (isinstance(constant, ir.OpView) and constant.name == "arith.constant"
+            and isinstance(constant.attributes["value"], ir.FloatAttr)):
+        return None
+    return constant.attributes["value"].value
+
+
+def is_zero_fill(value: ir.Value) -> bool:
+    """Whether `value` is the result of a linalg.fill of the constant 0.0."""
+    return fill_value(value) == 0.0
 
 
 def is_bool(element: ir.Type) -> bool:

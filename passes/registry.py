@@ -26,6 +26,7 @@ _PASSES: dict[str, str] = {
     "wafer-sort-rows": "sort_rows:SortRows",
     "wafer-fold-transpose": "fold_transpose:FoldTranspose",
     "wafer-fold-broadcast": "fold_broadcast:FoldBroadcast",
+    "wafer-softmax-reciprocal": "softmax_reciprocal:SoftmaxReciprocal",
     "wafer-fold-channel-affine": "fold_channel_affine:FoldChannelAffine",
     "wafer-one-row-images": "one_row_images:OneRowImages",
     "wafer-conv3d-as-conv2d": "conv3d_as_conv2d:Conv3dAsConv2d",

@@ -197,6 +197,7 @@ class CpuPipeline(Configurable):
                 "wafer-slice-elementwise,wafer-fold-channel-affine,wafer-transposed-conv-phases,wafer-one-row-images,"
                 "wafer-conv3d-as-conv2d,wafer-fold-zero-trip,wafer-fold-narrowed-constants,wafer-sort-nan-order,wafer-sorted-prefix,"
                 "wafer-check-gather-bounds,wafer-fold-transpose,wafer-fold-broadcast,wafer-concat-chains,"
+                "wafer-softmax-reciprocal,"
                 f"wafer-attention-head-groups{{machine={self.machine} threads={threads}}}",
             ),
             # Packing comes before elementwise fusion, which would otherwise fuse
