@@ -81,6 +81,7 @@ HELD_OUT_TEXT = {
     "bloom": lambda t: t.BloomModel(t.BloomConfig(n_layer=4, hidden_size=768, n_head=12, vocab_size=50257)),
     "llama": lambda t: t.LlamaModel(t.LlamaConfig(**_SMALL_LLM)),
     "mistral": lambda t: t.MistralModel(t.MistralConfig(**_SMALL_LLM)),
+    "fnet": lambda t: t.FNetModel(t.FNetConfig(num_hidden_layers=4)),
 }
 HELD_OUT = (*HELD_OUT_VISION, *HELD_OUT_TEXT)
 # Classifiers whose torchvision defaults want pretrained weights or another image size.

@@ -43,6 +43,7 @@ from .layer_locations import LayerLocations
 from .local_decompositions import decompose_in_place, writes_in_place
 from .nan_semantics import propagate_nans
 from .precision import Boundary, at_precision, numpy_dtype, wse_defaults
+from .real_fourier import decompose_real_fourier
 from .shifted_moments import shift_normalized_inputs
 from .state_in_lists import clone_state_in_lists
 from .transposed_convolution import (
@@ -118,10 +119,12 @@ def _export_and_import(model: torch.nn.Module, example_inputs: tuple, func_name:
 
 
 def _export(model, example_inputs):
-    """`model`'s program from torch.export, its embedding bags computed by the ops
-    torch-mlir lowers (embedding_bags.py)."""
+    """`model`'s program from torch.export, its embedding bags (embedding_bags.py)
+    and the real parts of its Fourier transforms (real_fourier.py) computed by ops
+    torch-mlir lowers."""
     program = torch.export.export(model, example_inputs)
     decompose_embedding_bags(program)
+    decompose_real_fourier(program)
     return program
 
 

@@ -1,0 +1,46 @@
+"""The real part of a real tensor's Fourier transform (wafer/real_fourier.py) against PyTorch."""
+
+import pytest
+import torch
+
+import wafer
+from torch_reference import Lambda, compile_checked
+
+
+@pytest.mark.parametrize("transform", [
+    lambda x: torch.fft.fftn(x, dim=(1, 2)).real,  # FNet's token mixing
+    lambda x: torch.fft.fftn(x).real,  # every dim
+    lambda x: torch.fft.fft(x, norm="forward").real,
+    lambda x: torch.fft.fft(x, dim=1, norm="ortho").real,
+    lambda x: torch.fft.fft2(x).real * 0.5 + 1,
+], ids=["fftn-tokens-features", "fftn-all", "fft-forward", "fft-ortho-middle", "fft2"])
+def test_real_part_of_transforms(transform):
+    torch.manual_seed(0)
+    compile_checked(Lambda(transform), (torch.randn(2, 37, 48),))
+
+
+class FourierMixing(torch.nn.Module):
+    """FNet's layer: Fourier token mixing, then a feed-forward block, each with a residual and a layer norm."""
+
+    def __init__(self, features: int):
+        super().__init__()
+        self.mixing_norm = torch.nn.LayerNorm(features)
+        self.feed_forward = torch.nn.Sequential(torch.nn.Linear(features, 4 * features), torch.nn.GELU(),
+                                                torch.nn.Linear(4 * features, features))
+        self.output_norm = torch.nn.LayerNorm(features)
+
+    def forward(self, x):
+        x = self.mixing_norm(x + torch.fft.fftn(x, dim=(1, 2)).real)
+        return self.output_norm(x + self.feed_forward(x))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fnet_layer(threads):
+    torch.manual_seed(0)
+    compile_checked(FourierMixing(64).eval(), (torch.randn(2, 128, 64),), threads=threads)
+
+
+def test_a_padded_transform_is_refused_by_name():
+    """A transform to another length (`s`, `n`) pads or crops its input: left to the import, which names it."""
+    with pytest.raises(wafer.WaferError, match="fft_fftn"):
+        wafer.compile(Lambda(lambda x: torch.fft.fftn(x, s=(40, 48)).real), (torch.randn(2, 37, 48),))
