@@ -17,6 +17,7 @@ def refuse_importer_gaps(program) -> None:
     refuse_unchecked_uint8_ops(program)
     _refuse_data_dependent_shapes(program)
     _refuse_bitcasts(program)
+    _refuse_fourier_transforms(program)
 
 
 def _refuse_data_dependent_shapes(program) -> None:
@@ -41,3 +42,16 @@ def _refuse_bitcasts(program) -> None:
         if node.op == "call_function" and node.target in _BITCASTS:
             raise node_error(node, f"torch.{node.target} reinterprets a tensor's bits as another dtype "
                              "(aten.view.dtype), which Wafer cannot lower")
+
+
+def _refuse_fourier_transforms(program) -> None:
+    """A transform other than `rfft` (which torch-mlir lowers to products with
+    cosines and sines) and the real parts real_fourier.py rewrites works on
+    complex tensors, on which torch-mlir's lowering failed with "failed to
+    legalize operation 'torch.constant.int'" (`fft(x).abs()`): refused by name."""
+    for node in program.graph.nodes:
+        name = getattr(node.target, "__name__", "").split(".")[0]
+        if node.op == "call_function" and name.lstrip("_").startswith("fft_") and name != "fft_rfft":
+            raise node_error(node, f"torch.{node.target} works on complex tensors, which Wafer does not compute; "
+                             "it computes `rfft` and the real part (`.real`) of fft, fft2 or fftn of a real "
+                             "tensor over its whole dims")

@@ -10,7 +10,7 @@ turn, starting from I = 0, and the real part is what is left of R. The
 angles come from k n mod N, an exact integer, so a long dim loses no
 precision in them. `fft`, `fft2` and `fftn` over their whole dims, with any
 `norm`, are rewritten where `real` is their only reader; other uses keep the
-op, which the import then refuses by name.
+op, which importer_gaps.py refuses by name.
 """
 
 from __future__ import annotations

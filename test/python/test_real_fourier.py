@@ -40,7 +40,20 @@ def test_fnet_layer(threads):
     compile_checked(FourierMixing(64).eval(), (torch.randn(2, 128, 64),), threads=threads)
 
 
-def test_a_padded_transform_is_refused_by_name():
-    """A transform to another length (`s`, `n`) pads or crops its input: left to the import, which names it."""
-    with pytest.raises(wafer.WaferError, match="fft_fftn"):
-        wafer.compile(Lambda(lambda x: torch.fft.fftn(x, s=(40, 48)).real), (torch.randn(2, 37, 48),))
+class PaddedTransform(torch.nn.Module):
+    def forward(self, x):
+        return torch.fft.fftn(x, s=(40, 48)).real  # to another length: pads or crops its input
+
+
+class Magnitudes(torch.nn.Module):
+    def forward(self, x):
+        return torch.fft.fft(x).abs()  # a complex tensor read other than by `real`
+
+
+@pytest.mark.parametrize("model", [PaddedTransform(), Magnitudes()], ids=["padded", "magnitudes"])
+def test_other_transforms_are_refused_at_the_users_line(model):
+    """Before, the magnitudes failed in torch-mlir's lowering ("failed to legalize
+    operation 'torch.constant.int'"), naming neither the op nor the line."""
+    with pytest.raises(wafer.WaferError, match=r"test_real_fourier\.py:\d+: error: .*torch\.aten\.fft_fftn?"
+                                               r"\.default works on complex tensors"):
+        wafer.compile(model, (torch.randn(2, 37, 48),))
