@@ -58,32 +58,43 @@ def _arguments(node: torch.fx.Node) -> dict:
 
 
 def _real_part(dims: list[int], norm: str | None):
-    """The real part of the transform of a real tensor along `dims`, scaled as `norm` says."""
+    """The real part of the transform of a real tensor along `dims`, scaled as `norm` says.
+
+    The transform of a real tensor is conjugate-symmetric: Y[k] = conj(Y[-k mod N])
+    over all its dims at once. So the longest dim, transformed first (its input is
+    real), is computed for its first N // 2 + 1 frequencies only, half the products,
+    and the real part of the others is the computed one at the mirrored indices."""
     def real_part(x):
-        real, imaginary = x, None
-        for dim in dims:
-            cosines, sines = _cosines_and_sines(x.shape[dim], x.dtype)
-            if imaginary is None:
-                real, imaginary = _along(real, cosines, dim), -_along(real, sines, dim)
-            else:
-                real, imaginary = (_along(real, cosines, dim) + _along(imaginary, sines, dim),
-                                   _along(imaginary, cosines, dim) - _along(real, sines, dim))
-        return real * _scale([x.shape[d] for d in dims], norm)
+        order = sorted({d % x.dim() for d in dims}, key=lambda d: -x.shape[d])
+        first, n = order[0], x.shape[order[0]]
+        half = n // 2 + 1
+        cosines, sines = _cosines_and_sines(n, half, x.dtype)
+        real, imaginary = _along(x, cosines, first), -_along(x, sines, first)
+        for dim in order[1:]:
+            cosines, sines = _cosines_and_sines(x.shape[dim], x.shape[dim], x.dtype)
+            real, imaginary = (_along(real, cosines, dim) + _along(imaginary, sines, dim),
+                               _along(imaginary, cosines, dim) - _along(real, sines, dim))
+        if half < n:  # frequency k of the first dim is N - k's, at -k mod N along the others
+            mirrored = real.index_select(first, torch.arange(n - half, 0, -1))
+            for dim in order[1:]:
+                mirrored = torch.roll(torch.flip(mirrored, [dim]), 1, dim)
+            real = torch.cat([real, mirrored], first)
+        return real * _scale([x.shape[d] for d in order], norm)
     return real_part
 
 
 def _along(value: torch.Tensor, matrix: torch.Tensor, dim: int) -> torch.Tensor:
-    """`value` times a symmetric `matrix` along `dim`."""
+    """`value` times `matrix` (input frequencies by output ones) along `dim`."""
     return torch.movedim(torch.movedim(value, dim, -1) @ matrix, -1, dim)
 
 
-def _cosines_and_sines(n: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """C and S of a length-n transform, computed in the graph (a tensor constant
-    cannot be spliced in): the n values of each at the angle steps m = 0..n-1,
-    gathered at m = k n mod N, an exact integer."""
+def _cosines_and_sines(n: int, outputs: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first `outputs` columns of C and S of a length-n transform, computed in
+    the graph (a tensor constant cannot be spliced in): the n values of each at the
+    angle steps m = 0..n-1, gathered at m = k n mod N, an exact integer."""
     steps = torch.arange(n)
     angles = steps.to(dtype) * (2 * math.pi / n)
-    where = torch.remainder(steps[:, None] * steps[None, :], n)
+    where = torch.remainder(steps[:, None] * steps[None, :outputs], n)
     return torch.cos(angles)[where], torch.sin(angles)[where]
 
 

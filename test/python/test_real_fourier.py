@@ -13,7 +13,9 @@ from torch_reference import Lambda, compile_checked
     lambda x: torch.fft.fft(x, norm="forward").real,
     lambda x: torch.fft.fft(x, dim=1, norm="ortho").real,
     lambda x: torch.fft.fft2(x).real * 0.5 + 1,
-], ids=["fftn-tokens-features", "fftn-all", "fft-forward", "fft-ortho-middle", "fft2"])
+    lambda x: torch.fft.fftn(x[:, :1, :5], dim=(1, 2)).real,  # an odd longest dim, a unit one
+    lambda x: torch.fft.fftn(x[:, :2, :2], dim=(1, 2)).real,  # no frequency to mirror
+], ids=["fftn-tokens-features", "fftn-all", "fft-forward", "fft-ortho-middle", "fft2", "odd-and-unit", "two"])
 def test_real_part_of_transforms(transform):
     torch.manual_seed(0)
     compile_checked(Lambda(transform), (torch.randn(2, 37, 48),))
