@@ -26,6 +26,13 @@ def _body(op: ir.OpView) -> tuple[list[ir.Operation], list[ir.Value]]:
     return ops[:-1], list(ops[-1].operands)
 
 
+def _computes(op: ir.OpView, name: str) -> bool:
+    """Whether `op`'s body is one `name` of its inputs, in order, whose result it yields."""
+    ops, yielded = _body(op)
+    arguments = list(op.regions[0].blocks[0].arguments)[:len(op.inputs)]
+    return [o.name for o in ops] == [name] and list(ops[0].operands) == arguments and yielded == [ops[0].result]
+
+
 def _kept_dims(affine_map: ir.AffineMap) -> set[int] | None:
     """The loop dims a projected map reads; None for any other map."""
     return {d for d in map_dims(affine_map) if d is not None} if is_projected_map(affine_map) else None
@@ -51,12 +58,7 @@ def _minus_row_max(value: ir.Value, kept: set[int]) -> bool:
     """Whether `value` is x - max(x) over every loop but `kept`, broadcast back: a
     subtraction whose second operand is x's maximum over those loops."""
     op = _generic(value)
-    if op is None or len(op.inputs) != 2:
-        return False
-    ops, yielded = _body(op)
-    arguments = op.regions[0].blocks[0].arguments
-    if [o.name for o in ops] != ["arith.subf"] or list(ops[0].operands) != list(arguments[:2]) or yielded != [
-            ops[0].result]:
+    if op is None or len(op.inputs) != 2 or not _computes(op, "arith.subf"):
         return False
     maps = indexing_maps(op)
     return (_kept_dims(maps[1]) == kept and _kept_dims(maps[0]) == set(range(len(iterator_types(op))))
@@ -66,11 +68,7 @@ def _minus_row_max(value: ir.Value, kept: set[int]) -> bool:
 def _exp_minus_row_max(value: ir.Value, kept: set[int]) -> bool:
     """Whether `value` is exp(x - max(x)) (see `_minus_row_max`): every row has a 1."""
     op = _generic(value)
-    if op is None or len(op.inputs) != 1:
-        return False
-    ops, yielded = _body(op)
-    argument = op.regions[0].blocks[0].arguments[0]
-    return ([o.name for o in ops] == ["math.exp"] and ops[0].operands[0] == argument and yielded == [ops[0].result]
+    return (op is not None and len(op.inputs) == 1 and _computes(op, "math.exp")
             and _kept_dims(indexing_maps(op)[0]) == set(range(len(iterator_types(op))))
             and _minus_row_max(op.inputs[0], kept))
 
@@ -81,12 +79,7 @@ def softmax_division(op: ir.OpView) -> ir.Operation | None:
     if op.name != "linalg.generic" or len(op.inputs) != 2 or len(op.outputs) != 1:
         return None
     kinds = iterator_types(op)
-    if any(kind != PARALLEL for kind in kinds):
-        return None
-    ops, yielded = _body(op)
-    arguments = op.regions[0].blocks[0].arguments
-    if [o.name for o in ops] != ["arith.divf"] or list(ops[0].operands) != list(arguments[:2]) or yielded != [
-            ops[0].result]:
+    if any(kind != PARALLEL for kind in kinds) or not _computes(op, "arith.divf"):
         return None
     maps = indexing_maps(op)
     everything = set(range(len(kinds)))
@@ -96,7 +89,7 @@ def softmax_division(op: ir.OpView) -> ir.Operation | None:
     exps, sums = op.inputs
     if not (_reduces(_generic(sums), exps, kept, "arith.addf", 0.0) and _exp_minus_row_max(exps, kept)):
         return None
-    return ops[0]
+    return _body(op)[0][0]
 
 
 @dataclass(frozen=True)
