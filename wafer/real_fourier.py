@@ -65,6 +65,8 @@ def _real_part(dims: list[int], norm: str | None):
     real), is computed for its first N // 2 + 1 frequencies only, half the products,
     and the real part of the others is the computed one at the mirrored indices."""
     def real_part(x):
+        if not x.is_floating_point():  # torch.fft promotes integers to the default float type
+            x = x.to(torch.get_default_dtype())
         order = sorted({d % x.dim() for d in dims}, key=lambda d: -x.shape[d])
         first, n = order[0], x.shape[order[0]]
         half = n // 2 + 1

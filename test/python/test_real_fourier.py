@@ -36,6 +36,11 @@ class FourierMixing(torch.nn.Module):
         return self.output_norm(x + self.feed_forward(x))
 
 
+def test_transform_of_integers():
+    """torch.fft computes an integer tensor's transform in the default float type."""
+    compile_checked(Lambda(lambda x: torch.fft.fftn(x, dim=(1, 2)).real), (torch.randint(-9, 9, (2, 12, 10)),))
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_fnet_layer(threads):
     torch.manual_seed(0)
