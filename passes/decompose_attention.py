@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, math as math_ops, tensor
 
-from .linalg_builders import affine_maps, is_bool, iterator_types_attr
+from .linalg_builders import affine_maps, elementwise, is_bool, iterator_types_attr
 from .linalg_queries import collapsed_heads
 from .pass_base import WaferPass, find_ops
 
@@ -97,17 +97,17 @@ def _decompose(op: ir.Operation) -> ir.Value:
 
     dims = [ir.AffineDimExpr.get(d) for d in range(len(heads) + 2)]
     row = dims[:-1]
-    masked = _elementwise(
+    masked = elementwise(
         [scores, *(_over_heads(keep, heads, flat) for keep in mask)], heads + [m, n],
         lambda s, *keep: _masked_score(arith.mulf(s, _f32(scale)), keep))
     row_max = _reduce(masked, heads + [m], float("-inf"), arith.maximumf)
-    exps = _elementwise(
+    exps = elementwise(
         [masked, row_max], heads + [m, n],
         lambda t, top: math_ops.exp(arith.subf(t, _finite_or_zero(top))),
         input_maps=[dims, row])
     row_sum = _reduce(exps, heads + [m], 0.0, arith.addf)
-    reciprocals = _elementwise([row_sum], heads + [m], _reciprocal_or_zero)
-    probabilities = _elementwise(
+    reciprocals = elementwise([row_sum], heads + [m], _reciprocal_or_zero)
+    probabilities = elementwise(
         [exps, reciprocals], heads + [m, n], lambda e, r: _narrowed(element, arith.mulf(e, r)),
         input_maps=[dims, row], element=element)
     products = _batched(batch, linalg.batch_matmul(
@@ -115,7 +115,7 @@ def _decompose(op: ir.Operation) -> ir.Value:
         indexing_maps=[ir.AffineMap.get(4, 0, r) for r in ([b, i, k], [b, k, j], [b, i, j])]))
     if element == products.type.element_type:
         return products
-    return _elementwise([products], batch + [m, width], lambda o: arith.truncf(element, o), element=element)
+    return elementwise([products], batch + [m, width], lambda o: arith.truncf(element, o), element=element)
 
 
 def _over_heads(mask: ir.Value, heads: list[int], flat: int) -> ir.Value:
@@ -183,22 +183,6 @@ def _reciprocal_or_zero(total: ir.Value) -> ir.Value:
     """1 / a row's sum of exponentials, or 0 for a fully masked row (sum 0)."""
     empty = arith.cmpf(arith.CmpFPredicate.OEQ, total, _f32(0.0))
     return arith.select(empty, _f32(0.0), arith.divf(_f32(1.0), total))
-
-
-def _elementwise(inputs: list[ir.Value], shape: list[int], body, input_maps=None, element=None) -> ir.Value:
-    """A generic over `shape` computing body(*elements) of `element` (f32 by
-    default); inputs read by identity unless mapped."""
-    rank = len(shape)
-    dims = [ir.AffineDimExpr.get(d) for d in range(rank)]
-    maps = input_maps or [dims] * len(inputs)
-    element = element or ir.F32Type.get()
-    init = tensor.empty(shape, element)
-    generic = linalg.GenericOp([init.type], inputs, [init], affine_maps(rank, *maps, dims),
-                               iterator_types_attr(*["parallel"] * rank))
-    block = generic.regions[0].blocks.append(*[v.type.element_type for v in inputs], element)
-    with ir.InsertionPoint(block):
-        linalg.YieldOp([body(*block.arguments[:len(inputs)])])
-    return generic.result
 
 
 def _reduce(source: ir.Value, shape: list[int], start: float, combine) -> ir.Value:

@@ -79,6 +79,22 @@ def copied_through(value: ir.Value, shape: list[int], source: list[ir.AffineExpr
     return copy.results[0]
 
 
+def elementwise(inputs: list[ir.Value], shape: list[int], body, input_maps=None, element=None) -> ir.Value:
+    """A generic over `shape` computing body(*elements) of `element` (f32 by
+    default); inputs read by identity unless mapped. Built at the current insertion point."""
+    rank = len(shape)
+    dims = [ir.AffineDimExpr.get(d) for d in range(rank)]
+    maps = input_maps or [dims] * len(inputs)
+    element = element or ir.F32Type.get()
+    init = tensor.empty(shape, element)
+    generic = linalg.GenericOp([init.type], inputs, [init], affine_maps(rank, *maps, dims),
+                               iterator_types_attr(*["parallel"] * rank))
+    block = generic.regions[0].blocks.append(*[v.type.element_type for v in inputs], element)
+    with ir.InsertionPoint(block):
+        linalg.YieldOp([body(*block.arguments[:len(inputs)])])
+    return generic.result
+
+
 def multiply_accumulate(inputs: list[ir.Value], init: ir.Value, maps: list[ir.AffineMap],
                         iterators: list[str]) -> linalg.GenericOp:
     """A generic computing init += inputs[0] * inputs[1] over `maps`: a matmul-like

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from torch_mlir import ir
-from torch_mlir.dialects import arith, linalg, tensor
+from torch_mlir.dialects import arith
 
-from .linalg_builders import affine_maps, fill_value, iterator_types_attr, splat
+from .linalg_builders import elementwise, fill_value, splat
 from .linalg_queries import PARALLEL, REDUCTION, indexing_maps, is_projected_map, iterator_types, map_dims
 from .pass_base import WaferPass, find_ops
 
@@ -121,15 +121,9 @@ def _multiply_by_reciprocal(op: ir.OpView, division: ir.Operation) -> None:
     """Read `op`'s divisor as one reciprocal a row and multiply by it."""
     sums = op.inputs[1]
     shape = ir.RankedTensorType(sums.type)
-    dims = [ir.AffineDimExpr.get(d) for d in range(shape.rank)]
     with ir.InsertionPoint(op), op.location:
-        reciprocal = linalg.GenericOp([shape], [sums], [tensor.EmptyOp(shape.shape, shape.element_type).result],
-                                      affine_maps(shape.rank, dims, dims),
-                                      iterator_types_attr(*["parallel"] * shape.rank))
-        block = reciprocal.regions[0].blocks.append(shape.element_type, shape.element_type)
-        with ir.InsertionPoint(block):
-            linalg.YieldOp([arith.divf(splat(1.0, shape.element_type), block.arguments[0])])
-    op.operands[1] = reciprocal.results[0]
+        op.operands[1] = elementwise([sums], shape.shape, lambda total: arith.divf(splat(1.0, total.type), total),
+                                     element=shape.element_type)
     with ir.InsertionPoint(division), division.location:
         product = arith.mulf(division.operands[0], division.operands[1])
     division.results[0].replace_all_uses_with(product)
