@@ -46,6 +46,7 @@ from .precision import Boundary, at_precision, numpy_dtype, wse_defaults
 from .real_fourier import decompose_real_fourier
 from .shifted_moments import shift_normalized_inputs
 from .state_in_lists import clone_state_in_lists
+from .depthwise_volume_convolution import depthwise_volume_convolution, has_depthwise_volume_convolution
 from .transposed_convolution import (
     depthwise_transposed_convolution,
     has_depthwise_transposed_convolution,
@@ -204,7 +205,8 @@ def _decompositions() -> dict:
     "Cannot view a tensor with shape [2, 128, 768] and strides (768, 1536, 1)")."""
     table = {op: fn for op, fn in get_decomposition_table().items() if op.overloadpacket not in _ATTENTION_OPS}
     table[torch.ops.aten.gelu.default] = torch._decomp.decomposition_table[torch.ops.aten.gelu.default]
-    table[torch.ops.aten.convolution.default] = depthwise_transposed_convolution
+    table[torch.ops.aten.convolution.default] = unless_declined(depthwise_volume_convolution,
+                                                                depthwise_transposed_convolution)
     own = {**ADAPTIVE_POOLING, UPSAMPLE: upsample_bilinear, MAX_POOL3D: max_pool3d, **NEAREST_UPSAMPLING, **SORTS,
            **UNLOWERED, **SPECIAL_FUNCTIONS, **RUNNING_EXTREMA}
     for op, decomposition in own.items():
@@ -268,6 +270,8 @@ def _needs_decomposition(program) -> set:
     - A depthwise transposed convolution: torch-mlir's lowering fails on an
       invalid collapse_shape; Wafer's decomposition (transposed_convolution.py)
       of aten.convolution, which a conv_transpose2d decomposes into.
+    - A depthwise 3-D convolution, which torch-mlir does not lower: 2-D
+      depthwise convolutions of the depth slices (depthwise_volume_convolution.py).
     - Adaptive pooling whose windows differ in size or spacing: torch-mlir
       assumes one window and one stride; Wafer's decomposition (adaptive_pooling.py).
       3-D adaptive average pooling and max pooling, which torch-mlir lowers to
@@ -294,7 +298,7 @@ def _needs_decomposition(program) -> set:
     if any(node.target == torch.ops.aten.pad.default and "circular" in (*node.args[2:3], node.kwargs.get("mode"))
            for node in program.graph.nodes):
         ops.add(torch.ops.aten.pad.default)
-    if has_depthwise_transposed_convolution(program):
+    if has_depthwise_transposed_convolution(program) or has_depthwise_volume_convolution(program):
         ops.add(torch.ops.aten.convolution.default)
     return (ops | adaptive_pooling_to_decompose(program) | max_pool3d_to_decompose(program)
             | whole_factor_upsampling(program) | whole_factor_nearest_upsampling(program) | sorts_to_decompose(program)
