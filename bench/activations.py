@@ -13,7 +13,7 @@ interleaved, and Wafer/ORT (below 1: Wafer is faster).
 
 from __future__ import annotations
 
-from common import Function  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import Function  # first: it sets GOMP_SPINCOUNT before torch loads
 from norms import table
 import torch
 import torch.nn.functional as F

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from common import checked_times, layer_bench_options, print_layer_rows  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import checked_times, layer_bench_options, print_layer_rows  # first: it sets GOMP_SPINCOUNT before torch loads
 import torch
 
 import wafer

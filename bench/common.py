@@ -1,7 +1,7 @@
 """What the CPU benchmarks share: building each backend, timing them interleaved, counting FLOPs.
 
-Import it before torch: it sets OMP_WAIT_POLICY=PASSIVE, which torch's OpenMP
-runtime reads once when it loads (see bench/cpu.py on why every pool sleeps).
+Import it before torch: it sets GOMP_SPINCOUNT, which torch's OpenMP runtime
+reads once when it loads (see bench/cpu.py on how long each pool spins).
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ import logging
 import os
 import random
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its OpenMP runtime
+# Pause loops torch's OpenMP workers (libgomp) spin before they sleep: enough to
+# cover the gaps between the ops of one call, not the next backend's call, as
+# libgomp's default (300,000 pauses, milliseconds) would.
+os.environ.setdefault("GOMP_SPINCOUNT", "10000")  # before torch loads its OpenMP runtime
 import statistics
 import time
 import warnings
@@ -65,7 +68,7 @@ def onnx_session(model, inputs, threads: int):
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.force_spinning_stop", "1")  # spin within a run, not after it
     session = onnxruntime.InferenceSession(program.model_proto.SerializeToString(), options,
                                            providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import time
 
-import common  # noqa: F401 -- first: it sets OMP_WAIT_POLICY before torch loads
+import common  # noqa: F401 -- first: it sets GOMP_SPINCOUNT before torch loads
 import torch
 
 import wafer

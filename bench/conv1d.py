@@ -24,7 +24,7 @@ difference from eager.
 
 from __future__ import annotations
 
-from common import eager_ort_wafer_ms, grid_parser, max_error, print_grid, timing_columns  # first: sets OMP_WAIT_POLICY
+from common import eager_ort_wafer_ms, grid_parser, max_error, print_grid, timing_columns  # first: sets GOMP_SPINCOUNT
 import torch
 from torch import nn
 

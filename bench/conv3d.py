@@ -14,7 +14,7 @@ seconds and the largest difference from eager.
 
 from __future__ import annotations
 
-from common import (  # first: sets OMP_WAIT_POLICY
+from common import (  # first: sets GOMP_SPINCOUNT
     compile_wafer, eager_ort_wafer_ms, grid_parser, max_error, print_grid, timing_columns)
 import torch
 

@@ -22,7 +22,7 @@ of small CNNs, from one or a few channels. Columns:
 
 from __future__ import annotations
 
-# common first: it sets OMP_WAIT_POLICY before torch loads
+# common first: it sets GOMP_SPINCOUNT before torch loads
 from common import distinct_layers, interleave, layer_bench_options, onnx_session
 import torch
 

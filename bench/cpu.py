@@ -17,10 +17,13 @@ Each backend is called through its own array interface with inputs made once:
 torch tensors for eager and torch.compile, numpy arrays for ONNX Runtime's feeds
 and for Wafer (numpy in, numpy out).
 
-Every thread pool sleeps between calls (OMP_WAIT_POLICY=PASSIVE for torch's
-OpenMP, no ORT spinning, Wafer's workers spin only between the parallel loops
-of one call): with calls interleaved on two cores, one backend's spinning
-workers would otherwise steal the cores from the next.
+Every thread pool spins between the parallel loops of one call and sleeps
+soon after it: torch's OpenMP workers for GOMP_SPINCOUNT pauses (set by
+common.py), ONNX Runtime's until its run ends (session.force_spinning_stop),
+Wafer's until its call ends. With calls interleaved on two cores, workers that
+spin on after a call (libgomp's default, ONNX Runtime's) steal the cores from
+the next backend; workers that never spin (OMP_WAIT_POLICY=PASSIVE, ONNX
+Runtime without spinning) sleep between a backend's own ops and slow it down.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import argparse
 import os
 import time
 
-from common import (  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import (  # first: it sets GOMP_SPINCOUNT before torch loads
     COLUMNS, compile_wafer, count_flops, interleave, max_error, onnx_session, process_start_up, torch_compiled)
 import numpy as np
 import torch

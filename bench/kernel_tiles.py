@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import interleave  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import interleave  # first: it sets GOMP_SPINCOUNT before torch loads
 
 import numpy as np
 import torch

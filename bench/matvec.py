@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import interleave, onnx_session  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import interleave, onnx_session  # first: it sets GOMP_SPINCOUNT before torch loads
 import torch
 
 import wafer

@@ -22,7 +22,7 @@ compiles AVX2 code. Columns:
 
 from __future__ import annotations
 
-# common first: it sets OMP_WAIT_POLICY before torch loads
+# common first: it sets GOMP_SPINCOUNT before torch loads
 from common import distinct_layers, interleave, layer_bench_options
 import torch
 

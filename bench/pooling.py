@@ -12,7 +12,7 @@ interleaved, and Wafer/ORT (below 1: Wafer is faster).
 
 from __future__ import annotations
 
-from common import (  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import (  # first: it sets GOMP_SPINCOUNT before torch loads
     eager_ort_wafer_ms, grid_parser, print_grid, timing_columns)
 import numpy as np
 import torch

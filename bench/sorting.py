@@ -16,7 +16,7 @@ enters the prefix and shifts all k: insertion's worst case).
 
 from __future__ import annotations
 
-from common import (  # first: sets OMP_WAIT_POLICY
+from common import (  # first: sets GOMP_SPINCOUNT
     Function, eager_ort_wafer_ms, grid_parser, interleave, print_grid, timing_columns)
 import torch
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from common import compile_wafer, interleave, max_error  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import compile_wafer, interleave, max_error  # first: it sets GOMP_SPINCOUNT before torch loads
 
 import wafer
 from wafer.tuning.tuner import AlgorithmResult

@@ -20,7 +20,7 @@ model), and `warm`, calls back to back. Columns:
 
 from __future__ import annotations
 
-from common import distinct_layers, interleave, layer_bench_options, onnx_session  # first: it sets OMP_WAIT_POLICY
+from common import distinct_layers, interleave, layer_bench_options, onnx_session  # first: it sets GOMP_SPINCOUNT
 import numpy as np
 import torch
 

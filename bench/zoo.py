@@ -45,7 +45,7 @@ import argparse
 import time
 from functools import partial
 
-from common import (  # first: it sets OMP_WAIT_POLICY before torch loads
+from common import (  # first: it sets GOMP_SPINCOUNT before torch loads
     COLUMNS, compile_wafer, count_flops, interleave, max_error, onnx_session, process_start_up, timed, torch_compiled)
 import torch
 
