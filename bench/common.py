@@ -165,12 +165,14 @@ def print_grid(args: argparse.Namespace, items, row) -> None:
                 print(row(item, batch, threads, args.budget), flush=True)
 
 
-def layer_bench_options(doc: str, models: str, layers: str | None = None) -> tuple[argparse.Namespace, dict]:
+def layer_bench_options(doc: str, models: str, layers: str | None = None,
+                        image_size: int | None = None) -> tuple[argparse.Namespace, dict]:
     """The options of the scripts that time models' layers one by one: the models
     (default `models`), batches, threads, the machine compiled for and the time
-    per layer, and `--layers` where the script takes layers of no model (its
-    help `layers`); parsed, with torch's threads set and the CPU described. Also
-    the compile keywords that name the machine."""
+    per layer, `--layers` where the script takes layers of no model (its help
+    `layers`) and `--image-size` where it takes one (its default `image_size`);
+    parsed, with torch's threads set and the CPU described. Also the compile
+    keywords that name the machine."""
     from wafer.passes.cpu_target import TARGET_NAMES, resolve
 
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
@@ -181,6 +183,8 @@ def layer_bench_options(doc: str, models: str, layers: str | None = None) -> tup
     parser.add_argument("--budget", type=float, default=0.5, help="seconds of timed calls per layer")
     if layers:
         parser.add_argument("--layers", default="", help=layers)
+    if image_size:
+        parser.add_argument("--image-size", type=int, default=image_size, help="height and width of the images")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"{resolve(args.machine).describe()}; threads={args.threads}")

@@ -31,6 +31,7 @@ _PASSES: dict[str, str] = {
     "wafer-one-row-images": "one_row_images:OneRowImages",
     "wafer-conv3d-as-conv2d": "conv3d_as_conv2d:Conv3dAsConv2d",
     "wafer-transposed-conv-phases": "transposed_conv_phases:TransposedConvPhases",
+    "wafer-dilated-conv-phases": "dilated_conv_phases:DilatedConvPhases",
     "wafer-decompose-attention": "decompose_attention:DecomposeAttention",
     "wafer-fuse": "fuse:Fuse",
     "wafer-fuse-rows": "fuse_rows:FuseRows",

@@ -100,24 +100,29 @@ class Winograd(ConvAlgorithmPass):
                 continue
             weights = reader.array(conv.operands[1]) if chosen == "winograd" or self.pays(conv) else None
             if weights is not None:  # transformed at compile time
-                _rewrite(conv, weights, self._rows_per_block(conv), self.cpu.lanes, self._panel)
+                _rewrite(conv, weights, self._rows_per_block(*_shape(conv)), self.cpu.lanes, self._panel)
 
     def can_compute(self, conv: ir.OpView) -> bool:
         """Whether `conv` has the shape this rewrite handles, whether or not it pays."""
-        if not is_static_f32(conv) or not is_constant(conv.operands[1]):
-            return False
         _, _, h, w = conv.operands[0].type.shape
-        f, _, kh, kw = conv.operands[1].type.shape
         _, _, oh, ow = conv.results[0].type.shape
         unit = int_list(conv.attributes["strides"]) == [1, 1] and int_list(conv.attributes["dilations"]) == [1, 1]
-        return unit and (kh, kw) == (3, 3) and (h, w) == (oh + 2, ow + 2) and f % self.cpu.register_tile[0] == 0
+        return self.can_compute_filters(conv) and unit and (h, w) == (oh + 2, ow + 2)
+
+    def can_compute_filters(self, conv: ir.OpView) -> bool:
+        """Whether `conv`'s filters are constant 3x3 ones, as many as whole register blocks."""
+        if not is_static_f32(conv) or not is_constant(conv.operands[1]):
+            return False
+        f, _, kh, kw = conv.operands[1].type.shape
+        return (kh, kw) == (3, 3) and f % self.cpu.register_tile[0] == 0
 
     def pays(self, conv: ir.OpView) -> bool:
         """The rule where no option or record decides: enough channels and multiplies saved."""
-        _, c, _, _ = conv.operands[0].type.shape
-        f, _, _, _ = conv.operands[1].type.shape
-        _, _, oh, ow = conv.results[0].type.shape
-        return min(c, f) >= self.min_channels and self._saves_multiplies(oh, ow, self._rows_per_block(conv))
+        return self.pays_at(*_shape(conv))
+
+    def pays_at(self, c: int, f: int, oh: int, ow: int) -> bool:
+        """`pays` for a convolution of `c` channels to `f` filters with an oh x ow output."""
+        return min(c, f) >= self.min_channels and self._saves_multiplies(oh, ow, self._rows_per_block(c, f, oh, ow))
 
     def _saves_multiplies(self, oh: int, ow: int, rows: int) -> bool:
         """Whether the products of the padded tile rows (16 per tile slot) are at
@@ -133,7 +138,7 @@ class Winograd(ConvAlgorithmPass):
         """wafer-pack-matmul's register block width: a block's tiles fill whole panels."""
         return self.cpu.register_tile[1]
 
-    def _rows_per_block(self, conv: ir.OpView) -> int:
+    def _rows_per_block(self, c: int, f: int, oh: int, ow: int) -> int:
         """The tile rows per block: the most within `block_bytes` that divide the
         tile rows and fill whole panels, else the fewest that fill whole panels,
         the last block then padded with tile rows below the image.
@@ -142,12 +147,17 @@ class Winograd(ConvAlgorithmPass):
         panels of 32, and two rows of 64 channels are 384 KB. A 74x74 map's 37
         tile rows divide by no even number: blocks of two end in a padding
         row. Left to im2col, both ran about twice as long."""
-        _, c, _, _ = conv.operands[0].type.shape
-        _, f, oh, ow = conv.results[0].type.shape
         slots, tile_rows = _tile_slots(ow, self.cpu.lanes), _tiles(oh)
         whole = [r for r in range(1, tile_rows + 1) if tile_rows % r == 0 and r * slots % self._panel == 0]
         fitting = [r for r in whole if 16 * max(c, f) * r * slots * 4 <= self.block_bytes]
         return max(fitting, default=self._panel // math.gcd(slots, self._panel))
+
+
+def _shape(conv: ir.OpView) -> tuple[int, int, int, int]:
+    """`conv`'s channels, filters, output rows and output columns."""
+    _, c, _, _ = conv.operands[0].type.shape
+    _, f, oh, ow = conv.results[0].type.shape
+    return c, f, oh, ow
 
 
 def _tiles(extent: int) -> int:

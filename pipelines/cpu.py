@@ -270,7 +270,7 @@ class CpuPipeline(Configurable):
         into the contractions it packs (what `wafer tune` collects)."""
         choice = (f"{{machine={self.machine} conv-algorithm={self.conv_algorithm} "
                   f"threads={self.thread_count()}{self._tuning}}}")
-        winograd = f"wafer-winograd{choice}," if self.winograd else ""
+        winograd = f"wafer-dilated-conv-phases{choice},wafer-winograd{choice}," if self.winograd else ""
         direct = f"wafer-direct-conv{choice}," if self.direct_conv else ""
         depthwise = f"wafer-depthwise-conv{self._on_machine}," if self.depthwise_conv else ""
         orient = f",wafer-orient-contractions{self._on_machine}" if self.orient else ""
