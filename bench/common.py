@@ -234,16 +234,25 @@ def _model_layers(name: str, batch: int, describe) -> dict[tuple, tuple[torch.nn
     import torchvision.models
 
     model = getattr(torchvision.models, name)(weights=None).eval()
+    found = first_calls(model, torch.randn(batch, 3, 224, 224), lambda module, x, _: describe(module, x))
+    return {key: (torch.nn.Sequential(module, torch.nn.ReLU()).eval(), torch.randn(shape))
+            for key, (module, shape) in found.items()}
+
+
+def first_calls(model: torch.nn.Module, x: torch.Tensor, describe) -> dict:
+    """{key: (module, its input's shape)} for the first call, in one run of `model`
+    on `x`, of each of its modules that `describe(module, input, output)` gives a
+    key (None: skip it)."""
     found = {}
 
-    def record(module, args, _):
-        key = describe(module, args[0])
+    def record(module, args, output):
+        key = describe(module, args[0], output)
         if key is not None:
-            found.setdefault(key, (torch.nn.Sequential(module, torch.nn.ReLU()).eval(), torch.randn(args[0].shape)))
+            found.setdefault(key, (module, tuple(args[0].shape)))
 
     hooks = [m.register_forward_hook(record) for m in model.modules()]
     with torch.no_grad():
-        model(torch.randn(batch, 3, 224, 224))
+        model(x)
     for hook in hooks:
         hook.remove()
     return found

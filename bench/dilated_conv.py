@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from unittest import mock
 
-from common import interleave, layer_bench_options, onnx_session, print_layer_rows  # first: sets GOMP_SPINCOUNT
+from common import (  # first: sets GOMP_SPINCOUNT
+    first_calls, interleave, layer_bench_options, onnx_session, print_layer_rows)
 import torch
 
 import wafer
@@ -40,20 +41,13 @@ def dilated_convs(name: str, size: int) -> list[tuple[str, torch.nn.Module, tupl
     convolution of the torchvision segmentation model `name` on `size`-wide images."""
     import torchvision.models.segmentation
 
+    def describe(module, x, output):
+        if isinstance(module, torch.nn.Conv2d) and module.dilation != (1, 1):
+            return f"{x.shape[1]}->{output.shape[1]} rate {module.dilation[0]} at {x.shape[2]}x{x.shape[3]}"
+        return None
+
     model = getattr(torchvision.models.segmentation, name)(weights=None, weights_backbone=None).eval()
-    found = {}
-
-    def record(module, args, output):
-        x = args[0]
-        key = f"{x.shape[1]}->{output.shape[1]} rate {module.dilation[0]} at {x.shape[2]}x{x.shape[3]}"
-        found.setdefault(key, (module, tuple(x.shape)))
-
-    hooks = [m.register_forward_hook(record) for m in model.modules()
-             if isinstance(m, torch.nn.Conv2d) and m.dilation != (1, 1)]
-    with torch.no_grad():
-        model(torch.randn(1, 3, size, size))
-    for hook in hooks:
-        hook.remove()
+    found = first_calls(model, torch.randn(1, 3, size, size), describe)
     return [(key, module, shape) for key, (module, shape) in found.items()]
 
 

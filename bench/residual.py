@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from unittest import mock
 
-from common import checked_times, layer_bench_options, print_layer_rows  # first: it sets GOMP_SPINCOUNT before torch loads
+from common import checked_times, first_calls, layer_bench_options, print_layer_rows  # first: sets GOMP_SPINCOUNT
 import torch
 
 import wafer
@@ -39,20 +39,13 @@ def residual_blocks(name: str) -> list[tuple[str, torch.nn.Module, tuple[int, ..
     from torchvision.models.regnet import ResBottleneckBlock
     from torchvision.models.resnet import BasicBlock, Bottleneck
 
+    def describe(module, x, output):
+        if isinstance(module, (BasicBlock, Bottleneck, ResBottleneckBlock)):
+            return f"{type(module).__name__} {x.shape[1]}->{output.shape[1]} at {x.shape[2]}x{x.shape[3]}"
+        return None
+
     model = getattr(torchvision.models, name)(weights=None).eval()
-    found = {}
-
-    def record(module, args, output):
-        x = args[0]
-        key = f"{type(module).__name__} {x.shape[1]}->{output.shape[1]} at {x.shape[2]}x{x.shape[3]}"
-        found.setdefault(key, (module, tuple(x.shape)))
-
-    hooks = [m.register_forward_hook(record) for m in model.modules()
-             if isinstance(m, (BasicBlock, Bottleneck, ResBottleneckBlock))]
-    with torch.no_grad():
-        model(torch.randn(1, 3, 224, 224))
-    for hook in hooks:
-        hook.remove()
+    found = first_calls(model, torch.randn(1, 3, 224, 224), describe)
     return [(key, module, shape) for key, (module, shape) in found.items()]
 
 
