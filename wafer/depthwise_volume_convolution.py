@@ -16,20 +16,24 @@ from __future__ import annotations
 
 import torch
 
+from .graph_edits import schema_arguments
+
 aten = torch.ops.aten
 
 
 def is_depthwise_volume(x: torch.Tensor, weight: torch.Tensor, transposed: bool, groups: int) -> bool:
-    """A 3-D convolution with one input and one output channel per group."""
-    return not transposed and weight.dim() == 5 and groups > 1 and x.shape[1] == groups == weight.shape[0]
+    """A batched 3-D convolution with one input and one output channel per group."""
+    return (not transposed and x.dim() == weight.dim() == 5 and groups > 1
+            and x.shape[1] == groups == weight.shape[0])
 
 
 def has_depthwise_volume_convolution(program) -> bool:
     """Does `program`'s graph hold one? Then it takes the decomposition below."""
     for node in program.graph.nodes:
         if node.op == "call_function" and node.target == aten.convolution.default:
-            x, weight, *_ = node.args
-            if is_depthwise_volume(x.meta["val"], weight.meta["val"], node.args[6], node.args[8]):
+            arguments = schema_arguments(node)
+            if is_depthwise_volume(arguments["input"].meta["val"], arguments["weight"].meta["val"],
+                                   arguments["transposed"], arguments["groups"]):
                 return True
     return False
 

@@ -36,6 +36,7 @@ from .nearest_upsampling import DECOMPOSITIONS as NEAREST_UPSAMPLING, whole_fact
 from .stable_sorts import DECOMPOSITIONS as SORTS, sorts_to_decompose
 from .compiler import compile_module
 from .context import make_context
+from .depthwise_volume_convolution import depthwise_volume_convolution, has_depthwise_volume_convolution
 from .diagnostics import Diagnostic, WaferError, collect_diagnostics, first_line
 from .embedding_bags import decompose_embedding_bags
 from .inplace import functionalize_temporaries
@@ -46,12 +47,12 @@ from .precision import Boundary, at_precision, numpy_dtype, wse_defaults
 from .real_fourier import decompose_real_fourier
 from .shifted_moments import shift_normalized_inputs
 from .state_in_lists import clone_state_in_lists
-from .depthwise_volume_convolution import depthwise_volume_convolution, has_depthwise_volume_convolution
 from .transposed_convolution import (
     depthwise_transposed_convolution,
     has_depthwise_transposed_convolution,
     keep_pads_apart_from_strided_transposed_convolutions,
 )
+from .unbatched_convolutions import DECOMPOSITIONS as UNBATCHED_CONVOLUTIONS, unbatched_convolutions
 from .running_extrema import DECOMPOSITIONS as RUNNING_EXTREMA
 from .special_functions import DECOMPOSITIONS as SPECIAL_FUNCTIONS
 from .unlowered_ops import DECOMPOSITIONS as UNLOWERED, RECIPROCAL as UNLOWERED_RECIPROCAL, unlowered_ops_to_decompose
@@ -208,7 +209,7 @@ def _decompositions() -> dict:
     table[torch.ops.aten.convolution.default] = unless_declined(depthwise_volume_convolution,
                                                                 depthwise_transposed_convolution)
     own = {**ADAPTIVE_POOLING, UPSAMPLE: upsample_bilinear, MAX_POOL3D: max_pool3d, **NEAREST_UPSAMPLING, **SORTS,
-           **UNLOWERED, **SPECIAL_FUNCTIONS, **RUNNING_EXTREMA}
+           **UNLOWERED, **SPECIAL_FUNCTIONS, **RUNNING_EXTREMA, **UNBATCHED_CONVOLUTIONS}
     for op, decomposition in own.items():
         table[op] = unless_declined(decomposition, table.get(op))
     return table
@@ -288,7 +289,9 @@ def _needs_decomposition(program) -> set:
       whose lowering refuses zeros (unlowered_ops.py).
     - erfc, lgamma, digamma and i0, which torch-mlir does not lower, in float64
       from the functions it does (special_functions.py); cummax and cummin as
-      log-step scans (running_extrema.py)."""
+      log-step scans (running_extrema.py).
+    - An unbatched 2-D or 3-D convolution, whose lowering crashed the process,
+      as a batch of one (unbatched_convolutions.py)."""
     ops = set()
     if any(node.target == torch.ops.aten.gelu.default and node.kwargs.get("approximate") == "tanh"
            for node in program.graph.nodes):
@@ -302,7 +305,8 @@ def _needs_decomposition(program) -> set:
         ops.add(torch.ops.aten.convolution.default)
     return (ops | adaptive_pooling_to_decompose(program) | max_pool3d_to_decompose(program)
             | whole_factor_upsampling(program) | whole_factor_nearest_upsampling(program) | sorts_to_decompose(program)
-            | unlowered_ops_to_decompose(program) | targets_in(program, {**SPECIAL_FUNCTIONS, **RUNNING_EXTREMA}))
+            | unlowered_ops_to_decompose(program) | targets_in(program, {**SPECIAL_FUNCTIONS, **RUNNING_EXTREMA})
+            | unbatched_convolutions(program))
 
 
 _ATTENTION_OPS = (torch.ops.aten.scaled_dot_product_attention, torch.ops.aten._scaled_dot_product_attention_math,

@@ -37,3 +37,12 @@ def rename_result(program, old, new) -> None:
 def targets_in(program, ops) -> set:
     """The ops among `ops` that `program`'s graph calls."""
     return {node.target for node in program.graph.nodes if node.target in ops}
+
+
+def schema_arguments(node: torch.fx.Node) -> dict:
+    """`node`'s arguments by their schema's names, defaults filled in."""
+    schema = node.target._schema.arguments
+    values = {a.name: a.default_value if a.has_default_value() else None for a in schema}
+    values.update(zip((a.name for a in schema), node.args))
+    values.update(node.kwargs)
+    return values

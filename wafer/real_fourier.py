@@ -19,6 +19,7 @@ import math
 
 import torch
 
+from .graph_edits import schema_arguments
 from .local_decompositions import splice, trace_alone
 
 aten = torch.ops.aten
@@ -33,7 +34,7 @@ def decompose_real_fourier(program: torch.export.ExportedProgram) -> None:
         users = list(node.users)
         if len(users) != 1 or users[0].target != aten.real.default:
             continue
-        arguments = _arguments(node)
+        arguments = schema_arguments(node)
         x = arguments["self"]
         value = x.meta.get("val") if isinstance(x, torch.fx.Node) else None
         if not isinstance(value, torch.Tensor) or value.is_complex() or arguments[_SIZES[node.target]] is not None:
@@ -46,15 +47,6 @@ def decompose_real_fourier(program: torch.export.ExportedProgram) -> None:
         splice(program, users[0], graph_module, [x])
         graph.erase_node(node)
     program.graph_module.recompile()
-
-
-def _arguments(node: torch.fx.Node) -> dict:
-    """`node`'s arguments by their schema's names, defaults filled in."""
-    schema = node.target._schema.arguments
-    values = {a.name: a.default_value if a.has_default_value() else None for a in schema}
-    values.update(zip((a.name for a in schema), node.args))
-    values.update(node.kwargs)
-    return values
 
 
 def _real_part(dims: list[int], norm: str | None):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from .graph_edits import call_like
+from .graph_edits import call_like, schema_arguments
 
 aten = torch.ops.aten
 _ZERO_PADS = (aten.pad.default, aten.constant_pad_nd.default)
@@ -35,7 +35,7 @@ def has_depthwise_transposed_convolution(program) -> bool:
     """Does `program`'s graph hold one? Then it takes the decomposition below."""
     for node in program.graph.nodes:
         if node.op == "call_function" and node.target in _TRANSPOSED_CONVOLUTIONS:
-            arguments = _arguments(node)
+            arguments = schema_arguments(node)
             if is_depthwise_transposed(arguments["input"].meta["val"], arguments.get("transposed", True),
                                        arguments.get("groups", 1)):
                 return True
@@ -53,7 +53,7 @@ def keep_pads_apart_from_strided_transposed_convolutions(program) -> None:
     for node in list(graph.nodes):
         if node.op != "call_function" or node.target not in _TRANSPOSED_CONVOLUTIONS:
             continue
-        arguments = _arguments(node)
+        arguments = schema_arguments(node)
         pad, stride = arguments["input"], arguments.get("stride", 1)
         strided = any(s > 1 for s in stride) if isinstance(stride, (list, tuple)) else stride > 1
         if not (arguments.get("transposed", True) and strided and isinstance(pad, torch.fx.Node)
@@ -68,14 +68,8 @@ def keep_pads_apart_from_strided_transposed_convolutions(program) -> None:
 
 
 def _pads_with_zeros(pad: torch.fx.Node) -> bool:
-    arguments = _arguments(pad)
+    arguments = schema_arguments(pad)
     return arguments.get("mode", "constant") == "constant" and not arguments.get("value")
-
-
-def _arguments(node: torch.fx.Node) -> dict:
-    """A call's arguments by their schema names, defaults left out."""
-    names = [argument.name for argument in node.target._schema.arguments]
-    return {**dict(zip(names, node.args)), **node.kwargs}
 
 
 def depthwise_transposed_convolution(x, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
