@@ -9,8 +9,8 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, linalg, tensor
 
 from .conv_algorithm import AUTO, ConvAlgorithmPass
-from .linalg_builders import copied_through, extract_slice, int_list, is_static_f32, pad_high, reassociation, \
-    remade_init
+from .linalg_builders import copied_through, extract_slice, int_list, is_named, is_static_f32, pad_high, \
+    reassociation, remade_init
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
 from .winograd import Winograd
@@ -57,10 +57,9 @@ class DilatedConvPhases(ConvAlgorithmPass):
 def _is_dilated(conv: ir.OpView) -> bool:
     """A static f32, stride-1 `conv` dilated along H or W, whose init a strategy
     reads as a fill or a bias (made again at the phases' shape)."""
-    init = conv.operands[2].owner
     return (is_static_f32(conv) and int_list(conv.attributes["strides"]) == [1, 1]
             and int_list(conv.attributes["dilations"]) != [1, 1]
-            and isinstance(init, ir.OpView) and init.name in ("linalg.fill", "linalg.broadcast"))
+            and is_named(conv.operands[2].owner, "linalg.fill", "linalg.broadcast"))
 
 
 def _phase_shape(conv: ir.OpView) -> tuple[int, int, int, int]:

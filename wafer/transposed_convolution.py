@@ -37,7 +37,7 @@ def has_depthwise_transposed_convolution(program) -> bool:
         if node.op == "call_function" and node.target in _TRANSPOSED_CONVOLUTIONS:
             arguments = schema_arguments(node)
             if is_depthwise_transposed(arguments["input"].meta["val"], arguments.get("transposed", True),
-                                       arguments.get("groups", 1)):
+                                       arguments["groups"]):
                 return True
     return False
 
@@ -54,7 +54,7 @@ def keep_pads_apart_from_strided_transposed_convolutions(program) -> None:
         if node.op != "call_function" or node.target not in _TRANSPOSED_CONVOLUTIONS:
             continue
         arguments = schema_arguments(node)
-        pad, stride = arguments["input"], arguments.get("stride", 1)
+        pad, stride = arguments["input"], arguments["stride"]
         strided = any(s > 1 for s in stride) if isinstance(stride, (list, tuple)) else stride > 1
         if not (arguments.get("transposed", True) and strided and isinstance(pad, torch.fx.Node)
                 and pad.target in _ZERO_PADS and _pads_with_zeros(pad)):
