@@ -5,7 +5,7 @@ the transform scripts' small functions (script_groups.py) share."""
 from __future__ import annotations
 
 from torch_mlir import ir
-from torch_mlir.dialects import func
+from torch_mlir.dialects import arith, func
 
 # Defining ops without operands copied into an outlined function rather than
 # passed to it: its constants stay constants (folds and LLVM see them), two
@@ -75,22 +75,28 @@ def outline(module: ir.Operation, ops: list[ir.Operation], name: str) -> tuple[i
                 if any(not inside(use.owner.operation, members) for use in result.uses)]
     last = ops[-1]
     with ir.InsertionPoint(module.regions[0].blocks[0]), last.location:
-        function = func.FuncOp(name, ([value.type for value in passed], [value.type for value in returned]),
-                               visibility="private")
+        function = func.FuncOp(name, ([_call_type(value.type) for value in passed],
+                                      [_call_type(value.type) for value in returned]), visibility="private")
         body = function.add_entry_block()
+    with ir.InsertionPoint(last), last.location:
+        operands = [_widened(value) for value in passed]
     with ir.InsertionPoint.after(last), last.location:
-        call = func.CallOp([value.type for value in returned], ir.FlatSymbolRefAttr.get(name), passed)
-    for result, new in zip(returned, call.results):
+        call = func.CallOp([_call_type(value.type) for value in returned], ir.FlatSymbolRefAttr.get(name), operands)
+        results = [_narrowed(new, value.type) for new, value in zip(call.results, returned)]
+    for result, new in zip(returned, results):
         for use in list(result.uses):
             if not inside(use.owner.operation, members):
                 use.owner.operands[use.operand_number] = new
     with ir.InsertionPoint(body), last.location:
         arguments = iter(body.arguments)
-        replacements = {value: value.owner.operation.clone().results[0] if _is_copied(value) else next(arguments)
-                        for value in inputs}
+        replacements = {value: value.owner.operation.clone().results[0] if _is_copied(value)
+                        else _narrowed(next(arguments), value.type) for value in inputs}
         terminator = func.ReturnOp(returned)
     for op in ops:
         op.move_before(terminator.operation)
+    with ir.InsertionPoint(terminator), last.location:
+        for i, value in enumerate(returned):
+            terminator.operands[i] = _widened(value)
 
     def replace(inner: ir.Operation) -> ir.WalkResult:
         for i, value in enumerate(inner.operands):
@@ -101,6 +107,27 @@ def outline(module: ir.Operation, ops: list[ir.Operation], name: str) -> tuple[i
     for op in ops:
         op.walk(replace)
     return function, call
+
+
+def _call_type(type_: ir.Type) -> ir.Type:
+    """How a value of `type_` crosses a call: a vector of i1 as one of i8.
+    LLVM's x86 back end passes a vector of i1 in mask registers and aborts
+    ("Cannot emit physreg copy instruction") on one with a unit dim, an array
+    of <1 x i1>: a hoisted mask of a reduction's rows, vector<9x1xi1>."""
+    if isinstance(type_, ir.VectorType) and type_.element_type == ir.IntegerType.get_signless(1):
+        return ir.VectorType.get(type_.shape, ir.IntegerType.get_signless(8))
+    return type_
+
+
+def _widened(value: ir.Value) -> ir.Value:
+    """`value` as `_call_type` has it, built at the insertion point."""
+    wide = _call_type(value.type)
+    return value if wide == value.type else arith.extui(wide, value)
+
+
+def _narrowed(value: ir.Value, type_: ir.Type) -> ir.Value:
+    """`value`, of `_call_type(type_)`, back to `type_`, built at the insertion point."""
+    return value if value.type == type_ else arith.trunci(type_, value)
 
 
 def inline(call: ir.OpView, function: ir.OpView) -> None:

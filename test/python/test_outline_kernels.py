@@ -5,7 +5,7 @@ import re
 
 import pytest
 import torch
-from torch_reference import compile_checked
+from torch_reference import Lambda, compile_checked
 
 
 class Blocks(torch.nn.Module):
@@ -67,3 +67,17 @@ def test_the_model_function_is_glue_that_skips_the_optimizer(tmp_path, threads):
     assert re.search(r"attributes \{[^=]*\bno_inline, optimize_none\b", forward.splitlines()[0])
     assert "llvm.br" not in forward and "llvm.cond_br" not in forward
     assert "llvm.fadd" not in forward and "llvm.intr.fmuladd" not in forward
+
+
+def test_a_mask_hoisted_out_of_a_reduction_crosses_into_its_kernel_as_bytes(tmp_path):
+    """The in-range mask of a histogram's elements is loop-invariant in the loop
+    over bins, so it is computed before the loop's kernel and passed to it, a
+    vector<9x1xi1>: LLVM's x86 back end aborted the process on that argument
+    ("Cannot emit physreg copy instruction"). It crosses the call as i8."""
+    bins = torch.arange(5)
+    model = Lambda(lambda v: ((((v + 1) * 2.5).to(torch.int64)[:, None] == bins)
+                              & ((v >= -1) & (v <= 1))[:, None]).float().sum(0))
+    compile_checked(model, (torch.tensor([-2.0, -1.0, -0.6, 0.0, 0.2, 0.3999, 0.4, 1.0, 1.5]),), threads=1,
+                    dump_ir=str(tmp_path))
+    lowered = (tmp_path / "07-lower.mlir").read_text()
+    assert re.search(r"llvm\.call @wafer_kernel\d+\([^\n]*!llvm\.array<9 x vector<1xi8>>", lowered)
