@@ -31,6 +31,7 @@ from .adaptive_pooling import DECOMPOSITIONS as ADAPTIVE_POOLING, adaptive_pooli
 from .attention_masks import masks_at_query_rank
 from .bilinear_upsampling import UPSAMPLE, upsample_bilinear, whole_factor_upsampling
 from .graph_edits import targets_in
+from .grouped_matmuls import decompositions as grouped_matmuls
 from .max_pool3d import MAX_POOL3D, max_pool3d, max_pool3d_to_decompose
 from .nearest_upsampling import DECOMPOSITIONS as NEAREST_UPSAMPLING, whole_factor_nearest_upsampling
 from .stable_sorts import DECOMPOSITIONS as SORTS, sorts_to_decompose
@@ -209,7 +210,7 @@ def _decompositions() -> dict:
     table[torch.ops.aten.convolution.default] = unless_declined(depthwise_volume_convolution,
                                                                 depthwise_transposed_convolution)
     own = {**ADAPTIVE_POOLING, UPSAMPLE: upsample_bilinear, MAX_POOL3D: max_pool3d, **NEAREST_UPSAMPLING, **SORTS,
-           **UNLOWERED, **SPECIAL_FUNCTIONS, **RUNNING_EXTREMA, **UNBATCHED_CONVOLUTIONS}
+           **UNLOWERED, **SPECIAL_FUNCTIONS, **RUNNING_EXTREMA, **UNBATCHED_CONVOLUTIONS, **grouped_matmuls()}
     for op, decomposition in own.items():
         table[op] = unless_declined(decomposition, table.get(op))
     return table
@@ -291,7 +292,9 @@ def _needs_decomposition(program) -> set:
       from the functions it does (special_functions.py); cummax and cummin as
       log-step scans (running_extrema.py).
     - An unbatched 2-D or 3-D convolution, whose lowering crashed the process,
-      as a batch of one (unbatched_convolutions.py)."""
+      as a batch of one (unbatched_convolutions.py).
+    A grouped matrix product (a mixture of experts'), which torch-mlir has no
+    op for, is taken as such (grouped_matmuls.py)."""
     ops = set()
     if any(node.target == torch.ops.aten.gelu.default and node.kwargs.get("approximate") == "tanh"
            for node in program.graph.nodes):

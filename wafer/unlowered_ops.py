@@ -26,6 +26,8 @@ mid-pipeline or stopped at run time:
   neither overflows nor underflows; an integer tensor to a constant power
   (`pow.Tensor_Scalar`), by squaring; the `abs` of a complex tensor, which
   torch-mlir made an invalid `math.absf`, the hypot of its parts.
+- `aten.histc` (a mixture of experts' tokens per expert): each element's
+  bin by torch's CPU formula, counted by comparison with every bin.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ MEDIAN_DIM, MEDIAN, ERFINV = aten.median.dim, aten.median.default, aten.erfinv.d
 RECIPROCAL, ISFINITE, HYPOT, INT_POWER = aten.reciprocal.default, aten.isfinite.default, aten.hypot.default, \
     aten.pow.Tensor_Scalar
 FMOD_SCALAR, FMOD_TENSOR, ABS = aten.fmod.Scalar, aten.fmod.Tensor, aten.abs.default
+HISTC = aten.histc.default
 _TORCH_MM_ROWS = 25  # torch.cdist's default takes the matrix product beyond this many rows (ATen's cdist_impl)
 
 
@@ -48,7 +51,7 @@ def unlowered_ops_to_decompose(program) -> set:
     ops = set()
     for node in program.graph.nodes:
         if node.target in (SEARCHSORTED, CDIST, MEDIAN_DIM, MEDIAN, ERFINV, RECIPROCAL, ISFINITE, HYPOT,
-                           FMOD_SCALAR, FMOD_TENSOR):
+                           FMOD_SCALAR, FMOD_TENSOR, HISTC):
             ops.add(node.target)
         elif node.target == INT_POWER and not node.args[0].meta["val"].dtype.is_floating_point:
             ops.add(INT_POWER)
@@ -193,6 +196,25 @@ def int_power(x, exponent):
     return result
 
 
+def histc(x, bins: int = 100, min=0, max=0):  # noqa: A002  (the schema's names)
+    """torch's CPU histc: bin (x - lo) * bins / (hi - lo) in x's dtype, the top
+    edge in the last bin, elements outside [lo, hi] (and NaNs) in none; where
+    min equals max, the data's extrema are the edges, widened by one each way
+    where those are equal too."""
+    if not x.dtype.is_floating_point:
+        return NotImplemented  # torch refuses integer input on the CPU
+    values = x.reshape(-1)
+    lo, hi = float(min), float(max)
+    if lo == hi:
+        lo, hi = values.min(), values.max()
+        same = lo == hi
+        lo, hi = torch.where(same, lo - 1, lo), torch.where(same, hi + 1, hi)
+    position = ((values - lo) * bins / (hi - lo)).to(torch.int64).clamp(max=bins - 1)
+    counted = (values >= lo) & (values <= hi)
+    hits = (position[:, None] == torch.arange(bins, device=x.device)[None, :]) & counted[:, None]
+    return hits.to(x.dtype).sum(0)  # counted in x's dtype, as torch's bins are
+
+
 def _horner(coefficients, z):
     """c0 + c1 z + c2 z^2 + ..."""
     result = torch.full_like(z, coefficients[-1])
@@ -203,4 +225,4 @@ def _horner(coefficients, z):
 
 DECOMPOSITIONS = {COL2IM: col2im, SEARCHSORTED: searchsorted, CDIST: cdist, MEDIAN_DIM: median_dim, MEDIAN: median,
                   ERFINV: erfinv, RECIPROCAL: reciprocal, ISFINITE: isfinite, FMOD_SCALAR: fmod, FMOD_TENSOR: fmod,
-                  HYPOT: hypot, INT_POWER: int_power, ABS: complex_abs}
+                  HYPOT: hypot, INT_POWER: int_power, ABS: complex_abs, HISTC: histc}

@@ -104,3 +104,12 @@ def test_the_magnitude_of_complex_values():
     x = torch.cat([torch.randn(6, 8, 2), torch.tensor([[[1e30, 1e30], [0.0, -0.0], [3.0, -4.0]]]).expand(6, 3, 2)], 1)
     model = Lambda(lambda parts: torch.view_as_complex(parts).abs())
     _same(wafer.compile(model, (x,), threads=1), model, x)
+
+
+def test_histc_bins_as_torch_does_with_its_edges_given_or_taken_from_the_data():
+    """The top edge counts in the last bin, values outside the edges in none;
+    min equal to max takes the data's extrema, widened where they are equal."""
+    torch.manual_seed(0)
+    x = torch.cat([torch.tensor([-2.0, -1.0, -0.6, 0.0, 0.2, 0.3999, 0.4, 1.0, 1.5]), torch.randn(40)])
+    compile_checked(Lambda(lambda t: (torch.histc(t, 5, -1, 1), torch.histc(t, 7), torch.histc(t, 3, 2, 2),
+                                      torch.histc(t[:4] * 0 + 3, 4))), (x,), threads=1)
