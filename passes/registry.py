@@ -21,6 +21,7 @@ _PASSES: dict[str, str] = {
     "wafer-bf16-builtins": "bf16_builtins:Bf16Builtins",
     "wafer-concat-chains": "concat_chains:ConcatChains",
     "wafer-check-gather-bounds": "check_gather_bounds:CheckGatherBounds",
+    "wafer-slab-gathers": "slab_gathers:SlabGathers",
     "wafer-sort-nan-order": "sort_nan_order:SortNanOrder",
     "wafer-sorted-prefix": "sorted_prefix:SortedPrefix",
     "wafer-sort-rows": "sort_rows:SortRows",
