@@ -50,7 +50,11 @@ def grouped_mm(input, weight, offs=None, bias=None, out_dtype=None):  # noqa: A0
     item_block = (start[None, :] <= item[:, None]).sum(1) - 1
     item_expert = (first[item_block] + item - start[item_block]).clamp(max=experts - 1)
     padded = torch.nn.functional.pad(input, (0, 0, 0, blocks * block - rows)).view(blocks, block, depth)
-    products = torch.bmm(padded[item_block], weight[item_expert]).view(items * block, width)
+    if weight.stride(1) == 1 and weight.stride(2) != 1:  # a transposed view (a Linear's weights): gather them as stored
+        matrices = weight.transpose(1, 2)[item_expert].transpose(1, 2)
+    else:
+        matrices = weight[item_expert]
+    products = torch.bmm(padded[item_block], matrices).view(items * block, width)
     row_item = start.repeat_interleave(block) + owner.flatten() - first.repeat_interleave(block)
     result = products[row_item * block + row % block]
     return torch.where((group < experts)[:, None], result, 0.0)[:rows]
