@@ -14,7 +14,8 @@ with random weights, on 128 int64 token ids, returning last_hidden_state; and
 the bundled examples (lenet, mlp, resnet-block, transformer). Nothing is
 downloaded. `--models held-out` runs models none of Wafer's rules were tried
 on when written (more torchvision classifiers, and ten other transformers
-architectures, from DistilBERT to Llama and Mistral); any torchvision
+architectures, from DistilBERT to Llama and Mistral); `--models moe` three
+mixtures of experts (Mixtral, Qwen3-MoE, OLMoE); any torchvision
 classifier can be named. A vision model's batch norms get statistics measured
 on random images, so that its output depends on its input (`calibrate_batch_norms`).
 
@@ -84,6 +85,18 @@ HELD_OUT_TEXT = {
     "fnet": lambda t: t.FNetModel(t.FNetConfig(num_hidden_layers=4)),
 }
 HELD_OUT = (*HELD_OUT_VISION, *HELD_OUT_TEXT)
+# Mixtures of experts (`--models moe`): their grouped products are wafer/grouped_matmuls.py's; 4 layers,
+# GPT-2's vocabulary, experts of Mixtral's, Qwen3-MoE's and OLMoE's counts and top-k.
+_SMALL_MOE = dict(num_hidden_layers=4, hidden_size=768, num_attention_heads=12, num_key_value_heads=4,
+                  vocab_size=50257)
+MIXTURES_OF_EXPERTS = {
+    "mixtral": lambda t: t.MixtralModel(t.MixtralConfig(**_SMALL_MOE, intermediate_size=1024, num_local_experts=8,
+                                                        num_experts_per_tok=2)),
+    "qwen3-moe": lambda t: t.Qwen3MoeModel(t.Qwen3MoeConfig(**_SMALL_MOE, moe_intermediate_size=512, num_experts=16,
+                                                            num_experts_per_tok=4, head_dim=64)),
+    "olmoe": lambda t: t.OlmoeModel(t.OlmoeConfig(**_SMALL_MOE, intermediate_size=512, num_experts=32,
+                                                  num_experts_per_tok=4)),
+}
 # Classifiers whose torchvision defaults want pretrained weights or another image size.
 _VISION_OPTIONS = {"googlenet": dict(aux_logits=False, init_weights=False),
                    "inception_v3": dict(aux_logits=False, init_weights=False)}
@@ -92,7 +105,7 @@ TOKENS = 128
 CALIBRATION_BATCH = 4  # images a batch norm's statistics are measured over
 PEAK_N = 2048
 NOTE_WIDTH = 100
-NAME_WIDTH = max(map(len, (*MODELS, *HELD_OUT)))
+NAME_WIDTH = max(map(len, (*MODELS, *HELD_OUT, *MIXTURES_OF_EXPERTS)))
 
 
 class LastHiddenState(torch.nn.Module):
@@ -128,7 +141,7 @@ def torchvision_classifiers() -> list[str]:
 
 
 def known(name: str) -> bool:
-    return name in MODELS or name in HELD_OUT_TEXT or name in torchvision_classifiers()
+    return name in MODELS or name in HELD_OUT_TEXT or name in MIXTURES_OF_EXPERTS or name in torchvision_classifiers()
 
 
 def build(name: str, batch: int, image_size: int | None = None):
@@ -137,7 +150,7 @@ def build(name: str, batch: int, image_size: int | None = None):
     torch.manual_seed(0)
     if name in EXAMPLES:
         return EXAMPLES[name].build(batch)
-    text = TEXT.get(name) or HELD_OUT_TEXT.get(name)
+    text = TEXT.get(name) or HELD_OUT_TEXT.get(name) or MIXTURES_OF_EXPERTS.get(name)
     if text is None:
         import torchvision.models
 
@@ -159,8 +172,9 @@ def one_line(err: Exception) -> str:
 
 
 def model_names(text: str) -> list[str]:
-    """The names in `text` (comma-separated), 'held-out' standing for that set."""
-    return [name for word in text.split(",") if word for name in (HELD_OUT if word == "held-out" else [word])]
+    """The names in `text` (comma-separated), 'held-out' and 'moe' standing for those sets."""
+    sets = {"held-out": HELD_OUT, "moe": tuple(MIXTURES_OF_EXPERTS)}
+    return [name for word in text.split(",") if word for name in sets.get(word, [word])]
 
 
 def bench_row(name: str, batch: int, threads: int, budget: float, image_size: int | None = None) -> dict:
@@ -244,7 +258,7 @@ def print_row(r: dict, peak: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(MODELS),
-                        help="names, or 'held-out' for models no strategy was tried on")
+                        help="names, 'held-out' for models no strategy was tried on, or 'moe'")
     parser.add_argument("--batches", default="1,8")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timed calls per row")
@@ -254,7 +268,8 @@ def main() -> None:
     unknown = [name for name in names if not known(name)]
     if unknown:
         parser.error(f"unknown models {', '.join(unknown)}; the zoo has {', '.join(MODELS)}, the held-out set "
-                     f"{', '.join(HELD_OUT)}, and any torchvision classifier")
+                     f"{', '.join(HELD_OUT)}, the mixtures of experts {', '.join(MIXTURES_OF_EXPERTS)}, "
+                     "and any torchvision classifier")
     start = time.perf_counter()
     print(f"first compile in this process (torch.export and the importer start up, once): "
           f"{process_start_up():.2f} s; 'compile s' below is each model's own, after it")

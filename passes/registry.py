@@ -22,6 +22,7 @@ _PASSES: dict[str, str] = {
     "wafer-concat-chains": "concat_chains:ConcatChains",
     "wafer-check-gather-bounds": "check_gather_bounds:CheckGatherBounds",
     "wafer-slab-gathers": "slab_gathers:SlabGathers",
+    "wafer-gathered-batch-matmul": "gathered_batch_matmul:GatheredBatchMatmul",
     "wafer-sort-nan-order": "sort_nan_order:SortNanOrder",
     "wafer-sorted-prefix": "sorted_prefix:SortedPrefix",
     "wafer-sort-rows": "sort_rows:SortRows",

@@ -84,40 +84,48 @@ def _loop_index(value: ir.Value | None) -> int | None:
     return None
 
 
+def slab_at(slab: Slab, ivs: list[ir.Value], checked: bool = True) -> ir.Value:
+    """The slab at leading indices `ivs`, a slice of the table of the slab's
+    shape, built at the insertion point with the body's index computation
+    (and its checks, where `checked`)."""
+    op, extract = slab.generic, slab.extract
+    body = op.regions[0].blocks[0]
+    *ops, _ = body.operations
+    mapping = {}
+    for argument, value, affine_map in zip(body.arguments, op.inputs, indexing_maps(op)):
+        mapping[argument] = tensor.ExtractOp(value, [index_constant(0) if d is None else ivs[d]
+                                                     for d in map_dims(affine_map)]).result
+    trailing = {index.owner for index in list(extract.operands)[len(extract.operands) - slab.inner:]}
+    for inner_op in ops[:-1]:
+        if inner_op.name == "linalg.index" and inner_op not in trailing:
+            mapping[inner_op.result] = ivs[ir.IntegerAttr(inner_op.attributes["dim"]).value]
+    clone_into([o for o in ops[:-1] if o.name != "linalg.index" and (checked or o.name != "cf.assert")], mapping)
+    table = extract.operands[0]
+    leading = [mapping.get(index, index) for index in list(extract.operands)[1:len(extract.operands) - slab.inner]]
+    shape = op.results[0].type.shape[slab.outer:]
+    sizes = [1] * len(leading) + shape
+    return tensor.ExtractSliceOp(ir.RankedTensorType.get(shape, table.type.element_type), table, leading, [], [],
+                                 [ir.ShapedType.get_dynamic_stride_or_offset()] * len(leading) + [0] * slab.inner,
+                                 sizes, [1] * len(sizes)).result
+
+
 def copy_slabs(slab: Slab) -> None:
     """Replace the gather by an scf.forall over its leading dims that computes
     each slab's indices once, checks them, and copies the slab as a slice; a
     serial one where it checks (a failed check must not return from a thread)."""
-    op, extract = slab.generic, slab.extract
+    op = slab.generic
     result = op.results[0]
     shape = result.type.shape
-    inner_shape = shape[slab.outer:]
-    body = op.regions[0].blocks[0]
-    *ops, _ = body.operations
     with ir.InsertionPoint(op), op.location:
         loop = scf.ForallOp([0] * slab.outer, shape[:slab.outer], [1] * slab.outer, [op.outputs[0]])
         if holds_assert(op):
             loop.attributes[SERIAL] = ir.UnitAttr.get()
     with ir.InsertionPoint(loop.body), op.location:
         ivs = list(loop.induction_variables)
-        mapping = {}
-        for argument, value, affine_map in zip(body.arguments, op.inputs, indexing_maps(op)):
-            mapping[argument] = tensor.ExtractOp(value, [index_constant(0) if d is None else ivs[d]
-                                                         for d in map_dims(affine_map)]).result
-        trailing = {index.owner for index in list(extract.operands)[len(extract.operands) - slab.inner:]}
-        for inner_op in ops[:-1]:
-            if inner_op.name == "linalg.index" and inner_op not in trailing:
-                mapping[inner_op.result] = ivs[ir.IntegerAttr(inner_op.attributes["dim"]).value]
-        clone_into([o for o in ops[:-1] if o.name != "linalg.index"], mapping)
-        table = extract.operands[0]
-        leading = [mapping.get(index, index) for index in list(extract.operands)[1:len(extract.operands) - slab.inner]]
-        sizes = [1] * len(leading) + inner_shape
-        piece = tensor.ExtractSliceOp(ir.RankedTensorType.get(inner_shape, table.type.element_type), table,
-                                      leading, [], [], [ir.ShapedType.get_dynamic_stride_or_offset()] * len(leading)
-                                      + [0] * slab.inner, sizes, [1] * len(sizes)).result
-        tile = [1] * slab.outer + inner_shape  # of the result's rank, as consumers fused into the loop expect
+        piece = slab_at(slab, ivs)
+        tile = [1] * slab.outer + shape[slab.outer:]  # of the result's rank, as consumers fused into the loop expect
         groups = [list(range(slab.outer + 1))] + [[slab.outer + 1 + i] for i in range(slab.inner - 1)]
-        piece = tensor.ExpandShapeOp(ir.RankedTensorType.get(tile, table.type.element_type), piece,
+        piece = tensor.ExpandShapeOp(ir.RankedTensorType.get(tile, result.type.element_type), piece,
                                      reassociation(*groups), [], static_output_shape=tile).result
         with ir.InsertionPoint(loop.terminator().block):
             parallel_insert(piece, loop.inner_iter_args[0], [*ivs, *[0] * slab.inner], tile)

@@ -196,7 +196,8 @@ class CpuPipeline(Configurable):
                 "wafer-scalars-as-tensors,wafer-fold-const-globals,symbol-dce,wafer-decompose-attention,func.func(canonicalize,cse),"
                 "wafer-slice-elementwise,wafer-fold-channel-affine,wafer-transposed-conv-phases,wafer-one-row-images,"
                 "wafer-conv3d-as-conv2d,wafer-fold-zero-trip,wafer-fold-narrowed-constants,wafer-sort-nan-order,wafer-sorted-prefix,"
-                f"wafer-check-gather-bounds,wafer-slab-gathers{self._on_machine},wafer-fold-transpose,"
+                f"wafer-check-gather-bounds,wafer-gathered-batch-matmul,wafer-slab-gathers{self._on_machine},"
+                "wafer-fold-transpose,"
                 "wafer-fold-broadcast,wafer-concat-chains,"
                 "wafer-softmax-reciprocal,"
                 f"wafer-attention-head-groups{{machine={self.machine} threads={threads}}}",

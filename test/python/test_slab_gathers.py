@@ -13,6 +13,11 @@ GATHERS = {
     "embedding": (lambda t, i: F.embedding(i, t) * 2, TABLE, torch.tensor([[0, 49, 7], [7, 3, 3]])),
     "index_select": (lambda t, i: torch.index_select(t, 0, i) + 1, MATRICES, torch.tensor([5, 0, 2, 2])),
     "negative": (lambda t, i: t[i], MATRICES, torch.tensor([-1, 3, -6])),
+    # the product reads each gathered matrix from the table (wafer-gathered-batch-matmul)
+    "batched_product": (lambda t, i: torch.bmm(torch.linspace(-1, 1, 96).reshape(4, 3, 8), t[i]), MATRICES,
+                        torch.tensor([5, 0, 2, 2])),
+    "batched_product_transposed": (lambda t, i: torch.bmm(torch.linspace(-1, 1, 192).reshape(4, 3, 16),
+                                                          t[i].transpose(1, 2)), MATRICES, torch.tensor([1, 4, 4, 0])),
 }
 
 
@@ -39,4 +44,12 @@ def test_the_gather_is_a_loop_of_slices(tmp_path):
     function, table, index = GATHERS["index_select"]
     compile_checked(Lambda(function), (table, index), threads=1, dump_ir=str(tmp_path))
     simplified = (tmp_path / "02-simplify.mlir").read_text()
+    assert "tensor.extract_slice %arg0[%" in simplified and "[1, 8, 16] [1, 1, 1]" in simplified
+
+
+def test_a_batched_product_of_gathered_matrices_reads_them_from_the_table(tmp_path):
+    function, table, index = GATHERS["batched_product_transposed"]
+    compile_checked(Lambda(function), (table, index), threads=1, dump_ir=str(tmp_path))
+    simplified = (tmp_path / "02-simplify.mlir").read_text()
+    assert "linalg.batch_matmul" not in simplified and "linalg.matmul" in simplified
     assert "tensor.extract_slice %arg0[%" in simplified and "[1, 8, 16] [1, 1, 1]" in simplified
