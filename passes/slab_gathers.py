@@ -42,8 +42,8 @@ def slab_gather(op: ir.OpView) -> Slab | None:
     body = op.regions[0].blocks[0]
     *ops, terminator = body.operations
     extract = terminator.operands[0].owner
-    if not (ops and extract == ops[-1] and extract.name == "tensor.extract"):
-        return None
+    if not (ops and extract == ops[-1] and extract.name == "tensor.extract") or list(body.arguments[-1].uses):
+        return None  # a body that reads its init computes more than a gather
     table = extract.operands[0]
     if isinstance(table.owner, ir.Block) and table.owner == body or not table.type.has_static_shape:
         return None

@@ -113,3 +113,21 @@ func.func @constant_positions(%table: tensor<16x32xf32>) -> tensor<4x32xf32> {
   } -> tensor<4x32xf32>
   return %rows : tensor<4x32xf32>
 }
+
+// Kept: a body that reads its init to pick the row computes more than a gather.
+// CHECK-LABEL: func.func @reads_init
+// CHECK-NOT: scf.forall
+// CHECK: linalg.generic
+func.func @reads_init(%ids: tensor<6xi64>, %table: tensor<100x32xf32>, %init: tensor<6x32xf32>) -> tensor<6x32xf32> {
+  %picked = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0)>, #out2], iterator_types = ["parallel", "parallel"]}
+      ins(%ids : tensor<6xi64>) outs(%init : tensor<6x32xf32>) {
+  ^bb0(%id: i64, %o: f32):
+    %bits = arith.fptosi %o : f32 to i64
+    %sum = arith.addi %id, %bits : i64
+    %row = arith.index_cast %sum : i64 to index
+    %col = linalg.index 1 : index
+    %v = tensor.extract %table[%row, %col] : tensor<100x32xf32>
+    linalg.yield %v : f32
+  } -> tensor<6x32xf32>
+  return %picked : tensor<6x32xf32>
+}
