@@ -54,8 +54,9 @@ def grouped_mm(input, weight, offs=None, bias=None, out_dtype=None):  # noqa: A0
     row_item = (start[:, None] + run).flatten()
     item = torch.arange(items, device=input.device)
     item_block = (start[None, :] <= item[:, None]).sum(1) - 1
-    mine = row_item[None, :] == item[:, None]  # [items, rows]: an unused item has no rows
-    item_expert = torch.where(mine, owner.flatten()[None, :], -1).amax(1).clamp(min=0)
+    place = item - start[item_block]  # the item's place among its block's experts (past them: unused)
+    first_row = (run[item_block] < place[:, None]).sum(1).clamp(max=block - 1)  # where its run starts
+    item_expert = owner[item_block, first_row]
     padded = torch.nn.functional.pad(input, (0, 0, 0, blocks * block - rows)).view(blocks, block, depth)
     if weight.stride(1) == 1 and weight.stride(2) != 1:  # a transposed view (a Linear's weights): gather them as stored
         matrices = weight.transpose(1, 2)[item_expert].transpose(1, 2)
