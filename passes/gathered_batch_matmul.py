@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 from torch_mlir.dialects import linalg, scf, tensor
 
-from .linalg_builders import extract_slice, index_constant, parallel_insert, reassociation
+from .linalg_builders import extract_slice, index_constant, is_named, parallel_insert, reassociation
 from .linalg_queries import holds_assert
 from .pass_base import WaferPass, find_ops
 from .slab_gathers import Slab, slab_at, slab_gather
@@ -22,7 +22,7 @@ class Gathered:
 
 
 def _gathered(value: ir.Value) -> Gathered | None:
-    transpose = value.owner if isinstance(value.owner, ir.OpView) and value.owner.name == "linalg.transpose" else None
+    transpose = value.owner if is_named(value.owner, "linalg.transpose") else None
     if transpose is not None:
         if list(ir.DenseI64ArrayAttr(transpose.attributes["permutation"])) != [0, 2, 1] or len(list(value.uses)) != 1:
             return None

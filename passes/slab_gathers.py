@@ -78,9 +78,8 @@ def _known(value: ir.Value) -> bool:
 
 def _loop_index(value: ir.Value | None) -> int | None:
     """The dim of a `linalg.index` that defines `value`, else None."""
-    owner = value.owner if value is not None else None
-    if isinstance(owner, ir.OpView) and owner.name == "linalg.index":
-        return ir.IntegerAttr(owner.attributes["dim"]).value
+    if value is not None and is_named(value.owner, "linalg.index"):
+        return ir.IntegerAttr(value.owner.attributes["dim"]).value
     return None
 
 
