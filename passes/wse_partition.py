@@ -12,7 +12,7 @@ from ..dialects.wse import MACHINE_ATTR, FabricInfo, str_attr
 from ..wse_target.distribution import as_contraction, op_flops, window_input
 from ..wse_target.lookup import lookup_of
 from ..wse_target.machine import get_machine
-from .linalg_queries import PARALLEL, is_projected, iterator_types, loop_ranges, reduction_dims
+from .linalg_queries import PARALLEL, indexing_maps, is_projected, iterator_types, loop_ranges, reduction_dims
 from .pass_base import OptionError, PassFailure, WaferPass
 from .wse_split_gathers import body_extracts, is_static_gather
 
@@ -141,6 +141,17 @@ def _users(op: ir.Operation) -> list[ir.Operation]:
     return [use.owner.operation for result in op.results for use in result.uses]
 
 
+def _reads_as_written(user: ir.Operation, producer: ir.Operation, written: ir.AffineMap) -> bool:
+    """Whether `user` reads each of `producer`'s results through `written`:
+    in the layout the region holds it in. A region keeps one layout per value
+    (wse-distribute cannot relayout inside it), so an op that reads a member's
+    result transposed (`(x @ w).t()` on a square x) starts a region of its own,
+    which scatters the value in each layout it reads."""
+    maps = indexing_maps(user)
+    return all(maps[i] == written for i, operand in enumerate(user.operands)
+               if any(operand == result for result in producer.results))
+
+
 @dataclass
 class Group:
     kind: str
@@ -204,6 +215,8 @@ def _grow_epilogue(group: Group, grouped: set[ir.Operation]) -> None:
             return
         if ir.ShapedType(user.results[0].type).shape != shape:
             return
+        if not _reads_as_written(user, group.ops[-1], indexing_maps(user)[-1]):  # it writes where it reads
+            return
         group.ops.append(user)
 
 
@@ -228,6 +241,8 @@ def _grow_rowwise(group: Group, first: ir.Operation, grouped: set[ir.Operation],
             continue
         if as_contraction(op) is not None or loop_ranges(op) != ranges:
             continue
+        if not all(_reads_as_written(op, member, indexing_maps(member)[-1]) for member in group.ops):
+            continue  # one loop nest: a member's result is read through the map it is written by
         group.ops.append(op)
         queue_users(op)
 

@@ -278,16 +278,18 @@ def epilogue_loops(source: ir.Operation, op: ir.Operation,
 
 def overwritten_input(op: ir.Operation) -> ir.Value | None:
     """The input whose buffer elementwise `op` may write its result over: one of
-    the result's type and indexing map that no other op reads (an epilogue's
-    bias add over the product, then its ReLU over the sum). A region holds its
-    own copy of every value it reads, so no one else sees the buffer change."""
+    the result's type and indexing map that nothing else reads (an epilogue's
+    bias add over the product, then its ReLU over the sum), not even `op`
+    through another map (`y.t() * y` would read elements it has overwritten).
+    A region holds its own copy of every value it reads, so no one else sees
+    the buffer change."""
     if len(op.results) != 1 or any(kind != PARALLEL for kind in iterator_types(op)):
         return None
     maps = indexing_maps(op)
     n_in = len(op.operands) - 1
     for value, affine_map in zip(list(op.operands)[:n_in], maps[:n_in]):
-        if (value.type == op.results[0].type and affine_map == maps[-1]
-                and all(use.owner.operation == op.operation for use in value.uses)):
+        uses = list(value.uses)
+        if value.type == op.results[0].type and affine_map == maps[-1] and len(uses) == 1:
             return value
     return None
 

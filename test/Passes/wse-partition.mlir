@@ -60,3 +60,64 @@ func.func @escape(%x: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<8x4xf32>) {
   } -> tensor<4x8xf32>
   return %d, %t : tensor<4x8xf32>, tensor<8x4xf32>
 }
+
+// A region holds each value in one layout: an op that reads a member's result
+// through another map (transposed, on a square tensor) starts a region of its
+// own, after a contraction (%t) as after a rowwise run (%u reads %s both ways).
+// RUN: wafer-opt %s -p wse-partition | filecheck %s --check-prefix=LAYOUT
+// LAYOUT-LABEL: func.func @transposed_reads
+// LAYOUT: "wse.region"() ({
+// LAYOUT-NEXT: linalg.generic {{.*}}"reduction"
+// LAYOUT: "wse.yield"
+// LAYOUT-NEXT: }) {{.*}}sym_name = "summa0"
+// LAYOUT: "wse.region"() ({
+// LAYOUT-NEXT: linalg.generic {indexing_maps = [#[[TR:map[0-9]*]], #[[ID:map[0-9]*]]],
+// LAYOUT: arith.negf
+// LAYOUT: "wse.yield"
+// LAYOUT-NEXT: }) {{.*}}sym_name = "rowwise1"
+// LAYOUT: "wse.region"() ({
+// LAYOUT-NEXT: linalg.generic
+// LAYOUT: math.exp
+// LAYOUT-NEXT: linalg.yield
+// LAYOUT-NEXT: }
+// LAYOUT-NEXT: "wse.yield"
+// LAYOUT-NEXT: }) {{.*}}sym_name = "rowwise2"
+// LAYOUT: "wse.region"() ({
+// LAYOUT-NEXT: linalg.generic {indexing_maps = [#[[TR]], #[[ID]], #[[ID]]],
+// LAYOUT: arith.mulf
+// LAYOUT: "wse.yield"
+// LAYOUT-NEXT: }) {{.*}}sym_name = "rowwise3"
+
+#mk = affine_map<(d0, d1, d2) -> (d0, d2)>
+#kn = affine_map<(d0, d1, d2) -> (d2, d1)>
+#mn = affine_map<(d0, d1, d2) -> (d0, d1)>
+func.func @transposed_reads(%x: tensor<8x8xf32>, %w: tensor<8x8xf32>) -> (tensor<8x8xf32>, tensor<8x8xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x8xf32>
+  %acc = linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%e : tensor<8x8xf32>) {
+  ^bb0(%out: f32):
+    linalg.yield %zero : f32
+  } -> tensor<8x8xf32>
+  %p = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : tensor<8x8xf32>, tensor<8x8xf32>) outs(%acc : tensor<8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %out, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<8x8xf32>
+  %t = linalg.generic {indexing_maps = [#tr, #id], iterator_types = ["parallel", "parallel"]} ins(%p : tensor<8x8xf32>) outs(%e : tensor<8x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = arith.negf %in : f32
+    linalg.yield %r : f32
+  } -> tensor<8x8xf32>
+  %s = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<8x8xf32>) outs(%e : tensor<8x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = math.exp %in : f32
+    linalg.yield %r : f32
+  } -> tensor<8x8xf32>
+  %u = linalg.generic {indexing_maps = [#tr, #id, #id], iterator_types = ["parallel", "parallel"]} ins(%s, %s : tensor<8x8xf32>, tensor<8x8xf32>) outs(%e : tensor<8x8xf32>) {
+  ^bb0(%in: f32, %in2: f32, %out: f32):
+    %r = arith.mulf %in, %in2 : f32
+    linalg.yield %r : f32
+  } -> tensor<8x8xf32>
+  return %t, %u : tensor<8x8xf32>, tensor<8x8xf32>
+}
