@@ -144,9 +144,10 @@ def known(name: str) -> bool:
     return name in MODELS or name in HELD_OUT_TEXT or name in MIXTURES_OF_EXPERTS or name in torchvision_classifiers()
 
 
-def build(name: str, batch: int, image_size: int | None = None):
+def build(name: str, batch: int, image_size: int | None = None, tokens: int = TOKENS):
     """`name`'s model, random weights, in eval mode, and inputs of `batch`; a
-    vision model's images `image_size` wide (its default: 224, or what it needs)."""
+    vision model's images `image_size` wide (its default: 224, or what it needs),
+    a text model's sequences `tokens` long."""
     torch.manual_seed(0)
     if name in EXAMPLES:
         return EXAMPLES[name].build(batch)
@@ -162,7 +163,7 @@ def build(name: str, batch: int, image_size: int | None = None):
     import transformers
 
     model = LastHiddenState(text(transformers)).eval()
-    return model, (torch.randint(0, model.model.config.vocab_size, (batch, TOKENS)),)
+    return model, (torch.randint(0, model.model.config.vocab_size, (batch, tokens)),)
 
 
 def one_line(err: Exception) -> str:
@@ -177,8 +178,9 @@ def model_names(text: str) -> list[str]:
     return [name for word in text.split(",") if word for name in sets.get(word, [word])]
 
 
-def bench_row(name: str, batch: int, threads: int, budget: float, image_size: int | None = None) -> dict:
-    model, inputs = build(name, batch, image_size)
+def bench_row(name: str, batch: int, threads: int, budget: float, image_size: int | None = None,
+              tokens: int = TOKENS) -> dict:
+    model, inputs = build(name, batch, image_size, tokens)
     arrays = [x.numpy() for x in inputs]  # like ORT's feeds: each backend's own array type
     compiled = compile_seconds = None
 
@@ -263,6 +265,7 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timed calls per row")
     parser.add_argument("--image-size", type=int, help="height and width of the vision models' images")
+    parser.add_argument("--tokens", type=int, default=TOKENS, help="length of the text models' sequences")
     args = parser.parse_args()
     names = model_names(args.models)
     unknown = [name for name in names if not known(name)]
@@ -280,7 +283,7 @@ def main() -> None:
         for name in names:
             for batch in (int(b) for b in args.batches.split(",")):
                 try:
-                    print_row(bench_row(name, batch, threads, args.budget, args.image_size), peak)
+                    print_row(bench_row(name, batch, threads, args.budget, args.image_size, args.tokens), peak)
                 except Exception as err:  # a model eager cannot run, or whose FLOPs cannot be counted
                     print(f"{name:{NAME_WIDTH}} {batch:5} failed: {one_line(err)[:NOTE_WIDTH]}", flush=True)
     print(f"\ntotal benchmark time: {time.perf_counter() - start:.0f} s")
