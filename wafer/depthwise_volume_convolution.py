@@ -28,14 +28,20 @@ def is_depthwise_volume(x: torch.Tensor, weight: torch.Tensor, transposed: bool,
 
 
 def has_depthwise_volume_convolution(program) -> bool:
-    """Does `program`'s graph hold one? Then it takes the decomposition below."""
+    """Does `program`'s graph hold one? Then it takes the decomposition below. As
+    exported, a Conv3d is still `conv3d`, which decomposes into `convolution`: were
+    it missed here, only the whole table's second re-trace would reach this one
+    (MViT's pooled attention)."""
     for node in program.graph.nodes:
-        if node.op == "call_function" and node.target == aten.convolution.default:
+        if node.op == "call_function" and node.target in _VOLUME_CONVOLUTIONS:
             arguments = schema_arguments(node)
             if is_depthwise_volume(arguments["input"].meta["val"], arguments["weight"].meta["val"],
-                                   arguments["transposed"], arguments["groups"]):
+                                   arguments.get("transposed", False), arguments["groups"]):
                 return True
     return False
+
+
+_VOLUME_CONVOLUTIONS = (aten.convolution.default, aten.conv3d.default, aten.conv3d.padding)
 
 
 def depthwise_volume_convolution(x, weight, bias, stride, padding, dilation, transposed, output_padding, groups):

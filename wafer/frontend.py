@@ -102,7 +102,8 @@ def _export_and_import(model: torch.nn.Module, example_inputs: tuple, func_name:
                         program = _export(model, example_inputs)
                 else:
                     table = _partial_decompositions(program, _decompositions(), ctx)
-                    in_place = not _mutates(program) and decompose_in_place(program, table)
+                    in_place = not _mutates(program) and decompose_in_place(
+                        program, table, lambda op: _is_registered(op, ctx))
                     decomposed = program if in_place else program.run_decompositions(table)
                     _refuse_state_writes(decomposed)
                     if not _has_unregistered_ops(decomposed, ctx):  # else a decomposition made one

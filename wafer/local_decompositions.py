@@ -10,6 +10,9 @@ its own fake values, and the ops its decomposition calls take its place.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
+
 import torch
 from torch._guards import detect_fake_mode
 from torch.fx.experimental.proxy_tensor import make_fx
@@ -17,14 +20,19 @@ from torch.fx.experimental.proxy_tensor import make_fx
 from .graph_edits import LOCATION_META, rename_result
 
 
-def decompose_in_place(program: torch.export.ExportedProgram, table: dict) -> bool:
+def decompose_in_place(program: torch.export.ExportedProgram, table: dict,
+                       importable: Callable[[torch._ops.OpOverload], bool] = lambda op: True) -> bool:
     """Replace each call of an op in `table` by what its decomposition calls (itself
     applying `table`). False, with the graph unchanged, where a node cannot be
-    decomposed on its own: it has an operand or result other than one tensor, or
-    its decomposition reads a tensor constant or writes one in place."""
+    decomposed on its own: it has an operand or result other than one tensor (or
+    a list of them), its decomposition reads a tensor constant or writes one in
+    place, or it calls an op that is not `importable`: traced alone, an LSTM
+    reaches its CPU kernel's `mkldnn_rnn_layer`, which a re-trace decomposes."""
     graph = program.graph_module.graph
     nodes = [node for node in graph.nodes if node.op == "call_function" and node.target in table]
     traced = [trace_alone(_decomposition(node, table), node.all_input_nodes, node, table) for node in nodes]
+    traced = [graph_module if graph_module is None or _imports(graph_module, importable) else None
+              for graph_module in traced]
     if any(graph_module is None for graph_module in traced):
         return False
     for node, graph_module in zip(nodes, traced):
@@ -46,13 +54,14 @@ def _decomposition(node: torch.fx.Node, table: dict):
 def trace_alone(function, operands: list, result: torch.fx.Node, table: dict | None = None
                 ) -> torch.fx.GraphModule | None:
     """The graph of the ops `function` calls (decomposed by `table`) on the fake
-    values of `operands`, to compute `result`'s value; None where an operand or
-    `result` is not one tensor, `function` cannot run alone (a decomposition
-    that declines), it reads a tensor constant, which the program's module does not hold,
-    or it writes a tensor in place."""
+    values of `operands`, to compute `result`'s value; None where an operand is
+    not one tensor, `result` is neither one tensor nor a list of them read item
+    by item (`unbind`'s, `tensor_split`'s), `function` cannot run alone (a
+    decomposition that declines), it reads a tensor constant, which the
+    program's module does not hold, or it writes a tensor in place."""
     values = [operand.meta.get("val") for operand in operands]
     fake_mode = detect_fake_mode(values)
-    if fake_mode is None or not all(isinstance(value, torch.Tensor) for value in (*values, result.meta.get("val"))):
+    if fake_mode is None or not all(isinstance(value, torch.Tensor) for value in values) or not _one_or_items(result):
         return None
     try:
         with fake_mode:
@@ -64,6 +73,20 @@ def trace_alone(function, operands: list, result: torch.fx.Node, table: dict | N
     return graph_module
 
 
+def _imports(graph_module: torch.fx.GraphModule, importable: Callable[[torch._ops.OpOverload], bool]) -> bool:
+    return all(importable(node.target) for node in graph_module.graph.nodes
+               if node.op == "call_function" and isinstance(node.target, torch._ops.OpOverload))
+
+
+def _one_or_items(result: torch.fx.Node) -> bool:
+    """Is `result` one tensor, or a list of tensors that only `getitem`s read?"""
+    value = result.meta.get("val")
+    if isinstance(value, torch.Tensor):
+        return True
+    return (isinstance(value, (list, tuple)) and all(isinstance(item, torch.Tensor) for item in value)
+            and all(user.target is operator.getitem for user in result.users))
+
+
 def writes_in_place(node: torch.fx.Node) -> bool:
     """Does `node` write a tensor in place? (A GRU cell's decomposition adds in place;
     only a re-trace functionalizes that.)"""
@@ -73,7 +96,8 @@ def writes_in_place(node: torch.fx.Node) -> bool:
 def splice(program: torch.export.ExportedProgram, node: torch.fx.Node, graph_module: torch.fx.GraphModule,
            operands: list) -> None:
     """Put `graph_module`'s ops, on `operands`, in place of `node`, with its source
-    location and layer; where `node` is a result of the program, the signature names what replaces it."""
+    location and layer; where `node` (or an item of its list) is a result of the
+    program, the signature names what replaces it."""
     graph = program.graph_module.graph
     placeholders = [inner for inner in graph_module.graph.nodes if inner.op == "placeholder"]
     copies = dict(zip(placeholders, operands))
@@ -82,6 +106,11 @@ def splice(program: torch.export.ExportedProgram, node: torch.fx.Node, graph_mod
     for inner, copy in copies.items():
         if inner.op != "placeholder":
             copy.meta.update({key: node.meta[key] for key in LOCATION_META if key in node.meta})
-    node.replace_all_uses_with(result)
-    rename_result(program, node, result)
+    replaced = [(user, result[user.args[1]]) for user in list(node.users)] if isinstance(result, (list, tuple)) \
+        else [(node, result)]
+    for old, new in replaced:
+        old.replace_all_uses_with(new)
+        rename_result(program, old, new)
+        if old is not node:
+            graph.erase_node(old)
     graph.erase_node(node)
