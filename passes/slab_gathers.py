@@ -59,7 +59,7 @@ def slab_gather(op: ir.OpView) -> Slab | None:
         return None
     if not all(is_projected_map(m) and all(d is None or d < outer for d in map_dims(m)) for m in maps[:-1]):
         return None
-    trailing = {index.owner for index in indices[len(indices) - inner:]}
+    trailing = {index.owner for index in _split_indices(extract, inner)[1]}
     for inner_op in ops[:-1]:
         if inner_op in trailing:
             if any(use.owner != extract for result in inner_op.results for use in result.uses):
@@ -74,6 +74,12 @@ def _known(value: ir.Value) -> bool:
     while is_named(value.owner, "tensor.extract_slice"):
         value = value.owner.operands[0]
     return is_constant(value)
+
+
+def _split_indices(extract: ir.OpView, inner: int) -> tuple[list[ir.Value], list[ir.Value]]:
+    """The indices of `extract` that pick a slab, and the `inner` that run over it."""
+    indices = list(extract.operands)[1:]
+    return indices[:len(indices) - inner], indices[len(indices) - inner:]
 
 
 def _loop_index(value: ir.Value | None) -> int | None:
@@ -94,13 +100,14 @@ def slab_at(slab: Slab, ivs: list[ir.Value], checked: bool = True) -> ir.Value:
     for argument, value, affine_map in zip(body.arguments, op.inputs, indexing_maps(op)):
         mapping[argument] = tensor.ExtractOp(value, [index_constant(0) if d is None else ivs[d]
                                                      for d in map_dims(affine_map)]).result
-    trailing = {index.owner for index in list(extract.operands)[len(extract.operands) - slab.inner:]}
+    leading, trailing_indices = _split_indices(extract, slab.inner)
+    trailing = {index.owner for index in trailing_indices}
     for inner_op in ops[:-1]:
         if inner_op.name == "linalg.index" and inner_op not in trailing:
             mapping[inner_op.result] = ivs[ir.IntegerAttr(inner_op.attributes["dim"]).value]
     clone_into([o for o in ops[:-1] if o.name != "linalg.index" and (checked or o.name != "cf.assert")], mapping)
     table = extract.operands[0]
-    leading = [mapping.get(index, index) for index in list(extract.operands)[1:len(extract.operands) - slab.inner]]
+    leading = [mapping.get(index, index) for index in leading]
     shape = op.results[0].type.shape[slab.outer:]
     sizes = [1] * len(leading) + shape
     return tensor.ExtractSliceOp(ir.RankedTensorType.get(shape, table.type.element_type), table, leading, [], [],

@@ -197,8 +197,7 @@ class CpuPipeline(Configurable):
                 "wafer-slice-elementwise,wafer-fold-channel-affine,wafer-transposed-conv-phases,wafer-one-row-images,"
                 "wafer-conv3d-as-conv2d,wafer-fold-zero-trip,wafer-fold-narrowed-constants,wafer-sort-nan-order,wafer-sorted-prefix,"
                 f"wafer-check-gather-bounds,wafer-gathered-batch-matmul,wafer-slab-gathers{self._on_machine},"
-                "wafer-fold-transpose,"
-                "wafer-fold-broadcast,wafer-concat-chains,"
+                "wafer-fold-transpose,wafer-fold-broadcast,wafer-concat-chains,"
                 "wafer-softmax-reciprocal,"
                 f"wafer-attention-head-groups{{machine={self.machine} threads={threads}}}",
             ),

@@ -30,11 +30,12 @@ def decompose_in_place(program: torch.export.ExportedProgram, table: dict,
     reaches its CPU kernel's `mkldnn_rnn_layer`, which a re-trace decomposes."""
     graph = program.graph_module.graph
     nodes = [node for node in graph.nodes if node.op == "call_function" and node.target in table]
-    traced = [trace_alone(_decomposition(node, table), node.all_input_nodes, node, table) for node in nodes]
-    traced = [graph_module if graph_module is None or _imports(graph_module, importable) else None
-              for graph_module in traced]
-    if any(graph_module is None for graph_module in traced):
-        return False
+    traced = []
+    for node in nodes:  # all or none: the first that cannot be decomposed alone ends the search
+        graph_module = trace_alone(_decomposition(node, table), node.all_input_nodes, node, table, importable)
+        if graph_module is None:
+            return False
+        traced.append(graph_module)
     for node, graph_module in zip(nodes, traced):
         splice(program, node, graph_module, node.all_input_nodes)
     graph.lint()
@@ -51,14 +52,15 @@ def _decomposition(node: torch.fx.Node, table: dict):
     return decomposed
 
 
-def trace_alone(function, operands: list, result: torch.fx.Node, table: dict | None = None
-                ) -> torch.fx.GraphModule | None:
+def trace_alone(function, operands: list, result: torch.fx.Node, table: dict | None = None,
+                importable: Callable[[torch._ops.OpOverload], bool] = lambda op: True) -> torch.fx.GraphModule | None:
     """The graph of the ops `function` calls (decomposed by `table`) on the fake
     values of `operands`, to compute `result`'s value; None where an operand is
     not one tensor, `result` is neither one tensor nor a list of them read item
     by item (`unbind`'s, `tensor_split`'s), `function` cannot run alone (a
     decomposition that declines), it reads a tensor constant, which the
-    program's module does not hold, or it writes a tensor in place."""
+    program's module does not hold, it writes a tensor in place, or it calls
+    an op that is not `importable`."""
     values = [operand.meta.get("val") for operand in operands]
     fake_mode = detect_fake_mode(values)
     if fake_mode is None or not all(isinstance(value, torch.Tensor) for value in values) or not _one_or_items(result):
@@ -68,14 +70,11 @@ def trace_alone(function, operands: list, result: torch.fx.Node, table: dict | N
             graph_module = make_fx(function, decomposition_table=table or {})(*values)
     except Exception:  # a decomposition that declines (NotImplemented) or cannot run alone
         return None
-    if any(inner.op == "get_attr" or writes_in_place(inner) for inner in graph_module.graph.nodes):
+    if any(inner.op == "get_attr" or writes_in_place(inner)
+           or isinstance(inner.target, torch._ops.OpOverload) and not importable(inner.target)
+           for inner in graph_module.graph.nodes):
         return None
     return graph_module
-
-
-def _imports(graph_module: torch.fx.GraphModule, importable: Callable[[torch._ops.OpOverload], bool]) -> bool:
-    return all(importable(node.target) for node in graph_module.graph.nodes
-               if node.op == "call_function" and isinstance(node.target, torch._ops.OpOverload))
 
 
 def _one_or_items(result: torch.fx.Node) -> bool:

@@ -288,8 +288,7 @@ def overwritten_input(op: ir.Operation) -> ir.Value | None:
     maps = indexing_maps(op)
     n_in = len(op.operands) - 1
     for value, affine_map in zip(list(op.operands)[:n_in], maps[:n_in]):
-        uses = list(value.uses)
-        if value.type == op.results[0].type and affine_map == maps[-1] and len(uses) == 1:
+        if value.type == op.results[0].type and affine_map == maps[-1] and len(list(value.uses)) == 1:
             return value
     return None
 
