@@ -5,9 +5,9 @@
 
 First the probe of wafer/thread_wake.py: an empty parallel loop, compiled
 as the pipeline compiles a call's, entered after the caller has worked for a
-while (median of 12, for several such gaps); what a second loop in the same
-call adds, its workers spinning (kernel_defaults.PARALLEL_ELEMENTS); and the
-clock the core ran at.
+while (the mean of the middle half of 20 from each CPU, for several such
+gaps); what a second loop in the same call adds, its workers spinning (kernel_defaults.PARALLEL_ELEMENTS); and the
+clock the core ran at and the vector FMAs it issued a cycle.
 Then each model is compiled three ways and timed interleaved:
 
     1 thread        threads=1
@@ -31,7 +31,7 @@ import torch
 
 import wafer
 from wafer.examples.models import EXAMPLES
-from wafer.thread_wake import BETWEEN_S, INSTRUCTIONS_PER_CYCLE, PROBES, ThreadProbe, wake_instructions
+from wafer.thread_wake import BETWEEN_S, PROBES, ThreadProbe, wake_instructions
 
 DEFAULT_MODELS = ("lenet,mlp,cnn:1,6,16,5,28,120,cnn:1,32,64,3,28,128,cnn:3,20,50,5,32,500,conv:32,64,3,13,"
                   "conv:64,128,3,13,conv:64,128,3,20,linear:8,1024,1024,linear:32,512,512")
@@ -78,13 +78,13 @@ def split_specs(text: str) -> list[str]:
 def probe_table(threads: int) -> None:
     probe = ThreadProbe(threads)
     print(f"probe: empty parallel loops of {threads} threads, compiled as a call's, after the caller worked "
-          f"for a gap (median of {PROBES}); the core at {probe.clock_hz() / 1e9:.2f} GHz")
+          f"for a gap (middle-half mean of {PROBES} a placement); the core at {probe.clock_hz() / 1e9:.2f} GHz")
     print(f"{'gap ms':>7} {'first loop us':>14} {'next loops us':>14}")
     for gap in (0.0002, 0.0005, 0.001, BETWEEN_S, 0.005):
         first, later = probe.first_loop_seconds(gap), probe.later_loop_seconds(gap)
         print(f"{gap * 1e3:7.1f} {first * 1e6:14.1f} {later * 1e6:14.2f}")
     print(f"the pipeline's figure (gap {BETWEEN_S * 1e3:.0f} ms): {wake_instructions(threads)} instructions, "
-          f"{INSTRUCTIONS_PER_CYCLE} a cycle\n")
+          f"{probe.vector_rate():.2f} vector FMAs a cycle\n")
 
 
 def main() -> None:

@@ -82,3 +82,32 @@ def test_the_probe_times_the_wake_up_the_next_loops_and_the_clock():
     assert 0.3e9 < probe.clock_hz() < 10e9
     first, later = probe.first_loop_seconds(0.0005), probe.later_loop_seconds(0.0005)
     assert 0 <= first < 1e-3 and 0 <= later < 1e-3
+
+
+def test_the_probe_counts_vector_fmas_at_the_rate_the_host_issues_them():
+    """Independent FMA chains of the host's vector width: a core issues one
+    to four a cycle (x86: two, one where 256-bit pipes split AVX-512's); an
+    FMA loop folded away or run as one dependent chain would read far off."""
+    rate = ThreadProbe(2).vector_rate()
+    assert 0.5 < rate < 4.5
+
+
+def test_the_wake_up_is_timed_from_each_cpu_and_the_mask_restored():
+    """The caller runs pinned to each CPU of its mask in turn (up to
+    PLACEMENTS of them), then on its whole mask again."""
+    import os
+
+    from wafer import thread_wake
+
+    mask = os.sched_getaffinity(0)
+    seen = [os.sched_getaffinity(0) for _ in thread_wake._placements()]
+    assert all(len(cpus) == 1 for cpus in seen) and set().union(*seen) <= mask
+    assert len(seen) == min(len(mask), thread_wake.PLACEMENTS)
+    assert os.sched_getaffinity(0) == mask
+
+
+def test_the_middle_mean_ignores_the_outer_quarters():
+    from wafer.thread_wake import _middle_mean
+
+    assert _middle_mean([1.0, 2.0, 3.0, 100.0]) == 2.5
+    assert _middle_mean([-5.0, -4.0, -3.0, -2.0]) == 0.0
