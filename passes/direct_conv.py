@@ -41,6 +41,12 @@ _WIDEST_SMALL_WINDOW = 9  # taps of a 3x3
 # or 8 filters slower; from four channels (36 products), directly.
 _SHALLOW_PRODUCTS = 18
 _UPDATE = "wafer.rank1_update"
+# Output pixels per image up to which a 1x1 convolution runs along its filters by
+# default (see `_along_filters_by_default`). bench/conv_algorithms.py on ResNet-50,
+# DenseNet-121 and RegNet-X-400MF, batch 1 and 8, 2 threads, AVX-512: at 14x14 and
+# 7x7 (stride 1 or 2) along filters ran up to 1.46x faster than im2col on most
+# layers, 0.98x on the slowest; at 28x28 it tied or ran up to 1.2x slower.
+_SMALL_IMAGE_PIXELS = 14 * 14
 # The input rows one output row reads, read again by each block of filters, stay in this
 # share of L1, the rest left to the weights and the tile written; the layers measured with
 # filter blocks (bench numbers in the commit that added them) read at most 3.5 KB a row.
@@ -74,8 +80,8 @@ class DirectConv(ConvAlgorithmPass):
     no output row is ragged, a column stride costs nothing, and the input's
     padding is read through instead of copied. A plain convolution whose output
     rows do not fit the registers runs the same way where it has more than
-    one tap (see `_along_filters_by_default`), or where a tuning record or
-    the option picks `direct` for it.
+    one tap or a small output image (see `_along_filters_by_default`), or
+    where a tuning record or the option picks `direct` for it.
 
     Options (and conv-algorithm, tuning, threads: see conv_algorithm):
       machine: the CPU (see cpu_target) whose registers hold the row blocks.
@@ -97,7 +103,7 @@ class DirectConv(ConvAlgorithmPass):
             if chosen not in (None, "direct") or chosen is None and _im2col_by_default(conv, self.cpu):
                 continue
             weights = reader.array(conv.operands[1]) if self._fits_filters(conv) else None
-            by_default = _along_filters_by_default(conv, self.cpu.l2_bytes // 2)
+            by_default = _along_filters_by_default(conv, self.cpu)
             row_filters = self._row_filters(conv)
             along_filters = conv.name == _GROUPED or (chosen or by_default) and row_filters is None
             if weights is not None and along_filters:
@@ -260,13 +266,15 @@ def _im2col_by_default(conv: ir.OpView, cpu: CpuTarget) -> bool:
             and filters >= 2 * cpu.register_tile[0])
 
 
-def _along_filters_by_default(conv: ir.OpView, cache_bytes: int) -> bool:
+def _along_filters_by_default(conv: ir.OpView, cpu: CpuTarget) -> bool:
     """Whether a plain convolution that wafer-winograd left runs along its
     filters by default: one with more than 9 taps (5x5, 7x7 and 11x11
     windows, 4x4 and 16x16 patches), one with 2 to 9 taps (3x3, 1x7,
-    2x2 stride 2) whose output per image fits `cache_bytes`, one too
-    shallow for im2col (`MIN_IM2COL_PRODUCTS`), or a 1-D one (a one-row
-    image's, see wafer-one-row-images) whatever its output's size.
+    2x2 stride 2) whose output per image fits half of L2, one too
+    shallow for im2col (`MIN_IM2COL_PRODUCTS`), a 1-D one (a one-row
+    image's, see wafer-one-row-images) whatever its output's size, or a
+    1x1 to whole register tiles of filters over a small output image
+    (`_SMALL_IMAGE_PIXELS`).
 
     bench/conv_algorithms.py times both against im2col's packed matmul, with
     AVX-512 and AVX2: these ran faster along filters, alone and in their
@@ -274,17 +282,23 @@ def _along_filters_by_default(conv: ir.OpView, cache_bytes: int) -> bool:
     once per tap). The 3x3 stems of SqueezeNet, MobileNet-v2 and RegNet,
     whose 112x112 outputs outgrow L2, ran faster alone but slowed their
     models; the 7x7 and 11x11 stems of ResNet, GoogLeNet and AlexNet did not.
-    A 1x1 reads its input once either way, and its packed matmul keeps the
-    input rows in cache (SqueezeNet's 512->1000 ran slower along filters).
-    bench/conv1d.py's sample-level CNN, whose 3-tap 128->128 convolutions
-    over rows of 2187 and 6561 outgrow L2, ran faster along filters in the
-    model too, at one and two threads."""
-    channels, kh, kw = conv.operands[1].type.shape[-3:]
-    if conv.name != _CONV or kh * kw == 1:
+    A 1x1 reads its input once either way; over a large image its packed
+    matmul keeps the input rows in cache and is the faster, over a small one
+    along filters ran as fast or faster, alone and in ResNet-50, DenseNet-121,
+    RegNet-X, GoogLeNet and EfficientNet-B0, where its filters fill register
+    tiles: in part of one (SqueezeNet's 1000 classes, RegNet's 400 filters at
+    one thread) it ran slower. bench/conv1d.py's sample-level CNN, whose 3-tap
+    128->128 convolutions over rows of 2187 and 6561 outgrow L2, ran faster
+    along filters in the model too, at one and two threads."""
+    filters, channels, kh, kw = conv.operands[1].type.shape[-4:]
+    if conv.name != _CONV:
         return False
+    *_, oh, ow = conv.results[0].type.shape
+    if kh * kw == 1:
+        return oh * ow <= _SMALL_IMAGE_PIXELS and filters % cpu.register_tile[1] == 0
     output_bytes = math.prod(conv.results[0].type.shape[1:]) * F32_BYTES
-    one_row = conv.results[0].type.shape[-2] == 1 and kh == 1
-    return (kh * kw > _WIDEST_SMALL_WINDOW or output_bytes <= cache_bytes
+    one_row = oh == 1 and kh == 1
+    return (kh * kw > _WIDEST_SMALL_WINDOW or output_bytes <= cpu.l2_bytes // 2
             or channels * kh * kw < MIN_IM2COL_PRODUCTS or one_row)
 
 

@@ -108,6 +108,25 @@ def test_rows_of_few_channels_take_blocks_of_filters(conv, size, machine, strate
 
 
 @pytest.mark.parametrize("conv,size,machine,strategy", [
+    # Over a 14x14 or 7x7 output, whole register tiles of filters: along them.
+    (torch.nn.Conv2d(48, 64, 1), 14, "avx512", "direct conv along filters: 32"),
+    (torch.nn.Conv2d(48, 64, 1, stride=2), 14, "avx512", "direct conv along filters: 32"),
+    (torch.nn.Conv2d(40, 48, 1), 7, "avx2", "direct conv along filters: 16"),
+    # A 28x28 output, or filters in part of a register tile (48 of 32): the packed matmul.
+    (torch.nn.Conv2d(48, 64, 1), 28, "avx512", "im2col"),
+    (torch.nn.Conv2d(48, 48, 1), 14, "avx512", "im2col"),
+])
+def test_a_1x1_over_a_small_image_runs_along_its_filters(conv, size, machine, strategy):
+    """DenseNet's, ResNet-50's and RegNet's 1x1 convolutions at 14x14 and 7x7,
+    with their bias and ReLU, in small."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(conv, torch.nn.ReLU()).eval()
+    x = torch.randn(2, conv.in_channels, size, size)
+    compiled = compile_checked(model, (x,), threads=2, machine=machine)
+    assert any(s.startswith(strategy) for s in strategies(compiled)), strategies(compiled)
+
+
+@pytest.mark.parametrize("conv,size,machine,strategy", [
     # 9 and 18 products per output, 784 of them per image: whole vectors for im2col's panels.
     (torch.nn.Conv2d(1, 32, 3, padding=1), 28, "avx512", "im2col"),
     (torch.nn.Conv2d(2, 32, 3, padding=1), 28, "avx2", "im2col"),

@@ -53,12 +53,13 @@ def test_the_padded_input_is_not_copied(tmp_path):
 
 def test_a_plain_convolution_runs_along_filters_when_picked():
     """With conv-algorithm=direct, a plain 1x1 convolution whose output rows do not
-    fit the registers (64 filters) runs along its filters instead of falling to im2col."""
+    fit the registers (64 filters) over a 28x8 image, which im2col takes by default,
+    runs along its filters instead."""
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(64, 64, 1)
-    x = torch.randn(2, 64, 7, 7)
+    x = torch.randn(2, 64, 28, 8)
     compiled = compile_checked(conv, (x,), threads=1, machine="avx512", conv_algorithm="direct")
-    assert any(s.startswith("direct conv along filters: 32 filters x 1x7") for s in strategies(compiled))
+    assert any(s.startswith("direct conv along filters: 32 filters x 1x8") for s in strategies(compiled))
     assert any(s.startswith("im2col") for s in strategies(compile_checked(conv, (x,), threads=1,
                                                                           machine="avx512")))
 
@@ -68,7 +69,8 @@ def test_a_plain_convolution_runs_along_filters_when_picked():
     (64, 64, 3, 1, 1, 7, True),          # a ResNet stage-4 3x3
     (32, 32, (1, 7), 1, (0, 3), 17, True),  # Inception's factorized 7x7
     (32, 64, 2, 2, 0, 28, True),         # ConvNeXt's downsampling
-    (64, 64, 1, 1, 0, 7, False),         # a 1x1 stays a packed matmul
+    (64, 64, 1, 1, 0, 7, True),          # a 1x1 over a small image
+    (64, 64, 1, 1, 0, 28, False),        # a 1x1 over 28x28 stays a packed matmul
     (3, 32, 7, 2, 3, 64, True),          # a 7x7 stem: 49 taps over 3 channels
     (3, 64, 11, 4, 2, 224, True),        # AlexNet's 11x11 stem, whose output outgrows L2
     (48, 64, 5, 1, 2, 25, True),         # Inception's 5x5

@@ -11,7 +11,7 @@ from torch_reference import compile_checked
     # Zero padding of the length, made again on the one-row image the direct conv reads through.
     (lambda: nn.Conv1d(12, 32, 7, padding=3), (2, 12, 50), "direct conv along filters: 32 filters x 1x"),
     (lambda: nn.Conv1d(12, 32, 3, stride=2, dilation=2, padding=2), (1, 12, 41), "direct conv along filters"),
-    (lambda: nn.Conv1d(64, 96, 1), (2, 64, 100), "packed matmul"),
+    (lambda: nn.Conv1d(64, 96, 1), (2, 64, 400), "packed matmul"),
     # Grouped and depthwise: torch-mlir's 2-D form, one column wide, laid along W.
     (lambda: nn.Conv1d(16, 32, 5, groups=4, padding=2), (2, 16, 50), "direct conv along filters: 8 filters x 1x"),
     (lambda: nn.Conv1d(16, 16, 5, groups=16, padding=2), (2, 16, 50), "depthwise conv 1x5/1: rows of 50"),

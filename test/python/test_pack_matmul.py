@@ -474,7 +474,7 @@ def test_an_oriented_pointwise_convolution_reads_its_image_in_place(
     torch.manual_seed(0)
     model = torch.nn.Conv2d(channels, filters, 1).eval()
     compiled = compile_checked(model, (torch.randn(1, channels, size, size),), threads=threads, machine="avx512",
-                               dump_ir=str(tmp_path))
+                               direct_conv=False, dump_ir=str(tmp_path))
     assert_strategy(compiled, f"oriented {size * size}x{filters}x{channels}")
     packed = (tmp_path / "03-pack.mlir").read_text()
     assert f"tensor<{in_place}xf32>" in packed and f"tensor<{panels}xf32>" not in packed
@@ -580,7 +580,7 @@ def test_a_padded_accumulator_is_not_unpacked(tmp_path, threads, model, inputs, 
     pixels are rows of a register block that divides them."""
     torch.manual_seed(0)
     compiled = compile_checked(model.eval(), inputs, threads=threads, machine="avx512", dump_ir=str(tmp_path),
-                               orient=False)
+                               orient=False, conv_algorithm="im2col")
     strategies = compiled.compile_report.strategies
     assert sum(s.startswith("packed matmul") for s in strategies) == 1, strategies  # not split
     packed = (tmp_path / "03-pack.mlir").read_text()
@@ -641,7 +641,7 @@ def test_oriented_convolution_bias_added_after_its_sums(tmp_path, threads):
     with torch.no_grad():
         model[0].bias.uniform_(-3, 3)
     compiled = compile_checked(model, (torch.randn(1, 320, 7, 7),), threads=threads, machine="avx512",
-                               dump_ir=str(tmp_path))
+                               direct_conv=False, dump_ir=str(tmp_path))
     assert_strategy(compiled, "oriented 49x256x320")
     packed = (tmp_path / "03-pack.mlir").read_text()
     assert "linalg.broadcast" not in packed and packed.count("linalg.transpose") == 1  # C's, back to NCHW
@@ -850,7 +850,8 @@ def test_a_14x14_images_pointwise_convolution_in_the_least_padded_panels(machine
     load per multiply-add, so it keeps 4x16."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(256, 1024, 1), torch.nn.ReLU()).eval()
-    compiled = compile_checked(model, (torch.randn(1, 256, 14, 14),), threads=1, machine=machine, orient=False)
+    compiled = compile_checked(model, (torch.randn(1, 256, 14, 14),), threads=1, machine=machine, orient=False,
+                               conv_algorithm="im2col")
     assert_strategy(compiled, f"packed matmul 1024x196x256: register block {block}")
 
 
@@ -860,7 +861,8 @@ def test_seven_row_blocks_for_a_7x7_images_pixels(threads):
     seven blocks of 7 rows, none of them padding."""
     torch.manual_seed(0)
     model = torch.nn.Conv2d(320, 256, 1).eval()
-    compiled = compile_checked(model, (torch.randn(1, 320, 7, 7),), threads=threads, machine="avx512")
+    compiled = compile_checked(model, (torch.randn(1, 320, 7, 7),), threads=threads, machine="avx512",
+                               direct_conv=False)
     assert_strategy(compiled, "packed matmul 49x256x320: register block 7x32")
 
 
