@@ -31,6 +31,7 @@ import torch
 
 import wafer
 from wafer.examples.models import EXAMPLES
+from wafer.passes.cpu_target import host
 from wafer.thread_wake import BETWEEN_S, PROBES, ThreadProbe, wake_instructions
 
 DEFAULT_MODELS = ("lenet,mlp,cnn:1,6,16,5,28,120,cnn:1,32,64,3,28,128,cnn:3,20,50,5,32,500,conv:32,64,3,13,"
@@ -76,14 +77,15 @@ def split_specs(text: str) -> list[str]:
 
 
 def probe_table(threads: int) -> None:
-    probe = ThreadProbe(threads)
+    probe = ThreadProbe(threads, host().lanes)
     print(f"probe: empty parallel loops of {threads} threads, compiled as a call's, after the caller worked "
           f"for a gap (middle-half mean of {PROBES} a placement); the core at {probe.clock_hz() / 1e9:.2f} GHz")
     print(f"{'gap ms':>7} {'first loop us':>14} {'next loops us':>14}")
     for gap in (0.0002, 0.0005, 0.001, BETWEEN_S, 0.005):
         first, later = probe.first_loop_seconds(gap), probe.later_loop_seconds(gap)
         print(f"{gap * 1e3:7.1f} {first * 1e6:14.1f} {later * 1e6:14.2f}")
-    print(f"the pipeline's figure (gap {BETWEEN_S * 1e3:.0f} ms): {wake_instructions(threads)} instructions, "
+    wake = wake_instructions(threads, host().lanes)
+    print(f"the pipeline's figure (gap {BETWEEN_S * 1e3:.0f} ms): {wake} instructions, "
           f"{probe.vector_rate():.2f} vector FMAs a cycle\n")
 
 

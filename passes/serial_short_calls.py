@@ -81,7 +81,7 @@ class SerialShortCalls(TargetedPass):
             return self.wake_instructions
         from ..thread_wake import wake_instructions  # compiles and times a probe: once a process, when needed
 
-        return wake_instructions(self.threads)
+        return wake_instructions(self.threads, self.cpu.lanes)
 
     def _saved(self, loop: ir.Operation) -> int | None:
         """Instructions the other threads take off the caller in `loop`: all but

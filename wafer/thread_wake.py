@@ -32,7 +32,6 @@ from torch_mlir.execution_engine import ExecutionEngine
 from .context import make_context
 from .cpu_runtime import openmp_runtime
 from .pass_pipeline import build_pass_manager
-from .passes.cpu_target import host
 
 # Between two probes the caller works this long, as a program does between two
 # calls: long enough for the worker to sleep and for an idle virtual CPU to be
@@ -93,7 +92,7 @@ _PACKED = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 def _fma_probe(lanes: int) -> str:
     """@fmas(steps): `steps` of one FMA on each of `_FMA_CHAINS` independent
-    vectors of `lanes` f32, the host's vector width."""
+    vectors of `lanes` f32, the target's vector width."""
     vector = f"vector<{lanes}xf32>"
     chains = range(_FMA_CHAINS)
     sums = ", ".join(f"%a{i} = %zero" for i in chains)
@@ -120,28 +119,28 @@ func.func @fmas(%steps: index) {{
 
 
 @functools.cache
-def wake_instructions(threads: int) -> int:
-    """Vector instructions one core runs in the time the first parallel loop
-    of `threads` adds to a call whose workers slept: that time, at the
-    measured clock and rate of vector FMAs (see `ThreadProbe.vector_rate`);
-    0 (every call stays parallel) where the probe cannot run (no OpenMP
-    runtime, say)."""
+def wake_instructions(threads: int, lanes: int) -> int:
+    """Vector instructions of `lanes` f32 one core runs in the time the first
+    parallel loop of `threads` adds to a call whose workers slept: that time,
+    at the measured clock and rate of such vector FMAs (see
+    `ThreadProbe.vector_rate`); 0 (every call stays parallel) where the probe
+    cannot run (no OpenMP runtime, say)."""
     try:
-        probe = ThreadProbe(threads)
+        probe = ThreadProbe(threads, lanes)
         return round(probe.first_loop_seconds() * probe.clock_hz() * probe.vector_rate())
     except Exception:  # a measurement that cannot run leaves every call parallel, as before it existed
         return 0
 
 
 class ThreadProbe:
-    """The probe compiled for `threads`; each timing is the mean of the middle
-    half of `PROBES` calls (from each placement, for the first loop), each
-    after the caller worked `between_s` (as a program does between two calls
-    of a model)."""
+    """The probe compiled for `threads` (and FMAs of vectors of `lanes` f32);
+    each timing is the mean of the middle half of `PROBES` calls (from each
+    placement, for the first loop), each after the caller worked `between_s`
+    (as a program does between two calls of a model)."""
 
-    def __init__(self, threads: int):
+    def __init__(self, threads: int, lanes: int):
         with make_context():
-            module = ir.Module.parse(_PROBE.format(threads=threads) + _fma_probe(host().lanes))
+            module = ir.Module.parse(_PROBE.format(threads=threads) + _fma_probe(lanes))
             build_pass_manager(_LOWER.format(threads=threads), module.context).run(module.operation)
             self._engine = ExecutionEngine(module, opt_level=2, shared_libs=[openmp_runtime()])
         self._steps, self._loops, self._result = ctypes.c_int64(0), ctypes.c_int64(1), ctypes.c_int64(0)
@@ -161,7 +160,7 @@ class ThreadProbe:
         return 2 * _CLOCK_STEPS / seconds
 
     def vector_rate(self) -> float:
-        """Vector FMAs of the host's width a cycle, the fastest of five runs of
+        """Vector FMAs a cycle, the fastest of five runs of
         independent chains: the rate the kernels' instruction counts (see
         wafer-serial-short-calls) run at. Two on most x86 cores; one on a
         Zen 4, whose 256-bit pipes take an AVX-512 FMA in two halves."""

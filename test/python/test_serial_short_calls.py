@@ -63,7 +63,7 @@ def test_the_pass_measures_the_wake_up_when_it_has_loops_to_weigh():
     host's measurement, once a process, which a 12-instruction loop cannot pay for."""
     assert "wake-instructions=-1}" in dict(CpuPipeline(threads=2).stages())["bufferize"]
     assert "wake-instructions=7}" in dict(CpuPipeline(threads=2, wake_instructions=7).stages())["bufferize"]
-    wake = wake_instructions(2)
+    wake = wake_instructions(2, 16)
     assert wake > 12
     with make_context() as ctx:
         module = ir.Module.parse(TWO_ROWS)
@@ -78,7 +78,7 @@ def test_the_probe_times_the_wake_up_the_next_loops_and_the_clock():
     millisecond here). Which of a first and a later loop costs more is a
     measurement (bench/thread_wake.py): with the suite's other worker busy,
     the spinning workers lost that race."""
-    probe = ThreadProbe(2)
+    probe = ThreadProbe(2, 16)
     assert 0.3e9 < probe.clock_hz() < 10e9
     first, later = probe.first_loop_seconds(0.0005), probe.later_loop_seconds(0.0005)
     assert 0 <= first < 1e-3 and 0 <= later < 1e-3
@@ -88,7 +88,7 @@ def test_the_probe_counts_vector_fmas_at_the_rate_the_host_issues_them():
     """Independent FMA chains of the host's vector width: a core issues one
     to four a cycle (x86: two, one where 256-bit pipes split AVX-512's); an
     FMA loop folded away or run as one dependent chain would read far off."""
-    rate = ThreadProbe(2).vector_rate()
+    rate = ThreadProbe(2, 16).vector_rate()
     assert 0.5 < rate < 4.5
 
 
