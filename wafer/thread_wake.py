@@ -97,7 +97,8 @@ def _fma_probe(lanes: int) -> str:
     chains = range(_FMA_CHAINS)
     sums = ", ".join(f"%a{i} = %zero" for i in chains)
     steps = "\n".join(f"    %b{i} = vector.fma %a{i}, %scale, %scale : {vector}" for i in chains)
-    total = "\n".join(f"  %t{i} = arith.addf %t{i - 1}, %r#{i} : {vector}" for i in chains[1:])
+    total = "\n".join(f"  %t{i} = arith.addf {'%r#0' if i == 1 else f'%t{i - 1}'}, %r#{i} : {vector}"
+                      for i in chains[1:])
     return f"""
 memref.global @vector_sink : memref<{lanes}xf32> = uninitialized
 func.func @fmas(%steps: index) {{
@@ -109,7 +110,6 @@ func.func @fmas(%steps: index) {{
 {steps}
     scf.yield {", ".join(f"%b{i}" for i in chains)} : {", ".join([vector] * _FMA_CHAINS)}
   }}
-  %t0 = arith.addf %r#0, %r#0 : {vector}
 {total}
   %sink = memref.get_global @vector_sink : memref<{lanes}xf32>
   vector.store %t{_FMA_CHAINS - 1}, %sink[%c0] : memref<{lanes}xf32>, {vector}
@@ -160,10 +160,10 @@ class ThreadProbe:
         return 2 * _CLOCK_STEPS / seconds
 
     def vector_rate(self) -> float:
-        """Vector FMAs a cycle, the fastest of five runs of
-        independent chains: the rate the kernels' instruction counts (see
-        wafer-serial-short-calls) run at. Two on most x86 cores; one on a
-        Zen 4, whose 256-bit pipes take an AVX-512 FMA in two halves."""
+        """Vector FMAs a cycle, the fastest of five runs of independent chains:
+        the rate the kernels' instruction counts (see wafer-serial-short-calls)
+        run at. Two on most x86 cores; one on a Zen 4, whose 256-bit pipes
+        take an AVX-512 FMA in two halves."""
         seconds = min(self._timed(self._fmas, self._fma_args, 0.0) for _ in range(5))
         return _FMA_CHAINS * _FMA_STEPS / (seconds * self.clock_hz())
 
