@@ -45,8 +45,11 @@ _UPDATE = "wafer.rank1_update"
 # default (see `_along_filters_by_default`). bench/conv_algorithms.py on ResNet-50,
 # DenseNet-121 and RegNet-X-400MF, batch 1 and 8, 2 threads, AVX-512: at 14x14 and
 # 7x7 (stride 1 or 2) along filters ran up to 1.46x faster than im2col on most
-# layers, 0.98x on the slowest; at 28x28 it tied or ran up to 1.2x slower.
+# layers, 0.98x on the slowest; at 28x28 it tied or ran up to 1.2x slower. Compiled
+# for AVX2 (16 registers: half the accumulators a block) the same rule made RegNet-X
+# 1.06-1.12x and ResNet-50 1.02x slower on the same host, so it needs the registers.
 _SMALL_IMAGE_PIXELS = 14 * 14
+_SMALL_IMAGE_REGISTERS = 32
 # The input rows one output row reads, read again by each block of filters, stay in this
 # share of L1, the rest left to the weights and the tile written; the layers measured with
 # filter blocks (bench numbers in the commit that added them) read at most 3.5 KB a row.
@@ -272,9 +275,9 @@ def _along_filters_by_default(conv: ir.OpView, cpu: CpuTarget) -> bool:
     windows, 4x4 and 16x16 patches), one with 2 to 9 taps (3x3, 1x7,
     2x2 stride 2) whose output per image fits half of L2, one too
     shallow for im2col (`MIN_IM2COL_PRODUCTS`), a 1-D one (a one-row
-    image's, see wafer-one-row-images) whatever its output's size, or a
-    1x1 to whole register tiles of filters over a small output image
-    (`_SMALL_IMAGE_PIXELS`).
+    image's, see wafer-one-row-images) whatever its output's size, or, with
+    AVX-512's 32 registers, a 1x1 to whole register tiles of filters over a
+    small output image (`_SMALL_IMAGE_PIXELS`).
 
     bench/conv_algorithms.py times both against im2col's packed matmul, with
     AVX-512 and AVX2: these ran faster along filters, alone and in their
@@ -295,7 +298,8 @@ def _along_filters_by_default(conv: ir.OpView, cpu: CpuTarget) -> bool:
         return False
     *_, oh, ow = conv.results[0].type.shape
     if kh * kw == 1:
-        return oh * ow <= _SMALL_IMAGE_PIXELS and filters % cpu.register_tile[1] == 0
+        return (oh * ow <= _SMALL_IMAGE_PIXELS and filters % cpu.register_tile[1] == 0
+                and cpu.vector_registers >= _SMALL_IMAGE_REGISTERS)
     output_bytes = math.prod(conv.results[0].type.shape[1:]) * F32_BYTES
     one_row = oh == 1 and kh == 1
     return (kh * kw > _WIDEST_SMALL_WINDOW or output_bytes <= cpu.l2_bytes // 2

@@ -111,10 +111,12 @@ def test_rows_of_few_channels_take_blocks_of_filters(conv, size, machine, strate
     # Over a 14x14 or 7x7 output, whole register tiles of filters: along them.
     (torch.nn.Conv2d(48, 64, 1), 14, "avx512", "direct conv along filters: 32"),
     (torch.nn.Conv2d(48, 64, 1, stride=2), 14, "avx512", "direct conv along filters: 32"),
-    (torch.nn.Conv2d(40, 48, 1), 7, "avx2", "direct conv along filters: 16"),
-    # A 28x28 output, or filters in part of a register tile (48 of 32): the packed matmul.
+    (torch.nn.Conv2d(40, 64, 1), 7, "avx512", "direct conv along filters: 32"),
+    # A 28x28 output, filters in part of a register tile (48 of 32), or AVX2's
+    # 16 registers: the packed matmul.
     (torch.nn.Conv2d(48, 64, 1), 28, "avx512", "im2col"),
     (torch.nn.Conv2d(48, 48, 1), 14, "avx512", "im2col"),
+    (torch.nn.Conv2d(40, 48, 1), 7, "avx2", "im2col"),
 ])
 def test_a_1x1_over_a_small_image_runs_along_its_filters(conv, size, machine, strategy):
     """DenseNet's, ResNet-50's and RegNet's 1x1 convolutions at 14x14 and 7x7,

@@ -69,7 +69,6 @@ def test_a_plain_convolution_runs_along_filters_when_picked():
     (64, 64, 3, 1, 1, 7, True),          # a ResNet stage-4 3x3
     (32, 32, (1, 7), 1, (0, 3), 17, True),  # Inception's factorized 7x7
     (32, 64, 2, 2, 0, 28, True),         # ConvNeXt's downsampling
-    (64, 64, 1, 1, 0, 7, True),          # a 1x1 over a small image
     (64, 64, 1, 1, 0, 28, False),        # a 1x1 over 28x28 stays a packed matmul
     (3, 32, 7, 2, 3, 64, True),          # a 7x7 stem: 49 taps over 3 channels
     (3, 64, 11, 4, 2, 224, True),        # AlexNet's 11x11 stem, whose output outgrows L2
