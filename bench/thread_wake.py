@@ -6,8 +6,9 @@
 First the probe of wafer/thread_wake.py: an empty parallel loop, compiled
 as the pipeline compiles a call's, entered after the caller has worked for a
 while (the mean of the middle half of 20 from each CPU, for several such
-gaps); what a second loop in the same call adds, its workers spinning (kernel_defaults.PARALLEL_ELEMENTS); and the
-clock the core ran at and the vector FMAs it issued a cycle.
+gaps); what a second loop in the same call adds, its workers spinning
+(kernel_defaults.PARALLEL_ELEMENTS); and the clock the core ran at and the
+vector FMAs it issued a cycle.
 Then each model is compiled three ways and timed interleaved:
 
     1 thread        threads=1

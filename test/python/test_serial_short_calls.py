@@ -85,9 +85,10 @@ def test_the_probe_times_the_wake_up_the_next_loops_and_the_clock():
 
 
 def test_the_probe_counts_vector_fmas_at_the_rate_the_host_issues_them():
-    """Independent FMA chains of the host's vector width: a core issues one
-    to four a cycle (x86: two, one where 256-bit pipes split AVX-512's); an
-    FMA loop folded away or run as one dependent chain would read far off."""
+    """Independent FMA chains of 16-lane vectors: a core issues one to four a
+    cycle (x86 with AVX-512: two, one where 256-bit pipes split each; AVX2:
+    one, two 8-lane halves two a cycle); an FMA loop folded away or run as one
+    dependent chain would read far off."""
     rate = ThreadProbe(2, 16).vector_rate()
     assert 0.5 < rate < 4.5
 
