@@ -15,6 +15,9 @@ import random
 # cover the gaps between the ops of one call, not the next backend's call, as
 # libgomp's default (300,000 pauses, milliseconds) would.
 os.environ.setdefault("GOMP_SPINCOUNT", "10000")  # before torch loads its OpenMP runtime
+# How long those workers may spin on after a call: 10,000 pauses of up to 140 cycles
+# (Skylake's PAUSE, Intel's optimization manual; Zen 4's measured here about 60) at 2 GHz or more.
+TORCH_SPIN_S = 0.7e-3
 import statistics
 import time
 import warnings
@@ -95,11 +98,25 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def wait_for_torch_workers():
+    """Busy-wait until torch's OpenMP workers have stopped spinning after its last
+    call, so the next call timed has the cores to itself. A spinning worker holds
+    a core the next backend's workers wake on: after an eager LeNet batch 32 at
+    2 threads, a Wafer call that started at once took 1.7x as long as one that
+    started 0.2 ms later. Busy, not asleep: after a 2 ms sleep every backend's
+    next call ran 1.5-2.5x slower, its cores idle and cold."""
+    if torch.get_num_threads() > 1:
+        end = time.perf_counter() + TORCH_SPIN_S
+        while time.perf_counter() < end:
+            pass
+
+
 def interleave(backends: dict, budget: float, before_each=None) -> tuple[dict[str, float], int]:
     """Median seconds per call of each backend, and the rounds timed: one call of
     each per round, so machine noise hits all of them alike, in an order shuffled
     each round: in a fixed order, of two copies of one compiled model the one
-    always called right after the other timed 1.5% faster. `before_each`, if
+    always called right after the other timed 1.5% faster. Each timed call starts
+    once torch's workers are asleep (`wait_for_torch_workers`). `before_each`, if
     given, runs untimed before every timed call (to evict the caches)."""
     times = {key: [] for key in backends}
     order = random.Random(0)
@@ -113,6 +130,7 @@ def interleave(backends: dict, budget: float, before_each=None) -> tuple[dict[st
             for key in order.sample(list(backends), len(backends)):
                 if before_each is not None:
                     before_each()
+                wait_for_torch_workers()
                 times[key].append(timed(backends[key]))
     return {key: statistics.median(values) for key, values in times.items()}, rounds
 

@@ -22,7 +22,8 @@ soon after it: torch's OpenMP workers for GOMP_SPINCOUNT pauses (set by
 common.py), ONNX Runtime's until its run ends (session.force_spinning_stop),
 Wafer's until its call ends. With calls interleaved on two cores, workers that
 spin on after a call (libgomp's default, ONNX Runtime's) steal the cores from
-the next backend; workers that never spin (OMP_WAIT_POLICY=PASSIVE, ONNX
+the next backend, so each timed call waits for torch's to stop (up to 0.7 ms,
+common.wait_for_torch_workers); workers that never spin (OMP_WAIT_POLICY=PASSIVE, ONNX
 Runtime without spinning) sleep between a backend's own ops and slow it down.
 """
 
