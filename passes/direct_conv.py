@@ -16,6 +16,7 @@ from .cpu_target import F32_BYTES, CpuTarget
 from .conv_algorithm import MIN_IM2COL_PRODUCTS, ConvAlgorithmPass
 from .kernel_defaults import PARALLEL_FLOPS
 from .linalg_builders import int_list, is_constant, is_named, is_static_f32
+from .one_row_images import pixels_in_one_row
 from .pack_matmul import record_strategy
 from .pass_base import find_ops
 from .serial_foralls import SERIAL
@@ -225,6 +226,8 @@ class DirectConv(ConvAlgorithmPass):
                 and (2 * width >= self.cpu.lanes or strided))
 
     def _rewrite_along_filters(self, conv: ir.OpView, weights: np.ndarray) -> None:
+        if _pixels_in_one_row(conv, self.cpu):
+            conv = pixels_in_one_row(conv)
         *_, oh, ow = conv.results[0].type.shape
         block = direct_conv_filters.filter_block(weights.shape[-4], oh, ow, self.cpu)
         parallel = _flops(conv) >= self.parallel_flops
@@ -269,6 +272,28 @@ def _im2col_by_default(conv: ir.OpView, cpu: CpuTarget) -> bool:
             and filters >= 2 * cpu.register_tile[0])
 
 
+def _pixels_in_one_row(conv: ir.OpView, cpu: CpuTarget) -> bool:
+    """Whether a plain 1x1 stride-1 unpadded convolution along filters takes its
+    pixels as one row of H x W, its register blocks spanning rows, because its
+    blocks then wait less on the FMA latency (`latency_bound_fmas`): a 7x7
+    image's rows of 7 pixels make blocks of 7 accumulators where one row of 49
+    makes blocks of 13. Where both take as long, rows keep their blocks whole:
+    at 14x14, rows of 14 pixels ran up to 1.1x faster than blocks of 16 and a
+    last one of 4 (bench/conv_algorithms.py)."""
+    if conv.name != _CONV:
+        return False
+    filters, _, kh, kw = conv.operands[1].type.shape
+    *_, oh, ow = conv.results[0].type.shape
+    if kh * kw != 1 or oh == 1 or int_list(conv.attributes["strides"]) != [1, 1]:
+        return False
+    if is_named(conv.operands[0].owner, "tensor.pad"):
+        return False
+    by_rows = direct_conv_filters.filter_block(filters, oh, ow, cpu)
+    one_row = direct_conv_filters.filter_block(filters, 1, oh * ow, cpu)
+    return (direct_conv_filters.latency_bound_fmas(one_row, 1, oh * ow, cpu)
+            < direct_conv_filters.latency_bound_fmas(by_rows, oh, ow, cpu))
+
+
 def _along_filters_by_default(conv: ir.OpView, cpu: CpuTarget) -> bool:
     """Whether a plain convolution that wafer-winograd left runs along its
     filters by default: one with more than 9 taps (5x5, 7x7 and 11x11
@@ -276,8 +301,8 @@ def _along_filters_by_default(conv: ir.OpView, cpu: CpuTarget) -> bool:
     2x2 stride 2) whose output per image fits half of L2, one too
     shallow for im2col (`MIN_IM2COL_PRODUCTS`), a 1-D one (a one-row
     image's, see wafer-one-row-images) whatever its output's size, or, with
-    AVX-512's 32 registers, a 1x1 to whole register tiles of filters over a
-    small output image (`_SMALL_IMAGE_PIXELS`).
+    AVX-512's 32 registers, a 1x1 to whole vectors of filters over a small
+    output image (`_SMALL_IMAGE_PIXELS`).
 
     bench/conv_algorithms.py times both against im2col's packed matmul, with
     AVX-512 and AVX2: these ran faster along filters, alone and in their
@@ -288,9 +313,11 @@ def _along_filters_by_default(conv: ir.OpView, cpu: CpuTarget) -> bool:
     A 1x1 reads its input once either way; over a large image its packed
     matmul keeps the input rows in cache and is the faster, over a small one
     along filters ran as fast or faster, alone and in ResNet-50, DenseNet-121,
-    RegNet-X, GoogLeNet and EfficientNet-B0, where its filters fill register
-    tiles: in part of one (SqueezeNet's 1000 classes, RegNet's 400 filters at
-    one thread) it ran slower. bench/conv1d.py's sample-level CNN, whose 3-tap
+    RegNet-X, GoogLeNet and EfficientNet-B0, where its filters fill whole
+    vectors: blocks of one vector (RegNet-Y-800MF's 784, EfficientNet-B2's 528
+    and 720) ran as fast or up to 1.3x faster, the 7x7 ones as one row of
+    pixels (`_pixels_in_one_row`); in part of one (SqueezeNet's 1000 classes)
+    it ran slower. bench/conv1d.py's sample-level CNN, whose 3-tap
     128->128 convolutions over rows of 2187 and 6561 outgrow L2, ran faster
     along filters in the model too, at one and two threads."""
     filters, channels, kh, kw = conv.operands[1].type.shape[-4:]
@@ -298,7 +325,7 @@ def _along_filters_by_default(conv: ir.OpView, cpu: CpuTarget) -> bool:
         return False
     *_, oh, ow = conv.results[0].type.shape
     if kh * kw == 1:
-        return (oh * ow <= _SMALL_IMAGE_PIXELS and filters % cpu.register_tile[1] == 0
+        return (oh * ow <= _SMALL_IMAGE_PIXELS and filters % cpu.lanes == 0
                 and cpu.vector_registers >= _SMALL_IMAGE_REGISTERS)
     output_bytes = math.prod(conv.results[0].type.shape[1:]) * F32_BYTES
     one_row = oh == 1 and kh == 1

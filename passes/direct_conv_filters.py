@@ -66,6 +66,18 @@ def filter_block(filters: int, height: int, width: int, cpu: CpuTarget) -> Filte
     return FilterBlock(block_filters, 1, -(-width // blocks))
 
 
+def latency_bound_fmas(block: FilterBlock, height: int, width: int, cpu: CpuTarget) -> int:
+    """The FMA issue slots, per input channel and tap, that one image's output
+    of `height` x `width` takes in `block`s: a block with fewer accumulators
+    than `CpuTarget.fma_chains` waits on the FMA latency, as if it had that many."""
+    vectors = _pixel_vectors(block.filters, cpu.lanes)
+    whole, rest = divmod(width, block.columns)
+    row = whole * max(block.rows * block.columns * vectors, cpu.fma_chains)
+    if rest:
+        row += max(block.rows * rest * vectors, cpu.fma_chains)
+    return height // block.rows * row
+
+
 def images_inside_blocks(weights: np.ndarray, image: ir.RankedTensorType, block: FilterBlock,
                          cpu: CpuTarget) -> bool:
     """Whether each filter block walks all images (images inside blocks), not

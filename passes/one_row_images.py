@@ -142,3 +142,44 @@ def _row_init(init: ir.Value, one_d: bool) -> ir.Value:
 
     remade = remade_init(init, _row_shape(list(init.type.shape), one_d), row_dims)
     return remade if remade is not None else _as_row(init, one_d)
+
+
+def pixels_in_one_row(conv: ir.OpView) -> ir.OpView:
+    """`conv`, an unpadded 1x1 stride-1 `linalg.conv_2d_nchw_fchw` over
+    [N, C, H, W], made again over images of one row, [N, C, 1, H * W]: each
+    pixel's filters read only its own channels, so a block of pixels may run
+    across rows (wafer-direct-conv's blocks along filters; see
+    `direct_conv._pixels_in_one_row`). Returns the new convolution, whose
+    result the old one's readers read reshaped back."""
+    image, weights, init = conv.operands
+    with ir.InsertionPoint(conv), conv.location:
+        row_init = remade_init(init, _pixel_row_shape(init.type), lambda dims: dims if {2, 3} <= set(dims) else None)
+        row = linalg.conv_2d_nchw_fchw(_pixel_row(image), weights, outs=[row_init or _pixel_row(init)],
+                                       strides=[1, 1], dilations=[1, 1])
+        back = tensor.ExpandShapeOp(conv.results[0].type, _collapsed_pixels(row), _pixels(), [],
+                                    static_output_shape=conv.results[0].type.shape).result
+    conv.results[0].replace_all_uses_with(back)
+    conv.erase()
+    return row.owner.opview
+
+
+def _pixels() -> ir.ArrayAttr:
+    """[N, C, H, W] <-> [N, C, H * W] <-> [N, C, 1, H * W]"""
+    return reassociation([0], [1], [2, 3])
+
+
+def _pixel_row_shape(image: ir.RankedTensorType) -> list[int]:
+    n, c, h, w = image.shape
+    return [n, c, 1, h * w]
+
+
+def _pixel_row(value: ir.Value) -> ir.Value:
+    shape = _pixel_row_shape(value.type)
+    row = ir.RankedTensorType.get(shape, value.type.element_type)
+    return tensor.ExpandShapeOp(row, _collapsed_pixels(value), _pixels(), [], static_output_shape=shape).result
+
+
+def _collapsed_pixels(value: ir.Value) -> ir.Value:
+    n, c, h, w = value.type.shape
+    return tensor.CollapseShapeOp(ir.RankedTensorType.get([n, c, h * w], value.type.element_type), value,
+                                  _pixels()).result

@@ -108,23 +108,56 @@ def test_rows_of_few_channels_take_blocks_of_filters(conv, size, machine, strate
 
 
 @pytest.mark.parametrize("conv,size,machine,strategy", [
-    # Over a 14x14 or 7x7 output, whole register tiles of filters: along them.
+    # Over a 14x14 or 7x7 output, filters in whole vectors: along them.
     (torch.nn.Conv2d(48, 64, 1), 14, "avx512", "direct conv along filters: 32"),
     (torch.nn.Conv2d(48, 64, 1, stride=2), 14, "avx512", "direct conv along filters: 32"),
     (torch.nn.Conv2d(40, 64, 1), 7, "avx512", "direct conv along filters: 32"),
-    # A 28x28 output, filters in part of a register tile (48 of 32), or AVX2's
-    # 16 registers: the packed matmul.
+    # 48 filters: blocks of one vector, rows of 14 pixels; at 7x7 the 49 pixels as one row.
+    (torch.nn.Conv2d(48, 48, 1), 14, "avx512", "direct conv along filters: 16 filters x 1x14 pixels"),
+    (torch.nn.Conv2d(40, 48, 1), 7, "avx512", "direct conv along filters: 16 filters x 1x13 and 1x10"),
+    # A 28x28 output, filters in part of a vector (40), or AVX2's 16 registers: the packed matmul.
     (torch.nn.Conv2d(48, 64, 1), 28, "avx512", "im2col"),
-    (torch.nn.Conv2d(48, 48, 1), 14, "avx512", "im2col"),
+    (torch.nn.Conv2d(48, 40, 1), 14, "avx512", "im2col"),
     (torch.nn.Conv2d(40, 48, 1), 7, "avx2", "im2col"),
 ])
 def test_a_1x1_over_a_small_image_runs_along_its_filters(conv, size, machine, strategy):
-    """DenseNet's, ResNet-50's and RegNet's 1x1 convolutions at 14x14 and 7x7,
-    with their bias and ReLU, in small."""
+    """DenseNet's, ResNet-50's, RegNet's and EfficientNet's 1x1 convolutions at
+    14x14 and 7x7, with their bias and ReLU, in small."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(conv, torch.nn.ReLU()).eval()
     x = torch.randn(2, conv.in_channels, size, size)
     compiled = compile_checked(model, (x,), threads=2, machine=machine)
+    assert any(s.startswith(strategy) for s in strategies(compiled)), strategies(compiled)
+
+
+class _PointwiseResidual(torch.nn.Module):
+    """RegNet's last 1x1 of a block: batch norm, the shortcut added, a ReLU."""
+
+    def __init__(self, channels: int, padding: int):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(channels, channels, 1, padding=padding)
+        self.norm = torch.nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        y = self.norm(self.conv(x))
+        return torch.relu(y + (x if y.shape == x.shape else y))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("padding,strategy", [
+    (0, "direct conv along filters: 16 filters x 1x13 and 1x10"),  # the 49 pixels as one row
+    (1, "direct conv along filters: 16 filters x 1x9 pixels"),  # padded: the 9x9 output's rows
+])
+def test_a_1x1_with_its_epilogue_over_7x7_pixels_as_one_row(threads, padding, strategy):
+    """The epilogue reads the one-row result reshaped back to the image."""
+    torch.manual_seed(0)
+    model = _PointwiseResidual(48, padding)
+    with torch.no_grad():
+        model.norm.running_mean.uniform_(-1, 1)
+        model.norm.running_var.uniform_(0.5, 2)
+    model.eval()
+    x = torch.randn(3, 48, 7, 7)
+    compiled = compile_checked(model, (x,), threads=threads, machine="avx512")
     assert any(s.startswith(strategy) for s in strategies(compiled)), strategies(compiled)
 
 
