@@ -153,9 +153,11 @@ def pixels_in_one_row(conv: ir.OpView) -> ir.OpView:
     result the old one's readers read reshaped back."""
     image, weights, init = conv.operands
     with ir.InsertionPoint(conv), conv.location:
+        # A fill, or a bias broadcast along H and W (and more), made again over the row.
         row_init = remade_init(init, _pixel_row_shape(init.type), lambda dims: dims if {2, 3} <= set(dims) else None)
-        row = linalg.conv_2d_nchw_fchw(_pixel_row(image), weights, outs=[row_init or _pixel_row(init)],
-                                       strides=[1, 1], dilations=[1, 1])
+        if row_init is None:
+            row_init = _pixel_row(init)
+        row = linalg.conv_2d_nchw_fchw(_pixel_row(image), weights, outs=[row_init], strides=[1, 1], dilations=[1, 1])
         back = tensor.ExpandShapeOp(conv.results[0].type, _collapsed_pixels(row), _pixels(), [],
                                     static_output_shape=conv.results[0].type.shape).result
     conv.results[0].replace_all_uses_with(back)

@@ -42,3 +42,19 @@ func.func @pointwise_14x14(%x: tensor<1x2x14x14xf32>) -> tensor<1x48x14x14xf32> 
          ins(%x, %w : tensor<1x2x14x14xf32>, tensor<48x2x1x1xf32>) outs(%init : tensor<1x48x14x14xf32>) -> tensor<1x48x14x14xf32>
   return %y : tensor<1x48x14x14xf32>
 }
+
+// -----
+
+// An output that starts from values other than a fill or a bias (here an
+// argument) is reshaped to the row like the image.
+// CHECK-LABEL: func.func @pointwise_onto_values
+// CHECK-SAME: "direct conv along filters: 16 filters x 1x13 and 1x10 pixels in registers
+// CHECK: %[[INIT:.*]] = tensor.collapse_shape %arg1 {{\[}}[0], [1], [2, 3]] : tensor<1x48x7x7xf32> into tensor<1x48x49xf32>
+// CHECK: %[[ROW_INIT:.*]] = tensor.expand_shape %[[INIT]] {{.*}} into tensor<1x48x1x49xf32>
+// CHECK: scf.forall {{.*}} shared_outs(%{{.*}} = %[[ROW_INIT]]) -> (tensor<1x48x1x49xf32>)
+func.func @pointwise_onto_values(%x: tensor<1x2x7x7xf32>, %init: tensor<1x48x7x7xf32>) -> tensor<1x48x7x7xf32> {
+  %w = arith.constant dense<[[[[-0.75]], [[-0.50]]], [[[-0.50]], [[-0.25]]], [[[-0.25]], [[0.00]]], [[[0.00]], [[0.25]]], [[[0.25]], [[0.50]]], [[[0.50]], [[-0.50]]], [[[0.75]], [[-0.25]]], [[[-0.75]], [[0.00]]], [[[-0.50]], [[0.25]]], [[[-0.25]], [[0.50]]], [[[0.00]], [[-0.50]]], [[[0.25]], [[-0.25]]], [[[0.50]], [[0.00]]], [[[0.75]], [[0.25]]], [[[-0.75]], [[0.50]]], [[[-0.50]], [[-0.50]]], [[[-0.25]], [[-0.25]]], [[[0.00]], [[0.00]]], [[[0.25]], [[0.25]]], [[[0.50]], [[0.50]]], [[[0.75]], [[-0.50]]], [[[-0.75]], [[-0.25]]], [[[-0.50]], [[0.00]]], [[[-0.25]], [[0.25]]], [[[0.00]], [[0.50]]], [[[0.25]], [[-0.50]]], [[[0.50]], [[-0.25]]], [[[0.75]], [[0.00]]], [[[-0.75]], [[0.25]]], [[[-0.50]], [[0.50]]], [[[-0.25]], [[-0.50]]], [[[0.00]], [[-0.25]]], [[[0.25]], [[0.00]]], [[[0.50]], [[0.25]]], [[[0.75]], [[0.50]]], [[[-0.75]], [[-0.50]]], [[[-0.50]], [[-0.25]]], [[[-0.25]], [[0.00]]], [[[0.00]], [[0.25]]], [[[0.25]], [[0.50]]], [[[0.50]], [[-0.50]]], [[[0.75]], [[-0.25]]], [[[-0.75]], [[0.00]]], [[[-0.50]], [[0.25]]], [[[-0.25]], [[0.50]]], [[[0.00]], [[-0.50]]], [[[0.25]], [[-0.25]]], [[[0.50]], [[0.00]]]]> : tensor<48x2x1x1xf32>
+  %y = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
+         ins(%x, %w : tensor<1x2x7x7xf32>, tensor<48x2x1x1xf32>) outs(%init : tensor<1x48x7x7xf32>) -> tensor<1x48x7x7xf32>
+  return %y : tensor<1x48x7x7xf32>
+}
