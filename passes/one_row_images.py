@@ -83,8 +83,8 @@ def _rewrite(op: ir.OpView) -> None:
 
 
 def _row_shape(shape: list[int], one_d: bool) -> list[int]:
-    """[..., L] (one_d) or [..., L, 1] as [..., 1, L]."""
-    return [*shape[:-1], 1, shape[-1]] if one_d else [*shape[:-2], 1, shape[-2]]
+    """[..., L] (one_d) or [..., H, W] as [..., 1, L], L = H x W (a column-wide image's W is 1)."""
+    return [*shape[:-1], 1, shape[-1]] if one_d else [*shape[:-2], 1, shape[-2] * shape[-1]]
 
 
 def _as_row(value: ir.Value, one_d: bool) -> ir.Value:
@@ -93,7 +93,8 @@ def _as_row(value: ir.Value, one_d: bool) -> ir.Value:
     rank = len(shape)
     row = ir.RankedTensorType.get(_row_shape(shape, one_d), value.type.element_type)
     if not one_d:
-        value = tensor.CollapseShapeOp(ir.RankedTensorType.get(shape[:-1], value.type.element_type), value,
+        line = [*shape[:-2], shape[-2] * shape[-1]]
+        value = tensor.CollapseShapeOp(ir.RankedTensorType.get(line, value.type.element_type), value,
                                        reassociation(*[[d] for d in range(rank - 2)], [rank - 2, rank - 1])).result
         rank -= 1
     return tensor.ExpandShapeOp(row, value, reassociation(*[[d] for d in range(rank - 1)], [rank - 1, rank]), [],
@@ -154,34 +155,13 @@ def pixels_in_one_row(conv: ir.OpView) -> ir.OpView:
     image, weights, init = conv.operands
     with ir.InsertionPoint(conv), conv.location:
         # A fill, or a bias broadcast along H and W (and more), made again over the row.
-        row_init = remade_init(init, _pixel_row_shape(init.type), lambda dims: dims if {2, 3} <= set(dims) else None)
+        row_init = remade_init(init, _row_shape(list(init.type.shape), False),
+                               lambda dims: dims if {2, 3} <= set(dims) else None)
         if row_init is None:
-            row_init = _pixel_row(init)
-        row = linalg.conv_2d_nchw_fchw(_pixel_row(image), weights, outs=[row_init], strides=[1, 1], dilations=[1, 1])
-        back = tensor.ExpandShapeOp(conv.results[0].type, _collapsed_pixels(row), _pixels(), [],
-                                    static_output_shape=conv.results[0].type.shape).result
+            row_init = _as_row(init, False)
+        row = linalg.conv_2d_nchw_fchw(_as_row(image, False), weights, outs=[row_init], strides=[1, 1],
+                                       dilations=[1, 1])
+        back = _from_row(row, conv.results[0].type, False)
     conv.results[0].replace_all_uses_with(back)
     conv.erase()
     return row.owner.opview
-
-
-def _pixels() -> ir.ArrayAttr:
-    """[N, C, H, W] <-> [N, C, H * W] <-> [N, C, 1, H * W]"""
-    return reassociation([0], [1], [2, 3])
-
-
-def _pixel_row_shape(image: ir.RankedTensorType) -> list[int]:
-    n, c, h, w = image.shape
-    return [n, c, 1, h * w]
-
-
-def _pixel_row(value: ir.Value) -> ir.Value:
-    shape = _pixel_row_shape(value.type)
-    row = ir.RankedTensorType.get(shape, value.type.element_type)
-    return tensor.ExpandShapeOp(row, _collapsed_pixels(value), _pixels(), [], static_output_shape=shape).result
-
-
-def _collapsed_pixels(value: ir.Value) -> ir.Value:
-    n, c, h, w = value.type.shape
-    return tensor.CollapseShapeOp(ir.RankedTensorType.get([n, c, h * w], value.type.element_type), value,
-                                  _pixels()).result
