@@ -15,7 +15,6 @@ from .linalg_builders import (
     index_constant,
     int_list,
     iterator_types_attr,
-    largest_divisor,
     parallel_insert,
     read_vector,
     reassociation,
@@ -96,13 +95,25 @@ def _rewrite(op: ir.OpView) -> None:
     op.operation.erase()
 
 
+def accumulated_channels(channels: int, cpu: CpuTarget) -> int:
+    """The channels a vector accumulator sums at once: the most, up to four
+    vectors, that divide `channels` in whole vectors, else the largest power
+    of two that divides it. A vector of a length in neither form leaves LLVM
+    a ragged piece to shuffle into registers at every step: summed 50 at a
+    time, SqueezeNet's 1000 classes made its channels-last head slower than
+    the NCHW one, and 8 at a time faster (bench/channels_last.py --heads
+    512:1000:13; the sum alone took several times as long)."""
+    whole = [size for size in range(cpu.lanes, 4 * cpu.lanes + 1, cpu.lanes) if channels % size == 0]
+    return max(whole) if whole else channels & -channels
+
+
 def _rewrite_channels_last(op: ir.OpView, image: ir.Value, cpu: CpuTarget, parallel_elements: int) -> None:
     """Sum NHWC `image` (the transpose to NCHW that `op` reads is not done): per
     image and block of channels, one vector accumulator per vector of the
     block, added to pixel by pixel, each pixel's channels read as vectors."""
     n, h, w, c = image.type.shape
     element = image.type.element_type
-    block = largest_divisor(c, 4 * cpu.lanes)
+    block = accumulated_channels(c, cpu)
     with ir.InsertionPoint(op), op.location:
         pixels = tensor.CollapseShapeOp(ir.RankedTensorType.get([n, h * w, c], element), image,
                                         reassociation([0], [1, 2], [3])).result

@@ -55,3 +55,19 @@ func.func @channels_last_sum(%y: tensor<2x7x9x48xf32>, %init: tensor<2x48x1x1xf3
       ins(%x, %window : tensor<2x48x7x9xf32>, tensor<7x9xf32>) outs(%init : tensor<2x48x1x1xf32>) -> tensor<2x48x1x1xf32>
   return %r : tensor<2x48x1x1xf32>
 }
+
+// 40 channels, a multiple of no AVX-512 vector: summed 8 at a time (the
+// largest power of two dividing 40), five blocks per image, not as one
+// ragged vector of 40 that LLVM would split with shuffles at every pixel.
+// CHECK-LABEL: func.func @ragged_channels_last_sum
+// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (2, 5)
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c63 step %{{.*}} iter_args(%{{.*}} = %{{.*}}) -> (vector<8xf32>)
+// CHECK-NOT: vector<40xf32>
+func.func @ragged_channels_last_sum(%y: tensor<2x7x9x40xf32>, %init: tensor<2x40x1x1xf32>) -> tensor<2x40x1x1xf32> {
+  %empty = tensor.empty() : tensor<2x40x7x9xf32>
+  %x = linalg.transpose ins(%y : tensor<2x7x9x40xf32>) outs(%empty : tensor<2x40x7x9xf32>) permutation = [0, 3, 1, 2]
+  %window = tensor.empty() : tensor<7x9xf32>
+  %r = linalg.pooling_nchw_sum {dilations = dense<1> : vector<2xi64>, strides = dense<[7, 9]> : vector<2xi64>}
+      ins(%x, %window : tensor<2x40x7x9xf32>, tensor<7x9xf32>) outs(%init : tensor<2x40x1x1xf32>) -> tensor<2x40x1x1xf32>
+  return %r : tensor<2x40x1x1xf32>
+}

@@ -30,3 +30,27 @@ def test_a_float64_global_average_pool_matches_pytorch():
     torch.manual_seed(0)
     x = torch.randn(2, 4, 9, 11, dtype=torch.float64)
     compile_checked(torch.nn.AdaptiveAvgPool2d(1).eval(), (x,), threads=1)
+
+
+class ClassifierHead(torch.nn.Module):
+    """SqueezeNet's head: a 1x1 convolution to the classes, ReLU, global average pool."""
+
+    def __init__(self, classes: int):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(64, classes, 1)
+
+    def forward(self, x):
+        return torch.nn.functional.adaptive_avg_pool2d(torch.relu(self.conv(x)), 1).flatten(1)
+
+
+@pytest.mark.parametrize("classes,block", [(40, 8), (120, 8), (96, 48)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_channels_last_pool_sums_whole_vectors_or_powers_of_two(classes, block, threads, tmp_path):
+    """Channels a multiple of no vector (40, 120) are summed 8 at a time, not as
+    one ragged vector of 40 or 60; 96 as two blocks of three vectors."""
+    torch.manual_seed(0)
+    compile_checked(ClassifierHead(classes).eval(), (torch.randn(2, 64, 13, 13),), threads=threads,
+                    machine="avx512", dump_ir=str(tmp_path))
+    fused = (tmp_path / "04-fuse.mlir").read_text()
+    assert "channels-last 1x1 conv" in fused
+    assert f"-> (vector<{block}xf32>)" in fused and f"in (2, {classes // block})" in fused
