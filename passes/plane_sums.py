@@ -96,15 +96,15 @@ def _rewrite(op: ir.OpView) -> None:
 
 
 def accumulated_channels(channels: int, cpu: CpuTarget) -> int:
-    """The channels a vector accumulator sums at once: the most, up to four
-    vectors, that divide `channels` in whole vectors, else the largest power
-    of two that divides it. A vector of a length in neither form leaves LLVM
-    a ragged piece to shuffle into registers at every step: summed 50 at a
-    time, SqueezeNet's 1000 classes made its channels-last head slower than
+    """The channels a vector accumulator sums at once: the largest power of
+    two, up to four vectors, that divides `channels`. LLVM splits a vector of
+    any other length (three vectors, or 50 lanes) with shuffles at every
+    pixel, as `CpuTarget.vector_block` says of register blocks: summed 50 at
+    a time, SqueezeNet's 1000 classes made its channels-last head slower than
     the NCHW one, and 8 at a time faster (bench/channels_last.py --heads
-    512:1000:13; the sum alone took several times as long)."""
-    whole = [size for size in range(cpu.lanes, 4 * cpu.lanes + 1, cpu.lanes) if channels % size == 0]
-    return max(whole) if whole else channels & -channels
+    512:1000:13); MobileNet-v3's 672-channel squeezes, 48 at a time, took
+    several times as long as 32 at a time."""
+    return min(channels & -channels, 4 * cpu.lanes)
 
 
 def _rewrite_channels_last(op: ir.OpView, image: ir.Value, cpu: CpuTarget, parallel_elements: int) -> None:

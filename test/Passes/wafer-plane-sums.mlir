@@ -39,13 +39,15 @@ func.func @integer_sum(%x: tensor<2x5x7x9xi32>, %init: tensor<2x5x1x1xi32>) -> t
 
 // The pool of an NHWC image transposed back to NCHW (what wafer-channels-last
 // leaves): summed from the NHWC pixels, per image and block of channels (48
-// channels: three AVX-512 vectors), pixel after pixel; the transpose is dead.
+// channels: three blocks of one AVX-512 vector, the largest power of two
+// dividing 48, not one ragged block of three), pixel after pixel; the
+// transpose is dead.
 // CHECK-LABEL: func.func @channels_last_sum
 // CHECK: %[[PIXELS:.*]] = tensor.collapse_shape %arg0 {{\[\[}}0], [1, 2], [3]] : tensor<2x7x9x48xf32> into tensor<2x63x48xf32>
-// CHECK: scf.forall (%[[N:.*]], %[[B:.*]]) in (2, 1)
-// CHECK: scf.for %[[P:.*]] = %{{.*}} to %c63 step %{{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (vector<48xf32>)
-// CHECK: %[[PIXEL:.*]] = vector.transfer_read %[[PIXELS]][%[[N]], %[[P]], %{{.*}}]{{.*}} : tensor<2x63x48xf32>, vector<48xf32>
-// CHECK: arith.addf %[[ACC]], %[[PIXEL]] : vector<48xf32>
+// CHECK: scf.forall (%[[N:.*]], %[[B:.*]]) in (2, 3)
+// CHECK: scf.for %[[P:.*]] = %{{.*}} to %c63 step %{{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (vector<16xf32>)
+// CHECK: %[[PIXEL:.*]] = vector.transfer_read %[[PIXELS]][%[[N]], %[[P]], %{{.*}}]{{.*}} : tensor<2x63x48xf32>, vector<16xf32>
+// CHECK: arith.addf %[[ACC]], %[[PIXEL]] : vector<16xf32>
 // CHECK-NOT: linalg.pooling_nchw_sum
 func.func @channels_last_sum(%y: tensor<2x7x9x48xf32>, %init: tensor<2x48x1x1xf32>) -> tensor<2x48x1x1xf32> {
   %empty = tensor.empty() : tensor<2x48x7x9xf32>
@@ -58,7 +60,7 @@ func.func @channels_last_sum(%y: tensor<2x7x9x48xf32>, %init: tensor<2x48x1x1xf3
 
 // 40 channels, a multiple of no AVX-512 vector: summed 8 at a time (the
 // largest power of two dividing 40), five blocks per image, not as one
-// ragged vector of 40 that LLVM would split with shuffles at every pixel.
+// ragged vector of 40.
 // CHECK-LABEL: func.func @ragged_channels_last_sum
 // CHECK: scf.forall (%{{.*}}, %{{.*}}) in (2, 5)
 // CHECK: scf.for %{{.*}} = %{{.*}} to %c63 step %{{.*}} iter_args(%{{.*}} = %{{.*}}) -> (vector<8xf32>)

@@ -43,11 +43,12 @@ class ClassifierHead(torch.nn.Module):
         return torch.nn.functional.adaptive_avg_pool2d(torch.relu(self.conv(x)), 1).flatten(1)
 
 
-@pytest.mark.parametrize("classes,block", [(40, 8), (120, 8), (96, 48)])
+@pytest.mark.parametrize("classes,block", [(40, 8), (120, 8), (96, 32), (128, 64)])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_a_channels_last_pool_sums_whole_vectors_or_powers_of_two(classes, block, threads, tmp_path):
+def test_a_channels_last_pool_sums_powers_of_two_channels_at_once(classes, block, threads, tmp_path):
     """Channels a multiple of no vector (40, 120) are summed 8 at a time, not as
-    one ragged vector of 40 or 60; 96 as two blocks of three vectors."""
+    one ragged vector of 40 or 60; 96 as three blocks of two vectors, not two
+    of three; 128 as two blocks of four vectors."""
     torch.manual_seed(0)
     compile_checked(ClassifierHead(classes).eval(), (torch.randn(2, 64, 13, 13),), threads=threads,
                     machine="avx512", dump_ir=str(tmp_path))
