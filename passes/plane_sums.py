@@ -97,13 +97,13 @@ def _rewrite(op: ir.OpView) -> None:
 
 def accumulated_channels(channels: int, cpu: CpuTarget) -> int:
     """The channels a vector accumulator sums at once: the largest power of
-    two, up to four vectors, that divides `channels`. LLVM splits a vector of
-    any other length (three vectors, or 50 lanes) with shuffles at every
-    pixel, as `CpuTarget.vector_block` says of register blocks: summed 50 at
-    a time, SqueezeNet's 1000 classes made its channels-last head slower than
-    the NCHW one, and 8 at a time faster (bench/channels_last.py --heads
+    two, up to four vectors, that divides `channels`. An accumulator of any
+    other length (three vectors, or 50 lanes) ran several times slower, as
+    `CpuTarget.vector_block` found of register blocks: summed 50 at a time,
+    SqueezeNet's 1000 classes made its channels-last head slower than the
+    NCHW one, and 8 at a time faster (bench/channels_last.py --heads
     512:1000:13); MobileNet-v3's 672-channel squeezes, 48 at a time, took
-    several times as long as 32 at a time."""
+    several times as long as 32 at a time (kernel profiles)."""
     return min(channels & -channels, 4 * cpu.lanes)
 
 
