@@ -29,13 +29,19 @@ class EliminateReshapedEmpties(WaferPass):
     result, got a buffer of its own and a copy of all of it into the
     result. With the empty replaced, the part's kernel writes the result in
     place, and the copy folds away.
+
+    Inserts are resolved last first: a split result inserted into a larger
+    tensor (a convolution's into a concatenation) first becomes a slice of
+    that tensor, and then its first part's empty a slice of the slice.
+    First part first, the split result's tensor gained a second reader and
+    was copied into the concatenation.
     """
 
     name = "wafer-eliminate-reshaped-empties"
     summary = "Replace tensor.empty ops whose reshaped contents are inserted by the slice they land in"
 
     def apply(self, module: ir.Operation) -> None:
-        for insert in find_ops(module, lambda op: op.name == "tensor.insert_slice"):
+        for insert in reversed(find_ops(module, lambda op: op.name == "tensor.insert_slice")):
             insert = insert.opview
             reshapes, value = [], insert.source
             while is_named(value.owner, *_RESHAPES):
@@ -79,8 +85,8 @@ def _computed_into(value: ir.Value) -> ir.OpView | None:
 
 def _define_before(dest: ir.Value, empty: ir.OpView) -> bool:
     """Whether `dest` is defined before `empty`, so that a slice of it can
-    replace the empty; a static empty defined after it in its block is
-    moved up to be."""
+    replace the empty; a static empty defined after it in its block, or a
+    static view of one, is moved up to be."""
     owner = dest.owner
     if isinstance(owner, ir.Block):
         block = empty.operation.block
@@ -92,7 +98,8 @@ def _define_before(dest: ir.Value, empty: ir.OpView) -> bool:
         return False
     if owner.operation.is_before_in_block(empty.operation):
         return True
-    if owner.name == "tensor.empty" and len(owner.operands) == 0:
+    movable = owner.name in ("tensor.empty", "tensor.extract_slice", *_RESHAPES) and len(owner.operands) <= 1
+    if movable and all(_define_before(operand, empty) for operand in owner.operands):
         owner.operation.move_before(empty.operation)
         return True
     return False
