@@ -29,6 +29,12 @@ SPLIT_TILE_FLOPS = 4_000_000
 # what this one wrote. (Where the workers sleep between calls,
 # wafer-serial-short-calls keeps a call too short to wake them serial.)
 PARALLEL_ELEMENTS = 1 << 14
+# A parallel loop's iterations go out in chunks, this many a thread on average,
+# to whichever thread is free (wafer-balance-loops). bench/thread_balance.py
+# times 2, 4, 8 and one-iteration chunks against static shares on the zoo:
+# 4 and 8 ran 2-15% faster than static on most models at 2 threads, and one
+# iteration a chunk paid a shared counter per LeNet convolution row.
+CHUNKS_PER_THREAD = 8
 # The largest elementwise tile (or full reduction input) wafer-vectorize makes
 # vector code of whole.
 VECTOR_TILE_ELEMENTS = 4096

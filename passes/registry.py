@@ -79,6 +79,7 @@ _PASSES: dict[str, str] = {
     "wafer-drop-padding-taps": "drop_padding_taps:DropPaddingTaps",
     "wafer-plane-sums": "plane_sums:PlaneSums",
     "wafer-warm-threads": "warm_threads:WarmThreads",
+    "wafer-balance-loops": "balance_loops:BalanceLoops",
     "wafer-expose-c-interface": "expose_c_interface:ExposeCInterface",
     "wafer-lower-assert": "lower_assert:LowerAssert",
     "wafer-profile-kernels": "profile_kernels:ProfileKernels",

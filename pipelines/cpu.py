@@ -10,7 +10,7 @@ from ..diagnostics import WaferError
 from ..pass_pipeline import check_pipeline
 from ..passes.conv_algorithm import AUTO, check_conv_algorithm
 from ..passes.cpu_target import host_flags, resolve
-from ..passes.kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL
+from ..passes.kernel_defaults import CACHE_TILE, CHUNKS_PER_THREAD, K_BLOCK, K_UNROLL
 from ..passes.pass_base import Configurable, OptionError, check_tuning_path
 
 
@@ -65,6 +65,9 @@ class CpuPipeline(Configurable):
         would save fewer instructions than this runs on one thread
         (wafer-serial-short-calls); -1 measures the host's wake-up of a
         sleeping worker (wafer/thread_wake.py), 0 keeps every function parallel.
+      chunks-per-thread: at threads > 1, each parallel loop hands its
+        iterations out in chunks, this many a thread, to whichever thread is
+        free (wafer-balance-loops); 0 splits them evenly before the loop starts.
       profile: time each kernel (wafer-profile-kernels), for
         `CpuExecutable.profile` and `wafer run --profile`.
       realign-stack: each function aligns its stack frame to its widest
@@ -106,6 +109,7 @@ class CpuPipeline(Configurable):
     out_params: bool = True
     threads: int = 0
     wake_instructions: int = -1
+    chunks_per_thread: int = CHUNKS_PER_THREAD
     profile: bool = False
     realign_stack: bool = True
     prefetch_tiles: bool = True
@@ -125,6 +129,9 @@ class CpuPipeline(Configurable):
         if self.wake_instructions < -1:
             raise OptionError(f"option {self.name}{{wake-instructions}}: expected -1 (measured on this host), "
                               f"0 (always parallel) or more, got {self.wake_instructions}")
+        if self.chunks_per_thread < 0:
+            raise OptionError(f"option {self.name}{{chunks-per-thread}}: expected 0 (even shares) or more, "
+                              f"got {self.chunks_per_thread}")
         self._check_kernel_options()
         stages = [name for name, _ in self._wafer_stages()]
         for stage, text in self._user_passes().items():
@@ -187,7 +194,8 @@ class CpuPipeline(Configurable):
         profile = "wafer-profile-kernels," if self.profile else ""
         # The JIT emits code for the host, whatever `machine` the strategies are for.
         exp = f"wafer-polynomial-exp{{scalef={'true' if 'avx512f' in host_flags() else 'false'}}}"
-        openmp = "" if threads == 1 else (f"convert-scf-to-openmp{{num-threads={threads}}},canonicalize,"
+        balance = f"wafer-balance-loops{{threads={threads} chunks-per-thread={self.chunks_per_thread}}},"
+        openmp = "" if threads == 1 else (f"convert-scf-to-openmp{{num-threads={threads}}},canonicalize,{balance}"
                                           f"wafer-warm-threads{{threads={threads}}},")
         return [
             ("verify", "wafer-verify-cpu-support"),

@@ -5,7 +5,7 @@
 // RUN: not wafer-opt %s --pipeline 'cpu{wake-instructions=-2}' 2>&1 | filecheck %s --check-prefix=WAKE
 
 // OPTION-NOT: Traceback
-// OPTION: error: {{.*}}'cpu' has no option 'no-such-option' (options: after-bufferize, after-fuse, after-lower, after-pack, after-simplify, after-vectorize, after-verify, cache-tile, channels-last, conv-algorithm, depthwise-conv, direct-conv, inverted-residual, k-block, k-unroll, machine, matvec, orient, out-params, pack, prefetch-tiles, profile, realign-stack, register-tile, threads, tile-sizes, tuning, vectorize, wake-instructions, winograd)
+// OPTION: error: {{.*}}'cpu' has no option 'no-such-option' (options: after-bufferize, after-fuse, after-lower, after-pack, after-simplify, after-vectorize, after-verify, cache-tile, channels-last, chunks-per-thread, conv-algorithm, depthwise-conv, direct-conv, inverted-residual, k-block, k-unroll, machine, matvec, orient, out-params, pack, prefetch-tiles, profile, realign-stack, register-tile, threads, tile-sizes, tuning, vectorize, wake-instructions, winograd)
 // OPTION-NOT: Traceback
 
 // VALUE-NOT: Traceback
