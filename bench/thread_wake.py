@@ -67,9 +67,10 @@ def build(spec: str, batch: int):
 
 
 def split_specs(text: str) -> list[str]:
-    """`lenet,cnn:1,6,16,5,28,120,conv:...` into its models: a part with a colon starts one."""
+    """`lenet,cnn:1,6,16,5,28,120,conv:...` into its models: a part with a colon starts
+    one. '' names none (the probe's table only)."""
     specs: list[str] = []
-    for part in text.split(","):
+    for part in filter(None, text.split(",")):
         if ":" in part or part in EXAMPLES or not specs:
             specs.append(part)
         else:
