@@ -69,6 +69,8 @@ def is_vectorizable_tile(op: ir.OpView, max_elements: int, cpu: CpuTarget, max_r
         return False  # a strided read (an im2col window at stride 2) has no plain vector load
     if holds_assert(op):
         return False  # a runtime check has no vector form
+    if op.name == "linalg.generic" and _combines_init_with_innermost_index(op):
+        return False
     counts = [_static_elements(v) for v in [*op.operands, *op.results] if isinstance(v.type, ir.ShapedType)]
     if None in counts:
         return False
@@ -77,6 +79,22 @@ def is_vectorizable_tile(op: ir.OpView, max_elements: int, cpu: CpuTarget, max_r
         return row_chunks(op, max_row_elements, cpu) is not None
     # A full reduction's work is its input tile; an elementwise tile's, its result.
     return max(counts) <= max_elements
+
+
+def _combines_init_with_innermost_index(op: ir.OpView) -> bool:
+    """Whether the body reads the innermost loop's position and combines its
+    init arithmetically (init + f(index), a fused epilogue's `x + arange`).
+    Upstream's vectorizer makes the index a vector of that one dim, takes the
+    combination for a reduction into the init's shape and builds an invalid
+    vector.multi_reduction (fuzz seed 8415); an index of another dim, or an
+    init only selected, vectorizes."""
+    body = op.regions[0].blocks[0]
+    innermost = len(iterator_types(op)) - 1
+    if not any(inner.name == "linalg.index" and ir.IntegerAttr(inner.attributes["dim"]).value == innermost
+               for inner in body.operations):
+        return False
+    init = body.arguments[len(body.arguments) - 1]
+    return any(use.owner.name not in ("arith.select", "linalg.yield") for use in init.uses)
 
 
 def row_chunks(op: ir.OpView, max_row_elements: int, cpu: CpuTarget) -> list[int] | None:

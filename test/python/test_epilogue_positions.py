@@ -3,6 +3,7 @@ keep the whole result's positions when they move into a kernel's tiles."""
 
 import pytest
 import torch
+import wafer
 from torch_reference import compile_checked
 
 
@@ -28,4 +29,31 @@ def test_gathered_positions_in_a_linear_layers_epilogue(threads):
     torch.manual_seed(0)
     model = PositionsAfterLinear(64).eval()
     compiled = compile_checked(model, (torch.randn(1, 64, 384),), threads=threads)
+    assert any(s.startswith("epilogue linalg.index") for s in compiled.compile_report.strategies)
+
+
+class RampAfterTransposedConv(torch.nn.Module):
+    """A transposed convolution plus a ramp along its rows (`x + arange(W)`, a
+    tie-breaker before argmax): the epilogue adds its own innermost position
+    to the tile it overwrites."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(31, 1, 3, 3) * 0.5, requires_grad=False)
+
+    def forward(self, x):
+        y = torch.nn.functional.conv_transpose2d(torch.nn.functional.pad(x, (1, 1, 2, 2)), self.weight,
+                                                 padding=1, dilation=2)
+        return torch.argmax(y + torch.arange(9, dtype=torch.float32) * 1e-3, -1)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_ramp_along_rows_in_an_epilogue(threads):
+    """Upstream's vectorizer built an invalid vector.multi_reduction for an
+    epilogue that adds its innermost position to its init (fuzz seed 8415:
+    the compile failed in the vectorize stage); such a tile stays scalar."""
+    torch.manual_seed(0)
+    model, x = RampAfterTransposedConv().eval(), torch.randn(5, 31, 3, 5)
+    compiled = wafer.compile(model, (x,), threads=threads)
+    assert torch.equal(torch.as_tensor(compiled(x)), model(x))
     assert any(s.startswith("epilogue linalg.index") for s in compiled.compile_report.strategies)
