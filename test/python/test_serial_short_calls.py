@@ -115,10 +115,3 @@ def test_the_middle_mean_ignores_the_outer_quarters():
     assert _middle_mean([1.0, 2.0, 3.0, 100.0]) == 2.5
     assert _middle_mean([-5.0, -4.0, -3.0, -2.0]) == 0.0
 
-
-def test_the_pipeline_balances_parallel_loops_by_its_chunks_per_thread():
-    """At threads > 1 the loops get chunks of wafer-balance-loops, as many a
-    thread as the pipeline's option says (0: static shares); one thread has no loops to balance."""
-    assert "wafer-balance-loops{threads=2 chunks-per-thread=8}" in dict(CpuPipeline(threads=2).stages())["lower"]
-    assert "chunks-per-thread=0}" in dict(CpuPipeline(threads=2, chunks_per_thread=0).stages())["lower"]
-    assert "wafer-balance-loops" not in dict(CpuPipeline(threads=1).stages())["lower"]
