@@ -9,7 +9,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith
 
 from .kernel_defaults import CHUNKS_PER_THREAD
-from .linalg_queries import constant_int
+from .linalg_queries import constant_int, trip_count
 from .pass_base import OptionError, WaferPass, find_ops
 
 _OPERAND_SEGMENTS = "operandSegmentSizes"
@@ -74,15 +74,13 @@ def _trips(loop: ir.Operation) -> int | None:
         return None
     rank = len(bounds) // 3
     lower, upper, step = bounds[:rank], bounds[rank:2 * rank], bounds[2 * rank:]
-    return math.prod(max(0, -(-(u - l) // s)) for l, u, s in zip(lower, upper, step))
+    return math.prod(trip_count(*loop_bounds) for loop_bounds in zip(lower, upper, step))
 
 
 def _schedule_dynamic(loop: ir.Operation, chunk: int) -> None:
     """Rebuild `loop` with `schedule(dynamic = chunk)`: the chunk is an operand,
     which an op cannot gain in place."""
     segments = list(ir.DenseI32ArrayAttr(loop.attributes[_OPERAND_SEGMENTS]))
-    if segments[_CHUNK_SEGMENT]:
-        return
     segments[_CHUNK_SEGMENT] = 1
     attributes = {name: loop.attributes[name] for name in loop.attributes}
     attributes[_OPERAND_SEGMENTS] = ir.DenseI32ArrayAttr.get(segments)

@@ -43,6 +43,11 @@ def computes_math(op: ir.Operation) -> bool:
                for inner in op.regions[0].blocks[0].operations)
 
 
+def trip_count(lower: int, upper: int, step: int) -> int:
+    """The iterations of a loop from `lower` below `upper` by `step`: none for an empty range."""
+    return max(0, -(-(upper - lower) // step))
+
+
 def constant_int(value: ir.Value) -> int | None:
     """The integer an `arith.constant` defines (a loop bound, or every lane of a
     splat vector), None for any other value."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch_mlir import ir
 
 from .cpu_target import TargetedPass
-from .linalg_queries import constant_int, loop_ranges
+from .linalg_queries import constant_int, loop_ranges, trip_count
 from .pack_matmul import record_strategy
 from .pass_base import OptionError, enclosing, find_ops
 from .serial_foralls import SERIAL
@@ -163,7 +163,7 @@ def _for_trips(loop: ir.Operation) -> int | None:
     lower, upper, step = (constant_int(value) for value in loop.operands[:3])
     if None in (lower, upper, step):
         return None
-    return max(0, -(-(upper - lower) // step))
+    return trip_count(lower, upper, step)
 
 
 def _forall_iterations(loop: ir.Operation) -> int | None:
@@ -171,7 +171,7 @@ def _forall_iterations(loop: ir.Operation) -> int | None:
               for key in ("staticLowerBound", "staticUpperBound", "staticStep")]
     if ir.ShapedType.get_dynamic_size() in [value for values in bounds for value in values]:
         return None
-    return math.prod(max(0, -(-(upper - lower) // step)) for lower, upper, step in zip(*bounds))
+    return math.prod(trip_count(*loop_bounds) for loop_bounds in zip(*bounds))
 
 
 def _enclosing_trips(op: ir.Operation) -> int | None:
