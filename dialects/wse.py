@@ -118,25 +118,60 @@ def stream_sources(value: ir.Value) -> tuple[list[tuple[int, int, int, int]], bo
     return [rect_of(region) for region in regions], edge
 
 
-def source_regions(value: ir.Value, stops=lambda op: False) -> tuple[list[ir.Operation], bool]:
+def source_regions(value: ir.Value, stops=lambda op: False,
+                   relay=lambda value: None) -> tuple[list[ir.Operation], bool]:
     """The regions a tensor comes from, seen through the data movement
     between regions (and the ops `stops` accepts, such as ops run on the
     host, which count as sources too), and whether it also comes in at the
-    edge (a function argument). Constants come from neither: they are preloaded."""
+    edge (a function argument). Constants come from neither: they are
+    preloaded. A part of the tensor for which `relay` names a region comes
+    from that region instead of from where it was computed."""
     regions, edge, pending, seen = [], False, [value], []
+    root = value
     while pending:
         value = pending.pop()
         if any(value == v for v in seen):
             continue
         seen.append(value)
         owner = value.owner
-        if not isinstance(owner, ir.OpView):
+        relayed = None if value == root else relay(value)
+        if relayed is not None:
+            regions.append(relayed)
+        elif not isinstance(owner, ir.OpView):
             edge = True  # a block argument: the function's input
         elif owner.name == "wse.region" or stops(owner.operation):
             regions.append(owner.operation)
         elif owner.name != "arith.constant":
             pending += list(owner.operands)
     return regions, edge
+
+
+_RESHAPES = ("tensor.collapse_shape", "tensor.expand_shape")
+
+
+def _scatter_sources(scatter: ir.Operation) -> tuple[list[tuple[int, int, int, int]], bool]:
+    """`stream_sources` of what a scatter reads, where a region side by side
+    with the scatter's (in its slot) that took a part whole (or reshaped)
+    passes that part on: it holds it already, and a chain of short routes crosses fewer
+    others than one route from every producer (`wse-extend-concats`). Taken
+    through windows, a region may hold only some of a tensor's elements."""
+    region = enclosing_region(scatter)
+    slot = int_attr(region, "slot")
+
+    def holder(value: ir.Value) -> ir.Operation | None:
+        for use in value.uses:
+            if use.owner.name in _RESHAPES:
+                found = holder(use.owner.results[0])
+                if found is not None:
+                    return found
+            elif use.owner.name == "wse.scatter" and "windows" not in use.owner.attributes:
+                other = enclosing_region(use.owner)
+                if other != region and int_attr(other, "slot") == slot:
+                    return other
+        return None
+
+    regions, edge = source_regions(scatter.operands[0], relay=holder)
+    return [rect_of(r) for r in regions], edge
 
 
 def rects_union(rects: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
@@ -149,15 +184,15 @@ def rects_union(rects: list[tuple[int, int, int, int]]) -> tuple[int, int, int, 
 def stream_box(op: ir.Operation) -> tuple[int, int, int, int] | None:
     """The PEs a stream crosses (routes run X first), or None for a weight
     load, which runs region by region before the model does. A scatter comes
-    from the regions its tensor was computed on and from the west edge if it
-    reads an input; a gather goes to the west edge when its result leaves the
+    from the regions its tensor was computed on (or that pass a part of it on,
+    `_scatter_sources`) and from the west edge if it reads an input; a gather goes to the west edge when its result leaves the
     program, else stays in its region (the consumer's scatter carries it on)."""
     region = enclosing_region(op)
     x, y, w, h = rect_of(region)
     if op.name == "wse.gather":
         leaves = any(use.owner.name == "func.return" for use in region.results[0].uses)
         return (0, y, x + w, h) if leaves else (x, y, w, h)
-    rects, edge = stream_sources(op.operands[0])
+    rects, edge = _scatter_sources(op)
     if not rects and not edge:
         return None
     if edge:
@@ -170,7 +205,7 @@ def crosses_host_io(op: ir.Operation) -> bool:
     load, a scatter of a function argument, a gather whose result leaves."""
     if op.name == "wse.gather":
         return any(use.owner.name == "func.return" for use in enclosing_region(op).results[0].uses)
-    rects, edge = stream_sources(op.operands[0])
+    rects, edge = _scatter_sources(op)
     return edge or not rects
 
 

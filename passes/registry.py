@@ -105,6 +105,7 @@ _PASSES: dict[str, str] = {
     "wse-narrow-accumulators": "wse_narrow_accumulators:WseNarrowAccumulators",
     "wse-bias-after-sums": "wse_bias_after_sums:WseBiasAfterSums",
     "wse-fold-concat-casts": "wse_fold_concat_casts:WseFoldConcatCasts",
+    "wse-extend-concats": "wse_extend_concats:WseExtendConcats",
     "wse-group-loops": "wse_group_loops:WseGroupLoops",
     "wse-merge-parallel-roles": "wse_merge_parallel_roles:WseMergeParallelRoles",
     "wse-collapse-loops": "wse_collapse_loops:WseCollapseLoops",

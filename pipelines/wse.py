@@ -61,7 +61,8 @@ class WsePipeline(Configurable):
                 "func.func(linalg-fuse-elementwise-ops,canonicalize,cse,linalg-generalize-named-ops),wse-trim-windows,"
                 "func.func(linalg-fold-unit-extent-dims,canonicalize,cse),wse-group-loops,wse-merge-parallel-roles,wse-collapse-loops,"
                 "wse-materialize-indices,func.func(canonicalize,cse),wse-unfold-windows,"
-                "wafer-hoist-broadcast-compute{reductions=true},wse-fold-constant-generics,wse-split-gathers,func.func(canonicalize,cse),wse-transpose-weights",
+                "wafer-hoist-broadcast-compute{reductions=true},wse-fold-constant-generics,wse-split-gathers,func.func(canonicalize,cse),wse-transpose-weights,"
+                "wse-extend-concats",
             ),
             # Fills and empties the regions took their own copies of are dead after.
             ("partition", f"wse-partition{{machine={self.machine}}},func.func(canonicalize,cse)"),

@@ -12,6 +12,7 @@ import torch
 from torch_mlir import ir
 
 import wafer
+from wafer.dialects.wse import rect_of, rects_union, regions_of, stream_box
 from wafer.tools.wafer_cli import main
 from wafer.tuning.modes import search_modes
 
@@ -86,13 +87,51 @@ class _DenselyConnected(torch.nn.Module):
         return features[-1]
 
 
-def test_auto_places_whole_wafer_where_the_streams_side_by_side_do_not_route():
-    """24 densely connected layers fit side by side on `small`, but side by
-    side every stream from an early layer crosses the strips of the later
-    ones: more than the fabric's colors."""
+def test_densely_connected_layers_pass_their_input_on_side_by_side():
+    """Side by side, each of 24 densely connected layers reads its input
+    concatenation from the layer before it, which holds all but the newest
+    part already (wse-extend-concats): one short route a layer, where a
+    route from every earlier layer's strip would cross more of them than the
+    fabric has colors."""
     torch.manual_seed(0)
     model, x = _DenselyConnected(24).eval(), torch.randn(4, 16)
-    with pytest.raises(wafer.WaferError, match=r"in layer 'layers\.\d+': routing needs more than the 21 colors "
+    program = wafer.compile(model, (x,), target="wse", machine="small", mode="pipelined")
+    regions = regions_of(program.executable.module.operation)
+    assert len(regions) == 24
+    for before, region in zip(regions, regions[1:]):
+        (scatter,) = [op for op in ops_in(region) if op.name == "wse.scatter"
+                      and op.operands[0].owner.name == "tensor.concat"]
+        assert stream_box(scatter) == rects_union([rect_of(before), rect_of(region)])
+    torch.testing.assert_close(program(x), model(x), rtol=1e-4, atol=1e-5)
+
+
+class _NestedSkips(torch.nn.Module):
+    """A U-Net's skips as linear layers: the k-th layer down is added to the
+    k-th from the last up, so every skip crosses the middle."""
+
+    def __init__(self, depth: int, width: int = 16):
+        super().__init__()
+        self.down = torch.nn.ModuleList(torch.nn.Linear(width, width) for _ in range(depth))
+        self.up = torch.nn.ModuleList(torch.nn.Linear(width, width) for _ in range(depth - 1))
+
+    def forward(self, x):
+        skips = []
+        for layer in self.down:
+            x = torch.relu(layer(x))
+            skips.append(x)
+        skips.pop()
+        for layer in self.up:
+            x = torch.relu(layer(x)) + skips.pop()
+        return x
+
+
+def test_auto_places_whole_wafer_where_the_streams_side_by_side_do_not_route():
+    """31 layers fit side by side on `small`, but side by side the 15 skips
+    all cross the middle strips, with the streams between neighbours: more
+    routes than the fabric has colors."""
+    torch.manual_seed(0)
+    model, x = _NestedSkips(16).eval(), torch.randn(4, 16)
+    with pytest.raises(wafer.WaferError, match=r"routing needs more than the 21 colors "
                                                r"the machine has: .* \(use mode=whole-wafer\)"):
         wafer.compile(model, (x,), target="wse", machine="small", mode="pipelined")
     program = wafer.compile(model, (x,), target="wse", machine="small", mode="auto")

@@ -127,6 +127,40 @@ class TinySqueezeNet(nn.Module):
         return self.classifier(torch.cat([self.expand1x1(x), self.expand3x3(x)], 1)).flatten(1)
 
 
+class TinyDenseNet(nn.Module):
+    """DenseNet's op kinds: dense blocks whose layers (batch norm, ReLU, a 1x1
+    then a 3x3 convolution) each read the concatenation of every earlier
+    layer's output, a transition's 1x1 convolution and average pool, and the
+    classifier."""
+
+    def __init__(self, growth: int = 4, layers: tuple[int, int] = (4, 3)):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, 2, padding=1, bias=False)
+        channels, self.blocks, self.transitions = 8, nn.ModuleList(), nn.ModuleList()
+        for count in layers:
+            block = nn.ModuleList()
+            for _ in range(count):
+                block.append(nn.Sequential(
+                    nn.BatchNorm2d(channels), nn.ReLU(), nn.Conv2d(channels, 2 * growth, 1, bias=False),
+                    nn.BatchNorm2d(2 * growth), nn.ReLU(), nn.Conv2d(2 * growth, growth, 3, padding=1, bias=False)))
+                channels += growth
+            self.blocks.append(block)
+            self.transitions.append(nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(),
+                                                  nn.Conv2d(channels, channels // 2, 1, bias=False),
+                                                  nn.AvgPool2d(2)))
+            channels //= 2
+        self.classifier = nn.Linear(channels, 10)
+
+    def forward(self, x):
+        x = self.stem(x)
+        for block, transition in zip(self.blocks, self.transitions):
+            features = [x]
+            for layer in block:
+                features.append(layer(torch.cat(features, 1)))
+            x = transition(torch.cat(features, 1))
+        return self.classifier(x.mean((2, 3)))
+
+
 class TinyAlexNet(nn.Module):
     """AlexNet's and VGG's op kinds: convolutions, max pooling, then a flatten
     into linear layers at batch 1 (matrix-vector products whose k fusion
@@ -168,6 +202,7 @@ class TinySwin(nn.Module):
 
 BUILDERS = {"mobilenet": (TinyMobileNet, (1, 3, 16, 16)), "resnet": (TinyResNet, (1, 4, 8, 8)),
             "squeezenet": (TinySqueezeNet, (1, 3, 17, 17)),
+            "densenet": (TinyDenseNet, (1, 3, 16, 16)),
             "mlp": (GeluMlp, (1, 8, 16)), "gpt": (TinyGpt, (1, 8)), "bert": (TinyBert, (1, 8)),
             "swin": (TinySwin, (1, 8, 8, 8)), "alexnet": (TinyAlexNet, (1, 3, 8, 8))}
 
