@@ -147,14 +147,17 @@ def source_regions(value: ir.Value, stops=lambda op: False,
 
 
 _RESHAPES = ("tensor.collapse_shape", "tensor.expand_shape")
+# A scatter's optional windows (stride, span) over rows then columns (wse.irdl.mlir).
+WINDOWS_ATTR = "windows"
 
 
 def _scatter_sources(scatter: ir.Operation) -> tuple[list[tuple[int, int, int, int]], bool]:
     """`stream_sources` of what a scatter reads, where a region side by side
     with the scatter's (in its slot) that took a part whole (or reshaped)
-    passes that part on: it holds it already, and a chain of short routes crosses fewer
-    others than one route from every producer (`wse-extend-concats`). Taken
-    through windows, a region may hold only some of a tensor's elements."""
+    passes that part on: it holds it already, and a chain of short routes
+    crosses fewer others than one route from every producer
+    (`wse-extend-concats`). Taken through windows, a region may hold only
+    some of a tensor's elements."""
     region = enclosing_region(scatter)
     slot = int_attr(region, "slot")
 
@@ -164,7 +167,7 @@ def _scatter_sources(scatter: ir.Operation) -> tuple[list[tuple[int, int, int, i
                 found = holder(use.owner.results[0])
                 if found is not None:
                     return found
-            elif use.owner.name == "wse.scatter" and "windows" not in use.owner.attributes:
+            elif use.owner.name == "wse.scatter" and WINDOWS_ATTR not in use.owner.attributes:
                 other = enclosing_region(use.owner)
                 if other != region and int_attr(other, "slot") == slot:
                     return other
@@ -184,9 +187,10 @@ def rects_union(rects: list[tuple[int, int, int, int]]) -> tuple[int, int, int, 
 def stream_box(op: ir.Operation) -> tuple[int, int, int, int] | None:
     """The PEs a stream crosses (routes run X first), or None for a weight
     load, which runs region by region before the model does. A scatter comes
-    from the regions its tensor was computed on (or that pass a part of it on,
-    `_scatter_sources`) and from the west edge if it reads an input; a gather goes to the west edge when its result leaves the
-    program, else stays in its region (the consumer's scatter carries it on)."""
+    from the regions its tensor was computed on (or that pass a part of it
+    on, `_scatter_sources`) and from the west edge if it reads an input; a
+    gather goes to the west edge when its result leaves the program, else
+    stays in its region (the consumer's scatter carries it on)."""
     region = enclosing_region(op)
     x, y, w, h = rect_of(region)
     if op.name == "wse.gather":

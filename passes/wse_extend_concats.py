@@ -40,12 +40,10 @@ class WseExtendConcats(WaferPass):
 
     def apply(self, module: ir.Operation) -> None:
         concats = find_ops(module, lambda op: op.name == "tensor.concat")
-        joined = {id(op): list(op.operands) for op in concats}  # before any rewrite
-        for position, concat in enumerate(concats):
-            operands = joined[id(concat)]
+        joined = [list(op.operands) for op in concats]  # before any rewrite
+        for position, (concat, operands) in enumerate(zip(concats, joined)):
             best = None
-            for earlier in concats[:position]:
-                run = joined[id(earlier)]
+            for earlier, run in zip(concats[:position], joined):
                 if (earlier.block != concat.block or _dim(earlier) != _dim(concat)
                         or not 1 < len(run) < len(operands) or (best and len(run) <= len(best[1]))):
                     continue
@@ -63,4 +61,3 @@ class WseExtendConcats(WaferPass):
             concat.results[0].replace_all_uses_with(extended.results[0])
             concat.erase()
             concats[position] = extended
-            joined[id(extended)] = operands

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from torch_mlir import ir
 
+from ..dialects.wse import WINDOWS_ATTR
 from ..passes.linalg_queries import index_extent, result_coefficients
 
 
@@ -79,7 +80,7 @@ class Layout:
     ATTRS = ("row_dim", "col_dim", "row_panel", "col_panel", "skew")
     # The windows' (stride, span) over rows then columns, (0, 0) for none; set
     # only on a scatter that has a window.
-    WINDOWS_ATTR = "windows"
+    WINDOWS_ATTR = WINDOWS_ATTR
 
     @staticmethod
     def of(op: ir.Operation) -> Layout:
