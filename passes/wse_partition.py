@@ -261,11 +261,14 @@ def _cut_at_escapes(group: Group) -> None:
 
 def outline(group: Group, name: str, result: int = 0) -> None:
     """Move the group's ops into a wse.region that yields result `result` of the
-    last op; no other result of it may have uses left (see `outline_each`)."""
+    last op; no other result of it may have uses left (see `outline_each`).
+    The region's location fuses its ops': an error about the region names
+    the layers it holds, not only where its last op (an activation the
+    model's own forward applies, say) was written."""
     last = group.ops[-1]
     value = last.results[result]
     i64 = ir.IntegerType.get_signless(64)
-    with ir.InsertionPoint(last), last.location:
+    with ir.InsertionPoint(last), ir.Location.fused([op.location for op in group.ops]):
         region = ir.Operation.create(
             "wse.region",
             results=[value.type],

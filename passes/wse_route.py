@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from torch_mlir import ir
 
-from ..dialects.wse import (COMM_OPS, fabric_of, i64_attr, int_attr, rects_overlap, rects_union, regions_of,
-                            stream_box)
+from ..dialects.wse import (COMM_OPS, enclosing_region, fabric_of, i64_attr, int_attr, rects_overlap, rects_union,
+                            regions_of, str_attr, stream_box)
 from .pass_base import PassFailure, WaferPass, find_ops
 
 _STREAMS = ("wse.scatter", "wse.gather")
@@ -60,15 +60,29 @@ class WseRoute(WaferPass):
             taken = {other.color for other in assigned
                      if other.slot == route.slot and rects_overlap(route.box, other.box)}
             route.color = next(c for c in range(load_color + 1, load_color + len(assigned) + 2) if c not in taken)
+            if route.color >= budget:
+                raise _out_of_colors(route, len(taken), budget, hint)
             for op in route.ops:
-                self._color(op, route.color, budget, hint)
+                self._color(op, route.color, budget)
             assigned.append(route)
 
     @staticmethod
-    def _color(op: ir.Operation, color: int, budget: int, hint: str = "") -> None:
+    def _color(op: ir.Operation, color: int, budget: int) -> None:
         if color >= budget:
-            raise PassFailure(op.location, f"routing needs more than the {budget} colors the machine has{hint}")
+            raise PassFailure(op.location, f"routing needs more than the {budget} colors the machine has")
         op.attributes["color"] = i64_attr(color)
+
+
+def _out_of_colors(route: _Route, crossed: int, budget: int, hint: str) -> PassFailure:
+    """The error for a route that finds every color taken, at the layer it
+    streams into: which region, how many tensors that region reads (each
+    its own route) and how many routes it crosses there."""
+    region = enclosing_region(route.ops[0])
+    reads = len({op.operands[0] for op in find_ops(region, lambda op: op.name == "wse.scatter")})
+    return PassFailure(region.location,
+                       f"routing needs more than the {budget} colors the machine has: the stream into region "
+                       f"'{str_attr(region, 'sym_name')}' (which reads {reads} tensors) crosses {crossed} other "
+                       f"routes live at once{hint}")
 
 
 @dataclass

@@ -139,6 +139,34 @@ def test_auto_places_whole_wafer_where_the_streams_side_by_side_do_not_route():
     torch.testing.assert_close(program(x), model(x), rtol=1e-4, atol=1e-5)
 
 
+class _SumOfEveryLayer(torch.nn.Module):
+    """The sum of every layer's output, which fuses into the last layer's
+    region: one region reading every tensor at once."""
+
+    def __init__(self, layers: int, width: int = 16):
+        super().__init__()
+        self.layers = torch.nn.ModuleList(torch.nn.Linear(width, width) for _ in range(layers))
+
+    def forward(self, x):
+        outputs = []
+        for layer in self.layers:
+            x = torch.relu(layer(x))
+            outputs.append(x)
+        return sum(outputs)
+
+
+@pytest.mark.parametrize("mode", ["whole-wafer", "auto"])
+def test_a_region_reading_more_tensors_than_colors_is_refused_at_its_layer(mode):
+    """Each tensor a region reads is its own route into it, all live at once:
+    the error names the layer (and the line in this file) whose region reads
+    them, and how many it reads, not only the last stream's source."""
+    model, x = _SumOfEveryLayer(24).eval(), torch.randn(4, 16)
+    with pytest.raises(wafer.WaferError, match=rf"{__file__}:\d+:\d+: error: in layer 'layers.23': routing needs "
+                                               r"more than the 21 colors the machine has: the stream into region "
+                                               r"'\w+' \(which reads 25 tensors\)"):
+        wafer.compile(model, (x,), target="wse", machine="small", mode=mode)
+
+
 class _SharedByEveryLayer(torch.nn.Module):
     """One tensor every layer reads, as a decoder's rotary tables and mask are."""
 
