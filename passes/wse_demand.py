@@ -60,7 +60,7 @@ class Demand:
     mnk: tuple[int, int, int] | None = None  # a summa region's extents
     _per_pe: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> bytes
     _cycles: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols[, panel]) -> cycles
-    _panels: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> a SUMMA's panel
+    _panels: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> a SUMMA's panels
     _plans: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols, panel) -> SummaPlan
     _local: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> local ops' shares
     _algorithms: dict = field(default_factory=dict, compare=False, repr=False)  # (rows, cols) -> `algorithms`
@@ -124,10 +124,10 @@ class Demand:
     def _base_panel(self, rows: int, cols: int) -> int:
         return math.ceil(self.mnk[2] / max(rows, cols))  # `base_panel`, without asking the IR
 
-    def panel(self, rows: int, cols: int) -> int:
-        """The panel of k a SUMMA on rows x cols steps by: of `base_panel` times
-        1, 2, 4 and 8 (up to all of k) that fit the SRAM, the one the model finds
-        fastest. A wider panel takes fewer steps, each paying its kernel call
+    def panels(self, rows: int, cols: int) -> list[int]:
+        """The panels of k a SUMMA on rows x cols may step by: `base_panel` times
+        1, 2, 4 and 8 (up to all of k) that fit the SRAM, the modelled fastest
+        first. A wider panel takes fewer steps, each paying its kernel call
         and its multicasts' hops once, but its block-cyclic deal pads k to
         whole panels: more of A and B to hold and to stream in, and less room
         for a second set of panels."""
@@ -135,8 +135,12 @@ class Demand:
             base, k = self._base_panel(rows, cols), self.mnk[2]
             widths = sorted({min(base << i, k) for i in range(PANEL_WIDENINGS)})
             fitting = [w for w in widths if w == base or self.fits(rows, cols, self.sram_bytes, w)]
-            self._panels[rows, cols] = min(fitting, key=lambda w: (self._summa_cycles(rows, cols, w), w))
+            self._panels[rows, cols] = sorted(fitting, key=lambda w: (self._summa_cycles(rows, cols, w), w))
         return self._panels[rows, cols]
+
+    def panel(self, rows: int, cols: int) -> int:
+        """The panel the model finds fastest (`panels`)."""
+        return self.panels(rows, cols)[0]
 
     def _summa_cycles(self, rows: int, cols: int, panel: int) -> float:
         if (rows, cols, panel) not in self._cycles:

@@ -68,10 +68,12 @@ def placement_key(fabric, mode: str) -> str:
 
 
 def set_rect(region: ir.Operation, need: Demand, x: int, width: int, height: int, slot: int,
-             kind: str = "") -> None:
+             kind: str = "", panel: int = 0) -> None:
     """Place `region` on `width` x `height` PEs from column `x` in time slot `slot`.
     A contraction's region takes `kind` where that algorithm applies there (a
-    tuning record's), else the one `need` finds faster there."""
+    tuning record's), else the one `need` finds faster there; a SUMMA region
+    steps by `panel` where that panel fits there (a record's), else by the one
+    `need` finds fastest."""
     i64 = ir.IntegerType.get_signless(64)
     for key, value in (("x", x), ("y", 0), ("width", width), ("height", height), ("slot", slot)):
         region.attributes[key] = ir.IntegerAttr.get(i64, value)
@@ -80,7 +82,8 @@ def set_rect(region: ir.Operation, need: Demand, x: int, width: int, height: int
             kind = need.algorithm(height, width)
         region.attributes["kind"] = ir.StringAttr.get(kind)
         if kind == SUMMA:
-            region.attributes[PANEL_ATTR] = ir.IntegerAttr.get(i64, need.panel(height, width))
+            panels = need.panels(height, width)
+            region.attributes[PANEL_ATTR] = ir.IntegerAttr.get(i64, panel if panel in panels else panels[0])
         elif PANEL_ATTR in region.attributes:  # a tuning round's copy of a placed module
             del region.attributes[PANEL_ATTR]
         set_placed_loops(region, need.local_at(height, width).loops if kind == ROWWISE else None)
@@ -102,7 +105,7 @@ class WsePlace(WaferPass):
     model of `Demand.cycles` finds fastest among those that hold it, and a
     contraction's region the algorithm (summa, cannon, or rowwise: each PE
     its outputs over all of k) it models fastest there, a summa region with the panel of k it models fastest (`panel`
-    attribute, `Demand.panel`); or the rectangle and algorithm the tuning database's record of it
+    attribute, `Demand.panel`); or the rectangle, algorithm and panel the tuning database's record of it
     found fastest on the simulator (`wafer tune --target wse`), where that
     rectangle holds it there.
     A model with more regions than the fabric has columns does not fit
@@ -147,10 +150,10 @@ class WsePlace(WaferPass):
             record = tuned and tuned.best(region_key(region))
             if record and record.rows <= fabric.height and record.cols <= place.cols \
                     and need.holds(record.rows, record.cols):
-                rows, cols, kind = record.candidate
+                rows, cols, kind, panel = record.candidate
             else:
-                (rows, cols), kind = need.shape(fabric.height, place.cols, fabric.sram_bytes), ""
-            set_rect(region, need, place.x, cols, rows, place.slot, kind)
+                (rows, cols), kind, panel = need.shape(fabric.height, place.cols, fabric.sram_bytes), "", 0
+            set_rect(region, need, place.x, cols, rows, place.slot, kind, panel)
 
     def _recorded_mode(self, regions: list[ir.Operation], fabric) -> str | None:
         """The mode the tuning database found faster for this model, if any."""

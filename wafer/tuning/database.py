@@ -200,6 +200,7 @@ def _read(path: Path) -> dict:
                 for shape in entry.get("unfit", []):
                     _pair([shape["rows"], shape["cols"]])
                     _kind(shape)
+                    _panel(shape)
         return data
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         reason = f"{type(err).__name__}: {err}" if isinstance(err, KeyError) else str(err)
@@ -240,23 +241,26 @@ def _measurement(data: dict) -> Measurement:
 class Placement:
     """A region's rectangle of PEs, how a contraction's region steps there
     (its kind, summa or cannon; "" for a rowwise region, and in records
-    written before the search tried both), and the cycles the simulator gave
-    it (its compute and communication, preload included whole-wafer)."""
+    written before the search tried both), a SUMMA's panel of k (its per-PE
+    tile of k; 0 for the one wse-place's model picks, and in records written
+    before the search tried panels), and the cycles the simulator gave it
+    (its compute and communication, preload included whole-wafer)."""
 
     rows: int
     cols: int
     cycles: float
     kind: str = ""
+    panel: int = 0
 
     @classmethod
     def from_json(cls, data: dict) -> Placement:
         rows, cols = _pair([data["rows"], data["cols"]])
-        return cls(rows, cols, float(data["cycles"]), _kind(data))
+        return cls(rows, cols, float(data["cycles"]), _kind(data), _panel(data))
 
     @property
-    def candidate(self) -> tuple[int, int, str]:
-        """What the search tried: (rows, cols, kind)."""
-        return self.rows, self.cols, self.kind
+    def candidate(self) -> tuple[int, int, str, int]:
+        """What the search tried: (rows, cols, kind, panel)."""
+        return self.rows, self.cols, self.kind, self.panel
 
 
 def _kind(data: dict) -> str:
@@ -264,6 +268,13 @@ def _kind(data: dict) -> str:
     if not isinstance(kind, str):
         raise ValueError(f"kind {kind!r} is not a string")
     return kind
+
+
+def _panel(data: dict) -> int:
+    panel = data.get("panel", 0)
+    if not isinstance(panel, int) or isinstance(panel, bool) or panel < 0:
+        raise ValueError(f"panel {panel!r} is not a count of elements")
+    return panel
 
 
 class PlacementDatabase(_TuningFile):
@@ -285,15 +296,16 @@ class PlacementDatabase(_TuningFile):
     def measured(self, region: str) -> list[Placement]:
         return [Placement.from_json(p) for p in self._mine.get(region, {}).get("measured", [])]
 
-    def tried(self, region: str) -> set[tuple[int, int, str]]:
-        """The (rows, cols, kind) candidates measured or found unfit for `region`."""
+    def tried(self, region: str) -> set[tuple[int, int, str, int]]:
+        """The (rows, cols, kind, panel) candidates measured or found unfit for `region`."""
         entry = self._mine.get(region, {})
         return ({p.candidate for p in self.measured(region)}
-                | {(int(s["rows"]), int(s["cols"]), _kind(s)) for s in entry.get("unfit", [])})
+                | {(int(s["rows"]), int(s["cols"]), _kind(s), _panel(s)) for s in entry.get("unfit", [])})
 
-    def reject(self, region: str, rows: int, cols: int, kind: str) -> None:
+    def reject(self, region: str, rows: int, cols: int, kind: str, panel: int) -> None:
         """Record a candidate whose buffers overflow the region's PEs once distributed."""
-        self._mine[region].setdefault("unfit", []).append({"rows": rows, "cols": cols, "kind": kind})
+        self._mine[region].setdefault("unfit", []).append({"rows": rows, "cols": cols, "kind": kind,
+                                                           "panel": panel})
 
     def add(self, region: str, placement: Placement, default: Placement) -> None:
         """Record one simulated rectangle against the placement's own choice (`save` writes it)."""

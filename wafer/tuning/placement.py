@@ -4,8 +4,9 @@ The model goes through the wse pipeline up to wse-place. Each region's
 candidates are the rectangles that hold it in its place (its strip, or the
 whole fabric), each with every algorithm a contraction may run by there
 (SUMMA, Cannon on a square that k splits over, rowwise where its shares
-fit), ranked by wse-place's
-time model; the first is the one wse-place takes. A round puts every region on its next candidate not yet
+fit), ranked by wse-place's time model; the first is the one wse-place
+takes. A SUMMA's tile of k (its panel) is searched too: the other panels
+that fit the first SUMMA rectangle come next. A round puts every region on its next candidate not yet
 measured, distributes and routes a copy of the module, and costs it with
 `estimate()`: each region's row is its own compute and communication, so a
 round measures one candidate of every region (a rectangle that overflows a
@@ -35,8 +36,9 @@ from ..context import make_context
 from ..diagnostics import WaferError
 from ..dialects.wse import fabric_of, int_attr, rect_of, regions_of, str_attr
 from ..passes.wse_demand import Demand
-from ..passes.wse_region_demand import demands_of
+from ..passes.wse_partition import SUMMA
 from ..passes.wse_place import fabric_key, model_key, places, placement_key, region_key, set_rect
+from ..passes.wse_region_demand import demands_of
 from ..wse_target.simulator import estimate
 from .database import Placement, PlacementDatabase
 from .executor import make_executor
@@ -204,10 +206,10 @@ class _Regions:
         with self.module.context:
             trial = self.module.operation.clone()
             for region, need, key, place in zip(regions_of(trial), self.demands, self.keys, self.places):
-                rows, cols, kind = chosen.get(key, (int_attr(region, "height"), int_attr(region, "width"),
-                                                    str_attr(region, "kind")))
+                rows, cols, kind, panel = chosen.get(key, (int_attr(region, "height"), int_attr(region, "width"),
+                                                           str_attr(region, "kind"), 0))
                 if cols <= place.cols:
-                    set_rect(region, need, place.x, cols, rows, place.slot, kind)
+                    set_rect(region, need, place.x, cols, rows, place.slot, kind, panel)
             run_stages(trial, stages)
             report = estimate(trial, self.machine, "forward")
         return {op.name: op.compute_cycles + op.comm_cycles for op in report.ops}
@@ -251,20 +253,20 @@ class _Search:
 
     def _record(self, chosen: dict, results: dict) -> None:
         """Put a round's results in the database, and save it."""
-        for key, (rows, cols, kind) in chosen.items():
-            self.running[key].discard((rows, cols, kind))
+        for key, (rows, cols, kind, panel) in chosen.items():
+            self.running[key].discard((rows, cols, kind, panel))
             self.counts[key] += 1
             result = results[key]
             if isinstance(result, str):
                 if self.db.default(key) is None:  # wse-place's own rectangle: the model does not compile
                     raise WaferError(result)
-                self.db.reject(key, rows, cols, kind)
+                self.db.reject(key, rows, cols, kind, panel)
             else:
-                measured = Placement(rows, cols, result, kind)
+                measured = Placement(rows, cols, result, kind, panel)
                 self.db.add(key, measured, self.db.default(key) or measured)  # the first round is wse-place's own
         self.db.save()
 
-    def _next(self, key: str) -> tuple[int, int, str] | None:
+    def _next(self, key: str) -> tuple[int, int, str, int] | None:
         tried = self.db.tried(key) | self.running[key]
         return next((shape for shape in self.candidates[key] if shape not in tried), None)
 
@@ -275,13 +277,20 @@ class _Search:
                 for key in self.counts]
 
 
-def _with_kinds(need: Demand, shapes: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+def _with_kinds(need: Demand, shapes: list[tuple[int, int]]) -> list[tuple[int, int, str, int]]:
     """Each rectangle with each algorithm a contraction's region may use there,
-    the modelled fastest first; a rowwise region's with the kind "" (it has one)."""
-    return [(rows, cols, kind) for rows, cols in shapes for kind in need.algorithms(rows, cols) or ("",)]
+    the modelled fastest first, a SUMMA with the panel the model picks (the
+    candidate wse-place takes comes first); after the first, the other panels
+    of the first SUMMA rectangle. A rowwise region's kind is "" (it has one),
+    and the panel 0 where the algorithm has none."""
+    ranked = [(rows, cols, kind, need.panel(rows, cols) if kind == SUMMA else 0)
+              for rows, cols in shapes for kind in need.algorithms(rows, cols) or ("",)]
+    first = next(((rows, cols) for rows, cols, kind, _ in ranked if kind == SUMMA), None)
+    panels = [(*first, SUMMA, panel) for panel in need.panels(*first)[1:]] if first else []
+    return ranked[:1] + panels + ranked[1:]
 
 
-def _spread(ranked: list[tuple[int, int, str]], count: int) -> list[tuple[int, int, str]]:
+def _spread(ranked: list[tuple[int, int, str, int]], count: int) -> list[tuple[int, int, str, int]]:
     """`count` of the ranked candidates to measure, in order: the best half by
     the time model, then the rest of the ranking at even steps, so that shapes
     the model ranks low (it misjudges some) are tried too."""

@@ -76,5 +76,7 @@ def mode_table(results: list[ModeResult]) -> str:
 
 
 def _placement(placement: Placement) -> str:
-    """rows x cols, and the algorithm of a contraction's region: 16x16 cannon."""
-    return f"{placement.rows}x{placement.cols} {placement.kind}".strip()
+    """rows x cols, the algorithm of a contraction's region and a SUMMA's
+    panel of k where the search chose one: 16x16 cannon, 8x8 summa/32."""
+    panel = f"/{placement.panel}" if placement.panel else ""
+    return f"{placement.rows}x{placement.cols} {placement.kind}{panel}".strip()

@@ -8,8 +8,10 @@ import torch
 
 import wafer
 from wafer.diagnostics import WaferError
+from wafer.dialects.wse import int_attr, regions_of, str_attr
 from wafer.tools.wafer_cli import main
 from wafer.tuning.placement import tune_placement
+from wafer.wse_target.distribution import PANEL_ATTR
 
 from zoo_blocks import build
 
@@ -38,7 +40,7 @@ def test_every_region_gets_a_record_no_slower_than_its_placement(tuned):
     for result in results:
         assert result.best.cycles <= result.default.cycles
         assert 1 <= result.measured_now <= 6
-        measured = [(p["rows"], p["cols"], p["kind"]) for p in records[result.region]["measured"]]
+        measured = [(p["rows"], p["cols"], p["kind"], p["panel"]) for p in records[result.region]["measured"]]
         assert len(measured) == len(set(measured))  # no candidate twice
 
 
@@ -81,7 +83,7 @@ def test_a_rerun_measures_the_next_candidates(tuned, tmp_path):
     again = tune_placement(model, (x,), database=str(copy), machine="small", mode=mode, rounds=2, progress=False)
     records = json.loads(copy.read_text())["wse"][f"small 32x32 {mode}"]
     for before, after in zip(first, again):
-        measured = [(p["rows"], p["cols"], p["kind"]) for p in records[after.region]["measured"]]
+        measured = [(p["rows"], p["cols"], p["kind"], p["panel"]) for p in records[after.region]["measured"]]
         assert len(measured) == len(set(measured)) == before.measured_now + after.measured_now
 
 
@@ -104,7 +106,7 @@ def test_on_a_square_the_search_measures_every_algorithm_and_keeps_the_faster(tm
     model, x = torch.nn.Linear(64, 64, bias=False).eval(), torch.randn(64, 64)
     database = tmp_path / "db.json"
     (result,) = tune_placement(model, (x,), database=str(database), machine="small", mode="whole-wafer",
-                               rounds=16, progress=False)
+                               rounds=24, progress=False)
     measured = json.loads(database.read_text())["wse"]["small 32x32 whole-wafer"][result.region]["measured"]
     kinds = {}
     for p in measured:
@@ -116,6 +118,65 @@ def test_on_a_square_the_search_measures_every_algorithm_and_keeps_the_faster(tm
     assert (row.kind, row.region[3], row.region[2]) == (result.best.kind, result.best.rows, result.best.cols)
     assert row.compute_cycles + row.comm_cycles == result.best.cycles
     torch.testing.assert_close(program(x), model(x).detach(), rtol=1e-4, atol=1e-5)
+
+
+def _summa_panels(program) -> dict[str, int]:
+    """Each SUMMA region's panel of k, by name."""
+    module = program.executable.module
+    with module.context:
+        return {str_attr(region, "sym_name"): int_attr(region, PANEL_ATTR)
+                for region in regions_of(module.operation) if str_attr(region, "kind") == "summa"}
+
+
+def test_the_search_measures_a_summas_panels_and_a_compile_takes_the_fastest(tmp_path):
+    """The tile of k a SUMMA steps by is searched with its rectangle: on the
+    first SUMMA rectangle every panel that fits is measured, and a compile
+    with the database steps by the recorded one, at the recorded cycles."""
+    torch.manual_seed(0)
+    model, x = torch.nn.Linear(64, 64, bias=False).eval(), torch.randn(64, 64)
+    database = tmp_path / "db.json"
+    (result,) = tune_placement(model, (x,), database=str(database), machine="small", mode="whole-wafer",
+                               rounds=16, progress=False)
+    measured = json.loads(database.read_text())["wse"]["small 32x32 whole-wafer"][result.region]["measured"]
+    panels = {}
+    for p in measured:
+        if p["kind"] == "summa":
+            panels.setdefault((p["rows"], p["cols"]), {})[p["panel"]] = p["cycles"]
+    (rows, cols), times = max(panels.items(), key=lambda item: len(item[1]))
+    assert len(times) >= 3, panels
+    modelled, slowest = next(iter(times)), max(times, key=times.get)  # the first measured is the model's
+    assert slowest != modelled
+    data = json.loads(database.read_text())
+    data["wse"]["small 32x32 whole-wafer"][result.region]["best"] = {
+        "rows": rows, "cols": cols, "cycles": times[slowest], "kind": "summa", "panel": slowest}
+    database.write_text(json.dumps(data))
+    program = wafer.compile(model, (x,), target="wse", machine="small", mode="whole-wafer", tuning=str(database))
+    assert list(_summa_panels(program).values()) == [slowest]
+    (row,) = program.estimate().ops
+    assert row.compute_cycles + row.comm_cycles == times[slowest]
+    torch.testing.assert_close(program(x), model(x).detach(), rtol=1e-4, atol=1e-5)
+
+
+def test_a_record_of_a_panel_that_does_not_fit_falls_back_to_the_model(tmp_path):
+    """A hand-edited record asks for a panel of k the rectangle cannot step
+    by: wse-place steps by the panel its model finds fastest there."""
+    torch.manual_seed(0)
+    model, x = torch.nn.Linear(64, 64, bias=False).eval(), torch.randn(64, 64)
+    database = tmp_path / "db.json"
+    (result,) = tune_placement(model, (x,), database=str(database), machine="small", mode="whole-wafer",
+                               rounds=1, progress=False)
+
+    def placed_with(panel: int) -> dict[str, int]:
+        data = json.loads(database.read_text())
+        data["wse"]["small 32x32 whole-wafer"][result.region]["best"] = {
+            "rows": 16, "cols": 16, "cycles": 1.0, "kind": "summa", "panel": panel}
+        database.write_text(json.dumps(data))
+        return _summa_panels(wafer.compile(model, (x,), target="wse", machine="small", mode="whole-wafer",
+                                           tuning=str(database)))
+
+    modelled = placed_with(0)
+    assert len(modelled) == 1 and 3 not in modelled.values()
+    assert placed_with(3) == modelled
 
 
 def test_a_record_of_cannon_where_it_does_not_apply_falls_back_to_the_model(tmp_path):
@@ -146,10 +207,11 @@ def test_identical_layers_share_one_record(tmp_path):
     assert [r.names for r in results] == [("summa0",), ("summa1", "summa2", "summa3")]
 
 
-def test_a_malformed_record_is_a_clear_error(tmp_path):
+@pytest.mark.parametrize("record", [{"rows": 1}, {"rows": 4, "cols": 4, "cycles": 1.0, "panel": "8"}])
+def test_a_malformed_record_is_a_clear_error(tmp_path, record):
     database = tmp_path / "db.json"
     database.write_text(json.dumps({"version": 1, "cpus": {}, "wse": {"small 32x32 whole-wafer": {
-        "summa 0": {"default": {"rows": 1}, "best": {}, "measured": []}}}}))
+        "summa 0": {"default": record, "best": record, "measured": []}}}}))
     model, x = build("mlp")
     with pytest.raises(WaferError, match=f"malformed tuning database '{database}'"):
         wafer.compile(model, (x,), target="wse", machine="small", mode="whole-wafer", tuning=str(database))
@@ -195,7 +257,7 @@ def test_a_rectangle_that_overflows_when_distributed_is_recorded_unfit(tmp_path,
                              progress=False)
     records = json.loads(database.read_text())["wse"]["small 32x32 whole-wafer"]
     (key,) = seen
-    rows, cols, kind = seen[key][1]
-    assert records[key]["unfit"] == [{"rows": rows, "cols": cols, "kind": kind}]
+    rows, cols, kind, panel = seen[key][1]
+    assert records[key]["unfit"] == [{"rows": rows, "cols": cols, "kind": kind, "panel": panel}]
     assert all(len(records[r.region]["measured"]) == 3 for r in results if r.region != key)
     assert len(records[key]["measured"]) == 2
