@@ -23,15 +23,14 @@ What the timing leaves out:
 - overlap within a single-buffered step: it receives, then computes (a
   double-buffered `wse.steps` overlaps one step's transfers with the product
   before it);
-- in the local kernels: task switches, per-op SIMD widths other than the FMA's
-  (e.g. fp32 adds), and any padding a code generator would add to buffers;
+- in the local kernels: task switches, and any padding a code generator would
+  add to buffers (each instruction's own SIMD width is modelled, `kernel.py`);
 - where a step's multicast starts: each is costed from the end of its line,
   the longest way, an upper bound;
 - contention between transfers of different regions, and between a region's
   streams: each stream is one wavelet per row per cycle plus its distance;
 - the data movement between regions (transposes, reshapes, im2col and window
   gathers) beyond the volume the next region's scatter brings in;
-- host I/O bandwidth: the west edge is one link per row, like the fabric;
 - which rows a lookup's PEs hold, without a run: `estimate()` costs it as if the
   busiest PE held every row looked up, and every column link carried all of them
   (the worst case); after a run, the report costs the rows that run looked up.
