@@ -98,16 +98,28 @@ def test_a_record_that_does_not_hold_its_region_is_ignored(tuned, tmp_path):
     assert rects(program) == rects(wafer.compile(model, (x,), target="wse", machine="small", mode=mode))
 
 
-def test_on_a_square_the_search_measures_every_algorithm_and_keeps_the_faster(tmp_path):
-    """A 64x64x64 product on the whole 'small' fabric: on each square that k
-    splits over, the search measures the region as SUMMA, as Cannon and
-    rowwise, and a compile with the database runs it as the fastest record."""
+def _searched_product(tmp_path, rounds: int):
+    """A 64x64x64 product on the whole 'small' fabric, its placement searched
+    for `rounds` rounds: the model, its input, the database and the result."""
     torch.manual_seed(0)
     model, x = torch.nn.Linear(64, 64, bias=False).eval(), torch.randn(64, 64)
     database = tmp_path / "db.json"
     (result,) = tune_placement(model, (x,), database=str(database), machine="small", mode="whole-wafer",
-                               rounds=24, progress=False)
-    measured = json.loads(database.read_text())["wse"]["small 32x32 whole-wafer"][result.region]["measured"]
+                               rounds=rounds, progress=False)
+    return model, x, database, result
+
+
+def _records(database) -> dict:
+    """The database's records of 'small' in whole-wafer mode, by region."""
+    return json.loads(database.read_text())["wse"]["small 32x32 whole-wafer"]
+
+
+def test_on_a_square_the_search_measures_every_algorithm_and_keeps_the_faster(tmp_path):
+    """A 64x64x64 product on the whole 'small' fabric: on each square that k
+    splits over, the search measures the region as SUMMA, as Cannon and
+    rowwise, and a compile with the database runs it as the fastest record."""
+    model, x, database, result = _searched_product(tmp_path, rounds=24)
+    measured = _records(database)[result.region]["measured"]
     kinds = {}
     for p in measured:
         kinds.setdefault((p["rows"], p["cols"]), {})[p["kind"]] = p["cycles"]
@@ -132,12 +144,8 @@ def test_the_search_measures_a_summas_panels_and_a_compile_takes_the_fastest(tmp
     """The tile of k a SUMMA steps by is searched with its rectangle: on the
     first SUMMA rectangle every panel that fits is measured, and a compile
     with the database steps by the recorded one, at the recorded cycles."""
-    torch.manual_seed(0)
-    model, x = torch.nn.Linear(64, 64, bias=False).eval(), torch.randn(64, 64)
-    database = tmp_path / "db.json"
-    (result,) = tune_placement(model, (x,), database=str(database), machine="small", mode="whole-wafer",
-                               rounds=16, progress=False)
-    measured = json.loads(database.read_text())["wse"]["small 32x32 whole-wafer"][result.region]["measured"]
+    model, x, database, result = _searched_product(tmp_path, rounds=16)
+    measured = _records(database)[result.region]["measured"]
     panels = {}
     for p in measured:
         if p["kind"] == "summa":
@@ -160,11 +168,7 @@ def test_the_search_measures_a_summas_panels_and_a_compile_takes_the_fastest(tmp
 def test_a_record_of_a_panel_that_does_not_fit_falls_back_to_the_model(tmp_path):
     """A hand-edited record asks for a panel of k the rectangle cannot step
     by: wse-place steps by the panel its model finds fastest there."""
-    torch.manual_seed(0)
-    model, x = torch.nn.Linear(64, 64, bias=False).eval(), torch.randn(64, 64)
-    database = tmp_path / "db.json"
-    (result,) = tune_placement(model, (x,), database=str(database), machine="small", mode="whole-wafer",
-                               rounds=1, progress=False)
+    model, x, database, result = _searched_product(tmp_path, rounds=1)
 
     def placed_with(panel: int) -> dict[str, int]:
         data = json.loads(database.read_text())
@@ -183,11 +187,7 @@ def test_a_record_of_cannon_where_it_does_not_apply_falls_back_to_the_model(tmp_
     """A hand-edited record asks for Cannon on a rectangle that is not square:
     wse-place runs the region there as the model finds fastest of what
     applies (SUMMA's steps or, as here, each PE its outputs over all of k)."""
-    torch.manual_seed(0)
-    model, x = torch.nn.Linear(64, 64, bias=False).eval(), torch.randn(64, 64)
-    database = tmp_path / "db.json"
-    (result,) = tune_placement(model, (x,), database=str(database), machine="small", mode="whole-wafer",
-                               rounds=1, progress=False)
+    model, x, database, result = _searched_product(tmp_path, rounds=1)
     data = json.loads(database.read_text())
     data["wse"]["small 32x32 whole-wafer"][result.region]["best"] = {"rows": 8, "cols": 16, "cycles": 1.0,
                                                                      "kind": "cannon"}
@@ -255,7 +255,7 @@ def test_a_rectangle_that_overflows_when_distributed_is_recorded_unfit(tmp_path,
     database = tmp_path / "db.json"
     results = tune_placement(model, (x,), database=str(database), machine="small", mode="whole-wafer", rounds=3,
                              progress=False)
-    records = json.loads(database.read_text())["wse"]["small 32x32 whole-wafer"]
+    records = _records(database)
     (key,) = seen
     rows, cols, kind, panel = seen[key][1]
     assert records[key]["unfit"] == [{"rows": rows, "cols": cols, "kind": kind, "panel": panel}]
