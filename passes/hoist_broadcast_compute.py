@@ -140,7 +140,8 @@ def _hoist(op, value, kept, chain, ranges, n_inputs, maps) -> ir.Operation:
             clone_into(chain, mapping)
             linalg.YieldOp([mapping[value]])
     names = ", ".join(dict.fromkeys(c.name for c in chain))
-    record_strategy(op, f"{names} once per {_shape(ranges[loop] for loop in kept)} of a {_shape(ranges)} generic")
+    how_often = f"once per {_shape(ranges[loop] for loop in kept)} of" if kept else "once for all of"
+    record_strategy(op, f"{names} {how_often} a {_shape(ranges)} generic")
     read = ir.AffineMap.get(len(ranges), 0, [ir.AffineDimExpr.get(loop) for loop in kept])
     generic, (hoisted_arg,) = with_extra_inputs(op, [hoisted.result], [read])
     value.replace_all_uses_with(hoisted_arg)

@@ -217,8 +217,10 @@ def places(regions: list[ir.Operation], demands: list[Demand], fabric, mode: str
                 f"tensors need at least {cols} columns of {fabric.height} PEs, '{fabric.name}' "
                 f"has {fabric.width} ({cols - fabric.width} short)",
             )
+    # Whether some rectangle holds each region, from SRAM alone: timing every
+    # rectangle of the whole fabric is wasted where the strips are narrower.
     for region, need in zip(regions, demands):
-        if not need.holds_within(fabric.height, fabric.width, fabric.sram_bytes):  # no timing: strips are narrower
+        if not need.holds_within(fabric.height, fabric.width, fabric.sram_bytes):
             raise _overflow(region, need, fabric)
     if mode == "whole-wafer":
         return [Place(0, fabric.width, slot) for slot in range(len(regions))]

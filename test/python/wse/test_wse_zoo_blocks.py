@@ -124,6 +124,20 @@ def test_an_activation_between_matmuls_runs_once_per_element(mode):
         assert reductions and not any(inner.name == "math.tanh" for op in reductions for inner in ops_in(op))
 
 
+def test_one_tokens_layer_norm_scale_is_computed_once_for_the_next_projection():
+    """Decoding one token, the layer norm's 1/sqrt(var + eps) depends on no loop
+    of the projection it folds into: it is computed once for all of it, and
+    the compile report says so (it said "once per  of")."""
+    torch.manual_seed(0)
+    model, x = nn.Sequential(nn.LayerNorm(64), nn.Linear(64, 96)).eval(), torch.randn(1, 1, 64)
+    program = wafer.compile(model, (x,), target="wse", machine="small", mode="whole-wafer")
+    with torch.no_grad():
+        torch.testing.assert_close(torch.as_tensor(program(x)), model(x), rtol=1e-4, atol=1e-5)
+    strategies = program.compile_report.strategies
+    assert any(s.endswith("math.rsqrt once for all of a 96x64 generic") for s in strategies), strategies
+    assert not any("once per  of" in s for s in strategies), strategies
+
+
 def test_the_decoder_block_runs_its_lookups_on_the_wafer_and_its_cumsum_on_the_host():
     _, _, program = compiled("gpt", "pipelined")
     kinds = [op.kind for op in program.report.ops]
