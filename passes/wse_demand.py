@@ -5,7 +5,7 @@ region's Demand is built from its IR by `wse_region_demand.demand`."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from torch_mlir import ir
@@ -98,6 +98,15 @@ class Demand:
         if (rows, cols) not in self._local:
             self._local[rows, cols] = [tensor.share(rows, cols) for tensor in self._placed_tensors]
         return self._local[rows, cols]
+
+    def sharing_timings(self, twin: Demand) -> Demand:
+        """This demand with `twin`'s caches of sizes, plans, panels and times,
+        `twin` a region alike in structure and streams (`demands_of`): what
+        one times, the other reuses. Caches that hold this region's own
+        values (its tensors' shares) stay its own."""
+        return replace(self, _per_pe=twin._per_pe, _cycles=twin._cycles, _panels=twin._panels, _plans=twin._plans,
+                       _algorithms=twin._algorithms, _shapes=twin._shapes,
+                       locals=tuple(mine.sharing_timings(theirs) for mine, theirs in zip(self.locals, twin.locals)))
 
     def fits(self, rows: int, cols: int, sram_bytes: int, panel: int = 0) -> bool:
         """The region's buffers fit one PE's SRAM, with 10% to spare for what

@@ -16,39 +16,10 @@ from ..wse_target.lookup import lookup_of
 from .pass_base import PassFailure, WaferPass
 from .placement_modes import AUTO, check_mode
 from .wse_demand import Demand, rectangle_sides
-from .wse_region_demand import demands_of, is_weight, tensor_bytes
+from .wse_region_demand import demands_of, is_weight, region_key, tensor_bytes
 from .wse_distribute import WseDistribute
-from .wse_partition import LOOKUP, ROWWISE, SUMMA, inline_on_host, partitioned_kind
+from .wse_partition import LOOKUP, ROWWISE, SUMMA, inline_on_host
 from .wse_route import WseRoute
-
-
-def region_key(region: ir.Operation) -> str:
-    """What a region's placement depends on, for the tuning database: its kind
-    and its body's ops, attributes, types and dataflow, not its name, its place
-    or which tensors (weights) it reads, so identical layers share one record.
-    A contraction's region is keyed as partitioned (summa), whichever
-    algorithm placement gives it."""
-    body = "\n".join(_structure(region.regions[0].blocks[0]))
-    return f"{partitioned_kind(region)} {hashlib.sha1(body.encode()).hexdigest()[:16]}"
-
-
-def _structure(block: ir.Block) -> list[str]:
-    """One line per op of `block` and of the blocks inside it: its name, what
-    it reads (an earlier op's result, a block argument, or a value from
-    outside, by type), its attributes and its result types."""
-    names = {arg: f"arg{arg.arg_number}" for arg in block.arguments}
-    lines = []
-    for index, op in enumerate(block.operations):
-        op = op.operation
-        reads = [names.get(v, f"outside {v.type}") for v in op.operands]
-        attributes = ", ".join(f"{name}={op.attributes[name]}" for name in op.attributes)
-        lines.append(f"{op.name}({', '.join(reads)}) {{{attributes}}} -> {[str(r.type) for r in op.results]}")
-        for number, result in enumerate(op.results):
-            names[result] = f"%{index}#{number}"
-        for inner in op.regions:
-            for nested in inner.blocks:
-                lines += ["  " + line for line in _structure(nested)]
-    return lines
 
 
 def model_key(region_keys: list[str]) -> str:

@@ -3,6 +3,8 @@ tensors it streams in, and the inits it fills."""
 
 from __future__ import annotations
 
+import hashlib
+
 from torch_mlir import ir
 
 from ..dialects.wse import buffer_bytes, fabric_of, int_attr, source_regions, stream_sources
@@ -31,6 +33,35 @@ def is_weight(value: ir.Value) -> bool:
     return stream_sources(value) == ([], False)
 
 
+def region_key(region: ir.Operation) -> str:
+    """What a region's placement depends on, for the tuning database: its kind
+    and its body's ops, attributes, types and dataflow, not its name, its place
+    or which tensors (weights) it reads, so identical layers share one record.
+    A contraction's region is keyed as partitioned (summa), whichever
+    algorithm placement gives it."""
+    body = "\n".join(_structure(region.regions[0].blocks[0]))
+    return f"{partitioned_kind(region)} {hashlib.sha1(body.encode()).hexdigest()[:16]}"
+
+
+def _structure(block: ir.Block) -> list[str]:
+    """One line per op of `block` and of the blocks inside it: its name, what
+    it reads (an earlier op's result, a block argument, or a value from
+    outside, by type), its attributes and its result types."""
+    names = {arg: f"arg{arg.arg_number}" for arg in block.arguments}
+    lines = []
+    for index, op in enumerate(block.operations):
+        op = op.operation
+        reads = [names.get(v, f"outside {v.type}") for v in op.operands]
+        attributes = ", ".join(f"{name}={op.attributes[name]}" for name in op.attributes)
+        lines.append(f"{op.name}({', '.join(reads)}) {{{attributes}}} -> {[str(r.type) for r in op.results]}")
+        for number, result in enumerate(op.results):
+            names[result] = f"%{index}#{number}"
+        for inner in op.regions:
+            for nested in inner.blocks:
+                lines += ["  " + line for line in _structure(nested)]
+    return lines
+
+
 def preloads_weights(mode: str, regions: list[ir.Operation]) -> bool:
     """Whether the regions' weights are loaded before the model runs, as the
     simulator runs them: a pipeline of several regions side by side; a lone
@@ -43,12 +74,33 @@ def demands_of(regions: list[ir.Operation], mode: str) -> list[Demand]:
     ones before it: a layer at a time, every region starts at the fabric's
     first column, so a tensor streaming in from a wider region before it
     crosses that region's columns (its `Demand.shape`), as the simulator
-    routes it."""
+    routes it. Regions alike in structure and streams (`_timing_key`:
+    identical layers) share their timings, so a layer's rectangles are
+    timed once, not once per layer."""
     preloaded = preloads_weights(mode, regions)
     found: list[tuple[ir.Operation, Demand]] = []
+    timed: dict[tuple, Demand] = {}
     for region in regions:
-        found.append((region, demand(region, preloaded, list(found) if mode == "whole-wafer" else [])))
+        need = demand(region, preloaded, list(found) if mode == "whole-wafer" else [])
+        twin = timed.setdefault(_timing_key(region, need), need)
+        found.append((region, need if twin is need else need.sharing_timings(twin)))
     return [need for _, need in found]
+
+
+def _timing_key(region: ir.Operation, need: Demand) -> tuple:
+    """What a region's timings depend on: its structure (`region_key`),
+    whether its result leaves for the host, and per tensor it streams in its
+    type, where the region reads it, whether it crosses the host's I/O and
+    the columns it comes from."""
+    body = [op.operation for op in region.regions[0].blocks[0].operations]
+    return (region_key(region), need.leaving is not None,
+            tuple((str(value.type), _read_at(body, value), host, reach) for value, host, reach in need.streams))
+
+
+def _read_at(body: list[ir.Operation], value: ir.Value) -> tuple[tuple[int, int], ...]:
+    """(op index, operand number) of each read of `value` by an op of `body`."""
+    return tuple(sorted((index, use.operand_number) for use in value.uses
+                        for index, op in enumerate(body) if use.owner.operation == op))
 
 
 def demand(region: ir.Operation, preloaded: bool, earlier: list[tuple[ir.Operation, Demand]] = ()) -> Demand:

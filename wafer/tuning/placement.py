@@ -37,8 +37,8 @@ from ..diagnostics import WaferError
 from ..dialects.wse import fabric_of, int_attr, rect_of, regions_of, str_attr
 from ..passes.wse_demand import Demand
 from ..passes.wse_partition import SUMMA
-from ..passes.wse_place import fabric_key, model_key, places, placement_key, region_key, set_rect
-from ..passes.wse_region_demand import demands_of
+from ..passes.wse_place import fabric_key, model_key, places, placement_key, set_rect
+from ..passes.wse_region_demand import demands_of, region_key
 from ..wse_target.simulator import estimate
 from .database import Placement, PlacementDatabase
 from .executor import make_executor

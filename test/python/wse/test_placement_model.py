@@ -134,3 +134,37 @@ def test_a_depthwise_convolution_read_in_place_is_modelled_as_it_simulates(strid
                                 torch.nn.ReLU6()).eval()
     for modelled, simulated in modelled_and_simulated(block, torch.randn(1, 96, 56, 56), mode):
         assert simulated == pytest.approx(modelled, rel=0.05)
+
+
+def _placed_layers(depth: int, mode: str, monkeypatch, share: bool) -> tuple[list, int]:
+    """Each region's rectangle and cycles for `depth` identical Linear+ReLU
+    layers on wse2, and how many rectangles placement timed; `share` False
+    times every region's rectangles itself."""
+    import wafer
+    from wafer.passes.wse_demand import Demand
+
+    timed, time = [0], Demand._time
+
+    def counted(self, rows, cols):
+        timed[0] += 1
+        return time(self, rows, cols)
+
+    monkeypatch.setattr(Demand, "_time", counted)
+    if not share:
+        monkeypatch.setattr(Demand, "sharing_timings", lambda self, twin: self)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(*[m for _ in range(depth) for m in (torch.nn.Linear(256, 256), torch.nn.ReLU())])
+    program = wafer.compile(model.eval(), (torch.randn(64, 256),), target="wse", machine="wse2", mode=mode)
+    return [(op.region, op.compute_cycles, op.comm_cycles) for op in program.estimate().ops], timed[0]
+
+
+@pytest.mark.parametrize("mode", ["whole-wafer", "pipelined"])
+def test_identical_layers_time_their_rectangles_once(mode, monkeypatch):
+    """Regions alike in structure and in where their streams come from (the
+    layers between the first, which reads the input, and the last, whose
+    result leaves) share their rectangles' timings: placed exactly as when
+    each times its own, for a fraction of the timings."""
+    shared, timed = _placed_layers(12, mode, monkeypatch, share=True)
+    alone, timed_alone = _placed_layers(12, mode, monkeypatch, share=False)
+    assert shared == alone
+    assert 3 * timed <= timed_alone, (timed, timed_alone)
