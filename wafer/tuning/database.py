@@ -237,6 +237,10 @@ def _measurement(data: dict) -> Measurement:
     return Measurement(KernelChoice.from_json(data), float(data["ms"]), float(data["default_ms"]))
 
 
+# What the placement search tries for a region: (rows, cols, kind, panel).
+Candidate = tuple[int, int, str, int]
+
+
 @dataclass(frozen=True)
 class Placement:
     """A region's rectangle of PEs, how a contraction's region steps there
@@ -258,7 +262,7 @@ class Placement:
         return cls(rows, cols, float(data["cycles"]), _kind(data), _panel(data))
 
     @property
-    def candidate(self) -> tuple[int, int, str, int]:
+    def candidate(self) -> Candidate:
         """What the search tried: (rows, cols, kind, panel)."""
         return self.rows, self.cols, self.kind, self.panel
 
@@ -296,7 +300,7 @@ class PlacementDatabase(_TuningFile):
     def measured(self, region: str) -> list[Placement]:
         return [Placement.from_json(p) for p in self._mine.get(region, {}).get("measured", [])]
 
-    def tried(self, region: str) -> set[tuple[int, int, str, int]]:
+    def tried(self, region: str) -> set[Candidate]:
         """The (rows, cols, kind, panel) candidates measured or found unfit for `region`."""
         entry = self._mine.get(region, {})
         return ({p.candidate for p in self.measured(region)}

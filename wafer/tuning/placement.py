@@ -40,7 +40,7 @@ from ..passes.wse_partition import SUMMA
 from ..passes.wse_place import fabric_key, model_key, places, placement_key, set_rect
 from ..passes.wse_region_demand import demands_of, region_key
 from ..wse_target.simulator import estimate
-from .database import Placement, PlacementDatabase
+from .database import Candidate, Placement, PlacementDatabase
 from .executor import make_executor
 
 ROUNDS = 12  # candidates measured per region, at most, the placement's own included
@@ -225,7 +225,7 @@ class _Search:
         self.running: dict[str, set] = {key: set() for key in regions.first}  # candidates in flight
         fabric = regions.fabric
         self.candidates = {
-            key: _spread(_with_kinds(regions.demands[i], regions.demands[i].candidates(
+            key: _spread(_candidates(regions.demands[i], regions.demands[i].candidates(
                 fabric.height, regions.places[i].cols, fabric.sram_bytes)), rounds)
             for key, i in regions.first.items()}
 
@@ -266,7 +266,7 @@ class _Search:
                 self.db.add(key, measured, self.db.default(key) or measured)  # the first round is wse-place's own
         self.db.save()
 
-    def _next(self, key: str) -> tuple[int, int, str, int] | None:
+    def _next(self, key: str) -> Candidate | None:
         tried = self.db.tried(key) | self.running[key]
         return next((shape for shape in self.candidates[key] if shape not in tried), None)
 
@@ -277,7 +277,7 @@ class _Search:
                 for key in self.counts]
 
 
-def _with_kinds(need: Demand, shapes: list[tuple[int, int]]) -> list[tuple[int, int, str, int]]:
+def _candidates(need: Demand, shapes: list[tuple[int, int]]) -> list[Candidate]:
     """Each rectangle with each algorithm a contraction's region may use there,
     the modelled fastest first, a SUMMA with the panel the model picks (the
     candidate wse-place takes comes first); after the first, the other panels
@@ -290,7 +290,7 @@ def _with_kinds(need: Demand, shapes: list[tuple[int, int]]) -> list[tuple[int, 
     return ranked[:1] + panels + ranked[1:]
 
 
-def _spread(ranked: list[tuple[int, int, str, int]], count: int) -> list[tuple[int, int, str, int]]:
+def _spread(ranked: list[Candidate], count: int) -> list[Candidate]:
     """`count` of the ranked candidates to measure, in order: the best half by
     the time model, then the rest of the ranking at even steps, so that shapes
     the model ranks low (it misjudges some) are tried too."""
