@@ -13,14 +13,18 @@ torch, and prints each tile's time as a ratio to torch's (below 1 is faster). Ti
 accumulators and operands exceed the registers spill, which shows as a ratio
 several times the default's. It also times the K block of a matmul whose
 operands are both inputs (packed per call), where the block sets how much is
-packed at once. Last, linear layers whose weights outgrow L2 (read from L3 on
-every call), with K in blocks of 128 and K whole, by how many rows of register
-blocks read the weights: the measurement behind `matmul_plan.STREAMED_B_ROWS`.
+packed at once. Last, linear layers of a deep K, with K in blocks of 128 and K
+whole: those whose weight panels fit half of L2 (K whole where a tile's C
+outgrows L1, however far a row's A panel does), those whose panels outgrow it,
+and those whose weights outgrow L2 (read from L3 on every call), by how many
+rows of register blocks read them: the measurement behind `matmul_plan.k_tiled`
+and `STREAMED_B_ROWS`.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from common import interleave  # first: it sets GOMP_SPINCOUNT before torch loads
 
@@ -73,20 +77,26 @@ def ratios(model, inputs, variants: dict, threads: int, budget: float) -> dict:
     return {"torch ms": base * 1e3, **{key: medians[key] / base for key in compiled}}
 
 
-def streamed_weights_rows(threads: int, budget: float) -> None:
-    """K in blocks and K whole for linear layers whose weights outgrow L2."""
-    print(f"\nthreads={threads}: K of a linear layer whose weights outgrow L2, time / torch")
+def deep_k_rows(threads: int, budget: float) -> None:
+    """K in blocks of 128 and K whole for linear layers deeper than a row's A
+    panel fits half of L1: the measurement behind `matmul_plan.k_tiled`. The
+    first shapes' B panels fit half of L2 and their tiles' C outgrows L1 (K
+    whole); the next panels outgrow half of L2 (K in blocks); the last weights
+    outgrow L2 itself, read by a few rows of register blocks (`STREAMED_B_ROWS`)
+    or by more."""
+    print(f"\nthreads={threads}: K of a deep linear layer, time / torch")
     print(f"{'M x K x N':18} {'torch ms':>9} {'blocks':>7} {'whole':>7}  rule (rows of blocks)")
     mr = host().register_tile[0]
-    rule = matmul_plan.STREAMED_B_ROWS
-    for m, k, n in [(8, 3072, 768), (16, 4608, 512), (32, 2048, 1000), (64, 2048, 1000), (64, 2048, 512),
+    rule = matmul_plan.k_tiled
+    for m, k, n in [(1024, 1024, 1024), (512, 2048, 512), (784, 1152, 128), (1024, 3072, 768), (256, 2304, 256),
+                    (8, 3072, 768), (16, 4608, 512), (32, 2048, 1000), (64, 2048, 1000), (64, 2048, 512),
                     (256, 2048, 1000)]:
         model, inputs = Linear(torch.randn(k, n)), (torch.randn(m, k),)
-        matmul_plan.STREAMED_B_ROWS = 0  # blocks of 128 wherever they fit the rule of deep panels
+        matmul_plan.k_tiled = _blocked_wherever_deeper
         try:
             blocks = wafer.compile(model, inputs, threads=threads)
         finally:
-            matmul_plan.STREAMED_B_ROWS = rule
+            matmul_plan.k_tiled = rule
         whole = wafer.compile(model, inputs, threads=threads, k_block=0)
         picked = wafer.compile(model, inputs, threads=threads)
         arrays = [x.numpy() for x in inputs]
@@ -96,6 +106,12 @@ def streamed_weights_rows(threads: int, budget: float) -> None:
         kept = "whole" if "k tile" not in " ".join(picked.compile_report.strategies) else "blocks"
         print(f"{f'{m}x{k}x{n}':18} {base * 1e3:9.3f} {medians['blocks'] / base:7.2f} {medians['whole'] / base:7.2f}"
               f"  {kept} ({-(-m // mr)})", flush=True)
+
+
+def _blocked_wherever_deeper(kernel, contraction, limit, cpu):
+    """`matmul_plan.k_tiled` without its rule: blocks of `limit` wherever K is deeper."""
+    block = matmul_plan.k_block_steps(kernel, contraction, limit)
+    return replace(kernel, k_tile=block) if block else kernel
 
 
 def main() -> None:
@@ -124,7 +140,7 @@ def main() -> None:
                          {b: dict(k_block=b) for b in blocks}, threads, args.budget)
             print(f"{f'{m}x{k}x{n}':18} {row['torch ms']:9.3f} " + " ".join(f"{row[b]:7.2f}" for b in blocks),
                   flush=True)
-        streamed_weights_rows(threads, args.budget)
+        deep_k_rows(threads, args.budget)
 
 
 if __name__ == "__main__":

@@ -215,7 +215,7 @@ def k_blocked(kernel: Kernel, contraction: Contraction, limit: int, cpu: CpuTarg
     if _b_small_beside_a(kernel, contraction):
         return kernel
     n = contraction.extents[contraction.primary["n"]]
-    block = _k_block(kernel, contraction, limit)
+    block = k_block_steps(kernel, contraction, limit)
     return replace(kernel, k_block=block, tn=math.ceil(n / kernel.nr)) if block else kernel
 
 
@@ -257,6 +257,12 @@ def k_tiled(kernel: Kernel, contraction: Contraction, limit: int, cpu: CpuTarget
     each cache is left for the rest (C, the next panels); a block is a multiple
     of kc dividing K, at least half of `limit`.
 
+    That price is small only while the tile's C stays in L1 between blocks. A
+    bigger C comes back from L2, and costs more than A's panel saves (a k step
+    reads mr of its floats against nr of B's): blocks for A's panel alone made
+    square matmuls of 1024 and 2048, whose tiles hold 512 KB and more of C, up
+    to 1.3x slower (bench/kernel_tiles.py times both).
+
     Where B outgrows the last-level cache it streams from memory on every call,
     and blocks would interleave the tile's panels in runs of one block's rows:
     with more than two panels a tile, such streams ran at about half the memory
@@ -273,9 +279,10 @@ def k_tiled(kernel: Kernel, contraction: Contraction, limit: int, cpu: CpuTarget
     if kernel.tn > 2 and (b_bytes > cpu.last_level_bytes or few_rows and b_bytes > cpu.l2_bytes):
         return kernel
     k = contraction.extents[contraction.primary["k"]]
-    deep_a = kernel.tn > 1 and kernel.mr * k * F32_BYTES > cpu.l1d_bytes // 2
+    c_in_l1 = kernel.tm * kernel.mr * kernel.tn * kernel.nr * F32_BYTES <= cpu.l1d_bytes
+    deep_a = kernel.tn > 1 and c_in_l1 and kernel.mr * k * F32_BYTES > cpu.l1d_bytes // 2
     deep_b = kernel.tm > 1 and k * kernel.tn * kernel.nr * F32_BYTES > cpu.l2_bytes // 2
-    block = _k_block(kernel, contraction, limit) if deep_a or deep_b else 0
+    block = k_block_steps(kernel, contraction, limit) if deep_a or deep_b else 0
     return replace(kernel, k_tile=block) if block else kernel
 
 
@@ -285,7 +292,7 @@ def _operand_bytes(contraction: Contraction, operand: str) -> int:
     return F32_BYTES * math.prod(e for r, e in zip(contraction.roles, contraction.extents) if r != absent)
 
 
-def _k_block(kernel: Kernel, contraction: Contraction, limit: int) -> int:
+def k_block_steps(kernel: Kernel, contraction: Contraction, limit: int) -> int:
     """The largest multiple of kc dividing K, of at least half of `limit` and at
     most `limit` steps; 0 when K is no deeper than `limit` or there is none."""
     k = contraction.extents[contraction.primary["k"]]

@@ -670,12 +670,14 @@ def test_ragged_image_convolutions_split_off(threads, batch):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("rows,k,n,tile", [(40, 1040, 96, 104), (36, 1024, 200, 128), (40, 256, 96, None)])
+@pytest.mark.parametrize("rows,k,n,tile", [(40, 1040, 96, 104), (36, 1024, 200, 128), (40, 256, 96, None),
+                                            (256, 1024, 256, None)])
 def test_deep_k_looped_in_blocks_inside_cache_tiles(rows, k, n, tile, threads):
     """Constant weights whose K is too deep for a row's A panel (8 x K floats)
     to stay in half of the avx512 preset's 32 KB L1 loop over K in blocks inside
-    each cache tile, C brought back per block; a shallow K stays whole. 1040 =
-    10 blocks of 104; 36 rows pad A, 200 columns pad B."""
+    each cache tile, C brought back per block; a shallow K stays whole, and so
+    does one whose tile's C (256 x 128 floats at one thread) would come back
+    from L2. 1040 = 10 blocks of 104; 36 rows pad A, 200 columns pad B."""
     torch.manual_seed(0)
     model = torch.nn.Linear(k, n).eval()
     compiled = compile_checked(model, (torch.randn(rows, k),), threads=threads, machine="avx512")
