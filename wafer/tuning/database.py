@@ -248,7 +248,9 @@ class Placement:
     written before the search tried both), a SUMMA's panel of k (its per-PE
     tile of k; 0 for the one wse-place's model picks, and in records written
     before the search tried panels), and the cycles the simulator gave it
-    (its compute and communication, preload included whole-wafer)."""
+    (its compute and communication, preload included whole-wafer; the mean
+    of the regions that share the record; the best's with every other region
+    on its best)."""
 
     rows: int
     cols: int
@@ -316,6 +318,25 @@ class PlacementDatabase(_TuningFile):
         entry = self._mine.setdefault(region, {"default": asdict(default), "measured": []})
         entry["measured"].append(asdict(placement))
         entry["best"] = asdict(min([default, *self.measured(region)], key=lambda p: p.cycles))
+
+    def confirm(self, region: str, candidate: Candidate, cycles: float | str) -> bool:
+        """Record that a measured `candidate` of `region` takes `cycles` with the
+        other regions on their best (the default too, where it is that
+        candidate), or does not fit there (an error's text: unfit, but for the
+        default, which stays); whether the region's best changed."""
+        entry = self._mine[region]
+        was = self.best(region).candidate
+        if isinstance(cycles, str):
+            if candidate != self.default(region).candidate:
+                entry["measured"] = [p for p in entry["measured"] if Placement.from_json(p).candidate != candidate]
+                self.reject(region, *candidate)
+        else:
+            for record in [*entry["measured"], entry["default"]]:
+                if Placement.from_json(record).candidate == candidate:
+                    record["cycles"] = cycles
+        default = Placement.from_json(entry["default"])
+        entry["best"] = asdict(min([default, *self.measured(region)], key=lambda p: p.cycles))
+        return self.best(region).candidate != was
 
 
 class ModeDatabase(_TuningFile):

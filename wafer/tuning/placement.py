@@ -12,7 +12,11 @@ measured, distributes and routes a copy of the module, and costs it with
 round measures one candidate of every region (a rectangle that overflows a
 PE's SRAM when distributed is found by halving the round, and recorded as
 unfit). Regions with the same body
-(identical layers) share a record and a candidate. Each round's results go to
+(identical layers) share a record and a candidate, and a record their mean
+cycles. A region's streams cross the rectangles of the regions it reads, so
+its cycles depend on theirs: when the candidates are done, every region goes
+on its best at once, and what each takes there is recorded, until the bests
+hold. Each round's results go to
 the tuning database (database.py, the CPU tuner's file) before the next, so
 Ctrl-C keeps them and a rerun goes on from there. Simulated cycles do not
 change between runs: a candidate is measured once.
@@ -182,7 +186,7 @@ class _Regions:
         self.places = places(regions, self.demands, self.fabric, mode)
         self.keys = [region_key(region) for region in regions]
         self.names = [str_attr(region, "sym_name") for region in regions]
-        # A record is measured on the first region that has its key (pipelined,
+        # A record's candidates are the first region's that has its key (pipelined,
         # in that one's strip); the others take its candidate where it fits theirs.
         self.first = {key: self.keys.index(key) for key in self.keys}
 
@@ -199,7 +203,13 @@ class _Regions:
             items = list(chosen.items())
             return {**self.measure(dict(items[:len(items) // 2]), stages),
                     **self.measure(dict(items[len(items) // 2:]), stages)}
-        return {key: cycles[self.names[self.first[key]]] for key in chosen}
+        return {key: self._mean(cycles, key) for key in chosen}
+
+    def _mean(self, cycles: dict[str, float], key: str) -> float:
+        """The mean cycles of the regions that share `key`: twins whose streams
+        come from farther away take longer on the same rectangle."""
+        shared = [cycles[name] for name, other in zip(self.names, self.keys) if other == key]
+        return sum(shared) / len(shared)
 
     def _trial(self, chosen: dict, stages) -> dict[str, float]:
         """Each region's cycles with the `chosen` regions on their rectangles."""
@@ -219,7 +229,7 @@ class _Search:
     """The rounds over a placed module's regions, and their records."""
 
     def __init__(self, regions: _Regions, database: str, rounds: int, job: PlacementJob):
-        self.regions, self.job = regions, job
+        self.regions, self.job, self.rounds = regions, job, rounds
         self.db = PlacementDatabase(database, placement_key(regions.fabric, regions.mode))
         self.counts = {key: 0 for key in regions.first}
         self.running: dict[str, set] = {key: set() for key in regions.first}  # candidates in flight
@@ -245,11 +255,29 @@ class _Search:
                 executor.submit(replace(self.job, chosen=tuple(chosen.items())))
                 in_flight += 1
             if not in_flight:
-                return
+                return self._confirm(executor)
             job, results = executor.next_done()
             in_flight -= 1
             self._record(dict(job.chosen), results)
             advance()
+
+    def _confirm(self, executor) -> None:
+        """Measure every region on its best candidate at once, and record what
+        each takes there, until the bests hold. A round measured the candidates
+        of all regions together, and a region's streams cross the rectangles
+        of the regions it reads: a candidate measured beside others' candidates
+        may be slower beside their bests, and a compile takes the bests. One
+        that no longer routes beside them (the error's text) is unfit."""
+        for _ in range(self.rounds):
+            chosen = {key: self.db.best(key).candidate for key in self.counts}
+            if all(shape == self.db.default(key).candidate for key, shape in chosen.items()):
+                return
+            executor.submit(replace(self.job, chosen=tuple(chosen.items())))
+            _, results = executor.next_done()
+            changed = [self.db.confirm(key, shape, results[key]) for key, shape in chosen.items()]
+            self.db.save()
+            if not any(changed):
+                return
 
     def _record(self, chosen: dict, results: dict) -> None:
         """Put a round's results in the database, and save it."""
