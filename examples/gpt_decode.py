@@ -13,6 +13,8 @@ rate is that of as many sequences as it has stages.
 import torch
 from torch import nn
 
+CALL_UNIT = "token"  # one call decodes one token: `wafer run` reports tokens/s
+
 
 class DecoderLayer(nn.Module):
     """GPT-2's block for one new token: pre-norm attention over the cache plus

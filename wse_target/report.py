@@ -107,8 +107,9 @@ class Report:
     def sram_high_water_max(self) -> int:
         return int(np.max(self.sram_high_water))
 
-    def table(self) -> str:
-        """A fixed-width summary and one row per op."""
+    def table(self, unit: str = "inference") -> str:
+        """A fixed-width summary and one row per op; `unit` names what one call
+        computes ("token" for a decode step) in its rates."""
         m = self.machine
         sram = self.sram_high_water_max
         lines = [
@@ -119,8 +120,10 @@ class Report:
             f"  SRAM        {sram:,} of {m.sram_bytes:,} B per PE at high water "
             f"({sram / m.sram_bytes:.1%})",
         ]
+        if self.cycles:
+            lines.append(f"  rate        {1 / self.seconds:,.1f} {unit}s/s, one call at a time")
         if self.pipeline_throughput is not None:
-            lines.append(f"  pipeline    {self.pipeline_throughput:,.1f} inferences/s")
+            lines.append(f"  pipeline    {self.pipeline_throughput:,.1f} {unit}s/s, a call in every stage")
         # Each op's share of the period: of a pipeline's stage time, how long
         # that stage is busy (the slowest at 100%); else of the inference.
         header = (

@@ -283,6 +283,8 @@ BAD_MODEL_FILES = {
     "example_inputs_strings": (_MODEL.format(body="x", inputs="('a', 'b')"), "input 0 is of type str"),
     "example_inputs_a_number": (_MODEL.format(body="x", inputs="5"), "input 0 is of type int"),
     "too_many_example_inputs": (_MODEL.format(body="x", inputs="(torch.ones(2), torch.ones(2))"), "too many"),
+    "call_unit_not_a_word": (_MODEL.format(body="x", inputs="(torch.ones(2, 3),)") + "CALL_UNIT = 3\n",
+                             "CALL_UNIT"),
     "untraceable_branch_on_data": (_MODEL.format(body="x * 2 if x.sum() > 0 else x", inputs="(torch.ones(2, 3),)"),
                                    "control flow depends on a tensor's values"),
 }

@@ -32,7 +32,7 @@ def test_mlp_on_wse_checks_numerics_prints_the_report_and_writes_its_files(tmp_p
     assert "target: wse (small, pipelined)" in out
     assert "max |wafer - torch|" in out and ": OK" in out
     assert f"{SMALL.name}: {SMALL.width}x{SMALL.height} PEs" in out
-    assert "inferences/s" in out  # pipelined mode reports its steady-state rate
+    assert "inferences/s, a call in every stage" in out  # pipelined mode reports its steady-state rate
     ops = op_rows(out)
     assert ops, "the report lists no ops"
 
@@ -50,7 +50,19 @@ def test_whole_wafer_mode_has_no_pipeline_rate(capsys):
     assert main(["run", "mlp", "--target", "wse", "--mode", "whole-wafer"]) == 0
     out = capsys.readouterr().out
     assert "target: wse (small, whole-wafer)" in out and ": OK" in out
-    assert "inferences/s" not in out
+    assert "inferences/s, one call at a time" in out and "every stage" not in out
+
+
+def test_a_model_files_call_unit_names_the_rates(tmp_path, capsys):
+    """A decode step's file says a call computes a token: the latency is per
+    token and the rates are tokens/s."""
+    path = tmp_path / "step.py"
+    path.write_text("import torch\nCALL_UNIT = 'token'\n"
+                    "def make_model():\n    return torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Linear(8, 8))\n"
+                    "def example_inputs():\n    return torch.randn(1, 8)\n")
+    assert main(["run", str(path), "--target", "wse"]) == 0
+    out = capsys.readouterr().out
+    assert "us per token" in out and "tokens/s, one call at a time" in out and "tokens/s, a call in every stage" in out
 
 
 @pytest.mark.parametrize("args,flag", [

@@ -6,6 +6,7 @@
     wafer run lenet --profile --trace trace.json   # time each kernel, write a Perfetto trace
     wafer run lenet --dump-ir ir/                  # the module after each stage: ir/00-import.mlir, ...
     wafer run my_model.py         # a file defining make_model() and example_inputs()
+                                  # (and CALL_UNIT = "token" where a call is a decode step)
     wafer run model.onnx          # random inputs of its input shapes, checked against onnxruntime
     wafer export lenet -o out     # out/libmodel.so, model.h, weights.bin, model_main: no Python needed
     wafer verify out lenet        # run out/model_main on random inputs, check it against PyTorch
@@ -30,6 +31,9 @@ from ..diagnostics import WaferError
 from ..passes.placement_modes import AUTO, MODES
 from ..user_file import call_user_function, run_user_file
 from ..wse_target.machine import PRESETS
+
+# What one call computes, in the wse report's rates, unless a model file's CALL_UNIT says.
+DEFAULT_CALL_UNIT = "inference"
 
 # The options that only one target reads; giving one to the other target is an error.
 TARGET_OPTIONS = {
@@ -284,12 +288,20 @@ def _quiet_torch_logs() -> None:
 
 
 def _load(args):
+    """The model and its example inputs."""
+    model, inputs, _ = _load_with_unit(args)
+    return model, inputs
+
+
+def _load_with_unit(args):
+    """The model, its example inputs, and what one call computes: a model
+    file's `CALL_UNIT` (a decode step's "token"), else "inference"."""
     from ..examples.models import EXAMPLES
 
     _quiet_torch_logs()
 
     if args.model in EXAMPLES:
-        return EXAMPLES[args.model].build(args.batch)
+        return *EXAMPLES[args.model].build(args.batch), DEFAULT_CALL_UNIT
     if not args.model.endswith(".py"):
         names = ", ".join(EXAMPLES)
         raise WaferError(f"error: unknown model '{args.model}': give a .py or .onnx file or one of: {names}")
@@ -303,7 +315,11 @@ def _load(args):
     if not isinstance(model, torch.nn.Module):
         raise WaferError(f"{args.model}: error: make_model() must return a torch.nn.Module, "
                          f"but it returned a {type(model).__name__}")
-    return model.eval(), _example_tensors(args.model, inputs)
+    unit = getattr(module, "CALL_UNIT", DEFAULT_CALL_UNIT)
+    if not isinstance(unit, str) or not unit.isalpha():
+        raise WaferError(f"{args.model}: error: CALL_UNIT names what one call computes, a word such as "
+                         f"'token', not {unit!r}")
+    return model.eval(), _example_tensors(args.model, inputs), unit
 
 
 def _example_tensors(path: str, inputs) -> tuple:
@@ -505,7 +521,7 @@ def _run_wse(args) -> int:
     """Compile for the simulated wafer, check one run's numbers, print and save its cost."""
     import wafer
 
-    model, inputs = _load(args)
+    model, inputs, unit = _load_with_unit(args)
     machine, mode = args.machine or "small", args.mode or "pipelined"
     print(f"model: {args.model}  inputs: {_shapes(inputs)}  target: wse ({machine}, {mode})")
 
@@ -522,9 +538,9 @@ def _run_wse(args) -> int:
     simulate_seconds = time.perf_counter() - start
     ok = _check_numerics(model, inputs, got, args.precision)
     report = compiled.report
-    print(f"simulated latency {report.seconds * 1e6:,.2f} us per inference "
+    print(f"simulated latency {report.seconds * 1e6:,.2f} us per {unit} "
           f"(simulator wall time {simulate_seconds:.2f} s)\n")
-    print(report.table())
+    print(report.table(unit))
     _save(args.heatmap, report.save_heatmap)
     _save(args.trace, report.save_trace)
     return 0 if ok else 1

@@ -58,6 +58,17 @@ def test_table():
     assert matmul.split()[-5:] == ["600", "66.7%", "300", "33.3%", "72.0%"]
 
 
+def test_rates_name_what_a_call_computes():
+    """One call at a time, a call per latency; pipelined, one per stage time."""
+    report = small_report()
+    assert f"rate        {850e6 / 1250:,.1f} inferences/s, one call at a time" in report.table()
+    assert "every stage" not in report.table()
+    pipelined = dataclasses.replace(report, pipeline_throughput=850e6 / 900)
+    table = pipelined.table("token")
+    assert f"rate        {850e6 / 1250:,.1f} tokens/s, one call at a time" in table
+    assert f"pipeline    {850e6 / 900:,.1f} tokens/s, a call in every stage" in table
+
+
 def test_arrays_must_match_the_grid():
     with pytest.raises(ValueError, match=r"link_load has shape \(4, 4\), expected"):
         Report(SMALL, [], np.zeros((8, 8)), np.zeros((8, 8)), np.zeros((4, 4)))
