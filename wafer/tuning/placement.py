@@ -269,7 +269,7 @@ class _Search:
         may be slower beside their bests, and a compile takes the bests. One
         that no longer routes beside them (the error's text) is unfit."""
         for _ in range(self.rounds):
-            chosen = {key: self.db.best(key).candidate for key in self.counts}
+            chosen = {key: best.candidate for key in self.counts if (best := self.db.best(key))}
             if all(shape == self.db.default(key).candidate for key, shape in chosen.items()):
                 return
             executor.submit(replace(self.job, chosen=tuple(chosen.items())))

@@ -228,6 +228,14 @@ def test_records_hold_beside_the_other_regions_bests(name, tmp_path):
         assert sum(cycles[n] for n in result.names) / len(result.names) == pytest.approx(result.best.cycles)
 
 
+def test_a_budget_spent_before_the_first_round_records_nothing(tmp_path):
+    """No round, so no best to measure together: the search ends with no records."""
+    model, x = build("mlp")
+    results = tune_placement(model, (x,), budget_s=0, database=str(tmp_path / "db.json"), machine="small",
+                             mode="whole-wafer", progress=False)
+    assert results and all(r.best is None and r.measured_now == 0 for r in results)
+
+
 @pytest.mark.parametrize("record", [{"rows": 1}, {"rows": 4, "cols": 4, "cycles": 1.0, "panel": "8"}])
 def test_a_malformed_record_is_a_clear_error(tmp_path, record):
     database = tmp_path / "db.json"
