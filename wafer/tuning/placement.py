@@ -255,7 +255,8 @@ class _Search:
                 executor.submit(replace(self.job, chosen=tuple(chosen.items())))
                 in_flight += 1
             if not in_flight:
-                return self._confirm(executor)
+                self._confirm(executor)
+                return
             job, results = executor.next_done()
             in_flight -= 1
             self._record(dict(job.chosen), results)
@@ -263,7 +264,8 @@ class _Search:
 
     def _confirm(self, executor) -> None:
         """Measure every region on its best candidate at once, and record what
-        each takes there, until the bests hold. A round measured the candidates
+        each takes there, until the bests hold (at most `rounds` times, as many
+        as a region's candidates). A round measured the candidates
         of all regions together, and a region's streams cross the rectangles
         of the regions it reads: a candidate measured beside others' candidates
         may be slower beside their bests, and a compile takes the bests. One
