@@ -317,7 +317,7 @@ class PlacementDatabase(_TuningFile):
         """Record one simulated rectangle against the placement's own choice (`save` writes it)."""
         entry = self._mine.setdefault(region, {"default": asdict(default), "measured": []})
         entry["measured"].append(asdict(placement))
-        entry["best"] = asdict(min([default, *self.measured(region)], key=lambda p: p.cycles))
+        self._pick_best(region)
 
     def confirm(self, region: str, candidate: Candidate, cycles: float | str) -> bool:
         """Record that a measured `candidate` of `region` takes `cycles` with the
@@ -334,9 +334,14 @@ class PlacementDatabase(_TuningFile):
             for record in [*entry["measured"], entry["default"]]:
                 if Placement.from_json(record).candidate == candidate:
                     record["cycles"] = cycles
+        self._pick_best(region)
+        return self.best(region).candidate != was
+
+    def _pick_best(self, region: str) -> None:
+        """Make the fastest of `region`'s default and measured candidates its best."""
+        entry = self._mine[region]
         default = Placement.from_json(entry["default"])
         entry["best"] = asdict(min([default, *self.measured(region)], key=lambda p: p.cycles))
-        return self.best(region).candidate != was
 
 
 class ModeDatabase(_TuningFile):
