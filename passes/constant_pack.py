@@ -63,7 +63,8 @@ def pack_array(source: np.ndarray, inner_dims_pos: list[int], inner_tiles: list[
     pads = [(0, 0)] * source.ndim
     for dim, tile in zip(inner_dims_pos, inner_tiles):
         pads[dim] = (0, -source.shape[dim] % tile)
-    padded = np.pad(source, pads, constant_values=padding)
+    # np.pad copies even where nothing is padded: a model's weights twice over.
+    padded = np.pad(source, pads, constant_values=padding) if any(after for _, after in pads) else source
     split_shape, outer_axes, inner_axes = [], [], {}
     for dim, size in enumerate(padded.shape):
         if dim in inner_dims_pos:

@@ -45,6 +45,10 @@ class CpuTarget:
     l2_bytes: int
     l1d_ways: int = 8
     l3_bytes: int = 0  # shared by the cores of one complex; 0 where there is none
+    # The most rows of register blocks that read weights streamed from L3 with K
+    # whole (see `matmul_plan.k_tiled`); None: measured on this host when a
+    # contraction asks (wafer/streamed_weights.py).
+    streamed_b_rows: int | None = None
 
     @property
     def last_level_bytes(self) -> int:

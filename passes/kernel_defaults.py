@@ -35,6 +35,11 @@ PARALLEL_ELEMENTS = 1 << 14
 # 4 and 8 ran 2-15% faster than static on most models at 2 threads, and one
 # iteration a chunk paid a shared counter per LeNet convolution row.
 CHUNKS_PER_THREAD = 8
+# The rows of register blocks at which wafer/streamed_weights.py times weights
+# streamed from L3 with K whole and in blocks (see `matmul_plan.k_tiled`); more
+# rows always take blocks: from 8 rows on, whole ran faster on some shapes and
+# some 10% slower on others, on a Zen 5 and on a Zen 4 (bench/kernel_tiles.py).
+STREAMED_PROBE_ROWS = (1, 2, 4)
 # The largest elementwise tile (or full reduction input) wafer-vectorize makes
 # vector code of whole.
 VECTOR_TILE_ELEMENTS = 4096

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from ..tuning.database import KernelChoice
 from ..tuning.signature import ContractionSignature
 from .cpu_target import F32_BYTES, CpuTarget
-from .kernel_defaults import SPLIT_TILE_FLOPS
+from .kernel_defaults import SPLIT_TILE_FLOPS, STREAMED_PROBE_ROWS
 from .linalg_builders import largest_divisor
 from .matmul_contraction import Contraction, in_parallel_loop, is_temporary
 from .matmul_gathers import image_row
@@ -238,12 +238,6 @@ def _b_small_beside_a(kernel: Kernel, contraction: Contraction) -> bool:
             and SMALL_B_SHARE * _operand_bytes(contraction, "b") <= _operand_bytes(contraction, "a"))
 
 
-# The most rows of register blocks over a B streamed from L3 that keep K whole.
-# bench/kernel_tiles.py times both: up to 4 rows whole K was the faster on every
-# shape; from 8 rows on, faster on some and slower on others (N = 512).
-STREAMED_B_ROWS = 4
-
-
 def k_tiled(kernel: Kernel, contraction: Contraction, limit: int, cpu: CpuTarget) -> Kernel:
     """`kernel` looping over K in blocks of up to `limit` steps inside each cache
     tile, where a whole K's panels would not stay in the caches that reuse them.
@@ -268,15 +262,15 @@ def k_tiled(kernel: Kernel, contraction: Contraction, limit: int, cpu: CpuTarget
     with more than two panels a tile, such streams ran at about half the memory
     bandwidth that whole panels, read one after the other, reach (AlexNet's
     9216->4096 and Llama's 4096->11008 layers at batch 8 to 32), so K stays whole.
-    So it does where B outgrows L2 and at most `STREAMED_B_ROWS` rows of
-    register blocks read it (a linear layer at batch 8 to 32): B then comes
-    from L3 on every call whatever the blocks, which would keep it in L2 for
-    rows too few to pay for its interleaved streams (bench/kernel_tiles.py
-    times both).
+    So it may where B outgrows L2 and only a few rows of register blocks read
+    it (a linear layer at batch 1 to 32): B then comes from L3 on every call
+    whatever the blocks, which would keep it in L2 for rows perhaps too few to
+    pay for its interleaved streams. How few is the host's own: `cpu`'s
+    `streamed_b_rows`, measured where it does not say (`_streamed_b_rows`).
     """
     b_bytes = _operand_bytes(contraction, "b")
-    few_rows = math.ceil(contraction.mnk[0] / kernel.mr) <= STREAMED_B_ROWS
-    if kernel.tn > 2 and (b_bytes > cpu.last_level_bytes or few_rows and b_bytes > cpu.l2_bytes):
+    if kernel.tn > 2 and (b_bytes > cpu.last_level_bytes
+                          or b_bytes > cpu.l2_bytes and _few_rows_stream_whole(kernel, contraction, cpu)):
         return kernel
     k = contraction.extents[contraction.primary["k"]]
     c_in_l1 = kernel.tm * kernel.mr * kernel.tn * kernel.nr * F32_BYTES <= cpu.l1d_bytes
@@ -284,6 +278,18 @@ def k_tiled(kernel: Kernel, contraction: Contraction, limit: int, cpu: CpuTarget
     deep_b = kernel.tm > 1 and k * kernel.tn * kernel.nr * F32_BYTES > cpu.l2_bytes // 2
     block = k_block_steps(kernel, contraction, limit) if deep_a or deep_b else 0
     return replace(kernel, k_tile=block) if block else kernel
+
+
+def _few_rows_stream_whole(kernel: Kernel, contraction: Contraction, cpu: CpuTarget) -> bool:
+    """Whether K whole reads a B streamed from L3 faster at `kernel`'s rows of register blocks."""
+    rows = math.ceil(contraction.mnk[0] / kernel.mr)
+    if cpu.streamed_b_rows is not None:
+        return rows <= cpu.streamed_b_rows
+    if rows > STREAMED_PROBE_ROWS[-1]:  # past every row count the probe times: no need to run it
+        return False
+    from ..streamed_weights import streamed_b_rows  # compiles and times a probe: once a process, when needed
+
+    return rows <= streamed_b_rows()
 
 
 def _operand_bytes(contraction: Contraction, operand: str) -> int:

@@ -9,7 +9,7 @@ matmul_gathers (im2col columns copied into the panels).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from torch_mlir import ir
 from torch_mlir.dialects import transform
@@ -19,7 +19,7 @@ from torch_mlir.dialects.transform import tensor as tensor_transform
 from ..tuning.database import KernelChoice, TuningDatabase
 from .constant_pack import fold_constant_packs
 from .conv_algorithm import open_tuning_database
-from .cpu_target import TargetedPass
+from .cpu_target import CpuTarget, TargetedPass
 from .kernel_defaults import CACHE_TILE, K_BLOCK, K_UNROLL, PARALLEL_FLOPS
 from .matmul_bias import add_bias_after_sums
 from .matmul_contraction import Contraction, in_parallel_loop, match_contraction
@@ -37,7 +37,7 @@ from .matmul_packing import (
 from .matmul_plan import Kernel, plan_kernel, tuning_signature
 from .matmul_residual import accumulate_onto_residual
 from .matmul_split import split_ragged
-from .pass_base import enclosing_function, find_ops
+from .pass_base import check_streamed_b_rows, enclosing_function, find_ops
 from .transform_script import (
     TAG,
     group_functions,
@@ -115,6 +115,10 @@ class PackMatmul(TargetedPass):
         caches otherwise (see `k_tiled`). 128 keeps an 8x32 kernel's kc x nr
         panel of B (16 KB) in half of a 32 KB L1; with AVX2's 4x16 kernel
         it was as fast as 256 and held less (bench/kernel_tiles.py).
+      streamed-b-rows: K stays whole where at most this many rows of register
+        blocks read weights that outgrow L2 but not L3 (see `k_tiled`); -1
+        (the default) measures it on this host (wafer/streamed_weights.py, once
+        a process, and only for a module with such weights).
     """
 
     name = "wafer-pack-matmul"
@@ -127,6 +131,16 @@ class PackMatmul(TargetedPass):
     k_block: int = K_BLOCK
     tuning: str = ""
     threads: int = 1
+    streamed_b_rows: int = -1
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_streamed_b_rows(self.name, self.streamed_b_rows)
+
+    @property
+    def cpu(self) -> CpuTarget:
+        target = super().cpu
+        return target if self.streamed_b_rows < 0 else replace(target, streamed_b_rows=self.streamed_b_rows)
 
     def apply(self, module: ir.Operation) -> None:
         database = open_tuning_database(self.tuning, self.cpu, module.location)

@@ -91,6 +91,13 @@ def check_tuning_path(pipeline: str, path: str) -> None:
         raise OptionError(f"option {pipeline}{{tuning}}: a path without spaces or brackets, got '{path}'")
 
 
+def check_streamed_b_rows(owner: str, rows: int) -> None:
+    """wafer-pack-matmul's (and the cpu pipeline's) streamed-b-rows: -1 (measured) or a count."""
+    if rows < -1:
+        raise OptionError(f"option {owner}{{streamed-b-rows}}: expected -1 (measured on this host) "
+                          f"or 0 or more, got {rows}")
+
+
 @dataclasses.dataclass(frozen=True)
 class Configurable:
     """A named thing with typed options: a pass, or a named pipeline."""

@@ -11,7 +11,7 @@ from ..pass_pipeline import check_pipeline
 from ..passes.conv_algorithm import AUTO, check_conv_algorithm
 from ..passes.cpu_target import host_flags, resolve
 from ..passes.kernel_defaults import CACHE_TILE, CHUNKS_PER_THREAD, K_BLOCK, K_UNROLL
-from ..passes.pass_base import Configurable, OptionError, check_tuning_path
+from ..passes.pass_base import Configurable, OptionError, check_streamed_b_rows, check_tuning_path
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,9 @@ class CpuPipeline(Configurable):
         (wafer-pack-matmul) instead of tiling them in place.
       register-tile, cache-tile, k-unroll, k-block: the packed kernel's tile
         sizes (see wafer-pack-matmul); an empty register tile is the machine's.
+      streamed-b-rows: K stays whole where at most this many rows of register
+        blocks read weights streamed from L3 (see wafer-pack-matmul); -1
+        measures it on this host (wafer/streamed_weights.py).
       tuning: a tuning database written by `wafer tune` (wafer/tuning): the
         contractions it has records of for this CPU and thread count take the
         measured kernel instead of these tile sizes. Empty: none.
@@ -105,6 +108,7 @@ class CpuPipeline(Configurable):
     cache_tile: tuple[int, ...] = CACHE_TILE
     k_unroll: int = K_UNROLL
     k_block: int = K_BLOCK
+    streamed_b_rows: int = -1
     tuning: str = ""
     out_params: bool = True
     threads: int = 0
@@ -155,6 +159,7 @@ class CpuPipeline(Configurable):
             raise OptionError(f"option {self.name}{{k-unroll}}: expected 1 or more, got {self.k_unroll}")
         if self.k_block < 0:
             raise OptionError(f"option {self.name}{{k-block}}: expected 0 (K whole) or more, got {self.k_block}")
+        check_streamed_b_rows(self.name, self.streamed_b_rows)
         check_tuning_path(self.name, self.tuning)
         check_conv_algorithm(self.name, self.conv_algorithm)
 
@@ -270,7 +275,8 @@ class CpuPipeline(Configurable):
     def _pack_matmul(self) -> str:
         register_tile = f" register-tile={_ints(self.register_tile)}" if self.register_tile else ""
         options = (f"machine={self.machine}{register_tile} cache-tile={_ints(self.cache_tile)} "
-                   f"k-unroll={self.k_unroll} k-block={self.k_block} threads={self.thread_count()}{self._tuning}")
+                   f"k-unroll={self.k_unroll} k-block={self.k_block} streamed-b-rows={self.streamed_b_rows} "
+                   f"threads={self.thread_count()}{self._tuning}")
         return (f"{self.contraction_passes()},wafer-pack-matmul{{{options}}},wafer-zero-accumulators,"
                 "func.func(canonicalize,cse)")
 

@@ -1,5 +1,6 @@
-// RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx512 parallel-flops=4000000},wafer-zero-accumulators,canonicalize,cse' | filecheck %s
-// (parallel-flops=4000000: the serial forms checked here; the default splits some of them.)
+// RUN: wafer-opt %s -p 'wafer-pack-matmul{machine=avx512 parallel-flops=4000000 streamed-b-rows=0},wafer-zero-accumulators,canonicalize,cse' | filecheck %s
+// (parallel-flops=4000000: the serial forms checked here; the default splits some of them.
+// streamed-b-rows=0: @deep's weights, streamed from L3, in K blocks whatever this host measured.)
 
 // A serial kernel's C is zero-filled and its register blocks each read their
 // accumulators from it before a K loop over all of K: they start from a zero

@@ -218,7 +218,7 @@ def test_unknown_target():
 def test_unknown_pipeline_option():
     with pytest.raises(wafer.WaferError) as info:
         wafer.compile_mlir("func.func @f() {\n  return\n}\n", tile_size=(4, 4))
-    assert str(info.value) == "error: pipeline 'cpu' has no option 'tile_size' (options: after_bufferize, after_fuse, after_lower, after_pack, after_simplify, after_vectorize, after_verify, cache_tile, channels_last, chunks_per_thread, conv_algorithm, depthwise_conv, direct_conv, inverted_residual, k_block, k_unroll, machine, matvec, orient, out_params, pack, prefetch_tiles, profile, realign_stack, register_tile, threads, tile_sizes, tuning, vectorize, wake_instructions, winograd)"
+    assert str(info.value) == "error: pipeline 'cpu' has no option 'tile_size' (options: after_bufferize, after_fuse, after_lower, after_pack, after_simplify, after_vectorize, after_verify, cache_tile, channels_last, chunks_per_thread, conv_algorithm, depthwise_conv, direct_conv, inverted_residual, k_block, k_unroll, machine, matvec, orient, out_params, pack, prefetch_tiles, profile, realign_stack, register_tile, streamed_b_rows, threads, tile_sizes, tuning, vectorize, wake_instructions, winograd)"
 
 
 @pytest.mark.parametrize(

@@ -146,11 +146,11 @@ class ContractionBench:
         self.arguments = (a,) if signature.b_constant else (a, b)
         self.text = _matmul_text(signature)
 
-    def compile(self, choice: KernelChoice) -> Callable[[], np.ndarray]:
-        """A call of the kernel `choice` gives, checked once against numpy."""
+    def compile(self, choice: KernelChoice, **options) -> Callable[[], np.ndarray]:
+        """A call of the kernel `choice` gives (with the cpu pipeline's `options`), checked once against numpy."""
         signature = self.workload.signature
         im2col = {"conv_algorithm": "im2col"} if self.workload.conv is not None else {}
-        executable = _build(self.text, self.weights, signature.threads, **choice.options(), **im2col)
+        executable = _build(self.text, self.weights, signature.threads, **choice.options(), **im2col, **options)
         _check(executable.forward(*self.arguments), self.expected, signature.k,
                f"the kernel '{choice.describe()}'", signature.describe())
         return lambda: executable.forward(*self.arguments)
