@@ -266,18 +266,18 @@ def k_tiled(kernel: Kernel, contraction: Contraction, limit: int, cpu: CpuTarget
     it (a linear layer at batch 1 to 32): B then comes from L3 on every call
     whatever the blocks, which would keep it in L2 for rows perhaps too few to
     pay for its interleaved streams. How few is the host's own: `cpu`'s
-    `streamed_b_rows`, measured where it does not say (`_streamed_b_rows`).
+    `streamed_b_rows`, measured where it does not say (`_few_rows_stream_whole`).
     """
-    b_bytes = _operand_bytes(contraction, "b")
-    if kernel.tn > 2 and (b_bytes > cpu.last_level_bytes
-                          or b_bytes > cpu.l2_bytes and _few_rows_stream_whole(kernel, contraction, cpu)):
-        return kernel
     k = contraction.extents[contraction.primary["k"]]
     c_in_l1 = kernel.tm * kernel.mr * kernel.tn * kernel.nr * F32_BYTES <= cpu.l1d_bytes
     deep_a = kernel.tn > 1 and c_in_l1 and kernel.mr * k * F32_BYTES > cpu.l1d_bytes // 2
     deep_b = kernel.tm > 1 and k * kernel.tn * kernel.nr * F32_BYTES > cpu.l2_bytes // 2
     block = k_block_steps(kernel, contraction, limit) if deep_a or deep_b else 0
-    return replace(kernel, k_tile=block) if block else kernel
+    b_bytes = _operand_bytes(contraction, "b")
+    if not block or kernel.tn > 2 and (b_bytes > cpu.last_level_bytes or b_bytes > cpu.l2_bytes
+                                       and _few_rows_stream_whole(kernel, contraction, cpu)):
+        return kernel
+    return replace(kernel, k_tile=block)
 
 
 def _few_rows_stream_whole(kernel: Kernel, contraction: Contraction, cpu: CpuTarget) -> bool:
@@ -287,7 +287,7 @@ def _few_rows_stream_whole(kernel: Kernel, contraction: Contraction, cpu: CpuTar
         return rows <= cpu.streamed_b_rows
     if rows > STREAMED_PROBE_ROWS[-1]:  # past every row count the probe times: no need to run it
         return False
-    from ..streamed_weights import streamed_b_rows  # compiles and times a probe: once a process, when needed
+    from ..streamed_weights import streamed_b_rows  # compiles and times a probe: once a machine, when needed
 
     return rows <= streamed_b_rows()
 

@@ -77,16 +77,18 @@ def test_an_unreadable_record_is_measured_over(cache_dir, monkeypatch, text):
 
 def test_a_contraction_that_asks_runs_the_probe_once(cache_dir, monkeypatch):
     """Planning weights streamed by a few rows asks the host's measurement;
-    more rows than the probe times, or a target that says, do not."""
+    more rows than the probe times, a K too shallow for blocks anyway, or a
+    target that says, do not."""
     asked = []
     monkeypatch.setattr(streamed_weights, "measure_streamed_b_rows", lambda cpu: asked.append(cpu) or 4)
     cpu = PRESETS["avx512"]
 
-    def k_tile(m, target=cpu):
-        signature = ContractionSignature(1, m, 1024, 4096, True, 1)
+    def k_tile(m, target=cpu, n=1024, k=4096):
+        signature = ContractionSignature(1, m, n, k, True, 1)
         return plan_kernel(shape_of(signature), default_choice(target), target, PARALLEL_FLOPS, 0, 1)[0].k_tile
 
     assert k_tile(64) == 128 and not asked  # 8 rows: past the probe's
+    assert k_tile(8, n=8192, k=128) == 0 and not asked  # 4 MB of weights, one K block
     assert k_tile(8, replace(cpu, streamed_b_rows=0)) == 128 and not asked
     assert k_tile(32) == 0 and k_tile(8) == 0 and len(asked) == 1
 
