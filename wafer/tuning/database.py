@@ -145,6 +145,15 @@ class TuningDatabase(_TuningFile):
         convs[key] = {"default": default, "best": best, "ms": times}
         self.save()
 
+    def set_conv_best(self, key: str, algorithm: str) -> None:
+        """Make `algorithm`, one timed for the convolution of `key`, its record's
+        pick (see in_model.py), and write the file."""
+        entry = self._all["convs"][self.cpu][key]
+        if algorithm not in entry["ms"]:
+            raise ValueError(f"algorithm '{algorithm}' was not timed for {key}")
+        entry["best"] = algorithm
+        self.save()
+
     def measured(self, signature: ContractionSignature) -> list[Measurement]:
         entry = self._mine.get(signature.key, {})
         return [_measurement(m) for m in entry.get("measured", [])]
@@ -154,7 +163,16 @@ class TuningDatabase(_TuningFile):
         entry = self._mine.setdefault(signature.key, {"measured": []})
         entry["measured"].append({**measurement.choice.options(), "ms": measurement.ms,
                                   "default_ms": measurement.default_ms})
-        best = _best_of(self.measured(signature))
+        self._record_best(signature, _best_of(self.measured(signature)))
+
+    def set_best(self, signature: ContractionSignature, measurement: Measurement) -> None:
+        """Make `measurement`, one of `signature`'s, its record's best (see in_model.py), and write the file."""
+        if measurement not in self.measured(signature):
+            raise ValueError(f"'{measurement.choice.describe()}' was not measured for {signature.describe()}")
+        self._record_best(signature, measurement)
+
+    def _record_best(self, signature: ContractionSignature, best: Measurement) -> None:
+        entry = self._mine[signature.key]
         entry["best"] = {**best.choice.options(), "ms": best.ms}
         entry["default_ms"] = best.default_ms
         self.save()

@@ -5,17 +5,19 @@ searched rectangle and cycles."""
 from __future__ import annotations
 
 from .database import Placement
+from .in_model import ModelCheck
 from .modes import INTERRUPTED, ModeResult
 from .placement import PlacementResult
 from .tuner import AlgorithmResult, TuningResult
 
 
-def table(results: list[AlgorithmResult | TuningResult]) -> str:
+def table(results: list[AlgorithmResult | ModelCheck | TuningResult]) -> str:
     convs = [r for r in results if isinstance(r, AlgorithmResult)]
     lines = [_algorithm_table(convs), ""] if convs else []
+    lines += [_model_check(r) + "\n" for r in results if isinstance(r, ModelCheck)]
     lines.append(f"{'contraction':42} {'default ms':>10} {'tuned ms':>9} {'speedup':>7} {'new':>4}  chosen kernel")
     for result in results:
-        if isinstance(result, AlgorithmResult):
+        if not isinstance(result, TuningResult):
             continue
         name = result.signature.describe()
         if result.best is None:
@@ -25,6 +27,12 @@ def table(results: list[AlgorithmResult | TuningResult]) -> str:
         lines.append(f"{name:42} {best.default_ms:10.3f} {best.ms:9.3f} {1 / best.ratio:6.2f}x "
                      f"{result.measured_now:>4}  {best.choice.describe()}")
     return "\n".join(lines)
+
+
+def _model_check(check: ModelCheck) -> str:
+    verdict = "kept" if check.kept else "set back to the rules' picks"
+    return (f"the model with the {check.changes} measured {check.what}: {check.tuned_ms:.3f} ms, "
+            f"without them: {check.untuned_ms:.3f} ms; they are {verdict}")
 
 
 def _algorithm_table(results: list[AlgorithmResult]) -> str:

@@ -13,7 +13,9 @@ come. Each gets its candidates measured best-first by the corrected cost model
 (space.py), up to `top` of them, and at least one when it has none yet;
 then the leader is timed once more, and again whoever leads after that,
 until the leader has been timed twice (the database counts a candidate by
-its slowest timing: see database.py). An
+its slowest timing: see database.py). Where the run changed algorithms, and
+again where it changed kernels, the whole model is timed with and without
+the changes (in_model.py), which stay only if they make it faster. An
 executor (executor.py) runs the measurements, as many at once as it has slots;
 each result is written to the database as it arrives, so Ctrl-C keeps them all
 and a rerun goes on from there.
@@ -41,6 +43,7 @@ from ..pipelines.cpu import CpuPipeline
 from .conv import Convolution
 from .database import KernelChoice, Measurement, TuningDatabase, cpu_key
 from .executor import Executor, make_executor
+from .in_model import algorithm_changes, check_in_model, kernel_changes
 from .measure import AlgorithmJob, Job, Workload
 from .signature import ContractionSignature
 from .space import default_choice, rank
@@ -119,7 +122,7 @@ def tune(model, example_inputs, budget_s: float = 60, database: str = "wafer-tun
     db = TuningDatabase(database, cpu_key(cpu, host_flags()))
     runner = make_executor(executor, pipeline.thread_count(), ray_address)
     deadline = time.perf_counter() + budget_s
-    conv_results, results = [], {}
+    conv_results, results, checks = [], {}, []
     try:
         module = before_pack(import_model(model, example_inputs), pipeline)
         convs = convolutions(module, pipeline)
@@ -133,21 +136,32 @@ def tune(model, example_inputs, budget_s: float = 60, database: str = "wafer-tun
                     share = 0.5 * (deadline - time.perf_counter()) / left
                     conv_results[workload.conv] = _tune_algorithms(workload, db, pipeline, share, runner)
                     bar.update()
+                measured_now = [w.conv.key(pipeline.thread_count()) for w in convs if conv_results[w.conv]]
+                bar.set_postfix_str("the model, with and without the algorithms measured")
+                # A third of what is left: the contractions and their own check follow.
+                checks.append(check_in_model(model, example_inputs, db, algorithm_changes(db, measured_now),
+                                             pipeline.thread_count(), (deadline - time.perf_counter()) / 3))
                 applied = replace(pipeline, tuning=database) if db.path.exists() else pipeline
                 workloads = contractions(module, applied)
                 results = {w.signature: 0 for w in workloads}
+                before = {w.signature: db.lookup(w.signature) for w in workloads}
                 bar.total += len(workloads)
                 for left, workload in zip(range(len(workloads), 0, -1), workloads):
                     bar.set_postfix_str(workload.signature.describe())
-                    share = (deadline - time.perf_counter()) / left
+                    # Half of what is left goes to the contractions, shared out; the model check takes the rest.
+                    share = 0.5 * (deadline - time.perf_counter()) / left
                     results[workload.signature] = _tune_one(workload, db, cpu, share, top, runner)
                     bar.update()
+                bar.set_postfix_str("the model, with and without the kernels measured")
+                checks.append(check_in_model(model, example_inputs, db, kernel_changes(db, before, default_choice(cpu)),
+                                             pipeline.thread_count(), deadline - time.perf_counter()))
             except KeyboardInterrupt:  # what was measured is in the database already
                 bar.write("interrupted: the measurements so far are saved")
     finally:
         runner.close()
     return ([_algorithm_result(w.conv, db, pipeline.thread_count(), conv_results.get(w.conv, False))
              for w in convs]
+            + [check for check in checks if check is not None]
             + [TuningResult(s, db.lookup(s), count) for s, count in results.items()])
 
 
