@@ -118,7 +118,7 @@ class PackMatmul(TargetedPass):
       streamed-b-rows: K stays whole where at most this many rows of register
         blocks read weights that outgrow L2 but not L3 (see `k_tiled`); -1
         (the default) measures it on this host (wafer/streamed_weights.py, once
-        a process, and only for a module with such weights).
+        a machine, and only for a module with such weights).
     """
 
     name = "wafer-pack-matmul"
