@@ -7,11 +7,11 @@ than L2 come from L3 on every call anyway: read by only a few rows of
 blocks, the blocks save little and interleave the tile's panels in runs of
 one block's rows. Which of the two reads faster, and up to how many rows, is
 a property of the memory system, not of the ISA: K whole won up to four rows
-on a Zen 5, up to one or two on a Zen 4, and lost already at two on an Intel
-AVX-512 Xeon (bench/kernel_tiles.py prints both for the host). So a linear
-layer whose weights outgrow L2 is compiled both ways, at 1, 2 and 4 rows
-of blocks, and timed interleaved, only when a contraction asks (the weights
-of a batch-1 classifier head, an LLM's decode). The answer is kept per CPU
+on a Zen 5, won at one row and tied at two to four (by shape) on a Zen 4, and
+lost already at two on an Intel AVX-512 Xeon (bench/kernel_tiles.py prints
+both for the host). So a linear layer whose weights outgrow L2 is compiled
+both ways, at 1, 2 and 4 rows of blocks, and timed interleaved, only when a
+contraction asks (the weights of a batch-8 classifier head, an LLM's decode). The answer is kept per CPU
 (the tuning database's key) in `measurements_path()`: the probe runs once a
 machine, not once a process.
 """
