@@ -11,9 +11,9 @@ on a Zen 5, won at one row and tied at two to four (by shape) on a Zen 4, and
 lost already at two on an Intel AVX-512 Xeon (bench/kernel_tiles.py prints
 both for the host). So a linear layer whose weights outgrow L2 is compiled
 both ways, at 1, 2 and 4 rows of blocks, and timed interleaved, only when a
-contraction asks (the weights of a batch-8 classifier head, an LLM's decode). The answer is kept per CPU
-(the tuning database's key) in `measurements_path()`: the probe runs once a
-machine, not once a process.
+contraction asks (the weights of a batch-8 classifier head, an LLM's decode).
+The answer is kept per CPU (the tuning database's key) in
+`measurements_path()`: the probe runs once a machine, not once a process.
 """
 
 from __future__ import annotations

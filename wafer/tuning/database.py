@@ -24,9 +24,9 @@ convolution's algorithms are timed interleaved with each other, and the
 fastest, if not the default, again with the default, each kept at its slower
 time; the best is the fastest if it beats the default algorithm by MIN_GAIN.
 Either best goes back to the default where the model, timed whole, ran no
-faster with it (in_model.py). Records of other CPUs are kept in the file but never read. The file is
-rewritten atomically after each measurement: an interrupted run keeps
-everything measured, and a rerun skips it.
+faster with it (in_model.py). Records of other CPUs are kept in the file but
+never read. The file is rewritten atomically after each measurement: an
+interrupted run keeps everything measured, and a rerun skips it.
 """
 
 from __future__ import annotations

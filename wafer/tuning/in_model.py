@@ -23,8 +23,6 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
-
 from .database import MIN_GAIN, KernelChoice, Measurement, TuningDatabase
 from .measure import time_interleaved
 from .signature import ContractionSignature
@@ -105,12 +103,13 @@ def check_in_model(model, example_inputs: tuple, db: TuningDatabase, changes: Ch
     from ..frontend import compile as compile_model  # it imports the tuner's database, as the tuner does
 
     start = time.perf_counter()
-    arrays = [x.numpy() if hasattr(x, "numpy") else np.asarray(x) for x in example_inputs]
     tuned = compile_model(model, example_inputs, threads=threads, tuning=str(db.path))
     changes.set_back()
     untuned = compile_model(model, example_inputs, threads=threads, tuning=str(db.path))
     timing_s = max(0.0, budget_s - (time.perf_counter() - start))  # time_interleaved still makes a few rounds
-    times = time_interleaved({"tuned": lambda: tuned(*arrays), "untuned": lambda: untuned(*arrays)}, timing_s)
+    # The compiled models take the inputs as the user's calls do, converting them (bf16 included) themselves.
+    times = time_interleaved({"tuned": lambda: tuned(*example_inputs), "untuned": lambda: untuned(*example_inputs)},
+                             timing_s)
     check = ModelCheck(changes.what, changes.count, 1e3 * times["tuned"], 1e3 * times["untuned"])
     if check.kept:
         changes.restore()
