@@ -103,3 +103,43 @@ func.func @straight(%x: memref<4xf32>) {
   memref.store %zero, %x[%c0] : memref<4xf32>
   return
 }
+
+// -----
+
+// Two nests write rows of one buffer, each into its own static place of it
+// (DenseNet's layers, each adding channels to the block's concatenated
+// features), through slices at run-time offsets: the offset crosses the call
+// at run time, and the two are one function. A third nest reads its buffer
+// directly, where the static offset is what it indexes from: its argument
+// keeps that offset.
+// CHECK-LABEL: func.func @places
+// CHECK: %[[A:.*]] = memref.subview %{{.*}}[8] [8] [1] : memref<24xf32> to memref<8xf32, strided<[1], offset: 8>>
+// CHECK: %[[B:.*]] = memref.subview %{{.*}}[16] [8] [1] : memref<24xf32> to memref<8xf32, strided<[1], offset: 16>>
+// CHECK: %[[CA:.*]] = memref.cast %[[A]] : memref<8xf32, strided<[1], offset: 8>> to memref<8xf32, strided<[1], offset: ?>>
+// CHECK-NEXT: call @wafer_kernel0(%[[CA]])
+// CHECK: %[[CB:.*]] = memref.cast %[[B]] : memref<8xf32, strided<[1], offset: 16>> to memref<8xf32, strided<[1], offset: ?>>
+// CHECK-NEXT: call @wafer_kernel0(%[[CB]])
+// CHECK: call @wafer_kernel1(%[[B]])
+// CHECK: func.func private @wafer_kernel0(%{{.*}}: memref<8xf32, strided<[1], offset: ?>>)
+// CHECK: func.func private @wafer_kernel1(%{{.*}}: memref<8xf32, strided<[1], offset: 16>>)
+// CHECK-NOT: func.func private
+func.func @places(%x: memref<24xf32>) {
+  %c0 = arith.constant 0 : index
+  %c4 = arith.constant 4 : index
+  %c8 = arith.constant 8 : index
+  %one = arith.constant 1.0 : f32
+  %a = memref.subview %x[8] [8] [1] : memref<24xf32> to memref<8xf32, strided<[1], offset: 8>>
+  %b = memref.subview %x[16] [8] [1] : memref<24xf32> to memref<8xf32, strided<[1], offset: 16>>
+  scf.for %i = %c0 to %c8 step %c4 {
+    %row = memref.subview %a[%i] [4] [1] : memref<8xf32, strided<[1], offset: 8>> to memref<4xf32, strided<[1], offset: ?>>
+    memref.store %one, %row[%c0] : memref<4xf32, strided<[1], offset: ?>>
+  }
+  scf.for %i = %c0 to %c8 step %c4 {
+    %row = memref.subview %b[%i] [4] [1] : memref<8xf32, strided<[1], offset: 16>> to memref<4xf32, strided<[1], offset: ?>>
+    memref.store %one, %row[%c0] : memref<4xf32, strided<[1], offset: ?>>
+  }
+  scf.for %i = %c0 to %c8 step %c4 {
+    memref.store %one, %b[%i] : memref<8xf32, strided<[1], offset: 16>>
+  }
+  return
+}

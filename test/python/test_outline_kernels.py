@@ -81,3 +81,36 @@ def test_a_mask_hoisted_out_of_a_reduction_crosses_into_its_kernel_as_bytes(tmp_
                     dump_ir=str(tmp_path))
     lowered = (tmp_path / "07-lower.mlir").read_text()
     assert re.search(r"llvm\.call @wafer_kernel\d+\([^\n]*!llvm\.array<9 x vector<1xi8>>", lowered)
+
+
+class DenseBlock(torch.nn.Module):
+    """DenseNet's block: each layer reads every earlier layer's channels, and adds `growth` of its own."""
+
+    def __init__(self, layers: int, channels: int, growth: int):
+        super().__init__()
+        self.layers = torch.nn.ModuleList(torch.nn.Sequential(
+            torch.nn.BatchNorm2d(channels + i * growth), torch.nn.ReLU(),
+            torch.nn.Conv2d(channels + i * growth, 4 * growth, 1, bias=False),
+            torch.nn.BatchNorm2d(4 * growth), torch.nn.ReLU(),
+            torch.nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False)) for i in range(layers))
+
+    def forward(self, x):
+        features = [x]
+        for layer in self.layers:
+            features.append(layer(torch.cat(features, 1)))
+        return torch.cat(features, 1)
+
+
+def test_layers_writing_at_other_places_of_one_buffer_share_a_kernel(tmp_path):
+    """Each 3x3 convolution of a dense block writes its channels at another
+    offset of the concatenated features; passed at run time, the offset no
+    longer tells the layers' kernels apart. Every layer calls two kernels that
+    do not depend on how many channels it reads: the one that zero-fills the padded
+    bottleneck for the 3x3 convolution (shared before), and that convolution,
+    each call writing its own channels (compile_checked compares with PyTorch)."""
+    layers = 4
+    torch.manual_seed(0)
+    block = DenseBlock(layers, 16, 8).eval()
+    compile_checked(block, (torch.randn(1, 16, 12, 12),), threads=1, dump_ir=str(tmp_path))
+    calls = re.findall(r"llvm\.call @(wafer_kernel\d+)\(", (tmp_path / "07-lower.mlir").read_text())
+    assert sum(calls.count(name) == layers for name in set(calls)) == 2
